@@ -1,0 +1,2 @@
+/** Names, the cell tree, beat-stamped history and a deterministic digest. */
+export {};
