@@ -1,0 +1,2 @@
+/** The suite a CEP transport provider author runs against their provider. */
+export {};
