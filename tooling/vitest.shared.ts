@@ -14,7 +14,6 @@ export function cepProject(name: string, overrides: UserWorkspaceConfig['test'] 
       name,
       environment: 'node',
       include: ['test/**/*.test.ts'],
-      passWithNoTests: true,
       testTimeout: 20_000,
       hookTimeout: 20_000,
       ...overrides,

@@ -1,0 +1,550 @@
+/**
+ * The cell tree: one per runtime. Every write is stamped with the tree's current beat;
+ * deletes are soft; a batch is all-or-nothing; subscribers hear about committed changes.
+ */
+import { cellsError } from './errors.ts';
+import { CellNode, type Cell, type CellKind, type HistoryEntry } from './cell.ts';
+import { acronymId, numericId } from './ids.ts';
+import { compareNames, formatPath, name, nameEquals, parsePath, type Name, type PathLike } from './names.ts';
+import { valueEquals, type Value } from './values.ts';
+
+/** A committed change, as subscribers see it. */
+export interface TreeChange {
+  readonly type: 'create' | 'update' | 'delete' | 'revive' | 'remove' | 'move';
+  readonly cell: Cell;
+  readonly beat: number;
+}
+
+/** Options of {@link createTree}. */
+export interface TreeOptions {
+  /** Past states kept per cell (default 8). Older ones are dropped; `valueAt` then returns `undefined`. */
+  readonly historyDepth?: number;
+  /** The beat writes are stamped with until `setBeat` is called (default 0). */
+  readonly beat?: number;
+}
+
+/** What a list child is created as. */
+export type NewChild = Value | 'dictionary' | 'list';
+
+/** A cell tree. See the package README for the rules. */
+export interface Tree {
+  readonly root: Cell;
+  /** The beat writes are stamped with. */
+  readonly beat: number;
+  /** Moves the stamp forward (`BEAT_BACKWARDS` if `beat` is lower than the current one). */
+  setBeat(beat: number): void;
+  /** A live cell at `path`, or `undefined` (soft-deleted cells count as absent). Follows links on the way. */
+  get(path: PathLike): Cell | undefined;
+  /** Like {@link Tree.get} but also returns soft-deleted cells. */
+  find(path: PathLike): Cell | undefined;
+  /** The value at `path`, if a live value cell is there. */
+  getValue(path: PathLike): Value | undefined;
+  /** Writes a value, creating missing parents as dictionaries. Writing the current value changes nothing. */
+  set(path: PathLike, value: Value): Cell;
+  /** The dictionary at `path`, created (or revived) if needed, with parents. */
+  ensureDictionary(path: PathLike, storeType?: Name): Cell;
+  /** The list at `path`, created (or revived) if needed, with parents. */
+  ensureList(path: PathLike, storeType?: Name): Cell;
+  /** Inserts a list child at `index` (0..size); its name is the next numeric unless given. */
+  insert(listPath: PathLike, index: number, child: NewChild, childName?: Name): Cell;
+  /** Appends a list child. */
+  append(listPath: PathLike, child: NewChild): Cell;
+  /** Moves a list child from one index to another. */
+  move(listPath: PathLike, from: number, to: number): void;
+  /** Creates (or retargets) a link at `path` pointing at `target` (an absolute path). */
+  link(path: PathLike, target: PathLike): Cell;
+  /** The cell a link points at (following chains), or `undefined` when dangling. */
+  resolveLink(cell: Cell): Cell | undefined;
+  /** Soft-deletes the cell and everything below it. False when nothing live was there. */
+  delete(path: PathLike): boolean;
+  /** Removes the cell and everything below it for good. False when nothing was there. */
+  remove(path: PathLike): boolean;
+  /** Removes every child of the store at `path` for good. */
+  clear(path: PathLike): void;
+  /** Runs `fn`; if it throws, every change it made is undone and nobody is told of them. */
+  batch<T>(fn: () => T): T;
+  /** Hears every committed change; returns the unsubscribe function. */
+  subscribe(listener: (change: TreeChange) => void): () => void;
+}
+
+/** Creates an empty tree (a root dictionary). */
+export function createTree(options: TreeOptions = {}): Tree {
+  return new CellTree(options);
+}
+
+const ROOT_NAME = name(acronymId('/'));
+const MAX_LINK_HOPS = 32;
+
+interface Snapshot {
+  node: CellNode;
+  created: number;
+  modified: number;
+  deleted: number | undefined;
+  subtreeModified: number;
+  value: Value | undefined;
+  storeType: Name | undefined;
+  linkTarget: readonly Name[] | undefined;
+  past: HistoryEntry[] | undefined;
+  nextAuto: number;
+}
+
+class CellTree implements Tree {
+  readonly root: CellNode;
+  beat: number;
+  private readonly historyDepth: number;
+  private readonly listeners = new Set<(change: TreeChange) => void>();
+  /** Open batch: undo steps (newest last), snapshotted nodes, buffered events. */
+  private undo: Array<() => void> | undefined;
+  private snapshotted: Set<CellNode> | undefined;
+  private pending: TreeChange[] | undefined;
+
+  constructor(options: TreeOptions) {
+    this.beat = options.beat ?? 0;
+    this.historyDepth = options.historyDepth ?? 8;
+    this.root = new CellNode(ROOT_NAME, 'dictionary', undefined, this.beat);
+  }
+
+  setBeat(beat: number): void {
+    if (!Number.isSafeInteger(beat) || beat < this.beat) {
+      throw cellsError('BEAT_BACKWARDS', `cannot move the tree from beat ${this.beat} to beat ${beat}: beats only go forward`, { from: this.beat, to: beat });
+    }
+    this.beat = beat;
+  }
+
+  // ---- reading ----
+
+  find(path: PathLike): CellNode | undefined {
+    return this.walk(parsePath(path));
+  }
+
+  get(path: PathLike): CellNode | undefined {
+    const found = this.walk(parsePath(path));
+    return found === undefined || found.deleted !== undefined ? undefined : found;
+  }
+
+  getValue(path: PathLike): Value | undefined {
+    return this.get(path)?.value;
+  }
+
+  resolveLink(cell: Cell): CellNode | undefined {
+    let node = cell as CellNode;
+    for (let hops = 0; node.kind === 'link'; hops++) {
+      if (hops >= MAX_LINK_HOPS) throw cellsError('LINK_CYCLE', `link chain from ${formatPath(cell.path())} is longer than ${MAX_LINK_HOPS} hops (a cycle?)`);
+      const next = this.walk(node.linkTarget ?? []);
+      if (next === undefined) return undefined;
+      node = next;
+    }
+    return node;
+  }
+
+  private walk(names: readonly Name[]): CellNode | undefined {
+    let node: CellNode | undefined = this.root;
+    for (let i = 0; i < names.length; i++) {
+      if (node.kind === 'link') node = this.resolveLink(node);
+      node = node?.byKey?.get(names[i]!.key);
+      if (node === undefined) return undefined;
+    }
+    return node;
+  }
+
+  // ---- writing ----
+
+  set(path: PathLike, value: Value): CellNode {
+    const names = parsePath(path);
+    this.checkLeaf(names, 'value');
+    const parent = this.parentForWrite(names);
+    const leaf = names[names.length - 1]!;
+    const existing = parent.byKey!.get(leaf.key);
+    if (existing === undefined) {
+      const node = this.attach(parent, leaf, 'value', undefined);
+      node.value = value;
+      return node;
+    }
+    this.expectKind(existing, 'value');
+    if (existing.deleted !== undefined) {
+      this.revive(existing, value);
+      return existing;
+    }
+    if (existing.value !== undefined && valueEquals(existing.value, value)) return existing;
+    this.snapshot(existing);
+    this.pushHistory(existing);
+    existing.value = value;
+    existing.modified = this.beat;
+    this.touchAncestors(existing);
+    this.emit('update', existing);
+    return existing;
+  }
+
+  ensureDictionary(path: PathLike, storeType?: Name): CellNode {
+    return this.ensureStore(parsePath(path), 'dictionary', storeType);
+  }
+
+  ensureList(path: PathLike, storeType?: Name): CellNode {
+    return this.ensureStore(parsePath(path), 'list', storeType);
+  }
+
+  private ensureStore(names: Name[], kind: 'dictionary' | 'list', storeType: Name | undefined): CellNode {
+    if (names.length === 0) {
+      if (kind !== 'dictionary') throw cellsError('CELL_KIND_MISMATCH', 'the root is a dictionary');
+      return this.root;
+    }
+    this.checkLeaf(names, kind);
+    const parent = this.parentForWrite(names);
+    const leaf = names[names.length - 1]!;
+    let node = parent.byKey!.get(leaf.key);
+    if (node === undefined) {
+      node = this.attach(parent, leaf, kind, undefined);
+    } else {
+      this.expectKind(node, kind);
+      if (node.deleted !== undefined) this.revive(node, undefined);
+    }
+    if (storeType !== undefined && (node.storeType === undefined || !nameEquals(node.storeType, storeType))) {
+      this.snapshot(node);
+      node.storeType = storeType;
+      node.modified = this.beat;
+      this.touchAncestors(node);
+      this.emit('update', node);
+    }
+    return node;
+  }
+
+  insert(listPath: PathLike, index: number, child: NewChild, childName?: Name): CellNode {
+    const list = this.existing(parsePath(listPath), true);
+    this.expectKind(list, 'list');
+    if (!Number.isSafeInteger(index) || index < 0 || index > list.order!.length) {
+      throw cellsError('LIST_INDEX_OUT_OF_RANGE', `index ${index} is outside 0..${list.order!.length} of ${formatPath(list.path())}`, { index });
+    }
+    let childKey: Name;
+    if (childName === undefined) {
+      childKey = name(numericId(list.nextAuto));
+    } else {
+      if (list.byKey!.has(childName.key)) throw cellsError('CELL_EXISTS', `${formatPath([...list.path(), childName])} exists already`);
+      childKey = childName;
+    }
+    this.snapshot(list);
+    // Keep automatic names ahead of explicit numeric ones (the reference forgets to, and collides).
+    if (childKey.tag.kind === 'numeric') list.nextAuto = Math.max(list.nextAuto, Number(childKey.tag.text) + 1);
+    const kind: CellKind = child === 'dictionary' || child === 'list' ? child : 'value';
+    const node = this.attach(list, childKey, kind, index);
+    if (kind === 'value') node.value = child as Value;
+    return node;
+  }
+
+  append(listPath: PathLike, child: NewChild): CellNode {
+    const list = this.existing(parsePath(listPath), true);
+    this.expectKind(list, 'list');
+    return this.insert(listPath, list.order!.length, child);
+  }
+
+  move(listPath: PathLike, from: number, to: number): void {
+    const list = this.existing(parsePath(listPath), true);
+    this.expectKind(list, 'list');
+    const order = list.order!;
+    for (const index of [from, to]) {
+      if (!Number.isSafeInteger(index) || index < 0 || index >= order.length) {
+        throw cellsError('LIST_INDEX_OUT_OF_RANGE', `index ${index} is outside 0..${order.length - 1} of ${formatPath(list.path())}`, { index });
+      }
+    }
+    if (from === to) return;
+    this.snapshot(list);
+    const [moved] = order.splice(from, 1);
+    order.splice(to, 0, moved!);
+    this.onUndo(() => {
+      order.splice(to, 1);
+      order.splice(from, 0, moved!);
+    });
+    list.modified = this.beat;
+    this.touchAncestors(list);
+    this.emit('move', list);
+  }
+
+  link(path: PathLike, target: PathLike): CellNode {
+    // A batch, so that a cycle found after the link is written undoes the write.
+    return this.batch(() => this.writeLink(parsePath(path), target));
+  }
+
+  private writeLink(names: Name[], target: PathLike): CellNode {
+    const targetNames = parsePath(target);
+    if (targetNames.length === 0) throw cellsError('LINK_CYCLE', 'a link cannot point at the root');
+    const parent = this.parentForWrite(names);
+    const leaf = names[names.length - 1]!;
+    let node = parent.byKey!.get(leaf.key);
+    if (node === undefined) {
+      node = this.attach(parent, leaf, 'link', undefined);
+    } else {
+      this.expectKind(node, 'link');
+      this.snapshot(node);
+      if (node.deleted !== undefined) this.revive(node, undefined);
+      node.modified = this.beat;
+      this.touchAncestors(node);
+      this.emit('update', node);
+    }
+    node.linkTarget = Object.freeze(targetNames);
+    this.resolveLink(node);
+    return node;
+  }
+
+  delete(path: PathLike): boolean {
+    const names = parsePath(path);
+    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be deleted');
+    const node = this.walkNoLinks(names);
+    if (node === undefined || node.deleted !== undefined) return false;
+    this.softDelete(node);
+    this.touchAncestors(node);
+    return true;
+  }
+
+  private softDelete(node: CellNode): void {
+    if (node.deleted !== undefined) return;
+    this.snapshot(node);
+    this.pushHistory(node);
+    node.deleted = this.beat;
+    node.modified = this.beat;
+    node.subtreeModified = this.beat;
+    this.emit('delete', node);
+    if (node.byKey !== undefined) for (const child of node.byKey.values()) this.softDelete(child);
+  }
+
+  remove(path: PathLike): boolean {
+    const names = parsePath(path);
+    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
+    const node = this.walkNoLinks(names);
+    if (node === undefined) return false;
+    this.detach(node);
+    return true;
+  }
+
+  clear(path: PathLike): void {
+    const node = this.existing(parsePath(path), false);
+    if (node.byKey === undefined) throw cellsError('CELL_KIND_MISMATCH', `${formatPath(node.path())} is a ${node.kind}, not a store`);
+    for (const child of [...node.byKey.values()]) this.detach(child);
+  }
+
+  batch<T>(fn: () => T): T {
+    if (this.undo !== undefined) return fn(); // nested: the outer batch owns the undo log
+    return this.batchUndo(fn);
+  }
+
+  private batchUndo<T>(fn: () => T): T {
+    this.undo = [];
+    this.snapshotted = new Set();
+    this.pending = [];
+    let result: T;
+    try {
+      result = fn();
+    } catch (error) {
+      const steps = this.undo;
+      this.undo = undefined;
+      this.snapshotted = undefined;
+      this.pending = undefined;
+      for (let i = steps.length - 1; i >= 0; i--) steps[i]!();
+      throw error;
+    }
+    const events = this.pending;
+    this.undo = undefined;
+    this.snapshotted = undefined;
+    this.pending = undefined;
+    for (const event of events) this.notify(event);
+    return result;
+  }
+
+  subscribe(listener: (change: TreeChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- internals ----
+
+  /** The live parent of `names`' last segment, creating or reviving dictionaries on the way. */
+  private parentForWrite(names: Name[]): CellNode {
+    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be written to; name a cell under it');
+    this.checkWritable(names);
+    let node = this.root;
+    for (let i = 0; i < names.length - 1; i++) {
+      const segment = names[i]!;
+      let next = node.byKey!.get(segment.key);
+      if (next === undefined) {
+        next = this.attach(node, segment, 'dictionary', undefined);
+      } else {
+        if (next.byKey === undefined) {
+          throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, i + 1))} is a ${next.kind}; it cannot hold children`, { path: formatPath(names) });
+        }
+        if (next.deleted !== undefined) this.revive(next, undefined);
+      }
+      node = next;
+    }
+    return node;
+  }
+
+  /** Refuses a write before anything changes: every existing ancestor must be able to hold children. */
+  private checkWritable(names: Name[]): void {
+    let node: CellNode | undefined = this.root;
+    for (let i = 0; i < names.length - 1 && node !== undefined; i++) {
+      node = node.byKey!.get(names[i]!.key);
+      if (node !== undefined && node.byKey === undefined) {
+        throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, i + 1))} is a ${node.kind}; it cannot hold children`, { path: formatPath(names) });
+      }
+    }
+  }
+
+  /** Refuses a write whose target exists with another kind, before anything changes. */
+  private checkLeaf(names: Name[], kind: CellKind): void {
+    const existing = names.length === 0 ? undefined : this.walkNoLinks(names);
+    if (existing !== undefined) this.expectKind(existing, kind);
+  }
+
+  private walkNoLinks(names: readonly Name[]): CellNode | undefined {
+    let node: CellNode | undefined = this.root;
+    for (const segment of names) {
+      node = node.byKey?.get(segment.key);
+      if (node === undefined) return undefined;
+    }
+    return node;
+  }
+
+  private existing(names: Name[], live: boolean): CellNode {
+    const node = this.walkNoLinks(names);
+    if (node === undefined || (live && node.deleted !== undefined)) {
+      throw cellsError('CELL_NOT_FOUND', `no cell at ${formatPath(names)}`, { path: formatPath(names) });
+    }
+    return node;
+  }
+
+  private expectKind(node: CellNode, kind: CellKind): void {
+    if (node.kind !== kind) {
+      throw cellsError('CELL_KIND_MISMATCH', `${formatPath(node.path())} is a ${node.kind}, not a ${kind}`, { path: formatPath(node.path()), kind: node.kind, wanted: kind });
+    }
+  }
+
+  private attach(parent: CellNode, childName: Name, kind: CellKind, index: number | undefined): CellNode {
+    if (childName.tag.glob || childName.domain.glob) {
+      throw cellsError('NAME_GLOB', `${childName.tag.text} is a pattern ('*'); cells cannot be named with patterns`);
+    }
+    this.snapshot(parent);
+    const node = new CellNode(childName, kind, parent, this.beat);
+    parent.byKey!.set(childName.key, node);
+    const order = parent.order;
+    let at = -1;
+    if (parent.kind === 'list') {
+      at = index ?? order!.length;
+      order!.splice(at, 0, node);
+    } else if (order !== undefined) {
+      // Keep the sorted cache when the new name sorts last (the common bulk-load case).
+      const last = order[order.length - 1];
+      if (last === undefined || compareNames(last.name, childName) < 0) order.push(node);
+      else parent.order = undefined;
+    }
+    this.onUndo(() => {
+      parent.byKey!.delete(childName.key);
+      if (parent.kind === 'list') parent.order!.splice(at, 1);
+      else parent.order = undefined;
+      node.parent = undefined;
+    });
+    parent.modified = this.beat;
+    this.touchAncestors(node);
+    this.emit('create', node);
+    return node;
+  }
+
+  private detach(node: CellNode): void {
+    const parent = node.parent!;
+    this.snapshot(parent);
+    parent.byKey!.delete(node.name.key);
+    let at = -1;
+    if (parent.kind === 'list') {
+      at = parent.order!.indexOf(node);
+      parent.order!.splice(at, 1);
+    } else if (parent.order !== undefined) {
+      parent.order = parent.order.filter((child) => child !== node);
+    }
+    this.onUndo(() => {
+      parent.byKey!.set(node.name.key, node);
+      if (parent.kind === 'list') parent.order!.splice(at, 0, node);
+      else parent.order = undefined;
+      node.parent = parent;
+    });
+    node.parent = undefined;
+    parent.modified = this.beat;
+    parent.subtreeModified = this.beat;
+    this.touchAncestors(parent);
+    // The removed cell no longer has a path; subscribers get it with its old parent for context.
+    this.emit('remove', node, parent);
+  }
+
+  private revive(node: CellNode, value: Value | undefined): void {
+    this.snapshot(node);
+    (node.past ??= []).unshift({ beat: node.deleted!, value: undefined });
+    this.trimHistory(node);
+    node.deleted = undefined;
+    if (value !== undefined) node.value = value;
+    node.modified = this.beat;
+    this.touchAncestors(node);
+    this.emit('revive', node);
+  }
+
+  /** Keeps the current state in history before it is replaced (one state per beat). */
+  private pushHistory(node: CellNode): void {
+    if (node.kind !== 'value') return;
+    if (node.modified === this.beat && node.deleted === undefined) return; // same beat: only the last state counts
+    (node.past ??= []).unshift({ beat: node.modified, value: node.value });
+    this.trimHistory(node);
+  }
+
+  private trimHistory(node: CellNode): void {
+    if (node.past!.length > this.historyDepth) node.past!.length = this.historyDepth;
+  }
+
+  private touchAncestors(node: CellNode): void {
+    for (let current: CellNode | undefined = node; current !== undefined; current = current.parent) {
+      if (current.subtreeModified === this.beat && current !== node) break;
+      this.snapshot(current);
+      current.subtreeModified = this.beat;
+    }
+  }
+
+  private snapshot(node: CellNode): void {
+    if (this.undo === undefined || this.snapshotted!.has(node)) return;
+    this.snapshotted!.add(node);
+    const saved: Snapshot = {
+      node,
+      created: node.created,
+      modified: node.modified,
+      deleted: node.deleted,
+      subtreeModified: node.subtreeModified,
+      value: node.value,
+      storeType: node.storeType,
+      linkTarget: node.linkTarget,
+      past: node.past?.slice(),
+      nextAuto: node.nextAuto,
+    };
+    this.undo.push(() => restoreSnapshot(saved));
+  }
+
+  private onUndo(step: () => void): void {
+    this.undo?.push(step);
+  }
+
+  private emit(type: TreeChange['type'], cell: CellNode, _context?: CellNode): void {
+    if (this.listeners.size === 0) return;
+    const change: TreeChange = { type, cell, beat: this.beat };
+    if (this.pending !== undefined) this.pending.push(change);
+    else this.notify(change);
+  }
+
+  private notify(change: TreeChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}
+
+function restoreSnapshot(saved: Snapshot): void {
+  const node = saved.node;
+  node.created = saved.created;
+  node.modified = saved.modified;
+  node.deleted = saved.deleted;
+  node.subtreeModified = saved.subtreeModified;
+  node.value = saved.value;
+  node.storeType = saved.storeType;
+  node.linkTarget = saved.linkTarget;
+  node.past = saved.past;
+  node.nextAuto = saved.nextAuto;
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { isCepError } from '@cep/errors';
+import { bool, createTree, digestHex, formatPath, name, text, u64, type Value } from '@cep/cells';
+
+describe('cell tree', () => {
+  it('creates missing parents as dictionaries and reads values back', () => {
+    const tree = createTree();
+    tree.set('/net/mounts/saturn/invoke/main/caps/required/crc32c', bool(true));
+    const caps = tree.get('/net/mounts/saturn/invoke/main/caps/required');
+    expect(caps?.kind).toBe('dictionary');
+    expect(tree.getValue('/net/mounts/saturn/invoke/main/caps/required/crc32c')).toEqual(bool(true));
+    expect(formatPath(caps!.path())).toBe('/net/mounts/saturn/invoke/main/caps/required');
+  });
+
+  it('keeps dictionary children sorted by name whatever the insertion order', () => {
+    const tree = createTree();
+    for (const n of ['zeta', 'alpha', 'ABC', '42', 'long/name/ref', 'a_b', 'a', 'ab', 'b']) tree.set(['d', n], text(n));
+    const order = tree.get('/d')!.children().map((c) => c.name.tag.text);
+    // words by the 5-bit alphabet, then acronyms, references, numerics (the reference's order)
+    expect(order).toEqual(['a', 'ab', 'alpha', 'a_b', 'b', 'zeta', 'ABC', 'long/name/ref', '42']);
+  });
+
+  it('keeps list children in insertion order and supports insert and move', () => {
+    const tree = createTree();
+    tree.ensureList('/l');
+    tree.append('/l', text('x'));
+    tree.append('/l', text('y'));
+    tree.insert('/l', 0, text('w'));
+    tree.move('/l', 2, 0);
+    expect(tree.get('/l')!.children().map((c) => (c.value as { value: string }).value)).toEqual(['y', 'w', 'x']);
+    expect(tree.get('/l')!.children().map((c) => c.name.tag.text)).toEqual(['2', '3', '1']);
+  });
+
+  it('stamps writes with the beat, keeps history, and soft-deletes', () => {
+    const tree = createTree();
+    tree.setBeat(1);
+    tree.set('/a/v', u64(1));
+    tree.setBeat(3);
+    tree.set('/a/v', u64(2));
+    tree.setBeat(5);
+    expect(tree.delete('/a')).toBe(true);
+    expect(tree.get('/a/v')).toBeUndefined();
+    const cell = tree.find('/a/v')!;
+    expect(cell.isDeleted).toBe(true);
+    expect(cell.deleted).toBe(5);
+    expect(cell.valueAt(0)).toBeUndefined();
+    expect(cell.valueAt(1)).toEqual(u64(1));
+    expect(cell.valueAt(4)).toEqual(u64(2));
+    expect(cell.valueAt(5)).toBeUndefined();
+    tree.setBeat(6);
+    tree.set('/a/v', u64(7));
+    expect(tree.get('/a/v')!.value).toEqual(u64(7));
+    expect(tree.find('/a/v')!.valueAt(5)).toBeUndefined();
+  });
+
+  it('a batch that throws leaves the tree exactly as it was', () => {
+    const tree = createTree();
+    tree.set('/x/a', text('1'));
+    const before = digestHex(tree.root);
+    const changes: string[] = [];
+    tree.subscribe((c) => changes.push(c.type));
+    expect(() =>
+      tree.batch(() => {
+        tree.set('/x/a', text('2'));
+        tree.set('/x/b/c', text('3'));
+        tree.delete('/x/a');
+        tree.set('/x/b', text('boom')); // kind mismatch: b is a dictionary
+      }),
+    ).toThrow();
+    expect(digestHex(tree.root)).toBe(before);
+    expect(tree.get('/x/b')).toBeUndefined();
+    expect(tree.getValue('/x/a')).toEqual(text('1'));
+    expect(changes).toEqual([]);
+  });
+
+  it('refuses to write a value through a value cell, changing nothing', () => {
+    const tree = createTree();
+    tree.set('/v', text('leaf'));
+    const before = digestHex(tree.root);
+    let error: unknown;
+    try {
+      tree.set('/v/child', text('x'));
+    } catch (e) {
+      error = e;
+    }
+    expect(isCepError(error, 'CELL_KIND_MISMATCH')).toBe(true);
+    expect(digestHex(tree.root)).toBe(before);
+  });
+
+  it('follows links when reading and refuses cycles', () => {
+    const tree = createTree();
+    tree.set('/data/target/x', text('hi'));
+    tree.link('/alias', '/data/target');
+    expect(tree.getValue('/alias/x')).toEqual(text('hi'));
+    tree.link('/l1', '/l2');
+    expect(() => tree.link('/l2', '/l1')).toThrow(/hops/);
+    expect(tree.find('/l2')).toBeUndefined();
+  });
+
+  it('two trees share nothing', () => {
+    const a = createTree();
+    const b = createTree();
+    a.set('/only/in/a', text('x'));
+    expect(b.get('/only')).toBeUndefined();
+    expect(name('only')).toBe(name('only'));
+  });
+
+  it('a value equal to the current one is not a write', () => {
+    const tree = createTree();
+    tree.set('/v', text('same'));
+    tree.setBeat(4);
+    const cell = tree.set('/v', text('same'));
+    expect(cell.modified).toBe(0);
+    const v: Value = text('same');
+    expect(cell.value).toEqual(v);
+  });
+});
