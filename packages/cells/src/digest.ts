@@ -12,12 +12,14 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Cell } from './cell.ts';
 import type { Id } from './ids.ts';
 import type { Name } from './names.ts';
-import { valueToData } from './values.ts';
+import { DATA_TYPES, valueToData } from './values.ts';
 
 const KIND_BYTE = { value: 0x56, dictionary: 0x44, list: 0x4c, link: 0x4b } as const; // V D L K
 const ID_KIND_BYTE = { word: 0, acronym: 1, reference: 2, numeric: 3 } as const;
 const CHUNK = 64 * 1024;
 const utf8 = new TextEncoder();
+/** Ids are immutable, so their encoded text can be kept beside them. */
+const idBytes = new WeakMap<Id, Uint8Array>();
 
 /** Accumulates the canonical encoding and feeds it to the hash in 64 KiB pieces. */
 class DigestWriter {
@@ -58,8 +60,32 @@ class DigestWriter {
     this.length += data.length;
   }
 
-  text(value: string): void {
-    this.bytes(utf8.encode(value));
+  /** A length-prefixed UTF-8 text plus the NUL the reference stores (the text value's byte form). */
+  nulText(value: string): void {
+    const most = value.length * 3 + 1;
+    if (most > CHUNK) {
+      const encoded = utf8.encode(value);
+      const withNul = new Uint8Array(encoded.length + 1);
+      withNul.set(encoded);
+      this.bytes(withNul);
+      return;
+    }
+    this.room(4 + most);
+    const at = this.length;
+    const { written } = utf8.encodeInto(value, this.buffer.subarray(at + 4));
+    this.view.setUint32(at, written + 1, false);
+    this.buffer[at + 4 + written] = 0;
+    this.length = at + 4 + written + 1;
+  }
+
+  /** An identifier's text, encoded once per identifier. */
+  idText(value: Id): void {
+    let encoded = idBytes.get(value);
+    if (encoded === undefined) {
+      encoded = utf8.encode(value.text);
+      idBytes.set(value, encoded);
+    }
+    this.bytes(encoded);
   }
 
   flush(): void {
@@ -70,7 +96,7 @@ class DigestWriter {
 
 function writeId(out: DigestWriter, value: Id): void {
   out.byte(ID_KIND_BYTE[value.kind]);
-  out.text(value.text);
+  out.idText(value);
 }
 
 function writeName(out: DigestWriter, value: Name): void {
@@ -80,11 +106,18 @@ function writeName(out: DigestWriter, value: Name): void {
 
 function writeContent(out: DigestWriter, cell: Cell): void {
   out.byte(KIND_BYTE[cell.kind]);
-  if (cell.value !== undefined) {
-    const data = valueToData(cell.value);
+  const value = cell.value;
+  if (value !== undefined) {
     out.byte(1);
-    writeName(out, data.dataType);
-    out.bytes(data.bytes);
+    if (value.type === 'text') {
+      // Same bytes as valueToData, without allocating them.
+      writeName(out, DATA_TYPES.text);
+      out.nulText(value.value);
+    } else {
+      const data = valueToData(value);
+      writeName(out, data.dataType);
+      out.bytes(data.bytes);
+    }
   } else {
     out.byte(0);
   }
