@@ -1,0 +1,128 @@
+/**
+ * Drives a runtime's `step()` on a timer. This is the only place the peer reads
+ * the wall clock for pacing: the runtime itself counts beats, never milliseconds.
+ *
+ * Slots are `periodMs` apart. A beat that ends after the next slot is an overrun:
+ * it is counted and logged (at most once per `logEveryMs`), and the schedule
+ * restarts from now — missed slots are skipped, never run back to back as a burst.
+ */
+import type { Logger } from 'pino';
+
+/** Anything with a `step()` (a heartbeat runtime). A returned promise is awaited. */
+export interface Steppable {
+  readonly beat: number;
+  step(): unknown;
+}
+
+/** Counters of a running driver. */
+export interface BeatDriverStats {
+  /** Beats stepped. */
+  readonly beats: number;
+  /** Beats that ended after the next slot. */
+  readonly overruns: number;
+  /** Slots skipped because of overruns. */
+  readonly missedSlots: number;
+  /** Longest `step()` seen, in ms. */
+  readonly worstStepMs: number;
+}
+
+/** Options of {@link createBeatDriver}. */
+export interface BeatDriverOptions {
+  readonly runtime: Steppable;
+  readonly periodMs: number;
+  readonly log: Logger;
+  /** Monotonic milliseconds; `performance.now` by default (tests pass their own). */
+  readonly clock?: () => number;
+  /** Rate limit of overrun warnings. */
+  readonly logEveryMs?: number;
+  /** Called once when `step()` throws; the driver has stopped by then. */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+/** A running (or stopped) beat driver. */
+export interface BeatDriver {
+  start(): void;
+  /** Stops after the beat in progress, if any, has finished. */
+  stop(): Promise<void>;
+  readonly running: boolean;
+  readonly stats: BeatDriverStats;
+}
+
+/** Creates a driver; call `start()` to begin stepping. */
+export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
+  const { runtime, periodMs, log } = options;
+  const clock = options.clock ?? (() => performance.now());
+  const logEveryMs = options.logEveryMs ?? 1000;
+  const stats = { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  let nextSlot = 0;
+  let lastWarnAt = -Infinity;
+  let unreported = 0;
+
+  const schedule = (now: number): void => {
+    if (!running) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      inFlight = tick().finally(() => {
+        inFlight = undefined;
+      });
+    }, Math.max(0, nextSlot - now));
+  };
+
+  const tick = async (): Promise<void> => {
+    if (!running) return;
+    const beat = runtime.beat;
+    const started = clock();
+    try {
+      const result = runtime.step();
+      if (result instanceof Promise) await result;
+    } catch (error) {
+      running = false;
+      log.fatal({ err: error, beat }, 'beat failed; stopping the beat driver');
+      options.onFatal?.(error);
+      return;
+    }
+    const ended = clock();
+    const stepMs = ended - started;
+    stats.beats += 1;
+    if (stepMs > stats.worstStepMs) stats.worstStepMs = stepMs;
+    nextSlot += periodMs;
+    if (ended > nextSlot) {
+      const missed = Math.floor((ended - nextSlot) / periodMs);
+      stats.overruns += 1;
+      stats.missedSlots += missed;
+      unreported += 1;
+      if (ended - lastWarnAt >= logEveryMs) {
+        log.warn(
+          { beat, stepMs: Number(stepMs.toFixed(3)), periodMs, missedSlots: missed, overrunsSinceLastWarning: unreported, overrunsTotal: stats.overruns },
+          'beat overran its slot; skipping missed slots',
+        );
+        lastWarnAt = ended;
+        unreported = 0;
+      }
+      nextSlot = ended;
+    }
+    schedule(ended);
+  };
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      nextSlot = clock();
+      schedule(nextSlot);
+    },
+    async stop() {
+      running = false;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      if (inFlight !== undefined) await inFlight;
+    },
+    get running() {
+      return running;
+    },
+    stats,
+  };
+}

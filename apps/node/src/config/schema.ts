@@ -1,0 +1,207 @@
+/**
+ * The shape of a peer's config file, validated with zod.
+ *
+ * Field names are snake_case, like the cells the organs write (`beat_window`,
+ * `max_infl`). Everything that can be checked before the peer starts is checked
+ * here — names, addresses, key lengths, key files, cross references between
+ * sections — so a bad file never starts half a peer.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { explainNotWord } from '@cep/cells';
+import { z } from 'zod';
+
+/** Bytes a pre-shared key must have (256 bits: the size the AEAD ciphers take). */
+export const KEY_BYTES = 32;
+
+/** The log levels pino knows, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The providers a peer can listen on and dial with. */
+export const PROVIDER_IDS = ['tcp', 'pipe', 'udp'] as const;
+
+/** Why `text` is not a usable CEP word (no patterns either), or undefined. */
+function wordProblem(text: string): string | undefined {
+  if (text.includes('*')) return 'it contains "*" (a pattern, not a name)';
+  return explainNotWord(text);
+}
+
+const word = z.string().superRefine((value, ctx) => {
+  const why = wordProblem(value);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is not a CEP word: ${why}` });
+});
+
+const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
+
+function hostPort(minPort: number) {
+  return z.string().superRefine((value, ctx) => {
+    const m = HOST_PORT.exec(value);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port < minPort || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `expected host:port (port ${minPort}..65535), got "${value}"` });
+    }
+  });
+}
+
+const cellPath = z.string().superRefine((value, ctx) => {
+  if (!value.startsWith('/') || value.length < 2 || value.split('/').slice(1).some((s) => s === '')) {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute cell path like /data/sky, got "${value}"` });
+  }
+});
+
+/** A file path, resolved against the config file's folder. */
+function filePath(baseDir: string) {
+  return z
+    .string()
+    .min(1, 'expected a non-empty path')
+    .transform((p) => (isAbsolute(p) ? p : resolve(baseDir, p)));
+}
+
+function decodeKey(text: string, encoding: 'hex' | 'base64', ctx: z.RefinementCtx): Uint8Array | undefined {
+  const t = text.trim();
+  const ok = encoding === 'hex' ? /^(?:[0-9a-fA-F]{2})*$/.test(t) : /^[A-Za-z0-9+/]*={0,2}$/.test(t) && t.length % 4 === 0;
+  if (!ok) {
+    ctx.addIssue({ code: 'custom', message: `expected ${encoding === 'hex' ? 'hex digits' : 'base64'}` });
+    return undefined;
+  }
+  return new Uint8Array(Buffer.from(t, encoding));
+}
+
+function keySpec(baseDir: string) {
+  return z
+    .strictObject({
+      hex: z.string().optional(),
+      base64: z.string().optional(),
+      file: filePath(baseDir).optional(),
+      encoding: z.enum(['hex', 'base64', 'raw']).optional(),
+    })
+    .transform((spec, ctx): Uint8Array => {
+      const given = (['hex', 'base64', 'file'] as const).filter((k) => spec[k] !== undefined);
+      if (given.length !== 1) {
+        ctx.addIssue({ code: 'custom', message: `expected exactly one of hex, base64 or file, got ${given.length === 0 ? 'none' : given.join(' and ')}` });
+        return z.NEVER;
+      }
+      let key: Uint8Array | undefined;
+      const which = given[0]!;
+      if (which === 'file') {
+        let content: Buffer;
+        try {
+          content = readFileSync(spec.file!);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', path: ['file'], message: `cannot read key file ${spec.file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+          return z.NEVER;
+        }
+        const encoding = spec.encoding ?? 'hex';
+        key = encoding === 'raw' ? new Uint8Array(content) : decodeKey(content.toString('utf8'), encoding, { ...ctx, addIssue: (i) => ctx.addIssue({ ...(i as object), path: ['file'] } as never) } as z.RefinementCtx);
+      } else {
+        if (spec.encoding !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['encoding'], message: 'encoding applies to key files only' });
+          return z.NEVER;
+        }
+        key = decodeKey(spec[which]!, which, { ...ctx, addIssue: (i) => ctx.addIssue({ ...(i as object), path: [which] } as never) } as z.RefinementCtx);
+      }
+      if (key === undefined) return z.NEVER;
+      if (key.length !== KEY_BYTES) {
+        ctx.addIssue({ code: 'custom', path: [which], message: `expected a ${KEY_BYTES}-byte key, got ${key.length} bytes` });
+        return z.NEVER;
+      }
+      return key;
+    });
+}
+
+/** Builds the schema; relative paths in the file resolve against `baseDir` (the file's folder). */
+export function createConfigSchema(baseDir: string) {
+  const pipePath = z
+    .string()
+    .min(1, 'expected a socket path')
+    .transform((p) => (isAbsolute(p) || p.startsWith('\\\\') ? p : resolve(baseDir, p)));
+
+  const peerLink = z.strictObject({
+    name: word,
+    provider: z.enum(PROVIDER_IDS),
+    address: z.string(),
+    mount: word.default('main'),
+  }).superRefine((peer, ctx) => {
+    if (peer.provider === 'pipe') {
+      if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected a socket path' });
+    } else {
+      const r = hostPort(1).safeParse(peer.address);
+      if (!r.success) ctx.addIssue({ code: 'custom', path: ['address'], message: r.error.issues[0]!.message });
+    }
+  }).transform((peer) => (peer.provider === 'pipe' ? { ...peer, address: pipePath.parse(peer.address) } : peer));
+
+  const mirror = z.strictObject({
+    name: word,
+    source: z.strictObject({ peer: word, path: cellPath }),
+    target: cellPath,
+    bundle: z
+      .strictObject({
+        beat_window: z.number().int().min(1).max(1_000_000).default(1),
+        max_infl: z.number().int().min(1).max(65_536).default(8),
+        commit_mode: z.enum(['stream', 'batch', 'manual']).default('stream'),
+        resume_tok: z.string().optional(),
+      })
+      .default({ beat_window: 1, max_infl: 8, commit_mode: 'stream' }),
+  });
+
+  const handler = z.strictObject({
+    name: word,
+    module: filePath(baseDir),
+    export: z.string().min(1).default('default'),
+  });
+
+  return z
+    .strictObject({
+      peer: word,
+      enclave: word,
+      log_level: z.enum(LOG_LEVELS).default('info'),
+      beat_ms: z.number().int().min(1).max(60_000).default(10),
+      http: z
+        .union([
+          z.literal(false),
+          z.strictObject({
+            host: z.string().min(1).default('127.0.0.1'),
+            port: z.number().int().min(0).max(65535).default(9464),
+          }),
+        ])
+        .default({ host: '127.0.0.1', port: 9464 }),
+      keys: z.record(word, keySpec(baseDir)).default({}),
+      listen: z
+        .strictObject({ tcp: hostPort(0).optional(), pipe: pipePath.optional(), udp: hostPort(0).optional() })
+        .default({}),
+      peers: z.array(peerLink).default([]),
+      mirrors: z.array(mirror).default([]),
+      invoke: z.array(handler).default([]),
+      security: z.record(z.string(), z.unknown()).default({}),
+    })
+    .superRefine((config, ctx) => {
+      const seen = new Set<string>();
+      config.peers.forEach((peer, i) => {
+        if (peer.name === config.peer) {
+          ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peer.name}" is this peer's own name` });
+        }
+        const key = `${peer.name}/${peer.mount}`;
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peer.name}" mount "${peer.mount}" is listed twice` });
+        seen.add(key);
+        if (config.keys[peer.name] === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `no key for peer "${peer.name}": add keys.${peer.name}` });
+        }
+      });
+      const linked = new Set(config.peers.map((p) => p.name));
+      config.mirrors.forEach((m, i) => {
+        if (!linked.has(m.source.peer)) {
+          ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'source', 'peer'], message: `"${m.source.peer}" is not listed under peers` });
+        }
+      });
+      for (const [list, items] of [['mirrors', config.mirrors], ['invoke', config.invoke]] as const) {
+        const names = new Set<string>();
+        items.forEach((item, i) => {
+          if (names.has(item.name)) ctx.addIssue({ code: 'custom', path: [list, i, 'name'], message: `"${item.name}" is used twice` });
+          names.add(item.name);
+        });
+      }
+    });
+}
+
+/** A validated config: what the file said, defaults filled in, paths absolute, keys decoded. */
+export type PeerConfig = z.output<ReturnType<typeof createConfigSchema>>;

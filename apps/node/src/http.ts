@@ -1,0 +1,130 @@
+/**
+ * The peer's read-only HTTP endpoint (node:http, loopback by default):
+ *
+ *   GET /net?path=/net/telemetry[&depth=N]  the branch as JSON ({ path, beat, value })
+ *   GET /metrics                           Prometheus text format
+ *   GET /status                            peer name, enclave, beat, beat driver counters
+ *
+ * Requests are served between beats (a beat is one synchronous step), so a
+ * response never shows half a beat.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parsePath, type Tree } from '@cep/cells';
+import type { Logger } from 'pino';
+import { nodeError } from './errors.ts';
+import type { PeerMetrics } from './metrics.ts';
+import { branchToJson } from './tree-json.ts';
+
+/** Options of {@link startHttpServer}. */
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tree: Tree;
+  readonly beat: () => number;
+  readonly metrics: PeerMetrics;
+  readonly status: () => Record<string, unknown>;
+  readonly log: Logger;
+}
+
+/** A listening endpoint. */
+export interface HttpEndpoint {
+  /** `http://host:port`, with the bound port. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  send(res, status, JSON.stringify({ error: { code, message } }) + '\n');
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    sendError(res, 405, 'METHOD_NOT_ALLOWED', 'only GET is served');
+    return;
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  switch (url.pathname) {
+    case '/net': {
+      const path = url.searchParams.get('path') ?? '/net';
+      const depthText = url.searchParams.get('depth');
+      const depth = depthText === null ? Infinity : Number(depthText);
+      if (!Number.isInteger(depth) && depth !== Infinity) {
+        sendError(res, 400, 'BAD_DEPTH', `depth must be a whole number, got "${depthText}"`);
+        return;
+      }
+      if (!path.startsWith('/')) {
+        sendError(res, 400, 'BAD_PATH', `path must be absolute (start with /), got "${path}"`);
+        return;
+      }
+      let cell;
+      try {
+        cell = path === '/' ? options.tree.root : options.tree.get(parsePath(path));
+      } catch (error) {
+        sendError(res, 400, 'BAD_PATH', `${path}: ${(error as Error).message}`);
+        return;
+      }
+      if (cell === undefined) {
+        sendError(res, 404, 'PATH_NOT_FOUND', `no live cell at ${path}`);
+        return;
+      }
+      send(res, 200, JSON.stringify({ path, beat: options.beat(), value: branchToJson(cell, depth) }) + '\n');
+      return;
+    }
+    case '/metrics':
+      send(res, 200, await options.metrics.text(), options.metrics.contentType);
+      return;
+    case '/status':
+      send(res, 200, JSON.stringify(options.status()) + '\n');
+      return;
+    case '/':
+      send(res, 200, JSON.stringify({ endpoints: ['/net?path=/net', '/metrics', '/status'] }) + '\n');
+      return;
+    default:
+      sendError(res, 404, 'NOT_FOUND', `no endpoint ${url.pathname}; try /net?path=/net, /metrics or /status`);
+  }
+}
+
+/** Starts listening; rejects with `HTTP_LISTEN_FAILED` when the address cannot be bound. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpEndpoint> {
+  const server = createServer((req, res) => {
+    handle(req, res, options).catch((error: unknown) => {
+      options.log.error({ err: error, url: req.url }, 'http request failed');
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'the request failed; see the peer log');
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        nodeError(
+          'HTTP_LISTEN_FAILED',
+          `cannot listen for HTTP on ${options.host}:${options.port} (${error.code ?? error.message}); set http.port in the config to a free port, or 0 for any`,
+          { host: options.host, port: options.port },
+          error,
+        ),
+      );
+    };
+    server.once('error', onError);
+    server.listen(options.port, options.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The peer's structured logger: pino, JSON lines by default, human-readable lines
+ * when stdout is a terminal. Libraries get this logger passed in; they never print.
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+import PinoPretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+/** How log lines are written. `auto` is pretty on a TTY, JSON otherwise. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  readonly level: string;
+  readonly format?: LogFormat;
+  /** Where lines go; standard output by default. */
+  readonly destination?: DestinationStream;
+  /** Whether the destination is a terminal (decides `auto`); `process.stdout.isTTY` by default. */
+  readonly isTTY?: boolean;
+  /** Fields on every line (the peer's name, once known). */
+  readonly base?: Record<string, unknown>;
+}
+
+/** Builds the logger. Writes are synchronous, so the last line before exit is never lost. */
+export function createLogger(options: LoggerOptions): Logger {
+  const tty = options.isTTY ?? process.stdout.isTTY === true;
+  const pretty = options.format === 'pretty' || (options.format !== 'json' && tty);
+  const base = { ...options.base };
+  const pinoOptions = { level: options.level, base, timestamp: pino.stdTimeFunctions.isoTime };
+  if (pretty) {
+    // pino-pretty in this thread (not as a worker transport): synchronous, so a
+    // signal-driven exit cannot drop the final line.
+    const stream = PinoPretty({
+      colorize: tty,
+      sync: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      ...(options.destination ? { destination: options.destination as unknown as NodeJS.WritableStream } : {}),
+    });
+    return pino(pinoOptions, stream);
+  }
+  return pino(pinoOptions, options.destination ?? pino.destination({ dest: 1, sync: true }));
+}

@@ -1,0 +1,169 @@
+/**
+ * A running peer: runtime, wiring (transport, organs), HTTP endpoint and the beat
+ * driver, started all-or-nothing and stopped in the reverse order.
+ */
+import type { Logger } from 'pino';
+import type { Tree } from '@cep/cells';
+import { createBeatDriver, type BeatDriver, type BeatDriverStats } from './beat-driver.ts';
+import type { PeerConfig } from './config/schema.ts';
+import type { LoadedHandler } from './handlers.ts';
+import { createBeatRuntime, HEARTBEAT_STAND_IN, type BeatRuntime } from './heartbeat.ts';
+import { startHttpServer } from './http.ts';
+import { createPeerMetrics, type PeerMetrics } from './metrics.ts';
+import { createShutdownHooks, type ShutdownHook } from './shutdown.ts';
+import type { PeerContext } from './wiring/context.ts';
+import { wireOrgans, type OrgansHandle } from './wiring/organs.ts';
+import { wireTransport, type TransportHandle } from './wiring/transport.ts';
+
+/** Options of {@link startPeer}. */
+export interface StartPeerOptions {
+  readonly config: PeerConfig;
+  readonly log: Logger;
+  /** Handler modules, loaded beforehand with `loadHandlers`. */
+  readonly handlers?: readonly LoadedHandler[];
+  /** A runtime to drive instead of a new one (tests). */
+  readonly runtime?: BeatRuntime;
+  /** Monotonic ms clock for the beat driver (tests). */
+  readonly clock?: () => number;
+  /** Do not start the beat timer (tests step the runtime by hand). */
+  readonly manualBeats?: boolean;
+}
+
+/** Why and how a peer stopped. */
+export interface StopResult {
+  readonly reason: string;
+  /** 0 after a clean stop, 1 after a failed beat. */
+  readonly exitCode: number;
+  readonly beats: number;
+}
+
+/** A started peer. */
+export interface Peer {
+  readonly name: string;
+  readonly config: PeerConfig;
+  readonly runtime: BeatRuntime;
+  readonly tree: Tree;
+  readonly metrics: PeerMetrics;
+  /** `http://127.0.0.1:port`, or undefined when `http: false`. */
+  readonly httpUrl: string | undefined;
+  readonly transport: TransportHandle;
+  readonly organs: OrgansHandle;
+  readonly driverStats: BeatDriverStats;
+  /** Registers a hook run at shutdown after the last beat (newest first). */
+  onShutdown(name: string, hook: ShutdownHook): () => void;
+  /** Finishes the beat in progress, runs the shutdown hooks, closes the endpoint. Idempotent. */
+  stop(reason: string): Promise<StopResult>;
+  /** Settles when the peer has stopped, for whatever reason. */
+  readonly stopped: Promise<StopResult>;
+}
+
+/**
+ * Starts a peer from a validated config. If any part fails to start, the parts
+ * already started are stopped again and the error is rethrown: never half a peer.
+ */
+export async function startPeer(options: StartPeerOptions): Promise<Peer> {
+  const { config } = options;
+  const log = options.log;
+  const handlers = options.handlers ?? [];
+  const runtime = options.runtime ?? createBeatRuntime();
+  const hooks = createShutdownHooks(log);
+  let driver: BeatDriver | undefined;
+  let stopping: Promise<StopResult> | undefined;
+  let resolveStopped!: (result: StopResult) => void;
+  const stopped = new Promise<StopResult>((resolve) => {
+    resolveStopped = resolve;
+  });
+
+  const stop = (reason: string, exitCode = 0): Promise<StopResult> => {
+    stopping ??= (async () => {
+      log.info({ reason, beat: runtime.beat }, 'peer stopping: finishing the current beat');
+      await driver?.stop();
+      await hooks.run();
+      await closeHttp?.();
+      const result = { reason, exitCode, beats: driver?.stats.beats ?? 0 };
+      log.info({ reason, beats: result.beats, lastBeat: runtime.beat - 1 }, 'peer stopped');
+      resolveStopped(result);
+      return result;
+    })();
+    return stopping;
+  };
+
+  const ctx: PeerContext = {
+    config,
+    runtime,
+    log,
+    handlers,
+    onShutdown: (name, hook) => void hooks.add(name, hook),
+  };
+
+  let metrics: PeerMetrics;
+  let transport: TransportHandle;
+  let organs: OrgansHandle;
+  let httpUrl: string | undefined;
+  let closeHttp: (() => Promise<void>) | undefined;
+  try {
+    if (HEARTBEAT_STAND_IN) log.debug('heartbeat: using the stand-in runtime until @cep/heartbeat lands');
+    transport = await wireTransport(ctx);
+    organs = await wireOrgans(ctx);
+    const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
+    metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats });
+    if (config.http !== false) {
+      const endpoint = await startHttpServer({
+        host: config.http.host,
+        port: config.http.port,
+        tree: runtime.tree,
+        beat: () => runtime.beat,
+        metrics,
+        log,
+        status: () => ({
+          peer: config.peer,
+          enclave: config.enclave,
+          beat: runtime.beat,
+          beatMs: config.beat_ms,
+          driver: driverStats(),
+          transportWired: transport.wired,
+          organsWired: organs.wired,
+          heartbeatStandIn: HEARTBEAT_STAND_IN,
+          stopping: stopping !== undefined,
+        }),
+      });
+      httpUrl = endpoint.url;
+      // Closed after every hook, not as one: the endpoint answers until the very end.
+      closeHttp = () => endpoint.close();
+      log.info({ url: httpUrl }, 'http endpoint listening');
+    }
+  } catch (error) {
+    log.error({ err: error }, 'peer failed to start; stopping what had started');
+    await hooks.run();
+    await closeHttp?.();
+    throw error;
+  }
+
+  driver = createBeatDriver({
+    runtime,
+    periodMs: config.beat_ms,
+    log,
+    ...(options.clock ? { clock: options.clock } : {}),
+    onFatal: () => void stop('beat failed', 1),
+  });
+  if (!options.manualBeats) driver.start();
+  log.info(
+    { enclave: config.enclave, beatMs: config.beat_ms, http: httpUrl, providers: Object.keys(config.listen) },
+    'peer started',
+  );
+
+  return {
+    name: config.peer,
+    config,
+    runtime,
+    tree: runtime.tree,
+    metrics,
+    httpUrl,
+    transport,
+    organs,
+    driverStats: driver.stats,
+    onShutdown: (name, hook) => hooks.add(name, hook),
+    stop: (reason) => stop(reason),
+    stopped,
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The command line (commander): `run`, `inspect`, `demo`, with `--help` on every
+ * command and `--version`. Everything the process touches (output, signals, exit,
+ * the log destination) comes in through {@link CliDeps}, so tests run it in-process.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isCepError } from '@cep/errors';
+import type { DestinationStream } from 'pino';
+import { loadConfig } from './config/load.ts';
+import { LOG_LEVELS } from './config/schema.ts';
+import { DEMO_PLACEHOLDER } from './demo.ts';
+import { EXIT_CODES, exitCodeFor } from './errors.ts';
+import { loadHandlers } from './handlers.ts';
+import { inspectPeer, type InspectQuery } from './inspect.ts';
+import { createLogger, type LogFormat } from './log.ts';
+import { startPeer, type Peer } from './peer.ts';
+
+/** Signal source: `process` in the binary, an EventEmitter in tests. */
+export interface SignalSource {
+  on(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+/** What the CLI needs from the process. */
+export interface CliDeps {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly signals: SignalSource;
+  /** Ends the process at once (second signal). */
+  readonly forceExit: (code: number) => void;
+  /** Log destination (stdout by default) and whether it is a terminal. */
+  readonly logDestination?: DestinationStream;
+  readonly isTTY?: boolean;
+  /** Called with the peer once it runs (tests). */
+  readonly onPeer?: (peer: Peer) => void;
+}
+
+/** The version in package.json (read at run time so src and dist agree). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** The default `--url` of `inspect`. */
+export const DEFAULT_INSPECT_URL = 'http://127.0.0.1:9464';
+
+function reportError(deps: CliDeps, command: string, error: unknown): number {
+  if (isCepError(error)) {
+    deps.stderr(`cep-node ${command}: ${error.code}\n${error.message}\n`);
+    return exitCodeFor(error.code);
+  }
+  deps.stderr(`cep-node ${command}: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return EXIT_CODES.internal;
+}
+
+function parseWhole(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+/** Builds the program; `setExitCode` receives each command's exit code. */
+export function createProgram(deps: CliDeps, setExitCode: (code: number) => void): Command {
+  const program = new Command('cep-node')
+    .description('A CEP federation peer: runs a heartbeat runtime, links to other peers, mirrors branches, serves invokes.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr });
+
+  program
+    .command('run')
+    .description('start a peer from a config file and run it until SIGINT/SIGTERM')
+    .requiredOption('-c, --config <file>', 'peer config, YAML (.yaml/.yml) or JSON (.json)')
+    .addOption(new Option('-l, --log-level <level>', 'log level (overrides log_level in the config)').choices([...LOG_LEVELS]))
+    .addOption(new Option('--log-format <format>', 'log line format: pretty on a terminal, JSON otherwise').choices(['auto', 'json', 'pretty']).default('auto'))
+    .addHelpText('after', '\nExit codes: 0 clean stop, 3 bad config, 4 failed to start, 1 beat failure, 130 forced by a second signal.')
+    .action(async (opts: { config: string; logLevel?: string; logFormat: LogFormat }) => {
+      setExitCode(await runCommand(deps, opts));
+    });
+
+  program
+    .command('inspect')
+    .description("print a running peer's cell tree branch as JSON (or its metrics / status)")
+    .argument('[path]', 'cell path to show', '/net')
+    .option('-u, --url <url>', `the peer's HTTP endpoint (default: $CEP_NODE_URL or ${DEFAULT_INSPECT_URL})`)
+    .option('-c, --config <file>', "take the endpoint from this peer config's http section")
+    .option('-d, --depth <n>', 'levels below the path to show', parseWhole)
+    .option('--metrics', 'print the Prometheus metrics instead')
+    .option('--status', "print the peer's status instead")
+    .action(async (path: string, opts: { url?: string; config?: string; depth?: number; metrics?: boolean; status?: boolean }) => {
+      setExitCode(await inspectCommand(deps, path, opts));
+    });
+
+  program
+    .command('demo')
+    .description('PLACEHOLDER: the two-peer demo (earth and saturn); prints what it will do once the organs land')
+    .action(() => {
+      deps.stdout(DEMO_PLACEHOLDER);
+      setExitCode(EXIT_CODES.ok);
+    });
+
+  return program;
+}
+
+async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: string; logFormat: LogFormat }): Promise<number> {
+  let config;
+  let handlers;
+  try {
+    config = loadConfig(opts.config);
+    handlers = await loadHandlers(config, opts.config);
+  } catch (error) {
+    return reportError(deps, 'run', error);
+  }
+  const log = createLogger({
+    level: opts.logLevel ?? config.log_level,
+    format: opts.logFormat,
+    base: { peer: config.peer },
+    ...(deps.logDestination ? { destination: deps.logDestination } : {}),
+    ...(deps.isTTY !== undefined ? { isTTY: deps.isTTY } : {}),
+  });
+  let peer: Peer;
+  try {
+    peer = await startPeer({ config, log, handlers });
+  } catch (error) {
+    log.flush();
+    return reportError(deps, 'run', error);
+  }
+  let signalled = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalled += 1;
+    if (signalled === 1) {
+      log.info({ signal }, 'signal received: shutting down (send it again to force)');
+      void peer.stop(`signal ${signal}`);
+    } else {
+      log.warn({ signal }, 'second signal: forcing exit without finishing shutdown');
+      log.flush();
+      deps.forceExit(EXIT_CODES.forced);
+    }
+  };
+  deps.signals.on('SIGINT', onSignal);
+  deps.signals.on('SIGTERM', onSignal);
+  deps.onPeer?.(peer);
+  const result = await peer.stopped;
+  deps.signals.off('SIGINT', onSignal);
+  deps.signals.off('SIGTERM', onSignal);
+  log.flush();
+  return result.exitCode;
+}
+
+async function inspectCommand(
+  deps: CliDeps,
+  path: string,
+  opts: { url?: string; config?: string; depth?: number; metrics?: boolean; status?: boolean },
+): Promise<number> {
+  try {
+    let base = opts.url ?? deps.env['CEP_NODE_URL'] ?? DEFAULT_INSPECT_URL;
+    if (opts.url === undefined && opts.config !== undefined) {
+      const config = loadConfig(opts.config);
+      if (config.http === false) {
+        deps.stderr(`cep-node inspect: ${opts.config}: http: the peer has no HTTP endpoint (http: false)\n`);
+        return EXIT_CODES.config;
+      }
+      const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+      base = `http://${host}:${config.http.port}`;
+    }
+    const query: InspectQuery = opts.metrics
+      ? { kind: 'metrics' }
+      : opts.status
+        ? { kind: 'status' }
+        : { kind: 'net', path, ...(opts.depth !== undefined ? { depth: opts.depth } : {}) };
+    const body = await inspectPeer(base, query);
+    deps.stdout(query.kind === 'metrics' ? body : JSON.stringify(JSON.parse(body), null, 2) + '\n');
+    return EXIT_CODES.ok;
+  } catch (error) {
+    return reportError(deps, 'inspect', error);
+  }
+}
+
+/** Parses `argv` (as `process.argv`) and runs the command; resolves to the exit code. */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  let code: number = EXIT_CODES.ok;
+  const program = createProgram(deps, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // help and version exit 0; usage errors (unknown option, missing argument) exit 2.
+      return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
+    }
+    return reportError(deps, 'run', error);
+  }
+  return code;
+}

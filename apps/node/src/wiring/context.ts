@@ -1,0 +1,15 @@
+import type { Logger } from 'pino';
+import type { PeerConfig } from '../config/schema.ts';
+import type { LoadedHandler } from '../handlers.ts';
+import type { BeatRuntime } from '../heartbeat.ts';
+import type { ShutdownHook } from '../shutdown.ts';
+
+/** What the wiring functions get: everything a started peer has, before its beat timer runs. */
+export interface PeerContext {
+  readonly config: PeerConfig;
+  readonly runtime: BeatRuntime;
+  readonly log: Logger;
+  readonly handlers: readonly LoadedHandler[];
+  /** Registers a hook to run at shutdown (newest first), after the last beat has finished. */
+  onShutdown(name: string, hook: ShutdownHook): void;
+}

@@ -1,0 +1,146 @@
+import { isCepError } from '@cep/errors';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { loadConfig, validateConfig } from '../src/config/load.ts';
+import { KEY_HEX, minimalConfig, tempDir } from './helpers/files.ts';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(() => tmp.cleanup());
+
+/** Validates `doc` written as peer.yaml and returns the error's lines (fails the test if it is accepted). */
+function problems(doc: unknown, file = 'peer.yaml'): string[] {
+  const path = tmp.write(file, file.endsWith('.json') ? JSON.stringify(doc) : stringify(doc));
+  try {
+    loadConfig(path);
+  } catch (error) {
+    if (!isCepError(error, 'CONFIG_INVALID')) throw error;
+    const lines = error.message.split('\n');
+    for (const line of lines) expect(line.startsWith(`${path}: `)).toBe(true);
+    return lines.map((l) => l.slice(path.length + 2));
+  }
+  throw new Error('the config was accepted');
+}
+
+const saturnKey = { saturn: { hex: KEY_HEX } };
+const saturnPeer = { name: 'saturn', provider: 'tcp', address: '127.0.0.1:7100' };
+
+describe('config validation names the field and the file', () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['a missing peer name', { enclave: 'lab' }, 'peer: missing (expected string)'],
+    ['a peer name that is not a CEP word', minimalConfig({ peer: 'Earth' }), 'peer: "Earth" is not a CEP word'],
+    ['a peer name longer than a word', minimalConfig({ peer: 'averyverylongname' }), 'peer: "averyverylongname" is not a CEP word'],
+    ['a pattern as a name', minimalConfig({ enclave: 'la*' }), 'enclave: "la*" is not a CEP word'],
+    ['a beat period that is text', minimalConfig({ beat_ms: 'fast' }), 'beat_ms: expected number, got string'],
+    ['a beat period of zero', minimalConfig({ beat_ms: 0 }), 'beat_ms: expected at least 1'],
+    ['an unknown log level', minimalConfig({ log_level: 'loud' }), 'log_level: expected one of'],
+    ['an unknown top-level field', minimalConfig({ listne: {} }), 'listne: unknown field'],
+    ['an http port out of range', minimalConfig({ http: { port: 70000 } }), 'http.port: expected at most 65535'],
+    ['a tcp listen address without a port', minimalConfig({ listen: { tcp: '127.0.0.1' } }), 'listen.tcp: expected host:port'],
+    ['an unknown provider in listen', minimalConfig({ listen: { ftp: '1.2.3.4:5' } }), 'listen.ftp: unknown field'],
+    ['a peer address that is not host:port', minimalConfig({ keys: { ...saturnKey, mars: { hex: KEY_HEX } }, peers: [saturnPeer, { name: 'mars', provider: 'tcp', address: 'nowhere' }] }), 'peers[1].address: expected host:port'],
+    ['a peer with an unknown provider', minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'ftp' }] }), 'peers[0].provider: expected one of "tcp", "pipe", "udp", got "ftp"'],
+    ['a peer without an address', minimalConfig({ keys: saturnKey, peers: [{ name: 'saturn', provider: 'tcp' }] }), 'peers[0].address: missing'],
+    ['peers that are not a list', minimalConfig({ peers: { saturn: 1 } }), 'peers: expected a list, got a mapping'],
+    ['a peer without a key', minimalConfig({ peers: [saturnPeer] }), 'peers[0].name: no key for peer "saturn": add keys.saturn'],
+    ['a peer linking to itself', minimalConfig({ keys: { earth: { hex: KEY_HEX } }, peers: [{ ...saturnPeer, name: 'earth' }] }), "peers[0].name: \"earth\" is this peer's own name"],
+    ['the same peer mount twice', minimalConfig({ keys: saturnKey, peers: [saturnPeer, saturnPeer] }), 'peers[1].name: "saturn" mount "main" is listed twice'],
+    ['a short hex key', minimalConfig({ keys: { saturn: { hex: '0001' } } }), 'keys.saturn.hex: expected a 32-byte key, got 2 bytes'],
+    ['a key that is not hex', minimalConfig({ keys: { saturn: { hex: 'zz' } } }), 'keys.saturn.hex: expected hex digits'],
+    ['a key that is not base64', minimalConfig({ keys: { saturn: { base64: '!!!' } } }), 'keys.saturn.base64: expected base64'],
+    ['a key given two ways', minimalConfig({ keys: { saturn: { hex: KEY_HEX, base64: 'AAAA' } } }), 'keys.saturn: expected exactly one of hex, base64 or file, got hex and base64'],
+    ['a key file that does not exist', minimalConfig({ keys: { saturn: { file: 'missing.key' } } }), 'keys.saturn.file: cannot read key file'],
+    ['a key under a name that is not a word', minimalConfig({ keys: { Saturn: { hex: KEY_HEX } } }), 'keys.Saturn: "Saturn" is not a CEP word'],
+    ['a mirror whose source peer is not linked', minimalConfig({ mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky' }] }), 'mirrors[0].source.peer: "saturn" is not listed under peers'],
+    ['a mirror with a relative source path', minimalConfig({ keys: saturnKey, peers: [saturnPeer], mirrors: [{ name: 'sky', source: { peer: 'saturn', path: 'data/sky' }, target: '/data/sky' }] }), 'mirrors[0].source.path: expected an absolute cell path'],
+    ['a mirror with an unknown commit mode', minimalConfig({ keys: saturnKey, peers: [saturnPeer], mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky', bundle: { commit_mode: 'later' } }] }), 'mirrors[0].bundle.commit_mode: expected one of'],
+    ['a mirror window of zero beats', minimalConfig({ keys: saturnKey, peers: [saturnPeer], mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky', bundle: { beat_window: 0 } }] }), 'mirrors[0].bundle.beat_window: expected at least 1'],
+    ['an invoke handler without a module', minimalConfig({ invoke: [{ name: 'add' }] }), 'invoke[0].module: missing'],
+    ['two invoke handlers with one name', minimalConfig({ invoke: [{ name: 'add', module: 'a.mjs' }, { name: 'add', module: 'b.mjs' }] }), 'invoke[1].name: "add" is used twice'],
+    ['a security policy that is not a mapping', minimalConfig({ security: 'open' }), 'security: expected a mapping, got string'],
+  ];
+  it.each(cases)('rejects %s', (_what, doc, expected) => {
+    const lines = problems(doc);
+    expect(lines.some((line) => line.startsWith(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+  });
+
+  it('reports every problem of a file at once, one line each', () => {
+    const lines = problems(minimalConfig({ peer: 'Earth', beat_ms: 'x', bogus: 1 }));
+    expect(lines.map((l) => l.split(':')[0])).toEqual(expect.arrayContaining(['peer', 'beat_ms', 'bogus']));
+  });
+
+  it('names a JSON file the same way', () => {
+    const lines = problems(minimalConfig({ beat_ms: -1 }), 'peer.json');
+    expect(lines[0]).toMatch(/^beat_ms: expected at least 1/);
+  });
+
+  it('names the file and the line of a YAML syntax error', () => {
+    const path = tmp.write('peer.yaml', 'peer: earth\nenclave: [lab\n');
+    expect(() => loadConfig(path)).toThrow(expect.objectContaining({ code: 'CONFIG_PARSE_FAILED', message: expect.stringMatching(new RegExp(`^${path}:\\d+:\\d+: not valid YAML`)) }));
+  });
+
+  it('refuses a YAML mapping with a key given twice', () => {
+    const path = tmp.write('peer.yaml', 'peer: earth\npeer: mars\nenclave: lab\n');
+    expect(() => loadConfig(path)).toThrow(expect.objectContaining({ code: 'CONFIG_PARSE_FAILED' }));
+  });
+
+  it('names the file of a JSON syntax error', () => {
+    const path = tmp.write('peer.json', '{ "peer": ');
+    expect(() => loadConfig(path)).toThrow(expect.objectContaining({ code: 'CONFIG_PARSE_FAILED', message: expect.stringContaining(`${path}: not valid JSON`) }));
+  });
+
+  it('names a config file that cannot be read', () => {
+    const path = `${tmp.dir}/absent.yaml`;
+    expect(() => loadConfig(path)).toThrow(expect.objectContaining({ code: 'CONFIG_READ_FAILED', message: expect.stringContaining(`${path}: cannot read`) }));
+  });
+});
+
+describe('a valid config', () => {
+  it('fills in the defaults', () => {
+    const config = validateConfig(minimalConfig(), 'peer.yaml', tmp.dir);
+    expect(config).toMatchObject({ log_level: 'info', beat_ms: 10, http: { host: '127.0.0.1', port: 9464 }, peers: [], mirrors: [], invoke: [], security: {} });
+  });
+
+  it('decodes hex, base64 and key files (hex text or raw bytes) to the same key', () => {
+    const key = Buffer.from(KEY_HEX, 'hex');
+    tmp.write('saturn.key', `${KEY_HEX}\n`);
+    tmp.write('mars.bin', key);
+    const config = validateConfig(
+      minimalConfig({
+        keys: {
+          saturn: { file: 'saturn.key' },
+          mars: { file: 'mars.bin', encoding: 'raw' },
+          venus: { base64: key.toString('base64') },
+          jupiter: { hex: KEY_HEX.toUpperCase() },
+        },
+      }),
+      'peer.yaml',
+      tmp.dir,
+    );
+    for (const name of ['saturn', 'mars', 'venus', 'jupiter']) expect(Buffer.from(config.keys[name]!).equals(key)).toBe(true);
+  });
+
+  it('resolves relative handler modules and pipe paths against the config folder', () => {
+    const config = validateConfig(
+      minimalConfig({
+        keys: { saturn: { hex: KEY_HEX } },
+        listen: { pipe: 'earth.sock' },
+        peers: [{ name: 'saturn', provider: 'pipe', address: 'saturn.sock' }],
+        invoke: [{ name: 'add', module: 'handlers/add.mjs' }],
+      }),
+      'peer.yaml',
+      tmp.dir,
+    );
+    expect(config.listen.pipe).toBe(`${tmp.dir}/earth.sock`);
+    expect(config.peers[0]!.address).toBe(`${tmp.dir}/saturn.sock`);
+    expect(config.invoke[0]!.module).toBe(`${tmp.dir}/handlers/add.mjs`);
+    expect(config.peers[0]!.mount).toBe('main');
+  });
+
+  it('passes the security policy through untouched', () => {
+    const security = { enclaves: { lab: {} }, edges: [{ from: 'lab', to: 'ops' }], pipelines: { p1: { max_hops: 3 } } };
+    expect(validateConfig(minimalConfig({ security }), 'peer.yaml', tmp.dir).security).toEqual(security);
+  });
+});
