@@ -33,6 +33,8 @@ export interface BeatDriverOptions {
   readonly log: Logger;
   /** Monotonic milliseconds; `performance.now` by default (tests pass their own). */
   readonly clock?: () => number;
+  /** Timer functions; the global `setTimeout`/`clearTimeout` by default (tests simulate time). */
+  readonly timers?: { set(fn: () => void, ms: number): unknown; clear(handle: unknown): void };
   /** Rate limit of overrun warnings. */
   readonly logEveryMs?: number;
   /** Called once when `step()` throws; the driver has stopped by then. */
@@ -55,7 +57,8 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
   const logEveryMs = options.logEveryMs ?? 1000;
   const stats = { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
   let running = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers = options.timers ?? { set: (fn: () => void, ms: number) => setTimeout(fn, ms), clear: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+  let timer: unknown;
   let inFlight: Promise<void> | undefined;
   let nextSlot = 0;
   let lastWarnAt = -Infinity;
@@ -63,7 +66,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
 
   const schedule = (now: number): void => {
     if (!running) return;
-    timer = setTimeout(() => {
+    timer = timers.set(() => {
       timer = undefined;
       inFlight = tick().finally(() => {
         inFlight = undefined;
@@ -116,7 +119,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     },
     async stop() {
       running = false;
-      if (timer !== undefined) clearTimeout(timer);
+      if (timer !== undefined) timers.clear(timer);
       timer = undefined;
       if (inFlight !== undefined) await inFlight;
     },

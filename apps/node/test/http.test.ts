@@ -1,0 +1,154 @@
+import { bool, bytes, name, text, u64, i64 } from '@cep/cells';
+import { afterEach, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/config/load.ts';
+import { createLogger } from '../src/log.ts';
+import { startPeer, type Peer } from '../src/peer.ts';
+import { runCli } from '../src/program.ts';
+import { KEY_HEX } from './helpers/files.ts';
+import { fakeIo, logSink } from './helpers/io.ts';
+
+const peers: Peer[] = [];
+afterEach(async () => {
+  await Promise.all(peers.splice(0).map((p) => p.stop('test over')));
+});
+
+async function peerFor(peer: string, extra: Record<string, unknown> = {}): Promise<Peer> {
+  const config = validateConfig({ peer, enclave: 'lab', http: { port: 0 }, ...extra }, 'peer.yaml', '/tmp');
+  const sink = logSink();
+  const started = await startPeer({ config, log: createLogger({ level: 'warn', destination: sink.destination, isTTY: false }), manualBeats: true });
+  peers.push(started);
+  return started;
+}
+
+async function getJson(peer: Peer, path: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${peer.httpUrl}${path}`);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('GET /net', () => {
+  it('returns the branch as JSON, 64-bit integers as strings', async () => {
+    const peer = await peerFor('earth');
+    peer.runtime.step();
+    peer.tree.set('/net/telemetry/saturn/main/frame_count', u64((1n << 60n) + 1n));
+    peer.tree.set('/net/telemetry/saturn/main/bp_flag', bool(true));
+    peer.tree.set('/net/telemetry/saturn/main/last_event', text('ready'));
+    peer.tree.set('/net/telemetry/saturn/main/skew', i64(-5));
+    peer.tree.set('/net/telemetry/saturn/main/blob', bytes(new Uint8Array([1, 255])));
+    const { status, body } = await getJson(peer, '/net?path=/net/telemetry');
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      path: '/net/telemetry',
+      beat: peer.runtime.beat,
+      value: { saturn: { main: { frame_count: String((1n << 60n) + 1n), bp_flag: true, last_event: 'ready', skew: '-5', blob: { $bytes: '01ff' } } } },
+    });
+  });
+
+  it('leaves out soft-deleted cells and cuts the branch at the asked depth', async () => {
+    const peer = await peerFor('earth');
+    peer.tree.set('/net/peers/saturn/services/sky/mode', text('mirror'));
+    peer.tree.set('/net/peers/mars/services/dust/mode', text('mirror'));
+    peer.tree.delete('/net/peers/mars');
+    expect((await getJson(peer, '/net?path=/net/peers')).body.value).toEqual({ saturn: { services: { sky: { mode: 'mirror' } } } });
+    expect((await getJson(peer, '/net?path=/net/peers&depth=1')).body.value).toEqual({ saturn: { $more: '1' } });
+  });
+
+  it('shows the link and mirror requests written from the config', async () => {
+    const peer = await peerFor('earth', {
+      keys: { saturn: { hex: KEY_HEX } },
+      peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7100' }],
+      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { beat_window: 4 } }],
+    });
+    const { body } = await getJson(peer, '/net?path=/net/organs');
+    expect(body.value.link.requests['1']).toEqual({ local_node: 'earth', mode: 'link', mount: 'main', peer: 'saturn', pref_prov: 'tcp' });
+    expect(body.value.mirror.requests['1']).toMatchObject({ src_peer: 'saturn', src_chan: '/data/sky', target: '/data/saturn/sky', bundle: { beat_window: '4', max_infl: '8', commit_mode: 'stream' } });
+    expect(peer.tree.get('/net/organs/link/requests')?.storeType).toEqual(name('organ/link'));
+  });
+
+  it('answers 404 for a path with no live cell and 400 for a relative path or bad depth', async () => {
+    const peer = await peerFor('earth');
+    expect((await getJson(peer, '/net?path=/net/nothing')).status).toBe(404);
+    expect((await getJson(peer, '/net?path=/net/nothing')).body.error.code).toBe('PATH_NOT_FOUND');
+    expect((await getJson(peer, '/net?path=net')).body.error.code).toBe('BAD_PATH');
+    expect((await getJson(peer, '/net?path=/net//x')).body.error.code).toBe('BAD_PATH');
+    expect((await getJson(peer, '/net?path=/&depth=x')).body.error.code).toBe('BAD_DEPTH');
+    expect((await getJson(peer, '/nope')).status).toBe(404);
+    expect((await fetch(`${peer.httpUrl}/net`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('exports the telemetry counters of every mount in Prometheus text format', async () => {
+    const peer = await peerFor('earth');
+    peer.tree.set('/net/telemetry/saturn/main/ready_count', u64(3));
+    peer.tree.set('/net/telemetry/saturn/main/bp_count', u64(2));
+    peer.tree.set('/net/telemetry/saturn/main/fatal_count', u64(0));
+    peer.tree.set('/net/telemetry/saturn/main/frame_count', u64(12));
+    peer.tree.set('/net/telemetry/saturn/main/bp_flag', bool(true));
+    peer.tree.set('/net/telemetry/mars/dust/frame_count', u64(7));
+    peer.runtime.step();
+    peer.runtime.step();
+    const res = await fetch(`${peer.httpUrl}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const body = await res.text();
+    expect(body).toContain('# TYPE cep_telemetry_frame_count counter');
+    expect(body).toContain('cep_telemetry_ready_count{peer="saturn",mount="main",node="earth"} 3');
+    expect(body).toContain('cep_telemetry_bp_count{peer="saturn",mount="main",node="earth"} 2');
+    expect(body).toContain('cep_telemetry_fatal_count{peer="saturn",mount="main",node="earth"} 0');
+    expect(body).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 12');
+    expect(body).toContain('cep_telemetry_frame_count{peer="mars",mount="dust",node="earth"} 7');
+    expect(body).toContain('# TYPE cep_telemetry_bp_flag gauge');
+    expect(body).toContain('cep_telemetry_bp_flag{peer="saturn",mount="main",node="earth"} 1');
+    expect(body).toContain('cep_beat{node="earth"} 2');
+  });
+
+  it('follows the tree between scrapes and keeps two peers in one process apart', async () => {
+    const earth = await peerFor('earth');
+    const saturn = await peerFor('saturn');
+    earth.tree.set('/net/telemetry/saturn/main/frame_count', u64(1));
+    saturn.tree.set('/net/telemetry/earth/main/frame_count', u64(5));
+    expect(await (await fetch(`${earth.httpUrl}/metrics`)).text()).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 1');
+    earth.tree.set('/net/telemetry/saturn/main/frame_count', u64(9));
+    earth.tree.delete('/net/telemetry/saturn/main/bp_flag');
+    const earthText = await (await fetch(`${earth.httpUrl}/metrics`)).text();
+    expect(earthText).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 9');
+    expect(earthText).not.toContain('node="saturn"');
+    const saturnText = await (await fetch(`${saturn.httpUrl}/metrics`)).text();
+    expect(saturnText).toContain('cep_telemetry_frame_count{peer="earth",mount="main",node="saturn"} 5');
+    expect(saturnText).not.toContain('node="earth"');
+  });
+});
+
+describe('GET /status and cep-node inspect', () => {
+  it('reports the peer, its enclave and its beat', async () => {
+    const peer = await peerFor('earth');
+    peer.runtime.step();
+    const { body } = await getJson(peer, '/status');
+    expect(body).toMatchObject({ peer: 'earth', enclave: 'lab', beat: 1, beatMs: 10, transportWired: false, organsWired: false });
+  });
+
+  it('inspect prints the branch, the metrics and the status of a running peer', async () => {
+    const peer = await peerFor('earth');
+    peer.tree.set('/net/telemetry/saturn/main/frame_count', u64(4));
+    const io = fakeIo();
+    expect(await runCli(['node', 'cep-node', 'inspect', '/net/telemetry/saturn', '--url', peer.httpUrl!], io.deps)).toBe(0);
+    expect(JSON.parse(io.stdout())).toMatchObject({ path: '/net/telemetry/saturn', value: { main: { frame_count: '4' } } });
+    const m = fakeIo();
+    expect(await runCli(['node', 'cep-node', 'inspect', '--metrics', '--url', peer.httpUrl!], m.deps)).toBe(0);
+    expect(m.stdout()).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 4');
+    const s = fakeIo({ env: { CEP_NODE_URL: peer.httpUrl } });
+    expect(await runCli(['node', 'cep-node', 'inspect', '--status'], s.deps)).toBe(0);
+    expect(JSON.parse(s.stdout())).toMatchObject({ peer: 'earth' });
+  });
+
+  it('inspect exits 5 with the peer\'s reason for a missing path, and when nothing answers', async () => {
+    const peer = await peerFor('earth');
+    const io = fakeIo();
+    expect(await runCli(['node', 'cep-node', 'inspect', '/net/absent', '--url', peer.httpUrl!], io.deps)).toBe(5);
+    expect(io.stderr()).toContain('PATH_NOT_FOUND: no live cell at /net/absent');
+    const url = peer.httpUrl!;
+    await peer.stop('gone');
+    const gone = fakeIo();
+    expect(await runCli(['node', 'cep-node', 'inspect', '--url', url], gone.deps)).toBe(5);
+    expect(gone.stderr()).toContain('INSPECT_UNREACHABLE');
+  });
+});
