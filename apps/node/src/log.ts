@@ -36,6 +36,7 @@ export function createLogger(options: LoggerOptions): Logger {
       sync: true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',
+      singleLine: true,
       ...(options.destination ? { destination: options.destination as unknown as NodeJS.WritableStream } : {}),
     });
     return pino(pinoOptions, stream);
