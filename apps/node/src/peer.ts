@@ -103,6 +103,8 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   let closeHttp: (() => Promise<void>) | undefined;
   try {
     if (HEARTBEAT_STAND_IN) log.debug('heartbeat: using the stand-in runtime until @cep/heartbeat lands');
+    // `/net` always exists, so `inspect /net` on a peer with nothing linked yet shows `{}`, not a 404.
+    runtime.tree.ensureDictionary('/net');
     transport = await wireTransport(ctx);
     organs = await wireOrgans(ctx);
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };

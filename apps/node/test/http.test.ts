@@ -26,6 +26,11 @@ async function getJson(peer: Peer, path: string): Promise<{ status: number; body
 }
 
 describe('GET /net', () => {
+  it('shows an empty /net on a peer with nothing linked', async () => {
+    const peer = await peerFor('earth');
+    expect((await getJson(peer, '/net?path=/net')).body).toEqual({ path: '/net', beat: 0, value: {} });
+  });
+
   it('returns the branch as JSON, 64-bit integers as strings', async () => {
     const peer = await peerFor('earth');
     peer.runtime.step();

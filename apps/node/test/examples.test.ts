@@ -1,0 +1,26 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { u64 } from '@cep/cells';
+import { loadConfig } from '../src/config/load.ts';
+import { loadHandlers } from '../src/handlers.ts';
+import { createBeatRuntime } from '../src/heartbeat.ts';
+
+const example = (file: string) => fileURLToPath(new URL(`../examples/${file}`, import.meta.url));
+
+describe('the README examples', () => {
+  it('earth.yaml and saturn.yaml are valid and share one key per pair', () => {
+    const earth = loadConfig(example('earth.yaml'));
+    const saturn = loadConfig(example('saturn.yaml'));
+    expect(earth.peers.map((p) => p.name)).toEqual(['saturn']);
+    expect(saturn.peers.map((p) => p.name)).toEqual(['earth']);
+    expect(Buffer.from(earth.keys['saturn']!).equals(Buffer.from(saturn.keys['earth']!))).toBe(true);
+  });
+
+  it("saturn's add handler loads and answers", async () => {
+    const saturn = loadConfig(example('saturn.yaml'));
+    const [add] = await loadHandlers(saturn, 'saturn.yaml');
+    const call = { beat: 1, caller: 'earth', signal: '/sig/add', payload: u64(1), tree: createBeatRuntime().tree };
+    expect(add!.handler.run(call)).toEqual({ status: 'ok', result: u64(2) });
+    expect(add!.handler.run({ ...call, payload: undefined as never })).toMatchObject({ status: 'reject' });
+  });
+});
