@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 import type { Tree } from '@cep/cells';
+import { isCepError } from '@cep/errors';
+import { nodeError } from './errors.ts';
 import { createBeatDriver, type BeatDriver, type BeatDriverStats } from './beat-driver.ts';
 import type { PeerConfig } from './config/schema.ts';
 import type { LoadedHandler } from './handlers.ts';
@@ -138,7 +140,8 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     log.error({ err: error }, 'peer failed to start; stopping what had started');
     await hooks.run();
     await closeHttp?.();
-    throw error;
+    if (isCepError(error)) throw error;
+    throw nodeError('START_FAILED', `peer failed to start: ${error instanceof Error ? error.message : String(error)}`, {}, error);
   }
 
   driver = createBeatDriver({

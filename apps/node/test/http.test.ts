@@ -157,3 +157,24 @@ describe('GET /status and cep-node inspect', () => {
     expect(gone.stderr()).toContain('INSPECT_UNREACHABLE');
   });
 });
+
+describe('cep-node inspect --config', () => {
+  it('finds the peer through the http section of its config', async () => {
+    const peer = await peerFor('earth');
+    const port = Number(new URL(peer.httpUrl!).port);
+    const { tempDir } = await import('./helpers/files.ts');
+    const tmp = tempDir();
+    try {
+      const file = tmp.write('earth.json', JSON.stringify({ peer: 'earth', enclave: 'lab', http: { port } }));
+      const io = fakeIo();
+      expect(await runCli(['node', 'cep-node', 'inspect', '/net', '--config', file], io.deps)).toBe(0);
+      expect(JSON.parse(io.stdout())).toMatchObject({ path: '/net', value: {} });
+      const off = tmp.write('off.json', JSON.stringify({ peer: 'earth', enclave: 'lab', http: false }));
+      const none = fakeIo();
+      expect(await runCli(['node', 'cep-node', 'inspect', '--config', off], none.deps)).toBe(3);
+      expect(none.stderr()).toContain(`${off}: http: the peer has no HTTP endpoint`);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

@@ -151,3 +151,22 @@ describe('cep-node run and signals (in-process)', () => {
     expect(await exit).toBe(0);
   });
 });
+
+describe('a wiring step that fails', () => {
+  it('is reported as START_FAILED with its cause, after the hooks registered so far ran', async () => {
+    const { log } = quietLog();
+    const inner = createBeatRuntime();
+    // A tree that refuses the first write under /net/organs stands in for a wiring step that throws.
+    const tree = new Proxy(inner.tree, {
+      get(target, prop, receiver) {
+        if (prop === 'batch') return () => { throw new TypeError('disk on fire'); };
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const runtime = { tree, get beat() { return inner.beat; }, step: () => inner.step(), onCommit: inner.onCommit };
+    const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { port: 0 }, keys: { saturn: { hex: '00'.repeat(32) } }, peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:1' }] }, 'peer.yaml', '/tmp');
+    await expect(startPeer({ config, log, runtime })).rejects.toMatchObject({ code: 'START_FAILED', message: 'peer failed to start: disk on fire', cause: expect.any(TypeError) });
+    expect(inner.beat).toBe(0);
+  });
+});
