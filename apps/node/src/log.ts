@@ -3,7 +3,19 @@
  * when stdout is a terminal. Libraries get this logger passed in; they never print.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { Writable } from 'node:stream';
 import PinoPretty from 'pino-pretty';
+
+/** pino-pretty wants a real stream; a plain `{ write }` destination (tests) is wrapped. */
+function toWritable(destination: DestinationStream): NodeJS.WritableStream {
+  if (destination instanceof Writable) return destination;
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      destination.write(chunk.toString());
+      callback();
+    },
+  });
+}
 
 export type { Logger } from 'pino';
 
@@ -37,7 +49,7 @@ export function createLogger(options: LoggerOptions): Logger {
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',
       singleLine: true,
-      ...(options.destination ? { destination: options.destination as unknown as NodeJS.WritableStream } : {}),
+      ...(options.destination ? { destination: toWritable(options.destination) } : {}),
     });
     return pino(pinoOptions, stream);
   }
