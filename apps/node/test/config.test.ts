@@ -71,6 +71,17 @@ describe('config validation names the field and the file', () => {
     expect(lines.map((l) => l.split(':')[0])).toEqual(expect.arrayContaining(['peer', 'beat_ms', 'bogus']));
   });
 
+  it('reports cross-section problems together with field problems', () => {
+    const lines = problems(minimalConfig({ beat_ms: 'x', peers: [{ name: 'saturn', provider: 'tcp', address: 'nowhere' }] }));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^beat_ms: /),
+        expect.stringMatching(/^peers\[0\]\.address: expected host:port/),
+        'peers[0].name: no key for peer "saturn": add keys.saturn',
+      ]),
+    );
+  });
+
   it('names a JSON file the same way', () => {
     const lines = problems(minimalConfig({ beat_ms: -1 }), 'peer.json');
     expect(lines[0]).toMatch(/^beat_ms: expected at least 1/);

@@ -174,33 +174,48 @@ export function createConfigSchema(baseDir: string) {
       invoke: z.array(handler).default([]),
       security: z.record(z.string(), z.unknown()).default({}),
     })
-    .superRefine((config, ctx) => {
-      const seen = new Set<string>();
-      config.peers.forEach((peer, i) => {
-        if (peer.name === config.peer) {
-          ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peer.name}" is this peer's own name` });
-        }
-        const key = `${peer.name}/${peer.mount}`;
-        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peer.name}" mount "${peer.mount}" is listed twice` });
-        seen.add(key);
-        if (config.keys[peer.name] === undefined) {
-          ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `no key for peer "${peer.name}": add keys.${peer.name}` });
-        }
-      });
-      const linked = new Set(config.peers.map((p) => p.name));
-      config.mirrors.forEach((m, i) => {
-        if (!linked.has(m.source.peer)) {
-          ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'source', 'peer'], message: `"${m.source.peer}" is not listed under peers` });
-        }
-      });
-      for (const [list, items] of [['mirrors', config.mirrors], ['invoke', config.invoke]] as const) {
-        const names = new Set<string>();
-        items.forEach((item, i) => {
-          if (names.has(item.name)) ctx.addIssue({ code: 'custom', path: [list, i, 'name'], message: `"${item.name}" is used twice` });
-          names.add(item.name);
+    // Cross-section checks. `when: () => true` runs them even when a field above has
+    // failed, so one run reports every problem; hence the defensive reads of a value
+    // that may be only partly valid.
+    .superRefine(
+      (config, ctx) => {
+        const doc = config as unknown as Record<string, unknown>;
+        const list = (key: string): Record<string, unknown>[] =>
+          Array.isArray(doc[key]) ? (doc[key] as unknown[]).map((x) => (typeof x === 'object' && x !== null ? (x as Record<string, unknown>) : {})) : [];
+        const keys = typeof doc['keys'] === 'object' && doc['keys'] !== null ? (doc['keys'] as Record<string, unknown>) : {};
+        const peers = list('peers');
+        const seen = new Set<string>();
+        peers.forEach((peer, i) => {
+          if (typeof peer['name'] !== 'string') return;
+          const peerName = peer['name'];
+          if (peerName === doc['peer']) {
+            ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peerName}" is this peer's own name` });
+          }
+          const key = `${peerName}/${typeof peer['mount'] === 'string' ? peer['mount'] : 'main'}`;
+          if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peerName}" mount "${key.split('/')[1]}" is listed twice` });
+          seen.add(key);
+          if (keys[peerName] === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `no key for peer "${peerName}": add keys.${peerName}` });
+          }
         });
-      }
-    });
+        const linked = new Set(peers.map((p) => p['name']));
+        list('mirrors').forEach((m, i) => {
+          const source = typeof m['source'] === 'object' && m['source'] !== null ? (m['source'] as Record<string, unknown>) : {};
+          if (typeof source['peer'] === 'string' && !linked.has(source['peer'])) {
+            ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'source', 'peer'], message: `"${source['peer']}" is not listed under peers` });
+          }
+        });
+        for (const section of ['mirrors', 'invoke'] as const) {
+          const names = new Set<unknown>();
+          list(section).forEach((item, i) => {
+            if (typeof item['name'] !== 'string') return;
+            if (names.has(item['name'])) ctx.addIssue({ code: 'custom', path: [section, i, 'name'], message: `"${item['name']}" is used twice` });
+            names.add(item['name']);
+          });
+        }
+      },
+      { when: () => true },
+    );
 }
 
 /** A validated config: what the file said, defaults filled in, paths absolute, keys decoded. */
