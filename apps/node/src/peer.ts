@@ -17,6 +17,10 @@ import type { PeerContext } from './wiring/context.ts';
 import { wireOrgans, type OrgansHandle } from './wiring/organs.ts';
 import { wireTransport, type TransportHandle } from './wiring/transport.ts';
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
 /** Options of {@link startPeer}. */
 export interface StartPeerOptions {
   readonly config: PeerConfig;
@@ -135,6 +139,9 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
       // Closed after every hook, not as one: the endpoint answers until the very end.
       closeHttp = () => endpoint.close();
       log.info({ url: httpUrl }, 'http endpoint listening');
+      if (!isLoopback(config.http.host)) {
+        log.warn({ host: config.http.host }, 'http endpoint is not on loopback: anyone who can reach it reads the whole tree (it has no authentication)');
+      }
     }
   } catch (error) {
     log.error({ err: error }, 'peer failed to start; stopping what had started');

@@ -178,3 +178,15 @@ describe('cep-node inspect --config', () => {
     }
   });
 });
+
+describe('the endpoint address', () => {
+  it('warns when the endpoint is not on loopback', async () => {
+    const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { host: '0.0.0.0', port: 0 } }, 'peer.yaml', '/tmp');
+    const sink = logSink();
+    const peer = await startPeer({ config, log: createLogger({ level: 'info', destination: sink.destination, isTTY: false }), manualBeats: true });
+    peers.push(peer);
+    expect(sink.lines.find((l) => l['level'] === 40 && String(l['msg']).startsWith('http endpoint is not on loopback'))).toMatchObject({ host: '0.0.0.0' });
+    const local = await peerFor('mars');
+    expect(local.httpUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
