@@ -1,0 +1,10 @@
+/**
+ * Authenticated, length-prefixed, backpressured channels over node:net stream sockets,
+ * shared by `@cep/provider-tcp` and `@cep/provider-pipe`.
+ */
+export { createStreamProvider, type StreamEndpoint, type StreamProviderSpec } from './provider.ts';
+export { type StreamOptions, type BackoffOptions, type RejectInfo, MAX_NAME_BYTES } from './options.ts';
+export { type StreamErrorCode } from './errors.ts';
+export { KEY_BYTES } from './crypto.ts';
+export { MAX_HANDSHAKE_BYTES } from './handshake.ts';
+export { HEADER_BYTES } from './record.ts';

@@ -1,0 +1,123 @@
+import { KEY_BYTES } from './crypto.ts';
+import { streamError } from './errors.ts';
+
+/** Bounded exponential backoff for re-dialling a channel whose connection broke. */
+export interface BackoffOptions {
+  /** First delay in ms (default 100). */
+  readonly initialMs?: number;
+  /** Largest delay in ms (default 5000). */
+  readonly maxMs?: number;
+  /** Attempts before giving up with `fatal` (default 8; 0 turns reconnecting off). */
+  readonly maxAttempts?: number;
+}
+
+/** Something the listener refused before any channel existed (for logs and telemetry). */
+export interface RejectInfo {
+  readonly code: string;
+  readonly message: string;
+  readonly remoteAddress?: string;
+  /** The peer name the remote side claimed, when it got that far. */
+  readonly claimedPeer?: string;
+}
+
+/** Options shared by every stream-session provider (tcp, pipe). */
+export interface StreamOptions {
+  /** Catalog id of the provider. */
+  readonly id?: string;
+  /** This node's peer name, proven to remote peers with their key. */
+  readonly localPeer: string;
+  /** One 32-byte pre-shared key per remote peer name. A peer without a key is refused. */
+  readonly keys: Readonly<Record<string, Uint8Array>>;
+  /** Largest frame accepted or sent, in bytes (default 4 MiB). */
+  readonly maxFrameBytes?: number;
+  /** Buffered bytes past which `send` answers `backpressure`; also the inbound queue bound (default 1 MiB). */
+  readonly highWaterMark?: number;
+  /** Buffered bytes past which `send` throws `CHANNEL_OVERFLOW` (default 16 MiB). */
+  readonly hardLimitBytes?: number;
+  /** Time allowed for the whole handshake, in ms (default 5000). */
+  readonly handshakeTimeoutMs?: number;
+  /** Time `close` waits for the remote side before destroying the socket (default 2000). */
+  readonly closeTimeoutMs?: number;
+  /** Inbound connections allowed to be mid-handshake at once (default 64); extra ones are dropped. */
+  readonly maxPendingHandshakes?: number;
+  /** Reconnect policy for dialled channels. */
+  readonly backoff?: BackoffOptions;
+  /** Called when the listener refuses a connection (bad key, unknown peer, garbage). */
+  readonly onReject?: (info: RejectInfo) => void;
+}
+
+/** Options with every default filled in and checked. */
+export interface ResolvedOptions {
+  readonly id: string;
+  readonly localPeer: string;
+  readonly keys: ReadonlyMap<string, Uint8Array>;
+  readonly maxFrameBytes: number;
+  readonly highWaterMark: number;
+  readonly hardLimitBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly maxPendingHandshakes: number;
+  readonly backoff: Required<BackoffOptions>;
+  readonly onReject: (info: RejectInfo) => void;
+}
+
+/** Longest peer, mode or mount name carried in the handshake, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 64;
+/** Largest frame the 32-bit length prefix can express while staying below any real limit. */
+const FRAME_CEILING = 1 << 30;
+
+function positiveInt(name: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 0 || v > max) {
+    throw streamError('INVALID_OPTIONS', `${name} must be an integer between 0 and ${max}, got ${String(value)}`, { option: name });
+  }
+  return v;
+}
+
+export function checkName(kind: string, name: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes === 0 || bytes > MAX_NAME_BYTES) {
+    throw streamError('INVALID_OPTIONS', `${kind} "${name}" must be 1..${MAX_NAME_BYTES} bytes of UTF-8`, { kind, name });
+  }
+}
+
+/** Fills defaults and refuses options that cannot work (wrong key sizes, limits that contradict). */
+export function resolveOptions(defaultId: string, options: StreamOptions): ResolvedOptions {
+  checkName('localPeer', options.localPeer);
+  const keys = new Map<string, Uint8Array>();
+  for (const [peer, key] of Object.entries(options.keys ?? {})) {
+    checkName('peer', peer);
+    if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
+      throw streamError('INVALID_OPTIONS', `the key for peer "${peer}" must be a ${KEY_BYTES}-byte Uint8Array`, { peer });
+    }
+    keys.set(peer, Uint8Array.from(key));
+  }
+  const maxFrameBytes = positiveInt('maxFrameBytes', options.maxFrameBytes, 4 << 20, FRAME_CEILING);
+  const highWaterMark = positiveInt('highWaterMark', options.highWaterMark, 1 << 20);
+  const hardLimitBytes = positiveInt('hardLimitBytes', options.hardLimitBytes, Math.max(16 << 20, highWaterMark + 2 * maxFrameBytes));
+  if (hardLimitBytes < highWaterMark + maxFrameBytes + 64) {
+    throw streamError('INVALID_OPTIONS', 'hardLimitBytes must leave room for one largest frame above highWaterMark', {
+      hardLimitBytes,
+      highWaterMark,
+      maxFrameBytes,
+    });
+  }
+  const backoff = options.backoff ?? {};
+  return {
+    id: options.id ?? defaultId,
+    localPeer: options.localPeer,
+    keys,
+    maxFrameBytes,
+    highWaterMark: Math.max(1, highWaterMark),
+    hardLimitBytes,
+    handshakeTimeoutMs: positiveInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 5000),
+    closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 2000),
+    maxPendingHandshakes: positiveInt('maxPendingHandshakes', options.maxPendingHandshakes, 64),
+    backoff: {
+      initialMs: positiveInt('backoff.initialMs', backoff.initialMs, 100),
+      maxMs: positiveInt('backoff.maxMs', backoff.maxMs, 5000),
+      maxAttempts: positiveInt('backoff.maxAttempts', backoff.maxAttempts, 8),
+    },
+    onReject: options.onReject ?? (() => {}),
+  };
+}

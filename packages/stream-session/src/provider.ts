@@ -1,0 +1,222 @@
+import { createServer, connect, type NetConnectOpts, type Server } from 'node:net';
+import {
+  PROVIDER_SPEC_V1,
+  type Capability,
+  type ChannelV1,
+  type ListenOptionsV1,
+  type ListenerV1,
+  type OpenRequestV1,
+  type ProviderV1,
+} from '@cep/transport/provider';
+import { StreamChannel } from './channel.ts';
+import { Conn } from './conn.ts';
+import type { SessionKeys } from './crypto.ts';
+import { asCepError, streamError } from './errors.ts';
+import { acceptHandshake, dialHandshake, withDeadline } from './handshake.ts';
+import { type StreamOptions, checkName, resolveOptions } from './options.ts';
+
+/** How a concrete stream transport (TCP, Unix socket) turns addresses into sockets. */
+export interface StreamEndpoint {
+  /** Validates `address` and returns the `net.connect` options that reach it; throws `ADDRESS_INVALID`. */
+  connectOptions(address: string): NetConnectOpts;
+  /** Binds `server` at `address` and returns the bound address in the provider's syntax. */
+  bind(server: Server, address: string): Promise<string>;
+  /** Releases what a bound address leaves behind (a socket file), after the server closed. */
+  release?(bound: string): Promise<void>;
+}
+
+/** What `createStreamProvider` needs from a concrete provider package. */
+export interface StreamProviderSpec {
+  readonly defaultId: string;
+  readonly caps: readonly Capability[];
+  readonly endpoint: StreamEndpoint;
+  readonly options: StreamOptions;
+}
+
+/**
+ * Builds a v1 provider on stream sockets: every `open` dials one connection, runs the
+ * mutual handshake, and returns one authenticated channel; `listen` accepts the same.
+ * Dialled channels reconnect with bounded backoff; accepted ones end when their
+ * connection does (the dialler comes back as a new accepted channel).
+ */
+export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
+  const options = resolveOptions(spec.defaultId, spec.options);
+  checkName('id', options.id);
+  const { endpoint } = spec;
+  const channels = new Set<StreamChannel>();
+  const handshaking = new Set<Conn>();
+  const listeners = new Set<ListenerV1>();
+  let closed = false;
+
+  function dial(address: string, signal: AbortSignal | undefined): Promise<Conn> {
+    const target = endpoint.connectOptions(address);
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(streamError('OPEN_ABORTED', `dialling ${address} was aborted`));
+        return;
+      }
+      // net.Socket honours writableHighWaterMark though NetConnectOpts does not declare it.
+      const socket = connect({ ...target, writableHighWaterMark: options.highWaterMark } as unknown as NetConnectOpts);
+      const onAbort = (): void => {
+        socket.destroy();
+        reject(streamError('OPEN_ABORTED', `dialling ${address} was aborted`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        reject(streamError('OPEN_FAILED', `could not connect to ${address}: ${error.message}`, { address, errno: error.code }));
+      });
+      socket.once('connect', () => {
+        signal?.removeEventListener('abort', onAbort);
+        socket.removeAllListeners('error');
+        resolve(new Conn(socket));
+      });
+    });
+  }
+
+  async function establish(request: OpenRequestV1, key: Uint8Array, signal: AbortSignal | undefined): Promise<{ conn: Conn; keys: SessionKeys }> {
+    const conn = await dial(request.address, signal);
+    handshaking.add(conn);
+    const onAbort = (): void => conn.destroy();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const keys = await withDeadline(
+        conn,
+        options.handshakeTimeoutMs,
+        dialHandshake(conn, { localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key }),
+      );
+      if (closed) throw streamError('OPEN_ABORTED', `provider "${options.id}" closed during the handshake`);
+      return { conn, keys };
+    } catch (error) {
+      conn.destroy();
+      if (signal?.aborted) throw streamError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
+      throw asCepError(error, 'OPEN_FAILED', `handshake with "${request.peer}" failed`);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      handshaking.delete(conn);
+    }
+  }
+
+  const provider: ProviderV1 = {
+    specificationVersion: PROVIDER_SPEC_V1,
+    id: options.id,
+    caps: Object.freeze([...spec.caps]),
+
+    async open(request: OpenRequestV1): Promise<ChannelV1> {
+      if (closed) throw streamError('OPEN_FAILED', `provider "${options.id}" is closed`);
+      checkName('peer', request.peer);
+      checkName('mode', request.mode);
+      checkName('mount', request.mount);
+      const key = options.keys.get(request.peer);
+      if (key === undefined) {
+        throw streamError('AUTH_FAILED', `no key is configured for peer "${request.peer}"; add it to the provider's keys`, { peer: request.peer });
+      }
+      const { conn, keys } = await establish(request, key, request.signal);
+      const channel = new StreamChannel(
+        {
+          provider: options.id,
+          peer: request.peer,
+          mode: request.mode,
+          mount: request.mount,
+          initiator: true,
+          remoteAddress: request.address,
+          maxFrameBytes: options.maxFrameBytes,
+        },
+        options,
+        (signal) => establish(request, key, signal),
+        (ch) => channels.delete(ch),
+      );
+      channels.add(channel);
+      channel.attach(conn, keys);
+      return channel;
+    },
+
+    async listen(listenOptions: ListenOptionsV1, onChannel: (channel: ChannelV1) => void): Promise<ListenerV1> {
+      if (closed) throw streamError('OPEN_FAILED', `provider "${options.id}" is closed`);
+      const server = createServer({ highWaterMark: options.highWaterMark });
+      const mine = new Set<Conn>();
+      server.on('connection', (socket) => {
+        if (closed || mine.size >= options.maxPendingHandshakes) {
+          socket.destroy();
+          options.onReject({ code: 'PROTOCOL_ERROR', message: 'too many connections mid-handshake', remoteAddress: socket.remoteAddress });
+          return;
+        }
+        const conn = new Conn(socket);
+        mine.add(conn);
+        handshaking.add(conn);
+        withDeadline(conn, options.handshakeTimeoutMs, acceptHandshake(conn, { localPeer: options.localPeer, keys: options.keys })).then(
+          (accepted) => {
+            mine.delete(conn);
+            handshaking.delete(conn);
+            if (closed || conn.gone) {
+              conn.destroy();
+              return;
+            }
+            const channel = new StreamChannel(
+              {
+                provider: options.id,
+                peer: accepted.peer,
+                mode: accepted.mode,
+                mount: accepted.mount,
+                initiator: false,
+                remoteAddress: conn.remoteAddress ?? listenOptions.address,
+                maxFrameBytes: options.maxFrameBytes,
+              },
+              options,
+              undefined,
+              (ch) => channels.delete(ch),
+            );
+            channels.add(channel);
+            channel.attach(conn, accepted.keys);
+            onChannel(channel);
+          },
+          (error: unknown) => {
+            mine.delete(conn);
+            handshaking.delete(conn);
+            // Let a REJECT already written leave, then drop the socket.
+            if (conn.gone) conn.destroy();
+            else conn.socket.end(() => conn.destroy());
+            const e = asCepError(error, 'PROTOCOL_ERROR', 'inbound handshake failed');
+            const peer = e.details['peer'];
+            options.onReject({
+              code: e.code,
+              message: e.message,
+              remoteAddress: conn.remoteAddress,
+              ...(typeof peer === 'string' ? { claimedPeer: peer } : {}),
+            });
+          },
+        );
+      });
+      const bound = await endpoint.bind(server, listenOptions.address);
+      let closing: Promise<void> | undefined;
+      const listener: ListenerV1 = {
+        address: bound,
+        close() {
+          closing ??= (async () => {
+            listeners.delete(listener);
+            const closedEvent = new Promise<void>((resolve) => server.once('close', () => resolve()));
+            server.close();
+            for (const conn of mine) conn.destroy();
+            // The 'close' event waits for every accepted socket; accepted channels belong to
+            // the provider and may outlive the listener, so wait for it only when none is left.
+            const open = await new Promise<number>((resolve) => server.getConnections((_, count) => resolve(count)));
+            if (open === 0) await closedEvent;
+            await endpoint.release?.(bound);
+          })();
+          return closing;
+        },
+      };
+      listeners.add(listener);
+      return listener;
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      await Promise.all([...channels].map((channel) => channel.close(`provider "${options.id}" closed`)));
+      for (const conn of handshaking) conn.destroy();
+      await Promise.all([...listeners].map((listener) => listener.close()));
+    },
+  };
+  return provider;
+}
