@@ -1,2 +1,3 @@
 /** The suite a CEP transport provider author runs against their provider. */
-export {};
+export { providerComplianceTests } from './suite.ts';
+export type { ComplianceEnv, ComplianceOptions } from './types.ts';
