@@ -1,2 +1,4 @@
 /** A CEP transport provider over UDP (node:dgram) for upd_latest gauges. */
-export {};
+export { udp, UDP_CAPS } from './udp.ts';
+export { type UdpOptions, type UdpRejectInfo, MAX_UDP_FRAME_BYTES } from './options.ts';
+export type { UdpErrorCode } from './errors.ts';

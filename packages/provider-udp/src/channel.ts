@@ -1,0 +1,180 @@
+import type { ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/transport/provider';
+import { CepError } from '@cep/transport/provider';
+import { BYE, DATA, HELLO, type Parsed, ReplayWindow, type Route, encode } from './datagram.ts';
+import type { ResolvedUdpOptions } from './options.ts';
+
+/** Hands one encoded datagram to the socket; `done` runs once the OS took it (or failed). */
+export type Transmit = (datagram: Buffer, done: () => void) => void;
+
+/**
+ * One datagram channel: a (local socket, remote address, peer, mount) tuple. Sends are
+ * fire-and-forget; backpressure is the bytes the OS has not sent yet. Inbound frames
+ * wait in a bounded queue that drops the oldest when nobody pulls (this is the
+ * unreliable profile: a newer gauge is worth more than an older one).
+ */
+export class UdpChannel implements ChannelV1 {
+  private seq: number;
+  private inflight = 0;
+  private backpressured = false;
+  private readonly inbound: Uint8Array[] = [];
+  private waiter: (() => void) | null = null;
+  private framesTaken = false;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private readonly listeners = new Set<(event: ChannelEventV1) => void>();
+  private readonly window: ReplayWindow;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly info: ChannelInfoV1,
+    private readonly options: ResolvedUdpOptions,
+    private readonly key: Uint8Array,
+    private readonly route: Route,
+    private readonly transmit: Transmit,
+    private readonly release: () => Promise<void>,
+  ) {
+    // Starting from the wall clock (ms × 1024) keeps sequence numbers rising across
+    // restarts of the sender, so a receiver's window still refuses datagrams from an
+    // earlier run that an attacker recorded (unless the receiver restarted too).
+    this.seq = Date.now() * 1024;
+    this.window = new ReplayWindow(options.replayWindow);
+  }
+
+  send(frame: Uint8Array): SendResultV1 {
+    if (this.state !== 'open') throw new CepError('CHANNEL_CLOSED', `udp channel to "${this.info.peer}" is closed; open a new one`);
+    if (frame.length > this.options.maxFrameBytes) {
+      throw new CepError('FRAME_TOO_LARGE', `frame of ${frame.length} bytes exceeds the datagram limit maxFrameBytes ${this.options.maxFrameBytes}`, {
+        size: frame.length,
+        max: this.options.maxFrameBytes,
+      });
+    }
+    if (this.inflight + frame.length > this.options.hardLimitBytes) {
+      throw new CepError('CHANNEL_OVERFLOW', `udp send queue would exceed hardLimitBytes ${this.options.hardLimitBytes}; wait for 'ready'`, {
+        inflight: this.inflight,
+      });
+    }
+    this.post(DATA, frame);
+    if (this.inflight <= this.options.highWaterMark) return 'ready';
+    if (!this.backpressured) {
+      this.backpressured = true;
+      this.emit({ type: 'backpressure', bufferedBytes: this.inflight });
+    }
+    return 'backpressure';
+  }
+
+  frames(): AsyncIterable<Uint8Array> {
+    if (this.framesTaken) throw new CepError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
+    this.framesTaken = true;
+    return this.pull();
+  }
+
+  onEvent(listener: (event: ChannelEventV1) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(reason: string): Promise<void> {
+    this.closing ??= this.closeNow(reason);
+    return this.closing;
+  }
+
+  /** Sends the empty HELLO that makes the listener create its side of the channel. */
+  announce(): void {
+    this.post(HELLO, new Uint8Array(0));
+  }
+
+  /** A datagram the provider authenticated for this channel. */
+  deliver(parsed: Parsed, remoteAddress: string): void {
+    if (this.state !== 'open') return;
+    if (!this.window.accept(parsed.seq)) {
+      this.options.onReject({
+        code: 'REPLAYED_FRAME',
+        message: `datagram ${parsed.seq} from "${parsed.sender}" was replayed or is older than the replay window`,
+        remoteAddress,
+        claimedPeer: parsed.sender,
+      });
+      return;
+    }
+    if (parsed.type === BYE) {
+      this.finish(`remote closed: ${parsed.payload.toString('utf8')}`);
+      void this.release();
+      return;
+    }
+    if (parsed.type !== DATA) return;
+    if (this.inbound.length >= this.options.maxQueuedFrames) this.inbound.shift();
+    this.inbound.push(Uint8Array.from(parsed.payload));
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+
+  /** The socket under this channel failed for good. */
+  fail(error: CepError): void {
+    if (this.state === 'closed') return;
+    this.emit({ type: 'fatal', error });
+    this.finish(error.message);
+    void this.release();
+  }
+
+  private post(type: number, payload: Uint8Array, done?: () => void): void {
+    const datagram = encode(this.key, this.route, type, this.seq++, payload);
+    this.inflight += datagram.length;
+    this.transmit(datagram, () => {
+      this.inflight -= datagram.length;
+      if (this.backpressured && this.inflight <= this.options.highWaterMark / 2 && this.state === 'open') {
+        this.backpressured = false;
+        this.emit({ type: 'ready' });
+      }
+      done?.();
+    });
+  }
+
+  private async closeNow(reason: string): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    // Best effort: tell the far side, so it sees `closed` instead of silence.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 200);
+      this.post(BYE, Buffer.from(reason, 'utf8').subarray(0, 256), () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.finish(reason);
+    await this.release();
+  }
+
+  private async *pull(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const frame = this.inbound.shift();
+      if (frame !== undefined) {
+        yield frame;
+        continue;
+      }
+      if (this.state === 'closed') return;
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
+    }
+  }
+
+  private finish(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.emit({ type: 'closed', reason });
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+
+  private emit(event: ChannelEventV1): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}

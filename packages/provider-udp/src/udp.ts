@@ -1,0 +1,211 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import {
+  CepError,
+  PROVIDER_SPEC_V1,
+  type ChannelV1,
+  type ListenOptionsV1,
+  type ListenerV1,
+  type OpenRequestV1,
+  type ProviderV1,
+} from '@cep/transport/provider';
+import { formatAddress, parseAddress } from './address.ts';
+import { UdpChannel } from './channel.ts';
+import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram.ts';
+import { type ResolvedUdpOptions, type UdpOptions, checkName, resolveUdpOptions } from './options.ts';
+
+/** Capabilities every UDP provider advertises. */
+export const UDP_CAPS = ['unreliable', 'datagram', 'low_latency', 'remote_net'] as const;
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+function remote(rinfo: RemoteInfo): string {
+  return formatAddress(rinfo.address, rinfo.port);
+}
+
+/** Authenticates an envelope against the key of the peer it claims to come from. */
+function check(options: ResolvedUdpOptions, buf: Buffer, rinfo: RemoteInfo): Parsed | undefined {
+  const parsed = parse(buf);
+  const remoteAddress = remote(rinfo);
+  if (parsed === undefined) {
+    options.onReject({ code: 'PROTOCOL_ERROR', message: 'malformed datagram dropped', remoteAddress });
+    return undefined;
+  }
+  if (parsed.target !== options.localPeer) {
+    options.onReject({ code: 'PEER_MISMATCH', message: `datagram for "${parsed.target}" dropped`, remoteAddress, claimedPeer: parsed.sender });
+    return undefined;
+  }
+  const key = options.keys.get(parsed.sender);
+  if (key === undefined || !authentic(key, parsed)) {
+    options.onReject({ code: 'AUTH_FAILED', message: `datagram claiming "${parsed.sender}" failed authentication`, remoteAddress, claimedPeer: parsed.sender });
+    return undefined;
+  }
+  if (parsed.payload.length > options.maxFrameBytes) {
+    options.onReject({ code: 'PROTOCOL_ERROR', message: `datagram of ${parsed.payload.length} bytes exceeds maxFrameBytes`, remoteAddress });
+    return undefined;
+  }
+  return parsed;
+}
+
+/**
+ * A CEP transport provider over UDP for `upd_latest` gauges: unreliable, unordered,
+ * one datagram per frame. Every datagram is authenticated (HMAC with the peer's
+ * pre-shared key) and checked against a replay window; anything else is dropped.
+ *
+ * @example
+ * const earth = udp({ localPeer: 'earth', keys: { saturn: key } });
+ * const gauges = await earth.open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode: 'earth', address: '127.0.0.1:7001' });
+ * gauges.send(frame); // a frame above maxFrameBytes throws FRAME_TOO_LARGE
+ */
+export function udp(input: UdpOptions): ProviderV1 {
+  const options = resolveUdpOptions(input);
+  const channels = new Set<UdpChannel>();
+  const listeners = new Set<ListenerV1>();
+  let closed = false;
+
+  function info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string) {
+    return { provider: options.id, peer, mode, mount, initiator, remoteAddress, maxFrameBytes: options.maxFrameBytes };
+  }
+
+  return {
+    specificationVersion: PROVIDER_SPEC_V1,
+    id: options.id,
+    caps: Object.freeze([...UDP_CAPS]),
+
+    async open(request: OpenRequestV1): Promise<ChannelV1> {
+      if (closed) throw new CepError('OPEN_FAILED', `provider "${options.id}" is closed`);
+      checkName('peer', request.peer);
+      checkName('mode', request.mode);
+      checkName('mount', request.mount);
+      const key = options.keys.get(request.peer);
+      if (key === undefined) throw new CepError('AUTH_FAILED', `no key is configured for peer "${request.peer}"; add it to keys`, { peer: request.peer });
+      const target = parseAddress(request.address, false);
+      if (request.signal?.aborted) throw new CepError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
+      const socket = createSocket(target.family);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.connect(target.port, target.host, () => {
+            socket.removeListener('error', reject);
+            resolve();
+          });
+        });
+      } catch (error) {
+        await closeSocket(socket);
+        throw new CepError('OPEN_FAILED', `could not reach ${request.address}: ${(error as Error).message}`, { address: request.address });
+      }
+      const route = { sender: options.localPeer, target: request.peer, mode: request.mode, mount: request.mount };
+      if (overhead(route) + options.maxFrameBytes > 65_507) {
+        await closeSocket(socket);
+        throw new CepError('FRAME_TOO_LARGE', 'maxFrameBytes plus this mount\'s names do not fit one datagram; lower maxFrameBytes');
+      }
+      let released: Promise<void> | undefined;
+      const channel: UdpChannel = new UdpChannel(
+        info(request.peer, request.mode, request.mount, true, request.address),
+        options,
+        key,
+        route,
+        (datagram, done) => socket.send(datagram, () => done()),
+        (): Promise<void> => {
+          released ??= (channels.delete(channel), closeSocket(socket));
+          return released;
+        },
+      );
+      socket.on('message', (buf, rinfo) => {
+        const parsed = check(options, buf, rinfo);
+        if (parsed === undefined) return;
+        if (parsed.sender !== request.peer || parsed.mode !== request.mode || parsed.mount !== request.mount) return;
+        channel.deliver(parsed, remote(rinfo));
+      });
+      // ICMP "port unreachable" shows up as ECONNREFUSED on a connected socket: the far
+      // side is not listening right now, which an unreliable channel rides out.
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ECONNREFUSED') channel.fail(new CepError('CONNECTION_LOST', `udp socket failed: ${error.message}`));
+      });
+      channels.add(channel);
+      // Announce the channel so the listener hands it to its manager before the first gauge.
+      channel.announce();
+      return channel;
+    },
+
+    async listen(listenOptions: ListenOptionsV1, onChannel: (channel: ChannelV1) => void): Promise<ListenerV1> {
+      if (closed) throw new CepError('OPEN_FAILED', `provider "${options.id}" is closed`);
+      const local = parseAddress(listenOptions.address, true);
+      const socket = createSocket(local.family);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(local.port, local.host, () => {
+          socket.removeListener('error', reject);
+          resolve();
+        });
+      }).catch(async (error: Error) => {
+        await closeSocket(socket);
+        throw new CepError('OPEN_FAILED', `could not bind ${listenOptions.address}: ${error.message}`, { address: listenOptions.address });
+      });
+      const accepted = new Map<string, UdpChannel>();
+      socket.on('error', () => {
+        // Per-datagram send errors (an unreachable peer) are not the listener's failure.
+      });
+      socket.on('message', (buf, rinfo) => {
+        const parsed = check(options, buf, rinfo);
+        if (parsed === undefined) return;
+        const remoteAddress = remote(rinfo);
+        const id = `${remoteAddress}|${parsed.sender}|${parsed.mode}|${parsed.mount}`;
+        let channel = accepted.get(id);
+        if (channel === undefined) {
+          if (parsed.type !== HELLO && parsed.type !== DATA) return;
+          if (accepted.size >= options.maxChannels) {
+            options.onReject({ code: 'CHANNEL_OVERFLOW', message: `listener already holds maxChannels ${options.maxChannels}`, remoteAddress });
+            return;
+          }
+          const created: UdpChannel = new UdpChannel(
+            info(parsed.sender, parsed.mode, parsed.mount, false, remoteAddress),
+            options,
+            options.keys.get(parsed.sender)!,
+            { sender: options.localPeer, target: parsed.sender, mode: parsed.mode, mount: parsed.mount },
+            (datagram, done) => socket.send(datagram, rinfo.port, rinfo.address, () => done()),
+            async () => {
+              accepted.delete(id);
+              channels.delete(created);
+            },
+          );
+          channel = created;
+          accepted.set(id, channel);
+          channels.add(channel);
+          channel.deliver(parsed, remoteAddress);
+          onChannel(channel);
+          return;
+        }
+        channel.deliver(parsed, remoteAddress);
+      });
+      const bound = socket.address();
+      let closing: Promise<void> | undefined;
+      const listener: ListenerV1 = {
+        address: formatAddress(bound.address, bound.port),
+        close() {
+          closing ??= (async () => {
+            listeners.delete(listener);
+            await Promise.all([...accepted.values()].map((channel) => channel.close('listener closed')));
+            await closeSocket(socket);
+          })();
+          return closing;
+        },
+      };
+      listeners.add(listener);
+      return listener;
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      await Promise.all([...channels].map((channel) => channel.close(`provider "${options.id}" closed`)));
+      await Promise.all([...listeners].map((listener) => listener.close()));
+    },
+  };
+}
