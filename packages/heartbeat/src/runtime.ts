@@ -1,0 +1,288 @@
+/**
+ * The runtime: one beat counter, one tree, queues, registries. No module state: two
+ * runtimes in one process share nothing.
+ *
+ * Beat N:
+ *  capture — pending registrations become active; inputs pushed since the last capture are
+ *            admitted in (kind, stream, seq) order, logged and handed to their handlers
+ *            (signals a handler enqueues without `atBeat` run in this beat);
+ *  compute — organ work noticed before beat N; then the signals queued for N, FIFO, each
+ *            running its matching enzymes in order; then due episode slices;
+ *  commit  — onCommit hooks, then OPS watcher processing (continuations go to N+1).
+ * Anything enqueued during compute or commit runs at N+1 at the earliest.
+ */
+import { createTree, formatPath, parsePath, type Name, type PathLike, type Tree } from '@cep/cells';
+import { createCei } from './cei.ts';
+import { createEpisodes, MEASURE_INPUT, type EpisodesInternal } from './episodes.ts';
+import { hbError } from './errors.ts';
+import { Inputs } from './inputs.ts';
+import { createOps, type OpsInternal } from './ops.ts';
+import { Organs } from './organs.ts';
+import { Registry, type Entry } from './registry.ts';
+import type {
+  AgendaEntry, BeatReport, Cei, EnqueueOptions, EnzymeContext, EnzymeDefinition, EnzymeResult, Episodes,
+  Input, InputContext, LoggedInput, OrganDefinition, Phase, PipelineMeta, Qos, Runtime, RuntimeOptions, SignalTicket,
+} from './types.ts';
+
+interface Queued {
+  readonly beat: number;
+  readonly signal: readonly Name[];
+  readonly target: readonly Name[] | undefined;
+  readonly pipeline: PipelineMeta | undefined;
+  readonly qos: Qos;
+  readonly data: EnqueueOptions['data'];
+  readonly attempt: number;
+  state: 'queued' | 'cancelled' | 'done';
+}
+
+type PendingChange = { add: Entry } | { remove: string; def: EnzymeDefinition };
+
+/** Creates a runtime (see the README for the beat rules). */
+export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  return new HeartbeatRuntime(options);
+}
+
+class HeartbeatRuntime implements Runtime {
+  readonly tree: Tree;
+  beat: number;
+  phase: Phase = 'idle';
+  readonly cei: Cei;
+  readonly ops: OpsInternal;
+  readonly episodes: EpisodesInternal;
+  private readonly registry = new Registry();
+  private pendingRegistry: PendingChange[] = [];
+  private readonly queues = new Map<number, Queued[]>();
+  private readonly inputs = new Inputs();
+  private readonly organs: Organs;
+  private readonly commitHooks: Array<(beat: number) => void> = [];
+  /** Signals enqueued by the enzyme running now (dropped if it throws). */
+  private enqueuedByRun: Queued[] | undefined;
+
+  constructor(options: RuntimeOptions) {
+    this.tree = options.tree ?? createTree(options.historyDepth === undefined ? {} : { historyDepth: options.historyDepth });
+    this.beat = options.startBeat ?? this.tree.beat;
+    this.tree.setBeat(this.beat);
+    const retain = options.ceiRetain ?? 1024;
+    this.cei = createCei({
+      tree: this.tree,
+      beat: () => this.tree.beat,
+      retain,
+      closeOp: (id, summary) => {
+        if (this.ops.state(id) !== undefined) this.ops.close(id, 'fail', summary);
+      },
+      signal: (signal, target) => void this.enqueue(signal, { target }),
+    });
+    this.ops = createOps({
+      tree: this.tree,
+      beat: () => this.tree.beat,
+      enqueue: (signal, target) => void this.enqueue(signal, { target, qos: { control: true, retainOnPause: true } }),
+      warn: (op, note) => void this.cei.emit({ topic: 'ops/watchers', severity: 'warn', note, origin: 'ops', op }),
+    });
+    this.episodes = createEpisodes({
+      tree: this.tree,
+      ops: this.ops,
+      runtime: () => this,
+      beat: () => this.beat,
+      phase: () => this.phase,
+      emit: (fact) => void this.cei.emit(fact),
+      cpuClock: options.cpuClock,
+      measured: (id, slice, ns) => {
+        const data = new Uint8Array(8);
+        new DataView(data.buffer).setBigUint64(0, ns < 0n ? 0n : ns, true);
+        this.inputs.push(MEASURE_INPUT, { stream: id, seq: slice, data });
+      },
+    });
+    this.organs = new Organs({ tree: this.tree, runtime: () => this, emit: (fact) => void this.cei.emit(fact) });
+    this.inputs.define(MEASURE_INPUT, (input) => {
+      if (input.data.length !== 8) return;
+      this.episodes.chargeMeasured(input.stream, new DataView(input.data.buffer, input.data.byteOffset, 8).getBigUint64(0, true));
+    });
+    const targetId = (ctx: EnzymeContext): string | undefined => ctx.target?.at(-1)?.tag.text;
+    this.registerEnzyme({ name: 'ep:cont', signal: ['ep/cont'], run: (ctx) => {
+      const id = targetId(ctx);
+      if (id !== undefined) this.episodes.resume(id, ctx.beat);
+    } });
+    this.registerEnzyme({ name: 'ep:tmo', signal: ['op/tmo'], run: (ctx) => {
+      const id = targetId(ctx);
+      if (id !== undefined) this.episodes.timedOut(id);
+    } });
+  }
+
+  get inboundLog(): readonly LoggedInput[] {
+    return this.inputs.log;
+  }
+
+  // ---- signals ----
+
+  enqueue(signal: PathLike, options: EnqueueOptions = {}): SignalTicket {
+    let path: Name[];
+    let target: Name[] | undefined;
+    try {
+      path = parsePath(signal);
+      target = options.target === undefined ? undefined : parsePath(options.target);
+    } catch (error) {
+      throw hbError('SIGNAL_INVALID', `cannot enqueue: ${(error as Error).message}`);
+    }
+    if (path.length === 0) throw hbError('SIGNAL_INVALID', 'cannot enqueue an empty signal path; give at least one segment');
+    const earliest = this.phase === 'idle' || this.phase === 'capture' ? this.beat : this.beat + 1;
+    const beat = options.atBeat ?? earliest;
+    if (!Number.isSafeInteger(beat) || beat < earliest) {
+      throw hbError('SIGNAL_TOO_EARLY', `signal ${formatPath(path)} cannot run at beat ${beat}: the earliest is ${earliest} (work of beat ${this.beat} is seen at ${this.beat + 1})`, { atBeat: beat, earliest });
+    }
+    const queued: Queued = { beat, signal: path, target, pipeline: options.pipeline, qos: options.qos ?? { retainOnPause: true }, data: options.data, attempt: 1, state: 'queued' };
+    this.push(queued);
+    return {
+      beat,
+      cancel: () => {
+        if (queued.state !== 'queued') return false;
+        queued.state = 'cancelled';
+        return true;
+      },
+    };
+  }
+
+  private push(queued: Queued): void {
+    let queue = this.queues.get(queued.beat);
+    if (queue === undefined) this.queues.set(queued.beat, (queue = []));
+    queue.push(queued);
+    this.enqueuedByRun?.push(queued);
+  }
+
+  // ---- registration ----
+
+  registerEnzyme(enzyme: EnzymeDefinition): () => void {
+    const pendingDefs = this.pendingRegistry.flatMap((p) => ('add' in p ? [p.add.def] : []));
+    const entry = this.registry.validate(enzyme, pendingDefs);
+    if (this.phase === 'idle') this.registry.add(entry);
+    else this.pendingRegistry.push({ add: entry });
+    let registered = true;
+    return () => {
+      if (!registered) return;
+      registered = false;
+      if (this.phase === 'idle') this.registry.remove(enzyme.name, enzyme);
+      else this.pendingRegistry.push({ remove: enzyme.name, def: enzyme });
+    };
+  }
+
+  registerOrgan(organ: OrganDefinition): () => void {
+    return this.organs.register(organ);
+  }
+
+  defineInput(kind: string, handler: (input: Input, ctx: InputContext) => void): void {
+    this.inputs.define(kind, handler);
+  }
+
+  pushInput(kind: string, input: Input): void {
+    this.inputs.push(kind, input);
+  }
+
+  onCommit(hook: (beat: number) => void): () => void {
+    const entry = (beat: number): void => hook(beat);
+    this.commitHooks.push(entry);
+    return () => {
+      const at = this.commitHooks.indexOf(entry);
+      if (at >= 0) this.commitHooks.splice(at, 1);
+    };
+  }
+
+  // ---- the beat ----
+
+  run(beats: number): void {
+    for (let i = 0; i < beats; i++) this.step();
+  }
+
+  step(): BeatReport {
+    if (this.phase !== 'idle') throw hbError('RUNTIME_REENTRANT', `step() called during the ${this.phase} of beat ${this.beat}; a beat cannot start inside another`);
+    const beat = this.beat;
+    this.tree.setBeat(beat);
+    const agenda: AgendaEntry[] = [];
+    let inputs = 0;
+    let organRuns = 0;
+    let slices = 0;
+    let signals = 0;
+    try {
+      this.phase = 'capture';
+      for (const change of this.pendingRegistry) {
+        if ('add' in change) this.registry.add(change.add);
+        else this.registry.remove(change.remove, change.def);
+      }
+      this.pendingRegistry = [];
+      for (const { logged, handler } of this.inputs.admit(beat)) {
+        inputs++;
+        this.guard(`input ${logged.kind}`, () => handler(logged, { runtime: this, beat, kind: logged.kind }));
+      }
+
+      this.phase = 'compute';
+      organRuns = this.organs.process(beat);
+      const queue = this.queues.get(beat) ?? [];
+      this.queues.delete(beat);
+      for (const queued of queue) {
+        if (queued.state !== 'queued') continue;
+        queued.state = 'done';
+        signals++;
+        this.dispatch(queued, beat, agenda);
+      }
+      slices = this.episodes.runSlices(beat);
+
+      this.phase = 'commit';
+      for (const hook of [...this.commitHooks]) this.guard('commit hook', () => hook(beat));
+      this.ops.processWatchers(beat);
+    } finally {
+      this.phase = 'idle';
+      this.beat = beat + 1;
+      this.tree.setBeat(beat + 1);
+    }
+    return { beat, inputs, signals, agenda, organRuns, slices };
+  }
+
+  private dispatch(queued: Queued, beat: number, agenda: AgendaEntry[]): void {
+    const entries = this.registry.resolve(queued.signal);
+    if (entries.length === 0) return;
+    const targetCell = queued.target === undefined ? undefined : this.tree.get(queued.target);
+    const signalText = formatPath(queued.signal);
+    const targetText = queued.target === undefined ? undefined : formatPath(queued.target);
+    let retried = false;
+    for (const entry of entries) {
+      const ctx: EnzymeContext = {
+        runtime: this, beat, enzyme: entry.name, signal: queued.signal, target: queued.target, targetCell,
+        pipeline: queued.pipeline, qos: queued.qos, data: queued.data, attempt: queued.attempt,
+      };
+      let result: EnzymeResult | 'threw';
+      const outer = this.enqueuedByRun;
+      const mine: Queued[] = [];
+      this.enqueuedByRun = mine;
+      try {
+        const returned = this.tree.batch(() => entry.def.run(ctx));
+        result = returned === 'retry' || returned === 'fatal' ? returned : 'ok';
+      } catch (error) {
+        for (const q of mine) q.state = 'cancelled';
+        result = 'threw';
+        this.cei.emit({ topic: 'hb/enzyme', severity: 'error', note: `enzyme ${entry.name} threw on ${signalText}: ${(error as Error)?.message ?? String(error)}; its writes were undone`, origin: entry.name, ...(queued.pipeline === undefined ? {} : { pipeline: queued.pipeline }) });
+      } finally {
+        this.enqueuedByRun = outer;
+      }
+      agenda.push({ enzyme: entry.name, signal: signalText, target: targetText, result });
+      if (result === 'retry' && !retried) {
+        retried = true;
+        this.push({ ...queued, beat: beat + 1, attempt: queued.attempt + 1, state: 'queued' });
+      } else if (result === 'fatal') {
+        this.cei.emit({ topic: 'hb/fatal', severity: 'error', note: `enzyme ${entry.name} returned fatal on ${signalText}; the rest of this signal's enzymes were skipped`, origin: entry.name, ...(queued.pipeline === undefined ? {} : { pipeline: queued.pipeline }) });
+        break;
+      } else if (result === 'threw') {
+        break;
+      }
+    }
+  }
+
+  /** Runs edge code (input handlers, commit hooks) so that a throw never breaks the beat. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      this.tree.batch(fn);
+    } catch (error) {
+      this.cei.emit({ topic: 'hb/error', severity: 'error', note: `${what} threw: ${(error as Error)?.message ?? String(error)}; its writes were undone`, origin: what });
+    }
+  }
+}
+
+/** The episodes API type, re-exported for index. */
+export type { Episodes };
