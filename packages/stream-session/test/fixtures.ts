@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type AddressInfo } from 'node:net';
+import type { ChannelV1, ListenerV1, ProviderV1 } from '@cep/transport/provider';
+import { Conn } from '../src/conn.ts';
+import { type SessionKeys, tag } from '../src/crypto.ts';
+import { dialHandshake } from '../src/handshake.ts';
+import { type StreamOptions, createStreamProvider } from '../src/index.ts';
+import { writeHeader, HEADER_BYTES } from '../src/record.ts';
+
+/** A plain-TCP stream provider, built here so these tests need no provider package. */
+export function loopback(options: StreamOptions): ProviderV1 {
+  return createStreamProvider({
+    defaultId: 'loop',
+    caps: ['reliable', 'ordered'],
+    options,
+    endpoint: {
+      connectOptions(address) {
+        const [host, port] = address.split(':');
+        return { host: host!, port: Number(port) };
+      },
+      bind(server, address) {
+        const [host, port] = address.split(':');
+        return new Promise((resolve) =>
+          server.listen({ host, port: Number(port) }, () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)),
+        );
+      },
+    },
+  });
+}
+
+export const KEY = randomBytes(32);
+
+/** A listening provider for peer "saturn" that trusts "earth" with KEY, plus what it accepted and rejected. */
+export async function saturn(extra: Partial<StreamOptions> = {}) {
+  const accepted: ChannelV1[] = [];
+  const rejected: { code: string; claimedPeer?: string }[] = [];
+  const provider = loopback({ localPeer: 'saturn', keys: { earth: KEY }, maxFrameBytes: 1 << 20, onReject: (r) => rejected.push(r), ...extra });
+  const listener: ListenerV1 = await provider.listen!({ address: '127.0.0.1:0' }, (ch) => accepted.push(ch));
+  return { provider, listener, accepted, rejected };
+}
+
+/** A hand-driven authenticated client: it runs the real handshake, then writes whatever records a test wants. */
+export async function rawClient(address: string, key: Uint8Array = KEY, mount = 'raw') {
+  const [host, port] = address.split(':');
+  const socket = connect({ host: host!, port: Number(port) });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const conn = new Conn(socket);
+  const keys: SessionKeys = await dialHandshake(conn, { localPeer: 'earth', peer: 'saturn', mode: 'link', mount, key });
+  return { conn, keys, socket };
+}
+
+/** One record as the wire carries it, with a valid tag under `key`. */
+export function record(key: Buffer, seq: number, payload: Uint8Array, type = 1): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES);
+  writeHeader(header, 0, payload.length, type, seq);
+  return Buffer.concat([header, payload, tag(key, seq, header, payload)]);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function until(ms: number, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(5);
+  }
+}
