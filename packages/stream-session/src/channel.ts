@@ -3,11 +3,11 @@ import type { Conn } from './conn.ts';
 import { TAG_BYTES, type SessionKeys, tag, verifyTag } from './crypto.ts';
 import { streamError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
-import { DATA, GOODBYE, HEADER_BYTES, MAX_GOODBYE_BYTES, readSeq, writeHeader } from './record.ts';
+import { BATCH, DATA, GOODBYE, HEADER_BYTES, MAX_BATCH_BYTES, MAX_GOODBYE_BYTES, readSeq, writeHeader } from './record.ts';
 
-/** Frames up to this size are copied into the coalescing buffer; larger ones are written in place. */
+/** Frames up to this size are batched (copied into one record per tick); larger ones are written in place. */
 const SMALL_FRAME = 8 * 1024;
-const STAGING_BYTES = 64 * 1024;
+const STAGING_BYTES = HEADER_BYTES + MAX_BATCH_BYTES + TAG_BYTES;
 
 /** How a dialled channel gets a fresh, authenticated connection after a break. */
 export type Redial = (signal: AbortSignal) => Promise<{ conn: Conn; keys: SessionKeys }>;
@@ -17,9 +17,9 @@ type State = 'open' | 'reconnecting' | 'closing' | 'closed';
 /**
  * One authenticated channel over one stream socket.
  *
- * Outbound: small frames are coalesced into one write per tick (or per 64 KiB); large
- * frames are written in place with cork/uncork so header, payload and tag leave in one
- * writev. Backpressure is the socket's own: its writable high-water mark is set to
+ * Outbound: small frames are batched into one record per tick (or per 64 KiB), so one
+ * MAC and one write cover many frames; large frames are written in place with
+ * cork/uncork so header, payload and tag leave in one writev. Backpressure is the socket's own: its writable high-water mark is set to
  * `highWaterMark`, so `write() === false` means `backpressure` and `drain` means `ready`.
  *
  * Inbound: records are verified and queued; when the queue holds `highWaterMark` bytes
@@ -179,7 +179,7 @@ export class StreamChannel implements ChannelV1 {
       const header = queue.peek(HEADER_BYTES);
       const length = header.readUInt32BE(0);
       const type = header[4];
-      const limit = type === DATA ? this.options.maxFrameBytes : type === GOODBYE ? MAX_GOODBYE_BYTES : -1;
+      const limit = type === DATA ? this.options.maxFrameBytes : type === BATCH ? MAX_BATCH_BYTES : type === GOODBYE ? MAX_GOODBYE_BYTES : -1;
       if (limit < 0) return this.fatal(streamError('PROTOCOL_ERROR', `unknown record type ${String(type)}`, { type }));
       if (length > limit) {
         return this.fatal(
@@ -204,8 +204,13 @@ export class StreamChannel implements ChannelV1 {
       }
       this.recvSeq++;
       if (type === GOODBYE) return this.remoteGoodbye(conn, payload.toString('utf8'));
-      this.inbound.push(new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-      this.inboundBytes += length;
+      if (type === BATCH) {
+        const error = this.unbatch(payload);
+        if (error !== undefined) return this.fatal(error);
+      } else {
+        this.inbound.push(new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
+        this.inboundBytes += length;
+      }
       delivered = true;
     }
     if (delivered) this.wake();
@@ -215,25 +220,39 @@ export class StreamChannel implements ChannelV1 {
     }
   }
 
+  /** Splits an authenticated batch into frames; a malformed one is a protocol error. */
+  private unbatch(body: Buffer): CepError | undefined {
+    let at = 0;
+    while (at < body.length) {
+      if (at + 4 > body.length) return streamError('PROTOCOL_ERROR', 'a batch record ends inside a frame length');
+      const n = body.readUInt32BE(at);
+      at += 4;
+      if (n > this.options.maxFrameBytes || at + n > body.length) {
+        return streamError('PROTOCOL_ERROR', `a batched frame of ${n} bytes overruns its batch or maxFrameBytes`, { size: n });
+      }
+      this.inbound.push(new Uint8Array(body.buffer, body.byteOffset + at, n));
+      this.inboundBytes += n;
+      at += n;
+    }
+    return undefined;
+  }
+
   private writeRecord(type: number, payload: Uint8Array): void {
-    const conn = this.conn!;
-    const keys = this.keys!;
-    const seq = this.sendSeq++;
     const length = payload.length;
-    if (length <= SMALL_FRAME) {
-      const need = HEADER_BYTES + length + TAG_BYTES;
-      if (this.stagingLen + need > STAGING_BYTES) this.flushStaging();
-      const at = this.stagingLen;
-      const staging = this.staging;
-      writeHeader(staging, at, length, type, seq);
-      staging.set(payload, at + HEADER_BYTES);
-      const body = at + HEADER_BYTES;
-      tag(keys.send, seq, staging.subarray(at, body), staging.subarray(body, body + length)).copy(staging, body + length);
-      this.stagingLen += need;
+    if (type === DATA && length <= SMALL_FRAME) {
+      // Batch body: u32 length + bytes per frame, after a header slot filled at flush.
+      if (this.stagingLen > 0 && this.stagingLen + 4 + length + TAG_BYTES > STAGING_BYTES) this.flushStaging();
+      if (this.stagingLen === 0) this.stagingLen = HEADER_BYTES;
+      this.staging.writeUInt32BE(length, this.stagingLen);
+      this.staging.set(payload, this.stagingLen + 4);
+      this.stagingLen += 4 + length;
       this.scheduleFlush();
       return;
     }
     this.flushStaging();
+    const conn = this.conn!;
+    const keys = this.keys!;
+    const seq = this.sendSeq++;
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     writeHeader(header, 0, length, type, seq);
     const mac = tag(keys.send, seq, header, payload);
@@ -255,12 +274,18 @@ export class StreamChannel implements ChannelV1 {
   }
 
   private flushStaging(): void {
-    if (this.stagingLen === 0 || this.conn === null) return;
+    if (this.stagingLen === 0 || this.conn === null || this.keys === null) return;
+    const staging = this.staging;
+    const end = this.stagingLen;
+    const seq = this.sendSeq++;
+    writeHeader(staging, 0, end - HEADER_BYTES, BATCH, seq);
+    tag(this.keys.send, seq, staging.subarray(0, HEADER_BYTES), staging.subarray(HEADER_BYTES, end)).copy(staging, end);
+    const total = end + TAG_BYTES;
     let out: Buffer;
-    if (this.stagingLen < 4096) {
-      out = Buffer.from(this.staging.subarray(0, this.stagingLen));
+    if (total < 4096) {
+      out = Buffer.from(staging.subarray(0, total));
     } else {
-      out = this.staging.subarray(0, this.stagingLen);
+      out = staging.subarray(0, total);
       this.staging = Buffer.allocUnsafe(STAGING_BYTES);
     }
     this.stagingLen = 0;

@@ -1,5 +1,6 @@
 /**
- * Authenticated records after the handshake:
+ * Authenticated records after the handshake (a record is one frame, a batch of small
+ * frames, or a goodbye):
  *
  *   u32 payload length | u8 type | u64 sequence | payload | 16-byte tag
  *
@@ -10,6 +11,10 @@
 export const HEADER_BYTES = 13;
 export const DATA = 1;
 export const GOODBYE = 2;
+/** Several small frames in one record, each as u32 length + bytes: one MAC and one write for all. */
+export const BATCH = 3;
+/** Largest batch record body a peer may send (the sender's coalescing buffer size). */
+export const MAX_BATCH_BYTES = 64 * 1024;
 /** Largest goodbye reason carried to the remote side, in bytes. */
 export const MAX_GOODBYE_BYTES = 256;
 
