@@ -17,7 +17,7 @@ describe('compliance helpers', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     expect(leaked(before)).toContain('TCPServerWrap ×1');
     await new Promise((r) => server.close(r));
-    await until(1000, () => leaked(before).length === 0);
+    await until(1000, 'the server handle to go', () => leaked(before).length === 0);
     expect(leaked(before)).toEqual([]);
   });
 
