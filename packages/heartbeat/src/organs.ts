@@ -132,8 +132,9 @@ export class Organs {
       this.fail(organ, request, error.note, error.topic ?? organ.def.errorTopic ?? `organ/${organ.def.kind}`, `org:${organ.def.kind}:vl`);
       return 1;
     }
-    // `constructor` is also Object.prototype's: only an own property counts.
-    const ctor = Object.hasOwn(organ.def, 'constructor') ? organ.def.constructor : undefined;
+    // `construct`, or an own `constructor` method (the sketch's name; Object.prototype's does not count).
+    const own = Object.hasOwn(organ.def, 'constructor') ? (organ.def as { constructor?: unknown }).constructor : undefined;
+    const ctor = organ.def.construct ?? (typeof own === 'function' ? (own as (ctx: OrganContext) => void) : undefined);
     if (reason === 'create' && typeof ctor === 'function') {
       let failed: string | undefined;
       this.run(organ, request, root, 'create', ctor, beat, 'constructor', (note) => (failed = note));

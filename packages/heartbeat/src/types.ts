@@ -144,8 +144,12 @@ export interface OrganDefinition {
   readonly kind: string;
   /** Runs for every created or changed request (a throw counts as an error). */
   validator(ctx: OrganContext): OrganVerdict;
-  /** Runs once per request, after its first successful validation. */
-  constructor?(ctx: OrganContext): void;
+  /**
+   * Runs once per request, after its first successful validation. (Named `construct`, not
+   * `constructor`: every object already has a `constructor`, so an optional property of that
+   * name would refuse every organ without one. An own `constructor` method is honoured too.)
+   */
+  construct?(ctx: OrganContext): void;
   /** Runs when a constructed request is deleted or removed. */
   destructor?(ctx: OrganContext): void;
   /**

@@ -12,7 +12,7 @@ export function setup(rt: Runtime): void {
   rt.registerOrgan({
     kind: 'link',
     validator: (ctx) => (ctx.request.child('peer')?.value?.value === 'bad' ? { error: 'bad peer' } : undefined),
-    constructor: (ctx) => void ctx.runtime.tree.set([...ctx.requestPath, 'state'], text('active')),
+    construct: (ctx) => void ctx.runtime.tree.set([...ctx.requestPath, 'state'], text('active')),
     destructor: (ctx) => void ctx.runtime.cei.emit({ topic: 'link/gone', severity: 'info', note: ctx.request.name.tag.text, origin: 'link' }),
   });
   rt.defineInput('frame', (input, ctx) => {

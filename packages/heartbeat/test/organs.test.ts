@@ -15,7 +15,7 @@ function setup(rt: Runtime, options: { invalid?: (ctx: OrganContext) => string |
       const error = options.invalid?.(ctx);
       return error === undefined ? undefined : { error };
     },
-    constructor(ctx) {
+    construct(ctx) {
       log.push(`${ctx.beat} ct ${ctx.request.name.tag.text}`);
       if (options.throwIn === 'constructor') throw new Error('ctor blew up');
       if (options.ctorWrites === true) {
@@ -144,6 +144,16 @@ describe('organs', () => {
     rt.tree.ensureDictionary('/other/requests', organStore('link'));
     rt.step();
     expect(log).toEqual(['0 vl old create', '0 ct old', '0 vl x create', '0 ct x']);
+  });
+
+  it('honours an own constructor method (the API sketch name) as the constructor', () => {
+    const rt = createRuntime();
+    rt.tree.ensureDictionary(ROOT, organStore('link'));
+    const log: string[] = [];
+    rt.registerOrgan({ kind: 'link', validator: () => undefined, constructor: (ctx: OrganContext) => void log.push(ctx.request.name.tag.text) } as never);
+    req(rt.tree, 'a');
+    rt.step();
+    expect(log).toEqual(['a']);
   });
 
   it('refuses organs without a validator, with a bad kind, or registered twice', () => {
