@@ -21,6 +21,7 @@ export type {
   EpisodeOptions,
   Episodes,
   Fact,
+  ImpulseEntry,
   Input,
   InputContext,
   LoggedInput,

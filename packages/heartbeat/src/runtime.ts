@@ -11,7 +11,7 @@
  *  commit  — onCommit hooks, then OPS watcher processing (continuations go to N+1).
  * Anything enqueued during compute or commit runs at N+1 at the earliest.
  */
-import { createTree, formatPath, parsePath, type Name, type PathLike, type Tree } from '@cep/cells';
+import { createTree, formatPath, parsePath, text, type Name, type PathLike, type Tree } from '@cep/cells';
 import { createCei } from './cei.ts';
 import { createEpisodes, MEASURE_INPUT, type EpisodesInternal } from './episodes.ts';
 import { hbError } from './errors.ts';
@@ -20,7 +20,7 @@ import { createOps, type OpsInternal } from './ops.ts';
 import { Organs } from './organs.ts';
 import { Registry, type Entry } from './registry.ts';
 import type {
-  AgendaEntry, BeatReport, Cei, EnqueueOptions, EnzymeContext, EnzymeDefinition, EnzymeResult, Episodes,
+  AgendaEntry, BeatReport, Cei, EnqueueOptions, ImpulseEntry, EnzymeContext, EnzymeDefinition, EnzymeResult, Episodes,
   Input, InputContext, LoggedInput, OrganDefinition, Phase, PipelineMeta, Qos, Runtime, RuntimeOptions, SignalTicket,
 } from './types.ts';
 
@@ -55,6 +55,7 @@ class HeartbeatRuntime implements Runtime {
   private readonly inputs = new Inputs();
   private readonly organs: Organs;
   private readonly commitHooks: Array<(beat: number) => void> = [];
+  private readonly ledgerRetain: number | undefined;
   /** Signals enqueued by the enzyme running now (dropped if it throws). */
   private enqueuedByRun: Queued[] | undefined;
 
@@ -63,6 +64,7 @@ class HeartbeatRuntime implements Runtime {
     this.beat = options.startBeat ?? this.tree.beat;
     this.tree.setBeat(this.beat);
     const retain = options.ceiRetain ?? 1024;
+    this.ledgerRetain = options.ledger?.retain;
     this.cei = createCei({
       tree: this.tree,
       beat: () => this.tree.beat,
@@ -196,6 +198,7 @@ class HeartbeatRuntime implements Runtime {
     const beat = this.beat;
     this.tree.setBeat(beat);
     const agenda: AgendaEntry[] = [];
+    const impulses: ImpulseEntry[] = [];
     let inputs = 0;
     let organRuns = 0;
     let slices = 0;
@@ -220,6 +223,7 @@ class HeartbeatRuntime implements Runtime {
         if (queued.state !== 'queued') continue;
         queued.state = 'done';
         signals++;
+        impulses.push({ signal: formatPath(queued.signal), target: queued.target === undefined ? undefined : formatPath(queued.target), attempt: queued.attempt });
         this.dispatch(queued, beat, agenda);
       }
       slices = this.episodes.runSlices(beat);
@@ -227,12 +231,24 @@ class HeartbeatRuntime implements Runtime {
       this.phase = 'commit';
       for (const hook of [...this.commitHooks]) this.guard('commit hook', () => hook(beat));
       this.ops.processWatchers(beat);
+      if (this.ledgerRetain !== undefined) this.writeLedger(beat, impulses, agenda);
     } finally {
       this.phase = 'idle';
       this.beat = beat + 1;
       this.tree.setBeat(beat + 1);
     }
-    return { beat, inputs, signals, agenda, organRuns, slices };
+    return { beat, inputs, signals, impulses, agenda, organRuns, slices };
+  }
+
+  /** `/rt/beat/<N>/{impulses, agenda}` as text lines; older beats beyond `retain` are removed. */
+  private writeLedger(beat: number, impulses: readonly ImpulseEntry[], agenda: readonly AgendaEntry[]): void {
+    const at = ['rt', 'beat', String(beat)];
+    this.tree.ensureList([...at, 'impulses']);
+    this.tree.ensureList([...at, 'agenda']);
+    for (const i of impulses) this.tree.append([...at, 'impulses'], text(`signal=${i.signal} target=${i.target ?? '-'}`));
+    for (const a of agenda) this.tree.append([...at, 'agenda'], text(`enzyme=${a.enzyme} rc=${a.result} signal=${a.signal} target=${a.target ?? '-'}`));
+    const old = beat - this.ledgerRetain!;
+    if (old >= 0) this.tree.remove(['rt', 'beat', String(old)]);
   }
 
   private dispatch(queued: Queued, beat: number, agenda: AgendaEntry[]): void {

@@ -89,11 +89,21 @@ export interface AgendaEntry {
   readonly result: EnzymeResult | 'threw';
 }
 
+/** A signal as it was dispatched in a beat. */
+export interface ImpulseEntry {
+  readonly signal: string;
+  readonly target: string | undefined;
+  readonly attempt: number;
+}
+
 /** What `step()` returns. */
 export interface BeatReport {
   readonly beat: number;
   readonly inputs: number;
+  /** How many signals were dispatched. */
   readonly signals: number;
+  /** The dispatched signals in order (matched or not). */
+  readonly impulses: readonly ImpulseEntry[];
   readonly agenda: readonly AgendaEntry[];
   readonly organRuns: number;
   readonly slices: number;
@@ -297,6 +307,12 @@ export interface RuntimeOptions {
   readonly historyDepth?: number;
   /** CEI messages kept in the mailbox (older ones are removed; default 1024). */
   readonly ceiRetain?: number;
+  /**
+   * Keep a beat ledger in the tree: `/rt/beat/<N>/{impulses, agenda}` (lists of text lines,
+   * like the reference's), for the last `retain` beats. Off by default; it is part of the
+   * digest when on.
+   */
+  readonly ledger?: { readonly retain: number };
   /**
    * Measures CPU time for episode budgets (e.g. `process.hrtime.bigint`). Only read at the
    * edge: each measurement is logged as an input and charged at the next capture.

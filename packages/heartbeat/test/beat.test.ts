@@ -140,6 +140,30 @@ describe('the beat loop', () => {
   });
 });
 
+describe('the beat ledger', () => {
+  it('reports dispatched signals (matched or not) and keeps a bounded ledger in the tree when asked', () => {
+    const rt = createRuntime({ ledger: { retain: 2 } });
+    rt.registerEnzyme({ name: 'hit', signal: 'hit', run: () => 'retry' });
+    rt.enqueue('hit', { target: '/data/x' });
+    rt.enqueue('miss');
+    const report = rt.step();
+    expect(report.impulses).toEqual([{ signal: '/hit', target: '/data/x', attempt: 1 }, { signal: '/miss', target: undefined, attempt: 1 }]);
+    rt.run(2);
+    const lines = (beat: number, list: string): unknown[] | undefined => rt.tree.get(['rt', 'beat', String(beat), list])?.children().map((c) => c.value?.value);
+    expect(lines(0, 'impulses')).toBeUndefined();
+    expect(lines(2, 'impulses')).toEqual(['signal=/hit target=/data/x']);
+    expect(lines(2, 'agenda')).toEqual(['enzyme=hit rc=retry signal=/hit target=/data/x']);
+    expect(lines(1, 'agenda')).toEqual(['enzyme=hit rc=retry signal=/hit target=/data/x']);
+  });
+
+  it('keeps no ledger by default', () => {
+    const rt = createRuntime();
+    rt.enqueue('x');
+    rt.step();
+    expect(rt.tree.get('/rt/beat')).toBeUndefined();
+  });
+});
+
 describe('isolation and the wall clock', () => {
   it('two runtimes in one process share nothing', () => {
     const a = createRuntime();
