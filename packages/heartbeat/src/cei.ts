@@ -62,7 +62,7 @@ export function createCei(deps: CeiDeps): Cei {
     if (!SEVERITIES.includes(fact.severity)) {
       throw hbError('SEVERITY_INVALID', `CEI severity ${String(fact.severity)} is not one of ${SEVERITIES.join(', ')}`, { severity: fact.severity });
     }
-    if (typeof fact.topic !== 'string' || fact.topic === '') throw hbError('SEVERITY_INVALID', 'a CEI fact needs a non-empty topic');
+    if (typeof fact.topic !== 'string' || fact.topic === '') throw hbError('FACT_INVALID', 'a CEI fact needs a non-empty topic');
     const beat = deps.beat();
     let id = '';
     tree.batch(() => {

@@ -25,6 +25,7 @@ interface Episode {
   runAt: number | undefined;
   cancelRequested: string | undefined;
   inSlice: boolean;
+  ctx: SliceContext | undefined;
   sliceIo: bigint;
   sliceCpu: bigint;
 }
@@ -74,7 +75,7 @@ export function createEpisodes(deps: EpisodesDeps): EpisodesInternal {
 
   const episodes: EpisodesInternal = {
     start(options: EpisodeOptions): string {
-      if (typeof options?.slice !== 'function') throw hbError('EPISODE_NOT_FOUND', 'an episode needs a slice(ctx) function');
+      if (typeof options?.slice !== 'function') throw hbError('EPISODE_INVALID', 'an episode needs a slice(ctx) function');
       const id = ops.start({
         verb: options.verb ?? 'op/ep',
         state: 'plan',
@@ -88,8 +89,15 @@ export function createEpisodes(deps: EpisodesDeps): EpisodesInternal {
       if (options.budget?.cpuNs !== undefined) tree.set(segs(path, 'bud_cpu_ns'), u64(options.budget.cpuNs));
       if (options.budget?.ioBytes !== undefined) tree.set(segs(path, 'bud_io_by'), u64(options.budget.ioBytes));
       const runAt = deps.phase() === 'idle' ? deps.beat() : deps.beat() + 1;
-      live.set(id, { id, options, slices: 0, runAt, cancelRequested: undefined, inSlice: false, sliceIo: 0n, sliceCpu: 0n });
+      live.set(id, { id, options, slices: 0, runAt, cancelRequested: undefined, inSlice: false, ctx: undefined, sliceIo: 0n, sliceCpu: 0n });
       return id;
+    },
+
+    yield(id: string, note?: string): void {
+      const ep = live.get(id);
+      if (ep === undefined) throw hbError('EPISODE_NOT_FOUND', `there is no active episode ${id}`, { episode: id });
+      if (ep.ctx === undefined) throw hbError('EPISODE_OUTSIDE_SLICE', `yield() is only allowed inside episode ${id}'s own slice`, { episode: id });
+      ep.ctx.yield(note);
     },
 
     cancel(id: string, note = 'cancelled'): boolean {
@@ -198,6 +206,7 @@ export function createEpisodes(deps: EpisodesDeps): EpisodesInternal {
     const clock = ep.options.budget?.cpuNs !== undefined ? deps.cpuClock : undefined;
     const started = clock?.();
     ep.inSlice = true;
+    ep.ctx = ctx;
     let threw: string | undefined;
     try {
       tree.batch(() => ep.options.slice(ctx));
@@ -205,6 +214,7 @@ export function createEpisodes(deps: EpisodesDeps): EpisodesInternal {
       threw = (error as Error)?.message ?? String(error);
     } finally {
       ep.inSlice = false;
+      ep.ctx = undefined;
     }
     if (clock !== undefined && started !== undefined) deps.measured(ep.id, ep.slices, clock() - started);
     if (threw !== undefined) {

@@ -291,6 +291,8 @@ export interface EpisodeOptions {
 export interface Episodes {
   /** Starts an episode (an OPS dossier with verb `op/ep`); the first slice runs next beat. Returns its id. */
   start(options: EpisodeOptions): string;
+  /** Same as `ctx.yield(note)` from inside episode `id`'s own slice (`EPISODE_OUTSIDE_SLICE` elsewhere). */
+  yield(id: string, note?: string): void;
   /** Cooperative cancel: a running slice sees `cancelled`; otherwise it ends now with `cxl`. */
   cancel(id: string, note?: string): boolean;
   /** True while the episode has not ended. */

@@ -32,6 +32,7 @@ describe('CEI', () => {
     for (const severity of SEVERITIES) rt.cei.emit({ topic: 't', severity, note: '', origin: 'o' });
     expect(rt.tree.get('/data/mailbox/diag/msgs')!.children()).toHaveLength(7);
     expect(() => rt.cei.emit({ topic: 't', severity: 'loud' as never, note: '', origin: 'o' })).toThrow(expect.objectContaining({ code: 'SEVERITY_INVALID' }));
+    expect(() => rt.cei.emit({ topic: '', severity: 'info', note: '', origin: 'o' })).toThrow(expect.objectContaining({ code: 'FACT_INVALID' }));
   });
 
   it('mirrors the latest fact per topic under /net/peers/<peer>/ceh/<topic>', () => {

@@ -145,8 +145,12 @@ describe('episodes', () => {
   it('refuses yield and friends outside the episode slice', () => {
     const rt = createRuntime();
     let saved: SliceContext | undefined;
-    rt.episodes.start({ slice: (ctx) => { saved = ctx; ctx.yield(); } });
+    const id = rt.episodes.start({ slice: (ctx) => { saved = ctx; ctx.runtime.episodes.yield(ctx.id, 'via runtime'); } });
     rt.step();
+    expect(rt.ops.state(id)).toBe('yield');
+    expect(() => rt.episodes.yield(id)).toThrow(expect.objectContaining({ code: 'EPISODE_OUTSIDE_SLICE' }));
+    expect(() => rt.episodes.yield('77')).toThrow(expect.objectContaining({ code: 'EPISODE_NOT_FOUND' }));
+    expect(() => rt.episodes.start({} as never)).toThrow(expect.objectContaining({ code: 'EPISODE_INVALID' }));
     expect(() => saved!.yield()).toThrow(expect.objectContaining({ code: 'EPISODE_OUTSIDE_SLICE' }));
     expect(() => saved!.close()).toThrow(expect.objectContaining({ code: 'EPISODE_OUTSIDE_SLICE' }));
   });
