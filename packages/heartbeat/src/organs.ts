@@ -2,8 +2,9 @@
  * Organs: validator / constructor / destructor bound to the store type `organ/<kind>`.
  *
  * The tree tells us (subscribe) about every change. A change at or below a request (a child
- * of an organ root) marks that request; marks gathered while beat N runs — or between N and
- * N+1 — are processed at the start of compute of beat N+1, organ kinds in name order,
+ * of an organ root) marks that request. Marks made before compute of beat N (between beats,
+ * or in capture of N — inputs admitted) are processed at the start of compute of N; marks
+ * made in compute or commit of N wait for compute of N+1. Organ kinds in name order,
  * requests in name order: destructor for a request that is gone, else validator, then the
  * constructor after the first successful validation. Writes a handler makes to its own
  * request, and changes to the organ's `outputs` fields, do not mark it again.

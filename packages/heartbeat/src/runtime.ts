@@ -6,7 +6,7 @@
  *  capture — pending registrations become active; inputs pushed since the last capture are
  *            admitted in (kind, stream, seq) order, logged and handed to their handlers
  *            (signals a handler enqueues without `atBeat` run in this beat);
- *  compute — organ work noticed before beat N; then the signals queued for N, FIFO, each
+ *  compute — organ work noticed before this compute; then the signals queued for N, FIFO, each
  *            running its matching enzymes in order; then due episode slices;
  *  commit  — onCommit hooks, then OPS watcher processing (continuations go to N+1).
  * Anything enqueued during compute or commit runs at N+1 at the earliest.

@@ -1,4 +1,5 @@
 import { createTree, digestHex, text, u64 } from '@cep/cells';
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { createRuntime, type EnzymeContext } from '../src/index.ts';
 
@@ -137,6 +138,42 @@ describe('the beat loop', () => {
     const msgs = rt.tree.get('/data/mailbox/diag/msgs')!.children();
     expect(msgs).toHaveLength(2);
     expect(rt.tree.getValue([...msgs[0]!.path(), 'err', 'note'] as never)).toMatchObject({ value: expect.stringContaining('boom') });
+  });
+});
+
+describe('N → N+1, as a property', () => {
+  it('nothing enqueued during beat N runs before N+1, and everything runs exactly at its scheduled beat', () => {
+    const plan = fc.array(fc.record({ at: fc.integer({ min: 0, max: 30 }), delay: fc.option(fc.integer({ min: 0, max: 5 })), fanout: fc.integer({ min: 0, max: 2 }) }), { maxLength: 40 });
+    fc.assert(fc.property(plan, (items) => {
+      const rt = createRuntime();
+      const runs: Array<{ queuedAt: number; inBeat: boolean; due: number; ranAt: number }> = [];
+      let next = 0;
+      const meta = new Map<number, { queuedAt: number; inBeat: boolean; due: number; fanout: number; delay: number | null }>();
+      const queue = (fanout: number, delay: number | null): void => {
+        const id = ++next;
+        const inBeat = rt.phase !== 'idle';
+        const earliest = inBeat ? rt.beat + 1 : rt.beat;
+        const due = delay === null ? earliest : earliest + delay;
+        meta.set(id, { queuedAt: rt.beat, inBeat, due, fanout, delay });
+        rt.enqueue(['job'], { ...(delay === null ? {} : { atBeat: due }), data: { type: 'u64', value: BigInt(id) } });
+      };
+      rt.registerEnzyme({ name: 'job', signal: 'job', run: (ctx) => {
+        const m = meta.get(Number(ctx.data!.value))!;
+        runs.push({ queuedAt: m.queuedAt, inBeat: m.inBeat, due: m.due, ranAt: ctx.beat });
+        for (let i = 0; i < m.fanout && next < 200; i++) queue(m.fanout - 1, m.delay);
+      } });
+      const byBeat = new Map<number, typeof items>();
+      for (const item of items) byBeat.set(item.at, [...(byBeat.get(item.at) ?? []), item]);
+      for (let beat = 0; beat < 60; beat++) {
+        for (const item of byBeat.get(beat) ?? []) queue(item.fanout, item.delay);
+        rt.step();
+      }
+      expect(runs).toHaveLength(meta.size);
+      for (const r of runs) {
+        expect(r.ranAt).toBe(r.due);
+        if (r.inBeat) expect(r.ranAt).toBeGreaterThan(r.queuedAt);
+      }
+    }), { numRuns: 100 });
   });
 });
 

@@ -120,6 +120,26 @@ describe('organs', () => {
     expect(log.slice(6)).toEqual(['3 vl a create', '3 ct a']);
   });
 
+  it('validates a request an input handler writes in capture of N in compute of the same beat', () => {
+    const rt = createRuntime();
+    const log = setup(rt);
+    rt.defineInput('frame', (_input, ctx) => req(ctx.runtime.tree, 'fromwire'));
+    rt.pushInput('frame', { stream: 's', seq: 1, data: new Uint8Array() });
+    rt.step();
+    expect(log).toEqual(['0 vl fromwire create', '0 ct fromwire']);
+  });
+
+  it('runs destructors for every constructed request when the organ root is deleted', () => {
+    const rt = createRuntime();
+    const log = setup(rt);
+    req(rt.tree, 'a');
+    req(rt.tree, 'b');
+    rt.step();
+    rt.tree.delete(ROOT);
+    rt.step();
+    expect(log.slice(4)).toEqual(['1 dt a', '1 dt b']);
+  });
+
   it('processes requests in name order and organs in kind order', () => {
     const rt = createRuntime();
     const log: string[] = [];
