@@ -11,7 +11,11 @@ export class Inputs {
   private readonly handlers = new Map<string, Handler>();
   private pending: Array<{ kind: string; input: Input }> = [];
   private readonly pendingKeys = new Set<string>();
-  readonly log: LoggedInput[] = [];
+  log: LoggedInput[] = [];
+
+  clear(beforeBeat: number | undefined): void {
+    this.log = beforeBeat === undefined ? [] : this.log.filter((entry) => entry.beat >= beforeBeat);
+  }
 
   define(kind: string, handler: Handler): void {
     if (typeof kind !== 'string' || kind === '') throw hbError('INPUT_INVALID', 'an input kind must be a non-empty string');

@@ -114,6 +114,10 @@ class HeartbeatRuntime implements Runtime {
     return this.inputs.log;
   }
 
+  clearInboundLog(beforeBeat?: number): void {
+    this.inputs.clear(beforeBeat);
+  }
+
   // ---- signals ----
 
   enqueue(signal: PathLike, options: EnqueueOptions = {}): SignalTicket {

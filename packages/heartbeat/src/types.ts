@@ -342,8 +342,13 @@ export interface Runtime {
   defineInput(kind: string, handler: (input: Input, ctx: InputContext) => void): void;
   /** Hands an external input to the runtime; it is admitted (and logged) at the next capture. */
   pushInput(kind: string, input: Input): void;
-  /** Every admitted input, in admission order. */
+  /** Every admitted input, in admission order (since the last `clearInboundLog`). */
   readonly inboundLog: readonly LoggedInput[];
+  /**
+   * Drops logged inputs admitted before `beforeBeat` (all when omitted) — a long-running peer
+   * persists the log elsewhere (or snapshots the tree) and trims it.
+   */
+  clearInboundLog(beforeBeat?: number): void;
   /** Runs `hook` in every commit (after the beat's compute); returns the remover. */
   onCommit(hook: (beat: number) => void): () => void;
   readonly cei: Cei;

@@ -35,6 +35,19 @@ describe('external inputs', () => {
     expect(beats).toEqual([0, 1]);
   });
 
+  it('trims the inbound log before a beat, or entirely', () => {
+    const rt = createRuntime();
+    rt.defineInput('frame', () => {});
+    for (let beat = 0; beat < 4; beat++) {
+      rt.pushInput('frame', { stream: 's', seq: beat, data: new Uint8Array() });
+      rt.step();
+    }
+    rt.clearInboundLog(2);
+    expect(rt.inboundLog.map((l) => l.beat)).toEqual([2, 3]);
+    rt.clearInboundLog();
+    expect(rt.inboundLog).toEqual([]);
+  });
+
   it('copies input bytes so later changes by the pusher do not leak in', () => {
     const rt = createRuntime();
     rt.defineInput('frame', () => {});
