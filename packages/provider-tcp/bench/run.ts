@@ -1,7 +1,10 @@
 // Throughput and latency of provider-tcp on loopback, next to a plain node:net socket
-// pushing the same frames in the same run. Both ends live in this process (one thread),
-// as they do for the plain socket, so the ratio compares like with like.
+// pushing the same frames in the same run. Two layouts: both ends in this process (one
+// thread does both sides' work) and the receiver in a child process (each side on its
+// own core, as two peers would run). The ratio compares like with like in each.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import type { ChannelV1 } from '@cep/transport/provider';
 import { tcp } from '../src/index.ts';
@@ -147,18 +150,96 @@ async function latencyPlain(rounds: number): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
-const rows: string[][] = [['frame', 'frames', 'tcp MB/s', 'tcp frames/s', 'plain MB/s', 'plain frames/s', 'ratio']];
+/** The receiving child process; `done()` resolves at its next "done" line. */
+async function sink() {
+  const plan = { frames: [] as number[], bytes: [] as number[] };
+  for (const { size, count } of cases) {
+    plan.frames.push(Math.ceil(count / 10), count);
+    plan.bytes.push(size * Math.ceil(count / 10), size * count);
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@cep/source', fileURLToPath(new URL('./sink.ts', import.meta.url))], {
+    env: { ...process.env, CEP_BENCH_KEY: key.toString('hex'), CEP_BENCH_PLAN: JSON.stringify(plan) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const waiting: ((line: string) => void)[] = [];
+  let buffered = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (text: string) => {
+    buffered += text;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      waiting.shift()?.(line);
+    }
+  });
+  const next = (): Promise<string> => new Promise((resolve) => waiting.push(resolve));
+  const [providerAddress, plainAddress] = (await next()).split(' ');
+  return {
+    providerAddress: providerAddress!,
+    plainAddress: plainAddress!,
+    done: next,
+    async quit(): Promise<void> {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+async function remoteProvider(s: Awaited<ReturnType<typeof sink>>, size: number, count: number): Promise<number> {
+  const earth = tcp({ localPeer: 'earth', keys: { saturn: key } });
+  const done = s.done();
+  const local = await earth.open({ peer: 'saturn', mode: 'link', mount: 'bench', localNode: 'earth', address: s.providerAddress });
+  const frame = randomBytes(size);
+  const waitReady = readyWaiter(local);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) {
+    if (local.send(frame) === 'backpressure') await waitReady();
+  }
+  await done;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await earth.close();
+  return seconds;
+}
+
+async function remotePlain(s: Awaited<ReturnType<typeof sink>>, size: number, count: number): Promise<number> {
+  const [host, port] = s.plainAddress.split(':');
+  const client = connect({ host: host!, port: Number(port) });
+  client.setNoDelay(true);
+  const done = s.done();
+  await new Promise<void>((r) => client.once('connect', () => r()));
+  const frame = randomBytes(size);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) {
+    if (!client.write(frame)) await new Promise<void>((r) => client.once('drain', () => r()));
+  }
+  await done;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  client.destroy();
+  return seconds;
+}
+
+const rows: string[][] = [['layout', 'frame', 'frames', 'tcp MB/s', 'tcp frames/s', 'plain MB/s', 'plain frames/s', 'ratio']];
+function row(layout: string, size: number, count: number, tp: number, tn: number): void {
+  const mb = (s: number): string => ((size * count) / s / 1e6).toFixed(1);
+  const fps = (s: number): string => Math.round(count / s).toLocaleString('en-US');
+  rows.push([layout, size >= 1024 ? `${size / 1024} KiB` : `${size} B`, count.toLocaleString('en-US'), mb(tp), fps(tp), mb(tn), fps(tn), (tn / tp).toFixed(2)]);
+}
 for (const { size, count } of cases) {
   await viaProvider(size, Math.ceil(count / 10)); // warm up both paths
   await viaPlain(size, Math.ceil(count / 10));
-  const tp = await viaProvider(size, count);
-  const tn = await viaPlain(size, count);
-  const mb = (s: number): string => ((size * count) / s / 1e6).toFixed(1);
-  const fps = (s: number): string => Math.round(count / s).toLocaleString('en-US');
-  rows.push([size >= 1024 ? `${size / 1024} KiB` : `${size} B`, count.toLocaleString('en-US'), mb(tp), fps(tp), mb(tn), fps(tn), (tn / tp).toFixed(2)]);
+  row('1 process', size, count, await viaProvider(size, count), await viaPlain(size, count));
 }
+const s = await sink();
+for (const { size, count } of cases) {
+  await remoteProvider(s, size, Math.ceil(count / 10));
+  await remotePlain(s, size, Math.ceil(count / 10));
+  row('2 processes', size, count, await remoteProvider(s, size, count), await remotePlain(s, size, count));
+}
+await s.quit();
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i]!)).join('  '));
+for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i]!)).join('  '));
 
 const rounds = 5000;
 const lp = await latencyProvider(rounds);
