@@ -13,6 +13,10 @@ export interface TreeChange {
   readonly type: 'create' | 'update' | 'delete' | 'revive' | 'remove' | 'move';
   readonly cell: Cell;
   readonly beat: number;
+  /** The cell's parent; for `remove`, the parent it was removed from (the cell itself no longer has one). */
+  readonly parent: Cell | undefined;
+  /** The cell's path when the change happened (for `remove`, where it was). */
+  readonly path: readonly Name[];
 }
 
 /** Options of {@link createTree}. */
@@ -524,9 +528,11 @@ class CellTree implements Tree {
     this.undo?.push(step);
   }
 
-  private emit(type: TreeChange['type'], cell: CellNode, _context?: CellNode): void {
+  private emit(type: TreeChange['type'], cell: CellNode, formerParent?: CellNode): void {
     if (this.listeners.size === 0) return;
-    const change: TreeChange = { type, cell, beat: this.beat };
+    const parent = formerParent ?? cell.parent;
+    const path = formerParent === undefined ? cell.path() : [...formerParent.path(), cell.name];
+    const change: TreeChange = { type, cell, beat: this.beat, parent, path };
     if (this.pending !== undefined) this.pending.push(change);
     else this.notify(change);
   }

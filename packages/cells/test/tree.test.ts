@@ -115,3 +115,15 @@ describe('cell tree', () => {
     expect(cell.value).toEqual(v);
   });
 });
+
+describe('change notifications', () => {
+  it('tells where a removed cell was', () => {
+    const tree = createTree();
+    tree.set('/req/r1/field', text('x'));
+    const seen: string[] = [];
+    tree.subscribe((c) => seen.push(`${c.type} ${formatPath([...c.path])} parent=${c.parent ? formatPath(c.parent.path()) : '-'}`));
+    tree.remove('/req/r1/field');
+    tree.set('/req/r2', text('y'));
+    expect(seen).toEqual(['remove /req/r1/field parent=/req/r1', 'create /req/r2 parent=/req']);
+  });
+});
