@@ -220,8 +220,10 @@ export class StreamChannel implements ChannelV1 {
     }
   }
 
-  /** Splits an authenticated batch into frames; a malformed one is a protocol error. */
+  /** Splits an authenticated batch into frames; a malformed batch delivers none of them. */
   private unbatch(body: Buffer): CepError | undefined {
+    const frames: Uint8Array[] = [];
+    let bytes = 0;
     let at = 0;
     while (at < body.length) {
       if (at + 4 > body.length) return streamError('PROTOCOL_ERROR', 'a batch record ends inside a frame length');
@@ -230,10 +232,12 @@ export class StreamChannel implements ChannelV1 {
       if (n > this.options.maxFrameBytes || at + n > body.length) {
         return streamError('PROTOCOL_ERROR', `a batched frame of ${n} bytes overruns its batch or maxFrameBytes`, { size: n });
       }
-      this.inbound.push(new Uint8Array(body.buffer, body.byteOffset + at, n));
-      this.inboundBytes += n;
+      frames.push(new Uint8Array(body.buffer, body.byteOffset + at, n));
+      bytes += n;
       at += n;
     }
+    for (const frame of frames) this.inbound.push(frame);
+    this.inboundBytes += bytes;
     return undefined;
   }
 

@@ -84,6 +84,18 @@ describe('records after the handshake', () => {
     expect(fatalCode(other.events)).toBe('AUTH_FAILED');
   });
 
+  it('refuses an authentic batch whose inner length overruns it, delivering none of it', async () => {
+    const s = await setup();
+    const { socket, keys, channel, events } = await acceptedRaw(s);
+    const body = Buffer.alloc(4 + 3 + 4 + 2);
+    body.writeUInt32BE(3, 0);
+    body.write('abc', 4);
+    body.writeUInt32BE(1000, 7); // claims 1000 bytes, 2 remain
+    socket.write(record(keys.send, 0, body, 3));
+    expect(await collect(channel, 500)).toEqual([]);
+    expect(fatalCode(events)).toBe('PROTOCOL_ERROR');
+  });
+
   it('kills the channel on an oversize length prefix without allocating the claimed size', async () => {
     const s = await setup();
     const { socket, channel, events } = await acceptedRaw(s);
