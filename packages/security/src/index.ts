@@ -1,0 +1,21 @@
+/**
+ * @cep/security — enclaves, declared edges, approved pipelines and budgets: the checks
+ * invoke runs on the sending and on the receiving runtime. See README.md.
+ */
+export type { SecurityErrorCode } from './errors.ts';
+export {
+  declarePolicy,
+  writePipelineSpec,
+  readPolicy,
+  readPipelineSpec,
+  policyVersion,
+  SECURITY_ROOT,
+  type Budgets,
+  type PipelineSpec,
+  type PipelineStage,
+  type PolicyConfig,
+  type PolicySnapshot,
+} from './policy.ts';
+export { approvePipeline, approvalProblem, preflight, parsePipelineMeta, specHash, type Approval, type PreflightRequest } from './pipelines.ts';
+export { checkInvoke, tightest, type Decision, type InvokeCheck, type SecurityTopic, type Usage } from './decide.ts';
+export { newInvokeId, isInvokeId, recordUsage, usageOf, admitInvokeId } from './ledger.ts';

@@ -1,0 +1,82 @@
+/**
+ * What the edge measured, recorded before it is charged. CPU time, IO bytes and wall
+ * time are read by the caller (the only place a clock is read) and written here; the
+ * decision reads them back from the tree, so a replay of the tree decides the same.
+ * Also the replay guard: each invoke id is accepted once.
+ */
+import { randomBytes } from 'node:crypto';
+import { name, u64, type Tree } from '@cep/cells';
+import { securityError } from './errors.ts';
+import type { Usage } from './decide.ts';
+
+const LEDGER = ['journal', 'decisions', 'sec'] as const;
+const SEEN = ['rt', 'security', 'seen'] as const;
+const USAGE_FIELDS = [
+  ['beats', 'beats'],
+  ['cpuNs', 'cpu_ns'],
+  ['ioBytes', 'io_bytes'],
+  ['wallMs', 'wall_ms'],
+] as const;
+
+/** A fresh invoke id: 128 random bits as 32 hex digits after `inv-` (a reference name). */
+export function newInvokeId(): string {
+  return `inv-${randomBytes(16).toString('hex')}`;
+}
+
+const INVOKE_ID = /^inv-[0-9a-f]{32}$/;
+
+/** True when `id` has the shape {@link newInvokeId} produces. */
+export function isInvokeId(id: unknown): id is string {
+  return typeof id === 'string' && INVOKE_ID.test(id);
+}
+
+/** Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`). */
+export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
+  const base = [...LEDGER, name(invokeId), 'usage'];
+  const total: Record<string, number> = {};
+  tree.batch(() => {
+    for (const [key, field] of USAGE_FIELDS) {
+      const add = usage[key];
+      if (add !== undefined && (!Number.isSafeInteger(add) || add < 0)) {
+        throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
+      }
+      const current = tree.getValue([...base, field]);
+      const sum = (current?.type === 'u64' ? Number(current.value) : 0) + (add ?? 0);
+      tree.set([...base, field], u64(sum));
+      total[key] = sum;
+    }
+  });
+  return total;
+}
+
+/** The usage recorded for an invoke so far. */
+export function usageOf(tree: Tree, invokeId: string): Usage {
+  const base = [...LEDGER, name(invokeId), 'usage'];
+  const out: Record<string, number> = {};
+  for (const [key, field] of USAGE_FIELDS) {
+    const value = tree.getValue([...base, field]);
+    if (value?.type === 'u64') out[key] = Number(value.value);
+  }
+  return out;
+}
+
+/**
+ * Accepts an invoke id once. Ids are remembered for `windowBeats` beats (default 1024),
+ * then forgotten so the guard stays bounded; within that window a second frame with the
+ * same id is refused (returns false). Ids that do not look like {@link newInvokeId}'s are
+ * refused too, so a peer cannot pick guessable ones. Past the window, the authenticated
+ * channel (per-session keys and sequence numbers) is what refuses a replayed frame.
+ */
+export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boolean {
+  if (!isInvokeId(id)) return false;
+  const seen = tree.ensureDictionary([...SEEN]);
+  const cutoff = tree.beat - windowBeats;
+  // Forget ids older than the window; the dictionary is small and sorted by id, so a scan is fine.
+  for (const child of [...seen.children()]) {
+    const at = child.value;
+    if (at?.type === 'u64' && Number(at.value) < cutoff) tree.remove(child.path());
+  }
+  if (seen.child(name(id)) !== undefined) return false;
+  tree.set([...SEEN, name(id)], u64(tree.beat));
+  return true;
+}

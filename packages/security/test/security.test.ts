@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createTree, digestHex, text, type Tree } from '@cep/cells';
+import { isCepError } from '@cep/errors';
+import {
+  admitInvokeId,
+  approvePipeline,
+  checkInvoke,
+  declarePolicy,
+  newInvokeId,
+  parsePipelineMeta,
+  preflight,
+  recordUsage,
+  usageOf,
+  writePipelineSpec,
+  type PolicyConfig,
+} from '@cep/security';
+
+const POLICY: PolicyConfig = {
+  enclaves: { earth: { tier: 0 }, saturn: { tier: 1 }, moon: { tier: 2 } },
+  edges: [{ from: 'earth', to: 'saturn', budgets: { beats: 8, cpuNs: 5_000_000, ioBytes: 65_536, hops: 3, wallMs: 500 } }],
+  defaults: { beats: 64 },
+  pipelines: [{ id: 'demo/ingest', stages: [{ id: 'StageA', enclave: 'earth' }, { id: 'StageB', enclave: 'saturn', gateway: 'sig:ingest' }] }],
+};
+const META = { pipelineId: 'demo/ingest', stageId: 'StageB', dagRunId: 7n, hopIndex: 1 };
+
+function runtimeTree(config: PolicyConfig = POLICY, approve = true): Tree {
+  const tree = createTree();
+  declarePolicy(tree, config);
+  if (approve) for (const p of config.pipelines ?? []) approvePipeline(tree, p.id);
+  return tree;
+}
+
+describe.each(['send', 'receive'] as const)('checkInvoke on the %s side', (side) => {
+  it('allows an invoke inside one enclave without pipeline metadata', () => {
+    const d = checkInvoke(runtimeTree(), { fromEnclave: 'earth', toEnclave: 'earth', side });
+    expect(d).toMatchObject({ allowed: true, origin: `sec/${side}` });
+  });
+
+  it('allows a cross-enclave invoke of an approved pipeline stage over a declared edge', () => {
+    expect(checkInvoke(runtimeTree(), { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side })).toMatchObject({ allowed: true, pipeline: META });
+  });
+
+  it('rejects a cross-enclave invoke without pipeline metadata (sec.pipeline.reject)', () => {
+    expect(checkInvoke(runtimeTree(), { fromEnclave: 'earth', toEnclave: 'saturn', side })).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
+  });
+
+  it('denies an undeclared edge, including the reverse of a declared one (sec.edge.deny)', () => {
+    const tree = runtimeTree();
+    expect(checkInvoke(tree, { fromEnclave: 'saturn', toEnclave: 'earth', pipeline: { ...META, stageId: 'StageA' }, side })).toMatchObject({ allowed: false, topic: 'sec.edge.deny' });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'moon', pipeline: META, side })).toMatchObject({ allowed: false, topic: 'sec.edge.deny' });
+  });
+
+  it('denies every cross-enclave pair when no enclave is registered at all', () => {
+    const tree = createTree();
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side })).toMatchObject({ allowed: false, topic: 'sec.edge.deny' });
+  });
+
+  it('rejects a pipeline that was never approved (a forged frame naming it)', () => {
+    const tree = runtimeTree(POLICY, false);
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side })).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, pipelineId: 'made/up' }, side })).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
+  });
+
+  it('rejects a stage the pipeline does not have, or one that runs in another enclave', () => {
+    const tree = runtimeTree();
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: 'StageZ' }, side })).toMatchObject({ topic: 'sec.pipeline.reject' });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: 'StageA' }, side })).toMatchObject({ topic: 'sec.pipeline.reject' });
+  });
+
+  it('checks hop_index against the hop budget at every hop (sec.limit.hit)', () => {
+    const tree = runtimeTree();
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, hopIndex: 3 }, side }).allowed).toBe(true);
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, hopIndex: 4 }, side })).toMatchObject({ allowed: false, topic: 'sec.limit.hit' });
+  });
+
+  it('charges recorded usage against each budget (beats, CPU, IO bytes, wall clock)', () => {
+    for (const [key, over] of [['beats', 9], ['cpuNs', 5_000_001], ['ioBytes', 65_537], ['wallMs', 501]] as const) {
+      const tree = runtimeTree();
+      const id = newInvokeId();
+      recordUsage(tree, id, { [key]: over - 1 });
+      expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, usage: usageOf(tree, id), side }).allowed).toBe(true);
+      recordUsage(tree, id, { [key]: 1 });
+      const d = checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, usage: usageOf(tree, id), side });
+      expect([key, d.allowed, d.topic]).toEqual([key, false, 'sec.limit.hit']);
+    }
+  });
+});
+
+describe('approvals', () => {
+  it('an edit of the approved spec voids the approval (any edit)', () => {
+    fc.assert(fc.property(fc.constantFrom('stage-id', 'gateway', 'ceiling', 'extra-stage'), fc.string({ minLength: 1, maxLength: 10 }), (edit, value) => {
+      const tree = runtimeTree();
+      const spec = POLICY.pipelines![0]!;
+      const stages = [...spec.stages];
+      if (edit === 'stage-id') stages[1] = { ...stages[1]!, id: `StageB${value}` };
+      if (edit === 'gateway') stages[1] = { ...stages[1]!, gateway: `g${value}` };
+      if (edit === 'extra-stage') stages.push({ id: `S${value}`, enclave: 'saturn' });
+      writePipelineSpec(tree, { ...spec, stages, ...(edit === 'ceiling' ? { ceilings: { hops: value.length } } : {}) });
+      const d = checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: stages[1]!.id }, side: 'receive' });
+      expect(d).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
+    }), { numRuns: 60 });
+  });
+
+  it('a policy change after the approval voids it', () => {
+    const tree = runtimeTree();
+    declarePolicy(tree, { ...POLICY, edges: [{ from: 'earth', to: 'saturn', budgets: { hops: 9 } }] });
+    // declarePolicy rewrote the specs but not the approvals: the policy version moved on.
+    const d = checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side: 'receive' });
+    expect(d).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
+    expect(d.note).toMatch(/policy changed/);
+  });
+
+  it('refuses to approve a pipeline whose hops are not declared edges', () => {
+    const tree = runtimeTree({ ...POLICY, pipelines: [{ id: 'bad', stages: [{ id: 'a', enclave: 'saturn' }, { id: 'b', enclave: 'moon' }] }] });
+    expect(approvePipeline(tree, 'bad')).toMatchObject({ state: 'rejected' });
+    expect(preflight(tree, { pipelineId: 'bad', stageId: 'b', dagRunId: 1n, hopIndex: 0 })).toMatchObject({ ok: false });
+  });
+
+  it('preflight stamps validated metadata for an approved stage', () => {
+    expect(preflight(runtimeTree(), { ...META })).toEqual({ ok: true, pipeline: META });
+  });
+});
+
+describe('invoke ids', () => {
+  it('are 128-bit random and accepted once within the window', () => {
+    const tree = createTree();
+    const id = newInvokeId();
+    expect(id).toMatch(/^inv-[0-9a-f]{32}$/);
+    expect(newInvokeId()).not.toBe(id);
+    expect(admitInvokeId(tree, id)).toBe(true);
+    tree.setBeat(10);
+    expect(admitInvokeId(tree, id)).toBe(false);
+  });
+
+  it('refuses ids that are not unguessable', () => {
+    expect(admitInvokeId(createTree(), 'inv-1')).toBe(false);
+    expect(admitInvokeId(createTree(), 'INV-00000000000000000000000000000000')).toBe(false);
+  });
+
+  it('stays bounded: ids older than the window are forgotten', () => {
+    const tree = createTree();
+    for (let i = 0; i < 50; i++) {
+      tree.setBeat(i);
+      admitInvokeId(tree, newInvokeId(), 10);
+    }
+    expect(tree.get('/rt/security/seen')!.size).toBeLessThanOrEqual(11);
+  });
+});
+
+describe('bad input changes nothing and says why', () => {
+  it('malformed pipeline metadata', () => {
+    for (const bad of [
+      { ...META, pipelineId: '' },
+      { ...META, stageId: 'x'.repeat(128) },
+      { ...META, dagRunId: -1n },
+      { ...META, dagRunId: 5 },
+      { ...META, hopIndex: -1 },
+      { ...META, hopIndex: 1.5 },
+    ]) {
+      let error: unknown;
+      try {
+        parsePipelineMeta(bad as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(isCepError(error, 'SEC_PIPELINE_MALFORMED')).toBe(true);
+    }
+  });
+
+  it('an invalid policy names the field and leaves the tree as it was', () => {
+    const tree = runtimeTree();
+    tree.set('/keep', text('me'));
+    const before = digestHex(tree.root);
+    for (const bad of [
+      { enclaves: { 'Not A Word!': {} } },
+      { edges: [{ from: 'earth', to: 'saturn', budgets: { hops: -1 } }] },
+      { pipelines: [{ id: 'p', stages: [] }] },
+      { pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'earth' }, { id: 'a', enclave: 'earth' }] }] },
+    ] as PolicyConfig[]) {
+      let error: unknown;
+      try {
+        declarePolicy(tree, bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(isCepError(error, 'SEC_POLICY_INVALID')).toBe(true);
+      expect((error as Error).message).toMatch(/enclaves|edges\[0\]|pipelines\[0\]/);
+      expect(digestHex(tree.root)).toBe(before);
+    }
+  });
+
+  it('negative usage is refused', () => {
+    expect(() => recordUsage(createTree(), newInvokeId(), { cpuNs: -5 })).toThrow(/cpuNs/);
+  });
+});
+
+describe('policy reload', () => {
+  it('reloading the same policy keeps approvals valid', () => {
+    const tree = runtimeTree();
+    declarePolicy(tree, POLICY);
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side: 'receive' }).allowed).toBe(true);
+  });
+});
