@@ -129,7 +129,7 @@ function nextMessage(conn: Conn): Promise<Buffer> {
   });
 }
 
-/** Runs `work` with a deadline; on expiry the socket is destroyed and HANDSHAKE_TIMEOUT thrown. */
+/** Runs `work` with a deadline; on expiry HANDSHAKE_TIMEOUT is thrown (the caller ends the socket). */
 export async function withDeadline<T>(conn: Conn, ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -140,8 +140,8 @@ export async function withDeadline<T>(conn: Conn, ms: number, work: Promise<T>):
   try {
     return await Promise.race([work, timeout]);
   } catch (error) {
+    // The caller decides how the socket ends: a listener lets its REJECT leave first.
     conn.setHandlers(null, null);
-    conn.destroy();
     throw error;
   } finally {
     clearTimeout(timer);
