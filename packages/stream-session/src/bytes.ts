@@ -16,6 +16,7 @@ export class ByteQueue {
 
   /** The first `n` bytes, without consuming them. Caller ensures `n <= length`. */
   peek(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0]!;
     if (first.length - this.offset >= n) return first.subarray(this.offset, this.offset + n);
     const out = Buffer.allocUnsafe(n);
