@@ -169,6 +169,9 @@ describe('when the remote end dies', () => {
     await until(2000, () => accepted.length === 1);
     const near = events(local);
     cable.cut();
+    await until(3000, () => near.some((e) => e.type === 'reconnecting'));
+    // Sent while disconnected: parked (backpressure), then delivered after the new handshake.
+    expect(local.send(Buffer.from('parked'))).toBe('backpressure');
     await until(3000, () => near.some((e) => e.type === 'ready'));
     const reconnecting = near.filter((e) => e.type === 'reconnecting');
     expect(reconnecting[0]).toMatchObject({ type: 'reconnecting', attempt: 1, delayMs: 20 });
@@ -176,8 +179,9 @@ describe('when the remote end dies', () => {
     await until(2000, () => accepted.length === 2);
     expect(accepted[1]!.info).toMatchObject({ peer: 'earth', mount: 'main', initiator: false });
     local.send(Buffer.from('after the cut'));
-    const got = await accepted[1]!.frames()[Symbol.asyncIterator]().next();
-    expect(Buffer.from(got.value as Uint8Array).toString()).toBe('after the cut');
+    const frames = accepted[1]!.frames()[Symbol.asyncIterator]();
+    expect(Buffer.from((await frames.next()).value as Uint8Array).toString()).toBe('parked');
+    expect(Buffer.from((await frames.next()).value as Uint8Array).toString()).toBe('after the cut');
   });
 
   it('gives up after maxAttempts with growing delays, then fatal and closed', async () => {
