@@ -161,6 +161,24 @@ export function providerComplianceTests(options: ComplianceOptions): void {
       expect(p.accepted.find((c) => c.info.mount === 'late')).toBeUndefined();
     });
 
+    it('rejects open() with OPEN_ABORTED when the request signal has fired', async () => {
+      const p = await pair();
+      const abort = new AbortController();
+      abort.abort();
+      const error = await within(
+        ms,
+        'an aborted open()',
+        p.env.dialer
+          .open({ peer: p.env.listenerPeer, mode: 'link', mount: 'aborted', localNode: p.env.dialerPeer, address: p.listener.address, signal: abort.signal })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+      );
+      expect(error).toBeInstanceOf(CepError);
+      expect((error as CepError).code).toBe('OPEN_ABORTED');
+    });
+
     it('shuts down cleanly: no socket, server or handle outlives close()', async () => {
       const before = resources();
       const p = await pair();
