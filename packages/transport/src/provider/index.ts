@@ -14,6 +14,7 @@ export {
   type ChannelV1,
   type ListenOptionsV1,
   type ListenerV1,
+  type RejectionV1,
   type ProviderV1,
   type ProviderErrorCode,
 } from './v1.ts';

@@ -84,6 +84,12 @@ export interface ChannelInfoV1 {
   readonly remoteAddress?: string;
   /** The largest frame this channel will carry, in bytes. */
   readonly maxFrameBytes: number;
+  /**
+   * Optional id of the underlying session. After a reconnect the accepting side sees a
+   * new accepted channel; a provider that can tell it is the same peer session again
+   * may give both the same `sessionId` so the manager can link them.
+   */
+  readonly sessionId?: string;
 }
 
 /** The answer to `send`: keep sending, or wait for a `ready` event. */
@@ -112,8 +118,10 @@ export interface ChannelV1 {
   send(frame: Uint8Array): SendResultV1;
   /**
    * Inbound frames, in arrival order, each exactly as the remote side passed it to
-   * `send`. Single consumer. The provider reads from its socket only as fast as this
-   * is pulled. Ends when the channel closes.
+   * `send`. Single consumer (a second call throws `FRAMES_TAKEN`). The provider reads
+   * from its socket only as fast as this is pulled. Frames that arrived before the
+   * channel closed are still yielded; then the iteration ends. A frame may be a view
+   * into a larger buffer: copy it if you keep it past the next pull.
    */
   frames(): AsyncIterable<Uint8Array>;
   /** Registers an event listener; returns the function that removes it. */
@@ -126,6 +134,21 @@ export interface ChannelV1 {
 export interface ListenOptionsV1 {
   /** The local address in the provider's syntax (`127.0.0.1:0` asks the OS for a port). */
   readonly address: string;
+  /**
+   * Told of every inbound attempt refused before it became a channel (wrong key, unknown
+   * peer, garbage, handshake timeout), so the manager can record it as CEI and telemetry.
+   */
+  readonly onReject?: (rejection: RejectionV1) => void;
+}
+
+/** An inbound attempt a listener refused before any channel existed. */
+export interface RejectionV1 {
+  readonly code: ProviderErrorCode | (string & {});
+  readonly reason: string;
+  /** The peer name the remote side claimed, if it got that far. */
+  readonly claimedPeer?: string;
+  /** For logs only. */
+  readonly remoteAddress?: string;
 }
 
 /** A running listener. */
@@ -164,7 +187,15 @@ export type ProviderErrorCode =
   | 'PEER_MISMATCH'
   | 'REPLAYED_FRAME'
   | 'PROTOCOL_ERROR'
-  | 'ADDRESS_INVALID';
+  | 'ADDRESS_INVALID'
+  /** The connection broke without a goodbye. */
+  | 'CONNECTION_LOST'
+  /** `frames()` was called a second time. */
+  | 'FRAMES_TAKEN'
+  /** The remote side did not finish the authentication handshake in time. */
+  | 'HANDSHAKE_TIMEOUT'
+  /** The provider's factory was given options it cannot use. */
+  | 'INVALID_OPTIONS';
 
 /** Convenience for provider authors: a {@link CepError} with one of the shared codes. */
 export function providerError(code: ProviderErrorCode, message: string, details: Record<string, unknown> = {}): CepError<ProviderErrorCode> {
