@@ -1,0 +1,46 @@
+/** BLAKE3 (the reference's hash algorithm 1), the 64-bit fingerprint, and the Merkle root. */
+import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
+import { compareBytes } from './bytes.ts';
+
+/** BLAKE3-256 (or `outLen` bytes of extended output). */
+export function blake3(data: Uint8Array, outLen = 32): Uint8Array {
+  return nobleBlake3(data, { dkLen: outLen });
+}
+
+/** Keyed BLAKE3 (32-byte key). */
+export function blake3Keyed(key: Uint8Array, data: Uint8Array, outLen = 32): Uint8Array {
+  return nobleBlake3(data, { key, dkLen: outLen });
+}
+
+/** The reference's H64: the first 8 bytes of BLAKE3 as a little-endian u64; 0 for empty input. */
+export function h64(data: Uint8Array): bigint {
+  if (data.length === 0) return 0n;
+  const digest = blake3(data);
+  return new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0, true);
+}
+
+/**
+ * Merkle root over records: leaves are BLAKE3 of each record's covered bytes, sorted by
+ * key (stable: ties keep emission order), combined pairwise with BLAKE3(L ‖ R), an odd
+ * last node paired with itself; no records → 32 zero bytes.
+ */
+export function merkleRoot(leaves: readonly { key: Uint8Array; covered: Uint8Array }[]): Uint8Array {
+  if (leaves.length === 0) return new Uint8Array(32);
+  let level = leaves
+    .map((leaf, index) => ({ key: leaf.key, index, hash: blake3(leaf.covered) }))
+    .sort((a, b) => compareBytes(a.key, b.key) || a.index - b.index)
+    .map((leaf) => leaf.hash);
+  const pair = new Uint8Array(64);
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const left = level[i]!;
+      const right = level[i + 1] ?? left;
+      pair.set(left, 0);
+      pair.set(right, 32);
+      next.push(blake3(pair));
+    }
+    level = next;
+  }
+  return level[0]!;
+}
