@@ -25,6 +25,7 @@ export type SerializerErrorCode =
   | 'AEAD_TAG_FAILED'
   | 'AEAD_KEY_MISSING'
   | 'AEAD_KEY_INVALID'
+  | 'AEAD_REQUIRED'
   | 'PAYLOAD_HASH_MISMATCH'
   | 'NAME_UNRESOLVED'
   | 'NAME_INVALID'

@@ -1,2 +1,36 @@
-/** Flat frames byte-compatible with the CEP reference: CRC32C, deflate, AEAD and comparator ceilings. */
-export {};
+/**
+ * @cep/serializer — flat frames, byte-compatible with the CEP reference implementation,
+ * with CRC32C, deflate, AEAD and a comparator ceiling. See README.md and FORMAT.md.
+ */
+export type { SerializerErrorCode } from './errors.ts';
+export {
+  encodeFrame,
+  decodeFrame,
+  CAP,
+  KNOWN_CAPS,
+  RECORD_TYPE,
+  DEFAULT_MAX_FRAME_BYTES,
+  type RawRecord,
+  type TrailerInfo,
+  type BranchBlock,
+  type EncodeFrameOptions,
+  type DecodeFrameOptions,
+} from './frame.ts';
+export { encodeBranch, decodeBranch, applyBranch, type DecodedBranch, type StagedCell, type EncodeBranchOptions } from './branch.ts';
+export { resolvePolicy, COMPARATOR_VERSION, type SerializerPolicy } from './policy.ts';
+export { crc32, crc32cRaw, NATIVE_CRC32C } from './checksum.ts';
+export { blake3, blake3Keyed, merkleRoot } from './hash.ts';
+export { AEAD_MODE, type AeadModeName } from './aead.ts';
+export {
+  readCellDesc,
+  readChunk,
+  readManifest,
+  readOrder,
+  readNamepool,
+  type CellDesc,
+  type Chunk,
+  type Manifest,
+  type Order,
+  type PayloadRef,
+} from './records.ts';
+export { NameTableReader } from './names.ts';

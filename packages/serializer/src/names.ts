@@ -1,0 +1,91 @@
+/**
+ * Names on the wire: 17 bytes (domain u64 LE, tag u64 LE, glob byte) carrying the
+ * reference's 58-bit codes. References have no portable code, so each frame numbers
+ * its own and ships their text in `namepool_delta` records.
+ */
+import { acronymId, idFromCode, name, referenceId, type Id, type Name } from '@cep/cells';
+import { isCepError } from '@cep/errors';
+import { ByteReader, ByteWriter } from './bytes.ts';
+import { serializerError } from './errors.ts';
+
+const REFERENCE_KIND = 2n << 56n;
+/** The reference allocates interned ids from page 1 slot 1: 0x1001, 0x1002, … */
+const FIRST_LOCAL = 0x1001n;
+
+/** Assigns frame-local ids to reference names while a frame is written. */
+export class NameTableWriter {
+  private readonly ids = new Map<string, bigint>();
+  private next = FIRST_LOCAL;
+
+  code(value: Id): bigint {
+    if (value.code !== undefined) return value.code;
+    let found = this.ids.get(value.text);
+    if (found === undefined) {
+      found = REFERENCE_KIND | this.next++;
+      this.ids.set(value.text, found);
+    }
+    return found;
+  }
+
+  writeName(out: ByteWriter, n: Name): void {
+    out.u64(this.code(n.domain));
+    out.u64(this.code(n.tag));
+    out.u8(n.tag.glob || n.domain.glob ? 1 : 0);
+  }
+
+  nameBytes(n: Name): Uint8Array {
+    const out = new ByteWriter(17);
+    this.writeName(out, n);
+    return out.result();
+  }
+
+  /** The table's entries, sorted by id (the reference's emission order). */
+  entries(): { id: bigint; text: string }[] {
+    return [...this.ids].map(([text, id]) => ({ id, text })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+}
+
+/** Resolves wire codes back to names once the frame's name table has been read. */
+export class NameTableReader {
+  private readonly texts = new Map<bigint, string>();
+
+  add(id: bigint, text: string): void {
+    if ((id >> 56n) !== 2n) throw serializerError('NAME_INVALID', `name table entry 0x${id.toString(16)} is not a reference id`);
+    const existing = this.texts.get(id);
+    if (existing !== undefined && existing !== text) throw serializerError('FRAME_DUPLICATE_RECORD', `name table lists id 0x${id.toString(16)} twice with different texts`);
+    this.texts.set(id, text);
+  }
+
+  id(code: bigint): Id {
+    if ((code >> 56n) === 2n) {
+      const text = this.texts.get(code);
+      if (text === undefined) throw serializerError('NAME_UNRESOLVED', `reference name 0x${code.toString(16)} is not in the frame's name table`, { code });
+      return wrapNameError(() => referenceId(text));
+    }
+    return wrapNameError(() => idFromCode(code));
+  }
+
+  readName(r: ByteReader): Name {
+    const domain = r.u64();
+    const tag = r.u64();
+    const glob = r.u8();
+    if (glob > 1) throw serializerError('NAME_INVALID', `glob byte ${glob} is not 0 or 1`);
+    return name(this.id(tag), this.id(domain));
+  }
+}
+
+function wrapNameError(fn: () => Id): Id {
+  try {
+    return fn();
+  } catch (error) {
+    if (isCepError(error)) throw serializerError('NAME_INVALID', `a name on the wire is invalid: ${error.message}`, { cause: error.code });
+    throw error;
+  }
+}
+
+/** The root segment `CEP:/` every path key starts with. */
+export const ROOT_NAME: Name = name(acronymId('/'));

@@ -1,0 +1,107 @@
+/** Payload fingerprints, chunking and chunk encryption for cell values. */
+import type { Name } from '@cep/cells';
+import { AEAD_MODE, aeadOpen, aeadSeal, chunkNonce, nonceLength, TAG_BYTES } from './aead.ts';
+import { ByteWriter, bytesEqual } from './bytes.ts';
+import { serializerError } from './errors.ts';
+import { blake3, h64 } from './hash.ts';
+import type { NameTableWriter } from './names.ts';
+import { readChunk, writeChunk, type Chunk } from './records.ts';
+
+/** Values up to this size travel inline in the cell_desc (when no AEAD is asked for). */
+export const INLINE_MAX = 64;
+/** Default chunk size (the reference's blob_payload_bytes). */
+export const CHUNK_BYTES = 4096;
+/**
+ * The reference reader misreads chunk ordinals ≥ 128 (bug B1), so the writer grows the
+ * chunk size to keep a payload within 128 chunks; our reader accepts any ordinal.
+ */
+export const MAX_CHUNKS_FOR_REFERENCE = 128;
+
+/** The reference's payload fingerprint: H64(LE64 domain ‖ LE64 tag ‖ LE64 size ‖ LE64 H64(bytes)). */
+export function payloadFingerprint(dataType: Name, data: Uint8Array, names: NameTableWriter): bigint {
+  const w = new ByteWriter(32);
+  w.u64(names.code(dataType.domain));
+  w.u64(names.code(dataType.tag));
+  w.u64(BigInt(data.length));
+  w.u64(h64(data));
+  return h64(w.result());
+}
+
+/** The fingerprint of a child with no data (H64 of 32 zero bytes), as the reference writes it. */
+export const DATALESS_FINGERPRINT = 0x72539a81c183da2an;
+
+export interface ChunkPlan {
+  readonly key: Uint8Array;
+  readonly body: Uint8Array;
+}
+
+function ordinalKey(pathKey: Uint8Array, ordinal: number): Uint8Array {
+  const w = new ByteWriter(pathKey.length + 4);
+  w.u8(0x02);
+  w.bytes(pathKey);
+  w.varint(ordinal);
+  return w.result().slice();
+}
+
+/** Splits (and, with a key, seals) a payload into payload_chunk records. */
+export function chunkPayload(pathKey: Uint8Array, data: Uint8Array, fp: bigint, aead: { mode: number; key: Uint8Array } | undefined): ChunkPlan[] {
+  const size = Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE));
+  const plans: ChunkPlan[] = [];
+  for (let offset = 0, ordinal = 0; offset < data.length; offset += size, ordinal++) {
+    const piece = data.subarray(offset, Math.min(data.length, offset + size));
+    const key = ordinalKey(pathKey, ordinal);
+    const mode = aead?.mode ?? AEAD_MODE.none;
+    const nonce = aead ? chunkNonce(aead.key, mode, key, fp, offset, piece.length, data.length) : new Uint8Array(0);
+    const chunk: Chunk = {
+      payloadKind: 0,
+      total: data.length,
+      offset,
+      size: piece.length,
+      fingerprint: fp,
+      aeadMode: mode,
+      nonce,
+      aadHash: blake3(key),
+      data: aead ? aeadSeal(mode, aead.key, nonce, piece, key) : piece,
+    };
+    plans.push({ key, body: writeChunk(chunk) });
+  }
+  return plans;
+}
+
+/**
+ * Reassembles a payload from its chunk records (in frame order), checking the series
+ * (ordinals 0,1,2…, contiguous offsets, one total, lengths by mode) and decrypting.
+ */
+export function assemblePayload(
+  chunks: readonly { key: Uint8Array; body: Uint8Array }[],
+  expectedSize: number,
+  aeadKey: Uint8Array | undefined,
+  requireAead: boolean,
+): Uint8Array {
+  const out = new Uint8Array(expectedSize);
+  let offset = 0;
+  for (const record of chunks) {
+    const c = readChunk(record.body);
+    if (c.total !== expectedSize) throw serializerError('CHUNK_CONFLICT', `a chunk says the payload is ${c.total} bytes, the cell says ${expectedSize}`);
+    if (c.offset !== offset) throw serializerError('CHUNK_OUT_OF_ORDER', `chunk at offset ${c.offset} where ${offset} was expected`);
+    if (c.size < 1 || c.offset + c.size > c.total) throw serializerError('CHUNK_CONFLICT', `chunk of ${c.size} bytes at ${c.offset} overruns the ${c.total}-byte payload`);
+    if (c.nonce.length !== nonceLength(c.aeadMode) || (c.aeadMode !== 0 && c.aeadMode !== 2 && c.aeadMode !== 3)) {
+      throw serializerError('FRAME_BAD_RECORD', `chunk AEAD mode ${c.aeadMode} with a ${c.nonce.length}-byte nonce is not valid`);
+    }
+    if (!bytesEqual(c.aadHash, blake3(record.key))) throw serializerError('FRAME_BAD_RECORD', 'chunk AAD hash does not match its key');
+    let plain: Uint8Array;
+    if (c.aeadMode === AEAD_MODE.none) {
+      if (requireAead) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a chunk arrived in plaintext');
+      if (c.data.length !== c.size) throw serializerError('CHUNK_CONFLICT', `chunk holds ${c.data.length} bytes, says ${c.size}`);
+      plain = c.data;
+    } else {
+      if (c.data.length !== c.size + TAG_BYTES) throw serializerError('CHUNK_CONFLICT', `sealed chunk holds ${c.data.length} bytes, expected ${c.size + TAG_BYTES}`);
+      if (aeadKey === undefined) throw serializerError('AEAD_KEY_MISSING', 'a chunk is encrypted and no AEAD key was given for this mount');
+      plain = aeadOpen(c.aeadMode, aeadKey, c.nonce, c.data, record.key);
+    }
+    out.set(plain, offset);
+    offset += c.size;
+  }
+  if (offset !== expectedSize) throw serializerError('CHUNK_INCOMPLETE', `payload chunks cover ${offset} of ${expectedSize} bytes`);
+  return out;
+}
