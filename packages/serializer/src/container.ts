@@ -4,6 +4,7 @@
  * to read each other's output).
  */
 import { deflateSync, inflateSync, constants } from 'node:zlib';
+import { deflate as pakoDeflate, inflate as pakoInflate } from 'pako';
 import { serializerError } from './errors.ts';
 
 export const CONTAINER_MAGIC = Uint8Array.of(0x54, 0x4c, 0x46, 0x43); // "TLFC"
@@ -61,3 +62,20 @@ export function unwrapContainer(bytes: Uint8Array, maxFrameBytes: number): Uint8
   }
   return inflated;
 }
+
+/** The same zlib operations through pako (portable path, and the cross-check in tests). */
+export const portableZlib = {
+  deflate(data: Uint8Array): Uint8Array {
+    return pakoDeflate(data, { level: 1 });
+  },
+  inflate(data: Uint8Array, maxOutput: number): Uint8Array {
+    let out: Uint8Array;
+    try {
+      out = pakoInflate(data);
+    } catch (error) {
+      throw serializerError('FRAME_BAD_CONTAINER', `the zlib stream does not inflate: ${(error as Error).message}`);
+    }
+    if (out.length > maxOutput) throw serializerError('FRAME_BAD_CONTAINER', `the zlib stream inflates past ${maxOutput} bytes`);
+    return out;
+  },
+};

@@ -2,7 +2,7 @@
  * @cep/serializer — flat frames, byte-compatible with the CEP reference implementation,
  * with CRC32C, deflate, AEAD and a comparator ceiling. See README.md and FORMAT.md.
  */
-export type { SerializerErrorCode } from './errors.ts';
+export { SERIALIZER_ERROR_CODES, type SerializerErrorCode } from './errors.ts';
 export {
   encodeFrame,
   decodeFrame,
