@@ -64,6 +64,13 @@ function suffixOf(cell: Cell): Name {
   }
 }
 
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 function prefixed(type: number, body: Uint8Array, ...suffixVarints: number[]): Uint8Array {
   const w = new ByteWriter(body.length + 8);
   w.u8(type);
@@ -81,13 +88,31 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
   let caps = 0;
   let newest = 0;
   const include = (c: Cell) => options.includeDeleted === true || !c.isDeleted;
+  // A value's fingerprint is needed twice (its parent's manifest, then its own cell_desc): compute it once.
+  const fingerprints = new Map<Cell, bigint>();
+  const fingerprintOf = (c: Cell, dataType: Name, data: Uint8Array, hash?: Uint8Array): bigint => {
+    let fp = fingerprints.get(c);
+    if (fp === undefined) {
+      fp = payloadFingerprint(dataType, data, names, hash ?? blake3(data));
+      fingerprints.set(c, fp);
+    }
+    return fp;
+  };
+  const childRevision = (child: Cell): Uint8Array => {
+    const out = new Uint8Array(16);
+    if (child.isDeleted) return out;
+    let fp = DATALESS_FINGERPRINT;
+    if (child.kind === 'value') {
+      const { dataType, bytes } = valueToData(child.value!);
+      if (bytes.length > 0) fp = fingerprintOf(child, dataType, bytes);
+    }
+    new DataView(out.buffer).setBigUint64(0, fp, true);
+    return out;
+  };
 
   const visit = (node: Cell, path: Uint8Array): void => {
     newest = Math.max(newest, node.modified, node.deleted ?? 0);
-    const key = new ByteWriter(path.length + 17);
-    key.bytes(path);
-    names.writeName(key, suffixOf(node));
-    const pathKey = key.result().slice();
+    const pathKey = concat(path, names.nameBytes(suffixOf(node)));
     let data: Uint8Array | undefined;
     let dataType: Name | undefined;
     if (node.kind === 'value') ({ dataType, bytes: data } = valueToData(node.value!));
@@ -97,7 +122,8 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
       for (const segment of node.linkTarget!) names.writeName(target, segment);
       data = target.result().slice();
     }
-    const fp = data !== undefined && data.length > 0 ? payloadFingerprint(dataType!, data, names) : undefined;
+    const hash = data !== undefined && data.length > 0 ? blake3(data) : undefined;
+    const fp = hash !== undefined ? fingerprintOf(node, dataType!, data!, hash) : undefined;
     const inline = data !== undefined && data.length > 0 && data.length <= INLINE_MAX && resolved.aead === undefined;
     if (fp !== undefined) caps |= CAP.PAYLOAD_FP | CAP.PAYLOAD_REF;
     records.push({
@@ -107,11 +133,11 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
         storeDescriptor: node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none,
         created: BigInt(node.created),
         latest: BigInt(node.modified),
-        revision: data !== undefined && data.length > 0 ? blake3(data).subarray(0, 16) : new Uint8Array(16),
+        revision: hash !== undefined ? hash.subarray(0, 16) : new Uint8Array(16),
         payloadKind: 0,
         fingerprint: fp,
         inline: inline ? data! : new Uint8Array(0),
-        ref: fp !== undefined ? { refKind: 0, hashAlg: 1, codec: 0, aeadMode: resolved.aead?.mode ?? 0, size: data!.length, hash: blake3(data!) } : undefined,
+        ref: hash !== undefined ? { refKind: 0, hashAlg: 1, codec: 0, aeadMode: resolved.aead?.mode ?? 0, size: data!.length, hash } : undefined,
         metaMask: node.isDeleted ? META.tombstone : 0,
       }),
     });
@@ -124,7 +150,7 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
           op: child.isDeleted ? 2 : 1,
           name: child.name,
           mask: child.isDeleted ? META.tombstone : 0,
-          revision: childRevision(child, names),
+          revision: childRevision(child),
         }));
         records.push({
           type: RECORD_TYPE.MANIFEST_DELTA, version: 1, flags: 0, key: prefixed(RECORD_TYPE.MANIFEST_DELTA, pathKey, page),
@@ -148,17 +174,12 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
     if (node.kind === 'dictionary' || node.kind === 'list') {
       for (const child of node.children()) {
         if (!include(child)) continue;
-        const childPath = new ByteWriter(path.length + 17);
-        childPath.bytes(path);
-        names.writeName(childPath, child.name);
-        visit(child, childPath.result().slice());
+        visit(child, concat(path, names.nameBytes(child.name)));
       }
     }
   };
 
-  const rootPath = new ByteWriter(17);
-  names.writeName(rootPath, ROOT_NAME);
-  visit(cell, rootPath.result().slice());
+  visit(cell, names.nameBytes(ROOT_NAME));
   for (const entry of names.entries()) {
     const key = new ByteWriter(9);
     key.u8(RECORD_TYPE.NAMEPOOL_DELTA);
@@ -176,18 +197,6 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
   if (out.length > resolved.maxFrameBytes) {
     throw serializerError('FRAME_TOO_LARGE', `the branch encodes to ${out.length} bytes; the policy allows ${resolved.maxFrameBytes}`, { size: out.length, limit: resolved.maxFrameBytes });
   }
-  return out;
-}
-
-function childRevision(child: Cell, names: NameTableWriter): Uint8Array {
-  const out = new Uint8Array(16);
-  if (child.isDeleted) return out;
-  let fp = DATALESS_FINGERPRINT;
-  if (child.kind === 'value') {
-    const { dataType, bytes } = valueToData(child.value!);
-    if (bytes.length > 0) fp = payloadFingerprint(dataType, bytes, names);
-  }
-  new DataView(out.buffer).setBigUint64(0, fp, true);
   return out;
 }
 

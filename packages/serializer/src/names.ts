@@ -28,15 +28,23 @@ export class NameTableWriter {
   }
 
   writeName(out: ByteWriter, n: Name): void {
-    out.u64(this.code(n.domain));
-    out.u64(this.code(n.tag));
-    out.u8(n.tag.glob || n.domain.glob ? 1 : 0);
+    out.bytes(this.nameBytes(n));
   }
 
+  private readonly encoded = new Map<string, Uint8Array>();
+
+  /** The 17 wire bytes of a name, encoded once per frame. */
   nameBytes(n: Name): Uint8Array {
-    const out = new ByteWriter(17);
-    this.writeName(out, n);
-    return out.result();
+    let bytes = this.encoded.get(n.key);
+    if (bytes === undefined) {
+      const out = new ByteWriter(17);
+      out.u64(this.code(n.domain));
+      out.u64(this.code(n.tag));
+      out.u8(n.tag.glob || n.domain.glob ? 1 : 0);
+      bytes = out.result();
+      this.encoded.set(n.key, bytes);
+    }
+    return bytes;
   }
 
   /** The table's entries, sorted by id (the reference's emission order). */
@@ -60,7 +68,18 @@ export class NameTableReader {
     this.texts.set(id, text);
   }
 
+  private readonly decoded = new Map<bigint, Id>();
+
   id(code: bigint): Id {
+    let found = this.decoded.get(code);
+    if (found === undefined) {
+      found = this.resolve(code);
+      this.decoded.set(code, found);
+    }
+    return found;
+  }
+
+  private resolve(code: bigint): Id {
     if ((code >> 56n) === 2n) {
       const text = this.texts.get(code);
       if (text === undefined) throw serializerError('NAME_UNRESOLVED', `reference name 0x${code.toString(16)} is not in the frame's name table`, { code });

@@ -3,7 +3,7 @@ import type { Name } from '@cep/cells';
 import { AEAD_MODE, aeadOpen, aeadSeal, chunkNonce, nonceLength, TAG_BYTES } from './aead.ts';
 import { ByteWriter, bytesEqual } from './bytes.ts';
 import { serializerError } from './errors.ts';
-import { blake3, h64 } from './hash.ts';
+import { blake3, h64, h64OfDigest } from './hash.ts';
 import type { NameTableWriter } from './names.ts';
 import { readChunk, writeChunk, type Chunk } from './records.ts';
 
@@ -18,12 +18,13 @@ export const CHUNK_BYTES = 4096;
 export const MAX_CHUNKS_FOR_REFERENCE = 128;
 
 /** The reference's payload fingerprint: H64(LE64 domain ‖ LE64 tag ‖ LE64 size ‖ LE64 H64(bytes)). */
-export function payloadFingerprint(dataType: Name, data: Uint8Array, names: NameTableWriter): bigint {
+export function payloadFingerprint(dataType: Name, data: Uint8Array, names: NameTableWriter, digest?: Uint8Array): bigint {
   const w = new ByteWriter(32);
   w.u64(names.code(dataType.domain));
   w.u64(names.code(dataType.tag));
   w.u64(BigInt(data.length));
-  w.u64(h64(data));
+  // H64(bytes) is the first 8 bytes of BLAKE3(bytes): reuse the payload hash when the caller has it.
+  w.u64(data.length === 0 ? 0n : digest !== undefined ? h64OfDigest(digest) : h64(data));
   return h64(w.result());
 }
 
