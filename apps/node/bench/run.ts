@@ -1,10 +1,10 @@
 /**
  * What a peer's edges cost: rendering a large branch as JSON for /net, a /metrics
- * scrape over many mounts, and a stand-in beat (the driver's own overhead).
+ * scrape over many mounts, and an empty @cep/heartbeat beat (the floor under every peer beat).
  * Prints a table; asserts nothing.
  */
 import { bool, createTree, text, u64 } from '@cep/cells';
-import { createBeatRuntime } from '../src/heartbeat.ts';
+import { createRuntime } from '@cep/heartbeat';
 import { createPeerMetrics } from '../src/metrics.ts';
 import { branchToJson } from '../src/tree-json.ts';
 
@@ -37,9 +37,9 @@ for (let i = 0; i < scrapes; i++) await metrics.text();
 const scrapeMs = (performance.now() - t0) / scrapes;
 rows.push({ label: `/metrics scrape over ${MOUNTS} mounts (5 series each)`, result: `${scrapeMs.toFixed(2)} ms per scrape` });
 
-const runtime = createBeatRuntime();
+const runtime = createRuntime();
 const BEATS = 1_000_000;
-rows.push(time('stand-in runtime step() (driver overhead floor)', 'beats', BEATS, () => {
+rows.push(time('@cep/heartbeat step() with nothing registered (the floor under a peer beat)', 'beats', BEATS, () => {
   for (let i = 0; i < BEATS; i++) runtime.step();
 }));
 

@@ -8,7 +8,10 @@
  */
 import type { Logger } from 'pino';
 
-/** Anything with a `step()` (a heartbeat runtime). A returned promise is awaited. */
+/**
+ * Anything with a `step()`: a `@cep/heartbeat` `Runtime`, whose step is synchronous.
+ * A returned promise is awaited, so a test can hold a beat open across a stop.
+ */
 export interface Steppable {
   readonly beat: number;
   step(): unknown;

@@ -7,7 +7,7 @@ export { createConfigSchema, KEY_BYTES, LOG_LEVELS, PROVIDER_IDS, type PeerConfi
 export { EXIT_CODES, exitCodeFor, type NodeErrorCode } from './errors.ts';
 export { defineHandler, loadHandlers, type InvokeCall, type InvokeHandler, type InvokeOutcome, type LoadedHandler } from './handlers.ts';
 export { createLogger, type LogFormat, type LoggerOptions, type Logger } from './log.ts';
-export { createBeatRuntime, HEARTBEAT_STAND_IN, type BeatRuntime, type BeatRuntimeOptions } from './heartbeat.ts';
+export { logCeiFacts } from './cei-log.ts';
 export { createBeatDriver, type BeatDriver, type BeatDriverOptions, type BeatDriverStats, type Steppable } from './beat-driver.ts';
 export { createPeerMetrics, TELEMETRY_COUNTERS, TELEMETRY_GAUGES, type PeerMetrics, type PeerMetricsOptions } from './metrics.ts';
 export { startHttpServer, type HttpEndpoint, type HttpServerOptions } from './http.ts';

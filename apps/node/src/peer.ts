@@ -1,6 +1,7 @@
 /**
- * A running peer: runtime, wiring (transport, organs), HTTP endpoint and the beat
- * driver, started all-or-nothing and stopped in the reverse order.
+ * A running peer: a `@cep/heartbeat` runtime, wiring (transport, organs), HTTP
+ * endpoint and the beat driver that steps the runtime, started all-or-nothing and
+ * stopped in the reverse order.
  */
 import type { Logger } from 'pino';
 import type { Tree } from '@cep/cells';
@@ -9,7 +10,8 @@ import { nodeError } from './errors.ts';
 import { createBeatDriver, type BeatDriver, type BeatDriverStats } from './beat-driver.ts';
 import type { PeerConfig } from './config/schema.ts';
 import type { LoadedHandler } from './handlers.ts';
-import { createBeatRuntime, HEARTBEAT_STAND_IN, type BeatRuntime } from './heartbeat.ts';
+import { createRuntime, type Runtime } from '@cep/heartbeat';
+import { logCeiFacts } from './cei-log.ts';
 import { startHttpServer } from './http.ts';
 import { createPeerMetrics, type PeerMetrics } from './metrics.ts';
 import { createShutdownHooks, type ShutdownHook } from './shutdown.ts';
@@ -27,8 +29,8 @@ export interface StartPeerOptions {
   readonly log: Logger;
   /** Handler modules, loaded beforehand with `loadHandlers`. */
   readonly handlers?: readonly LoadedHandler[];
-  /** A runtime to drive instead of a new one (tests). */
-  readonly runtime?: BeatRuntime;
+  /** A `@cep/heartbeat` runtime to drive instead of a new `createRuntime()` (tests). */
+  readonly runtime?: Runtime;
   /** Monotonic ms clock for the beat driver (tests). */
   readonly clock?: () => number;
   /** Do not start the beat timer (tests step the runtime by hand). */
@@ -47,7 +49,8 @@ export interface StopResult {
 export interface Peer {
   readonly name: string;
   readonly config: PeerConfig;
-  readonly runtime: BeatRuntime;
+  /** The peer's `@cep/heartbeat` runtime: the beat driver steps it; `/net` and `inspect` read its tree. */
+  readonly runtime: Runtime;
   readonly tree: Tree;
   readonly metrics: PeerMetrics;
   /** `http://127.0.0.1:port`, or undefined when `http: false`. */
@@ -71,7 +74,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   const { config } = options;
   const log = options.log;
   const handlers = options.handlers ?? [];
-  const runtime = options.runtime ?? createBeatRuntime();
+  const runtime = options.runtime ?? createRuntime();
   const hooks = createShutdownHooks(log);
   let driver: BeatDriver | undefined;
   let stopping: Promise<StopResult> | undefined;
@@ -108,7 +111,9 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   let httpUrl: string | undefined;
   let closeHttp: (() => Promise<void>) | undefined;
   try {
-    if (HEARTBEAT_STAND_IN) log.debug('heartbeat: using the stand-in runtime until @cep/heartbeat lands');
+    // Registered first, so it runs last at shutdown: facts the organs and the transport
+    // raise while closing still reach the log.
+    hooks.add('cei log', logCeiFacts(runtime, log));
     // `/net` always exists, so `inspect /net` on a peer with nothing linked yet shows `{}`, not a 404.
     runtime.tree.ensureDictionary('/net');
     transport = await wireTransport(ctx);
@@ -131,7 +136,6 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
           driver: driverStats(),
           transportWired: transport.wired,
           organsWired: organs.wired,
-          heartbeatStandIn: HEARTBEAT_STAND_IN,
           stopping: stopping !== undefined,
         }),
       });

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBeatDriver } from '../src/beat-driver.ts';
-import { createBeatRuntime } from '../src/heartbeat.ts';
+import { createRuntime } from '@cep/heartbeat';
 import { createLogger } from '../src/log.ts';
 import { logSink } from './helpers/io.ts';
 
@@ -37,7 +37,7 @@ async function advance(ms: number): Promise<void> {
 
 function setup(costOf: (beat: number) => number, periodMs = 5) {
   const starts: number[] = [];
-  const runtime = createBeatRuntime();
+  const runtime = createRuntime();
   const sink = logSink();
   const log = createLogger({ level: 'debug', destination: sink.destination, isTTY: false });
   const stepped = {

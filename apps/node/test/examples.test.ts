@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { u64 } from '@cep/cells';
 import { loadConfig } from '../src/config/load.ts';
 import { loadHandlers } from '../src/handlers.ts';
-import { createBeatRuntime } from '../src/heartbeat.ts';
+import { createRuntime } from '@cep/heartbeat';
 
 const example = (file: string) => fileURLToPath(new URL(`../examples/${file}`, import.meta.url));
 
@@ -19,7 +19,7 @@ describe('the README examples', () => {
   it("saturn's add handler loads and answers", async () => {
     const saturn = loadConfig(example('saturn.yaml'));
     const [add] = await loadHandlers(saturn, 'saturn.yaml');
-    const call = { beat: 1, caller: 'earth', signal: '/sig/add', payload: u64(1), tree: createBeatRuntime().tree };
+    const call = { beat: 1, caller: 'earth', signal: '/sig/add', payload: u64(1), tree: createRuntime().tree };
     expect(add!.handler.run(call)).toEqual({ status: 'ok', result: u64(2) });
     expect(add!.handler.run({ ...call, payload: undefined as never })).toMatchObject({ status: 'reject' });
   });

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.ts';
 import { loadHandlers } from '../src/handlers.ts';
-import { createBeatRuntime } from '../src/heartbeat.ts';
+import { createRuntime } from '@cep/heartbeat';
 import { runCli } from '../src/program.ts';
 import { tempDir } from './helpers/files.ts';
 import { fakeIo } from './helpers/io.ts';
@@ -26,7 +26,7 @@ describe('invoke handler modules', () => {
     const { file, config } = configWith([{ name: 'add', module: './add.mjs' }, { name: 'echo', module: 'echo.mjs', export: 'echo' }]);
     const handlers = await loadHandlers(config, file);
     expect(handlers.map((h) => h.name)).toEqual(['add', 'echo']);
-    const tree = createBeatRuntime().tree;
+    const tree = createRuntime().tree;
     const call = { beat: 4, caller: 'earth', signal: '/sig/add', payload: u64(41), tree };
     expect(handlers[0]!.handler.run(call)).toEqual({ status: 'ok', result: u64(42) });
     expect(handlers[1]!.handler.run({ ...call, payload: text('hi') })).toEqual({ status: 'ok', result: text('hi') });

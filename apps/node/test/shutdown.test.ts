@@ -2,13 +2,14 @@ import { createServer, type Server } from 'node:net';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/load.ts';
-import { createBeatRuntime } from '../src/heartbeat.ts';
+import { createRuntime } from '@cep/heartbeat';
 import { createLogger } from '../src/log.ts';
 import { startPeer, type Peer } from '../src/peer.ts';
 import { runCli } from '../src/program.ts';
 import { createShutdownHooks } from '../src/shutdown.ts';
 import { tempDir } from './helpers/files.ts';
 import { fakeIo, logSink } from './helpers/io.ts';
+import { overrideRuntime } from './helpers/runtime.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -45,16 +46,11 @@ describe('shutdown hooks', () => {
 describe('stopping a peer', () => {
   it('finishes the beat in progress before the hooks run, then closes the endpoint', async () => {
     const { log, lines } = quietLog();
-    const inner = createBeatRuntime();
+    const inner = createRuntime();
     const events: string[] = [];
     let release!: () => void;
-    const runtime = {
-      ...inner,
-      tree: inner.tree,
-      get beat() {
-        return inner.beat;
-      },
-      onCommit: inner.onCommit,
+    // The real step is synchronous; holding it behind a promise makes "a beat in progress" observable.
+    const runtime = overrideRuntime(inner, {
       step() {
         events.push(`start ${inner.beat}`);
         return new Promise<void>((resolve) => {
@@ -65,7 +61,7 @@ describe('stopping a peer', () => {
           };
         });
       },
-    };
+    });
     const config = validateConfig({ peer: 'earth', enclave: 'lab', beat_ms: 1, http: { port: 0 } }, 'peer.yaml', '/tmp');
     const peer = await startPeer({ config, log, runtime });
     cleanups.push(() => peer.stop('cleanup'));
@@ -89,7 +85,7 @@ describe('stopping a peer', () => {
     const port = (blocker.address() as { port: number }).port;
     const { log } = quietLog();
     const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { port } }, 'peer.yaml', '/tmp');
-    const runtime = createBeatRuntime();
+    const runtime = createRuntime();
     await expect(startPeer({ config, log, runtime })).rejects.toMatchObject({ code: 'HTTP_LISTEN_FAILED', message: expect.stringContaining(`127.0.0.1:${port} (EADDRINUSE)`) });
     await new Promise((r) => setTimeout(r, 30));
     expect(runtime.beat).toBe(0);
@@ -97,8 +93,8 @@ describe('stopping a peer', () => {
 
   it('stops with exit code 1 when a beat throws', async () => {
     const { log } = quietLog();
-    const inner = createBeatRuntime();
-    const runtime = { tree: inner.tree, beat: 0, onCommit: inner.onCommit, step: () => { throw new Error('enzyme exploded'); } };
+    // The real runtime catches enzyme throws; a throw out of step() itself means the runtime is broken.
+    const runtime = overrideRuntime(createRuntime(), { step: () => { throw new Error('runtime broken'); } });
     const config = validateConfig({ peer: 'earth', enclave: 'lab', beat_ms: 1, http: false }, 'peer.yaml', '/tmp');
     const peer = await startPeer({ config, log, runtime });
     expect(await peer.stopped).toMatchObject({ reason: 'beat failed', exitCode: 1 });
@@ -155,7 +151,7 @@ describe('cep-node run and signals (in-process)', () => {
 describe('a wiring step that fails', () => {
   it('is reported as START_FAILED with its cause, after the hooks registered so far ran', async () => {
     const { log } = quietLog();
-    const inner = createBeatRuntime();
+    const inner = createRuntime();
     // A tree that refuses the first write under /net/organs stands in for a wiring step that throws.
     const tree = new Proxy(inner.tree, {
       get(target, prop, receiver) {
@@ -164,7 +160,7 @@ describe('a wiring step that fails', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const runtime = { tree, get beat() { return inner.beat; }, step: () => inner.step(), onCommit: inner.onCommit };
+    const runtime = overrideRuntime(inner, { tree });
     const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { port: 0 }, keys: { saturn: { hex: '00'.repeat(32) } }, peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:1' }] }, 'peer.yaml', '/tmp');
     await expect(startPeer({ config, log, runtime })).rejects.toMatchObject({ code: 'START_FAILED', message: 'peer failed to start: disk on fire', cause: expect.any(TypeError) });
     expect(inner.beat).toBe(0);

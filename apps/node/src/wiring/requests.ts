@@ -4,13 +4,14 @@
  * they find, whoever wrote them. Field names follow SPEC §7; if an organ's README
  * says otherwise once it lands, it wins and this file follows.
  */
-import { name, text, u64, type Tree } from '@cep/cells';
+import { text, u64, type Tree } from '@cep/cells';
+import { organStore } from '@cep/heartbeat';
 import type { PeerConfig } from '../config/schema.ts';
 
 /** Writes `/net/organs/link/requests/<n>` per peer and `/net/organs/mirror/requests/<n>` per mirror, in one batch. */
 export function writeRequests(tree: Tree, config: PeerConfig): { link: number; mirror: number } {
   tree.batch(() => {
-    if (config.peers.length > 0) tree.ensureDictionary('/net/organs/link/requests', name('organ/link'));
+    if (config.peers.length > 0) tree.ensureDictionary('/net/organs/link/requests', organStore('link'));
     config.peers.forEach((peer, i) => {
       const base = `/net/organs/link/requests/${i + 1}`;
       tree.set(`${base}/peer`, text(peer.name));
@@ -19,7 +20,7 @@ export function writeRequests(tree: Tree, config: PeerConfig): { link: number; m
       tree.set(`${base}/local_node`, text(config.peer));
       tree.set(`${base}/pref_prov`, text(peer.provider));
     });
-    if (config.mirrors.length > 0) tree.ensureDictionary('/net/organs/mirror/requests', name('organ/mirror'));
+    if (config.mirrors.length > 0) tree.ensureDictionary('/net/organs/mirror/requests', organStore('mirror'));
     config.mirrors.forEach((mirror, i) => {
       const base = `/net/organs/mirror/requests/${i + 1}`;
       tree.set(`${base}/peer`, text(mirror.source.peer));
