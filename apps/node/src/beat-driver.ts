@@ -92,6 +92,9 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     }
     const ended = clock();
     const stepMs = ended - started;
+    // How late the timer fired: an overrun with a short step and a large lateMs is a
+    // busy event loop or machine, not a slow beat.
+    const lateMs = Math.max(0, started - nextSlot);
     stats.beats += 1;
     if (stepMs > stats.worstStepMs) stats.worstStepMs = stepMs;
     nextSlot += periodMs;
@@ -102,7 +105,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
       unreported += 1;
       if (ended - lastWarnAt >= logEveryMs) {
         log.warn(
-          { beat, stepMs: Number(stepMs.toFixed(3)), periodMs, missedSlots: missed, overrunsSinceLastWarning: unreported, overrunsTotal: stats.overruns },
+          { beat, stepMs: Number(stepMs.toFixed(3)), lateMs: Number(lateMs.toFixed(3)), periodMs, missedSlots: missed, overrunsSinceLastWarning: unreported, overrunsTotal: stats.overruns },
           'beat overran its slot; skipping missed slots',
         );
         lastWarnAt = ended;

@@ -79,7 +79,21 @@ describe('the beat driver', () => {
     expect(driver.stats.worstStepMs).toBe(23);
     const warnings = logs.filter((l) => l['msg'] === 'beat overran its slot; skipping missed slots');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ beat: 3, stepMs: 23, periodMs: 5, missedSlots: 3 });
+    expect(warnings[0]).toMatchObject({ beat: 3, stepMs: 23, lateMs: 0, periodMs: 5, missedSlots: 3 });
+  });
+
+  it('tells a late timer from a slow beat: a quick step started late is an overrun with lateMs', async () => {
+    const { driver, starts, logs } = setup(() => 1);
+    driver.start();
+    await advance(10);
+    // The event loop is blocked for 17 ms before the slot at 15 can fire.
+    pending!.at += 17;
+    await advance(40);
+    await driver.stop();
+    expect(starts.slice(0, 4)).toEqual([0, 5, 10, 32]);
+    expect(starts[4]).toBe(33);
+    expect(driver.stats.overruns).toBe(1);
+    expect(logs.find((l) => l['msg'] === 'beat overran its slot; skipping missed slots')).toMatchObject({ beat: 3, stepMs: 1, lateMs: 17, missedSlots: 2 });
   });
 
   it('warns at most once per interval when every beat overruns, and counts them all', async () => {
