@@ -1,2 +1,15 @@
-/** The provider interface, the transport manager (catalog, mounts, negotiation, telemetry) and its CEI topics. */
-export {};
+/**
+ * @cep/transport — the transport manager: provider catalog, mounts and negotiation, serializer
+ * policy per mount, telemetry and CEI. Provider authors import `@cep/transport/provider` only.
+ */
+export { createTransportManager, type MountEvent, type MountSpec, type TransportManager, type TransportManagerOptions } from './manager.ts';
+export type { Mount, SendOptions, SendOutcome } from './mount.ts';
+export type { FrameHandler, InboundFrame } from './inbound.ts';
+export { negotiate, negotiateSerializer, type CapabilityRequest, type CatalogEntry, type NegotiationResult, type SerializerFeature, type SerializerOutcome } from './negotiate.ts';
+export { TOPIC, type TransportTopic } from './topics.ts';
+export { TRANSPORT_ERROR_CODES, type TransportErrorCode } from './errors.ts';
+export { deriveMountKey } from './keys.ts';
+export { mountPath, telemetryPath, transportPath, type MountState } from './schema.ts';
+export { EVENT_INPUT, FRAME_INPUT } from './events.ts';
+export type * from './provider/v1.ts';
+export { PROVIDER_SPEC_V1, providerError } from './provider/v1.ts';

@@ -1,0 +1,32 @@
+/**
+ * Provider events as runtime inputs. Each is logged by the heartbeat and admitted at a
+ * capture, so `replay` sees exactly what the live peer saw.
+ */
+
+/** Input kind of channel events (sorted before frames, so `accepted` precedes its frames). */
+export const EVENT_INPUT = 'tp.event';
+/** Input kind of inbound frames. */
+export const FRAME_INPUT = 'tp.frame';
+
+/** One edge event (`ch` is the manager's channel id, `d<n>` dialled, `a<n>` accepted). */
+export type EdgeEvent =
+  | { readonly t: 'opened'; readonly ch: string }
+  | { readonly t: 'open_failed'; readonly ch: string; readonly code: string; readonly note: string }
+  | { readonly t: 'accepted'; readonly ch: string; readonly provider: string }
+  | { readonly t: 'ready'; readonly ch: string }
+  | { readonly t: 'backpressure'; readonly ch: string; readonly bytes: number }
+  | { readonly t: 'reconnecting'; readonly ch: string; readonly note: string }
+  | { readonly t: 'fatal'; readonly ch: string; readonly code: string; readonly note: string }
+  | { readonly t: 'closed'; readonly ch: string; readonly note: string }
+  | { readonly t: 'rejected'; readonly provider: string; readonly code: string; readonly note: string; readonly claimed: string | undefined };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeEvent(event: EdgeEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(event));
+}
+
+export function decodeEvent(data: Uint8Array): EdgeEvent {
+  return JSON.parse(decoder.decode(data)) as EdgeEvent;
+}

@@ -1,0 +1,111 @@
+/**
+ * Inbound frames: pumped from each channel into runtime inputs with a per-mount window (so a
+ * runtime that falls behind makes the provider stop reading its socket), then decoded with the
+ * mount's policy and handed to the handlers of the mount's mode at capture.
+ */
+import type { Runtime } from '@cep/heartbeat';
+import { decodeBranch, type DecodedBranch } from '@cep/serializer';
+import { CepError } from '@cep/errors';
+import type { ChannelV1 } from './provider/v1.ts';
+import type { Mount } from './mount.ts';
+import type { MountImpl } from './mount.ts';
+import { FRAME_INPUT } from './events.ts';
+import { TOPIC } from './topics.ts';
+
+/** A decoded inbound frame, as a mode's handler gets it. */
+export interface InboundFrame {
+  /** The mount it arrived on (reply with `mount.sendBranch`). */
+  readonly mount: Mount;
+  /** The verified, staged branch (nothing applied anywhere yet). */
+  readonly branch: DecodedBranch;
+  /** The frame's bytes as received. */
+  readonly bytes: Uint8Array;
+  /** The beat whose capture admitted it. */
+  readonly beat: number;
+}
+
+/** A handler of one mode's inbound frames; runs at capture, inside the beat's batch. */
+export type FrameHandler = (frame: InboundFrame) => void;
+
+export class Inbound {
+  private readonly handlers = new Map<string, FrameHandler[]>();
+  private readonly waiting = new Map<string, number>();
+  private readonly wakers = new Map<string, Array<() => void>>();
+  private readonly seqs = new Map<string, number>();
+  private released = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly window: number,
+    private readonly mountOf: (key: string) => MountImpl | undefined,
+  ) {}
+
+  on(mode: string, handler: FrameHandler): () => void {
+    const list = this.handlers.get(mode) ?? [];
+    list.push(handler);
+    this.handlers.set(mode, list);
+    return () => {
+      const at = list.indexOf(handler);
+      if (at >= 0) list.splice(at, 1);
+    };
+  }
+
+  /** Reads `channel` until it ends, never more than `window` frames ahead of admission. */
+  pump(stream: string, channel: ChannelV1): void {
+    void (async () => {
+      try {
+        for await (const frame of channel.frames()) {
+          while (!this.released && (this.waiting.get(stream) ?? 0) >= this.window) {
+            await new Promise<void>((wake) => this.wakers.set(stream, [...(this.wakers.get(stream) ?? []), wake]));
+          }
+          if (this.released) return;
+          const seq = (this.seqs.get(stream) ?? 0) + 1;
+          this.seqs.set(stream, seq);
+          this.waiting.set(stream, (this.waiting.get(stream) ?? 0) + 1);
+          this.runtime.pushInput(FRAME_INPUT, { stream, seq, data: frame });
+        }
+      } catch {
+        // A broken iteration is reported by the channel's own fatal/closed event.
+      }
+    })();
+  }
+
+  /** Admits one frame at capture: decode with the mount's policy, then the mode's handlers. */
+  admit(stream: string, bytes: Uint8Array, beat: number): void {
+    this.credit(stream);
+    const mount = this.mountOf(stream);
+    if (mount === undefined) return; // the mount was removed; its frames go with it
+    let branch: DecodedBranch;
+    try {
+      branch = decodeBranch(bytes, mount.policy);
+    } catch (error) {
+      const code = error instanceof CepError ? error.code : 'DECODE_FAILED';
+      mount.telemetry.event('frame_refused', beat);
+      mount.emit(TOPIC.schema, 'warn', `inbound frame refused (${code}): ${(error as Error).message}`);
+      return;
+    }
+    const handlers = this.handlers.get(mount.mode) ?? [];
+    if (handlers.length === 0) {
+      mount.emit(TOPIC.schema, 'warn', `no handler for mode ${mount.mode}; frame dropped`);
+      return;
+    }
+    for (const handler of [...handlers]) handler({ mount, branch, bytes, beat });
+  }
+
+  /** Lets every pump finish (manager closed). */
+  release(): void {
+    this.released = true;
+    for (const wakers of this.wakers.values()) for (const wake of wakers) wake();
+    this.wakers.clear();
+  }
+
+  private credit(stream: string): void {
+    const left = (this.waiting.get(stream) ?? 1) - 1;
+    this.waiting.set(stream, Math.max(0, left));
+    const wakers = this.wakers.get(stream);
+    if (wakers !== undefined && left < this.window) {
+      this.wakers.delete(stream);
+      for (const wake of wakers) wake();
+    }
+  }
+}

@@ -1,0 +1,585 @@
+/**
+ * The transport manager (SPEC §6): a provider catalog, mounts negotiated against it, channels
+ * opened through providers, and every provider event turned into a runtime input.
+ *
+ * The rule that keeps it deterministic: providers live at the edge (sockets, timers, the OS);
+ * the tree changes only when the heartbeat admits their events and frames at a capture. The
+ * inbound log therefore holds everything that happened, and `replay` rebuilds `/net` exactly.
+ */
+import { explainNotWord, name, type Tree } from '@cep/cells';
+import type { Runtime } from '@cep/heartbeat';
+import { COMPARATOR_VERSION, DEFAULT_MAX_FRAME_BYTES, type SerializerPolicy } from '@cep/serializer';
+import { CepError } from '@cep/errors';
+import { PROVIDER_SPEC_V1, type ChannelV1, type ListenerV1, type ProviderV1 } from './provider/v1.ts';
+import { transportError } from './errors.ts';
+import { deriveMountKey } from './keys.ts';
+import { MountImpl, type Mount } from './mount.ts';
+import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
+import { at, telemetryPath, writeCatalogEntry, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
+import { TOPIC } from './topics.ts';
+import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
+import { Inbound, type FrameHandler } from './inbound.ts';
+
+/** What a mount asks for (SPEC §6, the fields of a link request). */
+export interface MountSpec {
+  readonly peer: string;
+  readonly mode: string;
+  readonly mount: string;
+  /** The local node the mount belongs to (default: the manager's `localNode`). */
+  readonly localNode?: string;
+  /** How to reach the peer with the chosen provider (default: `addressOf(peer, provider)`). */
+  readonly address?: string;
+  readonly caps?: { readonly required?: readonly string[]; readonly preferred?: readonly string[]; readonly updLatest?: boolean };
+  /** A provider id to use when it qualifies. */
+  readonly prefProv?: string;
+  /** False: gauges sent on this mount are refused (`tp_upd_den`) instead of dropped. Default true. */
+  readonly allowUpd?: boolean;
+  /** Serializer features this mount allows (default: crc32c and deflate on; aead on when a key exists). */
+  readonly serializer?: {
+    readonly crc32c?: boolean;
+    readonly deflate?: boolean;
+    readonly aead?: boolean;
+    /** Emit `tp_flatneg` when a feature is turned off (default true). */
+    readonly warnDown?: boolean;
+    /** The highest comparator version the peer's reader accepts (default ours). */
+    readonly cmpMaxVer?: number;
+  };
+}
+
+/** Something that happened to a mount, told to organs at the capture that admitted it. */
+export interface MountEvent {
+  readonly type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal';
+  readonly mount: Mount;
+  readonly beat: number;
+  readonly note?: string;
+}
+
+/** Options of {@link createTransportManager}. */
+export interface TransportManagerOptions {
+  /** This runtime's node name (a CEP word). */
+  readonly localNode: string;
+  /** Providers to register at once. */
+  readonly providers?: readonly ProviderV1[];
+  /** Where a peer listens for a provider (e.g. from the peer config). */
+  readonly addressOf?: (peer: string, providerId: string) => string | undefined;
+  /** The key shared with a peer; each mount's AEAD key is derived from it. */
+  readonly peerKey?: (peer: string) => Uint8Array | undefined;
+  /** Frames a mount may queue while opening or backpressured (default 4096). */
+  readonly maxQueuedFrames?: number;
+  /** Largest frame sent or accepted (default the serializer's 64 MiB). */
+  readonly maxFrameBytes?: number;
+  /** Inbound frames per mount waiting for admission before the manager stops reading (default 256). */
+  readonly inboundWindow?: number;
+  /**
+   * Never dial or listen: the tree is rebuilt from admitted (logged) events alone. For
+   * `replay(log)` of a peer's inbound log.
+   */
+  readonly offline?: boolean;
+}
+
+/** The transport manager of one runtime. */
+export interface TransportManager {
+  readonly runtime: Runtime;
+  /** Registers a provider and mirrors it under `/net/transports/<id>/`; mounts without one are renegotiated. */
+  addProvider(provider: ProviderV1): void;
+  /** Starts accepting channels on a registered provider. */
+  listen(providerId: string, address: string): Promise<ListenerV1>;
+  /** Creates or reconfigures a mount; a channel opens at once when a provider qualifies. */
+  configure(spec: MountSpec): Mount;
+  /** The mount at `peer/mode/mount`, if any. */
+  get(peer: string, mode: string, mount: string): Mount | undefined;
+  /** Every mount, in key order. */
+  mounts(): Mount[];
+  /** Closes a mount and removes its schema and telemetry. */
+  remove(peer: string, mode: string, mount: string, reason: string): boolean;
+  /** Hears decoded inbound frames of one mode, at capture. Returns the remover. */
+  onFrame(mode: string, handler: FrameHandler): () => void;
+  /** Hears mount events (open, accepted, closed, error, fatal), at capture. Returns the remover. */
+  onMountEvent(listener: (event: MountEvent) => void): () => void;
+  /** Closes every mount, listener and provider. */
+  close(): Promise<void>;
+}
+
+/** Creates the transport manager of `runtime` (one per runtime: it defines the `tp.*` inputs). */
+export function createTransportManager(runtime: Runtime, options: TransportManagerOptions): TransportManager {
+  return new Manager(runtime, options);
+}
+
+class Manager implements TransportManager {
+  private readonly providers = new Map<string, ProviderV1>();
+  private readonly mountsByKey = new Map<string, MountImpl>();
+  private readonly specs = new Map<string, MountSpec>();
+  private readonly channels = new Map<string, ChannelV1>();
+  private readonly listeners: ListenerV1[] = [];
+  private readonly mountListeners = new Set<(event: MountEvent) => void>();
+  private readonly inbound: Inbound;
+  private readonly seqs = new Map<string, number>();
+  private readonly dials = new Map<string, AbortController>();
+  /** Dial ids (`d<n>`) follow configure calls, so a replay assigns the same ones; accept ids (`a<n>`) come from the edge and are logged. */
+  private dialSeq = 0;
+  private acceptSeq = 0;
+  private closed = false;
+  private readonly limits: { maxQueuedFrames: number; maxFrameBytes: number };
+
+  constructor(readonly runtime: Runtime, private readonly options: TransportManagerOptions) {
+    this.checkWord('localNode', options.localNode);
+    this.limits = { maxQueuedFrames: options.maxQueuedFrames ?? 4096, maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES };
+    this.inbound = new Inbound(runtime, options.inboundWindow ?? 256, (key) => this.mountsByKey.get(key));
+    runtime.defineInput(EVENT_INPUT, (input, ctx) => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat));
+    runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.data, ctx.beat));
+    for (const provider of options.providers ?? []) this.addProvider(provider);
+  }
+
+  private get tree(): Tree {
+    return this.runtime.tree;
+  }
+
+  // ---- catalog -------------------------------------------------------------------------
+
+  addProvider(provider: ProviderV1): void {
+    if (provider?.specificationVersion !== PROVIDER_SPEC_V1) {
+      throw transportError('PROVIDER_INVALID', `a provider must declare specificationVersion '${PROVIDER_SPEC_V1}'`, { got: provider?.specificationVersion });
+    }
+    const problem = explainNotWord(provider.id);
+    if (problem !== undefined) throw transportError('PROVIDER_INVALID', `provider id ${JSON.stringify(provider.id)} is not a CEP word: ${problem}`);
+    if (!Array.isArray(provider.caps)) throw transportError('PROVIDER_INVALID', `provider ${provider.id} has no caps array`);
+    for (const cap of provider.caps) {
+      const bad = capProblem(cap);
+      if (bad !== undefined) throw transportError('PROVIDER_INVALID', `provider ${provider.id} cap ${JSON.stringify(cap)} is not a valid name: ${bad}`);
+    }
+    if (this.providers.has(provider.id)) throw transportError('PROVIDER_DUPLICATE', `provider ${provider.id} is registered already`, { id: provider.id });
+    this.providers.set(provider.id, provider);
+    writeCatalogEntry(this.tree, provider.id, provider.caps, provider.specificationVersion);
+    const waiting = [...this.mountsByKey.values()].filter((m) => m.initiator && m.provider === undefined && this.specs.has(m.key));
+    if (waiting.length > 0 || this.mountsByKey.size > 0) {
+      this.runtime.cei.emit({ topic: TOPIC.catalogSync, severity: 'info', note: `provider ${provider.id} joined the catalog; ${waiting.length} mount(s) renegotiated`, origin: 'tp/mgr' });
+    }
+    for (const mount of waiting) this.configure(this.specs.get(mount.key)!);
+  }
+
+  private catalog(): Array<{ id: string; caps: readonly string[] }> {
+    return [...this.providers.values()].map((p) => ({ id: p.id, caps: p.caps })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async listen(providerId: string, address: string): Promise<ListenerV1> {
+    const provider = this.providers.get(providerId);
+    if (this.options.offline === true) throw transportError('LISTEN_FAILED', 'an offline manager (replay) does not listen', { providerId });
+    if (provider?.listen === undefined) {
+      throw transportError('LISTEN_FAILED', provider === undefined ? `provider ${providerId} is not registered` : `provider ${providerId} cannot accept channels`, { providerId });
+    }
+    const stream = `~listen/${providerId}`;
+    try {
+      const listener = await provider.listen(
+        {
+          address,
+          onReject: (rejection) => this.pushEvent(stream, { t: 'rejected', provider: providerId, code: String(rejection.code), note: rejection.reason, claimed: rejection.claimedPeer }),
+        },
+        (channel) => this.accept(providerId, channel),
+      );
+      this.listeners.push(listener);
+      return listener;
+    } catch (error) {
+      throw transportError('LISTEN_FAILED', `provider ${providerId} could not listen on ${address}: ${(error as Error).message}`, { providerId, address });
+    }
+  }
+
+  // ---- mounts --------------------------------------------------------------------------
+
+  configure(spec: MountSpec): Mount {
+    for (const field of ['peer', 'mode', 'mount'] as const) this.checkWord(field, spec?.[field]);
+    const localNode = spec.localNode ?? this.options.localNode;
+    this.checkWord('localNode', localNode);
+    if (spec.prefProv !== undefined) this.checkWord('prefProv', spec.prefProv);
+    const required = this.checkCaps('caps.required', spec.caps?.required);
+    const preferred = this.checkCaps('caps.preferred', spec.caps?.preferred);
+    const cmpMaxVer = spec.serializer?.cmpMaxVer ?? COMPARATOR_VERSION;
+    if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0) throw transportError('MOUNT_INVALID', `serializer.cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
+
+    const key = `${spec.peer}/${spec.mode}/${spec.mount}`;
+    this.specs.set(key, spec);
+    const mount = this.mountsByKey.get(key) ?? this.newMount(spec.peer, spec.mode, spec.mount);
+    mount.initiator = true;
+    mount.allowUpd = spec.allowUpd !== false;
+    const peerKey = this.options.peerKey?.(spec.peer);
+    const allowed = {
+      crc32c: spec.serializer?.crc32c ?? true,
+      deflate: spec.serializer?.deflate ?? true,
+      aead: spec.serializer?.aead ?? peerKey !== undefined,
+    };
+    const warnDown = spec.serializer?.warnDown ?? true;
+    const updLatest = spec.caps?.updLatest === true;
+    this.tree.batch(() => {
+      writeMountConfig(this.tree, { peer: spec.peer, mode: spec.mode, mount: spec.mount, localNode, required, preferred, updLatest, serializer: { ...allowed, warnDown, cmpMaxVer } });
+      mount.telemetry.init(this.runtime.beat);
+      const chosen = negotiate(this.catalog(), { required, preferred, updLatest, prefProv: spec.prefProv });
+      if (!chosen.ok) {
+        this.detach(mount, 'no provider');
+        mount.provider = undefined;
+        mount.providerCaps = [];
+        mount.setState('error', chosen.note);
+        mount.emit(TOPIC.noProvider, 'error', chosen.note);
+        return;
+      }
+      const provider = chosen.provider;
+      const outcome = negotiateSerializer(allowed, provider.caps);
+      for (const feature of outcome.downgraded) {
+        if (warnDown && !mount.flatnegWarned.has(feature)) {
+          mount.flatnegWarned.add(feature);
+          mount.emit(TOPIC.flatNegotiation, 'warn', `serializer feature ${feature} turned off: provider ${provider.id} lacks the ${feature} cap`);
+        }
+      }
+      writeSerializer(this.tree, mount.path, { ...outcome.on, warnDown, cmpMaxVer });
+      writeTransport(this.tree, mount.path, provider.id, provider.caps, updLatest);
+      if (outcome.on.aead && peerKey === undefined) {
+        this.detach(mount, 'no key');
+        mount.setState('error', `serializer aead is on but no key is configured for peer ${spec.peer}`);
+        mount.emit(TOPIC.schema, 'error', `aead needs a key for peer ${spec.peer}`);
+        return;
+      }
+      mount.policy = this.policyFor(spec.peer, spec.mode, spec.mount, outcome.on, cmpMaxVer);
+      const address = spec.address ?? this.options.addressOf?.(spec.peer, provider.id);
+      const sameChannel = mount.provider === provider.id && mount.channel !== undefined && mount.state === 'open' && mount.address === address;
+      mount.provider = provider.id;
+      mount.providerCaps = provider.caps;
+      if (sameChannel) return; // reconfigure reuses the open channel
+      this.detach(mount, 'reconfigure');
+      if (address === undefined) {
+        mount.setState('error', `no address for peer ${spec.peer} on provider ${provider.id}`);
+        mount.emit(TOPIC.schema, 'error', `no address for peer ${spec.peer} on provider ${provider.id}`);
+        return;
+      }
+      mount.address = address;
+      mount.setState('opening');
+      mount.telemetry.event('opening', this.runtime.beat);
+      this.dial(mount, this.providers.get(provider.id)!, localNode, address);
+    });
+    return mount;
+  }
+
+  get(peer: string, mode: string, mountName: string): Mount | undefined {
+    return this.mountsByKey.get(`${peer}/${mode}/${mountName}`);
+  }
+
+  mounts(): Mount[] {
+    return [...this.mountsByKey.keys()].sort().map((key) => this.mountsByKey.get(key)!);
+  }
+
+  remove(peer: string, mode: string, mountName: string, reason: string): boolean {
+    const key = `${peer}/${mode}/${mountName}`;
+    const mount = this.mountsByKey.get(key);
+    if (mount === undefined) return false;
+    this.closeMount(mount, reason);
+    this.mountsByKey.delete(key);
+    this.specs.delete(key);
+    this.tree.batch(() => {
+      this.tree.remove(mount.path);
+      if (![...this.mountsByKey.values()].some((m) => m.peer === peer && m.mount === mountName)) this.tree.remove(telemetryPath(peer, mountName));
+    });
+    return true;
+  }
+
+  onFrame(mode: string, handler: FrameHandler): () => void {
+    return this.inbound.on(mode, handler);
+  }
+
+  onMountEvent(listener: (event: MountEvent) => void): () => void {
+    this.mountListeners.add(listener);
+    return () => this.mountListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const mount of this.mountsByKey.values()) this.closeMount(mount, 'manager-close');
+    for (const controller of this.dials.values()) controller.abort();
+    const closing: Promise<unknown>[] = [];
+    for (const channel of this.channels.values()) closing.push(channel.close('manager-close').catch(() => undefined));
+    for (const listener of this.listeners) closing.push(listener.close().catch(() => undefined));
+    await Promise.all(closing);
+    await Promise.all([...this.providers.values()].map((p) => p.close().catch(() => undefined)));
+    this.inbound.release();
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  private newMount(peer: string, mode: string, mountName: string): MountImpl {
+    const mount = new MountImpl(this.runtime, peer, mode, mountName, this.limits, (m, reason) => this.closeMount(m, reason));
+    this.mountsByKey.set(mount.key, mount);
+    return mount;
+  }
+
+  private policyFor(peer: string, mode: string, mountName: string, on: Readonly<Record<SerializerFeature, boolean>>, cmpMaxVer: number): SerializerPolicy {
+    const peerKey = this.options.peerKey?.(peer);
+    return {
+      crc32c: on.crc32c,
+      deflate: on.deflate,
+      aead: on.aead && peerKey !== undefined ? { mode: 'xchacha20poly1305', key: deriveMountKey(peerKey, mode, mountName) } : undefined,
+      cmpMaxVer,
+      maxFrameBytes: this.limits.maxFrameBytes,
+    };
+  }
+
+  private closeMount(mount: MountImpl, reason: string): void {
+    if (mount.state === 'closed' && mount.channel === undefined) return;
+    this.detach(mount, reason);
+    mount.dropQueues();
+    mount.setState('closed');
+    mount.telemetry.event('closed', this.runtime.beat);
+    this.tell({ type: 'closed', mount, beat: this.runtime.beat, note: reason });
+  }
+
+  /** Lets go of the mount's channel (and any dial in flight). Edge effects only. */
+  private detach(mount: MountImpl, reason: string): void {
+    if (mount.pendingOpen !== undefined) {
+      this.dials.get(mount.pendingOpen)?.abort();
+      mount.pendingOpen = undefined;
+    }
+    for (const id of [mount.channelId, ...mount.inboundOnly]) {
+      if (id === undefined) continue;
+      const channel = this.channels.get(id);
+      this.channels.delete(id);
+      channel?.close(reason).catch(() => undefined);
+    }
+    mount.inboundOnly.length = 0;
+    mount.channel = undefined;
+    mount.channelId = undefined;
+    mount.bpFlag = false;
+  }
+
+  private dial(mount: MountImpl, provider: ProviderV1, localNode: string, address: string): void {
+    const id = `d${++this.dialSeq}`;
+    mount.pendingOpen = id;
+    if (this.options.offline === true) return;
+    const controller = new AbortController();
+    this.dials.set(id, controller);
+    const stream = mount.key;
+    provider
+      .open({ peer: mount.peer, mode: mount.mode, mount: mount.mount, localNode, address, signal: controller.signal })
+      .then(
+        (channel) => {
+          this.dials.delete(id);
+          if (this.closed) return void channel.close('manager-close').catch(() => undefined);
+          this.channels.set(id, channel);
+          this.wire(stream, id, channel);
+          this.pushEvent(stream, { t: 'opened', ch: id });
+        },
+        (error: unknown) => {
+          this.dials.delete(id);
+          if (this.closed) return;
+          this.pushEvent(stream, { t: 'open_failed', ch: id, code: codeOf(error), note: (error as Error)?.message ?? String(error) });
+        },
+      );
+  }
+
+  private accept(providerId: string, channel: ChannelV1): void {
+    if (this.closed) return void channel.close('manager-close').catch(() => undefined);
+    const { peer, mode, mount } = channel.info;
+    const bad = [peer, mode, mount].map((w) => (typeof w === 'string' ? explainNotWord(w) : 'missing')).find((p) => p !== undefined);
+    const id = `a${++this.acceptSeq}`;
+    if (bad !== undefined) {
+      this.pushEvent(`~listen/${providerId}`, { t: 'rejected', provider: providerId, code: 'PROTOCOL_ERROR', note: `accepted channel names an invalid mount: ${bad}`, claimed: undefined });
+      return void channel.close('invalid-mount').catch(() => undefined);
+    }
+    this.channels.set(id, channel);
+    const stream = `${peer}/${mode}/${mount}`;
+    this.wire(stream, id, channel);
+    this.pushEvent(stream, { t: 'accepted', ch: id, provider: providerId });
+  }
+
+  /** Forwards a channel's events as inputs and pumps its frames. */
+  private wire(stream: string, id: string, channel: ChannelV1): void {
+    channel.onEvent((event) => {
+      if (event.type === 'ready') {
+        const mount = this.mountsByKey.get(stream);
+        if (mount?.channel === channel) mount.onWireReady();
+      }
+      if (this.closed) return;
+      switch (event.type) {
+        case 'ready': return this.pushEvent(stream, { t: 'ready', ch: id });
+        case 'backpressure': return this.pushEvent(stream, { t: 'backpressure', ch: id, bytes: event.bufferedBytes });
+        case 'reconnecting': return this.pushEvent(stream, { t: 'reconnecting', ch: id, note: `attempt ${event.attempt}: ${event.reason}` });
+        case 'fatal': return this.pushEvent(stream, { t: 'fatal', ch: id, code: event.error.code, note: event.error.message });
+        case 'closed': return this.pushEvent(stream, { t: 'closed', ch: id, note: event.reason });
+      }
+    });
+    this.inbound.pump(stream, channel);
+  }
+
+  private pushEvent(stream: string, event: EdgeEvent): void {
+    const seq = (this.seqs.get(stream) ?? 0) + 1;
+    this.seqs.set(stream, seq);
+    this.runtime.pushInput(EVENT_INPUT, { stream, seq, data: encodeEvent(event) });
+  }
+
+  /** Applies one admitted edge event to the tree (capture of `beat`). */
+  private admitEvent(stream: string, event: EdgeEvent, beat: number): void {
+    if (event.t === 'rejected') return this.admitRejection(event, beat);
+    const [peer, mode, mountName] = stream.split('/') as [string, string, string];
+    let mount = this.mountsByKey.get(stream);
+    if (event.t === 'accepted') return this.admitAccepted(mount, peer, mode, mountName, event.ch, event.provider, beat);
+    if (mount === undefined) return;
+    const current = event.ch === mount.channelId;
+    switch (event.t) {
+      case 'opened': {
+        // Undefined during an offline replay: the tree is rebuilt from the events alone.
+        const channel = this.channels.get(event.ch);
+        if (mount.pendingOpen !== event.ch) {
+          // A dial overtaken by a reconfigure or close: nobody wants this channel any more.
+          this.channels.delete(event.ch);
+          channel?.close('superseded').catch(() => undefined);
+          return;
+        }
+        mount.pendingOpen = undefined;
+        mount.channelId = event.ch;
+        mount.channel = channel;
+        mount.setState('open');
+        mount.telemetry.event('open', beat);
+        this.tell({ type: 'open', mount, beat });
+        mount.flushBeatQueue();
+        return;
+      }
+      case 'open_failed': {
+        if (mount.pendingOpen !== event.ch) return;
+        mount.pendingOpen = undefined;
+        return this.fail(mount, `open failed (${event.code}): ${event.note}`, beat);
+      }
+      case 'ready': {
+        if (!current) return;
+        mount.telemetry.count('ready_count', beat);
+        mount.telemetry.event('ready', beat);
+        if (mount.bpFlag) {
+          mount.bpFlag = false;
+          mount.telemetry.backpressured(false, beat);
+        }
+        mount.flushBeatQueue();
+        return;
+      }
+      case 'backpressure': {
+        if (!current) return;
+        mount.telemetry.count('bp_count', beat);
+        mount.telemetry.event('backpressure', beat);
+        if (!mount.bpFlag) {
+          mount.bpFlag = true;
+          mount.telemetry.backpressured(true, beat);
+          mount.emit(TOPIC.backpressure, 'warn', `backpressure (${event.bytes} bytes buffered)`);
+        }
+        return;
+      }
+      case 'reconnecting': {
+        if (current) mount.telemetry.event('reconnecting', beat);
+        return;
+      }
+      case 'fatal': {
+        if (!current) return;
+        return this.fail(mount, `channel fatal (${event.code}): ${event.note}`, beat, 'fatal');
+      }
+      case 'closed': {
+        if (!current) {
+          mount.inboundOnly = mount.inboundOnly.filter((id) => id !== event.ch);
+          this.channels.delete(event.ch);
+          return;
+        }
+        this.channels.delete(event.ch);
+        mount.channel = undefined;
+        mount.channelId = undefined;
+        if (mount.state === 'error' || mount.state === 'closed') return;
+        mount.setState('closed');
+        mount.telemetry.event('closed', beat);
+        this.tell({ type: 'closed', mount, beat, note: event.note });
+        return;
+      }
+    }
+  }
+
+  private fail(mount: MountImpl, note: string, beat: number, type: 'error' | 'fatal' = 'error'): void {
+    const dropped = mount.dropQueues();
+    this.detach(mount, 'fatal');
+    mount.setState('error', note);
+    mount.telemetry.count('fatal_count', beat);
+    mount.telemetry.event('fatal', beat);
+    mount.emit(TOPIC.fatal, 'error', dropped > 0 ? `${note} (${dropped} unsent frame(s) dropped)` : note);
+    this.tell({ type, mount, beat, note });
+  }
+
+  private admitAccepted(existing: MountImpl | undefined, peer: string, mode: string, mountName: string, id: string, providerId: string, beat: number): void {
+    const channel = this.channels.get(id); // undefined during an offline replay
+    if (existing !== undefined && existing.initiator && existing.state !== 'closed' && existing.state !== 'error') {
+      // Both sides dialled the same mount: our own channel carries our sends; theirs only brings frames in.
+      existing.inboundOnly.push(id);
+      return;
+    }
+    const mount = existing ?? this.newMount(peer, mode, mountName);
+    this.detach(mount, 'replaced-by-accept');
+    const provider = this.providers.get(providerId);
+    const caps = provider?.caps ?? [];
+    const peerKey = this.options.peerKey?.(peer);
+    const outcome = negotiateSerializer({ crc32c: true, deflate: true, aead: peerKey !== undefined }, caps);
+    mount.initiator = false;
+    mount.provider = providerId;
+    mount.providerCaps = caps;
+    mount.policy = this.policyFor(peer, mode, mountName, outcome.on, COMPARATOR_VERSION);
+    mount.channelId = id;
+    mount.channel = channel;
+    this.tree.batch(() => {
+      writeMountConfig(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, required: [], preferred: [], updLatest: false, serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION } });
+      writeTransport(this.tree, mount.path, providerId, caps, false);
+      mount.telemetry.init(beat);
+      mount.setState('open');
+      mount.telemetry.event('accepted', beat);
+    });
+    this.tell({ type: 'accepted', mount, beat });
+    mount.flushBeatQueue();
+  }
+
+  private admitRejection(event: Extract<EdgeEvent, { t: 'rejected' }>, beat: number): void {
+    const root = [...at('net', 'listeners', event.provider)];
+    const counter = this.tree.getValue([...root, ...at('rejected')]);
+    this.tree.batch(() => {
+      this.tree.set([...root, ...at('rejected')], { type: 'u64', value: (counter?.type === 'u64' ? counter.value : 0n) + 1n });
+      this.tree.set([...root, ...at('last_reject')], { type: 'text', value: `${event.code}: ${event.note}` });
+      this.tree.set([...root, ...at('last_sample')], { type: 'u64', value: BigInt(beat) });
+    });
+    const claimed = event.claimed !== undefined && explainNotWord(event.claimed) === undefined && [...this.mountsByKey.values()].some((m) => m.peer === event.claimed) ? event.claimed : undefined;
+    this.runtime.cei.emit({
+      topic: TOPIC.fatal,
+      severity: 'warn',
+      note: `listener ${event.provider} refused ${event.claimed === undefined ? 'a connection' : `a peer claiming to be ${JSON.stringify(event.claimed)}`} (${event.code}): ${event.note}`,
+      origin: 'tp/listen',
+      ...(claimed !== undefined ? { peer: claimed } : {}),
+    });
+  }
+
+  private tell(event: MountEvent): void {
+    for (const listener of [...this.mountListeners]) listener(event);
+  }
+
+  private checkWord(field: string, value: unknown): asserts value is string {
+    const problem = typeof value === 'string' ? explainNotWord(value) : `expected a string, got ${value === undefined ? 'nothing' : typeof value}`;
+    if (problem !== undefined) throw transportError('MOUNT_INVALID', `${field} ${JSON.stringify(value)} is not a CEP word: ${problem}`, { field });
+  }
+
+  private checkCaps(field: string, caps: readonly string[] | undefined): string[] {
+    if (caps === undefined) return [];
+    if (!Array.isArray(caps)) throw transportError('MOUNT_INVALID', `${field} must be an array of capability words`, { field });
+    caps.forEach((cap, i) => {
+      const bad = capProblem(cap);
+      if (bad !== undefined) throw transportError('MOUNT_INVALID', `${field}[${i}] ${JSON.stringify(cap)} is not a valid capability name: ${bad}`, { field });
+    });
+    return [...new Set(caps)].sort();
+  }
+}
+
+/** Caps are names (words, or references like `crc32c`, as the reference interns them). */
+function capProblem(cap: unknown): string | undefined {
+  if (typeof cap !== 'string') return 'not a string';
+  try {
+    name(cap);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof CepError ? error.code : 'OPEN_FAILED';
+}

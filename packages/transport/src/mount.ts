@@ -1,0 +1,234 @@
+/**
+ * One mount: its place in the tree, its channel, and its two send queues.
+ *
+ * Two queues, because two different things can make a sender wait:
+ * - the *beat* queue holds frames sent while the tree says the mount is not ready (`state`
+ *   is `opening`, or `bp_flag` is set). Those decisions read only the tree, so they — and the
+ *   `upd_latest` coalescing they drive — replay exactly;
+ * - the *wire* queue holds frames the channel refused to take right now (a `backpressure`
+ *   answer that the tree will only hear about at the next capture). It is flushed on the
+ *   channel's own `ready` event and never changes the tree.
+ */
+import type { Cell, Name } from '@cep/cells';
+import type { Runtime } from '@cep/heartbeat';
+import { encodeBranch, type SerializerPolicy } from '@cep/serializer';
+import type { ChannelV1 } from './provider/v1.ts';
+import { transportError } from './errors.ts';
+import { Telemetry, mountPath, telemetryPath, writeState, type MountState } from './schema.ts';
+import { TOPIC } from './topics.ts';
+
+/** What became of a frame handed to {@link Mount.sendFrame}. */
+export type SendOutcome =
+  /** Handed to the channel. */
+  | 'sent'
+  /** Waiting for the mount to open or for a `ready` event. */
+  | 'queued'
+  /** A gauge that replaced the pending, older gauge. */
+  | 'replaced'
+  /** A gauge refused because the mount opted out of dropping (`tp_upd_den`). */
+  | 'denied';
+
+/** Options of a send. */
+export interface SendOptions {
+  /**
+   * A gauge: only the newest value matters. On an unreliable `upd_latest` mount a newer gauge
+   * replaces one still waiting; on a reliable mount it is sent like any frame (`tp_upd_mis`).
+   */
+  readonly gauge?: boolean;
+}
+
+/** A mount as its users see it. */
+export interface Mount {
+  readonly peer: string;
+  readonly mode: string;
+  readonly mount: string;
+  /** `/net/mounts/<peer>/<mode>/<mount>`. */
+  readonly path: readonly Name[];
+  readonly state: MountState;
+  /** The negotiated provider id (undefined while none qualifies). */
+  readonly provider: string | undefined;
+  /** True when this side dialled; false for a mount a remote peer opened. */
+  readonly initiator: boolean;
+  /** Frames waiting in the beat queue. */
+  readonly queuedFrames: number;
+  /** Encodes `cell` with the mount's negotiated serializer policy and sends it. */
+  sendBranch(cell: Cell, options?: SendOptions): SendOutcome;
+  /** Sends an already encoded frame. */
+  sendFrame(frame: Uint8Array, options?: SendOptions): SendOutcome;
+  /** Closes the channel; the schema stays so a reconfigure is cheap. */
+  close(reason: string): void;
+}
+
+interface Queued {
+  frame: Uint8Array;
+  gauge: boolean;
+}
+
+/** Internal mount state; the manager drives it. */
+export class MountImpl implements Mount {
+  readonly path: Name[];
+  readonly telemetry: Telemetry;
+  state: MountState = 'opening';
+  provider: string | undefined;
+  providerCaps: readonly string[] = [];
+  initiator = true;
+  policy: SerializerPolicy = {};
+  allowUpd = true;
+  /** The channel id whose events drive the state (`d<n>` dialled, `a<n>` accepted), and the channel. */
+  channelId: string | undefined;
+  channel: ChannelV1 | undefined;
+  /** The address dialled (a reconfigure to the same provider and address keeps the channel). */
+  address: string | undefined;
+  /** Channels the peer opened to the same mount while ours is up: they only bring frames in. */
+  inboundOnly: string[] = [];
+  /** The id of a dial in flight. */
+  pendingOpen: string | undefined;
+  bpFlag = false;
+  readonly flatnegWarned = new Set<string>();
+  updMisWarned = false;
+  private readonly beatQueue: Queued[] = [];
+  private readonly wireQueue: Uint8Array[] = [];
+  private edgeBlocked = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    readonly peer: string,
+    readonly mode: string,
+    readonly mount: string,
+    private readonly limits: { readonly maxQueuedFrames: number; readonly maxFrameBytes: number },
+    private readonly onClose: (mount: MountImpl, reason: string) => void,
+  ) {
+    this.path = mountPath(peer, mode, mount);
+    this.telemetry = new Telemetry(runtime.tree, telemetryPath(peer, mount));
+  }
+
+  get key(): string {
+    return `${this.peer}/${this.mode}/${this.mount}`;
+  }
+
+  get queuedFrames(): number {
+    return this.beatQueue.length;
+  }
+
+  get unreliable(): boolean {
+    return this.providerCaps.includes('unreliable');
+  }
+
+  setState(state: MountState, note?: string): void {
+    this.state = state;
+    writeState(this.runtime.tree, this.path, state, note);
+  }
+
+  emit(topic: string, severity: 'info' | 'warn' | 'error', note: string): void {
+    this.runtime.cei.emit({ topic, severity, note: `${this.key}: ${note}`, origin: 'tp/mgr', peer: this.peer });
+  }
+
+  sendBranch(cell: Cell, options: SendOptions = {}): SendOutcome {
+    this.assertSendable();
+    return this.sendFrame(encodeBranch(cell, this.policy, { beat: this.runtime.beat }), options);
+  }
+
+  sendFrame(frame: Uint8Array, options: SendOptions = {}): SendOutcome {
+    this.assertSendable();
+    if (frame.length > this.limits.maxFrameBytes) {
+      this.emit(TOPIC.sendFailed, 'error', `a ${frame.length}-byte frame is over the ${this.limits.maxFrameBytes}-byte limit`);
+      throw transportError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame is over mount ${this.key}'s limit of ${this.limits.maxFrameBytes} bytes`, { mount: this.key, bytes: frame.length });
+    }
+    const beat = this.runtime.beat;
+    const gauge = options.gauge === true;
+    if (gauge && !this.allowUpd) {
+      this.emit(TOPIC.updDenied, 'warn', 'a droppable gauge was refused: this mount opted out of upd_latest');
+      this.telemetry.mode('denied', beat);
+      return 'denied';
+    }
+    if (gauge && !this.unreliable && !this.updMisWarned) {
+      this.updMisWarned = true;
+      this.emit(TOPIC.updMismatch, 'warn', `a droppable gauge on reliable provider ${this.provider ?? '?'}: it is delivered, never dropped`);
+    }
+    const coalesce = gauge && this.unreliable;
+    if (this.state === 'opening' || this.bpFlag) {
+      if (coalesce) {
+        const pending = this.beatQueue.findIndex((q) => q.gauge);
+        if (pending >= 0) {
+          this.beatQueue[pending] = { frame, gauge };
+          this.telemetry.mode('replaced', beat);
+          return 'replaced';
+        }
+      }
+      if (this.beatQueue.length >= this.limits.maxQueuedFrames) {
+        this.emit(TOPIC.sendFailed, 'error', `queue full (${this.limits.maxQueuedFrames} frames) while ${this.bpFlag ? 'backpressured' : 'opening'}`);
+        throw transportError('QUEUE_FULL', `mount ${this.key} has ${this.limits.maxQueuedFrames} frames queued; wait for it to open or drain`, { mount: this.key });
+      }
+      this.beatQueue.push({ frame, gauge });
+      this.telemetry.count('frame_count', beat);
+      this.telemetry.mode('queued', beat);
+      return 'queued';
+    }
+    this.telemetry.count('frame_count', beat);
+    this.telemetry.mode(coalesce ? 'upd_latest' : 'direct', beat);
+    this.toWire(frame, coalesce);
+    return 'sent';
+  }
+
+  close(reason: string): void {
+    this.onClose(this, reason);
+  }
+
+  /** The tree says the mount may send again (opened, or `ready`): the beat queue goes to the wire. */
+  flushBeatQueue(): void {
+    while (this.beatQueue.length > 0 && this.state === 'open' && !this.bpFlag) {
+      const next = this.beatQueue.shift()!;
+      this.toWire(next.frame, next.gauge && this.unreliable);
+    }
+  }
+
+  /** Drops everything queued (close, reconfigure to another provider). Returns how many. */
+  dropQueues(): number {
+    const dropped = this.beatQueue.length + this.wireQueue.length;
+    this.beatQueue.length = 0;
+    this.wireQueue.length = 0;
+    this.edgeBlocked = false;
+    return dropped;
+  }
+
+  /** The channel said `ready`: push what the wire queue holds. Edge only; touches no cell. */
+  onWireReady(): void {
+    this.edgeBlocked = false;
+    while (this.wireQueue.length > 0 && !this.edgeBlocked && this.channel !== undefined) {
+      this.edgeBlocked = this.write(this.wireQueue.shift()!) === 'backpressure';
+    }
+  }
+
+  private toWire(frame: Uint8Array, coalesce: boolean): void {
+    if (this.channel === undefined) {
+      this.wireQueue.push(frame);
+      return;
+    }
+    if (this.edgeBlocked) {
+      // Unreliable gauges keep only the newest on the wire queue too.
+      if (coalesce && this.wireQueue.length > 0) this.wireQueue[this.wireQueue.length - 1] = frame;
+      else this.wireQueue.push(frame);
+      return;
+    }
+    this.edgeBlocked = this.write(frame) === 'backpressure';
+  }
+
+  private write(frame: Uint8Array): 'ready' | 'backpressure' {
+    try {
+      return this.channel!.send(frame);
+    } catch (error) {
+      // The channel is gone or refused the frame; its own fatal/closed event tells the tree.
+      this.lastWireError = error;
+      return 'backpressure';
+    }
+  }
+
+  /** The last error a channel threw on send (for logs and tests; the tree hears via events). */
+  lastWireError: unknown;
+
+  private assertSendable(): void {
+    if (this.state === 'closed' || this.state === 'error') {
+      throw transportError('MOUNT_CLOSED', `mount ${this.key} is ${this.state}; reconfigure it before sending`, { mount: this.key, state: this.state });
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Where the manager keeps its state in the tree (SPEC §6): the provider catalog, the mount
+ * schema and per-mount telemetry. Everything a tool needs is here, not in private fields.
+ */
+import { bool, name, text, u64, type Name, type Tree } from '@cep/cells';
+import type { SerializerFeature } from './negotiate.ts';
+
+/** Path segments from words. */
+export function at(...parts: string[]): Name[] {
+  return parts.map((part) => name(part));
+}
+
+export function transportPath(id: string): Name[] {
+  return at('net', 'transports', id);
+}
+
+export function mountPath(peer: string, mode: string, mount: string): Name[] {
+  return at('net', 'mounts', peer, mode, mount);
+}
+
+export function telemetryPath(peer: string, mount: string): Name[] {
+  return at('net', 'telemetry', peer, mount);
+}
+
+/** Writes `/net/transports/<id>/{caps/<cap>=true, spec_ver}`. */
+export function writeCatalogEntry(tree: Tree, id: string, caps: readonly string[], specVersion: string): void {
+  const root = transportPath(id);
+  tree.batch(() => {
+    tree.ensureDictionary(root);
+    writeCapSet(tree, [...root, name('caps')], caps);
+    tree.set([...root, name('spec_ver')], text(specVersion));
+  });
+}
+
+function writeCapSet(tree: Tree, path: Name[], caps: readonly string[]): void {
+  if (tree.get(path) !== undefined) tree.clear(path);
+  tree.ensureDictionary(path);
+  for (const cap of caps) tree.set([...path, name(cap)], bool(true));
+}
+
+/** The mount's configuration as the manager writes it. */
+export interface MountRecord {
+  readonly peer: string;
+  readonly mode: string;
+  readonly mount: string;
+  readonly localNode: string;
+  readonly required: readonly string[];
+  readonly preferred: readonly string[];
+  readonly updLatest: boolean;
+  readonly serializer: Readonly<Record<SerializerFeature, boolean>> & { readonly warnDown: boolean; readonly cmpMaxVer: number };
+}
+
+/** Writes the request half of a mount: caps, serializer allowances, local node. */
+export function writeMountConfig(tree: Tree, record: MountRecord): void {
+  const root = mountPath(record.peer, record.mode, record.mount);
+  tree.batch(() => {
+    tree.ensureDictionary(root);
+    writeCapSet(tree, [...root, ...at('caps', 'required')], record.required);
+    writeCapSet(tree, [...root, ...at('caps', 'preferred')], record.preferred);
+    tree.set([...root, ...at('caps', 'upd_latest')], bool(record.updLatest));
+    writeSerializer(tree, root, record.serializer);
+    tree.set([...root, name('local_node')], text(record.localNode));
+  });
+}
+
+/** Writes `serializer/`: the features in effect after negotiation. */
+export function writeSerializer(tree: Tree, root: Name[], s: MountRecord['serializer']): void {
+  const at2 = (field: string): Name[] => [...root, ...at('serializer', field)];
+  tree.set(at2('crc32c_ok'), bool(s.crc32c));
+  tree.set(at2('deflate_ok'), bool(s.deflate));
+  tree.set(at2('aead_ok'), bool(s.aead));
+  tree.set(at2('warn_down'), bool(s.warnDown));
+  tree.set(at2('cmp_max_ver'), u64(BigInt(s.cmpMaxVer)));
+}
+
+/** Writes `transport/`: the chosen provider and its caps. */
+export function writeTransport(tree: Tree, root: Name[], provider: string, caps: readonly string[], updLatest: boolean): void {
+  tree.set([...root, ...at('transport', 'provider')], text(provider));
+  writeCapSet(tree, [...root, ...at('transport', 'prov_caps')], caps);
+  tree.set([...root, ...at('transport', 'upd_latest')], bool(updLatest));
+}
+
+/** Mount states as written to `state`. */
+export type MountState = 'opening' | 'open' | 'closed' | 'error';
+
+export function writeState(tree: Tree, root: Name[], state: MountState, note?: string): void {
+  tree.set([...root, name('state')], text(state));
+  if (note !== undefined) tree.set([...root, name('error_note')], text(note));
+  else if (state !== 'error' && tree.get([...root, name('error_note')]) !== undefined) tree.remove([...root, name('error_note')]);
+}
+
+/** The u64 counters of a mount's telemetry. */
+export type TelemetryCounter = 'ready_count' | 'bp_count' | 'fatal_count' | 'frame_count';
+
+/** Telemetry of one mount: counters and last-seen fields, each stamped with the beat. */
+export class Telemetry {
+  constructor(private readonly tree: Tree, private readonly root: Name[]) {}
+
+  /** Creates the record with zeros (so a reader always finds every typed field). */
+  init(beat: number): void {
+    if (this.tree.get(this.root) !== undefined && !this.tree.get(this.root)!.isDeleted) return;
+    this.tree.batch(() => {
+      for (const counter of ['ready_count', 'bp_count', 'fatal_count', 'frame_count'] as const) this.tree.set([...this.root, name(counter)], u64(0n));
+      this.tree.set([...this.root, name('last_mode')], text('none'));
+      this.tree.set([...this.root, name('last_event')], text('none'));
+      this.tree.set([...this.root, name('bp_flag')], bool(false));
+      this.tree.set([...this.root, name('last_sample')], u64(BigInt(beat)));
+    });
+  }
+
+  count(counter: TelemetryCounter, beat: number, by = 1n): void {
+    const path = [...this.root, name(counter)];
+    const current = this.tree.getValue(path);
+    this.tree.set(path, u64((current?.type === 'u64' ? current.value : 0n) + by));
+    this.sample(beat);
+  }
+
+  event(event: string, beat: number): void {
+    this.tree.set([...this.root, name('last_event')], text(event));
+    this.sample(beat);
+  }
+
+  mode(mode: string, beat: number): void {
+    this.tree.set([...this.root, name('last_mode')], text(mode));
+    this.sample(beat);
+  }
+
+  backpressured(flag: boolean, beat: number): void {
+    this.tree.set([...this.root, name('bp_flag')], bool(flag));
+    this.sample(beat);
+  }
+
+  private sample(beat: number): void {
+    this.tree.set([...this.root, name('last_sample')], u64(BigInt(beat)));
+  }
+}

@@ -1,0 +1,475 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTree, digest, text, type Tree } from '@cep/cells';
+import { createRuntime, replay, type Runtime } from '@cep/heartbeat';
+import { encodeBranch } from '@cep/serializer';
+import { isCepError } from '@cep/errors';
+import { createTransportManager, type InboundFrame, type TransportManager } from '@cep/transport';
+import { FakeProvider, settle } from './fake-provider.ts';
+
+const RELIABLE = ['reliable', 'ordered', 'streaming', 'remote_net', 'crc32c', 'deflate', 'aead'];
+const UNRELIABLE = ['unreliable', 'datagram', 'remote_net', 'crc32c'];
+const KEY = new Uint8Array(32).fill(9);
+
+let managers: TransportManager[] = [];
+afterEach(async () => {
+  await Promise.all(managers.map((m) => m.close()));
+  managers = [];
+});
+
+function setup(providers: FakeProvider[], extra: { peerKey?: boolean; runtime?: Runtime } = {}) {
+  const runtime = extra.runtime ?? createRuntime();
+  const manager = createTransportManager(runtime, {
+    localNode: 'earth',
+    providers,
+    addressOf: (peer) => `${peer}.test`,
+    peerKey: extra.peerKey === false ? undefined : () => KEY,
+  });
+  managers.push(manager);
+  return { runtime, manager, tree: runtime.tree };
+}
+
+const read = (tree: Tree, path: string) => {
+  const value = tree.getValue(path);
+  return value === undefined ? undefined : value.type === 'u64' ? value.value : value.value;
+};
+
+function facts(runtime: Runtime): Array<{ topic: string; note: string; severity: string }> {
+  const out: Array<{ topic: string; note: string; severity: string }> = [];
+  runtime.cei.onFact((f) => out.push({ topic: f.topic, note: f.note, severity: f.severity }));
+  return out;
+}
+
+async function beat(runtime: Runtime, n = 1): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await settle();
+    runtime.step();
+  }
+}
+
+function branch(value: string) {
+  const tree = createTree();
+  tree.set('/msg/body', text(value));
+  return tree.get('/msg')!;
+}
+
+describe('catalog', () => {
+  it('mirrors each provider under /net/transports/<id>', () => {
+    const { tree } = setup([new FakeProvider('tcp', RELIABLE), new FakeProvider('udp', UNRELIABLE)]);
+    expect(read(tree, '/net/transports/tcp/caps/reliable')).toBe(true);
+    expect(read(tree, '/net/transports/udp/caps/unreliable')).toBe(true);
+    expect(tree.get('/net/transports/udp/caps/reliable')).toBeUndefined();
+    expect(read(tree, '/net/transports/tcp/spec_ver')).toBe('cep-provider-v1');
+  });
+
+  it('refuses a provider that is not v1, has a bad id or a duplicate id', () => {
+    const { manager } = setup([new FakeProvider('tcp', RELIABLE)]);
+    expect(() => manager.addProvider({ ...new FakeProvider('x', []), specificationVersion: 'v0' } as never)).toThrow(expect.objectContaining({ code: 'PROVIDER_INVALID' }));
+    expect(() => manager.addProvider(new FakeProvider('Not A Word', []))).toThrow(expect.objectContaining({ code: 'PROVIDER_INVALID' }));
+    expect(() => manager.addProvider(new FakeProvider('tcp', RELIABLE))).toThrow(expect.objectContaining({ code: 'PROVIDER_DUPLICATE' }));
+  });
+});
+
+describe('mounts', () => {
+  it('configure writes the schema, opens at once, and the tree says open at the next capture', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', caps: { required: ['reliable'], preferred: ['ordered'] } });
+    expect(tcp.opens).toHaveLength(1);
+    expect(tcp.opens[0]!.request).toMatchObject({ peer: 'saturn', mode: 'link', mount: 'main', localNode: 'earth', address: 'saturn.test' });
+    expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('opening');
+    expect(read(tree, '/net/mounts/saturn/link/main/caps/required/reliable')).toBe(true);
+    expect(read(tree, '/net/mounts/saturn/link/main/caps/preferred/ordered')).toBe(true);
+    expect(read(tree, '/net/mounts/saturn/link/main/transport/provider')).toBe('tcp');
+    expect(read(tree, '/net/mounts/saturn/link/main/transport/prov_caps/aead')).toBe(true);
+    expect(read(tree, '/net/mounts/saturn/link/main/local_node')).toBe('earth');
+    await beat(runtime);
+    expect(mount.state).toBe('open');
+    expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('open');
+    expect(read(tree, '/net/telemetry/saturn/main/last_event')).toBe('open');
+  });
+
+  it('no qualifying provider: error state, tp_noprov mirrored to the peer, no channel', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const seen = facts(runtime);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', caps: { required: ['multicast'] } });
+    expect(mount.state).toBe('error');
+    expect(tcp.opens).toHaveLength(0);
+    expect(read(tree, '/net/mounts/saturn/link/main/error_note')).toContain('multicast');
+    expect(seen.map((f) => f.topic)).toEqual(['tp_noprov']);
+    expect(read(tree, '/net/peers/saturn/ceh/tp_noprov/severity')).toBe('error');
+    expect(() => mount.sendFrame(new Uint8Array(8))).toThrow(expect.objectContaining({ code: 'MOUNT_CLOSED' }));
+  });
+
+  it('a provider joining the catalog renegotiates mounts left without one (tp_catsync)', async () => {
+    const { runtime, manager, tree } = setup([new FakeProvider('tcp', RELIABLE)]);
+    const seen = facts(runtime);
+    manager.configure({ peer: 'saturn', mode: 'gauge', mount: 'temp', caps: { updLatest: true } });
+    expect(read(tree, '/net/mounts/saturn/gauge/temp/state')).toBe('error');
+    const udp = new FakeProvider('udp', UNRELIABLE);
+    manager.addProvider(udp);
+    expect(udp.opens).toHaveLength(1);
+    expect(seen.map((f) => f.topic).filter((t) => t !== 'tp_flatneg')).toEqual(['tp_noprov', 'tp_catsync']);
+    await beat(runtime);
+    expect(read(tree, '/net/mounts/saturn/gauge/temp/state')).toBe('open');
+    expect(read(tree, '/net/mounts/saturn/gauge/temp/transport/provider')).toBe('udp');
+  });
+
+  it('tp_flatneg once per feature the provider lacks, outcome written to serializer/', () => {
+    const pipe = new FakeProvider('pipe', ['reliable', 'ordered', 'local_ipc']);
+    const { runtime, manager, tree } = setup([pipe]);
+    const seen = facts(runtime);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, deflate: true, aead: true } });
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, deflate: true, aead: true } });
+    expect(seen.filter((f) => f.topic === 'tp_flatneg').map((f) => f.note)).toEqual([
+      expect.stringContaining('crc32c'), expect.stringContaining('deflate'), expect.stringContaining('aead'),
+    ]);
+    expect(seen.every((f) => f.topic !== 'tp_flatneg' || f.severity === 'warn')).toBe(true);
+    for (const field of ['crc32c_ok', 'deflate_ok', 'aead_ok']) expect(read(tree, `/net/mounts/saturn/link/main/serializer/${field}`)).toBe(false);
+  });
+
+  it('warn_down=false turns features off silently', () => {
+    const { runtime, manager, tree } = setup([new FakeProvider('pipe', ['reliable'])]);
+    const seen = facts(runtime);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, warnDown: false } });
+    expect(seen).toEqual([]);
+    expect(read(tree, '/net/mounts/saturn/link/main/serializer/crc32c_ok')).toBe(false);
+    expect(read(tree, '/net/mounts/saturn/link/main/serializer/warn_down')).toBe(false);
+  });
+
+  it('aead without a key for the peer leaves the mount in error and opens nothing', () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { manager, tree } = setup([tcp], { peerKey: false });
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { aead: true } });
+    expect(mount.state).toBe('error');
+    expect(read(tree, '/net/mounts/saturn/link/main/error_note')).toContain('no key');
+    expect(tcp.opens).toHaveLength(0);
+  });
+
+  it('reconfigure on the same provider reuses the open channel; another provider replaces it', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const pipe = new FakeProvider('pipe', [...RELIABLE, 'local_ipc']);
+    const { runtime, manager } = setup([tcp, pipe]);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', prefProv: 'tcp' });
+    await beat(runtime);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', prefProv: 'tcp', serializer: { deflate: false } });
+    expect(tcp.opens).toHaveLength(1);
+    expect(tcp.channels[0]!.closedWith).toBeUndefined();
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', prefProv: 'pipe' });
+    expect(tcp.channels[0]!.closedWith).toBe('reconfigure');
+    expect(pipe.opens).toHaveLength(1);
+    await beat(runtime);
+    expect(mount.provider).toBe('pipe');
+    expect(mount.state).toBe('open');
+  });
+
+  it('close keeps the schema; configure reopens through the catalogued provider', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    mount.close('user');
+    expect(tcp.channels[0]!.closedWith).toBe('user');
+    expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('closed');
+    expect(read(tree, '/net/mounts/saturn/link/main/transport/provider')).toBe('tcp');
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    expect(tcp.opens).toHaveLength(2);
+    expect(mount.state).toBe('open');
+  });
+
+  it('a dial overtaken by a close is closed when it completes, and changes nothing', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE, false);
+    const { runtime, manager, tree } = setup([tcp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    mount.close('user');
+    const late = tcp.opens[0]!.resolve();
+    await beat(runtime);
+    expect(late.closedWith).toBe('superseded');
+    expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('closed');
+  });
+
+  it('refuses bad names with MOUNT_INVALID and writes nothing', () => {
+    const { manager, tree } = setup([new FakeProvider('tcp', RELIABLE)]);
+    const before = digest(tree.root);
+    for (const spec of [
+      { peer: 'Saturn!', mode: 'link', mount: 'main' },
+      { peer: 'saturn', mode: 'link', mount: 'a_very_long_mount_name' },
+      { peer: 'saturn', mode: 'link', mount: 'main', caps: { required: [''] } },
+      { peer: 'saturn', mode: 42, mount: 'main' },
+    ]) {
+      let error: unknown;
+      try {
+        manager.configure(spec as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(isCepError(error, 'MOUNT_INVALID')).toBe(true);
+    }
+    expect(digest(tree.root)).toEqual(before);
+  });
+
+  it('remove closes the channel and deletes the mount and its telemetry', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    expect(manager.remove('saturn', 'link', 'main', 'gone')).toBe(true);
+    expect(tcp.channels[0]!.closedWith).toBe('gone');
+    expect(tree.get('/net/mounts/saturn/link/main')).toBeUndefined();
+    expect(tree.get('/net/telemetry/saturn/main')).toBeUndefined();
+    expect(manager.get('saturn', 'link', 'main')).toBeUndefined();
+  });
+});
+
+describe('send path and telemetry', () => {
+  it('frames sent while opening are queued and flushed in order when the mount opens', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager } = setup([tcp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    expect(mount.sendFrame(Uint8Array.of(1))).toBe('queued');
+    expect(mount.sendFrame(Uint8Array.of(2))).toBe('queued');
+    await beat(runtime);
+    expect(tcp.channels[0]!.sent).toEqual([Uint8Array.of(1), Uint8Array.of(2)]);
+    expect(mount.sendFrame(Uint8Array.of(3))).toBe('sent');
+    expect(tcp.channels[0]!.sent).toHaveLength(3);
+  });
+
+  it('telemetry after a scripted event sequence', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const seen = facts(runtime);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime); // beat 0: open
+    const channel = tcp.channels[0]!;
+    mount.sendFrame(Uint8Array.of(1));
+    channel.raise({ type: 'backpressure', bufferedBytes: 4096 });
+    await beat(runtime); // beat 1: bp
+    expect(mount.sendFrame(Uint8Array.of(2))).toBe('queued');
+    expect(mount.sendFrame(Uint8Array.of(3))).toBe('queued');
+    expect(channel.sent).toHaveLength(1);
+    channel.raise({ type: 'ready' });
+    await beat(runtime); // beat 2: ready flushes
+    expect(channel.sent.map((f) => f[0])).toEqual([1, 2, 3]);
+    channel.raise({ type: 'backpressure', bufferedBytes: 10 });
+    channel.raise({ type: 'ready' });
+    await beat(runtime); // beat 3
+    const t = '/net/telemetry/saturn/main';
+    expect({
+      ready: read(tree, `${t}/ready_count`), bp: read(tree, `${t}/bp_count`), fatal: read(tree, `${t}/fatal_count`), frames: read(tree, `${t}/frame_count`),
+      mode: read(tree, `${t}/last_mode`), event: read(tree, `${t}/last_event`), flag: read(tree, `${t}/bp_flag`), sample: read(tree, `${t}/last_sample`),
+    }).toEqual({ ready: 2n, bp: 2n, fatal: 0n, frames: 3n, mode: 'queued', event: 'ready', flag: false, sample: 3n });
+    expect(seen.filter((f) => f.topic === 'tp_backpr')).toHaveLength(2);
+    expect(read(tree, '/net/peers/saturn/ceh/tp_backpr/severity')).toBe('warn');
+  });
+
+  it('upd_latest: under backpressure the newest gauge replaces the pending one; ready flushes it', async () => {
+    const udp = new FakeProvider('udp', UNRELIABLE);
+    const { runtime, manager, tree } = setup([udp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'gauge', mount: 'temp', caps: { updLatest: true } });
+    await beat(runtime);
+    const channel = udp.channels[0]!;
+    channel.raise({ type: 'backpressure', bufferedBytes: 1 });
+    await beat(runtime);
+    expect(mount.sendFrame(Uint8Array.of(1), { gauge: true })).toBe('queued');
+    expect(mount.sendFrame(Uint8Array.of(2), { gauge: true })).toBe('replaced');
+    expect(mount.sendFrame(Uint8Array.of(3), { gauge: true })).toBe('replaced');
+    expect(read(tree, '/net/telemetry/saturn/temp/last_mode')).toBe('replaced');
+    channel.raise({ type: 'ready' });
+    await beat(runtime);
+    expect(channel.sent).toEqual([Uint8Array.of(3)]);
+  });
+
+  it('a gauge on a reliable mount is delivered with tp_upd_mis (once); an opted-out mount denies it with tp_upd_den', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager } = setup([tcp]);
+    const seen = facts(runtime);
+    const reliable = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    const strict = manager.configure({ peer: 'saturn', mode: 'link', mount: 'strict', allowUpd: false });
+    await beat(runtime);
+    expect(reliable.sendFrame(Uint8Array.of(1), { gauge: true })).toBe('sent');
+    expect(reliable.sendFrame(Uint8Array.of(2), { gauge: true })).toBe('sent');
+    expect(strict.sendFrame(Uint8Array.of(3), { gauge: true })).toBe('denied');
+    expect(seen.map((f) => f.topic)).toEqual(['tp_upd_mis', 'tp_upd_den']);
+    expect(tcp.channels.find((c) => c.info.mount === 'main')!.sent).toHaveLength(2);
+    expect(tcp.channels.find((c) => c.info.mount === 'strict')!.sent).toHaveLength(0);
+  });
+
+  it('a fatal event turns the mount to error, counts it and mirrors tp_fatal', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const events: string[] = [];
+    manager.onMountEvent((e) => events.push(`${e.type}@${e.beat}`));
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    const { CepError } = await import('@cep/errors');
+    tcp.channels[0]!.raise({ type: 'fatal', error: new CepError('CONNECTION_LOST', 'peer vanished') });
+    await beat(runtime);
+    expect(mount.state).toBe('error');
+    expect(read(tree, '/net/mounts/saturn/link/main/error_note')).toContain('CONNECTION_LOST');
+    expect(read(tree, '/net/telemetry/saturn/main/fatal_count')).toBe(1n);
+    expect(read(tree, '/net/peers/saturn/ceh/tp_fatal/note')).toContain('peer vanished');
+    expect(events).toEqual(['open@0', 'fatal@1']);
+  });
+
+  it('a failed dial is an error with the provider code in the note', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE, false);
+    const { runtime, manager, tree } = setup([tcp]);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    const { CepError } = await import('@cep/errors');
+    tcp.opens[0]!.reject(new CepError('AUTH_FAILED', 'wrong key'));
+    await beat(runtime);
+    expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('error');
+    expect(read(tree, '/net/mounts/saturn/link/main/error_note')).toContain('AUTH_FAILED');
+  });
+
+  it('a frame over maxFrameBytes is refused with FRAME_TOO_LARGE and tp_sendfail', async () => {
+    const runtime = createRuntime();
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const manager = createTransportManager(runtime, { localNode: 'earth', providers: [tcp], addressOf: () => 'x', maxFrameBytes: 100 });
+    managers.push(manager);
+    const seen = facts(runtime);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    expect(() => mount.sendFrame(new Uint8Array(101))).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }));
+    expect(seen.map((f) => f.topic)).toEqual(['tp_sendfail']);
+  });
+});
+
+describe('inbound', () => {
+  it('decodes frames with the mount policy and hands them to the mode handler at the next capture', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager } = setup([tcp]);
+    const got: Array<{ beat: number; body: string }> = [];
+    manager.onFrame('link', (f: InboundFrame) => got.push({ beat: f.beat, body: String(f.branch.root.children?.find(() => true)?.value?.value ?? '') }));
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    const frame = encodeBranch(branch('hello'), (mount as unknown as { policy: never }).policy);
+    tcp.channels[0]!.inject(frame);
+    await beat(runtime);
+    expect(got).toEqual([{ beat: 1, body: 'hello' }]);
+  });
+
+  it('a frame that fails to decode is refused with tp_schema and reaches no handler', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const seen = facts(runtime);
+    let handled = 0;
+    manager.onFrame('link', () => handled++);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    tcp.channels[0]!.inject(Uint8Array.of(1, 2, 3, 4, 5));
+    // Plaintext payloads on an AEAD mount are refused too (fail closed).
+    tcp.channels[0]!.inject(encodeBranch(branch('x'.repeat(100)), {}));
+    await beat(runtime);
+    expect(handled).toBe(0);
+    expect(seen.filter((f) => f.topic === 'tp_schema')).toHaveLength(2);
+    expect(read(tree, '/net/telemetry/saturn/main/last_event')).toBe('frame_refused');
+  });
+
+  it('an accepted channel becomes a mount the handler can reply on; AEAD keys agree on both sides', async () => {
+    const dialer = new FakeProvider('tcp', RELIABLE);
+    const listener = new FakeProvider('tcp', RELIABLE);
+    const earth = setup([dialer]);
+    const saturnRuntime = createRuntime();
+    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener], peerKey: () => KEY });
+    managers.push(saturn);
+    await saturn.listen('tcp', 'saturn.test');
+    const replies: string[] = [];
+    saturn.onFrame('link', (f) => {
+      replies.push(String(f.branch.root.children?.[0]?.value?.value));
+      f.mount.sendBranch(branch('pong'));
+    });
+    const earthMount = earth.manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(earth.runtime);
+    // Wire the fake channels back to back: what earth sends, saturn's accepted channel receives.
+    const incoming = listener.incoming('earth', 'link', 'main');
+    await beat(saturnRuntime);
+    expect(saturnRuntime.tree.getValue('/net/mounts/earth/link/main/state')).toEqual(text('open'));
+    earthMount.sendBranch(branch('ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping'));
+    incoming.inject(dialer.channels[0]!.sent[0]!);
+    await beat(saturnRuntime);
+    expect(replies).toEqual(['ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping-ping']);
+    expect(incoming.sent).toHaveLength(1);
+    let pong = '';
+    earth.manager.onFrame('link', (f) => (pong = String(f.branch.root.children?.[0]?.value?.value)));
+    dialer.channels[0]!.inject(incoming.sent[0]!);
+    await beat(earth.runtime);
+    expect(pong).toBe('pong');
+  });
+
+  it('a listener refusal is counted and visible as tp_fatal', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    let reject: ((r: { code: string; reason: string; claimedPeer?: string }) => void) | undefined;
+    tcp.listen = async (options) => {
+      reject = options.onReject;
+      return { address: 'x', close: async () => undefined };
+    };
+    const { runtime, manager, tree } = setup([tcp]);
+    const seen = facts(runtime);
+    await manager.listen('tcp', 'x');
+    reject!({ code: 'AUTH_FAILED', reason: 'bad proof', claimedPeer: 'mars' });
+    await beat(runtime);
+    expect(read(tree, '/net/listeners/tcp/rejected')).toBe(1n);
+    expect(seen).toEqual([expect.objectContaining({ topic: 'tp_fatal', note: expect.stringContaining('mars') })]);
+  });
+});
+
+describe('determinism', () => {
+  it('replaying the inbound log offline rebuilds the same tree digest at every beat', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const udp = new FakeProvider('udp', UNRELIABLE);
+    const wire = (runtime: Runtime, manager: TransportManager) => {
+      manager.onFrame('link', (f) => {
+        const body = f.branch.root.children?.[0]?.value;
+        if (body?.type === 'text') runtime.tree.set(`/data/inbox/n${f.beat}x${body.value.length}`, body);
+        f.mount.sendFrame(Uint8Array.of(f.beat & 0xff));
+      });
+      manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+      manager.configure({ peer: 'saturn', mode: 'gauge', mount: 'temp', caps: { updLatest: true } });
+    };
+    const live = setup([tcp, udp]);
+    wire(live.runtime, live.manager);
+    const digests: string[] = [];
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) % 1000) / 1000;
+    const { digestHex } = await import('@cep/cells');
+    for (let i = 0; i < 40; i++) {
+      await settle();
+      const channel = tcp.channels[0];
+      const gauge = udp.channels[0];
+      if (channel !== undefined) {
+        if (rand() < 0.5) channel.inject(encodeBranch(branch('m'.repeat(1 + Math.floor(rand() * 60))), (live.manager.get('saturn', 'link', 'main') as unknown as { policy: never }).policy));
+        if (rand() < 0.2) channel.raise({ type: 'backpressure', bufferedBytes: 1 });
+        if (rand() < 0.2) channel.raise({ type: 'ready' });
+      }
+      if (gauge !== undefined) {
+        if (rand() < 0.3) gauge.raise({ type: rand() < 0.5 ? 'backpressure' : 'ready', bufferedBytes: 1 } as never);
+        live.manager.get('saturn', 'gauge', 'temp')!.sendFrame(Uint8Array.of(i), { gauge: true });
+      }
+      await settle();
+      live.runtime.step();
+      digests.push(digestHex(live.runtime.tree.root));
+    }
+    expect(live.runtime.inboundLog.length).toBeGreaterThan(20);
+    const replayed = replay(live.runtime.inboundLog, {
+      tree: createTree(),
+      beats: 40,
+      setup: (runtime) => {
+        const manager = createTransportManager(runtime, {
+          localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY,
+          providers: [new FakeProvider('tcp', RELIABLE), new FakeProvider('udp', UNRELIABLE)],
+        });
+        wire(runtime, manager);
+        // The live run's gauges were sent from outside the beat; the replay sends the same ones.
+        let i = 0;
+        runtime.onCommit(() => void 0);
+        const originalStep = runtime.step.bind(runtime);
+        (runtime as { step: () => ReturnType<Runtime['step']> }).step = () => {
+          manager.get('saturn', 'gauge', 'temp')!.sendFrame(Uint8Array.of(i++), { gauge: true });
+          return originalStep();
+        };
+      },
+    });
+    expect(replayed.digests).toEqual(digests);
+  });
+});
