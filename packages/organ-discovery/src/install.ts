@@ -1,0 +1,102 @@
+/**
+ * `installDiscovery`: marks `/net/peers` as the organ root (each peer is a request), registers
+ * the organ and the recheck enzyme, and watches hard removes.
+ */
+import { formatName, name, nameEquals, parsePath, type Name } from '@cep/cells';
+import { organStore, type Runtime, type Severity } from '@cep/heartbeat';
+import { discoveryError } from './errors.ts';
+import { checkPeer, type CheckEnv } from './peer.ts';
+import { discoveryMatches, PeerWatch } from './watch.ts';
+
+/** The organ root: every peer under it is a request. */
+export const PEERS_ROOT: readonly Name[] = Object.freeze(parsePath('/net/peers'));
+
+/** The default organ kind (the reference's slug); the root's store type is `organ/<kind>`. */
+export const DISCOVERY_KIND = 'net_discovery';
+
+/** Options of {@link installDiscovery}. */
+export interface DiscoveryOptions {
+  /** Organ kind (default `net_discovery`). */
+  readonly kind?: string;
+  /** Severity of `tp_schema` facts: `warn` or `error` (default `error`). */
+  readonly severity?: Severity;
+}
+
+/** An installed discovery organ. */
+export interface DiscoveryOrgan {
+  readonly kind: string;
+  /** The signal the recheck enzyme listens on (`/<kind>/recheck`). */
+  readonly signal: readonly Name[];
+  /** Unregisters the organ and the enzyme and stops watching. The tree is left as it is. */
+  uninstall(): void;
+}
+
+/**
+ * Installs the discovery organ on `runtime`. Throws `DISCOVERY_OPTION_INVALID` for a bad
+ * option, `DISCOVERY_ROOT_INVALID` when `/net/peers` cannot be its root, and the heartbeat's
+ * `ORGAN_DUPLICATE` / `ENZYME_DUPLICATE` when the kind is installed already.
+ */
+export function installDiscovery(runtime: Runtime, options: DiscoveryOptions = {}): DiscoveryOrgan {
+  const kind = options.kind ?? DISCOVERY_KIND;
+  const severity = options.severity ?? 'error';
+  if (severity !== 'warn' && severity !== 'error') {
+    throw discoveryError('DISCOVERY_OPTION_INVALID', `severity must be 'warn' or 'error', not '${String(severity)}'`, { severity });
+  }
+  let store: Name;
+  let signal: Name[];
+  try {
+    store = organStore(kind);
+    signal = [name(kind), name('recheck')];
+  } catch (error) {
+    throw discoveryError('DISCOVERY_OPTION_INVALID', `kind '${kind}' does not make a valid name: ${(error as Error).message}; use a short lower-case word`, { kind });
+  }
+  const tree = runtime.tree;
+  const existing = tree.find(PEERS_ROOT);
+  if (existing !== undefined && existing.kind !== 'dictionary') {
+    throw discoveryError('DISCOVERY_ROOT_INVALID', `/net/peers is a ${existing.kind}, not a dictionary; remove it before installing discovery`, { kind: existing.kind });
+  }
+  if (existing?.storeType !== undefined && !nameEquals(existing.storeType, store)) {
+    throw discoveryError('DISCOVERY_ROOT_INVALID', `/net/peers is already the root of ${formatName(existing.storeType)}; one dictionary serves one organ`, {
+      storeType: formatName(existing.storeType),
+    });
+  }
+
+  const env: CheckEnv = { tree, cei: runtime.cei, severity, origin: `org:${kind}:vl` };
+  const unregisterOrgan = runtime.registerOrgan({
+    kind,
+    validator: (ctx) => void checkPeer(env, ctx.request),
+    // CEI rewrites ceh on every mirrored fact; error_note/state are our (and the heartbeat's) outputs.
+    outputs: ['ceh', 'error_note', 'state'],
+  });
+  const watch = new PeerWatch(runtime, 'peers', signal, discoveryMatches);
+  let unregisterEnzyme: () => void;
+  try {
+    unregisterEnzyme = runtime.registerEnzyme({
+      name: `${kind}:recheck`,
+      signal,
+      run: () => {
+        const peers = watch.take();
+        if (peers === 'all') return;
+        for (const peer of peers) {
+          const cell = tree.get([...PEERS_ROOT, peer]);
+          if (cell !== undefined) checkPeer(env, cell);
+        }
+      },
+    });
+  } catch (error) {
+    unregisterOrgan();
+    throw error;
+  }
+  tree.ensureDictionary(PEERS_ROOT, store);
+  const unsubscribe = tree.subscribe(watch.listen);
+  return {
+    kind,
+    signal: Object.freeze(signal),
+    uninstall() {
+      unsubscribe();
+      watch.cancel();
+      unregisterEnzyme();
+      unregisterOrgan();
+    },
+  };
+}
