@@ -1,6 +1,7 @@
 import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, ProviderV1, SendResultV1 } from '@cep/transport/provider';
 import { memoryError } from './errors.ts';
 import type { ResolvedMemoryOptions } from './options.ts';
+import { FrameCopier } from './copy.ts';
 import { cost, FrameQueue } from './queue.ts';
 import type { FateStream } from './schedule.ts';
 
@@ -28,6 +29,7 @@ export class MemoryChannel implements ChannelV1 {
   far: MemoryChannel | null = null;
   private readonly inbound = new FrameQueue();
   private readonly captured = new FrameQueue();
+  private readonly copier = new FrameCopier();
   private capturing: boolean;
   private held: Uint8Array[] = [];
   private heldBytes = 0;
@@ -78,9 +80,8 @@ export class MemoryChannel implements ChannelV1 {
         { buffered, size: frame.length, limit: this.options.hardLimitBytes },
       );
     }
-    // Copied so the sender may reuse its buffer, as it could with a socket. Not
-    // `frame.slice()`: on a Node Buffer that is a view, not a copy.
-    const copy = new Uint8Array(frame);
+    // Copied so the sender may reuse its buffer, as it could with a socket.
+    const copy = this.copier.copy(frame);
     if (this.capturing || this.far === null) this.captured.push(copy);
     else this.transmit(copy, this.far);
     if (!this.forced && !this.backpressured && this.bufferedBytes() <= this.options.highWaterBytes) return 'ready';
@@ -168,7 +169,7 @@ export class MemoryChannel implements ChannelV1 {
     }
     const fate = this.fates.next();
     if (fate.drop) return;
-    const copies = fate.duplicate ? [frame, new Uint8Array(frame)] : [frame];
+    const copies = fate.duplicate ? [frame, this.copier.copy(frame)] : [frame];
     if (fate.reorder && this.held.length === 0) {
       this.held = copies;
       this.heldBytes = copies.reduce((n, f) => n + cost(f), 0);

@@ -78,6 +78,24 @@ describe('backpressure driven by the receiver pulling', () => {
     expect([...(await inbound.next())!]).toEqual([5, 6, 7]);
   });
 
+  it('copies mid-sized frames intact across slab boundaries, and never rewrites a frame already received', async () => {
+    const { local, remote } = await pair();
+    const buffer = new Uint8Array(1000);
+    const inbound = puller(remote);
+    const kept: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      buffer.fill(i & 0xff);
+      new DataView(buffer.buffer).setUint32(0, i);
+      local.send(buffer);
+      if (i % 7 === 0) kept.push((await inbound.next())!);
+    }
+    buffer.fill(0);
+    await local.close('done');
+    const all = [...kept, ...(await inbound.rest())];
+    expect(all.map(indexOf)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    for (const frame of all) expect(frame.subarray(4).every((b) => b === (indexOf(frame) & 0xff))).toBe(true);
+  });
+
   it('lets frames() be taken once (FRAMES_TAKEN), and pulls nothing until asked', async () => {
     const { saturn, local, remote } = await pair();
     local.send(numbered(1));
