@@ -54,5 +54,4 @@ describe('health: install', () => {
     expect(rt.tree.get('/net/telemetry/saturn/main/error_note')).toBeUndefined();
     installHealth(rt);
   });
-
 });
