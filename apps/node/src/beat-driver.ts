@@ -81,6 +81,9 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     if (!running) return;
     const beat = runtime.beat;
     const started = clock();
+    // The schedule starts with the first beat, not with start(): when the first timer is
+    // due the process is still finishing its start-up, and that is not an overrun.
+    if (stats.beats === 0) nextSlot = started;
     try {
       const result = runtime.step();
       if (result instanceof Promise) await result;

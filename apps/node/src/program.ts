@@ -122,19 +122,19 @@ async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: stri
     ...(deps.logDestination ? { destination: deps.logDestination } : {}),
     ...(deps.isTTY !== undefined ? { isTTY: deps.isTTY } : {}),
   });
-  let peer: Peer;
-  try {
-    peer = await startPeer({ config, log, handlers });
-  } catch (error) {
-    log.flush();
-    return reportError(deps, 'run', error);
-  }
+  // Signal handlers go in before anything starts: until a handler exists, SIGTERM's
+  // default action kills the process at once, skipping the shutdown of whatever had
+  // started (a supervisor may well signal a peer that is still binding its ports).
+  let peer: Peer | undefined;
+  let stopReason: string | undefined;
   let signalled = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signalled += 1;
     if (signalled === 1) {
       log.info({ signal }, 'signal received: shutting down (send it again to force)');
-      void peer.stop(`signal ${signal}`);
+      stopReason = `signal ${signal}`;
+      // During start: the peer stops as soon as it has started (never half a peer).
+      if (peer !== undefined) void peer.stop(stopReason);
     } else {
       log.warn({ signal }, 'second signal: forcing exit without finishing shutdown');
       log.flush();
@@ -143,10 +143,21 @@ async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: stri
   };
   deps.signals.on('SIGINT', onSignal);
   deps.signals.on('SIGTERM', onSignal);
+  const removeHandlers = (): void => {
+    deps.signals.off('SIGINT', onSignal);
+    deps.signals.off('SIGTERM', onSignal);
+  };
+  try {
+    peer = await startPeer({ config, log, handlers });
+  } catch (error) {
+    removeHandlers();
+    log.flush();
+    return reportError(deps, 'run', error);
+  }
+  if (stopReason !== undefined) void peer.stop(stopReason);
   deps.onPeer?.(peer);
   const result = await peer.stopped;
-  deps.signals.off('SIGINT', onSignal);
-  deps.signals.off('SIGTERM', onSignal);
+  removeHandlers();
   log.flush();
   return result.exitCode;
 }

@@ -64,6 +64,16 @@ describe('the beat driver', () => {
     expect(driver.stats.overruns).toBe(0);
   });
 
+  it('starts the schedule at the first beat: a first timer delayed by start-up is not an overrun', async () => {
+    const { driver, starts } = setup(() => 1);
+    driver.start();
+    pending!.at += 7;
+    await advance(30);
+    await driver.stop();
+    expect(starts.slice(0, 4)).toEqual([7, 12, 17, 22]);
+    expect(driver.stats.overruns).toBe(0);
+  });
+
   it('logs an overrun, skips the missed slots and does not catch up in a burst', async () => {
     const { driver, starts, logs } = setup((beat) => (beat === 3 ? 23 : 1));
     driver.start();

@@ -134,6 +134,47 @@ describe('cep-node run and signals (in-process)', () => {
     expect(io.signals.listenerCount('SIGTERM')).toBe(0);
   });
 
+  it('a signal that arrives while the peer is starting stops it right after the start, exit 0', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const file = tmp.write('peer.yaml', stringify({ peer: 'earth', enclave: 'lab', beat_ms: 5, http: { port: 0 } }));
+    const io = fakeIo();
+    const logs: Record<string, unknown>[] = [];
+    // The endpoint is up but startPeer has not returned: the moment a supervisor's SIGTERM
+    // used to find no handler (and the OS default killed the process).
+    (io.deps as { logDestination: { write(line: string): void } }).logDestination = {
+      write(line) {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry['msg'] === 'http endpoint listening') io.signals.emit('SIGTERM', 'SIGTERM');
+      },
+    };
+    expect(await runCli(['node', 'cep-node', 'run', '--config', file], io.deps)).toBe(0);
+    expect(logs.map((l) => l['msg'])).toEqual([
+      'http endpoint listening',
+      'signal received: shutting down (send it again to force)',
+      'peer started',
+      'peer stopping: finishing the current beat',
+      'peer stopped',
+    ]);
+    expect(logs.at(-1)).toMatchObject({ reason: 'signal SIGTERM' });
+    expect(io.signals.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('removes its signal handlers when the peer fails to start', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => blocker.close(r)));
+    const port = (blocker.address() as { port: number }).port;
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const file = tmp.write('peer.yaml', stringify({ peer: 'earth', enclave: 'lab', http: { port } }));
+    const io = fakeIo();
+    expect(await runCli(['node', 'cep-node', 'run', '--config', file], io.deps)).toBe(4);
+    expect(io.stderr()).toContain('HTTP_LISTEN_FAILED');
+    expect(io.signals.listenerCount('SIGTERM') + io.signals.listenerCount('SIGINT')).toBe(0);
+  });
+
   it('a second signal forces exit 130 without waiting for the hooks', async () => {
     const { io, exit, peer } = await runPeer();
     let releaseHook!: () => void;
