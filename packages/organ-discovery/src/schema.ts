@@ -29,6 +29,14 @@ export const SERVICE_FIELDS: readonly FieldSpec[] = Object.freeze([
 export const ERROR_NOTE = 'error_note';
 const ERROR_NOTE_KEY = name(ERROR_NOTE).key;
 
+const fieldNames = new Map<string, Name>();
+/** Field names resolved once (validation runs for every record of a peer on every change). */
+function fieldName(field: string): Name {
+  let found = fieldNames.get(field);
+  if (found === undefined) fieldNames.set(field, (found = name(field)));
+  return found;
+}
+
 /** Why `n` is not a CEP word (for notes), or `undefined` when it is one. */
 export function nameProblem(n: Name): string | undefined {
   if (!idEquals(n.domain, CEP)) return `it is not in the CEP domain`;
@@ -63,7 +71,8 @@ export function isErrorNote(cell: Cell): boolean {
 export function fieldProblems(tree: Tree, record: Cell, fields: readonly FieldSpec[]): string[] {
   const problems: string[] = [];
   for (const spec of fields) {
-    let cell = liveChild(record, spec.name);
+    let cell = record.child(fieldName(spec.name));
+    if (cell?.isDeleted === true) cell = undefined;
     if (cell === undefined) {
       problems.push(`missing field '${spec.name}' (${spec.type})`);
       continue;

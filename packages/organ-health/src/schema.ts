@@ -27,6 +27,9 @@ export const TELEMETRY_FIELDS: readonly FieldSpec[] = Object.freeze([
   { name: 'bp_flag', type: 'bool', meaning: 'true while the mount is backpressured' },
 ]);
 
+/** Field names resolved once (validation runs for every record every beat the manager writes). */
+const FIELD_NAMES: readonly Name[] = TELEMETRY_FIELDS.map((spec) => name(spec.name));
+
 /** The field the organ writes on a record it refuses (and soft-deletes once the record is valid). */
 export const ERROR_NOTE = 'error_note';
 const ERROR_NOTE_KEY = name(ERROR_NOTE).key;
@@ -64,8 +67,9 @@ export function checkTelemetry(tree: Tree, record: Cell): string[] {
     problems.push(`a telemetry record must be a dictionary, found ${describe(record)}`);
     return problems;
   }
-  for (const spec of TELEMETRY_FIELDS) {
-    let cell = record.child(spec.name);
+  for (let i = 0; i < TELEMETRY_FIELDS.length; i++) {
+    const spec = TELEMETRY_FIELDS[i]!;
+    let cell = record.child(FIELD_NAMES[i]!);
     if (cell === undefined || cell.isDeleted) {
       problems.push(`missing field '${spec.name}' (${spec.type})`);
       continue;
