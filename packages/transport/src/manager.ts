@@ -449,7 +449,7 @@ class Manager implements TransportManager {
         mount.telemetry.event('ready', beat);
         if (mount.bpFlag) {
           mount.bpFlag = false;
-          mount.telemetry.backpressured(false, beat);
+          mount.telemetry.backpressured(mount.organHold, beat);
         }
         mount.flushBeatQueue();
         return;

@@ -57,6 +57,13 @@ export interface Mount {
   sendFrame(frame: Uint8Array, options?: SendOptions): SendOutcome;
   /** Closes the channel; the schema stays so a reconfigure is cheap. */
   close(reason: string): void;
+  /**
+   * An organ above the mount reports that it holds sends back itself (e.g. mirror's
+   * `max_infl` reached). Telemetry `bp_flag` is on while the channel *or* an organ holds
+   * back; each rise counts in `bp_count`, sets `last_event` and emits `tp_backpr` (warn,
+   * mirrored to the peer). It never queues or blocks this mount's own sends.
+   */
+  reportBackpressure(on: boolean, note?: string): void;
 }
 
 interface Queued {
@@ -84,6 +91,8 @@ export class MountImpl implements Mount {
   /** The id of a dial in flight. */
   pendingOpen: string | undefined;
   bpFlag = false;
+  /** An organ's own backpressure ({@link Mount.reportBackpressure}); shown in `bp_flag`, never gates sends. */
+  organHold = false;
   readonly flatnegWarned = new Set<string>();
   updMisWarned = false;
   private readonly beatQueue: Queued[] = [];
@@ -172,6 +181,18 @@ export class MountImpl implements Mount {
 
   close(reason: string): void {
     this.onClose(this, reason);
+  }
+
+  reportBackpressure(on: boolean, note?: string): void {
+    if (on === this.organHold) return;
+    this.organHold = on;
+    const beat = this.runtime.beat;
+    if (on) {
+      this.telemetry.count('bp_count', beat);
+      this.telemetry.event('backpressure', beat);
+      this.emit(TOPIC.backpressure, 'warn', note ?? 'an organ holds sends back');
+    }
+    this.telemetry.backpressured(this.bpFlag || this.organHold, beat);
   }
 
   /** The tree says the mount may send again (opened, or `ready`): the beat queue goes to the wire. */

@@ -263,6 +263,29 @@ describe('send path and telemetry', () => {
     expect(read(tree, '/net/peers/saturn/ceh/tp_backpr/severity')).toBe('warn');
   });
 
+  it('an organ reports its own backpressure: bp_flag stays on through a channel ready, sends are not blocked', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const seen = facts(runtime);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    const t = '/net/telemetry/saturn/main';
+    mount.reportBackpressure(true, 'max_infl 2 reached');
+    mount.reportBackpressure(true, 'again');
+    expect(read(tree, `${t}/bp_flag`)).toBe(true);
+    expect(read(tree, `${t}/bp_count`)).toBe(1n);
+    expect(seen.filter((f) => f.topic === 'tp_backpr').map((f) => f.note)).toEqual([expect.stringContaining('max_infl 2 reached')]);
+    expect(mount.sendFrame(Uint8Array.of(1))).toBe('sent');
+    const channel = tcp.channels[0]!;
+    channel.raise({ type: 'backpressure', bufferedBytes: 8 });
+    channel.raise({ type: 'ready' });
+    await beat(runtime);
+    expect(read(tree, `${t}/bp_flag`)).toBe(true); // the channel is ready, the organ still holds back
+    mount.reportBackpressure(false);
+    expect(read(tree, `${t}/bp_flag`)).toBe(false);
+    expect(read(tree, `${t}/bp_count`)).toBe(2n);
+  });
+
   it('upd_latest: under backpressure the newest gauge replaces the pending one; ready flushes it', async () => {
     const udp = new FakeProvider('udp', UNRELIABLE);
     const { runtime, manager, tree } = setup([udp]);
