@@ -6,7 +6,7 @@ import { bindPath, checkPath, releasePath } from './socket-file.ts';
 export type PipeOptions = StreamOptions;
 
 /** Capabilities every pipe provider advertises. */
-export const PIPE_CAPS = ['reliable', 'ordered', 'streaming', 'local_ipc', 'low_latency'] as const;
+export const PIPE_CAPS = ['reliable', 'ordered', 'streaming', 'local_ipc', 'low_latency', 'crc32c', 'deflate', 'aead'] as const;
 
 /**
  * A CEP transport provider over Unix domain sockets (named pipes on Windows). Addresses

@@ -7,7 +7,7 @@ import { formatAddress, parseAddress } from './address.ts';
 export type TcpOptions = StreamOptions;
 
 /** Capabilities every TCP provider advertises. */
-export const TCP_CAPS = ['reliable', 'ordered', 'streaming', 'remote_net'] as const;
+export const TCP_CAPS = ['reliable', 'ordered', 'streaming', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
 
 function bind(server: Server, address: string): Promise<string> {
   const { host, port } = parseAddress(address, true);

@@ -14,7 +14,7 @@ import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram
 import { type ResolvedUdpOptions, type UdpOptions, checkName, resolveUdpOptions } from './options.ts';
 
 /** Capabilities every UDP provider advertises. */
-export const UDP_CAPS = ['unreliable', 'datagram', 'low_latency', 'remote_net'] as const;
+export const UDP_CAPS = ['unreliable', 'datagram', 'low_latency', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
 
 function closeSocket(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
