@@ -15,7 +15,7 @@ import { transportError } from './errors.ts';
 import { deriveMountKey } from './keys.ts';
 import { MountImpl, type Mount } from './mount.ts';
 import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
-import { at, telemetryPath, writeCatalogEntry, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
+import { at, servicePath, telemetryPath, writeCatalogEntry, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
 import { TOPIC } from './topics.ts';
 import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
 import { Inbound, type FrameHandler } from './inbound.ts';
@@ -230,6 +230,7 @@ class Manager implements TransportManager {
       }
       writeSerializer(this.tree, mount.path, { ...outcome.on, warnDown, cmpMaxVer });
       writeTransport(this.tree, mount.path, provider.id, provider.caps, updLatest);
+      writeService(this.tree, { peer: spec.peer, mode: spec.mode, mount: spec.mount, localNode, provider: provider.id, updLatest });
       if (outcome.on.aead && peerKey === undefined) {
         this.detach(mount, 'no key');
         mount.setState('error', `serializer aead is on but no key is configured for peer ${spec.peer}`);
@@ -273,7 +274,10 @@ class Manager implements TransportManager {
     this.specs.delete(key);
     this.tree.batch(() => {
       this.tree.remove(mount.path);
-      if (![...this.mountsByKey.values()].some((m) => m.peer === peer && m.mount === mountName)) this.tree.remove(telemetryPath(peer, mountName));
+      if (![...this.mountsByKey.values()].some((m) => m.peer === peer && m.mount === mountName)) {
+        this.tree.remove(telemetryPath(peer, mountName));
+        this.tree.remove(servicePath(peer, mountName));
+      }
     });
     return true;
   }
@@ -523,6 +527,7 @@ class Manager implements TransportManager {
     this.tree.batch(() => {
       writeMountConfig(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, required: [], preferred: [], updLatest: false, serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION } });
       writeTransport(this.tree, mount.path, providerId, caps, false);
+      writeService(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, provider: providerId, updLatest: false });
       mount.telemetry.init(beat);
       mount.setState('open');
       mount.telemetry.event('accepted', beat);

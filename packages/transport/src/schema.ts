@@ -134,3 +134,20 @@ export class Telemetry {
     this.tree.set([...this.root, name('last_sample')], u64(BigInt(beat)));
   }
 }
+
+/** `/net/peers/<peer>/services/<mount>`: what organ-discovery validates (one record per mount, as the reference publishes). */
+export function servicePath(peer: string, mount: string): Name[] {
+  return at('net', 'peers', peer, 'services', mount);
+}
+
+/** Publishes the service record of a mount that has a provider. */
+export function writeService(tree: Tree, record: { peer: string; mode: string; mount: string; localNode: string; provider: string; updLatest: boolean }): void {
+  const root = servicePath(record.peer, record.mount);
+  tree.batch(() => {
+    tree.set([...root, name('mode')], text(record.mode));
+    tree.set([...root, name('mount')], text(record.mount));
+    tree.set([...root, name('local_node')], text(record.localNode));
+    tree.set([...root, name('provider')], text(record.provider));
+    tree.set([...root, name('upd_latest')], bool(record.updLatest));
+  });
+}

@@ -82,6 +82,7 @@ describe('mounts', () => {
     expect(read(tree, '/net/mounts/saturn/link/main/transport/provider')).toBe('tcp');
     expect(read(tree, '/net/mounts/saturn/link/main/transport/prov_caps/aead')).toBe(true);
     expect(read(tree, '/net/mounts/saturn/link/main/local_node')).toBe('earth');
+    expect(['mode', 'mount', 'local_node', 'provider', 'upd_latest'].map((f) => read(tree, `/net/peers/saturn/services/main/${f}`))).toEqual(['link', 'main', 'earth', 'tcp', false]);
     await beat(runtime);
     expect(mount.state).toBe('open');
     expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('open');
@@ -218,6 +219,7 @@ describe('mounts', () => {
     expect(tcp.channels[0]!.closedWith).toBe('gone');
     expect(tree.get('/net/mounts/saturn/link/main')).toBeUndefined();
     expect(tree.get('/net/telemetry/saturn/main')).toBeUndefined();
+    expect(tree.get('/net/peers/saturn/services/main')).toBeUndefined();
     expect(manager.get('saturn', 'link', 'main')).toBeUndefined();
   });
 });
