@@ -26,9 +26,11 @@ async function getJson(peer: Peer, path: string): Promise<{ status: number; body
 }
 
 describe('GET /net', () => {
-  it('shows an empty /net on a peer with nothing linked', async () => {
+  it('shows only the provider catalog in /net on a peer with nothing linked', async () => {
     const peer = await peerFor('earth');
-    expect((await getJson(peer, '/net?path=/net')).body).toEqual({ path: '/net', beat: 0, value: {} });
+    const { body } = await getJson(peer, '/net?path=/net');
+    expect(Object.keys((body as { value: object }).value)).toEqual(['transports']);
+    expect(Object.keys((body as { value: { transports: object } }).value.transports).sort()).toEqual(['pipe', 'tcp', 'udp']);
   });
 
   it('returns the branch as JSON, 64-bit integers as strings', async () => {
@@ -128,7 +130,7 @@ describe('GET /status and cep-node inspect', () => {
     const peer = await peerFor('earth');
     peer.runtime.step();
     const { body } = await getJson(peer, '/status');
-    expect(body).toMatchObject({ peer: 'earth', enclave: 'lab', beat: 1, beatMs: 10, transportWired: false, organsWired: false });
+    expect(body).toMatchObject({ peer: 'earth', enclave: 'lab', beat: 1, beatMs: 10, transportWired: true, organsWired: false });
   });
 
   it('inspect prints the branch, the metrics and the status of a running peer', async () => {

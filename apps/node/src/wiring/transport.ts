@@ -1,38 +1,53 @@
 /**
- * Wiring point for the transport: providers, the transport manager, listeners.
- *
- * Not wired yet — `@cep/provider-tcp`, `-pipe`, `-udp` and the manager in
- * `@cep/transport` are being written. When they land, {@link wireTransport}:
- *   1. builds one provider per id used in `config.listen` and `config.peers[].provider`
- *      (`tcp({ keys })`, `pipe({ keys })`, `udp({ keys })`; keys from `config.keys`,
- *      never from a process-wide variable);
- *   2. creates the manager over `ctx.runtime` (it mirrors the catalog under
- *      `/net/transports/` and telemetry under `/net/telemetry/`) and registers the
- *      providers, with each peer's address from `config.peers[]`;
- *   3. starts `provider.listen({ address })` for each `config.listen` entry, handing
- *      accepted channels to the manager, and logs the bound addresses;
- *   4. registers shutdown hooks: close listeners, then `manager.close()`, then
- *      `provider.close()` (hooks run newest first, so register in the reverse order).
- * A failure in any step must throw: `startPeer` then unwinds what was started.
+ * Wiring of the transport: one provider per id the config uses (keys from `config.keys`,
+ * never from process-wide state), the transport manager over the peer's runtime (catalog
+ * under `/net/transports/`, telemetry under `/net/telemetry/`), listeners for `config.listen`,
+ * and shutdown hooks that close them in reverse order. Any failure throws, so `startPeer`
+ * unwinds what was started.
  */
+import type { ProviderV1 } from '@cep/transport/provider';
+import { createTransportManager, type TransportManager } from '@cep/transport';
+import { tcp } from '@cep/provider-tcp';
+import { pipe } from '@cep/provider-pipe';
+import { udp } from '@cep/provider-udp';
+import { PROVIDER_IDS } from '../config/schema.ts';
 import type { PeerContext } from './context.ts';
 
-/** What the transport wiring reports back (bound listen addresses, by provider id). */
+/** What the transport wiring reports back. */
 export interface TransportHandle {
+  /** Bound listen addresses (OS-chosen ports filled in), by provider id. */
   readonly listening: Readonly<Record<string, string>>;
-  /** False until the providers and the manager are wired in. */
   readonly wired: boolean;
+  /** The manager: organs configure mounts through it. */
+  readonly manager: TransportManager;
 }
+
+type ProviderId = (typeof PROVIDER_IDS)[number];
+
+const FACTORIES: Record<ProviderId, (options: { localPeer: string; keys: Record<string, Uint8Array> }) => ProviderV1> = { tcp, pipe, udp };
 
 /** Starts providers, manager and listeners for `ctx.config`. */
 export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> {
-  const { config, log } = ctx;
-  const wanted = Object.keys(config.listen).length + config.peers.length;
-  if (wanted > 0) {
-    log.warn(
-      { listen: config.listen, peers: config.peers.map((p) => `${p.name}/${p.mount} via ${p.provider} ${p.address}`) },
-      'transport not wired in this build yet: listen addresses and peers are validated but no socket is opened',
-    );
+  const { config, log, runtime } = ctx;
+  const keys: Record<string, Uint8Array> = { ...config.keys };
+  // Every provider is registered, so negotiation can pick any of them; only used ones listen.
+  const providers = PROVIDER_IDS.map((id) => FACTORIES[id]({ localPeer: config.peer, keys }));
+  const addresses = new Map<string, string>();
+  for (const peer of config.peers) addresses.set(`${peer.name}/${peer.provider}`, peer.address);
+  const manager = createTransportManager(runtime, {
+    localNode: config.peer,
+    providers,
+    addressOf: (peer, providerId) => addresses.get(`${peer}/${providerId}`),
+    peerKey: (peer) => keys[peer],
+  });
+  ctx.onShutdown('transport manager', () => manager.close());
+  const listening: Record<string, string> = {};
+  for (const id of PROVIDER_IDS) {
+    const address = config.listen[id];
+    if (address === undefined) continue;
+    const listener = await manager.listen(id, address);
+    listening[id] = listener.address;
+    log.info({ provider: id, address: listener.address }, 'listening');
   }
-  return { listening: {}, wired: false };
+  return { listening, wired: true, manager };
 }
