@@ -68,14 +68,17 @@ export class Organs {
 
   private notice(change: TreeChange): void {
     if (this.byStore.size === 0) return;
+    // A removed cell has no parent any more: known requests are checked for liveness later, and
+    // the walk starts at the parent it was removed from, so a hard-removed *field* still marks
+    // its request.
     if (change.type === 'remove') {
-      // A removed cell has no parent any more; check known requests for liveness later.
       this.rescan = true;
-      return;
+      if (change.parent === undefined) return;
     }
-    let child: Cell | undefined;
+    const removed = change.type === 'remove';
+    let child: Cell | undefined = removed ? change.cell : undefined;
     let below: Cell | undefined;
-    for (let cell: Cell | undefined = change.cell; cell !== undefined; below = child, child = cell, cell = cell.parent) {
+    for (let cell: Cell | undefined = removed ? change.parent : change.cell; cell !== undefined; below = child, child = cell, cell = cell.parent) {
       const organ = cell.storeType === undefined ? undefined : this.byStore.get(cell.storeType.key);
       if (organ === undefined) continue;
       if (child === undefined) {
@@ -86,7 +89,8 @@ export class Organs {
       }
       if (this.quiet === child) return;
       const field = child === change.cell ? undefined : (below ?? change.cell);
-      if (field !== undefined && field.parent === child && organ.outputs.has(field.name.tag.text)) return;
+      const fieldParent = field === change.cell && removed ? change.parent : field?.parent;
+      if (field !== undefined && fieldParent === child && organ.outputs.has(field.name.tag.text)) return;
       this.dirty.set(child, organ);
       return;
     }

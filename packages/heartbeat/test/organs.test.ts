@@ -63,6 +63,21 @@ describe('organs', () => {
     expect(log).toEqual(['0 vl a create', '0 ct a', '2 vl a change']);
   });
 
+  it('runs the validator again when a field inside a request is hard-removed (but not an output field)', () => {
+    const rt = createRuntime();
+    const log = setup(rt);
+    req(rt.tree, 'a');
+    rt.tree.set(`${ROOT}/a/mount`, text('main'));
+    rt.tree.set(`${ROOT}/a/state`, text('active'));
+    rt.step();
+    rt.tree.remove(`${ROOT}/a/state`);
+    rt.step();
+    expect(log).toEqual(['0 vl a create', '0 ct a']);
+    rt.tree.remove(`${ROOT}/a/mount`);
+    rt.step();
+    expect(log).toEqual(['0 vl a create', '0 ct a', '2 vl a change']);
+  });
+
   it('turns a validation failure into state=error, error_note and a CEI fact, never a throw', () => {
     const rt = createRuntime();
     setup(rt, { invalid: (ctx) => (ctx.request.child('peer')?.value?.value === 'Not A Word!' ? 'peer does not encode as a CEP word' : undefined) });
