@@ -1,0 +1,211 @@
+/**
+ * The receiving side. A call admitted at the capture of beat N is checked here — its id once
+ * per runtime (`admitInvokeId`), the mount (reliable and ordered), the security decision on this
+ * runtime's own policy — and then runs as a normal impulse in beat N
+ * (`enqueue(signal, { target, data: payload, pipeline })`). At the commit of N the reply leaves:
+ * the exposed handler's answer, or `ok` when only plain enzymes ran.
+ *
+ * Which impulse is which call: each call is enqueued with its own `qos` object, and the enzyme
+ * that wraps an exposed handler finds its call by that object (the runtime hands enzymes the
+ * very object that was enqueued). A local impulse on the same signal finds none and is left alone.
+ */
+import { formatPath, name, parsePath, type Name, type PathLike, type Value } from '@cep/cells';
+import type { EnzymeContext, Qos, Runtime } from '@cep/heartbeat';
+import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, usageOf } from '@cep/security';
+import { TOPIC, type Mount } from '@cep/transport';
+import { invokeError } from './errors.ts';
+import { clip, replyBranch, valueBytes, type CallFrame, type FrameLimits, type FrameProblem } from './frames.ts';
+import { INVOKE_REQUIRED_CAPS } from './request.ts';
+import type { ExposeOptions, InvokeHandler, InvokeReply } from './types.ts';
+import { UNKNOWN_ENCLAVE } from './caller.ts';
+
+/** What the receiving side needs to know about this runtime. */
+export interface CalleeEnv {
+  readonly enclave: string;
+  readonly peerEnclave: (peer: string) => string | undefined;
+  readonly limits: FrameLimits;
+  readonly exposedOnly: boolean;
+}
+
+type Reply = { status: 'ok'; result?: Value } | { status: 'reject'; note: string };
+
+interface Running {
+  readonly id: string;
+  readonly mount: Mount;
+  /** The call, when it was admitted to run (refusals have none). */
+  readonly frame?: CallFrame;
+  reply: Reply | undefined;
+}
+
+export class Callee {
+  private readonly exposed = new Map<string, InvokeHandler>();
+  private readonly byQos = new WeakMap<Qos, Running>();
+  private readonly replies: Array<{ running: Running; qos: Qos | undefined }> = [];
+
+  constructor(private readonly runtime: Runtime, private readonly env: CalleeEnv) {}
+
+  expose(signal: PathLike, handler: InvokeHandler, options: ExposeOptions = {}): () => void {
+    if (typeof handler !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'expose needs a handler function', { field: 'handler' });
+    let path: Name[];
+    try {
+      path = parsePath(signal);
+    } catch (error) {
+      throw invokeError('INVOKE_OPTION_INVALID', `signal ${JSON.stringify(signal)} is not a valid path: ${(error as Error).message}`, { field: 'signal' });
+    }
+    const key = formatPath(path);
+    if (path.length === 0) throw invokeError('INVOKE_OPTION_INVALID', 'expose needs a non-empty signal path', { field: 'signal' });
+    if (this.exposed.has(key)) throw invokeError('INVOKE_OPTION_INVALID', `signal ${key} is exposed already; remove the first handler before exposing another`, { field: 'signal' });
+    const unregister = this.runtime.registerEnzyme({
+      name: options.name ?? `invoke:${key}`,
+      signal: path,
+      ...(options.before !== undefined ? { before: options.before } : {}),
+      ...(options.after !== undefined ? { after: options.after } : {}),
+      run: (ctx) => this.runHandler(ctx, handler),
+    });
+    this.exposed.set(key, handler);
+    return () => {
+      if (this.exposed.get(key) !== handler) return;
+      this.exposed.delete(key);
+      unregister();
+    };
+  }
+
+  /** A call frame admitted at capture of `beat` on `mount`, `bytes` long on the wire. */
+  call(frame: CallFrame, mount: Mount, bytes: number): void {
+    const peer = mount.peer;
+    if (!admitInvokeId(this.runtime.tree, frame.id)) {
+      this.refuseUnanswered(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
+      if (!isInvokeId(frame.id)) this.queue(mount, frame.id, `id ${JSON.stringify(frame.id)} is not an unguessable invoke id`);
+      return;
+    }
+    const refuse = (note: string): void => this.queue(mount, frame.id, note);
+    const unreliable = INVOKE_REQUIRED_CAPS.find((cap) => this.runtime.tree.getValue([...mount.path, name('transport'), name('prov_caps'), name(cap)])?.value !== true);
+    if (unreliable !== undefined) return refuse(`mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
+    let signal: Name[];
+    let target: Name[] | undefined;
+    try {
+      signal = parsePath(frame.signal);
+      target = frame.target === undefined ? undefined : parsePath(frame.target);
+      if (signal.length === 0) throw new Error('empty path');
+    } catch (error) {
+      return refuse(`signal or target is not a valid path: ${(error as Error).message}`);
+    }
+    const signalText = formatPath(signal);
+    if (this.env.exposedOnly && !this.exposed.has(signalText)) return refuse(`signal ${signalText} is not exposed on this runtime`);
+    // The receiver's check, on its own policy: the frame's size and the beats the caller says it waits.
+    recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout });
+    const decision = checkInvoke(this.runtime.tree, {
+      fromEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
+      toEnclave: this.env.enclave,
+      ...(frame.pipeline !== undefined ? { pipeline: frame.pipeline } : {}),
+      usage: usageOf(this.runtime.tree, frame.id),
+      side: 'receive',
+    });
+    if (!decision.allowed) {
+      this.runtime.cei.emit({ topic: decision.topic!, severity: decision.severity, note: decision.note, origin: decision.origin, peer, ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}) });
+      return refuse(decision.note);
+    }
+    const qos: Qos = { retainOnPause: true };
+    const running: Running = { id: frame.id, mount, frame, reply: undefined };
+    this.byQos.set(qos, running);
+    try {
+      this.runtime.enqueue(signal, {
+        ...(target !== undefined ? { target } : {}),
+        ...(frame.payload !== undefined ? { data: frame.payload } : {}),
+        ...(frame.pipeline !== undefined ? { pipeline: frame.pipeline } : {}),
+        qos,
+      });
+    } catch (error) {
+      return refuse(`could not enqueue ${signalText}: ${(error as Error).message}`);
+    }
+    this.replies.push({ running, qos });
+  }
+
+  /** A frame that could not be read: answered when it names a fresh, well-formed id; reported either way. */
+  problem(problem: FrameProblem, mount: Mount): void {
+    if (problem.id !== undefined && isInvokeId(problem.id) && admitInvokeId(this.runtime.tree, problem.id)) {
+      this.queue(mount, problem.id, `malformed call: ${problem.note}`);
+      return;
+    }
+    this.refuseUnanswered(problem.id ?? '?', mount.peer, `malformed frame: ${problem.note}`);
+  }
+
+  /** Commit: every reply of this beat leaves, in admission order. */
+  flush(): void {
+    for (const { running, qos } of this.replies.splice(0)) {
+      if (qos !== undefined) this.byQos.delete(qos);
+      let reply = running.reply ?? { status: 'ok' as const };
+      if (reply.status === 'ok' && reply.result !== undefined && valueBytes(reply.result) > this.env.limits.maxValueBytes) {
+        reply = { status: 'reject', note: `the result is ${valueBytes(reply.result)} bytes, over the ${this.env.limits.maxValueBytes}-byte limit` };
+      }
+      try {
+        running.mount.sendBranch(replyBranch({ id: running.id, ...reply, ...(reply.status === 'reject' ? { note: clip(reply.note, this.env.limits.maxNoteBytes) } : {}) }));
+      } catch (error) {
+        this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `reply to ${running.id} could not be sent: ${(error as Error).message}`, origin: 'org:invoke', peer: running.mount.peer });
+      }
+    }
+  }
+
+  private runHandler(ctx: EnzymeContext, handler: InvokeHandler): void {
+    const running = this.byQos.get(ctx.qos);
+    const frame = running?.frame;
+    if (running === undefined || frame === undefined) return; // a local impulse of the same signal: not a remote call
+    let answer: InvokeReply | void;
+    try {
+      answer = handler({
+        invokeId: running.id,
+        beat: ctx.beat,
+        caller: running.mount.peer,
+        signal: formatPath(ctx.signal),
+        ...(ctx.target !== undefined ? { target: formatPath(ctx.target) } : {}),
+        ...(frame.payload !== undefined ? { payload: frame.payload } : {}),
+        ...(ctx.pipeline !== undefined ? { pipeline: ctx.pipeline } : {}),
+        tree: this.runtime.tree,
+        runtime: this.runtime,
+      });
+    } catch (error) {
+      running.reply = { status: 'reject', note: `handler threw: ${(error as Error)?.message ?? String(error)}` };
+      throw error; // the heartbeat undoes the handler's writes and records the fact
+    }
+    running.reply = normalise(answer);
+  }
+
+  private queue(mount: Mount, id: string, note: string): void {
+    this.replies.push({ running: { id, mount, reply: { status: 'reject', note } }, qos: undefined });
+  }
+
+  private refuseUnanswered(id: string, peer: string, why: string): void {
+    this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `call ${id} from ${peer} refused, nothing ran: ${why}`, origin: 'sec/receive', peer });
+  }
+}
+
+function normalise(answer: unknown): Reply {
+  if (answer === undefined) return { status: 'ok' };
+  const a = answer as { status?: unknown; result?: unknown; note?: unknown };
+  if (a.status === 'ok') {
+    if (a.result === undefined) return { status: 'ok' };
+    if (isValue(a.result)) return { status: 'ok', result: a.result };
+    return { status: 'reject', note: 'the handler returned a result that is not a cell Value' };
+  }
+  if (a.status === 'reject') return { status: 'reject', note: typeof a.note === 'string' && a.note !== '' ? a.note : 'rejected by the handler' };
+  return { status: 'reject', note: "the handler's answer is not { status: 'ok' | 'reject' }" };
+}
+
+function isValue(v: unknown): v is Value {
+  if (typeof v !== 'object' || v === null) return false;
+  const { type, value } = v as { type?: unknown; value?: unknown };
+  switch (type) {
+    case 'text':
+      return typeof value === 'string';
+    case 'u64':
+    case 'i64':
+      return typeof value === 'bigint';
+    case 'bool':
+      return typeof value === 'boolean';
+    case 'bytes':
+    case 'raw':
+      return value instanceof Uint8Array;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The calling side: a submission is checked, framed, sent and recorded; its outcome is recorded
+ * exactly once — the reply (ok / reject), the deadline beat passing (timeout), or the mount
+ * going away (cancelled). The record lives under the request
+ * (`invokes/<id>/{state, signal, target, sent_beat, deadline, op, result, note, done_beat}`) and
+ * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
+ */
+import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
+import type { PipelineMeta, Runtime } from '@cep/heartbeat';
+import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
+import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage, usageOf } from '@cep/security';
+import { TOPIC } from '@cep/transport';
+import { invokeError } from './errors.ts';
+import { callBranch, clip, valueBytes, type FrameLimits, type ReplyFrame } from './frames.ts';
+import { readRequestPipeline } from './request.ts';
+import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
+
+/** What the caller needs to know about this runtime. */
+export interface CallerEnv {
+  readonly enclave: string;
+  readonly peerEnclave: (peer: string) => string | undefined;
+  readonly limits: FrameLimits;
+  readonly maxPending: number;
+  readonly maxTimeoutBeats: number;
+  readonly retainCompleted: number;
+  readonly retainOutcomes: number;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly request: string;
+  readonly key: string;
+  readonly peer: string;
+  readonly record: readonly Name[];
+  readonly deadline: number;
+  readonly op: string;
+  readonly pipeline: PipelineMeta | undefined;
+  readonly onComplete: ((outcome: InvokeOutcome) => void) | undefined;
+}
+
+/** The enclave name used for a peer whose enclave is not known (never a valid word, so never declared). */
+export const UNKNOWN_ENCLAVE = '(unknown)';
+
+const utf8 = (s: string): number => new TextEncoder().encode(s).length;
+
+export class Caller {
+  private readonly pending = new Map<string, Pending>();
+  private readonly outcomes = new Map<string, InvokeOutcome>();
+  private readonly waiters = new Map<string, Array<(outcome: InvokeOutcome) => void>>();
+  private readonly completedRecords = new Map<string, Array<readonly Name[]>>();
+  private readonly tree: Tree;
+
+  constructor(private readonly runtime: Runtime, private readonly organ: MountOrgan, private readonly env: CallerEnv) {
+    this.tree = runtime.tree;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  submit(sub: Submission): string {
+    const entry = this.entryFor(sub);
+    const { signal, target, pipeline } = this.checkArgs(sub, entry);
+    if ([...this.pending.values()].filter((p) => p.request === entry.id).length >= this.env.maxPending) {
+      throw invokeError('INVOKE_LIMIT', `request ${entry.id} has ${this.env.maxPending} invokes pending (maxPending); wait for some to complete`, { request: entry.id });
+    }
+    let id = newInvokeId();
+    while (this.pending.has(id) || this.outcomes.has(id)) id = newInvokeId();
+    const beat = this.runtime.beat;
+    const record = [...entry.path, name('invokes'), name(id)];
+    const peer = entry.spec.peer;
+    const deadline = beat + sub.timeoutBeats;
+    const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
+    this.tree.batch(() => {
+      this.tree.set([...record, name('state')], text('plan'));
+      this.tree.set([...record, name('signal')], text(signal));
+      if (target !== undefined) this.tree.set([...record, name('target')], text(target));
+      this.tree.set([...record, name('sent_beat')], u64(BigInt(beat)));
+      this.tree.set([...record, name('deadline')], u64(BigInt(deadline)));
+      this.tree.set([...record, name('op')], text(op));
+    });
+    const pending: Pending = { id, request: entry.id, key: entry.key, peer, record, deadline, op, pipeline, onComplete: sub.onComplete };
+    this.pending.set(id, pending);
+
+    // The sender's check: the beats this invoke may wait are charged against the beat budget.
+    recordUsage(this.tree, id, { beats: sub.timeoutBeats });
+    const decision = checkInvoke(this.tree, {
+      fromEnclave: this.env.enclave,
+      toEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
+      ...(pipeline !== undefined ? { pipeline } : {}),
+      usage: usageOf(this.tree, id),
+      side: 'send',
+    });
+    if (!decision.allowed) {
+      this.runtime.cei.emit({ topic: decision.topic!, severity: decision.severity, note: decision.note, origin: decision.origin, peer, ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}) });
+      this.complete(id, 'reject', { note: `refused before sending: ${decision.note}`, refusedBy: 'sender' });
+      return id;
+    }
+    try {
+      entry.mount.sendBranch(callBranch({ id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(pipeline !== undefined ? { pipeline } : {}) }));
+    } catch (error) {
+      this.complete(id, 'reject', { note: `could not send: ${(error as Error).message}`, refusedBy: 'sender' });
+      return id;
+    }
+    this.tree.set([...record, name('state')], text('sent'));
+    this.runtime.ops.setState(op, 'await', { note: `sent to ${peer}; reply due by beat ${deadline}` });
+    return id;
+  }
+
+  /** A reply admitted at capture on mount `key`. Unknown, finished or misrouted replies change nothing. */
+  reply(frame: ReplyFrame, key: string): void {
+    const pending = this.pending.get(frame.id);
+    if (pending === undefined || pending.key !== key) return;
+    if (frame.status === 'ok') this.complete(frame.id, 'ok', frame.result !== undefined ? { result: frame.result } : {});
+    else this.complete(frame.id, 'reject', { note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`, refusedBy: 'receiver' });
+  }
+
+  /** Commit of `beat`: every invoke whose deadline beat has ended without a reply times out. */
+  expire(beat: number): void {
+    for (const pending of [...this.pending.values()]) {
+      if (pending.deadline <= beat) this.complete(pending.id, 'timeout', { note: `no reply by deadline beat ${pending.deadline}` });
+    }
+  }
+
+  /** Cancels every pending invoke of `request` (its mount was reconfigured, closed or released). */
+  cancel(request: string, note: string): void {
+    for (const pending of [...this.pending.values()]) if (pending.request === request) this.complete(pending.id, 'cancelled', { note });
+  }
+
+  outcome(id: string): InvokeOutcome | undefined {
+    return this.outcomes.get(id);
+  }
+
+  result(id: string): Promise<InvokeOutcome> {
+    const done = this.outcomes.get(id);
+    if (done !== undefined) return Promise.resolve(done);
+    if (!this.pending.has(id)) return Promise.reject(invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }));
+    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+  }
+
+  private entryFor(sub: Submission): MountRequestEntry {
+    if (typeof sub?.request !== 'string') throw invokeError('INVOKE_INVALID', 'request: expected the name of an invoke request', { field: 'request' });
+    const entry = this.organ.request(sub.request);
+    if (entry === undefined) {
+      const state = this.tree.getValue([...this.organ.root, name(sub.request), name('state')]);
+      throw invokeError('INVOKE_UNKNOWN_REQUEST', `invoke request ${JSON.stringify(sub.request)} holds no mount${state?.type === 'text' ? ` (state ${state.value})` : ' (is it under /net/organs/invoke/requests, and has a beat validated it?)'}`, { request: sub.request });
+    }
+    if (entry.state === 'error') {
+      const note = this.tree.getValue([...entry.path, name('error_note')]);
+      throw invokeError('INVOKE_NOT_READY', `invoke request ${entry.id} is in error${note?.type === 'text' ? `: ${note.value}` : ''}; change the request to reopen its mount`, { request: entry.id });
+    }
+    return entry;
+  }
+
+  private checkArgs(sub: Submission, entry: MountRequestEntry): { signal: string; target: string | undefined; pipeline: PipelineMeta | undefined } {
+    const path = (field: 'signal' | 'target', value: unknown): string => {
+      if (typeof value !== 'string' || utf8(value) > this.env.limits.maxPathBytes) {
+        throw invokeError('INVOKE_INVALID', `${field}: expected a path text of at most ${this.env.limits.maxPathBytes} bytes`, { field });
+      }
+      let names: Name[];
+      try {
+        names = parsePath(value);
+      } catch (error) {
+        throw invokeError('INVOKE_INVALID', `${field}: ${JSON.stringify(value)} is not a valid path: ${(error as Error).message}`, { field });
+      }
+      if (names.length === 0) throw invokeError('INVOKE_INVALID', `${field}: the path is empty; name at least one segment`, { field });
+      return formatPath(names);
+    };
+    const signal = path('signal', sub.signal);
+    const target = sub.target === undefined ? undefined : path('target', sub.target);
+    if (!Number.isSafeInteger(sub.timeoutBeats) || sub.timeoutBeats < 1 || sub.timeoutBeats > this.env.maxTimeoutBeats) {
+      throw invokeError('INVOKE_INVALID', `timeoutBeats: expected a whole number of beats in 1..${this.env.maxTimeoutBeats}, got ${String(sub.timeoutBeats)}`, { field: 'timeoutBeats' });
+    }
+    if (sub.payload !== undefined && valueBytes(sub.payload) > this.env.limits.maxValueBytes) {
+      throw invokeError('INVOKE_INVALID', `payload: ${valueBytes(sub.payload)} bytes is over the ${this.env.limits.maxValueBytes}-byte limit`, { field: 'payload' });
+    }
+    let pipeline: PipelineMeta | undefined;
+    if (sub.pipeline !== undefined) pipeline = parsePipelineMeta(sub.pipeline);
+    else {
+      const cell = this.tree.get(entry.path);
+      const fromRequest = cell === undefined ? undefined : readRequestPipeline(cell);
+      if (fromRequest !== undefined && !('field' in fromRequest)) pipeline = fromRequest;
+    }
+    return { signal, target, pipeline };
+  }
+
+  private complete(id: string, status: InvokeStatus, detail: { result?: InvokeOutcome['result']; note?: string; refusedBy?: 'sender' | 'receiver' }): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return; // exactly once
+    this.pending.delete(id);
+    const beat = this.runtime.beat;
+    const note = detail.note === undefined ? undefined : clip(detail.note, this.env.limits.maxNoteBytes);
+    const outcome: InvokeOutcome = {
+      id,
+      request: pending.request,
+      status,
+      ...(detail.result !== undefined ? { result: detail.result } : {}),
+      ...(note !== undefined ? { note } : {}),
+      ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}),
+      beat,
+    };
+    // A request deleted meanwhile took its records with it: write nothing that would revive it.
+    if (this.tree.get(pending.record) !== undefined) {
+      this.tree.batch(() => {
+        this.tree.set([...pending.record, name('state')], text(status));
+        if (detail.result !== undefined) this.tree.set([...pending.record, name('result')], detail.result);
+        if (note !== undefined) this.tree.set([...pending.record, name('note')], text(note));
+        this.tree.set([...pending.record, name('done_beat')], u64(BigInt(beat)));
+      });
+      this.retain(pending);
+    }
+    this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
+    const where = formatPath(pending.record);
+    if (status === 'reject') {
+      this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${where}: ${note}`, origin: 'org:invoke', peer: pending.peer, ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}) });
+    } else if (status === 'timeout') {
+      this.runtime.cei.emit({ topic: TOPIC.invokeTimeout, severity: 'error', note: `${where}: ${note}`, origin: 'org:invoke', peer: pending.peer, ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}) });
+    }
+    this.outcomes.set(id, outcome);
+    if (this.outcomes.size > this.env.retainOutcomes) this.outcomes.delete(this.outcomes.keys().next().value!);
+    const waiters = this.waiters.get(id) ?? [];
+    this.waiters.delete(id);
+    try {
+      pending.onComplete?.(outcome);
+    } catch (error) {
+      // A caller's callback must not undo the record or stop the beat; it is reported instead.
+      this.runtime.cei.emit({ topic: 'org:invoke', severity: 'error', note: `onComplete of ${id} threw: ${(error as Error)?.message ?? String(error)}`, origin: 'org:invoke' });
+    }
+    for (const resolve of waiters) resolve(outcome);
+  }
+
+  /** Keeps the newest `retainCompleted` finished records under each request. */
+  private retain(pending: Pending): void {
+    const list = this.completedRecords.get(pending.request) ?? [];
+    list.push(pending.record);
+    this.completedRecords.set(pending.request, list);
+    while (list.length > this.env.retainCompleted) this.tree.remove(list.shift()!);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `installInvoke`: the invoke organ (SPEC §7–8). Requests under
+ * `/net/organs/invoke/requests/<id>/` configure reliable, ordered `invoke` mounts (the shared
+ * mount-request machinery of @cep/organ-link); `submit` sends calls on them; calls that arrive
+ * on any invoke mount of this runtime are checked and run here, and answered.
+ */
+import { isWordText } from '@cep/cells';
+import type { Runtime } from '@cep/heartbeat';
+import { installMountOrgan } from '@cep/organ-link';
+import { TOPIC, type TransportManager } from '@cep/transport';
+import { Callee } from './callee.ts';
+import { Caller } from './caller.ts';
+import { invokeError } from './errors.ts';
+import { DEFAULT_FRAME_LIMITS, parseFrame, type FrameLimits } from './frames.ts';
+import { checkInvokeRequest, shapeInvokeSpec } from './request.ts';
+import type { InvokeOptions, InvokeOrgan } from './types.ts';
+
+/** The invoke organ's kind and mount mode. */
+export const INVOKE_KIND = 'invoke';
+
+function count(option: string, value: number | undefined, fallback: number, min: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min) throw invokeError('INVOKE_OPTION_INVALID', `${option} must be a whole number ≥ ${min}, got ${String(value)}`, { field: option });
+  return v;
+}
+
+/**
+ * Installs the invoke organ on `runtime` over `manager` (one per runtime: it takes the `invoke`
+ * organ kind and the `invoke` frame mode). Throws `INVOKE_OPTION_INVALID` for a bad option and
+ * the heartbeat's `ORGAN_DUPLICATE` when installed twice.
+ */
+export function installInvoke(runtime: Runtime, manager: TransportManager, options: InvokeOptions = {}): InvokeOrgan {
+  const enclave = options.enclave ?? 'local';
+  if (!isWordText(enclave)) throw invokeError('INVOKE_OPTION_INVALID', `enclave ${JSON.stringify(enclave)} must be a CEP word`, { field: 'enclave' });
+  const peerEnclave = options.peerEnclave ?? (() => enclave);
+  if (typeof peerEnclave !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'peerEnclave must be a function (peer) => enclave', { field: 'peerEnclave' });
+  const limits: FrameLimits = {
+    maxPathBytes: count('maxPathBytes', options.maxPathBytes, DEFAULT_FRAME_LIMITS.maxPathBytes, 1),
+    maxValueBytes: count('maxValueBytes', options.maxValueBytes, DEFAULT_FRAME_LIMITS.maxValueBytes, 1),
+    maxNoteBytes: DEFAULT_FRAME_LIMITS.maxNoteBytes,
+  };
+  const env = {
+    enclave,
+    peerEnclave,
+    limits,
+    maxPending: count('maxPending', options.maxPending, 1024, 1),
+    maxTimeoutBeats: count('maxTimeoutBeats', options.maxTimeoutBeats, 1_000_000, 1),
+    retainCompleted: count('retainCompleted', options.retainCompleted, 64, 0),
+    retainOutcomes: count('retainOutcomes', options.retainOutcomes, 4096, 1),
+    exposedOnly: options.exposedOnly === true,
+  };
+
+  // The organ and the caller need each other: the organ tells the caller when a mount goes away.
+  let caller: Caller | undefined;
+  const organ = installMountOrgan(runtime, manager, {
+    kind: INVOKE_KIND,
+    fixedMode: INVOKE_KIND,
+    topics: { schema: TOPIC.invokeReject, conflict: TOPIC.mountConflict, deadline: TOPIC.invokeTimeout },
+    outputs: ['invokes'],
+    check: checkInvokeRequest,
+    shape: shapeInvokeSpec,
+    onConfigured: (entry, changed, previous) => {
+      if (previous !== undefined && changed) caller?.cancel(entry.id, `cancelled: request ${entry.id} was reconfigured`);
+    },
+    onReleased: (entry, reason) => caller?.cancel(entry.id, `cancelled: the mount of request ${entry.id} was released (${reason})`),
+    onMountEvent: (entry, event) => {
+      if (event.type === 'closed' || event.type === 'error' || event.type === 'fatal') {
+        caller?.cancel(entry.id, `cancelled: mount ${entry.key} ${event.type === 'closed' ? 'closed' : 'failed'} (${event.note ?? 'no reason given'})`);
+      }
+    },
+  });
+  caller = new Caller(runtime, organ, env);
+  const callee = new Callee(runtime, env);
+  const offFrame = manager.onFrame(INVOKE_KIND, ({ mount, branch, bytes }) => {
+    const frame = parseFrame(branch.root, limits);
+    if (frame.kind === 'call') callee.call(frame, mount, bytes.length);
+    else if (frame.kind === 'reply') caller!.reply(frame, `${mount.peer}/${mount.mode}/${mount.mount}`);
+    else callee.problem(frame, mount);
+  });
+  const offCommit = runtime.onCommit((beat) => {
+    callee.flush();
+    caller!.expire(beat);
+  });
+  const api = caller;
+  return {
+    kind: INVOKE_KIND,
+    submit: (submission) => api.submit(submission),
+    result: (id) => api.result(id),
+    outcome: (id) => api.outcome(id),
+    pending: () => api.pendingCount,
+    expose: (signal, handler, exposeOptions) => callee.expose(signal, handler, exposeOptions),
+    uninstall() {
+      offCommit();
+      offFrame();
+      organ.uninstall();
+    },
+  };
+}

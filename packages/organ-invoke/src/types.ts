@@ -1,0 +1,117 @@
+/** Public shapes of the invoke organ. */
+import type { PathLike, Tree, Value } from '@cep/cells';
+import type { PipelineMeta, Runtime } from '@cep/heartbeat';
+
+/** How an invoke ended, as the caller records it (exactly once). */
+export type InvokeStatus = 'ok' | 'reject' | 'timeout' | 'cancelled';
+
+/** The outcome of one invoke. */
+export interface InvokeOutcome {
+  /** The invoke id (`inv-` + 32 hex digits). */
+  readonly id: string;
+  /** The request it was submitted on. */
+  readonly request: string;
+  readonly status: InvokeStatus;
+  /** What the remote handler returned (status `ok`, when it returned a value). */
+  readonly result?: Value;
+  /** Why it did not succeed (reject, timeout, cancelled). */
+  readonly note?: string;
+  /** Who refused it (status `reject`): this runtime before sending, or the remote one. */
+  readonly refusedBy?: 'sender' | 'receiver';
+  /** The beat the outcome was recorded in. */
+  readonly beat: number;
+}
+
+/** Pipeline metadata of a submission (validated with `parsePipelineMeta`). */
+export interface PipelineInput {
+  readonly pipelineId: string;
+  readonly stageId: string;
+  readonly dagRunId: bigint;
+  readonly hopIndex: number;
+}
+
+/** What `submit` takes. */
+export interface Submission {
+  /** The invoke request (its name under `/net/organs/invoke/requests/`) whose mount carries the call. */
+  readonly request: string;
+  /** The signal to run on the remote runtime, e.g. `/sig/x`. */
+  readonly signal: string;
+  /** The target of that signal on the remote runtime, e.g. `/data/y`. */
+  readonly target?: string;
+  /** The impulse's data on the remote side. */
+  readonly payload?: Value;
+  /** Beats to wait for the reply; no reply by beat `submit beat + timeoutBeats` → `timeout`. */
+  readonly timeoutBeats: number;
+  /** Pipeline metadata (required across enclaves); default: the request's `pipeline/` fields. */
+  readonly pipeline?: PipelineInput;
+  /** Called once, when the outcome is recorded. */
+  readonly onComplete?: (outcome: InvokeOutcome) => void;
+}
+
+/** What an exposed handler gets. It runs inside a beat (as an enzyme): synchronous, no clock. */
+export interface InvokeCall {
+  readonly invokeId: string;
+  readonly beat: number;
+  /** The peer that sent the call (from the authenticated channel, never from the frame). */
+  readonly caller: string;
+  readonly signal: string;
+  readonly target?: string;
+  readonly payload?: Value;
+  readonly pipeline?: PipelineMeta;
+  readonly tree: Tree;
+  readonly runtime: Runtime;
+}
+
+/** What an exposed handler returns; nothing means `{ status: 'ok' }`. */
+export type InvokeReply = { readonly status: 'ok'; readonly result?: Value } | { readonly status: 'reject'; readonly note: string };
+
+/** A handler exposed with `expose(signal, handler)`. */
+export type InvokeHandler = (call: InvokeCall) => InvokeReply | void;
+
+/** Options of `expose`. */
+export interface ExposeOptions {
+  /** Enzyme name (default `invoke:<signal>`). */
+  readonly name?: string;
+  /** Enzymes on the same signal this handler runs before / after. */
+  readonly before?: readonly string[];
+  readonly after?: readonly string[];
+}
+
+/** Options of `installInvoke`. */
+export interface InvokeOptions {
+  /** This runtime's enclave (default `local`). */
+  readonly enclave?: string;
+  /** The enclave of a peer (default: every peer is in this runtime's enclave). `undefined` = unknown: cross-enclave checks deny it. */
+  readonly peerEnclave?: (peer: string) => string | undefined;
+  /** Only run signals exposed with `expose` (others are refused); default false: plain enzymes run too. */
+  readonly exposedOnly?: boolean;
+  /** Invokes pending per request (default 1024). */
+  readonly maxPending?: number;
+  /** Completed invoke records kept under each request (default 64; older ones are removed). */
+  readonly retainCompleted?: number;
+  /** Outcomes `result(id)` can still answer for (default 4096). */
+  readonly retainOutcomes?: number;
+  /** Longest signal or target path, in bytes (default 1024). */
+  readonly maxPathBytes?: number;
+  /** Largest payload or result value, in bytes (default 256 KiB). */
+  readonly maxValueBytes?: number;
+  /** Longest timeout a submission may ask for, in beats (default 1,000,000). */
+  readonly maxTimeoutBeats?: number;
+}
+
+/** An installed invoke organ. */
+export interface InvokeOrgan {
+  readonly kind: 'invoke';
+  /** Sends a call on the request's mount and returns its id (see the README for refusals). */
+  submit(submission: Submission): string;
+  /** The outcome of invoke `id`, once it is recorded. */
+  result(id: string): Promise<InvokeOutcome>;
+  /** The outcome of invoke `id` if recorded, else `undefined` (also for unknown ids). */
+  outcome(id: string): InvokeOutcome | undefined;
+  /** Invokes still waiting for a reply. */
+  pending(): number;
+  /** Runs `handler` for remote calls of `signal` on this runtime; its reply is the call's result. Returns the remover. */
+  expose(signal: PathLike, handler: InvokeHandler, options?: ExposeOptions): () => void;
+  /** Unregisters the organ, the frame handler and hooks. */
+  uninstall(): void;
+}
