@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BOUNDS, createPeerHarness, reservePort } from './harness/peer-process.ts';
 
-// Real `cep-node` processes on loopback. The transport manager and the organs are not
-// wired into cep-node yet, so these tests check what a peer process does today: it starts
-// from its own config, runs its own heartbeat, serves its own /net, and stops or fails the
-// way its README says. Links, mirrors and invokes between the processes come with the
-// transport manager and organs; their tests belong here then.
+// Real `cep-node` processes on loopback. cep-node has its transport (providers, manager,
+// listeners) but not yet its organs, so the peers listen but do not link: these tests check
+// what a peer process does today — it starts from its own config, binds its listeners, runs
+// its own heartbeat, serves its own /net, and stops or fails the way its README says.
+// Links, mirrors and invokes between the processes come with the organs; their tests
+// belong here then.
 
 const harness = createPeerHarness();
 afterEach(() => harness.cleanup());
@@ -54,6 +56,12 @@ describe('two cep-node processes', () => {
     expect(await earth.status()).toMatchObject({ peer: 'earth', enclave: 'lab', beatMs: 5, stopping: false });
     expect(await saturn.status()).toMatchObject({ peer: 'saturn', enclave: 'lab', beatMs: 5, stopping: false });
 
+    // Each bound the listen address its config named, and catalogued its providers.
+    expect(earth.logs.find((l) => l['msg'] === 'listening' && l['provider'] === 'tcp')).toMatchObject({ address: `127.0.0.1:${earthTcp}` });
+    expect(saturn.logs.find((l) => l['msg'] === 'listening' && l['provider'] === 'tcp')).toMatchObject({ address: `127.0.0.1:${saturnTcp}` });
+    expect((await earth.net('/net/transports/tcp')).value).toMatchObject({ spec_ver: 'cep-provider-v1', caps: { reliable: true } });
+    expect((await saturn.net('/net/transports/tcp')).value).toMatchObject({ spec_ver: 'cep-provider-v1', caps: { reliable: true } });
+
     // Each tree holds what its own config asked for, and nothing of the other's.
     const earthNet = await earth.net('/net/organs');
     expect(earthNet.path).toBe('/net/organs');
@@ -71,8 +79,10 @@ describe('two cep-node processes', () => {
 });
 
 describe('stopping a cep-node process', () => {
-  it('SIGTERM: it finishes the beat, logs "peer stopped" last, exits 0, and its endpoint goes away', async () => {
-    const peer = await harness.start(harness.writeConfig('earth.json', config('earth')));
+  it('SIGTERM: it finishes the beat, logs "peer stopped" last, exits 0, and its endpoint and listeners go away', async () => {
+    const socket = `${harness.dir}/earth.sock`;
+    const peer = await harness.start(harness.writeConfig('earth.json', config('earth', { listen: { pipe: socket } })));
+    expect(existsSync(socket)).toBe(true);
     await until(() => peer.status(), (s) => s['beat'] > 0, 'no beat ran');
     peer.signal('SIGTERM');
     expect(await peer.waitForExit(BOUNDS.exit)).toEqual({ code: 0, signal: null });
@@ -80,15 +90,23 @@ describe('stopping a cep-node process', () => {
     expect(peer.logs.at(-1)!['beats']).toBeGreaterThan(0);
     expect(peer.stderr()).toBe('');
     await expect(peer.status()).rejects.toThrow();
+    expect(existsSync(socket)).toBe(false);
   });
 
-  it('kill -9: no clean stop, and the same config starts again on the same ports', async () => {
+  it('kill -9: no clean stop, and the same config starts again on the same ports and socket', async () => {
     const [httpPort, tcpPort] = [await reservePort(), await reservePort()];
-    const file = harness.writeConfig('earth.json', config('earth', { http: { host: '127.0.0.1', port: httpPort }, listen: { tcp: `127.0.0.1:${tcpPort}` } }));
+    const socket = `${harness.dir}/earth.sock`;
+    const file = harness.writeConfig('earth.json', config('earth', {
+      http: { host: '127.0.0.1', port: httpPort },
+      listen: { tcp: `127.0.0.1:${tcpPort}`, pipe: socket },
+    }));
     const first = await harness.start(file);
+    expect(first.logs.filter((l) => l['msg'] === 'listening').map((l) => l['address'])).toEqual([`127.0.0.1:${tcpPort}`, socket]);
     expect(await first.kill9()).toEqual({ code: null, signal: 'SIGKILL' });
     expect(first.logs.some((l) => l['msg'] === 'peer stopped')).toBe(false);
+    // A killed peer leaves its socket file behind; the next one must still bind it.
     const second = await harness.start(file);
+    expect(second.logs.filter((l) => l['msg'] === 'listening').map((l) => l['address'])).toEqual([`127.0.0.1:${tcpPort}`, socket]);
     expect(second.url).toBe(first.url);
     expect(second.pid).not.toBe(first.pid);
     expect(await second.status()).toMatchObject({ peer: 'earth' });
