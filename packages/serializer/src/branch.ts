@@ -5,19 +5,17 @@
  * Decoding verifies everything and stages the result; `applyBranch` then writes it into
  * a tree all or nothing.
  */
-import { name, nameEquals, valueFromData, valueToData, type Cell, type Name, type PathLike, type Tree, type Value } from '@cep/cells';
+import { name, nameEquals, valueFromData, type Cell, type Name, type PathLike, type Tree, type Value } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import { ByteReader, ByteWriter, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
-import { CAP, decodeFrame, encodeFrame, RECORD_TYPE, type RawRecord } from './frame.ts';
+import { decodeFrame, RECORD_TYPE, type RawRecord } from './frame.ts';
 import { blake3 } from './hash.ts';
-import { NameTableReader, NameTableWriter, ROOT_NAME } from './names.ts';
-import { assemblePayload, chunkPayload, DATALESS_FINGERPRINT, INLINE_MAX, payloadFingerprint } from './payload.ts';
+import { BranchWriter, DICTIONARY, LIST } from './branch-writer.ts';
+import { NameTableReader, ROOT_NAME } from './names.ts';
+import { assemblePayload } from './payload.ts';
 import { checkComparator, resolvePolicy, type SerializerPolicy } from './policy.ts';
-import {
-  CELL_TYPE, META, STORE, readCellDesc, readManifest, readNamepool, readOrder, writeCellDesc, writeManifest, writeNamepool, writeOrder,
-  type ManifestEntry,
-} from './records.ts';
+import { CELL_TYPE, META, STORE, readCellDesc, readManifest, readNamepool, readOrder, type ManifestEntry } from './records.ts';
 
 /** A decoded cell, staged: nothing is in any tree until {@link applyBranch}. */
 export interface StagedCell {
@@ -45,31 +43,7 @@ export interface EncodeBranchOptions {
   readonly includeDeleted?: boolean;
 }
 
-const DICTIONARY = name('dictionary');
-const LIST = name('list');
-const LINK = name('link');
-const PAGE = 64;
 const MAX_DEPTH = 512;
-
-function suffixOf(cell: Cell): Name {
-  switch (cell.kind) {
-    case 'value':
-      return valueToData(cell.value!).dataType;
-    case 'link':
-      return LINK;
-    case 'dictionary':
-      return cell.storeType ?? DICTIONARY;
-    case 'list':
-      return cell.storeType ?? LIST;
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 function prefixed(type: number, body: Uint8Array, ...suffixVarints: number[]): Uint8Array {
   const w = new ByteWriter(body.length + 8);
@@ -83,115 +57,14 @@ function prefixed(type: number, body: Uint8Array, ...suffixVarints: number[]): U
 export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options: EncodeBranchOptions = {}): Uint8Array {
   const resolved = resolvePolicy(policy);
   checkComparator(resolved, 'write');
-  const names = new NameTableWriter();
-  const records: RawRecord[] = [];
-  let caps = 0;
-  let newest = 0;
-  const include = (c: Cell) => options.includeDeleted === true || !c.isDeleted;
-  // A value's fingerprint is needed twice (its parent's manifest, then its own cell_desc): compute it once.
-  const fingerprints = new Map<Cell, bigint>();
-  const fingerprintOf = (c: Cell, dataType: Name, data: Uint8Array, hash?: Uint8Array): bigint => {
-    let fp = fingerprints.get(c);
-    if (fp === undefined) {
-      fp = payloadFingerprint(dataType, data, names, hash ?? blake3(data));
-      fingerprints.set(c, fp);
-    }
-    return fp;
-  };
-  const childRevision = (child: Cell): Uint8Array => {
-    const out = new Uint8Array(16);
-    if (child.isDeleted) return out;
-    let fp = DATALESS_FINGERPRINT;
-    if (child.kind === 'value') {
-      const { dataType, bytes } = valueToData(child.value!);
-      if (bytes.length > 0) fp = fingerprintOf(child, dataType, bytes);
-    }
-    new DataView(out.buffer).setBigUint64(0, fp, true);
-    return out;
-  };
-
-  const visit = (node: Cell, path: Uint8Array): void => {
-    newest = Math.max(newest, node.modified, node.deleted ?? 0);
-    const pathKey = concat(path, names.nameBytes(suffixOf(node)));
-    let data: Uint8Array | undefined;
-    let dataType: Name | undefined;
-    if (node.kind === 'value') ({ dataType, bytes: data } = valueToData(node.value!));
-    if (node.kind === 'link') {
-      dataType = LINK;
-      const target = new ByteWriter(17 * node.linkTarget!.length);
-      for (const segment of node.linkTarget!) names.writeName(target, segment);
-      data = target.result().slice();
-    }
-    const hash = data !== undefined && data.length > 0 ? blake3(data) : undefined;
-    const fp = hash !== undefined ? fingerprintOf(node, dataType!, data!, hash) : undefined;
-    const inline = data !== undefined && data.length > 0 && data.length <= INLINE_MAX && resolved.aead === undefined;
-    if (fp !== undefined) caps |= CAP.PAYLOAD_FP | CAP.PAYLOAD_REF;
-    records.push({
-      type: RECORD_TYPE.CELL_DESC, version: 1, flags: 0, key: prefixed(RECORD_TYPE.CELL_DESC, pathKey),
-      body: writeCellDesc({
-        cellType: node.kind === 'link' ? CELL_TYPE.link : CELL_TYPE.normal,
-        storeDescriptor: node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none,
-        created: BigInt(node.created),
-        latest: BigInt(node.modified),
-        revision: hash !== undefined ? hash.subarray(0, 16) : new Uint8Array(16),
-        payloadKind: 0,
-        fingerprint: fp,
-        inline: inline ? data! : new Uint8Array(0),
-        ref: hash !== undefined ? { refKind: 0, hashAlg: 1, codec: 0, aeadMode: resolved.aead?.mode ?? 0, size: data!.length, hash } : undefined,
-        metaMask: node.isDeleted ? META.tombstone : 0,
-      }),
-    });
-    if (node.kind === 'dictionary' || node.kind === 'list') {
-      const children = node.children().filter(include);
-      if (children.length > 0) caps |= CAP.PAGED_CHILDSET | CAP.PAGED_ORDER;
-      for (let page = 0; page * PAGE < children.length; page++) {
-        const slice = children.slice(page * PAGE, (page + 1) * PAGE);
-        const entries: ManifestEntry[] = slice.map((child) => ({
-          op: child.isDeleted ? 2 : 1,
-          name: child.name,
-          mask: child.isDeleted ? META.tombstone : 0,
-          revision: childRevision(child),
-        }));
-        records.push({
-          type: RECORD_TYPE.MANIFEST_DELTA, version: 1, flags: 0, key: prefixed(RECORD_TYPE.MANIFEST_DELTA, pathKey, page),
-          body: writeManifest({ epoch: BigInt(node.modified), rangeKind: 0, min: slice[0]!.name, max: children[(page + 1) * PAGE]?.name, entries }, names),
-        });
-      }
-      const projection = node.kind === 'list' ? 1 : 0;
-      for (let page = 0; page * PAGE < children.length; page++) {
-        const slice = children.slice(page * PAGE, (page + 1) * PAGE);
-        records.push({
-          type: RECORD_TYPE.ORDER_DELTA, version: 1, flags: 0, key: prefixed(RECORD_TYPE.ORDER_DELTA, pathKey, projection, page),
-          body: writeOrder({ projection, epoch: BigInt(node.modified), rankMin: page * PAGE, entries: slice.map((child, i) => ({ op: child.isDeleted ? 2 : 1, name: child.name, position: page * PAGE + i })) }, names),
-        });
-      }
-    }
-    if (data !== undefined && data.length > 0 && !inline) {
-      for (const chunk of chunkPayload(pathKey, data, fp!, resolved.aead)) {
-        records.push({ type: RECORD_TYPE.PAYLOAD_CHUNK, version: 1, flags: 0, key: chunk.key, body: chunk.body });
-      }
-    }
-    if (node.kind === 'dictionary' || node.kind === 'list') {
-      for (const child of node.children()) {
-        if (!include(child)) continue;
-        visit(child, concat(path, names.nameBytes(child.name)));
-      }
-    }
-  };
-
-  visit(cell, names.nameBytes(ROOT_NAME));
-  for (const entry of names.entries()) {
-    const key = new ByteWriter(9);
-    key.u8(RECORD_TYPE.NAMEPOOL_DELTA);
-    key.u64(entry.id);
-    records.push({ type: RECORD_TYPE.NAMEPOOL_DELTA, version: 1, flags: 0, key: key.result().slice(), body: writeNamepool(entry.text, false) });
-  }
-  if (names.size > 0) caps |= CAP.NAMEPOOL_MAP;
-  const beat = BigInt(options.beat ?? newest);
-  const plain = encodeFrame(records, { beat, caps, checksum: resolved.checksum });
+  const writer = new BranchWriter(resolved, options.includeDeleted === true);
+  writer.writeBranch(cell);
+  const frameOptions = { beat: BigInt(options.beat ?? writer.newest), caps: writer.caps, checksum: resolved.checksum };
+  const plain = writer.frame.finish(frameOptions);
   let out = plain;
   if (resolved.deflate) {
-    const packed = encodeFrame(records, { beat, caps, checksum: resolved.checksum, compress: true });
+    // Same records and Merkle root; only the trailer (compression flag and cap) differs.
+    const packed = writer.frame.finish({ ...frameOptions, compress: true });
     if (packed.length < plain.length) out = packed;
   }
   if (out.length > resolved.maxFrameBytes) {

@@ -1,7 +1,12 @@
 /** Little-endian integers and unsigned LEB128 varints, bounds-checked on read. */
 import { serializerError } from './errors.ts';
 
-/** A growable output buffer. */
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A growable output buffer. Encoders reuse one writer per frame (see `reset`), so the
+ * per-record cost is a few byte stores, not an allocation.
+ */
 export class ByteWriter {
   private buffer: Uint8Array;
   private view: DataView;
@@ -22,6 +27,11 @@ export class ByteWriter {
     this.view = new DataView(next.buffer);
   }
 
+  /** Forgets what was written, keeping the memory. */
+  reset(): void {
+    this.length = 0;
+  }
+
   u8(value: number): void {
     this.room(1);
     this.buffer[this.length++] = value;
@@ -29,13 +39,20 @@ export class ByteWriter {
 
   u16(value: number): void {
     this.room(2);
-    this.view.setUint16(this.length, value, true);
+    const b = this.buffer;
+    b[this.length] = value;
+    b[this.length + 1] = value >>> 8;
     this.length += 2;
   }
 
   u32(value: number): void {
     this.room(4);
-    this.view.setUint32(this.length, value >>> 0, true);
+    const b = this.buffer;
+    const at = this.length;
+    b[at] = value;
+    b[at + 1] = value >>> 8;
+    b[at + 2] = value >>> 16;
+    b[at + 3] = value >>> 24;
     this.length += 4;
   }
 
@@ -47,11 +64,30 @@ export class ByteWriter {
 
   /** Unsigned LEB128, shortest form. */
   varint(value: number | bigint): void {
-    if (typeof value === 'number' && value < 0x80) {
-      this.u8(value);
-      return;
+    if (typeof value === 'bigint') {
+      if (value < 0n || value > MAX_SAFE_BIG) return this.varintBig(value);
+      value = Number(value);
+    } else if (!(value >= 0 && Number.isSafeInteger(value))) {
+      return this.varintBig(BigInt(value)); // throws for fractions, as BigInt() always did
     }
-    let v = BigInt(value);
+    // Plain number arithmetic: BigInt shifts cost far more than the whole record otherwise.
+    this.room(10);
+    const b = this.buffer;
+    let at = this.length;
+    while (value > 0x7fffffff) {
+      b[at++] = (value % 128) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    while (value >= 0x80) {
+      b[at++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    b[at++] = value;
+    this.length = at;
+  }
+
+  private varintBig(value: bigint): void {
+    let v = value;
     this.room(10);
     do {
       let byte = Number(v & 0x7fn);
@@ -67,6 +103,29 @@ export class ByteWriter {
     this.length += data.length;
   }
 
+  /** Appends bytes `[start, end)` of `data` (no subarray view: this runs once per record). */
+  bytesFrom(data: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.room(n);
+    const b = this.buffer;
+    const at = this.length;
+    if (n <= 64) for (let i = 0; i < n; i++) b[at + i] = data[start + i]!;
+    else b.set(data.subarray(start, end), at);
+    this.length += n;
+  }
+
+  /** Appends `n` zero bytes. */
+  zeros(n: number): void {
+    this.room(n);
+    this.buffer.fill(0, this.length, this.length + n);
+    this.length += n;
+  }
+
+  /** Appends everything another writer holds. */
+  append(other: ByteWriter): void {
+    this.bytesFrom(other.buffer, 0, other.length);
+  }
+
   /** Length-prefixed bytes. */
   lengthPrefixed(data: Uint8Array): void {
     this.varint(data.length);
@@ -78,6 +137,16 @@ export class ByteWriter {
     this.view.setUint32(at, value >>> 0, true);
   }
 
+  /** Drops everything after the first `length` bytes (to rewrite a tail, e.g. a trailer). */
+  truncate(length: number): void {
+    this.length = Math.min(this.length, length);
+  }
+
+  /** Bytes `[start, end)` written so far (a view, valid until the next write). */
+  window(start: number, end: number): Uint8Array {
+    return this.buffer.subarray(start, end);
+  }
+
   /** The bytes written so far (a view; copy it if the writer is reused). */
   result(): Uint8Array {
     return this.buffer.subarray(0, this.length);
@@ -87,7 +156,8 @@ export class ByteWriter {
 /** A cursor over untrusted bytes: every read checks bounds and throws a typed error. */
 export class ByteReader {
   offset: number;
-  private readonly view: DataView;
+  // Created on the first 64-bit read only: most readers never need one.
+  private view: DataView | undefined;
 
   constructor(
     readonly data: Uint8Array,
@@ -96,7 +166,6 @@ export class ByteReader {
     private readonly what = 'frame',
   ) {
     this.offset = offset;
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   }
 
   get remaining(): number {
@@ -116,27 +185,60 @@ export class ByteReader {
 
   u16(): number {
     this.need(2);
-    const value = this.view.getUint16(this.offset, true);
+    const d = this.data;
+    const at = this.offset;
     this.offset += 2;
-    return value;
+    return d[at]! | (d[at + 1]! << 8);
   }
 
   u32(): number {
     this.need(4);
-    const value = this.view.getUint32(this.offset, true);
+    const d = this.data;
+    const at = this.offset;
     this.offset += 4;
-    return value;
+    return (d[at]! | (d[at + 1]! << 8) | (d[at + 2]! << 16) | (d[at + 3]! << 24)) >>> 0;
   }
 
   u64(): bigint {
     this.need(8);
+    this.view ??= new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength);
     const value = this.view.getBigUint64(this.offset, true);
     this.offset += 8;
     return value;
   }
 
+  /** Skips `n` bytes. */
+  skip(n: number): void {
+    this.need(n);
+    this.offset += n;
+  }
+
+  /**
+   * A varint of at most 7 bytes (value < 2^49) read with number arithmetic, or -1 when it
+   * is longer or runs past the end: the caller then takes the exact BigInt path, which
+   * also produces the errors.
+   */
+  private varintShort(): number {
+    const d = this.data;
+    const stop = Math.min(this.end, this.offset + 7);
+    let value = 0;
+    let scale = 1;
+    for (let at = this.offset; at < stop; at++) {
+      const byte = d[at]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        this.offset = at + 1;
+        return value;
+      }
+      scale *= 128;
+    }
+    return -1;
+  }
+
   /** Unsigned LEB128 of at most 10 bytes whose value fits 64 bits. */
   varintBig(): bigint {
+    const short = this.varintShort();
+    if (short >= 0) return BigInt(short);
     let result = 0n;
     for (let i = 0; i < 10; i++) {
       if (this.offset >= this.end) throw serializerError('FRAME_BAD_VARINT', `${this.what} ends inside a varint at offset ${this.offset}`, { offset: this.offset });
@@ -152,7 +254,9 @@ export class ByteReader {
 
   /** A varint that must be ≤ `max` (a length or count the caller will act on). */
   varint(max = Number.MAX_SAFE_INTEGER, field = 'length'): number {
-    const value = this.varintBig();
+    const short = this.varintShort();
+    if (short >= 0 && short <= max) return short;
+    const value = short >= 0 ? BigInt(short) : this.varintBig();
     if (value > BigInt(max)) {
       throw serializerError('FRAME_BAD_RECORD', `${field} ${value} is over its limit ${max} at offset ${this.offset}`, { field, value, limit: max });
     }
@@ -173,6 +277,16 @@ export class ByteReader {
   }
 }
 
+/** Bytes of `n` (a whole number ≥ 0) as an unsigned LEB128 varint. */
+export function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
 /** Byte-wise unsigned comparison, shorter first on a common prefix. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -181,9 +295,26 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && compareBytes(a, b) === 0;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function toHex(data: Uint8Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
+}
+
+/**
+ * Slices of `data` as one-byte-per-character strings. Such strings compare with `<`
+ * exactly like {@link compareBytes} and hash natively, so they serve as map and sort keys
+ * for record keys (cheaper than hex, which doubles them). One Buffer view serves many slices.
+ */
+export function latin1Slicer(data: Uint8Array): (start: number, end: number) => string {
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return (start, end) => view.toString('latin1', start, end);
+}
+
+/** All of `data` as a one-byte-per-character string (see {@link latin1Slicer}). */
+export function latin1(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
 }

@@ -3,11 +3,11 @@
  * with magic, version, beat, counts, algorithms, Merkle root, TOC, history windows and
  * capability bits; optionally inside a TLFC container. See FORMAT.md.
  */
-import { ByteReader, ByteWriter, bytesEqual, compareBytes } from './bytes.ts';
+import { ByteReader, ByteWriter, bytesEqual, latin1Slicer } from './bytes.ts';
 import { recordChecksum } from './checksum.ts';
 import { isContainer, unwrapContainer, wrapContainer } from './container.ts';
 import { serializerError } from './errors.ts';
-import { merkleRoot } from './hash.ts';
+import { blake3, leafOrder, merkleCombine } from './hash.ts';
 
 /** Record type bytes. */
 export const RECORD_TYPE = {
@@ -96,86 +96,145 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const TRAILER_MAGIC = Uint8Array.of(0x46, 0x50, 0x45, 0x43); // "FPEC"
 const FORMAT_VERSION = 1;
 
-function writeRecord(out: ByteWriter, record: RawRecord, checksum: 0 | 1): Uint8Array {
-  const start = out.length;
-  out.u8(record.type);
-  out.u8(record.version);
-  out.u16(record.flags);
-  out.varint(record.key.length);
-  out.varint(record.body.length);
-  out.bytes(record.key);
-  out.bytes(record.body);
-  const covered = out.result().subarray(start, out.length);
-  const crc = recordChecksum(checksum, covered);
-  out.u32(crc);
-  return covered;
+/**
+ * Writes records straight into one growing buffer and closes them with a trailer. The
+ * branch encoder feeds it from reusable key/body writers, so a record costs a copy and a
+ * checksum rather than several small allocations; {@link encodeFrame} is a loop over `add`.
+ * `finish` may be called more than once (plain and compressed variants share the records
+ * and the Merkle root; only the trailer differs).
+ */
+export class FrameWriter {
+  private readonly out = new ByteWriter(64 * 1024);
+  // Per record: type, where it starts, where its key starts and ends, where its CRC starts.
+  private readonly types: number[] = [];
+  private readonly starts: number[] = [];
+  private readonly keyStarts: number[] = [];
+  private readonly keyEnds: number[] = [];
+  private readonly ends: number[] = [];
+  private recordsEnd = 0;
+  private root: Uint8Array | undefined;
+
+  constructor(private readonly checksum: 0 | 1) {}
+
+  get count(): number {
+    return this.starts.length;
+  }
+
+  /** Appends a record whose key and body were written into `key` and `body`. */
+  addFrom(type: number, key: ByteWriter, body: ByteWriter): void {
+    const start = this.header(type, 1, 0, key.length, body.length);
+    const keyStart = this.out.length;
+    this.out.append(key);
+    const keyEnd = this.out.length;
+    this.out.append(body);
+    this.close(type, start, keyStart, keyEnd);
+  }
+
+  /** Appends a record. */
+  add(record: RawRecord): void {
+    const start = this.header(record.type, record.version, record.flags, record.key.length, record.body.length);
+    const keyStart = this.out.length;
+    this.out.bytes(record.key);
+    const keyEnd = this.out.length;
+    this.out.bytes(record.body);
+    this.close(record.type, start, keyStart, keyEnd);
+  }
+
+  private header(type: number, version: number, flags: number, keyLength: number, bodyLength: number): number {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root = undefined;
+    const start = out.length;
+    out.u8(type);
+    out.u8(version);
+    out.u16(flags);
+    out.varint(keyLength);
+    out.varint(bodyLength);
+    return start;
+  }
+
+  private close(type: number, start: number, keyStart: number, keyEnd: number): void {
+    const end = this.out.length;
+    this.out.u32(recordChecksum(this.checksum, this.out.window(start, end)));
+    this.types.push(type);
+    this.starts.push(start);
+    this.keyStarts.push(keyStart);
+    this.keyEnds.push(keyEnd);
+    this.ends.push(end);
+    this.recordsEnd = this.out.length;
+  }
+
+  /** BLAKE3 of every record's covered bytes, in key order, combined. */
+  private merkleRoot(): Uint8Array {
+    const all = this.out.result();
+    const slice = latin1Slicer(all);
+    const keys = this.starts.map((_, i) => slice(this.keyStarts[i]!, this.keyEnds[i]!));
+    return merkleCombine(leafOrder(keys).map((i) => blake3(all.subarray(this.starts[i]!, this.ends[i]!))));
+  }
+
+  /** The frame: the records, then a trailer (and the container, if asked). */
+  finish(options: EncodeFrameOptions = {}): Uint8Array {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root ??= this.merkleRoot();
+    const body = this.trailerBody(options, this.root);
+    const start = out.length;
+    out.u8(RECORD_TYPE.TRAILER);
+    out.u8(1);
+    out.u16(0);
+    out.varint(0);
+    out.varint(body.length);
+    out.append(body);
+    out.u32(recordChecksum(this.checksum, out.window(start, out.length)));
+    const frame = out.result().slice();
+    return options.compress === true ? wrapContainer(frame, this.checksum) : frame;
+  }
+
+  private trailerBody(options: EncodeFrameOptions, root: Uint8Array): ByteWriter {
+    const count = this.starts.length;
+    let caps = options.caps ?? 0;
+    if (count > 0) caps |= CAP.FRAME_TOC;
+    const compressing = options.compress === true;
+    if (compressing) caps |= CAP.FRAME_COMPRESSION;
+    if (options.branch) caps |= CAP.BRANCH_METADATA;
+    const body = new ByteWriter(64 + count * 32);
+    body.bytes(TRAILER_MAGIC);
+    body.u8(FORMAT_VERSION);
+    body.varint(options.beat ?? 0n);
+    body.varint(count);
+    body.u8(options.applyMode ?? 0);
+    body.u8(1);
+    body.u8(compressing ? 1 : 0);
+    body.u8(this.checksum);
+    body.varint(32);
+    body.bytes(root);
+    body.varint(count);
+    const frame = this.out.result();
+    for (let i = 0; i < count; i++) {
+      body.u8(this.types[i]!);
+      body.varint(this.keyEnds[i]! - this.keyStarts[i]!);
+      body.bytesFrom(frame, this.keyStarts[i]!, this.keyEnds[i]!);
+      body.varint(this.starts[i]!);
+    }
+    body.varint(options.historyWindows?.payload ?? 0);
+    body.varint(options.historyWindows?.manifest ?? 0);
+    body.u32(caps);
+    if (options.branch) {
+      body.varint(25);
+      body.u8(options.branch.glob);
+      body.u64(options.branch.domain);
+      body.u64(options.branch.tag);
+      body.u64(options.branch.frameId);
+    }
+    return body;
+  }
 }
 
 /** Writes records and a trailer (and the container, if asked). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {
-  const checksum = options.checksum ?? 0;
-  const out = new ByteWriter(1024);
-  const leaves: { key: Uint8Array; covered: Uint8Array }[] = [];
-  const toc: { type: number; key: Uint8Array; offset: number }[] = [];
-  const offsets: number[] = [];
-  for (const record of records) {
-    offsets.push(out.length);
-    writeRecord(out, record, checksum);
-  }
-  // Covered bytes are re-sliced after writing: the writer's buffer may have moved.
-  const all = out.result();
-  records.forEach((record, i) => {
-    const start = offsets[i]!;
-    const headerLen = 4 + varintLength(record.key.length) + varintLength(record.body.length);
-    leaves.push({ key: record.key, covered: all.subarray(start, start + headerLen + record.key.length + record.body.length) });
-    toc.push({ type: record.type, key: record.key, offset: start });
-  });
-  let caps = options.caps ?? 0;
-  if (records.length > 0) caps |= CAP.FRAME_TOC;
-  const compressing = options.compress === true;
-  if (compressing) caps |= CAP.FRAME_COMPRESSION;
-  if (options.branch) caps |= CAP.BRANCH_METADATA;
-  const body = new ByteWriter(64 + toc.length * 32);
-  body.bytes(TRAILER_MAGIC);
-  body.u8(FORMAT_VERSION);
-  body.varint(options.beat ?? 0n);
-  body.varint(records.length);
-  body.u8(options.applyMode ?? 0);
-  body.u8(1);
-  body.u8(compressing ? 1 : 0);
-  body.u8(checksum);
-  body.varint(32);
-  body.bytes(merkleRoot(leaves));
-  body.varint(toc.length);
-  for (const entry of toc) {
-    body.u8(entry.type);
-    body.lengthPrefixed(entry.key);
-    body.varint(entry.offset);
-  }
-  body.varint(options.historyWindows?.payload ?? 0);
-  body.varint(options.historyWindows?.manifest ?? 0);
-  body.u32(caps);
-  if (options.branch) {
-    body.varint(25);
-    body.u8(options.branch.glob);
-    body.u64(options.branch.domain);
-    body.u64(options.branch.tag);
-    body.u64(options.branch.frameId);
-  }
-  writeRecord(out, { type: RECORD_TYPE.TRAILER, version: 1, flags: 0, key: new Uint8Array(0), body: body.result() }, checksum);
-  const frame = out.result().slice();
-  if (!compressing) return frame;
-  const wrapped = wrapContainer(frame, checksum);
-  return wrapped;
-}
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
+  const writer = new FrameWriter(options.checksum ?? 0);
+  for (const record of records) writer.add(record);
+  return writer.finish(options);
 }
 
 /**
@@ -184,6 +243,20 @@ function varintLength(n: number): number {
  * nothing partial: any defect throws a typed error.
  */
 export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}): { records: RawRecord[]; trailer: TrailerInfo; frame: Uint8Array } {
+  const { records, trailer, frame } = readFrame(bytes, options);
+  return { records, trailer, frame };
+}
+
+/** A verified frame, with each record's key also as a latin1 string (see `latin1Slicer`). */
+export interface ReadFrame {
+  readonly records: RawRecord[];
+  readonly keys: string[];
+  readonly trailer: TrailerInfo;
+  readonly frame: Uint8Array;
+}
+
+/** {@link decodeFrame}, also handing back the key strings it sorted by (the branch decoder indexes by them). */
+export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}): ReadFrame {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxRecords = options.maxRecords ?? 1_000_000;
   if (bytes.length > maxFrameBytes) {
@@ -193,8 +266,11 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
   const frame = inContainer ? unwrapContainer(bytes, maxFrameBytes) : bytes;
   const reader = new ByteReader(frame);
   const records: RawRecord[] = [];
-  const leaves: { key: Uint8Array; covered: Uint8Array; crc: number }[] = [];
-  const offsets: number[] = [];
+  // Per record: where it starts, where its key starts, where its CRC starts, the CRC.
+  const starts: number[] = [];
+  const keyStarts: number[] = [];
+  const ends: number[] = [];
+  const crcs: number[] = [];
   let trailerRecord: { covered: Uint8Array; crc: number; body: Uint8Array } | undefined;
   while (reader.remaining > 0) {
     const start = reader.offset;
@@ -203,12 +279,13 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
     const flags = reader.u16();
     const keyLen = reader.varint(reader.remaining, 'record key length');
     const bodyLen = reader.varint(reader.remaining, 'record body length');
+    const keyStart = reader.offset;
     const key = reader.bytes(keyLen);
     const body = reader.bytes(bodyLen);
-    const covered = frame.subarray(start, reader.offset);
+    const end = reader.offset;
     const crc = reader.u32();
     if (type === RECORD_TYPE.TRAILER) {
-      trailerRecord = { covered, crc, body };
+      trailerRecord = { covered: frame.subarray(start, end), crc, body };
       break;
     }
     if (records.length >= maxRecords) throw serializerError('FRAME_TOO_LARGE', `frame has more than ${maxRecords} records`, { limit: maxRecords });
@@ -216,8 +293,10 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
       throw serializerError('FRAME_UNKNOWN_RECORD', `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`, { type, offset: start });
     }
     records.push({ type, version, flags, key, body });
-    leaves.push({ key, covered, crc });
-    offsets.push(start);
+    starts.push(start);
+    keyStarts.push(keyStart);
+    ends.push(end);
+    crcs.push(crc);
   }
   if (trailerRecord === undefined) throw serializerError('FRAME_NO_TRAILER', 'frame has no trailer record (truncated?)');
   if (reader.remaining !== 0) {
@@ -228,11 +307,12 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
   if (recordChecksum(trailer.checksum, trailerRecord.covered) !== trailerRecord.crc) {
     throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
   }
-  leaves.forEach((leaf, i) => {
-    if (recordChecksum(trailer.checksum, leaf.covered) !== leaf.crc) {
-      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${offsets[i]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, { record: i, offset: offsets[i] });
+  const covered = records.map((_, i) => frame.subarray(starts[i]!, ends[i]!));
+  for (let i = 0; i < records.length; i++) {
+    if (recordChecksum(trailer.checksum, covered[i]!) !== crcs[i]) {
+      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${starts[i]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, { record: i, offset: starts[i] });
     }
-  });
+  }
   if (trailer.recordCount !== records.length) {
     throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${records.length}`);
   }
@@ -241,14 +321,16 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
     if (trailer.toc.length !== records.length) throw serializerError('FRAME_BAD_TOC', `TOC lists ${trailer.toc.length} records, frame has ${records.length}`);
     trailer.toc.forEach((entry, i) => {
       const record = records[i]!;
-      if (entry.type !== record.type || entry.offset !== offsets[i] || !bytesEqual(entry.key, record.key)) {
+      if (entry.type !== record.type || entry.offset !== starts[i] || !bytesEqual(entry.key, record.key)) {
         throw serializerError('FRAME_BAD_TOC', `TOC entry ${i} does not match record ${i}`, { entry: i });
       }
     });
   }
-  const root = merkleRoot(leaves);
-  if (compareBytes(root, trailer.root) !== 0) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
-  return { records, trailer, frame };
+  const slice = latin1Slicer(frame);
+  const keys = records.map((record, i) => slice(keyStarts[i]!, keyStarts[i]! + record.key.length));
+  const root = merkleCombine(leafOrder(keys).map((i) => blake3(covered[i]!)));
+  if (!bytesEqual(root, trailer.root)) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
+  return { records, keys, trailer, frame };
 }
 
 function parseTrailer(body: Uint8Array): TrailerInfo {

@@ -4,7 +4,7 @@
  * read is bounded by the record's own length.
  */
 import type { Name } from '@cep/cells';
-import { ByteReader, ByteWriter } from './bytes.ts';
+import { ByteReader, ByteWriter, varintLength } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import type { NameTableReader, NameTableWriter } from './names.ts';
 
@@ -38,6 +38,15 @@ export const MAX_PAYLOAD_BYTES = 1 << 30;
 
 export function writeCellDesc(d: CellDesc): Uint8Array {
   const out = new ByteWriter(64 + d.inline.length);
+  writeCellDescInto(out, d);
+  return out.result().slice();
+}
+
+/** What {@link writeCellDescInto} takes: a {@link CellDesc} whose beats may also be plain numbers. */
+export type CellDescInput = Omit<CellDesc, 'created' | 'latest'> & { readonly created: bigint | number; readonly latest: bigint | number };
+
+/** Appends a cell_desc body to `out` (the branch writer reuses one writer for every record). */
+export function writeCellDescInto(out: ByteWriter, d: CellDescInput): void {
   out.u8(d.cellType);
   out.u16(d.storeDescriptor);
   out.varint(d.created);
@@ -50,18 +59,17 @@ export function writeCellDesc(d: CellDesc): Uint8Array {
   } else out.varint(0);
   out.lengthPrefixed(d.inline);
   if (d.ref) {
-    const ref = new ByteWriter(48);
-    ref.u8(d.ref.refKind);
-    ref.u8(d.ref.hashAlg);
-    ref.u8(d.ref.codec);
-    ref.u8(d.ref.aeadMode);
-    ref.varint(d.ref.size);
-    ref.lengthPrefixed(d.ref.hash);
-    out.lengthPrefixed(ref.result());
+    // The payload-ref block is length-prefixed; its length is known without writing it twice.
+    out.varint(4 + varintLength(d.ref.size) + varintLength(d.ref.hash.length) + d.ref.hash.length);
+    out.u8(d.ref.refKind);
+    out.u8(d.ref.hashAlg);
+    out.u8(d.ref.codec);
+    out.u8(d.ref.aeadMode);
+    out.varint(d.ref.size);
+    out.lengthPrefixed(d.ref.hash);
   } else out.varint(0);
   out.varint(0); // namepool map ref: a placeholder the reference always writes as 0
   out.u16(d.metaMask);
-  return out.result().slice();
 }
 
 export function readCellDesc(body: Uint8Array): CellDesc {
@@ -157,6 +165,12 @@ export interface Manifest {
 
 export function writeManifest(m: Manifest, names: NameTableWriter): Uint8Array {
   const out = new ByteWriter(64 + m.entries.length * 36);
+  writeManifestInto(out, m, names);
+  return out.result().slice();
+}
+
+/** Appends a manifest_delta body to `out`. */
+export function writeManifestInto(out: ByteWriter, m: Manifest, names: NameTableWriter): void {
   out.varint(m.epoch);
   out.u8(m.rangeKind);
   for (const bound of [m.min, m.max]) {
@@ -172,7 +186,6 @@ export function writeManifest(m: Manifest, names: NameTableWriter): Uint8Array {
     out.u16(e.mask);
     out.bytes(e.revision);
   }
-  return out.result().slice();
 }
 
 export function readManifest(body: Uint8Array, names: NameTableReader): Manifest {
@@ -213,6 +226,12 @@ export interface Order {
 
 export function writeOrder(o: Order, names: NameTableWriter): Uint8Array {
   const out = new ByteWriter(32 + o.entries.length * 22);
+  writeOrderInto(out, o, names);
+  return out.result().slice();
+}
+
+/** Appends an order_delta body to `out`. */
+export function writeOrderInto(out: ByteWriter, o: Order, names: NameTableWriter): void {
   out.u8(o.projection);
   out.varint(o.epoch);
   out.varint(o.rankMin);
@@ -223,7 +242,6 @@ export function writeOrder(o: Order, names: NameTableWriter): Uint8Array {
     out.varint(e.position);
     out.varint(0); // sort key: a declared TODO in the reference, always empty
   }
-  return out.result().slice();
 }
 
 export function readOrder(body: Uint8Array, names: NameTableReader): Order {
@@ -248,13 +266,18 @@ const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 export function writeNamepool(text: string, glob: boolean): Uint8Array {
+  const out = new ByteWriter(8 + text.length * 3);
+  writeNamepoolInto(out, text, glob);
+  return out.result().slice();
+}
+
+/** Appends a namepool_delta body to `out`. */
+export function writeNamepoolInto(out: ByteWriter, text: string, glob: boolean): void {
   // Layout: text length, then the flags byte, then the text.
   const bytes = utf8.encode(text);
-  const out = new ByteWriter(8 + bytes.length);
   out.varint(bytes.length);
   out.u8(glob ? 1 : 0);
   out.bytes(bytes);
-  return out.result().slice();
 }
 
 export function readNamepool(body: Uint8Array): { text: string; glob: boolean } {
