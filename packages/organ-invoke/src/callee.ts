@@ -74,7 +74,7 @@ export class Callee {
   call(frame: CallFrame, mount: Mount, bytes: number): void {
     const peer = mount.peer;
     if (!admitInvokeId(this.runtime.tree, frame.id)) {
-      this.refuseUnanswered(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
+      this.report(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
       if (!isInvokeId(frame.id)) this.queue(mount, frame.id, `id ${JSON.stringify(frame.id)} is not an unguessable invoke id`);
       return;
     }
@@ -121,13 +121,12 @@ export class Callee {
     this.replies.push({ running, qos });
   }
 
-  /** A frame that could not be read: answered when it names a fresh, well-formed id; reported either way. */
+  /** A frame that could not be read: reported, and answered when it names a fresh, well-formed id. */
   problem(problem: FrameProblem, mount: Mount): void {
+    this.report(problem.id ?? '?', mount.peer, `malformed frame: ${problem.note}`);
     if (problem.id !== undefined && isInvokeId(problem.id) && admitInvokeId(this.runtime.tree, problem.id)) {
       this.queue(mount, problem.id, `malformed call: ${problem.note}`);
-      return;
     }
-    this.refuseUnanswered(problem.id ?? '?', mount.peer, `malformed frame: ${problem.note}`);
   }
 
   /** Commit: every reply of this beat leaves, in admission order. */
@@ -174,7 +173,7 @@ export class Callee {
     this.replies.push({ running: { id, mount, reply: { status: 'reject', note } }, qos: undefined });
   }
 
-  private refuseUnanswered(id: string, peer: string, why: string): void {
+  private report(id: string, peer: string, why: string): void {
     this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `call ${id} from ${peer} refused, nothing ran: ${why}`, origin: 'sec/receive', peer });
   }
 }

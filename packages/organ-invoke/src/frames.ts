@@ -169,7 +169,7 @@ export function parseFrame(root: StagedCell, limits: FrameLimits = DEFAULT_FRAME
         hopIndex: hop?.type === 'u64' && hop.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(hop.value) : undefined,
       });
     } catch (error) {
-      return problem(`pipeline: ${(error as Error).message}`);
+      return problem(`pipeline: ${(error as { code?: string }).code ?? 'invalid'}: ${(error as Error).message}`);
     }
   }
   return {

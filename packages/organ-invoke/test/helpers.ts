@@ -44,12 +44,12 @@ export interface Pair {
   readonly saturn: Peer;
   /** Installs invoke on saturn (the accepting side). */
   serve(options?: InvokeOptions): InvokeOrgan;
-  /** Sends a hand-made branch to saturn's invoke mount, bypassing earth's organ (a forged frame). */
-  forge(cell: Cell): Promise<void>;
-  /** Sends the same encoded bytes to saturn's invoke mount (a replay). */
-  forgeBytes(bytes: Uint8Array): Promise<void>;
-  /** The encoding saturn's accepted mount reads. */
-  policy(): SerializerPolicy;
+  /** Sends a hand-made branch to saturn's invoke mount `mount`, bypassing earth's organ (a forged frame). */
+  forge(cell: Cell, mount?: string): Promise<void>;
+  /** Sends already encoded bytes to saturn's invoke mount `mount` (e.g. the same frame twice: a replay). */
+  forgeBytes(bytes: Uint8Array, mount?: string): Promise<void>;
+  /** The encoding saturn's accepted invoke mount `mount` reads. */
+  policy(mount?: string): SerializerPolicy;
 }
 
 /** earth (with an invoke request `to_saturn` → saturn/main, active) and saturn (listening). */
@@ -72,18 +72,19 @@ export async function pair(transport: Transport, earthOptions: InvokeOptions = {
   request(earth.tree, 'to_saturn', { peer: 'saturn', mount: 'main', local_node: 'earth' });
   await until([earth, saturn], () => earth.tree.getValue(`${REQ}/to_saturn/state`)?.value === 'active');
   const e = earth as Peer & { invoke: InvokeOrgan };
-  const policy = (): SerializerPolicy =>
-    transport === 'memory'
-      ? { crc32c: true, deflate: true, aead: { mode: 'xchacha20poly1305', key: deriveMountKey(KEY, 'invoke', 'main') } }
-      : { crc32c: false, deflate: false };
-  const send = async (bytes: Uint8Array): Promise<void> => {
+  // Both providers advertise crc32c, deflate and aead, and both peers hold the key: the accepted
+  // mount reads frames sealed with the per-mount key.
+  const policy = (mount = 'main'): SerializerPolicy => ({ crc32c: true, deflate: true, aead: { mode: 'xchacha20poly1305', key: deriveMountKey(KEY, 'invoke', mount) } });
+  const send = async (bytes: Uint8Array, mount = 'main'): Promise<void> => {
     if (transport === 'memory') {
+      // Straight into saturn's accepted channel, as if earth had sent it.
       const hooks = memoryHooks(saturn.provider);
-      const channel = hooks.channels().find((c) => c.info.mode === 'invoke' && c.info.mount === 'main');
-      if (channel === undefined) throw new Error('saturn has no accepted invoke channel');
+      const channel = hooks.channels().find((c) => c.info.mode === 'invoke' && c.info.mount === mount);
+      if (channel === undefined) throw new Error(`saturn has no accepted invoke channel ${mount}`);
       hooks.inject(channel, bytes);
     } else {
-      e.manager.get('saturn', 'invoke', 'main')!.sendFrame(bytes);
+      // Through earth's raw mount (under the organ): the channel is authentic, the frame is not earth's organ's.
+      e.manager.get('saturn', 'invoke', mount)!.sendFrame(bytes);
     }
   };
   return {
@@ -91,7 +92,7 @@ export async function pair(transport: Transport, earthOptions: InvokeOptions = {
     earth: e,
     saturn,
     serve: (options = {}) => (saturn.invoke = installInvoke(saturn.runtime, saturn.manager, options)),
-    forge: (cell) => send(encodeBranch(cell, policy())),
+    forge: (cell, mount) => send(encodeBranch(cell, policy(mount)), mount),
     forgeBytes: send,
     policy,
   };
