@@ -1,12 +1,12 @@
 /**
- * `cep-node demo` — a PLACEHOLDER: the demo comes with the transport manager and the
- * link, mirror and invoke organs (the providers exist; nothing wires them into a peer yet).
+ * `cep-node demo` — a PLACEHOLDER: the demo comes with the link, mirror and invoke
+ * organs (the transport is wired; nothing turns link requests into mounts yet).
  */
 
 /** The text the placeholder prints. */
 export const DEMO_PLACEHOLDER = `cep-node demo: PLACEHOLDER — the two-peer demo is not implemented yet.
 
-It comes with the transport manager and the link, mirror and invoke organs. Then it will:
+It comes with the link, mirror and invoke organs. Then it will:
   1. start two peers, earth and saturn, as separate processes on loopback;
   2. link them over TCP with per-peer pre-shared keys (authenticated channels);
   3. mirror a branch of a few thousand cells from saturn to earth;

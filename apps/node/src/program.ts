@@ -64,7 +64,7 @@ function parseWhole(value: string): number {
 /** Builds the program; `setExitCode` receives each command's exit code. */
 export function createProgram(deps: CliDeps, setExitCode: (code: number) => void): Command {
   const program = new Command('cep-node')
-    .description('A CEP federation peer: runs a heartbeat runtime from a config file and serves its cell tree over HTTP. (Links, mirrors and invokes come with the transport manager and organs.)')
+    .description('A CEP federation peer: runs a heartbeat runtime from a config file, listens for other peers, and serves its cell tree over HTTP. (Links, mirrors and invokes come with the organs.)')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError('(run with --help for usage)')
@@ -97,7 +97,7 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
 
   program
     .command('demo')
-    .description('PLACEHOLDER: the two-peer demo (earth and saturn), coming with the transport manager and organs; prints its plan and starts nothing')
+    .description('PLACEHOLDER: the two-peer demo (earth and saturn), coming with the organs; prints its plan and starts nothing')
     .action(() => {
       deps.stdout(DEMO_PLACEHOLDER);
       setExitCode(EXIT_CODES.ok);

@@ -16,6 +16,12 @@ describe('the README examples', () => {
     expect(Buffer.from(earth.keys['saturn']!).equals(Buffer.from(saturn.keys['earth']!))).toBe(true);
   });
 
+  it('local.yaml, the quick start, is valid and stays on loopback', () => {
+    const local = loadConfig(example('local.yaml'));
+    expect(local.listen).toEqual({ tcp: '127.0.0.1:0' });
+    expect(local.http).toEqual({ host: '127.0.0.1', port: 9464 });
+  });
+
   it("saturn's add handler loads and answers", async () => {
     const saturn = loadConfig(example('saturn.yaml'));
     const [add] = await loadHandlers(saturn, 'saturn.yaml');
