@@ -1,0 +1,202 @@
+/**
+ * Applies a bundle's ops to the receiver's copy under `dst`. The caller runs this inside one
+ * `tree.batch`, so a bundle (or a batch of bundles) lands whole or not at all. The receiver
+ * keeps only live cells: a `del` removes for good, so list positions are plain indices.
+ */
+import { type Cell, type Name, type Tree } from '@cep/cells';
+import type { StagedCell } from '@cep/serializer';
+import { field, readChain } from './message.ts';
+
+/** A bundle's ops could not be applied (the receiver's copy is not what the source assumed). */
+export class ApplyError extends Error {}
+
+const fail = (note: string): never => {
+  throw new ApplyError(note);
+};
+
+/** Applies the ops of one bundle part in order. */
+export function applyOps(tree: Tree, dst: readonly Name[], ops: readonly StagedCell[]): number {
+  let cells = 0;
+  for (const op of ops) {
+    const kind = field(op, 'op');
+    const path = readChain(field(op, 'path'));
+    if (typeof path === 'string') fail(path);
+    const target = [...dst, ...(path as Name[])];
+    const verb = kind?.kind === 'value' && kind.value?.type === 'text' ? kind.value.value : '';
+    switch (verb) {
+      case 'put':
+        cells += put(tree, target, field(op, 'v') ?? fail('put without v'), field(op, 'after'), (path as Name[]).length === 0);
+        break;
+      case 'add':
+        cells += add(tree, target, field(op, 'v') ?? fail('add without v'));
+        break;
+      case 'del':
+        tree.remove(target);
+        break;
+      case 'ord':
+        reorder(tree, target, (field(op, 'names') ?? fail('ord without names')).children.map((c) => c.name));
+        break;
+      default:
+        fail(`unknown op ${JSON.stringify(verb)}`);
+    }
+  }
+  return cells;
+}
+
+function liveStore(tree: Tree, path: readonly Name[], what: string): Cell {
+  const cell = tree.find(path);
+  if (cell === undefined || cell.isDeleted || (cell.kind !== 'dictionary' && cell.kind !== 'list')) {
+    fail(`${what}: no store at ${path.map((n) => n.tag.text).join('/')} on the receiver`);
+  }
+  return cell!;
+}
+
+function put(tree: Tree, target: Name[], v: StagedCell, after: StagedCell | undefined, isRoot: boolean): number {
+  if (isRoot) {
+    tree.remove(target);
+    return write(tree, target, v);
+  }
+  const parentPath = target.slice(0, -1);
+  const parent = liveStore(tree, parentPath, 'put');
+  const own = target[target.length - 1]!;
+  const existing = parent.child(own);
+  if (parent.kind !== 'list') {
+    // A value replacing a value is an update in place; anything else is rebuilt.
+    if (existing !== undefined && !existing.isDeleted && existing.kind === 'value' && v.kind === 'value') {
+      tree.set(target, v.value!);
+      return 1;
+    }
+    if (existing !== undefined) tree.remove(target);
+    return write(tree, target, v);
+  }
+  if (existing !== undefined) tree.remove(target);
+  const anchor = after?.children[0]?.name;
+  let index = 0;
+  if (anchor !== undefined) {
+    const order = parent.children();
+    const last = order[order.length - 1];
+    index = last !== undefined && last.name.key === anchor.key ? order.length : order.findIndex((c) => c.name.key === anchor.key) + 1;
+    if (index === 0) fail(`put: list anchor ${anchor.tag.text} is not on the receiver`);
+  }
+  return insert(tree, parentPath, index, v, own);
+}
+
+function add(tree: Tree, target: Name[], v: StagedCell): number {
+  const store = liveStore(tree, target, 'add');
+  let cells = 0;
+  for (const child of v.children) {
+    if (store.kind === 'list') {
+      if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
+      cells += insert(tree, target, store.children().length, child, child.name);
+    } else {
+      if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
+      cells += write(tree, [...target, child.name], child);
+    }
+  }
+  return cells;
+}
+
+/** Writes a staged branch at `where` (nothing is there). */
+function write(tree: Tree, where: Name[], cell: StagedCell): number {
+  switch (cell.kind) {
+    case 'value':
+      tree.set(where, cell.value!);
+      return 1;
+    case 'link':
+      tree.link(where, [...cell.linkTarget!]);
+      return 1;
+    case 'dictionary': {
+      tree.ensureDictionary(where, cell.storeType);
+      let cells = 1;
+      for (const child of cell.children) cells += write(tree, [...where, child.name], child);
+      return cells;
+    }
+    case 'list': {
+      tree.ensureList(where, cell.storeType);
+      let cells = 1;
+      cell.children.forEach((child, i) => (cells += insert(tree, where, i, child, child.name)));
+      return cells;
+    }
+  }
+}
+
+/** Inserts a staged branch into a list at `index` under `as`. */
+function insert(tree: Tree, list: Name[], index: number, cell: StagedCell, as: Name): number {
+  const where = [...list, as];
+  switch (cell.kind) {
+    case 'value':
+      tree.insert(list, index, cell.value!, as);
+      return 1;
+    case 'link': {
+      // The tree appends a new link to a list; move it where it belongs.
+      tree.link(where, [...cell.linkTarget!]);
+      const length = tree.find(list)!.children().length;
+      if (index !== length - 1) tree.move(list, length - 1, index);
+      return 1;
+    }
+    case 'dictionary': {
+      tree.insert(list, index, 'dictionary', as);
+      if (cell.storeType !== undefined) tree.ensureDictionary(where, cell.storeType);
+      let cells = 1;
+      for (const child of cell.children) cells += write(tree, [...where, child.name], child);
+      return cells;
+    }
+    case 'list': {
+      tree.insert(list, index, 'list', as);
+      if (cell.storeType !== undefined) tree.ensureList(where, cell.storeType);
+      let cells = 1;
+      cell.children.forEach((child, i) => (cells += insert(tree, where, i, child, child.name)));
+      return cells;
+    }
+  }
+}
+
+/**
+ * Reorders the list at `path` to `names` with few moves: children on a longest increasing
+ * run of target positions stay, every other child moves right behind its target predecessor.
+ */
+function reorder(tree: Tree, path: Name[], names: readonly Name[]): void {
+  const list = tree.find(path);
+  if (list === undefined || list.isDeleted || list.kind !== 'list') fail('ord: no list on the receiver');
+  const target = new Map<string, number>();
+  names.forEach((n, i) => target.set(n.key, i));
+  const current = list!.children().map((c) => c.name.key);
+  if (current.length !== names.length || current.some((key) => !target.has(key))) fail('ord: the receiver list does not hold the same children');
+  const keep = longestIncreasing(current.map((key) => target.get(key)!));
+  for (let k = 0; k < names.length; k++) {
+    const key = names[k]!.key;
+    if (keep.has(k)) continue;
+    const order = tree.find(path)!.children();
+    const from = order.findIndex((c) => c.name.key === key);
+    // After removing it, its place is right behind its predecessor in the target order.
+    let to = 0;
+    if (k > 0) {
+      const before = names[k - 1]!.key;
+      const at = order.findIndex((c) => c.name.key === before);
+      to = at < from ? at + 1 : at;
+    }
+    if (from !== to) tree.move(path, from, to);
+  }
+}
+
+/** The target positions (values of `seq`) on one longest strictly increasing subsequence. */
+function longestIncreasing(seq: readonly number[]): Set<number> {
+  const tails: number[] = [];
+  const tailIndex: number[] = [];
+  const previous = new Array<number>(seq.length).fill(-1);
+  seq.forEach((value, i) => {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (tails[mid]! < value) lo = mid + 1;
+      else hi = mid;
+    }
+    tails[lo] = value;
+    tailIndex[lo] = i;
+    previous[i] = lo > 0 ? tailIndex[lo - 1]! : -1;
+  });
+  const kept = new Set<number>();
+  for (let i = tailIndex[tails.length - 1] ?? -1; i >= 0; i = previous[i]!) kept.add(seq[i]!);
+  return kept;
+}

@@ -1,0 +1,317 @@
+/**
+ * `installMirror`: the organ over `/net/organs/<kind>/requests` (receiver side), the frame and
+ * mount-event handlers of the `mirror` mode (both sides), the commit hook that fires beat
+ * timers and batch boundaries, and the tree subscription that feeds source change logs.
+ */
+import { explainNotWord, formatName, nameEquals, parsePath, text, type Cell, type Name } from '@cep/cells';
+import { organStore, type OrganContext, type Runtime } from '@cep/heartbeat';
+import { TOPIC, type InboundFrame, type Mount, type MountEvent, type RequestProblem, type TransportManager } from '@cep/transport';
+import type { ApplyEvent, Env, ResolvedOptions, SealEvent } from './env.ts';
+import { Timers } from './episode.ts';
+import { mirrorError } from './errors.ts';
+import { buildMessage, parseToken, readMessage, type Message, type ResumeToken } from './message.ts';
+import { Subscription } from './receiver.ts';
+import { readMirrorRequest, type MirrorRequest } from './request.ts';
+import { Publication, sourcePath, welcome } from './source.ts';
+
+/** Options of {@link installMirror}. */
+export interface MirrorOptions {
+  /** Organ kind (default `mirror`): requests live under `/net/organs/<kind>/requests`. */
+  readonly kind?: string;
+  /** Mount mode the mirror protocol runs on (default `mirror`). */
+  readonly mode?: string;
+  /** This runtime's node name: the default `local_node` of requests (otherwise requests must carry one). */
+  readonly localNode?: string;
+  /** Estimated bytes per bundle frame before a bundle is split into parts (default 1 MiB). */
+  readonly partBytes?: number;
+  /** Beats a source keeps a disconnected subscriber's unacknowledged bundles (default 1000). */
+  readonly retainBeats?: number;
+  /** Beats before the receiver redials after a break: first, doubling up to max (default 1 and 32). */
+  readonly retry?: { readonly first?: number; readonly max?: number };
+  /** Whether this runtime serves `path` to `peer` (default: every branch to every authenticated peer). */
+  readonly canPublish?: (peer: string, path: string) => boolean;
+  /** Hears every bundle applied on this runtime (exactly once per epoch and seq). */
+  readonly onApply?: (event: ApplyEvent) => void;
+  /** Hears every bundle sealed on this runtime. */
+  readonly onSeal?: (event: SealEvent) => void;
+}
+
+/** An installed mirror organ. */
+export interface MirrorOrgan {
+  readonly kind: string;
+  /**
+   * Applies every bundle request `id` holds (`commit_mode` manual or batch) at the next beat's
+   * capture. It enters as a runtime input, so a replay commits at the same beat.
+   */
+  commit(id: string): void;
+  /** Stops serving and receiving; requests and mounts stay in the tree as they are. */
+  uninstall(): void;
+}
+
+/** Input kind of `commit(id)`. */
+export const COMMIT_INPUT = 'mirror.commit';
+
+/** Per runtime: the install that handles `commit` inputs (the input kind can be defined only once). */
+const commitHandlers = new WeakMap<Runtime, ((id: string, beat: number) => void) | undefined>();
+
+const OUTPUTS = ['state', 'error_note', 'provider', 'bundle_seq', 'commit_beat', 'pend_resum', 'held', 'op'];
+
+function positive(label: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw mirrorError('MIRROR_OPTION_INVALID', `${label} must be a whole number ≥ 1, got ${String(value)}`, { option: label });
+  return value;
+}
+
+/**
+ * Installs the mirror organ on `runtime`, speaking through `manager`. Both sides install it:
+ * the receiver files requests, the source serves them. Throws `MIRROR_OPTION_INVALID`,
+ * `MIRROR_ROOT_INVALID`, and the heartbeat's `ORGAN_DUPLICATE` when the kind is installed.
+ */
+export function installMirror(runtime: Runtime, manager: TransportManager, options: MirrorOptions = {}): MirrorOrgan {
+  const kind = options.kind ?? 'mirror';
+  const mode = options.mode ?? 'mirror';
+  for (const [option, value] of [['kind', kind], ['mode', mode]] as const) {
+    const problem = typeof value === 'string' ? explainNotWord(value) : 'not a string';
+    if (problem !== undefined) throw mirrorError('MIRROR_OPTION_INVALID', `${option} ${JSON.stringify(value)} is not a CEP word (${problem}); use a short lower-case word`, { option });
+  }
+  let store: Name;
+  let root: Name[];
+  let servingRoot: Name[];
+  try {
+    store = organStore(kind);
+    root = parsePath(`/net/organs/${kind}/requests`);
+    servingRoot = parsePath(`/net/organs/${kind}/serving`);
+  } catch (error) {
+    throw mirrorError('MIRROR_OPTION_INVALID', `kind ${JSON.stringify(kind)} does not make valid names: ${(error as Error).message}; use a short lower-case word`, { kind });
+  }
+  const resolved: ResolvedOptions = {
+    kind,
+    mode,
+    localNode: options.localNode,
+    partBytes: positive('partBytes', options.partBytes, 1 << 20),
+    retainBeats: positive('retainBeats', options.retainBeats, 1000),
+    retry: { first: positive('retry.first', options.retry?.first, 1), max: positive('retry.max', options.retry?.max, 32) },
+    canPublish: options.canPublish ?? (() => true),
+    onApply: options.onApply,
+    onSeal: options.onSeal,
+  };
+  const tree = runtime.tree;
+  const existing = tree.find(root);
+  if (existing !== undefined && (existing.kind !== 'dictionary' || (existing.storeType !== undefined && !nameEquals(existing.storeType, store)))) {
+    throw mirrorError('MIRROR_ROOT_INVALID', `/net/organs/${kind}/requests is ${existing.kind === 'dictionary' ? `the root of ${formatName(existing.storeType!)}` : `a ${existing.kind}`}; remove it before installing the mirror organ`, { kind });
+  }
+
+  const timers = new Timers();
+  const env: Env = {
+    runtime, manager, options: resolved, timers, servingRoot, servingText: `/net/organs/${kind}/serving`,
+    emit: (topic, severity, note, peer) => void runtime.cei.emit({ topic, severity, note, origin: `org:${kind}`, ...(peer !== undefined ? { peer } : {}) }),
+  };
+  const byCell = new Map<Cell, Subscription>();
+  const byId = new Map<string, Subscription>();
+  const pubs = new Map<string, Publication>();
+  let epochs = 0;
+  let commits = 0;
+  let installed = true;
+
+  // ---- receiver: requests ------------------------------------------------------------
+
+  const report = (request: Cell, problem: RequestProblem, topic: string): void => {
+    const path = request.path();
+    tree.set([...path, 'state'], text('error'));
+    tree.set([...path, 'error_note'], text(problem.note));
+    const peer = request.child('peer')?.value;
+    env.emit(topic, 'error', `mirror request ${request.name.tag.text}: ${problem.note}`, peer?.type === 'text' && explainNotWord(peer.value) === undefined ? peer.value : undefined);
+  };
+
+  const conflict = (req: MirrorRequest, self: Subscription | undefined): string | undefined => {
+    for (const other of byId.values()) {
+      if (other === self || other.phase === 'error' || other.phase === 'ended') continue;
+      if (other.req.spec.peer === req.spec.peer && other.req.spec.mount === req.spec.mount) {
+        return `mount: ${req.spec.peer}/${req.spec.mount} is already mirrored by request ${other.id}`;
+      }
+      const a = other.req.dst.map((n) => n.key);
+      const b = req.dst.map((n) => n.key);
+      const n = Math.min(a.length, b.length);
+      if (a.slice(0, n).every((key, i) => key === b[i])) return `${req.dstChan === req.srcChan ? 'src_chan' : 'dst_chan'}: ${req.dstChan} overlaps ${other.req.dstChan}, the destination of request ${other.id}`;
+    }
+    const mount = manager.get(req.spec.peer, req.spec.mode, req.spec.mount);
+    const ours = self !== undefined && self.key === `${req.spec.peer}/${req.spec.mode}/${req.spec.mount}`;
+    if (mount !== undefined && mount.initiator && !ours && mount.state !== 'closed' && mount.state !== 'error') {
+      return `mount: ${req.spec.peer}/${req.spec.mode}/${req.spec.mount} is already configured by someone else`;
+    }
+    return undefined;
+  };
+
+  const sameConfig = (a: MirrorRequest, b: MirrorRequest): boolean => JSON.stringify(a, replacer) === JSON.stringify(b, replacer);
+
+  const validator = (ctx: OrganContext): void => {
+    const request = ctx.request;
+    const id = request.name.tag.text;
+    const current = byCell.get(request);
+    const parsed = readMirrorRequest(request, mode, resolved.localNode);
+    if ('field' in parsed) {
+      current?.fail(parsed.note, TOPIC.schema, true);
+      if (current === undefined) report(request, parsed, TOPIC.schema);
+      return;
+    }
+    if (current !== undefined && current.phase !== 'error' && sameConfig(current.req, parsed)) return;
+    const clash = conflict(parsed, current);
+    if (clash !== undefined) {
+      current?.stop('reconfigured into a conflict', false);
+      if (current !== undefined) forget(current, request);
+      report(request, { field: clash.split(':')[0]!, note: clash }, TOPIC.mountConflict);
+      return;
+    }
+    // A change keeps the resume token when it still mirrors the same branch to the same place.
+    const same = current !== undefined && current.key === `${parsed.spec.peer}/${parsed.spec.mode}/${parsed.spec.mount}` && current.req.srcChan === parsed.srcChan && current.req.dstChan === parsed.dstChan;
+    let token = parsed.resumeTok;
+    if (token === undefined) {
+      if (same) token = current!.applied;
+      else if (current === undefined) token = storedToken(request);
+    }
+    if (current !== undefined) {
+      current.stop('reconfigured', same && current.phase !== 'error');
+      forget(current, request);
+    }
+    const sub = new Subscription(env, id, request.path(), parsed, token);
+    byCell.set(request, sub);
+    byId.set(id, sub);
+    sub.start(ctx.beat);
+  };
+
+  /** The token this tree's copy was at (`pend_resum`, written with every apply), for a runtime restarted on its tree. */
+  const storedToken = (request: Cell): ResumeToken | undefined => {
+    const value = request.child('pend_resum');
+    if (value === undefined || value.isDeleted || value.value?.type !== 'text') return undefined;
+    const token = parseToken(value.value.value);
+    return typeof token === 'string' ? undefined : token;
+  };
+
+  const forget = (sub: Subscription, request: Cell): void => {
+    byCell.delete(request);
+    if (byId.get(sub.id) === sub) byId.delete(sub.id);
+  };
+
+  const unregisterOrgan = runtime.registerOrgan({
+    kind,
+    outputs: OUTPUTS,
+    validator: (ctx) => validator(ctx),
+    destructor: (ctx) => {
+      const sub = byCell.get(ctx.request);
+      if (sub === undefined) return;
+      sub.stop('removed', false);
+      forget(sub, ctx.request);
+    },
+  });
+
+  // ---- both sides: frames and mount events ---------------------------------------------
+
+  const onFrame = (frame: InboundFrame): void => {
+    if (!installed) return;
+    const { mount, beat } = frame;
+    const message = readMessage(frame.branch.root);
+    if (typeof message === 'string') {
+      env.emit(TOPIC.schema, 'warn', `mirror frame on ${mount.peer}/${mount.mount} refused: ${message}`, mount.peer);
+      return;
+    }
+    switch (message.kind) {
+      case 'sub':
+        return serve(mount, message, beat);
+      case 'ack':
+        return pubs.get(keyOf(mount))?.onAck(message.epoch, message.seq);
+      case 'unsub': {
+        const pub = pubs.get(keyOf(mount));
+        pubs.delete(keyOf(mount));
+        return pub?.end('ok', 'unsubscribed');
+      }
+      default:
+        for (const sub of byId.values()) if (sub.key === keyOf(mount)) sub.onMessage(message, mount, beat);
+    }
+  };
+
+  const serve = (mount: Mount, sub: Extract<Message, { kind: 'sub' }>, beat: number): void => {
+    const key = keyOf(mount);
+    const path = sourcePath(sub.src);
+    const refuse = (note: string): void => {
+      env.emit(TOPIC.schema, 'warn', `mirror subscription from ${mount.peer} refused: ${note}`, mount.peer);
+      mount.sendBranch(buildMessage({ kind: 'reject', note }));
+    };
+    if (typeof path === 'string') return refuse(path);
+    if (sub.window < 1 || sub.maxInfl < 1) return refuse('beat_window and max_infl must be at least 1');
+    if (!resolved.canPublish(mount.peer, sub.src)) return refuse(`${sub.src} is not published to ${mount.peer}`);
+    const current = pubs.get(key);
+    if (current !== undefined && current.src === sub.src && sub.token !== undefined && sub.token.epoch === current.epoch && current.canResume(sub.token.seq)) {
+      welcome(mount, current.epoch, true);
+      current.resume(mount, sub, sub.token.seq);
+      return;
+    }
+    current?.end('cxl', 'superseded by a new subscription');
+    const epoch = `${beat}.${++epochs}`;
+    welcome(mount, epoch, false);
+    pubs.set(key, new Publication(env, mount.peer, mount.mount, mount, sub.src, path, sub, epoch));
+  };
+
+  const onMountEvent = (event: MountEvent): void => {
+    if (!installed || event.mount.mode !== mode) return;
+    const key = keyOf(event.mount);
+    const pub = pubs.get(key);
+    if (pub !== undefined) {
+      if (event.type === 'accepted') pub.reconnected();
+      else if (event.type === 'closed' || event.type === 'error' || event.type === 'fatal') pub.lost(event.beat);
+    }
+    for (const sub of [...byId.values()]) if (sub.key === key) sub.onMountEvent(event.type, event.mount, event.beat, event.note);
+  };
+
+  const removeFrame = manager.onFrame(mode, onFrame);
+  const removeEvents = manager.onMountEvent(onMountEvent);
+
+  // ---- commit hook, inputs, tree changes ---------------------------------------------
+
+  const removeCommit = runtime.onCommit((beat) => {
+    timers.fire(beat);
+    for (const sub of byId.values()) {
+      if (sub.req.commitMode === 'batch' && (beat + 1) % sub.req.window === 0) sub.commitHeld(beat);
+    }
+  });
+  // Input kinds are defined once per runtime; a later install on the same runtime takes over.
+  if (!commitHandlers.has(runtime)) {
+    runtime.defineInput(COMMIT_INPUT, (input, ctx) => commitHandlers.get(runtime)?.(input.stream, ctx.beat));
+  }
+  const onCommitInput = (id: string, beat: number): void => byId.get(id)?.commitHeld(beat);
+  commitHandlers.set(runtime, onCommitInput);
+  const unsubscribe = tree.subscribe((change) => {
+    if (pubs.size === 0) return;
+    for (const pub of pubs.values()) pub.notice(change);
+  });
+
+  tree.ensureDictionary(root, store);
+  tree.ensureDictionary(servingRoot);
+
+  return {
+    kind,
+    commit(id: string): void {
+      if (!byId.has(id)) throw mirrorError('MIRROR_NOT_FOUND', `no mirror request ${JSON.stringify(id)} under /net/organs/${kind}/requests; commit takes a request's name`, { id });
+      runtime.pushInput(COMMIT_INPUT, { stream: id, seq: ++commits, data: new Uint8Array(0) });
+    },
+    uninstall(): void {
+      installed = false;
+      unsubscribe();
+      removeCommit();
+      removeFrame();
+      removeEvents();
+      unregisterOrgan();
+      timers.clear();
+      if (commitHandlers.get(runtime) === onCommitInput) commitHandlers.set(runtime, undefined);
+    },
+  };
+}
+
+function keyOf(mount: Mount): string {
+  return `${mount.peer}/${mount.mode}/${mount.mount}`;
+}
+
+function replacer(key: string, value: unknown): unknown {
+  if (key === 'dst') return undefined;
+  return value;
+}
+

@@ -1,0 +1,162 @@
+/**
+ * The mirror protocol's messages. Each is one branch frame whose root dictionary is named
+ * `mirror` and has a `kind`:
+ *
+ *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq]}
+ *                       ack    {epoch, seq}                 (cumulative: every bundle ≤ seq is applied)
+ *                       unsub  {}
+ *   source → receiver   welcome {epoch, resumed}
+ *                       bundle {epoch, seq, part, parts, first_beat, last_beat, ops: list of op}
+ *                       reject {note}
+ *
+ * Reading never throws: a malformed message becomes a note (the organ reports it as `tp_schema`).
+ */
+import { bool, name, text, u64, type Name, type Value } from '@cep/cells';
+import type { StagedCell } from '@cep/serializer';
+import { frozenDict, frozenList, frozenValue, type FrozenCell } from './frozen.ts';
+
+/** A resume token: the source epoch and the last bundle applied in it. */
+export interface ResumeToken {
+  readonly epoch: string;
+  readonly seq: number;
+}
+
+/** Messages as the organ handles them. */
+export type Message =
+  | { readonly kind: 'sub'; readonly src: string; readonly window: number; readonly maxInfl: number; readonly token: ResumeToken | undefined }
+  | { readonly kind: 'ack'; readonly epoch: string; readonly seq: number }
+  | { readonly kind: 'unsub' }
+  | { readonly kind: 'welcome'; readonly epoch: string; readonly resumed: boolean }
+  | { readonly kind: 'bundle'; readonly epoch: string; readonly seq: number; readonly part: number; readonly parts: number; readonly firstBeat: number; readonly lastBeat: number; readonly ops: readonly StagedCell[] }
+  | { readonly kind: 'reject'; readonly note: string };
+
+const ROOT = 'mirror';
+
+function envelope(kind: string, fields: FrozenCell[]): FrozenCell {
+  return frozenDict(ROOT, [frozenValue('kind', text(kind)), ...fields]);
+}
+
+const n64 = (field: string, value: number): FrozenCell => frozenValue(field, u64(BigInt(value)));
+const str = (field: string, value: string): FrozenCell => frozenValue(field, text(value));
+
+/** Builds a message as a frozen branch, ready for `mount.sendBranch`. */
+export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): FrozenCell {
+  switch (message.kind) {
+    case 'sub': {
+      const fields = [str('src_chan', message.src), n64('beat_window', message.window), n64('max_infl', message.maxInfl)];
+      if (message.token !== undefined) fields.push(str('epoch', message.token.epoch), n64('seq', message.token.seq));
+      return envelope('sub', fields);
+    }
+    case 'ack':
+      return envelope('ack', [str('epoch', message.epoch), n64('seq', message.seq)]);
+    case 'unsub':
+      return envelope('unsub', []);
+    case 'welcome':
+      return envelope('welcome', [str('epoch', message.epoch), frozenValue('resumed', bool(message.resumed))]);
+    case 'reject':
+      return envelope('reject', [str('note', message.note)]);
+  }
+}
+
+/** Builds one part of a bundle around its ops (as packed by `packOps`). */
+export function buildBundlePart(head: { epoch: string; seq: number; part: number; parts: number; firstBeat: number; lastBeat: number }, ops: readonly FrozenCell[]): FrozenCell {
+  // List children need distinct names: ops are numbered by position.
+  const list = frozenList('ops', ops.map((op, i) => frozenDict(String(i + 1), op.children())));
+  return envelope('bundle', [
+    str('epoch', head.epoch), n64('seq', head.seq), n64('part', head.part), n64('parts', head.parts),
+    n64('first_beat', head.firstBeat), n64('last_beat', head.lastBeat), list,
+  ]);
+}
+
+/** A named child of a staged dictionary. */
+export function field(cell: StagedCell, tag: string): StagedCell | undefined {
+  const key = name(tag).key;
+  return cell.children.find((c) => c.name.key === key && !c.deleted);
+}
+
+function valueOf(cell: StagedCell, tag: string): Value | undefined {
+  const f = field(cell, tag);
+  return f?.kind === 'value' ? f.value : undefined;
+}
+
+/** Reads a message; a string is the reason it is not one. */
+export function readMessage(root: StagedCell): Message | string {
+  if (root.kind !== 'dictionary') return 'a mirror message is a dictionary';
+  const kind = valueOf(root, 'kind');
+  if (kind?.type !== 'text') return 'a mirror message needs a kind (text)';
+  const t = (tag: string): string | undefined => {
+    const v = valueOf(root, tag);
+    return v?.type === 'text' ? v.value : undefined;
+  };
+  const u = (tag: string): number | undefined => {
+    const v = valueOf(root, tag);
+    return v?.type === 'u64' && v.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v.value) : undefined;
+  };
+  const need = <T>(value: T | undefined, tag: string): T => {
+    if (value === undefined) throw new Error(`${kind.value}: ${tag} missing or of the wrong type`);
+    return value;
+  };
+  try {
+    switch (kind.value) {
+      case 'sub': {
+        const epoch = t('epoch');
+        const seq = u('seq');
+        return {
+          kind: 'sub', src: need(t('src_chan'), 'src_chan'), window: need(u('beat_window'), 'beat_window'), maxInfl: need(u('max_infl'), 'max_infl'),
+          token: epoch !== undefined && seq !== undefined ? { epoch, seq } : undefined,
+        };
+      }
+      case 'ack':
+        return { kind: 'ack', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq') };
+      case 'unsub':
+        return { kind: 'unsub' };
+      case 'welcome': {
+        const resumed = valueOf(root, 'resumed');
+        return { kind: 'welcome', epoch: need(t('epoch'), 'epoch'), resumed: need(resumed?.type === 'bool' ? resumed.value : undefined, 'resumed') };
+      }
+      case 'reject':
+        return { kind: 'reject', note: need(t('note'), 'note') };
+      case 'bundle': {
+        const ops = field(root, 'ops');
+        if (ops?.kind !== 'list') return 'bundle: ops is not a list';
+        const part = need(u('part'), 'part');
+        const parts = need(u('parts'), 'parts');
+        if (part < 1 || part > parts) return `bundle: part ${part} is outside 1..${parts}`;
+        return {
+          kind: 'bundle', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq'), part, parts,
+          firstBeat: need(u('first_beat'), 'first_beat'), lastBeat: need(u('last_beat'), 'last_beat'), ops: ops.children,
+        };
+      }
+      default:
+        return `unknown mirror message kind ${JSON.stringify(kind.value)}`;
+    }
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Reads a path chain (`path/<a>/<b>/…`) back into names. */
+export function readChain(cell: StagedCell | undefined): Name[] | string {
+  if (cell === undefined) return 'an op has no path';
+  const names: Name[] = [];
+  for (let c = cell; c.children.length > 0; ) {
+    if (c.children.length !== 1 || c.kind !== 'dictionary') return 'a path chain has a level with more than one child';
+    c = c.children[0]!;
+    names.push(c.name);
+  }
+  return names;
+}
+
+/** `epoch:seq`, the resume token as the request shows it. */
+export function formatToken(token: ResumeToken | undefined): string {
+  return token === undefined ? '' : `${token.epoch}:${token.seq}`;
+}
+
+/** Parses `epoch:seq`; `undefined` for an empty text, a string when malformed. */
+export function parseToken(value: string): ResumeToken | undefined | string {
+  if (value === '') return undefined;
+  const at = value.lastIndexOf(':');
+  const seq = Number(value.slice(at + 1));
+  if (at <= 0 || !/^\d+$/.test(value.slice(at + 1)) || !Number.isSafeInteger(seq)) return `${JSON.stringify(value)} is not <epoch>:<seq>`;
+  return { epoch: value.slice(0, at), seq };
+}

@@ -1,0 +1,319 @@
+/**
+ * The receiver half: one per request. It dials the source peer, subscribes (with its resume
+ * token when it has one), stages bundle parts until a bundle is whole, checks sequence
+ * continuity, and applies bundles at a beat boundary — in capture as they arrive (`stream`),
+ * at its own window boundaries (`batch`) or when the user commits (`manual`) — then
+ * acknowledges them. A bundle whose seq is already applied is acknowledged again and never
+ * applied twice. When the channel breaks it keeps its token, redials with a growing delay, and
+ * the source continues after the last bundle applied here.
+ */
+import { text, type Name } from '@cep/cells';
+import { CepError } from '@cep/errors';
+import type { StagedCell } from '@cep/serializer';
+import { TOPIC, type Mount } from '@cep/transport';
+import { ApplyError, applyOps } from './apply.ts';
+import type { Env } from './env.ts';
+import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
+import { buildMessage, formatToken, type Message, type ResumeToken } from './message.ts';
+import type { MirrorRequest } from './request.ts';
+
+type Phase = 'opening' | 'subscribing' | 'active' | 'broken' | 'error' | 'ended';
+type Bundle = Extract<Message, { kind: 'bundle' }>;
+
+interface Complete {
+  readonly epoch: string;
+  readonly seq: number;
+  readonly parts: ReadonlyArray<readonly StagedCell[]>;
+}
+
+/** One mirror request on the receiving runtime. */
+export class Subscription {
+  phase: Phase = 'opening';
+  /** The last bundle applied here (the resume token). */
+  applied: ResumeToken | undefined;
+  private mount: Mount | undefined;
+  private expect: { epoch: string; next: number } | undefined;
+  private partial: { seq: number; parts: Array<readonly StagedCell[] | undefined>; got: number } | undefined;
+  private held: Complete[] = [];
+  private subSent = false;
+  private everActive = false;
+  private backoff: number;
+  private retryAt = 0;
+  private cancelDeadline: (() => void) | undefined;
+  private cancelRetry: (() => void) | undefined;
+  private episode: MirrorEpisode | undefined;
+  private endNote = 'removed';
+
+  constructor(
+    private readonly env: Env,
+    readonly id: string,
+    private readonly requestPath: readonly Name[],
+    readonly req: MirrorRequest,
+    token: ResumeToken | undefined,
+  ) {
+    this.applied = token;
+    this.backoff = env.options.retry.first;
+  }
+
+  /** The mount key this request uses (`peer/mode/mount`). */
+  get key(): string {
+    return `${this.req.spec.peer}/${this.req.spec.mode}/${this.req.spec.mount}`;
+  }
+
+  /** Bundles waiting for a commit. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  get dossier(): string | undefined {
+    return this.episode?.id;
+  }
+
+  /** Configures the mount and starts the episode (validator, at the start of compute). */
+  start(beat: number): void {
+    const { req } = this;
+    this.write({ state: v.text('pending'), bundle_seq: v.n(this.applied?.seq ?? 0), pend_resum: v.text(formatToken(this.applied)), held: v.n(0) });
+    if (this.env.runtime.tree.get([...this.requestPath, 'commit_beat']) === undefined) this.write({ commit_beat: v.n(0) });
+    this.clearNote();
+    if (req.deadline !== undefined && req.deadline <= beat) {
+      this.fail(`deadline: beat ${req.deadline} had passed when the request arrived (beat ${beat})`, TOPIC.mountTimeout, false);
+      return;
+    }
+    this.episode = new MirrorEpisode(this.env.runtime, 'mir/sub', '/' + this.requestPath.map((n) => n.tag.text).join('/'), {
+      role: v.text('receiver'), request: v.text(this.id), peer: v.text(req.spec.peer), mount: v.text(req.spec.mount),
+      src_chan: v.text(req.srcChan), dst_chan: v.text(req.dstChan), beat_window: v.n(req.window), max_infl: v.n(req.maxInfl),
+      commit_mode: v.text(req.commitMode),
+    }, (b) => this.slice(b));
+    this.write({ op: v.text(this.episode.id) });
+    if (req.deadline !== undefined) {
+      this.cancelDeadline = this.env.timers.at(req.deadline, () => {
+        if (!this.everActive && this.phase !== 'error' && this.phase !== 'ended') {
+          this.fail(`deadline: not active by beat ${req.deadline}`, TOPIC.mountTimeout, true);
+        }
+      });
+    }
+    this.connect();
+  }
+
+  /** The request was removed: unsubscribe, close the mount, end the episode. */
+  stop(note: string, keepMount: boolean): void {
+    if (this.phase === 'ended') return;
+    const wasError = this.phase === 'error';
+    this.phase = 'ended';
+    this.endNote = note;
+    this.cancelDeadline?.();
+    this.cancelRetry?.();
+    if (!wasError && !keepMount) {
+      if (this.mount?.state === 'open') this.trySend(buildMessage({ kind: 'unsub' }));
+      this.env.manager.remove(this.req.spec.peer, this.req.spec.mode, this.req.spec.mount, 'mirror-request-destroy');
+    }
+    this.episode?.write('mirror', { state: v.text(note === 'removed' ? 'removed' : 'ended'), end_note: v.text(note) });
+    this.episode?.wake();
+  }
+
+  // ---- mount events and frames (capture) ------------------------------------------------
+
+  onMountEvent(type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal', mount: Mount, beat: number, note: string | undefined): void {
+    if (this.phase === 'ended' || this.phase === 'error' || !mount.initiator) return;
+    if (type === 'open') {
+      if (this.phase === 'opening' || this.phase === 'broken') this.subscribeSoon(mount);
+      return;
+    }
+    if (type === 'closed' || type === 'error' || type === 'fatal') {
+      if (this.phase === 'broken') return;
+      this.phase = 'broken';
+      this.partial = undefined;
+      this.dropHeld();
+      this.expect = undefined;
+      this.write({ state: v.text('pending') });
+      this.retryAt = beat + this.backoff;
+      this.backoff = Math.min(this.backoff * 2, this.env.options.retry.max);
+      this.episode?.write('mirror', { last_break: v.text(`${type} at beat ${beat}${note === undefined ? '' : `: ${note}`}`) });
+      this.cancelRetry?.();
+      this.cancelRetry = this.env.timers.at(this.retryAt - 1, () => this.episode?.wake());
+    }
+  }
+
+  onMessage(message: Message, mount: Mount, beat: number): void {
+    if (this.phase === 'ended' || this.phase === 'error') return;
+    switch (message.kind) {
+      case 'welcome': {
+        if (this.phase !== 'subscribing') return;
+        const resumed = message.resumed && this.applied?.epoch === message.epoch;
+        this.expect = { epoch: message.epoch, next: resumed ? this.applied!.seq + 1 : 1 };
+        this.partial = undefined;
+        this.dropHeld();
+        this.phase = 'active';
+        this.everActive = true;
+        this.backoff = this.env.options.retry.first;
+        this.cancelDeadline?.();
+        this.write({ state: v.text('active'), provider: mount.provider === undefined ? undefined : v.text(mount.provider) });
+        this.clearNote();
+        if (!resumed) this.episode?.clearBundles();
+        this.episode?.write('mirror', { epoch: v.text(message.epoch), resumed: v.flag(resumed), active_beat: v.n(beat) });
+        return;
+      }
+      case 'bundle':
+        return this.onBundle(message, beat);
+      case 'reject':
+        return this.fail(`the source refused: ${message.note}`, TOPIC.schema, true);
+      default:
+        return; // sub/ack/unsub are for the source half
+    }
+  }
+
+  /** Applies every held bundle now (batch boundary or manual commit). */
+  commitHeld(beat: number): void {
+    if (this.phase !== 'active' || this.held.length === 0) return;
+    const bundles = this.held;
+    this.held = [];
+    this.apply(bundles, beat);
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  private connect(): void {
+    try {
+      this.mount = this.env.manager.configure(this.req.spec);
+    } catch (error) {
+      this.fail(`mount: ${(error as Error).message}`, TOPIC.schema, false);
+      return;
+    }
+    this.phase = 'opening';
+    if (this.mount.state === 'open') this.subscribeSoon(this.mount);
+    else if (this.mount.state === 'error') {
+      const note = this.env.runtime.tree.getValue([...this.mount.path, 'error_note']);
+      this.write({ state: v.text('error'), error_note: v.text(`mount: ${note?.type === 'text' ? note.value : 'error'}`) });
+    }
+  }
+
+  private subscribeSoon(mount: Mount): void {
+    this.mount = mount;
+    this.phase = 'subscribing';
+    this.subSent = false;
+    this.episode?.wake();
+  }
+
+  private slice(beat: number): SliceVerdict {
+    if (this.phase === 'ended') return { close: 'cxl', summary: this.endNote };
+    if (this.phase === 'error') return { close: 'fail', summary: this.endNote };
+    if (this.phase === 'broken' && beat >= this.retryAt) this.connect();
+    if (this.phase === 'subscribing' && !this.subSent && this.mount?.state === 'open') {
+      this.subSent = true;
+      this.trySend(buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token: this.applied }));
+      this.episode?.write('mirror', { sub_beat: v.n(beat), token: v.text(formatToken(this.applied)) });
+    }
+    return 'idle';
+  }
+
+  private onBundle(b: Bundle, beat: number): void {
+    const expect = this.expect;
+    if (this.phase !== 'active' || expect === undefined || b.epoch !== expect.epoch) return;
+    const appliedSeq = this.applied?.epoch === expect.epoch ? this.applied.seq : 0;
+    if (b.seq <= appliedSeq) {
+      // Applied already (a resend after a lost ack): acknowledge again, apply nothing.
+      if (b.part === b.parts) this.ack(expect.epoch, appliedSeq);
+      return;
+    }
+    if (b.seq < expect.next) return; // held, waiting for a commit
+    if (b.seq > expect.next || (this.partial !== undefined && b.part !== this.partial.got + 1) || (this.partial === undefined && b.part !== 1)) {
+      this.env.emit(TOPIC.schema, 'warn', `${this.label()}: bundle ${b.seq} part ${b.part} arrived while ${expect.next} part ${(this.partial?.got ?? 0) + 1} was due; resubscribing from ${formatToken(this.applied) || 'scratch'}`, this.req.spec.peer);
+      this.partial = undefined;
+      if (this.mount !== undefined) this.subscribeSoon(this.mount);
+      return;
+    }
+    const partial = (this.partial ??= { seq: b.seq, parts: new Array(b.parts).fill(undefined), got: 0 });
+    partial.parts[b.part - 1] = b.ops;
+    partial.got++;
+    if (partial.got < b.parts) return;
+    this.partial = undefined;
+    expect.next = b.seq + 1;
+    const complete: Complete = { epoch: b.epoch, seq: b.seq, parts: partial.parts as ReadonlyArray<readonly StagedCell[]> };
+    this.episode?.bundle(b.seq, { epoch: v.text(b.epoch), first_beat: v.n(b.firstBeat), last_beat: v.n(b.lastBeat), received_beat: v.n(beat), parts: v.n(b.parts) });
+    if (this.req.commitMode === 'stream') return this.apply([complete], beat);
+    this.held.push(complete);
+    this.write({ held: v.n(this.held.length) });
+  }
+
+  /** Applies bundles in one batch: all of them or none. */
+  private apply(bundles: readonly Complete[], beat: number): void {
+    const tree = this.env.runtime.tree;
+    const last = bundles[bundles.length - 1]!;
+    const counts: number[] = [];
+    try {
+      tree.batch(() => {
+        for (const bundle of bundles) {
+          let cells = 0;
+          for (const part of bundle.parts) cells += applyOps(tree, this.req.dst, part);
+          counts.push(cells);
+        }
+        this.write({ bundle_seq: v.n(last.seq), commit_beat: v.n(beat), pend_resum: v.text(formatToken(last)), held: v.n(this.held.length) });
+      });
+    } catch (error) {
+      if (!(error instanceof ApplyError) && !(error instanceof CepError)) throw error;
+      this.fail(`bundle ${last.seq} could not be applied (nothing was): ${error.message}`, TOPIC.schema, true);
+      return;
+    }
+    this.applied = { epoch: last.epoch, seq: last.seq };
+    bundles.forEach((bundle, i) => {
+      this.episode?.bundle(bundle.seq, { applied_beat: v.n(beat), cells: v.n(counts[i]!) });
+      this.env.options.onApply?.({ id: this.id, epoch: bundle.epoch, seq: bundle.seq, beat, cells: counts[i]! });
+    });
+    this.ack(last.epoch, last.seq);
+  }
+
+  private ack(epoch: string, seq: number): void {
+    this.trySend(buildMessage({ kind: 'ack', epoch, seq }));
+  }
+
+  private trySend(message: ReturnType<typeof buildMessage>): void {
+    const mount = this.mount;
+    if (mount === undefined || mount.state === 'closed' || mount.state === 'error') return;
+    try {
+      mount.sendBranch(message);
+    } catch (error) {
+      // A full queue or a closed mount: the resume protocol recovers what was not said.
+      this.env.emit(TOPIC.sendFailed, 'warn', `${this.label()}: ${(error as Error).message}`, this.req.spec.peer);
+    }
+  }
+
+  private dropHeld(): void {
+    if (this.held.length === 0) return;
+    this.held = [];
+    this.write({ held: v.n(0) });
+  }
+
+  /** Ends the request in error: `state=error`, `error_note`, a CEI fact; the mount goes. */
+  fail(note: string, topic: string, removeMount: boolean): void {
+    if (this.phase === 'ended') return;
+    this.phase = 'error';
+    this.endNote = note;
+    this.cancelDeadline?.();
+    this.cancelRetry?.();
+    this.held = [];
+    this.partial = undefined;
+    this.write({ state: v.text('error'), error_note: v.text(note), held: v.n(0) });
+    this.env.emit(topic, 'error', `${this.label()}: ${note}`, this.req.spec.peer);
+    if (removeMount) this.env.manager.remove(this.req.spec.peer, this.req.spec.mode, this.req.spec.mount, 'mirror-error');
+    this.episode?.write('mirror', { state: v.text('error') });
+    this.episode?.wake();
+  }
+
+  private label(): string {
+    return `mirror request ${this.id}`;
+  }
+
+  private write(fields: Record<string, ReturnType<typeof text> | undefined>): void {
+    const tree = this.env.runtime.tree;
+    // Writing into a deleted request would revive it: it is gone, its destructor is on the way.
+    if (this.phase === 'ended' || tree.get(this.requestPath) === undefined) return;
+    tree.batch(() => {
+      for (const [key, value] of Object.entries(fields)) if (value !== undefined) tree.set([...this.requestPath, key], value);
+    });
+  }
+
+  private clearNote(): void {
+    const tree = this.env.runtime.tree;
+    if (this.phase !== 'ended' && tree.get(this.requestPath) !== undefined && tree.get([...this.requestPath, 'error_note']) !== undefined) tree.remove([...this.requestPath, 'error_note']);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The source half: one publication per subscribing mount. It logs changes to the branch,
+ * seals them into a bundle at each window boundary (the first bundle of an epoch is the whole
+ * branch), keeps every bundle until the receiver acknowledges it, and never has more than
+ * `max_infl` unacknowledged: past that, changes keep accumulating (they merge into the next
+ * bundle) and the mount reports backpressure. A receiver that comes back with a resume token
+ * from this epoch gets the unacknowledged bundles again, in order; any other receiver gets a
+ * new epoch and a snapshot.
+ */
+import { parsePath, type Name, type TreeChange } from '@cep/cells';
+import type { Mount } from '@cep/transport';
+import { BranchLog } from './delta.ts';
+import type { Env } from './env.ts';
+import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
+import { buildBundlePart, buildMessage, type Message } from './message.ts';
+import { packOps } from './pack.ts';
+import type { FrozenCell } from './frozen.ts';
+
+interface SealedBundle {
+  readonly seq: number;
+  readonly parts: readonly FrozenCell[];
+  sent: boolean;
+}
+
+type Sub = Extract<Message, { kind: 'sub' }>;
+
+/** Serving one receiver. */
+export class Publication {
+  readonly log: BranchLog;
+  readonly epoch: string;
+  private window: number;
+  private maxInfl: number;
+  private lastSeq = 0;
+  private ackedSeq = 0;
+  private readonly bundles = new Map<number, SealedBundle>();
+  private connected = true;
+  private cancelRetention: (() => void) | undefined;
+  private cancelSeal: (() => void) | undefined;
+  private held = false;
+  private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
+  private readonly episode: MirrorEpisode;
+
+  constructor(
+    private readonly env: Env,
+    readonly peer: string,
+    readonly mountName: string,
+    private mount: Mount,
+    readonly src: string,
+    root: readonly Name[],
+    sub: Sub,
+    epoch: string,
+  ) {
+    this.window = sub.window;
+    this.maxInfl = sub.maxInfl;
+    this.epoch = epoch;
+    this.log = new BranchLog(root);
+    this.episode = new MirrorEpisode(env.runtime, 'mir/pub', `${env.servingText}/${peer}/${mountName}`, {
+      role: v.text('source'), peer: v.text(peer), mount: v.text(mountName), src_chan: v.text(src), epoch: v.text(epoch),
+      beat_window: v.n(this.window), max_infl: v.n(this.maxInfl),
+    }, (beat) => this.slice(beat));
+    this.writeServing();
+  }
+
+  get inflight(): number {
+    return this.lastSeq - this.ackedSeq;
+  }
+
+  get dossier(): string {
+    return this.episode.id;
+  }
+
+  /** Resumes after the receiver reconnected with a token of this epoch (`seq` applied there). */
+  resume(mount: Mount, sub: Sub, seq: number): void {
+    this.mount = mount;
+    this.window = sub.window;
+    this.maxInfl = sub.maxInfl;
+    this.episode.write('envelope', { beat_window: v.n(this.window), max_infl: v.n(this.maxInfl) });
+    this.acknowledged(seq);
+    this.reconnected();
+  }
+
+  /** True when a receiver holding `seq` of this epoch can continue from here. */
+  canResume(seq: number): boolean {
+    return seq >= this.ackedSeq && seq <= this.lastSeq;
+  }
+
+  /** A tree change; true when it concerns this branch. */
+  notice(change: TreeChange): boolean {
+    if (this.ended !== undefined || !this.log.notice(change)) return false;
+    if (this.cancelSeal === undefined && this.log.firstChange !== undefined) {
+      // Wake in the commit before the seal beat, so the slice runs at the seal beat.
+      this.cancelSeal = this.env.timers.at(this.sealBeat() - 1, () => {
+        this.cancelSeal = undefined;
+        this.episode.wake();
+      });
+    }
+    return true;
+  }
+
+  onAck(epoch: string, seq: number): void {
+    if (epoch !== this.epoch || seq <= this.ackedSeq || seq > this.lastSeq) return;
+    this.acknowledged(seq);
+    this.episode.wake();
+  }
+
+  /** A new channel for this mount (the receiver reconnected): everything unacknowledged goes again. */
+  reconnected(): void {
+    this.connected = true;
+    this.cancelRetention?.();
+    this.cancelRetention = undefined;
+    for (const bundle of this.bundles.values()) bundle.sent = false;
+    this.writeServing();
+    this.episode.wake();
+  }
+
+  /** The mount closed or failed: keep everything for `retainBeats`, then give up. */
+  lost(beat: number): void {
+    if (!this.connected || this.ended !== undefined) return;
+    this.connected = false;
+    this.writeServing();
+    this.cancelRetention = this.env.timers.at(beat + this.env.options.retainBeats, () => {
+      if (!this.connected) this.end('cxl', `receiver gone for ${this.env.options.retainBeats} beats`);
+    });
+  }
+
+  /** Stops serving; the episode closes with `status` at its next slice. */
+  end(status: 'ok' | 'cxl', summary: string): void {
+    if (this.ended !== undefined) return;
+    this.ended = { status, summary };
+    this.cancelRetention?.();
+    this.cancelSeal?.();
+    if (this.held) this.setHeld(false);
+    this.env.runtime.tree.remove([...this.env.servingRoot, this.peer, this.mountName]);
+    const peerRoot = this.env.runtime.tree.get([...this.env.servingRoot, this.peer]);
+    if (peerRoot !== undefined && peerRoot.children().every((c) => c.isDeleted)) this.env.runtime.tree.remove(peerRoot.path());
+    this.episode.wake();
+  }
+
+  private sealBeat(): number {
+    const first = this.log.firstChange ?? this.env.runtime.beat;
+    return (Math.floor(first / this.window) + 1) * this.window;
+  }
+
+  private slice(beat: number): SliceVerdict {
+    if (this.ended !== undefined) return { close: this.ended.status, summary: this.ended.summary };
+    if (this.log.pending && (this.log.snapshot || beat >= this.sealBeat())) {
+      if (this.inflight < this.maxInfl) this.seal(beat);
+      else this.setHeld(true);
+    }
+    if (this.connected && this.mount.state === 'open') {
+      for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
+        const bundle = this.bundles.get(seq)!;
+        if (bundle.sent) continue;
+        for (const part of bundle.parts) this.mount.sendBranch(part);
+        bundle.sent = true;
+        this.episode.bundle(seq, { sent_beat: v.n(beat) });
+      }
+    }
+    this.writeServing();
+    if (this.log.pending && !this.held && this.cancelSeal === undefined) {
+      const at = Math.max(this.sealBeat(), beat + 1);
+      this.cancelSeal = this.env.timers.at(at - 1, () => {
+        this.cancelSeal = undefined;
+        this.episode.wake();
+      });
+    }
+    return 'idle';
+  }
+
+  private seal(beat: number): void {
+    const firstBeat = this.log.firstChange ?? beat;
+    const snapshot = this.log.snapshot;
+    const ops = this.log.seal(this.env.runtime.tree);
+    this.cancelSeal?.();
+    this.cancelSeal = undefined;
+    const { parts, stats } = packOps(ops, this.env.options.partBytes);
+    const seq = ++this.lastSeq;
+    const messages = parts.map((p, i) => buildBundlePart({ epoch: this.epoch, seq, part: i + 1, parts: parts.length, firstBeat, lastBeat: beat }, p));
+    this.bundles.set(seq, { seq, parts: messages, sent: false });
+    this.episode.bundle(seq, {
+      epoch: v.text(this.epoch), first_beat: v.n(firstBeat), last_beat: v.n(beat), sealed_beat: v.n(beat),
+      snapshot: v.flag(snapshot), ops: v.n(stats.ops), cells: v.n(stats.cells), parts: v.n(parts.length),
+    });
+    this.env.options.onSeal?.({ peer: this.peer, mount: this.mountName, epoch: this.epoch, seq, beat, parts: messages, ops: stats.ops, cells: stats.cells });
+  }
+
+  private acknowledged(seq: number): void {
+    for (const key of [...this.bundles.keys()]) if (key <= seq) this.bundles.delete(key);
+    if (seq > this.ackedSeq) {
+      this.ackedSeq = seq;
+      this.episode.bundle(seq, { acked_beat: v.n(this.env.runtime.beat) });
+    }
+    if (this.held && this.inflight < this.maxInfl) this.setHeld(false);
+    this.writeServing();
+  }
+
+  private setHeld(on: boolean): void {
+    this.held = on;
+    try {
+      this.mount.reportBackpressure(on, `mirror ${this.mountName}: ${this.inflight} bundle(s) unacknowledged (max_infl ${this.maxInfl}); changes accumulate`);
+    } catch {
+      // A mount from another manager version without the hook: the serving record still shows it.
+    }
+  }
+
+  private writeServing(): void {
+    if (this.ended !== undefined) return;
+    const tree = this.env.runtime.tree;
+    const at = [...this.env.servingRoot, this.peer, this.mountName];
+    tree.batch(() => {
+      tree.set([...at, 'src_chan'], v.text(this.src));
+      tree.set([...at, 'epoch'], v.text(this.epoch));
+      tree.set([...at, 'seq'], v.n(this.lastSeq));
+      tree.set([...at, 'acked'], v.n(this.ackedSeq));
+      tree.set([...at, 'inflight'], v.n(this.inflight));
+      tree.set([...at, 'held'], v.flag(this.held));
+      tree.set([...at, 'state'], v.text(this.connected ? 'live' : 'lost'));
+      tree.set([...at, 'op'], v.text(this.episode.id));
+    });
+  }
+}
+
+/** The branch path a subscription names, or why it cannot be served. */
+export function sourcePath(src: string): Name[] | string {
+  if (!src.startsWith('/')) return `src_chan ${JSON.stringify(src)} is not an absolute path`;
+  try {
+    const names = parsePath(src);
+    return names.length === 0 ? 'the root cannot be mirrored' : names;
+  } catch (error) {
+    return `src_chan ${JSON.stringify(src)}: ${(error as Error).message}`;
+  }
+}
+
+/** Sends the welcome that opens (or resumes) a subscription. */
+export function welcome(mount: Mount, epoch: string, resumed: boolean): void {
+  mount.sendBranch(buildMessage({ kind: 'welcome', epoch, resumed }));
+}
