@@ -267,12 +267,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
 
   // ---- commit hook, inputs, tree changes ---------------------------------------------
 
-  const removeCommit = runtime.onCommit((beat) => {
-    timers.fire(beat);
-    for (const sub of byId.values()) {
-      if (sub.req.commitMode === 'batch' && (beat + 1) % sub.req.window === 0) sub.commitHeld(beat);
-    }
-  });
+  const removeCommit = runtime.onCommit((beat) => timers.fire(beat));
   // Input kinds are defined once per runtime; a later install on the same runtime takes over.
   if (!commitHandlers.has(runtime)) {
     runtime.defineInput(COMMIT_INPUT, (input, ctx) => commitHandlers.get(runtime)?.(input.stream, ctx.beat));

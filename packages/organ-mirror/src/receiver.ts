@@ -43,6 +43,7 @@ export class Subscription {
   private cancelRetry: (() => void) | undefined;
   private episode: MirrorEpisode | undefined;
   private endNote = 'removed';
+  private removeHook: (() => void) | undefined;
 
   constructor(
     private readonly env: Env,
@@ -72,6 +73,7 @@ export class Subscription {
   /** Configures the mount and starts the episode (validator, at the start of compute). */
   start(beat: number): void {
     const { req } = this;
+    this.closeStale();
     this.write({ state: v.text('pending'), bundle_seq: v.n(this.applied?.seq ?? 0), pend_resum: v.text(formatToken(this.applied)), held: v.n(0) });
     if (this.env.runtime.tree.get([...this.requestPath, 'commit_beat']) === undefined) this.write({ commit_beat: v.n(0) });
     this.clearNote();
@@ -92,7 +94,31 @@ export class Subscription {
         }
       });
     }
+    if (req.commitMode === 'batch') {
+      // Its own commit hook, so a bundle that fails to apply undoes only this request's writes.
+      this.removeHook = this.env.runtime.onCommit((b) => {
+        if ((b + 1) % req.window === 0) this.commitHeld(b);
+      });
+    }
     this.connect();
+  }
+
+  /**
+   * A request that already names a dossier whose episode does not run here was left by a
+   * runtime that stopped (a peer restarted on its saved tree): close it and its gate, so the
+   * record says how it ended.
+   */
+  private closeStale(): void {
+    const { ops, episodes, tree } = this.env.runtime;
+    const old = tree.getValue([...this.requestPath, 'op']);
+    if (old?.type !== 'text' || episodes.isActive(old.value)) return;
+    const gate = tree.getValue([...ops.path(old.value), 'envelope', 'gate']);
+    for (const id of [old.value, gate?.type === 'text' ? gate.value : undefined]) {
+      const state = id === undefined ? undefined : ops.state(id);
+      if (id === undefined || state === undefined || state === 'ok' || state === 'cxl' || state === 'fail') continue;
+      if (state !== 'run') ops.setState(id, 'run'); // a waiting watcher fires and goes, instead of lingering
+      ops.close(id, 'cxl', 'the runtime that ran this mirror stopped');
+    }
   }
 
   /** The request was removed: unsubscribe, close the mount, end the episode. */
@@ -103,6 +129,7 @@ export class Subscription {
     this.endNote = note;
     this.cancelDeadline?.();
     this.cancelRetry?.();
+    this.removeHook?.();
     if (!wasError && !keepMount) {
       if (this.mount?.state === 'open') this.trySend(buildMessage({ kind: 'unsub' }));
       this.env.manager.remove(this.req.spec.peer, this.req.spec.mode, this.req.spec.mount, 'mirror-request-destroy');
@@ -235,25 +262,31 @@ export class Subscription {
     this.write({ held: v.n(this.held.length) });
   }
 
-  /** Applies bundles in one batch: all of them or none. */
+  /**
+   * Applies bundles: all of them or none. This always runs inside a handler the runtime wraps
+   * in its own tree batch (a frame's input, a commit input, this request's commit hook), and
+   * nested batches do not undo on their own; so a failure is thrown out of that handler, which
+   * makes the runtime undo every write of it, and the error is recorded in the next commit.
+   */
   private apply(bundles: readonly Complete[], beat: number): void {
     const tree = this.env.runtime.tree;
     const last = bundles[bundles.length - 1]!;
     const counts: number[] = [];
     try {
-      tree.batch(() => {
-        for (const bundle of bundles) {
-          let cells = 0;
-          for (const part of bundle.parts) cells += applyOps(tree, this.req.dst, part);
-          counts.push(cells);
-        }
-        this.write({ bundle_seq: v.n(last.seq), commit_beat: v.n(beat), pend_resum: v.text(formatToken(last)), held: v.n(this.held.length) });
-      });
+      for (const bundle of bundles) {
+        let cells = 0;
+        for (const part of bundle.parts) cells += applyOps(tree, this.req.dst, part);
+        counts.push(cells);
+      }
     } catch (error) {
       if (!(error instanceof ApplyError) && !(error instanceof CepError)) throw error;
-      this.fail(`bundle ${last.seq} could not be applied (nothing was): ${error.message}`, TOPIC.schema, true);
-      return;
+      const note = `bundle ${last.seq} could not be applied (nothing was): ${error.message}`;
+      this.phase = 'error'; // no later frame may build on a bundle that is not there
+      this.endNote = note;
+      this.env.timers.at(beat, () => this.fail(note, TOPIC.schema, true));
+      throw new ApplyError(`mirror request ${this.id}: ${note}`);
     }
+    this.write({ bundle_seq: v.n(last.seq), commit_beat: v.n(beat), pend_resum: v.text(formatToken(last)), held: v.n(this.held.length) });
     this.applied = { epoch: last.epoch, seq: last.seq };
     bundles.forEach((bundle, i) => {
       this.episode?.bundle(bundle.seq, { applied_beat: v.n(beat), cells: v.n(counts[i]!) });
@@ -287,6 +320,7 @@ export class Subscription {
   fail(note: string, topic: string, removeMount: boolean): void {
     if (this.phase === 'ended') return;
     this.phase = 'error';
+    this.removeHook?.();
     this.endNote = note;
     this.cancelDeadline?.();
     this.cancelRetry?.();
