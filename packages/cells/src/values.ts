@@ -52,12 +52,12 @@ export function bool(value: boolean): Value {
 
 /** A byte-string value (copied, so later changes to `value` do not leak in). */
 export function bytes(value: Uint8Array): Value {
-  return { type: 'bytes', value: Uint8Array.from(value) };
+  return { type: 'bytes', value: new Uint8Array(value) };
 }
 
 /** Bytes under a data type this library does not interpret (copied). */
 export function raw(dataType: Name, value: Uint8Array): Value {
-  return { type: 'raw', dataType, value: Uint8Array.from(value) };
+  return { type: 'raw', dataType, value: new Uint8Array(value) };
 }
 
 function toBigInt(value: bigint | number, what: string): bigint {
@@ -148,8 +148,8 @@ export function valueFromData(dataType: Name, data: Uint8Array): Value {
     if (data.length !== 1 || data[0]! > 1) throw cellsError('VALUE_INVALID', 'a bool value is one byte, 0 or 1', { length: data.length });
     return { type: 'bool', value: data[0] === 1 };
   }
-  if (is(DATA_TYPES.bytes)) return { type: 'bytes', value: Uint8Array.from(data) };
-  return { type: 'raw', dataType, value: Uint8Array.from(data) };
+  if (is(DATA_TYPES.bytes)) return { type: 'bytes', value: new Uint8Array(data) };
+  return { type: 'raw', dataType, value: new Uint8Array(data) };
 }
 
 /** A short human rendering (for notes and logs). */

@@ -36,7 +36,7 @@ export class Inputs {
       throw hbError('INPUT_DUPLICATE', `input ${kind}/${input.stream}#${input.seq} is pending already; sequence numbers are unique per stream`, { kind, stream: input.stream, seq: input.seq });
     }
     this.pendingKeys.add(key);
-    this.pending.push({ kind, input: { stream: input.stream, seq: input.seq, data: Uint8Array.from(input.data) } });
+    this.pending.push({ kind, input: { stream: input.stream, seq: input.seq, data: new Uint8Array(input.data) } });
   }
 
   /** Takes the pending inputs in admission order, logs them as admitted at `beat`. */

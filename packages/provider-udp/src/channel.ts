@@ -101,7 +101,7 @@ export class UdpChannel implements ChannelV1 {
     }
     if (parsed.type !== DATA) return;
     if (this.inbound.length >= this.options.maxQueuedFrames) this.inbound.shift();
-    this.inbound.push(Uint8Array.from(parsed.payload));
+    this.inbound.push(new Uint8Array(parsed.payload));
     const waiter = this.waiter;
     this.waiter = null;
     waiter?.();
