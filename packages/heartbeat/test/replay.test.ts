@@ -33,7 +33,7 @@ describe('replay', () => {
       // not a trivial run: the tree kept changing
       expect(new Set(recorded).size).toBeGreaterThan(50);
     }), { numRuns: 3 });
-  });
+  }, 90_000); // ~7 s alone; CI runs every project at once on 2 cores
 
   it('replays CPU budget decisions from the log without a clock', () => {
     let now = 0n;
