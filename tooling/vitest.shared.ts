@@ -14,8 +14,10 @@ export function cepProject(name: string, overrides: UserWorkspaceConfig['test'] 
       name,
       environment: 'node',
       include: ['test/**/*.test.ts'],
-      testTimeout: 20_000,
-      hookTimeout: 20_000,
+      // Bounds that turn a hang into a failure, not speed targets: CI runs every project at
+      // once on 2 cores, where a 7 s property test can take 25 s.
+      testTimeout: 60_000,
+      hookTimeout: 30_000,
       ...overrides,
     },
   });
