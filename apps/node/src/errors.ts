@@ -10,7 +10,11 @@ export type NodeErrorCode =
   | 'HTTP_LISTEN_FAILED'
   | 'START_FAILED'
   | 'INSPECT_UNREACHABLE'
-  | 'INSPECT_FAILED';
+  | 'INSPECT_FAILED'
+  /** An invoke named a peer the config does not list. */
+  | 'UNKNOWN_PEER'
+  /** `cep-node demo` did not reach its goal (a peer failed, or a step timed out). */
+  | 'DEMO_FAILED';
 
 /** Process exit codes of the `cep-node` binary, by error code. */
 export const EXIT_CODES = {
@@ -37,6 +41,7 @@ export function exitCodeFor(code: string): number {
       return EXIT_CODES.start;
     case 'INSPECT_UNREACHABLE':
     case 'INSPECT_FAILED':
+    case 'UNKNOWN_PEER':
       return EXIT_CODES.inspect;
     default:
       return EXIT_CODES.internal;

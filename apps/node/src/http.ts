@@ -4,6 +4,7 @@
  *   GET /net?path=/net/telemetry[&depth=N]  the branch as JSON ({ path, beat, value })
  *   GET /metrics                           Prometheus text format
  *   GET /status                            peer name, enclave, beat, beat driver counters
+ *   POST /invoke  {"peer","handler","arg"?}  runs a remote handler, answers with its outcome
  *
  * Requests are served between beats (a beat is one synchronous step), so a
  * response never shows half a beat.
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   readonly metrics: PeerMetrics;
   readonly status: () => Record<string, unknown>;
   readonly log: Logger;
+  /** Serves `POST /invoke` when given: runs handler `handler` on `peer` with an optional u64 `arg`. */
+  readonly invoke?: (peer: string, handler: string, arg: bigint | undefined) => Promise<Record<string, unknown>>;
 }
 
 /** A listening endpoint. */
@@ -44,12 +47,16 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('allow', 'GET, HEAD');
-    sendError(res, 405, 'METHOD_NOT_ALLOWED', 'only GET is served');
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method === 'POST' && url.pathname === '/invoke' && options.invoke !== undefined) {
+    await handleInvoke(req, res, options.invoke);
     return;
   }
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    sendError(res, 405, 'METHOD_NOT_ALLOWED', 'only GET is served (and POST /invoke)');
+    return;
+  }
   switch (url.pathname) {
     case '/net': {
       const path = url.searchParams.get('path') ?? '/net';
@@ -88,6 +95,44 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       return;
     default:
       sendError(res, 404, 'NOT_FOUND', `no endpoint ${url.pathname}; try /net?path=/net, /metrics or /status`);
+  }
+}
+
+const MAX_INVOKE_BODY = 4096;
+
+async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: NonNullable<HttpServerOptions['invoke']>): Promise<void> {
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    if (body.length > MAX_INVOKE_BODY) {
+      sendError(res, 413, 'BODY_TOO_LARGE', `an invoke request is at most ${MAX_INVOKE_BODY} bytes`);
+      return;
+    }
+  }
+  let parsed: { peer?: unknown; handler?: unknown; arg?: unknown };
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    sendError(res, 400, 'BAD_JSON', 'the body must be JSON: {"peer": "saturn", "handler": "add", "arg": "41"}');
+    return;
+  }
+  if (typeof parsed.peer !== 'string' || typeof parsed.handler !== 'string') {
+    sendError(res, 400, 'BAD_INVOKE', 'peer and handler are required strings');
+    return;
+  }
+  let arg: bigint | undefined;
+  if (parsed.arg !== undefined) {
+    if ((typeof parsed.arg !== 'string' && typeof parsed.arg !== 'number') || !/^\d+$/.test(String(parsed.arg))) {
+      sendError(res, 400, 'BAD_INVOKE', 'arg must be a whole number ≥ 0 (as a string for 64-bit values)');
+      return;
+    }
+    arg = BigInt(parsed.arg);
+  }
+  try {
+    send(res, 200, JSON.stringify(await invoke(parsed.peer, parsed.handler, arg)) + '\n');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    sendError(res, 400, typeof code === 'string' ? code : 'INVOKE_FAILED', (error as Error).message);
   }
 }
 

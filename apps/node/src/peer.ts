@@ -13,6 +13,8 @@ import type { LoadedHandler } from './handlers.ts';
 import { createRuntime, type Runtime } from '@cep/heartbeat';
 import { logCeiFacts } from './cei-log.ts';
 import { startHttpServer } from './http.ts';
+import { valueToJson } from './tree-json.ts';
+import { performance } from 'node:perf_hooks';
 import { createPeerMetrics, type PeerMetrics } from './metrics.ts';
 import { createShutdownHooks, type ShutdownHook } from './shutdown.ts';
 import type { PeerContext } from './wiring/context.ts';
@@ -117,7 +119,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     // `/net` always exists, so `inspect /net` on a peer with nothing linked yet shows `{}`, not a 404.
     runtime.tree.ensureDictionary('/net');
     transport = await wireTransport(ctx);
-    organs = await wireOrgans(ctx);
+    organs = await wireOrgans(ctx, transport.manager);
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
     metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats });
     if (config.http !== false) {
@@ -128,6 +130,18 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
         beat: () => runtime.beat,
         metrics,
         log,
+        invoke: async (peer, handler, arg) => {
+          const started = { beat: runtime.beat, at: performance.now() };
+          const outcome = await organs.call(peer, handler, arg);
+          return {
+            id: outcome.id,
+            status: outcome.status,
+            ...(outcome.result !== undefined ? { result: valueToJson(outcome.result) } : {}),
+            ...(outcome.note !== undefined ? { note: outcome.note } : {}),
+            beats: outcome.beat - started.beat,
+            ms: Math.round((performance.now() - started.at) * 10) / 10,
+          };
+        },
         status: () => ({
           peer: config.peer,
           enclave: config.enclave,

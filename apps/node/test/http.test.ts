@@ -29,7 +29,8 @@ describe('GET /net', () => {
   it('shows only the provider catalog in /net on a peer with nothing linked', async () => {
     const peer = await peerFor('earth');
     const { body } = await getJson(peer, '/net?path=/net');
-    expect(Object.keys((body as { value: object }).value)).toEqual(['transports']);
+    expect(Object.keys((body as { value: object }).value)).toEqual(['organs', 'transports']);
+    expect(Object.keys((body as { value: { organs: object } }).value.organs).sort()).toEqual(['invoke', 'link', 'mirror']);
     expect(Object.keys((body as { value: { transports: object } }).value.transports).sort()).toEqual(['pipe', 'tcp', 'udp']);
   });
 
@@ -59,15 +60,16 @@ describe('GET /net', () => {
     expect((await getJson(peer, '/net?path=/net/peers&depth=1')).body.value).toEqual({ saturn: { $more: '1' } });
   });
 
-  it('shows the link and mirror requests written from the config', async () => {
+  it('shows the link, invoke and mirror requests written from the config', async () => {
     const peer = await peerFor('earth', {
       keys: { saturn: { hex: KEY_HEX } },
       peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7100' }],
       mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { beat_window: 4 } }],
     });
     const { body } = await getJson(peer, '/net?path=/net/organs');
-    expect(body.value.link.requests['1']).toEqual({ local_node: 'earth', mode: 'link', mount: 'main', peer: 'saturn', pref_prov: 'tcp' });
-    expect(body.value.mirror.requests['1']).toMatchObject({ src_peer: 'saturn', src_chan: '/data/sky', target: '/data/saturn/sky', bundle: { beat_window: '4', max_infl: '8', commit_mode: 'stream' } });
+    expect(body.value.link.requests['1']).toMatchObject({ local_node: 'earth', mode: 'link', mount: 'main', peer: 'saturn', pref_prov: 'tcp' });
+    expect(body.value.invoke.requests.saturn).toMatchObject({ local_node: 'earth', mode: 'invoke', mount: 'invoke', peer: 'saturn', pref_prov: 'tcp' });
+    expect(body.value.mirror.requests['1']).toMatchObject({ src_peer: 'saturn', src_chan: '/data/sky', dst_chan: '/data/saturn/sky', bundle: { beat_window: '4', max_infl: '8', commit_mode: 'stream' } });
     expect(peer.tree.get('/net/organs/link/requests')?.storeType).toEqual(name('organ/link'));
   });
 
@@ -130,7 +132,7 @@ describe('GET /status and cep-node inspect', () => {
     const peer = await peerFor('earth');
     peer.runtime.step();
     const { body } = await getJson(peer, '/status');
-    expect(body).toMatchObject({ peer: 'earth', enclave: 'lab', beat: 1, beatMs: 10, transportWired: true, organsWired: false });
+    expect(body).toMatchObject({ peer: 'earth', enclave: 'lab', beat: 1, beatMs: 10, transportWired: true, organsWired: true });
   });
 
   it('inspect prints the branch, the metrics and the status of a running peer', async () => {

@@ -35,23 +35,16 @@ async function net(peer: Peer, path: string): Promise<any> {
 }
 
 describe('the peer runs on @cep/heartbeat', () => {
-  it('an organ registered on the runtime validates the link request from the config, and /net shows its verdict', async () => {
+  it('the link organ validates link requests in the tree, and /net shows its verdict', async () => {
     const { peer, logs } = await start(linked);
-    const seen: string[] = [];
-    peer.runtime.registerOrgan({
-      kind: 'link',
-      validator: (ctx) => {
-        seen.push(`${ctx.reason} ${formatName(ctx.request.name)}`);
-        return { error: 'no provider in this test' };
-      },
-    });
+    peer.tree.set('/net/organs/link/requests/bad/mount', text('main'));
     peer.runtime.step();
-    expect(seen).toEqual(['create 1']);
-    expect(await net(peer, '/net/organs/link/requests/1')).toMatchObject({ peer: 'saturn', state: 'error', error_note: 'no provider in this test' });
-    // The organ failure is a CEI fact in the runtime's mailbox, and a log line.
+    expect(await net(peer, '/net/organs/link/requests/bad')).toMatchObject({ state: 'error', error_note: expect.stringContaining('peer') });
+    expect(await net(peer, '/net/organs/link/requests/1')).toMatchObject({ peer: 'saturn', mount: 'main' });
+    // The refusal is a CEI fact in the runtime's mailbox, and a log line.
     const msgs = await net(peer, '/data/mailbox/diag/msgs');
-    expect(Object.values(msgs)).toEqual([expect.objectContaining({ err: expect.objectContaining({ sev: 'error', topic: 'organ/link', note: '/net/organs/link/requests/1: no provider in this test', issued_beat: '0', origin: { name: 'org:link:vl' } }) })]);
-    expect(logs.find((l) => l['msg'] === 'cei fact')).toMatchObject({ level: 50, peer: 'earth', topic: 'organ/link', severity: 'error', beat: 0, origin: 'org:link:vl' });
+    expect(Object.values(msgs)).toContainEqual(expect.objectContaining({ err: expect.objectContaining({ sev: 'error', note: expect.stringContaining('/net/organs/link/requests/bad') }) }));
+    expect(logs.find((l) => l['msg'] === 'cei fact' && String(l['note']).includes('requests/bad'))).toMatchObject({ level: 50, peer: 'earth', severity: 'error', beat: 0 });
   });
 
   it('a CEI fact about a remote peer is mirrored under /net/peers/<peer>/ceh, read by HTTP and inspect', async () => {

@@ -151,6 +151,7 @@ describe('cep-node run and signals (in-process)', () => {
     };
     expect(await runCli(['node', 'cep-node', 'run', '--config', file], io.deps)).toBe(0);
     expect(logs.map((l) => l['msg'])).toEqual([
+      'organs wired',
       'http endpoint listening',
       'signal received: shutting down (send it again to force)',
       'peer started',

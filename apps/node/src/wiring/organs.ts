@@ -1,34 +1,61 @@
 /**
- * Wiring point for the organs (link, mirror, invoke).
- *
- * Not wired yet — the organ packages are being written. When they land,
- * {@link wireOrgans}:
- *   1. registers each organ with `ctx.runtime.registerOrgan(...)` (BEFORE the
- *      requests below are written, so their validators see them created);
- *   2. registers each `ctx.handlers` entry with the invoke organ as the handler of
- *      its name (`handler.run(call)` inside a beat);
- *   3. writes the config's requests (`writeRequests`, already done below);
- *   4. registers a shutdown hook that flushes acknowledged mirror bundles and
- *      closes every mount (`reason=shutdown`).
+ * Wiring of the organs: link, mirror and invoke over the peer's transport manager, the
+ * config's invoke handlers exposed as `/sig/<name>`, and the config's requests written into
+ * the tree (organs registered first, so their validators see the requests created).
  */
+import { u64 } from '@cep/cells';
+import type { TransportManager } from '@cep/transport';
+import { installLink, type LinkOrgan } from '@cep/organ-link';
+import { installMirror, type MirrorOrgan } from '@cep/organ-mirror';
+import { installInvoke, type InvokeOrgan, type InvokeOutcome } from '@cep/organ-invoke';
+import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
-import { writeRequests } from './requests.ts';
+import { INVOKE_MOUNT, writeRequests } from './requests.ts';
 
 /** What the organ wiring reports back. */
 export interface OrgansHandle {
-  /** False until the organs are wired in. */
   readonly wired: boolean;
-  readonly requests: { readonly link: number; readonly mirror: number };
+  readonly requests: { readonly link: number; readonly mirror: number; readonly invoke: number };
+  readonly link: LinkOrgan;
+  readonly mirror: MirrorOrgan;
+  readonly invoke: InvokeOrgan;
+  /** Invokes handler `name` on `peer` with an optional u64 argument; settles with the outcome. */
+  call(peer: string, name: string, argument: bigint | undefined, timeoutBeats?: number): Promise<InvokeOutcome>;
 }
 
-/** Registers the organs and writes the config's link and mirror requests into the tree. */
-export async function wireOrgans(ctx: PeerContext): Promise<OrgansHandle> {
-  const requests = writeRequests(ctx.runtime.tree, ctx.config);
-  if (ctx.config.mirrors.length > 0 || ctx.handlers.length > 0 || ctx.config.peers.length > 0) {
-    ctx.log.warn(
-      { linkRequests: requests.link, mirrorRequests: requests.mirror, handlers: ctx.handlers.map((h) => h.name) },
-      'organs not wired in this build yet: requests are written under /net/organs but nothing serves them; invoke handlers are loaded but not exposed',
-    );
-  }
-  return { wired: false, requests };
+/** The signal a handler named `name` in the config answers to. */
+export function handlerSignal(name: string): string {
+  return `/sig/${name}`;
 }
+
+/** Registers the organs and writes the config's link, mirror and invoke requests. */
+export async function wireOrgans(ctx: PeerContext, manager: TransportManager): Promise<OrgansHandle> {
+  const { config, runtime, log } = ctx;
+  const link = installLink(runtime, manager);
+  const mirror = installMirror(runtime, manager, { localNode: config.peer });
+  const invoke = installInvoke(runtime, manager, { enclave: config.enclave });
+  for (const { name, handler } of ctx.handlers) {
+    invoke.expose(handlerSignal(name), (call) => handler.run(call));
+  }
+  ctx.onShutdown('organs', () => {
+    invoke.uninstall();
+    mirror.uninstall();
+  });
+  const requests = writeRequests(runtime.tree, config);
+  log.info({ ...requests, handlers: ctx.handlers.map((h) => h.name) }, 'organs wired');
+  const call = (peer: string, name: string, argument: bigint | undefined, timeoutBeats = 200): Promise<InvokeOutcome> => {
+    if (!config.peers.some((p) => p.name === peer)) {
+      return Promise.reject(nodeError('UNKNOWN_PEER', `peer "${peer}" is not listed under peers in the config`, { peer }));
+    }
+    const id = invoke.submit({
+      request: peer,
+      signal: handlerSignal(name),
+      ...(argument === undefined ? {} : { payload: u64(argument) }),
+      timeoutBeats,
+    });
+    return invoke.result(id);
+  };
+  return { wired: true, requests, link, mirror, invoke, call };
+}
+
+export { INVOKE_MOUNT };

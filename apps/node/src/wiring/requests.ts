@@ -8,8 +8,14 @@ import { text, u64, type Tree } from '@cep/cells';
 import { organStore } from '@cep/heartbeat';
 import type { PeerConfig } from '../config/schema.ts';
 
-/** Writes `/net/organs/link/requests/<n>` per peer and `/net/organs/mirror/requests/<n>` per mirror, in one batch. */
-export function writeRequests(tree: Tree, config: PeerConfig): { link: number; mirror: number } {
+/** The mount every peer's invoke request uses (one per peer; the link mount stays free for link traffic). */
+export const INVOKE_MOUNT = 'invoke';
+
+/**
+ * Writes, in one batch: `/net/organs/link/requests/<n>` per peer, `/net/organs/invoke/requests/<peer>`
+ * per peer (so this peer can invoke that peer's handlers), and `/net/organs/mirror/requests/<n>` per mirror.
+ */
+export function writeRequests(tree: Tree, config: PeerConfig): { link: number; mirror: number; invoke: number } {
   tree.batch(() => {
     if (config.peers.length > 0) tree.ensureDictionary('/net/organs/link/requests', organStore('link'));
     config.peers.forEach((peer, i) => {
@@ -20,6 +26,15 @@ export function writeRequests(tree: Tree, config: PeerConfig): { link: number; m
       tree.set(`${base}/local_node`, text(config.peer));
       tree.set(`${base}/pref_prov`, text(peer.provider));
     });
+    if (config.peers.length > 0) tree.ensureDictionary('/net/organs/invoke/requests', organStore('invoke'));
+    for (const peer of config.peers) {
+      const base = `/net/organs/invoke/requests/${peer.name}`;
+      tree.set(`${base}/peer`, text(peer.name));
+      tree.set(`${base}/mount`, text(INVOKE_MOUNT));
+      tree.set(`${base}/mode`, text('invoke'));
+      tree.set(`${base}/local_node`, text(config.peer));
+      tree.set(`${base}/pref_prov`, text(peer.provider));
+    }
     if (config.mirrors.length > 0) tree.ensureDictionary('/net/organs/mirror/requests', organStore('mirror'));
     config.mirrors.forEach((mirror, i) => {
       const base = `/net/organs/mirror/requests/${i + 1}`;
@@ -29,12 +44,12 @@ export function writeRequests(tree: Tree, config: PeerConfig): { link: number; m
       tree.set(`${base}/local_node`, text(config.peer));
       tree.set(`${base}/src_peer`, text(mirror.source.peer));
       tree.set(`${base}/src_chan`, text(mirror.source.path));
-      tree.set(`${base}/target`, text(mirror.target));
+      tree.set(`${base}/dst_chan`, text(mirror.target));
       tree.set(`${base}/bundle/beat_window`, u64(mirror.bundle.beat_window));
       tree.set(`${base}/bundle/max_infl`, u64(mirror.bundle.max_infl));
       tree.set(`${base}/bundle/commit_mode`, text(mirror.bundle.commit_mode));
       if (mirror.bundle.resume_tok !== undefined) tree.set(`${base}/bundle/resume_tok`, text(mirror.bundle.resume_tok));
     });
   });
-  return { link: config.peers.length, mirror: config.mirrors.length };
+  return { link: config.peers.length, mirror: config.mirrors.length, invoke: config.peers.length };
 }
