@@ -11,6 +11,8 @@ import type { Usage } from './decide.ts';
 
 const LEDGER = ['journal', 'decisions', 'sec'] as const;
 const SEEN = ['rt', 'security', 'seen'] as const;
+/** The cutoff beat the seen ids were last scanned for (see {@link admitInvokeId}). */
+const SEEN_CUT = ['rt', 'security', 'seen_cut'] as const;
 const USAGE_FIELDS = [
   ['beats', 'beats'],
   ['cpuNs', 'cpu_ns'],
@@ -71,10 +73,17 @@ export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boole
   if (!isInvokeId(id)) return false;
   const seen = tree.ensureDictionary([...SEEN]);
   const cutoff = tree.beat - windowBeats;
-  // Forget ids older than the window; the dictionary is small and sorted by id, so a scan is fine.
-  for (const child of [...seen.children()]) {
-    const at = child.value;
-    if (at?.type === 'u64' && Number(at.value) < cutoff) tree.remove(child.path());
+  // Forget ids older than the window. The scan runs once per cutoff (once per beat at most):
+  // within a beat the cutoff does not move, so scanning again would find nothing, and scanning
+  // for every id made a busy beat quadratic. The cutoff scanned for is kept in the tree, so a
+  // replay scans at the same moments.
+  const scanned = tree.getValue([...SEEN_CUT]);
+  if (scanned?.type !== 'u64' || BigInt(cutoff) > scanned.value) {
+    for (const child of [...seen.children()]) {
+      const at = child.value;
+      if (at?.type === 'u64' && Number(at.value) < cutoff) tree.remove(child.path());
+    }
+    tree.set([...SEEN_CUT], u64(BigInt(Math.max(0, cutoff))));
   }
   if (seen.child(name(id)) !== undefined) return false;
   tree.set([...SEEN, name(id)], u64(tree.beat));

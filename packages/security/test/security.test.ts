@@ -138,6 +138,36 @@ describe('invoke ids', () => {
     expect(admitInvokeId(createTree(), 'INV-00000000000000000000000000000000')).toBe(false);
   });
 
+  it('scans for expired ids once per beat, deciding exactly as a scan per id would (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 7 })), { maxLength: 60 }), (steps) => {
+      const tree = createTree();
+      const ids = Array.from({ length: 8 }, () => newInvokeId());
+      const model = new Map<string, number>(); // the per-id scan, as the guard behaved before
+      let beat = 0;
+      for (const [advance, pick] of steps) {
+        beat += advance;
+        tree.setBeat(beat);
+        for (const [id, at] of model) if (at < beat - 5) model.delete(id);
+        const expected = !model.has(ids[pick]!);
+        if (expected) model.set(ids[pick]!, beat);
+        expect(admitInvokeId(tree, ids[pick]!, 5)).toBe(expected);
+      }
+      expect(tree.get('/rt/security/seen')?.size ?? 0).toBe(model.size);
+    }), { numRuns: 200 });
+  });
+
+  it('records the cutoff it scanned for in /rt/security/seen_cut; a later beat removes expired ids once', () => {
+    const tree = createTree();
+    tree.setBeat(20);
+    const removed: string[] = [];
+    admitInvokeId(tree, newInvokeId(), 5);
+    tree.setBeat(30);
+    tree.subscribe((c) => c.type === 'remove' && removed.push(c.path.map((n) => n.tag.text).join('/')));
+    for (let i = 0; i < 5; i++) admitInvokeId(tree, newInvokeId(), 5);
+    expect(removed).toHaveLength(1); // the beat-20 id, removed by the first admit of beat 30 only
+    expect(tree.getValue('/rt/security/seen_cut')).toEqual({ type: 'u64', value: 25n });
+  });
+
   it('stays bounded: ids older than the window are forgotten', () => {
     const tree = createTree();
     for (let i = 0; i < 50; i++) {
