@@ -88,13 +88,42 @@ export class NameTableReader {
     return wrapNameError(() => idFromCode(code));
   }
 
+  /** Names already read in this frame, by their 16 code bytes (see {@link wireKey}). */
+  private readonly byWire = new Map<string, Name>();
+
   readName(r: ByteReader): Name {
+    // A frame repeats a few names many times (every path key starts with the same ones):
+    // a repeat costs a short string and a map lookup instead of two BigInt reads, two id
+    // lookups and a new Name. Short input and bad glob bytes take the exact path below.
+    if (r.remaining >= 17 && r.data[r.offset + 16]! <= 1) {
+      const key = wireKey(r.data, r.offset);
+      const known = this.byWire.get(key);
+      if (known !== undefined) {
+        r.skip(17);
+        return known;
+      }
+      const n = this.readNameExact(r);
+      this.byWire.set(key, n);
+      return n;
+    }
+    return this.readNameExact(r);
+  }
+
+  private readNameExact(r: ByteReader): Name {
     const domain = r.u64();
     const tag = r.u64();
     const glob = r.u8();
     if (glob > 1) throw serializerError('NAME_INVALID', `glob byte ${glob} is not 0 or 1`);
     return name(this.id(tag), this.id(domain));
   }
+}
+
+/** The 16 code bytes of a wire name at `at` as an 8-character string (a map key). */
+function wireKey(d: Uint8Array, at: number): string {
+  return String.fromCharCode(
+    d[at]! | (d[at + 1]! << 8), d[at + 2]! | (d[at + 3]! << 8), d[at + 4]! | (d[at + 5]! << 8), d[at + 6]! | (d[at + 7]! << 8),
+    d[at + 8]! | (d[at + 9]! << 8), d[at + 10]! | (d[at + 11]! << 8), d[at + 12]! | (d[at + 13]! << 8), d[at + 14]! | (d[at + 15]! << 8),
+  );
 }
 
 function wrapNameError(fn: () => Id): Id {

@@ -1,0 +1,207 @@
+/**
+ * The branch decoder: from a verified frame's records to a staged tree. Every record is
+ * indexed by its key as a latin1 string (the frame reader made those for the Merkle sort),
+ * so finding a cell's manifest, order or chunk records is one string concatenation and a
+ * map lookup. Every cell must be reached from the root, and every record used exactly once.
+ */
+import { name, nameEquals, valueFromData, type Name } from '@cep/cells';
+import { isCepError } from '@cep/errors';
+import { ByteReader, bytesEqual, toHex } from './bytes.ts';
+import { serializerError } from './errors.ts';
+import { RECORD_TYPE, type RawRecord, type ReadFrame } from './frame.ts';
+import { blake3 } from './hash.ts';
+import { NameTableReader, ROOT_NAME } from './names.ts';
+import { assemblePayload } from './payload.ts';
+import type { ResolvedPolicy } from './policy.ts';
+import { CELL_TYPE, META, STORE, readCellDesc, readManifest, readNamepool, readOrder, type ManifestEntry } from './records.ts';
+import type { StagedCell } from './branch.ts';
+
+const DICTIONARY = name('dictionary');
+const LIST = name('list');
+const MAX_DEPTH = 512;
+const EMPTY = new Uint8Array(0);
+
+/** A cell_desc found in the frame, indexed by its path (name keys joined by U+0001). */
+interface CellEntry {
+  readonly record: RawRecord;
+  /** The record key as latin1 without its type byte: the prefix of the cell's other records' keys. */
+  readonly pathKey: string;
+  readonly path: Name[];
+  readonly suffix: Name;
+}
+
+/** The latin1 key of a record of `type` for the cell at `pathKey`, with varint suffixes. */
+function recordKey(type: number, pathKey: string, ...suffixVarints: number[]): string {
+  let key = String.fromCharCode(type) + pathKey;
+  for (let v of suffixVarints) {
+    while (v >= 0x80) {
+      key += String.fromCharCode((v % 128) | 0x80);
+      v = Math.floor(v / 128);
+    }
+    key += String.fromCharCode(v);
+  }
+  return key;
+}
+
+/** Stages the branch a verified frame carries. Throws a typed error for anything inconsistent. */
+export function readBranch(frame: ReadFrame, policy: ResolvedPolicy): { root: StagedCell; cellCount: number } {
+  const { records, keys } = frame;
+  const names = new NameTableReader();
+  const byKey = indexRecords(records, keys, names);
+  const first = records[0];
+  if (first === undefined || first.type !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
+  const cells = indexCells(records, keys, names);
+  if (!nameEquals(cells.get(ROOT_NAME.key)?.path[0] ?? name('x'), ROOT_NAME) || cells.get(ROOT_NAME.key)?.record !== first) {
+    throw serializerError('BRANCH_INCONSISTENT', 'the first cell_desc is not the branch root (path /)');
+  }
+  const staging = new Staging(byKey, cells, names, policy);
+  staging.consumed = records.filter((r) => r.type === RECORD_TYPE.NAMEPOOL_DELTA).length;
+  const root = staging.build([ROOT_NAME], ROOT_NAME.key, 0);
+  if (cells.size > 0 || staging.consumed !== records.length) {
+    throw serializerError('BRANCH_INCONSISTENT', `${records.length - staging.consumed} record(s) belong to no cell of the branch`);
+  }
+  return { root, cellCount: staging.cellCount };
+}
+
+/** Every record by key (keys are unique); reads the name table on the way. */
+function indexRecords(records: readonly RawRecord[], keys: readonly string[], names: NameTableReader): Map<string, RawRecord> {
+  const byKey = new Map<string, RawRecord>();
+  records.forEach((record, i) => {
+    const key = keys[i]!;
+    if (byKey.has(key)) throw serializerError('FRAME_DUPLICATE_RECORD', `two records share the key ${toHex(record.key).slice(0, 40)}…`);
+    byKey.set(key, record);
+    if (record.type === RECORD_TYPE.NAMEPOOL_DELTA) {
+      if (record.key.length !== 9) throw serializerError('FRAME_BAD_RECORD', 'a namepool_delta key is 9 bytes');
+      const { text } = readNamepool(record.body);
+      names.add(new DataView(record.key.buffer, record.key.byteOffset + 1, 8).getBigUint64(0, true), text);
+    } else if (record.type === RECORD_TYPE.PAYLOAD_HISTORY || record.type === RECORD_TYPE.MANIFEST_HISTORY) {
+      throw serializerError('BRANCH_INCONSISTENT', 'history records are not part of branch frames');
+    }
+  });
+  return byKey;
+}
+
+/** Every cell_desc by its path without the kind suffix. */
+function indexCells(records: readonly RawRecord[], keys: readonly string[], names: NameTableReader): Map<string, CellEntry> {
+  const cells = new Map<string, CellEntry>();
+  records.forEach((record, i) => {
+    if (record.type !== RECORD_TYPE.CELL_DESC) return;
+    const segments = (record.key.length - 1) / 17;
+    if (!Number.isInteger(segments) || segments < 2) throw serializerError('FRAME_BAD_RECORD', `cell_desc key of ${record.key.length} bytes is not 1 + 17·n (n ≥ 2)`);
+    const r = new ByteReader(record.key, 1);
+    const path: Name[] = [];
+    let index = '';
+    for (let s = 0; s < segments; s++) {
+      const n = names.readName(r);
+      if (s < segments - 1) index += s === 0 ? n.key : '\u0001' + n.key;
+      path.push(n);
+    }
+    const suffix = path.pop()!;
+    if (cells.has(index)) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
+    cells.set(index, { record, pathKey: keys[i]!.slice(1), path, suffix });
+  });
+  return cells;
+}
+
+/** The recursive walk from the root, consuming cell_desc, manifest, order and chunk records. */
+class Staging {
+  consumed = 0;
+  cellCount = 0;
+
+  constructor(
+    private readonly byKey: ReadonlyMap<string, RawRecord>,
+    private readonly cells: Map<string, CellEntry>,
+    private readonly names: NameTableReader,
+    private readonly policy: ResolvedPolicy,
+  ) {}
+
+  build(path: Name[], index: string, depth: number): StagedCell {
+    if (depth > MAX_DEPTH) throw serializerError('BRANCH_INCONSISTENT', `branch is deeper than ${MAX_DEPTH} levels`);
+    const entry = this.cells.get(index);
+    if (entry === undefined) throw serializerError('BRANCH_INCONSISTENT', `a manifest names a child that has no cell_desc (${path.map((n) => n.tag.text).join('/')})`);
+    this.cells.delete(index);
+    this.consumed++;
+    this.cellCount++;
+    const desc = readCellDesc(entry.record.body);
+    const deleted = (desc.metaMask & META.tombstone) !== 0;
+    const own = path[path.length - 1]!;
+    const data = desc.ref !== undefined ? this.payload(entry, desc) : undefined;
+    if (desc.cellType === CELL_TYPE.link) {
+      const target = data ?? EMPTY;
+      if (target.length % 17 !== 0 || target.length === 0) throw serializerError('FRAME_BAD_RECORD', 'a link payload is one or more 17-byte names');
+      const r = new ByteReader(target);
+      const linkTarget: Name[] = [];
+      while (r.remaining > 0) linkTarget.push(this.names.readName(r));
+      return { name: own, deleted, kind: 'link', linkTarget, children: [] };
+    }
+    if (desc.storeDescriptor === STORE.none) {
+      try {
+        return { name: own, deleted, kind: 'value', value: valueFromData(entry.suffix, data ?? EMPTY), children: [] };
+      } catch (error) {
+        if (isCepError(error)) throw serializerError('FRAME_BAD_RECORD', `a value does not match its data type: ${error.message}`);
+        throw error;
+      }
+    }
+    const kind = desc.storeDescriptor === STORE.list ? 'list' : desc.storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
+    if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${desc.storeDescriptor.toString(16)} is neither a dictionary nor a list`);
+    const entries = this.childEntries(entry.pathKey, kind);
+    const seen = new Set<string>();
+    const children = entries.map((e) => {
+      if (seen.has(e.name.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${e.name.tag.text} is listed twice`);
+      seen.add(e.name.key);
+      return this.build([...path, e.name], index + '\u0001' + e.name.key, depth + 1);
+    });
+    const defaultType = kind === 'list' ? LIST : DICTIONARY;
+    return { name: own, deleted, kind, ...(nameEquals(entry.suffix, defaultType) ? {} : { storeType: entry.suffix }), children };
+  }
+
+  /** A cell's payload bytes (inline or reassembled from chunks), checked against its declared hash. */
+  private payload(entry: CellEntry, desc: ReturnType<typeof readCellDesc>): Uint8Array {
+    const ref = desc.ref!;
+    if (ref.refKind !== 0 || ref.hashAlg !== 1 || ref.codec !== 0) throw serializerError('FRAME_BAD_RECORD', 'branch payloads travel in the frame (ref kind 0, BLAKE3, no codec)');
+    let data: Uint8Array;
+    if (desc.inline.length > 0) {
+      if (this.policy.aead !== undefined) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
+      if (desc.inline.length !== ref.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
+      data = desc.inline;
+    } else {
+      const chunks: RawRecord[] = [];
+      for (let ordinal = 0; ; ordinal++) {
+        const record = this.byKey.get(recordKey(RECORD_TYPE.PAYLOAD_CHUNK, entry.pathKey, ordinal));
+        if (record === undefined) break;
+        chunks.push(record);
+      }
+      this.consumed += chunks.length;
+      data = assemblePayload(chunks, ref.size, this.policy.aead?.key, this.policy.aead !== undefined);
+    }
+    if (!bytesEqual(blake3(data), ref.hash)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
+    return data;
+  }
+
+  /** A store's children from its manifest pages, checked against its order pages. */
+  private childEntries(pathKey: string, kind: 'list' | 'dictionary'): ManifestEntry[] {
+    const entries: ManifestEntry[] = [];
+    for (let page = 0; ; page++) {
+      const record = this.byKey.get(recordKey(RECORD_TYPE.MANIFEST_DELTA, pathKey, page));
+      if (record === undefined) break;
+      this.consumed++;
+      entries.push(...readManifest(record.body, this.names).entries);
+    }
+    const projection = kind === 'list' ? 1 : 0;
+    let positions = 0;
+    for (let page = 0; ; page++) {
+      const record = this.byKey.get(recordKey(RECORD_TYPE.ORDER_DELTA, pathKey, projection, page));
+      if (record === undefined) break;
+      this.consumed++;
+      const order = readOrder(record.body, this.names);
+      for (const e of order.entries) {
+        const expected = entries[e.position];
+        if (expected === undefined || e.position !== positions++ || !nameEquals(expected.name, e.name)) {
+          throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
+        }
+      }
+    }
+    if (positions !== entries.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
+    return entries;
+  }
+}
