@@ -7,7 +7,7 @@ import { ByteReader, ByteWriter, bytesEqual, latin1Slicer } from './bytes.ts';
 import { recordChecksum } from './checksum.ts';
 import { isContainer, unwrapContainer, wrapContainer } from './container.ts';
 import { serializerError } from './errors.ts';
-import { blake3, leafOrder, merkleCombine } from './hash.ts';
+import { blake3Into, leafOrder, merkleCombine } from './hash.ts';
 
 /** Record type bytes. */
 export const RECORD_TYPE = {
@@ -169,7 +169,7 @@ export class FrameWriter {
     const all = this.out.result();
     const slice = latin1Slicer(all);
     const keys = this.starts.map((_, i) => slice(this.keyStarts[i]!, this.keyEnds[i]!));
-    return merkleCombine(leafOrder(keys).map((i) => blake3(all.subarray(this.starts[i]!, this.ends[i]!))));
+    return merkleOfRanges(all, this.starts, this.ends, leafOrder(keys));
   }
 
   /** The frame: the records, then a trailer (and the container, if asked). */
@@ -228,6 +228,13 @@ export class FrameWriter {
     }
     return body;
   }
+}
+
+/** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
+function merkleOfRanges(frame: Uint8Array, starts: readonly number[], ends: readonly number[], order: readonly number[]): Uint8Array {
+  const level = new Uint8Array(order.length * 32 + 32);
+  for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
+  return merkleCombine(level, order.length);
 }
 
 /** Writes records and a trailer (and the container, if asked). */
@@ -328,7 +335,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}): 
   }
   const slice = latin1Slicer(frame);
   const keys = records.map((record, i) => slice(keyStarts[i]!, keyStarts[i]! + record.key.length));
-  const root = merkleCombine(leafOrder(keys).map((i) => blake3(covered[i]!)));
+  const root = merkleOfRanges(frame, starts, ends, leafOrder(keys));
   if (!bytesEqual(root, trailer.root)) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
   return { records, keys, trailer, frame };
 }

@@ -1,24 +1,42 @@
 /**
  * BLAKE3 (the reference's hash algorithm 1), the 64-bit fingerprint, and the Merkle root.
  *
- * Two paths with identical output: hash-wasm's WebAssembly BLAKE3 (about 10× faster than
- * pure JS here, and per-call overhead under half a microsecond) for unkeyed 32-byte
- * digests, which is what Merkle leaves and payload hashes need; @noble/hashes for keyed
- * and extended output, and as the portable path tests compare against.
+ * Three paths with identical output, by input: up to {@link SMALL_MAX} bytes a JS
+ * single-chunk BLAKE3 that allocates nothing (blake3-chunk.ts; tiny inputs are most calls
+ * in a frame, and there hash-wasm's per-call overhead is the whole cost); above that
+ * hash-wasm's WebAssembly BLAKE3 (about 10× faster than pure JS per block); @noble/hashes
+ * for keyed and extended output, and as the portable path tests compare against.
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
+import { blake3Chunk } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
 // WebAssembly instantiation is asynchronous once, at load; hashing is synchronous after that.
 const wasmHasher = await createBLAKE3(256);
 
+/** Inputs up to this size take the JS path (measured: faster than the WASM call up to here). */
+const SMALL_MAX = 64;
+
 /** BLAKE3-256 (or `outLen` bytes of extended output). */
 export function blake3(data: Uint8Array, outLen = 32): Uint8Array {
   if (outLen !== 32) return nobleBlake3(data, { dkLen: outLen });
+  if (data.length <= SMALL_MAX) {
+    const out = new Uint8Array(32);
+    blake3Chunk(data, 0, data.length, out, 0);
+    return out;
+  }
   wasmHasher.init();
   wasmHasher.update(data);
   return wasmHasher.digest('binary');
+}
+
+/** BLAKE3-256 of `data[start, end)` into `out[at, at + 32)` (no allocation for small inputs). */
+export function blake3Into(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
+  if (end - start <= SMALL_MAX) return blake3Chunk(data, start, end, out, at);
+  wasmHasher.init();
+  wasmHasher.update(data.subarray(start, end));
+  out.set(wasmHasher.digest('binary'), at);
 }
 
 /** BLAKE3 through @noble/hashes only (the portable path). */
@@ -49,7 +67,9 @@ export function h64OfDigest(digest: Uint8Array): bigint {
  */
 export function merkleRoot(leaves: readonly { key: Uint8Array; covered: Uint8Array }[]): Uint8Array {
   const order = leafOrder(leaves.map((leaf) => latin1(leaf.key)));
-  return merkleCombine(order.map((i) => blake3(leaves[i]!.covered)));
+  const level = new Uint8Array(order.length * 32 + 32);
+  order.forEach((leaf, i) => blake3Into(leaves[leaf]!.covered, 0, leaves[leaf]!.covered.length, level, i * 32));
+  return merkleCombine(level, order.length);
 }
 
 /**
@@ -66,21 +86,18 @@ export function leafOrder(keys: readonly string[]): number[] {
   });
 }
 
-/** Combines leaf hashes (already in key order) into the root. */
-export function merkleCombine(leafHashes: Uint8Array[]): Uint8Array {
-  if (leafHashes.length === 0) return new Uint8Array(32);
-  let level = leafHashes;
-  const pair = new Uint8Array(64);
-  while (level.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      const left = level[i]!;
-      const right = level[i + 1] ?? left;
-      pair.set(left, 0);
-      pair.set(right, 32);
-      next.push(blake3(pair));
-    }
-    level = next;
+/**
+ * Combines `count` leaf hashes, laid out in key order in `level` (32 bytes each, plus 32
+ * spare bytes at the end), into the root. Works in place: pair i is read before node i is
+ * written at an offset no greater than the pair's own.
+ */
+export function merkleCombine(level: Uint8Array, count: number): Uint8Array {
+  if (count === 0) return new Uint8Array(32);
+  while (count > 1) {
+    if (count % 2 === 1) level.copyWithin(count * 32, (count - 1) * 32, count * 32); // odd last node pairs with itself
+    const pairs = Math.ceil(count / 2);
+    for (let i = 0; i < pairs; i++) blake3Into(level, i * 64, i * 64 + 64, level, i * 32);
+    count = pairs;
   }
-  return level[0]!;
+  return level.slice(0, 32);
 }
