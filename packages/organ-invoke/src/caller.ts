@@ -47,7 +47,7 @@ export class Caller {
   private readonly pending = new Map<string, Pending>();
   private readonly outcomes = new Map<string, InvokeOutcome>();
   private readonly waiters = new Map<string, Array<(outcome: InvokeOutcome) => void>>();
-  private readonly completedRecords = new Map<string, Array<readonly Name[]>>();
+  private readonly completedRecords = new Map<string, Pending[]>();
   private readonly tree: Tree;
 
   constructor(private readonly runtime: Runtime, private readonly organ: MountOrgan, private readonly env: CallerEnv) {
@@ -207,9 +207,9 @@ export class Caller {
         if (note !== undefined) this.tree.set([...pending.record, name('note')], text(note));
         this.tree.set([...pending.record, name('done_beat')], u64(BigInt(beat)));
       });
-      this.retain(pending);
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
+    if (this.tree.get(pending.record) !== undefined) this.retain(pending);
     const where = formatPath(pending.record);
     if (status === 'reject') {
       this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${where}: ${note}`, origin: 'org:invoke', peer: pending.peer, ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}) });
@@ -229,11 +229,15 @@ export class Caller {
     for (const resolve of waiters) resolve(outcome);
   }
 
-  /** Keeps the newest `retainCompleted` finished records under each request. */
+  /** Keeps the newest `retainCompleted` finished records under each request, and their closed OPS dossiers. */
   private retain(pending: Pending): void {
     const list = this.completedRecords.get(pending.request) ?? [];
-    list.push(pending.record);
+    list.push(pending);
     this.completedRecords.set(pending.request, list);
-    while (list.length > this.env.retainCompleted) this.tree.remove(list.shift()!);
+    while (list.length > this.env.retainCompleted) {
+      const old = list.shift()!;
+      this.tree.remove(old.record);
+      this.tree.remove(this.runtime.ops.path(old.op));
+    }
   }
 }

@@ -318,6 +318,42 @@ describe('provider failures', () => {
   });
 });
 
+describe('bounds and refusals', () => {
+  it('keeps the newest retainCompleted records (and their OPS dossiers) under a request; outcomes stay answerable', async () => {
+    const p = await pair('memory', { retainCompleted: 2 });
+    p.serve().expose('/sig/echo', (call) => ({ status: 'ok', ...(call.payload !== undefined ? { result: call.payload } : {}) }));
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/echo', payload: u64(BigInt(i)), timeoutBeats: 6 });
+      ids.push(id);
+      await until([p.earth, p.saturn], () => p.earth.invoke.outcome(id) !== undefined);
+    }
+    const kept = p.earth.tree.get(`${REQ}/to_saturn/invokes`)!.children().filter((c) => !c.isDeleted).map((c) => c.name.tag.text);
+    expect(kept.sort()).toEqual(ids.slice(2).sort());
+    const ops = p.earth.tree.get('/rt/ops')!.children().filter((c) => !c.isDeleted);
+    expect(ops).toHaveLength(2);
+    expect(p.earth.invoke.outcome(ids[0]!)).toMatchObject({ status: 'ok', result: u64(0n) });
+  });
+
+  it('the receiver refuses calls that arrive on a mount whose provider is not reliable and ordered; nothing runs', async () => {
+    const network = memoryNetwork();
+    const earth = peer('earth', memory({ network, peer: 'earth', mode: 'unreliable' }), (x) => x);
+    const saturn = peer('saturn', memory({ network, peer: 'saturn', mode: 'unreliable' }), (x) => x);
+    await saturn.manager.listen('memory', 'saturn');
+    installInvoke(saturn.runtime, saturn.manager);
+    let ran = 0;
+    saturn.runtime.registerEnzyme({ name: 'work', signal: '/sig/run', run: () => void ran++ });
+    const replies: ReturnType<typeof parseFrame>[] = [];
+    earth.manager.onFrame('invoke', (f) => void replies.push(parseFrame(f.branch.root)));
+    const mount = earth.manager.configure({ peer: 'saturn', mode: 'invoke', mount: 'gauge', caps: { updLatest: true } });
+    await until([earth, saturn], () => mount.state === 'open');
+    mount.sendBranch(callBranch({ id: 'inv-0123456789abcdef0123456789abcdef', signal: '/sig/run', timeout: 4 }));
+    await until([earth, saturn], () => replies.length > 0);
+    expect(replies[0]).toMatchObject({ kind: 'reply', status: 'reject', note: expect.stringMatching(/is not (ordered|reliable); invoke needs a reliable, ordered mount/) });
+    expect(ran).toBe(0);
+  });
+});
+
 describe('frames', () => {
   it('round-trip a call and a reply; refuse a frame with missing or oversize fields without throwing', () => {
     const meta = { pipelineId: 'demo/ingest', stageId: 'StageB', dagRunId: 7n, hopIndex: 1 };

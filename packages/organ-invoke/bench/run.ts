@@ -1,0 +1,138 @@
+// Remote invoke over two runtimes in this process, with a free-running heartbeat (both runtimes
+// step, then one setImmediate turn, in a loop). Prints invokes/s with a window of calls in flight,
+// and the round-trip latency of one call at a time in beats and µs (p50/p99), over
+// provider-memory and provider-tcp on loopback. Asserts nothing; the wall clock is read only here.
+import { randomBytes } from 'node:crypto';
+import { text, u64 } from '@cep/cells';
+import { createRuntime, type Runtime } from '@cep/heartbeat';
+import { memory, memoryNetwork } from '@cep/provider-memory';
+import { tcp } from '@cep/provider-tcp';
+import { createTransportManager, type ProviderV1, type TransportManager } from '@cep/transport';
+import { installInvoke, type InvokeOrgan } from '../src/index.ts';
+
+const KEY = new Uint8Array(randomBytes(32));
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Side {
+  runtime: Runtime;
+  manager: TransportManager;
+  invoke: InvokeOrgan;
+}
+
+function side(name: string, provider: ProviderV1, addressOf: (peer: string) => string | undefined): Side {
+  const runtime = createRuntime();
+  const manager = createTransportManager(runtime, { localNode: name, providers: [provider], addressOf, peerKey: () => KEY });
+  // A generous window: the bench keeps many calls in flight on one request.
+  return { runtime, manager, invoke: installInvoke(runtime, manager, { maxPending: 1 << 16 }) };
+}
+
+async function setup(transport: 'memory' | 'tcp'): Promise<{ earth: Side; saturn: Side; stop: () => Promise<void> }> {
+  let earth: Side;
+  let saturn: Side;
+  if (transport === 'memory') {
+    const network = memoryNetwork();
+    earth = side('earth', memory({ network, peer: 'earth', mode: 'reliable' }), (p) => p);
+    saturn = side('saturn', memory({ network, peer: 'saturn', mode: 'reliable' }), (p) => p);
+    await saturn.manager.listen('memory', 'saturn');
+  } else {
+    const addresses = new Map<string, string>();
+    earth = side('earth', tcp({ localPeer: 'earth', keys: { saturn: KEY } }), (p) => addresses.get(p));
+    saturn = side('saturn', tcp({ localPeer: 'saturn', keys: { earth: KEY } }), (p) => addresses.get(p));
+    addresses.set('saturn', (await saturn.manager.listen('tcp', '127.0.0.1:0')).address);
+  }
+  saturn.invoke.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
+  earth.runtime.tree.set('/net/organs/invoke/requests/bench/peer', text('saturn'));
+  earth.runtime.tree.set('/net/organs/invoke/requests/bench/mount', text('main'));
+  earth.runtime.tree.set('/net/organs/invoke/requests/bench/local_node', text('earth'));
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      earth.runtime.step();
+      saturn.runtime.step();
+      await turn();
+    }
+  })();
+  while (earth.runtime.tree.getValue('/net/organs/invoke/requests/bench/state')?.value !== 'active') await turn();
+  return {
+    earth,
+    saturn,
+    stop: async () => {
+      running = false;
+      await loop;
+      await earth.manager.close();
+      await saturn.manager.close();
+    },
+  };
+}
+
+/** `count` calls, at most `window` in flight. */
+async function throughput(earth: Side, count: number, window: number): Promise<{ perSecond: number; beats: number }> {
+  let sent = 0;
+  let done = 0;
+  const startBeat = earth.runtime.beat;
+  const start = process.hrtime.bigint();
+  await new Promise<void>((finish) => {
+    const submit = (): void => {
+      while (sent < count && sent - done < window) {
+        sent++;
+        earth.invoke.submit({
+          request: 'bench',
+          signal: '/sig/add',
+          payload: u64(BigInt(sent)),
+          timeoutBeats: 100_000,
+          onComplete: (outcome) => {
+            if (outcome.status !== 'ok') throw new Error(`invoke ${outcome.status}: ${outcome.note}`);
+            done++;
+            if (done === count) finish();
+            else submit();
+          },
+        });
+      }
+    };
+    submit();
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { perSecond: count / seconds, beats: earth.runtime.beat - startBeat };
+}
+
+/** One call at a time: beats and µs from submit to the recorded outcome. */
+async function latency(earth: Side, count: number): Promise<{ beats: number[]; micros: number[] }> {
+  const beats: number[] = [];
+  const micros: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const submittedBeat = earth.runtime.beat;
+    const start = process.hrtime.bigint();
+    const id = earth.invoke.submit({ request: 'bench', signal: '/sig/add', payload: u64(1n), timeoutBeats: 100_000 });
+    const outcome = await earth.invoke.result(id);
+    micros.push(Number(process.hrtime.bigint() - start) / 1e3);
+    beats.push(outcome.beat - submittedBeat);
+  }
+  return { beats, micros };
+}
+
+function pct(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const rows: string[] = [];
+for (const transport of ['memory', 'tcp'] as const) {
+  const { earth, stop } = await setup(transport);
+  await throughput(earth, Number(process.env.W ?? 500), 64); // warm-up
+  const N = Number(process.env.N ?? 5000);
+  const t = await throughput(earth, N, 256);
+  const l = await latency(earth, Number(process.env.L ?? 1000));
+  rows.push(
+    [
+      transport.padStart(7),
+      Math.round(t.perSecond).toLocaleString('en-US').padStart(12),
+      (N / Math.max(1, t.beats)).toFixed(1).padStart(12),
+      `${pct(l.beats, 50)} / ${pct(l.beats, 99)}`.padStart(14),
+      `${pct(l.micros, 50).toFixed(0)} / ${pct(l.micros, 99).toFixed(0)}`.padStart(16),
+    ].join('  '),
+  );
+  await stop();
+}
+console.log('provider   invokes/s   invokes/beat   RTT beats p50/p99   RTT µs p50/p99');
+console.log('           (256 in flight)            (one call at a time, free-running beats)');
+for (const row of rows) console.log(row);
