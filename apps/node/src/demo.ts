@@ -1,18 +1,234 @@
 /**
- * `cep-node demo` — a PLACEHOLDER: the demo comes with the link, mirror and invoke
- * organs (the transport is wired; nothing turns link requests into mounts yet).
+ * `cep-node demo`: two peers, earth and saturn, as separate processes on loopback.
+ *
+ * 1. saturn starts with a TCP listener (OS-chosen port), an invoke handler `sky` that writes a
+ *    branch of N cells, and `add`;
+ * 2. earth starts with saturn's address and their shared key: it links saturn over TCP
+ *    (authenticated), mirrors saturn's /data/sky into /data/saturn/sky, and has an invoke mount;
+ * 3. earth invokes `sky` on saturn (saturn fills /data/sky; the mirror ships it in bundles),
+ *    then `add 41`, and waits until both branches have the same digest;
+ * 4. it prints what happened (mounts, providers, serializer features, bundles, invoke latency,
+ *    telemetry) and stops both peers with SIGTERM.
+ * Everything it starts is killed, and its temp folder removed, whatever happens.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { nodeError } from './errors.ts';
 
-/** The text the placeholder prints. */
-export const DEMO_PLACEHOLDER = `cep-node demo: PLACEHOLDER — the two-peer demo is not implemented yet.
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Cells in saturn's mirrored branch (default 3000). */
+  readonly cells: number;
+  /** Beat period of both peers, ms (default 5). */
+  readonly beatMs: number;
+  /** Give up after this long, ms (default 60 s). */
+  readonly timeoutMs: number;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
 
-It comes with the link, mirror and invoke organs. Then it will:
-  1. start two peers, earth and saturn, as separate processes on loopback;
-  2. link them over TCP with per-peer pre-shared keys (authenticated channels);
-  3. mirror a branch of a few thousand cells from saturn to earth;
-  4. run a remote invoke from earth on saturn and print its result;
-  5. print a summary: mounts, chosen providers, negotiated serializer features,
-     bundles, invoke latency in beats and ms, telemetry counters; then exit 0.
-
-Nothing was started. Until then, run a single peer with: cep-node run --config peer.yaml
+// A handler module written into the demo's temp folder: plain JS values, no imports, so it
+// loads from anywhere. Cells go under numeric names: /data/sky/<group>/<n>.
+const SKY_HANDLER = `export default {
+  description: 'fills /data/sky with N cells (groups of 100: a text and a u64 per star)',
+  run(call) {
+    if (call.payload?.type !== 'u64') return { status: 'reject', note: 'sky expects a u64 cell count' };
+    const n = Number(call.payload.value);
+    for (let i = 0; i < n; i += 2) {
+      const group = Math.floor(i / 100);
+      call.tree.set('/data/sky/' + group + '/' + (i % 100), { type: 'text', value: 'star ' + i });
+      call.tree.set('/data/sky/' + group + '/' + ((i % 100) + 1), { type: 'u64', value: BigInt(i * 7919) });
+    }
+    return { status: 'ok', result: { type: 'u64', value: BigInt(n) } };
+  },
+};
 `;
+
+const ADD_HANDLER = `export default {
+  description: 'adds 1 to a u64',
+  run(call) {
+    if (call.payload?.type !== 'u64') return { status: 'reject', note: 'add expects a u64' };
+    return { status: 'ok', result: { type: 'u64', value: call.payload.value + 1n } };
+  },
+};
+`;
+
+type Json = Record<string, any>;
+
+/** One peer process and what it has logged. */
+class Child {
+  readonly lines: Json[] = [];
+  private readonly waiters: Array<{ test: (l: Json) => boolean; resolve: (l: Json) => void }> = [];
+  private buffered = '';
+  readonly exited: Promise<number | null>;
+  stderrText = '';
+
+  constructor(readonly name: string, readonly process: ChildProcess) {
+    process.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.take(chunk));
+    process.stderr!.setEncoding('utf8').on('data', (chunk: string) => void (this.stderrText += chunk));
+    this.exited = new Promise((resolve) => process.once('exit', (code) => resolve(code)));
+  }
+
+  private take(chunk: string): void {
+    this.buffered += chunk;
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const text = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      let line: Json;
+      try {
+        line = JSON.parse(text) as Json;
+      } catch {
+        continue;
+      }
+      this.lines.push(line);
+      for (const w of [...this.waiters]) {
+        if (w.test(line)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  }
+
+  waitFor(test: (l: Json) => boolean, what: string, deadline: number): Promise<Json> {
+    const found = this.lines.find(test);
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(nodeError('DEMO_FAILED', `${this.name} did not log "${what}" in time`)), Math.max(0, deadline - performance.now()));
+      void this.exited.then((code) => reject(nodeError('DEMO_FAILED', `${this.name} exited (code ${code}) before logging "${what}"`)));
+      this.waiters.push({ test, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    });
+  }
+
+  tail(n = 8): string {
+    return this.lines.slice(-n).map((l) => `  ${this.name}: ${l['msg']} ${JSON.stringify(Object.fromEntries(Object.entries(l).filter(([k]) => !['level', 'time', 'pid', 'hostname', 'msg', 'peer'].includes(k))))}`).join('\n');
+  }
+}
+
+async function getJson(url: string): Promise<Json> {
+  const res = await fetch(url);
+  return (await res.json()) as Json;
+}
+
+async function postJson(url: string, body: Json): Promise<Json> {
+  const res = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const answer = (await res.json()) as Json;
+  if (res.status !== 200) throw nodeError('DEMO_FAILED', `POST ${url}: ${answer['error']?.code}: ${answer['error']?.message}`);
+  return answer;
+}
+
+/** Polls `probe` (every 50 ms) until it returns a value; fails at the deadline with `what`. */
+async function poll<T>(probe: () => Promise<T | undefined>, what: string, deadline: number): Promise<T> {
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw nodeError('DEMO_FAILED', `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const net = async (url: string, path: string): Promise<any> => (await getJson(`${url}/net?path=${encodeURIComponent(path)}`))['value'];
+
+/** Runs the demo; resolves with the exit code (0 when every step worked). */
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const out = options.stdout;
+  const started = performance.now();
+  const deadline = started + options.timeoutMs;
+  const dir = mkdtempSync(join(tmpdir(), 'cep-demo-'));
+  const children: Child[] = [];
+  const key = randomBytes(32).toString('hex');
+  // The same loader flags (tsx when run from source) and entry point as this process.
+  const spawnPeer = (name: string, config: Json): Child => {
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(config, null, 2));
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'run', '--config', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const peer = new Child(name, child);
+    children.push(peer);
+    return peer;
+  };
+  try {
+    writeFileSync(join(dir, 'sky.mjs'), SKY_HANDLER);
+    writeFileSync(join(dir, 'add.mjs'), ADD_HANDLER);
+    out(`cep-node demo: two peers on loopback, earth and saturn (temp folder ${dir})\n`);
+
+    const saturn = spawnPeer('saturn', {
+      peer: 'saturn', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
+      keys: { earth: { hex: key } }, listen: { tcp: '127.0.0.1:0' },
+      invoke: [{ name: 'sky', module: './sky.mjs' }, { name: 'add', module: './add.mjs' }],
+    });
+    const saturnTcp = (await saturn.waitFor((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', 'listening (tcp)', deadline))['address'] as string;
+    const saturnUrl = (await saturn.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;
+    out(`  saturn  pid ${saturn.process.pid}, tcp ${saturnTcp}, http ${saturnUrl}\n`);
+
+    const earth = spawnPeer('earth', {
+      peer: 'earth', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
+      keys: { saturn: { hex: key } },
+      peers: [{ name: 'saturn', provider: 'tcp', address: saturnTcp }],
+      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } }],
+    });
+    const earthUrl = (await earth.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;
+    out(`  earth   pid ${earth.process.pid}, http ${earthUrl}\n`);
+
+    // Link, invoke and mirror requests go active once their mounts are open and authenticated.
+    const linkedAt = await poll(async () => {
+      const organs = await net(earthUrl, '/net/organs');
+      const states = [organs.link.requests['1']?.state, organs.invoke.requests.saturn?.state, organs.mirror.requests['1']?.state];
+      return states.every((s) => s === 'active') ? performance.now() : undefined;
+    }, 'the link, invoke and mirror requests to go active', deadline);
+    out(`  linked  earth → saturn over tcp, authenticated, in ${Math.round(linkedAt - started)} ms\n\n`);
+
+    const sky = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'sky', arg: String(options.cells) });
+    if (sky['status'] !== 'ok') throw nodeError('DEMO_FAILED', `invoke sky was ${sky['status']}: ${sky['note'] ?? ''}`);
+    const add = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'add', arg: '41' });
+    if (add['status'] !== 'ok' || add['result'] !== '42') throw nodeError('DEMO_FAILED', `invoke add 41 gave ${JSON.stringify(add)}`);
+
+    const mirrored = await poll(async () => {
+      const [source, copy] = await Promise.all([getJson(`${saturnUrl}/digest?path=/data/sky`), getJson(`${earthUrl}/digest?path=/data/saturn/sky`)]);
+      return source['digest'] !== null && source['digest'] === copy['digest'] && source['cells'] > options.cells ? { source, copy, at: performance.now() } : undefined;
+    }, `earth's /data/saturn/sky to reach the digest of saturn's /data/sky`, deadline);
+
+    // The summary, read from both peers' trees.
+    const [earthMounts, saturnMounts, telemetry, mirrorRequest] = await Promise.all([
+      net(earthUrl, '/net/mounts/saturn'), net(saturnUrl, '/net/mounts/earth'), net(earthUrl, '/net/telemetry/saturn'), net(earthUrl, '/net/organs/mirror/requests/1'),
+    ]);
+    out('mounts (earth → saturn)\n');
+    for (const [mode, mounts] of Object.entries(earthMounts as Json)) {
+      for (const [mount, m] of Object.entries(mounts as Json)) {
+        const s = m.serializer ?? {};
+        const features = ['crc32c', 'deflate', 'aead'].filter((f) => s[`${f}_ok`] === true).join(' + ') || 'none';
+        out(`  ${`${mode}/${mount}`.padEnd(14)} ${String(m.state).padEnd(7)} provider ${m.transport?.provider}   serializer ${features}\n`);
+      }
+    }
+    const accepted = Object.entries(saturnMounts as Json).flatMap(([mode, mounts]) => Object.keys(mounts as Json).map((mount) => `${mode}/${mount}`));
+    out(`  saturn accepted: ${accepted.join(', ')}\n\n`);
+    out(`mirror  saturn:/data/sky → earth:/data/saturn/sky\n`);
+    out(`  ${mirrored.source['cells']} cells, digest ${String(mirrored.source['digest']).slice(0, 16)}… equal on both peers\n`);
+    out(`  bundles applied ${mirrorRequest.bundle_seq}, last commit at beat ${mirrorRequest.commit_beat}, resume token ${mirrorRequest.pend_resum}\n\n`);
+    out(`invoke  earth → saturn\n`);
+    out(`  sky ${options.cells}  → ${sky['result']} cells written  (${sky['beats']} beats, ${sky['ms']} ms)\n`);
+    out(`  add 41    → ${add['result']}  (${add['beats']} beats, ${add['ms']} ms)\n\n`);
+    out('telemetry (earth, per mount to saturn)\n');
+    out('  mount      frames  ready  bp  fatal  last_event\n');
+    for (const [mount, t] of Object.entries(telemetry as Json)) {
+      out(`  ${mount.padEnd(10)} ${String(t.frame_count).padStart(6)} ${String(t.ready_count).padStart(6)} ${String(t.bp_count).padStart(3)} ${String(t.fatal_count).padStart(6)}  ${t.last_event}\n`);
+    }
+
+    for (const child of children) child.process.kill('SIGTERM');
+    const codes = await Promise.all(children.map((c) => c.exited));
+    out(`\nstopped both peers with SIGTERM (exit codes ${codes.join(', ')}); demo took ${Math.round(performance.now() - started)} ms\n`);
+    return codes.every((c) => c === 0) ? 0 : 1;
+  } catch (error) {
+    options.stderr(`cep-node demo failed: ${(error as Error).message}\n`);
+    for (const child of children) options.stderr(`${child.tail()}\n${child.stderrText ? `  ${child.name} stderr: ${child.stderrText.slice(-2000)}\n` : ''}`);
+    return 1;
+  } finally {
+    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.exited));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -3,6 +3,7 @@
  *
  *   GET /net?path=/net/telemetry[&depth=N]  the branch as JSON ({ path, beat, value })
  *   GET /metrics                           Prometheus text format
+ *   GET /digest?path=/data/sky             { digest, cells } of a branch (digest null when absent)
  *   GET /status                            peer name, enclave, beat, beat driver counters
  *   POST /invoke  {"peer","handler","arg"?}  runs a remote handler, answers with its outcome
  *
@@ -11,7 +12,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parsePath, type Tree } from '@cep/cells';
+import { digestHex, parsePath, type Cell, type Tree } from '@cep/cells';
 import type { Logger } from 'pino';
 import { nodeError } from './errors.ts';
 import type { PeerMetrics } from './metrics.ts';
@@ -84,6 +85,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       send(res, 200, JSON.stringify({ path, beat: options.beat(), value: branchToJson(cell, depth) }) + '\n');
       return;
     }
+    case '/digest': {
+      // The deterministic digest of a branch (and its cell count): what two peers compare
+      // to know a mirror has caught up, without shipping the branch.
+      const path = url.searchParams.get('path') ?? '/';
+      let cell;
+      try {
+        cell = path === '/' ? options.tree.root : options.tree.get(parsePath(path));
+      } catch (error) {
+        sendError(res, 400, 'BAD_PATH', `${path}: ${(error as Error).message}`);
+        return;
+      }
+      if (cell === undefined) {
+        send(res, 200, JSON.stringify({ path, beat: options.beat(), digest: null, cells: 0 }) + '\n');
+        return;
+      }
+      send(res, 200, JSON.stringify({ path, beat: options.beat(), digest: digestHex(cell), cells: countCells(cell) }) + '\n');
+      return;
+    }
     case '/metrics':
       send(res, 200, await options.metrics.text(), options.metrics.contentType);
       return;
@@ -91,11 +110,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       send(res, 200, JSON.stringify(options.status()) + '\n');
       return;
     case '/':
-      send(res, 200, JSON.stringify({ endpoints: ['/net?path=/net', '/metrics', '/status'] }) + '\n');
+      send(res, 200, JSON.stringify({ endpoints: ['/net?path=/net', '/digest?path=/data', '/metrics', '/status', 'POST /invoke'] }) + '\n');
       return;
     default:
       sendError(res, 404, 'NOT_FOUND', `no endpoint ${url.pathname}; try /net?path=/net, /metrics or /status`);
   }
+}
+
+function countCells(cell: Cell): number {
+  let n = 1;
+  for (const child of cell.children()) if (!child.isDeleted) n += countCells(child);
+  return n;
 }
 
 const MAX_INVOKE_BODY = 4096;

@@ -16,4 +16,4 @@ export { createShutdownHooks, type ShutdownHook, type ShutdownHooks } from './sh
 export { inspectPeer, inspectUrl, type InspectQuery } from './inspect.ts';
 export { startPeer, type Peer, type StartPeerOptions, type StopResult } from './peer.ts';
 export { runCli, createProgram, packageVersion, DEFAULT_INSPECT_URL, type CliDeps, type SignalSource } from './program.ts';
-export { DEMO_PLACEHOLDER } from './demo.ts';
+export { runDemo, type DemoOptions } from './demo.ts';

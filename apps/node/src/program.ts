@@ -9,7 +9,7 @@ import { isCepError } from '@cep/errors';
 import type { DestinationStream } from 'pino';
 import { loadConfig } from './config/load.ts';
 import { LOG_LEVELS } from './config/schema.ts';
-import { DEMO_PLACEHOLDER } from './demo.ts';
+import { runDemo } from './demo.ts';
 import { EXIT_CODES, exitCodeFor } from './errors.ts';
 import { loadHandlers } from './handlers.ts';
 import { inspectPeer, type InspectQuery } from './inspect.ts';
@@ -64,7 +64,7 @@ function parseWhole(value: string): number {
 /** Builds the program; `setExitCode` receives each command's exit code. */
 export function createProgram(deps: CliDeps, setExitCode: (code: number) => void): Command {
   const program = new Command('cep-node')
-    .description('A CEP federation peer: runs a heartbeat runtime from a config file, listens for other peers, and serves its cell tree over HTTP. (Links, mirrors and invokes come with the organs.)')
+    .description('A CEP federation peer: runs a heartbeat runtime from a config file, links, mirrors and invokes other peers, and serves its cell tree over HTTP.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError('(run with --help for usage)')
@@ -97,10 +97,13 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
 
   program
     .command('demo')
-    .description('PLACEHOLDER: the two-peer demo (earth and saturn), coming with the organs; prints its plan and starts nothing')
-    .action(() => {
-      deps.stdout(DEMO_PLACEHOLDER);
-      setExitCode(EXIT_CODES.ok);
+    .description('start two peers (earth and saturn) as separate processes on loopback, link them over TCP, mirror a branch, run remote invokes, print what happened')
+    .option('--cells <n>', 'cells in the mirrored branch', parseWhole, 3000)
+    .option('--beat-ms <ms>', 'beat period of both peers', parseWhole, 5)
+    .option('--timeout <ms>', 'give up after this long', parseWhole, 60_000)
+    .addHelpText('after', '\nExit codes: 0 when every step worked, 1 otherwise (with the peers\' last log lines).')
+    .action(async (opts: { cells: number; beatMs: number; timeout: number }) => {
+      setExitCode(await runDemo({ cells: Math.max(2, opts.cells), beatMs: Math.max(1, opts.beatMs), timeoutMs: opts.timeout, stdout: deps.stdout, stderr: deps.stderr }));
     });
 
   return program;

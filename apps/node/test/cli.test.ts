@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { DEMO_PLACEHOLDER } from '../src/demo.ts';
 import { packageVersion, runCli } from '../src/program.ts';
 import { fakeIo } from './helpers/io.ts';
 
@@ -57,11 +56,18 @@ describe('cep-node usage errors', () => {
 });
 
 describe('cep-node demo', () => {
-  it('says it is a placeholder and what it will do, and exits 0', async () => {
+  // The demo itself spawns peer processes: @cep/integration runs it for real (demo.test.ts).
+  it('documents its options and exit codes in --help', async () => {
     const io = fakeIo();
-    expect(await runCli(argv('demo'), io.deps)).toBe(0);
-    expect(io.stdout()).toBe(DEMO_PLACEHOLDER);
-    expect(io.stdout()).toContain('PLACEHOLDER');
-    expect(io.stdout()).toContain('Nothing was started');
+    expect(await runCli(argv('demo', '--help'), io.deps)).toBe(0);
+    expect(io.stdout()).toContain('--cells <n>');
+    expect(io.stdout()).toContain('--beat-ms <ms>');
+    expect(io.stdout()).toContain('Exit codes: 0 when every step worked');
+  });
+
+  it('refuses a cell count that is not a whole number', async () => {
+    const io = fakeIo();
+    expect(await runCli(argv('demo', '--cells', 'many'), io.deps)).toBe(2);
+    expect(io.stderr()).toContain('expected a whole number');
   });
 });

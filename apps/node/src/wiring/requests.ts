@@ -42,6 +42,9 @@ export function writeRequests(tree: Tree, config: PeerConfig): { link: number; m
       tree.set(`${base}/mount`, text(mirror.name));
       tree.set(`${base}/mode`, text('mirror'));
       tree.set(`${base}/local_node`, text(config.peer));
+      // The provider the config reaches that peer with (negotiation alone could pick one with no address for it).
+      const via = config.peers.find((p) => p.name === mirror.source.peer);
+      if (via !== undefined) tree.set(`${base}/pref_prov`, text(via.provider));
       tree.set(`${base}/src_peer`, text(mirror.source.peer));
       tree.set(`${base}/src_chan`, text(mirror.source.path));
       tree.set(`${base}/dst_chan`, text(mirror.target));
