@@ -14,7 +14,7 @@ describe('cep-node --help', () => {
   it.each([
     ['run', ['--config <file>', '--log-level <level>', '--log-format <format>', 'Exit codes']],
     ['inspect', ['[path]', '--url <url>', '--config <file>', '--depth <n>', '--metrics', '--status']],
-    ['demo', ['PLACEHOLDER']],
+    ['demo', ['--cells <n>', '--beat-ms <ms>', '--timeout <ms>', 'Exit codes']],
   ])('describes `%s` with its options and exits 0', async (command, expected) => {
     const io = fakeIo();
     expect(await runCli(argv(command, '--help'), io.deps)).toBe(0);
