@@ -21,6 +21,9 @@ import type { PeerContext } from './wiring/context.ts';
 import { wireOrgans, type OrgansHandle } from './wiring/organs.ts';
 import { wireTransport, type TransportHandle } from './wiring/transport.ts';
 
+/** Beats of inbound log a running peer keeps (for replaying a recent window when debugging). */
+export const INBOUND_LOG_BEATS = 1024;
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
 }
@@ -118,6 +121,11 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     hooks.add('cei log', logCeiFacts(runtime, log));
     // `/net` always exists, so `inspect /net` on a peer with nothing linked yet shows `{}`, not a 404.
     runtime.tree.ensureDictionary('/net');
+    // The inbound log (every admitted frame and provider event) is what a replay needs; a
+    // long-running peer keeps the last INBOUND_LOG_BEATS beats of it, not all of history.
+    runtime.onCommit((beat) => {
+      if (beat % 256 === 0 && beat > INBOUND_LOG_BEATS) runtime.clearInboundLog(beat - INBOUND_LOG_BEATS);
+    });
     transport = await wireTransport(ctx);
     organs = await wireOrgans(ctx, transport.manager);
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };

@@ -1,8 +1,8 @@
-import { formatName, text } from '@cep/cells';
+import { text } from '@cep/cells';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
-import { startPeer, type Peer } from '../src/peer.ts';
+import { INBOUND_LOG_BEATS, startPeer, type Peer } from '../src/peer.ts';
 import { runCli } from '../src/program.ts';
 import { KEY_HEX } from './helpers/files.ts';
 import { fakeIo, logSink } from './helpers/io.ts';
@@ -81,4 +81,18 @@ describe('the peer runs on @cep/heartbeat', () => {
     expect(result.beats).toBe(peer.runtime.beat);
     expect(peer.tree.getValue('/net/test/last_tick')).toEqual(text(`beat ${peer.runtime.beat - 1}`));
   });
+
+  it('keeps only the last INBOUND_LOG_BEATS beats of the inbound log', async () => {
+    const { peer } = await start();
+    peer.runtime.defineInput('test.tick', () => undefined);
+    for (let beat = 0; beat < INBOUND_LOG_BEATS + 600; beat++) {
+      peer.runtime.pushInput('test.tick', { stream: 's', seq: beat, data: new Uint8Array(1) });
+      peer.runtime.step();
+    }
+    const beats = peer.runtime.inboundLog.map((entry) => entry.beat);
+    expect(beats[0]).toBeGreaterThan(0);
+    expect(beats.at(-1)! - beats[0]!).toBeLessThan(INBOUND_LOG_BEATS + 256);
+    expect(beats.at(-1)! - beats[0]!).toBeGreaterThanOrEqual(INBOUND_LOG_BEATS - 1);
+  });
 });
+
