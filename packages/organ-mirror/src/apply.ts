@@ -30,8 +30,14 @@ export function applyOps(tree: Tree, dst: readonly Name[], ops: readonly StagedC
       case 'add':
         cells += add(tree, target, field(op, 'v') ?? fail('add without v'));
         break;
-      case 'del':
-        tree.remove(target);
+      case 'del': {
+        const names = field(op, 'names');
+        if (names === undefined) tree.remove(target);
+        else for (const n of names.children) tree.remove([...target, n.name]);
+        break;
+      }
+      case 'mrg':
+        cells += merge(tree, target, field(op, 'v') ?? fail('mrg without v'));
         break;
       case 'ord':
         reorder(tree, target, (field(op, 'names') ?? fail('ord without names')).children.map((c) => c.name));
@@ -92,6 +98,24 @@ function add(tree: Tree, target: Name[], v: StagedCell): number {
       if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
       cells += write(tree, [...target, child.name], child);
     }
+  }
+  return cells;
+}
+
+/** Sets the overlay's values and links; the overlay's dictionaries name stores the receiver has. */
+function merge(tree: Tree, at: Name[], overlay: StagedCell): number {
+  let cells = 0;
+  for (const child of overlay.children) {
+    const where = [...at, child.name];
+    const existing = tree.find(where);
+    if (child.kind === 'dictionary') {
+      // A dictionary in the overlay only says "go down into this child" (a dictionary or a list).
+      if (existing === undefined || existing.isDeleted || (existing.kind !== 'dictionary' && existing.kind !== 'list')) fail(`mrg: no store at ${where.map((n) => n.tag.text).join('/')} on the receiver`);
+      cells += merge(tree, where, child);
+      continue;
+    }
+    if (existing !== undefined && (existing.isDeleted || existing.kind !== child.kind)) tree.remove(where);
+    cells += write(tree, where, child);
   }
   return cells;
 }

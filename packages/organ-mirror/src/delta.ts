@@ -19,8 +19,12 @@ import type { Cell, Name, Tree, TreeChange } from '@cep/cells';
 export type MirrorOp =
   /** Replace the cell at `path` with `cell`'s live branch. `after`: list anchor (`null` = first; absent = dictionary parent). */
   | { readonly op: 'put'; readonly path: readonly Name[]; readonly cell: Cell; readonly after?: Name | null }
-  /** Remove the cell at `path` (nothing if it is not there). */
-  | { readonly op: 'del'; readonly path: readonly Name[] }
+  /** Remove the children `names` of `path`; without `names`, remove `path` itself (nothing if absent). */
+  | { readonly op: 'del'; readonly path: readonly Name[]; readonly names?: readonly Name[] }
+  /** Set values and links inside dictionaries the receiver has (one overlay for many small changes). */
+  | { readonly op: 'mrg'; readonly entries: ReadonlyArray<{ readonly path: readonly Name[]; readonly cell: Cell }> }
+  /** Write `cells` into the store at `path` (`store` is its source cell), replacing same-named children; a list appends them. */
+  | { readonly op: 'add'; readonly path: readonly Name[]; readonly store: Cell; readonly cells: readonly Cell[] }
   /** Reorder the list at `path` to exactly `names`. */
   | { readonly op: 'ord'; readonly path: readonly Name[]; readonly names: readonly Name[] };
 
@@ -103,37 +107,53 @@ export class BranchLog {
     // Shallow first, so a kept path's ancestors have been decided before it.
     const entries = [...this.dirty.entries()].sort((a, b) => a[1].length - b[1].length || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const kept = new Set<string>();
-    const dels: MirrorOp[] = [];
-    const puts = new Map<string, { parent: Cell; items: Array<{ rel: readonly Name[]; cell: Cell }> }>();
-    const rootPuts: MirrorOp[] = [];
+    const first: MirrorOp[] = [];
+    const dels = new Map<string, { path: readonly Name[]; names: Name[] }>();
+    const merges: Array<{ path: readonly Name[]; cell: Cell }> = [];
+    const groups = new Map<string, { path: readonly Name[]; parent: Cell; items: Array<{ rel: readonly Name[]; cell: Cell }> }>();
     for (const [key, rel] of entries) {
       if (isCovered(kept, rel)) continue;
       kept.add(key);
       const cell = this.live(tree, rel);
-      if (cell === undefined) {
-        dels.push({ op: 'del', path: rel });
-      } else if (rel.length === 0) {
-        rootPuts.push({ op: 'put', path: rel, cell });
-      } else {
-        const parent = cell.parent!;
-        const group = puts.get(keyOf(rel.slice(0, -1))) ?? { parent, items: [] };
-        group.items.push({ rel, cell });
-        puts.set(keyOf(rel.slice(0, -1)), group);
-      }
-    }
-    const ops: MirrorOp[] = [...rootPuts, ...dels];
-    for (const key of [...puts.keys()].sort()) {
-      const { parent, items } = puts.get(key)!;
-      if (parent.kind !== 'list') {
-        for (const { rel, cell } of items) ops.push({ op: 'put', path: rel, cell });
+      if (rel.length === 0) {
+        first.push(cell === undefined ? { op: 'del', path: rel } : { op: 'put', path: rel, cell });
         continue;
       }
-      // In current list order, each after its previous live sibling.
+      const parentPath = rel.slice(0, -1);
+      const parentKey = keyOf(parentPath);
+      if (cell === undefined) {
+        const group = dels.get(parentKey) ?? { path: parentPath, names: [] };
+        group.names.push(rel[rel.length - 1]!);
+        dels.set(parentKey, group);
+      } else if (cell.parent!.kind === 'dictionary' && (cell.kind === 'value' || cell.kind === 'link')) {
+        merges.push({ path: rel, cell });
+      } else {
+        const group = groups.get(parentKey) ?? { path: parentPath, parent: cell.parent!, items: [] };
+        group.items.push({ rel, cell });
+        groups.set(parentKey, group);
+      }
+    }
+    const ops: MirrorOp[] = [...first];
+    for (const key of [...dels.keys()].sort()) ops.push({ op: 'del', ...dels.get(key)! });
+    if (merges.length > 0) ops.push({ op: 'mrg', entries: merges });
+    for (const key of [...groups.keys()].sort()) {
+      const { path, parent, items } = groups.get(key)!;
+      if (parent.kind !== 'list') {
+        ops.push({ op: 'add', path, store: parent, cells: items.map((i) => i.cell) });
+        continue;
+      }
       const order = parent.children();
       const index = new Map<Cell, number>();
       order.forEach((c, i) => index.set(c, i));
       items.sort((a, b) => index.get(a.cell)! - index.get(b.cell)!);
+      // Changed children at the end of the list (appends, mostly) travel as one `add`.
+      const changed = new Set(items.map((i) => i.cell));
+      let tail = order.length;
+      while (tail > 0 && (order[tail - 1]!.isDeleted || changed.has(order[tail - 1]!))) tail--;
+      const appended = order.slice(tail).filter((c) => !c.isDeleted);
+      // The others go in current list order, each after its previous live sibling.
       for (const { rel, cell } of items) {
+        if (index.get(cell)! >= tail) continue;
         let after: Name | null = null;
         for (let i = index.get(cell)! - 1; i >= 0; i--) {
           if (!order[i]!.isDeleted) {
@@ -143,6 +163,7 @@ export class BranchLog {
         }
         ops.push({ op: 'put', path: rel, cell, after });
       }
+      if (appended.length > 0) ops.push({ op: 'add', path, store: parent, cells: appended });
     }
     for (const [key, rel] of [...this.reordered.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
       if (kept.has(key) || isCovered(kept, rel)) continue;

@@ -12,7 +12,7 @@ import { mirrorError } from './errors.ts';
 import { buildMessage, parseToken, readMessage, type Message, type ResumeToken } from './message.ts';
 import { Subscription } from './receiver.ts';
 import { readMirrorRequest, type MirrorRequest } from './request.ts';
-import { Publication, sourcePath, welcome } from './source.ts';
+import { Publication, sourcePath, trySend, welcome } from './source.ts';
 
 /** Options of {@link installMirror}. */
 export interface MirrorOptions {
@@ -219,11 +219,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
         return serve(mount, message, beat);
       case 'ack':
         return pubs.get(keyOf(mount))?.onAck(message.epoch, message.seq);
-      case 'unsub': {
-        const pub = pubs.get(keyOf(mount));
-        pubs.delete(keyOf(mount));
-        return pub?.end('ok', 'unsubscribed');
-      }
+      case 'unsub':
+        return pubs.get(keyOf(mount))?.end('ok', 'unsubscribed');
       default:
         for (const sub of byId.values()) if (sub.key === keyOf(mount)) sub.onMessage(message, mount, beat);
     }
@@ -234,7 +231,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     const path = sourcePath(sub.src);
     const refuse = (note: string): void => {
       env.emit(TOPIC.schema, 'warn', `mirror subscription from ${mount.peer} refused: ${note}`, mount.peer);
-      mount.sendBranch(buildMessage({ kind: 'reject', note }));
+      trySend(mount, buildMessage({ kind: 'reject', note }));
     };
     if (typeof path === 'string') return refuse(path);
     if (sub.window < 1 || sub.maxInfl < 1) return refuse('beat_window and max_infl must be at least 1');
@@ -248,7 +245,9 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     current?.end('cxl', 'superseded by a new subscription');
     const epoch = `${beat}.${++epochs}`;
     welcome(mount, epoch, false);
-    pubs.set(key, new Publication(env, mount.peer, mount.mount, mount, sub.src, path, sub, epoch));
+    pubs.set(key, new Publication(env, mount.peer, mount.mount, mount, sub.src, path, sub, epoch, (ended) => {
+      if (pubs.get(key) === ended) pubs.delete(key);
+    }));
   };
 
   const onMountEvent = (event: MountEvent): void => {

@@ -65,6 +65,34 @@ export function packOps(ops: readonly MirrorOp[], budget: number): { parts: Froz
   };
   const opCost = (path: readonly Name[]): number => CELL_COST * 2 + SEGMENT_COST * path.length * (path.length + 1);
 
+  /** Children of `store` written as `add` ops (split by the budget), big stores among them recursing as `put`s. */
+  const addRuns = (path: readonly Name[], store: Cell, children: readonly Cell[], previousOf: (child: Cell) => Name | null | undefined): void => {
+    let run: FrozenCell[] = [];
+    let runSize = 0;
+    let runCells = 0;
+    const flush = (): void => {
+      if (run.length === 0) return;
+      push(opCell('add', path, { v: frozenShell('v', store, run) }), opCost(path) + CELL_COST + runSize, runCells);
+      run = [];
+      runSize = 0;
+      runCells = 0;
+    };
+    for (const child of children) {
+      const childSize = sizeOf(child, path.length + 1);
+      if (childSize > budget && (child.kind === 'dictionary' || child.kind === 'list')) {
+        flush();
+        put([...path, child.name], child, previousOf(child));
+      } else {
+        if (runSize + childSize > budget) flush();
+        const copy = freeze(child);
+        run.push(copy);
+        runSize += childSize;
+        runCells += countCells(copy);
+      }
+    }
+    flush();
+  };
+
   const put = (path: readonly Name[], cell: Cell, after: Name | null | undefined): void => {
     const size = sizeOf(cell, path.length);
     const store = cell.kind === 'dictionary' || cell.kind === 'list';
@@ -74,42 +102,84 @@ export function packOps(ops: readonly MirrorOp[], budget: number): { parts: Froz
       return;
     }
     push(opCell('put', path, { v: frozenShell('v', cell, []), after }), opCost(path) + CELL_COST, 1);
-    let run: FrozenCell[] = [];
-    let runSize = 0;
-    let runCells = 0;
+    addRuns(path, cell, cell.children().filter((c) => !c.isDeleted), previousIn(cell));
+  };
+
+  const merge = (entries: ReadonlyArray<{ readonly path: readonly Name[]; readonly cell: Cell }>): void => {
+    let chunk: Array<{ path: readonly Name[]; cell: Cell }> = [];
+    let chunkSize = 0;
     const flush = (): void => {
-      if (run.length === 0) return;
-      push(opCell('add', path, { v: frozenShell('v', cell, run) }), opCost(path) + CELL_COST + runSize, runCells);
-      run = [];
-      runSize = 0;
-      runCells = 0;
+      if (chunk.length === 0) return;
+      push(opCell('mrg', [], { v: overlay(chunk) }), CELL_COST * 2 + chunkSize, chunk.length);
+      chunk = [];
+      chunkSize = 0;
     };
-    let previous: Name | null = null;
-    for (const child of cell.children()) {
-      if (child.isDeleted) continue;
-      const childSize = sizeOf(child, path.length + 1);
-      if (childSize > budget && (child.kind === 'dictionary' || child.kind === 'list')) {
-        flush();
-        put([...path, child.name], child, cell.kind === 'list' ? previous : undefined);
-      } else {
-        if (runSize + childSize > budget) flush();
-        const copy = freeze(child);
-        run.push(copy);
-        runSize += childSize;
-        runCells += countCells(copy);
-      }
-      previous = child.name;
+    for (const entry of entries) {
+      // The value, and (at most) a dictionary on its way for each level.
+      const size = sizeOf(entry.cell, entry.path.length) + (CELL_COST + SEGMENT_COST * entry.path.length) * entry.path.length;
+      if (chunkSize + size > budget) flush();
+      chunk.push(entry);
+      chunkSize += size;
     }
     flush();
   };
 
   for (const op of ops) {
-    if (op.op === 'put') put(op.path, op.cell, op.after);
-    else if (op.op === 'del') push(opCell('del', op.path, {}), opCost(op.path), 0);
-    else push(opCell('ord', op.path, { names: op.names }), opCost(op.path) + op.names.length * (CELL_COST + SEGMENT_COST), 0);
+    switch (op.op) {
+      case 'put':
+        put(op.path, op.cell, op.after);
+        break;
+      case 'del':
+        push(opCell('del', op.path, op.names === undefined ? {} : { names: op.names }), opCost(op.path) + (op.names?.length ?? 0) * (CELL_COST + SEGMENT_COST), 0);
+        break;
+      case 'mrg':
+        merge(op.entries);
+        break;
+      case 'add':
+        addRuns(op.path, op.store, op.cells, previousIn(op.store));
+        break;
+      case 'ord':
+        push(opCell('ord', op.path, { names: op.names }), opCost(op.path) + op.names.length * (CELL_COST + SEGMENT_COST), 0);
+        break;
+    }
   }
   if (current.length > 0 || parts.length === 0) parts.push(current);
   return { parts, stats };
+}
+
+/** For a list: each live child's previous live sibling (`null` for the first), where a big child is `put`; nothing for a dictionary. */
+function previousIn(store: Cell): (child: Cell) => Name | null | undefined {
+  if (store.kind !== 'list') return () => undefined;
+  const previous = new Map<Cell, Name | null>();
+  let last: Name | null = null;
+  for (const c of store.children()) {
+    if (c.isDeleted) continue;
+    previous.set(c, last);
+    last = c.name;
+  }
+  return (child) => previous.get(child) ?? null;
+}
+
+/** Values and links at their paths, under dictionaries named by the path: the `v` of a `mrg` op. */
+function overlay(entries: ReadonlyArray<{ readonly path: readonly Name[]; readonly cell: Cell }>): FrozenCell {
+  interface Node {
+    readonly kids: Map<string, Node>;
+    readonly name: Name;
+    leaf?: Cell;
+  }
+  const root: Node = { kids: new Map(), name: entries[0]!.path[0]! };
+  for (const { path, cell } of entries) {
+    let node = root;
+    for (const segment of path) {
+      let next = node.kids.get(segment.key);
+      if (next === undefined) node.kids.set(segment.key, (next = { kids: new Map(), name: segment }));
+      node = next;
+    }
+    node.leaf = cell;
+  }
+  const build = (node: Node, as: Name | string): FrozenCell =>
+    node.leaf !== undefined ? freeze(node.leaf, as) : frozenDict(as, [...node.kids.values()].map((k) => build(k, k.name)));
+  return build(root, 'v');
 }
 
 function countCells(cell: FrozenCell): number {
@@ -123,7 +193,7 @@ function countCells(cell: FrozenCell): number {
  * the path's names), `after/<name>` (list anchor), `v` (the content), `names` (a list of
  * empty dictionaries named by the new order).
  */
-function opCell(kind: 'put' | 'add' | 'del' | 'ord', path: readonly Name[], extra: { v?: FrozenCell; after?: Name | null | undefined; names?: readonly Name[] }): FrozenCell {
+function opCell(kind: 'put' | 'add' | 'del' | 'ord' | 'mrg', path: readonly Name[], extra: { v?: FrozenCell; after?: Name | null | undefined; names?: readonly Name[] }): FrozenCell {
   const fields: FrozenCell[] = [frozenValue('op', text(kind)), frozenChain('path', path)];
   if (extra.v !== undefined) fields.push(extra.v);
   if (extra.after !== undefined && extra.after !== null) fields.push(frozenDict('after', [frozenDict(extra.after, [])]));

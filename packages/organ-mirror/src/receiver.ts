@@ -32,7 +32,8 @@ export class Subscription {
   /** The last bundle applied here (the resume token). */
   applied: ResumeToken | undefined;
   private mount: Mount | undefined;
-  private expect: { epoch: string; next: number } | undefined;
+  /** After a welcome: the epoch, the next seq due, and the last seq applied *in this epoch*. */
+  private expect: { epoch: string; next: number; applied: number } | undefined;
   private partial: { seq: number; parts: Array<readonly StagedCell[] | undefined>; got: number } | undefined;
   private held: Complete[] = [];
   private subSent = false;
@@ -167,7 +168,9 @@ export class Subscription {
       case 'welcome': {
         if (this.phase !== 'subscribing') return;
         const resumed = message.resumed && this.applied?.epoch === message.epoch;
-        this.expect = { epoch: message.epoch, next: resumed ? this.applied!.seq + 1 : 1 };
+        // A new epoch starts from nothing, even if its name happens to equal an old one.
+        const applied = resumed ? this.applied!.seq : 0;
+        this.expect = { epoch: message.epoch, next: applied + 1, applied };
         this.partial = undefined;
         this.dropHeld();
         this.phase = 'active';
@@ -236,7 +239,7 @@ export class Subscription {
   private onBundle(b: Bundle, beat: number): void {
     const expect = this.expect;
     if (this.phase !== 'active' || expect === undefined || b.epoch !== expect.epoch) return;
-    const appliedSeq = this.applied?.epoch === expect.epoch ? this.applied.seq : 0;
+    const appliedSeq = expect.applied;
     if (b.seq <= appliedSeq) {
       // Applied already (a resend after a lost ack): acknowledge again, apply nothing.
       if (b.part === b.parts) this.ack(expect.epoch, appliedSeq);
@@ -288,6 +291,7 @@ export class Subscription {
     }
     this.write({ bundle_seq: v.n(last.seq), commit_beat: v.n(beat), pend_resum: v.text(formatToken(last)), held: v.n(this.held.length) });
     this.applied = { epoch: last.epoch, seq: last.seq };
+    if (this.expect?.epoch === last.epoch) this.expect.applied = last.seq;
     bundles.forEach((bundle, i) => {
       this.episode?.bundle(bundle.seq, { applied_beat: v.n(beat), cells: v.n(counts[i]!) });
       this.env.options.onApply?.({ id: this.id, epoch: bundle.epoch, seq: bundle.seq, beat, cells: counts[i]! });

@@ -8,7 +8,8 @@
  * new epoch and a snapshot.
  */
 import { parsePath, type Name, type TreeChange } from '@cep/cells';
-import type { Mount } from '@cep/transport';
+import { CepError } from '@cep/errors';
+import { TOPIC, type Mount } from '@cep/transport';
 import { BranchLog } from './delta.ts';
 import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
@@ -49,6 +50,7 @@ export class Publication {
     root: readonly Name[],
     sub: Sub,
     epoch: string,
+    private readonly onEnd: (publication: Publication) => void,
   ) {
     this.window = sub.window;
     this.maxInfl = sub.maxInfl;
@@ -127,6 +129,7 @@ export class Publication {
   end(status: 'ok' | 'cxl', summary: string): void {
     if (this.ended !== undefined) return;
     this.ended = { status, summary };
+    this.onEnd(this);
     this.cancelRetention?.();
     this.cancelSeal?.();
     if (this.held) this.setHeld(false);
@@ -148,13 +151,8 @@ export class Publication {
       else this.setHeld(true);
     }
     if (this.connected && this.mount.state === 'open') {
-      for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
-        const bundle = this.bundles.get(seq)!;
-        if (bundle.sent) continue;
-        for (const part of bundle.parts) this.mount.sendBranch(part);
-        bundle.sent = true;
-        this.episode.bundle(seq, { sent_beat: v.n(beat) });
-      }
+      const verdict = this.sendPending(beat);
+      if (verdict !== undefined) return verdict;
     }
     this.writeServing();
     if (this.log.pending && !this.held && this.cancelSeal === undefined) {
@@ -165,6 +163,33 @@ export class Publication {
       });
     }
     return 'idle';
+  }
+
+  /** Sends every bundle not sent on the current channel, oldest first. */
+  private sendPending(beat: number): SliceVerdict | undefined {
+    for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
+      const bundle = this.bundles.get(seq)!;
+      if (bundle.sent) continue;
+      try {
+        // Parts already handed over go again with the rest: the receiver assembles only whole bundles.
+        for (const part of bundle.parts) this.mount.sendBranch(part);
+      } catch (error) {
+        const code = error instanceof CepError ? error.code : 'SEND_FAILED';
+        this.env.emit(TOPIC.sendFailed, 'error', `mirror ${this.mountName}: bundle ${seq} not sent (${code}): ${(error as Error).message}`, this.peer);
+        if (code === 'FRAME_TOO_LARGE') {
+          // It will never fit: tell the receiver, and stop.
+          trySend(this.mount, buildMessage({ kind: 'reject', note: `bundle ${seq} does not fit a frame on this mount; lower partBytes on the source` }));
+          this.end('cxl', `bundle ${seq} does not fit a frame`);
+          return { close: 'fail', summary: `bundle ${seq} does not fit a frame` };
+        }
+        // A full queue or a mount closing: the next wake tries again.
+        this.env.timers.at(beat, () => this.episode.wake());
+        return undefined;
+      }
+      bundle.sent = true;
+      this.episode.bundle(seq, { sent_beat: v.n(beat) });
+    }
+    return undefined;
   }
 
   private seal(beat: number): void {
@@ -233,5 +258,15 @@ export function sourcePath(src: string): Name[] | string {
 
 /** Sends the welcome that opens (or resumes) a subscription. */
 export function welcome(mount: Mount, epoch: string, resumed: boolean): void {
-  mount.sendBranch(buildMessage({ kind: 'welcome', epoch, resumed }));
+  trySend(mount, buildMessage({ kind: 'welcome', epoch, resumed }));
+}
+
+/** Sends a control message; a mount that cannot take it is left to the resume protocol. */
+export function trySend(mount: Mount, message: FrozenCell): boolean {
+  try {
+    mount.sendBranch(message);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -154,7 +154,7 @@ describe('limits', () => {
     p.saturn.tree.set(`${SRC}/title`, text('two'));
     p.saturn.tree.set(`${SRC}/stats/count`, u64(2n));
     await p.until(() => field(p.earth.tree, 'r1', 'state') === 'error', 20);
-    expect(field(p.earth.tree, 'r1', 'error_note')).toMatch(/^bundle 2 could not be applied \(nothing was\): put: no store at data\/shared\/stats/);
+    expect(field(p.earth.tree, 'r1', 'error_note')).toMatch(/^bundle 2 could not be applied \(nothing was\): mrg: no store at data\/shared\/stats/);
     expect(branchDigest(p.earth.tree, SRC)).toBe(before);
     expect(p.earth.tree.getValue(`${SRC}/title`)).toEqual(text('one'));
     expect(field(p.earth.tree, 'r1', 'bundle_seq')).toBe(1n);

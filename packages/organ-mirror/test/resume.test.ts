@@ -113,6 +113,26 @@ describe('resume after a break', () => {
     await recovered(p);
   });
 
+  it('a receiver that never comes back: the source keeps its bundles for retainBeats, then lets go', async () => {
+    pair = await memoryPair({ saturn: { retainBeats: 5 } });
+    const p = pair;
+    p.saturn.tree.set(`${SRC}/n`, u64(0n));
+    p.saturn.tree.ensureList(`${SRC}/log`);
+    fileRequest(p.earth.tree, 'r1');
+    await p.until(() => serving(p, 'acked') === 1n, 20);
+    const op = serving(p, 'op') as string;
+    memoryHooks(p.earth.provider).capture(earthChannel(p)); // the unsub is lost
+    p.earth.tree.remove('/net/organs/mirror/requests/r1');
+    change(p, 1); // the closed channel reaches saturn; the change is sealed for a receiver that may return
+    await p.beats(3);
+    expect(serving(p, 'state')).toBe('lost');
+    expect(serving(p, 'seq')).toBe(2n); // sealed meanwhile, kept for a return
+    await p.beats(4);
+    expect(p.saturn.tree.get('/net/organs/mirror/serving/earth')).toBeUndefined();
+    expect(at(p.saturn.tree, `/rt/ops/${op}/close/status`)).toBe('cxl');
+    expect(at(p.saturn.tree, `/rt/ops/${op}/close/summary`)).toBe('receiver gone for 5 beats');
+  });
+
   it('repeated breaks while resuming still converge, with one epoch', async () => {
     const p = await started({ window: 2, maxInfl: 2 });
     for (let i = 1; i <= 20; i++) {
