@@ -106,8 +106,10 @@ export function readMirrorRequest(request: Cell, mode: string, localNode: string
   if (isProblem(tokText)) return tokText;
   const resumeTok = parseToken((tokText as string | undefined) ?? '');
   if (typeof resumeTok === 'string') return { field: 'bundle/resume_tok', note: `bundle/resume_tok: ${resumeTok}` };
+  // As the reference does: a mirror without required caps asks for a reliable, ordered mount.
+  const spec: MountSpec = (mount.spec.caps?.required?.length ?? 0) > 0 ? mount.spec : { ...mount.spec, caps: { ...mount.spec.caps, required: ['ordered', 'reliable'] } };
   return {
-    spec: mount.spec, deadline: mount.deadline, srcPeer: srcPeer as string, srcChan: srcChan as string, dstChan, dst,
+    spec, deadline: mount.deadline, srcPeer: srcPeer as string, srcChan: srcChan as string, dstChan, dst,
     window: window as number, maxInfl: maxInfl as number, commitMode, resumeTok,
   };
 }

@@ -41,11 +41,15 @@ describe('a mirror request', () => {
     expect(at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/src_chan')).toBe(SRC);
   });
 
-  it('mirrors into dst_chan when given', async () => {
+  it('mirrors into dst_chan when given; without caps it asks for reliable and ordered', async () => {
     pair = await memoryPair();
     const p = pair;
     seed(p);
     fileRequest(p.earth.tree, 'r1', { dst: '/copies/saturn' });
+    p.earth.tree.remove('/net/organs/mirror/requests/r1/caps'); // no caps: reliable and ordered, as in the reference
+    await p.beats(1);
+    expect(at(p.earth.tree, '/net/mounts/saturn/mirror/main/caps/required/reliable')).toBe(true);
+    expect(at(p.earth.tree, '/net/mounts/saturn/mirror/main/caps/required/ordered')).toBe(true);
     await p.until(() => field(p.earth.tree, 'r1', 'bundle_seq') === 1n, 20);
     expect(branchDigest(p.earth.tree, '/copies/saturn')).toBe(branchDigest(p.saturn.tree, SRC));
     expect(p.earth.tree.get(SRC)).toBeUndefined();
