@@ -11,6 +11,7 @@ import { createBeatDriver, type BeatDriver, type BeatDriverStats } from './beat-
 import type { PeerConfig } from './config/schema.ts';
 import type { LoadedHandler } from './handlers.ts';
 import { createRuntime, type Runtime } from '@cep/heartbeat';
+import { pruneUsage } from '@cep/security';
 import { logCeiFacts } from './cei-log.ts';
 import { startHttpServer } from './http.ts';
 import { valueToJson } from './tree-json.ts';
@@ -124,7 +125,11 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     // The inbound log (every admitted frame and provider event) is what a replay needs; a
     // long-running peer keeps the last INBOUND_LOG_BEATS beats of it, not all of history.
     runtime.onCommit((beat) => {
-      if (beat % 256 === 0 && beat > INBOUND_LOG_BEATS) runtime.clearInboundLog(beat - INBOUND_LOG_BEATS);
+      if (beat % 256 === 0 && beat > INBOUND_LOG_BEATS) {
+        runtime.clearInboundLog(beat - INBOUND_LOG_BEATS);
+        // Per-invoke security usage records whose invokes are long over (a beat-stamped decision, so it replays).
+        pruneUsage(runtime.tree, beat - INBOUND_LOG_BEATS);
+      }
     });
     transport = await wireTransport(ctx);
     organs = await wireOrgans(ctx, transport.manager);

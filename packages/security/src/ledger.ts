@@ -51,6 +51,22 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
   return total;
 }
 
+/**
+ * Removes the usage records of invokes untouched since before `beforeBeat` (their budget
+ * checks are over). Deterministic: it reads only beat stamps, so a replay prunes the same
+ * entries at the same beat. Returns how many were removed.
+ */
+export function pruneUsage(tree: Tree, beforeBeat: number): number {
+  const ledger = tree.get(LEDGER);
+  if (ledger === undefined) return 0;
+  const stale = ledger.children().filter((entry) => entry.subtreeModified < beforeBeat);
+  if (stale.length === 0) return 0;
+  tree.batch(() => {
+    for (const entry of stale) tree.remove([...LEDGER, entry.name]);
+  });
+  return stale.length;
+}
+
 /** The usage recorded for an invoke so far. */
 export function usageOf(tree: Tree, invokeId: string): Usage {
   const base = [...LEDGER, name(invokeId), 'usage'];

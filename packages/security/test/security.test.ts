@@ -10,6 +10,7 @@ import {
   newInvokeId,
   parsePipelineMeta,
   preflight,
+  pruneUsage,
   recordUsage,
   usageOf,
   writePipelineSpec,
@@ -230,5 +231,21 @@ describe('policy reload', () => {
     const tree = runtimeTree();
     declarePolicy(tree, POLICY);
     expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side: 'receive' }).allowed).toBe(true);
+  });
+});
+
+describe('pruneUsage', () => {
+  it('removes only usage records untouched since before the given beat', () => {
+    const tree = createTree();
+    const old = newInvokeId();
+    const fresh = newInvokeId();
+    tree.setBeat(3);
+    recordUsage(tree, old, { ioBytes: 10 });
+    tree.setBeat(10);
+    recordUsage(tree, fresh, { ioBytes: 5 });
+    expect(pruneUsage(tree, 10)).toBe(1);
+    expect(usageOf(tree, old)).toEqual({});
+    expect(usageOf(tree, fresh)).toMatchObject({ ioBytes: 5 });
+    expect(pruneUsage(tree, 10)).toBe(0);
   });
 });
