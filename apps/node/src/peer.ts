@@ -129,6 +129,8 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
         runtime.clearInboundLog(beat - INBOUND_LOG_BEATS);
         // Per-invoke security usage records whose invokes are long over (a beat-stamped decision, so it replays).
         pruneUsage(runtime.tree, beat - INBOUND_LOG_BEATS);
+        // OPS dossiers (one per invoke and mirror episode) closed that long ago.
+        runtime.ops.prune(beat - INBOUND_LOG_BEATS);
       }
     });
     transport = await wireTransport(ctx);

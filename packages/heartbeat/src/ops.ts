@@ -155,6 +155,23 @@ export function createOps(deps: OpsDeps): OpsInternal {
       });
     },
 
+    prune(beforeBeat: number): number {
+      const root = tree.get(OPS_ROOT);
+      if (root === undefined) return 0;
+      const stale = root.children().filter((op) => {
+        const closedBeat = readInt(tree, segs(OPS_ROOT, op.name.tag.text, 'close', 'closed_beat'));
+        return closedBeat !== undefined && closedBeat < BigInt(beforeBeat);
+      });
+      if (stale.length === 0) return 0;
+      tree.batch(() => {
+        for (const op of stale) {
+          watched.delete(op.name.tag.text);
+          tree.remove([...OPS_ROOT, op.name]);
+        }
+      });
+      return stale.length;
+    },
+
     state(id: string): OpState | undefined {
       return stateOf(opPath(id));
     },

@@ -240,6 +240,12 @@ export interface Ops {
   close(id: string, status: OpStatus, summary?: string): boolean;
   /** Installs a watcher; returns its id. Watchers fire exactly once, in commit. */
   await(id: string, options: OpAwaitOptions): string;
+  /**
+   * Removes dossiers closed before `beforeBeat` (their watchers have fired); returns how many.
+   * A long-running runtime calls it now and then so `/rt/ops` stays bounded. Beat-stamped, so
+   * a replay prunes the same dossiers.
+   */
+  prune(beforeBeat: number): number;
   /** The current state, or `undefined` if there is no such dossier. */
   state(id: string): OpState | undefined;
   /** The path of a dossier. */

@@ -27,6 +27,22 @@ describe('OPS dossiers', () => {
     expect(history(rt, a)).toEqual(['3:run']);
   });
 
+  it('prune removes only dossiers closed before the given beat, and the ids keep increasing', () => {
+    const rt = createRuntime();
+    const early = rt.ops.start({ verb: 'op/a' });
+    const open = rt.ops.start({ verb: 'op/b' });
+    rt.registerEnzyme({ name: 'close-early', signal: 'go', run: (ctx) => void ctx.runtime.ops.close(early, 'ok') });
+    rt.enqueue('go');
+    rt.run(3);
+    const late = rt.ops.start({ verb: 'op/c' });
+    rt.ops.close(late, 'fail');
+    expect(rt.ops.prune(rt.beat)).toBe(1);
+    expect(rt.ops.state(early)).toBeUndefined();
+    expect(rt.ops.state(open)).toBe('run');
+    expect(rt.ops.state(late)).toBe('fail');
+    expect(rt.ops.start({ verb: 'op/d' })).toBe('4');
+  });
+
   it('keeps a history by beat, and a repeated state in the same beat adds no entry', () => {
     const rt = createRuntime();
     const id = rt.ops.start({ verb: 'v', state: 'plan' });
