@@ -82,9 +82,11 @@ describe('the peer runs on @cep/heartbeat', () => {
     expect(peer.tree.getValue('/net/test/last_tick')).toEqual(text(`beat ${peer.runtime.beat - 1}`));
   });
 
-  it('keeps only the last INBOUND_LOG_BEATS beats of the inbound log', async () => {
+  it('keeps only the last INBOUND_LOG_BEATS beats of the inbound log and of closed OPS dossiers', async () => {
     const { peer } = await start();
     peer.runtime.defineInput('test.tick', () => undefined);
+    const op = peer.runtime.ops.start({ verb: 'op/test' });
+    peer.runtime.ops.close(op, 'ok');
     for (let beat = 0; beat < INBOUND_LOG_BEATS + 600; beat++) {
       peer.runtime.pushInput('test.tick', { stream: 's', seq: beat, data: new Uint8Array(1) });
       peer.runtime.step();
@@ -93,6 +95,8 @@ describe('the peer runs on @cep/heartbeat', () => {
     expect(beats[0]).toBeGreaterThan(0);
     expect(beats.at(-1)! - beats[0]!).toBeLessThan(INBOUND_LOG_BEATS + 256);
     expect(beats.at(-1)! - beats[0]!).toBeGreaterThanOrEqual(INBOUND_LOG_BEATS - 1);
+    // Closed OPS dossiers go with it.
+    expect(peer.runtime.ops.state(op)).toBeUndefined();
   });
 });
 
