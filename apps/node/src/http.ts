@@ -67,17 +67,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
         sendError(res, 400, 'BAD_DEPTH', `depth must be a whole number, got "${depthText}"`);
         return;
       }
-      if (!path.startsWith('/')) {
-        sendError(res, 400, 'BAD_PATH', `path must be absolute (start with /), got "${path}"`);
-        return;
-      }
-      let cell;
-      try {
-        cell = path === '/' ? options.tree.root : options.tree.get(parsePath(path));
-      } catch (error) {
-        sendError(res, 400, 'BAD_PATH', `${path}: ${(error as Error).message}`);
-        return;
-      }
+      const cell = lookup(res, options.tree, path);
+      if (cell === null) return;
       if (cell === undefined) {
         sendError(res, 404, 'PATH_NOT_FOUND', `no live cell at ${path}`);
         return;
@@ -89,13 +80,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       // The deterministic digest of a branch (and its cell count): what two peers compare
       // to know a mirror has caught up, without shipping the branch.
       const path = url.searchParams.get('path') ?? '/';
-      let cell;
-      try {
-        cell = path === '/' ? options.tree.root : options.tree.get(parsePath(path));
-      } catch (error) {
-        sendError(res, 400, 'BAD_PATH', `${path}: ${(error as Error).message}`);
-        return;
-      }
+      const cell = lookup(res, options.tree, path);
+      if (cell === null) return;
       if (cell === undefined) {
         send(res, 200, JSON.stringify({ path, beat: options.beat(), digest: null, cells: 0 }) + '\n');
         return;
@@ -114,6 +100,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       return;
     default:
       sendError(res, 404, 'NOT_FOUND', `no endpoint ${url.pathname}; try /net?path=/net, /metrics or /status`);
+  }
+}
+
+/** The live cell at `path`, `undefined` when there is none, or `null` after answering 400 for a bad path. */
+function lookup(res: ServerResponse, tree: Tree, path: string): Cell | undefined | null {
+  if (!path.startsWith('/')) {
+    sendError(res, 400, 'BAD_PATH', `path must be absolute (start with /), got "${path}"`);
+    return null;
+  }
+  try {
+    return path === '/' ? tree.root : tree.get(parsePath(path));
+  } catch (error) {
+    sendError(res, 400, 'BAD_PATH', `${path}: ${(error as Error).message}`);
+    return null;
   }
 }
 
