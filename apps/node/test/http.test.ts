@@ -1,4 +1,4 @@
-import { bool, bytes, name, text, u64, i64 } from '@cep/cells';
+import { bool, bytes, digestHex, name, text, u64, i64 } from '@cep/cells';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
@@ -82,6 +82,32 @@ describe('GET /net', () => {
     expect((await getJson(peer, '/net?path=/&depth=x')).body.error.code).toBe('BAD_DEPTH');
     expect((await getJson(peer, '/nope')).status).toBe(404);
     expect((await fetch(`${peer.httpUrl}/net`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('GET /digest and POST /invoke', () => {
+  it('answers the digest and cell count of a branch, null for an absent one', async () => {
+    const peer = await peerFor('earth');
+    peer.tree.set('/data/sky/a', text('x'));
+    peer.tree.set('/data/sky/b', u64(2));
+    const { body } = await getJson(peer, '/digest?path=/data/sky');
+    expect(body).toMatchObject({ path: '/data/sky', digest: digestHex(peer.tree.get('/data/sky')!), cells: 3 });
+    peer.tree.set('/data/sky/b', u64(3));
+    expect((await getJson(peer, '/digest?path=/data/sky')).body.digest).not.toBe(body.digest);
+    expect((await getJson(peer, '/digest?path=/data/none')).body).toMatchObject({ digest: null, cells: 0 });
+    expect((await getJson(peer, '/digest?path=data')).body.error.code).toBe('BAD_PATH');
+  });
+
+  it('refuses a malformed invoke body and an unknown peer with a 400 and a code', async () => {
+    const peer = await peerFor('earth');
+    const post = async (body: string) => {
+      const res = await fetch(`${peer.httpUrl}/invoke`, { method: 'POST', body });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    expect(await post('not json')).toMatchObject({ status: 400, body: { error: { code: 'BAD_JSON' } } });
+    expect(await post(JSON.stringify({ peer: 'saturn' }))).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
+    expect(await post(JSON.stringify({ peer: 'saturn', handler: 'add', arg: '-1' }))).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
+    expect(await post(JSON.stringify({ peer: 'mars', handler: 'add' }))).toMatchObject({ status: 400, body: { error: { code: 'UNKNOWN_PEER' } } });
   });
 });
 
