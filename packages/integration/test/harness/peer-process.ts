@@ -59,6 +59,8 @@ export interface PeerProcess {
   signal(signal: NodeJS.Signals): void;
   /** kill -9 and wait for the exit. */
   kill9(): Promise<ExitInfo>;
+  /** The last `n` log lines (compact: msg and fields) and the end of stderr, for failure messages. */
+  tail(n?: number): string;
 }
 
 /** A peer whose HTTP endpoint answers. */
@@ -69,6 +71,13 @@ export interface RunningPeer extends PeerProcess {
   net(path?: string, depth?: number): Promise<NetAnswer>;
   /** `GET /status` as JSON. */
   status(): Promise<Record<string, any>>;
+  /** `GET /digest?path=…`: the branch's deterministic digest (null when absent) and cell count. */
+  digest(path: string): Promise<{ digest: string | null; cells: number; beat: number }>;
+  /**
+   * `POST /invoke`: runs handler `handler` on `peer` (with an optional u64 `arg`) and answers
+   * with the outcome (`{ id, status, result?, note?, beats, ms }`); rejects on a non-200 answer.
+   */
+  invoke(peer: string, handler: string, arg?: bigint | number): Promise<Record<string, any>>;
 }
 
 /** Bounds (ms) of the waits; generous, since they only turn a hang into a failure with output. */
@@ -157,6 +166,11 @@ function spawnProcess(configFile: string, extraArgs: readonly string[]): PeerPro
   const closed = (s: NodeJS.ReadableStream) => new Promise<void>((resolve) => s.once('close', () => resolve()));
   const ended = Promise.all([exited, closed(child.stdout!), closed(child.stderr!)]).then(([info]) => info);
   const describe = () => `cep-node --config ${configFile} (pid ${child.pid})\n--- stdout:\n${out}--- stderr:\n${err}`;
+  const tail = (n = 12): string => {
+    const skip = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
+    const lines = logs.slice(-n).map((l) => `  ${String(l['msg'])} ${JSON.stringify(Object.fromEntries(Object.entries(l).filter(([k]) => !skip.has(k))))}`);
+    return `cep-node --config ${configFile} (pid ${child.pid}, ${running ? 'running' : 'exited'}), last ${lines.length} log lines:\n${lines.join('\n')}${err === '' ? '' : `\n  stderr: ${err.slice(-1500)}`}`;
+  };
 
   const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs: number = BOUNDS.log): Promise<LogLine> =>
     new Promise((resolve, reject) => {
@@ -210,13 +224,14 @@ function spawnProcess(configFile: string, extraArgs: readonly string[]): PeerPro
       if (running) child.kill('SIGKILL');
       return ended;
     },
+    tail,
   };
 }
 
-async function getJson(url: string): Promise<any> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(BOUNDS.log) });
+async function getJson(url: string, init: RequestInit = {}): Promise<any> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(BOUNDS.log), ...init });
   const body = await res.text();
-  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${body}`);
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url} answered ${res.status}: ${body}`);
   return JSON.parse(body);
 }
 
@@ -234,6 +249,8 @@ export interface PeerHarness {
   readonly spawned: readonly PeerProcess[];
   /** SIGKILLs every child still running, waits for their exits, removes the temp folder. */
   cleanup(): Promise<void>;
+  /** `tail(n)` of every process spawned so far: what a failed or hung test shows. */
+  tails(n?: number): string;
 }
 
 /** Creates a harness with a fresh temp folder. */
@@ -271,10 +288,20 @@ export function createPeerHarness(): PeerHarness {
         url,
         net: (path = '/net', depth) => getJson(`${url}/net?path=${encodeURIComponent(path)}${depth === undefined ? '' : `&depth=${depth}`}`),
         status: () => getJson(`${url}/status`),
+        digest: (path) => getJson(`${url}/digest?path=${encodeURIComponent(path)}`),
+        invoke: (peerName, handler, arg) =>
+          getJson(`${url}/invoke`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ peer: peerName, handler, ...(arg === undefined ? {} : { arg: String(arg) }) }),
+          }),
       };
     },
     get spawned() {
       return spawned;
+    },
+    tails(n = 12) {
+      return spawned.map((p) => p.tail(n)).join('\n');
     },
     async cleanup() {
       const all = spawned.splice(0);
