@@ -110,10 +110,12 @@ const script = fc.array(
   { minLength: 15, maxLength: 50 },
 );
 
-async function converge(p: Pair, id = 'r1'): Promise<void> {
-  const done = (): boolean =>
-    field(p.earth.tree, id, 'state') === 'active' && at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/inflight') === 0n &&
-    branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC);
+async function converge(p: Pair, manual = false, id = 'r1'): Promise<void> {
+  const done = (): boolean => {
+    if (manual && field(p.earth.tree, id, 'held') !== 0n) p.earth.mirror.commit(id);
+    return field(p.earth.tree, id, 'state') === 'active' && at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/inflight') === 0n &&
+      branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC);
+  };
   await p.until(done, 300);
   await p.beats(4); // nothing pending may still change it
   expect(branchDigest(p.earth.tree, SRC)).toBe(branchDigest(p.saturn.tree, SRC));
@@ -122,14 +124,15 @@ async function converge(p: Pair, id = 'r1'): Promise<void> {
 describe('random edit scripts with random breaks', () => {
   it('memory provider (reliable): the mirror ends equal to the source, every bundle applied once', async () => {
     await fc.assert(
-      fc.asyncProperty(script, fc.constantFrom(1, 2, 3), fc.constantFrom(1, 3), fc.constantFrom(600, 1 << 20), async (steps, window, maxInfl, partBytes) => {
+      fc.asyncProperty(script, fc.constantFrom(1, 2, 3), fc.constantFrom(1, 3), fc.constantFrom(600, 1 << 20), fc.constantFrom('stream', 'stream', 'batch', 'manual'), async (steps, window, maxInfl, partBytes, commitMode) => {
         pair = await memoryPair({ saturn: { partBytes }, earth: { retry: { first: 1, max: 2 } } });
         const p = pair;
         seed(p.saturn.tree);
-        fileRequest(p.earth.tree, 'r1', { window, maxInfl });
+        fileRequest(p.earth.tree, 'r1', { window, maxInfl, commitMode });
         await p.until(() => field(p.earth.tree, 'r1', 'state') === 'active', 50);
-        for (const step of steps) {
+        for (const [i, step] of steps.entries()) {
           for (const e of step.edits) edit(p.saturn.tree, e);
+          if (commitMode === 'manual' && i % 3 === 0) p.earth.mirror.commit('r1');
           if (step.brk) {
             const channel = memoryHooks(p.earth.provider).channels().find((c) => c.info.mount === 'main');
             if (channel !== undefined) memoryHooks(p.earth.provider).raise(channel, { type: 'fatal' });
@@ -140,13 +143,12 @@ describe('random edit scripts with random breaks', () => {
             p.saturn.runtime.step();
           }
         }
-        await converge(p);
-        console.log('run', steps.length, 'applies', p.earth.applies.length, 'epochs', new Set(p.earth.applies.map(a=>a.epoch)).size, 'cells', (p.saturn.tree.get(SRC) ? JSON.stringify(p.saturn.tree.get(SRC)!.children().length) : 'none'), 'breaks', steps.filter(s=>s.brk).length, 'facts', p.earth.facts.map(f=>f.topic).join(','), 'parts', p.saturn.seals.map(s=>s.parts.length).join(''));
+        await converge(p, commitMode === 'manual');
         expect([...applyCounts(p.earth).values()].every((n) => n === 1)).toBe(true);
         await p.close();
         pair = undefined;
       }),
-      { numRuns: 25, seed: 20251201 },
+      { numRuns: 40, seed: Number(process.env.MIRROR_SEED ?? 20251201) },
     );
   }, 60_000);
 
@@ -167,7 +169,6 @@ describe('random edit scripts with random breaks', () => {
       await p.beats(1);
     }
     await converge(p);
-    console.log('tcp', breaks, p.earth.applies.length, new Set(p.earth.applies.map(a=>a.epoch)).size, p.earth.facts.map(f=>f.topic).join(','));
     expect(breaks).toBeGreaterThan(0);
     expect([...applyCounts(p.earth).values()].every((n) => n === 1)).toBe(true);
     expect(p.earth.applies.length).toBeGreaterThan(1);
