@@ -246,6 +246,8 @@ export class Subscription {
       return;
     }
     if (b.seq < expect.next) return; // held, waiting for a commit
+    // A bundle sent again from its first part (a new channel under the same mount) starts over.
+    if (b.part === 1 && this.partial?.seq === b.seq) this.partial = undefined;
     if (b.seq > expect.next || (this.partial !== undefined && b.part !== this.partial.got + 1) || (this.partial === undefined && b.part !== 1)) {
       this.env.emit(TOPIC.schema, 'warn', `${this.label()}: bundle ${b.seq} part ${b.part} arrived while ${expect.next} part ${(this.partial?.got ?? 0) + 1} was due; resubscribing from ${formatToken(this.applied) || 'scratch'}`, this.req.spec.peer);
       this.partial = undefined;

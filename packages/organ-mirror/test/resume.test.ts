@@ -103,6 +103,29 @@ describe('resume after a break', () => {
     expect(branchDigest(p.earth.tree, SRC)).toBe(branchDigest(p.saturn.tree, SRC));
   });
 
+  it('a split bundle cut short and sent again from its first part (a provider reconnect) is applied once', async () => {
+    pair = await memoryPair({ saturn: { partBytes: 700 } });
+    const p = pair;
+    p.saturn.tree.set(`${SRC}/n`, u64(0n));
+    fileRequest(p.earth.tree, 'r1');
+    await p.until(() => serving(p, 'acked') === 1n, 20);
+    const out = memoryHooks(p.saturn.provider);
+    out.capture(saturnChannel(p));
+    for (let i = 0; i < 12; i++) p.saturn.tree.set(`${SRC}/k${'abcdefghijkl'[i]}`, text(`value ${i} `.repeat(8)));
+    await p.until(() => serving(p, 'seq') === 2n && p.saturn.tree.get(`/rt/ops/${serving(p, 'op')}/bundles/2/sent_beat`) !== undefined, 10);
+    const parts = out.takeOutbound(saturnChannel(p));
+    expect(parts.length).toBeGreaterThan(2);
+    out.capture(saturnChannel(p), false);
+    const inn = memoryHooks(p.earth.provider);
+    inn.inject(earthChannel(p), parts[0]!); // the old connection died after one part
+    await p.beats(1);
+    for (const part of parts) inn.inject(earthChannel(p), part); // the new one carries all of them
+    await p.until(() => serving(p, 'inflight') === 0n, 10);
+    expect(applyCounts(p.earth).get(`${serving(p, 'epoch')}:2`)).toBe(1);
+    expect(p.earth.facts.filter((f) => f.topic === 'tp_schema')).toHaveLength(0);
+    expect(branchDigest(p.earth.tree, SRC)).toBe(branchDigest(p.saturn.tree, SRC));
+  });
+
   it('a break on the source side, in the middle of a stream of bundles', async () => {
     const p = await started({ maxInfl: 3 });
     for (let i = 1; i <= 8; i++) {
