@@ -1,12 +1,12 @@
 /**
- * `installDiscovery`: marks `/net/peers` as the organ root (each peer is a request), registers
- * the organ and the recheck enzyme, and watches hard removes.
+ * `installDiscovery`: marks `/net/peers` as the organ root (each peer is a request) and
+ * registers the organ. The heartbeat's organ pass sees every change below a peer, hard removes
+ * of fields included, so nothing else needs to watch the tree.
  */
-import { formatName, name, nameEquals, parsePath, type Name } from '@cep/cells';
+import { formatName, nameEquals, parsePath, type Name } from '@cep/cells';
 import { organStore, type Runtime, type Severity } from '@cep/heartbeat';
 import { discoveryError } from './errors.ts';
 import { checkPeer, type CheckEnv } from './peer.ts';
-import { discoveryMatches, PeerWatch } from './watch.ts';
 
 /** The organ root: every peer under it is a request. */
 export const PEERS_ROOT: readonly Name[] = Object.freeze(parsePath('/net/peers'));
@@ -25,16 +25,14 @@ export interface DiscoveryOptions {
 /** An installed discovery organ. */
 export interface DiscoveryOrgan {
   readonly kind: string;
-  /** The signal the recheck enzyme listens on (`/<kind>/recheck`). */
-  readonly signal: readonly Name[];
-  /** Unregisters the organ and the enzyme and stops watching. The tree is left as it is. */
+  /** Unregisters the organ. The tree is left as it is (the root keeps its store type). */
   uninstall(): void;
 }
 
 /**
  * Installs the discovery organ on `runtime`. Throws `DISCOVERY_OPTION_INVALID` for a bad
  * option, `DISCOVERY_ROOT_INVALID` when `/net/peers` cannot be its root, and the heartbeat's
- * `ORGAN_DUPLICATE` / `ENZYME_DUPLICATE` when the kind is installed already.
+ * `ORGAN_DUPLICATE` when the kind is installed already.
  */
 export function installDiscovery(runtime: Runtime, options: DiscoveryOptions = {}): DiscoveryOrgan {
   const kind = options.kind ?? DISCOVERY_KIND;
@@ -43,10 +41,8 @@ export function installDiscovery(runtime: Runtime, options: DiscoveryOptions = {
     throw discoveryError('DISCOVERY_OPTION_INVALID', `severity must be 'warn' or 'error', not '${String(severity)}'`, { severity });
   }
   let store: Name;
-  let signal: Name[];
   try {
     store = organStore(kind);
-    signal = [name(kind), name('recheck')];
   } catch (error) {
     throw discoveryError('DISCOVERY_OPTION_INVALID', `kind '${kind}' does not make a valid name: ${(error as Error).message}; use a short lower-case word`, { kind });
   }
@@ -68,35 +64,6 @@ export function installDiscovery(runtime: Runtime, options: DiscoveryOptions = {
     // CEI rewrites ceh on every mirrored fact; error_note/state are our (and the heartbeat's) outputs.
     outputs: ['ceh', 'error_note', 'state'],
   });
-  const watch = new PeerWatch(runtime, 'peers', signal, discoveryMatches);
-  let unregisterEnzyme: () => void;
-  try {
-    unregisterEnzyme = runtime.registerEnzyme({
-      name: `${kind}:recheck`,
-      signal,
-      run: () => {
-        const peers = watch.take();
-        if (peers === 'all') return;
-        for (const peer of peers) {
-          const cell = tree.get([...PEERS_ROOT, peer]);
-          if (cell !== undefined) checkPeer(env, cell);
-        }
-      },
-    });
-  } catch (error) {
-    unregisterOrgan();
-    throw error;
-  }
   tree.ensureDictionary(PEERS_ROOT, store);
-  const unsubscribe = tree.subscribe(watch.listen);
-  return {
-    kind,
-    signal: Object.freeze(signal),
-    uninstall() {
-      unsubscribe();
-      watch.cancel();
-      unregisterEnzyme();
-      unregisterOrgan();
-    },
-  };
+  return { kind, uninstall: unregisterOrgan };
 }

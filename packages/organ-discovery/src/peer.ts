@@ -1,8 +1,7 @@
 /**
  * One peer: validate its service records and prune the branches that became empty.
- * Runs inside the organ's validator (heartbeat organ pass) and inside the recheck enzyme
- * (hard removes the heartbeat cannot see); both are beat work, so the outcome is
- * deterministic. Idempotent: a second run over an unchanged peer writes nothing.
+ * Runs inside the organ's validator (heartbeat organ pass, start of compute), so the outcome
+ * is deterministic. Idempotent: a second run over an unchanged peer writes nothing.
  */
 import { CEP, idEquals, name, text, type Cell, type Tree } from '@cep/cells';
 import type { Cei, Severity } from '@cep/heartbeat';

@@ -17,13 +17,13 @@ describe('discovery: pruning', () => {
     expect(h.facts).toEqual([]);
   });
 
-  it('removes them when the last service is removed hard (the organ pass cannot see that; the recheck enzyme does, same beat)', () => {
+  it('removes them when the last service is removed hard (the heartbeat organ pass sees it, same beat)', () => {
     const h = harness();
     writeService(h.tree, 'saturn', 'main', validService());
     h.rt.step();
     h.tree.remove(`${P}/services/main`);
     const report = h.rt.step();
-    expect(report.agenda.map((a) => a.enzyme)).toEqual(['net_discovery:recheck']);
+    expect(report.organRuns).toBe(1);
     expect(h.tree.find(P)).toBeUndefined();
   });
 
@@ -48,11 +48,14 @@ describe('discovery: pruning', () => {
     expect(h.tree.getValue(`${P}/ceh/tp_backpr/note`)).toEqual(text('queue full'));
   });
 
-  it('removes a peer once its CEI mirrors are gone too', () => {
+  it('removes a peer once its CEI mirrors are gone too, at the peer\'s next check (ceh is an output, so removing inside it checks nothing)', () => {
     const h = harness();
     h.rt.cei.emit({ topic: 'tp_backpr', severity: 'warn', note: 'queue full', origin: 'test', peer: 'saturn' });
     h.rt.step();
     h.tree.remove(`${P}/ceh/tp_backpr`);
+    expect(h.rt.step().organRuns).toBe(0);
+    expect(h.tree.get(`${P}/ceh`)!.children()).toEqual([]);
+    h.tree.ensureDictionary(`${P}/services/spare`); // any change below the peer checks it
     h.rt.step();
     expect(h.tree.find(P)).toBeUndefined();
   });

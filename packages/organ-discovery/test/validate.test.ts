@@ -117,6 +117,18 @@ describe('discovery: service records', () => {
     expect(h.schemaFacts()).toHaveLength(1);
   });
 
+  it('notices a field hard-removed from a valid record (tree.remove, as the transport manager does)', () => {
+    const h = harness();
+    writeService(h.tree, 'saturn', 'main', validService());
+    h.rt.step();
+    h.tree.remove(`${SVC}/provider`);
+    const report = h.rt.step();
+    expect(report.organRuns).toBe(1); // the heartbeat's organ pass, nothing of ours
+    expect(report.signals).toBe(0);
+    expect(textAt(h.tree, `${SVC}/error_note`)).toBe(`missing field 'provider' (text)`);
+    expect(h.schemaFacts().map((f) => f.note)).toEqual([`peer 'saturn' service 'main': missing field 'provider' (text)`]);
+  });
+
   it('does not repeat a fact while the same problem stands, but reports a different one', () => {
     const h = harness();
     writeService(h.tree, 'saturn', 'main', validService({ mode: undefined }));
