@@ -6,14 +6,14 @@
  */
 import { name, nameEquals, valueFromData, type Name } from '@cep/cells';
 import { isCepError } from '@cep/errors';
-import { ByteReader, bytesEqual, toHex } from './bytes.ts';
+import { ByteReader, bytesEqualAt, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE, type RawRecord, type ReadFrame } from './frame.ts';
-import { blake3 } from './hash.ts';
+import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { CELL_TYPE, META, STORE, readCellDesc, readManifest, readNamepool, readOrder, type ManifestEntry } from './records.ts';
+import { CELL_TYPE, META, STORE, readNamepool, scanCellDesc, scanManifest, scanOrder, type CellDescScan } from './records.ts';
 import type { StagedCell } from './branch.ts';
 
 const DICTIONARY = name('dictionary');
@@ -26,7 +26,6 @@ interface CellEntry {
   readonly record: RawRecord;
   /** The record key as latin1 without its type byte: the prefix of the cell's other records' keys. */
   readonly pathKey: string;
-  readonly path: Name[];
   readonly suffix: Name;
 }
 
@@ -51,7 +50,8 @@ export function readBranch(frame: ReadFrame, policy: ResolvedPolicy): { root: St
   const first = records[0];
   if (first === undefined || first.type !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
   const cells = indexCells(records, keys, names);
-  if (!nameEquals(cells.get(ROOT_NAME.key)?.path[0] ?? name('x'), ROOT_NAME) || cells.get(ROOT_NAME.key)?.record !== first) {
+  // The entry indexed by the root's key alone is a one-segment path of the root name.
+  if (cells.get(ROOT_NAME.key)?.record !== first) {
     throw serializerError('BRANCH_INCONSISTENT', 'the first cell_desc is not the branch root (path /)');
   }
   const staging = new Staging(byKey, cells, names, policy);
@@ -89,16 +89,11 @@ function indexCells(records: readonly RawRecord[], keys: readonly string[], name
     const segments = (record.key.length - 1) / 17;
     if (!Number.isInteger(segments) || segments < 2) throw serializerError('FRAME_BAD_RECORD', `cell_desc key of ${record.key.length} bytes is not 1 + 17·n (n ≥ 2)`);
     const r = new ByteReader(record.key, 1);
-    const path: Name[] = [];
-    let index = '';
-    for (let s = 0; s < segments; s++) {
-      const n = names.readName(r);
-      if (s < segments - 1) index += s === 0 ? n.key : '\u0001' + n.key;
-      path.push(n);
-    }
-    const suffix = path.pop()!;
+    let index = names.readName(r).key;
+    for (let s = 1; s < segments - 1; s++) index += '\u0001' + names.readName(r).key;
+    const suffix = names.readName(r);
     if (cells.has(index)) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
-    cells.set(index, { record, pathKey: keys[i]!.slice(1), path, suffix });
+    cells.set(index, { record, pathKey: keys[i]!.slice(1), suffix });
   });
   return cells;
 }
@@ -107,6 +102,8 @@ function indexCells(records: readonly RawRecord[], keys: readonly string[], name
 class Staging {
   consumed = 0;
   cellCount = 0;
+  /** Scratch for payload hashes (compared, never kept). */
+  private readonly digest = new Uint8Array(32);
 
   constructor(
     private readonly byKey: ReadonlyMap<string, RawRecord>,
@@ -122,7 +119,7 @@ class Staging {
     this.cells.delete(index);
     this.consumed++;
     this.cellCount++;
-    const desc = readCellDesc(entry.record.body);
+    const desc = scanCellDesc(entry.record.body);
     const deleted = (desc.metaMask & META.tombstone) !== 0;
     const own = path[path.length - 1]!;
     const data = desc.ref !== undefined ? this.payload(entry, desc) : undefined;
@@ -144,26 +141,27 @@ class Staging {
     }
     const kind = desc.storeDescriptor === STORE.list ? 'list' : desc.storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
     if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${desc.storeDescriptor.toString(16)} is neither a dictionary nor a list`);
-    const entries = this.childEntries(entry.pathKey, kind);
     const seen = new Set<string>();
-    const children = entries.map((e) => {
-      if (seen.has(e.name.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${e.name.tag.text} is listed twice`);
-      seen.add(e.name.key);
-      return this.build([...path, e.name], index + '\u0001' + e.name.key, depth + 1);
+    const children = this.childEntries(entry.pathKey, kind).map((child) => {
+      if (seen.has(child.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
+      seen.add(child.key);
+      return this.build([...path, child], index + '\u0001' + child.key, depth + 1);
     });
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
     return { name: own, deleted, kind, ...(nameEquals(entry.suffix, defaultType) ? {} : { storeType: entry.suffix }), children };
   }
 
   /** A cell's payload bytes (inline or reassembled from chunks), checked against its declared hash. */
-  private payload(entry: CellEntry, desc: ReturnType<typeof readCellDesc>): Uint8Array {
+  private payload(entry: CellEntry, desc: CellDescScan): Uint8Array {
     const ref = desc.ref!;
+    const body = entry.record.body;
     if (ref.refKind !== 0 || ref.hashAlg !== 1 || ref.codec !== 0) throw serializerError('FRAME_BAD_RECORD', 'branch payloads travel in the frame (ref kind 0, BLAKE3, no codec)');
     let data: Uint8Array;
-    if (desc.inline.length > 0) {
+    const inlineLength = desc.inlineEnd - desc.inlineStart;
+    if (inlineLength > 0) {
       if (this.policy.aead !== undefined) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
-      if (desc.inline.length !== ref.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
-      data = desc.inline;
+      if (inlineLength !== ref.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
+      data = body.subarray(desc.inlineStart, desc.inlineEnd);
     } else {
       const chunks: RawRecord[] = [];
       for (let ordinal = 0; ; ordinal++) {
@@ -174,18 +172,19 @@ class Staging {
       this.consumed += chunks.length;
       data = assemblePayload(chunks, ref.size, this.policy.aead?.key, this.policy.aead !== undefined);
     }
-    if (!bytesEqual(blake3(data), ref.hash)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
+    blake3Into(data, 0, data.length, this.digest, 0);
+    if (!bytesEqualAt(body, ref.hashStart, ref.hashEnd - ref.hashStart, this.digest)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
     return data;
   }
 
   /** A store's children from its manifest pages, checked against its order pages. */
-  private childEntries(pathKey: string, kind: 'list' | 'dictionary'): ManifestEntry[] {
-    const entries: ManifestEntry[] = [];
+  private childEntries(pathKey: string, kind: 'list' | 'dictionary'): Name[] {
+    const children: Name[] = [];
     for (let page = 0; ; page++) {
       const record = this.byKey.get(recordKey(RECORD_TYPE.MANIFEST_DELTA, pathKey, page));
       if (record === undefined) break;
       this.consumed++;
-      entries.push(...readManifest(record.body, this.names).entries);
+      scanManifest(record.body, this.names, (_op, name) => children.push(name));
     }
     const projection = kind === 'list' ? 1 : 0;
     let positions = 0;
@@ -193,15 +192,16 @@ class Staging {
       const record = this.byKey.get(recordKey(RECORD_TYPE.ORDER_DELTA, pathKey, projection, page));
       if (record === undefined) break;
       this.consumed++;
-      const order = readOrder(record.body, this.names);
-      for (const e of order.entries) {
-        const expected = entries[e.position];
-        if (expected === undefined || e.position !== positions++ || !nameEquals(expected.name, e.name)) {
-          throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
-        }
-      }
+      // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
+      let agrees = true;
+      scanOrder(record.body, this.names, (_op, name, position) => {
+        if (!agrees) return;
+        const expected = children[position];
+        if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;
+      });
+      if (!agrees) throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
     }
-    if (positions !== entries.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
-    return entries;
+    if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
+    return children;
   }
 }

@@ -159,11 +159,16 @@ export class ByteReader {
   // Created on the first 64-bit read only: most readers never need one.
   private view: DataView | undefined;
 
+  /**
+   * `base` is where offsets in error messages count from: a reader over part of a larger
+   * array reports offsets as if it had been given that part alone (no view needed).
+   */
   constructor(
     readonly data: Uint8Array,
     offset = 0,
     readonly end = data.length,
     private readonly what = 'frame',
+    private readonly base = 0,
   ) {
     this.offset = offset;
   }
@@ -174,7 +179,8 @@ export class ByteReader {
 
   private need(n: number): void {
     if (n > this.end - this.offset) {
-      throw serializerError('FRAME_TRUNCATED', `${this.what} ends ${n - (this.end - this.offset)} byte(s) early at offset ${this.offset}`, { offset: this.offset, need: n });
+      const offset = this.offset - this.base;
+      throw serializerError('FRAME_TRUNCATED', `${this.what} ends ${n - (this.end - this.offset)} byte(s) early at offset ${offset}`, { offset, need: n });
     }
   }
 
@@ -241,7 +247,10 @@ export class ByteReader {
     if (short >= 0) return BigInt(short);
     let result = 0n;
     for (let i = 0; i < 10; i++) {
-      if (this.offset >= this.end) throw serializerError('FRAME_BAD_VARINT', `${this.what} ends inside a varint at offset ${this.offset}`, { offset: this.offset });
+      if (this.offset >= this.end) {
+        const offset = this.offset - this.base;
+        throw serializerError('FRAME_BAD_VARINT', `${this.what} ends inside a varint at offset ${offset}`, { offset });
+      }
       const byte = this.data[this.offset++]!;
       result |= BigInt(byte & 0x7f) << BigInt(7 * i);
       if ((byte & 0x80) === 0) {
@@ -249,7 +258,13 @@ export class ByteReader {
         return result;
       }
     }
-    throw serializerError('FRAME_BAD_VARINT', `${this.what} has a varint longer than 10 bytes or over 64 bits at offset ${this.offset}`, { offset: this.offset });
+    const offset = this.offset - this.base;
+    throw serializerError('FRAME_BAD_VARINT', `${this.what} has a varint longer than 10 bytes or over 64 bits at offset ${offset}`, { offset });
+  }
+
+  /** Checks and skips a varint as {@link varintBig} would read it (no BigInt for short ones). */
+  skipVarint64(): void {
+    if (this.varintShort() < 0) this.varintBig();
   }
 
   /** A varint that must be ≤ `max` (a length or count the caller will act on). */
@@ -258,7 +273,7 @@ export class ByteReader {
     if (short >= 0 && short <= max) return short;
     const value = short >= 0 ? BigInt(short) : this.varintBig();
     if (value > BigInt(max)) {
-      throw serializerError('FRAME_BAD_RECORD', `${field} ${value} is over its limit ${max} at offset ${this.offset}`, { field, value, limit: max });
+      throw serializerError('FRAME_BAD_RECORD', `${field} ${value} is over its limit ${max} at offset ${this.offset - this.base}`, { field, value, limit: max });
     }
     return Number(value);
   }
@@ -297,6 +312,13 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether `data[at, at + length)` equals `other` (no view allocated). */
+export function bytesEqualAt(data: Uint8Array, at: number, length: number, other: Uint8Array): boolean {
+  if (length !== other.length) return false;
+  for (let i = 0; i < length; i++) if (data[at + i] !== other[i]) return false;
   return true;
 }
 

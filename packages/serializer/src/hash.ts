@@ -1,7 +1,7 @@
 /**
  * BLAKE3 (the reference's hash algorithm 1), the 64-bit fingerprint, and the Merkle root.
  *
- * Three paths with identical output, by input: up to {@link SMALL_MAX} bytes a JS
+ * Three paths with identical output, by input: up to 192 bytes a JS
  * single-chunk BLAKE3 that allocates nothing (blake3-chunk.ts; tiny inputs are most calls
  * in a frame, and there hash-wasm's per-call overhead is the whole cost); above that
  * hash-wasm's WebAssembly BLAKE3 (about 10× faster than pure JS per block); @noble/hashes
@@ -15,8 +15,11 @@ import { latin1 } from './bytes.ts';
 // WebAssembly instantiation is asynchronous once, at load; hashing is synchronous after that.
 const wasmHasher = await createBLAKE3(256);
 
-/** Inputs up to this size take the JS path (measured: faster than the WASM call up to here). */
-const SMALL_MAX = 64;
+/**
+ * Inputs up to this size (three blocks) take the JS path. Measured on 13,000 inputs: JS is
+ * 1.8× faster at 64 bytes, 1.3× at 128, even at 187, and allocates nothing; WASM wins from 256.
+ */
+const SMALL_MAX = 192;
 
 /** BLAKE3-256 (or `outLen` bytes of extended output). */
 export function blake3(data: Uint8Array, outLen = 32): Uint8Array {

@@ -73,34 +73,85 @@ export function writeCellDescInto(out: ByteWriter, d: CellDescInput): void {
 }
 
 export function readCellDesc(body: Uint8Array): CellDesc {
+  const s = scanCellDesc(body);
+  const at = (offset: number): ByteReader => new ByteReader(body, offset, body.length, 'cell_desc');
+  return {
+    cellType: s.cellType,
+    storeDescriptor: s.storeDescriptor,
+    created: at(s.createdAt).varintBig(),
+    latest: at(s.latestAt).varintBig(),
+    revision: body.subarray(s.revisionAt, s.revisionAt + 16),
+    payloadKind: s.payloadKind,
+    fingerprint: s.fingerprintAt < 0 ? undefined : at(s.fingerprintAt).u64(),
+    inline: body.subarray(s.inlineStart, s.inlineEnd),
+    ref: s.ref && {
+      refKind: s.ref.refKind, hashAlg: s.ref.hashAlg, codec: s.ref.codec, aeadMode: s.ref.aeadMode, size: s.ref.size,
+      hash: body.subarray(s.ref.hashStart, s.ref.hashEnd),
+    },
+    metaMask: s.metaMask,
+  };
+}
+
+/** A checked cell_desc as numbers and positions in its body (see {@link scanCellDesc}). */
+export interface CellDescScan {
+  readonly cellType: number;
+  readonly storeDescriptor: number;
+  readonly createdAt: number;
+  readonly latestAt: number;
+  readonly revisionAt: number;
+  readonly payloadKind: number;
+  /** Where the 8 fingerprint bytes are, or -1 without a fingerprint. */
+  readonly fingerprintAt: number;
+  readonly inlineStart: number;
+  readonly inlineEnd: number;
+  readonly ref: (Omit<PayloadRef, 'hash'> & { readonly hashStart: number; readonly hashEnd: number }) | undefined;
+  readonly metaMask: number;
+}
+
+/**
+ * Checks a cell_desc body and says where its parts are, allocating no views, BigInts or
+ * sub-readers: the branch decoder reads one per cell and needs only a few fields.
+ * {@link readCellDesc} builds the full object from it.
+ */
+export function scanCellDesc(body: Uint8Array): CellDescScan {
   const r = new ByteReader(body, 0, body.length, 'cell_desc');
   const cellType = r.u8();
   const storeDescriptor = r.u16();
-  const created = r.varintBig();
-  const latest = r.varintBig();
-  const revision = r.bytes(16);
+  const createdAt = r.offset;
+  r.skipVarint64();
+  const latestAt = r.offset;
+  r.skipVarint64();
+  const revisionAt = r.offset;
+  r.skip(16);
   const payloadKind = r.u8();
   const fpLen = r.varint(8, 'fingerprint length');
   if (fpLen !== 0 && fpLen !== 8) throw serializerError('FRAME_BAD_RECORD', `fingerprint length ${fpLen} is not 0 or 8`);
-  const fingerprint = fpLen === 8 ? r.u64() : undefined;
-  const inline = r.lengthPrefixed(64, 'inline payload length');
+  const fingerprintAt = fpLen === 8 ? r.offset : -1;
+  if (fpLen === 8) r.skip(8);
+  const inlineLength = r.varint(64, 'inline payload length');
+  const inlineStart = r.offset;
+  r.skip(inlineLength);
   const refLen = r.varint(r.remaining, 'payload-ref length');
-  let ref: PayloadRef | undefined;
+  let ref: CellDescScan['ref'];
   if (refLen > 0) {
-    const rr = new ByteReader(r.bytes(refLen), 0, refLen, 'payload-ref block');
+    const refAt = r.offset;
+    r.skip(refLen);
+    const rr = new ByteReader(body, refAt, refAt + refLen, 'payload-ref block', refAt);
     const refKind = rr.u8();
     const hashAlg = rr.u8();
     const codec = rr.u8();
     const aeadMode = rr.u8();
     const size = rr.varint(MAX_PAYLOAD_BYTES, 'payload size');
-    const hash = rr.lengthPrefixed(64, 'payload hash length');
+    const hashLength = rr.varint(64, 'payload hash length');
+    const hashStart = rr.offset;
+    rr.skip(hashLength);
     if (rr.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'payload-ref block has trailing bytes');
-    ref = { refKind, hashAlg, codec, aeadMode, size, hash };
+    ref = { refKind, hashAlg, codec, aeadMode, size, hashStart, hashEnd: rr.offset };
   }
   r.varint(0xffffffff, 'namepool map ref');
   const metaMask = r.u16();
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `cell_desc has ${r.remaining} trailing byte(s)`);
-  return { cellType, storeDescriptor, created, latest, revision, payloadKind, fingerprint, inline, ref, metaMask };
+  return { cellType, storeDescriptor, createdAt, latestAt, revisionAt, payloadKind, fingerprintAt, inlineStart, inlineEnd: inlineStart + inlineLength, ref, metaMask };
 }
 
 export interface Chunk {
@@ -189,6 +240,23 @@ export function writeManifestInto(out: ByteWriter, m: Manifest, names: NameTable
 }
 
 export function readManifest(body: Uint8Array, names: NameTableReader): Manifest {
+  const entries: ManifestEntry[] = [];
+  const head = scanManifest(body, names, (op, name, mask, revisionAt) => {
+    entries.push({ op, name, mask, revision: body.subarray(revisionAt, revisionAt + 16) });
+  });
+  return { ...head, entries };
+}
+
+/**
+ * Checks a manifest_delta body, calling `onEntry` for each child in order (with where its
+ * 16-byte revision is) instead of building entry objects: the branch decoder needs only
+ * the names. {@link readManifest} builds the objects from it.
+ */
+export function scanManifest(
+  body: Uint8Array,
+  names: NameTableReader,
+  onEntry: (op: number, name: Name, mask: number, revisionAt: number) => void,
+): Omit<Manifest, 'entries'> {
   const r = new ByteReader(body, 0, body.length, 'manifest_delta');
   const epoch = r.varintBig();
   const rangeKind = r.u8();
@@ -201,14 +269,17 @@ export function readManifest(body: Uint8Array, names: NameTableReader): Manifest
   const min = bound();
   const max = bound();
   const count = r.varint(Math.floor(r.remaining / 36), 'manifest child count');
-  const entries: ManifestEntry[] = [];
   for (let i = 0; i < count; i++) {
     const op = r.u8();
     if (op !== 1 && op !== 2) throw serializerError('FRAME_BAD_RECORD', `manifest op ${op} is not 1 (add) or 2 (remove)`);
-    entries.push({ op, name: names.readName(r), mask: r.u16(), revision: r.bytes(16) });
+    const name = names.readName(r);
+    const mask = r.u16();
+    const revisionAt = r.offset;
+    r.skip(16);
+    onEntry(op, name, mask, revisionAt);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `manifest_delta has ${r.remaining} trailing byte(s)`);
-  return { epoch, rangeKind, min, max, entries };
+  return { epoch, rangeKind, min, max };
 }
 
 export interface OrderEntry {
@@ -245,21 +316,27 @@ export function writeOrderInto(out: ByteWriter, o: Order, names: NameTableWriter
 }
 
 export function readOrder(body: Uint8Array, names: NameTableReader): Order {
+  const entries: OrderEntry[] = [];
+  const head = scanOrder(body, names, (op, name, position) => entries.push({ op, name, position }));
+  return { ...head, entries };
+}
+
+/** Checks an order_delta body, calling `onEntry` for each entry in order (see {@link scanManifest}). */
+export function scanOrder(body: Uint8Array, names: NameTableReader, onEntry: (op: number, name: Name, position: number) => void): Omit<Order, 'entries'> {
   const r = new ByteReader(body, 0, body.length, 'order_delta');
   const projection = r.u8();
   const epoch = r.varintBig();
   const rankMin = r.varint(0xffffffff, 'rank min');
   const count = r.varint(Math.floor(r.remaining / 20), 'order child count');
-  const entries: OrderEntry[] = [];
   for (let i = 0; i < count; i++) {
     const op = r.u8();
-    const n = names.readName(r);
+    const name = names.readName(r);
     const position = r.varint(0xffffffff, 'position');
-    r.lengthPrefixed(r.remaining, 'sort key length');
-    entries.push({ op, name: n, position });
+    r.skip(r.varint(r.remaining, 'sort key length'));
+    onEntry(op, name, position);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `order_delta has ${r.remaining} trailing byte(s)`);
-  return { projection, epoch, rankMin, entries };
+  return { projection, epoch, rankMin };
 }
 
 const utf8 = new TextEncoder();
