@@ -155,7 +155,10 @@ async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: stri
   } catch (error) {
     removeHandlers();
     log.flush();
-    return reportError(deps, 'run', error);
+    // Whatever failed while starting (a provider's LISTEN_FAILED, an organ's own code) is a
+    // failure to start: exit 4, as `run --help` promises.
+    const code = reportError(deps, 'run', error);
+    return code === EXIT_CODES.internal ? EXIT_CODES.start : code;
   }
   if (stopReason !== undefined) void peer.stop(stopReason);
   deps.onPeer?.(peer);

@@ -176,6 +176,19 @@ describe('cep-node run and signals (in-process)', () => {
     expect(io.signals.listenerCount('SIGTERM') + io.signals.listenerCount('SIGINT')).toBe(0);
   });
 
+  it('exits 4 when a transport listener cannot bind (LISTEN_FAILED), and stops what had started', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => blocker.close(r)));
+    const port = (blocker.address() as { port: number }).port;
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const file = tmp.write('peer.yaml', stringify({ peer: 'earth', enclave: 'lab', http: { port: 0 }, listen: { tcp: `127.0.0.1:${port}` } }));
+    const io = fakeIo();
+    expect(await runCli(['node', 'cep-node', 'run', '--config', file], io.deps)).toBe(4);
+    expect(io.stderr()).toContain('LISTEN_FAILED');
+  });
+
   it('a second signal forces exit 130 without waiting for the hooks', async () => {
     const { io, exit, peer } = await runPeer();
     let releaseHook!: () => void;
