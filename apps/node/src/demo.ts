@@ -52,6 +52,7 @@ const ADD_HANDLER = `export default {
   description: 'adds 1 to a u64',
   run(call) {
     if (call.payload?.type !== 'u64') return { status: 'reject', note: 'add expects a u64' };
+    if (call.payload.value === 0xffffffffffffffffn) return { status: 'reject', note: 'add: the result would not fit a u64' };
     return { status: 'ok', result: { type: 'u64', value: call.payload.value + 1n } };
   },
 };
