@@ -7,7 +7,7 @@ import { organStore, type Runtime, type Severity } from '@cep/heartbeat';
 import { checkTelemetryPeer, type CheckEnv } from './check.ts';
 import { healthError } from './errors.ts';
 import { everyPeer, prunePeer } from './prune.ts';
-import { allMountsGone, mountGone, PeerWatch } from './watch.ts';
+import { MountWatch } from './watch.ts';
 
 /** The organ root: every peer under it is a request. */
 export const TELEMETRY_ROOT: readonly Name[] = Object.freeze(parsePath('/net/telemetry'));
@@ -64,7 +64,7 @@ export function installHealth(runtime: Runtime, options: HealthOptions = {}): He
 
   const env: CheckEnv = { tree, cei: runtime.cei, severity, origin: `org:${kind}:vl` };
   const unregisterOrgan = runtime.registerOrgan({ kind, validator: (ctx) => void checkTelemetryPeer(env, ctx.request) });
-  const watch = new PeerWatch(runtime, 'mounts', signal, mountGone, allMountsGone);
+  const watch = new MountWatch(runtime, signal);
   let unregisterEnzyme: () => void;
   try {
     unregisterEnzyme = runtime.registerEnzyme({

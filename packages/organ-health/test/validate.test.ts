@@ -95,6 +95,18 @@ describe('health: telemetry records', () => {
     expect(h.schemaFacts()).toHaveLength(2);
   });
 
+  it('notices a field hard-removed from a valid record (tree.remove, no other write)', () => {
+    const h = harness();
+    writeRecord(h.tree, 'saturn', 'main');
+    h.rt.step();
+    h.tree.remove(`${REC}/bp_flag`);
+    const report = h.rt.step();
+    expect(report.organRuns).toBe(1);
+    expect(report.signals).toBe(0); // the organ pass alone; the mount watch is not involved
+    expect(textAt(h.tree, `${REC}/error_note`)).toBe(`missing field 'bp_flag' (bool)`);
+    expect(h.schemaFacts()).toHaveLength(1);
+  });
+
   it('allows fields beyond the schema (async counters, provider, …)', () => {
     const h = harness();
     writeRecord(h.tree, 'saturn', 'main', { ...validRecord(), provider: text('tcp'), async_pnd: u64(0n) });
