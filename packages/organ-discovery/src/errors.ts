@@ -1,5 +1,3 @@
-import { CepError } from '@cep/errors';
-
 /** Every code `@cep/organ-discovery` throws (record problems never throw: they become CEI facts). */
 export type DiscoveryErrorCode =
   /** `/net/peers` is not a dictionary, or is already the root of another organ. */
@@ -7,6 +5,3 @@ export type DiscoveryErrorCode =
   /** An option of `installDiscovery` is out of range (severity, kind). */
   | 'DISCOVERY_OPTION_INVALID';
 
-export function discoveryError(code: DiscoveryErrorCode, message: string, details: Record<string, unknown> = {}): CepError<DiscoveryErrorCode> {
-  return new CepError(code, message, details);
-}

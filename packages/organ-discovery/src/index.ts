@@ -5,5 +5,6 @@
  */
 export type { DiscoveryErrorCode } from './errors.ts';
 export { installDiscovery, DISCOVERY_KIND, PEERS_ROOT, type DiscoveryOptions, type DiscoveryOrgan } from './install.ts';
-export { TP_SCHEMA } from './peer.ts';
-export { SERVICE_FIELDS, ERROR_NOTE, checkService, type FieldSpec, type FieldType } from './schema.ts';
+export { SERVICE_FIELDS, SERVICE_SCHEMA, checkService } from './schema.ts';
+export { ERROR_NOTE, type FieldSpec, type FieldType } from './fields.ts';
+export { TP_SCHEMA } from './verdict.ts';

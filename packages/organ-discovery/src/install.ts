@@ -3,16 +3,20 @@
  * registers the organ. The heartbeat's organ pass sees every change below a peer, hard removes
  * of fields included, so nothing else needs to watch the tree.
  */
-import { formatName, nameEquals, parsePath, type Name } from '@cep/cells';
-import { organStore, type Runtime, type Severity } from '@cep/heartbeat';
-import { discoveryError } from './errors.ts';
-import { checkPeer, type CheckEnv } from './peer.ts';
+import { parsePath, type Name } from '@cep/cells';
+import type { Runtime, Severity } from '@cep/heartbeat';
+import type { DiscoveryErrorCode } from './errors.ts';
+import { checkPeer } from './peer.ts';
+import { checkInstall, type InstallCodes } from './setup.ts';
+import type { CheckEnv } from './verdict.ts';
 
 /** The organ root: every peer under it is a request. */
 export const PEERS_ROOT: readonly Name[] = Object.freeze(parsePath('/net/peers'));
 
 /** The default organ kind (the reference's slug); the root's store type is `organ/<kind>`. */
 export const DISCOVERY_KIND = 'net_discovery';
+
+const INSTALL_CODES: InstallCodes<DiscoveryErrorCode> = { option: 'DISCOVERY_OPTION_INVALID', root: 'DISCOVERY_ROOT_INVALID' };
 
 /** Options of {@link installDiscovery}. */
 export interface DiscoveryOptions {
@@ -37,26 +41,8 @@ export interface DiscoveryOrgan {
 export function installDiscovery(runtime: Runtime, options: DiscoveryOptions = {}): DiscoveryOrgan {
   const kind = options.kind ?? DISCOVERY_KIND;
   const severity = options.severity ?? 'error';
-  if (severity !== 'warn' && severity !== 'error') {
-    throw discoveryError('DISCOVERY_OPTION_INVALID', `severity must be 'warn' or 'error', not '${String(severity)}'`, { severity });
-  }
-  let store: Name;
-  try {
-    store = organStore(kind);
-  } catch (error) {
-    throw discoveryError('DISCOVERY_OPTION_INVALID', `kind '${kind}' does not make a valid name: ${(error as Error).message}; use a short lower-case word`, { kind });
-  }
   const tree = runtime.tree;
-  const existing = tree.find(PEERS_ROOT);
-  if (existing !== undefined && existing.kind !== 'dictionary') {
-    throw discoveryError('DISCOVERY_ROOT_INVALID', `/net/peers is a ${existing.kind}, not a dictionary; remove it before installing discovery`, { kind: existing.kind });
-  }
-  if (existing?.storeType !== undefined && !nameEquals(existing.storeType, store)) {
-    throw discoveryError('DISCOVERY_ROOT_INVALID', `/net/peers is already the root of ${formatName(existing.storeType)}; one dictionary serves one organ`, {
-      storeType: formatName(existing.storeType),
-    });
-  }
-
+  const store = checkInstall(tree, PEERS_ROOT, kind, severity, INSTALL_CODES);
   const env: CheckEnv = { tree, cei: runtime.cei, severity, origin: `org:${kind}:vl` };
   const unregisterOrgan = runtime.registerOrgan({
     kind,
