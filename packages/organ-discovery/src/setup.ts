@@ -2,7 +2,7 @@
  * The checks every record organ makes before it installs: the options, and that its root can
  * be its root. Shared with `@cep/organ-health` through `@cep/organ-discovery/records`.
  */
-import { formatName, formatPath, nameEquals, type Name, type Tree } from '@cep/cells';
+import { formatName, formatPath, name, nameEquals, type Name, type Tree } from '@cep/cells';
 import { CepError } from '@cep/errors';
 import { organStore, type Severity } from '@cep/heartbeat';
 
@@ -24,6 +24,7 @@ export function checkInstall<C extends string>(tree: Tree, root: readonly Name[]
   let store: Name;
   try {
     store = organStore(kind);
+    name(kind); // an organ may also name its signals after its kind (`/<kind>/prune`)
   } catch (error) {
     throw new CepError(codes.option, `kind '${kind}' does not make a valid name: ${(error as Error).message}; use a short lower-case word`, { kind });
   }

@@ -60,6 +60,7 @@ describe('@cep/organ-discovery/records (the shared record checks)', () => {
     expect(checkInstall(tree, root, 'gauges', 'warn', codes)).toEqual(organStore('gauges'));
     expect(tree.find(root)).toBeUndefined();
     expect(code(() => checkInstall(tree, root, 'gauges', 'info', codes))).toBe('MY_OPTION');
+    expect(code(() => checkInstall(tree, root, '', 'warn', codes))).toBe('MY_OPTION');
     tree.ensureDictionary(root, organStore('other'));
     expect(code(() => checkInstall(tree, root, 'gauges', 'warn', codes))).toBe('MY_ROOT');
   });

@@ -5,6 +5,7 @@
  */
 export type { HealthErrorCode } from './errors.ts';
 export { installHealth, HEALTH_KIND, TELEMETRY_ROOT, type HealthOptions, type HealthOrgan } from './install.ts';
-export { TP_SCHEMA } from './check.ts';
 export { prunePeer, liveMounts } from './prune.ts';
-export { TELEMETRY_FIELDS, ERROR_NOTE, checkTelemetry, type FieldSpec, type FieldType } from './schema.ts';
+export { TELEMETRY_FIELDS, TELEMETRY_SCHEMA, checkTelemetry } from './schema.ts';
+// The record checks are discovery's (one copy for both organs); re-exported for health's users.
+export { ERROR_NOTE, TP_SCHEMA, type FieldSpec, type FieldType } from '@cep/organ-discovery/records';

@@ -2,10 +2,11 @@
  * `installHealth`: marks `/net/telemetry` as the organ root (each peer is a request), registers
  * the organ and the prune enzyme, and watches `/net/mounts` for mounts that vanish.
  */
-import { formatName, name, nameEquals, parsePath, type Name } from '@cep/cells';
-import { organStore, type Runtime, type Severity } from '@cep/heartbeat';
-import { checkTelemetryPeer, type CheckEnv } from './check.ts';
-import { healthError } from './errors.ts';
+import { name, parsePath, type Name } from '@cep/cells';
+import type { Runtime, Severity } from '@cep/heartbeat';
+import { checkInstall, type CheckEnv, type InstallCodes } from '@cep/organ-discovery/records';
+import { checkTelemetryPeer } from './check.ts';
+import type { HealthErrorCode } from './errors.ts';
 import { everyPeer, prunePeer } from './prune.ts';
 import { MountWatch } from './watch.ts';
 
@@ -14,6 +15,8 @@ export const TELEMETRY_ROOT: readonly Name[] = Object.freeze(parsePath('/net/tel
 
 /** The default organ kind (the reference's slug); the root's store type is `organ/<kind>`. */
 export const HEALTH_KIND = 'net_health';
+
+const INSTALL_CODES: InstallCodes<HealthErrorCode> = { option: 'HEALTH_OPTION_INVALID', root: 'HEALTH_ROOT_INVALID' };
 
 /** Options of {@link installHealth}. */
 export interface HealthOptions {
@@ -40,28 +43,9 @@ export interface HealthOrgan {
 export function installHealth(runtime: Runtime, options: HealthOptions = {}): HealthOrgan {
   const kind = options.kind ?? HEALTH_KIND;
   const severity = options.severity ?? 'error';
-  if (severity !== 'warn' && severity !== 'error') {
-    throw healthError('HEALTH_OPTION_INVALID', `severity must be 'warn' or 'error', not '${String(severity)}'`, { severity });
-  }
-  let store: Name;
-  let signal: Name[];
-  try {
-    store = organStore(kind);
-    signal = [name(kind), name('prune')];
-  } catch (error) {
-    throw healthError('HEALTH_OPTION_INVALID', `kind '${kind}' does not make a valid name: ${(error as Error).message}; use a short lower-case word`, { kind });
-  }
   const tree = runtime.tree;
-  const existing = tree.find(TELEMETRY_ROOT);
-  if (existing !== undefined && existing.kind !== 'dictionary') {
-    throw healthError('HEALTH_ROOT_INVALID', `/net/telemetry is a ${existing.kind}, not a dictionary; remove it before installing health`, { kind: existing.kind });
-  }
-  if (existing?.storeType !== undefined && !nameEquals(existing.storeType, store)) {
-    throw healthError('HEALTH_ROOT_INVALID', `/net/telemetry is already the root of ${formatName(existing.storeType)}; one dictionary serves one organ`, {
-      storeType: formatName(existing.storeType),
-    });
-  }
-
+  const store = checkInstall(tree, TELEMETRY_ROOT, kind, severity, INSTALL_CODES);
+  const signal = [name(kind), name('prune')];
   const env: CheckEnv = { tree, cei: runtime.cei, severity, origin: `org:${kind}:vl` };
   const unregisterOrgan = runtime.registerOrgan({ kind, validator: (ctx) => void checkTelemetryPeer(env, ctx.request) });
   const watch = new MountWatch(runtime, signal);

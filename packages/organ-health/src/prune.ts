@@ -7,7 +7,7 @@
  * manager no longer writes — the two never undo each other's work.
  */
 import { name, type Cell, type Name, type Tree } from '@cep/cells';
-import { hasContent, isErrorNote } from './schema.ts';
+import { hasContent, isErrorNote } from '@cep/organ-discovery/records';
 
 const NET = name('net');
 const MOUNTS = name('mounts');
