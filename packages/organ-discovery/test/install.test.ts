@@ -1,18 +1,8 @@
 import { createTree, text } from '@cep/cells';
-import { isCepError } from '@cep/errors';
 import { createRuntime, organStore } from '@cep/heartbeat';
 import { describe, expect, it } from 'vitest';
 import { installDiscovery, type DiscoveryErrorCode } from '@cep/organ-discovery';
 import { validService, writeService } from './helpers.ts';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isCepError(error) ? error.code : `not a CepError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('discovery: install', () => {
   it('marks /net/peers as the organ root and validates peers already there', () => {
@@ -28,21 +18,21 @@ describe('discovery: install', () => {
   it('refuses a /net/peers that is a value or belongs to another organ', () => {
     const a = createRuntime();
     a.tree.set('/net/peers', text('x'));
-    expect(code(() => installDiscovery(a))).toBe('DISCOVERY_ROOT_INVALID' satisfies DiscoveryErrorCode);
+    expect(() => installDiscovery(a)).toThrow(expect.objectContaining({ code: 'DISCOVERY_ROOT_INVALID' satisfies DiscoveryErrorCode }));
     const b = createRuntime();
     b.tree.ensureDictionary('/net/peers', organStore('other'));
-    expect(code(() => installDiscovery(b))).toBe('DISCOVERY_ROOT_INVALID');
+    expect(() => installDiscovery(b)).toThrow(expect.objectContaining({ code: 'DISCOVERY_ROOT_INVALID' }));
   });
 
   it('refuses bad options', () => {
-    expect(code(() => installDiscovery(createRuntime(), { severity: 'info' }))).toBe('DISCOVERY_OPTION_INVALID');
-    expect(code(() => installDiscovery(createRuntime(), { kind: 'x'.repeat(300) }))).toBe('DISCOVERY_OPTION_INVALID');
+    expect(() => installDiscovery(createRuntime(), { severity: 'info' })).toThrow(expect.objectContaining({ code: 'DISCOVERY_OPTION_INVALID' }));
+    expect(() => installDiscovery(createRuntime(), { kind: 'x'.repeat(300) })).toThrow(expect.objectContaining({ code: 'DISCOVERY_OPTION_INVALID' }));
   });
 
   it('refuses a second install of the same kind and leaves the first working', () => {
     const rt = createRuntime();
     installDiscovery(rt);
-    expect(code(() => installDiscovery(rt))).toBe('ORGAN_DUPLICATE');
+    expect(() => installDiscovery(rt)).toThrow(expect.objectContaining({ code: 'ORGAN_DUPLICATE' }));
     writeService(rt.tree, 'saturn', 'main', validService({ mode: undefined }));
     rt.step();
     expect(rt.tree.get('/net/peers/saturn/services/main/error_note')).toBeDefined();

@@ -1,18 +1,8 @@
 import { createTree, text } from '@cep/cells';
-import { isCepError } from '@cep/errors';
 import { createRuntime, organStore } from '@cep/heartbeat';
 import { describe, expect, it } from 'vitest';
 import { installHealth, type HealthErrorCode } from '@cep/organ-health';
 import { validRecord, writeMount, writeRecord } from './helpers.ts';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isCepError(error) ? error.code : `not a CepError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('health: install', () => {
   it('marks /net/telemetry as the organ root and validates records already there', () => {
@@ -28,18 +18,18 @@ describe('health: install', () => {
   it('refuses a /net/telemetry that is a value or belongs to another organ', () => {
     const a = createRuntime();
     a.tree.set('/net/telemetry', text('x'));
-    expect(code(() => installHealth(a))).toBe('HEALTH_ROOT_INVALID' satisfies HealthErrorCode);
+    expect(() => installHealth(a)).toThrow(expect.objectContaining({ code: 'HEALTH_ROOT_INVALID' satisfies HealthErrorCode }));
     const b = createRuntime();
     b.tree.ensureDictionary('/net/telemetry', organStore('other'));
-    expect(code(() => installHealth(b))).toBe('HEALTH_ROOT_INVALID');
+    expect(() => installHealth(b)).toThrow(expect.objectContaining({ code: 'HEALTH_ROOT_INVALID' }));
   });
 
   it('refuses bad options and a second install', () => {
-    expect(code(() => installHealth(createRuntime(), { severity: 'fatal' }))).toBe('HEALTH_OPTION_INVALID');
-    expect(code(() => installHealth(createRuntime(), { kind: 'x'.repeat(300) }))).toBe('HEALTH_OPTION_INVALID');
+    expect(() => installHealth(createRuntime(), { severity: 'fatal' })).toThrow(expect.objectContaining({ code: 'HEALTH_OPTION_INVALID' }));
+    expect(() => installHealth(createRuntime(), { kind: 'x'.repeat(300) })).toThrow(expect.objectContaining({ code: 'HEALTH_OPTION_INVALID' }));
     const rt = createRuntime();
     installHealth(rt);
-    expect(code(() => installHealth(rt))).toBe('ORGAN_DUPLICATE');
+    expect(() => installHealth(rt)).toThrow(expect.objectContaining({ code: 'ORGAN_DUPLICATE' }));
   });
 
   it('uninstall stops validation and pruning', () => {
