@@ -7,4 +7,5 @@ export type { OrganLinkErrorCode } from './errors.ts';
 export { installLink, LINK_KIND, LINK_DEFAULT_REQUIRED, type LinkOptions, type LinkOrgan } from './install.ts';
 export { installMountOrgan, requestsRoot, type MountOrgan, type MountOrganOptions, type MountOrganTopics, type MountRequestEntry } from './mount-organ.ts';
 export { mountKey } from './ownership.ts';
+export { DEFAULT_RETRY, resolveRetry, retryDelay, type RetryOptions, type RetryPolicy } from './retry.ts';
 export type { RequestState } from './publish.ts';

@@ -5,6 +5,7 @@
 import type { Runtime } from '@cep/heartbeat';
 import { TOPIC, type MountSpec, type TransportManager } from '@cep/transport';
 import { installMountOrgan, type MountOrgan, type MountRequestEntry } from './mount-organ.ts';
+import type { RetryOptions } from './retry.ts';
 
 /** The link organ's kind: requests live under `/net/organs/link/requests`. */
 export const LINK_KIND = 'link';
@@ -16,6 +17,11 @@ export const LINK_DEFAULT_REQUIRED: readonly string[] = Object.freeze(['ordered'
 export interface LinkOptions {
   /** Called after a request's state changes because of its mount (open, error, fatal, closed). */
   readonly onMountEvent?: (entry: MountRequestEntry, type: 'open' | 'error' | 'fatal' | 'closed') => void;
+  /**
+   * Redial a link whose mount broke (open failed, fatal, closed): after `first` beats, doubling up
+   * to `max`, at most `limit` times (defaults 8, 512, no limit). `false`: it stays in `error`.
+   */
+  readonly retry?: RetryOptions | false;
 }
 
 /** An installed link organ. */
@@ -31,6 +37,7 @@ export function installLink(runtime: Runtime, manager: TransportManager, options
     kind: LINK_KIND,
     defaultMode: 'link',
     topics: { schema: TOPIC.schema, conflict: TOPIC.mountConflict, deadline: TOPIC.mountTimeout },
+    ...(options.retry !== undefined ? { retry: options.retry } : {}),
     shape: (spec: MountSpec): MountSpec => {
       const required = spec.caps?.required ?? [];
       if (required.length > 0 || spec.caps?.updLatest === true) return spec;

@@ -8,14 +8,20 @@
  *   `state=error` and `error_note` and records the CEI fact (topic chosen per case).
  * - Mount-level outcomes (no provider, open, fatal, closed) arrive from the manager and are
  *   written by this organ; the manager has already emitted its own CEI fact for them.
- * - A request whose deadline passes while still pending ends in error with the deadline topic.
+ * - A dialled mount that breaks (open failed, fatal, closed) is redialled with a backoff counted
+ *   in beats (`retry`): the request shows `state=error`, the cause in `error_note`, the beat of
+ *   the next redial in `retry_beat` and the redials made in `retries`. Beats, not the clock, so a
+ *   replay of the inbound log redials at the same beats.
+ * - A request whose deadline passes before it was ever active ends in error with the deadline
+ *   topic (pending, or waiting for a redial); a redial never revives it.
  */
 import { formatPath, name, type Cell, type Name } from '@cep/cells';
 import { organStore, type OrganContext, type OrganVerdict, type Runtime } from '@cep/heartbeat';
 import { isRequestProblem, readMountRequest, type Mount, type MountEvent, type MountRequest, type MountSpec, type RequestProblem, type TransportManager } from '@cep/transport';
 import { linkError } from './errors.ts';
 import { mountKey, ownersOf } from './ownership.ts';
-import { clearProvider, publishState, type RequestState } from './publish.ts';
+import { clearProvider, clearRetry, publishRetry, publishState, type RequestState } from './publish.ts';
+import { resolveRetry, retryDelay, type RetryOptions, type RetryPolicy } from './retry.ts';
 
 /** One request that holds a mount. */
 export interface MountRequestEntry {
@@ -31,6 +37,10 @@ export interface MountRequestEntry {
   readonly mount: Mount;
   /** What the request shows now. */
   readonly state: RequestState;
+  /** The beat of the next redial, while one is scheduled (the request is in `error`). */
+  readonly retryBeat: number | undefined;
+  /** Redials made since the mount was last open (0 once it opens). */
+  readonly retries: number;
 }
 
 /** CEI topics a mount organ uses for its verdicts. */
@@ -64,6 +74,12 @@ export interface MountOrganOptions {
   readonly onReleased?: (entry: MountRequestEntry, reason: string) => void;
   /** A manager event about a mount a request of this organ owns (after the request's state was written). */
   readonly onMountEvent?: (entry: MountRequestEntry, event: MountEvent) => void;
+  /**
+   * Redial a mount that broke (open failed, fatal, closed), waiting `first` beats, doubling up to
+   * `max`, at most `limit` times (defaults 8, 512, no limit). `false`: a broken mount stays in
+   * `error` until the request changes.
+   */
+  readonly retry?: RetryOptions | false;
 }
 
 /** An installed mount organ. */
@@ -81,6 +97,11 @@ export interface MountOrgan {
 
 interface Entry extends MountRequestEntry {
   state: RequestState;
+  mount: Mount;
+  retryBeat: number | undefined;
+  retries: number;
+  /** Active once (on this key): the deadline was met, later breaks are redialled regardless of it. */
+  deadlineMet: boolean;
   readonly specText: string;
 }
 
@@ -115,6 +136,7 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     throw linkError('ORGAN_ROOT_INVALID', `${formatPath(root)} already serves another organ (${existing.storeType.tag.text})`, { kind });
   }
 
+  const retry: RetryPolicy | undefined = resolveRetry(options.retry);
   const owners = ownersOf(manager);
   const entries = new Map<Cell, Entry>();
   const byKey = new Map<string, Entry>();
@@ -135,7 +157,46 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
   const show = (entry: Entry, state: RequestState, note?: string): void => {
     entry.state = state;
     if (!live(entry.path)) return;
-    publishState(tree, entry.path, state, { provider: entry.mount.provider, ...(note !== undefined ? { note } : {}) });
+    tree.batch(() => {
+      publishState(tree, entry.path, state, { provider: entry.mount.provider, ...(note !== undefined ? { note } : {}) });
+      publishRetry(tree, entry.path, entry.retryBeat, entry.retries);
+    });
+  };
+
+  const opened = (entry: Entry): void => {
+    entry.retryBeat = undefined;
+    entry.retries = 0;
+    entry.deadlineMet = true;
+    show(entry, 'active');
+  };
+
+  /** The dialled mount broke at `beat`: schedule the next redial (or say why there is none). */
+  const broke = (entry: Entry, cause: string, beat: number): void => {
+    if (retry === undefined) return show(entry, 'error', `${cause}; change the request to reopen it`);
+    if (entry.retryBeat !== undefined) return show(entry, 'error', `${cause}; redial ${entry.retries + 1} at beat ${entry.retryBeat}`);
+    if (retry.limit !== undefined && entry.retries >= retry.limit) {
+      return show(entry, 'error', `${cause}; gave up after ${entry.retries} redial(s) (retry.limit); change the request to reopen it`);
+    }
+    entry.retryBeat = beat + retryDelay(retry, entry.retries + 1);
+    show(entry, 'error', `${cause}; redial ${entry.retries + 1} at beat ${entry.retryBeat}`);
+  };
+
+  /** Commit of `beat` ≥ the entry's `retry_beat`: configure the same spec again. */
+  const redial = (entry: Entry): void => {
+    entry.retryBeat = undefined;
+    entry.retries += 1;
+    let mount: Mount;
+    try {
+      mount = manager.configure(entry.spec);
+    } catch (error) {
+      return show(entry, 'error', `redial ${entry.retries}: ${(error as Error).message}; change the request to reopen it`);
+    }
+    entry.mount = mount;
+    if (mount.state === 'open') return opened(entry);
+    if (mount.state === 'opening') return show(entry, 'pending');
+    // The configuration itself failed (no provider, no address, no key): a redial cannot fix it.
+    const note = tree.getValue([...mount.path, name('error_note')]);
+    show(entry, 'error', `redial ${entry.retries}: ${note?.type === 'text' ? note.value : `mount ${entry.key} is ${mount.state}`}; change the request to reopen it`);
   };
 
   const validator = (ctx: OrganContext): OrganVerdict => {
@@ -145,6 +206,7 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     const refuse = (note: string, topic: string): OrganVerdict => {
       if (previous !== undefined) release(previous, `${kind}-request-invalid`);
       clearProvider(tree, ctx.requestPath);
+      clearRetry(tree, ctx.requestPath);
       return { error: note, topic };
     };
     if (request.kind !== 'dictionary') return refuse(`a ${kind} request must be a dictionary, found a ${request.kind}`, topics.schema);
@@ -174,14 +236,15 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
       return refuse(`${(error as Error).message}`, topics.schema);
     }
     const specText = JSON.stringify(spec);
-    const entry: Entry = { id: request.name.tag.text, path: ctx.requestPath, key, spec, deadline, mount, state: 'pending', specText };
+    // A change of the request starts over: the next break waits `first` beats again.
+    const entry: Entry = { id: request.name.tag.text, path: ctx.requestPath, key, spec, deadline, mount, state: 'pending', retryBeat: undefined, retries: 0, deadlineMet: alreadyActive || (previous?.key === key && previous.deadlineMet), specText };
     entries.set(request, entry);
     byKey.set(key, entry);
     byId.set(entry.id, entry);
     owners.set(key, requestText);
     const changed = previous === undefined || previous.key !== key || previous.specText !== specText;
     options.onConfigured?.(entry, changed, previous?.key === key ? previous : undefined);
-    if (mount.state === 'open') show(entry, 'active');
+    if (mount.state === 'open') opened(entry);
     else if (mount.state === 'opening') show(entry, 'pending');
     else {
       const note = tree.getValue([...mount.path, name('error_note')]);
@@ -206,14 +269,14 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     if (entry === undefined || entry.mount !== event.mount) return;
     switch (event.type) {
       case 'open':
-        show(entry, 'active');
+        opened(entry);
         break;
       case 'error':
       case 'fatal':
-        show(entry, 'error', event.note ?? `mount ${entry.key} failed`);
+        broke(entry, event.note ?? `mount ${entry.key} failed`, event.beat);
         break;
       case 'closed':
-        show(entry, 'error', `mount ${entry.key} closed (${event.note ?? 'no reason given'}); change the request to reopen it`);
+        broke(entry, `mount ${entry.key} closed (${event.note ?? 'no reason given'})`, event.beat);
         break;
       case 'accepted':
         return;
@@ -222,12 +285,20 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
   };
 
   const onCommit = (beat: number): void => {
-    for (const entry of [...byKey.values()]) {
-      if (entry.state !== 'pending' || entry.deadline === undefined || beat < entry.deadline) continue;
-      const note = `deadline: mount ${entry.key} was not active by deadline beat ${entry.deadline}`;
-      show(entry, 'error', note);
-      runtime.cei.emit({ topic: topics.deadline, severity: 'error', note: `${formatPath(entry.path)}: ${note}`, origin: `org:${kind}:dl`, peer: entry.spec.peer });
-      release(entry, `${kind}-deadline`);
+    // Key order, so a replay redials (and numbers its dials) in the same order.
+    for (const key of [...byKey.keys()].sort()) {
+      const entry = byKey.get(key);
+      if (entry === undefined) continue;
+      const waiting = entry.state === 'pending' || entry.retryBeat !== undefined;
+      if (waiting && !entry.deadlineMet && entry.deadline !== undefined && beat >= entry.deadline) {
+        const note = `deadline: mount ${entry.key} was not active by deadline beat ${entry.deadline}`;
+        entry.retryBeat = undefined;
+        show(entry, 'error', note);
+        runtime.cei.emit({ topic: topics.deadline, severity: 'error', note: `${formatPath(entry.path)}: ${note}`, origin: `org:${kind}:dl`, peer: entry.spec.peer });
+        release(entry, `${kind}-deadline`);
+        continue;
+      }
+      if (entry.retryBeat !== undefined && beat >= entry.retryBeat) redial(entry);
     }
   };
 
@@ -235,7 +306,7 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     kind,
     validator,
     destructor,
-    outputs: ['state', 'error_note', 'provider', ...(options.outputs ?? [])],
+    outputs: ['state', 'error_note', 'provider', 'retry_beat', 'retries', ...(options.outputs ?? [])],
     errorTopic: topics.schema,
   });
   const offEvents = manager.onMountEvent(onMountEvent);

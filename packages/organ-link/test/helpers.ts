@@ -1,5 +1,6 @@
 /** Shared test set-up: runtimes with a transport manager over provider-memory or provider-tcp. */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { bool, text, u64, type Tree, type Value } from '@cep/cells';
 import { createRuntime, type EmittedFact, type Runtime } from '@cep/heartbeat';
 import { createTransportManager, PROVIDER_SPEC_V1, providerError, type ChannelV1, type OpenRequestV1, type ProviderV1, type TransportManager } from '@cep/transport';
@@ -67,6 +68,53 @@ export async function pair(transport: Transport): Promise<{ earth: Peer; saturn:
   const listener = await saturn.manager.listen('tcp', '127.0.0.1:0');
   addresses.set('saturn', listener.address);
   return { earth, saturn };
+}
+
+/**
+ * earth, and a saturn that is not running yet: `startSaturn()` starts one listening at `address`
+ * (again after a restart: close the old one's manager first). Over tcp the address is a loopback
+ * port the OS handed out and that was closed again, so a dial before the start is refused.
+ */
+export interface World {
+  readonly earth: Peer;
+  readonly address: string;
+  startSaturn(): Promise<Peer>;
+}
+
+export async function world(transport: Transport): Promise<World> {
+  if (transport === 'memory') {
+    const network = memoryNetwork();
+    const earth = peer('earth', [memory({ network, peer: 'earth', mode: 'reliable' })]);
+    return {
+      earth,
+      address: 'saturn',
+      async startSaturn() {
+        const saturn = peer('saturn', [memory({ network, peer: 'saturn', mode: 'reliable' })]);
+        await saturn.manager.listen('memory', 'saturn');
+        return saturn;
+      },
+    };
+  }
+  const address = await freeLoopbackAddress();
+  const earth = peer('earth', [tcp({ localPeer: 'earth', keys: { saturn: KEY } })], () => address);
+  return {
+    earth,
+    address,
+    async startSaturn() {
+      const saturn = peer('saturn', [tcp({ localPeer: 'saturn', keys: { earth: KEY } })], () => undefined);
+      await saturn.manager.listen('tcp', address);
+      return saturn;
+    },
+  };
+}
+
+/** A loopback `host:port` the OS chose, with nothing listening on it any more. */
+async function freeLoopbackAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `127.0.0.1:${port}`;
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
