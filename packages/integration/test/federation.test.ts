@@ -2,16 +2,11 @@
  * Happy paths between real `cep-node` processes, over TCP and over a Unix socket (`pipe`):
  * saturn listens and exposes handlers; earth links to it, invokes it, and mirrors its /data/sky.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createPeerHarness } from './harness/peer-process.ts';
-import { COPY, SKY, bounded, startEarth, startSaturn, until, untilActive, untilMirrored, type Via } from './support/federation.ts';
-
-const harness = createPeerHarness();
-afterEach(() => harness.cleanup());
-afterAll(() => harness.cleanup());
+import { describe, expect, it } from 'vitest';
+import { COPY, SKY, startEarth, startSaturn, until, untilActive, untilMirrored, withPeers, type Via } from './support/federation.ts';
 
 describe.each<Via>(['tcp', 'pipe'])('earth and saturn as two processes over %s', (via) => {
-  it('link, invoke (add 41 → 42) and mirror (equal digests, every sealed bundle applied and acknowledged)', bounded(harness, 30_000, async () => {
+  it('link, invoke (add 41 → 42) and mirror (equal digests, every sealed bundle applied and acknowledged)', withPeers(30_000, async (harness) => {
     const { saturn, address } = await startSaturn(harness, via);
     const { earth } = await startEarth(harness, via, address);
     expect(await untilActive(earth)).toEqual({ link: 'active', invoke: 'active', mirror: 'active' });

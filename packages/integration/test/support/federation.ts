@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BOUNDS, type PeerHarness, type RunningPeer } from '../harness/peer-process.ts';
+import { BOUNDS, createPeerHarness, reservePort, type PeerHarness, type RunningPeer } from '../harness/peer-process.ts';
 
 /** How earth reaches saturn. */
 export type Via = 'tcp' | 'pipe';
@@ -38,9 +38,9 @@ const HANDLERS: Record<string, string> = {
     }
     return { status: 'ok', result: { type: 'u64', value: BigInt(n) } };
   } };`,
-  // Tick k (k = 1, 2, 3, ...): one change of every kind the mirror ships. A value per tick in a
-  // dictionary, the running count overwritten, an entry appended to a list (a list add applied
-  // twice would show as a longer list, hence another digest), and tick k-3 deleted (so deletes cross too).
+  // Tick k (k = 1, 2, 3, ...): a change of each kind the mirror ships — a new value in a
+  // dictionary, the running count overwritten, an entry appended to a list, and tick k-3
+  // deleted — so after ticks 1..n the branch is known exactly (see afterTicks).
   tick: `export default { run(call) {
     if (call.payload?.type !== 'u64' || call.payload.value < 1n) return { status: 'reject', note: 'tick expects a u64 ≥ 1' };
     const k = call.payload.value;
@@ -58,15 +58,19 @@ export function peerConfig(peer: string, extra: Record<string, unknown> = {}): R
   return { peer, enclave: 'lab', beat_ms: 5, log_level: 'info', http: { host: '127.0.0.1', port: 0 }, ...extra };
 }
 
-/** Starts saturn listening on `via` (OS port or a socket in the harness folder) with every handler. */
-export async function startSaturn(harness: PeerHarness, via: Via, extra: Record<string, unknown> = {}): Promise<{ saturn: RunningPeer; address: string; file: string }> {
+/**
+ * Starts saturn listening on `via` with every handler: on an OS-chosen TCP port, or on a socket
+ * in the harness folder. `fixedPort` reserves a TCP port first, so a restart from the same
+ * config listens at the same address (a socket path is always the same).
+ */
+export async function startSaturn(harness: PeerHarness, via: Via, options: { fixedPort?: boolean } = {}): Promise<{ saturn: RunningPeer; address: string; file: string }> {
   for (const [name, source] of Object.entries(HANDLERS)) writeFileSync(join(harness.dir, `${name}.mjs`), source);
-  const listen = via === 'tcp' ? { tcp: '127.0.0.1:0' } : { pipe: join(harness.dir, 'saturn.sock') };
+  const port = options.fixedPort === true ? await reservePort() : 0;
+  const listen = via === 'tcp' ? { tcp: `127.0.0.1:${port}` } : { pipe: join(harness.dir, 'saturn.sock') };
   const file = harness.writeConfig('saturn.json', peerConfig('saturn', {
     keys: { earth: { hex: KEY }, luna: { hex: KEY } },
     listen,
     invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
-    ...extra,
   }));
   const saturn = await harness.start(file);
   const listening = await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === via);
@@ -149,24 +153,55 @@ export async function untilMirrored(earth: RunningPeer, saturn: RunningPeer, wha
   return { digest: both[0].digest!, cells: both[0].cells };
 }
 
+/** Invokes `tick k` on saturn through `caller` for k = from..to, in order; each must answer ok with k. */
+export async function drive(caller: RunningPeer, from: number, to: number): Promise<void> {
+  for (let k = from; k <= to; k++) {
+    const answer = await caller.invoke('saturn', 'tick', k);
+    if (answer['status'] !== 'ok' || answer['result'] !== String(k)) throw new Error(`tick ${k} through ${String(caller.logs[0]?.['peer'])} answered ${JSON.stringify(answer)}`);
+  }
+}
+
+/** What saturn's copy holds after ticks 1..n (the tick handler's effects). */
+export function afterTicks(n: number): { log: string[]; ticks: string[]; count: string } {
+  return {
+    log: Array.from({ length: n }, (_, i) => `tick ${i + 1}`),
+    ticks: Array.from({ length: Math.min(n, 3) }, (_, i) => String(n - Math.min(n, 3) + i + 1)),
+    count: String(n),
+  };
+}
+
+/** The CEI facts `peer` mirrors for `remote` (latest per topic); `{}` when there are none. */
+export async function ceh(peer: RunningPeer, remote: string): Promise<Record<string, { beat: string; note: string; severity: string }>> {
+  try {
+    return (await peer.net(`/net/peers/${remote}/ceh`)).value;
+  } catch (error) {
+    if (/answered 404/.test((error as Error).message)) return {};
+    throw error;
+  }
+}
+
 /**
- * Runs `body` within `ms`: past it the test fails with the peers' log tails (vitest's own
- * timeout sits above it and would say nothing about the peers). Any failure inside gets them too.
+ * A test body with peers: it gets its own harness (so tests may run concurrently), runs within
+ * `ms` — past it the test fails, before vitest's own timeout, which would say nothing about the
+ * peers —, any failure carries the log tails of every peer it started, and every peer is
+ * killed and the temp folder removed whatever happens.
  */
-export function bounded(harness: PeerHarness, ms: number, body: () => Promise<void>): () => Promise<void> {
+export function withPeers(ms: number, body: (harness: PeerHarness) => Promise<void>): () => Promise<void> {
   return async () => {
+    const harness = createPeerHarness();
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the test did not finish within its ${ms} ms bound`)), ms);
     });
     try {
-      await Promise.race([body(), bound]);
+      await Promise.race([body(harness), bound]);
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
       e.message += `\n--- peers:\n${harness.tails()}`;
       throw e;
     } finally {
       clearTimeout(timer);
+      await harness.cleanup();
     }
   };
 }
