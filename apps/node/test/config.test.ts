@@ -111,7 +111,7 @@ describe('config validation names the field and the file', () => {
 describe('a valid config', () => {
   it('fills in the defaults', () => {
     const config = validateConfig(minimalConfig(), 'peer.yaml', tmp.dir);
-    expect(config).toMatchObject({ log_level: 'info', beat_ms: 10, http: { host: '127.0.0.1', port: 9464 }, peers: [], mirrors: [], invoke: [], security: {} });
+    expect(config).toMatchObject({ log_level: 'info', beat_ms: 10, http: { host: '127.0.0.1', port: 9464 }, peers: [], mirrors: [], invoke: [], security: { approve: [] } });
   });
 
   it('decodes hex, base64 and key files (hex text or raw bytes) to the same key', () => {
@@ -150,8 +150,55 @@ describe('a valid config', () => {
     expect(config.peers[0]!.mount).toBe('main');
   });
 
-  it('passes the security policy through untouched', () => {
-    const security = { enclaves: { lab: {} }, edges: [{ from: 'lab', to: 'ops' }], pipelines: { p1: { max_hops: 3 } } };
-    expect(validateConfig(minimalConfig({ security }), 'peer.yaml', tmp.dir).security).toEqual(security);
+  it("turns the security section into @cep/security's PolicyConfig (budgets in its field names) and the approve list", () => {
+    const security = {
+      enclaves: { lab: {}, ops: { tier: 1 }, dmz: null },
+      edges: [{ from: 'lab', to: 'ops', budgets: { beats: 8, cpu_ns: 5_000_000, io_bytes: 65_536, hops: 3, wall_ms: 500 } }],
+      defaults: { beats: 400 },
+      pipelines: [{ id: 'nightly', stages: [{ id: 'fetch', enclave: 'lab' }, { id: 'crunch', enclave: 'ops', gateway: '/sig/add' }], ceilings: { hops: 2 } }],
+      approve: ['nightly'],
+    };
+    const config = validateConfig(minimalConfig({ security, keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'ops' }] }), 'peer.yaml', tmp.dir);
+    expect(config.security).toEqual({
+      enclaves: { lab: {}, ops: { tier: 1 }, dmz: {} },
+      edges: [{ from: 'lab', to: 'ops', budgets: { beats: 8, cpuNs: 5_000_000, ioBytes: 65_536, hops: 3, wallMs: 500 } }],
+      defaults: { beats: 400 },
+      pipelines: [{ id: 'nightly', stages: [{ id: 'fetch', enclave: 'lab' }, { id: 'crunch', enclave: 'ops', gateway: '/sig/add' }], ceilings: { hops: 2 } }],
+      approve: ['nightly'],
+    });
+    expect(config.peers[0]!.enclave).toBe('ops');
+  });
+});
+
+describe('the security section: errors name security.<field> and the file', () => {
+  const base = { enclaves: { lab: {}, ops: {} } };
+  const twoStages = { id: 'p', stages: [{ id: 'a', enclave: 'lab' }, { id: 'b', enclave: 'ops' }] };
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['an edge to an enclave not declared', { ...base, edges: [{ from: 'lab', to: 'mars' }] }, 'security.edges[0].to: enclave "mars" is not declared under security.enclaves'],
+    ['an enclave name that is not a CEP word (the package says so)', { enclaves: { lab: {}, Ops: {} } }, 'security.enclaves.Ops: must be a CEP word'],
+    ['a tier out of range', { enclaves: { lab: { tier: 12 } } }, 'security.enclaves.lab.tier: must be 0..9, got 12'],
+    ['a negative edge budget, named as the file names it', { ...base, edges: [{ from: 'lab', to: 'ops', budgets: { cpu_ns: -1 } }] }, 'security.edges[0].budgets.cpu_ns: must be a whole number ≥ 0, got -1'],
+    ['a fractional default budget', { ...base, defaults: { wall_ms: 1.5 } }, 'security.defaults.wall_ms: must be a whole number ≥ 0, got 1.5'],
+    ['a budget that is text', { ...base, defaults: { beats: 'many' } }, 'security.defaults.beats: expected number, got string'],
+    ['an unknown budget', { ...base, defaults: { cpu: 1 } }, 'security.defaults.cpu: unknown field'],
+    ['a pipeline without stages', { ...base, pipelines: [{ id: 'p', stages: [] }] }, 'security.pipelines[0].stages: must list at least one stage'],
+    ['a stage id given twice', { ...base, pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'lab' }, { id: 'a', enclave: 'lab' }] }] }, 'security.pipelines[0].stages[1].id: "a" repeats'],
+    ['a stage in an enclave not declared', { ...base, pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'mars' }] }] }, 'security.pipelines[0].stages[0].enclave: enclave "mars" is not declared'],
+    ['approving a pipeline nobody declared', { ...base, pipelines: [twoStages], approve: ['q'] }, 'security.approve[0]: no pipeline "q" under security.pipelines'],
+    ['approving a pipeline whose hop is not a declared edge', { ...base, pipelines: [twoStages], approve: ['p'] }, 'security.approve[0]: pipeline "p" cannot be approved: hop lab -> ops (stage b) is not a declared edge'],
+    ['the old edge shape (pipelines on an edge)', { ...base, edges: [{ from: 'lab', to: 'ops', pipelines: ['p'] }] }, 'security.edges[0].pipelines: unknown field'],
+    ["this peer's enclave not declared", { enclaves: { ops: {} } }, 'enclave: "lab" is not declared under security.enclaves'],
+  ];
+  it.each(cases)('rejects %s', (_what, security, expected) => {
+    const lines = problems(minimalConfig({ security }));
+    expect(lines.some((line) => line.startsWith(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+  });
+
+  it("checks each peer's enclave: a CEP word, declared when enclaves are, one per peer", () => {
+    expect(problems(minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'Ops' }] }))).toEqual([expect.stringMatching(/^peers\[0\]\.enclave: "Ops" is not a CEP word/)]);
+    expect(problems(minimalConfig({ security: base, keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'dmz' }] }))).toEqual(['peers[0].enclave: "dmz" is not declared under security.enclaves']);
+    expect(problems(minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'ops' }, { ...saturnPeer, mount: 'aux' }] }))).toEqual([
+      'peers[1].enclave: "saturn" is listed before in enclave "ops"; a peer has one enclave',
+    ]);
   });
 });

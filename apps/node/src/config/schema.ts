@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { explainNotWord } from '@cep/cells';
 import { z } from 'zod';
+import { declaresPolicy, securitySection, type SecurityConfig } from './security.ts';
 
 /** Bytes a pre-shared key must have (256 bits: the size the AEAD ciphers take). */
 export const KEY_BYTES = 32;
@@ -121,6 +122,8 @@ export function createConfigSchema(baseDir: string) {
     provider: z.enum(PROVIDER_IDS),
     address: z.string(),
     mount: word.default('main'),
+    /** The peer's security enclave; absent = this peer's own `enclave`. */
+    enclave: word.optional(),
   }).superRefine((peer, ctx) => {
     if (peer.provider === 'pipe') {
       if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected a socket path' });
@@ -172,7 +175,7 @@ export function createConfigSchema(baseDir: string) {
       peers: z.array(peerLink).default([]),
       mirrors: z.array(mirror).default([]),
       invoke: z.array(handler).default([]),
-      security: z.record(z.string(), z.unknown()).default({}),
+      security: securitySection.prefault({}),
     })
     // Cross-section checks. `when: () => true` runs them even when a field above has
     // failed, so one run reports every problem; hence the defensive reads of a value
@@ -205,6 +208,26 @@ export function createConfigSchema(baseDir: string) {
             ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'source', 'peer'], message: `"${source['peer']}" is not listed under peers` });
           }
         });
+        // Enclaves named outside the security section must be ones it declares (when it declares
+        // any): an undeclared enclave is denied every cross-enclave call, almost surely a typo.
+        const security = doc['security'] as Partial<SecurityConfig> | undefined;
+        const enclaves: unknown = typeof security === 'object' && security !== null ? security.enclaves : undefined;
+        const declared = typeof enclaves === 'object' && enclaves !== null && !Array.isArray(enclaves) ? new Set(Object.keys(enclaves)) : undefined;
+        if (declared !== undefined && typeof doc['enclave'] === 'string' && !declared.has(doc['enclave'])) {
+          ctx.addIssue({ code: 'custom', path: ['enclave'], message: `"${doc['enclave']}" is not declared under security.enclaves` });
+        }
+        const enclaveOf = new Map<string, unknown>();
+        peers.forEach((peer, i) => {
+          const peerEnclave = peer['enclave'] ?? doc['enclave'];
+          if (typeof peer['name'] !== 'string') return;
+          if (enclaveOf.has(peer['name']) && enclaveOf.get(peer['name']) !== peerEnclave) {
+            ctx.addIssue({ code: 'custom', path: ['peers', i, 'enclave'], message: `"${peer['name']}" is listed before in enclave "${String(enclaveOf.get(peer['name']))}"; a peer has one enclave` });
+          }
+          enclaveOf.set(peer['name'], peerEnclave);
+          if (declared !== undefined && typeof peer['enclave'] === 'string' && !declared.has(peer['enclave'])) {
+            ctx.addIssue({ code: 'custom', path: ['peers', i, 'enclave'], message: `"${peer['enclave']}" is not declared under security.enclaves` });
+          }
+        });
         for (const section of ['mirrors', 'invoke'] as const) {
           const names = new Set<unknown>();
           list(section).forEach((item, i) => {
@@ -220,3 +243,5 @@ export function createConfigSchema(baseDir: string) {
 
 /** A validated config: what the file said, defaults filled in, paths absolute, keys decoded. */
 export type PeerConfig = z.output<ReturnType<typeof createConfigSchema>>;
+
+export { declaresPolicy, type SecurityConfig };
