@@ -5,7 +5,7 @@
  *   GET /metrics                           Prometheus text format
  *   GET /digest?path=/data/sky             { digest, cells } of a branch (digest null when absent)
  *   GET /status                            peer name, enclave, beat, beat driver counters
- *   POST /invoke  {"peer","handler","arg"?}  runs a remote handler, answers with its outcome
+ *   POST /invoke  {"peer","handler","arg"?,"pipeline"?}  runs a remote handler, answers with its outcome
  *
  * Requests are served between beats (a beat is one synchronous step), so a
  * response never shows half a beat.
@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { digestHex, parsePath, type Cell, type Tree } from '@cep/cells';
 import type { Logger } from 'pino';
+import type { PipelineInput } from '@cep/organ-invoke';
 import { nodeError } from './errors.ts';
 import type { PeerMetrics } from './metrics.ts';
 import { branchToJson } from './tree-json.ts';
@@ -27,8 +28,8 @@ export interface HttpServerOptions {
   readonly metrics: PeerMetrics;
   readonly status: () => Record<string, unknown>;
   readonly log: Logger;
-  /** Serves `POST /invoke` when given: runs handler `handler` on `peer` with an optional u64 `arg`. */
-  readonly invoke?: (peer: string, handler: string, arg: bigint | undefined) => Promise<Record<string, unknown>>;
+  /** Serves `POST /invoke` when given: runs handler `handler` on `peer` with an optional u64 `arg` and pipeline metadata. */
+  readonly invoke?: (peer: string, handler: string, arg: bigint | undefined, pipeline: PipelineInput | undefined) => Promise<Record<string, unknown>>;
 }
 
 /** A listening endpoint. */
@@ -134,7 +135,7 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
       return;
     }
   }
-  let parsed: { peer?: unknown; handler?: unknown; arg?: unknown };
+  let parsed: { peer?: unknown; handler?: unknown; arg?: unknown; pipeline?: unknown };
   try {
     parsed = JSON.parse(body) as typeof parsed;
   } catch {
@@ -153,12 +154,36 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
     }
     arg = BigInt(parsed.arg);
   }
+  let pipeline: PipelineInput | undefined;
+  if (parsed.pipeline !== undefined) {
+    pipeline = pipelineOf(parsed.pipeline);
+    if (pipeline === undefined) {
+      sendError(res, 400, 'BAD_INVOKE', 'pipeline must be {"pipeline_id": text, "stage_id": text, "dag_run_id"?: whole number (default 0), "hop_index"?: whole number (default 0)}');
+      return;
+    }
+  }
   try {
-    send(res, 200, JSON.stringify(await invoke(parsed.peer, parsed.handler, arg)) + '\n');
+    send(res, 200, JSON.stringify(await invoke(parsed.peer, parsed.handler, arg, pipeline)) + '\n');
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     sendError(res, 400, typeof code === 'string' ? code : 'INVOKE_FAILED', (error as Error).message);
   }
+}
+
+/**
+ * The body's pipeline metadata in the wire's field names, or `undefined` when its shape is wrong.
+ * Values (id lengths, ranges) are checked by @cep/security when the call is submitted.
+ */
+function pipelineOf(input: unknown): PipelineInput | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+  const p = input as Record<string, unknown>;
+  const whole = (v: unknown): bigint | undefined =>
+    v === undefined ? 0n : (typeof v === 'string' || typeof v === 'number') && /^\d+$/.test(String(v)) ? BigInt(v) : undefined;
+  const dagRunId = whole(p['dag_run_id']);
+  const hopIndex = whole(p['hop_index']);
+  if (typeof p['pipeline_id'] !== 'string' || typeof p['stage_id'] !== 'string' || dagRunId === undefined || hopIndex === undefined) return undefined;
+  if (Object.keys(p).some((k) => !['pipeline_id', 'stage_id', 'dag_run_id', 'hop_index'].includes(k))) return undefined;
+  return { pipelineId: p['pipeline_id'], stageId: p['stage_id'], dagRunId, hopIndex: Number(hopIndex) };
 }
 
 /** Starts listening; rejects with `HTTP_LISTEN_FAILED` when the address cannot be bound. */

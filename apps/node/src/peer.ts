@@ -20,6 +20,7 @@ import { createPeerMetrics, type PeerMetrics } from './metrics.ts';
 import { createShutdownHooks, type ShutdownHook } from './shutdown.ts';
 import type { PeerContext } from './wiring/context.ts';
 import { wireOrgans, type OrgansHandle } from './wiring/organs.ts';
+import { wireSecurity, type SecurityHandle } from './wiring/security.ts';
 import { wireTransport, type TransportHandle } from './wiring/transport.ts';
 
 /** Beats of inbound log a running peer keeps (for replaying a recent window when debugging). */
@@ -63,6 +64,8 @@ export interface Peer {
   readonly httpUrl: string | undefined;
   readonly transport: TransportHandle;
   readonly organs: OrgansHandle;
+  /** The policy declared under `/sys/security` and the pipelines approved at start. */
+  readonly security: SecurityHandle;
   readonly driverStats: BeatDriverStats;
   /** Registers a hook run at shutdown after the last beat (newest first). */
   onShutdown(name: string, hook: ShutdownHook): () => void;
@@ -114,6 +117,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   let metrics: PeerMetrics;
   let transport: TransportHandle;
   let organs: OrgansHandle;
+  let security: SecurityHandle;
   let httpUrl: string | undefined;
   let closeHttp: (() => Promise<void>) | undefined;
   try {
@@ -133,6 +137,8 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
         runtime.ops.prune(beat - INBOUND_LOG_BEATS);
       }
     });
+    // The policy is in the tree before the organs' first check reads it.
+    security = wireSecurity(ctx);
     transport = await wireTransport(ctx);
     organs = await wireOrgans(ctx, transport.manager);
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
@@ -145,9 +151,9 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
         beat: () => runtime.beat,
         metrics,
         log,
-        invoke: async (peer, handler, arg) => {
+        invoke: async (peer, handler, arg, pipeline) => {
           const started = { beat: runtime.beat, at: performance.now() };
-          const outcome = await organs.call(peer, handler, arg);
+          const outcome = await organs.call(peer, handler, arg, pipeline !== undefined ? { pipeline } : {});
           return {
             id: outcome.id,
             status: outcome.status,
@@ -193,7 +199,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   });
   if (!options.manualBeats) driver.start();
   log.info(
-    { enclave: config.enclave, beatMs: config.beat_ms, http: httpUrl, providers: Object.keys(config.listen) },
+    { enclave: config.enclave, security: security.declared ? 'declared' : 'none', beatMs: config.beat_ms, http: httpUrl, providers: Object.keys(config.listen) },
     'peer started',
   );
 
@@ -206,6 +212,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     httpUrl,
     transport,
     organs,
+    security,
     driverStats: driver.stats,
     onShutdown: (name, hook) => hooks.add(name, hook),
     stop: (reason) => stop(reason),

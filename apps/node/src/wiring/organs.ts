@@ -7,10 +7,19 @@ import { u64 } from '@cep/cells';
 import type { TransportManager } from '@cep/transport';
 import { installLink, type LinkOrgan } from '@cep/organ-link';
 import { installMirror, type MirrorOrgan } from '@cep/organ-mirror';
-import { installInvoke, type InvokeOrgan, type InvokeOutcome } from '@cep/organ-invoke';
+import { installInvoke, type InvokeOrgan, type InvokeOutcome, type PipelineInput } from '@cep/organ-invoke';
 import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
 import { INVOKE_MOUNT, writeRequests } from './requests.ts';
+import { enclaveOf } from './security.ts';
+
+/** What a call may add to the handler name and argument. */
+export interface CallOptions {
+  /** Pipeline metadata (a cross-enclave call needs it, naming a stage of an approved pipeline). */
+  readonly pipeline?: PipelineInput;
+  /** Beats to wait for the reply (default 200). */
+  readonly timeoutBeats?: number;
+}
 
 /** What the organ wiring reports back. */
 export interface OrgansHandle {
@@ -20,7 +29,7 @@ export interface OrgansHandle {
   readonly mirror: MirrorOrgan;
   readonly invoke: InvokeOrgan;
   /** Invokes handler `name` on `peer` with an optional u64 argument; settles with the outcome. */
-  call(peer: string, name: string, argument: bigint | undefined, timeoutBeats?: number): Promise<InvokeOutcome>;
+  call(peer: string, name: string, argument: bigint | undefined, options?: CallOptions): Promise<InvokeOutcome>;
 }
 
 /** The signal a handler named `name` in the config answers to. */
@@ -33,7 +42,13 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
   const { config, runtime, log } = ctx;
   const link = installLink(runtime, manager);
   const mirror = installMirror(runtime, manager, { localNode: config.peer });
-  const invoke = installInvoke(runtime, manager, { enclave: config.enclave });
+  // Both sides of every call are checked on this peer's policy (/sys/security) with the enclaves the
+  // config gives; only the handlers the config lists can be called (anything else: tp_inv_reject).
+  const invoke = installInvoke(runtime, manager, {
+    enclave: config.enclave,
+    peerEnclave: (peer) => enclaveOf(config, peer),
+    exposedOnly: true,
+  });
   for (const { name, handler } of ctx.handlers) {
     invoke.expose(handlerSignal(name), (call) => handler.run(call));
   }
@@ -43,7 +58,7 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
   });
   const requests = writeRequests(runtime.tree, config);
   log.info({ ...requests, handlers: ctx.handlers.map((h) => h.name) }, 'organs wired');
-  const call = (peer: string, name: string, argument: bigint | undefined, timeoutBeats = 200): Promise<InvokeOutcome> => {
+  const call = (peer: string, name: string, argument: bigint | undefined, options: CallOptions = {}): Promise<InvokeOutcome> => {
     if (!config.peers.some((p) => p.name === peer)) {
       return Promise.reject(nodeError('UNKNOWN_PEER', `peer "${peer}" is not listed under peers in the config`, { peer }));
     }
@@ -51,7 +66,8 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
       request: peer,
       signal: handlerSignal(name),
       ...(argument === undefined ? {} : { payload: u64(argument) }),
-      timeoutBeats,
+      ...(options.pipeline !== undefined ? { pipeline: options.pipeline } : {}),
+      timeoutBeats: options.timeoutBeats ?? 200,
     });
     return invoke.result(id);
   };

@@ -1,0 +1,55 @@
+/**
+ * Wiring of the security policy: the config's `security` section is declared under
+ * `/sys/security` (@cep/security's `declarePolicy`) and the pipelines listed in
+ * `security.approve` are approved, before the first beat, so the invoke organ's checks on
+ * both sides of every call read it from the tree.
+ *
+ * An absent or empty section declares nothing, and @cep/security then decides on an empty
+ * policy: calls inside one enclave are allowed, every cross-enclave call is denied.
+ */
+import { approvePipeline, declarePolicy } from '@cep/security';
+import { declaresPolicy } from '../config/schema.ts';
+import { nodeError } from '../errors.ts';
+import type { PeerContext } from './context.ts';
+
+/** What the security wiring reports back. */
+export interface SecurityHandle {
+  /** True when a policy was written under `/sys/security`. */
+  readonly declared: boolean;
+  /** The pipelines approved at start. */
+  readonly approved: readonly string[];
+}
+
+/** The enclave of `peer` as this peer's config states it (`peers[].enclave`, else this peer's own). */
+export function enclaveOf(config: PeerContext['config'], peer: string): string {
+  return config.peers.find((p) => p.name === peer)?.enclave ?? config.enclave;
+}
+
+/** Declares the config's policy and approves its `approve` list (the config loader has checked both). */
+export function wireSecurity(ctx: PeerContext): SecurityHandle {
+  const { config, runtime, log } = ctx;
+  const security = config.security;
+  if (!declaresPolicy(security)) {
+    log.debug({ enclave: config.enclave }, 'no security policy: calls inside the enclave are allowed, cross-enclave calls denied');
+    return { declared: false, approved: [] };
+  }
+  declarePolicy(runtime.tree, security);
+  for (const id of security.approve) {
+    const approval = approvePipeline(runtime.tree, id);
+    // The loader approved the same spec under the same policy, so this holds unless the tree was not fresh.
+    if (approval.state !== 'approved') {
+      throw nodeError('START_FAILED', `security.approve: pipeline "${id}" was not approved: ${approval.note}`, { pipeline: id });
+    }
+  }
+  log.info(
+    {
+      enclave: config.enclave,
+      enclaves: Object.keys(security.enclaves ?? {}),
+      edges: (security.edges ?? []).map((e) => `${e.from}->${e.to}`),
+      pipelines: (security.pipelines ?? []).map((p) => p.id),
+      approved: security.approve,
+    },
+    'security policy declared',
+  );
+  return { declared: true, approved: security.approve };
+}
