@@ -4,7 +4,7 @@ import { CepError } from '@cep/errors';
 export type OrganLinkErrorCode =
   /** The organ root exists but is not a dictionary, or already serves another organ. */
   | 'ORGAN_ROOT_INVALID'
-  /** An option of `installLink` / `installMountOrgan` is malformed (kind, mode, topics). */
+  /** An option of `installLink` / `installMountOrgan` is malformed (kind, mode, topics, retry). */
   | 'ORGAN_OPTION_INVALID';
 
 export function linkError(code: OrganLinkErrorCode, message: string, details: Record<string, unknown> = {}): CepError<OrganLinkErrorCode> {
