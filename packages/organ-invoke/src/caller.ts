@@ -147,7 +147,12 @@ export class Caller {
     }
     if (entry.state === 'error') {
       const note = this.tree.getValue([...entry.path, name('error_note')]);
-      throw invokeError('INVOKE_NOT_READY', `invoke request ${entry.id} is in error${note?.type === 'text' ? `: ${note.value}` : ''}; change the request to reopen its mount`, { request: entry.id });
+      const why = note?.type === 'text' ? `: ${note.value}` : '';
+      // The note already says what comes next (a redial at a beat, or that nothing will); say plainly what to do.
+      const then = entry.retryBeat !== undefined
+        ? `; nothing is sent while it waits: submit again once the request is active (redial ${entry.retries + 1} at beat ${entry.retryBeat})`
+        : why.includes('change the request') ? '' : '; change the request to reopen its mount';
+      throw invokeError('INVOKE_NOT_READY', `invoke request ${entry.id} is in error${why}${then}`, { request: entry.id, ...(entry.retryBeat !== undefined ? { retryBeat: entry.retryBeat } : {}) });
     }
     return entry;
   }

@@ -6,7 +6,7 @@
  */
 import { isWordText } from '@cep/cells';
 import type { Runtime } from '@cep/heartbeat';
-import { installMountOrgan } from '@cep/organ-link';
+import { installMountOrgan, resolveRetry } from '@cep/organ-link';
 import { TOPIC, type TransportManager } from '@cep/transport';
 import { Callee } from './callee.ts';
 import { Caller } from './caller.ts';
@@ -49,6 +49,11 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     retainOutcomes: count('retainOutcomes', options.retainOutcomes, 4096, 1),
     exposedOnly: options.exposedOnly === true,
   };
+  try {
+    resolveRetry(options.retry);
+  } catch (error) {
+    throw invokeError('INVOKE_OPTION_INVALID', (error as Error).message, { field: 'retry' });
+  }
 
   // The organ and the caller need each other: the organ tells the caller when a mount goes away.
   let caller: Caller | undefined;
@@ -57,6 +62,7 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     fixedMode: INVOKE_KIND,
     topics: { schema: TOPIC.invokeReject, conflict: TOPIC.mountConflict, deadline: TOPIC.invokeTimeout },
     outputs: ['invokes'],
+    ...(options.retry !== undefined ? { retry: options.retry } : {}),
     check: checkInvokeRequest,
     shape: shapeInvokeSpec,
     onConfigured: (entry, changed, previous) => {

@@ -1,6 +1,7 @@
 /** Public shapes of the invoke organ. */
 import type { PathLike, Tree, Value } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
+import type { RetryOptions } from '@cep/organ-link';
 
 /** How an invoke ended, as the caller records it (exactly once). */
 export type InvokeStatus = 'ok' | 'reject' | 'timeout' | 'cancelled';
@@ -97,6 +98,12 @@ export interface InvokeOptions {
   readonly maxValueBytes?: number;
   /** Longest timeout a submission may ask for, in beats (default 1,000,000). */
   readonly maxTimeoutBeats?: number;
+  /**
+   * Redial a request's mount when it breaks (dial failed, fatal, closed): after `first` beats,
+   * doubling up to `max`, at most `limit` times (defaults 8, 512, no limit; see @cep/organ-link).
+   * `false`: a broken request stays in `error` until it changes.
+   */
+  readonly retry?: RetryOptions | false;
 }
 
 /** An installed invoke organ. */

@@ -1,5 +1,6 @@
 /** Two runtimes with transport managers and invoke organs, over provider-memory or provider-tcp. */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { text, type Cell, type Tree, type Value } from '@cep/cells';
 import { createRuntime, type EmittedFact, type Runtime } from '@cep/heartbeat';
 import { installInvoke, type InvokeOptions, type InvokeOrgan } from '@cep/organ-invoke';
@@ -95,6 +96,52 @@ export async function pair(transport: Transport, earthOptions: InvokeOptions = {
     forge: (cell, mount) => send(encodeBranch(cell, policy(mount)), mount),
     forgeBytes: send,
     policy,
+  };
+}
+
+/**
+ * earth with the invoke organ and a request `to_saturn` (saturn/main), and a saturn that is not
+ * running yet: `startSaturn()` starts one (invoke installed) listening at `address`; after a
+ * restart (close the old manager first) it listens there again. Over tcp the address is a
+ * loopback port the OS handed out and that was closed again, so a dial before the start is refused.
+ */
+export interface World {
+  readonly earth: Peer & { invoke: InvokeOrgan };
+  startSaturn(options?: InvokeOptions): Promise<Peer & { invoke: InvokeOrgan }>;
+}
+
+export async function world(transport: Transport, earthOptions: InvokeOptions = {}): Promise<World> {
+  let earth: Peer;
+  let start: () => Promise<Peer>;
+  if (transport === 'memory') {
+    const network = memoryNetwork();
+    earth = peer('earth', memory({ network, peer: 'earth', mode: 'reliable' }), (p) => p);
+    start = async () => {
+      const saturn = peer('saturn', memory({ network, peer: 'saturn', mode: 'reliable' }), (p) => p);
+      await saturn.manager.listen('memory', 'saturn');
+      return saturn;
+    };
+  } else {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    earth = peer('earth', tcp({ localPeer: 'earth', keys: { saturn: KEY } }), () => address);
+    start = async () => {
+      const saturn = peer('saturn', tcp({ localPeer: 'saturn', keys: { earth: KEY } }), () => undefined);
+      await saturn.manager.listen('tcp', address);
+      return saturn;
+    };
+  }
+  earth.invoke = installInvoke(earth.runtime, earth.manager, earthOptions);
+  request(earth.tree, 'to_saturn', { peer: 'saturn', mount: 'main', local_node: 'earth' });
+  return {
+    earth: earth as Peer & { invoke: InvokeOrgan },
+    async startSaturn(options = {}) {
+      const saturn = await start();
+      saturn.invoke = installInvoke(saturn.runtime, saturn.manager, options);
+      return saturn as Peer & { invoke: InvokeOrgan };
+    },
   };
 }
 
