@@ -3,7 +3,7 @@
  * killed with SIGKILL on either side of a mirror or an invoke, a peer holding the wrong key,
  * and a client that writes garbage at saturn's listener.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { tcp } from '@cep/provider-tcp';
 import type { RunningPeer } from './harness/peer-process.ts';
@@ -174,6 +174,51 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
   }));
 });
 
+// Both peers stay up; only the TCP connection between them breaks (a proxy in this process
+// that the test cuts). This is where the resume token matters: earth's channels redial, saturn
+// sees its accepted channels die and come back, and resends every bundle not yet
+// acknowledged; earth applies what it lacks and only acknowledges again what it has.
+it('a connection cut mid-mirror (both peers alive): the same epoch and publication go on, nothing lost, no re-sync', withPeers(30_000, async (harness) => {
+  const { saturn, address } = await startSaturn(harness, 'tcp');
+  const proxy = await cuttableProxy(address);
+  try {
+    // Earth reaches saturn through the proxy; luna (the driver) directly, so its calls are not cut.
+    const [{ earth }, luna] = await Promise.all([startEarth(harness, 'tcp', proxy.address), startLuna(harness, 'tcp', address)]);
+    await Promise.all([untilActive(earth), until(() => requestStates(luna), (s) => s.invoke === 'active', "luna's invoke request to go active")]);
+    await drive(luna, 1, 10);
+    await untilMirrored(earth, saturn);
+    const before = (await earth.net('/net/organs/mirror/requests/1')).value;
+    const servingBefore = (await saturn.net('/net/organs/mirror/serving/earth/sky')).value;
+
+    // Cut every connection while ticks 11..30 are being written and shipped.
+    const driving = drive(luna, 11, 30);
+    await until(() => earth.net(`${COPY}/count`).then((a) => Number(a.value)), (n) => n >= 12, 'the mirror to be shipping ticks after 11');
+    expect(proxy.cut()).toBeGreaterThan(0);
+    await driving;
+    const { cells } = await untilMirrored(earth, saturn);
+    expect(cells).toBeGreaterThan(30);
+    expect(await copyOf(earth)).toEqual(afterTicks(30));
+
+    // The break was real: saturn's accepted mirror channel died without a goodbye.
+    expect((await ceh(saturn, 'earth'))['tp_fatal']?.note).toMatch(/CONNECTION_LOST/);
+    // The same subscription and the same publication carried on: no new epoch, no snapshot.
+    const serving = await until(async () => (await saturn.net('/net/organs/mirror/serving/earth/sky')).value, (s) => s.inflight === '0', "saturn's publication to have nothing in flight");
+    const request = (await earth.net('/net/organs/mirror/requests/1')).value;
+    expect(serving).toMatchObject({ epoch: servingBefore.epoch, op: servingBefore.op, state: 'live', acked: serving.seq });
+    expect(request).toMatchObject({ state: 'active', op: before.op, bundle_seq: serving.seq, pend_resum: `${servingBefore.epoch}:${serving.seq}` });
+    expect(Number(serving.seq)).toBeGreaterThan(Number(before.bundle_seq));
+    const sealed = (await saturn.net(`/rt/ops/${serving.op}/bundles`)).value as Record<string, Record<string, unknown>>;
+    for (const bundle of Object.values(sealed)) expect(bundle).toMatchObject({ epoch: servingBefore.epoch, snapshot: false, acked_beat: expect.any(String) });
+    // Earth applied the newest bundles each once, in order, with no gap (the dossier keeps 16).
+    const applied = Object.keys((await earth.net(`/rt/ops/${request.op}/bundles`)).value).map(Number);
+    const n = Number(serving.seq);
+    expect(applied).toEqual(Array.from({ length: applied.length }, (_, i) => n - applied.length + i + 1));
+    expect(Object.keys(await ceh(earth, 'saturn')).filter((t) => t === 'tp_schema' || t === 'tp_mconf')).toEqual([]);
+  } finally {
+    await proxy.close();
+  }
+}));
+
 // KNOWN BUG (expected to fail until fixed; then turn `it.fails` into `it`): @cep/stream-session's
 // listen() reports refused handshakes only to the provider-level `onReject` option and never to
 // `ListenOptionsV1.onReject`, which is what the transport manager passes, so a cep-node peer
@@ -241,4 +286,36 @@ async function spew(via: Via, address: string, bytes: Uint8Array): Promise<void>
     });
     socket.end(bytes);
   });
+}
+
+/** A TCP relay to `target` whose connections the test can cut at once (a network break between two live peers). */
+async function cuttableProxy(target: string): Promise<{ address: string; cut(): number; close(): Promise<void> }> {
+  const [host, port] = target.split(':');
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on('error', () => undefined); // the other half was cut: nothing to report
+    socket.once('close', () => sockets.delete(socket));
+  };
+  const server = createServer((inbound) => {
+    const outbound = connect(Number(port), host!);
+    track(inbound);
+    track(outbound);
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cut = (): number => {
+    const n = sockets.size;
+    for (const socket of sockets) socket.destroy();
+    return n;
+  };
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    cut,
+    close: () => {
+      cut();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }
