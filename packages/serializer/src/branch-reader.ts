@@ -1,14 +1,16 @@
 /**
- * The branch decoder: from a verified frame's records to a staged tree. Every record is
- * indexed by its key as a latin1 string (the frame reader made those for the Merkle sort),
- * so finding a cell's manifest, order or chunk records is one string concatenation and a
- * map lookup. Every cell must be reached from the root, and every record used exactly once.
+ * The branch decoder: from a verified frame's record table to a staged tree. Every record
+ * is indexed by its key as a latin1 string (the frame reader made those for the Merkle
+ * sort), so finding a cell's manifest, order or chunk records is one string concatenation
+ * and a map lookup; bodies are read in place in the frame. Every cell must be reached from
+ * the root, and every record used exactly once.
  */
 import { name, nameEquals, valueFromData, type Name } from '@cep/cells';
 import { isCepError } from '@cep/errors';
-import { ByteReader, bytesEqualAt, toHex } from './bytes.ts';
+import { ByteReader, rangesEqual, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
-import { RECORD_TYPE, type RawRecord, type ReadFrame } from './frame.ts';
+import { RECORD_TYPE } from './frame-format.ts';
+import { recordBody, recordKey, type RecordTable } from './frame-reader.ts';
 import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
@@ -23,14 +25,17 @@ const EMPTY = new Uint8Array(0);
 
 /** A cell_desc found in the frame, indexed by its path (name keys joined by U+0001). */
 interface CellEntry {
-  readonly record: RawRecord;
+  /** Its row in the record table. */
+  readonly record: number;
   /** The record key as latin1 without its type byte: the prefix of the cell's other records' keys. */
   readonly pathKey: string;
   readonly suffix: Name;
+  /** Set when the walk from the root gets here (a cell is reached once). */
+  reached: boolean;
 }
 
 /** The latin1 key of a record of `type` for the cell at `pathKey`, with varint suffixes. */
-function recordKey(type: number, pathKey: string, ...suffixVarints: number[]): string {
+function keyOf(type: number, pathKey: string, ...suffixVarints: number[]): string {
   let key = String.fromCharCode(type) + pathKey;
   for (let v of suffixVarints) {
     while (v >= 0x80) {
@@ -43,58 +48,61 @@ function recordKey(type: number, pathKey: string, ...suffixVarints: number[]): s
 }
 
 /** Stages the branch a verified frame carries. Throws a typed error for anything inconsistent. */
-export function readBranch(frame: ReadFrame, policy: ResolvedPolicy): { root: StagedCell; cellCount: number } {
-  const { records, keys } = frame;
+export function readBranch(table: RecordTable, policy: ResolvedPolicy): { root: StagedCell; cellCount: number } {
+  const count = table.types.length;
   const names = new NameTableReader();
-  const byKey = indexRecords(records, keys, names);
-  const first = records[0];
-  if (first === undefined || first.type !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
-  const cells = indexCells(records, keys, names);
+  const byKey = indexRecords(table, names);
+  if (count === 0 || table.types[0] !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
+  const cells = indexCells(table, names);
   // The entry indexed by the root's key alone is a one-segment path of the root name.
-  if (cells.get(ROOT_NAME.key)?.record !== first) {
+  if (cells.get(ROOT_NAME.key)?.record !== 0) {
     throw serializerError('BRANCH_INCONSISTENT', 'the first cell_desc is not the branch root (path /)');
   }
-  const staging = new Staging(byKey, cells, names, policy);
-  staging.consumed = records.filter((r) => r.type === RECORD_TYPE.NAMEPOOL_DELTA).length;
-  const root = staging.build([ROOT_NAME], ROOT_NAME.key, 0);
-  if (cells.size > 0 || staging.consumed !== records.length) {
-    throw serializerError('BRANCH_INCONSISTENT', `${records.length - staging.consumed} record(s) belong to no cell of the branch`);
+  const staging = new Staging(table, byKey, cells, names, policy);
+  staging.consumed = table.types.filter((type) => type === RECORD_TYPE.NAMEPOOL_DELTA).length;
+  const root = staging.build([], ROOT_NAME, ROOT_NAME.key, 0);
+  if (staging.cellCount !== cells.size || staging.consumed !== count) {
+    throw serializerError('BRANCH_INCONSISTENT', `${count - staging.consumed} record(s) belong to no cell of the branch`);
   }
   return { root, cellCount: staging.cellCount };
 }
 
-/** Every record by key (keys are unique); reads the name table on the way. */
-function indexRecords(records: readonly RawRecord[], keys: readonly string[], names: NameTableReader): Map<string, RawRecord> {
-  const byKey = new Map<string, RawRecord>();
-  records.forEach((record, i) => {
-    const key = keys[i]!;
-    if (byKey.has(key)) throw serializerError('FRAME_DUPLICATE_RECORD', `two records share the key ${toHex(record.key).slice(0, 40)}…`);
-    byKey.set(key, record);
-    if (record.type === RECORD_TYPE.NAMEPOOL_DELTA) {
-      if (record.key.length !== 9) throw serializerError('FRAME_BAD_RECORD', 'a namepool_delta key is 9 bytes');
-      const { text } = readNamepool(record.body);
-      names.add(new DataView(record.key.buffer, record.key.byteOffset + 1, 8).getBigUint64(0, true), text);
-    } else if (record.type === RECORD_TYPE.PAYLOAD_HISTORY || record.type === RECORD_TYPE.MANIFEST_HISTORY) {
+/** Every record's row by key (keys are unique); reads the name table on the way. */
+function indexRecords(table: RecordTable, names: NameTableReader): Map<string, number> {
+  const byKey = new Map<string, number>();
+  const { frame, types, keyStarts, bodyStarts } = table;
+  for (let i = 0; i < types.length; i++) {
+    const size = byKey.size;
+    byKey.set(table.keys[i]!, i);
+    if (byKey.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', `two records share the key ${toHex(recordKey(table, i)).slice(0, 40)}…`);
+    if (types[i] === RECORD_TYPE.NAMEPOOL_DELTA) {
+      if (bodyStarts[i]! - keyStarts[i]! !== 9) throw serializerError('FRAME_BAD_RECORD', 'a namepool_delta key is 9 bytes');
+      const { text } = readNamepool(recordBody(table, i));
+      names.add(new DataView(frame.buffer, frame.byteOffset + keyStarts[i]! + 1, 8).getBigUint64(0, true), text);
+    } else if (types[i] === RECORD_TYPE.PAYLOAD_HISTORY || types[i] === RECORD_TYPE.MANIFEST_HISTORY) {
       throw serializerError('BRANCH_INCONSISTENT', 'history records are not part of branch frames');
     }
-  });
+  }
   return byKey;
 }
 
 /** Every cell_desc by its path without the kind suffix. */
-function indexCells(records: readonly RawRecord[], keys: readonly string[], names: NameTableReader): Map<string, CellEntry> {
+function indexCells(table: RecordTable, names: NameTableReader): Map<string, CellEntry> {
   const cells = new Map<string, CellEntry>();
-  records.forEach((record, i) => {
-    if (record.type !== RECORD_TYPE.CELL_DESC) return;
-    const segments = (record.key.length - 1) / 17;
-    if (!Number.isInteger(segments) || segments < 2) throw serializerError('FRAME_BAD_RECORD', `cell_desc key of ${record.key.length} bytes is not 1 + 17·n (n ≥ 2)`);
-    const r = new ByteReader(record.key, 1);
+  const { frame, types, keyStarts, bodyStarts } = table;
+  for (let i = 0; i < types.length; i++) {
+    if (types[i] !== RECORD_TYPE.CELL_DESC) continue;
+    const keyLength = bodyStarts[i]! - keyStarts[i]!;
+    const segments = (keyLength - 1) / 17;
+    if (!Number.isInteger(segments) || segments < 2) throw serializerError('FRAME_BAD_RECORD', `cell_desc key of ${keyLength} bytes is not 1 + 17·n (n ≥ 2)`);
+    const r = new ByteReader(frame, keyStarts[i]! + 1, bodyStarts[i]!, 'frame', keyStarts[i]!);
     let index = names.readName(r).key;
     for (let s = 1; s < segments - 1; s++) index += '\u0001' + names.readName(r).key;
     const suffix = names.readName(r);
-    if (cells.has(index)) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
-    cells.set(index, { record, pathKey: keys[i]!.slice(1), suffix });
-  });
+    const size = cells.size;
+    cells.set(index, { record: i, pathKey: table.keys[i]!.slice(1), suffix, reached: false });
+    if (cells.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
+  }
   return cells;
 }
 
@@ -104,25 +112,31 @@ class Staging {
   cellCount = 0;
   /** Scratch for payload hashes (compared, never kept). */
   private readonly digest = new Uint8Array(32);
+  private readonly frame: Uint8Array;
 
   constructor(
-    private readonly byKey: ReadonlyMap<string, RawRecord>,
-    private readonly cells: Map<string, CellEntry>,
+    private readonly table: RecordTable,
+    private readonly byKey: ReadonlyMap<string, number>,
+    private readonly cells: ReadonlyMap<string, CellEntry>,
     private readonly names: NameTableReader,
     private readonly policy: ResolvedPolicy,
-  ) {}
+  ) {
+    this.frame = table.frame;
+  }
 
-  build(path: Name[], index: string, depth: number): StagedCell {
+  /** The cell `own` below `parents` (the path array is built only for stores, which pass it on). */
+  build(parents: readonly Name[], own: Name, index: string, depth: number): StagedCell {
     if (depth > MAX_DEPTH) throw serializerError('BRANCH_INCONSISTENT', `branch is deeper than ${MAX_DEPTH} levels`);
     const entry = this.cells.get(index);
-    if (entry === undefined) throw serializerError('BRANCH_INCONSISTENT', `a manifest names a child that has no cell_desc (${path.map((n) => n.tag.text).join('/')})`);
-    this.cells.delete(index);
+    if (entry === undefined || entry.reached) {
+      throw serializerError('BRANCH_INCONSISTENT', `a manifest names a child that has no cell_desc (${[...parents, own].map((n) => n.tag.text).join('/')})`);
+    }
+    entry.reached = true;
     this.consumed++;
     this.cellCount++;
-    const desc = scanCellDesc(entry.record.body);
+    const desc = scanCellDesc(this.frame, this.table.bodyStarts[entry.record]!, this.table.ends[entry.record]!);
     const deleted = (desc.metaMask & META.tombstone) !== 0;
-    const own = path[path.length - 1]!;
-    const data = desc.ref !== undefined ? this.payload(entry, desc) : undefined;
+    const data = desc.refAt >= 0 ? this.payload(entry, desc) : undefined;
     if (desc.cellType === CELL_TYPE.link) {
       const target = data ?? EMPTY;
       if (target.length % 17 !== 0 || target.length === 0) throw serializerError('FRAME_BAD_RECORD', 'a link payload is one or more 17-byte names');
@@ -142,10 +156,11 @@ class Staging {
     const kind = desc.storeDescriptor === STORE.list ? 'list' : desc.storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
     if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${desc.storeDescriptor.toString(16)} is neither a dictionary nor a list`);
     const seen = new Set<string>();
-    const children = this.childEntries(entry.pathKey, kind).map((child) => {
+    const path = [...parents, own];
+    const children = this.childNames(entry.pathKey, kind).map((child) => {
       if (seen.has(child.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
       seen.add(child.key);
-      return this.build([...path, child], index + '\u0001' + child.key, depth + 1);
+      return this.build(path, child, index + '\u0001' + child.key, depth + 1);
     });
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
     return { name: own, deleted, kind, ...(nameEquals(entry.suffix, defaultType) ? {} : { storeType: entry.suffix }), children };
@@ -153,48 +168,47 @@ class Staging {
 
   /** A cell's payload bytes (inline or reassembled from chunks), checked against its declared hash. */
   private payload(entry: CellEntry, desc: CellDescScan): Uint8Array {
-    const ref = desc.ref!;
-    const body = entry.record.body;
-    if (ref.refKind !== 0 || ref.hashAlg !== 1 || ref.codec !== 0) throw serializerError('FRAME_BAD_RECORD', 'branch payloads travel in the frame (ref kind 0, BLAKE3, no codec)');
+    if (desc.refKind !== 0 || desc.hashAlg !== 1 || desc.codec !== 0) throw serializerError('FRAME_BAD_RECORD', 'branch payloads travel in the frame (ref kind 0, BLAKE3, no codec)');
     let data: Uint8Array;
     const inlineLength = desc.inlineEnd - desc.inlineStart;
     if (inlineLength > 0) {
       if (this.policy.aead !== undefined) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
-      if (inlineLength !== ref.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
-      data = body.subarray(desc.inlineStart, desc.inlineEnd);
+      if (inlineLength !== desc.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
+      data = this.frame.subarray(desc.inlineStart, desc.inlineEnd);
     } else {
-      const chunks: RawRecord[] = [];
+      const chunks: { key: Uint8Array; body: Uint8Array }[] = [];
       for (let ordinal = 0; ; ordinal++) {
-        const record = this.byKey.get(recordKey(RECORD_TYPE.PAYLOAD_CHUNK, entry.pathKey, ordinal));
-        if (record === undefined) break;
-        chunks.push(record);
+        const row = this.byKey.get(keyOf(RECORD_TYPE.PAYLOAD_CHUNK, entry.pathKey, ordinal));
+        if (row === undefined) break;
+        chunks.push({ key: recordKey(this.table, row), body: recordBody(this.table, row) });
       }
       this.consumed += chunks.length;
-      data = assemblePayload(chunks, ref.size, this.policy.aead?.key, this.policy.aead !== undefined);
+      data = assemblePayload(chunks, desc.size, this.policy.aead?.key, this.policy.aead !== undefined);
     }
     blake3Into(data, 0, data.length, this.digest, 0);
-    if (!bytesEqualAt(body, ref.hashStart, ref.hashEnd - ref.hashStart, this.digest)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
+    if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
     return data;
   }
 
   /** A store's children from its manifest pages, checked against its order pages. */
-  private childEntries(pathKey: string, kind: 'list' | 'dictionary'): Name[] {
+  private childNames(pathKey: string, kind: 'list' | 'dictionary'): Name[] {
+    const { bodyStarts, ends } = this.table;
     const children: Name[] = [];
     for (let page = 0; ; page++) {
-      const record = this.byKey.get(recordKey(RECORD_TYPE.MANIFEST_DELTA, pathKey, page));
-      if (record === undefined) break;
+      const row = this.byKey.get(keyOf(RECORD_TYPE.MANIFEST_DELTA, pathKey, page));
+      if (row === undefined) break;
       this.consumed++;
-      scanManifest(record.body, this.names, (_op, name) => children.push(name));
+      scanManifest(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name) => children.push(name));
     }
     const projection = kind === 'list' ? 1 : 0;
     let positions = 0;
     for (let page = 0; ; page++) {
-      const record = this.byKey.get(recordKey(RECORD_TYPE.ORDER_DELTA, pathKey, projection, page));
-      if (record === undefined) break;
+      const row = this.byKey.get(keyOf(RECORD_TYPE.ORDER_DELTA, pathKey, projection, page));
+      if (row === undefined) break;
       this.consumed++;
       // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
       let agrees = true;
-      scanOrder(record.body, this.names, (_op, name, position) => {
+      scanOrder(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, position) => {
         if (!agrees) return;
         const expected = children[position];
         if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;

@@ -11,18 +11,19 @@
  */
 import { name, valueToData, type Cell, type Name } from '@cep/cells';
 import { ByteWriter } from './bytes.ts';
-import { CAP, FrameWriter, RECORD_TYPE } from './frame.ts';
+import { CAP, RECORD_TYPE } from './frame-format.ts';
+import { FrameWriter } from './frame-writer.ts';
 import { blake3 } from './hash.ts';
 import { NameTableWriter, ROOT_NAME } from './names.ts';
 import { chunkPayload, DATALESS_FINGERPRINT, INLINE_MAX, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, META, STORE, writeCellDescInto, writeManifestInto, writeNamepoolInto, writeOrderInto, type ManifestEntry } from './records.ts';
 
-export const DICTIONARY = name('dictionary');
-export const LIST = name('list');
+const DICTIONARY = name('dictionary');
+const LIST = name('list');
 const LINK = name('link');
 /** Children per manifest / order page. */
-export const PAGE = 64;
+const PAGE = 64;
 const NAME_BYTES = 17;
 const NO_REVISION = new Uint8Array(16);
 const EMPTY = new Uint8Array(0);

@@ -9,7 +9,7 @@ import type { Cell, Name, PathLike, Tree, Value } from '@cep/cells';
 import { readBranch } from './branch-reader.ts';
 import { BranchWriter } from './branch-writer.ts';
 import { serializerError } from './errors.ts';
-import { readFrame } from './frame.ts';
+import { readFrame } from './frame-reader.ts';
 import { checkComparator, resolvePolicy, type SerializerPolicy } from './policy.ts';
 
 /** A decoded cell, staged: nothing is in any tree until {@link applyBranch}. */

@@ -315,10 +315,11 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Whether `data[at, at + length)` equals `other` (no view allocated). */
-export function bytesEqualAt(data: Uint8Array, at: number, length: number, other: Uint8Array): boolean {
-  if (length !== other.length) return false;
-  for (let i = 0; i < length; i++) if (data[at + i] !== other[i]) return false;
+/** Whether `a[aStart, aEnd)` equals `b[bStart, bEnd)` (no views allocated). */
+export function rangesEqual(a: Uint8Array, aStart: number, aEnd: number, b: Uint8Array, bStart: number, bEnd: number): boolean {
+  const length = aEnd - aStart;
+  if (length !== bEnd - bStart) return false;
+  for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
   return true;
 }
 

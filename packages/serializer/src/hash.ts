@@ -104,3 +104,10 @@ export function merkleCombine(level: Uint8Array, count: number): Uint8Array {
   }
   return level.slice(0, 32);
 }
+
+/** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
+export function merkleOfRanges(frame: Uint8Array, starts: readonly number[], ends: readonly number[], order: readonly number[]): Uint8Array {
+  const level = new Uint8Array(order.length * 32 + 32);
+  for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
+  return merkleCombine(level, order.length);
+}

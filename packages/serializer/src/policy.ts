@@ -5,7 +5,7 @@
  */
 import { serializerError } from './errors.ts';
 import { AEAD_MODE, type AeadModeName } from './aead.ts';
-import { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from './frame-format.ts';
 
 /** What a writer may use and what a reader will accept. */
 export interface SerializerPolicy {

@@ -73,7 +73,7 @@ export function writeCellDescInto(out: ByteWriter, d: CellDescInput): void {
 }
 
 export function readCellDesc(body: Uint8Array): CellDesc {
-  const s = scanCellDesc(body);
+  const s = scanCellDesc(body, 0, body.length);
   const at = (offset: number): ByteReader => new ByteReader(body, offset, body.length, 'cell_desc');
   return {
     cellType: s.cellType,
@@ -84,9 +84,9 @@ export function readCellDesc(body: Uint8Array): CellDesc {
     payloadKind: s.payloadKind,
     fingerprint: s.fingerprintAt < 0 ? undefined : at(s.fingerprintAt).u64(),
     inline: body.subarray(s.inlineStart, s.inlineEnd),
-    ref: s.ref && {
-      refKind: s.ref.refKind, hashAlg: s.ref.hashAlg, codec: s.ref.codec, aeadMode: s.ref.aeadMode, size: s.ref.size,
-      hash: body.subarray(s.ref.hashStart, s.ref.hashEnd),
+    ref: s.refAt < 0 ? undefined : {
+      refKind: s.refKind, hashAlg: s.hashAlg, codec: s.codec, aeadMode: s.aeadMode, size: s.size,
+      hash: body.subarray(s.hashStart, s.hashEnd),
     },
     metaMask: s.metaMask,
   };
@@ -104,17 +104,26 @@ export interface CellDescScan {
   readonly fingerprintAt: number;
   readonly inlineStart: number;
   readonly inlineEnd: number;
-  readonly ref: (Omit<PayloadRef, 'hash'> & { readonly hashStart: number; readonly hashEnd: number }) | undefined;
+  /** Where the payload-ref block starts, or -1 without one (then the fields below are 0). */
+  readonly refAt: number;
+  readonly refKind: number;
+  readonly hashAlg: number;
+  readonly codec: number;
+  readonly aeadMode: number;
+  readonly size: number;
+  readonly hashStart: number;
+  readonly hashEnd: number;
   readonly metaMask: number;
 }
 
 /**
- * Checks a cell_desc body and says where its parts are, allocating no views, BigInts or
- * sub-readers: the branch decoder reads one per cell and needs only a few fields.
- * {@link readCellDesc} builds the full object from it.
+ * Checks the cell_desc body at `data[start, end)` and says where its parts are (offsets in
+ * `data`), allocating no views or BigInts: the branch decoder reads one per cell, in place
+ * in the frame, and needs only a few fields. {@link readCellDesc} builds the full object.
+ * Error messages count offsets from `start`, as if the body had been passed alone.
  */
-export function scanCellDesc(body: Uint8Array): CellDescScan {
-  const r = new ByteReader(body, 0, body.length, 'cell_desc');
+export function scanCellDesc(data: Uint8Array, start: number, end: number): CellDescScan {
+  const r = new ByteReader(data, start, end, 'cell_desc', start);
   const cellType = r.u8();
   const storeDescriptor = r.u16();
   const createdAt = r.offset;
@@ -132,26 +141,29 @@ export function scanCellDesc(body: Uint8Array): CellDescScan {
   const inlineStart = r.offset;
   r.skip(inlineLength);
   const refLen = r.varint(r.remaining, 'payload-ref length');
-  let ref: CellDescScan['ref'];
+  const refAt = refLen > 0 ? r.offset : -1;
+  let refKind = 0, hashAlg = 0, codec = 0, aeadMode = 0, size = 0, hashStart = 0, hashEnd = 0;
   if (refLen > 0) {
-    const refAt = r.offset;
     r.skip(refLen);
-    const rr = new ByteReader(body, refAt, refAt + refLen, 'payload-ref block', refAt);
-    const refKind = rr.u8();
-    const hashAlg = rr.u8();
-    const codec = rr.u8();
-    const aeadMode = rr.u8();
-    const size = rr.varint(MAX_PAYLOAD_BYTES, 'payload size');
+    const rr = new ByteReader(data, refAt, refAt + refLen, 'payload-ref block', refAt);
+    refKind = rr.u8();
+    hashAlg = rr.u8();
+    codec = rr.u8();
+    aeadMode = rr.u8();
+    size = rr.varint(MAX_PAYLOAD_BYTES, 'payload size');
     const hashLength = rr.varint(64, 'payload hash length');
-    const hashStart = rr.offset;
+    hashStart = rr.offset;
     rr.skip(hashLength);
+    hashEnd = rr.offset;
     if (rr.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'payload-ref block has trailing bytes');
-    ref = { refKind, hashAlg, codec, aeadMode, size, hashStart, hashEnd: rr.offset };
   }
   r.varint(0xffffffff, 'namepool map ref');
   const metaMask = r.u16();
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `cell_desc has ${r.remaining} trailing byte(s)`);
-  return { cellType, storeDescriptor, createdAt, latestAt, revisionAt, payloadKind, fingerprintAt, inlineStart, inlineEnd: inlineStart + inlineLength, ref, metaMask };
+  return {
+    cellType, storeDescriptor, createdAt, latestAt, revisionAt, payloadKind, fingerprintAt, inlineStart, inlineEnd: inlineStart + inlineLength,
+    refAt, refKind, hashAlg, codec, aeadMode, size, hashStart, hashEnd, metaMask,
+  };
 }
 
 export interface Chunk {
@@ -241,23 +253,25 @@ export function writeManifestInto(out: ByteWriter, m: Manifest, names: NameTable
 
 export function readManifest(body: Uint8Array, names: NameTableReader): Manifest {
   const entries: ManifestEntry[] = [];
-  const head = scanManifest(body, names, (op, name, mask, revisionAt) => {
+  const head = scanManifest(body, 0, body.length, names, (op, name, mask, revisionAt) => {
     entries.push({ op, name, mask, revision: body.subarray(revisionAt, revisionAt + 16) });
   });
   return { ...head, entries };
 }
 
 /**
- * Checks a manifest_delta body, calling `onEntry` for each child in order (with where its
- * 16-byte revision is) instead of building entry objects: the branch decoder needs only
- * the names. {@link readManifest} builds the objects from it.
+ * Checks the manifest_delta body at `data[start, end)`, calling `onEntry` for each child in
+ * order (with where its 16-byte revision is) instead of building entry objects: the branch
+ * decoder needs only the names. {@link readManifest} builds the objects from it.
  */
 export function scanManifest(
-  body: Uint8Array,
+  data: Uint8Array,
+  start: number,
+  end: number,
   names: NameTableReader,
   onEntry: (op: number, name: Name, mask: number, revisionAt: number) => void,
 ): Omit<Manifest, 'entries'> {
-  const r = new ByteReader(body, 0, body.length, 'manifest_delta');
+  const r = new ByteReader(data, start, end, 'manifest_delta', start);
   const epoch = r.varintBig();
   const rangeKind = r.u8();
   const bound = (): Name | undefined => {
@@ -317,13 +331,19 @@ export function writeOrderInto(out: ByteWriter, o: Order, names: NameTableWriter
 
 export function readOrder(body: Uint8Array, names: NameTableReader): Order {
   const entries: OrderEntry[] = [];
-  const head = scanOrder(body, names, (op, name, position) => entries.push({ op, name, position }));
+  const head = scanOrder(body, 0, body.length, names, (op, name, position) => entries.push({ op, name, position }));
   return { ...head, entries };
 }
 
-/** Checks an order_delta body, calling `onEntry` for each entry in order (see {@link scanManifest}). */
-export function scanOrder(body: Uint8Array, names: NameTableReader, onEntry: (op: number, name: Name, position: number) => void): Omit<Order, 'entries'> {
-  const r = new ByteReader(body, 0, body.length, 'order_delta');
+/** Checks the order_delta body at `data[start, end)`, calling `onEntry` per entry in order (see {@link scanManifest}). */
+export function scanOrder(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  names: NameTableReader,
+  onEntry: (op: number, name: Name, position: number) => void,
+): Omit<Order, 'entries'> {
+  const r = new ByteReader(data, start, end, 'order_delta', start);
   const projection = r.u8();
   const epoch = r.varintBig();
   const rankMin = r.varint(0xffffffff, 'rank min');

@@ -1,0 +1,150 @@
+/**
+ * Writing frames: records straight into one buffer, closed by a trailer (TOC, Merkle root,
+ * capability bits), optionally wrapped in the TLFC container.
+ */
+import { ByteWriter, latin1Slicer } from './bytes.ts';
+import { recordChecksum } from './checksum.ts';
+import { wrapContainer } from './container.ts';
+import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
+import { leafOrder, merkleOfRanges } from './hash.ts';
+
+/**
+ * Writes records straight into one growing buffer and closes them with a trailer. The
+ * branch encoder feeds it from reusable key/body writers, so a record costs a copy and a
+ * checksum rather than several small allocations; {@link encodeFrame} is a loop over `add`.
+ * `finish` may be called more than once (plain and compressed variants share the records
+ * and the Merkle root; only the trailer differs).
+ */
+export class FrameWriter {
+  private readonly out = new ByteWriter(64 * 1024);
+  // Per record: type, where it starts, where its key starts and ends, where its CRC starts.
+  private readonly types: number[] = [];
+  private readonly starts: number[] = [];
+  private readonly keyStarts: number[] = [];
+  private readonly keyEnds: number[] = [];
+  private readonly ends: number[] = [];
+  private recordsEnd = 0;
+  private root: Uint8Array | undefined;
+
+  constructor(private readonly checksum: 0 | 1) {}
+
+  get count(): number {
+    return this.starts.length;
+  }
+
+  /** Appends a record whose key and body were written into `key` and `body`. */
+  addFrom(type: number, key: ByteWriter, body: ByteWriter): void {
+    const start = this.header(type, 1, 0, key.length, body.length);
+    const keyStart = this.out.length;
+    this.out.append(key);
+    const keyEnd = this.out.length;
+    this.out.append(body);
+    this.close(type, start, keyStart, keyEnd);
+  }
+
+  /** Appends a record. */
+  add(record: RawRecord): void {
+    const start = this.header(record.type, record.version, record.flags, record.key.length, record.body.length);
+    const keyStart = this.out.length;
+    this.out.bytes(record.key);
+    const keyEnd = this.out.length;
+    this.out.bytes(record.body);
+    this.close(record.type, start, keyStart, keyEnd);
+  }
+
+  private header(type: number, version: number, flags: number, keyLength: number, bodyLength: number): number {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root = undefined;
+    const start = out.length;
+    out.u8(type);
+    out.u8(version);
+    out.u16(flags);
+    out.varint(keyLength);
+    out.varint(bodyLength);
+    return start;
+  }
+
+  private close(type: number, start: number, keyStart: number, keyEnd: number): void {
+    const end = this.out.length;
+    this.out.u32(recordChecksum(this.checksum, this.out.window(start, end)));
+    this.types.push(type);
+    this.starts.push(start);
+    this.keyStarts.push(keyStart);
+    this.keyEnds.push(keyEnd);
+    this.ends.push(end);
+    this.recordsEnd = this.out.length;
+  }
+
+  /** BLAKE3 of every record's covered bytes, in key order, combined. */
+  private merkleRoot(): Uint8Array {
+    const all = this.out.result();
+    const slice = latin1Slicer(all);
+    const keys = this.starts.map((_, i) => slice(this.keyStarts[i]!, this.keyEnds[i]!));
+    return merkleOfRanges(all, this.starts, this.ends, leafOrder(keys));
+  }
+
+  /** The frame: the records, then a trailer (and the container, if asked). */
+  finish(options: EncodeFrameOptions = {}): Uint8Array {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root ??= this.merkleRoot();
+    const body = this.trailerBody(options, this.root);
+    const start = out.length;
+    out.u8(RECORD_TYPE.TRAILER);
+    out.u8(1);
+    out.u16(0);
+    out.varint(0);
+    out.varint(body.length);
+    out.append(body);
+    out.u32(recordChecksum(this.checksum, out.window(start, out.length)));
+    const frame = out.result().slice();
+    return options.compress === true ? wrapContainer(frame, this.checksum) : frame;
+  }
+
+  private trailerBody(options: EncodeFrameOptions, root: Uint8Array): ByteWriter {
+    const count = this.starts.length;
+    let caps = options.caps ?? 0;
+    if (count > 0) caps |= CAP.FRAME_TOC;
+    const compressing = options.compress === true;
+    if (compressing) caps |= CAP.FRAME_COMPRESSION;
+    if (options.branch) caps |= CAP.BRANCH_METADATA;
+    const body = new ByteWriter(64 + count * 32);
+    body.bytes(TRAILER_MAGIC);
+    body.u8(FORMAT_VERSION);
+    body.varint(options.beat ?? 0n);
+    body.varint(count);
+    body.u8(options.applyMode ?? 0);
+    body.u8(1);
+    body.u8(compressing ? 1 : 0);
+    body.u8(this.checksum);
+    body.varint(32);
+    body.bytes(root);
+    body.varint(count);
+    const frame = this.out.result();
+    for (let i = 0; i < count; i++) {
+      body.u8(this.types[i]!);
+      body.varint(this.keyEnds[i]! - this.keyStarts[i]!);
+      body.bytesFrom(frame, this.keyStarts[i]!, this.keyEnds[i]!);
+      body.varint(this.starts[i]!);
+    }
+    body.varint(options.historyWindows?.payload ?? 0);
+    body.varint(options.historyWindows?.manifest ?? 0);
+    body.u32(caps);
+    if (options.branch) {
+      body.varint(25);
+      body.u8(options.branch.glob);
+      body.u64(options.branch.domain);
+      body.u64(options.branch.tag);
+      body.u64(options.branch.frameId);
+    }
+    return body;
+  }
+}
+
+/** Writes records and a trailer (and the container, if asked). */
+export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {
+  const writer = new FrameWriter(options.checksum ?? 0);
+  for (const record of records) writer.add(record);
+  return writer.finish(options);
+}
