@@ -22,6 +22,8 @@ const DICTIONARY = name('dictionary');
 const LIST = name('list');
 const MAX_DEPTH = 512;
 const EMPTY = new Uint8Array(0);
+/** Leaves share one frozen empty child list (10,000 fewer arrays on a 10,000-value branch). */
+const NO_CHILDREN: readonly StagedCell[] = Object.freeze([]);
 
 /** A cell_desc found in the frame, indexed by its path (name keys joined by U+0001). */
 interface CellEntry {
@@ -90,15 +92,28 @@ function indexRecords(table: RecordTable, names: NameTableReader): Map<string, n
 function indexCells(table: RecordTable, names: NameTableReader): Map<string, CellEntry> {
   const cells = new Map<string, CellEntry>();
   const { frame, types, keyStarts, bodyStarts } = table;
+  // Siblings' records sit next to each other: when a key's parent path is byte for byte the
+  // previous key's, that path's index (already read and checked) is reused, not re-read.
+  let previous = { at: -1, length: -1, index: '' };
   for (let i = 0; i < types.length; i++) {
     if (types[i] !== RECORD_TYPE.CELL_DESC) continue;
     const keyLength = bodyStarts[i]! - keyStarts[i]!;
     const segments = (keyLength - 1) / 17;
     if (!Number.isInteger(segments) || segments < 2) throw serializerError('FRAME_BAD_RECORD', `cell_desc key of ${keyLength} bytes is not 1 + 17·n (n ≥ 2)`);
-    const r = new ByteReader(frame, keyStarts[i]! + 1, bodyStarts[i]!, 'frame', keyStarts[i]!);
-    let index = names.readName(r).key;
-    for (let s = 1; s < segments - 1; s++) index += '\u0001' + names.readName(r).key;
+    const at = keyStarts[i]! + 1;
+    const r = new ByteReader(frame, at, bodyStarts[i]!, 'frame', keyStarts[i]!);
+    const parentLength = (segments - 2) * 17;
+    let parentIndex = '';
+    if (parentLength === previous.length && rangesEqual(frame, at, at + parentLength, frame, previous.at, previous.at + parentLength)) {
+      parentIndex = previous.index;
+      r.skip(parentLength);
+    } else {
+      for (let s = 0; s < segments - 2; s++) parentIndex += (s === 0 ? '' : '\u0001') + names.readName(r).key;
+      previous = { at, length: parentLength, index: parentIndex };
+    }
+    const own = names.readName(r);
     const suffix = names.readName(r);
+    const index = parentLength === 0 ? own.key : parentIndex + '\u0001' + own.key;
     const size = cells.size;
     cells.set(index, { record: i, pathKey: table.keys[i]!.slice(1), suffix, reached: false });
     if (cells.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
@@ -143,11 +158,11 @@ class Staging {
       const r = new ByteReader(target);
       const linkTarget: Name[] = [];
       while (r.remaining > 0) linkTarget.push(this.names.readName(r));
-      return { name: own, deleted, kind: 'link', linkTarget, children: [] };
+      return { name: own, deleted, kind: 'link', linkTarget, children: NO_CHILDREN };
     }
     if (desc.storeDescriptor === STORE.none) {
       try {
-        return { name: own, deleted, kind: 'value', value: valueFromData(entry.suffix, data ?? EMPTY), children: [] };
+        return { name: own, deleted, kind: 'value', value: valueFromData(entry.suffix, data ?? EMPTY), children: NO_CHILDREN };
       } catch (error) {
         if (isCepError(error)) throw serializerError('FRAME_BAD_RECORD', `a value does not match its data type: ${error.message}`);
         throw error;

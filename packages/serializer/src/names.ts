@@ -7,6 +7,7 @@ import { acronymId, idFromCode, name, referenceId, type Id, type Name } from '@c
 import { isCepError } from '@cep/errors';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { serializerError } from './errors.ts';
+import { WireNames } from './wire-names.ts';
 
 const REFERENCE_KIND = 2n << 56n;
 /** The reference allocates interned ids from page 1 slot 1: 0x1001, 0x1002, … */
@@ -85,25 +86,25 @@ export class NameTableReader {
       if (text === undefined) throw serializerError('NAME_UNRESOLVED', `reference name 0x${code.toString(16)} is not in the frame's name table`, { code });
       return wrapNameError(() => referenceId(text));
     }
-    return wrapNameError(() => idFromCode(code));
+    return idOfCode(code);
   }
 
-  /** Names already read in this frame, by their 16 code bytes (see {@link wireKey}). */
-  private readonly byWire = new Map<string, Name>();
+  /** Names already read in this frame, by their 16 code bytes. */
+  private readonly byWire = new WireNames();
 
   readName(r: ByteReader): Name {
     // A frame repeats a few names many times (every path key starts with the same ones):
-    // a repeat costs a short string and a map lookup instead of two BigInt reads, two id
-    // lookups and a new Name. Short input and bad glob bytes take the exact path below.
+    // a repeat costs a table lookup instead of two BigInt reads, two id lookups and a new
+    // Name. Short input and bad glob bytes take the exact path below.
     if (r.remaining >= 17 && r.data[r.offset + 16]! <= 1) {
-      const key = wireKey(r.data, r.offset);
-      const known = this.byWire.get(key);
+      const at = r.offset;
+      const known = this.byWire.get(r.data, at);
       if (known !== undefined) {
         r.skip(17);
         return known;
       }
       const n = this.readNameExact(r);
-      this.byWire.set(key, n);
+      this.byWire.set(r.data, at, n);
       return n;
     }
     return this.readNameExact(r);
@@ -118,12 +119,23 @@ export class NameTableReader {
   }
 }
 
-/** The 16 code bytes of a wire name at `at` as an 8-character string (a map key). */
-function wireKey(d: Uint8Array, at: number): string {
-  return String.fromCharCode(
-    d[at]! | (d[at + 1]! << 8), d[at + 2]! | (d[at + 3]! << 8), d[at + 4]! | (d[at + 5]! << 8), d[at + 6]! | (d[at + 7]! << 8),
-    d[at + 8]! | (d[at + 9]! << 8), d[at + 10]! | (d[at + 11]! << 8), d[at + 12]! | (d[at + 13]! << 8), d[at + 14]! | (d[at + 15]! << 8),
-  );
+/**
+ * Ids of words, acronyms and numbers are pure functions of their code, and frames of one
+ * schema carry the same few thousand again and again: decoding one costs dozens of BigInt
+ * operations, so results are remembered process-wide (bounded, like @cep/cells' own name
+ * memo). References never come here: their numbers are local to a frame.
+ */
+const CODE_MEMO = new Map<bigint, Id>();
+const CODE_MEMO_LIMIT = 1 << 16;
+
+function idOfCode(code: bigint): Id {
+  let found = CODE_MEMO.get(code);
+  if (found === undefined) {
+    found = wrapNameError(() => idFromCode(code));
+    if (CODE_MEMO.size >= CODE_MEMO_LIMIT) CODE_MEMO.clear();
+    CODE_MEMO.set(code, found);
+  }
+  return found;
 }
 
 function wrapNameError(fn: () => Id): Id {
