@@ -14,7 +14,9 @@ import { logSink } from './helpers/io.ts';
 const ADD = fileURLToPath(new URL('../examples/handlers/add.mjs', import.meta.url));
 
 const peers: Peer[] = [];
+const timers: ReturnType<typeof setInterval>[] = [];
 afterEach(async () => {
+  for (const t of timers.splice(0)) clearInterval(t);
   await Promise.all(peers.splice(0).map((p) => p.stop('test over')));
 });
 
@@ -29,11 +31,12 @@ const EDGE = {
 };
 const NIGHTLY = { pipeline_id: 'nightly', stage_id: 'crunch', dag_run_id: '7', hop_index: 1 };
 
+/** Starts a peer whose beats this test drives (see `pair`). */
 async function start(doc: Record<string, unknown>): Promise<Peer> {
-  const config = validateConfig({ beat_ms: 2, http: { port: 0 }, ...doc }, 'peer.yaml', '/tmp');
+  const config = validateConfig({ http: { port: 0 }, ...doc }, 'peer.yaml', '/tmp');
   const handlers = await loadHandlers(config, 'peer.yaml');
   const sink = logSink();
-  const peer = await startPeer({ config, log: createLogger({ level: 'warn', destination: sink.destination, isTTY: false }), handlers });
+  const peer = await startPeer({ config, log: createLogger({ level: 'warn', destination: sink.destination, isTTY: false }), handlers, manualBeats: true });
   peers.push(peer);
   return peer;
 }
@@ -58,8 +61,8 @@ async function post(peer: Peer, body: Record<string, unknown>): Promise<{ status
   return { status: res.status, body: await res.json() };
 }
 
-/** A loopback address nothing listens on (an OS port, released): a dial to it is refused at once. */
-async function closedAddress(): Promise<string> {
+/** A free loopback address (an OS port, released) for a listener whose address the other peer's config needs first. */
+async function freeAddress(): Promise<string> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
@@ -75,31 +78,40 @@ interface Side {
 }
 
 /**
- * saturn serves `add`; earth links to it. saturn lists earth under `peers` only when it states
- * earth's enclave (`saturn.other`): a receiver knows a caller's enclave only from its own config.
- * Its dial to earth is refused, so earth's calls arrive over the channel earth dialled.
+ * saturn serves `add`; earth links to it over TCP. saturn lists earth under `peers` (and so
+ * dials it back, as the example configs do) only when it states earth's enclave
+ * (`saturn.other`): a receiver knows a caller's enclave only from its own config. Both peers
+ * are started before their first beat, so every dial finds its listener; then both are stepped.
  */
 async function pair(earthSide: Side, saturnSide: Side): Promise<{ earth: Peer; saturn: Peer }> {
+  const earthAddress = await freeAddress();
   const saturn = await start({
     peer: 'saturn',
     enclave: saturnSide.enclave,
     keys: { earth: { hex: KEY_HEX } },
     listen: { tcp: '127.0.0.1:0' },
     invoke: [{ name: 'add', module: ADD }],
-    ...(saturnSide.other !== undefined ? { peers: [{ name: 'earth', provider: 'tcp', address: await closedAddress(), enclave: saturnSide.other }] } : {}),
+    ...(saturnSide.other !== undefined ? { peers: [{ name: 'earth', provider: 'tcp', address: earthAddress, enclave: saturnSide.other }] } : {}),
     ...(saturnSide.security !== undefined ? { security: saturnSide.security } : {}),
   });
-  if (saturnSide.other !== undefined) {
-    await until(() => net(saturn, '/net/organs/invoke/requests/earth/state'), (s) => s === 'error', "saturn's refused dial to earth");
-  }
   const earth = await start({
     peer: 'earth',
     enclave: earthSide.enclave,
     keys: { saturn: { hex: KEY_HEX } },
+    listen: { tcp: earthAddress },
     peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'], ...(earthSide.other !== undefined ? { enclave: earthSide.other } : {}) }],
     ...(earthSide.security !== undefined ? { security: earthSide.security } : {}),
   });
+  timers.push(
+    setInterval(() => {
+      saturn.runtime.step();
+      earth.runtime.step();
+    }, 1),
+  );
   await until(() => net(earth, '/net/organs/invoke/requests/saturn/state'), (s) => s === 'active', "earth's invoke request to saturn to go active");
+  if (saturnSide.other !== undefined) {
+    await until(() => net(saturn, '/net/organs/invoke/requests/earth/state'), (s) => s === 'active', "saturn's invoke request to earth to go active");
+  }
   return { earth, saturn };
 }
 
