@@ -103,7 +103,8 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
       // the outcome is recorded in exactly that beat.
       expect(record).toMatchObject({ state: 'timeout', deadline: String(Number(record['sent_beat']) + 200), done_beat: record['deadline'] });
       expect(answer).toMatchObject({ status: 'timeout', beats: 200, note: `no reply by deadline beat ${record['deadline']}` });
-      expect(earth.logs.find((l) => l['topic'] === 'tp_inv_timeout' && String(l['note']).includes(answer['id']))).toMatchObject({ msg: 'cei fact', beat: Number(record['deadline']), remote: 'saturn', severity: 'error' });
+      // (Waited for: the log line travels on stdout, the answer on another socket.)
+      expect(await earth.waitForLog((l) => l['topic'] === 'tp_inv_timeout' && String(l['note']).includes(answer['id']))).toMatchObject({ msg: 'cei fact', beat: Number(record['deadline']), remote: 'saturn', severity: 'error' });
     }
     // The CEI mirror keeps the latest fact per topic: the second call's.
     const latest = answers[1]!;
@@ -208,7 +209,8 @@ it('a connection cut mid-mirror (both peers alive): the same epoch and publicati
     expect(request).toMatchObject({ state: 'active', op: before.op, bundle_seq: serving.seq, pend_resum: `${servingBefore.epoch}:${serving.seq}` });
     expect(Number(serving.seq)).toBeGreaterThan(Number(before.bundle_seq));
     const sealed = (await saturn.net(`/rt/ops/${serving.op}/bundles`)).value as Record<string, Record<string, unknown>>;
-    for (const bundle of Object.values(sealed)) expect(bundle).toMatchObject({ epoch: servingBefore.epoch, snapshot: false, acked_beat: expect.any(String) });
+    // (Acks are cumulative, so not every bundle carries its own acked_beat: `acked` above covers them.)
+    for (const bundle of Object.values(sealed)) expect(bundle).toMatchObject({ epoch: servingBefore.epoch, snapshot: false });
     // Earth applied the newest bundles each once, in order, with no gap (the dossier keeps 16).
     const applied = Object.keys((await earth.net(`/rt/ops/${request.op}/bundles`)).value).map(Number);
     const n = Number(serving.seq);
