@@ -279,6 +279,9 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
         broke(entry, `mount ${entry.key} closed (${event.note ?? 'no reason given'})`, event.beat);
         break;
       case 'accepted':
+        // Our own dial failed but the peer's channel to this very mount is up: the manager
+        // carries on over it, and so does the request.
+        opened(entry);
         return;
     }
     options.onMountEvent?.(entry, event);

@@ -198,6 +198,7 @@ class Manager implements TransportManager {
     const key = `${spec.peer}/${spec.mode}/${spec.mount}`;
     this.specs.set(key, spec);
     const mount = this.mountsByKey.get(key) ?? this.newMount(spec.peer, spec.mode, spec.mount);
+    const wasInitiator = mount.initiator;
     mount.initiator = true;
     mount.allowUpd = spec.allowUpd !== false;
     const peerKey = this.options.peerKey?.(spec.peer);
@@ -213,7 +214,7 @@ class Manager implements TransportManager {
       mount.telemetry.init(this.runtime.beat);
       const chosen = negotiate(this.catalog(), { required, preferred, updLatest, prefProv: spec.prefProv });
       if (!chosen.ok) {
-        this.detach(mount, 'no provider');
+        this.detach(mount, 'no provider', true);
         mount.provider = undefined;
         mount.providerCaps = [];
         mount.setState('error', chosen.note);
@@ -232,18 +233,23 @@ class Manager implements TransportManager {
       writeTransport(this.tree, mount.path, provider.id, provider.caps, updLatest);
       writeService(this.tree, { peer: spec.peer, mode: spec.mode, mount: spec.mount, localNode, provider: provider.id, updLatest });
       if (outcome.on.aead && peerKey === undefined) {
-        this.detach(mount, 'no key');
+        this.detach(mount, 'no key', true);
         mount.setState('error', `serializer aead is on but no key is configured for peer ${spec.peer}`);
         mount.emit(TOPIC.schema, 'error', `aead needs a key for peer ${spec.peer}`);
         return;
       }
       mount.policy = this.policyFor(spec.peer, spec.mode, spec.mount, outcome.on, cmpMaxVer);
       const address = spec.address ?? this.options.addressOf?.(spec.peer, provider.id);
-      const sameChannel = mount.provider === provider.id && mount.channel !== undefined && mount.state === 'open' && mount.address === address;
+      // Reconfigure reuses an open channel on the same provider: ours (to the same address),
+      // or one the peer opened to this very mount (both sides configured it; one channel will do).
+      const sameChannel = mount.provider === provider.id && mount.channel !== undefined && mount.state === 'open' && (!wasInitiator || mount.address === address);
       mount.provider = provider.id;
       mount.providerCaps = provider.caps;
-      if (sameChannel) return; // reconfigure reuses the open channel
-      this.detach(mount, 'reconfigure');
+      if (sameChannel) {
+        mount.initiator = wasInitiator;
+        return;
+      }
+      this.detach(mount, 'reconfigure', true);
       if (address === undefined) {
         mount.setState('error', `no address for peer ${spec.peer} on provider ${provider.id}`);
         mount.emit(TOPIC.schema, 'error', `no address for peer ${spec.peer} on provider ${provider.id}`);
@@ -332,19 +338,22 @@ class Manager implements TransportManager {
     this.tell({ type: 'closed', mount, beat: this.runtime.beat, note: reason });
   }
 
-  /** Lets go of the mount's channel (and any dial in flight). Edge effects only. */
-  private detach(mount: MountImpl, reason: string): void {
+  /**
+   * Lets go of the mount's channel (and any dial in flight). Edge effects only. Channels the
+   * peer opened to this mount (`inboundOnly`) are theirs: kept unless the mount itself closes.
+   */
+  private detach(mount: MountImpl, reason: string, keepInbound = false): void {
     if (mount.pendingOpen !== undefined) {
       this.dials.get(mount.pendingOpen)?.abort();
       mount.pendingOpen = undefined;
     }
-    for (const id of [mount.channelId, ...mount.inboundOnly]) {
+    for (const id of [mount.channelId, ...(keepInbound ? [] : mount.inboundOnly)]) {
       if (id === undefined) continue;
       const channel = this.channels.get(id);
       this.channels.delete(id);
       channel?.close(reason).catch(() => undefined);
     }
-    mount.inboundOnly.length = 0;
+    if (!keepInbound) mount.inboundOnly.length = 0;
     mount.channel = undefined;
     mount.channelId = undefined;
     mount.bpFlag = false;
@@ -487,6 +496,7 @@ class Manager implements TransportManager {
         mount.channel = undefined;
         mount.channelId = undefined;
         if (mount.state === 'error' || mount.state === 'closed') return;
+        if (this.promoteInbound(mount, beat)) return;
         mount.setState('closed');
         mount.telemetry.event('closed', beat);
         this.tell({ type: 'closed', mount, beat, note: event.note });
@@ -497,12 +507,30 @@ class Manager implements TransportManager {
 
   private fail(mount: MountImpl, note: string, beat: number, type: 'error' | 'fatal' = 'error'): void {
     const dropped = mount.dropQueues();
-    this.detach(mount, 'fatal');
+    this.detach(mount, 'fatal', true);
     mount.setState('error', note);
     mount.telemetry.count('fatal_count', beat);
     mount.telemetry.event('fatal', beat);
     mount.emit(TOPIC.fatal, 'error', dropped > 0 ? `${note} (${dropped} unsent frame(s) dropped)` : note);
     this.tell({ type, mount, beat, note });
+    this.promoteInbound(mount, beat);
+  }
+
+  /**
+   * Our own channel is gone but the peer has one open to this mount: carry on over theirs
+   * (the mount becomes an accepted one). True when it did.
+   */
+  private promoteInbound(mount: MountImpl, beat: number): boolean {
+    const id = mount.inboundOnly.shift();
+    if (id === undefined) return false;
+    mount.initiator = false;
+    mount.channelId = id;
+    mount.channel = this.channels.get(id); // undefined during an offline replay
+    mount.setState('open');
+    mount.telemetry.event('accepted', beat);
+    this.tell({ type: 'accepted', mount, beat });
+    mount.flushBeatQueue();
+    return true;
   }
 
   private admitAccepted(existing: MountImpl | undefined, peer: string, mode: string, mountName: string, id: string, providerId: string, beat: number): void {

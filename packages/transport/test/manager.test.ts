@@ -439,6 +439,49 @@ describe('inbound', () => {
   });
 });
 
+describe('both sides dial the same mount', () => {
+  it('when our dial fails, the mount carries on over the channel the peer opened to it', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE, false);
+    const { runtime, manager, tree } = setup([tcp]);
+    await manager.listen('tcp', 'earth.test');
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    const theirs = tcp.incoming('saturn', 'link', 'main');
+    await beat(runtime);
+    expect(mount.state).toBe('opening');
+    const { CepError } = await import('@cep/errors');
+    tcp.opens[0]!.reject(new CepError('OPEN_FAILED', 'saturn is not listening yet'));
+    await beat(runtime);
+    expect(theirs.closedWith).toBeUndefined();
+    expect(mount.state).toBe('open');
+    expect(mount.initiator).toBe(false);
+    expect(read(tree, '/net/telemetry/saturn/main/fatal_count')).toBe(1n);
+    expect(mount.sendFrame(Uint8Array.of(7))).toBe('sent');
+    expect(theirs.sent).toEqual([Uint8Array.of(7)]);
+    // A redial (configure again) reuses the peer's open channel instead of closing it.
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    expect(tcp.opens).toHaveLength(1);
+    expect(theirs.closedWith).toBeUndefined();
+    expect(mount.state).toBe('open');
+  });
+
+  it('our own channel failing does not close the channel the peer opened', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager } = setup([tcp]);
+    await manager.listen('tcp', 'earth.test');
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    const theirs = tcp.incoming('saturn', 'link', 'main');
+    await beat(runtime);
+    const { CepError } = await import('@cep/errors');
+    tcp.channels[0]!.raise({ type: 'fatal', error: new CepError('CONNECTION_LOST', 'gone') });
+    await beat(runtime);
+    expect(theirs.closedWith).toBeUndefined();
+    expect(mount.state).toBe('open');
+    mount.sendFrame(Uint8Array.of(1));
+    expect(theirs.sent).toHaveLength(1);
+  });
+});
+
 describe('determinism', () => {
   it('replaying the inbound log offline rebuilds the same tree digest at every beat', async () => {
     const tcp = new FakeProvider('tcp', RELIABLE);
