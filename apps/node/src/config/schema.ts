@@ -125,6 +125,10 @@ export function createConfigSchema(baseDir: string) {
     /** The peer's security enclave; absent = this peer's own `enclave`. */
     enclave: word.optional(),
   }).superRefine((peer, ctx) => {
+    if (peer.provider === 'udp') {
+      // Link, invoke and mirror requests need a reliable, ordered mount; UDP only carries gauges.
+      ctx.addIssue({ code: 'custom', path: ['provider'], message: 'udp carries only droppable gauges (upd_latest); links, invokes and mirrors need tcp or pipe' });
+    }
     if (peer.provider === 'pipe') {
       if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected a socket path' });
     } else {
