@@ -5,6 +5,7 @@
  *   GET /metrics                           Prometheus text format
  *   GET /digest?path=/data/sky             { digest, cells } of a branch (digest null when absent)
  *   GET /status                            peer name, enclave, beat, beat driver counters
+ *   POST /mirror/<name>/commit              applies what a manual (or batch) mirror holds, next beat
  *   POST /invoke  {"peer","handler","arg"?,"pipeline"?}  runs a remote handler, answers with its outcome
  *
  * Requests are served between beats (a beat is one synchronous step), so a
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   readonly log: Logger;
   /** Serves `POST /invoke` when given: runs handler `handler` on `peer` with an optional u64 `arg` and pipeline metadata. */
   readonly invoke?: (peer: string, handler: string, arg: bigint | undefined, pipeline: PipelineInput | undefined) => Promise<Record<string, unknown>>;
+  /** Serves `POST /mirror/<name>/commit` when given: applies the bundles a manual/batch mirror holds. */
+  readonly commitMirror?: (name: string) => 'ok' | 'unknown' | 'not-ready';
 }
 
 /** A listening endpoint. */
@@ -52,6 +55,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'POST' && url.pathname === '/invoke' && options.invoke !== undefined) {
     await handleInvoke(req, res, options.invoke);
+    return;
+  }
+  const commit = /^\/mirror\/([^/]+)\/commit$/.exec(url.pathname);
+  if (req.method === 'POST' && commit !== null && options.commitMirror !== undefined) {
+    const name = decodeURIComponent(commit[1]!);
+    const answer = options.commitMirror(name);
+    if (answer === 'ok') send(res, 202, JSON.stringify({ mirror: name, commit: 'at the next beat' }) + '\n');
+    else if (answer === 'unknown') sendError(res, 404, 'UNKNOWN_MIRROR', `no mirror named "${name}" in the config`);
+    else sendError(res, 409, 'MIRROR_NOT_READY', `mirror "${name}" has not been validated yet; try again after the first beat`);
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -163,6 +163,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
             ms: Math.round((performance.now() - started.at) * 10) / 10,
           };
         },
+        commitMirror: (name) => organs.commitMirror(name),
         status: () => ({
           peer: config.peer,
           enclave: config.enclave,

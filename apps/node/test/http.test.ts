@@ -1,5 +1,6 @@
 import { bool, bytes, digestHex, name, text, u64, i64 } from '@cep/cells';
 import { afterEach, describe, expect, it } from 'vitest';
+import { COMMIT_INPUT } from '@cep/organ-mirror';
 import { validateConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 import { startPeer, type Peer } from '../src/peer.ts';
@@ -108,6 +109,27 @@ describe('GET /digest and POST /invoke', () => {
     expect(await post(JSON.stringify({ peer: 'saturn' }))).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
     expect(await post(JSON.stringify({ peer: 'saturn', handler: 'add', arg: '-1' }))).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
     expect(await post(JSON.stringify({ peer: 'mars', handler: 'add' }))).toMatchObject({ status: 400, body: { error: { code: 'UNKNOWN_PEER' } } });
+  });
+});
+
+describe('POST /mirror/<name>/commit', () => {
+  it('accepts a commit for a configured mirror (applied at the next beat) and 404s an unknown one', async () => {
+    const peer = await peerFor('earth', {
+      keys: { saturn: { hex: KEY_HEX } },
+      peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7100' }],
+      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { commit_mode: 'manual' } }],
+    });
+    const post = async (path: string) => {
+      const res = await fetch(`${peer.httpUrl}${path}`, { method: 'POST' });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    expect(await post('/mirror/sky/commit')).toMatchObject({ status: 409, body: { error: { code: 'MIRROR_NOT_READY' } } });
+    peer.runtime.step();
+    expect(await post('/mirror/sky/commit')).toMatchObject({ status: 202, body: { mirror: 'sky' } });
+    // The commit enters as a runtime input, so a replay commits at the same beat.
+    peer.runtime.step();
+    expect(peer.runtime.inboundLog.filter((input) => input.kind === COMMIT_INPUT).map((input) => input.stream)).toEqual(['1']);
+    expect(await post('/mirror/moon/commit')).toMatchObject({ status: 404, body: { error: { code: 'UNKNOWN_MIRROR' } } });
   });
 });
 

@@ -8,6 +8,7 @@ import type { TransportManager } from '@cep/transport';
 import { installLink, type LinkOrgan } from '@cep/organ-link';
 import { installMirror, type MirrorOrgan } from '@cep/organ-mirror';
 import { installInvoke, type InvokeOrgan, type InvokeOutcome, type PipelineInput } from '@cep/organ-invoke';
+import { isCepError } from '@cep/errors';
 import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
 import { INVOKE_MOUNT, writeRequests } from './requests.ts';
@@ -28,6 +29,8 @@ export interface OrgansHandle {
   readonly link: LinkOrgan;
   readonly mirror: MirrorOrgan;
   readonly invoke: InvokeOrgan;
+  /** Applies the bundles mirror `name` (from the config) holds, at the next beat. */
+  commitMirror(name: string): 'ok' | 'unknown' | 'not-ready';
   /** Invokes handler `name` on `peer` with an optional u64 argument; settles with the outcome. */
   call(peer: string, name: string, argument: bigint | undefined, options?: CallOptions): Promise<InvokeOutcome>;
 }
@@ -71,7 +74,18 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
     });
     return invoke.result(id);
   };
-  return { wired: true, requests, link, mirror, invoke, call };
+  const commitMirror = (name: string): 'ok' | 'unknown' | 'not-ready' => {
+    const index = config.mirrors.findIndex((m) => m.name === name);
+    if (index < 0) return 'unknown';
+    try {
+      mirror.commit(String(index + 1)); // the request id writeRequests gives mirrors[index]
+      return 'ok';
+    } catch (error) {
+      if (isCepError(error, 'MIRROR_NOT_FOUND')) return 'not-ready'; // not validated yet (before the first beat)
+      throw error;
+    }
+  };
+  return { wired: true, requests, link, mirror, invoke, call, commitMirror };
 }
 
 export { INVOKE_MOUNT };
