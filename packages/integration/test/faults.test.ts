@@ -221,12 +221,8 @@ it('a connection cut mid-mirror (both peers alive): the same epoch and publicati
   }
 }));
 
-// KNOWN BUG (expected to fail until fixed; then turn `it.fails` into `it`): @cep/stream-session's
-// listen() reports refused handshakes only to the provider-level `onReject` option and never to
-// `ListenOptionsV1.onReject`, which is what the transport manager passes, so a cep-node peer
-// on tcp or pipe records no refusal at all: no /net/listeners/<provider>/rejected, no tp_fatal.
-// (@cep/provider-udp has the same gap; @cep/provider-memory honours it.)
-it.fails('saturn\'s tcp listener counts refused connections (garbage, a wrong key) in /net/listeners/tcp/rejected and logs tp_fatal', withPeers(20_000, async (harness) => {
+// Refusals reach the manager through the listener's onReject (fixed in stream-session and provider-udp).
+it('saturn\'s tcp listener counts refused connections (garbage, a wrong key) in /net/listeners/tcp/rejected and logs tp_fatal', withPeers(20_000, async (harness) => {
   const { saturn, address } = await startSaturn(harness, 'tcp');
   for (const bytes of GARBAGE.slice(0, 2)) await spew('tcp', address, bytes);
   // A wrong-key dial from this process (the same handshake a wrong-key cep-node makes).

@@ -149,12 +149,20 @@ export function udp(input: UdpOptions): ProviderV1 {
         await closeSocket(socket);
         throw new CepError('OPEN_FAILED', `could not bind ${listenOptions.address}: ${error.message}`, { address: listenOptions.address });
       });
+      // Refusals go to the provider's own onReject and to this listener's (the manager's).
+      const here: ResolvedUdpOptions = {
+        ...options,
+        onReject: (info) => {
+          options.onReject(info);
+          listenOptions.onReject?.({ code: info.code, reason: info.message, ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}), ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}) });
+        },
+      };
       const accepted = new Map<string, UdpChannel>();
       socket.on('error', () => {
         // Per-datagram send errors (an unreachable peer) are not the listener's failure.
       });
       socket.on('message', (buf, rinfo) => {
-        const parsed = check(options, buf, rinfo);
+        const parsed = check(here, buf, rinfo);
         if (parsed === undefined) return;
         const remoteAddress = remote(rinfo);
         const id = `${remoteAddress}|${parsed.sender}|${parsed.mode}|${parsed.mount}`;
@@ -162,12 +170,12 @@ export function udp(input: UdpOptions): ProviderV1 {
         if (channel === undefined) {
           if (parsed.type !== HELLO && parsed.type !== DATA) return;
           if (accepted.size >= options.maxChannels) {
-            options.onReject({ code: 'CHANNEL_OVERFLOW', message: `listener already holds maxChannels ${options.maxChannels}`, remoteAddress });
+            here.onReject({ code: 'CHANNEL_OVERFLOW', message: `listener already holds maxChannels ${options.maxChannels}`, remoteAddress });
             return;
           }
           const created: UdpChannel = new UdpChannel(
             info(parsed.sender, parsed.mode, parsed.mount, false, remoteAddress),
-            options,
+            here,
             options.keys.get(parsed.sender)!,
             { sender: options.localPeer, target: parsed.sender, mode: parsed.mode, mount: parsed.mount },
             (datagram, done) => socket.send(datagram, rinfo.port, rinfo.address, () => done()),

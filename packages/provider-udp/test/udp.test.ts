@@ -168,3 +168,18 @@ describe('replay window', () => {
     expect(w.accept(92)).toBe(false);
   });
 });
+
+describe('listener refusals', () => {
+  it("tell the listener's own onReject (the manager's) as well as the provider's", async () => {
+    const byProvider: string[] = [];
+    const provider = udp({ localPeer: 'saturn', keys: { earth: key }, onReject: (r) => byProvider.push(r.code) });
+    cleanups.push(() => provider.close());
+    const told: Array<{ code: string; reason: string }> = [];
+    const listener = await provider.listen!({ address: '127.0.0.1:0', onReject: (r) => told.push(r) }, () => undefined);
+    const sock = await raw();
+    sock.send(Buffer.from('not a datagram of ours'), port(listener.address), '127.0.0.1');
+    await until(2000, () => told.length === 1 && byProvider.length === 1);
+    expect(told[0]).toMatchObject({ code: 'PROTOCOL_ERROR', reason: expect.stringContaining('malformed') });
+    expect(byProvider).toEqual(['PROTOCOL_ERROR']);
+  });
+});

@@ -13,7 +13,7 @@ import { Conn } from './conn.ts';
 import type { SessionKeys } from './crypto.ts';
 import { asCepError, streamError } from './errors.ts';
 import { acceptHandshake, dialHandshake, withDeadline } from './handshake.ts';
-import { type StreamOptions, checkName, resolveOptions } from './options.ts';
+import { type StreamOptions, checkName, resolveOptions, type RejectInfo } from './options.ts';
 
 /** How a concrete stream transport (TCP, Unix socket) turns addresses into sockets. */
 export interface StreamEndpoint {
@@ -136,10 +136,15 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
       if (closed) throw streamError('OPEN_FAILED', `provider "${options.id}" is closed`);
       const server = createServer({ highWaterMark: options.highWaterMark });
       const mine = new Set<Conn>();
+      // A refusal is told to the provider's own onReject and to this listener's (the manager's).
+      const reject = (info: RejectInfo): void => {
+        options.onReject(info);
+        listenOptions.onReject?.({ code: info.code, reason: info.message, ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}), ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}) });
+      };
       server.on('connection', (socket) => {
         if (closed || mine.size >= options.maxPendingHandshakes) {
           socket.destroy();
-          options.onReject({ code: 'PROTOCOL_ERROR', message: 'too many connections mid-handshake', remoteAddress: socket.remoteAddress });
+          reject({ code: 'PROTOCOL_ERROR', message: 'too many connections mid-handshake', ...(socket.remoteAddress !== undefined ? { remoteAddress: socket.remoteAddress } : {}) });
           return;
         }
         const conn = new Conn(socket);
@@ -179,10 +184,10 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
             else conn.socket.end(() => conn.destroy());
             const e = asCepError(error, 'PROTOCOL_ERROR', 'inbound handshake failed');
             const peer = e.details['peer'];
-            options.onReject({
+            reject({
               code: e.code,
               message: e.message,
-              remoteAddress: conn.remoteAddress,
+              ...(conn.remoteAddress !== undefined ? { remoteAddress: conn.remoteAddress } : {}),
               ...(typeof peer === 'string' ? { claimedPeer: peer } : {}),
             });
           },

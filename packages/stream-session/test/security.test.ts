@@ -210,3 +210,20 @@ describe('authentication at open', () => {
     });
   });
 });
+
+describe('listener refusals', () => {
+  it("tell the listener's own onReject (the manager's) as well as the provider's", async () => {
+    const byProvider: string[] = [];
+    const provider = loopback({ localPeer: 'saturn', keys: { earth: KEY }, maxFrameBytes: 1 << 20, onReject: (r) => byProvider.push(r.code) });
+    cleanups.push(() => provider.close());
+    const told: Array<{ code: string; reason: string }> = [];
+    const listener = await provider.listen!({ address: '127.0.0.1:0', onReject: (r) => told.push(r) }, () => undefined);
+    const junk = connect({ host: '127.0.0.1', port: Number(listener.address.split(':')[1]) });
+    junk.on('error', () => {});
+    cleanups.push(() => void junk.destroy());
+    junk.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await until(2000, () => told.length === 1 && byProvider.length === 1);
+    expect(told[0]).toMatchObject({ code: 'PROTOCOL_ERROR', reason: expect.any(String) });
+    expect(byProvider).toEqual(['PROTOCOL_ERROR']);
+  });
+});
