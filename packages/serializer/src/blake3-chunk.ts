@@ -9,7 +9,8 @@
  * block faster. Tests check this path against @noble/hashes on random inputs.
  *
  * Reference: the BLAKE3 paper and its reference implementation (one chunk, chunk counter
- * 0, flags CHUNK_START on the first block, CHUNK_END | ROOT on the last).
+ * 0, flags CHUNK_START on the first block, CHUNK_END | ROOT on the last; keyed hashing
+ * starts from the key's words instead of the IV and adds KEYED_HASH to every block).
  */
 
 /** Largest input this path hashes: one BLAKE3 chunk. */
@@ -19,32 +20,32 @@ const IV = Int32Array.of(0x6a09e667, 0xbb67ae85 | 0, 0x3c6ef372, 0xa54ff53a | 0,
 const CHUNK_START = 1;
 const CHUNK_END = 2;
 const ROOT = 8;
+const KEYED_HASH = 16;
 
 // One block's message words and the chaining value; module scratch (hashing is synchronous).
 const m = new Int32Array(16);
 const cv = new Int32Array(8);
 
-/** BLAKE3-256 of `data[start, end)` (at most {@link CHUNK_LEN} bytes) into `out[at, at + 32)`. */
-export function blake3Chunk(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
-  cv.set(IV);
-  let flags = CHUNK_START;
+/**
+ * BLAKE3 of `data[start, end)` (at most {@link CHUNK_LEN} bytes) into `out[at, at + outLen)`
+ * (`outLen` ≤ 32: a shorter BLAKE3 output is a prefix of the longer one), keyed with a
+ * 32-byte `key` when one is given.
+ */
+export function blake3Chunk(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number, key?: Uint8Array, outLen = 32): void {
+  const mode = key === undefined ? 0 : KEYED_HASH;
+  if (key === undefined) cv.set(IV);
+  else for (let i = 0; i < 8; i++) cv[i] = key[4 * i]! | (key[4 * i + 1]! << 8) | (key[4 * i + 2]! << 16) | (key[4 * i + 3]! << 24);
+  let flags = CHUNK_START | mode;
   let pos = start;
   while (end - pos > 64) {
     loadBlock(data, pos, 64);
     compress(64, flags);
-    flags = 0;
+    flags = mode;
     pos += 64;
   }
   loadBlock(data, pos, end - pos);
   compress(end - pos, flags | CHUNK_END | ROOT);
-  for (let i = 0; i < 8; i++) {
-    const word = cv[i]!;
-    const o = at + 4 * i;
-    out[o] = word;
-    out[o + 1] = word >>> 8;
-    out[o + 2] = word >>> 16;
-    out[o + 3] = word >>> 24;
-  }
+  for (let i = 0; i < outLen; i++) out[at + i] = cv[i >> 2]! >>> ((i & 3) * 8);
 }
 
 /** Little-endian message words of one block, zero-padded past `len`. */

@@ -17,7 +17,7 @@ import { blake3 } from './hash.ts';
 import { NameTableWriter, ROOT_NAME } from './names.ts';
 import { chunkPayload, DATALESS_FINGERPRINT, INLINE_MAX, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { CELL_TYPE, META, STORE, writeCellDescInto, writeManifestInto, writeNamepoolInto, writeOrderInto, type ManifestEntry } from './records.ts';
+import { CELL_TYPE, META, STORE, writeCellDescInto, writeManifestInto, writeNamepoolInto, writeOrderInto, type ManifestEntryInput } from './records.ts';
 
 const DICTIONARY = name('dictionary');
 const LIST = name('list');
@@ -148,13 +148,10 @@ export class BranchWriter {
     return payload.fingerprint;
   }
 
-  /** A child's manifest revision: its fingerprint, little-endian, in 16 bytes (zero when deleted). */
-  private childRevision(child: Cell, payload: Payload | undefined): Uint8Array {
-    const out = new Uint8Array(16);
-    if (child.isDeleted) return out;
-    const fp = payload !== undefined && payload.data.length > 0 ? this.fingerprint(payload) : DATALESS_FINGERPRINT;
-    new DataView(out.buffer).setBigUint64(0, fp, true);
-    return out;
+  /** A child's manifest revision, as the fingerprint its 16 bytes start with (0: all zero, for a deleted child). */
+  private childRevision(child: Cell, payload: Payload | undefined): bigint {
+    if (child.isDeleted) return 0n;
+    return payload !== undefined && payload.data.length > 0 ? this.fingerprint(payload) : DATALESS_FINGERPRINT;
   }
 
   /** Manifest pages; returns the value children's payloads (computed here, reused when they are visited). */
@@ -163,7 +160,7 @@ export class BranchWriter {
     const payloads: (Payload | undefined)[] = [];
     for (let page = 0; page * PAGE < children.length; page++) {
       const slice = children.slice(page * PAGE, (page + 1) * PAGE);
-      const entries: ManifestEntry[] = slice.map((child) => {
+      const entries: ManifestEntryInput[] = slice.map((child) => {
         // A deleted child's payload is left for its own visit, as the reference orders its name-table ids.
         const payload = child.kind === 'value' && !child.isDeleted ? valuePayload(child) : undefined;
         payloads.push(payload);

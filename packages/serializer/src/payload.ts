@@ -3,7 +3,7 @@ import type { Name } from '@cep/cells';
 import { AEAD_MODE, aeadOpen, aeadSeal, chunkNonce, nonceLength, TAG_BYTES } from './aead.ts';
 import { ByteWriter, bytesEqual } from './bytes.ts';
 import { serializerError } from './errors.ts';
-import { blake3, h64, h64OfDigest } from './hash.ts';
+import { blake3, blake3Into } from './hash.ts';
 import type { NameTableWriter } from './names.ts';
 import { readChunk, writeChunk, type Chunk } from './records.ts';
 
@@ -17,15 +17,23 @@ export const CHUNK_BYTES = 4096;
  */
 export const MAX_CHUNKS_FOR_REFERENCE = 128;
 
+// Scratch for fingerprints: the 32-byte input and its digest (hashing is synchronous and
+// nothing keeps them), so a fingerprint allocates nothing per value.
+const fpInput = new Uint8Array(32);
+const fpInputView = new DataView(fpInput.buffer);
+const fpDigest = new Uint8Array(32);
+const fpDigestView = new DataView(fpDigest.buffer);
+
 /** The reference's payload fingerprint: H64(LE64 domain ‖ LE64 tag ‖ LE64 size ‖ LE64 H64(bytes)). */
 export function payloadFingerprint(dataType: Name, data: Uint8Array, names: NameTableWriter, digest?: Uint8Array): bigint {
-  const w = new ByteWriter(32);
-  w.u64(names.code(dataType.domain));
-  w.u64(names.code(dataType.tag));
-  w.u64(BigInt(data.length));
-  // H64(bytes) is the first 8 bytes of BLAKE3(bytes): reuse the payload hash when the caller has it.
-  w.u64(data.length === 0 ? 0n : digest !== undefined ? h64OfDigest(digest) : h64(data));
-  return h64(w.result());
+  fpInputView.setBigUint64(0, names.code(dataType.domain), true);
+  fpInputView.setBigUint64(8, names.code(dataType.tag), true);
+  fpInputView.setBigUint64(16, BigInt(data.length), true);
+  // H64(bytes) is the first 8 bytes of BLAKE3(bytes), little-endian: copy them (0 for no bytes).
+  const h = data.length === 0 ? undefined : (digest ?? blake3(data));
+  for (let i = 0; i < 8; i++) fpInput[24 + i] = h === undefined ? 0 : h[i]!;
+  blake3Into(fpInput, 0, 32, fpDigest, 0);
+  return fpDigestView.getBigUint64(0, true);
 }
 
 /** The fingerprint of a child with no data (H64 of 32 zero bytes), as the reference writes it. */

@@ -232,8 +232,15 @@ export function writeManifest(m: Manifest, names: NameTableWriter): Uint8Array {
   return out.result().slice();
 }
 
+/**
+ * A manifest entry to write. Its revision may also be given as a fingerprint: the 16 bytes
+ * are then the fingerprint little-endian and 8 zero bytes, which is every revision the
+ * branch writer produces (it spares a 16-byte array per child).
+ */
+export type ManifestEntryInput = Omit<ManifestEntry, 'revision'> & { readonly revision: Uint8Array | bigint };
+
 /** Appends a manifest_delta body to `out`. */
-export function writeManifestInto(out: ByteWriter, m: Manifest, names: NameTableWriter): void {
+export function writeManifestInto(out: ByteWriter, m: Omit<Manifest, 'entries'> & { readonly entries: readonly ManifestEntryInput[] }, names: NameTableWriter): void {
   out.varint(m.epoch);
   out.u8(m.rangeKind);
   for (const bound of [m.min, m.max]) {
@@ -247,7 +254,10 @@ export function writeManifestInto(out: ByteWriter, m: Manifest, names: NameTable
     out.u8(e.op);
     names.writeName(out, e.name);
     out.u16(e.mask);
-    out.bytes(e.revision);
+    if (typeof e.revision === 'bigint') {
+      out.u64(e.revision);
+      out.zeros(8);
+    } else out.bytes(e.revision);
   }
 }
 
