@@ -15,7 +15,7 @@ import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { CELL_TYPE, META, STORE, readNamepool, scanCellDesc, scanManifest, scanOrder, type CellDescScan } from './records.ts';
+import { CELL_TYPE, CellDescScan, META, STORE, readNamepool, scanCellDesc, scanManifest, scanOrder } from './records.ts';
 import type { StagedCell } from './branch.ts';
 
 const DICTIONARY = name('dictionary');
@@ -25,15 +25,10 @@ const EMPTY = new Uint8Array(0);
 /** Leaves share one frozen empty child list (10,000 fewer arrays on a 10,000-value branch). */
 const NO_CHILDREN: readonly StagedCell[] = Object.freeze([]);
 
-/** A cell_desc found in the frame, indexed by its path (name keys joined by U+0001). */
-interface CellEntry {
-  /** Its row in the record table. */
-  readonly record: number;
-  /** The record key as latin1 without its type byte: the prefix of the cell's other records' keys. */
-  readonly pathKey: string;
-  readonly suffix: Name;
-  /** Set when the walk from the root gets here (a cell is reached once). */
-  reached: boolean;
+/** Every cell_desc's row by its path (name keys joined by U+0001), and each row's suffix name. */
+interface CellIndex {
+  readonly rows: Map<string, number>;
+  readonly suffixes: Name[];
 }
 
 /** The latin1 key of a record of `type` for the cell at `pathKey`, with varint suffixes. */
@@ -57,13 +52,13 @@ export function readBranch(table: RecordTable, policy: ResolvedPolicy): { root: 
   if (count === 0 || table.types[0] !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
   const cells = indexCells(table, names);
   // The entry indexed by the root's key alone is a one-segment path of the root name.
-  if (cells.get(ROOT_NAME.key)?.record !== 0) {
+  if (cells.rows.get(ROOT_NAME.key) !== 0) {
     throw serializerError('BRANCH_INCONSISTENT', 'the first cell_desc is not the branch root (path /)');
   }
   const staging = new Staging(table, byKey, cells, names, policy);
   staging.consumed = table.types.filter((type) => type === RECORD_TYPE.NAMEPOOL_DELTA).length;
   const root = staging.build([], ROOT_NAME, ROOT_NAME.key, 0);
-  if (staging.cellCount !== cells.size || staging.consumed !== count) {
+  if (staging.cellCount !== cells.rows.size || staging.consumed !== count) {
     throw serializerError('BRANCH_INCONSISTENT', `${count - staging.consumed} record(s) belong to no cell of the branch`);
   }
   return { root, cellCount: staging.cellCount };
@@ -89,8 +84,9 @@ function indexRecords(table: RecordTable, names: NameTableReader): Map<string, n
 }
 
 /** Every cell_desc by its path without the kind suffix. */
-function indexCells(table: RecordTable, names: NameTableReader): Map<string, CellEntry> {
-  const cells = new Map<string, CellEntry>();
+function indexCells(table: RecordTable, names: NameTableReader): CellIndex {
+  const rows = new Map<string, number>();
+  const suffixes: Name[] = [];
   const { frame, types, keyStarts, bodyStarts } = table;
   // Siblings' records sit next to each other: when a key's parent path is byte for byte the
   // previous key's, that path's index (already read and checked) is reused, not re-read.
@@ -101,7 +97,7 @@ function indexCells(table: RecordTable, names: NameTableReader): Map<string, Cel
     const segments = (keyLength - 1) / 17;
     if (!Number.isInteger(segments) || segments < 2) throw serializerError('FRAME_BAD_RECORD', `cell_desc key of ${keyLength} bytes is not 1 + 17·n (n ≥ 2)`);
     const at = keyStarts[i]! + 1;
-    const r = new ByteReader(frame, at, bodyStarts[i]!, 'frame', keyStarts[i]!);
+    const r = keyReader.reset(frame, at, bodyStarts[i]!, 'frame', keyStarts[i]!);
     const parentLength = (segments - 2) * 17;
     let parentIndex = '';
     if (parentLength === previous.length && rangesEqual(frame, at, at + parentLength, frame, previous.at, previous.at + parentLength)) {
@@ -114,12 +110,15 @@ function indexCells(table: RecordTable, names: NameTableReader): Map<string, Cel
     const own = names.readName(r);
     const suffix = names.readName(r);
     const index = parentLength === 0 ? own.key : parentIndex + '\u0001' + own.key;
-    const size = cells.size;
-    cells.set(index, { record: i, pathKey: table.keys[i]!.slice(1), suffix, reached: false });
-    if (cells.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
+    const size = rows.size;
+    rows.set(index, i);
+    if (rows.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
+    suffixes[i] = suffix;
   }
-  return cells;
+  return { rows, suffixes };
 }
+
+const keyReader = new ByteReader(new Uint8Array(0));
 
 /** The recursive walk from the root, consuming cell_desc, manifest, order and chunk records. */
 class Staging {
@@ -127,32 +126,39 @@ class Staging {
   cellCount = 0;
   /** Scratch for payload hashes (compared, never kept). */
   private readonly digest = new Uint8Array(32);
+  /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
+  private readonly desc = new CellDescScan();
+  /** Per record row: 1 once the walk from the root has reached that cell (a cell is reached once). */
+  private readonly reached: Uint8Array;
   private readonly frame: Uint8Array;
 
   constructor(
     private readonly table: RecordTable,
     private readonly byKey: ReadonlyMap<string, number>,
-    private readonly cells: ReadonlyMap<string, CellEntry>,
+    private readonly cells: CellIndex,
     private readonly names: NameTableReader,
     private readonly policy: ResolvedPolicy,
   ) {
     this.frame = table.frame;
+    this.reached = new Uint8Array(table.types.length);
   }
 
   /** The cell `own` below `parents` (the path array is built only for stores, which pass it on). */
   build(parents: readonly Name[], own: Name, index: string, depth: number): StagedCell {
     if (depth > MAX_DEPTH) throw serializerError('BRANCH_INCONSISTENT', `branch is deeper than ${MAX_DEPTH} levels`);
-    const entry = this.cells.get(index);
-    if (entry === undefined || entry.reached) {
+    const row = this.cells.rows.get(index);
+    if (row === undefined || this.reached[row] === 1) {
       throw serializerError('BRANCH_INCONSISTENT', `a manifest names a child that has no cell_desc (${[...parents, own].map((n) => n.tag.text).join('/')})`);
     }
-    entry.reached = true;
+    this.reached[row] = 1;
     this.consumed++;
     this.cellCount++;
-    const desc = scanCellDesc(this.frame, this.table.bodyStarts[entry.record]!, this.table.ends[entry.record]!);
+    const suffix = this.cells.suffixes[row]!;
+    const desc = scanCellDesc(this.frame, this.table.bodyStarts[row]!, this.table.ends[row]!, this.desc);
     const deleted = (desc.metaMask & META.tombstone) !== 0;
-    const data = desc.refAt >= 0 ? this.payload(entry, desc) : undefined;
-    if (desc.cellType === CELL_TYPE.link) {
+    const { cellType, storeDescriptor } = desc;
+    const data = desc.refAt >= 0 ? this.payload(row, desc) : undefined;
+    if (cellType === CELL_TYPE.link) {
       const target = data ?? EMPTY;
       if (target.length % 17 !== 0 || target.length === 0) throw serializerError('FRAME_BAD_RECORD', 'a link payload is one or more 17-byte names');
       const r = new ByteReader(target);
@@ -160,29 +166,34 @@ class Staging {
       while (r.remaining > 0) linkTarget.push(this.names.readName(r));
       return { name: own, deleted, kind: 'link', linkTarget, children: NO_CHILDREN };
     }
-    if (desc.storeDescriptor === STORE.none) {
+    if (storeDescriptor === STORE.none) {
       try {
-        return { name: own, deleted, kind: 'value', value: valueFromData(entry.suffix, data ?? EMPTY), children: NO_CHILDREN };
+        return { name: own, deleted, kind: 'value', value: valueFromData(suffix, data ?? EMPTY), children: NO_CHILDREN };
       } catch (error) {
         if (isCepError(error)) throw serializerError('FRAME_BAD_RECORD', `a value does not match its data type: ${error.message}`);
         throw error;
       }
     }
-    const kind = desc.storeDescriptor === STORE.list ? 'list' : desc.storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
-    if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${desc.storeDescriptor.toString(16)} is neither a dictionary nor a list`);
+    const kind = storeDescriptor === STORE.list ? 'list' : storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
+    if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${storeDescriptor.toString(16)} is neither a dictionary nor a list`);
     const seen = new Set<string>();
     const path = [...parents, own];
-    const children = this.childNames(entry.pathKey, kind).map((child) => {
+    const children = this.childNames(this.pathKey(row), kind).map((child) => {
       if (seen.has(child.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
       seen.add(child.key);
       return this.build(path, child, index + '\u0001' + child.key, depth + 1);
     });
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
-    return { name: own, deleted, kind, ...(nameEquals(entry.suffix, defaultType) ? {} : { storeType: entry.suffix }), children };
+    return { name: own, deleted, kind, ...(nameEquals(suffix, defaultType) ? {} : { storeType: suffix }), children };
+  }
+
+  /** A cell record's key as latin1 without its type byte: the prefix of the cell's other records' keys. */
+  private pathKey(row: number): string {
+    return this.table.keys[row]!.slice(1);
   }
 
   /** A cell's payload bytes (inline or reassembled from chunks), checked against its declared hash. */
-  private payload(entry: CellEntry, desc: CellDescScan): Uint8Array {
+  private payload(row: number, desc: CellDescScan): Uint8Array {
     if (desc.refKind !== 0 || desc.hashAlg !== 1 || desc.codec !== 0) throw serializerError('FRAME_BAD_RECORD', 'branch payloads travel in the frame (ref kind 0, BLAKE3, no codec)');
     let data: Uint8Array;
     const inlineLength = desc.inlineEnd - desc.inlineStart;
@@ -193,9 +204,9 @@ class Staging {
     } else {
       const chunks: { key: Uint8Array; body: Uint8Array }[] = [];
       for (let ordinal = 0; ; ordinal++) {
-        const row = this.byKey.get(keyOf(RECORD_TYPE.PAYLOAD_CHUNK, entry.pathKey, ordinal));
-        if (row === undefined) break;
-        chunks.push({ key: recordKey(this.table, row), body: recordBody(this.table, row) });
+        const chunk = this.byKey.get(keyOf(RECORD_TYPE.PAYLOAD_CHUNK, this.pathKey(row), ordinal));
+        if (chunk === undefined) break;
+        chunks.push({ key: recordKey(this.table, chunk), body: recordBody(this.table, chunk) });
       }
       this.consumed += chunks.length;
       data = assemblePayload(chunks, desc.size, this.policy.aead?.key, this.policy.aead !== undefined);

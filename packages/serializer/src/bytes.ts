@@ -159,18 +159,32 @@ export class ByteReader {
   // Created on the first 64-bit read only: most readers never need one.
   private view: DataView | undefined;
 
+  data: Uint8Array;
+  end: number;
+  private what: string;
+  private base: number;
+
   /**
    * `base` is where offsets in error messages count from: a reader over part of a larger
    * array reports offsets as if it had been given that part alone (no view needed).
    */
-  constructor(
-    readonly data: Uint8Array,
-    offset = 0,
-    readonly end = data.length,
-    private readonly what = 'frame',
-    private readonly base = 0,
-  ) {
+  constructor(data: Uint8Array, offset = 0, end = data.length, what = 'frame', base = 0) {
+    this.data = data;
     this.offset = offset;
+    this.end = end;
+    this.what = what;
+    this.base = base;
+  }
+
+  /** Points this reader at new bytes, as the constructor would (scanners reuse one per record kind). */
+  reset(data: Uint8Array, offset: number, end: number, what: string, base: number): this {
+    if (data !== this.data) this.view = undefined;
+    this.data = data;
+    this.offset = offset;
+    this.end = end;
+    this.what = what;
+    this.base = base;
+    return this;
   }
 
   get remaining(): number {

@@ -22,23 +22,23 @@ import { leafOrder, merkleOfRanges } from './hash.ts';
  */
 export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}): { records: RawRecord[]; trailer: TrailerInfo; frame: Uint8Array } {
   const table = readFrame(bytes, options, true);
-  const records = table.types.map((type, i) => ({ type, version: table.versions[i]!, flags: table.flags[i]!, key: recordKey(table, i), body: recordBody(table, i) }));
+  const records = Array.from(table.types, (type, i) => ({ type, version: table.versions[i]!, flags: table.flags[i]!, key: recordKey(table, i), body: recordBody(table, i) }));
   return { records, trailer: table.trailer, frame: table.frame };
 }
 
-/** A verified frame's records as offsets into `frame` (row i is record i). */
+/** A verified frame's records as offsets into `frame` (row i is record i; columns have one entry per record). */
 export interface RecordTable {
   readonly frame: Uint8Array;
-  readonly types: number[];
-  readonly versions: number[];
-  readonly flags: number[];
+  readonly types: Uint32Array;
+  readonly versions: Uint32Array;
+  readonly flags: Uint32Array;
   /** Where each record starts (its header). */
-  readonly starts: number[];
-  readonly keyStarts: number[];
+  readonly starts: Uint32Array;
+  readonly keyStarts: Uint32Array;
   /** Where each body starts (its key ends there). */
-  readonly bodyStarts: number[];
+  readonly bodyStarts: Uint32Array;
   /** Where each body ends (its CRC starts there). */
-  readonly ends: number[];
+  readonly ends: Uint32Array;
   /** Each key as a latin1 string (see `latin1Slicer`): the Merkle sort key, and the decoder's index key. */
   readonly keys: string[];
   /** With `keepToc` false its `toc` is empty (the TOC was still checked). */
@@ -67,8 +67,10 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   }
   const inContainer = isContainer(bytes);
   const frame = inContainer ? unwrapContainer(bytes, maxFrameBytes) : bytes;
-  const table = { frame, types: [] as number[], versions: [] as number[], flags: [] as number[], starts: [] as number[], keyStarts: [] as number[], bodyStarts: [] as number[], ends: [] as number[] };
-  const crcs: number[] = [];
+  // One row of 8 numbers per record (offsets are below 2^32: a Uint8Array is no longer), grown by
+  // doubling, split into columns once the count is known: far less garbage than 8 growing arrays.
+  let rows = new Uint32Array(8 * 1024);
+  let count = 0;
   const reader = new ByteReader(frame);
   let trailerRecord: { start: number; bodyStart: number; end: number; crc: number } | undefined;
   while (reader.remaining > 0) {
@@ -88,19 +90,34 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
       trailerRecord = { start, bodyStart, end, crc };
       break;
     }
-    if (table.types.length >= maxRecords) throw serializerError('FRAME_TOO_LARGE', `frame has more than ${maxRecords} records`, { limit: maxRecords });
+    if (count >= maxRecords) throw serializerError('FRAME_TOO_LARGE', `frame has more than ${maxRecords} records`, { limit: maxRecords });
     if (type < RECORD_TYPE.CELL_DESC || type > RECORD_TYPE.MANIFEST_HISTORY) {
       throw serializerError('FRAME_UNKNOWN_RECORD', `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`, { type, offset: start });
     }
-    table.types.push(type);
-    table.versions.push(version);
-    table.flags.push(flags);
-    table.starts.push(start);
-    table.keyStarts.push(keyStart);
-    table.bodyStarts.push(bodyStart);
-    table.ends.push(end);
-    crcs.push(crc);
+    if ((count + 1) * 8 > rows.length) {
+      const grown = new Uint32Array(rows.length * 2);
+      grown.set(rows);
+      rows = grown;
+    }
+    const row = count++ * 8;
+    rows[row] = type;
+    rows[row + 1] = version;
+    rows[row + 2] = flags;
+    rows[row + 3] = start;
+    rows[row + 4] = keyStart;
+    rows[row + 5] = bodyStart;
+    rows[row + 6] = end;
+    rows[row + 7] = crc;
   }
+  const column = (c: number): Uint32Array => {
+    const out = new Uint32Array(count);
+    for (let i = 0; i < count; i++) out[i] = rows[i * 8 + c]!;
+    return out;
+  };
+  const table = {
+    frame, types: column(0), versions: column(1), flags: column(2), starts: column(3), keyStarts: column(4), bodyStarts: column(5), ends: column(6),
+  };
+  const crcs = column(7);
   if (trailerRecord === undefined) throw serializerError('FRAME_NO_TRAILER', 'frame has no trailer record (truncated?)');
   if (reader.remaining !== 0) {
     throw serializerError('FRAME_TRAILING_BYTES', `${reader.remaining} byte(s) follow the trailer`, { extra: reader.remaining });
@@ -111,7 +128,6 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   if (recordChecksum(trailer.checksum, frame.subarray(trailerRecord.start, trailerRecord.end)) !== trailerRecord.crc) {
     throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
   }
-  const count = table.types.length;
   for (let i = 0; i < count; i++) {
     if (recordChecksum(trailer.checksum, frame.subarray(table.starts[i]!, table.ends[i]!)) !== crcs[i]) {
       throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${table.starts[i]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, { record: i, offset: table.starts[i] });
@@ -126,7 +142,8 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     checkToc(trailerBody, tocAt, table);
   }
   const slice = latin1Slicer(frame);
-  const keys = table.keyStarts.map((keyStart, i) => slice(keyStart, table.bodyStarts[i]!));
+  const keys: string[] = new Array<string>(count);
+  for (let i = 0; i < count; i++) keys[i] = slice(table.keyStarts[i]!, table.bodyStarts[i]!);
   const root = merkleOfRanges(frame, table.starts, table.ends, leafOrder(keys));
   if (!bytesEqual(root, trailer.root)) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
   return { ...table, keys, trailer };

@@ -88,7 +88,8 @@ export function merkleRoot(leaves: readonly { key: Uint8Array; covered: Uint8Arr
  * times faster than comparing byte arrays in JS.
  */
 export function leafOrder(keys: readonly string[]): number[] {
-  const order = Array.from(keys, (_, i) => i);
+  const order: number[] = new Array<number>(keys.length);
+  for (let i = 0; i < keys.length; i++) order[i] = i;
   return order.sort((a, b) => {
     const ka = keys[a]!;
     const kb = keys[b]!;
@@ -113,7 +114,7 @@ export function merkleCombine(level: Uint8Array, count: number): Uint8Array {
 }
 
 /** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
-export function merkleOfRanges(frame: Uint8Array, starts: readonly number[], ends: readonly number[], order: readonly number[]): Uint8Array {
+export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: readonly number[]): Uint8Array {
   const level = new Uint8Array(order.length * 32 + 32);
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
   return merkleCombine(level, order.length);

@@ -93,77 +93,79 @@ export function readCellDesc(body: Uint8Array): CellDesc {
 }
 
 /** A checked cell_desc as numbers and positions in its body (see {@link scanCellDesc}). */
-export interface CellDescScan {
-  readonly cellType: number;
-  readonly storeDescriptor: number;
-  readonly createdAt: number;
-  readonly latestAt: number;
-  readonly revisionAt: number;
-  readonly payloadKind: number;
+export class CellDescScan {
+  cellType = 0;
+  storeDescriptor = 0;
+  createdAt = 0;
+  latestAt = 0;
+  revisionAt = 0;
+  payloadKind = 0;
   /** Where the 8 fingerprint bytes are, or -1 without a fingerprint. */
-  readonly fingerprintAt: number;
-  readonly inlineStart: number;
-  readonly inlineEnd: number;
+  fingerprintAt = -1;
+  inlineStart = 0;
+  inlineEnd = 0;
   /** Where the payload-ref block starts, or -1 without one (then the fields below are 0). */
-  readonly refAt: number;
-  readonly refKind: number;
-  readonly hashAlg: number;
-  readonly codec: number;
-  readonly aeadMode: number;
-  readonly size: number;
-  readonly hashStart: number;
-  readonly hashEnd: number;
-  readonly metaMask: number;
+  refAt = -1;
+  refKind = 0;
+  hashAlg = 0;
+  codec = 0;
+  aeadMode = 0;
+  size = 0;
+  hashStart = 0;
+  hashEnd = 0;
+  metaMask = 0;
 }
+
+// One reader each for a cell_desc and its payload-ref block, reset per scan (scans are synchronous).
+const descReader = new ByteReader(new Uint8Array(0));
+const refReader = new ByteReader(new Uint8Array(0));
 
 /**
  * Checks the cell_desc body at `data[start, end)` and says where its parts are (offsets in
  * `data`), allocating no views or BigInts: the branch decoder reads one per cell, in place
- * in the frame, and needs only a few fields. {@link readCellDesc} builds the full object.
- * Error messages count offsets from `start`, as if the body had been passed alone.
+ * in the frame, into one reused {@link CellDescScan}. {@link readCellDesc} builds the full
+ * object. Error messages count offsets from `start`, as if the body had been passed alone.
  */
-export function scanCellDesc(data: Uint8Array, start: number, end: number): CellDescScan {
-  const r = new ByteReader(data, start, end, 'cell_desc', start);
-  const cellType = r.u8();
-  const storeDescriptor = r.u16();
-  const createdAt = r.offset;
+export function scanCellDesc(data: Uint8Array, start: number, end: number, s = new CellDescScan()): CellDescScan {
+  const r = descReader.reset(data, start, end, 'cell_desc', start);
+  s.cellType = r.u8();
+  s.storeDescriptor = r.u16();
+  s.createdAt = r.offset;
   r.skipVarint64();
-  const latestAt = r.offset;
+  s.latestAt = r.offset;
   r.skipVarint64();
-  const revisionAt = r.offset;
+  s.revisionAt = r.offset;
   r.skip(16);
-  const payloadKind = r.u8();
+  s.payloadKind = r.u8();
   const fpLen = r.varint(8, 'fingerprint length');
   if (fpLen !== 0 && fpLen !== 8) throw serializerError('FRAME_BAD_RECORD', `fingerprint length ${fpLen} is not 0 or 8`);
-  const fingerprintAt = fpLen === 8 ? r.offset : -1;
+  s.fingerprintAt = fpLen === 8 ? r.offset : -1;
   if (fpLen === 8) r.skip(8);
   const inlineLength = r.varint(64, 'inline payload length');
-  const inlineStart = r.offset;
+  s.inlineStart = r.offset;
   r.skip(inlineLength);
+  s.inlineEnd = r.offset;
   const refLen = r.varint(r.remaining, 'payload-ref length');
-  const refAt = refLen > 0 ? r.offset : -1;
-  let refKind = 0, hashAlg = 0, codec = 0, aeadMode = 0, size = 0, hashStart = 0, hashEnd = 0;
+  s.refAt = refLen > 0 ? r.offset : -1;
+  s.refKind = s.hashAlg = s.codec = s.aeadMode = s.size = s.hashStart = s.hashEnd = 0;
   if (refLen > 0) {
     r.skip(refLen);
-    const rr = new ByteReader(data, refAt, refAt + refLen, 'payload-ref block', refAt);
-    refKind = rr.u8();
-    hashAlg = rr.u8();
-    codec = rr.u8();
-    aeadMode = rr.u8();
-    size = rr.varint(MAX_PAYLOAD_BYTES, 'payload size');
+    const rr = refReader.reset(data, s.refAt, s.refAt + refLen, 'payload-ref block', s.refAt);
+    s.refKind = rr.u8();
+    s.hashAlg = rr.u8();
+    s.codec = rr.u8();
+    s.aeadMode = rr.u8();
+    s.size = rr.varint(MAX_PAYLOAD_BYTES, 'payload size');
     const hashLength = rr.varint(64, 'payload hash length');
-    hashStart = rr.offset;
+    s.hashStart = rr.offset;
     rr.skip(hashLength);
-    hashEnd = rr.offset;
+    s.hashEnd = rr.offset;
     if (rr.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'payload-ref block has trailing bytes');
   }
   r.varint(0xffffffff, 'namepool map ref');
-  const metaMask = r.u16();
+  s.metaMask = r.u16();
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `cell_desc has ${r.remaining} trailing byte(s)`);
-  return {
-    cellType, storeDescriptor, createdAt, latestAt, revisionAt, payloadKind, fingerprintAt, inlineStart, inlineEnd: inlineStart + inlineLength,
-    refAt, refKind, hashAlg, codec, aeadMode, size, hashStart, hashEnd, metaMask,
-  };
+  return s;
 }
 
 export interface Chunk {
