@@ -16,7 +16,9 @@ import { leafOrder, merkleOfRanges } from './hash.ts';
  * and the Merkle root; only the trailer differs).
  */
 export class FrameWriter {
-  private readonly out = new ByteWriter(64 * 1024);
+  // Small start: most frames on a mount are a few hundred bytes, and a zero-filled 64 KiB
+  // buffer per frame cost more than the encoding itself; large frames grow by doubling.
+  private readonly out = new ByteWriter(2048);
   // Per record: type, where it starts, where its key starts and ends, where its CRC starts.
   private readonly types: number[] = [];
   private readonly starts: number[] = [];
