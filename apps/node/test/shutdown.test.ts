@@ -162,14 +162,19 @@ describe('cep-node run and signals (in-process)', () => {
     expect(io.signals.listenerCount('SIGTERM')).toBe(0);
   });
 
-  it('removes its signal handlers when the peer fails to start', async () => {
+  /** A config file whose `field(port)` names a loopback port something else holds. */
+  async function configOnBusyPort(field: (port: number) => Record<string, unknown>): Promise<string> {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => blocker.close(r)));
     const port = (blocker.address() as { port: number }).port;
     const tmp = tempDir();
     cleanups.push(() => tmp.cleanup());
-    const file = tmp.write('peer.yaml', stringify({ peer: 'earth', enclave: 'lab', http: { port } }));
+    return tmp.write('peer.yaml', stringify({ peer: 'earth', enclave: 'lab', ...field(port) }));
+  }
+
+  it('removes its signal handlers when the peer fails to start', async () => {
+    const file = await configOnBusyPort((port) => ({ http: { port } }));
     const io = fakeIo();
     expect(await runCli(['node', 'cep-node', 'run', '--config', file], io.deps)).toBe(4);
     expect(io.stderr()).toContain('HTTP_LISTEN_FAILED');
@@ -177,13 +182,7 @@ describe('cep-node run and signals (in-process)', () => {
   });
 
   it('exits 4 when a transport listener cannot bind (LISTEN_FAILED), and stops what had started', async () => {
-    const blocker: Server = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => blocker.close(r)));
-    const port = (blocker.address() as { port: number }).port;
-    const tmp = tempDir();
-    cleanups.push(() => tmp.cleanup());
-    const file = tmp.write('peer.yaml', stringify({ peer: 'earth', enclave: 'lab', http: { port: 0 }, listen: { tcp: `127.0.0.1:${port}` } }));
+    const file = await configOnBusyPort((port) => ({ http: { port: 0 }, listen: { tcp: `127.0.0.1:${port}` } }));
     const io = fakeIo();
     expect(await runCli(['node', 'cep-node', 'run', '--config', file], io.deps)).toBe(4);
     expect(io.stderr()).toContain('LISTEN_FAILED');
