@@ -45,7 +45,16 @@ export function blake3Chunk(data: Uint8Array, start: number, end: number, out: U
   }
   loadBlock(data, pos, end - pos);
   compress(end - pos, flags | CHUNK_END | ROOT);
-  for (let i = 0; i < outLen; i++) out[at + i] = cv[i >> 2]! >>> ((i & 3) * 8);
+  if (outLen === 32) {
+    for (let i = 0; i < 8; i++) {
+      const word = cv[i]!;
+      const o = at + 4 * i;
+      out[o] = word;
+      out[o + 1] = word >>> 8;
+      out[o + 2] = word >>> 16;
+      out[o + 3] = word >>> 24;
+    }
+  } else for (let i = 0; i < outLen; i++) out[at + i] = cv[i >> 2]! >>> ((i & 3) * 8);
 }
 
 /** Little-endian message words of one block, zero-padded past `len`. */

@@ -105,7 +105,7 @@ export class BranchWriter {
       storeDescriptor: node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none,
       created: node.created,
       latest: node.modified,
-      revision: hash !== undefined ? hash.subarray(0, 16) : NO_REVISION,
+      revision: hash ?? NO_REVISION,
       payloadKind: 0,
       fingerprint: fp,
       inline: inline ? data! : EMPTY,

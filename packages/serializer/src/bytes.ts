@@ -103,13 +103,16 @@ export class ByteWriter {
     this.length += data.length;
   }
 
-  /** Appends bytes `[start, end)` of `data` (no subarray view: this runs once per record). */
+  /**
+   * Appends bytes `[start, end)` of `data`. Runs several times per record: below a few
+   * hundred bytes a plain loop beats allocating a view for `set`.
+   */
   bytesFrom(data: Uint8Array, start: number, end: number): void {
     const n = end - start;
     this.room(n);
     const b = this.buffer;
     const at = this.length;
-    if (n <= 64) for (let i = 0; i < n; i++) b[at + i] = data[start + i]!;
+    if (n <= 256) for (let i = 0; i < n; i++) b[at + i] = data[start + i]!;
     else b.set(data.subarray(start, end), at);
     this.length += n;
   }

@@ -111,7 +111,10 @@ export class FrameWriter {
     const compressing = options.compress === true;
     if (compressing) caps |= CAP.FRAME_COMPRESSION;
     if (options.branch) caps |= CAP.BRANCH_METADATA;
-    const body = new ByteWriter(64 + count * 32);
+    // Sized for the TOC up front (type, key, two varints per record) so it never regrows.
+    let keyBytes = 0;
+    for (let i = 0; i < count; i++) keyBytes += this.keyEnds[i]! - this.keyStarts[i]!;
+    const body = new ByteWriter(128 + keyBytes + count * 12);
     body.bytes(TRAILER_MAGIC);
     body.u8(FORMAT_VERSION);
     body.varint(options.beat ?? 0n);

@@ -42,7 +42,11 @@ export function writeCellDesc(d: CellDesc): Uint8Array {
   return out.result().slice();
 }
 
-/** What {@link writeCellDescInto} takes: a {@link CellDesc} whose beats may also be plain numbers. */
+/**
+ * What {@link writeCellDescInto} takes: a {@link CellDesc} whose beats may also be plain
+ * numbers, and whose `revision` may be longer than 16 bytes (its first 16 are written: the
+ * branch writer passes the payload's 32-byte hash rather than a view of it per cell).
+ */
 export type CellDescInput = Omit<CellDesc, 'created' | 'latest'> & { readonly created: bigint | number; readonly latest: bigint | number };
 
 /** Appends a cell_desc body to `out` (the branch writer reuses one writer for every record). */
@@ -51,7 +55,7 @@ export function writeCellDescInto(out: ByteWriter, d: CellDescInput): void {
   out.u16(d.storeDescriptor);
   out.varint(d.created);
   out.varint(d.latest);
-  out.bytes(d.revision);
+  out.bytesFrom(d.revision, 0, Math.min(d.revision.length, 16));
   out.u8(d.payloadKind);
   if (d.fingerprint !== undefined && d.fingerprint !== 0n) {
     out.varint(8);
