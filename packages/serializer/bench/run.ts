@@ -14,15 +14,22 @@ import { portableZlib, zlibDeflate } from '../src/container.ts';
 const KEY = new Uint8Array(32).fill(7);
 const MB = 1024 * 1024;
 
-function best(fn: () => void, minMs = 400): number {
-  fn(); // warm
+/**
+ * Best wall time of one call. A few untimed calls first: a call of tens of milliseconds
+ * otherwise gets timed before the JIT has optimized it (with a 400 ms window the first row
+ * measured got four samples, half of them cold). Then at least `minRuns` timed calls.
+ */
+function best(fn: () => void, minMs = 1000, minRuns = 8): number {
+  for (let i = 0; i < 3; i++) fn();
   let bestMs = Infinity;
+  let runs = 0;
   const until = performance.now() + minMs;
   do {
     const t = performance.now();
     fn();
     bestMs = Math.min(bestMs, performance.now() - t);
-  } while (performance.now() < until);
+    runs++;
+  } while (performance.now() < until || runs < minRuns);
   return bestMs;
 }
 
