@@ -52,12 +52,12 @@ export function readBranch(table: RecordTable, policy: ResolvedPolicy): { root: 
   if (count === 0 || table.types[0] !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
   const cells = indexCells(table, names);
   // The entry indexed by the root's key alone is a one-segment path of the root name.
-  if (cells.rows.get(ROOT_NAME.key) !== 0) {
+  if (cells.rows.get(segment(ROOT_NAME.key)) !== 0) {
     throw serializerError('BRANCH_INCONSISTENT', 'the first cell_desc is not the branch root (path /)');
   }
   const staging = new Staging(table, byKey, cells, names, policy);
   staging.consumed = table.types.filter((type) => type === RECORD_TYPE.NAMEPOOL_DELTA).length;
-  const root = staging.build([], ROOT_NAME, ROOT_NAME.key, 0);
+  const root = staging.build([], ROOT_NAME, segment(ROOT_NAME.key), 0);
   if (staging.cellCount !== cells.rows.size || staging.consumed !== count) {
     throw serializerError('BRANCH_INCONSISTENT', `${count - staging.consumed} record(s) belong to no cell of the branch`);
   }
@@ -65,6 +65,14 @@ export function readBranch(table: RecordTable, policy: ResolvedPolicy): { root: 
 }
 
 /** Every record's row by key (keys are unique); reads the name table on the way. */
+/**
+ * One path segment of a cell index: length-prefixed, so no name text (a reference name may
+ * hold any character, separators included) can make two different paths share an index.
+ */
+function segment(key: string): string {
+  return `${key.length}:${key}`;
+}
+
 function indexRecords(table: RecordTable, names: NameTableReader): Map<string, number> {
   const byKey = new Map<string, number>();
   const { frame, types, keyStarts, bodyStarts } = table;
@@ -104,12 +112,12 @@ function indexCells(table: RecordTable, names: NameTableReader): CellIndex {
       parentIndex = previous.index;
       r.skip(parentLength);
     } else {
-      for (let s = 0; s < segments - 2; s++) parentIndex += (s === 0 ? '' : '\u0001') + names.readName(r).key;
+      for (let s = 0; s < segments - 2; s++) parentIndex += segment(names.readName(r).key);
       previous = { at, length: parentLength, index: parentIndex };
     }
     const own = names.readName(r);
     const suffix = names.readName(r);
-    const index = parentLength === 0 ? own.key : parentIndex + '\u0001' + own.key;
+    const index = parentIndex + segment(own.key);
     const size = rows.size;
     rows.set(index, i);
     if (rows.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', 'two cell_desc records describe the same cell');
@@ -181,7 +189,7 @@ class Staging {
     const children = this.childNames(this.pathKey(row), kind).map((child) => {
       if (seen.has(child.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
       seen.add(child.key);
-      return this.build(path, child, index + '\u0001' + child.key, depth + 1);
+      return this.build(path, child, index + segment(child.key), depth + 1);
     });
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
     return { name: own, deleted, kind, ...(nameEquals(suffix, defaultType) ? {} : { storeType: suffix }), children };

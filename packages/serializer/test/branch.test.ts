@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bool, bytes, createTree, digestHex, i64, name, text, u64, type Tree, type Value } from '@cep/cells';
+import { bool, bytes, createTree, digestHex, i64, name, referenceId, text, u64, type Tree, type Value } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import { applyBranch, decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
 
@@ -138,5 +138,20 @@ describe('branch frames', () => {
     const decoded = decodeBranch(encodeBranch(tree.get('/src')!));
     expect(() => applyBranch(target, '/copy2/deeper', decoded)).toThrow();
     expect(digestHex(target.root)).toBe(before);
+  });
+});
+
+describe('cell index of the decoder', () => {
+  it('keeps apart two paths whose name texts would read the same if joined with a separator', () => {
+    const tree = createTree();
+    const x = name('x');
+    // /x/<ref "p">/q  and  /x/<ref "p\u0001wq">: joined with U+0001 both would read "wx\u0001rp\u0001wq".
+    tree.set([name('d'), x, name(referenceId('p')), name('q')], text('deep'));
+    tree.set([name('d'), x, name(referenceId('p\u0001wq'))], text('flat'));
+    const cell = tree.get('/d')!;
+    const decoded = decodeBranch(encodeBranch(cell));
+    const copy = createTree();
+    applyBranch(copy, '/d', decoded);
+    expect(digestHex(copy.get('/d')!)).toBe(digestHex(cell));
   });
 });
