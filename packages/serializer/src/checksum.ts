@@ -70,8 +70,11 @@ export function crc32cRawFast(data: Uint8Array): number {
   return ~fastCrc32c.calculate(data, 0xffffffff) >>> 0;
 }
 
-/** Below this size the JS table beats the native call (measured in bench/run.ts). */
-const NATIVE_THRESHOLD = 256;
+/**
+ * Below this size the JS table beats the native call's fixed ~110–130 ns. Measured here
+ * (ns per call, native vs JS): 16 B 111/48, 32 B 134/75, 64 B 131/114, 128 B 128/250.
+ */
+const NATIVE_THRESHOLD = 64;
 
 /** The reference's "CRC32C" (checksum id 1), fastest path for the size. */
 export function crc32cRaw(data: Uint8Array): number {
