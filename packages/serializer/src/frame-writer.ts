@@ -151,5 +151,9 @@ export class FrameWriter {
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {
   const writer = new FrameWriter(options.checksum ?? 0);
   for (const record of records) writer.add(record);
-  return writer.finish(options);
+  if (options.compress !== true || options.compressOnlyIfSmaller !== true) return writer.finish(options);
+  // Same records and Merkle root; only the trailer differs. Keep the container only if it pays.
+  const plain = writer.finish({ ...options, compress: false });
+  const packed = writer.finish(options);
+  return packed.length < plain.length ? packed : plain;
 }

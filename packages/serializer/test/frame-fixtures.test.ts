@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CAP, decodeFrame, encodeFrame } from '../src/frame.ts';
+import { CAP, RECORD_TYPE, decodeFrame, encodeFrame } from '../src/frame.ts';
 import { crc32, crc32cRaw } from '../src/checksum.ts';
 import { blake3 } from '../src/hash.ts';
 import { ByteReader, toHex } from '../src/bytes.ts';
@@ -75,4 +75,21 @@ describe('checksums', () => {
     expect(crc32cRaw(ascii('123456789'))).toBe(0x58e3fa20);
     expect(crc32cRaw(ascii('hello, world!'))).toBe(0x72d49987);
   });
+
+  it('compressOnlyIfSmaller keeps the plain frame when the container would not shrink it, and wraps when it does', () => {
+    const key = new Uint8Array(18).fill(1);
+    const record = (body: Uint8Array) => ({ type: RECORD_TYPE.CELL_DESC, version: 1, flags: 0, key, body }) as never;
+    // Random bytes do not deflate: the container only adds its header, so the plain frame stays.
+    let x = 0x9e3779b9;
+    const noise = record(new Uint8Array(4096).map(() => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), x & 0xff)));
+    expect(encodeFrame([noise], { compress: true }).length).toBeGreaterThan(encodeFrame([noise]).length);
+    expect(toHex(encodeFrame([noise], { compress: true, compressOnlyIfSmaller: true }))).toBe(toHex(encodeFrame([noise])));
+    // Zeros do: the container is kept.
+    const zeros = record(new Uint8Array(4096));
+    const packed = encodeFrame([zeros], { compress: true, compressOnlyIfSmaller: true });
+    expect(packed.length).toBeLessThan(encodeFrame([zeros]).length);
+    expect(toHex(packed)).toBe(toHex(encodeFrame([zeros], { compress: true })));
+    expect(decodeFrame(packed).records).toHaveLength(1);
+  });
 });
+
