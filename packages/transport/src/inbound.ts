@@ -77,7 +77,12 @@ export class Inbound {
     if (mount === undefined) return; // the mount was removed; its frames go with it
     let branch: DecodedBranch;
     try {
-      branch = decodeBranch(bytes, mount.policy);
+      try {
+        branch = decodeBranch(bytes, mount.policy);
+      } catch (error) {
+        if (!(error instanceof CepError && error.code === 'AEAD_REQUIRED' && mount.adoptPlaintext())) throw error;
+        branch = decodeBranch(bytes, mount.policy);
+      }
     } catch (error) {
       const code = error instanceof CepError ? error.code : 'DECODE_FAILED';
       mount.telemetry.event('frame_refused', beat);

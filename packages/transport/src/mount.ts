@@ -9,7 +9,7 @@
  *   answer that the tree will only hear about at the next capture). It is flushed on the
  *   channel's own `ready` event and never changes the tree.
  */
-import type { Cell, Name } from '@cep/cells';
+import { bool, name, type Cell, type Name } from '@cep/cells';
 import type { Runtime } from '@cep/heartbeat';
 import { encodeBranch, type SerializerPolicy } from '@cep/serializer';
 import type { ChannelV1 } from './provider/v1.ts';
@@ -121,6 +121,21 @@ export class MountImpl implements Mount {
 
   get unreliable(): boolean {
     return this.providerCaps.includes('unreliable');
+  }
+
+  /**
+   * An accepted mount whose peer sends plaintext payloads while we expected AEAD: the peer's
+   * mount turned `aead_ok` off. The channel itself is authenticated (provider handshake and
+   * per-record tags), so we follow the dialler's choice rather than refuse every frame, and
+   * say so once (`tp_flatneg`). A mount this side dialled keeps its own policy (fail closed).
+   */
+  adoptPlaintext(): boolean {
+    if (this.initiator || this.policy.aead === undefined) return false;
+    const { aead: _dropped, ...rest } = this.policy;
+    this.policy = rest;
+    this.runtime.tree.set([...this.path, name('serializer'), name('aead_ok')], bool(false));
+    this.emit(TOPIC.flatNegotiation, 'warn', 'the peer sends plaintext payloads on this mount (its aead_ok is off); following it');
+    return true;
   }
 
   setState(state: MountState, note?: string): void {

@@ -422,6 +422,26 @@ describe('inbound', () => {
     expect(pong).toBe('pong');
   });
 
+  it('an accepted mount follows a dialler that turned aead off (tp_flatneg once); a dialled mount keeps refusing plaintext', async () => {
+    const listener = new FakeProvider('tcp', RELIABLE);
+    const saturnRuntime = createRuntime();
+    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener], peerKey: () => KEY });
+    managers.push(saturn);
+    await saturn.listen('tcp', 'saturn.test');
+    const seen = facts(saturnRuntime);
+    const got: string[] = [];
+    saturn.onFrame('link', (f) => void got.push(String(f.branch.root.children?.[0]?.value?.value)));
+    const incoming = listener.incoming('earth', 'link', 'main');
+    await beat(saturnRuntime);
+    expect(saturnRuntime.tree.getValue('/net/mounts/earth/link/main/serializer/aead_ok')).toEqual({ type: 'bool', value: true });
+    incoming.inject(encodeBranch(branch('x'.repeat(100)), {}));
+    incoming.inject(encodeBranch(branch('y'.repeat(100)), {}));
+    await beat(saturnRuntime);
+    expect(got).toEqual(['x'.repeat(100), 'y'.repeat(100)]);
+    expect(saturnRuntime.tree.getValue('/net/mounts/earth/link/main/serializer/aead_ok')).toEqual({ type: 'bool', value: false });
+    expect(seen.filter((f) => f.topic === 'tp_flatneg')).toHaveLength(1);
+  });
+
   it('a listener refusal is counted and visible as tp_fatal', async () => {
     const tcp = new FakeProvider('tcp', RELIABLE);
     let reject: ((r: { code: string; reason: string; claimedPeer?: string }) => void) | undefined;
