@@ -5,6 +5,7 @@
  * manager (not a process-wide variable): two managers never see each other's claims.
  */
 import type { TransportManager } from '@cep/transport';
+export { mountKey } from '@cep/transport';
 
 const tables = new WeakMap<TransportManager, Map<string, string>>();
 
@@ -16,9 +17,4 @@ export function ownersOf(manager: TransportManager): Map<string, string> {
     tables.set(manager, table);
   }
   return table;
-}
-
-/** The key of a mount, as the manager spells it. */
-export function mountKey(peer: string, mode: string, mount: string): string {
-  return `${peer}/${mode}/${mount}`;
 }

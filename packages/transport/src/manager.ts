@@ -15,7 +15,7 @@ import { transportError } from './errors.ts';
 import { deriveMountKey } from './keys.ts';
 import { MountImpl, type Mount } from './mount.ts';
 import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
-import { at, servicePath, telemetryPath, writeCatalogEntry, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
+import { at, mountKey, servicePath, telemetryPath, writeCatalogEntry, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
 import { TOPIC } from './topics.ts';
 import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
 import { Inbound, type FrameHandler } from './inbound.ts';
@@ -195,7 +195,7 @@ class Manager implements TransportManager {
     const cmpMaxVer = spec.serializer?.cmpMaxVer ?? COMPARATOR_VERSION;
     if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0) throw transportError('MOUNT_INVALID', `serializer.cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
 
-    const key = `${spec.peer}/${spec.mode}/${spec.mount}`;
+    const key = mountKey(spec.peer, spec.mode, spec.mount);
     this.specs.set(key, spec);
     const mount = this.mountsByKey.get(key) ?? this.newMount(spec.peer, spec.mode, spec.mount);
     const wasInitiator = mount.initiator;
@@ -264,7 +264,7 @@ class Manager implements TransportManager {
   }
 
   get(peer: string, mode: string, mountName: string): Mount | undefined {
-    return this.mountsByKey.get(`${peer}/${mode}/${mountName}`);
+    return this.mountsByKey.get(mountKey(peer, mode, mountName));
   }
 
   mounts(): Mount[] {
@@ -272,7 +272,7 @@ class Manager implements TransportManager {
   }
 
   remove(peer: string, mode: string, mountName: string, reason: string): boolean {
-    const key = `${peer}/${mode}/${mountName}`;
+    const key = mountKey(peer, mode, mountName);
     const mount = this.mountsByKey.get(key);
     if (mount === undefined) return false;
     this.closeMount(mount, reason);
@@ -394,7 +394,7 @@ class Manager implements TransportManager {
       return void channel.close('invalid-mount').catch(() => undefined);
     }
     this.channels.set(id, channel);
-    const stream = `${peer}/${mode}/${mount}`;
+    const stream = mountKey(peer, mode, mount);
     this.wire(stream, id, channel);
     this.pushEvent(stream, { t: 'accepted', ch: id, provider: providerId });
   }

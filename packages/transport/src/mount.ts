@@ -14,7 +14,7 @@ import type { Runtime } from '@cep/heartbeat';
 import { encodeBranch, type SerializerPolicy } from '@cep/serializer';
 import type { ChannelV1 } from './provider/v1.ts';
 import { transportError } from './errors.ts';
-import { Telemetry, mountPath, telemetryPath, writeState, type MountState } from './schema.ts';
+import { Telemetry, mountKey, mountPath, telemetryPath, writeState, type MountState } from './schema.ts';
 import { TOPIC } from './topics.ts';
 
 /** What became of a frame handed to {@link Mount.sendFrame}. */
@@ -112,7 +112,7 @@ export class MountImpl implements Mount {
   }
 
   get key(): string {
-    return `${this.peer}/${this.mode}/${this.mount}`;
+    return mountKey(this.peer, this.mode, this.mount);
   }
 
   get queuedFrames(): number {

@@ -14,6 +14,11 @@ export function transportPath(id: string): Name[] {
   return at('net', 'transports', id);
 }
 
+/** A mount's key, `<peer>/<mode>/<mount>`: the manager's map key and its input stream name. */
+export function mountKey(peer: string, mode: string, mount: string): string {
+  return `${peer}/${mode}/${mount}`;
+}
+
 export function mountPath(peer: string, mode: string, mount: string): Name[] {
   return at('net', 'mounts', peer, mode, mount);
 }
