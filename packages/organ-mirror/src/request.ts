@@ -3,8 +3,8 @@
  * `src_peer`, `src_chan`, optional `dst_chan` and `bundle/{beat_window, max_infl, resume_tok,
  * commit_mode}`. A problem names the field, for `error_note` and the CEI fact.
  */
-import { parsePath, type Cell, type Name, type Value } from '@cep/cells';
-import { isRequestProblem, readMountRequest, type MountSpec, type RequestProblem } from '@cep/transport';
+import { parsePath, type Cell, type Name } from '@cep/cells';
+import { isRequestProblem, readMountRequest, readTypedField, requestField, type MountSpec, type RequestProblem } from '@cep/transport';
 import { parseToken, type ResumeToken } from './message.ts';
 
 /** How the receiver commits bundles. */
@@ -27,26 +27,6 @@ export interface MirrorRequest {
 
 const MODES: readonly CommitMode[] = ['stream', 'batch', 'manual'];
 
-function child(request: Cell, path: string): Cell | undefined {
-  let cell: Cell | undefined = request;
-  for (const part of path.split('/')) {
-    cell = cell?.child(part);
-    if (cell?.isDeleted) return undefined;
-  }
-  return cell;
-}
-
-function typed(request: Cell, path: string, type: Value['type']): Value | RequestProblem | undefined {
-  const cell = child(request, path);
-  if (cell === undefined) return undefined;
-  if (cell.kind !== 'value' || cell.value?.type !== type) {
-    return { field: path, note: `${path}: expected ${type}, found ${cell.kind === 'value' ? cell.value?.type : cell.kind}` };
-  }
-  return cell.value;
-}
-
-const isProblem = (v: unknown): v is RequestProblem => typeof v === 'object' && v !== null && 'field' in v;
-
 function branchPath(field: string, value: string): Name[] | RequestProblem {
   if (!value.startsWith('/')) return { field, note: `${field}: ${JSON.stringify(value)} is not an absolute path (start it with /)` };
   try {
@@ -65,45 +45,45 @@ export function readMirrorRequest(request: Cell, mode: string, localNode: string
   if (isRequestProblem(mount)) return mount;
   if (mount.spec.mode !== mode) return { field: 'mode', note: `mode: mirror requests use mode ${JSON.stringify(mode)}, not ${JSON.stringify(mount.spec.mode)}` };
   const text = (path: string, required: boolean): string | RequestProblem | undefined => {
-    const v = typed(request, path, 'text');
-    if (isProblem(v)) return v;
+    const v = readTypedField(request, path, 'text');
+    if (isRequestProblem(v)) return v;
     if (v === undefined) return required ? { field: path, note: `${path}: missing` } : undefined;
     return v.value as string;
   };
   const count = (path: string, fallback: number): number | RequestProblem => {
-    const v = typed(request, path, 'u64');
-    if (isProblem(v)) return v;
+    const v = readTypedField(request, path, 'u64');
+    if (isRequestProblem(v)) return v;
     if (v === undefined) return fallback;
     const n = v.value as bigint;
     if (n < 1n || n > 1_000_000n) return { field: path, note: `${path}: must be between 1 and 1000000, got ${n}` };
     return Number(n);
   };
   const srcPeer = text('src_peer', true);
-  if (isProblem(srcPeer)) return srcPeer;
+  if (isRequestProblem(srcPeer)) return srcPeer;
   if (srcPeer !== mount.spec.peer) {
     return { field: 'src_peer', note: `src_peer: ${JSON.stringify(srcPeer)} differs from peer ${JSON.stringify(mount.spec.peer)}; a mirror reads from the peer it mounts (no relays)` };
   }
   const srcChan = text('src_chan', true);
-  if (isProblem(srcChan)) return srcChan;
+  if (isRequestProblem(srcChan)) return srcChan;
   const src = branchPath('src_chan', srcChan as string);
-  if (isProblem(src)) return src;
+  if (isRequestProblem(src)) return src;
   const dstText = text('dst_chan', false);
-  if (isProblem(dstText)) return dstText;
+  if (isRequestProblem(dstText)) return dstText;
   const dstChan = (dstText as string | undefined) ?? (srcChan as string);
   const dst = branchPath(dstText === undefined ? 'src_chan' : 'dst_chan', dstChan);
-  if (isProblem(dst)) return dst;
-  const bundle = child(request, 'bundle');
+  if (isRequestProblem(dst)) return dst;
+  const bundle = requestField(request, 'bundle');
   if (bundle !== undefined && bundle.kind !== 'dictionary') return { field: 'bundle', note: `bundle: expected a dictionary, found ${bundle.kind}` };
   const window = count('bundle/beat_window', 1);
-  if (isProblem(window)) return window;
+  if (isRequestProblem(window)) return window;
   const maxInfl = count('bundle/max_infl', 1);
-  if (isProblem(maxInfl)) return maxInfl;
+  if (isRequestProblem(maxInfl)) return maxInfl;
   const modeText = text('bundle/commit_mode', false);
-  if (isProblem(modeText)) return modeText;
+  if (isRequestProblem(modeText)) return modeText;
   const commitMode = (modeText ?? 'stream') as CommitMode;
   if (!MODES.includes(commitMode)) return { field: 'bundle/commit_mode', note: `bundle/commit_mode: ${JSON.stringify(modeText)} is not one of ${MODES.join(', ')}` };
   const tokText = text('bundle/resume_tok', false);
-  if (isProblem(tokText)) return tokText;
+  if (isRequestProblem(tokText)) return tokText;
   const resumeTok = parseToken((tokText as string | undefined) ?? '');
   if (typeof resumeTok === 'string') return { field: 'bundle/resume_tok', note: `bundle/resume_tok: ${resumeTok}` };
   // As the reference does: a mirror without required caps asks for a reliable, ordered mount.

@@ -13,4 +13,4 @@ export { mountKey, mountPath, telemetryPath, transportPath, type MountState } fr
 export { EVENT_INPUT, FRAME_INPUT } from './events.ts';
 export type * from './provider/v1.ts';
 export { PROVIDER_SPEC_V1, providerError } from './provider/v1.ts';
-export { readMountRequest, isRequestProblem, type MountRequest, type RequestProblem } from './request.ts';
+export { readMountRequest, readTypedField, requestField, isRequestProblem, type MountRequest, type RequestProblem } from './request.ts';

@@ -19,15 +19,28 @@ export interface RequestProblem {
   readonly note: string;
 }
 
-type Kind = Value['type'];
-
-function field(request: Cell, path: string): Cell | undefined {
+/** The live cell at `path` (`a/b`) under a request, if any (a soft-deleted step counts as absent). */
+export function requestField(request: Cell, path: string): Cell | undefined {
   let cell: Cell | undefined = request;
   for (const part of path.split('/')) {
     cell = cell?.child(part);
     if (cell?.isDeleted) return undefined;
   }
   return cell;
+}
+
+/**
+ * The value at `path` when it has type `type`; `undefined` when absent; a problem naming the
+ * field when it is of another type or not a value. Organs reading their own request fields
+ * use it so every request reports type errors the same way.
+ */
+export function readTypedField(request: Cell, path: string, type: Value['type']): Value | RequestProblem | undefined {
+  const cell = requestField(request, path);
+  if (cell === undefined) return undefined;
+  if (cell.kind !== 'value' || cell.value?.type !== type) {
+    return { field: path, note: `${path}: expected ${type}, found ${cell.kind === 'value' ? cell.value?.type : cell.kind}` };
+  }
+  return cell.value;
 }
 
 /**
@@ -38,15 +51,10 @@ function field(request: Cell, path: string): Cell | undefined {
  */
 export function readMountRequest(request: Cell, defaults: { readonly mode?: string; readonly localNode?: string } = {}): MountRequest | RequestProblem {
   const problem = (name: string, note: string): RequestProblem => ({ field: name, note: `${name}: ${note}` });
-  const typed = (name: string, kind: Kind): Value | RequestProblem | undefined => {
-    const cell = field(request, name);
-    if (cell === undefined) return undefined;
-    if (cell.kind !== 'value' || cell.value?.type !== kind) return problem(name, `expected ${kind}, found ${cell.kind === 'value' ? cell.value?.type : cell.kind}`);
-    return cell.value;
-  };
+  const typed = (name: string, type: Value['type']): Value | RequestProblem | undefined => readTypedField(request, name, type);
   const word = (name: string, required: boolean, fallback?: string): string | RequestProblem | undefined => {
     const v = typed(name, 'text');
-    if (v !== undefined && 'field' in v) return v;
+    if (isRequestProblem(v)) return v;
     const text = v === undefined ? fallback : (v.value as string);
     if (text === undefined) return required ? problem(name, 'missing') : undefined;
     const bad = explainNotWord(text);
@@ -54,16 +62,16 @@ export function readMountRequest(request: Cell, defaults: { readonly mode?: stri
   };
   const flag = (name: string): boolean | RequestProblem | undefined => {
     const v = typed(name, 'bool');
-    return v === undefined || 'field' in v ? v : (v.value as boolean);
+    return v === undefined || isRequestProblem(v) ? v : (v.value as boolean);
   };
   const count = (name: string): number | RequestProblem | undefined => {
     const v = typed(name, 'u64');
-    if (v === undefined || 'field' in v) return v;
+    if (v === undefined || isRequestProblem(v)) return v;
     const n = v.value as bigint;
     return n > BigInt(Number.MAX_SAFE_INTEGER) ? problem(name, 'too large') : Number(n);
   };
   const capSet = (name: string): string[] | RequestProblem => {
-    const set = field(request, name);
+    const set = requestField(request, name);
     if (set === undefined) return [];
     if (set.kind !== 'dictionary') return problem(name, `expected a dictionary of capability flags, found ${set.kind}`);
     const caps: string[] = [];
@@ -75,7 +83,6 @@ export function readMountRequest(request: Cell, defaults: { readonly mode?: stri
     }
     return caps;
   };
-  const isProblem = (v: unknown): v is RequestProblem => typeof v === 'object' && v !== null && 'field' in v;
 
   const peer = word('peer', true);
   const mount = word('mount', true);
@@ -93,7 +100,7 @@ export function readMountRequest(request: Cell, defaults: { readonly mode?: stri
   const warnDown = flag('serializer/warn_down');
   const cmpMaxVer = count('serializer/cmp_max_ver');
   for (const v of [peer, mount, mode, localNode, prefProv, allowUpd, deadline, required, preferred, updLatest, crc32c, deflate, aead, warnDown, cmpMaxVer]) {
-    if (isProblem(v)) return v;
+    if (isRequestProblem(v)) return v;
   }
   const spec: MountSpec = {
     peer: peer as string,
@@ -114,7 +121,7 @@ export function readMountRequest(request: Cell, defaults: { readonly mode?: stri
   return { spec, deadline: deadline as number | undefined };
 }
 
-/** True when {@link readMountRequest} found a problem. */
-export function isRequestProblem(value: MountRequest | RequestProblem): value is RequestProblem {
-  return 'field' in value;
+/** True for a {@link RequestProblem} (what the readers return instead of a value when a field is wrong). */
+export function isRequestProblem(value: unknown): value is RequestProblem {
+  return typeof value === 'object' && value !== null && 'field' in value;
 }
