@@ -15,7 +15,7 @@ import { transportError } from './errors.ts';
 import { deriveMountKey } from './keys.ts';
 import { MountImpl, type Mount } from './mount.ts';
 import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
-import { at, mountKey, servicePath, telemetryPath, writeCatalogEntry, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
+import { mountKey, servicePath, telemetryPath, writeCatalogEntry, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
 import { TOPIC } from './topics.ts';
 import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
 import { Inbound, type FrameHandler } from './inbound.ts';
@@ -202,11 +202,7 @@ class Manager implements TransportManager {
     mount.initiator = true;
     mount.allowUpd = spec.allowUpd !== false;
     const peerKey = this.options.peerKey?.(spec.peer);
-    const allowed = {
-      crc32c: spec.serializer?.crc32c ?? true,
-      deflate: spec.serializer?.deflate ?? true,
-      aead: spec.serializer?.aead ?? peerKey !== undefined,
-    };
+    const allowed = this.allowance(spec.peer, spec.serializer);
     const warnDown = spec.serializer?.warnDown ?? true;
     const updLatest = spec.caps?.updLatest === true;
     this.tree.batch(() => {
@@ -316,6 +312,15 @@ class Manager implements TransportManager {
     const mount = new MountImpl(this.runtime, peer, mode, mountName, this.limits, (m, reason) => this.closeMount(m, reason));
     this.mountsByKey.set(mount.key, mount);
     return mount;
+  }
+
+  /** What a mount allows: its spec's choices, else crc32c and deflate on, aead on when a key for the peer exists. */
+  private allowance(peer: string, chosen: MountSpec['serializer'] = {}): Record<SerializerFeature, boolean> {
+    return {
+      crc32c: chosen.crc32c ?? true,
+      deflate: chosen.deflate ?? true,
+      aead: chosen.aead ?? this.options.peerKey?.(peer) !== undefined,
+    };
   }
 
   private policyFor(peer: string, mode: string, mountName: string, on: Readonly<Record<SerializerFeature, boolean>>, cmpMaxVer: number): SerializerPolicy {
@@ -428,7 +433,7 @@ class Manager implements TransportManager {
   private admitEvent(stream: string, event: EdgeEvent, beat: number): void {
     if (event.t === 'rejected') return this.admitRejection(event, beat);
     const [peer, mode, mountName] = stream.split('/') as [string, string, string];
-    let mount = this.mountsByKey.get(stream);
+    const mount = this.mountsByKey.get(stream);
     if (event.t === 'accepted') return this.admitAccepted(mount, peer, mode, mountName, event.ch, event.provider, beat);
     if (mount === undefined) return;
     const current = event.ch === mount.channelId;
@@ -544,8 +549,7 @@ class Manager implements TransportManager {
     this.detach(mount, 'replaced-by-accept');
     const provider = this.providers.get(providerId);
     const caps = provider?.caps ?? [];
-    const peerKey = this.options.peerKey?.(peer);
-    const outcome = negotiateSerializer({ crc32c: true, deflate: true, aead: peerKey !== undefined }, caps);
+    const outcome = negotiateSerializer(this.allowance(peer), caps);
     mount.initiator = false;
     mount.provider = providerId;
     mount.providerCaps = caps;
@@ -565,13 +569,7 @@ class Manager implements TransportManager {
   }
 
   private admitRejection(event: Extract<EdgeEvent, { t: 'rejected' }>, beat: number): void {
-    const root = [...at('net', 'listeners', event.provider)];
-    const counter = this.tree.getValue([...root, ...at('rejected')]);
-    this.tree.batch(() => {
-      this.tree.set([...root, ...at('rejected')], { type: 'u64', value: (counter?.type === 'u64' ? counter.value : 0n) + 1n });
-      this.tree.set([...root, ...at('last_reject')], { type: 'text', value: `${event.code}: ${event.note}` });
-      this.tree.set([...root, ...at('last_sample')], { type: 'u64', value: BigInt(beat) });
-    });
+    writeRejection(this.tree, event.provider, `${event.code}: ${event.note}`, beat);
     const claimed = event.claimed !== undefined && explainNotWord(event.claimed) === undefined && [...this.mountsByKey.values()].some((m) => m.peer === event.claimed) ? event.claimed : undefined;
     this.runtime.cei.emit({
       topic: TOPIC.fatal,

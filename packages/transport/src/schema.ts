@@ -114,9 +114,7 @@ export class Telemetry {
   }
 
   count(counter: TelemetryCounter, beat: number, by = 1n): void {
-    const path = [...this.root, name(counter)];
-    const current = this.tree.getValue(path);
-    this.tree.set(path, u64((current?.type === 'u64' ? current.value : 0n) + by));
+    increment(this.tree, [...this.root, name(counter)], by);
     this.sample(beat);
   }
 
@@ -154,5 +152,21 @@ export function writeService(tree: Tree, record: { peer: string; mode: string; m
     tree.set([...root, name('local_node')], text(record.localNode));
     tree.set([...root, name('provider')], text(record.provider));
     tree.set([...root, name('upd_latest')], bool(record.updLatest));
+  });
+}
+
+/** Adds `by` to the u64 at `path` (absent counts as 0). */
+function increment(tree: Tree, path: Name[], by = 1n): void {
+  const current = tree.getValue(path);
+  tree.set(path, u64((current?.type === 'u64' ? current.value : 0n) + by));
+}
+
+/** `/net/listeners/<provider>/`: a refused inbound attempt, counted with the last reason. */
+export function writeRejection(tree: Tree, provider: string, reason: string, beat: number): void {
+  const root = at('net', 'listeners', provider);
+  tree.batch(() => {
+    increment(tree, [...root, name('rejected')]);
+    tree.set([...root, name('last_reject')], text(reason));
+    tree.set([...root, name('last_sample')], u64(BigInt(beat)));
   });
 }
