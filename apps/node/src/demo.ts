@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { nodeError } from './errors.ts';
 
@@ -31,32 +32,9 @@ export interface DemoOptions {
   readonly stderr: (text: string) => void;
 }
 
-// A handler module written into the demo's temp folder: plain JS values, no imports, so it
-// loads from anywhere. Cells go under numeric names: /data/sky/<group>/<n>.
-const SKY_HANDLER = `export default {
-  description: 'fills /data/sky with N cells (groups of 100: a text and a u64 per star)',
-  run(call) {
-    if (call.payload?.type !== 'u64') return { status: 'reject', note: 'sky expects a u64 cell count' };
-    const n = Number(call.payload.value);
-    for (let i = 0; i < n; i += 2) {
-      const group = Math.floor(i / 100);
-      call.tree.set('/data/sky/' + group + '/' + (i % 100), { type: 'text', value: 'star ' + i });
-      call.tree.set('/data/sky/' + group + '/' + ((i % 100) + 1), { type: 'u64', value: BigInt(i * 7919) });
-    }
-    return { status: 'ok', result: { type: 'u64', value: BigInt(n) } };
-  },
-};
-`;
-
-const ADD_HANDLER = `export default {
-  description: 'adds 1 to a u64',
-  run(call) {
-    if (call.payload?.type !== 'u64') return { status: 'reject', note: 'add expects a u64' };
-    if (call.payload.value === 0xffffffffffffffffn) return { status: 'reject', note: 'add: the result would not fit a u64' };
-    return { status: 'ok', result: { type: 'u64', value: call.payload.value + 1n } };
-  },
-};
-`;
+// The demo's peers run the example handler modules shipped with this package (examples/handlers:
+// plain JS, no imports, so they load from anywhere); the path is the same from src/ and dist/.
+const handler = (file: string): string => fileURLToPath(new URL(`../examples/handlers/${file}`, import.meta.url));
 
 type Json = Record<string, any>;
 
@@ -153,14 +131,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     return peer;
   };
   try {
-    writeFileSync(join(dir, 'sky.mjs'), SKY_HANDLER);
-    writeFileSync(join(dir, 'add.mjs'), ADD_HANDLER);
     out(`cep-node demo: two peers on loopback, earth and saturn (temp folder ${dir})\n`);
 
     const saturn = spawnPeer('saturn', {
       peer: 'saturn', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
       keys: { earth: { hex: key } }, listen: { tcp: '127.0.0.1:0' },
-      invoke: [{ name: 'sky', module: './sky.mjs' }, { name: 'add', module: './add.mjs' }],
+      invoke: [{ name: 'sky', module: handler('sky.mjs') }, { name: 'add', module: handler('add.mjs') }],
     });
     const saturnTcp = (await saturn.waitFor((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', 'listening (tcp)', deadline))['address'] as string;
     const saturnUrl = (await saturn.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;

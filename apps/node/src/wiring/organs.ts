@@ -11,7 +11,7 @@ import { installInvoke, type InvokeOrgan, type InvokeOutcome, type PipelineInput
 import { isCepError } from '@cep/errors';
 import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
-import { INVOKE_MOUNT, writeRequests } from './requests.ts';
+import { requestId, writeRequests } from './requests.ts';
 import { enclaveOf } from './security.ts';
 
 /** What a call may add to the handler name and argument. */
@@ -78,7 +78,7 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
     const index = config.mirrors.findIndex((m) => m.name === name);
     if (index < 0) return 'unknown';
     try {
-      mirror.commit(String(index + 1)); // the request id writeRequests gives mirrors[index]
+      mirror.commit(requestId(index));
       return 'ok';
     } catch (error) {
       if (isCepError(error, 'MIRROR_NOT_FOUND')) return 'not-ready'; // not validated yet (before the first beat)
@@ -87,5 +87,3 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
   };
   return { wired: true, requests, link, mirror, invoke, call, commitMirror };
 }
-
-export { INVOKE_MOUNT };

@@ -8,6 +8,11 @@ import { text, u64, type Tree } from '@cep/cells';
 import { organStore } from '@cep/heartbeat';
 import type { PeerConfig } from '../config/schema.ts';
 
+/** The request name of `peers[index]`'s link request and of `mirrors[index]`'s mirror request (1-based). */
+export function requestId(index: number): string {
+  return String(index + 1);
+}
+
 /** The mount every peer's invoke request uses (one per peer; the link mount stays free for link traffic). */
 export const INVOKE_MOUNT = 'invoke';
 
@@ -19,7 +24,7 @@ export function writeRequests(tree: Tree, config: PeerConfig): { link: number; m
   tree.batch(() => {
     if (config.peers.length > 0) tree.ensureDictionary('/net/organs/link/requests', organStore('link'));
     config.peers.forEach((peer, i) => {
-      const base = `/net/organs/link/requests/${i + 1}`;
+      const base = `/net/organs/link/requests/${requestId(i)}`;
       tree.set(`${base}/peer`, text(peer.name));
       tree.set(`${base}/mount`, text(peer.mount));
       tree.set(`${base}/mode`, text('link'));
@@ -37,7 +42,7 @@ export function writeRequests(tree: Tree, config: PeerConfig): { link: number; m
     }
     if (config.mirrors.length > 0) tree.ensureDictionary('/net/organs/mirror/requests', organStore('mirror'));
     config.mirrors.forEach((mirror, i) => {
-      const base = `/net/organs/mirror/requests/${i + 1}`;
+      const base = `/net/organs/mirror/requests/${requestId(i)}`;
       tree.set(`${base}/peer`, text(mirror.source.peer));
       tree.set(`${base}/mount`, text(mirror.name));
       tree.set(`${base}/mode`, text('mirror'));
