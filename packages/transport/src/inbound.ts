@@ -7,8 +7,7 @@ import type { Runtime } from '@cep/heartbeat';
 import { decodeBranch, type DecodedBranch } from '@cep/serializer';
 import { CepError } from '@cep/errors';
 import type { ChannelV1 } from './provider/v1.ts';
-import type { Mount } from './mount.ts';
-import type { MountImpl } from './mount.ts';
+import type { Mount, MountImpl } from './mount.ts';
 import { FRAME_INPUT } from './events.ts';
 import { TOPIC } from './topics.ts';
 
