@@ -1,8 +1,14 @@
 // Remote invoke over two runtimes in this process, with a free-running heartbeat (both runtimes
 // step, then one setImmediate turn, in a loop). Prints invokes/s with a window of calls in flight,
 // and the round-trip latency of one call at a time in beats and µs (p50/p99), over
-// provider-memory and provider-tcp on loopback. Asserts nothing; the wall clock is read only here.
+// provider-memory and provider-tcp on loopback — next to an anchor measured in the same run: a
+// plain msgpackr request/response RPC over a loopback socket (length-prefixed frames, the same
+// window, the same `add` handler). Asserts nothing; the wall clock is read only here.
+// Run: npx tsx --conditions=@cep/source packages/organ-invoke/bench/run.ts
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
+import { Packr } from 'msgpackr';
 import { text, u64 } from '@cep/cells';
 import { createRuntime, type Runtime } from '@cep/heartbeat';
 import { memory, memoryNetwork } from '@cep/provider-memory';
@@ -115,7 +121,92 @@ function pct(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Splits a length-prefixed stream into frames. */
+function splitter(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    const buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const len = buf.readUInt32BE(at);
+      if (buf.length - at - 4 < len) break;
+      onFrame(buf.subarray(at + 4, at + 4 + len));
+      at += 4 + len;
+    }
+    pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at);
+  };
+}
+
+function framed(packr: Packr, message: unknown): Buffer {
+  const body = packr.pack(message);
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  body.copy(out, 4);
+  return out;
+}
+
+/** The anchor: msgpackr request/response over one loopback socket, calls matched by id. */
+async function msgpackrRpc(count: number, window: number, rttCount: number): Promise<{ perSecond: number; micros: number[] }> {
+  const packr = new Packr();
+  const server = createServer((socket: Socket) => {
+    socket.setNoDelay(true);
+    socket.on('data', splitter((frame) => {
+      const call = packr.unpack(frame) as { id: number; signal: string; payload: bigint };
+      if (call.signal !== '/sig/add') throw new Error('unknown signal');
+      socket.write(framed(packr, { id: call.id, status: 'ok', result: call.payload + 1n }));
+    }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+  client.setNoDelay(true);
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  const waiting = new Map<number, () => void>();
+  client.on('data', splitter((frame) => {
+    const reply = packr.unpack(frame) as { id: number; status: string };
+    if (reply.status !== 'ok') throw new Error('rpc failed');
+    const done = waiting.get(reply.id)!;
+    waiting.delete(reply.id);
+    done();
+  }));
+  let nextId = 0;
+  const call = (payload: bigint, done: () => void): void => {
+    const id = ++nextId;
+    waiting.set(id, done);
+    client.write(framed(packr, { id, signal: '/sig/add', payload, timeout: 100_000 }));
+  };
+  const start = process.hrtime.bigint();
+  await new Promise<void>((finish) => {
+    let sent = 0;
+    let done = 0;
+    const submit = (): void => {
+      while (sent < count && sent - done < window) {
+        sent++;
+        call(BigInt(sent), () => {
+          done++;
+          if (done === count) finish();
+          else submit();
+        });
+      }
+    };
+    submit();
+  });
+  const perSecond = count / (Number(process.hrtime.bigint() - start) / 1e9);
+  const micros: number[] = [];
+  for (let i = 0; i < rttCount; i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve) => call(1n, resolve));
+    micros.push(Number(process.hrtime.bigint() - t0) / 1e3);
+  }
+  client.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return { perSecond, micros };
+}
+
+const load = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
+console.log(`load before: ${load()}`);
 const rows: string[] = [];
+let tcpRow: { perSecond: number; p50: number; p99: number } | undefined;
+
 for (const transport of ['memory', 'tcp'] as const) {
   const { earth, stop } = await setup(transport);
   await throughput(earth, Number(process.env.W ?? 500), 64); // warm-up
@@ -131,8 +222,28 @@ for (const transport of ['memory', 'tcp'] as const) {
       `${pct(l.micros, 50).toFixed(0)} / ${pct(l.micros, 99).toFixed(0)}`.padStart(16),
     ].join('  '),
   );
+  if (transport === 'tcp') tcpRow = { perSecond: t.perSecond, p50: pct(l.micros, 50), p99: pct(l.micros, 99) };
   await stop();
+}
+{
+  await msgpackrRpc(Number(process.env.W ?? 500), 64, 100); // warm-up
+  const a = await msgpackrRpc(Number(process.env.N ?? 5000) * 4, 256, Number(process.env.L ?? 1000));
+  rows.push(
+    [
+      'msgpackr',
+      Math.round(a.perSecond).toLocaleString('en-US').padStart(11),
+      '-'.padStart(12),
+      '-'.padStart(14),
+      `${pct(a.micros, 50).toFixed(0)} / ${pct(a.micros, 99).toFixed(0)}`.padStart(16),
+    ].join('  '),
+  );
+  if (tcpRow !== undefined) {
+    rows.push(
+      `ratio tcp ÷ msgpackr RPC: throughput ${(a.perSecond / tcpRow.perSecond).toFixed(1)}× slower, RTT p50 ${(tcpRow.p50 / pct(a.micros, 50)).toFixed(1)}×, p99 ${(tcpRow.p99 / pct(a.micros, 99)).toFixed(1)}×`,
+    );
+  }
 }
 console.log('provider   invokes/s   invokes/beat   RTT beats p50/p99   RTT µs p50/p99');
 console.log('           (256 in flight)            (one call at a time, free-running beats)');
 for (const row of rows) console.log(row);
+console.log(`load after: ${load()}`);

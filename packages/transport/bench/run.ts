@@ -1,0 +1,153 @@
+/**
+ * Transport manager throughput over provider-tcp on loopback, next to an anchor measured in the
+ * same run: a node:net socket carrying the very same frame bytes (4-byte length prefix), whose
+ * receiver splits the stream back into frames.
+ *
+ * Ours: two runtimes in this process with free-running beats (step both, one setImmediate turn).
+ * The sender encodes and sends at commit (`mount.sendBranch`), keeping a window of frames in
+ * flight; the receiver counts frames its `onFrame` handler gets (decoded and verified).
+ * Prints frames/s and the ratio (ours ÷ anchor, in time per frame). Asserts nothing.
+ *
+ * Run: npx tsx --conditions=@cep/source packages/transport/bench/run.ts
+ *   SIZES=64,1024,65536  POLICY=plain|defaults (plain: crc32c only; defaults: crc32c+deflate+aead)
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { bytes, createTree, type Cell } from '@cep/cells';
+import { createRuntime, type Runtime } from '@cep/heartbeat';
+import { encodeBranch } from '@cep/serializer';
+// A relative import, not a dependency: provider-tcp depends on this package, and a devDependency
+// back would make the workspace graph cyclic. The bench only needs its source.
+import { tcp } from '../../provider-tcp/src/index.ts';
+import { createTransportManager, type TransportManager } from '../src/index.ts';
+
+const KEY = new Uint8Array(randomBytes(32));
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const POLICY = process.env.POLICY ?? 'plain';
+const serializer = POLICY === 'defaults' ? {} : { crc32c: true, deflate: false, aead: false };
+
+interface Side {
+  runtime: Runtime;
+  manager: TransportManager;
+}
+
+function payloadCell(size: number): Cell {
+  const tree = createTree();
+  tree.set('/m/v', bytes(new Uint8Array(randomBytes(size))));
+  return tree.get('/m')!;
+}
+
+async function ours(size: number, frames: number): Promise<number> {
+  const addresses = new Map<string, string>();
+  const mk = (name: string, peer: string): Side => {
+    const runtime = createRuntime();
+    const manager = createTransportManager(runtime, {
+      localNode: name,
+      providers: [tcp({ localPeer: name, keys: { [peer]: KEY } })],
+      addressOf: (p) => addresses.get(p),
+      peerKey: () => KEY,
+    });
+    return { runtime, manager };
+  };
+  const earth = mk('earth', 'saturn');
+  const saturn = mk('saturn', 'earth');
+  addresses.set('saturn', (await saturn.manager.listen('tcp', '127.0.0.1:0')).address);
+  let received = 0;
+  saturn.manager.onFrame('link', () => void received++);
+  const mount = earth.manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer });
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      earth.runtime.step();
+      saturn.runtime.step();
+      await turn();
+    }
+  })();
+  while (mount.state !== 'open') await turn();
+  const cell = payloadCell(size);
+  // Frames in flight: enough to keep the socket busy, bounded so a queue never grows without end.
+  const window = Math.max(8, Math.min(4096, Math.floor((4 << 20) / size)));
+  let sent = 0;
+  const start = process.hrtime.bigint();
+  const off = earth.runtime.onCommit(() => {
+    while (sent < frames && sent - received < window && mount.queuedFrames === 0) {
+      mount.sendBranch(cell);
+      sent++;
+    }
+  });
+  while (received < frames) await turn();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  off();
+  running = false;
+  await loop;
+  await earth.manager.close();
+  await saturn.manager.close();
+  return frames / seconds;
+}
+
+/** The anchor: the same frame bytes over a bare socket, length-prefixed, split by the receiver. */
+async function anchor(frame: Uint8Array, frames: number): Promise<number> {
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const server = createServer((socket: Socket) => {
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      let buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let at = 0;
+      while (buf.length - at >= 4) {
+        const len = buf.readUInt32BE(at);
+        if (buf.length - at - 4 < len) break;
+        const view = buf.subarray(at + 4, at + 4 + len);
+        if (view.length !== len) throw new Error('short frame');
+        at += 4 + len;
+        if (++received === frames) done();
+      }
+      pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at);
+      buf = pending;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const client = connect(port, '127.0.0.1');
+  client.setNoDelay(true);
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(frame.length);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < frames; i++) {
+    client.write(header);
+    if (!client.write(frame)) await new Promise<void>((resolve) => client.once('drain', resolve));
+  }
+  await finished;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  client.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return frames / seconds;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sizes = (process.env.SIZES ?? '64,1024,65536').split(',').map(Number);
+const runs = Number(process.env.RUNS ?? 3);
+console.log(`policy ${POLICY} (${JSON.stringify(serializer)}), medians of ${runs}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+console.log('payload   frame B    ours frames/s   plain socket frames/s   ratio (time per frame)');
+for (const size of sizes) {
+  const frames = size >= 65536 ? 2000 : size >= 1024 ? 20_000 : 40_000;
+  const cell = payloadCell(size);
+  const frame = encodeBranch(cell, { crc32c: true });
+  await ours(size, Math.min(frames, 2000)); // warm-up
+  await anchor(frame, Math.min(frames, 2000));
+  const o: number[] = [];
+  const a: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    o.push(await ours(size, frames));
+    a.push(await anchor(frame, frames));
+  }
+  const mo = median(o);
+  const ma = median(a);
+  console.log(
+    `${String(size).padEnd(9)} ${String(frame.length).padEnd(9)} ${Math.round(mo).toLocaleString('en-US').padStart(15)} ${Math.round(ma).toLocaleString('en-US').padStart(23)} ${(ma / mo).toFixed(2).padStart(10)}×`,
+  );
+}
+console.log(`load after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
