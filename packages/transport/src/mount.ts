@@ -96,7 +96,7 @@ export class MountImpl implements Mount {
   readonly flatnegWarned = new Set<string>();
   updMisWarned = false;
   private readonly beatQueue: Queued[] = [];
-  private readonly wireQueue: Uint8Array[] = [];
+  private readonly wireQueue: Queued[] = [];
   private edgeBlocked = false;
 
   constructor(
@@ -231,19 +231,17 @@ export class MountImpl implements Mount {
   onWireReady(): void {
     this.edgeBlocked = false;
     while (this.wireQueue.length > 0 && !this.edgeBlocked && this.channel !== undefined) {
-      this.edgeBlocked = this.write(this.wireQueue.shift()!) === 'backpressure';
+      this.edgeBlocked = this.write(this.wireQueue.shift()!.frame) === 'backpressure';
     }
   }
 
   private toWire(frame: Uint8Array, coalesce: boolean): void {
-    if (this.channel === undefined) {
-      this.wireQueue.push(frame);
-      return;
-    }
-    if (this.edgeBlocked) {
-      // Unreliable gauges keep only the newest on the wire queue too.
-      if (coalesce && this.wireQueue.length > 0) this.wireQueue[this.wireQueue.length - 1] = frame;
-      else this.wireQueue.push(frame);
+    if (this.channel === undefined || this.edgeBlocked) {
+      // Unreliable gauges keep only the newest on the wire queue too: a newer gauge takes the
+      // place of a pending gauge, never of another frame (which must still be delivered).
+      const pending = coalesce ? this.wireQueue.findIndex((q) => q.gauge) : -1;
+      if (pending >= 0) this.wireQueue[pending] = { frame, gauge: true };
+      else this.wireQueue.push({ frame, gauge: coalesce });
       return;
     }
     this.edgeBlocked = this.write(frame) === 'backpressure';

@@ -305,6 +305,27 @@ describe('send path and telemetry', () => {
     expect(channel.sent).toEqual([Uint8Array.of(3)]);
   });
 
+  it('upd_latest under edge backpressure: a newer gauge replaces only a pending gauge, never another frame', async () => {
+    const udp = new FakeProvider('udp', UNRELIABLE);
+    const { runtime, manager } = setup([udp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'gauge', mount: 'temp', caps: { updLatest: true } });
+    await beat(runtime);
+    const channel = udp.channels[0]!;
+    channel.answer = 'backpressure';
+    // The channel takes this one and says "wait": what follows waits on the wire queue.
+    expect(mount.sendFrame(Uint8Array.of(0))).toBe('sent');
+    expect(mount.sendFrame(Uint8Array.of(1))).toBe('sent');
+    expect(mount.sendFrame(Uint8Array.of(10), { gauge: true })).toBe('sent');
+    expect(mount.sendFrame(Uint8Array.of(2))).toBe('sent');
+    expect(mount.sendFrame(Uint8Array.of(11), { gauge: true })).toBe('sent');
+    expect(mount.sendFrame(Uint8Array.of(12), { gauge: true })).toBe('sent');
+    expect(channel.sent).toEqual([Uint8Array.of(0)]);
+    channel.answer = 'ready';
+    channel.raise({ type: 'ready' });
+    // Both plain frames survive, in order; of the gauges only the newest is left, in the first gauge's place.
+    expect(channel.sent).toEqual([Uint8Array.of(0), Uint8Array.of(1), Uint8Array.of(12), Uint8Array.of(2)]);
+  });
+
   it('a gauge on a reliable mount is delivered with tp_upd_mis (once); an opted-out mount denies it with tp_upd_den', async () => {
     const tcp = new FakeProvider('tcp', RELIABLE);
     const { runtime, manager } = setup([tcp]);
