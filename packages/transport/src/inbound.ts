@@ -29,6 +29,8 @@ export type FrameHandler = (frame: InboundFrame) => void;
 export class Inbound {
   private readonly handlers = new Map<string, FrameHandler[]>();
   private readonly waiting = new Map<string, number>();
+  /** Bytes pushed per stream and not yet admitted (all of them are admitted at the next capture). */
+  private readonly waitingBytes = new Map<string, number>();
   private readonly wakers = new Map<string, Array<() => void>>();
   private readonly seqs = new Map<string, number>();
   private released = false;
@@ -36,6 +38,7 @@ export class Inbound {
   constructor(
     private readonly runtime: Runtime,
     private readonly window: number,
+    private readonly budget: number,
     private readonly mountOf: (key: string) => MountImpl | undefined,
   ) {}
 
@@ -54,13 +57,18 @@ export class Inbound {
     void (async () => {
       try {
         for await (const frame of channel.frames()) {
-          while (!this.released && (this.waiting.get(stream) ?? 0) >= this.window) {
-            await new Promise<void>((wake) => this.wakers.set(stream, [...(this.wakers.get(stream) ?? []), wake]));
+          while (!this.released && this.mustWait(stream, frame.length)) {
+            await new Promise<void>((wake) => {
+              const list = this.wakers.get(stream);
+              if (list === undefined) this.wakers.set(stream, [wake]);
+              else list.push(wake);
+            });
           }
           if (this.released) return;
           const seq = (this.seqs.get(stream) ?? 0) + 1;
           this.seqs.set(stream, seq);
           this.waiting.set(stream, (this.waiting.get(stream) ?? 0) + 1);
+          this.waitingBytes.set(stream, (this.waitingBytes.get(stream) ?? 0) + frame.length);
           this.runtime.pushInput(FRAME_INPUT, { stream, seq, data: frame });
         }
       } catch {
@@ -71,7 +79,7 @@ export class Inbound {
 
   /** Admits one frame at capture: decode with the mount's policy, then the mode's handlers. */
   admit(stream: string, bytes: Uint8Array, beat: number): void {
-    this.credit(stream);
+    this.credit(stream, bytes.length);
     const mount = this.mountOf(stream);
     if (mount === undefined) return; // the mount was removed; its frames go with it
     let branch: DecodedBranch;
@@ -103,11 +111,20 @@ export class Inbound {
     this.wakers.clear();
   }
 
-  private credit(stream: string): void {
+  /** Over the frame window, or the frame would take this beat's bytes past the budget (a first frame always goes). */
+  private mustWait(stream: string, size: number): boolean {
+    if ((this.waiting.get(stream) ?? 0) >= this.window) return true;
+    const bytes = this.waitingBytes.get(stream) ?? 0;
+    return bytes > 0 && bytes + size > this.budget;
+  }
+
+  private credit(stream: string, size: number): void {
     const left = (this.waiting.get(stream) ?? 1) - 1;
     this.waiting.set(stream, Math.max(0, left));
+    this.waitingBytes.set(stream, Math.max(0, (this.waitingBytes.get(stream) ?? size) - size));
+    // Woken pumps run after this capture and look again; what they push goes to a later beat.
     const wakers = this.wakers.get(stream);
-    if (wakers !== undefined && left < this.window) {
+    if (wakers !== undefined) {
       this.wakers.delete(stream);
       for (const wake of wakers) wake();
     }

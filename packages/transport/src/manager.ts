@@ -71,6 +71,12 @@ export interface TransportManagerOptions {
   /** Inbound frames per mount waiting for admission before the manager stops reading (default 256). */
   readonly inboundWindow?: number;
   /**
+   * Inbound frame bytes a mount may bring into one beat (default 256 KiB). A frame that would
+   * take a mount past it waits, in arrival order, for a later beat; a beat always takes at least
+   * one frame, so a frame larger than the budget is admitted alone. Counted in bytes, never time.
+   */
+  readonly inboundBudgetBytes?: number;
+  /**
    * Never dial or listen: the tree is rebuilt from admitted (logged) events alone. For
    * `replay(log)` of a peer's inbound log.
    */
@@ -119,12 +125,20 @@ class Manager implements TransportManager {
   private dialSeq = 0;
   private acceptSeq = 0;
   private closed = false;
+  /** Mounts that sent since the last commit: their telemetry is sampled once, at commit. */
+  private readonly unsampled = new Set<MountImpl>();
   private readonly limits: { maxQueuedFrames: number; maxFrameBytes: number };
 
   constructor(readonly runtime: Runtime, private readonly options: TransportManagerOptions) {
     this.checkWord('localNode', options.localNode);
     this.limits = { maxQueuedFrames: options.maxQueuedFrames ?? 4096, maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES };
-    this.inbound = new Inbound(runtime, options.inboundWindow ?? 256, (key) => this.mountsByKey.get(key));
+    const window = positive('inboundWindow', options.inboundWindow, 256);
+    const budget = positive('inboundBudgetBytes', options.inboundBudgetBytes, DEFAULT_INBOUND_BUDGET_BYTES);
+    this.inbound = new Inbound(runtime, window, budget, (key) => this.mountsByKey.get(key));
+    runtime.onCommit((beat) => {
+      for (const mount of this.unsampled) mount.flushTelemetry(beat);
+      this.unsampled.clear();
+    });
     runtime.defineInput(EVENT_INPUT, (input, ctx) => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat));
     runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.data, ctx.beat));
     for (const provider of options.providers ?? []) this.addProvider(provider);
@@ -273,6 +287,7 @@ class Manager implements TransportManager {
     if (mount === undefined) return false;
     this.closeMount(mount, reason);
     this.mountsByKey.delete(key);
+    this.unsampled.delete(mount);
     this.specs.delete(key);
     this.tree.batch(() => {
       this.tree.remove(mount.path);
@@ -309,7 +324,7 @@ class Manager implements TransportManager {
   // ---- internals -----------------------------------------------------------------------
 
   private newMount(peer: string, mode: string, mountName: string): MountImpl {
-    const mount = new MountImpl(this.runtime, peer, mode, mountName, this.limits, (m, reason) => this.closeMount(m, reason));
+    const mount = new MountImpl(this.runtime, peer, mode, mountName, this.limits, (m, reason) => this.closeMount(m, reason), (m) => this.unsampled.add(m));
     this.mountsByKey.set(mount.key, mount);
     return mount;
   }
@@ -598,6 +613,15 @@ class Manager implements TransportManager {
     });
     return [...new Set(caps)].sort();
   }
+}
+
+/** The default of {@link TransportManagerOptions.inboundBudgetBytes}. */
+export const DEFAULT_INBOUND_BUDGET_BYTES = 256 * 1024;
+
+function positive(option: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw transportError('OPTIONS_INVALID', `${option} must be a whole number ≥ 1, got ${String(value)}`, { option });
+  return v;
 }
 
 /** Caps are names (words, or references like `crc32c`, as the reference interns them). */

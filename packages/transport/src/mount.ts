@@ -98,6 +98,9 @@ export class MountImpl implements Mount {
   private readonly beatQueue: Queued[] = [];
   private readonly wireQueue: Queued[] = [];
   private edgeBlocked = false;
+  /** Sends not yet in the telemetry record: written once per beat ({@link flushTelemetry}), not per frame. */
+  private unsampledFrames = 0n;
+  private unsampledMode: string | undefined;
 
   constructor(
     private readonly runtime: Runtime,
@@ -106,6 +109,7 @@ export class MountImpl implements Mount {
     readonly mount: string,
     private readonly limits: { readonly maxQueuedFrames: number; readonly maxFrameBytes: number },
     private readonly onClose: (mount: MountImpl, reason: string) => void,
+    private readonly onSend: (mount: MountImpl) => void = () => undefined,
   ) {
     this.path = mountPath(peer, mode, mount);
     this.telemetry = new Telemetry(runtime.tree, telemetryPath(peer, mount));
@@ -158,11 +162,10 @@ export class MountImpl implements Mount {
       this.emit(TOPIC.sendFailed, 'error', `a ${frame.length}-byte frame is over the ${this.limits.maxFrameBytes}-byte limit`);
       throw transportError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame is over mount ${this.key}'s limit of ${this.limits.maxFrameBytes} bytes`, { mount: this.key, bytes: frame.length });
     }
-    const beat = this.runtime.beat;
     const gauge = options.gauge === true;
     if (gauge && !this.allowUpd) {
       this.emit(TOPIC.updDenied, 'warn', 'a droppable gauge was refused: this mount opted out of upd_latest');
-      this.telemetry.mode('denied', beat);
+      this.noteSend(0n, 'denied');
       return 'denied';
     }
     if (gauge && !this.unreliable && !this.updMisWarned) {
@@ -175,7 +178,7 @@ export class MountImpl implements Mount {
         const pending = this.beatQueue.findIndex((q) => q.gauge);
         if (pending >= 0) {
           this.beatQueue[pending] = { frame, gauge };
-          this.telemetry.mode('replaced', beat);
+          this.noteSend(0n, 'replaced');
           return 'replaced';
         }
       }
@@ -184,18 +187,34 @@ export class MountImpl implements Mount {
         throw transportError('QUEUE_FULL', `mount ${this.key} has ${this.limits.maxQueuedFrames} frames queued; wait for it to open or drain`, { mount: this.key });
       }
       this.beatQueue.push({ frame, gauge });
-      this.telemetry.count('frame_count', beat);
-      this.telemetry.mode('queued', beat);
+      this.noteSend(1n, 'queued');
       return 'queued';
     }
-    this.telemetry.count('frame_count', beat);
-    this.telemetry.mode(coalesce ? 'upd_latest' : 'direct', beat);
+    this.noteSend(1n, coalesce ? 'upd_latest' : 'direct');
     this.toWire(frame, coalesce);
     return 'sent';
   }
 
   close(reason: string): void {
     this.onClose(this, reason);
+  }
+
+  /**
+   * Writes this beat's sends into telemetry (`frame_count`, `last_mode`, `last_sample`) in one
+   * sample. The manager calls it at commit: sends made inside beats are sampled at the same point
+   * of the same beat live and in a replay; a send made between beats is sampled at the next commit.
+   */
+  flushTelemetry(beat: number): void {
+    if (this.unsampledFrames === 0n && this.unsampledMode === undefined) return;
+    this.telemetry.sends(this.unsampledFrames, this.unsampledMode, beat);
+    this.unsampledFrames = 0n;
+    this.unsampledMode = undefined;
+  }
+
+  private noteSend(frames: bigint, mode: string): void {
+    if (this.unsampledFrames === 0n && this.unsampledMode === undefined) this.onSend(this);
+    this.unsampledFrames += frames;
+    this.unsampledMode = mode;
   }
 
   reportBackpressure(on: boolean, note?: string): void {

@@ -128,6 +128,20 @@ export class Telemetry {
     this.sample(beat);
   }
 
+  /**
+   * The sends of one beat in one sample: `frames` more in `frame_count`, the last send's mode.
+   * Skipped when the record is gone (its mount was removed): a late sample must not revive it.
+   */
+  sends(frames: bigint, mode: string | undefined, beat: number): void {
+    const record = this.tree.get(this.root);
+    if (record === undefined || record.isDeleted) return;
+    this.tree.batch(() => {
+      if (frames > 0n) increment(this.tree, [...this.root, name('frame_count')], frames);
+      if (mode !== undefined) this.tree.set([...this.root, name('last_mode')], text(mode));
+      this.sample(beat);
+    });
+  }
+
   backpressured(flag: boolean, beat: number): void {
     this.tree.set([...this.root, name('bp_flag')], bool(flag));
     this.sample(beat);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTree, digest, text, type Tree } from '@cep/cells';
+import { createTree, digest, formatPath, text, type Tree } from '@cep/cells';
 import { createRuntime, replay, type Runtime } from '@cep/heartbeat';
 import { encodeBranch } from '@cep/serializer';
 import { isCepError } from '@cep/errors';
@@ -16,11 +16,12 @@ afterEach(async () => {
   managers = [];
 });
 
-function setup(providers: FakeProvider[], extra: { peerKey?: boolean; runtime?: Runtime } = {}) {
+function setup(providers: FakeProvider[], extra: { peerKey?: boolean; runtime?: Runtime; inboundBudgetBytes?: number } = {}) {
   const runtime = extra.runtime ?? createRuntime();
   const manager = createTransportManager(runtime, {
     localNode: 'earth',
     providers,
+    ...(extra.inboundBudgetBytes !== undefined ? { inboundBudgetBytes: extra.inboundBudgetBytes } : {}),
     addressOf: (peer) => `${peer}.test`,
     peerKey: extra.peerKey === false ? undefined : () => KEY,
   });
@@ -265,6 +266,37 @@ describe('send path and telemetry', () => {
     expect(read(tree, '/net/peers/saturn/ceh/tp_backpr/severity')).toBe('warn');
   });
 
+  it('telemetry of sends is written once per beat per mount, at commit, and never revives a removed mount', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager, tree } = setup([tcp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    const t = '/net/telemetry/saturn/main';
+    runtime.registerEnzyme({ name: 'burst', signal: ['sig', 'burst'], run: () => {
+      for (let i = 0; i < 100; i++) mount.sendFrame(Uint8Array.of(i));
+    } });
+    runtime.enqueue('/sig/burst');
+    const writes: string[] = [];
+    const off = tree.subscribe((change) => {
+      const path = formatPath(change.path);
+      if (path.startsWith(t)) writes.push(path);
+    });
+    const sentBeat = runtime.beat;
+    runtime.step();
+    off();
+    expect(tcp.channels[0]!.sent).toHaveLength(100);
+    expect(read(tree, `${t}/frame_count`)).toBe(100n);
+    expect(read(tree, `${t}/last_mode`)).toBe('direct');
+    expect(read(tree, `${t}/last_sample`)).toBe(BigInt(sentBeat));
+    // One sample for the whole beat: each field written once, not once per frame.
+    expect(writes.sort()).toEqual([`${t}/frame_count`, `${t}/last_mode`, `${t}/last_sample`]);
+    // A send, then the mount removed before the commit: the late sample writes nothing.
+    mount.sendFrame(Uint8Array.of(9));
+    manager.remove('saturn', 'link', 'main', 'gone');
+    await beat(runtime);
+    expect(tree.get(t)).toBeUndefined();
+  });
+
   it('an organ reports its own backpressure: bp_flag stays on through a channel ready, sends are not blocked', async () => {
     const tcp = new FakeProvider('tcp', RELIABLE);
     const { runtime, manager, tree } = setup([tcp]);
@@ -299,7 +331,9 @@ describe('send path and telemetry', () => {
     expect(mount.sendFrame(Uint8Array.of(1), { gauge: true })).toBe('queued');
     expect(mount.sendFrame(Uint8Array.of(2), { gauge: true })).toBe('replaced');
     expect(mount.sendFrame(Uint8Array.of(3), { gauge: true })).toBe('replaced');
+    await beat(runtime); // telemetry is sampled at commit
     expect(read(tree, '/net/telemetry/saturn/temp/last_mode')).toBe('replaced');
+    expect(read(tree, '/net/telemetry/saturn/temp/frame_count')).toBe(1n);
     channel.raise({ type: 'ready' });
     await beat(runtime);
     expect(channel.sent).toEqual([Uint8Array.of(3)]);
@@ -520,6 +554,83 @@ describe('both sides dial the same mount', () => {
     expect(mount.state).toBe('open');
     mount.sendFrame(Uint8Array.of(1));
     expect(theirs.sent).toHaveLength(1);
+  });
+});
+
+describe('bounded inbound work per beat', () => {
+  const BUDGET = 200_000;
+  /** Frames of pseudo-random sizes (1 KiB .. 120 KiB), one over the budget, all arriving before a beat. */
+  function frames(policy: never): Uint8Array[] {
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) % 10_000) / 10_000;
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < 24; i++) {
+      const tree = createTree();
+      const size = i === 9 ? BUDGET + 50_000 : 1024 + Math.floor(rand() * 120_000);
+      tree.set('/msg/n', text(String(i)));
+      tree.set('/msg/pad', text('x'.repeat(size)));
+      out.push(encodeBranch(tree.get('/msg')!, { ...(policy as object), deflate: false }));
+    }
+    return out;
+  }
+  const wire = (runtime: Runtime, manager: TransportManager, seen: Array<{ n: number; beat: number; bytes: number }>) => {
+    manager.onFrame('link', (f) => {
+      const n = Number(f.branch.root.children.find((c) => c.name.tag.text === 'n')?.value?.value);
+      seen.push({ n, beat: f.beat, bytes: f.bytes.length });
+      runtime.tree.set(`/data/inbox/f${n}`, text(`${f.beat}:${f.bytes.length}`));
+    });
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+  };
+
+  it('a beat admits at most the byte budget per mount (at least one frame), the rest in later beats in arrival order; replay admits the same', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const live = setup([tcp], { inboundBudgetBytes: BUDGET });
+    const seen: Array<{ n: number; beat: number; bytes: number }> = [];
+    wire(live.runtime, live.manager, seen);
+    await beat(live.runtime);
+    const sent = frames((live.manager.get('saturn', 'link', 'main') as unknown as { policy: never }).policy);
+    for (const frame of sent) tcp.channels[0]!.inject(frame);
+    const { digestHex } = await import('@cep/cells');
+    const digests: string[] = [digestHex(live.runtime.tree.root)];
+    while (seen.length < sent.length) {
+      await beat(live.runtime);
+      digests.push(digestHex(live.runtime.tree.root));
+      expect(digests.length).toBeLessThan(60);
+    }
+    // Arrival order, every frame exactly once.
+    expect(seen.map((s) => s.n)).toEqual(sent.map((_, i) => i));
+    // Per beat: within the budget or a single frame; and greedy: the next frame would not have fit.
+    const beats = [...new Set(seen.map((s) => s.beat))];
+    expect(beats.length).toBeGreaterThan(5);
+    for (const b of beats) {
+      const taken = seen.filter((s) => s.beat === b);
+      const bytes = taken.reduce((sum, s) => sum + s.bytes, 0);
+      if (taken.length > 1) expect(bytes).toBeLessThanOrEqual(BUDGET);
+      const next = seen[seen.indexOf(taken.at(-1)!) + 1];
+      if (next !== undefined) expect(bytes + next.bytes).toBeGreaterThan(BUDGET);
+    }
+    expect(seen.find((s) => s.n === 9)!.bytes).toBeGreaterThan(BUDGET);
+    expect(seen.filter((s) => s.beat === seen.find((x) => x.n === 9)!.beat)).toHaveLength(1);
+
+    const replayed = replay(live.runtime.inboundLog, {
+      tree: createTree(),
+      beats: digests.length,
+      setup: (runtime) => {
+        const manager = createTransportManager(runtime, {
+          localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY,
+          providers: [new FakeProvider('tcp', RELIABLE)], inboundBudgetBytes: BUDGET,
+        });
+        wire(runtime, manager, []);
+      },
+    });
+    expect(replayed.digests).toEqual(digests);
+  });
+
+  it('refuses a budget or window that is not a whole number ≥ 1 (OPTIONS_INVALID)', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundBudgetBytes: bad })).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }));
+      expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundWindow: bad })).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }));
+    }
   });
 });
 
