@@ -463,8 +463,7 @@ class Manager implements TransportManager {
           return;
         }
         mount.pendingOpen = undefined;
-        mount.channelId = event.ch;
-        mount.channel = channel;
+        mount.attach(event.ch, channel);
         mount.setState('open');
         mount.telemetry.event('open', beat);
         this.tell({ type: 'open', mount, beat });
@@ -544,8 +543,7 @@ class Manager implements TransportManager {
     const id = mount.inboundOnly.shift();
     if (id === undefined) return false;
     mount.initiator = false;
-    mount.channelId = id;
-    mount.channel = this.channels.get(id); // undefined during an offline replay
+    mount.attach(id, this.channels.get(id)); // undefined during an offline replay
     mount.setState('open');
     mount.telemetry.event('accepted', beat);
     this.tell({ type: 'accepted', mount, beat });
@@ -569,8 +567,7 @@ class Manager implements TransportManager {
     mount.provider = providerId;
     mount.providerCaps = caps;
     mount.policy = this.policyFor(peer, mode, mountName, outcome.on, COMPARATOR_VERSION);
-    mount.channelId = id;
-    mount.channel = channel;
+    mount.attach(id, channel);
     this.tree.batch(() => {
       writeMountConfig(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, required: [], preferred: [], updLatest: false, serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION } });
       writeTransport(this.tree, mount.path, providerId, caps, false);

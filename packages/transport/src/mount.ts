@@ -246,6 +246,18 @@ export class MountImpl implements Mount {
     return dropped;
   }
 
+  /**
+   * A channel (new, or the peer's promoted one) carries the mount from now on. What waited for the
+   * old channel's `ready` goes with the old channel (its provider dropped its own unsent buffer
+   * too), and a block the old channel set must not hold the new one. Edge only; touches no cell.
+   */
+  attach(id: string, channel: ChannelV1 | undefined): void {
+    this.channelId = id;
+    this.channel = channel;
+    this.edgeBlocked = false;
+    this.wireQueue.length = 0;
+  }
+
   /** The channel said `ready`: push what the wire queue holds. Edge only; touches no cell. */
   onWireReady(): void {
     this.edgeBlocked = false;

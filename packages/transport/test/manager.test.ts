@@ -360,6 +360,26 @@ describe('send path and telemetry', () => {
     expect(channel.sent).toEqual([Uint8Array.of(0), Uint8Array.of(1), Uint8Array.of(12), Uint8Array.of(2)]);
   });
 
+  it('a new channel is not held by the old one\'s backpressure: after a close and a redial, sends reach the new channel', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const { runtime, manager } = setup([tcp]);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    const old = tcp.channels[0]!;
+    old.answer = 'backpressure';
+    mount.sendFrame(Uint8Array.of(1));
+    mount.sendFrame(Uint8Array.of(2)); // waits for the old channel's ready, which never comes
+    await old.close('peer went away');
+    await beat(runtime);
+    expect(mount.state).toBe('closed');
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(runtime);
+    expect(mount.state).toBe('open');
+    const fresh = tcp.channels[1]!;
+    expect(mount.sendFrame(Uint8Array.of(3))).toBe('sent');
+    expect(fresh.sent).toEqual([Uint8Array.of(3)]);
+  });
+
   it('a gauge on a reliable mount is delivered with tp_upd_mis (once); an opted-out mount denies it with tp_upd_den', async () => {
     const tcp = new FakeProvider('tcp', RELIABLE);
     const { runtime, manager } = setup([tcp]);
