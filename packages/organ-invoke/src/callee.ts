@@ -14,7 +14,7 @@ import type { EnzymeContext, Qos, Runtime } from '@cep/heartbeat';
 import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, usageOf } from '@cep/security';
 import { TOPIC, type Mount } from '@cep/transport';
 import { invokeError } from './errors.ts';
-import { clip, replyBranch, valueBytes, type CallFrame, type FrameLimits, type FrameProblem } from './frames.ts';
+import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type FrameProblem, type ReplyFrame } from './frames.ts';
 import { INVOKE_REQUIRED_CAPS } from './request.ts';
 import type { ExposeOptions, InvokeHandler, InvokeReply } from './types.ts';
 import { UNKNOWN_ENCLAVE } from './caller.ts';
@@ -129,18 +129,37 @@ export class Callee {
     }
   }
 
-  /** Commit: every reply of this beat leaves, in admission order. */
+  /** Commit: every reply of this beat leaves, in admission order: one frame per mount (a batch when several). */
   flush(): void {
+    if (this.replies.length === 0) return;
+    const byMount = new Map<Mount, ReplyFrame[]>();
     for (const { running, qos } of this.replies.splice(0)) {
       if (qos !== undefined) this.byQos.delete(qos);
       let reply = running.reply ?? { status: 'ok' as const };
       if (reply.status === 'ok' && reply.result !== undefined && valueBytes(reply.result) > this.env.limits.maxValueBytes) {
         reply = { status: 'reject', note: `the result is ${valueBytes(reply.result)} bytes, over the ${this.env.limits.maxValueBytes}-byte limit` };
       }
-      try {
-        running.mount.sendBranch(replyBranch({ id: running.id, ...reply, ...(reply.status === 'reject' ? { note: clip(reply.note, this.env.limits.maxNoteBytes) } : {}) }));
-      } catch (error) {
-        this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `reply to ${running.id} could not be sent: ${(error as Error).message}`, origin: 'org:invoke', peer: running.mount.peer });
+      const frame: ReplyFrame = { kind: 'reply', id: running.id, ...reply, ...(reply.status === 'reject' ? { note: clip(reply.note, this.env.limits.maxNoteBytes) } : {}) };
+      const list = byMount.get(running.mount);
+      if (list === undefined) byMount.set(running.mount, [frame]);
+      else list.push(frame);
+    }
+    const most = this.env.limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!;
+    for (const [mount, replies] of byMount) {
+      for (let from = 0; from < replies.length; ) {
+        // At most `maxBatchItems` replies and about BATCH_VALUE_BYTES of results per frame (at least one reply).
+        let to = from + 1;
+        let bytes = resultBytes(replies[from]!);
+        while (to < replies.length && to - from < most && bytes + resultBytes(replies[to]!) <= BATCH_VALUE_BYTES) bytes += resultBytes(replies[to++]!);
+        const group = replies.slice(from, to);
+        from = to;
+        try {
+          mount.sendBranch(framesBranch(group));
+        } catch (error) {
+          for (const reply of group) {
+            this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `reply to ${reply.id} could not be sent: ${(error as Error).message}`, origin: 'org:invoke', peer: mount.peer });
+          }
+        }
       }
     }
   }
@@ -176,6 +195,10 @@ export class Callee {
   private report(id: string, peer: string, why: string): void {
     this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `call ${id} from ${peer} refused, nothing ran: ${why}`, origin: 'sec/receive', peer });
   }
+}
+
+function resultBytes(reply: ReplyFrame): number {
+  return reply.result === undefined ? 0 : valueBytes(reply.result);
 }
 
 function normalise(answer: unknown): Reply {

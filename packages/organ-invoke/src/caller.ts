@@ -1,5 +1,8 @@
 /**
- * The calling side: a submission is checked, framed, sent and recorded; its outcome is recorded
+ * The calling side: a submission is checked, recorded, and queued on its mount; the queue leaves
+ * as one frame per mount (a batch when it holds several calls) at the commit of the beat it was
+ * submitted in, or — submitted between beats — right after the code that submitted it (a
+ * microtask), so a burst of submissions shares a frame either way. Its outcome is recorded
  * exactly once — the reply (ok / reject), the deadline beat passing (timeout), or the mount
  * going away (cancelled). The record lives under the request
  * (`invokes/<id>/{state, signal, target, sent_beat, deadline, op, result, note, done_beat}`) and
@@ -11,7 +14,7 @@ import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
 import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage, usageOf } from '@cep/security';
 import { TOPIC } from '@cep/transport';
 import { invokeError } from './errors.ts';
-import { callBranch, clip, valueBytes, type FrameLimits, type ReplyFrame } from './frames.ts';
+import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
 
@@ -38,6 +41,12 @@ interface Pending {
   readonly onComplete: ((outcome: InvokeOutcome) => void) | undefined;
 }
 
+/** Calls of one mount waiting to leave. */
+interface Outbox {
+  readonly mount: MountRequestEntry['mount'];
+  readonly calls: Array<{ pending: Pending; call: CallFrame }>;
+}
+
 /** The enclave name used for a peer whose enclave is not known (never a valid word, so never declared). */
 export const UNKNOWN_ENCLAVE = '(unknown)';
 
@@ -48,6 +57,10 @@ export class Caller {
   private readonly outcomes = new Map<string, InvokeOutcome>();
   private readonly waiters = new Map<string, Array<(outcome: InvokeOutcome) => void>>();
   private readonly completedRecords = new Map<string, Pending[]>();
+  /** Pending invokes per request (for `maxPending`, without a scan). */
+  private readonly perRequest = new Map<string, number>();
+  private readonly outboxes = new Map<string, Outbox>();
+  private flushScheduled = false;
   private readonly tree: Tree;
 
   constructor(private readonly runtime: Runtime, private readonly organ: MountOrgan, private readonly env: CallerEnv) {
@@ -61,7 +74,7 @@ export class Caller {
   submit(sub: Submission): string {
     const entry = this.entryFor(sub);
     const { signal, target, pipeline } = this.checkArgs(sub, entry);
-    if ([...this.pending.values()].filter((p) => p.request === entry.id).length >= this.env.maxPending) {
+    if ((this.perRequest.get(entry.id) ?? 0) >= this.env.maxPending) {
       throw invokeError('INVOKE_LIMIT', `request ${entry.id} has ${this.env.maxPending} invokes pending (maxPending); wait for some to complete`, { request: entry.id });
     }
     let id = newInvokeId();
@@ -81,6 +94,7 @@ export class Caller {
     });
     const pending: Pending = { id, request: entry.id, key: entry.key, peer, record, deadline, op, pipeline, onComplete: sub.onComplete };
     this.pending.set(id, pending);
+    this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
     // The sender's check: the beats this invoke may wait are charged against the beat budget.
     recordUsage(this.tree, id, { beats: sub.timeoutBeats });
@@ -96,15 +110,62 @@ export class Caller {
       this.complete(id, 'reject', { note: `refused before sending: ${decision.note}`, refusedBy: 'sender' });
       return id;
     }
-    try {
-      entry.mount.sendBranch(callBranch({ id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(pipeline !== undefined ? { pipeline } : {}) }));
-    } catch (error) {
-      this.complete(id, 'reject', { note: `could not send: ${(error as Error).message}`, refusedBy: 'sender' });
-      return id;
+    const call: CallFrame = { kind: 'call', id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(pipeline !== undefined ? { pipeline } : {}) };
+    let outbox = this.outboxes.get(entry.key);
+    if (outbox === undefined || outbox.mount !== entry.mount) {
+      if (outbox !== undefined) this.send(outbox); // the request's mount changed: what was queued goes on the old one first
+      outbox = { mount: entry.mount, calls: [] };
+      this.outboxes.set(entry.key, outbox);
     }
-    this.tree.set([...record, name('state')], text('sent'));
-    this.runtime.ops.setState(op, 'await', { note: `sent to ${peer}; reply due by beat ${deadline}` });
+    outbox.calls.push({ pending, call });
+    if (!this.flushScheduled) {
+      // Between beats nobody else will flush: do it once the submitting code is done. Inside a
+      // beat the commit flushes first and this finds nothing left.
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
     return id;
+  }
+
+  /** Sends every queued call: one frame per mount (a batch when several), in submission order. */
+  flush(): void {
+    if (this.outboxes.size === 0) return;
+    const outboxes = [...this.outboxes.values()];
+    this.outboxes.clear();
+    for (const outbox of outboxes) this.send(outbox);
+  }
+
+  private send(outbox: Outbox): void {
+    // Calls completed while queued (deadline, cancel) are gone from `pending`: they never leave.
+    const live = outbox.calls.filter(({ pending }) => this.pending.get(pending.id) === pending);
+    const most = this.env.limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!;
+    for (let from = 0; from < live.length; ) {
+      // A frame holds at most `maxBatchItems` calls and about BATCH_VALUE_BYTES of payload (at least one call).
+      let to = from + 1;
+      let bytes = live[from]!.call.payload === undefined ? 0 : valueBytes(live[from]!.call.payload!);
+      while (to < live.length && to - from < most) {
+        const next = live[to]!.call.payload;
+        const size = next === undefined ? 0 : valueBytes(next);
+        if (bytes + size > BATCH_VALUE_BYTES) break;
+        bytes += size;
+        to++;
+      }
+      const group = live.slice(from, to);
+      from = to;
+      try {
+        outbox.mount.sendBranch(framesBranch(group.map(({ call }) => call)));
+      } catch (error) {
+        for (const { pending } of group) this.complete(pending.id, 'reject', { note: `could not send: ${(error as Error).message}`, refusedBy: 'sender' });
+        continue;
+      }
+      for (const { pending } of group) {
+        if (this.tree.get(pending.record) !== undefined) this.tree.set([...pending.record, name('state')], text('sent'));
+        this.runtime.ops.setState(pending.op, 'await', { note: `sent to ${pending.peer}; reply due by beat ${pending.deadline}` });
+      }
+    }
   }
 
   /** A reply admitted at capture on mount `key`. Unknown, finished or misrouted replies change nothing. */
@@ -193,6 +254,9 @@ export class Caller {
     const pending = this.pending.get(id);
     if (pending === undefined) return; // exactly once
     this.pending.delete(id);
+    const left = (this.perRequest.get(pending.request) ?? 1) - 1;
+    if (left > 0) this.perRequest.set(pending.request, left);
+    else this.perRequest.delete(pending.request);
     const beat = this.runtime.beat;
     const note = detail.note === undefined ? undefined : clip(detail.note, this.env.limits.maxNoteBytes);
     const outcome: InvokeOutcome = {

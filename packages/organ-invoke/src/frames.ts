@@ -1,20 +1,27 @@
 /**
- * The two invoke frames, as small cell branches (the serializer frames them like any branch):
+ * The invoke frames, as small cell branches (the serializer frames them like any branch):
  *
  *   call:  kind="call",  id, signal, [target], [payload], timeout (u64 beats),
  *          [pipeline/{pipeline_id, stage_id, dag_run_id (u64), hop_index (u64)}]
  *   reply: kind="reply", id, status ("ok" | "reject"), [result], [note]
+ *   batch: kind="batch", items = a list of call and reply dictionaries (the fields above), in order
+ *
+ * A batch carries the calls (or replies) one mount sends in one beat, so their cost of framing,
+ * checksums and compression is paid once per beat, not once per call. A lone call or reply still
+ * travels as its own frame.
  *
  * Paths travel as text (a reference name's number is local to a runtime). Every size a remote
  * peer controls is bounded here; a frame over a bound is refused, never truncated.
  */
-import { createTree, text, u64, type Cell, type Value } from '@cep/cells';
+import { createTree, name, text, u64, type Cell, type Name, type Value } from '@cep/cells';
 import type { PipelineMeta } from '@cep/heartbeat';
 import { parsePipelineMeta } from '@cep/security';
 import type { StagedCell } from '@cep/serializer';
 
 /** Bounds on what a frame may carry. */
 export interface FrameLimits {
+  /** Most items in one batch frame (default 1024). */
+  readonly maxBatchItems?: number;
   /** Longest signal or target path text, in UTF-8 bytes (default 1024). */
   readonly maxPathBytes: number;
   /** Largest payload or result value, in bytes (default 256 KiB). */
@@ -23,7 +30,10 @@ export interface FrameLimits {
   readonly maxNoteBytes: number;
 }
 
-export const DEFAULT_FRAME_LIMITS: FrameLimits = Object.freeze({ maxPathBytes: 1024, maxValueBytes: 256 * 1024, maxNoteBytes: 1024 });
+export const DEFAULT_FRAME_LIMITS: FrameLimits = Object.freeze({ maxPathBytes: 1024, maxValueBytes: 256 * 1024, maxNoteBytes: 1024, maxBatchItems: 1024 });
+
+/** Value bytes one batch frame carries at most before the sender starts another (keeps frames far below the 64 MiB limit). */
+export const BATCH_VALUE_BYTES = 1 << 20;
 
 /** A call: run `signal` on the receiving runtime. */
 export interface CallFrame {
@@ -44,6 +54,12 @@ export interface ReplyFrame {
   readonly status: 'ok' | 'reject';
   readonly result?: Value;
   readonly note?: string;
+}
+
+/** A batch frame, read: each item is a call, a reply, or a problem of its own. */
+export interface BatchFrame {
+  readonly kind: 'batch';
+  readonly items: ReadonlyArray<CallFrame | ReplyFrame | FrameProblem>;
 }
 
 /** A frame that could not be read; `id` when the frame named one. */
@@ -69,41 +85,88 @@ export function valueBytes(value: Value): number {
   }
 }
 
-function branch(build: (root: readonly string[], tree: ReturnType<typeof createTree>) => void): Cell {
+type Builder = (tree: ReturnType<typeof createTree>, at: readonly Name[]) => void;
+
+function branch(build: Builder): Cell {
   const tree = createTree();
-  const root = ['inv'];
-  build(root, tree);
+  const root = [name('inv')];
+  build(tree, root);
   return tree.get(root)!;
+}
+
+function writeCall(call: Omit<CallFrame, 'kind'>): Builder {
+  return (tree, root) => {
+    tree.set([...root, name('kind')], text('call'));
+    tree.set([...root, name('id')], text(call.id));
+    tree.set([...root, name('signal')], text(call.signal));
+    if (call.target !== undefined) tree.set([...root, name('target')], text(call.target));
+    if (call.payload !== undefined) tree.set([...root, name('payload')], call.payload);
+    tree.set([...root, name('timeout')], u64(BigInt(call.timeout)));
+    if (call.pipeline !== undefined) {
+      const p = [...root, name('pipeline')];
+      tree.set([...p, name('pipeline_id')], text(call.pipeline.pipelineId));
+      tree.set([...p, name('stage_id')], text(call.pipeline.stageId));
+      tree.set([...p, name('dag_run_id')], u64(call.pipeline.dagRunId));
+      tree.set([...p, name('hop_index')], u64(BigInt(call.pipeline.hopIndex)));
+    }
+  };
+}
+
+function writeReply(reply: Omit<ReplyFrame, 'kind'>): Builder {
+  return (tree, root) => {
+    tree.set([...root, name('kind')], text('reply'));
+    tree.set([...root, name('id')], text(reply.id));
+    tree.set([...root, name('status')], text(reply.status));
+    if (reply.result !== undefined) tree.set([...root, name('result')], reply.result);
+    if (reply.note !== undefined) tree.set([...root, name('note')], text(reply.note));
+  };
 }
 
 /** The branch of a call frame (encode it with the mount: `mount.sendBranch`). */
 export function callBranch(call: Omit<CallFrame, 'kind'>): Cell {
-  return branch((root, tree) => {
-    tree.set([...root, 'kind'], text('call'));
-    tree.set([...root, 'id'], text(call.id));
-    tree.set([...root, 'signal'], text(call.signal));
-    if (call.target !== undefined) tree.set([...root, 'target'], text(call.target));
-    if (call.payload !== undefined) tree.set([...root, 'payload'], call.payload);
-    tree.set([...root, 'timeout'], u64(BigInt(call.timeout)));
-    if (call.pipeline !== undefined) {
-      const p = [...root, 'pipeline'];
-      tree.set([...p, 'pipeline_id'], text(call.pipeline.pipelineId));
-      tree.set([...p, 'stage_id'], text(call.pipeline.stageId));
-      tree.set([...p, 'dag_run_id'], u64(call.pipeline.dagRunId));
-      tree.set([...p, 'hop_index'], u64(BigInt(call.pipeline.hopIndex)));
-    }
-  });
+  return branch(writeCall(call));
 }
 
 /** The branch of a reply frame. */
 export function replyBranch(reply: Omit<ReplyFrame, 'kind'>): Cell {
-  return branch((root, tree) => {
-    tree.set([...root, 'kind'], text('reply'));
-    tree.set([...root, 'id'], text(reply.id));
-    tree.set([...root, 'status'], text(reply.status));
-    if (reply.result !== undefined) tree.set([...root, 'result'], reply.result);
-    if (reply.note !== undefined) tree.set([...root, 'note'], text(reply.note));
+  return branch(writeReply(reply));
+}
+
+/** The branch of a batch frame: `items` in order (one item is sent as a plain call or reply frame instead). */
+export function batchBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell {
+  return branch((tree, root) => {
+    tree.set([...root, name('kind')], text('batch'));
+    const list = [...root, name('items')];
+    tree.ensureList(list);
+    for (const item of items) {
+      const cell = tree.append(list, 'dictionary');
+      (item.kind === 'call' ? writeCall(item) : writeReply(item))(tree, [...list, cell.name]);
+    }
   });
+}
+
+/** One call or reply as its own frame, several as a batch. */
+export function framesBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell {
+  if (items.length === 1) {
+    const only = items[0]!;
+    return only.kind === 'call' ? callBranch(only) : replyBranch(only);
+  }
+  return batchBranch(items);
+}
+
+/**
+ * Splits a batch frame's `total` bytes over its items, each by the size of what it carries (a
+ * fixed 64 for the frame's fields, plus its paths, payload, result and note), so the security
+ * check charges every call about what it cost on the wire, and the shares add up to the frame.
+ */
+export function ioShares(items: ReadonlyArray<CallFrame | ReplyFrame | FrameProblem>, total: number): number[] {
+  const weights = items.map((item) => {
+    if (item.kind === 'call') return 64 + utf8(item.signal) + (item.target === undefined ? 0 : utf8(item.target)) + (item.payload === undefined ? 0 : valueBytes(item.payload));
+    if (item.kind === 'reply') return 64 + (item.result === undefined ? 0 : valueBytes(item.result)) + (item.note === undefined ? 0 : utf8(item.note));
+    return 64;
+  });
+  const sum = weights.reduce((a, b) => a + b, 0);
+  return weights.map((w) => Math.ceil((total * w) / sum));
 }
 
 /** Cuts a note to `max` UTF-8 bytes (for notes this side writes; received ones over the bound are refused). */
@@ -114,8 +177,25 @@ export function clip(note: string, max: number): string {
   return `${out}...`;
 }
 
-/** Reads a received frame. Never throws: a malformed frame is a {@link FrameProblem}. */
-export function parseFrame(root: StagedCell, limits: FrameLimits = DEFAULT_FRAME_LIMITS): CallFrame | ReplyFrame | FrameProblem {
+/** Reads a received frame. Never throws: a malformed frame (or batch item) is a {@link FrameProblem}. */
+export function parseFrame(root: StagedCell, limits: FrameLimits = DEFAULT_FRAME_LIMITS): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
+  if (root.kind === 'dictionary') {
+    const kind = root.children.find((c) => !c.deleted && c.name.tag.text === 'kind');
+    if (kind?.kind === 'value' && kind.value?.type === 'text' && kind.value.value === 'batch') return parseBatch(root, limits);
+  }
+  return parseItem(root, limits);
+}
+
+function parseBatch(root: StagedCell, limits: FrameLimits): BatchFrame | FrameProblem {
+  const items = root.children.find((c) => !c.deleted && c.name.tag.text === 'items');
+  if (items?.kind !== 'list') return { kind: 'problem', note: 'items: a batch frame carries a list of calls or replies' };
+  const live = items.children.filter((c) => !c.deleted);
+  const most = limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!;
+  if (live.length === 0 || live.length > most) return { kind: 'problem', note: `items: a batch carries 1..${most} items, found ${live.length}` };
+  return { kind: 'batch', items: live.map((item) => parseItem(item, limits)) };
+}
+
+function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
   if (root.kind !== 'dictionary') return { kind: 'problem', note: `an invoke frame is a dictionary, not a ${root.kind}` };
   const fields = new Map<string, StagedCell>();
   for (const child of root.children) if (!child.deleted) fields.set(child.name.tag.text, child);

@@ -11,7 +11,7 @@ import { TOPIC, type TransportManager } from '@cep/transport';
 import { Callee } from './callee.ts';
 import { Caller } from './caller.ts';
 import { invokeError } from './errors.ts';
-import { DEFAULT_FRAME_LIMITS, parseFrame, type FrameLimits } from './frames.ts';
+import { DEFAULT_FRAME_LIMITS, ioShares, parseFrame, type CallFrame, type FrameLimits, type FrameProblem, type ReplyFrame } from './frames.ts';
 import { checkInvokeRequest, shapeInvokeSpec } from './request.ts';
 import type { InvokeOptions, InvokeOrgan } from './types.ts';
 
@@ -38,6 +38,7 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     maxPathBytes: count('maxPathBytes', options.maxPathBytes, DEFAULT_FRAME_LIMITS.maxPathBytes, 1),
     maxValueBytes: count('maxValueBytes', options.maxValueBytes, DEFAULT_FRAME_LIMITS.maxValueBytes, 1),
     maxNoteBytes: DEFAULT_FRAME_LIMITS.maxNoteBytes,
+    maxBatchItems: count('maxBatchItems', options.maxBatchItems, DEFAULT_FRAME_LIMITS.maxBatchItems!, 1),
   };
   const env = {
     enclave,
@@ -79,12 +80,20 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
   const callee = new Callee(runtime, env);
   const offFrame = manager.onFrame(INVOKE_KIND, ({ mount, branch, bytes }) => {
     const frame = parseFrame(branch.root, limits);
-    if (frame.kind === 'call') callee.call(frame, mount, bytes.length);
-    else if (frame.kind === 'reply') caller!.reply(frame, `${mount.peer}/${mount.mode}/${mount.mount}`);
-    else callee.problem(frame, mount);
+    const key = `${mount.peer}/${mount.mode}/${mount.mount}`;
+    const one = (item: CallFrame | ReplyFrame | FrameProblem, ioBytes: number): void => {
+      if (item.kind === 'call') callee.call(item, mount, ioBytes);
+      else if (item.kind === 'reply') caller!.reply(item, key);
+      else callee.problem(item, mount);
+    };
+    if (frame.kind !== 'batch') return one(frame, bytes.length);
+    // Each call of a batch is charged its share of the frame's bytes, by the size of what it carries.
+    const shares = ioShares(frame.items, bytes.length);
+    frame.items.forEach((item, i) => one(item, shares[i]!));
   });
   const offCommit = runtime.onCommit((beat) => {
     callee.flush();
+    caller!.flush();
     caller!.expire(beat);
   });
   const api = caller;

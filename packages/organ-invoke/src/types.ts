@@ -96,6 +96,11 @@ export interface InvokeOptions {
   readonly maxPathBytes?: number;
   /** Largest payload or result value, in bytes (default 256 KiB). */
   readonly maxValueBytes?: number;
+  /**
+   * Most calls (or replies) one batch frame carries, sent and accepted (default 1024). The calls
+   * a mount sends in one beat share frames; a received batch with more items is refused whole.
+   */
+  readonly maxBatchItems?: number;
   /** Longest timeout a submission may ask for, in beats (default 1,000,000). */
   readonly maxTimeoutBeats?: number;
   /**
@@ -109,7 +114,11 @@ export interface InvokeOptions {
 /** An installed invoke organ. */
 export interface InvokeOrgan {
   readonly kind: 'invoke';
-  /** Sends a call on the request's mount and returns its id (see the README for refusals). */
+  /**
+   * Queues a call on the request's mount and returns its id (see the README for refusals). The
+   * calls of a mount leave together: at the commit of the beat they were submitted in, or right
+   * after the submitting code when submitted between beats.
+   */
   submit(submission: Submission): string;
   /** The outcome of invoke `id`, once it is recorded. */
   result(id: string): Promise<InvokeOutcome>;

@@ -129,6 +129,10 @@ describe('the calling side (replies made by hand)', () => {
     const seen: InvokeOutcome[] = [];
     const id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/test_invoke', target: '/rt/test_invoke', payload: u64(41n), timeoutBeats: 4, onComplete: (o) => seen.push(o) });
     expect(id).toMatch(/^inv-[0-9a-f]{32}$/);
+    // Queued: it leaves once the submitting code is done (between beats) or at commit (in a beat).
+    expect(read(p.earth.tree, `${REQ}/to_saturn/invokes/${id}/state`)).toBe('plan');
+    expect(wire.calls()).toEqual([]);
+    await Promise.resolve();
     const [call] = wire.calls();
     expect(call).toEqual({ kind: 'call', id, signal: '/sig/test_invoke', target: '/rt/test_invoke', payload: u64(41n), timeout: 4 });
     const record = `${REQ}/to_saturn/invokes/${id}`;
