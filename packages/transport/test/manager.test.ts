@@ -290,6 +290,19 @@ describe('send path and telemetry', () => {
     expect(read(tree, `${t}/last_sample`)).toBe(BigInt(sentBeat));
     // One sample for the whole beat: each field written once, not once per frame.
     expect(writes.sort()).toEqual([`${t}/frame_count`, `${t}/last_mode`, `${t}/last_sample`]);
+    // An enzyme that sends and then fails: its own writes are undone, but the frames did leave,
+    // and the beat's sample counts them.
+    runtime.registerEnzyme({ name: 'send_then_fail', signal: ['sig', 'fail'], run: () => {
+      mount.sendFrame(Uint8Array.of(7));
+      mount.sendFrame(Uint8Array.of(8));
+      runtime.tree.set('/data/half_done', text('x'));
+      throw new Error('after sending');
+    } });
+    runtime.enqueue('/sig/fail');
+    runtime.step();
+    expect(tree.get('/data/half_done')).toBeUndefined();
+    expect(tcp.channels[0]!.sent).toHaveLength(102);
+    expect(read(tree, `${t}/frame_count`)).toBe(102n);
     // A send, then the mount removed before the commit: the late sample writes nothing.
     mount.sendFrame(Uint8Array.of(9));
     manager.remove('saturn', 'link', 'main', 'gone');
