@@ -72,11 +72,17 @@ async function setup(transport: 'memory' | 'tcp'): Promise<{ earth: Side; saturn
 }
 
 /** `count` calls, at most `window` in flight. */
-async function throughput(earth: Side, count: number, window: number): Promise<{ perSecond: number; beats: number }> {
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+async function throughput(earth: Side, count: number, window: number): Promise<{ perSecond: number; beats: number; cpuMicros: number }> {
   let sent = 0;
   let done = 0;
   const startBeat = earth.runtime.beat;
   const start = process.hrtime.bigint();
+  const cpu0 = cpuNow();
   await new Promise<void>((finish) => {
     const submit = (): void => {
       while (sent < count && sent - done < window) {
@@ -98,7 +104,7 @@ async function throughput(earth: Side, count: number, window: number): Promise<{
     submit();
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { perSecond: count / seconds, beats: earth.runtime.beat - startBeat };
+  return { perSecond: count / seconds, beats: earth.runtime.beat - startBeat, cpuMicros: (cpuNow() - cpu0) / count };
 }
 
 /** One call at a time: beats and µs from submit to the recorded outcome. */
@@ -146,7 +152,7 @@ function framed(packr: Packr, message: unknown): Buffer {
 }
 
 /** The anchor: msgpackr request/response over one loopback socket, calls matched by id. */
-async function msgpackrRpc(count: number, window: number, rttCount: number): Promise<{ perSecond: number; micros: number[] }> {
+async function msgpackrRpc(count: number, window: number, rttCount: number): Promise<{ perSecond: number; micros: number[]; cpuMicros: number }> {
   const packr = new Packr();
   const server = createServer((socket: Socket) => {
     socket.setNoDelay(true);
@@ -175,6 +181,7 @@ async function msgpackrRpc(count: number, window: number, rttCount: number): Pro
     client.write(framed(packr, { id, signal: '/sig/add', payload, timeout: 100_000 }));
   };
   const start = process.hrtime.bigint();
+  const cpu0 = cpuNow();
   await new Promise<void>((finish) => {
     let sent = 0;
     let done = 0;
@@ -191,6 +198,7 @@ async function msgpackrRpc(count: number, window: number, rttCount: number): Pro
     submit();
   });
   const perSecond = count / (Number(process.hrtime.bigint() - start) / 1e9);
+  const cpuMicros = (cpuNow() - cpu0) / count;
   const micros: number[] = [];
   for (let i = 0; i < rttCount; i++) {
     const t0 = process.hrtime.bigint();
@@ -199,13 +207,13 @@ async function msgpackrRpc(count: number, window: number, rttCount: number): Pro
   }
   client.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  return { perSecond, micros };
+  return { perSecond, micros, cpuMicros };
 }
 
 const load = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
 console.log(`load before: ${load()}`);
 const rows: string[] = [];
-let tcpRow: { perSecond: number; p50: number; p99: number } | undefined;
+let tcpRow: { perSecond: number; p50: number; p99: number; cpuMicros: number } | undefined;
 
 for (const transport of ['memory', 'tcp'] as const) {
   const { earth, stop } = await setup(transport);
@@ -220,9 +228,10 @@ for (const transport of ['memory', 'tcp'] as const) {
       (N / Math.max(1, t.beats)).toFixed(1).padStart(12),
       `${pct(l.beats, 50)} / ${pct(l.beats, 99)}`.padStart(14),
       `${pct(l.micros, 50).toFixed(0)} / ${pct(l.micros, 99).toFixed(0)}`.padStart(16),
+      t.cpuMicros.toFixed(1).padStart(14),
     ].join('  '),
   );
-  if (transport === 'tcp') tcpRow = { perSecond: t.perSecond, p50: pct(l.micros, 50), p99: pct(l.micros, 99) };
+  if (transport === 'tcp') tcpRow = { perSecond: t.perSecond, p50: pct(l.micros, 50), p99: pct(l.micros, 99), cpuMicros: t.cpuMicros };
   await stop();
 }
 {
@@ -235,15 +244,16 @@ for (const transport of ['memory', 'tcp'] as const) {
       '-'.padStart(12),
       '-'.padStart(14),
       `${pct(a.micros, 50).toFixed(0)} / ${pct(a.micros, 99).toFixed(0)}`.padStart(16),
+      a.cpuMicros.toFixed(1).padStart(14),
     ].join('  '),
   );
   if (tcpRow !== undefined) {
     rows.push(
-      `ratio tcp ÷ msgpackr RPC: throughput ${(a.perSecond / tcpRow.perSecond).toFixed(1)}× slower, RTT p50 ${(tcpRow.p50 / pct(a.micros, 50)).toFixed(1)}×, p99 ${(tcpRow.p99 / pct(a.micros, 99)).toFixed(1)}×`,
+      `ratio tcp ÷ msgpackr RPC: throughput ${(a.perSecond / tcpRow.perSecond).toFixed(1)}× slower, RTT p50 ${(tcpRow.p50 / pct(a.micros, 50)).toFixed(1)}×, p99 ${(tcpRow.p99 / pct(a.micros, 99)).toFixed(1)}×, CPU per call ${(tcpRow.cpuMicros / a.cpuMicros).toFixed(1)}×`,
     );
   }
 }
-console.log('provider   invokes/s   invokes/beat   RTT beats p50/p99   RTT µs p50/p99');
-console.log('           (256 in flight)            (one call at a time, free-running beats)');
+console.log('provider   invokes/s   invokes/beat   RTT beats p50/p99   RTT µs p50/p99   CPU µs/call');
+console.log('           (256 in flight)            (one call at a time, free-running beats)   (both ends)');
 for (const row of rows) console.log(row);
 console.log(`load after: ${load()}`);
