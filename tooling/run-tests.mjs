@@ -91,6 +91,13 @@ if (!(await run('typecheck', bin('turbo'), ['run', 'typecheck', '--output-logs=n
   problems.push('typecheck failed');
 }
 
+// Every relative link in the READMEs and docs resolves inside the repository (a user clones
+// only this repository).
+if (!(await run('doc links', process.execPath, [join(root, 'tooling', 'check-doc-links.mjs')]))) {
+  failed += 1;
+  problems.push('doc links: a relative link points at nothing (listed above)');
+}
+
 const unitReport = join(resultsDir, 'unit.json');
 const unitOk = await run('unit tests', bin('vitest'), [
   'run', '--project', '!integration', ...reporters(unitReport),
