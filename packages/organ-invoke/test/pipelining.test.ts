@@ -52,6 +52,19 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
     expect(frames.flatMap((f) => (f.kind === 'batch' ? f.items.map((c) => (c as CallFrame).id) : []))).toEqual(ids);
   });
 
+  it('a call cancelled before its frame leaves never reaches the wire', async () => {
+    const p = await pair('memory');
+    const hooks = memoryHooks(p.earth.provider);
+    const channel = hooks.channels().find((c) => c.info.initiator && c.info.mode === 'invoke')!;
+    hooks.capture(channel);
+    const first = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', timeoutBeats: 10 });
+    p.earth.manager.get('saturn', 'invoke', 'main')!.close('operator');
+    expect(p.earth.invoke.outcome(first)).toMatchObject({ status: 'cancelled' });
+    await Promise.resolve();
+    expect(hooks.takeOutbound(channel)).toEqual([]);
+    expect(p.earth.invoke.pending()).toBe(0);
+  });
+
   describe.each<Transport>(['memory', 'tcp'])('over provider-%s', (transport) => {
     it('600 invokes with 200 in flight: every one runs once and completes once with its own result, in few frames', async () => {
       const p = await pair(transport, { maxPending: 600 });
