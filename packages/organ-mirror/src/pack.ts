@@ -36,8 +36,14 @@ export interface PackStats {
   estimatedBytes: number;
 }
 
+/** One part: its ops and their estimated frame bytes. */
+export interface PackedPart {
+  readonly ops: FrozenCell[];
+  readonly estimatedBytes: number;
+}
+
 /** Packs ops into parts of at most about `budget` estimated bytes each (a lone oversized value still gets its own part). */
-export function packOps(ops: readonly MirrorOp[], budget: number): { parts: FrozenCell[][]; stats: PackStats } {
+export function packOps(ops: readonly MirrorOp[], budget: number): { parts: PackedPart[]; stats: PackStats } {
   const sizes = new Map<Cell, number>();
   const sizeOf = (cell: Cell, depth: number): number => {
     let size = sizes.get(cell);
@@ -47,13 +53,13 @@ export function packOps(ops: readonly MirrorOp[], budget: number): { parts: Froz
     sizes.set(cell, size);
     return size;
   };
-  const parts: FrozenCell[][] = [];
+  const parts: PackedPart[] = [];
   let current: FrozenCell[] = [];
   let used = 0;
   const stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 };
   const push = (op: FrozenCell, cost: number, cells: number): void => {
     if (current.length > 0 && used + cost > budget) {
-      parts.push(current);
+      parts.push({ ops: current, estimatedBytes: used });
       current = [];
       used = 0;
     }
@@ -143,7 +149,7 @@ export function packOps(ops: readonly MirrorOp[], budget: number): { parts: Froz
         break;
     }
   }
-  if (current.length > 0 || parts.length === 0) parts.push(current);
+  if (current.length > 0 || parts.length === 0) parts.push({ ops: current, estimatedBytes: used });
   return { parts, stats };
 }
 

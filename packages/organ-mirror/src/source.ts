@@ -6,6 +6,12 @@
  * bundle) and the mount reports backpressure. A receiver that comes back with a resume token
  * from this epoch gets the unacknowledged bundles again, in order; any other receiver gets a
  * new epoch and a snapshot.
+ *
+ * Sending is bounded per beat: a slice hands at most `beatBytes` (estimated frame bytes) of
+ * parts to the mount and yields; the rest goes in the next beats, so a 100,000-cell snapshot
+ * is encoded part by part while the receiver decodes and stages the parts already sent. The
+ * estimate is computed from the cells, never from a clock, so a replay sends the same parts at
+ * the same beats.
  */
 import { parsePath, type Name, type TreeChange } from '@cep/cells';
 import { CepError } from '@cep/errors';
@@ -20,7 +26,10 @@ import type { FrozenCell } from './frozen.ts';
 interface SealedBundle {
   readonly seq: number;
   readonly parts: readonly FrozenCell[];
-  sent: boolean;
+  /** Estimated frame bytes of each part (the per-beat budget counts these). */
+  readonly sizes: readonly number[];
+  /** Parts handed to the current channel (all of them: the bundle is sent). */
+  next: number;
 }
 
 type Sub = Extract<Message, { kind: 'sub' }>;
@@ -110,7 +119,7 @@ export class Publication {
     this.connected = true;
     this.cancelRetention?.();
     this.cancelRetention = undefined;
-    for (const bundle of this.bundles.values()) bundle.sent = false;
+    for (const bundle of this.bundles.values()) bundle.next = 0;
     this.writeServing();
     this.episode.wake();
   }
@@ -150,9 +159,11 @@ export class Publication {
       if (this.inflight < this.maxInfl) this.seal(beat);
       else this.setHeld(true);
     }
+    let more = false;
     if (this.connected && this.mount.state === 'open') {
       const verdict = this.sendPending(beat);
-      if (verdict !== undefined) return verdict;
+      if (verdict === 'again') more = true;
+      else if (verdict !== undefined) return verdict;
     }
     this.writeServing();
     if (this.log.pending && !this.held && this.cancelSeal === undefined) {
@@ -162,32 +173,43 @@ export class Publication {
         this.episode.wake();
       });
     }
-    return 'idle';
+    return more ? 'again' : 'idle';
   }
 
-  /** Sends every bundle not sent on the current channel, oldest first. */
+  /**
+   * Sends what the current channel has not had yet, oldest bundle first, at most `beatBytes`
+   * (estimated) per beat — but always at least one part, so a part larger than the budget
+   * still goes. Returns `again` when parts are left for the next beat.
+   */
   private sendPending(beat: number): SliceVerdict | undefined {
+    const budget = this.env.options.beatBytes;
+    let spent = 0;
     for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
       const bundle = this.bundles.get(seq)!;
-      if (bundle.sent) continue;
-      try {
-        // Parts already handed over go again with the rest: the receiver assembles only whole bundles.
-        for (const part of bundle.parts) this.mount.sendBranch(part);
-      } catch (error) {
-        const code = error instanceof CepError ? error.code : 'SEND_FAILED';
-        this.env.emit(TOPIC.sendFailed, 'error', `mirror ${this.mountName}: bundle ${seq} not sent (${code}): ${(error as Error).message}`, this.peer);
-        if (code === 'FRAME_TOO_LARGE') {
-          // It will never fit: tell the receiver, and stop.
-          trySend(this.mount, buildMessage({ kind: 'reject', note: `bundle ${seq} does not fit a frame on this mount; lower partBytes on the source` }));
-          this.end('cxl', `bundle ${seq} does not fit a frame`);
-          return { close: 'fail', summary: `bundle ${seq} does not fit a frame` };
+      const unsent = bundle.next < bundle.parts.length;
+      while (bundle.next < bundle.parts.length) {
+        const size = bundle.sizes[bundle.next]!;
+        if (spent > 0 && spent + size > budget) return 'again';
+        try {
+          // After a reconnect the parts go again from the first: the receiver stages whole bundles only.
+          this.mount.sendBranch(bundle.parts[bundle.next]!);
+        } catch (error) {
+          const code = error instanceof CepError ? error.code : 'SEND_FAILED';
+          this.env.emit(TOPIC.sendFailed, 'error', `mirror ${this.mountName}: bundle ${seq} part ${bundle.next + 1} not sent (${code}): ${(error as Error).message}`, this.peer);
+          if (code === 'FRAME_TOO_LARGE') {
+            // It will never fit: tell the receiver, and stop.
+            trySend(this.mount, buildMessage({ kind: 'reject', note: `bundle ${seq} does not fit a frame on this mount; lower partBytes on the source` }));
+            this.end('cxl', `bundle ${seq} does not fit a frame`);
+            return { close: 'fail', summary: `bundle ${seq} does not fit a frame` };
+          }
+          // A full queue or a mount closing: the next wake tries again.
+          this.env.timers.at(beat, () => this.episode.wake());
+          return undefined;
         }
-        // A full queue or a mount closing: the next wake tries again.
-        this.env.timers.at(beat, () => this.episode.wake());
-        return undefined;
+        spent += size;
+        bundle.next++;
       }
-      bundle.sent = true;
-      this.episode.bundle(seq, { sent_beat: v.n(beat) });
+      if (unsent) this.episode.bundle(seq, { sent_beat: v.n(beat) });
     }
     return undefined;
   }
@@ -200,8 +222,8 @@ export class Publication {
     this.cancelSeal = undefined;
     const { parts, stats } = packOps(ops, this.env.options.partBytes);
     const seq = ++this.lastSeq;
-    const messages = parts.map((p, i) => buildBundlePart({ epoch: this.epoch, seq, part: i + 1, parts: parts.length, firstBeat, lastBeat: beat }, p));
-    this.bundles.set(seq, { seq, parts: messages, sent: false });
+    const messages = parts.map((p, i) => buildBundlePart({ epoch: this.epoch, seq, part: i + 1, parts: parts.length, firstBeat, lastBeat: beat }, p.ops));
+    this.bundles.set(seq, { seq, parts: messages, sizes: parts.map((p) => p.estimatedBytes), next: 0 });
     this.episode.bundle(seq, {
       epoch: v.text(this.epoch), first_beat: v.n(firstBeat), last_beat: v.n(beat), sealed_beat: v.n(beat),
       snapshot: v.flag(snapshot), ops: v.n(stats.ops), cells: v.n(stats.cells), parts: v.n(parts.length),
