@@ -7,6 +7,7 @@
  *                       unsub  {}
  *   source → receiver   welcome {epoch, resumed}
  *                       bundle {epoch, seq, part, parts, first_beat, last_beat, ops: list of op}
+ *                              (parts = 0 on every part but the last, which names the count)
  *                       reject {note}
  *
  * Reading never throws: a malformed message becomes a note (the organ reports it as `tp_schema`).
@@ -121,7 +122,9 @@ export function readMessage(root: StagedCell): Message | string {
         if (ops?.kind !== 'list') return 'bundle: ops is not a list';
         const part = need(u('part'), 'part');
         const parts = need(u('parts'), 'parts');
-        if (part < 1 || part > parts) return `bundle: part ${part} is outside 1..${parts}`;
+        // `parts` is 0 on every part but the last of a bundle packed over several beats.
+        if (part < 1) return `bundle: part ${part} is not a part number`;
+        if (parts !== 0 && part !== parts) return `bundle: part ${part} names ${parts} parts; only the last part names the count`;
         return {
           kind: 'bundle', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq'), part, parts,
           firstBeat: need(u('first_beat'), 'first_beat'), lastBeat: need(u('last_beat'), 'last_beat'), ops: ops.children,

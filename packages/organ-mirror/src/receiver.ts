@@ -287,7 +287,7 @@ export class Subscription {
       partial.parts.push(b.ops);
     }
     partial.got++;
-    if (partial.got < b.parts) return;
+    if (b.parts === 0) return; // more parts follow
     this.partial = undefined;
     expect.next = b.seq + 1;
     const complete: Complete = { epoch: b.epoch, seq: b.seq, scratch: partial.scratch, cells: partial.cells, parts: partial.parts };
