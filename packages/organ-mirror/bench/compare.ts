@@ -8,6 +8,7 @@
  *   node --expose-gc --conditions=@cep/source --import tsx packages/organ-mirror/bench/compare.ts
  *
  * Environment: AEAD=off|on (default both), PART_BYTES / BEAT_BYTES (the organ's options),
+ * BEAT_MS (beat period of both peers, default 2; 0 = as fast as they go),
  * PROFILE=<dir> (CPU profiles of both processes). Prints numbers; asserts nothing; the wall
  * clock is read only here.
  */
@@ -23,7 +24,7 @@ import { installInvoke } from '@cep/organ-invoke';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
 import { installMirror } from '../src/index.ts';
-import { BenchBeats, KEY, plainBranch, quantile } from './shared.ts';
+import { BEAT_MS, BenchBeats, KEY, plainBranch, quantile } from './shared.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) console.log('(run with --expose-gc for heap numbers after a collection)');
@@ -129,6 +130,13 @@ async function run(aead: boolean): Promise<Row> {
   });
   beats.reset();
   child.send({ measure: true });
+  // Sampled after every beat and at every mirror frame (inside the capture that decodes it).
+  const sample = (): void => {
+    const usage = process.memoryUsage();
+    heapPeak = Math.max(heapPeak, usage.heapUsed);
+    externalPeak = Math.max(externalPeak, usage.arrayBuffers);
+  };
+  manager.onFrame('mirror', sample);
   const invokeBeats: number[] = [];
   const invokeMs: number[] = [];
   let inFlight = false;
@@ -152,22 +160,23 @@ async function run(aead: boolean): Promise<Row> {
       });
     }
     await beats.step();
-    const usage = process.memoryUsage();
-    heapPeak = Math.max(heapPeak, usage.heapUsed);
-    externalPeak = Math.max(externalPeak, usage.arrayBuffers);
+    if (beats.lastInputs > 0) sample();
     if (++count > 1_000_000) throw new Error('the mirror did not finish');
   }
-  const mirrorMs = ms(start);
+  const end = process.hrtime.bigint();
+  const mirrorMs = Number(end - start) / 1e6;
   const receiverBeat = beats.summary();
   child.send({ stop: true });
-  const [bye] = (await once(child, 'message')) as [{ beats: ReturnType<BenchBeats['summary']> }];
-  if (digestHex(tree.get('/data/big')!) !== hello.digest) throw new Error('the copy differs from the source');
+  const [bye] = (await once(child, 'message')) as [{ beats: ReturnType<BenchBeats['summary']>; window: [number, number] }];
+  if (profile) console.log(`        profile windows (µs, monotonic): receiver ${Number(start / 1000n)} ${Number(end / 1000n)}, source ${bye.window[0]} ${bye.window[1]}`);
   await manager.close();
   await once(child, 'exit');
-  // What the copy costs to keep: the tree (and the records around it) after a collection.
+  // What the copy costs to keep: the tree (and the records around it) after a collection, measured
+  // before the digest check (the digest caches name bytes on the side).
   runtime.clearInboundLog();
   collect();
   const retained = process.memoryUsage().heapUsed - heapBaseline;
+  if (digestHex(tree.get('/data/big')!) !== hello.digest) throw new Error('the copy differs from the source');
   const anchored = await anchor();
   return {
     aead, mirrorMs, beats: receiverBeat.count, anchorMs: anchored.ms, anchorBytes: anchored.bytes, receiverBeat, sourceBeat: bye.beats,
@@ -176,7 +185,7 @@ async function run(aead: boolean): Promise<Row> {
 }
 
 console.log(`@cep/organ-mirror: a 100,001-cell branch between two processes over provider-tcp on loopback, Node ${process.version}`);
-console.log(`options: partBytes ${partBytes ?? 'default'}, beatBytes ${beatBytes ?? 'default'}; load average before: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+console.log(`options: partBytes ${partBytes ?? 'default'}, beatBytes ${beatBytes ?? 'default'}, a beat every ${BEAT_MS} ms on each side; load average before: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
 console.log('');
 console.log('  aead  mirror ms  anchor ms  ratio  beats  max beat ms (recv / src)  invoke beats p50/p99/max  invoke ms p99  heap peak / retained');
 for (const aead of process.env.AEAD === 'off' ? [false] : process.env.AEAD === 'on' ? [true] : [false, true]) {

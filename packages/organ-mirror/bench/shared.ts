@@ -23,9 +23,17 @@ export function plainBranch(): Record<string, Record<string, string | number>> {
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A free-running heartbeat (one step, then one event-loop turn) that times every step. */
+/** Beat period in ms (`BEAT_MS`, default 2; 0 = free-running: one step per event-loop turn). */
+export const BEAT_MS = Number(process.env.BEAT_MS ?? 2);
+
+/**
+ * A paced heartbeat, as a peer runs one: a step every `BEAT_MS` (a late beat is followed at
+ * once by the next, missed slots are skipped), timing every step.
+ */
 export class BenchBeats {
+  private slot = performance.now();
   private durations: number[] = [];
   /** The longest beats: ms, inputs admitted, slices run. */
   private longest: Array<[number, number, number]> = [];
@@ -34,6 +42,11 @@ export class BenchBeats {
 
   async step(): Promise<number> {
     const start = process.hrtime.bigint();
+    if (BEAT_MS > 0) {
+      const wait = this.slot - performance.now();
+      if (wait > 0.5) await sleep(wait);
+      this.slot = Math.max(this.slot + BEAT_MS, performance.now());
+    }
     const report = this.runtime.step();
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     this.durations.push(ms);
@@ -43,8 +56,12 @@ export class BenchBeats {
       this.longest.length = Math.min(this.longest.length, 5);
     }
     await turn();
+    this.lastInputs = report.inputs;
     return ms;
   }
+
+  /** Inputs the last step admitted. */
+  lastInputs = 0;
 
   reset(): void {
     this.durations = [];

@@ -32,11 +32,16 @@ const listener = await manager.listen('tcp', '127.0.0.1:0');
 
 const beats = new BenchBeats(runtime);
 let running = true;
+let from = 0n;
 process.on('message', (message: { stop?: boolean; measure?: boolean }) => {
-  if (message.measure) beats.reset();
+  if (message.measure) {
+    beats.reset();
+    from = process.hrtime.bigint();
+  }
   if (message.stop) {
     running = false;
-    process.send!({ beats: beats.summary() });
+    // The window of the mirror in this process, in µs of the monotonic clock (as CPU profiles stamp samples).
+    process.send!({ beats: beats.summary(), window: [Number(from / 1000n), Number(process.hrtime.bigint() / 1000n)] });
   }
 });
 process.send!({ port: Number(listener.address.split(':').pop()), address: listener.address, digest });

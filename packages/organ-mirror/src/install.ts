@@ -225,6 +225,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
         return serve(mount, message, beat);
       case 'ack':
         return pubs.get(keyOf(mount))?.onAck(message.epoch, message.seq);
+      case 'got':
+        return pubs.get(keyOf(mount))?.onGot(message.epoch, message.seq, message.part);
       case 'unsub':
         return pubs.get(keyOf(mount))?.end('ok', 'unsubscribed');
       default:

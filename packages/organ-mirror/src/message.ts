@@ -4,6 +4,7 @@
  *
  *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq]}
  *                       ack    {epoch, seq}                 (cumulative: every bundle ≤ seq is applied)
+ *                       got    {epoch, seq, part}           (parts 1..part of bundle seq are staged: the source may send more)
  *                       unsub  {}
  *   source → receiver   welcome {epoch, resumed}
  *                       bundle {epoch, seq, part, parts, first_beat, last_beat, ops: list of op}
@@ -26,6 +27,7 @@ export interface ResumeToken {
 export type Message =
   | { readonly kind: 'sub'; readonly src: string; readonly window: number; readonly maxInfl: number; readonly token: ResumeToken | undefined }
   | { readonly kind: 'ack'; readonly epoch: string; readonly seq: number }
+  | { readonly kind: 'got'; readonly epoch: string; readonly seq: number; readonly part: number }
   | { readonly kind: 'unsub' }
   | { readonly kind: 'welcome'; readonly epoch: string; readonly resumed: boolean }
   | { readonly kind: 'bundle'; readonly epoch: string; readonly seq: number; readonly part: number; readonly parts: number; readonly firstBeat: number; readonly lastBeat: number; readonly ops: readonly StagedCell[] }
@@ -50,6 +52,8 @@ export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): Fro
     }
     case 'ack':
       return envelope('ack', [str('epoch', message.epoch), n64('seq', message.seq)]);
+    case 'got':
+      return envelope('got', [str('epoch', message.epoch), n64('seq', message.seq), n64('part', message.part)]);
     case 'unsub':
       return envelope('unsub', []);
     case 'welcome':
@@ -109,6 +113,8 @@ export function readMessage(root: StagedCell): Message | string {
       }
       case 'ack':
         return { kind: 'ack', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq') };
+      case 'got':
+        return { kind: 'got', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq'), part: need(u('part'), 'part') };
       case 'unsub':
         return { kind: 'unsub' };
       case 'welcome': {

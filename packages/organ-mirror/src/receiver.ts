@@ -207,7 +207,7 @@ export class Subscription {
       case 'reject':
         return this.fail(`the source refused: ${message.note}`, TOPIC.schema, true);
       default:
-        return; // sub/ack/unsub are for the source half
+        return; // sub/ack/got/unsub are for the source half
     }
   }
 
@@ -260,8 +260,9 @@ export class Subscription {
     if (this.phase !== 'active' || expect === undefined || b.epoch !== expect.epoch) return;
     const appliedSeq = expect.applied;
     if (b.seq <= appliedSeq) {
-      // Applied already (a resend after a lost ack): acknowledge again, apply nothing.
-      if (b.part === b.parts) this.ack(expect.epoch, appliedSeq);
+      // Applied already (a resend after a lost ack): acknowledge again, apply nothing. At its
+      // first part already: the source sends the rest only as fast as this side stages parts.
+      if (b.part === 1 || b.part === b.parts) this.ack(expect.epoch, appliedSeq);
       return;
     }
     if (b.seq < expect.next) return; // held, waiting for a commit
@@ -287,7 +288,11 @@ export class Subscription {
       partial.parts.push(b.ops);
     }
     partial.got++;
-    if (b.parts === 0) return; // more parts follow
+    if (b.parts === 0) {
+      // More parts follow; the source sends them as this side keeps up (it stays a little ahead).
+      this.trySend(buildMessage({ kind: 'got', epoch: b.epoch, seq: b.seq, part: b.part }));
+      return;
+    }
     this.partial = undefined;
     expect.next = b.seq + 1;
     const complete: Complete = { epoch: b.epoch, seq: b.seq, scratch: partial.scratch, cells: partial.cells, parts: partial.parts };

@@ -34,8 +34,9 @@ interface SealedBundle {
   /** The messages packed so far, in order, and their estimated frame bytes (the per-beat budget counts these). */
   readonly parts: FrozenCell[];
   readonly sizes: number[];
-  /** Parts handed to the current channel. */
+  /** Parts handed to the current channel, and parts the receiver said it staged from it. */
   next: number;
+  staged: number;
   /** Set while the bundle is still being packed: more parts will come. */
   packing: { readonly parts: Generator<PackedPart, void>; ahead: PackedPart | undefined; readonly stats: PackStats } | undefined;
 }
@@ -122,12 +123,23 @@ export class Publication {
     this.episode.wake();
   }
 
+  /** The receiver staged parts `1..part` of bundle `seq`: the source may run further ahead. */
+  onGot(epoch: string, seq: number, part: number): void {
+    const bundle = this.bundles.get(seq);
+    if (epoch !== this.epoch || bundle === undefined || part <= bundle.staged || part > bundle.next) return;
+    bundle.staged = part;
+    this.episode.wake();
+  }
+
   /** A new channel for this mount (the receiver reconnected): everything unacknowledged goes again. */
   reconnected(): void {
     this.connected = true;
     this.cancelRetention?.();
     this.cancelRetention = undefined;
-    for (const bundle of this.bundles.values()) bundle.next = 0;
+    for (const bundle of this.bundles.values()) {
+      bundle.next = 0;
+      bundle.staged = 0;
+    }
     this.writeServing();
     this.episode.wake();
   }
@@ -211,6 +223,9 @@ export class Publication {
         }
         const size = bundle.sizes[bundle.next]!;
         if (spent > 0 && spent + size > budget) return 'again';
+        // Never more than two beats' budget ahead of what the receiver has staged, so its
+        // captures do not decode a burst of parts; its `got` wakes this slice again.
+        if (bundle.next > bundle.staged && this.unstagedBytes(bundle) + size > 2 * budget) return undefined;
         try {
           // After a reconnect the parts go again from the first: the receiver stages whole bundles only.
           this.mount.sendBranch(bundle.parts[bundle.next]!);
@@ -235,6 +250,12 @@ export class Publication {
     return undefined;
   }
 
+  private unstagedBytes(bundle: SealedBundle): number {
+    let bytes = 0;
+    for (let i = bundle.staged; i < bundle.next; i++) bytes += bundle.sizes[i]!;
+    return bytes;
+  }
+
   /** Starts bundle `seq` from what the log holds; its parts are packed as they are sent. */
   private seal(beat: number): void {
     const firstBeat = this.log.firstChange ?? beat;
@@ -246,7 +267,7 @@ export class Publication {
     const seq = ++this.lastSeq;
     const stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 };
     this.bundles.set(seq, {
-      seq, snapshot, firstBeat, parts: [], sizes: [], next: 0,
+      seq, snapshot, firstBeat, parts: [], sizes: [], next: 0, staged: 0,
       packing: { parts: packParts(ops, this.env.options.partBytes, stats), ahead: undefined, stats },
     });
     this.episode.bundle(seq, { epoch: v.text(this.epoch), first_beat: v.n(firstBeat), started_beat: v.n(beat), snapshot: v.flag(snapshot) });
