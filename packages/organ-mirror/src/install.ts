@@ -22,10 +22,10 @@ export interface MirrorOptions {
   readonly mode?: string;
   /** This runtime's node name: the default `local_node` of requests (otherwise requests must carry one). */
   readonly localNode?: string;
-  /** Estimated bytes per bundle frame before a bundle is split into parts (default 128 KiB). */
+  /** Estimated bytes per bundle frame before a bundle is split into parts (default 64 KiB). */
   readonly partBytes?: number;
   /**
-   * Estimated frame bytes one mirror may encode and send per beat (default 128 KiB; at least
+   * Estimated frame bytes one mirror may encode and send per beat (default 64 KiB; at least
    * one part always goes). Bytes, not time, so a replay sends the same parts at the same beats.
    */
   readonly beatBytes?: number;
@@ -93,8 +93,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     kind,
     mode,
     localNode: options.localNode,
-    partBytes: positive('partBytes', options.partBytes, 128 << 10),
-    beatBytes: positive('beatBytes', options.beatBytes, 128 << 10),
+    partBytes: positive('partBytes', options.partBytes, 64 << 10),
+    beatBytes: positive('beatBytes', options.beatBytes, 64 << 10),
     retainBeats: positive('retainBeats', options.retainBeats, 1000),
     retry: { first: positive('retry.first', options.retry?.first, 1), max: positive('retry.max', options.retry?.max, 32) },
     canPublish: options.canPublish ?? (() => true),
