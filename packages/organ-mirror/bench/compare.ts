@@ -81,6 +81,8 @@ async function anchor(): Promise<{ ms: number; bytes: number }> {
 interface Row {
   aead: boolean;
   mirrorMs: number;
+  receiverCpuMs: number;
+  sourceCpuMs: number;
   beats: number;
   anchorMs: number;
   anchorBytes: number;
@@ -141,6 +143,7 @@ async function run(aead: boolean): Promise<Row> {
   const invokeMs: number[] = [];
   let inFlight = false;
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   let count = 0;
   while (tree.getValue([...request, 'bundle_seq'])?.value !== 1n) {
     if (!inFlight) {
@@ -164,10 +167,12 @@ async function run(aead: boolean): Promise<Row> {
     if (++count > 1_000_000) throw new Error('the mirror did not finish');
   }
   const end = process.hrtime.bigint();
+  const used = process.cpuUsage(cpu);
+  const receiverCpuMs = (used.user + used.system) / 1000;
   const mirrorMs = Number(end - start) / 1e6;
   const receiverBeat = beats.summary();
   child.send({ stop: true });
-  const [bye] = (await once(child, 'message')) as [{ beats: ReturnType<BenchBeats['summary']>; window: [number, number] }];
+  const [bye] = (await once(child, 'message')) as [{ cpuMs: number; beats: ReturnType<BenchBeats['summary']>; window: [number, number] }];
   if (profile) console.log(`        profile windows (µs, monotonic): receiver ${Number(start / 1000n)} ${Number(end / 1000n)}, source ${bye.window[0]} ${bye.window[1]}`);
   await manager.close();
   await once(child, 'exit');
@@ -179,7 +184,7 @@ async function run(aead: boolean): Promise<Row> {
   if (digestHex(tree.get('/data/big')!) !== hello.digest) throw new Error('the copy differs from the source');
   const anchored = await anchor();
   return {
-    aead, mirrorMs, beats: receiverBeat.count, anchorMs: anchored.ms, anchorBytes: anchored.bytes, receiverBeat, sourceBeat: bye.beats,
+    aead, mirrorMs, receiverCpuMs, sourceCpuMs: bye.cpuMs, beats: receiverBeat.count, anchorMs: anchored.ms, anchorBytes: anchored.bytes, receiverBeat, sourceBeat: bye.beats,
     invokeBeats, invokeMs, heapBaseline, heapPeak, retained, externalPeak,
   };
 }
@@ -198,7 +203,7 @@ for (const aead of process.env.AEAD === 'off' ? [false] : process.env.AEAD === '
     `  ${quantile(r.invokeMs, 0.99).toFixed(1).padStart(12)}` +
     `  ${mb(peak)} / ${mb(r.retained)} MB = ${(peak / r.retained).toFixed(2)}x`,
   );
-  console.log(`        beats p50/p99 ms: receiver ${r.receiverBeat.p50.toFixed(2)}/${r.receiverBeat.p99.toFixed(2)}, source ${r.sourceBeat.p50.toFixed(2)}/${r.sourceBeat.p99.toFixed(2)} (${r.sourceBeat.count} beats); anchor ${mb(r.anchorBytes)} MB packed; receiver array buffers peak ${mb(r.externalPeak)} MB`);
+  console.log(`        CPU ms during the mirror: receiver ${r.receiverCpuMs.toFixed(0)}, source ${r.sourceCpuMs.toFixed(0)}; beats p50/p99 ms: receiver ${r.receiverBeat.p50.toFixed(2)}/${r.receiverBeat.p99.toFixed(2)}, source ${r.sourceBeat.p50.toFixed(2)}/${r.sourceBeat.p99.toFixed(2)} (${r.sourceBeat.count} beats); anchor ${mb(r.anchorBytes)} MB packed; receiver array buffers peak ${mb(r.externalPeak)} MB`);
   console.log(`        longest beats: receiver ${r.receiverBeat.longest}; source ${r.sourceBeat.longest}`);
 }
 console.log(`load average after: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);

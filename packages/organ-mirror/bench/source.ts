@@ -33,15 +33,18 @@ const listener = await manager.listen('tcp', '127.0.0.1:0');
 const beats = new BenchBeats(runtime);
 let running = true;
 let from = 0n;
+let cpu = process.cpuUsage();
 process.on('message', (message: { stop?: boolean; measure?: boolean }) => {
   if (message.measure) {
     beats.reset();
     from = process.hrtime.bigint();
+    cpu = process.cpuUsage();
   }
   if (message.stop) {
     running = false;
     // The window of the mirror in this process, in µs of the monotonic clock (as CPU profiles stamp samples).
-    process.send!({ beats: beats.summary(), window: [Number(from / 1000n), Number(process.hrtime.bigint() / 1000n)] });
+    const used = process.cpuUsage(cpu);
+    process.send!({ cpuMs: (used.user + used.system) / 1000, beats: beats.summary(), window: [Number(from / 1000n), Number(process.hrtime.bigint() / 1000n)] });
   }
 });
 process.send!({ port: Number(listener.address.split(':').pop()), address: listener.address, digest });
