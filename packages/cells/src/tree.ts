@@ -65,6 +65,15 @@ export interface Tree {
   remove(path: PathLike): boolean;
   /** Removes every child of the store at `path` for good. */
   clear(path: PathLike): void;
+  /**
+   * Moves the live cell at `path` in `from` (another tree, which gives it up) to the same path
+   * here, where nothing may be (`CELL_EXISTS`); missing parents are created as dictionaries.
+   * The branch is not copied: it is built elsewhere (e.g. over several beats) and attached in
+   * one step. Its cells are stamped with this tree's beat as if created now, without history;
+   * subscribers hear one `create`, for the adopted cell (as `remove` reports only the cell it
+   * removes). Undone by a failing batch (then it belongs to neither tree).
+   */
+  adopt(from: Tree, path: PathLike): Cell;
   /** Runs `fn`; if it throws, every change it made is undone and nobody is told of them. */
   batch<T>(fn: () => T): T;
   /** Hears every committed change; returns the unsubscribe function. */
@@ -324,6 +333,44 @@ class CellTree implements Tree {
     for (const child of [...node.byKey.values()]) this.detach(child);
   }
 
+  adopt(from: Tree, path: PathLike): CellNode {
+    const names = parsePath(path);
+    if (!(from instanceof CellTree) || from === this) throw cellsError('CELL_NOT_FOUND', 'adopt takes a cell of another tree made by createTree');
+    const node = from.walkNoLinks(names);
+    if (names.length === 0 || node === undefined || node.deleted !== undefined) {
+      throw cellsError('CELL_NOT_FOUND', `no live cell at ${formatPath(names)} in the tree to adopt from`, { path: formatPath(names) });
+    }
+    this.checkWritable(names);
+    if (this.walkNoLinks(names) !== undefined) throw cellsError('CELL_EXISTS', `${formatPath(names)} exists already; remove it before adopting a cell there`);
+    from.release(node);
+    const parent = this.parentForWrite(names);
+    this.snapshot(parent);
+    restamp(node, this.beat);
+    node.parent = parent;
+    parent.byKey!.set(node.name.key, node);
+    if (parent.kind === 'list') parent.order!.push(node);
+    else parent.order = undefined;
+    this.onUndo(() => {
+      parent.byKey!.delete(node.name.key);
+      if (parent.kind === 'list') parent.order!.splice(parent.order!.indexOf(node), 1);
+      else parent.order = undefined;
+      node.parent = undefined;
+    });
+    parent.modified = this.beat;
+    this.touchAncestors(node);
+    this.emit('create', node);
+    return node;
+  }
+
+  /** Lets go of `node` without a trace (it moves to another tree): no undo, no event. */
+  private release(node: CellNode): void {
+    const parent = node.parent!;
+    parent.byKey!.delete(node.name.key);
+    if (parent.kind === 'list') parent.order!.splice(parent.order!.indexOf(node), 1);
+    else if (parent.order !== undefined) parent.order = parent.order.filter((child) => child !== node);
+    node.parent = undefined;
+  }
+
   batch<T>(fn: () => T): T {
     if (this.undo !== undefined) return fn(); // nested: the outer batch owns the undo log
     return this.batchUndo(fn);
@@ -540,6 +587,16 @@ class CellTree implements Tree {
   private notify(change: TreeChange): void {
     for (const listener of this.listeners) listener(change);
   }
+}
+
+/** Stamps a moved branch as created at `beat`, with no past states. */
+function restamp(node: CellNode, beat: number): void {
+  node.created = beat;
+  node.modified = beat;
+  node.subtreeModified = beat;
+  if (node.deleted !== undefined) node.deleted = beat;
+  node.past = undefined;
+  if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
 }
 
 function restoreSnapshot(saved: Snapshot): void {

@@ -14,6 +14,15 @@ const fail = (note: string): never => {
   throw new ApplyError(note);
 };
 
+/** True when `ops` (a bundle's first part) start by replacing the whole branch: every later op works inside the new one. */
+export function replacesBranch(ops: readonly StagedCell[]): boolean {
+  const first = ops[0];
+  if (first === undefined) return false;
+  const kind = field(first, 'op');
+  const path = readChain(field(first, 'path'));
+  return kind?.kind === 'value' && kind.value?.type === 'text' && kind.value.value === 'put' && Array.isArray(path) && path.length === 0;
+}
+
 /** Applies the ops of one bundle part in order. */
 export function applyOps(tree: Tree, dst: readonly Name[], ops: readonly StagedCell[]): number {
   let cells = 0;

@@ -37,6 +37,7 @@ export interface ResolvedOptions {
   readonly mode: string;
   readonly localNode: string | undefined;
   readonly partBytes: number;
+  readonly beatBytes: number;
   readonly retainBeats: number;
   readonly retry: { readonly first: number; readonly max: number };
   readonly canPublish: (peer: string, path: string) => boolean;

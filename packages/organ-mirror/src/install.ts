@@ -22,8 +22,13 @@ export interface MirrorOptions {
   readonly mode?: string;
   /** This runtime's node name: the default `local_node` of requests (otherwise requests must carry one). */
   readonly localNode?: string;
-  /** Estimated bytes per bundle frame before a bundle is split into parts (default 1 MiB). */
+  /** Estimated bytes per bundle frame before a bundle is split into parts (default 64 KiB). */
   readonly partBytes?: number;
+  /**
+   * Estimated frame bytes one mirror may encode and send per beat (default 64 KiB; at least
+   * one part always goes). Bytes, not time, so a replay sends the same parts at the same beats.
+   */
+  readonly beatBytes?: number;
   /** Beats a source keeps a disconnected subscriber's unacknowledged bundles (default 1000). */
   readonly retainBeats?: number;
   /** Beats before the receiver redials after a break: first, doubling up to max (default 1 and 32). */
@@ -88,7 +93,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     kind,
     mode,
     localNode: options.localNode,
-    partBytes: positive('partBytes', options.partBytes, 1 << 20),
+    partBytes: positive('partBytes', options.partBytes, 64 << 10),
+    beatBytes: positive('beatBytes', options.beatBytes, 64 << 10),
     retainBeats: positive('retainBeats', options.retainBeats, 1000),
     retry: { first: positive('retry.first', options.retry?.first, 1), max: positive('retry.max', options.retry?.max, 32) },
     canPublish: options.canPublish ?? (() => true),
@@ -219,6 +225,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
         return serve(mount, message, beat);
       case 'ack':
         return pubs.get(keyOf(mount))?.onAck(message.epoch, message.seq);
+      case 'got':
+        return pubs.get(keyOf(mount))?.onGot(message.epoch, message.seq, message.part);
       case 'unsub':
         return pubs.get(keyOf(mount))?.end('ok', 'unsubscribed');
       default:

@@ -4,9 +4,11 @@
  *
  *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq]}
  *                       ack    {epoch, seq}                 (cumulative: every bundle ≤ seq is applied)
+ *                       got    {epoch, seq, part}           (parts 1..part of bundle seq are staged: the source may send more)
  *                       unsub  {}
  *   source → receiver   welcome {epoch, resumed}
  *                       bundle {epoch, seq, part, parts, first_beat, last_beat, ops: list of op}
+ *                              (parts = 0 on every part but the last, which names the count)
  *                       reject {note}
  *
  * Reading never throws: a malformed message becomes a note (the organ reports it as `tp_schema`).
@@ -25,6 +27,7 @@ export interface ResumeToken {
 export type Message =
   | { readonly kind: 'sub'; readonly src: string; readonly window: number; readonly maxInfl: number; readonly token: ResumeToken | undefined }
   | { readonly kind: 'ack'; readonly epoch: string; readonly seq: number }
+  | { readonly kind: 'got'; readonly epoch: string; readonly seq: number; readonly part: number }
   | { readonly kind: 'unsub' }
   | { readonly kind: 'welcome'; readonly epoch: string; readonly resumed: boolean }
   | { readonly kind: 'bundle'; readonly epoch: string; readonly seq: number; readonly part: number; readonly parts: number; readonly firstBeat: number; readonly lastBeat: number; readonly ops: readonly StagedCell[] }
@@ -49,6 +52,8 @@ export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): Fro
     }
     case 'ack':
       return envelope('ack', [str('epoch', message.epoch), n64('seq', message.seq)]);
+    case 'got':
+      return envelope('got', [str('epoch', message.epoch), n64('seq', message.seq), n64('part', message.part)]);
     case 'unsub':
       return envelope('unsub', []);
     case 'welcome':
@@ -108,6 +113,8 @@ export function readMessage(root: StagedCell): Message | string {
       }
       case 'ack':
         return { kind: 'ack', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq') };
+      case 'got':
+        return { kind: 'got', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq'), part: need(u('part'), 'part') };
       case 'unsub':
         return { kind: 'unsub' };
       case 'welcome': {
@@ -121,7 +128,9 @@ export function readMessage(root: StagedCell): Message | string {
         if (ops?.kind !== 'list') return 'bundle: ops is not a list';
         const part = need(u('part'), 'part');
         const parts = need(u('parts'), 'parts');
-        if (part < 1 || part > parts) return `bundle: part ${part} is outside 1..${parts}`;
+        // `parts` is 0 on every part but the last of a bundle packed over several beats.
+        if (part < 1) return `bundle: part ${part} is not a part number`;
+        if (parts !== 0 && part !== parts) return `bundle: part ${part} names ${parts} parts; only the last part names the count`;
         return {
           kind: 'bundle', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq'), part, parts,
           firstBeat: need(u('first_beat'), 'first_beat'), lastBeat: need(u('last_beat'), 'last_beat'), ops: ops.children,

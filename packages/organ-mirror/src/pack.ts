@@ -1,11 +1,11 @@
 /**
- * Sealed ops → bundle parts. Every `put` is frozen (copied) now, because the source keeps
- * changing while the bundle waits for its acknowledgement. A part is one frame; a bundle is
+ * Sealed ops → bundle parts. Every `put` is frozen (copied) when its part is packed, because
+ * the source keeps changing while the bundle waits for its acknowledgement. A part is one frame; a bundle is
  * split into parts only when its estimated size passes the budget (a whole 100,000-cell
  * snapshot does not fit a 4 MiB provider frame). A store too big for one part becomes a
  * `put` of its empty shell followed by `add` ops carrying runs of its children, and children
- * too big on their own recurse. The receiver applies all parts of a bundle in one batch, so
- * a split bundle is exactly as atomic as a whole one.
+ * too big on their own recurse. The receiver applies all parts of a bundle at once, so a split
+ * bundle is exactly as atomic as a whole one.
  */
 import { text, type Cell, type Name, type Value } from '@cep/cells';
 import type { MirrorOp } from './delta.ts';
@@ -36,115 +36,141 @@ export interface PackStats {
   estimatedBytes: number;
 }
 
+/** One part: its ops and their estimated frame bytes. */
+export interface PackedPart {
+  readonly ops: FrozenCell[];
+  readonly estimatedBytes: number;
+}
+
+/** Estimated frame bytes of `cell`'s live branch at `depth`: exact up to `cap`, past it some number above `cap` (so a huge store is not walked whole to learn that it is big). */
+function sizeUpTo(cell: Cell, depth: number, cap: number): number {
+  let size = CELL_COST + SEGMENT_COST * depth + valueCost(cell.value) + (cell.linkTarget?.length ?? 0) * SEGMENT_COST;
+  if (cell.kind === 'dictionary' || cell.kind === 'list') {
+    for (const c of cell.children()) {
+      if (size > cap) return size;
+      if (!c.isDeleted) size += sizeUpTo(c, depth + 1, cap - size);
+    }
+  }
+  return size;
+}
+
 /** Packs ops into parts of at most about `budget` estimated bytes each (a lone oversized value still gets its own part). */
-export function packOps(ops: readonly MirrorOp[], budget: number): { parts: FrozenCell[][]; stats: PackStats } {
-  const sizes = new Map<Cell, number>();
-  const sizeOf = (cell: Cell, depth: number): number => {
-    let size = sizes.get(cell);
-    if (size !== undefined) return size;
-    size = CELL_COST + SEGMENT_COST * depth + valueCost(cell.value) + (cell.linkTarget?.length ?? 0) * SEGMENT_COST;
-    if (cell.kind === 'dictionary' || cell.kind === 'list') for (const c of cell.children()) if (!c.isDeleted) size += sizeOf(c, depth + 1);
-    sizes.set(cell, size);
-    return size;
-  };
-  const parts: FrozenCell[][] = [];
+export function packOps(ops: readonly MirrorOp[], budget: number, stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 }): { parts: PackedPart[]; stats: PackStats } {
+  return { parts: [...packParts(ops, budget, stats)], stats };
+}
+
+/**
+ * The same, lazily: each part is frozen when it is pulled, so a caller can spread a huge
+ * bundle over many beats. A store's children are listed when the walk reaches it; what
+ * changes in the tree after that is the caller's to ship (the source follows with a delta of
+ * everything that changed while it walked). Always yields at least one part.
+ */
+export function* packParts(ops: readonly MirrorOp[], budget: number, stats: PackStats): Generator<PackedPart, void> {
   let current: FrozenCell[] = [];
   let used = 0;
-  const stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 };
-  const push = (op: FrozenCell, cost: number, cells: number): void => {
+  let yielded = false;
+  function* push(op: FrozenCell, cost: number, cells: number): Generator<PackedPart, void> {
     if (current.length > 0 && used + cost > budget) {
-      parts.push(current);
+      const part = { ops: current, estimatedBytes: used };
       current = [];
       used = 0;
+      yielded = true;
+      yield part;
     }
     current.push(op);
     used += cost;
     stats.ops++;
     stats.cells += cells;
     stats.estimatedBytes += cost;
-  };
+  }
   const opCost = (path: readonly Name[]): number => CELL_COST * 2 + SEGMENT_COST * path.length * (path.length + 1);
 
   /** Children of `store` written as `add` ops (split by the budget), big stores among them recursing as `put`s. */
-  const addRuns = (path: readonly Name[], store: Cell, children: readonly Cell[], previousOf: (child: Cell) => Name | null | undefined): void => {
+  function* addRuns(path: readonly Name[], store: Cell, children: readonly Cell[], previousOf: (child: Cell) => Name | null | undefined): Generator<PackedPart, void> {
     let run: FrozenCell[] = [];
     let runSize = 0;
     let runCells = 0;
-    const flush = (): void => {
+    function* flush(): Generator<PackedPart, void> {
       if (run.length === 0) return;
-      push(opCell('add', path, { v: frozenShell('v', store, run) }), opCost(path) + CELL_COST + runSize, runCells);
+      const op = opCell('add', path, { v: frozenShell('v', store, run) });
+      const cost = opCost(path) + CELL_COST + runSize;
+      const cells = runCells;
       run = [];
       runSize = 0;
       runCells = 0;
-    };
+      yield* push(op, cost, cells);
+    }
     for (const child of children) {
-      const childSize = sizeOf(child, path.length + 1);
+      const childSize = sizeUpTo(child, path.length + 1, budget);
       if (childSize > budget && (child.kind === 'dictionary' || child.kind === 'list')) {
-        flush();
-        put([...path, child.name], child, previousOf(child));
+        yield* flush();
+        yield* put([...path, child.name], child, previousOf(child));
       } else {
-        if (runSize + childSize > budget) flush();
+        if (runSize + childSize > budget) yield* flush();
         const copy = freeze(child);
         run.push(copy);
         runSize += childSize;
         runCells += countCells(copy);
       }
     }
-    flush();
-  };
+    yield* flush();
+  }
 
-  const put = (path: readonly Name[], cell: Cell, after: Name | null | undefined): void => {
-    const size = sizeOf(cell, path.length);
+  function* put(path: readonly Name[], cell: Cell, after: Name | null | undefined): Generator<PackedPart, void> {
+    const size = sizeUpTo(cell, path.length, budget);
     const store = cell.kind === 'dictionary' || cell.kind === 'list';
     if (!store || size <= budget) {
       const copy = freeze(cell, 'v');
-      push(opCell('put', path, { v: copy, after }), opCost(path) + size, countCells(copy));
+      yield* push(opCell('put', path, { v: copy, after }), opCost(path) + size, countCells(copy));
       return;
     }
-    push(opCell('put', path, { v: frozenShell('v', cell, []), after }), opCost(path) + CELL_COST, 1);
-    addRuns(path, cell, cell.children().filter((c) => !c.isDeleted), previousIn(cell));
-  };
+    yield* push(opCell('put', path, { v: frozenShell('v', cell, []), after }), opCost(path) + CELL_COST, 1);
+    // The children as they are now; the walk through them may take several beats.
+    yield* addRuns(path, cell, cell.children().filter((c) => !c.isDeleted), previousIn(cell));
+  }
 
-  const merge = (entries: ReadonlyArray<{ readonly path: readonly Name[]; readonly cell: Cell }>): void => {
+  function* merge(entries: ReadonlyArray<{ readonly path: readonly Name[]; readonly cell: Cell }>): Generator<PackedPart, void> {
     let chunk: Array<{ path: readonly Name[]; cell: Cell }> = [];
     let chunkSize = 0;
-    const flush = (): void => {
+    function* flush(): Generator<PackedPart, void> {
       if (chunk.length === 0) return;
-      push(opCell('mrg', [], { v: overlay(chunk) }), CELL_COST * 2 + chunkSize, chunk.length);
+      const op = opCell('mrg', [], { v: overlay(chunk) });
+      const cost = CELL_COST * 2 + chunkSize;
+      const cells = chunk.length;
       chunk = [];
       chunkSize = 0;
-    };
+      yield* push(op, cost, cells);
+    }
     for (const entry of entries) {
       // The value, and (at most) a dictionary on its way for each level.
-      const size = sizeOf(entry.cell, entry.path.length) + (CELL_COST + SEGMENT_COST * entry.path.length) * entry.path.length;
-      if (chunkSize + size > budget) flush();
+      const size = sizeUpTo(entry.cell, entry.path.length, budget) + (CELL_COST + SEGMENT_COST * entry.path.length) * entry.path.length;
+      if (chunkSize + size > budget) yield* flush();
       chunk.push(entry);
       chunkSize += size;
     }
-    flush();
-  };
+    yield* flush();
+  }
 
   for (const op of ops) {
     switch (op.op) {
       case 'put':
-        put(op.path, op.cell, op.after);
+        yield* put(op.path, op.cell, op.after);
         break;
       case 'del':
-        push(opCell('del', op.path, op.names === undefined ? {} : { names: op.names }), opCost(op.path) + (op.names?.length ?? 0) * (CELL_COST + SEGMENT_COST), 0);
+        yield* push(opCell('del', op.path, op.names === undefined ? {} : { names: op.names }), opCost(op.path) + (op.names?.length ?? 0) * (CELL_COST + SEGMENT_COST), 0);
         break;
       case 'mrg':
-        merge(op.entries);
+        yield* merge(op.entries);
         break;
       case 'add':
-        addRuns(op.path, op.store, op.cells, previousIn(op.store));
+        yield* addRuns(op.path, op.store, op.cells, previousIn(op.store));
         break;
       case 'ord':
-        push(opCell('ord', op.path, { names: op.names }), opCost(op.path) + op.names.length * (CELL_COST + SEGMENT_COST), 0);
+        yield* push(opCell('ord', op.path, { names: op.names }), opCost(op.path) + op.names.length * (CELL_COST + SEGMENT_COST), 0);
         break;
     }
   }
-  if (current.length > 0 || parts.length === 0) parts.push(current);
-  return { parts, stats };
+  if (current.length > 0 || !yielded) yield { ops: current, estimatedBytes: used };
 }
 
 /** For a list: each live child's previous live sibling (`null` for the first), where a big child is `put`; nothing for a dictionary. */

@@ -6,12 +6,18 @@
  * acknowledges them. A bundle whose seq is already applied is acknowledged again and never
  * applied twice. When the channel breaks it keeps its token, redials with a growing delay, and
  * the source continues after the last bundle applied here.
+ *
+ * A bundle that replaces the whole branch (a snapshot: its first op is a `put` at the branch
+ * root) is staged part by part, as each part arrives, into a scratch tree that nothing else
+ * sees; at commit the staged branch is adopted into the runtime's tree in one step. So no
+ * decoded part outlives its beat, and the commit beat moves a branch instead of writing every
+ * cell. Any other bundle keeps its decoded parts until it is applied.
  */
-import { text, type Name } from '@cep/cells';
+import { createTree, text, type Name, type Tree } from '@cep/cells';
 import { CepError } from '@cep/errors';
 import type { StagedCell } from '@cep/serializer';
 import { TOPIC, type Mount } from '@cep/transport';
-import { ApplyError, applyOps } from './apply.ts';
+import { ApplyError, applyOps, replacesBranch } from './apply.ts';
 import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
 import { buildMessage, formatToken, type Message, type ResumeToken } from './message.ts';
@@ -20,9 +26,22 @@ import type { MirrorRequest } from './request.ts';
 type Phase = 'opening' | 'subscribing' | 'active' | 'broken' | 'error' | 'ended';
 type Bundle = Extract<Message, { kind: 'bundle' }>;
 
+/** A bundle being assembled, part by part. */
+interface Assembly {
+  readonly seq: number;
+  got: number;
+  /** A snapshot bundle: the branch as staged so far (its cells counted in `cells`). */
+  readonly scratch: Tree | undefined;
+  cells: number;
+  /** Any other bundle: its decoded parts, in order. */
+  readonly parts: Array<readonly StagedCell[]>;
+}
+
 interface Complete {
   readonly epoch: string;
   readonly seq: number;
+  readonly scratch: Tree | undefined;
+  readonly cells: number;
   readonly parts: ReadonlyArray<readonly StagedCell[]>;
 }
 
@@ -34,7 +53,7 @@ export class Subscription {
   private mount: Mount | undefined;
   /** After a welcome: the epoch, the next seq due, and the last seq applied *in this epoch*. */
   private expect: { epoch: string; next: number; applied: number } | undefined;
-  private partial: { seq: number; parts: Array<readonly StagedCell[] | undefined>; got: number } | undefined;
+  private partial: Assembly | undefined;
   private held: Complete[] = [];
   private subSent = false;
   private everActive = false;
@@ -188,7 +207,7 @@ export class Subscription {
       case 'reject':
         return this.fail(`the source refused: ${message.note}`, TOPIC.schema, true);
       default:
-        return; // sub/ack/unsub are for the source half
+        return; // sub/ack/got/unsub are for the source half
     }
   }
 
@@ -241,8 +260,9 @@ export class Subscription {
     if (this.phase !== 'active' || expect === undefined || b.epoch !== expect.epoch) return;
     const appliedSeq = expect.applied;
     if (b.seq <= appliedSeq) {
-      // Applied already (a resend after a lost ack): acknowledge again, apply nothing.
-      if (b.part === b.parts) this.ack(expect.epoch, appliedSeq);
+      // Applied already (a resend after a lost ack): acknowledge again, apply nothing. At its
+      // first part already: the source sends the rest only as fast as this side stages parts.
+      if (b.part === 1 || b.part === b.parts) this.ack(expect.epoch, appliedSeq);
       return;
     }
     if (b.seq < expect.next) return; // held, waiting for a commit
@@ -254,14 +274,32 @@ export class Subscription {
       if (this.mount !== undefined) this.subscribeSoon(this.mount);
       return;
     }
-    const partial = (this.partial ??= { seq: b.seq, parts: new Array(b.parts).fill(undefined), got: 0 });
-    partial.parts[b.part - 1] = b.ops;
+    const partial = (this.partial ??= { seq: b.seq, got: 0, scratch: replacesBranch(b.ops) ? createTree({ beat }) : undefined, cells: 0, parts: [] });
+    if (partial.scratch !== undefined) {
+      try {
+        partial.scratch.setBeat(beat);
+        partial.cells += applyOps(partial.scratch, this.req.dst, b.ops);
+      } catch (error) {
+        if (!(error instanceof ApplyError) && !(error instanceof CepError)) throw error;
+        this.partial = undefined;
+        return this.fail(`bundle ${b.seq} could not be applied (nothing was): part ${b.part}: ${error.message}`, TOPIC.schema, true);
+      }
+    } else {
+      partial.parts.push(b.ops);
+    }
     partial.got++;
-    if (partial.got < b.parts) return;
+    if (b.parts === 0) {
+      // More parts follow; the source sends them as this side keeps up (it stays a little ahead).
+      this.trySend(buildMessage({ kind: 'got', epoch: b.epoch, seq: b.seq, part: b.part }));
+      return;
+    }
     this.partial = undefined;
     expect.next = b.seq + 1;
-    const complete: Complete = { epoch: b.epoch, seq: b.seq, parts: partial.parts as ReadonlyArray<readonly StagedCell[]> };
-    this.episode?.bundle(b.seq, { epoch: v.text(b.epoch), first_beat: v.n(b.firstBeat), last_beat: v.n(b.lastBeat), received_beat: v.n(beat), parts: v.n(b.parts) });
+    const complete: Complete = { epoch: b.epoch, seq: b.seq, scratch: partial.scratch, cells: partial.cells, parts: partial.parts };
+    this.episode?.bundle(b.seq, {
+      epoch: v.text(b.epoch), first_beat: v.n(b.firstBeat), last_beat: v.n(b.lastBeat), received_beat: v.n(beat), parts: v.n(b.parts),
+      staged: v.flag(partial.scratch !== undefined),
+    });
     if (this.req.commitMode === 'stream') return this.apply([complete], beat);
     this.held.push(complete);
     this.write({ held: v.n(this.held.length) });
@@ -279,6 +317,13 @@ export class Subscription {
     const counts: number[] = [];
     try {
       for (const bundle of bundles) {
+        if (bundle.scratch !== undefined) {
+          // The staged branch replaces the copy in one step (its cells were written while staging).
+          tree.remove(this.req.dst);
+          if (bundle.scratch.find(this.req.dst) !== undefined) tree.adopt(bundle.scratch, this.req.dst);
+          counts.push(bundle.cells);
+          continue;
+        }
         let cells = 0;
         for (const part of bundle.parts) cells += applyOps(tree, this.req.dst, part);
         counts.push(cells);

@@ -6,6 +6,16 @@
  * bundle) and the mount reports backpressure. A receiver that comes back with a resume token
  * from this epoch gets the unacknowledged bundles again, in order; any other receiver gets a
  * new epoch and a snapshot.
+ *
+ * Work is bounded per beat: a slice packs and sends at most `beatBytes` (estimated frame
+ * bytes) of parts, and yields; a bundle bigger than that is packed lazily, part by part, over
+ * the next beats, while the receiver decodes and stages the parts already sent. Each store's
+ * children are listed when the walk reaches it and each part is frozen when it is packed, so
+ * the parts may see different beats of a branch that keeps changing; the last part therefore
+ * carries a delta of everything that changed while the walk ran (the change log, sealed again
+ * at the end), and the bundle as a whole brings the branch to its state at the beat of that
+ * last part. Byte estimates come from the cells, never from a clock, so a replay packs and
+ * sends the same parts at the same beats.
  */
 import { parsePath, type Name, type TreeChange } from '@cep/cells';
 import { CepError } from '@cep/errors';
@@ -14,13 +24,21 @@ import { BranchLog } from './delta.ts';
 import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
 import { buildBundlePart, buildMessage, type Message } from './message.ts';
-import { packOps } from './pack.ts';
+import { packOps, packParts, type PackedPart, type PackStats } from './pack.ts';
 import type { FrozenCell } from './frozen.ts';
 
 interface SealedBundle {
   readonly seq: number;
-  readonly parts: readonly FrozenCell[];
-  sent: boolean;
+  readonly snapshot: boolean;
+  readonly firstBeat: number;
+  /** The messages packed so far, in order, and their estimated frame bytes (the per-beat budget counts these). */
+  readonly parts: FrozenCell[];
+  readonly sizes: number[];
+  /** Parts handed to the current channel, and parts the receiver said it staged from it. */
+  next: number;
+  staged: number;
+  /** Set while the bundle is still being packed: more parts will come. */
+  packing: { readonly parts: Generator<PackedPart, void>; ahead: PackedPart | undefined; readonly stats: PackStats } | undefined;
 }
 
 type Sub = Extract<Message, { kind: 'sub' }>;
@@ -100,8 +118,16 @@ export class Publication {
   }
 
   onAck(epoch: string, seq: number): void {
-    if (epoch !== this.epoch || seq <= this.ackedSeq || seq > this.lastSeq) return;
+    if (epoch !== this.epoch || seq <= this.ackedSeq || seq > this.lastSeq || this.bundles.get(seq)?.packing !== undefined) return;
     this.acknowledged(seq);
+    this.episode.wake();
+  }
+
+  /** The receiver staged parts `1..part` of bundle `seq`: the source may run further ahead. */
+  onGot(epoch: string, seq: number, part: number): void {
+    const bundle = this.bundles.get(seq);
+    if (epoch !== this.epoch || bundle === undefined || part <= bundle.staged || part > bundle.next) return;
+    bundle.staged = part;
     this.episode.wake();
   }
 
@@ -110,7 +136,10 @@ export class Publication {
     this.connected = true;
     this.cancelRetention?.();
     this.cancelRetention = undefined;
-    for (const bundle of this.bundles.values()) bundle.sent = false;
+    for (const bundle of this.bundles.values()) {
+      bundle.next = 0;
+      bundle.staged = 0;
+    }
     this.writeServing();
     this.episode.wake();
   }
@@ -146,13 +175,15 @@ export class Publication {
 
   private slice(beat: number): SliceVerdict {
     if (this.ended !== undefined) return { close: this.ended.status, summary: this.ended.summary };
-    if (this.log.pending && (this.log.snapshot || beat >= this.sealBeat())) {
+    if (!this.packing && this.log.pending && (this.log.snapshot || beat >= this.sealBeat())) {
       if (this.inflight < this.maxInfl) this.seal(beat);
       else this.setHeld(true);
     }
+    let more = false;
     if (this.connected && this.mount.state === 'open') {
       const verdict = this.sendPending(beat);
-      if (verdict !== undefined) return verdict;
+      if (verdict === 'again') more = true;
+      else if (verdict !== undefined) return verdict;
     }
     this.writeServing();
     if (this.log.pending && !this.held && this.cancelSeal === undefined) {
@@ -162,51 +193,120 @@ export class Publication {
         this.episode.wake();
       });
     }
-    return 'idle';
+    return more ? 'again' : 'idle';
   }
 
-  /** Sends every bundle not sent on the current channel, oldest first. */
+  /** True while a bundle is still being packed (no new one is sealed meanwhile). */
+  private get packing(): boolean {
+    const newest = this.bundles.get(this.lastSeq);
+    return newest?.packing !== undefined;
+  }
+
+  /**
+   * Sends what the current channel has not had yet, oldest bundle first, packing parts of a
+   * bundle still being packed as they are needed, at most `beatBytes` (estimated) per beat —
+   * but always at least one part, so a part larger than the budget still goes. Returns
+   * `again` when parts are left for the next beat.
+   */
   private sendPending(beat: number): SliceVerdict | undefined {
+    const budget = this.env.options.beatBytes;
+    let spent = 0;
     for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
       const bundle = this.bundles.get(seq)!;
-      if (bundle.sent) continue;
-      try {
-        // Parts already handed over go again with the rest: the receiver assembles only whole bundles.
-        for (const part of bundle.parts) this.mount.sendBranch(part);
-      } catch (error) {
-        const code = error instanceof CepError ? error.code : 'SEND_FAILED';
-        this.env.emit(TOPIC.sendFailed, 'error', `mirror ${this.mountName}: bundle ${seq} not sent (${code}): ${(error as Error).message}`, this.peer);
-        if (code === 'FRAME_TOO_LARGE') {
-          // It will never fit: tell the receiver, and stop.
-          trySend(this.mount, buildMessage({ kind: 'reject', note: `bundle ${seq} does not fit a frame on this mount; lower partBytes on the source` }));
-          this.end('cxl', `bundle ${seq} does not fit a frame`);
-          return { close: 'fail', summary: `bundle ${seq} does not fit a frame` };
+      const unsent = bundle.next < bundle.parts.length || bundle.packing !== undefined;
+      for (;;) {
+        if (bundle.next === bundle.parts.length) {
+          if (bundle.packing === undefined) break;
+          if (spent >= budget) return 'again';
+          this.packMore(bundle, beat);
+          continue;
         }
-        // A full queue or a mount closing: the next wake tries again.
-        this.env.timers.at(beat, () => this.episode.wake());
-        return undefined;
+        const size = bundle.sizes[bundle.next]!;
+        if (spent > 0 && spent + size > budget) return 'again';
+        // Never more than two beats' budget ahead of what the receiver has staged, so its
+        // captures do not decode a burst of parts; its `got` wakes this slice again.
+        if (bundle.next > bundle.staged && this.unstagedBytes(bundle) + size > 2 * budget) return undefined;
+        try {
+          // After a reconnect the parts go again from the first: the receiver stages whole bundles only.
+          this.mount.sendBranch(bundle.parts[bundle.next]!);
+        } catch (error) {
+          const code = error instanceof CepError ? error.code : 'SEND_FAILED';
+          this.env.emit(TOPIC.sendFailed, 'error', `mirror ${this.mountName}: bundle ${seq} part ${bundle.next + 1} not sent (${code}): ${(error as Error).message}`, this.peer);
+          if (code === 'FRAME_TOO_LARGE') {
+            // It will never fit: tell the receiver, and stop.
+            trySend(this.mount, buildMessage({ kind: 'reject', note: `bundle ${seq} does not fit a frame on this mount; lower partBytes on the source` }));
+            this.end('cxl', `bundle ${seq} does not fit a frame`);
+            return { close: 'fail', summary: `bundle ${seq} does not fit a frame` };
+          }
+          // A full queue or a mount closing: the next wake tries again.
+          this.env.timers.at(beat, () => this.episode.wake());
+          return undefined;
+        }
+        spent += size;
+        bundle.next++;
       }
-      bundle.sent = true;
-      this.episode.bundle(seq, { sent_beat: v.n(beat) });
+      if (unsent) this.episode.bundle(seq, { sent_beat: v.n(beat) });
     }
     return undefined;
   }
 
+  private unstagedBytes(bundle: SealedBundle): number {
+    let bytes = 0;
+    for (let i = bundle.staged; i < bundle.next; i++) bytes += bundle.sizes[i]!;
+    return bytes;
+  }
+
+  /** Starts bundle `seq` from what the log holds; its parts are packed as they are sent. */
   private seal(beat: number): void {
     const firstBeat = this.log.firstChange ?? beat;
     const snapshot = this.log.snapshot;
+    // From here on the log collects what changes while the bundle is packed: its last part ships that.
     const ops = this.log.seal(this.env.runtime.tree);
     this.cancelSeal?.();
     this.cancelSeal = undefined;
-    const { parts, stats } = packOps(ops, this.env.options.partBytes);
     const seq = ++this.lastSeq;
-    const messages = parts.map((p, i) => buildBundlePart({ epoch: this.epoch, seq, part: i + 1, parts: parts.length, firstBeat, lastBeat: beat }, p));
-    this.bundles.set(seq, { seq, parts: messages, sent: false });
-    this.episode.bundle(seq, {
-      epoch: v.text(this.epoch), first_beat: v.n(firstBeat), last_beat: v.n(beat), sealed_beat: v.n(beat),
-      snapshot: v.flag(snapshot), ops: v.n(stats.ops), cells: v.n(stats.cells), parts: v.n(parts.length),
+    const stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 };
+    this.bundles.set(seq, {
+      seq, snapshot, firstBeat, parts: [], sizes: [], next: 0, staged: 0,
+      packing: { parts: packParts(ops, this.env.options.partBytes, stats), ahead: undefined, stats },
     });
-    this.env.options.onSeal?.({ peer: this.peer, mount: this.mountName, epoch: this.epoch, seq, beat, parts: messages, ops: stats.ops, cells: stats.cells });
+    this.episode.bundle(seq, { epoch: v.text(this.epoch), first_beat: v.n(firstBeat), started_beat: v.n(beat), snapshot: v.flag(snapshot) });
+  }
+
+  /**
+   * Packs the next part of `bundle` (one part is kept back until the next one exists, so the
+   * last part can be marked as such). When the walk is over, the changes made meanwhile follow
+   * as a delta and the bundle is whole.
+   */
+  private packMore(bundle: SealedBundle, beat: number): void {
+    const packing = bundle.packing!;
+    const head = { epoch: this.epoch, seq: bundle.seq, firstBeat: bundle.firstBeat, lastBeat: beat };
+    const add = (part: PackedPart, last: boolean): void => {
+      const index = bundle.parts.length + 1;
+      // `parts` is known only on the last part; earlier ones say 0 ("more follow").
+      bundle.parts.push(buildBundlePart({ ...head, part: index, parts: last ? index : 0 }, part.ops));
+      bundle.sizes.push(part.estimatedBytes);
+    };
+    for (;;) {
+      const next = packing.parts.next();
+      if (!next.done) {
+        const previous = packing.ahead;
+        packing.ahead = next.value;
+        if (previous === undefined) continue;
+        add(previous, false);
+        return;
+      }
+      const redo = this.log.pending ? packOps(this.log.seal(this.env.runtime.tree), this.env.options.partBytes, packing.stats).parts : [];
+      const rest = [packing.ahead!, ...redo];
+      rest.forEach((part, i) => add(part, i === rest.length - 1));
+      bundle.packing = undefined;
+      const { stats } = packing;
+      this.episode.bundle(bundle.seq, {
+        last_beat: v.n(beat), sealed_beat: v.n(beat), ops: v.n(stats.ops), cells: v.n(stats.cells), parts: v.n(bundle.parts.length),
+      });
+      this.env.options.onSeal?.({ peer: this.peer, mount: this.mountName, epoch: this.epoch, seq: bundle.seq, beat, parts: bundle.parts, ops: stats.ops, cells: stats.cells });
+      return;
+    }
   }
 
   private acknowledged(seq: number): void {
