@@ -114,6 +114,7 @@ export class NatsChannel implements ChannelV1 {
   private buffered = 0;
   private backpressured = false;
   private resendAfter: number;
+  private gapResent: number | undefined;
   private lastProgress = Date.now();
   private lastSent = Date.now();
   private drained: (() => void) | undefined;
@@ -290,7 +291,7 @@ export class NatsChannel implements ChannelV1 {
 
   private publish(message: Uint8Array): void {
     try {
-      this.setup.nc.publish(this.setup.sendSubject, message);
+      if (this.options.dropPublish?.(message) !== true) this.setup.nc.publish(this.setup.sendSubject, message);
       this.lastSent = Date.now();
     } catch (error) {
       this.fail(natsError('CONNECTION_LOST', `NATS refused a publish: ${(error as Error).message}`));
@@ -317,8 +318,13 @@ export class NatsChannel implements ChannelV1 {
       this.lastProgress = Date.now();
       this.resendAfter = this.options.resendMs;
     }
-    // The peer saw a record past a gap: resend from the first unacknowledged record now.
-    if ((flags & ACK_GAP) !== 0 && this.transmitted > 0) this.transmitted = 0;
+    // The peer saw a record past a gap: resend from the first unacknowledged record now,
+    // once per gap (every record behind the gap reports it again).
+    const first = this.records[0]?.seq;
+    if ((flags & ACK_GAP) !== 0 && this.transmitted > 0 && first !== this.gapResent) {
+      this.gapResent = first;
+      this.transmitted = 0;
+    }
     this.pump();
     this.maybeReady();
     if (this.records.length === 0 && this.drained !== undefined) {

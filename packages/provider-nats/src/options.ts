@@ -59,6 +59,8 @@ export interface NatsOptions {
   readonly peerTimeoutMs?: number;
   /** Called for every refusal: a handshake that failed, a record that did not authenticate or was replayed. */
   readonly onReject?: (info: NatsRejectInfo) => void;
+  /** Tests only: drops an outgoing channel message when it answers true (to exercise resends). */
+  readonly _dropPublish?: (message: Uint8Array) => boolean;
 }
 
 /** Options with defaults filled in and checked. */
@@ -80,6 +82,7 @@ export interface ResolvedOptions {
   readonly keepaliveMs: number;
   readonly peerTimeoutMs: number;
   readonly onReject: (info: NatsRejectInfo) => void;
+  readonly dropPublish: ((message: Uint8Array) => boolean) | undefined;
 }
 
 /** Default NATS server when none is given. */
@@ -163,5 +166,6 @@ export function resolveOptions(options: NatsOptions): ResolvedOptions {
     keepaliveMs: int('keepaliveMs', options.keepaliveMs, 1000, 1),
     peerTimeoutMs: int('peerTimeoutMs', options.peerTimeoutMs, 10_000, 1),
     onReject: options.onReject ?? (() => {}),
+    dropPublish: options._dropPublish,
   };
 }
