@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { providerComplianceTests } from '@cep/provider-compliance';
 import { nats, type NatsDelivery } from '../src/index.ts';
-import { startNatsServer, type NatsServer } from './nats-server.ts';
+import { startNatsServer, type NatsServer } from '../src/testing.ts';
 
 let server: NatsServer;
 beforeAll(async () => {

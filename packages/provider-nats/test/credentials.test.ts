@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '@nats-io/nkeys';
 import { CepError } from '@cep/transport/provider';
 import { nats, type NatsCredentials } from '../src/index.ts';
-import { startNatsServer, type NatsServer } from './nats-server.ts';
+import { startNatsServer, type NatsServer } from '../src/testing.ts';
 import { collect, str, text, until } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cep-nats-creds-'));

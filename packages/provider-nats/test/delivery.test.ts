@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CepError } from '@cep/transport/provider';
 import { nats } from '../src/index.ts';
-import { natsServerBinary, startNatsServer, type NatsServer } from './nats-server.ts';
+import { natsServerBinary, startNatsServer, type NatsServer } from '../src/testing.ts';
 import { collect, connectedPair, until } from './helpers.ts';
 
 let server: NatsServer;

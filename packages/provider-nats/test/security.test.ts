@@ -4,7 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { CepError, type ChannelV1, type RejectionV1 } from '@cep/transport/provider';
 import { nats, type NatsRejectInfo } from '../src/index.ts';
 import { channelSubjects } from '../src/subjects.ts';
-import { startNatsServer, type NatsServer } from './nats-server.ts';
+import { startNatsServer, type NatsServer } from '../src/testing.ts';
 import { collect, connectedPair, str, text, until } from './helpers.ts';
 
 let server: NatsServer;

@@ -1,4 +1,6 @@
 /**
+ * `@cep/provider-nats/testing`: test kit, openly unstable.
+ *
  * Starts a real `nats-server` on a loopback port the server picks itself, for tests and
  * benchmarks. Fails loudly (never skips) when the binary is missing.
  */
