@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 
 /** A running server: its client URL and a way to stop it. */
@@ -62,4 +63,32 @@ export async function startNatsServer(args: readonly string[] = []): Promise<Nat
       });
     },
   };
+}
+
+/** A free loopback port (the OS's choice, released again) for a cluster route listener. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts `size` servers routed into one cluster on loopback. Routes form asynchronously:
+ * a caller that needs them up waits for a message to cross (see the cluster test).
+ */
+export async function startNatsCluster(size: number): Promise<NatsServer[]> {
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`).join(',');
+  const servers: NatsServer[] = [];
+  try {
+    for (const port of routePorts) {
+      servers.push(await startNatsServer(['--cluster_name', 'cep_test', '--cluster', `nats://127.0.0.1:${port}`, '--routes', routes]));
+    }
+  } catch (error) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw error;
+  }
+  return servers;
 }
