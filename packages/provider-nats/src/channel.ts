@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/transport/provider';
+import { RECONNECT_WAIT_MS, type ConnectionChange } from './connection.ts';
 import { TAG_BYTES, type SessionKeys } from './crypto.ts';
 import { natsError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -134,6 +135,7 @@ export class NatsChannel implements ChannelV1 {
   private readonly timer: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
   private readonly chunkBytes: number;
+  private reconnectAttempt = 0;
 
   constructor(private readonly setup: ChannelSetup) {
     this.info = setup.info;
@@ -224,6 +226,26 @@ export class NatsChannel implements ChannelV1 {
     this.sendControl(GOODBYE, Buffer.from(reason, 'utf8').subarray(0, MAX_GOODBYE_BYTES));
     await this.setup.nc.flush().catch(() => undefined);
     this.finish(reason);
+  }
+
+  /**
+   * The NATS client lost its server (it retries on its own) or found one again. The
+   * channel lives on across it: it says `reconnecting`, and once connected resends what
+   * is unacknowledged at once, since whatever was in flight may have been lost.
+   */
+  connectionChanged(change: ConnectionChange): void {
+    if (this.state === 'closed') return;
+    if (change.type === 'disconnect') {
+      this.reconnectAttempt++;
+      this.emit({ type: 'reconnecting', attempt: this.reconnectAttempt, delayMs: RECONNECT_WAIT_MS, reason: `lost NATS server ${change.server}` });
+      return;
+    }
+    this.reconnectAttempt = 0;
+    this.lastHeard = Date.now();
+    if (this.acked && this.transmitted > 0) {
+      this.transmitted = 0;
+      this.pump();
+    }
   }
 
   // ---- outbound ----

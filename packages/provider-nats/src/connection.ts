@@ -32,12 +32,21 @@ export function authOptions(credentials: NatsCredentials | undefined): Partial<N
   return { authenticator };
 }
 
+/** A change of the NATS connection under the channels. */
+export type ConnectionChange = { readonly type: 'disconnect'; readonly server: string } | { readonly type: 'reconnect'; readonly server: string };
+
+/** The client's delay between attempts on one server, told to channels in `reconnecting` events. */
+export const RECONNECT_WAIT_MS = 250;
+
 /** One NATS connection per provider, made on first use and shared by its channels and listeners. */
 export class LazyConnection {
   private pending: Promise<NatsConnection> | undefined;
   private current: NatsConnection | undefined;
 
-  constructor(private readonly options: ResolvedOptions) {}
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly onChange: (change: ConnectionChange) => void,
+  ) {}
 
   get(): Promise<NatsConnection> {
     this.pending ??= (async () => {
@@ -47,10 +56,11 @@ export class LazyConnection {
           name: `cep:${this.options.localPeer}`,
           // Reconnect forever: channels ride out a server restart; their own peer timeout decides when to give up.
           maxReconnectAttempts: -1,
-          reconnectTimeWait: 250,
+          reconnectTimeWait: RECONNECT_WAIT_MS,
           ...authOptions(this.options.credentials),
         });
         this.current = nc;
+        void this.watch(nc);
         return nc;
       } catch (error) {
         this.pending = undefined;
@@ -58,6 +68,12 @@ export class LazyConnection {
       }
     })();
     return this.pending;
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect') this.onChange({ type: status.type, server: status.server });
+    }
   }
 
   /** The server's largest message, once connected. */

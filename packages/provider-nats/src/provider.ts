@@ -66,8 +66,10 @@ interface PendingHandshake {
  */
 export function nats(natsOptions: NatsOptions): ProviderV1 {
   const options: ResolvedOptions = resolveOptions(natsOptions);
-  const connection = new LazyConnection(options);
   const channels = new Set<NatsChannel>();
+  const connection = new LazyConnection(options, (change) => {
+    for (const channel of channels) channel.connectionChanged(change);
+  });
   const listeners = new Set<ListenerV1>();
   let closed = false;
 

@@ -40,6 +40,8 @@ describe('acked channels across a NATS cluster', () => {
       await saturn.listen!({ address: 'cep.saturn' }, (ch) => accepted.push(ch));
       const local = await earth.open({ peer: 'saturn', mode: 'mirror', mount: 'sky', localNode: 'earth', address: 'cep.saturn' });
       await until('the accepted channel', () => accepted.length === 1);
+      const remoteEvents: string[] = [];
+      accepted[0]!.onEvent((e) => void remoteEvents.push(e.type));
       const got: number[] = [];
       void (async () => {
         for await (const f of accepted[0]!.frames()) got.push(indexOf(f));
@@ -68,6 +70,9 @@ describe('acked channels across a NATS cluster', () => {
       expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
       expect(events).not.toContain('fatal');
       expect(events).not.toContain('closed');
+      // saturn's side saw its server go and said so, and lived on.
+      expect(remoteEvents).toContain('reconnecting');
+      expect(remoteEvents).not.toContain('fatal');
     } finally {
       await earth.close();
       await saturn.close();
