@@ -31,10 +31,11 @@ const indexOf = (f: Uint8Array): number => new DataView(f.buffer, f.byteOffset, 
 describe('acked channels across a NATS cluster', () => {
   it('keeps a channel through the loss of the listener’s server: every frame arrives once, in order', async () => {
     const key = randomBytes(32);
-    // earth sits on server 0; saturn on server 2, with server 1 to fail over to. While saturn
-    // reconnects, the cluster knows no subscriber for its subjects and drops what earth sends.
+    // earth sits on server 0; saturn on server 2 (only: the client shuffles a list), and
+    // fails over to a server it learns from the cluster. While saturn reconnects, the
+    // cluster knows no subscriber for its subjects and drops what earth sends.
     const earth = nats({ localPeer: 'earth', keys: { saturn: key }, servers: [cluster[0]!.url], resendMs: 50 });
-    const saturn = nats({ localPeer: 'saturn', keys: { earth: key }, servers: [cluster[2]!.url, cluster[1]!.url] });
+    const saturn = nats({ localPeer: 'saturn', keys: { earth: key }, servers: [cluster[2]!.url] });
     try {
       const accepted: ChannelV1[] = [];
       await saturn.listen!({ address: 'cep.saturn' }, (ch) => accepted.push(ch));
