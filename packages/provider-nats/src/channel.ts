@@ -124,7 +124,9 @@ export class NatsChannel implements ChannelV1 {
   private lastControl = 0;
   private part: Buffer[] = [];
   private partBytes = 0;
+  /** Frames waiting for `frames()`, from `inboundHead` on (an index, not shift(): the queue can hold thousands). */
   private inbound: Uint8Array[] = [];
+  private inboundHead = 0;
   private consumed = 0;
   private advertised: number;
   private gapSeen = false;
@@ -184,11 +186,18 @@ export class NatsChannel implements ChannelV1 {
     if (this.framesTaken) throw natsError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
     this.framesTaken = true;
     const next = async (): Promise<IteratorResult<Uint8Array>> => {
-      while (this.inbound.length === 0) {
+      while (this.inboundHead === this.inbound.length) {
         if (this.state === 'closed') return { done: true, value: undefined };
         await new Promise<void>((resolve) => (this.waiter = resolve));
       }
-      const frame = this.inbound.shift()!;
+      const frame = this.inbound[this.inboundHead++]!;
+      if (this.inboundHead === this.inbound.length) {
+        this.inbound = [];
+        this.inboundHead = 0;
+      } else if (this.inboundHead >= 1024 && this.inboundHead * 2 >= this.inbound.length) {
+        this.inbound = this.inbound.slice(this.inboundHead);
+        this.inboundHead = 0;
+      }
       this.consumed += frame.length + FRAME_COST;
       // Reopen the window in steps of a quarter, so a steady reader costs few ACKs.
       if (this.acked && this.state !== 'closed' && this.consumed + this.options.windowBytes - this.advertised >= this.options.windowBytes / 4) this.scheduleAck();
