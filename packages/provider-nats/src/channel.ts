@@ -1,8 +1,9 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/transport/provider';
 import { RECONNECT_WAIT_MS, type ConnectionChange } from './connection.ts';
 import { TAG_BYTES, type SessionKeys } from './crypto.ts';
 import { natsError } from './errors.ts';
+import type { Mailbox } from './mailbox.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
   ACK,
@@ -26,32 +27,6 @@ import {
 const BATCH_BYTES = 64 * 1024;
 /** Resend interval never grows past this, however often records are resent. */
 const MAX_RESEND_MS = 2000;
-
-/** A subscription whose messages wait until a channel takes them (the dialler subscribes before the handshake). */
-export interface Mailbox {
-  readonly subscription: Subscription;
-  take(handler: (data: Uint8Array, subject: string) => void): void;
-}
-
-export function mailbox(nc: NatsConnection, subject: string): Mailbox {
-  let handler: ((data: Uint8Array, subject: string) => void) | undefined;
-  const early: { data: Uint8Array; subject: string }[] = [];
-  const subscription = nc.subscribe(subject, {
-    callback: (error, msg) => {
-      if (error !== null) return;
-      if (handler !== undefined) handler(msg.data, msg.subject);
-      // Bounded: only records the peer sent during the last handshake round trip wait here.
-      else if (early.length < 1024) early.push({ data: msg.data, subject: msg.subject });
-    },
-  });
-  return {
-    subscription,
-    take(h) {
-      handler = h;
-      for (const m of early.splice(0)) h(m.data, m.subject);
-    },
-  };
-}
 
 interface OutRecord {
   readonly seq: number;

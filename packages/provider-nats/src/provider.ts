@@ -7,7 +7,8 @@ import {
   type OpenRequestV1,
   type ProviderV1,
 } from '@cep/transport/provider';
-import { NatsChannel, mailbox } from './channel.ts';
+import { NatsChannel } from './channel.ts';
+import { mailbox } from './mailbox.ts';
 import { LazyConnection } from './connection.ts';
 import { asCepError, natsError } from './errors.ts';
 import { SESSION_BYTES, challengeHandshake, dialHandshake, proofSession, readHello, rejectMessage, type ListenerHandshake, type Hello } from './handshake.ts';
