@@ -7,6 +7,10 @@ export type NodeErrorCode =
   | 'CONFIG_INVALID'
   | 'HANDLER_LOAD_FAILED'
   | 'HANDLER_INVALID'
+  /** A `providers[]` plug-in module could not be found or imported. */
+  | 'PROVIDER_LOAD_FAILED'
+  /** A plug-in did not export a factory that makes a v1 provider with the configured id. */
+  | 'PROVIDER_INVALID'
   | 'HTTP_LISTEN_FAILED'
   | 'START_FAILED'
   | 'INSPECT_UNREACHABLE'
@@ -35,6 +39,8 @@ export function exitCodeFor(code: string): number {
     case 'CONFIG_INVALID':
     case 'HANDLER_LOAD_FAILED':
     case 'HANDLER_INVALID':
+    case 'PROVIDER_LOAD_FAILED':
+    case 'PROVIDER_INVALID':
       return EXIT_CODES.config;
     case 'HTTP_LISTEN_FAILED':
     case 'START_FAILED':

@@ -41,7 +41,7 @@ describe('config validation names the field and the file', () => {
     ['a tcp listen address without a port', minimalConfig({ listen: { tcp: '127.0.0.1' } }), 'listen.tcp: expected host:port'],
     ['an unknown provider in listen', minimalConfig({ listen: { ftp: '1.2.3.4:5' } }), 'listen.ftp: unknown field'],
     ['a peer address that is not host:port', minimalConfig({ keys: { ...saturnKey, mars: { hex: KEY_HEX } }, peers: [saturnPeer, { name: 'mars', provider: 'tcp', address: 'nowhere' }] }), 'peers[1].address: expected host:port'],
-    ['a peer with an unknown provider', minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'ftp' }] }), 'peers[0].provider: expected one of "tcp", "pipe", "udp", got "ftp"'],
+    ['a peer with an unknown provider', minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'ftp' }] }), 'peers[0].provider: "ftp" is not a provider: use one of tcp, pipe, udp, nats'],
     ['a peer reached over udp', minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'udp', address: '127.0.0.1:7001' }] }), 'peers[0].provider: udp carries only droppable gauges'],
     ['a peer without an address', minimalConfig({ keys: saturnKey, peers: [{ name: 'saturn', provider: 'tcp' }] }), 'peers[0].address: missing'],
     ['peers that are not a list', minimalConfig({ peers: { saturn: 1 } }), 'peers: expected a list, got a mapping'],

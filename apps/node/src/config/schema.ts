@@ -18,8 +18,12 @@ export const KEY_BYTES = 32;
 /** The log levels pino knows, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The providers a peer can listen on and dial with. */
-export const PROVIDER_IDS = ['tcp', 'pipe', 'udp'] as const;
+/** The built-in providers a peer can listen on and dial with (plug-ins add their own ids). */
+export const PROVIDER_IDS = ['tcp', 'pipe', 'udp', 'nats'] as const;
+
+/** A NATS subject prefix, the address syntax of the nats provider (`cep.saturn`). */
+const NATS_PREFIX = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+const NATS_PREFIX_HINT = 'expected a NATS subject prefix: dot-separated tokens of letters, digits, _ and -, e.g. cep.saturn';
 
 /** Why `text` is not a usable CEP word (no patterns either), or undefined. */
 function wordProblem(text: string): string | undefined {
@@ -119,7 +123,8 @@ export function createConfigSchema(baseDir: string) {
 
   const peerLink = z.strictObject({
     name: word,
-    provider: z.enum(PROVIDER_IDS),
+    /** A built-in provider id or a plug-in's `id` (checked against `providers` below). */
+    provider: word,
     address: z.string(),
     mount: word.default('main'),
     /** The peer's security enclave; absent = this peer's own `enclave`. */
@@ -131,6 +136,11 @@ export function createConfigSchema(baseDir: string) {
     }
     if (peer.provider === 'pipe') {
       if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected a socket path' });
+    } else if (peer.provider === 'nats') {
+      if (!NATS_PREFIX.test(peer.address)) ctx.addIssue({ code: 'custom', path: ['address'], message: NATS_PREFIX_HINT });
+    } else if (!(PROVIDER_IDS as readonly string[]).includes(peer.provider)) {
+      // A plug-in's address syntax is its own; the provider checks it when dialling.
+      if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected an address' });
     } else {
       const r = hostPort(1).safeParse(peer.address);
       if (!r.success) ctx.addIssue({ code: 'custom', path: ['address'], message: r.error.issues[0]!.message });
@@ -150,6 +160,35 @@ export function createConfigSchema(baseDir: string) {
       })
       .default({ beat_window: 1, max_infl: 8, commit_mode: 'stream' }),
   });
+
+  const natsPrefix = z.string().regex(NATS_PREFIX, NATS_PREFIX_HINT);
+  const natsServer = z.string().regex(/^(?:(?:nats|tls|ws|wss):\/\/)?[^\s/]+(?::\d{1,5})?$/, 'expected a NATS server URL, e.g. nats://10.0.0.5:4222');
+  /** How cep-node reaches NATS (`provider: nats`): servers and the credentials the server asks for. */
+  const natsSection = z.strictObject({
+    servers: z.union([natsServer.transform((s) => [s]), z.array(natsServer).min(1, 'expected at least one server')]),
+    credentials: z
+      .union([
+        z.strictObject({ token: z.string().min(1) }),
+        z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }),
+        z.strictObject({ nkey_seed_file: filePath(baseDir) }),
+        z.strictObject({ creds_file: filePath(baseDir) }),
+      ], { error: 'expected one of { token }, { user, pass }, { nkey_seed_file } or { creds_file }' })
+      .optional(),
+  });
+  /** A provider plug-in: a package (resolved from the config's folder) or a file exporting a v1 provider factory. */
+  const providerPlugin = z
+    .strictObject({
+      id: word,
+      module: z.string().min(1, 'expected a package name or a path'),
+      export: z.string().min(1).default('default'),
+      options: z.record(z.string(), z.unknown()).default({}),
+    })
+    .transform((plugin) => ({
+      ...plugin,
+      // Paths resolve against the config's folder; a bare name is a package looked up from there.
+      module: plugin.module.startsWith('.') || isAbsolute(plugin.module) ? resolve(baseDir, plugin.module) : plugin.module,
+      resolveFrom: baseDir,
+    }));
 
   const handler = z.strictObject({
     name: word,
@@ -174,8 +213,12 @@ export function createConfigSchema(baseDir: string) {
         .default({ host: '127.0.0.1', port: 9464 }),
       keys: z.record(word, keySpec(baseDir)).default({}),
       listen: z
-        .strictObject({ tcp: hostPort(0).optional(), pipe: pipePath.optional(), udp: hostPort(0).optional() })
+        .object({ tcp: hostPort(0).optional(), pipe: pipePath.optional(), udp: hostPort(0).optional(), nats: natsPrefix.optional() })
+        // Plug-ins listen under their id; any other key is refused in the cross-section checks.
+        .catchall(z.string().min(1, 'expected an address'))
         .default({}),
+      nats: natsSection.optional(),
+      providers: z.array(providerPlugin).default([]),
       peers: z.array(peerLink).default([]),
       mirrors: z.array(mirror).default([]),
       invoke: z.array(handler).default([]),
@@ -205,6 +248,7 @@ export function createConfigSchema(baseDir: string) {
             ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `no key for peer "${peerName}": add keys.${peerName}` });
           }
         });
+        checkProviders(doc, peers, ctx);
         const linked = new Set(peers.map((p) => p['name']));
         list('mirrors').forEach((m, i) => {
           const source = typeof m['source'] === 'object' && m['source'] !== null ? (m['source'] as Record<string, unknown>) : {};
@@ -243,6 +287,38 @@ export function createConfigSchema(baseDir: string) {
       },
       { when: () => true },
     );
+}
+
+/**
+ * Provider ids must be known: built-in or a plug-in's; plug-in ids unique and not
+ * built-in; NATS used (by a peer or a listener) only with a `nats` section.
+ */
+function checkProviders(doc: Record<string, unknown>, peers: Record<string, unknown>[], ctx: z.RefinementCtx): void {
+  const plugins = Array.isArray(doc['providers']) ? (doc['providers'] as unknown[]) : [];
+  const pluginIds = new Set<string>();
+  plugins.forEach((plugin, i) => {
+    const id = typeof plugin === 'object' && plugin !== null ? (plugin as Record<string, unknown>)['id'] : undefined;
+    if (typeof id !== 'string') return;
+    if ((PROVIDER_IDS as readonly string[]).includes(id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `"${id}" is a built-in provider; give the plug-in its own id` });
+    else if (pluginIds.has(id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `"${id}" is used twice` });
+    pluginIds.add(id);
+  });
+  const known = (id: string): boolean => (PROVIDER_IDS as readonly string[]).includes(id) || pluginIds.has(id);
+  const choices = [...PROVIDER_IDS, ...pluginIds].join(', ');
+  let usesNats = false;
+  peers.forEach((peer, i) => {
+    if (typeof peer['provider'] !== 'string') return;
+    if (peer['provider'] === 'nats') usesNats = true;
+    if (!known(peer['provider'])) ctx.addIssue({ code: 'custom', path: ['peers', i, 'provider'], message: `"${peer['provider']}" is not a provider: use one of ${choices} (plug-ins are listed under providers)` });
+  });
+  const listen = typeof doc['listen'] === 'object' && doc['listen'] !== null ? (doc['listen'] as Record<string, unknown>) : {};
+  for (const id of Object.keys(listen)) {
+    if (id === 'nats') usesNats = true;
+    if (!known(id)) ctx.addIssue({ code: 'custom', path: ['listen', id], message: `unknown field: "${id}" is not a provider (use one of ${choices}; plug-ins are listed under providers)` });
+  }
+  if (usesNats && doc['nats'] === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['nats'], message: 'missing: provider nats needs a nats section with servers (e.g. nats: { servers: [nats://10.0.0.5:4222] })' });
+  }
 }
 
 /** A validated config: what the file said, defaults filled in, paths absolute, keys decoded. */

@@ -1,5 +1,6 @@
 /**
- * Wiring of the transport: one provider per id the config uses (keys from `config.keys`,
+ * Wiring of the transport: the built-in providers (nats only with a `nats` section), the
+ * plug-ins under `providers`, one provider per id the config uses (keys from `config.keys`,
  * never from process-wide state), the transport manager over the peer's runtime (catalog
  * under `/net/transports/`, telemetry under `/net/telemetry/`), listeners for `config.listen`,
  * and shutdown hooks that close them in reverse order. Any failure throws, so `startPeer`
@@ -10,8 +11,10 @@ import { createTransportManager, type TransportManager } from '@cep/transport';
 import { tcp } from '@cep/provider-tcp';
 import { pipe } from '@cep/provider-pipe';
 import { udp } from '@cep/provider-udp';
-import { PROVIDER_IDS } from '../config/schema.ts';
+import { nats, type NatsCredentials } from '@cep/provider-nats';
+import type { PeerConfig } from '../config/schema.ts';
 import type { PeerContext } from './context.ts';
+import { loadProviderPlugins } from './provider-plugins.ts';
 
 /** What the transport wiring reports back. */
 export interface TransportHandle {
@@ -22,16 +25,36 @@ export interface TransportHandle {
   readonly manager: TransportManager;
 }
 
-type ProviderId = (typeof PROVIDER_IDS)[number];
+type PeerKeys = { localPeer: string; keys: Record<string, Uint8Array> };
 
-const FACTORIES: Record<ProviderId, (options: { localPeer: string; keys: Record<string, Uint8Array> }) => ProviderV1> = { tcp, pipe, udp };
+const FACTORIES: readonly ((options: PeerKeys) => ProviderV1)[] = [tcp, pipe, udp];
+
+/** The config's snake_case credentials as the provider's options. */
+function natsCredentials(credentials: NonNullable<PeerConfig['nats']>['credentials']): NatsCredentials | undefined {
+  if (credentials === undefined) return undefined;
+  if ('token' in credentials) return { token: credentials.token };
+  if ('user' in credentials) return { user: credentials.user, pass: credentials.pass };
+  if ('nkey_seed_file' in credentials) return { nkeySeedFile: credentials.nkey_seed_file };
+  return { credsFile: credentials.creds_file };
+}
+
+/** Every provider this peer registers: built-ins, nats when configured, then plug-ins. */
+async function makeProviders(config: PeerConfig, peer: PeerKeys): Promise<ProviderV1[]> {
+  const providers = FACTORIES.map((factory) => factory(peer));
+  if (config.nats !== undefined) {
+    const credentials = natsCredentials(config.nats.credentials);
+    providers.push(nats({ ...peer, servers: config.nats.servers, ...(credentials !== undefined ? { credentials } : {}) }));
+  }
+  providers.push(...(await loadProviderPlugins(config.providers, peer)));
+  return providers;
+}
 
 /** Starts providers, manager and listeners for `ctx.config`. */
 export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> {
   const { config, log, runtime } = ctx;
   const keys: Record<string, Uint8Array> = { ...config.keys };
   // Every provider is registered, so negotiation can pick any of them; only used ones listen.
-  const providers = PROVIDER_IDS.map((id) => FACTORIES[id]({ localPeer: config.peer, keys }));
+  const providers = await makeProviders(config, { localPeer: config.peer, keys });
   const addresses = new Map<string, string>();
   for (const peer of config.peers) addresses.set(`${peer.name}/${peer.provider}`, peer.address);
   const manager = createTransportManager(runtime, {
@@ -42,8 +65,7 @@ export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> 
   });
   ctx.onShutdown('transport manager', () => manager.close());
   const listening: Record<string, string> = {};
-  for (const id of PROVIDER_IDS) {
-    const address = config.listen[id];
+  for (const [id, address] of Object.entries(config.listen)) {
     if (address === undefined) continue;
     const listener = await manager.listen(id, address);
     listening[id] = listener.address;
