@@ -50,8 +50,9 @@ export interface StreamOptions {
    */
   readonly maxPendingHandshakes?: number;
   /**
-   * Of those, connections from one remote address (default 32; a Unix socket's clients are
-   * one source). A source at its share displaces its own oldest connection, never another's.
+   * Of those, connections from one remote address (default 512, above the default accept backlog of 511). A source at its share
+   * displaces its own oldest connection, never another's. A Unix socket's clients cannot be
+   * told apart: only `maxPendingHandshakes` bounds them.
    */
   readonly maxPendingPerSource?: number;
   /** Reconnect policy for dialled channels. */
@@ -130,8 +131,8 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
     handshakeTimeoutMs,
     acceptTimeoutMs: positiveInt('acceptTimeoutMs', options.acceptTimeoutMs, Math.min(2000, handshakeTimeoutMs)),
     closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 2000),
-    maxPendingHandshakes: positiveInt('maxPendingHandshakes', options.maxPendingHandshakes, 128),
-    maxPendingPerSource: positiveInt('maxPendingPerSource', options.maxPendingPerSource, 32),
+    maxPendingHandshakes: positiveInt('maxPendingHandshakes', options.maxPendingHandshakes, 1024),
+    maxPendingPerSource: positiveInt('maxPendingPerSource', options.maxPendingPerSource, 512),
     backoff: {
       initialMs: positiveInt('backoff.initialMs', backoff.initialMs, 100),
       maxMs: positiveInt('backoff.maxMs', backoff.maxMs, 5000),

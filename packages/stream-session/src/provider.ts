@@ -148,6 +148,12 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
         listenOptions.onReject?.({ code: info.code, reason: info.message, ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}), ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}) });
       };
       const slots = new HandshakeSlots<Pending>(options.maxPendingHandshakes, options.maxPendingPerSource);
+      // One turn per event-loop turn that admitted connections, counted after its I/O (see admission.ts).
+      let turnScheduled = false;
+      const endTurn = (): void => {
+        turnScheduled = false;
+        slots.nextTurn();
+      };
       server.on('connection', (socket) => {
         const remoteAddress = socket.remoteAddress;
         if (closed) {
@@ -156,6 +162,10 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
         }
         const conn = new Conn(socket);
         const pending: Pending = { source: sourceOf(remoteAddress), spoke: false, conn };
+        if (!turnScheduled) {
+          turnScheduled = true;
+          setImmediate(endTurn);
+        }
         for (const victim of slots.admit(pending)) {
           // Dropped at once, without a REJECT: nothing is owed to an unauthenticated connection.
           const where = victim.conn.remoteAddress;
@@ -164,7 +174,12 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
           victim.conn.destroy();
           reject({
             code: 'HANDSHAKE_EVICTED',
-            message: victim === pending ? 'the listener takes no inbound connections (maxPendingHandshakes 0)' : `dropped mid-handshake (${victim.spoke ? 'stalled after HELLO' : 'silent'}) to make room for a newer connection`,
+            message:
+              victim !== pending
+                ? `dropped mid-handshake (${victim.spoke ? 'stalled after HELLO' : 'silent'}) to make room for a newer connection`
+                : options.maxPendingHandshakes === 0
+                  ? 'the listener takes no inbound connections (maxPendingHandshakes 0)'
+                  : 'refused: every handshake slot is held by a connection too new to displace',
             ...(where !== undefined ? { remoteAddress: where } : {}),
           });
         }

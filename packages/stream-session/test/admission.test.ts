@@ -14,6 +14,11 @@ interface Named extends Slot {
 }
 const slot = (name: string, source: string, spoke = false): Named => ({ name, source, spoke });
 const names = (slots: Named[]): string[] => slots.map((s) => s.name);
+/** Two turns later: everything admitted so far has had its turn to be read. */
+const later = (slots: HandshakeSlots<Named>): void => {
+  slots.nextTurn();
+  slots.nextTurn();
+};
 
 describe('HandshakeSlots', () => {
   it('admits every connection below the bounds', () => {
@@ -29,8 +34,10 @@ describe('HandshakeSlots', () => {
     slots.admit(slot('b', 'x'));
     slots.admit(slot('c', 'x'));
     a.spoke = true;
+    later(slots);
     expect(names(slots.admit(slot('d', 'x')))).toEqual(['b']);
     expect(names(slots.admit(slot('e', 'x')))).toEqual(['c']);
+    later(slots);
     expect(names(slots.admit(slot('f', 'x')))).toEqual(['d']);
     expect(slots.size).toBe(3);
   });
@@ -39,14 +46,32 @@ describe('HandshakeSlots', () => {
     const slots = new HandshakeSlots<Named>(2, 2);
     slots.admit(slot('a', 'x', true));
     slots.admit(slot('b', 'x', true));
+    later(slots);
     expect(names(slots.admit(slot('c', 'x')))).toEqual(['a']);
+  });
+
+  it('never displaces a connection admitted this turn or the one before: the new one is refused instead', () => {
+    const slots = new HandshakeSlots<Named>(2, 2);
+    slots.admit(slot('a', 'x'));
+    slots.nextTurn();
+    slots.admit(slot('b', 'x'));
+    const c = slot('c', 'x');
+    expect(slots.admit(c)).toEqual([c]);
+    slots.nextTurn();
+    expect(names(slots.admit(slot('d', 'x')))).toEqual(['a']);
+    const e = slot('e', 'x');
+    expect(slots.admit(e)).toEqual([e]);
+    expect(slots.size).toBe(2);
   });
 
   it('a source at its share displaces its own connections, never another source\'s', () => {
     const slots = new HandshakeSlots<Named>(8, 2);
     slots.admit(slot('peer', 'p'));
     const displaced: string[] = [];
-    for (let i = 0; i < 20; i++) displaced.push(...names(slots.admit(slot(`flood${i}`, 'f'))));
+    for (let i = 0; i < 20; i++) {
+      displaced.push(...names(slots.admit(slot(`flood${i}`, 'f'))));
+      later(slots);
+    }
     expect(displaced).toEqual(Array.from({ length: 18 }, (_, i) => `flood${i}`));
     expect(slots.size).toBe(3);
   });
@@ -57,8 +82,10 @@ describe('HandshakeSlots', () => {
     slots.admit(slot('f1', 'f'));
     slots.admit(slot('f2', 'f'));
     slots.admit(slot('f3', 'f'));
+    later(slots);
     expect(names(slots.admit(slot('q1', 'q')))).toEqual(['f1']);
     expect(names(slots.admit(slot('q2', 'q')))).toEqual(['f2']);
+    later(slots);
     // f, p and q now hold 1, 1 and 2: q is the largest.
     expect(names(slots.admit(slot('p2', 'p')))).toEqual(['q1']);
   });
@@ -80,9 +107,13 @@ describe('HandshakeSlots', () => {
     expect(slots.size).toBe(0);
   });
 
-  it('counts a connection with no remote address (a Unix socket) under one local source', () => {
+  it('counts a connection with no remote address (a Unix socket) under one local source, bounded only by the total', () => {
     expect(sourceOf(undefined)).toBe(LOCAL_SOURCE);
     expect(sourceOf('127.0.0.2')).toBe('127.0.0.2');
+    const slots = new HandshakeSlots<Named>(4, 1);
+    expect(['a', 'b', 'c', 'd'].flatMap((n) => names(slots.admit(slot(n, LOCAL_SOURCE))))).toEqual([]);
+    later(slots);
+    expect(names(slots.admit(slot('e', LOCAL_SOURCE)))).toEqual(['a']);
   });
 });
 
