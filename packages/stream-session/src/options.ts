@@ -44,15 +44,16 @@ export interface StreamOptions {
   /** Time `close` waits for the remote side before destroying the socket (default 2000). */
   readonly closeTimeoutMs?: number;
   /**
-   * Inbound connections allowed to be mid-handshake at once (default 128). When full, a new
-   * connection takes the slot of an older one (silent ones first) from the source holding
-   * the most; 0 refuses every inbound connection.
+   * Inbound connections allowed to be mid-handshake at once (default 1024; a silent one costs
+   * a socket and a few KiB). When full, a new connection takes the slot of an older one
+   * (silent ones first) from the source holding the most; 0 refuses every inbound connection.
    */
   readonly maxPendingHandshakes?: number;
   /**
-   * Of those, connections from one remote address (default 512, above the default accept backlog of 511). A source at its share
-   * displaces its own oldest connection, never another's. A Unix socket's clients cannot be
-   * told apart: only `maxPendingHandshakes` bounds them.
+   * Of those, connections from one remote address (default 512, above the default accept
+   * backlog of 511). A source at its share displaces its own oldest connection, never
+   * another's. A Unix socket's clients cannot be told apart: only `maxPendingHandshakes`
+   * bounds them.
    */
   readonly maxPendingPerSource?: number;
   /** Reconnect policy for dialled channels. */
