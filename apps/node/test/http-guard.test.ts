@@ -7,7 +7,8 @@ import { unsafeNumberIn } from '../src/json-body.ts';
 import { createLogger } from '../src/log.ts';
 import { startPeer, type Peer } from '../src/peer.ts';
 import { KEY_HEX } from './helpers/files.ts';
-import { logSink } from './helpers/io.ts';
+import { fakeIo, logSink } from './helpers/io.ts';
+import { runCli } from '../src/program.ts';
 
 const peers: Peer[] = [];
 afterEach(async () => {
@@ -109,6 +110,16 @@ describe('the admin endpoint refuses what a web page could send', () => {
     expect(await call(peer, 'GET', '/status')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } }, headers: { 'www-authenticate': expect.stringContaining('Bearer') } });
     expect(await call(peer, 'GET', '/status', { authorization: `Bearer ${TOKEN}x` })).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
     expect(await call(peer, 'GET', '/status', { authorization: `Bearer ${TOKEN}` })).toMatchObject({ status: 200, body: { peer: 'earth' } });
+  });
+
+  it('cep-node inspect sends $CEP_NODE_TOKEN as the bearer token', async () => {
+    const peer = await peerFor({ token: TOKEN });
+    const without = fakeIo();
+    expect(await runCli(['node', 'cep-node', 'inspect', '--status', '--url', peer.httpUrl!], without.deps)).toBe(5);
+    expect(without.stderr()).toContain('UNAUTHORIZED');
+    const withToken = fakeIo({ env: { CEP_NODE_TOKEN: TOKEN } });
+    expect(await runCli(['node', 'cep-node', 'inspect', '--status', '--url', peer.httpUrl!], withToken.deps)).toBe(0);
+    expect(JSON.parse(withToken.stdout())).toMatchObject({ peer: 'earth' });
   });
 });
 
