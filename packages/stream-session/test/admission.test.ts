@@ -163,13 +163,19 @@ describe('the listener under a flood of unauthenticated connections', () => {
   });
 
   it("a source flooding past its share never displaces another source's connections", async () => {
-    const s = await saturn({ maxPendingHandshakes: 8, maxPendingPerSource: 3, handshakeTimeoutMs: 30_000 });
+    const s = await saturn({ maxPendingHandshakes: 8, maxPendingPerSource: 3, handshakeTimeoutMs: 30_000, acceptTimeoutMs: 30_000 });
     cleanups.push(() => s.provider.close());
     const other = [silent(s.listener.address, '127.0.0.3'), silent(s.listener.address, '127.0.0.3')];
     await Promise.all(other.map((o) => new Promise((resolve) => o.once('connect', resolve))));
     await sleep(50);
     const flood: Socket[] = [];
-    for (let i = 0; i < 12; i++) flood.push(silent(s.listener.address, '127.0.0.2'));
+    // One at a time, a few turns apart, so each finds old connections of its own source to displace.
+    for (let i = 0; i < 12; i++) {
+      const socket = silent(s.listener.address, '127.0.0.2');
+      flood.push(socket);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      await sleep(20);
+    }
     await until(5000, () => s.rejected.length === 9);
     expect(s.rejected.every((r) => r.code === 'HANDSHAKE_EVICTED' && r.remoteAddress?.startsWith('127.0.0.2:'))).toBe(true);
     expect(other.every((o) => !o.destroyed)).toBe(true);
