@@ -9,7 +9,10 @@
  *   POST /invoke  {"peer","handler","arg"?,"pipeline"?}  runs a remote handler, answers with its outcome
  *
  * Requests are served between beats (a beat is one synchronous step), so a
- * response never shows half a beat.
+ * response never shows half a beat. Every request first passes the guard (http-guard.ts:
+ * Host, cross-site, JSON on writes, the optional bearer token); every refusal is a 4xx
+ * with a typed body `{ "error": { "code", "message" } }`. Numbers above 2^53 travel as
+ * decimal strings both ways: a body with a larger number literal is refused, not rounded.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +20,8 @@ import { digestHex, parsePath, type Cell, type Tree } from '@cep/cells';
 import type { Logger } from 'pino';
 import type { PipelineInput } from '@cep/organ-invoke';
 import { nodeError } from './errors.ts';
+import { createGuard } from './http-guard.ts';
+import { parseJsonBody } from './json-body.ts';
 import type { PeerMetrics } from './metrics.ts';
 import { branchToJson } from './tree-json.ts';
 
@@ -33,6 +38,10 @@ export interface HttpServerOptions {
   readonly invoke?: (peer: string, handler: string, arg: bigint | undefined, pipeline: PipelineInput | undefined) => Promise<Record<string, unknown>>;
   /** Serves `POST /mirror/<name>/commit` when given: applies the bundles a manual/batch mirror holds. */
   readonly commitMirror?: (name: string) => 'ok' | 'unknown' | 'not-ready';
+  /** Names besides the bound address the endpoint may be reached by (`Host`), e.g. a proxy's. */
+  readonly hosts?: readonly string[];
+  /** When set, every request must carry `Authorization: Bearer <token>`. */
+  readonly token?: string;
 }
 
 /** A listening endpoint. */
@@ -47,19 +56,37 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
   res.end(body);
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Readonly<Record<string, string>> = {}): void {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   send(res, status, JSON.stringify({ error: { code, message } }) + '\n');
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions, guard: ReturnType<typeof createGuard>): Promise<void> {
+  const refusal = guard(req);
+  if (refusal !== undefined) {
+    sendError(res, refusal.status, refusal.code, refusal.message, refusal.headers);
+    return;
+  }
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    sendError(res, 400, 'BAD_URL', `the request target ${JSON.stringify(req.url)} is not a valid path`);
+    return;
+  }
   if (req.method === 'POST' && url.pathname === '/invoke' && options.invoke !== undefined) {
     await handleInvoke(req, res, options.invoke);
     return;
   }
   const commit = /^\/mirror\/([^/]+)\/commit$/.exec(url.pathname);
   if (req.method === 'POST' && commit !== null && options.commitMirror !== undefined) {
-    const name = decodeURIComponent(commit[1]!);
+    let name: string;
+    try {
+      name = decodeURIComponent(commit[1]!);
+    } catch {
+      sendError(res, 400, 'BAD_PATH', `the mirror name in ${url.pathname} has a malformed %-escape`);
+      return;
+    }
     const answer = options.commitMirror(name);
     if (answer === 'ok') send(res, 202, JSON.stringify({ mirror: name, commit: 'at the next beat' }) + '\n');
     else if (answer === 'unknown') sendError(res, 404, 'UNKNOWN_MIRROR', `no mirror named "${name}" in the config`);
@@ -140,6 +167,7 @@ const MAX_INVOKE_BODY = 4096;
 
 async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: NonNullable<HttpServerOptions['invoke']>): Promise<void> {
   let body = '';
+  req.setEncoding('utf8');
   for await (const chunk of req) {
     body += String(chunk);
     if (body.length > MAX_INVOKE_BODY) {
@@ -147,13 +175,16 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
       return;
     }
   }
-  let parsed: { peer?: unknown; handler?: unknown; arg?: unknown; pipeline?: unknown };
-  try {
-    parsed = JSON.parse(body) as typeof parsed;
-  } catch {
-    sendError(res, 400, 'BAD_JSON', 'the body must be JSON: {"peer": "saturn", "handler": "add", "arg": "41"}');
+  const json = parseJsonBody(body);
+  if (!json.ok) {
+    sendError(res, 400, json.code, json.code === 'BAD_JSON' ? `the body must be JSON: {"peer": "saturn", "handler": "add", "arg": "41"} (${json.message})` : json.message);
     return;
   }
+  if (typeof json.value !== 'object' || json.value === null || Array.isArray(json.value)) {
+    sendError(res, 400, 'BAD_INVOKE', 'the body must be a JSON object: {"peer": "saturn", "handler": "add", "arg": "41"}');
+    return;
+  }
+  const parsed = json.value as { peer?: unknown; handler?: unknown; arg?: unknown; pipeline?: unknown };
   if (typeof parsed.peer !== 'string' || typeof parsed.handler !== 'string') {
     sendError(res, 400, 'BAD_INVOKE', 'peer and handler are required strings');
     return;
@@ -200,8 +231,15 @@ function pipelineOf(input: unknown): PipelineInput | undefined {
 
 /** Starts listening; rejects with `HTTP_LISTEN_FAILED` when the address cannot be bound. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpEndpoint> {
+  let boundPort: number | undefined;
+  const guard = createGuard({
+    boundHost: options.host,
+    ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    port: () => boundPort,
+  });
   const server = createServer((req, res) => {
-    handle(req, res, options).catch((error: unknown) => {
+    handle(req, res, options, guard).catch((error: unknown) => {
       options.log.error({ err: error, url: req.url }, 'http request failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'the request failed; see the peer log');
       else res.end();
@@ -225,6 +263,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpE
     });
   });
   const address = server.address() as AddressInfo;
+  boundPort = address.port;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,

@@ -22,13 +22,14 @@ export function inspectUrl(base: string, query: InspectQuery): string {
 /**
  * Fetches `query` from the peer at `base` and returns the body as text (JSON for
  * `net` and `status`, Prometheus text for `metrics`). Throws `INSPECT_UNREACHABLE`
- * when nothing answers, `INSPECT_FAILED` with the peer's message otherwise.
+ * when nothing answers, `INSPECT_FAILED` with the peer's message otherwise. `token` is sent
+ * as `Authorization: Bearer` (the peer's `http.token`).
  */
-export async function inspectPeer(base: string, query: InspectQuery, timeoutMs = 5000): Promise<string> {
+export async function inspectPeer(base: string, query: InspectQuery, timeoutMs = 5000, token?: string): Promise<string> {
   const url = inspectUrl(base, query);
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
     throw nodeError('INSPECT_UNREACHABLE', `no peer answers at ${base} (${cause}); is it running? pass --url or --config`, { url }, error);

@@ -147,6 +147,8 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
       const endpoint = await startHttpServer({
         host: config.http.host,
         port: config.http.port,
+        hosts: config.http.hosts,
+        ...(config.http.token !== undefined ? { token: config.http.token } : {}),
         tree: runtime.tree,
         beat: () => runtime.beat,
         metrics,
@@ -180,7 +182,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
       closeHttp = () => endpoint.close();
       log.info({ url: httpUrl }, 'http endpoint listening');
       if (!isLoopback(config.http.host)) {
-        log.warn({ host: config.http.host }, 'http endpoint is not on loopback: anyone who can reach it reads the whole tree (it has no authentication)');
+        log.warn({ host: config.http.host }, 'http endpoint is not on loopback: anyone who can reach it and holds http.token reads the whole tree and can invoke handlers');
       }
     }
   } catch (error) {

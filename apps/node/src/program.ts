@@ -87,7 +87,7 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
     .description("print a running peer's cell tree branch as JSON (or its metrics / status)")
     .argument('[path]', 'cell path to show', '/net')
     .option('-u, --url <url>', `the peer's HTTP endpoint (default: $CEP_NODE_URL or ${DEFAULT_INSPECT_URL})`)
-    .option('-c, --config <file>', "take the endpoint from this peer config's http section")
+    .option('-c, --config <file>', "take the endpoint and token from this peer config's http section")
     .option('-d, --depth <n>', 'levels below the path to show', parseWhole)
     .option('--metrics', 'print the Prometheus metrics instead')
     .option('--status', "print the peer's status instead")
@@ -175,6 +175,8 @@ async function inspectCommand(
 ): Promise<number> {
   try {
     let base = opts.url ?? deps.env['CEP_NODE_URL'] ?? DEFAULT_INSPECT_URL;
+    // The endpoint's bearer token: $CEP_NODE_TOKEN, else the config's http.token.
+    let token = deps.env['CEP_NODE_TOKEN'];
     if (opts.url === undefined && opts.config !== undefined) {
       const config = loadConfig(opts.config);
       if (config.http === false) {
@@ -183,13 +185,14 @@ async function inspectCommand(
       }
       const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
       base = `http://${host}:${config.http.port}`;
+      token ??= config.http.token;
     }
     const query: InspectQuery = opts.metrics
       ? { kind: 'metrics' }
       : opts.status
         ? { kind: 'status' }
         : { kind: 'net', path, ...(opts.depth !== undefined ? { depth: opts.depth } : {}) };
-    const body = await inspectPeer(base, query);
+    const body = await inspectPeer(base, query, undefined, token);
     deps.stdout(query.kind === 'metrics' ? body : JSON.stringify(JSON.parse(body), null, 2) + '\n');
     return EXIT_CODES.ok;
   } catch (error) {

@@ -39,7 +39,7 @@ describe('the README examples', () => {
   it('local.yaml, the quick start, is valid and stays on loopback', () => {
     const local = loadConfig(example('local.yaml'));
     expect(local.listen).toEqual({ tcp: '127.0.0.1:0' });
-    expect(local.http).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(local.http).toEqual({ host: '127.0.0.1', port: 9464, hosts: [] });
   });
 
   it("saturn's add handler loads and answers", async () => {

@@ -82,7 +82,7 @@ describe('GET /net', () => {
     expect((await getJson(peer, '/net?path=/net//x')).body.error.code).toBe('BAD_PATH');
     expect((await getJson(peer, '/net?path=/&depth=x')).body.error.code).toBe('BAD_DEPTH');
     expect((await getJson(peer, '/nope')).status).toBe(404);
-    expect((await fetch(`${peer.httpUrl}/net`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${peer.httpUrl}/net`, { method: 'POST', headers: { 'content-type': 'application/json' } })).status).toBe(405);
   });
 });
 
@@ -102,7 +102,7 @@ describe('GET /digest and POST /invoke', () => {
   it('refuses a malformed invoke body and an unknown peer with a 400 and a code', async () => {
     const peer = await peerFor('earth');
     const post = async (body: string) => {
-      const res = await fetch(`${peer.httpUrl}/invoke`, { method: 'POST', body });
+      const res = await fetch(`${peer.httpUrl}/invoke`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
       return { status: res.status, body: (await res.json()) as any };
     };
     expect(await post('not json')).toMatchObject({ status: 400, body: { error: { code: 'BAD_JSON' } } });
@@ -120,7 +120,7 @@ describe('POST /mirror/<name>/commit', () => {
       mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { commit_mode: 'manual' } }],
     });
     const post = async (path: string) => {
-      const res = await fetch(`${peer.httpUrl}${path}`, { method: 'POST' });
+      const res = await fetch(`${peer.httpUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
       return { status: res.status, body: (await res.json()) as any };
     };
     expect(await post('/mirror/sky/commit')).toMatchObject({ status: 409, body: { error: { code: 'MIRROR_NOT_READY' } } });
@@ -232,8 +232,8 @@ describe('cep-node inspect --config', () => {
 });
 
 describe('the endpoint address', () => {
-  it('warns when the endpoint is not on loopback', async () => {
-    const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { host: '0.0.0.0', port: 0 } }, 'peer.yaml', '/tmp');
+  it('warns when the endpoint is not on loopback (where a token is required)', async () => {
+    const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { host: '0.0.0.0', port: 0, token: 'sixteen-chars-or-more' } }, 'peer.yaml', '/tmp');
     const sink = logSink();
     const peer = await startPeer({ config, log: createLogger({ level: 'info', destination: sink.destination, isTTY: false }), manualBeats: true });
     peers.push(peer);

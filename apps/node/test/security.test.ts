@@ -57,7 +57,7 @@ async function net(peer: Peer, path: string): Promise<any> {
 }
 
 async function post(peer: Peer, body: Record<string, unknown>): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${peer.httpUrl}/invoke`, { method: 'POST', body: JSON.stringify(body) });
+  const res = await fetch(`${peer.httpUrl}/invoke`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   return { status: res.status, body: await res.json() };
 }
 

@@ -41,6 +41,7 @@ export interface ResolvedOptions {
   readonly retainBeats: number;
   readonly retry: { readonly first: number; readonly max: number };
   readonly canPublish: (peer: string, path: string) => boolean;
+  readonly canReceive: (path: string) => boolean;
   readonly onApply: ((event: ApplyEvent) => void) | undefined;
   readonly onSeal: ((event: SealEvent) => void) | undefined;
 }

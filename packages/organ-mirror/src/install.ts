@@ -35,6 +35,11 @@ export interface MirrorOptions {
   readonly retry?: { readonly first?: number; readonly max?: number };
   /** Whether this runtime serves `path` to `peer` (default: every branch to every authenticated peer). */
   readonly canPublish?: (peer: string, path: string) => boolean;
+  /**
+   * Whether a mirror on this runtime may write into `path`, its destination (default: every
+   * branch). A request whose destination is refused goes to `state: error` (CEI `tp_schema`).
+   */
+  readonly canReceive?: (path: string) => boolean;
   /** Hears every bundle applied on this runtime (exactly once per epoch and seq). */
   readonly onApply?: (event: ApplyEvent) => void;
   /** Hears every bundle sealed on this runtime. */
@@ -98,6 +103,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     retainBeats: positive('retainBeats', options.retainBeats, 1000),
     retry: { first: positive('retry.first', options.retry?.first, 1), max: positive('retry.max', options.retry?.max, 32) },
     canPublish: options.canPublish ?? (() => true),
+    canReceive: options.canReceive ?? (() => true),
     onApply: options.onApply,
     onSeal: options.onSeal,
   };
@@ -158,6 +164,13 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     if ('field' in parsed) {
       current?.fail(parsed.note, TOPIC.schema, true);
       if (current === undefined) report(request, parsed, TOPIC.schema);
+      return;
+    }
+    if (!resolved.canReceive(parsed.dstChan)) {
+      const field = parsed.dstChan === parsed.srcChan && request.child('dst_chan') === undefined ? 'src_chan' : 'dst_chan';
+      const problem = { field, note: `${field}: ${parsed.dstChan} may not be a mirror destination on this peer` };
+      current?.fail(problem.note, TOPIC.schema, true);
+      if (current === undefined) report(request, problem, TOPIC.schema);
       return;
     }
     if (current !== undefined && current.phase !== 'error' && sameConfig(current.req, parsed)) return;

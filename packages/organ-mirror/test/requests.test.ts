@@ -196,6 +196,19 @@ describe('a mirror request', () => {
     expect(p.earth.manager.get('saturn', 'mirror', 'main')).toBeUndefined();
   });
 
+  it('a destination the receiver refuses (canReceive) is an error before anything is dialled, also with dst_chan absent', async () => {
+    pair = await memoryPair({ earth: { canReceive: (path) => !path.startsWith('/sys') } });
+    const p = pair;
+    fileRequest(p.earth.tree, 'r1', { dst: '/sys/security' });
+    fileRequest(p.earth.tree, 'r2', { src: '/sys/other', mount: 'second' });
+    await p.until(() => field(p.earth.tree, 'r1', 'state') === 'error' && field(p.earth.tree, 'r2', 'state') === 'error', 20);
+    expect(field(p.earth.tree, 'r1', 'error_note')).toBe('dst_chan: /sys/security may not be a mirror destination on this peer');
+    expect(field(p.earth.tree, 'r2', 'error_note')).toBe('src_chan: /sys/other may not be a mirror destination on this peer');
+    expect(topics(p.earth.facts)).toContain('tp_schema');
+    expect(p.earth.manager.get('saturn', 'mirror', 'main')).toBeUndefined();
+    expect(p.earth.tree.get('/sys/security')).toBeUndefined();
+  });
+
   it('changing the request resubscribes with its token: same epoch, no second snapshot', async () => {
     pair = await memoryPair();
     const p = pair;

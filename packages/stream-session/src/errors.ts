@@ -7,6 +7,8 @@ import { CepError, type ProviderErrorCode } from '@cep/transport/provider';
 export type StreamErrorCode =
   | ProviderErrorCode
   | 'HANDSHAKE_TIMEOUT'
+  /** The listener dropped a connection mid-handshake to give its slot to a newer one (see README, "Security"). */
+  | 'HANDSHAKE_EVICTED'
   | 'CONNECTION_LOST'
   | 'INVALID_OPTIONS'
   | 'FRAMES_TAKEN';

@@ -182,7 +182,7 @@ function reject(conn: Conn, code: 'AUTH_FAILED' | 'PEER_MISMATCH'): void {
 /** The listener's half: identifies the dialer by name, then both prove the key for that name. */
 export async function acceptHandshake(
   conn: Conn,
-  args: { localPeer: string; keys: ReadonlyMap<string, Uint8Array> },
+  args: { localPeer: string; keys: ReadonlyMap<string, Uint8Array>; onHello?: () => void },
 ): Promise<Accepted> {
   const hello = await nextMessage(conn);
   const p = new Parser(hello);
@@ -193,6 +193,8 @@ export async function acceptHandshake(
   const mount = p.str();
   p.bytes(NONCE_BYTES);
   p.end();
+  // A well-formed HELLO: the connection is mid-handshake now, no longer a silent one.
+  args.onHello?.();
   if (target !== args.localPeer) {
     reject(conn, 'PEER_MISMATCH');
     throw streamError('PEER_MISMATCH', `a dialer asked for peer "${target}" but this node is "${args.localPeer}"`, { peer, target });

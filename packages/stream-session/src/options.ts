@@ -34,12 +34,28 @@ export interface StreamOptions {
   readonly highWaterMark?: number;
   /** Buffered bytes past which `send` throws `CHANNEL_OVERFLOW` (default 16 MiB). */
   readonly hardLimitBytes?: number;
-  /** Time allowed for the whole handshake, in ms (default 5000). */
+  /** Time a dialled connection allows for the whole handshake, in ms (default 5000). */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Time an inbound connection gets to finish the handshake, in ms (default the smaller of
+   * 2000 and `handshakeTimeoutMs`): short, since a real peer needs two round trips.
+   */
+  readonly acceptTimeoutMs?: number;
   /** Time `close` waits for the remote side before destroying the socket (default 2000). */
   readonly closeTimeoutMs?: number;
-  /** Inbound connections allowed to be mid-handshake at once (default 64); extra ones are dropped. */
+  /**
+   * Inbound connections allowed to be mid-handshake at once (default 1024; a silent one costs
+   * a socket and a few KiB). When full, a new connection takes the slot of an older one
+   * (silent ones first) from the source holding the most; 0 refuses every inbound connection.
+   */
   readonly maxPendingHandshakes?: number;
+  /**
+   * Of those, connections from one remote address (default 512, above the default accept
+   * backlog of 511). A source at its share displaces its own oldest connection, never
+   * another's. A Unix socket's clients cannot be told apart: only `maxPendingHandshakes`
+   * bounds them.
+   */
+  readonly maxPendingPerSource?: number;
   /** Reconnect policy for dialled channels. */
   readonly backoff?: BackoffOptions;
   /** Called when the listener refuses a connection (bad key, unknown peer, garbage). */
@@ -55,8 +71,10 @@ export interface ResolvedOptions {
   readonly highWaterMark: number;
   readonly hardLimitBytes: number;
   readonly handshakeTimeoutMs: number;
+  readonly acceptTimeoutMs: number;
   readonly closeTimeoutMs: number;
   readonly maxPendingHandshakes: number;
+  readonly maxPendingPerSource: number;
   readonly backoff: Required<BackoffOptions>;
   readonly onReject: (info: RejectInfo) => void;
 }
@@ -103,6 +121,7 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
     });
   }
   const backoff = options.backoff ?? {};
+  const handshakeTimeoutMs = positiveInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 5000);
   return {
     id: options.id ?? defaultId,
     localPeer: options.localPeer,
@@ -110,9 +129,11 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
     maxFrameBytes,
     highWaterMark: Math.max(1, highWaterMark),
     hardLimitBytes,
-    handshakeTimeoutMs: positiveInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 5000),
+    handshakeTimeoutMs,
+    acceptTimeoutMs: positiveInt('acceptTimeoutMs', options.acceptTimeoutMs, Math.min(2000, handshakeTimeoutMs)),
     closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 2000),
-    maxPendingHandshakes: positiveInt('maxPendingHandshakes', options.maxPendingHandshakes, 64),
+    maxPendingHandshakes: positiveInt('maxPendingHandshakes', options.maxPendingHandshakes, 1024),
+    maxPendingPerSource: positiveInt('maxPendingPerSource', options.maxPendingPerSource, 512),
     backoff: {
       initialMs: positiveInt('backoff.initialMs', backoff.initialMs, 100),
       maxMs: positiveInt('backoff.maxMs', backoff.maxMs, 5000),

@@ -12,6 +12,7 @@ import { StreamChannel } from './channel.ts';
 import { Conn } from './conn.ts';
 import type { SessionKeys } from './crypto.ts';
 import { asCepError, streamError } from './errors.ts';
+import { HandshakeSlots, sourceOf, type Slot } from './admission.ts';
 import { acceptHandshake, dialHandshake, withDeadline } from './handshake.ts';
 import { type StreamOptions, checkName, resolveOptions, type RejectInfo } from './options.ts';
 
@@ -23,6 +24,11 @@ export interface StreamEndpoint {
   bind(server: Server, address: string): Promise<string>;
   /** Releases what a bound address leaves behind (a socket file), after the server closed. */
   release?(bound: string): Promise<void>;
+}
+
+/** An inbound connection holding a handshake slot. */
+interface Pending extends Slot {
+  readonly conn: Conn;
 }
 
 /** What `createStreamProvider` needs from a concrete provider package. */
@@ -141,17 +147,51 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
         options.onReject(info);
         listenOptions.onReject?.({ code: info.code, reason: info.message, ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}), ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}) });
       };
+      const slots = new HandshakeSlots<Pending>(options.maxPendingHandshakes, options.maxPendingPerSource);
+      // One turn per event-loop turn that admitted connections, counted after its I/O (see admission.ts).
+      let turnScheduled = false;
+      const endTurn = (): void => {
+        turnScheduled = false;
+        slots.nextTurn();
+      };
       server.on('connection', (socket) => {
-        if (closed || mine.size >= options.maxPendingHandshakes) {
+        const remoteAddress = socket.remoteAddress;
+        if (closed) {
           socket.destroy();
-          reject({ code: 'PROTOCOL_ERROR', message: 'too many connections mid-handshake', ...(socket.remoteAddress !== undefined ? { remoteAddress: socket.remoteAddress } : {}) });
           return;
         }
         const conn = new Conn(socket);
+        const pending: Pending = { source: sourceOf(remoteAddress), spoke: false, conn };
+        if (!turnScheduled) {
+          turnScheduled = true;
+          setImmediate(endTurn);
+        }
+        for (const victim of slots.admit(pending)) {
+          // Dropped at once, without a REJECT: nothing is owed to an unauthenticated connection.
+          const where = victim.conn.remoteAddress;
+          mine.delete(victim.conn);
+          handshaking.delete(victim.conn);
+          victim.conn.destroy();
+          reject({
+            code: 'HANDSHAKE_EVICTED',
+            message:
+              victim !== pending
+                ? `dropped mid-handshake (${victim.spoke ? 'stalled after HELLO' : 'silent'}) to make room for a newer connection`
+                : options.maxPendingHandshakes === 0
+                  ? 'the listener takes no inbound connections (maxPendingHandshakes 0)'
+                  : 'refused: every handshake slot is held by a connection too new to displace',
+            ...(where !== undefined ? { remoteAddress: where } : {}),
+          });
+        }
+        if (conn.gone || socket.destroyed) return;
         mine.add(conn);
         handshaking.add(conn);
-        withDeadline(conn, options.handshakeTimeoutMs, acceptHandshake(conn, { localPeer: options.localPeer, keys: options.keys })).then(
+        const onHello = (): void => {
+          pending.spoke = true;
+        };
+        withDeadline(conn, options.acceptTimeoutMs, acceptHandshake(conn, { localPeer: options.localPeer, keys: options.keys, onHello })).then(
           (accepted) => {
+            slots.release(pending);
             mine.delete(conn);
             handshaking.delete(conn);
             if (closed || conn.gone) {
@@ -177,8 +217,12 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
             onChannel(channel);
           },
           (error: unknown) => {
+            const wasEvicted = !mine.has(conn);
+            slots.release(pending);
             mine.delete(conn);
             handshaking.delete(conn);
+            // An evicted connection was reported when it was dropped.
+            if (wasEvicted) return;
             // Let a REJECT already written leave, then drop the socket.
             if (conn.gone) conn.destroy();
             else conn.socket.end(() => conn.destroy());

@@ -4,7 +4,7 @@ import type { ChannelV1, ListenerV1, ProviderV1 } from '@cep/transport/provider'
 import { Conn } from '../src/conn.ts';
 import { type SessionKeys, tag } from '../src/crypto.ts';
 import { dialHandshake } from '../src/handshake.ts';
-import { type StreamOptions, createStreamProvider } from '../src/index.ts';
+import { type RejectInfo, type StreamOptions, createStreamProvider } from '../src/index.ts';
 import { writeHeader, HEADER_BYTES } from '../src/record.ts';
 
 /** A plain-TCP stream provider, built here so these tests need no provider package. */
@@ -33,7 +33,7 @@ export const KEY = randomBytes(32);
 /** A listening provider for peer "saturn" that trusts "earth" with KEY, plus what it accepted and rejected. */
 export async function saturn(extra: Partial<StreamOptions> = {}) {
   const accepted: ChannelV1[] = [];
-  const rejected: { code: string; claimedPeer?: string }[] = [];
+  const rejected: RejectInfo[] = [];
   const provider = loopback({ localPeer: 'saturn', keys: { earth: KEY }, maxFrameBytes: 1 << 20, onReject: (r) => rejected.push(r), ...extra });
   const listener: ListenerV1 = await provider.listen!({ address: '127.0.0.1:0' }, (ch) => accepted.push(ch));
   return { provider, listener, accepted, rejected };

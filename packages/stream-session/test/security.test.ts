@@ -157,17 +157,23 @@ describe('the listen port under hostile input', () => {
     expect(s.rejected[0]!.code).toBe('PROTOCOL_ERROR');
   });
 
-  it('caps connections that are mid-handshake at maxPendingHandshakes', async () => {
+  it('keeps at most maxPendingHandshakes mid-handshake: a newer connection displaces the oldest silent one', async () => {
     const s = await setup({ maxPendingHandshakes: 2, handshakeTimeoutMs: 2000 });
-    const socks = [0, 1, 2].map(() => {
+    const socks: ReturnType<typeof connect>[] = [];
+    let firstClosed: Promise<void> | undefined;
+    for (let i = 0; i < 3; i++) {
       const c = connect({ host: '127.0.0.1', port: Number(s.listener.address.split(':')[1]) });
       c.on('error', () => {});
       cleanups.push(() => void c.destroy());
-      return c;
-    });
-    const third = new Promise<void>((resolve) => socks[2]!.once('close', () => resolve()));
-    await third;
-    expect(s.rejected.map((r) => r.code)).toEqual(['PROTOCOL_ERROR']);
+      socks.push(c);
+      firstClosed ??= new Promise<void>((resolve) => c.once('close', () => resolve()));
+      // One at a time, so "oldest" is well defined.
+      await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+      await sleep(20);
+    }
+    await firstClosed;
+    expect(s.rejected.map((r) => r.code)).toEqual(['HANDSHAKE_EVICTED']);
+    expect(socks[1]!.destroyed || socks[2]!.destroyed).toBe(false);
   });
 });
 

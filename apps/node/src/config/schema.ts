@@ -6,11 +6,30 @@
  * here — names, addresses, key lengths, key files, cross references between
  * sections — so a bad file never starts half a peer.
  */
-import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { explainNotWord } from '@cep/cells';
 import { z } from 'zod';
+import { isLoopbackHost } from '../http-guard.ts';
+import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { declaresPolicy, securitySection, type SecurityConfig } from './security.ts';
+
+/** Largest key or token file read, in bytes (a hex key with a newline is 65). */
+export const SECRET_FILE_MAX_BYTES = 4096;
+
+/**
+ * Branches a peer never serves for mirroring and no mirror may write into: its policy
+ * (`/sys`), its transport and organ state (`/net`), its journal and its runtime records (`/rt`).
+ * A mirror into `/sys/security` would replace the declared policy with the remote's.
+ */
+export const RESERVED_BRANCHES = ['/sys', '/net', '/journal', '/rt'] as const;
+
+/** The reserved branch `path` is in (or is), or undefined. */
+export function reservedBranchOf(path: string): string | undefined {
+  return RESERVED_BRANCHES.find((root) => path === root || path.startsWith(`${root}/`));
+}
+
+/** Shortest bearer token accepted for the HTTP endpoint. */
+export const MIN_TOKEN_CHARS = 16;
 
 /** Bytes a pre-shared key must have (256 bits: the size the AEAD ciphers take). */
 export const KEY_BYTES = 32;
@@ -91,9 +110,10 @@ function keySpec(baseDir: string) {
       if (which === 'file') {
         let content: Buffer;
         try {
-          content = readFileSync(spec.file!);
+          content = readBoundedFile(spec.file!, SECRET_FILE_MAX_BYTES);
         } catch (error) {
-          ctx.addIssue({ code: 'custom', path: ['file'], message: `cannot read key file ${spec.file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+          const why = error instanceof BoundedReadError ? error.message : String(error);
+          ctx.addIssue({ code: 'custom', path: ['file'], message: `cannot read key file ${spec.file}: ${why}` });
           return z.NEVER;
         }
         const encoding = spec.encoding ?? 'hex';
@@ -111,6 +131,50 @@ function keySpec(baseDir: string) {
         return z.NEVER;
       }
       return key;
+    });
+}
+
+/**
+ * The admin endpoint: where it listens, the other names it may be reached by (`hosts`), and
+ * an optional bearer token (`token`, or `token_file` read bounded), required when `host` is
+ * not a loopback address. Validated to `{ host, port, hosts, token? }`.
+ */
+function httpSection(baseDir: string) {
+  return z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(9464),
+      hosts: z.array(z.string().min(1).regex(/^[A-Za-z0-9.:[\]-]+$/, 'expected a host name or address')).default([]),
+      token: z.string().min(MIN_TOKEN_CHARS, `expected a token of at least ${MIN_TOKEN_CHARS} characters`).regex(/^\S+$/, 'expected a token without spaces').optional(),
+      token_file: filePath(baseDir).optional(),
+    })
+    .transform((http, ctx) => {
+      let token = http.token;
+      if (http.token_file !== undefined) {
+        if (token !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['token_file'], message: 'give token or token_file, not both' });
+          return z.NEVER;
+        }
+        try {
+          token = readBoundedFile(http.token_file, SECRET_FILE_MAX_BYTES).toString('utf8').trim();
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', path: ['token_file'], message: `cannot read token file ${http.token_file}: ${error instanceof BoundedReadError ? error.message : String(error)}` });
+          return z.NEVER;
+        }
+        if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) {
+          ctx.addIssue({ code: 'custom', path: ['token_file'], message: `expected a token of at least ${MIN_TOKEN_CHARS} characters without spaces in ${http.token_file}` });
+          return z.NEVER;
+        }
+      }
+      if (token === undefined && !isLoopbackHost(http.host)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['token'],
+          message: `required when http.host is not a loopback address ("${http.host}"): anyone who reaches the endpoint could read the tree and invoke handlers; set http.token or http.token_file`,
+        });
+        return z.NEVER;
+      }
+      return { host: http.host, port: http.port, hosts: http.hosts, ...(token !== undefined ? { token } : {}) };
     });
 }
 
@@ -150,7 +214,10 @@ export function createConfigSchema(baseDir: string) {
   const mirror = z.strictObject({
     name: word,
     source: z.strictObject({ peer: word, path: cellPath }),
-    target: cellPath,
+    target: cellPath.superRefine((value, ctx) => {
+      const reserved = reservedBranchOf(value);
+      if (reserved !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is inside ${reserved}, which this peer keeps for itself; mirror into a branch such as /data/...` });
+    }),
     bundle: z
       .strictObject({
         beat_window: z.number().int().min(1).max(1_000_000).default(1),
@@ -203,14 +270,8 @@ export function createConfigSchema(baseDir: string) {
       log_level: z.enum(LOG_LEVELS).default('info'),
       beat_ms: z.number().int().min(1).max(60_000).default(10),
       http: z
-        .union([
-          z.literal(false),
-          z.strictObject({
-            host: z.string().min(1).default('127.0.0.1'),
-            port: z.number().int().min(0).max(65535).default(9464),
-          }),
-        ])
-        .default({ host: '127.0.0.1', port: 9464 }),
+        .union([z.literal(false), httpSection(baseDir)])
+        .default({ host: '127.0.0.1', port: 9464, hosts: [] }),
       keys: z.record(word, keySpec(baseDir)).default({}),
       listen: z
         .object({ tcp: hostPort(0).optional(), pipe: pipePath.optional(), udp: hostPort(0).optional(), nats: natsPrefix.optional() })
@@ -220,6 +281,15 @@ export function createConfigSchema(baseDir: string) {
       nats: natsSection.optional(),
       providers: z.array(providerPlugin).default([]),
       peers: z.array(peerLink).default([]),
+      /** Branches this peer serves to peers that mirror from it (absent: every branch outside RESERVED_BRANCHES). */
+      exports: z
+        .array(
+          cellPath.superRefine((value, ctx) => {
+            const reserved = reservedBranchOf(value);
+            if (reserved !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is inside ${reserved}, which a peer never serves` });
+          }),
+        )
+        .optional(),
       mirrors: z.array(mirror).default([]),
       invoke: z.array(handler).default([]),
       security: securitySection.prefault({}),

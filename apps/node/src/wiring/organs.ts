@@ -12,7 +12,7 @@ import { isCepError } from '@cep/errors';
 import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
 import { requestId, writeRequests } from './requests.ts';
-import { enclaveOf } from './security.ts';
+import { enclaveOf, mirrorAccess } from './security.ts';
 
 /** What a call may add to the handler name and argument. */
 export interface CallOptions {
@@ -44,7 +44,8 @@ export function handlerSignal(name: string): string {
 export async function wireOrgans(ctx: PeerContext, manager: TransportManager): Promise<OrgansHandle> {
   const { config, runtime, log } = ctx;
   const link = installLink(runtime, manager);
-  const mirror = installMirror(runtime, manager, { localNode: config.peer });
+  // Only exported branches are served, and no mirror writes into a reserved branch (wiring/security.ts).
+  const mirror = installMirror(runtime, manager, { localNode: config.peer, ...mirrorAccess(config) });
   // Both sides of every call are checked on this peer's policy (/sys/security) with the enclaves the
   // config gives; only the handlers the config lists can be called (anything else: tp_inv_reject).
   const invoke = installInvoke(runtime, manager, {

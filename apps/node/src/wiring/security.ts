@@ -7,8 +7,9 @@
  * An absent or empty section declares nothing, and @cep/security then decides on an empty
  * policy: calls inside one enclave are allowed, every cross-enclave call is denied.
  */
+import { formatName, parsePath } from '@cep/cells';
 import { approvePipeline, declarePolicy } from '@cep/security';
-import { declaresPolicy } from '../config/schema.ts';
+import { RESERVED_BRANCHES, declaresPolicy } from '../config/schema.ts';
 import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
 
@@ -23,6 +24,46 @@ export interface SecurityHandle {
 /** The enclave of `peer` as this peer's config states it (`peers[].enclave`, else this peer's own). */
 export function enclaveOf(config: PeerContext['config'], peer: string): string {
   return config.peers.find((p) => p.name === peer)?.enclave ?? config.enclave;
+}
+
+/** The names of `path` as text, or undefined when it is not a valid cell path. */
+function segments(path: string): string[] | undefined {
+  try {
+    return parsePath(path).map(formatName);
+  } catch {
+    return undefined;
+  }
+}
+
+function within(path: readonly string[], branch: readonly string[]): boolean {
+  return branch.length <= path.length && branch.every((name, i) => name === path[i]);
+}
+
+/**
+ * Which branches mirrors may touch on this peer, checked at run time by the mirror organ
+ * (the config loader has refused the same things already, so these only ever refuse what a
+ * remote peer asks for, or a request written into the tree by something other than the config):
+ *
+ *   - `canPublish`: a remote may mirror `path` from us only when it is inside a branch of
+ *     `exports` (absent: anywhere) and never inside a reserved branch (`/sys`, `/net`,
+ *     `/journal`, `/rt`). A refusal reaches the requester as the source's reject.
+ *   - `canReceive`: no mirror writes into a reserved branch.
+ */
+export function mirrorAccess(config: PeerContext['config']): { canPublish: (peer: string, path: string) => boolean; canReceive: (path: string) => boolean } {
+  const reserved = RESERVED_BRANCHES.map((b) => segments(b)!);
+  const exported = config.exports?.map((b) => segments(b)).filter((b): b is string[] => b !== undefined);
+  const isReserved = (names: readonly string[]): boolean => reserved.some((b) => within(names, b));
+  return {
+    canPublish: (_peer, path) => {
+      const names = segments(path);
+      if (names === undefined || names.length === 0 || isReserved(names)) return false;
+      return exported === undefined || exported.some((b) => within(names, b));
+    },
+    canReceive: (path) => {
+      const names = segments(path);
+      return names !== undefined && names.length > 0 && !isReserved(names);
+    },
+  };
 }
 
 /** Declares the config's policy and approves its `approve` list (the config loader has checked both). */
