@@ -21,6 +21,8 @@ import { loadAverage, median } from './stats.ts';
 import { measureTransport, TRANSPORT_SIZES } from './transport.ts';
 
 const { values: flags } = parseArgs({
+  // `pnpm bench:compare -- --only a` hands the script a literal `--` first.
+  args: process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--')),
   options: {
     only: { type: 'string', default: 'a,b,c,d,e,f' },
     seconds: { type: 'string', default: '2' },
