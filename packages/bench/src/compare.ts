@@ -145,7 +145,7 @@ await group('e', `peer ready time vs node -e 0, ${runs} runs`, async () => {
   const r = await readyTime(runs);
   rows.push(ratioRow({
     id: 'e-ready', what: 'peer ready (spawn → HTTP /status answers)', unit: 'ms', direction: 'lower', ours: r.ours, anchorName: 'node -e 0 (spawn → exit)', anchor: r.anchor, maxRatio: 3, load: loadAverage(),
-    note: `medians of ${runs}; the built peer (bin of @cep/node-app)`,
+    note: `medians of ${runs}; peer ${flags.peer ?? 'the bin of @cep/node-app'}`,
   }));
 });
 
