@@ -1,17 +1,19 @@
 /**
  * `cep-node demo`: two peers, earth and saturn, as separate processes on loopback.
  *
- * 1. saturn starts with a TCP listener (OS-chosen port), an invoke handler `sky` that writes a
- *    branch of N cells, and `add`;
- * 2. earth starts with saturn's address and their shared key: it links saturn over TCP
- *    (authenticated), mirrors saturn's /data/sky into /data/saturn/sky, and has an invoke mount;
- * 3. earth invokes `sky` on saturn (saturn fills /data/sky; the mirror ships it in bundles),
+ * 1. saturn and earth start together (two processes spawned at once): saturn with a TCP
+ *    listener on a loopback port reserved just before, an invoke handler `sky` that writes a
+ *    branch of N cells, and `add`; earth with that address and their shared key: it links
+ *    saturn over TCP (authenticated, redialling until saturn listens), mirrors saturn's
+ *    /data/sky into /data/saturn/sky, and has an invoke mount;
+ * 2. earth invokes `sky` on saturn (saturn fills /data/sky; the mirror ships it in bundles),
  *    then `add 41`, and waits until both branches have the same digest;
- * 4. it prints what happened (mounts, providers, serializer features, bundles, invoke latency,
+ * 3. it prints what happened (mounts, providers, serializer features, bundles, invoke latency,
  *    telemetry) and stops both peers with SIGTERM.
  * Everything it starts is killed, and its temp folder removed, whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +103,21 @@ async function postJson(url: string, body: Json): Promise<Json> {
   return answer;
 }
 
+/**
+ * A loopback TCP port the OS just handed out and that is free again: saturn listens on it, and
+ * earth's config names it, so the two can start together.
+ */
+async function reservePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /** Polls `probe` (every 50 ms) until it returns a value; fails at the deadline with `what`. */
 async function poll<T>(probe: () => Promise<T | undefined>, what: string, deadline: number): Promise<T> {
   for (;;) {
@@ -133,22 +150,24 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   try {
     out(`cep-node demo: two peers on loopback, earth and saturn (temp folder ${dir})\n`);
 
+    // Both peers start at once: saturn's tcp port is reserved here first, so earth's config can
+    // name it before saturn runs (earth redials until saturn listens).
+    const saturnTcp = `127.0.0.1:${await reservePort()}`;
     const saturn = spawnPeer('saturn', {
       peer: 'saturn', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
-      keys: { earth: { hex: key } }, listen: { tcp: '127.0.0.1:0' },
+      keys: { earth: { hex: key } }, listen: { tcp: saturnTcp },
       invoke: [{ name: 'sky', module: handler('sky.mjs') }, { name: 'add', module: handler('add.mjs') }],
     });
-    const saturnTcp = (await saturn.waitFor((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', 'listening (tcp)', deadline))['address'] as string;
-    const saturnUrl = (await saturn.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;
-    out(`  saturn  pid ${saturn.process.pid}, tcp ${saturnTcp}, http ${saturnUrl}\n`);
-
     const earth = spawnPeer('earth', {
       peer: 'earth', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
       keys: { saturn: { hex: key } },
       peers: [{ name: 'saturn', provider: 'tcp', address: saturnTcp }],
       mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } }],
     });
-    const earthUrl = (await earth.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;
+    const httpUrl = async (peer: Child): Promise<string> => (await peer.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;
+    const [saturnUrl, earthUrl] = await Promise.all([httpUrl(saturn), httpUrl(earth)]);
+    await saturn.waitFor((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', 'listening (tcp)', deadline);
+    out(`  saturn  pid ${saturn.process.pid}, tcp ${saturnTcp}, http ${saturnUrl}\n`);
     out(`  earth   pid ${earth.process.pid}, http ${earthUrl}\n`);
 
     // Link, invoke and mirror requests go active once their mounts are open and authenticated.
@@ -193,6 +212,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out('  mount      frames  ready  bp  fatal  last_event\n');
     for (const [mount, t] of Object.entries(telemetry as Json)) {
       out(`  ${mount.padEnd(10)} ${String(t.frame_count).padStart(6)} ${String(t.ready_count).padStart(6)} ${String(t.bp_count).padStart(3)} ${String(t.fatal_count).padStart(6)}  ${t.last_event}\n`);
+    }
+    if (Object.values(telemetry as Json).some((t) => Number(t.fatal_count) > 0)) {
+      out('  (a fatal is expected when earth dialled before saturn listened: the peers start together and earth redials)\n');
     }
 
     for (const child of children) child.process.kill('SIGTERM');

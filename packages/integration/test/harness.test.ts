@@ -42,7 +42,7 @@ describe('the peer-process harness', () => {
   it('runs the built cep-node unless CEP_NODE_BIN=source, and says how to build when it is missing', () => {
     const command = cepNodeCommand();
     expect(command.mode).toBe(process.env['CEP_NODE_BIN'] === 'source' ? 'source' : 'dist');
-    expect(command.args.at(-1)).toMatch(process.env['CEP_NODE_BIN'] === 'source' ? /apps\/node\/src\/cli\.ts$/ : /apps\/node\/dist\/cli\.js$/);
+    expect(command.args.at(-1)).toMatch(process.env['CEP_NODE_BIN'] === 'source' ? /apps\/node\/src\/cli\.ts$/ : /apps\/node\/bin\/cep-node\.js$/);
   });
 
   it('start() rejects with the output when the peer exits before its endpoint answers', async () => {

@@ -1,0 +1,122 @@
+/**
+ * Row a: frames/s through the transport manager over provider-tcp (both managers in this
+ * process, beats stepped as fast as the loop turns), next to a node:net socket pair carrying
+ * the very frame bytes the manager received, length-prefixed, with the receiver splitting
+ * them back into frames. Both ends of both runs share this one thread.
+ */
+import { randomBytes } from 'node:crypto';
+import { bytes, createTree } from '@cep/cells';
+import { createRuntime } from '@cep/heartbeat';
+import { tcp } from '@cep/provider-tcp';
+import { createTransportManager } from '@cep/transport';
+import { frameSplitter, lengthPrefixed, socketPair } from './sockets.ts';
+import { median, now, turn } from './stats.ts';
+
+/** Payload sizes and the issue's target ratio for each. */
+export const TRANSPORT_SIZES = [
+  { size: 64, target: 3 },
+  { size: 1024, target: 3 },
+  { size: 64 * 1024, target: 1.5 },
+] as const;
+
+/** Frames kept in flight by the sender (both runs), at most ~8 MiB of payload. */
+const windowFor = (size: number): number => Math.max(16, Math.min(2048, Math.floor((8 << 20) / size)));
+
+/**
+ * One run through two transport managers: frames are sent for `seconds`, then the run ends when
+ * every frame sent has arrived. Returns frames/s and the bytes of one frame as received.
+ */
+export async function throughManager(size: number, seconds: number): Promise<{ perSecond: number; frame: Uint8Array }> {
+  const key = new Uint8Array(randomBytes(32));
+  const addresses = new Map<string, string>();
+  const earthRuntime = createRuntime();
+  const saturnRuntime = createRuntime();
+  const earth = createTransportManager(earthRuntime, { localNode: 'earth', providers: [tcp({ localPeer: 'earth', keys: { saturn: key } })], addressOf: (p) => addresses.get(p) });
+  const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [tcp({ localPeer: 'saturn', keys: { earth: key } })], addressOf: (p) => addresses.get(p) });
+  let received = 0;
+  let sample: Uint8Array | undefined;
+  saturn.onFrame('link', (f) => {
+    if (sample === undefined) sample = f.bytes.slice();
+    received++;
+  });
+  addresses.set('saturn', (await saturn.listen('tcp', '127.0.0.1:0')).address);
+  // Only the checksum: the anchor carries the same bytes and does no more work on them.
+  const mount = earth.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, deflate: false, aead: false } });
+  while (mount.state !== 'open') {
+    earthRuntime.step();
+    saturnRuntime.step();
+    await turn();
+  }
+  const tree = createTree();
+  tree.set('/m/v', bytes(new Uint8Array(randomBytes(size))));
+  const cell = tree.get('/m')!;
+  const window = windowFor(size);
+  let sent = 0;
+  const t0 = now();
+  const stopAt = t0 + seconds * 1000;
+  let sending = true;
+  while (sending || received < sent) {
+    if (sending && now() >= stopAt) sending = false;
+    while (sending && sent - received < window) {
+      mount.sendBranch(cell);
+      sent++;
+    }
+    earthRuntime.step();
+    await turn();
+    saturnRuntime.step();
+  }
+  const ms = now() - t0;
+  await earth.close();
+  await saturn.close();
+  return { perSecond: received / (ms / 1000), frame: sample! };
+}
+
+/** The same frames over a plain node:net socket pair, length-prefixed and split at the receiver, for `seconds`; frames/s. */
+export async function throughSocket(frame: Uint8Array, seconds: number): Promise<number> {
+  const { client, server, close } = await socketPair();
+  const wire = lengthPrefixed(frame);
+  const window = windowFor(frame.length);
+  let received = 0;
+  let sent = 0;
+  let sending = true;
+  let wake: (() => void) | null = null;
+  server.on(
+    'data',
+    frameSplitter((f) => {
+      if (f.length !== frame.length) throw new Error('anchor: a frame of the wrong length');
+      received++;
+      if (wake !== null && (received === sent || sent - received < window / 2)) {
+        const w = wake;
+        wake = null;
+        w();
+      }
+    }),
+  );
+  const t0 = now();
+  const stopAt = t0 + seconds * 1000;
+  while (sending || received < sent) {
+    if (sending && now() >= stopAt) sending = false;
+    while (sending && sent - received < window) {
+      sent++;
+      if (!client.write(wire)) break;
+    }
+    if (received < sent) await new Promise<void>((resolve) => (wake = resolve));
+  }
+  const ms = now() - t0;
+  await close();
+  return received / (ms / 1000);
+}
+
+/** Medians of `repeats` runs of `seconds` each of both, interleaved; a short warm-up of each first. */
+export async function measureTransport(size: number, seconds: number, repeats: number): Promise<{ ours: number; anchor: number }> {
+  const warm = await throughManager(size, seconds / 4);
+  await throughSocket(warm.frame, seconds / 4);
+  const ours: number[] = [];
+  const anchor: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const run = await throughManager(size, seconds);
+    ours.push(run.perSecond);
+    anchor.push(await throughSocket(run.frame, seconds));
+  }
+  return { ours: median(ours), anchor: median(anchor) };
+}
