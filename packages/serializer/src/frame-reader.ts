@@ -69,7 +69,9 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   const frame = inContainer ? unwrapContainer(bytes, maxFrameBytes) : bytes;
   // One row of 8 numbers per record (offsets are below 2^32: a Uint8Array is no longer), grown by
   // doubling, split into columns once the count is known: far less garbage than 8 growing arrays.
-  let rows = new Uint32Array(8 * 1024);
+  // Sized to the frame (a record takes at least 10 bytes), so a small frame does not pay for
+  // zeroing a table made for a large one.
+  let rows = new Uint32Array(8 * Math.max(4, Math.min(1024, Math.ceil(frame.length / 10))));
   let count = 0;
   const reader = new ByteReader(frame);
   let trailerRecord: { start: number; bodyStart: number; end: number; crc: number } | undefined;
