@@ -15,8 +15,9 @@ import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { CELL_TYPE, CellDescScan, META, STORE, readNamepool, scanCellDesc, scanManifest, scanOrder } from './records.ts';
+import { CELL_TYPE, CellDescScan, META, STORE, readNamepoolWith, scanCellDesc, scanManifest, scanOrder } from './records.ts';
 import type { StagedCell } from './branch.ts';
+import { ALL_STRICT, enforce, type LenientMask } from './strictness.ts';
 
 const DICTIONARY = name('dictionary');
 const LIST = name('list');
@@ -45,17 +46,17 @@ function keyOf(type: number, pathKey: string, ...suffixVarints: number[]): strin
 }
 
 /** Stages the branch a verified frame carries. Throws a typed error for anything inconsistent. */
-export function readBranch(table: RecordTable, policy: ResolvedPolicy): { root: StagedCell; cellCount: number } {
+export function readBranch(table: RecordTable, policy: ResolvedPolicy, lenient: LenientMask = ALL_STRICT): { root: StagedCell; cellCount: number } {
   const count = table.types.length;
   const names = new NameTableReader();
-  const byKey = indexRecords(table, names);
+  const byKey = indexRecords(table, names, lenient);
   if (count === 0 || table.types[0] !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
   const cells = indexCells(table, names);
   // The entry indexed by the root's key alone is a one-segment path of the root name.
   if (cells.rows.get(segment(ROOT_NAME.key)) !== 0) {
     throw serializerError('BRANCH_INCONSISTENT', 'the first cell_desc is not the branch root (path /)');
   }
-  const staging = new Staging(table, byKey, cells, names, policy);
+  const staging = new Staging(table, byKey, cells, names, policy, lenient);
   staging.consumed = table.types.filter((type) => type === RECORD_TYPE.NAMEPOOL_DELTA).length;
   const root = staging.build([], ROOT_NAME, segment(ROOT_NAME.key), 0);
   if (staging.cellCount !== cells.rows.size || staging.consumed !== count) {
@@ -73,7 +74,7 @@ function segment(key: string): string {
   return `${key.length}:${key}`;
 }
 
-function indexRecords(table: RecordTable, names: NameTableReader): Map<string, number> {
+function indexRecords(table: RecordTable, names: NameTableReader, lenient: LenientMask): Map<string, number> {
   const byKey = new Map<string, number>();
   const { frame, types, keyStarts, bodyStarts } = table;
   for (let i = 0; i < types.length; i++) {
@@ -82,7 +83,7 @@ function indexRecords(table: RecordTable, names: NameTableReader): Map<string, n
     if (byKey.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', `two records share the key ${toHex(recordKey(table, i)).slice(0, 40)}…`);
     if (types[i] === RECORD_TYPE.NAMEPOOL_DELTA) {
       if (bodyStarts[i]! - keyStarts[i]! !== 9) throw serializerError('FRAME_BAD_RECORD', 'a namepool_delta key is 9 bytes');
-      const { text } = readNamepool(recordBody(table, i));
+      const { text } = readNamepoolWith(recordBody(table, i), lenient);
       names.add(new DataView(frame.buffer, frame.byteOffset + keyStarts[i]! + 1, 8).getBigUint64(0, true), text);
     } else if (types[i] === RECORD_TYPE.PAYLOAD_HISTORY || types[i] === RECORD_TYPE.MANIFEST_HISTORY) {
       throw serializerError('BRANCH_INCONSISTENT', 'history records are not part of branch frames');
@@ -146,6 +147,7 @@ class Staging {
     private readonly cells: CellIndex,
     private readonly names: NameTableReader,
     private readonly policy: ResolvedPolicy,
+    private readonly lenient: LenientMask,
   ) {
     this.frame = table.frame;
     this.reached = new Uint8Array(table.types.length);
@@ -162,9 +164,11 @@ class Staging {
     this.consumed++;
     this.cellCount++;
     const suffix = this.cells.suffixes[row]!;
-    const desc = scanCellDesc(this.frame, this.table.bodyStarts[row]!, this.table.ends[row]!, this.desc);
+    const desc = scanCellDesc(this.frame, this.table.bodyStarts[row]!, this.table.ends[row]!, this.desc, this.lenient);
     const deleted = (desc.metaMask & META.tombstone) !== 0;
     const { cellType, storeDescriptor } = desc;
+    enforce(this.lenient, 'body-values', cellType !== CELL_TYPE.normal && cellType !== CELL_TYPE.link, 'FRAME_BAD_RECORD', `branch cells are of type 1 (normal) or 3 (link), not ${cellType}`);
+    enforce(this.lenient, 'body-values', desc.payloadKind !== 0, 'FRAME_BAD_RECORD', `branch payloads are of kind 0 (VALUE), not ${desc.payloadKind}`);
     const data = desc.refAt >= 0 ? this.payload(row, desc) : undefined;
     if (cellType === CELL_TYPE.link) {
       const target = data ?? EMPTY;
@@ -208,6 +212,7 @@ class Staging {
     if (inlineLength > 0) {
       if (this.policy.aead !== undefined) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
       if (inlineLength !== desc.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
+      enforce(this.lenient, 'ref-aead-mode', desc.aeadMode !== 0, 'FRAME_BAD_RECORD', `an inline (plaintext) payload's ref says AEAD mode ${desc.aeadMode}`);
       data = this.frame.subarray(desc.inlineStart, desc.inlineEnd);
     } else {
       const chunks: { key: Uint8Array; body: Uint8Array }[] = [];
@@ -217,7 +222,8 @@ class Staging {
         chunks.push({ key: recordKey(this.table, chunk), body: recordBody(this.table, chunk) });
       }
       this.consumed += chunks.length;
-      data = assemblePayload(chunks, desc.size, this.policy.aead?.key, this.policy.aead !== undefined);
+      const fingerprint = desc.fingerprintAt < 0 ? undefined : new DataView(this.frame.buffer, this.frame.byteOffset + desc.fingerprintAt, 8).getBigUint64(0, true);
+      data = assemblePayload(chunks, { size: desc.size, fingerprint, refAeadMode: desc.aeadMode }, this.policy.aead?.key, this.policy.aead !== undefined, this.lenient);
     }
     blake3Into(data, 0, data.length, this.digest, 0);
     if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
@@ -232,7 +238,7 @@ class Staging {
       const row = this.byKey.get(keyOf(RECORD_TYPE.MANIFEST_DELTA, pathKey, page));
       if (row === undefined) break;
       this.consumed++;
-      scanManifest(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name) => children.push(name));
+      scanManifest(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name) => children.push(name), this.lenient);
     }
     const projection = kind === 'list' ? 1 : 0;
     let positions = 0;
@@ -242,12 +248,15 @@ class Staging {
       this.consumed++;
       // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
       let agrees = true;
-      scanOrder(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, position) => {
+      const pageStart = positions;
+      const head = scanOrder(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, position) => {
         if (!agrees) return;
         const expected = children[position];
         if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;
-      });
+      }, this.lenient);
       if (!agrees) throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
+      enforce(this.lenient, 'body-values', head.projection !== projection, 'BRANCH_INCONSISTENT', `order page says projection ${head.projection}, its key ${projection}`);
+      enforce(this.lenient, 'body-values', head.rankMin !== pageStart, 'BRANCH_INCONSISTENT', `order page says rank min ${head.rankMin}, its first position is ${pageStart}`);
     }
     if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
     return children;

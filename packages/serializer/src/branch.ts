@@ -11,6 +11,7 @@ import { BranchWriter } from './branch-writer.ts';
 import { serializerError } from './errors.ts';
 import { readFrame } from './frame-reader.ts';
 import { checkComparator, resolvePolicy, type SerializerPolicy } from './policy.ts';
+import { resolveStrictness, type Strictness } from './strictness.ts';
 
 /** A decoded cell, staged: nothing is in any tree until {@link applyBranch}. */
 export interface StagedCell {
@@ -58,12 +59,22 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
   return out;
 }
 
+/** Options of {@link decodeBranch}. */
+export interface DecodeBranchOptions {
+  /**
+   * Which checks beyond the reference's apply (default `'strict'`): `'lenient'` accepts what
+   * the reference accepts, a per-rule object relaxes only the rules it names (FORMAT.md §16).
+   */
+  readonly strictness?: Strictness;
+}
+
 /** Reads and verifies a branch frame; nothing is applied anywhere. */
-export function decodeBranch(bytes: Uint8Array, policy: SerializerPolicy = {}): DecodedBranch {
+export function decodeBranch(bytes: Uint8Array, policy: SerializerPolicy = {}, options: DecodeBranchOptions = {}): DecodedBranch {
   const resolved = resolvePolicy(policy);
   checkComparator(resolved, 'read');
-  const frame = readFrame(bytes, { maxFrameBytes: resolved.maxFrameBytes });
-  const { root, cellCount } = readBranch(frame, resolved);
+  const lenient = resolveStrictness(options.strictness);
+  const frame = readFrame(bytes, { maxFrameBytes: resolved.maxFrameBytes, strictness: options.strictness });
+  const { root, cellCount } = readBranch(frame, resolved, lenient);
   return { root, beat: Number(frame.trailer.beat), cellCount };
 }
 
