@@ -73,8 +73,10 @@ export function unwrapContainer(bytes: Uint8Array, maxFrameBytes: number, lenien
   if (raw > zLen * BigInt(MAX_INFLATE_RATIO) + 64n) {
     throw serializerError('FRAME_BAD_CONTAINER', `${zLen} compressed bytes cannot inflate to the ${raw} bytes the container declares`);
   }
-  countReserved(Number(raw));
   const inflated = zlibInflate(bytes.subarray(HEADER, HEADER + Number(zLen)), Number(raw));
+  // zlib grows its output as it inflates (never to the declared size up front), then joins
+  // the pieces: twice what actually came out.
+  countReserved(2 * inflated.length);
   if (inflated.length !== Number(raw)) {
     throw serializerError('FRAME_BAD_CONTAINER', `the container inflates to ${inflated.length} bytes, not the ${raw} its header says`);
   }
