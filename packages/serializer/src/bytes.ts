@@ -137,6 +137,32 @@ export class ByteWriter {
     this.bytes(data);
   }
 
+  /**
+   * Moves the bytes from `from` to the end by `by` positions towards the start (a negative
+   * `by` moves them towards the end, growing the buffer): closes or widens a gap left for a
+   * field whose size was not known when the bytes after it were written.
+   */
+  shift(from: number, by: number): void {
+    if (by < 0) this.room(-by);
+    this.buffer.copyWithin(from - by, from, this.length);
+    this.length -= by;
+  }
+
+  /** Writes `value` (a whole number below 2^53) as a shortest varint at `at`, over what is there. */
+  varintAt(at: number, value: number): void {
+    const b = this.buffer;
+    while (value >= 0x80) {
+      b[at++] = (value % 128) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    b[at] = value;
+  }
+
+  /** Bytes the buffer holds before it must grow. */
+  get capacity(): number {
+    return this.buffer.length;
+  }
+
   /** Overwrites 4 bytes at `at` (for CRCs written after the covered bytes). */
   patchU32(at: number, value: number): void {
     this.view ??= new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);

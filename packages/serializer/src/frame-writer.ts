@@ -2,11 +2,28 @@
  * Writing frames: records straight into one buffer, closed by a trailer (TOC, Merkle root,
  * capability bits), optionally wrapped in the TLFC container.
  */
-import { ByteWriter, latin1Slicer } from './bytes.ts';
+import { ByteWriter, latin1Slicer, varintLength } from './bytes.ts';
 import { recordChecksum } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
 import { leafOrder, merkleOfRanges } from './hash.ts';
+
+/** Bytes left for a record's two length varints before its key: a key < 16 KiB, a body < 256 MiB fit without moving. */
+const LENGTH_GAP = 6;
+/** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
+const SCRATCH_KEEP = 16 * 1024 * 1024;
+let scratch: ByteWriter | undefined;
+
+function acquireScratch(): ByteWriter {
+  const out = scratch ?? new ByteWriter(4096);
+  scratch = undefined; // a writer made while this one is in use gets its own buffer
+  out.reset();
+  return out;
+}
+
+function releaseScratch(out: ByteWriter): void {
+  if (out.capacity <= SCRATCH_KEEP) scratch = out;
+}
 
 /**
  * Writes records straight into one growing buffer and closes them with a trailer. The
@@ -16,9 +33,9 @@ import { leafOrder, merkleOfRanges } from './hash.ts';
  * and the Merkle root; only the trailer differs).
  */
 export class FrameWriter {
-  // Small start: most frames on a mount are a few hundred bytes, and a zero-filled 64 KiB
-  // buffer per frame cost more than the encoding itself; large frames grow by doubling.
-  private readonly out = new ByteWriter(2048);
+  // One scratch buffer serves every frame (encoding is synchronous): a frame no longer pays
+  // for zero-filling and regrowing its own buffer; `finish` copies the frame out at its size.
+  private readonly out = acquireScratch();
   // Per record: type, where it starts, where its key starts and ends, where its CRC starts.
   private readonly types: number[] = [];
   private readonly starts: number[] = [];
@@ -32,6 +49,61 @@ export class FrameWriter {
 
   get count(): number {
     return this.starts.length;
+  }
+
+  /** The frame's buffer, for writers that put keys and bodies straight into it. */
+  get output(): ByteWriter {
+    return this.out;
+  }
+
+  private recordStart = 0;
+  private recordType = 0;
+  private keyStart = 0;
+  private bodyStart = 0;
+
+  /**
+   * Starts a record written in place: the caller writes its key into the returned writer,
+   * calls {@link beginBody}, writes the body, then calls {@link endRecord}. The two length
+   * varints go in a gap left before the key and closed once the lengths are known, so a
+   * record's bytes are written once, straight into the frame.
+   */
+  beginRecord(type: number): ByteWriter {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root = undefined;
+    this.recordType = type;
+    this.recordStart = out.length;
+    out.u8(type);
+    out.u8(1);
+    out.u16(0);
+    out.zeros(LENGTH_GAP);
+    this.keyStart = out.length;
+    return out;
+  }
+
+  /** Marks the end of the key of the record begun by {@link beginRecord}. */
+  beginBody(): void {
+    this.bodyStart = this.out.length;
+  }
+
+  /** Closes the record begun by {@link beginRecord}: its lengths, then its checksum. */
+  endRecord(): void {
+    const out = this.out;
+    const keyLength = this.bodyStart - this.keyStart;
+    const bodyLength = out.length - this.bodyStart;
+    const keyVarint = varintLength(keyLength);
+    const by = LENGTH_GAP - keyVarint - varintLength(bodyLength);
+    if (by !== 0) out.shift(this.keyStart, by);
+    const lengthsAt = this.recordStart + 4;
+    out.varintAt(lengthsAt, keyLength);
+    out.varintAt(lengthsAt + keyVarint, bodyLength);
+    const keyStart = this.keyStart - by;
+    this.close(this.recordType, this.recordStart, keyStart, keyStart + keyLength);
+  }
+
+  /** Returns the scratch buffer for the next frame; this writer must not be used after. */
+  dispose(): void {
+    releaseScratch(this.out);
   }
 
   /** Appends a record whose key and body were written into `key` and `body`. */
@@ -150,10 +222,14 @@ export class FrameWriter {
 /** Writes records and a trailer (and the container, if asked). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {
   const writer = new FrameWriter(options.checksum ?? 0);
-  for (const record of records) writer.add(record);
-  if (options.compress !== true || options.compressOnlyIfSmaller !== true) return writer.finish(options);
-  // Same records and Merkle root; only the trailer differs. Keep the container only if it pays.
-  const plain = writer.finish({ ...options, compress: false });
-  const packed = writer.finish(options);
-  return packed.length < plain.length ? packed : plain;
+  try {
+    for (const record of records) writer.add(record);
+    if (options.compress !== true || options.compressOnlyIfSmaller !== true) return writer.finish(options);
+    // Same records and Merkle root; only the trailer differs. Keep the container only if it pays.
+    const plain = writer.finish({ ...options, compress: false });
+    const packed = writer.finish(options);
+    return packed.length < plain.length ? packed : plain;
+  } finally {
+    writer.dispose();
+  }
 }

@@ -112,10 +112,10 @@ export function assemblePayload(
     if (c.offset !== offset) throw serializerError('CHUNK_OUT_OF_ORDER', `chunk at offset ${c.offset} where ${offset} was expected`);
     if (c.aeadMode === 1) throw serializerError('FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved: this reader cannot open it');
     blake3Into(record.key, 0, record.key.length, aadDigest, 0);
-    enforce(lenient, 'chunk-aad', !rangesEqual(record.body, c.aadHashAt, c.aadHashAt + 32, aadDigest, 0, 32), 'FRAME_BAD_RECORD', 'chunk AAD hash does not match its key');
+    enforce(lenient, 'chunk-aad', !rangesEqual(record.body, c.aadHashAt, c.aadHashAt + 32, aadDigest, 0, 32), 'FRAME_BAD_RECORD', () => 'chunk AAD hash does not match its key');
     const fp = c.fingerprintAt < 0 ? undefined : new DataView(record.body.buffer, record.body.byteOffset + c.fingerprintAt, 8).getBigUint64(0, true);
-    enforce(lenient, 'chunk-fingerprint', fp !== expected.fingerprint, 'CHUNK_CONFLICT', 'a chunk\'s fingerprint differs from its cell\'s');
-    enforce(lenient, 'ref-aead-mode', c.aeadMode !== expected.refAeadMode, 'FRAME_BAD_RECORD', `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`);
+    enforce(lenient, 'chunk-fingerprint', fp !== expected.fingerprint, 'CHUNK_CONFLICT', () => 'a chunk\'s fingerprint differs from its cell\'s');
+    enforce(lenient, 'ref-aead-mode', c.aeadMode !== expected.refAeadMode, 'FRAME_BAD_RECORD', () => `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`);
     if (c.aeadMode === AEAD_MODE.none) {
       if (requireAead) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a chunk arrived in plaintext');
     } else if (aeadKey === undefined) throw serializerError('AEAD_KEY_MISSING', 'a chunk is encrypted and no AEAD key was given for this mount');

@@ -73,7 +73,10 @@ export function isStrict(mask: LenientMask, rule: StrictnessRule): boolean {
   return (mask & (1 << INDEX.get(rule)!)) === 0;
 }
 
-/** Throws `code` when `broken` and `rule` is strict under `mask`. */
-export function enforce(mask: LenientMask, rule: StrictnessRule, broken: boolean, code: SerializerErrorCode, message: string): void {
-  if (broken && isStrict(mask, rule)) throw serializerError(code, `${message} (strictness rule '${rule}')`, { rule });
+/**
+ * Throws `code` when `broken` and `rule` is strict under `mask`. The message is built only
+ * then: checks run per record and per field, and most frames break none.
+ */
+export function enforce(mask: LenientMask, rule: StrictnessRule, broken: boolean, code: SerializerErrorCode, message: () => string): void {
+  if (broken && isStrict(mask, rule)) throw serializerError(code, `${message()} (strictness rule '${rule}')`, { rule });
 }
