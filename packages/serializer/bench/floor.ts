@@ -4,7 +4,9 @@
  * the ratios ours/floor and ours/msgpackr; asserts nothing.
  *
  * Run (from the repository root):
- *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts
+ *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--baseline <checkout>]
+ * `policy` (none, crc32c, aead, deflate) runs one policy only; `--baseline` races the encoder
+ * and decoder of another checkout of this repository too (rows "before"), in the same rounds.
  *
  * The floor is the mandatory work of a frame and nothing else, timed on the very frame our
  * encoder produced (its record boundaries found before timing):
@@ -19,6 +21,7 @@
  * average is printed with the table: ratios are what count on a shared machine.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pack, unpack } from 'msgpackr';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
@@ -88,7 +91,9 @@ type Timed = { name: string; fn: () => void; ms: number[] };
 function race(contenders: Timed[], rounds: number, batchMs: number): void {
   for (const c of contenders) for (let i = 0; i < 3; i++) c.fn(); // warm up
   for (let r = 0; r < rounds; r++) {
-    for (const c of contenders) {
+    // Each round starts one contender later, so none always runs after the same one.
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(k + r) % contenders.length]!;
       let n = 0;
       const start = performance.now();
       let now = start;
@@ -105,7 +110,9 @@ function race(contenders: Timed[], rounds: number, batchMs: number): void {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const fmt = (ms: number): string => (ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`).padStart(10);
 
-function run(c: Case, policyName: string, policy: SerializerPolicy): void {
+type Codec = { encodeBranch: typeof encodeBranch; decodeBranch: typeof decodeBranch };
+
+function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Codec | undefined): void {
   const checksum: 0 | 1 = policy.crc32c ? 1 : 0;
   const frame = encodeBranch(c.branch, policy);
   const plan = planOf(frame, c, checksum);
@@ -121,8 +128,12 @@ function run(c: Case, policyName: string, policy: SerializerPolicy): void {
     t('msgpackr dec', () => unpack(packed)),
     t('cbor-x enc', () => cborEncode(c.plain)),
     t('cbor-x dec', () => cborDecode(cbor)),
+    ...(baseline === undefined ? [] : [
+      t('before enc', () => baseline.encodeBranch(c.branch, policy)),
+      t('before dec', () => baseline.decodeBranch(frame, policy)),
+    ]),
   ];
-  race(contenders, 5, c.values > 1 ? 120 : 40);
+  race(contenders, 11, c.values > 1 ? 60 : 20);
   const m = Object.fromEntries(contenders.map((x) => [x.name, median(x.ms)])) as Record<string, number>;
   console.log(`\n== ${c.label}, policy ${policyName}: frame ${frame.length} B (${(frame.length / c.values).toFixed(0)} B/value), msgpackr ${packed.length} B, cbor-x ${cbor.length} B`);
   console.log(`            ${'ours'.padStart(10)} ${'floor'.padStart(10)} ${'msgpackr'.padStart(10)} ${'cbor-x'.padStart(10)}   ours/floor  ours/msgpackr  ours/cbor-x`);
@@ -132,11 +143,19 @@ function run(c: Case, policyName: string, policy: SerializerPolicy): void {
     const mp = m[`msgpackr ${side}`]!;
     const cb = m[`cbor-x ${side}`]!;
     console.log(`${side === 'enc' ? 'encode' : 'decode'}      ${fmt(ours)} ${fmt(floor)} ${fmt(mp)} ${fmt(cb)}   ${(ours / floor).toFixed(2).padStart(10)}  ${(ours / mp).toFixed(1).padStart(13)}  ${(ours / cb).toFixed(1).padStart(11)}`);
+    const before = m[`before ${side}`];
+    if (before !== undefined) {
+      console.log(`  before    ${fmt(before)} ${''.padStart(10)} ${''.padStart(10)} ${''.padStart(10)}   ${(before / floor).toFixed(2).padStart(10)}  ${(before / mp).toFixed(1).padStart(13)}  ${(before / cb).toFixed(1).padStart(11)}   (ours/before ${(ours / before).toFixed(2)})`);
+    }
   }
 }
 
 const KEY = new Uint8Array(32).fill(7);
-const only = process.argv[2];
+const args = process.argv.slice(2);
+const baselineAt = args.indexOf('--baseline');
+const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
+const baseline = baselineDir === undefined ? undefined : (await import(resolve(baselineDir, 'packages/serializer/src/index.ts'))) as Codec;
+const only = args[0];
 console.log(`node ${process.version}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const big = tenThousand();
 const small = twoCell();
@@ -148,7 +167,7 @@ const policies: Array<[string, SerializerPolicy]> = [
 ];
 for (const [name, policy] of policies) {
   if (only !== undefined && only !== name) continue;
-  run(big, name, policy);
-  run(small, name, policy);
+  run(big, name, policy, baseline);
+  run(small, name, policy, baseline);
 }
 console.log(`\nload average at end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -17,7 +17,7 @@ import { assemblePayload } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, CellDescScan, META, STORE, readNamepoolWith, scanCellDesc, scanManifest, scanOrder } from './records.ts';
 import type { StagedCell } from './branch.ts';
-import { ALL_STRICT, enforce, type LenientMask } from './strictness.ts';
+import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 const DICTIONARY = name('dictionary');
 const LIST = name('list');
@@ -167,8 +167,8 @@ class Staging {
     const desc = scanCellDesc(this.frame, this.table.bodyStarts[row]!, this.table.ends[row]!, this.desc, this.lenient);
     const deleted = (desc.metaMask & META.tombstone) !== 0;
     const { cellType, storeDescriptor } = desc;
-    enforce(this.lenient, 'body-values', cellType !== CELL_TYPE.normal && cellType !== CELL_TYPE.link, 'FRAME_BAD_RECORD', () => `branch cells are of type 1 (normal) or 3 (link), not ${cellType}`);
-    enforce(this.lenient, 'body-values', desc.payloadKind !== 0, 'FRAME_BAD_RECORD', () => `branch payloads are of kind 0 (VALUE), not ${desc.payloadKind}`);
+    if (cellType !== CELL_TYPE.normal && cellType !== CELL_TYPE.link) refuse(this.lenient, 'body-values', 'FRAME_BAD_RECORD', `branch cells are of type 1 (normal) or 3 (link), not ${cellType}`);
+    if (desc.payloadKind !== 0) refuse(this.lenient, 'body-values', 'FRAME_BAD_RECORD', `branch payloads are of kind 0 (VALUE), not ${desc.payloadKind}`);
     const data = desc.refAt >= 0 ? this.payload(row, desc) : undefined;
     if (cellType === CELL_TYPE.link) {
       const target = data ?? EMPTY;
@@ -212,7 +212,7 @@ class Staging {
     if (inlineLength > 0) {
       if (this.policy.aead !== undefined) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
       if (inlineLength !== desc.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
-      enforce(this.lenient, 'ref-aead-mode', desc.aeadMode !== 0, 'FRAME_BAD_RECORD', () => `an inline (plaintext) payload's ref says AEAD mode ${desc.aeadMode}`);
+      if (desc.aeadMode !== 0) refuse(this.lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `an inline (plaintext) payload's ref says AEAD mode ${desc.aeadMode}`);
       data = this.frame.subarray(desc.inlineStart, desc.inlineEnd);
     } else {
       const chunks: { key: Uint8Array; body: Uint8Array }[] = [];
@@ -255,8 +255,8 @@ class Staging {
         if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;
       }, this.lenient);
       if (!agrees) throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
-      enforce(this.lenient, 'body-values', head.projection !== projection, 'BRANCH_INCONSISTENT', () => `order page says projection ${head.projection}, its key ${projection}`);
-      enforce(this.lenient, 'body-values', head.rankMin !== pageStart, 'BRANCH_INCONSISTENT', () => `order page says rank min ${head.rankMin}, its first position is ${pageStart}`);
+      if (head.projection !== projection) refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says projection ${head.projection}, its key ${projection}`);
+      if (head.rankMin !== pageStart) refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says rank min ${head.rankMin}, its first position is ${pageStart}`);
     }
     if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
     return children;

@@ -11,7 +11,7 @@ import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
 import { blake3Into } from './hash.ts';
 import { ChunkScan, payloadHistoryChunkStart, scanChunk } from './records.ts';
-import { enforce, isStrict, type LenientMask } from './strictness.ts';
+import { refuse, isStrict, type LenientMask } from './strictness.ts';
 
 const NAME_BYTES = 17;
 const REVISION_BYTES = 16;
@@ -74,7 +74,7 @@ export function checkChunkSeries(
     const c = scanChunk(frame, bodyStart, ends[i]!, scan, lenient, what);
     if (!history) {
       blake3Into(frame, keyStarts[i]!, bodyStarts[i]!, digest, 0);
-      enforce(lenient, 'chunk-aad', !rangesEqual(frame, c.aadHashAt, c.aadHashAt + 32, digest, 0, 32), 'FRAME_BAD_RECORD', () => `record ${i}: chunk AAD hash does not match its key`);
+      if (!rangesEqual(frame, c.aadHashAt, c.aadHashAt + 32, digest, 0, 32)) refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', `record ${i}: chunk AAD hash does not match its key`);
     }
     if (history && !historySeries) continue;
     const key = keyOrdinal(frame, keyStarts[i]!, bodyStarts[i]!, history ? REVISION_BYTES : 0);
@@ -90,7 +90,7 @@ export function checkChunkSeries(
     if (key.ordinal !== known.next) throw serializerError('CHUNK_OUT_OF_ORDER', `record ${i}: chunk ordinal ${key.ordinal} where ${known.next} was expected`);
     if (c.total !== known.total) throw serializerError('CHUNK_CONFLICT', `record ${i}: a chunk says its payload is ${c.total} bytes, an earlier one ${known.total}`);
     if (c.offset !== known.offset) throw serializerError('CHUNK_OUT_OF_ORDER', `record ${i}: chunk at offset ${c.offset} where ${known.offset} was expected`);
-    enforce(lenient, 'body-values', c.aeadMode !== known.mode, 'CHUNK_CONFLICT', () => `record ${i}: the chunks of one payload use AEAD modes ${known.mode} and ${c.aeadMode}`);
+    if (c.aeadMode !== known.mode) refuse(lenient, 'body-values', 'CHUNK_CONFLICT', `record ${i}: the chunks of one payload use AEAD modes ${known.mode} and ${c.aeadMode}`);
     known.next++;
     known.offset += c.size;
   }

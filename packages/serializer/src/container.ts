@@ -7,7 +7,7 @@ import { deflateSync, inflateSync, constants } from 'node:zlib';
 import { deflate as pakoDeflate, inflate as pakoInflate } from 'pako';
 import { countReserved } from './alloc-meter.ts';
 import { serializerError } from './errors.ts';
-import { ALL_STRICT, enforce, type LenientMask } from './strictness.ts';
+import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 export const CONTAINER_MAGIC = Uint8Array.of(0x54, 0x4c, 0x46, 0x43); // "TLFC"
 const HEADER = 24;
@@ -62,14 +62,14 @@ export function unwrapContainer(bytes: Uint8Array, maxFrameBytes: number, lenien
   if (bytes[4] !== 1) throw serializerError('FRAME_BAD_CONTAINER', `container version ${bytes[4]} is not 1`);
   if (bytes[5] !== 1) throw serializerError('FRAME_BAD_CONTAINER', `container compression ${bytes[5]} is not 1 (deflate)`);
   if (bytes[6]! > 1) throw serializerError('FRAME_BAD_CONTAINER', `container checksum byte ${bytes[6]} is not 0 or 1`);
-  enforce(lenient, 'container-reserved', bytes[7] !== 0, 'FRAME_BAD_CONTAINER', () => `container reserved byte is ${bytes[7]}, not 0`);
+  if (bytes[7] !== 0) refuse(lenient, 'container-reserved', 'FRAME_BAD_CONTAINER', `container reserved byte is ${bytes[7]}, not 0`);
   const raw = view.getBigUint64(8, true);
   const zLen = view.getBigUint64(16, true);
   if (raw > BigInt(maxFrameBytes)) {
     throw serializerError('FRAME_TOO_LARGE', `the container says the frame is ${raw} bytes; the limit is ${maxFrameBytes}`, { size: raw, limit: maxFrameBytes });
   }
   if (zLen > BigInt(bytes.length - HEADER)) throw serializerError('FRAME_TRUNCATED', `the container promises ${zLen} compressed bytes but holds ${bytes.length - HEADER}`);
-  enforce(lenient, 'container-trailing', zLen < BigInt(bytes.length - HEADER), 'FRAME_TRAILING_BYTES', () => `${BigInt(bytes.length - HEADER) - zLen} byte(s) follow the container's compressed stream`);
+  if (zLen < BigInt(bytes.length - HEADER)) refuse(lenient, 'container-trailing', 'FRAME_TRAILING_BYTES', `${BigInt(bytes.length - HEADER) - zLen} byte(s) follow the container's compressed stream`);
   if (raw > zLen * BigInt(MAX_INFLATE_RATIO) + 64n) {
     throw serializerError('FRAME_BAD_CONTAINER', `${zLen} compressed bytes cannot inflate to the ${raw} bytes the container declares`);
   }

@@ -16,7 +16,7 @@ import {
   type BranchBlock, type DecodeFrameOptions, type RawRecord, type TrailerInfo,
 } from './frame-format.ts';
 import { leafOrder, merkleOfRanges } from './hash.ts';
-import { enforce, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
+import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
 
 /**
  * Reads and verifies a whole frame: container, every record's CRC, the trailer, the
@@ -93,14 +93,14 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     const end = reader.offset;
     const crc = reader.u32();
     if (type === RECORD_TYPE.TRAILER) {
-      enforce(lenient, 'trailer-envelope', version !== 1 || flags !== 0 || keyLen !== 0, 'FRAME_BAD_TRAILER', () => `the trailer record has version ${version}, flags ${flags} and a ${keyLen}-byte key (1, 0 and empty)`);
+      if (version !== 1 || flags !== 0 || keyLen !== 0) refuse(lenient, 'trailer-envelope', 'FRAME_BAD_TRAILER', `the trailer record has version ${version}, flags ${flags} and a ${keyLen}-byte key (1, 0 and empty)`);
       trailerRecord = { start, bodyStart, end, crc };
       break;
     }
     if (count >= maxRecords) throw serializerError('FRAME_TOO_LARGE', `frame has more than ${maxRecords} records`, { limit: maxRecords });
-    enforce(lenient, 'record-type', type < RECORD_TYPE.CELL_DESC || type > RECORD_TYPE.MANIFEST_HISTORY, 'FRAME_UNKNOWN_RECORD', () => `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`);
-    enforce(lenient, 'record-version', version !== 1, 'FRAME_BAD_RECORD', () => `record at offset ${start} has version ${version}, not 1`);
-    enforce(lenient, 'record-flags', flags !== 0, 'FRAME_BAD_RECORD', () => `record at offset ${start} has flags 0x${flags.toString(16)}, not 0`);
+    if (type < RECORD_TYPE.CELL_DESC || type > RECORD_TYPE.MANIFEST_HISTORY) refuse(lenient, 'record-type', 'FRAME_UNKNOWN_RECORD', `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`);
+    if (version !== 1) refuse(lenient, 'record-version', 'FRAME_BAD_RECORD', `record at offset ${start} has version ${version}, not 1`);
+    if (flags !== 0) refuse(lenient, 'record-flags', 'FRAME_BAD_RECORD', `record at offset ${start} has flags 0x${flags.toString(16)}, not 0`);
     if ((count + 1) * 8 > rows.length) {
       const grown = rowTable(rows.length * 2);
       grown.set(rows);
@@ -132,8 +132,8 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   const trailerBody = frame.subarray(trailerRecord.bodyStart, trailerRecord.end);
   const { trailer, tocAt, tocCount } = parseTrailer(trailerBody, keepToc, lenient);
   if (container !== undefined && trailer.compression !== 1) throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
-  enforce(lenient, 'compression-flag', container === undefined && trailer.compression === 1, 'FRAME_BAD_CONTAINER', () => 'the trailer says compression 1 but the frame is not in a container');
-  enforce(lenient, 'container-checksum', container !== undefined && container.checksum !== trailer.checksum, 'FRAME_BAD_CONTAINER', () => `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`);
+  if (container === undefined && trailer.compression === 1) refuse(lenient, 'compression-flag', 'FRAME_BAD_CONTAINER', 'the trailer says compression 1 but the frame is not in a container');
+  if (container !== undefined && container.checksum !== trailer.checksum) refuse(lenient, 'container-checksum', 'FRAME_BAD_CONTAINER', `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`);
   if (recordChecksum(trailer.checksum, frame.subarray(trailerRecord.start, trailerRecord.end)) !== trailerRecord.crc) {
     throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
   }
@@ -145,7 +145,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   if (trailer.recordCount !== count) {
     throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${count}`);
   }
-  enforce(lenient, 'toc-complete', tocCount === 0 && count > 0, 'FRAME_BAD_TOC', () => `the TOC is empty and the frame has ${count} record(s)`);
+  if (tocCount === 0 && count > 0) refuse(lenient, 'toc-complete', 'FRAME_BAD_TOC', `the TOC is empty and the frame has ${count} record(s)`);
   if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
     // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
     if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
@@ -185,17 +185,17 @@ const CAP_OF_TYPE: Readonly<Record<number, number>> = {
 function checkCaps(trailer: TrailerInfo, tocCount: number, types: Uint32Array, lenient: LenientMask): void {
   if (!isStrict(lenient, 'caps-match')) return;
   const caps = trailer.caps;
-  const fail = (why: string): never => {
-    throw serializerError('FRAME_BAD_TRAILER', `capability bits 0x${caps.toString(16)} disagree with the frame: ${why} (strictness rule 'caps-match')`, { caps, rule: 'caps-match' });
-  };
-  if (((caps & CAP.FRAME_TOC) !== 0) !== (tocCount > 0)) fail(tocCount > 0 ? 'a TOC without FRAME_TOC' : 'FRAME_TOC without a TOC');
-  if (((caps & CAP.FRAME_COMPRESSION) !== 0) !== (trailer.compression === 1)) fail('FRAME_COMPRESSION and the trailer\'s compression byte differ');
+  if (((caps & CAP.FRAME_TOC) !== 0) !== (tocCount > 0)) capsDisagree(caps, tocCount > 0 ? 'a TOC without FRAME_TOC' : 'FRAME_TOC without a TOC');
+  if (((caps & CAP.FRAME_COMPRESSION) !== 0) !== (trailer.compression === 1)) capsDisagree(caps, 'FRAME_COMPRESSION and the trailer\'s compression byte differ');
   let present = 0;
   for (let i = 0; i < types.length; i++) present |= CAP_OF_TYPE[types[i]!] ?? 0;
   const missing = present & ~caps;
-  if (missing !== 0) fail(`records present whose bit 0x${missing.toString(16)} is clear`);
-  const history = CAP.PAYLOAD_HISTORY | CAP.MANIFEST_HISTORY;
-  if ((caps & history & ~present) !== 0) fail('a history bit without history records');
+  if (missing !== 0) capsDisagree(caps, `records present whose bit 0x${missing.toString(16)} is clear`);
+  if ((caps & (CAP.PAYLOAD_HISTORY | CAP.MANIFEST_HISTORY) & ~present) !== 0) capsDisagree(caps, 'a history bit without history records');
+}
+
+function capsDisagree(caps: number, why: string): never {
+  throw serializerError('FRAME_BAD_TRAILER', `capability bits 0x${caps.toString(16)} disagree with the frame: ${why} (strictness rule 'caps-match')`, { caps, rule: 'caps-match' });
 }
 
 /**
@@ -235,13 +235,13 @@ function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask):
   const payload = r.varint(0xffffffff, 'payload history window');
   const manifest = r.varint(0xffffffff, 'manifest history window');
   const caps = r.u32();
-  enforce(lenient, 'caps-known', (caps & ~KNOWN_CAPS) !== 0, 'FRAME_UNKNOWN_CAPS', () => `capability bits 0x${(caps & ~KNOWN_CAPS).toString(16)} are not understood by this reader`);
+  if ((caps & ~KNOWN_CAPS) !== 0) refuse(lenient, 'caps-known', 'FRAME_UNKNOWN_CAPS', `capability bits 0x${(caps & ~KNOWN_CAPS).toString(16)} are not understood by this reader`);
   let branch: BranchBlock | undefined;
   if (caps & CAP.BRANCH_METADATA) {
     const len = r.varint(64, 'branch block length');
     if (len !== 25) throw serializerError('FRAME_BAD_TRAILER', `branch block length ${len} is not 25`);
     branch = { glob: r.u8(), domain: r.u64(), tag: r.u64(), frameId: r.u64() };
-    enforce(lenient, 'body-values', branch.glob > 1, 'FRAME_BAD_TRAILER', () => `branch block glob byte ${branch?.glob} is not 0 or 1`);
+    if (branch.glob > 1) refuse(lenient, 'body-values', 'FRAME_BAD_TRAILER', `branch block glob byte ${branch?.glob} is not 0 or 1`);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_TRAILER', `${r.remaining} unexpected byte(s) at the end of the trailer`);
   const trailer: TrailerInfo = {

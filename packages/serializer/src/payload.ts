@@ -7,7 +7,7 @@ import { serializerError } from './errors.ts';
 import { blake3, blake3Into } from './hash.ts';
 import type { NameTableWriter } from './names.ts';
 import { ChunkScan, scanChunk, writeChunk, type Chunk } from './records.ts';
-import { ALL_STRICT, enforce, type LenientMask } from './strictness.ts';
+import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 /** Values up to this size travel inline in the cell_desc (when no AEAD is asked for). */
 export const INLINE_MAX = 64;
@@ -112,10 +112,10 @@ export function assemblePayload(
     if (c.offset !== offset) throw serializerError('CHUNK_OUT_OF_ORDER', `chunk at offset ${c.offset} where ${offset} was expected`);
     if (c.aeadMode === 1) throw serializerError('FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved: this reader cannot open it');
     blake3Into(record.key, 0, record.key.length, aadDigest, 0);
-    enforce(lenient, 'chunk-aad', !rangesEqual(record.body, c.aadHashAt, c.aadHashAt + 32, aadDigest, 0, 32), 'FRAME_BAD_RECORD', () => 'chunk AAD hash does not match its key');
+    if (!rangesEqual(record.body, c.aadHashAt, c.aadHashAt + 32, aadDigest, 0, 32)) refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', 'chunk AAD hash does not match its key');
     const fp = c.fingerprintAt < 0 ? undefined : new DataView(record.body.buffer, record.body.byteOffset + c.fingerprintAt, 8).getBigUint64(0, true);
-    enforce(lenient, 'chunk-fingerprint', fp !== expected.fingerprint, 'CHUNK_CONFLICT', () => 'a chunk\'s fingerprint differs from its cell\'s');
-    enforce(lenient, 'ref-aead-mode', c.aeadMode !== expected.refAeadMode, 'FRAME_BAD_RECORD', () => `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`);
+    if (fp !== expected.fingerprint) refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', 'a chunk\'s fingerprint differs from its cell\'s');
+    if (c.aeadMode !== expected.refAeadMode) refuse(lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`);
     if (c.aeadMode === AEAD_MODE.none) {
       if (requireAead) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a chunk arrived in plaintext');
     } else if (aeadKey === undefined) throw serializerError('AEAD_KEY_MISSING', 'a chunk is encrypted and no AEAD key was given for this mount');

@@ -7,7 +7,7 @@ import type { Name } from '@cep/cells';
 import { ByteReader, ByteWriter, varintLength } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import type { NameTableReader, NameTableWriter } from './names.ts';
-import { ALL_STRICT, enforce, resolveStrictness, type LenientMask, type Strictness } from './strictness.ts';
+import { ALL_STRICT, refuse, resolveStrictness, type LenientMask, type Strictness } from './strictness.ts';
 
 /** Options of the public record parsers. */
 export interface ReadRecordOptions {
@@ -143,9 +143,9 @@ const refReader = new ByteReader(new Uint8Array(0));
 export function scanCellDesc(data: Uint8Array, start: number, end: number, s = new CellDescScan(), lenient: LenientMask = ALL_STRICT): CellDescScan {
   const r = descReader.reset(data, start, end, 'cell_desc', start);
   s.cellType = r.u8();
-  enforce(lenient, 'body-values', s.cellType > 3, 'FRAME_BAD_RECORD', () => `cell type ${s.cellType} is not 0-3 (void, normal, proxy, link)`);
+  if (s.cellType > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `cell type ${s.cellType} is not 0-3 (void, normal, proxy, link)`);
   s.storeDescriptor = r.u16();
-  enforce(lenient, 'body-values', (s.storeDescriptor >> 8) > 5 || (s.storeDescriptor & 0xff) > 6, 'FRAME_BAD_RECORD', () => `store descriptor 0x${s.storeDescriptor.toString(16)} names no known organiser (0-5) and storage (0-6)`);
+  if ((s.storeDescriptor >> 8) > 5 || (s.storeDescriptor & 0xff) > 6) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `store descriptor 0x${s.storeDescriptor.toString(16)} names no known organiser (0-5) and storage (0-6)`);
   s.createdAt = r.offset;
   r.skipVarint64();
   s.latestAt = r.offset;
@@ -153,7 +153,7 @@ export function scanCellDesc(data: Uint8Array, start: number, end: number, s = n
   s.revisionAt = r.offset;
   r.skip(16);
   s.payloadKind = r.u8();
-  enforce(lenient, 'body-values', s.payloadKind > 3, 'FRAME_BAD_RECORD', () => `payload kind ${s.payloadKind} is not 0-3`);
+  if (s.payloadKind > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload kind ${s.payloadKind} is not 0-3`);
   const fpLen = r.varint(8, 'fingerprint length');
   if (fpLen !== 0 && fpLen !== 8) throw serializerError('FRAME_BAD_RECORD', `fingerprint length ${fpLen} is not 0 or 8`);
   s.fingerprintAt = fpLen === 8 ? r.offset : -1;
@@ -172,23 +172,23 @@ export function scanCellDesc(data: Uint8Array, start: number, end: number, s = n
     s.hashAlg = rr.u8();
     s.codec = rr.u8();
     s.aeadMode = rr.u8();
-    enforce(lenient, 'body-values', s.refKind > 1, 'FRAME_BAD_RECORD', () => `payload ref kind ${s.refKind} is not 0 (in frame) or 1 (CAS)`);
-    enforce(lenient, 'body-values', s.hashAlg !== 1, 'FRAME_BAD_RECORD', () => `payload hash algorithm ${s.hashAlg} is not 1 (BLAKE3)`);
-    enforce(lenient, 'body-values', s.codec > 1, 'FRAME_BAD_RECORD', () => `payload codec ${s.codec} is not 0 (none) or 1 (deflate)`);
-    enforce(lenient, 'body-values', s.aeadMode === 1 || s.aeadMode > 3, 'FRAME_BAD_RECORD', () => `payload AEAD mode ${s.aeadMode} is not 0, 2 or 3`);
+    if (s.refKind > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload ref kind ${s.refKind} is not 0 (in frame) or 1 (CAS)`);
+    if (s.hashAlg !== 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload hash algorithm ${s.hashAlg} is not 1 (BLAKE3)`);
+    if (s.codec > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload codec ${s.codec} is not 0 (none) or 1 (deflate)`);
+    if (s.aeadMode === 1 || s.aeadMode > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload AEAD mode ${s.aeadMode} is not 0, 2 or 3`);
     s.size = rr.varint(MAX_PAYLOAD_BYTES, 'payload size');
     const hashLength = rr.varint(64, 'payload hash length');
-    enforce(lenient, 'body-values', s.hashAlg === 1 && hashLength !== 32, 'FRAME_BAD_RECORD', () => `a BLAKE3 payload hash is 32 bytes, not ${hashLength}`);
+    if (s.hashAlg === 1 && hashLength !== 32) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `a BLAKE3 payload hash is 32 bytes, not ${hashLength}`);
     s.hashStart = rr.offset;
     rr.skip(hashLength);
     s.hashEnd = rr.offset;
     if (rr.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'payload-ref block has trailing bytes');
   }
-  enforce(lenient, 'inline-without-ref', refLen === 0 && s.inlineEnd > s.inlineStart, 'FRAME_BAD_RECORD', () => 'cell_desc has inline bytes but no payload-ref block');
+  if (refLen === 0 && s.inlineEnd > s.inlineStart) refuse(lenient, 'inline-without-ref', 'FRAME_BAD_RECORD', 'cell_desc has inline bytes but no payload-ref block');
   const mapRef = r.varint(0xffffffff, 'namepool map ref');
-  enforce(lenient, 'body-values', mapRef !== 0, 'FRAME_BAD_RECORD', () => `namepool map ref ${mapRef} is not 0`);
+  if (mapRef !== 0) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `namepool map ref ${mapRef} is not 0`);
   s.metaMask = r.u16();
-  enforce(lenient, 'body-values', s.metaMask > 3, 'FRAME_BAD_RECORD', () => `meta mask 0x${s.metaMask.toString(16)} sets bits other than tombstone and veiled`);
+  if (s.metaMask > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `meta mask 0x${s.metaMask.toString(16)} sets bits other than tombstone and veiled`);
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `cell_desc has ${r.remaining} trailing byte(s)`);
   return s;
 }
@@ -254,7 +254,7 @@ export function modeNonceLength(mode: number): number {
 export function scanChunk(data: Uint8Array, start: number, end: number, s = new ChunkScan(), lenient: LenientMask = ALL_STRICT, what = 'payload_chunk'): ChunkScan {
   const r = chunkReader.reset(data, start, end, what, start);
   s.payloadKind = r.u8();
-  enforce(lenient, 'body-values', s.payloadKind > 3, 'FRAME_BAD_RECORD', () => `chunk payload kind ${s.payloadKind} is not 0-3`);
+  if (s.payloadKind > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `chunk payload kind ${s.payloadKind} is not 0-3`);
   s.total = r.varint(MAX_PAYLOAD_BYTES, 'payload total');
   s.offset = r.varint(MAX_PAYLOAD_BYTES, 'chunk offset');
   s.size = r.varint(MAX_PAYLOAD_BYTES, 'chunk size');
@@ -272,7 +272,7 @@ export function scanChunk(data: Uint8Array, start: number, end: number, s = new 
   s.dataStart = r.offset;
   s.dataEnd = end;
   if (s.aeadMode > 3) throw serializerError('FRAME_BAD_RECORD', `chunk AEAD mode ${s.aeadMode} is unknown`);
-  enforce(lenient, 'chunk-aead-mode', s.aeadMode === 1, 'FRAME_BAD_RECORD', () => 'chunk AEAD mode 1 (AES-GCM) is reserved and never produced');
+  if (s.aeadMode === 1) refuse(lenient, 'chunk-aead-mode', 'FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved and never produced');
   const expectedNonce = modeNonceLength(s.aeadMode);
   if (expectedNonce >= 0 && nonceLength !== expectedNonce) {
     throw serializerError('FRAME_BAD_RECORD', `chunk AEAD mode ${s.aeadMode} takes a ${expectedNonce}-byte nonce, not ${nonceLength}`);
@@ -417,7 +417,7 @@ export function scanManifest(
   const r = new ByteReader(data, start, end, what, start);
   const epoch = r.varintBig();
   const rangeKind = r.u8();
-  enforce(lenient, 'body-values', rangeKind > 1, 'FRAME_BAD_RECORD', () => `range kind ${rangeKind} is not 0 or 1`);
+  if (rangeKind > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `range kind ${rangeKind} is not 0 or 1`);
   const bound = (): Name | undefined => {
     const len = r.varint(17, 'range bound length');
     if (len === 0) return undefined;
@@ -427,13 +427,13 @@ export function scanManifest(
   const min = bound();
   const max = bound();
   const count = r.varint(Math.floor(r.remaining / 36), 'manifest child count');
-  enforce(lenient, 'page-size', count > PAGE_ENTRIES, 'FRAME_BAD_RECORD', () => `a manifest page holds at most ${PAGE_ENTRIES} children, not ${count}`);
+  if (count > PAGE_ENTRIES) refuse(lenient, 'page-size', 'FRAME_BAD_RECORD', `a manifest page holds at most ${PAGE_ENTRIES} children, not ${count}`);
   for (let i = 0; i < count; i++) {
     const op = r.u8();
     if (op !== 1 && op !== 2) throw serializerError('FRAME_BAD_RECORD', `manifest op ${op} is not 1 (add) or 2 (remove)`);
     const name = names.readName(r);
     const mask = r.u16();
-    enforce(lenient, 'body-values', mask > 3, 'FRAME_BAD_RECORD', () => `manifest meta mask 0x${mask.toString(16)} sets bits other than tombstone and veiled`);
+    if (mask > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `manifest meta mask 0x${mask.toString(16)} sets bits other than tombstone and veiled`);
     const revisionAt = r.offset;
     r.skip(16);
     onEntry(op, name, mask, revisionAt);
@@ -493,18 +493,18 @@ export function scanOrder(
 ): Omit<Order, 'entries'> {
   const r = new ByteReader(data, start, end, 'order_delta', start);
   const projection = r.u8();
-  enforce(lenient, 'body-values', projection > 2, 'FRAME_BAD_RECORD', () => `order projection ${projection} is not 0, 1 or 2`);
+  if (projection > 2) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `order projection ${projection} is not 0, 1 or 2`);
   const epoch = r.varintBig();
   const rankMin = r.varint(0xffffffff, 'rank min');
   const count = r.varint(Math.floor(r.remaining / 20), 'order child count');
-  enforce(lenient, 'page-size', count > PAGE_ENTRIES, 'FRAME_BAD_RECORD', () => `an order page holds at most ${PAGE_ENTRIES} children, not ${count}`);
+  if (count > PAGE_ENTRIES) refuse(lenient, 'page-size', 'FRAME_BAD_RECORD', `an order page holds at most ${PAGE_ENTRIES} children, not ${count}`);
   for (let i = 0; i < count; i++) {
     const op = r.u8();
-    enforce(lenient, 'body-values', op !== 1 && op !== 2, 'FRAME_BAD_RECORD', () => `order op ${op} is not 1 (add) or 2 (remove)`);
+    if (op !== 1 && op !== 2) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `order op ${op} is not 1 (add) or 2 (remove)`);
     const name = names.readName(r);
     const position = r.varint(0xffffffff, 'position');
     const sortKeyLength = r.varint(r.remaining, 'sort key length');
-    enforce(lenient, 'body-values', sortKeyLength !== 0, 'FRAME_BAD_RECORD', () => 'order sort keys are empty (the reference never writes one)');
+    if (sortKeyLength !== 0) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', 'order sort keys are empty (the reference never writes one)');
     r.skip(sortKeyLength);
     onEntry(op, name, position);
   }
@@ -540,7 +540,7 @@ export function readNamepoolWith(body: Uint8Array, lenient: LenientMask): { text
   const r = new ByteReader(body, 0, body.length, 'namepool_delta');
   const len = r.varint(256, 'name text length');
   const flags = r.u8();
-  enforce(lenient, 'body-values', flags > 1, 'FRAME_BAD_RECORD', () => `name flags 0x${flags.toString(16)} set bits other than the pattern bit`);
+  if (flags > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `name flags 0x${flags.toString(16)} set bits other than the pattern bit`);
   const bytes = r.bytes(len);
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'namepool_delta has trailing bytes');
   try {

@@ -74,9 +74,10 @@ export function isStrict(mask: LenientMask, rule: StrictnessRule): boolean {
 }
 
 /**
- * Throws `code` when `broken` and `rule` is strict under `mask`. The message is built only
- * then: checks run per record and per field, and most frames break none.
+ * Called when a frame breaks `rule`: throws `code` when the rule is strict under `mask`,
+ * returns (the frame is accepted) when it is relaxed. Callers test the condition first, so
+ * the message is built only for a broken rule: checks run per record and per field.
  */
-export function enforce(mask: LenientMask, rule: StrictnessRule, broken: boolean, code: SerializerErrorCode, message: () => string): void {
-  if (broken && isStrict(mask, rule)) throw serializerError(code, `${message()} (strictness rule '${rule}')`, { rule });
+export function refuse(mask: LenientMask, rule: StrictnessRule, code: SerializerErrorCode, message: string): void {
+  if (isStrict(mask, rule)) throw serializerError(code, `${message} (strictness rule '${rule}')`, { rule });
 }
