@@ -2,7 +2,7 @@
 import type { Name } from '@cep/cells';
 import { AEAD_MODE, aeadOpen, aeadSeal, chunkNonce } from './aead.ts';
 import { reserveBytes } from './alloc-meter.ts';
-import { ByteWriter, rangesEqual } from './bytes.ts';
+import { ByteWriter } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { blake3, blake3Into } from './hash.ts';
 import type { NameTableWriter } from './names.ts';
@@ -89,13 +89,13 @@ export interface PayloadExpectation {
 }
 
 const scan = new ChunkScan();
-const aadDigest = new Uint8Array(32);
 
 /**
  * Reassembles a payload from its chunk records (in ordinal order), checking the series
  * (contiguous offsets, one total, lengths by mode) and decrypting. Every chunk is checked
  * before the payload's buffer is allocated, and that buffer is the sum of the chunks' own
- * sizes: a declared size the frame's bytes do not back allocates nothing.
+ * sizes: a declared size the frame's bytes do not back allocates nothing. The records come
+ * from a frame the frame reader verified (chunk bodies, series and AAD hashes).
  */
 export function assemblePayload(
   chunks: readonly { key: Uint8Array; body: Uint8Array }[],
@@ -111,8 +111,7 @@ export function assemblePayload(
     if (c.total !== expectedSize) throw serializerError('CHUNK_CONFLICT', `a chunk says the payload is ${c.total} bytes, the cell says ${expectedSize}`);
     if (c.offset !== offset) throw serializerError('CHUNK_OUT_OF_ORDER', `chunk at offset ${c.offset} where ${offset} was expected`);
     if (c.aeadMode === 1) throw serializerError('FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved: this reader cannot open it');
-    blake3Into(record.key, 0, record.key.length, aadDigest, 0);
-    if (!rangesEqual(record.body, c.aadHashAt, c.aadHashAt + 32, aadDigest, 0, 32)) refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', 'chunk AAD hash does not match its key');
+    // The AAD hash was checked by the frame reader (rule 'chunk-aad'), under the same strictness.
     const fp = c.fingerprintAt < 0 ? undefined : new DataView(record.body.buffer, record.body.byteOffset + c.fingerprintAt, 8).getBigUint64(0, true);
     if (fp !== expected.fingerprint) refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', 'a chunk\'s fingerprint differs from its cell\'s');
     if (c.aeadMode !== expected.refAeadMode) refuse(lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`);
