@@ -1,8 +1,9 @@
 /**
  * The branch encoder's walk: one cell_desc per cell (keyed by its path from the branch
  * root), manifest and order pages for every store, payload chunks for large or encrypted
- * values, then the name table. Records go straight into a {@link FrameWriter} through two
- * reusable writers (key, body); the path of the current cell lives in one growing stack.
+ * values, then the name table. Keys and bodies are written straight into the
+ * {@link FrameWriter}'s buffer (FrameWriter.beginRecord); the path of the current cell lives
+ * in one growing stack.
  *
  * The order of name-table calls is part of the output: reference names get frame-local
  * ids in first-use order, so this walk asks for names exactly when the reference does

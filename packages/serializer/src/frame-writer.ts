@@ -27,8 +27,8 @@ function releaseScratch(out: ByteWriter): void {
 
 /**
  * Writes records straight into one growing buffer and closes them with a trailer. The
- * branch encoder feeds it from reusable key/body writers, so a record costs a copy and a
- * checksum rather than several small allocations; {@link encodeFrame} is a loop over `add`.
+ * branch encoder writes keys and bodies in place ({@link FrameWriter.beginRecord}), so a
+ * record costs its bytes and a checksum; {@link encodeFrame} is a loop over `add`.
  * `finish` may be called more than once (plain and compressed variants share the records
  * and the Merkle root; only the trailer differs).
  */
@@ -104,16 +104,6 @@ export class FrameWriter {
   /** Returns the scratch buffer for the next frame; this writer must not be used after. */
   dispose(): void {
     releaseScratch(this.out);
-  }
-
-  /** Appends a record whose key and body were written into `key` and `body`. */
-  addFrom(type: number, key: ByteWriter, body: ByteWriter): void {
-    const start = this.header(type, 1, 0, key.length, body.length);
-    const keyStart = this.out.length;
-    this.out.append(key);
-    const keyEnd = this.out.length;
-    this.out.append(body);
-    this.close(type, start, keyStart, keyEnd);
   }
 
   /** Appends a record. */
