@@ -170,6 +170,20 @@ describe('strictness rules: one frame per rule, breaking only that rule', () => 
     }
   });
 
+  it('records in another order than the writer\'s decode to the same branch (the indexed walk)', () => {
+    const namepool = base.filter((r) => r.type === RECORD_TYPE.NAMEPOOL_DELTA);
+    const rest = base.filter((r) => r.type !== RECORD_TYPE.NAMEPOOL_DELTA);
+    // Name table right after the root, then the root's pages, the children's cell_descs in reverse
+    // order, and last the chunks (in their own order: the frame layer requires it).
+    const pages = rest.slice(1).filter((r) => r.type === RECORD_TYPE.MANIFEST_DELTA || r.type === RECORD_TYPE.ORDER_DELTA);
+    const cells = rest.slice(1).filter((r) => r.type === RECORD_TYPE.CELL_DESC).reverse();
+    const chunks = rest.filter((r) => r.type === RECORD_TYPE.PAYLOAD_CHUNK);
+    const frame = frameOf([rest[0]!, ...namepool, ...pages, ...cells, ...chunks]);
+    const out = createTree();
+    applyBranch(out, '/copy', decodeBranch(frame));
+    expect(digestHex(out.get('/copy')!)).toBe(expected);
+  });
+
   it('unknown rules and verdicts are refused', () => {
     expect(codeOf(() => decodeFrame(frameOf(base), { strictness: { nope: 'lenient' } as never }))).toBe('POLICY_INVALID');
     expect(codeOf(() => decodeFrame(frameOf(base), { strictness: { 'toc-match': 'maybe' } as never }))).toBe('POLICY_INVALID');
