@@ -74,7 +74,7 @@ function payloads(cell: Cell, out: Uint8Array[] = []): Uint8Array[] {
   return out;
 }
 
-/** Where the records of `frame` are: found once, outside the timed work. */
+/** Where the records of `frame` (inflated, for a container) are: found once, outside the timed work. */
 function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   const table = readFrame(frame);
   const keys = table.keys;
@@ -82,7 +82,9 @@ function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   // The trailer: from the end of the last record to 4 bytes before the frame's end.
   const last = table.types.length - 1;
   const trailerStart = last >= 0 ? table.ends[last]! + 4 : 0;
-  return { frame, starts: table.starts, ends: table.ends, order, trailer: [trailerStart, frame.length - 4], payloads: payloads(c.branch).filter((p) => p.length > 0), checksum };
+  // A container's records are those of the frame inside (the floor leaves deflate out).
+  const raw = table.frame;
+  return { frame: raw, starts: table.starts, ends: table.ends, order, trailer: [trailerStart, raw.length - 4], payloads: payloads(c.branch).filter((p) => p.length > 0), checksum };
 }
 
 /** Per-op time of `fn`, as the median over `rounds` interleaved rounds (see {@link race}). */

@@ -119,6 +119,12 @@ export class ByteWriter {
     this.length += n;
   }
 
+  /** Reserves `n` bytes without writing them (the caller fills them in later). */
+  skip(n: number): void {
+    this.room(n);
+    this.length += n;
+  }
+
   /** Appends `n` zero bytes. */
   zeros(n: number): void {
     this.room(n);

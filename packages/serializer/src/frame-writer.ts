@@ -8,8 +8,6 @@ import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
 import { leafOrder, merkleOfRanges } from './hash.ts';
 
-/** Bytes left for a record's two length varints before its key: a key < 16 KiB, a body < 256 MiB fit without moving. */
-const LENGTH_GAP = 6;
 /** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
 const SCRATCH_KEEP = 16 * 1024 * 1024;
 let scratch: ByteWriter | undefined;
@@ -58,14 +56,17 @@ export class FrameWriter {
 
   private recordStart = 0;
   private recordType = 0;
+  /** Bytes left for the length varints of the next record begun in place (a guess: the last record's). */
+  private gap = 2;
   private keyStart = 0;
   private bodyStart = 0;
 
   /**
    * Starts a record written in place: the caller writes its key into the returned writer,
    * calls {@link beginBody}, writes the body, then calls {@link endRecord}. The two length
-   * varints go in a gap left before the key and closed once the lengths are known, so a
-   * record's bytes are written once, straight into the frame.
+   * varints go in a gap left before the key, sized like the previous record's and moved only
+   * when the lengths need another size, so a record's bytes are written once, straight into
+   * the frame.
    */
   beginRecord(type: number): ByteWriter {
     const out = this.out;
@@ -76,7 +77,7 @@ export class FrameWriter {
     out.u8(type);
     out.u8(1);
     out.u16(0);
-    out.zeros(LENGTH_GAP);
+    out.skip(this.gap);
     this.keyStart = out.length;
     return out;
   }
@@ -92,8 +93,10 @@ export class FrameWriter {
     const keyLength = this.bodyStart - this.keyStart;
     const bodyLength = out.length - this.bodyStart;
     const keyVarint = varintLength(keyLength);
-    const by = LENGTH_GAP - keyVarint - varintLength(bodyLength);
+    const needed = keyVarint + varintLength(bodyLength);
+    const by = this.gap - needed;
     if (by !== 0) out.shift(this.keyStart, by);
+    this.gap = needed; // the next record is most likely of the same kind and sizes
     const lengthsAt = this.recordStart + 4;
     out.varintAt(lengthsAt, keyLength);
     out.varintAt(lengthsAt + keyVarint, bodyLength);
