@@ -39,20 +39,30 @@ export function chunkNonce(key: Uint8Array, mode: number, chunkKey: Uint8Array, 
 
 const SIGMA = Uint32Array.of(0x61707865, 0x3320646e, 0x79622d32, 0x6b206574);
 
-function u32le(bytes: Uint8Array): Uint32Array {
-  const out = new Uint32Array(bytes.length / 4);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
-  return out;
+// Scratch for the XChaCha subkey (derivation is synchronous): no typed arrays or views per call.
+const keyWords = new Uint32Array(8);
+const nonceWords = new Uint32Array(4);
+const subkeyWords = new Uint32Array(8);
+
+function loadWords(bytes: Uint8Array, out: Uint32Array): void {
+  for (let i = 0; i < out.length; i++) {
+    out[i] = bytes[4 * i]! | (bytes[4 * i + 1]! << 8) | (bytes[4 * i + 2]! << 16) | (bytes[4 * i + 3]! << 24);
+  }
 }
 
 /** XChaCha20 → (subkey, 12-byte ChaCha nonce). */
 function xchachaToChacha(key: Uint8Array, nonce: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
-  const out = new Uint32Array(8);
-  hchacha(SIGMA, u32le(key), u32le(nonce.subarray(0, 16)), out);
+  loadWords(key, keyWords);
+  loadWords(nonce, nonceWords);
+  hchacha(SIGMA, keyWords, nonceWords, subkeyWords);
   const subkey = new Uint8Array(32);
-  const view = new DataView(subkey.buffer);
-  for (let i = 0; i < 8; i++) view.setUint32(i * 4, out[i]!, true);
+  for (let i = 0; i < 8; i++) {
+    const w = subkeyWords[i]!;
+    subkey[4 * i] = w;
+    subkey[4 * i + 1] = w >>> 8;
+    subkey[4 * i + 2] = w >>> 16;
+    subkey[4 * i + 3] = w >>> 24;
+  }
   const chachaNonce = new Uint8Array(12);
   chachaNonce.set(nonce.subarray(16, 24), 4);
   return { key: subkey, nonce: chachaNonce };

@@ -57,8 +57,22 @@ export function blake3Chunk(data: Uint8Array, start: number, end: number, out: U
   } else for (let i = 0; i < outLen; i++) out[at + i] = cv[i >> 2]! >>> ((i & 3) * 8);
 }
 
+// A little-endian view of the last array hashed from: leaves of one frame all come from the
+// frame, and a word read through it is one load instead of four byte loads and shifts.
+let viewData: Uint8Array | undefined;
+let view: DataView | undefined;
+
 /** Little-endian message words of one block, zero-padded past `len`. */
 function loadBlock(data: Uint8Array, at: number, len: number): void {
+  if (len === 64 && data.length >= 1024) {
+    if (data !== viewData) {
+      viewData = data;
+      view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    }
+    const v = view!;
+    for (let w = 0; w < 16; w++) m[w] = v.getInt32(at + 4 * w, true);
+    return;
+  }
   let i = 0;
   for (; i + 4 <= len; i += 4) m[i >> 2] = data[at + i]! | (data[at + i + 1]! << 8) | (data[at + i + 2]! << 16) | (data[at + i + 3]! << 24);
   if (i === 64) return;

@@ -15,8 +15,9 @@ import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { CELL_TYPE, CellDescScan, META, STORE, readNamepool, scanCellDesc, scanManifest, scanOrder } from './records.ts';
+import { CELL_TYPE, CellDescScan, META, STORE, readNamepoolWith, scanCellDesc, scanManifest, scanOrder } from './records.ts';
 import type { StagedCell } from './branch.ts';
+import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 const DICTIONARY = name('dictionary');
 const LIST = name('list');
@@ -44,22 +45,72 @@ function keyOf(type: number, pathKey: string, ...suffixVarints: number[]): strin
   return key;
 }
 
-/** Stages the branch a verified frame carries. Throws a typed error for anything inconsistent. */
-export function readBranch(table: RecordTable, policy: ResolvedPolicy): { root: StagedCell; cellCount: number } {
+/**
+ * Stages the branch a verified frame carries. Throws a typed error for anything inconsistent.
+ *
+ * Two walks give the same result. The first expects the records in the order our writer puts
+ * them (each cell_desc, then its pages and chunks, then its children; the name table last)
+ * and finds every record by comparing key bytes in place at a cursor: no key strings, no maps.
+ * Any deviation, or any error, hands the frame to the second walk, which indexes every record
+ * by key and accepts any order; its verdict (the result or the precise error) is the answer.
+ */
+export function readBranch(table: RecordTable, policy: ResolvedPolicy, lenient: LenientMask = ALL_STRICT): { root: StagedCell; cellCount: number } {
+  try {
+    return readOrdered(table, policy, lenient);
+  } catch {
+    return readIndexed(table, policy, lenient);
+  }
+}
+
+/** Thrown by the ordered walk when the frame is not in writer order (never leaves this module). */
+class NotInWriterOrder extends Error {}
+
+function readOrdered(table: RecordTable, policy: ResolvedPolicy, lenient: LenientMask): { root: StagedCell; cellCount: number } {
+  const { frame, types, keyStarts, bodyStarts } = table;
+  const count = types.length;
+  const names = new NameTableReader();
+  let namepool = 0;
+  const ids = new Set<bigint>();
+  for (let i = 0; i < count; i++) {
+    const type = types[i]!;
+    if (type === RECORD_TYPE.NAMEPOOL_DELTA) {
+      if (bodyStarts[i]! - keyStarts[i]! !== 9) throw new NotInWriterOrder();
+      const id = new DataView(frame.buffer, frame.byteOffset + keyStarts[i]! + 1, 8).getBigUint64(0, true);
+      if (ids.has(id)) throw new NotInWriterOrder();
+      ids.add(id);
+      names.add(id, readNamepoolWith(recordBody(table, i), lenient).text);
+      namepool++;
+    } else if (type !== RECORD_TYPE.CELL_DESC && type !== RECORD_TYPE.PAYLOAD_CHUNK && type !== RECORD_TYPE.MANIFEST_DELTA && type !== RECORD_TYPE.ORDER_DELTA) {
+      throw new NotInWriterOrder();
+    }
+  }
+  if (count === 0 || types[0] !== RECORD_TYPE.CELL_DESC || bodyStarts[0]! - keyStarts[0]! !== 35) throw new NotInWriterOrder();
+  if (!nameEquals(names.readName(keyReader.reset(frame, keyStarts[0]! + 1, bodyStarts[0]!, 'frame', keyStarts[0]!)), ROOT_NAME)) throw new NotInWriterOrder();
+  const locator = new OrderedLocator(table, names);
+  const staging = new Staging(table, locator, names, policy, lenient);
+  const root = staging.build([], ROOT_NAME, -1, -1, 0);
+  // Everything after the walk must be the name table.
+  if (locator.cursor + namepool !== count) throw new NotInWriterOrder();
+  for (let i = locator.cursor; i < count; i++) if (types[i] !== RECORD_TYPE.NAMEPOOL_DELTA) throw new NotInWriterOrder();
+  return { root, cellCount: staging.cellCount };
+}
+
+function readIndexed(table: RecordTable, policy: ResolvedPolicy, lenient: LenientMask): { root: StagedCell; cellCount: number } {
   const count = table.types.length;
   const names = new NameTableReader();
-  const byKey = indexRecords(table, names);
+  const byKey = indexRecords(table, names, lenient);
   if (count === 0 || table.types[0] !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
   const cells = indexCells(table, names);
   // The entry indexed by the root's key alone is a one-segment path of the root name.
   if (cells.rows.get(segment(ROOT_NAME.key)) !== 0) {
     throw serializerError('BRANCH_INCONSISTENT', 'the first cell_desc is not the branch root (path /)');
   }
-  const staging = new Staging(table, byKey, cells, names, policy);
-  staging.consumed = table.types.filter((type) => type === RECORD_TYPE.NAMEPOOL_DELTA).length;
-  const root = staging.build([], ROOT_NAME, segment(ROOT_NAME.key), 0);
-  if (staging.cellCount !== cells.rows.size || staging.consumed !== count) {
-    throw serializerError('BRANCH_INCONSISTENT', `${count - staging.consumed} record(s) belong to no cell of the branch`);
+  const locator = new IndexedLocator(table, byKey, cells);
+  const staging = new Staging(table, locator, names, policy, lenient);
+  locator.consumed = table.types.filter((type) => type === RECORD_TYPE.NAMEPOOL_DELTA).length;
+  const root = staging.build([], ROOT_NAME, -1, -1, 0);
+  if (staging.cellCount !== cells.rows.size || locator.consumed !== count) {
+    throw serializerError('BRANCH_INCONSISTENT', `${count - locator.consumed} record(s) belong to no cell of the branch`);
   }
   return { root, cellCount: staging.cellCount };
 }
@@ -73,7 +124,7 @@ function segment(key: string): string {
   return `${key.length}:${key}`;
 }
 
-function indexRecords(table: RecordTable, names: NameTableReader): Map<string, number> {
+function indexRecords(table: RecordTable, names: NameTableReader, lenient: LenientMask): Map<string, number> {
   const byKey = new Map<string, number>();
   const { frame, types, keyStarts, bodyStarts } = table;
   for (let i = 0; i < types.length; i++) {
@@ -82,7 +133,7 @@ function indexRecords(table: RecordTable, names: NameTableReader): Map<string, n
     if (byKey.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', `two records share the key ${toHex(recordKey(table, i)).slice(0, 40)}…`);
     if (types[i] === RECORD_TYPE.NAMEPOOL_DELTA) {
       if (bodyStarts[i]! - keyStarts[i]! !== 9) throw serializerError('FRAME_BAD_RECORD', 'a namepool_delta key is 9 bytes');
-      const { text } = readNamepool(recordBody(table, i));
+      const { text } = readNamepoolWith(recordBody(table, i), lenient);
       names.add(new DataView(frame.buffer, frame.byteOffset + keyStarts[i]! + 1, 8).getBigUint64(0, true), text);
     } else if (types[i] === RECORD_TYPE.PAYLOAD_HISTORY || types[i] === RECORD_TYPE.MANIFEST_HISTORY) {
       throw serializerError('BRANCH_INCONSISTENT', 'history records are not part of branch frames');
@@ -129,42 +180,144 @@ function indexCells(table: RecordTable, names: NameTableReader): CellIndex {
 const keyReader = new ByteReader(new Uint8Array(0));
 
 /** The recursive walk from the root, consuming cell_desc, manifest, order and chunk records. */
-class Staging {
+/** How the walk finds a cell's records (see {@link readBranch}). */
+interface Locator {
+  /**
+   * The row of the cell_desc of `own`, a child of the cell at `parentRow` (-1: the root) whose
+   * 17 wire bytes are at `wireAt` in the frame (-1: the root), and that cell's suffix name.
+   */
+  cell(parents: readonly Name[], own: Name, parentRow: number, wireAt: number): number;
+  suffix(row: number): Name;
+  /** The row of the record of `type` for the cell at `row` with key suffix varints `a` (and `b`), if any. */
+  record(type: number, row: number, a: number, b?: number): number | undefined;
+}
+
+/** Finds records at a cursor, in writer order, by comparing key bytes in place. */
+class OrderedLocator implements Locator {
+  cursor = 0;
+  private readonly expected = new Uint8Array(20);
+
+  constructor(private readonly table: RecordTable, private readonly names: NameTableReader) {}
+
+  cell(_parents: readonly Name[], _own: Name, parentRow: number, wireAt: number): number {
+    const { frame, types, keyStarts, bodyStarts } = this.table;
+    const c = this.cursor;
+    if (c >= types.length || types[c] !== RECORD_TYPE.CELL_DESC) throw new NotInWriterOrder();
+    if (parentRow < 0) {
+      if (c !== 0) throw new NotInWriterOrder();
+    } else {
+      const parentLength = bodyStarts[parentRow]! - keyStarts[parentRow]!;
+      const at = keyStarts[c]!;
+      if (bodyStarts[c]! - at !== parentLength + 17) throw new NotInWriterOrder();
+      // Type byte aside (the walk does not read it), the parent's path, then the child's wire name.
+      const pathLength = parentLength - 1 - 17;
+      if (!rangesEqual(frame, at + 1, at + 1 + pathLength, frame, keyStarts[parentRow]! + 1, keyStarts[parentRow]! + 1 + pathLength)) throw new NotInWriterOrder();
+      if (!rangesEqual(frame, at + 1 + pathLength, at + 1 + pathLength + 17, frame, wireAt, wireAt + 17)) throw new NotInWriterOrder();
+    }
+    this.cursor = c + 1;
+    return c;
+  }
+
+  suffix(row: number): Name {
+    const end = this.table.bodyStarts[row]!;
+    return this.names.readName(keyReader.reset(this.table.frame, end - 17, end, 'frame', this.table.keyStarts[row]!));
+  }
+
+  record(type: number, row: number, a: number, b?: number): number | undefined {
+    const { frame, types, keyStarts, bodyStarts } = this.table;
+    const c = this.cursor;
+    if (c >= types.length || types[c] !== type) return undefined;
+    // The expected key: type ‖ the cell's key without its type byte ‖ varint a ‖ varint b.
+    let n = writeVarint(this.expected, 0, a);
+    if (b !== undefined) n = writeVarint(this.expected, n, b);
+    const cellLength = bodyStarts[row]! - keyStarts[row]!;
+    const at = keyStarts[c]!;
+    if (bodyStarts[c]! - at !== cellLength + n || frame[at] !== type) return undefined;
+    if (!rangesEqual(frame, at + 1, at + cellLength, frame, keyStarts[row]! + 1, keyStarts[row]! + cellLength)) return undefined;
+    if (!rangesEqual(frame, at + cellLength, at + cellLength + n, this.expected, 0, n)) return undefined;
+    this.cursor = c + 1;
+    return c;
+  }
+}
+
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[at++] = value;
+  return at;
+}
+
+/** Finds records by key in maps of every record and every cell (any order). */
+class IndexedLocator implements Locator {
   consumed = 0;
-  cellCount = 0;
-  /** Scratch for payload hashes (compared, never kept). */
-  private readonly digest = new Uint8Array(32);
-  /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
-  private readonly desc = new CellDescScan();
   /** Per record row: 1 once the walk from the root has reached that cell (a cell is reached once). */
   private readonly reached: Uint8Array;
-  private readonly frame: Uint8Array;
+  /** Each reached cell's index in `cells.rows`, by row. */
+  private readonly indexOfRow: string[] = [];
 
-  constructor(
-    private readonly table: RecordTable,
-    private readonly byKey: ReadonlyMap<string, number>,
-    private readonly cells: CellIndex,
-    private readonly names: NameTableReader,
-    private readonly policy: ResolvedPolicy,
-  ) {
-    this.frame = table.frame;
+  constructor(private readonly table: RecordTable, private readonly byKey: ReadonlyMap<string, number>, private readonly cells: CellIndex) {
     this.reached = new Uint8Array(table.types.length);
   }
 
-  /** The cell `own` below `parents` (the path array is built only for stores, which pass it on). */
-  build(parents: readonly Name[], own: Name, index: string, depth: number): StagedCell {
-    if (depth > MAX_DEPTH) throw serializerError('BRANCH_INCONSISTENT', `branch is deeper than ${MAX_DEPTH} levels`);
+  cell(parents: readonly Name[], own: Name, parentRow: number): number {
+    const index = parentRow < 0 ? segment(ROOT_NAME.key) : this.indexOfRow[parentRow]! + segment(own.key);
     const row = this.cells.rows.get(index);
     if (row === undefined || this.reached[row] === 1) {
       throw serializerError('BRANCH_INCONSISTENT', `a manifest names a child that has no cell_desc (${[...parents, own].map((n) => n.tag.text).join('/')})`);
     }
     this.reached[row] = 1;
+    this.indexOfRow[row] = index;
     this.consumed++;
+    return row;
+  }
+
+  suffix(row: number): Name {
+    return this.cells.suffixes[row]!;
+  }
+
+  record(type: number, row: number, a: number, b?: number): number | undefined {
+    const pathKey = this.table.keys[row]!.slice(1);
+    const found = this.byKey.get(b === undefined ? keyOf(type, pathKey, a) : keyOf(type, pathKey, a, b));
+    if (found !== undefined) this.consumed++;
+    return found;
+  }
+}
+
+/** The recursive walk from the root, consuming cell_desc, manifest, order and chunk records. */
+class Staging {
+  cellCount = 0;
+  /** Scratch for payload hashes (compared, never kept). */
+  private readonly digest = new Uint8Array(32);
+  /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
+  private readonly desc = new CellDescScan();
+  private readonly frame: Uint8Array;
+
+  constructor(
+    private readonly table: RecordTable,
+    private readonly locate: Locator,
+    private readonly names: NameTableReader,
+    private readonly policy: ResolvedPolicy,
+    private readonly lenient: LenientMask,
+  ) {
+    this.frame = table.frame;
+  }
+
+  /**
+   * The cell `own` below `parents` (the path array is built only for stores, which pass it
+   * on), a child of the cell at `parentRow` named by the wire bytes at `wireAt`.
+   */
+  build(parents: readonly Name[], own: Name, parentRow: number, wireAt: number, depth: number): StagedCell {
+    if (depth > MAX_DEPTH) throw serializerError('BRANCH_INCONSISTENT', `branch is deeper than ${MAX_DEPTH} levels`);
+    const row = this.locate.cell(parents, own, parentRow, wireAt);
     this.cellCount++;
-    const suffix = this.cells.suffixes[row]!;
-    const desc = scanCellDesc(this.frame, this.table.bodyStarts[row]!, this.table.ends[row]!, this.desc);
+    const suffix = this.locate.suffix(row);
+    const desc = scanCellDesc(this.frame, this.table.bodyStarts[row]!, this.table.ends[row]!, this.desc, this.lenient);
     const deleted = (desc.metaMask & META.tombstone) !== 0;
     const { cellType, storeDescriptor } = desc;
+    if (cellType !== CELL_TYPE.normal && cellType !== CELL_TYPE.link) refuse(this.lenient, 'body-values', 'FRAME_BAD_RECORD', `branch cells are of type 1 (normal) or 3 (link), not ${cellType}`);
+    if (desc.payloadKind !== 0) refuse(this.lenient, 'body-values', 'FRAME_BAD_RECORD', `branch payloads are of kind 0 (VALUE), not ${desc.payloadKind}`);
     const data = desc.refAt >= 0 ? this.payload(row, desc) : undefined;
     if (cellType === CELL_TYPE.link) {
       const target = data ?? EMPTY;
@@ -186,18 +339,14 @@ class Staging {
     if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${storeDescriptor.toString(16)} is neither a dictionary nor a list`);
     const seen = new Set<string>();
     const path = [...parents, own];
-    const children = this.childNames(this.pathKey(row), kind).map((child) => {
+    const wires: number[] = [];
+    const children = this.childNames(row, kind, wires).map((child, i) => {
       if (seen.has(child.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
       seen.add(child.key);
-      return this.build(path, child, index + segment(child.key), depth + 1);
+      return this.build(path, child, row, wires[i]!, depth + 1);
     });
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
     return { name: own, deleted, kind, ...(nameEquals(suffix, defaultType) ? {} : { storeType: suffix }), children };
-  }
-
-  /** A cell record's key as latin1 without its type byte: the prefix of the cell's other records' keys. */
-  private pathKey(row: number): string {
-    return this.table.keys[row]!.slice(1);
   }
 
   /** A cell's payload bytes (inline or reassembled from chunks), checked against its declared hash. */
@@ -208,46 +357,54 @@ class Staging {
     if (inlineLength > 0) {
       if (this.policy.aead !== undefined) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
       if (inlineLength !== desc.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
+      if (desc.aeadMode !== 0) refuse(this.lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `an inline (plaintext) payload's ref says AEAD mode ${desc.aeadMode}`);
       data = this.frame.subarray(desc.inlineStart, desc.inlineEnd);
     } else {
       const chunks: { key: Uint8Array; body: Uint8Array }[] = [];
       for (let ordinal = 0; ; ordinal++) {
-        const chunk = this.byKey.get(keyOf(RECORD_TYPE.PAYLOAD_CHUNK, this.pathKey(row), ordinal));
+        const chunk = this.locate.record(RECORD_TYPE.PAYLOAD_CHUNK, row, ordinal);
         if (chunk === undefined) break;
         chunks.push({ key: recordKey(this.table, chunk), body: recordBody(this.table, chunk) });
       }
-      this.consumed += chunks.length;
-      data = assemblePayload(chunks, desc.size, this.policy.aead?.key, this.policy.aead !== undefined);
+      const fingerprint = desc.fingerprintAt < 0 ? undefined : new DataView(this.frame.buffer, this.frame.byteOffset + desc.fingerprintAt, 8).getBigUint64(0, true);
+      data = assemblePayload(chunks, { size: desc.size, fingerprint, refAeadMode: desc.aeadMode }, this.policy.aead?.key, this.policy.aead !== undefined, this.lenient);
     }
     blake3Into(data, 0, data.length, this.digest, 0);
     if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
     return data;
   }
 
-  /** A store's children from its manifest pages, checked against its order pages. */
-  private childNames(pathKey: string, kind: 'list' | 'dictionary'): Name[] {
+  /**
+   * A store's children from its manifest pages, checked against its order pages; `wires`
+   * receives where each child's 17 wire bytes are in the frame.
+   */
+  private childNames(cellRow: number, kind: 'list' | 'dictionary', wires: number[]): Name[] {
     const { bodyStarts, ends } = this.table;
     const children: Name[] = [];
     for (let page = 0; ; page++) {
-      const row = this.byKey.get(keyOf(RECORD_TYPE.MANIFEST_DELTA, pathKey, page));
+      const row = this.locate.record(RECORD_TYPE.MANIFEST_DELTA, cellRow, page);
       if (row === undefined) break;
-      this.consumed++;
-      scanManifest(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name) => children.push(name));
+      scanManifest(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, _mask, revisionAt) => {
+        children.push(name);
+        wires.push(revisionAt - 2 - 17); // op, name, mask u16, revision
+      }, this.lenient);
     }
     const projection = kind === 'list' ? 1 : 0;
     let positions = 0;
     for (let page = 0; ; page++) {
-      const row = this.byKey.get(keyOf(RECORD_TYPE.ORDER_DELTA, pathKey, projection, page));
+      const row = this.locate.record(RECORD_TYPE.ORDER_DELTA, cellRow, projection, page);
       if (row === undefined) break;
-      this.consumed++;
       // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
       let agrees = true;
-      scanOrder(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, position) => {
+      const pageStart = positions;
+      const head = scanOrder(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, position) => {
         if (!agrees) return;
         const expected = children[position];
         if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;
-      });
+      }, this.lenient);
       if (!agrees) throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
+      if (head.projection !== projection) refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says projection ${head.projection}, its key ${projection}`);
+      if (head.rankMin !== pageStart) refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says rank min ${head.rankMin}, its first position is ${pageStart}`);
     }
     if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
     return children;

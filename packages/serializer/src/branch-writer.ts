@@ -1,8 +1,9 @@
 /**
  * The branch encoder's walk: one cell_desc per cell (keyed by its path from the branch
  * root), manifest and order pages for every store, payload chunks for large or encrypted
- * values, then the name table. Records go straight into a {@link FrameWriter} through two
- * reusable writers (key, body); the path of the current cell lives in one growing stack.
+ * values, then the name table. Keys and bodies are written straight into the
+ * {@link FrameWriter}'s buffer (FrameWriter.beginRecord); the path of the current cell lives
+ * in one growing stack.
  *
  * The order of name-table calls is part of the output: reference names get frame-local
  * ids in first-use order, so this walk asks for names exactly when the reference does
@@ -15,7 +16,7 @@ import { CAP, RECORD_TYPE } from './frame-format.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { blake3 } from './hash.ts';
 import { NameTableWriter, ROOT_NAME } from './names.ts';
-import { chunkPayload, DATALESS_FINGERPRINT, INLINE_MAX, payloadFingerprint } from './payload.ts';
+import { CHUNK_BYTES, chunkPayload, DATALESS_FINGERPRINT, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, META, STORE, writeCellDescInto, writeManifestInto, writeNamepoolInto, writeOrderInto, type ManifestEntryInput } from './records.ts';
 
@@ -60,8 +61,8 @@ export class BranchWriter {
   readonly frame: FrameWriter;
   caps = 0;
   newest = 0;
-  private readonly key = new ByteWriter(256);
-  private readonly body = new ByteWriter(4096);
+  /** The frame's buffer: keys and bodies are written straight into it (see FrameWriter.beginRecord). */
+  private readonly out: ByteWriter;
   /** Wire names from the branch root to the cell being written, 17 bytes each. */
   private path = new Uint8Array(NAME_BYTES * 16);
 
@@ -70,6 +71,7 @@ export class BranchWriter {
     private readonly includeDeleted: boolean,
   ) {
     this.frame = new FrameWriter(policy.checksum);
+    this.out = this.frame.output;
   }
 
   /** Writes `root` and everything below it, then the name table. */
@@ -77,12 +79,12 @@ export class BranchWriter {
     this.path.set(this.names.nameBytes(ROOT_NAME), 0);
     this.visit(root, 1, undefined);
     for (const entry of this.names.entries()) {
-      this.key.reset();
-      this.key.u8(RECORD_TYPE.NAMEPOOL_DELTA);
-      this.key.u64(entry.id);
-      this.body.reset();
-      writeNamepoolInto(this.body, entry.text, false);
-      this.frame.addFrom(RECORD_TYPE.NAMEPOOL_DELTA, this.key, this.body);
+      const out = this.frame.beginRecord(RECORD_TYPE.NAMEPOOL_DELTA);
+      out.u8(RECORD_TYPE.NAMEPOOL_DELTA);
+      out.u64(entry.id);
+      this.frame.beginBody();
+      writeNamepoolInto(out, entry.text, false);
+      this.frame.endRecord();
     }
     if (this.names.size > 0) this.caps |= CAP.NAMEPOOL_MAP;
   }
@@ -99,8 +101,8 @@ export class BranchWriter {
     const inline = data !== undefined && data.length > 0 && data.length <= INLINE_MAX && this.policy.aead === undefined;
     if (fp !== undefined) this.caps |= CAP.PAYLOAD_FP | CAP.PAYLOAD_REF;
     this.startKey(RECORD_TYPE.CELL_DESC, depth, suffix);
-    this.body.reset();
-    writeCellDescInto(this.body, {
+    this.frame.beginBody();
+    writeCellDescInto(this.out, {
       cellType: node.kind === 'link' ? CELL_TYPE.link : CELL_TYPE.normal,
       storeDescriptor: node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none,
       created: node.created,
@@ -112,7 +114,7 @@ export class BranchWriter {
       ref: hash !== undefined ? { refKind: 0, hashAlg: 1, codec: 0, aeadMode: this.policy.aead?.mode ?? 0, size: data!.length, hash } : undefined,
       metaMask: node.isDeleted ? META.tombstone : 0,
     });
-    this.frame.addFrom(RECORD_TYPE.CELL_DESC, this.key, this.body);
+    this.frame.endRecord();
     if (node.kind === 'dictionary' || node.kind === 'list') {
       const children = node.children().filter((c) => this.includeDeleted || !c.isDeleted);
       const payloads = this.writeManifest(node, depth, suffix, children);
@@ -167,10 +169,10 @@ export class BranchWriter {
         return { op: child.isDeleted ? 2 : 1, name: child.name, mask: child.isDeleted ? META.tombstone : 0, revision: this.childRevision(child, payload) };
       });
       this.startKey(RECORD_TYPE.MANIFEST_DELTA, depth, suffix);
-      this.key.varint(page);
-      this.body.reset();
-      writeManifestInto(this.body, { epoch: BigInt(node.modified), rangeKind: 0, min: slice[0]!.name, max: children[(page + 1) * PAGE]?.name, entries }, this.names);
-      this.frame.addFrom(RECORD_TYPE.MANIFEST_DELTA, this.key, this.body);
+      this.out.varint(page);
+      this.frame.beginBody();
+      writeManifestInto(this.out, { epoch: BigInt(node.modified), rangeKind: 0, min: slice[0]!.name, max: children[(page + 1) * PAGE]?.name, entries }, this.names);
+      this.frame.endRecord();
     }
     return payloads;
   }
@@ -180,18 +182,22 @@ export class BranchWriter {
     for (let page = 0; page * PAGE < children.length; page++) {
       const slice = children.slice(page * PAGE, (page + 1) * PAGE);
       this.startKey(RECORD_TYPE.ORDER_DELTA, depth, suffix);
-      this.key.varint(projection);
-      this.key.varint(page);
-      this.body.reset();
-      writeOrderInto(this.body, {
+      this.out.varint(projection);
+      this.out.varint(page);
+      this.frame.beginBody();
+      writeOrderInto(this.out, {
         projection, epoch: BigInt(node.modified), rankMin: page * PAGE,
         entries: slice.map((child, i) => ({ op: child.isDeleted ? 2 : 1, name: child.name, position: page * PAGE + i })),
       }, this.names);
-      this.frame.addFrom(RECORD_TYPE.ORDER_DELTA, this.key, this.body);
+      this.frame.endRecord();
     }
   }
 
+  /** Bytes of sealed chunk data (ciphertext and tags) written: deflate cannot shrink them. */
+  sealedBytes = 0;
+
   private writeChunks(depth: number, suffix: Uint8Array, data: Uint8Array, fp: bigint): void {
+    if (this.policy.aead !== undefined) this.sealedBytes += data.length + 16 * Math.ceil(data.length / Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE)));
     const pathKey = new Uint8Array(depth * NAME_BYTES + NAME_BYTES);
     pathKey.set(this.path.subarray(0, depth * NAME_BYTES));
     pathKey.set(suffix, depth * NAME_BYTES);
@@ -202,9 +208,9 @@ export class BranchWriter {
 
   /** Starts a record key: type byte, the path on the stack, the cell's suffix name. */
   private startKey(type: number, depth: number, suffix: Uint8Array): void {
-    this.key.reset();
-    this.key.u8(type);
-    this.key.bytesFrom(this.path, 0, depth * NAME_BYTES);
-    this.key.bytes(suffix);
+    const out = this.frame.beginRecord(type);
+    out.u8(type);
+    out.bytesFrom(this.path, 0, depth * NAME_BYTES);
+    out.bytes(suffix);
   }
 }

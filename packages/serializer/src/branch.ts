@@ -11,6 +11,7 @@ import { BranchWriter } from './branch-writer.ts';
 import { serializerError } from './errors.ts';
 import { readFrame } from './frame-reader.ts';
 import { checkComparator, resolvePolicy, type SerializerPolicy } from './policy.ts';
+import { resolveStrictness, type Strictness } from './strictness.ts';
 
 /** A decoded cell, staged: nothing is in any tree until {@link applyBranch}. */
 export interface StagedCell {
@@ -43,14 +44,18 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
   const resolved = resolvePolicy(policy);
   checkComparator(resolved, 'write');
   const writer = new BranchWriter(resolved, options.includeDeleted === true);
-  writer.writeBranch(cell);
-  const frameOptions = { beat: BigInt(options.beat ?? writer.newest), caps: writer.caps, checksum: resolved.checksum };
-  const plain = writer.frame.finish(frameOptions);
-  let out = plain;
-  if (resolved.deflate) {
-    // Same records and Merkle root; only the trailer (compression flag and cap) differs.
-    const packed = writer.frame.finish({ ...frameOptions, compress: true });
-    if (packed.length < plain.length) out = packed;
+  let out: Uint8Array;
+  try {
+    writer.writeBranch(cell);
+    const frameOptions = { beat: BigInt(options.beat ?? writer.newest), caps: writer.caps, checksum: resolved.checksum };
+    out = writer.frame.finish(frameOptions);
+    if (resolved.deflate && deflateCanPay(out.length, writer.sealedBytes)) {
+      // Same records and Merkle root; only the trailer (compression flag and cap) differs.
+      const packed = writer.frame.finish({ ...frameOptions, compress: true });
+      if (packed.length < out.length) out = packed;
+    }
+  } finally {
+    writer.frame.dispose();
   }
   if (out.length > resolved.maxFrameBytes) {
     throw serializerError('FRAME_TOO_LARGE', `the branch encodes to ${out.length} bytes; the policy allows ${resolved.maxFrameBytes}`, { size: out.length, limit: resolved.maxFrameBytes });
@@ -58,12 +63,33 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
   return out;
 }
 
+/** Options of {@link decodeBranch}. */
+export interface DecodeBranchOptions {
+  /**
+   * Which checks beyond the reference's apply (default `'strict'`): `'lenient'` accepts what
+   * the reference accepts, a per-rule object relaxes only the rules it names (FORMAT.md §16).
+   */
+  readonly strictness?: Strictness;
+}
+
+/**
+ * Whether deflating a frame of `frameBytes` can pay (FORMAT.md §9, "When to compress"):
+ * not when sealed chunk data, which no compressor shrinks, is 7/8 of it or more. Then the
+ * most deflate could save is 1/8 of the frame, it measured under 6%, and deflating costs
+ * more than the rest of the encode; the frame goes out plain, byte for byte what a policy
+ * without deflate writes.
+ */
+export function deflateCanPay(frameBytes: number, sealedBytes: number): boolean {
+  return sealedBytes * 8 < frameBytes * 7;
+}
+
 /** Reads and verifies a branch frame; nothing is applied anywhere. */
-export function decodeBranch(bytes: Uint8Array, policy: SerializerPolicy = {}): DecodedBranch {
+export function decodeBranch(bytes: Uint8Array, policy: SerializerPolicy = {}, options: DecodeBranchOptions = {}): DecodedBranch {
   const resolved = resolvePolicy(policy);
   checkComparator(resolved, 'read');
-  const frame = readFrame(bytes, { maxFrameBytes: resolved.maxFrameBytes });
-  const { root, cellCount } = readBranch(frame, resolved);
+  const lenient = resolveStrictness(options.strictness);
+  const frame = readFrame(bytes, { maxFrameBytes: resolved.maxFrameBytes, strictness: options.strictness });
+  const { root, cellCount } = readBranch(frame, resolved, lenient);
   return { root, beat: Number(frame.trailer.beat), cellCount };
 }
 

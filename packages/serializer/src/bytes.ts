@@ -9,12 +9,13 @@ const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
  */
 export class ByteWriter {
   private buffer: Uint8Array;
-  private view: DataView;
+  // Made on the first 64-bit write only: most writers never need one, and a view per
+  // writer was a measurable share of encoding a small frame.
+  private view: DataView | undefined;
   length = 0;
 
   constructor(initial = 256) {
     this.buffer = new Uint8Array(initial);
-    this.view = new DataView(this.buffer.buffer);
   }
 
   private room(n: number): void {
@@ -24,7 +25,7 @@ export class ByteWriter {
     const next = new Uint8Array(size);
     next.set(this.buffer.subarray(0, this.length));
     this.buffer = next;
-    this.view = new DataView(next.buffer);
+    this.view = undefined;
   }
 
   /** Forgets what was written, keeping the memory. */
@@ -58,6 +59,7 @@ export class ByteWriter {
 
   u64(value: bigint): void {
     this.room(8);
+    this.view ??= new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
     this.view.setBigUint64(this.length, value, true);
     this.length += 8;
   }
@@ -117,6 +119,12 @@ export class ByteWriter {
     this.length += n;
   }
 
+  /** Reserves `n` bytes without writing them (the caller fills them in later). */
+  skip(n: number): void {
+    this.room(n);
+    this.length += n;
+  }
+
   /** Appends `n` zero bytes. */
   zeros(n: number): void {
     this.room(n);
@@ -135,8 +143,35 @@ export class ByteWriter {
     this.bytes(data);
   }
 
+  /**
+   * Moves the bytes from `from` to the end by `by` positions towards the start (a negative
+   * `by` moves them towards the end, growing the buffer): closes or widens a gap left for a
+   * field whose size was not known when the bytes after it were written.
+   */
+  shift(from: number, by: number): void {
+    if (by < 0) this.room(-by);
+    this.buffer.copyWithin(from - by, from, this.length);
+    this.length -= by;
+  }
+
+  /** Writes `value` (a whole number below 2^53) as a shortest varint at `at`, over what is there. */
+  varintAt(at: number, value: number): void {
+    const b = this.buffer;
+    while (value >= 0x80) {
+      b[at++] = (value % 128) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    b[at] = value;
+  }
+
+  /** Bytes the buffer holds before it must grow. */
+  get capacity(): number {
+    return this.buffer.length;
+  }
+
   /** Overwrites 4 bytes at `at` (for CRCs written after the covered bytes). */
   patchU32(at: number, value: number): void {
+    this.view ??= new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
     this.view.setUint32(at, value >>> 0, true);
   }
 

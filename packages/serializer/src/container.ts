@@ -5,7 +5,9 @@
  */
 import { deflateSync, inflateSync, constants } from 'node:zlib';
 import { deflate as pakoDeflate, inflate as pakoInflate } from 'pako';
+import { countReserved } from './alloc-meter.ts';
 import { serializerError } from './errors.ts';
+import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 export const CONTAINER_MAGIC = Uint8Array.of(0x54, 0x4c, 0x46, 0x43); // "TLFC"
 const HEADER = 24;
@@ -44,23 +46,41 @@ export function isContainer(bytes: Uint8Array): boolean {
   return bytes.length >= HEADER && bytes[0] === 0x54 && bytes[1] === 0x4c && bytes[2] === 0x46 && bytes[3] === 0x43;
 }
 
-/** Unwraps a container, checking its header and that it inflates to exactly the raw size. */
-export function unwrapContainer(bytes: Uint8Array, maxFrameBytes: number): Uint8Array {
+/**
+ * The most a zlib stream can inflate to per compressed byte (deflate's longest match, 258
+ * bytes, costs at least 2 bits: 1032 to 1), with room for the stream's own framing.
+ */
+const MAX_INFLATE_RATIO = 1032;
+
+/**
+ * Unwraps a container, checking its header and that it inflates to exactly the raw size.
+ * Returns the frame and the header's checksum byte (the frame reader compares it with the
+ * trailer's). A raw size the compressed bytes cannot produce is refused before inflating.
+ */
+export function unwrapContainer(bytes: Uint8Array, maxFrameBytes: number, lenient: LenientMask = ALL_STRICT): { frame: Uint8Array; checksum: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[4] !== 1) throw serializerError('FRAME_BAD_CONTAINER', `container version ${bytes[4]} is not 1`);
   if (bytes[5] !== 1) throw serializerError('FRAME_BAD_CONTAINER', `container compression ${bytes[5]} is not 1 (deflate)`);
   if (bytes[6]! > 1) throw serializerError('FRAME_BAD_CONTAINER', `container checksum byte ${bytes[6]} is not 0 or 1`);
+  if (bytes[7] !== 0) refuse(lenient, 'container-reserved', 'FRAME_BAD_CONTAINER', `container reserved byte is ${bytes[7]}, not 0`);
   const raw = view.getBigUint64(8, true);
   const zLen = view.getBigUint64(16, true);
   if (raw > BigInt(maxFrameBytes)) {
     throw serializerError('FRAME_TOO_LARGE', `the container says the frame is ${raw} bytes; the limit is ${maxFrameBytes}`, { size: raw, limit: maxFrameBytes });
   }
   if (zLen > BigInt(bytes.length - HEADER)) throw serializerError('FRAME_TRUNCATED', `the container promises ${zLen} compressed bytes but holds ${bytes.length - HEADER}`);
+  if (zLen < BigInt(bytes.length - HEADER)) refuse(lenient, 'container-trailing', 'FRAME_TRAILING_BYTES', `${BigInt(bytes.length - HEADER) - zLen} byte(s) follow the container's compressed stream`);
+  if (raw > zLen * BigInt(MAX_INFLATE_RATIO) + 64n) {
+    throw serializerError('FRAME_BAD_CONTAINER', `${zLen} compressed bytes cannot inflate to the ${raw} bytes the container declares`);
+  }
   const inflated = zlibInflate(bytes.subarray(HEADER, HEADER + Number(zLen)), Number(raw));
+  // zlib grows its output as it inflates (never to the declared size up front), then joins
+  // the pieces: twice what actually came out.
+  countReserved(2 * inflated.length);
   if (inflated.length !== Number(raw)) {
     throw serializerError('FRAME_BAD_CONTAINER', `the container inflates to ${inflated.length} bytes, not the ${raw} its header says`);
   }
-  return inflated;
+  return { frame: inflated, checksum: bytes[6]! };
 }
 
 /** The same zlib operations through pako (portable path, and the cross-check in tests). */

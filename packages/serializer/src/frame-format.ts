@@ -2,6 +2,8 @@
  * The frame format's constants and shapes (see FORMAT.md): record types, capability bits,
  * records, trailer contents, and the options of the frame writer and reader.
  */
+import type { Strictness } from './strictness.ts';
+
 /** Record type bytes. */
 export const RECORD_TYPE = {
   CELL_DESC: 0x01,
@@ -83,6 +85,12 @@ export interface DecodeFrameOptions {
   readonly maxFrameBytes?: number;
   /** Largest number of records (default 1,000,000). */
   readonly maxRecords?: number;
+  /**
+   * Which checks beyond the reference's apply: `'strict'` (default) refuses every frame that
+   * breaks a rule of FORMAT.md §16, `'lenient'` accepts what the reference accepts, and a
+   * per-rule object relaxes only the rules it names.
+   */
+  readonly strictness?: Strictness;
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;

@@ -7,6 +7,8 @@
  */
 import { ByteReader, bytesEqual, latin1Slicer, rangesEqual } from './bytes.ts';
 import { recordChecksum } from './checksum.ts';
+import { countReserved } from './alloc-meter.ts';
+import { checkChunkSeries } from './chunk-series.ts';
 import { isContainer, unwrapContainer } from './container.ts';
 import { serializerError } from './errors.ts';
 import {
@@ -14,6 +16,7 @@ import {
   type BranchBlock, type DecodeFrameOptions, type RawRecord, type TrailerInfo,
 } from './frame-format.ts';
 import { leafOrder, merkleOfRanges } from './hash.ts';
+import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
 
 /**
  * Reads and verifies a whole frame: container, every record's CRC, the trailer, the
@@ -62,14 +65,17 @@ export function recordBody(table: RecordTable, i: number): Uint8Array {
 export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, keepToc = false): RecordTable {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxRecords = options.maxRecords ?? 1_000_000;
+  const lenient = resolveStrictness(options.strictness);
   if (bytes.length > maxFrameBytes) {
     throw serializerError('FRAME_TOO_LARGE', `frame is ${bytes.length} bytes; the limit is ${maxFrameBytes}`, { size: bytes.length, limit: maxFrameBytes });
   }
-  const inContainer = isContainer(bytes);
-  const frame = inContainer ? unwrapContainer(bytes, maxFrameBytes) : bytes;
+  const container = isContainer(bytes) ? unwrapContainer(bytes, maxFrameBytes, lenient) : undefined;
+  const frame = container?.frame ?? bytes;
   // One row of 8 numbers per record (offsets are below 2^32: a Uint8Array is no longer), grown by
   // doubling, split into columns once the count is known: far less garbage than 8 growing arrays.
-  let rows = new Uint32Array(8 * 1024);
+  // Sized to the frame (a record takes at least 10 bytes), so a small frame does not pay for
+  // zeroing a table made for a large one, and no frame reserves more than its size allows.
+  let rows = rowTable(8 * Math.max(4, Math.min(1024, Math.ceil(frame.length / 10))));
   let count = 0;
   const reader = new ByteReader(frame);
   let trailerRecord: { start: number; bodyStart: number; end: number; crc: number } | undefined;
@@ -87,15 +93,16 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     const end = reader.offset;
     const crc = reader.u32();
     if (type === RECORD_TYPE.TRAILER) {
+      if (version !== 1 || flags !== 0 || keyLen !== 0) refuse(lenient, 'trailer-envelope', 'FRAME_BAD_TRAILER', `the trailer record has version ${version}, flags ${flags} and a ${keyLen}-byte key (1, 0 and empty)`);
       trailerRecord = { start, bodyStart, end, crc };
       break;
     }
     if (count >= maxRecords) throw serializerError('FRAME_TOO_LARGE', `frame has more than ${maxRecords} records`, { limit: maxRecords });
-    if (type < RECORD_TYPE.CELL_DESC || type > RECORD_TYPE.MANIFEST_HISTORY) {
-      throw serializerError('FRAME_UNKNOWN_RECORD', `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`, { type, offset: start });
-    }
+    if (type < RECORD_TYPE.CELL_DESC || type > RECORD_TYPE.MANIFEST_HISTORY) refuse(lenient, 'record-type', 'FRAME_UNKNOWN_RECORD', `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`);
+    if (version !== 1) refuse(lenient, 'record-version', 'FRAME_BAD_RECORD', `record at offset ${start} has version ${version}, not 1`);
+    if (flags !== 0) refuse(lenient, 'record-flags', 'FRAME_BAD_RECORD', `record at offset ${start} has flags 0x${flags.toString(16)}, not 0`);
     if ((count + 1) * 8 > rows.length) {
-      const grown = new Uint32Array(rows.length * 2);
+      const grown = rowTable(rows.length * 2);
       grown.set(rows);
       rows = grown;
     }
@@ -123,8 +130,10 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     throw serializerError('FRAME_TRAILING_BYTES', `${reader.remaining} byte(s) follow the trailer`, { extra: reader.remaining });
   }
   const trailerBody = frame.subarray(trailerRecord.bodyStart, trailerRecord.end);
-  const { trailer, tocAt, tocCount } = parseTrailer(trailerBody, keepToc);
-  if (inContainer && trailer.compression !== 1) throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
+  const { trailer, tocAt, tocCount } = parseTrailer(trailerBody, keepToc, lenient);
+  if (container !== undefined && trailer.compression !== 1) throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
+  if (container === undefined && trailer.compression === 1) refuse(lenient, 'compression-flag', 'FRAME_BAD_CONTAINER', 'the trailer says compression 1 but the frame is not in a container');
+  if (container !== undefined && container.checksum !== trailer.checksum) refuse(lenient, 'container-checksum', 'FRAME_BAD_CONTAINER', `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`);
   if (recordChecksum(trailer.checksum, frame.subarray(trailerRecord.start, trailerRecord.end)) !== trailerRecord.crc) {
     throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
   }
@@ -136,17 +145,57 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   if (trailer.recordCount !== count) {
     throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${count}`);
   }
-  if (tocCount > 0) {
+  if (tocCount === 0 && count > 0) refuse(lenient, 'toc-complete', 'FRAME_BAD_TOC', `the TOC is empty and the frame has ${count} record(s)`);
+  if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
     // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
-    if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count}`);
+    if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
     checkToc(trailerBody, tocAt, table);
   }
+  checkCaps(trailer, tocCount, table.types, lenient);
   const slice = latin1Slicer(frame);
   const keys: string[] = new Array<string>(count);
   for (let i = 0; i < count; i++) keys[i] = slice(table.keyStarts[i]!, table.bodyStarts[i]!);
+  countReserved(count * 32 + 32);
   const root = merkleOfRanges(frame, table.starts, table.ends, leafOrder(keys));
   if (!bytesEqual(root, trailer.root)) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
+  checkChunkSeries(frame, table.types, table.keyStarts, table.bodyStarts, table.ends, keys, lenient);
   return { ...table, keys, trailer };
+}
+
+/** The reader's record table: 4 bytes an entry, counted (see alloc-meter.ts). */
+function rowTable(entries: number): Uint32Array {
+  countReserved(entries * 4);
+  return new Uint32Array(entries);
+}
+
+/** Which capability bit each record type needs (FORMAT.md §6.1). */
+const CAP_OF_TYPE: Readonly<Record<number, number>> = {
+  [RECORD_TYPE.MANIFEST_DELTA]: CAP.PAGED_CHILDSET,
+  [RECORD_TYPE.ORDER_DELTA]: CAP.PAGED_ORDER,
+  [RECORD_TYPE.NAMEPOOL_DELTA]: CAP.NAMEPOOL_MAP,
+  [RECORD_TYPE.PAYLOAD_HISTORY]: CAP.PAYLOAD_HISTORY,
+  [RECORD_TYPE.MANIFEST_HISTORY]: CAP.MANIFEST_HISTORY,
+};
+
+/**
+ * The capability bits agree with the frame (rule 'caps-match'): FRAME_TOC set exactly when
+ * the TOC lists records, FRAME_COMPRESSION exactly when the trailer says compression 1, each
+ * record type's bit set when such a record is present, and a history bit only with history.
+ */
+function checkCaps(trailer: TrailerInfo, tocCount: number, types: Uint32Array, lenient: LenientMask): void {
+  if (!isStrict(lenient, 'caps-match')) return;
+  const caps = trailer.caps;
+  if (((caps & CAP.FRAME_TOC) !== 0) !== (tocCount > 0)) capsDisagree(caps, tocCount > 0 ? 'a TOC without FRAME_TOC' : 'FRAME_TOC without a TOC');
+  if (((caps & CAP.FRAME_COMPRESSION) !== 0) !== (trailer.compression === 1)) capsDisagree(caps, 'FRAME_COMPRESSION and the trailer\'s compression byte differ');
+  let present = 0;
+  for (let i = 0; i < types.length; i++) present |= CAP_OF_TYPE[types[i]!] ?? 0;
+  const missing = present & ~caps;
+  if (missing !== 0) capsDisagree(caps, `records present whose bit 0x${missing.toString(16)} is clear`);
+  if ((caps & (CAP.PAYLOAD_HISTORY | CAP.MANIFEST_HISTORY) & ~present) !== 0) capsDisagree(caps, 'a history bit without history records');
+}
+
+function capsDisagree(caps: number, why: string): never {
+  throw serializerError('FRAME_BAD_TRAILER', `capability bits 0x${caps.toString(16)} disagree with the frame: ${why} (strictness rule 'caps-match')`, { caps, rule: 'caps-match' });
 }
 
 /**
@@ -154,7 +203,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
  * its entries become objects only when `keepToc` (the branch decoder checks them in place,
  * see {@link checkToc}, and skips 13,000 small allocations on a 10,000-cell frame).
  */
-function parseTrailer(body: Uint8Array, keepToc: boolean): { trailer: TrailerInfo; tocAt: number; tocCount: number } {
+function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask): { trailer: TrailerInfo; tocAt: number; tocCount: number } {
   const r = new ByteReader(body, 0, body.length, 'trailer');
   const magic = r.bytes(4);
   if (!bytesEqual(magic, TRAILER_MAGIC)) throw serializerError('FRAME_BAD_MAGIC', 'trailer magic is not "FPEC"; this is not a flat frame');
@@ -186,14 +235,13 @@ function parseTrailer(body: Uint8Array, keepToc: boolean): { trailer: TrailerInf
   const payload = r.varint(0xffffffff, 'payload history window');
   const manifest = r.varint(0xffffffff, 'manifest history window');
   const caps = r.u32();
-  if ((caps & ~KNOWN_CAPS) !== 0) {
-    throw serializerError('FRAME_UNKNOWN_CAPS', `capability bits 0x${(caps & ~KNOWN_CAPS).toString(16)} are not understood by this reader`, { caps });
-  }
+  if ((caps & ~KNOWN_CAPS) !== 0) refuse(lenient, 'caps-known', 'FRAME_UNKNOWN_CAPS', `capability bits 0x${(caps & ~KNOWN_CAPS).toString(16)} are not understood by this reader`);
   let branch: BranchBlock | undefined;
   if (caps & CAP.BRANCH_METADATA) {
     const len = r.varint(64, 'branch block length');
     if (len !== 25) throw serializerError('FRAME_BAD_TRAILER', `branch block length ${len} is not 25`);
     branch = { glob: r.u8(), domain: r.u64(), tag: r.u64(), frameId: r.u64() };
+    if (branch.glob > 1) refuse(lenient, 'body-values', 'FRAME_BAD_TRAILER', `branch block glob byte ${branch?.glob} is not 0 or 1`);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_TRAILER', `${r.remaining} unexpected byte(s) at the end of the trailer`);
   const trailer: TrailerInfo = {

@@ -2,23 +2,38 @@
  * Writing frames: records straight into one buffer, closed by a trailer (TOC, Merkle root,
  * capability bits), optionally wrapped in the TLFC container.
  */
-import { ByteWriter, latin1Slicer } from './bytes.ts';
+import { ByteWriter, latin1Slicer, varintLength } from './bytes.ts';
 import { recordChecksum } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
 import { leafOrder, merkleOfRanges } from './hash.ts';
 
+/** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
+const SCRATCH_KEEP = 16 * 1024 * 1024;
+let scratch: ByteWriter | undefined;
+
+function acquireScratch(): ByteWriter {
+  const out = scratch ?? new ByteWriter(4096);
+  scratch = undefined; // a writer made while this one is in use gets its own buffer
+  out.reset();
+  return out;
+}
+
+function releaseScratch(out: ByteWriter): void {
+  if (out.capacity <= SCRATCH_KEEP) scratch = out;
+}
+
 /**
  * Writes records straight into one growing buffer and closes them with a trailer. The
- * branch encoder feeds it from reusable key/body writers, so a record costs a copy and a
- * checksum rather than several small allocations; {@link encodeFrame} is a loop over `add`.
+ * branch encoder writes keys and bodies in place ({@link FrameWriter.beginRecord}), so a
+ * record costs its bytes and a checksum; {@link encodeFrame} is a loop over `add`.
  * `finish` may be called more than once (plain and compressed variants share the records
  * and the Merkle root; only the trailer differs).
  */
 export class FrameWriter {
-  // Small start: most frames on a mount are a few hundred bytes, and a zero-filled 64 KiB
-  // buffer per frame cost more than the encoding itself; large frames grow by doubling.
-  private readonly out = new ByteWriter(2048);
+  // One scratch buffer serves every frame (encoding is synchronous): a frame no longer pays
+  // for zero-filling and regrowing its own buffer; `finish` copies the frame out at its size.
+  private readonly out = acquireScratch();
   // Per record: type, where it starts, where its key starts and ends, where its CRC starts.
   private readonly types: number[] = [];
   private readonly starts: number[] = [];
@@ -34,14 +49,64 @@ export class FrameWriter {
     return this.starts.length;
   }
 
-  /** Appends a record whose key and body were written into `key` and `body`. */
-  addFrom(type: number, key: ByteWriter, body: ByteWriter): void {
-    const start = this.header(type, 1, 0, key.length, body.length);
-    const keyStart = this.out.length;
-    this.out.append(key);
-    const keyEnd = this.out.length;
-    this.out.append(body);
-    this.close(type, start, keyStart, keyEnd);
+  /** The frame's buffer, for writers that put keys and bodies straight into it. */
+  get output(): ByteWriter {
+    return this.out;
+  }
+
+  private recordStart = 0;
+  private recordType = 0;
+  /** Bytes left for the length varints of the next record begun in place (a guess: the last record's). */
+  private gap = 2;
+  private keyStart = 0;
+  private bodyStart = 0;
+
+  /**
+   * Starts a record written in place: the caller writes its key into the returned writer,
+   * calls {@link beginBody}, writes the body, then calls {@link endRecord}. The two length
+   * varints go in a gap left before the key, sized like the previous record's and moved only
+   * when the lengths need another size, so a record's bytes are written once, straight into
+   * the frame.
+   */
+  beginRecord(type: number): ByteWriter {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root = undefined;
+    this.recordType = type;
+    this.recordStart = out.length;
+    out.u8(type);
+    out.u8(1);
+    out.u16(0);
+    out.skip(this.gap);
+    this.keyStart = out.length;
+    return out;
+  }
+
+  /** Marks the end of the key of the record begun by {@link beginRecord}. */
+  beginBody(): void {
+    this.bodyStart = this.out.length;
+  }
+
+  /** Closes the record begun by {@link beginRecord}: its lengths, then its checksum. */
+  endRecord(): void {
+    const out = this.out;
+    const keyLength = this.bodyStart - this.keyStart;
+    const bodyLength = out.length - this.bodyStart;
+    const keyVarint = varintLength(keyLength);
+    const needed = keyVarint + varintLength(bodyLength);
+    const by = this.gap - needed;
+    if (by !== 0) out.shift(this.keyStart, by);
+    this.gap = needed; // the next record is most likely of the same kind and sizes
+    const lengthsAt = this.recordStart + 4;
+    out.varintAt(lengthsAt, keyLength);
+    out.varintAt(lengthsAt + keyVarint, bodyLength);
+    const keyStart = this.keyStart - by;
+    this.close(this.recordType, this.recordStart, keyStart, keyStart + keyLength);
+  }
+
+  /** Returns the scratch buffer for the next frame; this writer must not be used after. */
+  dispose(): void {
+    releaseScratch(this.out);
   }
 
   /** Appends a record. */
@@ -150,10 +215,14 @@ export class FrameWriter {
 /** Writes records and a trailer (and the container, if asked). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {
   const writer = new FrameWriter(options.checksum ?? 0);
-  for (const record of records) writer.add(record);
-  if (options.compress !== true || options.compressOnlyIfSmaller !== true) return writer.finish(options);
-  // Same records and Merkle root; only the trailer differs. Keep the container only if it pays.
-  const plain = writer.finish({ ...options, compress: false });
-  const packed = writer.finish(options);
-  return packed.length < plain.length ? packed : plain;
+  try {
+    for (const record of records) writer.add(record);
+    if (options.compress !== true || options.compressOnlyIfSmaller !== true) return writer.finish(options);
+    // Same records and Merkle root; only the trailer differs. Keep the container only if it pays.
+    const plain = writer.finish({ ...options, compress: false });
+    const packed = writer.finish(options);
+    return packed.length < plain.length ? packed : plain;
+  } finally {
+    writer.dispose();
+  }
 }

@@ -16,7 +16,8 @@ export {
   type EncodeFrameOptions,
   type DecodeFrameOptions,
 } from './frame.ts';
-export { encodeBranch, decodeBranch, applyBranch, type DecodedBranch, type StagedCell, type EncodeBranchOptions } from './branch.ts';
+export { encodeBranch, decodeBranch, applyBranch, type DecodedBranch, type StagedCell, type EncodeBranchOptions, type DecodeBranchOptions } from './branch.ts';
+export { STRICTNESS_RULES, type Strictness, type StrictnessRule } from './strictness.ts';
 export { resolvePolicy, COMPARATOR_VERSION, type SerializerPolicy } from './policy.ts';
 export { crc32, crc32cRaw, NATIVE_CRC32C } from './checksum.ts';
 export { blake3, blake3Keyed, merkleRoot } from './hash.ts';
@@ -27,7 +28,10 @@ export {
   readManifest,
   readOrder,
   readNamepool,
+  readHistory,
   type CellDesc,
+  type PayloadHistory,
+  type ReadRecordOptions,
   type Chunk,
   type Manifest,
   type Order,

@@ -1,11 +1,13 @@
 /** Payload fingerprints, chunking and chunk encryption for cell values. */
 import type { Name } from '@cep/cells';
-import { AEAD_MODE, aeadOpen, aeadSeal, chunkNonce, nonceLength, TAG_BYTES } from './aead.ts';
-import { ByteWriter, bytesEqual } from './bytes.ts';
+import { AEAD_MODE, aeadOpen, aeadSeal, chunkNonce } from './aead.ts';
+import { reserveBytes } from './alloc-meter.ts';
+import { ByteWriter } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { blake3, blake3Into } from './hash.ts';
 import type { NameTableWriter } from './names.ts';
-import { readChunk, writeChunk, type Chunk } from './records.ts';
+import { ChunkScan, scanChunk, writeChunk, type Chunk } from './records.ts';
+import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 /** Values up to this size travel inline in the cell_desc (when no AEAD is asked for). */
 export const INLINE_MAX = 64;
@@ -77,40 +79,57 @@ export function chunkPayload(pathKey: Uint8Array, data: Uint8Array, fp: bigint, 
   return plans;
 }
 
+/** What the branch reader knows about a payload before its chunks are read. */
+export interface PayloadExpectation {
+  readonly size: number;
+  /** The cell_desc's fingerprint, or undefined without one. */
+  readonly fingerprint: bigint | undefined;
+  /** The AEAD byte of the cell_desc's payload-ref block. */
+  readonly refAeadMode: number;
+}
+
+const scan = new ChunkScan();
+
 /**
- * Reassembles a payload from its chunk records (in frame order), checking the series
- * (ordinals 0,1,2…, contiguous offsets, one total, lengths by mode) and decrypting.
+ * Reassembles a payload from its chunk records (in ordinal order), checking the series
+ * (contiguous offsets, one total, lengths by mode) and decrypting. Every chunk is checked
+ * before the payload's buffer is allocated, and that buffer is the sum of the chunks' own
+ * sizes: a declared size the frame's bytes do not back allocates nothing. The records come
+ * from a frame the frame reader verified (chunk bodies, series and AAD hashes).
  */
 export function assemblePayload(
   chunks: readonly { key: Uint8Array; body: Uint8Array }[],
-  expectedSize: number,
+  expected: PayloadExpectation,
   aeadKey: Uint8Array | undefined,
   requireAead: boolean,
+  lenient: LenientMask = ALL_STRICT,
 ): Uint8Array {
-  const out = new Uint8Array(expectedSize);
+  const expectedSize = expected.size;
   let offset = 0;
   for (const record of chunks) {
-    const c = readChunk(record.body);
+    const c = scanChunk(record.body, 0, record.body.length, scan, lenient);
     if (c.total !== expectedSize) throw serializerError('CHUNK_CONFLICT', `a chunk says the payload is ${c.total} bytes, the cell says ${expectedSize}`);
     if (c.offset !== offset) throw serializerError('CHUNK_OUT_OF_ORDER', `chunk at offset ${c.offset} where ${offset} was expected`);
-    if (c.size < 1 || c.offset + c.size > c.total) throw serializerError('CHUNK_CONFLICT', `chunk of ${c.size} bytes at ${c.offset} overruns the ${c.total}-byte payload`);
-    if (c.nonce.length !== nonceLength(c.aeadMode) || (c.aeadMode !== 0 && c.aeadMode !== 2 && c.aeadMode !== 3)) {
-      throw serializerError('FRAME_BAD_RECORD', `chunk AEAD mode ${c.aeadMode} with a ${c.nonce.length}-byte nonce is not valid`);
-    }
-    if (!bytesEqual(c.aadHash, blake3(record.key))) throw serializerError('FRAME_BAD_RECORD', 'chunk AAD hash does not match its key');
-    let plain: Uint8Array;
+    if (c.aeadMode === 1) throw serializerError('FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved: this reader cannot open it');
+    // The AAD hash was checked by the frame reader (rule 'chunk-aad'), under the same strictness.
+    const fp = c.fingerprintAt < 0 ? undefined : new DataView(record.body.buffer, record.body.byteOffset + c.fingerprintAt, 8).getBigUint64(0, true);
+    if (fp !== expected.fingerprint) refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', 'a chunk\'s fingerprint differs from its cell\'s');
+    if (c.aeadMode !== expected.refAeadMode) refuse(lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`);
     if (c.aeadMode === AEAD_MODE.none) {
       if (requireAead) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a chunk arrived in plaintext');
-      if (c.data.length !== c.size) throw serializerError('CHUNK_CONFLICT', `chunk holds ${c.data.length} bytes, says ${c.size}`);
-      plain = c.data;
-    } else {
-      if (c.data.length !== c.size + TAG_BYTES) throw serializerError('CHUNK_CONFLICT', `sealed chunk holds ${c.data.length} bytes, expected ${c.size + TAG_BYTES}`);
-      if (aeadKey === undefined) throw serializerError('AEAD_KEY_MISSING', 'a chunk is encrypted and no AEAD key was given for this mount');
-      plain = aeadOpen(c.aeadMode, aeadKey, c.nonce, c.data, record.key);
-    }
-    out.set(plain, offset);
+    } else if (aeadKey === undefined) throw serializerError('AEAD_KEY_MISSING', 'a chunk is encrypted and no AEAD key was given for this mount');
     offset += c.size;
   }
   if (offset !== expectedSize) throw serializerError('CHUNK_INCOMPLETE', `payload chunks cover ${offset} of ${expectedSize} bytes`);
+  // Every chunk checked: `offset` bytes are backed by the chunks' own data.
+  const out = reserveBytes(offset);
+  offset = 0;
+  for (const record of chunks) {
+    const c = scanChunk(record.body, 0, record.body.length, scan, lenient);
+    const data = record.body.subarray(c.dataStart, c.dataEnd);
+    if (c.aeadMode === AEAD_MODE.none) out.set(data, offset);
+    else out.set(aeadOpen(c.aeadMode, aeadKey!, record.body.subarray(c.nonceStart, c.nonceEnd), data, record.key), offset);
+    offset += c.size;
+  }
   return out;
 }

@@ -7,6 +7,13 @@ import type { Name } from '@cep/cells';
 import { ByteReader, ByteWriter, varintLength } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import type { NameTableReader, NameTableWriter } from './names.ts';
+import { ALL_STRICT, refuse, resolveStrictness, type LenientMask, type Strictness } from './strictness.ts';
+
+/** Options of the public record parsers. */
+export interface ReadRecordOptions {
+  /** Which value-set checks apply (default `'strict'`; see FORMAT.md §16). */
+  readonly strictness?: Strictness;
+}
 
 export interface PayloadRef {
   readonly refKind: number;
@@ -33,6 +40,8 @@ export interface CellDesc {
 export const STORE = { none: 0, dictionary: 0x0202, list: 0x0103 } as const;
 export const META = { tombstone: 1, veiled: 2 } as const;
 export const CELL_TYPE = { normal: 1, link: 3 } as const;
+/** Children per manifest and order page (the reference's page size). */
+export const PAGE_ENTRIES = 64;
 /** Largest single payload this reader accepts (a remote peer controls the claimed size). */
 export const MAX_PAYLOAD_BYTES = 1 << 30;
 
@@ -76,8 +85,9 @@ export function writeCellDescInto(out: ByteWriter, d: CellDescInput): void {
   out.u16(d.metaMask);
 }
 
-export function readCellDesc(body: Uint8Array): CellDesc {
-  const s = scanCellDesc(body, 0, body.length);
+/** Parses and checks a cell_desc body (FORMAT.md §8.1). */
+export function readCellDesc(body: Uint8Array, options: ReadRecordOptions = {}): CellDesc {
+  const s = scanCellDesc(body, 0, body.length, new CellDescScan(), resolveStrictness(options.strictness));
   const at = (offset: number): ByteReader => new ByteReader(body, offset, body.length, 'cell_desc');
   return {
     cellType: s.cellType,
@@ -130,10 +140,12 @@ const refReader = new ByteReader(new Uint8Array(0));
  * in the frame, into one reused {@link CellDescScan}. {@link readCellDesc} builds the full
  * object. Error messages count offsets from `start`, as if the body had been passed alone.
  */
-export function scanCellDesc(data: Uint8Array, start: number, end: number, s = new CellDescScan()): CellDescScan {
+export function scanCellDesc(data: Uint8Array, start: number, end: number, s = new CellDescScan(), lenient: LenientMask = ALL_STRICT): CellDescScan {
   const r = descReader.reset(data, start, end, 'cell_desc', start);
   s.cellType = r.u8();
+  if (s.cellType > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `cell type ${s.cellType} is not 0-3 (void, normal, proxy, link)`);
   s.storeDescriptor = r.u16();
+  if ((s.storeDescriptor >> 8) > 5 || (s.storeDescriptor & 0xff) > 6) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `store descriptor 0x${s.storeDescriptor.toString(16)} names no known organiser (0-5) and storage (0-6)`);
   s.createdAt = r.offset;
   r.skipVarint64();
   s.latestAt = r.offset;
@@ -141,6 +153,7 @@ export function scanCellDesc(data: Uint8Array, start: number, end: number, s = n
   s.revisionAt = r.offset;
   r.skip(16);
   s.payloadKind = r.u8();
+  if (s.payloadKind > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload kind ${s.payloadKind} is not 0-3`);
   const fpLen = r.varint(8, 'fingerprint length');
   if (fpLen !== 0 && fpLen !== 8) throw serializerError('FRAME_BAD_RECORD', `fingerprint length ${fpLen} is not 0 or 8`);
   s.fingerprintAt = fpLen === 8 ? r.offset : -1;
@@ -159,15 +172,23 @@ export function scanCellDesc(data: Uint8Array, start: number, end: number, s = n
     s.hashAlg = rr.u8();
     s.codec = rr.u8();
     s.aeadMode = rr.u8();
+    if (s.refKind > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload ref kind ${s.refKind} is not 0 (in frame) or 1 (CAS)`);
+    if (s.hashAlg !== 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload hash algorithm ${s.hashAlg} is not 1 (BLAKE3)`);
+    if (s.codec > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload codec ${s.codec} is not 0 (none) or 1 (deflate)`);
+    if (s.aeadMode === 1 || s.aeadMode > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `payload AEAD mode ${s.aeadMode} is not 0, 2 or 3`);
     s.size = rr.varint(MAX_PAYLOAD_BYTES, 'payload size');
     const hashLength = rr.varint(64, 'payload hash length');
+    if (s.hashAlg === 1 && hashLength !== 32) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `a BLAKE3 payload hash is 32 bytes, not ${hashLength}`);
     s.hashStart = rr.offset;
     rr.skip(hashLength);
     s.hashEnd = rr.offset;
     if (rr.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'payload-ref block has trailing bytes');
   }
-  r.varint(0xffffffff, 'namepool map ref');
+  if (refLen === 0 && s.inlineEnd > s.inlineStart) refuse(lenient, 'inline-without-ref', 'FRAME_BAD_RECORD', 'cell_desc has inline bytes but no payload-ref block');
+  const mapRef = r.varint(0xffffffff, 'namepool map ref');
+  if (mapRef !== 0) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `namepool map ref ${mapRef} is not 0`);
   s.metaMask = r.u16();
+  if (s.metaMask > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `meta mask 0x${s.metaMask.toString(16)} sets bits other than tombstone and veiled`);
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `cell_desc has ${r.remaining} trailing byte(s)`);
   return s;
 }
@@ -201,20 +222,123 @@ export function writeChunk(c: Chunk): Uint8Array {
   return out.result().slice();
 }
 
-export function readChunk(body: Uint8Array): Chunk {
-  const r = new ByteReader(body, 0, body.length, 'payload_chunk');
-  const payloadKind = r.u8();
-  const total = r.varint(MAX_PAYLOAD_BYTES, 'payload total');
-  const offset = r.varint(MAX_PAYLOAD_BYTES, 'chunk offset');
-  const size = r.varint(MAX_PAYLOAD_BYTES, 'chunk size');
+/** A checked payload_chunk body as numbers and positions (see {@link scanChunk}). */
+export class ChunkScan {
+  payloadKind = 0;
+  total = 0;
+  offset = 0;
+  size = 0;
+  /** Where the 8 fingerprint bytes are, or -1 without a fingerprint. */
+  fingerprintAt = -1;
+  aeadMode = 0;
+  nonceStart = 0;
+  nonceEnd = 0;
+  aadHashAt = 0;
+  dataStart = 0;
+  dataEnd = 0;
+}
+
+const chunkReader = new ByteReader(new Uint8Array(0));
+
+/** Nonce bytes each AEAD mode takes (mode 1, AES-GCM, is reserved: -1, any length). */
+export function modeNonceLength(mode: number): number {
+  return mode === 0 ? 0 : mode === 2 ? 12 : mode === 3 ? 24 : -1;
+}
+
+/**
+ * Checks the payload_chunk body at `data[start, end)` and says where its parts are: the
+ * fields, the nonce length by mode and the data length by size (`size` plaintext bytes, or
+ * `size + 16` sealed). The series rules (ordinals, offsets, completion) need the other chunks
+ * and are checked by the frame reader.
+ */
+export function scanChunk(data: Uint8Array, start: number, end: number, s = new ChunkScan(), lenient: LenientMask = ALL_STRICT, what = 'payload_chunk'): ChunkScan {
+  const r = chunkReader.reset(data, start, end, what, start);
+  s.payloadKind = r.u8();
+  if (s.payloadKind > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `chunk payload kind ${s.payloadKind} is not 0-3`);
+  s.total = r.varint(MAX_PAYLOAD_BYTES, 'payload total');
+  s.offset = r.varint(MAX_PAYLOAD_BYTES, 'chunk offset');
+  s.size = r.varint(MAX_PAYLOAD_BYTES, 'chunk size');
   const fpLen = r.varint(8, 'fingerprint length');
   if (fpLen !== 0 && fpLen !== 8) throw serializerError('FRAME_BAD_RECORD', `fingerprint length ${fpLen} is not 0 or 8`);
-  const fingerprint = fpLen === 8 ? r.u64() : undefined;
-  const aeadMode = r.u8();
-  const nonce = r.lengthPrefixed(24, 'nonce length');
-  const aadHash = r.bytes(32);
-  const data = r.bytes(r.remaining);
-  return { payloadKind, total, offset, size, fingerprint, aeadMode, nonce, aadHash, data };
+  s.fingerprintAt = fpLen === 8 ? r.offset : -1;
+  if (fpLen === 8) r.skip(8);
+  s.aeadMode = r.u8();
+  const nonceLength = r.varint(24, 'nonce length');
+  s.nonceStart = r.offset;
+  r.skip(nonceLength);
+  s.nonceEnd = r.offset;
+  s.aadHashAt = r.offset;
+  r.skip(32);
+  s.dataStart = r.offset;
+  s.dataEnd = end;
+  if (s.aeadMode > 3) throw serializerError('FRAME_BAD_RECORD', `chunk AEAD mode ${s.aeadMode} is unknown`);
+  if (s.aeadMode === 1) refuse(lenient, 'chunk-aead-mode', 'FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved and never produced');
+  const expectedNonce = modeNonceLength(s.aeadMode);
+  if (expectedNonce >= 0 && nonceLength !== expectedNonce) {
+    throw serializerError('FRAME_BAD_RECORD', `chunk AEAD mode ${s.aeadMode} takes a ${expectedNonce}-byte nonce, not ${nonceLength}`);
+  }
+  const dataLength = end - s.dataStart;
+  if (s.aeadMode === 0 ? dataLength !== s.size : s.aeadMode !== 1 && dataLength !== s.size + 16) {
+    throw serializerError('CHUNK_CONFLICT', `chunk holds ${dataLength} data bytes for ${s.size} ${s.aeadMode === 0 ? 'plaintext bytes' : 'sealed bytes (+16 tag)'}`);
+  }
+  if (s.size < 1) throw serializerError('CHUNK_CONFLICT', 'a chunk carries at least 1 byte');
+  if (s.offset + s.size > s.total) throw serializerError('CHUNK_CONFLICT', `chunk of ${s.size} bytes at ${s.offset} overruns the ${s.total}-byte payload`);
+  return s;
+}
+
+function chunkOf(body: Uint8Array, s: ChunkScan): Chunk {
+  return {
+    payloadKind: s.payloadKind,
+    total: s.total,
+    offset: s.offset,
+    size: s.size,
+    fingerprint: s.fingerprintAt < 0 ? undefined : new DataView(body.buffer, body.byteOffset + s.fingerprintAt, 8).getBigUint64(0, true),
+    aeadMode: s.aeadMode,
+    nonce: body.subarray(s.nonceStart, s.nonceEnd),
+    aadHash: body.subarray(s.aadHashAt, s.aadHashAt + 32),
+    data: body.subarray(s.dataStart, s.dataEnd),
+  };
+}
+
+/**
+ * Parses and checks a payload_chunk body (FORMAT.md §8.2): its fields, the nonce length its
+ * AEAD mode takes, and its data length. The series rules are the frame reader's.
+ */
+export function readChunk(body: Uint8Array, options: ReadRecordOptions = {}): Chunk {
+  return chunkOf(body, scanChunk(body, 0, body.length, new ChunkScan(), resolveStrictness(options.strictness)));
+}
+
+/** A payload_history body: the past revision's stamp and a chunk of that revision. */
+export interface PayloadHistory {
+  readonly revisionStamp: bigint;
+  readonly chunk: Chunk;
+}
+
+/** Where the chunk of a payload_history body at `data[start, end)` starts (after its stamp varint). */
+export function payloadHistoryChunkStart(data: Uint8Array, start: number, end: number): number {
+  const r = chunkReader.reset(data, start, end, 'payload_history', start);
+  r.skipVarint64();
+  return r.offset;
+}
+
+/**
+ * Parses and checks a history record body (FORMAT.md §6.2): a `payload_history` (type 6) is
+ * a revision stamp and a payload_chunk body; a `manifest_history` (type 7) has the body of a
+ * manifest_delta.
+ */
+export function readHistory(record: { readonly type: number; readonly body: Uint8Array }, names: NameTableReader, options: ReadRecordOptions = {}):
+  | { readonly kind: 'payload'; readonly history: PayloadHistory }
+  | { readonly kind: 'manifest'; readonly manifest: Manifest } {
+  const { type, body } = record;
+  const lenient = resolveStrictness(options.strictness);
+  if (type === 6) {
+    const r = new ByteReader(body, 0, body.length, 'payload_history');
+    const revisionStamp = r.varintBig();
+    const chunkBody = body.subarray(r.offset);
+    return { kind: 'payload', history: { revisionStamp, chunk: chunkOf(chunkBody, scanChunk(chunkBody, 0, chunkBody.length, new ChunkScan(), lenient, 'payload_history')) } };
+  }
+  if (type === 7) return { kind: 'manifest', manifest: readManifest(body, names, options) };
+  throw serializerError('FRAME_BAD_RECORD', `record type 0x${type.toString(16)} is not a history record (6 or 7)`);
 }
 
 export interface ManifestEntry {
@@ -267,11 +391,12 @@ export function writeManifestInto(out: ByteWriter, m: Omit<Manifest, 'entries'> 
   }
 }
 
-export function readManifest(body: Uint8Array, names: NameTableReader): Manifest {
+/** Parses and checks a manifest_delta body (FORMAT.md §8.3), resolving names through `names`. */
+export function readManifest(body: Uint8Array, names: NameTableReader, options: ReadRecordOptions = {}): Manifest {
   const entries: ManifestEntry[] = [];
   const head = scanManifest(body, 0, body.length, names, (op, name, mask, revisionAt) => {
     entries.push({ op, name, mask, revision: body.subarray(revisionAt, revisionAt + 16) });
-  });
+  }, resolveStrictness(options.strictness));
   return { ...head, entries };
 }
 
@@ -286,10 +411,13 @@ export function scanManifest(
   end: number,
   names: NameTableReader,
   onEntry: (op: number, name: Name, mask: number, revisionAt: number) => void,
+  lenient: LenientMask = ALL_STRICT,
+  what = 'manifest_delta',
 ): Omit<Manifest, 'entries'> {
-  const r = new ByteReader(data, start, end, 'manifest_delta', start);
+  const r = new ByteReader(data, start, end, what, start);
   const epoch = r.varintBig();
   const rangeKind = r.u8();
+  if (rangeKind > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `range kind ${rangeKind} is not 0 or 1`);
   const bound = (): Name | undefined => {
     const len = r.varint(17, 'range bound length');
     if (len === 0) return undefined;
@@ -299,16 +427,18 @@ export function scanManifest(
   const min = bound();
   const max = bound();
   const count = r.varint(Math.floor(r.remaining / 36), 'manifest child count');
+  if (count > PAGE_ENTRIES) refuse(lenient, 'page-size', 'FRAME_BAD_RECORD', `a manifest page holds at most ${PAGE_ENTRIES} children, not ${count}`);
   for (let i = 0; i < count; i++) {
     const op = r.u8();
     if (op !== 1 && op !== 2) throw serializerError('FRAME_BAD_RECORD', `manifest op ${op} is not 1 (add) or 2 (remove)`);
     const name = names.readName(r);
     const mask = r.u16();
+    if (mask > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `manifest meta mask 0x${mask.toString(16)} sets bits other than tombstone and veiled`);
     const revisionAt = r.offset;
     r.skip(16);
     onEntry(op, name, mask, revisionAt);
   }
-  if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `manifest_delta has ${r.remaining} trailing byte(s)`);
+  if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `${what} has ${r.remaining} trailing byte(s)`);
   return { epoch, rangeKind, min, max };
 }
 
@@ -345,9 +475,10 @@ export function writeOrderInto(out: ByteWriter, o: Order, names: NameTableWriter
   }
 }
 
-export function readOrder(body: Uint8Array, names: NameTableReader): Order {
+/** Parses and checks an order_delta body (FORMAT.md §8.4), resolving names through `names`. */
+export function readOrder(body: Uint8Array, names: NameTableReader, options: ReadRecordOptions = {}): Order {
   const entries: OrderEntry[] = [];
-  const head = scanOrder(body, 0, body.length, names, (op, name, position) => entries.push({ op, name, position }));
+  const head = scanOrder(body, 0, body.length, names, (op, name, position) => entries.push({ op, name, position }), resolveStrictness(options.strictness));
   return { ...head, entries };
 }
 
@@ -358,17 +489,23 @@ export function scanOrder(
   end: number,
   names: NameTableReader,
   onEntry: (op: number, name: Name, position: number) => void,
+  lenient: LenientMask = ALL_STRICT,
 ): Omit<Order, 'entries'> {
   const r = new ByteReader(data, start, end, 'order_delta', start);
   const projection = r.u8();
+  if (projection > 2) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `order projection ${projection} is not 0, 1 or 2`);
   const epoch = r.varintBig();
   const rankMin = r.varint(0xffffffff, 'rank min');
   const count = r.varint(Math.floor(r.remaining / 20), 'order child count');
+  if (count > PAGE_ENTRIES) refuse(lenient, 'page-size', 'FRAME_BAD_RECORD', `an order page holds at most ${PAGE_ENTRIES} children, not ${count}`);
   for (let i = 0; i < count; i++) {
     const op = r.u8();
+    if (op !== 1 && op !== 2) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `order op ${op} is not 1 (add) or 2 (remove)`);
     const name = names.readName(r);
     const position = r.varint(0xffffffff, 'position');
-    r.skip(r.varint(r.remaining, 'sort key length'));
+    const sortKeyLength = r.varint(r.remaining, 'sort key length');
+    if (sortKeyLength !== 0) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', 'order sort keys are empty (the reference never writes one)');
+    r.skip(sortKeyLength);
     onEntry(op, name, position);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `order_delta has ${r.remaining} trailing byte(s)`);
@@ -393,10 +530,17 @@ export function writeNamepoolInto(out: ByteWriter, text: string, glob: boolean):
   out.bytes(bytes);
 }
 
-export function readNamepool(body: Uint8Array): { text: string; glob: boolean } {
+/** Parses and checks a namepool_delta body (FORMAT.md §7.2). */
+export function readNamepool(body: Uint8Array, options: ReadRecordOptions = {}): { text: string; glob: boolean } {
+  return readNamepoolWith(body, resolveStrictness(options.strictness));
+}
+
+/** {@link readNamepool} under a resolved strictness. */
+export function readNamepoolWith(body: Uint8Array, lenient: LenientMask): { text: string; glob: boolean } {
   const r = new ByteReader(body, 0, body.length, 'namepool_delta');
   const len = r.varint(256, 'name text length');
   const flags = r.u8();
+  if (flags > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `name flags 0x${flags.toString(16)} set bits other than the pattern bit`);
   const bytes = r.bytes(len);
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'namepool_delta has trailing bytes');
   try {

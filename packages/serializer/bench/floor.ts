@@ -1,0 +1,175 @@
+/**
+ * The format's floor: our encode/decode against the work the flat format makes mandatory,
+ * and against msgpackr and cbor-x on the same data as plain objects. Prints a table and
+ * the ratios ours/floor and ours/msgpackr; asserts nothing.
+ *
+ * Run (from the repository root):
+ *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--baseline <checkout>]
+ * `policy` (none, crc32c, aead, deflate) runs one policy only; `--baseline` races the encoder
+ * and decoder of another checkout of this repository too (rows "before"), in the same rounds.
+ *
+ * The floor is the mandatory work of a frame and nothing else, timed on the very frame our
+ * encoder produced (its record boundaries found before timing):
+ *   - encode: copy the frame's bytes into a fresh buffer of its size, the checksum of every
+ *     record and of the trailer, the BLAKE3 leaf of every record, the Merkle combine, the
+ *     BLAKE3 of every payload and every payload fingerprint;
+ *   - decode: the same minus the fingerprints (a reader does not recompute them).
+ * It uses the package's fastest primitives, so a faster primitive lowers the floor too.
+ *
+ * Each contender is timed in rounds that interleave all contenders (so a change in machine
+ * load hits all of them alike); the figure is the median over rounds. The machine's load
+ * average is printed with the table: ratios are what count on a shared machine.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pack, unpack } from 'msgpackr';
+import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
+import { bytes, createTree, text, u64, valueToData, type Cell, type Tree } from '@cep/cells';
+import { decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
+import { readFrame } from '../src/frame-reader.ts';
+import { floorWork, type FloorPlan } from './floor-work.ts';
+
+interface Case {
+  readonly label: string;
+  readonly branch: Cell;
+  readonly plain: unknown;
+  readonly values: number;
+}
+
+/** 10,000 small values: 1,000 dictionaries of 10 fields (5 texts, 5 u64s). */
+function tenThousand(): Case {
+  const tree = createTree();
+  const plain: Record<string, Record<string, string | number>> = {};
+  for (let i = 0; i < 1000; i++) {
+    const key = 'r' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
+    const row: Record<string, string | number> = {};
+    for (let f = 0; f < 10; f++) {
+      const field = 'f' + 'abcdefghij'[f];
+      if (f % 2 === 0) {
+        tree.set(['b', key, field], text(`value ${i}.${f}`));
+        row[field] = `value ${i}.${f}`;
+      } else {
+        tree.set(['b', key, field], u64(i * 10 + f));
+        row[field] = i * 10 + f;
+      }
+    }
+    plain[key] = row;
+  }
+  return { label: '10,000-value branch', branch: tree.get('/b')!, plain, values: 10_000 };
+}
+
+/** A 2-cell frame: a dictionary holding one 64-byte value. */
+function twoCell(): Case {
+  const tree: Tree = createTree();
+  const data = Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff);
+  tree.set('/b/v', bytes(data));
+  return { label: '2-cell frame, 64 B value', branch: tree.get('/b')!, plain: { v: data }, values: 1 };
+}
+
+/** The payloads of every value below `cell` (the bytes the format hashes). */
+function payloads(cell: Cell, out: Uint8Array[] = []): Uint8Array[] {
+  if (cell.kind === 'value') out.push(valueToData(cell.value!).bytes);
+  for (const child of cell.children()) payloads(child, out);
+  return out;
+}
+
+/** Where the records of `frame` (inflated, for a container) are: found once, outside the timed work. */
+function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
+  const table = readFrame(frame);
+  const keys = table.keys;
+  const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+  // The trailer: from the end of the last record to 4 bytes before the frame's end.
+  const last = table.types.length - 1;
+  const trailerStart = last >= 0 ? table.ends[last]! + 4 : 0;
+  // A container's records are those of the frame inside (the floor leaves deflate out).
+  const raw = table.frame;
+  return { frame: raw, starts: table.starts, ends: table.ends, order, trailer: [trailerStart, raw.length - 4], payloads: payloads(c.branch).filter((p) => p.length > 0), checksum };
+}
+
+/** Per-op time of `fn`, as the median over `rounds` interleaved rounds (see {@link race}). */
+type Timed = { name: string; fn: () => void; ms: number[] };
+
+function race(contenders: Timed[], rounds: number, batchMs: number): void {
+  for (const c of contenders) for (let i = 0; i < 3; i++) c.fn(); // warm up
+  for (let r = 0; r < rounds; r++) {
+    // Each round starts one contender later, so none always runs after the same one.
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(k + r) % contenders.length]!;
+      let n = 0;
+      const start = performance.now();
+      let now = start;
+      do {
+        c.fn();
+        n++;
+        now = performance.now();
+      } while (now - start < batchMs);
+      c.ms.push((now - start) / n);
+    }
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const fmt = (ms: number): string => (ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`).padStart(10);
+
+type Codec = { encodeBranch: typeof encodeBranch; decodeBranch: typeof decodeBranch };
+
+function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Codec | undefined): void {
+  const checksum: 0 | 1 = policy.crc32c ? 1 : 0;
+  const frame = encodeBranch(c.branch, policy);
+  const plan = planOf(frame, c, checksum);
+  const packed = pack(c.plain);
+  const cbor = cborEncode(c.plain);
+  const t = (name: string, fn: () => void): Timed => ({ name, fn, ms: [] });
+  const contenders = [
+    t('ours enc', () => encodeBranch(c.branch, policy)),
+    t('ours dec', () => decodeBranch(frame, policy)),
+    t('floor enc', () => floorWork(plan, true)),
+    t('floor dec', () => floorWork(plan, false)),
+    t('msgpackr enc', () => pack(c.plain)),
+    t('msgpackr dec', () => unpack(packed)),
+    t('cbor-x enc', () => cborEncode(c.plain)),
+    t('cbor-x dec', () => cborDecode(cbor)),
+    ...(baseline === undefined ? [] : [
+      t('before enc', () => baseline.encodeBranch(c.branch, policy)),
+      t('before dec', () => baseline.decodeBranch(frame, policy)),
+    ]),
+  ];
+  race(contenders, 11, c.values > 1 ? 60 : 20);
+  const m = Object.fromEntries(contenders.map((x) => [x.name, median(x.ms)])) as Record<string, number>;
+  console.log(`\n== ${c.label}, policy ${policyName}: frame ${frame.length} B (${(frame.length / c.values).toFixed(0)} B/value), msgpackr ${packed.length} B, cbor-x ${cbor.length} B`);
+  console.log(`            ${'ours'.padStart(10)} ${'floor'.padStart(10)} ${'msgpackr'.padStart(10)} ${'cbor-x'.padStart(10)}   ours/floor  ours/msgpackr  ours/cbor-x`);
+  for (const side of ['enc', 'dec']) {
+    const ours = m[`ours ${side}`]!;
+    const floor = m[`floor ${side}`]!;
+    const mp = m[`msgpackr ${side}`]!;
+    const cb = m[`cbor-x ${side}`]!;
+    console.log(`${side === 'enc' ? 'encode' : 'decode'}      ${fmt(ours)} ${fmt(floor)} ${fmt(mp)} ${fmt(cb)}   ${(ours / floor).toFixed(2).padStart(10)}  ${(ours / mp).toFixed(1).padStart(13)}  ${(ours / cb).toFixed(1).padStart(11)}`);
+    const before = m[`before ${side}`];
+    if (before !== undefined) {
+      console.log(`  before    ${fmt(before)} ${''.padStart(10)} ${''.padStart(10)} ${''.padStart(10)}   ${(before / floor).toFixed(2).padStart(10)}  ${(before / mp).toFixed(1).padStart(13)}  ${(before / cb).toFixed(1).padStart(11)}   (ours/before ${(ours / before).toFixed(2)})`);
+    }
+  }
+}
+
+const KEY = new Uint8Array(32).fill(7);
+const args = process.argv.slice(2);
+const baselineAt = args.indexOf('--baseline');
+const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
+const baseline = baselineDir === undefined ? undefined : (await import(resolve(baselineDir, 'packages/serializer/src/index.ts'))) as Codec;
+const only = args[0];
+console.log(`node ${process.version}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+const big = tenThousand();
+const small = twoCell();
+const policies: Array<[string, SerializerPolicy]> = [
+  ['none', {}],
+  ['crc32c', { crc32c: true }],
+  ['aead', { crc32c: true, aead: { mode: 'xchacha20poly1305', key: KEY } }],
+  ['deflate', { crc32c: true, deflate: true }],
+];
+for (const [name, policy] of policies) {
+  if (only !== undefined && only !== name) continue;
+  run(big, name, policy, baseline);
+  run(small, name, policy, baseline);
+}
+console.log(`\nload average at end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
