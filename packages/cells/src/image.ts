@@ -15,6 +15,8 @@ import { formatPath, type Name } from './names.ts';
 import type { Tree, TreeChange } from './tree.ts';
 import type { Value } from './values.ts';
 
+const NO_HISTORY: readonly HistoryEntry[] = Object.freeze([]);
+
 /** A cell's full state. `path` is empty for the root. */
 export interface CellImage {
   readonly path: readonly Name[];
@@ -60,7 +62,7 @@ export function imageOf(cell: Cell, path: readonly Name[] = cell.path()): CellIm
     value: node.value,
     storeType: node.storeType,
     linkTarget: node.linkTarget,
-    history: node.past === undefined ? [] : node.past.slice(),
+    history: node.past === undefined ? NO_HISTORY : node.past.slice(),
     nextAuto: node.nextAuto,
     order: node.kind === 'list' ? node.order!.map((child) => child.name) : undefined,
   };
@@ -211,7 +213,13 @@ export function trackChanges(tree: Tree): ChangeTracker {
       for (const node of cells) depthOf(node);
       const ordered = [...depth.entries()].sort((a, b) => a[1] - b[1]);
       const edits: CellEdit[] = removals.map((path) => ({ removed: path }));
-      for (const [node] of ordered) edits.push(imageOf(node));
+      // Parents come first, so each path is its parent's plus one name.
+      const paths = new Map<CellNode, readonly Name[]>();
+      for (const [node] of ordered) {
+        const path = node === root ? [] : [...paths.get(node.parent!)!, node.name];
+        paths.set(node, path);
+        edits.push(imageOf(node, path));
+      }
       return edits;
     },
     stop,

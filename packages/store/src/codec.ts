@@ -44,6 +44,12 @@ export class ByteWriter {
     this.length += 4;
   }
 
+  u64(value: bigint): void {
+    this.room(8);
+    this.view.setBigUint64(this.length, value, true);
+    this.length += 8;
+  }
+
   /** A non-negative safe integer as LEB128. */
   varint(value: number): void {
     this.room(8);
@@ -78,6 +84,15 @@ export class ByteWriter {
       const { written } = utf8.encodeInto(value, this.buffer.subarray(this.length + 1));
       this.buffer[this.length] = written;
       this.length += 1 + written;
+      return;
+    }
+    if (most < 0x4000) {
+      // A two-byte varint even for short texts (readers accept it), so no second pass.
+      this.room(2 + most);
+      const { written } = utf8.encodeInto(value, this.buffer.subarray(this.length + 2));
+      this.buffer[this.length] = (written & 0x7f) | 0x80;
+      this.buffer[this.length + 1] = written >>> 7;
+      this.length += 2 + written;
       return;
     }
     this.bytes(utf8.encode(value));
@@ -126,6 +141,13 @@ export class ByteReader {
     return value;
   }
 
+  u64(): bigint {
+    this.need(8);
+    const value = this.view.getBigUint64(this.offset, true);
+    this.offset += 8;
+    return value;
+  }
+
   varint(): number {
     let value = 0;
     let scale = 1;
@@ -157,6 +179,20 @@ export class ByteReader {
   text(): string {
     const length = this.varint();
     this.need(length);
+    if (length <= 16) {
+      // Names and short texts: ASCII is common and decoding it by hand skips a native call.
+      let ascii = '';
+      let i = 0;
+      for (; i < length; i++) {
+        const byte = this.data[this.offset + i]!;
+        if (byte >= 0x80) break;
+        ascii += String.fromCharCode(byte);
+      }
+      if (i === length) {
+        this.offset += length;
+        return ascii;
+      }
+    }
     try {
       const value = utf8Strict.decode(this.data.subarray(this.offset, this.offset + length));
       this.offset += length;
@@ -227,6 +263,27 @@ export function writePath(out: ByteWriter, path: readonly Name[]): void {
   for (const segment of path) writeName(out, segment);
 }
 
+/**
+ * A path as the number of leading segments it shares with `previous`, then the rest: the
+ * paths of one journal entry share most of their segments.
+ */
+export function writePathAfter(out: ByteWriter, path: readonly Name[], previous: readonly Name[]): void {
+  let shared = 0;
+  const most = Math.min(path.length, previous.length);
+  while (shared < most && path[shared]!.key === previous[shared]!.key) shared++;
+  out.varint(shared);
+  out.varint(path.length - shared);
+  for (let i = shared; i < path.length; i++) writeName(out, path[i]!);
+}
+
+export function readPathAfter(input: ByteReader, previous: readonly Name[]): Name[] {
+  const shared = input.varint();
+  if (shared > previous.length) throw storeError('STORE_CORRUPT', `path shares ${shared} segments with a path of ${previous.length}`);
+  const path = previous.slice(0, shared);
+  for (let n = input.varint(), i = 0; i < n; i++) path.push(input.name());
+  return path;
+}
+
 export function readPath(input: ByteReader): Name[] {
   const length = input.varint();
   const path: Name[] = [];
@@ -242,9 +299,7 @@ export function writeValue(out: ByteWriter, value: Value): void {
     case 'text': out.text(value.value); break;
     case 'u64':
     case 'i64': {
-      const bytes = new Uint8Array(8);
-      new DataView(bytes.buffer).setBigUint64(0, BigInt.asUintN(64, value.value), true);
-      out.raw(bytes);
+      out.u64(BigInt.asUintN(64, value.value));
       break;
     }
     case 'bool': out.u8(value.value ? 1 : 0); break;
@@ -262,9 +317,7 @@ export function readValue(input: ByteReader): Value {
     case 0: return { type: 'text', value: input.text() };
     case 1:
     case 2: {
-      const low = input.u32();
-      const high = input.u32();
-      const unsigned = (BigInt(high) << 32n) | BigInt(low);
+      const unsigned = input.u64();
       return type === 1 ? { type: 'u64', value: unsigned } : { type: 'i64', value: BigInt.asIntN(64, unsigned) };
     }
     case 3: {
@@ -281,6 +334,7 @@ export function readValue(input: ByteReader): Value {
   }
 }
 
+const NO_HISTORY: readonly HistoryEntry[] = Object.freeze([]);
 const KIND_BYTE = { value: 0, dictionary: 1, list: 2, link: 3 } as const;
 const KINDS = ['value', 'dictionary', 'list', 'link'] as const;
 // Presence flags of the optional parts of an image.
@@ -339,8 +393,9 @@ export function readImageBody(input: ByteReader, path: readonly Name[]): CellIma
   const value = flags & HAS_VALUE ? readValue(input) : undefined;
   const storeType = flags & HAS_STORE_TYPE ? input.name() : undefined;
   const linkTarget = flags & HAS_LINK ? readPath(input) : undefined;
-  const history: HistoryEntry[] = [];
+  let history: HistoryEntry[] = NO_HISTORY as HistoryEntry[];
   if (flags & HAS_HISTORY) {
+    history = [];
     const count = input.varint();
     for (let i = 0; i < count; i++) {
       const beat = input.varint();

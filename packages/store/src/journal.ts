@@ -6,12 +6,13 @@
  *   version u8 (1) · beat varint · edit count varint · edits · input count varint · inputs
  *   edit:  0 · path          (a removal)
  *          1 · path · image  (see codec.ts)
+ *   path:  segments shared with the previous edit's path varint · count varint · names
  *   input: kind text · stream text · seq varint · data bytes
  */
-import { isRemoval, type CellEdit } from '@cep/cells';
+import { isRemoval, type CellEdit, type Name } from '@cep/cells';
 import type { LoggedInput } from '@cep/heartbeat';
 import { crc32c } from './checksum.ts';
-import { ByteReader, ByteWriter, readImageBody, readPath, writeImageBody, writePath } from './codec.ts';
+import { ByteReader, ByteWriter, readImageBody, readPathAfter, writeImageBody, writePathAfter } from './codec.ts';
 import { storeError } from './errors.ts';
 
 export const JOURNAL_MAGIC = 0x4a504543;
@@ -33,14 +34,17 @@ export function encodeEntry(beat: number, edits: readonly CellEdit[], inputs: re
   out.u8(VERSION);
   out.varint(beat);
   out.varint(edits.length);
+  let previous: readonly Name[] = [];
   for (const edit of edits) {
     if (isRemoval(edit)) {
       out.u8(0);
-      writePath(out, edit.removed);
+      writePathAfter(out, edit.removed, previous);
+      previous = edit.removed;
     } else {
       out.u8(1);
-      writePath(out, edit.path);
+      writePathAfter(out, edit.path, previous);
       writeImageBody(out, edit);
+      previous = edit.path;
     }
   }
   out.varint(inputs.length);
@@ -76,9 +80,11 @@ export function decodeEntry(bytes: Uint8Array): BeatEntry {
   input.u8();
   const beat = input.varint();
   const edits: CellEdit[] = [];
+  let previous: readonly Name[] = [];
   for (let n = input.varint(), i = 0; i < n; i++) {
     const tag = input.u8();
-    const path = readPath(input);
+    const path = readPathAfter(input, previous);
+    previous = path;
     if (tag === 0) edits.push({ removed: path });
     else if (tag === 1) edits.push(readImageBody(input, path));
     else throw storeError('STORE_CORRUPT', `unknown edit tag ${tag} in the entry of beat ${beat}`);

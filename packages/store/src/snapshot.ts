@@ -3,7 +3,7 @@
  * written since.
  *
  *   magic "CEPS" (u32 LE 0x53504543) · crc32c u32 of everything after it ·
- *   version u8 (1) · beat varint · cell count varint ·
+ *   version u8 (1) · beat zigzag varint (−1: before any beat) · cell count u32 ·
  *   root image · then pre-order, each store followed by its child count and its children,
  *   each child as name · image (codec.ts) · (child count · children when a store)
  */
@@ -23,11 +23,10 @@ export function encodeSnapshot(tree: Tree, beat: number): Uint8Array {
   out.u32(SNAPSHOT_MAGIC);
   out.u32(0);
   out.u8(VERSION);
-  out.varint(beat);
+  out.signed(beat); // −1: taken before any beat was committed
   const countAt = out.length;
   out.u32(0);
   let count = 0;
-  const stack: Cell[] = [tree.root];
   writeImageBody(out, imageOf(tree.root, NO_PATH));
   count++;
   // Iterative pre-order: after a store's image, its child count, then each child in turn.
@@ -38,7 +37,7 @@ export function encodeSnapshot(tree: Tree, beat: number): Uint8Array {
     out.varint(children.length);
     pending.push({ children, next: 0 });
   };
-  open(stack.pop()!);
+  open(tree.root);
   while (pending.length > 0) {
     const top = pending[pending.length - 1]!;
     if (top.next >= top.children.length) {
@@ -59,6 +58,7 @@ export function encodeSnapshot(tree: Tree, beat: number): Uint8Array {
 
 /** A decoded snapshot. */
 export interface DecodedSnapshot {
+  /** The last beat it contains; −1 when taken before any beat was committed. */
   readonly beat: number;
   readonly tree: Tree;
   readonly cells: number;
@@ -74,7 +74,8 @@ export function decodeSnapshot(bytes: Uint8Array, treeOptions: TreeOptions = {})
   const input = new ByteReader(bytes.subarray(HEADER));
   const version = input.u8();
   if (version !== VERSION) throw storeError('STORE_CORRUPT', `snapshot version ${version} is not known (this library writes ${VERSION})`);
-  const beat = input.varint();
+  const beat = input.signed();
+  if (beat < -1) throw storeError('STORE_CORRUPT', `snapshot beat ${beat} is not a beat`);
   const count = input.u32();
   const tree = createTree(treeOptions);
   applyImages(tree, readCells(input, count));

@@ -126,7 +126,7 @@ function recover(options: OpenStoreOptions): { tree: Tree; report: RecoveryRepor
   } else {
     const decoded = decodeSnapshot(snapshotBytes, treeOptions);
     tree = decoded.tree;
-    snapshotBeat = decoded.beat;
+    snapshotBeat = decoded.beat < 0 ? undefined : decoded.beat;
     snapshotCells = decoded.cells;
   }
   const journal = engine.readJournal();

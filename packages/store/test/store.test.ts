@@ -107,6 +107,18 @@ describe('recovery', () => {
     store.close();
   });
 
+  it('a snapshot taken before any beat keeps the tree and the next beat stays 0', () => {
+    const engine = memoryEngine();
+    const store = openStore({ engine });
+    store.tree.set('/seed', u64(7));
+    store.snapshot();
+    store.close();
+    const reopened = openStore({ engine });
+    expect(reopened.recovery).toMatchObject({ snapshotBeat: undefined, lastBeat: undefined, snapshotCells: 2 });
+    expect(reopened.tree.getValue('/seed')).toEqual(u64(7));
+    expect(reopened.tree.beat).toBe(0);
+  });
+
   it('journals writes made between beats with the next beat', () => {
     const engine = memoryEngine();
     const store = openStore({ engine });
