@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { name, text, u64, type Name } from '@cep/cells';
-import { createRuntime } from '@cep/heartbeat';
+import { createRuntime, type Runtime } from '@cep/heartbeat';
 import { fileEngine, openStore, type Durability, type StoreEngine } from '../src/index.ts';
 
 const CELLS_PER_BEAT = 100;
@@ -38,6 +38,29 @@ function line(label: string, value: string): void {
 const groups = Array.from({ length: 10 }, (_, i) => name(`g${'abcdefghij'[i]}`));
 const leaves = Array.from({ length: 1000 }, (_, i) => name(String(i + 1)));
 
+function writeCells(runtime: Runtime): void {
+  runtime.onCommit((beat) => {
+    for (let i = 0; i < CELLS_PER_BEAT; i++) {
+      const n = beat * CELLS_PER_BEAT + i;
+      runtime.tree.set(['data', groups[n % 10]!, leaves[Math.floor(n / 10) % 1000]!], text(`value ${n} of the bench, 32 bytes`));
+    }
+  });
+}
+
+/** The anchor of the anchor: the same beats on an in-memory runtime, no store. */
+function inMemory(): number {
+  const runtime = createRuntime();
+  writeCells(runtime);
+  const start = performance.now();
+  runtime.run(BEATS);
+  return (BEATS * CELLS_PER_BEAT) / ((performance.now() - start) / 1000);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 /** Beats of CELLS_PER_BEAT writes each, through a store; returns cells/s and the journal entries it wrote. */
 function throughStore(durability: Durability): { cellsPerSecond: number; entries: Uint8Array[]; bytes: number } {
   const dir = tempDir();
@@ -46,12 +69,7 @@ function throughStore(durability: Durability): { cellsPerSecond: number; entries
   const recording: StoreEngine = { ...engine, kind: engine.kind, append: (record) => { entries.push(record); engine.append(record); }, readSnapshot: () => engine.readSnapshot(), writeSnapshot: (s) => engine.writeSnapshot(s), readJournal: () => engine.readJournal(), sync: () => engine.sync(), truncate: (p) => engine.truncate(p), close: () => engine.close() };
   const store = openStore({ engine: recording, durability, snapshotEvery: 0 });
   const runtime = createRuntime({ tree: store.tree });
-  runtime.onCommit((beat) => {
-    for (let i = 0; i < CELLS_PER_BEAT; i++) {
-      const n = beat * CELLS_PER_BEAT + i;
-      runtime.tree.set(['data', groups[n % 10]!, leaves[Math.floor(n / 10) % 1000]!], text(`value ${n} of the bench, 32 bytes`));
-    }
-  });
+  writeCells(runtime);
   store.attach(runtime);
   const start = performance.now();
   runtime.run(BEATS);
@@ -134,17 +152,29 @@ function candidates(): Candidate[] {
 
 console.log(`load average before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 console.log(`\n## Committed beats (${BEATS} beats × ${CELLS_PER_BEAT} cells of 32-byte text)\n`);
+console.log('(each figure is the median of 3 interleaved runs)\n');
 const others = candidates();
+line('anchor: in-memory runtime, no store', `${median([inMemory(), inMemory(), inMemory()]).toFixed(0)} cells/s`);
 for (const [label, durability, groupBeats] of [['sync per beat', 'beat', 1], ['grouped, 16 beats', { groupBeats: 16 }, 16]] as const) {
-  const store = throughStore(durability);
-  const raw = rawFile(store.entries, groupBeats);
-  line(`${label}: through the store (file engine)`, `${store.cellsPerSecond.toFixed(0)} cells/s`);
-  line(`${label}: same bytes, raw appends to the file engine`, `${raw.toFixed(0)} cells/s  (store/raw = ${(store.cellsPerSecond / raw).toFixed(2)})`);
-  for (const candidate of others) {
-    const rate = candidate.run(store.entries, groupBeats);
-    line(`${label}: same bytes into ${candidate.label}`, `${rate.toFixed(0)} cells/s  (file raw/this = ${(raw / rate).toFixed(2)})`);
+  const through: number[] = [];
+  const raw: number[] = [];
+  const rates = others.map(() => [] as number[]);
+  let bytes = 0;
+  for (let round = 0; round < 3; round++) {
+    const store = throughStore(durability);
+    through.push(store.cellsPerSecond);
+    bytes = store.bytes;
+    raw.push(rawFile(store.entries, groupBeats));
+    others.forEach((candidate, i) => rates[i]!.push(candidate.run(store.entries, groupBeats)));
   }
-  if (groupBeats === 1) line('journal bytes per written cell', `${(store.bytes / (BEATS * CELLS_PER_BEAT)).toFixed(1)} B`);
+  const rawRate = median(raw);
+  line(`${label}: through the store (file engine)`, `${median(through).toFixed(0)} cells/s  (store/raw = ${(median(through) / rawRate).toFixed(2)})`);
+  line(`${label}: same bytes, raw appends to the file engine`, `${rawRate.toFixed(0)} cells/s`);
+  others.forEach((candidate, i) => {
+    const rate = median(rates[i]!);
+    line(`${label}: same bytes into ${candidate.label}`, `${rate.toFixed(0)} cells/s  (file raw/this = ${(rawRate / rate).toFixed(2)})`);
+  });
+  if (groupBeats === 1) line('journal bytes per written cell (overwrites carry history)', `${(bytes / (BEATS * CELLS_PER_BEAT)).toFixed(1)} B`);
 }
 
 console.log(`\n## Reopen (${BIG_TREE.toLocaleString('en')} cells: ${Math.ceil(BIG_TREE / 1000)} dictionaries × up to 1,000 u64 values)\n`);
@@ -165,27 +195,34 @@ console.log(`\n## Reopen (${BIG_TREE.toLocaleString('en')} cells: ${Math.ceil(BI
   const journalBytes = dirBytes(dir);
   line('journal only: bytes per cell', `${(journalBytes / BIG_TREE).toFixed(1)} B`);
   store.close();
-  const replayStart = performance.now();
-  const fromJournal = openStore({ engine: fileEngine({ dir }), snapshotEvery: 0 });
-  const replayMs = performance.now() - replayStart;
+  // Each reopen in its own function, so the previous tree can be collected.
+  const replayMs = ((): number => {
+    const replayStart = performance.now();
+    const fromJournal = openStore({ engine: fileEngine({ dir }), snapshotEvery: 0 });
+    const ms = performance.now() - replayStart;
+    const snapStart = performance.now();
+    fromJournal.snapshot();
+    line('snapshot write (encode + fsync + rename)', `${(performance.now() - snapStart).toFixed(0)} ms`);
+    fromJournal.close();
+    return ms;
+  })();
   line('reopen from the journal alone (replays every beat)', `${replayMs.toFixed(0)} ms`);
-  const snapStart = performance.now();
-  fromJournal.snapshot();
-  line('snapshot write (encode + fsync + rename)', `${(performance.now() - snapStart).toFixed(0)} ms`);
-  fromJournal.close();
   line('snapshot: bytes per cell', `${(dirBytes(dir) / BIG_TREE).toFixed(1)} B`);
-  const openStart = performance.now();
-  const reopened = openStore({ engine: fileEngine({ dir }) });
-  const openMs = performance.now() - openStart;
-  line('reopen from the snapshot (ready to attach)', `${openMs.toFixed(0)} ms  (reopen/build-in-memory anchor below)`);
-  reopened.close();
+  const openMs = ((): number => {
+    const openStart = performance.now();
+    const reopened = openStore({ engine: fileEngine({ dir }) });
+    const ms = performance.now() - openStart;
+    reopened.close();
+    return ms;
+  })();
+  line('reopen from the snapshot (ready to attach)', `${openMs.toFixed(0)} ms`);
   const anchorRuntime = createRuntime();
   const anchorStart = performance.now();
   for (let beat = 0; beat < outer.length; beat++) {
     for (let i = 0; i < 1000 && beat * 1000 + i < BIG_TREE; i++) anchorRuntime.tree.set(['data', outer[beat]!, leaves[i]!], u64(beat * 1000 + i));
   }
   const anchorMs = performance.now() - anchorStart;
-  line('anchor: the same cells set into an in-memory tree', `${anchorMs.toFixed(0)} ms  (snapshot reopen / anchor = ${(openMs / anchorMs).toFixed(2)})`);
+  line('anchor: the same cells set into an in-memory tree', `${anchorMs.toFixed(0)} ms  (snapshot reopen / anchor = ${(openMs / anchorMs).toFixed(2)}, journal reopen / anchor = ${(replayMs / anchorMs).toFixed(2)})`);
 }
 
 console.log(`\nload average after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

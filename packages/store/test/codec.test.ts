@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { acronymId, applyImages, bool, bytes, createTree, i64, name, numericId, raw, referenceId, text, trackChanges, u64, wordId, type Value } from '@cep/cells';
+import { crc32c } from '../src/checksum.ts';
 import { decodeEntry, encodeEntry } from '../src/journal.ts';
 import { decodeSnapshot, encodeSnapshot } from '../src/snapshot.ts';
 import { fullState } from './fixtures/workload.ts';
@@ -16,6 +17,11 @@ const valueArb: fc.Arbitrary<Value> = fc.oneof(
 );
 
 describe('entry and snapshot codecs', () => {
+  it('checksums with standard CRC32C, which notices leading zeros', () => {
+    expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
+    expect(crc32c(Uint8Array.of(0, 0, 1))).not.toBe(crc32c(Uint8Array.of(0, 1)));
+  });
+
   it('every value type and every kind of name survives an entry and a snapshot', () => {
     fc.assert(fc.property(fc.array(valueArb, { minLength: 1, maxLength: 8 }), (values) => {
       const tree = createTree();
