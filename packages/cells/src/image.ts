@@ -132,6 +132,54 @@ export function applyImages(tree: Tree, edits: Iterable<CellEdit>): void {
   for (const { node, order } of lists) settleOrder(node, order);
 }
 
+/** What {@link restoreTree} returns: adds cells top-down without paths (the fast way to load a snapshot). */
+export interface TreeRestorer {
+  /** Sets the root's state from `image` (its path is ignored) and returns the root. */
+  root(image: CellImage): Cell;
+  /** Adds `image` as the child `childName` of `parent` (a cell this restorer returned) and returns it. */
+  child(parent: Cell, childName: Name, image: CellImage): Cell;
+  /** Settles list orders; call once after the last cell. */
+  finish(): void;
+}
+
+/**
+ * Rebuilds cells into an empty `tree` in pre-order, parent handles instead of paths — what a
+ * snapshot loader does for a million cells. Same result as {@link applyImages}, less work.
+ */
+export function restoreTree(tree: Tree): TreeRestorer {
+  const lists: Array<{ node: CellNode; order: readonly Name[] }> = [];
+  const fill = (node: CellNode, image: CellImage): CellNode => {
+    node.created = image.created;
+    node.modified = image.modified;
+    node.deleted = image.deleted;
+    node.subtreeModified = image.subtreeModified;
+    node.value = image.value;
+    node.storeType = image.storeType;
+    node.linkTarget = image.linkTarget === undefined ? undefined : Object.freeze([...image.linkTarget]);
+    node.past = image.history.length === 0 ? undefined : image.history.slice();
+    node.nextAuto = image.nextAuto;
+    if (image.order !== undefined && node.kind === 'list') lists.push({ node, order: image.order });
+    return node;
+  };
+  return {
+    root: (image) => fill(tree.root as CellNode, image),
+    child(parent, childName, image) {
+      const store = parent as CellNode;
+      if (store.byKey === undefined || store.byKey.has(childName.key)) {
+        throw cellsError('CELL_EXISTS', `cannot restore ${childName.tag.text} under ${formatPath(store.path())}: not a store, or the name is taken`);
+      }
+      const node = new CellNode(childName, image.kind, store, image.created);
+      store.byKey.set(childName.key, node);
+      if (store.kind === 'list') store.order!.push(node);
+      else store.order = undefined;
+      return fill(node, image);
+    },
+    finish() {
+      for (const { node, order } of lists.splice(0)) settleOrder(node, order);
+    },
+  };
+}
+
 /** Puts a list's children in `order`; children the order does not name keep their relative place at the end. */
 function settleOrder(list: CellNode, order: readonly Name[]): void {
   const placed: CellNode[] = [];

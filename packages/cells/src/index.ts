@@ -45,9 +45,11 @@ export {
   exportTree,
   applyImages,
   trackChanges,
+  restoreTree,
   isRemoval,
   type CellImage,
   type CellRemoval,
   type CellEdit,
   type ChangeTracker,
+  type TreeRestorer,
 } from './image.ts';

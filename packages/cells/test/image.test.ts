@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  applyImages, createTree, digestHex, exportTree, formatPath, text, trackChanges, u64, type CellImage, type Tree,
+  applyImages, createTree, digestHex, exportTree, formatPath, restoreTree, text, trackChanges, u64, type Cell, type CellImage, type Tree,
 } from '@cep/cells';
 
 type Op =
@@ -66,6 +66,27 @@ describe('cell images', () => {
       expect(fullState(copy)).toBe(fullState(tree));
       expect(digestHex(copy.root)).toBe(digestHex(tree.root));
     }), { numRuns: 150 });
+  });
+
+  it('restoreTree (parent handles, no paths) rebuilds the same tree as applyImages', () => {
+    fc.assert(fc.property(beatsArb, (beats) => {
+      const tree = createTree();
+      beats.forEach((ops, beat) => {
+        tree.setBeat(beat);
+        for (const op of ops) apply(tree, op);
+      });
+      const copy = createTree();
+      const restorer = restoreTree(copy);
+      const byPath = new Map<string, Cell>();
+      for (const image of exportTree(tree)) {
+        const cell = image.path.length === 0
+          ? restorer.root(image)
+          : restorer.child(byPath.get(formatPath(image.path.slice(0, -1)))!, image.path.at(-1)!, image);
+        byPath.set(formatPath(image.path), cell);
+      }
+      restorer.finish();
+      expect(fullState(copy)).toBe(fullState(tree));
+    }), { numRuns: 100 });
   });
 
   it('the per-beat change sets replayed on a copy give the same tree after every beat', () => {

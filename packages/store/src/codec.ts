@@ -114,8 +114,9 @@ export class ByteReader {
   offset = 0;
   private readonly view: DataView;
   /** Ids already decoded in this read (building a word id is not free). */
-  private readonly ids = new Map<string, Id>();
-  private readonly names = new Map<string, Name>();
+  private readonly ids: Array<Map<string, Id>> = [new Map(), new Map(), new Map(), new Map()];
+  private readonly cepNames = new Map<Id, Name>();
+  private readonly otherNames = new Map<Id, Map<Id, Name>>();
 
   constructor(private readonly data: Uint8Array) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -204,31 +205,33 @@ export class ByteReader {
 
   id(): Id {
     const kind = this.u8();
+    const idKind = ID_KINDS[kind];
+    if (idKind === undefined) throw storeError('STORE_CORRUPT', `unknown identifier kind ${kind}`);
     const text = this.text();
-    const key = kind + text;
-    let found = this.ids.get(key);
+    const known = this.ids[kind]!;
+    let found = known.get(text);
     if (found === undefined) {
-      const idKind = ID_KINDS[kind];
-      if (idKind === undefined) throw storeError('STORE_CORRUPT', `unknown identifier kind ${kind}`);
       try {
         found = makeId(idKind, text);
       } catch (error) {
         throw storeError('STORE_CORRUPT', `bad identifier ${JSON.stringify(text)}: ${(error as Error).message}`);
       }
-      this.ids.set(key, found);
+      known.set(text, found);
     }
     return found;
   }
 
   name(): Name {
+    // Ids are cached per reader, so an id object stands for its kind and text.
     const cep = this.u8();
     const domain = cep === 1 ? CEP : this.id();
     const tag = this.id();
-    const key = `${cep === 1 ? '' : `${domain.kind}${domain.text}\u0000`}${tag.kind}${tag.text}`;
-    let found = this.names.get(key);
+    let byTag = cep === 1 ? this.cepNames : this.otherNames.get(domain);
+    if (byTag === undefined) this.otherNames.set(domain, (byTag = new Map()));
+    let found = byTag.get(tag);
     if (found === undefined) {
       found = name(tag, domain);
-      this.names.set(key, found);
+      byTag.set(tag, found);
     }
     return found;
   }

@@ -7,7 +7,7 @@
  *   root image · then pre-order, each store followed by its child count and its children,
  *   each child as name · image (codec.ts) · (child count · children when a store)
  */
-import { applyImages, createTree, imageOf, type Cell, type CellImage, type Name, type Tree, type TreeOptions } from '@cep/cells';
+import { createTree, imageOf, restoreTree, type Cell, type Name, type Tree, type TreeOptions, type TreeRestorer } from '@cep/cells';
 import { crc32c } from './checksum.ts';
 import { ByteReader, ByteWriter, readImageBody, writeImageBody, writeName } from './codec.ts';
 import { storeError } from './errors.ts';
@@ -78,18 +78,18 @@ export function decodeSnapshot(bytes: Uint8Array, treeOptions: TreeOptions = {})
   if (beat < -1) throw storeError('STORE_CORRUPT', `snapshot beat ${beat} is not a beat`);
   const count = input.u32();
   const tree = createTree(treeOptions);
-  applyImages(tree, readCells(input, count));
+  readCells(input, count, restoreTree(tree));
   if (!input.done) throw storeError('STORE_CORRUPT', 'snapshot has trailing bytes');
   tree.setBeat(beat + 1);
   return { beat, tree, cells: count };
 }
 
-function* readCells(input: ByteReader, count: number): Generator<CellImage> {
+function readCells(input: ByteReader, count: number, restore: TreeRestorer): void {
   const root = readImageBody(input, NO_PATH);
-  yield root;
   let read = 1;
-  const pending: Array<{ path: readonly Name[]; left: number }> = [];
-  if (root.kind === 'dictionary' || root.kind === 'list') pending.push({ path: NO_PATH, left: input.varint() });
+  const pending: Array<{ cell: Cell; left: number }> = [];
+  const rootCell = restore.root(root);
+  if (root.kind === 'dictionary' || root.kind === 'list') pending.push({ cell: rootCell, left: input.varint() });
   while (pending.length > 0) {
     const top = pending[pending.length - 1]!;
     if (top.left === 0) {
@@ -97,11 +97,18 @@ function* readCells(input: ByteReader, count: number): Generator<CellImage> {
       continue;
     }
     top.left--;
-    const path = [...top.path, input.name()];
-    const image = readImageBody(input, path);
+    const childName = input.name();
+    const image = readImageBody(input, NO_PATH);
     read++;
-    yield image;
-    if (image.kind === 'dictionary' || image.kind === 'list') pending.push({ path, left: input.varint() });
+    if (read > count) throw storeError('STORE_CORRUPT', `snapshot announces ${count} cells but holds more`);
+    let cell: Cell;
+    try {
+      cell = restore.child(top.cell, childName, image);
+    } catch (error) {
+      throw storeError('STORE_CORRUPT', `snapshot structure is wrong: ${(error as Error).message}`);
+    }
+    if (image.kind === 'dictionary' || image.kind === 'list') pending.push({ cell, left: input.varint() });
   }
+  restore.finish();
   if (read !== count) throw storeError('STORE_CORRUPT', `snapshot announces ${count} cells but holds ${read}`);
 }

@@ -161,7 +161,7 @@ function recover(options: OpenStoreOptions): { tree: Tree; report: RecoveryRepor
       throw storeError('STORE_CORRUPT', `the journal entry of beat ${beat} passed its checksum but does not apply: ${(error as Error).message}`, { beat });
     }
     tree.setBeat(beat);
-    inputs.push(...entry.inputs);
+    for (const input of entry.inputs) inputs.push(input);
     lastBeat = beat;
     replayedBeats++;
     options.onRecoveredBeat?.(beat, tree);

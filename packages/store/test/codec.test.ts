@@ -26,7 +26,7 @@ describe('entry and snapshot codecs', () => {
     fc.assert(fc.property(fc.array(valueArb, { minLength: 1, maxLength: 8 }), (values) => {
       const tree = createTree();
       const tracker = trackChanges(tree);
-      const names = [name('plain'), name(acronymId('ACR')), name(referenceId('a reference/with slash ü')), name(numericId(123456789n)), name(wordId('other'), acronymId('APP'))];
+      const names = [name('plain'), name(acronymId('ACR')), name(referenceId('a reference/with slash ü')), name(numericId(123456789n)), name(wordId('other'), acronymId('APP')), name(acronymId('APP'))];
       values.forEach((value, i) => tree.set(['v', names[i % names.length]!, String(i + 1)], value));
       tree.link('/v/link', ['v', names[0]!]);
       const entry = decodeEntry(encodeEntry(3, tracker.take(), [{ beat: 3, kind: 'frame', stream: 'peer ü', seq: 2 ** 40, data: Uint8Array.of(0, 255) }]));
