@@ -154,13 +154,15 @@ console.log(`load average before: ${readFileSync('/proc/loadavg', 'utf8').trim()
 console.log(`\n## Committed beats (${BEATS} beats × ${CELLS_PER_BEAT} cells of 32-byte text)\n`);
 console.log('(each figure is the median of 3 interleaved runs)\n');
 const others = candidates();
-line('anchor: in-memory runtime, no store', `${median([inMemory(), inMemory(), inMemory()]).toFixed(0)} cells/s`);
+inMemory(); // warm-up, so the first measured run is not the JIT's
 for (const [label, durability, groupBeats] of [['sync per beat', 'beat', 1], ['grouped, 16 beats', { groupBeats: 16 }, 16]] as const) {
   const through: number[] = [];
+  const memory: number[] = [];
   const raw: number[] = [];
   const rates = others.map(() => [] as number[]);
   let bytes = 0;
   for (let round = 0; round < 3; round++) {
+    memory.push(inMemory());
     const store = throughStore(durability);
     through.push(store.cellsPerSecond);
     bytes = store.bytes;
@@ -168,6 +170,7 @@ for (const [label, durability, groupBeats] of [['sync per beat', 'beat', 1], ['g
     others.forEach((candidate, i) => rates[i]!.push(candidate.run(store.entries, groupBeats)));
   }
   const rawRate = median(raw);
+  line(`${label}: anchor, the same beats in memory (no store)`, `${median(memory).toFixed(0)} cells/s  (store/in-memory = ${(median(through) / median(memory)).toFixed(2)})`);
   line(`${label}: through the store (file engine)`, `${median(through).toFixed(0)} cells/s  (store/raw = ${(median(through) / rawRate).toFixed(2)})`);
   line(`${label}: same bytes, raw appends to the file engine`, `${rawRate.toFixed(0)} cells/s`);
   others.forEach((candidate, i) => {
