@@ -40,3 +40,16 @@ export {
 export type { Cell, CellKind, HistoryEntry } from './cell.ts';
 export { createTree, type Tree, type TreeChange, type TreeOptions, type NewChild } from './tree.ts';
 export { digest, digestHex } from './digest.ts';
+export {
+  imageOf,
+  exportTree,
+  applyImages,
+  trackChanges,
+  restoreTree,
+  isRemoval,
+  type CellImage,
+  type CellRemoval,
+  type CellEdit,
+  type ChangeTracker,
+  type TreeRestorer,
+} from './image.ts';

@@ -55,6 +55,7 @@ class HeartbeatRuntime implements Runtime {
   private readonly inputs = new Inputs();
   private readonly organs: Organs;
   private readonly commitHooks: Array<(beat: number) => void> = [];
+  private readonly committedListeners: Array<(beat: number, inputs: readonly LoggedInput[]) => void> = [];
   private readonly ledgerRetain: number | undefined;
   /** Signals enqueued by the enzyme running now (dropped if it throws). */
   private enqueuedByRun: Queued[] | undefined;
@@ -191,6 +192,15 @@ class HeartbeatRuntime implements Runtime {
     };
   }
 
+  onCommitted(listener: (beat: number, inputs: readonly LoggedInput[]) => void): () => void {
+    const entry = (beat: number, inputs: readonly LoggedInput[]): void => listener(beat, inputs);
+    this.committedListeners.push(entry);
+    return () => {
+      const at = this.committedListeners.indexOf(entry);
+      if (at >= 0) this.committedListeners.splice(at, 1);
+    };
+  }
+
   // ---- the beat ----
 
   run(beats: number): void {
@@ -204,6 +214,7 @@ class HeartbeatRuntime implements Runtime {
     const agenda: AgendaEntry[] = [];
     const impulses: ImpulseEntry[] = [];
     let inputs = 0;
+    const admitted: LoggedInput[] = [];
     let organRuns = 0;
     let slices = 0;
     let signals = 0;
@@ -216,6 +227,7 @@ class HeartbeatRuntime implements Runtime {
       this.pendingRegistry = [];
       for (const { logged, handler } of this.inputs.admit(beat)) {
         inputs++;
+        admitted.push(logged);
         this.guard(`input ${logged.kind}`, () => handler(logged, { runtime: this, beat, kind: logged.kind }));
       }
 
@@ -236,6 +248,8 @@ class HeartbeatRuntime implements Runtime {
       for (const hook of [...this.commitHooks]) this.guard('commit hook', () => hook(beat));
       this.ops.processWatchers(beat);
       if (this.ledgerRetain !== undefined) this.writeLedger(beat, impulses, agenda);
+      // Last: every write of the beat is done, so a durable store sees the whole beat.
+      for (const listener of [...this.committedListeners]) this.guard('committed listener', () => listener(beat, admitted));
     } finally {
       this.phase = 'idle';
       this.beat = beat + 1;

@@ -357,6 +357,13 @@ export interface Runtime {
   clearInboundLog(beforeBeat?: number): void;
   /** Runs `hook` in every commit (after the beat's compute); returns the remover. */
   onCommit(hook: (beat: number) => void): () => void;
+  /**
+   * Runs `listener` at the very end of every beat's commit — after the commit hooks, OPS
+   * watchers and the beat ledger, when nothing of the beat is left to write — with the beat
+   * and the inputs it admitted (in admission order). A durable store appends the beat here.
+   * The listener must not write to the tree. Returns the remover.
+   */
+  onCommitted(listener: (beat: number, inputs: readonly LoggedInput[]) => void): () => void;
   readonly cei: Cei;
   readonly ops: Ops;
   readonly episodes: Episodes;

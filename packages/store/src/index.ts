@@ -1,0 +1,18 @@
+/**
+ * @cep/store — makes a runtime durable: a checksummed journal of committed beats plus
+ * snapshots, on an engine you choose (plain files by default). See README.md.
+ */
+export type { StoreErrorCode } from './errors.ts';
+export type { StoreEngine, JournalContents, JournalRecord } from './engine.ts';
+export { fileEngine, type FileEngineOptions } from './file-engine.ts';
+export { memoryEngine, type MemoryEngine } from './memory-engine.ts';
+export {
+  openStore,
+  DEFAULT_SNAPSHOT_EVERY,
+  type Durability,
+  type OpenStoreOptions,
+  type AttachOptions,
+  type JournalCut,
+  type RecoveryReport,
+  type Store,
+} from './store.ts';
