@@ -45,6 +45,8 @@ function issueLines(issue: z.core.$ZodIssue): { field: string; message: string }
     case 'invalid_value':
       return [{ field: formatFieldPath(issue.path), message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}` }];
     case 'invalid_union': {
+      // A union that names its choices itself (`{ error: … }` in the schema) says it best.
+      if (!/^Invalid input/.test(issue.message)) return [{ field: formatFieldPath(issue.path), message: issue.message }];
       // `http: false | {…}`: report what is wrong inside the branch the value was meant for
       // (the one that got past its root), not a bare "Invalid input".
       const branches = issue.errors.filter((branch) => branch.length > 0);
