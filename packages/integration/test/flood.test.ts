@@ -67,6 +67,7 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
   it('a flood of silent and garbage connections from one client: a peer with the right key links while it runs, every refusal is counted, the log is sampled, memory stays bounded', withPeers(40_000, async (harness) => {
     const { saturn, address } = await startSaturn(harness, via);
     const flood = await startFlood(harness, via, address);
+    let atLink = 0;
     try {
       // The flood bites: saturn is refusing connections before earth even starts.
       await until(() => refusals(saturn, via), (n) => n >= 500, 'saturn to refuse the flood');
@@ -74,7 +75,7 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
       await until(() => requestStates(earth), (s) => s.link === 'active' && s.invoke === 'active', "earth's link and invoke requests to go active");
       // Linked while the flood ran, and it was still running afterwards: refusals keep coming.
       expect(flood.flooding()).toBe(true);
-      const atLink = await refusals(saturn, via);
+      atLink = await refusals(saturn, via);
       await until(() => refusals(saturn, via), (n) => n > atLink + 100, 'saturn to go on refusing the flood after earth linked');
       expect(flood.flooding()).toBe(true);
       expect(rssBytes(saturn.pid)).toBeLessThan(RSS_BOUND_BYTES);
@@ -86,7 +87,10 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
     const counted = await refusals(saturn, via);
     // Far fewer log lines about refusals than refusals: one sampled line per window, each with the count it stands for.
     const lines = saturn.logs.filter((l) => l['origin'] === 'tp/listen');
-    expect(counted).toBeGreaterThan(1000);
+    // The waits above saw ≥ 500 refusals before earth started and 100 more after it linked; how
+    // many more came is the machine's speed, so the count is checked against what was seen.
+    expect(atLink).toBeGreaterThanOrEqual(500);
+    expect(counted).toBeGreaterThan(atLink + 100);
     expect(lines.length).toBeLessThan(counted / 10);
     expect(lines.some((l) => Number(l['suppressed'] ?? 0) > 0)).toBe(true);
   }));
