@@ -75,6 +75,7 @@ describe('branch access between peers', () => {
   it("a keyed peer cannot mirror saturn's /sys/security, /net or a branch saturn does not export; an exported one mirrors", withPeers(40_000, async (harness) => {
     const saturnFile = harness.writeConfig('saturn.json', peerConfig('saturn', {
       keys: { earth: { hex: KEY } },
+      peer_policy: { default_enclave: 'lab' },
       listen: { tcp: '127.0.0.1:0' },
       exports: [SKY],
     }));
