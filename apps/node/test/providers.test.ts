@@ -75,7 +75,7 @@ async function pair(provider: string, saturnListen: string, extra: Record<string
 }
 
 async function add(earth: Peer, arg: string): Promise<any> {
-  const res = await fetch(`${earth.httpUrl}/invoke`, { method: 'POST', body: JSON.stringify({ peer: 'saturn', handler: 'add', arg }) });
+  const res = await fetch(`${earth.httpUrl}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ peer: 'saturn', handler: 'add', arg }) });
   return res.json();
 }
 
