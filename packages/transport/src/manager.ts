@@ -241,9 +241,11 @@ class Manager implements TransportManager {
       }
       const provider = chosen.provider;
       const outcome = negotiateSerializer(allowed, provider.caps);
-      const aeadDown = this.aeadDowngrade(spec.peer, outcome.downgraded);
+      // Switching AEAD off in the spec is a downgrade too when the peer is keyed.
+      const offBySpec = spec.serializer?.aead === false && peerKey !== undefined;
+      const aeadDown = offBySpec ? this.aeadDowngrade(spec.peer, ['aead']) : this.aeadDowngrade(spec.peer, outcome.downgraded);
       if (aeadDown === 'refused') {
-        this.refuseWithoutAead(mount, provider.id, outcome.on, warnDown, cmpMaxVer);
+        this.refuseWithoutAead(mount, offBySpec ? undefined : provider.id, outcome.on, warnDown, cmpMaxVer);
         return;
       }
       for (const feature of outcome.downgraded) {
@@ -254,7 +256,7 @@ class Manager implements TransportManager {
         }
       }
       writeSerializer(this.tree, mount.path, { ...outcome.on, warnDown, cmpMaxVer, ...(aeadDown === 'allowed' ? { aeadDown: true } : {}) });
-      if (aeadDown === 'allowed') this.noteAeadDowngrade(mount, `provider ${provider.id} lacks the aead cap`);
+      if (aeadDown === 'allowed') this.noteAeadDowngrade(mount, offBySpec ? 'the mount spec turns it off' : `provider ${provider.id} lacks the aead cap`);
       writeTransport(this.tree, mount.path, provider.id, provider.caps, updLatest);
       writeService(this.tree, { peer: spec.peer, mode: spec.mode, mount: spec.mount, localNode, provider: provider.id, updLatest });
       if (outcome.on.aead && peerKey === undefined) {
@@ -364,8 +366,9 @@ class Manager implements TransportManager {
   }
 
   /** A keyed mount whose provider cannot encrypt: it does not open (no silent downgrade). */
-  private refuseWithoutAead(mount: MountImpl, providerId: string, on: Readonly<Record<SerializerFeature, boolean>>, warnDown: boolean, cmpMaxVer: number): void {
-    const note = `a key is configured for peer ${mount.peer} but provider ${providerId} lacks the aead cap; the mount does not open in plaintext (set aead: optional for this peer to allow it)`;
+  private refuseWithoutAead(mount: MountImpl, providerId: string | undefined, on: Readonly<Record<SerializerFeature, boolean>>, warnDown: boolean, cmpMaxVer: number): void {
+    const why = providerId === undefined ? 'the mount spec turns aead off' : `provider ${providerId} lacks the aead cap`;
+    const note = `a key is configured for peer ${mount.peer} but ${why}; the mount does not open in plaintext (set aead: optional for this peer to allow it)`;
     this.detach(mount, 'aead-required', true);
     writeSerializer(this.tree, mount.path, { ...on, warnDown, cmpMaxVer });
     mount.setState('error', note);

@@ -157,6 +157,20 @@ describe('mounts', () => {
     expect(seen.filter((f) => f.topic === 'tp_flatneg')).toEqual([expect.objectContaining({ severity: 'warn', note: expect.stringContaining('aead: optional') })]);
   });
 
+  it('a spec that turns aead off for a keyed peer is refused the same way, unless the peer is aead: optional', async () => {
+    const strict = setup([new FakeProvider('tcp', RELIABLE)]);
+    const seen = facts(strict.runtime);
+    const refused = strict.manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { aead: false } });
+    expect(refused.state).toBe('error');
+    expect(read(strict.tree, '/net/mounts/saturn/link/main/error_note')).toContain('the mount spec turns aead off');
+    expect(seen).toEqual([expect.objectContaining({ topic: 'tp_aead_req' })]);
+    const loose = setup([new FakeProvider('tcp', RELIABLE)], { aeadOptional: true });
+    loose.manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { aead: false } });
+    await beat(loose.runtime);
+    expect(read(loose.tree, '/net/mounts/saturn/link/main/state')).toBe('open');
+    expect(read(loose.tree, '/net/mounts/saturn/link/main/serializer/aead_down')).toBe(true);
+  });
+
   it('a mount with AEAD on carries no serializer/aead_down', () => {
     const { manager, tree } = setup([new FakeProvider('tcp', RELIABLE)], { aeadOptional: true });
     manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
