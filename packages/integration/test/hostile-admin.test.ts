@@ -107,7 +107,7 @@ describe('peers a config does not name', () => {
     const address = String((await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === 'tcp'))['address']);
     const earth = await harness.start(harness.writeConfig('earth.json', peerConfig('earth', { keys: { saturn: { hex: KEY } }, peers: [{ name: 'saturn', provider: 'tcp', address }] })));
     const listener = await until(async () => (await saturn.net('/net/listeners/tcp').catch(() => ({ value: undefined }))).value as Record<string, string> | undefined, (l) => l !== undefined && Number(l['rejected']) >= 1, "saturn's listener to refuse earth");
-    expect(listener['last_reject']).toMatch(/^AUTH_FAILED: /);
+    expect(listener?.['last_reject']).toMatch(/^AUTH_FAILED: /);
     await expect(saturn.net('/net/mounts/earth')).rejects.toThrow(/404/);
     expect((await earth.net('/net/organs/invoke/requests/saturn')).value['state']).not.toBe('active');
   }));
