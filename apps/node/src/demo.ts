@@ -156,6 +156,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const saturn = spawnPeer('saturn', {
       peer: 'saturn', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
       keys: { earth: { hex: key } }, listen: { tcp: saturnTcp },
+      // earth dials saturn without being listed under saturn's peers: admitted into saturn's own enclave, by name.
+      peer_policy: { default_enclave: 'lab' },
       invoke: [{ name: 'sky', module: handler('sky.mjs') }, { name: 'add', module: handler('add.mjs') }],
     });
     const earth = spawnPeer('earth', {

@@ -203,3 +203,27 @@ describe('the security section: errors name security.<field> and the file', () =
     ]);
   });
 });
+
+describe('peer_policy: unlisted peers and AEAD downgrades are explicit', () => {
+  it('defaults to no default enclave and AEAD required for every keyed peer', () => {
+    const config = validateConfig(minimalConfig({ keys: saturnKey }), 'peer.yaml', tmp.dir);
+    expect(config.peer_policy).toEqual({ aead: {} });
+  });
+
+  it('accepts a default enclave and per-peer aead modes', () => {
+    const config = validateConfig(minimalConfig({ keys: saturnKey, peer_policy: { default_enclave: 'guests', aead: { saturn: 'optional' } } }), 'peer.yaml', tmp.dir);
+    expect(config.peer_policy).toEqual({ default_enclave: 'guests', aead: { saturn: 'optional' } });
+  });
+
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['a default enclave that is not a word', { keys: saturnKey, peer_policy: { default_enclave: 'Guests' } }, 'peer_policy.default_enclave: "Guests" is not a CEP word'],
+    ['a default enclave the security section does not declare', { keys: saturnKey, security: { enclaves: { lab: {} } }, peer_policy: { default_enclave: 'guests' } }, 'peer_policy.default_enclave: "guests" is not declared under security.enclaves'],
+    ['an aead mode other than required or optional', { keys: saturnKey, peer_policy: { aead: { saturn: 'off' } } }, 'peer_policy.aead.saturn: expected one of "required", "optional", got "off"'],
+    ['an aead mode for a peer without a key', { keys: saturnKey, peer_policy: { aead: { mars: 'optional' } } }, 'peer_policy.aead.mars: no key for peer "mars"'],
+    ['an unknown peer_policy field', { keys: saturnKey, peer_policy: { unlisted: 'allow' } }, 'peer_policy.unlisted: unknown field'],
+  ];
+  it.each(cases)('rejects %s', (_what, doc, expected) => {
+    const lines = problems(minimalConfig(doc));
+    expect(lines.some((line) => line.startsWith(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+  });
+});

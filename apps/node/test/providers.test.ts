@@ -57,7 +57,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
 
 /** saturn serves `add` listening with `provider`; earth links to it; both are stepped until earth's invoke is active. */
 async function pair(provider: string, saturnListen: string, extra: Record<string, unknown>): Promise<{ earth: Peer; saturn: Peer }> {
-  const saturn = await start({ peer: 'saturn', keys: { earth: { hex: KEY_HEX } }, listen: { [provider]: saturnListen }, invoke: [{ name: 'add', module: ADD }], ...extra });
+  const saturn = await start({ peer: 'saturn', keys: { earth: { hex: KEY_HEX } }, peer_policy: { default_enclave: 'lab' }, listen: { [provider]: saturnListen }, invoke: [{ name: 'add', module: ADD }], ...extra });
   const earth = await start({
     peer: 'earth',
     keys: { saturn: { hex: KEY_HEX } },

@@ -75,6 +75,8 @@ interface Side {
   /** The other peer's enclave in this peer's config (`peers[].enclave`); absent = not stated. */
   readonly other?: string;
   readonly security?: Record<string, unknown>;
+  /** saturn's `peer_policy` when earth is not listed (default: earth admitted into saturn's own enclave). */
+  readonly peerPolicy?: Record<string, unknown>;
 }
 
 /**
@@ -91,7 +93,8 @@ async function pair(earthSide: Side, saturnSide: Side): Promise<{ earth: Peer; s
     keys: { earth: { hex: KEY_HEX } },
     listen: { tcp: '127.0.0.1:0' },
     invoke: [{ name: 'add', module: ADD }],
-    ...(saturnSide.other !== undefined ? { peers: [{ name: 'earth', provider: 'tcp', address: earthAddress, enclave: saturnSide.other }] } : {}),
+    // Not listed: earth is admitted into saturn's own enclave, explicitly (peer_policy.default_enclave).
+    ...(saturnSide.other !== undefined ? { peers: [{ name: 'earth', provider: 'tcp', address: earthAddress, enclave: saturnSide.other }] } : { peer_policy: saturnSide.peerPolicy ?? { default_enclave: saturnSide.enclave } }),
     ...(saturnSide.security !== undefined ? { security: saturnSide.security } : {}),
   });
   const earth = await start({
@@ -188,5 +191,28 @@ describe('cep-node enforces its security config on invoke', () => {
     expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, hop_index: -1 } })).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
     expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, stage: 'x' } })).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
     expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, pipeline_id: '' } })).toMatchObject({ status: 400, body: { error: { code: 'SEC_PIPELINE_MALFORMED' } } });
+  });
+});
+
+describe('cep-node admits only the peers its config names', () => {
+  it('a keyed peer not listed under peers, with no peer_policy.default_enclave, is refused at the door', async () => {
+    const saturn = await start({ peer: 'saturn', enclave: 'lab', keys: { earth: { hex: KEY_HEX } }, listen: { tcp: '127.0.0.1:0' }, invoke: [{ name: 'add', module: ADD }] });
+    const earth = await start({ peer: 'earth', enclave: 'lab', keys: { saturn: { hex: KEY_HEX } }, peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }] });
+    timers.push(setInterval(() => (saturn.runtime.step(), earth.runtime.step()), 1));
+    const rejected = await until(() => net(saturn, '/net/listeners/tcp'), (l) => l !== undefined && BigInt(l.rejected ?? 0) >= 1n, "saturn's listener to refuse earth");
+    expect(rejected.last_reject).toContain('AUTH_FAILED');
+    expect(await net(saturn, '/net/mounts/earth')).toBeUndefined();
+    expect(await net(earth, '/net/organs/invoke/requests/saturn/state')).not.toBe('active');
+  });
+
+  it('peer_policy.default_enclave places an unlisted peer in an enclave with no edges: it links, and its calls are denied', async () => {
+    const { earth, saturn } = await pair(
+      { enclave: 'lab' },
+      { enclave: 'lab', security: { enclaves: { lab: {}, guests: {} } }, peerPolicy: { default_enclave: 'guests' } },
+    );
+    const { body } = await post(earth, { peer: 'saturn', handler: 'add', arg: '41' });
+    expect(body).toMatchObject({ status: 'reject', note: expect.stringMatching(/^refused by saturn: guests -> lab: /) });
+    // guests is another enclave than saturn's lab: a cross-enclave call, refused (here already for lacking a pipeline).
+    expect((await ceh(saturn, 'earth'))['sec.pipeline.reject']).toMatchObject({ severity: 'error', note: expect.stringContaining('guests -> lab') });
   });
 });

@@ -75,6 +75,7 @@ describe('branch access between peers', () => {
   it("a keyed peer cannot mirror saturn's /sys/security, /net or a branch saturn does not export; an exported one mirrors", withPeers(40_000, async (harness) => {
     const saturnFile = harness.writeConfig('saturn.json', peerConfig('saturn', {
       keys: { earth: { hex: KEY } },
+      peer_policy: { default_enclave: 'lab' },
       listen: { tcp: '127.0.0.1:0' },
       exports: [SKY],
     }));
@@ -95,5 +96,19 @@ describe('branch access between peers', () => {
     expect((await ceh(saturn, 'earth'))['tp_schema']?.note).toMatch(/mirror subscription from earth refused: .* is not published to earth/);
     expect(await earth.digest('/data/from/policy')).toMatchObject({ digest: null, cells: 0 });
     expect(await earth.digest('/data/from/net')).toMatchObject({ digest: null, cells: 0 });
+  }));
+});
+
+describe('peers a config does not name', () => {
+  it('a keyed peer not listed under saturn\'s peers is refused at the door (its key withheld from the providers), nothing of it in /net/mounts', withPeers(40_000, async (harness) => {
+    const saturnConfig = (extra: Record<string, unknown>) => peerConfig('saturn', { keys: { earth: { hex: KEY } }, listen: { tcp: '127.0.0.1:0' }, ...extra });
+    const saturn = await harness.start(harness.writeConfig('saturn.json', saturnConfig({})));
+    expect(saturn.logs.find((l) => l['msg']?.toString().startsWith('keyed peers not listed under peers are refused'))).toMatchObject({ level: 40, peers: ['earth'] });
+    const address = String((await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === 'tcp'))['address']);
+    const earth = await harness.start(harness.writeConfig('earth.json', peerConfig('earth', { keys: { saturn: { hex: KEY } }, peers: [{ name: 'saturn', provider: 'tcp', address }] })));
+    const listener = await until(async () => (await saturn.net('/net/listeners/tcp').catch(() => ({ value: undefined }))).value as Record<string, string> | undefined, (l) => l !== undefined && Number(l['rejected']) >= 1, "saturn's listener to refuse earth");
+    expect(listener?.['last_reject']).toMatch(/^AUTH_FAILED: /);
+    await expect(saturn.net('/net/mounts/earth')).rejects.toThrow(/404/);
+    expect((await earth.net('/net/organs/invoke/requests/saturn')).value['state']).not.toBe('active');
   }));
 });

@@ -31,6 +31,7 @@ async function startSource(harness: PeerHarness, servers: string[], receivers: s
   writeFileSync(join(harness.dir, 'tick.mjs'), TICK);
   const file = harness.writeConfig('saturn.json', peerConfig('saturn', {
     keys: Object.fromEntries(receivers.map((name) => [name, { hex: KEY }])),
+    peer_policy: { default_enclave: 'lab' },
     nats: { servers },
     listen: { nats: PREFIX },
     invoke: [{ name: 'tick', module: './tick.mjs' }],

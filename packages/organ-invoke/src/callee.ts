@@ -18,6 +18,7 @@ import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes
 import { INVOKE_REQUIRED_CAPS } from './request.ts';
 import type { ExposeOptions, InvokeHandler, InvokeReply } from './types.ts';
 import { UNKNOWN_ENCLAVE } from './caller.ts';
+import { USAGE_INPUT, decodeMeasured, encodeMeasured, metered, type UsageMeter } from './meter.ts';
 
 /** What the receiving side needs to know about this runtime. */
 export interface CalleeEnv {
@@ -25,9 +26,14 @@ export interface CalleeEnv {
   readonly peerEnclave: (peer: string) => string | undefined;
   readonly limits: FrameLimits;
   readonly exposedOnly: boolean;
+  /** Measures exposed handlers whose call has a `cpu_ns` or `wall_ms` budget; `false`: never (replay: the logged measurements are admitted instead). */
+  readonly meter: UsageMeter | false;
 }
 
 type Reply = { status: 'ok'; result?: Value } | { status: 'reject'; note: string };
+
+/** Per runtime, the callee that charges admitted `inv.usage` inputs (the kind outlives an uninstall). */
+const usageSlots = new WeakMap<Runtime, { callee: Callee | undefined }>();
 
 interface Running {
   readonly id: string;
@@ -35,14 +41,30 @@ interface Running {
   /** The call, when it was admitted to run (refusals have none). */
   readonly frame?: CallFrame;
   reply: Reply | undefined;
+  /** A `cpu_ns` or `wall_ms` budget applies: an exposed handler's reply waits for its measured usage. */
+  readonly metered?: boolean;
+  /** The exposed handler ran (and returned): its measurement is on its way as an `inv.usage` input. */
+  ran?: boolean;
 }
 
 export class Callee {
   private readonly exposed = new Map<string, InvokeHandler>();
   private readonly byQos = new WeakMap<Qos, Running>();
   private readonly replies: Array<{ running: Running; qos: Qos | undefined }> = [];
+  /** Replies waiting for their handler's measured usage, by invoke id. */
+  private readonly awaitingUsage = new Map<string, Running>();
+  private usageSeq = 0;
 
-  constructor(private readonly runtime: Runtime, private readonly env: CalleeEnv) {}
+  constructor(private readonly runtime: Runtime, private readonly env: CalleeEnv) {
+    // An input kind is defined once per runtime; a reinstalled organ takes the existing one over.
+    let slot = usageSlots.get(runtime);
+    if (slot === undefined) {
+      const fresh: { callee: Callee | undefined } = { callee: undefined };
+      runtime.defineInput(USAGE_INPUT, (input) => fresh.callee?.charge(input.data));
+      usageSlots.set(runtime, (slot = fresh));
+    }
+    slot.callee = this;
+  }
 
   expose(signal: PathLike, handler: InvokeHandler, options: ExposeOptions = {}): () => void {
     if (typeof handler !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'expose needs a handler function', { field: 'handler' });
@@ -106,7 +128,7 @@ export class Callee {
       return refuse(decision.note);
     }
     const qos: Qos = { retainOnPause: true };
-    const running: Running = { id: frame.id, mount, frame, reply: undefined };
+    const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: metered(decision.budgets) };
     this.byQos.set(qos, running);
     try {
       this.runtime.enqueue(signal, {
@@ -135,6 +157,12 @@ export class Callee {
     const byMount = new Map<Mount, ReplyFrame[]>();
     for (const { running, qos } of this.replies.splice(0)) {
       if (qos !== undefined) this.byQos.delete(qos);
+      if (running.ran === true && running.reply?.status === 'ok') {
+        // Answered once its measured usage is charged (the next capture): see charge().
+        running.ran = false;
+        this.awaitingUsage.set(running.id, running);
+        continue;
+      }
       let reply = running.reply ?? { status: 'ok' as const };
       if (reply.status === 'ok' && reply.result !== undefined && valueBytes(reply.result) > this.env.limits.maxValueBytes) {
         reply = { status: 'reject', note: `the result is ${valueBytes(reply.result)} bytes, over the ${this.env.limits.maxValueBytes}-byte limit` };
@@ -169,6 +197,7 @@ export class Callee {
     const frame = running?.frame;
     if (running === undefined || frame === undefined) return; // a local impulse of the same signal: not a remote call
     let answer: InvokeReply | void;
+    const stop = running.metered === true && this.env.meter !== false ? this.env.meter.start() : undefined;
     try {
       answer = handler({
         invokeId: running.id,
@@ -186,6 +215,42 @@ export class Callee {
       throw error; // the heartbeat undoes the handler's writes and records the fact
     }
     running.reply = normalise(answer);
+    if (running.metered === true) {
+      running.ran = true;
+      if (stop !== undefined) this.runtime.pushInput(USAGE_INPUT, { stream: 'callee', seq: ++this.usageSeq, data: encodeMeasured({ id: running.id, ...stop() }) });
+    }
+  }
+
+  /**
+   * A measured usage admitted at capture: `cpu_ns` and `wall_ms` are charged to the call's
+   * ledger, the call is decided again on everything recorded, and its held reply leaves at this
+   * beat's commit — or a refusal (`sec.limit.hit`) when the run went over a budget. The
+   * handler's writes stay: they were committed with its beat.
+   */
+  charge(data: Uint8Array): void {
+    const measured = decodeMeasured(data);
+    if (measured === undefined) {
+      this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: 'a measured usage input could not be read; ignored', origin: 'sec/receive' });
+      return;
+    }
+    recordUsage(this.runtime.tree, measured.id, { cpuNs: measured.cpuNs, wallMs: measured.wallMs });
+    const running = this.awaitingUsage.get(measured.id);
+    if (running === undefined || running.frame === undefined) return;
+    this.awaitingUsage.delete(measured.id);
+    const peer = running.mount.peer;
+    const frame = running.frame;
+    const decision = checkInvoke(this.runtime.tree, {
+      fromEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
+      toEnclave: this.env.enclave,
+      ...(frame.pipeline !== undefined ? { pipeline: frame.pipeline } : {}),
+      usage: usageOf(this.runtime.tree, frame.id),
+      side: 'receive',
+    });
+    if (!decision.allowed) {
+      this.runtime.cei.emit({ topic: decision.topic!, severity: decision.severity, note: decision.note, origin: decision.origin, peer, ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}) });
+      running.reply = { status: 'reject', note: `${decision.note} (measured after the run; its writes stay)` };
+    }
+    this.replies.push({ running, qos: undefined });
   }
 
   private queue(mount: Mount, id: string, note: string): void {

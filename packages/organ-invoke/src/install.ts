@@ -13,6 +13,7 @@ import { Caller } from './caller.ts';
 import { invokeError } from './errors.ts';
 import { DEFAULT_FRAME_LIMITS, ioShares, parseFrame, type CallFrame, type FrameLimits, type FrameProblem, type ReplyFrame } from './frames.ts';
 import { checkInvokeRequest, shapeInvokeSpec } from './request.ts';
+import { processMeter } from './meter.ts';
 import type { InvokeOptions, InvokeOrgan } from './types.ts';
 
 /** The invoke organ's kind and mount mode. */
@@ -49,7 +50,9 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     retainCompleted: count('retainCompleted', options.retainCompleted, 64, 0),
     retainOutcomes: count('retainOutcomes', options.retainOutcomes, 4096, 1),
     exposedOnly: options.exposedOnly === true,
+    meter: options.meter ?? processMeter,
   };
+  if (env.meter !== false && typeof env.meter?.start !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'meter must be { start() } or false', { field: 'meter' });
   try {
     resolveRetry(options.retry);
   } catch (error) {

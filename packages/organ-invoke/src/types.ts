@@ -1,5 +1,6 @@
 /** Public shapes of the invoke organ. */
 import type { PathLike, Tree, Value } from '@cep/cells';
+import type { UsageMeter } from './meter.ts';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { RetryOptions } from '@cep/organ-link';
 
@@ -101,6 +102,14 @@ export interface InvokeOptions {
    * a mount sends in one beat share frames; a received batch with more items is refused whole.
    */
   readonly maxBatchItems?: number;
+  /**
+   * Measures an exposed handler's run when a `cpu_ns` or `wall_ms` budget applies to its call
+   * (default: CPU and wall time of the process while it runs). The measurement enters as a
+   * recorded input (`inv.usage`) and is charged at the next capture; the reply waits for it, so
+   * it leaves one beat later, or as `sec.limit.hit` when over a budget. `false`: measure nothing
+   * — for `replay`, where the logged measurements are admitted instead.
+   */
+  readonly meter?: UsageMeter | false;
   /** Longest timeout a submission may ask for, in beats (default 1,000,000). */
   readonly maxTimeoutBeats?: number;
   /**

@@ -40,7 +40,8 @@ export function loneMemory(network: MemoryNetwork = memoryNetwork(), id = 'memor
 }
 
 /** A provider whose dials never complete (until aborted): a mount that stays `opening`. */
-export function stallProvider(id = 'stall', caps: readonly string[] = ['reliable', 'ordered']): ProviderV1 {
+// It declares aead like every real provider: a keyed mount over a provider without it does not open.
+export function stallProvider(id = 'stall', caps: readonly string[] = ['reliable', 'ordered', 'aead']): ProviderV1 {
   return {
     specificationVersion: PROVIDER_SPEC_V1,
     id,

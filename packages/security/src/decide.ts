@@ -44,6 +44,12 @@ export interface Decision {
   /** `sec/send` or `sec/receive`. */
   readonly origin: string;
   readonly pipeline?: PipelineMeta;
+  /**
+   * Set when allowed: the budgets that applied (defaults, edge, pipeline ceilings, tightest
+   * field by field). A caller that charges usage measured later (`cpuNs`, `wallMs` of the run)
+   * checks it against these by deciding again on the recorded usage.
+   */
+  readonly budgets?: Budgets;
 }
 
 const LIMIT_FIELDS = [
@@ -113,6 +119,7 @@ export function checkInvoke(tree: Tree, check: InvokeCheck): Decision {
     severity: 'debug',
     note: `${check.fromEnclave} -> ${check.toEnclave}: allowed`,
     origin,
+    budgets,
     ...(pipeline !== undefined ? { pipeline } : {}),
   };
 }

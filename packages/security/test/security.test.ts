@@ -88,6 +88,18 @@ describe.each(['send', 'receive'] as const)('checkInvoke on the %s side', (side)
   });
 });
 
+describe('the budgets that applied', () => {
+  const side = 'receive' as const;
+  it('an allowed decision carries them (tightest of defaults, edge and ceilings), so usage measured later can be charged', () => {
+    const tree = runtimeTree();
+    const d = checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side });
+    expect(d.allowed).toBe(true);
+    expect(d.budgets).toMatchObject({ beats: 8, cpuNs: 5_000_000, ioBytes: 65_536, wallMs: 500 });
+    const denied = checkInvoke(tree, { fromEnclave: 'saturn', toEnclave: 'earth', pipeline: META, side });
+    expect(denied.budgets).toBeUndefined();
+  });
+});
+
 describe('approvals', () => {
   it('an edit of the approved spec voids the approval (any edit)', () => {
     fc.assert(fc.property(fc.constantFrom('stage-id', 'gateway', 'ceiling', 'extra-stage'), fc.string({ minLength: 1, maxLength: 10 }), (edit, value) => {

@@ -40,6 +40,7 @@ export class Inbound {
     private readonly window: number,
     private readonly budget: number,
     private readonly mountOf: (key: string) => MountImpl | undefined,
+    private readonly aeadOptional: (peer: string) => boolean = () => false,
   ) {}
 
   on(mode: string, handler: FrameHandler): () => void {
@@ -87,7 +88,11 @@ export class Inbound {
       try {
         branch = decodeBranch(bytes, mount.policy);
       } catch (error) {
-        if (!(error instanceof CepError && error.code === 'AEAD_REQUIRED' && mount.adoptPlaintext())) throw error;
+        const plaintext = error instanceof CepError && error.code === 'AEAD_REQUIRED';
+        if (!(plaintext && mount.adoptPlaintext(this.aeadOptional(mount.peer)))) {
+          if (plaintext) this.refusePlaintext(mount, beat);
+          throw error;
+        }
         branch = decodeBranch(bytes, mount.policy);
       }
     } catch (error) {
@@ -102,6 +107,14 @@ export class Inbound {
       return;
     }
     for (const handler of [...handlers]) handler({ mount, branch, bytes, beat });
+  }
+
+  /** A plaintext frame on a mount that requires AEAD: counted every time, told once per mount (`tp_aead_req`). */
+  private refusePlaintext(mount: MountImpl, beat: number): void {
+    mount.telemetry.count('plain_refused', beat);
+    if (mount.plainRefusalTold) return;
+    mount.plainRefusalTold = true;
+    mount.emit(TOPIC.aeadRequired, 'error', `a plaintext frame was refused: this mount requires AEAD (peer ${mount.peer} is not aead: optional)`);
   }
 
   /** Lets every pump finish (manager closed). */

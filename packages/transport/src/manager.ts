@@ -64,6 +64,14 @@ export interface TransportManagerOptions {
   readonly addressOf?: (peer: string, providerId: string) => string | undefined;
   /** The key shared with a peer; each mount's AEAD key is derived from it. */
   readonly peerKey?: (peer: string) => Uint8Array | undefined;
+  /**
+   * Peers whose mounts may run without AEAD although a key is configured (`aead: optional`).
+   * For every other keyed peer a mount is encrypted or does not open: a provider without the
+   * `aead` cap leaves it in `error` (`tp_aead_req`), and a plaintext frame on it is refused.
+   * Under `optional` the downgrade opens, is told at warn and recorded as `serializer/aead_down`.
+   * Default: no peer.
+   */
+  readonly aeadOptional?: (peer: string) => boolean;
   /** Frames a mount may queue while opening or backpressured (default 4096). */
   readonly maxQueuedFrames?: number;
   /** Largest frame sent or accepted (default the serializer's 64 MiB). */
@@ -134,7 +142,7 @@ class Manager implements TransportManager {
     this.limits = { maxQueuedFrames: options.maxQueuedFrames ?? 4096, maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES };
     const window = positive('inboundWindow', options.inboundWindow, 256);
     const budget = positive('inboundBudgetBytes', options.inboundBudgetBytes, DEFAULT_INBOUND_BUDGET_BYTES);
-    this.inbound = new Inbound(runtime, window, budget, (key) => this.mountsByKey.get(key));
+    this.inbound = new Inbound(runtime, window, budget, (key) => this.mountsByKey.get(key), (peer) => options.aeadOptional?.(peer) === true);
     runtime.onCommit((beat) => {
       for (const mount of this.unsampled) mount.flushTelemetry(beat);
       this.unsampled.clear();
@@ -233,13 +241,22 @@ class Manager implements TransportManager {
       }
       const provider = chosen.provider;
       const outcome = negotiateSerializer(allowed, provider.caps);
+      // Switching AEAD off in the spec is a downgrade too when the peer is keyed.
+      const offBySpec = spec.serializer?.aead === false && peerKey !== undefined;
+      const aeadDown = offBySpec ? this.aeadDowngrade(spec.peer, ['aead']) : this.aeadDowngrade(spec.peer, outcome.downgraded);
+      if (aeadDown === 'refused') {
+        this.refuseWithoutAead(mount, offBySpec ? undefined : provider.id, outcome.on, warnDown, cmpMaxVer);
+        return;
+      }
       for (const feature of outcome.downgraded) {
+        if (feature === 'aead' && aeadDown === 'allowed') continue; // told below, whatever warnDown says
         if (warnDown && !mount.flatnegWarned.has(feature)) {
           mount.flatnegWarned.add(feature);
           mount.emit(TOPIC.flatNegotiation, 'warn', `serializer feature ${feature} turned off: provider ${provider.id} lacks the ${feature} cap`);
         }
       }
-      writeSerializer(this.tree, mount.path, { ...outcome.on, warnDown, cmpMaxVer });
+      writeSerializer(this.tree, mount.path, { ...outcome.on, warnDown, cmpMaxVer, ...(aeadDown === 'allowed' ? { aeadDown: true } : {}) });
+      if (aeadDown === 'allowed') this.noteAeadDowngrade(mount, offBySpec ? 'the mount spec turns it off' : `provider ${provider.id} lacks the aead cap`);
       writeTransport(this.tree, mount.path, provider.id, provider.caps, updLatest);
       writeService(this.tree, { peer: spec.peer, mode: spec.mode, mount: spec.mount, localNode, provider: provider.id, updLatest });
       if (outcome.on.aead && peerKey === undefined) {
@@ -336,6 +353,33 @@ class Manager implements TransportManager {
       deflate: chosen.deflate ?? true,
       aead: chosen.aead ?? this.options.peerKey?.(peer) !== undefined,
     };
+  }
+
+  /**
+   * Whether AEAD was turned off on a mount to `peer` against a configured key: `refused`
+   * unless the peer is `aead: optional` (then `allowed`); `none` when AEAD stays on, the mount
+   * never asked for it, or no key exists.
+   */
+  private aeadDowngrade(peer: string, downgraded: readonly SerializerFeature[]): 'none' | 'allowed' | 'refused' {
+    if (!downgraded.includes('aead') || this.options.peerKey?.(peer) === undefined) return 'none';
+    return this.options.aeadOptional?.(peer) === true ? 'allowed' : 'refused';
+  }
+
+  /** A keyed mount whose provider cannot encrypt: it does not open (no silent downgrade). */
+  private refuseWithoutAead(mount: MountImpl, providerId: string | undefined, on: Readonly<Record<SerializerFeature, boolean>>, warnDown: boolean, cmpMaxVer: number): void {
+    const why = providerId === undefined ? 'the mount spec turns aead off' : `provider ${providerId} lacks the aead cap`;
+    const note = `a key is configured for peer ${mount.peer} but ${why}; the mount does not open in plaintext (set aead: optional for this peer to allow it)`;
+    this.detach(mount, 'aead-required', true);
+    writeSerializer(this.tree, mount.path, { ...on, warnDown, cmpMaxVer });
+    mount.setState('error', note);
+    mount.emit(TOPIC.aeadRequired, 'error', note);
+  }
+
+  /** An allowed downgrade (`aead: optional`): told at warn once per mount whatever `warnDown` says, and kept in `serializer/`. */
+  private noteAeadDowngrade(mount: MountImpl, why: string): void {
+    if (mount.flatnegWarned.has('aead')) return;
+    mount.flatnegWarned.add('aead');
+    mount.emit(TOPIC.flatNegotiation, 'warn', `aead is off: ${why}; allowed only because peer ${mount.peer} is aead: optional`);
   }
 
   private policyFor(peer: string, mode: string, mountName: string, on: Readonly<Record<SerializerFeature, boolean>>, cmpMaxVer: number): SerializerPolicy {
@@ -563,13 +607,25 @@ class Manager implements TransportManager {
     const provider = this.providers.get(providerId);
     const caps = provider?.caps ?? [];
     const outcome = negotiateSerializer(this.allowance(peer), caps);
+    const aeadDown = this.aeadDowngrade(peer, outcome.downgraded);
     mount.initiator = false;
     mount.provider = providerId;
     mount.providerCaps = caps;
+    if (aeadDown === 'refused') {
+      mount.channelId = id;
+      mount.channel = channel;
+      this.tree.batch(() => {
+        mount.telemetry.init(beat);
+        this.refuseWithoutAead(mount, providerId, outcome.on, false, COMPARATOR_VERSION);
+      });
+      this.tell({ type: 'error', mount, beat, note: `provider ${providerId} lacks the aead cap` });
+      return;
+    }
     mount.policy = this.policyFor(peer, mode, mountName, outcome.on, COMPARATOR_VERSION);
     mount.attach(id, channel);
     this.tree.batch(() => {
-      writeMountConfig(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, required: [], preferred: [], updLatest: false, serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION } });
+      writeMountConfig(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, required: [], preferred: [], updLatest: false, serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION, ...(aeadDown === 'allowed' ? { aeadDown: true } : {}) } });
+      if (aeadDown === 'allowed') this.noteAeadDowngrade(mount, `provider ${providerId} lacks the aead cap`);
       writeTransport(this.tree, mount.path, providerId, caps, false);
       writeService(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, provider: providerId, updLatest: false });
       mount.telemetry.init(beat);

@@ -128,19 +128,22 @@ export class MountImpl implements Mount {
   }
 
   /**
-   * An accepted mount whose peer sends plaintext payloads while we expected AEAD: the peer's
-   * mount turned `aead_ok` off. The channel itself is authenticated (provider handshake and
-   * per-record tags), so we follow the dialler's choice rather than refuse every frame, and
-   * say so once (`tp_flatneg`). A mount this side dialled keeps its own policy (fail closed).
+   * The mount's peer sends plaintext payloads while we expected AEAD. Followed (AEAD turned off
+   * for this mount, told at warn, recorded as `serializer/aead_down`) only when the peer is
+   * `aead: optional` and we did not dial; otherwise the frame is refused (no silent downgrade).
    */
-  adoptPlaintext(): boolean {
-    if (this.initiator || this.policy.aead === undefined) return false;
+  adoptPlaintext(aeadOptional: boolean): boolean {
+    if (!aeadOptional || this.initiator || this.policy.aead === undefined) return false;
     const { aead: _dropped, ...rest } = this.policy;
     this.policy = rest;
     this.runtime.tree.set([...this.path, name('serializer'), name('aead_ok')], bool(false));
-    this.emit(TOPIC.flatNegotiation, 'warn', 'the peer sends plaintext payloads on this mount (its aead_ok is off); following it');
+    this.runtime.tree.set([...this.path, name('serializer'), name('aead_down')], bool(true));
+    this.emit(TOPIC.flatNegotiation, 'warn', `the peer sends plaintext payloads on this mount (its aead_ok is off); following it because peer ${this.peer} is aead: optional`);
     return true;
   }
+
+  /** Whether a plaintext refusal was told already (one CEI per mount; every refusal is counted). */
+  plainRefusalTold = false;
 
   setState(state: MountState, note?: string): void {
     this.state = state;

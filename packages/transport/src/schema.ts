@@ -52,7 +52,12 @@ export interface MountRecord {
   readonly required: readonly string[];
   readonly preferred: readonly string[];
   readonly updLatest: boolean;
-  readonly serializer: Readonly<Record<SerializerFeature, boolean>> & { readonly warnDown: boolean; readonly cmpMaxVer: number };
+  readonly serializer: Readonly<Record<SerializerFeature, boolean>> & {
+    readonly warnDown: boolean;
+    readonly cmpMaxVer: number;
+    /** AEAD is off although a key is configured, allowed by the peer's `aead: optional`. */
+    readonly aeadDown?: boolean;
+  };
 }
 
 /** Writes the request half of a mount: caps, serializer allowances, local node. */
@@ -76,6 +81,9 @@ export function writeSerializer(tree: Tree, root: Name[], s: MountRecord['serial
   tree.set(at2('aead_ok'), bool(s.aead));
   tree.set(at2('warn_down'), bool(s.warnDown));
   tree.set(at2('cmp_max_ver'), u64(BigInt(s.cmpMaxVer)));
+  // Present only while a downgrade is in effect, so a reader sees it and nothing else changes shape.
+  if (s.aeadDown === true) tree.set(at2('aead_down'), bool(true));
+  else if (tree.get(at2('aead_down')) !== undefined) tree.remove(at2('aead_down'));
 }
 
 /** Writes `transport/`: the chosen provider and its caps. */
@@ -95,7 +103,7 @@ export function writeState(tree: Tree, root: Name[], state: MountState, note?: s
 }
 
 /** The u64 counters of a mount's telemetry. */
-export type TelemetryCounter = 'ready_count' | 'bp_count' | 'fatal_count' | 'frame_count';
+export type TelemetryCounter = 'ready_count' | 'bp_count' | 'fatal_count' | 'frame_count' | 'plain_refused';
 
 /** Telemetry of one mount: counters and last-seen fields, each stamped with the beat. */
 export class Telemetry {

@@ -12,6 +12,11 @@ export const TOPIC = Object.freeze({
   catalogSync: 'tp_catsync',
   /** A serializer feature the mount allows was turned off because its provider lacks it. */
   flatNegotiation: 'tp_flatneg',
+  /**
+   * A keyed mount refused to run in plaintext: its provider lacks the `aead` cap, or a
+   * plaintext frame arrived on it (only a peer configured `aead: optional` may downgrade).
+   */
+  aeadRequired: 'tp_aead_req',
   /** A mount's channel asked the sender to wait. */
   backpressure: 'tp_backpr',
   /** A frame could not be handed to the channel. */

@@ -7,7 +7,8 @@ import { createTransportManager, type InboundFrame, type TransportManager } from
 import { FakeProvider, settle } from './fake-provider.ts';
 
 const RELIABLE = ['reliable', 'ordered', 'streaming', 'remote_net', 'crc32c', 'deflate', 'aead'];
-const UNRELIABLE = ['unreliable', 'datagram', 'remote_net', 'crc32c'];
+// As the UDP provider: it encrypts too (a keyed mount never runs in plaintext unless allowed).
+const UNRELIABLE = ['unreliable', 'datagram', 'remote_net', 'crc32c', 'aead'];
 const KEY = new Uint8Array(32).fill(9);
 
 let managers: TransportManager[] = [];
@@ -16,7 +17,7 @@ afterEach(async () => {
   managers = [];
 });
 
-function setup(providers: FakeProvider[], extra: { peerKey?: boolean; runtime?: Runtime; inboundBudgetBytes?: number } = {}) {
+function setup(providers: FakeProvider[], extra: { peerKey?: boolean; runtime?: Runtime; inboundBudgetBytes?: number; aeadOptional?: boolean } = {}) {
   const runtime = extra.runtime ?? createRuntime();
   const manager = createTransportManager(runtime, {
     localNode: 'earth',
@@ -24,6 +25,7 @@ function setup(providers: FakeProvider[], extra: { peerKey?: boolean; runtime?: 
     ...(extra.inboundBudgetBytes !== undefined ? { inboundBudgetBytes: extra.inboundBudgetBytes } : {}),
     addressOf: (peer) => `${peer}.test`,
     peerKey: extra.peerKey === false ? undefined : () => KEY,
+    ...(extra.aeadOptional === true ? { aeadOptional: () => true } : {}),
   });
   managers.push(manager);
   return { runtime, manager, tree: runtime.tree };
@@ -119,7 +121,7 @@ describe('mounts', () => {
 
   it('tp_flatneg once per feature the provider lacks, outcome written to serializer/', () => {
     const pipe = new FakeProvider('pipe', ['reliable', 'ordered', 'local_ipc']);
-    const { runtime, manager, tree } = setup([pipe]);
+    const { runtime, manager, tree } = setup([pipe], { aeadOptional: true });
     const seen = facts(runtime);
     manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, deflate: true, aead: true } });
     manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, deflate: true, aead: true } });
@@ -130,8 +132,54 @@ describe('mounts', () => {
     for (const field of ['crc32c_ok', 'deflate_ok', 'aead_ok']) expect(read(tree, `/net/mounts/saturn/link/main/serializer/${field}`)).toBe(false);
   });
 
+  it('a keyed peer whose provider lacks aead: the mount goes to error (tp_aead_req) and opens nothing', () => {
+    const pipe = new FakeProvider('pipe', ['reliable', 'ordered', 'local_ipc', 'crc32c', 'deflate']);
+    const { runtime, manager, tree } = setup([pipe]);
+    const seen = facts(runtime);
+    const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    expect(mount.state).toBe('error');
+    expect(pipe.opens).toHaveLength(0);
+    expect(read(tree, '/net/mounts/saturn/link/main/error_note')).toContain('lacks the aead cap');
+    expect(read(tree, '/net/mounts/saturn/link/main/serializer/aead_ok')).toBe(false);
+    expect(seen).toEqual([expect.objectContaining({ topic: 'tp_aead_req', severity: 'error' })]);
+    expect(seen.some((f) => f.topic === 'tp_flatneg')).toBe(false);
+  });
+
+  it('aead: optional lets the same mount open in plaintext, told at warn and recorded as serializer/aead_down', async () => {
+    const pipe = new FakeProvider('pipe', ['reliable', 'ordered', 'local_ipc', 'crc32c', 'deflate']);
+    const { runtime, manager, tree } = setup([pipe], { aeadOptional: true });
+    const seen = facts(runtime);
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { warnDown: false } });
+    await beat(runtime);
+    expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('open');
+    expect(read(tree, '/net/mounts/saturn/link/main/serializer/aead_ok')).toBe(false);
+    expect(read(tree, '/net/mounts/saturn/link/main/serializer/aead_down')).toBe(true);
+    expect(seen.filter((f) => f.topic === 'tp_flatneg')).toEqual([expect.objectContaining({ severity: 'warn', note: expect.stringContaining('aead: optional') })]);
+  });
+
+  it('a spec that turns aead off for a keyed peer is refused the same way, unless the peer is aead: optional', async () => {
+    const strict = setup([new FakeProvider('tcp', RELIABLE)]);
+    const seen = facts(strict.runtime);
+    const refused = strict.manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { aead: false } });
+    expect(refused.state).toBe('error');
+    expect(read(strict.tree, '/net/mounts/saturn/link/main/error_note')).toContain('the mount spec turns aead off');
+    expect(seen).toEqual([expect.objectContaining({ topic: 'tp_aead_req' })]);
+    const loose = setup([new FakeProvider('tcp', RELIABLE)], { aeadOptional: true });
+    loose.manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { aead: false } });
+    await beat(loose.runtime);
+    expect(read(loose.tree, '/net/mounts/saturn/link/main/state')).toBe('open');
+    expect(read(loose.tree, '/net/mounts/saturn/link/main/serializer/aead_down')).toBe(true);
+  });
+
+  it('a mount with AEAD on carries no serializer/aead_down', () => {
+    const { manager, tree } = setup([new FakeProvider('tcp', RELIABLE)], { aeadOptional: true });
+    manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    expect(read(tree, '/net/mounts/saturn/link/main/serializer/aead_ok')).toBe(true);
+    expect(read(tree, '/net/mounts/saturn/link/main/serializer/aead_down')).toBeUndefined();
+  });
+
   it('warn_down=false turns features off silently', () => {
-    const { runtime, manager, tree } = setup([new FakeProvider('pipe', ['reliable'])]);
+    const { runtime, manager, tree } = setup([new FakeProvider('pipe', ['reliable'])], { peerKey: false });
     const seen = facts(runtime);
     manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, warnDown: false } });
     expect(seen).toEqual([]);
@@ -510,10 +558,10 @@ describe('inbound', () => {
     expect(pong).toBe('pong');
   });
 
-  it('an accepted mount follows a dialler that turned aead off (tp_flatneg once); a dialled mount keeps refusing plaintext', async () => {
+  async function acceptedPlaintext(aeadOptional: boolean) {
     const listener = new FakeProvider('tcp', RELIABLE);
     const saturnRuntime = createRuntime();
-    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener], peerKey: () => KEY });
+    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener], peerKey: () => KEY, ...(aeadOptional ? { aeadOptional: (p: string) => p === 'earth' } : {}) });
     managers.push(saturn);
     await saturn.listen('tcp', 'saturn.test');
     const seen = facts(saturnRuntime);
@@ -525,9 +573,43 @@ describe('inbound', () => {
     incoming.inject(encodeBranch(branch('x'.repeat(100)), {}));
     incoming.inject(encodeBranch(branch('y'.repeat(100)), {}));
     await beat(saturnRuntime);
+    return { tree: saturnRuntime.tree, seen, got };
+  }
+
+  it('a plaintext frame on an accepted AEAD mount is refused, counted and told once (tp_aead_req); AEAD stays on', async () => {
+    const { tree, seen, got } = await acceptedPlaintext(false);
+    expect(got).toEqual([]);
+    expect(tree.getValue('/net/mounts/earth/link/main/serializer/aead_ok')).toEqual({ type: 'bool', value: true });
+    expect(tree.getValue('/net/mounts/earth/link/main/serializer/aead_down')).toBeUndefined();
+    expect(read(tree, '/net/telemetry/earth/main/plain_refused')).toBe(2n);
+    expect(seen.filter((f) => f.topic === 'tp_aead_req')).toEqual([expect.objectContaining({ severity: 'error' })]);
+    expect(seen.some((f) => f.topic === 'tp_flatneg')).toBe(false);
+  });
+
+  it('under aead: optional an accepted mount follows a dialler that turned aead off (tp_flatneg once, serializer/aead_down)', async () => {
+    const { tree, seen, got } = await acceptedPlaintext(true);
     expect(got).toEqual(['x'.repeat(100), 'y'.repeat(100)]);
-    expect(saturnRuntime.tree.getValue('/net/mounts/earth/link/main/serializer/aead_ok')).toEqual({ type: 'bool', value: false });
+    expect(tree.getValue('/net/mounts/earth/link/main/serializer/aead_ok')).toEqual({ type: 'bool', value: false });
+    expect(tree.getValue('/net/mounts/earth/link/main/serializer/aead_down')).toEqual({ type: 'bool', value: true });
     expect(seen.filter((f) => f.topic === 'tp_flatneg')).toHaveLength(1);
+    expect(seen.some((f) => f.topic === 'tp_aead_req')).toBe(false);
+  });
+
+  it('an accepted channel from a keyed peer over a provider without aead is closed, the mount in error', async () => {
+    const listener = new FakeProvider('pipe', ['reliable', 'ordered', 'local_ipc']);
+    const saturnRuntime = createRuntime();
+    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener], peerKey: () => KEY });
+    managers.push(saturn);
+    await saturn.listen('pipe', 'saturn.sock');
+    const seen = facts(saturnRuntime);
+    const events: string[] = [];
+    saturn.onMountEvent((e) => void events.push(e.type));
+    const incoming = listener.incoming('earth', 'link', 'main');
+    await beat(saturnRuntime);
+    expect(read(saturnRuntime.tree, '/net/mounts/earth/link/main/state')).toBe('error');
+    expect(incoming.closedWith).toBe('aead-required');
+    expect(events).toEqual(['error']);
+    expect(seen).toEqual([expect.objectContaining({ topic: 'tp_aead_req' })]);
   });
 
   it('a listener refusal is counted and visible as tp_fatal', async () => {

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { isLoopbackHost } from '../http-guard.ts';
 import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { declaresPolicy, securitySection, type SecurityConfig } from './security.ts';
+import { peerPolicySection } from './peer-policy.ts';
 
 /** Largest key or token file read, in bytes (a hex key with a newline is 65). */
 export const SECRET_FILE_MAX_BYTES = 4096;
@@ -293,6 +294,7 @@ export function createConfigSchema(baseDir: string) {
       mirrors: z.array(mirror).default([]),
       invoke: z.array(handler).default([]),
       security: securitySection.prefault({}),
+      peer_policy: peerPolicySection,
     })
     // Cross-section checks. `when: () => true` runs them even when a field above has
     // failed, so one run reports every problem; hence the defensive reads of a value
@@ -346,6 +348,16 @@ export function createConfigSchema(baseDir: string) {
             ctx.addIssue({ code: 'custom', path: ['peers', i, 'enclave'], message: `"${peer['enclave']}" is not declared under security.enclaves` });
           }
         });
+        // peer_policy: its default enclave must be declared (when any are), and aead modes name keyed peers.
+        const peerPolicy = typeof doc['peer_policy'] === 'object' && doc['peer_policy'] !== null ? (doc['peer_policy'] as Record<string, unknown>) : {};
+        const defaultEnclave = peerPolicy['default_enclave'];
+        if (declared !== undefined && typeof defaultEnclave === 'string' && !declared.has(defaultEnclave)) {
+          ctx.addIssue({ code: 'custom', path: ['peer_policy', 'default_enclave'], message: `"${defaultEnclave}" is not declared under security.enclaves` });
+        }
+        const aeadModes = typeof peerPolicy['aead'] === 'object' && peerPolicy['aead'] !== null ? Object.keys(peerPolicy['aead']) : [];
+        for (const peerName of aeadModes) {
+          if (keys[peerName] === undefined) ctx.addIssue({ code: 'custom', path: ['peer_policy', 'aead', peerName], message: `no key for peer "${peerName}": AEAD applies only to keyed peers` });
+        }
         for (const section of ['mirrors', 'invoke'] as const) {
           const names = new Set<unknown>();
           list(section).forEach((item, i) => {

@@ -11,6 +11,7 @@ import { formatName, parsePath } from '@cep/cells';
 import { approvePipeline, declarePolicy } from '@cep/security';
 import { RESERVED_BRANCHES, declaresPolicy } from '../config/schema.ts';
 import { nodeError } from '../errors.ts';
+import { enclaveOfPeer } from '../config/peer-policy.ts';
 import type { PeerContext } from './context.ts';
 
 /** What the security wiring reports back. */
@@ -21,9 +22,13 @@ export interface SecurityHandle {
   readonly approved: readonly string[];
 }
 
-/** The enclave of `peer` as this peer's config states it (`peers[].enclave`, else this peer's own). */
-export function enclaveOf(config: PeerContext['config'], peer: string): string {
-  return config.peers.find((p) => p.name === peer)?.enclave ?? config.enclave;
+/**
+ * The enclave of `peer` as this peer's config states it: `peers[].enclave` (else this peer's
+ * own) for a listed peer, `peer_policy.default_enclave` for any other, else none — and the
+ * invoke organ denies every call with a peer of no enclave.
+ */
+export function enclaveOf(config: PeerContext['config'], peer: string): string | undefined {
+  return enclaveOfPeer(config, peer);
 }
 
 /** The names of `path` as text, or undefined when it is not a valid cell path. */

@@ -15,6 +15,7 @@ import { nats, type NatsCredentials } from '@cep/provider-nats';
 import type { PeerConfig } from '../config/schema.ts';
 import type { PeerContext } from './context.ts';
 import { loadProviderPlugins } from './provider-plugins.ts';
+import { admitsPeer, aeadOptional } from '../config/peer-policy.ts';
 
 /** What the transport wiring reports back. */
 export interface TransportHandle {
@@ -52,7 +53,20 @@ async function makeProviders(config: PeerConfig, peer: PeerKeys): Promise<Provid
 /** Starts providers, manager and listeners for `ctx.config`. */
 export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> {
   const { config, log, runtime } = ctx;
-  const keys: Record<string, Uint8Array> = { ...config.keys };
+  // A keyed peer not listed under peers is refused at the door unless peer_policy gives it a
+  // default enclave: its key is not handed to the providers, so its handshake fails (AUTH_FAILED,
+  // counted under /net/listeners/<id>/ and told as tp_fatal). Never silently our own enclave.
+  const keys: Record<string, Uint8Array> = {};
+  const refused: string[] = [];
+  for (const [peer, key] of Object.entries(config.keys)) {
+    if (admitsPeer(config, peer)) keys[peer] = key;
+    else refused.push(peer);
+  }
+  if (refused.length > 0) {
+    log.warn({ peers: refused }, 'keyed peers not listed under peers are refused (set peer_policy.default_enclave to admit them)');
+  }
+  const optional = Object.keys(config.keys).filter((peer) => aeadOptional(config, peer));
+  if (optional.length > 0) log.warn({ peers: optional }, 'aead: optional — mounts to these peers may run in plaintext');
   // Every provider is registered, so negotiation can pick any of them; only used ones listen.
   const providers = await makeProviders(config, { localPeer: config.peer, keys });
   const addresses = new Map<string, string>();
@@ -62,6 +76,7 @@ export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> 
     providers,
     addressOf: (peer, providerId) => addresses.get(`${peer}/${providerId}`),
     peerKey: (peer) => keys[peer],
+    aeadOptional: (peer) => aeadOptional(config, peer),
   });
   ctx.onShutdown('transport manager', () => manager.close());
   const listening: Record<string, string> = {};

@@ -69,6 +69,8 @@ export async function startSaturn(harness: PeerHarness, via: Via, options: { fix
   const listen = via === 'tcp' ? { tcp: `127.0.0.1:${port}` } : { pipe: join(harness.dir, 'saturn.sock') };
   const file = harness.writeConfig('saturn.json', peerConfig('saturn', {
     keys: { earth: { hex: KEY }, luna: { hex: KEY } },
+    // earth and luna dial saturn without being listed under its peers: admitted into lab, by name.
+    peer_policy: { default_enclave: 'lab' },
     listen,
     invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
   }));
