@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { isLoopbackHost } from '../http-guard.ts';
 import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { declaresPolicy, securitySection, type SecurityConfig } from './security.ts';
+import { limitsSection } from './limits.ts';
 
 /** Largest key or token file read, in bytes (a hex key with a newline is 65). */
 export const SECRET_FILE_MAX_BYTES = 4096;
@@ -293,6 +294,8 @@ export function createConfigSchema(baseDir: string) {
       mirrors: z.array(mirror).default([]),
       invoke: z.array(handler).default([]),
       security: securitySection.prefault({}),
+      /** Resource bounds for authenticated peers (see limits.ts): every field has a safe default. */
+      limits: limitsSection.prefault({}),
     })
     // Cross-section checks. `when: () => true` runs them even when a field above has
     // failed, so one run reports every problem; hence the defensive reads of a value
