@@ -10,8 +10,8 @@ import type { Input, InputContext, LoggedInput } from './types.ts';
 
 type Handler = (input: Input, ctx: InputContext) => void;
 
-/** The default of `RuntimeOptions.inboundLogBytes`: 64 MiB of input data kept in the inbound log. */
-export const DEFAULT_INBOUND_LOG_BYTES = 64 * 1024 * 1024;
+/** The default of `RuntimeOptions.inboundLogBytes`: 16 MiB of input data kept in the inbound log. */
+export const DEFAULT_INBOUND_LOG_BYTES = 16 * 1024 * 1024;
 
 export class Inputs {
   private readonly handlers = new Map<string, Handler>();

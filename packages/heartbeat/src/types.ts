@@ -327,7 +327,7 @@ export interface RuntimeOptions {
    */
   readonly cpuClock?: () => bigint;
   /**
-   * Bytes of input data the inbound log keeps (default `DEFAULT_INBOUND_LOG_BYTES`, 64 MiB):
+   * Bytes of input data the inbound log keeps (default `DEFAULT_INBOUND_LOG_BYTES`, 16 MiB):
    * past it the oldest entries are dropped, so big frames cannot grow memory without bound.
    * A durable store gets every input through `onCommitted` before any is dropped.
    */

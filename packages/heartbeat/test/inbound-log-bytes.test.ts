@@ -33,7 +33,7 @@ describe('inbound log byte cap', () => {
   });
 
   it('defaults to DEFAULT_INBOUND_LOG_BYTES and refuses a bad cap', () => {
-    expect(DEFAULT_INBOUND_LOG_BYTES).toBe(64 * MiB);
+    expect(DEFAULT_INBOUND_LOG_BYTES).toBe(16 * MiB);
     expect(() => createRuntime({ inboundLogBytes: -1 })).toThrow(expect.objectContaining({ code: 'INPUT_INVALID' }));
   });
 

@@ -21,7 +21,8 @@ const FRAME_BYTES = Number(process.argv[3] ?? 1 << 20);
 const MOUNTS = Number(process.argv[4] ?? 4);
 /** Optional `limits.inbound_log_bytes` for saturn (default: the config's default). */
 const LOG_BYTES = process.argv[5] === undefined ? undefined : Number(process.argv[5]);
-const AFTER_MS = 10_000;
+/** How long after the flood saturn's RSS is read again (env AFTER_MS, default 10 s). */
+const AFTER_MS = Number(process.env['AFTER_MS'] ?? 10_000);
 const CLIENT = fileURLToPath(new URL('../test/support/keyed-flood-client.mjs', import.meta.url));
 const MB = 2 ** 20;
 
@@ -60,6 +61,7 @@ try {
   const trimmed = await metric(saturn, 'cep_inbound_log_trimmed_total');
   await new Promise((r) => setTimeout(r, AFTER_MS));
   const after = rss(saturn.pid);
+  const logBytesAfter = await metric(saturn, 'cep_inbound_log_bytes');
   const { earth } = await startEarth(harness, 'tcp', address, { mirror: false });
   await until(() => requestStates(earth), (s) => s.link === 'active' && s.invoke === 'active', 'earth to link', 60_000);
   const answer = await earth.invoke('saturn', 'add', 41);
@@ -68,7 +70,8 @@ try {
     `flood ${FLOOD_MS / 1000} s, ${MOUNTS} mount(s), ${FRAME_BYTES} B frames: ${done.frames ?? '?'} frames (${((done.bytes ?? 0) / MB).toFixed(0)} MiB) sent\n` +
       `saturn RSS: ${(base / MB).toFixed(0)} MB at rest (anchor), mean ${(mean / MB).toFixed(0)} MB and peak ${(peak / MB).toFixed(0)} MB during the flood ` +
       `(peak/rest ${(peak / base).toFixed(2)}), ${(after / MB).toFixed(0)} MB ${AFTER_MS / 1000} s after (after/rest ${(after / base).toFixed(2)})\n` +
-      `inbound log at the end: ${(logBytes / MB).toFixed(1)} MiB, ${trimmed} entries trimmed; invoke after the flood: ${JSON.stringify(answer)}`,
+      `inbound log: ${(logBytes / MB).toFixed(1)} MiB at the end of the flood (${trimmed} entries trimmed), ${(logBytesAfter / MB).toFixed(1)} MiB ${AFTER_MS / 1000} s after\n` +
+      `invoke after the flood: ${JSON.stringify(answer)}`,
   );
 } finally {
   await harness.cleanup();
