@@ -476,7 +476,7 @@ class Manager implements TransportManager {
 
   /** Applies one admitted edge event to the tree (capture of `beat`). */
   private admitEvent(stream: string, event: EdgeEvent, beat: number): void {
-    if (event.t === 'rejected') return this.admitRejection(event, beat);
+    if (event.t === 'rejected') return this.admitRejection(event);
     const [peer, mode, mountName] = stream.split('/') as [string, string, string];
     const mount = this.mountsByKey.get(stream);
     if (event.t === 'accepted') return this.admitAccepted(mount, peer, mode, mountName, event.ch, event.provider, beat);
@@ -618,7 +618,7 @@ class Manager implements TransportManager {
   }
 
   /** Counts an admitted (possibly coalesced) refusal; {@link writeRefusals} writes the beat's total at commit. */
-  private admitRejection(event: Extract<EdgeEvent, { t: 'rejected' }>, _beat: number): void {
+  private admitRejection(event: Extract<EdgeEvent, { t: 'rejected' }>): void {
     const n = Number.isSafeInteger(event.n) && event.n! > 0 ? event.n! : 1;
     const entry = this.beatRefusals.get(event.provider);
     this.beatRefusals.set(event.provider, { n: (entry?.n ?? 0) + n, code: event.code, note: event.note, claimed: event.claimed });
