@@ -7,6 +7,7 @@
  * truth and nothing is copied on every beat.
  */
 import { formatName, type Tree, type Value } from '@cep/cells';
+import type { InboundLogStats } from '@cep/heartbeat';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { BeatDriverStats } from './beat-driver.ts';
 
@@ -63,6 +64,8 @@ export interface PeerMetricsOptions {
   readonly beat: () => number;
   /** The beat driver's counters, when one runs. */
   readonly driver?: () => BeatDriverStats;
+  /** The runtime's inbound log size and the entries its byte cap dropped, when given. */
+  readonly inboundLog?: () => InboundLogStats;
 }
 
 /** Creates the peer's registry and its metrics. */
@@ -120,6 +123,26 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
       collect() {
         this.reset();
         this.inc(driver().missedSlots);
+      },
+    });
+  }
+  const inboundLog = options.inboundLog;
+  if (inboundLog !== undefined) {
+    new Gauge({
+      name: 'cep_inbound_log_bytes',
+      help: 'Input data bytes the inbound log holds (bounded by limits.inbound_log_bytes).',
+      registers,
+      collect() {
+        this.set(inboundLog().bytes);
+      },
+    });
+    new Counter({
+      name: 'cep_inbound_log_trimmed_total',
+      help: 'Inbound log entries dropped, oldest first, because the log passed its byte bound.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(inboundLog().trimmed);
       },
     });
   }

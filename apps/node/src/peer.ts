@@ -83,7 +83,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   const { config } = options;
   const log = options.log;
   const handlers = options.handlers ?? [];
-  const runtime = options.runtime ?? createRuntime();
+  const runtime = options.runtime ?? createRuntime({ inboundLogBytes: config.limits.inbound_log_bytes });
   const hooks = createShutdownHooks(log);
   let driver: BeatDriver | undefined;
   let stopping: Promise<StopResult> | undefined;
@@ -142,7 +142,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     transport = await wireTransport(ctx);
     organs = await wireOrgans(ctx, transport.manager);
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
-    metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats });
+    metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats, inboundLog: () => runtime.inboundLogStats });
     if (config.http !== false) {
       const endpoint = await startHttpServer({
         host: config.http.host,

@@ -27,10 +27,10 @@ async function getJson(peer: Peer, path: string): Promise<{ status: number; body
 }
 
 describe('GET /net', () => {
-  it('shows only the provider catalog in /net on a peer with nothing linked', async () => {
+  it('shows only the provider catalog and the resource bounds in /net on a peer with nothing linked', async () => {
     const peer = await peerFor('earth');
     const { body } = await getJson(peer, '/net?path=/net');
-    expect(Object.keys((body as { value: object }).value)).toEqual(['organs', 'transports']);
+    expect(Object.keys((body as { value: object }).value)).toEqual(['limits', 'organs', 'transports']);
     expect(Object.keys((body as { value: { organs: object } }).value.organs).sort()).toEqual(['invoke', 'link', 'mirror']);
     expect(Object.keys((body as { value: { transports: object } }).value.transports).sort()).toEqual(['pipe', 'tcp', 'udp']);
   });

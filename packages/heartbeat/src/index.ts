@@ -8,7 +8,9 @@ export { replay, type ReplayOptions, type ReplayResult } from './replay.ts';
 export { SEVERITIES, DIAG_MAILBOX, cehPath, writeCeh } from './cei.ts';
 export { MEASURE_INPUT } from './episodes.ts';
 export { organStore } from './organs.ts';
+export { DEFAULT_INBOUND_LOG_BYTES } from './inputs.ts';
 export type {
+  InboundLogStats,
   AgendaEntry,
   BeatReport,
   Cei,

@@ -1,20 +1,43 @@
 /**
  * External inputs (frames, measurements): pushed at any time, admitted at the next capture
  * in a deterministic order — by kind, then stream, then sequence — and logged.
+ *
+ * The log is bounded in bytes: when the data of the logged inputs passes the cap, the oldest
+ * entries go (a durable store has had them through `onCommitted` at their own beat already).
  */
 import { hbError } from './errors.ts';
 import type { Input, InputContext, LoggedInput } from './types.ts';
 
 type Handler = (input: Input, ctx: InputContext) => void;
 
+/** The default of `RuntimeOptions.inboundLogBytes`: 16 MiB of input data kept in the inbound log. */
+export const DEFAULT_INBOUND_LOG_BYTES = 16 * 1024 * 1024;
+
 export class Inputs {
   private readonly handlers = new Map<string, Handler>();
   private pending: Array<{ kind: string; input: Input }> = [];
   private readonly pendingKeys = new Set<string>();
-  log: LoggedInput[] = [];
+  private entries: LoggedInput[] = [];
+  /** Index of the oldest live entry in `entries` (trimmed entries before it are compacted lazily). */
+  private head = 0;
+  /** Data bytes of the live entries. */
+  bytes = 0;
+  /** Entries dropped because the log passed its byte cap (since creation). */
+  trimmed = 0;
+
+  constructor(private readonly maxBytes: number = DEFAULT_INBOUND_LOG_BYTES) {}
+
+  /** The live entries, oldest first. */
+  get log(): LoggedInput[] {
+    if (this.head > 0) this.compact();
+    return this.entries;
+  }
 
   clear(beforeBeat: number | undefined): void {
-    this.log = beforeBeat === undefined ? [] : this.log.filter((entry) => entry.beat >= beforeBeat);
+    const kept = beforeBeat === undefined ? [] : this.log.filter((entry) => entry.beat >= beforeBeat);
+    this.entries = kept;
+    this.head = 0;
+    this.bytes = kept.reduce((sum, entry) => sum + entry.data.length, 0);
   }
 
   define(kind: string, handler: Handler): void {
@@ -45,11 +68,30 @@ export class Inputs {
     this.pending = [];
     this.pendingKeys.clear();
     batch.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.input.stream, b.input.stream) || a.input.seq - b.input.seq);
-    return batch.map(({ kind, input }) => {
+    const admitted = batch.map(({ kind, input }) => {
       const logged: LoggedInput = Object.freeze({ beat, kind, stream: input.stream, seq: input.seq, data: input.data });
-      this.log.push(logged);
+      this.entries.push(logged);
+      this.bytes += logged.data.length;
       return { logged, handler: this.handlers.get(kind)! };
     });
+    this.trim();
+    return admitted;
+  }
+
+  /** Drops the oldest entries until the live data fits the cap (the newest entries are kept). */
+  private trim(): void {
+    while (this.bytes > this.maxBytes && this.head < this.entries.length) {
+      this.bytes -= this.entries[this.head]!.data.length;
+      this.head++;
+      this.trimmed++;
+    }
+    // Compact once the dropped prefix is as long as what is kept, so trimming stays O(1) amortized.
+    if (this.head > 0 && this.head >= this.entries.length - this.head) this.compact();
+  }
+
+  private compact(): void {
+    this.entries = this.entries.slice(this.head);
+    this.head = 0;
   }
 }
 

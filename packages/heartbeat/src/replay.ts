@@ -16,6 +16,8 @@ export interface ReplayOptions {
   /** The recorded run's first beat (default: the tree's beat). */
   readonly startBeat?: number;
   readonly ceiRetain?: number;
+  /** The replaying runtime's inbound log cap (default the runtime's). */
+  readonly inboundLogBytes?: number;
 }
 
 /** What {@link replay} returns: the root digest after every beat, and the runtime. */
@@ -34,6 +36,7 @@ export function replay(log: readonly LoggedInput[], options: ReplayOptions): Rep
     tree: options.tree,
     ...(options.startBeat === undefined ? {} : { startBeat: options.startBeat }),
     ...(options.ceiRetain === undefined ? {} : { ceiRetain: options.ceiRetain }),
+    ...(options.inboundLogBytes === undefined ? {} : { inboundLogBytes: options.inboundLogBytes }),
   });
   options.setup(runtime);
   const byBeat = new Map<number, LoggedInput[]>();

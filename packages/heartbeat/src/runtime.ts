@@ -15,11 +15,12 @@ import { createTree, formatPath, parsePath, text, type Name, type PathLike, type
 import { createCei } from './cei.ts';
 import { createEpisodes, MEASURE_INPUT, type EpisodesInternal } from './episodes.ts';
 import { hbError } from './errors.ts';
-import { Inputs } from './inputs.ts';
+import { DEFAULT_INBOUND_LOG_BYTES, Inputs } from './inputs.ts';
 import { createOps, type OpsInternal } from './ops.ts';
 import { Organs } from './organs.ts';
 import { Registry, type Entry } from './registry.ts';
 import type {
+  InboundLogStats,
   AgendaEntry, BeatReport, Cei, EnqueueOptions, ImpulseEntry, EnzymeContext, EnzymeDefinition, EnzymeResult, Episodes,
   Input, InputContext, LoggedInput, OrganDefinition, Phase, PipelineMeta, Qos, Runtime, RuntimeOptions, SignalTicket,
 } from './types.ts';
@@ -52,7 +53,7 @@ class HeartbeatRuntime implements Runtime {
   private readonly registry = new Registry();
   private pendingRegistry: PendingChange[] = [];
   private readonly queues = new Map<number, Queued[]>();
-  private readonly inputs = new Inputs();
+  private readonly inputs: Inputs;
   private readonly organs: Organs;
   private readonly commitHooks: Array<(beat: number) => void> = [];
   private readonly committedListeners: Array<(beat: number, inputs: readonly LoggedInput[]) => void> = [];
@@ -63,6 +64,9 @@ class HeartbeatRuntime implements Runtime {
   constructor(options: RuntimeOptions) {
     this.tree = options.tree ?? createTree(options.historyDepth === undefined ? {} : { historyDepth: options.historyDepth });
     this.beat = options.startBeat ?? this.tree.beat;
+    const logBytes = options.inboundLogBytes ?? DEFAULT_INBOUND_LOG_BYTES;
+    if (!Number.isSafeInteger(logBytes) || logBytes < 0) throw hbError('INPUT_INVALID', `inboundLogBytes must be a whole number ≥ 0, got ${String(options.inboundLogBytes)}`);
+    this.inputs = new Inputs(logBytes);
     this.tree.setBeat(this.beat);
     const retain = options.ceiRetain ?? 1024;
     this.ledgerRetain = options.ledger?.retain;
@@ -113,6 +117,10 @@ class HeartbeatRuntime implements Runtime {
 
   get inboundLog(): readonly LoggedInput[] {
     return this.inputs.log;
+  }
+
+  get inboundLogStats(): InboundLogStats {
+    return { entries: this.inputs.log.length, bytes: this.inputs.bytes, trimmed: this.inputs.trimmed };
   }
 
   clearInboundLog(beforeBeat?: number): void {

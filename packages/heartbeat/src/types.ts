@@ -326,6 +326,21 @@ export interface RuntimeOptions {
    * edge: each measurement is logged as an input and charged at the next capture.
    */
   readonly cpuClock?: () => bigint;
+  /**
+   * Bytes of input data the inbound log keeps (default `DEFAULT_INBOUND_LOG_BYTES`, 16 MiB):
+   * past it the oldest entries are dropped, so big frames cannot grow memory without bound.
+   * A durable store gets every input through `onCommitted` before any is dropped.
+   */
+  readonly inboundLogBytes?: number;
+}
+
+/** What the inbound log holds now, and how many entries its byte cap has dropped. */
+export interface InboundLogStats {
+  readonly entries: number;
+  /** Data bytes of the entries kept. */
+  readonly bytes: number;
+  /** Entries dropped (oldest first) because the log passed `inboundLogBytes`. */
+  readonly trimmed: number;
 }
 
 /** A heartbeat runtime. Two runtimes share nothing. */
@@ -348,8 +363,10 @@ export interface Runtime {
   defineInput(kind: string, handler: (input: Input, ctx: InputContext) => void): void;
   /** Hands an external input to the runtime; it is admitted (and logged) at the next capture. */
   pushInput(kind: string, input: Input): void;
-  /** Every admitted input, in admission order (since the last `clearInboundLog`). */
+  /** The admitted inputs, in admission order, since the last `clearInboundLog` and within `inboundLogBytes`. */
   readonly inboundLog: readonly LoggedInput[];
+  /** Size of the inbound log and the entries its byte cap dropped (for telemetry). */
+  readonly inboundLogStats: InboundLogStats;
   /**
    * Drops logged inputs admitted before `beforeBeat` (all when omitted) — a long-running peer
    * persists the log elsewhere (or snapshots the tree) and trims it.

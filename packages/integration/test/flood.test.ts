@@ -76,7 +76,8 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
       // Linked while the flood ran, and it was still running afterwards: refusals keep coming.
       expect(flood.flooding()).toBe(true);
       atLink = await refusals(saturn, via);
-      await until(() => refusals(saturn, via), (n) => n > atLink + 100, 'saturn to go on refusing the flood after earth linked');
+      // (and enough of them in all for the log-sampling check below, however fast earth linked)
+      await until(() => refusals(saturn, via), (n) => n > Math.max(atLink + 100, 1100), 'saturn to go on refusing the flood after earth linked');
       expect(flood.flooding()).toBe(true);
       expect(rssBytes(saturn.pid)).toBeLessThan(RSS_BOUND_BYTES);
       // The link is good for calls, flood or not.
@@ -87,10 +88,10 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
     const counted = await refusals(saturn, via);
     // Far fewer log lines about refusals than refusals: one sampled line per window, each with the count it stands for.
     const lines = saturn.logs.filter((l) => l['origin'] === 'tp/listen');
-    // The waits above saw ≥ 500 refusals before earth started and 100 more after it linked; how
+    // The waits above saw ≥ 500 refusals before earth started and more than max(100 after it linked, 1100 in all); how
     // many more came is the machine's speed, so the count is checked against what was seen.
     expect(atLink).toBeGreaterThanOrEqual(500);
-    expect(counted).toBeGreaterThan(atLink + 100);
+    expect(counted).toBeGreaterThan(Math.max(atLink + 100, 1100));
     expect(lines.length).toBeLessThan(counted / 10);
     expect(lines.some((l) => Number(l['suppressed'] ?? 0) > 0)).toBe(true);
   }));

@@ -38,6 +38,8 @@ export interface ResolvedOptions {
   readonly localNode: string | undefined;
   readonly partBytes: number;
   readonly beatBytes: number;
+  readonly maxInflight: number;
+  readonly maxBeatWindow: number;
   readonly retainBeats: number;
   readonly retry: { readonly first: number; readonly max: number };
   readonly canPublish: (peer: string, path: string) => boolean;

@@ -29,6 +29,16 @@ export interface MirrorOptions {
    * one part always goes). Bytes, not time, so a replay sends the same parts at the same beats.
    */
   readonly beatBytes?: number;
+  /**
+   * Most unacknowledged bundles this runtime, as a source, runs ahead of one receiver (default
+   * `DEFAULT_MAX_INFLIGHT`). A receiver's `max_infl` may lower it, never raise it.
+   */
+  readonly maxInflight?: number;
+  /**
+   * Most beats one bundle may gather as a source (default `DEFAULT_MAX_BEAT_WINDOW`). A
+   * receiver's `beat_window` may lower it, never raise it.
+   */
+  readonly maxBeatWindow?: number;
   /** Beats a source keeps a disconnected subscriber's unacknowledged bundles (default 1000). */
   readonly retainBeats?: number;
   /** Beats before the receiver redials after a break: first, doubling up to max (default 1 and 32). */
@@ -57,6 +67,12 @@ export interface MirrorOrgan {
   /** Stops serving and receiving; requests and mounts stay in the tree as they are. */
   uninstall(): void;
 }
+
+/** The default of {@link MirrorOptions.maxInflight}: bundles a source keeps unacknowledged per receiver. */
+export const DEFAULT_MAX_INFLIGHT = 16;
+
+/** The default of {@link MirrorOptions.maxBeatWindow}: beats one bundle may gather on the source. */
+export const DEFAULT_MAX_BEAT_WINDOW = 1024;
 
 /** Input kind of `commit(id)`. */
 export const COMMIT_INPUT = 'mirror.commit';
@@ -100,6 +116,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     localNode: options.localNode,
     partBytes: positive('partBytes', options.partBytes, 64 << 10),
     beatBytes: positive('beatBytes', options.beatBytes, 64 << 10),
+    maxInflight: positive('maxInflight', options.maxInflight, DEFAULT_MAX_INFLIGHT),
+    maxBeatWindow: positive('maxBeatWindow', options.maxBeatWindow, DEFAULT_MAX_BEAT_WINDOW),
     retainBeats: positive('retainBeats', options.retainBeats, 1000),
     retry: { first: positive('retry.first', options.retry?.first, 1), max: positive('retry.max', options.retry?.max, 32) },
     canPublish: options.canPublish ?? (() => true),

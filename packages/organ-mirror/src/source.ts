@@ -70,8 +70,8 @@ export class Publication {
     epoch: string,
     private readonly onEnd: (publication: Publication) => void,
   ) {
-    this.window = sub.window;
-    this.maxInfl = sub.maxInfl;
+    this.window = Math.min(sub.window, env.options.maxBeatWindow);
+    this.maxInfl = Math.min(sub.maxInfl, env.options.maxInflight);
     this.epoch = epoch;
     this.log = new BranchLog(root);
     this.episode = new MirrorEpisode(env.runtime, 'mir/pub', `${env.servingText}/${peer}/${mountName}`, {
@@ -92,8 +92,9 @@ export class Publication {
   /** Resumes after the receiver reconnected with a token of this epoch (`seq` applied there). */
   resume(mount: Mount, sub: Sub, seq: number): void {
     this.mount = mount;
-    this.window = sub.window;
-    this.maxInfl = sub.maxInfl;
+    // The receiver asks; the local caps decide (a remote never raises what this source holds).
+    this.window = Math.min(sub.window, this.env.options.maxBeatWindow);
+    this.maxInfl = Math.min(sub.maxInfl, this.env.options.maxInflight);
     this.episode.write('envelope', { beat_window: v.n(this.window), max_infl: v.n(this.maxInfl) });
     this.acknowledged(seq);
     this.reconnected();
@@ -338,6 +339,7 @@ export class Publication {
       tree.set([...at, 'seq'], v.n(this.lastSeq));
       tree.set([...at, 'acked'], v.n(this.ackedSeq));
       tree.set([...at, 'inflight'], v.n(this.inflight));
+      tree.set([...at, 'max_infl'], v.n(this.maxInfl));
       tree.set([...at, 'held'], v.flag(this.held));
       tree.set([...at, 'state'], v.text(this.connected ? 'live' : 'lost'));
       tree.set([...at, 'op'], v.text(this.episode.id));

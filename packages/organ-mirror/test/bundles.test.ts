@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { text, u64, type Tree } from '@cep/cells';
+import { DEFAULT_MAX_INFLIGHT } from '../src/index.ts';
 import { applyCounts, at, branchDigest, field, fileRequest, memoryPair, settle, type Pair } from './helpers.ts';
 
 const SRC = '/data/shared';
@@ -96,6 +97,30 @@ describe('commit modes', () => {
 });
 
 describe('limits', () => {
+  it.each([
+    ['a local maxInflight of 3', { maxInflight: 3 }, 3n],
+    ['the default cap', {}, BigInt(DEFAULT_MAX_INFLIGHT)],
+  ])('a receiver asking max_infl 1,000,000 gets %s, never more', async (_label, saturn, cap) => {
+    pair = await memoryPair({ saturn });
+    const p = pair;
+    p.saturn.tree.set(`${SRC}/n`, u64(0n));
+    // Manual commit: the receiver never acknowledges, so only the source's cap holds it back.
+    fileRequest(p.earth.tree, 'r1', { commitMode: 'manual', maxInfl: 1_000_000 });
+    let most = 0n;
+    for (let i = 1; i <= Number(cap) * 2 + 8; i++) {
+      p.saturn.tree.set(`${SRC}/n`, u64(BigInt(i)));
+      await p.beats(1);
+      const inflight = (at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/inflight') as bigint | undefined) ?? 0n;
+      expect(inflight).toBeLessThanOrEqual(cap);
+      if (inflight > most) most = inflight;
+    }
+    expect(most).toBe(cap);
+    expect(at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/held')).toBe(true);
+    const op = at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/op') as string;
+    expect(at(p.saturn.tree, `/rt/ops/${op}/envelope/max_infl`)).toBe(cap);
+    expect(at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/max_infl')).toBe(cap);
+  });
+
   it('a slow receiver: never more than max_infl unacknowledged, one seal per window, backpressure shown', async () => {
     pair = await memoryPair();
     const p = pair;

@@ -20,12 +20,14 @@ export type TransportErrorCode =
   | 'FRAME_TOO_LARGE'
   /** A listener could not be started. */
   | 'LISTEN_FAILED'
+  /** A peer has `maxMountsPerPeer` mounts already: another one is refused. */
+  | 'MOUNT_LIMIT'
   /** An option of `createTransportManager` is out of range. */
   | 'OPTIONS_INVALID';
 
 /** Every code, for tests and docs. */
 export const TRANSPORT_ERROR_CODES: readonly TransportErrorCode[] = Object.freeze([
-  'MOUNT_INVALID', 'MOUNT_UNKNOWN', 'MOUNT_CLOSED', 'PROVIDER_INVALID', 'PROVIDER_DUPLICATE', 'UPD_DENIED', 'QUEUE_FULL', 'FRAME_TOO_LARGE', 'LISTEN_FAILED', 'OPTIONS_INVALID',
+  'MOUNT_INVALID', 'MOUNT_UNKNOWN', 'MOUNT_CLOSED', 'PROVIDER_INVALID', 'PROVIDER_DUPLICATE', 'UPD_DENIED', 'QUEUE_FULL', 'FRAME_TOO_LARGE', 'LISTEN_FAILED', 'MOUNT_LIMIT', 'OPTIONS_INVALID',
 ]);
 
 export function transportError(code: TransportErrorCode, message: string, details: Record<string, unknown> = {}): CepError<TransportErrorCode> {

@@ -31,6 +31,9 @@ export class Inbound {
   private readonly waiting = new Map<string, number>();
   /** Bytes pushed per stream and not yet admitted (all of them are admitted at the next capture). */
   private readonly waitingBytes = new Map<string, number>();
+  /** Bytes pushed per peer (all its mounts) and not yet admitted. */
+  private readonly peerBytes = new Map<string, number>();
+  /** Pumps waiting for room, per peer (a credit on one mount may make room for another). */
   private readonly wakers = new Map<string, Array<() => void>>();
   private readonly seqs = new Map<string, number>();
   private released = false;
@@ -39,6 +42,7 @@ export class Inbound {
     private readonly runtime: Runtime,
     private readonly window: number,
     private readonly budget: number,
+    private readonly peerCap: number,
     private readonly mountOf: (key: string) => MountImpl | undefined,
     private readonly aeadOptional: (peer: string) => boolean = () => false,
   ) {}
@@ -60,8 +64,8 @@ export class Inbound {
         for await (const frame of channel.frames()) {
           while (!this.released && this.mustWait(stream, frame.length)) {
             await new Promise<void>((wake) => {
-              const list = this.wakers.get(stream);
-              if (list === undefined) this.wakers.set(stream, [wake]);
+              const list = this.wakers.get(peerOf(stream));
+              if (list === undefined) this.wakers.set(peerOf(stream), [wake]);
               else list.push(wake);
             });
           }
@@ -70,6 +74,7 @@ export class Inbound {
           this.seqs.set(stream, seq);
           this.waiting.set(stream, (this.waiting.get(stream) ?? 0) + 1);
           this.waitingBytes.set(stream, (this.waitingBytes.get(stream) ?? 0) + frame.length);
+          this.peerBytes.set(peerOf(stream), (this.peerBytes.get(peerOf(stream)) ?? 0) + frame.length);
           this.runtime.pushInput(FRAME_INPUT, { stream, seq, data: frame });
         }
       } catch {
@@ -124,22 +129,35 @@ export class Inbound {
     this.wakers.clear();
   }
 
-  /** Over the frame window, or the frame would take this beat's bytes past the budget (a first frame always goes). */
+  /**
+   * Over the frame window, or the frame would take this beat's bytes past the mount's budget or
+   * the peer's queued bytes past its cap (a first frame of the mount, or of the peer, always goes).
+   */
   private mustWait(stream: string, size: number): boolean {
     if ((this.waiting.get(stream) ?? 0) >= this.window) return true;
     const bytes = this.waitingBytes.get(stream) ?? 0;
-    return bytes > 0 && bytes + size > this.budget;
+    if (bytes > 0 && bytes + size > this.budget) return true;
+    const peer = this.peerBytes.get(peerOf(stream)) ?? 0;
+    return peer > 0 && peer + size > this.peerCap;
   }
 
   private credit(stream: string, size: number): void {
     const left = (this.waiting.get(stream) ?? 1) - 1;
     this.waiting.set(stream, Math.max(0, left));
     this.waitingBytes.set(stream, Math.max(0, (this.waitingBytes.get(stream) ?? size) - size));
+    const peer = peerOf(stream);
+    this.peerBytes.set(peer, Math.max(0, (this.peerBytes.get(peer) ?? size) - size));
     // Woken pumps run after this capture and look again; what they push goes to a later beat.
-    const wakers = this.wakers.get(stream);
+    const wakers = this.wakers.get(peer);
     if (wakers !== undefined) {
-      this.wakers.delete(stream);
+      this.wakers.delete(peer);
       for (const wake of wakers) wake();
     }
   }
+}
+
+/** The peer of a mount key (`peer/mode/mount`). */
+function peerOf(stream: string): string {
+  const slash = stream.indexOf('/');
+  return slash < 0 ? stream : stream.slice(0, slash);
 }

@@ -15,7 +15,7 @@ import { transportError } from './errors.ts';
 import { deriveMountKey } from './keys.ts';
 import { MountImpl, type Mount } from './mount.ts';
 import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
-import { mountKey, servicePath, telemetryPath, writeCatalogEntry, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
+import { countLimitHit, mountKey, servicePath, telemetryPath, writeCatalogEntry, writeLimits, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
 import { TOPIC } from './topics.ts';
 import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
 import { Inbound, type FrameHandler } from './inbound.ts';
@@ -85,6 +85,19 @@ export interface TransportManagerOptions {
    */
   readonly inboundBudgetBytes?: number;
   /**
+   * Inbound frame bytes all mounts of one peer may have waiting for admission (default
+   * `DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER`, 4 MiB). Past it the manager stops reading that
+   * peer's channels, so the provider stops reading their sockets (backpressure; nothing read
+   * is dropped). A frame is always let through when none of the peer's frames is waiting.
+   */
+  readonly inboundQueuedBytesPerPeer?: number;
+  /**
+   * Mounts one peer may have (default `DEFAULT_MAX_MOUNTS_PER_PEER`, 64). `configure` beyond it
+   * throws `MOUNT_LIMIT`; a channel the peer opens beyond it is closed at admission. Both are
+   * told as CEI `tp_limit` and counted in `/net/peers/<peer>/limits/mounts_ref`.
+   */
+  readonly maxMountsPerPeer?: number;
+  /**
    * Never dial or listen: the tree is rebuilt from admitted (logged) events alone. For
    * `replay(log)` of a peer's inbound log.
    */
@@ -136,16 +149,29 @@ class Manager implements TransportManager {
   /** Mounts that sent since the last commit: their telemetry is sampled once, at commit. */
   private readonly unsampled = new Set<MountImpl>();
   private readonly limits: { maxQueuedFrames: number; maxFrameBytes: number };
+  private readonly maxMountsPerPeer: number;
+  /**
+   * Listener refusals heard at the edge since the last commit, per listener: a flood costs one
+   * counter each, and goes in as one input per beat carrying the count and the last reason.
+   */
+  private readonly edgeRefusals = new Map<string, { provider: string; n: number; code: string; note: string; claimed: string | undefined }>();
+  /** Refusals admitted in this beat, per listener: one `/net` write and one CEI fact each, at commit. */
+  private readonly beatRefusals = new Map<string, { n: number; code: string; note: string; claimed: string | undefined }>();
 
   constructor(readonly runtime: Runtime, private readonly options: TransportManagerOptions) {
     this.checkWord('localNode', options.localNode);
     this.limits = { maxQueuedFrames: options.maxQueuedFrames ?? 4096, maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES };
     const window = positive('inboundWindow', options.inboundWindow, 256);
     const budget = positive('inboundBudgetBytes', options.inboundBudgetBytes, DEFAULT_INBOUND_BUDGET_BYTES);
-    this.inbound = new Inbound(runtime, window, budget, (key) => this.mountsByKey.get(key), (peer) => options.aeadOptional?.(peer) === true);
+    const queued = positive('inboundQueuedBytesPerPeer', options.inboundQueuedBytesPerPeer, DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER);
+    this.maxMountsPerPeer = positive('maxMountsPerPeer', options.maxMountsPerPeer, DEFAULT_MAX_MOUNTS_PER_PEER);
+    this.inbound = new Inbound(runtime, window, budget, queued, (key) => this.mountsByKey.get(key), (peer) => options.aeadOptional?.(peer) === true);
+    writeLimits(this.tree, { mounts_peer: this.maxMountsPerPeer, in_q_bytes: queued, in_budget: budget, in_window: window, frame_bytes: this.limits.maxFrameBytes });
     runtime.onCommit((beat) => {
       for (const mount of this.unsampled) mount.flushTelemetry(beat);
       this.unsampled.clear();
+      this.writeRefusals(beat);
+      this.flushEdgeRefusals();
     });
     runtime.defineInput(EVENT_INPUT, (input, ctx) => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat));
     runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.data, ctx.beat));
@@ -194,7 +220,7 @@ class Manager implements TransportManager {
       const listener = await provider.listen(
         {
           address,
-          onReject: (rejection) => this.pushEvent(stream, { t: 'rejected', provider: providerId, code: String(rejection.code), note: rejection.reason, claimed: rejection.claimedPeer }),
+          onReject: (rejection) => this.refuseAtEdge(stream, providerId, String(rejection.code), rejection.reason, rejection.claimedPeer),
         },
         (channel) => this.accept(providerId, channel),
       );
@@ -218,6 +244,10 @@ class Manager implements TransportManager {
     if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0) throw transportError('MOUNT_INVALID', `serializer.cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
 
     const key = mountKey(spec.peer, spec.mode, spec.mount);
+    if (!this.mountsByKey.has(key) && this.mountCount(spec.peer) >= this.maxMountsPerPeer) {
+      this.limitHit(spec.peer, `mount ${key} refused: peer ${spec.peer} has ${this.maxMountsPerPeer} mounts already (maxMountsPerPeer)`);
+      throw transportError('MOUNT_LIMIT', `peer ${spec.peer} has ${this.maxMountsPerPeer} mounts already; raise maxMountsPerPeer or remove one`, { peer: spec.peer, limit: this.maxMountsPerPeer });
+    }
     this.specs.set(key, spec);
     const mount = this.mountsByKey.get(key) ?? this.newMount(spec.peer, spec.mode, spec.mount);
     const wasInitiator = mount.initiator;
@@ -454,7 +484,7 @@ class Manager implements TransportManager {
     const bad = [peer, mode, mount].map((w) => (typeof w === 'string' ? explainNotWord(w) : 'missing')).find((p) => p !== undefined);
     const id = `a${++this.acceptSeq}`;
     if (bad !== undefined) {
-      this.pushEvent(`~listen/${providerId}`, { t: 'rejected', provider: providerId, code: 'PROTOCOL_ERROR', note: `accepted channel names an invalid mount: ${bad}`, claimed: undefined });
+      this.refuseAtEdge(`~listen/${providerId}`, providerId, 'PROTOCOL_ERROR', `accepted channel names an invalid mount: ${bad}`, undefined);
       return void channel.close('invalid-mount').catch(() => undefined);
     }
     this.channels.set(id, channel);
@@ -490,7 +520,7 @@ class Manager implements TransportManager {
 
   /** Applies one admitted edge event to the tree (capture of `beat`). */
   private admitEvent(stream: string, event: EdgeEvent, beat: number): void {
-    if (event.t === 'rejected') return this.admitRejection(event, beat);
+    if (event.t === 'rejected') return this.admitRejection(event);
     const [peer, mode, mountName] = stream.split('/') as [string, string, string];
     const mount = this.mountsByKey.get(stream);
     if (event.t === 'accepted') return this.admitAccepted(mount, peer, mode, mountName, event.ch, event.provider, beat);
@@ -602,6 +632,13 @@ class Manager implements TransportManager {
       existing.inboundOnly.push(id);
       return;
     }
+    if (existing === undefined && this.mountCount(peer) >= this.maxMountsPerPeer) {
+      // Refused at admission (a replay decides the same): the channel goes, nothing else changes.
+      this.channels.delete(id);
+      channel?.close('mount-limit').catch(() => undefined);
+      this.limitHit(peer, `channel to ${mountKey(peer, mode, mountName)} refused: peer ${peer} has ${this.maxMountsPerPeer} mounts already (maxMountsPerPeer)`);
+      return;
+    }
     const mount = existing ?? this.newMount(peer, mode, mountName);
     this.detach(mount, 'replaced-by-accept');
     const provider = this.providers.get(providerId);
@@ -636,16 +673,52 @@ class Manager implements TransportManager {
     mount.flushBeatQueue();
   }
 
-  private admitRejection(event: Extract<EdgeEvent, { t: 'rejected' }>, beat: number): void {
-    writeRejection(this.tree, event.provider, `${event.code}: ${event.note}`, beat);
-    const claimed = event.claimed !== undefined && explainNotWord(event.claimed) === undefined && [...this.mountsByKey.values()].some((m) => m.peer === event.claimed) ? event.claimed : undefined;
-    this.runtime.cei.emit({
-      topic: TOPIC.fatal,
-      severity: 'warn',
-      note: `listener ${event.provider} refused ${event.claimed === undefined ? 'a connection' : `a peer claiming to be ${JSON.stringify(event.claimed)}`} (${event.code}): ${event.note}`,
-      origin: 'tp/listen',
-      ...(claimed !== undefined ? { peer: claimed } : {}),
-    });
+  /** Counts an admitted (possibly coalesced) refusal; {@link writeRefusals} writes the beat's total at commit. */
+  private admitRejection(event: Extract<EdgeEvent, { t: 'rejected' }>): void {
+    const n = Number.isSafeInteger(event.n) && event.n! > 0 ? event.n! : 1;
+    const entry = this.beatRefusals.get(event.provider);
+    this.beatRefusals.set(event.provider, { n: (entry?.n ?? 0) + n, code: event.code, note: event.note, claimed: event.claimed });
+  }
+
+  /** One `/net/listeners/<provider>` write and one CEI fact per listener that refused in this beat. */
+  private writeRefusals(beat: number): void {
+    for (const [provider, r] of this.beatRefusals) {
+      writeRejection(this.tree, provider, `${r.code}: ${r.note}`, beat, r.n);
+      const claimed = r.claimed !== undefined && explainNotWord(r.claimed) === undefined && [...this.mountsByKey.values()].some((m) => m.peer === r.claimed) ? r.claimed : undefined;
+      const who = r.claimed === undefined ? 'a connection' : `a peer claiming to be ${JSON.stringify(r.claimed)}`;
+      this.runtime.cei.emit({
+        topic: TOPIC.fatal,
+        severity: 'warn',
+        note: `listener ${provider} refused ${r.n === 1 ? '' : `${r.n} connections this beat, last `}${who} (${r.code}): ${r.note}`,
+        origin: 'tp/listen',
+        ...(claimed !== undefined ? { peer: claimed } : {}),
+      });
+    }
+    this.beatRefusals.clear();
+  }
+
+  /** A refusal at the edge: counted now, pushed as an input at the next commit (one per listener per beat). */
+  private refuseAtEdge(stream: string, provider: string, code: string, note: string, claimed: string | undefined): void {
+    if (this.closed) return;
+    const entry = this.edgeRefusals.get(stream);
+    this.edgeRefusals.set(stream, { provider, n: (entry?.n ?? 0) + 1, code, note, claimed });
+  }
+
+  private flushEdgeRefusals(): void {
+    for (const [stream, r] of this.edgeRefusals) this.pushEvent(stream, { t: 'rejected', provider: r.provider, code: r.code, note: r.note, claimed: r.claimed, n: r.n });
+    this.edgeRefusals.clear();
+  }
+
+  private mountCount(peer: string): number {
+    let n = 0;
+    for (const mount of this.mountsByKey.values()) if (mount.peer === peer) n++;
+    return n;
+  }
+
+  /** A bound refused something of `peer`'s: a CEI `tp_limit` fact and a counter under `/net/peers/<peer>/limits`. */
+  private limitHit(peer: string, note: string): void {
+    countLimitHit(this.tree, peer, 'mounts_ref');
+    this.runtime.cei.emit({ topic: TOPIC.limitHit, severity: 'warn', note, origin: 'tp/mgr', peer });
   }
 
   private tell(event: MountEvent): void {
@@ -670,6 +743,12 @@ class Manager implements TransportManager {
 
 /** The default of {@link TransportManagerOptions.inboundBudgetBytes}. */
 export const DEFAULT_INBOUND_BUDGET_BYTES = 256 * 1024;
+
+/** The default of {@link TransportManagerOptions.inboundQueuedBytesPerPeer}. */
+export const DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER = 4 * 1024 * 1024;
+
+/** The default of {@link TransportManagerOptions.maxMountsPerPeer}. */
+export const DEFAULT_MAX_MOUNTS_PER_PEER = 64;
 
 function positive(option: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;

@@ -183,12 +183,24 @@ function increment(tree: Tree, path: Name[], by = 1n): void {
   tree.set(path, u64((current?.type === 'u64' ? current.value : 0n) + by));
 }
 
-/** `/net/listeners/<provider>/`: a refused inbound attempt, counted with the last reason. */
-export function writeRejection(tree: Tree, provider: string, reason: string, beat: number): void {
+/** `/net/listeners/<provider>/`: `count` refused inbound attempts, with the last reason. */
+export function writeRejection(tree: Tree, provider: string, reason: string, beat: number, count = 1): void {
   const root = at('net', 'listeners', provider);
   tree.batch(() => {
-    increment(tree, [...root, name('rejected')]);
+    increment(tree, [...root, name('rejected')], BigInt(count));
     tree.set([...root, name('last_reject')], text(reason));
     tree.set([...root, name('last_sample')], u64(BigInt(beat)));
   });
+}
+
+/** `/net/limits/`: the transport's resource bounds in force (so an operator sees them). */
+export function writeLimits(tree: Tree, limits: Readonly<Record<string, number>>): void {
+  tree.batch(() => {
+    for (const [field, value] of Object.entries(limits)) tree.set(at('net', 'limits', field), u64(BigInt(value)));
+  });
+}
+
+/** `/net/peers/<peer>/limits/<field>`: one more refusal by a resource bound for `peer`. */
+export function countLimitHit(tree: Tree, peer: string, field: string): void {
+  increment(tree, at('net', 'peers', peer, 'limits', field));
 }

@@ -27,6 +27,8 @@ export const TOPIC = Object.freeze({
   updDenied: 'tp_upd_den',
   /** A droppable gauge was sent on a reliable mount (it is delivered, not dropped). */
   updMismatch: 'tp_upd_mis',
+  /** A resource bound refused something (a mount beyond `maxMountsPerPeer`). */
+  limitHit: 'tp_limit',
   mountConflict: 'tp_mconf',
   mountTimeout: 'tp_mtimeout',
   invokeTimeout: 'tp_inv_timeout',

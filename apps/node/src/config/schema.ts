@@ -13,6 +13,7 @@ import { isLoopbackHost } from '../http-guard.ts';
 import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { declaresPolicy, securitySection, type SecurityConfig } from './security.ts';
 import { peerPolicySection } from './peer-policy.ts';
+import { limitsSection } from './limits.ts';
 
 /** Largest key or token file read, in bytes (a hex key with a newline is 65). */
 export const SECRET_FILE_MAX_BYTES = 4096;
@@ -295,6 +296,8 @@ export function createConfigSchema(baseDir: string) {
       invoke: z.array(handler).default([]),
       security: securitySection.prefault({}),
       peer_policy: peerPolicySection,
+      /** Resource bounds for authenticated peers (see limits.ts): every field has a safe default. */
+      limits: limitsSection.prefault({}),
     })
     // Cross-section checks. `when: () => true` runs them even when a field above has
     // failed, so one run reports every problem; hence the defensive reads of a value

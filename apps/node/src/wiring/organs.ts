@@ -45,7 +45,12 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
   const { config, runtime, log } = ctx;
   const link = installLink(runtime, manager);
   // Only exported branches are served, and no mirror writes into a reserved branch (wiring/security.ts).
-  const mirror = installMirror(runtime, manager, { localNode: config.peer, ...mirrorAccess(config) });
+  const mirror = installMirror(runtime, manager, {
+    localNode: config.peer,
+    maxInflight: config.limits.mirror_max_infl,
+    maxBeatWindow: config.limits.mirror_max_window,
+    ...mirrorAccess(config),
+  });
   // Both sides of every call are checked on this peer's policy (/sys/security) with the enclaves the
   // config gives; only the handlers the config lists can be called (anything else: tp_inv_reject).
   const invoke = installInvoke(runtime, manager, {

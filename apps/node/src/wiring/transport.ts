@@ -77,6 +77,9 @@ export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> 
     addressOf: (peer, providerId) => addresses.get(`${peer}/${providerId}`),
     peerKey: (peer) => keys[peer],
     aeadOptional: (peer) => aeadOptional(config, peer),
+    inboundBudgetBytes: config.limits.inbound_beat_bytes,
+    inboundQueuedBytesPerPeer: config.limits.peer_queued_bytes,
+    maxMountsPerPeer: config.limits.mounts_per_peer,
   });
   ctx.onShutdown('transport manager', () => manager.close());
   const listening: Record<string, string> = {};

@@ -63,7 +63,7 @@ export function peerConfig(peer: string, extra: Record<string, unknown> = {}): R
  * in the harness folder. `fixedPort` reserves a TCP port first, so a restart from the same
  * config listens at the same address (a socket path is always the same).
  */
-export async function startSaturn(harness: PeerHarness, via: Via, options: { fixedPort?: boolean } = {}): Promise<{ saturn: RunningPeer; address: string; file: string }> {
+export async function startSaturn(harness: PeerHarness, via: Via, options: { fixedPort?: boolean; extra?: Record<string, unknown> } = {}): Promise<{ saturn: RunningPeer; address: string; file: string }> {
   for (const [name, source] of Object.entries(HANDLERS)) writeFileSync(join(harness.dir, `${name}.mjs`), source);
   const port = options.fixedPort === true ? await reservePort() : 0;
   const listen = via === 'tcp' ? { tcp: `127.0.0.1:${port}` } : { pipe: join(harness.dir, 'saturn.sock') };
@@ -73,6 +73,7 @@ export async function startSaturn(harness: PeerHarness, via: Via, options: { fix
     peer_policy: { default_enclave: 'lab' },
     listen,
     invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
+    ...options.extra,
   }));
   const saturn = await harness.start(file);
   const listening = await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === via);
