@@ -11,7 +11,7 @@
  */
 import { formatPath, name, parsePath, type Name, type PathLike, type Value } from '@cep/cells';
 import type { EnzymeContext, Qos, Runtime } from '@cep/heartbeat';
-import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, usageOf } from '@cep/security';
+import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, usageOf, type Decision } from '@cep/security';
 import { TOPIC, type Mount } from '@cep/transport';
 import { invokeError } from './errors.ts';
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type FrameProblem, type ReplyFrame } from './frames.ts';
@@ -116,17 +116,8 @@ export class Callee {
     if (this.env.exposedOnly && !this.exposed.has(signalText)) return refuse(`signal ${signalText} is not exposed on this runtime`);
     // The receiver's check, on its own policy: the frame's size and the beats the caller says it waits.
     recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout });
-    const decision = checkInvoke(this.runtime.tree, {
-      fromEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
-      toEnclave: this.env.enclave,
-      ...(frame.pipeline !== undefined ? { pipeline: frame.pipeline } : {}),
-      usage: usageOf(this.runtime.tree, frame.id),
-      side: 'receive',
-    });
-    if (!decision.allowed) {
-      this.runtime.cei.emit({ topic: decision.topic!, severity: decision.severity, note: decision.note, origin: decision.origin, peer, ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}) });
-      return refuse(decision.note);
-    }
+    const decision = this.receiverCheck(peer, frame);
+    if (!decision.allowed) return refuse(decision.note);
     const qos: Qos = { retainOnPause: true };
     const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: metered(decision.budgets) };
     this.byQos.set(qos, running);
@@ -239,6 +230,15 @@ export class Callee {
     this.awaitingUsage.delete(measured.id);
     const peer = running.mount.peer;
     const frame = running.frame;
+    const decision = this.receiverCheck(peer, frame);
+    if (!decision.allowed) {
+      running.reply = { status: 'reject', note: `${decision.note} (measured after the run; its writes stay)` };
+    }
+    this.replies.push({ running, qos: undefined });
+  }
+
+  /** The receiver's security check of a call, on its own policy and the usage recorded so far; a denial is a CEI fact. */
+  private receiverCheck(peer: string, frame: CallFrame): Decision {
     const decision = checkInvoke(this.runtime.tree, {
       fromEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
       toEnclave: this.env.enclave,
@@ -248,9 +248,8 @@ export class Callee {
     });
     if (!decision.allowed) {
       this.runtime.cei.emit({ topic: decision.topic!, severity: decision.severity, note: decision.note, origin: decision.origin, peer, ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}) });
-      running.reply = { status: 'reject', note: `${decision.note} (measured after the run; its writes stay)` };
     }
-    this.replies.push({ running, qos: undefined });
+    return decision;
   }
 
   private queue(mount: Mount, id: string, note: string): void {
