@@ -125,6 +125,8 @@ async function demoPair(beatMs: number): Promise<{ earth: string; saturn: string
     const common = { enclave: 'lab', beat_ms: beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 } };
     const saturn = spawnPeer(dir, 'saturn', {
       ...common, peer: 'saturn', keys: { earth: { hex: key } }, listen: { tcp: '127.0.0.1:0' },
+      // earth dials without being listed under saturn's peers: admitted into saturn's own enclave (as in the demo).
+      peer_policy: { default_enclave: 'lab' },
       invoke: [{ name: 'sky', module: handler('sky.mjs') }, { name: 'add', module: handler('add.mjs') }],
     });
     peers.push(saturn);
