@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every check CI relies on and ends with one plain line: "N passed, N failed".
-// Steps: typecheck all packages, unit tests of every package, then (after a build,
-// because they spawn real processes) the cross-process integration tests.
+// Steps: typecheck all packages, doc links, package metadata, unit tests of every package, then
+// (after a build, because they spawn real processes) the cross-process integration tests and
+// the publish checks of each package as packed.
 // Vitest's own summary is printed too, but CI reads only the closing line. No step has a time
 // budget (a busy machine must not fail a healthy run); hangs are named per test file by
 // tooling/progress-reporter.mjs, which also prints a line as each test file finishes.
@@ -98,6 +99,13 @@ if (!(await run('doc links', process.execPath, [join(root, 'tooling', 'check-doc
   problems.push('doc links: a relative link points at nothing (listed above)');
 }
 
+// Every publishable package.json carries what the registry and its users need (license, files,
+// ESM exports with a default condition); `node tooling/package-metadata.mjs --fix` writes them.
+if (!(await run('package metadata', process.execPath, [join(root, 'tooling', 'package-metadata.mjs')]))) {
+  failed += 1;
+  problems.push('package metadata: fields missing (listed above)');
+}
+
 const unitReport = join(resultsDir, 'unit.json');
 const unitOk = await run('unit tests', bin('vitest'), [
   'run', '--project', '!integration', ...reporters(unitReport),
@@ -105,10 +113,9 @@ const unitOk = await run('unit tests', bin('vitest'), [
 countVitest('unit', unitReport, unitOk);
 
 if (existsSync(join(root, 'packages', 'integration'))) {
-  // Only what the integration package depends on (its devDependencies, e.g. @cep/node-app
-  // and everything below it): the peers it spawns run from dist/. A package the integration
-  // tests do not use cannot block them; its compile errors are the typecheck step's to report.
-  if (!(await run('build (integration tests spawn built peers)', bin('turbo'), ['run', 'build', '--filter=@cep/integration...', '--output-logs=errors-only']))) {
+  // Every package: the peers the integration tests spawn run from dist/, and the publish
+  // checks below read each package as it would be packed.
+  if (!(await run('build (integration tests spawn built peers)', bin('turbo'), ['run', 'build', '--output-logs=errors-only']))) {
     failed += 1;
     problems.push('build failed');
   } else {
@@ -117,6 +124,12 @@ if (existsSync(join(root, 'packages', 'integration'))) {
       'run', '--project', 'integration', ...reporters(integrationReport),
     ]);
     countVitest('integration', integrationReport, integrationOk);
+    // publint + are-the-types-wrong on each package as packed (after the tests, so a failure
+    // here never hides a test result).
+    if (!(await run('publish checks', process.execPath, [join(root, 'tooling', 'check-publish.mjs')]))) {
+      failed += 1;
+      problems.push('publish checks: a package would publish broken (listed above)');
+    }
   }
 }
 
