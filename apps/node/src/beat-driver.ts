@@ -40,6 +40,8 @@ export interface BeatDriverOptions {
   readonly timers?: { set(fn: () => void, ms: number): unknown; clear(handle: unknown): void };
   /** Rate limit of overrun warnings. */
   readonly logEveryMs?: number;
+  /** Hears each beat's `step()` duration in ms (the beat-duration histogram of the metrics). */
+  readonly onStep?: (stepMs: number) => void;
   /** Called once when `step()` throws; the driver has stopped by then. */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -100,6 +102,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     const lateMs = Math.max(0, started - nextSlot);
     stats.beats += 1;
     if (stepMs > stats.worstStepMs) stats.worstStepMs = stepMs;
+    options.onStep?.(stepMs);
     nextSlot += periodMs;
     if (ended > nextSlot) {
       const missed = Math.floor((ended - nextSlot) / periodMs);

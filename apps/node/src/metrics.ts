@@ -8,13 +8,25 @@
  */
 import { formatName, type Tree, type Value } from '@cep/cells';
 import type { InboundLogStats } from '@cep/heartbeat';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BeatDriverStats } from './beat-driver.ts';
 
-/** The telemetry fields published as counters (`cep_telemetry_<field>`). */
-export const TELEMETRY_COUNTERS = ['ready_count', 'bp_count', 'fatal_count', 'frame_count'] as const;
-/** The telemetry fields published as gauges. */
-export const TELEMETRY_GAUGES = ['bp_flag'] as const;
+/**
+ * Mount telemetry fields (`/net/telemetry/<peer>/<mount>/<field>`) and the counter each is
+ * published as, named by the Prometheus convention (`_total` for counters).
+ */
+export const TELEMETRY_COUNTERS = {
+  ready_count: 'cep_mount_ready_total',
+  bp_count: 'cep_mount_backpressure_total',
+  fatal_count: 'cep_mount_fatal_total',
+  frame_count: 'cep_mount_frames_total',
+  plain_refused: 'cep_mount_plain_refused_total',
+} as const;
+/** Mount telemetry fields published as gauges. */
+export const TELEMETRY_GAUGES = { bp_flag: 'cep_mount_backpressured' } as const;
+
+/** Seconds buckets of the beat-duration histogram: a beat is meant to take well under its period. */
+const BEAT_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** A peer's metrics. */
 export interface PeerMetrics {
@@ -22,6 +34,18 @@ export interface PeerMetrics {
   /** The Prometheus text exposition. */
   text(): Promise<string>;
   readonly contentType: string;
+  /** Records one beat's `step()` duration (the beat driver calls it). */
+  observeBeat(stepMs: number): void;
+  /** Stops listening to the runtime's CEI facts. */
+  close(): void;
+}
+
+/** A CEI fact as the metrics need it. */
+interface FactLike {
+  readonly topic: string;
+  readonly severity: string;
+  readonly note: string;
+  readonly origin: string;
 }
 
 function toNumber(value: Value | undefined): number | undefined {
@@ -66,6 +90,28 @@ export interface PeerMetricsOptions {
   readonly driver?: () => BeatDriverStats;
   /** The runtime's inbound log size and the entries its byte cap dropped, when given. */
   readonly inboundLog?: () => InboundLogStats;
+  /** The runtime's CEI facts, counted by topic and severity, and authentication failures. */
+  readonly cei?: { onFact(listener: (fact: FactLike) => void): () => void };
+  /** Node's default process metrics (CPU, memory, event loop lag, GC); on unless false. */
+  readonly processMetrics?: boolean;
+}
+
+/** An authentication failure, as the transport words it in `tp_fatal` (mount or listener). */
+function isAuthFailure(fact: FactLike): boolean {
+  return fact.topic === 'tp_fatal' && fact.note.includes('(AUTH_FAILED)');
+}
+
+/** One sample per `/net/listeners/<provider>/rejected`. */
+function listenerRefusals(tree: Tree): { provider: string; value: number }[] {
+  const out: { provider: string; value: number }[] = [];
+  const root = tree.get('/net/listeners');
+  if (root === undefined || root.kind !== 'dictionary') return out;
+  for (const provider of root.children()) {
+    if (provider.isDeleted || provider.kind !== 'dictionary') continue;
+    const value = toNumber(provider.child('rejected')?.value);
+    if (value !== undefined) out.push({ provider: formatName(provider.name), value });
+  }
+  return out;
 }
 
 /** Creates the peer's registry and its metrics. */
@@ -73,10 +119,11 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: options.node });
   const registers = [registry];
-  for (const field of TELEMETRY_COUNTERS) {
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'cep_' });
+  for (const [field, metric] of Object.entries(TELEMETRY_COUNTERS)) {
     new Counter({
-      name: `cep_telemetry_${field}`,
-      help: `Transport telemetry ${field} of each mount (/net/telemetry/<peer>/<mount>/${field}).`,
+      name: metric,
+      help: `Mount telemetry ${field} of each mount (/net/telemetry/<peer>/<mount>/${field}).`,
       labelNames: ['peer', 'mount'],
       registers,
       collect() {
@@ -85,16 +132,54 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
       },
     });
   }
-  for (const field of TELEMETRY_GAUGES) {
+  for (const [field, metric] of Object.entries(TELEMETRY_GAUGES)) {
     new Gauge({
-      name: `cep_telemetry_${field}`,
-      help: `Transport telemetry ${field} of each mount (1 = set).`,
+      name: metric,
+      help: `Mount telemetry ${field} of each mount (1 = set).`,
       labelNames: ['peer', 'mount'],
       registers,
       collect() {
         this.reset();
         for (const s of telemetrySamples(options.tree, field)) this.set({ peer: s.peer, mount: s.mount }, s.value);
       },
+    });
+  }
+  new Counter({
+    name: 'cep_listener_refusals_total',
+    help: 'Inbound connections a listener refused (garbage, wrong key, unknown peer, limits), per provider (/net/listeners/<provider>/rejected).',
+    labelNames: ['provider'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of listenerRefusals(options.tree)) this.inc({ provider: s.provider }, s.value);
+    },
+  });
+  const beatSeconds = new Histogram({
+    name: 'cep_beat_duration_seconds',
+    help: 'Wall time of each beat (the runtime step: inputs, organs, commit).',
+    buckets: BEAT_SECONDS_BUCKETS,
+    registers,
+  });
+  let stopFacts = (): void => {};
+  if (options.cei !== undefined) {
+    const facts = new Counter({
+      name: 'cep_cei_facts_total',
+      help: 'CEI facts the runtime recorded, by topic and severity (tp_* transport, sec.* security, ...).',
+      labelNames: ['topic', 'severity'],
+      registers,
+    });
+    const authFailures = new Counter({
+      name: 'cep_auth_failures_total',
+      help: 'Authentication failures recorded as tp_fatal facts: a mount whose handshake failed (side=mount), or a beat whose last listener refusal was a wrong key (side=listener; the listener coalesces its refusals to one fact per beat, every refusal is in cep_listener_refusals_total).',
+      labelNames: ['side'],
+      registers,
+    });
+    // Both labels exist from the start, so a rate() over them never starts from nothing.
+    authFailures.inc({ side: 'listener' }, 0);
+    authFailures.inc({ side: 'mount' }, 0);
+    stopFacts = options.cei.onFact((fact) => {
+      facts.inc({ topic: fact.topic, severity: fact.severity });
+      if (isAuthFailure(fact)) authFailures.inc({ side: fact.origin === 'tp/listen' ? 'listener' : 'mount' });
     });
   }
   new Gauge({
@@ -146,5 +231,11 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
       },
     });
   }
-  return { registry, text: () => registry.metrics(), contentType: registry.contentType };
+  return {
+    registry,
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+    observeBeat: (stepMs) => beatSeconds.observe(stepMs / 1000),
+    close: () => stopFacts(),
+  };
 }

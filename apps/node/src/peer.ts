@@ -142,7 +142,8 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     transport = await wireTransport(ctx);
     organs = await wireOrgans(ctx, transport.manager);
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
-    metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats, inboundLog: () => runtime.inboundLogStats });
+    metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats, inboundLog: () => runtime.inboundLogStats, cei: runtime.cei });
+    hooks.add('metrics', () => metrics.close());
     if (config.http !== false) {
       const endpoint = await startHttpServer({
         host: config.http.host,
@@ -198,6 +199,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     periodMs: config.beat_ms,
     log,
     ...(options.clock ? { clock: options.clock } : {}),
+    onStep: (stepMs) => metrics?.observeBeat(stepMs),
     onFatal: () => void stop('beat failed', 1),
   });
   if (!options.manualBeats) driver.start();

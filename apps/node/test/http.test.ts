@@ -1,4 +1,5 @@
 import { bool, bytes, digestHex, name, text, u64, i64 } from '@cep/cells';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
 import { COMMIT_INPUT } from '@cep/organ-mirror';
 import { validateConfig } from '../src/config/load.ts';
@@ -147,15 +148,62 @@ describe('GET /metrics', () => {
     const res = await fetch(`${peer.httpUrl}/metrics`);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const body = await res.text();
-    expect(body).toContain('# TYPE cep_telemetry_frame_count counter');
-    expect(body).toContain('cep_telemetry_ready_count{peer="saturn",mount="main",node="earth"} 3');
-    expect(body).toContain('cep_telemetry_bp_count{peer="saturn",mount="main",node="earth"} 2');
-    expect(body).toContain('cep_telemetry_fatal_count{peer="saturn",mount="main",node="earth"} 0');
-    expect(body).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 12');
-    expect(body).toContain('cep_telemetry_frame_count{peer="mars",mount="dust",node="earth"} 7');
-    expect(body).toContain('# TYPE cep_telemetry_bp_flag gauge');
-    expect(body).toContain('cep_telemetry_bp_flag{peer="saturn",mount="main",node="earth"} 1');
+    expect(body).toContain('# TYPE cep_mount_frames_total counter');
+    expect(body).toContain('cep_mount_ready_total{peer="saturn",mount="main",node="earth"} 3');
+    expect(body).toContain('cep_mount_backpressure_total{peer="saturn",mount="main",node="earth"} 2');
+    expect(body).toContain('cep_mount_fatal_total{peer="saturn",mount="main",node="earth"} 0');
+    expect(body).toContain('cep_mount_frames_total{peer="saturn",mount="main",node="earth"} 12');
+    expect(body).toContain('cep_mount_frames_total{peer="mars",mount="dust",node="earth"} 7');
+    expect(body).toContain('# TYPE cep_mount_backpressured gauge');
+    expect(body).toContain('cep_mount_backpressured{peer="saturn",mount="main",node="earth"} 1');
     expect(body).toContain('cep_beat{node="earth"} 2');
+  });
+
+  it('parses as Prometheus text: counters end in _total, process metrics, refusals, CEI facts, auth failures and the beat histogram', async () => {
+    const peer = await peerFor('earth');
+    peer.tree.set('/net/telemetry/saturn/main/frame_count', u64(4));
+    peer.tree.set('/net/listeners/tcp/rejected', u64(6));
+    peer.runtime.cei.emit({ topic: 'tp_fatal', severity: 'error', note: 'channel fatal (AUTH_FAILED): handshake refused', origin: 'tp/mgr' });
+    peer.runtime.cei.emit({ topic: 'tp_fatal', severity: 'error', note: 'listener tcp refused 3 connections this beat, last x (AUTH_FAILED): bad key', origin: 'tp/listen' });
+    peer.runtime.cei.emit({ topic: 'tp_backpr', severity: 'warn', note: 'slow', origin: 'tp/mgr' });
+    peer.runtime.step();
+    for (const ms of [0.2, 3, 40]) peer.metrics.observeBeat(ms);
+    const exposition = await (await fetch(`${peer.httpUrl}/metrics`)).text();
+    const families = parsePrometheusTextFormat(exposition);
+    const byName = new Map(families.map((family) => [family.name, family]));
+    // Every counter family follows the naming convention.
+    for (const family of families) if (family.type === 'COUNTER') expect(family.name).toMatch(/_total$/);
+    const value = (family: string, labels: Record<string, string>): string | undefined =>
+      byName.get(family)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value;
+    expect(value('cep_mount_frames_total', { peer: 'saturn', mount: 'main' })).toBe('4');
+    expect(value('cep_listener_refusals_total', { provider: 'tcp' })).toBe('6');
+    expect(value('cep_auth_failures_total', { side: 'mount' })).toBe('1');
+    expect(value('cep_auth_failures_total', { side: 'listener' })).toBe('1');
+    expect(value('cep_cei_facts_total', { topic: 'tp_fatal', severity: 'error' })).toBe('2');
+    expect(value('cep_cei_facts_total', { topic: 'tp_backpr', severity: 'warn' })).toBe('1');
+    expect(byName.get('cep_process_resident_memory_bytes')?.type).toBe('GAUGE');
+    const beats = byName.get('cep_beat_duration_seconds');
+    expect(beats?.type).toBe('HISTOGRAM');
+    // The parser keeps a labelled histogram's buckets but drops its _count and _sum lines.
+    const histogram = beats!.metrics[0] as { buckets: Record<string, string> };
+    expect(histogram.buckets['+Inf']).toBe('3');
+    expect(exposition).toMatch(/^cep_beat_duration_seconds_count\{node="earth"\} 3$/m);
+    expect(Number(/^cep_beat_duration_seconds_sum\{node="earth"\} (\S+)$/m.exec(exposition)?.[1])).toBeCloseTo(0.0432, 6);
+    expect(histogram.buckets['0.0005']).toBe('1');
+    expect(histogram.buckets['0.005']).toBe('2');
+    expect(histogram.buckets['0.05']).toBe('3');
+  });
+
+  it('feeds the beat histogram from the running beat driver', async () => {
+    const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { port: 0 }, beat_ms: 5 }, 'peer.yaml', '/tmp');
+    const sink = logSink();
+    const peer = await startPeer({ config, log: createLogger({ level: 'warn', destination: sink.destination, isTTY: false }) });
+    peers.push(peer);
+    while (peer.runtime.beat < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    const families = parsePrometheusTextFormat(await (await fetch(`${peer.httpUrl}/metrics`)).text());
+    const histogram = families.find((family) => family.name === 'cep_beat_duration_seconds')!;
+    // The parser keeps a labelled histogram's buckets but not its _count line; +Inf is the count.
+    expect(Number(histogram.metrics[0]!.buckets!['+Inf'])).toBeGreaterThanOrEqual(5);
   });
 
   it('follows the tree between scrapes and keeps two peers in one process apart', async () => {
@@ -163,14 +211,14 @@ describe('GET /metrics', () => {
     const saturn = await peerFor('saturn');
     earth.tree.set('/net/telemetry/saturn/main/frame_count', u64(1));
     saturn.tree.set('/net/telemetry/earth/main/frame_count', u64(5));
-    expect(await (await fetch(`${earth.httpUrl}/metrics`)).text()).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 1');
+    expect(await (await fetch(`${earth.httpUrl}/metrics`)).text()).toContain('cep_mount_frames_total{peer="saturn",mount="main",node="earth"} 1');
     earth.tree.set('/net/telemetry/saturn/main/frame_count', u64(9));
     earth.tree.delete('/net/telemetry/saturn/main/bp_flag');
     const earthText = await (await fetch(`${earth.httpUrl}/metrics`)).text();
-    expect(earthText).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 9');
+    expect(earthText).toContain('cep_mount_frames_total{peer="saturn",mount="main",node="earth"} 9');
     expect(earthText).not.toContain('node="saturn"');
     const saturnText = await (await fetch(`${saturn.httpUrl}/metrics`)).text();
-    expect(saturnText).toContain('cep_telemetry_frame_count{peer="earth",mount="main",node="saturn"} 5');
+    expect(saturnText).toContain('cep_mount_frames_total{peer="earth",mount="main",node="saturn"} 5');
     expect(saturnText).not.toContain('node="earth"');
   });
 });
@@ -191,7 +239,7 @@ describe('GET /status and cep-node inspect', () => {
     expect(JSON.parse(io.stdout())).toMatchObject({ path: '/net/telemetry/saturn', value: { main: { frame_count: '4' } } });
     const m = fakeIo();
     expect(await runCli(['node', 'cep-node', 'inspect', '--metrics', '--url', peer.httpUrl!], m.deps)).toBe(0);
-    expect(m.stdout()).toContain('cep_telemetry_frame_count{peer="saturn",mount="main",node="earth"} 4');
+    expect(m.stdout()).toContain('cep_mount_frames_total{peer="saturn",mount="main",node="earth"} 4');
     const s = fakeIo({ env: { CEP_NODE_URL: peer.httpUrl } });
     expect(await runCli(['node', 'cep-node', 'inspect', '--status'], s.deps)).toBe(0);
     expect(JSON.parse(s.stdout())).toMatchObject({ peer: 'earth' });
