@@ -1,8 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createTree, u64 } from '@cep/cells';
 import { approvePipeline, checkInvoke, declarePolicy } from '@cep/security';
-import { loadConfig } from '../src/config/load.ts';
+import { loadConfig, validateConfig } from '../src/config/load.ts';
+import type { PeerConfig } from '../src/config/schema.ts';
+import { createLogger } from '../src/log.ts';
+import { startPeer, type Peer } from '../src/peer.ts';
+import { logSink } from './helpers/io.ts';
 import { loadHandlers } from '../src/handlers.ts';
 import { createRuntime } from '@cep/heartbeat';
 
@@ -50,3 +57,62 @@ describe('the README examples', () => {
     expect(add!.handler.run({ ...call, payload: undefined as never })).toMatchObject({ status: 'reject' });
   });
 });
+
+describe('the loopback pair (examples/loopback), which runs as is on one machine', () => {
+  const loopback = (file: string) => fileURLToPath(new URL(`../examples/loopback/${file}`, import.meta.url));
+  const peers: Peer[] = [];
+  afterEach(async () => {
+    await Promise.all(peers.splice(0).map((peer) => peer.stop('test over')));
+  });
+
+  it('stays on loopback with distinct ports and one shared example key', () => {
+    const earth = loadConfig(loopback('earth.yaml'));
+    const saturn = loadConfig(loopback('saturn.yaml'));
+    const ports = [earth.listen['tcp'], saturn.listen['tcp'], `127.0.0.1:${earth.http && earth.http.port}`, `127.0.0.1:${saturn.http && saturn.http.port}`];
+    for (const address of ports) expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(new Set(ports.map((address) => address!.split(':')[1])).size).toBe(4);
+    expect(earth.peers[0]!.address).toBe(saturn.listen['tcp']);
+    expect(saturn.peers[0]!.address).toBe(earth.listen['tcp']);
+    expect(Buffer.from(earth.keys['saturn']!).equals(Buffer.from(saturn.keys['earth']!))).toBe(true);
+  });
+
+  it('links, mirrors and invokes with only the ports changed (free ones, so tests can run beside anything)', async () => {
+    const [earthTcp, saturnTcp] = await Promise.all([freePort(), freePort()]);
+    const rewrite = (file: string): PeerConfig => {
+      const text = readFileSync(loopback(file), 'utf8').replaceAll('7101', String(earthTcp)).replaceAll('7102', String(saturnTcp)).replace(/port: 946\d/, 'port: 0');
+      return validateConfig(parseYaml(text), loopback(file));
+    };
+    const quiet = () => createLogger({ level: 'warn', destination: logSink().destination, isTTY: false });
+    const saturnConfig = rewrite('saturn.yaml');
+    const saturn = await startPeer({ config: saturnConfig, handlers: await loadHandlers(saturnConfig, loopback('saturn.yaml')), log: quiet() });
+    peers.push(saturn);
+    const earth = await startPeer({ config: rewrite('earth.yaml'), log: quiet() });
+    peers.push(earth);
+    const invoke = async (handler: string, arg: string) => {
+      const res = await fetch(`${earth.httpUrl}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ peer: 'saturn', handler, arg }) });
+      return (await res.json()) as { status: string; result?: unknown };
+    };
+    expect(await invoke('add', '41')).toMatchObject({ status: 'ok', result: '42' });
+    expect(await invoke('sky', '30')).toMatchObject({ status: 'ok' });
+    const digest = async (peer: Peer, path: string) => ((await (await fetch(`${peer.httpUrl}/digest?path=${path}`)).json()) as { digest?: string }).digest;
+    let copy: string | undefined;
+    const source = await digest(saturn, '/data/sky');
+    expect(source).toBeDefined();
+    while (copy !== source) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      copy = await digest(earth, '/data/saturn/sky');
+    }
+    expect(copy).toBe(source);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
