@@ -240,9 +240,13 @@ export class MountImpl implements Mount {
     }
   }
 
-  /** Drops everything queued (close, reconfigure to another provider). Returns how many. */
-  dropQueues(): number {
-    const dropped = this.beatQueue.length + this.wireQueue.length;
+  /**
+   * Drops everything queued (close, reconfigure to another provider). Returns how many frames each
+   * queue held: `queued` (the beat queue, which the tree decides, so a replay has the same) and
+   * `unsent` (the wire queue, which exists at the live edge only and must never reach the tree).
+   */
+  dropQueues(): { queued: number; unsent: number } {
+    const dropped = { queued: this.beatQueue.length, unsent: this.wireQueue.length };
     this.beatQueue.length = 0;
     this.wireQueue.length = 0;
     this.edgeBlocked = false;
