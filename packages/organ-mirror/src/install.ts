@@ -293,6 +293,14 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     if (!installed || event.mount.mode !== mode) return;
     const key = keyOf(event.mount);
     const pub = pubs.get(key);
+    if (event.type === 'session') {
+      // The peer came back as a new process: a receiver there lost its staging (it resubscribes,
+      // with its token when its tree kept one), a source there lost its publication.
+      if (event.session === undefined || event.session.seq <= 1n) return;
+      pub?.receiverRestarted(event.beat);
+      for (const sub of [...byId.values()]) if (sub.key === key) sub.onSourceRestarted(event.mount, event.beat);
+      return;
+    }
     if (pub !== undefined) {
       if (event.type === 'accepted') pub.reconnected();
       else if (event.type === 'closed' || event.type === 'error' || event.type === 'fatal') pub.lost(event.beat);

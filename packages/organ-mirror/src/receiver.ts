@@ -181,6 +181,23 @@ export class Subscription {
     }
   }
 
+  /**
+   * The source's peer is a new session (it restarted, so it holds no subscription of ours):
+   * subscribe again at once with the token of the last bundle applied here. A source that still
+   * knows the token's epoch resumes; a restarted one answers with a new epoch and a snapshot.
+   * Bundles staged or held from the old session are dropped (never applied, never acknowledged).
+   */
+  onSourceRestarted(mount: Mount, beat: number): void {
+    if (this.phase === 'ended' || this.phase === 'error' || this.phase === 'opening' || !mount.initiator) return;
+    this.partial = undefined;
+    this.dropHeld();
+    this.expect = undefined;
+    this.write({ state: v.text('pending') });
+    this.episode?.write('mirror', { last_break: v.text(`the source restarted (new session) at beat ${beat}`) });
+    if (mount.state === 'open') return this.subscribeSoon(mount);
+    // Not open (yet): the break already scheduled a redial, which subscribes when the mount opens.
+  }
+
   onMessage(message: Message, mount: Mount, beat: number): void {
     if (this.phase === 'ended' || this.phase === 'error') return;
     switch (message.kind) {
