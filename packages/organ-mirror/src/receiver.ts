@@ -56,6 +56,8 @@ export class Subscription {
   private partial: Assembly | undefined;
   private held: Complete[] = [];
   private subSent = false;
+  /** The source's peer restarted since our last welcome (see {@link onSourceRestarted}). */
+  private sourceRestarted = false;
   private everActive = false;
   private backoff: number;
   private retryAt = 0;
@@ -182,16 +184,17 @@ export class Subscription {
   }
 
   /**
-   * The source's peer is a new session (it restarted, so it holds no subscription of ours):
-   * subscribe again at once with the token of the last bundle applied here. A source that still
-   * knows the token's epoch resumes; a restarted one answers with a new epoch and a snapshot.
-   * Bundles staged or held from the old session are dropped (never applied, never acknowledged).
+   * The source's peer is a new session (it restarted, so it holds no subscription of ours and
+   * none of our epoch): subscribe again at once, without a token, so it answers with a new epoch
+   * and a snapshot. Bundles staged or held from the old session are dropped (never applied,
+   * never acknowledged); `pend_resum` keeps the old token until the snapshot replaces the copy.
    */
   onSourceRestarted(mount: Mount, beat: number): void {
     if (this.phase === 'ended' || this.phase === 'error' || this.phase === 'opening' || !mount.initiator) return;
     this.partial = undefined;
     this.dropHeld();
     this.expect = undefined;
+    this.sourceRestarted = true;
     this.write({ state: v.text('pending') });
     this.episode?.write('mirror', { last_break: v.text(`the source restarted (new session) at beat ${beat}`) });
     if (mount.state === 'open') return this.subscribeSoon(mount);
@@ -203,6 +206,7 @@ export class Subscription {
     switch (message.kind) {
       case 'welcome': {
         if (this.phase !== 'subscribing') return;
+        this.sourceRestarted = false;
         const resumed = message.resumed && this.applied?.epoch === message.epoch;
         // A new epoch starts from nothing, even if its name happens to equal an old one.
         const applied = resumed ? this.applied!.seq : 0;
@@ -266,8 +270,11 @@ export class Subscription {
     if (this.phase === 'broken' && beat >= this.retryAt) this.connect();
     if (this.phase === 'subscribing' && !this.subSent && this.mount?.state === 'open') {
       this.subSent = true;
-      this.trySend(buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token: this.applied }));
-      this.episode?.write('mirror', { sub_beat: v.n(beat), token: v.text(formatToken(this.applied)) });
+      // A restarted source cannot know our epoch: a token would only match a new epoch that
+      // happens to have the same name. Until one welcome, subscribe without it.
+      const token = this.sourceRestarted ? undefined : this.applied;
+      this.trySend(buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token }));
+      this.episode?.write('mirror', { sub_beat: v.n(beat), token: v.text(formatToken(token)) });
     }
     return 'idle';
   }
