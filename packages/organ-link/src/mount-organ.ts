@@ -20,7 +20,7 @@ import { organStore, type OrganContext, type OrganVerdict, type Runtime } from '
 import { isRequestProblem, readMountRequest, type Mount, type MountEvent, type MountRequest, type MountSpec, type RequestProblem, type TransportManager } from '@cep/transport';
 import { linkError } from './errors.ts';
 import { mountKey, ownersOf } from './ownership.ts';
-import { clearProvider, clearRetry, publishRetry, publishState, type RequestState } from './publish.ts';
+import { clearProvider, clearRetry, publishRetry, publishSession, publishState, type RequestState } from './publish.ts';
 import { resolveRetry, retryDelay, type RetryOptions, type RetryPolicy } from './retry.ts';
 
 /** One request that holds a mount. */
@@ -283,6 +283,12 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
         // carries on over it, and so does the request.
         opened(entry);
         return;
+      case 'session':
+        // The request shows which session of the peer it talks to; a new one (the peer
+        // restarted) re-opens the request: it is active on the new session, redials reset.
+        if (event.session !== undefined && live(entry.path)) publishSession(tree, entry.path, event.session.seq);
+        if (event.session !== undefined && event.session.seq > 1n && event.mount.state === 'open') opened(entry);
+        break;
     }
     options.onMountEvent?.(entry, event);
   };
@@ -309,7 +315,7 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     kind,
     validator,
     destructor,
-    outputs: ['state', 'error_note', 'provider', 'retry_beat', 'retries', ...(options.outputs ?? [])],
+    outputs: ['state', 'error_note', 'provider', 'retry_beat', 'retries', 'session_seq', ...(options.outputs ?? [])],
     errorTopic: topics.schema,
   });
   const offEvents = manager.onMountEvent(onMountEvent);
