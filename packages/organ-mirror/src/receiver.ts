@@ -16,7 +16,7 @@
 import { createTree, text, type Name, type Tree } from '@cep/cells';
 import { CepError } from '@cep/errors';
 import type { StagedCell } from '@cep/serializer';
-import { TOPIC, type Mount } from '@cep/transport';
+import { REFUSAL_CODES, TOPIC, type Mount } from '@cep/transport';
 import { ApplyError, applyOps, replacesBranch } from './apply.ts';
 import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
@@ -162,7 +162,7 @@ export class Subscription {
 
   // ---- mount events and frames (capture) ------------------------------------------------
 
-  onMountEvent(type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal', mount: Mount, beat: number, note: string | undefined): void {
+  onMountEvent(type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal', mount: Mount, beat: number, note: string | undefined, code?: string): void {
     if (this.phase === 'ended' || this.phase === 'error' || !mount.initiator) return;
     if (type === 'open') {
       if (this.phase === 'opening' || this.phase === 'broken') this.subscribeSoon(mount);
@@ -176,7 +176,9 @@ export class Subscription {
       this.expect = undefined;
       this.write({ state: v.text('pending') });
       this.retryAt = beat + this.backoff;
-      this.backoff = Math.min(this.backoff * 2, this.env.options.retry.max);
+      // A refusal (the source does not accept our key or name) is not cured by a quick redial.
+      const refused = code !== undefined && REFUSAL_CODES.includes(code);
+      this.backoff = Math.min(this.backoff * 2, refused ? this.env.options.retry.authMax : this.env.options.retry.max);
       this.episode?.write('mirror', { last_break: v.text(`${type} at beat ${beat}${note === undefined ? '' : `: ${note}`}`) });
       this.cancelRetry?.();
       this.cancelRetry = this.env.timers.at(this.retryAt - 1, () => this.episode?.wake());

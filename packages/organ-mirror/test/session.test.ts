@@ -115,3 +115,24 @@ describe('a restarted peer is a new session', () => {
     expect(appliedOnceInOrder(earth)).toBe(true);
   });
 });
+
+describe('a source that refuses our key', () => {
+  it('is redialled on the long ceiling (retry.authMax), and tp_fatal says error once, then warn', async () => {
+    const saturn = node('saturn', tcp({ localPeer: 'saturn', keys: { earth: new Uint8Array(32).fill(1) } }), {});
+    cleanups.push(() => saturn.manager.close());
+    const listener = await saturn.manager.listen('tcp', '127.0.0.1:0');
+    setAddress('saturn', listener.address);
+    const earth = node('earth', tcp({ localPeer: 'earth', keys: { saturn: KEY } }), { retry: { first: 1, max: 2, authMax: 128 } });
+    cleanups.push(() => earth.manager.close());
+    const beats: number[] = [];
+    earth.runtime.cei.onFact((f) => f.topic === 'tp_fatal' && beats.push(earth.runtime.beat));
+    fileRequest(earth.tree, 'r1');
+    await run([earth, saturn], () => beats.length >= 9, 5000);
+    const gaps = beats.slice(1).map((b, i) => b - beats[i]!);
+    // The waits double past max (2) towards authMax: the last gaps are far longer than max plus a dial.
+    expect(Math.max(...gaps.slice(-2))).toBeGreaterThanOrEqual(64);
+    const severities = earth.facts.filter((f) => f.topic === 'tp_fatal').map((f) => f.severity);
+    expect(severities[0]).toBe('error');
+    expect(new Set(severities.slice(1))).toEqual(new Set(['warn']));
+  });
+});

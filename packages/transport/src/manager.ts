@@ -60,7 +60,16 @@ export interface MountEvent {
   readonly note?: string;
   /** With `session`: the remote session now recorded. */
   readonly session?: MountSession;
+  /**
+   * With `error`/`fatal` from the channel: the provider's error code (`OPEN_FAILED`,
+   * `CONNECTION_LOST`, `AUTH_FAILED` …). `AUTH_FAILED` and `PEER_MISMATCH` will not cure
+   * themselves quickly: organs redial those on a long ceiling.
+   */
+  readonly code?: string;
 }
+
+/** Error codes that mean the peer refused who we are (a key or name mismatch), not a broken network. */
+export const REFUSAL_CODES: readonly string[] = Object.freeze(['AUTH_FAILED', 'PEER_MISMATCH']);
 
 /** Options of {@link createTransportManager}. */
 export interface TransportManagerOptions {
@@ -554,6 +563,7 @@ class Manager implements TransportManager {
           return;
         }
         mount.pendingOpen = undefined;
+        mount.refusals = 0;
         mount.attach(event.ch, channel);
         mount.setState('open');
         mount.telemetry.event('open', beat);
@@ -564,7 +574,7 @@ class Manager implements TransportManager {
       case 'open_failed': {
         if (mount.pendingOpen !== event.ch) return;
         mount.pendingOpen = undefined;
-        return this.fail(mount, `open failed (${event.code}): ${event.note}`, beat);
+        return this.fail(mount, `open failed (${event.code}): ${event.note}`, beat, 'error', event.code);
       }
       case 'ready': {
         if (!current) return;
@@ -594,7 +604,7 @@ class Manager implements TransportManager {
       }
       case 'fatal': {
         if (!current) return;
-        return this.fail(mount, `channel fatal (${event.code}): ${event.note}`, beat, 'fatal');
+        return this.fail(mount, `channel fatal (${event.code}): ${event.note}`, beat, 'fatal', event.code);
       }
       case 'session': {
         // Any channel of the mount speaks for the remote process (ours, or one the peer opened to it).
@@ -633,7 +643,12 @@ class Manager implements TransportManager {
     this.tell({ type: 'session', mount, beat, session });
   }
 
-  private fail(mount: MountImpl, note: string, beat: number, type: 'error' | 'fatal' = 'error'): void {
+  private fail(mount: MountImpl, note: string, beat: number, type: 'error' | 'fatal' = 'error', code?: string): void {
+    // The same refusal again (an organ redialling a peer that does not accept our key) is told
+    // at warn: the first one said it at error already, and a log line per redial is noise.
+    const refused = code !== undefined && REFUSAL_CODES.includes(code);
+    mount.refusals = refused ? mount.refusals + 1 : 0;
+    const severity = refused && mount.refusals > 1 ? 'warn' : 'error';
     // Only the beat queue is counted: it is decided by the tree, so a replay drops the same frames.
     // The wire queue (frames a channel refused at the edge) exists live only; counting it would
     // put socket timing into the tree.
@@ -642,8 +657,8 @@ class Manager implements TransportManager {
     mount.setState('error', note);
     mount.telemetry.count('fatal_count', beat);
     mount.telemetry.event('fatal', beat);
-    mount.emit(TOPIC.fatal, 'error', dropped > 0 ? `${note} (${dropped} queued frame(s) dropped)` : note);
-    this.tell({ type, mount, beat, note });
+    mount.emit(TOPIC.fatal, severity, dropped > 0 ? `${note} (${dropped} queued frame(s) dropped)` : note);
+    this.tell({ type, mount, beat, note, ...(code !== undefined ? { code } : {}) });
     this.promoteInbound(mount, beat);
   }
 

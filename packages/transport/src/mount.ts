@@ -95,6 +95,8 @@ export class MountImpl implements Mount {
   organHold = false;
   readonly flatnegWarned = new Set<string>();
   updMisWarned = false;
+  /** Refusals (`AUTH_FAILED`, `PEER_MISMATCH`) in a row since the mount last opened. */
+  refusals = 0;
   private readonly beatQueue: Queued[] = [];
   private readonly wireQueue: Queued[] = [];
   private edgeBlocked = false;

@@ -222,3 +222,28 @@ function branch(value: string) {
   tree.set('/msg/body', text(value));
   return tree.get('/msg')!;
 }
+
+describe('a peer that refuses us', () => {
+  it('AUTH_FAILED again is told at warn after the first (error); the code reaches organs; another kind of failure starts over', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE, false);
+    const { runtime, manager, tree, events } = setup(tcp);
+    const severities: string[] = [];
+    runtime.cei.onFact((f) => f.topic === 'tp_fatal' && severities.push(f.severity));
+    const configure = () => manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    for (let i = 0; i < 3; i++) {
+      configure();
+      tcp.opens.at(-1)!.reject(new CepError('AUTH_FAILED', 'wrong key'));
+      await beat(runtime);
+    }
+    expect(severities).toEqual(['error', 'warn', 'warn']);
+    expect(events.filter((e) => e.type === 'error').map((e) => e.code)).toEqual(['AUTH_FAILED', 'AUTH_FAILED', 'AUTH_FAILED']);
+    configure();
+    tcp.opens.at(-1)!.reject(new CepError('OPEN_FAILED', 'refused'));
+    await beat(runtime);
+    configure();
+    tcp.opens.at(-1)!.reject(new CepError('AUTH_FAILED', 'wrong key'));
+    await beat(runtime);
+    expect(severities.slice(3)).toEqual(['error', 'error']);
+    expect(tree.getValue('/net/mounts/saturn/link/main/state')).toEqual(text('error'));
+  });
+});
