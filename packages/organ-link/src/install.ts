@@ -44,7 +44,7 @@ export function installLink(runtime: Runtime, manager: TransportManager, options
       return { ...spec, caps: { ...spec.caps, required: [...LINK_DEFAULT_REQUIRED] } };
     },
     ...(options.onMountEvent !== undefined
-      ? { onMountEvent: (entry, event) => event.type !== 'accepted' && options.onMountEvent!(entry, event.type) }
+      ? { onMountEvent: (entry, event) => event.type !== 'accepted' && event.type !== 'session' && options.onMountEvent!(entry, event.type) }
       : {}),
   });
 }

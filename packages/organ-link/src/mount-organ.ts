@@ -17,10 +17,10 @@
  */
 import { formatPath, name, type Cell, type Name } from '@cep/cells';
 import { organStore, type OrganContext, type OrganVerdict, type Runtime } from '@cep/heartbeat';
-import { isRequestProblem, readMountRequest, type Mount, type MountEvent, type MountRequest, type MountSpec, type RequestProblem, type TransportManager } from '@cep/transport';
+import { REFUSAL_CODES, isRequestProblem, readMountRequest, type Mount, type MountEvent, type MountRequest, type MountSpec, type RequestProblem, type TransportManager } from '@cep/transport';
 import { linkError } from './errors.ts';
 import { mountKey, ownersOf } from './ownership.ts';
-import { clearProvider, clearRetry, publishRetry, publishState, type RequestState } from './publish.ts';
+import { clearProvider, clearRetry, publishRetry, publishSession, publishState, type RequestState } from './publish.ts';
 import { resolveRetry, retryDelay, type RetryOptions, type RetryPolicy } from './retry.ts';
 
 /** One request that holds a mount. */
@@ -171,13 +171,13 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
   };
 
   /** The dialled mount broke at `beat`: schedule the next redial (or say why there is none). */
-  const broke = (entry: Entry, cause: string, beat: number): void => {
+  const broke = (entry: Entry, cause: string, beat: number, refused = false): void => {
     if (retry === undefined) return show(entry, 'error', `${cause}; change the request to reopen it`);
     if (entry.retryBeat !== undefined) return show(entry, 'error', `${cause}; redial ${entry.retries + 1} at beat ${entry.retryBeat}`);
     if (retry.limit !== undefined && entry.retries >= retry.limit) {
       return show(entry, 'error', `${cause}; gave up after ${entry.retries} redial(s) (retry.limit); change the request to reopen it`);
     }
-    entry.retryBeat = beat + retryDelay(retry, entry.retries + 1);
+    entry.retryBeat = beat + retryDelay(retry, entry.retries + 1, refused);
     show(entry, 'error', `${cause}; redial ${entry.retries + 1} at beat ${entry.retryBeat}`);
   };
 
@@ -273,7 +273,7 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
         break;
       case 'error':
       case 'fatal':
-        broke(entry, event.note ?? `mount ${entry.key} failed`, event.beat);
+        broke(entry, event.note ?? `mount ${entry.key} failed`, event.beat, event.code !== undefined && REFUSAL_CODES.includes(event.code));
         break;
       case 'closed':
         broke(entry, `mount ${entry.key} closed (${event.note ?? 'no reason given'})`, event.beat);
@@ -283,6 +283,12 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
         // carries on over it, and so does the request.
         opened(entry);
         return;
+      case 'session':
+        // The request shows which session of the peer it talks to; a new one (the peer
+        // restarted) re-opens the request: it is active on the new session, redials reset.
+        if (event.session !== undefined && live(entry.path)) publishSession(tree, entry.path, event.session.seq);
+        if (event.session !== undefined && event.session.seq > 1n && event.mount.state === 'open') opened(entry);
+        break;
     }
     options.onMountEvent?.(entry, event);
   };
@@ -309,7 +315,7 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     kind,
     validator,
     destructor,
-    outputs: ['state', 'error_note', 'provider', 'retry_beat', 'retries', ...(options.outputs ?? [])],
+    outputs: ['state', 'error_note', 'provider', 'retry_beat', 'retries', 'session_seq', ...(options.outputs ?? [])],
     errorTopic: topics.schema,
   });
   const offEvents = manager.onMountEvent(onMountEvent);

@@ -33,6 +33,14 @@ export function publishRetry(tree: Tree, request: readonly Name[], retryBeat: nu
   });
 }
 
+/**
+ * Writes `session_seq` (u64): the mount's `session_seq`, so the request shows when the peer
+ * restarted (it counts one more each time the peer came back as a new session).
+ */
+export function publishSession(tree: Tree, request: readonly Name[], seq: bigint): void {
+  setU64(tree, [...request, name('session_seq')], Number(seq));
+}
+
 /** Soft-deletes `retry_beat` and `retries` (the request holds no mount any more). */
 export function clearRetry(tree: Tree, request: readonly Name[]): void {
   for (const field of ['retry_beat', 'retries']) {

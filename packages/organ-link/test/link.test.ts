@@ -219,6 +219,26 @@ describe.each<Transport>(['memory', 'tcp'])('two runtimes over provider-%s', (tr
   });
 });
 
+describe('a peer that restarts', () => {
+  it('the request shows the peer session; a new session (the peer restarted) re-opens it on the new one', async () => {
+    const { earth, saturn } = await pair('memory');
+    installLink(earth.runtime, earth.manager);
+    writeRequest(earth.tree, `${REQ}/live`, { peer: 'saturn', mount: 'main', local_node: 'earth' });
+    await until([earth, saturn], () => read(earth.tree, `${REQ}/live/state`) === 'active' && read(earth.tree, `${REQ}/live/session_seq`) === 1n);
+    const hooks = memoryHooks(earth.providers[0]!);
+    const channel = hooks.channels()[0]!;
+    const same = channel.info.remoteSession!;
+    hooks.raise(channel, { type: 'session', id: same }); // a plain reconnect: nothing changes
+    for (let i = 0; i < 3; i++) await beat(earth, saturn);
+    expect(read(earth.tree, `${REQ}/live/session_seq`)).toBe(1n);
+    hooks.raise(channel, { type: 'session', id: 'saturn.restarted' });
+    await until([earth, saturn], () => read(earth.tree, `${REQ}/live/session_seq`) === 2n);
+    expect(read(earth.tree, `${REQ}/live/state`)).toBe('active');
+    expect(read(earth.tree, '/net/mounts/saturn/link/main/session')).toBe('saturn.restarted');
+    expect(read(earth.tree, '/net/peers/saturn/ceh/tp_newsess/note')).toMatch(/new session/);
+  });
+});
+
 describe('provider fatal on a live link', () => {
   it('turns the request to error with the provider\'s note; the manager mirrors tp_fatal to the peer', async () => {
     const { earth, saturn } = await pair('memory');

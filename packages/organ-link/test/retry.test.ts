@@ -49,10 +49,36 @@ function schedules(shown: readonly Shown[]): Array<{ brokeAt: number; retryBeat:
 
 describe('retry options', () => {
   it('defaults to 8 beats doubling up to 512 with no limit; the delay doubles and is capped', () => {
-    expect(resolveRetry(undefined)).toEqual({ first: 8, max: 512, limit: undefined });
+    expect(resolveRetry(undefined)).toEqual({ first: 8, max: 512, limit: undefined, authMax: 6000 });
     expect(resolveRetry(false)).toBeUndefined();
     const policy = resolveRetry({ first: 3, max: 20 })!;
     expect([1, 2, 3, 4, 5, 60, 10_000].map((n) => retryDelay(policy, n))).toEqual([3, 6, 12, 20, 20, 20, 20]);
+  });
+
+  it('after a refusal (AUTH_FAILED) the wait doubles on past max up to authMax', () => {
+    const policy = resolveRetry({ first: 3, max: 20, authMax: 100 })!;
+    expect([1, 2, 3, 4, 5, 6, 60].map((n) => retryDelay(policy, n, true))).toEqual([3, 6, 12, 24, 48, 96, 100]);
+    expect(() => resolveRetry({ max: 50, authMax: 40 })).toThrow(expect.objectContaining({ code: 'ORGAN_OPTION_INVALID' }));
+  });
+
+  it('a peer that refuses our key is redialled on the long ceiling; tp_fatal is error once, then warn', async () => {
+    const { tcp } = await import('@cep/provider-tcp');
+    const { randomBytes } = await import('node:crypto');
+    const saturn = peer('saturn', [tcp({ localPeer: 'saturn', keys: { earth: randomBytes(32) } })], () => undefined);
+    const listener = await saturn.manager.listen('tcp', '127.0.0.1:0');
+    const earth = peer('earth', [tcp({ localPeer: 'earth', keys: { saturn: KEY } })], () => listener.address);
+    const severities: string[] = [];
+    earth.runtime.cei.onFact((f) => f.topic === 'tp_fatal' && severities.push(f.severity));
+    installLink(earth.runtime, earth.manager, { retry: { first: 1, max: 2, authMax: 16 } });
+    writeRequest(earth.tree, R, FIELDS);
+    const shown: Shown[] = [];
+    for (let i = 0; i < 200 && schedules(shown).length < 6; i++) shown.push(...(await watch(earth, 1, saturn)));
+    const waits = schedules(shown).map((s) => s.retryBeat - s.brokeAt);
+    expect(waits).toEqual([1, 2, 4, 8, 16, 16]);
+    expect(note(earth)).toMatch(/AUTH_FAILED/);
+    expect(severities[0]).toBe('error');
+    expect(severities.slice(1).length).toBeGreaterThan(3);
+    expect(new Set(severities.slice(1))).toEqual(new Set(['warn']));
   });
 
   it('refuses retry values that are not whole numbers ≥ 1, and max below first (ORGAN_OPTION_INVALID)', () => {

@@ -41,7 +41,7 @@ export interface ResolvedOptions {
   readonly maxInflight: number;
   readonly maxBeatWindow: number;
   readonly retainBeats: number;
-  readonly retry: { readonly first: number; readonly max: number };
+  readonly retry: { readonly first: number; readonly max: number; readonly authMax: number };
   readonly canPublish: (peer: string, path: string) => boolean;
   readonly canReceive: (path: string) => boolean;
   readonly onApply: ((event: ApplyEvent) => void) | undefined;

@@ -41,8 +41,12 @@ export interface MirrorOptions {
   readonly maxBeatWindow?: number;
   /** Beats a source keeps a disconnected subscriber's unacknowledged bundles (default 1000). */
   readonly retainBeats?: number;
-  /** Beats before the receiver redials after a break: first, doubling up to max (default 1 and 32). */
-  readonly retry?: { readonly first?: number; readonly max?: number };
+  /**
+   * Beats before the receiver redials after a break: first, doubling up to max (default 1 and
+   * 32); after the source refused us (`AUTH_FAILED`, `PEER_MISMATCH`) doubling on up to
+   * `authMax` (default 6000, a minute at cep-node's 10 ms beat), since no quick redial cures a key.
+   */
+  readonly retry?: { readonly first?: number; readonly max?: number; readonly authMax?: number };
   /** Whether this runtime serves `path` to `peer` (default: every branch to every authenticated peer). */
   readonly canPublish?: (peer: string, path: string) => boolean;
   /**
@@ -119,7 +123,11 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     maxInflight: positive('maxInflight', options.maxInflight, DEFAULT_MAX_INFLIGHT),
     maxBeatWindow: positive('maxBeatWindow', options.maxBeatWindow, DEFAULT_MAX_BEAT_WINDOW),
     retainBeats: positive('retainBeats', options.retainBeats, 1000),
-    retry: { first: positive('retry.first', options.retry?.first, 1), max: positive('retry.max', options.retry?.max, 32) },
+    retry: {
+      first: positive('retry.first', options.retry?.first, 1),
+      max: positive('retry.max', options.retry?.max, 32),
+      authMax: Math.max(positive('retry.authMax', options.retry?.authMax, 6000), positive('retry.max', options.retry?.max, 32)),
+    },
     canPublish: options.canPublish ?? (() => true),
     canReceive: options.canReceive ?? (() => true),
     onApply: options.onApply,
@@ -293,11 +301,19 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     if (!installed || event.mount.mode !== mode) return;
     const key = keyOf(event.mount);
     const pub = pubs.get(key);
+    if (event.type === 'session') {
+      // The peer came back as a new process: a receiver there lost its staging (it resubscribes,
+      // with its token when its tree kept one), a source there lost its publication.
+      if (event.session === undefined || event.session.seq <= 1n) return;
+      pub?.receiverRestarted(event.beat);
+      for (const sub of [...byId.values()]) if (sub.key === key) sub.onSourceRestarted(event.mount, event.beat);
+      return;
+    }
     if (pub !== undefined) {
       if (event.type === 'accepted') pub.reconnected();
       else if (event.type === 'closed' || event.type === 'error' || event.type === 'fatal') pub.lost(event.beat);
     }
-    for (const sub of [...byId.values()]) if (sub.key === key) sub.onMountEvent(event.type, event.mount, event.beat, event.note);
+    for (const sub of [...byId.values()]) if (sub.key === key) sub.onMountEvent(event.type, event.mount, event.beat, event.note, event.code);
   };
 
   const removeFrame = manager.onFrame(mode, onFrame);

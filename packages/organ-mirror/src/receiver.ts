@@ -16,7 +16,7 @@
 import { createTree, text, type Name, type Tree } from '@cep/cells';
 import { CepError } from '@cep/errors';
 import type { StagedCell } from '@cep/serializer';
-import { TOPIC, type Mount } from '@cep/transport';
+import { REFUSAL_CODES, TOPIC, type Mount } from '@cep/transport';
 import { ApplyError, applyOps, replacesBranch } from './apply.ts';
 import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
@@ -56,6 +56,8 @@ export class Subscription {
   private partial: Assembly | undefined;
   private held: Complete[] = [];
   private subSent = false;
+  /** The source's peer restarted since our last welcome (see {@link onSourceRestarted}). */
+  private sourceRestarted = false;
   private everActive = false;
   private backoff: number;
   private retryAt = 0;
@@ -160,7 +162,7 @@ export class Subscription {
 
   // ---- mount events and frames (capture) ------------------------------------------------
 
-  onMountEvent(type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal', mount: Mount, beat: number, note: string | undefined): void {
+  onMountEvent(type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal', mount: Mount, beat: number, note: string | undefined, code?: string): void {
     if (this.phase === 'ended' || this.phase === 'error' || !mount.initiator) return;
     if (type === 'open') {
       if (this.phase === 'opening' || this.phase === 'broken') this.subscribeSoon(mount);
@@ -174,11 +176,31 @@ export class Subscription {
       this.expect = undefined;
       this.write({ state: v.text('pending') });
       this.retryAt = beat + this.backoff;
-      this.backoff = Math.min(this.backoff * 2, this.env.options.retry.max);
+      // A refusal (the source does not accept our key or name) is not cured by a quick redial.
+      const refused = code !== undefined && REFUSAL_CODES.includes(code);
+      this.backoff = Math.min(this.backoff * 2, refused ? this.env.options.retry.authMax : this.env.options.retry.max);
       this.episode?.write('mirror', { last_break: v.text(`${type} at beat ${beat}${note === undefined ? '' : `: ${note}`}`) });
       this.cancelRetry?.();
       this.cancelRetry = this.env.timers.at(this.retryAt - 1, () => this.episode?.wake());
     }
+  }
+
+  /**
+   * The source's peer is a new session (it restarted, so it holds no subscription of ours and
+   * none of our epoch): subscribe again at once, without a token, so it answers with a new epoch
+   * and a snapshot. Bundles staged or held from the old session are dropped (never applied,
+   * never acknowledged); `pend_resum` keeps the old token until the snapshot replaces the copy.
+   */
+  onSourceRestarted(mount: Mount, beat: number): void {
+    if (this.phase === 'ended' || this.phase === 'error' || this.phase === 'opening' || !mount.initiator) return;
+    this.partial = undefined;
+    this.dropHeld();
+    this.expect = undefined;
+    this.sourceRestarted = true;
+    this.write({ state: v.text('pending') });
+    this.episode?.write('mirror', { last_break: v.text(`the source restarted (new session) at beat ${beat}`) });
+    if (mount.state === 'open') return this.subscribeSoon(mount);
+    // Not open (yet): the break already scheduled a redial, which subscribes when the mount opens.
   }
 
   onMessage(message: Message, mount: Mount, beat: number): void {
@@ -186,6 +208,7 @@ export class Subscription {
     switch (message.kind) {
       case 'welcome': {
         if (this.phase !== 'subscribing') return;
+        this.sourceRestarted = false;
         const resumed = message.resumed && this.applied?.epoch === message.epoch;
         // A new epoch starts from nothing, even if its name happens to equal an old one.
         const applied = resumed ? this.applied!.seq : 0;
@@ -249,8 +272,11 @@ export class Subscription {
     if (this.phase === 'broken' && beat >= this.retryAt) this.connect();
     if (this.phase === 'subscribing' && !this.subSent && this.mount?.state === 'open') {
       this.subSent = true;
-      this.trySend(buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token: this.applied }));
-      this.episode?.write('mirror', { sub_beat: v.n(beat), token: v.text(formatToken(this.applied)) });
+      // A restarted source cannot know our epoch: a token would only match a new epoch that
+      // happens to have the same name. Until one welcome, subscribe without it.
+      const token = this.sourceRestarted ? undefined : this.applied;
+      this.trySend(buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token }));
+      this.episode?.write('mirror', { sub_beat: v.n(beat), token: v.text(formatToken(token)) });
     }
     return 'idle';
   }

@@ -155,6 +155,17 @@ export class Publication {
     });
   }
 
+  /**
+   * The receiver's peer is a new session (it restarted): nothing more goes to it until it
+   * subscribes again. Its bundles are kept for `retainBeats`, so a receiver restarted on its saved
+   * tree resumes with its token; any other subscription supersedes this one.
+   */
+  receiverRestarted(beat: number): void {
+    if (this.ended !== undefined) return;
+    this.episode.write('mirror', { last_break: v.text(`the receiver restarted (new session) at beat ${beat}`) });
+    this.lost(beat);
+  }
+
   /** Stops serving; the episode closes with `status` at its next slice. */
   end(status: 'ok' | 'cxl', summary: string): void {
     if (this.ended !== undefined) return;

@@ -39,7 +39,8 @@ export async function settle(real = false): Promise<void> {
   if (real) await new Promise<void>((resolve) => setTimeout(resolve, 1));
 }
 
-function node(peer: string, provider: ProviderV1, options: MirrorOptions): Node {
+/** One runtime with its manager (addresses from {@link setAddress}) and the mirror organ installed. */
+export function node(peer: string, provider: ProviderV1, options: MirrorOptions): Node {
   const runtime = createRuntime();
   const manager = createTransportManager(runtime, { localNode: peer, providers: [provider], addressOf: (p) => addresses.get(p), peerKey: () => KEY });
   const applies: ApplyEvent[] = [];
@@ -62,6 +63,11 @@ function node(peer: string, provider: ProviderV1, options: MirrorOptions): Node 
 }
 
 const addresses = new Map<string, string>();
+
+/** Where `peer` is dialled from now on. */
+export function setAddress(peer: string, address: string): void {
+  addresses.set(peer, address);
+}
 
 /** Earth (receiver) and saturn (source) over a reliable memory network. */
 export async function memoryPair(options: { earth?: MirrorOptions; saturn?: MirrorOptions; network?: MemoryNetwork } = {}): Promise<Pair> {

@@ -12,7 +12,9 @@ export type RaisableEvent =
   | { readonly type: 'backpressure'; readonly bufferedBytes?: number }
   | { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number; readonly reason: string }
   /** `error` defaults to a `CONNECTION_LOST` error saying a hook raised it. */
-  | { readonly type: 'fatal'; readonly error?: CepError };
+  | { readonly type: 'fatal'; readonly error?: CepError }
+  /** As a reconnect to the far peer would tell it: the same id (a plain reconnect) or another (the peer restarted). */
+  | { readonly type: 'session'; readonly id: string };
 
 /**
  * One end of an in-process channel.
@@ -137,6 +139,9 @@ export class MemoryChannel implements ChannelV1 {
         return;
       case 'reconnecting':
         this.emit({ type: 'reconnecting', attempt: event.attempt, delayMs: event.delayMs, reason: event.reason });
+        return;
+      case 'session':
+        this.emit({ type: 'session', id: event.id });
         return;
       case 'fatal': {
         const error = event.error ?? memoryError('CONNECTION_LOST', `a test hook raised fatal on "${this.info.mount}"`, { mount: this.info.mount });

@@ -12,8 +12,8 @@ export interface MemoryHooks {
   /**
    * Raises an event on `channel` as the medium would. `backpressure` also makes `send`
    * answer `backpressure` until a raised `ready`; `fatal` ends the channel (`fatal`, then
-   * `closed`; the far end sees `fatal CONNECTION_LOST`, then `closed`); `reconnecting` is
-   * only reported.
+   * `closed`; the far end sees `fatal CONNECTION_LOST`, then `closed`); `reconnecting` and
+   * `session` (a reconnect to the same or a restarted peer) are only reported.
    */
   raise(channel: ChannelV1, event: RaisableEvent): void;
   /** Captures `channel`'s sends instead of delivering them (`on` defaults to true); `false` resumes delivery. */

@@ -17,6 +17,8 @@ export interface MemoryNetwork {
 /** A provider as its network sees it: its options and how to make its end of a channel. */
 export interface Host {
   readonly options: ResolvedMemoryOptions;
+  /** This provider instance's session, told to the far end of every channel (`remoteSession`). */
+  readonly session: string;
   /** Makes this provider's end of a new channel (registered with the provider). */
   makeEnd(basics: ChannelBasics): MemoryChannel;
 }
@@ -33,6 +35,8 @@ export interface NetworkState {
   readonly endpoints: Map<string, Endpoint>;
   /** Counter behind `sessionId`s, per network so runs are reproducible. */
   sessions: number;
+  /** Counter behind each provider instance's own session (its `remoteSession` on the far end). */
+  starts: number;
 }
 
 const states = new WeakMap<MemoryNetwork, NetworkState>();
@@ -45,7 +49,7 @@ const states = new WeakMap<MemoryNetwork, NetworkState>();
  * const saturn = memory({ network: net, peer: 'saturn', mode: 'reliable' });
  */
 export function memoryNetwork(): MemoryNetwork {
-  const state: NetworkState = { endpoints: new Map(), sessions: 0 };
+  const state: NetworkState = { endpoints: new Map(), sessions: 0, starts: 0 };
   const network: MemoryNetwork = Object.freeze({ addresses: () => [...state.endpoints.keys()].sort() });
   states.set(network, state);
   return network;

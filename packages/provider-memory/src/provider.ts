@@ -54,6 +54,8 @@ export function memory(options: MemoryOptions): ProviderV1 {
 
   const host: Host = {
     options: resolved,
+    // Per instance, numbered per network so runs are reproducible: a new instance is a restart.
+    session: `${resolved.peer}.${++net.starts}`,
     makeEnd(basics: ChannelBasics): MemoryChannel {
       const fates = resolved.mode === 'unreliable' ? new FateStream(resolved.seed, resolved.schedule, basics.scheduleKey) : null;
       const channel = new MemoryChannel(
@@ -66,6 +68,7 @@ export function memory(options: MemoryOptions): ProviderV1 {
           remoteAddress: basics.remoteAddress,
           maxFrameBytes: basics.maxFrameBytes,
           sessionId: basics.sessionId,
+          ...(basics.remoteSession !== undefined ? { remoteSession: basics.remoteSession } : {}),
         },
         provider,
         resolved,
@@ -116,7 +119,7 @@ export function memory(options: MemoryOptions): ProviderV1 {
         refuse(endpoint, 'PROTOCOL_ERROR', `a ${resolved.mode} memory provider cannot open a channel to a ${far.mode} one at "${address}"; use the same mode on both sides`);
       }
       const maxFrameBytes = Math.min(resolved.maxFrameBytes, far.maxFrameBytes);
-      const local = host.makeEnd({ ...basics, peer: request.peer, initiator: true, remoteAddress: address, maxFrameBytes, scheduleKey: outKey, loose: false });
+      const local = host.makeEnd({ ...basics, peer: request.peer, initiator: true, remoteAddress: address, maxFrameBytes, scheduleKey: outKey, loose: false, remoteSession: endpoint.host.session });
       const remote = endpoint.host.makeEnd({
         ...basics,
         peer: resolved.peer,
@@ -125,6 +128,7 @@ export function memory(options: MemoryOptions): ProviderV1 {
         maxFrameBytes,
         scheduleKey: directionKey(request.peer, resolved.peer, request.mode, request.mount),
         loose: false,
+        remoteSession: host.session,
       });
       MemoryChannel.link(local, remote);
       safely(() => endpoint.onChannel(remote));

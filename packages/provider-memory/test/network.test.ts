@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChannelV1, RejectionV1 } from '@cep/transport/provider';
-import { memory, memoryNetwork, MEMORY_RELIABLE_CAPS, MEMORY_UNRELIABLE_CAPS, type MemoryOptions } from '@cep/provider-memory';
-import { indexOf, numbered, pair, provider, puller } from './util.ts';
+import { memory, memoryHooks, memoryNetwork, MEMORY_RELIABLE_CAPS, MEMORY_UNRELIABLE_CAPS, type MemoryOptions } from '@cep/provider-memory';
+import { events, indexOf, numbered, pair, provider, puller } from './util.ts';
 
 const open = (p: ReturnType<typeof provider>, address: string, peer = 'saturn', mount = 'main') =>
   p.open({ peer, mode: 'link', mount, localNode: 'earth', address });
@@ -30,6 +30,23 @@ describe('memory networks', () => {
     expect(local.info).toMatchObject({ provider: 'memory', peer: 'saturn', mode: 'link', mount: 'gauges', initiator: true, remoteAddress: 'saturn' });
     expect(remote.info).toMatchObject({ provider: 'memory', peer: 'earth', mode: 'link', mount: 'gauges', initiator: false });
     expect(remote.info.sessionId).toBe(local.info.sessionId);
+  });
+
+  it("tells each end the far provider instance's session; a new instance (a restart) has a new one", async () => {
+    const network = memoryNetwork();
+    const { local, remote, earth } = await pair({}, network);
+    expect(local.info.remoteSession).toBeDefined();
+    expect(remote.info.remoteSession).toBeDefined();
+    expect(local.info.remoteSession).not.toBe(remote.info.remoteSession);
+    const again = await open(earth, 'saturn', 'saturn', 'second');
+    expect(again.info.remoteSession).toBe(local.info.remoteSession);
+    const restarted = provider({ network, peer: 'saturn', mode: 'reliable' });
+    await restarted.listen!({ address: 'saturn2' }, () => {});
+    const fresh = await open(earth, 'saturn2', 'saturn', 'third');
+    expect(fresh.info.remoteSession).not.toBe(local.info.remoteSession);
+    const seen = events(local);
+    memoryHooks(earth).raise(local, { type: 'session', id: 'other' });
+    expect(seen).toEqual([{ type: 'session', id: 'other' }]);
   });
 
   it('carries the smaller of the two ends frame limits', async () => {

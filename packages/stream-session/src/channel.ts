@@ -10,7 +10,7 @@ const SMALL_FRAME = 8 * 1024;
 const STAGING_BYTES = HEADER_BYTES + MAX_BATCH_BYTES + TAG_BYTES;
 
 /** How a dialled channel gets a fresh, authenticated connection after a break. */
-export type Redial = (signal: AbortSignal) => Promise<{ conn: Conn; keys: SessionKeys }>;
+export type Redial = (signal: AbortSignal) => Promise<{ conn: Conn; keys: SessionKeys; session: string }>;
 
 type State = 'open' | 'reconnecting' | 'closing' | 'closed';
 
@@ -334,7 +334,7 @@ export class StreamChannel implements ChannelV1 {
       const abort = new AbortController();
       this.redialAbort = abort;
       this.redial!(abort.signal).then(
-        ({ conn, keys }) => {
+        ({ conn, keys, session }) => {
           this.redialAbort = undefined;
           if (this.state !== 'reconnecting') {
             conn.destroy();
@@ -343,6 +343,9 @@ export class StreamChannel implements ChannelV1 {
           this.state = 'open';
           this.attempt = 0;
           this.backpressured = false;
+          // Told before anything of the new connection (its frames, `ready`): a new id means the
+          // peer restarted, and whoever reads our events must know that before the new traffic.
+          this.emit({ type: 'session', id: session });
           this.attach(conn, keys);
           if (this.state === 'open') this.emit({ type: 'ready' });
         },

@@ -17,9 +17,9 @@ export function nonce(): Buffer {
   return randomBytes(NONCE_BYTES);
 }
 
-/** Hash of everything both sides said before the proofs; every proof and key is bound to it. */
-export function transcript(hello: Buffer, listenerNonce: Buffer): Buffer {
-  return createHash('sha256').update(hello).update(listenerNonce).digest();
+/** Hash of everything both sides said before the proofs (the HELLO, the listener's nonce and session); every proof and key is bound to it. */
+export function transcript(hello: Buffer, listenerSaid: Buffer): Buffer {
+  return createHash('sha256').update(hello).update(listenerSaid).digest();
 }
 
 /** A role-labelled proof of key possession; labels differ so a proof cannot be reflected. */

@@ -7,12 +7,15 @@ import { MAX_NAME_BYTES } from './options.ts';
 /**
  * The mutual challenge–response that opens every connection (see README, "Security").
  *
- *   dialer  → HELLO     dialer name, listener name, mode, mount, nonce A
- *   listener→ CHALLENGE nonce B, HMAC(K, "listener" ‖ H)      H = SHA-256(HELLO ‖ nonce B)
+ *   dialer  → HELLO     dialer name, listener name, mode, mount, nonce A, session A
+ *   listener→ CHALLENGE nonce B, session B, HMAC(K, "listener" ‖ H)   H = SHA-256(HELLO ‖ nonce B ‖ session B)
  *   dialer  → PROOF     HMAC(K, "dialer" ‖ H)
  *   listener→ ACCEPT    HMAC(K, "accept" ‖ H)    (or REJECT with a code)
  *
- * Each message is a 16-bit length and a body of at most MAX_HANDSHAKE_BYTES.
+ * Each message is a 16-bit length and a body of at most MAX_HANDSHAKE_BYTES. A session is
+ * SESSION_BYTES random bytes per provider instance (a process start): both proofs cover both
+ * sessions, so a peer cannot be made to believe the other restarted. A HELLO without a session
+ * (an older dialer) gets a CHALLENGE without one, hashed as before.
  */
 const MAGIC = 0x43455053; // "CEPS"
 const VERSION = 1;
@@ -21,6 +24,8 @@ const CHALLENGE = 2;
 const PROOF = 3;
 const ACCEPT = 4;
 const REJECT = 5;
+/** Bytes of a session id on the wire (shown as hex). */
+export const SESSION_BYTES = 16;
 /** Largest handshake message a peer may send before it is authenticated. */
 export const MAX_HANDSHAKE_BYTES = 512;
 
@@ -30,6 +35,15 @@ export interface Accepted {
   readonly mode: string;
   readonly mount: string;
   readonly keys: SessionKeys;
+  /** The dialer's session id (hex), absent for an older dialer that sends none. */
+  readonly session: string | undefined;
+}
+
+/** What the dialer learns from a successful handshake. */
+export interface Dialled {
+  readonly keys: SessionKeys;
+  /** The listener's session id (hex). */
+  readonly session: string;
 }
 
 class Builder {
@@ -91,6 +105,10 @@ class Parser {
     }
     if (type !== expected) throw protocol(`expected handshake message ${expected}, got ${type}`);
   }
+  /** Bytes not read yet. */
+  get left(): number {
+    return this.buf.length - this.off;
+  }
   end(): void {
     if (this.off !== this.buf.length) throw protocol('handshake message has trailing bytes');
   }
@@ -151,16 +169,17 @@ export async function withDeadline<T>(conn: Conn, ms: number, work: Promise<T>):
 /** The dialer's half: proves it holds `key` and checks that the listener does too. */
 export async function dialHandshake(
   conn: Conn,
-  args: { localPeer: string; peer: string; mode: string; mount: string; key: Uint8Array },
-): Promise<SessionKeys> {
-  const hello = new Builder().head(HELLO).str(args.localPeer).str(args.peer).str(args.mode).str(args.mount).bytes(nonce()).body();
+  args: { localPeer: string; peer: string; mode: string; mount: string; key: Uint8Array; session: Uint8Array },
+): Promise<Dialled> {
+  const hello = new Builder().head(HELLO).str(args.localPeer).str(args.peer).str(args.mode).str(args.mount).bytes(nonce()).bytes(args.session).body();
   send(conn, hello);
   const p = new Parser(await nextMessage(conn));
   p.head(CHALLENGE);
   const listenerNonce = p.bytes(NONCE_BYTES);
+  const listenerSession = p.bytes(SESSION_BYTES);
   const listenerProof = p.bytes(32);
   p.end();
-  const hash = transcript(hello, listenerNonce);
+  const hash = transcript(hello, Buffer.concat([listenerNonce, listenerSession]));
   if (!sameBytes(listenerProof, proof(args.key, 'listener', hash))) {
     throw streamError('AUTH_FAILED', `peer "${args.peer}" did not prove it holds the configured key`, { peer: args.peer });
   }
@@ -172,7 +191,7 @@ export async function dialHandshake(
   if (!sameBytes(accept, proof(args.key, 'accept', hash))) {
     throw streamError('AUTH_FAILED', `peer "${args.peer}" sent a forged acceptance`, { peer: args.peer });
   }
-  return sessionKeys(args.key, hash, true);
+  return { keys: sessionKeys(args.key, hash, true), session: listenerSession.toString('hex') };
 }
 
 function reject(conn: Conn, code: 'AUTH_FAILED' | 'PEER_MISMATCH'): void {
@@ -182,7 +201,7 @@ function reject(conn: Conn, code: 'AUTH_FAILED' | 'PEER_MISMATCH'): void {
 /** The listener's half: identifies the dialer by name, then both prove the key for that name. */
 export async function acceptHandshake(
   conn: Conn,
-  args: { localPeer: string; keys: ReadonlyMap<string, Uint8Array>; onHello?: () => void },
+  args: { localPeer: string; keys: ReadonlyMap<string, Uint8Array>; session: Uint8Array; onHello?: () => void },
 ): Promise<Accepted> {
   const hello = await nextMessage(conn);
   const p = new Parser(hello);
@@ -192,6 +211,8 @@ export async function acceptHandshake(
   const mode = p.str();
   const mount = p.str();
   p.bytes(NONCE_BYTES);
+  // An older dialer sends no session and expects a CHALLENGE without one.
+  const dialerSession = p.left === SESSION_BYTES ? p.bytes(SESSION_BYTES) : undefined;
   p.end();
   // A well-formed HELLO: the connection is mid-handshake now, no longer a silent one.
   args.onHello?.();
@@ -205,8 +226,9 @@ export async function acceptHandshake(
     throw streamError('AUTH_FAILED', `no key is configured for peer "${peer}"; add one to keys to accept it`, { peer });
   }
   const listenerNonce = nonce();
-  const hash = transcript(hello, listenerNonce);
-  send(conn, new Builder().head(CHALLENGE).bytes(listenerNonce).bytes(proof(key, 'listener', hash)).body());
+  const said = dialerSession === undefined ? listenerNonce : Buffer.concat([listenerNonce, args.session]);
+  const hash = transcript(hello, said);
+  send(conn, new Builder().head(CHALLENGE).bytes(said).bytes(proof(key, 'listener', hash)).body());
   const q = new Parser(await nextMessage(conn));
   q.head(PROOF);
   const dialerProof = q.bytes(32);
@@ -216,5 +238,5 @@ export async function acceptHandshake(
     throw streamError('AUTH_FAILED', `peer "${peer}" did not prove it holds the configured key`, { peer });
   }
   send(conn, new Builder().head(ACCEPT).bytes(proof(key, 'accept', hash)).body());
-  return { peer, mode, mount, keys: sessionKeys(key, hash, false) };
+  return { peer, mode, mount, keys: sessionKeys(key, hash, false), session: dialerSession?.toString('hex') };
 }

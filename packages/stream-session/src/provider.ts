@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, connect, type NetConnectOpts, type Server } from 'node:net';
 import {
   PROVIDER_SPEC_V1,
@@ -13,7 +14,7 @@ import { Conn } from './conn.ts';
 import type { SessionKeys } from './crypto.ts';
 import { asCepError, streamError } from './errors.ts';
 import { HandshakeSlots, sourceOf, type Slot } from './admission.ts';
-import { acceptHandshake, dialHandshake, withDeadline } from './handshake.ts';
+import { SESSION_BYTES, acceptHandshake, dialHandshake, withDeadline } from './handshake.ts';
 import { type StreamOptions, checkName, resolveOptions, type RejectInfo } from './options.ts';
 
 /** How a concrete stream transport (TCP, Unix socket) turns addresses into sockets. */
@@ -53,6 +54,8 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
   const handshaking = new Set<Conn>();
   const listeners = new Set<ListenerV1>();
   let closed = false;
+  // This provider's session: new at every start, so a peer can tell a restart from a reconnect.
+  const session = randomBytes(SESSION_BYTES);
 
   function dial(address: string, signal: AbortSignal | undefined): Promise<Conn> {
     const target = endpoint.connectOptions(address);
@@ -81,19 +84,19 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
     });
   }
 
-  async function establish(request: OpenRequestV1, key: Uint8Array, signal: AbortSignal | undefined): Promise<{ conn: Conn; keys: SessionKeys }> {
+  async function establish(request: OpenRequestV1, key: Uint8Array, signal: AbortSignal | undefined): Promise<{ conn: Conn; keys: SessionKeys; session: string }> {
     const conn = await dial(request.address, signal);
     handshaking.add(conn);
     const onAbort = (): void => conn.destroy();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const keys = await withDeadline(
+      const dialled = await withDeadline(
         conn,
         options.handshakeTimeoutMs,
-        dialHandshake(conn, { localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key }),
+        dialHandshake(conn, { localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key, session }),
       );
       if (closed) throw streamError('OPEN_ABORTED', `provider "${options.id}" closed during the handshake`);
-      return { conn, keys };
+      return { conn, keys: dialled.keys, session: dialled.session };
     } catch (error) {
       conn.destroy();
       if (signal?.aborted) throw streamError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
@@ -118,7 +121,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
       if (key === undefined) {
         throw streamError('AUTH_FAILED', `no key is configured for peer "${request.peer}"; add it to the provider's keys`, { peer: request.peer });
       }
-      const { conn, keys } = await establish(request, key, request.signal);
+      const { conn, keys, session: remoteSession } = await establish(request, key, request.signal);
       const channel = new StreamChannel(
         {
           provider: options.id,
@@ -128,6 +131,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
           initiator: true,
           remoteAddress: request.address,
           maxFrameBytes: options.maxFrameBytes,
+          remoteSession,
         },
         options,
         (signal) => establish(request, key, signal),
@@ -189,7 +193,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
         const onHello = (): void => {
           pending.spoke = true;
         };
-        withDeadline(conn, options.acceptTimeoutMs, acceptHandshake(conn, { localPeer: options.localPeer, keys: options.keys, onHello })).then(
+        withDeadline(conn, options.acceptTimeoutMs, acceptHandshake(conn, { localPeer: options.localPeer, keys: options.keys, session, onHello })).then(
           (accepted) => {
             slots.release(pending);
             mine.delete(conn);
@@ -207,6 +211,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
                 initiator: false,
                 remoteAddress: conn.remoteAddress ?? listenOptions.address,
                 maxFrameBytes: options.maxFrameBytes,
+                ...(accepted.session !== undefined ? { remoteSession: accepted.session } : {}),
               },
               options,
               undefined,

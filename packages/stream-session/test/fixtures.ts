@@ -48,8 +48,8 @@ export async function rawClient(address: string, key: Uint8Array = KEY, mount = 
     socket.once('error', reject);
   });
   const conn = new Conn(socket);
-  const keys: SessionKeys = await dialHandshake(conn, { localPeer: 'earth', peer: 'saturn', mode: 'link', mount, key });
-  return { conn, keys, socket };
+  const { keys, session }: { keys: SessionKeys; session: string } = await dialHandshake(conn, { localPeer: 'earth', peer: 'saturn', mode: 'link', mount, key, session: randomBytes(16) });
+  return { conn, keys, socket, session };
 }
 
 /** One record as the wire carries it, with a valid tag under `key`. */

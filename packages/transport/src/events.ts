@@ -18,6 +18,8 @@ export type EdgeEvent =
   | { readonly t: 'reconnecting'; readonly ch: string; readonly note: string }
   | { readonly t: 'fatal'; readonly ch: string; readonly code: string; readonly note: string }
   | { readonly t: 'closed'; readonly ch: string; readonly note: string }
+  /** The remote peer's session id, as a handshake on channel `ch` told it (first open, accept, or a reconnect). */
+  | { readonly t: 'session'; readonly ch: string; readonly id: string }
   /** `n`: how many refusals this event stands for (coalesced at the edge per beat; absent means 1); the rest is the last one's. */
   | { readonly t: 'rejected'; readonly provider: string; readonly code: string; readonly note: string; readonly claimed: string | undefined; readonly n?: number };
 

@@ -15,7 +15,7 @@ import { transportError } from './errors.ts';
 import { deriveMountKey } from './keys.ts';
 import { MountImpl, type Mount } from './mount.ts';
 import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
-import { countLimitHit, mountKey, servicePath, telemetryPath, writeCatalogEntry, writeLimits, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
+import { MAX_SESSION_ID_CHARS, countLimitHit, mountKey, servicePath, writeMountSession, type MountSession, telemetryPath, writeCatalogEntry, writeLimits, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
 import { TOPIC } from './topics.ts';
 import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
 import { Inbound, type FrameHandler } from './inbound.ts';
@@ -48,11 +48,28 @@ export interface MountSpec {
 
 /** Something that happened to a mount, told to organs at the capture that admitted it. */
 export interface MountEvent {
-  readonly type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal';
+  /**
+   * `session`: the remote peer's session id was recorded for the mount (`session`,
+   * `session_seq` in its record): the first one seen, or a new one after the peer restarted
+   * (then `session.seq` > 1 and whatever the peer held for this mount is gone). A reconnect to
+   * the same session tells nothing.
+   */
+  readonly type: 'open' | 'accepted' | 'closed' | 'error' | 'fatal' | 'session';
   readonly mount: Mount;
   readonly beat: number;
   readonly note?: string;
+  /** With `session`: the remote session now recorded. */
+  readonly session?: MountSession;
+  /**
+   * With `error`/`fatal` from the channel: the provider's error code (`OPEN_FAILED`,
+   * `CONNECTION_LOST`, `AUTH_FAILED` …). `AUTH_FAILED` and `PEER_MISMATCH` will not cure
+   * themselves quickly: organs redial those on a long ceiling.
+   */
+  readonly code?: string;
 }
+
+/** Error codes that mean the peer refused who we are (a key or name mismatch), not a broken network. */
+export const REFUSAL_CODES: readonly string[] = Object.freeze(['AUTH_FAILED', 'PEER_MISMATCH']);
 
 /** Options of {@link createTransportManager}. */
 export interface TransportManagerOptions {
@@ -469,6 +486,7 @@ class Manager implements TransportManager {
           this.channels.set(id, channel);
           this.wire(stream, id, channel);
           this.pushEvent(stream, { t: 'opened', ch: id });
+          this.pushSession(stream, id, channel.info.remoteSession);
         },
         (error: unknown) => {
           this.dials.delete(id);
@@ -491,6 +509,7 @@ class Manager implements TransportManager {
     const stream = mountKey(peer, mode, mount);
     this.wire(stream, id, channel);
     this.pushEvent(stream, { t: 'accepted', ch: id, provider: providerId });
+    this.pushSession(stream, id, channel.info.remoteSession);
   }
 
   /** Forwards a channel's events as inputs and pumps its frames. */
@@ -507,9 +526,16 @@ class Manager implements TransportManager {
         case 'reconnecting': return this.pushEvent(stream, { t: 'reconnecting', ch: id, note: `attempt ${event.attempt}: ${event.reason}` });
         case 'fatal': return this.pushEvent(stream, { t: 'fatal', ch: id, code: event.error.code, note: event.error.message });
         case 'closed': return this.pushEvent(stream, { t: 'closed', ch: id, note: event.reason });
+        case 'session': return this.pushSession(stream, id, event.id);
       }
     });
     this.inbound.pump(stream, channel);
+  }
+
+  /** A remote session id a provider told (at open, accept or reconnect) goes in as an input; one that cannot be an id is not recorded. */
+  private pushSession(stream: string, id: string, session: unknown): void {
+    if (typeof session !== 'string' || session.length === 0 || session.length > MAX_SESSION_ID_CHARS) return;
+    this.pushEvent(stream, { t: 'session', ch: id, id: session });
   }
 
   private pushEvent(stream: string, event: EdgeEvent): void {
@@ -537,6 +563,7 @@ class Manager implements TransportManager {
           return;
         }
         mount.pendingOpen = undefined;
+        mount.refusals = 0;
         mount.attach(event.ch, channel);
         mount.setState('open');
         mount.telemetry.event('open', beat);
@@ -547,7 +574,7 @@ class Manager implements TransportManager {
       case 'open_failed': {
         if (mount.pendingOpen !== event.ch) return;
         mount.pendingOpen = undefined;
-        return this.fail(mount, `open failed (${event.code}): ${event.note}`, beat);
+        return this.fail(mount, `open failed (${event.code}): ${event.note}`, beat, 'error', event.code);
       }
       case 'ready': {
         if (!current) return;
@@ -577,7 +604,12 @@ class Manager implements TransportManager {
       }
       case 'fatal': {
         if (!current) return;
-        return this.fail(mount, `channel fatal (${event.code}): ${event.note}`, beat, 'fatal');
+        return this.fail(mount, `channel fatal (${event.code}): ${event.note}`, beat, 'fatal', event.code);
+      }
+      case 'session': {
+        // Any channel of the mount speaks for the remote process (ours, or one the peer opened to it).
+        if (!current && !mount.inboundOnly.includes(event.ch)) return;
+        return this.admitSession(mount, event.id, beat);
       }
       case 'closed': {
         if (!current) {
@@ -598,14 +630,35 @@ class Manager implements TransportManager {
     }
   }
 
-  private fail(mount: MountImpl, note: string, beat: number, type: 'error' | 'fatal' = 'error'): void {
-    const dropped = mount.dropQueues();
+  /**
+   * Records the remote session of `mount`. A new id after an earlier one means the peer restarted:
+   * told as CEI `tp_newsess` and as a `session` mount event, so organs resubscribe. The same id
+   * (a plain reconnect) changes nothing.
+   */
+  private admitSession(mount: MountImpl, id: string, beat: number): void {
+    const session = writeMountSession(this.tree, mount.peer, mount.mode, mount.mount, id);
+    if (session === undefined) return;
+    mount.telemetry.event('session', beat);
+    if (session.seq > 1n) mount.emit(TOPIC.newSession, 'info', `the peer is a new session (${session.seq}): it restarted; what it held for this mount is gone`);
+    this.tell({ type: 'session', mount, beat, session });
+  }
+
+  private fail(mount: MountImpl, note: string, beat: number, type: 'error' | 'fatal' = 'error', code?: string): void {
+    // The same refusal again (an organ redialling a peer that does not accept our key) is told
+    // at warn: the first one said it at error already, and a log line per redial is noise.
+    const refused = code !== undefined && REFUSAL_CODES.includes(code);
+    mount.refusals = refused ? mount.refusals + 1 : 0;
+    const severity = refused && mount.refusals > 1 ? 'warn' : 'error';
+    // Only the beat queue is counted: it is decided by the tree, so a replay drops the same frames.
+    // The wire queue (frames a channel refused at the edge) exists live only; counting it would
+    // put socket timing into the tree.
+    const dropped = mount.dropQueues().queued;
     this.detach(mount, 'fatal', true);
     mount.setState('error', note);
     mount.telemetry.count('fatal_count', beat);
     mount.telemetry.event('fatal', beat);
-    mount.emit(TOPIC.fatal, 'error', dropped > 0 ? `${note} (${dropped} unsent frame(s) dropped)` : note);
-    this.tell({ type, mount, beat, note });
+    mount.emit(TOPIC.fatal, severity, dropped > 0 ? `${note} (${dropped} queued frame(s) dropped)` : note);
+    this.tell({ type, mount, beat, note, ...(code !== undefined ? { code } : {}) });
     this.promoteInbound(mount, beat);
   }
 

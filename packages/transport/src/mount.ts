@@ -95,6 +95,8 @@ export class MountImpl implements Mount {
   organHold = false;
   readonly flatnegWarned = new Set<string>();
   updMisWarned = false;
+  /** Refusals (`AUTH_FAILED`, `PEER_MISMATCH`) in a row since the mount last opened. */
+  refusals = 0;
   private readonly beatQueue: Queued[] = [];
   private readonly wireQueue: Queued[] = [];
   private edgeBlocked = false;
@@ -240,9 +242,13 @@ export class MountImpl implements Mount {
     }
   }
 
-  /** Drops everything queued (close, reconfigure to another provider). Returns how many. */
-  dropQueues(): number {
-    const dropped = this.beatQueue.length + this.wireQueue.length;
+  /**
+   * Drops everything queued (close, reconfigure to another provider). Returns how many frames each
+   * queue held: `queued` (the beat queue, which the tree decides, so a replay has the same) and
+   * `unsent` (the wire queue, which exists at the live edge only and must never reach the tree).
+   */
+  dropQueues(): { queued: number; unsent: number } {
+    const dropped = { queued: this.beatQueue.length, unsent: this.wireQueue.length };
     this.beatQueue.length = 0;
     this.wireQueue.length = 0;
     this.edgeBlocked = false;

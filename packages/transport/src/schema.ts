@@ -204,3 +204,44 @@ export function writeLimits(tree: Tree, limits: Readonly<Record<string, number>>
 export function countLimitHit(tree: Tree, peer: string, field: string): void {
   increment(tree, at('net', 'peers', peer, 'limits', field));
 }
+
+/** Longest remote session id the manager records (longer ones are not a session id: ignored). */
+export const MAX_SESSION_ID_CHARS = 128;
+
+/** The remote peer's session as recorded in a mount record: `session` and `session_seq`. */
+export interface MountSession {
+  /** The remote peer's current session id. */
+  readonly id: string;
+  /** 1 at the first session seen, one more each time the remote session id changed. */
+  readonly seq: bigint;
+}
+
+/**
+ * The remote session recorded for the mount `peer/mode/mount` (`/net/mounts/<peer>/<mode>/<mount>/
+ * {session, session_seq}`), or undefined before the first handshake that told one (or when the
+ * provider cannot know). An organ that holds state with the peer compares `seq` with the one it
+ * saw: a higher one means the peer restarted since.
+ */
+export function readMountSession(tree: Tree, peer: string, mode: string, mount: string): MountSession | undefined {
+  const root = mountPath(peer, mode, mount);
+  const id = tree.getValue([...root, name('session')]);
+  const seq = tree.getValue([...root, name('session_seq')]);
+  if (id?.type !== 'text' || seq?.type !== 'u64') return undefined;
+  return { id: id.value, seq: seq.value };
+}
+
+/**
+ * Records `id` as the mount's remote session. Returns the new record when it changed (the first
+ * session, or another one), undefined when it is the session already recorded.
+ */
+export function writeMountSession(tree: Tree, peer: string, mode: string, mount: string, id: string): MountSession | undefined {
+  const previous = readMountSession(tree, peer, mode, mount);
+  if (previous?.id === id) return undefined;
+  const next = { id, seq: (previous?.seq ?? 0n) + 1n };
+  const root = mountPath(peer, mode, mount);
+  tree.batch(() => {
+    tree.set([...root, name('session')], text(id));
+    tree.set([...root, name('session_seq')], u64(next.seq));
+  });
+  return next;
+}

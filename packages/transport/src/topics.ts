@@ -29,6 +29,8 @@ export const TOPIC = Object.freeze({
   updMismatch: 'tp_upd_mis',
   /** A resource bound refused something (a mount beyond `maxMountsPerPeer`). */
   limitHit: 'tp_limit',
+  /** The remote peer of a mount came back as a new session (it restarted); organs resubscribe. */
+  newSession: 'tp_newsess',
   mountConflict: 'tp_mconf',
   mountTimeout: 'tp_mtimeout',
   invokeTimeout: 'tp_inv_timeout',

@@ -68,6 +68,8 @@ export class FakeProvider implements ProviderV1 {
   readonly channels: FakeChannel[] = [];
   private accept: ((channel: ChannelV1) => void) | undefined;
   closed = false;
+  /** The remote session id the next channels report in `info.remoteSession` (none when undefined). */
+  remoteSession: string | undefined;
 
   constructor(readonly id: string, readonly caps: readonly string[], private readonly autoOpen = true) {}
 
@@ -76,7 +78,7 @@ export class FakeProvider implements ProviderV1 {
       const pending: PendingOpen = {
         request,
         resolve: () => {
-          const channel = new FakeChannel({ provider: this.id, peer: request.peer, mode: request.mode, mount: request.mount, initiator: true, maxFrameBytes: 1 << 20 });
+          const channel = new FakeChannel({ provider: this.id, peer: request.peer, mode: request.mode, mount: request.mount, initiator: true, maxFrameBytes: 1 << 20, ...this.session() });
           this.channels.push(channel);
           resolve(channel);
           return channel;
@@ -95,7 +97,7 @@ export class FakeProvider implements ProviderV1 {
 
   /** Test hook: a remote peer opens a channel to us. */
   incoming(peer: string, mode: string, mount: string): FakeChannel {
-    const channel = new FakeChannel({ provider: this.id, peer, mode, mount, initiator: false, maxFrameBytes: 1 << 20 });
+    const channel = new FakeChannel({ provider: this.id, peer, mode, mount, initiator: false, maxFrameBytes: 1 << 20, ...this.session() });
     this.channels.push(channel);
     this.accept!(channel);
     return channel;
@@ -103,6 +105,10 @@ export class FakeProvider implements ProviderV1 {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  private session(): { remoteSession?: string } {
+    return this.remoteSession === undefined ? {} : { remoteSession: this.remoteSession };
   }
 }
 

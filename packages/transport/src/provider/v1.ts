@@ -90,6 +90,14 @@ export interface ChannelInfoV1 {
    * may give both the same `sessionId` so the manager can link them.
    */
   readonly sessionId?: string;
+  /**
+   * The remote peer's session id as the handshake that made this channel told it: random per
+   * start of the remote peer's provider (per process, or per listener), so a restarted peer has
+   * a new one. Optional: a provider that cannot know omits it, and the manager then behaves as
+   * before (a reconnect is not told apart from a restart). After a reconnect the channel reports
+   * the id again with a `session` event.
+   */
+  readonly remoteSession?: string;
 }
 
 /** The answer to `send`: keep sending, or wait for a `ready` event. */
@@ -104,7 +112,15 @@ export type ChannelEventV1 =
   /** Unrecoverable: the channel is unusable. Always followed by `closed`. */
   | { readonly type: 'fatal'; readonly error: CepError }
   /** The channel is closed (locally or remotely); no more events or frames follow. */
-  | { readonly type: 'closed'; readonly reason: string };
+  | { readonly type: 'closed'; readonly reason: string }
+  /**
+   * A dialled channel re-established its connection and the new handshake named the remote
+   * side's session `id` (emitted before the reconnect's `ready`). The same id as before: the
+   * same remote process, nothing was lost on its side. Another id: the peer restarted, and any
+   * state it held for this channel (subscriptions, calls in flight) is gone. Optional: a
+   * provider that cannot know never emits it (see `ChannelInfoV1.remoteSession`).
+   */
+  | { readonly type: 'session'; readonly id: string };
 
 /** One open channel to one peer for one mount. */
 export interface ChannelV1 {
