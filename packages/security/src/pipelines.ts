@@ -2,9 +2,10 @@
  * Pipeline approvals and preflight. An approval names the hash of the spec it approved
  * and the policy version it was made under; editing the spec or the policy voids it.
  */
-import { digestHex, text, u64, type Tree } from '@cep/cells';
+import { digestHex, text, u64, type Cell, type Tree } from '@cep/cells';
 import type { PipelineMeta } from '@cep/heartbeat';
 import { securityError } from './errors.ts';
+import { sameStamp, stampOf } from './memo.ts';
 import { policyVersion, readPipelineSpec, readPolicy, SECURITY_ROOT } from './policy.ts';
 
 const APPROVALS = [...SECURITY_ROOT, 'approvals'] as const;
@@ -12,8 +13,18 @@ const APPROVALS = [...SECURITY_ROOT, 'approvals'] as const;
 /** The hash of a pipeline spec's cells (stages and ceilings), or `undefined` when there is no such spec. */
 export function specHash(tree: Tree, pipelineId: string): string | undefined {
   const cell = tree.get([...SECURITY_ROOT, 'pipelines', pipelineId]);
-  return cell === undefined ? undefined : digestHex(cell).slice(0, 32);
+  if (cell === undefined) return undefined;
+  // Checked on every invoke of a pipeline stage: hash the spec again only when a cell of it changed.
+  const stamp = stampOf([cell]);
+  const memo = specMemo.get(cell);
+  if (memo !== undefined && sameStamp(memo.stamp, stamp)) return memo.hash;
+  const hash = digestHex(cell).slice(0, 32);
+  specMemo.set(cell, { stamp, hash });
+  return hash;
 }
+
+/** The last hash of each spec cell, with the stamp it was computed under (see memo.ts). */
+const specMemo = new WeakMap<Cell, { stamp: unknown[]; hash: string }>();
 
 /** The outcome of approving a pipeline. */
 export interface Approval {

@@ -5,6 +5,7 @@
  */
 import { createTree, digestHex, isWordText, name, text, u64, type Cell, type Tree } from '@cep/cells';
 import { securityError } from './errors.ts';
+import { sameStamp, stampOf } from './memo.ts';
 
 /** Ceilings for one trip across an edge. Omitted fields are unlimited. */
 export interface Budgets {
@@ -157,13 +158,40 @@ export interface PolicySnapshot {
 
 /** The policy version: a digest of enclaves, edges and defaults (pipelines and approvals excluded). */
 export function policyVersion(tree: Tree): string {
-  const scratch = createTree();
+  return currentPolicy(tree).version;
+}
+
+/** The cells the policy is read from: `/sys/security` and its enclaves, edges and defaults. */
+function policyCells(tree: Tree): (Cell | undefined)[] {
   const root = tree.get([...SECURITY_ROOT]);
-  for (const part of ['enclaves', 'edges', 'defaults']) {
-    const cell = root?.child(part);
+  return [root, root?.child('enclaves'), root?.child('edges'), root?.child('defaults')];
+}
+
+/**
+ * The last policy read from each tree, with the stamp of the cells it was read from. Every
+ * invoke is checked twice (sender and receiver) and the policy rarely changes: re-reading it
+ * and re-hashing a copy of it per call was most of a decision's cost. The stamp comparison
+ * is exact (see memo.ts), so a changed policy is always read again.
+ */
+const policyMemo = new WeakMap<Tree, { stamp: unknown[]; snapshot: PolicySnapshot }>();
+
+function currentPolicy(tree: Tree): PolicySnapshot {
+  const cells = policyCells(tree);
+  const stamp = stampOf(cells);
+  const memo = policyMemo.get(tree);
+  if (memo !== undefined && sameStamp(memo.stamp, stamp)) return memo.snapshot;
+  const snapshot = buildPolicy(cells[0], computeVersion(cells));
+  policyMemo.set(tree, { stamp, snapshot });
+  return snapshot;
+}
+
+function computeVersion(cells: readonly (Cell | undefined)[]): string {
+  const scratch = createTree();
+  ['enclaves', 'edges', 'defaults'].forEach((part, i) => {
+    const cell = cells[i + 1];
     if (cell !== undefined && !cell.isDeleted) copyBranch(cell, scratch, [part]);
     else scratch.ensureDictionary([part]);
-  }
+  });
   return digestHex(scratch.root).slice(0, 32);
 }
 
@@ -176,9 +204,15 @@ function copyBranch(cell: Cell, into: Tree, path: readonly (string | ReturnType<
   for (const child of cell.children()) if (!child.isDeleted) copyBranch(child, into, [...path, child.name]);
 }
 
-/** Reads the policy back from the tree. */
+/**
+ * Reads the policy back from the tree. The snapshot is shared by calls that see the same
+ * policy (it is read-only); a change of any policy cell gives a fresh one.
+ */
 export function readPolicy(tree: Tree): PolicySnapshot {
-  const root = tree.get([...SECURITY_ROOT]);
+  return currentPolicy(tree);
+}
+
+function buildPolicy(root: Cell | undefined, version: string): PolicySnapshot {
   const enclaves = new Map<string, number>();
   for (const cell of root?.child('enclaves')?.children() ?? []) {
     if (cell.isDeleted) continue;
@@ -189,10 +223,10 @@ export function readPolicy(tree: Tree): PolicySnapshot {
   for (const from of root?.child('edges')?.children() ?? []) {
     if (from.isDeleted) continue;
     const targets = new Map<string, Budgets>();
-    for (const to of from.children()) if (!to.isDeleted) targets.set(to.name.tag.text, readBudgets(to));
+    for (const to of from.children()) if (!to.isDeleted) targets.set(to.name.tag.text, Object.freeze(readBudgets(to)));
     edges.set(from.name.tag.text, targets);
   }
-  return { version: policyVersion(tree), enclaves, edges, defaults: readBudgets(root?.child('defaults')) };
+  return { version, enclaves, edges, defaults: Object.freeze(readBudgets(root?.child('defaults'))) };
 }
 
 /** Reads one pipeline spec back (`undefined` when none has that id). */

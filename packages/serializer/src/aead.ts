@@ -4,11 +4,14 @@
  * ciphertext ‖ 16-byte tag; the associated data is the chunk's record key; the nonce is
  * keyed BLAKE3 over chunkKey ‖ LE64(fp) ‖ LE64(offset) ‖ LE64(size) ‖ LE64(total).
  *
- * Two paths with identical bytes: node:crypto's chacha20-poly1305 (with noble's HChaCha20
- * for the XChaCha subkey) is the fast one; @noble/ciphers is the portable one.
+ * Two paths with identical bytes. The fast one: an allocation-free JS ChaCha20-Poly1305 for
+ * small data (chacha-small.ts: most chunks of a frame of small values) and node:crypto's
+ * chacha20-poly1305 above that, both with noble's HChaCha20 for the XChaCha subkey.
+ * @noble/ciphers is the portable one.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { chacha20poly1305, hchacha, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { openSmall, sealSmall, SMALL_AEAD_MAX } from './chacha-small.ts';
 import { serializerError } from './errors.ts';
 import { blake3Keyed } from './hash.ts';
 
@@ -50,12 +53,15 @@ function loadWords(bytes: Uint8Array, out: Uint32Array): void {
   }
 }
 
-/** XChaCha20 → (subkey, 12-byte ChaCha nonce). */
+// The XChaCha subkey and ChaCha nonce of the current call (both paths copy them before returning).
+const subkey = new Uint8Array(32);
+const chachaNonce = new Uint8Array(12);
+
+/** XChaCha20 → (subkey, 12-byte ChaCha nonce), into module scratch. */
 function xchachaToChacha(key: Uint8Array, nonce: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   loadWords(key, keyWords);
   loadWords(nonce, nonceWords);
   hchacha(SIGMA, keyWords, nonceWords, subkeyWords);
-  const subkey = new Uint8Array(32);
   for (let i = 0; i < 8; i++) {
     const w = subkeyWords[i]!;
     subkey[4 * i] = w;
@@ -63,9 +69,19 @@ function xchachaToChacha(key: Uint8Array, nonce: Uint8Array): { key: Uint8Array;
     subkey[4 * i + 2] = w >>> 16;
     subkey[4 * i + 3] = w >>> 24;
   }
-  const chachaNonce = new Uint8Array(12);
+  chachaNonce.fill(0, 0, 4);
   chachaNonce.set(nonce.subarray(16, 24), 4);
-  return { key: subkey, nonce: chachaNonce };
+  return XCHACHA_PARAMS;
+}
+
+const XCHACHA_PARAMS = { key: subkey, nonce: chachaNonce };
+
+/**
+ * Whether the allocation-free JS path takes this call: small data (chacha-small.ts) and a
+ * nonce of its mode's length (anything else goes to node:crypto, which refuses it as before).
+ */
+function small(mode: number, nonce: Uint8Array, length: number): boolean {
+  return length <= SMALL_AEAD_MAX && nonce.length === (mode === AEAD_MODE.xchacha20poly1305 ? 24 : 12);
 }
 
 function checkKey(key: Uint8Array | undefined): Uint8Array {
@@ -74,10 +90,11 @@ function checkKey(key: Uint8Array | undefined): Uint8Array {
   return key;
 }
 
-/** Encrypts with node:crypto (fast path). */
+/** Encrypts (fast path: the JS small-message construction up to {@link SMALL_AEAD_MAX} bytes, node:crypto above). */
 export function aeadSeal(mode: number, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   checkKey(key);
   const params = mode === AEAD_MODE.xchacha20poly1305 ? xchachaToChacha(key, nonce) : { key, nonce };
+  if (small(mode, nonce, plaintext.length)) return sealSmall(params.key, params.nonce, plaintext, aad);
   const cipher = createCipheriv('chacha20-poly1305', params.key, params.nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const head = cipher.update(plaintext);
@@ -89,11 +106,16 @@ export function aeadSeal(mode: number, key: Uint8Array, nonce: Uint8Array, plain
   return out;
 }
 
-/** Decrypts with node:crypto (fast path); a wrong tag throws `AEAD_TAG_FAILED`. */
+/** Decrypts (same paths as {@link aeadSeal}); a wrong tag throws `AEAD_TAG_FAILED`. */
 export function aeadOpen(mode: number, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
   checkKey(key);
   if (sealed.length < TAG_BYTES) throw serializerError('AEAD_TAG_FAILED', 'sealed chunk is shorter than its tag');
   const params = mode === AEAD_MODE.xchacha20poly1305 ? xchachaToChacha(key, nonce) : { key, nonce };
+  if (small(mode, nonce, sealed.length - TAG_BYTES)) {
+    const opened = openSmall(params.key, params.nonce, sealed, aad);
+    if (opened === undefined) throw serializerError('AEAD_TAG_FAILED', 'a payload chunk failed its AEAD tag check (wrong key, or the frame was altered)');
+    return opened;
+  }
   const decipher = createDecipheriv('chacha20-poly1305', params.key, params.nonce, { authTagLength: TAG_BYTES });
   decipher.setAAD(aad, { plaintextLength: sealed.length - TAG_BYTES });
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));

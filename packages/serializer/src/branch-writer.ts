@@ -16,7 +16,7 @@ import { CAP, RECORD_TYPE } from './frame-format.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { blake3 } from './hash.ts';
 import { NameTableWriter, ROOT_NAME } from './names.ts';
-import { CHUNK_BYTES, chunkPayload, DATALESS_FINGERPRINT, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE, payloadFingerprint } from './payload.ts';
+import { CHUNK_BYTES, DATALESS_FINGERPRINT, writeChunkRecords, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, META, STORE, writeCellDescInto, writeManifestInto, writeNamepoolInto, writeOrderInto, type ManifestEntryInput } from './records.ts';
 
@@ -198,12 +198,7 @@ export class BranchWriter {
 
   private writeChunks(depth: number, suffix: Uint8Array, data: Uint8Array, fp: bigint): void {
     if (this.policy.aead !== undefined) this.sealedBytes += data.length + 16 * Math.ceil(data.length / Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE)));
-    const pathKey = new Uint8Array(depth * NAME_BYTES + NAME_BYTES);
-    pathKey.set(this.path.subarray(0, depth * NAME_BYTES));
-    pathKey.set(suffix, depth * NAME_BYTES);
-    for (const chunk of chunkPayload(pathKey, data, fp, this.policy.aead)) {
-      this.frame.add({ type: RECORD_TYPE.PAYLOAD_CHUNK, version: 1, flags: 0, key: chunk.key, body: chunk.body });
-    }
+    writeChunkRecords(this.frame, () => this.startKey(RECORD_TYPE.PAYLOAD_CHUNK, depth, suffix), data, fp, this.policy.aead);
   }
 
   /** Starts a record key: type byte, the path on the stack, the cell's suffix name. */

@@ -49,7 +49,7 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
     writer.writeBranch(cell);
     const frameOptions = { beat: BigInt(options.beat ?? writer.newest), caps: writer.caps, checksum: resolved.checksum };
     out = writer.frame.finish(frameOptions);
-    if (resolved.deflate && deflateCanPay(out.length, writer.sealedBytes)) {
+    if (resolved.deflate && deflateCanPay(out.length, writer.sealedBytes, resolved.deflateMinBytes)) {
       // Same records and Merkle root; only the trailer (compression flag and cap) differs.
       const packed = writer.frame.finish({ ...frameOptions, compress: true });
       if (packed.length < out.length) out = packed;
@@ -73,14 +73,15 @@ export interface DecodeBranchOptions {
 }
 
 /**
- * Whether deflating a frame of `frameBytes` can pay (FORMAT.md §9, "When to compress"):
- * not when sealed chunk data, which no compressor shrinks, is 7/8 of it or more. Then the
- * most deflate could save is 1/8 of the frame, it measured under 6%, and deflating costs
- * more than the rest of the encode; the frame goes out plain, byte for byte what a policy
- * without deflate writes.
+ * Whether deflating a frame of `frameBytes` can pay (FORMAT.md §9, "When to compress"): not
+ * below `minBytes` (zlib's fixed setup outweighs what it saves), and not when sealed chunk
+ * data, which no compressor shrinks, is 7/8 of it or more (then the most deflate could save
+ * is 1/8 of the frame, it measured under 6%, and deflating costs more than the rest of the
+ * encode). Either way the frame goes out plain, byte for byte what a policy without deflate
+ * writes.
  */
-export function deflateCanPay(frameBytes: number, sealedBytes: number): boolean {
-  return sealedBytes * 8 < frameBytes * 7;
+export function deflateCanPay(frameBytes: number, sealedBytes: number, minBytes = 0): boolean {
+  return frameBytes >= minBytes && sealedBytes * 8 < frameBytes * 7;
 }
 
 /** Reads and verifies a branch frame; nothing is applied anywhere. */

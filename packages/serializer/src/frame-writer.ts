@@ -58,8 +58,13 @@ export class FrameWriter {
   private recordType = 0;
   /** Bytes left for the length varints of the next record begun in place (a guess: the last record's). */
   private gap = 2;
-  private keyStart = 0;
+  private keyStartAt = 0;
   private bodyStart = 0;
+
+  /** Where the key of the record begun by {@link beginRecord} starts in {@link output}. */
+  get keyStart(): number {
+    return this.keyStartAt;
+  }
 
   /**
    * Starts a record written in place: the caller writes its key into the returned writer,
@@ -78,7 +83,7 @@ export class FrameWriter {
     out.u8(1);
     out.u16(0);
     out.skip(this.gap);
-    this.keyStart = out.length;
+    this.keyStartAt = out.length;
     return out;
   }
 
@@ -90,17 +95,17 @@ export class FrameWriter {
   /** Closes the record begun by {@link beginRecord}: its lengths, then its checksum. */
   endRecord(): void {
     const out = this.out;
-    const keyLength = this.bodyStart - this.keyStart;
+    const keyLength = this.bodyStart - this.keyStartAt;
     const bodyLength = out.length - this.bodyStart;
     const keyVarint = varintLength(keyLength);
     const needed = keyVarint + varintLength(bodyLength);
     const by = this.gap - needed;
-    if (by !== 0) out.shift(this.keyStart, by);
+    if (by !== 0) out.shift(this.keyStartAt, by);
     this.gap = needed; // the next record is most likely of the same kind and sizes
     const lengthsAt = this.recordStart + 4;
     out.varintAt(lengthsAt, keyLength);
     out.varintAt(lengthsAt + keyVarint, bodyLength);
-    const keyStart = this.keyStart - by;
+    const keyStart = this.keyStartAt - by;
     this.close(this.recordType, this.recordStart, keyStart, keyStart + keyLength);
   }
 

@@ -18,7 +18,7 @@ export {
 } from './frame.ts';
 export { encodeBranch, decodeBranch, applyBranch, type DecodedBranch, type StagedCell, type EncodeBranchOptions, type DecodeBranchOptions } from './branch.ts';
 export { STRICTNESS_RULES, type Strictness, type StrictnessRule } from './strictness.ts';
-export { resolvePolicy, COMPARATOR_VERSION, type SerializerPolicy } from './policy.ts';
+export { resolvePolicy, COMPARATOR_VERSION, DEFLATE_MIN_BYTES, type SerializerPolicy } from './policy.ts';
 export { crc32, crc32cRaw, NATIVE_CRC32C } from './checksum.ts';
 export { blake3, blake3Keyed, merkleRoot } from './hash.ts';
 export { AEAD_MODE, type AeadModeName } from './aead.ts';

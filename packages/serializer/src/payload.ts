@@ -1,12 +1,13 @@
 /** Payload fingerprints, chunking and chunk encryption for cell values. */
 import type { Name } from '@cep/cells';
-import { AEAD_MODE, aeadOpen, aeadSeal, chunkNonce } from './aead.ts';
+import { AEAD_MODE, aeadOpen, aeadSeal, nonceLength } from './aead.ts';
+import { blake3Chunk, CHUNK_LEN } from './blake3-chunk.ts';
+import type { FrameWriter } from './frame-writer.ts';
 import { reserveBytes } from './alloc-meter.ts';
-import { ByteWriter } from './bytes.ts';
 import { serializerError } from './errors.ts';
-import { blake3, blake3Into } from './hash.ts';
+import { blake3, blake3Into, blake3Keyed } from './hash.ts';
 import type { NameTableWriter } from './names.ts';
-import { ChunkScan, scanChunk, writeChunk, type Chunk } from './records.ts';
+import { ChunkScan, scanChunk } from './records.ts';
 import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 /** Values up to this size travel inline in the cell_desc (when no AEAD is asked for). */
@@ -41,42 +42,72 @@ export function payloadFingerprint(dataType: Name, data: Uint8Array, names: Name
 /** The fingerprint of a child with no data (H64 of 32 zero bytes), as the reference writes it. */
 export const DATALESS_FINGERPRINT = 0x72539a81c183da2an;
 
-export interface ChunkPlan {
-  readonly key: Uint8Array;
-  readonly body: Uint8Array;
+// Scratch for writing chunk records in place: the record key, the nonce input and output,
+// the AAD hash (all consumed before the next chunk; encoding is synchronous).
+let keyScratch = new Uint8Array(256);
+let nonceInput = new Uint8Array(256 + 32);
+const nonceOut = new Uint8Array(24);
+const aadHash = new Uint8Array(32);
+
+/** The reference's chunk nonce for the key in `keyScratch[0, keyLength)`, into `nonceOut` (no allocation for keys up to a BLAKE3 chunk). */
+function nonceInto(key: Uint8Array, keyLength: number, fp: bigint, offset: number, size: number, total: number): Uint8Array {
+  const length = keyLength + 32;
+  if (nonceInput.length < length) nonceInput = new Uint8Array(length * 2);
+  nonceInput.set(keyScratch.subarray(0, keyLength));
+  const view = new DataView(nonceInput.buffer);
+  view.setBigUint64(keyLength, fp, true);
+  view.setBigUint64(keyLength + 8, BigInt(offset), true);
+  view.setBigUint64(keyLength + 16, BigInt(size), true);
+  view.setBigUint64(keyLength + 24, BigInt(total), true);
+  if (length <= CHUNK_LEN) blake3Chunk(nonceInput, 0, length, nonceOut, 0, key, 24);
+  else nonceOut.set(blake3Keyed(key, nonceInput.subarray(0, length), 24));
+  return nonceOut;
 }
 
-function ordinalKey(pathKey: Uint8Array, ordinal: number): Uint8Array {
-  const w = new ByteWriter(pathKey.length + 4);
-  w.u8(0x02);
-  w.bytes(pathKey);
-  w.varint(ordinal);
-  return w.result().slice();
-}
-
-/** Splits (and, with a key, seals) a payload into payload_chunk records. */
-export function chunkPayload(pathKey: Uint8Array, data: Uint8Array, fp: bigint, aead: { mode: number; key: Uint8Array } | undefined): ChunkPlan[] {
+/**
+ * Writes the payload_chunk records of one payload straight into `frame`: the same bytes as
+ * `writeChunk` for each piece, without an intermediate key, nonce, hash or body
+ * per chunk. `startKey` begins a record (FrameWriter.beginRecord) and writes its key up to,
+ * not including, the ordinal.
+ */
+export function writeChunkRecords(frame: FrameWriter, startKey: () => void, data: Uint8Array, fp: bigint, aead: { mode: number; key: Uint8Array } | undefined): void {
   const size = Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE));
-  const plans: ChunkPlan[] = [];
+  const mode = aead?.mode ?? AEAD_MODE.none;
+  const out = frame.output;
   for (let offset = 0, ordinal = 0; offset < data.length; offset += size, ordinal++) {
     const piece = data.subarray(offset, Math.min(data.length, offset + size));
-    const key = ordinalKey(pathKey, ordinal);
-    const mode = aead?.mode ?? AEAD_MODE.none;
-    const nonce = aead ? chunkNonce(aead.key, mode, key, fp, offset, piece.length, data.length) : new Uint8Array(0);
-    const chunk: Chunk = {
-      payloadKind: 0,
-      total: data.length,
-      offset,
-      size: piece.length,
-      fingerprint: fp,
-      aeadMode: mode,
-      nonce,
-      aadHash: blake3(key),
-      data: aead ? aeadSeal(mode, aead.key, nonce, piece, key) : piece,
-    };
-    plans.push({ key, body: writeChunk(chunk) });
+    startKey();
+    out.varint(ordinal);
+    const keyStart = frame.keyStart;
+    const keyLength = out.length - keyStart;
+    if (keyScratch.length < keyLength) keyScratch = new Uint8Array(keyLength * 2);
+    keyScratch.set(out.window(keyStart, out.length));
+    const key = keyScratch.subarray(0, keyLength);
+    frame.beginBody();
+    out.u8(0);
+    out.varint(data.length);
+    out.varint(offset);
+    out.varint(piece.length);
+    if (fp !== 0n) {
+      out.varint(8);
+      out.u64(fp);
+    } else out.varint(0);
+    out.u8(mode);
+    if (aead === undefined) out.varint(0);
+    else {
+      const nonce = nonceInto(aead.key, keyLength, fp, offset, piece.length, data.length).subarray(0, nonceLength(mode));
+      out.lengthPrefixed(nonce);
+      blake3Into(key, 0, keyLength, aadHash, 0);
+      out.bytes(aadHash);
+      out.bytes(aeadSeal(mode, aead.key, nonce, piece, key));
+      frame.endRecord();
+      continue;
+    }
+    blake3Into(key, 0, keyLength, aadHash, 0);
+    out.bytes(aadHash);
+    out.bytes(piece);
+    frame.endRecord();
   }
-  return plans;
 }
 
 /** What the branch reader knows about a payload before its chunks are read. */

@@ -14,6 +14,13 @@ export interface SerializerPolicy {
   /** Wrap frames in the deflate container when it makes them smaller. */
   readonly deflate?: boolean;
   /**
+   * With `deflate`, frames smaller than this many bytes go out plain, byte for byte what a
+   * policy without deflate writes (default {@link DEFLATE_MIN_BYTES}, 16 KiB; 0 tries every
+   * frame). zlib's setup costs the same whatever the input, more than the bytes it saves on a
+   * small frame take to send over loopback or a LAN: see FORMAT.md §9.
+   */
+  readonly deflateMinBytes?: number;
+  /**
    * Encrypt payloads. With AEAD on the writer never inlines payloads (they would go in
    * plaintext) and the reader refuses any plaintext payload: fail closed both ways.
    */
@@ -32,9 +39,17 @@ export interface SerializerPolicy {
  */
 export const COMPARATOR_VERSION = 1;
 
+/**
+ * Default {@link SerializerPolicy.deflateMinBytes}. Measured here: one `deflateSync` call costs
+ * about as much for 1.2 KB as for 16 KB (most of it is zlib's per-stream setup), and the
+ * bytes deflate saves on a frame under 16 KiB take less time to send at 1 Gbit/s than that.
+ */
+export const DEFLATE_MIN_BYTES = 16 * 1024;
+
 export interface ResolvedPolicy {
   readonly checksum: 0 | 1;
   readonly deflate: boolean;
+  readonly deflateMinBytes: number;
   readonly aead: { readonly mode: number; readonly key: Uint8Array } | undefined;
   readonly cmpMaxVer: number;
   readonly maxFrameBytes: number;
@@ -45,6 +60,8 @@ export function resolvePolicy(policy: SerializerPolicy = {}): ResolvedPolicy {
   if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0) throw serializerError('POLICY_INVALID', `cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
   const maxFrameBytes = policy.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 61) throw serializerError('POLICY_INVALID', `maxFrameBytes must be at least 61 (an empty frame), got ${String(maxFrameBytes)}`);
+  const deflateMinBytes = policy.deflateMinBytes ?? DEFLATE_MIN_BYTES;
+  if (!Number.isSafeInteger(deflateMinBytes) || deflateMinBytes < 0) throw serializerError('POLICY_INVALID', `deflateMinBytes must be a whole number ≥ 0, got ${String(deflateMinBytes)}`);
   let aead: ResolvedPolicy['aead'];
   if (policy.aead !== undefined) {
     const mode = AEAD_MODE[policy.aead.mode];
@@ -52,7 +69,7 @@ export function resolvePolicy(policy: SerializerPolicy = {}): ResolvedPolicy {
     if (!(policy.aead.key instanceof Uint8Array) || policy.aead.key.length !== 32) throw serializerError('AEAD_KEY_INVALID', 'an AEAD key is 32 bytes');
     aead = { mode, key: policy.aead.key };
   }
-  return { checksum: policy.crc32c ? 1 : 0, deflate: policy.deflate === true, aead, cmpMaxVer, maxFrameBytes };
+  return { checksum: policy.crc32c ? 1 : 0, deflate: policy.deflate === true, deflateMinBytes, aead, cmpMaxVer, maxFrameBytes };
 }
 
 export function checkComparator(policy: ResolvedPolicy, side: 'write' | 'read'): void {

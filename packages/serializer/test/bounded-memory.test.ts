@@ -24,7 +24,7 @@ const tree = createTree();
 tree.set('/src/greet', text('hello'));
 tree.set('/src/count', u64(7));
 tree.set('/src/blob', bytes(Uint8Array.from({ length: 9000 }, (_, i) => (i * 7) & 0xff)));
-const POLICIES: SerializerPolicy[] = [{}, { deflate: true }, { aead: { mode: 'xchacha20poly1305', key: KEY } }];
+const POLICIES: SerializerPolicy[] = [{}, { deflate: true, deflateMinBytes: 0 }, { aead: { mode: 'xchacha20poly1305', key: KEY } }];
 const FRAMES = POLICIES.map((policy) => ({ policy, frame: encodeBranch(tree.get('/src')!, policy) }));
 
 /** The bytes that back `frame`: its length, or what its container really inflates to. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bool, bytes, createTree, digestHex, i64, name, referenceId, text, u64, type Tree, type Value } from '@cep/cells';
 import { isCepError } from '@cep/errors';
-import { applyBranch, decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
+import { applyBranch, decodeBranch, DEFLATE_MIN_BYTES, encodeBranch, type SerializerPolicy } from '@cep/serializer';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i);
 const seg = fc.constantFrom('a', 'b', 'mounts', 'peer', 'ABC', '7', 'long/ref', 'val/u64', 'x:y');
@@ -24,6 +24,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 const policy: fc.Arbitrary<SerializerPolicy> = fc.record({
   crc32c: fc.boolean(),
   deflate: fc.boolean(),
+  deflateMinBytes: fc.constantFrom(0, undefined),
   aead: fc.option(fc.constantFrom('xchacha20poly1305', 'chacha20poly1305').map((mode) => ({ mode: mode as 'xchacha20poly1305', key: KEY })), { nil: undefined }),
 });
 
@@ -126,6 +127,27 @@ describe('branch frames', () => {
     expect(() => encodeBranch(tree.get('/src')!, { maxFrameBytes: 1000 })).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }));
     const frame = encodeBranch(tree.get('/src')!);
     expect(() => decodeBranch(frame, { maxFrameBytes: 1000 })).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }));
+  });
+
+  it('deflates only frames of at least deflateMinBytes (16 KiB by default); smaller ones go out exactly as without deflate', () => {
+    const tree = createTree();
+    for (let i = 0; i < 4; i++) tree.set(['src', `k${i}`], text(`a small value ${i}`));
+    const branch = tree.get('/src')!;
+    const plain = encodeBranch(branch, { crc32c: true });
+    expect(plain.length).toBeLessThan(DEFLATE_MIN_BYTES);
+    expect(Buffer.from(encodeBranch(branch, { crc32c: true, deflate: true })).equals(Buffer.from(plain))).toBe(true);
+    const packed = encodeBranch(branch, { crc32c: true, deflate: true, deflateMinBytes: 0 });
+    expect(Buffer.from(packed.subarray(0, 4)).toString('latin1')).toBe('TLFC');
+    expect(packed.length).toBeLessThan(plain.length);
+    // The threshold is inclusive: a frame of exactly deflateMinBytes is tried.
+    expect(Buffer.from(encodeBranch(branch, { crc32c: true, deflate: true, deflateMinBytes: plain.length })).equals(Buffer.from(packed))).toBe(true);
+    expect(Buffer.from(encodeBranch(branch, { crc32c: true, deflate: true, deflateMinBytes: plain.length + 1 })).equals(Buffer.from(plain))).toBe(true);
+    // A large frame is still deflated under the default.
+    for (let i = 0; i < 200; i++) tree.set(['src', `many${i}`], text(`value ${i}`));
+    expect(Buffer.from(encodeBranch(tree.get('/src')!, { deflate: true }).subarray(0, 4)).toString('latin1')).toBe('TLFC');
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      expect(() => encodeBranch(branch, { deflate: true, deflateMinBytes: bad })).toThrow(expect.objectContaining({ code: 'POLICY_INVALID' }));
+    }
   });
 
   it('applying is all or nothing', () => {
