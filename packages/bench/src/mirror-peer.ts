@@ -199,6 +199,8 @@ process.once('message', (cmd: MirrorCommand) => {
     process.exit(1);
   });
 });
+// The parent ends a child with SIGTERM: exit normally, so `--cpu-prof` writes the profile.
+process.once('SIGTERM', () => process.exit(0));
 // Run on its own (not forked), it would wait forever for a command.
 if (process.send === undefined) {
   process.stderr.write('mirror-peer.ts is forked by the bench (mirror.ts); it does nothing on its own\n');
