@@ -21,12 +21,30 @@ const utf8 = new TextEncoder();
 /** Ids are immutable, so their encoded text can be kept beside them. */
 const idBytes = new WeakMap<Id, Uint8Array>();
 
+/**
+ * The 64 KiB staging buffer, shared by every digest: digests run synchronously and never nest,
+ * so one buffer serves them all (a fresh zeroed 64 KiB per digest cost more than hashing a small
+ * branch). A writer that finds it taken (it never should) allocates its own.
+ */
+let shared: Uint8Array | undefined = new Uint8Array(CHUNK);
+
 /** Accumulates the canonical encoding and feeds it to the hash in 64 KiB pieces. */
 class DigestWriter {
-  private buffer = new Uint8Array(CHUNK);
-  private view = new DataView(this.buffer.buffer);
+  private buffer: Uint8Array;
+  private view: DataView;
   private length = 0;
-  constructor(private readonly hash: Hash) {}
+  private readonly borrowed: Uint8Array | undefined;
+  constructor(private readonly hash: Hash) {
+    this.borrowed = shared;
+    shared = undefined;
+    this.buffer = this.borrowed ?? new Uint8Array(CHUNK);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+  }
+
+  /** Gives the shared buffer back (after the last flush). */
+  release(): void {
+    if (this.borrowed !== undefined) shared = this.borrowed;
+  }
 
   private room(bytes: number): void {
     if (this.length + bytes <= this.buffer.length) return;
@@ -146,9 +164,13 @@ function writeContent(out: DigestWriter, cell: Cell): void {
 export function digest(cell: Cell): Uint8Array {
   const hash = createHash('sha256');
   const out = new DigestWriter(hash);
-  out.byte(0x01); // encoding version
-  writeContent(out, cell);
-  out.flush();
+  try {
+    out.byte(0x01); // encoding version
+    writeContent(out, cell);
+    out.flush();
+  } finally {
+    out.release();
+  }
   return new Uint8Array(hash.digest());
 }
 

@@ -164,8 +164,7 @@ class CellTree implements Tree {
 
   set(path: PathLike, value: Value): CellNode {
     const names = parsePath(path);
-    this.checkLeaf(names, 'value');
-    const parent = this.parentForWrite(names);
+    const parent = this.parentForLeaf(names, 'value');
     const leaf = names[names.length - 1]!;
     const existing = parent.byKey!.get(leaf.key);
     if (existing === undefined) {
@@ -201,8 +200,7 @@ class CellTree implements Tree {
       if (kind !== 'dictionary') throw cellsError('CELL_KIND_MISMATCH', 'the root is a dictionary');
       return this.root;
     }
-    this.checkLeaf(names, kind);
-    const parent = this.parentForWrite(names);
+    const parent = this.parentForLeaf(names, kind);
     const leaf = names[names.length - 1]!;
     let node = parent.byKey!.get(leaf.key);
     if (node === undefined) {
@@ -427,6 +425,35 @@ class CellTree implements Tree {
     return node;
   }
 
+  /**
+   * The live parent of `names`' last segment, as {@link parentForWrite} gives it, in one walk when
+   * every ancestor is there and alive (the common case: a field of an existing record). Refuses,
+   * before anything changes, a path through a cell that cannot hold children or a leaf that
+   * exists as another kind.
+   */
+  private parentForLeaf(names: Name[], kind: CellKind): CellNode {
+    const last = names.length - 1;
+    let node = this.root;
+    let depth = 0;
+    let revive = false;
+    for (; depth < last; depth++) {
+      const next = node.byKey!.get(names[depth]!.key);
+      if (next === undefined) break;
+      if (next.byKey === undefined) {
+        throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, depth + 1))} is a ${next.kind}; it cannot hold children`, { path: formatPath(names) });
+      }
+      if (next.deleted !== undefined) revive = true;
+      node = next;
+    }
+    if (last >= 0 && depth === last) {
+      const existing = node.byKey!.get(names[last]!.key);
+      if (existing !== undefined) this.expectKind(existing, kind);
+      if (!revive) return node;
+    }
+    // Ancestors to create or revive (or the root itself named): the general path.
+    return this.parentForWrite(names);
+  }
+
   /** Refuses a write before anything changes: every existing ancestor must be able to hold children. */
   private checkWritable(names: Name[]): void {
     let node: CellNode | undefined = this.root;
@@ -436,12 +463,6 @@ class CellTree implements Tree {
         throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, i + 1))} is a ${node.kind}; it cannot hold children`, { path: formatPath(names) });
       }
     }
-  }
-
-  /** Refuses a write whose target exists with another kind, before anything changes. */
-  private checkLeaf(names: Name[], kind: CellKind): void {
-    const existing = names.length === 0 ? undefined : this.walkNoLinks(names);
-    if (existing !== undefined) this.expectKind(existing, kind);
   }
 
   private walkNoLinks(names: readonly Name[]): CellNode | undefined {

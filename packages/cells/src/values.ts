@@ -129,8 +129,9 @@ export function valueToData(value: Value): { dataType: Name; bytes: Uint8Array }
  * with `VALUE_INVALID`; unknown data types come back as `raw`.
  */
 export function valueFromData(dataType: Name, data: Uint8Array): Value {
-  const is = (known: Name): boolean => nameEquals(dataType, known);
-  if (is(DATA_TYPES.text) || dataType.tag.text === 'val/text') {
+  // Called once per decoded value: compare name keys (what nameEquals compares) without a closure.
+  const key = dataType.key;
+  if (key === DATA_TYPES.text.key || dataType.tag.text === 'val/text') {
     // The reference stores texts with a terminating NUL; accept a missing one.
     const end = data.length > 0 && data[data.length - 1] === 0 ? data.length - 1 : data.length;
     try {
@@ -139,16 +140,17 @@ export function valueFromData(dataType: Name, data: Uint8Array): Value {
       throw cellsError('VALUE_INVALID', 'text value is not valid UTF-8', { length: data.length });
     }
   }
-  if (is(DATA_TYPES.u64) || is(DATA_TYPES.i64)) {
+  const u64 = key === DATA_TYPES.u64.key;
+  if (u64 || key === DATA_TYPES.i64.key) {
     if (data.length !== 8) throw cellsError('VALUE_INVALID', `a 64-bit value needs 8 bytes, got ${data.length}`, { length: data.length });
     const view = new DataView(data.buffer, data.byteOffset, 8);
-    return is(DATA_TYPES.u64) ? { type: 'u64', value: view.getBigUint64(0, true) } : { type: 'i64', value: view.getBigInt64(0, true) };
+    return u64 ? { type: 'u64', value: view.getBigUint64(0, true) } : { type: 'i64', value: view.getBigInt64(0, true) };
   }
-  if (is(DATA_TYPES.bool)) {
+  if (key === DATA_TYPES.bool.key) {
     if (data.length !== 1 || data[0]! > 1) throw cellsError('VALUE_INVALID', 'a bool value is one byte, 0 or 1', { length: data.length });
     return { type: 'bool', value: data[0] === 1 };
   }
-  if (is(DATA_TYPES.bytes)) return { type: 'bytes', value: new Uint8Array(data) };
+  if (key === DATA_TYPES.bytes.key) return { type: 'bytes', value: new Uint8Array(data) };
   return { type: 'raw', dataType, value: new Uint8Array(data) };
 }
 

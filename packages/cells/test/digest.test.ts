@@ -105,6 +105,23 @@ describe('digest', () => {
     expect(digestHex(a.root)).toBe(digestHex(b.root));
   });
 
+  it('does not depend on the digests computed before it (their staging buffer is shared)', () => {
+    const small = createTree();
+    small.set('/s/a', text('x'));
+    const before = digestHex(small.root);
+    const big = createTree();
+    // Past the 64 KiB staging buffer: many cells, a long text and a large byte value.
+    for (let i = 0; i < 3000; i++) big.set(['b', `c${i}`], text(`value ${i}`));
+    big.set('/b/long', text('y'.repeat(100_000)));
+    big.set('/b/blob', bytes(new Uint8Array(200_000).fill(7)));
+    const first = digestHex(big.root);
+    expect(digestHex(small.root)).toBe(before);
+    expect(digestHex(big.root)).toBe(first);
+    big.set('/b/c2999', text('changed'));
+    expect(digestHex(big.root)).not.toBe(first);
+    expect(digestHex(small.root)).toBe(before);
+  });
+
   it('covers store types and link targets', () => {
     const a = createTree();
     a.ensureDictionary('/o', name('organ/link'));

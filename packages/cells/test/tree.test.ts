@@ -87,6 +87,37 @@ describe('cell tree', () => {
     expect(digestHex(tree.root)).toBe(before);
   });
 
+  it('writes through existing, missing and soft-deleted ancestors; refuses a leaf of another kind or the root', () => {
+    const tree = createTree();
+    tree.set('/r/a/x', text('1'));
+    tree.set('/r/a/x', text('2')); // every ancestor there: the one-walk path
+    expect(tree.getValue('/r/a/x')).toEqual(text('2'));
+    tree.set('/r/b/c/y', u64(3)); // ancestors created on the way
+    expect(tree.getValue('/r/b/c/y')).toEqual(u64(3));
+    tree.setBeat(1);
+    tree.delete('/r/a');
+    expect(tree.get('/r/a/x')).toBeUndefined();
+    tree.set('/r/a/z', text('back')); // a soft-deleted ancestor is revived
+    expect(tree.get('/r/a')?.isDeleted).toBe(false);
+    expect(tree.getValue('/r/a/z')).toEqual(text('back'));
+    const before = digestHex(tree.root);
+    const refused = (write: () => unknown, code: string) => {
+      let error: unknown;
+      try {
+        write();
+      } catch (e) {
+        error = e;
+      }
+      expect(isCepError(error, code)).toBe(true);
+      expect(digestHex(tree.root)).toBe(before);
+    };
+    refused(() => tree.set('/r/b', text('over a dictionary')), 'CELL_KIND_MISMATCH');
+    refused(() => tree.ensureDictionary('/r/a/z'), 'CELL_KIND_MISMATCH');
+    refused(() => tree.ensureList('/r/b/c'), 'CELL_KIND_MISMATCH');
+    refused(() => tree.set('/r/a/z/deeper', text('x')), 'CELL_KIND_MISMATCH');
+    refused(() => tree.set([], text('x')), 'CELL_IS_ROOT');
+  });
+
   it('follows links when reading and refuses cycles', () => {
     const tree = createTree();
     tree.set('/data/target/x', text('hi'));
