@@ -80,14 +80,18 @@ export function hkdf(chainingKey: Uint8Array, input: Uint8Array, outputs: 2 | 3)
 /** The 96-bit ChaChaPoly nonce of Noise: 32 zero bits, then the counter as 64-bit little-endian. */
 export function nonceBytes(counter: bigint | number): Buffer {
   const out = Buffer.alloc(12);
-  out.writeBigUInt64LE(BigInt(counter), 4);
+  if (typeof counter === 'bigint') out.writeBigUInt64LE(counter, 4);
+  else {
+    out.writeUInt32LE(counter >>> 0, 4);
+    out.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), 8);
+  }
   return out;
 }
 
 /** ChaCha20-Poly1305 encryption of `parts` (one plaintext, given in pieces) → ciphertext pieces + tag. */
 export function seal(key: Uint8Array, nonce: Buffer, ad: Uint8Array, parts: readonly Uint8Array[]): Buffer[] {
   const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(ad, { plaintextLength: 0 });
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: 0 });
   const out: Buffer[] = [];
   for (const part of parts) if (part.length > 0) out.push(cipher.update(part));
   cipher.final();
@@ -100,7 +104,7 @@ export function open(key: Uint8Array, nonce: Buffer, ad: Uint8Array, ciphertext:
   if (ciphertext.length < TAG_BYTES) return null;
   const body = ciphertext.subarray(0, ciphertext.length - TAG_BYTES);
   const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
-  decipher.setAAD(ad, { plaintextLength: body.length });
+  if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: body.length });
   decipher.setAuthTag(ciphertext.subarray(ciphertext.length - TAG_BYTES));
   const plain = body.length > 0 ? decipher.update(body) : Buffer.alloc(0);
   try {

@@ -24,6 +24,8 @@ const MESSAGES = 1;
 const GOODBYE = 2;
 /** Messages sent in one burst are packed into records of up to this plaintext size. */
 export const BATCH_BYTES = 64 * 1024;
+/** Messages up to this size are copied into a shared record; larger ones get a record of their own. */
+const SMALL_MESSAGE_BYTES = 8 * 1024;
 
 export interface SessionInit {
   readonly stream: Duplex;
@@ -108,25 +110,43 @@ export class SecureSession extends Duplex {
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    let group: Uint8Array[] = [Uint8Array.of(MESSAGES)];
-    let groupBytes = 1;
+    // Small messages are copied into one plaintext per record (one cipher call, one tag for
+    // many); a large one is encrypted in place from its own buffer behind a 5-byte prefix.
     const records: Uint8Array[][] = [];
+    let batch: Buffer[] = [];
+    let batchBytes = 1;
+    const flushBatch = (): void => {
+      if (batch.length === 0) return;
+      const plain = Buffer.allocUnsafe(batchBytes);
+      plain[0] = MESSAGES;
+      let at = 1;
+      for (const message of batch) {
+        plain.writeUInt32BE(message.length, at);
+        message.copy(plain, at + 4);
+        at += 4 + message.length;
+      }
+      records.push([plain]);
+      batch = [];
+      batchBytes = 1;
+    };
     for (const { chunk } of chunks) {
       if (chunk.length > this.limits.maxMessageBytes) {
         callback(noiseError('NOISE_RECORD_TOO_LARGE', `a message of ${chunk.length} bytes is above maxMessageBytes`, { bytes: chunk.length }));
         return;
       }
-      if (groupBytes > 1 && groupBytes + 4 + chunk.length > BATCH_BYTES) {
-        records.push(group);
-        group = [Uint8Array.of(MESSAGES)];
-        groupBytes = 1;
+      if (chunk.length > SMALL_MESSAGE_BYTES) {
+        flushBatch();
+        const prefix = Buffer.allocUnsafe(5);
+        prefix[0] = MESSAGES;
+        prefix.writeUInt32BE(chunk.length, 1);
+        records.push([prefix, chunk]);
+        continue;
       }
-      const length = Buffer.allocUnsafe(4);
-      length.writeUInt32BE(chunk.length, 0);
-      group.push(length, chunk);
-      groupBytes += 4 + chunk.length;
+      if (batchBytes + 4 + chunk.length > BATCH_BYTES) flushBatch();
+      batch.push(chunk);
+      batchBytes += 4 + chunk.length;
     }
-    records.push(group);
+    flushBatch();
     this.writeRecords(records, callback);
   }
 
