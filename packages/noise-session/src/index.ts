@@ -20,3 +20,5 @@ export { AllowList, type AllowListEntries, type RevokedKey, MAX_KEYS_PER_PEER } 
 export { type StaticKeyPair, KEY_BYTES, generateKeyPair, keyPairFromPrivate, encodeKey, decodeKey, fingerprint } from './keys.ts';
 export { type KeyFileJson, KEY_FILE_FORMAT, KEY_FILE_VERSION, formatKeyFile, parseKeyFile, writeKeyFile, loadKeyFile, loadPublicKeyFile } from './key-file.ts';
 export { type NoiseErrorCode, NOISE_ERROR_CODES } from './errors.ts';
+export { DatagramSession, datagramInitiator, datagramResponder, DATAGRAM_OVERHEAD, DEFAULT_MAX_DATAGRAM_MESSAGE } from './datagram.ts';
+export { REPLAY_WINDOW } from './replay-window.ts';
