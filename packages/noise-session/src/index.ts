@@ -22,3 +22,4 @@ export { type KeyFileJson, KEY_FILE_FORMAT, KEY_FILE_VERSION, formatKeyFile, par
 export { type NoiseErrorCode, NOISE_ERROR_CODES } from './errors.ts';
 export { DatagramSession, datagramInitiator, datagramResponder, DATAGRAM_OVERHEAD, DEFAULT_MAX_DATAGRAM_MESSAGE } from './datagram.ts';
 export { REPLAY_WINDOW } from './replay-window.ts';
+export { peerIdentity, type PeerIdentityRecord, PROTOCOL_OF_VERSION } from './identity.ts';
