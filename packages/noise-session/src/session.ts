@@ -191,6 +191,8 @@ export class SecureSession extends Duplex {
       this.stream.write(header);
       const last = i === records.length - 1;
       for (let j = 0; j < sealed.length; j++) {
+        // `done` waits for the stream to take the last byte: messages written meanwhile queue
+        // up here and leave together, packed, in the next _writev.
         if (last && j === sealed.length - 1) this.stream.write(sealed[j], (error) => done(error ?? null));
         else this.stream.write(sealed[j]);
       }
