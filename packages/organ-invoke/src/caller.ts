@@ -4,8 +4,9 @@
  * submitted in, or — submitted between beats — right after the code that submitted it (a
  * microtask), so a burst of submissions shares a frame either way. Its outcome is recorded
  * exactly once — the reply (ok / reject), the deadline beat passing (timeout), or the mount
- * going away (cancelled). The record lives under the request
- * (`invokes/<id>/{state, signal, target, sent_beat, deadline, op, result, note, done_beat}`) and
+ * going away, its remote session changing, or this runtime's drain running out (cancelled). The
+ * record lives under the request (`invokes/<id>/{state, signal, target, sent_beat, deadline,
+ * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
 import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
@@ -13,7 +14,8 @@ import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
 import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage, usageOf } from '@cep/security';
 import { TOPIC } from '@cep/transport';
-import { invokeError } from './errors.ts';
+import { OUTCOME_CODE, invokeError } from './errors.ts';
+import type { RecordedClock } from './clock.ts';
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
@@ -27,6 +29,9 @@ export interface CallerEnv {
   readonly maxTimeoutBeats: number;
   readonly retainCompleted: number;
   readonly retainOutcomes: number;
+  /** The runtime's beat period in ms (calls carry an expiry only with it). */
+  readonly beatMs: number | undefined;
+  readonly clockSkewMs: number;
 }
 
 interface Pending {
@@ -39,6 +44,11 @@ interface Pending {
   readonly op: string;
   readonly pipeline: PipelineMeta | undefined;
   readonly onComplete: ((outcome: InvokeOutcome) => void) | undefined;
+  /** The mount record it is sent on (its `session_seq` is watched). */
+  readonly mountPath: readonly Name[];
+  /** The remote session (`session_seq`) the call was sent to; set when it leaves. */
+  sentSession?: bigint | undefined;
+  sent?: boolean;
 }
 
 /** Calls of one mount waiting to leave. */
@@ -61,10 +71,16 @@ export class Caller {
   private readonly perRequest = new Map<string, number>();
   private readonly outboxes = new Map<string, Outbox>();
   private flushScheduled = false;
+  private draining = false;
   private readonly tree: Tree;
 
-  constructor(private readonly runtime: Runtime, private readonly organ: MountOrgan, private readonly env: CallerEnv) {
+  constructor(private readonly runtime: Runtime, private readonly organ: MountOrgan, private readonly env: CallerEnv, private readonly clock: RecordedClock) {
     this.tree = runtime.tree;
+  }
+
+  /** From now on `submit` throws `INVOKE_DRAINING`; pending calls go on. */
+  drain(): void {
+    this.draining = true;
   }
 
   get pendingCount(): number {
@@ -72,6 +88,7 @@ export class Caller {
   }
 
   submit(sub: Submission): string {
+    if (this.draining) throw invokeError('INVOKE_DRAINING', 'this runtime is shutting down and takes no new calls; submit on another peer or after it restarts');
     const entry = this.entryFor(sub);
     const { signal, target, pipeline } = this.checkArgs(sub, entry);
     if ((this.perRequest.get(entry.id) ?? 0) >= this.env.maxPending) {
@@ -83,6 +100,9 @@ export class Caller {
     const record = [...entry.path, name('invokes'), name(id)];
     const peer = entry.spec.peer;
     const deadline = beat + sub.timeoutBeats;
+    // The latest recorded wall time (never a clock read here), so a replay computes the same expiry.
+    const now = this.clock.now;
+    const expiresAt = this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
     const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
     this.tree.batch(() => {
       this.tree.set([...record, name('state')], text('plan'));
@@ -90,9 +110,10 @@ export class Caller {
       if (target !== undefined) this.tree.set([...record, name('target')], text(target));
       this.tree.set([...record, name('sent_beat')], u64(BigInt(beat)));
       this.tree.set([...record, name('deadline')], u64(BigInt(deadline)));
+      if (expiresAt !== undefined) this.tree.set([...record, name('expires_at')], u64(BigInt(expiresAt)));
       this.tree.set([...record, name('op')], text(op));
     });
-    const pending: Pending = { id, request: entry.id, key: entry.key, peer, record, deadline, op, pipeline, onComplete: sub.onComplete };
+    const pending: Pending = { id, request: entry.id, key: entry.key, peer, record, deadline, op, pipeline, onComplete: sub.onComplete, mountPath: entry.mount.path };
     this.pending.set(id, pending);
     this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
@@ -110,7 +131,7 @@ export class Caller {
       this.complete(id, 'reject', { note: `refused before sending: ${decision.note}`, refusedBy: 'sender' });
       return id;
     }
-    const call: CallFrame = { kind: 'call', id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(pipeline !== undefined ? { pipeline } : {}) };
+    const call: CallFrame = { kind: 'call', id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(expiresAt !== undefined ? { expiresAt } : {}), ...(pipeline !== undefined ? { pipeline } : {}) };
     let outbox = this.outboxes.get(entry.key);
     if (outbox === undefined || outbox.mount !== entry.mount) {
       if (outbox !== undefined) this.send(outbox); // the request's mount changed: what was queued goes on the old one first
@@ -162,6 +183,8 @@ export class Caller {
         continue;
       }
       for (const { pending } of group) {
+        pending.sent = true;
+        pending.sentSession = this.sessionSeq(pending.mountPath);
         if (this.tree.get(pending.record) !== undefined) this.tree.set([...pending.record, name('state')], text('sent'));
         this.runtime.ops.setState(pending.op, 'await', { note: `sent to ${pending.peer}; reply due by beat ${pending.deadline}` });
       }
@@ -173,7 +196,41 @@ export class Caller {
     const pending = this.pending.get(frame.id);
     if (pending === undefined || pending.key !== key) return;
     if (frame.status === 'ok') this.complete(frame.id, 'ok', frame.result !== undefined ? { result: frame.result } : {});
-    else this.complete(frame.id, 'reject', { note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`, refusedBy: 'receiver' });
+    else this.complete(frame.id, 'reject', { note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`, refusedBy: 'receiver', ...(frame.code !== undefined ? { code: frame.code } : {}) });
+  }
+
+  /** The remote session number of the mount at `path` (`session_seq`), when the transport has recorded one. */
+  private sessionSeq(path: readonly Name[]): bigint | undefined {
+    const value = this.tree.getValue([...path, name('session_seq')]);
+    return value?.type === 'u64' ? value.value : undefined;
+  }
+
+  /**
+   * Commit: a call sent to a remote session that has since been replaced (its `session_seq`
+   * changed: the peer restarted) will never be answered by it; it is cancelled with
+   * `INVOKE_SESSION_CHANGED`. It may have run before the restart, so it is not resent: a retry
+   * is the caller's call (see the README on retrying safely). Calls not sent yet leave on the
+   * new session as usual.
+   */
+  checkSessions(): void {
+    if (this.pending.size === 0) return;
+    const current = new Map<string, bigint | undefined>();
+    for (const pending of [...this.pending.values()]) {
+      if (pending.sent !== true || pending.sentSession === undefined) continue;
+      const key = formatPath(pending.mountPath);
+      if (!current.has(key)) current.set(key, this.sessionSeq(pending.mountPath));
+      const now = current.get(key);
+      if (now === undefined || now === pending.sentSession) continue;
+      this.complete(pending.id, 'cancelled', {
+        note: `cancelled: ${pending.peer} started a new session (session_seq ${pending.sentSession} → ${now}) after the call was sent; it may have run before the restart`,
+        code: OUTCOME_CODE.sessionChanged,
+      });
+    }
+  }
+
+  /** Cancels every pending call (the drain ran out of beats, or the organ is going away). */
+  cancelAll(note: string, code?: string): void {
+    for (const pending of [...this.pending.values()]) this.complete(pending.id, 'cancelled', { note, ...(code !== undefined ? { code } : {}) });
   }
 
   /** Commit of `beat`: every invoke whose deadline beat has ended without a reply times out. */
@@ -250,7 +307,7 @@ export class Caller {
     return { signal, target, pipeline };
   }
 
-  private complete(id: string, status: InvokeStatus, detail: { result?: InvokeOutcome['result']; note?: string; refusedBy?: 'sender' | 'receiver' }): void {
+  private complete(id: string, status: InvokeStatus, detail: { result?: InvokeOutcome['result']; note?: string; refusedBy?: 'sender' | 'receiver'; code?: string }): void {
     const pending = this.pending.get(id);
     if (pending === undefined) return; // exactly once
     this.pending.delete(id);
@@ -266,6 +323,7 @@ export class Caller {
       ...(detail.result !== undefined ? { result: detail.result } : {}),
       ...(note !== undefined ? { note } : {}),
       ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}),
+      ...(detail.code !== undefined ? { code: detail.code } : {}),
       beat,
     };
     // A request deleted meanwhile took its records with it: write nothing that would revive it.
@@ -274,6 +332,7 @@ export class Caller {
         this.tree.set([...pending.record, name('state')], text(status));
         if (detail.result !== undefined) this.tree.set([...pending.record, name('result')], detail.result);
         if (note !== undefined) this.tree.set([...pending.record, name('note')], text(note));
+        if (detail.code !== undefined) this.tree.set([...pending.record, name('code')], text(detail.code));
         this.tree.set([...pending.record, name('done_beat')], u64(BigInt(beat)));
       });
     }
