@@ -16,6 +16,7 @@ import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage, usageOf } fro
 import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
+import { SUBMIT_INPUT, derivedId, encodeSubmission, type RecordedSubmission, type SubmissionLog } from './submissions.ts';
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
@@ -32,6 +33,8 @@ export interface CallerEnv {
   /** The runtime's beat period in ms (calls carry an expiry only with it). */
   readonly beatMs: number | undefined;
   readonly clockSkewMs: number;
+  /** Submissions are recorded inputs and ids derive from the log (see submissions.ts); else ids are random. */
+  readonly recordSubmissions: boolean;
 }
 
 interface Pending {
@@ -73,9 +76,20 @@ export class Caller {
   private flushScheduled = false;
   private draining = false;
   private readonly tree: Tree;
+  /** Submissions pushed as inputs and not admitted yet, by the id they will have. */
+  private readonly queued = new Map<string, { request: string; onComplete: Submission['onComplete'] }>();
+  /** Rank of in-beat submissions within their beat (for their derived ids). */
+  private rank = { beat: -1, n: 0 };
 
-  constructor(private readonly runtime: Runtime, private readonly organ: MountOrgan, private readonly env: CallerEnv, private readonly clock: RecordedClock) {
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly organ: MountOrgan,
+    private readonly env: CallerEnv,
+    private readonly clock: RecordedClock,
+    private readonly log: SubmissionLog,
+  ) {
     this.tree = runtime.tree;
+    if (env.recordSubmissions) log.onSubmit = (seq, recorded) => this.admitSubmission(seq, recorded);
   }
 
   /** From now on `submit` throws `INVOKE_DRAINING`; pending calls go on. */
@@ -84,7 +98,7 @@ export class Caller {
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.queued.size;
   }
 
   submit(sub: Submission): string {
@@ -94,8 +108,72 @@ export class Caller {
     if ((this.perRequest.get(entry.id) ?? 0) >= this.env.maxPending) {
       throw invokeError('INVOKE_LIMIT', `request ${entry.id} has ${this.env.maxPending} invokes pending (maxPending); wait for some to complete`, { request: entry.id });
     }
-    let id = newInvokeId();
-    while (this.pending.has(id) || this.outcomes.has(id)) id = newInvokeId();
+    let id: string;
+    if (this.env.recordSubmissions && this.log.seed !== undefined) {
+      if (this.runtime.phase === 'idle') {
+        // Outside a beat: recorded, and started by the capture that admits it (replay does the same).
+        const seq = ++this.log.seq;
+        id = derivedId(this.log.seed, 'x', seq);
+        const recorded: RecordedSubmission = { request: entry.id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeoutBeats: sub.timeoutBeats, ...(sub.pipeline !== undefined ? { pipeline: sub.pipeline } : {}) };
+        this.runtime.pushInput(SUBMIT_INPUT, { stream: 'caller', seq, data: encodeSubmission(recorded) });
+        this.queued.set(id, { request: entry.id, onComplete: sub.onComplete });
+        this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
+        return id;
+      }
+      // Inside a beat (an enzyme): the enzyme runs again in a replay, and gets the same id.
+      const beat = this.runtime.beat;
+      if (this.rank.beat !== beat) this.rank = { beat, n: 0 };
+      id = derivedId(this.log.seed, 'b', beat, ++this.rank.n);
+    } else {
+      id = newInvokeId();
+      while (this.pending.has(id) || this.outcomes.has(id)) id = newInvokeId();
+    }
+    return this.start(sub, entry, { signal, target, pipeline }, id);
+  }
+
+  /** A recorded submission admitted at capture: it starts now, checked again on the tree of this beat. */
+  private admitSubmission(seq: number, recorded: RecordedSubmission | undefined): void {
+    if (this.log.seed === undefined) return;
+    const id = derivedId(this.log.seed, 'x', seq);
+    const queued = this.queued.get(id);
+    if (queued !== undefined) {
+      this.queued.delete(id);
+      const left = (this.perRequest.get(queued.request) ?? 1) - 1;
+      if (left > 0) this.perRequest.set(queued.request, left);
+      else this.perRequest.delete(queued.request);
+    }
+    if (this.outcomes.has(id) || this.pending.has(id)) return; // given up while queued (cancelAll)
+    const onComplete = queued?.onComplete;
+    try {
+      if (recorded === undefined) throw invokeError('INVOKE_INVALID', 'the recorded submission could not be read');
+      const submission: Submission = { ...recorded, ...(onComplete !== undefined ? { onComplete } : {}) };
+      const entry = this.entryFor(submission);
+      this.start(submission, entry, this.checkArgs(submission, entry), id);
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'INVOKE_INVALID';
+      this.settle(id, recorded?.request ?? '?', onComplete, { status: 'reject', note: `refused before sending: ${code}: ${(error as Error).message}`, refusedBy: 'sender', code });
+    }
+  }
+
+  /** Records an outcome for a call that never started (no record, no dossier): refused at admission, or given up while queued. */
+  private settle(id: string, request: string, onComplete: Submission['onComplete'], detail: { status: InvokeStatus; note: string; refusedBy?: 'sender'; code?: string }): void {
+    const outcome: InvokeOutcome = { id, request, status: detail.status, note: clip(detail.note, this.env.limits.maxNoteBytes), ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}), ...(detail.code !== undefined ? { code: detail.code } : {}), beat: this.runtime.beat };
+    if (detail.status === 'reject') this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${id} on ${request}: ${outcome.note}`, origin: 'org:invoke' });
+    this.outcomes.set(id, outcome);
+    if (this.outcomes.size > this.env.retainOutcomes) this.outcomes.delete(this.outcomes.keys().next().value!);
+    const waiters = this.waiters.get(id) ?? [];
+    this.waiters.delete(id);
+    try {
+      onComplete?.(outcome);
+    } catch (error) {
+      this.runtime.cei.emit({ topic: 'org:invoke', severity: 'error', note: `onComplete of ${id} threw: ${(error as Error)?.message ?? String(error)}`, origin: 'org:invoke' });
+    }
+    for (const resolve of waiters) resolve(outcome);
+  }
+
+  /** Records and queues a checked call under `id`. */
+  private start(sub: Submission, entry: MountRequestEntry, args: { signal: string; target: string | undefined; pipeline: PipelineMeta | undefined }, id: string): string {
+    const { signal, target, pipeline } = args;
     const beat = this.runtime.beat;
     const record = [...entry.path, name('invokes'), name(id)];
     const peer = entry.spec.peer;
@@ -139,7 +217,11 @@ export class Caller {
       this.outboxes.set(entry.key, outbox);
     }
     outbox.calls.push({ pending, call });
-    if (!this.flushScheduled) {
+    if (this.runtime.phase === 'commit') {
+      // Submitted by a commit hook, after this organ's own flush: it leaves now, inside the beat
+      // (so a replay, which runs beat after beat with no pause between, sends it at the same point).
+      this.flush();
+    } else if (this.runtime.phase === 'idle' && !this.flushScheduled) {
       // Between beats nobody else will flush: do it once the submitting code is done. Inside a
       // beat the commit flushes first and this finds nothing left.
       this.flushScheduled = true;
@@ -228,9 +310,13 @@ export class Caller {
     }
   }
 
-  /** Cancels every pending call (the drain ran out of beats, or the organ is going away). */
+  /** Cancels every pending call (the drain ran out of beats, or the organ is going away); submissions not admitted yet never start. */
   cancelAll(note: string, code?: string): void {
     for (const pending of [...this.pending.values()]) this.complete(pending.id, 'cancelled', { note, ...(code !== undefined ? { code } : {}) });
+    for (const [id, queued] of [...this.queued]) {
+      this.queued.delete(id);
+      this.settle(id, queued.request, queued.onComplete, { status: 'cancelled', note, ...(code !== undefined ? { code } : {}) });
+    }
   }
 
   /** Commit of `beat`: every invoke whose deadline beat has ended without a reply times out. */
@@ -252,7 +338,7 @@ export class Caller {
   result(id: string): Promise<InvokeOutcome> {
     const done = this.outcomes.get(id);
     if (done !== undefined) return Promise.resolve(done);
-    if (!this.pending.has(id)) return Promise.reject(invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }));
+    if (!this.pending.has(id) && !this.queued.has(id)) return Promise.reject(invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }));
     return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
 

@@ -15,6 +15,7 @@ import { DEFAULT_FRAME_LIMITS, ioShares, parseFrame, type CallFrame, type FrameL
 import { checkInvokeRequest, shapeInvokeSpec } from './request.ts';
 import { processMeter } from './meter.ts';
 import { recordedClock } from './clock.ts';
+import { submissionLog } from './submissions.ts';
 import type { InvokeOptions, InvokeOrgan } from './types.ts';
 
 /** The invoke organ's kind and mount mode. */
@@ -54,6 +55,7 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     meter: options.meter ?? processMeter,
     beatMs: options.beatMs === undefined ? undefined : count('beatMs', options.beatMs, 1, 1),
     clockSkewMs: count('clockSkewMs', options.clockSkewMs, 250, 0),
+    recordSubmissions: options.recordSubmissions === true,
   };
   if (env.meter !== false && typeof env.meter?.start !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'meter must be { start() } or false', { field: 'meter' });
   try {
@@ -83,7 +85,7 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     },
   });
   const clock = recordedClock(runtime);
-  caller = new Caller(runtime, organ, env, clock);
+  caller = new Caller(runtime, organ, env, clock, submissionLog(runtime, env.recordSubmissions && options.replay !== true));
   const callee = new Callee(runtime, env, clock);
   const offFrame = manager.onFrame(INVOKE_KIND, ({ mount, branch, bytes }) => {
     const frame = parseFrame(branch.root, limits);

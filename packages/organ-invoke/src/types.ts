@@ -128,6 +128,16 @@ export interface InvokeOptions {
   /** How far the two peers' wall clocks may disagree, in ms (default 250): the expiry is that much earlier. */
   readonly clockSkewMs?: number;
   /**
+   * Make the calling side replayable from this runtime's own log (default false): a submission
+   * made outside a beat enters as an input (`inv.submit`) and starts at the capture that admits
+   * it (its record appears, and it leaves, in that beat); invoke ids derive from a per-runtime
+   * secret seed (input `inv.seed`) and the recorded inputs, never drawn at submit time. See the
+   * README, "Replaying a caller".
+   */
+  readonly recordSubmissions?: boolean;
+  /** This runtime replays a log: it records no seed of its own (the logged one is admitted). */
+  readonly replay?: boolean;
+  /**
    * Redial a request's mount when it breaks (dial failed, fatal, closed): after `first` beats,
    * doubling up to `max`, at most `limit` times (defaults 8, 512, no limit; see @cep/organ-link).
    * `false`: a broken request stays in `error` until it changes.
