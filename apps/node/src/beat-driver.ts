@@ -44,6 +44,11 @@ export interface BeatDriverOptions {
   readonly onStep?: (stepMs: number) => void;
   /** Called once when `step()` throws; the driver has stopped by then. */
   readonly onFatal?: (error: unknown) => void;
+  /**
+   * Called right before each `step()`, e.g. to record the wall clock as an input of the beat
+   * (a process paused between beats records the time it resumes at, not the time it stopped).
+   */
+  readonly beforeStep?: () => void;
 }
 
 /** A running (or stopped) beat driver. */
@@ -87,6 +92,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     // due the process is still finishing its start-up, and that is not an overrun.
     if (stats.beats === 0) nextSlot = started;
     try {
+      options.beforeStep?.();
       const result = runtime.step();
       if (result instanceof Promise) await result;
     } catch (error) {

@@ -17,6 +17,8 @@ export type NodeErrorCode =
   | 'INSPECT_FAILED'
   /** An invoke named a peer the config does not list. */
   | 'UNKNOWN_PEER'
+  /** The peer is stopping: it takes no new invokes, and gave up on one in flight when its drain ran out (HTTP 503). */
+  | 'SHUTTING_DOWN'
   /** `cep-node demo` did not reach its goal (a peer failed, or a step timed out). */
   | 'DEMO_FAILED';
 

@@ -12,6 +12,8 @@ import type { PeerConfig } from './config/schema.ts';
 
 /** One call, as the invoke organ hands it to a handler. */
 export interface InvokeCall {
+  /** The call's id (unique per call, the same on both peers): a handler may record it to tell a retry from a new call. */
+  readonly invokeId: string;
   /** The beat the call runs in. */
   readonly beat: number;
   /** The caller's peer name. */

@@ -8,6 +8,10 @@
  *   POST /mirror/<name>/commit              applies what a manual (or batch) mirror holds, next beat
  *   POST /invoke  {"peer","handler","arg"?,"pipeline"?}  runs a remote handler, answers with its outcome
  *
+ * While the peer stops, `POST /invoke` answers 503 `SHUTTING_DOWN` (with `Retry-After`), and the
+ * endpoint closes only once every response in flight has been written: a pending invoke gets
+ * its outcome, or 503 when the stop gave it up, never a reset connection.
+ *
  * Requests are served between beats (a beat is one synchronous step), so a
  * response never shows half a beat. Every request first passes the guard (http-guard.ts:
  * Host, cross-site, JSON on writes, the optional bearer token); every refusal is a 4xx
@@ -36,6 +40,8 @@ export interface HttpServerOptions {
   readonly log: Logger;
   /** Serves `POST /invoke` when given: runs handler `handler` on `peer` with an optional u64 `arg` and pipeline metadata. */
   readonly invoke?: (peer: string, handler: string, arg: bigint | undefined, pipeline: PipelineInput | undefined) => Promise<Record<string, unknown>>;
+  /** True once the peer is stopping: `POST /invoke` is refused with 503 `SHUTTING_DOWN`. */
+  readonly draining?: () => boolean;
   /** Serves `POST /mirror/<name>/commit` when given: applies the bundles a manual/batch mirror holds. */
   readonly commitMirror?: (name: string) => 'ok' | 'unknown' | 'not-ready';
   /** Names besides the bound address the endpoint may be reached by (`Host`), e.g. a proxy's. */
@@ -75,6 +81,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
     return;
   }
   if (req.method === 'POST' && url.pathname === '/invoke' && options.invoke !== undefined) {
+    if (options.draining?.() === true) {
+      sendError(res, 503, 'SHUTTING_DOWN', 'this peer is shutting down and takes no new invokes; try another peer or again after it restarts', { 'retry-after': '1', connection: 'close' });
+      return;
+    }
     await handleInvoke(req, res, options.invoke);
     return;
   }
@@ -165,6 +175,9 @@ function countCells(cell: Cell): number {
 
 const MAX_INVOKE_BODY = 4096;
 
+/** Longest the endpoint waits for responses in flight when it closes (they were answered by then; this only bounds a stuck client). */
+const CLOSE_GRACE_MS = 2000;
+
 async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: NonNullable<HttpServerOptions['invoke']>): Promise<void> {
   let body = '';
   req.setEncoding('utf8');
@@ -209,7 +222,8 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
     send(res, 200, JSON.stringify(await invoke(parsed.peer, parsed.handler, arg, pipeline)) + '\n');
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    sendError(res, 400, typeof code === 'string' ? code : 'INVOKE_FAILED', (error as Error).message);
+    if (code === 'SHUTTING_DOWN') sendError(res, 503, code, (error as Error).message, { 'retry-after': '1', connection: 'close' });
+    else sendError(res, 400, typeof code === 'string' ? code : 'INVOKE_FAILED', (error as Error).message);
   }
 }
 
@@ -238,7 +252,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpE
     ...(options.token !== undefined ? { token: options.token } : {}),
     port: () => boundPort,
   });
+  // Responses not finished yet: the endpoint closes after them, so none is cut off.
+  const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
+    const finished = new Promise<void>((resolve) => {
+      res.once('close', resolve);
+    });
+    inFlight.add(finished);
+    void finished.then(() => inFlight.delete(finished));
     handle(req, res, options, guard).catch((error: unknown) => {
       options.log.error({ err: error, url: req.url }, 'http request failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'the request failed; see the peer log');
@@ -267,10 +288,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpE
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // No new connections; idle keep-alive ones go now, busy ones once their response is written.
+      server.closeIdleConnections();
+      await Promise.race([Promise.all([...inFlight]), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }

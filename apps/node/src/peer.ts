@@ -17,7 +17,7 @@ import { startHttpServer } from './http.ts';
 import { valueToJson } from './tree-json.ts';
 import { performance } from 'node:perf_hooks';
 import { createPeerMetrics, type PeerMetrics } from './metrics.ts';
-import { createShutdownHooks, type ShutdownHook } from './shutdown.ts';
+import { createShutdownHooks, drainCalls, type ShutdownHook } from './shutdown.ts';
 import type { PeerContext } from './wiring/context.ts';
 import { wireOrgans, type OrgansHandle } from './wiring/organs.ts';
 import { wireSecurity, type SecurityHandle } from './wiring/security.ts';
@@ -69,7 +69,13 @@ export interface Peer {
   readonly driverStats: BeatDriverStats;
   /** Registers a hook run at shutdown after the last beat (newest first). */
   onShutdown(name: string, hook: ShutdownHook): () => void;
-  /** Finishes the beat in progress, runs the shutdown hooks, closes the endpoint. Idempotent. */
+  /**
+   * Stops gracefully: takes no new calls (HTTP `POST /invoke` answers 503 `SHUTTING_DOWN`, calls
+   * from peers are refused with `INVOKE_SHUTTING_DOWN`), keeps beating until the calls in flight
+   * are answered — at most `drain_beats` beats, then the ones still waiting are given up — and
+   * then finishes the beat in progress, runs the shutdown hooks (channels close after their
+   * frames are flushed) and closes the endpoint. Idempotent.
+   */
   stop(reason: string): Promise<StopResult>;
   /** Settles when the peer has stopped, for whatever reason. */
   readonly stopped: Promise<StopResult>;
@@ -87,6 +93,9 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   const hooks = createShutdownHooks(log);
   let driver: BeatDriver | undefined;
   let stopping: Promise<StopResult> | undefined;
+  let draining = false;
+  /** Ends a drain early (the driver failed): no beat will come to end it. */
+  let endDrain: (() => void) | undefined;
   let resolveStopped!: (result: StopResult) => void;
   const stopped = new Promise<StopResult>((resolve) => {
     resolveStopped = resolve;
@@ -94,6 +103,13 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
 
   const stop = (reason: string, exitCode = 0): Promise<StopResult> => {
     stopping ??= (async () => {
+      draining = true;
+      if (organs !== undefined && exitCode === 0) {
+        log.info({ reason, beat: runtime.beat, drainBeats: config.drain_beats }, 'peer stopping: taking no new calls, answering those in flight');
+        const drain = drainCalls({ runtime, invoke: organs.invoke, beats: config.drain_beats, beating: driver?.running === true, log });
+        endDrain = drain.end;
+        await drain.done;
+      }
       log.info({ reason, beat: runtime.beat }, 'peer stopping: finishing the current beat');
       await driver?.stop();
       await hooks.run();
@@ -116,7 +132,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
 
   let metrics: PeerMetrics;
   let transport: TransportHandle;
-  let organs: OrgansHandle;
+  let organs: OrgansHandle | undefined;
   let security: SecurityHandle;
   let httpUrl: string | undefined;
   let closeHttp: (() => Promise<void>) | undefined;
@@ -154,9 +170,10 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
         beat: () => runtime.beat,
         metrics,
         log,
+        draining: () => draining,
         invoke: async (peer, handler, arg, pipeline) => {
           const started = { beat: runtime.beat, at: performance.now() };
-          const outcome = await organs.call(peer, handler, arg, pipeline !== undefined ? { pipeline } : {});
+          const outcome = await organs!.call(peer, handler, arg, pipeline !== undefined ? { pipeline } : {});
           return {
             id: outcome.id,
             status: outcome.status,
@@ -166,7 +183,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
             ms: Math.round((performance.now() - started.at) * 10) / 10,
           };
         },
-        commitMirror: (name) => organs.commitMirror(name),
+        commitMirror: (name) => organs!.commitMirror(name),
         status: () => ({
           peer: config.peer,
           enclave: config.enclave,
@@ -174,7 +191,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
           beatMs: config.beat_ms,
           driver: driverStats(),
           transportWired: transport.wired,
-          organsWired: organs.wired,
+          organsWired: organs?.wired === true,
           stopping: stopping !== undefined,
         }),
       });
@@ -200,7 +217,12 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     log,
     ...(options.clock ? { clock: options.clock } : {}),
     onStep: (stepMs) => metrics?.observeBeat(stepMs),
-    onFatal: () => void stop('beat failed', 1),
+    // The wall time each beat starts at, recorded as an input: call expiries are decided on it.
+    beforeStep: () => organs?.invoke.clock(Date.now()),
+    onFatal: () => {
+      endDrain?.();
+      void stop('beat failed', 1);
+    },
   });
   if (!options.manualBeats) driver.start();
   log.info(
@@ -216,7 +238,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     metrics,
     httpUrl,
     transport,
-    organs,
+    organs: organs!,
     security,
     driverStats: driver.stats,
     onShutdown: (name, hook) => hooks.add(name, hook),

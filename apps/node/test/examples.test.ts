@@ -52,7 +52,7 @@ describe('the README examples', () => {
   it("saturn's add handler loads and answers", async () => {
     const saturn = loadConfig(example('saturn.yaml'));
     const [add] = await loadHandlers(saturn, 'saturn.yaml');
-    const call = { beat: 1, caller: 'earth', signal: '/sig/add', payload: u64(1), tree: createRuntime().tree };
+    const call = { invokeId: 'inv-test', beat: 1, caller: 'earth', signal: '/sig/add', payload: u64(1), tree: createRuntime().tree };
     expect(add!.handler.run(call)).toEqual({ status: 'ok', result: u64(2) });
     expect(add!.handler.run({ ...call, payload: undefined as never })).toMatchObject({ status: 'reject' });
   });

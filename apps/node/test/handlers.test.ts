@@ -27,7 +27,7 @@ describe('invoke handler modules', () => {
     const handlers = await loadHandlers(config, file);
     expect(handlers.map((h) => h.name)).toEqual(['add', 'echo']);
     const tree = createRuntime().tree;
-    const call = { beat: 4, caller: 'earth', signal: '/sig/add', payload: u64(41), tree };
+    const call = { invokeId: 'inv-test', beat: 4, caller: 'earth', signal: '/sig/add', payload: u64(41), tree };
     expect(handlers[0]!.handler.run(call)).toEqual({ status: 'ok', result: u64(42) });
     expect(handlers[1]!.handler.run({ ...call, payload: text('hi') })).toEqual({ status: 'ok', result: text('hi') });
   });

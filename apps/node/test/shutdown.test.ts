@@ -155,6 +155,7 @@ describe('cep-node run and signals (in-process)', () => {
       'http endpoint listening',
       'signal received: shutting down (send it again to force)',
       'peer started',
+      'peer stopping: taking no new calls, answering those in flight',
       'peer stopping: finishing the current beat',
       'peer stopped',
     ]);

@@ -13,7 +13,8 @@ import { formatPath, name, parsePath, type Name, type PathLike, type Value } fro
 import type { EnzymeContext, Qos, Runtime } from '@cep/heartbeat';
 import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, usageOf, type Decision } from '@cep/security';
 import { TOPIC, type Mount } from '@cep/transport';
-import { invokeError } from './errors.ts';
+import { OUTCOME_CODE, invokeError } from './errors.ts';
+import type { RecordedClock } from './clock.ts';
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type FrameProblem, type ReplyFrame } from './frames.ts';
 import { INVOKE_REQUIRED_CAPS } from './request.ts';
 import type { ExposeOptions, InvokeHandler, InvokeReply } from './types.ts';
@@ -30,7 +31,7 @@ export interface CalleeEnv {
   readonly meter: UsageMeter | false;
 }
 
-type Reply = { status: 'ok'; result?: Value } | { status: 'reject'; note: string };
+type Reply = { status: 'ok'; result?: Value } | { status: 'reject'; note: string; code?: string };
 
 /** Per runtime, the callee that charges admitted `inv.usage` inputs (the kind outlives an uninstall). */
 const usageSlots = new WeakMap<Runtime, { callee: Callee | undefined }>();
@@ -54,8 +55,9 @@ export class Callee {
   /** Replies waiting for their handler's measured usage, by invoke id. */
   private readonly awaitingUsage = new Map<string, Running>();
   private usageSeq = 0;
+  private draining = false;
 
-  constructor(private readonly runtime: Runtime, private readonly env: CalleeEnv) {
+  constructor(private readonly runtime: Runtime, private readonly env: CalleeEnv, private readonly clock: RecordedClock) {
     // An input kind is defined once per runtime; a reinstalled organ takes the existing one over.
     let slot = usageSlots.get(runtime);
     if (slot === undefined) {
@@ -92,6 +94,25 @@ export class Callee {
     };
   }
 
+  /** From now on calls that arrive are refused with `INVOKE_SHUTTING_DOWN`; admitted ones are answered. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** No admitted call waits for its answer to leave (replies queued for the commit, or held for a measurement). */
+  idle(): boolean {
+    return this.replies.length === 0 && this.awaitingUsage.size === 0;
+  }
+
+  /**
+   * The call's expiry has passed on this runtime's recorded clock (admitted with this beat, never
+   * read here): the caller may have given up, so it must not run. No clock, or no expiry: not expired.
+   */
+  private expired(frame: CallFrame): boolean {
+    const now = this.clock.now;
+    return frame.expiresAt !== undefined && now !== undefined && now > frame.expiresAt;
+  }
+
   /** A call frame admitted at capture of `beat` on `mount`, `bytes` long on the wire. */
   call(frame: CallFrame, mount: Mount, bytes: number): void {
     const peer = mount.peer;
@@ -101,6 +122,15 @@ export class Callee {
       return;
     }
     const refuse = (note: string): void => this.queue(mount, frame.id, note);
+    // Refusals that say nothing ran, with a code the caller can act on (both are safe to retry).
+    if (this.draining) {
+      this.report(frame.id, peer, 'this runtime is shutting down');
+      return this.queue(mount, frame.id, `${OUTCOME_CODE.shuttingDown}: the receiver is shutting down; nothing ran`, OUTCOME_CODE.shuttingDown);
+    }
+    if (this.expired(frame)) {
+      this.report(frame.id, peer, `it expired at ${frame.expiresAt} ms, this runtime's recorded clock reads ${this.clock.now} ms`);
+      return this.queue(mount, frame.id, `${OUTCOME_CODE.expired}: the call arrived after its expiry (${this.clock.now! - frame.expiresAt!} ms late on the receiver's clock); nothing ran`, OUTCOME_CODE.expired);
+    }
     const unreliable = INVOKE_REQUIRED_CAPS.find((cap) => this.runtime.tree.getValue([...mount.path, name('transport'), name('prov_caps'), name(cap)])?.value !== true);
     if (unreliable !== undefined) return refuse(`mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
     let signal: Name[];
@@ -187,6 +217,12 @@ export class Callee {
     const running = this.byQos.get(ctx.qos);
     const frame = running?.frame;
     if (running === undefined || frame === undefined) return; // a local impulse of the same signal: not a remote call
+    if (this.expired(frame)) {
+      // Admitted in time, but it would start after its expiry (a beat later, a pause): it does not run.
+      this.report(frame.id, running.mount.peer, `it would start after its expiry (${frame.expiresAt} ms; recorded clock ${this.clock.now} ms)`);
+      running.reply = { status: 'reject', note: `${OUTCOME_CODE.expired}: the call would have started after its expiry; nothing ran`, code: OUTCOME_CODE.expired };
+      return;
+    }
     let answer: InvokeReply | void;
     const stop = running.metered === true && this.env.meter !== false ? this.env.meter.start() : undefined;
     try {
@@ -252,8 +288,8 @@ export class Callee {
     return decision;
   }
 
-  private queue(mount: Mount, id: string, note: string): void {
-    this.replies.push({ running: { id, mount, reply: { status: 'reject', note } }, qos: undefined });
+  private queue(mount: Mount, id: string, note: string, code?: string): void {
+    this.replies.push({ running: { id, mount, reply: { status: 'reject', note, ...(code !== undefined ? { code } : {}) } }, qos: undefined });
   }
 
   private report(id: string, peer: string, why: string): void {

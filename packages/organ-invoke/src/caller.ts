@@ -4,8 +4,9 @@
  * submitted in, or — submitted between beats — right after the code that submitted it (a
  * microtask), so a burst of submissions shares a frame either way. Its outcome is recorded
  * exactly once — the reply (ok / reject), the deadline beat passing (timeout), or the mount
- * going away (cancelled). The record lives under the request
- * (`invokes/<id>/{state, signal, target, sent_beat, deadline, op, result, note, done_beat}`) and
+ * going away, its remote session changing, or this runtime's drain running out (cancelled). The
+ * record lives under the request (`invokes/<id>/{state, signal, target, sent_beat, deadline,
+ * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
 import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
@@ -13,7 +14,9 @@ import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
 import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage, usageOf } from '@cep/security';
 import { TOPIC } from '@cep/transport';
-import { invokeError } from './errors.ts';
+import { OUTCOME_CODE, invokeError } from './errors.ts';
+import type { RecordedClock } from './clock.ts';
+import { SUBMIT_INPUT, derivedId, encodeSubmission, type RecordedSubmission, type SubmissionLog } from './submissions.ts';
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
@@ -27,6 +30,11 @@ export interface CallerEnv {
   readonly maxTimeoutBeats: number;
   readonly retainCompleted: number;
   readonly retainOutcomes: number;
+  /** The runtime's beat period in ms (calls carry an expiry only with it). */
+  readonly beatMs: number | undefined;
+  readonly clockSkewMs: number;
+  /** Submissions are recorded inputs and ids derive from the log (see submissions.ts); else ids are random. */
+  readonly recordSubmissions: boolean;
 }
 
 interface Pending {
@@ -39,6 +47,11 @@ interface Pending {
   readonly op: string;
   readonly pipeline: PipelineMeta | undefined;
   readonly onComplete: ((outcome: InvokeOutcome) => void) | undefined;
+  /** The mount record it is sent on (its `session_seq` is watched). */
+  readonly mountPath: readonly Name[];
+  /** The remote session (`session_seq`) the call was sent to; set when it leaves. */
+  sentSession?: bigint | undefined;
+  sent?: boolean;
 }
 
 /** Calls of one mount waiting to leave. */
@@ -61,28 +74,113 @@ export class Caller {
   private readonly perRequest = new Map<string, number>();
   private readonly outboxes = new Map<string, Outbox>();
   private flushScheduled = false;
+  private draining = false;
   private readonly tree: Tree;
+  /** Submissions pushed as inputs and not admitted yet, by the id they will have. */
+  private readonly queued = new Map<string, { request: string; onComplete: Submission['onComplete'] }>();
+  /** Rank of in-beat submissions within their beat (for their derived ids). */
+  private rank = { beat: -1, n: 0 };
 
-  constructor(private readonly runtime: Runtime, private readonly organ: MountOrgan, private readonly env: CallerEnv) {
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly organ: MountOrgan,
+    private readonly env: CallerEnv,
+    private readonly clock: RecordedClock,
+    private readonly log: SubmissionLog,
+  ) {
     this.tree = runtime.tree;
+    if (env.recordSubmissions) log.onSubmit = (seq, recorded) => this.admitSubmission(seq, recorded);
+  }
+
+  /** From now on `submit` throws `INVOKE_DRAINING`; pending calls go on. */
+  drain(): void {
+    this.draining = true;
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.queued.size;
   }
 
   submit(sub: Submission): string {
+    if (this.draining) throw invokeError('INVOKE_DRAINING', 'this runtime is shutting down and takes no new calls; submit on another peer or after it restarts');
     const entry = this.entryFor(sub);
     const { signal, target, pipeline } = this.checkArgs(sub, entry);
     if ((this.perRequest.get(entry.id) ?? 0) >= this.env.maxPending) {
       throw invokeError('INVOKE_LIMIT', `request ${entry.id} has ${this.env.maxPending} invokes pending (maxPending); wait for some to complete`, { request: entry.id });
     }
-    let id = newInvokeId();
-    while (this.pending.has(id) || this.outcomes.has(id)) id = newInvokeId();
+    let id: string;
+    if (this.env.recordSubmissions && this.log.seed !== undefined) {
+      if (this.runtime.phase === 'idle') {
+        // Outside a beat: recorded, and started by the capture that admits it (replay does the same).
+        const seq = ++this.log.seq;
+        id = derivedId(this.log.seed, 'x', seq);
+        const recorded: RecordedSubmission = { request: entry.id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeoutBeats: sub.timeoutBeats, ...(sub.pipeline !== undefined ? { pipeline: sub.pipeline } : {}) };
+        this.runtime.pushInput(SUBMIT_INPUT, { stream: 'caller', seq, data: encodeSubmission(recorded) });
+        this.queued.set(id, { request: entry.id, onComplete: sub.onComplete });
+        this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
+        return id;
+      }
+      // Inside a beat (an enzyme): the enzyme runs again in a replay, and gets the same id.
+      const beat = this.runtime.beat;
+      if (this.rank.beat !== beat) this.rank = { beat, n: 0 };
+      id = derivedId(this.log.seed, 'b', beat, ++this.rank.n);
+    } else {
+      id = newInvokeId();
+      while (this.pending.has(id) || this.outcomes.has(id)) id = newInvokeId();
+    }
+    return this.start(sub, entry, { signal, target, pipeline }, id);
+  }
+
+  /** A recorded submission admitted at capture: it starts now, checked again on the tree of this beat. */
+  private admitSubmission(seq: number, recorded: RecordedSubmission | undefined): void {
+    if (this.log.seed === undefined) return;
+    const id = derivedId(this.log.seed, 'x', seq);
+    const queued = this.queued.get(id);
+    if (queued !== undefined) {
+      this.queued.delete(id);
+      const left = (this.perRequest.get(queued.request) ?? 1) - 1;
+      if (left > 0) this.perRequest.set(queued.request, left);
+      else this.perRequest.delete(queued.request);
+    }
+    if (this.outcomes.has(id) || this.pending.has(id)) return; // given up while queued (cancelAll)
+    const onComplete = queued?.onComplete;
+    try {
+      if (recorded === undefined) throw invokeError('INVOKE_INVALID', 'the recorded submission could not be read');
+      const submission: Submission = { ...recorded, ...(onComplete !== undefined ? { onComplete } : {}) };
+      const entry = this.entryFor(submission);
+      this.start(submission, entry, this.checkArgs(submission, entry), id);
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'INVOKE_INVALID';
+      this.settle(id, recorded?.request ?? '?', onComplete, { status: 'reject', note: `refused before sending: ${code}: ${(error as Error).message}`, refusedBy: 'sender', code });
+    }
+  }
+
+  /** Records an outcome for a call that never started (no record, no dossier): refused at admission, or given up while queued. */
+  private settle(id: string, request: string, onComplete: Submission['onComplete'], detail: { status: InvokeStatus; note: string; refusedBy?: 'sender'; code?: string }): void {
+    const outcome: InvokeOutcome = { id, request, status: detail.status, note: clip(detail.note, this.env.limits.maxNoteBytes), ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}), ...(detail.code !== undefined ? { code: detail.code } : {}), beat: this.runtime.beat };
+    if (detail.status === 'reject') this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${id} on ${request}: ${outcome.note}`, origin: 'org:invoke' });
+    this.outcomes.set(id, outcome);
+    if (this.outcomes.size > this.env.retainOutcomes) this.outcomes.delete(this.outcomes.keys().next().value!);
+    const waiters = this.waiters.get(id) ?? [];
+    this.waiters.delete(id);
+    try {
+      onComplete?.(outcome);
+    } catch (error) {
+      this.runtime.cei.emit({ topic: 'org:invoke', severity: 'error', note: `onComplete of ${id} threw: ${(error as Error)?.message ?? String(error)}`, origin: 'org:invoke' });
+    }
+    for (const resolve of waiters) resolve(outcome);
+  }
+
+  /** Records and queues a checked call under `id`. */
+  private start(sub: Submission, entry: MountRequestEntry, args: { signal: string; target: string | undefined; pipeline: PipelineMeta | undefined }, id: string): string {
+    const { signal, target, pipeline } = args;
     const beat = this.runtime.beat;
     const record = [...entry.path, name('invokes'), name(id)];
     const peer = entry.spec.peer;
     const deadline = beat + sub.timeoutBeats;
+    // The latest recorded wall time (never a clock read here), so a replay computes the same expiry.
+    const now = this.clock.now;
+    const expiresAt = this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
     const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
     this.tree.batch(() => {
       this.tree.set([...record, name('state')], text('plan'));
@@ -90,9 +188,10 @@ export class Caller {
       if (target !== undefined) this.tree.set([...record, name('target')], text(target));
       this.tree.set([...record, name('sent_beat')], u64(BigInt(beat)));
       this.tree.set([...record, name('deadline')], u64(BigInt(deadline)));
+      if (expiresAt !== undefined) this.tree.set([...record, name('expires_at')], u64(BigInt(expiresAt)));
       this.tree.set([...record, name('op')], text(op));
     });
-    const pending: Pending = { id, request: entry.id, key: entry.key, peer, record, deadline, op, pipeline, onComplete: sub.onComplete };
+    const pending: Pending = { id, request: entry.id, key: entry.key, peer, record, deadline, op, pipeline, onComplete: sub.onComplete, mountPath: entry.mount.path };
     this.pending.set(id, pending);
     this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
@@ -110,7 +209,7 @@ export class Caller {
       this.complete(id, 'reject', { note: `refused before sending: ${decision.note}`, refusedBy: 'sender' });
       return id;
     }
-    const call: CallFrame = { kind: 'call', id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(pipeline !== undefined ? { pipeline } : {}) };
+    const call: CallFrame = { kind: 'call', id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(expiresAt !== undefined ? { expiresAt } : {}), ...(pipeline !== undefined ? { pipeline } : {}) };
     let outbox = this.outboxes.get(entry.key);
     if (outbox === undefined || outbox.mount !== entry.mount) {
       if (outbox !== undefined) this.send(outbox); // the request's mount changed: what was queued goes on the old one first
@@ -118,7 +217,11 @@ export class Caller {
       this.outboxes.set(entry.key, outbox);
     }
     outbox.calls.push({ pending, call });
-    if (!this.flushScheduled) {
+    if (this.runtime.phase === 'commit') {
+      // Submitted by a commit hook, after this organ's own flush: it leaves now, inside the beat
+      // (so a replay, which runs beat after beat with no pause between, sends it at the same point).
+      this.flush();
+    } else if (this.runtime.phase === 'idle' && !this.flushScheduled) {
       // Between beats nobody else will flush: do it once the submitting code is done. Inside a
       // beat the commit flushes first and this finds nothing left.
       this.flushScheduled = true;
@@ -162,6 +265,8 @@ export class Caller {
         continue;
       }
       for (const { pending } of group) {
+        pending.sent = true;
+        pending.sentSession = this.sessionSeq(pending.mountPath);
         if (this.tree.get(pending.record) !== undefined) this.tree.set([...pending.record, name('state')], text('sent'));
         this.runtime.ops.setState(pending.op, 'await', { note: `sent to ${pending.peer}; reply due by beat ${pending.deadline}` });
       }
@@ -173,7 +278,45 @@ export class Caller {
     const pending = this.pending.get(frame.id);
     if (pending === undefined || pending.key !== key) return;
     if (frame.status === 'ok') this.complete(frame.id, 'ok', frame.result !== undefined ? { result: frame.result } : {});
-    else this.complete(frame.id, 'reject', { note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`, refusedBy: 'receiver' });
+    else this.complete(frame.id, 'reject', { note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`, refusedBy: 'receiver', ...(frame.code !== undefined ? { code: frame.code } : {}) });
+  }
+
+  /** The remote session number of the mount at `path` (`session_seq`), when the transport has recorded one. */
+  private sessionSeq(path: readonly Name[]): bigint | undefined {
+    const value = this.tree.getValue([...path, name('session_seq')]);
+    return value?.type === 'u64' ? value.value : undefined;
+  }
+
+  /**
+   * Commit: a call sent to a remote session that has since been replaced (its `session_seq`
+   * changed: the peer restarted) will never be answered by it; it is cancelled with
+   * `INVOKE_SESSION_CHANGED`. It may have run before the restart, so it is not resent: a retry
+   * is the caller's call (see the README on retrying safely). Calls not sent yet leave on the
+   * new session as usual.
+   */
+  checkSessions(): void {
+    if (this.pending.size === 0) return;
+    const current = new Map<string, bigint | undefined>();
+    for (const pending of [...this.pending.values()]) {
+      if (pending.sent !== true || pending.sentSession === undefined) continue;
+      const key = formatPath(pending.mountPath);
+      if (!current.has(key)) current.set(key, this.sessionSeq(pending.mountPath));
+      const now = current.get(key);
+      if (now === undefined || now === pending.sentSession) continue;
+      this.complete(pending.id, 'cancelled', {
+        note: `cancelled: ${pending.peer} started a new session (session_seq ${pending.sentSession} → ${now}) after the call was sent; it may have run before the restart`,
+        code: OUTCOME_CODE.sessionChanged,
+      });
+    }
+  }
+
+  /** Cancels every pending call (the drain ran out of beats, or the organ is going away); submissions not admitted yet never start. */
+  cancelAll(note: string, code?: string): void {
+    for (const pending of [...this.pending.values()]) this.complete(pending.id, 'cancelled', { note, ...(code !== undefined ? { code } : {}) });
+    for (const [id, queued] of [...this.queued]) {
+      this.queued.delete(id);
+      this.settle(id, queued.request, queued.onComplete, { status: 'cancelled', note, ...(code !== undefined ? { code } : {}) });
+    }
   }
 
   /** Commit of `beat`: every invoke whose deadline beat has ended without a reply times out. */
@@ -195,7 +338,7 @@ export class Caller {
   result(id: string): Promise<InvokeOutcome> {
     const done = this.outcomes.get(id);
     if (done !== undefined) return Promise.resolve(done);
-    if (!this.pending.has(id)) return Promise.reject(invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }));
+    if (!this.pending.has(id) && !this.queued.has(id)) return Promise.reject(invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }));
     return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
 
@@ -250,7 +393,7 @@ export class Caller {
     return { signal, target, pipeline };
   }
 
-  private complete(id: string, status: InvokeStatus, detail: { result?: InvokeOutcome['result']; note?: string; refusedBy?: 'sender' | 'receiver' }): void {
+  private complete(id: string, status: InvokeStatus, detail: { result?: InvokeOutcome['result']; note?: string; refusedBy?: 'sender' | 'receiver'; code?: string }): void {
     const pending = this.pending.get(id);
     if (pending === undefined) return; // exactly once
     this.pending.delete(id);
@@ -266,6 +409,7 @@ export class Caller {
       ...(detail.result !== undefined ? { result: detail.result } : {}),
       ...(note !== undefined ? { note } : {}),
       ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}),
+      ...(detail.code !== undefined ? { code: detail.code } : {}),
       beat,
     };
     // A request deleted meanwhile took its records with it: write nothing that would revive it.
@@ -274,6 +418,7 @@ export class Caller {
         this.tree.set([...pending.record, name('state')], text(status));
         if (detail.result !== undefined) this.tree.set([...pending.record, name('result')], detail.result);
         if (note !== undefined) this.tree.set([...pending.record, name('note')], text(note));
+        if (detail.code !== undefined) this.tree.set([...pending.record, name('code')], text(detail.code));
         this.tree.set([...pending.record, name('done_beat')], u64(BigInt(beat)));
       });
     }

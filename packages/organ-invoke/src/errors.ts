@@ -13,7 +13,24 @@ export type InvokeErrorCode =
   /** `result(id)` for an id this organ never issued (or forgot, past `retainOutcomes`). */
   | 'INVOKE_UNKNOWN'
   /** An option of `installInvoke` or `expose` is malformed. */
-  | 'INVOKE_OPTION_INVALID';
+  | 'INVOKE_OPTION_INVALID'
+  /** `submit` after `drain()`: this runtime is shutting down and takes no new calls. */
+  | 'INVOKE_DRAINING';
+
+/**
+ * Codes an outcome (and a reply frame) carries to say why a call did not run or was given up.
+ * They are never thrown: they are in `InvokeOutcome.code` and the invoke record's `code`.
+ */
+export const OUTCOME_CODE = Object.freeze({
+  /** The receiver's recorded clock was past the call's `expires_at` when it arrived or would start: nothing ran. */
+  expired: 'INVOKE_EXPIRED',
+  /** The receiver is shutting down and refused the call: nothing ran. */
+  shuttingDown: 'INVOKE_SHUTTING_DOWN',
+  /** The remote peer's session changed (it restarted) after the call was sent: it may or may not have run there. */
+  sessionChanged: 'INVOKE_SESSION_CHANGED',
+  /** This runtime is shutting down and gave up waiting for the reply (the call may have run remotely). */
+  callerShutdown: 'INVOKE_CALLER_SHUTDOWN',
+} as const);
 
 export function invokeError(code: InvokeErrorCode, message: string, details: Record<string, unknown> = {}): CepError<InvokeErrorCode> {
   return new CepError(code, message, details);

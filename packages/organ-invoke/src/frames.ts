@@ -2,8 +2,9 @@
  * The invoke frames, as small cell branches (the serializer frames them like any branch):
  *
  *   call:  kind="call",  id, signal, [target], [payload], timeout (u64 beats),
+ *          [expires_at (u64, the caller's wall-clock deadline in ms since the epoch)],
  *          [pipeline/{pipeline_id, stage_id, dag_run_id (u64), hop_index (u64)}]
- *   reply: kind="reply", id, status ("ok" | "reject"), [result], [note]
+ *   reply: kind="reply", id, status ("ok" | "reject"), [result], [note], [code (text)]
  *   batch: kind="batch", items = a list of call and reply dictionaries (the fields above), in order
  *
  * A batch carries the calls (or replies) one mount sends in one beat, so their cost of framing,
@@ -44,6 +45,11 @@ export interface CallFrame {
   readonly payload?: Value;
   /** Beats the caller waits for the reply (the receiver charges it against the beat budget). */
   readonly timeout: number;
+  /**
+   * The caller's wall-clock deadline (ms since the epoch): the receiver refuses the call
+   * (`INVOKE_EXPIRED`) when its recorded clock is past it on arrival or when the call would start.
+   */
+  readonly expiresAt?: number;
   readonly pipeline?: PipelineMeta;
 }
 
@@ -54,7 +60,12 @@ export interface ReplyFrame {
   readonly status: 'ok' | 'reject';
   readonly result?: Value;
   readonly note?: string;
+  /** Why a refusal happened, as a stable code (`INVOKE_EXPIRED`, `INVOKE_SHUTTING_DOWN`, …); absent for handler refusals. */
+  readonly code?: string;
 }
+
+/** Longest reply code, in bytes. */
+const MAX_CODE_BYTES = 64;
 
 /** A batch frame, read: each item is a call, a reply, or a problem of its own. */
 export interface BatchFrame {
@@ -102,6 +113,7 @@ function writeCall(call: Omit<CallFrame, 'kind'>): Builder {
     if (call.target !== undefined) tree.set([...root, name('target')], text(call.target));
     if (call.payload !== undefined) tree.set([...root, name('payload')], call.payload);
     tree.set([...root, name('timeout')], u64(BigInt(call.timeout)));
+    if (call.expiresAt !== undefined) tree.set([...root, name('expires_at')], u64(BigInt(call.expiresAt)));
     if (call.pipeline !== undefined) {
       const p = [...root, name('pipeline')];
       tree.set([...p, name('pipeline_id')], text(call.pipeline.pipelineId));
@@ -119,6 +131,7 @@ function writeReply(reply: Omit<ReplyFrame, 'kind'>): Builder {
     tree.set([...root, name('status')], text(reply.status));
     if (reply.result !== undefined) tree.set([...root, name('result')], reply.result);
     if (reply.note !== undefined) tree.set([...root, name('note')], text(reply.note));
+    if (reply.code !== undefined) tree.set([...root, name('code')], text(reply.code));
   };
 }
 
@@ -220,7 +233,9 @@ function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFram
     if (result !== undefined && valueBytes(result) > limits.maxValueBytes) return problem(`result: ${valueBytes(result)} bytes is over the ${limits.maxValueBytes}-byte limit`);
     const note = textOf('note');
     if (note !== undefined && utf8(note) > limits.maxNoteBytes) return problem(`note: over the ${limits.maxNoteBytes}-byte limit`);
-    return { kind: 'reply', id, status, ...(result !== undefined ? { result } : {}), ...(note !== undefined ? { note } : {}) };
+    const code = textOf('code');
+    if (fields.has('code') && (code === undefined || code === '' || utf8(code) > MAX_CODE_BYTES)) return problem(`code: expected text of 1..${MAX_CODE_BYTES} bytes`);
+    return { kind: 'reply', id, status, ...(result !== undefined ? { result } : {}), ...(note !== undefined ? { note } : {}), ...(code !== undefined ? { code } : {}) };
   }
   if (kind !== 'call') return problem(`kind: expected "call" or "reply", found ${JSON.stringify(kind ?? null)}`);
   const signal = textOf('signal');
@@ -232,6 +247,8 @@ function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFram
   if (payload !== undefined && valueBytes(payload) > limits.maxValueBytes) return problem(`payload: ${valueBytes(payload)} bytes is over the ${limits.maxValueBytes}-byte limit`);
   const timeout = value('timeout');
   if (timeout?.type !== 'u64' || timeout.value < 1n || timeout.value > BigInt(Number.MAX_SAFE_INTEGER)) return problem('timeout: expected a u64 of at least 1');
+  const expires = value('expires_at');
+  if (fields.has('expires_at') && (expires?.type !== 'u64' || expires.value > BigInt(Number.MAX_SAFE_INTEGER))) return problem('expires_at: expected a u64 of ms since the epoch');
   let pipeline: PipelineMeta | undefined;
   const p = fields.get('pipeline');
   if (p !== undefined) {
@@ -259,6 +276,7 @@ function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFram
     ...(target !== undefined ? { target } : {}),
     ...(payload !== undefined ? { payload } : {}),
     timeout: Number(timeout.value),
+    ...(expires?.type === 'u64' ? { expiresAt: Number(expires.value) } : {}),
     ...(pipeline !== undefined ? { pipeline } : {}),
   };
 }

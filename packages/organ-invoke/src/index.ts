@@ -3,6 +3,8 @@
  * result, with the @cep/security checks on the sending and on the receiving runtime. See README.md.
  */
 export type { InvokeErrorCode } from './errors.ts';
+export { OUTCOME_CODE } from './errors.ts';
+export { CLOCK_INPUT } from './clock.ts';
 export { installInvoke, INVOKE_KIND } from './install.ts';
 export { callBranch, replyBranch, batchBranch, parseFrame, DEFAULT_FRAME_LIMITS, type CallFrame, type ReplyFrame, type BatchFrame, type FrameProblem, type FrameLimits } from './frames.ts';
 export { INVOKE_REQUIRED_CAPS } from './request.ts';

@@ -14,6 +14,8 @@ import { invokeError } from './errors.ts';
 import { DEFAULT_FRAME_LIMITS, ioShares, parseFrame, type CallFrame, type FrameLimits, type FrameProblem, type ReplyFrame } from './frames.ts';
 import { checkInvokeRequest, shapeInvokeSpec } from './request.ts';
 import { processMeter } from './meter.ts';
+import { recordedClock } from './clock.ts';
+import { submissionLog } from './submissions.ts';
 import type { InvokeOptions, InvokeOrgan } from './types.ts';
 
 /** The invoke organ's kind and mount mode. */
@@ -51,6 +53,9 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     retainOutcomes: count('retainOutcomes', options.retainOutcomes, 4096, 1),
     exposedOnly: options.exposedOnly === true,
     meter: options.meter ?? processMeter,
+    beatMs: options.beatMs === undefined ? undefined : count('beatMs', options.beatMs, 1, 1),
+    clockSkewMs: count('clockSkewMs', options.clockSkewMs, 250, 0),
+    recordSubmissions: options.recordSubmissions === true,
   };
   if (env.meter !== false && typeof env.meter?.start !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'meter must be { start() } or false', { field: 'meter' });
   try {
@@ -79,8 +84,9 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
       }
     },
   });
-  caller = new Caller(runtime, organ, env);
-  const callee = new Callee(runtime, env);
+  const clock = recordedClock(runtime);
+  caller = new Caller(runtime, organ, env, clock, submissionLog(runtime, env.recordSubmissions && options.replay !== true));
+  const callee = new Callee(runtime, env, clock);
   const offFrame = manager.onFrame(INVOKE_KIND, ({ mount, branch, bytes }) => {
     const frame = parseFrame(branch.root, limits);
     const key = `${mount.peer}/${mount.mode}/${mount.mount}`;
@@ -98,6 +104,7 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     callee.flush();
     caller!.flush();
     caller!.expire(beat);
+    caller!.checkSessions();
   });
   const api = caller;
   return {
@@ -107,6 +114,13 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     outcome: (id) => api.outcome(id),
     pending: () => api.pendingCount,
     expose: (signal, handler, exposeOptions) => callee.expose(signal, handler, exposeOptions),
+    clock: (wallMs) => clock.push(wallMs),
+    drain() {
+      api.drain();
+      callee.drain();
+    },
+    idle: () => api.pendingCount === 0 && callee.idle(),
+    cancelAll: (note, code) => api.cancelAll(note, code),
     uninstall() {
       offCommit();
       offFrame();

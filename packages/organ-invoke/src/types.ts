@@ -20,6 +20,12 @@ export interface InvokeOutcome {
   readonly note?: string;
   /** Who refused it (status `reject`): this runtime before sending, or the remote one. */
   readonly refusedBy?: 'sender' | 'receiver';
+  /**
+   * A stable code for why it did not succeed, when there is one: `INVOKE_EXPIRED` and
+   * `INVOKE_SHUTTING_DOWN` (refused by the receiver, nothing ran: safe to retry),
+   * `INVOKE_SESSION_CHANGED` and `INVOKE_CALLER_SHUTDOWN` (cancelled; it may have run remotely).
+   */
+  readonly code?: string;
   /** The beat the outcome was recorded in. */
   readonly beat: number;
 }
@@ -113,6 +119,25 @@ export interface InvokeOptions {
   /** Longest timeout a submission may ask for, in beats (default 1,000,000). */
   readonly maxTimeoutBeats?: number;
   /**
+   * The shortest wall-clock time a beat of this runtime takes, in ms (its beat period). With it,
+   * and a clock recorded with `clock()`, every call carries an expiry: `expires_at = clock +
+   * timeoutBeats × beatMs − clockSkewMs`, before the caller can have given up (its beats are never
+   * shorter). Without it calls carry none, and only the caller's beats bound a call.
+   */
+  readonly beatMs?: number;
+  /** How far the two peers' wall clocks may disagree, in ms (default 250): the expiry is that much earlier. */
+  readonly clockSkewMs?: number;
+  /**
+   * Make the calling side replayable from this runtime's own log (default false): a submission
+   * made outside a beat enters as an input (`inv.submit`) and starts at the capture that admits
+   * it (its record appears, and it leaves, in that beat); invoke ids derive from a per-runtime
+   * secret seed (input `inv.seed`) and the recorded inputs, never drawn at submit time. See the
+   * README, "Replaying a caller".
+   */
+  readonly recordSubmissions?: boolean;
+  /** This runtime replays a log: it records no seed of its own (the logged one is admitted). */
+  readonly replay?: boolean;
+  /**
    * Redial a request's mount when it breaks (dial failed, fatal, closed): after `first` beats,
    * doubling up to `max`, at most `limit` times (defaults 8, 512, no limit; see @cep/organ-link).
    * `false`: a broken request stays in `error` until it changes.
@@ -137,6 +162,23 @@ export interface InvokeOrgan {
   pending(): number;
   /** Runs `handler` for remote calls of `signal` on this runtime; its reply is the call's result. Returns the remover. */
   expose(signal: PathLike, handler: InvokeHandler, options?: ExposeOptions): () => void;
+  /**
+   * Records this runtime's wall-clock time (ms since the epoch) for the next beat: call it right
+   * before each `step()`. It enters as an input (`inv.clock`), so replay decides the same; calls
+   * are checked against their `expires_at` on the latest recorded time, never on a clock read
+   * inside the beat. A runtime that never records one runs calls whatever their expiry.
+   */
+  clock(wallMs: number): void;
+  /**
+   * Starts a graceful stop: `submit` throws `INVOKE_DRAINING`, calls that arrive from now on are
+   * refused with `INVOKE_SHUTTING_DOWN` (nothing runs; the caller may retry elsewhere), and what
+   * is in flight goes on: pending calls wait for their replies, admitted calls are answered.
+   */
+  drain(): void;
+  /** Nothing in flight: no call of this runtime waits for a reply, and no admitted call waits for its answer to leave. */
+  idle(): boolean;
+  /** Cancels every pending call (`cancelled`, with `code`), e.g. when a drain runs out of beats. */
+  cancelAll(note: string, code?: string): void;
   /** Unregisters the organ, the frame handler and hooks. */
   uninstall(): void;
 }

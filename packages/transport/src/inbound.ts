@@ -35,7 +35,12 @@ export class Inbound {
   private readonly peerBytes = new Map<string, number>();
   /** Pumps waiting for room, per peer (a credit on one mount may make room for another). */
   private readonly wakers = new Map<string, Array<() => void>>();
+  /** Arrival numbers per stream: frames and channel events share one sequence, so admission can follow arrival. */
   private readonly seqs = new Map<string, number>();
+  /** Per stream, the arrival number admitted last (frames and events alike). */
+  private readonly admittedSeq = new Map<string, number>();
+  /** Per stream, channel events waiting for frames that arrived before them (admitted later in the same capture). */
+  private readonly held = new Map<string, Array<{ seq: number; run: () => void }>>();
   private released = false;
 
   constructor(
@@ -57,9 +62,63 @@ export class Inbound {
     };
   }
 
-  /** Reads `channel` until it ends, never more than `window` frames ahead of admission. */
-  pump(stream: string, channel: ChannelV1): void {
-    void (async () => {
+  /** The next arrival number of `stream`: frames and channel events take theirs from this one sequence. */
+  nextSeq(stream: string): number {
+    const seq = (this.seqs.get(stream) ?? 0) + 1;
+    this.seqs.set(stream, seq);
+    return seq;
+  }
+
+  /**
+   * Admits a channel event in arrival order. The heartbeat admits a capture's inputs by kind, and
+   * events sort before frames; so an event that arrived after frames of its stream still waiting
+   * in this capture is held, and runs right after the last of them (a close never overtakes the
+   * reply it followed). The decision reads only logged arrival numbers, so replay holds the same.
+   */
+  event(stream: string, seq: number, run: () => void): void {
+    const held = this.held.get(stream);
+    const last = this.admittedSeq.get(stream);
+    if (held === undefined && (last === undefined || seq <= last + 1)) {
+      this.admittedSeq.set(stream, Math.max(seq, last ?? 0));
+      run();
+      return;
+    }
+    if (held === undefined) this.held.set(stream, [{ seq, run }]);
+    else held.push({ seq, run });
+  }
+
+  /** Runs the held events whose earlier frames are all admitted (in arrival order). */
+  private releaseHeld(stream: string): void {
+    const held = this.held.get(stream);
+    if (held === undefined) return;
+    while (held.length > 0 && held[0]!.seq <= (this.admittedSeq.get(stream) ?? 0) + 1) {
+      const next = held.shift()!;
+      this.admittedSeq.set(stream, Math.max(next.seq, this.admittedSeq.get(stream) ?? 0));
+      next.run();
+    }
+    if (held.length === 0) this.held.delete(stream);
+  }
+
+  /**
+   * End of a capture's admissions: whatever is still held (only a log with gaps leaves any) runs
+   * now, in arrival order, so no event is ever lost.
+   */
+  releaseAll(): void {
+    for (const [stream, held] of [...this.held]) {
+      this.held.delete(stream);
+      for (const { seq, run } of held) {
+        this.admittedSeq.set(stream, Math.max(seq, this.admittedSeq.get(stream) ?? 0));
+        run();
+      }
+    }
+  }
+
+  /**
+   * Reads `channel` until it ends, never more than `window` frames ahead of admission. Settles
+   * once every frame the channel yielded has been pushed (the channel's end goes in after them).
+   */
+  pump(stream: string, channel: ChannelV1): Promise<void> {
+    return (async () => {
       try {
         for await (const frame of channel.frames()) {
           while (!this.released && this.mustWait(stream, frame.length)) {
@@ -70,8 +129,7 @@ export class Inbound {
             });
           }
           if (this.released) return;
-          const seq = (this.seqs.get(stream) ?? 0) + 1;
-          this.seqs.set(stream, seq);
+          const seq = this.nextSeq(stream);
           this.waiting.set(stream, (this.waiting.get(stream) ?? 0) + 1);
           this.waitingBytes.set(stream, (this.waitingBytes.get(stream) ?? 0) + frame.length);
           this.peerBytes.set(peerOf(stream), (this.peerBytes.get(peerOf(stream)) ?? 0) + frame.length);
@@ -83,8 +141,18 @@ export class Inbound {
     })();
   }
 
-  /** Admits one frame at capture: decode with the mount's policy, then the mode's handlers. */
-  admit(stream: string, bytes: Uint8Array, beat: number): void {
+  /** Admits one frame (arrival number `seq`) at capture, then the events that arrived right after it. */
+  admit(stream: string, seq: number, bytes: Uint8Array, beat: number): void {
+    try {
+      this.deliver(stream, bytes, beat);
+    } finally {
+      this.admittedSeq.set(stream, Math.max(seq, this.admittedSeq.get(stream) ?? 0));
+      this.releaseHeld(stream);
+    }
+  }
+
+  /** Decodes one frame with the mount's policy, then hands it to the mode's handlers. */
+  private deliver(stream: string, bytes: Uint8Array, beat: number): void {
     this.credit(stream, bytes.length);
     const mount = this.mountOf(stream);
     if (mount === undefined) return; // the mount was removed; its frames go with it

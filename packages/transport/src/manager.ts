@@ -157,7 +157,6 @@ class Manager implements TransportManager {
   private readonly listeners: ListenerV1[] = [];
   private readonly mountListeners = new Set<(event: MountEvent) => void>();
   private readonly inbound: Inbound;
-  private readonly seqs = new Map<string, number>();
   private readonly dials = new Map<string, AbortController>();
   /** Dial ids (`d<n>`) follow configure calls, so a replay assigns the same ones; accept ids (`a<n>`) come from the edge and are logged. */
   private dialSeq = 0;
@@ -185,13 +184,15 @@ class Manager implements TransportManager {
     this.inbound = new Inbound(runtime, window, budget, queued, (key) => this.mountsByKey.get(key), (peer) => options.aeadOptional?.(peer) === true);
     writeLimits(this.tree, { mounts_peer: this.maxMountsPerPeer, in_q_bytes: queued, in_budget: budget, in_window: window, frame_bytes: this.limits.maxFrameBytes });
     runtime.onCommit((beat) => {
+      this.inbound.releaseAll();
       for (const mount of this.unsampled) mount.flushTelemetry(beat);
       this.unsampled.clear();
       this.writeRefusals(beat);
       this.flushEdgeRefusals();
     });
-    runtime.defineInput(EVENT_INPUT, (input, ctx) => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat));
-    runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.data, ctx.beat));
+    // Events and frames of a stream are admitted in arrival order (one shared sequence), not by kind.
+    runtime.defineInput(EVENT_INPUT, (input, ctx) => this.inbound.event(input.stream, input.seq, () => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat)));
+    runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.seq, input.data, ctx.beat));
     for (const provider of options.providers ?? []) this.addProvider(provider);
   }
 
@@ -514,6 +515,7 @@ class Manager implements TransportManager {
 
   /** Forwards a channel's events as inputs and pumps its frames. */
   private wire(stream: string, id: string, channel: ChannelV1): void {
+    const drained = this.inbound.pump(stream, channel);
     channel.onEvent((event) => {
       if (event.type === 'ready') {
         const mount = this.mountsByKey.get(stream);
@@ -524,12 +526,13 @@ class Manager implements TransportManager {
         case 'ready': return this.pushEvent(stream, { t: 'ready', ch: id });
         case 'backpressure': return this.pushEvent(stream, { t: 'backpressure', ch: id, bytes: event.bufferedBytes });
         case 'reconnecting': return this.pushEvent(stream, { t: 'reconnecting', ch: id, note: `attempt ${event.attempt}: ${event.reason}` });
-        case 'fatal': return this.pushEvent(stream, { t: 'fatal', ch: id, code: event.error.code, note: event.error.message });
-        case 'closed': return this.pushEvent(stream, { t: 'closed', ch: id, note: event.reason });
         case 'session': return this.pushSession(stream, id, event.id);
+        // The channel's end goes in after every frame it received before it ended (the provider
+        // still yields those): arrival order, so a reply is never overtaken by the close behind it.
+        case 'fatal': return void drained.then(() => this.closed || this.pushEvent(stream, { t: 'fatal', ch: id, code: event.error.code, note: event.error.message }));
+        case 'closed': return void drained.then(() => this.closed || this.pushEvent(stream, { t: 'closed', ch: id, note: event.reason }));
       }
     });
-    this.inbound.pump(stream, channel);
   }
 
   /** A remote session id a provider told (at open, accept or reconnect) goes in as an input; one that cannot be an id is not recorded. */
@@ -539,8 +542,7 @@ class Manager implements TransportManager {
   }
 
   private pushEvent(stream: string, event: EdgeEvent): void {
-    const seq = (this.seqs.get(stream) ?? 0) + 1;
-    this.seqs.set(stream, seq);
+    const seq = this.inbound.nextSeq(stream);
     this.runtime.pushInput(EVENT_INPUT, { stream, seq, data: encodeEvent(event) });
   }
 

@@ -50,8 +50,12 @@ export class FakeChannel implements ChannelV1 {
     this.wake?.();
   }
 
-  /** Test hook: the channel raises an event. */
+  /** Test hook: the channel raises an event (a fatal one ends `frames()` after what it holds, as a provider does). */
   raise(event: ChannelEventV1): void {
+    if (event.type === 'fatal' && this.closedWith === undefined) {
+      this.closedWith = event.error.message;
+      this.wake?.();
+    }
     for (const listener of [...this.listeners]) listener(event);
   }
 }

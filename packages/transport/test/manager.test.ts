@@ -510,6 +510,53 @@ describe('inbound', () => {
     expect(got).toEqual([{ beat: 1, body: 'hello' }]);
   });
 
+  it('a close that arrives after frames in the same beat is admitted after them (arrival order, not input kind); replay agrees', async () => {
+    const tcp = new FakeProvider('tcp', RELIABLE);
+    const wire = (runtime: Runtime, manager: TransportManager, seen: string[]) => {
+      manager.onFrame('link', (f) => {
+        seen.push(`frame ${String(f.branch.root.children?.[0]?.value?.value)}@${f.beat}`);
+        runtime.tree.set(`/data/seen/n${seen.length}`, text(seen[seen.length - 1]!));
+      });
+      manager.onMountEvent((e) => {
+        seen.push(`${e.type}@${e.beat}`);
+        runtime.tree.set(`/data/seen/n${seen.length}`, text(seen[seen.length - 1]!));
+      });
+      return manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    };
+    const live = setup([tcp]);
+    const seen: string[] = [];
+    const mount = wire(live.runtime, live.manager, seen);
+    const { digestHex } = await import('@cep/cells');
+    const digests: string[] = [];
+    const step = async () => {
+      await settle();
+      live.runtime.step();
+      digests.push(digestHex(live.runtime.tree.root));
+    };
+    await step();
+    const policy = (mount as unknown as { policy: never }).policy;
+    const channel = tcp.channels[0]!;
+    // The reply and then the remote close, both before the next beat: the provider raises
+    // `closed` at once while the frames it received are still being pulled.
+    channel.inject(encodeBranch(branch('reply-1'), policy));
+    channel.inject(encodeBranch(branch('reply-2'), policy));
+    void channel.close('remote closed: shutting down');
+    await step();
+    await step();
+    expect(seen).toEqual(['open@0', 'frame reply-1@1', 'frame reply-2@1', 'closed@1']);
+    const replaySeen: string[] = [];
+    const replayed = replay(live.runtime.inboundLog, {
+      tree: createTree(),
+      beats: digests.length,
+      setup: (runtime) => {
+        const manager = createTransportManager(runtime, { localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY, providers: [new FakeProvider('tcp', RELIABLE)] });
+        wire(runtime, manager, replaySeen);
+      },
+    });
+    expect(replaySeen).toEqual(seen);
+    expect(replayed.digests).toEqual(digests);
+  });
+
   it('a frame that fails to decode is refused with tp_schema and reaches no handler', async () => {
     const tcp = new FakeProvider('tcp', RELIABLE);
     const { runtime, manager, tree } = setup([tcp]);

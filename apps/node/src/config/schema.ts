@@ -271,6 +271,10 @@ export function createConfigSchema(baseDir: string) {
       enclave: word,
       log_level: z.enum(LOG_LEVELS).default('info'),
       beat_ms: z.number().int().min(1).max(60_000).default(10),
+      /** Beats a graceful stop (SIGTERM) waits for calls in flight before it gives them up. */
+      drain_beats: z.number().int().min(0).max(1_000_000).default(300),
+      /** How far this peer's and its peers' wall clocks may disagree, in ms: call expiries are that much earlier. */
+      clock_skew_ms: z.number().int().min(0).max(3_600_000).default(250),
       http: z
         .union([z.literal(false), httpSection(baseDir)])
         .default({ host: '127.0.0.1', port: 9464, hosts: [] }),

@@ -7,7 +7,7 @@ import { u64 } from '@cep/cells';
 import type { TransportManager } from '@cep/transport';
 import { installLink, type LinkOrgan } from '@cep/organ-link';
 import { installMirror, type MirrorOrgan } from '@cep/organ-mirror';
-import { installInvoke, type InvokeOrgan, type InvokeOutcome, type PipelineInput } from '@cep/organ-invoke';
+import { OUTCOME_CODE, installInvoke, type InvokeOrgan, type InvokeOutcome, type PipelineInput } from '@cep/organ-invoke';
 import { isCepError } from '@cep/errors';
 import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
@@ -57,6 +57,10 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
     enclave: config.enclave,
     peerEnclave: (peer) => enclaveOf(config, peer),
     exposedOnly: true,
+    // Calls carry an expiry (the beat period bounds how soon this peer can give up), so a callee
+    // that was paused past it refuses them instead of running them late.
+    beatMs: config.beat_ms,
+    clockSkewMs: config.clock_skew_ms,
   });
   for (const { name, handler } of ctx.handlers) {
     invoke.expose(handlerSignal(name), (call) => handler.run(call));
@@ -71,14 +75,26 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
     if (!config.peers.some((p) => p.name === peer)) {
       return Promise.reject(nodeError('UNKNOWN_PEER', `peer "${peer}" is not listed under peers in the config`, { peer }));
     }
-    const id = invoke.submit({
-      request: peer,
-      signal: handlerSignal(name),
-      ...(argument === undefined ? {} : { payload: u64(argument) }),
-      ...(options.pipeline !== undefined ? { pipeline: options.pipeline } : {}),
-      timeoutBeats: options.timeoutBeats ?? 200,
+    let id: string;
+    try {
+      id = invoke.submit({
+        request: peer,
+        signal: handlerSignal(name),
+        ...(argument === undefined ? {} : { payload: u64(argument) }),
+        ...(options.pipeline !== undefined ? { pipeline: options.pipeline } : {}),
+        timeoutBeats: options.timeoutBeats ?? 200,
+      });
+    } catch (error) {
+      if (isCepError(error, 'INVOKE_DRAINING')) return Promise.reject(nodeError('SHUTTING_DOWN', 'this peer is shutting down and takes no new invokes; try another peer or again after it restarts', { peer }));
+      return Promise.reject(error);
+    }
+    return invoke.result(id).then((outcome) => {
+      // Given up by this peer's own stop: an error (HTTP 503), never a result that looks final.
+      if (outcome.code === OUTCOME_CODE.callerShutdown) {
+        throw nodeError('SHUTTING_DOWN', `invoke ${outcome.id} was still waiting for ${peer} when this peer's shutdown drain ran out; it may have run there (retry with care: see the README)`, { peer, id: outcome.id });
+      }
+      return outcome;
     });
-    return invoke.result(id);
   };
   const commitMirror = (name: string): 'ok' | 'unknown' | 'not-ready' => {
     const index = config.mirrors.findIndex((m) => m.name === name);
