@@ -30,6 +30,8 @@ export const EXIT_CODES = {
   config: 3,
   start: 4,
   inspect: 5,
+  /** `data_dir` is locked by another live process (the message names its pid). */
+  locked: 6,
   forced: 130,
 } as const;
 
@@ -46,6 +48,10 @@ export function exitCodeFor(code: string): number {
       return EXIT_CODES.config;
     case 'HTTP_LISTEN_FAILED':
     case 'START_FAILED':
+      return EXIT_CODES.start;
+    case 'STORE_LOCKED':
+      return EXIT_CODES.locked;
+    case 'STORE_CORRUPT':
       return EXIT_CODES.start;
     case 'INSPECT_UNREACHABLE':
     case 'INSPECT_FAILED':

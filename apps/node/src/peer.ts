@@ -19,6 +19,9 @@ import { performance } from 'node:perf_hooks';
 import { createPeerMetrics, type PeerMetrics } from './metrics.ts';
 import { createShutdownHooks, drainCalls, type ShutdownHook } from './shutdown.ts';
 import type { PeerContext } from './wiring/context.ts';
+import { createSendGate, type SendGate } from './wiring/held-sends.ts';
+import { openPeerStore, type PeerStore } from './wiring/store.ts';
+import type { Store } from '@cep/store';
 import { wireOrgans, type OrgansHandle } from './wiring/organs.ts';
 import { wireSecurity, type SecurityHandle } from './wiring/security.ts';
 import { wireTransport, type TransportHandle } from './wiring/transport.ts';
@@ -42,6 +45,12 @@ export interface StartPeerOptions {
   readonly clock?: () => number;
   /** Do not start the beat timer (tests step the runtime by hand). */
   readonly manualBeats?: boolean;
+  /**
+   * The store directory (the config's `data_dir`): locked for this process, the tree restored
+   * from it before anything else starts, every beat journaled, sends held until their beat is
+   * durable. Absent: the tree lives in memory only (`cep-node run --ephemeral`). Not with `runtime`.
+   */
+  readonly dataDir?: string;
 }
 
 /** Why and how a peer stopped. */
@@ -67,6 +76,8 @@ export interface Peer {
   /** The policy declared under `/sys/security` and the pipelines approved at start. */
   readonly security: SecurityHandle;
   readonly driverStats: BeatDriverStats;
+  /** The store the tree is kept in (undefined: in memory only). */
+  readonly store: Store | undefined;
   /** Registers a hook run at shutdown after the last beat (newest first). */
   onShutdown(name: string, hook: ShutdownHook): () => void;
   /**
@@ -89,7 +100,13 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   const { config } = options;
   const log = options.log;
   const handlers = options.handlers ?? [];
-  const runtime = options.runtime ?? createRuntime({ inboundLogBytes: config.limits.inbound_log_bytes });
+  if (options.dataDir !== undefined && options.runtime !== undefined) {
+    throw nodeError('START_FAILED', 'startPeer: give dataDir or runtime, not both (a durable peer creates its runtime on the restored tree)');
+  }
+  // The store first: the tree is restored before any organ or provider sees it, and a second
+  // process on the same data_dir is refused before it binds a port.
+  const peerStore: PeerStore | undefined = options.dataDir === undefined ? undefined : openPeerStore(options.dataDir, config.store, log);
+  const runtime = options.runtime ?? createRuntime({ inboundLogBytes: config.limits.inbound_log_bytes, ...(peerStore !== undefined ? { tree: peerStore.store.tree } : {}) });
   const hooks = createShutdownHooks(log);
   let driver: BeatDriver | undefined;
   let stopping: Promise<StopResult> | undefined;
@@ -122,12 +139,14 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     return stopping;
   };
 
+  let gate: SendGate | undefined;
   const ctx: PeerContext = {
     config,
     runtime,
     log,
     handlers,
     onShutdown: (name, hook) => void hooks.add(name, hook),
+    wrapProvider: (provider) => gate?.wrap(provider) ?? provider,
   };
 
   let metrics: PeerMetrics;
@@ -140,6 +159,15 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     // Registered first, so it runs last at shutdown: facts the organs and the transport
     // raise while closing still reach the log.
     hooks.add('cei log', logCeiFacts(runtime, log));
+    if (peerStore !== undefined) {
+      // Runs after every other hook but the log: the organs' and the transport's last writes are in.
+      hooks.add('store', () => peerStore.close());
+      peerStore.attach(runtime, () => void stop('store failed', 1));
+      const sendGate = createSendGate({ beatOfSend: () => runtime.beat, durableBeat: () => peerStore.store.durableBeat });
+      gate = sendGate;
+      // After the store's own listener: by now the beat is synced (durability: beat) or not yet (a group).
+      runtime.onCommitted(() => sendGate.release());
+    }
     // `/net` always exists, so `inspect /net` on a peer with nothing linked yet shows `{}`, not a 404.
     runtime.tree.ensureDictionary('/net');
     // The inbound log (every admitted frame and provider event) is what a replay needs; a
@@ -157,6 +185,14 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     security = wireSecurity(ctx);
     transport = await wireTransport(ctx);
     organs = await wireOrgans(ctx, transport.manager);
+    if (peerStore !== undefined && gate !== undefined) {
+      const sendGate = gate;
+      // First at shutdown: what the last beats sent leaves before the channels close (a group's tail).
+      hooks.add('store flush', () => {
+        peerStore.store.flush();
+        sendGate.release();
+      });
+    }
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
     metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats, inboundLog: () => runtime.inboundLogStats, cei: runtime.cei });
     hooks.add('metrics', () => metrics.close());
@@ -206,6 +242,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   } catch (error) {
     log.error({ err: error }, 'peer failed to start; stopping what had started');
     await hooks.run();
+    peerStore?.close(); // idempotent: normally its hook has closed it already
     await closeHttp?.();
     if (isCepError(error)) throw error;
     throw nodeError('START_FAILED', `peer failed to start: ${error instanceof Error ? error.message : String(error)}`, {}, error);
@@ -226,7 +263,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   });
   if (!options.manualBeats) driver.start();
   log.info(
-    { enclave: config.enclave, security: security.declared ? 'declared' : 'none', beatMs: config.beat_ms, http: httpUrl, providers: Object.keys(config.listen) },
+    { enclave: config.enclave, security: security.declared ? 'declared' : 'none', beatMs: config.beat_ms, http: httpUrl, providers: Object.keys(config.listen), store: peerStore?.dir ?? 'ephemeral' },
     'peer started',
   );
 
@@ -241,6 +278,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     organs: organs!,
     security,
     driverStats: driver.stats,
+    store: peerStore?.store,
     onShutdown: (name, hook) => hooks.add(name, hook),
     stop: (reason) => stop(reason),
     stopped,

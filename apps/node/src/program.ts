@@ -77,8 +77,9 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
     .requiredOption('-c, --config <file>', 'peer config, YAML (.yaml/.yml) or JSON (.json)')
     .addOption(new Option('-l, --log-level <level>', 'log level (overrides log_level in the config)').choices([...LOG_LEVELS]))
     .addOption(new Option('--log-format <format>', 'log line format: pretty on a terminal, JSON otherwise').choices(['auto', 'json', 'pretty']).default('auto'))
-    .addHelpText('after', '\nExit codes: 0 clean stop, 3 bad config, 4 failed to start, 1 beat failure, 130 forced by a second signal.')
-    .action(async (opts: { config: string; logLevel?: string; logFormat: LogFormat }) => {
+    .option('--ephemeral', 'keep the tree in memory only: no data_dir, nothing survives a restart')
+    .addHelpText('after', '\nExit codes: 0 clean stop, 3 bad config, 4 failed to start, 6 data_dir in use by another process, 1 beat or store failure, 130 forced by a second signal.')
+    .action(async (opts: { config: string; logLevel?: string; logFormat: LogFormat; ephemeral?: boolean }) => {
       setExitCode(await runCommand(deps, opts));
     });
 
@@ -109,7 +110,7 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
   return program;
 }
 
-async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: string; logFormat: LogFormat }): Promise<number> {
+async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: string; logFormat: LogFormat; ephemeral?: boolean }): Promise<number> {
   let config;
   let handlers;
   try {
@@ -151,7 +152,7 @@ async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: stri
     deps.signals.off('SIGTERM', onSignal);
   };
   try {
-    peer = await startPeer({ config, log, handlers });
+    peer = await startPeer({ config, log, handlers, ...(opts.ephemeral === true ? {} : { dataDir: config.data_dir }) });
   } catch (error) {
     removeHandlers();
     log.flush();

@@ -149,7 +149,7 @@ describe('cep-node run and signals (in-process)', () => {
         if (entry['msg'] === 'http endpoint listening') io.signals.emit('SIGTERM', 'SIGTERM');
       },
     };
-    expect(await runCli(['node', 'cep-node', 'run', '--config', file], io.deps)).toBe(0);
+    expect(await runCli(['node', 'cep-node', 'run', '--config', file, '--ephemeral'], io.deps)).toBe(0);
     expect(logs.map((l) => l['msg'])).toEqual([
       'organs wired',
       'http endpoint listening',

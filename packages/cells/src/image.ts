@@ -211,6 +211,19 @@ function detach(node: CellNode): void {
   node.parent = undefined;
 }
 
+/** Adds every cell below `node` to `into`, parents before children. */
+function addSubtree(node: CellNode, into: Set<CellNode>): void {
+  const stack: CellNode[] = [node];
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (next.byKey === undefined || next.byKey.size === 0) continue;
+    for (const child of (next as Cell).children() as CellNode[]) {
+      into.add(child);
+      stack.push(child);
+    }
+  }
+}
+
 /** What {@link trackChanges} returns. */
 export interface ChangeTracker {
   /**
@@ -228,20 +241,26 @@ export function trackChanges(tree: Tree): ChangeTracker {
   const root = tree.root as CellNode;
   let touched = new Set<CellNode>();
   let removed: Array<readonly Name[]> = [];
+  // Created cells that may have arrived with a subtree: `adopt` attaches a whole branch built
+  // elsewhere and reports one `create`, for its top cell only.
+  let created: CellNode[] = [];
   const stop = tree.subscribe((change: TreeChange) => {
     if (change.type === 'remove') {
       removed.push(change.path);
       if (change.parent !== undefined) touched.add(change.parent as CellNode);
     } else {
       touched.add(change.cell as CellNode);
+      if (change.type === 'create' && (change.cell as CellNode).byKey !== undefined) created.push(change.cell as CellNode);
     }
   });
   return {
     take(): CellEdit[] {
       const cells = touched;
       const removals = removed;
+      for (const node of created) addSubtree(node, cells);
       touched = new Set();
       removed = [];
+      created = [];
       // Close over ancestors (their subtree stamps moved) and keep only cells still attached.
       const depth = new Map<CellNode, number>();
       const depthOf = (node: CellNode): number | undefined => {

@@ -119,6 +119,27 @@ describe('cell images', () => {
     expect(fullState(replica)).toBe(fullState(tree));
   });
 
+  it('a branch adopted from another tree is taken whole (one create event, every cell below it)', () => {
+    const tree = createTree();
+    tree.set('/data/keep', u64(1));
+    tree.setBeat(1);
+    const tracker = trackChanges(tree);
+    const replica = createTree();
+    applyImages(replica, [...exportTree(tree)]);
+    const scratch = createTree();
+    for (let i = 0; i < 5; i++) scratch.set(`/data/copy/stars/${i}`, text(`star ${i}`));
+    scratch.ensureList('/data/copy/log');
+    scratch.append('/data/copy/log', u64(7));
+    scratch.append('/data/copy/log', u64(8));
+    scratch.delete('/data/copy/stars/3');
+    tree.setBeat(2);
+    tree.adopt(scratch, '/data/copy');
+    applyImages(replica, tracker.take());
+    expect(fullState(replica)).toBe(fullState(tree));
+    expect(digestHex(replica.root)).toBe(digestHex(tree.root));
+    tracker.stop();
+  });
+
   it('an undone batch leaves nothing to take', () => {
     const tree = createTree();
     const tracker = trackChanges(tree);

@@ -11,7 +11,9 @@ export type StoreErrorCode =
   /** The store is attached to a runtime already, or the runtime is not at the store's next beat. */
   | 'STORE_ATTACH'
   /** The engine failed to write or sync; the beats after the last durable one are not acknowledged. */
-  | 'STORE_IO';
+  | 'STORE_IO'
+  /** Another live process holds the store directory's lock (details: `dir`, `pid`). */
+  | 'STORE_LOCKED';
 
 export function storeError(code: StoreErrorCode, message: string, details: Record<string, unknown> = {}): CepError<StoreErrorCode> {
   return new CepError(code, message, details);

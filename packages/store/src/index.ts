@@ -5,6 +5,7 @@
 export type { StoreErrorCode } from './errors.ts';
 export type { StoreEngine, JournalContents, JournalRecord } from './engine.ts';
 export { fileEngine, type FileEngineOptions } from './file-engine.ts';
+export { lockDirectory, LOCK_FILE, type DirectoryLock } from './lock.ts';
 export { memoryEngine, type MemoryEngine } from './memory-engine.ts';
 export {
   openStore,

@@ -14,6 +14,7 @@ import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { declaresPolicy, securitySection, type SecurityConfig } from './security.ts';
 import { peerPolicySection } from './peer-policy.ts';
 import { limitsSection } from './limits.ts';
+import { defaultDataDir, storeSection } from './store.ts';
 
 /** Largest key or token file read, in bytes (a hex key with a newline is 65). */
 export const SECRET_FILE_MAX_BYTES = 4096;
@@ -302,6 +303,10 @@ export function createConfigSchema(baseDir: string) {
       peer_policy: peerPolicySection,
       /** Resource bounds for authenticated peers (see limits.ts): every field has a safe default. */
       limits: limitsSection.prefault({}),
+      /** Where the peer's store lives (absent: `<peer>.data` beside the config file); unused with `--ephemeral`. */
+      data_dir: filePath(baseDir).optional(),
+      /** Durability of the store in `data_dir`. */
+      store: storeSection.prefault({}),
     })
     // Cross-section checks. `when: () => true` runs them even when a field above has
     // failed, so one run reports every problem; hence the defensive reads of a value
@@ -375,7 +380,8 @@ export function createConfigSchema(baseDir: string) {
         }
       },
       { when: () => true },
-    );
+    )
+    .transform((config) => ({ ...config, data_dir: config.data_dir ?? defaultDataDir(baseDir, config.peer) }));
 }
 
 /**

@@ -68,7 +68,8 @@ export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> 
   const optional = Object.keys(config.keys).filter((peer) => aeadOptional(config, peer));
   if (optional.length > 0) log.warn({ peers: optional }, 'aead: optional — mounts to these peers may run in plaintext');
   // Every provider is registered, so negotiation can pick any of them; only used ones listen.
-  const providers = await makeProviders(config, { localPeer: config.peer, keys });
+  const made = await makeProviders(config, { localPeer: config.peer, keys });
+  const providers = ctx.wrapProvider === undefined ? made : made.map(ctx.wrapProvider);
   const addresses = new Map<string, string>();
   for (const peer of config.peers) addresses.set(`${peer.name}/${peer.provider}`, peer.address);
   const manager = createTransportManager(runtime, {

@@ -254,8 +254,19 @@ export interface PeerHarness {
   tails(n?: number): string;
 }
 
+/** Options of {@link createPeerHarness}. */
+export interface PeerHarnessOptions {
+  /**
+   * Run peers with their store (`data_dir`, by default `<peer>.data` beside the config in the
+   * harness folder). Default false: every peer gets `--ephemeral`, the in-memory peer the other
+   * tests were written for (a restart comes back empty).
+   */
+  readonly durable?: boolean;
+}
+
 /** Creates a harness with a fresh temp folder. */
-export function createPeerHarness(): PeerHarness {
+export function createPeerHarness(options: PeerHarnessOptions = {}): PeerHarness {
+  const modeArgs: readonly string[] = options.durable === true ? [] : ['--ephemeral'];
   let dir: string | undefined;
   const ensureDir = (): string => (dir ??= mkdtempSync(join(tmpdir(), 'cep-integration-')));
   const spawned: PeerProcess[] = [];
@@ -270,7 +281,7 @@ export function createPeerHarness(): PeerHarness {
       return file;
     },
     spawn(configFile, extraArgs = []) {
-      const peer = spawnProcess(configFile, extraArgs);
+      const peer = spawnProcess(configFile, [...modeArgs, ...extraArgs]);
       spawned.push(peer);
       return peer;
     },

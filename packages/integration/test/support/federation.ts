@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BOUNDS, createPeerHarness, reservePort, type PeerHarness, type RunningPeer } from '../harness/peer-process.ts';
+import { BOUNDS, createPeerHarness, reservePort, type PeerHarness, type PeerHarnessOptions, type RunningPeer } from '../harness/peer-process.ts';
 
 /** How earth reaches saturn. */
 export type Via = 'tcp' | 'pipe';
@@ -189,9 +189,9 @@ export async function ceh(peer: RunningPeer, remote: string): Promise<Record<str
  * peers —, any failure carries the log tails of every peer it started, and every peer is
  * killed and the temp folder removed whatever happens.
  */
-export function withPeers(ms: number, body: (harness: PeerHarness) => Promise<void>): () => Promise<void> {
+export function withPeers(ms: number, body: (harness: PeerHarness) => Promise<void>, options: PeerHarnessOptions = {}): () => Promise<void> {
   return async () => {
-    const harness = createPeerHarness();
+    const harness = createPeerHarness(options);
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the test did not finish within its ${ms} ms bound`)), ms);
