@@ -8,12 +8,13 @@
  *
  * Without Chromium this test FAILS, saying how to install it: it is never skipped.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { BOUNDS, type PeerProcess } from './harness/peer-process.ts';
+import { BOUNDS, cepNodeCommand, type PeerProcess } from './harness/peer-process.ts';
 import { KEY, peerConfig, startEarth, until, untilActive, withPeers } from './support/federation.ts';
 
 /** The Chromium binary: `CHROME_PATH`, else `chromium` / `chromium-browser` on PATH. */
@@ -205,4 +206,49 @@ describe('the web console at /ui/ in headless Chromium', () => {
       await browser.close();
     }
   }));
+});
+
+describe('cep-node demo --keep', () => {
+  it('keeps both peers running after the demo, prints their console URLs, and stops them (exit 0) on SIGTERM', async () => {
+    const { args, cwd } = cepNodeCommand();
+    const child = spawn(process.execPath, [...args, 'demo', '--keep', '--cells', '20', '--timeout', '40000'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => void (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => void (err += c));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const urls = await until(
+        async () => /console {2}earth {3}(\S+)\n {9}saturn {2}(\S+)\n/.exec(out),
+        (m) => m !== null,
+        'the demo to print the console URLs',
+        45_000,
+      );
+      const [earthUi, saturnUi] = [urls![1]!, urls![2]!];
+      expect(earthUi).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ui\/$/);
+      // The peers are still running after the summary: their consoles answer, with their own names.
+      for (const [ui, peer] of [[earthUi, 'earth'], [saturnUi, 'saturn']] as const) {
+        expect((await fetch(ui)).status).toBe(200);
+        expect(await (await fetch(new URL('api/state?since=0', ui))).json()).toMatchObject({ peer });
+      }
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(err).toBe('');
+      expect(out).toMatch(/stopping: signal SIGTERM/);
+      expect(out).toMatch(/stopped both peers with SIGTERM \(exit codes 0, 0\)/);
+      await expect(fetch(earthUi)).rejects.toThrow();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        // Kept peers run in their own process group: a demo killed here cannot stop them.
+        for (const m of out.matchAll(/(?:saturn|earth) +pid (\d+)/g)) {
+          try {
+            process.kill(Number(m[1]), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+  }, 60_000);
 });
