@@ -80,7 +80,7 @@ async function cellNumber(page: Page, key: string, col: string): Promise<number>
 }
 
 describe('the web console at /ui/ in headless Chromium', () => {
-  it('shows both peers\' mounts open, a mirror\'s sequence advancing, an invoke outcome and a refused call\'s sec.* event', withPeers(120_000, async (harness) => {
+  it('shows both peers\' mounts open, a mirror\'s sequence advancing, an invoke outcome and a refused call\'s sec.* event', withPeers(110_000, async (harness) => {
     const executablePath = findChromium();
     if (executablePath === undefined) {
       throw new Error('Chromium is not installed: run `sh tooling/ensure-chromium.sh` (Debian: apt-get install -y chromium) or set CHROME_PATH to a Chromium binary. This test needs a real browser and is not skipped.');
@@ -205,7 +205,7 @@ describe('the web console at /ui/ in headless Chromium', () => {
     } finally {
       await browser.close();
     }
-  }));
+  }), 120_000); // above withPeers' own bound, which fails first and with the peers' logs
 });
 
 describe('cep-node demo --keep', () => {

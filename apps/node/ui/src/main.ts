@@ -98,6 +98,7 @@ function showLogin(): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     storeToken(input.value);
+    logout.hidden = false;
     main.replaceChildren();
     startPolling();
   });
@@ -107,7 +108,7 @@ function showLogin(): void {
   input.focus();
 }
 
-const logout = h('button', { type: 'button', class: 'logout' }, 'Forget token');
+const logout = h('button', { type: 'button', class: 'logout', ...(storedToken() === null ? { hidden: '' } : {}) }, 'Forget token');
 logout.addEventListener('click', () => {
   storeToken(null);
   location.reload();
