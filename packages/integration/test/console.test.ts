@@ -83,7 +83,8 @@ describe('the web console at /ui/ in headless Chromium', () => {
   it('shows both peers\' mounts open, a mirror\'s sequence advancing, an invoke outcome and a refused call\'s sec.* event', withPeers(110_000, async (harness) => {
     const executablePath = findChromium();
     if (executablePath === undefined) {
-      throw new Error('Chromium is not installed: run `sh tooling/ensure-chromium.sh` (Debian: apt-get install -y chromium) or set CHROME_PATH to a Chromium binary. This test needs a real browser and is not skipped.');
+      const where = process.env['CHROME_PATH'] ? `CHROME_PATH=${process.env['CHROME_PATH']} does not exist` : 'no chromium or chromium-browser on PATH';
+      throw new Error(`Chromium not found (${where}): run "sh tooling/ensure-chromium.sh" (Debian: apt-get install -y chromium) or set CHROME_PATH to a Chromium binary. This test needs a real browser and is not skipped.`);
     }
 
     // saturn: token on its endpoint, listens on TCP, serves add/tick and /data/sky.
