@@ -3,13 +3,15 @@
  * Bundles the `cep-node` binary into one file, dist/cep-node.mjs, with esbuild: the app, the
  * @cep packages (from their TypeScript source, so no package needs a `tsc` build first) and the
  * npm dependencies. One file instead of a few hundred modules is what cuts the peer's start
- * (see README, "Startup"). `bin/cep-node.js` runs it.
+ * (see README, "Startup"). `bin/cep-node.js` runs it. It also builds the web console into
+ * dist/ui/ (app.js bundled for the browser from ui/src/, index.html and app.css copied), which
+ * the peer serves at /ui/.
  *
  *   node scripts/bundle.mjs            bundle
  *   node scripts/bundle.mjs --if-stale bundle only when a source the last bundle read is newer
  *                                      than it (or missing): the root `demo` script's first step
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -62,7 +64,28 @@ const result = await build({
   logLevel: 'warning',
   plugins: [keepModuleUrls],
 });
-const inputs = Object.keys(result.metafile.inputs).map((file) => relative(appDir, resolve(process.cwd(), file)));
+// The web console: plain DOM, bundled for the browser and minified (it is downloaded, not started).
+const uiDir = join(appDir, 'dist', 'ui');
+mkdirSync(uiDir, { recursive: true });
+const ui = await build({
+  entryPoints: [join(appDir, 'ui', 'src', 'main.ts')],
+  outfile: join(uiDir, 'app.js'),
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: ['chrome110', 'firefox110', 'safari16'],
+  minify: true,
+  metafile: true,
+  logLevel: 'warning',
+});
+for (const file of ['index.html', 'app.css']) copyFileSync(join(appDir, 'ui', file), join(uiDir, file));
+const inputs = [
+  ...Object.keys(result.metafile.inputs),
+  ...Object.keys(ui.metafile.inputs),
+  join(appDir, 'ui', 'index.html'),
+  join(appDir, 'ui', 'app.css'),
+].map((file) => relative(appDir, resolve(process.cwd(), file)));
 writeFileSync(inputsFile, `${JSON.stringify(inputs)}\n`);
 const kib = Math.round(statSync(outfile).size / 1024);
-process.stderr.write(`cep-node bundled: ${relative(process.cwd(), outfile)} (${kib} KiB, ${inputs.length} inputs) in ${Math.round(performance.now() - started)} ms\n`);
+const uiKib = Math.round(statSync(join(uiDir, 'app.js')).size / 1024);
+process.stderr.write(`cep-node bundled: ${relative(process.cwd(), outfile)} (${kib} KiB, ${inputs.length} inputs), console ${relative(process.cwd(), uiDir)} (app.js ${uiKib} KiB) in ${Math.round(performance.now() - started)} ms\n`);

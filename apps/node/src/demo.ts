@@ -30,6 +30,13 @@ export interface DemoOptions {
   readonly beatMs: number;
   /** Give up after this long, ms (default 60 s). */
   readonly timeoutMs: number;
+  /**
+   * Keep both peers running after the demo (their web consoles' URLs are printed) until
+   * {@link DemoOptions.keepUntil} settles, then stop them as usual.
+   */
+  readonly keep?: boolean;
+  /** With `keep`: settles when the kept peers should stop (default: SIGINT or SIGTERM to this process). */
+  readonly keepUntil?: () => Promise<string>;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
 }
@@ -39,6 +46,28 @@ export interface DemoOptions {
 const handler = (file: string): string => fileURLToPath(new URL(`../examples/handlers/${file}`, import.meta.url));
 
 type Json = Record<string, any>;
+
+/** Log lines kept per peer (the demo waits for lines logged at start; `tail` shows the last few). */
+const MAX_LINES = 2000;
+
+/** What {@link untilSignal} listens on: `process`, or an EventEmitter in tests. */
+export interface DemoSignals {
+  on(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+/** Settles with the first of SIGINT and SIGTERM (and stops listening): when a kept demo stops. */
+export function untilSignal(signals: DemoSignals = process): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
+      signals.off('SIGINT', on);
+      signals.off('SIGTERM', on);
+      resolve(`signal ${signal}`);
+    };
+    signals.on('SIGINT', on);
+    signals.on('SIGTERM', on);
+  });
+}
 
 /** One peer process and what it has logged. */
 class Child {
@@ -67,6 +96,8 @@ class Child {
         continue;
       }
       this.lines.push(line);
+      // A kept peer logs for as long as it runs: hold on to the recent lines only.
+      if (this.lines.length > MAX_LINES) this.lines.splice(0, this.lines.length - MAX_LINES / 2);
       for (const w of [...this.waiters]) {
         if (w.test(line)) {
           this.waiters.splice(this.waiters.indexOf(w), 1);
@@ -142,7 +173,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const spawnPeer = (name: string, config: Json): Child => {
     const file = join(dir, `${name}.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'run', '--config', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Kept peers get a process group of their own: Ctrl-C in the terminal reaches only the demo,
+    // which then stops each peer with one SIGTERM (a second signal would force their exit).
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'run', '--config', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.keep === true });
     const peer = new Child(name, child);
     children.push(peer);
     return peer;
@@ -219,7 +252,17 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       out('  (a fatal is expected when earth dialled before saturn listened: the peers start together and earth redials)\n');
     }
 
-    for (const child of children) child.process.kill('SIGTERM');
+    if (options.keep === true) {
+      out(`\nconsole  earth   ${earthUrl}/ui/\n         saturn  ${saturnUrl}/ui/\n`);
+      out(`both peers keep running (configs in ${dir}); Ctrl-C stops them\n`);
+      const why = await Promise.race([
+        (options.keepUntil ?? (() => untilSignal()))(),
+        ...children.map((c) => c.exited.then((code) => `${c.name} exited (code ${code})`)),
+      ]);
+      out(`stopping: ${why}\n`);
+    }
+
+    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
     const codes = await Promise.all(children.map((c) => c.exited));
     out(`\nstopped both peers with SIGTERM (exit codes ${codes.join(', ')}); demo took ${Math.round(performance.now() - started)} ms\n`);
     return codes.every((c) => c === 0) ? 0 : 1;

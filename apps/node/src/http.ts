@@ -7,6 +7,7 @@
  *   GET /status                            peer name, enclave, beat, beat driver counters
  *   POST /mirror/<name>/commit              applies what a manual (or batch) mirror holds, next beat
  *   POST /invoke  {"peer","handler","arg"?,"pipeline"?}  runs a remote handler, answers with its outcome
+ *   GET /ui/…                              the web console (console/routes.ts)
  *
  * While the peer stops, `POST /invoke` answers 503 `SHUTTING_DOWN` (with `Retry-After`), and the
  * endpoint closes only once every response in flight has been written: a pending invoke gets
@@ -28,6 +29,7 @@ import { createGuard } from './http-guard.ts';
 import { parseJsonBody } from './json-body.ts';
 import type { PeerMetrics } from './metrics.ts';
 import { branchToJson } from './tree-json.ts';
+import { createConsoleHandler, isConsoleAsset, type ConsoleHandler } from './console/routes.ts';
 
 /** Options of {@link startHttpServer}. */
 export interface HttpServerOptions {
@@ -48,6 +50,8 @@ export interface HttpServerOptions {
   readonly hosts?: readonly string[];
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /** Serves the web console at `/ui/` when given: the peer's name and enclave, shown in it. */
+  readonly console?: { readonly peer: string; readonly enclave: string };
 }
 
 /** A listening endpoint. */
@@ -67,8 +71,12 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   send(res, status, JSON.stringify({ error: { code, message } }) + '\n');
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions, guard: ReturnType<typeof createGuard>): Promise<void> {
-  const refusal = guard(req);
+type Guard = ReturnType<typeof createGuard>;
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions, guard: Guard, web?: { assetGuard: Guard; handler: ConsoleHandler }): Promise<void> {
+  // The console's static files need no token (they hold no peer data), only Host and cross-site checks.
+  const asset = web !== undefined && isConsoleAsset((req.url ?? '').split('?')[0]!);
+  const refusal = (asset ? web.assetGuard : guard)(req);
   if (refusal !== undefined) {
     sendError(res, refusal.status, refusal.code, refusal.message, refusal.headers);
     return;
@@ -80,6 +88,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
     sendError(res, 400, 'BAD_URL', `the request target ${JSON.stringify(req.url)} is not a valid path`);
     return;
   }
+  if (web?.handler(req, res, url) === true) return;
   if (req.method === 'POST' && url.pathname === '/invoke' && options.invoke !== undefined) {
     if (options.draining?.() === true) {
       sendError(res, 503, 'SHUTTING_DOWN', 'this peer is shutting down and takes no new invokes; try another peer or again after it restarts', { 'retry-after': '1', connection: 'close' });
@@ -146,7 +155,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       send(res, 200, JSON.stringify(options.status()) + '\n');
       return;
     case '/':
-      send(res, 200, JSON.stringify({ endpoints: ['/net?path=/net', '/digest?path=/data', '/metrics', '/status', 'POST /invoke'] }) + '\n');
+      send(res, 200, JSON.stringify({ endpoints: ['/net?path=/net', '/digest?path=/data', '/metrics', '/status', 'POST /invoke', ...(web !== undefined ? ['/ui/'] : [])] }) + '\n');
       return;
     default:
       sendError(res, 404, 'NOT_FOUND', `no endpoint ${url.pathname}; try /net?path=/net, /metrics or /status`);
@@ -252,6 +261,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpE
     ...(options.token !== undefined ? { token: options.token } : {}),
     port: () => boundPort,
   });
+  const web = options.console === undefined ? undefined : {
+    assetGuard: createGuard({ boundHost: options.host, ...(options.hosts !== undefined ? { hosts: options.hosts } : {}), port: () => boundPort }),
+    handler: createConsoleHandler({ tree: options.tree, beat: options.beat, ...options.console }),
+  };
   // Responses not finished yet: the endpoint closes after them, so none is cut off.
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
@@ -260,7 +273,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpE
     });
     inFlight.add(finished);
     void finished.then(() => inFlight.delete(finished));
-    handle(req, res, options, guard).catch((error: unknown) => {
+    handle(req, res, options, guard, web).catch((error: unknown) => {
       options.log.error({ err: error, url: req.url }, 'http request failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'the request failed; see the peer log');
       else res.end();

@@ -220,6 +220,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
           };
         },
         commitMirror: (name) => organs!.commitMirror(name),
+        console: { peer: config.peer, enclave: config.enclave },
         status: () => ({
           peer: config.peer,
           enclave: config.enclave,

@@ -9,7 +9,7 @@ import { isCepError } from '@cep/errors';
 import type { DestinationStream } from 'pino';
 import { loadConfig } from './config/load.ts';
 import { LOG_LEVELS } from './config/schema.ts';
-import { runDemo } from './demo.ts';
+import { runDemo, untilSignal } from './demo.ts';
 import { EXIT_CODES, exitCodeFor } from './errors.ts';
 import { loadHandlers } from './handlers.ts';
 import { inspectPeer, type InspectQuery } from './inspect.ts';
@@ -102,9 +102,10 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
     .option('--cells <n>', 'cells in the mirrored branch', parseWhole, 3000)
     .option('--beat-ms <ms>', 'beat period of both peers', parseWhole, 5)
     .option('--timeout <ms>', 'give up after this long', parseWhole, 60_000)
+    .option('--keep', 'keep both peers running afterwards and print their web console URLs; Ctrl-C stops them')
     .addHelpText('after', '\nExit codes: 0 when every step worked, 1 otherwise (with the peers\' last log lines).')
-    .action(async (opts: { cells: number; beatMs: number; timeout: number }) => {
-      setExitCode(await runDemo({ cells: Math.max(2, opts.cells), beatMs: Math.max(1, opts.beatMs), timeoutMs: opts.timeout, stdout: deps.stdout, stderr: deps.stderr }));
+    .action(async (opts: { cells: number; beatMs: number; timeout: number; keep?: boolean }) => {
+      setExitCode(await runDemo({ cells: Math.max(2, opts.cells), beatMs: Math.max(1, opts.beatMs), timeoutMs: opts.timeout, keep: opts.keep === true, keepUntil: () => untilSignal(deps.signals), stdout: deps.stdout, stderr: deps.stderr }));
     });
 
   return program;
