@@ -55,12 +55,27 @@ function markdownFiles(dir: string): string[] {
   return found.sort();
 }
 
+/** The index of the fence closing the block opened at `open`, or `lines.length` if none does. */
+function closingFence(lines: readonly string[], open: number): number {
+  let end = open + 1;
+  while (end < lines.length && !(lines[end] ?? '').startsWith('```')) end++;
+  return end;
+}
+
 /** Reads the ```ts blocks of one Markdown file; malformed markers and unclosed fences are findings. */
 function extractBlocks(file: string, findings: Finding[]): Block[] {
   const lines = readFileSync(join(root, file), 'utf8').split('\n');
   const blocks: Block[] = [];
+  const isTsFence = (text: string | undefined): boolean => /^```(ts|typescript)\s*$/.test(text ?? '');
   for (let i = 0; i < lines.length; i++) {
-    if (!/^```(ts|typescript)\s*$/.test(lines[i] ?? '')) continue;
+    if (/^<!--\s*readme-code:/.test(lines[i] ?? '') && !isTsFence(lines[i + 1])) {
+      findings.push({ file, message: `${file}:${i + 1}: a readme-code marker must be on the line right before a \`\`\`ts fence` });
+    }
+    if (!isTsFence(lines[i])) {
+      // Another language's block (a shell session, a Markdown sample showing a marker): skip it whole.
+      if ((lines[i] ?? '').startsWith('```')) i = closingFence(lines, i);
+      continue;
+    }
     const marker = /^<!--\s*readme-code:\s*(.*?)\s*-->\s*$/.exec(lines[i - 1] ?? '');
     let mode: Block['mode'] = 'compile';
     if (marker) {
@@ -69,8 +84,7 @@ function extractBlocks(file: string, findings: Finding[]): Block[] {
       else if (/^skip\s*[—–-]\s*\S/.test(said)) mode = 'skip';
       else findings.push({ file, message: `${file}:${i}: marker must be "readme-code: run" or "readme-code: skip — <reason>", got "${said}"` });
     }
-    let end = i + 1;
-    while (end < lines.length && !(lines[end] ?? '').startsWith('```')) end++;
+    const end = closingFence(lines, i);
     if (end === lines.length) findings.push({ file, message: `${file}:${i + 1}: code fence never closed` });
     const line = i + 2;
     const module = `${file.replace(/[^A-Za-z0-9]+/g, '_')}_L${line}.ts`;
@@ -142,7 +156,7 @@ function mapDiagnostics(output: string, byModule: ReadonlyMap<string, Block>): {
 const findings: Finding[] = [];
 const files = markdownFiles(root);
 const blocks = files.flatMap((file) => extractBlocks(file, findings));
-const filesWithBlocks = [...new Set(blocks.map((block) => block.file))];
+const filesWithBlocks = [...new Set([...blocks.map((block) => block.file), ...findings.map((finding) => finding.file)])].sort();
 const byModule = new Map(blocks.map((block) => [block.module, block]));
 let compiled: { perFile: Map<string, string[]>; unmapped: string[]; code: number | null; timedOut: boolean } | undefined;
 
