@@ -118,6 +118,22 @@ describe('GET /ui/api/state', () => {
     expect(next.mirrors).toBeUndefined();
   });
 
+  it('never misses a write made between beats: the beat not yet run stays after the cursor', async () => {
+    const peer = await peerFor();
+    nextBeat(peer);
+    // Between beats (as POST /invoke does): the writes carry the beat the runtime runs next.
+    peer.tree.set('/net/organs/invoke/requests/saturn/invokes/inv-1/state', text('plan'));
+    const first = await state(peer, 0);
+    expect(first.invokes.keys).toEqual(['saturn/inv-1']);
+    expect(first.cursor).toBeLessThan(peer.runtime.beat);
+    // Still before that beat runs: a fact and a second record, at the same beat.
+    peer.runtime.cei.emit({ topic: 'sec.pipeline.reject', severity: 'error', note: 'lab -> lab: pipeline nightly has no spec', origin: 'sec/send', peer: 'saturn' });
+    peer.tree.set('/net/organs/invoke/requests/saturn/invokes/inv-2/state', text('reject'));
+    const next = await state(peer, first.cursor);
+    expect(next.cei.map((f: any) => f.value.err.topic)).toContain('sec.pipeline.reject');
+    expect(next.invokes.changed.map((r: { key: string }) => r.key)).toContain('saturn/inv-2');
+  });
+
   it('refuses a since that is not a beat (400 BAD_SINCE) and every method but GET (405)', async () => {
     const peer = await peerFor();
     const bad = await fetch(`${peer.httpUrl}/ui/api/state?since=-1`);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { BOUNDS, cepNodeCommand, type PeerProcess } from './harness/peer-process.ts';
+import { BOUNDS, cepNodeCommand, type PeerHarness, type PeerProcess } from './harness/peer-process.ts';
 import { KEY, peerConfig, startEarth, until, untilActive, withPeers } from './support/federation.ts';
 
 /** The Chromium binary: `CHROME_PATH`, else `chromium` / `chromium-browser` on PATH. */
@@ -80,134 +80,142 @@ async function cellNumber(page: Page, key: string, col: string): Promise<number>
 }
 
 describe('the web console at /ui/ in headless Chromium', () => {
-  it('shows both peers\' mounts open, a mirror\'s sequence advancing, an invoke outcome and a refused call\'s sec.* event', withPeers(110_000, async (harness) => {
+  it('shows both peers\' mounts open, a mirror\'s sequence advancing, an invoke outcome and a refused call\'s sec.* event', withPeers(160_000, async (harness) => {
     const executablePath = findChromium();
     if (executablePath === undefined) {
       const where = process.env['CHROME_PATH'] ? `CHROME_PATH=${process.env['CHROME_PATH']} does not exist` : 'no chromium or chromium-browser on PATH';
       throw new Error(`Chromium not found (${where}): run "sh tooling/ensure-chromium.sh" (Debian: apt-get install -y chromium) or set CHROME_PATH to a Chromium binary. This test needs a real browser and is not skipped.`);
     }
 
-    // saturn: token on its endpoint, listens on TCP, serves add/tick and /data/sky.
-    for (const [name, source] of Object.entries(HANDLERS)) writeFileSync(join(harness.dir, `${name}.mjs`), source);
-    const saturnFile = harness.writeConfig('saturn.json', peerConfig('saturn', {
-      http: { host: '127.0.0.1', port: 0, token: TOKEN },
-      keys: { earth: { hex: KEY } },
-      peer_policy: { default_enclave: 'lab' },
-      listen: { tcp: '127.0.0.1:0' },
-      invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
-    }));
-    const saturn: PeerProcess = harness.spawn(saturnFile);
-    const saturnUrl = String((await saturn.waitForLog((l) => l['msg'] === 'http endpoint listening', BOUNDS.start))['url']);
-    const address = String((await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', BOUNDS.start))['address']);
-    const { earth } = await startEarth(harness, 'tcp', address);
-    await untilActive(earth);
-    // A first bundle, so the copy exists before the console opens.
-    expect(await earth.invoke('saturn', 'tick', 1)).toMatchObject({ status: 'ok', result: '1' });
-
-    // The static page needs no token (it holds no peer data) and carries a strict CSP; the data does need it.
-    const page0 = await fetch(`${saturnUrl}/ui/`);
-    expect(page0.status).toBe(200);
-    expect(page0.headers.get('content-security-policy')).toContain("script-src 'self'");
-    expect(page0.headers.get('content-security-policy')).toContain("default-src 'none'");
-    expect((await fetch(`${saturnUrl}/ui/api/state?since=0`)).status).toBe(401);
-    expect((await fetch(`${saturnUrl}/ui/api/state?since=0`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
-
-    const shots = screenshotDir();
-    const problems: string[] = [];
-    const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    // The browser starts while the peers do (both are slow on a busy machine); closed whatever happens.
+    const launching = chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    launching.catch(() => undefined); // a failed launch is reported where it is awaited, not as an unhandled rejection
     try {
-      // earth (no token): straight to the views.
-      const page = await openConsole(browser, `${earth.url}/ui/`, problems);
-      await page.waitForSelector('section[data-view="mounts"]');
-      for (const key of ['saturn/link/main', 'saturn/invoke/invoke', 'saturn/mirror/sky']) {
-        await page.waitForSelector(`tr[data-key="${key}"][data-state="open"]`);
-      }
-      expect(await page.textContent('tr[data-key="saturn/link/main"] td[data-col="provider"]')).toBe('tcp');
-      expect(await page.textContent('tr[data-key="saturn/link/main"] td[data-col="aead"]')).toBe('on');
-      expect(await page.textContent('tr[data-key="saturn/link/main"] td[data-col="serializer"]')).toBe('crc32c + deflate + aead');
-      expect(await page.locator('svg.graph .edge.open').count()).toBe(3);
-      await page.screenshot({ path: join(shots, 'mounts.png'), fullPage: true });
-
-      // saturn (token): the login form first, then the mounts earth opened to it, all open.
-      const saturnPage = await openConsole(browser, `${saturnUrl}/ui/`, problems);
-      await saturnPage.waitForSelector('form[data-view="login"]');
-      await saturnPage.screenshot({ path: join(shots, 'login.png') });
-      await saturnPage.fill('form[data-view="login"] input[name="token"]', TOKEN);
-      await saturnPage.click('form[data-view="login"] button[type="submit"]');
-      for (const key of ['earth/link/main', 'earth/invoke/invoke', 'earth/mirror/sky']) {
-        await saturnPage.waitForSelector(`tr[data-key="${key}"][data-state="open"]`);
-      }
-      await saturnPage.screenshot({ path: join(shots, 'mounts-saturn.png'), fullPage: true });
-      // The token lives in the tab's sessionStorage, never in the URL.
-      expect(saturnPage.url()).not.toContain(TOKEN);
-      expect(await saturnPage.evaluate("sessionStorage.getItem('cep-node-token')")).toBe(TOKEN);
-
-      // Mirrors: the bundle sequence in the page advances when saturn's branch changes.
-      await view(page, 'mirrors');
-      await expect.poll(() => cellNumber(page, '1', 'bundle_seq'), POLL).toBeGreaterThan(0);
-      const seqBefore = await cellNumber(page, '1', 'bundle_seq');
-      for (let k = 2; k <= 4; k++) expect(await earth.invoke('saturn', 'tick', k)).toMatchObject({ status: 'ok' });
-      await expect.poll(() => cellNumber(page, '1', 'bundle_seq'), POLL).toBeGreaterThan(seqBefore);
-      // Once the copy caught up, the digest shown on earth's console is saturn's digest of /data/sky.
-      const source = await until(async () => (await (await fetch(`${saturnUrl}/digest?path=/data/sky`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { digest: string }, (d) => typeof d.digest === 'string', 'saturn digest');
-      await until(async () => (await earth.digest('/data/saturn/sky')).digest, (d) => d === source.digest, "earth's copy to equal saturn's branch");
-      await page.waitForSelector(`tr[data-key="1"] td[data-col="digest_here"] code[title="${source.digest}"]`);
-      await page.screenshot({ path: join(shots, 'mirrors.png'), fullPage: true });
-      await view(saturnPage, 'mirrors');
-      await saturnPage.waitForSelector(`tr[data-key="earth/sky"] td[data-col="digest_here"] code[title="${source.digest}"]`);
-      await saturnPage.screenshot({ path: join(shots, 'mirrors-saturn.png'), fullPage: true });
-
-      // Invokes: add 41 appears with its outcome, 42.
-      await view(page, 'invokes');
-      const add = await earth.invoke('saturn', 'add', 41);
-      expect(add).toMatchObject({ status: 'ok', result: '42' });
-      const row = `tr[data-key="saturn/${String(add['id'])}"]`;
-      await page.waitForSelector(`${row}[data-state="ok"]`);
-      expect(await page.textContent(`${row} td[data-col="result"]`)).toBe('42');
-      expect(await page.textContent(`${row} td[data-col="signal"]`)).toBe('/sig/add');
-      await page.screenshot({ path: join(shots, 'invokes.png'), fullPage: true });
-
-      // A refused call: pipeline metadata naming a pipeline nobody approved → sec.pipeline.reject on earth.
-      const refused = await fetch(`${earth.url}/invoke`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ peer: 'saturn', handler: 'add', arg: '1', pipeline: { pipeline_id: 'nightly', stage_id: 'fetch' } }),
-      });
-      expect(await refused.json()).toMatchObject({ status: 'reject' });
-      await view(page, 'events');
-      await page.selectOption('select[name="family"]', 'sec');
-      await page.waitForSelector('tr[data-topic="sec.pipeline.reject"]');
-      expect(await page.textContent('tr[data-topic="sec.pipeline.reject"] td[data-col="note"]')).toContain('nightly');
-      // The filter hides the transport facts and shows them again.
-      expect(await page.locator('tr[data-topic^="tp_"]').count()).toBe(0);
-      await page.screenshot({ path: join(shots, 'events.png'), fullPage: true });
-      await page.selectOption('select[name="family"]', 'tp');
-      await page.waitForSelector('tr[data-topic^="tp_"]');
-      expect(await page.locator('tr[data-topic^="sec."]').count()).toBe(0);
-
-      // Telemetry: one row per mount name to saturn, with sparklines drawn.
-      await view(page, 'telemetry');
-      for (const key of ['saturn/main', 'saturn/invoke', 'saturn/sky']) await page.waitForSelector(`tr[data-key="${key}"]`);
-      await page.waitForSelector('tr[data-key="saturn/invoke"] svg.spark path');
-      expect(await cellNumber(page, 'saturn/invoke', 'frames')).toBeGreaterThan(0);
-      await page.screenshot({ path: join(shots, 'telemetry.png'), fullPage: true });
-
-      // Tree: /data opens one level at a time and reaches the mirrored copy's values.
-      await view(page, 'tree');
-      await page.click('button[data-path="/data"]');
-      await page.click('button[data-path="/data/saturn"]');
-      await page.click('button[data-path="/data/saturn/sky"]');
-      await page.waitForSelector('li[data-path="/data/saturn/sky/count"]');
-      expect(await page.textContent('li[data-path="/data/saturn/sky/count"] .leaf')).toBe('"4"');
-      await page.screenshot({ path: join(shots, 'tree.png'), fullPage: true });
-
-      expect(problems).toEqual([]);
-      process.stdout.write(`console screenshots: ${shots}\n`);
+      await runConsoleChecks(harness, launching);
     } finally {
-      await browser.close();
+      await (await launching.catch(() => undefined))?.close();
     }
-  }), 120_000); // above withPeers' own bound, which fails first and with the peers' logs
+  }), 170_000); // above withPeers' own bound, which fails first and with the peers' logs
 });
+
+/** The browser test's body: two peers, then each view checked in the page. */
+async function runConsoleChecks(harness: PeerHarness, launching: Promise<Browser>): Promise<void> {
+  // saturn: token on its endpoint, listens on TCP, serves add/tick and /data/sky.
+  for (const [name, source] of Object.entries(HANDLERS)) writeFileSync(join(harness.dir, `${name}.mjs`), source);
+  const saturnFile = harness.writeConfig('saturn.json', peerConfig('saturn', {
+    http: { host: '127.0.0.1', port: 0, token: TOKEN },
+    keys: { earth: { hex: KEY } },
+    peer_policy: { default_enclave: 'lab' },
+    listen: { tcp: '127.0.0.1:0' },
+    invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
+  }));
+  const saturn: PeerProcess = harness.spawn(saturnFile);
+  const saturnUrl = String((await saturn.waitForLog((l) => l['msg'] === 'http endpoint listening', BOUNDS.start))['url']);
+  const address = String((await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', BOUNDS.start))['address']);
+  const { earth } = await startEarth(harness, 'tcp', address);
+  await untilActive(earth);
+  // A first bundle, so the copy exists before the console opens.
+  expect(await earth.invoke('saturn', 'tick', 1)).toMatchObject({ status: 'ok', result: '1' });
+
+  // The static page needs no token (it holds no peer data) and carries a strict CSP; the data does need it.
+  const page0 = await fetch(`${saturnUrl}/ui/`);
+  expect(page0.status).toBe(200);
+  expect(page0.headers.get('content-security-policy')).toContain("script-src 'self'");
+  expect(page0.headers.get('content-security-policy')).toContain("default-src 'none'");
+  expect((await fetch(`${saturnUrl}/ui/api/state?since=0`)).status).toBe(401);
+  expect((await fetch(`${saturnUrl}/ui/api/state?since=0`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+
+  const shots = screenshotDir();
+  const problems: string[] = [];
+  const browser = await launching;
+  // earth (no token): straight to the views.
+  const page = await openConsole(browser, `${earth.url}/ui/`, problems);
+  await page.waitForSelector('section[data-view="mounts"]');
+  for (const key of ['saturn/link/main', 'saturn/invoke/invoke', 'saturn/mirror/sky']) {
+    await page.waitForSelector(`tr[data-key="${key}"][data-state="open"]`);
+  }
+  expect(await page.textContent('tr[data-key="saturn/link/main"] td[data-col="provider"]')).toBe('tcp');
+  expect(await page.textContent('tr[data-key="saturn/link/main"] td[data-col="aead"]')).toBe('on');
+  expect(await page.textContent('tr[data-key="saturn/link/main"] td[data-col="serializer"]')).toBe('crc32c + deflate + aead');
+  expect(await page.locator('svg.graph .edge.open').count()).toBe(3);
+  await page.screenshot({ path: join(shots, 'mounts.png'), fullPage: true });
+
+  // saturn (token): the login form first, then the mounts earth opened to it, all open.
+  const saturnPage = await openConsole(browser, `${saturnUrl}/ui/`, problems);
+  await saturnPage.waitForSelector('form[data-view="login"]');
+  await saturnPage.screenshot({ path: join(shots, 'login.png') });
+  await saturnPage.fill('form[data-view="login"] input[name="token"]', TOKEN);
+  await saturnPage.click('form[data-view="login"] button[type="submit"]');
+  for (const key of ['earth/link/main', 'earth/invoke/invoke', 'earth/mirror/sky']) {
+    await saturnPage.waitForSelector(`tr[data-key="${key}"][data-state="open"]`);
+  }
+  await saturnPage.screenshot({ path: join(shots, 'mounts-saturn.png'), fullPage: true });
+  // The token lives in the tab's sessionStorage, never in the URL.
+  expect(saturnPage.url()).not.toContain(TOKEN);
+  expect(await saturnPage.evaluate("sessionStorage.getItem('cep-node-token')")).toBe(TOKEN);
+
+  // Mirrors: the bundle sequence in the page advances when saturn's branch changes.
+  await view(page, 'mirrors');
+  await expect.poll(() => cellNumber(page, '1', 'bundle_seq'), POLL).toBeGreaterThan(0);
+  const seqBefore = await cellNumber(page, '1', 'bundle_seq');
+  for (let k = 2; k <= 4; k++) expect(await earth.invoke('saturn', 'tick', k)).toMatchObject({ status: 'ok' });
+  await expect.poll(() => cellNumber(page, '1', 'bundle_seq'), POLL).toBeGreaterThan(seqBefore);
+  // Once the copy caught up, the digest shown on earth's console is saturn's digest of /data/sky.
+  const source = await until(async () => (await (await fetch(`${saturnUrl}/digest?path=/data/sky`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { digest: string }, (d) => typeof d.digest === 'string', 'saturn digest');
+  await until(async () => (await earth.digest('/data/saturn/sky')).digest, (d) => d === source.digest, "earth's copy to equal saturn's branch");
+  await page.waitForSelector(`tr[data-key="1"] td[data-col="digest_here"] code[title="${source.digest}"]`);
+  await page.screenshot({ path: join(shots, 'mirrors.png'), fullPage: true });
+  await view(saturnPage, 'mirrors');
+  await saturnPage.waitForSelector(`tr[data-key="earth/sky"] td[data-col="digest_here"] code[title="${source.digest}"]`);
+  await saturnPage.screenshot({ path: join(shots, 'mirrors-saturn.png'), fullPage: true });
+
+  // Invokes: add 41 appears with its outcome, 42.
+  await view(page, 'invokes');
+  const add = await earth.invoke('saturn', 'add', 41);
+  expect(add).toMatchObject({ status: 'ok', result: '42' });
+  const row = `tr[data-key="saturn/${String(add['id'])}"]`;
+  await page.waitForSelector(`${row}[data-state="ok"]`);
+  expect(await page.textContent(`${row} td[data-col="result"]`)).toBe('42');
+  expect(await page.textContent(`${row} td[data-col="signal"]`)).toBe('/sig/add');
+  await page.screenshot({ path: join(shots, 'invokes.png'), fullPage: true });
+
+  // A refused call: pipeline metadata naming a pipeline nobody approved → sec.pipeline.reject on earth.
+  const refused = await fetch(`${earth.url}/invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ peer: 'saturn', handler: 'add', arg: '1', pipeline: { pipeline_id: 'nightly', stage_id: 'fetch' } }),
+  });
+  expect(await refused.json()).toMatchObject({ status: 'reject' });
+  await view(page, 'events');
+  await page.selectOption('select[name="family"]', 'sec');
+  await page.waitForSelector('tr[data-topic="sec.pipeline.reject"]');
+  expect(await page.textContent('tr[data-topic="sec.pipeline.reject"] td[data-col="note"]')).toContain('nightly');
+  // The filter hides the transport facts and shows them again.
+  expect(await page.locator('tr[data-topic^="tp_"]').count()).toBe(0);
+  await page.screenshot({ path: join(shots, 'events.png'), fullPage: true });
+  await page.selectOption('select[name="family"]', 'tp');
+  await page.waitForSelector('tr[data-topic^="tp_"]');
+  expect(await page.locator('tr[data-topic^="sec."]').count()).toBe(0);
+
+  // Telemetry: one row per mount name to saturn, with sparklines drawn.
+  await view(page, 'telemetry');
+  for (const key of ['saturn/main', 'saturn/invoke', 'saturn/sky']) await page.waitForSelector(`tr[data-key="${key}"]`);
+  await page.waitForSelector('tr[data-key="saturn/invoke"] svg.spark path');
+  expect(await cellNumber(page, 'saturn/invoke', 'frames')).toBeGreaterThan(0);
+  await page.screenshot({ path: join(shots, 'telemetry.png'), fullPage: true });
+
+  // Tree: /data opens one level at a time and reaches the mirrored copy's values.
+  await view(page, 'tree');
+  await page.click('button[data-path="/data"]');
+  await page.click('button[data-path="/data/saturn"]');
+  await page.click('button[data-path="/data/saturn/sky"]');
+  await page.waitForSelector('li[data-path="/data/saturn/sky/count"]');
+  expect(await page.textContent('li[data-path="/data/saturn/sky/count"] .leaf')).toBe('"4"');
+  await page.screenshot({ path: join(shots, 'tree.png'), fullPage: true });
+
+  expect(problems).toEqual([]);
+  process.stdout.write(`console screenshots: ${shots}\n`);
+}
 
 describe('cep-node demo --keep', () => {
   it('keeps both peers running after the demo, prints their console URLs, and stops them (exit 0) on SIGTERM', async () => {

@@ -46,7 +46,7 @@ export interface ConsoleState {
   readonly enclave: string;
   /** The runtime's beat when this was read. */
   readonly beat: number;
-  /** The newest beat anything in the tree changed in: pass it as `since` next time. */
+  /** The newest closed beat anything in the tree changed in: pass it as `since` next time. */
   readonly cursor: number;
   readonly since: number;
   readonly mounts?: ConsoleSection;
@@ -162,7 +162,10 @@ export function createConsoleState(source: ConsoleStateSource): (since: number) 
       peer: source.peer,
       enclave: source.enclave,
       beat: source.beat(),
-      cursor: tree.root.subtreeModified,
+      // The beat the runtime runs next is still open: requests served before it (POST /invoke)
+      // write at that beat too. The cursor stays below it, so those writes are sent again
+      // rather than missed (the page replaces records by key and skips facts it has).
+      cursor: Math.min(tree.root.subtreeModified, source.beat() - 1),
       since,
       ...(mounts !== undefined ? { mounts } : {}),
       ...(telemetry !== undefined ? { telemetry } : {}),
