@@ -39,8 +39,11 @@ export interface SecureOptions {
   readonly rekeyAfterRecords?: number;
   /** Bytes buffered by `send` before it returns false. Default {@link DEFAULT_HIGH_WATER_MARK}. */
   readonly highWaterMark?: number;
-  /** Tests only: the versions offered or accepted, most preferred first. */
-  readonly _versions?: readonly number[];
+  /**
+   * Handshake versions offered (initiator) or accepted (responder), most preferred first.
+   * Default {@link SUPPORTED_VERSIONS}: 1 (ChaChaPoly) then 2 (AES-GCM).
+   */
+  readonly versions?: readonly number[];
 }
 
 /** Options of the dialling side. */

@@ -5,14 +5,14 @@ import type { AuthenticatedPeer } from './handshake.ts';
 import { sameKey } from './keys.ts';
 import type { SplitKeys } from './noise-state.ts';
 import type { ResolvedLimits } from './options.ts';
-import { TAG_BYTES } from './primitives.ts';
+import { TAG_BYTES, type CipherName } from './primitives.ts';
 import { MAX_COUNTER, TransportCipher } from './transport-cipher.ts';
 import type { CepError } from '@cep/errors';
 
 /**
  * Records after the handshake:
  *
- *   u32 body length | u8 key epoch | u64 counter | body = ChaChaPoly(plaintext) + 16-byte tag
+ *   u32 body length | u8 key epoch | u64 counter | body = AEAD(plaintext) + 16-byte tag
  *   plaintext = u8 type | …   type 1 MESSAGES: (u32 length | bytes)*   type 2 GOODBYE
  *
  * The counter is the nonce (it must be exactly the next one: a lower one is a replay, a
@@ -32,6 +32,7 @@ export interface SessionInit {
   readonly peer: AuthenticatedPeer;
   readonly keys: SplitKeys;
   readonly rest: Buffer;
+  readonly cipher: CipherName;
   readonly limits: ResolvedLimits;
   readonly allowList: AllowList;
 }
@@ -73,8 +74,8 @@ export class SecureSession extends Duplex {
     this.peer = init.peer;
     this.stream = init.stream;
     this.limits = init.limits;
-    this.send$ = new TransportCipher(init.keys.sendKey);
-    this.recv = new TransportCipher(init.keys.receiveKey);
+    this.send$ = new TransportCipher(init.keys.sendKey, init.cipher);
+    this.recv = new TransportCipher(init.keys.receiveKey, init.cipher);
     this.maxBody = Math.max(BATCH_BYTES, 5 + init.limits.maxMessageBytes) + TAG_BYTES;
     this.unsubscribe = init.allowList.onRevoke((revoked) => {
       if (sameKey(revoked.publicKey, this.peer.publicKey)) {
