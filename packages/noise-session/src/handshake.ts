@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { ByteReader } from './byte-reader.ts';
-import { noiseError } from './errors.ts';
+import { noiseError, NOISE_ERROR_CODES, type NoiseErrorCode } from './errors.ts';
 import { fingerprint } from './keys.ts';
 import { HandshakeState, type SplitKeys } from './noise-state.ts';
 import type { CipherName } from './primitives.ts';
@@ -109,10 +109,11 @@ async function guarded<T>(stream: Duplex, signal: AbortSignal | undefined, body:
     return await body(reader);
   } catch (error) {
     reader.detach();
-    const code = error instanceof CepError ? error.code : undefined;
-    const tell = code !== undefined && error instanceof CepError && error.details['remote'] !== true && code !== 'NOISE_HANDSHAKE_TRUNCATED';
-    if (tell && stream.writable) stream.end(encodeReject(code as never), () => stream.destroy());
-    else stream.destroy();
+    // Tell the remote our verdict (not one it told us, nor a dead stream's), then close.
+    const code = error instanceof CepError && error.details['remote'] !== true ? (error.code as NoiseErrorCode) : undefined;
+    if (code !== undefined && code !== 'NOISE_HANDSHAKE_TRUNCATED' && NOISE_ERROR_CODES.includes(code) && stream.writable) {
+      stream.end(encodeReject(code), () => stream.destroy());
+    } else stream.destroy();
     throw error;
   } finally {
     signal?.removeEventListener('abort', abort);
