@@ -60,6 +60,8 @@ export class SecureSession extends Duplex {
   private inBytes = 0;
   private pending: { length: number; epoch: number; counter: number } | null = null;
   private goodbyeReceived = false;
+  /** Message bytes queued for the reader since it last asked for more; bounds inbound memory. */
+  private queuedBytes = 0;
   private readonly maxBody: number;
   private readonly unsubscribe: () => void;
 
@@ -156,6 +158,7 @@ export class SecureSession extends Duplex {
   }
 
   override _read(): void {
+    this.queuedBytes = 0;
     if (this.stream.isPaused()) this.stream.resume();
   }
 
@@ -275,9 +278,12 @@ export class SecureSession extends Duplex {
       const length = plain.readUInt32BE(at);
       if (length > this.limits.maxMessageBytes || at + 4 + length > plain.length) throw noiseError('NOISE_PROTOCOL_ERROR', 'a message runs past its record');
       more = this.push(plain.subarray(at + 4, at + 4 + length));
+      this.queuedBytes += length;
       at += 4 + length;
     }
-    if (!more) this.stream.pause();
+    // Object mode counts messages, not bytes: also stop reading at highWaterMark bytes, so a
+    // reader that stalls holds at most that plus one record, and the sender sees backpressure.
+    if (!more || this.queuedBytes >= this.limits.highWaterMark) this.stream.pause();
   }
 
   /** A record whose counter is not the next one: a replay or a reordering if authentic, else garbage. */
