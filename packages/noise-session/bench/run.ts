@@ -1,4 +1,5 @@
-// Throughput of the Noise session next to today's stream-session GMAC session (through
+// Throughput of the Noise session (version 2, AES-GCM, the default; and version 1,
+// ChaChaPoly) next to today's stream-session GMAC session (through
 // provider-tcp, which runs it) and a plain node:net socket, same frames, same run, both
 // ends in this process on loopback TCP. Rounds alternate the three so machine load hits
 // them alike; the per-round ratios (and their median) are what count. Run: npx tsx --conditions=@cep/source bench/run.ts
@@ -83,11 +84,11 @@ async function gmac(size: number, count: number): Promise<number> {
 const earthKey = generateKeyPair();
 const saturnKey = generateKeyPair();
 
-async function noise(size: number, count: number): Promise<number> {
+async function noise(size: number, count: number, versions: number[]): Promise<number> {
   const { client, server, close } = await socketPair();
   const [local, remote] = await Promise.all([
-    secureInitiator(client, { localName: 'earth', staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), peer: 'saturn' }),
-    secureResponder(server, { localName: 'saturn', staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }) }),
+    secureInitiator(client, { localName: 'earth', staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), peer: 'saturn', versions: versions }),
+    secureResponder(server, { localName: 'saturn', staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }), versions: versions }),
   ]);
   const frame = randomBytes(size);
   const start = process.hrtime.bigint();
@@ -109,23 +110,26 @@ async function noise(size: number, count: number): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const { size, count } of cases) {
-  const times = { plain: [] as number[], gmac: [] as number[], noise: [] as number[] };
-  const vsGmac: number[] = [];
-  const vsPlain: number[] = [];
+  const times = { plain: [] as number[], gmac: [] as number[], aesgcm: [] as number[], chacha: [] as number[] };
+  const ratios = { aesgcm: [] as number[], chacha: [] as number[], plain: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const p = await plain(size, count);
     const g = await gmac(size, count);
-    const n = await noise(size, count);
+    const a = await noise(size, count, [2]);
+    const c = await noise(size, count, [1]);
     times.plain.push(p);
     times.gmac.push(g);
-    times.noise.push(n);
-    vsGmac.push(g / n);
-    vsPlain.push(p / n);
+    times.aesgcm.push(a);
+    times.chacha.push(c);
+    ratios.aesgcm.push(g / a);
+    ratios.chacha.push(g / c);
+    ratios.plain.push(p / a);
   }
   const mbps = (xs: number[]): string => ((size * count) / median(xs) / 1e6).toFixed(0).padStart(5);
-  console.log(
-    `${String(size).padStart(6)} B × ${count}: plain ${mbps(times.plain)} MB/s | gmac session ${mbps(times.gmac)} MB/s | noise session ${mbps(times.noise)} MB/s` +
-      ` | noise/gmac ${median(vsGmac).toFixed(2)}× (rounds ${vsGmac.map((r) => r.toFixed(2)).join(' ')}) | noise/plain ${median(vsPlain).toFixed(2)}×`,
-  );
+  const list = (xs: number[]): string => xs.map((r) => r.toFixed(2)).join(' ');
+  console.log(`${String(size).padStart(6)} B × ${count}: plain ${mbps(times.plain)} MB/s | gmac session ${mbps(times.gmac)} | noise v2 AESGCM ${mbps(times.aesgcm)} | noise v1 ChaChaPoly ${mbps(times.chacha)}`);
+  console.log(`         noise v2 / gmac ${median(ratios.aesgcm).toFixed(2)}× (rounds ${list(ratios.aesgcm)})`);
+  console.log(`         noise v1 / gmac ${median(ratios.chacha).toFixed(2)}× (rounds ${list(ratios.chacha)})`);
+  console.log(`         noise v2 / plain ${median(ratios.plain).toFixed(2)}×`);
 }
-console.log(`medians of ${ROUNDS} rounds (each round runs the three back to back); load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+console.log(`medians of ${ROUNDS} rounds (each round runs the four back to back); load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { noiseError } from './errors.ts';
 import { runInitiator, runResponder, type AuthenticatedPeer, type HandshakeResult } from './handshake.ts';
 import type { InitiatorOptions, ResponderOptions } from './options.ts';
-import { nonceBytes, open, seal, TAG_BYTES } from './primitives.ts';
+import { nonceBytes, open, seal, TAG_BYTES, type CipherName } from './primitives.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { MAX_COUNTER } from './transport-cipher.ts';
 
@@ -16,7 +16,7 @@ const EMPTY = new Uint8Array(0);
 /**
  * Encrypted datagrams after a Noise handshake:
  *
- *   u64 counter | ChaChaPoly(message) + 16-byte tag        (the counter is the nonce)
+ *   u64 counter | AEAD(message) + 16-byte tag        (the counter is the nonce; the AEAD is the handshake version's)
  *
  * Each datagram stands alone, so loss and reordering are normal: a counter is accepted
  * once, in any order, within a window of 2048 behind the highest seen; an older or
@@ -35,6 +35,7 @@ export class DatagramSession {
     private readonly sendKey: Uint8Array,
     private readonly receiveKey: Uint8Array,
     private readonly maxMessageBytes = DEFAULT_MAX_DATAGRAM_MESSAGE,
+    private readonly cipher: CipherName = 'ChaChaPoly',
   ) {}
 
   /** Encrypts one message into one datagram. */
@@ -47,7 +48,7 @@ export class DatagramSession {
     const head = Buffer.allocUnsafe(8);
     head.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 0);
     head.writeUInt32BE(counter >>> 0, 4);
-    return Buffer.concat([head, ...seal(this.sendKey, nonceBytes(counter), EMPTY, [message])]);
+    return Buffer.concat([head, ...seal(this.cipher, this.sendKey, nonceBytes(this.cipher, counter), EMPTY, [message])]);
   }
 
   /**
@@ -62,7 +63,7 @@ export class DatagramSession {
     if (counter > MAX_COUNTER || !this.window.fresh(counter)) {
       throw noiseError('NOISE_REPLAY', `datagram ${counter} from "${this.peer.name}" was seen already or is too old`, { counter });
     }
-    const plain = open(this.receiveKey, nonceBytes(counter), EMPTY, view.subarray(8));
+    const plain = open(this.cipher, this.receiveKey, nonceBytes(this.cipher, counter), EMPTY, view.subarray(8));
     if (plain === null) throw noiseError('NOISE_AUTH_FAILED', `datagram ${counter} from "${this.peer.name}" did not decrypt`, { counter });
     this.window.accept(counter);
     return plain;
@@ -73,7 +74,7 @@ function fromHandshake(stream: Duplex, result: HandshakeResult, maxMessageBytes?
   // The handshake channel's job is done (the datagrams travel elsewhere); end, not destroy, so the ACCEPT still leaves.
   stream.end();
   if (result.rest.length > 0) throw noiseError('NOISE_PROTOCOL_ERROR', 'bytes followed the handshake on a datagram handshake channel');
-  return new DatagramSession(result.peer, result.keys.sendKey, result.keys.receiveKey, maxMessageBytes);
+  return new DatagramSession(result.peer, result.keys.sendKey, result.keys.receiveKey, maxMessageBytes, result.cipher);
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { Duplex } from 'node:stream';
 import { ByteReader } from './byte-reader.ts';
-import { noiseError } from './errors.ts';
+import { noiseError, NOISE_ERROR_CODES, type NoiseErrorCode } from './errors.ts';
 import { fingerprint } from './keys.ts';
 import { HandshakeState, type SplitKeys } from './noise-state.ts';
+import type { CipherName } from './primitives.ts';
 import { checkName, pskFor, MAX_HELLO_BYTES, type InitiatorOptions, type ResponderOptions } from './options.ts';
 import {
   ACCEPT,
@@ -23,12 +24,21 @@ import {
 import { CepError } from '@cep/errors';
 
 /**
- * Handshake versions this build speaks, most preferred first. Version 1 is
- * Noise_XXpsk3_25519_ChaChaPoly_SHA256 followed by the record format of `session.ts`;
- * a later version is added here (and in `patternOf`) and offered first, and old peers keep
- * working through the negotiation in `wire.ts`.
+ * What each handshake version means: the Noise protocol, then the record format of
+ * `session.ts` with that protocol's cipher. A later version is added here and to
+ * {@link SUPPORTED_VERSIONS}; old peers keep working through the negotiation in `wire.ts`.
  */
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const VERSIONS: Readonly<Record<number, { readonly protocol: string; readonly cipher: CipherName }>> = {
+  1: { protocol: 'Noise_XXpsk3_25519_ChaChaPoly_SHA256', cipher: 'ChaChaPoly' },
+  2: { protocol: 'Noise_XXpsk3_25519_AESGCM_SHA256', cipher: 'AESGCM' },
+};
+
+/**
+ * Versions this build offers and accepts by default, most preferred first. ChaChaPoly
+ * first: constant-time and fast on every CPU; AES-GCM (version 2) is accepted, and an
+ * operator whose machines all have AES instructions may prefer it (`versions: [2, 1]`).
+ */
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
 
 /** Who is on the other end, proven by the handshake. */
 export interface AuthenticatedPeer {
@@ -50,15 +60,24 @@ export interface AuthenticatedPeer {
 export interface HandshakeResult {
   readonly peer: AuthenticatedPeer;
   readonly keys: SplitKeys;
+  readonly cipher: CipherName;
   readonly rest: Buffer;
 }
 
 const EMPTY = new Uint8Array(0);
 
+function checkVersions(versions: readonly number[]): readonly number[] {
+  if (versions.length === 0 || versions.length > MAX_OFFERED_VERSIONS || versions.some((v) => VERSIONS[v] === undefined)) {
+    throw noiseError('NOISE_INVALID_OPTIONS', `versions must be 1..${MAX_OFFERED_VERSIONS} of ${Object.keys(VERSIONS).join(', ')}`, { versions });
+  }
+  return versions;
+}
+
 function newState(version: number, offer: Buffer, initiator: boolean, staticPrivate: Uint8Array, psk?: Uint8Array): HandshakeState {
   // Every version so far uses XXpsk3; the version byte in the prologue keeps them apart.
   return new HandshakeState({
     pattern: 'XXpsk3',
+    cipher: VERSIONS[version]!.cipher,
     initiator,
     prologue: Buffer.concat([offer, Uint8Array.of(version)]),
     staticPrivate,
@@ -90,10 +109,11 @@ async function guarded<T>(stream: Duplex, signal: AbortSignal | undefined, body:
     return await body(reader);
   } catch (error) {
     reader.detach();
-    const code = error instanceof CepError ? error.code : undefined;
-    const tell = code !== undefined && error instanceof CepError && error.details['remote'] !== true && code !== 'NOISE_HANDSHAKE_TRUNCATED';
-    if (tell && stream.writable) stream.end(encodeReject(code as never), () => stream.destroy());
-    else stream.destroy();
+    // Tell the remote our verdict (not one it told us, nor a dead stream's), then close.
+    const code = error instanceof CepError && error.details['remote'] !== true ? (error.code as NoiseErrorCode) : undefined;
+    if (code !== undefined && code !== 'NOISE_HANDSHAKE_TRUNCATED' && NOISE_ERROR_CODES.includes(code) && stream.writable) {
+      stream.end(encodeReject(code), () => stream.destroy());
+    } else stream.destroy();
     throw error;
   } finally {
     signal?.removeEventListener('abort', abort);
@@ -119,7 +139,7 @@ export function runInitiator(stream: Duplex, options: InitiatorOptions): Promise
   const peerName = checkName(options.peer, 'peer');
   const hello = options.hello ?? EMPTY;
   if (hello.length > MAX_HELLO_BYTES) throw noiseError('NOISE_INVALID_OPTIONS', `hello may carry at most ${MAX_HELLO_BYTES} bytes`);
-  const versions = options._versions ?? SUPPORTED_VERSIONS;
+  const versions = checkVersions(options.versions ?? SUPPORTED_VERSIONS);
   const psk = pskFor(options, options.peer);
   return guarded(stream, options.signal, async (reader) => {
     const offer = encodeOffer(versions);
@@ -149,6 +169,7 @@ export function runInitiator(stream: Duplex, options: InitiatorOptions): Promise
     return {
       peer: { name: options.peer, publicKey, fingerprint: fingerprint(publicKey), version, handshakeHash: keys.handshakeHash, hello: EMPTY },
       keys,
+      cipher: VERSIONS[version]!.cipher,
       rest,
     };
   });
@@ -157,7 +178,7 @@ export function runInitiator(stream: Duplex, options: InitiatorOptions): Promise
 /** The accepting side's handshake over `stream`. */
 export function runResponder(stream: Duplex, options: ResponderOptions): Promise<HandshakeResult> {
   const localName = checkName(options.localName, 'localName');
-  const versions = options._versions ?? SUPPORTED_VERSIONS;
+  const versions = checkVersions(options.versions ?? SUPPORTED_VERSIONS);
   return guarded(stream, options.signal, async (reader) => {
     const head = await reader.read(MAGIC.length + 1);
     checkMagic(head);
@@ -199,6 +220,7 @@ export function runResponder(stream: Duplex, options: ResponderOptions): Promise
     return {
       peer: { name: owner, publicKey, fingerprint: fingerprint(publicKey), version, handshakeHash: keys.handshakeHash, hello: new Uint8Array(hello!) },
       keys,
+      cipher: VERSIONS[version]!.cipher,
       rest,
     };
   });

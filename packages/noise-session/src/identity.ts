@@ -1,4 +1,4 @@
-import type { AuthenticatedPeer } from './handshake.ts';
+import { VERSIONS, type AuthenticatedPeer } from './handshake.ts';
 import { encodeKey } from './keys.ts';
 
 /**
@@ -17,8 +17,6 @@ export interface PeerIdentityRecord {
   readonly protocol: string;
 }
 
-/** The Noise protocol behind each handshake version. */
-export const PROTOCOL_OF_VERSION: Readonly<Record<number, string>> = { 1: 'Noise_XXpsk3_25519_ChaChaPoly_SHA256' };
 
 /** The identity record of an authenticated peer (see {@link PeerIdentityRecord}). */
 export function peerIdentity(peer: AuthenticatedPeer): PeerIdentityRecord {
@@ -27,6 +25,6 @@ export function peerIdentity(peer: AuthenticatedPeer): PeerIdentityRecord {
     publicKey: encodeKey(peer.publicKey),
     fingerprint: peer.fingerprint,
     version: peer.version,
-    protocol: PROTOCOL_OF_VERSION[peer.version] ?? `version ${peer.version}`,
+    protocol: VERSIONS[peer.version]?.protocol ?? `version ${peer.version}`,
   };
 }

@@ -4,7 +4,7 @@
  */
 export { secureInitiator, secureResponder } from './secure.ts';
 export { SecureSession, RECORD_HEADER_BYTES, BATCH_BYTES } from './session.ts';
-export { type AuthenticatedPeer, SUPPORTED_VERSIONS } from './handshake.ts';
+export { type AuthenticatedPeer, SUPPORTED_VERSIONS, VERSIONS } from './handshake.ts';
 export {
   type SecureOptions,
   type InitiatorOptions,
@@ -22,4 +22,4 @@ export { type KeyFileJson, KEY_FILE_FORMAT, KEY_FILE_VERSION, formatKeyFile, par
 export { type NoiseErrorCode, NOISE_ERROR_CODES } from './errors.ts';
 export { DatagramSession, datagramInitiator, datagramResponder, DATAGRAM_OVERHEAD, DEFAULT_MAX_DATAGRAM_MESSAGE } from './datagram.ts';
 export { REPLAY_WINDOW } from './replay-window.ts';
-export { peerIdentity, type PeerIdentityRecord, PROTOCOL_OF_VERSION } from './identity.ts';
+export { peerIdentity, type PeerIdentityRecord } from './identity.ts';

@@ -1,10 +1,11 @@
 import { noiseError } from './errors.ts';
-import { DH_BYTES, HASH_BYTES, TAG_BYTES, dh, dhKeyFromPrivate, generateDhKey, hash, hkdf, nonceBytes, open, seal, type DhKey } from './primitives.ts';
+import { DH_BYTES, HASH_BYTES, TAG_BYTES, dh, dhKeyFromPrivate, generateDhKey, hash, hkdf, nonceBytes, open, seal, type CipherName, type DhKey } from './primitives.ts';
 
 /**
  * The Noise Protocol Framework's CipherState, SymmetricState and HandshakeState
- * (revision 34, §5), for the XX pattern with and without the `psk3` modifier and the suite
- * 25519_ChaChaPoly_SHA256. Checked byte for byte against the cacophony test vectors.
+ * (revision 34, §5), for the XX pattern with and without the `psk3` modifier and the
+ * suites 25519_ChaChaPoly_SHA256 and 25519_AESGCM_SHA256. Checked byte for byte against
+ * the cacophony test vectors.
  */
 
 type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss' | 'psk';
@@ -17,10 +18,13 @@ export const PATTERNS = {
 
 export type PatternName = keyof typeof PATTERNS;
 
-/** Counter-nonce ChaChaPoly key of one direction (Noise's CipherState). */
+/** Counter-nonce AEAD key of one direction (Noise's CipherState). */
 export class CipherState {
   private n = 0n;
-  constructor(private k: Buffer | null = null) {}
+  constructor(
+    private readonly cipher: CipherName,
+    private k: Buffer | null = null,
+  ) {}
 
   get hasKey(): boolean {
     return this.k !== null;
@@ -33,14 +37,14 @@ export class CipherState {
 
   encrypt(ad: Uint8Array, plaintext: Uint8Array): Buffer {
     if (this.k === null) return Buffer.from(plaintext);
-    const out = Buffer.concat(seal(this.k, nonceBytes(this.n), ad, [plaintext]));
+    const out = Buffer.concat(seal(this.cipher, this.k, nonceBytes(this.cipher, this.n), ad, [plaintext]));
     this.n += 1n;
     return out;
   }
 
   decrypt(ad: Uint8Array, ciphertext: Uint8Array): Buffer {
     if (this.k === null) return Buffer.from(ciphertext);
-    const plain = open(this.k, nonceBytes(this.n), ad, ciphertext);
+    const plain = open(this.cipher, this.k, nonceBytes(this.cipher, this.n), ad, ciphertext);
     if (plain === null) throw noiseError('NOISE_AUTH_FAILED', 'a handshake message did not decrypt: the peer holds another key or PSK, or the message was altered');
     this.n += 1n;
     return plain;
@@ -50,9 +54,13 @@ export class CipherState {
 class SymmetricState {
   ck: Buffer;
   h: Buffer;
-  cipher = new CipherState();
+  cipher: CipherState;
 
-  constructor(protocolName: string) {
+  constructor(
+    protocolName: string,
+    private readonly cipherName: CipherName,
+  ) {
+    this.cipher = new CipherState(cipherName);
     const name = Buffer.from(protocolName, 'ascii');
     this.h = name.length <= HASH_BYTES ? Buffer.concat([name, Buffer.alloc(HASH_BYTES - name.length)]) : hash(name);
     this.ck = this.h;
@@ -76,7 +84,7 @@ class SymmetricState {
   }
 
   private setKey(k: Buffer): void {
-    this.cipher = new CipherState(k);
+    this.cipher = new CipherState(this.cipherName, k);
   }
 
   encryptAndHash(plaintext: Uint8Array): Buffer {
@@ -104,6 +112,8 @@ class SymmetricState {
 /** What a {@link HandshakeState} is built from. */
 export interface HandshakeParams {
   readonly pattern: PatternName;
+  /** The AEAD; ChaChaPoly unless said otherwise. */
+  readonly cipher?: CipherName;
   readonly initiator: boolean;
   readonly prologue: Uint8Array;
   /** Raw X25519 private key of this side. */
@@ -141,7 +151,8 @@ export class HandshakeState {
   constructor(private readonly params: HandshakeParams) {
     this.pattern = PATTERNS[params.pattern];
     this.usesPsk = params.pattern.includes('psk');
-    this.symmetric = new SymmetricState(`Noise_${params.pattern}_25519_ChaChaPoly_SHA256`);
+    const cipher = params.cipher ?? 'ChaChaPoly';
+    this.symmetric = new SymmetricState(`Noise_${params.pattern}_25519_${cipher}_SHA256`, cipher);
     this.symmetric.mixHash(params.prologue);
     this.s = dhKeyFromPrivate(params.staticPrivate);
     this.psk = params.psk;

@@ -37,10 +37,17 @@ export interface SecureOptions {
   readonly rekeyAfterBytes?: number;
   /** Records after which this side rekeys what it sends. Default {@link DEFAULT_REKEY_AFTER_RECORDS}. */
   readonly rekeyAfterRecords?: number;
-  /** Bytes buffered by `send` before it returns false. Default {@link DEFAULT_HIGH_WATER_MARK}. */
+  /**
+   * Outbound: bytes buffered by `send` before it returns false. Inbound: unread message
+   * bytes past which the stream is paused (so a stalled reader pushes back on the sender).
+   * Default {@link DEFAULT_HIGH_WATER_MARK}.
+   */
   readonly highWaterMark?: number;
-  /** Tests only: the versions offered or accepted, most preferred first. */
-  readonly _versions?: readonly number[];
+  /**
+   * Handshake versions offered (initiator) or accepted (responder), most preferred first.
+   * Default {@link SUPPORTED_VERSIONS}: 1 (ChaChaPoly) then 2 (AES-GCM).
+   */
+  readonly versions?: readonly number[];
 }
 
 /** Options of the dialling side. */

@@ -11,18 +11,19 @@ import {
 } from 'node:crypto';
 
 /**
- * The Noise cipher suite `25519_ChaChaPoly_SHA256` on node:crypto (OpenSSL): X25519,
- * ChaCha20-Poly1305 (RFC 8439) and SHA-256 give the bytes the Noise specification defines,
- * and run native (chacha20-poly1305 at > 1 GB/s), so no JavaScript crypto is needed.
+ * The Noise cipher suites `25519_ChaChaPoly_SHA256` and `25519_AESGCM_SHA256` on
+ * node:crypto (OpenSSL): X25519, ChaCha20-Poly1305 (RFC 8439), AES-256-GCM and SHA-256
+ * give the bytes the Noise specification defines and run native, so no JavaScript crypto
+ * is needed.
  */
 
 /** Bytes of an X25519 key (private or public) and of a DH output. */
 export const DH_BYTES = 32;
 /** Bytes of a SHA-256 digest (Noise's HASHLEN). */
 export const HASH_BYTES = 32;
-/** Bytes of a ChaCha20-Poly1305 key. */
+/** Bytes of a cipher key (both ciphers). */
 export const CIPHER_KEY_BYTES = 32;
-/** Bytes of the Poly1305 tag on every ciphertext. */
+/** Bytes of the authentication tag on every ciphertext. */
 export const TAG_BYTES = 16;
 
 // DER wrappers that let node:crypto import raw 32-byte X25519 keys (RFC 8410).
@@ -77,20 +78,36 @@ export function hkdf(chainingKey: Uint8Array, input: Uint8Array, outputs: 2 | 3)
   return [first, second, hmac(temp, second, THREE)];
 }
 
-/** The 96-bit ChaChaPoly nonce of Noise: 32 zero bits, then the counter as 64-bit little-endian. */
-export function nonceBytes(counter: bigint | number): Buffer {
+/** The two Noise cipher functions (spec §12.3, §12.4). */
+export type CipherName = 'ChaChaPoly' | 'AESGCM';
+
+const ALGORITHM = { ChaChaPoly: 'chacha20-poly1305', AESGCM: 'aes-256-gcm' } as const;
+
+/**
+ * The 96-bit nonce of Noise: 32 zero bits, then the counter as 64 bits — little-endian for
+ * ChaChaPoly, big-endian for AESGCM.
+ */
+export function nonceBytes(cipher: CipherName, counter: bigint | number): Buffer {
   const out = Buffer.alloc(12);
-  if (typeof counter === 'bigint') out.writeBigUInt64LE(counter, 4);
+  const big = typeof counter === 'bigint' ? counter : null;
+  const n = typeof counter === 'number' ? counter : 0;
+  if (cipher === 'ChaChaPoly') {
+    if (big !== null) out.writeBigUInt64LE(big, 4);
+    else {
+      out.writeUInt32LE(n >>> 0, 4);
+      out.writeUInt32LE(Math.floor(n / 0x1_0000_0000), 8);
+    }
+  } else if (big !== null) out.writeBigUInt64BE(big, 4);
   else {
-    out.writeUInt32LE(counter >>> 0, 4);
-    out.writeUInt32LE(Math.floor(counter / 0x1_0000_0000), 8);
+    out.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 4);
+    out.writeUInt32BE(n >>> 0, 8);
   }
   return out;
 }
 
-/** ChaCha20-Poly1305 encryption of `parts` (one plaintext, given in pieces) → ciphertext pieces + tag. */
-export function seal(key: Uint8Array, nonce: Buffer, ad: Uint8Array, parts: readonly Uint8Array[]): Buffer[] {
-  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
+/** AEAD encryption of `parts` (one plaintext, given in pieces) → ciphertext pieces + tag. */
+export function seal(name: CipherName, key: Uint8Array, nonce: Buffer, ad: Uint8Array, parts: readonly Uint8Array[]): Buffer[] {
+  const cipher = createCipheriv(ALGORITHM[name] as 'chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
   if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: 0 });
   const out: Buffer[] = [];
   for (const part of parts) if (part.length > 0) out.push(cipher.update(part));
@@ -100,10 +117,10 @@ export function seal(key: Uint8Array, nonce: Buffer, ad: Uint8Array, parts: read
 }
 
 /** Decrypts `ciphertext` (tag last); null when the tag does not verify. */
-export function open(key: Uint8Array, nonce: Buffer, ad: Uint8Array, ciphertext: Uint8Array): Buffer | null {
+export function open(name: CipherName, key: Uint8Array, nonce: Buffer, ad: Uint8Array, ciphertext: Uint8Array): Buffer | null {
   if (ciphertext.length < TAG_BYTES) return null;
   const body = ciphertext.subarray(0, ciphertext.length - TAG_BYTES);
-  const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
+  const decipher = createDecipheriv(ALGORITHM[name] as 'chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
   if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: body.length });
   decipher.setAuthTag(ciphertext.subarray(ciphertext.length - TAG_BYTES));
   const plain = body.length > 0 ? decipher.update(body) : Buffer.alloc(0);
@@ -119,6 +136,6 @@ const MAX_NONCE = (1n << 64n) - 1n;
 const ZEROS = new Uint8Array(CIPHER_KEY_BYTES);
 
 /** Noise's REKEY (spec §4.2): the first 32 bytes of ENCRYPT(k, 2^64-1, empty, zeros). */
-export function rekey(key: Uint8Array): Buffer {
-  return seal(key, nonceBytes(MAX_NONCE), new Uint8Array(0), [ZEROS])[0]!.subarray(0, CIPHER_KEY_BYTES);
+export function rekey(name: CipherName, key: Uint8Array): Buffer {
+  return seal(name, key, nonceBytes(name, MAX_NONCE), new Uint8Array(0), [ZEROS])[0]!.subarray(0, CIPHER_KEY_BYTES);
 }

@@ -11,8 +11,8 @@ import { SecureSession } from './session.ts';
  */
 export async function secureInitiator(stream: Duplex, options: InitiatorOptions): Promise<SecureSession> {
   const limits = resolveLimits(options);
-  const { peer, keys, rest } = await runInitiator(stream, options);
-  return new SecureSession({ stream, peer, keys, rest, limits, allowList: options.allowList });
+  const { peer, keys, rest, cipher } = await runInitiator(stream, options);
+  return new SecureSession({ stream, peer, keys, rest, cipher, limits, allowList: options.allowList });
 }
 
 /**
@@ -21,6 +21,6 @@ export async function secureInitiator(stream: Duplex, options: InitiatorOptions)
  */
 export async function secureResponder(stream: Duplex, options: ResponderOptions): Promise<SecureSession> {
   const limits = resolveLimits(options);
-  const { peer, keys, rest } = await runResponder(stream, options);
-  return new SecureSession({ stream, peer, keys, rest, limits, allowList: options.allowList });
+  const { peer, keys, rest, cipher } = await runResponder(stream, options);
+  return new SecureSession({ stream, peer, keys, rest, cipher, limits, allowList: options.allowList });
 }

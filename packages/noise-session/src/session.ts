@@ -5,14 +5,14 @@ import type { AuthenticatedPeer } from './handshake.ts';
 import { sameKey } from './keys.ts';
 import type { SplitKeys } from './noise-state.ts';
 import type { ResolvedLimits } from './options.ts';
-import { TAG_BYTES } from './primitives.ts';
+import { TAG_BYTES, type CipherName } from './primitives.ts';
 import { MAX_COUNTER, TransportCipher } from './transport-cipher.ts';
 import type { CepError } from '@cep/errors';
 
 /**
  * Records after the handshake:
  *
- *   u32 body length | u8 key epoch | u64 counter | body = ChaChaPoly(plaintext) + 16-byte tag
+ *   u32 body length | u8 key epoch | u64 counter | body = AEAD(plaintext) + 16-byte tag
  *   plaintext = u8 type | …   type 1 MESSAGES: (u32 length | bytes)*   type 2 GOODBYE
  *
  * The counter is the nonce (it must be exactly the next one: a lower one is a replay, a
@@ -32,6 +32,7 @@ export interface SessionInit {
   readonly peer: AuthenticatedPeer;
   readonly keys: SplitKeys;
   readonly rest: Buffer;
+  readonly cipher: CipherName;
   readonly limits: ResolvedLimits;
   readonly allowList: AllowList;
 }
@@ -59,6 +60,8 @@ export class SecureSession extends Duplex {
   private inBytes = 0;
   private pending: { length: number; epoch: number; counter: number } | null = null;
   private goodbyeReceived = false;
+  /** Message bytes queued for the reader since it last asked for more; bounds inbound memory. */
+  private queuedBytes = 0;
   private readonly maxBody: number;
   private readonly unsubscribe: () => void;
 
@@ -73,8 +76,8 @@ export class SecureSession extends Duplex {
     this.peer = init.peer;
     this.stream = init.stream;
     this.limits = init.limits;
-    this.send$ = new TransportCipher(init.keys.sendKey);
-    this.recv = new TransportCipher(init.keys.receiveKey);
+    this.send$ = new TransportCipher(init.keys.sendKey, init.cipher);
+    this.recv = new TransportCipher(init.keys.receiveKey, init.cipher);
     this.maxBody = Math.max(BATCH_BYTES, 5 + init.limits.maxMessageBytes) + TAG_BYTES;
     this.unsubscribe = init.allowList.onRevoke((revoked) => {
       if (sameKey(revoked.publicKey, this.peer.publicKey)) {
@@ -155,6 +158,7 @@ export class SecureSession extends Duplex {
   }
 
   override _read(): void {
+    this.queuedBytes = 0;
     if (this.stream.isPaused()) this.stream.resume();
   }
 
@@ -274,9 +278,12 @@ export class SecureSession extends Duplex {
       const length = plain.readUInt32BE(at);
       if (length > this.limits.maxMessageBytes || at + 4 + length > plain.length) throw noiseError('NOISE_PROTOCOL_ERROR', 'a message runs past its record');
       more = this.push(plain.subarray(at + 4, at + 4 + length));
+      this.queuedBytes += length;
       at += 4 + length;
     }
-    if (!more) this.stream.pause();
+    // Object mode counts messages, not bytes: also stop reading at highWaterMark bytes, so a
+    // reader that stalls holds at most that plus one record, and the sender sees backpressure.
+    if (!more || this.queuedBytes >= this.limits.highWaterMark) this.stream.pause();
   }
 
   /** A record whose counter is not the next one: a replay or a reordering if authentic, else garbage. */

@@ -95,7 +95,7 @@ export async function tappedPair(kind: Kind): Promise<{ client: Socket; server: 
 
 /** Splits what an initiator sent into its handshake bytes and its records (first version offered, no retry). */
 export function initiatorRecords(bytes: Buffer): Buffer[] {
-  let at = 6; // "CEPN" | 1 | version
+  let at = 5 + bytes[4]!; // "CEPN" | n | n versions
   for (let frame = 0; frame < 2; frame++) at += 2 + bytes.readUInt16BE(at);
   const records: Buffer[] = [];
   while (at + 13 <= bytes.length) {

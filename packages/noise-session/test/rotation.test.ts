@@ -14,9 +14,9 @@ async function dial(key: StaticKeyPair, serverList: AllowList, versions: { diale
       staticKey: key,
       allowList: allowing(bob),
       peer: 'bob',
-      ...(versions.dialer ? { _versions: versions.dialer } : {}),
+      ...(versions.dialer ? { versions: versions.dialer } : {}),
     }),
-    secureResponder(server, { localName: 'bob', staticKey: bob.key, allowList: serverList, ...(versions.listener ? { _versions: versions.listener } : {}) }),
+    secureResponder(server, { localName: 'bob', staticKey: bob.key, allowList: serverList, ...(versions.listener ? { versions: versions.listener } : {}) }),
   ]);
   for (const result of results) {
     if (result.status !== 'fulfilled') continue;
@@ -93,6 +93,22 @@ describe('handshake versions', () => {
     const key = generateKeyPair();
     const [dialer] = await dial(key, new AllowList({ alice: key.publicKey }), { dialer: [2, 1], listener: [1, 2] });
     expect(session(dialer).peer.version).toBe(2);
+  });
+
+  it.each([1, 2])('carries messages with version %i alone', async (version) => {
+    const key = generateKeyPair();
+    const [dialer, listener] = await dial(key, new AllowList({ alice: key.publicKey }), { dialer: [version], listener: [version] });
+    expect(session(listener).peer.version).toBe(version);
+    session(dialer).send(Buffer.from(`v${version}`));
+    expect((await reader(session(listener)).next()).toString()).toBe(`v${version}`);
+  });
+
+  it('refuses an unknown version in its own list (NOISE_INVALID_OPTIONS)', async () => {
+    const key = generateKeyPair();
+    const { client } = await socketPair('tcp');
+    await expect(secureInitiator(client, { localName: 'alice', staticKey: key, allowList: allowing(bob), peer: 'bob', versions: [9] })).rejects.toMatchObject({
+      code: 'NOISE_INVALID_OPTIONS',
+    });
   });
 
   it('refuses with NOISE_VERSION_UNSUPPORTED on both sides when no version is shared', async () => {

@@ -250,6 +250,24 @@ describe.each(KINDS)('encrypted sessions over %s', (kind) => {
     expect((await failed).code).toBe('NOISE_REPLAY');
   });
 
+  it('stops reading the stream while its reader stalls, so the sender sees backpressure', async () => {
+    const r = await pair(kind, alice, bob);
+    const a = ok(r.initiator);
+    const b = ok(r.responder);
+    const message = Buffer.alloc(1024 * 1024, 1);
+    const count = 24;
+    let refused = false;
+    for (let i = 0; i < count; i++) refused = !a.send(message) || refused;
+    expect(refused).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the sockets move what they will
+    // Nothing was read: the session holds at most highWaterMark (1 MiB) plus one record's
+    // messages; the rest waits in the kernel and in the sender's buffer.
+    expect(b.readableLength).toBeLessThanOrEqual(2);
+    expect(a.writableLength).toBeGreaterThan(0);
+    const inbox = reader(b);
+    for (let i = 0; i < count; i++) expect((await inbox.next()).length).toBe(message.length);
+  });
+
   it('fails a stream cut without a goodbye with NOISE_CONNECTION_LOST', async () => {
     const r = await pair(kind, alice, bob);
     const b = ok(r.responder);
