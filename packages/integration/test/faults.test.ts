@@ -132,13 +132,15 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
       expect(request.error_note).toMatch(/AUTH_FAILED.*did not prove it holds the configured key/);
     }
     const fatal = (await ceh(earth, 'saturn'))['tp_fatal'];
-    expect(fatal).toMatchObject({ severity: 'error' });
     expect(fatal!.note).toMatch(/AUTH_FAILED/);
+    // The first refusal of a mount is told at error, the same refusal again (a redial) at warn.
+    expect(await earth.waitForLog((l) => l['topic'] === 'tp_fatal' && String(l['note']).includes('AUTH_FAILED'))).toMatchObject({ severity: 'error' });
     // A call made while a redial is scheduled is refused at once. (One made while a redial is
     // dialling would be queued and then cancelled.) After four failed redials the next one is
     // 128 beats away, a window the call cannot miss.
     await until(async () => (await earth.net('/net/organs/invoke/requests/saturn')).value, (r) => Number(r.retries ?? 0) >= 4 && r.retry_beat !== undefined, "earth's invoke request to wait between redials");
     await expect(earth.invoke('saturn', 'add', 41)).rejects.toThrow(/400.*INVOKE_NOT_READY/);
+    expect(await earth.waitForLog((l) => l['topic'] === 'tp_fatal' && l['severity'] === 'warn')).toMatchObject({ msg: 'cei fact' });
 
     // The refusal is about earth's key: luna, holding the right one, is served by the same saturn.
     const luna = await startLuna(harness, via, address);

@@ -23,6 +23,8 @@ export class UdpChannel implements ChannelV1 {
   private readonly listeners = new Set<(event: ChannelEventV1) => void>();
   private readonly window: ReplayWindow;
   private closing: Promise<void> | undefined;
+  /** The far side's session as its last HELLO told it (a dialled channel reports changes). */
+  private remoteSession: string | undefined;
 
   constructor(
     readonly info: ChannelInfoV1,
@@ -31,7 +33,10 @@ export class UdpChannel implements ChannelV1 {
     private readonly route: Route,
     private readonly transmit: Transmit,
     private readonly release: () => Promise<void>,
+    /** This provider instance's session id, carried in every HELLO this channel sends. */
+    private readonly session: string,
   ) {
+    this.remoteSession = info.remoteSession;
     // Starting from the wall clock (ms × 1024) keeps sequence numbers rising across
     // restarts of the sender, so a receiver's window still refuses datagrams from an
     // earlier run that an attacker recorded (unless the receiver restarted too).
@@ -77,9 +82,13 @@ export class UdpChannel implements ChannelV1 {
     return this.closing;
   }
 
-  /** Sends the empty HELLO that makes the listener create its side of the channel. */
+  /**
+   * Sends a HELLO carrying this provider's session: from the dialler it makes the listener create
+   * its side of the channel; from the listener it tells the dialler which process answers (a
+   * listener that restarted sends it when a datagram of a channel it does not know arrives).
+   */
   announce(): void {
-    this.post(HELLO, new Uint8Array(0));
+    this.post(HELLO, Buffer.from(this.session, 'utf8'));
   }
 
   /** A datagram the provider authenticated for this channel. */
@@ -97,6 +106,15 @@ export class UdpChannel implements ChannelV1 {
     if (parsed.type === BYE) {
       this.finish(`remote closed: ${parsed.payload.toString('utf8')}`);
       void this.release();
+      return;
+    }
+    if (parsed.type === HELLO) {
+      const id = sessionOf(parsed.payload);
+      // A dialled channel learns (and re-learns, after the listener restarted) the far session.
+      if (id !== undefined && this.info.initiator && id !== this.remoteSession) {
+        this.remoteSession = id;
+        this.emit({ type: 'session', id });
+      }
       return;
     }
     if (parsed.type !== DATA) return;
@@ -177,4 +195,11 @@ export class UdpChannel implements ChannelV1 {
       }
     }
   }
+}
+
+/** A session id as a HELLO carries it (32 hex digits); anything else (an older peer's empty HELLO) is none. */
+export function sessionOf(payload: Uint8Array): string | undefined {
+  if (payload.length !== 32) return undefined;
+  const id = Buffer.from(payload).toString('utf8');
+  return /^[0-9a-f]{32}$/.test(id) ? id : undefined;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import {
   CepError,
@@ -9,7 +10,7 @@ import {
   type ProviderV1,
 } from '@cep/transport/provider';
 import { formatAddress, parseAddress } from './address.ts';
-import { UdpChannel } from './channel.ts';
+import { UdpChannel, sessionOf } from './channel.ts';
 import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram.ts';
 import { type ResolvedUdpOptions, type UdpOptions, checkName, resolveUdpOptions } from './options.ts';
 
@@ -69,9 +70,11 @@ export function udp(input: UdpOptions): ProviderV1 {
   const channels = new Set<UdpChannel>();
   const listeners = new Set<ListenerV1>();
   let closed = false;
+  // This provider instance's session (a process start): told in every HELLO, so a peer can tell a restart.
+  const session = randomBytes(16).toString('hex');
 
-  function info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string) {
-    return { provider: options.id, peer, mode, mount, initiator, remoteAddress, maxFrameBytes: options.maxFrameBytes };
+  function info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string) {
+    return { provider: options.id, peer, mode, mount, initiator, remoteAddress, maxFrameBytes: options.maxFrameBytes, ...(remoteSession !== undefined ? { remoteSession } : {}) };
   }
 
   return {
@@ -117,6 +120,7 @@ export function udp(input: UdpOptions): ProviderV1 {
           released ??= (channels.delete(channel), closeSocket(socket));
           return released;
         },
+        session,
       );
       socket.on('message', (buf, rinfo) => {
         const parsed = check(options, buf, rinfo);
@@ -174,7 +178,7 @@ export function udp(input: UdpOptions): ProviderV1 {
             return;
           }
           const created: UdpChannel = new UdpChannel(
-            info(parsed.sender, parsed.mode, parsed.mount, false, remoteAddress),
+            info(parsed.sender, parsed.mode, parsed.mount, false, remoteAddress, parsed.type === HELLO ? sessionOf(parsed.payload) : undefined),
             here,
             options.keys.get(parsed.sender)!,
             { sender: options.localPeer, target: parsed.sender, mode: parsed.mode, mount: parsed.mount },
@@ -183,12 +187,15 @@ export function udp(input: UdpOptions): ProviderV1 {
               accepted.delete(id);
               channels.delete(created);
             },
+            session,
           );
           channel = created;
           accepted.set(id, channel);
           channels.add(channel);
           channel.deliver(parsed, remoteAddress);
           onChannel(channel);
+          // Tell the dialler which process this is (after a restart: a new session).
+          channel.announce();
           return;
         }
         channel.deliver(parsed, remoteAddress);

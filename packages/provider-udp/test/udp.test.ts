@@ -183,3 +183,46 @@ describe('listener refusals', () => {
     expect(byProvider).toEqual(['PROTOCOL_ERROR']);
   });
 });
+
+describe('sessions', () => {
+  it('each side learns the other provider instance\'s session from the HELLOs', async () => {
+    const s = await saturn();
+    const dialled = await earth().open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode: 'earth', address: s.listener.address });
+    const events: string[] = [];
+    dialled.onEvent((e) => e.type === 'session' && events.push(e.id));
+    await until(2000, () => s.accepted.length === 1 && events.length === 1);
+    expect(s.accepted[0]!.info.remoteSession).toMatch(/^[0-9a-f]{32}$/);
+    expect(events[0]).toMatch(/^[0-9a-f]{32}$/);
+    expect(events[0]).not.toBe(s.accepted[0]!.info.remoteSession);
+  });
+
+  it('a listener restarted behind the same port tells its new session; the same session again tells nothing', async () => {
+    // The first "process": a bare socket that answers HELLOs (so it can vanish without a BYE).
+    const first = createSocket('udp4');
+    await new Promise<void>((r) => first.bind(0, '127.0.0.1', () => r()));
+    const address = `127.0.0.1:${first.address().port}`;
+    const reply = { sender: 'saturn', target: 'earth', mode: 'mirror', mount: 'gauges' };
+    let seq = Date.now() * 1024;
+    const hello = (to: { port: number }, id: string, via: Socket) => via.send(encode(key, reply, 2, seq++, Buffer.from(id)), to.port, '127.0.0.1');
+    const heard = new Promise<{ port: number }>((resolve) => first.once('message', (_, rinfo) => resolve(rinfo)));
+    const dialled = await earth().open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode: 'earth', address });
+    const events: string[] = [];
+    dialled.onEvent((e) => e.type === 'session' && events.push(e.id));
+    const dialler = await heard;
+    hello(dialler, 'a'.repeat(32), first);
+    hello(dialler, 'a'.repeat(32), first);
+    await until(2000, () => events.length === 1);
+    // kill -9: no BYE; a new process binds the same port.
+    await new Promise<void>((r) => first.close(() => r()));
+    const restarted = udp({ localPeer: 'saturn', keys: { earth: key } });
+    cleanups.push(() => restarted.close());
+    const accepted: ChannelV1[] = [];
+    await restarted.listen!({ address }, (ch) => accepted.push(ch));
+    dialled.send(Buffer.from('after the restart'));
+    await until(2000, () => events.length === 2);
+    expect(events[0]).toBe('a'.repeat(32));
+    expect(events[1]).toMatch(/^[0-9a-f]{32}$/);
+    expect(events[1]).not.toBe(events[0]);
+    expect(accepted).toHaveLength(1);
+  });
+});
