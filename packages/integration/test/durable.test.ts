@@ -161,7 +161,7 @@ describe('kill -9 of durable peers under load', () => {
 describe('replaying a stopped peer\'s store', () => {
   it('opened offline, it gives the digest the peer served at its last beat, beat for beat replayed', withPeers(60_000, async (harness) => {
     const { saturn, address } = await startSaturn(harness, 'tcp');
-    const { earth, file } = await startEarth(harness, 'tcp', address);
+    const { earth } = await startEarth(harness, 'tcp', address);
     await untilActive(earth);
     await drive(earth, 1, 12);
     const { digest } = await untilMirrored(earth, saturn);
@@ -179,7 +179,6 @@ describe('replaying a stopped peer\'s store', () => {
     } finally {
       store.close();
     }
-    void file;
   }, durable), 70_000);
 });
 
