@@ -83,7 +83,6 @@ describe('kill -9 of durable peers under load', () => {
   const seed = Number(process.env['CEP_DURABLE_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 
   it(`${KILLS} kills at seeded random moments (seed ${seed}) during a mirror and an invoke load: every restart opens, nothing acknowledged is lost, nothing applied twice, the copy converges`, withPeers(540_000, async (harness: PeerHarness) => {
-    // eslint-disable-next-line no-console
     console.log(`durable kill test: seed ${seed} (rerun with CEP_DURABLE_SEED=${seed})`);
     const random = seeded(seed);
     const sat = await startSaturn(harness, 'tcp', { fixedPort: true });
@@ -143,7 +142,6 @@ describe('kill -9 of durable peers under load', () => {
     await until(async () => acked.length, (n) => n >= ackedAtEnd + 3, "the load to carry on after the last restart", 60_000);
     stopLoad = true;
     await load;
-    // eslint-disable-next-line no-console
     console.log(`durable kill test: ${attempted.length} calls, ${acked.length} acknowledged; restarts ${JSON.stringify(restarts)}`);
 
     const log = await tickLog(peers.saturn);
