@@ -82,8 +82,7 @@ describe('kill -9 of durable peers under load', () => {
   const KILLS = 20;
   const seed = Number(process.env['CEP_DURABLE_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 
-  it(`${KILLS} kills at seeded random moments (seed ${seed}) during a mirror and an invoke load: every restart opens, nothing acknowledged is lost, nothing applied twice, the copy converges`, withPeers(280_000, async (harness: PeerHarness) => {
-    // eslint-disable-next-line no-console
+  it(`${KILLS} kills at seeded random moments (seed ${seed}) during a mirror and an invoke load: every restart opens, nothing acknowledged is lost, nothing applied twice, the copy converges`, withPeers(540_000, async (harness: PeerHarness) => {
     console.log(`durable kill test: seed ${seed} (rerun with CEP_DURABLE_SEED=${seed})`);
     const random = seeded(seed);
     const sat = await startSaturn(harness, 'tcp', { fixedPort: true });
@@ -93,10 +92,11 @@ describe('kill -9 of durable peers under load', () => {
     await untilActive(peers.earth);
 
     // The load: earth invokes `tick k` on saturn (k = 1, 2, …), saturn's branch mirrors to earth.
-    // An answered call is acknowledged: its effect must survive every later kill. A call that
-    // failed (a peer died) is retried only if saturn's log shows it was not applied, checked
-    // once both peers are up again — the test's own at-most-once, so a duplicate in the log can
-    // only come from the peers (a replayed frame run again, a beat applied twice).
+    // Each k is called once, never retried (a call that failed or timed out may still have
+    // run: its outcome is unknown), so a `tick k` line twice in saturn's log can only come from
+    // the peers — a frame run again after a restart, a beat applied twice. An answered call is
+    // acknowledged: its effect must survive every later kill.
+    const attempted: number[] = [];
     const acked: number[] = [];
     let next = 1;
     let paused: Promise<void> | undefined;
@@ -104,27 +104,18 @@ describe('kill -9 of durable peers under load', () => {
     const load = (async () => {
       while (!stopLoad) {
         if (paused !== undefined) await paused;
-        let failed = false;
+        const k = next++;
+        attempted.push(k);
         try {
-          const answer = await peers.earth.invoke('saturn', 'tick', next);
-          if (answer['status'] === 'ok' && answer['result'] === String(next)) {
-            acked.push(next);
-            next++;
+          const answer = await peers.earth.invoke('saturn', 'tick', k);
+          if (answer['status'] === 'ok' && answer['result'] === String(k)) {
+            acked.push(k);
             continue;
           }
-          failed = true;
         } catch {
-          failed = true;
+          // earth was killed under the call
         }
-        if (failed) {
-          if (paused !== undefined) await paused;
-          await sleep(20);
-          try {
-            if ((await tickLog(peers.saturn)).includes(`tick ${next}`)) next++;
-          } catch {
-            // saturn is being restarted: look again
-          }
-        }
+        await sleep(20);
       }
     })();
 
@@ -134,7 +125,7 @@ describe('kill -9 of durable peers under load', () => {
       const waitMs = Math.floor(random() * 400);
       const ackedBefore = acked.length;
       // Let the load make progress, then kill at the drawn moment.
-      await until(async () => acked.length, (n) => n > ackedBefore, `the load to make progress before kill ${kill + 1}`);
+      await until(async () => acked.length, (n) => n > ackedBefore, `the load to make progress before kill ${kill + 1}`, 60_000);
       await sleep(waitMs);
       let release!: () => void;
       paused = new Promise<void>((resolve) => (release = resolve));
@@ -148,29 +139,27 @@ describe('kill -9 of durable peers under load', () => {
       release();
     }
     const ackedAtEnd = acked.length;
-    await until(async () => acked.length, (n) => n >= ackedAtEnd + 3, 'the load to carry on after the last restart');
+    await until(async () => acked.length, (n) => n >= ackedAtEnd + 3, "the load to carry on after the last restart", 60_000);
     stopLoad = true;
     await load;
-    // eslint-disable-next-line no-console
-    console.log(`durable kill test: ${acked.length} calls acknowledged; restarts ${JSON.stringify(restarts)}`);
+    console.log(`durable kill test: ${attempted.length} calls, ${acked.length} acknowledged; restarts ${JSON.stringify(restarts)}`);
 
     const log = await tickLog(peers.saturn);
     const applied = log.map((line) => Number(line.split(' ')[1]));
-    // Nothing applied twice, in call order, and every acknowledged call is there.
+    // Nothing applied twice, nothing that was not called, every acknowledged call is there.
     expect(new Set(applied).size).toBe(applied.length);
-    expect(applied).toEqual([...applied].sort((a, b) => a - b));
+    for (const k of applied) expect(attempted).toContain(k);
     for (const k of acked) expect(applied).toContain(k);
-    expect(applied).toEqual(Array.from({ length: applied.length }, (_, i) => i + 1));
     // The copy converges on saturn's branch.
     await untilMirrored(peers.earth, peers.saturn);
-    expect(await copyOf(peers.earth)).toEqual(afterTicks(applied.length));
-  }, durable), 300_000);
+    expect((await peers.earth.net(`${COPY}/log`)).value).toEqual(log);
+  }, durable), 560_000);
 });
 
 describe('replaying a stopped peer\'s store', () => {
   it('opened offline, it gives the digest the peer served at its last beat, beat for beat replayed', withPeers(60_000, async (harness) => {
     const { saturn, address } = await startSaturn(harness, 'tcp');
-    const { earth, file } = await startEarth(harness, 'tcp', address);
+    const { earth } = await startEarth(harness, 'tcp', address);
     await untilActive(earth);
     await drive(earth, 1, 12);
     const { digest } = await untilMirrored(earth, saturn);
@@ -188,7 +177,6 @@ describe('replaying a stopped peer\'s store', () => {
     } finally {
       store.close();
     }
-    void file;
   }, durable), 70_000);
 });
 

@@ -220,6 +220,9 @@ class DurableStore implements Store {
   ) {
     this.appendedBeat = recovery.lastBeat;
     this.durableBeat = recovery.lastBeat;
+    // The journal's beats count towards the next snapshot, or a peer restarted more often than
+    // every snapshotEvery beats would never snapshot and its journal (and restart time) would grow.
+    this.beatsSinceSnapshot = recovery.replayedBeats;
     // From now on, so writes made before attach() join the first journaled beat.
     this.tracker = trackChanges(tree);
   }

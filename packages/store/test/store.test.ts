@@ -107,6 +107,21 @@ describe('recovery', () => {
     store.close();
   });
 
+  it('counts the journal\'s beats towards the next snapshot, so a peer restarted often still snapshots', () => {
+    const dir = tempDir();
+    for (let run = 0; run < 4; run++) {
+      const store = openStore({ engine: fileEngine({ dir }), snapshotEvery: 10 });
+      const runtime = workloadRuntime(store.tree);
+      store.attach(runtime);
+      runtime.run(6);
+      store.close();
+    }
+    const store = openStore({ engine: fileEngine({ dir }) });
+    expect(store.recovery).toMatchObject({ lastBeat: 23, snapshotBeat: 19, replayedBeats: 4 });
+    expect(fullState(store.tree)).toBe(fullState(referenceTree(23)));
+    store.close();
+  });
+
   it('a snapshot taken before any beat keeps the tree and the next beat stays 0', () => {
     const engine = memoryEngine();
     const store = openStore({ engine });
