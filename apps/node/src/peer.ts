@@ -215,6 +215,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
             status: outcome.status,
             ...(outcome.result !== undefined ? { result: valueToJson(outcome.result) } : {}),
             ...(outcome.note !== undefined ? { note: outcome.note } : {}),
+            ...(outcome.code !== undefined ? { code: outcome.code } : {}),
             beats: outcome.beat - started.beat,
             ms: Math.round((performance.now() - started.at) * 10) / 10,
           };

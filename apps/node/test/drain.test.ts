@@ -61,3 +61,16 @@ describe('graceful stop of a caller', () => {
     expect(record?.child('code')?.value?.value).toBe('INVOKE_CALLER_SHUTDOWN');
   });
 });
+
+describe('graceful stop of a callee', () => {
+  it('a call that reaches a draining callee is answered 200 with status reject and code INVOKE_SHUTTING_DOWN (nothing ran)', async () => {
+    const saturn = await start({ peer: 'saturn', beat_ms: 2, keys: { earth: { hex: KEY_HEX } }, peer_policy: { default_enclave: 'lab' }, listen: { tcp: '127.0.0.1:0' }, invoke: [{ name: 'add', module: ADD }] }, false);
+    const earth = await start({ peer: 'earth', beat_ms: 2, keys: { saturn: { hex: KEY_HEX } }, peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }] }, false);
+    await until(() => earth.tree.getValue('/net/organs/invoke/requests/saturn/state')?.value === 'active', "earth's invoke request to go active");
+    expect(await post(earth, '41')).toMatchObject({ status: 200, body: { status: 'ok', result: '42' } });
+    saturn.organs.invoke.drain();
+    const refused = await post(earth, '41');
+    expect(refused).toMatchObject({ status: 200, body: { status: 'reject', code: 'INVOKE_SHUTTING_DOWN' } });
+    expect((refused.body as { note?: string }).note).toMatch(/nothing ran/);
+  });
+});

@@ -67,7 +67,8 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
     const acknowledged: string[] = [];
     for (let trial = 0; trial < 3; trial++) {
       const { saturn, address } = await startSaturn(harness, via, { extra: calleeHandlers(harness) });
-      const { earth } = await startEarth(harness, via, address, { mirror: false, file: `earth-${trial}.json` });
+      // 20 ms beats: POST /invoke waits 200 beats, at least 4 s, well past the 1.2 s handler.
+      const earth = await harness.start(harness.writeConfig(`earth-${trial}.json`, peerConfig('earth', { beat_ms: 20, keys: { saturn: { hex: KEY } }, peers: [{ name: 'saturn', provider: via, address }] })));
       await untilActive(earth);
       const answer = earth.invoke('saturn', 'slow', 1200);
       const started = () => Promise.resolve(readdirSync(harness.dir).filter((f) => f.startsWith('started-')).length);
@@ -107,8 +108,9 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
     expect(record.filter((id) => late.some((a) => a['id'] === id))).toEqual([]);
     expect(record).toEqual([warm['id'], fresh['id']]);
     expectOnceEach(harness, [warm['id'], fresh['id']]);
-    // Saturn refused them, typed, and said so.
-    await until(async () => saturn.logs.filter((l) => l['topic'] === 'tp_inv_reject' && String(l['note']).includes('expired')).length, (n) => n === 50, 'saturn to log 50 expired refusals');
+    // Saturn refused each of them, typed, and said so (a fresh try refused as expired adds its own line).
+    const refused = (id: string) => saturn.logs.some((l) => l['topic'] === 'tp_inv_reject' && String(l['note']).includes(id) && String(l['note']).includes('expired'));
+    await until(async () => late.filter((a) => !refused(a['id'])).length, (n) => n === 0, 'saturn to log an expired refusal for each of the 50 calls');
   }));
 
   it('SIGTERM of the caller with a pending POST /invoke: a typed 503 SHUTTING_DOWN answer, not a reset; the caller exits 0', withPeers(45_000, async (harness) => {

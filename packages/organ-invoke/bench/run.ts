@@ -25,19 +25,20 @@ interface Side {
   invoke: InvokeOrgan;
 }
 
-function side(name: string, provider: ProviderV1, addressOf: (peer: string) => string | undefined): Side {
+function side(name: string, provider: ProviderV1, addressOf: (peer: string) => string | undefined, recordSubmissions = false): Side {
   const runtime = createRuntime();
   const manager = createTransportManager(runtime, { localNode: name, providers: [provider], addressOf, peerKey: () => KEY });
   // A generous window: the bench keeps many calls in flight on one request.
-  return { runtime, manager, invoke: installInvoke(runtime, manager, { maxPending: 1 << 16 }) };
+  return { runtime, manager, invoke: installInvoke(runtime, manager, { maxPending: 1 << 16, recordSubmissions }) };
 }
 
-async function setup(transport: 'memory' | 'tcp'): Promise<{ earth: Side; saturn: Side; stop: () => Promise<void> }> {
+/** `memory+rec`: over memory, earth records its submissions as inputs (replayable caller). */
+async function setup(transport: 'memory' | 'memory+rec' | 'tcp'): Promise<{ earth: Side; saturn: Side; stop: () => Promise<void> }> {
   let earth: Side;
   let saturn: Side;
-  if (transport === 'memory') {
+  if (transport !== 'tcp') {
     const network = memoryNetwork();
-    earth = side('earth', memory({ network, peer: 'earth', mode: 'reliable' }), (p) => p);
+    earth = side('earth', memory({ network, peer: 'earth', mode: 'reliable' }), (p) => p, transport === 'memory+rec');
     saturn = side('saturn', memory({ network, peer: 'saturn', mode: 'reliable' }), (p) => p);
     await saturn.manager.listen('memory', 'saturn');
   } else {
@@ -214,8 +215,9 @@ const load = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
 console.log(`load before: ${load()}`);
 const rows: string[] = [];
 let tcpRow: { perSecond: number; p50: number; p99: number; cpuMicros: number } | undefined;
+const memoryRows = new Map<string, { perSecond: number; p50: number; cpuMicros: number }>();
 
-for (const transport of ['memory', 'tcp'] as const) {
+for (const transport of ['memory', 'memory+rec', 'tcp'] as const) {
   const { earth, stop } = await setup(transport);
   await throughput(earth, Number(process.env.W ?? 500), 64); // warm-up
   const N = Number(process.env.N ?? 5000);
@@ -232,7 +234,13 @@ for (const transport of ['memory', 'tcp'] as const) {
     ].join('  '),
   );
   if (transport === 'tcp') tcpRow = { perSecond: t.perSecond, p50: pct(l.micros, 50), p99: pct(l.micros, 99), cpuMicros: t.cpuMicros };
+  else memoryRows.set(transport, { perSecond: t.perSecond, p50: pct(l.micros, 50), cpuMicros: t.cpuMicros });
   await stop();
+}
+{
+  const plain = memoryRows.get('memory')!;
+  const rec = memoryRows.get('memory+rec')!;
+  rows.push(`ratio memory+rec ÷ memory (recorded submissions): throughput ${(rec.perSecond / plain.perSecond).toFixed(2)}×, RTT p50 ${(rec.p50 / plain.p50).toFixed(2)}×, CPU per call ${(rec.cpuMicros / plain.cpuMicros).toFixed(2)}×`);
 }
 {
   await msgpackrRpc(Number(process.env.W ?? 500), 64, 100); // warm-up

@@ -61,6 +61,8 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
     // that was paused past it refuses them instead of running them late.
     beatMs: config.beat_ms,
     clockSkewMs: config.clock_skew_ms,
+    // POST /invoke submits between beats: recorded as inputs, so this peer's calls replay from its log.
+    recordSubmissions: true,
   });
   for (const { name, handler } of ctx.handlers) {
     invoke.expose(handlerSignal(name), (call) => handler.run(call));
