@@ -1,6 +1,6 @@
 /** Payload fingerprints, chunking and chunk encryption for cell values. */
 import type { Name } from '@cep/cells';
-import { AEAD_MODE, aeadOpen, aeadSeal, nonceLength } from './aead.ts';
+import { AEAD_MODE, aeadOpen, aeadSealTo, nonceLength } from './aead.ts';
 import { blake3Chunk, CHUNK_LEN } from './blake3-chunk.ts';
 import type { FrameWriter } from './frame-writer.ts';
 import { countReserved, reserveBytes } from './alloc-meter.ts';
@@ -99,7 +99,7 @@ export function writeChunkRecords(frame: FrameWriter, startKey: () => void, data
       out.lengthPrefixed(nonce);
       blake3Into(key, 0, keyLength, aadHash, 0);
       out.bytes(aadHash);
-      out.bytes(aeadSeal(mode, aead.key, nonce, piece, key));
+      aeadSealTo(out, mode, aead.key, nonce, piece, key);
       frame.endRecord();
       continue;
     }
