@@ -11,7 +11,8 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { chacha20poly1305, hchacha, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { openSmall, sealSmall, SMALL_AEAD_MAX } from './chacha-small.ts';
+import { openSmall, sealSmall, sealSmallInto, SMALL_AEAD_MAX } from './chacha-small.ts';
+import type { ByteWriter } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { blake3Keyed } from './hash.ts';
 
@@ -104,6 +105,19 @@ export function aeadSeal(mode: number, key: Uint8Array, nonce: Uint8Array, plain
   out.set(tail, head.length);
   out.set(cipher.getAuthTag(), head.length + tail.length);
   return out;
+}
+
+/** {@link aeadSeal} appended to `out` (sealed in place on the small-data path: no intermediate array). */
+export function aeadSealTo(out: ByteWriter, mode: number, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): void {
+  checkKey(key);
+  if (!small(mode, nonce, plaintext.length)) {
+    out.bytes(aeadSeal(mode, key, nonce, plaintext, aad));
+    return;
+  }
+  const params = mode === AEAD_MODE.xchacha20poly1305 ? xchachaToChacha(key, nonce) : { key, nonce };
+  const at = out.length;
+  out.skip(plaintext.length + TAG_BYTES);
+  sealSmallInto(params.key, params.nonce, plaintext, aad, out.window(0, out.length), at);
 }
 
 /** Decrypts (same paths as {@link aeadSeal}); a wrong tag throws `AEAD_TAG_FAILED`. */

@@ -227,14 +227,19 @@ function setup(key: Uint8Array, nonce: Uint8Array): void {
 
 /** RFC 8439 seal: ciphertext ‖ tag, for a 32-byte key and a 12-byte nonce. */
 export function sealSmall(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-  setup(key, nonce);
   const out = new Uint8Array(plaintext.length + 16);
-  xorStream(plaintext, out, 0);
-  polyPadded(aad, 0, aad.length);
-  polyPadded(out, 0, plaintext.length);
-  polyFinish(aad.length, plaintext.length);
-  out.set(tag, plaintext.length);
+  sealSmallInto(key, nonce, plaintext, aad, out, 0);
   return out;
+}
+
+/** {@link sealSmall} into `out[at, at + plaintext.length + 16)` (which must not overlap the inputs). */
+export function sealSmallInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, at: number): void {
+  setup(key, nonce);
+  xorStream(plaintext, out, at);
+  polyPadded(aad, 0, aad.length);
+  polyPadded(out, at, at + plaintext.length);
+  polyFinish(aad.length, plaintext.length);
+  out.set(tag, at + plaintext.length);
 }
 
 /**

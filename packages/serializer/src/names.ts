@@ -13,6 +13,10 @@ const REFERENCE_KIND = 2n << 56n;
 /** The reference allocates interned ids from page 1 slot 1: 0x1001, 0x1002, … */
 const FIRST_LOCAL = 0x1001n;
 
+/** Wire bytes of names without references, by name key: a pure function, bounded like CODE_MEMO. */
+const PURE_NAMES = new Map<string, Uint8Array>();
+const PURE_NAMES_LIMIT = 1 << 16;
+
 /** Assigns frame-local ids to reference names while a frame is written. */
 export class NameTableWriter {
   private readonly ids = new Map<string, bigint>();
@@ -34,16 +38,26 @@ export class NameTableWriter {
 
   private readonly encoded = new Map<string, Uint8Array>();
 
-  /** The 17 wire bytes of a name, encoded once per frame. */
+  /**
+   * The 17 wire bytes of a name (shared: callers copy them, never write into them). A name
+   * of words, acronyms and numbers encodes the same in every frame and is kept process-wide;
+   * one holding a reference is encoded once per frame, when its frame-local id is assigned
+   * (the order of those calls is part of the output).
+   */
   nameBytes(n: Name): Uint8Array {
-    let bytes = this.encoded.get(n.key);
+    const pure = n.domain.code !== undefined && n.tag.code !== undefined;
+    let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded.get(n.key);
     if (bytes === undefined) {
-      const out = new ByteWriter(17);
-      out.u64(this.code(n.domain));
-      out.u64(this.code(n.tag));
-      out.u8(n.tag.glob || n.domain.glob ? 1 : 0);
-      bytes = out.result();
-      this.encoded.set(n.key, bytes);
+      bytes = new Uint8Array(17);
+      const view = new DataView(bytes.buffer);
+      view.setBigUint64(0, this.code(n.domain), true);
+      view.setBigUint64(8, this.code(n.tag), true);
+      bytes[16] = n.tag.glob || n.domain.glob ? 1 : 0;
+      if (!pure) this.encoded.set(n.key, bytes);
+      else {
+        if (PURE_NAMES.size >= PURE_NAMES_LIMIT) PURE_NAMES.clear();
+        PURE_NAMES.set(n.key, bytes);
+      }
     }
     return bytes;
   }

@@ -1,9 +1,9 @@
 /** Payload fingerprints, chunking and chunk encryption for cell values. */
 import type { Name } from '@cep/cells';
-import { AEAD_MODE, aeadOpen, aeadSeal, nonceLength } from './aead.ts';
+import { AEAD_MODE, aeadOpen, aeadSealTo, nonceLength } from './aead.ts';
 import { blake3Chunk, CHUNK_LEN } from './blake3-chunk.ts';
 import type { FrameWriter } from './frame-writer.ts';
-import { reserveBytes } from './alloc-meter.ts';
+import { countReserved, reserveBytes } from './alloc-meter.ts';
 import { serializerError } from './errors.ts';
 import { blake3, blake3Into, blake3Keyed } from './hash.ts';
 import type { NameTableWriter } from './names.ts';
@@ -99,7 +99,7 @@ export function writeChunkRecords(frame: FrameWriter, startKey: () => void, data
       out.lengthPrefixed(nonce);
       blake3Into(key, 0, keyLength, aadHash, 0);
       out.bytes(aadHash);
-      out.bytes(aeadSeal(mode, aead.key, nonce, piece, key));
+      aeadSealTo(out, mode, aead.key, nonce, piece, key);
       frame.endRecord();
       continue;
     }
@@ -153,6 +153,15 @@ export function assemblePayload(
   }
   if (offset !== expectedSize) throw serializerError('CHUNK_INCOMPLETE', `payload chunks cover ${offset} of ${expectedSize} bytes`);
   // Every chunk checked: `offset` bytes are backed by the chunks' own data.
+  if (chunks.length === 1) {
+    // One sealed chunk (every small value under AEAD): its plaintext is the payload, no second copy.
+    const record = chunks[0]!;
+    const c = scanChunk(record.body, 0, record.body.length, scan, lenient);
+    if (c.aeadMode !== AEAD_MODE.none) {
+      countReserved(c.size);
+      return aeadOpen(c.aeadMode, aeadKey!, record.body.subarray(c.nonceStart, c.nonceEnd), record.body.subarray(c.dataStart, c.dataEnd), record.key);
+    }
+  }
   const out = reserveBytes(offset);
   offset = 0;
   for (const record of chunks) {

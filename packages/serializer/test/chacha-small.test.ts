@@ -2,7 +2,7 @@ import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { openSmall, sealSmall, SMALL_AEAD_MAX } from '../src/chacha-small.ts';
+import { openSmall, sealSmall, sealSmallInto, SMALL_AEAD_MAX } from '../src/chacha-small.ts';
 import { aeadOpen, aeadSeal, portableAead } from '../src/aead.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -52,6 +52,17 @@ describe('the small-message ChaCha20-Poly1305', () => {
         expect(hex(openSmall(key, nonce, sealed, aad)!)).toBe(hex(plaintext));
       },
     ), { numRuns: 400 });
+  });
+
+  it('seals in place at any offset of a larger buffer, leaving the bytes around it alone', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: SMALL_AEAD_MAX }), fc.uint8Array({ maxLength: 80 }), fc.nat(40), (plaintext, aad, at) => {
+      const key = new Uint8Array(32).fill(5);
+      const nonce = new Uint8Array(12).fill(6);
+      const out = new Uint8Array(at + plaintext.length + 16 + 7).fill(0xee);
+      sealSmallInto(key, nonce, plaintext, aad, out, at);
+      expect(hex(out.subarray(at, at + plaintext.length + 16))).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
+      expect([...out.subarray(0, at), ...out.subarray(at + plaintext.length + 16)].every((b) => b === 0xee)).toBe(true);
+    }), { numRuns: 200 });
   });
 
   it('refuses any changed bit of the ciphertext, the tag, the associated data, the key or the nonce', () => {
