@@ -60,8 +60,12 @@ export class SecureSession extends Duplex {
   private inBytes = 0;
   private pending: { length: number; epoch: number; counter: number } | null = null;
   private goodbyeReceived = false;
-  /** Message bytes queued for the reader since it last asked for more; bounds inbound memory. */
-  private queuedBytes = 0;
+  /**
+   * Set when the reader's buffer is full: no further record is opened (and the stream is
+   * paused) until the reader asks for more. Bytes the stream already handed over wait, still
+   * sealed, in `inChunks`, so a stalled reader holds at most one record's messages unsealed.
+   */
+  private readPaused = false;
   private readonly maxBody: number;
   private readonly unsubscribe: () => void;
 
@@ -70,7 +74,9 @@ export class SecureSession extends Duplex {
       readableObjectMode: true,
       writableObjectMode: false,
       writableHighWaterMark: init.limits.highWaterMark,
-      readableHighWaterMark: 256,
+      // Counted in messages: push() reports full as soon as one is waiting, so a reader that
+      // stalls holds the messages of one record (at most one large message), never more.
+      readableHighWaterMark: 1,
       decodeStrings: true,
     });
     this.peer = init.peer;
@@ -158,8 +164,10 @@ export class SecureSession extends Duplex {
   }
 
   override _read(): void {
-    this.queuedBytes = 0;
-    if (this.stream.isPaused()) this.stream.resume();
+    if (!this.readPaused) return;
+    this.readPaused = false;
+    this.openBuffered();
+    if (!this.readPaused && this.stream.isPaused()) this.stream.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -219,8 +227,13 @@ export class SecureSession extends Duplex {
   private readonly onData = (chunk: Buffer): void => {
     this.inChunks.push(chunk);
     this.inBytes += chunk.length;
+    this.openBuffered();
+  };
+
+  /** Opens the complete records buffered so far, until the reader's buffer is full. */
+  private openBuffered(): void {
     try {
-      while (!this.destroyed) {
+      while (!this.destroyed && !this.readPaused) {
         if (this.pending === null) {
           if (this.inBytes < RECORD_HEADER_BYTES) return;
           const header = this.takeBytes(RECORD_HEADER_BYTES);
@@ -239,7 +252,7 @@ export class SecureSession extends Duplex {
     } catch (error) {
       this.destroy(error as CepError);
     }
-  };
+  }
 
   private readonly onStreamEnd = (): void => {
     // After the remote's goodbye an end is expected; a write of ours that still fails reports itself.
@@ -277,13 +290,15 @@ export class SecureSession extends Duplex {
       if (at + 4 > plain.length) throw noiseError('NOISE_PROTOCOL_ERROR', 'a record ends inside a message length');
       const length = plain.readUInt32BE(at);
       if (length > this.limits.maxMessageBytes || at + 4 + length > plain.length) throw noiseError('NOISE_PROTOCOL_ERROR', 'a message runs past its record');
-      more = this.push(plain.subarray(at + 4, at + 4 + length));
-      this.queuedBytes += length;
+      more = this.push(plain.subarray(at + 4, at + 4 + length)) && more;
       at += 4 + length;
     }
-    // Object mode counts messages, not bytes: also stop reading at highWaterMark bytes, so a
-    // reader that stalls holds at most that plus one record, and the sender sees backpressure.
-    if (!more || this.queuedBytes >= this.limits.highWaterMark) this.stream.pause();
+    // The reader has enough: open nothing more and stop the stream, so the kernel buffers
+    // fill and the sender sees backpressure.
+    if (!more) {
+      this.readPaused = true;
+      this.stream.pause();
+    }
   }
 
   /** A record whose counter is not the next one: a replay or a reordering if authentic, else garbage. */
