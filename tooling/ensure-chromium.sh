@@ -16,17 +16,6 @@ if find_chromium >/dev/null; then
   find_chromium
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "ensure-chromium: chromium is missing and this user cannot run apt-get; install it (apt-get install -y chromium) or set CHROME_PATH to a Chromium/Chrome binary" >&2
-    exit 1
-  fi
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-chromium: no apt-get here; install Chromium with this system's package manager or set CHROME_PATH to a Chromium/Chrome binary" >&2
-  exit 1
-fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+. "$(dirname "$0")/apt-install.sh"
+apt_install ensure-chromium chromium "set CHROME_PATH to a Chromium/Chrome binary" --no-install-recommends
 find_chromium || { echo "ensure-chromium: installed chromium but it is not on PATH" >&2; exit 1; }

@@ -1,34 +1,12 @@
-import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { encodeKey, peerIdentity, secureInitiator, secureResponder } from '../src/index.ts';
-import { allowing, node, reader } from './helpers.ts';
-
-/** Two in-memory Duplex ends joined back to back: no socket at all. */
-function memoryPair(): [Duplex, Duplex] {
-  let left!: Duplex;
-  let right!: Duplex;
-  const end = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      read() {},
-      write(chunk: Buffer, _encoding, callback) {
-        peer().push(Buffer.from(chunk));
-        callback();
-      },
-      final(callback) {
-        peer().push(null);
-        callback();
-      },
-    });
-  left = end(() => right);
-  right = end(() => left);
-  return [left, right];
-}
+import { allowing, duplexPair, node, reader } from './helpers.ts';
 
 describe('sessions over any Duplex', () => {
   it('runs over an in-memory duplex pair and reports the peer identity for /net', async () => {
     const alice = node('alice');
     const bob = node('bob');
-    const [a, b] = memoryPair();
+    const [a, b] = duplexPair();
     const [dialer, listener] = await Promise.all([
       secureInitiator(a, { localName: 'alice', staticKey: alice.key, allowList: allowing(bob), peer: 'bob' }),
       secureResponder(b, { localName: 'bob', staticKey: bob.key, allowList: allowing(alice) }),

@@ -1,38 +1,10 @@
-import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { secureInitiator, secureResponder } from '../src/index.ts';
-import { allowing, node, reader } from './helpers.ts';
+import { allowing, duplexPair, node, reader } from './helpers.ts';
 
 const alice = node('alice');
 const bob = node('bob');
-
-/** Two in-memory ends that re-cut every write at the given points, so records straddle chunks arbitrarily. */
-function choppingPair(cuts: readonly number[]): [Duplex, Duplex] {
-  let left!: Duplex;
-  let right!: Duplex;
-  let turn = 0;
-  const end = (peer: () => Duplex): Duplex =>
-    new Duplex({
-      read() {},
-      write(chunk: Buffer, _encoding, callback) {
-        let at = 0;
-        while (at < chunk.length) {
-          const step = Math.max(1, cuts[turn++ % cuts.length]!);
-          peer().push(Buffer.from(chunk.subarray(at, at + step)));
-          at += step;
-        }
-        callback();
-      },
-      final(callback) {
-        peer().push(null);
-        callback();
-      },
-    });
-  left = end(() => right);
-  right = end(() => left);
-  return [left, right];
-}
 
 describe('record framing', () => {
   it('delivers every message intact and in order whatever the sizes and however the stream is cut', async () => {
@@ -42,7 +14,7 @@ describe('record framing', () => {
         fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 8 }),
         fc.boolean(),
         async (sizes, cuts, oneBurst) => {
-          const [a, b] = choppingPair(cuts);
+          const [a, b] = duplexPair(cuts);
           const [dialer, listener] = await Promise.all([
             secureInitiator(a, { localName: 'alice', staticKey: alice.key, allowList: allowing(bob), peer: 'bob', rekeyAfterRecords: 3 }),
             secureResponder(b, { localName: 'bob', staticKey: bob.key, allowList: allowing(alice) }),

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Duplex, type Readable } from 'node:stream';
 import { AllowList, generateKeyPair, type StaticKeyPair } from '../src/index.ts';
 
 export type Kind = 'tcp' | 'unix';
@@ -140,4 +140,34 @@ export function reader(session: Readable): { next: () => Promise<Buffer>; ended:
     },
     ended: async () => (await iterator.next()).done === true,
   };
+}
+
+/**
+ * Two in-memory Duplex ends joined back to back: no socket at all. With `cuts`, every write is
+ * re-cut at those lengths (in turn), so records straddle chunks arbitrarily.
+ */
+export function duplexPair(cuts: readonly number[] = []): [Duplex, Duplex] {
+  let left!: Duplex;
+  let right!: Duplex;
+  let turn = 0;
+  const end = (peer: () => Duplex): Duplex =>
+    new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        if (cuts.length === 0) peer().push(Buffer.from(chunk));
+        for (let at = 0; cuts.length > 0 && at < chunk.length; ) {
+          const step = Math.max(1, cuts[turn++ % cuts.length]!);
+          peer().push(Buffer.from(chunk.subarray(at, at + step)));
+          at += step;
+        }
+        callback();
+      },
+      final(callback) {
+        peer().push(null);
+        callback();
+      },
+    });
+  left = end(() => right);
+  right = end(() => left);
+  return [left, right];
 }
