@@ -1,5 +1,5 @@
 /**
- * Bundles split across beats: the source sends at most `beatBytes` of parts per beat, the
+ * Bundles split across beats: the source sends about `beatBytes` of frames per beat, the
  * receiver stages them as they come and applies the bundle whole. Random part and beat
  * budgets, channel breaks and receiver restarts; a replay of the receiver's inbound log; an
  * invoke on another mount while a large mirror streams.
@@ -194,7 +194,8 @@ describe('bundles split across beats', () => {
 
   it('a replay of the receiver inbound log gives the same tree digest after every beat, across a break and a source restart', async () => {
     const network = memoryNetwork();
-    const saturn = peer('saturn', network, { partBytes: 900, beatBytes: 3000 });
+    // beatBytes counts encoded frames: about three of these parts (~10 KB each with the test's policy) per beat.
+    const saturn = peer('saturn', network, { partBytes: 900, beatBytes: 30_000 });
     await saturn.manager.listen('memory', 'saturn');
     seed(saturn.tree, 6, 15);
     const setup = (runtime: Runtime, manager: TransportManager): void => {
