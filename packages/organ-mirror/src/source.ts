@@ -7,15 +7,16 @@
  * from this epoch gets the unacknowledged bundles again, in order; any other receiver gets a
  * new epoch and a snapshot.
  *
- * Work is bounded per beat: a slice packs and sends at most `beatBytes` (estimated frame
- * bytes) of parts, and yields; a bundle bigger than that is packed lazily, part by part, over
+ * Work is bounded per beat: a slice packs and sends about `beatBytes` of parts (real frame
+ * bytes, counted as each part is encoded; the last may cross it by less than a part), and
+ * yields; a bundle bigger than that is packed lazily, part by part, over
  * the next beats, while the receiver decodes and stages the parts already sent. Each store's
  * children are listed when the walk reaches it and each part is frozen when it is packed, so
  * the parts may see different beats of a branch that keeps changing; the last part therefore
  * carries a delta of everything that changed while the walk ran (the change log, sealed again
  * at the end), and the bundle as a whole brings the branch to its state at the beat of that
- * last part. Byte estimates come from the cells, never from a clock, so a replay packs and
- * sends the same parts at the same beats.
+ * last part. Part sizes are estimated from the cells and the per-beat budget counts encoded
+ * bytes, never a clock, so a replay packs and sends the same parts at the same beats.
  */
 import { parsePath, type Name, type TreeChange } from '@cep/cells';
 import { CepError } from '@cep/errors';
@@ -31,7 +32,7 @@ interface SealedBundle {
   readonly seq: number;
   readonly snapshot: boolean;
   readonly firstBeat: number;
-  /** The messages packed so far, in order, and their estimated frame bytes (the per-beat budget counts these). */
+  /** The messages packed so far, in order, and the bytes of each one's frame as last sent. */
   readonly parts: FrozenCell[];
   readonly sizes: number[];
   /** Parts handed to the current channel, and parts the receiver said it staged from it. */
@@ -42,6 +43,9 @@ interface SealedBundle {
 }
 
 type Sub = Extract<Message, { kind: 'sub' }>;
+
+/** How many beats' budget (`beatBytes`) of frames the source may have sent and the receiver not yet staged. */
+const AHEAD_BEATS = 4;
 
 /** Serving one receiver. */
 export class Publication {
@@ -216,9 +220,12 @@ export class Publication {
 
   /**
    * Sends what the current channel has not had yet, oldest bundle first, packing parts of a
-   * bundle still being packed as they are needed, at most `beatBytes` (estimated) per beat —
-   * but always at least one part, so a part larger than the budget still goes. Returns
-   * `again` when parts are left for the next beat.
+   * bundle still being packed as they are needed, until `beatBytes` of real frame bytes went
+   * this beat (so the last part may cross it by less than one part, and a part larger than the
+   * budget still goes). Each part is encoded here, with the mount's policy, so the budget counts
+   * what goes on the wire; the length is a pure function of the part and the policy, so a
+   * replay sends the same parts at the same beats. Returns `again` when parts are left for the
+   * next beat.
    */
   private sendPending(beat: number): SliceVerdict | undefined {
     const budget = this.env.options.beatBytes;
@@ -227,20 +234,22 @@ export class Publication {
       const bundle = this.bundles.get(seq)!;
       const unsent = bundle.next < bundle.parts.length || bundle.packing !== undefined;
       for (;;) {
+        if (bundle.next === bundle.parts.length && bundle.packing === undefined) break;
+        if (spent >= budget) return 'again';
+        // Never more than `AHEAD_BEATS` beats' budget of frames ahead of what the receiver has
+        // staged, so its captures do not decode a burst of parts; its `got` wakes this slice
+        // again. (Its transport admits 256 KiB per mount per beat by default: 4 × 64 KiB.)
+        if (bundle.next > bundle.staged && this.unstagedBytes(bundle) >= AHEAD_BEATS * budget) return undefined;
         if (bundle.next === bundle.parts.length) {
-          if (bundle.packing === undefined) break;
-          if (spent >= budget) return 'again';
           this.packMore(bundle, beat);
           continue;
         }
-        const size = bundle.sizes[bundle.next]!;
-        if (spent > 0 && spent + size > budget) return 'again';
-        // Never more than two beats' budget ahead of what the receiver has staged, so its
-        // captures do not decode a burst of parts; its `got` wakes this slice again.
-        if (bundle.next > bundle.staged && this.unstagedBytes(bundle) + size > 2 * budget) return undefined;
+        let bytes: number;
         try {
           // After a reconnect the parts go again from the first: the receiver stages whole bundles only.
-          this.mount.sendBranch(bundle.parts[bundle.next]!);
+          const frame = this.mount.encodeBranch(bundle.parts[bundle.next]!);
+          this.mount.sendFrame(frame);
+          bytes = frame.length;
         } catch (error) {
           const code = error instanceof CepError ? error.code : 'SEND_FAILED';
           this.env.emit(TOPIC.sendFailed, 'error', `mirror ${this.mountName}: bundle ${seq} part ${bundle.next + 1} not sent (${code}): ${(error as Error).message}`, this.peer);
@@ -254,7 +263,8 @@ export class Publication {
           this.env.timers.at(beat, () => this.episode.wake());
           return undefined;
         }
-        spent += size;
+        bundle.sizes[bundle.next] = bytes;
+        spent += bytes;
         bundle.next++;
       }
       if (unsent) this.episode.bundle(seq, { sent_beat: v.n(beat) });
@@ -262,6 +272,7 @@ export class Publication {
     return undefined;
   }
 
+  /** Frame bytes sent on this channel and not yet staged by the receiver. */
   private unstagedBytes(bundle: SealedBundle): number {
     let bytes = 0;
     for (let i = bundle.staged; i < bundle.next; i++) bytes += bundle.sizes[i]!;
@@ -297,7 +308,7 @@ export class Publication {
       const index = bundle.parts.length + 1;
       // `parts` is known only on the last part; earlier ones say 0 ("more follow").
       bundle.parts.push(buildBundlePart({ ...head, part: index, parts: last ? index : 0 }, part.ops));
-      bundle.sizes.push(part.estimatedBytes);
+      bundle.sizes.push(0);
     };
     for (;;) {
       const next = packing.parts.next();

@@ -1,5 +1,5 @@
 /**
- * Bundles split across beats: the source sends at most `beatBytes` of parts per beat, the
+ * Bundles split across beats: the source sends about `beatBytes` of frames per beat, the
  * receiver stages them as they come and applies the bundle whole. Random part and beat
  * budgets, channel breaks and receiver restarts; a replay of the receiver's inbound log; an
  * invoke on another mount while a large mirror streams.
@@ -192,9 +192,46 @@ describe('bundles split across beats', () => {
     expect(earth.tree.get(`${SRC}/g3/f7`)!.created).toBe(commit);
   });
 
+  it('the per-beat budget counts encoded frame bytes: parts go until beatBytes is reached, no further', async () => {
+    const network = memoryNetwork();
+    // A 900-byte part estimate encodes to several KB here, so counting estimates would send ~30 parts a beat.
+    const BUDGET = 25_000;
+    const saturn = peer('saturn', network, { partBytes: 900, beatBytes: BUDGET });
+    await saturn.manager.listen('memory', 'saturn');
+    const earth = peer('earth', network, {});
+    seed(saturn.tree, 20, 20);
+    fileRequest(earth.tree, 'r1');
+    const sent = new Map<number, number[]>();
+    let watched: unknown;
+    for (let i = 0; i < 300 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
+      const mount = saturn.manager.mounts().find((m) => m.mode === 'mirror');
+      if (mount !== undefined && mount !== watched) {
+        watched = mount;
+        const send = mount.sendFrame.bind(mount);
+        mount.sendFrame = (frame, options) => {
+          const beat = saturn.runtime.beat;
+          sent.set(beat, [...(sent.get(beat) ?? []), frame.length]);
+          return send(frame, options);
+        };
+      }
+      await settle();
+      earth.runtime.step();
+      await settle();
+      saturn.runtime.step();
+    }
+    expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+    expect(sourceBundle(saturn, 1, 'parts')).toBeGreaterThan(20);
+    const perBeat = [...sent.values()];
+    // Before its last frame, a beat had sent less than the budget (a control frame may ride along).
+    for (const frames of perBeat) expect(frames.slice(0, -1).reduce((a, b) => a + b, 0)).toBeLessThan(BUDGET + 4_000);
+    // And the budget is used: some beats send several parts, up to it.
+    expect(perBeat.some((frames) => frames.length >= 2 && frames.reduce((a, b) => a + b, 0) >= BUDGET)).toBe(true);
+  });
+
   it('a replay of the receiver inbound log gives the same tree digest after every beat, across a break and a source restart', async () => {
     const network = memoryNetwork();
-    const saturn = peer('saturn', network, { partBytes: 900, beatBytes: 3000 });
+    // beatBytes counts encoded frames: about three of these parts (~10 KB each with the test's policy) per beat.
+    const saturn = peer('saturn', network, { partBytes: 900, beatBytes: 30_000 });
     await saturn.manager.listen('memory', 'saturn');
     seed(saturn.tree, 6, 15);
     const setup = (runtime: Runtime, manager: TransportManager): void => {

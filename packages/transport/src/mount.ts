@@ -53,6 +53,12 @@ export interface Mount {
   readonly queuedFrames: number;
   /** Encodes `cell` with the mount's negotiated serializer policy and sends it. */
   sendBranch(cell: Cell, options?: SendOptions): SendOutcome;
+  /**
+   * Encodes `cell` exactly as {@link Mount.sendBranch} would, without sending it: for an organ
+   * that budgets its sends in real frame bytes (then hands the frame to {@link Mount.sendFrame}).
+   * The length is a pure function of the branch and the negotiated policy, so replay counts the same.
+   */
+  encodeBranch(cell: Cell): Uint8Array;
   /** Sends an already encoded frame. */
   sendFrame(frame: Uint8Array, options?: SendOptions): SendOutcome;
   /** Closes the channel; the schema stays so a reconfigure is cheap. */
@@ -158,7 +164,11 @@ export class MountImpl implements Mount {
 
   sendBranch(cell: Cell, options: SendOptions = {}): SendOutcome {
     this.assertSendable();
-    return this.sendFrame(encodeBranch(cell, this.policy, { beat: this.runtime.beat }), options);
+    return this.sendFrame(this.encodeBranch(cell), options);
+  }
+
+  encodeBranch(cell: Cell): Uint8Array {
+    return encodeBranch(cell, this.policy, { beat: this.runtime.beat });
   }
 
   sendFrame(frame: Uint8Array, options: SendOptions = {}): SendOutcome {
