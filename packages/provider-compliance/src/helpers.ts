@@ -1,4 +1,4 @@
-import type { ChannelEventV1, ChannelV1 } from '@cep/transport/provider';
+import type { ChannelEventV1, ChannelV1 } from '@cep/provider-spec';
 
 /** Rejects after `ms` so no compliance test can hang on a provider that never answers. */
 export function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {

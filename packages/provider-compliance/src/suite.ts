@@ -1,5 +1,5 @@
 import { describe, expect, it, afterEach } from 'vitest';
-import { CepError, PROVIDER_SPEC_V1, type ChannelV1, type ListenerV1 } from '@cep/transport/provider';
+import { CepError, PROVIDER_SPEC_V1, type ChannelV1, type ListenerV1 } from '@cep/provider-spec';
 import { indexOf, leaked, patterned, reader, record, resources, sameBytes, sleep, until, within } from './helpers.ts';
 import type { ComplianceEnv, ComplianceOptions, SessionCompliance } from './types.ts';
 

@@ -1,4 +1,4 @@
-import type { ProviderV1 } from '@cep/transport/provider';
+import type { ProviderV1 } from '@cep/provider-spec';
 import type { Relay } from './relay.ts';
 
 /** What `setup()` hands the suite: two providers that trust each other, and where to listen. */

@@ -2,7 +2,7 @@
 // for `ready`), one receiver pulling `frames()`, both in this thread. Each send copies
 // the frame, so MB/s is bounded by memcpy for large frames and by per-frame overhead
 // (copy allocation, iterator promise) for small ones. Prints numbers; asserts nothing.
-import type { ChannelV1 } from '@cep/transport/provider';
+import type { ChannelV1 } from '@cep/provider-spec';
 import { memory, memoryNetwork } from '../src/index.ts';
 
 const cases = [

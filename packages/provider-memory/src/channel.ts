@@ -1,4 +1,4 @@
-import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, ProviderV1, SendResultV1 } from '@cep/transport/provider';
+import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, ProviderV1, SendResultV1 } from '@cep/provider-spec';
 import { memoryError } from './errors.ts';
 import type { ResolvedMemoryOptions } from './options.ts';
 import { FrameCopier } from './copy.ts';

@@ -1,4 +1,4 @@
-import { CepError, type ProviderErrorCode } from '@cep/transport/provider';
+import { CepError, type ProviderErrorCode } from '@cep/provider-spec';
 
 /**
  * Codes raised by the memory provider: the shared provider codes plus two of its own.

@@ -1,4 +1,4 @@
-import type { ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { MemoryChannel, type RaisableEvent } from './channel.ts';
 import { memoryError } from './errors.ts';
 import { channelsOf } from './provider.ts';

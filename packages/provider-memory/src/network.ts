@@ -1,4 +1,4 @@
-import type { ChannelV1, RejectionV1 } from '@cep/transport/provider';
+import type { ChannelV1, RejectionV1 } from '@cep/provider-spec';
 import { memoryError } from './errors.ts';
 import type { MemoryChannel } from './channel.ts';
 import type { ResolvedMemoryOptions } from './options.ts';

@@ -1,4 +1,4 @@
-import { PROVIDER_SPEC_V1, type ChannelV1, type ListenOptionsV1, type ListenerV1, type OpenRequestV1, type ProviderV1, type RejectionV1 } from '@cep/transport/provider';
+import { PROVIDER_SPEC_V1, type ChannelV1, type ListenOptionsV1, type ListenerV1, type OpenRequestV1, type ProviderV1, type RejectionV1 } from '@cep/provider-spec';
 import { MemoryChannel } from './channel.ts';
 import { memoryError, type MemoryErrorCode } from './errors.ts';
 import { networkState, type Endpoint, type Host } from './network.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 import { memoryHooks, memoryNetwork } from '@cep/provider-memory';
 import { codeOf, events, indexOf, numbered, pair, provider, puller } from './util.ts';
 

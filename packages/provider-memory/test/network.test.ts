@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChannelV1, RejectionV1 } from '@cep/transport/provider';
+import type { ChannelV1, RejectionV1 } from '@cep/provider-spec';
 import { memory, memoryHooks, memoryNetwork, MEMORY_RELIABLE_CAPS, MEMORY_UNRELIABLE_CAPS, type MemoryOptions } from '@cep/provider-memory';
 import { events, indexOf, numbered, pair, provider, puller } from './util.ts';
 

@@ -1,5 +1,5 @@
 import { afterEach } from 'vitest';
-import type { ChannelEventV1, ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelEventV1, ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { memory, memoryNetwork, type MemoryNetwork, type MemoryOptions } from '@cep/provider-memory';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { ChannelV1 } from '@cep/transport/provider';
+import type { ChannelV1 } from '@cep/provider-spec';
 import { nats } from '../src/index.ts';
 import { startNatsServer } from '../src/testing.ts';
 

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
-import type { ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { tcp } from '@cep/provider-tcp';
 import { nats, type NatsDelivery } from '../src/index.ts';
 import { startNatsServer } from '../src/testing.ts';

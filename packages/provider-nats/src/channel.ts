@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/transport/provider';
+import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/provider-spec';
 import { RECONNECT_WAIT_MS, type ConnectionChange } from './connection.ts';
 import { TAG_BYTES, type SessionKeys } from './crypto.ts';
 import { natsError } from './errors.ts';

@@ -1,4 +1,4 @@
-import { CepError, type ProviderErrorCode } from '@cep/transport/provider';
+import { CepError, type ProviderErrorCode } from '@cep/provider-spec';
 
 /** Codes raised by the NATS provider: the shared provider codes plus its own. */
 export type NatsErrorCode = ProviderErrorCode | 'ADDRESS_IN_USE';

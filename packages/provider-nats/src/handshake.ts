@@ -10,7 +10,7 @@
  * it the channel's subjects), the mount and both nonces are bound to every proof and to
  * the HKDF-derived session keys. Either side may answer REJECT with a reason code.
  */
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 import { NONCE_BYTES, type SessionKeys, proof, randomNonce, sameBytes, sessionKeys, transcript } from './crypto.ts';
 import { natsError } from './errors.ts';
 import { MAX_NAME_BYTES } from './options.ts';

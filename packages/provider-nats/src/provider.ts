@@ -6,7 +6,7 @@ import {
   type ListenerV1,
   type OpenRequestV1,
   type ProviderV1,
-} from '@cep/transport/provider';
+} from '@cep/provider-spec';
 import { NatsChannel } from './channel.ts';
 import { mailbox } from './mailbox.ts';
 import { LazyConnection } from './connection.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import type { ChannelV1 } from '@cep/transport/provider';
+import type { ChannelV1 } from '@cep/provider-spec';
 import { nats } from '../src/index.ts';
 import { startNatsCluster, type NatsServer } from '../src/testing.ts';
 import { until } from './helpers.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '@nats-io/nkeys';
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 import { nats, type NatsCredentials } from '../src/index.ts';
 import { startNatsServer, type NatsServer } from '../src/testing.ts';
 import { collect, str, text, until } from './helpers.ts';

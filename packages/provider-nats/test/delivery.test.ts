@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 import { nats } from '../src/index.ts';
 import { natsServerBinary, startNatsServer, type NatsServer } from '../src/testing.ts';
 import { collect, connectedPair, until } from './helpers.ts';

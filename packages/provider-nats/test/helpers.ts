@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { nats, type NatsOptions } from '../src/index.ts';
 
 /** Waits until `check` holds, polling; throws after `ms` naming `what`. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { CepError, type ChannelV1, type RejectionV1 } from '@cep/transport/provider';
+import { CepError, type ChannelV1, type RejectionV1 } from '@cep/provider-spec';
 import { nats, type NatsRejectInfo } from '../src/index.ts';
 import { channelSubjects } from '../src/subjects.ts';
 import { startNatsServer, type NatsServer } from '../src/testing.ts';

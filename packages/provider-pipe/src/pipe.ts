@@ -1,4 +1,4 @@
-import type { ProviderV1 } from '@cep/transport/provider';
+import type { ProviderV1 } from '@cep/provider-spec';
 import { createStreamProvider, type StreamOptions } from '@cep/stream-session';
 import { bindPath, checkPath, releasePath } from './socket-file.ts';
 

@@ -1,6 +1,6 @@
 import { connect, type Server } from 'node:net';
 import { chmod, lstat, unlink } from 'node:fs/promises';
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 
 /** Longest Unix socket path that fits `sockaddr_un` on Linux and macOS, in bytes. */
 export const MAX_SOCKET_PATH_BYTES = 103;

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ProviderV1 } from '@cep/transport/provider';
+import type { ProviderV1 } from '@cep/provider-spec';
 import { pipe } from '../src/index.ts';
 
 let dir = '';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import type { ChannelV1 } from '@cep/transport/provider';
+import type { ChannelV1 } from '@cep/provider-spec';
 import { tcp } from '../src/index.ts';
 
 const key = randomBytes(32);

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 
 /** A parsed `host:port` (IPv6 as `[::1]:port`). */
 export interface HostPort {

@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
-import type { ProviderV1 } from '@cep/transport/provider';
+import type { ProviderV1 } from '@cep/provider-spec';
 import { createStreamProvider, type StreamOptions } from '@cep/stream-session';
 import { formatAddress, parseAddress } from './address.ts';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import type { ChannelEventV1 } from '@cep/transport/provider';
+import type { ChannelEventV1 } from '@cep/provider-spec';
 import { tcp } from '../src/index.ts';
 
 const cleanups: (() => unknown)[] = [];

@@ -3,7 +3,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChannelEventV1, ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelEventV1, ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { tcp, type TcpOptions } from '../src/index.ts';
 
 const key = randomBytes(32);

@@ -1,5 +1,5 @@
-import type { ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/transport/provider';
-import { CepError } from '@cep/transport/provider';
+import type { ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/provider-spec';
+import { CepError } from '@cep/provider-spec';
 import { BYE, DATA, HELLO, type Parsed, ReplayWindow, type Route, encode } from './datagram.ts';
 import type { ResolvedUdpOptions } from './options.ts';
 

@@ -1,4 +1,4 @@
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 import { MAX_DATAGRAM_BYTES, MAX_NAME_BYTES, FIXED_BYTES } from './datagram.ts';
 
 /** Something the provider dropped before it reached a channel (for logs and telemetry). */

@@ -8,7 +8,7 @@ import {
   type ListenerV1,
   type OpenRequestV1,
   type ProviderV1,
-} from '@cep/transport/provider';
+} from '@cep/provider-spec';
 import { formatAddress, parseAddress } from './address.ts';
 import { UdpChannel, sessionOf } from './channel.ts';
 import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { DATA, ReplayWindow, encode } from '../src/datagram.ts';
 import { MAX_UDP_FRAME_BYTES, udp, type UdpOptions, type UdpRejectInfo } from '../src/index.ts';
 

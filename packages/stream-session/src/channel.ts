@@ -1,4 +1,4 @@
-import type { ChannelEventV1, ChannelInfoV1, ChannelV1, CepError, SendResultV1 } from '@cep/transport/provider';
+import type { ChannelEventV1, ChannelInfoV1, ChannelV1, CepError, SendResultV1 } from '@cep/provider-spec';
 import type { Conn } from './conn.ts';
 import { TAG_BYTES, type SessionKeys, tag, verifyTag } from './crypto.ts';
 import { streamError } from './errors.ts';

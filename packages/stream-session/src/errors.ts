@@ -1,4 +1,4 @@
-import { CepError, type ProviderErrorCode } from '@cep/transport/provider';
+import { CepError, type ProviderErrorCode } from '@cep/provider-spec';
 
 /**
  * Codes raised by stream-session providers (tcp, pipe): the shared provider codes plus

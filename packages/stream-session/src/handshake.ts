@@ -1,4 +1,4 @@
-import { CepError } from '@cep/transport/provider';
+import { CepError } from '@cep/provider-spec';
 import type { Conn } from './conn.ts';
 import { NONCE_BYTES, type SessionKeys, nonce, proof, sameBytes, sessionKeys, transcript } from './crypto.ts';
 import { streamError } from './errors.ts';

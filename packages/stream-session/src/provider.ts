@@ -8,7 +8,7 @@ import {
   type ListenerV1,
   type OpenRequestV1,
   type ProviderV1,
-} from '@cep/transport/provider';
+} from '@cep/provider-spec';
 import { StreamChannel } from './channel.ts';
 import { Conn } from './conn.ts';
 import type { SessionKeys } from './crypto.ts';

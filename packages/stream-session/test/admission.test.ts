@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ProviderV1 } from '@cep/transport/provider';
+import type { ProviderV1 } from '@cep/provider-spec';
 import { HandshakeSlots, LOCAL_SOURCE, sourceOf, type Slot } from '../src/admission.ts';
 import { KEY, loopback, saturn, sleep, until } from './fixtures.ts';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type AddressInfo } from 'node:net';
-import type { ChannelV1, ListenerV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelV1, ListenerV1, ProviderV1 } from '@cep/provider-spec';
 import { Conn } from '../src/conn.ts';
 import { type SessionKeys, tag } from '../src/crypto.ts';
 import { dialHandshake } from '../src/handshake.ts';

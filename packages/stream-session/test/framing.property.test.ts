@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { ByteQueue } from '../src/bytes.ts';
 import { KEY, loopback, rawClient, record, saturn, sleep, until } from './fixtures.ts';
 

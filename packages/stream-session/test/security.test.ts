@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ChannelEventV1, ChannelV1, ProviderV1 } from '@cep/transport/provider';
+import type { ChannelEventV1, ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { KEY, loopback, rawClient, record, saturn, sleep, until } from './fixtures.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];

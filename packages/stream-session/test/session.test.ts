@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChannelV1 } from '@cep/transport/provider';
+import type { ChannelV1 } from '@cep/provider-spec';
 import { Conn } from '../src/conn.ts';
 import { proof, sameBytes, transcript } from '../src/crypto.ts';
 import { KEY, loopback, rawClient, saturn, until } from './fixtures.ts';

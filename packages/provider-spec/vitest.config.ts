@@ -1,0 +1,3 @@
+import { cepProject } from '../../tooling/vitest.shared.ts';
+
+export default cepProject('provider-spec');
