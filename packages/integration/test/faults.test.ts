@@ -127,10 +127,11 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
     const { earth } = await startEarth(harness, via, address, { key: WRONG_KEY });
     const states = await until(() => requestStates(earth), (s) => s.link === 'error' && s.invoke === 'error', "earth's link and invoke requests to end in error");
     expect(states.mirror).not.toBe('active');
-    const organs = (await earth.net('/net/organs')).value;
-    for (const request of [organs.link.requests['1'], organs.invoke.requests.saturn]) {
-      expect(request.error_note).toMatch(/AUTH_FAILED.*did not prove it holds the configured key/);
-    }
+    // A request shows its error note while it waits between redials (a redial in progress clears
+    // it), so the notes are read when both requests are in such a wait.
+    const refused = /AUTH_FAILED.*did not prove it holds the configured key/;
+    const organs = await until(async () => (await earth.net('/net/organs')).value, (o) => [o.link.requests['1'], o.invoke.requests.saturn].every((r) => refused.test(String(r.error_note))), "earth's link and invoke requests to show why they were refused");
+    for (const request of [organs.link.requests['1'], organs.invoke.requests.saturn]) expect(request.error_note).toMatch(refused);
     const fatal = (await ceh(earth, 'saturn'))['tp_fatal'];
     expect(fatal!.note).toMatch(/AUTH_FAILED/);
     // The first refusal of a mount is told at error, the same refusal again (a redial) at warn.
