@@ -4,21 +4,10 @@
 // JavaScript under node16 ESM and bundler resolution; the packages are ESM only, so the CommonJS
 // and node10 rows are not required). Needs `turbo run build` first. Prints one line a package.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { workspacePackages } from './workspace-packages.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-
-function publishable() {
-  const dirs = [];
-  for (const parent of ['packages', 'apps']) {
-    for (const entry of readdirSync(join(root, parent), { withFileTypes: true })) {
-      const file = join(root, parent, entry.name, 'package.json');
-      if (entry.isDirectory() && existsSync(file) && !JSON.parse(readFileSync(file, 'utf8')).private) dirs.push(join(parent, entry.name));
-    }
-  }
-  return dirs;
-}
 
 function run(cwd, args) {
   return new Promise((resolve) => {
@@ -42,7 +31,7 @@ async function check(dir) {
 }
 
 // Two at a time: each is mostly waiting on `npm pack`.
-const queue = publishable();
+const queue = workspacePackages().filter((pkg) => !pkg.manifest.private).map((pkg) => pkg.dir);
 let failures = 0;
 await Promise.all(
   [0, 1].map(async () => {

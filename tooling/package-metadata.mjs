@@ -4,23 +4,13 @@
 // must ship) are checked in CI and written with `--fix`, so a new package cannot forget them.
 //   node tooling/package-metadata.mjs          # check: lists each problem, exits 1 if any
 //   node tooling/package-metadata.mjs --fix    # rewrites the package.json files in place
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { workspacePackages } from './workspace-packages.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const fix = process.argv.includes('--fix');
 const problems = [];
-
-/** The workspace's package folders (pnpm-workspace.yaml lists packages/* and apps/*). */
-function packageDirs() {
-  const dirs = [];
-  for (const parent of ['packages', 'apps']) {
-    for (const entry of readdirSync(join(root, parent), { withFileTypes: true })) {
-      if (entry.isDirectory() && existsSync(join(root, parent, entry.name, 'package.json'))) dirs.push(join(parent, entry.name));
-    }
-  }
-  return dirs;
-}
 
 /** Adds `default` after `import` in every conditional export (require() of ESM works on Node ≥20.19, bundlers read `default`). */
 function withDefaultCondition(exports) {
@@ -37,8 +27,7 @@ function withDefaultCondition(exports) {
   return { next, changed };
 }
 
-for (const dir of packageDirs()) {
-  const file = join(root, dir, 'package.json');
+for (const { dir, file } of workspacePackages()) {
   const text = readFileSync(file, 'utf8');
   const pkg = JSON.parse(text);
   if (pkg.private) continue;

@@ -10,22 +10,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { name, type Value } from '@cep/cells';
 import type { Runtime } from '@cep/heartbeat';
-import type { PipelineInput } from './types.ts';
+import type { Submission } from './types.ts';
 
 /** Input kind of the per-runtime id seed (16 random bytes). */
 export const SEED_INPUT = 'inv.seed';
 /** Input kind of a submission made outside a beat. */
 export const SUBMIT_INPUT = 'inv.submit';
 
-/** What a recorded submission holds (the callback stays in memory: it is not data). */
-export interface RecordedSubmission {
-  readonly request: string;
-  readonly signal: string;
-  readonly target?: string;
-  readonly payload?: Value;
-  readonly timeoutBeats: number;
-  readonly pipeline?: PipelineInput;
-}
+/** What a recorded submission holds: the submission without its callback (that stays in memory: it is not data). */
+export type RecordedSubmission = Omit<Submission, 'onComplete'>;
 
 /** The per-runtime state of recorded submissions. */
 export interface SubmissionLog {
