@@ -141,6 +141,10 @@ describe('invoke ids', () => {
     const id = newInvokeId();
     expect(id).toMatch(/^inv-[0-9a-f]{32}$/);
     expect(newInvokeId()).not.toBe(id);
+    // Across several draws from the random source, every id is new and well formed.
+    const many = Array.from({ length: 1000 }, () => newInvokeId());
+    expect(new Set(many).size).toBe(1000);
+    for (const other of many) expect(other).toMatch(/^inv-[0-9a-f]{32}$/);
     expect(admitInvokeId(tree, id)).toBe(true);
     tree.setBeat(10);
     expect(admitInvokeId(tree, id)).toBe(false);
@@ -167,6 +171,46 @@ describe('invoke ids', () => {
       }
       expect(tree.get('/rt/security/seen')?.size ?? 0).toBe(model.size);
     }), { numRuns: 200 });
+  });
+
+  it('with a wide window, sweeps in batches yet decides exactly as a scan per id would (property)', () => {
+    const window = 40; // sweeps at most once per 5 beats
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 7 })), { maxLength: 80 }), (steps) => {
+      const tree = createTree();
+      const ids = Array.from({ length: 8 }, () => newInvokeId());
+      const model = new Map<string, number>();
+      let beat = 0;
+      for (const [advance, pick] of steps) {
+        beat += advance;
+        tree.setBeat(beat);
+        for (const [id, at] of model) if (at < beat - window) model.delete(id);
+        const expected = !model.has(ids[pick]!);
+        if (expected) model.set(ids[pick]!, beat);
+        expect(admitInvokeId(tree, ids[pick]!, window)).toBe(expected);
+        // Every id the model remembers is there with its stamp; anything more is already forgotten.
+        for (const child of tree.get('/rt/security/seen')!.children()) {
+          const at = Number((child.value as { value: bigint }).value);
+          const id = child.name.tag.text;
+          if (model.has(id)) expect(at).toBe(model.get(id));
+          else expect(at).toBeLessThan(beat - window);
+        }
+      }
+    }), { numRuns: 200 });
+  });
+
+  it('sweeps a wide window once per eighth of it, and stays bounded by the window and one eighth', () => {
+    const tree = createTree();
+    let sweeps = 0;
+    tree.subscribe((c) => c.type !== 'remove' && c.path.map((n) => n.tag.text).join('/') === 'rt/security/seen_cut' && sweeps++);
+    let most = 0;
+    for (let beat = 0; beat < 640; beat++) {
+      tree.setBeat(beat);
+      admitInvokeId(tree, newInvokeId(), 64);
+      most = Math.max(most, tree.get('/rt/security/seen')!.size);
+    }
+    expect(sweeps).toBeLessThanOrEqual(1 + Math.ceil(640 / 8));
+    expect(sweeps).toBeGreaterThan(640 / 8 - 10);
+    expect(most).toBeLessThanOrEqual(64 + 8 + 1);
   });
 
   it('records the cutoff it scanned for in /rt/security/seen_cut; a later beat removes expired ids once', () => {
