@@ -63,7 +63,8 @@ interface Outbox {
 /** The enclave name used for a peer whose enclave is not known (never a valid word, so never declared). */
 export const UNKNOWN_ENCLAVE = '(unknown)';
 
-const utf8 = (s: string): number => new TextEncoder().encode(s).length;
+/** UTF-8 length without encoding the text (submit checks every signal and target). */
+const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 export class Caller {
   private readonly pending = new Map<string, Pending>();
