@@ -75,7 +75,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   // doubling, split into columns once the count is known: far less garbage than 8 growing arrays.
   // Sized to the frame (a record takes at least 10 bytes), so a small frame does not pay for
   // zeroing a table made for a large one, and no frame reserves more than its size allows.
-  let rows = rowTable(8 * Math.max(4, Math.min(1024, Math.ceil(frame.length / 10))));
+  let rows = rowTable(8 * Math.max(4, Math.min(1024, Math.ceil(frame.length / 10))), true);
   let count = 0;
   const reader = new ByteReader(frame);
   let trailerRecord: { start: number; bodyStart: number; end: number; crc: number } | undefined;
@@ -163,10 +163,18 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
 }
 
 /** The reader's record table: 4 bytes an entry, counted (see alloc-meter.ts). */
-function rowTable(entries: number): Uint32Array {
+function rowTable(entries: number, scratchOk = false): Uint32Array {
   countReserved(entries * 4);
+  // The first table of a frame comes from one scratch array, reused by every read: the scan is
+  // synchronous and copies its rows out before returning, and an array of this size costs a
+  // native allocation (~4% of decoding a small frame). Grown tables (large frames) are fresh.
+  if (scratchOk && entries <= SCRATCH_ENTRIES) return scratchRows;
   return new Uint32Array(entries);
 }
+
+/** The scratch table's size: the largest first table (8 × 1024 entries, 32 KiB). */
+const SCRATCH_ENTRIES = 8 * 1024;
+const scratchRows = new Uint32Array(SCRATCH_ENTRIES);
 
 /** Which capability bit each record type needs (FORMAT.md §6.1). */
 const CAP_OF_TYPE: Readonly<Record<number, number>> = {
