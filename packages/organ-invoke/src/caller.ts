@@ -265,9 +265,11 @@ export class Caller {
         for (const { pending } of group) this.complete(pending.id, 'reject', { note: `could not send: ${(error as Error).message}`, refusedBy: 'sender' });
         continue;
       }
+      // One mount per outbox, so one session number for the whole group.
+      const session = this.sessionSeq(outbox.mount.path);
       for (const { pending } of group) {
         pending.sent = true;
-        pending.sentSession = this.sessionSeq(pending.mountPath);
+        pending.sentSession = session;
         if (this.tree.get(pending.record) !== undefined) this.tree.set([...pending.record, name('state')], text('sent'));
         this.runtime.ops.setState(pending.op, 'await', { note: `sent to ${pending.peer}; reply due by beat ${pending.deadline}` });
       }
