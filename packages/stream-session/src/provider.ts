@@ -9,9 +9,9 @@ import {
   type OpenRequestV1,
   type ProviderV1,
 } from '@cep/provider-spec';
-import { StreamChannel } from './channel.ts';
+import { type Established, StreamChannel } from './channel.ts';
 import { Conn } from './conn.ts';
-import type { SessionKeys } from './crypto.ts';
+import { GmacLink } from './gmac-link.ts';
 import { asCepError, streamError } from './errors.ts';
 import { HandshakeSlots, sourceOf, type Slot } from './admission.ts';
 import { SESSION_BYTES, acceptHandshake, dialHandshake, withDeadline } from './handshake.ts';
@@ -84,7 +84,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
     });
   }
 
-  async function establish(request: OpenRequestV1, key: Uint8Array, signal: AbortSignal | undefined): Promise<{ conn: Conn; keys: SessionKeys; session: string }> {
+  async function establish(request: OpenRequestV1, key: Uint8Array, signal: AbortSignal | undefined): Promise<Established> {
     const conn = await dial(request.address, signal);
     handshaking.add(conn);
     const onAbort = (): void => conn.destroy();
@@ -96,7 +96,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
         dialHandshake(conn, { localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key, session }),
       );
       if (closed) throw streamError('OPEN_ABORTED', `provider "${options.id}" closed during the handshake`);
-      return { conn, keys: dialled.keys, session: dialled.session };
+      return { link: new GmacLink(conn, dialled.keys, request.peer, options.maxFrameBytes), session: dialled.session };
     } catch (error) {
       conn.destroy();
       if (signal?.aborted) throw streamError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
@@ -121,7 +121,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
       if (key === undefined) {
         throw streamError('AUTH_FAILED', `no key is configured for peer "${request.peer}"; add it to the provider's keys`, { peer: request.peer });
       }
-      const { conn, keys, session: remoteSession } = await establish(request, key, request.signal);
+      const { link, session: remoteSession, identity } = await establish(request, key, request.signal);
       const channel = new StreamChannel(
         {
           provider: options.id,
@@ -138,7 +138,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
         (ch) => channels.delete(ch),
       );
       channels.add(channel);
-      channel.attach(conn, keys);
+      channel.attach(link, identity);
       return channel;
     },
 
@@ -218,7 +218,7 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
               (ch) => channels.delete(ch),
             );
             channels.add(channel);
-            channel.attach(conn, accepted.keys);
+            channel.attach(new GmacLink(conn, accepted.keys, accepted.peer, options.maxFrameBytes));
             onChannel(channel);
           },
           (error: unknown) => {
