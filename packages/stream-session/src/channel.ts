@@ -62,9 +62,7 @@ export class StreamChannel implements ChannelV1 {
   attach(link: Link, identity?: PeerIdentityV1): void {
     this.link = link;
     this.readPaused = false;
-    if (identity !== undefined && identity.publicKey !== this.current.remoteIdentity?.publicKey) {
-      this.current = { ...this.current, remoteIdentity: identity };
-    }
+    this.adopt(identity);
     const parked = this.parked;
     this.parked = [];
     this.parkedBytes = 0;
@@ -159,6 +157,13 @@ export class StreamChannel implements ChannelV1 {
     };
   }
 
+  /** Takes the identity the latest handshake proved (a roll-over may bring another key). */
+  private adopt(identity: PeerIdentityV1 | undefined): void {
+    if (identity !== undefined && identity.publicKey !== this.current.remoteIdentity?.publicKey) {
+      this.current = { ...this.current, remoteIdentity: identity };
+    }
+  }
+
   private async closeNow(reason: string): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closing';
@@ -239,6 +244,8 @@ export class StreamChannel implements ChannelV1 {
           this.backpressured = false;
           // Told before anything of the new connection (its frames, `ready`): a new id means the
           // peer restarted, and whoever reads our events must know that before the new traffic.
+          // The identity first too: whoever reads `session` reads `info.remoteIdentity` with it.
+          this.adopt(identity);
           this.emit({ type: 'session', id: session });
           this.attach(link, identity);
           if (this.state === 'open') this.emit({ type: 'ready' });
