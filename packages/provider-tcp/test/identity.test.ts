@@ -176,6 +176,57 @@ describe('tcp with public-key identities (Noise session)', () => {
   });
 });
 
+/**
+ * A relay that parses saturn → earth bytes (CHOICE, two handshake frames, then records) and
+ * sends record number `index` twice, as an attacker on the path would replay it.
+ */
+async function replayingRelay(target: string, index: number): Promise<string> {
+  const [host, port] = target.split(':');
+  const sockets: Socket[] = [];
+  const relay = createServer((inbound) => {
+    const outbound = connect({ host: host!, port: Number(port) });
+    sockets.push(inbound, outbound);
+    inbound.pipe(outbound);
+    let pending = Buffer.alloc(0);
+    // CHOICE ("CEPN" + version), then the responder's message and ACCEPT, each u16-length framed.
+    let stage: 'choice' | 'frame1' | 'frame2' | 'records' = 'choice';
+    let records = 0;
+    outbound.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        let size: number;
+        if (stage === 'choice') size = 5;
+        else if (stage !== 'records') size = pending.length >= 2 ? 2 + pending.readUInt16BE(0) : Infinity;
+        else size = pending.length >= 4 ? 13 + pending.readUInt32BE(0) : Infinity;
+        if (pending.length < size) return;
+        const piece = pending.subarray(0, size);
+        pending = pending.subarray(size);
+        inbound.write(piece);
+        if (stage === 'records' && records++ === index) inbound.write(piece);
+        stage = stage === 'choice' ? 'frame1' : stage === 'frame1' ? 'frame2' : 'records';
+      }
+    });
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+  cleanups.push(() => new Promise<void>((r) => (sockets.forEach((x) => x.destroy()), relay.close(() => r()))));
+  return `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+}
+
+describe('tcp identity records on a hostile path', () => {
+  it('refuses a replayed record with REPLAYED_FRAME: the frame is delivered once, then the channel dies', async () => {
+    const s = await saturn();
+    const earth = dialler();
+    // Record 0 is saturn's welcome (its session id); record 1 carries the first frame.
+    const local = await open(earth.provider, await replayingRelay(s.listener.address, 1));
+    const seen = events(local);
+    await until(2000, () => s.accepted.length === 1);
+    s.accepted[0]!.send(Buffer.from('once'));
+    expect(await firstFrame(local)).toBe('once');
+    await until(2000, () => seen.some((e) => e.type === 'closed'));
+    expect(seen.find((e) => e.type === 'fatal')).toMatchObject({ error: { code: 'REPLAYED_FRAME', details: { noiseCode: 'NOISE_REPLAY' } } });
+  });
+});
+
 describe('tcp mixing legacy pre-shared keys and identities (migration)', () => {
   const legacyKey = randomBytes(32);
 
