@@ -213,6 +213,26 @@ async function replayingRelay(target: string, index: number): Promise<string> {
 }
 
 describe('tcp identity records on a hostile path', () => {
+  it('refuses a Noise offer followed by garbage or a hang-up, and keeps serving real peers', async () => {
+    const s = await saturn();
+    const [host, port] = s.listener.address.split(':');
+    for (const bytes of [Buffer.from('CEPN\x01\x01garbage garbage garbage'), Buffer.from('CEPN\x01\x01'), Buffer.from('CEPN\x09')]) {
+      const socket = connect({ host: host!, port: Number(port) });
+      cleanups.push(() => void socket.destroy());
+      socket.on('error', () => {});
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      socket.end(bytes);
+    }
+    await until(3000, () => s.rejected.length === 3);
+    // Garbage after the offer and a bad offer are malformed; an offer and then nothing is a hang-up.
+    expect(s.rejected.map((r) => r.code).sort()).toEqual(['CONNECTION_LOST', 'PROTOCOL_ERROR', 'PROTOCOL_ERROR']);
+    expect(s.accepted).toEqual([]);
+    const local = await open(dialler().provider, s.listener.address);
+    local.send(Buffer.from('still here'));
+    await until(2000, () => s.accepted.length === 1);
+    expect(await firstFrame(s.accepted[0]!)).toBe('still here');
+  });
+
   it('refuses a replayed record with REPLAYED_FRAME: the frame is delivered once, then the channel dies', async () => {
     const s = await saturn();
     const earth = dialler();
