@@ -10,6 +10,7 @@ export {
   type KnownCapability,
   type OpenRequestV1,
   type ChannelInfoV1,
+  type PeerIdentityV1,
   type SendResultV1,
   type ChannelEventV1,
   type ChannelV1,

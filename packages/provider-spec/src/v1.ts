@@ -99,6 +99,25 @@ export interface ChannelInfoV1 {
    * the id again with a `session` event.
    */
   readonly remoteSession?: string;
+  /**
+   * Who the remote peer proved to be, for a provider that authenticates peers by public key
+   * (a Noise session): its static key and that key's fingerprint. Optional: a provider with
+   * pre-shared keys only, or none, omits it. The transport records it under
+   * `/net/peers/<peer>/identity`.
+   */
+  readonly remoteIdentity?: PeerIdentityV1;
+}
+
+/** A remote peer's authenticated public-key identity (see `ChannelInfoV1.remoteIdentity`). */
+export interface PeerIdentityV1 {
+  /** The peer's static public key, base64 (as written in config). */
+  readonly publicKey: string;
+  /** `SHA256:<base64>` of the public key (the OpenSSH form), for logs and operators. */
+  readonly fingerprint: string;
+  /** The authentication protocol that proved it, e.g. `Noise_XXpsk3_25519_ChaChaPoly_SHA256`. */
+  readonly protocol?: string;
+  /** That protocol's handshake version number, as the provider negotiated it. */
+  readonly version?: number;
 }
 
 /** The answer to `send`: keep sending, or wait for a `ready` event. */

@@ -20,6 +20,7 @@ import {
   type ListenerV1,
   type ListenOptionsV1,
   type OpenRequestV1,
+  type PeerIdentityV1,
   type ProviderErrorCode,
   type ProviderV1,
   type RejectionV1,
@@ -83,6 +84,13 @@ describe('the v1 provider interface', () => {
       readonly maxFrameBytes: number;
       readonly sessionId?: string;
       readonly remoteSession?: string;
+      readonly remoteIdentity?: PeerIdentityV1;
+    }>();
+    expectTypeOf<PeerIdentityV1>().toEqualTypeOf<{
+      readonly publicKey: string;
+      readonly fingerprint: string;
+      readonly protocol?: string;
+      readonly version?: number;
     }>();
     expectTypeOf<SendResultV1>().toEqualTypeOf<'ready' | 'backpressure'>();
     expectTypeOf<ChannelEventV1>().toEqualTypeOf<

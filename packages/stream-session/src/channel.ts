@@ -1,38 +1,33 @@
-import type { ChannelEventV1, ChannelInfoV1, ChannelV1, CepError, SendResultV1 } from '@cep/provider-spec';
-import type { Conn } from './conn.ts';
-import { TAG_BYTES, type SessionKeys, tag, verifyTag } from './crypto.ts';
+import type { ChannelEventV1, ChannelInfoV1, ChannelV1, CepError, PeerIdentityV1, SendResultV1 } from '@cep/provider-spec';
 import { streamError } from './errors.ts';
+import type { Link, LinkSink } from './link.ts';
 import type { ResolvedOptions } from './options.ts';
-import { BATCH, DATA, GOODBYE, HEADER_BYTES, MAX_BATCH_BYTES, MAX_GOODBYE_BYTES, readSeq, writeHeader } from './record.ts';
 
-/** Frames up to this size are batched (copied into one record per tick); larger ones are written in place. */
-const SMALL_FRAME = 8 * 1024;
-const STAGING_BYTES = HEADER_BYTES + MAX_BATCH_BYTES + TAG_BYTES;
+/** A freshly authenticated connection: its record layer, the remote's session id and, with an identity, who it proved to be. */
+export interface Established {
+  readonly link: Link;
+  readonly session: string;
+  readonly identity?: PeerIdentityV1;
+}
 
 /** How a dialled channel gets a fresh, authenticated connection after a break. */
-export type Redial = (signal: AbortSignal) => Promise<{ conn: Conn; keys: SessionKeys; session: string }>;
+export type Redial = (signal: AbortSignal) => Promise<Established>;
 
 type State = 'open' | 'reconnecting' | 'closing' | 'closed';
 
 /**
- * One authenticated channel over one stream socket.
+ * One authenticated channel over one stream connection at a time (a {@link Link}: the
+ * legacy GMAC records or a Noise session).
  *
- * Outbound: small frames are batched into one record per tick (or per 64 KiB), so one
- * MAC and one write cover many frames; large frames are written in place with
- * cork/uncork so header, payload and tag leave in one writev. Backpressure is the socket's own: its writable high-water mark is set to
- * `highWaterMark`, so `write() === false` means `backpressure` and `drain` means `ready`.
+ * Outbound: backpressure is the link's own: its buffer is bounded by `highWaterMark`, so a
+ * full buffer means `backpressure` and its `drain` means `ready`. Frames sent while no
+ * link is up (reconnecting) are parked and written first on the next link.
  *
- * Inbound: records are verified and queued; when the queue holds `highWaterMark` bytes
- * the socket is paused, so a consumer that stops pulling `frames()` stops the sender.
+ * Inbound: frames are queued; when the queue holds `highWaterMark` bytes the link stops
+ * reading, so a consumer that stops pulling `frames()` stops the sender.
  */
 export class StreamChannel implements ChannelV1 {
-  private conn: Conn | null = null;
-  private keys: SessionKeys | null = null;
-  private sendSeq = 0;
-  private recvSeq = 0;
-  private staging = Buffer.allocUnsafe(STAGING_BYTES);
-  private stagingLen = 0;
-  private flushScheduled = false;
+  private link: Link | null = null;
   private parked: Uint8Array[] = [];
   private parkedBytes = 0;
   private backpressured = false;
@@ -47,34 +42,32 @@ export class StreamChannel implements ChannelV1 {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private redialAbort: AbortController | undefined;
   private closing: Promise<void> | undefined;
+  private current: ChannelInfoV1;
 
   constructor(
-    readonly info: ChannelInfoV1,
+    info: ChannelInfoV1,
     private readonly options: ResolvedOptions,
     private readonly redial: Redial | undefined,
     private readonly onFinished: (channel: StreamChannel) => void,
-  ) {}
+  ) {
+    this.current = info;
+  }
 
-  /** Binds a freshly authenticated connection (the first, or one made by a reconnect). */
-  attach(conn: Conn, keys: SessionKeys): void {
-    this.conn = conn;
-    this.keys = keys;
-    this.sendSeq = 0;
-    this.recvSeq = 0;
+  /** What the channel is; `remoteIdentity` follows the key the latest connection proved (a roll-over may change it). */
+  get info(): ChannelInfoV1 {
+    return this.current;
+  }
+
+  /** Binds a freshly authenticated link (the first, or one made by a reconnect). */
+  attach(link: Link, identity?: PeerIdentityV1): void {
+    this.link = link;
     this.readPaused = false;
-    conn.setHandlers(
-      () => this.pump(),
-      (error) => this.connectionGone(conn, error),
-    );
-    conn.socket.on('drain', () => {
-      if (conn === this.conn) this.maybeReady();
-    });
+    this.adopt(identity);
     const parked = this.parked;
     this.parked = [];
     this.parkedBytes = 0;
-    for (const frame of parked) this.writeRecord(DATA, frame);
-    this.pump();
-    if (conn.gone) this.connectionGone(conn, conn.goneError);
+    for (const frame of parked) link.write(frame);
+    link.start(this.sinkFor(link));
   }
 
   send(frame: Uint8Array): SendResultV1 {
@@ -95,12 +88,12 @@ export class StreamChannel implements ChannelV1 {
         { buffered, size: frame.length, limit: this.options.hardLimitBytes },
       );
     }
-    if (this.conn !== null && this.state === 'open') this.writeRecord(DATA, frame);
+    if (this.link !== null && this.state === 'open') this.link.write(frame);
     else {
       this.parked.push(frame);
       this.parkedBytes += frame.length;
     }
-    const pressed = this.conn === null || this.parkedBytes > 0 || this.conn.socket.writableNeedDrain;
+    const pressed = this.link === null || this.parkedBytes > 0 || this.link.needsDrain();
     if (!pressed) return 'ready';
     if (!this.backpressured) {
       this.backpressured = true;
@@ -127,20 +120,56 @@ export class StreamChannel implements ChannelV1 {
 
   /** Bytes accepted by `send` that have not reached the kernel yet. */
   bufferedBytes(): number {
-    return (this.conn?.socket.writableLength ?? 0) + this.stagingLen + this.parkedBytes;
+    return (this.link?.bufferedBytes() ?? 0) + this.parkedBytes;
+  }
+
+  private sinkFor(link: Link): LinkSink {
+    const mine = (): boolean => link === this.link;
+    return {
+      frame: (frame) => {
+        if (!mine()) return;
+        this.inbound.push(frame);
+        this.inboundBytes += frame.length;
+      },
+      delivered: () => {
+        if (!mine()) return;
+        this.wake();
+        if (this.inboundBytes >= this.options.highWaterMark && !this.readPaused) {
+          this.readPaused = true;
+          link.pause();
+        }
+      },
+      goodbye: (reason) => {
+        if (!mine()) return;
+        this.link = null;
+        this.finish(reason === '' ? 'remote closed' : `remote closed: ${reason}`);
+        void link.release(this.options.closeTimeoutMs);
+      },
+      gone: (error) => {
+        if (mine()) this.connectionGone(error);
+      },
+      fatal: (error) => {
+        if (mine()) this.fatal(error);
+      },
+      drain: () => {
+        if (mine()) this.maybeReady();
+      },
+    };
+  }
+
+  /** Takes the identity the latest handshake proved (a roll-over may bring another key). */
+  private adopt(identity: PeerIdentityV1 | undefined): void {
+    if (identity !== undefined && identity.publicKey !== this.current.remoteIdentity?.publicKey) {
+      this.current = { ...this.current, remoteIdentity: identity };
+    }
   }
 
   private async closeNow(reason: string): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closing';
     this.stopReconnecting();
-    const conn = this.conn;
-    if (conn !== null && !conn.gone) {
-      const bytes = Buffer.from(reason, 'utf8').subarray(0, MAX_GOODBYE_BYTES);
-      this.writeRecord(GOODBYE, bytes);
-      this.flushStaging();
-      await endGracefully(conn, this.options.closeTimeoutMs);
-    }
+    const link = this.link;
+    if (link !== null && !link.gone) await link.goodbye(reason, this.options.closeTimeoutMs);
     this.finish(reason);
   }
 
@@ -149,9 +178,9 @@ export class StreamChannel implements ChannelV1 {
       const frame = this.inbound.shift();
       if (frame !== undefined) {
         this.inboundBytes -= frame.length;
-        if (this.readPaused && this.inboundBytes <= this.options.highWaterMark / 2 && this.conn !== null) {
+        if (this.readPaused && this.inboundBytes <= this.options.highWaterMark / 2 && this.link !== null) {
           this.readPaused = false;
-          this.conn.socket.resume();
+          this.link.resume();
         }
         yield frame;
         continue;
@@ -169,146 +198,16 @@ export class StreamChannel implements ChannelV1 {
     waiter?.();
   }
 
-  private pump(): void {
-    const conn = this.conn;
-    const keys = this.keys;
-    if (conn === null || keys === null) return;
-    const queue = conn.queue;
-    let delivered = false;
-    while (queue.length >= HEADER_BYTES && this.conn === conn) {
-      const header = queue.peek(HEADER_BYTES);
-      const length = header.readUInt32BE(0);
-      const type = header[4];
-      const limit = type === DATA ? this.options.maxFrameBytes : type === BATCH ? MAX_BATCH_BYTES : type === GOODBYE ? MAX_GOODBYE_BYTES : -1;
-      if (limit < 0) return this.fatal(streamError('PROTOCOL_ERROR', `unknown record type ${String(type)}`, { type }));
-      if (length > limit) {
-        return this.fatal(
-          streamError('FRAME_TOO_LARGE', `peer "${this.info.peer}" announced a ${length}-byte frame; the limit is ${limit}`, { size: length, max: limit }),
-        );
-      }
-      if (queue.length < HEADER_BYTES + length + TAG_BYTES) break;
-      const head = Buffer.from(queue.take(HEADER_BYTES));
-      const payload = queue.take(length);
-      const received = queue.take(TAG_BYTES);
-      const seq = readSeq(head);
-      if (!verifyTag(keys.recv, seq, head, payload, received)) {
-        return this.fatal(streamError('AUTH_FAILED', `a frame from "${this.info.peer}" failed authentication (injected or corrupted)`, { seq }));
-      }
-      if (seq !== this.recvSeq) {
-        return this.fatal(
-          streamError('REPLAYED_FRAME', `frame ${seq} from "${this.info.peer}" arrived where ${this.recvSeq} was expected (replayed, duplicated or reordered)`, {
-            seq,
-            expected: this.recvSeq,
-          }),
-        );
-      }
-      this.recvSeq++;
-      if (type === GOODBYE) return this.remoteGoodbye(conn, payload.toString('utf8'));
-      if (type === BATCH) {
-        const error = this.unbatch(payload);
-        if (error !== undefined) return this.fatal(error);
-      } else {
-        this.inbound.push(new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
-        this.inboundBytes += length;
-      }
-      delivered = true;
-    }
-    if (delivered) this.wake();
-    if (this.inboundBytes >= this.options.highWaterMark && !this.readPaused && this.conn === conn) {
-      this.readPaused = true;
-      conn.socket.pause();
-    }
-  }
-
-  /** Splits an authenticated batch into frames; a malformed batch delivers none of them. */
-  private unbatch(body: Buffer): CepError | undefined {
-    const frames: Uint8Array[] = [];
-    let bytes = 0;
-    let at = 0;
-    while (at < body.length) {
-      if (at + 4 > body.length) return streamError('PROTOCOL_ERROR', 'a batch record ends inside a frame length');
-      const n = body.readUInt32BE(at);
-      at += 4;
-      if (n > this.options.maxFrameBytes || at + n > body.length) {
-        return streamError('PROTOCOL_ERROR', `a batched frame of ${n} bytes overruns its batch or maxFrameBytes`, { size: n });
-      }
-      frames.push(new Uint8Array(body.buffer, body.byteOffset + at, n));
-      bytes += n;
-      at += n;
-    }
-    for (const frame of frames) this.inbound.push(frame);
-    this.inboundBytes += bytes;
-    return undefined;
-  }
-
-  private writeRecord(type: number, payload: Uint8Array): void {
-    const length = payload.length;
-    if (type === DATA && length <= SMALL_FRAME) {
-      // Batch body: u32 length + bytes per frame, after a header slot filled at flush.
-      if (this.stagingLen > 0 && this.stagingLen + 4 + length + TAG_BYTES > STAGING_BYTES) this.flushStaging();
-      if (this.stagingLen === 0) this.stagingLen = HEADER_BYTES;
-      this.staging.writeUInt32BE(length, this.stagingLen);
-      this.staging.set(payload, this.stagingLen + 4);
-      this.stagingLen += 4 + length;
-      this.scheduleFlush();
-      return;
-    }
-    this.flushStaging();
-    const conn = this.conn!;
-    const keys = this.keys!;
-    const seq = this.sendSeq++;
-    const header = Buffer.allocUnsafe(HEADER_BYTES);
-    writeHeader(header, 0, length, type, seq);
-    const mac = tag(keys.send, seq, header, payload);
-    const socket = conn.socket;
-    socket.cork();
-    socket.write(header);
-    socket.write(payload);
-    socket.write(mac);
-    socket.uncork();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    process.nextTick(() => {
-      this.flushScheduled = false;
-      this.flushStaging();
-    });
-  }
-
-  private flushStaging(): void {
-    if (this.stagingLen === 0 || this.conn === null || this.keys === null) return;
-    const staging = this.staging;
-    const end = this.stagingLen;
-    const seq = this.sendSeq++;
-    writeHeader(staging, 0, end - HEADER_BYTES, BATCH, seq);
-    tag(this.keys.send, seq, staging.subarray(0, HEADER_BYTES), staging.subarray(HEADER_BYTES, end)).copy(staging, end);
-    const total = end + TAG_BYTES;
-    let out: Buffer;
-    if (total < 4096) {
-      out = Buffer.from(staging.subarray(0, total));
-    } else {
-      out = staging.subarray(0, total);
-      this.staging = Buffer.allocUnsafe(STAGING_BYTES);
-    }
-    this.stagingLen = 0;
-    this.conn.socket.write(out);
-  }
-
   private maybeReady(): void {
-    const conn = this.conn;
-    if (!this.backpressured || this.state !== 'open' || conn === null) return;
-    if (this.parkedBytes > 0 || conn.socket.writableNeedDrain) return;
+    const link = this.link;
+    if (!this.backpressured || this.state !== 'open' || link === null) return;
+    if (this.parkedBytes > 0 || link.needsDrain()) return;
     this.backpressured = false;
     this.emit({ type: 'ready' });
   }
 
-  private connectionGone(conn: Conn, error: Error | undefined): void {
-    if (conn !== this.conn) return;
-    this.conn = null;
-    this.keys = null;
-    this.stagingLen = 0;
+  private connectionGone(error: Error | undefined): void {
+    this.link = null;
     if (this.state !== 'open') return;
     const reason = error ? `connection lost: ${error.message}` : 'connection lost: the remote end closed without a goodbye';
     if (this.info.initiator && this.redial !== undefined && this.options.backoff.maxAttempts > 0) {
@@ -334,10 +233,10 @@ export class StreamChannel implements ChannelV1 {
       const abort = new AbortController();
       this.redialAbort = abort;
       this.redial!(abort.signal).then(
-        ({ conn, keys, session }) => {
+        ({ link, session, identity }) => {
           this.redialAbort = undefined;
           if (this.state !== 'reconnecting') {
-            conn.destroy();
+            link.destroy();
             return;
           }
           this.state = 'open';
@@ -345,8 +244,10 @@ export class StreamChannel implements ChannelV1 {
           this.backpressured = false;
           // Told before anything of the new connection (its frames, `ready`): a new id means the
           // peer restarted, and whoever reads our events must know that before the new traffic.
+          // The identity first too: whoever reads `session` reads `info.remoteIdentity` with it.
+          this.adopt(identity);
           this.emit({ type: 'session', id: session });
-          this.attach(conn, keys);
+          this.attach(link, identity);
           if (this.state === 'open') this.emit({ type: 'ready' });
         },
         (error: CepError) => {
@@ -365,17 +266,10 @@ export class StreamChannel implements ChannelV1 {
     this.redialAbort?.abort();
   }
 
-  private remoteGoodbye(conn: Conn, reason: string): void {
-    this.conn = null;
-    conn.setHandlers(null, null);
-    this.finish(`remote closed: ${reason}`);
-    void endGracefully(conn, this.options.closeTimeoutMs);
-  }
-
   private fatal(error: CepError): void {
     if (this.state === 'closed') return;
-    this.conn?.destroy();
-    this.conn = null;
+    this.link?.destroy();
+    this.link = null;
     this.emit({ type: 'fatal', error });
     this.finish(error.message);
   }
@@ -384,11 +278,10 @@ export class StreamChannel implements ChannelV1 {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.stopReconnecting();
-    this.conn?.destroy();
-    this.conn = null;
+    this.link?.destroy();
+    this.link = null;
     this.parked = [];
     this.parkedBytes = 0;
-    this.stagingLen = 0;
     this.emit({ type: 'closed', reason });
     this.wake();
     this.onFinished(this);
@@ -406,18 +299,4 @@ export class StreamChannel implements ChannelV1 {
       }
     }
   }
-}
-
-/** Half-closes, then waits for the remote to close its half, destroying the socket after `ms`. */
-function endGracefully(conn: Conn, ms: number): Promise<void> {
-  if (conn.gone) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => conn.destroy(), ms);
-    conn.socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    if (conn.socket.readableFlowing === false) conn.socket.resume();
-    conn.socket.end();
-  });
 }

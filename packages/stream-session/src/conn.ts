@@ -12,12 +12,14 @@ export class Conn {
   private onData: (() => void) | null = null;
   private onGone: ((error: Error | undefined) => void) | null = null;
 
+  private readonly onChunk = (chunk: Buffer): void => {
+    this.queue.push(chunk);
+    this.onData?.();
+  };
+
   constructor(readonly socket: Socket) {
     socket.setNoDelay?.(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.queue.push(chunk);
-      this.onData?.();
-    });
+    socket.on('data', this.onChunk);
     socket.on('error', (error) => {
       this.goneError ??= error;
     });
@@ -39,6 +41,21 @@ export class Conn {
   setHandlers(onData: (() => void) | null, onGone: ((error: Error | undefined) => void) | null): void {
     this.onData = onData;
     this.onGone = onGone;
+  }
+
+  /**
+   * Hands the socket's bytes to another reader (a Noise session): stops queueing, pauses the
+   * socket and puts back what was queued, so the next reader sees every byte in order. The
+   * close tracking (`gone`) stays.
+   */
+  release(): Socket {
+    this.socket.off('data', this.onChunk);
+    this.socket.pause();
+    this.onData = null;
+    this.onGone = null;
+    if (this.queue.length > 0) this.socket.unshift(this.queue.take(this.queue.length));
+    this.queue.clear();
+    return this.socket;
   }
 
   destroy(): void {

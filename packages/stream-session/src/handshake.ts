@@ -147,6 +147,22 @@ function nextMessage(conn: Conn): Promise<Buffer> {
   });
 }
 
+/** Resolves with the first byte the remote sent, without consuming it (it tells the two handshakes apart). */
+export function firstByte(conn: Conn): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (conn.queue.length === 0) return;
+      conn.setHandlers(null, null);
+      resolve(conn.queue.peek(1)[0]!);
+    };
+    const gone = (error: Error | undefined): void =>
+      reject(streamError('CONNECTION_LOST', `the connection closed before the handshake${error ? `: ${error.message}` : ''}`));
+    conn.setHandlers(check, gone);
+    if (conn.gone) gone(conn.goneError);
+    else check();
+  });
+}
+
 /** Runs `work` with a deadline; on expiry HANDSHAKE_TIMEOUT is thrown (the caller ends the socket). */
 export async function withDeadline<T>(conn: Conn, ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -201,7 +217,14 @@ function reject(conn: Conn, code: 'AUTH_FAILED' | 'PEER_MISMATCH'): void {
 /** The listener's half: identifies the dialer by name, then both prove the key for that name. */
 export async function acceptHandshake(
   conn: Conn,
-  args: { localPeer: string; keys: ReadonlyMap<string, Uint8Array>; session: Uint8Array; onHello?: () => void },
+  args: {
+    localPeer: string;
+    keys: ReadonlyMap<string, Uint8Array>;
+    session: Uint8Array;
+    onHello?: () => void;
+    /** True for a peer configured with a public key: the pre-shared-key handshake is refused for it. */
+    identityPeer?: (peer: string) => boolean;
+  },
 ): Promise<Accepted> {
   const hello = await nextMessage(conn);
   const p = new Parser(hello);
@@ -219,6 +242,10 @@ export async function acceptHandshake(
   if (target !== args.localPeer) {
     reject(conn, 'PEER_MISMATCH');
     throw streamError('PEER_MISMATCH', `a dialer asked for peer "${target}" but this node is "${args.localPeer}"`, { peer, target });
+  }
+  if (args.identityPeer?.(peer) === true) {
+    reject(conn, 'AUTH_FAILED');
+    throw streamError('AUTH_FAILED', `peer "${peer}" is configured with a public key; its pre-shared-key handshake is refused (no downgrade)`, { peer });
   }
   const key = args.keys.get(peer);
   if (key === undefined) {

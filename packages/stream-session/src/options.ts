@@ -1,5 +1,6 @@
 import { KEY_BYTES } from './crypto.ts';
 import { streamError } from './errors.ts';
+import { checkIdentity, type StreamIdentity } from './identity.ts';
 
 /** Bounded exponential backoff for re-dialling a channel whose connection broke. */
 export interface BackoffOptions {
@@ -26,8 +27,18 @@ export interface StreamOptions {
   readonly id?: string;
   /** This node's peer name, proven to remote peers with their key. */
   readonly localPeer: string;
-  /** One 32-byte pre-shared key per remote peer name. A peer without a key is refused. */
-  readonly keys: Readonly<Record<string, Uint8Array>>;
+  /**
+   * Legacy: one 32-byte pre-shared key per remote peer name, for the challenge–response
+   * handshake with GMAC-authenticated (not encrypted) records. A peer with neither a key
+   * here nor a public key in `identity` is refused.
+   */
+  readonly keys?: Readonly<Record<string, Uint8Array>>;
+  /**
+   * This node's public-key identity: channels to the peers on `identity.allowList` run an
+   * encrypted Noise_XXpsk3 session (see README, "Identities"). A peer is either here or in
+   * `keys`, never both (its old key becomes `identity.psks[peer]`).
+   */
+  readonly identity?: StreamIdentity;
   /** Largest frame accepted or sent, in bytes (default 4 MiB). */
   readonly maxFrameBytes?: number;
   /** Buffered bytes past which `send` answers `backpressure`; also the inbound queue bound (default 1 MiB). */
@@ -67,6 +78,7 @@ export interface ResolvedOptions {
   readonly id: string;
   readonly localPeer: string;
   readonly keys: ReadonlyMap<string, Uint8Array>;
+  readonly identity: StreamIdentity | undefined;
   readonly maxFrameBytes: number;
   readonly highWaterMark: number;
   readonly hardLimitBytes: number;
@@ -110,6 +122,7 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
     }
     keys.set(peer, Uint8Array.from(key));
   }
+  const identity = options.identity === undefined ? undefined : checkIdentity(options.identity, keys.keys());
   const maxFrameBytes = positiveInt('maxFrameBytes', options.maxFrameBytes, 4 << 20, FRAME_CEILING);
   const highWaterMark = positiveInt('highWaterMark', options.highWaterMark, 1 << 20);
   const hardLimitBytes = positiveInt('hardLimitBytes', options.hardLimitBytes, Math.max(16 << 20, highWaterMark + 2 * maxFrameBytes));
@@ -126,6 +139,7 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
     id: options.id ?? defaultId,
     localPeer: options.localPeer,
     keys,
+    identity,
     maxFrameBytes,
     highWaterMark: Math.max(1, highWaterMark),
     hardLimitBytes,

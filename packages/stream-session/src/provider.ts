@@ -9,12 +9,13 @@ import {
   type OpenRequestV1,
   type ProviderV1,
 } from '@cep/provider-spec';
-import { StreamChannel } from './channel.ts';
+import { type Established, StreamChannel } from './channel.ts';
 import { Conn } from './conn.ts';
-import type { SessionKeys } from './crypto.ts';
 import { asCepError, streamError } from './errors.ts';
 import { HandshakeSlots, sourceOf, type Slot } from './admission.ts';
-import { SESSION_BYTES, acceptHandshake, dialHandshake, withDeadline } from './handshake.ts';
+import { SESSION_BYTES, withDeadline } from './handshake.ts';
+import { usesIdentity } from './identity.ts';
+import { acceptSession, dialSession, type SessionContext } from './sessions.ts';
 import { type StreamOptions, checkName, resolveOptions, type RejectInfo } from './options.ts';
 
 /** How a concrete stream transport (TCP, Unix socket) turns addresses into sockets. */
@@ -84,20 +85,27 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
     });
   }
 
-  async function establish(request: OpenRequestV1, key: Uint8Array, signal: AbortSignal | undefined): Promise<{ conn: Conn; keys: SessionKeys; session: string }> {
+  const ctx: SessionContext = { options, session };
+
+  async function establish(request: OpenRequestV1, signal: AbortSignal | undefined): Promise<Established> {
     const conn = await dial(request.address, signal);
     handshaking.add(conn);
-    const onAbort = (): void => conn.destroy();
+    // Stops a Noise handshake still running when the deadline or the caller gives up.
+    const stop = new AbortController();
+    const onAbort = (): void => {
+      stop.abort();
+      conn.destroy();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const dialled = await withDeadline(
-        conn,
-        options.handshakeTimeoutMs,
-        dialHandshake(conn, { localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key, session }),
-      );
-      if (closed) throw streamError('OPEN_ABORTED', `provider "${options.id}" closed during the handshake`);
-      return { conn, keys: dialled.keys, session: dialled.session };
+      const established = await withDeadline(conn, options.handshakeTimeoutMs, dialSession(conn, request, ctx, stop.signal));
+      if (closed) {
+        established.link.destroy();
+        throw streamError('OPEN_ABORTED', `provider "${options.id}" closed during the handshake`);
+      }
+      return established;
     } catch (error) {
+      stop.abort();
       conn.destroy();
       if (signal?.aborted) throw streamError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
       throw asCepError(error, 'OPEN_FAILED', `handshake with "${request.peer}" failed`);
@@ -117,11 +125,12 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
       checkName('peer', request.peer);
       checkName('mode', request.mode);
       checkName('mount', request.mount);
-      const key = options.keys.get(request.peer);
-      if (key === undefined) {
-        throw streamError('AUTH_FAILED', `no key is configured for peer "${request.peer}"; add it to the provider's keys`, { peer: request.peer });
+      if (!options.keys.has(request.peer) && !usesIdentity(options.identity, request.peer)) {
+        throw streamError('AUTH_FAILED', `no key or public key is configured for peer "${request.peer}"; add it to the provider's keys or identity.allowList`, {
+          peer: request.peer,
+        });
       }
-      const { conn, keys, session: remoteSession } = await establish(request, key, request.signal);
+      const { link, session: remoteSession, identity } = await establish(request, request.signal);
       const channel = new StreamChannel(
         {
           provider: options.id,
@@ -132,13 +141,14 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
           remoteAddress: request.address,
           maxFrameBytes: options.maxFrameBytes,
           remoteSession,
+          ...(identity !== undefined ? { remoteIdentity: identity } : {}),
         },
         options,
-        (signal) => establish(request, key, signal),
+        (signal) => establish(request, signal),
         (ch) => channels.delete(ch),
       );
       channels.add(channel);
-      channel.attach(conn, keys);
+      channel.attach(link, identity);
       return channel;
     },
 
@@ -193,13 +203,14 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
         const onHello = (): void => {
           pending.spoke = true;
         };
-        withDeadline(conn, options.acceptTimeoutMs, acceptHandshake(conn, { localPeer: options.localPeer, keys: options.keys, session, onHello })).then(
+        const stop = new AbortController();
+        withDeadline(conn, options.acceptTimeoutMs, acceptSession(conn, ctx, stop.signal, onHello)).then(
           (accepted) => {
             slots.release(pending);
             mine.delete(conn);
             handshaking.delete(conn);
-            if (closed || conn.gone) {
-              conn.destroy();
+            if (closed || accepted.link.gone) {
+              accepted.link.destroy();
               return;
             }
             const channel = new StreamChannel(
@@ -212,16 +223,18 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
                 remoteAddress: conn.remoteAddress ?? listenOptions.address,
                 maxFrameBytes: options.maxFrameBytes,
                 ...(accepted.session !== undefined ? { remoteSession: accepted.session } : {}),
+                ...(accepted.identity !== undefined ? { remoteIdentity: accepted.identity } : {}),
               },
               options,
               undefined,
               (ch) => channels.delete(ch),
             );
             channels.add(channel);
-            channel.attach(conn, accepted.keys);
+            channel.attach(accepted.link, accepted.identity);
             onChannel(channel);
           },
           (error: unknown) => {
+            stop.abort();
             const wasEvicted = !mine.has(conn);
             slots.release(pending);
             mine.delete(conn);

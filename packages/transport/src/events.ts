@@ -3,6 +3,8 @@
  * capture, so `replay` sees exactly what the live peer saw.
  */
 
+import type { IdentityEvent } from './identity.ts';
+
 /** Input kind of channel events (sorted before frames, so `accepted` precedes its frames). */
 export const EVENT_INPUT = 'tp.event';
 /** Input kind of inbound frames. */
@@ -20,6 +22,8 @@ export type EdgeEvent =
   | { readonly t: 'closed'; readonly ch: string; readonly note: string }
   /** The remote peer's session id, as a handshake on channel `ch` told it (first open, accept, or a reconnect). */
   | { readonly t: 'session'; readonly ch: string; readonly id: string }
+  /** The public-key identity the remote peer proved on channel `ch` (see identity.ts). */
+  | IdentityEvent
   /** `n`: how many refusals this event stands for (coalesced at the edge per beat; absent means 1); the rest is the last one's. */
   | { readonly t: 'rejected'; readonly provider: string; readonly code: string; readonly note: string; readonly claimed: string | undefined; readonly n?: number };
 

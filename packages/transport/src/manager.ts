@@ -15,6 +15,7 @@ import { transportError } from './errors.ts';
 import { deriveMountKey } from './keys.ts';
 import { MountImpl, type Mount } from './mount.ts';
 import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
+import { identityEvent, writePeerIdentity } from './identity.ts';
 import { MAX_SESSION_ID_CHARS, countLimitHit, mountKey, servicePath, writeMountSession, type MountSession, telemetryPath, writeCatalogEntry, writeLimits, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
 import { TOPIC } from './topics.ts';
 import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
@@ -488,6 +489,7 @@ class Manager implements TransportManager {
           this.wire(stream, id, channel);
           this.pushEvent(stream, { t: 'opened', ch: id });
           this.pushSession(stream, id, channel.info.remoteSession);
+          this.pushIdentity(stream, id, channel);
         },
         (error: unknown) => {
           this.dials.delete(id);
@@ -511,6 +513,7 @@ class Manager implements TransportManager {
     this.wire(stream, id, channel);
     this.pushEvent(stream, { t: 'accepted', ch: id, provider: providerId });
     this.pushSession(stream, id, channel.info.remoteSession);
+    this.pushIdentity(stream, id, channel);
   }
 
   /** Forwards a channel's events as inputs and pumps its frames. */
@@ -526,7 +529,8 @@ class Manager implements TransportManager {
         case 'ready': return this.pushEvent(stream, { t: 'ready', ch: id });
         case 'backpressure': return this.pushEvent(stream, { t: 'backpressure', ch: id, bytes: event.bufferedBytes });
         case 'reconnecting': return this.pushEvent(stream, { t: 'reconnecting', ch: id, note: `attempt ${event.attempt}: ${event.reason}` });
-        case 'session': return this.pushSession(stream, id, event.id);
+        // A reconnect may authenticate another key (a roll-over): the identity is told again.
+        case 'session': return (this.pushSession(stream, id, event.id), this.pushIdentity(stream, id, channel));
         // The channel's end goes in after every frame it received before it ended (the provider
         // still yields those): arrival order, so a reply is never overtaken by the close behind it.
         case 'fatal': return void drained.then(() => this.closed || this.pushEvent(stream, { t: 'fatal', ch: id, code: event.error.code, note: event.error.message }));
@@ -539,6 +543,12 @@ class Manager implements TransportManager {
   private pushSession(stream: string, id: string, session: unknown): void {
     if (typeof session !== 'string' || session.length === 0 || session.length > MAX_SESSION_ID_CHARS) return;
     this.pushEvent(stream, { t: 'session', ch: id, id: session });
+  }
+
+  /** The channel's authenticated public-key identity, if its provider reports one, goes in as an input. */
+  private pushIdentity(stream: string, id: string, channel: ChannelV1): void {
+    const event = identityEvent(id, channel.info.remoteIdentity);
+    if (event !== undefined) this.pushEvent(stream, event);
   }
 
   private pushEvent(stream: string, event: EdgeEvent): void {
@@ -612,6 +622,10 @@ class Manager implements TransportManager {
         // Any channel of the mount speaks for the remote process (ours, or one the peer opened to it).
         if (!current && !mount.inboundOnly.includes(event.ch)) return;
         return this.admitSession(mount, event.id, beat);
+      }
+      case 'identity': {
+        if (!current && !mount.inboundOnly.includes(event.ch)) return;
+        return writePeerIdentity(this.tree, mount.peer, event);
       }
       case 'closed': {
         if (!current) {

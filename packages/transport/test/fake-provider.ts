@@ -4,7 +4,7 @@
  * (The in-memory provider for users is @cep/provider-memory; real sockets are tested there and
  * in @cep/integration.)
  */
-import { PROVIDER_SPEC_V1, type ChannelEventV1, type ChannelV1, type ListenerV1, type ListenOptionsV1, type OpenRequestV1, type ProviderV1 } from '@cep/transport/provider';
+import { PROVIDER_SPEC_V1, type ChannelEventV1, type ChannelV1, type ListenerV1, type ListenOptionsV1, type OpenRequestV1, type PeerIdentityV1, type ProviderV1 } from '@cep/transport/provider';
 import { CepError } from '@cep/errors';
 
 export class FakeChannel implements ChannelV1 {
@@ -74,6 +74,8 @@ export class FakeProvider implements ProviderV1 {
   closed = false;
   /** The remote session id the next channels report in `info.remoteSession` (none when undefined). */
   remoteSession: string | undefined;
+  /** The public-key identity the next channels report in `info.remoteIdentity` (none when undefined). */
+  remoteIdentity: PeerIdentityV1 | undefined;
 
   constructor(readonly id: string, readonly caps: readonly string[], private readonly autoOpen = true) {}
 
@@ -111,8 +113,11 @@ export class FakeProvider implements ProviderV1 {
     this.closed = true;
   }
 
-  private session(): { remoteSession?: string } {
-    return this.remoteSession === undefined ? {} : { remoteSession: this.remoteSession };
+  private session(): { remoteSession?: string; remoteIdentity?: PeerIdentityV1 } {
+    return {
+      ...(this.remoteSession === undefined ? {} : { remoteSession: this.remoteSession }),
+      ...(this.remoteIdentity === undefined ? {} : { remoteIdentity: this.remoteIdentity }),
+    };
   }
 }
 

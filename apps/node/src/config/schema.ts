@@ -15,6 +15,7 @@ import { declaresPolicy, securitySection, type SecurityConfig } from './security
 import { peerPolicySection } from './peer-policy.ts';
 import { limitsSection } from './limits.ts';
 import { defaultDataDir, storeSection } from './store.ts';
+import { identitySection, publicKeyFields, publicKeysOf } from './identity.ts';
 
 /** Largest key or token file read, in bytes (a hex key with a newline is 65). */
 export const SECRET_FILE_MAX_BYTES = 4096;
@@ -94,7 +95,8 @@ function decodeKey(text: string, encoding: 'hex' | 'base64', ctx: z.RefinementCt
   return new Uint8Array(Buffer.from(t, encoding));
 }
 
-function keySpec(baseDir: string) {
+/** A pre-shared key: exactly one of hex, base64 or file (with its encoding). */
+function pskSpec(baseDir: string) {
   return z
     .strictObject({
       hex: z.string().optional(),
@@ -135,6 +137,45 @@ function keySpec(baseDir: string) {
       }
       return key;
     });
+}
+
+/**
+ * One `keys.<peer>` entry: the peer's public key(s) (`public_key`, or `public_keys` during a
+ * roll-over) and/or a pre-shared key (`hex`, `base64` or `file`). With both, the PSK is mixed
+ * into the Noise handshake; with only a PSK, the peer uses the legacy PSK handshake.
+ */
+function peerKeySpec(baseDir: string) {
+  return z
+    .strictObject({
+      hex: z.string().optional(),
+      base64: z.string().optional(),
+      file: z.string().optional(),
+      encoding: z.enum(['hex', 'base64', 'raw']).optional(),
+      ...publicKeyFields,
+    })
+    .transform((spec, ctx): PeerKeys => {
+      const publicKeys = publicKeysOf(spec, ctx);
+      if (publicKeys === undefined) return z.NEVER;
+      const { public_key: _one, public_keys: _many, ...psk } = spec;
+      const givesPsk = Object.values(psk).some((v) => v !== undefined);
+      if (!givesPsk) {
+        if (publicKeys.length > 0) return { publicKeys };
+        ctx.addIssue({ code: 'custom', message: 'expected a public_key (or public_keys) and/or exactly one of hex, base64 or file' });
+        return z.NEVER;
+      }
+      const parsed = pskSpec(baseDir).safeParse(psk);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as (string | number)[], message: issue.message });
+        return z.NEVER;
+      }
+      return { psk: parsed.data, publicKeys };
+    });
+}
+
+/** What a `keys.<peer>` entry gives: an optional pre-shared key and the peer's public keys (possibly none). */
+export interface PeerKeys {
+  readonly psk?: Uint8Array;
+  readonly publicKeys: readonly Uint8Array[];
 }
 
 /**
@@ -279,7 +320,9 @@ export function createConfigSchema(baseDir: string) {
       http: z
         .union([z.literal(false), httpSection(baseDir)])
         .default({ host: '127.0.0.1', port: 9464, hosts: [] }),
-      keys: z.record(word, keySpec(baseDir)).default({}),
+      keys: z.record(word, peerKeySpec(baseDir)).default({}),
+      /** This node's static key pair (from `cep-node keygen`): needed once any peer is listed by public key. */
+      identity: identitySection(baseDir).optional(),
       listen: z
         .object({ tcp: hostPort(0).optional(), pipe: pipePath.optional(), udp: hostPort(0).optional(), nats: natsPrefix.optional() })
         // Plug-ins listen under their id; any other key is refused in the cross-section checks.
@@ -333,6 +376,7 @@ export function createConfigSchema(baseDir: string) {
           }
         });
         checkProviders(doc, peers, ctx);
+        checkPublicKeys(doc, keys, ctx);
         const linked = new Set(peers.map((p) => p['name']));
         list('mirrors').forEach((m, i) => {
           const source = typeof m['source'] === 'object' && m['source'] !== null ? (m['source'] as Record<string, unknown>) : {};
@@ -369,6 +413,7 @@ export function createConfigSchema(baseDir: string) {
         const aeadModes = typeof peerPolicy['aead'] === 'object' && peerPolicy['aead'] !== null ? Object.keys(peerPolicy['aead']) : [];
         for (const peerName of aeadModes) {
           if (keys[peerName] === undefined) ctx.addIssue({ code: 'custom', path: ['peer_policy', 'aead', peerName], message: `no key for peer "${peerName}": AEAD applies only to keyed peers` });
+          else if (pskOf(keys[peerName]) === undefined) ctx.addIssue({ code: 'custom', path: ['peer_policy', 'aead', peerName], message: `peer "${peerName}" has only a public key: mount AEAD needs a pre-shared key (add hex, base64 or file to keys.${peerName})` });
         }
         for (const section of ['mirrors', 'invoke'] as const) {
           const names = new Set<unknown>();
@@ -381,7 +426,39 @@ export function createConfigSchema(baseDir: string) {
       },
       { when: () => true },
     )
-    .transform((config) => ({ ...config, data_dir: config.data_dir ?? defaultDataDir(baseDir, config.peer) }));
+    .transform((config) => {
+      // `keys` stays what it always was, peer → pre-shared key (the mounts' AEAD key too);
+      // the public keys go to `public_keys`.
+      const keys: Record<string, Uint8Array> = {};
+      const publicKeys: Record<string, readonly Uint8Array[]> = {};
+      for (const [peer, entry] of Object.entries(config.keys)) {
+        if (entry.psk !== undefined) keys[peer] = entry.psk;
+        if (entry.publicKeys.length > 0) publicKeys[peer] = entry.publicKeys;
+      }
+      return { ...config, keys, public_keys: publicKeys, data_dir: config.data_dir ?? defaultDataDir(baseDir, config.peer) };
+    });
+}
+
+function pskOf(entry: unknown): Uint8Array | undefined {
+  return typeof entry === 'object' && entry !== null && (entry as PeerKeys).psk instanceof Uint8Array ? (entry as PeerKeys).psk : undefined;
+}
+
+/** Public keys need this node's own key pair, and one public key names one peer. */
+function checkPublicKeys(doc: Record<string, unknown>, keys: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const owner = new Map<string, string>();
+  for (const [peer, entry] of Object.entries(keys)) {
+    const list = typeof entry === 'object' && entry !== null && Array.isArray((entry as PeerKeys).publicKeys) ? (entry as PeerKeys).publicKeys : [];
+    if (list.length === 0) continue;
+    if (doc['identity'] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['keys', peer], message: `a public key for "${peer}" needs this node's own key pair: add identity: { file: <file from cep-node keygen> }` });
+    }
+    for (const key of list) {
+      const text = Buffer.from(key).toString('base64');
+      const other = owner.get(text);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['keys', peer], message: `this public key is already "${other}"'s; one key identifies one peer` });
+      else owner.set(text, peer);
+    }
+  }
 }
 
 /**

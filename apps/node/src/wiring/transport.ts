@@ -10,6 +10,8 @@ import type { ProviderV1 } from '@cep/transport/provider';
 import { createTransportManager, type TransportManager } from '@cep/transport';
 import { tcp } from '@cep/provider-tcp';
 import { pipe } from '@cep/provider-pipe';
+import type { StreamIdentity } from '@cep/provider-tcp';
+import { AllowList } from '@cep/noise-session';
 import { udp } from '@cep/provider-udp';
 import { nats, type NatsCredentials } from '@cep/provider-nats';
 import type { PeerConfig } from '../config/schema.ts';
@@ -28,7 +30,21 @@ export interface TransportHandle {
 
 type PeerKeys = { localPeer: string; keys: Record<string, Uint8Array> };
 
-const FACTORIES: readonly ((options: PeerKeys) => ProviderV1)[] = [tcp, pipe, udp];
+/**
+ * What the stream providers (tcp, pipe) get: a peer listed by public key is reached through
+ * the Noise session (its pre-shared key, if any, mixed in as psk3); a peer with only a
+ * pre-shared key through the legacy handshake.
+ */
+export function streamCredentials(config: PeerConfig, admitted: Record<string, Uint8Array>): { keys: Record<string, Uint8Array>; identity?: StreamIdentity } {
+  const identityPeers = Object.keys(config.public_keys).filter((peer) => admitsPeer(config, peer));
+  const keys: Record<string, Uint8Array> = {};
+  for (const [peer, key] of Object.entries(admitted)) if (!identityPeers.includes(peer)) keys[peer] = key;
+  if (config.identity === undefined) return { keys };
+  const psks: Record<string, Uint8Array> = {};
+  for (const peer of identityPeers) if (admitted[peer] !== undefined) psks[peer] = admitted[peer];
+  const allowList = new AllowList(Object.fromEntries(identityPeers.map((peer) => [peer, config.public_keys[peer]!])));
+  return { keys, identity: { staticKey: config.identity.staticKey, allowList, psks } };
+}
 
 /** The config's snake_case credentials as the provider's options. */
 function natsCredentials(credentials: NonNullable<PeerConfig['nats']>['credentials']): NatsCredentials | undefined {
@@ -41,7 +57,8 @@ function natsCredentials(credentials: NonNullable<PeerConfig['nats']>['credentia
 
 /** Every provider this peer registers: built-ins, nats when configured, then plug-ins. */
 async function makeProviders(config: PeerConfig, peer: PeerKeys): Promise<ProviderV1[]> {
-  const providers = FACTORIES.map((factory) => factory(peer));
+  const stream = { localPeer: peer.localPeer, ...streamCredentials(config, peer.keys) };
+  const providers = [tcp(stream), pipe(stream), udp(peer)];
   if (config.nats !== undefined) {
     const credentials = natsCredentials(config.nats.credentials);
     providers.push(nats({ ...peer, servers: config.nats.servers, ...(credentials !== undefined ? { credentials } : {}) }));

@@ -1,14 +1,13 @@
-// Throughput of the Noise session (version 2, AES-GCM, the default; and version 1,
-// ChaChaPoly) next to today's stream-session GMAC session (through
-// provider-tcp, which runs it) and a plain node:net socket, same frames, same run, both
-// ends in this process on loopback TCP. Rounds alternate the three so machine load hits
-// them alike; the per-round ratios (and their median) are what count. Run: npx tsx --conditions=@cep/source bench/run.ts
+// provider-tcp frames/s with a public-key identity (the Noise session, each cipher) next to
+// the legacy pre-shared-key session (GMAC records) and a plain node:net socket: same frames,
+// same run, both ends in this process on loopback TCP. Rounds alternate the four so machine
+// load hits them alike; the per-round ratios (and their median) are what count.
+// Run from packages/provider-tcp: npx tsx --conditions=@cep/source bench/noise.ts  (ROUNDS=n)
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { tcp } from '@cep/provider-tcp';
-import type { ChannelV1 } from '@cep/transport/provider';
-import { AllowList, generateKeyPair, secureInitiator, secureResponder } from '../src/index.ts';
+import type { ChannelV1 } from '@cep/provider-spec';
+import { AllowList, generateKeyPair, tcp, type TcpOptions } from '../src/index.ts';
 
 const cases = [
   { size: 1024, count: 60_000 },
@@ -47,10 +46,25 @@ async function plain(size: number, count: number): Promise<number> {
   return seconds;
 }
 
-async function gmac(size: number, count: number): Promise<number> {
-  const key = randomBytes(32);
-  const earth = tcp({ localPeer: 'earth', keys: { saturn: key } });
-  const saturn = tcp({ localPeer: 'saturn', keys: { earth: key } });
+const key = randomBytes(32);
+const earthKey = generateKeyPair();
+const saturnKey = generateKeyPair();
+
+function legacy(): [Partial<TcpOptions>, Partial<TcpOptions>] {
+  return [{ keys: { saturn: key } }, { keys: { earth: key } }];
+}
+
+function identity(versions: number[]): [Partial<TcpOptions>, Partial<TcpOptions>] {
+  return [
+    { identity: { staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), versions } },
+    { identity: { staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }), versions } },
+  ];
+}
+
+/** Seconds provider-tcp takes to carry `count` frames of `size` bytes from earth to saturn. */
+async function through(size: number, count: number, [earthAuth, saturnAuth]: [Partial<TcpOptions>, Partial<TcpOptions>]): Promise<number> {
+  const earth = tcp({ localPeer: 'earth', ...earthAuth });
+  const saturn = tcp({ localPeer: 'saturn', ...saturnAuth });
   let accept!: (c: ChannelV1) => void;
   const accepted = new Promise<ChannelV1>((r) => (accept = r));
   const listener = await saturn.listen!({ address: '127.0.0.1:0' }, (c) => accept(c));
@@ -81,55 +95,30 @@ async function gmac(size: number, count: number): Promise<number> {
   return seconds;
 }
 
-const earthKey = generateKeyPair();
-const saturnKey = generateKeyPair();
-
-async function noise(size: number, count: number, versions: number[]): Promise<number> {
-  const { client, server, close } = await socketPair();
-  const [local, remote] = await Promise.all([
-    secureInitiator(client, { localName: 'earth', staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), peer: 'saturn', versions: versions }),
-    secureResponder(server, { localName: 'saturn', staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }), versions: versions }),
-  ]);
-  const frame = randomBytes(size);
-  const start = process.hrtime.bigint();
-  const received = new Promise<void>((resolve, reject) => {
-    let n = 0;
-    remote.on('data', (f: Buffer) => {
-      if (f.length !== size) reject(new Error('bad frame'));
-      if (++n === count) resolve();
-    });
-  });
-  for (let i = 0; i < count; i++) if (!local.send(frame)) await new Promise<void>((r) => local.once('drain', () => r()));
-  await received;
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  local.destroy();
-  remote.destroy();
-  await close();
-  return seconds;
-}
-
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const { size, count } of cases) {
   const times = { plain: [] as number[], gmac: [] as number[], aesgcm: [] as number[], chacha: [] as number[] };
   const ratios = { aesgcm: [] as number[], chacha: [] as number[], plain: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     const p = await plain(size, count);
-    const g = await gmac(size, count);
-    const a = await noise(size, count, [2]);
-    const c = await noise(size, count, [1]);
+    const g = await through(size, count, legacy());
+    const a = await through(size, count, identity([2]));
+    const c = await through(size, count, identity([1]));
     times.plain.push(p);
     times.gmac.push(g);
     times.aesgcm.push(a);
     times.chacha.push(c);
     ratios.aesgcm.push(g / a);
     ratios.chacha.push(g / c);
-    ratios.plain.push(p / a);
+    ratios.plain.push(p / c);
   }
   const mbps = (xs: number[]): string => ((size * count) / median(xs) / 1e6).toFixed(0).padStart(5);
   const list = (xs: number[]): string => xs.map((r) => r.toFixed(2)).join(' ');
-  console.log(`${String(size).padStart(6)} B × ${count}: plain ${mbps(times.plain)} MB/s | gmac session ${mbps(times.gmac)} | noise v2 AESGCM ${mbps(times.aesgcm)} | noise v1 ChaChaPoly ${mbps(times.chacha)}`);
-  console.log(`         noise v2 / gmac ${median(ratios.aesgcm).toFixed(2)}× (rounds ${list(ratios.aesgcm)})`);
-  console.log(`         noise v1 / gmac ${median(ratios.chacha).toFixed(2)}× (rounds ${list(ratios.chacha)})`);
-  console.log(`         noise v2 / plain ${median(ratios.plain).toFixed(2)}×`);
+  const fps = (xs: number[]): string => (count / median(xs)).toFixed(0).padStart(7);
+  console.log(`${String(size).padStart(6)} B × ${count}: frames/s  plain socket ${fps(times.plain)} | tcp legacy GMAC ${fps(times.gmac)} | tcp identity v1 ChaChaPoly ${fps(times.chacha)} | tcp identity v2 AES-GCM ${fps(times.aesgcm)}`);
+  console.log(`                 MB/s      plain socket ${mbps(times.plain)} | tcp legacy GMAC ${mbps(times.gmac)} | tcp identity v1 ${mbps(times.chacha)} | tcp identity v2 ${mbps(times.aesgcm)}`);
+  console.log(`         identity v1 / legacy ${median(ratios.chacha).toFixed(2)}× (rounds ${list(ratios.chacha)})`);
+  console.log(`         identity v2 / legacy ${median(ratios.aesgcm).toFixed(2)}× (rounds ${list(ratios.aesgcm)})`);
+  console.log(`         identity v1 / plain  ${median(ratios.plain).toFixed(2)}×`);
 }
 console.log(`medians of ${ROUNDS} rounds (each round runs the four back to back); load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
