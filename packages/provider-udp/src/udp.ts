@@ -10,7 +10,7 @@ import {
   type ProviderV1,
 } from '@cep/provider-spec';
 import { formatAddress, parseAddress } from './address.ts';
-import { UdpChannel, sessionOf } from './channel.ts';
+import { UdpChannel, keyedSeal, sessionOf } from './channel.ts';
 import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram.ts';
 import { type ResolvedUdpOptions, type UdpOptions, checkName, resolveUdpOptions } from './options.ts';
 
@@ -113,8 +113,7 @@ export function udp(input: UdpOptions): ProviderV1 {
       const channel: UdpChannel = new UdpChannel(
         info(request.peer, request.mode, request.mount, true, request.address),
         options,
-        key,
-        route,
+        keyedSeal(key, route),
         (datagram, done) => socket.send(datagram, () => done()),
         (): Promise<void> => {
           released ??= (channels.delete(channel), closeSocket(socket));
@@ -126,7 +125,7 @@ export function udp(input: UdpOptions): ProviderV1 {
         const parsed = check(options, buf, rinfo);
         if (parsed === undefined) return;
         if (parsed.sender !== request.peer || parsed.mode !== request.mode || parsed.mount !== request.mount) return;
-        channel.deliver(parsed, remote(rinfo));
+        channel.deliver(parsed.type, parsed.payload, remote(rinfo), parsed.seq);
       });
       // ICMP "port unreachable" shows up as ECONNREFUSED on a connected socket: the far
       // side is not listening right now, which an unreliable channel rides out.
@@ -180,8 +179,7 @@ export function udp(input: UdpOptions): ProviderV1 {
           const created: UdpChannel = new UdpChannel(
             info(parsed.sender, parsed.mode, parsed.mount, false, remoteAddress, parsed.type === HELLO ? sessionOf(parsed.payload) : undefined),
             here,
-            options.keys.get(parsed.sender)!,
-            { sender: options.localPeer, target: parsed.sender, mode: parsed.mode, mount: parsed.mount },
+            keyedSeal(options.keys.get(parsed.sender)!, { sender: options.localPeer, target: parsed.sender, mode: parsed.mode, mount: parsed.mount }),
             (datagram, done) => socket.send(datagram, rinfo.port, rinfo.address, () => done()),
             async () => {
               accepted.delete(id);
@@ -192,13 +190,13 @@ export function udp(input: UdpOptions): ProviderV1 {
           channel = created;
           accepted.set(id, channel);
           channels.add(channel);
-          channel.deliver(parsed, remoteAddress);
+          channel.deliver(parsed.type, parsed.payload, remoteAddress, parsed.seq);
           onChannel(channel);
           // Tell the dialler which process this is (after a restart: a new session).
           channel.announce();
           return;
         }
-        channel.deliver(parsed, remoteAddress);
+        channel.deliver(parsed.type, parsed.payload, remoteAddress, parsed.seq);
       });
       const bound = socket.address();
       let closing: Promise<void> | undefined;
