@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { datagramTap, providerComplianceTests, type IntruderKind } from '@cep/provider-compliance';
+import { AllowList, generateKeyPair, type StaticKeyPair } from '@cep/noise-session';
 import { udp } from '../src/index.ts';
 
 // With pre-shared keys there is no handshake at open: each datagram is checked on arrival.
@@ -25,6 +26,34 @@ providerComplianceTests({
       intruder(kind) {
         const { localPeer, key: wrong } = intruders[kind];
         return { dialer: udp({ localPeer, keys: { saturn: wrong } }), claims: localPeer };
+      },
+    };
+  },
+  tap: (target) => datagramTap(target),
+});
+
+// With public-key identities every channel starts with a Noise handshake, so an intruder's open fails.
+providerComplianceTests({
+  name: 'udp (identity)',
+  profile: 'unreliable',
+  async setup() {
+    const [earth, saturn, mars] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const stranger = generateKeyPair();
+    const saturnList = () => new AllowList({ saturn: saturn.publicKey });
+    const intruders: Record<IntruderKind, { localPeer: string; staticKey: StaticKeyPair }> = {
+      'wrong-key': { localPeer: 'earth', staticKey: stranger },
+      'unknown-peer': { localPeer: 'pluto', staticKey: stranger },
+      impersonator: { localPeer: 'earth', staticKey: mars },
+    };
+    return {
+      dialer: udp({ localPeer: 'earth', identity: { staticKey: earth, allowList: saturnList() } }),
+      listener: udp({ localPeer: 'saturn', identity: { staticKey: saturn, allowList: new AllowList({ earth: earth.publicKey, mars: mars.publicKey }) } }),
+      address: '127.0.0.1:0',
+      dialerPeer: 'earth',
+      listenerPeer: 'saturn',
+      intruder(kind) {
+        const { localPeer, staticKey } = intruders[kind];
+        return { dialer: udp({ localPeer, identity: { staticKey, allowList: saturnList() } }), claims: localPeer };
       },
     };
   },
