@@ -136,6 +136,16 @@ export class UdpChannel implements ChannelV1 {
     waiter?.();
   }
 
+  /**
+   * The channel may no longer be used though its socket is fine (its key was revoked): `fatal`,
+   * then a goodbye to the far side and `closed`.
+   */
+  revoke(error: CepError): Promise<void> {
+    if (this.state !== 'open') return this.closing ?? Promise.resolve();
+    this.emit({ type: 'fatal', error });
+    return this.close(error.message);
+  }
+
   /** The socket under this channel failed for good. */
   fail(error: CepError): void {
     if (this.state === 'closed') return;

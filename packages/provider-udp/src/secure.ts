@@ -38,6 +38,20 @@ function handshakeOptions(ctx: SecureContext, signal: AbortSignal) {
   };
 }
 
+/**
+ * Fails `channel` when the key its session was proven with leaves the allow-list (a key
+ * roll-over finished, or a peer removed): nothing more from that key is accepted. Returns the
+ * unsubscribe function.
+ */
+function dropOnRevoke(ctx: SecureContext, session: DatagramSession, channel: () => UdpChannel): () => void {
+  const proven = Buffer.from(session.peer.publicKey);
+  return ctx.identity.allowList.onRevoke((revoked) => {
+    if (proven.equals(revoked.publicKey)) {
+      void channel().revoke(new CepError('AUTH_FAILED', `the key "${session.peer.name}" proved (${revoked.fingerprint}) was removed from the allow-list`, { peer: session.peer.name }));
+    }
+  });
+}
+
 /** Opens a sealed message for `channel`, or tells `onReject` why it is dropped. */
 function openFor(session: DatagramSession, channel: UdpChannel, parsed: SealedParsed, remoteAddress: string, onReject: ResolvedUdpOptions['onReject']): void {
   let plain: Uint8Array;
@@ -62,7 +76,15 @@ function rejectCode(error: unknown): 'AUTH_FAILED' | 'PEER_MISMATCH' | 'REPLAYED
  * to the channel, or rejects with `AUTH_FAILED`, `PEER_MISMATCH`, `HANDSHAKE_TIMEOUT`,
  * `OPEN_ABORTED` or `PROTOCOL_ERROR`. `release` closes the socket.
  */
-export async function dialSecure(ctx: SecureContext, request: OpenRequestV1, socket: Socket, release: () => Promise<void>, onRelease: (channel: UdpChannel) => void): Promise<UdpChannel> {
+export async function dialSecure(
+  ctx: SecureContext,
+  request: OpenRequestV1,
+  socket: Socket,
+  release: () => Promise<void>,
+  onRelease: (channel: UdpChannel) => void,
+  /** Fires when the provider closes, ending a handshake still under way. */
+  providerClosed: AbortSignal,
+): Promise<UdpChannel> {
   const id = randomBytes(CHANNEL_ID_BYTES);
   const idHex = id.toString('hex');
   const link = new HandshakeLink({
@@ -81,7 +103,7 @@ export async function dialSecure(ctx: SecureContext, request: OpenRequestV1, soc
     }
   });
   const timeout = AbortSignal.timeout(ctx.options.handshakeTimeoutMs);
-  const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
+  const signal = AbortSignal.any(request.signal === undefined ? [timeout, providerClosed] : [timeout, providerClosed, request.signal]);
   try {
     session = await datagramInitiator(link, {
       ...handshakeOptions(ctx, signal),
@@ -92,11 +114,13 @@ export async function dialSecure(ctx: SecureContext, request: OpenRequestV1, soc
     link.dispose();
     await release();
     if (request.signal?.aborted === true) throw new CepError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
+    if (providerClosed.aborted) throw new CepError('OPEN_FAILED', `provider "${ctx.options.id}" closed during the handshake with "${request.peer}"`);
     const code = providerCode(error);
     const why = code === 'HANDSHAKE_TIMEOUT' ? `no answer within handshakeTimeoutMs ${ctx.options.handshakeTimeoutMs}` : (error as Error).message;
     throw new CepError(code, `the handshake with "${request.peer}" at ${request.address} failed: ${why}`, { peer: request.peer, cause: error instanceof CepError ? error.code : undefined });
   }
   const sealed = session;
+  const stopWatching = dropOnRevoke(ctx, sealed, () => made);
   const made: UdpChannel = new UdpChannel(
     ctx.info(request.peer, request.mode, request.mount, true, request.address),
     ctx.options,
@@ -104,6 +128,7 @@ export async function dialSecure(ctx: SecureContext, request: OpenRequestV1, soc
     (datagram, done) => socket.send(datagram, () => done()),
     async () => {
       // The link stays until the channel goes: it acknowledges a resent last handshake chunk.
+      stopWatching();
       link.dispose();
       onRelease(made);
       await release();
@@ -137,6 +162,7 @@ export function secureListener(
 ): SecureListener {
   const entries = new Map<string, Entry>();
   const forgetTimers = new Set<NodeJS.Timeout>();
+  let closed = false;
 
   function start(key: string, id: Buffer, rinfo: RemoteInfo, remoteAddress: string): Entry {
     const link = new HandshakeLink({
@@ -152,12 +178,14 @@ export function secureListener(
         const hello = decodeHello(session.peer.hello);
         if (hello === undefined) return refuse(key, entry, 'PROTOCOL_ERROR', `"${session.peer.name}" sent a malformed channel hello`, remoteAddress, session.peer.name);
         entry.session = session;
+        const stopWatching = dropOnRevoke(ctx, session, () => channel);
         const channel: UdpChannel = new UdpChannel(
           ctx.info(session.peer.name, hello.mode, hello.mount, false, remoteAddress, hello.session),
           ctx.options,
           (type, payload) => encodeSealed(id, session.seal(inner(type, payload))),
           transmit,
           async () => {
+            stopWatching();
             if (entries.get(key) === entry) entries.delete(key);
             link.dispose();
             onRelease(channel);
@@ -176,6 +204,8 @@ export function secureListener(
 
   /** Reports a failed handshake; the entry stays a while so the REJECT is resent until acknowledged. */
   function refuse(key: string, entry: Entry, code: ReturnType<typeof rejectCode>, message: string, remoteAddress: string, claimedPeer?: string): void {
+    // Handshakes the listener's own close cut short are nobody's refusal.
+    if (closed) return;
     onReject({ code, message, remoteAddress, ...(claimedPeer !== undefined ? { claimedPeer } : {}) });
     const timer = setTimeout(() => {
       forgetTimers.delete(timer);
@@ -214,6 +244,7 @@ export function secureListener(
       }
     },
     async close() {
+      closed = true;
       for (const timer of forgetTimers) clearTimeout(timer);
       forgetTimers.clear();
       const all = [...entries.values()];

@@ -75,6 +75,8 @@ export function udp(input: UdpOptions): ProviderV1 {
   const channels = new Set<UdpChannel>();
   const listeners = new Set<ListenerV1>();
   let closed = false;
+  // Ends identity handshakes still under way when the provider closes.
+  const closing = new AbortController();
   // This provider instance's session (a process start): told in every HELLO, so a peer can tell a restart.
   const session = randomBytes(16).toString('hex');
 
@@ -121,7 +123,7 @@ export function udp(input: UdpOptions): ProviderV1 {
           if (error.code !== 'ECONNREFUSED') dialled?.fail(new CepError('CONNECTION_LOST', `udp socket failed: ${error.message}`));
         });
         let gone: Promise<void> | undefined;
-        dialled = await dialSecure(secure, request, socket, () => (gone ??= closeSocket(socket)), (ch) => channels.delete(ch));
+        dialled = await dialSecure(secure, request, socket, () => (gone ??= closeSocket(socket)), (ch) => channels.delete(ch), closing.signal);
         channels.add(dialled);
         return dialled;
       }
@@ -258,6 +260,7 @@ export function udp(input: UdpOptions): ProviderV1 {
 
     async close(): Promise<void> {
       closed = true;
+      closing.abort();
       await Promise.all([...channels].map((channel) => channel.close(`provider "${options.id}" closed`)));
       await Promise.all([...listeners].map((listener) => listener.close()));
     },

@@ -170,6 +170,32 @@ describe('udp identity channels (Noise handshake, sealed datagrams)', () => {
     await until(2000, () => s.frames.includes('after a loss'));
   });
 
+  it('drops the channels a key proved when that key leaves the allow-list (fatal AUTH_FAILED, then closed)', async () => {
+    const allowList = new AllowList({ earth: keys.earth.publicKey });
+    const s = await saturn({ identity: { staticKey: keys.saturn, allowList } });
+    const ch = await open(dialer('earth', keys.earth), s.listener.address);
+    const far: string[] = [];
+    ch.onEvent((e) => far.push(e.type));
+    await until(2000, () => s.accepted.length === 1);
+    const events: string[] = [];
+    s.accepted[0]!.onEvent((e) => events.push(e.type === 'fatal' ? `fatal ${e.error.code}` : e.type));
+    allowList.remove('earth', keys.earth.publicKey);
+    await until(2000, () => events.includes('closed'));
+    expect(events).toEqual(['fatal AUTH_FAILED', 'closed']);
+    // The dialler hears the goodbye the closing channel sends.
+    await until(2000, () => far.includes('closed'));
+  });
+
+  it('ends a handshake under way when the provider closes: OPEN_FAILED', async () => {
+    const silent = await tapped('127.0.0.1:9');
+    silent.hold();
+    const earth = dialer('earth', keys.earth);
+    const opening = open(earth, silent.address);
+    await new Promise((r) => setTimeout(r, 20));
+    await earth.close();
+    await expect(opening).rejects.toMatchObject({ code: 'OPEN_FAILED' });
+  });
+
   it('answers HANDSHAKE_TIMEOUT when nobody completes the handshake', async () => {
     const silent = await tapped('127.0.0.1:9'); // a tap that holds everything: nothing reaches anyone
     silent.hold();
