@@ -79,6 +79,7 @@ export function providerCode(error: unknown): ProviderErrorCode {
     case 'NOISE_AUTH_FAILED':
     case 'NOISE_UNKNOWN_PEER':
     case 'NOISE_KEY_REVOKED':
+    case 'NOISE_VERSION_UNSUPPORTED': // as stream-session maps it: no way to prove anything to this peer
       return 'AUTH_FAILED';
     case 'NOISE_PEER_MISMATCH':
       return 'PEER_MISMATCH';
