@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CepError, type ChannelV1, type RejectionV1 } from '@cep/provider-spec';
-import { indexOf, patterned, reader, record, sleep, until, within, type Reader } from './helpers.ts';
+import { indexOf, patterned, reader, record, sameBytes, sleep, until, within, type Reader } from './helpers.ts';
 import type { Pair, SuiteContext } from './pair.ts';
 import type { Tap } from './tap.ts';
 import type { ComplianceEnv, Intruder, IntruderKind } from './types.ts';
@@ -24,6 +24,7 @@ const INTRUDER_CODES: Record<IntruderKind, readonly string[]> = {
  */
 const ABANDONED_CODES = ['CONNECTION_LOST', 'HANDSHAKE_TIMEOUT'];
 const REPLAY_CODES = ['REPLAYED_FRAME'];
+const TAMPER_CODES = ['AUTH_FAILED', 'PROTOCOL_ERROR'];
 const REORDER_CODES = ['REPLAYED_FRAME', 'PROTOCOL_ERROR'];
 
 const WHO: Record<IntruderKind, string> = {
@@ -48,6 +49,7 @@ export function registerAuthentication(ctx: SuiteContext): void {
     // The only way these checks do not run: the setup says, in so many words, that nobody is authenticated.
     describe(`${title} (not applicable: the setup declares authentication 'none')`, () => {
       for (const kind of Object.keys(INTRUDER_CODES) as IntruderKind[]) it.skip(`refuses an intruder: ${WHO[kind]}`, () => {});
+      it.skip('refuses a tampered record', () => {});
       it.skip('refuses a replayed record', () => {});
       it.skip('refuses (or puts back in order) a reordered record', () => {});
     });
@@ -143,9 +145,39 @@ export function registerAuthentication(ctx: SuiteContext): void {
     }
 
     // Optional: a medium the suite cannot get between (in-process memory) gives no tap; the
-    // report then lists these two as skipped, with the reason in their title.
+    // report then lists these three as skipped, with the reason in their title.
     const tapped = options.tap === undefined ? it.skip : it;
     const why = options.tap === undefined ? ' (not checked: the options give no tap)' : '';
+
+    tapped(`refuses a tampered record: nothing altered is delivered and the forgery is reported${why}`, async () => {
+      const p = await ctx.pair();
+      const tap = await tapOf(p);
+      const { local, remote } = await p.open('tamper', tap.address);
+      const events = record(remote);
+      const inbound = reader(remote);
+      tap.hold();
+      local.send(patterned(1, 64));
+      const units = await keptBy(tap);
+      tap.pass();
+      // Flip one bit of the last byte the dialer sent: in every record format that is
+      // authenticated data (a tag, or the end of the frame it covers).
+      const forged = units.map((unit, i) => {
+        const copy = Uint8Array.from(unit);
+        if (i === units.length - 1) copy[copy.length - 1]! ^= 1;
+        return copy;
+      });
+      for (const unit of forged) tap.inject(unit);
+      await until(ms, `a refusal (${TAMPER_CODES.join('/')}) of the forged record`, () => refusals(events, p.rejections, TAMPER_CODES).length > 0);
+      if (!reliable) {
+        // A datagram channel drops the forgery and still takes the genuine datagram.
+        for (const unit of units) tap.inject(unit);
+        const seen = await seenAfter(local, inbound, 2);
+        expect(seen.filter((i) => i === 1)).toHaveLength(1);
+        return;
+      }
+      // Whatever a stream channel still yields before it dies is never the altered frame.
+      for (const frame of await inbound.drain(64, 200)) expect(sameBytes(frame, patterned(indexOf(frame), 64))).toBe(true);
+    });
 
     tapped(`refuses a replayed record: the frame is delivered once and the replay is reported${why}`, async () => {
       const p = await ctx.pair();

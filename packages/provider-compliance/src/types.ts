@@ -75,7 +75,7 @@ export interface ComplianceOptions {
    * Optional: a man in the middle in front of `target` (a listener's bound address) that the
    * dialer can go through and that keeps, holds back and re-injects what it sends — `streamTap`
    * for stream providers, `datagramTap` for UDP-like ones, both from this package. With it the
-   * suite checks that a replayed or a reordered record is refused; without it those two checks
+   * suite checks that a tampered, a replayed or a reordered record is refused; without it those three checks
    * are reported as skipped. A medium nothing can get between (in-process memory) leaves it out.
    */
   tap?(target: string): Promise<Tap>;
