@@ -2,8 +2,15 @@ import { Duplex } from 'node:stream';
 
 /** Resend period of unacknowledged handshake bytes, in ms (loopback answers in well under it). */
 export const RESEND_MS = 100;
-/** Resends of one handshake chunk before it is given up (the handshake timeout usually ends it first). */
+/** The dialler's resends of one handshake chunk before it is given up (the handshake timeout usually ends it first). */
 export const MAX_RESENDS = 50;
+/**
+ * The listener's resends of one chunk. Few on purpose: its first chunk answers a datagram
+ * whose source address nobody has verified yet, so every resend would multiply what a forged
+ * source can make it send to a victim (the listener's answer is about twice the dialler's
+ * first datagram). A dialler that lost all of them times out and opens again.
+ */
+export const LISTENER_MAX_RESENDS = 2;
 /** Chunks that arrived ahead of a missing one and are kept until it comes. */
 const MAX_AHEAD = 16;
 
@@ -24,7 +31,8 @@ export interface LinkWire {
  * Resending outlives the stream on purpose: the handshake's last word (ACCEPT, or a REJECT
  * naming the reason) is written just before the handshake ends the stream, and must still
  * reach the far side if the first copy is lost. It stops once acknowledged, after
- * {@link MAX_RESENDS}, or at {@link HandshakeLink.dispose}.
+ * `maxResends` ({@link MAX_RESENDS} for a dialler, {@link LISTENER_MAX_RESENDS} for a
+ * listener), or at {@link HandshakeLink.dispose}.
  */
 export class HandshakeLink extends Duplex {
   private nextSend = 0;
@@ -33,7 +41,10 @@ export class HandshakeLink extends Duplex {
   private readonly ahead = new Map<number, Buffer>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly wire: LinkWire) {
+  constructor(
+    private readonly wire: LinkWire,
+    private readonly maxResends = MAX_RESENDS,
+  ) {
     super();
   }
 
@@ -90,7 +101,7 @@ export class HandshakeLink extends Duplex {
         entry.fresh = false;
         continue;
       }
-      if (++entry.resends > MAX_RESENDS) this.unacked.delete(seq);
+      if (++entry.resends > this.maxResends) this.unacked.delete(seq);
       else this.wire.chunk(seq, entry.bytes);
     }
     if (this.unacked.size === 0) this.stopResending();

@@ -9,7 +9,7 @@ import { datagramInitiator, datagramResponder, type DatagramSession } from '@cep
 import { CepError, type ChannelInfoV1, type OpenRequestV1 } from '@cep/provider-spec';
 import { formatAddress } from './address.ts';
 import { UdpChannel, type Transmit } from './channel.ts';
-import { HandshakeLink, MAX_RESENDS, RESEND_MS } from './handshake-link.ts';
+import { HandshakeLink, LISTENER_MAX_RESENDS, RESEND_MS } from './handshake-link.ts';
 import { type UdpIdentity, decodeHello, encodeHello, providerCode } from './identity.ts';
 import type { ResolvedUdpOptions } from './options.ts';
 import { ACK, CHANNEL_ID_BYTES, CHUNK, SEALED, encodeAck, encodeChunk, encodeSealed, inner, parseSealed, type SealedParsed } from './sealed.ts';
@@ -165,10 +165,13 @@ export function secureListener(
   let closed = false;
 
   function start(key: string, id: Buffer, rinfo: RemoteInfo, remoteAddress: string): Entry {
-    const link = new HandshakeLink({
-      chunk: (seq, bytes) => socket.send(encodeChunk(id, seq, bytes), rinfo.port, rinfo.address),
-      ack: (seq) => socket.send(encodeAck(id, seq), rinfo.port, rinfo.address),
-    });
+    const link = new HandshakeLink(
+      {
+        chunk: (seq, bytes) => socket.send(encodeChunk(id, seq, bytes), rinfo.port, rinfo.address),
+        ack: (seq) => socket.send(encodeAck(id, seq), rinfo.port, rinfo.address),
+      },
+      LISTENER_MAX_RESENDS,
+    );
     const entry: Entry = { link };
     entries.set(key, entry);
     const transmit: Transmit = (datagram, done) => socket.send(datagram, rinfo.port, rinfo.address, () => done());
@@ -211,7 +214,7 @@ export function secureListener(
       forgetTimers.delete(timer);
       if (entries.get(key) === entry) entries.delete(key);
       entry.link.dispose();
-    }, RESEND_MS * MAX_RESENDS).unref();
+    }, RESEND_MS * (LISTENER_MAX_RESENDS + 2)).unref();
     forgetTimers.add(timer);
   }
 
