@@ -144,6 +144,15 @@ interface Entry {
   readonly link: HandshakeLink;
   session?: DatagramSession;
   channel?: UdpChannel;
+  /** The handshake failed; the entry only stays for its REJECT to be resent. */
+  failed?: boolean;
+  /** A newer handshake took this one's slot. */
+  displaced?: boolean;
+}
+
+/** Handshakes under way: neither failed nor done. */
+function pending(entry: Entry): boolean {
+  return entry.session === undefined && entry.failed !== true;
 }
 
 /** The listener's side of identity channels, fed every identity datagram its socket receives. */
@@ -209,6 +218,11 @@ export function secureListener(
   function refuse(key: string, entry: Entry, code: ReturnType<typeof rejectCode>, message: string, remoteAddress: string, claimedPeer?: string): void {
     // Handshakes the listener's own close cut short are nobody's refusal.
     if (closed) return;
+    entry.failed = true;
+    if (entry.displaced === true) {
+      code = 'HANDSHAKE_TIMEOUT';
+      message = `handshake displaced by a newer one: ${ctx.options.maxChannels} were under way`;
+    }
     onReject({ code, message, remoteAddress, ...(claimedPeer !== undefined ? { claimedPeer } : {}) });
     const timer = setTimeout(() => {
       forgetTimers.delete(timer);
@@ -230,9 +244,20 @@ export function secureListener(
       let entry = entries.get(key);
       if (parsed.type === CHUNK) {
         if (entry === undefined) {
-          if (entries.size >= ctx.options.maxChannels) {
+          const all = [...entries];
+          if (all.filter(([, e]) => e.channel !== undefined).length >= ctx.options.maxChannels) {
             onReject({ code: 'CHANNEL_OVERFLOW', message: `listener already holds maxChannels ${ctx.options.maxChannels}`, remoteAddress });
             return;
+          }
+          // Handshakes take no channel slot: forged first datagrams (any source address will do)
+          // must not lock real peers out. At the bound the oldest handshake under way gives its
+          // slot to the new one; a real peer's finishes in one round trip, long before it is oldest.
+          const waiting = all.filter(([, e]) => pending(e));
+          if (waiting.length >= ctx.options.maxChannels) {
+            const [oldKey, oldest] = waiting[0]!;
+            oldest.displaced = true;
+            entries.delete(oldKey);
+            oldest.link.dispose();
           }
           entry = start(key, Buffer.from(parsed.channel, 'hex'), rinfo, remoteAddress);
         }

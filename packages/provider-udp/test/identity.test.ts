@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AllowList, generateKeyPair, type StaticKeyPair } from '@cep/noise-session';
 import { datagramTap, type Tap } from '@cep/provider-compliance';
 import type { ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { udp, type UdpOptions, type UdpRejectInfo } from '../src/index.ts';
+import { encodeChunk } from '../src/sealed.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -194,6 +196,21 @@ describe('udp identity channels (Noise handshake, sealed datagrams)', () => {
     await new Promise((r) => setTimeout(r, 20));
     await earth.close();
     await expect(opening).rejects.toMatchObject({ code: 'OPEN_FAILED' });
+  });
+
+  it('lets a real dialler in while forged handshakes fill every slot: the oldest is displaced', async () => {
+    const s = await saturn({ maxChannels: 2 });
+    const forger = createSocket('udp4');
+    await new Promise<void>((r) => forger.bind(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => forger.close(() => r())));
+    const to = Number(s.listener.address.split(':')[1]);
+    // Three first chunks that start a handshake and never finish it ("CE" of the "CEPN" offer).
+    for (let i = 0; i < 3; i++) forger.send(encodeChunk(randomBytes(8), 0, Buffer.from('CE')), to, '127.0.0.1');
+    await until(2000, () => s.rejected.length === 1);
+    const ch = await open(dialer('earth', keys.earth), s.listener.address);
+    ch.send(Buffer.from('in'));
+    await until(2000, () => s.frames.includes('in'));
+    expect(s.rejected.map((r) => r.code)).toEqual(['HANDSHAKE_TIMEOUT', 'HANDSHAKE_TIMEOUT']);
   });
 
   it('answers HANDSHAKE_TIMEOUT when nobody completes the handshake', async () => {
