@@ -1,4 +1,4 @@
-import { AllowList, KEY_BYTES, type StaticKeyPair } from '@cep/noise-session';
+import { AllowList, KEY_BYTES, peerIdentity, type AuthenticatedPeer, type StaticKeyPair } from '@cep/noise-session';
 import { CepError, type ProviderErrorCode } from '@cep/provider-spec';
 import { MAX_NAME_BYTES } from './datagram.ts';
 
@@ -39,6 +39,25 @@ export function checkIdentity(identity: UdpIdentity, legacyPeers: Iterable<strin
     }
   }
   return identity;
+}
+
+/**
+ * Who the remote proved to be, as a channel reports it in `info.remoteIdentity` (provider-spec's
+ * `PeerIdentityV1`: the transport records it under `/net/peers/<peer>/identity`).
+ */
+export interface RemoteIdentity {
+  /** The peer's static public key, base64. */
+  readonly publicKey: string;
+  /** `SHA256:<base64>` of the key. */
+  readonly fingerprint: string;
+  /** The Noise protocol name of the negotiated handshake version. */
+  readonly protocol: string;
+  readonly version: number;
+}
+
+export function remoteIdentity(peer: AuthenticatedPeer): RemoteIdentity {
+  const { publicKey, fingerprint, protocol, version } = peerIdentity(peer);
+  return { publicKey, fingerprint, protocol, version };
 }
 
 /** True when `peer` is on the identity's allow-list: its channels use the Noise session. */

@@ -10,7 +10,7 @@ import { CepError, type ChannelInfoV1, type OpenRequestV1 } from '@cep/provider-
 import { formatAddress } from './address.ts';
 import { UdpChannel, type Transmit } from './channel.ts';
 import { HandshakeLink, LISTENER_MAX_RESENDS, RESEND_MS } from './handshake-link.ts';
-import { type UdpIdentity, decodeHello, encodeHello, providerCode } from './identity.ts';
+import { type RemoteIdentity, type UdpIdentity, decodeHello, encodeHello, providerCode, remoteIdentity } from './identity.ts';
 import type { ResolvedUdpOptions } from './options.ts';
 import { ACK, CHANNEL_ID_BYTES, CHUNK, SEALED, encodeAck, encodeChunk, encodeSealed, inner, parseSealed, type SealedParsed } from './sealed.ts';
 
@@ -21,7 +21,7 @@ export interface SecureContext {
   /** This provider instance's session id (hex), told in the hello and in every HELLO. */
   readonly session: string;
   /** Channel facts for a new channel. */
-  info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string): ChannelInfoV1;
+  info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string, remoteIdentity?: RemoteIdentity): ChannelInfoV1;
 }
 
 function handshakeOptions(ctx: SecureContext, signal: AbortSignal) {
@@ -122,7 +122,7 @@ export async function dialSecure(
   const sealed = session;
   const stopWatching = dropOnRevoke(ctx, sealed, () => made);
   const made: UdpChannel = new UdpChannel(
-    ctx.info(request.peer, request.mode, request.mount, true, request.address),
+    ctx.info(request.peer, request.mode, request.mount, true, request.address, undefined, remoteIdentity(sealed.peer)),
     ctx.options,
     (type, payload) => encodeSealed(id, sealed.seal(inner(type, payload))),
     (datagram, done) => socket.send(datagram, () => done()),
@@ -192,7 +192,7 @@ export function secureListener(
         entry.session = session;
         const stopWatching = dropOnRevoke(ctx, session, () => channel);
         const channel: UdpChannel = new UdpChannel(
-          ctx.info(session.peer.name, hello.mode, hello.mount, false, remoteAddress, hello.session),
+          ctx.info(session.peer.name, hello.mode, hello.mount, false, remoteAddress, hello.session, remoteIdentity(session.peer)),
           ctx.options,
           (type, payload) => encodeSealed(id, session.seal(inner(type, payload))),
           transmit,

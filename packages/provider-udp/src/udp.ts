@@ -12,7 +12,7 @@ import {
 import { formatAddress, parseAddress } from './address.ts';
 import { UdpChannel, keyedSeal, sessionOf } from './channel.ts';
 import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram.ts';
-import { usesIdentity } from './identity.ts';
+import { usesIdentity, type RemoteIdentity } from './identity.ts';
 import { type ResolvedUdpOptions, type UdpOptions, checkName, resolveUdpOptions } from './options.ts';
 import { dialSecure, secureListener, type SecureContext, type SecureListener } from './secure.ts';
 import { isSealed } from './sealed.ts';
@@ -80,8 +80,18 @@ export function udp(input: UdpOptions): ProviderV1 {
   // This provider instance's session (a process start): told in every HELLO, so a peer can tell a restart.
   const session = randomBytes(16).toString('hex');
 
-  function info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string) {
-    return { provider: options.id, peer, mode, mount, initiator, remoteAddress, maxFrameBytes: options.maxFrameBytes, ...(remoteSession !== undefined ? { remoteSession } : {}) };
+  function info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string, remoteIdentity?: RemoteIdentity) {
+    return {
+      provider: options.id,
+      peer,
+      mode,
+      mount,
+      initiator,
+      remoteAddress,
+      maxFrameBytes: options.maxFrameBytes,
+      ...(remoteSession !== undefined ? { remoteSession } : {}),
+      ...(remoteIdentity !== undefined ? { remoteIdentity } : {}),
+    };
   }
   const secureContext = (opts: ResolvedUdpOptions): SecureContext | undefined =>
     opts.identity === undefined ? undefined : { options: opts, identity: opts.identity, session, info };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AllowList, generateKeyPair, type StaticKeyPair } from '@cep/noise-session';
+import { AllowList, encodeKey, fingerprint, generateKeyPair, type StaticKeyPair } from '@cep/noise-session';
 import { datagramTap, type Tap } from '@cep/provider-compliance';
 import type { ChannelV1, ProviderV1 } from '@cep/provider-spec';
 import { udp, type UdpOptions, type UdpRejectInfo } from '../src/index.ts';
@@ -67,6 +67,9 @@ describe('udp identity channels (Noise handshake, sealed datagrams)', () => {
     ch.onEvent((e) => events.push(e.type === 'session' ? `session ${e.id.length}` : e.type));
     await until(2000, () => s.accepted.length === 1);
     expect(s.accepted[0]!.info).toMatchObject({ peer: 'earth', mode: 'mirror', mount: 'gauges', initiator: false });
+    // Each side reports the key the other proved (the transport records it under /net/peers).
+    expect(s.accepted[0]!.info).toMatchObject({ remoteIdentity: { publicKey: encodeKey(keys.earth.publicKey), fingerprint: fingerprint(keys.earth.publicKey), version: 1 } });
+    expect(ch.info).toMatchObject({ remoteIdentity: { publicKey: encodeKey(keys.saturn.publicKey), fingerprint: fingerprint(keys.saturn.publicKey) } });
     tap.capture();
     ch.send(Buffer.from('temp=21 secret'));
     await until(2000, () => s.frames.includes('temp=21 secret'));
