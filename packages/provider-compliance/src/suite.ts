@@ -1,14 +1,9 @@
 import { describe, expect, it, afterEach } from 'vitest';
-import { CepError, PROVIDER_SPEC_V1, type ChannelV1, type ListenerV1 } from '@cep/provider-spec';
+import { CepError, PROVIDER_SPEC_V1, type ChannelV1, type RejectionV1 } from '@cep/provider-spec';
+import { registerAuthentication } from './auth.ts';
 import { indexOf, leaked, patterned, reader, record, resources, sameBytes, sleep, until, within } from './helpers.ts';
-import type { ComplianceEnv, ComplianceOptions, SessionCompliance } from './types.ts';
-
-interface Pair {
-  readonly env: ComplianceEnv;
-  readonly listener: ListenerV1;
-  readonly accepted: ChannelV1[];
-  open(mount: string): Promise<{ local: ChannelV1; remote: ChannelV1 }>;
-}
+import type { Pair } from './pair.ts';
+import type { ComplianceOptions, SessionCompliance } from './types.ts';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -28,21 +23,29 @@ export function providerComplianceTests(options: ComplianceOptions): void {
   const ms = options.timeoutMs ?? 5000;
   const reliable = options.profile === 'reliable';
   let live: Pair[] = [];
+  // Anything a test opened besides a pair's two providers (intruders, taps), released after it.
+  let extras: Array<() => Promise<unknown>> = [];
 
   async function pair(): Promise<Pair> {
     const env = await options.setup();
     const accepted: ChannelV1[] = [];
+    const rejections: RejectionV1[] = [];
     if (env.listener.listen === undefined) throw new Error(`${options.name}: the listener provider must implement listen()`);
-    const listener = await within(ms, 'listen()', env.listener.listen({ address: env.address }, (ch) => accepted.push(ch)));
+    const listener = await within(
+      ms,
+      'listen()',
+      env.listener.listen({ address: env.address, onReject: (r) => rejections.push(r) }, (ch) => accepted.push(ch)),
+    );
     const made: Pair = {
       env,
       listener,
       accepted,
-      async open(mount) {
+      rejections,
+      async open(mount, address = listener.address) {
         const local = await within(
           ms,
           `open(${mount})`,
-          env.dialer.open({ peer: env.listenerPeer, mode: 'link', mount, localNode: env.dialerPeer, address: listener.address }),
+          env.dialer.open({ peer: env.listenerPeer, mode: 'link', mount, localNode: env.dialerPeer, address }),
         );
         let remote: ChannelV1 | undefined;
         await until(ms, `the listener to accept ${mount}`, () => (remote = accepted.find((c) => c.info.mount === mount)) !== undefined);
@@ -63,6 +66,9 @@ export function providerComplianceTests(options: ComplianceOptions): void {
     afterEach(async () => {
       const pairs = live;
       live = [];
+      const more = extras;
+      extras = [];
+      for (const release of more) await within(ms, 'releasing an intruder or tap', release()).catch(() => undefined);
       for (const p of pairs) await shutdown(p);
     });
 
@@ -196,6 +202,7 @@ export function providerComplianceTests(options: ComplianceOptions): void {
     if (reliable) registerReliable();
     else registerUnreliable();
     if (options.sessions !== undefined) registerSessions(options.sessions);
+    registerAuthentication({ options, ms, reliable, pair, release: (step) => void extras.push(step) });
   });
 
   function registerSessions(sessions: SessionCompliance): void {

@@ -1,5 +1,23 @@
 import type { ProviderV1 } from '@cep/provider-spec';
 import type { Relay } from './relay.ts';
+import type { Tap } from './tap.ts';
+
+/**
+ * Who an intruder pretends to be:
+ * - `wrong-key`: the dialer's own name, with a key or identity the listener does not hold for it;
+ * - `unknown-peer`: a name the listener has no key or identity for at all;
+ * - `impersonator`: a third peer the listener does know, with that peer's real key or identity,
+ *   claiming the dialer's name.
+ */
+export type IntruderKind = 'wrong-key' | 'unknown-peer' | 'impersonator';
+
+/** A dialler the listener must refuse, made by {@link ComplianceEnv.intruder}. */
+export interface Intruder {
+  /** A provider holding the intruder's credentials (the suite closes it). */
+  readonly dialer: ProviderV1;
+  /** The peer name it claims (`localNode` of its `open`): the dialer's name, or an unknown one. */
+  readonly claims: string;
+}
 
 /** What `setup()` hands the suite: two providers that trust each other, and where to listen. */
 export interface ComplianceEnv {
@@ -15,6 +33,13 @@ export interface ComplianceEnv {
   readonly listenerPeer: string;
   /** Releases anything setup made besides the two providers (temp dirs). Providers are closed by the suite. */
   teardown?(): Promise<void>;
+  /**
+   * A dialler with credentials the listener must refuse (see {@link IntruderKind}); it opens
+   * `listenerPeer` like the real dialer. Required by the authentication checks unless the
+   * options declare `authentication: 'none'`; a setup that leaves it out fails those checks.
+   * Every kind must be supported: for `impersonator` the listener must also know a third peer.
+   */
+  intruder?(kind: IntruderKind): Intruder;
 }
 
 /** Options of {@link providerComplianceTests}. */
@@ -37,6 +62,23 @@ export interface ComplianceOptions {
    * reconnect).
    */
   readonly sessions?: SessionCompliance;
+  /**
+   * How the provider authenticates a dialler (default `handshake`):
+   * - `handshake`: `open` proves both sides before it resolves, so an intruder's `open` rejects;
+   * - `per-frame`: no round trip at open (e.g. a datagram provider sealing each datagram with a
+   *   pre-shared key), so an intruder's `open` may resolve, but its frames must be refused;
+   * - `none`: the provider authenticates nobody. Its authentication checks are then reported as
+   *   skipped (not applicable) — the only way they are not run.
+   */
+  readonly authentication?: 'handshake' | 'per-frame' | 'none';
+  /**
+   * Optional: a man in the middle in front of `target` (a listener's bound address) that the
+   * dialer can go through and that keeps, holds back and re-injects what it sends — `streamTap`
+   * for stream providers, `datagramTap` for UDP-like ones, both from this package. With it the
+   * suite checks that a tampered, a replayed or a reordered record is refused; without it those three checks
+   * are reported as skipped. A medium nothing can get between (in-process memory) leaves it out.
+   */
+  tap?(target: string): Promise<Tap>;
 }
 
 /** What the session checks need besides a normal pair. */

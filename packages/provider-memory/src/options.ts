@@ -38,6 +38,13 @@ export interface MemoryOptions {
    * provider captures its sends (read them with `memoryHooks(provider).takeOutbound`).
    */
   readonly capture?: boolean;
+  /**
+   * Optional pre-shared keys, one 32-byte key per remote peer, to rehearse authentication in
+   * memory: a dialler and a listener reach each other only when each holds the same key for
+   * the other (else `AUTH_FAILED`). A provider with no keys authenticates nobody and can only
+   * reach, and be reached by, providers that have none either.
+   */
+  readonly keys?: Readonly<Record<string, Uint8Array>>;
 }
 
 /** Options with every default filled in and checked. */
@@ -51,6 +58,8 @@ export interface ResolvedMemoryOptions {
   readonly highWaterBytes: number;
   readonly hardLimitBytes: number;
   readonly capture: boolean;
+  /** Copies of the configured keys; `undefined` when none were given (no authentication). */
+  readonly keys: ReadonlyMap<string, Uint8Array> | undefined;
 }
 
 /** Longest peer, mode or mount name, in UTF-8 bytes (the same bound the stream providers use). */
@@ -102,5 +111,23 @@ export function resolveOptions(options: MemoryOptions): ResolvedMemoryOptions {
       maxFrameBytes,
     });
   }
-  return { id, peer: options.peer, mode: options.mode, seed, schedule, maxFrameBytes, highWaterBytes, hardLimitBytes, capture: options.capture === true };
+  return { id, peer: options.peer, mode: options.mode, seed, schedule, maxFrameBytes, highWaterBytes, hardLimitBytes, capture: options.capture === true, keys: resolveKeys(options.keys) };
+}
+
+/** Length of a memory pre-shared key, the same as the socket providers'. */
+export const MEMORY_KEY_BYTES = 32;
+
+function resolveKeys(keys: MemoryOptions['keys']): ReadonlyMap<string, Uint8Array> | undefined {
+  if (keys === undefined) return undefined;
+  if (typeof keys !== 'object' || keys === null) throw memoryError('INVALID_OPTIONS', 'keys must be an object of { [peer]: 32-byte Uint8Array }', { option: 'keys' });
+  const out = new Map<string, Uint8Array>();
+  for (const [peer, key] of Object.entries(keys)) {
+    checkName('a keys entry', peer);
+    if (!(key instanceof Uint8Array) || key.length !== MEMORY_KEY_BYTES) {
+      throw memoryError('INVALID_OPTIONS', `the key for peer "${peer}" must be a ${MEMORY_KEY_BYTES}-byte Uint8Array`, { option: 'keys', peer });
+    }
+    // A copy: the caller zeroing or reusing its buffer must not change who is let in.
+    out.set(peer, Uint8Array.from(key));
+  }
+  return out;
 }

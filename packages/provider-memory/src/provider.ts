@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { PROVIDER_SPEC_V1, type ChannelV1, type ListenOptionsV1, type ListenerV1, type OpenRequestV1, type ProviderV1, type RejectionV1 } from '@cep/provider-spec';
 import { MemoryChannel } from './channel.ts';
 import { memoryError, type MemoryErrorCode } from './errors.ts';
@@ -29,6 +30,20 @@ function safely(fn: () => void): void {
       throw error;
     });
   }
+}
+
+/**
+ * Why the two ends' keys do not let `dialer` (claiming `dialerPeer`) and `listener` reach each
+ * other, or `undefined` when they do: both hold no keys, or each holds the same key for the other.
+ */
+function keyProblem(dialerKeys: ReadonlyMap<string, Uint8Array> | undefined, listenerKeys: ReadonlyMap<string, Uint8Array> | undefined, dialerPeer: string, listenerPeer: string): string | undefined {
+  if (dialerKeys === undefined && listenerKeys === undefined) return undefined;
+  const proof = dialerKeys?.get(listenerPeer);
+  const expected = listenerKeys?.get(dialerPeer);
+  if (listenerKeys === undefined) return `"${listenerPeer}" holds no keys, so it cannot prove it is "${listenerPeer}"`;
+  if (expected === undefined) return `"${listenerPeer}" has no key for a peer named "${dialerPeer}"`;
+  if (proof === undefined || !timingSafeEqual(proof, expected)) return `the key "${dialerPeer}" holds for "${listenerPeer}" is not the one "${listenerPeer}" holds for it`;
+  return undefined;
 }
 
 /**
@@ -99,6 +114,9 @@ export function memory(options: MemoryOptions): ProviderV1 {
       checkName('mode', request.mode);
       checkName('mount', request.mount);
       const address = checkAddress(request.address);
+      if (resolved.keys !== undefined && !resolved.keys.has(request.peer)) {
+        throw memoryError('AUTH_FAILED', `no key is configured for peer "${request.peer}"; add it to keys`, { peer: request.peer });
+      }
       const sessionId = `mem-${++net.sessions}`;
       const basics = { mode: request.mode, mount: request.mount, sessionId };
       const outKey = directionKey(resolved.peer, request.peer, request.mode, request.mount);
@@ -118,6 +136,8 @@ export function memory(options: MemoryOptions): ProviderV1 {
       if (far.mode !== resolved.mode) {
         refuse(endpoint, 'PROTOCOL_ERROR', `a ${resolved.mode} memory provider cannot open a channel to a ${far.mode} one at "${address}"; use the same mode on both sides`);
       }
+      const problem = keyProblem(resolved.keys, far.keys, resolved.peer, request.peer);
+      if (problem !== undefined) refuse(endpoint, 'AUTH_FAILED', `authentication failed: ${problem}`);
       const maxFrameBytes = Math.min(resolved.maxFrameBytes, far.maxFrameBytes);
       const local = host.makeEnd({ ...basics, peer: request.peer, initiator: true, remoteAddress: address, maxFrameBytes, scheduleKey: outKey, loose: false, remoteSession: endpoint.host.session });
       const remote = endpoint.host.makeEnd({

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { providerComplianceTests, streamRelay } from '@cep/provider-compliance';
+import { providerComplianceTests, streamRelay, streamTap, type IntruderKind } from '@cep/provider-compliance';
 import { pipe } from '../src/index.ts';
 
 const limits = { maxFrameBytes: 1 << 20, highWaterMark: 256 * 1024, hardLimitBytes: 8 << 20, backoff: { maxAttempts: 0 }, closeTimeoutMs: 500 };
 // The session checks need a dialler that reconnects (quickly, so the test is short).
 const reconnecting = { ...limits, backoff: { initialMs: 10, maxMs: 50, maxAttempts: 200 } };
 let session = { key: randomBytes(32), dir: '' };
+// The temp dir of the running test, where its tap binds its socket.
+let current = '';
 
 providerComplianceTests({
   name: 'pipe',
@@ -16,17 +18,30 @@ providerComplianceTests({
   async setup() {
     const key = randomBytes(32);
     const dir = mkdtempSync(join(tmpdir(), 'cep-pipe-'));
+    current = dir;
+    // A third peer the listener knows, so an impersonator can hold a real key that is not earth's.
+    const marsKey = randomBytes(32);
+    const intruders: Record<IntruderKind, { localPeer: string; key: Uint8Array }> = {
+      'wrong-key': { localPeer: 'earth', key: randomBytes(32) },
+      'unknown-peer': { localPeer: 'pluto', key: randomBytes(32) },
+      impersonator: { localPeer: 'earth', key: marsKey },
+    };
     return {
       dialer: pipe({ localPeer: 'earth', keys: { saturn: key }, ...limits }),
-      listener: pipe({ localPeer: 'saturn', keys: { earth: key }, ...limits }),
+      listener: pipe({ localPeer: 'saturn', keys: { earth: key, mars: marsKey }, ...limits }),
       address: join(dir, 'saturn.sock'),
       dialerPeer: 'earth',
       listenerPeer: 'saturn',
+      intruder(kind) {
+        const { localPeer, key: wrong } = intruders[kind];
+        return { dialer: pipe({ localPeer, keys: { saturn: wrong }, ...limits }), claims: localPeer };
+      },
       async teardown() {
         rmSync(dir, { recursive: true, force: true });
       },
     };
   },
+  tap: (target) => streamTap(target, join(current, 'tap.sock')),
   sessions: {
     async setup() {
       session = { key: randomBytes(32), dir: mkdtempSync(join(tmpdir(), 'cep-pipe-')) };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { providerComplianceTests, streamRelay } from '@cep/provider-compliance';
+import { providerComplianceTests, streamRelay, streamTap, type IntruderKind } from '@cep/provider-compliance';
 import { tcp } from '../src/index.ts';
 
 const limits = { maxFrameBytes: 1 << 20, highWaterMark: 256 * 1024, hardLimitBytes: 8 << 20, backoff: { maxAttempts: 0 }, closeTimeoutMs: 500 };
@@ -12,14 +12,26 @@ providerComplianceTests({
   profile: 'reliable',
   async setup() {
     const key = randomBytes(32);
+    // A third peer the listener knows, so an impersonator can hold a real key that is not earth's.
+    const marsKey = randomBytes(32);
+    const intruders: Record<IntruderKind, { localPeer: string; key: Uint8Array }> = {
+      'wrong-key': { localPeer: 'earth', key: randomBytes(32) },
+      'unknown-peer': { localPeer: 'pluto', key: randomBytes(32) },
+      impersonator: { localPeer: 'earth', key: marsKey },
+    };
     return {
       dialer: tcp({ localPeer: 'earth', keys: { saturn: key }, ...limits }),
-      listener: tcp({ localPeer: 'saturn', keys: { earth: key }, ...limits }),
+      listener: tcp({ localPeer: 'saturn', keys: { earth: key, mars: marsKey }, ...limits }),
       address: '127.0.0.1:0',
       dialerPeer: 'earth',
       listenerPeer: 'saturn',
+      intruder(kind) {
+        const { localPeer, key: wrong } = intruders[kind];
+        return { dialer: tcp({ localPeer, keys: { saturn: wrong }, ...limits }), claims: localPeer };
+      },
     };
   },
+  tap: (target) => streamTap(target, '127.0.0.1:0'),
   sessions: {
     async setup() {
       sessionKey = randomBytes(32);

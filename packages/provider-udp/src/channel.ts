@@ -1,10 +1,23 @@
 import type { ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/provider-spec';
 import { CepError } from '@cep/provider-spec';
-import { BYE, DATA, HELLO, type Parsed, ReplayWindow, type Route, encode } from './datagram.ts';
+import { BYE, DATA, HELLO, ReplayWindow, type Route, encode } from './datagram.ts';
 import type { ResolvedUdpOptions } from './options.ts';
 
 /** Hands one encoded datagram to the socket; `done` runs once the OS took it (or failed). */
 export type Transmit = (datagram: Buffer, done: () => void) => void;
+/** Turns one message of a kind (DATA, HELLO, BYE) into the datagram that carries it. */
+export type Seal = (type: number, payload: Uint8Array) => Buffer;
+
+/**
+ * The pre-shared-key sealer: the HMAC envelope with a sequence number that starts from the
+ * wall clock (ms × 1024), so it keeps rising across restarts of the sender and a receiver's
+ * window still refuses datagrams an attacker recorded from an earlier run (unless the
+ * receiver restarted too).
+ */
+export function keyedSeal(key: Uint8Array, route: Route): Seal {
+  let seq = Date.now() * 1024;
+  return (type, payload) => encode(key, route, type, seq++, payload);
+}
 
 /**
  * One datagram channel: a (local socket, remote address, peer, mount) tuple. Sends are
@@ -13,7 +26,6 @@ export type Transmit = (datagram: Buffer, done: () => void) => void;
  * unreliable profile: a newer gauge is worth more than an older one).
  */
 export class UdpChannel implements ChannelV1 {
-  private seq: number;
   private inflight = 0;
   private backpressured = false;
   private readonly inbound: Uint8Array[] = [];
@@ -29,18 +41,13 @@ export class UdpChannel implements ChannelV1 {
   constructor(
     readonly info: ChannelInfoV1,
     private readonly options: ResolvedUdpOptions,
-    private readonly key: Uint8Array,
-    private readonly route: Route,
+    private readonly seal: Seal,
     private readonly transmit: Transmit,
     private readonly release: () => Promise<void>,
     /** This provider instance's session id, carried in every HELLO this channel sends. */
     private readonly session: string,
   ) {
     this.remoteSession = info.remoteSession;
-    // Starting from the wall clock (ms × 1024) keeps sequence numbers rising across
-    // restarts of the sender, so a receiver's window still refuses datagrams from an
-    // earlier run that an attacker recorded (unless the receiver restarted too).
-    this.seq = Date.now() * 1024;
     this.window = new ReplayWindow(options.replayWindow);
   }
 
@@ -91,25 +98,29 @@ export class UdpChannel implements ChannelV1 {
     this.post(HELLO, Buffer.from(this.session, 'utf8'));
   }
 
-  /** A datagram the provider authenticated for this channel. */
-  deliver(parsed: Parsed, remoteAddress: string): void {
+  /**
+   * A message the provider authenticated for this channel. `seq` is the pre-shared-key
+   * envelope's sequence number, checked against this channel's replay window; an identity
+   * channel's session has checked its own counter already and passes none.
+   */
+  deliver(type: number, payload: Buffer, remoteAddress: string, seq?: number): void {
     if (this.state !== 'open') return;
-    if (!this.window.accept(parsed.seq)) {
+    if (seq !== undefined && !this.window.accept(seq)) {
       this.options.onReject({
         code: 'REPLAYED_FRAME',
-        message: `datagram ${parsed.seq} from "${parsed.sender}" was replayed or is older than the replay window`,
+        message: `datagram ${seq} from "${this.info.peer}" was replayed or is older than the replay window`,
         remoteAddress,
-        claimedPeer: parsed.sender,
+        claimedPeer: this.info.peer,
       });
       return;
     }
-    if (parsed.type === BYE) {
-      this.finish(`remote closed: ${parsed.payload.toString('utf8')}`);
+    if (type === BYE) {
+      this.finish(`remote closed: ${payload.toString('utf8')}`);
       void this.release();
       return;
     }
-    if (parsed.type === HELLO) {
-      const id = sessionOf(parsed.payload);
+    if (type === HELLO) {
+      const id = sessionOf(payload);
       // A dialled channel learns (and re-learns, after the listener restarted) the far session.
       if (id !== undefined && this.info.initiator && id !== this.remoteSession) {
         this.remoteSession = id;
@@ -117,12 +128,22 @@ export class UdpChannel implements ChannelV1 {
       }
       return;
     }
-    if (parsed.type !== DATA) return;
+    if (type !== DATA) return;
     if (this.inbound.length >= this.options.maxQueuedFrames) this.inbound.shift();
-    this.inbound.push(new Uint8Array(parsed.payload));
+    this.inbound.push(new Uint8Array(payload));
     const waiter = this.waiter;
     this.waiter = null;
     waiter?.();
+  }
+
+  /**
+   * The channel may no longer be used though its socket is fine (its key was revoked): `fatal`,
+   * then a goodbye to the far side and `closed`.
+   */
+  revoke(error: CepError): Promise<void> {
+    if (this.state !== 'open') return this.closing ?? Promise.resolve();
+    this.emit({ type: 'fatal', error });
+    return this.close(error.message);
   }
 
   /** The socket under this channel failed for good. */
@@ -134,7 +155,7 @@ export class UdpChannel implements ChannelV1 {
   }
 
   private post(type: number, payload: Uint8Array, done?: () => void): void {
-    const datagram = encode(this.key, this.route, type, this.seq++, payload);
+    const datagram = this.seal(type, payload);
     this.inflight += datagram.length;
     this.transmit(datagram, () => {
       this.inflight -= datagram.length;

@@ -1,9 +1,10 @@
 import { CepError } from '@cep/provider-spec';
 import { MAX_DATAGRAM_BYTES, MAX_NAME_BYTES, FIXED_BYTES } from './datagram.ts';
+import { checkIdentity, type UdpIdentity } from './identity.ts';
 
 /** Something the provider dropped before it reached a channel (for logs and telemetry). */
 export interface UdpRejectInfo {
-  readonly code: 'AUTH_FAILED' | 'PEER_MISMATCH' | 'REPLAYED_FRAME' | 'PROTOCOL_ERROR' | 'CHANNEL_OVERFLOW';
+  readonly code: 'AUTH_FAILED' | 'PEER_MISMATCH' | 'REPLAYED_FRAME' | 'PROTOCOL_ERROR' | 'CHANNEL_OVERFLOW' | 'HANDSHAKE_TIMEOUT';
   readonly message: string;
   readonly remoteAddress?: string;
   readonly claimedPeer?: string;
@@ -15,8 +16,19 @@ export interface UdpOptions {
   readonly id?: string;
   /** This node's peer name; datagrams addressed to another name are dropped. */
   readonly localPeer: string;
-  /** One 32-byte pre-shared key per remote peer; datagrams from anyone else are dropped. */
-  readonly keys: Readonly<Record<string, Uint8Array>>;
+  /**
+   * One 32-byte pre-shared key per remote peer (the HMAC envelope, no handshake); datagrams
+   * from anyone else are dropped. Optional when every peer is on `identity.allowList`.
+   */
+  readonly keys?: Readonly<Record<string, Uint8Array>>;
+  /**
+   * This node's public-key identity: channels to the peers on `identity.allowList` run a
+   * Noise_XXpsk3 handshake at `open` and encrypt every datagram. A peer is either here or in
+   * `keys`, never both (its old key becomes `identity.psks[peer]`).
+   */
+  readonly identity?: UdpIdentity;
+  /** An identity channel's whole handshake must finish within this many ms, on either side (default 5000). */
+  readonly handshakeTimeoutMs?: number;
   /** Largest frame (datagram payload) in bytes; default 1200, which fits any path MTU without fragmenting. */
   readonly maxFrameBytes?: number;
   /** Bytes handed to the OS and not yet sent past which `send` answers `backpressure` (default 256 KiB). */
@@ -44,6 +56,8 @@ export interface ResolvedUdpOptions {
   readonly maxChannels: number;
   readonly replayWindow: number;
   readonly onReject: (info: UdpRejectInfo) => void;
+  readonly identity: UdpIdentity | undefined;
+  readonly handshakeTimeoutMs: number;
 }
 
 /** The largest maxFrameBytes that still fits one datagram with the longest names. */
@@ -88,5 +102,7 @@ export function resolveUdpOptions(options: UdpOptions): ResolvedUdpOptions {
     maxChannels: int('maxChannels', options.maxChannels, 256, 1, 1 << 16),
     replayWindow: int('replayWindow', options.replayWindow, 64, 1, 1024),
     onReject: options.onReject ?? (() => {}),
+    identity: options.identity === undefined ? undefined : checkIdentity(options.identity, keys.keys()),
+    handshakeTimeoutMs: int('handshakeTimeoutMs', options.handshakeTimeoutMs, 5000, 1, 600_000),
   };
 }

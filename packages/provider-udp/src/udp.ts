@@ -10,9 +10,12 @@ import {
   type ProviderV1,
 } from '@cep/provider-spec';
 import { formatAddress, parseAddress } from './address.ts';
-import { UdpChannel, sessionOf } from './channel.ts';
+import { UdpChannel, keyedSeal, sessionOf } from './channel.ts';
 import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram.ts';
+import { usesIdentity, type RemoteIdentity } from './identity.ts';
 import { type ResolvedUdpOptions, type UdpOptions, checkName, resolveUdpOptions } from './options.ts';
+import { dialSecure, secureListener, type SecureContext, type SecureListener } from './secure.ts';
+import { isSealed } from './sealed.ts';
 
 /** Capabilities every UDP provider advertises. */
 export const UDP_CAPS = ['unreliable', 'datagram', 'low_latency', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
@@ -57,8 +60,10 @@ function check(options: ResolvedUdpOptions, buf: Buffer, rinfo: RemoteInfo): Par
 
 /**
  * A CEP transport provider over UDP for `upd_latest` gauges: unreliable, unordered,
- * one datagram per frame. Every datagram is authenticated (HMAC with the peer's
- * pre-shared key) and checked against a replay window; anything else is dropped.
+ * one datagram per frame. Every datagram is authenticated and checked against a replay
+ * window; anything else is dropped. Peers in `keys` use an HMAC envelope under the pair's
+ * pre-shared key; peers on `identity.allowList` get a Noise handshake at `open`, then every
+ * datagram is encrypted under that session.
  *
  * @example
  * const earth = udp({ localPeer: 'earth', keys: { saturn: key } });
@@ -70,12 +75,26 @@ export function udp(input: UdpOptions): ProviderV1 {
   const channels = new Set<UdpChannel>();
   const listeners = new Set<ListenerV1>();
   let closed = false;
+  // Ends identity handshakes still under way when the provider closes.
+  const closing = new AbortController();
   // This provider instance's session (a process start): told in every HELLO, so a peer can tell a restart.
   const session = randomBytes(16).toString('hex');
 
-  function info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string) {
-    return { provider: options.id, peer, mode, mount, initiator, remoteAddress, maxFrameBytes: options.maxFrameBytes, ...(remoteSession !== undefined ? { remoteSession } : {}) };
+  function info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string, remoteIdentity?: RemoteIdentity) {
+    return {
+      provider: options.id,
+      peer,
+      mode,
+      mount,
+      initiator,
+      remoteAddress,
+      maxFrameBytes: options.maxFrameBytes,
+      ...(remoteSession !== undefined ? { remoteSession } : {}),
+      ...(remoteIdentity !== undefined ? { remoteIdentity } : {}),
+    };
   }
+  const secureContext = (opts: ResolvedUdpOptions): SecureContext | undefined =>
+    opts.identity === undefined ? undefined : { options: opts, identity: opts.identity, session, info };
 
   return {
     specificationVersion: PROVIDER_SPEC_V1,
@@ -87,8 +106,11 @@ export function udp(input: UdpOptions): ProviderV1 {
       checkName('peer', request.peer);
       checkName('mode', request.mode);
       checkName('mount', request.mount);
+      const secure = usesIdentity(options.identity, request.peer) ? secureContext(options) : undefined;
       const key = options.keys.get(request.peer);
-      if (key === undefined) throw new CepError('AUTH_FAILED', `no key is configured for peer "${request.peer}"; add it to keys`, { peer: request.peer });
+      if (secure === undefined && key === undefined) {
+        throw new CepError('AUTH_FAILED', `no key or public key is configured for peer "${request.peer}"; add it to keys or identity.allowList`, { peer: request.peer });
+      }
       const target = parseAddress(request.address, false);
       if (request.signal?.aborted) throw new CepError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
       const socket = createSocket(target.family);
@@ -104,6 +126,17 @@ export function udp(input: UdpOptions): ProviderV1 {
         await closeSocket(socket);
         throw new CepError('OPEN_FAILED', `could not reach ${request.address}: ${(error as Error).message}`, { address: request.address });
       }
+      if (secure !== undefined) {
+        let dialled: UdpChannel | undefined;
+        // ICMP "port unreachable" (ECONNREFUSED) is ridden out, as below; the handshake resends.
+        socket.on('error', (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ECONNREFUSED') dialled?.fail(new CepError('CONNECTION_LOST', `udp socket failed: ${error.message}`));
+        });
+        let gone: Promise<void> | undefined;
+        dialled = await dialSecure(secure, request, socket, () => (gone ??= closeSocket(socket)), (ch) => channels.delete(ch), closing.signal);
+        channels.add(dialled);
+        return dialled;
+      }
       const route = { sender: options.localPeer, target: request.peer, mode: request.mode, mount: request.mount };
       if (overhead(route) + options.maxFrameBytes > 65_507) {
         await closeSocket(socket);
@@ -113,8 +146,7 @@ export function udp(input: UdpOptions): ProviderV1 {
       const channel: UdpChannel = new UdpChannel(
         info(request.peer, request.mode, request.mount, true, request.address),
         options,
-        key,
-        route,
+        keyedSeal(key!, route),
         (datagram, done) => socket.send(datagram, () => done()),
         (): Promise<void> => {
           released ??= (channels.delete(channel), closeSocket(socket));
@@ -126,7 +158,7 @@ export function udp(input: UdpOptions): ProviderV1 {
         const parsed = check(options, buf, rinfo);
         if (parsed === undefined) return;
         if (parsed.sender !== request.peer || parsed.mode !== request.mode || parsed.mount !== request.mount) return;
-        channel.deliver(parsed, remote(rinfo));
+        channel.deliver(parsed.type, parsed.payload, remote(rinfo), parsed.seq);
       });
       // ICMP "port unreachable" shows up as ECONNREFUSED on a connected socket: the far
       // side is not listening right now, which an unreliable channel rides out.
@@ -165,7 +197,26 @@ export function udp(input: UdpOptions): ProviderV1 {
       socket.on('error', () => {
         // Per-datagram send errors (an unreachable peer) are not the listener's failure.
       });
+      const secure = secureContext(here);
+      const sealed: SecureListener | undefined =
+        secure === undefined
+          ? undefined
+          : secureListener(
+              secure,
+              socket,
+              here.onReject,
+              (channel) => {
+                channels.add(channel);
+                onChannel(channel);
+              },
+              (channel) => channels.delete(channel),
+            );
       socket.on('message', (buf, rinfo) => {
+        if (isSealed(buf)) {
+          if (sealed !== undefined) sealed.message(buf, rinfo);
+          else here.onReject({ code: 'PROTOCOL_ERROR', message: 'identity datagram dropped: this listener has no identity', remoteAddress: remote(rinfo) });
+          return;
+        }
         const parsed = check(here, buf, rinfo);
         if (parsed === undefined) return;
         const remoteAddress = remote(rinfo);
@@ -180,8 +231,7 @@ export function udp(input: UdpOptions): ProviderV1 {
           const created: UdpChannel = new UdpChannel(
             info(parsed.sender, parsed.mode, parsed.mount, false, remoteAddress, parsed.type === HELLO ? sessionOf(parsed.payload) : undefined),
             here,
-            options.keys.get(parsed.sender)!,
-            { sender: options.localPeer, target: parsed.sender, mode: parsed.mode, mount: parsed.mount },
+            keyedSeal(options.keys.get(parsed.sender)!, { sender: options.localPeer, target: parsed.sender, mode: parsed.mode, mount: parsed.mount }),
             (datagram, done) => socket.send(datagram, rinfo.port, rinfo.address, () => done()),
             async () => {
               accepted.delete(id);
@@ -192,13 +242,13 @@ export function udp(input: UdpOptions): ProviderV1 {
           channel = created;
           accepted.set(id, channel);
           channels.add(channel);
-          channel.deliver(parsed, remoteAddress);
+          channel.deliver(parsed.type, parsed.payload, remoteAddress, parsed.seq);
           onChannel(channel);
           // Tell the dialler which process this is (after a restart: a new session).
           channel.announce();
           return;
         }
-        channel.deliver(parsed, remoteAddress);
+        channel.deliver(parsed.type, parsed.payload, remoteAddress, parsed.seq);
       });
       const bound = socket.address();
       let closing: Promise<void> | undefined;
@@ -208,6 +258,7 @@ export function udp(input: UdpOptions): ProviderV1 {
           closing ??= (async () => {
             listeners.delete(listener);
             await Promise.all([...accepted.values()].map((channel) => channel.close('listener closed')));
+            await sealed?.close();
             await closeSocket(socket);
           })();
           return closing;
@@ -219,6 +270,7 @@ export function udp(input: UdpOptions): ProviderV1 {
 
     async close(): Promise<void> {
       closed = true;
+      closing.abort();
       await Promise.all([...channels].map((channel) => channel.close(`provider "${options.id}" closed`)));
       await Promise.all([...listeners].map((listener) => listener.close()));
     },
