@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { providerComplianceTests, streamRelay, streamTap, type IntruderKind } from '@cep/provider-compliance';
-import { pipe } from '../src/index.ts';
+import { AllowList, generateKeyPair, pipe, type StaticKeyPair } from '../src/index.ts';
 
 const limits = { maxFrameBytes: 1 << 20, highWaterMark: 256 * 1024, hardLimitBytes: 8 << 20, backoff: { maxAttempts: 0 }, closeTimeoutMs: 500 };
 // The session checks need a dialler that reconnects (quickly, so the test is short).
@@ -62,4 +62,36 @@ providerComplianceTests({
     restartAddress: () => join(session.dir, 'saturn2.sock'),
     relay: (target) => streamRelay(target, join(session.dir, 'relay.sock')),
   },
+});
+
+// With public-key identities (Noise_XXpsk3): the impersonator holds mars's real key.
+providerComplianceTests({
+  name: 'pipe (identity)',
+  profile: 'reliable',
+  async setup() {
+    const dir = mkdtempSync(join(tmpdir(), 'cep-pipe-'));
+    current = dir;
+    const [earth, saturn, mars, stranger] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const saturnList = () => new AllowList({ saturn: saturn.publicKey });
+    const intruders: Record<IntruderKind, { localPeer: string; staticKey: StaticKeyPair }> = {
+      'wrong-key': { localPeer: 'earth', staticKey: stranger },
+      'unknown-peer': { localPeer: 'pluto', staticKey: stranger },
+      impersonator: { localPeer: 'earth', staticKey: mars },
+    };
+    return {
+      dialer: pipe({ localPeer: 'earth', identity: { staticKey: earth, allowList: saturnList() }, ...limits }),
+      listener: pipe({ localPeer: 'saturn', identity: { staticKey: saturn, allowList: new AllowList({ earth: earth.publicKey, mars: mars.publicKey }) }, ...limits }),
+      address: join(dir, 'saturn.sock'),
+      dialerPeer: 'earth',
+      listenerPeer: 'saturn',
+      intruder(kind) {
+        const { localPeer, staticKey } = intruders[kind];
+        return { dialer: pipe({ localPeer, identity: { staticKey, allowList: saturnList() }, ...limits }), claims: localPeer };
+      },
+      async teardown() {
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  tap: (target) => streamTap(target, join(current, 'tap.sock')),
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { providerComplianceTests, streamRelay, streamTap, type IntruderKind } from '@cep/provider-compliance';
-import { tcp } from '../src/index.ts';
+import { AllowList, generateKeyPair, tcp, type StaticKeyPair } from '../src/index.ts';
 
 const limits = { maxFrameBytes: 1 << 20, highWaterMark: 256 * 1024, hardLimitBytes: 8 << 20, backoff: { maxAttempts: 0 }, closeTimeoutMs: 500 };
 // The session checks need a dialler that reconnects (quickly, so the test is short).
@@ -46,4 +46,31 @@ providerComplianceTests({
     restartedListener: () => tcp({ localPeer: 'saturn', keys: { earth: sessionKey }, ...reconnecting }),
     relay: (target) => streamRelay(target, '127.0.0.1:0'),
   },
+});
+
+// With public-key identities (Noise_XXpsk3): the impersonator holds mars's real key.
+providerComplianceTests({
+  name: 'tcp (identity)',
+  profile: 'reliable',
+  async setup() {
+    const [earth, saturn, mars, stranger] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const saturnList = () => new AllowList({ saturn: saturn.publicKey });
+    const intruders: Record<IntruderKind, { localPeer: string; staticKey: StaticKeyPair }> = {
+      'wrong-key': { localPeer: 'earth', staticKey: stranger },
+      'unknown-peer': { localPeer: 'pluto', staticKey: stranger },
+      impersonator: { localPeer: 'earth', staticKey: mars },
+    };
+    return {
+      dialer: tcp({ localPeer: 'earth', identity: { staticKey: earth, allowList: saturnList() }, ...limits }),
+      listener: tcp({ localPeer: 'saturn', identity: { staticKey: saturn, allowList: new AllowList({ earth: earth.publicKey, mars: mars.publicKey }) }, ...limits }),
+      address: '127.0.0.1:0',
+      dialerPeer: 'earth',
+      listenerPeer: 'saturn',
+      intruder(kind) {
+        const { localPeer, staticKey } = intruders[kind];
+        return { dialer: tcp({ localPeer, identity: { staticKey, allowList: saturnList() }, ...limits }), claims: localPeer };
+      },
+    };
+  },
+  tap: (target) => streamTap(target, '127.0.0.1:0'),
 });
