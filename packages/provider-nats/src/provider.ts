@@ -11,7 +11,7 @@ import { NatsChannel } from './channel.ts';
 import { mailbox } from './mailbox.ts';
 import { LazyConnection } from './connection.ts';
 import { asCepError, natsError } from './errors.ts';
-import { SESSION_BYTES, challengeHandshake, dialHandshake, proofSession, readHello, rejectMessage, type ListenerHandshake, type Hello } from './handshake.ts';
+import { INSTANCE_BYTES, SESSION_BYTES, challengeHandshake, dialHandshake, proofSession, readHello, rejectMessage, type ListenerHandshake, type Hello } from './handshake.ts';
 import { checkName, resolveOptions, type NatsOptions, type NatsRejectInfo, type ResolvedOptions } from './options.ts';
 import { channelSubjects, helloSubject, parsePrefix } from './subjects.ts';
 import { randomNonce } from './crypto.ts';
@@ -73,6 +73,8 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
   });
   const listeners = new Set<ListenerV1>();
   let closed = false;
+  // Random per provider, so per process start: remote peers report it as `remoteSession`.
+  const instance = randomNonce().subarray(0, INSTANCE_BYTES);
 
   function makeChannel(nc: NatsConnection, args: Omit<ConstructorParameters<typeof NatsChannel>[0], 'options' | 'nc' | 'maxPayload' | 'onFinished'>): NatsChannel {
     const channel = new NatsChannel({ ...args, options, nc, maxPayload: connection.maxPayload(), onFinished: (ch) => channels.delete(ch) });
@@ -83,7 +85,7 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
   async function dial(request: OpenRequestV1, key: Uint8Array): Promise<ChannelV1> {
     const prefix = parsePrefix(request.address);
     const nc = await connection.get();
-    const handshake = dialHandshake({ localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key });
+    const handshake = dialHandshake({ localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key, instance });
     const subjects = channelSubjects(prefix, request.mode, request.mount, handshake.session);
     // Subscribed before HELLO leaves, so nothing the listener sends after ACCEPT can be missed.
     const inbox = mailbox(nc, subjects.toDialer);
@@ -116,6 +118,7 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
           remoteAddress: `${prefix} via ${nc.getServer()}`,
           maxFrameBytes: options.maxFrameBytes,
           sessionId: handshake.session,
+          ...(handshake.remoteInstance !== undefined ? { remoteSession: handshake.remoteInstance } : {}),
         },
         keys,
         sendSubject: subjects.toListener,
@@ -204,7 +207,7 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
           refuse(msg, 'PROTOCOL_ERROR', pending.size >= options.maxPendingHandshakes ? 'too many handshakes in progress' : 'a handshake with this session id is already in progress', hello.peer);
           return;
         }
-        const state = challengeHandshake(hello, key);
+        const state = challengeHandshake(hello, key, instance);
         const timer = setTimeout(() => {
           pending.delete(hello.session);
           reject({ code: 'HANDSHAKE_TIMEOUT', message: `peer "${hello.peer}" did not finish the handshake within ${options.handshakeTimeoutMs} ms`, claimedPeer: hello.peer });
@@ -236,7 +239,7 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
         // Subscribed before ACCEPT leaves (the server sees SUB before the reply), so the
         // dialer's first record finds the subscription.
         const channel = makeChannel(nc, {
-          info: { provider: options.id, peer: hello.peer, mode: hello.mode, mount: hello.mount, initiator: false, remoteAddress: `${prefix} via ${nc.getServer()}`, maxFrameBytes: options.maxFrameBytes, sessionId: hello.session },
+          info: { provider: options.id, peer: hello.peer, mode: hello.mode, mount: hello.mount, initiator: false, remoteAddress: `${prefix} via ${nc.getServer()}`, maxFrameBytes: options.maxFrameBytes, sessionId: hello.session, remoteSession: hello.instance },
           keys: result.keys,
           sendSubject: subjects.toDialer,
           inbox: mailbox(nc, subjects.toListener),
