@@ -16,6 +16,7 @@ import {
   type ChannelEventV1,
   type ChannelInfoV1,
   type ChannelV1,
+  type GroupSubscriptionV1,
   type KnownCapability,
   type ListenerV1,
   type ListenOptionsV1,
@@ -72,6 +73,13 @@ describe('the v1 provider interface', () => {
       frames(): AsyncIterable<Uint8Array>;
       onEvent(listener: (event: ChannelEventV1) => void): () => void;
       close(reason: string): Promise<void>;
+      publish?(group: string, frame: Uint8Array): SendResultV1;
+      join?(group: string): GroupSubscriptionV1;
+    }>();
+    expectTypeOf<GroupSubscriptionV1>().toEqualTypeOf<{
+      readonly group: string;
+      frames(): AsyncIterable<Uint8Array>;
+      leave(): void;
     }>();
     expectTypeOf<ChannelInfoV1>().toEqualTypeOf<{
       readonly provider: string;
@@ -83,6 +91,7 @@ describe('the v1 provider interface', () => {
       readonly maxFrameBytes: number;
       readonly sessionId?: string;
       readonly remoteSession?: string;
+      readonly groupScope?: string;
     }>();
     expectTypeOf<SendResultV1>().toEqualTypeOf<'ready' | 'backpressure'>();
     expectTypeOf<ChannelEventV1>().toEqualTypeOf<
