@@ -17,9 +17,9 @@ import { channelSubjects, helloSubject, parsePrefix } from './subjects.ts';
 import { randomNonce } from './crypto.ts';
 
 /** Capabilities with `delivery: 'acked'` (the default): the provider's acks make channels reliable and ordered. */
-export const NATS_ACKED_CAPS = ['reliable', 'ordered', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
+export const NATS_ACKED_CAPS = ['reliable', 'ordered', 'multicast', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
 /** Capabilities with `delivery: 'at_most_once'`: core NATS as is, fit for `upd_latest` gauges. */
-export const NATS_AT_MOST_ONCE_CAPS = ['unreliable', 'datagram', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
+export const NATS_AT_MOST_ONCE_CAPS = ['unreliable', 'datagram', 'multicast', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
 
 function abortError(what: string): Error {
   return natsError('OPEN_ABORTED', `${what} was aborted`);
@@ -118,11 +118,13 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
           remoteAddress: `${prefix} via ${nc.getServer()}`,
           maxFrameBytes: options.maxFrameBytes,
           sessionId: handshake.session,
+          groupScope: prefix,
           ...(handshake.remoteInstance !== undefined ? { remoteSession: handshake.remoteInstance } : {}),
         },
         keys,
         sendSubject: subjects.toListener,
         inbox,
+        prefix,
       });
     } catch (error) {
       inbox.subscription.unsubscribe();
@@ -239,9 +241,10 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
         // Subscribed before ACCEPT leaves (the server sees SUB before the reply), so the
         // dialer's first record finds the subscription.
         const channel = makeChannel(nc, {
-          info: { provider: options.id, peer: hello.peer, mode: hello.mode, mount: hello.mount, initiator: false, remoteAddress: `${prefix} via ${nc.getServer()}`, maxFrameBytes: options.maxFrameBytes, sessionId: hello.session, remoteSession: hello.instance },
+          info: { provider: options.id, peer: hello.peer, mode: hello.mode, mount: hello.mount, initiator: false, remoteAddress: `${prefix} via ${nc.getServer()}`, maxFrameBytes: options.maxFrameBytes, sessionId: hello.session, remoteSession: hello.instance, groupScope: prefix },
           keys: result.keys,
           sendSubject: subjects.toDialer,
+          prefix,
           inbox: mailbox(nc, subjects.toListener),
         });
         msg.respond(result.accept);
