@@ -6,13 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { text, u64 } from '@cep/cells';
+import { createTree, digestHex, text, u64 } from '@cep/cells';
+import { replay, type Runtime } from '@cep/heartbeat';
+import { createTransportManager } from '@cep/transport';
 import { decodeBranch } from '@cep/serializer';
 import type { Mount } from '@cep/transport';
 import { nats } from '@cep/provider-nats';
 import { startNatsServer, type NatsServer } from '@cep/provider-nats/testing';
-import type { MirrorOptions, SendEvent } from '../src/index.ts';
-import { applyCounts, at, branchDigest, field, fileRequest, node, setAddress, type Node } from './helpers.ts';
+import { installMirror, type MirrorOptions, type SendEvent } from '../src/index.ts';
+import { KEY, applyCounts, at, branchDigest, field, fileRequest, node, setAddress, type Node } from './helpers.ts';
 
 let server: NatsServer;
 beforeAll(async () => {
@@ -29,6 +31,8 @@ interface Star {
   /** Group keys each receiver's mount was given, newest last. */
   readonly keys: Map<string, Uint8Array[]>;
   readonly prefix: string;
+  /** The first receiver's whole-tree digest after each of its beats. */
+  readonly digests: string[];
   beats(n: number): Promise<void>;
   until(what: string, done: () => boolean, limit?: number): Promise<void>;
   close(): Promise<void>;
@@ -55,9 +59,11 @@ async function star(n: number, options: { source?: MirrorOptions; receivers?: Mi
   const receivers = names.map((name) => node(name, nats({ localPeer: name, keys: { saturn: pairKeys.get(name)! }, servers: server.url }), options.receivers ?? {}));
   const keys = new Map<string, Uint8Array[]>();
   const all = [source, ...receivers];
+  const digests: string[] = [];
   const beats = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
       for (const r of all) r.runtime.step();
+      digests.push(digestHex(receivers[0]!.tree.root));
       await new Promise((resolve) => setTimeout(resolve, 2));
       // Spy on each receiver's mount for the group keys it is handed (the only way to hold one in a test).
       for (const r of receivers) {
@@ -73,7 +79,7 @@ async function star(n: number, options: { source?: MirrorOptions; receivers?: Mi
     }
   };
   const s: Star = {
-    source, receivers, sends, keys, prefix, beats,
+    source, receivers, sends, keys, prefix, digests, beats,
     async until(what, done, limit = 600) {
       for (let i = 0; i < limit; i++) {
         if (done()) return;
@@ -121,6 +127,20 @@ describe('mirror fan-out over nats', () => {
     expect(Number(groupField(s, 'members'))).toBe(4);
     for (const r of s.receivers) expect(at(s.source.tree, `/net/organs/mirror/serving/${r.peer}/shared/via`)).toBe('multicast');
     for (const r of s.receivers) for (const [key, count] of applyCounts(r)) expect(count, `${r.peer} applied ${key}`).toBe(1);
+
+    // A replay of the first receiver's inbound log (group frames included) takes the same tree, beat by beat.
+    const receiver = s.receivers[0]!;
+    const replayed = replay(receiver.runtime.inboundLog, {
+      tree: createTree(),
+      beats: s.digests.length,
+      setup: (r: Runtime) => {
+        const m = createTransportManager(r, { localNode: receiver.peer, offline: true, addressOf: () => s.prefix, peerKey: () => KEY, providers: [nats({ localPeer: receiver.peer, keys: {}, servers: server.url })] });
+        installMirror(r, m, { localNode: receiver.peer });
+        fileRequest(r.tree, 'shared', { mount: 'shared', maxInfl: 4 });
+      },
+    });
+    expect(receiver.runtime.inboundLog.some((e) => e.kind === 'tp.gframe')).toBe(true);
+    expect(replayed.digests).toEqual(s.digests);
   });
 
   it('a receiver that does not acknowledge does not stall the others; past maxInflight it continues on a publication of its own and converges', async () => {
