@@ -213,7 +213,7 @@ export class GroupPublication {
     member.acked = seq;
     for (const key of [...member.unicast.keys()]) if (key <= seq) member.unicast.delete(key);
     this.dropAcknowledged();
-    this.writeServing(member);
+    this.writeProgress(member);
     this.episode.wake();
   }
 
@@ -541,6 +541,24 @@ export class GroupPublication {
     }
   }
 
+  /**
+   * What an acknowledgement changes in the member's record (its other fields change only on the
+   * member's own events). Kept this small because every member acknowledges every bundle: the
+   * source's work per bundle must not grow with the members more than it has to.
+   */
+  private writeProgress(member: Member): void {
+    if (this.ended !== undefined) return;
+    const tree = this.env.runtime.tree;
+    const at = [...this.env.servingRoot, member.peer, member.mountName];
+    const via = member.connected && member.joined === this.current.name && this.caughtUp(member) ? 'multicast' : 'unicast';
+    tree.batch(() => {
+      tree.set([...at, 'seq'], v.n(this.lastSeq));
+      tree.set([...at, 'acked'], v.n(member.acked));
+      tree.set([...at, 'inflight'], v.n(this.lastSeq - member.acked));
+      tree.set([...at, 'via'], v.text(via));
+    });
+  }
+
   private writeServing(member: Member): void {
     if (this.ended !== undefined) return;
     const tree = this.env.runtime.tree;
@@ -574,6 +592,5 @@ export class GroupPublication {
       tree.set([...this.groupPath, 'unicast'], v.n(this.counts.unicast));
       tree.set([...this.groupPath, 'op'], v.text(this.episode.id));
     });
-    for (const member of this.members.values()) this.writeServing(member);
   }
 }
