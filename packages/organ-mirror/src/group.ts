@@ -41,6 +41,12 @@ type Sub = Extract<Message, { kind: 'sub' }>;
 const AHEAD_BEATS = 2;
 /** After a new epoch, beats the group waits for members to join before sealing its snapshot. */
 export const JOIN_WAIT_BEATS = 8;
+/**
+ * Beats a member may leave bundles unacknowledged before the group repeats them over its own
+ * mount. A receiver notices a lost group frame only when a later one arrives; if none does (its
+ * group subscription is gone, or the lost frame was the last), this brings it back.
+ */
+export const ACK_TIMEOUT_BEATS = 32;
 
 interface GroupKey {
   readonly name: string;
@@ -51,6 +57,8 @@ interface GroupBundle {
   readonly seq: number;
   readonly snapshot: boolean;
   readonly firstBeat: number;
+  /** The beat it was sealed (the acknowledgement timeout of a member counts from here at the earliest). */
+  readonly sealBeat: number;
   readonly parts: FrozenCell[];
   /** Group frame bytes of each part published (for the ahead bound). */
   readonly sizes: number[];
@@ -71,6 +79,8 @@ interface Member {
   mount: Mount;
   maxInfl: number;
   acked: number;
+  /** The beat of its last acknowledgement (or of its resumption). */
+  ackBeat: number;
   connected: boolean;
   /** The group name this member said it joined. */
   joined: string | undefined;
@@ -108,6 +118,8 @@ export class GroupPublication {
   private generation = 0;
   private current: GroupKey;
   private awaitJoinsUntil = 0;
+  /** The beat an acknowledgement check is scheduled for. */
+  private ackCheck: number | undefined;
   private cancelSeal: (() => void) | undefined;
   private held = false;
   private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
@@ -159,11 +171,8 @@ export class GroupPublication {
       member.cancelRetention?.();
       member.cancelRetention = undefined;
       member.acked = seq;
-      member.joined = undefined;
-      member.unicast.clear();
-      for (const bundle of this.sortedBundles()) if (bundle.seq > seq) member.unicast.set(bundle.seq, { next: 0, staged: 0, sizes: [] });
       trySend(mount, buildMessage({ kind: 'welcome', epoch: this.epoch, resumed: true }));
-      trySend(mount, buildMessage({ kind: 'gkey', group: this.current.name, key: this.current.key }));
+      this.catchUp(member);
       this.dropAcknowledged();
       this.writeServing(member);
       this.episode.wake();
@@ -174,10 +183,19 @@ export class GroupPublication {
     this.episode.wake();
   }
 
+  /** Everything after the member's acknowledgement goes again over its own mount; it rejoins the group after. */
+  private catchUp(member: Member): void {
+    member.ackBeat = this.env.runtime.beat;
+    member.joined = undefined;
+    member.unicast.clear();
+    for (const bundle of this.sortedBundles()) if (bundle.seq > member.acked) member.unicast.set(bundle.seq, { next: 0, staged: 0, sizes: [] });
+    trySend(member.mount, buildMessage({ kind: 'gkey', group: this.current.name, key: this.current.key }));
+  }
+
   private addMember(key: string, mount: Mount, sub: Sub): Member {
     const member: Member = {
       key, peer: mount.peer, mountName: mount.mount, mount, maxInfl: Math.min(sub.maxInfl, this.env.options.maxInflight),
-      acked: 0, connected: true, joined: undefined, unicast: new Map(), cancelRetention: undefined,
+      acked: 0, ackBeat: this.env.runtime.beat, connected: true, joined: undefined, unicast: new Map(), cancelRetention: undefined,
     };
     this.members.set(key, member);
     return member;
@@ -211,6 +229,7 @@ export class GroupPublication {
     const member = this.members.get(mountKey);
     if (member === undefined || epoch !== this.epoch || seq <= member.acked || seq > this.lastSeq || this.bundles.get(seq)?.packing !== undefined) return;
     member.acked = seq;
+    member.ackBeat = this.env.runtime.beat;
     for (const key of [...member.unicast.keys()]) if (key <= seq) member.unicast.delete(key);
     this.dropAcknowledged();
     this.writeProgress(member);
@@ -288,6 +307,7 @@ export class GroupPublication {
         this.setHeld(this.members.size > 0);
       }
     }
+    this.repeatUnacknowledged(beat);
     const more = this.send(beat);
     this.writeGroup();
     if (waiting) this.env.timers.at(beat + 1, () => this.episode.wake());
@@ -299,6 +319,30 @@ export class GroupPublication {
       });
     }
     return more ? 'again' : 'idle';
+  }
+
+  /** Members silent for {@link ACK_TIMEOUT_BEATS} with bundles out get them again over their own mounts. */
+  private repeatUnacknowledged(beat: number): void {
+    let next: number | undefined;
+    for (const member of this.members.values()) {
+      const oldest = this.bundles.get(member.acked + 1);
+      if (!member.connected || oldest === undefined || oldest.packing !== undefined) continue;
+      const due = Math.max(member.ackBeat, oldest.sealBeat) + ACK_TIMEOUT_BEATS;
+      if (beat >= due) {
+        this.env.emit(TOPIC.schema, 'warn', `mirror group ${this.id}: ${member.peer}/${member.mountName} acknowledged nothing for ${ACK_TIMEOUT_BEATS} beats with ${this.lastSeq - member.acked} bundle(s) out; repeating them over its own mount`, member.peer);
+        this.catchUp(member);
+        this.writeServing(member);
+      } else {
+        next = Math.min(next ?? due, due);
+      }
+    }
+    if (next !== undefined && (this.ackCheck === undefined || next < this.ackCheck)) {
+      this.ackCheck = next;
+      this.env.timers.at(next, () => {
+        if (this.ackCheck === next) this.ackCheck = undefined;
+        this.episode.wake();
+      });
+    }
   }
 
   /** Starts a new epoch for every member and the joiners: a new key, and a snapshot next. */
@@ -372,7 +416,7 @@ export class GroupPublication {
       else member.unicast.set(seq, { next: 0, staged: 0, sizes: [] });
     }
     this.bundles.set(seq, {
-      seq, snapshot, firstBeat, parts: [], sizes: [], group: this.current, multicast, published: 0, staged: 0,
+      seq, snapshot, firstBeat, sealBeat: beat, parts: [], sizes: [], group: this.current, multicast, published: 0, staged: 0,
       packing: { parts: packParts(ops, this.env.options.partBytes, stats), ahead: undefined, stats },
     });
     this.episode.bundle(seq, { epoch: v.text(this.epoch), first_beat: v.n(firstBeat), started_beat: v.n(beat), snapshot: v.flag(snapshot), multicast: v.n(multicast.size) });

@@ -28,8 +28,9 @@ interface Star {
   readonly source: Node;
   readonly receivers: Node[];
   readonly sends: SendEvent[];
-  /** Group keys each receiver's mount was given, newest last. */
+  /** Group keys each receiver's mount was given, newest last, and the group it last joined. */
   readonly keys: Map<string, Uint8Array[]>;
+  readonly joinedGroup: Map<string, string>;
   readonly prefix: string;
   /** The first receiver's whole-tree digest after each of its beats. */
   readonly digests: string[];
@@ -58,6 +59,7 @@ async function star(n: number, options: { source?: MirrorOptions; receivers?: Mi
   await source.manager.listen('nats', prefix);
   const receivers = names.map((name) => node(name, nats({ localPeer: name, keys: { saturn: pairKeys.get(name)! }, servers: server.url }), options.receivers ?? {}));
   const keys = new Map<string, Uint8Array[]>();
+  const joinedGroup = new Map<string, string>();
   const all = [source, ...receivers];
   const digests: string[] = [];
   const beats = async (count: number): Promise<void> => {
@@ -73,13 +75,14 @@ async function star(n: number, options: { source?: MirrorOptions; receivers?: Mi
         const join = mount.joinGroup.bind(mount);
         mount.joinGroup = (group, key) => {
           keys.set(r.peer, [...(keys.get(r.peer) ?? []), key]);
+          joinedGroup.set(r.peer, group);
           join(group, key);
         };
       }
     }
   };
   const s: Star = {
-    source, receivers, sends, keys, prefix, digests, beats,
+    source, receivers, sends, keys, joinedGroup, prefix, digests, beats,
     async until(what, done, limit = 600) {
       for (let i = 0; i < limit; i++) {
         if (done()) return;
@@ -194,6 +197,29 @@ describe('mirror fan-out over nats', () => {
     await s.beats(4);
     await s.until('converged', () => converged(s));
     expect(s.sends.slice(before).filter((e) => e.via === 'unicast' && e.seq > Number(groupField(s, 'seq')) - 1)).toEqual([]);
+  });
+
+  it('a receiver whose group subscription silently goes still converges: unacknowledged bundles are repeated over its own mount, and it joins again', async () => {
+    const s = await star(1);
+    const only = s.receivers[0]!;
+    fileRequest(only.tree, 'shared', { mount: 'shared', maxInfl: 4 });
+    s.source.tree.set(['data', 'shared', 'start'], text('start'));
+    await s.until('on multicast', () => converged(s) && at(s.source.tree, `/net/organs/mirror/serving/${only.peer}/shared/via`) === 'multicast');
+    // The subscription is gone under the organ's feet (as if the provider lost it): group frames no longer arrive.
+    only.manager.get('saturn', 'mirror', 'shared')!.leaveGroup(s.joinedGroup.get(only.peer)!);
+    const joins = s.keys.get(only.peer)!.length;
+    for (let i = 0; i < 8; i++) {
+      write(s.source, i);
+      await s.beats(2);
+    }
+    expect(converged(s)).toBe(false);
+    await s.until('converged without the group', () => converged(s), 300);
+    expect(s.source.facts.some((f) => f.topic === 'tp_schema' && f.note.includes('acknowledged nothing'))).toBe(true);
+    expect(s.sends.some((e) => e.via === 'unicast')).toBe(true);
+    // It was handed the key again, joined, and is served by multicast once more.
+    expect(s.keys.get(only.peer)!.length).toBeGreaterThan(joins);
+    await s.until('back on multicast', () => at(s.source.tree, `/net/organs/mirror/serving/${only.peer}/shared/via`) === 'multicast', 100);
+    for (const [key, count] of applyCounts(only)) expect(count, `applied ${key}`).toBe(1);
   });
 
   it('a receiver that leaves cannot read later bundles: the key changes and only the members get the new one', async () => {
