@@ -46,7 +46,7 @@ export const JOIN_WAIT_BEATS = 8;
  * mount. A receiver notices a lost group frame only when a later one arrives; if none does (its
  * group subscription is gone, or the lost frame was the last), this brings it back.
  */
-export const ACK_TIMEOUT_BEATS = 32;
+export const ACK_TIMEOUT_BEATS = 200;
 
 interface GroupKey {
   readonly name: string;

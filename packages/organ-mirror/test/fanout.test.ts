@@ -213,7 +213,7 @@ describe('mirror fan-out over nats', () => {
       await s.beats(2);
     }
     expect(converged(s)).toBe(false);
-    await s.until('converged without the group', () => converged(s), 300);
+    await s.until('converged without the group', () => converged(s), 800);
     expect(s.source.facts.some((f) => f.topic === 'tp_schema' && f.note.includes('acknowledged nothing'))).toBe(true);
     expect(s.sends.some((e) => e.via === 'unicast')).toBe(true);
     // It was handed the key again, joined, and is served by multicast once more.
