@@ -18,7 +18,7 @@ export interface ApplyEvent {
   readonly cells: number;
 }
 
-/** A bundle was sealed on the source. */
+/** A bundle was sealed on the source (for a fan-out group: `peer` is empty and `mount` is the group's id). */
 export interface SealEvent {
   readonly peer: string;
   readonly mount: string;
