@@ -87,7 +87,7 @@ describe('cep-node over NATS (provider: nats)', () => {
     expect(saturn.transport.listening['nats']).toMatch(/^cep\.[0-9a-f]{8}\.saturn$/);
     // The mount really runs on nats (the only provider with an address for saturn), whose caps are honest.
     expect(await net(earth, '/net/organs/invoke/requests/saturn/provider')).toBe('nats');
-    expect(await net(earth, '/net/transports/nats/caps')).toEqual({ reliable: true, ordered: true, remote_net: true, crc32c: true, deflate: true, aead: true });
+    expect(await net(earth, '/net/transports/nats/caps')).toEqual({ reliable: true, ordered: true, multicast: true, remote_net: true, crc32c: true, deflate: true, aead: true });
   });
 });
 

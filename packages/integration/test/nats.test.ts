@@ -91,6 +91,24 @@ describe('one source and eight receivers through one nats-server', () => {
     const n = 10;
     for (let k = 1; k <= n; k++) await tick(receivers[k % receivers.length]!, k);
     await untilAllConverged(saturn, receivers, n);
+
+    // Fan-out: saturn serves the eight from one group; once every member is on multicast, each
+    // further bundle is encoded and published once for all of them and none goes to one alone.
+    type Group = Record<string, string>;
+    const group = async (): Promise<Group> => Object.values((await saturn.net('/net/organs/mirror/groups')).value as Record<string, Group>)[0]!;
+    await until(() => saturn.net('/net/organs/mirror/serving'), (a) => names.every((name) => a.value?.[name]?.sky?.via === 'multicast'), 'every receiver served by multicast', 40_000);
+    const before = await group();
+    expect(before['members']).toBe(String(names.length));
+    const more = 6;
+    for (let k = n + 1; k <= n + more; k++) await tick(receivers[k % receivers.length]!, k);
+    await untilAllConverged(saturn, receivers, n + more);
+    const after = await group();
+    const bundles = Number(after['seq']) - Number(before['seq']);
+    expect(after['epoch']).toBe(before['epoch']);
+    expect(bundles).toBeGreaterThan(0);
+    // One part per bundle here (a few cells each): published once, not once per receiver.
+    expect(Number(after['published']) - Number(before['published'])).toBe(bundles);
+    expect(after['unicast']).toBe(before['unicast']);
   }), 160_000);
 });
 

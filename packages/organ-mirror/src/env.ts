@@ -18,7 +18,7 @@ export interface ApplyEvent {
   readonly cells: number;
 }
 
-/** A bundle was sealed on the source. */
+/** A bundle was sealed on the source (for a fan-out group: `peer` is empty and `mount` is the group's id). */
 export interface SealEvent {
   readonly peer: string;
   readonly mount: string;
@@ -29,6 +29,21 @@ export interface SealEvent {
   readonly parts: readonly Cell[];
   readonly ops: number;
   readonly cells: number;
+}
+
+/** A bundle part left the source: published once to a fan-out group, or sent over one receiver's mount. */
+export interface SendEvent {
+  readonly via: 'multicast' | 'unicast';
+  /** The fan-out group (absent for a receiver's own publication). */
+  readonly group?: string;
+  /** The receiver, for a unicast send. */
+  readonly peer?: string;
+  readonly mount?: string;
+  readonly epoch: string;
+  readonly seq: number;
+  readonly part: number;
+  /** Frame bytes. */
+  readonly bytes: number;
 }
 
 /** Options of `installMirror`, with defaults filled in. */
@@ -46,6 +61,8 @@ export interface ResolvedOptions {
   readonly canReceive: (path: string) => boolean;
   readonly onApply: ((event: ApplyEvent) => void) | undefined;
   readonly onSeal: ((event: SealEvent) => void) | undefined;
+  readonly onSend: ((event: SendEvent) => void) | undefined;
+  readonly fanout: boolean;
 }
 
 /** The shared context. */

@@ -6,13 +6,14 @@
 import { explainNotWord, formatName, nameEquals, parsePath, text, type Cell, type Name } from '@cep/cells';
 import { organStore, type OrganContext, type Runtime } from '@cep/heartbeat';
 import { TOPIC, type InboundFrame, type Mount, type MountEvent, type RequestProblem, type TransportManager } from '@cep/transport';
-import type { ApplyEvent, Env, ResolvedOptions, SealEvent } from './env.ts';
+import type { ApplyEvent, Env, ResolvedOptions, SealEvent, SendEvent } from './env.ts';
 import { Timers } from './episode.ts';
 import { mirrorError } from './errors.ts';
 import { buildMessage, parseToken, readMessage, type Message, type ResumeToken } from './message.ts';
 import { Subscription } from './receiver.ts';
 import { readMirrorRequest, type MirrorRequest } from './request.ts';
 import { Publication, sourcePath, trySend, welcome } from './source.ts';
+import { GroupPublication } from './group.ts';
 
 /** Options of {@link installMirror}. */
 export interface MirrorOptions {
@@ -58,6 +59,14 @@ export interface MirrorOptions {
   readonly onApply?: (event: ApplyEvent) => void;
   /** Hears every bundle sealed on this runtime. */
   readonly onSeal?: (event: SealEvent) => void;
+  /** Observer (metrics, tests): a bundle part left this source, by multicast or over one receiver's mount. */
+  readonly onSend?: (event: SendEvent) => void;
+  /**
+   * Serve receivers whose mounts can publish to groups (a `multicast` provider such as nats, on
+   * AEAD mounts) from one fan-out publication per branch: each bundle encoded and published once.
+   * Default true; false keeps one publication per receiver.
+   */
+  readonly fanout?: boolean;
 }
 
 /** An installed mirror organ. */
@@ -132,6 +141,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     canReceive: options.canReceive ?? (() => true),
     onApply: options.onApply,
     onSeal: options.onSeal,
+    onSend: options.onSend,
+    fanout: options.fanout ?? true,
   };
   const tree = runtime.tree;
   const existing = tree.find(root);
@@ -147,6 +158,10 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
   const byCell = new Map<Cell, Subscription>();
   const byId = new Map<string, Subscription>();
   const pubs = new Map<string, Publication>();
+  /** Fan-out publications by `<scope>|<src_chan>`, and the group each member mount is in. */
+  const groups = new Map<string, GroupPublication>();
+  const memberOf = new Map<string, GroupPublication>();
+  let groupIds = 0;
   let epochs = 0;
   let commits = 0;
   let installed = true;
@@ -259,17 +274,31 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
       env.emit(TOPIC.schema, 'warn', `mirror frame on ${mount.peer}/${mount.mount} refused: ${message}`, mount.peer);
       return;
     }
+    const key = keyOf(mount);
+    const group = memberOf.get(key);
     switch (message.kind) {
       case 'sub':
         return serve(mount, message, beat);
       case 'ack':
-        return pubs.get(keyOf(mount))?.onAck(message.epoch, message.seq);
+        if (group !== undefined) return group.onAck(key, message.epoch, message.seq);
+        return pubs.get(key)?.onAck(message.epoch, message.seq);
       case 'got':
-        return pubs.get(keyOf(mount))?.onGot(message.epoch, message.seq, message.part);
+        if (group !== undefined) return group.onGot(key, message.epoch, message.seq, message.part);
+        return pubs.get(key)?.onGot(message.epoch, message.seq, message.part);
+      case 'joined':
+        return group?.onJoined(key, message.group);
       case 'unsub':
-        return pubs.get(keyOf(mount))?.end('ok', 'unsubscribed');
+        if (group !== undefined) {
+          memberOf.delete(key);
+          return group.leave(key, 'unsubscribed');
+        }
+        return pubs.get(key)?.end('ok', 'unsubscribed');
       default:
-        for (const sub of byId.values()) if (sub.key === keyOf(mount)) sub.onMessage(message, mount, beat);
+        for (const sub of byId.values()) {
+          if (sub.key !== key) continue;
+          if (frame.group !== undefined) sub.onGroupMessage(message, beat);
+          else sub.onMessage(message, mount, beat);
+        }
     }
   };
 
@@ -290,6 +319,42 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
       return;
     }
     current?.end('cxl', 'superseded by a new subscription');
+    if (resolved.fanout && mount.groupScope !== undefined) return joinGroup(mount, sub, path);
+    serveAlone(mount, sub, path, beat);
+  };
+
+  /** A subscription served by the fan-out group of its scope and branch (made on first use). */
+  const joinGroup = (mount: Mount, sub: Extract<Message, { kind: 'sub' }>, path: Name[]): void => {
+    const key = keyOf(mount);
+    const groupKey = `${mount.groupScope}|${sub.src}`;
+    const previous = memberOf.get(key);
+    let group = groups.get(groupKey);
+    if (previous !== undefined && previous !== group) {
+      memberOf.delete(key);
+      previous.leave(key, 'superseded by a new subscription');
+    }
+    if (group === undefined) {
+      group = new GroupPublication(env, `g${++groupIds}`, mount.groupScope!, sub.src, path, Math.min(sub.window, resolved.maxBeatWindow), {
+        epochName: (b) => `${b}.${++epochs}`,
+        newKey: () => globalThis.crypto.getRandomValues(new Uint8Array(32)),
+        toUnicast: (m, s, b) => {
+          memberOf.delete(keyOf(m));
+          serveAlone(m, s, path, b);
+        },
+        ended: (g) => {
+          for (const [k, of] of [...memberOf]) if (of === g) memberOf.delete(k);
+          if (groups.get(groupKey) === g) groups.delete(groupKey);
+        },
+      });
+      groups.set(groupKey, group);
+    }
+    memberOf.set(key, group);
+    group.subscribe(key, mount, sub);
+  };
+
+  /** A subscription served by a publication of its own (a new epoch). */
+  const serveAlone = (mount: Mount, sub: Extract<Message, { kind: 'sub' }>, path: Name[], beat: number): void => {
+    const key = keyOf(mount);
     const epoch = `${beat}.${++epochs}`;
     welcome(mount, epoch, false);
     pubs.set(key, new Publication(env, mount.peer, mount.mount, mount, sub.src, path, sub, epoch, (ended) => {
@@ -306,6 +371,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
       // with its token when its tree kept one), a source there lost its publication.
       if (event.session === undefined || event.session.seq <= 1n) return;
       pub?.receiverRestarted(event.beat);
+      memberOf.get(key)?.lost(key, event.beat);
       for (const sub of [...byId.values()]) if (sub.key === key) sub.onSourceRestarted(event.mount, event.beat);
       return;
     }
@@ -313,6 +379,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
       if (event.type === 'accepted') pub.reconnected();
       else if (event.type === 'closed' || event.type === 'error' || event.type === 'fatal') pub.lost(event.beat);
     }
+    if (event.type === 'closed' || event.type === 'error' || event.type === 'fatal') memberOf.get(key)?.lost(key, event.beat);
     for (const sub of [...byId.values()]) if (sub.key === key) sub.onMountEvent(event.type, event.mount, event.beat, event.note, event.code);
   };
 
@@ -329,8 +396,9 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
   const onCommitInput = (id: string, beat: number): void => byId.get(id)?.commitHeld(beat);
   commitHandlers.set(runtime, onCommitInput);
   const unsubscribe = tree.subscribe((change) => {
-    if (pubs.size === 0) return;
+    if (pubs.size === 0 && groups.size === 0) return;
     for (const pub of pubs.values()) pub.notice(change);
+    for (const group of groups.values()) group.notice(change);
   });
 
   tree.ensureDictionary(root, store);

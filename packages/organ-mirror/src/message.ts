@@ -6,14 +6,16 @@
  *                       ack    {epoch, seq}                 (cumulative: every bundle ≤ seq is applied)
  *                       got    {epoch, seq, part}           (parts 1..part of bundle seq are staged: the source may send more)
  *                       unsub  {}
+ *                       joined {group}                    (fan-out: subscribed to the group, frames sent to it now reach us)
  *   source → receiver   welcome {epoch, resumed}
  *                       bundle {epoch, seq, part, parts, first_beat, last_beat, ops: list of op}
  *                              (parts = 0 on every part but the last, which names the count)
  *                       reject {note}
+ *                       gkey   {group, key}               (fan-out: join this group, open its frames with this key)
  *
  * Reading never throws: a malformed message becomes a note (the organ reports it as `tp_schema`).
  */
-import { bool, name, text, u64, type Name, type Value } from '@cep/cells';
+import { bool, bytes, name, text, u64, type Name, type Value } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
 import { frozenDict, frozenList, frozenValue, type FrozenCell } from './frozen.ts';
 
@@ -31,7 +33,9 @@ export type Message =
   | { readonly kind: 'unsub' }
   | { readonly kind: 'welcome'; readonly epoch: string; readonly resumed: boolean }
   | { readonly kind: 'bundle'; readonly epoch: string; readonly seq: number; readonly part: number; readonly parts: number; readonly firstBeat: number; readonly lastBeat: number; readonly ops: readonly StagedCell[] }
-  | { readonly kind: 'reject'; readonly note: string };
+  | { readonly kind: 'reject'; readonly note: string }
+  | { readonly kind: 'gkey'; readonly group: string; readonly key: Uint8Array }
+  | { readonly kind: 'joined'; readonly group: string };
 
 const ROOT = 'mirror';
 
@@ -60,6 +64,10 @@ export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): Fro
       return envelope('welcome', [str('epoch', message.epoch), frozenValue('resumed', bool(message.resumed))]);
     case 'reject':
       return envelope('reject', [str('note', message.note)]);
+    case 'gkey':
+      return envelope('gkey', [str('group', message.group), frozenValue('key', bytes(message.key))]);
+    case 'joined':
+      return envelope('joined', [str('group', message.group)]);
   }
 }
 
@@ -123,6 +131,14 @@ export function readMessage(root: StagedCell): Message | string {
       }
       case 'reject':
         return { kind: 'reject', note: need(t('note'), 'note') };
+      case 'gkey': {
+        const key = valueOf(root, 'key');
+        const raw = need(key?.type === 'bytes' ? key.value : undefined, 'key');
+        if (raw.length !== 32) return `gkey: key is ${raw.length} bytes, not 32`;
+        return { kind: 'gkey', group: need(t('group'), 'group'), key: Uint8Array.from(raw) };
+      }
+      case 'joined':
+        return { kind: 'joined', group: need(t('group'), 'group') };
       case 'bundle': {
         const ops = field(root, 'ops');
         if (ops?.kind !== 'list') return 'bundle: ops is not a list';

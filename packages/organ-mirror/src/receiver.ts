@@ -23,6 +23,11 @@ import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
 import { buildMessage, formatToken, type Message, type ResumeToken } from './message.ts';
 import type { MirrorRequest } from './request.ts';
 
+/** Beats a part may wait for the one before it (fan-out: the group path loses frames at most once, never reorders them for long). */
+const STALL_BEATS = 16;
+/** Parts kept ahead of their turn before giving up and resubscribing. */
+const EARLY_LIMIT = 256;
+
 type Phase = 'opening' | 'subscribing' | 'active' | 'broken' | 'error' | 'ended';
 type Bundle = Extract<Message, { kind: 'bundle' }>;
 
@@ -66,6 +71,11 @@ export class Subscription {
   private episode: MirrorEpisode | undefined;
   private endNote = 'removed';
   private removeHook: (() => void) | undefined;
+  /** Fan-out: the group joined (its frames reach us too), and parts that arrived ahead of their turn. */
+  private group: string | undefined;
+  private readonly early = new Map<string, { b: Bundle; group: boolean }>();
+  private cancelStall: (() => void) | undefined;
+  private progress = 0;
 
   constructor(
     private readonly env: Env,
@@ -172,6 +182,9 @@ export class Subscription {
       if (this.phase === 'broken') return;
       this.phase = 'broken';
       this.partial = undefined;
+      // The channel is gone and its group subscription with it: the source sends a key again.
+      this.group = undefined;
+      this.clearEarly();
       this.dropHeld();
       this.expect = undefined;
       this.write({ state: v.text('pending') });
@@ -196,6 +209,7 @@ export class Subscription {
     this.partial = undefined;
     this.dropHeld();
     this.expect = undefined;
+    this.group = undefined;
     this.sourceRestarted = true;
     this.write({ state: v.text('pending') });
     this.episode?.write('mirror', { last_break: v.text(`the source restarted (new session) at beat ${beat}`) });
@@ -203,11 +217,38 @@ export class Subscription {
     // Not open (yet): the break already scheduled a redial, which subscribes when the mount opens.
   }
 
+  /** A frame that came through the fan-out group this request joined. */
+  onGroupMessage(message: Message, beat: number): void {
+    if (this.phase !== 'active' || message.kind !== 'bundle') return;
+    this.onBundle(message, beat, true);
+  }
+
+  /**
+   * The source serves us from a fan-out group: join it with the key it sent over our own sealed
+   * mount (a previous group of ours is left: the key changed because a member left), and say so.
+   * From now on parts may come by either path, so duplicates are ignored and early ones wait.
+   */
+  private onGroupKey(group: string, key: Uint8Array, mount: Mount): void {
+    if (this.phase !== 'active' && this.phase !== 'subscribing') return;
+    if (this.group !== undefined && this.group !== group) mount.leaveGroup(this.group);
+    try {
+      mount.joinGroup(group, key);
+    } catch (error) {
+      this.env.emit(TOPIC.sendFailed, 'warn', `${this.label()}: cannot join group ${group}: ${(error as Error).message}`, this.req.spec.peer);
+      return;
+    }
+    this.group = group;
+    this.trySend(buildMessage({ kind: 'joined', group }));
+  }
+
   onMessage(message: Message, mount: Mount, beat: number): void {
     if (this.phase === 'ended' || this.phase === 'error') return;
     switch (message.kind) {
       case 'welcome': {
-        if (this.phase !== 'subscribing') return;
+        // A fan-out group starts a new epoch for every member when a receiver joins: a welcome
+        // that is not an answer to our `sub` (only a group sends one) starts over from its snapshot.
+        if (this.phase !== 'subscribing' && !(this.phase === 'active' && !message.resumed)) return;
+        this.clearEarly();
         this.sourceRestarted = false;
         const resumed = message.resumed && this.applied?.epoch === message.epoch;
         // A new epoch starts from nothing, even if its name happens to equal an old one.
@@ -226,7 +267,9 @@ export class Subscription {
         return;
       }
       case 'bundle':
-        return this.onBundle(message, beat);
+        return this.onBundle(message, beat, false);
+      case 'gkey':
+        return this.onGroupKey(message.group, message.key, mount);
       case 'reject':
         return this.fail(`the source refused: ${message.note}`, TOPIC.schema, true);
       default:
@@ -261,6 +304,7 @@ export class Subscription {
 
   private subscribeSoon(mount: Mount): void {
     this.mount = mount;
+    this.clearEarly();
     this.phase = 'subscribing';
     this.subSent = false;
     this.episode?.wake();
@@ -281,10 +325,16 @@ export class Subscription {
     return 'idle';
   }
 
-  private onBundle(b: Bundle, beat: number): void {
+  private onBundle(b: Bundle, beat: number, viaGroup: boolean): void {
     const expect = this.expect;
     if (this.phase !== 'active' || expect === undefined || b.epoch !== expect.epoch) return;
     const appliedSeq = expect.applied;
+    if (this.group !== undefined && b.seq > appliedSeq && b.seq >= expect.next) {
+      // Two paths (group and own mount): a part we have is a duplicate, one ahead of its turn waits.
+      if (this.partial?.seq === b.seq && b.part <= this.partial.got) return;
+      const due = b.seq === expect.next && b.part === (this.partial?.got ?? 0) + 1;
+      if (!due) return this.hold(b, viaGroup, beat);
+    }
     if (b.seq <= appliedSeq) {
       // Applied already (a resend after a lost ack): acknowledge again, apply nothing. At its
       // first part already: the source sends the rest only as fast as this side stages parts.
@@ -293,7 +343,7 @@ export class Subscription {
     }
     if (b.seq < expect.next) return; // held, waiting for a commit
     // A bundle sent again from its first part (a new channel under the same mount) starts over.
-    if (b.part === 1 && this.partial?.seq === b.seq) this.partial = undefined;
+    if (b.part === 1 && this.partial?.seq === b.seq && this.group === undefined) this.partial = undefined;
     if (b.seq > expect.next || (this.partial !== undefined && b.part !== this.partial.got + 1) || (this.partial === undefined && b.part !== 1)) {
       this.env.emit(TOPIC.schema, 'warn', `${this.label()}: bundle ${b.seq} part ${b.part} arrived while ${expect.next} part ${(this.partial?.got ?? 0) + 1} was due; resubscribing from ${formatToken(this.applied) || 'scratch'}`, this.req.spec.peer);
       this.partial = undefined;
@@ -314,9 +364,11 @@ export class Subscription {
       partial.parts.push(b.ops);
     }
     partial.got++;
+    this.progress++;
     if (b.parts === 0) {
       // More parts follow; the source sends them as this side keeps up (it stays a little ahead).
       this.trySend(buildMessage({ kind: 'got', epoch: b.epoch, seq: b.seq, part: b.part }));
+      this.drainEarly(beat);
       return;
     }
     this.partial = undefined;
@@ -326,9 +378,54 @@ export class Subscription {
       epoch: v.text(b.epoch), first_beat: v.n(b.firstBeat), last_beat: v.n(b.lastBeat), received_beat: v.n(beat), parts: v.n(b.parts),
       staged: v.flag(partial.scratch !== undefined),
     });
-    if (this.req.commitMode === 'stream') return this.apply([complete], beat);
-    this.held.push(complete);
-    this.write({ held: v.n(this.held.length) });
+    if (this.req.commitMode === 'stream') this.apply([complete], beat);
+    else {
+      this.held.push(complete);
+      this.write({ held: v.n(this.held.length) });
+    }
+    this.drainEarly(beat);
+  }
+
+  /** Keeps a part that came ahead of its turn (bounded); a stall of {@link STALL_BEATS} beats or an overflow resubscribes from the token. */
+  private hold(b: Bundle, viaGroup: boolean, beat: number): void {
+    const key = `${b.seq}:${b.part}`;
+    if (!this.early.has(key)) this.early.set(key, { b, group: viaGroup });
+    if (this.early.size > EARLY_LIMIT) return this.gap(beat, `more than ${EARLY_LIMIT} parts arrived ahead of bundle ${this.expect?.next}`);
+    if (this.cancelStall !== undefined) return;
+    const progress = this.progress;
+    this.cancelStall = this.env.timers.at(beat + STALL_BEATS, () => {
+      this.cancelStall = undefined;
+      if (this.phase !== 'active' || this.early.size === 0) return;
+      if (this.progress === progress) this.gap(this.env.runtime.beat, `bundle ${this.expect?.next} part ${(this.partial?.got ?? 0) + 1} did not come in ${STALL_BEATS} beats (a group frame was lost)`);
+      else this.hold(this.early.values().next().value!.b, false, this.env.runtime.beat);
+    });
+  }
+
+  /** Feeds waiting parts whose turn has come. */
+  private drainEarly(beat: number): void {
+    while (this.early.size > 0 && this.phase === 'active' && this.expect !== undefined) {
+      const key = `${this.expect.next}:${(this.partial?.got ?? 0) + 1}`;
+      const next = this.early.get(key);
+      if (next === undefined) {
+        // Parts of bundles applied meanwhile are of no use any more.
+        for (const [k, e] of this.early) if (e.b.seq < this.expect.next) this.early.delete(k);
+        return;
+      }
+      this.early.delete(key);
+      this.onBundle(next.b, beat, next.group);
+    }
+  }
+
+  private gap(beat: number, why: string): void {
+    this.env.emit(TOPIC.schema, 'warn', `${this.label()}: ${why}; resubscribing from ${formatToken(this.applied) || 'scratch'} (beat ${beat})`, this.req.spec.peer);
+    this.partial = undefined;
+    if (this.mount !== undefined) this.subscribeSoon(this.mount);
+  }
+
+  private clearEarly(): void {
+    this.early.clear();
+    this.cancelStall?.();
+    this.cancelStall = undefined;
   }
 
   /**

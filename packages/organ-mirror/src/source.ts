@@ -267,6 +267,7 @@ export class Publication {
         bundle.sizes[bundle.next] = bytes;
         spent += bytes;
         bundle.next++;
+        this.env.options.onSend?.({ via: 'unicast', peer: this.peer, mount: this.mountName, epoch: this.epoch, seq, part: bundle.next, bytes });
       }
       if (unsent) this.episode.bundle(seq, { sent_beat: v.n(beat) });
     }

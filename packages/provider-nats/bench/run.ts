@@ -4,6 +4,8 @@
 // client publishing the same bytes to one subscriber (no handshake, no tag, no acks,
 // no window; it flushes every 256 messages so the server does not cut it off as a slow
 // consumer). The raw client is the anchor: ratios say what the provider's protocol costs.
+// "nats group" is a group publish (fan-out) to one joined channel: one NATS message per frame,
+// at most once, with no tag of the provider's (the layer above seals group frames).
 //
 // Run: npx tsx --conditions=@cep/source packages/provider-nats/bench/run.ts
 import { randomBytes } from 'node:crypto';
@@ -67,6 +69,34 @@ async function viaChannel(make: () => Promise<{ local: ChannelV1; remote: Channe
   return { rate: n / seconds, delivered: n };
 }
 
+/** Group publish (fan-out): the listener's channel publishes, the dialled channel joined; at most once. */
+async function viaGroup(make: () => Promise<{ local: ChannelV1; remote: ChannelV1; close(): Promise<void> }>, size: number, count: number) {
+  const { local, remote, close } = await make();
+  const frame = randomBytes(size);
+  const sub = local.join!('bench');
+  // The join's ordering promise: once the listener hears this frame, the subscription is in place.
+  local.send(new Uint8Array(1));
+  for await (const _ of remote.frames()) break;
+  let n = 0;
+  let last = process.hrtime.bigint();
+  const start = process.hrtime.bigint();
+  const received = (async () => {
+    for await (const f of sub.frames()) {
+      if (f.length !== size) throw new Error('bad frame');
+      last = process.hrtime.bigint();
+      if (++n === count) break;
+    }
+  })();
+  for (let i = 0; i < count; i++) {
+    remote.publish!('bench', frame);
+    if (i % 256 === 255) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.race([received, new Promise((r) => setTimeout(r, 1000))]);
+  const seconds = Number(last - start) / 1e9;
+  await close();
+  return { rate: n / seconds, delivered: n };
+}
+
 async function rawNats(url: string, size: number, count: number) {
   const pub = await connect({ servers: url });
   const sub = await connect({ servers: url });
@@ -105,16 +135,17 @@ const tcpPair = () => channelPair(tcp({ localPeer: 'earth', keys: { saturn: key 
 const server = await startNatsServer();
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 console.log(`load average before: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-console.log('  frame  frames   raw nats f/s   nats acked f/s  (÷raw)   nats at-most-once f/s (delivered)   tcp f/s  (÷raw)');
+console.log('  frame  frames   raw nats f/s   nats acked f/s  (÷raw)   nats at-most-once f/s (delivered)   nats group f/s (delivered)   tcp f/s  (÷raw)');
 try {
   for (const { size, count } of cases) {
     const raw = await rawNats(server.url, size, count);
     const acked = await viaChannel(natsPair(server.url, 'acked'), size, count, false);
     const amo = await viaChannel(natsPair(server.url, 'at_most_once'), size, count, true);
+    const group = await viaGroup(natsPair(server.url, 'acked'), size, count);
     const viaTcp = await viaChannel(tcpPair, size, count, false);
     const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
     console.log(
-      `${label.padStart(7)} ${fmt(count).padStart(7)} ${fmt(raw.rate).padStart(14)}${raw.delivered < count ? ` (${raw.delivered})` : ''} ${fmt(acked.rate).padStart(16)}  (${(acked.rate / raw.rate).toFixed(2)}) ${fmt(amo.rate).padStart(21)} (${amo.delivered}) ${fmt(viaTcp.rate).padStart(15)}  (${(viaTcp.rate / raw.rate).toFixed(2)})`,
+      `${label.padStart(7)} ${fmt(count).padStart(7)} ${fmt(raw.rate).padStart(14)}${raw.delivered < count ? ` (${raw.delivered})` : ''} ${fmt(acked.rate).padStart(16)}  (${(acked.rate / raw.rate).toFixed(2)}) ${fmt(amo.rate).padStart(21)} (${amo.delivered}) ${fmt(group.rate).padStart(18)} (${group.delivered}) ${fmt(viaTcp.rate).padStart(15)}  (${(viaTcp.rate / raw.rate).toFixed(2)})`,
     );
   }
 } finally {

@@ -1,8 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/provider-spec';
+import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, GroupSubscriptionV1, SendResultV1 } from '@cep/provider-spec';
 import { RECONNECT_WAIT_MS, type ConnectionChange } from './connection.ts';
 import { TAG_BYTES, type SessionKeys } from './crypto.ts';
 import { natsError } from './errors.ts';
+import { NatsGroupSubscription, checkGroup, groupSubject } from './group.ts';
 import type { Mailbox } from './mailbox.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
@@ -46,6 +47,8 @@ export interface ChannelSetup {
   readonly keys: SessionKeys;
   readonly sendSubject: string;
   readonly inbox: Mailbox;
+  /** The listener's subject prefix: group subjects live under it. */
+  readonly prefix: string;
   /** Largest NATS message the server takes. */
   readonly maxPayload: number;
   readonly onFinished: (channel: NatsChannel) => void;
@@ -113,6 +116,7 @@ export class NatsChannel implements ChannelV1 {
   private closing: Promise<void> | undefined;
   private readonly chunkBytes: number;
   private reconnectAttempt = 0;
+  private readonly groups = new Set<NatsGroupSubscription>();
 
   constructor(private readonly setup: ChannelSetup) {
     this.info = setup.info;
@@ -179,6 +183,33 @@ export class NatsChannel implements ChannelV1 {
       return { done: false, value: frame };
     };
     return { [Symbol.asyncIterator]: () => ({ next }) };
+  }
+
+  /**
+   * Publishes one frame on the group's subject under the listener's prefix: one NATS message
+   * whoever and however many joined. Unsealed by this provider (see the interface); at most once.
+   */
+  publish(group: string, frame: Uint8Array): SendResultV1 {
+    if (this.state !== 'open') throw natsError('CHANNEL_CLOSED', `channel ${this.info.mount} to ${this.info.peer} is closed`);
+    if (this.info.initiator) throw natsError('INVALID_OPTIONS', 'a dialled channel cannot publish to a group; groups belong to the listening side');
+    checkGroup(group);
+    const max = Math.min(this.info.maxFrameBytes, this.setup.maxPayload);
+    if (frame.length > max) throw natsError('FRAME_TOO_LARGE', `a ${frame.length}-byte group frame exceeds ${max} bytes (one NATS message)`, { bytes: frame.length, max });
+    try {
+      this.setup.nc.publish(groupSubject(this.setup.prefix, group), frame);
+    } catch (error) {
+      throw natsError('CONNECTION_LOST', `NATS refused a group publish: ${(error as Error).message}`);
+    }
+    return 'ready';
+  }
+
+  /** Subscribes to what the listening side publishes to `group`; ends with the channel. */
+  join(group: string): GroupSubscriptionV1 {
+    if (this.state !== 'open') throw natsError('CHANNEL_CLOSED', `channel ${this.info.mount} to ${this.info.peer} is closed`);
+    checkGroup(group);
+    const subscription = new NatsGroupSubscription(this.setup.nc, group, groupSubject(this.setup.prefix, group), this.options.windowBytes, (sub) => this.groups.delete(sub));
+    this.groups.add(subscription);
+    return subscription;
   }
 
   onEvent(listener: (event: ChannelEventV1) => void): () => void {
@@ -271,7 +302,7 @@ export class NatsChannel implements ChannelV1 {
     const seq = ++this.dataSeq;
     const message = seal(this.setup.keys.send, type, seq, body);
     if (!this.acked) {
-      this.publish(message);
+      this.transmit(message);
       this.buffered -= cost;
       return;
     }
@@ -290,12 +321,12 @@ export class NatsChannel implements ChannelV1 {
       // A record may start anywhere inside the window and a split frame is always sent
       // whole, so the peer holds at most a window plus one frame it has not consumed.
       if (record.start >= this.peerWindowEnd && !record.continuation) break;
-      this.publish(record.message);
+      this.transmit(record.message);
       this.transmitted++;
     }
   }
 
-  private publish(message: Uint8Array): void {
+  private transmit(message: Uint8Array): void {
     try {
       if (this.options.dropPublish?.(message) !== true) this.setup.nc.publish(this.setup.sendSubject, message);
       this.lastSent = Date.now();
@@ -305,7 +336,7 @@ export class NatsChannel implements ChannelV1 {
   }
 
   private sendControl(type: number, body: Uint8Array): void {
-    this.publish(seal(this.setup.keys.send, type, ++this.controlSeq, body));
+    this.transmit(seal(this.setup.keys.send, type, ++this.controlSeq, body));
   }
 
   private onAck(received: number, windowEnd: number, flags: number): void {
@@ -466,6 +497,7 @@ export class NatsChannel implements ChannelV1 {
     this.state = 'closed';
     clearInterval(this.timer);
     this.setup.inbox.subscription.unsubscribe();
+    for (const group of [...this.groups]) group.leave();
     this.records = [];
     this.pending = [];
     const done = this.drained;

@@ -21,9 +21,9 @@ export function randomNonce(): Buffer {
   return randomBytes(NONCE_BYTES);
 }
 
-/** Hash of what both sides said before the proofs (hello, listener nonce): proofs and keys bind to it. */
-export function transcript(hello: Uint8Array, listenerNonce: Uint8Array): Buffer {
-  return createHash('sha256').update(hello).update(listenerNonce).digest();
+/** Hash of what both sides said before the proofs (hello, listener nonce and instance): proofs and keys bind to it. */
+export function transcript(hello: Uint8Array, listenerNonce: Uint8Array, listenerInstance: Uint8Array): Buffer {
+  return createHash('sha256').update(hello).update(listenerNonce).update(listenerInstance).digest();
 }
 
 /** A role-labelled proof of key possession; distinct labels stop a proof being reflected. */

@@ -1,14 +1,16 @@
 /**
  * The mutual pre-shared-key handshake, as request/reply messages instead of a byte stream.
  *
- *   dialer → listener  HELLO     dialer, listener, mode, mount, session id, dialer nonce
- *   listener → dialer  CHALLENGE listener nonce, HMAC(key, "listener", transcript)
+ *   dialer → listener  HELLO     dialer, listener, mode, mount, session id, dialer nonce, dialer instance
+ *   listener → dialer  CHALLENGE listener nonce, listener instance, HMAC(key, "listener", transcript)
  *   dialer → listener  PROOF     session id, HMAC(key, "dialer", transcript)
  *   listener → dialer  ACCEPT    HMAC(key, "accept", transcript)
  *
- * The transcript hash covers HELLO and the listener's nonce, so the session id (and with
- * it the channel's subjects), the mount and both nonces are bound to every proof and to
- * the HKDF-derived session keys. Either side may answer REJECT with a reason code.
+ * The transcript hash covers HELLO, the listener's nonce and its instance, so the session id
+ * (and with it the channel's subjects), the mount, both nonces and both instances are bound to
+ * every proof and to the HKDF-derived session keys. Either side may answer REJECT with a reason
+ * code. An *instance* is random per provider (per process start): each side reports the other's
+ * as the channel's `remoteSession`, so a peer that restarted is told apart from one that did not.
  */
 import { CepError } from '@cep/provider-spec';
 import { NONCE_BYTES, type SessionKeys, proof, randomNonce, sameBytes, sessionKeys, transcript } from './crypto.ts';
@@ -16,7 +18,8 @@ import { natsError } from './errors.ts';
 import { MAX_NAME_BYTES } from './options.ts';
 
 const MAGIC = 0x4345504e; // "CEPN"
-const VERSION = 1;
+/** 2: HELLO and CHALLENGE carry the sender's instance (v1 had none). */
+const VERSION = 2;
 const HELLO = 1;
 const CHALLENGE = 2;
 const PROOF = 3;
@@ -24,8 +27,10 @@ const ACCEPT = 4;
 const REJECT = 5;
 /** Bytes of a session id (hex in subjects). */
 export const SESSION_BYTES = 16;
+/** Bytes of a provider instance id (random per start; hex in `remoteSession`). */
+export const INSTANCE_BYTES = 16;
 /** Largest handshake message accepted. */
-export const MAX_HANDSHAKE_BYTES = 6 + 4 * (1 + MAX_NAME_BYTES) + SESSION_BYTES + NONCE_BYTES;
+export const MAX_HANDSHAKE_BYTES = 6 + 4 * (1 + MAX_NAME_BYTES) + SESSION_BYTES + NONCE_BYTES + INSTANCE_BYTES;
 
 /** What a listener learns from HELLO. */
 export interface Hello {
@@ -35,6 +40,8 @@ export interface Hello {
   readonly mode: string;
   readonly mount: string;
   readonly session: string;
+  /** The dialer's provider instance (hex). */
+  readonly instance: string;
 }
 
 class Writer {
@@ -100,27 +107,35 @@ export interface DialerHandshake {
   readonly session: string;
   /** Checks CHALLENGE and returns PROOF; throws AUTH_FAILED when the listener lacks the key. */
   answer(challenge: Uint8Array): Buffer;
+  /** The listener's instance (hex), known once `answer` accepted its CHALLENGE. */
+  readonly remoteInstance: string | undefined;
   /** Checks ACCEPT and returns the session keys. */
   finish(accept: Uint8Array): SessionKeys;
 }
 
 /** Starts a handshake from the dialling side. */
-export function dialHandshake(args: { localPeer: string; peer: string; mode: string; mount: string; key: Uint8Array }): DialerHandshake {
+export function dialHandshake(args: { localPeer: string; peer: string; mode: string; mount: string; key: Uint8Array; instance: Uint8Array }): DialerHandshake {
   const sessionBytes = randomNonce().subarray(0, SESSION_BYTES);
-  const hello = new Writer(HELLO).str(args.localPeer).str(args.peer).str(args.mode).str(args.mount).bytes(sessionBytes).bytes(randomNonce()).done();
+  const hello = new Writer(HELLO).str(args.localPeer).str(args.peer).str(args.mode).str(args.mount).bytes(sessionBytes).bytes(randomNonce()).bytes(args.instance).done();
   let hash: Buffer | undefined;
+  let remoteInstance: string | undefined;
   return {
     hello,
     session: sessionBytes.toString('hex'),
+    get remoteInstance() {
+      return remoteInstance;
+    },
     answer(challenge) {
       const r = new Reader(challenge, CHALLENGE);
       const listenerNonce = r.bytes(NONCE_BYTES);
+      const listenerInstance = r.bytes(INSTANCE_BYTES);
       const listenerProof = r.bytes(32);
       r.end();
-      hash = transcript(hello, listenerNonce);
+      hash = transcript(hello, listenerNonce, listenerInstance);
       if (!sameBytes(listenerProof, proof(args.key, 'listener', hash))) {
         throw natsError('AUTH_FAILED', `peer "${args.peer}" did not prove it holds the configured key`, { peer: args.peer });
       }
+      remoteInstance = listenerInstance.toString('hex');
       return new Writer(PROOF).bytes(sessionBytes).bytes(proof(args.key, 'dialer', hash)).done();
     },
     finish(accept) {
@@ -145,8 +160,9 @@ export function readHello(data: Uint8Array): Hello {
   const mount = r.str();
   const session = r.bytes(SESSION_BYTES).toString('hex');
   r.bytes(NONCE_BYTES);
+  const instance = r.bytes(INSTANCE_BYTES).toString('hex');
   r.end();
-  return { raw: Uint8Array.from(data), peer, target, mode, mount, session };
+  return { raw: Uint8Array.from(data), peer, target, mode, mount, session, instance };
 }
 
 /** The listener's state between CHALLENGE and PROOF. */
@@ -157,11 +173,11 @@ export interface ListenerHandshake {
 }
 
 /** Answers a HELLO for which `key` is the dialer's key. */
-export function challengeHandshake(hello: Hello, key: Uint8Array): ListenerHandshake {
+export function challengeHandshake(hello: Hello, key: Uint8Array, instance: Uint8Array): ListenerHandshake {
   const listenerNonce = randomNonce();
-  const hash = transcript(hello.raw, listenerNonce);
+  const hash = transcript(hello.raw, listenerNonce, instance);
   return {
-    challenge: new Writer(CHALLENGE).bytes(listenerNonce).bytes(proof(key, 'listener', hash)).done(),
+    challenge: new Writer(CHALLENGE).bytes(listenerNonce).bytes(instance).bytes(proof(key, 'listener', hash)).done(),
     verify(proofMessage) {
       const r = new Reader(proofMessage, PROOF);
       r.bytes(SESSION_BYTES);

@@ -11,15 +11,15 @@ import { NatsChannel } from './channel.ts';
 import { mailbox } from './mailbox.ts';
 import { LazyConnection } from './connection.ts';
 import { asCepError, natsError } from './errors.ts';
-import { SESSION_BYTES, challengeHandshake, dialHandshake, proofSession, readHello, rejectMessage, type ListenerHandshake, type Hello } from './handshake.ts';
+import { INSTANCE_BYTES, SESSION_BYTES, challengeHandshake, dialHandshake, proofSession, readHello, rejectMessage, type ListenerHandshake, type Hello } from './handshake.ts';
 import { checkName, resolveOptions, type NatsOptions, type NatsRejectInfo, type ResolvedOptions } from './options.ts';
 import { channelSubjects, helloSubject, parsePrefix } from './subjects.ts';
 import { randomNonce } from './crypto.ts';
 
 /** Capabilities with `delivery: 'acked'` (the default): the provider's acks make channels reliable and ordered. */
-export const NATS_ACKED_CAPS = ['reliable', 'ordered', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
+export const NATS_ACKED_CAPS = ['reliable', 'ordered', 'multicast', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
 /** Capabilities with `delivery: 'at_most_once'`: core NATS as is, fit for `upd_latest` gauges. */
-export const NATS_AT_MOST_ONCE_CAPS = ['unreliable', 'datagram', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
+export const NATS_AT_MOST_ONCE_CAPS = ['unreliable', 'datagram', 'multicast', 'remote_net', 'crc32c', 'deflate', 'aead'] as const;
 
 function abortError(what: string): Error {
   return natsError('OPEN_ABORTED', `${what} was aborted`);
@@ -73,6 +73,8 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
   });
   const listeners = new Set<ListenerV1>();
   let closed = false;
+  // Random per provider, so per process start: remote peers report it as `remoteSession`.
+  const instance = randomNonce().subarray(0, INSTANCE_BYTES);
 
   function makeChannel(nc: NatsConnection, args: Omit<ConstructorParameters<typeof NatsChannel>[0], 'options' | 'nc' | 'maxPayload' | 'onFinished'>): NatsChannel {
     const channel = new NatsChannel({ ...args, options, nc, maxPayload: connection.maxPayload(), onFinished: (ch) => channels.delete(ch) });
@@ -83,7 +85,7 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
   async function dial(request: OpenRequestV1, key: Uint8Array): Promise<ChannelV1> {
     const prefix = parsePrefix(request.address);
     const nc = await connection.get();
-    const handshake = dialHandshake({ localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key });
+    const handshake = dialHandshake({ localPeer: options.localPeer, peer: request.peer, mode: request.mode, mount: request.mount, key, instance });
     const subjects = channelSubjects(prefix, request.mode, request.mount, handshake.session);
     // Subscribed before HELLO leaves, so nothing the listener sends after ACCEPT can be missed.
     const inbox = mailbox(nc, subjects.toDialer);
@@ -116,10 +118,13 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
           remoteAddress: `${prefix} via ${nc.getServer()}`,
           maxFrameBytes: options.maxFrameBytes,
           sessionId: handshake.session,
+          groupScope: prefix,
+          ...(handshake.remoteInstance !== undefined ? { remoteSession: handshake.remoteInstance } : {}),
         },
         keys,
         sendSubject: subjects.toListener,
         inbox,
+        prefix,
       });
     } catch (error) {
       inbox.subscription.unsubscribe();
@@ -204,7 +209,7 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
           refuse(msg, 'PROTOCOL_ERROR', pending.size >= options.maxPendingHandshakes ? 'too many handshakes in progress' : 'a handshake with this session id is already in progress', hello.peer);
           return;
         }
-        const state = challengeHandshake(hello, key);
+        const state = challengeHandshake(hello, key, instance);
         const timer = setTimeout(() => {
           pending.delete(hello.session);
           reject({ code: 'HANDSHAKE_TIMEOUT', message: `peer "${hello.peer}" did not finish the handshake within ${options.handshakeTimeoutMs} ms`, claimedPeer: hello.peer });
@@ -236,9 +241,10 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
         // Subscribed before ACCEPT leaves (the server sees SUB before the reply), so the
         // dialer's first record finds the subscription.
         const channel = makeChannel(nc, {
-          info: { provider: options.id, peer: hello.peer, mode: hello.mode, mount: hello.mount, initiator: false, remoteAddress: `${prefix} via ${nc.getServer()}`, maxFrameBytes: options.maxFrameBytes, sessionId: hello.session },
+          info: { provider: options.id, peer: hello.peer, mode: hello.mode, mount: hello.mount, initiator: false, remoteAddress: `${prefix} via ${nc.getServer()}`, maxFrameBytes: options.maxFrameBytes, sessionId: hello.session, remoteSession: hello.instance, groupScope: prefix },
           keys: result.keys,
           sendSubject: subjects.toDialer,
+          prefix,
           inbox: mailbox(nc, subjects.toListener),
         });
         msg.respond(result.accept);

@@ -14,6 +14,7 @@ export {
   type SendResultV1,
   type ChannelEventV1,
   type ChannelV1,
+  type GroupSubscriptionV1,
   type ListenOptionsV1,
   type ListenerV1,
   type RejectionV1,

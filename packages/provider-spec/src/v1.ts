@@ -106,6 +106,12 @@ export interface ChannelInfoV1 {
    * `/net/peers/<peer>/identity`.
    */
   readonly remoteIdentity?: PeerIdentityV1;
+  /**
+   * Optional, for channels that can {@link ChannelV1.publish}: channels of one provider with the
+   * same scope publish to the same group subscribers (for a listener, its address), so a frame
+   * published once on any of them reaches every member that joined through any of them.
+   */
+  readonly groupScope?: string;
 }
 
 /** A remote peer's authenticated public-key identity (see `ChannelInfoV1.remoteIdentity`). */
@@ -142,6 +148,23 @@ export type ChannelEventV1 =
    */
   | { readonly type: 'session'; readonly id: string };
 
+/**
+ * What a dialled channel receives from a group the remote side publishes to
+ * ({@link ChannelV1.join}).
+ */
+export interface GroupSubscriptionV1 {
+  /** The group joined. */
+  readonly group: string;
+  /**
+   * Frames published to the group since `join`, each exactly as passed to `publish`, in arrival
+   * order; the iteration ends after `leave` or when the channel closes. Single consumer. Delivery
+   * is at most once: a frame may be missing, so the layer above detects gaps and repairs them.
+   */
+  frames(): AsyncIterable<Uint8Array>;
+  /** Stops receiving (idempotent). */
+  leave(): void;
+}
+
 /** One open channel to one peer for one mount. */
 export interface ChannelV1 {
   readonly info: ChannelInfoV1;
@@ -164,6 +187,22 @@ export interface ChannelV1 {
   onEvent(listener: (event: ChannelEventV1) => void): () => void;
   /** Closes the channel; frames already accepted by `send` are flushed first where the medium allows. */
   close(reason: string): Promise<void>;
+  /**
+   * Optional (providers with the `multicast` cap), on channels a listener accepted: publishes
+   * `frame` once to every channel that joined `group` in this channel's `info.groupScope`, however
+   * many there are. The provider neither authenticates nor encrypts it (the same bytes reach every
+   * member, so no key of one channel can seal it): the layer above must (the transport seals it
+   * with a group key and refuses it otherwise). At most once; throws `FRAME_TOO_LARGE` past
+   * `info.maxFrameBytes`, `CHANNEL_CLOSED` after close.
+   */
+  publish?(group: string, frame: Uint8Array): SendResultV1;
+  /**
+   * Optional (`multicast`), on dialled channels: receives what the remote side publishes to
+   * `group`. Ordering promise: the subscription is in place before any frame this channel `send`s
+   * after `join` returns reaches the remote side, so a remote that starts publishing when it hears
+   * from us misses nothing on our side. Throws `CHANNEL_CLOSED` after close.
+   */
+  join?(group: string): GroupSubscriptionV1;
 }
 
 /** Where a provider listens for channels that remote peers open. */

@@ -16,6 +16,7 @@ import {
   type ChannelEventV1,
   type ChannelInfoV1,
   type ChannelV1,
+  type GroupSubscriptionV1,
   type KnownCapability,
   type ListenerV1,
   type ListenOptionsV1,
@@ -73,6 +74,13 @@ describe('the v1 provider interface', () => {
       frames(): AsyncIterable<Uint8Array>;
       onEvent(listener: (event: ChannelEventV1) => void): () => void;
       close(reason: string): Promise<void>;
+      publish?(group: string, frame: Uint8Array): SendResultV1;
+      join?(group: string): GroupSubscriptionV1;
+    }>();
+    expectTypeOf<GroupSubscriptionV1>().toEqualTypeOf<{
+      readonly group: string;
+      frames(): AsyncIterable<Uint8Array>;
+      leave(): void;
     }>();
     expectTypeOf<ChannelInfoV1>().toEqualTypeOf<{
       readonly provider: string;
@@ -85,6 +93,7 @@ describe('the v1 provider interface', () => {
       readonly sessionId?: string;
       readonly remoteSession?: string;
       readonly remoteIdentity?: PeerIdentityV1;
+      readonly groupScope?: string;
     }>();
     expectTypeOf<PeerIdentityV1>().toEqualTypeOf<{
       readonly publicKey: string;

@@ -23,11 +23,15 @@ export type TransportErrorCode =
   /** A peer has `maxMountsPerPeer` mounts already: another one is refused. */
   | 'MOUNT_LIMIT'
   /** An option of `createTransportManager` is out of range. */
-  | 'OPTIONS_INVALID';
+  | 'OPTIONS_INVALID'
+  /** A group frame was asked of a mount that does not seal frames with AEAD. */
+  | 'GROUP_UNSEALED'
+  /** A group publish on a mount whose channel cannot publish to groups. */
+  | 'GROUP_UNSUPPORTED';
 
 /** Every code, for tests and docs. */
 export const TRANSPORT_ERROR_CODES: readonly TransportErrorCode[] = Object.freeze([
-  'MOUNT_INVALID', 'MOUNT_UNKNOWN', 'MOUNT_CLOSED', 'PROVIDER_INVALID', 'PROVIDER_DUPLICATE', 'UPD_DENIED', 'QUEUE_FULL', 'FRAME_TOO_LARGE', 'LISTEN_FAILED', 'MOUNT_LIMIT', 'OPTIONS_INVALID',
+  'MOUNT_INVALID', 'MOUNT_UNKNOWN', 'MOUNT_CLOSED', 'PROVIDER_INVALID', 'PROVIDER_DUPLICATE', 'UPD_DENIED', 'QUEUE_FULL', 'FRAME_TOO_LARGE', 'LISTEN_FAILED', 'MOUNT_LIMIT', 'OPTIONS_INVALID', 'GROUP_UNSEALED', 'GROUP_UNSUPPORTED',
 ]);
 
 export function transportError(code: TransportErrorCode, message: string, details: Record<string, unknown> = {}): CepError<TransportErrorCode> {

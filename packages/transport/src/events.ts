@@ -9,12 +9,15 @@ import type { IdentityEvent } from './identity.ts';
 export const EVENT_INPUT = 'tp.event';
 /** Input kind of inbound frames. */
 export const FRAME_INPUT = 'tp.frame';
+/** Input kind of frames that arrived through a group (multicast) subscription: data is `[group length][group][frame]`. */
+export const GROUP_FRAME_INPUT = 'tp.gframe';
 
 /** One edge event (`ch` is the manager's channel id, `d<n>` dialled, `a<n>` accepted). */
 export type EdgeEvent =
   | { readonly t: 'opened'; readonly ch: string }
   | { readonly t: 'open_failed'; readonly ch: string; readonly code: string; readonly note: string }
-  | { readonly t: 'accepted'; readonly ch: string; readonly provider: string }
+  /** `scope`: the channel's group scope when it can publish to groups (recorded, so replay groups alike). */
+  | { readonly t: 'accepted'; readonly ch: string; readonly provider: string; readonly scope?: string }
   | { readonly t: 'ready'; readonly ch: string }
   | { readonly t: 'backpressure'; readonly ch: string; readonly bytes: number }
   | { readonly t: 'reconnecting'; readonly ch: string; readonly note: string }
@@ -36,4 +39,20 @@ export function encodeEvent(event: EdgeEvent): Uint8Array {
 
 export function decodeEvent(data: Uint8Array): EdgeEvent {
   return JSON.parse(decoder.decode(data)) as EdgeEvent;
+}
+
+/** Packs a group frame's input data: the group's name travels with the frame, so a replay decodes it with the same key. */
+export function encodeGroupFrame(group: string, frame: Uint8Array): Uint8Array {
+  const name = encoder.encode(group);
+  const out = new Uint8Array(1 + name.length + frame.length);
+  out[0] = name.length;
+  out.set(name, 1);
+  out.set(frame, 1 + name.length);
+  return out;
+}
+
+/** The inverse of {@link encodeGroupFrame}. */
+export function decodeGroupFrame(data: Uint8Array): { group: string; frame: Uint8Array } {
+  const n = data[0] ?? 0;
+  return { group: decoder.decode(data.subarray(1, 1 + n)), frame: data.subarray(1 + n) };
 }

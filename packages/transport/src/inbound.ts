@@ -6,9 +6,9 @@
 import type { Runtime } from '@cep/heartbeat';
 import { decodeBranch, type DecodedBranch } from '@cep/serializer';
 import { CepError } from '@cep/errors';
-import type { ChannelV1 } from './provider/v1.ts';
+import type { ChannelV1, GroupSubscriptionV1 } from './provider/v1.ts';
 import type { Mount, MountImpl } from './mount.ts';
-import { FRAME_INPUT } from './events.ts';
+import { FRAME_INPUT, GROUP_FRAME_INPUT, encodeGroupFrame } from './events.ts';
 import { TOPIC } from './topics.ts';
 
 /** A decoded inbound frame, as a mode's handler gets it. */
@@ -21,6 +21,8 @@ export interface InboundFrame {
   readonly bytes: Uint8Array;
   /** The beat whose capture admitted it. */
   readonly beat: number;
+  /** Set when the frame came through a group the mount joined (opened with that group's key), not from the peer's channel. */
+  readonly group?: string;
 }
 
 /** A handler of one mode's inbound frames; runs at capture, inside the beat's batch. */
@@ -118,9 +120,18 @@ export class Inbound {
    * once every frame the channel yielded has been pushed (the channel's end goes in after them).
    */
   pump(stream: string, channel: ChannelV1): Promise<void> {
+    return this.pumpFrames(stream, () => channel.frames(), FRAME_INPUT, undefined);
+  }
+
+  /** Like {@link pump}, for a group subscription: its frames share the mount's window and arrival sequence. */
+  pumpGroup(stream: string, subscription: GroupSubscriptionV1): Promise<void> {
+    return this.pumpFrames(stream, () => subscription.frames(), GROUP_FRAME_INPUT, subscription.group);
+  }
+
+  private pumpFrames(stream: string, frames: () => AsyncIterable<Uint8Array>, kind: string, group: string | undefined): Promise<void> {
     return (async () => {
       try {
-        for await (const frame of channel.frames()) {
+        for await (const frame of frames()) {
           while (!this.released && this.mustWait(stream, frame.length)) {
             await new Promise<void>((wake) => {
               const list = this.wakers.get(peerOf(stream));
@@ -133,7 +144,7 @@ export class Inbound {
           this.waiting.set(stream, (this.waiting.get(stream) ?? 0) + 1);
           this.waitingBytes.set(stream, (this.waitingBytes.get(stream) ?? 0) + frame.length);
           this.peerBytes.set(peerOf(stream), (this.peerBytes.get(peerOf(stream)) ?? 0) + frame.length);
-          this.runtime.pushInput(FRAME_INPUT, { stream, seq, data: frame });
+          this.runtime.pushInput(kind, { stream, seq, data: group === undefined ? frame : encodeGroupFrame(group, frame) });
         }
       } catch {
         // A broken iteration is reported by the channel's own fatal/closed event.
@@ -142,9 +153,10 @@ export class Inbound {
   }
 
   /** Admits one frame (arrival number `seq`) at capture, then the events that arrived right after it. */
-  admit(stream: string, seq: number, bytes: Uint8Array, beat: number): void {
+  admit(stream: string, seq: number, bytes: Uint8Array, beat: number, group?: string): void {
     try {
-      this.deliver(stream, bytes, beat);
+      if (group === undefined) this.deliver(stream, bytes, beat);
+      else this.deliverGroup(stream, group, bytes, beat);
     } finally {
       this.admittedSeq.set(stream, Math.max(seq, this.admittedSeq.get(stream) ?? 0));
       this.releaseHeld(stream);
@@ -180,6 +192,27 @@ export class Inbound {
       return;
     }
     for (const handler of [...handlers]) handler({ mount, branch, bytes, beat });
+  }
+
+  /**
+   * A group frame: opened with the group's key (AEAD required: a plaintext or forged frame is
+   * refused, told as a `frame_refused` event); a group the mount left (or never joined) drops it.
+   */
+  private deliverGroup(stream: string, group: string, bytes: Uint8Array, beat: number): void {
+    this.credit(stream, bytes.length);
+    const mount = this.mountOf(stream);
+    const key = mount?.groupKeys.get(group);
+    if (mount === undefined || key === undefined) return;
+    let branch: DecodedBranch;
+    try {
+      branch = decodeBranch(bytes, mount.groupPolicy(key));
+    } catch (error) {
+      const code = error instanceof CepError ? error.code : 'DECODE_FAILED';
+      mount.telemetry.event('frame_refused', beat);
+      mount.emit(TOPIC.schema, 'warn', `group ${group} frame refused (${code}): ${(error as Error).message}`);
+      return;
+    }
+    for (const handler of [...(this.handlers.get(mount.mode) ?? [])]) handler({ mount, branch, bytes, beat, group });
   }
 
   /** A plaintext frame on a mount that requires AEAD: counted every time, told once per mount (`tp_aead_req`). */

@@ -18,7 +18,7 @@ import { negotiate, negotiateSerializer, type SerializerFeature } from './negoti
 import { identityEvent, writePeerIdentity } from './identity.ts';
 import { MAX_SESSION_ID_CHARS, countLimitHit, mountKey, servicePath, writeMountSession, type MountSession, telemetryPath, writeCatalogEntry, writeLimits, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
 import { TOPIC } from './topics.ts';
-import { EVENT_INPUT, FRAME_INPUT, decodeEvent, encodeEvent, type EdgeEvent } from './events.ts';
+import { EVENT_INPUT, FRAME_INPUT, GROUP_FRAME_INPUT, decodeEvent, decodeGroupFrame, encodeEvent, type EdgeEvent } from './events.ts';
 import { Inbound, type FrameHandler } from './inbound.ts';
 
 /** What a mount asks for (SPEC §6, the fields of a link request). */
@@ -194,6 +194,10 @@ class Manager implements TransportManager {
     // Events and frames of a stream are admitted in arrival order (one shared sequence), not by kind.
     runtime.defineInput(EVENT_INPUT, (input, ctx) => this.inbound.event(input.stream, input.seq, () => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat)));
     runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.seq, input.data, ctx.beat));
+    runtime.defineInput(GROUP_FRAME_INPUT, (input, ctx) => {
+      const { group, frame } = decodeGroupFrame(input.data);
+      this.inbound.admit(input.stream, input.seq, frame, ctx.beat, group);
+    });
     for (const provider of options.providers ?? []) this.addProvider(provider);
   }
 
@@ -391,6 +395,9 @@ class Manager implements TransportManager {
 
   private newMount(peer: string, mode: string, mountName: string): MountImpl {
     const mount = new MountImpl(this.runtime, peer, mode, mountName, this.limits, (m, reason) => this.closeMount(m, reason), (m) => this.unsampled.add(m));
+    mount.pumpGroup = (m, subscription) => {
+      if (!this.closed) void this.inbound.pumpGroup(m.key, subscription);
+    };
     this.mountsByKey.set(mount.key, mount);
     return mount;
   }
@@ -511,7 +518,10 @@ class Manager implements TransportManager {
     this.channels.set(id, channel);
     const stream = mountKey(peer, mode, mount);
     this.wire(stream, id, channel);
-    this.pushEvent(stream, { t: 'accepted', ch: id, provider: providerId });
+    const scope = channel.publish !== undefined && typeof channel.info.groupScope === 'string' && channel.info.groupScope.length > 0 && channel.info.groupScope.length <= MAX_SESSION_ID_CHARS
+      ? channel.info.groupScope
+      : undefined;
+    this.pushEvent(stream, { t: 'accepted', ch: id, provider: providerId, ...(scope !== undefined ? { scope } : {}) });
     this.pushSession(stream, id, channel.info.remoteSession);
     this.pushIdentity(stream, id, channel);
   }
@@ -561,7 +571,7 @@ class Manager implements TransportManager {
     if (event.t === 'rejected') return this.admitRejection(event);
     const [peer, mode, mountName] = stream.split('/') as [string, string, string];
     const mount = this.mountsByKey.get(stream);
-    if (event.t === 'accepted') return this.admitAccepted(mount, peer, mode, mountName, event.ch, event.provider, beat);
+    if (event.t === 'accepted') return this.admitAccepted(mount, peer, mode, mountName, event.ch, event.provider, beat, event.scope);
     if (mount === undefined) return;
     const current = event.ch === mount.channelId;
     switch (event.t) {
@@ -694,7 +704,7 @@ class Manager implements TransportManager {
     return true;
   }
 
-  private admitAccepted(existing: MountImpl | undefined, peer: string, mode: string, mountName: string, id: string, providerId: string, beat: number): void {
+  private admitAccepted(existing: MountImpl | undefined, peer: string, mode: string, mountName: string, id: string, providerId: string, beat: number, scope?: string): void {
     const channel = this.channels.get(id); // undefined during an offline replay
     if (existing !== undefined && existing.initiator && existing.state !== 'closed' && existing.state !== 'error') {
       // Both sides dialled the same mount: our own channel carries our sends; theirs only brings frames in.
@@ -729,6 +739,8 @@ class Manager implements TransportManager {
     }
     mount.policy = this.policyFor(peer, mode, mountName, outcome.on, COMPARATOR_VERSION);
     mount.attach(id, channel);
+    // Group frames are sealed under a group key or not sent at all: only an AEAD mount gets a scope.
+    mount.groupScope = scope !== undefined && mount.policy.aead !== undefined ? `${providerId}:${scope}` : undefined;
     this.tree.batch(() => {
       writeMountConfig(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, required: [], preferred: [], updLatest: false, serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION, ...(aeadDown === 'allowed' ? { aeadDown: true } : {}) } });
       if (aeadDown === 'allowed') this.noteAeadDowngrade(mount, `provider ${providerId} lacks the aead cap`);

@@ -12,7 +12,7 @@
 import { bool, name, type Cell, type Name } from '@cep/cells';
 import type { Runtime } from '@cep/heartbeat';
 import { encodeBranch, type SerializerPolicy } from '@cep/serializer';
-import type { ChannelV1 } from './provider/v1.ts';
+import type { ChannelV1, GroupSubscriptionV1 } from './provider/v1.ts';
 import { transportError } from './errors.ts';
 import { Telemetry, mountKey, mountPath, telemetryPath, writeState, type MountState } from './schema.ts';
 import { TOPIC } from './topics.ts';
@@ -70,6 +70,29 @@ export interface Mount {
    * mirrored to the peer). It never queues or blocks this mount's own sends.
    */
   reportBackpressure(on: boolean, note?: string): void;
+  /**
+   * Where this mount can publish to a group (multicast), or undefined when it cannot: set on an
+   * accepted mount whose provider's channel publishes to groups and whose frames are sealed with
+   * AEAD (group frames are refused unsealed). Mounts with the same scope reach the same group
+   * members, so a frame published on any one of them reaches all. Decided from recorded inputs.
+   */
+  readonly groupScope: string | undefined;
+  /**
+   * Encodes `cell` as {@link Mount.encodeBranch} would, but sealed under `key` instead of this
+   * mount's key: the bytes every member of a group can open. Throws `GROUP_UNSEALED` when the
+   * mount does not seal with AEAD.
+   */
+  encodeForGroup(cell: Cell, key: Uint8Array): Uint8Array;
+  /** Publishes a frame made by {@link Mount.encodeForGroup} once to `group` (at most once). Throws `GROUP_UNSUPPORTED` without a `groupScope`. */
+  publish(group: string, frame: Uint8Array): SendOutcome;
+  /**
+   * On a dialled mount: receives what the remote side publishes to `group`, opened with `key`
+   * (frames reach the mode's handlers with `group` set). Frames this mount sends afterwards reach
+   * the remote side after the subscription is in place. Replaces an earlier key of that group.
+   */
+  joinGroup(group: string, key: Uint8Array): void;
+  /** Stops receiving `group` and forgets its key (idempotent). */
+  leaveGroup(group: string): void;
 }
 
 interface Queued {
@@ -109,6 +132,13 @@ export class MountImpl implements Mount {
   /** Sends not yet in the telemetry record: written once per beat ({@link flushTelemetry}), not per frame. */
   private unsampledFrames = 0n;
   private unsampledMode: string | undefined;
+  /** Set at accept from the recorded event (see {@link Mount.groupScope}). */
+  groupScope: string | undefined;
+  /** Keys of the groups this mount joined, by group. */
+  readonly groupKeys = new Map<string, Uint8Array>();
+  private readonly groupSubs = new Map<string, GroupSubscriptionV1>();
+  /** Set by the manager: pumps a group subscription's frames into this mount's inputs. */
+  pumpGroup: ((mount: MountImpl, subscription: GroupSubscriptionV1) => void) | undefined;
 
   constructor(
     private readonly runtime: Runtime,
@@ -214,6 +244,64 @@ export class MountImpl implements Mount {
     this.onClose(this, reason);
   }
 
+  /** The policy that opens (and makes) frames of a group: this mount's, under the group's key. */
+  groupPolicy(key: Uint8Array): SerializerPolicy {
+    if (this.policy.aead === undefined) {
+      throw transportError('GROUP_UNSEALED', `mount ${this.key} does not seal frames with AEAD, so it cannot carry group frames (configure a key for peer ${this.peer})`, { mount: this.key });
+    }
+    return { ...this.policy, aead: { ...this.policy.aead, key } };
+  }
+
+  encodeForGroup(cell: Cell, key: Uint8Array): Uint8Array {
+    return encodeBranch(cell, this.groupPolicy(key), { beat: this.runtime.beat });
+  }
+
+  publish(group: string, frame: Uint8Array): SendOutcome {
+    this.assertSendable();
+    if (this.groupScope === undefined) {
+      throw transportError('GROUP_UNSUPPORTED', `mount ${this.key} cannot publish to groups (its provider has no group publish, or the mount is not sealed)`, { mount: this.key });
+    }
+    if (frame.length > this.limits.maxFrameBytes) {
+      throw transportError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame is over mount ${this.key}'s limit of ${this.limits.maxFrameBytes} bytes`, { mount: this.key, bytes: frame.length });
+    }
+    this.noteSend(1n, 'multicast');
+    // Edge only: a channel gone (or absent in a replay) loses the frame, as multicast may.
+    try {
+      this.channel?.publish?.(group, frame);
+    } catch (error) {
+      this.lastWireError = error;
+    }
+    return 'sent';
+  }
+
+  joinGroup(group: string, key: Uint8Array): void {
+    this.assertSendable();
+    this.groupKeys.set(group, key);
+    if (this.groupSubs.has(group)) return;
+    const channel = this.channel;
+    if (channel?.join === undefined) return; // an offline replay, or a provider without groups: frames come as recorded
+    try {
+      const subscription = channel.join(group);
+      this.groupSubs.set(group, subscription);
+      this.pumpGroup?.(this, subscription);
+    } catch (error) {
+      this.lastWireError = error;
+    }
+  }
+
+  leaveGroup(group: string): void {
+    this.groupKeys.delete(group);
+    const subscription = this.groupSubs.get(group);
+    this.groupSubs.delete(group);
+    subscription?.leave();
+  }
+
+  /** Leaves every group (the channel changed or went): a new channel joins again when told. */
+  leaveAllGroups(): void {
+    for (const group of [...this.groupSubs.keys()]) this.leaveGroup(group);
+    this.groupKeys.clear();
+  }
+
   /**
    * Writes this beat's sends into telemetry (`frame_count`, `last_mode`, `last_sample`) in one
    * sample. The manager calls it at commit: sends made inside beats are sampled at the same point
@@ -271,6 +359,8 @@ export class MountImpl implements Mount {
    * too), and a block the old channel set must not hold the new one. Edge only; touches no cell.
    */
   attach(id: string, channel: ChannelV1 | undefined): void {
+    // By channel id (recorded), not by the channel object (absent in a replay): live and replay forget keys alike.
+    if (this.channelId !== id) this.leaveAllGroups();
     this.channelId = id;
     this.channel = channel;
     this.edgeBlocked = false;

@@ -4,7 +4,7 @@
  * (The in-memory provider for users is @cep/provider-memory; real sockets are tested there and
  * in @cep/integration.)
  */
-import { PROVIDER_SPEC_V1, type ChannelEventV1, type ChannelV1, type ListenerV1, type ListenOptionsV1, type OpenRequestV1, type PeerIdentityV1, type ProviderV1 } from '@cep/transport/provider';
+import { PROVIDER_SPEC_V1, type ChannelEventV1, type ChannelV1, type ListenerV1, type ListenOptionsV1, type GroupSubscriptionV1, type OpenRequestV1, type PeerIdentityV1, type ProviderV1 } from '@cep/transport/provider';
 import { CepError } from '@cep/errors';
 
 export class FakeChannel implements ChannelV1 {
@@ -15,6 +15,10 @@ export class FakeChannel implements ChannelV1 {
   closedWith: string | undefined;
   /** What send answers. */
   answer: 'ready' | 'backpressure' = 'ready';
+  /** Frames published to groups, as `[group, frame]`. */
+  readonly published: Array<[string, Uint8Array]> = [];
+  /** Groups joined and not left, with the hook that delivers a frame to each. */
+  readonly joined = new Map<string, (frame: Uint8Array) => void>();
 
   constructor(readonly info: ChannelV1['info']) {}
 
@@ -42,6 +46,36 @@ export class FakeChannel implements ChannelV1 {
     this.closedWith = reason;
     this.wake?.();
     this.raise({ type: 'closed', reason });
+  }
+
+  publish(group: string, frame: Uint8Array): 'ready' {
+    this.published.push([group, frame]);
+    return 'ready';
+  }
+
+  join(group: string): GroupSubscriptionV1 {
+    const inbox: Uint8Array[] = [];
+    let wake: (() => void) | undefined;
+    let left = false;
+    this.joined.set(group, (frame) => {
+      inbox.push(frame);
+      wake?.();
+    });
+    return {
+      group,
+      async *frames() {
+        for (;;) {
+          while (inbox.length > 0) yield inbox.shift()!;
+          if (left) return;
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+      leave: () => {
+        left = true;
+        this.joined.delete(group);
+        wake?.();
+      },
+    };
   }
 
   /** Test hook: a frame arrives from the peer. */
@@ -103,7 +137,7 @@ export class FakeProvider implements ProviderV1 {
 
   /** Test hook: a remote peer opens a channel to us. */
   incoming(peer: string, mode: string, mount: string): FakeChannel {
-    const channel = new FakeChannel({ provider: this.id, peer, mode, mount, initiator: false, maxFrameBytes: 1 << 20, ...this.session() });
+    const channel = new FakeChannel({ provider: this.id, peer, mode, mount, initiator: false, maxFrameBytes: 1 << 20, groupScope: 'fake-listener', ...this.session() });
     this.channels.push(channel);
     this.accept!(channel);
     return channel;
