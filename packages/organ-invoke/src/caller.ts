@@ -358,7 +358,8 @@ export class Caller {
 
   /** Cancels every pending invoke of `request` (its mount was reconfigured, closed or released). */
   cancel(request: string, note: string): void {
-    for (const pending of [...this.pending.values()]) if (pending.request === request) this.complete(pending.id, 'cancelled', { note });
+    // A call from before a restart was on a connection long gone; its deadline decides it.
+    for (const pending of [...this.pending.values()]) if (pending.request === request && pending.restartedAt === undefined) this.complete(pending.id, 'cancelled', { note });
   }
 
   outcome(id: string): InvokeOutcome | undefined {
