@@ -57,6 +57,9 @@ interface Pending {
   restartedAt?: number;
 }
 
+/** What the retention of finished records keeps of a call. */
+type Finished = Pick<Pending, 'request' | 'record' | 'op'>;
+
 /** Calls of one mount waiting to leave. */
 interface Outbox {
   readonly mount: MountRequestEntry['mount'];
@@ -72,7 +75,7 @@ export class Caller {
   private readonly pending = new Map<string, Pending>();
   private readonly outcomes = new Map<string, InvokeOutcome>();
   private readonly waiters = new Map<string, Array<(outcome: InvokeOutcome) => void>>();
-  private readonly completedRecords = new Map<string, Pending[]>();
+  private readonly completedRecords = new Map<string, Finished[]>();
   /** Pending invokes per request (for `maxPending`, without a scan). */
   private readonly perRequest = new Map<string, number>();
   private readonly outboxes = new Map<string, Outbox>();
@@ -344,7 +347,7 @@ export class Caller {
    * one outcome, recorded in its record. Finished records join the retention count.
    */
   adoptRestored(inFlight: readonly FoundCall[], finished: readonly FinishedCall[]): void {
-    for (const call of finished) this.retain({ request: call.request, record: call.record, op: call.op ?? '' } as Pending);
+    for (const call of finished) this.retain({ request: call.request, record: call.record, op: call.op ?? '' });
     for (const call of inFlight) {
       if (this.pending.has(call.id) || call.op === undefined) continue;
       const pending: Pending = {
@@ -475,7 +478,7 @@ export class Caller {
   }
 
   /** Keeps the newest `retainCompleted` finished records under each request, and their closed OPS dossiers. */
-  private retain(pending: Pending): void {
+  private retain(pending: Finished): void {
     const list = this.completedRecords.get(pending.request) ?? [];
     list.push(pending);
     this.completedRecords.set(pending.request, list);
