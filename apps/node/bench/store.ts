@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text, u64 } from '@cep/cells';
 import { createRuntime } from '@cep/heartbeat';
-import { fileEngine, openStore } from '@cep/store';
+import { DEFAULT_SNAPSHOT_SLICE_BYTES, fileEngine, openStore } from '@cep/store';
 import { validateConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 import { startPeer } from '../src/peer.ts';
@@ -48,6 +48,38 @@ async function committedCellsPerSecond(mode: Mode): Promise<{ rate: number; byte
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Opens the store in `dataDir` (journal emptied first, so the count to the next snapshot starts
+ * at 0), runs 29 beats, then beats from the one that starts an automatic snapshot until the
+ * snapshot is in place; returns the longest step() before and during it.
+ */
+function beatsDuringSnapshot(dataDir: string, sliceBytes: number | undefined): { worstBefore: number; worstDuring: number; beats: number } {
+  const settle = openStore({ engine: fileEngine({ dir: dataDir }), snapshotEvery: 0 });
+  settle.snapshot();
+  settle.close();
+  const store = openStore({ engine: fileEngine({ dir: dataDir }), snapshotEvery: 30, ...(sliceBytes === undefined ? {} : { snapshotSliceBytes: sliceBytes }) });
+  const runtime = createRuntime({ tree: store.tree });
+  store.attach(runtime);
+  let worstBefore = 0;
+  let worstDuring = 0;
+  let beats = 0;
+  for (let i = 0; ; i++) {
+    for (let j = 0; j < PER_BEAT; j++) store.tree.set(`/data/churn/c${j}`, u64(i));
+    const t0 = performance.now();
+    runtime.step();
+    const ms = performance.now() - t0;
+    if (i < 29) {
+      worstBefore = Math.max(worstBefore, ms);
+      continue;
+    }
+    worstDuring = Math.max(worstDuring, ms); // beat 29 starts the snapshot (snapshotEvery 30)
+    beats++;
+    if (store.snapshotProgress === undefined) break;
+  }
+  store.close();
+  return { worstBefore, worstDuring, beats };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -103,6 +135,25 @@ try {
   console.log(`| startPeer → ready (lock, load snapshot, wire, start) | ${fmt(readyMs)} ms (${cells} groups restored) |`);
   console.log(`| anchor: the same cells set into an in-memory tree | ${fmt(anchorMs)} ms (ready / anchor = ${(readyMs / anchorMs).toFixed(2)}) |`);
   console.log(`| snapshot bytes per cell | ${(snapshotBytes / BIG).toFixed(1)} B |`);
+
+  // Longest beat while a snapshot of the BIG-cell tree is written: all in the beat that starts it
+  // (the store's behaviour before snapshots were sliced; anchor) against a slice per beat.
+  const sliceModes: Array<{ label: string; sliceBytes: number | undefined }> = [
+    { label: 'whole snapshot in one beat (before; anchor)', sliceBytes: 2 ** 40 },
+    { label: `a slice per beat (default, ${DEFAULT_SNAPSHOT_SLICE_BYTES / 1024} KiB)`, sliceBytes: undefined },
+  ];
+  const rows: string[] = [];
+  let anchorWorst = 0;
+  for (const mode of sliceModes) {
+    const r = beatsDuringSnapshot(dataDir, mode.sliceBytes);
+    if (mode.sliceBytes === 2 ** 40) anchorWorst = r.worstDuring;
+    rows.push(
+      `| ${mode.label} | ${r.worstDuring.toFixed(0)} ms | ${r.beats} | ${r.worstBefore.toFixed(1)} ms | ${(r.worstDuring / anchorWorst).toFixed(3)} |`,
+    );
+  }
+  console.log(`\n| snapshot of ${fmt(BIG)} cells while beats go on (${PER_BEAT} cells written per beat) | longest beat during it | beats it spans | longest beat before it | ratio to anchor |`);
+  console.log('|---|---|---|---|---|');
+  for (const row of rows) console.log(row);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

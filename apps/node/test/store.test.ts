@@ -43,8 +43,8 @@ describe('config: data_dir and store', () => {
     const tmp = folder();
     expect(loadConfig(tmp.write('a.yaml', stringify(minimalConfig()))).data_dir).toBe(join(tmp.dir, 'earth.data'));
     expect(loadConfig(tmp.write('b.yaml', stringify(minimalConfig({ data_dir: 'state/earth' })))).data_dir).toBe(join(tmp.dir, 'state/earth'));
-    expect(loadConfig(tmp.write('c.yaml', stringify(minimalConfig()))).store).toEqual({ durability: 'beat', snapshot_every: 1000 });
-    expect(loadConfig(tmp.write('d.yaml', stringify(minimalConfig({ store: { durability: { group_beats: 8 }, snapshot_every: 0 } })))).store).toEqual({ durability: { group_beats: 8 }, snapshot_every: 0 });
+    expect(loadConfig(tmp.write('c.yaml', stringify(minimalConfig()))).store).toEqual({ durability: 'beat', snapshot_every: 1000, snapshot_slice_bytes: 65536 });
+    expect(loadConfig(tmp.write('d.yaml', stringify(minimalConfig({ store: { durability: { group_beats: 8 }, snapshot_every: 0 } })))).store).toEqual({ durability: { group_beats: 8 }, snapshot_every: 0, snapshot_slice_bytes: 65536 });
   });
 
   it.each([

@@ -5,7 +5,7 @@
  * microtask), so a burst of submissions shares a frame either way. Its outcome is recorded
  * exactly once — the reply (ok / reject), the deadline beat passing (timeout), or the mount
  * going away, its remote session changing, or this runtime's drain running out (cancelled). The
- * record lives under the request (`invokes/<id>/{state, signal, target, sent_beat, deadline,
+ * record lives under the request (`invokes/<id>/{state, signal, target, peer, sent_beat, deadline,
  * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
@@ -20,6 +20,7 @@ import { SUBMIT_INPUT, derivedId, encodeSubmission, type RecordedSubmission, typ
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
+import type { FinishedCall, FoundCall } from './resume.ts';
 
 /** What the caller needs to know about this runtime. */
 export interface CallerEnv {
@@ -52,7 +53,12 @@ interface Pending {
   /** The remote session (`session_seq`) the call was sent to; set when it leaves. */
   sentSession?: bigint | undefined;
   sent?: boolean;
+  /** Found in flight in a restored tree at this beat (see resume.ts): its sender is gone. */
+  restartedAt?: number;
 }
+
+/** What the retention of finished records keeps of a call. */
+type Finished = Pick<Pending, 'request' | 'record' | 'op'>;
 
 /** Calls of one mount waiting to leave. */
 interface Outbox {
@@ -70,7 +76,7 @@ export class Caller {
   private readonly pending = new Map<string, Pending>();
   private readonly outcomes = new Map<string, InvokeOutcome>();
   private readonly waiters = new Map<string, Array<(outcome: InvokeOutcome) => void>>();
-  private readonly completedRecords = new Map<string, Pending[]>();
+  private readonly completedRecords = new Map<string, Finished[]>();
   /** Pending invokes per request (for `maxPending`, without a scan). */
   private readonly perRequest = new Map<string, number>();
   private readonly outboxes = new Map<string, Outbox>();
@@ -191,6 +197,7 @@ export class Caller {
       this.tree.set([...record, name('state')], text('plan'));
       this.tree.set([...record, name('signal')], text(signal));
       if (target !== undefined) this.tree.set([...record, name('target')], text(target));
+      this.tree.set([...record, name('peer')], text(peer));
       this.tree.set([...record, name('sent_beat')], u64(BigInt(beat)));
       this.tree.set([...record, name('deadline')], u64(BigInt(deadline)));
       if (expiresAt !== undefined) this.tree.set([...record, name('expires_at')], u64(BigInt(expiresAt)));
@@ -283,7 +290,8 @@ export class Caller {
   /** A reply admitted at capture on mount `key`. Unknown, finished or misrouted replies change nothing. */
   reply(frame: ReplyFrame, key: string): void {
     const pending = this.pending.get(frame.id);
-    if (pending === undefined || pending.key !== key) return;
+    // A call from before a restart is matched on its id and peer: its mount's key is not known yet.
+    if (pending === undefined || (pending.key !== key && !(pending.restartedAt !== undefined && key.startsWith(`${pending.peer}/`)))) return;
     if (frame.status === 'ok') this.complete(frame.id, 'ok', frame.result !== undefined ? { result: frame.result } : {});
     else this.complete(frame.id, 'reject', { note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`, refusedBy: 'receiver', ...(frame.code !== undefined ? { code: frame.code } : {}) });
   }
@@ -329,13 +337,39 @@ export class Caller {
   /** Commit of `beat`: every invoke whose deadline beat has ended without a reply times out. */
   expire(beat: number): void {
     for (const pending of [...this.pending.values()]) {
-      if (pending.deadline <= beat) this.complete(pending.id, 'timeout', { note: `no reply by deadline beat ${pending.deadline}` });
+      if (pending.restartedAt !== undefined && (pending.sent !== true || pending.deadline <= beat)) {
+        this.complete(pending.id, 'cancelled', {
+          note: pending.sent === true
+            ? `no reply by deadline beat ${pending.deadline} after this peer restarted (beat ${pending.restartedAt}); the call may have run on ${pending.peer || 'the callee'}`
+            : `never sent: this peer restarted (beat ${pending.restartedAt}) before the call left; nothing ran`,
+          code: OUTCOME_CODE.callerRestarted,
+        });
+      } else if (pending.deadline <= beat) this.complete(pending.id, 'timeout', { note: `no reply by deadline beat ${pending.deadline}` });
+    }
+  }
+
+  /**
+   * Takes over the calls a restored tree holds in flight (see resume.ts): a sent one waits for its
+   * reply until its deadline, one never sent is given up at the next commit — each gets exactly
+   * one outcome, recorded in its record. Finished records join the retention count.
+   */
+  adoptRestored(inFlight: readonly FoundCall[], finished: readonly FinishedCall[]): void {
+    for (const call of finished) this.retain({ request: call.request, record: call.record, op: call.op ?? '' });
+    for (const call of inFlight) {
+      if (this.pending.has(call.id) || call.op === undefined) continue;
+      const pending: Pending = {
+        id: call.id, request: call.request, key: '', peer: call.peer, record: call.record, deadline: call.deadline, op: call.op,
+        pipeline: undefined, onComplete: undefined, mountPath: [], sent: call.state === 'sent', restartedAt: this.runtime.beat,
+      };
+      this.pending.set(call.id, pending);
+      this.perRequest.set(call.request, (this.perRequest.get(call.request) ?? 0) + 1);
     }
   }
 
   /** Cancels every pending invoke of `request` (its mount was reconfigured, closed or released). */
   cancel(request: string, note: string): void {
-    for (const pending of [...this.pending.values()]) if (pending.request === request) this.complete(pending.id, 'cancelled', { note });
+    // A call from before a restart was on a connection long gone; its deadline decides it.
+    for (const pending of [...this.pending.values()]) if (pending.request === request && pending.restartedAt === undefined) this.complete(pending.id, 'cancelled', { note });
   }
 
   outcome(id: string): InvokeOutcome | undefined {
@@ -451,14 +485,14 @@ export class Caller {
   }
 
   /** Keeps the newest `retainCompleted` finished records under each request, and their closed OPS dossiers. */
-  private retain(pending: Pending): void {
+  private retain(pending: Finished): void {
     const list = this.completedRecords.get(pending.request) ?? [];
     list.push(pending);
     this.completedRecords.set(pending.request, list);
     while (list.length > this.env.retainCompleted) {
       const old = list.shift()!;
       this.tree.remove(old.record);
-      this.tree.remove(this.runtime.ops.path(old.op));
+      if (old.op !== '') this.tree.remove(this.runtime.ops.path(old.op));
     }
   }
 }

@@ -30,6 +30,11 @@ export const OUTCOME_CODE = Object.freeze({
   sessionChanged: 'INVOKE_SESSION_CHANGED',
   /** This runtime is shutting down and gave up waiting for the reply (the call may have run remotely). */
   callerShutdown: 'INVOKE_CALLER_SHUTDOWN',
+  /**
+   * This runtime restarted (from its store) while the call was in flight and no reply reached it
+   * by the deadline; a call recorded as sent may have run remotely, one never sent did not run.
+   */
+  callerRestarted: 'INVOKE_CALLER_RESTARTED',
 } as const);
 
 export function invokeError(code: InvokeErrorCode, message: string, details: Record<string, unknown> = {}): CepError<InvokeErrorCode> {

@@ -16,6 +16,7 @@ import { checkInvokeRequest, shapeInvokeSpec } from './request.ts';
 import { processMeter } from './meter.ts';
 import { recordedClock } from './clock.ts';
 import { submissionLog } from './submissions.ts';
+import { findCalls } from './resume.ts';
 import type { InvokeOptions, InvokeOrgan } from './types.ts';
 
 /** The invoke organ's kind and mount mode. */
@@ -86,6 +87,9 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
   });
   const clock = recordedClock(runtime);
   caller = new Caller(runtime, organ, env, clock, submissionLog(runtime, env.recordSubmissions && options.replay !== true));
+  // A tree restored from a store may hold this runtime's calls in flight when it stopped.
+  const restored = findCalls(runtime.tree, organ.root);
+  caller.adoptRestored(restored.inFlight, restored.finished);
   const callee = new Callee(runtime, env, clock);
   const offFrame = manager.onFrame(INVOKE_KIND, ({ mount, branch, bytes }) => {
     const frame = parseFrame(branch.root, limits);

@@ -66,7 +66,7 @@ function throughStore(durability: Durability): { cellsPerSecond: number; entries
   const dir = tempDir();
   const entries: Uint8Array[] = [];
   const engine = fileEngine({ dir });
-  const recording: StoreEngine = { ...engine, kind: engine.kind, append: (record) => { entries.push(record); engine.append(record); }, readSnapshot: () => engine.readSnapshot(), writeSnapshot: (s) => engine.writeSnapshot(s), readJournal: () => engine.readJournal(), sync: () => engine.sync(), truncate: (p) => engine.truncate(p), close: () => engine.close() };
+  const recording: StoreEngine = { ...engine, kind: engine.kind, append: (record) => { entries.push(record); engine.append(record); }, readSnapshot: () => engine.readSnapshot(), beginSnapshot: () => engine.beginSnapshot(), readJournal: () => engine.readJournal(), sync: () => engine.sync(), truncate: (p) => engine.truncate(p), close: () => engine.close() };
   const store = openStore({ engine: recording, durability, snapshotEvery: 0 });
   const runtime = createRuntime({ tree: store.tree });
   writeCells(runtime);

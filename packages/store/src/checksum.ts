@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const fastCrc32c = require('fast-crc32c') as { calculate(data: Uint8Array, initial?: number): number };
 
-export function crc32c(data: Uint8Array): number {
-  return fastCrc32c.calculate(data) >>> 0;
+/** The CRC32C of `data`; pass the CRC of the bytes before it as `previous` to continue one. */
+export function crc32c(data: Uint8Array, previous?: number): number {
+  return (previous === undefined ? fastCrc32c.calculate(data) : fastCrc32c.calculate(data, previous)) >>> 0;
 }

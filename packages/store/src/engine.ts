@@ -22,6 +22,26 @@ export interface JournalContents {
 }
 
 /**
+ * A snapshot being written: invisible until {@link SnapshotWriter.commit}, which makes it the
+ * snapshot and drops the journal records appended before it began.
+ */
+export interface SnapshotWriter {
+  /** Appends bytes to the snapshot (durable by `commit()` at the latest). */
+  write(bytes: Uint8Array): void;
+  /** Overwrites bytes written earlier (the header, once its checksum is known). */
+  writeAt(offset: number, bytes: Uint8Array): void;
+  /**
+   * Replaces the snapshot atomically and durably (after a crash the old one or the new one is
+   * found, whole), then drops the journal records appended before `beginSnapshot()`. A crash
+   * between the two leaves old records beside the new snapshot; the store skips records it
+   * already contains.
+   */
+  commit(): void;
+  /** Drops the snapshot being written; the old one and the whole journal stay. */
+  abort(): void;
+}
+
+/**
  * Storage of one store: one snapshot slot and one append-only journal. Calls are
  * synchronous (the heartbeat commits synchronously); an engine that cannot be synchronous
  * buffers and makes `sync()` wait.
@@ -29,15 +49,14 @@ export interface JournalContents {
 export interface StoreEngine {
   /** A short name for reports (`file`, `memory`, …). */
   readonly kind: string;
-  /** The newest snapshot written, or `undefined`. */
+  /** The newest snapshot committed, or `undefined`. */
   readSnapshot(): Uint8Array | undefined;
   /**
-   * Replaces the snapshot atomically and durably (after a crash the old one or the new one is
-   * found, whole), then empties the journal. A crash between the two leaves old records
-   * beside the new snapshot; the store skips records it already contains.
+   * Starts writing a new snapshot while the journal goes on: records appended from now on are
+   * kept when it commits, those appended before are dropped then. At most one at a time.
    */
-  writeSnapshot(snapshot: Uint8Array): void;
-  /** Everything appended and not truncated, as found now. */
+  beginSnapshot(): SnapshotWriter;
+  /** Everything appended and not truncated or dropped, as found now, in append order. */
   readJournal(): JournalContents;
   /** Appends one record (not yet durable). */
   append(record: Uint8Array): void;
@@ -45,6 +64,6 @@ export interface StoreEngine {
   sync(): void;
   /** Drops the records from `position` on, durably. */
   truncate(position: number): void;
-  /** Releases files and handles. Unsynced records may be lost. */
+  /** Releases files and handles (a snapshot being written is dropped). Unsynced records may be lost. */
   close(): void;
 }

@@ -3,13 +3,15 @@
  * snapshots, on an engine you choose (plain files by default). See README.md.
  */
 export type { StoreErrorCode } from './errors.ts';
-export type { StoreEngine, JournalContents, JournalRecord } from './engine.ts';
+export type { StoreEngine, SnapshotWriter, JournalContents, JournalRecord } from './engine.ts';
 export { fileEngine, type FileEngineOptions } from './file-engine.ts';
 export { lockDirectory, LOCK_FILE, type DirectoryLock } from './lock.ts';
 export { memoryEngine, type MemoryEngine } from './memory-engine.ts';
 export {
   openStore,
   DEFAULT_SNAPSHOT_EVERY,
+  DEFAULT_SNAPSHOT_SLICE_BYTES,
+  type SnapshotProgress,
   type Durability,
   type OpenStoreOptions,
   type AttachOptions,

@@ -6,10 +6,10 @@
 import { applyImages, createTree, trackChanges, type ChangeTracker, type Tree } from '@cep/cells';
 import { isCepError, type CepError } from '@cep/errors';
 import type { Fact, LoggedInput, Runtime } from '@cep/heartbeat';
-import type { StoreEngine } from './engine.ts';
+import type { SnapshotWriter, StoreEngine } from './engine.ts';
 import { storeError, type StoreErrorCode } from './errors.ts';
 import { checkEntry, decodeEntry, encodeEntry } from './journal.ts';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
+import { decodeSnapshot, SnapshotEncoder } from './snapshot.ts';
 
 /**
  * When a beat becomes durable: `'beat'` syncs after every beat; `{ groupBeats: n }` syncs
@@ -22,6 +22,9 @@ export type Durability = 'beat' | { readonly groupBeats: number };
 /** Default beats between automatic snapshots. */
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
 
+/** Default bytes of snapshot written per beat while a snapshot is in progress. */
+export const DEFAULT_SNAPSHOT_SLICE_BYTES = 64 * 1024;
+
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
   readonly engine: StoreEngine;
@@ -29,6 +32,12 @@ export interface OpenStoreOptions {
   readonly durability?: Durability;
   /** Beats between automatic snapshots (default {@link DEFAULT_SNAPSHOT_EVERY}); 0 turns them off. */
   readonly snapshotEvery?: number;
+  /**
+   * Bytes of an automatic snapshot written at the end of each beat (default
+   * {@link DEFAULT_SNAPSHOT_SLICE_BYTES}): a snapshot is spread over as many beats as it needs,
+   * so no beat pays for the whole tree. A budget in bytes, never time, so replay decides the same.
+   */
+  readonly snapshotSliceBytes?: number;
   /** A damaged journal tail: `'cut'` it back to the last good beat and report it (default), or `'fail'` with `STORE_CORRUPT`. */
   readonly onCorruptTail?: 'cut' | 'fail';
   /** History depth of the recovered tree (as `createTree`). */
@@ -70,6 +79,14 @@ export interface AttachOptions {
   readonly reportRecovery?: boolean;
 }
 
+/** A snapshot being written, a slice per beat. */
+export interface SnapshotProgress {
+  /** The beat it began after (its journal's records up to this beat are dropped once it is in place). */
+  readonly beat: number;
+  readonly cells: number;
+  readonly bytes: number;
+}
+
 /** An open store. */
 export interface Store {
   /** The recovered tree: give it to `createRuntime({ tree })`. */
@@ -81,13 +98,18 @@ export interface Store {
   readonly appendedBeat: number | undefined;
   /** The last beat that survives a crash (`undefined`: none yet). */
   readonly durableBeat: number | undefined;
+  /** The snapshot being written across beats, if one is (`undefined`: none). */
+  readonly snapshotProgress: SnapshotProgress | undefined;
   /** Journals every committed beat of `runtime` (whose tree must be {@link Store.tree}); returns the detacher. */
   attach(runtime: Runtime, options?: AttachOptions): () => void;
   /** Resolves once `beat` is durable; rejects with `STORE_IO` if the store failed first, `STORE_CLOSED` if closed first. */
   whenDurable(beat: number): Promise<void>;
   /** Makes every appended beat durable now. */
   flush(): void;
-  /** Writes a snapshot of the tree now (between beats) and empties the journal. */
+  /**
+   * Writes a snapshot now (between beats), or finishes the one in progress, in one go; then the
+   * journal keeps only the beats after the one the snapshot began at.
+   */
   snapshot(): void;
   /** Flushes and releases the engine. */
   close(): void;
@@ -110,8 +132,12 @@ export function openStore(options: OpenStoreOptions): Store {
   if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 0) {
     throw storeError('STORE_OPTION_INVALID', `snapshotEvery must be an integer ≥ 0, got ${String(snapshotEvery)}`, { option: 'snapshotEvery' });
   }
+  const sliceBytes = options.snapshotSliceBytes ?? DEFAULT_SNAPSHOT_SLICE_BYTES;
+  if (!Number.isSafeInteger(sliceBytes) || sliceBytes < 1) {
+    throw storeError('STORE_OPTION_INVALID', `snapshotSliceBytes must be an integer ≥ 1, got ${String(sliceBytes)}`, { option: 'snapshotSliceBytes' });
+  }
   const { tree, report, inputs } = recover(options);
-  return new DurableStore(options.engine, tree, report, inputs, groupBeats, snapshotEvery);
+  return new DurableStore(options.engine, tree, report, inputs, groupBeats, snapshotEvery, sliceBytes);
 }
 
 function recover(options: OpenStoreOptions): { tree: Tree; report: RecoveryReport; inputs: LoggedInput[] } {
@@ -121,6 +147,7 @@ function recover(options: OpenStoreOptions): { tree: Tree; report: RecoveryRepor
   let tree: Tree;
   let snapshotBeat: number | undefined;
   let snapshotCells = 0;
+  let snapshotComplete = -1;
   if (snapshotBytes === undefined) {
     tree = createTree(treeOptions);
   } else {
@@ -128,6 +155,7 @@ function recover(options: OpenStoreOptions): { tree: Tree; report: RecoveryRepor
     tree = decoded.tree;
     snapshotBeat = decoded.beat < 0 ? undefined : decoded.beat;
     snapshotCells = decoded.cells;
+    snapshotComplete = decoded.complete;
   }
   const journal = engine.readJournal();
   let lastBeat = snapshotBeat;
@@ -169,6 +197,12 @@ function recover(options: OpenStoreOptions): { tree: Tree; report: RecoveryRepor
   if (cutAt === undefined && journal.torn !== undefined) {
     cutAt = { position: journal.torn.position, index: journal.records.length, reason: `${journal.torn.bytes} bytes at the end hold ${journal.torn.reason}` };
   }
+  // A snapshot written across beats holds states up to the beat it completed at; short of that
+  // beat in the journal the tree would mix beats. The journal is synced before the snapshot is
+  // put in place, so only a damaged journal gets here: refuse, touching nothing.
+  if (snapshotComplete > (lastBeat ?? -1)) {
+    throw storeError('STORE_CORRUPT', `the snapshot completed at beat ${snapshotComplete} but the journal's good records end at ${lastBeat === undefined ? 'no beat' : `beat ${lastBeat}`}${cutAt === undefined ? '' : ` (${cutAt.reason})`}`, { complete: snapshotComplete, lastBeat });
+  }
   let cut: JournalCut | undefined;
   if (cutAt !== undefined) {
     const droppedRecords = journal.records.length - cutAt.index;
@@ -209,6 +243,7 @@ class DurableStore implements Store {
   private beatsSinceSnapshot = 0;
   private failure: CepError<StoreErrorCode> | undefined;
   private closed = false;
+  private writing: { encoder: SnapshotEncoder; writer: SnapshotWriter } | undefined;
 
   constructor(
     private readonly engine: StoreEngine,
@@ -217,6 +252,7 @@ class DurableStore implements Store {
     readonly recoveredInputs: readonly LoggedInput[],
     private readonly groupBeats: number,
     private readonly snapshotEvery: number,
+    private readonly sliceBytes: number,
   ) {
     this.appendedBeat = recovery.lastBeat;
     this.durableBeat = recovery.lastBeat;
@@ -252,7 +288,8 @@ class DurableStore implements Store {
       this.appendedBeat = beat;
       this.beatsSinceSnapshot++;
       if (++this.beatsSinceSync >= this.groupBeats) this.sync();
-      if (this.snapshotEvery > 0 && this.beatsSinceSnapshot >= this.snapshotEvery) this.snapshot();
+      if (this.writing === undefined && this.snapshotEvery > 0 && this.beatsSinceSnapshot >= this.snapshotEvery) this.beginSnapshot();
+      if (this.writing !== undefined) this.writeSlice(this.sliceBytes);
     } catch (error) {
       this.fail(error);
       throw this.failure;
@@ -275,6 +312,7 @@ class DurableStore implements Store {
   }
 
   private fail(error: unknown): void {
+    this.dropSnapshot();
     this.failure = isCepError<StoreErrorCode>(error, 'STORE_IO', 'STORE_CLOSED')
       ? error
       : storeError('STORE_IO', `the ${this.engine.kind} engine failed: ${(error as Error)?.message ?? String(error)}; beats after ${this.durableBeat ?? 'none'} are not durable`, { durableBeat: this.durableBeat });
@@ -301,27 +339,72 @@ class DurableStore implements Store {
     }
   }
 
+  get snapshotProgress(): SnapshotProgress | undefined {
+    if (this.writing === undefined) return undefined;
+    const { encoder } = this.writing;
+    return { beat: encoder.beat, cells: encoder.cells, bytes: encoder.bytes };
+  }
+
   snapshot(): void {
     this.checkOpen();
     if (this.attached !== undefined && this.attached.phase !== 'idle' && this.attached.phase !== 'commit') {
       throw storeError('STORE_ATTACH', `cannot snapshot during the ${this.attached.phase} of a beat`);
     }
-    const beat = this.appendedBeat ?? this.tree.beat - 1;
     try {
-      this.engine.writeSnapshot(encodeSnapshot(this.tree, beat));
+      if (this.writing === undefined) this.beginSnapshot();
+      while (this.writing !== undefined) this.writeSlice(Number.POSITIVE_INFINITY);
     } catch (error) {
       this.fail(error);
       throw this.failure;
     }
+  }
+
+  /**
+   * Starts a snapshot of the tree as of the last appended beat; the journal's records so far
+   * are dropped once it is in place, the beats from now on stay (they bring it up to date).
+   */
+  private beginSnapshot(): void {
+    const beat = this.appendedBeat ?? this.tree.beat - 1;
+    this.writing = { encoder: new SnapshotEncoder(this.tree, beat), writer: this.engine.beginSnapshot() };
     this.beatsSinceSnapshot = 0;
-    this.beatsSinceSync = 0;
-    if (this.appendedBeat !== undefined) this.markDurable(this.appendedBeat);
+  }
+
+  /** Writes about `budget` bytes of the snapshot in progress; puts it in place once it is whole. */
+  private writeSlice(budget: number): void {
+    const { encoder, writer } = this.writing!;
+    writer.write(encoder.next(budget));
+    if (!encoder.done) return;
+    // The snapshot holds states up to the last appended beat: that beat must be durable in the
+    // journal before the snapshot replaces the old one, or a power cut could leave a snapshot
+    // ahead of its journal.
+    if (this.appendedBeat !== this.durableBeat) this.sync();
+    const { trailer, header } = encoder.finish(this.appendedBeat ?? encoder.beat);
+    writer.write(trailer);
+    writer.writeAt(0, header);
+    writer.commit();
+    this.writing = undefined;
+  }
+
+  private dropSnapshot(): void {
+    const writing = this.writing;
+    this.writing = undefined;
+    try {
+      writing?.writer.abort();
+    } catch {
+      // Dropping a half-written snapshot only frees a temporary file; the journal is intact.
+    }
   }
 
   close(): void {
     if (this.closed) return;
-    if (this.failure === undefined) this.flush();
+    if (this.failure === undefined) {
+      // A snapshot in progress is finished: a peer restarted more often than a snapshot takes
+      // would otherwise never complete one, and its journal (and restart time) would grow.
+      if (this.writing !== undefined) this.snapshot();
+      this.flush();
+    }
     this.closed = true;
+    this.dropSnapshot();
     this.detachListener?.();
     this.attached = undefined;
     this.tracker.stop();

@@ -4,7 +4,7 @@
  * often a snapshot is written). `cep-node run --ephemeral` ignores both and keeps the tree in
  * memory only. Everything is counted in beats, never time.
  */
-import { DEFAULT_SNAPSHOT_EVERY } from '@cep/store';
+import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_SNAPSHOT_SLICE_BYTES } from '@cep/store';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -24,6 +24,8 @@ export const storeSection = z.strictObject({
     .default('beat'),
   /** Beats between snapshots (0: never); also how many beats of inbound inputs the store keeps for replay. */
   snapshot_every: z.number().int().min(0).max(MAX_BEATS).default(DEFAULT_SNAPSHOT_EVERY),
+  /** Bytes of a snapshot written per beat: a snapshot spreads over as many beats as it needs. */
+  snapshot_slice_bytes: z.number().int().min(1024).max(1 << 30).default(DEFAULT_SNAPSHOT_SLICE_BYTES),
 });
 
 /** The validated `store` section, defaults filled in. */

@@ -33,6 +33,7 @@ export function openPeerStore(dir: string, config: StoreConfig, log: Logger): Pe
       engine: fileEngine({ dir }),
       durability: config.durability === 'beat' ? 'beat' : { groupBeats: config.durability.group_beats },
       snapshotEvery: config.snapshot_every,
+      snapshotSliceBytes: config.snapshot_slice_bytes,
     });
   } catch (error) {
     lock.release();
