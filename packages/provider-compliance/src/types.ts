@@ -67,8 +67,8 @@ export interface ComplianceOptions {
    * - `handshake`: `open` proves both sides before it resolves, so an intruder's `open` rejects;
    * - `per-frame`: no round trip at open (e.g. a datagram provider sealing each datagram with a
    *   pre-shared key), so an intruder's `open` may resolve, but its frames must be refused;
-   * - `none`: the provider authenticates nobody. Its authentication checks are then reported as
-   *   skipped (not applicable) — the only way they are not run.
+   * - `none`: the provider authenticates nobody. Its authentication checks are then not
+   *   registered — the only way they are left out.
    */
   readonly authentication?: 'handshake' | 'per-frame' | 'none';
   /**
@@ -76,7 +76,7 @@ export interface ComplianceOptions {
    * dialer can go through and that keeps, holds back and re-injects what it sends — `streamTap`
    * for stream providers, `datagramTap` for UDP-like ones, both from this package. With it the
    * suite checks that a tampered, a replayed or a reordered record is refused; without it those three checks
-   * are reported as skipped. A medium nothing can get between (in-process memory) leaves it out.
+   * are not registered. A medium nothing can get between (in-process memory) leaves it out.
    */
   tap?(target: string): Promise<Tap>;
 }
