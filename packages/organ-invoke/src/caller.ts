@@ -186,12 +186,8 @@ export class Caller {
     const peer = entry.spec.peer;
     const deadline = beat + sub.timeoutBeats;
     // The latest recorded wall time (never a clock read here), so a replay computes the same expiry.
-    // A beat lasts at least beatMs, longer on a busy machine: the caller gives up after
-    // timeoutBeats of its own beats, so the expiry follows the recorded pace of those beats
-    // (median of recent ones, so one long beat does not stretch it) rather than the nominal one.
     const now = this.clock.now;
-    const beatMs = this.env.beatMs === undefined ? undefined : Math.max(this.env.beatMs, this.clock.paceMs ?? 0);
-    const expiresAt = beatMs === undefined || now === undefined ? undefined : Math.max(0, Math.round(now + sub.timeoutBeats * beatMs - this.env.clockSkewMs));
+    const expiresAt = this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
     const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
     this.tree.batch(() => {
       this.tree.set([...record, name('state')], text('plan'));

@@ -14,19 +14,9 @@ export const CLOCK_INPUT = 'inv.clock';
 export interface RecordedClock {
   /** The time admitted at the latest capture that had one; `undefined` before any. */
   now: number | undefined;
-  /**
-   * The runtime's recent pace: the median gap, in ms, between the last readings (up to
-   * {@link PACE_WINDOW} of them); `undefined` before two readings. The embedder records one
-   * reading per beat, so this is how long a beat really takes here — longer than the nominal
-   * beat on a busy machine. Derived from admitted readings only, so a replay gets the same.
-   */
-  readonly paceMs: number | undefined;
   /** Records `wallMs` for the next capture. */
   push(wallMs: number): void;
 }
-
-/** How many recent gaps between readings the pace is the median of. */
-export const PACE_WINDOW = 16;
 
 const clocks = new WeakMap<Runtime, RecordedClock>();
 const encoder = new TextEncoder();
@@ -37,13 +27,8 @@ export function recordedClock(runtime: Runtime): RecordedClock {
   let clock = clocks.get(runtime);
   if (clock !== undefined) return clock;
   let seq = 0;
-  const gaps: number[] = [];
-  let pace: number | undefined;
   const fresh: RecordedClock = {
     now: undefined,
-    get paceMs() {
-      return pace;
-    },
     push(wallMs) {
       if (!Number.isSafeInteger(wallMs) || wallMs < 0) return; // not a time: nothing is recorded
       runtime.pushInput(CLOCK_INPUT, { stream: 'wall', seq: ++seq, data: encoder.encode(String(wallMs)) });
@@ -52,20 +37,8 @@ export function recordedClock(runtime: Runtime): RecordedClock {
   runtime.defineInput(CLOCK_INPUT, (input) => {
     const ms = Number(decoder.decode(input.data));
     // The newest reading wins; a clock stepped backwards is taken as it is (a skew, documented).
-    if (!Number.isSafeInteger(ms) || ms < 0) return;
-    if (fresh.now !== undefined && ms >= fresh.now) {
-      gaps.push(ms - fresh.now);
-      if (gaps.length > PACE_WINDOW) gaps.shift();
-      pace = median(gaps);
-    }
-    fresh.now = ms;
+    if (Number.isSafeInteger(ms) && ms >= 0) fresh.now = ms;
   });
   clocks.set(runtime, (clock = fresh));
   return clock;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

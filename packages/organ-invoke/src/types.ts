@@ -121,10 +121,8 @@ export interface InvokeOptions {
   /**
    * The shortest wall-clock time a beat of this runtime takes, in ms (its beat period). With it,
    * and a clock recorded with `clock()`, every call carries an expiry: `expires_at = clock +
-   * timeoutBeats × max(beatMs, pace) − clockSkewMs`, where pace is the median gap between the
-   * recent recorded clock readings (a busy machine's beats run long, and the caller waits its
-   * beats, not milliseconds). Never before the caller can have given up. Without it calls carry
-   * none, and only the caller's beats bound a call.
+   * timeoutBeats × beatMs − clockSkewMs`, before the caller can have given up (its beats are never
+   * shorter). Without it calls carry none, and only the caller's beats bound a call.
    */
   readonly beatMs?: number;
   /** How far the two peers' wall clocks may disagree, in ms (default 250): the expiry is that much earlier. */
