@@ -5,7 +5,7 @@ import { encodeKey, formatKeyFile, generateKeyPair, writeKeyFile } from '@cep/no
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.ts';
-import { streamCredentials } from '../src/wiring/transport.ts';
+import { sessionCredentials } from '../src/wiring/transport.ts';
 import { KEY_HEX, minimalConfig, tempDir } from './helpers/files.ts';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -54,7 +54,7 @@ describe('identity and public keys in the config', () => {
       }),
     );
     expect(config.public_keys['saturn']).toHaveLength(2);
-    const credentials = streamCredentials(config, config.keys);
+    const credentials = sessionCredentials(config, config.keys);
     // saturn goes through Noise with its old key as PSK; venus keeps the legacy handshake.
     expect(Object.keys(credentials.keys)).toEqual(['venus']);
     expect(Buffer.from(credentials.identity!.psks!['saturn']!).toString('hex')).toBe(KEY_HEX);

@@ -2,11 +2,16 @@
  * Public-key identities between real `cep-node` processes over TCP: every node's key pair
  * comes from `cep-node keygen`; earth and saturn list each other's public key, link, mirror
  * and invoke through the encrypted Noise session and record who the other proved to be; a
- * third node whose key saturn does not list is refused, and saturn's /metrics counts it.
+ * third node whose key saturn does not list is refused, and saturn's /metrics counts it. Over
+ * udp (which cep-node only listens on: its link, invoke and mirror requests need a reliable,
+ * ordered mount), a keygen'd cep-node accepts a keygen'd peer's gauge channel through the Noise
+ * datagram session and refuses a key it does not list.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { AllowList, decodeKey, loadKeyFile } from '@cep/noise-session';
+import { udp } from '@cep/provider-udp';
 import { expect, it } from 'vitest';
 import { cepNodeCommand, type PeerHarness, type RunningPeer } from './harness/peer-process.ts';
 import { COPY, SKY, peerConfig, requestStates, startSaturn, until, untilActive, untilMirrored, withPeers } from './support/federation.ts';
@@ -70,4 +75,41 @@ it('two keygen\'d nodes link, mirror and invoke over the Noise session; a node w
   await expect(mallory.invoke('saturn', 'add', 1)).rejects.toThrow(/400/);
   // Earth's session is untouched by the intruder.
   expect(await earth.invoke('saturn', 'add', 1)).toMatchObject({ status: 'ok', result: '2' });
+}));
+
+it('a keygen\'d node listening on udp accepts a peer listed by public key through the Noise datagram session and refuses an unlisted key', withPeers(30_000, async (harness) => {
+  const [earthId, saturnId, malloryId] = await Promise.all([keygen(harness, 'earth'), keygen(harness, 'saturn'), keygen(harness, 'mallory')]);
+  const saturn = await harness.start(harness.writeConfig('saturn.json', peerConfig('saturn', {
+    identity: { file: saturnId.file },
+    keys: { earth: { public_key: earthId.publicKey } },
+    peer_policy: { default_enclave: 'lab' },
+    listen: { udp: '127.0.0.1:0' },
+  })));
+  const address = String((await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === 'udp'))['address']);
+  const knowsSaturn = new AllowList({ saturn: decodeKey(saturnId.publicKey, 'public key') });
+  // A bare udp provider calling itself earth, holding the key pair in `keyFile` (closed by the caller).
+  const dialler = async (keyFile: string) => {
+    const provider = udp({ localPeer: 'earth', identity: { staticKey: await loadKeyFile(keyFile), allowList: knowsSaturn }, handshakeTimeoutMs: 5000 });
+    return { provider, open: () => provider.open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode: 'earth', address }) };
+  };
+
+  const earth = await dialler(earthId.file);
+  try {
+    const channel = await earth.open();
+    expect(channel.info.remoteIdentity).toMatchObject({ publicKey: saturnId.publicKey });
+    const seenBySaturn = await until(async () => (await saturn.net('/net/peers/earth/identity')).value, (v) => v !== undefined, "saturn's record of earth's identity");
+    expect(seenBySaturn).toMatchObject({ name: 'earth', public_key: earthId.publicKey });
+  } finally {
+    await earth.provider.close();
+  }
+
+  // Mallory claims to be earth with a key saturn does not list.
+  const mallory = await dialler(malloryId.file);
+  try {
+    await expect(mallory.open()).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+  } finally {
+    await mallory.provider.close();
+  }
+  const refused = await until(() => metric(saturn, 'cep_auth_failures_total', 'side="listener"'), (n) => n > 0, "saturn's /metrics to count the refusal");
+  expect(refused).toBeGreaterThan(0);
 }));

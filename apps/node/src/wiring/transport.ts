@@ -31,11 +31,12 @@ export interface TransportHandle {
 type PeerKeys = { localPeer: string; keys: Record<string, Uint8Array> };
 
 /**
- * What the stream providers (tcp, pipe) get: a peer listed by public key is reached through
- * the Noise session (its pre-shared key, if any, mixed in as psk3); a peer with only a
- * pre-shared key through the legacy handshake.
+ * What the built-in providers with a Noise session (tcp, pipe, udp) get: a peer listed by
+ * public key is reached through the Noise session (its pre-shared key, if any, mixed in as
+ * psk3); a peer with only a pre-shared key through the legacy handshake (udp: the HMAC
+ * envelope). nats keeps its pre-shared-key handshake and gets `keys` alone.
  */
-export function streamCredentials(config: PeerConfig, admitted: Record<string, Uint8Array>): { keys: Record<string, Uint8Array>; identity?: StreamIdentity } {
+export function sessionCredentials(config: PeerConfig, admitted: Record<string, Uint8Array>): { keys: Record<string, Uint8Array>; identity?: StreamIdentity } {
   const identityPeers = Object.keys(config.public_keys).filter((peer) => admitsPeer(config, peer));
   const keys: Record<string, Uint8Array> = {};
   for (const [peer, key] of Object.entries(admitted)) if (!identityPeers.includes(peer)) keys[peer] = key;
@@ -57,8 +58,8 @@ function natsCredentials(credentials: NonNullable<PeerConfig['nats']>['credentia
 
 /** Every provider this peer registers: built-ins, nats when configured, then plug-ins. */
 async function makeProviders(config: PeerConfig, peer: PeerKeys): Promise<ProviderV1[]> {
-  const stream = { localPeer: peer.localPeer, ...streamCredentials(config, peer.keys) };
-  const providers = [tcp(stream), pipe(stream), udp(peer)];
+  const session = { localPeer: peer.localPeer, ...sessionCredentials(config, peer.keys) };
+  const providers = [tcp(session), pipe(session), udp(session)];
   if (config.nats !== undefined) {
     const credentials = natsCredentials(config.nats.credentials);
     providers.push(nats({ ...peer, servers: config.nats.servers, ...(credentials !== undefined ? { credentials } : {}) }));
