@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Lint (biome's rules, tuned in biome.json) and, once the repository has been formatted, the
-// format check, in one biome pass over every file biome.json includes.
+// Lint (biome's rules, tuned in biome.jsonc) and, once the repository has been formatted, the
+// format check, in one biome pass over every file biome.jsonc includes.
 //
 // Files listed in tooling/lint-pending.json are known not to be clean yet: their findings are
 // printed but do not fail the run. Every other file must have none. A listed file that has
