@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every check CI relies on and ends with one plain line: "N passed, N failed".
-// Steps: typecheck all packages, doc links, package metadata, lint, unit tests of every package, then
+// Steps: typecheck all packages, doc links, package metadata, changesets, lint, unit tests of every package, then
 // (after a build, because they spawn real processes) the cross-process integration tests and
 // the publish checks of each package as packed.
 // Vitest's own summary is printed too, but CI reads only the closing line. No step has a time
@@ -104,6 +104,14 @@ if (!(await run('doc links', process.execPath, [join(root, 'tooling', 'check-doc
 if (!(await run('package metadata', process.execPath, [join(root, 'tooling', 'package-metadata.mjs')]))) {
   failed += 1;
   problems.push('package metadata: fields missing (listed above)');
+}
+
+// Every pending changeset parses and names packages of this workspace, and changesets can build
+// the release plan from them (tooling/check-changesets.mjs; CEP_CHANGESET_BASE=<ref> also
+// requires a changeset for each package changed since that ref).
+if (!(await run('changesets', process.execPath, [join(root, 'tooling', 'check-changesets.mjs')]))) {
+  failed += 1;
+  problems.push('changesets: a changeset is broken or missing (listed above)');
 }
 
 // biome's lint rules over every file (tooling/lint.mjs: files in tooling/lint-pending.json may
