@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every check CI relies on and ends with one plain line: "N passed, N failed".
-// Steps: typecheck all packages, doc links, package metadata, changesets, lint, unit tests of every package, then
+// Steps: typecheck all packages, doc links, package metadata, changesets, lint, API docs, unit tests of every package, then
 // (after a build, because they spawn real processes) the cross-process integration tests and
 // the publish checks of each package as packed.
 // Vitest's own summary is printed too, but CI reads only the closing line. No step has a time
@@ -120,6 +120,13 @@ if (!(await run('changesets', process.execPath, [join(root, 'tooling', 'check-ch
 if (!(await run('lint', process.execPath, [join(root, 'tooling', 'lint.mjs')]))) {
   failed += 1;
   problems.push('lint: findings (listed above)');
+}
+
+// The API reference still builds from the sources and their doc comments (TypeDoc, one
+// program over every package's entry points; `pnpm docs:api` writes it to docs/api/).
+if (!(await run('api docs', process.execPath, [join(root, 'tooling', 'api-docs.mjs'), '--check']))) {
+  failed += 1;
+  problems.push('api docs: TypeDoc failed (listed above)');
 }
 
 const unitReport = join(resultsDir, 'unit.json');
