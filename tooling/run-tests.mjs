@@ -108,7 +108,7 @@ if (!(await run('package metadata', process.execPath, [join(root, 'tooling', 'pa
 
 // Every pending changeset parses and names packages of this workspace, and changesets can build
 // the release plan from them (tooling/check-changesets.mjs; CEP_CHANGESET_BASE=<ref> also
-// requires a changeset for each package changed since that ref).
+// fails when packages changed since that ref and no changeset was added).
 if (!(await run('changesets', process.execPath, [join(root, 'tooling', 'check-changesets.mjs')]))) {
   failed += 1;
   problems.push('changesets: a changeset is broken or missing (listed above)');

@@ -71,7 +71,10 @@ export interface FrameQueue {
 export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
   const { highWaterMark, onDrain, onReaderLeft } = options;
   if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
-    throw providerError('INVALID_OPTIONS', `highWaterMark must be a positive integer (bytes), got ${String(highWaterMark)}`, { option: 'highWaterMark', value: highWaterMark });
+    throw providerError('INVALID_OPTIONS', `highWaterMark must be a positive integer (bytes), got ${String(highWaterMark)}`, {
+      option: 'highWaterMark',
+      value: highWaterMark,
+    });
   }
   const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 2);
   if (!Number.isSafeInteger(lowWaterMark) || lowWaterMark < 0 || lowWaterMark >= highWaterMark) {

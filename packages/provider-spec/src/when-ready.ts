@@ -28,7 +28,9 @@ export function whenReady(channel: ChannelV1, signal?: AbortSignal): Promise<voi
       if (event.type === 'ready') settle(resolve);
       else if (event.type === 'fatal') settle(() => reject(event.error));
       else if (event.type === 'closed') {
-        settle(() => reject(providerError('CHANNEL_CLOSED', `the channel closed while waiting for it to accept frames: ${event.reason}`, { reason: event.reason })));
+        settle(() =>
+          reject(providerError('CHANNEL_CLOSED', `the channel closed while waiting for it to accept frames: ${event.reason}`, { reason: event.reason })),
+        );
       }
     });
     signal?.addEventListener('abort', onAbort, { once: true });

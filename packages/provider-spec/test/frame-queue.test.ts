@@ -151,7 +151,13 @@ describe('createFrameQueue', () => {
   });
 
   it('refuses marks that are not positive integers, or a low mark not under the high mark, with INVALID_OPTIONS', () => {
-    for (const options of [{ highWaterMark: 0 }, { highWaterMark: 1.5 }, { highWaterMark: Number.NaN }, { highWaterMark: 10, lowWaterMark: 10 }, { highWaterMark: 10, lowWaterMark: -1 }]) {
+    for (const options of [
+      { highWaterMark: 0 },
+      { highWaterMark: 1.5 },
+      { highWaterMark: Number.NaN },
+      { highWaterMark: 10, lowWaterMark: 10 },
+      { highWaterMark: 10, lowWaterMark: -1 },
+    ]) {
       expect(() => createFrameQueue(options), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
     }
   });
