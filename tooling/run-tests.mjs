@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every check CI relies on and ends with one plain line: "N passed, N failed".
-// Steps: typecheck all packages, doc links, package metadata, changesets, lint, API docs, unit tests of every package, then
+// Steps: typecheck all packages, doc links, package metadata, changesets, lint, API docs, unit tests of every package (with coverage), then
 // (after a build, because they spawn real processes) the cross-process integration tests and
 // the publish checks of each package as packed.
 // Vitest's own summary is printed too, but CI reads only the closing line. No step has a time
@@ -58,7 +58,7 @@ function bin(name) {
 }
 
 /** Reads vitest's JSON report; a missing report means the run itself broke. */
-function countVitest(label, reportFile, exitedOk) {
+function countVitest(label, reportFile, exitedOk, nonZeroMeans = 'unhandled error?') {
   if (!existsSync(reportFile)) {
     failed += 1;
     const stalledFile = join(resultsDir, 'stalled.txt');
@@ -81,7 +81,7 @@ function countVitest(label, reportFile, exitedOk) {
   }
   if (!exitedOk && report.numFailedTests === 0 && brokenSuites.length === 0) {
     failed += 1;
-    problems.push(`${label}: vitest exited non-zero (unhandled error?)`);
+    problems.push(`${label}: vitest exited non-zero (${nonZeroMeans})`);
   }
 }
 
@@ -130,8 +130,16 @@ if (!(await run('api docs', process.execPath, [join(root, 'tooling', 'api-docs.m
 }
 
 const unitReport = join(resultsDir, 'unit.json');
-const unitOk = await run('unit tests', bin('vitest'), ['run', '--project', '!integration', ...reporters(unitReport)]);
-countVitest('unit', unitReport, unitOk);
+// With v8 coverage of the sources (floors in vitest.config.ts: under them vitest exits non-zero).
+const coverageSummary = join(root, 'coverage', 'coverage-summary.json');
+rmSync(coverageSummary, { force: true });
+const unitOk = await run('unit tests', bin('vitest'), ['run', '--project', '!integration', '--coverage', ...reporters(unitReport)]);
+countVitest('unit', unitReport, unitOk, 'coverage under its floor (see the ERROR lines above), or an unhandled error');
+if (existsSync(coverageSummary)) {
+  const total = JSON.parse(readFileSync(coverageSummary, 'utf8')).total;
+  const pct = (kind) => `${kind} ${total[kind].pct}%`;
+  process.stdout.write(`coverage (unit tests): ${['statements', 'branches', 'functions', 'lines'].map(pct).join(', ')}\n`);
+}
 
 if (existsSync(join(root, 'packages', 'integration'))) {
   // Every package: the peers the integration tests spawn run from dist/, and the publish
