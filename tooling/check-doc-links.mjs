@@ -42,15 +42,13 @@ function documents() {
 /** Blanks out fenced code blocks and inline code spans, keeping line numbers. */
 function withoutCode(text) {
   let inFence = false;
-  return text
-    .split('\n')
-    .map((line) => {
-      if (/^\s*(```|~~~)/.test(line)) {
-        inFence = !inFence;
-        return '';
-      }
-      return inFence ? '' : line.replace(/`[^`]*`/g, (span) => ' '.repeat(span.length));
-    });
+  return text.split('\n').map((line) => {
+    if (/^\s*(```|~~~)/.test(line)) {
+      inFence = !inFence;
+      return '';
+    }
+    return inFence ? '' : line.replace(/`[^`]*`/g, (span) => ' '.repeat(span.length));
+  });
 }
 
 /** `[text](target)` and `[text](target "title")` links, plus `[label]: target` definitions. */

@@ -31,7 +31,9 @@ async function check(dir) {
 }
 
 // Two at a time: each is mostly waiting on `npm pack`.
-const queue = workspacePackages().filter((pkg) => !pkg.manifest.private).map((pkg) => pkg.dir);
+const queue = workspacePackages()
+  .filter((pkg) => !pkg.manifest.private)
+  .map((pkg) => pkg.dir);
 let failures = 0;
 await Promise.all(
   [0, 1].map(async () => {

@@ -52,14 +52,8 @@ writeFileSync(
   join(base, 'tsconfig.json'),
   JSON.stringify({ extends: '../../tooling/tsconfig.base.json', include: ['src', 'test', 'bench', 'vitest.config.ts'] }, null, 2) + '\n',
 );
-writeFileSync(
-  join(base, 'tsconfig.build.json'),
-  JSON.stringify({ extends: '../../tooling/tsconfig.build.json' }, null, 2) + '\n',
-);
-writeFileSync(
-  join(base, 'vitest.config.ts'),
-  `import { cepProject } from '../../tooling/vitest.shared.ts';\n\nexport default cepProject('${dir}');\n`,
-);
+writeFileSync(join(base, 'tsconfig.build.json'), JSON.stringify({ extends: '../../tooling/tsconfig.build.json' }, null, 2) + '\n');
+writeFileSync(join(base, 'vitest.config.ts'), `import { cepProject } from '../../tooling/vitest.shared.ts';\n\nexport default cepProject('${dir}');\n`);
 writeFileSync(join(base, 'src', 'index.ts'), `/** ${description} */\nexport {};\n`);
 writeFileSync(join(base, 'README.md'), `# ${name}\n\n${description}\n`);
 console.log(`created ${base}`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every check CI relies on and ends with one plain line: "N passed, N failed".
-// Steps: typecheck all packages, doc links, package metadata, unit tests of every package, then
+// Steps: typecheck all packages, doc links, package metadata, changesets, lint, API docs, unit tests of every package (with coverage), then
 // (after a build, because they spawn real processes) the cross-process integration tests and
 // the publish checks of each package as packed.
 // Vitest's own summary is printed too, but CI reads only the closing line. No step has a time
@@ -58,7 +58,7 @@ function bin(name) {
 }
 
 /** Reads vitest's JSON report; a missing report means the run itself broke. */
-function countVitest(label, reportFile, exitedOk) {
+function countVitest(label, reportFile, exitedOk, nonZeroMeans = 'unhandled error?') {
   if (!existsSync(reportFile)) {
     failed += 1;
     const stalledFile = join(resultsDir, 'stalled.txt');
@@ -81,7 +81,7 @@ function countVitest(label, reportFile, exitedOk) {
   }
   if (!exitedOk && report.numFailedTests === 0 && brokenSuites.length === 0) {
     failed += 1;
-    problems.push(`${label}: vitest exited non-zero (unhandled error?)`);
+    problems.push(`${label}: vitest exited non-zero (${nonZeroMeans})`);
   }
 }
 
@@ -106,11 +106,40 @@ if (!(await run('package metadata', process.execPath, [join(root, 'tooling', 'pa
   problems.push('package metadata: fields missing (listed above)');
 }
 
+// Every pending changeset parses and names packages of this workspace, and changesets can build
+// the release plan from them (tooling/check-changesets.mjs; CEP_CHANGESET_BASE=<ref> also
+// fails when packages changed since that ref and no changeset was added).
+if (!(await run('changesets', process.execPath, [join(root, 'tooling', 'check-changesets.mjs')]))) {
+  failed += 1;
+  problems.push('changesets: a changeset is broken or missing (listed above)');
+}
+
+// biome's lint rules over every file (tooling/lint.mjs: files in tooling/lint-pending.json may
+// still have known findings, nothing else may; the format check joins once the repository has
+// been formatted).
+if (!(await run('lint', process.execPath, [join(root, 'tooling', 'lint.mjs')]))) {
+  failed += 1;
+  problems.push('lint: findings (listed above)');
+}
+
+// The API reference still builds from the sources and their doc comments (TypeDoc, one
+// program over every package's entry points; `pnpm docs:api` writes it to docs/api/).
+if (!(await run('api docs', process.execPath, [join(root, 'tooling', 'api-docs.mjs'), '--check']))) {
+  failed += 1;
+  problems.push('api docs: TypeDoc failed (listed above)');
+}
+
 const unitReport = join(resultsDir, 'unit.json');
-const unitOk = await run('unit tests', bin('vitest'), [
-  'run', '--project', '!integration', ...reporters(unitReport),
-]);
-countVitest('unit', unitReport, unitOk);
+// With v8 coverage of the sources (floors in vitest.config.ts: under them vitest exits non-zero).
+const coverageSummary = join(root, 'coverage', 'coverage-summary.json');
+rmSync(coverageSummary, { force: true });
+const unitOk = await run('unit tests', bin('vitest'), ['run', '--project', '!integration', '--coverage', ...reporters(unitReport)]);
+countVitest('unit', unitReport, unitOk, 'coverage under its floor (see the ERROR lines above), or an unhandled error');
+if (existsSync(coverageSummary)) {
+  const total = JSON.parse(readFileSync(coverageSummary, 'utf8')).total;
+  const pct = (kind) => `${kind} ${total[kind].pct}%`;
+  process.stdout.write(`coverage (unit tests): ${['statements', 'branches', 'functions', 'lines'].map(pct).join(', ')}\n`);
+}
 
 if (existsSync(join(root, 'packages', 'integration'))) {
   // Every package: the peers the integration tests spawn run from dist/, and the publish
@@ -120,9 +149,7 @@ if (existsSync(join(root, 'packages', 'integration'))) {
     problems.push('build failed');
   } else {
     const integrationReport = join(resultsDir, 'integration.json');
-    const integrationOk = await run('integration tests', bin('vitest'), [
-      'run', '--project', 'integration', ...reporters(integrationReport),
-    ]);
+    const integrationOk = await run('integration tests', bin('vitest'), ['run', '--project', 'integration', ...reporters(integrationReport)]);
     countVitest('integration', integrationReport, integrationOk);
     // publint + are-the-types-wrong on each package as packed (after the tests, so a failure
     // here never hides a test result).

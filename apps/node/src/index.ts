@@ -9,7 +9,15 @@ export { defineHandler, loadHandlers, type InvokeCall, type InvokeHandler, type 
 export { createLogger, type LogFormat, type LoggerOptions, type Logger } from './log.ts';
 export { logCeiFacts } from './cei-log.ts';
 export { createBeatDriver, type BeatDriver, type BeatDriverOptions, type BeatDriverStats, type Steppable } from './beat-driver.ts';
-export { createPeerMetrics, TELEMETRY_COUNTERS, TELEMETRY_GAUGES, type PeerMetrics, type PeerMetricsOptions } from './metrics.ts';
+export {
+  createPeerMetrics,
+  TELEMETRY_COUNTERS,
+  TELEMETRY_GAUGES,
+  type BundleApplyObservation,
+  type InvokeObservation,
+  type PeerMetrics,
+  type PeerMetricsOptions,
+} from './metrics.ts';
 export { startHttpServer, type HttpEndpoint, type HttpServerOptions } from './http.ts';
 export { branchToJson, valueToJson, type BranchJson } from './tree-json.ts';
 export { createShutdownHooks, type ShutdownHook, type ShutdownHooks } from './shutdown.ts';

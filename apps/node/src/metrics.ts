@@ -28,6 +28,36 @@ export const TELEMETRY_GAUGES = { bp_flag: 'cep_mount_backpressured' } as const;
 /** Seconds buckets of the beat-duration histogram: a beat is meant to take well under its period. */
 const BEAT_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/**
+ * Beats buckets of the invoke round trip: a call answered at the next beat takes 1 or 2; the
+ * default reply wait is 200 beats, so the last finite bucket is past it.
+ */
+const INVOKE_BEATS_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256];
+/** Seconds buckets of the invoke round trip: a few beats of 10 ms up to a long wait. */
+const INVOKE_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Cells buckets of an applied mirror bundle: one changed value up to a whole large branch. */
+const BUNDLE_CELLS_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576];
+
+/** One invoke this peer made and that ended, as {@link PeerMetrics.observeInvoke} takes it. */
+export interface InvokeObservation {
+  /** The peer called. */
+  readonly peer: string;
+  /** How it ended: `ok`, `reject`, `timeout` or `cancelled`. */
+  readonly status: string;
+  /** Beats from the submit to the recorded outcome. */
+  readonly beats: number;
+  /** Wall seconds from the submit to the outcome reaching the caller (observation only: nothing decides on it). */
+  readonly seconds: number;
+}
+
+/** One mirror bundle this peer applied, as {@link PeerMetrics.observeBundleApply} takes it. */
+export interface BundleApplyObservation {
+  /** The mirror request it was applied for (its id under `/net/organs/mirror/requests/`). */
+  readonly request: string;
+  /** Cells the bundle wrote, changed or removed. */
+  readonly cells: number;
+}
+
 /** A peer's metrics. */
 export interface PeerMetrics {
   readonly registry: Registry;
@@ -36,6 +66,10 @@ export interface PeerMetrics {
   readonly contentType: string;
   /** Records one beat's `step()` duration (the beat driver calls it). */
   observeBeat(stepMs: number): void;
+  /** Records the round trip of one invoke this peer made (the organ wiring calls it when the outcome arrives). */
+  observeInvoke(call: InvokeObservation): void;
+  /** Records one mirror bundle this peer applied (the mirror organ's `onApply`). */
+  observeBundleApply(bundle: BundleApplyObservation): void;
   /** Stops listening to the runtime's CEI facts. */
   close(): void;
 }
@@ -160,6 +194,27 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
     buckets: BEAT_SECONDS_BUCKETS,
     registers,
   });
+  const invokeBeats = new Histogram({
+    name: 'cep_invoke_round_trip_beats',
+    help: 'Beats from submitting an invoke to its recorded outcome, on the caller, by called peer and status (ok, reject, timeout, cancelled).',
+    labelNames: ['peer', 'status'],
+    buckets: INVOKE_BEATS_BUCKETS,
+    registers,
+  });
+  const invokeSeconds = new Histogram({
+    name: 'cep_invoke_round_trip_seconds',
+    help: 'Wall time from submitting an invoke to its outcome reaching the caller, by called peer and status.',
+    labelNames: ['peer', 'status'],
+    buckets: INVOKE_SECONDS_BUCKETS,
+    registers,
+  });
+  const bundleCells = new Histogram({
+    name: 'cep_mirror_bundle_applied_cells',
+    help: 'Cells each applied mirror bundle wrote, changed or removed on this peer (the receiver), by mirror request; _count is the bundles applied.',
+    labelNames: ['request'],
+    buckets: BUNDLE_CELLS_BUCKETS,
+    registers,
+  });
   let stopFacts = (): void => {};
   if (options.cei !== undefined) {
     const facts = new Counter({
@@ -236,6 +291,11 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
     text: () => registry.metrics(),
     contentType: registry.contentType,
     observeBeat: (stepMs) => beatSeconds.observe(stepMs / 1000),
+    observeInvoke: ({ peer, status, beats, seconds }) => {
+      invokeBeats.observe({ peer, status }, beats);
+      invokeSeconds.observe({ peer, status }, seconds);
+    },
+    observeBundleApply: ({ request, cells }) => bundleCells.observe({ request }, cells),
     close: () => stopFacts(),
   };
 }

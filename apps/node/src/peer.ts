@@ -184,7 +184,11 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     // The policy is in the tree before the organs' first check reads it.
     security = wireSecurity(ctx);
     transport = await wireTransport(ctx);
-    organs = await wireOrgans(ctx, transport.manager);
+    // The metrics are made below; the observers read them when an invoke ends or a bundle applies.
+    organs = await wireOrgans(ctx, transport.manager, {
+      onInvokeEnded: (call) => metrics?.observeInvoke(call),
+      onBundleApplied: (bundle) => metrics?.observeBundleApply(bundle),
+    });
     if (peerStore !== undefined && gate !== undefined) {
       const sendGate = gate;
       // First at shutdown: what the last beats sent leaves before the channels close (a group's tail).

@@ -159,7 +159,7 @@ describe('GET /metrics', () => {
     expect(body).toContain('cep_beat{node="earth"} 2');
   });
 
-  it('parses as Prometheus text: counters end in _total, process metrics, refusals, CEI facts, auth failures and the beat histogram', async () => {
+  it('parses as Prometheus text: counters end in _total, process metrics, refusals, CEI facts, auth failures, and the beat, invoke round-trip and bundle-apply histograms', async () => {
     const peer = await peerFor('earth');
     peer.tree.set('/net/telemetry/saturn/main/frame_count', u64(4));
     peer.tree.set('/net/listeners/tcp/rejected', u64(6));
@@ -168,6 +168,9 @@ describe('GET /metrics', () => {
     peer.runtime.cei.emit({ topic: 'tp_backpr', severity: 'warn', note: 'slow', origin: 'tp/mgr' });
     peer.runtime.step();
     for (const ms of [0.2, 3, 40]) peer.metrics.observeBeat(ms);
+    peer.metrics.observeInvoke({ peer: 'saturn', status: 'ok', beats: 2, seconds: 0.03 });
+    peer.metrics.observeInvoke({ peer: 'saturn', status: 'timeout', beats: 200, seconds: 4 });
+    peer.metrics.observeBundleApply({ request: '1', cells: 300 });
     const exposition = await (await fetch(`${peer.httpUrl}/metrics`)).text();
     const families = parsePrometheusTextFormat(exposition);
     const byName = new Map(families.map((family) => [family.name, family]));
@@ -192,6 +195,14 @@ describe('GET /metrics', () => {
     expect(histogram.buckets['0.0005']).toBe('1');
     expect(histogram.buckets['0.005']).toBe('2');
     expect(histogram.buckets['0.05']).toBe('3');
+    // The invoke round trip (caller side, beats and seconds) and bundle apply histograms, by label.
+    for (const name of ['cep_invoke_round_trip_beats', 'cep_invoke_round_trip_seconds', 'cep_mirror_bundle_applied_cells']) expect(byName.get(name)?.type, name).toBe('HISTOGRAM');
+    expect(exposition).toMatch(/^cep_invoke_round_trip_beats_bucket\{le="2",node="earth",peer="saturn",status="ok"\} 1$/m);
+    expect(exposition).toMatch(/^cep_invoke_round_trip_beats_bucket\{le="128",node="earth",peer="saturn",status="timeout"\} 0$/m);
+    expect(exposition).toMatch(/^cep_invoke_round_trip_beats_bucket\{le="256",node="earth",peer="saturn",status="timeout"\} 1$/m);
+    expect(exposition).toMatch(/^cep_invoke_round_trip_seconds_sum\{node="earth",peer="saturn",status="timeout"\} 4$/m);
+    expect(exposition).toMatch(/^cep_mirror_bundle_applied_cells_bucket\{le="256",node="earth",request="1"\} 0$/m);
+    expect(exposition).toMatch(/^cep_mirror_bundle_applied_cells_bucket\{le="1024",node="earth",request="1"\} 1$/m);
   });
 
   it('feeds the beat histogram from the running beat driver', async () => {

@@ -44,6 +44,7 @@ export class CepError<Code extends string = string> extends Error {
    * prototype check (an instance of `CepError` is not an instance of every subclass).
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (CepError or a subclass), which is the point of the check
     if (this !== CepError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return hasBrand(value);
   }

@@ -8,7 +8,7 @@
  *
  * Everything an operation needs lives in the tree, so a replay sees the same dossiers.
  */
-import { bool, i64, name, parsePath, text, u64, type Name, type PathLike, type Tree } from '@cep/cells';
+import { bool, i64, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
 import { hbError } from './errors.ts';
 import { writePipeline } from './cei.ts';
 import { readInt, readText, segs } from './paths.ts';

@@ -134,7 +134,7 @@ export class Organs {
       error = verdict.topic === undefined ? { note: verdict.error } : { note: verdict.error, topic: verdict.topic };
     }
     if (error !== undefined) {
-      this.fail(organ, request, error.note, error.topic ?? organ.def.errorTopic ?? `organ/${organ.def.kind}`, `org:${organ.def.kind}:vl`);
+      this.fail(request, error.note, error.topic ?? organ.def.errorTopic ?? `organ/${organ.def.kind}`, `org:${organ.def.kind}:vl`);
       return 1;
     }
     // `construct`, or an own `constructor` method (the sketch's name; Object.prototype's does not count).
@@ -144,7 +144,7 @@ export class Organs {
       let failed: string | undefined;
       this.run(organ, request, root, 'create', ctor, beat, 'constructor', (note) => (failed = note));
       if (failed !== undefined) {
-        this.fail(organ, request, failed, organ.def.errorTopic ?? `organ/${organ.def.kind}`, `org:${organ.def.kind}:ct`);
+        this.fail(request, failed, organ.def.errorTopic ?? `organ/${organ.def.kind}`, `org:${organ.def.kind}:ct`);
         return 2;
       }
       organ.known.set(request, { constructed: true });
@@ -170,7 +170,7 @@ export class Organs {
   }
 
   /** A failed request: `state=error`, `error_note`, and a CEI fact. Never throws. */
-  private fail(organ: Organ, request: Cell, note: string, topic: string, origin: string): void {
+  private fail(request: Cell, note: string, topic: string, origin: string): void {
     const tree = this.deps.tree;
     this.quiet = request;
     try {

@@ -1,6 +1,6 @@
 import { text } from '@cep/cells';
 import { describe, expect, it } from 'vitest';
-import { fakeManager, harness, validRecord, writeMount, writeRecord } from './helpers.ts';
+import { fakeManager, harness, writeMount, writeRecord } from './helpers.ts';
 
 const T = '/net/telemetry/saturn';
 

@@ -1,7 +1,8 @@
 /**
  * `@cep/provider-spec`: the contract between the CEP transport manager and a transport provider
  * (version 1), and what a provider needs to throw typed errors. No runtime, no native code:
- * a provider package depends on this (as a peer) and on nothing else from CEP.
+ * a provider package depends on this (as a peer) and on nothing else from CEP. Also a small
+ * toolkit for provider authors (`whenReady`, `whenClosed`, `createFrameQueue`).
  */
 export {
   PROVIDER_SPEC_V1,
@@ -22,3 +23,7 @@ export {
   type ProviderErrorCode,
 } from './v1.ts';
 export { CepError, isCepError } from '@cep/errors';
+// The provider author's toolkit: small helpers every provider would otherwise write again.
+export { whenReady } from './when-ready.ts';
+export { whenClosed, type ChannelClosedV1 } from './when-closed.ts';
+export { createFrameQueue, type FrameQueue, type FrameQueueOptions, type FrameQueuePushResult } from './frame-queue.ts';

@@ -22,6 +22,14 @@ export interface CallOptions {
   readonly timeoutBeats?: number;
 }
 
+/** Who hears of finished invokes and applied bundles (the peer's metrics, made after the organs). */
+export interface OrganObservers {
+  /** An invoke this peer made ended: beats from submit to outcome, and wall seconds (observation only). */
+  readonly onInvokeEnded?: (call: { readonly peer: string; readonly status: InvokeOutcome['status']; readonly beats: number; readonly seconds: number }) => void;
+  /** A mirror bundle was applied to this peer's tree. */
+  readonly onBundleApplied?: (bundle: { readonly request: string; readonly cells: number }) => void;
+}
+
 /** What the organ wiring reports back. */
 export interface OrgansHandle {
   readonly wired: boolean;
@@ -41,7 +49,7 @@ export function handlerSignal(name: string): string {
 }
 
 /** Registers the organs and writes the config's link, mirror and invoke requests. */
-export async function wireOrgans(ctx: PeerContext, manager: TransportManager): Promise<OrgansHandle> {
+export async function wireOrgans(ctx: PeerContext, manager: TransportManager, observers: OrganObservers = {}): Promise<OrgansHandle> {
   const { config, runtime, log } = ctx;
   const link = installLink(runtime, manager);
   // Only exported branches are served, and no mirror writes into a reserved branch (wiring/security.ts).
@@ -50,6 +58,7 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
     maxInflight: config.limits.mirror_max_infl,
     maxBeatWindow: config.limits.mirror_max_window,
     ...mirrorAccess(config),
+    onApply: (event) => observers.onBundleApplied?.({ request: event.id, cells: event.cells }),
   });
   // Both sides of every call are checked on this peer's policy (/sys/security) with the enclaves the
   // config gives; only the handlers the config lists can be called (anything else: tp_inv_reject).
@@ -78,6 +87,7 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
       return Promise.reject(nodeError('UNKNOWN_PEER', `peer "${peer}" is not listed under peers in the config`, { peer }));
     }
     let id: string;
+    const submitted = { beat: runtime.beat, at: performance.now() };
     try {
       id = invoke.submit({
         request: peer,
@@ -91,6 +101,7 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager): P
       return Promise.reject(error);
     }
     return invoke.result(id).then((outcome) => {
+      observers.onInvokeEnded?.({ peer, status: outcome.status, beats: outcome.beat - submitted.beat, seconds: (performance.now() - submitted.at) / 1000 });
       // Given up by this peer's own stop: an error (HTTP 503), never a result that looks final.
       if (outcome.code === OUTCOME_CODE.callerShutdown) {
         throw nodeError('SHUTTING_DOWN', `invoke ${outcome.id} was still waiting for ${peer} when this peer's shutdown drain ran out; it may have run there (retry with care: see the README)`, { peer, id: outcome.id });

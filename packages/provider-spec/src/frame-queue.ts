@@ -1,0 +1,168 @@
+import { providerError } from './v1.ts';
+
+/** Options of {@link createFrameQueue}. */
+export interface FrameQueueOptions {
+  /**
+   * Buffered bytes at which `push` starts answering `pause`: the provider should stop reading
+   * its medium until `onDrain`. A positive integer. Frames pushed past it are still kept (a
+   * provider may hold a few already-parsed frames); the mark bounds the buffer, it never
+   * drops a frame.
+   */
+  readonly highWaterMark: number;
+  /**
+   * Buffered bytes at or under which a paused queue calls `onDrain`. Defaults to half of
+   * `highWaterMark`, so a reader pulling one frame at a time does not toggle the medium on
+   * every frame.
+   */
+  readonly lowWaterMark?: number;
+  /** Called once per pause, when the reader has pulled the buffer down to `lowWaterMark`: read the medium again. */
+  readonly onDrain?: () => void;
+  /**
+   * Called once if the reader leaves before the queue ended (it broke out of its `for await`,
+   * threw inside it, or called `return()`). Buffered frames are dropped and later pushes are
+   * ignored; the provider typically stops reading and closes the channel.
+   */
+  readonly onReaderLeft?: () => void;
+}
+
+/** The answer to {@link FrameQueue.push}: keep reading the medium, or pause until `onDrain`. */
+export type FrameQueuePushResult = 'more' | 'pause';
+
+/**
+ * The inbound side of a channel: the provider pushes whole frames as its medium delivers them,
+ * the manager pulls them with `frames()`. Backpressure in bytes: past the high-water mark `push`
+ * answers `pause`, and `onDrain` says when to read again. Made by {@link createFrameQueue}.
+ */
+export interface FrameQueue {
+  /** Adds one whole frame (kept as given, not copied). Ignored after `end()` or after the reader left. */
+  push(frame: Uint8Array): FrameQueuePushResult;
+  /** No more frames: the reader gets those already buffered, then its iteration ends. Idempotent. */
+  end(): void;
+  /**
+   * The frames in push order, for `ChannelV1.frames()`. Single reader: a second call throws
+   * `FRAMES_TAKEN`.
+   */
+  frames(): AsyncIterable<Uint8Array>;
+  /** Bytes pushed and not yet pulled. */
+  readonly bufferedBytes: number;
+  /** Frames pushed and not yet pulled. */
+  readonly bufferedFrames: number;
+  /** True once the reader left before the end (see `FrameQueueOptions.onReaderLeft`). */
+  readonly readerLeft: boolean;
+}
+
+/**
+ * Makes a {@link FrameQueue}: the pull-based `frames()` a v1 channel must offer, with a bound
+ * in bytes and an iterator that notices its reader left.
+ *
+ * ```ts
+ * const inbound = createFrameQueue({
+ *   highWaterMark: 1 << 20,
+ *   onDrain: () => socket.resume(),
+ *   onReaderLeft: () => void channel.close('reader left'),
+ * });
+ * parser.on('frame', (frame) => {
+ *   if (inbound.push(frame) === 'pause') socket.pause();
+ * });
+ * socket.on('close', () => inbound.end());
+ * // in the ChannelV1: frames: () => inbound.frames()
+ * ```
+ */
+export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
+  const { highWaterMark, onDrain, onReaderLeft } = options;
+  if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
+    throw providerError('INVALID_OPTIONS', `highWaterMark must be a positive integer (bytes), got ${String(highWaterMark)}`, {
+      option: 'highWaterMark',
+      value: highWaterMark,
+    });
+  }
+  const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 2);
+  if (!Number.isSafeInteger(lowWaterMark) || lowWaterMark < 0 || lowWaterMark >= highWaterMark) {
+    throw providerError('INVALID_OPTIONS', `lowWaterMark must be an integer from 0 to under highWaterMark (${highWaterMark}), got ${String(lowWaterMark)}`, {
+      option: 'lowWaterMark',
+      value: lowWaterMark,
+    });
+  }
+
+  // A growable ring would save the shift; frames are few per pull and shift on a short array is cheap.
+  let buffered: Uint8Array[] = [];
+  let bufferedBytes = 0;
+  let ended = false;
+  let left = false;
+  let paused = false;
+  let taken = false;
+  /** The reader's pending `next()` calls, oldest first, when it is waiting for frames. */
+  const waiting: ((result: IteratorResult<Uint8Array>) => void)[] = [];
+
+  const done = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
+
+  const leave = (): void => {
+    if (left) return;
+    left = true;
+    buffered = [];
+    bufferedBytes = 0;
+    for (const wake of waiting.splice(0)) wake(done());
+    // A reader that stops after the end left nothing behind worth telling the provider about.
+    if (!ended) onReaderLeft?.();
+  };
+
+  const pull = (): IteratorResult<Uint8Array> | undefined => {
+    const frame = buffered.shift();
+    if (frame === undefined) return ended || left ? done() : undefined;
+    bufferedBytes -= frame.byteLength;
+    if (paused && bufferedBytes <= lowWaterMark) {
+      paused = false;
+      onDrain?.();
+    }
+    return { done: false, value: frame };
+  };
+
+  const iterator: AsyncIterableIterator<Uint8Array> = {
+    next() {
+      const ready = waiting.length === 0 ? pull() : undefined;
+      if (ready !== undefined) return Promise.resolve(ready);
+      return new Promise((resolve) => {
+        waiting.push(resolve);
+      });
+    },
+    return() {
+      leave();
+      return Promise.resolve(done());
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+
+  return {
+    push(frame) {
+      if (ended || left) return 'pause';
+      buffered.push(frame);
+      bufferedBytes += frame.byteLength;
+      const wake = waiting.shift();
+      if (wake !== undefined) wake(pull() ?? done());
+      if (bufferedBytes >= highWaterMark) paused = true;
+      return paused ? 'pause' : 'more';
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      // Waiting readers exist only while the buffer is empty.
+      for (const wake of waiting.splice(0)) wake(done());
+    },
+    frames() {
+      if (taken) throw providerError('FRAMES_TAKEN', 'frames() was already called on this channel; it has a single reader');
+      taken = true;
+      return iterator;
+    },
+    get bufferedBytes() {
+      return bufferedBytes;
+    },
+    get bufferedFrames() {
+      return buffered.length;
+    },
+    get readerLeft() {
+      return left;
+    },
+  };
+}
