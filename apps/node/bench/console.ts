@@ -15,7 +15,11 @@ const tree = createTree();
 let beat = 1;
 tree.setBeat(beat);
 for (let p = 0; p < PEERS; p++) {
-  for (const [mode, mount] of [['link', 'main'], ['invoke', 'invoke'], ['mirror', 'sky']] as const) {
+  for (const [mode, mount] of [
+    ['link', 'main'],
+    ['invoke', 'invoke'],
+    ['mirror', 'sky'],
+  ] as const) {
     const m = `/net/mounts/p${p}/${mode}/${mount}`;
     tree.set(`${m}/state`, text('open'));
     tree.set(`${m}/transport/provider`, text('tcp'));
@@ -50,7 +54,8 @@ function measure(label: string, fn: () => string): { label: string; ms: number; 
 }
 
 const full = measure('anchor: full-tree poll (/net + CEI mailbox as JSON)', () =>
-  JSON.stringify([branchToJson(tree.get('/net')!), branchToJson(tree.get('/data/mailbox')!)]));
+  JSON.stringify([branchToJson(tree.get('/net')!), branchToJson(tree.get('/data/mailbox')!)]),
+);
 const idle = measure('console poll, nothing changed', () => JSON.stringify(state(cursor)));
 tree.setBeat(++beat);
 tree.set('/net/telemetry/p7/main/frame_count', u64(5n));
@@ -60,5 +65,7 @@ const first = measure('console first poll (since=0: everything)', () => JSON.str
 
 console.log(`tree: ${PEERS} peers × 3 mounts, ${PEERS * 16} invoke records, ${FACTS} CEI facts`);
 for (const r of [full, idle, one, first]) {
-  console.log(`${r.label.padEnd(56)} ${r.ms.toFixed(3).padStart(8)} ms  ${String(r.bytes).padStart(8)} bytes  ×${(full.ms / r.ms).toFixed(1)} faster than the anchor`);
+  console.log(
+    `${r.label.padEnd(56)} ${r.ms.toFixed(3).padStart(8)} ms  ${String(r.bytes).padStart(8)} bytes  ×${(full.ms / r.ms).toFixed(1)} faster than the anchor`,
+  );
 }

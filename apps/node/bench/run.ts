@@ -39,8 +39,10 @@ rows.push({ label: `/metrics scrape over ${MOUNTS} mounts (5 series each)`, resu
 
 const runtime = createRuntime();
 const BEATS = 1_000_000;
-rows.push(time('@cep/heartbeat step() with nothing registered (the floor under a peer beat)', 'beats', BEATS, () => {
-  for (let i = 0; i < BEATS; i++) runtime.step();
-}));
+rows.push(
+  time('@cep/heartbeat step() with nothing registered (the floor under a peer beat)', 'beats', BEATS, () => {
+    for (let i = 0; i < BEATS; i++) runtime.step();
+  }),
+);
 
 console.table(rows);

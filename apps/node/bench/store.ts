@@ -147,11 +147,11 @@ try {
   for (const mode of sliceModes) {
     const r = beatsDuringSnapshot(dataDir, mode.sliceBytes);
     if (mode.sliceBytes === 2 ** 40) anchorWorst = r.worstDuring;
-    rows.push(
-      `| ${mode.label} | ${r.worstDuring.toFixed(0)} ms | ${r.beats} | ${r.worstBefore.toFixed(1)} ms | ${(r.worstDuring / anchorWorst).toFixed(3)} |`,
-    );
+    rows.push(`| ${mode.label} | ${r.worstDuring.toFixed(0)} ms | ${r.beats} | ${r.worstBefore.toFixed(1)} ms | ${(r.worstDuring / anchorWorst).toFixed(3)} |`);
   }
-  console.log(`\n| snapshot of ${fmt(BIG)} cells while beats go on (${PER_BEAT} cells written per beat) | longest beat during it | beats it spans | longest beat before it | ratio to anchor |`);
+  console.log(
+    `\n| snapshot of ${fmt(BIG)} cells while beats go on (${PER_BEAT} cells written per beat) | longest beat during it | beats it spans | longest beat before it | ratio to anchor |`,
+  );
   console.log('|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 } finally {

@@ -88,4 +88,6 @@ const inputs = [
 writeFileSync(inputsFile, `${JSON.stringify(inputs)}\n`);
 const kib = Math.round(statSync(outfile).size / 1024);
 const uiKib = Math.round(statSync(join(uiDir, 'app.js')).size / 1024);
-process.stderr.write(`cep-node bundled: ${relative(process.cwd(), outfile)} (${kib} KiB, ${inputs.length} inputs), console ${relative(process.cwd(), uiDir)} (app.js ${uiKib} KiB) in ${Math.round(performance.now() - started)} ms\n`);
+process.stderr.write(
+  `cep-node bundled: ${relative(process.cwd(), outfile)} (${kib} KiB, ${inputs.length} inputs), console ${relative(process.cwd(), uiDir)} (app.js ${uiKib} KiB) in ${Math.round(performance.now() - started)} ms\n`,
+);

@@ -76,12 +76,15 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
 
   const schedule = (now: number): void => {
     if (!running) return;
-    timer = timers.set(() => {
-      timer = undefined;
-      inFlight = tick().finally(() => {
-        inFlight = undefined;
-      });
-    }, Math.max(0, nextSlot - now));
+    timer = timers.set(
+      () => {
+        timer = undefined;
+        inFlight = tick().finally(() => {
+          inFlight = undefined;
+        });
+      },
+      Math.max(0, nextSlot - now),
+    );
   };
 
   const tick = async (): Promise<void> => {
@@ -117,7 +120,15 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
       unreported += 1;
       if (ended - lastWarnAt >= logEveryMs) {
         log.warn(
-          { beat, stepMs: Number(stepMs.toFixed(3)), lateMs: Number(lateMs.toFixed(3)), periodMs, missedSlots: missed, overrunsSinceLastWarning: unreported, overrunsTotal: stats.overruns },
+          {
+            beat,
+            stepMs: Number(stepMs.toFixed(3)),
+            lateMs: Number(lateMs.toFixed(3)),
+            periodMs,
+            missedSlots: missed,
+            overrunsSinceLastWarning: unreported,
+            overrunsTotal: stats.overruns,
+          },
           'beat overran its slot; skipping missed slots',
         );
         lastWarnAt = ended;

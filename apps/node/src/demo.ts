@@ -77,7 +77,10 @@ class Child {
   readonly exited: Promise<number | null>;
   stderrText = '';
 
-  constructor(readonly name: string, readonly process: ChildProcess) {
+  constructor(
+    readonly name: string,
+    readonly process: ChildProcess,
+  ) {
     process.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.take(chunk));
     process.stderr!.setEncoding('utf8').on('data', (chunk: string) => void (this.stderrText += chunk));
     this.exited = new Promise((resolve) => process.once('exit', (code) => resolve(code)));
@@ -118,7 +121,13 @@ class Child {
   }
 
   tail(n = 8): string {
-    return this.lines.slice(-n).map((l) => `  ${this.name}: ${l['msg']} ${JSON.stringify(Object.fromEntries(Object.entries(l).filter(([k]) => !['level', 'time', 'pid', 'hostname', 'msg', 'peer'].includes(k))))}`).join('\n');
+    return this.lines
+      .slice(-n)
+      .map(
+        (l) =>
+          `  ${this.name}: ${l['msg']} ${JSON.stringify(Object.fromEntries(Object.entries(l).filter(([k]) => !['level', 'time', 'pid', 'hostname', 'msg', 'peer'].includes(k))))}`,
+      )
+      .join('\n');
   }
 }
 
@@ -175,7 +184,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     writeFileSync(file, JSON.stringify(config, null, 2));
     // Kept peers get a process group of their own: Ctrl-C in the terminal reaches only the demo,
     // which then stops each peer with one SIGTERM (a second signal would force their exit).
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'run', '--config', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.keep === true });
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'run', '--config', file, '--log-format', 'json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.keep === true,
+    });
     const peer = new Child(name, child);
     children.push(peer);
     return peer;
@@ -187,30 +199,54 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     // name it before saturn runs (earth redials until saturn listens).
     const saturnTcp = `127.0.0.1:${await reservePort()}`;
     const saturn = spawnPeer('saturn', {
-      peer: 'saturn', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
-      keys: { earth: { hex: key } }, listen: { tcp: saturnTcp },
+      peer: 'saturn',
+      enclave: 'lab',
+      beat_ms: options.beatMs,
+      log_level: 'info',
+      http: { host: '127.0.0.1', port: 0 },
+      keys: { earth: { hex: key } },
+      listen: { tcp: saturnTcp },
       // earth dials saturn without being listed under saturn's peers: admitted into saturn's own enclave, by name.
       peer_policy: { default_enclave: 'lab' },
-      invoke: [{ name: 'sky', module: handler('sky.mjs') }, { name: 'add', module: handler('add.mjs') }],
+      invoke: [
+        { name: 'sky', module: handler('sky.mjs') },
+        { name: 'add', module: handler('add.mjs') },
+      ],
     });
     const earth = spawnPeer('earth', {
-      peer: 'earth', enclave: 'lab', beat_ms: options.beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 },
+      peer: 'earth',
+      enclave: 'lab',
+      beat_ms: options.beatMs,
+      log_level: 'info',
+      http: { host: '127.0.0.1', port: 0 },
       keys: { saturn: { hex: key } },
       peers: [{ name: 'saturn', provider: 'tcp', address: saturnTcp }],
-      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } }],
+      mirrors: [
+        {
+          name: 'sky',
+          source: { peer: 'saturn', path: '/data/sky' },
+          target: '/data/saturn/sky',
+          bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' },
+        },
+      ],
     });
-    const httpUrl = async (peer: Child): Promise<string> => (await peer.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;
+    const httpUrl = async (peer: Child): Promise<string> =>
+      (await peer.waitFor((l) => l['msg'] === 'http endpoint listening', 'http endpoint listening', deadline))['url'] as string;
     const [saturnUrl, earthUrl] = await Promise.all([httpUrl(saturn), httpUrl(earth)]);
     await saturn.waitFor((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', 'listening (tcp)', deadline);
     out(`  saturn  pid ${saturn.process.pid}, tcp ${saturnTcp}, http ${saturnUrl}\n`);
     out(`  earth   pid ${earth.process.pid}, http ${earthUrl}\n`);
 
     // Link, invoke and mirror requests go active once their mounts are open and authenticated.
-    const linkedAt = await poll(async () => {
-      const organs = await net(earthUrl, '/net/organs');
-      const states = [organs.link.requests['1']?.state, organs.invoke.requests.saturn?.state, organs.mirror.requests['1']?.state];
-      return states.every((s) => s === 'active') ? performance.now() : undefined;
-    }, 'the link, invoke and mirror requests to go active', deadline);
+    const linkedAt = await poll(
+      async () => {
+        const organs = await net(earthUrl, '/net/organs');
+        const states = [organs.link.requests['1']?.state, organs.invoke.requests.saturn?.state, organs.mirror.requests['1']?.state];
+        return states.every((s) => s === 'active') ? performance.now() : undefined;
+      },
+      'the link, invoke and mirror requests to go active',
+      deadline,
+    );
     out(`  linked  earth → saturn over tcp, authenticated, in ${Math.round(linkedAt - started)} ms\n\n`);
 
     const sky = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'sky', arg: String(options.cells) });
@@ -218,14 +254,23 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const add = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'add', arg: '41' });
     if (add['status'] !== 'ok' || add['result'] !== '42') throw nodeError('DEMO_FAILED', `invoke add 41 gave ${JSON.stringify(add)}`);
 
-    const mirrored = await poll(async () => {
-      const [source, copy] = await Promise.all([getJson(`${saturnUrl}/digest?path=/data/sky`), getJson(`${earthUrl}/digest?path=/data/saturn/sky`)]);
-      return source['digest'] !== null && source['digest'] === copy['digest'] && source['cells'] > options.cells ? { source, copy, at: performance.now() } : undefined;
-    }, `earth's /data/saturn/sky to reach the digest of saturn's /data/sky`, deadline);
+    const mirrored = await poll(
+      async () => {
+        const [source, copy] = await Promise.all([getJson(`${saturnUrl}/digest?path=/data/sky`), getJson(`${earthUrl}/digest?path=/data/saturn/sky`)]);
+        return source['digest'] !== null && source['digest'] === copy['digest'] && source['cells'] > options.cells
+          ? { source, copy, at: performance.now() }
+          : undefined;
+      },
+      `earth's /data/saturn/sky to reach the digest of saturn's /data/sky`,
+      deadline,
+    );
 
     // The summary, read from both peers' trees.
     const [earthMounts, saturnMounts, telemetry, mirrorRequest] = await Promise.all([
-      net(earthUrl, '/net/mounts/saturn'), net(saturnUrl, '/net/mounts/earth'), net(earthUrl, '/net/telemetry/saturn'), net(earthUrl, '/net/organs/mirror/requests/1'),
+      net(earthUrl, '/net/mounts/saturn'),
+      net(saturnUrl, '/net/mounts/earth'),
+      net(earthUrl, '/net/telemetry/saturn'),
+      net(earthUrl, '/net/organs/mirror/requests/1'),
     ]);
     out('mounts (earth → saturn)\n');
     for (const [mode, mounts] of Object.entries(earthMounts as Json)) {
@@ -246,7 +291,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out('telemetry (earth, per mount to saturn)\n');
     out('  mount      frames  ready  bp  fatal  last_event\n');
     for (const [mount, t] of Object.entries(telemetry as Json)) {
-      out(`  ${mount.padEnd(10)} ${String(t.frame_count).padStart(6)} ${String(t.ready_count).padStart(6)} ${String(t.bp_count).padStart(3)} ${String(t.fatal_count).padStart(6)}  ${t.last_event}\n`);
+      out(
+        `  ${mount.padEnd(10)} ${String(t.frame_count).padStart(6)} ${String(t.ready_count).padStart(6)} ${String(t.bp_count).padStart(3)} ${String(t.fatal_count).padStart(6)}  ${t.last_event}\n`,
+      );
     }
     if (Object.values(telemetry as Json).some((t) => Number(t.fatal_count) > 0)) {
       out('  (a fatal is expected when earth dialled before saturn listened: the peers start together and earth redials)\n');

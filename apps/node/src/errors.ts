@@ -62,11 +62,6 @@ export function exitCodeFor(code: string): number {
   }
 }
 
-export function nodeError(
-  code: NodeErrorCode,
-  message: string,
-  details: Record<string, unknown> = {},
-  cause?: unknown,
-): CepError<NodeErrorCode> {
+export function nodeError(code: NodeErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown): CepError<NodeErrorCode> {
   return new CepError(code, message, details, cause === undefined ? undefined : { cause });
 }

@@ -29,9 +29,7 @@ export interface InvokeCall {
 }
 
 /** What a handler answers: a result (sent back to the caller) or a refusal (`tp_inv_reject` there). */
-export type InvokeOutcome =
-  | { readonly status: 'ok'; readonly result?: Value }
-  | { readonly status: 'reject'; readonly note: string };
+export type InvokeOutcome = { readonly status: 'ok'; readonly result?: Value } | { readonly status: 'reject'; readonly note: string };
 
 /** An invoke handler: what a handler module exports. */
 export interface InvokeHandler {

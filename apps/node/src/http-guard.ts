@@ -104,7 +104,7 @@ export function createGuard(options: GuardOptions): (req: IncomingMessage) => Re
         return {
           status: 401,
           code: 'UNAUTHORIZED',
-          message: m === null ? 'this endpoint needs Authorization: Bearer <http.token>' : 'the bearer token is not this endpoint\'s http.token',
+          message: m === null ? 'this endpoint needs Authorization: Bearer <http.token>' : "the bearer token is not this endpoint's http.token",
           headers: { 'www-authenticate': 'Bearer realm="cep-node"' },
         };
       }

@@ -73,7 +73,13 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 
 type Guard = ReturnType<typeof createGuard>;
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions, guard: Guard, web?: { assetGuard: Guard; handler: ConsoleHandler }): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: HttpServerOptions,
+  guard: Guard,
+  web?: { assetGuard: Guard; handler: ConsoleHandler },
+): Promise<void> {
   // The console's static files need no token (they hold no peer data), only Host and cross-site checks.
   const asset = web !== undefined && isConsoleAsset((req.url ?? '').split('?')[0]!);
   const refusal = (asset ? web.assetGuard : guard)(req);
@@ -91,7 +97,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
   if (web?.handler(req, res, url) === true) return;
   if (req.method === 'POST' && url.pathname === '/invoke' && options.invoke !== undefined) {
     if (options.draining?.() === true) {
-      sendError(res, 503, 'SHUTTING_DOWN', 'this peer is shutting down and takes no new invokes; try another peer or again after it restarts', { 'retry-after': '1', connection: 'close' });
+      sendError(res, 503, 'SHUTTING_DOWN', 'this peer is shutting down and takes no new invokes; try another peer or again after it restarts', {
+        'retry-after': '1',
+        connection: 'close',
+      });
       return;
     }
     await handleInvoke(req, res, options.invoke);
@@ -155,7 +164,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
       send(res, 200, JSON.stringify(options.status()) + '\n');
       return;
     case '/':
-      send(res, 200, JSON.stringify({ endpoints: ['/net?path=/net', '/digest?path=/data', '/metrics', '/status', 'POST /invoke', ...(web !== undefined ? ['/ui/'] : [])] }) + '\n');
+      send(
+        res,
+        200,
+        JSON.stringify({ endpoints: ['/net?path=/net', '/digest?path=/data', '/metrics', '/status', 'POST /invoke', ...(web !== undefined ? ['/ui/'] : [])] }) +
+          '\n',
+      );
       return;
     default:
       sendError(res, 404, 'NOT_FOUND', `no endpoint ${url.pathname}; try /net?path=/net, /metrics or /status`);
@@ -199,7 +213,12 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
   }
   const json = parseJsonBody(body);
   if (!json.ok) {
-    sendError(res, 400, json.code, json.code === 'BAD_JSON' ? `the body must be JSON: {"peer": "saturn", "handler": "add", "arg": "41"} (${json.message})` : json.message);
+    sendError(
+      res,
+      400,
+      json.code,
+      json.code === 'BAD_JSON' ? `the body must be JSON: {"peer": "saturn", "handler": "add", "arg": "41"} (${json.message})` : json.message,
+    );
     return;
   }
   if (typeof json.value !== 'object' || json.value === null || Array.isArray(json.value)) {
@@ -223,7 +242,12 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
   if (parsed.pipeline !== undefined) {
     pipeline = pipelineOf(parsed.pipeline);
     if (pipeline === undefined) {
-      sendError(res, 400, 'BAD_INVOKE', 'pipeline must be {"pipeline_id": text, "stage_id": text, "dag_run_id"?: whole number (default 0), "hop_index"?: whole number (default 0)}');
+      sendError(
+        res,
+        400,
+        'BAD_INVOKE',
+        'pipeline must be {"pipeline_id": text, "stage_id": text, "dag_run_id"?: whole number (default 0), "hop_index"?: whole number (default 0)}',
+      );
       return;
     }
   }
@@ -261,10 +285,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpE
     ...(options.token !== undefined ? { token: options.token } : {}),
     port: () => boundPort,
   });
-  const web = options.console === undefined ? undefined : {
-    assetGuard: createGuard({ boundHost: options.host, ...(options.hosts !== undefined ? { hosts: options.hosts } : {}), port: () => boundPort }),
-    handler: createConsoleHandler({ tree: options.tree, beat: options.beat, ...options.console }),
-  };
+  const web =
+    options.console === undefined
+      ? undefined
+      : {
+          assetGuard: createGuard({ boundHost: options.host, ...(options.hosts !== undefined ? { hosts: options.hosts } : {}), port: () => boundPort }),
+          handler: createConsoleHandler({ tree: options.tree, beat: options.beat, ...options.console }),
+        };
   // Responses not finished yet: the endpoint closes after them, so none is cut off.
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {

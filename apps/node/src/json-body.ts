@@ -50,7 +50,11 @@ export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok
   }
   const unsafe = unsafeNumberIn(text);
   if (unsafe !== undefined) {
-    return { ok: false, code: 'UNSAFE_NUMBER', message: `the number ${unsafe.slice(0, 40)} is beyond 2^53 and would be rounded: send it as a decimal string ("${unsafe.slice(0, 40)}")` };
+    return {
+      ok: false,
+      code: 'UNSAFE_NUMBER',
+      message: `the number ${unsafe.slice(0, 40)} is beyond 2^53 and would be rounded: send it as a decimal string ("${unsafe.slice(0, 40)}")`,
+    };
   }
   return { ok: true, value };
 }

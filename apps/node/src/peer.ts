@@ -106,7 +106,8 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   // The store first: the tree is restored before any organ or provider sees it, and a second
   // process on the same data_dir is refused before it binds a port.
   const peerStore: PeerStore | undefined = options.dataDir === undefined ? undefined : openPeerStore(options.dataDir, config.store, log);
-  const runtime = options.runtime ?? createRuntime({ inboundLogBytes: config.limits.inbound_log_bytes, ...(peerStore !== undefined ? { tree: peerStore.store.tree } : {}) });
+  const runtime =
+    options.runtime ?? createRuntime({ inboundLogBytes: config.limits.inbound_log_bytes, ...(peerStore !== undefined ? { tree: peerStore.store.tree } : {}) });
   const hooks = createShutdownHooks(log);
   let driver: BeatDriver | undefined;
   let stopping: Promise<StopResult> | undefined;
@@ -198,7 +199,14 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
       });
     }
     const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
-    metrics = createPeerMetrics({ node: config.peer, tree: runtime.tree, beat: () => runtime.beat, driver: driverStats, inboundLog: () => runtime.inboundLogStats, cei: runtime.cei });
+    metrics = createPeerMetrics({
+      node: config.peer,
+      tree: runtime.tree,
+      beat: () => runtime.beat,
+      driver: driverStats,
+      inboundLog: () => runtime.inboundLogStats,
+      cei: runtime.cei,
+    });
     hooks.add('metrics', () => metrics.close());
     if (config.http !== false) {
       const endpoint = await startHttpServer({
@@ -242,7 +250,10 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
       closeHttp = () => endpoint.close();
       log.info({ url: httpUrl }, 'http endpoint listening');
       if (!isLoopback(config.http.host)) {
-        log.warn({ host: config.http.host }, 'http endpoint is not on loopback: anyone who can reach it and holds http.token reads the whole tree and can invoke handlers');
+        log.warn(
+          { host: config.http.host },
+          'http endpoint is not on loopback: anyone who can reach it and holds http.token reads the whole tree and can invoke handlers',
+        );
       }
     }
   } catch (error) {
@@ -269,7 +280,14 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   });
   if (!options.manualBeats) driver.start();
   log.info(
-    { enclave: config.enclave, security: security.declared ? 'declared' : 'none', beatMs: config.beat_ms, http: httpUrl, providers: Object.keys(config.listen), store: peerStore?.dir ?? 'ephemeral' },
+    {
+      enclave: config.enclave,
+      security: security.declared ? 'declared' : 'none',
+      beatMs: config.beat_ms,
+      http: httpUrl,
+      providers: Object.keys(config.listen),
+      store: peerStore?.dir ?? 'ephemeral',
+    },
     'peer started',
   );
 

@@ -64,7 +64,9 @@ function parseWhole(value: string): number {
 /** Builds the program; `setExitCode` receives each command's exit code. */
 export function createProgram(deps: CliDeps, setExitCode: (code: number) => void): Command {
   const program = new Command('cep-node')
-    .description('A CEP federation peer: runs a heartbeat runtime from a config file, links, mirrors and invokes other peers, and serves its cell tree over HTTP.')
+    .description(
+      'A CEP federation peer: runs a heartbeat runtime from a config file, links, mirrors and invokes other peers, and serves its cell tree over HTTP.',
+    )
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError('(run with --help for usage)')
@@ -78,7 +80,10 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
     .addOption(new Option('-l, --log-level <level>', 'log level (overrides log_level in the config)').choices([...LOG_LEVELS]))
     .addOption(new Option('--log-format <format>', 'log line format: pretty on a terminal, JSON otherwise').choices(['auto', 'json', 'pretty']).default('auto'))
     .option('--ephemeral', 'keep the tree in memory only: no data_dir, nothing survives a restart')
-    .addHelpText('after', '\nExit codes: 0 clean stop, 3 bad config, 4 failed to start, 6 data_dir in use by another process, 1 beat or store failure, 130 forced by a second signal.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 clean stop, 3 bad config, 4 failed to start, 6 data_dir in use by another process, 1 beat or store failure, 130 forced by a second signal.',
+    )
     .action(async (opts: { config: string; logLevel?: string; logFormat: LogFormat; ephemeral?: boolean }) => {
       setExitCode(await runCommand(deps, opts));
     });
@@ -98,14 +103,26 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
 
   program
     .command('demo')
-    .description('start two peers (earth and saturn) as separate processes on loopback, link them over TCP, mirror a branch, run remote invokes, print what happened')
+    .description(
+      'start two peers (earth and saturn) as separate processes on loopback, link them over TCP, mirror a branch, run remote invokes, print what happened',
+    )
     .option('--cells <n>', 'cells in the mirrored branch', parseWhole, 3000)
     .option('--beat-ms <ms>', 'beat period of both peers', parseWhole, 5)
     .option('--timeout <ms>', 'give up after this long', parseWhole, 60_000)
     .option('--keep', 'keep both peers running afterwards and print their web console URLs; Ctrl-C stops them')
-    .addHelpText('after', '\nExit codes: 0 when every step worked, 1 otherwise (with the peers\' last log lines).')
+    .addHelpText('after', "\nExit codes: 0 when every step worked, 1 otherwise (with the peers' last log lines).")
     .action(async (opts: { cells: number; beatMs: number; timeout: number; keep?: boolean }) => {
-      setExitCode(await runDemo({ cells: Math.max(2, opts.cells), beatMs: Math.max(1, opts.beatMs), timeoutMs: opts.timeout, keep: opts.keep === true, keepUntil: () => untilSignal(deps.signals), stdout: deps.stdout, stderr: deps.stderr }));
+      setExitCode(
+        await runDemo({
+          cells: Math.max(2, opts.cells),
+          beatMs: Math.max(1, opts.beatMs),
+          timeoutMs: opts.timeout,
+          keep: opts.keep === true,
+          keepUntil: () => untilSignal(deps.signals),
+          stdout: deps.stdout,
+          stderr: deps.stderr,
+        }),
+      );
     });
 
   return program;

@@ -133,10 +133,22 @@ describe('the beat driver', () => {
   });
 
   it('stops and reports a step that throws', async () => {
-    const runtime = { beat: 0, step: () => { throw new Error('boom'); } };
+    const runtime = {
+      beat: 0,
+      step: () => {
+        throw new Error('boom');
+      },
+    };
     const sink = logSink();
     const fatal = vi.fn();
-    const driver = createBeatDriver({ runtime, periodMs: 5, log: createLogger({ level: 'info', destination: sink.destination, isTTY: false }), clock: () => now, timers, onFatal: fatal });
+    const driver = createBeatDriver({
+      runtime,
+      periodMs: 5,
+      log: createLogger({ level: 'info', destination: sink.destination, isTTY: false }),
+      clock: () => now,
+      timers,
+      onFatal: fatal,
+    });
     driver.start();
     await advance(20);
     expect(fatal).toHaveBeenCalledTimes(1);

@@ -25,7 +25,16 @@ function fakeCei() {
 function logLines() {
   const chunks: string[] = [];
   const log = createLogger({ level: 'info', isTTY: false, destination: { write: (s: string) => void chunks.push(s) } });
-  return { log, lines: () => chunks.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('CEI facts in the log', () => {
@@ -37,7 +46,7 @@ describe('CEI facts in the log', () => {
     expect(lines()).toHaveLength(50);
   });
 
-  it("samples listener refusals: one line per window, each saying how many were left out", () => {
+  it('samples listener refusals: one line per window, each saying how many were left out', () => {
     const { log, lines } = logLines();
     const cei = fakeCei();
     const stop = logCeiFacts(cei as never, log);

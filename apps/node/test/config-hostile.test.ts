@@ -75,7 +75,9 @@ describe('config files a hostile or careless hand wrote exit 3 with "file: field
 
   it('a key file far larger than a key is refused after reading a few KiB, not read whole', async () => {
     const big = tmp.write('big.key', Buffer.alloc(8 << 20, 0x61));
-    expect(problems(minimalConfig({ keys: { saturn: { file: big } } }))).toEqual([`keys.saturn.file: cannot read key file ${big}: larger than 4096 bytes, so not a key or token`]);
+    expect(problems(minimalConfig({ keys: { saturn: { file: big } } }))).toEqual([
+      `keys.saturn.file: cannot read key file ${big}: larger than 4096 bytes, so not a key or token`,
+    ]);
   });
 
   it('a key file that is a FIFO nobody writes is refused at once', async () => {
@@ -94,7 +96,9 @@ describe('config files a hostile or careless hand wrote exit 3 with "file: field
 
 describe('the http section', () => {
   it('requires a token when the endpoint is bound beyond loopback', () => {
-    expect(problems(minimalConfig({ http: { host: '0.0.0.0' } }))).toEqual([expect.stringMatching(/^http\.token: required when http\.host is not a loopback address \("0\.0\.0\.0"\)/)]);
+    expect(problems(minimalConfig({ http: { host: '0.0.0.0' } }))).toEqual([
+      expect.stringMatching(/^http\.token: required when http\.host is not a loopback address \("0\.0\.0\.0"\)/),
+    ]);
     expect(problems(minimalConfig({ http: { host: '10.1.2.3', token: 'short' } }))).toEqual(['http.token: expected at least 16 characters, got 5']);
   });
 
@@ -104,8 +108,12 @@ describe('the http section', () => {
     expect(config.http).toEqual({ host: '0.0.0.0', port: 9464, hosts: [], token: 'sixteen-chars-or-more' });
     expect(problems(minimalConfig({ http: { token_file: '/dev/zero' } }))).toEqual(['http.token_file: cannot read token file /dev/zero: not a regular file']);
     const short = tmp.write('short', 'abc');
-    expect(problems(minimalConfig({ http: { token_file: short } }))).toEqual([`http.token_file: expected a token of at least 16 characters without spaces in ${short}`]);
-    expect(problems(minimalConfig({ http: { token: 'sixteen-chars-or-more', token_file: good } }))).toEqual(['http.token_file: give token or token_file, not both']);
+    expect(problems(minimalConfig({ http: { token_file: short } }))).toEqual([
+      `http.token_file: expected a token of at least 16 characters without spaces in ${short}`,
+    ]);
+    expect(problems(minimalConfig({ http: { token: 'sixteen-chars-or-more', token_file: good } }))).toEqual([
+      'http.token_file: give token or token_file, not both',
+    ]);
   });
 
   it('a loopback endpoint needs no token; http: false still turns it off', () => {
@@ -118,16 +126,23 @@ describe('branch access in the config', () => {
   const saturn = { keys: { saturn: { hex: KEY_HEX } }, peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7100' }] };
   const mirrorInto = (target: string) => ({ ...saturn, mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target }] });
 
-  it.each(['/sys/security', '/sys', '/net', '/net/organs/mirror/requests', '/journal/x', '/rt/ops'])('refuses a mirror target inside a reserved branch: %s', (target) => {
-    expect(problems(minimalConfig(mirrorInto(target)))).toEqual([expect.stringMatching(new RegExp(`^mirrors\\[0\\]\\.target: "${target}" is inside /(sys|net|journal|rt), which this peer keeps for itself`))]);
-  });
+  it.each(['/sys/security', '/sys', '/net', '/net/organs/mirror/requests', '/journal/x', '/rt/ops'])(
+    'refuses a mirror target inside a reserved branch: %s',
+    (target) => {
+      expect(problems(minimalConfig(mirrorInto(target)))).toEqual([
+        expect.stringMatching(new RegExp(`^mirrors\\[0\\]\\.target: "${target}" is inside /(sys|net|journal|rt), which this peer keeps for itself`)),
+      ]);
+    },
+  );
 
   it('accepts targets that only look alike (/system, /network)', () => {
     expect(loadConfig(tmp.write('ok.yaml', stringify(minimalConfig(mirrorInto('/system/sky'))))).mirrors[0]!.target).toBe('/system/sky');
   });
 
   it('refuses an export inside a reserved branch, accepts branches elsewhere', () => {
-    expect(problems(minimalConfig({ exports: ['/data/sky', '/sys/security'] }))).toEqual(['exports[1]: "/sys/security" is inside /sys, which a peer never serves']);
+    expect(problems(minimalConfig({ exports: ['/data/sky', '/sys/security'] }))).toEqual([
+      'exports[1]: "/sys/security" is inside /sys, which a peer never serves',
+    ]);
     expect(loadConfig(tmp.write('ok.yaml', stringify(minimalConfig({ exports: ['/data/sky'] })))).exports).toEqual(['/data/sky']);
   });
 });

@@ -40,31 +40,87 @@ describe('config validation names the field and the file', () => {
     ['an http port out of range', minimalConfig({ http: { port: 70000 } }), 'http.port: expected at most 65535'],
     ['a tcp listen address without a port', minimalConfig({ listen: { tcp: '127.0.0.1' } }), 'listen.tcp: expected host:port'],
     ['an unknown provider in listen', minimalConfig({ listen: { ftp: '1.2.3.4:5' } }), 'listen.ftp: unknown field'],
-    ['a peer address that is not host:port', minimalConfig({ keys: { ...saturnKey, mars: { hex: KEY_HEX } }, peers: [saturnPeer, { name: 'mars', provider: 'tcp', address: 'nowhere' }] }), 'peers[1].address: expected host:port'],
-    ['a peer with an unknown provider', minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'ftp' }] }), 'peers[0].provider: "ftp" is not a provider: use one of tcp, pipe, udp, nats'],
-    ['a peer reached over udp', minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'udp', address: '127.0.0.1:7001' }] }), 'peers[0].provider: udp carries only droppable gauges'],
+    [
+      'a peer address that is not host:port',
+      minimalConfig({ keys: { ...saturnKey, mars: { hex: KEY_HEX } }, peers: [saturnPeer, { name: 'mars', provider: 'tcp', address: 'nowhere' }] }),
+      'peers[1].address: expected host:port',
+    ],
+    [
+      'a peer with an unknown provider',
+      minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'ftp' }] }),
+      'peers[0].provider: "ftp" is not a provider: use one of tcp, pipe, udp, nats',
+    ],
+    [
+      'a peer reached over udp',
+      minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, provider: 'udp', address: '127.0.0.1:7001' }] }),
+      'peers[0].provider: udp carries only droppable gauges',
+    ],
     ['a peer without an address', minimalConfig({ keys: saturnKey, peers: [{ name: 'saturn', provider: 'tcp' }] }), 'peers[0].address: missing'],
     ['peers that are not a list', minimalConfig({ peers: { saturn: 1 } }), 'peers: expected a list, got a mapping'],
     ['a peer without a key', minimalConfig({ peers: [saturnPeer] }), 'peers[0].name: no key for peer "saturn": add keys.saturn'],
-    ['a peer linking to itself', minimalConfig({ keys: { earth: { hex: KEY_HEX } }, peers: [{ ...saturnPeer, name: 'earth' }] }), "peers[0].name: \"earth\" is this peer's own name"],
+    [
+      'a peer linking to itself',
+      minimalConfig({ keys: { earth: { hex: KEY_HEX } }, peers: [{ ...saturnPeer, name: 'earth' }] }),
+      'peers[0].name: "earth" is this peer\'s own name',
+    ],
     ['the same peer mount twice', minimalConfig({ keys: saturnKey, peers: [saturnPeer, saturnPeer] }), 'peers[1].name: "saturn" mount "main" is listed twice'],
     ['a short hex key', minimalConfig({ keys: { saturn: { hex: '0001' } } }), 'keys.saturn.hex: expected a 32-byte key, got 2 bytes'],
     ['a key that is not hex', minimalConfig({ keys: { saturn: { hex: 'zz' } } }), 'keys.saturn.hex: expected hex digits'],
     ['a key that is not base64', minimalConfig({ keys: { saturn: { base64: '!!!' } } }), 'keys.saturn.base64: expected base64'],
-    ['a key given two ways', minimalConfig({ keys: { saturn: { hex: KEY_HEX, base64: 'AAAA' } } }), 'keys.saturn: expected exactly one of hex, base64 or file, got hex and base64'],
+    [
+      'a key given two ways',
+      minimalConfig({ keys: { saturn: { hex: KEY_HEX, base64: 'AAAA' } } }),
+      'keys.saturn: expected exactly one of hex, base64 or file, got hex and base64',
+    ],
     ['a key file that does not exist', minimalConfig({ keys: { saturn: { file: 'missing.key' } } }), 'keys.saturn.file: cannot read key file'],
     ['a key under a name that is not a word', minimalConfig({ keys: { Saturn: { hex: KEY_HEX } } }), 'keys.Saturn: "Saturn" is not a CEP word'],
-    ['a mirror whose source peer is not linked', minimalConfig({ mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky' }] }), 'mirrors[0].source.peer: "saturn" is not listed under peers'],
-    ['a mirror with a relative source path', minimalConfig({ keys: saturnKey, peers: [saturnPeer], mirrors: [{ name: 'sky', source: { peer: 'saturn', path: 'data/sky' }, target: '/data/sky' }] }), 'mirrors[0].source.path: expected an absolute cell path'],
-    ['a mirror with an unknown commit mode', minimalConfig({ keys: saturnKey, peers: [saturnPeer], mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky', bundle: { commit_mode: 'later' } }] }), 'mirrors[0].bundle.commit_mode: expected one of'],
-    ['a mirror window of zero beats', minimalConfig({ keys: saturnKey, peers: [saturnPeer], mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky', bundle: { beat_window: 0 } }] }), 'mirrors[0].bundle.beat_window: expected at least 1'],
+    [
+      'a mirror whose source peer is not linked',
+      minimalConfig({ mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky' }] }),
+      'mirrors[0].source.peer: "saturn" is not listed under peers',
+    ],
+    [
+      'a mirror with a relative source path',
+      minimalConfig({ keys: saturnKey, peers: [saturnPeer], mirrors: [{ name: 'sky', source: { peer: 'saturn', path: 'data/sky' }, target: '/data/sky' }] }),
+      'mirrors[0].source.path: expected an absolute cell path',
+    ],
+    [
+      'a mirror with an unknown commit mode',
+      minimalConfig({
+        keys: saturnKey,
+        peers: [saturnPeer],
+        mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky', bundle: { commit_mode: 'later' } }],
+      }),
+      'mirrors[0].bundle.commit_mode: expected one of',
+    ],
+    [
+      'a mirror window of zero beats',
+      minimalConfig({
+        keys: saturnKey,
+        peers: [saturnPeer],
+        mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/sky', bundle: { beat_window: 0 } }],
+      }),
+      'mirrors[0].bundle.beat_window: expected at least 1',
+    ],
     ['an invoke handler without a module', minimalConfig({ invoke: [{ name: 'add' }] }), 'invoke[0].module: missing'],
-    ['two invoke handlers with one name', minimalConfig({ invoke: [{ name: 'add', module: 'a.mjs' }, { name: 'add', module: 'b.mjs' }] }), 'invoke[1].name: "add" is used twice'],
+    [
+      'two invoke handlers with one name',
+      minimalConfig({
+        invoke: [
+          { name: 'add', module: 'a.mjs' },
+          { name: 'add', module: 'b.mjs' },
+        ],
+      }),
+      'invoke[1].name: "add" is used twice',
+    ],
     ['a security policy that is not a mapping', minimalConfig({ security: 'open' }), 'security: expected a mapping, got string'],
   ];
   it.each(cases)('rejects %s', (_what, doc, expected) => {
     const lines = problems(doc);
-    expect(lines.some((line) => line.startsWith(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+    expect(
+      lines.some((line) => line.startsWith(expected)),
+      `got:\n${lines.join('\n')}`,
+    ).toBe(true);
   });
 
   it('reports every problem of a file at once, one line each', () => {
@@ -90,7 +146,9 @@ describe('config validation names the field and the file', () => {
 
   it('names the file and the line of a YAML syntax error', () => {
     const path = tmp.write('peer.yaml', 'peer: earth\nenclave: [lab\n');
-    expect(() => loadConfig(path)).toThrow(expect.objectContaining({ code: 'CONFIG_PARSE_FAILED', message: expect.stringMatching(new RegExp(`^${path}:\\d+:\\d+: not valid YAML`)) }));
+    expect(() => loadConfig(path)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_PARSE_FAILED', message: expect.stringMatching(new RegExp(`^${path}:\\d+:\\d+: not valid YAML`)) }),
+    );
   });
 
   it('refuses a YAML mapping with a key given twice', () => {
@@ -100,7 +158,9 @@ describe('config validation names the field and the file', () => {
 
   it('names the file of a JSON syntax error', () => {
     const path = tmp.write('peer.json', '{ "peer": ');
-    expect(() => loadConfig(path)).toThrow(expect.objectContaining({ code: 'CONFIG_PARSE_FAILED', message: expect.stringContaining(`${path}: not valid JSON`) }));
+    expect(() => loadConfig(path)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_PARSE_FAILED', message: expect.stringContaining(`${path}: not valid JSON`) }),
+    );
   });
 
   it('names a config file that cannot be read', () => {
@@ -112,7 +172,15 @@ describe('config validation names the field and the file', () => {
 describe('a valid config', () => {
   it('fills in the defaults', () => {
     const config = validateConfig(minimalConfig(), 'peer.yaml', tmp.dir);
-    expect(config).toMatchObject({ log_level: 'info', beat_ms: 10, http: { host: '127.0.0.1', port: 9464 }, peers: [], mirrors: [], invoke: [], security: { approve: [] } });
+    expect(config).toMatchObject({
+      log_level: 'info',
+      beat_ms: 10,
+      http: { host: '127.0.0.1', port: 9464 },
+      peers: [],
+      mirrors: [],
+      invoke: [],
+      security: { approve: [] },
+    });
   });
 
   it('decodes hex, base64 and key files (hex text or raw bytes) to the same key', () => {
@@ -156,7 +224,16 @@ describe('a valid config', () => {
       enclaves: { lab: {}, ops: { tier: 1 }, dmz: null },
       edges: [{ from: 'lab', to: 'ops', budgets: { beats: 8, cpu_ns: 5_000_000, io_bytes: 65_536, hops: 3, wall_ms: 500 } }],
       defaults: { beats: 400 },
-      pipelines: [{ id: 'nightly', stages: [{ id: 'fetch', enclave: 'lab' }, { id: 'crunch', enclave: 'ops', gateway: '/sig/add' }], ceilings: { hops: 2 } }],
+      pipelines: [
+        {
+          id: 'nightly',
+          stages: [
+            { id: 'fetch', enclave: 'lab' },
+            { id: 'crunch', enclave: 'ops', gateway: '/sig/add' },
+          ],
+          ceilings: { hops: 2 },
+        },
+      ],
       approve: ['nightly'],
     };
     const config = validateConfig(minimalConfig({ security, keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'ops' }] }), 'peer.yaml', tmp.dir);
@@ -164,7 +241,16 @@ describe('a valid config', () => {
       enclaves: { lab: {}, ops: { tier: 1 }, dmz: {} },
       edges: [{ from: 'lab', to: 'ops', budgets: { beats: 8, cpuNs: 5_000_000, ioBytes: 65_536, hops: 3, wallMs: 500 } }],
       defaults: { beats: 400 },
-      pipelines: [{ id: 'nightly', stages: [{ id: 'fetch', enclave: 'lab' }, { id: 'crunch', enclave: 'ops', gateway: '/sig/add' }], ceilings: { hops: 2 } }],
+      pipelines: [
+        {
+          id: 'nightly',
+          stages: [
+            { id: 'fetch', enclave: 'lab' },
+            { id: 'crunch', enclave: 'ops', gateway: '/sig/add' },
+          ],
+          ceilings: { hops: 2 },
+        },
+      ],
       approve: ['nightly'],
     });
     expect(config.peers[0]!.enclave).toBe('ops');
@@ -173,34 +259,94 @@ describe('a valid config', () => {
 
 describe('the security section: errors name security.<field> and the file', () => {
   const base = { enclaves: { lab: {}, ops: {} } };
-  const twoStages = { id: 'p', stages: [{ id: 'a', enclave: 'lab' }, { id: 'b', enclave: 'ops' }] };
+  const twoStages = {
+    id: 'p',
+    stages: [
+      { id: 'a', enclave: 'lab' },
+      { id: 'b', enclave: 'ops' },
+    ],
+  };
   const cases: [string, Record<string, unknown>, string][] = [
-    ['an edge to an enclave not declared', { ...base, edges: [{ from: 'lab', to: 'mars' }] }, 'security.edges[0].to: enclave "mars" is not declared under security.enclaves'],
+    [
+      'an edge to an enclave not declared',
+      { ...base, edges: [{ from: 'lab', to: 'mars' }] },
+      'security.edges[0].to: enclave "mars" is not declared under security.enclaves',
+    ],
     ['an enclave name that is not a CEP word (the package says so)', { enclaves: { lab: {}, Ops: {} } }, 'security.enclaves.Ops: must be a CEP word'],
     ['a tier out of range', { enclaves: { lab: { tier: 12 } } }, 'security.enclaves.lab.tier: must be 0..9, got 12'],
-    ['a negative edge budget, named as the file names it', { ...base, edges: [{ from: 'lab', to: 'ops', budgets: { cpu_ns: -1 } }] }, 'security.edges[0].budgets.cpu_ns: must be a whole number ≥ 0, got -1'],
+    [
+      'a negative edge budget, named as the file names it',
+      { ...base, edges: [{ from: 'lab', to: 'ops', budgets: { cpu_ns: -1 } }] },
+      'security.edges[0].budgets.cpu_ns: must be a whole number ≥ 0, got -1',
+    ],
     ['a fractional default budget', { ...base, defaults: { wall_ms: 1.5 } }, 'security.defaults.wall_ms: must be a whole number ≥ 0, got 1.5'],
     ['a budget that is text', { ...base, defaults: { beats: 'many' } }, 'security.defaults.beats: expected number, got string'],
     ['an unknown budget', { ...base, defaults: { cpu: 1 } }, 'security.defaults.cpu: unknown field'],
     ['a pipeline without stages', { ...base, pipelines: [{ id: 'p', stages: [] }] }, 'security.pipelines[0].stages: must list at least one stage'],
-    ['a stage id given twice', { ...base, pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'lab' }, { id: 'a', enclave: 'lab' }] }] }, 'security.pipelines[0].stages[1].id: "a" repeats'],
-    ['a stage in an enclave not declared', { ...base, pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'mars' }] }] }, 'security.pipelines[0].stages[0].enclave: enclave "mars" is not declared'],
-    ['approving a pipeline nobody declared', { ...base, pipelines: [twoStages], approve: ['q'] }, 'security.approve[0]: no pipeline "q" under security.pipelines'],
-    ['approving a pipeline whose hop is not a declared edge', { ...base, pipelines: [twoStages], approve: ['p'] }, 'security.approve[0]: pipeline "p" cannot be approved: hop lab -> ops (stage b) is not a declared edge'],
-    ['the old edge shape (pipelines on an edge)', { ...base, edges: [{ from: 'lab', to: 'ops', pipelines: ['p'] }] }, 'security.edges[0].pipelines: unknown field'],
+    [
+      'a stage id given twice',
+      {
+        ...base,
+        pipelines: [
+          {
+            id: 'p',
+            stages: [
+              { id: 'a', enclave: 'lab' },
+              { id: 'a', enclave: 'lab' },
+            ],
+          },
+        ],
+      },
+      'security.pipelines[0].stages[1].id: "a" repeats',
+    ],
+    [
+      'a stage in an enclave not declared',
+      { ...base, pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'mars' }] }] },
+      'security.pipelines[0].stages[0].enclave: enclave "mars" is not declared',
+    ],
+    [
+      'approving a pipeline nobody declared',
+      { ...base, pipelines: [twoStages], approve: ['q'] },
+      'security.approve[0]: no pipeline "q" under security.pipelines',
+    ],
+    [
+      'approving a pipeline whose hop is not a declared edge',
+      { ...base, pipelines: [twoStages], approve: ['p'] },
+      'security.approve[0]: pipeline "p" cannot be approved: hop lab -> ops (stage b) is not a declared edge',
+    ],
+    [
+      'the old edge shape (pipelines on an edge)',
+      { ...base, edges: [{ from: 'lab', to: 'ops', pipelines: ['p'] }] },
+      'security.edges[0].pipelines: unknown field',
+    ],
     ["this peer's enclave not declared", { enclaves: { ops: {} } }, 'enclave: "lab" is not declared under security.enclaves'],
   ];
   it.each(cases)('rejects %s', (_what, security, expected) => {
     const lines = problems(minimalConfig({ security }));
-    expect(lines.some((line) => line.startsWith(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+    expect(
+      lines.some((line) => line.startsWith(expected)),
+      `got:\n${lines.join('\n')}`,
+    ).toBe(true);
   });
 
   it("checks each peer's enclave: a CEP word, declared when enclaves are, one per peer", () => {
-    expect(problems(minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'Ops' }] }))).toEqual([expect.stringMatching(/^peers\[0\]\.enclave: "Ops" is not a CEP word/)]);
-    expect(problems(minimalConfig({ security: base, keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'dmz' }] }))).toEqual(['peers[0].enclave: "dmz" is not declared under security.enclaves']);
-    expect(problems(minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'ops' }, { ...saturnPeer, mount: 'aux' }] }))).toEqual([
-      'peers[1].enclave: "saturn" is listed before in enclave "ops"; a peer has one enclave',
+    expect(problems(minimalConfig({ keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'Ops' }] }))).toEqual([
+      expect.stringMatching(/^peers\[0\]\.enclave: "Ops" is not a CEP word/),
     ]);
+    expect(problems(minimalConfig({ security: base, keys: saturnKey, peers: [{ ...saturnPeer, enclave: 'dmz' }] }))).toEqual([
+      'peers[0].enclave: "dmz" is not declared under security.enclaves',
+    ]);
+    expect(
+      problems(
+        minimalConfig({
+          keys: saturnKey,
+          peers: [
+            { ...saturnPeer, enclave: 'ops' },
+            { ...saturnPeer, mount: 'aux' },
+          ],
+        }),
+      ),
+    ).toEqual(['peers[1].enclave: "saturn" is listed before in enclave "ops"; a peer has one enclave']);
   });
 });
 
@@ -211,19 +357,42 @@ describe('peer_policy: unlisted peers and AEAD downgrades are explicit', () => {
   });
 
   it('accepts a default enclave and per-peer aead modes', () => {
-    const config = validateConfig(minimalConfig({ keys: saturnKey, peer_policy: { default_enclave: 'guests', aead: { saturn: 'optional' } } }), 'peer.yaml', tmp.dir);
+    const config = validateConfig(
+      minimalConfig({ keys: saturnKey, peer_policy: { default_enclave: 'guests', aead: { saturn: 'optional' } } }),
+      'peer.yaml',
+      tmp.dir,
+    );
     expect(config.peer_policy).toEqual({ default_enclave: 'guests', aead: { saturn: 'optional' } });
   });
 
   const cases: [string, Record<string, unknown>, string][] = [
-    ['a default enclave that is not a word', { keys: saturnKey, peer_policy: { default_enclave: 'Guests' } }, 'peer_policy.default_enclave: "Guests" is not a CEP word'],
-    ['a default enclave the security section does not declare', { keys: saturnKey, security: { enclaves: { lab: {} } }, peer_policy: { default_enclave: 'guests' } }, 'peer_policy.default_enclave: "guests" is not declared under security.enclaves'],
-    ['an aead mode other than required or optional', { keys: saturnKey, peer_policy: { aead: { saturn: 'off' } } }, 'peer_policy.aead.saturn: expected one of "required", "optional", got "off"'],
-    ['an aead mode for a peer without a key', { keys: saturnKey, peer_policy: { aead: { mars: 'optional' } } }, 'peer_policy.aead.mars: no key for peer "mars"'],
+    [
+      'a default enclave that is not a word',
+      { keys: saturnKey, peer_policy: { default_enclave: 'Guests' } },
+      'peer_policy.default_enclave: "Guests" is not a CEP word',
+    ],
+    [
+      'a default enclave the security section does not declare',
+      { keys: saturnKey, security: { enclaves: { lab: {} } }, peer_policy: { default_enclave: 'guests' } },
+      'peer_policy.default_enclave: "guests" is not declared under security.enclaves',
+    ],
+    [
+      'an aead mode other than required or optional',
+      { keys: saturnKey, peer_policy: { aead: { saturn: 'off' } } },
+      'peer_policy.aead.saturn: expected one of "required", "optional", got "off"',
+    ],
+    [
+      'an aead mode for a peer without a key',
+      { keys: saturnKey, peer_policy: { aead: { mars: 'optional' } } },
+      'peer_policy.aead.mars: no key for peer "mars"',
+    ],
     ['an unknown peer_policy field', { keys: saturnKey, peer_policy: { unlisted: 'allow' } }, 'peer_policy.unlisted: unknown field'],
   ];
   it.each(cases)('rejects %s', (_what, doc, expected) => {
     const lines = problems(minimalConfig(doc));
-    expect(lines.some((line) => line.startsWith(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+    expect(
+      lines.some((line) => line.startsWith(expected)),
+      `got:\n${lines.join('\n')}`,
+    ).toBe(true);
   });
 });

@@ -127,7 +127,13 @@ describe('GET /ui/api/state', () => {
     expect(first.invokes.keys).toEqual(['saturn/inv-1']);
     expect(first.cursor).toBeLessThan(peer.runtime.beat);
     // Still before that beat runs: a fact and a second record, at the same beat.
-    peer.runtime.cei.emit({ topic: 'sec.pipeline.reject', severity: 'error', note: 'lab -> lab: pipeline nightly has no spec', origin: 'sec/send', peer: 'saturn' });
+    peer.runtime.cei.emit({
+      topic: 'sec.pipeline.reject',
+      severity: 'error',
+      note: 'lab -> lab: pipeline nightly has no spec',
+      origin: 'sec/send',
+      peer: 'saturn',
+    });
     peer.tree.set('/net/organs/invoke/requests/saturn/invokes/inv-2/state', text('reject'));
     const next = await state(peer, first.cursor);
     expect(next.cei.map((f: any) => f.value.err.topic)).toContain('sec.pipeline.reject');

@@ -35,15 +35,37 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 const post = (peer: Peer, arg: string) =>
-  fetch(`${peer.httpUrl}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ peer: 'saturn', handler: 'add', arg }) }).then(async (res) => ({
+  fetch(`${peer.httpUrl}/invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ peer: 'saturn', handler: 'add', arg }),
+  }).then(async (res) => ({
     status: res.status,
     body: (await res.json()) as { error?: { code: string; message: string }; status?: string },
   }));
 
 describe('graceful stop of a caller', () => {
   it('refuses new invokes with 503 SHUTTING_DOWN, answers the pending one with a typed 503 once drain_beats run out, and exits 0', async () => {
-    const saturn = await start({ peer: 'saturn', keys: { earth: { hex: KEY_HEX } }, peer_policy: { default_enclave: 'lab' }, listen: { tcp: '127.0.0.1:0' }, invoke: [{ name: 'add', module: ADD }] }, true);
-    const earth = await start({ peer: 'earth', beat_ms: 2, drain_beats: 25, keys: { saturn: { hex: KEY_HEX } }, peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }] }, false);
+    const saturn = await start(
+      {
+        peer: 'saturn',
+        keys: { earth: { hex: KEY_HEX } },
+        peer_policy: { default_enclave: 'lab' },
+        listen: { tcp: '127.0.0.1:0' },
+        invoke: [{ name: 'add', module: ADD }],
+      },
+      true,
+    );
+    const earth = await start(
+      {
+        peer: 'earth',
+        beat_ms: 2,
+        drain_beats: 25,
+        keys: { saturn: { hex: KEY_HEX } },
+        peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }],
+      },
+      false,
+    );
     const state = (path: string) => earth.tree.getValue(path)?.value;
     await until(() => state('/net/organs/invoke/requests/saturn/state') === 'active', "earth's invoke request to go active");
     const pending = post(earth, '41');
@@ -64,8 +86,26 @@ describe('graceful stop of a caller', () => {
 
 describe('graceful stop of a callee', () => {
   it('a call that reaches a draining callee is answered 200 with status reject and code INVOKE_SHUTTING_DOWN (nothing ran)', async () => {
-    const saturn = await start({ peer: 'saturn', beat_ms: 2, keys: { earth: { hex: KEY_HEX } }, peer_policy: { default_enclave: 'lab' }, listen: { tcp: '127.0.0.1:0' }, invoke: [{ name: 'add', module: ADD }] }, false);
-    const earth = await start({ peer: 'earth', beat_ms: 2, keys: { saturn: { hex: KEY_HEX } }, peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }] }, false);
+    const saturn = await start(
+      {
+        peer: 'saturn',
+        beat_ms: 2,
+        keys: { earth: { hex: KEY_HEX } },
+        peer_policy: { default_enclave: 'lab' },
+        listen: { tcp: '127.0.0.1:0' },
+        invoke: [{ name: 'add', module: ADD }],
+      },
+      false,
+    );
+    const earth = await start(
+      {
+        peer: 'earth',
+        beat_ms: 2,
+        keys: { saturn: { hex: KEY_HEX } },
+        peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }],
+      },
+      false,
+    );
     await until(() => earth.tree.getValue('/net/organs/invoke/requests/saturn/state')?.value === 'active', "earth's invoke request to go active");
     expect(await post(earth, '41')).toMatchObject({ status: 200, body: { status: 'ok', result: '42' } });
     saturn.organs.invoke.drain();

@@ -32,14 +32,21 @@ describe('the README examples', () => {
     const { approve: _s, ...saturnPolicy } = saturn.security;
     expect(saturnPolicy).toEqual(earthPolicy);
     // What each side decides for earth → saturn, as the running peers do (see wiring/security.ts).
-    for (const [config, side] of [[earth, 'send'], [saturn, 'receive']] as const) {
+    for (const [config, side] of [
+      [earth, 'send'],
+      [saturn, 'receive'],
+    ] as const) {
       const tree = createTree();
       declarePolicy(tree, config.security);
       for (const id of config.security.approve) expect(approvePipeline(tree, id).state).toBe('approved');
       const check = { fromEnclave: 'lab', toEnclave: 'ops', side, usage: { beats: 200 } };
-      expect(checkInvoke(tree, { ...check, pipeline: { pipelineId: 'nightly', stageId: 'crunch', dagRunId: 1n, hopIndex: 1 } })).toMatchObject({ allowed: true });
+      expect(checkInvoke(tree, { ...check, pipeline: { pipelineId: 'nightly', stageId: 'crunch', dagRunId: 1n, hopIndex: 1 } })).toMatchObject({
+        allowed: true,
+      });
       expect(checkInvoke(tree, check)).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
-      expect(checkInvoke(tree, { ...check, fromEnclave: 'ops', toEnclave: 'lab', pipeline: { pipelineId: 'nightly', stageId: 'fetch', dagRunId: 1n, hopIndex: 1 } })).toMatchObject({ allowed: false, topic: 'sec.edge.deny' });
+      expect(
+        checkInvoke(tree, { ...check, fromEnclave: 'ops', toEnclave: 'lab', pipeline: { pipelineId: 'nightly', stageId: 'fetch', dagRunId: 1n, hopIndex: 1 } }),
+      ).toMatchObject({ allowed: false, topic: 'sec.edge.deny' });
     }
   });
 
@@ -79,7 +86,10 @@ describe('the loopback pair (examples/loopback), which runs as is on one machine
   it('links, mirrors and invokes with only the ports changed (free ones, so tests can run beside anything)', async () => {
     const [earthTcp, saturnTcp] = await Promise.all([freePort(), freePort()]);
     const rewrite = (file: string): PeerConfig => {
-      const text = readFileSync(loopback(file), 'utf8').replaceAll('7101', String(earthTcp)).replaceAll('7102', String(saturnTcp)).replace(/port: 946\d/, 'port: 0');
+      const text = readFileSync(loopback(file), 'utf8')
+        .replaceAll('7101', String(earthTcp))
+        .replaceAll('7102', String(saturnTcp))
+        .replace(/port: 946\d/, 'port: 0');
       return validateConfig(parseYaml(text), loopback(file));
     };
     const quiet = () => createLogger({ level: 'warn', destination: logSink().destination, isTTY: false });
@@ -89,7 +99,11 @@ describe('the loopback pair (examples/loopback), which runs as is on one machine
     const earth = await startPeer({ config: rewrite('earth.yaml'), log: quiet() });
     peers.push(earth);
     const invoke = async (handler: string, arg: string) => {
-      const res = await fetch(`${earth.httpUrl}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ peer: 'saturn', handler, arg }) });
+      const res = await fetch(`${earth.httpUrl}/invoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ peer: 'saturn', handler, arg }),
+      });
       return (await res.json()) as { status: string; result?: unknown };
     };
     expect(await invoke('add', '41')).toMatchObject({ status: 'ok', result: '42' });

@@ -21,9 +21,15 @@ function configWith(invoke: unknown[]) {
 
 describe('invoke handler modules', () => {
   it('loads a default-exported handler object and a named function export', async () => {
-    tmp.write('add.mjs', `export default { description: 'adds', run(call) { return { status: 'ok', result: { type: 'u64', value: call.payload.value + 1n } }; } };`);
+    tmp.write(
+      'add.mjs',
+      `export default { description: 'adds', run(call) { return { status: 'ok', result: { type: 'u64', value: call.payload.value + 1n } }; } };`,
+    );
     tmp.write('echo.mjs', `export function echo(call) { return { status: 'ok', result: call.payload }; }`);
-    const { file, config } = configWith([{ name: 'add', module: './add.mjs' }, { name: 'echo', module: 'echo.mjs', export: 'echo' }]);
+    const { file, config } = configWith([
+      { name: 'add', module: './add.mjs' },
+      { name: 'echo', module: 'echo.mjs', export: 'echo' },
+    ]);
     const handlers = await loadHandlers(config, file);
     expect(handlers.map((h) => h.name)).toEqual(['add', 'echo']);
     const tree = createRuntime().tree;
@@ -44,7 +50,10 @@ describe('invoke handler modules', () => {
   it('names the file and field when a module cannot be loaded', async () => {
     tmp.write('broken.mjs', `export default {`);
     const { file, config } = configWith([{ name: 'ok', module: 'missing.mjs' }]);
-    await expect(loadHandlers(config, file)).rejects.toMatchObject({ code: 'HANDLER_LOAD_FAILED', message: expect.stringContaining(`${file}: invoke[0].module: cannot load`) });
+    await expect(loadHandlers(config, file)).rejects.toMatchObject({
+      code: 'HANDLER_LOAD_FAILED',
+      message: expect.stringContaining(`${file}: invoke[0].module: cannot load`),
+    });
     const second = configWith([{ name: 'bad', module: 'broken.mjs' }]);
     await expect(loadHandlers(second.config, second.file)).rejects.toMatchObject({ code: 'HANDLER_LOAD_FAILED' });
   });

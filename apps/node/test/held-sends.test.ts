@@ -33,7 +33,13 @@ function fakeChannel() {
 function gateOver(channel: ChannelV1) {
   const clock = { beat: 5, durable: 4 as number | undefined };
   const gate = createSendGate({ beatOfSend: () => clock.beat, durableBeat: () => clock.durable });
-  const provider: ProviderV1 = { specificationVersion: 'cep-provider-v1', id: 'fake', caps: ['reliable'], open: async () => channel, close: async () => undefined };
+  const provider: ProviderV1 = {
+    specificationVersion: 'cep-provider-v1',
+    id: 'fake',
+    caps: ['reliable'],
+    open: async () => channel,
+    close: async () => undefined,
+  };
   return { clock, gate, provider: gate.wrap(provider) };
 }
 

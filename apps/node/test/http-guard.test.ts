@@ -86,14 +86,21 @@ describe('the admin endpoint refuses what a web page could send', () => {
   });
 
   it('requires application/json on every write: a form-style text/plain POST never reaches a handler', async () => {
-    const peer = await peerFor({}, {
-      keys: { saturn: { hex: KEY_HEX } },
-      peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7100' }],
-      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { commit_mode: 'manual' } }],
-    });
+    const peer = await peerFor(
+      {},
+      {
+        keys: { saturn: { hex: KEY_HEX } },
+        peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7100' }],
+        mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { commit_mode: 'manual' } }],
+      },
+    );
     peer.runtime.step();
     const commits = (): number => peer.runtime.inboundLog.filter((input) => input.kind === COMMIT_INPUT).length;
-    for (const [path, type] of [['/invoke', 'text/plain'], ['/mirror/sky/commit', 'application/x-www-form-urlencoded'], ['/mirror/sky/commit', '']] as const) {
+    for (const [path, type] of [
+      ['/invoke', 'text/plain'],
+      ['/mirror/sky/commit', 'application/x-www-form-urlencoded'],
+      ['/mirror/sky/commit', ''],
+    ] as const) {
       const answer = await call(peer, 'POST', path, type === '' ? {} : { 'content-type': type }, '{"peer":"saturn","handler":"add"}');
       expect(answer).toMatchObject({ status: 415, body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE' } } });
     }
@@ -107,7 +114,11 @@ describe('the admin endpoint refuses what a web page could send', () => {
 
   it('with http.token, refuses a request without the bearer token (401 with WWW-Authenticate) and serves one with it', async () => {
     const peer = await peerFor({ token: TOKEN });
-    expect(await call(peer, 'GET', '/status')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } }, headers: { 'www-authenticate': expect.stringContaining('Bearer') } });
+    expect(await call(peer, 'GET', '/status')).toMatchObject({
+      status: 401,
+      body: { error: { code: 'UNAUTHORIZED' } },
+      headers: { 'www-authenticate': expect.stringContaining('Bearer') },
+    });
     expect(await call(peer, 'GET', '/status', { authorization: `Bearer ${TOKEN}x` })).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
     expect(await call(peer, 'GET', '/status', { authorization: `Bearer ${TOKEN}` })).toMatchObject({ status: 200, body: { peer: 'earth' } });
   });

@@ -71,7 +71,12 @@ describe('GET /net', () => {
     const { body } = await getJson(peer, '/net?path=/net/organs');
     expect(body.value.link.requests['1']).toMatchObject({ local_node: 'earth', mode: 'link', mount: 'main', peer: 'saturn', pref_prov: 'tcp' });
     expect(body.value.invoke.requests.saturn).toMatchObject({ local_node: 'earth', mode: 'invoke', mount: 'invoke', peer: 'saturn', pref_prov: 'tcp' });
-    expect(body.value.mirror.requests['1']).toMatchObject({ src_peer: 'saturn', src_chan: '/data/sky', dst_chan: '/data/saturn/sky', bundle: { beat_window: '4', max_infl: '8', commit_mode: 'stream' } });
+    expect(body.value.mirror.requests['1']).toMatchObject({
+      src_peer: 'saturn',
+      src_chan: '/data/sky',
+      dst_chan: '/data/saturn/sky',
+      bundle: { beat_window: '4', max_infl: '8', commit_mode: 'stream' },
+    });
     expect(peer.tree.get('/net/organs/link/requests')?.storeType).toEqual(name('organ/link'));
   });
 
@@ -164,7 +169,12 @@ describe('GET /metrics', () => {
     peer.tree.set('/net/telemetry/saturn/main/frame_count', u64(4));
     peer.tree.set('/net/listeners/tcp/rejected', u64(6));
     peer.runtime.cei.emit({ topic: 'tp_fatal', severity: 'error', note: 'channel fatal (AUTH_FAILED): handshake refused', origin: 'tp/mgr' });
-    peer.runtime.cei.emit({ topic: 'tp_fatal', severity: 'error', note: 'listener tcp refused 3 connections this beat, last x (AUTH_FAILED): bad key', origin: 'tp/listen' });
+    peer.runtime.cei.emit({
+      topic: 'tp_fatal',
+      severity: 'error',
+      note: 'listener tcp refused 3 connections this beat, last x (AUTH_FAILED): bad key',
+      origin: 'tp/listen',
+    });
     peer.runtime.cei.emit({ topic: 'tp_backpr', severity: 'warn', note: 'slow', origin: 'tp/mgr' });
     peer.runtime.step();
     for (const ms of [0.2, 3, 40]) peer.metrics.observeBeat(ms);
@@ -196,7 +206,8 @@ describe('GET /metrics', () => {
     expect(histogram.buckets['0.005']).toBe('2');
     expect(histogram.buckets['0.05']).toBe('3');
     // The invoke round trip (caller side, beats and seconds) and bundle apply histograms, by label.
-    for (const name of ['cep_invoke_round_trip_beats', 'cep_invoke_round_trip_seconds', 'cep_mirror_bundle_applied_cells']) expect(byName.get(name)?.type, name).toBe('HISTOGRAM');
+    for (const name of ['cep_invoke_round_trip_beats', 'cep_invoke_round_trip_seconds', 'cep_mirror_bundle_applied_cells'])
+      expect(byName.get(name)?.type, name).toBe('HISTOGRAM');
     expect(exposition).toMatch(/^cep_invoke_round_trip_beats_bucket\{le="2",node="earth",peer="saturn",status="ok"\} 1$/m);
     expect(exposition).toMatch(/^cep_invoke_round_trip_beats_bucket\{le="128",node="earth",peer="saturn",status="timeout"\} 0$/m);
     expect(exposition).toMatch(/^cep_invoke_round_trip_beats_bucket\{le="256",node="earth",peer="saturn",status="timeout"\} 1$/m);
@@ -256,7 +267,7 @@ describe('GET /status and cep-node inspect', () => {
     expect(JSON.parse(s.stdout())).toMatchObject({ peer: 'earth' });
   });
 
-  it('inspect exits 5 with the peer\'s reason for a missing path, and when nothing answers', async () => {
+  it("inspect exits 5 with the peer's reason for a missing path, and when nothing answers", async () => {
     const peer = await peerFor('earth');
     const io = fakeIo();
     expect(await runCli(['node', 'cep-node', 'inspect', '/net/absent', '--url', peer.httpUrl!], io.deps)).toBe(5);

@@ -63,21 +63,47 @@ describe('identity and public keys in the config', () => {
   });
 
   it.each([
-    ['a public key without identity', { keys: { saturn: { public_key: encodeKey(saturn.publicKey) } }, peers: [peer] }, 'keys.saturn: a public key for "saturn" needs this node\'s own key pair'],
+    [
+      'a public key without identity',
+      { keys: { saturn: { public_key: encodeKey(saturn.publicKey) } }, peers: [peer] },
+      'keys.saturn: a public key for "saturn" needs this node\'s own key pair',
+    ],
     ['a public key that is not 32 bytes of base64', { identity: { file: 'earth.key' }, keys: { saturn: { public_key: 'AAAA' } } }, 'keys.saturn.public_key:'],
-    ['three keys for one peer', { identity: { file: 'earth.key' }, keys: { saturn: { public_keys: [saturn, next, mine].map((k) => encodeKey(k.publicKey)) } } }, 'keys.saturn.public_keys: expected at most 2'],
-    ['public_key and public_keys', { identity: { file: 'earth.key' }, keys: { saturn: { public_key: encodeKey(saturn.publicKey), public_keys: [encodeKey(next.publicKey)] } } }, 'keys.saturn.public_keys: give public_key or public_keys, not both'],
-    ['one public key for two peers', { identity: { file: 'earth.key' }, keys: { saturn: { public_key: encodeKey(saturn.publicKey) }, venus: { public_key: encodeKey(saturn.publicKey) } } }, 'keys.venus: this public key is already "saturn"\'s'],
-    ['an entry with neither kind of key', { keys: { saturn: {} } }, 'keys.saturn: expected a public_key (or public_keys) and/or exactly one of hex, base64 or file'],
+    [
+      'three keys for one peer',
+      { identity: { file: 'earth.key' }, keys: { saturn: { public_keys: [saturn, next, mine].map((k) => encodeKey(k.publicKey)) } } },
+      'keys.saturn.public_keys: expected at most 2',
+    ],
+    [
+      'public_key and public_keys',
+      { identity: { file: 'earth.key' }, keys: { saturn: { public_key: encodeKey(saturn.publicKey), public_keys: [encodeKey(next.publicKey)] } } },
+      'keys.saturn.public_keys: give public_key or public_keys, not both',
+    ],
+    [
+      'one public key for two peers',
+      { identity: { file: 'earth.key' }, keys: { saturn: { public_key: encodeKey(saturn.publicKey) }, venus: { public_key: encodeKey(saturn.publicKey) } } },
+      'keys.venus: this public key is already "saturn"\'s',
+    ],
+    [
+      'an entry with neither kind of key',
+      { keys: { saturn: {} } },
+      'keys.saturn: expected a public_key (or public_keys) and/or exactly one of hex, base64 or file',
+    ],
     ['an identity file that does not exist', { identity: { file: 'missing.key' } }, 'identity.file: cannot read identity file'],
-    ['AEAD for a peer with only a public key', { identity: { file: 'earth.key' }, keys: { saturn: { public_key: encodeKey(saturn.publicKey) } }, peer_policy: { aead: { saturn: 'required' } } }, 'peer_policy.aead.saturn: peer "saturn" has only a public key'],
+    [
+      'AEAD for a peer with only a public key',
+      { identity: { file: 'earth.key' }, keys: { saturn: { public_key: encodeKey(saturn.publicKey) } }, peer_policy: { aead: { saturn: 'required' } } },
+      'peer_policy.aead.saturn: peer "saturn" has only a public key',
+    ],
   ])('refuses %s', (_, extra, message) => {
     expect(problems(minimalConfig(extra)).join('\n')).toContain(message);
   });
 
   it('refuses an identity file others may read, and one that is not a key file', () => {
     chmodSync(keyFile, 0o644);
-    expect(problems(minimalConfig({ identity: { file: keyFile } })).join('\n')).toContain('identity.file: ' + keyFile + ' is accessible by group or others (mode 644)');
+    expect(problems(minimalConfig({ identity: { file: keyFile } })).join('\n')).toContain(
+      'identity.file: ' + keyFile + ' is accessible by group or others (mode 644)',
+    );
     const junk = tmp.write('junk.key', 'not a key');
     chmodSync(junk, 0o600);
     expect(problems(minimalConfig({ identity: { file: junk } })).join('\n')).toContain('identity.file: ' + junk + ' is not JSON');

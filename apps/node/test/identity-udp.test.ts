@@ -68,7 +68,8 @@ function dialer(localPeer: string, options: Omit<UdpOptions, 'localPeer'>): Prov
   return provider;
 }
 
-const gauges = (provider: ProviderV1, localNode: string, address: string) => provider.open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode, address });
+const gauges = (provider: ProviderV1, localNode: string, address: string) =>
+  provider.open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode, address });
 
 describe('identities over udp', () => {
   it('accepts a peer listed by public key through the Noise datagram session, a pre-shared-key peer as before, and refuses an unlisted key', async () => {
@@ -86,14 +87,26 @@ describe('identities over udp', () => {
     // Earth proves its key and learns saturn's; saturn records who earth proved to be.
     const earth = await gauges(dialer('earth', { identity: { staticKey: earthId.pair, allowList: knowsSaturn } }), 'earth', address);
     expect(earth.info.remoteIdentity).toMatchObject({ publicKey: saturnId.publicKey });
-    expect(await until(() => net(saturn, '/net/peers/earth/identity'), (v) => v !== undefined, "saturn's record of earth's identity")).toMatchObject({ name: 'earth', public_key: earthId.publicKey });
+    expect(
+      await until(
+        () => net(saturn, '/net/peers/earth/identity'),
+        (v) => v !== undefined,
+        "saturn's record of earth's identity",
+      ),
+    ).toMatchObject({ name: 'earth', public_key: earthId.publicKey });
 
     // Venus, not migrated, still opens with its pre-shared key; no identity is claimed for it.
     const venus = await gauges(dialer('venus', { keys: { saturn: Buffer.from(KEY_HEX, 'hex') } }), 'venus', address);
     expect(venus.info.remoteIdentity).toBeUndefined();
 
     // Mallory knows saturn's public key but holds a key saturn does not list.
-    await expect(gauges(dialer('earth', { identity: { staticKey: malloryId.pair, allowList: knowsSaturn } }), 'earth', address)).rejects.toMatchObject({ code: 'AUTH_FAILED' });
-    await until(() => net(saturn, '/net/listeners/udp/rejected'), (n) => Number(n) > 0, "saturn's count of the refused handshake");
+    await expect(gauges(dialer('earth', { identity: { staticKey: malloryId.pair, allowList: knowsSaturn } }), 'earth', address)).rejects.toMatchObject({
+      code: 'AUTH_FAILED',
+    });
+    await until(
+      () => net(saturn, '/net/listeners/udp/rejected'),
+      (n) => Number(n) > 0,
+      "saturn's count of the refused handshake",
+    );
   });
 });

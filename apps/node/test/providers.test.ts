@@ -57,7 +57,14 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
 
 /** saturn serves `add` listening with `provider`; earth links to it; both are stepped until earth's invoke is active. */
 async function pair(provider: string, saturnListen: string, extra: Record<string, unknown>): Promise<{ earth: Peer; saturn: Peer }> {
-  const saturn = await start({ peer: 'saturn', keys: { earth: { hex: KEY_HEX } }, peer_policy: { default_enclave: 'lab' }, listen: { [provider]: saturnListen }, invoke: [{ name: 'add', module: ADD }], ...extra });
+  const saturn = await start({
+    peer: 'saturn',
+    keys: { earth: { hex: KEY_HEX } },
+    peer_policy: { default_enclave: 'lab' },
+    listen: { [provider]: saturnListen },
+    invoke: [{ name: 'add', module: ADD }],
+    ...extra,
+  });
   const earth = await start({
     peer: 'earth',
     keys: { saturn: { hex: KEY_HEX } },
@@ -70,12 +77,20 @@ async function pair(provider: string, saturnListen: string, extra: Record<string
       earth.runtime.step();
     }, 1),
   );
-  await until(() => net(earth, '/net/organs/invoke/requests/saturn/state'), (s) => s === 'active', "earth's invoke request to saturn to go active");
+  await until(
+    () => net(earth, '/net/organs/invoke/requests/saturn/state'),
+    (s) => s === 'active',
+    "earth's invoke request to saturn to go active",
+  );
   return { earth, saturn };
 }
 
 async function add(earth: Peer, arg: string): Promise<any> {
-  const res = await fetch(`${earth.httpUrl}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ peer: 'saturn', handler: 'add', arg }) });
+  const res = await fetch(`${earth.httpUrl}/invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ peer: 'saturn', handler: 'add', arg }),
+  });
   return res.json();
 }
 
@@ -87,7 +102,15 @@ describe('cep-node over NATS (provider: nats)', () => {
     expect(saturn.transport.listening['nats']).toMatch(/^cep\.[0-9a-f]{8}\.saturn$/);
     // The mount really runs on nats (the only provider with an address for saturn), whose caps are honest.
     expect(await net(earth, '/net/organs/invoke/requests/saturn/provider')).toBe('nats');
-    expect(await net(earth, '/net/transports/nats/caps')).toEqual({ reliable: true, ordered: true, multicast: true, remote_net: true, crc32c: true, deflate: true, aead: true });
+    expect(await net(earth, '/net/transports/nats/caps')).toEqual({
+      reliable: true,
+      ordered: true,
+      multicast: true,
+      remote_net: true,
+      crc32c: true,
+      deflate: true,
+      aead: true,
+    });
   });
 });
 
@@ -100,7 +123,7 @@ describe('provider plug-ins (providers: [{ module, options }])', () => {
     expect(await net(earth, '/net/transports/relay/caps')).toMatchObject({ via_relay: true, reliable: true });
   });
 
-  it('loads a factory by package name and export (provider-tcp\'s tcp, under another id)', async () => {
+  it("loads a factory by package name and export (provider-tcp's tcp, under another id)", async () => {
     const plugin = { providers: [{ id: 'tcp_b', module: '@cep/provider-tcp', export: 'tcp' }] };
     const { earth } = await pair('tcp_b', '127.0.0.1:0', plugin);
     expect(await add(earth, '2')).toMatchObject({ status: 'ok', result: '3' });
@@ -109,8 +132,18 @@ describe('provider plug-ins (providers: [{ module, options }])', () => {
 
   it.each([
     ['a module that does not exist', { module: './fixtures/no-such-plugin.mjs' }, 'PROVIDER_LOAD_FAILED', /providers\[0\] \(bad\): cannot load/],
-    ['an export that is not a function', { module: './fixtures/provider-plugin/index.mjs', export: 'notAFunction' }, 'PROVIDER_INVALID', /no function in export "notAFunction"/],
-    ['a factory for another spec version', { module: './fixtures/provider-plugin/index.mjs', export: 'fromTheFuture' }, 'PROVIDER_INVALID', /"cep-provider-v9"; cep-node takes "cep-provider-v1"/],
+    [
+      'an export that is not a function',
+      { module: './fixtures/provider-plugin/index.mjs', export: 'notAFunction' },
+      'PROVIDER_INVALID',
+      /no function in export "notAFunction"/,
+    ],
+    [
+      'a factory for another spec version',
+      { module: './fixtures/provider-plugin/index.mjs', export: 'fromTheFuture' },
+      'PROVIDER_INVALID',
+      /"cep-provider-v9"; cep-node takes "cep-provider-v1"/,
+    ],
     ['a factory that refuses its options', { module: './fixtures/provider-plugin' }, 'PROVIDER_INVALID', /refused its options: option "extraCap" is required/],
   ])('refuses %s with %s, naming the entry, and starts nothing', async (_what, entry, code, message) => {
     const error = await start({ peer: 'earth', providers: [{ id: 'bad', ...entry }] }).then(
@@ -135,7 +168,12 @@ describe('config of providers', () => {
 
   it('takes nats servers and credentials, as one URL or a list', () => {
     const config = validateConfig(
-      { ...base, nats: { servers: 'nats://10.0.0.5:4222', credentials: { nkey_seed_file: 'earth.nk' } }, listen: { nats: 'cep.earth' }, peers: [{ name: 'saturn', provider: 'nats', address: 'cep.saturn' }] },
+      {
+        ...base,
+        nats: { servers: 'nats://10.0.0.5:4222', credentials: { nkey_seed_file: 'earth.nk' } },
+        listen: { nats: 'cep.earth' },
+        peers: [{ name: 'saturn', provider: 'nats', address: 'cep.saturn' }],
+      },
       'peer.yaml',
       '/etc/cep',
     );
@@ -144,18 +182,50 @@ describe('config of providers', () => {
   });
 
   it.each([
-    ['nats used without a nats section', { peers: [{ name: 'saturn', provider: 'nats', address: 'cep.saturn' }] }, 'peer.yaml: nats: missing: provider nats needs a nats section'],
-    ['a nats address with a wildcard', { nats: { servers: ['nats://h:4222'] }, peers: [{ name: 'saturn', provider: 'nats', address: 'cep.*' }] }, 'peers[0].address: expected a NATS subject prefix'],
-    ['two kinds of nats credentials', { nats: { servers: ['nats://h:4222'], credentials: { token: 't', creds_file: 'x' } } }, 'nats.credentials: expected one of { token }, { user, pass }, { nkey_seed_file } or { creds_file }'],
-    ['a peer on an unknown provider', { peers: [{ name: 'saturn', provider: 'carrier_pigeon', address: 'x' }] }, 'peers[0].provider: "carrier_pigeon" is not a provider: use one of tcp, pipe, udp, nats'],
+    [
+      'nats used without a nats section',
+      { peers: [{ name: 'saturn', provider: 'nats', address: 'cep.saturn' }] },
+      'peer.yaml: nats: missing: provider nats needs a nats section',
+    ],
+    [
+      'a nats address with a wildcard',
+      { nats: { servers: ['nats://h:4222'] }, peers: [{ name: 'saturn', provider: 'nats', address: 'cep.*' }] },
+      'peers[0].address: expected a NATS subject prefix',
+    ],
+    [
+      'two kinds of nats credentials',
+      { nats: { servers: ['nats://h:4222'], credentials: { token: 't', creds_file: 'x' } } },
+      'nats.credentials: expected one of { token }, { user, pass }, { nkey_seed_file } or { creds_file }',
+    ],
+    [
+      'a peer on an unknown provider',
+      { peers: [{ name: 'saturn', provider: 'carrier_pigeon', address: 'x' }] },
+      'peers[0].provider: "carrier_pigeon" is not a provider: use one of tcp, pipe, udp, nats',
+    ],
     ['a listener on an unknown provider', { listen: { relay: 'x' } }, 'listen.relay: unknown field'],
     ['a plug-in reusing a built-in id', { providers: [{ id: 'tcp', module: 'x' }] }, 'providers[0].id: "tcp" is a built-in provider'],
-    ['two plug-ins with one id', { providers: [{ id: 'relay', module: 'x' }, { id: 'relay', module: 'y' }] }, 'providers[1].id: "relay" is used twice'],
+    [
+      'two plug-ins with one id',
+      {
+        providers: [
+          { id: 'relay', module: 'x' },
+          { id: 'relay', module: 'y' },
+        ],
+      },
+      'providers[1].id: "relay" is used twice',
+    ],
   ])('refuses %s', (_what, extra, message) => {
     expect(problems({ ...base, ...extra })).toContain(message);
   });
 
   it('accepts a peer and a listener on a plug-in id', () => {
-    expect(problems({ ...base, providers: [{ id: 'relay', module: 'x' }], listen: { relay: 'anything' }, peers: [{ name: 'saturn', provider: 'relay', address: 'somewhere' }] })).toBe('');
+    expect(
+      problems({
+        ...base,
+        providers: [{ id: 'relay', module: 'x' }],
+        listen: { relay: 'anything' },
+        peers: [{ name: 'saturn', provider: 'relay', address: 'somewhere' }],
+      }),
+    ).toBe('');
   });
 });

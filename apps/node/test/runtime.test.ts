@@ -23,7 +23,11 @@ const linked = {
 async function start(extra: Record<string, unknown> = {}, manualBeats = true) {
   const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { port: 0 }, ...extra }, 'peer.yaml', '/tmp');
   const sink = logSink();
-  const peer = await startPeer({ config, log: createLogger({ level: 'debug', destination: sink.destination, isTTY: false, base: { peer: 'earth' } }), manualBeats });
+  const peer = await startPeer({
+    config,
+    log: createLogger({ level: 'debug', destination: sink.destination, isTTY: false, base: { peer: 'earth' } }),
+    manualBeats,
+  });
   peers.push(peer);
   return { peer, logs: sink.lines };
 }
@@ -43,8 +47,15 @@ describe('the peer runs on @cep/heartbeat', () => {
     expect(await net(peer, '/net/organs/link/requests/1')).toMatchObject({ peer: 'saturn', mount: 'main' });
     // The refusal is a CEI fact in the runtime's mailbox, and a log line.
     const msgs = await net(peer, '/data/mailbox/diag/msgs');
-    expect(Object.values(msgs)).toContainEqual(expect.objectContaining({ err: expect.objectContaining({ sev: 'error', note: expect.stringContaining('/net/organs/link/requests/bad') }) }));
-    expect(logs.find((l) => l['msg'] === 'cei fact' && String(l['note']).includes('requests/bad'))).toMatchObject({ level: 50, peer: 'earth', severity: 'error', beat: 0 });
+    expect(Object.values(msgs)).toContainEqual(
+      expect.objectContaining({ err: expect.objectContaining({ sev: 'error', note: expect.stringContaining('/net/organs/link/requests/bad') }) }),
+    );
+    expect(logs.find((l) => l['msg'] === 'cei fact' && String(l['note']).includes('requests/bad'))).toMatchObject({
+      level: 50,
+      peer: 'earth',
+      severity: 'error',
+      beat: 0,
+    });
   });
 
   it('a CEI fact about a remote peer is mirrored under /net/peers/<peer>/ceh, read by HTTP and inspect', async () => {
@@ -55,7 +66,11 @@ describe('the peer runs on @cep/heartbeat', () => {
     expect(await net(peer, '/net/peers/saturn/ceh')).toEqual({ tp_noprov: { severity: 'usage', note: 'no provider has reliable', beat: '2' } });
     const io = fakeIo();
     expect(await runCli(['node', 'cep-node', 'inspect', '/net/peers/saturn/ceh/tp_noprov', '--url', peer.httpUrl!], io.deps)).toBe(0);
-    expect(JSON.parse(io.stdout())).toEqual({ path: '/net/peers/saturn/ceh/tp_noprov', beat: 2, value: { severity: 'usage', note: 'no provider has reliable', beat: '2' } });
+    expect(JSON.parse(io.stdout())).toEqual({
+      path: '/net/peers/saturn/ceh/tp_noprov',
+      beat: 2,
+      value: { severity: 'usage', note: 'no provider has reliable', beat: '2' },
+    });
     // `peer` in a log line is always this peer; the fact's peer is `remote`.
     expect(logs.find((l) => l['msg'] === 'cei fact')).toMatchObject({ level: 40, peer: 'earth', remote: 'saturn', topic: 'tp_noprov', origin: 'transport' });
   });
@@ -99,4 +114,3 @@ describe('the peer runs on @cep/heartbeat', () => {
     expect(peer.runtime.ops.state(op)).toBeUndefined();
   });
 });
-

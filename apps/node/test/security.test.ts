@@ -26,7 +26,15 @@ const ENCLAVES = { enclaves: { lab: {}, ops: { tier: 1 } } };
 const EDGE = {
   ...ENCLAVES,
   edges: [{ from: 'lab', to: 'ops', budgets: { hops: 3, beats: 400 } }],
-  pipelines: [{ id: 'nightly', stages: [{ id: 'fetch', enclave: 'lab' }, { id: 'crunch', enclave: 'ops' }] }],
+  pipelines: [
+    {
+      id: 'nightly',
+      stages: [
+        { id: 'fetch', enclave: 'lab' },
+        { id: 'crunch', enclave: 'ops' },
+      ],
+    },
+  ],
   approve: ['nightly'],
 };
 const NIGHTLY = { pipeline_id: 'nightly', stage_id: 'crunch', dag_run_id: '7', hop_index: 1 };
@@ -94,7 +102,9 @@ async function pair(earthSide: Side, saturnSide: Side): Promise<{ earth: Peer; s
     listen: { tcp: '127.0.0.1:0' },
     invoke: [{ name: 'add', module: ADD }],
     // Not listed: earth is admitted into saturn's own enclave, explicitly (peer_policy.default_enclave).
-    ...(saturnSide.other !== undefined ? { peers: [{ name: 'earth', provider: 'tcp', address: earthAddress, enclave: saturnSide.other }] } : { peer_policy: saturnSide.peerPolicy ?? { default_enclave: saturnSide.enclave } }),
+    ...(saturnSide.other !== undefined
+      ? { peers: [{ name: 'earth', provider: 'tcp', address: earthAddress, enclave: saturnSide.other }] }
+      : { peer_policy: saturnSide.peerPolicy ?? { default_enclave: saturnSide.enclave } }),
     ...(saturnSide.security !== undefined ? { security: saturnSide.security } : {}),
   });
   const earth = await start({
@@ -102,7 +112,9 @@ async function pair(earthSide: Side, saturnSide: Side): Promise<{ earth: Peer; s
     enclave: earthSide.enclave,
     keys: { saturn: { hex: KEY_HEX } },
     listen: { tcp: earthAddress },
-    peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'], ...(earthSide.other !== undefined ? { enclave: earthSide.other } : {}) }],
+    peers: [
+      { name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'], ...(earthSide.other !== undefined ? { enclave: earthSide.other } : {}) },
+    ],
     ...(earthSide.security !== undefined ? { security: earthSide.security } : {}),
   });
   timers.push(
@@ -111,9 +123,17 @@ async function pair(earthSide: Side, saturnSide: Side): Promise<{ earth: Peer; s
       earth.runtime.step();
     }, 1),
   );
-  await until(() => net(earth, '/net/organs/invoke/requests/saturn/state'), (s) => s === 'active', "earth's invoke request to saturn to go active");
+  await until(
+    () => net(earth, '/net/organs/invoke/requests/saturn/state'),
+    (s) => s === 'active',
+    "earth's invoke request to saturn to go active",
+  );
   if (saturnSide.other !== undefined) {
-    await until(() => net(saturn, '/net/organs/invoke/requests/earth/state'), (s) => s === 'active', "saturn's invoke request to earth to go active");
+    await until(
+      () => net(saturn, '/net/organs/invoke/requests/earth/state'),
+      (s) => s === 'active',
+      "saturn's invoke request to earth to go active",
+    );
   }
   return { earth, saturn };
 }
@@ -163,7 +183,10 @@ describe('cep-node enforces its security config on invoke', () => {
   it('cross-enclave over a declared edge but without pipeline metadata: sec.pipeline.reject on the caller', async () => {
     const { earth, saturn } = await pair({ enclave: 'lab', other: 'ops', security: EDGE }, { enclave: 'ops' });
     const { body } = await post(earth, { peer: 'saturn', handler: 'add', arg: '41' });
-    expect(body).toMatchObject({ status: 'reject', note: expect.stringMatching(/^refused before sending: lab -> ops: cross-enclave invoke carries no pipeline metadata/) });
+    expect(body).toMatchObject({
+      status: 'reject',
+      note: expect.stringMatching(/^refused before sending: lab -> ops: cross-enclave invoke carries no pipeline metadata/),
+    });
     expect((await ceh(earth, 'saturn'))['sec.pipeline.reject']).toMatchObject({ severity: 'error' });
     expect(await ceh(saturn, 'earth')).toEqual({});
   });
@@ -172,7 +195,10 @@ describe('cep-node enforces its security config on invoke', () => {
     // earth takes saturn to be in its own enclave (no peers[].enclave), so it sends; saturn knows better.
     const { earth, saturn } = await pair({ enclave: 'lab' }, { enclave: 'ops', other: 'lab', security: EDGE });
     const { body } = await post(earth, { peer: 'saturn', handler: 'add', arg: '41' });
-    expect(body).toMatchObject({ status: 'reject', note: expect.stringMatching(/^refused by saturn: lab -> ops: cross-enclave invoke carries no pipeline metadata/) });
+    expect(body).toMatchObject({
+      status: 'reject',
+      note: expect.stringMatching(/^refused by saturn: lab -> ops: cross-enclave invoke carries no pipeline metadata/),
+    });
     expect((await ceh(saturn, 'earth'))['sec.pipeline.reject']).toMatchObject({ severity: 'error' });
     expect((await ceh(earth, 'saturn'))['tp_inv_reject']).toMatchObject({ note: expect.stringContaining('no pipeline metadata') });
   });
@@ -188,18 +214,42 @@ describe('cep-node enforces its security config on invoke', () => {
   it('POST /invoke refuses malformed pipeline metadata with a 400 and a code', async () => {
     const { earth } = await pair({ enclave: 'lab' }, { enclave: 'lab' });
     expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: 'nightly' })).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
-    expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, hop_index: -1 } })).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
-    expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, stage: 'x' } })).toMatchObject({ status: 400, body: { error: { code: 'BAD_INVOKE' } } });
-    expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, pipeline_id: '' } })).toMatchObject({ status: 400, body: { error: { code: 'SEC_PIPELINE_MALFORMED' } } });
+    expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, hop_index: -1 } })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'BAD_INVOKE' } },
+    });
+    expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, stage: 'x' } })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'BAD_INVOKE' } },
+    });
+    expect(await post(earth, { peer: 'saturn', handler: 'add', pipeline: { ...NIGHTLY, pipeline_id: '' } })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'SEC_PIPELINE_MALFORMED' } },
+    });
   });
 });
 
 describe('cep-node admits only the peers its config names', () => {
   it('a keyed peer not listed under peers, with no peer_policy.default_enclave, is refused at the door', async () => {
-    const saturn = await start({ peer: 'saturn', enclave: 'lab', keys: { earth: { hex: KEY_HEX } }, listen: { tcp: '127.0.0.1:0' }, invoke: [{ name: 'add', module: ADD }] });
-    const earth = await start({ peer: 'earth', enclave: 'lab', keys: { saturn: { hex: KEY_HEX } }, peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }] });
+    const saturn = await start({
+      peer: 'saturn',
+      enclave: 'lab',
+      keys: { earth: { hex: KEY_HEX } },
+      listen: { tcp: '127.0.0.1:0' },
+      invoke: [{ name: 'add', module: ADD }],
+    });
+    const earth = await start({
+      peer: 'earth',
+      enclave: 'lab',
+      keys: { saturn: { hex: KEY_HEX } },
+      peers: [{ name: 'saturn', provider: 'tcp', address: saturn.transport.listening['tcp'] }],
+    });
     timers.push(setInterval(() => (saturn.runtime.step(), earth.runtime.step()), 1));
-    const rejected = await until(() => net(saturn, '/net/listeners/tcp'), (l) => l !== undefined && BigInt(l.rejected ?? 0) >= 1n, "saturn's listener to refuse earth");
+    const rejected = await until(
+      () => net(saturn, '/net/listeners/tcp'),
+      (l) => l !== undefined && BigInt(l.rejected ?? 0) >= 1n,
+      "saturn's listener to refuse earth",
+    );
     expect(rejected.last_reject).toContain('AUTH_FAILED');
     expect(await net(saturn, '/net/mounts/earth')).toBeUndefined();
     expect(await net(earth, '/net/organs/invoke/requests/saturn/state')).not.toBe('active');

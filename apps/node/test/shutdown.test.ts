@@ -86,7 +86,10 @@ describe('stopping a peer', () => {
     const { log } = quietLog();
     const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { port } }, 'peer.yaml', '/tmp');
     const runtime = createRuntime();
-    await expect(startPeer({ config, log, runtime })).rejects.toMatchObject({ code: 'HTTP_LISTEN_FAILED', message: expect.stringContaining(`127.0.0.1:${port} (EADDRINUSE)`) });
+    await expect(startPeer({ config, log, runtime })).rejects.toMatchObject({
+      code: 'HTTP_LISTEN_FAILED',
+      message: expect.stringContaining(`127.0.0.1:${port} (EADDRINUSE)`),
+    });
     await new Promise((r) => setTimeout(r, 30));
     expect(runtime.beat).toBe(0);
   });
@@ -94,7 +97,11 @@ describe('stopping a peer', () => {
   it('stops with exit code 1 when a beat throws', async () => {
     const { log } = quietLog();
     // The real runtime catches enzyme throws; a throw out of step() itself means the runtime is broken.
-    const runtime = overrideRuntime(createRuntime(), { step: () => { throw new Error('runtime broken'); } });
+    const runtime = overrideRuntime(createRuntime(), {
+      step: () => {
+        throw new Error('runtime broken');
+      },
+    });
     const config = validateConfig({ peer: 'earth', enclave: 'lab', beat_ms: 1, http: false }, 'peer.yaml', '/tmp');
     const peer = await startPeer({ config, log, runtime });
     expect(await peer.stopped).toMatchObject({ reason: 'beat failed', exitCode: 1 });
@@ -210,14 +217,31 @@ describe('a wiring step that fails', () => {
     // A tree that refuses the first write under /net/organs stands in for a wiring step that throws.
     const tree = new Proxy(inner.tree, {
       get(target, prop, receiver) {
-        if (prop === 'batch') return () => { throw new TypeError('disk on fire'); };
+        if (prop === 'batch')
+          return () => {
+            throw new TypeError('disk on fire');
+          };
         const value = Reflect.get(target, prop, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
     const runtime = overrideRuntime(inner, { tree });
-    const config = validateConfig({ peer: 'earth', enclave: 'lab', http: { port: 0 }, keys: { saturn: { hex: '00'.repeat(32) } }, peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:1' }] }, 'peer.yaml', '/tmp');
-    await expect(startPeer({ config, log, runtime })).rejects.toMatchObject({ code: 'START_FAILED', message: 'peer failed to start: disk on fire', cause: expect.any(TypeError) });
+    const config = validateConfig(
+      {
+        peer: 'earth',
+        enclave: 'lab',
+        http: { port: 0 },
+        keys: { saturn: { hex: '00'.repeat(32) } },
+        peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:1' }],
+      },
+      'peer.yaml',
+      '/tmp',
+    );
+    await expect(startPeer({ config, log, runtime })).rejects.toMatchObject({
+      code: 'START_FAILED',
+      message: 'peer failed to start: disk on fire',
+      cause: expect.any(TypeError),
+    });
     expect(inner.beat).toBe(0);
   });
 });

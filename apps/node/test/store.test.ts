@@ -25,7 +25,12 @@ function folder() {
 async function durablePeer(dir: string, extra: Record<string, unknown> = {}) {
   const config = validateConfig(minimalConfig({ http: false, ...extra }), join(dir, 'peer.yaml'), dir);
   const sink = logSink();
-  const peer = await startPeer({ config, log: createLogger({ level: 'debug', destination: sink.destination, isTTY: false }), manualBeats: true, dataDir: config.data_dir });
+  const peer = await startPeer({
+    config,
+    log: createLogger({ level: 'debug', destination: sink.destination, isTTY: false }),
+    manualBeats: true,
+    dataDir: config.data_dir,
+  });
   let stopped = false;
   cleanups.push(() => (stopped ? undefined : peer.stop('test over')));
   return {
@@ -43,8 +48,16 @@ describe('config: data_dir and store', () => {
     const tmp = folder();
     expect(loadConfig(tmp.write('a.yaml', stringify(minimalConfig()))).data_dir).toBe(join(tmp.dir, 'earth.data'));
     expect(loadConfig(tmp.write('b.yaml', stringify(minimalConfig({ data_dir: 'state/earth' })))).data_dir).toBe(join(tmp.dir, 'state/earth'));
-    expect(loadConfig(tmp.write('c.yaml', stringify(minimalConfig()))).store).toEqual({ durability: 'beat', snapshot_every: 1000, snapshot_slice_bytes: 65536 });
-    expect(loadConfig(tmp.write('d.yaml', stringify(minimalConfig({ store: { durability: { group_beats: 8 }, snapshot_every: 0 } })))).store).toEqual({ durability: { group_beats: 8 }, snapshot_every: 0, snapshot_slice_bytes: 65536 });
+    expect(loadConfig(tmp.write('c.yaml', stringify(minimalConfig()))).store).toEqual({
+      durability: 'beat',
+      snapshot_every: 1000,
+      snapshot_slice_bytes: 65536,
+    });
+    expect(loadConfig(tmp.write('d.yaml', stringify(minimalConfig({ store: { durability: { group_beats: 8 }, snapshot_every: 0 } })))).store).toEqual({
+      durability: { group_beats: 8 },
+      snapshot_every: 0,
+      snapshot_slice_bytes: 65536,
+    });
   });
 
   it.each([

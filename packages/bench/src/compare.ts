@@ -40,7 +40,11 @@ const whole = (name: keyof typeof flags, min = 1): number => {
   if (!Number.isFinite(n) || n < min) throw new Error(`--${name} expects a number ≥ ${min}, got ${flags[name]}`);
   return n;
 };
-const only = new Set(String(flags.only).split(',').map((s) => s.trim()));
+const only = new Set(
+  String(flags.only)
+    .split(',')
+    .map((s) => s.trim()),
+);
 const seconds = whole('seconds', 0.1);
 const repeats = Math.round(whole('repeats'));
 const cells = Math.round(whole('cells', 2));
@@ -55,7 +59,14 @@ const log = (text: string): void => void process.stderr.write(`${text}\n`);
 const started = Date.now();
 const failures: { row: string; error: string }[] = [];
 const save = (): void =>
-  writeResults(String(flags.out), rows, { date: new Date().toISOString(), node: process.version, cores: cpus().length, flags, seconds: Math.round((Date.now() - started) / 1000), failures });
+  writeResults(String(flags.out), rows, {
+    date: new Date().toISOString(),
+    node: process.version,
+    cores: cpus().length,
+    flags,
+    seconds: Math.round((Date.now() - started) / 1000),
+    failures,
+  });
 
 /** Runs one row group; a failure is reported (table notes, JSON) and the next group still runs. */
 async function group(id: string, title: string, body: () => Promise<void>): Promise<void> {
@@ -75,11 +86,20 @@ async function group(id: string, title: string, body: () => Promise<void>): Prom
 await group('a', `transport manager over provider-tcp vs node:net, 3 sizes, ${repeats} runs of ${seconds} s`, async () => {
   for (const { size, target } of TRANSPORT_SIZES) {
     const r = await measureTransport(size, seconds, repeats);
-    rows.push(ratioRow({
-      id: `a-${size >= 1024 ? `${size / 1024}KiB` : `${size}B`}`, what: `transport manager, tcp, ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`} frames`, unit: 'frames/s', direction: 'higher',
-      ours: r.ours, anchorName: 'node:net, same frame bytes, receiver splits', anchor: r.anchor, maxRatio: target, load: loadAverage(),
-      note: size === 64 ? `median of ${repeats} runs of ${seconds} s per size; both ends in this process; crc32c on, deflate and AEAD off` : undefined,
-    }));
+    rows.push(
+      ratioRow({
+        id: `a-${size >= 1024 ? `${size / 1024}KiB` : `${size}B`}`,
+        what: `transport manager, tcp, ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`} frames`,
+        unit: 'frames/s',
+        direction: 'higher',
+        ours: r.ours,
+        anchorName: 'node:net, same frame bytes, receiver splits',
+        anchor: r.anchor,
+        maxRatio: target,
+        load: loadAverage(),
+        note: size === 64 ? `median of ${repeats} runs of ${seconds} s per size; both ends in this process; crc32c on, deflate and AEAD off` : undefined,
+      }),
+    );
   }
 });
 
@@ -90,22 +110,56 @@ await group('b', `mirror of ${cells.toLocaleString('en-US')} cells between two p
   const on = await mirrorOnce(cells, true, beatMs);
   const anchor = median([anchorMs, anchorMs2]);
   const MB = 1024 * 1024;
-  rows.push(ratioRow({
-    id: 'b-mirror', what: `mirror ${cells.toLocaleString('en-US')} cells, 2 processes, AEAD off`, unit: 'ms', direction: 'lower', ours: off.ms, anchorName: 'msgpackr pack → socket → unpack', anchor, maxRatio: 5, load: loadAverage(),
-    note: `ours: request active → last cell applied (${off.beats} beats of ${beatMs} ms; ${Math.round(cells / (off.ms / 1000)).toLocaleString('en-US')} cells/s); anchor: mean of 2 runs, request → unpacked`,
-  }));
-  rows.push(ratioRow({
-    id: 'b-mirror-aead', what: `mirror ${cells.toLocaleString('en-US')} cells, 2 processes, AEAD on`, unit: 'ms', direction: 'lower', ours: on.ms, anchorName: 'msgpackr pack → socket → unpack', anchor, maxRatio: 8, load: loadAverage(),
-    note: `${on.beats} beats; ${Math.round(cells / (on.ms / 1000)).toLocaleString('en-US')} cells/s`,
-  }));
-  rows.push(ratioRow({
-    id: 'b-heap', what: 'mirror receiver heap peak (AEAD off)', unit: 'MB', direction: 'lower', ours: off.peakBytes / MB, anchorName: 'retained tree after GC', anchor: off.retainedBytes / MB, maxRatio: 2, load: loadAverage(),
-    note: 'heap used above the pre-mirror baseline, sampled after every beat (a lower bound of the true peak)',
-  }));
+  rows.push(
+    ratioRow({
+      id: 'b-mirror',
+      what: `mirror ${cells.toLocaleString('en-US')} cells, 2 processes, AEAD off`,
+      unit: 'ms',
+      direction: 'lower',
+      ours: off.ms,
+      anchorName: 'msgpackr pack → socket → unpack',
+      anchor,
+      maxRatio: 5,
+      load: loadAverage(),
+      note: `ours: request active → last cell applied (${off.beats} beats of ${beatMs} ms; ${Math.round(cells / (off.ms / 1000)).toLocaleString('en-US')} cells/s); anchor: mean of 2 runs, request → unpacked`,
+    }),
+  );
+  rows.push(
+    ratioRow({
+      id: 'b-mirror-aead',
+      what: `mirror ${cells.toLocaleString('en-US')} cells, 2 processes, AEAD on`,
+      unit: 'ms',
+      direction: 'lower',
+      ours: on.ms,
+      anchorName: 'msgpackr pack → socket → unpack',
+      anchor,
+      maxRatio: 8,
+      load: loadAverage(),
+      note: `${on.beats} beats; ${Math.round(cells / (on.ms / 1000)).toLocaleString('en-US')} cells/s`,
+    }),
+  );
+  rows.push(
+    ratioRow({
+      id: 'b-heap',
+      what: 'mirror receiver heap peak (AEAD off)',
+      unit: 'MB',
+      direction: 'lower',
+      ours: off.peakBytes / MB,
+      anchorName: 'retained tree after GC',
+      anchor: off.retainedBytes / MB,
+      maxRatio: 2,
+      load: loadAverage(),
+      note: 'heap used above the pre-mirror baseline, sampled after every beat (a lower bound of the true peak)',
+    }),
+  );
 });
 
 await group('c', `invoke vs msgpackr RPC vs grpc-js, 256 in flight for ${seconds} s then one at a time for ${seconds / 2} s, ${repeats} runs`, async () => {
-  const results: Record<keyof typeof RPC_SYSTEMS, { perSecond: number[]; p50: number[] }> = { ours: { perSecond: [], p50: [] }, msgpackr: { perSecond: [], p50: [] }, grpc: { perSecond: [], p50: [] } };
+  const results: Record<keyof typeof RPC_SYSTEMS, { perSecond: number[]; p50: number[] }> = {
+    ours: { perSecond: [], p50: [] },
+    msgpackr: { perSecond: [], p50: [] },
+    grpc: { perSecond: [], p50: [] },
+  };
   for (let i = 0; i < repeats; i++) {
     for (const [name, make] of Object.entries(RPC_SYSTEMS) as [keyof typeof RPC_SYSTEMS, (typeof RPC_SYSTEMS)[keyof typeof RPC_SYSTEMS]][]) {
       const r = await measureRpc(make, seconds, 256);
@@ -115,52 +169,152 @@ await group('c', `invoke vs msgpackr RPC vs grpc-js, 256 in flight for ${seconds
   }
   const m = (name: keyof typeof RPC_SYSTEMS, k: 'perSecond' | 'p50') => median(results[name][k]);
   const load = loadAverage();
-  rows.push(ratioRow({
-    id: 'c-invoke', what: 'invoke, one tcp mount, 256 in flight', unit: 'calls/s', direction: 'higher', ours: m('ours', 'perSecond'), anchorName: 'msgpackr RPC on a socket', anchor: m('msgpackr', 'perSecond'), maxRatio: 10, load,
-    note: `also ≥ 20,000 calls/s wanted (${m('ours', 'perSecond') >= 20_000 ? 'met' : 'not met'}); both ends in this process, beats free-running; mount default policy (crc32c, deflate, AEAD)`,
-  }));
-  rows.push(ratioRow({
-    id: 'c-invoke-grpc', what: 'invoke, one tcp mount, 256 in flight', unit: 'calls/s', direction: 'higher', ours: m('ours', 'perSecond'), anchorName: 'grpc-js unary, loopback', anchor: m('grpc', 'perSecond'), maxRatio: 1, target: 'ahead (≤ 1×)', load,
-  }));
-  rows.push(ratioRow({
-    id: 'c-rtt', what: 'invoke round trip p50, one at a time', unit: 'µs', direction: 'lower', ours: m('ours', 'p50'), anchorName: 'msgpackr RPC on a socket', anchor: m('msgpackr', 'p50'), maxRatio: 10, load,
-  }));
-  rows.push(ratioRow({
-    id: 'c-rtt-grpc', what: 'invoke round trip p50, one at a time', unit: 'µs', direction: 'lower', ours: m('ours', 'p50'), anchorName: 'grpc-js unary, loopback', anchor: m('grpc', 'p50'), load,
-  }));
+  rows.push(
+    ratioRow({
+      id: 'c-invoke',
+      what: 'invoke, one tcp mount, 256 in flight',
+      unit: 'calls/s',
+      direction: 'higher',
+      ours: m('ours', 'perSecond'),
+      anchorName: 'msgpackr RPC on a socket',
+      anchor: m('msgpackr', 'perSecond'),
+      maxRatio: 10,
+      load,
+      note: `also ≥ 20,000 calls/s wanted (${m('ours', 'perSecond') >= 20_000 ? 'met' : 'not met'}); both ends in this process, beats free-running; mount default policy (crc32c, deflate, AEAD)`,
+    }),
+  );
+  rows.push(
+    ratioRow({
+      id: 'c-invoke-grpc',
+      what: 'invoke, one tcp mount, 256 in flight',
+      unit: 'calls/s',
+      direction: 'higher',
+      ours: m('ours', 'perSecond'),
+      anchorName: 'grpc-js unary, loopback',
+      anchor: m('grpc', 'perSecond'),
+      maxRatio: 1,
+      target: 'ahead (≤ 1×)',
+      load,
+    }),
+  );
+  rows.push(
+    ratioRow({
+      id: 'c-rtt',
+      what: 'invoke round trip p50, one at a time',
+      unit: 'µs',
+      direction: 'lower',
+      ours: m('ours', 'p50'),
+      anchorName: 'msgpackr RPC on a socket',
+      anchor: m('msgpackr', 'p50'),
+      maxRatio: 10,
+      load,
+    }),
+  );
+  rows.push(
+    ratioRow({
+      id: 'c-rtt-grpc',
+      what: 'invoke round trip p50, one at a time',
+      unit: 'µs',
+      direction: 'lower',
+      ours: m('ours', 'p50'),
+      anchorName: 'grpc-js unary, loopback',
+      anchor: m('grpc', 'p50'),
+      load,
+    }),
+  );
 });
 
 await group('d', `add 41 after a ${demoCells}-cell mirror, two cep-node peers, ${rounds} rounds`, async () => {
   const r = await addAfterMirror(demoCells, rounds, beatMs);
   const load = loadAverage();
-  rows.push(ratioRow({
-    id: 'd-add-beats', what: `add 41 right after sky ${demoCells} (demo)`, unit: 'beats', direction: 'lower', ours: r.after.beats, anchorName: 'same call before the mirror', anchor: r.before.beats, target: '≤ 5 beats', met: r.after.beats <= 5, load,
-    note: `medians of ${r.samples} rounds (fresh peers each), beat ${beatMs} ms; the peers' own beats and ms${r.timedOut > 0 ? `; ${r.timedOut} of them hit the 200-beat reply deadline` : ''}`,
-  }));
-  rows.push(ratioRow({ id: 'd-add-ms', what: `add 41 right after sky ${demoCells} (demo)`, unit: 'ms', direction: 'lower', ours: r.after.ms, anchorName: 'same call before the mirror', anchor: r.before.ms, load }));
+  rows.push(
+    ratioRow({
+      id: 'd-add-beats',
+      what: `add 41 right after sky ${demoCells} (demo)`,
+      unit: 'beats',
+      direction: 'lower',
+      ours: r.after.beats,
+      anchorName: 'same call before the mirror',
+      anchor: r.before.beats,
+      target: '≤ 5 beats',
+      met: r.after.beats <= 5,
+      load,
+      note: `medians of ${r.samples} rounds (fresh peers each), beat ${beatMs} ms; the peers' own beats and ms${r.timedOut > 0 ? `; ${r.timedOut} of them hit the 200-beat reply deadline` : ''}`,
+    }),
+  );
+  rows.push(
+    ratioRow({
+      id: 'd-add-ms',
+      what: `add 41 right after sky ${demoCells} (demo)`,
+      unit: 'ms',
+      direction: 'lower',
+      ours: r.after.ms,
+      anchorName: 'same call before the mirror',
+      anchor: r.before.ms,
+      load,
+    }),
+  );
 });
 
 const runs = 5;
 await group('e', `peer ready time vs node -e 0, ${runs} runs`, async () => {
   const r = await readyTime(runs);
-  rows.push(ratioRow({
-    id: 'e-ready', what: 'peer ready (spawn → HTTP /status answers)', unit: 'ms', direction: 'lower', ours: r.ours, anchorName: 'node -e 0 (spawn → exit)', anchor: r.anchor, maxRatio: 3, load: loadAverage(),
-    note: `medians of ${runs}; peer ${flags.peer ?? 'the bin of @cep/node-app'}`,
-  }));
+  rows.push(
+    ratioRow({
+      id: 'e-ready',
+      what: 'peer ready (spawn → HTTP /status answers)',
+      unit: 'ms',
+      direction: 'lower',
+      ours: r.ours,
+      anchorName: 'node -e 0 (spawn → exit)',
+      anchor: r.anchor,
+      maxRatio: 3,
+      load: loadAverage(),
+      note: `medians of ${runs}; peer ${flags.peer ?? 'the bin of @cep/node-app'}`,
+    }),
+  );
 });
 
 await group('f', `invokes on another mount while ${cells.toLocaleString('en-US')} cells are mirrored, two cep-node peers`, async () => {
   const r = await invokeDuringMirror(cells, 20, beatMs);
   const load = loadAverage();
-  rows.push(ratioRow({
-    id: 'f-hol-beats', what: `add during a ${cells.toLocaleString('en-US')}-cell mirror, p99`, unit: 'beats', direction: 'lower', ours: r.during.beats, anchorName: 'same calls, no mirror', anchor: r.idle.beats, target: '≤ 5 beats', met: r.during.beats <= 5, load,
-    note: `${r.samples} calls one after another during the mirror (sky ${cells} → copy equal took ${Math.round(r.mirrorMs)} ms); 20 calls before it${r.timedOut > 0 ? `; ${r.timedOut} hit the 200-beat reply deadline` : ''}${r.skyTimedOut ? '; the sky call itself hit it too' : ''}`,
-  }));
-  rows.push(ratioRow({ id: 'f-hol-ms', what: `add during a ${cells.toLocaleString('en-US')}-cell mirror, p99`, unit: 'ms', direction: 'lower', ours: r.during.ms, anchorName: 'same calls, no mirror', anchor: r.idle.ms, target: '≤ 20 ms', met: r.during.ms <= 20, load }));
+  rows.push(
+    ratioRow({
+      id: 'f-hol-beats',
+      what: `add during a ${cells.toLocaleString('en-US')}-cell mirror, p99`,
+      unit: 'beats',
+      direction: 'lower',
+      ours: r.during.beats,
+      anchorName: 'same calls, no mirror',
+      anchor: r.idle.beats,
+      target: '≤ 5 beats',
+      met: r.during.beats <= 5,
+      load,
+      note: `${r.samples} calls one after another during the mirror (sky ${cells} → copy equal took ${Math.round(r.mirrorMs)} ms); 20 calls before it${r.timedOut > 0 ? `; ${r.timedOut} hit the 200-beat reply deadline` : ''}${r.skyTimedOut ? '; the sky call itself hit it too' : ''}`,
+    }),
+  );
+  rows.push(
+    ratioRow({
+      id: 'f-hol-ms',
+      what: `add during a ${cells.toLocaleString('en-US')}-cell mirror, p99`,
+      unit: 'ms',
+      direction: 'lower',
+      ours: r.during.ms,
+      anchorName: 'same calls, no mirror',
+      anchor: r.idle.ms,
+      target: '≤ 20 ms',
+      met: r.during.ms <= 20,
+      load,
+    }),
+  );
 });
 
 const table = formatTable(rows);
-process.stdout.write(`${table}\n\nload average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${cpus().length} cores, node ${process.version}, ${Math.round((Date.now() - started) / 1000)} s\n`);
+process.stdout.write(
+  `${table}\n\nload average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}, ${cpus().length} cores, node ${process.version}, ${Math.round((Date.now() - started) / 1000)} s\n`,
+);
 for (const f of failures) process.stdout.write(`row group ${f.row} FAILED: ${f.error.split('\n')[0]}\n`);
 save();
 process.stdout.write(`rows written to ${flags.out}\n`);

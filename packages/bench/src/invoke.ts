@@ -67,7 +67,12 @@ async function cepInvoke(): Promise<Rpc> {
   const addresses = new Map<string, string>();
   const make = (self: string, other: string) => {
     const runtime = createRuntime();
-    const manager = createTransportManager(runtime, { localNode: self, providers: [tcp({ localPeer: self, keys: { [other]: key } })], addressOf: (p) => addresses.get(p), peerKey: () => key });
+    const manager = createTransportManager(runtime, {
+      localNode: self,
+      providers: [tcp({ localPeer: self, keys: { [other]: key } })],
+      addressOf: (p) => addresses.get(p),
+      peerKey: () => key,
+    });
     // Room for every call the bench keeps in flight on the one request.
     return { runtime, manager, invoke: installInvoke(runtime, manager, { maxPending: 1 << 16 }) };
   };
@@ -75,7 +80,12 @@ async function cepInvoke(): Promise<Rpc> {
   const saturn = make('saturn', 'earth');
   addresses.set('saturn', (await saturn.manager.listen('tcp', '127.0.0.1:0')).address);
   saturn.invoke.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
-  for (const [field, value] of [['peer', 'saturn'], ['mount', 'main'], ['local_node', 'earth']] as const) earth.runtime.tree.set(`/net/organs/invoke/requests/bench/${field}`, text(value));
+  for (const [field, value] of [
+    ['peer', 'saturn'],
+    ['mount', 'main'],
+    ['local_node', 'earth'],
+  ] as const)
+    earth.runtime.tree.set(`/net/organs/invoke/requests/bench/${field}`, text(value));
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -152,9 +162,12 @@ async function grpcRpc(): Promise<Rpc> {
   const service = { add: method } satisfies grpc.ServiceDefinition;
   const server = new grpc.Server();
   server.addService(service, {
-    add: (call: grpc.ServerUnaryCall<{ s: string; p: number }, { r: number }>, callback: grpc.sendUnaryData<{ r: number }>) => callback(null, { r: call.request.p + 1 }),
+    add: (call: grpc.ServerUnaryCall<{ s: string; p: number }, { r: number }>, callback: grpc.sendUnaryData<{ r: number }>) =>
+      callback(null, { r: call.request.p + 1 }),
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+  );
   const Client = grpc.makeGenericClientConstructor(service, 'Calc');
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
     add(req: { s: string; p: number }, callback: (error: grpc.ServiceError | null, res?: { r: number }) => void): grpc.ClientUnaryCall;

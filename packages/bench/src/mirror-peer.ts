@@ -27,14 +27,29 @@ import { now } from './stats.ts';
 /** A command from the parent. */
 export type MirrorCommand =
   | { readonly role: 'source'; readonly cells: number; readonly aead: boolean; readonly beatMs: number; readonly key: string }
-  | { readonly role: 'receiver'; readonly cells: number; readonly aead: boolean; readonly beatMs: number; readonly key: string; readonly address: string; readonly digest: string }
+  | {
+      readonly role: 'receiver';
+      readonly cells: number;
+      readonly aead: boolean;
+      readonly beatMs: number;
+      readonly key: string;
+      readonly address: string;
+      readonly digest: string;
+    }
   | { readonly role: 'anchor-source'; readonly cells: number }
   | { readonly role: 'anchor-receiver'; readonly cells: number; readonly address: string };
 
 /** What a child reports. */
 export type MirrorReport =
   | { readonly kind: 'source-ready'; readonly address: string; readonly digest: string }
-  | { readonly kind: 'received'; readonly ms: number; readonly beats: number; readonly peakBytes: number; readonly retainedBytes: number; readonly cells: number }
+  | {
+      readonly kind: 'received';
+      readonly ms: number;
+      readonly beats: number;
+      readonly peakBytes: number;
+      readonly retainedBytes: number;
+      readonly cells: number;
+    }
   | { readonly kind: 'anchor-ready'; readonly address: string }
   | { readonly kind: 'anchor-received'; readonly ms: number; readonly cells: number };
 
@@ -182,7 +197,10 @@ async function anchorReceiver(cmd: Extract<MirrorCommand, { role: 'anchor-receiv
   socket.setNoDelay(true);
   const t0 = now();
   const got = await new Promise<Record<string, Record<string, unknown>>>((resolve) => {
-    socket.on('data', frameSplitter((frame) => resolve(unpack(frame) as Record<string, Record<string, unknown>>)));
+    socket.on(
+      'data',
+      frameSplitter((frame) => resolve(unpack(frame) as Record<string, Record<string, unknown>>)),
+    );
     socket.write('g');
   });
   const ms = now() - t0;

@@ -101,7 +101,11 @@ async function getJson(url: string, init: RequestInit = {}): Promise<Json> {
 
 /** `POST /invoke` on `url`: the outcome with the peer's own `beats` and `ms`. */
 async function invoke(url: string, handler: string, arg: number): Promise<{ beats: number; ms: number; result: string; timedOut: boolean }> {
-  const answer = await getJson(`${url}/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ peer: 'saturn', handler, arg: String(arg) }) });
+  const answer = await getJson(`${url}/invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ peer: 'saturn', handler, arg: String(arg) }),
+  });
   // A call stuck behind a large bundle may hit the peer's reply deadline (200 beats), or reach
   // the callee after the expiry that deadline gave it (refused, INVOKE_EXPIRED): that is a
   // measurement (its beats and ms are the deadline's), not a failure of the bench.
@@ -125,16 +129,32 @@ async function demoPair(beatMs: number): Promise<{ earth: string; saturn: string
   try {
     const common = { enclave: 'lab', beat_ms: beatMs, log_level: 'info', http: { host: '127.0.0.1', port: 0 } };
     const saturn = spawnPeer(dir, 'saturn', {
-      ...common, peer: 'saturn', keys: { earth: { hex: key } }, listen: { tcp: '127.0.0.1:0' },
+      ...common,
+      peer: 'saturn',
+      keys: { earth: { hex: key } },
+      listen: { tcp: '127.0.0.1:0' },
       // earth dials without being listed under saturn's peers: admitted into saturn's own enclave (as in the demo).
       peer_policy: { default_enclave: 'lab' },
-      invoke: [{ name: 'sky', module: handler('sky.mjs') }, { name: 'add', module: handler('add.mjs') }],
+      invoke: [
+        { name: 'sky', module: handler('sky.mjs') },
+        { name: 'add', module: handler('add.mjs') },
+      ],
     });
     peers.push(saturn);
     const tcpAddress = String((await saturn.waitFor((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', 'listening'))['address']);
     const earth = spawnPeer(dir, 'earth', {
-      ...common, peer: 'earth', keys: { saturn: { hex: key } }, peers: [{ name: 'saturn', provider: 'tcp', address: tcpAddress }],
-      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky', bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } }],
+      ...common,
+      peer: 'earth',
+      keys: { saturn: { hex: key } },
+      peers: [{ name: 'saturn', provider: 'tcp', address: tcpAddress }],
+      mirrors: [
+        {
+          name: 'sky',
+          source: { peer: 'saturn', path: '/data/sky' },
+          target: '/data/saturn/sky',
+          bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' },
+        },
+      ],
     });
     peers.push(earth);
     const [earthUrl, saturnUrl] = await Promise.all(
@@ -187,7 +207,12 @@ export async function addAfterMirror(cells: number, rounds: number, beatMs: numb
     }
   }
   const m = (xs: { beats: number; ms: number }[], k: 'beats' | 'ms') => median(xs.map((x) => x[k]));
-  return { before: { beats: m(before, 'beats'), ms: m(before, 'ms') }, after: { beats: m(after, 'beats'), ms: m(after, 'ms') }, samples: after.length, timedOut: after.filter((a) => a.timedOut).length };
+  return {
+    before: { beats: m(before, 'beats'), ms: m(before, 'ms') },
+    after: { beats: m(after, 'beats'), ms: m(after, 'ms') },
+    samples: after.length,
+    timedOut: after.filter((a) => a.timedOut).length,
+  };
 }
 
 /** Row f: sequential `add` calls while `sky N` is mirrored, next to the same calls before; p99 beats and ms. */
@@ -209,7 +234,11 @@ export async function invokeDuringMirror(cells: number, idleCalls: number, beatM
       if (now() > deadline) throw new Error('row f: the mirror did not complete in 240 s');
     }
     const mirrorMs = now() - t0;
-    const p99 = (xs: { beats: number; ms: number }[], k: 'beats' | 'ms') => quantile(xs.map((x) => x[k]), 0.99);
+    const p99 = (xs: { beats: number; ms: number }[], k: 'beats' | 'ms') =>
+      quantile(
+        xs.map((x) => x[k]),
+        0.99,
+      );
     return {
       during: { beats: p99(during, 'beats'), ms: p99(during, 'ms') },
       idle: { beats: p99(idle, 'beats'), ms: p99(idle, 'ms') },

@@ -38,7 +38,9 @@ export function ratioOf(direction: Direction, ours: number, anchor: number): num
 }
 
 /** Builds a row whose target is a bound on the ratio (`≤ max×`). */
-export function ratioRow(fields: Omit<ResultRow, 'ratio' | 'target' | 'met'> & { readonly maxRatio?: number; readonly target?: string; readonly met?: boolean | null }): ResultRow {
+export function ratioRow(
+  fields: Omit<ResultRow, 'ratio' | 'target' | 'met'> & { readonly maxRatio?: number; readonly target?: string; readonly met?: boolean | null },
+): ResultRow {
   const ratio = ratioOf(fields.direction, fields.ours, fields.anchor);
   const { maxRatio, ...rest } = fields;
   return {
@@ -70,7 +72,11 @@ export function formatTable(rows: readonly ResultRow[]): string {
     r.load.toFixed(2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const render = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const render = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 2 && i <= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const notes = rows.filter((r) => r.note !== undefined).map((r) => `  ${r.id}: ${r.note}`);
   return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render), ...(notes.length > 0 ? ['', 'notes', ...notes] : [])].join('\n');
 }

@@ -31,8 +31,16 @@ export async function throughManager(size: number, seconds: number): Promise<{ p
   const addresses = new Map<string, string>();
   const earthRuntime = createRuntime();
   const saturnRuntime = createRuntime();
-  const earth = createTransportManager(earthRuntime, { localNode: 'earth', providers: [tcp({ localPeer: 'earth', keys: { saturn: key } })], addressOf: (p) => addresses.get(p) });
-  const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [tcp({ localPeer: 'saturn', keys: { earth: key } })], addressOf: (p) => addresses.get(p) });
+  const earth = createTransportManager(earthRuntime, {
+    localNode: 'earth',
+    providers: [tcp({ localPeer: 'earth', keys: { saturn: key } })],
+    addressOf: (p) => addresses.get(p),
+  });
+  const saturn = createTransportManager(saturnRuntime, {
+    localNode: 'saturn',
+    providers: [tcp({ localPeer: 'saturn', keys: { earth: key } })],
+    addressOf: (p) => addresses.get(p),
+  });
   let received = 0;
   let sample: Uint8Array | undefined;
   saturn.onFrame('link', (f) => {

@@ -19,11 +19,29 @@ function time(fn: () => void): number {
 const N = 200_000;
 const words = Array.from({ length: N }, (_, i) => 'w' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!)).map((t) => t.slice(0, 11));
 let sink = 0;
-rate('word encode (wordId)', N, time(() => { for (const w of words) sink += Number(wordId(w).code! & 1n); }));
+rate(
+  'word encode (wordId)',
+  N,
+  time(() => {
+    for (const w of words) sink += Number(wordId(w).code! & 1n);
+  }),
+);
 const codes = words.map((w) => wordId(w).code!);
-rate('word decode (idFromCode)', N, time(() => { for (const c of codes) sink += idFromCode(c).text.length; }));
+rate(
+  'word decode (idFromCode)',
+  N,
+  time(() => {
+    for (const c of codes) sink += idFromCode(c).text.length;
+  }),
+);
 const mixed = Array.from({ length: N }, (_, i) => (i % 3 === 0 ? `ref/${i}` : i % 3 === 1 ? `${i + 1}` : `ACR${i % 999}`));
-rate('text → id rule (mixed kinds, cold)', N, time(() => { for (const t of mixed) sink += id(t).text.length; }));
+rate(
+  'text → id rule (mixed kinds, cold)',
+  N,
+  time(() => {
+    for (const t of mixed) sink += id(t).text.length;
+  }),
+);
 
 // A 1,000,000-cell tree: 1,000 dictionaries × 1,000 values.
 const tree = createTree();
@@ -48,8 +66,12 @@ rate('lookup by path in that tree', 1_000_000, lookupMs, 'lookups');
 const big = createTree();
 const payload = 'x'.repeat(1023);
 for (let i = 0; i < 16_384; i++) big.set(['blob', name(String(i + 1))], text(payload));
-const digestMs = time(() => { digest(big.root); });
+const digestMs = time(() => {
+  digest(big.root);
+});
 console.log(`${'digest (16 MiB of 1 KiB text values)'.padEnd(44)} ${(16 / (digestMs / 1000)).toFixed(0).padStart(12)} MB/s`);
-const digestSmallMs = time(() => { digest(tree.root); });
+const digestSmallMs = time(() => {
+  digest(tree.root);
+});
 rate('digest of the 1,000,000-cell tree', 1_000_000, digestSmallMs, 'cells');
 if (sink === -1) console.log('');

@@ -62,7 +62,8 @@ function wordProblem(trimmed: string): { code: 'NAME_EMPTY' | 'NAME_TOO_LONG' | 
 
 function acronymProblem(trimmed: string): { code: 'NAME_EMPTY' | 'NAME_TOO_LONG' | 'NAME_BAD_CHAR' | 'NAME_ALL_DIGITS'; why: string } | undefined {
   if (trimmed.length === 0) return { code: 'NAME_EMPTY', why: 'it is empty' };
-  if (trimmed.length > ACRONYM_MAX_CHARS) return { code: 'NAME_TOO_LONG', why: `it has ${trimmed.length} characters (an acronym has at most ${ACRONYM_MAX_CHARS})` };
+  if (trimmed.length > ACRONYM_MAX_CHARS)
+    return { code: 'NAME_TOO_LONG', why: `it has ${trimmed.length} characters (an acronym has at most ${ACRONYM_MAX_CHARS})` };
   let digits = 0;
   for (let i = 0; i < trimmed.length; i++) {
     const c = trimmed.charCodeAt(i);

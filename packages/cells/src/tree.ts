@@ -416,7 +416,9 @@ class CellTree implements Tree {
         next = this.attach(node, segment, 'dictionary', undefined);
       } else {
         if (next.byKey === undefined) {
-          throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, i + 1))} is a ${next.kind}; it cannot hold children`, { path: formatPath(names) });
+          throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, i + 1))} is a ${next.kind}; it cannot hold children`, {
+            path: formatPath(names),
+          });
         }
         if (next.deleted !== undefined) this.revive(next, undefined);
       }
@@ -440,7 +442,9 @@ class CellTree implements Tree {
       const next = node.byKey!.get(names[depth]!.key);
       if (next === undefined) break;
       if (next.byKey === undefined) {
-        throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, depth + 1))} is a ${next.kind}; it cannot hold children`, { path: formatPath(names) });
+        throw cellsError('CELL_KIND_MISMATCH', `${formatPath(names.slice(0, depth + 1))} is a ${next.kind}; it cannot hold children`, {
+          path: formatPath(names),
+        });
       }
       if (next.deleted !== undefined) revive = true;
       node = next;
@@ -484,7 +488,11 @@ class CellTree implements Tree {
 
   private expectKind(node: CellNode, kind: CellKind): void {
     if (node.kind !== kind) {
-      throw cellsError('CELL_KIND_MISMATCH', `${formatPath(node.path())} is a ${node.kind}, not a ${kind}`, { path: formatPath(node.path()), kind: node.kind, wanted: kind });
+      throw cellsError('CELL_KIND_MISMATCH', `${formatPath(node.path())} is a ${node.kind}, not a ${kind}`, {
+        path: formatPath(node.path()),
+        kind: node.kind,
+        wanted: kind,
+      });
     }
   }
 

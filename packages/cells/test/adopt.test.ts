@@ -26,17 +26,24 @@ describe('adopt', () => {
     expect(tree.get('/data/copy/a/x')!.history()).toEqual([]);
     expect(tree.get('/data')!.subtreeModified).toBe(9);
     expect(cell.parent).toBe(tree.get('/data'));
-    expect(tree.get('/data')!.children().map((c) => c.name.tag.text)).toEqual(['copy', 'other']);
+    expect(
+      tree
+        .get('/data')!
+        .children()
+        .map((c) => c.name.tag.text),
+    ).toEqual(['copy', 'other']);
     expect(changes.map((c) => [c.type, c.path.map((n) => n.tag.text).join('/')])).toEqual([['create', 'data/copy']]);
   });
 
   it('is undone by a failing batch and refuses an occupied path or a missing cell', () => {
     const tree = createTree({ beat: 4 });
     const before = digestHex(tree.root);
-    expect(() => tree.batch(() => {
-      tree.adopt(built(1), '/data/copy');
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      tree.batch(() => {
+        tree.adopt(built(1), '/data/copy');
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(digestHex(tree.root)).toBe(before);
     tree.set('/data/copy', text('taken'));
     for (const attempt of [() => tree.adopt(built(1), '/data/copy'), () => tree.adopt(built(1), '/data/none')]) {

@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bool, bytes, createTree, digestHex, i64, name, text, u64, type Tree, type Value } from '@cep/cells';
 
-type Op =
-  | { kind: 'set'; path: string[]; value: Value }
-  | { kind: 'list'; path: string[]; values: Value[] };
+type Op = { kind: 'set'; path: string[]; value: Value } | { kind: 'list'; path: string[]; values: Value[] };
 
 const seg = fc.constantFrom('a', 'b', 'c', 'mounts', 'peer', 'ABC', '7', 'long/ref');
 const value: fc.Arbitrary<Value> = fc.oneof(
@@ -16,7 +14,11 @@ const value: fc.Arbitrary<Value> = fc.oneof(
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), path: fc.array(seg, { minLength: 1, maxLength: 3 }), value }),
-  fc.record({ kind: fc.constant('list' as const), path: fc.array(seg, { minLength: 1, maxLength: 2 }), values: fc.array(value, { minLength: 1, maxLength: 3 }) }),
+  fc.record({
+    kind: fc.constant('list' as const),
+    path: fc.array(seg, { minLength: 1, maxLength: 2 }),
+    values: fc.array(value, { minLength: 1, maxLength: 3 }),
+  }),
 );
 
 function build(ops: Op[]): Tree {
@@ -50,47 +52,54 @@ function cellsOf(tree: Tree) {
 
 describe('digest', () => {
   it('is the same for the same edits, across trees and runs', () => {
-    fc.assert(fc.property(fc.array(op, { maxLength: 25 }), (ops) => {
-      expect(digestHex(build(ops).root)).toBe(digestHex(build(ops).root));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 25 }), (ops) => {
+        expect(digestHex(build(ops).root)).toBe(digestHex(build(ops).root));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('changes on every single-field mutation: value, name, kind, order, presence', () => {
-    fc.assert(fc.property(fc.array(op, { minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(4), (ops, pick, how) => {
-      const tree = build(ops);
-      const before = digestHex(tree.root);
-      const cells = cellsOf(tree);
-      fc.pre(cells.length > 0);
-      const { path, cell } = cells[pick % cells.length]!;
-      tree.setBeat(tree.beat + 1);
-      switch (how) {
-        case 0: // value change (or a value where there was a store)
-          if (cell.kind === 'value') {
-            const v = cell.value!;
-            tree.set(path, v.type === 'text' ? text(v.value + '!') : text('changed'));
-          } else tree.set([...path, 'extra'], text('new child'));
-          break;
-        case 1: // rename: move the cell's content to a sibling name
-          tree.remove(path);
-          tree.set([...path.slice(0, -1), 'renamed-cell'], cell.value ?? text('was a store'));
-          break;
-        case 2: // kind: replace with another kind
-          tree.remove(path);
-          if (cell.kind === 'dictionary') tree.ensureList(path);
-          else tree.ensureDictionary(path);
-          break;
-        case 3: { // order: swap two list items, or add a child when there is no list
-          const list = cell.parent!;
-          if (list.kind === 'list' && list.size >= 2 && !valuesAllEqual(list)) tree.move(list.path(), 0, list.size - 1);
-          else tree.set([...path.slice(0, -1), 'added'], u64(1));
-          break;
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(4), (ops, pick, how) => {
+        const tree = build(ops);
+        const before = digestHex(tree.root);
+        const cells = cellsOf(tree);
+        fc.pre(cells.length > 0);
+        const { path, cell } = cells[pick % cells.length]!;
+        tree.setBeat(tree.beat + 1);
+        switch (how) {
+          case 0: // value change (or a value where there was a store)
+            if (cell.kind === 'value') {
+              const v = cell.value!;
+              tree.set(path, v.type === 'text' ? text(v.value + '!') : text('changed'));
+            } else tree.set([...path, 'extra'], text('new child'));
+            break;
+          case 1: // rename: move the cell's content to a sibling name
+            tree.remove(path);
+            tree.set([...path.slice(0, -1), 'renamed-cell'], cell.value ?? text('was a store'));
+            break;
+          case 2: // kind: replace with another kind
+            tree.remove(path);
+            if (cell.kind === 'dictionary') tree.ensureList(path);
+            else tree.ensureDictionary(path);
+            break;
+          case 3: {
+            // order: swap two list items, or add a child when there is no list
+            const list = cell.parent!;
+            if (list.kind === 'list' && list.size >= 2 && !valuesAllEqual(list)) tree.move(list.path(), 0, list.size - 1);
+            else tree.set([...path.slice(0, -1), 'added'], u64(1));
+            break;
+          }
+          case 4: // presence: soft delete
+            tree.delete(path);
+            break;
         }
-        case 4: // presence: soft delete
-          tree.delete(path);
-          break;
-      }
-      expect(digestHex(tree.root)).not.toBe(before);
-    }), { numRuns: 500 });
+        expect(digestHex(tree.root)).not.toBe(before);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('ignores beats and history; a soft-deleted cell counts as absent', () => {

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  applyImages, createTree, digestHex, exportTree, formatPath, restoreTree, text, trackChanges, u64, type Cell, type CellImage, type Tree,
+  applyImages,
+  createTree,
+  digestHex,
+  exportTree,
+  formatPath,
+  restoreTree,
+  text,
+  trackChanges,
+  u64,
+  type Cell,
+  type CellImage,
+  type Tree,
 } from '@cep/cells';
 
 type Op =
@@ -27,12 +38,25 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 function apply(tree: Tree, op: Op): void {
   try {
     switch (op.op) {
-      case 'set': tree.set(op.path, op.value % 2 === 0 ? u64(op.value) : text(String(op.value))); break;
-      case 'delete': tree.delete(op.path); break;
-      case 'remove': tree.remove(op.path); break;
-      case 'append': tree.ensureList(['lists', op.list]); tree.append(['lists', op.list], u64(op.value)); break;
-      case 'move': tree.move(['lists', op.list], op.from, op.to); break;
-      case 'link': tree.link(['links', ...op.path], op.target); break;
+      case 'set':
+        tree.set(op.path, op.value % 2 === 0 ? u64(op.value) : text(String(op.value)));
+        break;
+      case 'delete':
+        tree.delete(op.path);
+        break;
+      case 'remove':
+        tree.remove(op.path);
+        break;
+      case 'append':
+        tree.ensureList(['lists', op.list]);
+        tree.append(['lists', op.list], u64(op.value));
+        break;
+      case 'move':
+        tree.move(['lists', op.list], op.from, op.to);
+        break;
+      case 'link':
+        tree.link(['links', ...op.path], op.target);
+        break;
     }
   } catch {
     // refused writes are all-or-nothing
@@ -47,61 +71,77 @@ function fullState(tree: Tree): string {
 }
 
 function describeImage(image: CellImage): string {
-  return JSON.stringify({ ...image, path: formatPath(image.path), order: image.order?.map((n) => n.key), linkTarget: image.linkTarget?.map((n) => n.key), storeType: image.storeType?.key },
-    (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
+  return JSON.stringify(
+    {
+      ...image,
+      path: formatPath(image.path),
+      order: image.order?.map((n) => n.key),
+      linkTarget: image.linkTarget?.map((n) => n.key),
+      storeType: image.storeType?.key,
+    },
+    (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v),
+  );
 }
 
 const beatsArb = fc.array(fc.array(opArb, { maxLength: 8 }), { minLength: 1, maxLength: 12 });
 
 describe('cell images', () => {
   it('a tree rebuilt from its export equals it, stamps and history included', () => {
-    fc.assert(fc.property(beatsArb, (beats) => {
-      const tree = createTree();
-      beats.forEach((ops, beat) => {
-        tree.setBeat(beat);
-        for (const op of ops) apply(tree, op);
-      });
-      const copy = createTree();
-      applyImages(copy, exportTree(tree));
-      expect(fullState(copy)).toBe(fullState(tree));
-      expect(digestHex(copy.root)).toBe(digestHex(tree.root));
-    }), { numRuns: 150 });
+    fc.assert(
+      fc.property(beatsArb, (beats) => {
+        const tree = createTree();
+        beats.forEach((ops, beat) => {
+          tree.setBeat(beat);
+          for (const op of ops) apply(tree, op);
+        });
+        const copy = createTree();
+        applyImages(copy, exportTree(tree));
+        expect(fullState(copy)).toBe(fullState(tree));
+        expect(digestHex(copy.root)).toBe(digestHex(tree.root));
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('restoreTree (parent handles, no paths) rebuilds the same tree as applyImages', () => {
-    fc.assert(fc.property(beatsArb, (beats) => {
-      const tree = createTree();
-      beats.forEach((ops, beat) => {
-        tree.setBeat(beat);
-        for (const op of ops) apply(tree, op);
-      });
-      const copy = createTree();
-      const restorer = restoreTree(copy);
-      const byPath = new Map<string, Cell>();
-      for (const image of exportTree(tree)) {
-        const cell = image.path.length === 0
-          ? restorer.root(image)
-          : restorer.child(byPath.get(formatPath(image.path.slice(0, -1)))!, image.path.at(-1)!, image);
-        byPath.set(formatPath(image.path), cell);
-      }
-      restorer.finish();
-      expect(fullState(copy)).toBe(fullState(tree));
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(beatsArb, (beats) => {
+        const tree = createTree();
+        beats.forEach((ops, beat) => {
+          tree.setBeat(beat);
+          for (const op of ops) apply(tree, op);
+        });
+        const copy = createTree();
+        const restorer = restoreTree(copy);
+        const byPath = new Map<string, Cell>();
+        for (const image of exportTree(tree)) {
+          const cell =
+            image.path.length === 0 ? restorer.root(image) : restorer.child(byPath.get(formatPath(image.path.slice(0, -1)))!, image.path.at(-1)!, image);
+          byPath.set(formatPath(image.path), cell);
+        }
+        restorer.finish();
+        expect(fullState(copy)).toBe(fullState(tree));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('the per-beat change sets replayed on a copy give the same tree after every beat', () => {
-    fc.assert(fc.property(beatsArb, (beats) => {
-      const tree = createTree();
-      const tracker = trackChanges(tree);
-      const replica = createTree();
-      beats.forEach((ops, beat) => {
-        tree.setBeat(beat);
-        for (const op of ops) apply(tree, op);
-        applyImages(replica, tracker.take());
-        expect(fullState(replica)).toBe(fullState(tree));
-      });
-      tracker.stop();
-    }), { numRuns: 150 });
+    fc.assert(
+      fc.property(beatsArb, (beats) => {
+        const tree = createTree();
+        const tracker = trackChanges(tree);
+        const replica = createTree();
+        beats.forEach((ops, beat) => {
+          tree.setBeat(beat);
+          for (const op of ops) apply(tree, op);
+          applyImages(replica, tracker.take());
+          expect(fullState(replica)).toBe(fullState(tree));
+        });
+        tracker.stop();
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('applying a change set twice changes nothing more', () => {
@@ -143,10 +183,12 @@ describe('cell images', () => {
   it('an undone batch leaves nothing to take', () => {
     const tree = createTree();
     const tracker = trackChanges(tree);
-    expect(() => tree.batch(() => {
-      tree.set('/a', text('x'));
-      throw new Error('no');
-    })).toThrow('no');
+    expect(() =>
+      tree.batch(() => {
+        tree.set('/a', text('x'));
+        throw new Error('no');
+      }),
+    ).toThrow('no');
     expect(tracker.take()).toEqual([]);
   });
 

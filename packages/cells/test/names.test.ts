@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isCepError } from '@cep/errors';
-import {
-  CEP,
-  NUMERIC_MAX,
-  acronymId,
-  compareIds,
-  id,
-  idFromCode,
-  isWordText,
-  name,
-  numericId,
-  parsePath,
-  referenceId,
-  wordId,
-  type IdKind,
-} from '@cep/cells';
+import { CEP, NUMERIC_MAX, acronymId, compareIds, id, idFromCode, isWordText, name, numericId, parsePath, referenceId, wordId, type IdKind } from '@cep/cells';
 
 const WORD_CHARS = ' abcdefghijklmnopqrstuvwxyz:_-.'.split(''); // '*' left out: globs are tested apart
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'.split('');
@@ -38,11 +24,26 @@ const canonicalAcronym = fc
 describe('naming (SPEC §3)', () => {
   it('classifies the reference kernel table of probed texts', () => {
     const expected: Record<string, IdKind> = {
-      CEP: 'acronym', ABC: 'acronym', 'A_B-C': 'acronym', OPS: 'acronym',
-      'ist:run': 'word', 'sts:cnl': 'word', 'sev:error': 'word', 'org:net:vl': 'word', 'node-local': 'word',
-      'hello world': 'word', abcdefghijk: 'word',
-      abcdefghijkl: 'reference', 'org:net_discovery:vl': 'reference', 'op/pause': 'reference', 'val/u64': 'reference',
-      'msg-1': 'reference', crc32c_ok: 'reference', Hello: 'reference', '0': 'reference', tp_inv_timeout: 'reference',
+      CEP: 'acronym',
+      ABC: 'acronym',
+      'A_B-C': 'acronym',
+      OPS: 'acronym',
+      'ist:run': 'word',
+      'sts:cnl': 'word',
+      'sev:error': 'word',
+      'org:net:vl': 'word',
+      'node-local': 'word',
+      'hello world': 'word',
+      abcdefghijk: 'word',
+      abcdefghijkl: 'reference',
+      'org:net_discovery:vl': 'reference',
+      'op/pause': 'reference',
+      'val/u64': 'reference',
+      'msg-1': 'reference',
+      crc32c_ok: 'reference',
+      Hello: 'reference',
+      '0': 'reference',
+      tp_inv_timeout: 'reference',
       '123': 'numeric',
     };
     for (const [text, kind] of Object.entries(expected)) expect([text, id(text).kind]).toEqual([text, kind]);
@@ -51,9 +52,16 @@ describe('naming (SPEC §3)', () => {
   it('produces the reference 58-bit codes seen in the reference fixtures', () => {
     expect(CEP.code).toBe(0x0123970000000000n);
     const tags: Record<string, bigint> = {
-      data: 0x0010340800000000n, probe: 0x00424f1140000000n, greet: 0x001e452d00000000n, text: 0x0050b8a000000000n,
-      dictionary: 0x001123a25ee0cb20n, blob: 0x00098f1000000000n, flat_multi: 0x001981a71b565120n,
-      outer: 0x003eb42c80000000n, inner: 0x0025ce2c80000000n, count: 0x000df57500000000n,
+      data: 0x0010340800000000n,
+      probe: 0x00424f1140000000n,
+      greet: 0x001e452d00000000n,
+      text: 0x0050b8a000000000n,
+      dictionary: 0x001123a25ee0cb20n,
+      blob: 0x00098f1000000000n,
+      flat_multi: 0x001981a71b565120n,
+      outer: 0x003eb42c80000000n,
+      inner: 0x0025ce2c80000000n,
+      count: 0x000df57500000000n,
     };
     for (const [text, code] of Object.entries(tags)) expect([text, id(text).code]).toEqual([text, code]);
     expect(id('/').kind).toBe('acronym');
@@ -62,41 +70,53 @@ describe('naming (SPEC §3)', () => {
   });
 
   it('round-trips every canonical word through its code', () => {
-    fc.assert(fc.property(canonicalWord, (text) => {
-      const value = id(text);
-      expect(value.kind).toBe('word');
-      expect(value.text).toBe(text);
-      expect(idFromCode(value.code!).text).toBe(text);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(canonicalWord, (text) => {
+        const value = id(text);
+        expect(value.kind).toBe('word');
+        expect(value.text).toBe(text);
+        expect(idFromCode(value.code!).text).toBe(text);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('round-trips every canonical acronym through its code', () => {
-    fc.assert(fc.property(canonicalAcronym, (text) => {
-      const value = id(text);
-      expect(value.kind).toBe('acronym');
-      expect(idFromCode(value.code!).text).toBe(text);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(canonicalAcronym, (text) => {
+        const value = id(text);
+        expect(value.kind).toBe('acronym');
+        expect(idFromCode(value.code!).text).toBe(text);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('round-trips every numeric 1..2^56-2', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 1n, max: NUMERIC_MAX }), (n) => {
-      const value = id(n.toString());
-      expect(value.kind).toBe('numeric');
-      expect(idFromCode(value.code!)).toEqual(value);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: NUMERIC_MAX }), (n) => {
+        const value = id(n.toString());
+        expect(value.kind).toBe('numeric');
+        expect(idFromCode(value.code!)).toEqual(value);
+      }),
+      { numRuns: 2000 },
+    );
     expect(id((NUMERIC_MAX + 1n).toString()).kind).toBe('reference');
   });
 
   it('keeps any other text of 1..256 bytes as a reference, verbatim', () => {
-    fc.assert(fc.property(fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }), (text) => {
-      fc.pre(new TextEncoder().encode(text).length <= 256);
-      const value = id(text);
-      expect(id(value.text)).toEqual(value); // the rule is idempotent on its own output
-      if (value.kind === 'reference') {
-        expect(value.text).toBe(text);
-        expect(value.code).toBeUndefined();
-      }
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }), (text) => {
+        fc.pre(new TextEncoder().encode(text).length <= 256);
+        const value = id(text);
+        expect(id(value.text)).toEqual(value); // the rule is idempotent on its own output
+        if (value.kind === 'reference') {
+          expect(value.text).toBe(text);
+          expect(value.code).toBeUndefined();
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses invalid texts with a code that says why', () => {
@@ -115,7 +135,7 @@ describe('naming (SPEC §3)', () => {
       [() => numericId(0), 'NAME_NOT_NUMERIC'],
       [() => numericId(NUMERIC_MAX + 1n), 'NAME_NOT_NUMERIC'],
       [() => referenceId(''), 'NAME_EMPTY'],
-      [() => idFromCode(2n << 56n | 5n), 'NAME_REFERENCE_CODE'],
+      [() => idFromCode((2n << 56n) | 5n), 'NAME_REFERENCE_CODE'],
       [() => idFromCode(1n << 58n), 'NAME_BAD_CODE'],
       [() => parsePath('/a//b'), 'PATH_INVALID'],
     ];
@@ -131,21 +151,26 @@ describe('naming (SPEC §3)', () => {
   });
 
   it('refuses random invalid word texts and accepts random valid ones (both directions)', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 14 }), (text) => {
-      const trimmed = text.replace(/^ +| +$/g, '');
-      const valid = trimmed.length >= 1 && text.length <= 11 && /^[a-z :_\-.*]+$/.test(trimmed) && /[a-z]/.test(trimmed);
-      expect(isWordText(text)).toBe(valid);
-      if (valid) expect(wordId(text).text).toBe(trimmed);
-      else if (text.length <= 11) expect(() => wordId(text)).toThrow();
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 14 }), (text) => {
+        const trimmed = text.replace(/^ +| +$/g, '');
+        const valid = trimmed.length >= 1 && text.length <= 11 && /^[a-z :_\-.*]+$/.test(trimmed) && /[a-z]/.test(trimmed);
+        expect(isWordText(text)).toBe(valid);
+        if (valid) expect(wordId(text).text).toBe(trimmed);
+        else if (text.length <= 11) expect(() => wordId(text)).toThrow();
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('orders words < acronyms < references < numerics, words by the 5-bit alphabet', () => {
     const ordered = ['a', 'ab', 'a:', 'a_', 'a-', 'a.', 'b', 'A', 'Z', 'val/u64', '1', '2', '10'].map(id);
     for (let i = 1; i < ordered.length; i++) expect(compareIds(ordered[i - 1]!, ordered[i]!)).toBeLessThan(0);
-    fc.assert(fc.property(canonicalWord, canonicalWord, (a, b) => {
-      expect(Math.sign(compareIds(id(a), id(b)))).toBe(-Math.sign(compareIds(id(b), id(a))));
-    }));
+    fc.assert(
+      fc.property(canonicalWord, canonicalWord, (a, b) => {
+        expect(Math.sign(compareIds(id(a), id(b)))).toBe(-Math.sign(compareIds(id(b), id(a))));
+      }),
+    );
   });
 
   it('names default to the CEP domain and have unique keys', () => {

@@ -15,7 +15,10 @@ describe('cell tree', () => {
   it('keeps dictionary children sorted by name whatever the insertion order', () => {
     const tree = createTree();
     for (const n of ['zeta', 'alpha', 'ABC', '42', 'long/name/ref', 'a_b', 'a', 'ab', 'b']) tree.set(['d', n], text(n));
-    const order = tree.get('/d')!.children().map((c) => c.name.tag.text);
+    const order = tree
+      .get('/d')!
+      .children()
+      .map((c) => c.name.tag.text);
     // words by the 5-bit alphabet, then acronyms, references, numerics (the reference's order)
     expect(order).toEqual(['a', 'ab', 'alpha', 'a_b', 'b', 'zeta', 'ABC', 'long/name/ref', '42']);
   });
@@ -27,8 +30,18 @@ describe('cell tree', () => {
     tree.append('/l', text('y'));
     tree.insert('/l', 0, text('w'));
     tree.move('/l', 2, 0);
-    expect(tree.get('/l')!.children().map((c) => (c.value as { value: string }).value)).toEqual(['y', 'w', 'x']);
-    expect(tree.get('/l')!.children().map((c) => c.name.tag.text)).toEqual(['2', '3', '1']);
+    expect(
+      tree
+        .get('/l')!
+        .children()
+        .map((c) => (c.value as { value: string }).value),
+    ).toEqual(['y', 'w', 'x']);
+    expect(
+      tree
+        .get('/l')!
+        .children()
+        .map((c) => c.name.tag.text),
+    ).toEqual(['2', '3', '1']);
   });
 
   it('stamps writes with the beat, keeps history, and soft-deletes', () => {

@@ -9,10 +9,7 @@ const BRAND: unique symbol = Symbol.for('@cep/errors.CepError');
 /** The check behind {@link isCepError} and `instanceof CepError`: the brand, and a string code. */
 function hasBrand(value: unknown): value is CepError {
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { [BRAND]?: unknown })[BRAND] === true &&
-    typeof (value as { code?: unknown }).code === 'string'
+    typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true && typeof (value as { code?: unknown }).code === 'string'
   );
 }
 

@@ -23,7 +23,10 @@ function hundredEnzymes(rt: Runtime): string[][] {
     const signal = i % 5 === 0 ? ['sig'] : signals[i % 20]!;
     const after = i >= 20 && i % 7 === 0 ? [`e${letters(i - 20)}`] : [];
     rt.registerEnzyme({
-      name: `e${letters(i)}`, signal, match: i % 5 === 0 ? 'prefix' : 'exact', after,
+      name: `e${letters(i)}`,
+      signal,
+      match: i % 5 === 0 ? 'prefix' : 'exact',
+      after,
       run: (ctx) => void ctx.runtime.tree.set(['data', 'bench', `e${letters(i)}`], u64(ctx.beat)),
     });
   }
@@ -87,7 +90,15 @@ for (const perBeat of [0, 4, 16]) {
   const rt = createRuntime();
   const n = 2_000;
   let slices = 0;
-  for (let i = 0; i < n; i++) rt.episodes.start({ maxBeats: 10, slice: (ctx) => { slices++; ctx.charge('io', 10n); ctx.yield(); } });
+  for (let i = 0; i < n; i++)
+    rt.episodes.start({
+      maxBeats: 10,
+      slice: (ctx) => {
+        slices++;
+        ctx.charge('io', 10n);
+        ctx.yield();
+      },
+    });
   const ms = time(() => rt.run(11));
   rate(`episode slices (${n} episodes × 10 beats)`, slices, ms, 'slices');
 }

@@ -69,7 +69,12 @@ export function createEpisodes(deps: EpisodesDeps): EpisodesInternal {
   const overBudget = (ep: Episode, kind: 'cpu' | 'io', used: bigint): boolean => {
     const limit = kind === 'cpu' ? ep.options.budget?.cpuNs : ep.options.budget?.ioBytes;
     if (limit === undefined || used <= limit) return false;
-    deps.emit({ topic: `ep:budget/${kind}`, severity: 'usage', note: `episode ${ep.id} used ${used} ${kind === 'cpu' ? 'ns of CPU' : 'IO bytes'} in one slice (budget ${limit})`, origin: 'ep' });
+    deps.emit({
+      topic: `ep:budget/${kind}`,
+      severity: 'usage',
+      note: `episode ${ep.id} used ${used} ${kind === 'cpu' ? 'ns of CPU' : 'IO bytes'} in one slice (budget ${limit})`,
+      origin: 'ep',
+    });
     return true;
   };
 
@@ -165,7 +170,11 @@ export function createEpisodes(deps: EpisodesDeps): EpisodesInternal {
     ep.sliceCpu = 0n;
     tree.set(segs(episodePath(ep.id), 'slices'), u64(ep.slices));
     ops.setState(ep.id, 'run');
-    let decision: { kind: 'yield'; note?: string } | { kind: 'await'; op: string; want: OpState; ttl: number } | { kind: 'close'; status: OpStatus; summary?: string } | undefined;
+    let decision:
+      | { kind: 'yield'; note?: string }
+      | { kind: 'await'; op: string; want: OpState; ttl: number }
+      | { kind: 'close'; status: OpStatus; summary?: string }
+      | undefined;
     const inside = (what: string): void => {
       if (!ep.inSlice) throw hbError('EPISODE_OUTSIDE_SLICE', `${what}() is only allowed inside episode ${ep.id}'s own slice`, { episode: ep.id });
     };

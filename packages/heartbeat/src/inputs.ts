@@ -56,7 +56,11 @@ export class Inputs {
     }
     const key = `${kind}\u0000${input.stream}\u0000${input.seq}`;
     if (this.pendingKeys.has(key)) {
-      throw hbError('INPUT_DUPLICATE', `input ${kind}/${input.stream}#${input.seq} is pending already; sequence numbers are unique per stream`, { kind, stream: input.stream, seq: input.seq });
+      throw hbError('INPUT_DUPLICATE', `input ${kind}/${input.stream}#${input.seq} is pending already; sequence numbers are unique per stream`, {
+        kind,
+        stream: input.stream,
+        seq: input.seq,
+      });
     }
     this.pendingKeys.add(key);
     this.pending.push({ kind, input: { stream: input.stream, seq: input.seq, data: new Uint8Array(input.data) } });

@@ -37,7 +37,15 @@ export function createOps(deps: OpsDeps): OpsInternal {
   /** Ops that have watchers (rebuilt from the tree so a runtime on an old tree picks them up). */
   const watched = new Set<string>();
   for (const op of tree.get(OPS_ROOT)?.children() ?? []) {
-    if (!op.isDeleted && (op.child('watchers')?.children().some((w) => !w.isDeleted) ?? false)) watched.add(op.name.tag.text);
+    if (
+      !op.isDeleted &&
+      (op
+        .child('watchers')
+        ?.children()
+        .some((w) => !w.isDeleted) ??
+        false)
+    )
+      watched.add(op.name.tag.text);
   }
 
   const opPath = (id: string): Name[] => segs(OPS_ROOT, id);
@@ -70,8 +78,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
     tree.clear(at);
     for (const segment of signal) tree.append(at, text(segment.tag.text));
   };
-  const readSignal = (at: Name[]): Name[] =>
-    (tree.get(at)?.children() ?? []).map((c) => name(c.value?.type === 'text' ? c.value.value : '?'));
+  const readSignal = (at: Name[]): Name[] => (tree.get(at)?.children() ?? []).map((c) => name(c.value?.type === 'text' ? c.value.value : '?'));
 
   const ops: OpsInternal = {
     start(options: OpStartOptions): string {
@@ -105,8 +112,11 @@ export function createOps(deps: OpsDeps): OpsInternal {
         if (detail.code !== undefined) tree.set(segs(path, 'code'), i64(detail.code));
         if (detail.note !== undefined) tree.set(segs(path, 'note'), text(detail.note));
         const last = tree.get(segs(path, 'history'))?.children().at(-1);
-        const duplicate = previous === state && last !== undefined &&
-          readText(tree, segs(last.path(), 'state')) === state && readInt(tree, segs(last.path(), 'beat')) === BigInt(deps.beat());
+        const duplicate =
+          previous === state &&
+          last !== undefined &&
+          readText(tree, segs(last.path(), 'state')) === state &&
+          readInt(tree, segs(last.path(), 'beat')) === BigInt(deps.beat());
         if (duplicate) return;
         tree.set(segs(path, 'state'), text(state));
         appendHistory(path, state, detail.code, detail.note);

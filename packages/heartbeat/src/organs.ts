@@ -110,7 +110,10 @@ export class Organs {
     const organs = [...new Set(work.values())].sort((a, b) => (a.def.kind < b.def.kind ? -1 : a.def.kind > b.def.kind ? 1 : 0));
     let runs = 0;
     for (const organ of organs) {
-      const requests = [...work].filter(([, o]) => o === organ).map(([cell]) => cell).sort((a, b) => compareNames(a.name, b.name));
+      const requests = [...work]
+        .filter(([, o]) => o === organ)
+        .map(([cell]) => cell)
+        .sort((a, b) => compareNames(a.name, b.name));
       for (const request of requests) runs += this.handle(organ, request, beat);
     }
     return runs;
@@ -154,7 +157,16 @@ export class Organs {
     return 1;
   }
 
-  private run<T>(organ: Organ, request: Cell, root: Cell, reason: OrganReason, fn: (ctx: OrganContext) => T, beat: number, label: string, onThrow?: (note: string) => void): T | undefined {
+  private run<T>(
+    organ: Organ,
+    request: Cell,
+    root: Cell,
+    reason: OrganReason,
+    fn: (ctx: OrganContext) => T,
+    beat: number,
+    label: string,
+    onThrow?: (note: string) => void,
+  ): T | undefined {
     const ctx: OrganContext = { runtime: this.deps.runtime(), beat, kind: organ.def.kind, root, request, requestPath: request.path(), reason };
     this.quiet = request;
     try {
@@ -196,7 +208,13 @@ export class Organs {
 }
 
 function formatRequest(request: Cell): string {
-  return '/' + request.path().map((n) => n.tag.text).join('/');
+  return (
+    '/' +
+    request
+      .path()
+      .map((n) => n.tag.text)
+      .join('/')
+  );
 }
 
 /** The store type organ roots of `kind` carry: `organ/<kind>` (use with `tree.ensureDictionary(path, organStore(kind))`). */

@@ -53,7 +53,10 @@ export class Registry {
     const all = [...this.active.values()].map((e) => e.def).concat(pending, [def]);
     const cycle = findCycle(all);
     if (cycle !== undefined) {
-      throw hbError('ENZYME_CYCLE', `registering ${def.name} would make a before/after cycle: ${cycle.join(' → ')}; remove one of those constraints`, { enzyme: def.name, cycle });
+      throw hbError('ENZYME_CYCLE', `registering ${def.name} would make a before/after cycle: ${cycle.join(' → ')}; remove one of those constraints`, {
+        enzyme: def.name,
+        cycle,
+      });
     }
     return { def, name: def.name, query, prefix: def.match === 'prefix', order: 0 };
   }

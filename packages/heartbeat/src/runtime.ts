@@ -21,8 +21,25 @@ import { Organs } from './organs.ts';
 import { Registry, type Entry } from './registry.ts';
 import type {
   InboundLogStats,
-  AgendaEntry, BeatReport, Cei, EnqueueOptions, ImpulseEntry, EnzymeContext, EnzymeDefinition, EnzymeResult, Episodes,
-  Input, InputContext, LoggedInput, OrganDefinition, Phase, PipelineMeta, Qos, Runtime, RuntimeOptions, SignalTicket,
+  AgendaEntry,
+  BeatReport,
+  Cei,
+  EnqueueOptions,
+  ImpulseEntry,
+  EnzymeContext,
+  EnzymeDefinition,
+  EnzymeResult,
+  Episodes,
+  Input,
+  InputContext,
+  LoggedInput,
+  OrganDefinition,
+  Phase,
+  PipelineMeta,
+  Qos,
+  Runtime,
+  RuntimeOptions,
+  SignalTicket,
 } from './types.ts';
 
 interface Queued {
@@ -65,7 +82,8 @@ class HeartbeatRuntime implements Runtime {
     this.tree = options.tree ?? createTree(options.historyDepth === undefined ? {} : { historyDepth: options.historyDepth });
     this.beat = options.startBeat ?? this.tree.beat;
     const logBytes = options.inboundLogBytes ?? DEFAULT_INBOUND_LOG_BYTES;
-    if (!Number.isSafeInteger(logBytes) || logBytes < 0) throw hbError('INPUT_INVALID', `inboundLogBytes must be a whole number ≥ 0, got ${String(options.inboundLogBytes)}`);
+    if (!Number.isSafeInteger(logBytes) || logBytes < 0)
+      throw hbError('INPUT_INVALID', `inboundLogBytes must be a whole number ≥ 0, got ${String(options.inboundLogBytes)}`);
     this.inputs = new Inputs(logBytes);
     this.tree.setBeat(this.beat);
     const retain = options.ceiRetain ?? 1024;
@@ -105,14 +123,22 @@ class HeartbeatRuntime implements Runtime {
       this.episodes.chargeMeasured(input.stream, new DataView(input.data.buffer, input.data.byteOffset, 8).getBigUint64(0, true));
     });
     const targetId = (ctx: EnzymeContext): string | undefined => ctx.target?.at(-1)?.tag.text;
-    this.registerEnzyme({ name: 'ep:cont', signal: ['ep/cont'], run: (ctx) => {
-      const id = targetId(ctx);
-      if (id !== undefined) this.episodes.resume(id, ctx.beat);
-    } });
-    this.registerEnzyme({ name: 'ep:tmo', signal: ['op/tmo'], run: (ctx) => {
-      const id = targetId(ctx);
-      if (id !== undefined) this.episodes.timedOut(id);
-    } });
+    this.registerEnzyme({
+      name: 'ep:cont',
+      signal: ['ep/cont'],
+      run: (ctx) => {
+        const id = targetId(ctx);
+        if (id !== undefined) this.episodes.resume(id, ctx.beat);
+      },
+    });
+    this.registerEnzyme({
+      name: 'ep:tmo',
+      signal: ['op/tmo'],
+      run: (ctx) => {
+        const id = targetId(ctx);
+        if (id !== undefined) this.episodes.timedOut(id);
+      },
+    });
   }
 
   get inboundLog(): readonly LoggedInput[] {
@@ -142,9 +168,22 @@ class HeartbeatRuntime implements Runtime {
     const earliest = this.phase === 'idle' || this.phase === 'capture' ? this.beat : this.beat + 1;
     const beat = options.atBeat ?? earliest;
     if (!Number.isSafeInteger(beat) || beat < earliest) {
-      throw hbError('SIGNAL_TOO_EARLY', `signal ${formatPath(path)} cannot run at beat ${beat}: the earliest is ${earliest} (work of beat ${this.beat} is seen at ${this.beat + 1})`, { atBeat: beat, earliest });
+      throw hbError(
+        'SIGNAL_TOO_EARLY',
+        `signal ${formatPath(path)} cannot run at beat ${beat}: the earliest is ${earliest} (work of beat ${this.beat} is seen at ${this.beat + 1})`,
+        { atBeat: beat, earliest },
+      );
     }
-    const queued: Queued = { beat, signal: path, target, pipeline: options.pipeline, qos: options.qos ?? { retainOnPause: true }, data: options.data, attempt: 1, state: 'queued' };
+    const queued: Queued = {
+      beat,
+      signal: path,
+      target,
+      pipeline: options.pipeline,
+      qos: options.qos ?? { retainOnPause: true },
+      data: options.data,
+      attempt: 1,
+      state: 'queued',
+    };
     this.push(queued);
     return {
       beat,
@@ -216,7 +255,8 @@ class HeartbeatRuntime implements Runtime {
   }
 
   step(): BeatReport {
-    if (this.phase !== 'idle') throw hbError('RUNTIME_REENTRANT', `step() called during the ${this.phase} of beat ${this.beat}; a beat cannot start inside another`);
+    if (this.phase !== 'idle')
+      throw hbError('RUNTIME_REENTRANT', `step() called during the ${this.phase} of beat ${this.beat}; a beat cannot start inside another`);
     const beat = this.beat;
     this.tree.setBeat(beat);
     const agenda: AgendaEntry[] = [];
@@ -247,7 +287,11 @@ class HeartbeatRuntime implements Runtime {
         if (queued.state !== 'queued') continue;
         queued.state = 'done';
         signals++;
-        impulses.push({ signal: formatPath(queued.signal), target: queued.target === undefined ? undefined : formatPath(queued.target), attempt: queued.attempt });
+        impulses.push({
+          signal: formatPath(queued.signal),
+          target: queued.target === undefined ? undefined : formatPath(queued.target),
+          attempt: queued.attempt,
+        });
         this.dispatch(queued, beat, agenda);
       }
       slices = this.episodes.runSlices(beat);
@@ -286,8 +330,16 @@ class HeartbeatRuntime implements Runtime {
     let retried = false;
     for (const entry of entries) {
       const ctx: EnzymeContext = {
-        runtime: this, beat, enzyme: entry.name, signal: queued.signal, target: queued.target, targetCell,
-        pipeline: queued.pipeline, qos: queued.qos, data: queued.data, attempt: queued.attempt,
+        runtime: this,
+        beat,
+        enzyme: entry.name,
+        signal: queued.signal,
+        target: queued.target,
+        targetCell,
+        pipeline: queued.pipeline,
+        qos: queued.qos,
+        data: queued.data,
+        attempt: queued.attempt,
       };
       let result: EnzymeResult | 'threw';
       const outer = this.enqueuedByRun;
@@ -299,7 +351,13 @@ class HeartbeatRuntime implements Runtime {
       } catch (error) {
         for (const q of mine) q.state = 'cancelled';
         result = 'threw';
-        this.cei.emit({ topic: 'hb/enzyme', severity: 'error', note: `enzyme ${entry.name} threw on ${signalText}: ${(error as Error)?.message ?? String(error)}; its writes were undone`, origin: entry.name, ...(queued.pipeline === undefined ? {} : { pipeline: queued.pipeline }) });
+        this.cei.emit({
+          topic: 'hb/enzyme',
+          severity: 'error',
+          note: `enzyme ${entry.name} threw on ${signalText}: ${(error as Error)?.message ?? String(error)}; its writes were undone`,
+          origin: entry.name,
+          ...(queued.pipeline === undefined ? {} : { pipeline: queued.pipeline }),
+        });
       } finally {
         this.enqueuedByRun = outer;
       }
@@ -308,7 +366,13 @@ class HeartbeatRuntime implements Runtime {
         retried = true;
         this.push({ ...queued, beat: beat + 1, attempt: queued.attempt + 1, state: 'queued' });
       } else if (result === 'fatal') {
-        this.cei.emit({ topic: 'hb/fatal', severity: 'error', note: `enzyme ${entry.name} returned fatal on ${signalText}; the rest of this signal's enzymes were skipped`, origin: entry.name, ...(queued.pipeline === undefined ? {} : { pipeline: queued.pipeline }) });
+        this.cei.emit({
+          topic: 'hb/fatal',
+          severity: 'error',
+          note: `enzyme ${entry.name} returned fatal on ${signalText}; the rest of this signal's enzymes were skipped`,
+          origin: entry.name,
+          ...(queued.pipeline === undefined ? {} : { pipeline: queued.pipeline }),
+        });
         break;
       } else if (result === 'threw') {
         break;
@@ -321,7 +385,12 @@ class HeartbeatRuntime implements Runtime {
     try {
       this.tree.batch(fn);
     } catch (error) {
-      this.cei.emit({ topic: 'hb/error', severity: 'error', note: `${what} threw: ${(error as Error)?.message ?? String(error)}; its writes were undone`, origin: what });
+      this.cei.emit({
+        topic: 'hb/error',
+        severity: 'error',
+        note: `${what} threw: ${(error as Error)?.message ?? String(error)}; its writes were undone`,
+        origin: what,
+      });
     }
   }
 }

@@ -15,7 +15,14 @@ describe('the beat loop', () => {
   it('runs a signal enqueued between beats in the next beat, and one enqueued during beat N at N+1', () => {
     const rt = createRuntime();
     const r = recorder();
-    rt.registerEnzyme({ name: 'ping', signal: '/ping', run: (ctx) => { r.run(ctx); if (ctx.beat < 3) ctx.runtime.enqueue('/ping'); } });
+    rt.registerEnzyme({
+      name: 'ping',
+      signal: '/ping',
+      run: (ctx) => {
+        r.run(ctx);
+        if (ctx.beat < 3) ctx.runtime.enqueue('/ping');
+      },
+    });
     rt.enqueue('/ping');
     expect(rt.beat).toBe(0);
     rt.run(5);
@@ -36,7 +43,17 @@ describe('the beat loop', () => {
   it('refuses atBeat = N from inside beat N (work of N is seen at N+1)', () => {
     const rt = createRuntime();
     let error: unknown;
-    rt.registerEnzyme({ name: 'a', signal: 'a', run: (ctx) => { try { ctx.runtime.enqueue('b', { atBeat: ctx.beat }); } catch (e) { error = e; } } });
+    rt.registerEnzyme({
+      name: 'a',
+      signal: 'a',
+      run: (ctx) => {
+        try {
+          ctx.runtime.enqueue('b', { atBeat: ctx.beat });
+        } catch (e) {
+          error = e;
+        }
+      },
+    });
     rt.enqueue('a');
     rt.step();
     expect(error).toMatchObject({ code: 'SIGNAL_TOO_EARLY' });
@@ -71,7 +88,18 @@ describe('the beat loop', () => {
     const phases: string[] = [];
     let nested: unknown;
     rt.defineInput('in', (_input, ctx) => void phases.push(ctx.runtime.phase));
-    rt.registerEnzyme({ name: 'p', signal: 'p', run: (ctx) => { phases.push(ctx.runtime.phase); try { ctx.runtime.step(); } catch (e) { nested = e; } } });
+    rt.registerEnzyme({
+      name: 'p',
+      signal: 'p',
+      run: (ctx) => {
+        phases.push(ctx.runtime.phase);
+        try {
+          ctx.runtime.step();
+        } catch (e) {
+          nested = e;
+        }
+      },
+    });
     rt.onCommit(() => void phases.push(rt.phase));
     rt.pushInput('in', { stream: 's', seq: 1, data: new Uint8Array() });
     rt.enqueue('p');
@@ -130,7 +158,9 @@ describe('the beat loop', () => {
     const rt = createRuntime();
     const beats: number[] = [];
     rt.onCommit((beat) => void beats.push(beat));
-    const off = rt.onCommit(() => { throw new Error('boom'); });
+    const off = rt.onCommit(() => {
+      throw new Error('boom');
+    });
     rt.run(2);
     off();
     rt.step();
@@ -143,37 +173,47 @@ describe('the beat loop', () => {
 
 describe('N → N+1, as a property', () => {
   it('nothing enqueued during beat N runs before N+1, and everything runs exactly at its scheduled beat', () => {
-    const plan = fc.array(fc.record({ at: fc.integer({ min: 0, max: 30 }), delay: fc.option(fc.integer({ min: 0, max: 5 })), fanout: fc.integer({ min: 0, max: 2 }) }), { maxLength: 40 });
-    fc.assert(fc.property(plan, (items) => {
-      const rt = createRuntime();
-      const runs: Array<{ queuedAt: number; inBeat: boolean; due: number; ranAt: number }> = [];
-      let next = 0;
-      const meta = new Map<number, { queuedAt: number; inBeat: boolean; due: number; fanout: number; delay: number | null }>();
-      const queue = (fanout: number, delay: number | null): void => {
-        const id = ++next;
-        const inBeat = rt.phase !== 'idle';
-        const earliest = inBeat ? rt.beat + 1 : rt.beat;
-        const due = delay === null ? earliest : earliest + delay;
-        meta.set(id, { queuedAt: rt.beat, inBeat, due, fanout, delay });
-        rt.enqueue(['job'], { ...(delay === null ? {} : { atBeat: due }), data: { type: 'u64', value: BigInt(id) } });
-      };
-      rt.registerEnzyme({ name: 'job', signal: 'job', run: (ctx) => {
-        const m = meta.get(Number(ctx.data!.value))!;
-        runs.push({ queuedAt: m.queuedAt, inBeat: m.inBeat, due: m.due, ranAt: ctx.beat });
-        for (let i = 0; i < m.fanout && next < 200; i++) queue(m.fanout - 1, m.delay);
-      } });
-      const byBeat = new Map<number, typeof items>();
-      for (const item of items) byBeat.set(item.at, [...(byBeat.get(item.at) ?? []), item]);
-      for (let beat = 0; beat < 60; beat++) {
-        for (const item of byBeat.get(beat) ?? []) queue(item.fanout, item.delay);
-        rt.step();
-      }
-      expect(runs).toHaveLength(meta.size);
-      for (const r of runs) {
-        expect(r.ranAt).toBe(r.due);
-        if (r.inBeat) expect(r.ranAt).toBeGreaterThan(r.queuedAt);
-      }
-    }), { numRuns: 100 });
+    const plan = fc.array(
+      fc.record({ at: fc.integer({ min: 0, max: 30 }), delay: fc.option(fc.integer({ min: 0, max: 5 })), fanout: fc.integer({ min: 0, max: 2 }) }),
+      { maxLength: 40 },
+    );
+    fc.assert(
+      fc.property(plan, (items) => {
+        const rt = createRuntime();
+        const runs: Array<{ queuedAt: number; inBeat: boolean; due: number; ranAt: number }> = [];
+        let next = 0;
+        const meta = new Map<number, { queuedAt: number; inBeat: boolean; due: number; fanout: number; delay: number | null }>();
+        const queue = (fanout: number, delay: number | null): void => {
+          const id = ++next;
+          const inBeat = rt.phase !== 'idle';
+          const earliest = inBeat ? rt.beat + 1 : rt.beat;
+          const due = delay === null ? earliest : earliest + delay;
+          meta.set(id, { queuedAt: rt.beat, inBeat, due, fanout, delay });
+          rt.enqueue(['job'], { ...(delay === null ? {} : { atBeat: due }), data: { type: 'u64', value: BigInt(id) } });
+        };
+        rt.registerEnzyme({
+          name: 'job',
+          signal: 'job',
+          run: (ctx) => {
+            const m = meta.get(Number(ctx.data!.value))!;
+            runs.push({ queuedAt: m.queuedAt, inBeat: m.inBeat, due: m.due, ranAt: ctx.beat });
+            for (let i = 0; i < m.fanout && next < 200; i++) queue(m.fanout - 1, m.delay);
+          },
+        });
+        const byBeat = new Map<number, typeof items>();
+        for (const item of items) byBeat.set(item.at, [...(byBeat.get(item.at) ?? []), item]);
+        for (let beat = 0; beat < 60; beat++) {
+          for (const item of byBeat.get(beat) ?? []) queue(item.fanout, item.delay);
+          rt.step();
+        }
+        expect(runs).toHaveLength(meta.size);
+        for (const r of runs) {
+          expect(r.ranAt).toBe(r.due);
+          if (r.inBeat) expect(r.ranAt).toBeGreaterThan(r.queuedAt);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });
 
@@ -184,9 +224,16 @@ describe('the beat ledger', () => {
     rt.enqueue('hit', { target: '/data/x' });
     rt.enqueue('miss');
     const report = rt.step();
-    expect(report.impulses).toEqual([{ signal: '/hit', target: '/data/x', attempt: 1 }, { signal: '/miss', target: undefined, attempt: 1 }]);
+    expect(report.impulses).toEqual([
+      { signal: '/hit', target: '/data/x', attempt: 1 },
+      { signal: '/miss', target: undefined, attempt: 1 },
+    ]);
     rt.run(2);
-    const lines = (beat: number, list: string): unknown[] | undefined => rt.tree.get(['rt', 'beat', String(beat), list])?.children().map((c) => c.value?.value);
+    const lines = (beat: number, list: string): unknown[] | undefined =>
+      rt.tree
+        .get(['rt', 'beat', String(beat), list])
+        ?.children()
+        .map((c) => c.value?.value);
     expect(lines(0, 'impulses')).toBeUndefined();
     expect(lines(2, 'impulses')).toEqual(['signal=/hit target=/data/x']);
     expect(lines(2, 'agenda')).toEqual(['enzyme=hit rc=retry signal=/hit target=/data/x']);
@@ -207,7 +254,16 @@ describe('isolation and the wall clock', () => {
     const b = createRuntime();
     const seenA: number[] = [];
     const seenB: number[] = [];
-    a.registerEnzyme({ name: 'same', signal: 'same', run: (ctx) => { seenA.push(ctx.beat); ctx.runtime.tree.set('/x', u64(1)); ctx.runtime.ops.start({ verb: 'v' }); ctx.runtime.cei.emit({ topic: 't', severity: 'info', note: 'a', origin: 'a' }); } });
+    a.registerEnzyme({
+      name: 'same',
+      signal: 'same',
+      run: (ctx) => {
+        seenA.push(ctx.beat);
+        ctx.runtime.tree.set('/x', u64(1));
+        ctx.runtime.ops.start({ verb: 'v' });
+        ctx.runtime.cei.emit({ topic: 't', severity: 'info', note: 'a', origin: 'a' });
+      },
+    });
     // Same enzyme name in b: no clash, registries are per runtime.
     b.registerEnzyme({ name: 'same', signal: 'same', run: (ctx) => void seenB.push(ctx.beat) });
     a.defineInput('frame', () => {});
@@ -229,8 +285,20 @@ describe('isolation and the wall clock', () => {
   it('takes the same decisions whatever the wall clock says', () => {
     const runOnce = (): string[] => {
       const rt = createRuntime();
-      rt.registerEnzyme({ name: 'w', signal: 'w', run: (ctx) => { ctx.runtime.tree.set('/d/v', u64(ctx.beat * 7)); if (ctx.beat < 20) ctx.runtime.enqueue('w'); } });
-      rt.episodes.start({ slice: (ctx) => { if (ctx.slice < 5) ctx.yield(); }, maxBeats: 10 });
+      rt.registerEnzyme({
+        name: 'w',
+        signal: 'w',
+        run: (ctx) => {
+          ctx.runtime.tree.set('/d/v', u64(ctx.beat * 7));
+          if (ctx.beat < 20) ctx.runtime.enqueue('w');
+        },
+      });
+      rt.episodes.start({
+        slice: (ctx) => {
+          if (ctx.slice < 5) ctx.yield();
+        },
+        maxBeats: 10,
+      });
       rt.ops.await(rt.ops.start({ verb: 'x' }), { want: 'ok', signal: 'w', ttl: 3 });
       rt.enqueue('w');
       const out: string[] = [];

@@ -2,7 +2,7 @@ import { formatPath } from '@cep/cells';
 import { describe, expect, it } from 'vitest';
 import { cehPath, createRuntime, SEVERITIES, type EmittedFact } from '../src/index.ts';
 
-const v = (rt: ReturnType<typeof createRuntime>, path: (string)[]): unknown => rt.tree.getValue(path)?.value;
+const v = (rt: ReturnType<typeof createRuntime>, path: string[]): unknown => rt.tree.getValue(path)?.value;
 
 describe('CEI', () => {
   it('records facts under /data/mailbox/diag/msgs/msg-<n> with the documented layout', () => {
@@ -57,14 +57,29 @@ describe('CEI', () => {
   it('keeps at most ceiRetain messages, removing the oldest', () => {
     const rt = createRuntime({ ceiRetain: 3 });
     for (let i = 0; i < 5; i++) rt.cei.emit({ topic: 't', severity: 'info', note: String(i), origin: 'o' });
-    expect(rt.tree.get('/data/mailbox/diag/msgs')!.children().map((c) => c.name.tag.text).sort()).toEqual(['msg-3', 'msg-4', 'msg-5']);
+    expect(
+      rt.tree
+        .get('/data/mailbox/diag/msgs')!
+        .children()
+        .map((c) => c.name.tag.text)
+        .sort(),
+    ).toEqual(['msg-3', 'msg-4', 'msg-5']);
   });
 
   it('enqueues sig_cei/<severity> for the next beat when asked', () => {
     const rt = createRuntime();
     const got: Array<[number, string]> = [];
-    rt.registerEnzyme({ name: 'watch', signal: 'sig_cei', match: 'prefix', run: (ctx) => void got.push([ctx.beat, ctx.signal.map((n) => n.tag.text).join('/') + ' ' + formatPath(ctx.target!)]) });
-    rt.registerEnzyme({ name: 'raise', signal: 'raise', run: (ctx) => void ctx.runtime.cei.emit({ topic: 't', severity: 'crit', note: '', origin: 'o', signal: true }) });
+    rt.registerEnzyme({
+      name: 'watch',
+      signal: 'sig_cei',
+      match: 'prefix',
+      run: (ctx) => void got.push([ctx.beat, ctx.signal.map((n) => n.tag.text).join('/') + ' ' + formatPath(ctx.target!)]),
+    });
+    rt.registerEnzyme({
+      name: 'raise',
+      signal: 'raise',
+      run: (ctx) => void ctx.runtime.cei.emit({ topic: 't', severity: 'crit', note: '', origin: 'o', signal: true }),
+    });
     rt.enqueue('raise');
     rt.run(3);
     expect(got).toEqual([[1, 'sig_cei/crit /data/mailbox/diag/msgs/msg-1']]);

@@ -18,7 +18,13 @@ describe('episodes', () => {
   it('runs one slice per beat, from the next beat run, with the documented history', () => {
     const rt = createRuntime();
     const beats: number[] = [];
-    const id = rt.episodes.start({ slice: (ctx) => { beats.push(ctx.beat); if (ctx.slice < 3) ctx.yield('more'); else ctx.close('ok'); } });
+    const id = rt.episodes.start({
+      slice: (ctx) => {
+        beats.push(ctx.beat);
+        if (ctx.slice < 3) ctx.yield('more');
+        else ctx.close('ok');
+      },
+    });
     rt.run(6);
     expect(beats).toEqual([0, 1, 2]);
     // started between beats: stamped with the coming beat 0, first slice in beat 0
@@ -38,9 +44,25 @@ describe('episodes', () => {
   it('starts the first slice at N+1 when started during beat N, and never runs two slices of one episode in a beat', () => {
     const rt = createRuntime();
     const beats: number[] = [];
-    rt.registerEnzyme({ name: 'go', signal: 'go', run: (ctx) => void ctx.runtime.episodes.start({ slice: (s) => { beats.push(s.beat); s.yield(); } }) });
+    rt.registerEnzyme({
+      name: 'go',
+      signal: 'go',
+      run: (ctx) =>
+        void ctx.runtime.episodes.start({
+          slice: (s) => {
+            beats.push(s.beat);
+            s.yield();
+          },
+        }),
+    });
     rt.enqueue('go');
-    rt.registerEnzyme({ name: 'kick', signal: 'kick', run: (ctx) => { ctx.runtime.enqueue(['ep/cont'], { target: ctx.runtime.ops.path('1') }); } });
+    rt.registerEnzyme({
+      name: 'kick',
+      signal: 'kick',
+      run: (ctx) => {
+        ctx.runtime.enqueue(['ep/cont'], { target: ctx.runtime.ops.path('1') });
+      },
+    });
     rt.enqueue('kick', { atBeat: 2 });
     rt.run(5);
     expect(beats).toEqual([1, 2, 3, 4]);
@@ -49,7 +71,13 @@ describe('episodes', () => {
   it('cancels cooperatively: a running slice sees cancelled, the episode ends cxl after it returns', () => {
     const rt = createRuntime();
     const seen: boolean[] = [];
-    const id = rt.episodes.start({ slice: (ctx) => { if (ctx.slice === 2) ctx.runtime.episodes.cancel(ctx.id, 'stop'); seen.push(ctx.cancelled); ctx.yield(); } });
+    const id = rt.episodes.start({
+      slice: (ctx) => {
+        if (ctx.slice === 2) ctx.runtime.episodes.cancel(ctx.id, 'stop');
+        seen.push(ctx.cancelled);
+        ctx.yield();
+      },
+    });
     rt.run(4);
     expect(seen).toEqual([false, true]);
     expect(rt.ops.state(id)).toBe('cxl');
@@ -59,7 +87,12 @@ describe('episodes', () => {
   it('cancels an idle episode at once', () => {
     const rt = createRuntime();
     let slices = 0;
-    const id = rt.episodes.start({ slice: (ctx) => { slices++; ctx.yield(); } });
+    const id = rt.episodes.start({
+      slice: (ctx) => {
+        slices++;
+        ctx.yield();
+      },
+    });
     rt.step();
     expect(rt.episodes.cancel(id)).toBe(true);
     expect(rt.episodes.cancel(id)).toBe(false);
@@ -72,15 +105,30 @@ describe('episodes', () => {
     const rt = createRuntime();
     const a: number[] = [];
     const b: number[] = [];
-    const late = rt.episodes.start({ deadline: 2, slice: (ctx) => { a.push(ctx.beat); ctx.yield(); } });
-    const capped = rt.episodes.start({ maxBeats: 2, slice: (ctx) => { b.push(ctx.beat); ctx.yield(); } });
+    const late = rt.episodes.start({
+      deadline: 2,
+      slice: (ctx) => {
+        a.push(ctx.beat);
+        ctx.yield();
+      },
+    });
+    const capped = rt.episodes.start({
+      maxBeats: 2,
+      slice: (ctx) => {
+        b.push(ctx.beat);
+        ctx.yield();
+      },
+    });
     rt.run(6);
     expect(a).toEqual([0, 1, 2]);
     expect(b).toEqual([0, 1]);
     expect(rt.ops.state(late)).toBe('cxl');
     expect(rt.tree.getValue([...rt.ops.path(late), 'close', 'summary'])).toMatchObject({ value: 'deadline' });
     expect(rt.tree.getValue([...rt.ops.path(capped), 'close', 'summary'])).toMatchObject({ value: 'max beats exceeded' });
-    const topics = rt.tree.get('/data/mailbox/diag/msgs')!.children().map((m) => m.child('err')!.child('topic')!.value!.value);
+    const topics = rt.tree
+      .get('/data/mailbox/diag/msgs')!
+      .children()
+      .map((m) => m.child('err')!.child('topic')!.value!.value);
     expect(topics).toEqual(['ep:deadline']);
   });
 
@@ -88,7 +136,12 @@ describe('episodes', () => {
     const rt = createRuntime();
     const other = rt.ops.start({ verb: 'job' });
     const beats: number[] = [];
-    const id = rt.episodes.start({ slice: (ctx) => { beats.push(ctx.beat); if (ctx.slice === 1) ctx.await(other, 'ok'); } });
+    const id = rt.episodes.start({
+      slice: (ctx) => {
+        beats.push(ctx.beat);
+        if (ctx.slice === 1) ctx.await(other, 'ok');
+      },
+    });
     rt.run(3);
     expect(rt.ops.state(id)).toBe('await');
     rt.registerEnzyme({ name: 'done', signal: 'done', run: (ctx) => void ctx.runtime.ops.close(other, 'ok') });
@@ -111,7 +164,16 @@ describe('episodes', () => {
   it('charges IO per slice, records it, and cancels past the budget with a usage fact', () => {
     const rt = createRuntime();
     const seen: boolean[] = [];
-    const id = rt.episodes.start({ budget: { ioBytes: 100n }, slice: (ctx) => { ctx.charge('io', 60n); seen.push(ctx.cancelled); ctx.charge('io', 60n); seen.push(ctx.cancelled); ctx.yield(); } });
+    const id = rt.episodes.start({
+      budget: { ioBytes: 100n },
+      slice: (ctx) => {
+        ctx.charge('io', 60n);
+        seen.push(ctx.cancelled);
+        ctx.charge('io', 60n);
+        seen.push(ctx.cancelled);
+        ctx.yield();
+      },
+    });
     rt.run(3);
     expect(seen).toEqual([false, true]);
     expect(rt.ops.state(id)).toBe('cxl');
@@ -126,17 +188,32 @@ describe('episodes', () => {
     const cpuClock = (): bigint => now;
     const rt = createRuntime({ cpuClock });
     const slices: number[] = [];
-    const id = rt.episodes.start({ budget: { cpuNs: 1000n }, slice: (ctx) => { slices.push(ctx.beat); now += ctx.slice === 2 ? 5000n : 10n; ctx.yield(); } });
+    const id = rt.episodes.start({
+      budget: { cpuNs: 1000n },
+      slice: (ctx) => {
+        slices.push(ctx.beat);
+        now += ctx.slice === 2 ? 5000n : 10n;
+        ctx.yield();
+      },
+    });
     rt.run(5);
     expect(slices).toEqual([0, 1]);
     expect(rt.ops.state(id)).toBe('cxl');
-    expect(rt.inboundLog.map((l) => [l.beat, l.kind, l.stream, l.seq])).toEqual([[1, 'cep:measure', id, 1], [2, 'cep:measure', id, 2]]);
+    expect(rt.inboundLog.map((l) => [l.beat, l.kind, l.stream, l.seq])).toEqual([
+      [1, 'cep:measure', id, 1],
+      [2, 'cep:measure', id, 2],
+    ]);
     expect(rt.tree.getValue([...rt.ops.path(id), 'episode', 'usage', 'cpu_ns'])).toMatchObject({ value: 5010n });
   });
 
   it('a slice that throws ends the episode with fail and a CEI fact, its writes undone', () => {
     const rt = createRuntime();
-    const id = rt.episodes.start({ slice: (ctx) => { ctx.runtime.tree.set('/data/x', { type: 'bool', value: true }); throw new Error('slice broke'); } });
+    const id = rt.episodes.start({
+      slice: (ctx) => {
+        ctx.runtime.tree.set('/data/x', { type: 'bool', value: true });
+        throw new Error('slice broke');
+      },
+    });
     rt.step();
     expect(rt.ops.state(id)).toBe('fail');
     expect(rt.tree.get('/data/x')).toBeUndefined();
@@ -145,7 +222,12 @@ describe('episodes', () => {
   it('refuses yield and friends outside the episode slice', () => {
     const rt = createRuntime();
     let saved: SliceContext | undefined;
-    const id = rt.episodes.start({ slice: (ctx) => { saved = ctx; ctx.runtime.episodes.yield(ctx.id, 'via runtime'); } });
+    const id = rt.episodes.start({
+      slice: (ctx) => {
+        saved = ctx;
+        ctx.runtime.episodes.yield(ctx.id, 'via runtime');
+      },
+    });
     rt.step();
     expect(rt.ops.state(id)).toBe('yield');
     expect(() => rt.episodes.yield(id)).toThrow(expect.objectContaining({ code: 'EPISODE_OUTSIDE_SLICE' }));

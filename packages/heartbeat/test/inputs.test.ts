@@ -18,7 +18,10 @@ describe('external inputs', () => {
     expect(report.inputs).toBe(4);
     expect(seen).toEqual(['3:alarm:zed#1', '3:frame:mars#9', '3:frame:saturn#1', '3:frame:saturn#2']);
     expect(rt.inboundLog.map((l) => [l.beat, l.kind, l.stream, l.seq, new TextDecoder().decode(l.data)])).toEqual([
-      [3, 'alarm', 'zed', 1, 'z'], [3, 'frame', 'mars', 9, 'b'], [3, 'frame', 'saturn', 1, 'a'], [3, 'frame', 'saturn', 2, 'c'],
+      [3, 'alarm', 'zed', 1, 'z'],
+      [3, 'frame', 'mars', 9, 'b'],
+      [3, 'frame', 'saturn', 1, 'a'],
+      [3, 'frame', 'saturn', 2, 'c'],
     ]);
     rt.step();
     expect(seen).toHaveLength(4);
@@ -28,7 +31,14 @@ describe('external inputs', () => {
     const rt = createRuntime();
     const beats: number[] = [];
     rt.defineInput('frame', (input, ctx) => void ctx.runtime.enqueue('got', { data: text(input.stream) }));
-    rt.registerEnzyme({ name: 'got', signal: 'got', run: (ctx) => { beats.push(ctx.beat); ctx.runtime.enqueue('next'); } });
+    rt.registerEnzyme({
+      name: 'got',
+      signal: 'got',
+      run: (ctx) => {
+        beats.push(ctx.beat);
+        ctx.runtime.enqueue('next');
+      },
+    });
     rt.registerEnzyme({ name: 'next', signal: 'next', run: (ctx) => void beats.push(ctx.beat) });
     rt.pushInput('frame', { stream: 's', seq: 1, data: new Uint8Array() });
     rt.run(2);

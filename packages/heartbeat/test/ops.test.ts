@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.ts';
 
 function history(rt: Runtime, id: string): string[] {
-  return rt.tree.get([...rt.ops.path(id), 'history'])!.children().map((h) => `${h.child('beat')!.value!.value}:${h.child('state')!.value!.value}`);
+  return rt.tree
+    .get([...rt.ops.path(id), 'history'])!
+    .children()
+    .map((h) => `${h.child('beat')!.value!.value}:${h.child('state')!.value!.value}`);
 }
 
 function fired(rt: Runtime, signal: string): Array<[number, string]> {
@@ -88,7 +91,14 @@ describe('OPS dossiers', () => {
     const got = fired(rt, 'cont');
     const id = rt.ops.start({ verb: 'v' });
     rt.ops.await(id, { want: 'ok', signal: ['cont'], target: '/data/job' });
-    rt.registerEnzyme({ name: 'finish', signal: 'finish', run: (ctx) => { ctx.runtime.ops.close(id, 'ok'); ctx.runtime.ops.close(id, 'ok'); } });
+    rt.registerEnzyme({
+      name: 'finish',
+      signal: 'finish',
+      run: (ctx) => {
+        ctx.runtime.ops.close(id, 'ok');
+        ctx.runtime.ops.close(id, 'ok');
+      },
+    });
     rt.enqueue('finish', { atBeat: 2 });
     rt.run(6);
     expect(got).toEqual([[3, 'data/job']]);
@@ -98,10 +108,14 @@ describe('OPS dossiers', () => {
     const rt = createRuntime({ startBeat: 3 });
     const tmo = fired(rt, 'op/tmo');
     const cont = fired(rt, 'cont');
-    rt.registerEnzyme({ name: 'install', signal: 'install', run: (ctx) => {
-      const id = ctx.runtime.ops.start({ verb: 'v' });
-      ctx.runtime.ops.await(id, { want: 'ok', signal: ['cont'], ttl: 2 });
-    } });
+    rt.registerEnzyme({
+      name: 'install',
+      signal: 'install',
+      run: (ctx) => {
+        const id = ctx.runtime.ops.start({ verb: 'v' });
+        ctx.runtime.ops.await(id, { want: 'ok', signal: ['cont'], ttl: 2 });
+      },
+    });
     rt.enqueue('install');
     rt.run(6);
     expect(tmo).toEqual([[6, 'rt/ops/1']]);
@@ -119,7 +133,12 @@ describe('OPS dossiers', () => {
     const w2 = rt.ops.await(id, { want: 'fail', signal: ['x'] });
     rt.run(4);
     expect(late).toEqual([[2, 'rt/ops/1']]);
-    expect(rt.tree.get([...rt.ops.path(id), 'watchers'])!.children().map((c) => c.name.tag.text)).toEqual([w2]);
+    expect(
+      rt.tree
+        .get([...rt.ops.path(id), 'watchers'])!
+        .children()
+        .map((c) => c.name.tag.text),
+    ).toEqual([w2]);
   });
 
   it('picks up watchers already in the tree when a runtime starts on it', () => {

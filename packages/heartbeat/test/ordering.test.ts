@@ -82,10 +82,18 @@ describe('ordering', () => {
   it('finds a cycle through a registration still pending inside a beat', () => {
     const rt = createRuntime();
     let error: unknown;
-    rt.registerEnzyme({ name: 'reg', signal: 'reg', run: (ctx) => {
-      ctx.runtime.registerEnzyme({ name: 'p', signal: 's', before: ['q'], run: noop });
-      try { ctx.runtime.registerEnzyme({ name: 'q', signal: 's', before: ['p'], run: noop }); } catch (e) { error = e; }
-    } });
+    rt.registerEnzyme({
+      name: 'reg',
+      signal: 'reg',
+      run: (ctx) => {
+        ctx.runtime.registerEnzyme({ name: 'p', signal: 's', before: ['q'], run: noop });
+        try {
+          ctx.runtime.registerEnzyme({ name: 'q', signal: 's', before: ['p'], run: noop });
+        } catch (e) {
+          error = e;
+        }
+      },
+    });
     rt.enqueue('reg');
     rt.step();
     expect(error).toMatchObject({ code: 'ENZYME_CYCLE' });
@@ -109,32 +117,35 @@ describe('ordering', () => {
       depth: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 7, maxLength: 7 }),
       perm: fc.shuffledSubarray(names, { minLength: 7, maxLength: 7 }),
     });
-    fc.assert(fc.property(arb, ({ edges, depth, perm }) => {
-      const defs = new Map<string, { before: string[]; after: string[]; signal: string[] }>();
-      names.forEach((n, i) => defs.set(n, { before: [], after: [], signal: ['s', 't', 'u'].slice(0, depth[i]!) }));
-      const must: Array<[string, string]> = [];
-      for (const [x, y, useBefore] of edges) {
-        if (x >= y) continue;
-        const [first, second] = [names[x]!, names[y]!];
-        must.push([first, second]);
-        if (useBefore) defs.get(first)!.before.push(second);
-        else defs.get(second)!.after.push(first);
-      }
-      const build = (order: readonly string[]): string[] => {
-        const rt = createRuntime();
-        for (const n of order) {
-          const d = defs.get(n)!;
-          const def: EnzymeDefinition = { name: n, signal: d.signal, match: 'prefix', before: d.before, after: d.after, run: noop };
-          rt.registerEnzyme(def);
+    fc.assert(
+      fc.property(arb, ({ edges, depth, perm }) => {
+        const defs = new Map<string, { before: string[]; after: string[]; signal: string[] }>();
+        names.forEach((n, i) => defs.set(n, { before: [], after: [], signal: ['s', 't', 'u'].slice(0, depth[i]!) }));
+        const must: Array<[string, string]> = [];
+        for (const [x, y, useBefore] of edges) {
+          if (x >= y) continue;
+          const [first, second] = [names[x]!, names[y]!];
+          must.push([first, second]);
+          if (useBefore) defs.get(first)!.before.push(second);
+          else defs.get(second)!.after.push(first);
         }
-        return orderOf(rt, '/s/t/u');
-      };
-      const one = build(names);
-      const two = build(perm);
-      expect(two).toEqual(one);
-      expect(new Set(one)).toEqual(new Set(names));
-      for (const [first, second] of must) expect(one.indexOf(first)).toBeLessThan(one.indexOf(second));
-    }), { numRuns: 200 });
+        const build = (order: readonly string[]): string[] => {
+          const rt = createRuntime();
+          for (const n of order) {
+            const d = defs.get(n)!;
+            const def: EnzymeDefinition = { name: n, signal: d.signal, match: 'prefix', before: d.before, after: d.after, run: noop };
+            rt.registerEnzyme(def);
+          }
+          return orderOf(rt, '/s/t/u');
+        };
+        const one = build(names);
+        const two = build(perm);
+        expect(two).toEqual(one);
+        expect(new Set(one)).toEqual(new Set(names));
+        for (const [first, second] of must) expect(one.indexOf(first)).toBeLessThan(one.indexOf(second));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -142,17 +153,45 @@ describe('enzyme results', () => {
   it('re-queues a retrying signal at N+1 with the attempt count, once per signal', () => {
     const rt = createRuntime();
     const seen: Array<[string, number, number]> = [];
-    rt.registerEnzyme({ name: 'r1', signal: 's', run: (ctx) => { seen.push(['r1', ctx.beat, ctx.attempt]); return ctx.attempt < 3 ? 'retry' : 'ok'; } });
-    rt.registerEnzyme({ name: 'r2', signal: 's', run: (ctx) => { seen.push(['r2', ctx.beat, ctx.attempt]); return ctx.attempt < 2 ? 'retry' : 'ok'; } });
+    rt.registerEnzyme({
+      name: 'r1',
+      signal: 's',
+      run: (ctx) => {
+        seen.push(['r1', ctx.beat, ctx.attempt]);
+        return ctx.attempt < 3 ? 'retry' : 'ok';
+      },
+    });
+    rt.registerEnzyme({
+      name: 'r2',
+      signal: 's',
+      run: (ctx) => {
+        seen.push(['r2', ctx.beat, ctx.attempt]);
+        return ctx.attempt < 2 ? 'retry' : 'ok';
+      },
+    });
     rt.enqueue('s', { atBeat: 7 });
     rt.run(12);
-    expect(seen).toEqual([['r1', 7, 1], ['r2', 7, 1], ['r1', 8, 2], ['r2', 8, 2], ['r1', 9, 3], ['r2', 9, 3]]);
+    expect(seen).toEqual([
+      ['r1', 7, 1],
+      ['r2', 7, 1],
+      ['r1', 8, 2],
+      ['r2', 8, 2],
+      ['r1', 9, 3],
+      ['r2', 9, 3],
+    ]);
   });
 
   it('fatal skips the rest of that signal, records a CEI fact, and the beat goes on', () => {
     const rt = createRuntime();
     const ran: string[] = [];
-    rt.registerEnzyme({ name: 'a', signal: 's', run: () => { ran.push('a'); return 'fatal'; } });
+    rt.registerEnzyme({
+      name: 'a',
+      signal: 's',
+      run: () => {
+        ran.push('a');
+        return 'fatal';
+      },
+    });
     rt.registerEnzyme({ name: 'b', signal: 's', run: () => void ran.push('b') });
     rt.registerEnzyme({ name: 'c', signal: 't', run: () => void ran.push('c') });
     rt.enqueue('s');
@@ -167,11 +206,15 @@ describe('enzyme results', () => {
   it('an enzyme that throws has its writes and its enqueued signals undone', () => {
     const rt = createRuntime();
     const ran: string[] = [];
-    rt.registerEnzyme({ name: 'bad', signal: 's', run: (ctx) => {
-      ctx.runtime.tree.set('/data/half', ctx.data!);
-      ctx.runtime.enqueue('later');
-      throw new Error('oops');
-    } });
+    rt.registerEnzyme({
+      name: 'bad',
+      signal: 's',
+      run: (ctx) => {
+        ctx.runtime.tree.set('/data/half', ctx.data!);
+        ctx.runtime.enqueue('later');
+        throw new Error('oops');
+      },
+    });
     rt.registerEnzyme({ name: 'after-bad', signal: 's', after: ['bad'], run: () => void ran.push('after') });
     rt.registerEnzyme({ name: 'later', signal: 'later', run: () => void ran.push('later') });
     rt.enqueue('s', { data: { type: 'bool', value: true } });

@@ -4,7 +4,10 @@ import { createRuntime, organStore, type OrganContext, type Runtime } from '../s
 
 const ROOT = '/net/organs/link/requests';
 
-function setup(rt: Runtime, options: { invalid?: (ctx: OrganContext) => string | undefined; ctorWrites?: boolean; throwIn?: 'validator' | 'constructor' } = {}) {
+function setup(
+  rt: Runtime,
+  options: { invalid?: (ctx: OrganContext) => string | undefined; ctorWrites?: boolean; throwIn?: 'validator' | 'constructor' } = {},
+) {
   const log: string[] = [];
   rt.tree.ensureDictionary(ROOT, organStore('link'));
   rt.registerOrgan({
@@ -98,7 +101,13 @@ describe('organs', () => {
   it('treats a validator that throws as a failure, and undoes what it wrote', () => {
     const rt = createRuntime();
     rt.tree.ensureDictionary(ROOT, organStore('link'));
-    rt.registerOrgan({ kind: 'link', validator(ctx) { ctx.runtime.tree.set('/data/half', text('x')); throw new Error('validator blew up'); } });
+    rt.registerOrgan({
+      kind: 'link',
+      validator(ctx) {
+        ctx.runtime.tree.set('/data/half', text('x'));
+        throw new Error('validator blew up');
+      },
+    });
     req(rt.tree, 'a');
     rt.step();
     expect(rt.tree.get('/data/half')).toBeUndefined();
@@ -123,7 +132,14 @@ describe('organs', () => {
     req(rt.tree, 'a');
     req(rt.tree, 'b');
     rt.step();
-    rt.registerEnzyme({ name: 'drop', signal: 'drop', run: (ctx) => { ctx.runtime.tree.delete(`${ROOT}/a`); ctx.runtime.tree.remove(`${ROOT}/b`); } });
+    rt.registerEnzyme({
+      name: 'drop',
+      signal: 'drop',
+      run: (ctx) => {
+        ctx.runtime.tree.delete(`${ROOT}/a`);
+        ctx.runtime.tree.remove(`${ROOT}/b`);
+      },
+    });
     rt.enqueue('drop');
     rt.step();
     expect(log.slice(4)).toEqual([]);

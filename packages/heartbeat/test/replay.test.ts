@@ -13,32 +13,41 @@ function initialTree(): Tree {
 describe('replay', () => {
   it('property: replaying the inbound log reproduces the digest at every beat over 1,000 random beats', () => {
     const beatArb = fc.array(fc.record({ stream: fc.constantFrom('m1', 'm2', 'm3'), data: fc.uint8Array({ minLength: 3, maxLength: 3 }) }), { maxLength: 4 });
-    fc.assert(fc.property(fc.array(beatArb, { minLength: 1000, maxLength: 1000 }), (beats) => {
-      const rt = createRuntime({ tree: initialTree(), ceiRetain: 64 });
-      setup(rt);
-      const recorded: string[] = [];
-      const seqs = new Map<string, number>();
-      beats.forEach((inputs) => {
-        // push in reverse stream order: admission order must not depend on push order
-        for (const input of [...inputs].reverse()) {
-          const seq = (seqs.get(input.stream) ?? 0) + 1;
-          seqs.set(input.stream, seq);
-          rt.pushInput('frame', { stream: input.stream, seq, data: input.data });
-        }
-        rt.step();
-        recorded.push(digestHex(rt.tree.root));
-      });
-      const { digests } = replay(rt.inboundLog, { tree: initialTree(), setup, beats: beats.length, ceiRetain: 64 });
-      expect(digests).toEqual(recorded);
-      // not a trivial run: the tree kept changing
-      expect(new Set(recorded).size).toBeGreaterThan(50);
-    }), { numRuns: 3 });
+    fc.assert(
+      fc.property(fc.array(beatArb, { minLength: 1000, maxLength: 1000 }), (beats) => {
+        const rt = createRuntime({ tree: initialTree(), ceiRetain: 64 });
+        setup(rt);
+        const recorded: string[] = [];
+        const seqs = new Map<string, number>();
+        beats.forEach((inputs) => {
+          // push in reverse stream order: admission order must not depend on push order
+          for (const input of [...inputs].reverse()) {
+            const seq = (seqs.get(input.stream) ?? 0) + 1;
+            seqs.set(input.stream, seq);
+            rt.pushInput('frame', { stream: input.stream, seq, data: input.data });
+          }
+          rt.step();
+          recorded.push(digestHex(rt.tree.root));
+        });
+        const { digests } = replay(rt.inboundLog, { tree: initialTree(), setup, beats: beats.length, ceiRetain: 64 });
+        expect(digests).toEqual(recorded);
+        // not a trivial run: the tree kept changing
+        expect(new Set(recorded).size).toBeGreaterThan(50);
+      }),
+      { numRuns: 3 },
+    );
   }, 90_000); // ~7 s alone; CI runs every project at once on 2 cores
 
   it('replays CPU budget decisions from the log without a clock', () => {
     let now = 0n;
     const app = (rt: Runtime): void => {
-      rt.episodes.start({ budget: { cpuNs: 100n }, slice: (s) => { now += BigInt(s.slice) * 40n; s.yield(); } });
+      rt.episodes.start({
+        budget: { cpuNs: 100n },
+        slice: (s) => {
+          now += BigInt(s.slice) * 40n;
+          s.yield();
+        },
+      });
     };
     const rt = createRuntime({ tree: initialTree(), cpuClock: () => now });
     app(rt);

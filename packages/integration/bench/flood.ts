@@ -21,7 +21,9 @@ const WIDTH = Number(process.argv[3] ?? 2048);
 const FLOOD_CLIENT = fileURLToPath(new URL('../test/support/flood-client.mjs', import.meta.url));
 
 function rss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
 }
 
@@ -40,7 +42,12 @@ async function refusals(peer: RunningPeer, via: Via): Promise<number> {
 async function linkTime(harness: ReturnType<typeof createPeerHarness>, via: Via, address: string): Promise<number> {
   const { earth } = await startEarth(harness, via, address, { mirror: false, file: `earth-${Math.random().toString(36).slice(2)}.json` });
   const t0 = performance.now();
-  await until(() => requestStates(earth), (s) => s.link === 'active' && s.invoke === 'active', 'earth to link', 60_000);
+  await until(
+    () => requestStates(earth),
+    (s) => s.link === 'active' && s.invoke === 'active',
+    'earth to link',
+    60_000,
+  );
   const ms = performance.now() - t0;
   earth.signal('SIGKILL');
   await earth.exited;

@@ -27,7 +27,9 @@ const CLIENT = fileURLToPath(new URL('../test/support/keyed-flood-client.mjs', i
 const MB = 2 ** 20;
 
 function rss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
 }
 
@@ -43,7 +45,9 @@ try {
   const { saturn, address } = await startSaturn(harness, 'tcp', LOG_BYTES === undefined ? {} : { extra: { limits: { inbound_log_bytes: LOG_BYTES } } });
   await new Promise((r) => setTimeout(r, 2_000));
   const base = rss(saturn.pid);
-  const client = spawn(process.execPath, [CLIENT, address, KEY, String(FLOOD_MS), String(FRAME_BYTES), String(MOUNTS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const client = spawn(process.execPath, [CLIENT, address, KEY, String(FLOOD_MS), String(FRAME_BYTES), String(MOUNTS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   client.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const ended = new Promise<void>((resolve) => client.once('exit', () => resolve()));
@@ -63,7 +67,12 @@ try {
   const after = rss(saturn.pid);
   const logBytesAfter = await metric(saturn, 'cep_inbound_log_bytes');
   const { earth } = await startEarth(harness, 'tcp', address, { mirror: false });
-  await until(() => requestStates(earth), (s) => s.link === 'active' && s.invoke === 'active', 'earth to link', 60_000);
+  await until(
+    () => requestStates(earth),
+    (s) => s.link === 'active' && s.invoke === 'active',
+    'earth to link',
+    60_000,
+  );
   const answer = await earth.invoke('saturn', 'add', 41);
   const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
   console.log(

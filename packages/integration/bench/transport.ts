@@ -63,7 +63,10 @@ async function bareChannel(frame: Uint8Array, frames: number): Promise<number> {
   const channel = await a.open({ peer: 'saturn', mode: 'link', mount: 'main', localNode: 'earth', address: 'saturn' });
   const t0 = performance.now();
   for (let i = 0; i < frames; i++) {
-    if (channel.send(frame) === 'backpressure') await new Promise<void>((r) => { const off = channel.onEvent((e) => e.type === 'ready' && (off(), r())); });
+    if (channel.send(frame) === 'backpressure')
+      await new Promise<void>((r) => {
+        const off = channel.onEvent((e) => e.type === 'ready' && (off(), r()));
+      });
   }
   await finished;
   const ms = performance.now() - t0;
@@ -73,7 +76,11 @@ async function bareChannel(frame: Uint8Array, frames: number): Promise<number> {
 }
 
 console.log('size      frames   manager frames/s   MB/s   encode share   bare channel frames/s   manager overhead µs/frame');
-for (const [size, frames] of [[64, 100_000], [1024, 50_000], [65536, 2_000]] as const) {
+for (const [size, frames] of [
+  [64, 100_000],
+  [1024, 50_000],
+  [65536, 2_000],
+] as const) {
   const tree = createTree();
   tree.set('/m/v', bytes(new Uint8Array(size).fill(7)));
   const frame = encodeBranch(tree.get('/m')!, { crc32c: true });
@@ -82,6 +89,14 @@ for (const [size, frames] of [[64, 100_000], [1024, 50_000], [65536, 2_000]] as 
   const bare = await bareChannel(frame, frames);
   const perFrameUs = ((ms - bare) * 1000) / frames;
   console.log(
-    `${String(size).padEnd(9)} ${String(frames).padEnd(8)} ${Math.round(frames / (ms / 1000)).toLocaleString().padStart(16)} ${((frames * frame.length) / (ms / 1000) / 1e6).toFixed(0).padStart(6)} ${`${Math.round((encodeMs / ms) * 100)}%`.padStart(14)} ${Math.round(frames / (bare / 1000)).toLocaleString().padStart(23)} ${perFrameUs.toFixed(1).padStart(27)}`,
+    `${String(size).padEnd(9)} ${String(frames).padEnd(8)} ${Math.round(frames / (ms / 1000))
+      .toLocaleString()
+      .padStart(
+        16,
+      )} ${((frames * frame.length) / (ms / 1000) / 1e6).toFixed(0).padStart(6)} ${`${Math.round((encodeMs / ms) * 100)}%`.padStart(14)} ${Math.round(
+      frames / (bare / 1000),
+    )
+      .toLocaleString()
+      .padStart(23)} ${perFrameUs.toFixed(1).padStart(27)}`,
   );
 }

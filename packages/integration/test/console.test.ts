@@ -80,35 +80,44 @@ async function cellNumber(page: Page, key: string, col: string): Promise<number>
 }
 
 describe('the web console at /ui/ in headless Chromium', () => {
-  it('shows both peers\' mounts open, a mirror\'s sequence advancing, an invoke outcome and a refused call\'s sec.* event', withPeers(160_000, async (harness) => {
-    const executablePath = findChromium();
-    if (executablePath === undefined) {
-      const where = process.env['CHROME_PATH'] ? `CHROME_PATH=${process.env['CHROME_PATH']} does not exist` : 'no chromium or chromium-browser on PATH';
-      throw new Error(`Chromium not found (${where}): run "sh tooling/ensure-chromium.sh" (Debian: apt-get install -y chromium) or set CHROME_PATH to a Chromium binary. This test needs a real browser and is not skipped.`);
-    }
+  it(
+    "shows both peers' mounts open, a mirror's sequence advancing, an invoke outcome and a refused call's sec.* event",
+    withPeers(160_000, async (harness) => {
+      const executablePath = findChromium();
+      if (executablePath === undefined) {
+        const where = process.env['CHROME_PATH'] ? `CHROME_PATH=${process.env['CHROME_PATH']} does not exist` : 'no chromium or chromium-browser on PATH';
+        throw new Error(
+          `Chromium not found (${where}): run "sh tooling/ensure-chromium.sh" (Debian: apt-get install -y chromium) or set CHROME_PATH to a Chromium binary. This test needs a real browser and is not skipped.`,
+        );
+      }
 
-    // The browser starts while the peers do (both are slow on a busy machine); closed whatever happens.
-    const launching = chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    launching.catch(() => undefined); // a failed launch is reported where it is awaited, not as an unhandled rejection
-    try {
-      await runConsoleChecks(harness, launching);
-    } finally {
-      await (await launching.catch(() => undefined))?.close();
-    }
-  }), 170_000); // above withPeers' own bound, which fails first and with the peers' logs
+      // The browser starts while the peers do (both are slow on a busy machine); closed whatever happens.
+      const launching = chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+      launching.catch(() => undefined); // a failed launch is reported where it is awaited, not as an unhandled rejection
+      try {
+        await runConsoleChecks(harness, launching);
+      } finally {
+        await (await launching.catch(() => undefined))?.close();
+      }
+    }),
+    170_000,
+  ); // above withPeers' own bound, which fails first and with the peers' logs
 });
 
 /** The browser test's body: two peers, then each view checked in the page. */
 async function runConsoleChecks(harness: PeerHarness, launching: Promise<Browser>): Promise<void> {
   // saturn: token on its endpoint, listens on TCP, serves add/tick and /data/sky.
   for (const [name, source] of Object.entries(HANDLERS)) writeFileSync(join(harness.dir, `${name}.mjs`), source);
-  const saturnFile = harness.writeConfig('saturn.json', peerConfig('saturn', {
-    http: { host: '127.0.0.1', port: 0, token: TOKEN },
-    keys: { earth: { hex: KEY } },
-    peer_policy: { default_enclave: 'lab' },
-    listen: { tcp: '127.0.0.1:0' },
-    invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
-  }));
+  const saturnFile = harness.writeConfig(
+    'saturn.json',
+    peerConfig('saturn', {
+      http: { host: '127.0.0.1', port: 0, token: TOKEN },
+      keys: { earth: { hex: KEY } },
+      peer_policy: { default_enclave: 'lab' },
+      listen: { tcp: '127.0.0.1:0' },
+      invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
+    }),
+  );
   const saturn: PeerProcess = harness.spawn(saturnFile);
   const saturnUrl = String((await saturn.waitForLog((l) => l['msg'] === 'http endpoint listening', BOUNDS.start))['url']);
   const address = String((await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === 'tcp', BOUNDS.start))['address']);
@@ -161,8 +170,16 @@ async function runConsoleChecks(harness: PeerHarness, launching: Promise<Browser
   for (let k = 2; k <= 4; k++) expect(await earth.invoke('saturn', 'tick', k)).toMatchObject({ status: 'ok' });
   await expect.poll(() => cellNumber(page, '1', 'bundle_seq'), POLL).toBeGreaterThan(seqBefore);
   // Once the copy caught up, the digest shown on earth's console is saturn's digest of /data/sky.
-  const source = await until(async () => (await (await fetch(`${saturnUrl}/digest?path=/data/sky`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { digest: string }, (d) => typeof d.digest === 'string', 'saturn digest');
-  await until(async () => (await earth.digest('/data/saturn/sky')).digest, (d) => d === source.digest, "earth's copy to equal saturn's branch");
+  const source = await until(
+    async () => (await (await fetch(`${saturnUrl}/digest?path=/data/sky`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { digest: string },
+    (d) => typeof d.digest === 'string',
+    'saturn digest',
+  );
+  await until(
+    async () => (await earth.digest('/data/saturn/sky')).digest,
+    (d) => d === source.digest,
+    "earth's copy to equal saturn's branch",
+  );
   await page.waitForSelector(`tr[data-key="1"] td[data-col="digest_here"] code[title="${source.digest}"]`);
   await page.screenshot({ path: join(shots, 'mirrors.png'), fullPage: true });
   await view(saturnPage, 'mirrors');
@@ -236,7 +253,10 @@ describe('cep-node demo --keep', () => {
       const [earthUi, saturnUi] = [urls![1]!, urls![2]!];
       expect(earthUi).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ui\/$/);
       // The peers are still running after the summary: their consoles answer, with their own names.
-      for (const [ui, peer] of [[earthUi, 'earth'], [saturnUi, 'saturn']] as const) {
+      for (const [ui, peer] of [
+        [earthUi, 'earth'],
+        [saturnUi, 'saturn'],
+      ] as const) {
         expect((await fetch(ui)).status).toBe(200);
         expect(await (await fetch(new URL('api/state?since=0', ui))).json()).toMatchObject({ peer });
       }

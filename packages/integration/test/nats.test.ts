@@ -29,25 +29,31 @@ const MOONS = ['io', 'europa', 'ganymede', 'callisto', 'titan', 'rhea', 'dione',
 
 async function startSource(harness: PeerHarness, servers: string[], receivers: string[]): Promise<RunningPeer> {
   writeFileSync(join(harness.dir, 'tick.mjs'), TICK);
-  const file = harness.writeConfig('saturn.json', peerConfig('saturn', {
-    keys: Object.fromEntries(receivers.map((name) => [name, { hex: KEY }])),
-    peer_policy: { default_enclave: 'lab' },
-    nats: { servers },
-    listen: { nats: PREFIX },
-    invoke: [{ name: 'tick', module: './tick.mjs' }],
-  }));
+  const file = harness.writeConfig(
+    'saturn.json',
+    peerConfig('saturn', {
+      keys: Object.fromEntries(receivers.map((name) => [name, { hex: KEY }])),
+      peer_policy: { default_enclave: 'lab' },
+      nats: { servers },
+      listen: { nats: PREFIX },
+      invoke: [{ name: 'tick', module: './tick.mjs' }],
+    }),
+  );
   const saturn = await harness.start(file);
   await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === 'nats');
   return saturn;
 }
 
 function startReceiver(harness: PeerHarness, name: string, servers: string[]): Promise<RunningPeer> {
-  const file = harness.writeConfig(`${name}.json`, peerConfig(name, {
-    keys: { saturn: { hex: KEY } },
-    nats: { servers },
-    peers: [{ name: 'saturn', provider: 'nats', address: PREFIX }],
-    mirrors: [{ name: 'sky', source: { peer: 'saturn', path: SKY }, target: COPY, bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } }],
-  }));
+  const file = harness.writeConfig(
+    `${name}.json`,
+    peerConfig(name, {
+      keys: { saturn: { hex: KEY } },
+      nats: { servers },
+      peers: [{ name: 'saturn', provider: 'nats', address: PREFIX }],
+      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: SKY }, target: COPY, bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } }],
+    }),
+  );
   return harness.start(file);
 }
 
@@ -58,16 +64,30 @@ async function tick(caller: RunningPeer, k: number): Promise<void> {
 
 /** Waits until every receiver's copy has saturn's digest; then checks the log holds ticks 1..n once each. */
 async function untilAllConverged(saturn: RunningPeer, receivers: RunningPeer[], n: number): Promise<void> {
-  const source = await until(() => saturn.digest(SKY), (d) => d.digest !== null, "saturn's branch");
+  const source = await until(
+    () => saturn.digest(SKY),
+    (d) => d.digest !== null,
+    "saturn's branch",
+  );
   for (const [i, receiver] of receivers.entries()) {
-    await until(() => receiver.digest(COPY), (d) => d.digest === source.digest && d.cells === source.cells, `receiver ${i + 1}'s copy to reach saturn's digest`, 40_000);
+    await until(
+      () => receiver.digest(COPY),
+      (d) => d.digest === source.digest && d.cells === source.cells,
+      `receiver ${i + 1}'s copy to reach saturn's digest`,
+      40_000,
+    );
     expect((await receiver.net(`${COPY}/log`)).value).toEqual(Array.from({ length: n }, (_, k) => `tick ${k + 1}`));
     expect((await receiver.net(`${COPY}/count`)).value).toBe(String(n));
   }
 }
 
 function untilActive(peer: RunningPeer, what: string): Promise<unknown> {
-  return until(() => requestStates(peer), (s) => Object.values(s).every((state) => state === 'active'), what, 40_000);
+  return until(
+    () => requestStates(peer),
+    (s) => Object.values(s).every((state) => state === 'active'),
+    what,
+    40_000,
+  );
 }
 
 describe('one source and eight receivers through one nats-server', () => {
@@ -79,37 +99,46 @@ describe('one source and eight receivers through one nats-server', () => {
     await server?.stop();
   });
 
-  it('every receiver links, mirrors and converges on the source, each tick applied once', withPeers(150_000, async (harness) => {
-    const names = MOONS;
-    const saturn = await startSource(harness, [server.url], names);
-    // One after another: nine processes starting at once on a busy 2-core machine can miss the harness's start bound.
-    const receivers: RunningPeer[] = [];
-    for (const name of names) receivers.push(await startReceiver(harness, name, [server.url]));
-    for (const [i, r] of receivers.entries()) await untilActive(r, `receiver ${i + 1}'s link, invoke and mirror to go active`);
-    const mount = (await receivers[0]!.net('/net/mounts/saturn/mirror/sky')).value;
-    expect(mount).toMatchObject({ state: 'open', transport: { provider: 'nats' } });
-    const n = 10;
-    for (let k = 1; k <= n; k++) await tick(receivers[k % receivers.length]!, k);
-    await untilAllConverged(saturn, receivers, n);
+  it(
+    'every receiver links, mirrors and converges on the source, each tick applied once',
+    withPeers(150_000, async (harness) => {
+      const names = MOONS;
+      const saturn = await startSource(harness, [server.url], names);
+      // One after another: nine processes starting at once on a busy 2-core machine can miss the harness's start bound.
+      const receivers: RunningPeer[] = [];
+      for (const name of names) receivers.push(await startReceiver(harness, name, [server.url]));
+      for (const [i, r] of receivers.entries()) await untilActive(r, `receiver ${i + 1}'s link, invoke and mirror to go active`);
+      const mount = (await receivers[0]!.net('/net/mounts/saturn/mirror/sky')).value;
+      expect(mount).toMatchObject({ state: 'open', transport: { provider: 'nats' } });
+      const n = 10;
+      for (let k = 1; k <= n; k++) await tick(receivers[k % receivers.length]!, k);
+      await untilAllConverged(saturn, receivers, n);
 
-    // Fan-out: saturn serves the eight from one group; once every member is on multicast, each
-    // further bundle is encoded and published once for all of them and none goes to one alone.
-    type Group = Record<string, string>;
-    const group = async (): Promise<Group> => Object.values((await saturn.net('/net/organs/mirror/groups')).value as Record<string, Group>)[0]!;
-    await until(() => saturn.net('/net/organs/mirror/serving'), (a) => names.every((name) => a.value?.[name]?.sky?.via === 'multicast'), 'every receiver served by multicast', 40_000);
-    const before = await group();
-    expect(before['members']).toBe(String(names.length));
-    const more = 6;
-    for (let k = n + 1; k <= n + more; k++) await tick(receivers[k % receivers.length]!, k);
-    await untilAllConverged(saturn, receivers, n + more);
-    const after = await group();
-    const bundles = Number(after['seq']) - Number(before['seq']);
-    expect(after['epoch']).toBe(before['epoch']);
-    expect(bundles).toBeGreaterThan(0);
-    // One part per bundle here (a few cells each): published once, not once per receiver.
-    expect(Number(after['published']) - Number(before['published'])).toBe(bundles);
-    expect(after['unicast']).toBe(before['unicast']);
-  }), 160_000);
+      // Fan-out: saturn serves the eight from one group; once every member is on multicast, each
+      // further bundle is encoded and published once for all of them and none goes to one alone.
+      type Group = Record<string, string>;
+      const group = async (): Promise<Group> => Object.values((await saturn.net('/net/organs/mirror/groups')).value as Record<string, Group>)[0]!;
+      await until(
+        () => saturn.net('/net/organs/mirror/serving'),
+        (a) => names.every((name) => a.value?.[name]?.sky?.via === 'multicast'),
+        'every receiver served by multicast',
+        40_000,
+      );
+      const before = await group();
+      expect(before['members']).toBe(String(names.length));
+      const more = 6;
+      for (let k = n + 1; k <= n + more; k++) await tick(receivers[k % receivers.length]!, k);
+      await untilAllConverged(saturn, receivers, n + more);
+      const after = await group();
+      const bundles = Number(after['seq']) - Number(before['seq']);
+      expect(after['epoch']).toBe(before['epoch']);
+      expect(bundles).toBeGreaterThan(0);
+      // One part per bundle here (a few cells each): published once, not once per receiver.
+      expect(Number(after['published']) - Number(before['published'])).toBe(bundles);
+      expect(after['unicast']).toBe(before['unicast']);
+    }),
+    160_000,
+  );
 });
 
 describe('a three-server NATS cluster losing a server mid-mirror', () => {
@@ -121,18 +150,22 @@ describe('a three-server NATS cluster losing a server mid-mirror', () => {
     await Promise.all((cluster ?? []).map((s) => s.stop()));
   });
 
-  it('receivers on the lost server fail over to another one, and all converge with nothing lost or doubled', withPeers(150_000, async (harness) => {
-    const [a, b, c] = cluster.map((s) => s.url) as [string, string, string];
-    const saturn = await startSource(harness, [a], ['io', 'europa', 'titan']);
-    // europa and titan start on server c, the one that will be killed (c alone: the client
-    // shuffles a list), and fail over to a server they learn from the cluster; io stays on b.
-    const receivers = await Promise.all([startReceiver(harness, 'io', [b]), startReceiver(harness, 'europa', [c]), startReceiver(harness, 'titan', [c])]);
-    for (const [i, r] of receivers.entries()) await untilActive(r, `receiver ${i + 1}'s link, invoke and mirror to go active`);
-    const n = 12;
-    for (let k = 1; k <= n; k++) {
-      await tick(receivers[0]!, k);
-      if (k === n / 2) await cluster[2]!.stop();
-    }
-    await untilAllConverged(saturn, receivers, n);
-  }), 160_000);
+  it(
+    'receivers on the lost server fail over to another one, and all converge with nothing lost or doubled',
+    withPeers(150_000, async (harness) => {
+      const [a, b, c] = cluster.map((s) => s.url) as [string, string, string];
+      const saturn = await startSource(harness, [a], ['io', 'europa', 'titan']);
+      // europa and titan start on server c, the one that will be killed (c alone: the client
+      // shuffles a list), and fail over to a server they learn from the cluster; io stays on b.
+      const receivers = await Promise.all([startReceiver(harness, 'io', [b]), startReceiver(harness, 'europa', [c]), startReceiver(harness, 'titan', [c])]);
+      for (const [i, r] of receivers.entries()) await untilActive(r, `receiver ${i + 1}'s link, invoke and mirror to go active`);
+      const n = 12;
+      for (let k = 1; k <= n; k++) {
+        await tick(receivers[0]!, k);
+        if (k === n / 2) await cluster[2]!.stop();
+      }
+      await untilAllConverged(saturn, receivers, n);
+    }),
+    160_000,
+  );
 });

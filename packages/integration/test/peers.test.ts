@@ -34,17 +34,23 @@ describe('two cep-node processes', () => {
     // Each names the other's listen address, as two machines would; the TCP ports come
     // from the OS (reserved, then released for the peer to bind).
     const [earthTcp, saturnTcp] = [await reservePort(), await reservePort()];
-    const earthFile = harness.writeConfig('earth.json', config('earth', {
-      keys: { saturn: { hex: KEY } },
-      listen: { tcp: `127.0.0.1:${earthTcp}` },
-      peers: [{ name: 'saturn', provider: 'tcp', address: `127.0.0.1:${saturnTcp}` }],
-      mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky' }],
-    }));
-    const saturnFile = harness.writeConfig('saturn.json', config('saturn', {
-      keys: { earth: { hex: KEY } },
-      listen: { tcp: `127.0.0.1:${saturnTcp}` },
-      peers: [{ name: 'earth', provider: 'tcp', address: `127.0.0.1:${earthTcp}` }],
-    }));
+    const earthFile = harness.writeConfig(
+      'earth.json',
+      config('earth', {
+        keys: { saturn: { hex: KEY } },
+        listen: { tcp: `127.0.0.1:${earthTcp}` },
+        peers: [{ name: 'saturn', provider: 'tcp', address: `127.0.0.1:${saturnTcp}` }],
+        mirrors: [{ name: 'sky', source: { peer: 'saturn', path: '/data/sky' }, target: '/data/saturn/sky' }],
+      }),
+    );
+    const saturnFile = harness.writeConfig(
+      'saturn.json',
+      config('saturn', {
+        keys: { earth: { hex: KEY } },
+        listen: { tcp: `127.0.0.1:${saturnTcp}` },
+        peers: [{ name: 'earth', provider: 'tcp', address: `127.0.0.1:${earthTcp}` }],
+      }),
+    );
     const [earth, saturn] = await Promise.all([harness.start(earthFile), harness.start(saturnFile)]);
 
     expect(earth.pid).not.toBe(saturn.pid);
@@ -75,9 +81,17 @@ describe('two cep-node processes', () => {
 
     // Both heartbeats run, each on its own timer: the beat each serves keeps moving.
     const first = (await earth.net('/net', 0)).beat;
-    await until(() => earth.net('/net', 0), (a) => a.beat > first, 'earth beat did not advance');
+    await until(
+      () => earth.net('/net', 0),
+      (a) => a.beat > first,
+      'earth beat did not advance',
+    );
     const saturnFirst = (await saturn.status())['beat'] as number;
-    await until(() => saturn.status(), (s) => s['beat'] > saturnFirst, 'saturn beat did not advance');
+    await until(
+      () => saturn.status(),
+      (s) => s['beat'] > saturnFirst,
+      'saturn beat did not advance',
+    );
   });
 });
 
@@ -86,7 +100,11 @@ describe('stopping a cep-node process', () => {
     const socket = `${harness.dir}/earth.sock`;
     const peer = await harness.start(harness.writeConfig('earth.json', config('earth', { listen: { pipe: socket } })));
     expect(existsSync(socket)).toBe(true);
-    await until(() => peer.status(), (s) => s['beat'] > 0, 'no beat ran');
+    await until(
+      () => peer.status(),
+      (s) => s['beat'] > 0,
+      'no beat ran',
+    );
     peer.signal('SIGTERM');
     expect(await peer.waitForExit(BOUNDS.exit)).toEqual({ code: 0, signal: null });
     expect(peer.logs.at(-1)).toMatchObject({ msg: 'peer stopped', peer: 'earth', reason: 'signal SIGTERM' });
@@ -99,10 +117,13 @@ describe('stopping a cep-node process', () => {
   it('kill -9: no clean stop, and the same config starts again on the same ports and socket', async () => {
     const [httpPort, tcpPort] = [await reservePort(), await reservePort()];
     const socket = `${harness.dir}/earth.sock`;
-    const file = harness.writeConfig('earth.json', config('earth', {
-      http: { host: '127.0.0.1', port: httpPort },
-      listen: { tcp: `127.0.0.1:${tcpPort}`, pipe: socket },
-    }));
+    const file = harness.writeConfig(
+      'earth.json',
+      config('earth', {
+        http: { host: '127.0.0.1', port: httpPort },
+        listen: { tcp: `127.0.0.1:${tcpPort}`, pipe: socket },
+      }),
+    );
     const first = await harness.start(file);
     expect(first.logs.filter((l) => l['msg'] === 'listening').map((l) => l['address'])).toEqual([`127.0.0.1:${tcpPort}`, socket]);
     expect(await first.kill9()).toEqual({ code: null, signal: 'SIGKILL' });
@@ -118,7 +139,10 @@ describe('stopping a cep-node process', () => {
 
 describe('a bad config', () => {
   it('exits non-zero before starting anything, naming the file and each bad field', async () => {
-    const file = harness.writeConfig('earth.json', config('earth', { beat_ms: 0, listen: { tcp: 'localhost' }, peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7000' }] }));
+    const file = harness.writeConfig(
+      'earth.json',
+      config('earth', { beat_ms: 0, listen: { tcp: 'localhost' }, peers: [{ name: 'saturn', provider: 'tcp', address: '127.0.0.1:7000' }] }),
+    );
     const peer = harness.spawn(file);
     const exit = await peer.waitForExit(BOUNDS.exit);
     expect(exit).toEqual({ code: 3, signal: null });

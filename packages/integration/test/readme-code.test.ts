@@ -182,21 +182,22 @@ describe('README code blocks', () => {
 
   for (const file of filesWithBlocks) {
     it(`${file}: every ts block compiles`, () => {
-      const problems = [
-        ...findings.filter((finding) => finding.file === file).map((finding) => finding.message),
-        ...(compiled?.perFile.get(file) ?? []),
-      ];
+      const problems = [...findings.filter((finding) => finding.file === file).map((finding) => finding.message), ...(compiled?.perFile.get(file) ?? [])];
       expect(problems, problems.join('\n')).toEqual([]);
     });
   }
 
   for (const block of blocks.filter((candidate) => candidate.mode === 'run')) {
-    it(`${block.file}:${block.line}: runs to a clean exit`, async () => {
-      const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-      expect(existsSync(tsx)).toBe(true);
-      const outcome = await runNode([tsx, '--conditions=@cep/source', join(outDir, block.module)], outDir, RUN_BOUND_MS);
-      expect(outcome.timedOut, `still running after ${RUN_BOUND_MS} ms:\n${outcome.output}`).toBe(false);
-      expect(outcome.code, outcome.output).toBe(0);
-    }, RUN_BOUND_MS + 10_000);
+    it(
+      `${block.file}:${block.line}: runs to a clean exit`,
+      async () => {
+        const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+        expect(existsSync(tsx)).toBe(true);
+        const outcome = await runNode([tsx, '--conditions=@cep/source', join(outDir, block.module)], outDir, RUN_BOUND_MS);
+        expect(outcome.timedOut, `still running after ${RUN_BOUND_MS} ms:\n${outcome.output}`).toBe(false);
+        expect(outcome.code, outcome.output).toBe(0);
+      },
+      RUN_BOUND_MS + 10_000,
+    );
   }
 });

@@ -76,7 +76,15 @@ describe('transport manager over provider-memory (unreliable, seeded)', () => {
         const offline = createTransportManager(runtime, {
           localNode: 'saturn',
           offline: true,
-          providers: [{ specificationVersion: 'cep-provider-v1', id: 'memory', caps: MEMORY_UNRELIABLE_CAPS, open: () => new Promise(() => undefined), close: async () => undefined }],
+          providers: [
+            {
+              specificationVersion: 'cep-provider-v1',
+              id: 'memory',
+              caps: MEMORY_UNRELIABLE_CAPS,
+              open: () => new Promise(() => undefined),
+              close: async () => undefined,
+            },
+          ],
         });
         receive(runtime, offline);
       },
@@ -84,4 +92,3 @@ describe('transport manager over provider-memory (unreliable, seeded)', () => {
     expect(replayed.digests.at(-1)).toBe(digestHex(live.tree.root));
   });
 });
-

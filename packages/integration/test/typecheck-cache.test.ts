@@ -20,7 +20,7 @@ interface DryTask {
 }
 
 describe('turbo typecheck cache keys', () => {
-  it("include the typecheck of every workspace dependency, so a changed export re-checks its users", () => {
+  it('include the typecheck of every workspace dependency, so a changed export re-checks its users', () => {
     const dry = JSON.parse(
       execFileSync(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'typecheck', '--dry=json'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 }),
     ) as { tasks: DryTask[] };

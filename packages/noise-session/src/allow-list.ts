@@ -45,7 +45,9 @@ export class AllowList {
     }
     const keys = this.byPeer.get(peer) ?? [];
     if (keys.length >= MAX_KEYS_PER_PEER) {
-      throw noiseError('NOISE_INVALID_OPTIONS', `peer "${peer}" already has ${MAX_KEYS_PER_PEER} keys; remove the old one when its roll-over is done`, { peer });
+      throw noiseError('NOISE_INVALID_OPTIONS', `peer "${peer}" already has ${MAX_KEYS_PER_PEER} keys; remove the old one when its roll-over is done`, {
+        peer,
+      });
     }
     keys.push(new Uint8Array(publicKey));
     this.byPeer.set(peer, keys);

@@ -57,7 +57,8 @@ export class DatagramSession {
    * authentic datagrams, so forged ones cannot push real ones out.
    */
   open(datagram: Uint8Array): Uint8Array {
-    if (datagram.length < DATAGRAM_OVERHEAD) throw noiseError('NOISE_PROTOCOL_ERROR', `a datagram of ${datagram.length} bytes is shorter than its header and tag`);
+    if (datagram.length < DATAGRAM_OVERHEAD)
+      throw noiseError('NOISE_PROTOCOL_ERROR', `a datagram of ${datagram.length} bytes is shorter than its header and tag`);
     const view = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.length);
     const counter = view.readUInt32BE(0) * 0x1_0000_0000 + view.readUInt32BE(4);
     if (counter > MAX_COUNTER || !this.window.fresh(counter)) {

@@ -149,7 +149,8 @@ export function runInitiator(stream: Duplex, options: InitiatorOptions): Promise
     const choice = await reader.read(MAGIC.length + 1);
     checkMagic(choice);
     const chosen = choice[MAGIC.length]!;
-    if (chosen === 0) throw noiseError('NOISE_VERSION_UNSUPPORTED', `the remote speaks none of versions ${versions.join(', ')}`, { offered: versions, remote: true });
+    if (chosen === 0)
+      throw noiseError('NOISE_VERSION_UNSUPPORTED', `the remote speaks none of versions ${versions.join(', ')}`, { offered: versions, remote: true });
     if (!versions.includes(chosen)) throw noiseError('NOISE_PROTOCOL_ERROR', `the remote chose version ${chosen}, which was not offered`);
     if (chosen !== version) {
       version = chosen;

@@ -17,7 +17,6 @@ export interface PeerIdentityRecord {
   readonly protocol: string;
 }
 
-
 /** The identity record of an authenticated peer (see {@link PeerIdentityRecord}). */
 export function peerIdentity(peer: AuthenticatedPeer): PeerIdentityRecord {
   return {

@@ -1,5 +1,19 @@
 import { noiseError } from './errors.ts';
-import { DH_BYTES, HASH_BYTES, TAG_BYTES, dh, dhKeyFromPrivate, generateDhKey, hash, hkdf, nonceBytes, open, seal, type CipherName, type DhKey } from './primitives.ts';
+import {
+  DH_BYTES,
+  HASH_BYTES,
+  TAG_BYTES,
+  dh,
+  dhKeyFromPrivate,
+  generateDhKey,
+  hash,
+  hkdf,
+  nonceBytes,
+  open,
+  seal,
+  type CipherName,
+  type DhKey,
+} from './primitives.ts';
 
 /**
  * The Noise Protocol Framework's CipherState, SymmetricState and HandshakeState
@@ -45,7 +59,8 @@ export class CipherState {
   decrypt(ad: Uint8Array, ciphertext: Uint8Array): Buffer {
     if (this.k === null) return Buffer.from(ciphertext);
     const plain = open(this.cipher, this.k, nonceBytes(this.cipher, this.n), ad, ciphertext);
-    if (plain === null) throw noiseError('NOISE_AUTH_FAILED', 'a handshake message did not decrypt: the peer holds another key or PSK, or the message was altered');
+    if (plain === null)
+      throw noiseError('NOISE_AUTH_FAILED', 'a handshake message did not decrypt: the peer holds another key or PSK, or the message was altered');
     this.n += 1n;
     return plain;
   }
@@ -250,9 +265,7 @@ export class HandshakeState {
     if (!this.finished) throw new Error('handshake not finished');
     const [k1, k2] = this.symmetric.split();
     const handshakeHash = this.symmetric.h;
-    return this.params.initiator
-      ? { sendKey: k1, receiveKey: k2, handshakeHash }
-      : { sendKey: k2, receiveKey: k1, handshakeHash };
+    return this.params.initiator ? { sendKey: k1, receiveKey: k2, handshakeHash } : { sendKey: k2, receiveKey: k1, handshakeHash };
   }
 
   private next(writing: boolean): readonly Token[] {

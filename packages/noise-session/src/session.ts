@@ -87,7 +87,9 @@ export class SecureSession extends Duplex {
     this.maxBody = Math.max(BATCH_BYTES, 5 + init.limits.maxMessageBytes) + TAG_BYTES;
     this.unsubscribe = init.allowList.onRevoke((revoked) => {
       if (sameKey(revoked.publicKey, this.peer.publicKey)) {
-        this.destroy(noiseError('NOISE_KEY_REVOKED', `the key of "${this.peer.name}" (${revoked.fingerprint}) was removed from the allow-list`, { peer: this.peer.name }));
+        this.destroy(
+          noiseError('NOISE_KEY_REVOKED', `the key of "${this.peer.name}" (${revoked.fingerprint}) was removed from the allow-list`, { peer: this.peer.name }),
+        );
       }
     });
     this.stream.on('data', this.onData);
@@ -239,7 +241,10 @@ export class SecureSession extends Duplex {
           const header = this.takeBytes(RECORD_HEADER_BYTES);
           const length = header.readUInt32BE(0);
           if (length > this.maxBody) {
-            throw noiseError('NOISE_RECORD_TOO_LARGE', `"${this.peer.name}" announced a record of ${length} bytes (limit ${this.maxBody})`, { bytes: length, limit: this.maxBody });
+            throw noiseError('NOISE_RECORD_TOO_LARGE', `"${this.peer.name}" announced a record of ${length} bytes (limit ${this.maxBody})`, {
+              bytes: length,
+              limit: this.maxBody,
+            });
           }
           if (length < TAG_BYTES + 1) throw noiseError('NOISE_PROTOCOL_ERROR', `a record of ${length} bytes is shorter than its tag`);
           this.pending = { length, epoch: header[4]!, counter: header.readUInt32BE(5) * 0x1_0000_0000 + header.readUInt32BE(9) };
@@ -261,7 +266,9 @@ export class SecureSession extends Duplex {
   };
 
   private readonly onStreamError = (error: Error): void => {
-    this.destroy(noiseError('NOISE_CONNECTION_LOST', `the stream to "${this.peer.name}" failed: ${error.message}`, { peer: this.peer.name, cause: error.message }));
+    this.destroy(
+      noiseError('NOISE_CONNECTION_LOST', `the stream to "${this.peer.name}" failed: ${error.message}`, { peer: this.peer.name, cause: error.message }),
+    );
   };
 
   private openRecord(epoch: number, counter: number, body: Buffer): void {
@@ -275,7 +282,8 @@ export class SecureSession extends Duplex {
       throw noiseError('NOISE_AUTH_FAILED', `a record from "${this.peer.name}" names key epoch ${epoch}; this side is at ${this.recvEpoch}`);
     }
     const plain = this.recv.openRaw(counter, body);
-    if (plain === null) throw noiseError('NOISE_AUTH_FAILED', `record ${counter} from "${this.peer.name}" did not decrypt: altered, or sent with another key`, { counter });
+    if (plain === null)
+      throw noiseError('NOISE_AUTH_FAILED', `record ${counter} from "${this.peer.name}" did not decrypt: altered, or sent with another key`, { counter });
     this.recv.advance();
     const type = plain[0];
     if (type === GOODBYE) {

@@ -40,7 +40,8 @@ export function checkMagic(bytes: Uint8Array): void {
 }
 
 export function encodeFrame(kind: number, body: Uint8Array): Buffer {
-  if (body.length + 1 > MAX_HANDSHAKE_FRAME) throw noiseError('NOISE_INVALID_OPTIONS', `a handshake message may carry at most ${MAX_HANDSHAKE_FRAME - 1} bytes`, { bytes: body.length });
+  if (body.length + 1 > MAX_HANDSHAKE_FRAME)
+    throw noiseError('NOISE_INVALID_OPTIONS', `a handshake message may carry at most ${MAX_HANDSHAKE_FRAME - 1} bytes`, { bytes: body.length });
   const head = Buffer.alloc(3);
   head.writeUInt16BE(body.length + 1, 0);
   head[2] = kind;

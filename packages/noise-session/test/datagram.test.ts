@@ -75,20 +75,23 @@ describe('replay window', () => {
     // Counters a whole window apart share a slot: the case where a stale bit would wrongly refuse.
     const nearSlot = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })).map(([k, d]) => k * REPLAY_WINDOW + d);
     fc.assert(
-      fc.property(fc.array(fc.oneof({ arbitrary: fc.integer({ min: 0, max: 4 * REPLAY_WINDOW }), weight: 1 }, { arbitrary: nearSlot, weight: 4 }), { maxLength: 300 }), (counters) => {
-        const window = new ReplayWindow();
-        const accepted = new Set<number>();
-        let highest = -1;
-        for (const c of counters) {
-          const expected = !accepted.has(c) && c + REPLAY_WINDOW > highest;
-          expect(window.fresh(c)).toBe(expected);
-          if (expected) {
-            window.accept(c);
-            accepted.add(c);
-            highest = Math.max(highest, c);
+      fc.property(
+        fc.array(fc.oneof({ arbitrary: fc.integer({ min: 0, max: 4 * REPLAY_WINDOW }), weight: 1 }, { arbitrary: nearSlot, weight: 4 }), { maxLength: 300 }),
+        (counters) => {
+          const window = new ReplayWindow();
+          const accepted = new Set<number>();
+          let highest = -1;
+          for (const c of counters) {
+            const expected = !accepted.has(c) && c + REPLAY_WINDOW > highest;
+            expect(window.fresh(c)).toBe(expected);
+            if (expected) {
+              window.accept(c);
+              accepted.add(c);
+              highest = Math.max(highest, c);
+            }
           }
-        }
-      }),
+        },
+      ),
     );
   });
 });

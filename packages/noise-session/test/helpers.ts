@@ -69,7 +69,9 @@ export async function socketPair(kind: Kind): Promise<{ client: Socket; server: 
  * A forwarding proxy between a dialler and a server socket that keeps every byte the
  * dialler sent, and can hold them back so a test forwards records in its own order.
  */
-export async function tappedPair(kind: Kind): Promise<{ client: Socket; server: Socket; fromClient: () => Buffer; hold: (on: boolean) => void; toServer: (bytes: Uint8Array) => void }> {
+export async function tappedPair(
+  kind: Kind,
+): Promise<{ client: Socket; server: Socket; fromClient: () => Buffer; hold: (on: boolean) => void; toServer: (bytes: Uint8Array) => void }> {
   const inner = await socketPair(kind);
   const outer = await socketPair(kind);
   let seen = Buffer.alloc(0);

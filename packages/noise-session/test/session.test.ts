@@ -12,7 +12,15 @@ async function pair(
   kind: (typeof KINDS)[number],
   dialer: Node,
   listener: Node,
-  tweak: { dialerList?: AllowList; listenerList?: AllowList; dialerPsk?: Uint8Array; listenerPsk?: Uint8Array; rekeyAfterRecords?: number; peer?: string; claim?: string } = {},
+  tweak: {
+    dialerList?: AllowList;
+    listenerList?: AllowList;
+    dialerPsk?: Uint8Array;
+    listenerPsk?: Uint8Array;
+    rekeyAfterRecords?: number;
+    peer?: string;
+    claim?: string;
+  } = {},
   sockets?: { client: import('node:net').Socket; server: import('node:net').Socket },
 ) {
   const { client, server } = sockets ?? (await socketPair(kind));

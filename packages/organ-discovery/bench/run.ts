@@ -50,7 +50,10 @@ for (const invalidEvery of [0, 10]) {
   const what = invalidEvery === 0 ? 'all valid' : '10% invalid';
   const rt = setup(invalidEvery);
   const first = time(() => rt.step());
-  line(`first pass, ${PEERS} peers × ${SERVICES} services (${what})`, `${(records / (first / 1000)).toFixed(0).padStart(9)} validations/s (${first.toFixed(1)} ms)`);
+  line(
+    `first pass, ${PEERS} peers × ${SERVICES} services (${what})`,
+    `${(records / (first / 1000)).toFixed(0).padStart(9)} validations/s (${first.toFixed(1)} ms)`,
+  );
   // Every round one field of every peer changes, so every peer (all four services) is revalidated.
   const rounds = 20;
   let ms = 0;
@@ -58,7 +61,10 @@ for (const invalidEvery of [0, 10]) {
     for (let i = 0; i < PEERS; i++) rt.tree.set(['net', 'peers', peerName(i), 'services', serviceName(r % SERVICES), 'upd_latest'], bool(r % 2 === 1));
     ms += time(() => rt.step());
   }
-  line(`revalidation, every peer touched per beat (${what})`, `${((records * rounds) / (ms / 1000)).toFixed(0).padStart(9)} validations/s (${(ms / rounds).toFixed(1)} ms/beat)`);
+  line(
+    `revalidation, every peer touched per beat (${what})`,
+    `${((records * rounds) / (ms / 1000)).toFixed(0).padStart(9)} validations/s (${(ms / rounds).toFixed(1)} ms/beat)`,
+  );
 }
 
 {

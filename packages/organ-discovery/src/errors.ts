@@ -4,4 +4,3 @@ export type DiscoveryErrorCode =
   | 'DISCOVERY_ROOT_INVALID'
   /** An option of `installDiscovery` is out of range (severity, kind). */
   | 'DISCOVERY_OPTION_INVALID';
-

@@ -34,7 +34,12 @@ describe('discovery: pruning', () => {
     h.rt.step();
     h.tree.remove(`${P}/services/main`);
     h.rt.step();
-    expect(h.tree.get(`${P}/services`)!.children().map((c) => c.name.tag.text)).toEqual(['gauges']);
+    expect(
+      h.tree
+        .get(`${P}/services`)!
+        .children()
+        .map((c) => c.name.tag.text),
+    ).toEqual(['gauges']);
   });
 
   it('keeps a peer that still has CEI mirrors (ceh), without its empty services branch', () => {
@@ -48,7 +53,7 @@ describe('discovery: pruning', () => {
     expect(h.tree.getValue(`${P}/ceh/tp_backpr/note`)).toEqual(text('queue full'));
   });
 
-  it('removes a peer once its CEI mirrors are gone too, at the peer\'s next check (ceh is an output, so removing inside it checks nothing)', () => {
+  it("removes a peer once its CEI mirrors are gone too, at the peer's next check (ceh is an output, so removing inside it checks nothing)", () => {
     const h = harness();
     h.rt.cei.emit({ topic: 'tp_backpr', severity: 'warn', note: 'queue full', origin: 'test', peer: 'saturn' });
     h.rt.step();

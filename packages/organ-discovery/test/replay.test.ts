@@ -20,7 +20,11 @@ function app(rt: Runtime): void {
       else ctx.runtime.tree.remove(op.path);
     }
   });
-  rt.registerEnzyme({ name: 'fact', signal: '/test/fact', run: (ctx) => void ctx.runtime.cei.emit({ topic: 'tp_backpr', severity: 'warn', note: `b${ctx.beat}`, origin: 'test', peer: 'saturn' }) });
+  rt.registerEnzyme({
+    name: 'fact',
+    signal: '/test/fact',
+    run: (ctx) => void ctx.runtime.cei.emit({ topic: 'tp_backpr', severity: 'warn', note: `b${ctx.beat}`, origin: 'test', peer: 'saturn' }),
+  });
 }
 
 const service = (peer: string, svc: string, skip?: string): Op[] =>
@@ -37,7 +41,10 @@ const SCRIPT: Op[][] = [
   [...service('earth-primary', 'main'), ...service('venus', 'telemetry_all')],
   [{ op: 'remove', path: '/net/peers/saturn/services/main' }],
   [{ op: 'delete', path: '/net/peers/saturn/services/gauges' }],
-  [{ op: 'remove', path: '/net/peers/venus/services/main' }, { op: 'delete', path: '/net/peers/venus/services/telemetry_all' }],
+  [
+    { op: 'remove', path: '/net/peers/venus/services/main' },
+    { op: 'delete', path: '/net/peers/venus/services/telemetry_all' },
+  ],
   [],
   [...service('saturn', 'main', 'provider')],
   [],
@@ -62,7 +69,12 @@ describe('discovery: replay', () => {
     });
     // the run did something: facts, pruned peers, changing digests
     // venus lost every service; its tp_schema mirror keeps it (ceh only)
-    expect(rt.tree.get('/net/peers/venus')!.children().map((c) => c.name.tag.text)).toEqual(['ceh']);
+    expect(
+      rt.tree
+        .get('/net/peers/venus')!
+        .children()
+        .map((c) => c.name.tag.text),
+    ).toEqual(['ceh']);
     expect(rt.tree.get('/net/peers/earth-primary/error_note')).toBeDefined();
     expect(new Set(recorded).size).toBeGreaterThan(6);
 
@@ -72,7 +84,9 @@ describe('discovery: replay', () => {
       setup: (r) => {
         app(r);
         // the same extra signals as the recorded run (they are not inputs)
-        SCRIPT.forEach((_, i) => { if (i % 3 === 1) r.enqueue('/test/fact', { atBeat: i }); });
+        SCRIPT.forEach((_, i) => {
+          if (i % 3 === 1) r.enqueue('/test/fact', { atBeat: i });
+        });
       },
     });
     expect(digests).toEqual(recorded);

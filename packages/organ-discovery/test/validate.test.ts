@@ -58,7 +58,12 @@ describe('discovery: service records', () => {
       expect(digestHex(h.tree.get('/net/peers/saturn/services')!)).toBe(
         expectedServices({ main: record, other: validService() }, { main: `missing field '${spec.name}' (${spec.type})` }),
       );
-      expect(h.tree.get('/net/peers/saturn')!.children().map((c) => c.name.tag.text)).toEqual(['ceh', 'services']);
+      expect(
+        h.tree
+          .get('/net/peers/saturn')!
+          .children()
+          .map((c) => c.name.tag.text),
+      ).toEqual(['ceh', 'services']);
     });
 
     for (const wrong of WRONG[spec.type]!) {

@@ -53,15 +53,22 @@ for (const invalidEvery of [0, 10]) {
   const what = invalidEvery === 0 ? 'all valid' : '10% invalid';
   const rt = setup(invalidEvery);
   const first = time(() => rt.step());
-  line(`first pass, ${PEERS} peers × ${MOUNTS} mounts (${what})`, `${(records / (first / 1000)).toFixed(0).padStart(9)} validations/s (${first.toFixed(1)} ms)`);
+  line(
+    `first pass, ${PEERS} peers × ${MOUNTS} mounts (${what})`,
+    `${(records / (first / 1000)).toFixed(0).padStart(9)} validations/s (${first.toFixed(1)} ms)`,
+  );
   // As the transport manager does: every record's counters change every beat.
   const rounds = 20;
   let ms = 0;
   for (let r = 1; r <= rounds; r++) {
-    for (let i = 0; i < PEERS; i++) for (let j = 0; j < MOUNTS; j++) rt.tree.set(['net', 'telemetry', peerName(i), mountName(j), 'frame_count'], u64(BigInt(r)));
+    for (let i = 0; i < PEERS; i++)
+      for (let j = 0; j < MOUNTS; j++) rt.tree.set(['net', 'telemetry', peerName(i), mountName(j), 'frame_count'], u64(BigInt(r)));
     ms += time(() => rt.step());
   }
-  line(`revalidation, every record rewritten per beat (${what})`, `${((records * rounds) / (ms / 1000)).toFixed(0).padStart(9)} validations/s (${(ms / rounds).toFixed(1)} ms/beat)`);
+  line(
+    `revalidation, every record rewritten per beat (${what})`,
+    `${((records * rounds) / (ms / 1000)).toFixed(0).padStart(9)} validations/s (${(ms / rounds).toFixed(1)} ms/beat)`,
+  );
 }
 
 {
@@ -76,7 +83,10 @@ for (const invalidEvery of [0, 10]) {
   rt.step();
   for (let i = 0; i < PEERS; i++) rt.tree.remove(['net', 'mounts', peerName(i)]);
   const ms = time(() => rt.step());
-  line(`prune: every mount removed → telemetry, ceh and ${PEERS} peer entries`, `${ms.toFixed(1).padStart(9)} ms (${((PEERS / ms) * 1000).toFixed(0)} peers/s)`);
+  line(
+    `prune: every mount removed → telemetry, ceh and ${PEERS} peer entries`,
+    `${ms.toFixed(1).padStart(9)} ms (${((PEERS / ms) * 1000).toFixed(0)} peers/s)`,
+  );
 }
 {
   const rt = setup();

@@ -4,4 +4,3 @@ export type HealthErrorCode =
   | 'HEALTH_ROOT_INVALID'
   /** An option of `installHealth` is out of range (severity, kind). */
   | 'HEALTH_OPTION_INVALID';
-

@@ -72,10 +72,15 @@ export function fakeManager(rt: Runtime, options: { lag?: boolean } = {}): void 
     for (const [peer, mount] of live) {
       const path = ['net', 'telemetry', peer, mount];
       const frames = rt.tree.getValue([...path, 'frame_count']);
-      writeRecord(rt.tree, peer, mount, validRecord({
-        frame_count: u64((frames?.type === 'u64' ? frames.value : 0n) + 1n),
-        last_sample: u64(BigInt(beat)),
-      }));
+      writeRecord(
+        rt.tree,
+        peer,
+        mount,
+        validRecord({
+          frame_count: u64((frames?.type === 'u64' ? frames.value : 0n) + 1n),
+          last_sample: u64(BigInt(beat)),
+        }),
+      );
     }
     known = scan();
   });

@@ -123,7 +123,12 @@ describe('health: pruning when mounts vanish', () => {
       expect(h.tree.find(`${T}/aux`)).toBeUndefined(); // never comes back
       expect(frames()).not.toEqual(before); // the live mount's telemetry keeps flowing
       expect(h.facts).toEqual([]);
-      expect(h.tree.get(`${T}/main`)!.children().some((c) => c.name.tag.text === 'error_note')).toBe(false);
+      expect(
+        h.tree
+          .get(`${T}/main`)!
+          .children()
+          .some((c) => c.name.tag.text === 'error_note'),
+      ).toBe(false);
     });
   }
 

@@ -33,7 +33,10 @@ const SCRIPT: Op[][] = [
   [mount('saturn', 'link', 'main'), mount('saturn', 'mirror', 'backup'), mount('venus', 'link', 'main')],
   [],
   [{ op: 'set', path: '/net/telemetry/saturn/main/bp_flag', value: ['u64', 1] }], // the manager rewrites it next commit
-  [{ op: 'remove', path: '/net/telemetry/venus/main/last_event' }, { op: 'set', path: '/net/telemetry/venus/main/frame_count', value: ['u64', 5] }],
+  [
+    { op: 'remove', path: '/net/telemetry/venus/main/last_event' },
+    { op: 'set', path: '/net/telemetry/venus/main/frame_count', value: ['u64', 5] },
+  ],
   [{ op: 'remove', path: '/net/mounts/saturn/mirror/backup' }],
   [mount('mars', 'link', 'main_channel')],
   [{ op: 'delete', path: '/net/mounts/venus' }],

@@ -157,24 +157,30 @@ async function msgpackrRpc(count: number, window: number, rttCount: number): Pro
   const packr = new Packr();
   const server = createServer((socket: Socket) => {
     socket.setNoDelay(true);
-    socket.on('data', splitter((frame) => {
-      const call = packr.unpack(frame) as { id: number; signal: string; payload: bigint };
-      if (call.signal !== '/sig/add') throw new Error('unknown signal');
-      socket.write(framed(packr, { id: call.id, status: 'ok', result: call.payload + 1n }));
-    }));
+    socket.on(
+      'data',
+      splitter((frame) => {
+        const call = packr.unpack(frame) as { id: number; signal: string; payload: bigint };
+        if (call.signal !== '/sig/add') throw new Error('unknown signal');
+        socket.write(framed(packr, { id: call.id, status: 'ok', result: call.payload + 1n }));
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = connect((server.address() as { port: number }).port, '127.0.0.1');
   client.setNoDelay(true);
   await new Promise<void>((resolve) => client.once('connect', resolve));
   const waiting = new Map<number, () => void>();
-  client.on('data', splitter((frame) => {
-    const reply = packr.unpack(frame) as { id: number; status: string };
-    if (reply.status !== 'ok') throw new Error('rpc failed');
-    const done = waiting.get(reply.id)!;
-    waiting.delete(reply.id);
-    done();
-  }));
+  client.on(
+    'data',
+    splitter((frame) => {
+      const reply = packr.unpack(frame) as { id: number; status: string };
+      if (reply.status !== 'ok') throw new Error('rpc failed');
+      const done = waiting.get(reply.id)!;
+      waiting.delete(reply.id);
+      done();
+    }),
+  );
   let nextId = 0;
   const call = (payload: bigint, done: () => void): void => {
     const id = ++nextId;
@@ -240,7 +246,9 @@ for (const transport of ['memory', 'memory+rec', 'tcp'] as const) {
 {
   const plain = memoryRows.get('memory')!;
   const rec = memoryRows.get('memory+rec')!;
-  rows.push(`ratio memory+rec ÷ memory (recorded submissions): throughput ${(rec.perSecond / plain.perSecond).toFixed(2)}×, RTT p50 ${(rec.p50 / plain.p50).toFixed(2)}×, CPU per call ${(rec.cpuMicros / plain.cpuMicros).toFixed(2)}×`);
+  rows.push(
+    `ratio memory+rec ÷ memory (recorded submissions): throughput ${(rec.perSecond / plain.perSecond).toFixed(2)}×, RTT p50 ${(rec.p50 / plain.p50).toFixed(2)}×, CPU per call ${(rec.cpuMicros / plain.cpuMicros).toFixed(2)}×`,
+  );
 }
 {
   await msgpackrRpc(Number(process.env.W ?? 500), 64, 100); // warm-up

@@ -15,7 +15,17 @@ import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, usageOf, type Deci
 import { TOPIC, type Mount } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
-import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type FrameProblem, type ReplyFrame } from './frames.ts';
+import {
+  BATCH_VALUE_BYTES,
+  DEFAULT_FRAME_LIMITS,
+  clip,
+  framesBranch,
+  valueBytes,
+  type CallFrame,
+  type FrameLimits,
+  type FrameProblem,
+  type ReplyFrame,
+} from './frames.ts';
 import { INVOKE_REQUIRED_CAPS } from './request.ts';
 import type { ExposeOptions, InvokeHandler, InvokeReply } from './types.ts';
 import { UNKNOWN_ENCLAVE } from './caller.ts';
@@ -57,7 +67,11 @@ export class Callee {
   private usageSeq = 0;
   private draining = false;
 
-  constructor(private readonly runtime: Runtime, private readonly env: CalleeEnv, private readonly clock: RecordedClock) {
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly env: CalleeEnv,
+    private readonly clock: RecordedClock,
+  ) {
     // An input kind is defined once per runtime; a reinstalled organ takes the existing one over.
     let slot = usageSlots.get(runtime);
     if (slot === undefined) {
@@ -78,7 +92,8 @@ export class Callee {
     }
     const key = formatPath(path);
     if (path.length === 0) throw invokeError('INVOKE_OPTION_INVALID', 'expose needs a non-empty signal path', { field: 'signal' });
-    if (this.exposed.has(key)) throw invokeError('INVOKE_OPTION_INVALID', `signal ${key} is exposed already; remove the first handler before exposing another`, { field: 'signal' });
+    if (this.exposed.has(key))
+      throw invokeError('INVOKE_OPTION_INVALID', `signal ${key} is exposed already; remove the first handler before exposing another`, { field: 'signal' });
     const unregister = this.runtime.registerEnzyme({
       name: options.name ?? `invoke:${key}`,
       signal: path,
@@ -129,10 +144,18 @@ export class Callee {
     }
     if (this.expired(frame)) {
       this.report(frame.id, peer, `it expired at ${frame.expiresAt} ms, this runtime's recorded clock reads ${this.clock.now} ms`);
-      return this.queue(mount, frame.id, `${OUTCOME_CODE.expired}: the call arrived after its expiry (${this.clock.now! - frame.expiresAt!} ms late on the receiver's clock); nothing ran`, OUTCOME_CODE.expired);
+      return this.queue(
+        mount,
+        frame.id,
+        `${OUTCOME_CODE.expired}: the call arrived after its expiry (${this.clock.now! - frame.expiresAt!} ms late on the receiver's clock); nothing ran`,
+        OUTCOME_CODE.expired,
+      );
     }
-    const unreliable = INVOKE_REQUIRED_CAPS.find((cap) => this.runtime.tree.getValue([...mount.path, name('transport'), name('prov_caps'), name(cap)])?.value !== true);
-    if (unreliable !== undefined) return refuse(`mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
+    const unreliable = INVOKE_REQUIRED_CAPS.find(
+      (cap) => this.runtime.tree.getValue([...mount.path, name('transport'), name('prov_caps'), name(cap)])?.value !== true,
+    );
+    if (unreliable !== undefined)
+      return refuse(`mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
     let signal: Name[];
     let target: Name[] | undefined;
     try {
@@ -188,7 +211,12 @@ export class Callee {
       if (reply.status === 'ok' && reply.result !== undefined && valueBytes(reply.result) > this.env.limits.maxValueBytes) {
         reply = { status: 'reject', note: `the result is ${valueBytes(reply.result)} bytes, over the ${this.env.limits.maxValueBytes}-byte limit` };
       }
-      const frame: ReplyFrame = { kind: 'reply', id: running.id, ...reply, ...(reply.status === 'reject' ? { note: clip(reply.note, this.env.limits.maxNoteBytes) } : {}) };
+      const frame: ReplyFrame = {
+        kind: 'reply',
+        id: running.id,
+        ...reply,
+        ...(reply.status === 'reject' ? { note: clip(reply.note, this.env.limits.maxNoteBytes) } : {}),
+      };
       const list = byMount.get(running.mount);
       if (list === undefined) byMount.set(running.mount, [frame]);
       else list.push(frame);
@@ -206,7 +234,13 @@ export class Callee {
           mount.sendBranch(framesBranch(group));
         } catch (error) {
           for (const reply of group) {
-            this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `reply to ${reply.id} could not be sent: ${(error as Error).message}`, origin: 'org:invoke', peer: mount.peer });
+            this.runtime.cei.emit({
+              topic: TOPIC.invokeReject,
+              severity: 'warn',
+              note: `reply to ${reply.id} could not be sent: ${(error as Error).message}`,
+              origin: 'org:invoke',
+              peer: mount.peer,
+            });
           }
         }
       }
@@ -220,7 +254,11 @@ export class Callee {
     if (this.expired(frame)) {
       // Admitted in time, but it would start after its expiry (a beat later, a pause): it does not run.
       this.report(frame.id, running.mount.peer, `it would start after its expiry (${frame.expiresAt} ms; recorded clock ${this.clock.now} ms)`);
-      running.reply = { status: 'reject', note: `${OUTCOME_CODE.expired}: the call would have started after its expiry; nothing ran`, code: OUTCOME_CODE.expired };
+      running.reply = {
+        status: 'reject',
+        note: `${OUTCOME_CODE.expired}: the call would have started after its expiry; nothing ran`,
+        code: OUTCOME_CODE.expired,
+      };
       return;
     }
     let answer: InvokeReply | void;
@@ -244,7 +282,8 @@ export class Callee {
     running.reply = normalise(answer);
     if (running.metered === true) {
       running.ran = true;
-      if (stop !== undefined) this.runtime.pushInput(USAGE_INPUT, { stream: 'callee', seq: ++this.usageSeq, data: encodeMeasured({ id: running.id, ...stop() }) });
+      if (stop !== undefined)
+        this.runtime.pushInput(USAGE_INPUT, { stream: 'callee', seq: ++this.usageSeq, data: encodeMeasured({ id: running.id, ...stop() }) });
     }
   }
 
@@ -283,7 +322,14 @@ export class Callee {
       side: 'receive',
     });
     if (!decision.allowed) {
-      this.runtime.cei.emit({ topic: decision.topic!, severity: decision.severity, note: decision.note, origin: decision.origin, peer, ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}) });
+      this.runtime.cei.emit({
+        topic: decision.topic!,
+        severity: decision.severity,
+        note: decision.note,
+        origin: decision.origin,
+        peer,
+        ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}),
+      });
     }
     return decision;
   }
@@ -293,7 +339,13 @@ export class Callee {
   }
 
   private report(id: string, peer: string, why: string): void {
-    this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: `call ${id} from ${peer} refused, nothing ran: ${why}`, origin: 'sec/receive', peer });
+    this.runtime.cei.emit({
+      topic: TOPIC.invokeReject,
+      severity: 'warn',
+      note: `call ${id} from ${peer} refused, nothing ran: ${why}`,
+      origin: 'sec/receive',
+      peer,
+    });
   }
 }
 

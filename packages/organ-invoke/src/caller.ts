@@ -109,11 +109,14 @@ export class Caller {
   }
 
   submit(sub: Submission): string {
-    if (this.draining) throw invokeError('INVOKE_DRAINING', 'this runtime is shutting down and takes no new calls; submit on another peer or after it restarts');
+    if (this.draining)
+      throw invokeError('INVOKE_DRAINING', 'this runtime is shutting down and takes no new calls; submit on another peer or after it restarts');
     const entry = this.entryFor(sub);
     const { signal, target, pipeline } = this.checkArgs(sub, entry);
     if ((this.perRequest.get(entry.id) ?? 0) >= this.env.maxPending) {
-      throw invokeError('INVOKE_LIMIT', `request ${entry.id} has ${this.env.maxPending} invokes pending (maxPending); wait for some to complete`, { request: entry.id });
+      throw invokeError('INVOKE_LIMIT', `request ${entry.id} has ${this.env.maxPending} invokes pending (maxPending); wait for some to complete`, {
+        request: entry.id,
+      });
     }
     let id: string;
     if (this.env.recordSubmissions && this.log.seed !== undefined) {
@@ -121,7 +124,14 @@ export class Caller {
         // Outside a beat: recorded, and started by the capture that admits it (replay does the same).
         const seq = ++this.log.seq;
         id = derivedId(this.log.seed, 'x', seq);
-        const recorded: RecordedSubmission = { request: entry.id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeoutBeats: sub.timeoutBeats, ...(sub.pipeline !== undefined ? { pipeline: sub.pipeline } : {}) };
+        const recorded: RecordedSubmission = {
+          request: entry.id,
+          signal,
+          ...(target !== undefined ? { target } : {}),
+          ...(sub.payload !== undefined ? { payload: sub.payload } : {}),
+          timeoutBeats: sub.timeoutBeats,
+          ...(sub.pipeline !== undefined ? { pipeline: sub.pipeline } : {}),
+        };
         this.runtime.pushInput(SUBMIT_INPUT, { stream: 'caller', seq, data: encodeSubmission(recorded) });
         this.queued.set(id, { request: entry.id, onComplete: sub.onComplete });
         this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
@@ -158,14 +168,33 @@ export class Caller {
       this.start(submission, entry, this.checkArgs(submission, entry), id);
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'INVOKE_INVALID';
-      this.settle(id, recorded?.request ?? '?', onComplete, { status: 'reject', note: `refused before sending: ${code}: ${(error as Error).message}`, refusedBy: 'sender', code });
+      this.settle(id, recorded?.request ?? '?', onComplete, {
+        status: 'reject',
+        note: `refused before sending: ${code}: ${(error as Error).message}`,
+        refusedBy: 'sender',
+        code,
+      });
     }
   }
 
   /** Records an outcome for a call that never started (no record, no dossier): refused at admission, or given up while queued. */
-  private settle(id: string, request: string, onComplete: Submission['onComplete'], detail: { status: InvokeStatus; note: string; refusedBy?: 'sender'; code?: string }): void {
-    const outcome: InvokeOutcome = { id, request, status: detail.status, note: clip(detail.note, this.env.limits.maxNoteBytes), ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}), ...(detail.code !== undefined ? { code: detail.code } : {}), beat: this.runtime.beat };
-    if (detail.status === 'reject') this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${id} on ${request}: ${outcome.note}`, origin: 'org:invoke' });
+  private settle(
+    id: string,
+    request: string,
+    onComplete: Submission['onComplete'],
+    detail: { status: InvokeStatus; note: string; refusedBy?: 'sender'; code?: string },
+  ): void {
+    const outcome: InvokeOutcome = {
+      id,
+      request,
+      status: detail.status,
+      note: clip(detail.note, this.env.limits.maxNoteBytes),
+      ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}),
+      ...(detail.code !== undefined ? { code: detail.code } : {}),
+      beat: this.runtime.beat,
+    };
+    if (detail.status === 'reject')
+      this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${id} on ${request}: ${outcome.note}`, origin: 'org:invoke' });
     this.outcomes.set(id, outcome);
     if (this.outcomes.size > this.env.retainOutcomes) this.outcomes.delete(this.outcomes.keys().next().value!);
     const waiters = this.waiters.get(id) ?? [];
@@ -173,13 +202,23 @@ export class Caller {
     try {
       onComplete?.(outcome);
     } catch (error) {
-      this.runtime.cei.emit({ topic: 'org:invoke', severity: 'error', note: `onComplete of ${id} threw: ${(error as Error)?.message ?? String(error)}`, origin: 'org:invoke' });
+      this.runtime.cei.emit({
+        topic: 'org:invoke',
+        severity: 'error',
+        note: `onComplete of ${id} threw: ${(error as Error)?.message ?? String(error)}`,
+        origin: 'org:invoke',
+      });
     }
     for (const resolve of waiters) resolve(outcome);
   }
 
   /** Records and queues a checked call under `id`. */
-  private start(sub: Submission, entry: MountRequestEntry, args: { signal: string; target: string | undefined; pipeline: PipelineMeta | undefined }, id: string): string {
+  private start(
+    sub: Submission,
+    entry: MountRequestEntry,
+    args: { signal: string; target: string | undefined; pipeline: PipelineMeta | undefined },
+    id: string,
+  ): string {
     const { signal, target, pipeline } = args;
     const beat = this.runtime.beat;
     const record = [...entry.path, name('invokes'), name(id)];
@@ -187,7 +226,8 @@ export class Caller {
     const deadline = beat + sub.timeoutBeats;
     // The latest recorded wall time (never a clock read here), so a replay computes the same expiry.
     const now = this.clock.now;
-    const expiresAt = this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
+    const expiresAt =
+      this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
     const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
     this.tree.batch(() => {
       this.tree.set([...record, name('state')], text('plan'));
@@ -199,7 +239,18 @@ export class Caller {
       if (expiresAt !== undefined) this.tree.set([...record, name('expires_at')], u64(BigInt(expiresAt)));
       this.tree.set([...record, name('op')], text(op));
     });
-    const pending: Pending = { id, request: entry.id, key: entry.key, peer, record, deadline, op, pipeline, onComplete: sub.onComplete, mountPath: entry.mount.path };
+    const pending: Pending = {
+      id,
+      request: entry.id,
+      key: entry.key,
+      peer,
+      record,
+      deadline,
+      op,
+      pipeline,
+      onComplete: sub.onComplete,
+      mountPath: entry.mount.path,
+    };
     this.pending.set(id, pending);
     this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
@@ -213,11 +264,27 @@ export class Caller {
       side: 'send',
     });
     if (!decision.allowed) {
-      this.runtime.cei.emit({ topic: decision.topic!, severity: decision.severity, note: decision.note, origin: decision.origin, peer, ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}) });
+      this.runtime.cei.emit({
+        topic: decision.topic!,
+        severity: decision.severity,
+        note: decision.note,
+        origin: decision.origin,
+        peer,
+        ...(decision.pipeline !== undefined ? { pipeline: decision.pipeline } : {}),
+      });
       this.complete(id, 'reject', { note: `refused before sending: ${decision.note}`, refusedBy: 'sender' });
       return id;
     }
-    const call: CallFrame = { kind: 'call', id, signal, ...(target !== undefined ? { target } : {}), ...(sub.payload !== undefined ? { payload: sub.payload } : {}), timeout: sub.timeoutBeats, ...(expiresAt !== undefined ? { expiresAt } : {}), ...(pipeline !== undefined ? { pipeline } : {}) };
+    const call: CallFrame = {
+      kind: 'call',
+      id,
+      signal,
+      ...(target !== undefined ? { target } : {}),
+      ...(sub.payload !== undefined ? { payload: sub.payload } : {}),
+      timeout: sub.timeoutBeats,
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...(pipeline !== undefined ? { pipeline } : {}),
+    };
     let outbox = this.outboxes.get(entry.key);
     if (outbox === undefined || outbox.mount !== entry.mount) {
       if (outbox !== undefined) this.send(outbox); // the request's mount changed: what was queued goes on the old one first
@@ -289,7 +356,12 @@ export class Caller {
     // A call from before a restart is matched on its id and peer: its mount's key is not known yet.
     if (pending === undefined || (pending.key !== key && !(pending.restartedAt !== undefined && key.startsWith(`${pending.peer}/`)))) return;
     if (frame.status === 'ok') this.complete(frame.id, 'ok', frame.result !== undefined ? { result: frame.result } : {});
-    else this.complete(frame.id, 'reject', { note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`, refusedBy: 'receiver', ...(frame.code !== undefined ? { code: frame.code } : {}) });
+    else
+      this.complete(frame.id, 'reject', {
+        note: `refused by ${pending.peer}: ${frame.note ?? 'no reason given'}`,
+        refusedBy: 'receiver',
+        ...(frame.code !== undefined ? { code: frame.code } : {}),
+      });
   }
 
   /** The remote session number of the mount at `path` (`session_seq`), when the transport has recorded one. */
@@ -335,9 +407,10 @@ export class Caller {
     for (const pending of [...this.pending.values()]) {
       if (pending.restartedAt !== undefined && (pending.sent !== true || pending.deadline <= beat)) {
         this.complete(pending.id, 'cancelled', {
-          note: pending.sent === true
-            ? `no reply by deadline beat ${pending.deadline} after this peer restarted (beat ${pending.restartedAt}); the call may have run on ${pending.peer || 'the callee'}`
-            : `never sent: this peer restarted (beat ${pending.restartedAt}) before the call left; nothing ran`,
+          note:
+            pending.sent === true
+              ? `no reply by deadline beat ${pending.deadline} after this peer restarted (beat ${pending.restartedAt}); the call may have run on ${pending.peer || 'the callee'}`
+              : `never sent: this peer restarted (beat ${pending.restartedAt}) before the call left; nothing ran`,
           code: OUTCOME_CODE.callerRestarted,
         });
       } else if (pending.deadline <= beat) this.complete(pending.id, 'timeout', { note: `no reply by deadline beat ${pending.deadline}` });
@@ -354,8 +427,18 @@ export class Caller {
     for (const call of inFlight) {
       if (this.pending.has(call.id) || call.op === undefined) continue;
       const pending: Pending = {
-        id: call.id, request: call.request, key: '', peer: call.peer, record: call.record, deadline: call.deadline, op: call.op,
-        pipeline: undefined, onComplete: undefined, mountPath: [], sent: call.state === 'sent', restartedAt: this.runtime.beat,
+        id: call.id,
+        request: call.request,
+        key: '',
+        peer: call.peer,
+        record: call.record,
+        deadline: call.deadline,
+        op: call.op,
+        pipeline: undefined,
+        onComplete: undefined,
+        mountPath: [],
+        sent: call.state === 'sent',
+        restartedAt: this.runtime.beat,
       };
       this.pending.set(call.id, pending);
       this.perRequest.set(call.request, (this.perRequest.get(call.request) ?? 0) + 1);
@@ -365,7 +448,8 @@ export class Caller {
   /** Cancels every pending invoke of `request` (its mount was reconfigured, closed or released). */
   cancel(request: string, note: string): void {
     // A call from before a restart was on a connection long gone; its deadline decides it.
-    for (const pending of [...this.pending.values()]) if (pending.request === request && pending.restartedAt === undefined) this.complete(pending.id, 'cancelled', { note });
+    for (const pending of [...this.pending.values()])
+      if (pending.request === request && pending.restartedAt === undefined) this.complete(pending.id, 'cancelled', { note });
   }
 
   outcome(id: string): InvokeOutcome | undefined {
@@ -375,7 +459,10 @@ export class Caller {
   result(id: string): Promise<InvokeOutcome> {
     const done = this.outcomes.get(id);
     if (done !== undefined) return Promise.resolve(done);
-    if (!this.pending.has(id) && !this.queued.has(id)) return Promise.reject(invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }));
+    if (!this.pending.has(id) && !this.queued.has(id))
+      return Promise.reject(
+        invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }),
+      );
     return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
   }
 
@@ -384,16 +471,26 @@ export class Caller {
     const entry = this.organ.request(sub.request);
     if (entry === undefined) {
       const state = this.tree.getValue([...this.organ.root, name(sub.request), name('state')]);
-      throw invokeError('INVOKE_UNKNOWN_REQUEST', `invoke request ${JSON.stringify(sub.request)} holds no mount${state?.type === 'text' ? ` (state ${state.value})` : ' (is it under /net/organs/invoke/requests, and has a beat validated it?)'}`, { request: sub.request });
+      throw invokeError(
+        'INVOKE_UNKNOWN_REQUEST',
+        `invoke request ${JSON.stringify(sub.request)} holds no mount${state?.type === 'text' ? ` (state ${state.value})` : ' (is it under /net/organs/invoke/requests, and has a beat validated it?)'}`,
+        { request: sub.request },
+      );
     }
     if (entry.state === 'error') {
       const note = this.tree.getValue([...entry.path, name('error_note')]);
       const why = note?.type === 'text' ? `: ${note.value}` : '';
       // The note already says what comes next (a redial at a beat, or that nothing will); say plainly what to do.
-      const then = entry.retryBeat !== undefined
-        ? `; nothing is sent while it waits: submit again once the request is active (redial ${entry.retries + 1} at beat ${entry.retryBeat})`
-        : why.includes('change the request') ? '' : '; change the request to reopen its mount';
-      throw invokeError('INVOKE_NOT_READY', `invoke request ${entry.id} is in error${why}${then}`, { request: entry.id, ...(entry.retryBeat !== undefined ? { retryBeat: entry.retryBeat } : {}) });
+      const then =
+        entry.retryBeat !== undefined
+          ? `; nothing is sent while it waits: submit again once the request is active (redial ${entry.retries + 1} at beat ${entry.retryBeat})`
+          : why.includes('change the request')
+            ? ''
+            : '; change the request to reopen its mount';
+      throw invokeError('INVOKE_NOT_READY', `invoke request ${entry.id} is in error${why}${then}`, {
+        request: entry.id,
+        ...(entry.retryBeat !== undefined ? { retryBeat: entry.retryBeat } : {}),
+      });
     }
     return entry;
   }
@@ -415,10 +512,14 @@ export class Caller {
     const signal = path('signal', sub.signal);
     const target = sub.target === undefined ? undefined : path('target', sub.target);
     if (!Number.isSafeInteger(sub.timeoutBeats) || sub.timeoutBeats < 1 || sub.timeoutBeats > this.env.maxTimeoutBeats) {
-      throw invokeError('INVOKE_INVALID', `timeoutBeats: expected a whole number of beats in 1..${this.env.maxTimeoutBeats}, got ${String(sub.timeoutBeats)}`, { field: 'timeoutBeats' });
+      throw invokeError('INVOKE_INVALID', `timeoutBeats: expected a whole number of beats in 1..${this.env.maxTimeoutBeats}, got ${String(sub.timeoutBeats)}`, {
+        field: 'timeoutBeats',
+      });
     }
     if (sub.payload !== undefined && valueBytes(sub.payload) > this.env.limits.maxValueBytes) {
-      throw invokeError('INVOKE_INVALID', `payload: ${valueBytes(sub.payload)} bytes is over the ${this.env.limits.maxValueBytes}-byte limit`, { field: 'payload' });
+      throw invokeError('INVOKE_INVALID', `payload: ${valueBytes(sub.payload)} bytes is over the ${this.env.limits.maxValueBytes}-byte limit`, {
+        field: 'payload',
+      });
     }
     let pipeline: PipelineMeta | undefined;
     if (sub.pipeline !== undefined) pipeline = parsePipelineMeta(sub.pipeline);
@@ -430,7 +531,11 @@ export class Caller {
     return { signal, target, pipeline };
   }
 
-  private complete(id: string, status: InvokeStatus, detail: { result?: InvokeOutcome['result']; note?: string; refusedBy?: 'sender' | 'receiver'; code?: string }): void {
+  private complete(
+    id: string,
+    status: InvokeStatus,
+    detail: { result?: InvokeOutcome['result']; note?: string; refusedBy?: 'sender' | 'receiver'; code?: string },
+  ): void {
     const pending = this.pending.get(id);
     if (pending === undefined) return; // exactly once
     this.pending.delete(id);
@@ -463,9 +568,23 @@ export class Caller {
     if (this.tree.get(pending.record) !== undefined) this.retain(pending);
     const where = formatPath(pending.record);
     if (status === 'reject') {
-      this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${where}: ${note}`, origin: 'org:invoke', peer: pending.peer, ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}) });
+      this.runtime.cei.emit({
+        topic: TOPIC.invokeReject,
+        severity: 'error',
+        note: `${where}: ${note}`,
+        origin: 'org:invoke',
+        peer: pending.peer,
+        ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}),
+      });
     } else if (status === 'timeout') {
-      this.runtime.cei.emit({ topic: TOPIC.invokeTimeout, severity: 'error', note: `${where}: ${note}`, origin: 'org:invoke', peer: pending.peer, ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}) });
+      this.runtime.cei.emit({
+        topic: TOPIC.invokeTimeout,
+        severity: 'error',
+        note: `${where}: ${note}`,
+        origin: 'org:invoke',
+        peer: pending.peer,
+        ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}),
+      });
     }
     this.outcomes.set(id, outcome);
     if (this.outcomes.size > this.env.retainOutcomes) this.outcomes.delete(this.outcomes.keys().next().value!);
@@ -475,7 +594,12 @@ export class Caller {
       pending.onComplete?.(outcome);
     } catch (error) {
       // A caller's callback must not undo the record or stop the beat; it is reported instead.
-      this.runtime.cei.emit({ topic: 'org:invoke', severity: 'error', note: `onComplete of ${id} threw: ${(error as Error)?.message ?? String(error)}`, origin: 'org:invoke' });
+      this.runtime.cei.emit({
+        topic: 'org:invoke',
+        severity: 'error',
+        note: `onComplete of ${id} threw: ${(error as Error)?.message ?? String(error)}`,
+        origin: 'org:invoke',
+      });
     }
     for (const resolve of waiters) resolve(outcome);
   }

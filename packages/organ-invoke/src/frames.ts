@@ -174,7 +174,8 @@ export function framesBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell
  */
 export function ioShares(items: ReadonlyArray<CallFrame | ReplyFrame | FrameProblem>, total: number): number[] {
   const weights = items.map((item) => {
-    if (item.kind === 'call') return 64 + utf8(item.signal) + (item.target === undefined ? 0 : utf8(item.target)) + (item.payload === undefined ? 0 : valueBytes(item.payload));
+    if (item.kind === 'call')
+      return 64 + utf8(item.signal) + (item.target === undefined ? 0 : utf8(item.target)) + (item.payload === undefined ? 0 : valueBytes(item.payload));
     if (item.kind === 'reply') return 64 + (item.result === undefined ? 0 : valueBytes(item.result)) + (item.note === undefined ? 0 : utf8(item.note));
     return 64;
   });
@@ -230,25 +231,38 @@ function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFram
     if (status !== 'ok' && status !== 'reject') return problem(`status: expected "ok" or "reject", found ${JSON.stringify(status ?? null)}`);
     const result = value('result');
     if (fields.has('result') && result === undefined) return problem('result: expected a value');
-    if (result !== undefined && valueBytes(result) > limits.maxValueBytes) return problem(`result: ${valueBytes(result)} bytes is over the ${limits.maxValueBytes}-byte limit`);
+    if (result !== undefined && valueBytes(result) > limits.maxValueBytes)
+      return problem(`result: ${valueBytes(result)} bytes is over the ${limits.maxValueBytes}-byte limit`);
     const note = textOf('note');
     if (note !== undefined && utf8(note) > limits.maxNoteBytes) return problem(`note: over the ${limits.maxNoteBytes}-byte limit`);
     const code = textOf('code');
-    if (fields.has('code') && (code === undefined || code === '' || utf8(code) > MAX_CODE_BYTES)) return problem(`code: expected text of 1..${MAX_CODE_BYTES} bytes`);
-    return { kind: 'reply', id, status, ...(result !== undefined ? { result } : {}), ...(note !== undefined ? { note } : {}), ...(code !== undefined ? { code } : {}) };
+    if (fields.has('code') && (code === undefined || code === '' || utf8(code) > MAX_CODE_BYTES))
+      return problem(`code: expected text of 1..${MAX_CODE_BYTES} bytes`);
+    return {
+      kind: 'reply',
+      id,
+      status,
+      ...(result !== undefined ? { result } : {}),
+      ...(note !== undefined ? { note } : {}),
+      ...(code !== undefined ? { code } : {}),
+    };
   }
   if (kind !== 'call') return problem(`kind: expected "call" or "reply", found ${JSON.stringify(kind ?? null)}`);
   const signal = textOf('signal');
-  if (signal === undefined || signal === '' || utf8(signal) > limits.maxPathBytes) return problem(`signal: missing, not text, or over ${limits.maxPathBytes} bytes`);
+  if (signal === undefined || signal === '' || utf8(signal) > limits.maxPathBytes)
+    return problem(`signal: missing, not text, or over ${limits.maxPathBytes} bytes`);
   const target = textOf('target');
-  if (fields.has('target') && (target === undefined || utf8(target) > limits.maxPathBytes)) return problem(`target: not text, or over ${limits.maxPathBytes} bytes`);
+  if (fields.has('target') && (target === undefined || utf8(target) > limits.maxPathBytes))
+    return problem(`target: not text, or over ${limits.maxPathBytes} bytes`);
   const payload = value('payload');
   if (fields.has('payload') && payload === undefined) return problem('payload: expected a value');
-  if (payload !== undefined && valueBytes(payload) > limits.maxValueBytes) return problem(`payload: ${valueBytes(payload)} bytes is over the ${limits.maxValueBytes}-byte limit`);
+  if (payload !== undefined && valueBytes(payload) > limits.maxValueBytes)
+    return problem(`payload: ${valueBytes(payload)} bytes is over the ${limits.maxValueBytes}-byte limit`);
   const timeout = value('timeout');
   if (timeout?.type !== 'u64' || timeout.value < 1n || timeout.value > BigInt(Number.MAX_SAFE_INTEGER)) return problem('timeout: expected a u64 of at least 1');
   const expires = value('expires_at');
-  if (fields.has('expires_at') && (expires?.type !== 'u64' || expires.value > BigInt(Number.MAX_SAFE_INTEGER))) return problem('expires_at: expected a u64 of ms since the epoch');
+  if (fields.has('expires_at') && (expires?.type !== 'u64' || expires.value > BigInt(Number.MAX_SAFE_INTEGER)))
+    return problem('expires_at: expected a u64 of ms since the epoch');
   let pipeline: PipelineMeta | undefined;
   const p = fields.get('pipeline');
   if (p !== undefined) {

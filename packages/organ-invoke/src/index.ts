@@ -6,7 +6,18 @@ export type { InvokeErrorCode } from './errors.ts';
 export { OUTCOME_CODE } from './errors.ts';
 export { CLOCK_INPUT } from './clock.ts';
 export { installInvoke, INVOKE_KIND } from './install.ts';
-export { callBranch, replyBranch, batchBranch, parseFrame, DEFAULT_FRAME_LIMITS, type CallFrame, type ReplyFrame, type BatchFrame, type FrameProblem, type FrameLimits } from './frames.ts';
+export {
+  callBranch,
+  replyBranch,
+  batchBranch,
+  parseFrame,
+  DEFAULT_FRAME_LIMITS,
+  type CallFrame,
+  type ReplyFrame,
+  type BatchFrame,
+  type FrameProblem,
+  type FrameLimits,
+} from './frames.ts';
 export { INVOKE_REQUIRED_CAPS } from './request.ts';
 export { USAGE_INPUT, processMeter, type UsageMeter } from './meter.ts';
 export type {

@@ -24,7 +24,8 @@ export const INVOKE_KIND = 'invoke';
 
 function count(option: string, value: number | undefined, fallback: number, min: number): number {
   const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min) throw invokeError('INVOKE_OPTION_INVALID', `${option} must be a whole number ≥ ${min}, got ${String(value)}`, { field: option });
+  if (!Number.isSafeInteger(v) || v < min)
+    throw invokeError('INVOKE_OPTION_INVALID', `${option} must be a whole number ≥ ${min}, got ${String(value)}`, { field: option });
   return v;
 }
 
@@ -37,7 +38,8 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
   const enclave = options.enclave ?? 'local';
   if (!isWordText(enclave)) throw invokeError('INVOKE_OPTION_INVALID', `enclave ${JSON.stringify(enclave)} must be a CEP word`, { field: 'enclave' });
   const peerEnclave = options.peerEnclave ?? (() => enclave);
-  if (typeof peerEnclave !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'peerEnclave must be a function (peer) => enclave', { field: 'peerEnclave' });
+  if (typeof peerEnclave !== 'function')
+    throw invokeError('INVOKE_OPTION_INVALID', 'peerEnclave must be a function (peer) => enclave', { field: 'peerEnclave' });
   const limits: FrameLimits = {
     maxPathBytes: count('maxPathBytes', options.maxPathBytes, DEFAULT_FRAME_LIMITS.maxPathBytes, 1),
     maxValueBytes: count('maxValueBytes', options.maxValueBytes, DEFAULT_FRAME_LIMITS.maxValueBytes, 1),
@@ -58,7 +60,8 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     clockSkewMs: count('clockSkewMs', options.clockSkewMs, 250, 0),
     recordSubmissions: options.recordSubmissions === true,
   };
-  if (env.meter !== false && typeof env.meter?.start !== 'function') throw invokeError('INVOKE_OPTION_INVALID', 'meter must be { start() } or false', { field: 'meter' });
+  if (env.meter !== false && typeof env.meter?.start !== 'function')
+    throw invokeError('INVOKE_OPTION_INVALID', 'meter must be { start() } or false', { field: 'meter' });
   try {
     resolveRetry(options.retry);
   } catch (error) {

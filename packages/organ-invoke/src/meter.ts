@@ -61,4 +61,3 @@ export function decodeMeasured(data: Uint8Array): Measured | undefined {
 export function metered(budgets: { readonly cpuNs?: number; readonly wallMs?: number } | undefined): boolean {
   return budgets?.cpuNs !== undefined || budgets?.wallMs !== undefined;
 }
-

@@ -55,7 +55,7 @@ export function readRequestPipeline(request: Cell): PipelineMeta | RequestProble
       hopIndex: hopValue === undefined ? 0 : hopValue <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(hopValue) : -1,
     });
   } catch (error) {
-    const field = ((error as { details?: { field?: string } }).details?.field) ?? 'pipeline';
+    const field = (error as { details?: { field?: string } }).details?.field ?? 'pipeline';
     return { field: `pipeline/${field}`, note: `pipeline/${field}: ${(error as Error).message}` };
   }
 }

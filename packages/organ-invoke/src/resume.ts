@@ -7,7 +7,7 @@
  * Finished records are found too, oldest first, so the retention of finished records
  * (`retainCompleted`) goes on counting them instead of keeping them forever.
  */
-import { type Name, type Tree, type Value } from '@cep/cells';
+import type { Name, Tree, Value } from '@cep/cells';
 import { name } from '@cep/cells';
 
 /** A call record found in a restored tree. */

@@ -120,7 +120,9 @@ export function decodeSubmission(data: Uint8Array): RecordedSubmission | undefin
       ...(typeof raw['target'] === 'string' ? { target: raw['target'] } : {}),
       ...(payload !== undefined ? { payload } : {}),
       timeoutBeats: Number(raw['timeoutBeats']),
-      ...(p !== undefined ? { pipeline: { pipelineId: String(p['pipelineId']), stageId: String(p['stageId']), dagRunId: BigInt(p['dagRunId']), hopIndex: Number(p['hopIndex']) } } : {}),
+      ...(p !== undefined
+        ? { pipeline: { pipelineId: String(p['pipelineId']), stageId: String(p['stageId']), dagRunId: BigInt(p['dagRunId']), hopIndex: Number(p['hopIndex']) } }
+        : {}),
     };
   } catch {
     return undefined;

@@ -30,7 +30,12 @@ export interface Peer {
 
 export function peer(name: string, provider: ProviderV1, addressOf: (peer: string) => string | undefined, peerKey = true): Peer {
   const runtime = createRuntime();
-  const manager = createTransportManager(runtime, { localNode: name, providers: [provider], addressOf: (p) => addressOf(p), ...(peerKey ? { peerKey: () => KEY } : {}) });
+  const manager = createTransportManager(runtime, {
+    localNode: name,
+    providers: [provider],
+    addressOf: (p) => addressOf(p),
+    ...(peerKey ? { peerKey: () => KEY } : {}),
+  });
   opened.push(() => manager.close());
   const facts: EmittedFact[] = [];
   runtime.cei.onFact((f) => facts.push(f));
@@ -75,7 +80,11 @@ export async function pair(transport: Transport, earthOptions: InvokeOptions = {
   const e = earth as Peer & { invoke: InvokeOrgan };
   // Both providers advertise crc32c, deflate and aead, and both peers hold the key: the accepted
   // mount reads frames sealed with the per-mount key.
-  const policy = (mount = 'main'): SerializerPolicy => ({ crc32c: true, deflate: true, aead: { mode: 'xchacha20poly1305', key: deriveMountKey(KEY, 'invoke', mount) } });
+  const policy = (mount = 'main'): SerializerPolicy => ({
+    crc32c: true,
+    deflate: true,
+    aead: { mode: 'xchacha20poly1305', key: deriveMountKey(KEY, 'invoke', mount) },
+  });
   const send = async (bytes: Uint8Array, mount = 'main'): Promise<void> => {
     if (transport === 'memory') {
       // Straight into saturn's accepted channel, as if earth had sent it.

@@ -106,7 +106,9 @@ describe('invoke request validation', () => {
     expect(code(() => p.organ.submit({ request: 'a', signal: '', timeoutBeats: 2 }))).toBe('INVOKE_INVALID');
     expect(code(() => p.organ.submit({ request: 'a', signal: '/sig//x', timeoutBeats: 2 }))).toBe('INVOKE_INVALID');
     expect(code(() => p.organ.submit({ request: 'a', signal: '/sig/x', timeoutBeats: 2, payload: text('x'.repeat(300_000)) }))).toBe('INVOKE_INVALID');
-    expect(code(() => p.organ.submit({ request: 'a', signal: '/sig/x', timeoutBeats: 2, pipeline: { pipelineId: '', stageId: 's', dagRunId: 1n, hopIndex: 0 } }))).toBe('SEC_PIPELINE_MALFORMED');
+    expect(
+      code(() => p.organ.submit({ request: 'a', signal: '/sig/x', timeoutBeats: 2, pipeline: { pipelineId: '', stageId: 's', dagRunId: 1n, hopIndex: 0 } })),
+    ).toBe('SEC_PIPELINE_MALFORMED');
     expect(p.organ.pending()).toBe(0);
   });
 
@@ -127,7 +129,14 @@ describe('the calling side (replies made by hand)', () => {
     const p = await pair('memory');
     const wire = captureEarth(p);
     const seen: InvokeOutcome[] = [];
-    const id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/test_invoke', target: '/rt/test_invoke', payload: u64(41n), timeoutBeats: 4, onComplete: (o) => seen.push(o) });
+    const id = p.earth.invoke.submit({
+      request: 'to_saturn',
+      signal: '/sig/test_invoke',
+      target: '/rt/test_invoke',
+      payload: u64(41n),
+      timeoutBeats: 4,
+      onComplete: (o) => seen.push(o),
+    });
     expect(id).toMatch(/^inv-[0-9a-f]{32}$/);
     // Queued: it leaves once the submitting code is done (between beats) or at commit (in a beat).
     expect(read(p.earth.tree, `${REQ}/to_saturn/invokes/${id}/state`)).toBe('plan');
@@ -148,7 +157,10 @@ describe('the calling side (replies made by hand)', () => {
     expect(read(p.earth.tree, `${record}/result`)).toBe(42n);
     expect(read(p.earth.tree, `${record}/done_beat`)).toBe(BigInt(outcome.beat));
     const op = read(p.earth.tree, `${record}/op`) as string;
-    const history = p.earth.tree.get(`/rt/ops/${op}/history`)!.children().map((h) => read(p.earth.tree, `/rt/ops/${op}/history/${h.name.tag.text}/state`));
+    const history = p.earth.tree
+      .get(`/rt/ops/${op}/history`)!
+      .children()
+      .map((h) => read(p.earth.tree, `/rt/ops/${op}/history/${h.name.tag.text}/state`));
     expect(history).toEqual(['plan', 'await', 'ok']);
     expect(topics(p.earth)).not.toContain('tp_inv_reject');
   });
@@ -209,7 +221,9 @@ describe('the calling side (replies made by hand)', () => {
     expect(p.earth.invoke.outcome(second)).toMatchObject({ status: 'cancelled', note: expect.stringMatching(/invoke-request-destroy/) });
     expect(read(p.earth.tree, `${REQ}/to_saturn/state`)).toBe('removed');
     expect(p.earth.manager.get('saturn', 'invoke', 'main')).toBeUndefined();
-    expect(() => p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/x', timeoutBeats: 6 })).toThrow(expect.objectContaining({ code: 'INVOKE_UNKNOWN_REQUEST' }));
+    expect(() => p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/x', timeoutBeats: 6 })).toThrow(
+      expect.objectContaining({ code: 'INVOKE_UNKNOWN_REQUEST' }),
+    );
   });
 
   it('ids are unguessable and distinct; result() of an unknown id rejects with INVOKE_UNKNOWN', async () => {
@@ -248,7 +262,11 @@ describe.each<Transport>(['memory', 'tcp'])('two runtimes over provider-%s', (tr
     const p = await pair(transport);
     p.serve();
     const seen: Array<{ target: string | undefined; data: Value | undefined }> = [];
-    p.saturn.runtime.registerEnzyme({ name: 'plain', signal: '/sig/plain', run: (ctx) => void seen.push({ target: ctx.target?.map((n) => n.tag.text).join('/'), data: ctx.data }) });
+    p.saturn.runtime.registerEnzyme({
+      name: 'plain',
+      signal: '/sig/plain',
+      run: (ctx) => void seen.push({ target: ctx.target?.map((n) => n.tag.text).join('/'), data: ctx.data }),
+    });
     const id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/plain', target: '/data/y', payload: text('hi'), timeoutBeats: 6 });
     await until([p.earth, p.saturn], () => p.earth.invoke.outcome(id) !== undefined);
     expect(p.earth.invoke.outcome(id)).toMatchObject({ status: 'ok' });
@@ -256,7 +274,7 @@ describe.each<Transport>(['memory', 'tcp'])('two runtimes over provider-%s', (tr
     expect(seen).toEqual([{ target: 'data/y', data: text('hi') }]);
   });
 
-  it('a handler that rejects or throws reaches earth as tp_inv_reject; a throwing handler\'s writes are undone', async () => {
+  it("a handler that rejects or throws reaches earth as tp_inv_reject; a throwing handler's writes are undone", async () => {
     const p = await pair(transport);
     const saturn = p.serve();
     saturn.expose('/sig/no', () => ({ status: 'reject', note: 'not today' }));
@@ -302,7 +320,10 @@ describe('provider failures', () => {
     const p = await pair('memory');
     const id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/x', timeoutBeats: 50 });
     const hooks = memoryHooks(p.earth.provider);
-    hooks.raise(hooks.channels().find((c) => c.info.initiator)!, { type: 'fatal', error: { code: 'CONNECTION_LOST', message: 'provider-fatal-test' } as never });
+    hooks.raise(hooks.channels().find((c) => c.info.initiator)!, {
+      type: 'fatal',
+      error: { code: 'CONNECTION_LOST', message: 'provider-fatal-test' } as never,
+    });
     await until([p.earth, p.saturn], () => p.earth.invoke.outcome(id) !== undefined);
     expect(p.earth.invoke.outcome(id)).toMatchObject({ status: 'cancelled', note: expect.stringMatching(/failed .*provider-fatal-test/) });
     expect(read(p.earth.tree, `${REQ}/to_saturn/state`)).toBe('error');
@@ -332,9 +353,16 @@ describe('bounds and refusals', () => {
       ids.push(id);
       await until([p.earth, p.saturn], () => p.earth.invoke.outcome(id) !== undefined);
     }
-    const kept = p.earth.tree.get(`${REQ}/to_saturn/invokes`)!.children().filter((c) => !c.isDeleted).map((c) => c.name.tag.text);
+    const kept = p.earth.tree
+      .get(`${REQ}/to_saturn/invokes`)!
+      .children()
+      .filter((c) => !c.isDeleted)
+      .map((c) => c.name.tag.text);
     expect(kept.sort()).toEqual(ids.slice(2).sort());
-    const ops = p.earth.tree.get('/rt/ops')!.children().filter((c) => !c.isDeleted);
+    const ops = p.earth.tree
+      .get('/rt/ops')!
+      .children()
+      .filter((c) => !c.isDeleted);
     expect(ops).toHaveLength(2);
     expect(p.earth.invoke.outcome(ids[0]!)).toMatchObject({ status: 'ok', result: u64(0n) });
   });
@@ -353,7 +381,11 @@ describe('bounds and refusals', () => {
     await until([earth, saturn], () => mount.state === 'open');
     mount.sendBranch(callBranch({ id: 'inv-0123456789abcdef0123456789abcdef', signal: '/sig/run', timeout: 4 }));
     await until([earth, saturn], () => replies.length > 0);
-    expect(replies[0]).toMatchObject({ kind: 'reply', status: 'reject', note: expect.stringMatching(/is not (ordered|reliable); invoke needs a reliable, ordered mount/) });
+    expect(replies[0]).toMatchObject({
+      kind: 'reply',
+      status: 'reject',
+      note: expect.stringMatching(/is not (ordered|reliable); invoke needs a reliable, ordered mount/),
+    });
     expect(ran).toBe(0);
   });
 });
@@ -363,9 +395,18 @@ describe('frames', () => {
     const meta = { pipelineId: 'demo/ingest', stageId: 'StageB', dagRunId: 7n, hopIndex: 1 };
     const call = { id: 'inv-00000000000000000000000000000001', signal: '/sig/x', target: '/d/y', payload: text('p'), timeout: 3, pipeline: meta };
     expect(parseFrame(decodeBranch(encodeBranch(callBranch(call))).root)).toEqual({ kind: 'call', ...call });
-    expect(parseFrame(decodeBranch(encodeBranch(replyBranch({ id: 'x', status: 'ok', result: u64(1n) }))).root)).toEqual({ kind: 'reply', id: 'x', status: 'ok', result: u64(1n) });
+    expect(parseFrame(decodeBranch(encodeBranch(replyBranch({ id: 'x', status: 'ok', result: u64(1n) }))).root)).toEqual({
+      kind: 'reply',
+      id: 'x',
+      status: 'ok',
+      result: u64(1n),
+    });
     const big = callBranch({ ...call, payload: text('x'.repeat(2048)) });
-    expect(parseFrame(decodeBranch(encodeBranch(big)).root, { maxPathBytes: 1024, maxValueBytes: 1024, maxNoteBytes: 64 })).toMatchObject({ kind: 'problem', id: call.id, note: expect.stringMatching(/^payload: 2048 bytes/) });
+    expect(parseFrame(decodeBranch(encodeBranch(big)).root, { maxPathBytes: 1024, maxValueBytes: 1024, maxNoteBytes: 64 })).toMatchObject({
+      kind: 'problem',
+      id: call.id,
+      note: expect.stringMatching(/^payload: 2048 bytes/),
+    });
     const noSignal = callBranch({ ...call, signal: '' });
     expect(parseFrame(decodeBranch(encodeBranch(noSignal)).root)).toMatchObject({ kind: 'problem', note: expect.stringMatching(/^signal/) });
   });

@@ -11,7 +11,7 @@ import { beat, closeAll, pair, read, REQ, until } from './helpers.ts';
 afterEach(closeAll);
 
 describe('call expiry', () => {
-  it('a call arriving after its expiry on the callee\'s recorded clock is refused, typed, and nothing runs', async () => {
+  it("a call arriving after its expiry on the callee's recorded clock is refused, typed, and nothing runs", async () => {
     const p = await pair('memory', { beatMs: 10, clockSkewMs: 0 });
     const saturn = p.serve();
     const ran: string[] = [];

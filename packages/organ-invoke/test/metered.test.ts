@@ -66,7 +66,9 @@ describe('cpu_ns and wall_ms budgets are charged from recorded measurements', ()
     const { outcome } = await call();
     expect(outcome).toMatchObject({ status: 'reject', note: expect.stringContaining('wall_ms 51 is over the budget 50') });
     expect(runs()).toBe(1);
-    expect(p.saturn.facts.filter((f) => f.topic === 'sec.limit.hit')).toEqual([expect.objectContaining({ severity: 'error', note: expect.stringContaining('wall_ms 51') })]);
+    expect(p.saturn.facts.filter((f) => f.topic === 'sec.limit.hit')).toEqual([
+      expect.objectContaining({ severity: 'error', note: expect.stringContaining('wall_ms 51') }),
+    ]);
   });
 
   it('cpu_ns over its budget is refused the same way', async () => {

@@ -17,7 +17,9 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
     const channel = hooks.channels().find((c) => c.info.initiator && c.info.mode === 'invoke')!;
     hooks.capture(channel);
     const seen: InvokeOutcome[] = [];
-    const ids = Array.from({ length: 50 }, (_, i) => p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', payload: u64(BigInt(i)), timeoutBeats: 10, onComplete: (o) => seen.push(o) }));
+    const ids = Array.from({ length: 50 }, (_, i) =>
+      p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', payload: u64(BigInt(i)), timeoutBeats: 10, onComplete: (o) => seen.push(o) }),
+    );
     await Promise.resolve();
     const frames = hooks.takeOutbound(channel).map((bytes) => parseFrame(decodeBranch(bytes, p.policy()).root));
     expect(frames).toHaveLength(1);
@@ -41,9 +43,13 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
     const channel = hooks.channels().find((c) => c.info.initiator && c.info.mode === 'invoke')!;
     hooks.capture(channel);
     const ids: string[] = [];
-    p.earth.runtime.registerEnzyme({ name: 'burst', signal: '/sig/burst', run: () => {
-      for (let i = 0; i < 20; i++) ids.push(p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', payload: u64(BigInt(i)), timeoutBeats: 10 }));
-    } });
+    p.earth.runtime.registerEnzyme({
+      name: 'burst',
+      signal: '/sig/burst',
+      run: () => {
+        for (let i = 0; i < 20; i++) ids.push(p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', payload: u64(BigInt(i)), timeoutBeats: 10 }));
+      },
+    });
     p.earth.runtime.enqueue('/sig/burst');
     p.earth.runtime.step();
     // Sent during the step (no microtask ran yet): 20 calls in frames of at most 8.
@@ -82,7 +88,10 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
       const submit = (): void => {
         const n = BigInt(next++);
         const id = p.earth.invoke.submit({
-          request: 'to_saturn', signal: '/sig/add', payload: u64(n), timeoutBeats: 400,
+          request: 'to_saturn',
+          signal: '/sig/add',
+          payload: u64(n),
+          timeoutBeats: 400,
           onComplete: (o) => {
             completions.set(o.id, [...(completions.get(o.id) ?? []), o]);
             if (next < 600) submit(); // inside earth's capture: batched with the others of this beat
@@ -104,7 +113,7 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
     });
   });
 
-  it('inside a batch every call passes the receiver\'s checks on its own: a replayed or malformed id is refused, the others run', async () => {
+  it("inside a batch every call passes the receiver's checks on its own: a replayed or malformed id is refused, the others run", async () => {
     const p = await pair('memory');
     const saturn = p.serve({ exposedOnly: true });
     const ran: string[] = [];

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTree, digestHex, u64 } from '@cep/cells';
-import { createRuntime, replay, type Runtime } from '@cep/heartbeat';
+import { replay, type Runtime } from '@cep/heartbeat';
 import { installInvoke, type InvokeOptions, type InvokeOrgan } from '@cep/organ-invoke';
 import { memory, memoryNetwork } from '@cep/provider-memory';
 import { createTransportManager } from '@cep/transport';
@@ -50,7 +50,10 @@ describe('replaying a caller', () => {
       if (earth.tree.getValue('/net/organs/invoke/requests/to_saturn/state')?.value === 'active') {
         // Submitted between beats, as an HTTP request would.
         const n = Math.floor(rand() * 3);
-        for (let k = 0; k < n; k++) ids.push(organ.submit({ request: 'to_saturn', signal: rand() < 0.8 ? '/sig/add' : '/sig/slow', payload: u64(BigInt(beat * 10 + k)), timeoutBeats: 4 }));
+        for (let k = 0; k < n; k++)
+          ids.push(
+            organ.submit({ request: 'to_saturn', signal: rand() < 0.8 ? '/sig/add' : '/sig/slow', payload: u64(BigInt(beat * 10 + k)), timeoutBeats: 4 }),
+          );
       }
       wall += 10 + Math.floor(rand() * 7);
       organ.clock(wall);
@@ -68,7 +71,10 @@ describe('replaying a caller', () => {
       beats: digests.length,
       setup: (runtime) => {
         const manager = createTransportManager(runtime, {
-          localNode: 'earth', offline: true, addressOf: (p) => p, peerKey: () => KEY,
+          localNode: 'earth',
+          offline: true,
+          addressOf: (p) => p,
+          peerKey: () => KEY,
           providers: [memory({ network: memoryNetwork(), peer: 'earth', mode: 'reliable' })],
         });
         wireEarth(runtime, installInvoke(runtime, manager, { ...EARTH, replay: true }));
@@ -82,4 +88,3 @@ describe('replaying a caller', () => {
     for (const id of kept) expect(earth.tree.get(`/net/organs/invoke/requests/to_saturn/invokes/${id}`)).toBeDefined();
   });
 });
-

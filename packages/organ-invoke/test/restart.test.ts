@@ -67,7 +67,10 @@ describe('calls in flight across a restart of the caller', () => {
       expect(after.invoke.outcome(id)).toMatchObject({ id, status: 'cancelled', code: 'INVOKE_CALLER_RESTARTED' });
       const op = read(after.tree, `${record}/op`) as string;
       expect(read(after.tree, `/rt/ops/${op}/close/status`)).toBe('cxl');
-      const history = after.tree.get(`/rt/ops/${op}/history`)!.children().map((h) => read(after.tree, `/rt/ops/${op}/history/${h.name.tag.text}/state`));
+      const history = after.tree
+        .get(`/rt/ops/${op}/history`)!
+        .children()
+        .map((h) => read(after.tree, `/rt/ops/${op}/history/${h.name.tag.text}/state`));
       expect(history.filter((s) => s === 'cxl')).toHaveLength(1);
     }
     expect(after.invoke.pending()).toBe(0);
@@ -96,10 +99,18 @@ describe('calls in flight across a restart of the caller', () => {
     const ids = [0, 1, 2].map((i) => earth.invoke!.submit({ request: 'to_saturn', signal: '/sig/x', timeoutBeats: 2 + i })); // finish in this order
     await until([earth, saturn], () => ids.every((id) => read(earth.tree, `${REQ}/to_saturn/invokes/${id}/state`) === 'timeout'));
     const runtime = createRuntime({ tree: restoredCopy(earth.tree) });
-    const manager = createTransportManager(runtime, { localNode: 'earth-later', providers: [memory({ network, peer: 'earth-later', mode: 'reliable' })], addressOf: (p) => p, peerKey: () => KEY });
+    const manager = createTransportManager(runtime, {
+      localNode: 'earth-later',
+      providers: [memory({ network, peer: 'earth-later', mode: 'reliable' })],
+      addressOf: (p) => p,
+      peerKey: () => KEY,
+    });
     installInvoke(runtime, manager, { retainCompleted: 1 });
     runtime.step();
-    const left = runtime.tree.get(`${REQ}/to_saturn/invokes`)!.children().map((c) => c.name.tag.text);
+    const left = runtime.tree
+      .get(`${REQ}/to_saturn/invokes`)!
+      .children()
+      .map((c) => c.name.tag.text);
     expect(left).toEqual([ids[2]]); // the oldest two dropped, the newest kept
     await manager.close();
   });

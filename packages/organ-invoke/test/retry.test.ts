@@ -22,7 +22,9 @@ function thrown(fn: () => unknown): { code?: string; message: string; details?: 
 }
 
 function serveAdd(saturn: Peer & { invoke: InvokeOrgan }): void {
-  saturn.invoke.expose('/sig/add', (call) => (call.payload?.type === 'u64' ? { status: 'ok', result: u64(call.payload.value + 1n) } : { status: 'reject', note: 'add expects a u64' }));
+  saturn.invoke.expose('/sig/add', (call) =>
+    call.payload?.type === 'u64' ? { status: 'ok', result: u64(call.payload.value + 1n) } : { status: 'reject', note: 'add expects a u64' },
+  );
 }
 
 async function add(earth: Peer & { invoke: InvokeOrgan }, saturn: Peer, n: bigint) {
@@ -63,7 +65,10 @@ describe.each<Transport>(['memory', 'tcp'])('invoke redial over provider-%s', (t
     const pending = earth.invoke.submit({ request: 'to_saturn', signal: '/sig/never', timeoutBeats: 400 });
     await saturn.manager.close();
     await until([earth], () => state(earth) === 'error');
-    expect(earth.invoke.outcome(pending)).toMatchObject({ status: 'cancelled', note: expect.stringMatching(/^cancelled: mount saturn\/invoke\/main (closed|failed)/) });
+    expect(earth.invoke.outcome(pending)).toMatchObject({
+      status: 'cancelled',
+      note: expect.stringMatching(/^cancelled: mount saturn\/invoke\/main (closed|failed)/),
+    });
     expect(retryBeat(earth)).toBeTypeOf('bigint');
     expect(thrown(() => earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', timeoutBeats: 5 }))?.code).toBe('INVOKE_NOT_READY');
 
@@ -103,7 +108,10 @@ describe('invoke redial options (provider-memory)', () => {
 
   it('refuses a malformed retry option with INVOKE_OPTION_INVALID', () => {
     const p = peer('earth', memory({ network: memoryNetwork(), peer: 'earth', mode: 'reliable' }), (x) => x);
-    expect(thrown(() => installInvoke(p.runtime, p.manager, { retry: { first: 0 } }))).toMatchObject({ code: 'INVOKE_OPTION_INVALID', message: expect.stringMatching(/retry\.first/) });
+    expect(thrown(() => installInvoke(p.runtime, p.manager, { retry: { first: 0 } }))).toMatchObject({
+      code: 'INVOKE_OPTION_INVALID',
+      message: expect.stringMatching(/retry\.first/),
+    });
     expect(thrown(() => installInvoke(p.runtime, p.manager, { retry: { first: 64, max: 8 } }))?.code).toBe('INVOKE_OPTION_INVALID');
   });
 });

@@ -16,7 +16,15 @@ afterEach(closeAll);
 const POLICY: PolicyConfig = {
   enclaves: { lab: {}, ops: {}, moon: {} },
   edges: [{ from: 'lab', to: 'ops', budgets: { beats: 8, hops: 3, ioBytes: 65_536 } }],
-  pipelines: [{ id: 'demo/ingest', stages: [{ id: 'StageA', enclave: 'lab' }, { id: 'StageB', enclave: 'ops' }] }],
+  pipelines: [
+    {
+      id: 'demo/ingest',
+      stages: [
+        { id: 'StageA', enclave: 'lab' },
+        { id: 'StageB', enclave: 'ops' },
+      ],
+    },
+  ],
 };
 const META = { pipelineId: 'demo/ingest', stageId: 'StageB', dagRunId: 7n, hopIndex: 1 };
 
@@ -57,7 +65,10 @@ const facts = (peer: Peer, topic: string) => peer.facts.filter((f) => f.topic ==
 const framesAdmitted = (peer: Peer) => peer.runtime.inboundLog.filter((i) => i.kind === 'tp.frame').length;
 
 /** A call frame built cell by cell (not with the organ's own builder): what an attacker would send. */
-function handCall(fields: { id?: string; pipeline?: Record<string, Value>; signal?: string; timeout?: bigint; payload?: Value } = {}): { cell: Cell; id: string } {
+function handCall(fields: { id?: string; pipeline?: Record<string, Value>; signal?: string; timeout?: bigint; payload?: Value } = {}): {
+  cell: Cell;
+  id: string;
+} {
   const tree = createTree();
   const id = fields.id ?? newInvokeId();
   tree.set('/f/kind', text('call'));
@@ -68,7 +79,12 @@ function handCall(fields: { id?: string; pipeline?: Record<string, Value>; signa
   for (const [k, v] of Object.entries(fields.pipeline ?? {})) tree.set(`/f/pipeline/${k}`, v);
   return { cell: tree.get('/f')!, id };
 }
-const metaCells = (m: typeof META): Record<string, Value> => ({ pipeline_id: text(m.pipelineId), stage_id: text(m.stageId), dag_run_id: u64(m.dagRunId), hop_index: u64(BigInt(m.hopIndex)) });
+const metaCells = (m: typeof META): Record<string, Value> => ({
+  pipeline_id: text(m.pipelineId),
+  stage_id: text(m.stageId),
+  dag_run_id: u64(m.dagRunId),
+  hop_index: u64(BigInt(m.hopIndex)),
+});
 
 /** Steps both runtimes until saturn has admitted `n` frames, then a few beats more (for any reply). */
 async function delivered(p: Pair, n: number): Promise<void> {
@@ -173,7 +189,13 @@ describe.each<Transport>(['memory', 'tcp'])('invoke security over provider-%s', 
 
   it('spec edited after approval (on the receiver): the approval is void there, sec.pipeline.reject, earth sees tp_inv_reject', async () => {
     const p = await setup(transport);
-    writePipelineSpec(p.saturn.tree, { id: 'demo/ingest', stages: [{ id: 'StageA', enclave: 'lab' }, { id: 'StageB', enclave: 'ops', gateway: 'sig:other' }] });
+    writePipelineSpec(p.saturn.tree, {
+      id: 'demo/ingest',
+      stages: [
+        { id: 'StageA', enclave: 'lab' },
+        { id: 'StageB', enclave: 'ops', gateway: 'sig:other' },
+      ],
+    });
     const id = p.submit({ pipeline: META });
     await p.settle(id);
     expect(p.earth.invoke.outcome(id)).toMatchObject({ status: 'reject', refusedBy: 'receiver', note: expect.stringMatching(/changed after its approval/) });
@@ -201,13 +223,17 @@ describe.each<Transport>(['memory', 'tcp'])('invoke security over provider-%s', 
     expect(p.runs).toEqual([]);
   });
 
-  it('usage over budget: the sender charges the beats it would wait; the receiver charges the frame\'s IO bytes (sec.limit.hit)', async () => {
+  it("usage over budget: the sender charges the beats it would wait; the receiver charges the frame's IO bytes (sec.limit.hit)", async () => {
     const p = await setup(transport);
     const long = p.submit({ pipeline: META, timeoutBeats: 9 });
     expect(p.earth.invoke.outcome(long)).toMatchObject({ status: 'reject', refusedBy: 'sender', note: expect.stringMatching(/beats 9 is over the budget 8/) });
     const big = p.submit({ pipeline: META, payload: text('x'.repeat(70_000)) });
     await p.settle(big);
-    expect(p.earth.invoke.outcome(big)).toMatchObject({ status: 'reject', refusedBy: 'receiver', note: expect.stringMatching(/io_bytes \d+ is over the budget 65536/) });
+    expect(p.earth.invoke.outcome(big)).toMatchObject({
+      status: 'reject',
+      refusedBy: 'receiver',
+      note: expect.stringMatching(/io_bytes \d+ is over the budget 65536/),
+    });
     expect(facts(p.saturn, 'sec.limit.hit')).toHaveLength(1);
     expect(p.runs).toEqual([]);
   });
@@ -226,7 +252,10 @@ describe.each<Transport>(['memory', 'tcp'])('invoke security over provider-%s', 
   it('duplicate detection is per runtime: the same id on a second mount is refused too', async () => {
     const p = await setup(transport);
     request(p.earth.tree, 'alt', { peer: 'saturn', mount: 'alt', local_node: 'earth' });
-    await until([p.earth, p.saturn], () => read(p.earth.tree, `${REQ}/alt/state`) === 'active' && read(p.saturn.tree, '/net/mounts/earth/invoke/alt/state') === 'open');
+    await until(
+      [p.earth, p.saturn],
+      () => read(p.earth.tree, `${REQ}/alt/state`) === 'active' && read(p.saturn.tree, '/net/mounts/earth/invoke/alt/state') === 'open',
+    );
     const { cell } = handCall({ pipeline: metaCells(META) });
     await p.forge(cell, 'main');
     await delivered(p, 1);

@@ -17,7 +17,17 @@
  */
 import { formatPath, name, type Cell, type Name } from '@cep/cells';
 import { organStore, type OrganContext, type OrganVerdict, type Runtime } from '@cep/heartbeat';
-import { REFUSAL_CODES, isRequestProblem, readMountRequest, type Mount, type MountEvent, type MountRequest, type MountSpec, type RequestProblem, type TransportManager } from '@cep/transport';
+import {
+  REFUSAL_CODES,
+  isRequestProblem,
+  readMountRequest,
+  type Mount,
+  type MountEvent,
+  type MountRequest,
+  type MountSpec,
+  type RequestProblem,
+  type TransportManager,
+} from '@cep/transport';
 import { linkError } from './errors.ts';
 import { mountKey, ownersOf } from './ownership.ts';
 import { clearProvider, clearRetry, publishRetry, publishSession, publishState, type RequestState } from './publish.ts';
@@ -125,12 +135,18 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     if (options.defaultMode !== undefined) name(options.defaultMode);
     if (options.fixedMode !== undefined) name(options.fixedMode);
   } catch (error) {
-    throw linkError('ORGAN_OPTION_INVALID', `kind ${JSON.stringify(kind)} or its mode is not a valid name: ${(error as Error).message}; use a short lower-case word`, { kind });
+    throw linkError(
+      'ORGAN_OPTION_INVALID',
+      `kind ${JSON.stringify(kind)} or its mode is not a valid name: ${(error as Error).message}; use a short lower-case word`,
+      { kind },
+    );
   }
   const tree = runtime.tree;
   const existing = tree.find(root);
   if (existing !== undefined && existing.kind !== 'dictionary') {
-    throw linkError('ORGAN_ROOT_INVALID', `${formatPath(root)} is a ${existing.kind}, not a dictionary; remove it before installing the ${kind} organ`, { kind });
+    throw linkError('ORGAN_ROOT_INVALID', `${formatPath(root)} is a ${existing.kind}, not a dictionary; remove it before installing the ${kind} organ`, {
+      kind,
+    });
   }
   if (existing?.storeType !== undefined && existing.storeType.key !== store.key) {
     throw linkError('ORGAN_ROOT_INVALID', `${formatPath(root)} already serves another organ (${existing.storeType.tag.text})`, { kind });
@@ -196,7 +212,11 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     if (mount.state === 'opening') return show(entry, 'pending');
     // The configuration itself failed (no provider, no address, no key): a redial cannot fix it.
     const note = tree.getValue([...mount.path, name('error_note')]);
-    show(entry, 'error', `redial ${entry.retries}: ${note?.type === 'text' ? note.value : `mount ${entry.key} is ${mount.state}`}; change the request to reopen it`);
+    show(
+      entry,
+      'error',
+      `redial ${entry.retries}: ${note?.type === 'text' ? note.value : `mount ${entry.key} is ${mount.state}`}; change the request to reopen it`,
+    );
   };
 
   const validator = (ctx: OrganContext): OrganVerdict => {
@@ -221,7 +241,10 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     const key = mountKey(spec.peer, spec.mode, spec.mount);
     const owner = owners.get(key);
     if (owner !== undefined && owner !== requestText) {
-      return refuse(`mount ${key} is already owned by request ${owner}; a second request for the same mount is refused (delete that request, or name another peer, mode or mount)`, topics.conflict);
+      return refuse(
+        `mount ${key} is already owned by request ${owner}; a second request for the same mount is refused (delete that request, or name another peer, mode or mount)`,
+        topics.conflict,
+      );
     }
     const deadline = read.deadline;
     const alreadyActive = previous !== undefined && previous.key === key && previous.state === 'active';
@@ -237,7 +260,19 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
     }
     const specText = JSON.stringify(spec);
     // A change of the request starts over: the next break waits `first` beats again.
-    const entry: Entry = { id: request.name.tag.text, path: ctx.requestPath, key, spec, deadline, mount, state: 'pending', retryBeat: undefined, retries: 0, deadlineMet: alreadyActive || (previous?.key === key && previous.deadlineMet), specText };
+    const entry: Entry = {
+      id: request.name.tag.text,
+      path: ctx.requestPath,
+      key,
+      spec,
+      deadline,
+      mount,
+      state: 'pending',
+      retryBeat: undefined,
+      retries: 0,
+      deadlineMet: alreadyActive || (previous?.key === key && previous.deadlineMet),
+      specText,
+    };
     entries.set(request, entry);
     byKey.set(key, entry);
     byId.set(entry.id, entry);
@@ -303,7 +338,13 @@ export function installMountOrgan(runtime: Runtime, manager: TransportManager, o
         const note = `deadline: mount ${entry.key} was not active by deadline beat ${entry.deadline}`;
         entry.retryBeat = undefined;
         show(entry, 'error', note);
-        runtime.cei.emit({ topic: topics.deadline, severity: 'error', note: `${formatPath(entry.path)}: ${note}`, origin: `org:${kind}:dl`, peer: entry.spec.peer });
+        runtime.cei.emit({
+          topic: topics.deadline,
+          severity: 'error',
+          note: `${formatPath(entry.path)}: ${note}`,
+          origin: `org:${kind}:dl`,
+          peer: entry.spec.peer,
+        });
         release(entry, `${kind}-deadline`);
         continue;
       }

@@ -35,7 +35,9 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ first: 8, max: 512, li
 function whole(option: string, value: unknown, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw linkError('ORGAN_OPTION_INVALID', `retry.${option} must be a whole number of ${option === 'limit' ? 'redials' : 'beats'} ≥ 1, got ${String(value)}`, { field: `retry.${option}` });
+    throw linkError('ORGAN_OPTION_INVALID', `retry.${option} must be a whole number of ${option === 'limit' ? 'redials' : 'beats'} ≥ 1, got ${String(value)}`, {
+      field: `retry.${option}`,
+    });
   }
   return value;
 }

@@ -3,7 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { bool, text, u64, type Tree, type Value } from '@cep/cells';
 import { createRuntime, type EmittedFact, type Runtime } from '@cep/heartbeat';
-import { createTransportManager, PROVIDER_SPEC_V1, providerError, type ChannelV1, type OpenRequestV1, type ProviderV1, type TransportManager } from '@cep/transport';
+import {
+  createTransportManager,
+  PROVIDER_SPEC_V1,
+  providerError,
+  type ChannelV1,
+  type OpenRequestV1,
+  type ProviderV1,
+  type TransportManager,
+} from '@cep/transport';
 import { memory, memoryNetwork, type MemoryNetwork } from '@cep/provider-memory';
 import { tcp } from '@cep/provider-tcp';
 

@@ -19,7 +19,14 @@ function lone(...extra: Parameters<typeof peer>[1]) {
 describe('link validator', () => {
   it('turns a valid request into a mount: pending, then active with the provider; the serializer fields reach the mount', async () => {
     const p = lone();
-    writeRequest(p.tree, `${REQ}/link_req`, { peer: 'saturn', mount: 'main', mode: 'link', local_node: 'earth', 'caps/required/reliable': true, 'caps/required/ordered': true });
+    writeRequest(p.tree, `${REQ}/link_req`, {
+      peer: 'saturn',
+      mount: 'main',
+      mode: 'link',
+      local_node: 'earth',
+      'caps/required/reliable': true,
+      'caps/required/ordered': true,
+    });
     writeRequest(p.tree, `${REQ}/link_req/serializer`, { crc32c_ok: false, deflate_ok: false, aead_ok: true, warn_down: false, cmp_max_ver: 3 });
     p.runtime.step();
     expect(read(p.tree, `${REQ}/link_req/state`)).toBe('pending');
@@ -30,7 +37,11 @@ describe('link validator', () => {
     const m = '/net/mounts/saturn/link/main';
     expect(read(p.tree, `${m}/state`)).toBe('open');
     expect(read(p.tree, `${m}/local_node`)).toBe('earth');
-    expect([read(p.tree, `${m}/serializer/crc32c_ok`), read(p.tree, `${m}/serializer/deflate_ok`), read(p.tree, `${m}/serializer/aead_ok`)]).toEqual([false, false, true]);
+    expect([read(p.tree, `${m}/serializer/crc32c_ok`), read(p.tree, `${m}/serializer/deflate_ok`), read(p.tree, `${m}/serializer/aead_ok`)]).toEqual([
+      false,
+      false,
+      true,
+    ]);
     expect(read(p.tree, `${m}/serializer/warn_down`)).toBe(false);
     expect(read(p.tree, `${m}/serializer/cmp_max_ver`)).toBe(3n);
     expect(p.organ.request('link_req')?.state).toBe('active');
@@ -101,7 +112,7 @@ describe('link validator', () => {
     // Once the owner is gone, the second request can have the mount.
     p.tree.delete(`${REQ}/first`);
     await beat(p);
-    writeRequest(p.tree, `${REQ}/second`, { pref_prov: 'mem_b' , mode: 'link' });
+    writeRequest(p.tree, `${REQ}/second`, { pref_prov: 'mem_b', mode: 'link' });
     await beat(p);
     await beat(p);
     expect([read(p.tree, `${REQ}/second/state`), read(p.tree, `${REQ}/second/provider`)]).toEqual(['active', 'mem_b']);
@@ -206,15 +217,21 @@ describe('link validator', () => {
 });
 
 describe.each<Transport>(['memory', 'tcp'])('two runtimes over provider-%s', (transport) => {
-  it('a link request on earth opens a mount saturn accepts; deleting it closes saturn\'s side too', async () => {
+  it("a link request on earth opens a mount saturn accepts; deleting it closes saturn's side too", async () => {
     const { earth, saturn } = await pair(transport);
     installLink(earth.runtime, earth.manager);
     writeRequest(earth.tree, `${REQ}/to_saturn`, { peer: 'saturn', mount: 'main', local_node: 'earth' });
-    await until([earth, saturn], () => read(earth.tree, `${REQ}/to_saturn/state`) === 'active' && read(saturn.tree, '/net/mounts/earth/link/main/state') === 'open');
+    await until(
+      [earth, saturn],
+      () => read(earth.tree, `${REQ}/to_saturn/state`) === 'active' && read(saturn.tree, '/net/mounts/earth/link/main/state') === 'open',
+    );
     expect(read(earth.tree, `${REQ}/to_saturn/provider`)).toBe(transport);
     expect(read(saturn.tree, '/net/mounts/earth/link/main/transport/provider')).toBe(transport);
     earth.tree.delete(`${REQ}/to_saturn`);
-    await until([earth, saturn], () => read(saturn.tree, '/net/mounts/earth/link/main/state') === 'closed' || read(saturn.tree, '/net/mounts/earth/link/main/state') === 'error');
+    await until(
+      [earth, saturn],
+      () => read(saturn.tree, '/net/mounts/earth/link/main/state') === 'closed' || read(saturn.tree, '/net/mounts/earth/link/main/state') === 'error',
+    );
     expect(read(earth.tree, `${REQ}/to_saturn/state`)).toBe('removed');
   });
 });
@@ -240,7 +257,7 @@ describe('a peer that restarts', () => {
 });
 
 describe('provider fatal on a live link', () => {
-  it('turns the request to error with the provider\'s note; the manager mirrors tp_fatal to the peer', async () => {
+  it("turns the request to error with the provider's note; the manager mirrors tp_fatal to the peer", async () => {
     const { earth, saturn } = await pair('memory');
     installLink(earth.runtime, earth.manager);
     writeRequest(earth.tree, `${REQ}/live`, { peer: 'saturn', mount: 'main', local_node: 'earth' });

@@ -278,7 +278,10 @@ describe('determinism', () => {
       beats: 70,
       setup: (runtime) => {
         const manager = createTransportManager(runtime, {
-          localNode: 'earth', offline: true, addressOf: (p) => p, peerKey: () => KEY,
+          localNode: 'earth',
+          offline: true,
+          addressOf: (p) => p,
+          peerKey: () => KEY,
           providers: [memory({ network: memoryNetwork(), peer: 'earth', mode: 'reliable' })],
         });
         setup(runtime, manager);

@@ -114,7 +114,12 @@ async function run(aead: boolean): Promise<Row> {
   installMirror(runtime, manager, { localNode: 'earth', ...(partBytes ? { partBytes } : {}), ...(beatBytes ? { beatBytes } : {}) });
   const invoke = installInvoke(runtime, manager, {});
   const tree = runtime.tree;
-  for (const [f, v] of [['peer', 'saturn'], ['mount', 'calc'], ['local_node', 'earth']]) tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+  for (const [f, v] of [
+    ['peer', 'saturn'],
+    ['mount', 'calc'],
+    ['local_node', 'earth'],
+  ])
+    tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
   const beats = new BenchBeats(runtime);
   while (tree.getValue('/net/organs/invoke/requests/calc/state')?.value !== 'active') await beats.step();
 
@@ -152,7 +157,10 @@ async function run(aead: boolean): Promise<Row> {
       const beat = runtime.beat;
       const t0 = process.hrtime.bigint();
       invoke.submit({
-        request: 'calc', signal: '/sig/add', payload: u64(41n), timeoutBeats: 100_000,
+        request: 'calc',
+        signal: '/sig/add',
+        payload: u64(41n),
+        timeoutBeats: 100_000,
         onComplete: (outcome) => {
           if (outcome.status === 'ok') {
             invokeBeats.push(outcome.beat - beat);
@@ -173,7 +181,8 @@ async function run(aead: boolean): Promise<Row> {
   const receiverBeat = beats.summary();
   child.send({ stop: true });
   const [bye] = (await once(child, 'message')) as [{ cpuMs: number; beats: ReturnType<BenchBeats['summary']>; window: [number, number] }];
-  if (profile) console.log(`        profile windows (µs, monotonic): receiver ${Number(start / 1000n)} ${Number(end / 1000n)}, source ${bye.window[0]} ${bye.window[1]}`);
+  if (profile)
+    console.log(`        profile windows (µs, monotonic): receiver ${Number(start / 1000n)} ${Number(end / 1000n)}, source ${bye.window[0]} ${bye.window[1]}`);
   await manager.close();
   await once(child, 'exit');
   // What the copy costs to keep: the tree (and the records around it) after a collection, measured
@@ -184,13 +193,30 @@ async function run(aead: boolean): Promise<Row> {
   if (digestHex(tree.get('/data/big')!) !== hello.digest) throw new Error('the copy differs from the source');
   const anchored = await anchor();
   return {
-    aead, mirrorMs, receiverCpuMs, sourceCpuMs: bye.cpuMs, beats: receiverBeat.count, anchorMs: anchored.ms, anchorBytes: anchored.bytes, receiverBeat, sourceBeat: bye.beats,
-    invokeBeats, invokeMs, heapBaseline, heapPeak, retained, externalPeak,
+    aead,
+    mirrorMs,
+    receiverCpuMs,
+    sourceCpuMs: bye.cpuMs,
+    beats: receiverBeat.count,
+    anchorMs: anchored.ms,
+    anchorBytes: anchored.bytes,
+    receiverBeat,
+    sourceBeat: bye.beats,
+    invokeBeats,
+    invokeMs,
+    heapBaseline,
+    heapPeak,
+    retained,
+    externalPeak,
   };
 }
 
 console.log(`@cep/organ-mirror: a 100,001-cell branch between two processes over provider-tcp on loopback, Node ${process.version}`);
-console.log(`options: partBytes ${partBytes ?? 'default'}, beatBytes ${beatBytes ?? 'default'}, a beat every ${BEAT_MS} ms on each side; load average before: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+console.log(
+  `options: partBytes ${partBytes ?? 'default'}, beatBytes ${beatBytes ?? 'default'}, a beat every ${BEAT_MS} ms on each side; load average before: ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+);
 console.log('');
 console.log('  aead  mirror ms  anchor ms  ratio  beats  max beat ms (recv / src)  invoke beats p50/p99/max  invoke ms p99  heap peak / retained');
 for (const aead of process.env.AEAD === 'off' ? [false] : process.env.AEAD === 'on' ? [true] : [false, true]) {
@@ -198,12 +224,18 @@ for (const aead of process.env.AEAD === 'off' ? [false] : process.env.AEAD === '
   const peak = r.heapPeak - r.heapBaseline;
   console.log(
     `  ${aead ? 'on ' : 'off'}  ${r.mirrorMs.toFixed(0).padStart(9)}  ${r.anchorMs.toFixed(1).padStart(9)}  ${(r.mirrorMs / r.anchorMs).toFixed(1).padStart(4)}x  ${String(r.beats).padStart(5)}` +
-    `  ${r.receiverBeat.max.toFixed(1).padStart(11)} / ${r.sourceBeat.max.toFixed(1).padEnd(12)}` +
-    `  ${quantile(r.invokeBeats, 0.5)}/${quantile(r.invokeBeats, 0.99)}/${Math.max(...r.invokeBeats)} (${r.invokeBeats.length} calls)`.padEnd(27) +
-    `  ${quantile(r.invokeMs, 0.99).toFixed(1).padStart(12)}` +
-    `  ${mb(peak)} / ${mb(r.retained)} MB = ${(peak / r.retained).toFixed(2)}x`,
+      `  ${r.receiverBeat.max.toFixed(1).padStart(11)} / ${r.sourceBeat.max.toFixed(1).padEnd(12)}` +
+      `  ${quantile(r.invokeBeats, 0.5)}/${quantile(r.invokeBeats, 0.99)}/${Math.max(...r.invokeBeats)} (${r.invokeBeats.length} calls)`.padEnd(27) +
+      `  ${quantile(r.invokeMs, 0.99).toFixed(1).padStart(12)}` +
+      `  ${mb(peak)} / ${mb(r.retained)} MB = ${(peak / r.retained).toFixed(2)}x`,
   );
-  console.log(`        CPU ms during the mirror: receiver ${r.receiverCpuMs.toFixed(0)}, source ${r.sourceCpuMs.toFixed(0)}; beats p50/p99 ms: receiver ${r.receiverBeat.p50.toFixed(2)}/${r.receiverBeat.p99.toFixed(2)}, source ${r.sourceBeat.p50.toFixed(2)}/${r.sourceBeat.p99.toFixed(2)} (${r.sourceBeat.count} beats); anchor ${mb(r.anchorBytes)} MB packed; receiver array buffers peak ${mb(r.externalPeak)} MB`);
+  console.log(
+    `        CPU ms during the mirror: receiver ${r.receiverCpuMs.toFixed(0)}, source ${r.sourceCpuMs.toFixed(0)}; beats p50/p99 ms: receiver ${r.receiverBeat.p50.toFixed(2)}/${r.receiverBeat.p99.toFixed(2)}, source ${r.sourceBeat.p50.toFixed(2)}/${r.sourceBeat.p99.toFixed(2)} (${r.sourceBeat.count} beats); anchor ${mb(r.anchorBytes)} MB packed; receiver array buffers peak ${mb(r.externalPeak)} MB`,
+  );
   console.log(`        longest beats: receiver ${r.receiverBeat.longest}; source ${r.sourceBeat.longest}`);
 }
-console.log(`load average after: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+);

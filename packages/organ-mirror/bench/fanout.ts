@@ -39,7 +39,11 @@ async function run(url: string, receivers: number, fanout: boolean) {
   const aead = randomBytes(32);
   const sends: SendEvent[] = [];
   const src = createRuntime();
-  const srcManager = createTransportManager(src, { localNode: 'saturn', providers: [nats({ localPeer: 'saturn', keys: Object.fromEntries(keys), servers: url })], peerKey: () => aead });
+  const srcManager = createTransportManager(src, {
+    localNode: 'saturn',
+    providers: [nats({ localPeer: 'saturn', keys: Object.fromEntries(keys), servers: url })],
+    peerKey: () => aead,
+  });
   installMirror(src, srcManager, { localNode: 'saturn', fanout, maxInflight: 64, onSend: (e) => sends.push(e) });
   await srcManager.listen('nats', prefix);
   src.tree.batch(() => {
@@ -47,7 +51,12 @@ async function run(url: string, receivers: number, fanout: boolean) {
   });
   const peers: Peer[] = names.map((n) => {
     const runtime = createRuntime();
-    const manager = createTransportManager(runtime, { localNode: n, providers: [nats({ localPeer: n, keys: { saturn: keys.get(n)! }, servers: url })], addressOf: () => prefix, peerKey: () => aead });
+    const manager = createTransportManager(runtime, {
+      localNode: n,
+      providers: [nats({ localPeer: n, keys: { saturn: keys.get(n)! }, servers: url })],
+      addressOf: () => prefix,
+      peerKey: () => aead,
+    });
     installMirror(runtime, manager, { localNode: n });
     const at = ['net', 'organs', 'mirror', 'requests', 'sky'];
     runtime.tree.batch(() => {
@@ -145,6 +154,7 @@ try {
   await server.stop();
 }
 const base = rows[0];
-if (base !== undefined) console.log(`fan-out CPU per bundle relative to ${base.n} receiver(s): ${rows.map((r) => `${r.n}: ${(r.fan / base.fan).toFixed(2)}`).join(', ')}`);
+if (base !== undefined)
+  console.log(`fan-out CPU per bundle relative to ${base.n} receiver(s): ${rows.map((r) => `${r.n}: ${(r.fan / base.fan).toFixed(2)}`).join(', ')}`);
 console.log(`load average after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 process.exit(0);

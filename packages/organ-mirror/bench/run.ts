@@ -117,7 +117,8 @@ async function run(aead: boolean): Promise<Result> {
 
   const s = saturn.tree;
   for (let g = 0; g < GROUPS; g++) {
-    for (let i = 0; i < PER_GROUP; i++) s.set(['data', 'big', `g${g}`, `f${i}`], i % 2 === 0 ? text(`value ${g}.${i} of the mirrored branch`) : u64(BigInt(g * PER_GROUP + i)));
+    for (let i = 0; i < PER_GROUP; i++)
+      s.set(['data', 'big', `g${g}`, `f${i}`], i % 2 === 0 ? text(`value ${g}.${i} of the mirrored branch`) : u64(BigInt(g * PER_GROUP + i)));
   }
   const cells = countCells(s.get('/data/big')!);
   const sourceDigest = digestHex(s.get('/data/big')!);
@@ -162,15 +163,31 @@ async function run(aead: boolean): Promise<Result> {
     await beat(earth, saturn, sample);
   }
   const finalDigest = digestHex(s.get('/data/big')!);
-  await drive(earth, saturn, () => s.getValue('/net/organs/mirror/serving/earth/big/inflight')?.value === 0n && digestHex(earth.tree.get('/data/big')!) === finalDigest, sample);
+  await drive(
+    earth,
+    saturn,
+    () => s.getValue('/net/organs/mirror/serving/earth/big/inflight')?.value === 0n && digestHex(earth.tree.get('/data/big')!) === finalDigest,
+    sample,
+  );
   const deltaMs = Number(process.hrtime.bigint() - deltaStart) / 1e6;
   const deltaFrames = encode(seals.slice(1));
   const deltaBytes = deltaFrames.reduce((n, f) => n + f.length, 0);
   const deltaPlainMs = await plainSocket(deltaFrames);
   await Promise.all([earth.manager.close(), saturn.manager.close()]);
   return {
-    aead, cells, snapshotMs, snapshotBeats, snapshotBytes, snapshotFrames: snapshotFrames.length, plainMs,
-    deltaMs, deltaBundles: seals.length - 1, deltaBytes, deltaPlainMs, heapBaseline, heapPeak,
+    aead,
+    cells,
+    snapshotMs,
+    snapshotBeats,
+    snapshotBytes,
+    snapshotFrames: snapshotFrames.length,
+    plainMs,
+    deltaMs,
+    deltaBundles: seals.length - 1,
+    deltaBytes,
+    deltaPlainMs,
+    heapBaseline,
+    heapPeak,
   };
 }
 
@@ -184,14 +201,20 @@ const mb = (n: number): string => (n / 1e6).toFixed(1);
 const per = (n: number, ms: number): string => Math.round(n / (ms / 1000)).toLocaleString('en-US');
 
 console.log(`@cep/organ-mirror over provider-tcp, two runtimes in one process, Node ${process.version}`);
-console.log(`branch: ${(1 + GROUPS * (1 + PER_GROUP)).toLocaleString('en-US')} cells (${GROUPS} dictionaries × ${PER_GROUP} values); deltas: ${ROUNDS} beats × ${PER_ROUND} updated values`);
+console.log(
+  `branch: ${(1 + GROUPS * (1 + PER_GROUP)).toLocaleString('en-US')} cells (${GROUPS} dictionaries × ${PER_GROUP} values); deltas: ${ROUNDS} beats × ${PER_ROUND} updated values`,
+);
 console.log('');
 console.log('  aead  phase      cells/s    MB/s  wire MB  frames   mirror ms  plain socket ms  ratio');
-for (const aead of (process.env.AEAD === "off" ? [false] : [true, false])) {
+for (const aead of process.env.AEAD === 'off' ? [false] : [true, false]) {
   const r = await run(aead);
   const row = (phase: string, cells: number, ms: number, bytes: number, frames: number, plain: number) =>
-    console.log(`  ${aead ? 'on ' : 'off'}   ${phase.padEnd(9)} ${per(cells, ms).padStart(8)} ${mb(bytes / (ms / 1000)).padStart(7)} ${mb(bytes).padStart(8)} ${String(frames).padStart(7)} ${ms.toFixed(0).padStart(11)} ${plain.toFixed(1).padStart(16)} ${(ms / plain).toFixed(0).padStart(5)}x`);
+    console.log(
+      `  ${aead ? 'on ' : 'off'}   ${phase.padEnd(9)} ${per(cells, ms).padStart(8)} ${mb(bytes / (ms / 1000)).padStart(7)} ${mb(bytes).padStart(8)} ${String(frames).padStart(7)} ${ms.toFixed(0).padStart(11)} ${plain.toFixed(1).padStart(16)} ${(ms / plain).toFixed(0).padStart(5)}x`,
+    );
   row('snapshot', r.cells, r.snapshotMs, r.snapshotBytes, r.snapshotFrames, r.plainMs);
   row('deltas', ROUNDS * PER_ROUND, r.deltaMs, r.deltaBytes, r.deltaBundles, r.deltaPlainMs);
-  console.log(`        heap: peak ${mb(r.heapPeak)} MB, ${mb(r.heapPeak - r.heapBaseline)} MB above the baseline with the source branch built (both runtimes share the process)`);
+  console.log(
+    `        heap: peak ${mb(r.heapPeak)} MB, ${mb(r.heapPeak - r.heapBaseline)} MB above the baseline with the source branch built (both runtimes share the process)`,
+  );
 }

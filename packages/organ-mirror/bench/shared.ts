@@ -71,8 +71,14 @@ export class BenchBeats {
   summary(): { count: number; max: number; p99: number; p50: number; total: number; longest: string } {
     const sorted = [...this.durations].sort((a, b) => a - b);
     const q = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-    return { count: sorted.length, max: sorted.at(-1) ?? 0, p99: q(0.99), p50: q(0.5), total: sorted.reduce((a, b) => a + b, 0),
-      longest: this.longest.map(([ms, inputs, slices]) => `${ms.toFixed(0)}ms/${inputs}in/${slices}sl`).join(' ') };
+    return {
+      count: sorted.length,
+      max: sorted.at(-1) ?? 0,
+      p99: q(0.99),
+      p50: q(0.5),
+      total: sorted.reduce((a, b) => a + b, 0),
+      longest: this.longest.map(([ms, inputs, slices]) => `${ms.toFixed(0)}ms/${inputs}in/${slices}sl`).join(' '),
+    };
   }
 }
 

@@ -3,7 +3,7 @@
  * serves it (mirror) and an `add` signal (invoke) over provider-tcp on loopback, and runs a
  * free-running heartbeat, timing each beat. Started by `compare.ts` with `fork`; not a test.
  */
-import { digestHex, text, u64 } from '@cep/cells';
+import { digestHex, type text, u64 } from '@cep/cells';
 import { createRuntime } from '@cep/heartbeat';
 import { installInvoke } from '@cep/organ-invoke';
 import { tcp } from '@cep/provider-tcp';
@@ -21,7 +21,10 @@ const manager = createTransportManager(runtime, {
   ...(aead ? { peerKey: () => KEY } : {}),
 });
 installMirror(runtime, manager, { localNode: 'saturn', ...(partBytes ? { partBytes } : {}), ...(beatBytes ? { beatBytes } : {}) });
-installInvoke(runtime, manager, {}).expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
+installInvoke(runtime, manager, {}).expose('/sig/add', (call) => ({
+  status: 'ok',
+  result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n),
+}));
 
 const tree = runtime.tree;
 tree.batch(() => {

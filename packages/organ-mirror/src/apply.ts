@@ -3,7 +3,7 @@
  * `tree.batch`, so a bundle (or a batch of bundles) lands whole or not at all. The receiver
  * keeps only live cells: a `del` removes for good, so list positions are plain indices.
  */
-import { type Cell, type Name, type Tree } from '@cep/cells';
+import type { Cell, Name, Tree } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
 import { field, readChain } from './message.ts';
 
@@ -49,7 +49,11 @@ export function applyOps(tree: Tree, dst: readonly Name[], ops: readonly StagedC
         cells += merge(tree, target, field(op, 'v') ?? fail('mrg without v'));
         break;
       case 'ord':
-        reorder(tree, target, (field(op, 'names') ?? fail('ord without names')).children.map((c) => c.name));
+        reorder(
+          tree,
+          target,
+          (field(op, 'names') ?? fail('ord without names')).children.map((c) => c.name),
+        );
         break;
       default:
         fail(`unknown op ${JSON.stringify(verb)}`);
@@ -119,7 +123,8 @@ function merge(tree: Tree, at: Name[], overlay: StagedCell): number {
     const existing = tree.find(where);
     if (child.kind === 'dictionary') {
       // A dictionary in the overlay only says "go down into this child" (a dictionary or a list).
-      if (existing === undefined || existing.isDeleted || (existing.kind !== 'dictionary' && existing.kind !== 'list')) fail(`mrg: no store at ${where.map((n) => n.tag.text).join('/')} on the receiver`);
+      if (existing === undefined || existing.isDeleted || (existing.kind !== 'dictionary' && existing.kind !== 'list'))
+        fail(`mrg: no store at ${where.map((n) => n.tag.text).join('/')} on the receiver`);
       cells += merge(tree, where, child);
       continue;
     }

@@ -169,7 +169,14 @@ export class BranchLog {
       if (kept.has(key) || isCovered(kept, rel)) continue;
       const list = this.live(tree, rel);
       if (list?.kind !== 'list') continue;
-      ops.push({ op: 'ord', path: rel, names: list.children().filter((c) => !c.isDeleted).map((c) => c.name) });
+      ops.push({
+        op: 'ord',
+        path: rel,
+        names: list
+          .children()
+          .filter((c) => !c.isDeleted)
+          .map((c) => c.name),
+      });
     }
     return ops;
   }

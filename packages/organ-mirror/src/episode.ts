@@ -79,7 +79,10 @@ export class MirrorEpisode {
     tree.batch(() => {
       tree.ensureDictionary(list);
       for (const [key, value] of Object.entries(fields)) if (value !== undefined) tree.set([...list, String(seq), key], value);
-      const all = tree.get(list)!.children().filter((c) => !c.isDeleted);
+      const all = tree
+        .get(list)!
+        .children()
+        .filter((c) => !c.isDeleted);
       for (const old of all.slice(0, Math.max(0, all.length - KEEP_BUNDLES))) tree.remove([...list, old.name]);
     });
   }

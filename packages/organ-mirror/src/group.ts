@@ -139,9 +139,19 @@ export class GroupPublication {
     this.log = new BranchLog(root);
     this.current = this.rotateKey();
     this.groupPath = [...env.servingRoot.slice(0, -1), 'groups', id];
-    this.episode = new MirrorEpisode(env.runtime, 'mir/pub', `${env.servingText.replace(/\/serving$/, '/groups')}/${id}`, {
-      role: v.text('source'), group: v.text(id), src_chan: v.text(src), beat_window: v.n(window), max_infl: v.n(env.options.maxInflight),
-    }, (beat) => this.slice(beat));
+    this.episode = new MirrorEpisode(
+      env.runtime,
+      'mir/pub',
+      `${env.servingText.replace(/\/serving$/, '/groups')}/${id}`,
+      {
+        role: v.text('source'),
+        group: v.text(id),
+        src_chan: v.text(src),
+        beat_window: v.n(window),
+        max_infl: v.n(env.options.maxInflight),
+      },
+      (beat) => this.slice(beat),
+    );
   }
 
   get dossier(): string {
@@ -162,7 +172,8 @@ export class GroupPublication {
   subscribe(mountKey: string, mount: Mount, sub: Sub): void {
     let member = this.members.get(mountKey);
     const token = sub.token;
-    const seq = token !== undefined && token.epoch === this.epoch ? token.seq : member !== undefined || (this.lastSeq > 0 && this.floor() === 0) ? 0 : undefined;
+    const seq =
+      token !== undefined && token.epoch === this.epoch ? token.seq : member !== undefined || (this.lastSeq > 0 && this.floor() === 0) ? 0 : undefined;
     if (this.epoch !== '' && seq !== undefined && this.canResume(seq)) {
       member ??= this.addMember(mountKey, mount, sub);
       member.mount = mount;
@@ -194,8 +205,17 @@ export class GroupPublication {
 
   private addMember(key: string, mount: Mount, sub: Sub): Member {
     const member: Member = {
-      key, peer: mount.peer, mountName: mount.mount, mount, maxInfl: Math.min(sub.maxInfl, this.env.options.maxInflight),
-      acked: 0, ackBeat: this.env.runtime.beat, connected: true, joined: undefined, unicast: new Map(), cancelRetention: undefined,
+      key,
+      peer: mount.peer,
+      mountName: mount.mount,
+      mount,
+      maxInfl: Math.min(sub.maxInfl, this.env.options.maxInflight),
+      acked: 0,
+      ackBeat: this.env.runtime.beat,
+      connected: true,
+      joined: undefined,
+      unicast: new Map(),
+      cancelRetention: undefined,
     };
     this.members.set(key, member);
     return member;
@@ -258,7 +278,7 @@ export class GroupPublication {
     this.members.delete(mountKey);
     this.env.runtime.tree.remove([...this.env.servingRoot, member.peer, member.mountName]);
     const peerRoot = this.env.runtime.tree.get([...this.env.servingRoot, member.peer]);
-    if (peerRoot !== undefined && peerRoot.children().every((c) => c.isDeleted)) this.env.runtime.tree.remove(peerRoot.path());
+    if (peerRoot?.children().every((c) => c.isDeleted)) this.env.runtime.tree.remove(peerRoot.path());
     this.episode.write('mirror', { last_leave: v.text(`${member.peer}/${member.mountName}: ${why}`) });
     this.dropAcknowledged();
     if (this.members.size === 0 && this.joiners.size === 0) return this.end('ok', 'no member left');
@@ -329,7 +349,12 @@ export class GroupPublication {
       if (!member.connected || oldest === undefined || oldest.packing !== undefined) continue;
       const due = Math.max(member.ackBeat, oldest.sealBeat) + ACK_TIMEOUT_BEATS;
       if (beat >= due) {
-        this.env.emit(TOPIC.schema, 'warn', `mirror group ${this.id}: ${member.peer}/${member.mountName} acknowledged nothing for ${ACK_TIMEOUT_BEATS} beats with ${this.lastSeq - member.acked} bundle(s) out; repeating them over its own mount`, member.peer);
+        this.env.emit(
+          TOPIC.schema,
+          'warn',
+          `mirror group ${this.id}: ${member.peer}/${member.mountName} acknowledged nothing for ${ACK_TIMEOUT_BEATS} beats with ${this.lastSeq - member.acked} bundle(s) out; repeating them over its own mount`,
+          member.peer,
+        );
         this.catchUp(member);
         this.writeServing(member);
       } else {
@@ -416,10 +441,25 @@ export class GroupPublication {
       else member.unicast.set(seq, { next: 0, staged: 0, sizes: [] });
     }
     this.bundles.set(seq, {
-      seq, snapshot, firstBeat, sealBeat: beat, parts: [], sizes: [], group: this.current, multicast, published: 0, staged: 0,
+      seq,
+      snapshot,
+      firstBeat,
+      sealBeat: beat,
+      parts: [],
+      sizes: [],
+      group: this.current,
+      multicast,
+      published: 0,
+      staged: 0,
       packing: { parts: packParts(ops, this.env.options.partBytes, stats), ahead: undefined, stats },
     });
-    this.episode.bundle(seq, { epoch: v.text(this.epoch), first_beat: v.n(firstBeat), started_beat: v.n(beat), snapshot: v.flag(snapshot), multicast: v.n(multicast.size) });
+    this.episode.bundle(seq, {
+      epoch: v.text(this.epoch),
+      first_beat: v.n(firstBeat),
+      started_beat: v.n(beat),
+      snapshot: v.flag(snapshot),
+      multicast: v.n(multicast.size),
+    });
     // A member this far behind would make the group keep everything: it resyncs on its own.
     for (const member of [...this.members.values()]) {
       if (this.lastSeq - member.acked > this.env.options.maxInflight) this.demote(member, beat);
@@ -427,7 +467,12 @@ export class GroupPublication {
   }
 
   private demote(member: Member, beat: number): void {
-    this.env.emit(TOPIC.backpressure, 'warn', `mirror group ${this.id}: ${member.peer}/${member.mountName} is ${this.lastSeq - member.acked} bundles behind (more than ${this.env.options.maxInflight}); it continues on its own publication`, member.peer);
+    this.env.emit(
+      TOPIC.backpressure,
+      'warn',
+      `mirror group ${this.id}: ${member.peer}/${member.mountName} is ${this.lastSeq - member.acked} bundles behind (more than ${this.env.options.maxInflight}); it continues on its own publication`,
+      member.peer,
+    );
     const connected = member.connected;
     const mount = member.mount;
     this.leave(member.key, 'too far behind');
@@ -443,7 +488,11 @@ export class GroupPublication {
         if (spent >= budget) return true;
         let progressed = false;
         // Multicast: one encode and one publish per part, whoever receives it.
-        if (bundle.multicast.size > 0 && this.more(bundle, bundle.published) && (bundle.published <= bundle.staged || this.ahead(bundle.sizes, bundle.staged, bundle.published) < AHEAD_BEATS * budget)) {
+        if (
+          bundle.multicast.size > 0 &&
+          this.more(bundle, bundle.published) &&
+          (bundle.published <= bundle.staged || this.ahead(bundle.sizes, bundle.staged, bundle.published) < AHEAD_BEATS * budget)
+        ) {
           const bytes = this.publish(bundle, beat);
           if (bytes === undefined) return false;
           if (bytes > 0) {
@@ -496,7 +545,12 @@ export class GroupPublication {
       via.mount.publish(bundle.group.name, frame);
     } catch (error) {
       const code = error instanceof CepError ? error.code : 'SEND_FAILED';
-      this.env.emit(TOPIC.sendFailed, 'error', `mirror group ${this.id}: bundle ${bundle.seq} part ${index + 1} not published (${code}): ${(error as Error).message}`, via.peer);
+      this.env.emit(
+        TOPIC.sendFailed,
+        'error',
+        `mirror group ${this.id}: bundle ${bundle.seq} part ${index + 1} not published (${code}): ${(error as Error).message}`,
+        via.peer,
+      );
       return undefined;
     }
     bundle.sizes[index] = frame.length;
@@ -517,14 +571,28 @@ export class GroupPublication {
       member.mount.sendFrame(frame);
     } catch (error) {
       const code = error instanceof CepError ? error.code : 'SEND_FAILED';
-      this.env.emit(TOPIC.sendFailed, 'error', `mirror group ${this.id}: bundle ${bundle.seq} part ${index + 1} to ${member.peer} not sent (${code}): ${(error as Error).message}`, member.peer);
+      this.env.emit(
+        TOPIC.sendFailed,
+        'error',
+        `mirror group ${this.id}: bundle ${bundle.seq} part ${index + 1} to ${member.peer} not sent (${code}): ${(error as Error).message}`,
+        member.peer,
+      );
       this.env.timers.at(beat, () => this.episode.wake());
       return undefined;
     }
     cursor.sizes[index] = frame.length;
     cursor.next++;
     this.counts.unicast++;
-    this.env.options.onSend?.({ via: 'unicast', group: this.id, peer: member.peer, mount: member.mountName, epoch: this.epoch, seq: bundle.seq, part: index + 1, bytes: frame.length });
+    this.env.options.onSend?.({
+      via: 'unicast',
+      group: this.id,
+      peer: member.peer,
+      mount: member.mountName,
+      epoch: this.epoch,
+      seq: bundle.seq,
+      part: index + 1,
+      bytes: frame.length,
+    });
     return frame.length;
   }
 
@@ -550,8 +618,23 @@ export class GroupPublication {
       rest.forEach((part, i) => add(part, i === rest.length - 1));
       bundle.packing = undefined;
       const { stats } = packing;
-      this.episode.bundle(bundle.seq, { last_beat: v.n(beat), sealed_beat: v.n(beat), ops: v.n(stats.ops), cells: v.n(stats.cells), parts: v.n(bundle.parts.length) });
-      this.env.options.onSeal?.({ peer: '', mount: this.id, epoch: this.epoch, seq: bundle.seq, beat, parts: bundle.parts, ops: stats.ops, cells: stats.cells });
+      this.episode.bundle(bundle.seq, {
+        last_beat: v.n(beat),
+        sealed_beat: v.n(beat),
+        ops: v.n(stats.ops),
+        cells: v.n(stats.cells),
+        parts: v.n(bundle.parts.length),
+      });
+      this.env.options.onSeal?.({
+        peer: '',
+        mount: this.id,
+        epoch: this.epoch,
+        seq: bundle.seq,
+        beat,
+        parts: bundle.parts,
+        ops: stats.ops,
+        cells: stats.cells,
+      });
       return;
     }
   }

@@ -97,7 +97,8 @@ const OUTPUTS = ['state', 'error_note', 'provider', 'bundle_seq', 'commit_beat',
 
 function positive(label: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw mirrorError('MIRROR_OPTION_INVALID', `${label} must be a whole number ≥ 1, got ${String(value)}`, { option: label });
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw mirrorError('MIRROR_OPTION_INVALID', `${label} must be a whole number ≥ 1, got ${String(value)}`, { option: label });
   return value;
 }
 
@@ -109,9 +110,13 @@ function positive(label: string, value: number | undefined, fallback: number): n
 export function installMirror(runtime: Runtime, manager: TransportManager, options: MirrorOptions = {}): MirrorOrgan {
   const kind = options.kind ?? 'mirror';
   const mode = options.mode ?? 'mirror';
-  for (const [option, value] of [['kind', kind], ['mode', mode]] as const) {
+  for (const [option, value] of [
+    ['kind', kind],
+    ['mode', mode],
+  ] as const) {
     const problem = typeof value === 'string' ? explainNotWord(value) : 'not a string';
-    if (problem !== undefined) throw mirrorError('MIRROR_OPTION_INVALID', `${option} ${JSON.stringify(value)} is not a CEP word (${problem}); use a short lower-case word`, { option });
+    if (problem !== undefined)
+      throw mirrorError('MIRROR_OPTION_INVALID', `${option} ${JSON.stringify(value)} is not a CEP word (${problem}); use a short lower-case word`, { option });
   }
   let store: Name;
   let root: Name[];
@@ -121,7 +126,11 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     root = parsePath(`/net/organs/${kind}/requests`);
     servingRoot = parsePath(`/net/organs/${kind}/serving`);
   } catch (error) {
-    throw mirrorError('MIRROR_OPTION_INVALID', `kind ${JSON.stringify(kind)} does not make valid names: ${(error as Error).message}; use a short lower-case word`, { kind });
+    throw mirrorError(
+      'MIRROR_OPTION_INVALID',
+      `kind ${JSON.stringify(kind)} does not make valid names: ${(error as Error).message}; use a short lower-case word`,
+      { kind },
+    );
   }
   const resolved: ResolvedOptions = {
     kind,
@@ -147,12 +156,21 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
   const tree = runtime.tree;
   const existing = tree.find(root);
   if (existing !== undefined && (existing.kind !== 'dictionary' || (existing.storeType !== undefined && !nameEquals(existing.storeType, store)))) {
-    throw mirrorError('MIRROR_ROOT_INVALID', `/net/organs/${kind}/requests is ${existing.kind === 'dictionary' ? `the root of ${formatName(existing.storeType!)}` : `a ${existing.kind}`}; remove it before installing the mirror organ`, { kind });
+    throw mirrorError(
+      'MIRROR_ROOT_INVALID',
+      `/net/organs/${kind}/requests is ${existing.kind === 'dictionary' ? `the root of ${formatName(existing.storeType!)}` : `a ${existing.kind}`}; remove it before installing the mirror organ`,
+      { kind },
+    );
   }
 
   const timers = new Timers();
   const env: Env = {
-    runtime, manager, options: resolved, timers, servingRoot, servingText: `/net/organs/${kind}/serving`,
+    runtime,
+    manager,
+    options: resolved,
+    timers,
+    servingRoot,
+    servingText: `/net/organs/${kind}/serving`,
     emit: (topic, severity, note, peer) => void runtime.cei.emit({ topic, severity, note, origin: `org:${kind}`, ...(peer !== undefined ? { peer } : {}) }),
   };
   const byCell = new Map<Cell, Subscription>();
@@ -173,7 +191,12 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     tree.set([...path, 'state'], text('error'));
     tree.set([...path, 'error_note'], text(problem.note));
     const peer = request.child('peer')?.value;
-    env.emit(topic, 'error', `mirror request ${request.name.tag.text}: ${problem.note}`, peer?.type === 'text' && explainNotWord(peer.value) === undefined ? peer.value : undefined);
+    env.emit(
+      topic,
+      'error',
+      `mirror request ${request.name.tag.text}: ${problem.note}`,
+      peer?.type === 'text' && explainNotWord(peer.value) === undefined ? peer.value : undefined,
+    );
   };
 
   const conflict = (req: MirrorRequest, self: Subscription | undefined): string | undefined => {
@@ -185,7 +208,8 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
       const a = other.req.dst.map((n) => n.key);
       const b = req.dst.map((n) => n.key);
       const n = Math.min(a.length, b.length);
-      if (a.slice(0, n).every((key, i) => key === b[i])) return `${req.dstChan === req.srcChan ? 'src_chan' : 'dst_chan'}: ${req.dstChan} overlaps ${other.req.dstChan}, the destination of request ${other.id}`;
+      if (a.slice(0, n).every((key, i) => key === b[i]))
+        return `${req.dstChan === req.srcChan ? 'src_chan' : 'dst_chan'}: ${req.dstChan} overlaps ${other.req.dstChan}, the destination of request ${other.id}`;
     }
     const mount = manager.get(req.spec.peer, req.spec.mode, req.spec.mount);
     const ours = self !== undefined && self.key === `${req.spec.peer}/${req.spec.mode}/${req.spec.mount}`;
@@ -223,7 +247,11 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
       return;
     }
     // A change keeps the resume token when it still mirrors the same branch to the same place.
-    const same = current !== undefined && current.key === `${parsed.spec.peer}/${parsed.spec.mode}/${parsed.spec.mount}` && current.req.srcChan === parsed.srcChan && current.req.dstChan === parsed.dstChan;
+    const same =
+      current !== undefined &&
+      current.key === `${parsed.spec.peer}/${parsed.spec.mode}/${parsed.spec.mount}` &&
+      current.req.srcChan === parsed.srcChan &&
+      current.req.dstChan === parsed.dstChan;
     let token = parsed.resumeTok;
     if (token === undefined) {
       if (same) token = current!.applied;
@@ -357,9 +385,12 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     const key = keyOf(mount);
     const epoch = `${beat}.${++epochs}`;
     welcome(mount, epoch, false);
-    pubs.set(key, new Publication(env, mount.peer, mount.mount, mount, sub.src, path, sub, epoch, (ended) => {
-      if (pubs.get(key) === ended) pubs.delete(key);
-    }));
+    pubs.set(
+      key,
+      new Publication(env, mount.peer, mount.mount, mount, sub.src, path, sub, epoch, (ended) => {
+        if (pubs.get(key) === ended) pubs.delete(key);
+      }),
+    );
   };
 
   const onMountEvent = (event: MountEvent): void => {
@@ -407,7 +438,10 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
   return {
     kind,
     commit(id: string): void {
-      if (!byId.has(id)) throw mirrorError('MIRROR_NOT_FOUND', `no mirror request ${JSON.stringify(id)} under /net/organs/${kind}/requests; commit takes a request's name`, { id });
+      if (!byId.has(id))
+        throw mirrorError('MIRROR_NOT_FOUND', `no mirror request ${JSON.stringify(id)} under /net/organs/${kind}/requests; commit takes a request's name`, {
+          id,
+        });
       runtime.pushInput(COMMIT_INPUT, { stream: id, seq: ++commits, data: new Uint8Array(0) });
     },
     uninstall(): void {
@@ -431,4 +465,3 @@ function replacer(key: string, value: unknown): unknown {
   if (key === 'dst') return undefined;
   return value;
 }
-

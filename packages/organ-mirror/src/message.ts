@@ -32,7 +32,16 @@ export type Message =
   | { readonly kind: 'got'; readonly epoch: string; readonly seq: number; readonly part: number }
   | { readonly kind: 'unsub' }
   | { readonly kind: 'welcome'; readonly epoch: string; readonly resumed: boolean }
-  | { readonly kind: 'bundle'; readonly epoch: string; readonly seq: number; readonly part: number; readonly parts: number; readonly firstBeat: number; readonly lastBeat: number; readonly ops: readonly StagedCell[] }
+  | {
+      readonly kind: 'bundle';
+      readonly epoch: string;
+      readonly seq: number;
+      readonly part: number;
+      readonly parts: number;
+      readonly firstBeat: number;
+      readonly lastBeat: number;
+      readonly ops: readonly StagedCell[];
+    }
   | { readonly kind: 'reject'; readonly note: string }
   | { readonly kind: 'gkey'; readonly group: string; readonly key: Uint8Array }
   | { readonly kind: 'joined'; readonly group: string };
@@ -72,12 +81,23 @@ export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): Fro
 }
 
 /** Builds one part of a bundle around its ops (as packed by `packOps`). */
-export function buildBundlePart(head: { epoch: string; seq: number; part: number; parts: number; firstBeat: number; lastBeat: number }, ops: readonly FrozenCell[]): FrozenCell {
+export function buildBundlePart(
+  head: { epoch: string; seq: number; part: number; parts: number; firstBeat: number; lastBeat: number },
+  ops: readonly FrozenCell[],
+): FrozenCell {
   // List children need distinct names: ops are numbered by position.
-  const list = frozenList('ops', ops.map((op, i) => frozenDict(String(i + 1), op.children())));
+  const list = frozenList(
+    'ops',
+    ops.map((op, i) => frozenDict(String(i + 1), op.children())),
+  );
   return envelope('bundle', [
-    str('epoch', head.epoch), n64('seq', head.seq), n64('part', head.part), n64('parts', head.parts),
-    n64('first_beat', head.firstBeat), n64('last_beat', head.lastBeat), list,
+    str('epoch', head.epoch),
+    n64('seq', head.seq),
+    n64('part', head.part),
+    n64('parts', head.parts),
+    n64('first_beat', head.firstBeat),
+    n64('last_beat', head.lastBeat),
+    list,
   ]);
 }
 
@@ -115,7 +135,10 @@ export function readMessage(root: StagedCell): Message | string {
         const epoch = t('epoch');
         const seq = u('seq');
         return {
-          kind: 'sub', src: need(t('src_chan'), 'src_chan'), window: need(u('beat_window'), 'beat_window'), maxInfl: need(u('max_infl'), 'max_infl'),
+          kind: 'sub',
+          src: need(t('src_chan'), 'src_chan'),
+          window: need(u('beat_window'), 'beat_window'),
+          maxInfl: need(u('max_infl'), 'max_infl'),
           token: epoch !== undefined && seq !== undefined ? { epoch, seq } : undefined,
         };
       }
@@ -148,8 +171,14 @@ export function readMessage(root: StagedCell): Message | string {
         if (part < 1) return `bundle: part ${part} is not a part number`;
         if (parts !== 0 && part !== parts) return `bundle: part ${part} names ${parts} parts; only the last part names the count`;
         return {
-          kind: 'bundle', epoch: need(t('epoch'), 'epoch'), seq: need(u('seq'), 'seq'), part, parts,
-          firstBeat: need(u('first_beat'), 'first_beat'), lastBeat: need(u('last_beat'), 'last_beat'), ops: ops.children,
+          kind: 'bundle',
+          epoch: need(t('epoch'), 'epoch'),
+          seq: need(u('seq'), 'seq'),
+          part,
+          parts,
+          firstBeat: need(u('first_beat'), 'first_beat'),
+          lastBeat: need(u('last_beat'), 'last_beat'),
+          ops: ops.children,
         };
       }
       default:

@@ -55,7 +55,11 @@ function sizeUpTo(cell: Cell, depth: number, cap: number): number {
 }
 
 /** Packs ops into parts of at most about `budget` estimated bytes each (a lone oversized value still gets its own part). */
-export function packOps(ops: readonly MirrorOp[], budget: number, stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 }): { parts: PackedPart[]; stats: PackStats } {
+export function packOps(
+  ops: readonly MirrorOp[],
+  budget: number,
+  stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 },
+): { parts: PackedPart[]; stats: PackStats } {
   return { parts: [...packParts(ops, budget, stats)], stats };
 }
 
@@ -86,7 +90,12 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
   const opCost = (path: readonly Name[]): number => CELL_COST * 2 + SEGMENT_COST * path.length * (path.length + 1);
 
   /** Children of `store` written as `add` ops (split by the budget), big stores among them recursing as `put`s. */
-  function* addRuns(path: readonly Name[], store: Cell, children: readonly Cell[], previousOf: (child: Cell) => Name | null | undefined): Generator<PackedPart, void> {
+  function* addRuns(
+    path: readonly Name[],
+    store: Cell,
+    children: readonly Cell[],
+    previousOf: (child: Cell) => Name | null | undefined,
+  ): Generator<PackedPart, void> {
     let run: FrozenCell[] = [];
     let runSize = 0;
     let runCells = 0;
@@ -126,7 +135,12 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
     }
     yield* push(opCell('put', path, { v: frozenShell('v', cell, []), after }), opCost(path) + CELL_COST, 1);
     // The children as they are now; the walk through them may take several beats.
-    yield* addRuns(path, cell, cell.children().filter((c) => !c.isDeleted), previousIn(cell));
+    yield* addRuns(
+      path,
+      cell,
+      cell.children().filter((c) => !c.isDeleted),
+      previousIn(cell),
+    );
   }
 
   function* merge(entries: ReadonlyArray<{ readonly path: readonly Name[]; readonly cell: Cell }>): Generator<PackedPart, void> {
@@ -157,7 +171,11 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
         yield* put(op.path, op.cell, op.after);
         break;
       case 'del':
-        yield* push(opCell('del', op.path, op.names === undefined ? {} : { names: op.names }), opCost(op.path) + (op.names?.length ?? 0) * (CELL_COST + SEGMENT_COST), 0);
+        yield* push(
+          opCell('del', op.path, op.names === undefined ? {} : { names: op.names }),
+          opCost(op.path) + (op.names?.length ?? 0) * (CELL_COST + SEGMENT_COST),
+          0,
+        );
         break;
       case 'mrg':
         yield* merge(op.entries);
@@ -204,7 +222,12 @@ function overlay(entries: ReadonlyArray<{ readonly path: readonly Name[]; readon
     node.leaf = cell;
   }
   const build = (node: Node, as: Name | string): FrozenCell =>
-    node.leaf !== undefined ? freeze(node.leaf, as) : frozenDict(as, [...node.kids.values()].map((k) => build(k, k.name)));
+    node.leaf !== undefined
+      ? freeze(node.leaf, as)
+      : frozenDict(
+          as,
+          [...node.kids.values()].map((k) => build(k, k.name)),
+        );
   return build(root, 'v');
 }
 
@@ -219,11 +242,21 @@ function countCells(cell: FrozenCell): number {
  * the path's names), `after/<name>` (list anchor), `v` (the content), `names` (a list of
  * empty dictionaries named by the new order).
  */
-function opCell(kind: 'put' | 'add' | 'del' | 'ord' | 'mrg', path: readonly Name[], extra: { v?: FrozenCell; after?: Name | null | undefined; names?: readonly Name[] }): FrozenCell {
+function opCell(
+  kind: 'put' | 'add' | 'del' | 'ord' | 'mrg',
+  path: readonly Name[],
+  extra: { v?: FrozenCell; after?: Name | null | undefined; names?: readonly Name[] },
+): FrozenCell {
   const fields: FrozenCell[] = [frozenValue('op', text(kind)), frozenChain('path', path)];
   if (extra.v !== undefined) fields.push(extra.v);
   if (extra.after !== undefined && extra.after !== null) fields.push(frozenDict('after', [frozenDict(extra.after, [])]));
-  if (extra.names !== undefined) fields.push(frozenList('names', extra.names.map((n) => frozenDict(n, []))));
+  if (extra.names !== undefined)
+    fields.push(
+      frozenList(
+        'names',
+        extra.names.map((n) => frozenDict(n, [])),
+      ),
+    );
   // Ops are list children; their names are given by position when the message list is built.
   return frozenDict('op', fields);
 }

@@ -13,7 +13,7 @@
  * decoded part outlives its beat, and the commit beat moves a branch instead of writing every
  * cell. Any other bundle keeps its decoded parts until it is applied.
  */
-import { createTree, text, type Name, type Tree } from '@cep/cells';
+import { createTree, type text, type Name, type Tree } from '@cep/cells';
 import { CepError } from '@cep/errors';
 import type { StagedCell } from '@cep/serializer';
 import { REFUSAL_CODES, TOPIC, type Mount } from '@cep/transport';
@@ -113,11 +113,23 @@ export class Subscription {
       this.fail(`deadline: beat ${req.deadline} had passed when the request arrived (beat ${beat})`, TOPIC.mountTimeout, false);
       return;
     }
-    this.episode = new MirrorEpisode(this.env.runtime, 'mir/sub', '/' + this.requestPath.map((n) => n.tag.text).join('/'), {
-      role: v.text('receiver'), request: v.text(this.id), peer: v.text(req.spec.peer), mount: v.text(req.spec.mount),
-      src_chan: v.text(req.srcChan), dst_chan: v.text(req.dstChan), beat_window: v.n(req.window), max_infl: v.n(req.maxInfl),
-      commit_mode: v.text(req.commitMode),
-    }, (b) => this.slice(b));
+    this.episode = new MirrorEpisode(
+      this.env.runtime,
+      'mir/sub',
+      '/' + this.requestPath.map((n) => n.tag.text).join('/'),
+      {
+        role: v.text('receiver'),
+        request: v.text(this.id),
+        peer: v.text(req.spec.peer),
+        mount: v.text(req.spec.mount),
+        src_chan: v.text(req.srcChan),
+        dst_chan: v.text(req.dstChan),
+        beat_window: v.n(req.window),
+        max_infl: v.n(req.maxInfl),
+        commit_mode: v.text(req.commitMode),
+      },
+      (b) => this.slice(b),
+    );
     this.write({ op: v.text(this.episode.id) });
     if (req.deadline !== undefined) {
       this.cancelDeadline = this.env.timers.at(req.deadline, () => {
@@ -345,7 +357,12 @@ export class Subscription {
     // A bundle sent again from its first part (a new channel under the same mount) starts over.
     if (b.part === 1 && this.partial?.seq === b.seq && this.group === undefined) this.partial = undefined;
     if (b.seq > expect.next || (this.partial !== undefined && b.part !== this.partial.got + 1) || (this.partial === undefined && b.part !== 1)) {
-      this.env.emit(TOPIC.schema, 'warn', `${this.label()}: bundle ${b.seq} part ${b.part} arrived while ${expect.next} part ${(this.partial?.got ?? 0) + 1} was due; resubscribing from ${formatToken(this.applied) || 'scratch'}`, this.req.spec.peer);
+      this.env.emit(
+        TOPIC.schema,
+        'warn',
+        `${this.label()}: bundle ${b.seq} part ${b.part} arrived while ${expect.next} part ${(this.partial?.got ?? 0) + 1} was due; resubscribing from ${formatToken(this.applied) || 'scratch'}`,
+        this.req.spec.peer,
+      );
       this.partial = undefined;
       if (this.mount !== undefined) this.subscribeSoon(this.mount);
       return;
@@ -375,7 +392,11 @@ export class Subscription {
     expect.next = b.seq + 1;
     const complete: Complete = { epoch: b.epoch, seq: b.seq, scratch: partial.scratch, cells: partial.cells, parts: partial.parts };
     this.episode?.bundle(b.seq, {
-      epoch: v.text(b.epoch), first_beat: v.n(b.firstBeat), last_beat: v.n(b.lastBeat), received_beat: v.n(beat), parts: v.n(b.parts),
+      epoch: v.text(b.epoch),
+      first_beat: v.n(b.firstBeat),
+      last_beat: v.n(b.lastBeat),
+      received_beat: v.n(beat),
+      parts: v.n(b.parts),
       staged: v.flag(partial.scratch !== undefined),
     });
     if (this.req.commitMode === 'stream') this.apply([complete], beat);
@@ -396,7 +417,11 @@ export class Subscription {
     this.cancelStall = this.env.timers.at(beat + STALL_BEATS, () => {
       this.cancelStall = undefined;
       if (this.phase !== 'active' || this.early.size === 0) return;
-      if (this.progress === progress) this.gap(this.env.runtime.beat, `bundle ${this.expect?.next} part ${(this.partial?.got ?? 0) + 1} did not come in ${STALL_BEATS} beats (a group frame was lost)`);
+      if (this.progress === progress)
+        this.gap(
+          this.env.runtime.beat,
+          `bundle ${this.expect?.next} part ${(this.partial?.got ?? 0) + 1} did not come in ${STALL_BEATS} beats (a group frame was lost)`,
+        );
       else this.hold(this.early.values().next().value!.b, false, this.env.runtime.beat);
     });
   }
@@ -417,7 +442,12 @@ export class Subscription {
   }
 
   private gap(beat: number, why: string): void {
-    this.env.emit(TOPIC.schema, 'warn', `${this.label()}: ${why}; resubscribing from ${formatToken(this.applied) || 'scratch'} (beat ${beat})`, this.req.spec.peer);
+    this.env.emit(
+      TOPIC.schema,
+      'warn',
+      `${this.label()}: ${why}; resubscribing from ${formatToken(this.applied) || 'scratch'} (beat ${beat})`,
+      this.req.spec.peer,
+    );
     this.partial = undefined;
     if (this.mount !== undefined) this.subscribeSoon(this.mount);
   }
@@ -522,6 +552,7 @@ export class Subscription {
 
   private clearNote(): void {
     const tree = this.env.runtime.tree;
-    if (this.phase !== 'ended' && tree.get(this.requestPath) !== undefined && tree.get([...this.requestPath, 'error_note']) !== undefined) tree.remove([...this.requestPath, 'error_note']);
+    if (this.phase !== 'ended' && tree.get(this.requestPath) !== undefined && tree.get([...this.requestPath, 'error_note']) !== undefined)
+      tree.remove([...this.requestPath, 'error_note']);
   }
 }

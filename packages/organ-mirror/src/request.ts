@@ -43,7 +43,8 @@ export function readMirrorRequest(request: Cell, mode: string, localNode: string
   if (request.kind !== 'dictionary') return { field: '.', note: 'a mirror request is a dictionary' };
   const mount = readMountRequest(request, { mode, ...(localNode !== undefined ? { localNode } : {}) });
   if (isRequestProblem(mount)) return mount;
-  if (mount.spec.mode !== mode) return { field: 'mode', note: `mode: mirror requests use mode ${JSON.stringify(mode)}, not ${JSON.stringify(mount.spec.mode)}` };
+  if (mount.spec.mode !== mode)
+    return { field: 'mode', note: `mode: mirror requests use mode ${JSON.stringify(mode)}, not ${JSON.stringify(mount.spec.mode)}` };
   const text = (path: string, required: boolean): string | RequestProblem | undefined => {
     const v = readTypedField(request, path, 'text');
     if (isRequestProblem(v)) return v;
@@ -61,7 +62,10 @@ export function readMirrorRequest(request: Cell, mode: string, localNode: string
   const srcPeer = text('src_peer', true);
   if (isRequestProblem(srcPeer)) return srcPeer;
   if (srcPeer !== mount.spec.peer) {
-    return { field: 'src_peer', note: `src_peer: ${JSON.stringify(srcPeer)} differs from peer ${JSON.stringify(mount.spec.peer)}; a mirror reads from the peer it mounts (no relays)` };
+    return {
+      field: 'src_peer',
+      note: `src_peer: ${JSON.stringify(srcPeer)} differs from peer ${JSON.stringify(mount.spec.peer)}; a mirror reads from the peer it mounts (no relays)`,
+    };
   }
   const srcChan = text('src_chan', true);
   if (isRequestProblem(srcChan)) return srcChan;
@@ -81,15 +85,25 @@ export function readMirrorRequest(request: Cell, mode: string, localNode: string
   const modeText = text('bundle/commit_mode', false);
   if (isRequestProblem(modeText)) return modeText;
   const commitMode = (modeText ?? 'stream') as CommitMode;
-  if (!MODES.includes(commitMode)) return { field: 'bundle/commit_mode', note: `bundle/commit_mode: ${JSON.stringify(modeText)} is not one of ${MODES.join(', ')}` };
+  if (!MODES.includes(commitMode))
+    return { field: 'bundle/commit_mode', note: `bundle/commit_mode: ${JSON.stringify(modeText)} is not one of ${MODES.join(', ')}` };
   const tokText = text('bundle/resume_tok', false);
   if (isRequestProblem(tokText)) return tokText;
   const resumeTok = parseToken((tokText as string | undefined) ?? '');
   if (typeof resumeTok === 'string') return { field: 'bundle/resume_tok', note: `bundle/resume_tok: ${resumeTok}` };
   // As the reference does: a mirror without required caps asks for a reliable, ordered mount.
-  const spec: MountSpec = (mount.spec.caps?.required?.length ?? 0) > 0 ? mount.spec : { ...mount.spec, caps: { ...mount.spec.caps, required: ['ordered', 'reliable'] } };
+  const spec: MountSpec =
+    (mount.spec.caps?.required?.length ?? 0) > 0 ? mount.spec : { ...mount.spec, caps: { ...mount.spec.caps, required: ['ordered', 'reliable'] } };
   return {
-    spec, deadline: mount.deadline, srcPeer: srcPeer as string, srcChan: srcChan as string, dstChan, dst,
-    window: window as number, maxInfl: maxInfl as number, commitMode, resumeTok,
+    spec,
+    deadline: mount.deadline,
+    srcPeer: srcPeer as string,
+    srcChan: srcChan as string,
+    dstChan,
+    dst,
+    window: window as number,
+    maxInfl: maxInfl as number,
+    commitMode,
+    resumeTok,
   };
 }

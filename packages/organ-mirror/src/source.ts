@@ -78,10 +78,21 @@ export class Publication {
     this.maxInfl = Math.min(sub.maxInfl, env.options.maxInflight);
     this.epoch = epoch;
     this.log = new BranchLog(root);
-    this.episode = new MirrorEpisode(env.runtime, 'mir/pub', `${env.servingText}/${peer}/${mountName}`, {
-      role: v.text('source'), peer: v.text(peer), mount: v.text(mountName), src_chan: v.text(src), epoch: v.text(epoch),
-      beat_window: v.n(this.window), max_infl: v.n(this.maxInfl),
-    }, (beat) => this.slice(beat));
+    this.episode = new MirrorEpisode(
+      env.runtime,
+      'mir/pub',
+      `${env.servingText}/${peer}/${mountName}`,
+      {
+        role: v.text('source'),
+        peer: v.text(peer),
+        mount: v.text(mountName),
+        src_chan: v.text(src),
+        epoch: v.text(epoch),
+        beat_window: v.n(this.window),
+        max_infl: v.n(this.maxInfl),
+      },
+      (beat) => this.slice(beat),
+    );
     this.writeServing();
   }
 
@@ -253,7 +264,12 @@ export class Publication {
           bytes = frame.length;
         } catch (error) {
           const code = error instanceof CepError ? error.code : 'SEND_FAILED';
-          this.env.emit(TOPIC.sendFailed, 'error', `mirror ${this.mountName}: bundle ${seq} part ${bundle.next + 1} not sent (${code}): ${(error as Error).message}`, this.peer);
+          this.env.emit(
+            TOPIC.sendFailed,
+            'error',
+            `mirror ${this.mountName}: bundle ${seq} part ${bundle.next + 1} not sent (${code}): ${(error as Error).message}`,
+            this.peer,
+          );
           if (code === 'FRAME_TOO_LARGE') {
             // It will never fit: tell the receiver, and stop.
             trySend(this.mount, buildMessage({ kind: 'reject', note: `bundle ${seq} does not fit a frame on this mount; lower partBytes on the source` }));
@@ -292,7 +308,13 @@ export class Publication {
     const seq = ++this.lastSeq;
     const stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 };
     this.bundles.set(seq, {
-      seq, snapshot, firstBeat, parts: [], sizes: [], next: 0, staged: 0,
+      seq,
+      snapshot,
+      firstBeat,
+      parts: [],
+      sizes: [],
+      next: 0,
+      staged: 0,
       packing: { parts: packParts(ops, this.env.options.partBytes, stats), ahead: undefined, stats },
     });
     this.episode.bundle(seq, { epoch: v.text(this.epoch), first_beat: v.n(firstBeat), started_beat: v.n(beat), snapshot: v.flag(snapshot) });
@@ -327,9 +349,22 @@ export class Publication {
       bundle.packing = undefined;
       const { stats } = packing;
       this.episode.bundle(bundle.seq, {
-        last_beat: v.n(beat), sealed_beat: v.n(beat), ops: v.n(stats.ops), cells: v.n(stats.cells), parts: v.n(bundle.parts.length),
+        last_beat: v.n(beat),
+        sealed_beat: v.n(beat),
+        ops: v.n(stats.ops),
+        cells: v.n(stats.cells),
+        parts: v.n(bundle.parts.length),
       });
-      this.env.options.onSeal?.({ peer: this.peer, mount: this.mountName, epoch: this.epoch, seq: bundle.seq, beat, parts: bundle.parts, ops: stats.ops, cells: stats.cells });
+      this.env.options.onSeal?.({
+        peer: this.peer,
+        mount: this.mountName,
+        epoch: this.epoch,
+        seq: bundle.seq,
+        beat,
+        parts: bundle.parts,
+        ops: stats.ops,
+        cells: stats.cells,
+      });
       return;
     }
   }

@@ -143,7 +143,10 @@ describe('limits', () => {
     for (let i = 1; i < seals.length; i++) expect(seals[i]!.beat - seals[i - 1]!.beat).toBeGreaterThanOrEqual(2);
     expect(bpSeen).toBe(true);
     expect(p.saturn.facts.some((f) => f.topic === 'tp_backpr')).toBe(true);
-    await p.until(() => branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC) && at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/inflight') === 0n, 40);
+    await p.until(
+      () => branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC) && at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/inflight') === 0n,
+      40,
+    );
     expect([...applyCounts(p.earth).values()].every((n) => n === 1)).toBe(true);
   });
 
@@ -151,7 +154,11 @@ describe('limits', () => {
     pair = await memoryPair({ saturn: { partBytes: 4000 } });
     const p = pair;
     const s = p.saturn.tree;
-    for (let i = 0; i < 200; i++) s.set(`${SRC}/flat/k${String.fromCharCode(97 + (i % 26))}${Math.floor(i / 26)}`.replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!), u64(BigInt(i)));
+    for (let i = 0; i < 200; i++)
+      s.set(
+        `${SRC}/flat/k${String.fromCharCode(97 + (i % 26))}${Math.floor(i / 26)}`.replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!),
+        u64(BigInt(i)),
+      );
     s.ensureList(`${SRC}/rows`);
     for (let i = 0; i < 60; i++) s.set([...s.append(`${SRC}/rows`, 'dictionary').path(), 'v'], text(`row ${i}`));
     s.set(`${SRC}/big`, text('x'.repeat(9000)));
@@ -205,16 +212,51 @@ describe('OPS dossiers', () => {
     expect(at(e, `/rt/ops/${recv}/envelope/src_chan`)).toBe(SRC);
     expect(at(e, `/rt/ops/${recv}/state`)).toBe('await');
     const gate = at(e, `/rt/ops/${recv}/envelope/gate`) as string;
-    const watcher = e.get(`/rt/ops/${gate}/watchers`)!.children().find((w) => !w.isDeleted)!;
-    expect(at(e, `${'/' + watcher.path().map((n) => n.tag.text).join('/')}/want`)).toBe('run');
-    expect(at(e, `${'/' + watcher.path().map((n) => n.tag.text).join('/')}/armed`)).toBe(false);
+    const watcher = e
+      .get(`/rt/ops/${gate}/watchers`)!
+      .children()
+      .find((w) => !w.isDeleted)!;
+    expect(
+      at(
+        e,
+        `${
+          '/' +
+          watcher
+            .path()
+            .map((n) => n.tag.text)
+            .join('/')
+        }/want`,
+      ),
+    ).toBe('run');
+    expect(
+      at(
+        e,
+        `${
+          '/' +
+          watcher
+            .path()
+            .map((n) => n.tag.text)
+            .join('/')
+        }/armed`,
+      ),
+    ).toBe(false);
     expect(dossierBundles(e, recv).get(1)).toMatchObject({ received_beat: expect.any(BigInt), applied_beat: expect.any(BigInt), cells: 2n });
 
     expect(at(s, `/rt/ops/${pub}/verb`)).toBe('mir/pub');
     expect(at(s, `/rt/ops/${pub}/envelope/role`)).toBe('source');
     expect(at(s, `/rt/ops/${pub}/envelope/peer`)).toBe('earth');
-    expect(dossierBundles(s, pub).get(1)).toMatchObject({ snapshot: true, ops: 1n, cells: 2n, sealed_beat: expect.any(BigInt), sent_beat: expect.any(BigInt), acked_beat: expect.any(BigInt) });
-    const history = s.get(`/rt/ops/${pub}/history`)!.children().map((h) => h.child('state')!.value!.value);
+    expect(dossierBundles(s, pub).get(1)).toMatchObject({
+      snapshot: true,
+      ops: 1n,
+      cells: 2n,
+      sealed_beat: expect.any(BigInt),
+      sent_beat: expect.any(BigInt),
+      acked_beat: expect.any(BigInt),
+    });
+    const history = s
+      .get(`/rt/ops/${pub}/history`)!
+      .children()
+      .map((h) => h.child('state')!.value!.value);
     expect(history).toEqual(expect.arrayContaining(['plan', 'run', 'await']));
 
     p.earth.tree.remove('/net/organs/mirror/requests/r1');

@@ -57,7 +57,9 @@ async function star(n: number, options: { source?: MirrorOptions; receivers?: Mi
   });
   setAddress('saturn', prefix);
   await source.manager.listen('nats', prefix);
-  const receivers = names.map((name) => node(name, nats({ localPeer: name, keys: { saturn: pairKeys.get(name)! }, servers: server.url }), options.receivers ?? {}));
+  const receivers = names.map((name) =>
+    node(name, nats({ localPeer: name, keys: { saturn: pairKeys.get(name)! }, servers: server.url }), options.receivers ?? {}),
+  );
   const keys = new Map<string, Uint8Array[]>();
   const joinedGroup = new Map<string, string>();
   const all = [source, ...receivers];
@@ -82,7 +84,14 @@ async function star(n: number, options: { source?: MirrorOptions; receivers?: Mi
     }
   };
   const s: Star = {
-    source, receivers, sends, keys, joinedGroup, prefix, digests, beats,
+    source,
+    receivers,
+    sends,
+    keys,
+    joinedGroup,
+    prefix,
+    digests,
+    beats,
     async until(what, done, limit = 600) {
       for (let i = 0; i < limit; i++) {
         if (done()) return;
@@ -117,7 +126,10 @@ describe('mirror fan-out over nats', () => {
       write(s.source, i);
       await s.beats(2);
     }
-    await s.until('converged after the changes', () => converged(s) && s.receivers.every((r) => field(r.tree, 'shared', 'bundle_seq') === groupField(s, 'seq')));
+    await s.until(
+      'converged after the changes',
+      () => converged(s) && s.receivers.every((r) => field(r.tree, 'shared', 'bundle_seq') === groupField(s, 'seq')),
+    );
 
     const later = s.sends.slice(before);
     const multicast = later.filter((e) => e.via === 'multicast');
@@ -137,7 +149,13 @@ describe('mirror fan-out over nats', () => {
       tree: createTree(),
       beats: s.digests.length,
       setup: (r: Runtime) => {
-        const m = createTransportManager(r, { localNode: receiver.peer, offline: true, addressOf: () => s.prefix, peerKey: () => KEY, providers: [nats({ localPeer: receiver.peer, keys: {}, servers: server.url })] });
+        const m = createTransportManager(r, {
+          localNode: receiver.peer,
+          offline: true,
+          addressOf: () => s.prefix,
+          peerKey: () => KEY,
+          providers: [nats({ localPeer: receiver.peer, keys: {}, servers: server.url })],
+        });
         installMirror(r, m, { localNode: receiver.peer });
         fileRequest(r.tree, 'shared', { mount: 'shared', maxInfl: 4 });
       },

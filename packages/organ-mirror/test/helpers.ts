@@ -116,7 +116,22 @@ function driver(earth: Node, saturn: Node, real: boolean): Pair {
 }
 
 /** Writes a mirror request on `tree` (fields at their CEP types). */
-export function fileRequest(tree: Tree, id: string, fields: { peer?: string; mount?: string; src?: string; dst?: string; window?: number; maxInfl?: number; commitMode?: string; deadline?: number; resumeTok?: string; extra?: Record<string, Value> } = {}): void {
+export function fileRequest(
+  tree: Tree,
+  id: string,
+  fields: {
+    peer?: string;
+    mount?: string;
+    src?: string;
+    dst?: string;
+    window?: number;
+    maxInfl?: number;
+    commitMode?: string;
+    deadline?: number;
+    resumeTok?: string;
+    extra?: Record<string, Value>;
+  } = {},
+): void {
   const at = ['net', 'organs', 'mirror', 'requests', id];
   tree.batch(() => {
     tree.ensureDictionary(at);
@@ -154,14 +169,19 @@ export function branchDigest(tree: Tree, path: string): string {
 
 /** The memory channel earth dialled for `mount`. */
 export function earthChannel(pair: Pair, mount = 'main'): ChannelV1 {
-  const channel = memoryHooks(pair.earth.provider).channels().find((c) => c.info.mount === mount);
+  const channel = memoryHooks(pair.earth.provider)
+    .channels()
+    .find((c) => c.info.mount === mount);
   if (channel === undefined) throw new Error(`earth has no channel for ${mount}`);
   return channel;
 }
 
 /** The memory channel saturn accepted for `mount` (the newest). */
 export function saturnChannel(pair: Pair, mount = 'main'): ChannelV1 {
-  const channel = memoryHooks(pair.saturn.provider).channels().filter((c) => c.info.mount === mount).at(-1);
+  const channel = memoryHooks(pair.saturn.provider)
+    .channels()
+    .filter((c) => c.info.mount === mount)
+    .at(-1);
   if (channel === undefined) throw new Error(`saturn has no channel for ${mount}`);
   return channel;
 }

@@ -64,18 +64,21 @@ function edit(tree: Tree, [kind, pick, x, y]: Command): void {
         const n = list.children().length;
         return void tree.move(list.path(), x % n, y % n);
       }
-      case 6: { // soft delete
+      case 6: {
+        // soft delete
         const target = live[pick % live.length];
         if (target !== undefined && target.path().length > 2) tree.delete(target.path());
         return;
       }
-      case 7: { // hard remove (deleted cells too)
+      case 7: {
+        // hard remove (deleted cells too)
         const all = cells(tree, true);
         const target = all[pick % all.length];
         if (target !== undefined && target.path().length > 2) tree.remove(target.path());
         return;
       }
-      case 8: { // a link, now and then
+      case 8: {
+        // a link, now and then
         if (store?.kind === 'dictionary') tree.link([...store.path(), NAMES[x % NAMES.length]!], '/data/elsewhere');
         return;
       }
@@ -113,8 +116,11 @@ const script = fc.array(
 async function converge(p: Pair, manual = false, id = 'r1'): Promise<void> {
   const done = (): boolean => {
     if (manual && field(p.earth.tree, id, 'held') !== 0n) p.earth.mirror.commit(id);
-    return field(p.earth.tree, id, 'state') === 'active' && at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/inflight') === 0n &&
-      branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC);
+    return (
+      field(p.earth.tree, id, 'state') === 'active' &&
+      at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/inflight') === 0n &&
+      branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC)
+    );
   };
   await p.until(done, 300);
   await p.beats(4); // nothing pending may still change it
@@ -124,30 +130,39 @@ async function converge(p: Pair, manual = false, id = 'r1'): Promise<void> {
 describe('random edit scripts with random breaks', () => {
   it('memory provider (reliable): the mirror ends equal to the source, every bundle applied once', async () => {
     await fc.assert(
-      fc.asyncProperty(script, fc.constantFrom(1, 2, 3), fc.constantFrom(1, 3), fc.constantFrom(600, 1 << 20), fc.constantFrom('stream', 'stream', 'batch', 'manual'), async (steps, window, maxInfl, partBytes, commitMode) => {
-        pair = await memoryPair({ saturn: { partBytes }, earth: { retry: { first: 1, max: 2 } } });
-        const p = pair;
-        seed(p.saturn.tree);
-        fileRequest(p.earth.tree, 'r1', { window, maxInfl, commitMode });
-        await p.until(() => field(p.earth.tree, 'r1', 'state') === 'active', 50);
-        for (const [i, step] of steps.entries()) {
-          for (const e of step.edits) edit(p.saturn.tree, e);
-          if (commitMode === 'manual' && i % 3 === 0) p.earth.mirror.commit('r1');
-          if (step.brk) {
-            const channel = memoryHooks(p.earth.provider).channels().find((c) => c.info.mount === 'main');
-            if (channel !== undefined) memoryHooks(p.earth.provider).raise(channel, { type: 'fatal' });
+      fc.asyncProperty(
+        script,
+        fc.constantFrom(1, 2, 3),
+        fc.constantFrom(1, 3),
+        fc.constantFrom(600, 1 << 20),
+        fc.constantFrom('stream', 'stream', 'batch', 'manual'),
+        async (steps, window, maxInfl, partBytes, commitMode) => {
+          pair = await memoryPair({ saturn: { partBytes }, earth: { retry: { first: 1, max: 2 } } });
+          const p = pair;
+          seed(p.saturn.tree);
+          fileRequest(p.earth.tree, 'r1', { window, maxInfl, commitMode });
+          await p.until(() => field(p.earth.tree, 'r1', 'state') === 'active', 50);
+          for (const [i, step] of steps.entries()) {
+            for (const e of step.edits) edit(p.saturn.tree, e);
+            if (commitMode === 'manual' && i % 3 === 0) p.earth.mirror.commit('r1');
+            if (step.brk) {
+              const channel = memoryHooks(p.earth.provider)
+                .channels()
+                .find((c) => c.info.mount === 'main');
+              if (channel !== undefined) memoryHooks(p.earth.provider).raise(channel, { type: 'fatal' });
+            }
+            if (!step.skip) {
+              await p.beats(1);
+            } else {
+              p.saturn.runtime.step();
+            }
           }
-          if (!step.skip) {
-            await p.beats(1);
-          } else {
-            p.saturn.runtime.step();
-          }
-        }
-        await converge(p, commitMode === 'manual');
-        expect([...applyCounts(p.earth).values()].every((n) => n === 1)).toBe(true);
-        await p.close();
-        pair = undefined;
-      }),
+          await converge(p, commitMode === 'manual');
+          expect([...applyCounts(p.earth).values()].every((n) => n === 1)).toBe(true);
+          await p.close();
+          pair = undefined;
+        },
+      ),
       { numRuns: 40, seed: Number(process.env.MIRROR_SEED ?? 20251201) },
     );
   }, 60_000);

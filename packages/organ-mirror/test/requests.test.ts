@@ -66,17 +66,20 @@ describe('a mirror request', () => {
     ['src_peer another peer', { extra: { src_peer: text('pluto') } }, 'src_peer'],
     ['mode other than mirror', { extra: { mode: text('link') } }, 'mode'],
     ['peer not a word', { peer: 'Saturn!' }, 'peer'],
-  ] as const)('%s → state error, error_note naming the field, tp_schema, no mount', async (_label, fields, named, mutate?: (t: import('@cep/cells').Tree) => void) => {
-    pair = await memoryPair();
-    const p = pair;
-    fileRequest(p.earth.tree, 'r1', fields as Parameters<typeof fileRequest>[2]);
-    mutate?.(p.earth.tree);
-    await p.beats(2);
-    expect(field(p.earth.tree, 'r1', 'state')).toBe('error');
-    expect(String(field(p.earth.tree, 'r1', 'error_note'))).toMatch(new RegExp(`^${named.replace('/', '\\/')}: `));
-    expect(topics(p.earth.facts)).toContain('tp_schema');
-    expect(p.earth.manager.mounts()).toHaveLength(0);
-  });
+  ] as const)(
+    '%s → state error, error_note naming the field, tp_schema, no mount',
+    async (_label, fields, named, mutate?: (t: import('@cep/cells').Tree) => void) => {
+      pair = await memoryPair();
+      const p = pair;
+      fileRequest(p.earth.tree, 'r1', fields as Parameters<typeof fileRequest>[2]);
+      mutate?.(p.earth.tree);
+      await p.beats(2);
+      expect(field(p.earth.tree, 'r1', 'state')).toBe('error');
+      expect(String(field(p.earth.tree, 'r1', 'error_note'))).toMatch(new RegExp(`^${named.replace('/', '\\/')}: `));
+      expect(topics(p.earth.facts)).toContain('tp_schema');
+      expect(p.earth.manager.mounts()).toHaveLength(0);
+    },
+  );
 
   it('a second request for the same mount is a conflict (tp_mconf); the first keeps mirroring', async () => {
     pair = await memoryPair();
@@ -235,7 +238,11 @@ describe('a mirror request', () => {
     }
     expect(isCepError(error, 'MIRROR_NOT_FOUND')).toBe(true);
     const { installMirror } = await import('@cep/organ-mirror');
-    expect(() => installMirror(pair!.earth.runtime, pair!.earth.manager, { kind: 'other', partBytes: 0 })).toThrow(expect.objectContaining({ code: 'MIRROR_OPTION_INVALID' }));
-    expect(() => installMirror(pair!.earth.runtime, pair!.earth.manager, { kind: 'Bad Kind!' })).toThrow(expect.objectContaining({ code: 'MIRROR_OPTION_INVALID' }));
+    expect(() => installMirror(pair!.earth.runtime, pair!.earth.manager, { kind: 'other', partBytes: 0 })).toThrow(
+      expect.objectContaining({ code: 'MIRROR_OPTION_INVALID' }),
+    );
+    expect(() => installMirror(pair!.earth.runtime, pair!.earth.manager, { kind: 'Bad Kind!' })).toThrow(
+      expect.objectContaining({ code: 'MIRROR_OPTION_INVALID' }),
+    );
   });
 });

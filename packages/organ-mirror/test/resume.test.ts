@@ -36,7 +36,11 @@ function breakEarth(p: Pair): void {
 
 /** After a break: resumed (one epoch), equal, every bundle applied once. */
 async function recovered(p: Pair): Promise<void> {
-  await p.until(() => field(p.earth.tree, 'r1', 'state') === 'active' && serving(p, 'inflight') === 0n && branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC), 40);
+  await p.until(
+    () =>
+      field(p.earth.tree, 'r1', 'state') === 'active' && serving(p, 'inflight') === 0n && branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC),
+    40,
+  );
   change(p, 99);
   await p.until(() => branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC) && serving(p, 'inflight') === 0n, 20);
   expect([...applyCounts(p.earth).values()].every((n) => n === 1)).toBe(true);
@@ -161,7 +165,9 @@ describe('resume after a break', () => {
     for (let i = 1; i <= 20; i++) {
       change(p, i);
       if (i % 5 === 0) {
-        const channel = memoryHooks(p.earth.provider).channels().find((c) => c.info.mount === 'main');
+        const channel = memoryHooks(p.earth.provider)
+          .channels()
+          .find((c) => c.info.mount === 'main');
         if (channel !== undefined) memoryHooks(p.earth.provider).raise(channel, { type: 'fatal' });
       }
       await p.beats(1);
@@ -205,7 +211,12 @@ describe('a peer restarts', () => {
     const { installMirror } = await import('@cep/organ-mirror');
     const { memory } = await import('@cep/provider-memory');
     const runtime = createRuntime({ tree: saved });
-    const manager = createTransportManager(runtime, { localNode: 'earth', providers: [memory({ network, peer: 'earth', mode: 'reliable' })], addressOf: (peer) => peer, peerKey: () => new Uint8Array(32).fill(7) });
+    const manager = createTransportManager(runtime, {
+      localNode: 'earth',
+      providers: [memory({ network, peer: 'earth', mode: 'reliable' })],
+      addressOf: (peer) => peer,
+      peerKey: () => new Uint8Array(32).fill(7),
+    });
     const applies: Array<{ epoch: string; seq: number }> = [];
     installMirror(runtime, manager, { localNode: 'earth', onApply: (a) => applies.push(a) });
     const reborn = { ...p.earth, runtime, tree: saved, manager, applies: applies as never };

@@ -84,7 +84,12 @@ describe('a restarted peer is a new session', () => {
       saturn = restarted;
       await run([earth, saturn], () => {
         const session = readMountSession(earth.tree, 'saturn', 'mirror', 'main');
-        return session !== undefined && session.seq === BigInt(round + 1) && field(earth.tree, 'r1', 'state') === 'active' && branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC);
+        return (
+          session !== undefined &&
+          session.seq === BigInt(round + 1) &&
+          field(earth.tree, 'r1', 'state') === 'active' &&
+          branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC)
+        );
       });
       expect(earth.tree.getValue(`${SRC}/c0`)).toEqual(text(`new${round}-0`));
       // And it keeps following the new source.
@@ -109,9 +114,20 @@ describe('a restarted peer is a new session', () => {
     await earth.manager.close();
     earth = receiver();
     fileRequest(earth.tree, 'r1');
-    await run([earth, saturn], () => readMountSession(saturn.tree, 'earth', 'mirror', 'main')?.seq === 2n && field(earth.tree, 'r1', 'state') === 'active' && branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC));
+    await run(
+      [earth, saturn],
+      () =>
+        readMountSession(saturn.tree, 'earth', 'mirror', 'main')?.seq === 2n &&
+        field(earth.tree, 'r1', 'state') === 'active' &&
+        branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC),
+    );
     saturn.tree.set(`${SRC}/later`, u64(1n));
-    await run([earth, saturn], () => branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC) && saturn.tree.getValue('/net/organs/mirror/serving/earth/main/inflight')?.value === 0n);
+    await run(
+      [earth, saturn],
+      () =>
+        branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC) &&
+        saturn.tree.getValue('/net/organs/mirror/serving/earth/main/inflight')?.value === 0n,
+    );
     expect(appliedOnceInOrder(earth)).toBe(true);
   });
 });

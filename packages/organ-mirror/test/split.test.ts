@@ -116,7 +116,8 @@ describe('bundles split across beats', () => {
           const sealed = new Set<string>(['absent']);
           let multiBeat = 0;
           const saturn = peer('saturn', network, {
-            partBytes, beatBytes,
+            partBytes,
+            beatBytes,
             // The state each bundle carries: the receiver may only ever show one of these.
             onSeal: (e) => {
               sealed.add(branchDigest(saturn.tree, SRC));
@@ -139,7 +140,9 @@ describe('bundles split across beats', () => {
           for (const s of steps) {
             for (const e of s.edits) edit(saturn.tree, e);
             if (s.brk) {
-              const channel = memoryHooks(earth.provider).channels().find((c) => c.info.mount === 'main');
+              const channel = memoryHooks(earth.provider)
+                .channels()
+                .find((c) => c.info.mount === 'main');
               if (channel !== undefined) memoryHooks(earth.provider).raise(channel, { type: 'fatal' });
             }
             if (s.restart) {
@@ -150,8 +153,12 @@ describe('bundles split across beats', () => {
             await beat();
           }
           for (let i = 0; i < 400; i++) {
-            if (field(earth.tree, 'r1', 'state') === 'active' && saturn.tree.getValue(`${SERVING}/inflight`)?.value === 0n &&
-              branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC)) break;
+            if (
+              field(earth.tree, 'r1', 'state') === 'active' &&
+              saturn.tree.getValue(`${SERVING}/inflight`)?.value === 0n &&
+              branchDigest(earth.tree, SRC) === branchDigest(saturn.tree, SRC)
+            )
+              break;
             await beat();
           }
           expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
@@ -253,12 +260,16 @@ describe('bundles split across beats', () => {
       for (let k = 0; k < 3; k++) edit(saturn.tree, [i % 5, i * 7 + k, i * 3 + k]);
       if (i === BREAK) {
         // A break while the source streams a split bundle.
-        const channel = memoryHooks(provider).channels().find((c) => c.info.mount === 'main');
+        const channel = memoryHooks(provider)
+          .channels()
+          .find((c) => c.info.mount === 'main');
         memoryHooks(provider).raise(channel!, { type: 'fatal' });
       }
       if (i === RESTART) {
         // The channel reconnected to a source that restarted: a new session, a resubscription.
-        const channel = memoryHooks(provider).channels().find((c) => c.info.mount === 'main');
+        const channel = memoryHooks(provider)
+          .channels()
+          .find((c) => c.info.mount === 'main');
         memoryHooks(provider).raise(channel!, { type: 'session', id: 'saturn.restarted' });
       }
       await settle();
@@ -279,7 +290,10 @@ describe('bundles split across beats', () => {
       beats: BEATS,
       setup: (r) => {
         const m = createTransportManager(r, {
-          localNode: 'earth', offline: true, addressOf: (p) => p, peerKey: () => KEY,
+          localNode: 'earth',
+          offline: true,
+          addressOf: (p) => p,
+          peerKey: () => KEY,
           providers: [memory({ network: memoryNetwork(), peer: 'earth', mode: 'reliable' })],
         });
         setup(r, m);
@@ -307,7 +321,12 @@ describe('bundles split across beats', () => {
     const served = installInvoke(saturn.runtime, saturn.manager, {});
     served.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
     const invoke = installInvoke(earth.runtime, earth.manager, {});
-    for (const [f, v] of [['peer', 'saturn'], ['mount', 'calc'], ['local_node', 'earth']]) earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+    for (const [f, v] of [
+      ['peer', 'saturn'],
+      ['mount', 'calc'],
+      ['local_node', 'earth'],
+    ])
+      earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
     seed(saturn.tree, 20, 20);
     fileRequest(earth.tree, 'r1');
     const beat = async (): Promise<void> => {
@@ -319,7 +338,8 @@ describe('bundles split across beats', () => {
     // Wait until the snapshot is on its way: some parts sent, the bundle not applied yet.
     for (let i = 0; i < 100; i++) {
       const started = sourceBundle(saturn, 1, 'started_beat');
-      if (started !== undefined && saturn.runtime.beat > started + 3 && earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active') break;
+      if (started !== undefined && saturn.runtime.beat > started + 3 && earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active')
+        break;
       await beat();
     }
     expect(field(earth.tree, 'r1', 'bundle_seq')).toBe(0n);
@@ -328,7 +348,10 @@ describe('bundles split across beats', () => {
     let doneBeat: number | undefined;
     let mirrorSeq: unknown;
     invoke.submit({
-      request: 'calc', signal: '/sig/add', payload: u64(41n), timeoutBeats: 1000,
+      request: 'calc',
+      signal: '/sig/add',
+      payload: u64(41n),
+      timeoutBeats: 1000,
       onComplete: (outcome) => {
         doneBeat = outcome.beat;
         mirrorSeq = field(earth.tree, 'r1', 'bundle_seq');

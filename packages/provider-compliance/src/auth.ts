@@ -28,9 +28,9 @@ const TAMPER_CODES = ['AUTH_FAILED', 'PROTOCOL_ERROR'];
 const REORDER_CODES = ['REPLAYED_FRAME', 'PROTOCOL_ERROR'];
 
 const WHO: Record<IntruderKind, string> = {
-  'wrong-key': 'the dialer\'s name with a key the listener does not hold for it',
+  'wrong-key': "the dialer's name with a key the listener does not hold for it",
   'unknown-peer': 'a peer name the listener does not know',
-  impersonator: 'a known third peer with its own key, claiming the dialer\'s name',
+  impersonator: "a known third peer with its own key, claiming the dialer's name",
 };
 
 /** A channel's `fatal` codes and the listener's refusals with one of `codes`. */
@@ -104,13 +104,11 @@ export function registerAuthentication(ctx: SuiteContext): void {
         const intruder = intruderOf(p.env, kind);
         const outcome = await within(
           ms,
-          'the intruder\'s open()',
-          intruder.dialer
-            .open({ peer: p.env.listenerPeer, mode: 'link', mount: 'intruder', localNode: intruder.claims, address: p.listener.address })
-            .then(
-              (channel) => ({ channel }),
-              (error: unknown) => ({ error }),
-            ),
+          "the intruder's open()",
+          intruder.dialer.open({ peer: p.env.listenerPeer, mode: 'link', mount: 'intruder', localNode: intruder.claims, address: p.listener.address }).then(
+            (channel) => ({ channel }),
+            (error: unknown) => ({ error }),
+          ),
         );
         let listenerCodes = codes;
         if ('error' in outcome) {
@@ -121,13 +119,16 @@ export function registerAuthentication(ctx: SuiteContext): void {
           // Only a provider without a handshake at open may let it resolve; its frames must then be refused.
           expect(mode, 'open() resolved for an intruder, yet the setup declares a handshake').toBe('per-frame');
           const channel: ChannelV1 = outcome.channel;
-          await until(ms, 'onReject for the intruder\'s frames', () => {
+          await until(ms, "onReject for the intruder's frames", () => {
             if (channel.send(patterned(1, 16)) === 'backpressure') return false;
             return p.rejections.length > 0;
           });
         }
         await until(ms, 'onReject on the listener', () => p.rejections.length > 0);
-        expect(p.rejections.some((r) => listenerCodes.includes(r.code)), `listener refusals: ${p.rejections.map((r) => r.code).join(', ')}`).toBe(true);
+        expect(
+          p.rejections.some((r) => listenerCodes.includes(r.code)),
+          `listener refusals: ${p.rejections.map((r) => r.code).join(', ')}`,
+        ).toBe(true);
         // Nothing of the intruder's became a channel, so no frame of it can reach anyone.
         expect(p.accepted.filter((c) => c.info.mount === 'intruder')).toEqual([]);
         // And the listener is unharmed: the real dialer still gets through.
@@ -225,4 +226,3 @@ export function registerAuthentication(ctx: SuiteContext): void {
     });
   });
 }
-

@@ -42,11 +42,7 @@ export function providerComplianceTests(options: ComplianceOptions): void {
       accepted,
       rejections,
       async open(mount, address = listener.address) {
-        const local = await within(
-          ms,
-          `open(${mount})`,
-          env.dialer.open({ peer: env.listenerPeer, mode: 'link', mount, localNode: env.dialerPeer, address }),
-        );
+        const local = await within(ms, `open(${mount})`, env.dialer.open({ peer: env.listenerPeer, mode: 'link', mount, localNode: env.dialerPeer, address }));
         let remote: ChannelV1 | undefined;
         await until(ms, `the listener to accept ${mount}`, () => (remote = accepted.find((c) => c.info.mount === mount)) !== undefined);
         return { local, remote: remote! };
@@ -161,7 +157,11 @@ export function providerComplianceTests(options: ComplianceOptions): void {
       await within(ms, 'listener.close() again', p.listener.close());
       if (reliable) {
         await expect(
-          within(ms, 'open after close', p.env.dialer.open({ peer: p.env.listenerPeer, mode: 'link', mount: 'late', localNode: p.env.dialerPeer, address: p.listener.address })),
+          within(
+            ms,
+            'open after close',
+            p.env.dialer.open({ peer: p.env.listenerPeer, mode: 'link', mount: 'late', localNode: p.env.dialerPeer, address: p.listener.address }),
+          ),
         ).rejects.toBeInstanceOf(CepError);
       }
       expect(p.accepted.find((c) => c.info.mount === 'late')).toBeUndefined();
@@ -211,10 +211,18 @@ export function providerComplianceTests(options: ComplianceOptions): void {
       const accepted: ChannelV1[] = [];
       const cleanup: Array<() => Promise<unknown>> = [async () => env.dialer.close(), async () => env.listener.close(), async () => env.teardown?.()];
       try {
-        const first = await within(ms, 'listen()', env.listener.listen!({ address: env.address }, (ch) => accepted.push(ch)));
+        const first = await within(
+          ms,
+          'listen()',
+          env.listener.listen!({ address: env.address }, (ch) => accepted.push(ch)),
+        );
         const relay = await sessions.relay(first.address);
         cleanup.unshift(() => relay.close());
-        const local = await within(ms, 'open(sess)', env.dialer.open({ peer: env.listenerPeer, mode: 'link', mount: 'sess', localNode: env.dialerPeer, address: relay.address }));
+        const local = await within(
+          ms,
+          'open(sess)',
+          env.dialer.open({ peer: env.listenerPeer, mode: 'link', mount: 'sess', localNode: env.dialerPeer, address: relay.address }),
+        );
         await until(ms, 'the listener to accept', () => accepted.length === 1);
         const listenerSession = local.info.remoteSession;
         const dialerSession = accepted[0]!.info.remoteSession;
@@ -237,7 +245,11 @@ export function providerComplianceTests(options: ComplianceOptions): void {
         // A restart: the old listener vanishes without a goodbye, a new instance takes over.
         const restarted = sessions.restartedListener();
         cleanup.push(async () => restarted.close());
-        const second = await within(ms, 'listen() after the restart', restarted.listen!({ address: sessions.restartAddress?.() ?? env.address }, (ch) => accepted.push(ch)));
+        const second = await within(
+          ms,
+          'listen() after the restart',
+          restarted.listen!({ address: sessions.restartAddress?.() ?? env.address }, (ch) => accepted.push(ch)),
+        );
         relay.retarget(second.address);
         relay.cut();
         await within(ms, 'the old listener to close', env.listener.close());

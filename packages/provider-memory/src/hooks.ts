@@ -39,7 +39,8 @@ export interface MemoryHooks {
  */
 export function memoryHooks(provider: ProviderV1): MemoryHooks {
   const channels = channelsOf(provider);
-  if (channels === undefined) throw memoryError('NOT_MEMORY', `provider "${String(provider?.id)}" was not made by memory(); hooks exist only for memory providers`);
+  if (channels === undefined)
+    throw memoryError('NOT_MEMORY', `provider "${String(provider?.id)}" was not made by memory(); hooks exist only for memory providers`);
   const own = (channel: ChannelV1): MemoryChannel => {
     if (channel instanceof MemoryChannel && channel.owner === provider) return channel;
     throw memoryError('NOT_MEMORY', `channel "${String(channel?.info?.mount)}" does not belong to memory provider "${provider.id}"`);

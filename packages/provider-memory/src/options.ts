@@ -111,7 +111,18 @@ export function resolveOptions(options: MemoryOptions): ResolvedMemoryOptions {
       maxFrameBytes,
     });
   }
-  return { id, peer: options.peer, mode: options.mode, seed, schedule, maxFrameBytes, highWaterBytes, hardLimitBytes, capture: options.capture === true, keys: resolveKeys(options.keys) };
+  return {
+    id,
+    peer: options.peer,
+    mode: options.mode,
+    seed,
+    schedule,
+    maxFrameBytes,
+    highWaterBytes,
+    hardLimitBytes,
+    capture: options.capture === true,
+    keys: resolveKeys(options.keys),
+  };
 }
 
 /** Length of a memory pre-shared key, the same as the socket providers'. */
@@ -119,7 +130,8 @@ export const MEMORY_KEY_BYTES = 32;
 
 function resolveKeys(keys: MemoryOptions['keys']): ReadonlyMap<string, Uint8Array> | undefined {
   if (keys === undefined) return undefined;
-  if (typeof keys !== 'object' || keys === null) throw memoryError('INVALID_OPTIONS', 'keys must be an object of { [peer]: 32-byte Uint8Array }', { option: 'keys' });
+  if (typeof keys !== 'object' || keys === null)
+    throw memoryError('INVALID_OPTIONS', 'keys must be an object of { [peer]: 32-byte Uint8Array }', { option: 'keys' });
   const out = new Map<string, Uint8Array>();
   for (const [peer, key] of Object.entries(keys)) {
     checkName('a keys entry', peer);

@@ -1,5 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
-import { PROVIDER_SPEC_V1, type ChannelV1, type ListenOptionsV1, type ListenerV1, type OpenRequestV1, type ProviderV1, type RejectionV1 } from '@cep/provider-spec';
+import {
+  PROVIDER_SPEC_V1,
+  type ChannelV1,
+  type ListenOptionsV1,
+  type ListenerV1,
+  type OpenRequestV1,
+  type ProviderV1,
+  type RejectionV1,
+} from '@cep/provider-spec';
 import { MemoryChannel } from './channel.ts';
 import { memoryError, type MemoryErrorCode } from './errors.ts';
 import { networkState, type Endpoint, type Host } from './network.ts';
@@ -36,13 +44,19 @@ function safely(fn: () => void): void {
  * Why the two ends' keys do not let `dialer` (claiming `dialerPeer`) and `listener` reach each
  * other, or `undefined` when they do: both hold no keys, or each holds the same key for the other.
  */
-function keyProblem(dialerKeys: ReadonlyMap<string, Uint8Array> | undefined, listenerKeys: ReadonlyMap<string, Uint8Array> | undefined, dialerPeer: string, listenerPeer: string): string | undefined {
+function keyProblem(
+  dialerKeys: ReadonlyMap<string, Uint8Array> | undefined,
+  listenerKeys: ReadonlyMap<string, Uint8Array> | undefined,
+  dialerPeer: string,
+  listenerPeer: string,
+): string | undefined {
   if (dialerKeys === undefined && listenerKeys === undefined) return undefined;
   const proof = dialerKeys?.get(listenerPeer);
   const expected = listenerKeys?.get(dialerPeer);
   if (listenerKeys === undefined) return `"${listenerPeer}" holds no keys, so it cannot prove it is "${listenerPeer}"`;
   if (expected === undefined) return `"${listenerPeer}" has no key for a peer named "${dialerPeer}"`;
-  if (proof === undefined || !timingSafeEqual(proof, expected)) return `the key "${dialerPeer}" holds for "${listenerPeer}" is not the one "${listenerPeer}" holds for it`;
+  if (proof === undefined || !timingSafeEqual(proof, expected))
+    return `the key "${dialerPeer}" holds for "${listenerPeer}" is not the one "${listenerPeer}" holds for it`;
   return undefined;
 }
 
@@ -121,25 +135,50 @@ export function memory(options: MemoryOptions): ProviderV1 {
       const basics = { mode: request.mode, mount: request.mount, sessionId };
       const outKey = directionKey(resolved.peer, request.peer, request.mode, request.mount);
       if (resolved.capture) {
-        return host.makeEnd({ ...basics, peer: request.peer, initiator: true, remoteAddress: address, maxFrameBytes: resolved.maxFrameBytes, scheduleKey: outKey, loose: true });
+        return host.makeEnd({
+          ...basics,
+          peer: request.peer,
+          initiator: true,
+          remoteAddress: address,
+          maxFrameBytes: resolved.maxFrameBytes,
+          scheduleKey: outKey,
+          loose: true,
+        });
       }
       const endpoint = net.endpoints.get(address);
       if (endpoint === undefined) {
-        throw memoryError('OPEN_FAILED', `nothing listens at "${address}" on this memory network; call listen({ address: "${address}" }) on the far provider first`, {
-          address,
-        });
+        throw memoryError(
+          'OPEN_FAILED',
+          `nothing listens at "${address}" on this memory network; call listen({ address: "${address}" }) on the far provider first`,
+          {
+            address,
+          },
+        );
       }
       const far = endpoint.host.options;
       if (far.peer !== request.peer) {
         refuse(endpoint, 'PEER_MISMATCH', `"${address}" belongs to peer "${far.peer}", not "${request.peer}"`);
       }
       if (far.mode !== resolved.mode) {
-        refuse(endpoint, 'PROTOCOL_ERROR', `a ${resolved.mode} memory provider cannot open a channel to a ${far.mode} one at "${address}"; use the same mode on both sides`);
+        refuse(
+          endpoint,
+          'PROTOCOL_ERROR',
+          `a ${resolved.mode} memory provider cannot open a channel to a ${far.mode} one at "${address}"; use the same mode on both sides`,
+        );
       }
       const problem = keyProblem(resolved.keys, far.keys, resolved.peer, request.peer);
       if (problem !== undefined) refuse(endpoint, 'AUTH_FAILED', `authentication failed: ${problem}`);
       const maxFrameBytes = Math.min(resolved.maxFrameBytes, far.maxFrameBytes);
-      const local = host.makeEnd({ ...basics, peer: request.peer, initiator: true, remoteAddress: address, maxFrameBytes, scheduleKey: outKey, loose: false, remoteSession: endpoint.host.session });
+      const local = host.makeEnd({
+        ...basics,
+        peer: request.peer,
+        initiator: true,
+        remoteAddress: address,
+        maxFrameBytes,
+        scheduleKey: outKey,
+        loose: false,
+        remoteSession: endpoint.host.session,
+      });
       const remote = endpoint.host.makeEnd({
         ...basics,
         peer: resolved.peer,
@@ -159,7 +198,9 @@ export function memory(options: MemoryOptions): ProviderV1 {
       if (closed) throw memoryError('OPEN_FAILED', `memory provider "${resolved.id}" is closed; make a new one`);
       const address = checkAddress(listenOptions.address);
       if (net.endpoints.has(address)) {
-        throw memoryError('ADDRESS_IN_USE', `"${address}" already has a listener on this memory network; pick another address or close that listener`, { address });
+        throw memoryError('ADDRESS_IN_USE', `"${address}" already has a listener on this memory network; pick another address or close that listener`, {
+          address,
+        });
       }
       const endpoint: Endpoint = { host, onChannel, onReject: listenOptions.onReject };
       net.endpoints.set(address, endpoint);

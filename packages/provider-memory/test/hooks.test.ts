@@ -8,7 +8,11 @@ describe('memoryHooks', () => {
     const { earth, saturn, local, remote } = await pair();
     const second = await earth.open({ peer: 'saturn', mode: 'mirror', mount: 'data', localNode: 'earth', address: 'saturn' });
     expect(memoryHooks(earth).channels()).toEqual([local, second]);
-    expect(memoryHooks(saturn).channels().map((c) => c.info.mount)).toEqual(['main', 'data']);
+    expect(
+      memoryHooks(saturn)
+        .channels()
+        .map((c) => c.info.mount),
+    ).toEqual(['main', 'data']);
     await local.close('done');
     expect(memoryHooks(earth).channels()).toEqual([second]);
     expect(memoryHooks(saturn).channels()).not.toContain(remote);
@@ -63,7 +67,15 @@ describe('memoryHooks', () => {
   });
 
   it('captures sends on a provider with no remote side, with backpressure relieved by taking them', async () => {
-    const lonely = provider({ network: memoryNetwork(), peer: 'earth', mode: 'reliable', capture: true, highWaterBytes: 100, hardLimitBytes: 4096, maxFrameBytes: 64 });
+    const lonely = provider({
+      network: memoryNetwork(),
+      peer: 'earth',
+      mode: 'reliable',
+      capture: true,
+      highWaterBytes: 100,
+      hardLimitBytes: 4096,
+      maxFrameBytes: 64,
+    });
     const hooks = memoryHooks(lonely);
     const channel = await lonely.open({ peer: 'saturn', mode: 'link', mount: 'main', localNode: 'earth', address: 'nowhere' });
     expect(hooks.channels()).toEqual([channel]);

@@ -14,7 +14,13 @@ async function saturn(keys?: Record<string, Uint8Array>) {
     (ch) => accepted.push(ch),
   );
   const dial = (peer: string, keys?: Record<string, Uint8Array>) =>
-    provider({ network, peer, mode: 'reliable', ...(keys !== undefined ? { keys } : {}) }).open({ peer: 'saturn', mode: 'link', mount: 'main', localNode: peer, address: 'saturn' });
+    provider({ network, peer, mode: 'reliable', ...(keys !== undefined ? { keys } : {}) }).open({
+      peer: 'saturn',
+      mode: 'link',
+      mount: 'main',
+      localNode: peer,
+      address: 'saturn',
+    });
   return { accepted, rejected, dial };
 }
 
@@ -50,7 +56,9 @@ describe('pre-shared keys', () => {
 
   it('refuses open() to a peer it holds no key for, before looking for a listener', async () => {
     const earth = provider({ network: memoryNetwork(), peer: 'earth', mode: 'reliable', keys: { saturn: key(1) } });
-    await expect(earth.open({ peer: 'jupiter', mode: 'link', mount: 'main', localNode: 'earth', address: 'nowhere' })).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    await expect(earth.open({ peer: 'jupiter', mode: 'link', mount: 'main', localNode: 'earth', address: 'nowhere' })).rejects.toMatchObject({
+      code: 'AUTH_FAILED',
+    });
   });
 
   it('refuses a key that is not 32 bytes, and keeps its own copy of the keys', async () => {

@@ -135,7 +135,10 @@ export class NatsChannel implements ChannelV1 {
   send(frame: Uint8Array): SendResultV1 {
     if (this.state !== 'open') throw natsError('CHANNEL_CLOSED', `channel ${this.info.mount} to ${this.info.peer} is closed`);
     if (frame.length > this.info.maxFrameBytes) {
-      throw natsError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame exceeds maxFrameBytes ${this.info.maxFrameBytes}`, { bytes: frame.length, max: this.info.maxFrameBytes });
+      throw natsError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame exceeds maxFrameBytes ${this.info.maxFrameBytes}`, {
+        bytes: frame.length,
+        max: this.info.maxFrameBytes,
+      });
     }
     const cost = frame.length + FRAME_COST;
     if (this.buffered + cost > this.options.hardLimitBytes) {
@@ -179,7 +182,8 @@ export class NatsChannel implements ChannelV1 {
       }
       this.consumed += frame.length + FRAME_COST;
       // Reopen the window in steps of a quarter, so a steady reader costs few ACKs.
-      if (this.acked && this.state !== 'closed' && this.consumed + this.options.windowBytes - this.advertised >= this.options.windowBytes / 4) this.scheduleAck();
+      if (this.acked && this.state !== 'closed' && this.consumed + this.options.windowBytes - this.advertised >= this.options.windowBytes / 4)
+        this.scheduleAck();
       return { done: false, value: frame };
     };
     return { [Symbol.asyncIterator]: () => ({ next }) };
@@ -194,7 +198,8 @@ export class NatsChannel implements ChannelV1 {
     if (this.info.initiator) throw natsError('INVALID_OPTIONS', 'a dialled channel cannot publish to a group; groups belong to the listening side');
     checkGroup(group);
     const max = Math.min(this.info.maxFrameBytes, this.setup.maxPayload);
-    if (frame.length > max) throw natsError('FRAME_TOO_LARGE', `a ${frame.length}-byte group frame exceeds ${max} bytes (one NATS message)`, { bytes: frame.length, max });
+    if (frame.length > max)
+      throw natsError('FRAME_TOO_LARGE', `a ${frame.length}-byte group frame exceeds ${max} bytes (one NATS message)`, { bytes: frame.length, max });
     try {
       this.setup.nc.publish(groupSubject(this.setup.prefix, group), frame);
     } catch (error) {
@@ -207,7 +212,9 @@ export class NatsChannel implements ChannelV1 {
   join(group: string): GroupSubscriptionV1 {
     if (this.state !== 'open') throw natsError('CHANNEL_CLOSED', `channel ${this.info.mount} to ${this.info.peer} is closed`);
     checkGroup(group);
-    const subscription = new NatsGroupSubscription(this.setup.nc, group, groupSubject(this.setup.prefix, group), this.options.windowBytes, (sub) => this.groups.delete(sub));
+    const subscription = new NatsGroupSubscription(this.setup.nc, group, groupSubject(this.setup.prefix, group), this.options.windowBytes, (sub) =>
+      this.groups.delete(sub),
+    );
     this.groups.add(subscription);
     return subscription;
   }
@@ -406,7 +413,12 @@ export class NatsChannel implements ChannelV1 {
     this.lastHeard = Date.now();
     if (record.type === ACK || record.type === GOODBYE) {
       if (record.seq <= this.lastControl) {
-        this.options.onReject({ code: 'REPLAYED_FRAME', message: `refused a replayed control record ${record.seq} on ${subject}`, claimedPeer: this.info.peer, subject });
+        this.options.onReject({
+          code: 'REPLAYED_FRAME',
+          message: `refused a replayed control record ${record.seq} on ${subject}`,
+          claimedPeer: this.info.peer,
+          subject,
+        });
         return;
       }
       this.lastControl = record.seq;

@@ -1,12 +1,5 @@
 import { readFileSync } from 'node:fs';
-import {
-  connect,
-  credsAuthenticator,
-  nkeyAuthenticator,
-  type Authenticator,
-  type NatsConnection,
-  type NodeConnectionOptions,
-} from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nkeyAuthenticator, type Authenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { asCepError, natsError } from './errors.ts';
 import type { NatsCredentials, ResolvedOptions } from './options.ts';
 

@@ -116,7 +116,15 @@ export interface DialerHandshake {
 /** Starts a handshake from the dialling side. */
 export function dialHandshake(args: { localPeer: string; peer: string; mode: string; mount: string; key: Uint8Array; instance: Uint8Array }): DialerHandshake {
   const sessionBytes = randomNonce().subarray(0, SESSION_BYTES);
-  const hello = new Writer(HELLO).str(args.localPeer).str(args.peer).str(args.mode).str(args.mount).bytes(sessionBytes).bytes(randomNonce()).bytes(args.instance).done();
+  const hello = new Writer(HELLO)
+    .str(args.localPeer)
+    .str(args.peer)
+    .str(args.mode)
+    .str(args.mount)
+    .bytes(sessionBytes)
+    .bytes(randomNonce())
+    .bytes(args.instance)
+    .done();
   let hash: Buffer | undefined;
   let remoteInstance: string | undefined;
   return {
@@ -136,7 +144,10 @@ export function dialHandshake(args: { localPeer: string; peer: string; mode: str
         throw natsError('AUTH_FAILED', `peer "${args.peer}" did not prove it holds the configured key`, { peer: args.peer });
       }
       remoteInstance = listenerInstance.toString('hex');
-      return new Writer(PROOF).bytes(sessionBytes).bytes(proof(args.key, 'dialer', hash)).done();
+      return new Writer(PROOF)
+        .bytes(sessionBytes)
+        .bytes(proof(args.key, 'dialer', hash))
+        .done();
     },
     finish(accept) {
       if (hash === undefined) throw protocol('ACCEPT before CHALLENGE');
@@ -177,7 +188,11 @@ export function challengeHandshake(hello: Hello, key: Uint8Array, instance: Uint
   const listenerNonce = randomNonce();
   const hash = transcript(hello.raw, listenerNonce, instance);
   return {
-    challenge: new Writer(CHALLENGE).bytes(listenerNonce).bytes(instance).bytes(proof(key, 'listener', hash)).done(),
+    challenge: new Writer(CHALLENGE)
+      .bytes(listenerNonce)
+      .bytes(instance)
+      .bytes(proof(key, 'listener', hash))
+      .done(),
     verify(proofMessage) {
       const r = new Reader(proofMessage, PROOF);
       r.bytes(SESSION_BYTES);

@@ -113,10 +113,14 @@ function checkCredentials(credentials: NatsCredentials | undefined): NatsCredent
   const kinds = [['token'], ['user', 'pass'], ['nkeySeed'], ['nkeySeedFile'], ['credsFile']];
   const match = kinds.find((fields) => fields.every((f) => typeof c[f] === 'string' && (c[f] as string).length > 0) && Object.keys(c).length === fields.length);
   if (match === undefined) {
-    throw natsError('INVALID_OPTIONS', 'credentials must be exactly one of { token }, { user, pass }, { nkeySeed }, { nkeySeedFile } or { credsFile }, each a non-empty string', {
-      option: 'credentials',
-      fields: Object.keys(c),
-    });
+    throw natsError(
+      'INVALID_OPTIONS',
+      'credentials must be exactly one of { token }, { user, pass }, { nkeySeed }, { nkeySeedFile } or { credsFile }, each a non-empty string',
+      {
+        option: 'credentials',
+        fields: Object.keys(c),
+      },
+    );
   }
   return credentials;
 }
@@ -144,7 +148,11 @@ export function resolveOptions(options: NatsOptions): ResolvedOptions {
   const highWaterMark = int('highWaterMark', options.highWaterMark, 1 << 20, 1);
   const hardLimitBytes = int('hardLimitBytes', options.hardLimitBytes, Math.max(16 << 20, highWaterMark + 2 * maxFrameBytes));
   if (hardLimitBytes < highWaterMark + maxFrameBytes) {
-    throw natsError('INVALID_OPTIONS', 'hardLimitBytes must leave room for one largest frame above highWaterMark', { hardLimitBytes, highWaterMark, maxFrameBytes });
+    throw natsError('INVALID_OPTIONS', 'hardLimitBytes must leave room for one largest frame above highWaterMark', {
+      hardLimitBytes,
+      highWaterMark,
+      maxFrameBytes,
+    });
   }
   const id = options.id ?? 'nats';
   checkName('id', id);

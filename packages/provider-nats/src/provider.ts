@@ -1,17 +1,20 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import {
-  PROVIDER_SPEC_V1,
-  type ChannelV1,
-  type ListenOptionsV1,
-  type ListenerV1,
-  type OpenRequestV1,
-  type ProviderV1,
-} from '@cep/provider-spec';
+import { PROVIDER_SPEC_V1, type ChannelV1, type ListenOptionsV1, type ListenerV1, type OpenRequestV1, type ProviderV1 } from '@cep/provider-spec';
 import { NatsChannel } from './channel.ts';
 import { mailbox } from './mailbox.ts';
 import { LazyConnection } from './connection.ts';
 import { asCepError, natsError } from './errors.ts';
-import { INSTANCE_BYTES, SESSION_BYTES, challengeHandshake, dialHandshake, proofSession, readHello, rejectMessage, type ListenerHandshake, type Hello } from './handshake.ts';
+import {
+  INSTANCE_BYTES,
+  SESSION_BYTES,
+  challengeHandshake,
+  dialHandshake,
+  proofSession,
+  readHello,
+  rejectMessage,
+  type ListenerHandshake,
+  type Hello,
+} from './handshake.ts';
 import { checkName, resolveOptions, type NatsOptions, type NatsRejectInfo, type ResolvedOptions } from './options.ts';
 import { channelSubjects, helloSubject, parsePrefix } from './subjects.ts';
 import { randomNonce } from './crypto.ts';
@@ -76,7 +79,10 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
   // Random per provider, so per process start: remote peers report it as `remoteSession`.
   const instance = randomNonce().subarray(0, INSTANCE_BYTES);
 
-  function makeChannel(nc: NatsConnection, args: Omit<ConstructorParameters<typeof NatsChannel>[0], 'options' | 'nc' | 'maxPayload' | 'onFinished'>): NatsChannel {
+  function makeChannel(
+    nc: NatsConnection,
+    args: Omit<ConstructorParameters<typeof NatsChannel>[0], 'options' | 'nc' | 'maxPayload' | 'onFinished'>,
+  ): NatsChannel {
     const channel = new NatsChannel({ ...args, options, nc, maxPayload: connection.maxPayload(), onFinished: (ch) => channels.delete(ch) });
     channels.add(channel);
     return channel;
@@ -170,12 +176,18 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
         () => true,
         () => false,
       );
-      if (taken) throw natsError('ADDRESS_IN_USE', `another listener already answers on ${helloSubject(prefix)}; give each peer its own prefix`, { address: prefix });
+      if (taken)
+        throw natsError('ADDRESS_IN_USE', `another listener already answers on ${helloSubject(prefix)}; give each peer its own prefix`, { address: prefix });
       const pending = new Map<string, PendingHandshake>();
       const proofSubject = `${prefix}.hs.${randomNonce().subarray(0, SESSION_BYTES).toString('hex')}`;
       const reject = (info: NatsRejectInfo): void => {
         options.onReject(info);
-        listenOptions.onReject?.({ code: info.code, reason: info.message, ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}), ...(info.subject !== undefined ? { remoteAddress: info.subject } : {}) });
+        listenOptions.onReject?.({
+          code: info.code,
+          reason: info.message,
+          ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}),
+          ...(info.subject !== undefined ? { remoteAddress: info.subject } : {}),
+        });
       };
       const refuse = (msg: Msg, code: 'AUTH_FAILED' | 'PEER_MISMATCH' | 'PROTOCOL_ERROR', message: string, claimedPeer?: string): void => {
         msg.respond(rejectMessage(code));
@@ -206,13 +218,22 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
           return;
         }
         if (pending.size >= options.maxPendingHandshakes || pending.has(hello.session)) {
-          refuse(msg, 'PROTOCOL_ERROR', pending.size >= options.maxPendingHandshakes ? 'too many handshakes in progress' : 'a handshake with this session id is already in progress', hello.peer);
+          refuse(
+            msg,
+            'PROTOCOL_ERROR',
+            pending.size >= options.maxPendingHandshakes ? 'too many handshakes in progress' : 'a handshake with this session id is already in progress',
+            hello.peer,
+          );
           return;
         }
         const state = challengeHandshake(hello, key, instance);
         const timer = setTimeout(() => {
           pending.delete(hello.session);
-          reject({ code: 'HANDSHAKE_TIMEOUT', message: `peer "${hello.peer}" did not finish the handshake within ${options.handshakeTimeoutMs} ms`, claimedPeer: hello.peer });
+          reject({
+            code: 'HANDSHAKE_TIMEOUT',
+            message: `peer "${hello.peer}" did not finish the handshake within ${options.handshakeTimeoutMs} ms`,
+            claimedPeer: hello.peer,
+          });
         }, options.handshakeTimeoutMs);
         timer.unref();
         pending.set(hello.session, { hello, state, timer });
@@ -241,7 +262,18 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
         // Subscribed before ACCEPT leaves (the server sees SUB before the reply), so the
         // dialer's first record finds the subscription.
         const channel = makeChannel(nc, {
-          info: { provider: options.id, peer: hello.peer, mode: hello.mode, mount: hello.mount, initiator: false, remoteAddress: `${prefix} via ${nc.getServer()}`, maxFrameBytes: options.maxFrameBytes, sessionId: hello.session, remoteSession: hello.instance, groupScope: prefix },
+          info: {
+            provider: options.id,
+            peer: hello.peer,
+            mode: hello.mode,
+            mount: hello.mount,
+            initiator: false,
+            remoteAddress: `${prefix} via ${nc.getServer()}`,
+            maxFrameBytes: options.maxFrameBytes,
+            sessionId: hello.session,
+            remoteSession: hello.instance,
+            groupScope: prefix,
+          },
           keys: result.keys,
           sendSubject: subjects.toDialer,
           prefix,
@@ -252,12 +284,16 @@ export function nats(natsOptions: NatsOptions): ProviderV1 {
       };
 
       const subscriptions: Subscription[] = [
-        nc.subscribe(helloSubject(prefix), { callback: (error, msg) => {
-          if (error === null) onHello(msg);
-        } }),
-        nc.subscribe(proofSubject, { callback: (error, msg) => {
-          if (error === null) onProof(msg);
-        } }),
+        nc.subscribe(helloSubject(prefix), {
+          callback: (error, msg) => {
+            if (error === null) onHello(msg);
+          },
+        }),
+        nc.subscribe(proofSubject, {
+          callback: (error, msg) => {
+            if (error === null) onProof(msg);
+          },
+        }),
       ];
       await nc.flush();
       let closing: Promise<void> | undefined;

@@ -15,10 +15,14 @@ beforeAll(async () => {
   let seen = false;
   c.subscribe('probe', { callback: () => void (seen = true) });
   await c.flush();
-  await until('the cluster routes', () => {
-    a.publish('probe');
-    return seen;
-  }, 20_000);
+  await until(
+    'the cluster routes',
+    () => {
+      a.publish('probe');
+      return seen;
+    },
+    20_000,
+  );
   await a.close();
   await c.close();
 });

@@ -22,7 +22,15 @@ function env(delivery: NatsDelivery) {
       'unknown-peer': { localPeer: 'pluto', key: randomBytes(32) },
       impersonator: { localPeer: 'earth', key: marsKey },
     };
-    const common = { servers: server.url, delivery, maxFrameBytes: 1 << 20, highWaterMark: 256 * 1024, windowBytes: 256 * 1024, hardLimitBytes: 8 << 20, closeTimeoutMs: 500 };
+    const common = {
+      servers: server.url,
+      delivery,
+      maxFrameBytes: 1 << 20,
+      highWaterMark: 256 * 1024,
+      windowBytes: 256 * 1024,
+      hardLimitBytes: 8 << 20,
+      closeTimeoutMs: 500,
+    };
     return {
       dialer: nats({ localPeer: 'earth', keys: { saturn: key }, ...common }),
       listener: nats({ localPeer: 'saturn', keys: { earth: key, mars: marsKey }, ...common }),

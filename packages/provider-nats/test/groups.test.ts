@@ -32,7 +32,10 @@ async function star(n: number): Promise<{ saturn: ProviderV1; accepted: ChannelV
   const dialled = await Promise.all(providers.map((p, i) => p.open({ peer: 'saturn', mode: 'mirror', mount: 'm', localNode: `r${i}`, address: prefix })));
   await until('every channel accepted', () => accepted.length === n);
   return {
-    saturn, accepted, dialled, providers,
+    saturn,
+    accepted,
+    dialled,
+    providers,
     async close() {
       await Promise.all(providers.map((p) => p.close()));
       await saturn.close();
@@ -67,7 +70,11 @@ describe('groups (multicast)', () => {
       s.accepted[0]!.publish!('g1', text('one'));
       s.accepted[0]!.publish!('g1', text('two'));
       await until('both frames at every member', () => got.every((g) => g.length === 2));
-      expect(got).toEqual([['one', 'two'], ['one', 'two'], ['one', 'two']]);
+      expect(got).toEqual([
+        ['one', 'two'],
+        ['one', 'two'],
+        ['one', 'two'],
+      ]);
 
       subs[1]!.leave();
       s.accepted[2]!.publish!('g1', text('three'));

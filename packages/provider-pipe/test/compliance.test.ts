@@ -80,7 +80,11 @@ providerComplianceTests({
     };
     return {
       dialer: pipe({ localPeer: 'earth', identity: { staticKey: earth, allowList: saturnList() }, ...limits }),
-      listener: pipe({ localPeer: 'saturn', identity: { staticKey: saturn, allowList: new AllowList({ earth: earth.publicKey, mars: mars.publicKey }) }, ...limits }),
+      listener: pipe({
+        localPeer: 'saturn',
+        identity: { staticKey: saturn, allowList: new AllowList({ earth: earth.publicKey, mars: mars.publicKey }) },
+        ...limits,
+      }),
       address: join(dir, 'saturn.sock'),
       dialerPeer: 'earth',
       listenerPeer: 'saturn',

@@ -45,7 +45,13 @@ async function saturn(trusted: Record<string, Uint8Array | Uint8Array[]> = { ear
 }
 
 function dialler(name = 'earth', key: StaticKeyPair = earthKey): ProviderV1 {
-  return track(pipe({ localPeer: name, identity: { staticKey: key, allowList: new AllowList({ saturn: saturnKey.publicKey }) }, backoff: { initialMs: 20, maxAttempts: 3 } }));
+  return track(
+    pipe({
+      localPeer: name,
+      identity: { staticKey: key, allowList: new AllowList({ saturn: saturnKey.publicKey }) },
+      backoff: { initialMs: 20, maxAttempts: 3 },
+    }),
+  );
 }
 
 function open(provider: ProviderV1, address: string, mount = 'main'): Promise<ChannelV1> {
@@ -71,13 +77,16 @@ describe('pipe with public-key identities (Noise session)', () => {
 
   it('refuses an unlisted key with AUTH_FAILED and tells onReject', async () => {
     const s = await saturn();
-    await expect(open(dialler('earth', generateKeyPair()), s.listener.address)).rejects.toMatchObject({ code: 'AUTH_FAILED', details: { noiseCode: 'NOISE_UNKNOWN_PEER' } });
+    await expect(open(dialler('earth', generateKeyPair()), s.listener.address)).rejects.toMatchObject({
+      code: 'AUTH_FAILED',
+      details: { noiseCode: 'NOISE_UNKNOWN_PEER' },
+    });
     await until(2000, () => s.rejected.length === 1);
     expect(s.rejected[0]).toMatchObject({ code: 'AUTH_FAILED' });
     expect(s.accepted).toEqual([]);
   });
 
-  it('refuses a listed peer claiming another\'s name with PEER_MISMATCH', async () => {
+  it("refuses a listed peer claiming another's name with PEER_MISMATCH", async () => {
     const mallory = generateKeyPair();
     const s = await saturn({ earth: earthKey.publicKey, mallory: mallory.publicKey });
     await expect(open(dialler('earth', mallory), s.listener.address)).rejects.toMatchObject({ code: 'PEER_MISMATCH' });

@@ -114,7 +114,18 @@ describe('the v1 provider interface', () => {
 
   it('pins the capabilities and the shared error codes', () => {
     expectTypeOf<KnownCapability>().toEqualTypeOf<
-      'reliable' | 'ordered' | 'streaming' | 'datagram' | 'multicast' | 'low_latency' | 'local_ipc' | 'remote_net' | 'unreliable' | 'crc32c' | 'deflate' | 'aead'
+      | 'reliable'
+      | 'ordered'
+      | 'streaming'
+      | 'datagram'
+      | 'multicast'
+      | 'low_latency'
+      | 'local_ipc'
+      | 'remote_net'
+      | 'unreliable'
+      | 'crc32c'
+      | 'deflate'
+      | 'aead'
     >();
     expectTypeOf<Capability>().toEqualTypeOf<KnownCapability | (string & {})>();
     expectTypeOf<ProviderErrorCode>().toEqualTypeOf<
@@ -138,7 +149,9 @@ describe('the v1 provider interface', () => {
 
 describe('typed errors for providers', () => {
   it('providerError makes a CepError the transport recognises, with code and details', () => {
-    expectTypeOf(providerError).toEqualTypeOf<(code: ProviderErrorCode, message: string, details?: Record<string, unknown>) => ErrorsCepError<ProviderErrorCode>>();
+    expectTypeOf(providerError).toEqualTypeOf<
+      (code: ProviderErrorCode, message: string, details?: Record<string, unknown>) => ErrorsCepError<ProviderErrorCode>
+    >();
     const error = providerError('AUTH_FAILED', 'saturn refused our key', { peer: 'saturn' });
     expect(error).toBeInstanceOf(ErrorsCepError);
     expect(isCepError(error, 'AUTH_FAILED')).toBe(true);

@@ -115,8 +115,12 @@ for (const { size, count } of cases) {
   const mbps = (xs: number[]): string => ((size * count) / median(xs) / 1e6).toFixed(0).padStart(5);
   const list = (xs: number[]): string => xs.map((r) => r.toFixed(2)).join(' ');
   const fps = (xs: number[]): string => (count / median(xs)).toFixed(0).padStart(7);
-  console.log(`${String(size).padStart(6)} B × ${count}: frames/s  plain socket ${fps(times.plain)} | tcp legacy GMAC ${fps(times.gmac)} | tcp identity v1 ChaChaPoly ${fps(times.chacha)} | tcp identity v2 AES-GCM ${fps(times.aesgcm)}`);
-  console.log(`                 MB/s      plain socket ${mbps(times.plain)} | tcp legacy GMAC ${mbps(times.gmac)} | tcp identity v1 ${mbps(times.chacha)} | tcp identity v2 ${mbps(times.aesgcm)}`);
+  console.log(
+    `${String(size).padStart(6)} B × ${count}: frames/s  plain socket ${fps(times.plain)} | tcp legacy GMAC ${fps(times.gmac)} | tcp identity v1 ChaChaPoly ${fps(times.chacha)} | tcp identity v2 AES-GCM ${fps(times.aesgcm)}`,
+  );
+  console.log(
+    `                 MB/s      plain socket ${mbps(times.plain)} | tcp legacy GMAC ${mbps(times.gmac)} | tcp identity v1 ${mbps(times.chacha)} | tcp identity v2 ${mbps(times.aesgcm)}`,
+  );
   console.log(`         identity v1 / legacy ${median(ratios.chacha).toFixed(2)}× (rounds ${list(ratios.chacha)})`);
   console.log(`         identity v2 / legacy ${median(ratios.aesgcm).toFixed(2)}× (rounds ${list(ratios.aesgcm)})`);
   console.log(`         identity v1 / plain  ${median(ratios.plain).toFixed(2)}×`);

@@ -62,7 +62,11 @@ providerComplianceTests({
     };
     return {
       dialer: tcp({ localPeer: 'earth', identity: { staticKey: earth, allowList: saturnList() }, ...limits }),
-      listener: tcp({ localPeer: 'saturn', identity: { staticKey: saturn, allowList: new AllowList({ earth: earth.publicKey, mars: mars.publicKey }) }, ...limits }),
+      listener: tcp({
+        localPeer: 'saturn',
+        identity: { staticKey: saturn, allowList: new AllowList({ earth: earth.publicKey, mars: mars.publicKey }) },
+        ...limits,
+      }),
       address: '127.0.0.1:0',
       dialerPeer: 'earth',
       listenerPeer: 'saturn',

@@ -64,7 +64,10 @@ describe('tcp with public-key identities (Noise session)', () => {
     await until(2000, () => s.accepted.length === 1);
     const remote = s.accepted[0]!;
     expect(remote.info).toMatchObject({ peer: 'earth', mode: 'link', mount: 'main', initiator: false });
-    expect(remote.info.remoteIdentity).toMatchObject({ fingerprint: fingerprint(earthKey.publicKey), publicKey: Buffer.from(earthKey.publicKey).toString('base64') });
+    expect(remote.info.remoteIdentity).toMatchObject({
+      fingerprint: fingerprint(earthKey.publicKey),
+      publicKey: Buffer.from(earthKey.publicKey).toString('base64'),
+    });
     expect(remote.info.remoteIdentity?.protocol).toMatch(/^Noise_XXpsk3_25519_/);
     expect(local.info.remoteIdentity?.fingerprint).toBe(fingerprint(saturnKey.publicKey));
     // Both sides learn the other's provider session, as with the legacy handshake.
@@ -125,7 +128,7 @@ describe('tcp with public-key identities (Noise session)', () => {
     expect(s.accepted).toEqual([]);
   });
 
-  it('refuses a listed peer claiming another peer\'s name with PEER_MISMATCH', async () => {
+  it("refuses a listed peer claiming another peer's name with PEER_MISMATCH", async () => {
     const mallory = generateKeyPair();
     const s = await saturn({ earth: earthKey.publicKey, mallory: mallory.publicKey });
     const impostor = dialler('earth', mallory);
@@ -135,7 +138,7 @@ describe('tcp with public-key identities (Noise session)', () => {
     expect(s.accepted).toEqual([]);
   });
 
-  it('accepts both of a peer\'s keys during a roll-over', async () => {
+  it("accepts both of a peer's keys during a roll-over", async () => {
     const next = generateKeyPair();
     const s = await saturn({ earth: [earthKey.publicKey, next.publicKey] });
     const old = dialler('earth', earthKey);
@@ -165,10 +168,17 @@ describe('tcp with public-key identities (Noise session)', () => {
 
   it('mixes in a pre-shared key: both sides must hold the same one', async () => {
     const psk = randomBytes(32);
-    const s = await saturn({ earth: earthKey.publicKey }, { identity: { staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }), psks: { earth: psk } } });
-    const wrong = dialler('earth', earthKey, { identity: { staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), psks: { saturn: randomBytes(32) } } });
+    const s = await saturn(
+      { earth: earthKey.publicKey },
+      { identity: { staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }), psks: { earth: psk } } },
+    );
+    const wrong = dialler('earth', earthKey, {
+      identity: { staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), psks: { saturn: randomBytes(32) } },
+    });
     await expect(open(wrong.provider, s.listener.address)).rejects.toMatchObject({ code: 'AUTH_FAILED' });
-    const right = dialler('earth', earthKey, { identity: { staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), psks: { saturn: psk } } });
+    const right = dialler('earth', earthKey, {
+      identity: { staticKey: earthKey, allowList: new AllowList({ saturn: saturnKey.publicKey }), psks: { saturn: psk } },
+    });
     const channel = await open(right.provider, s.listener.address);
     channel.send(Buffer.from('with psk'));
     await until(2000, () => s.accepted.length === 1);
@@ -271,7 +281,9 @@ describe('tcp mixing legacy pre-shared keys and identities (migration)', () => {
     s.allowList.add('earth', earthKey.publicKey);
     const downgrade = tcp({ localPeer: 'earth', keys: { saturn: legacyKey } });
     cleanups.push(() => downgrade.close());
-    await expect(downgrade.open({ peer: 'saturn', mode: 'link', mount: 'x', localNode: 'earth', address: s.listener.address })).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    await expect(downgrade.open({ peer: 'saturn', mode: 'link', mount: 'x', localNode: 'earth', address: s.listener.address })).rejects.toMatchObject({
+      code: 'AUTH_FAILED',
+    });
     await until(2000, () => s.rejected.length === 1);
     expect(s.rejected[0]).toMatchObject({ code: 'AUTH_FAILED', claimedPeer: 'earth' });
   });
@@ -287,8 +299,8 @@ describe('tcp mixing legacy pre-shared keys and identities (migration)', () => {
   });
 
   it('refuses a config naming one peer both by key and by public key', () => {
-    expect(() => tcp({ localPeer: 'saturn', keys: { earth: legacyKey }, identity: { staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }) } })).toThrow(
-      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
-    );
+    expect(() =>
+      tcp({ localPeer: 'saturn', keys: { earth: legacyKey }, identity: { staticKey: saturnKey, allowList: new AllowList({ earth: earthKey.publicKey }) } }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
   });
 });

@@ -45,7 +45,10 @@ function credentials(self: 'earth' | 'saturn'): Partial<TcpOptions> {
 async function peers(extra: Partial<TcpOptions> = {}) {
   const earth = tcp({ localPeer: 'earth', ...credentials('earth'), ...extra });
   const saturn = tcp({ localPeer: 'saturn', ...credentials('saturn'), ...extra });
-  cleanups.push(() => earth.close(), () => saturn.close());
+  cleanups.push(
+    () => earth.close(),
+    () => saturn.close(),
+  );
   const accepted: ChannelV1[] = [];
   const listener = await saturn.listen!({ address: '127.0.0.1:0' }, (ch) => accepted.push(ch));
   return { earth, saturn, accepted, listener };

@@ -26,7 +26,12 @@ function invalid(message: string, details: Record<string, unknown> = {}): CepErr
 export function checkIdentity(identity: UdpIdentity, legacyPeers: Iterable<string>): UdpIdentity {
   const { staticKey, allowList, psks } = identity;
   if (!(allowList instanceof AllowList)) throw invalid('identity.allowList must be an AllowList from @cep/noise-session');
-  if (!(staticKey?.publicKey instanceof Uint8Array) || staticKey.publicKey.length !== KEY_BYTES || !(staticKey.privateKey instanceof Uint8Array) || staticKey.privateKey.length !== KEY_BYTES) {
+  if (
+    !(staticKey?.publicKey instanceof Uint8Array) ||
+    staticKey.publicKey.length !== KEY_BYTES ||
+    !(staticKey.privateKey instanceof Uint8Array) ||
+    staticKey.privateKey.length !== KEY_BYTES
+  ) {
     throw invalid(`identity.staticKey must hold a ${KEY_BYTES}-byte publicKey and privateKey (see loadKeyFile)`);
   }
   for (const [peer, psk] of Object.entries(psks ?? {})) {

@@ -21,7 +21,15 @@ export interface SecureContext {
   /** This provider instance's session id (hex), told in the hello and in every HELLO. */
   readonly session: string;
   /** Channel facts for a new channel. */
-  info(peer: string, mode: string, mount: string, initiator: boolean, remoteAddress: string, remoteSession?: string, remoteIdentity?: RemoteIdentity): ChannelInfoV1;
+  info(
+    peer: string,
+    mode: string,
+    mount: string,
+    initiator: boolean,
+    remoteAddress: string,
+    remoteSession?: string,
+    remoteIdentity?: RemoteIdentity,
+  ): ChannelInfoV1;
 }
 
 function handshakeOptions(ctx: SecureContext, signal: AbortSignal) {
@@ -47,7 +55,11 @@ function dropOnRevoke(ctx: SecureContext, session: DatagramSession, channel: () 
   const proven = Buffer.from(session.peer.publicKey);
   return ctx.identity.allowList.onRevoke((revoked) => {
     if (proven.equals(revoked.publicKey)) {
-      void channel().revoke(new CepError('AUTH_FAILED', `the key "${session.peer.name}" proved (${revoked.fingerprint}) was removed from the allow-list`, { peer: session.peer.name }));
+      void channel().revoke(
+        new CepError('AUTH_FAILED', `the key "${session.peer.name}" proved (${revoked.fingerprint}) was removed from the allow-list`, {
+          peer: session.peer.name,
+        }),
+      );
     }
   });
 }
@@ -58,7 +70,12 @@ function openFor(session: DatagramSession, channel: UdpChannel, parsed: SealedPa
   try {
     plain = session.open(parsed.body);
   } catch (error) {
-    onReject({ code: rejectCode(error), message: `sealed datagram from "${session.peer.name}" dropped: ${(error as Error).message}`, remoteAddress, claimedPeer: session.peer.name });
+    onReject({
+      code: rejectCode(error),
+      message: `sealed datagram from "${session.peer.name}" dropped: ${(error as Error).message}`,
+      remoteAddress,
+      claimedPeer: session.peer.name,
+    });
     return;
   }
   if (plain.length < 1) return;
@@ -117,7 +134,10 @@ export async function dialSecure(
     if (providerClosed.aborted) throw new CepError('OPEN_FAILED', `provider "${ctx.options.id}" closed during the handshake with "${request.peer}"`);
     const code = providerCode(error);
     const why = code === 'HANDSHAKE_TIMEOUT' ? `no answer within handshakeTimeoutMs ${ctx.options.handshakeTimeoutMs}` : (error as Error).message;
-    throw new CepError(code, `the handshake with "${request.peer}" at ${request.address} failed: ${why}`, { peer: request.peer, cause: error instanceof CepError ? error.code : undefined });
+    throw new CepError(code, `the handshake with "${request.peer}" at ${request.address} failed: ${why}`, {
+      peer: request.peer,
+      cause: error instanceof CepError ? error.code : undefined,
+    });
   }
   const sealed = session;
   const stopWatching = dropOnRevoke(ctx, sealed, () => made);
@@ -188,7 +208,8 @@ export function secureListener(
       (session) => {
         if (entries.get(key) !== entry) return; // the listener closed meanwhile
         const hello = decodeHello(session.peer.hello);
-        if (hello === undefined) return refuse(key, entry, 'PROTOCOL_ERROR', `"${session.peer.name}" sent a malformed channel hello`, remoteAddress, session.peer.name);
+        if (hello === undefined)
+          return refuse(key, entry, 'PROTOCOL_ERROR', `"${session.peer.name}" sent a malformed channel hello`, remoteAddress, session.peer.name);
         entry.session = session;
         const stopWatching = dropOnRevoke(ctx, session, () => channel);
         const channel: UdpChannel = new UdpChannel(
@@ -224,11 +245,14 @@ export function secureListener(
       message = `handshake displaced by a newer one: ${ctx.options.maxChannels} were under way`;
     }
     onReject({ code, message, remoteAddress, ...(claimedPeer !== undefined ? { claimedPeer } : {}) });
-    const timer = setTimeout(() => {
-      forgetTimers.delete(timer);
-      if (entries.get(key) === entry) entries.delete(key);
-      entry.link.dispose();
-    }, RESEND_MS * (LISTENER_MAX_RESENDS + 2)).unref();
+    const timer = setTimeout(
+      () => {
+        forgetTimers.delete(timer);
+        if (entries.get(key) === entry) entries.delete(key);
+        entry.link.dispose();
+      },
+      RESEND_MS * (LISTENER_MAX_RESENDS + 2),
+    ).unref();
     forgetTimers.add(timer);
   }
 

@@ -1,14 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import {
-  CepError,
-  PROVIDER_SPEC_V1,
-  type ChannelV1,
-  type ListenOptionsV1,
-  type ListenerV1,
-  type OpenRequestV1,
-  type ProviderV1,
-} from '@cep/provider-spec';
+import { CepError, PROVIDER_SPEC_V1, type ChannelV1, type ListenOptionsV1, type ListenerV1, type OpenRequestV1, type ProviderV1 } from '@cep/provider-spec';
 import { formatAddress, parseAddress } from './address.ts';
 import { UdpChannel, keyedSeal, sessionOf } from './channel.ts';
 import { DATA, HELLO, type Parsed, authentic, overhead, parse } from './datagram.ts';
@@ -109,7 +101,9 @@ export function udp(input: UdpOptions): ProviderV1 {
       const secure = usesIdentity(options.identity, request.peer) ? secureContext(options) : undefined;
       const key = options.keys.get(request.peer);
       if (secure === undefined && key === undefined) {
-        throw new CepError('AUTH_FAILED', `no key or public key is configured for peer "${request.peer}"; add it to keys or identity.allowList`, { peer: request.peer });
+        throw new CepError('AUTH_FAILED', `no key or public key is configured for peer "${request.peer}"; add it to keys or identity.allowList`, {
+          peer: request.peer,
+        });
       }
       const target = parseAddress(request.address, false);
       if (request.signal?.aborted) throw new CepError('OPEN_ABORTED', `opening ${request.peer} was aborted`);
@@ -133,14 +127,21 @@ export function udp(input: UdpOptions): ProviderV1 {
           if (error.code !== 'ECONNREFUSED') dialled?.fail(new CepError('CONNECTION_LOST', `udp socket failed: ${error.message}`));
         });
         let gone: Promise<void> | undefined;
-        dialled = await dialSecure(secure, request, socket, () => (gone ??= closeSocket(socket)), (ch) => channels.delete(ch), closing.signal);
+        dialled = await dialSecure(
+          secure,
+          request,
+          socket,
+          () => (gone ??= closeSocket(socket)),
+          (ch) => channels.delete(ch),
+          closing.signal,
+        );
         channels.add(dialled);
         return dialled;
       }
       const route = { sender: options.localPeer, target: request.peer, mode: request.mode, mount: request.mount };
       if (overhead(route) + options.maxFrameBytes > 65_507) {
         await closeSocket(socket);
-        throw new CepError('FRAME_TOO_LARGE', 'maxFrameBytes plus this mount\'s names do not fit one datagram; lower maxFrameBytes');
+        throw new CepError('FRAME_TOO_LARGE', "maxFrameBytes plus this mount's names do not fit one datagram; lower maxFrameBytes");
       }
       let released: Promise<void> | undefined;
       const channel: UdpChannel = new UdpChannel(
@@ -190,7 +191,12 @@ export function udp(input: UdpOptions): ProviderV1 {
         ...options,
         onReject: (info) => {
           options.onReject(info);
-          listenOptions.onReject?.({ code: info.code, reason: info.message, ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}), ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}) });
+          listenOptions.onReject?.({
+            code: info.code,
+            reason: info.message,
+            ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}),
+            ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}),
+          });
         },
       };
       const accepted = new Map<string, UdpChannel>();

@@ -21,7 +21,8 @@ async function until(ms: number, check: () => boolean): Promise<void> {
 }
 
 const keys = { earth: generateKeyPair(), saturn: generateKeyPair(), mars: generateKeyPair() };
-const open = (provider: ProviderV1, address: string, localNode = 'earth') => provider.open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode, address });
+const open = (provider: ProviderV1, address: string, localNode = 'earth') =>
+  provider.open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode, address });
 
 async function saturn(extra: Partial<UdpOptions> = {}) {
   const rejected: UdpRejectInfo[] = [];
@@ -68,7 +69,9 @@ describe('udp identity channels (Noise handshake, sealed datagrams)', () => {
     await until(2000, () => s.accepted.length === 1);
     expect(s.accepted[0]!.info).toMatchObject({ peer: 'earth', mode: 'mirror', mount: 'gauges', initiator: false });
     // Each side reports the key the other proved (the transport records it under /net/peers).
-    expect(s.accepted[0]!.info).toMatchObject({ remoteIdentity: { publicKey: encodeKey(keys.earth.publicKey), fingerprint: fingerprint(keys.earth.publicKey), version: 1 } });
+    expect(s.accepted[0]!.info).toMatchObject({
+      remoteIdentity: { publicKey: encodeKey(keys.earth.publicKey), fingerprint: fingerprint(keys.earth.publicKey), version: 1 },
+    });
     expect(ch.info).toMatchObject({ remoteIdentity: { publicKey: encodeKey(keys.saturn.publicKey), fingerprint: fingerprint(keys.saturn.publicKey) } });
     tap.capture();
     ch.send(Buffer.from('temp=21 secret'));
@@ -230,8 +233,8 @@ describe('udp identity channels (Noise handshake, sealed datagrams)', () => {
     const ch = await jupiter.open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode: 'jupiter', address: s.listener.address });
     ch.send(Buffer.from('legacy'));
     await until(2000, () => s.frames.includes('legacy'));
-    expect(() => udp({ localPeer: 'saturn', keys: { earth: psk }, identity: { staticKey: keys.saturn, allowList: new AllowList({ earth: keys.earth.publicKey }) } })).toThrow(
-      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
-    );
+    expect(() =>
+      udp({ localPeer: 'saturn', keys: { earth: psk }, identity: { staticKey: keys.saturn, allowList: new AllowList({ earth: keys.earth.publicKey }) } }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
   });
 });

@@ -122,9 +122,7 @@ describe('udp limits', () => {
   });
 
   it('refuses a maxFrameBytes that cannot fit one datagram', () => {
-    expect(() => udp({ localPeer: 'earth', keys: {}, maxFrameBytes: MAX_UDP_FRAME_BYTES + 1 })).toThrow(
-      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
-    );
+    expect(() => udp({ localPeer: 'earth', keys: {}, maxFrameBytes: MAX_UDP_FRAME_BYTES + 1 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
     expect(() => udp({ localPeer: 'earth', keys: { saturn: new Uint8Array(16) } })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
   });
 
@@ -185,7 +183,7 @@ describe('listener refusals', () => {
 });
 
 describe('sessions', () => {
-  it('each side learns the other provider instance\'s session from the HELLOs', async () => {
+  it("each side learns the other provider instance's session from the HELLOs", async () => {
     const s = await saturn();
     const dialled = await earth().open({ peer: 'saturn', mode: 'mirror', mount: 'gauges', localNode: 'earth', address: s.listener.address });
     const events: string[] = [];

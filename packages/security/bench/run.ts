@@ -14,13 +14,22 @@ import { approvePipeline, checkInvoke, declarePolicy } from '@cep/security';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--baseline');
-const baseline = at < 0 ? undefined : ((await import(resolve(args[at + 1]!, 'packages/security/src/index.ts'))) as { checkInvoke: typeof checkInvoke }).checkInvoke;
+const baseline =
+  at < 0 ? undefined : ((await import(resolve(args[at + 1]!, 'packages/security/src/index.ts'))) as { checkInvoke: typeof checkInvoke }).checkInvoke;
 
 const tree = createTree();
 declarePolicy(tree, {
   enclaves: { earth: {}, saturn: {} },
   edges: [{ from: 'earth', to: 'saturn', budgets: { hops: 4, cpuNs: 1e9 } }],
-  pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'earth' }, { id: 'b', enclave: 'saturn' }] }],
+  pipelines: [
+    {
+      id: 'p',
+      stages: [
+        { id: 'a', enclave: 'earth' },
+        { id: 'b', enclave: 'saturn' },
+      ],
+    },
+  ],
 });
 approvePipeline(tree, 'p');
 const meta = { pipelineId: 'p', stageId: 'b', dagRunId: 1n, hopIndex: 1 };
@@ -43,5 +52,7 @@ for (const [label, check] of [
     if (baseline !== undefined) before.push(rate(baseline, 2_000));
   }
   const line = `${label.padEnd(36)} ${median(ours).toFixed(0).padStart(9)} decisions/s`;
-  console.log(baseline === undefined ? line : `${line}   before ${median(before).toFixed(0).padStart(7)}/s   ${(median(ours) / median(before)).toFixed(1)}× faster`);
+  console.log(
+    baseline === undefined ? line : `${line}   before ${median(before).toFixed(0).padStart(7)}/s   ${(median(ours) / median(before)).toFixed(1)}× faster`,
+  );
 }

@@ -42,7 +42,8 @@ export interface Approval {
  */
 export function approvePipeline(tree: Tree, pipelineId: string): Approval {
   const spec = readPipelineSpec(tree, pipelineId);
-  if (spec === undefined) throw securityError('SEC_PIPELINE_UNKNOWN', `no pipeline spec ${JSON.stringify(pipelineId)} under /sys/security/pipelines`, { pipelineId });
+  if (spec === undefined)
+    throw securityError('SEC_PIPELINE_UNKNOWN', `no pipeline spec ${JSON.stringify(pipelineId)} under /sys/security/pipelines`, { pipelineId });
   const policy = readPolicy(tree);
   let note = 'approved';
   let state: Approval['state'] = 'approved';
@@ -117,7 +118,11 @@ const MAX_ID_BYTES = 127;
 export function parsePipelineMeta(input: { pipelineId?: unknown; stageId?: unknown; dagRunId?: unknown; hopIndex?: unknown }): PipelineMeta {
   const idField = (value: unknown, field: string): string => {
     if (typeof value !== 'string' || value.length === 0 || new TextEncoder().encode(value).length > MAX_ID_BYTES) {
-      throw securityError('SEC_PIPELINE_MALFORMED', `pipeline ${field} must be a text of 1..${MAX_ID_BYTES} bytes, got ${JSON.stringify(typeof value === 'bigint' ? String(value) : value)}`, { field });
+      throw securityError(
+        'SEC_PIPELINE_MALFORMED',
+        `pipeline ${field} must be a text of 1..${MAX_ID_BYTES} bytes, got ${JSON.stringify(typeof value === 'bigint' ? String(value) : value)}`,
+        { field },
+      );
     }
     return value;
   };

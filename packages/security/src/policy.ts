@@ -3,7 +3,7 @@
  * `/sys/security/**` of a runtime's tree, and read back from there. Everything a
  * decision needs is in the tree, so a replay of the same tree decides the same.
  */
-import { createTree, digestHex, isWordText, name, text, u64, type Cell, type Tree } from '@cep/cells';
+import { createTree, digestHex, isWordText, type name, text, u64, type Cell, type Tree } from '@cep/cells';
 import { securityError } from './errors.ts';
 import { sameStamp, stampOf } from './memo.ts';
 
@@ -135,7 +135,8 @@ export function writePipelineSpec(tree: Tree, spec: PipelineSpec, field = 'pipel
     const seen = new Set<string>();
     spec.stages.forEach((stage, i) => {
       const stageId = checkText(stage.id, `${field}.stages[${i}].id`);
-      if (seen.has(stageId)) throw securityError('SEC_POLICY_INVALID', `${field}.stages[${i}].id ${JSON.stringify(stageId)} repeats`, { field: `${field}.stages[${i}].id` });
+      if (seen.has(stageId))
+        throw securityError('SEC_POLICY_INVALID', `${field}.stages[${i}].id ${JSON.stringify(stageId)} repeats`, { field: `${field}.stages[${i}].id` });
       seen.add(stageId);
       const cell = tree.append([...base, 'stages'], 'dictionary');
       tree.set([...cell.path(), 'id'], text(stageId));

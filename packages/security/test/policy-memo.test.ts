@@ -7,7 +7,15 @@ const POLICY: PolicyConfig = {
   enclaves: { earth: { tier: 0 }, saturn: { tier: 1 } },
   edges: [{ from: 'earth', to: 'saturn', budgets: { beats: 8, hops: 3 } }],
   defaults: { beats: 64 },
-  pipelines: [{ id: 'p', stages: [{ id: 'A', enclave: 'earth' }, { id: 'B', enclave: 'saturn' }] }],
+  pipelines: [
+    {
+      id: 'p',
+      stages: [
+        { id: 'A', enclave: 'earth' },
+        { id: 'B', enclave: 'saturn' },
+      ],
+    },
+  ],
 };
 
 type Edit =
@@ -23,7 +31,14 @@ function apply(tree: Tree, edit: Edit): void {
   if (edit.kind === 'set') tree.set([...EDGE, edit.field], u64(edit.value));
   else if (edit.kind === 'delete') tree.delete([...EDGE, edit.field]);
   else if (edit.kind === 'tier') tree.set(['sys', 'security', 'enclaves', 'saturn', 'tier'], u64(edit.value));
-  else if (edit.kind === 'spec') writePipelineSpec(tree, { id: 'p', stages: [{ id: 'A', enclave: 'earth' }, { id: 'B', enclave: 'saturn', gateway: edit.gateway }] });
+  else if (edit.kind === 'spec')
+    writePipelineSpec(tree, {
+      id: 'p',
+      stages: [
+        { id: 'A', enclave: 'earth' },
+        { id: 'B', enclave: 'saturn', gateway: edit.gateway },
+      ],
+    });
   else {
     // Images rebuild state without telling subscribers (as a replay does): the memo must see them too.
     const other = createTree();

@@ -21,7 +21,15 @@ const POLICY: PolicyConfig = {
   enclaves: { earth: { tier: 0 }, saturn: { tier: 1 }, moon: { tier: 2 } },
   edges: [{ from: 'earth', to: 'saturn', budgets: { beats: 8, cpuNs: 5_000_000, ioBytes: 65_536, hops: 3, wallMs: 500 } }],
   defaults: { beats: 64 },
-  pipelines: [{ id: 'demo/ingest', stages: [{ id: 'StageA', enclave: 'earth' }, { id: 'StageB', enclave: 'saturn', gateway: 'sig:ingest' }] }],
+  pipelines: [
+    {
+      id: 'demo/ingest',
+      stages: [
+        { id: 'StageA', enclave: 'earth' },
+        { id: 'StageB', enclave: 'saturn', gateway: 'sig:ingest' },
+      ],
+    },
+  ],
 };
 const META = { pipelineId: 'demo/ingest', stageId: 'StageB', dagRunId: 7n, hopIndex: 1 };
 
@@ -48,7 +56,10 @@ describe.each(['send', 'receive'] as const)('checkInvoke on the %s side', (side)
 
   it('denies an undeclared edge, including the reverse of a declared one (sec.edge.deny)', () => {
     const tree = runtimeTree();
-    expect(checkInvoke(tree, { fromEnclave: 'saturn', toEnclave: 'earth', pipeline: { ...META, stageId: 'StageA' }, side })).toMatchObject({ allowed: false, topic: 'sec.edge.deny' });
+    expect(checkInvoke(tree, { fromEnclave: 'saturn', toEnclave: 'earth', pipeline: { ...META, stageId: 'StageA' }, side })).toMatchObject({
+      allowed: false,
+      topic: 'sec.edge.deny',
+    });
     expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'moon', pipeline: META, side })).toMatchObject({ allowed: false, topic: 'sec.edge.deny' });
   });
 
@@ -59,24 +70,42 @@ describe.each(['send', 'receive'] as const)('checkInvoke on the %s side', (side)
 
   it('rejects a pipeline that was never approved (a forged frame naming it)', () => {
     const tree = runtimeTree(POLICY, false);
-    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side })).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
-    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, pipelineId: 'made/up' }, side })).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: META, side })).toMatchObject({
+      allowed: false,
+      topic: 'sec.pipeline.reject',
+    });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, pipelineId: 'made/up' }, side })).toMatchObject({
+      allowed: false,
+      topic: 'sec.pipeline.reject',
+    });
   });
 
   it('rejects a stage the pipeline does not have, or one that runs in another enclave', () => {
     const tree = runtimeTree();
-    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: 'StageZ' }, side })).toMatchObject({ topic: 'sec.pipeline.reject' });
-    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: 'StageA' }, side })).toMatchObject({ topic: 'sec.pipeline.reject' });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: 'StageZ' }, side })).toMatchObject({
+      topic: 'sec.pipeline.reject',
+    });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: 'StageA' }, side })).toMatchObject({
+      topic: 'sec.pipeline.reject',
+    });
   });
 
   it('checks hop_index against the hop budget at every hop (sec.limit.hit)', () => {
     const tree = runtimeTree();
     expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, hopIndex: 3 }, side }).allowed).toBe(true);
-    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, hopIndex: 4 }, side })).toMatchObject({ allowed: false, topic: 'sec.limit.hit' });
+    expect(checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, hopIndex: 4 }, side })).toMatchObject({
+      allowed: false,
+      topic: 'sec.limit.hit',
+    });
   });
 
   it('charges recorded usage against each budget (beats, CPU, IO bytes, wall clock)', () => {
-    for (const [key, over] of [['beats', 9], ['cpuNs', 5_000_001], ['ioBytes', 65_537], ['wallMs', 501]] as const) {
+    for (const [key, over] of [
+      ['beats', 9],
+      ['cpuNs', 5_000_001],
+      ['ioBytes', 65_537],
+      ['wallMs', 501],
+    ] as const) {
       const tree = runtimeTree();
       const id = newInvokeId();
       recordUsage(tree, id, { [key]: over - 1 });
@@ -102,17 +131,20 @@ describe('the budgets that applied', () => {
 
 describe('approvals', () => {
   it('an edit of the approved spec voids the approval (any edit)', () => {
-    fc.assert(fc.property(fc.constantFrom('stage-id', 'gateway', 'ceiling', 'extra-stage'), fc.string({ minLength: 1, maxLength: 10 }), (edit, value) => {
-      const tree = runtimeTree();
-      const spec = POLICY.pipelines![0]!;
-      const stages = [...spec.stages];
-      if (edit === 'stage-id') stages[1] = { ...stages[1]!, id: `StageB${value}` };
-      if (edit === 'gateway') stages[1] = { ...stages[1]!, gateway: `g${value}` };
-      if (edit === 'extra-stage') stages.push({ id: `S${value}`, enclave: 'saturn' });
-      writePipelineSpec(tree, { ...spec, stages, ...(edit === 'ceiling' ? { ceilings: { hops: value.length } } : {}) });
-      const d = checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: stages[1]!.id }, side: 'receive' });
-      expect(d).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(fc.constantFrom('stage-id', 'gateway', 'ceiling', 'extra-stage'), fc.string({ minLength: 1, maxLength: 10 }), (edit, value) => {
+        const tree = runtimeTree();
+        const spec = POLICY.pipelines![0]!;
+        const stages = [...spec.stages];
+        if (edit === 'stage-id') stages[1] = { ...stages[1]!, id: `StageB${value}` };
+        if (edit === 'gateway') stages[1] = { ...stages[1]!, gateway: `g${value}` };
+        if (edit === 'extra-stage') stages.push({ id: `S${value}`, enclave: 'saturn' });
+        writePipelineSpec(tree, { ...spec, stages, ...(edit === 'ceiling' ? { ceilings: { hops: value.length } } : {}) });
+        const d = checkInvoke(tree, { fromEnclave: 'earth', toEnclave: 'saturn', pipeline: { ...META, stageId: stages[1]!.id }, side: 'receive' });
+        expect(d).toMatchObject({ allowed: false, topic: 'sec.pipeline.reject' });
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('a policy change after the approval voids it', () => {
@@ -125,7 +157,18 @@ describe('approvals', () => {
   });
 
   it('refuses to approve a pipeline whose hops are not declared edges', () => {
-    const tree = runtimeTree({ ...POLICY, pipelines: [{ id: 'bad', stages: [{ id: 'a', enclave: 'saturn' }, { id: 'b', enclave: 'moon' }] }] });
+    const tree = runtimeTree({
+      ...POLICY,
+      pipelines: [
+        {
+          id: 'bad',
+          stages: [
+            { id: 'a', enclave: 'saturn' },
+            { id: 'b', enclave: 'moon' },
+          ],
+        },
+      ],
+    });
     expect(approvePipeline(tree, 'bad')).toMatchObject({ state: 'rejected' });
     expect(preflight(tree, { pipelineId: 'bad', stageId: 'b', dagRunId: 1n, hopIndex: 0 })).toMatchObject({ ok: false });
   });
@@ -156,46 +199,52 @@ describe('invoke ids', () => {
   });
 
   it('scans for expired ids once per beat, deciding exactly as a scan per id would (property)', () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 7 })), { maxLength: 60 }), (steps) => {
-      const tree = createTree();
-      const ids = Array.from({ length: 8 }, () => newInvokeId());
-      const model = new Map<string, number>(); // the per-id scan, as the guard behaved before
-      let beat = 0;
-      for (const [advance, pick] of steps) {
-        beat += advance;
-        tree.setBeat(beat);
-        for (const [id, at] of model) if (at < beat - 5) model.delete(id);
-        const expected = !model.has(ids[pick]!);
-        if (expected) model.set(ids[pick]!, beat);
-        expect(admitInvokeId(tree, ids[pick]!, 5)).toBe(expected);
-      }
-      expect(tree.get('/rt/security/seen')?.size ?? 0).toBe(model.size);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 7 })), { maxLength: 60 }), (steps) => {
+        const tree = createTree();
+        const ids = Array.from({ length: 8 }, () => newInvokeId());
+        const model = new Map<string, number>(); // the per-id scan, as the guard behaved before
+        let beat = 0;
+        for (const [advance, pick] of steps) {
+          beat += advance;
+          tree.setBeat(beat);
+          for (const [id, at] of model) if (at < beat - 5) model.delete(id);
+          const expected = !model.has(ids[pick]!);
+          if (expected) model.set(ids[pick]!, beat);
+          expect(admitInvokeId(tree, ids[pick]!, 5)).toBe(expected);
+        }
+        expect(tree.get('/rt/security/seen')?.size ?? 0).toBe(model.size);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('with a wide window, sweeps in batches yet decides exactly as a scan per id would (property)', () => {
     const window = 40; // sweeps at most once per 5 beats
-    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 7 })), { maxLength: 80 }), (steps) => {
-      const tree = createTree();
-      const ids = Array.from({ length: 8 }, () => newInvokeId());
-      const model = new Map<string, number>();
-      let beat = 0;
-      for (const [advance, pick] of steps) {
-        beat += advance;
-        tree.setBeat(beat);
-        for (const [id, at] of model) if (at < beat - window) model.delete(id);
-        const expected = !model.has(ids[pick]!);
-        if (expected) model.set(ids[pick]!, beat);
-        expect(admitInvokeId(tree, ids[pick]!, window)).toBe(expected);
-        // Every id the model remembers is there with its stamp; anything more is already forgotten.
-        for (const child of tree.get('/rt/security/seen')!.children()) {
-          const at = Number((child.value as { value: bigint }).value);
-          const id = child.name.tag.text;
-          if (model.has(id)) expect(at).toBe(model.get(id));
-          else expect(at).toBeLessThan(beat - window);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 7 })), { maxLength: 80 }), (steps) => {
+        const tree = createTree();
+        const ids = Array.from({ length: 8 }, () => newInvokeId());
+        const model = new Map<string, number>();
+        let beat = 0;
+        for (const [advance, pick] of steps) {
+          beat += advance;
+          tree.setBeat(beat);
+          for (const [id, at] of model) if (at < beat - window) model.delete(id);
+          const expected = !model.has(ids[pick]!);
+          if (expected) model.set(ids[pick]!, beat);
+          expect(admitInvokeId(tree, ids[pick]!, window)).toBe(expected);
+          // Every id the model remembers is there with its stamp; anything more is already forgotten.
+          for (const child of tree.get('/rt/security/seen')!.children()) {
+            const at = Number((child.value as { value: bigint }).value);
+            const id = child.name.tag.text;
+            if (model.has(id)) expect(at).toBe(model.get(id));
+            else expect(at).toBeLessThan(beat - window);
+          }
         }
-      }
-    }), { numRuns: 200 });
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('sweeps a wide window once per eighth of it, and stays bounded by the window and one eighth', () => {
@@ -263,7 +312,17 @@ describe('bad input changes nothing and says why', () => {
       { enclaves: { 'Not A Word!': {} } },
       { edges: [{ from: 'earth', to: 'saturn', budgets: { hops: -1 } }] },
       { pipelines: [{ id: 'p', stages: [] }] },
-      { pipelines: [{ id: 'p', stages: [{ id: 'a', enclave: 'earth' }, { id: 'a', enclave: 'earth' }] }] },
+      {
+        pipelines: [
+          {
+            id: 'p',
+            stages: [
+              { id: 'a', enclave: 'earth' },
+              { id: 'a', enclave: 'earth' },
+            ],
+          },
+        ],
+      },
     ] as PolicyConfig[]) {
       let error: unknown;
       try {

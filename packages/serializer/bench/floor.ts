@@ -84,7 +84,15 @@ function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   const trailerStart = last >= 0 ? table.ends[last]! + 4 : 0;
   // A container's records are those of the frame inside (the floor leaves deflate out).
   const raw = table.frame;
-  return { frame: raw, starts: table.starts, ends: table.ends, order, trailer: [trailerStart, raw.length - 4], payloads: payloads(c.branch).filter((p) => p.length > 0), checksum };
+  return {
+    frame: raw,
+    starts: table.starts,
+    ends: table.ends,
+    order,
+    trailer: [trailerStart, raw.length - 4],
+    payloads: payloads(c.branch).filter((p) => p.length > 0),
+    checksum,
+  };
 }
 
 /** Per-op time of `fn`, as the median over `rounds` interleaved rounds (see {@link race}). */
@@ -130,24 +138,31 @@ function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Co
     t('msgpackr dec', () => unpack(packed)),
     t('cbor-x enc', () => cborEncode(c.plain)),
     t('cbor-x dec', () => cborDecode(cbor)),
-    ...(baseline === undefined ? [] : [
-      t('before enc', () => baseline.encodeBranch(c.branch, policy)),
-      t('before dec', () => baseline.decodeBranch(frame, policy)),
-    ]),
+    ...(baseline === undefined
+      ? []
+      : [t('before enc', () => baseline.encodeBranch(c.branch, policy)), t('before dec', () => baseline.decodeBranch(frame, policy))]),
   ];
   race(contenders, 11, c.values > 1 ? 60 : 20);
   const m = Object.fromEntries(contenders.map((x) => [x.name, median(x.ms)])) as Record<string, number>;
-  console.log(`\n== ${c.label}, policy ${policyName}: frame ${frame.length} B (${(frame.length / c.values).toFixed(0)} B/value), msgpackr ${packed.length} B, cbor-x ${cbor.length} B`);
-  console.log(`            ${'ours'.padStart(10)} ${'floor'.padStart(10)} ${'msgpackr'.padStart(10)} ${'cbor-x'.padStart(10)}   ours/floor  ours/msgpackr  ours/cbor-x`);
+  console.log(
+    `\n== ${c.label}, policy ${policyName}: frame ${frame.length} B (${(frame.length / c.values).toFixed(0)} B/value), msgpackr ${packed.length} B, cbor-x ${cbor.length} B`,
+  );
+  console.log(
+    `            ${'ours'.padStart(10)} ${'floor'.padStart(10)} ${'msgpackr'.padStart(10)} ${'cbor-x'.padStart(10)}   ours/floor  ours/msgpackr  ours/cbor-x`,
+  );
   for (const side of ['enc', 'dec']) {
     const ours = m[`ours ${side}`]!;
     const floor = m[`floor ${side}`]!;
     const mp = m[`msgpackr ${side}`]!;
     const cb = m[`cbor-x ${side}`]!;
-    console.log(`${side === 'enc' ? 'encode' : 'decode'}      ${fmt(ours)} ${fmt(floor)} ${fmt(mp)} ${fmt(cb)}   ${(ours / floor).toFixed(2).padStart(10)}  ${(ours / mp).toFixed(1).padStart(13)}  ${(ours / cb).toFixed(1).padStart(11)}`);
+    console.log(
+      `${side === 'enc' ? 'encode' : 'decode'}      ${fmt(ours)} ${fmt(floor)} ${fmt(mp)} ${fmt(cb)}   ${(ours / floor).toFixed(2).padStart(10)}  ${(ours / mp).toFixed(1).padStart(13)}  ${(ours / cb).toFixed(1).padStart(11)}`,
+    );
     const before = m[`before ${side}`];
     if (before !== undefined) {
-      console.log(`  before    ${fmt(before)} ${''.padStart(10)} ${''.padStart(10)} ${''.padStart(10)}   ${(before / floor).toFixed(2).padStart(10)}  ${(before / mp).toFixed(1).padStart(13)}  ${(before / cb).toFixed(1).padStart(11)}   (ours/before ${(ours / before).toFixed(2)})`);
+      console.log(
+        `  before    ${fmt(before)} ${''.padStart(10)} ${''.padStart(10)} ${''.padStart(10)}   ${(before / floor).toFixed(2).padStart(10)}  ${(before / mp).toFixed(1).padStart(13)}  ${(before / cb).toFixed(1).padStart(11)}   (ours/before ${(ours / before).toFixed(2)})`,
+      );
     }
   }
 }
@@ -156,7 +171,7 @@ const KEY = new Uint8Array(32).fill(7);
 const args = process.argv.slice(2);
 const baselineAt = args.indexOf('--baseline');
 const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
-const baseline = baselineDir === undefined ? undefined : (await import(resolve(baselineDir, 'packages/serializer/src/index.ts'))) as Codec;
+const baseline = baselineDir === undefined ? undefined : ((await import(resolve(baselineDir, 'packages/serializer/src/index.ts'))) as Codec);
 const only = args[0];
 console.log(`node ${process.version}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const big = tenThousand();

@@ -67,9 +67,15 @@ const policies: Array<[string, SerializerPolicy]> = [
 function row(label: string, tree: Tree, cells: number, mb: number, policy: SerializerPolicy): { enc: number; dec: number } {
   const branch = tree.get('/b')!;
   let frame = encodeBranch(branch, policy);
-  const enc = best(() => { frame = encodeBranch(branch, policy); });
-  const dec = best(() => { decodeBranch(frame, policy); });
-  console.log(`${label.padEnd(28)} ${String(frame.length).padStart(10)} B  enc ${(mb / (enc / 1000)).toFixed(0).padStart(6)} MB/s ${(cells / (enc / 1000)).toFixed(0).padStart(9)} cells/s   dec ${(mb / (dec / 1000)).toFixed(0).padStart(6)} MB/s ${(cells / (dec / 1000)).toFixed(0).padStart(9)} cells/s`);
+  const enc = best(() => {
+    frame = encodeBranch(branch, policy);
+  });
+  const dec = best(() => {
+    decodeBranch(frame, policy);
+  });
+  console.log(
+    `${label.padEnd(28)} ${String(frame.length).padStart(10)} B  enc ${(mb / (enc / 1000)).toFixed(0).padStart(6)} MB/s ${(cells / (enc / 1000)).toFixed(0).padStart(9)} cells/s   dec ${(mb / (dec / 1000)).toFixed(0).padStart(6)} MB/s ${(cells / (dec / 1000)).toFixed(0).padStart(9)} cells/s`,
+  );
   return { enc, dec };
 }
 
@@ -77,34 +83,66 @@ console.log('== 10,000-cell branch of small values (MB/s over the plain frame si
 const smallMb = encodeBranch(small.get('/b')!).length / MB;
 const results = policies.map(([name, p]) => [name, row(`branch/${name}`, small, 11001, smallMb, p)] as const);
 let packed = pack(plain);
-const mpEnc = best(() => { packed = pack(plain); });
-const mpDec = best(() => { unpack(packed); });
+const mpEnc = best(() => {
+  packed = pack(plain);
+});
+const mpDec = best(() => {
+  unpack(packed);
+});
 let cbor = cborEncode(plain);
-const cbEnc = best(() => { cbor = cborEncode(plain); });
-const cbDec = best(() => { cborDecode(cbor); });
-console.log(`${'msgpackr (plain objects)'.padEnd(28)} ${String(packed.length).padStart(10)} B  enc ${(10000 / (mpEnc / 1000)).toFixed(0).padStart(9)} cells/s   dec ${(10000 / (mpDec / 1000)).toFixed(0).padStart(9)} cells/s`);
-console.log(`${'cbor-x (plain objects)'.padEnd(28)} ${String(cbor.length).padStart(10)} B  enc ${(10000 / (cbEnc / 1000)).toFixed(0).padStart(9)} cells/s   dec ${(10000 / (cbDec / 1000)).toFixed(0).padStart(9)} cells/s`);
+const cbEnc = best(() => {
+  cbor = cborEncode(plain);
+});
+const cbDec = best(() => {
+  cborDecode(cbor);
+});
+console.log(
+  `${'msgpackr (plain objects)'.padEnd(28)} ${String(packed.length).padStart(10)} B  enc ${(10000 / (mpEnc / 1000)).toFixed(0).padStart(9)} cells/s   dec ${(10000 / (mpDec / 1000)).toFixed(0).padStart(9)} cells/s`,
+);
+console.log(
+  `${'cbor-x (plain objects)'.padEnd(28)} ${String(cbor.length).padStart(10)} B  enc ${(10000 / (cbEnc / 1000)).toFixed(0).padStart(9)} cells/s   dec ${(10000 / (cbDec / 1000)).toFixed(0).padStart(9)} cells/s`,
+);
 const none = results[0]![1];
-console.log(`ratio (ours / msgpackr time, <1 is faster): encode ${(none.enc / mpEnc).toFixed(2)}  decode ${(none.dec / mpDec).toFixed(2)};  vs cbor-x: encode ${(none.enc / cbEnc).toFixed(2)}  decode ${(none.dec / cbDec).toFixed(2)}`);
+console.log(
+  `ratio (ours / msgpackr time, <1 is faster): encode ${(none.enc / mpEnc).toFixed(2)}  decode ${(none.dec / mpDec).toFixed(2)};  vs cbor-x: encode ${(none.enc / cbEnc).toFixed(2)}  decode ${(none.dec / cbDec).toFixed(2)}`,
+);
 
 console.log('\n== one 16 MiB payload');
 for (const [name, p] of policies) row(`payload/${name}`, big, 1, 16, p);
-const mpBig = best(() => { pack({ blob: bigData }); });
+const mpBig = best(() => {
+  pack({ blob: bigData });
+});
 console.log(`${'msgpackr (16 MiB bytes)'.padEnd(28)} enc ${(16 / (mpBig / 1000)).toFixed(0)} MB/s`);
 
 console.log('\n== primitives');
 for (const size of [64, 1024, MB]) {
   const data = bigData.subarray(0, size);
-  const reps = Math.max(1, Math.floor(8 * MB / size));
-  const native = best(() => { for (let i = 0; i < reps; i++) crc32cRawFast(data); });
-  const js = best(() => { for (let i = 0; i < reps; i++) crc32cRawJs(data); });
-  console.log(`crc32c ${String(size).padStart(8)} B: fast-crc32c ${((size * reps) / (native / 1000) / 1e9).toFixed(2)} GB/s   JS slice-by-8 ${((size * reps) / (js / 1000) / 1e9).toFixed(2)} GB/s`);
+  const reps = Math.max(1, Math.floor((8 * MB) / size));
+  const native = best(() => {
+    for (let i = 0; i < reps; i++) crc32cRawFast(data);
+  });
+  const js = best(() => {
+    for (let i = 0; i < reps; i++) crc32cRawJs(data);
+  });
+  console.log(
+    `crc32c ${String(size).padStart(8)} B: fast-crc32c ${((size * reps) / (native / 1000) / 1e9).toFixed(2)} GB/s   JS slice-by-8 ${((size * reps) / (js / 1000) / 1e9).toFixed(2)} GB/s`,
+  );
 }
 const oneMb = bigData.subarray(0, 4 * MB);
-const zNode = best(() => { zlibDeflate(oneMb); });
-const zPako = best(() => { portableZlib.deflate(oneMb); });
+const zNode = best(() => {
+  zlibDeflate(oneMb);
+});
+const zPako = best(() => {
+  portableZlib.deflate(oneMb);
+});
 console.log(`deflate level 1, 4 MiB: node:zlib ${(4 / (zNode / 1000)).toFixed(0)} MB/s   pako ${(4 / (zPako / 1000)).toFixed(0)} MB/s`);
 const nonce = new Uint8Array(24);
-const aNode = best(() => { aeadSeal(3, KEY, nonce, oneMb, nonce); });
-const aNoble = best(() => { portableAead.seal(3, KEY, nonce, oneMb, nonce); });
-console.log(`XChaCha20-Poly1305, 4 MiB: node:crypto (+noble HChaCha) ${(4 / (aNode / 1000)).toFixed(0)} MB/s   @noble/ciphers ${(4 / (aNoble / 1000)).toFixed(0)} MB/s`);
+const aNode = best(() => {
+  aeadSeal(3, KEY, nonce, oneMb, nonce);
+});
+const aNoble = best(() => {
+  portableAead.seal(3, KEY, nonce, oneMb, nonce);
+});
+console.log(
+  `XChaCha20-Poly1305, 4 MiB: node:crypto (+noble HChaCha) ${(4 / (aNode / 1000)).toFixed(0)} MB/s   @noble/ciphers ${(4 / (aNoble / 1000)).toFixed(0)} MB/s`,
+);

@@ -80,7 +80,12 @@ function readOrdered(table: RecordTable, policy: ResolvedPolicy, lenient: Lenien
       ids.add(id);
       names.add(id, readNamepoolWith(recordBody(table, i), lenient).text);
       namepool++;
-    } else if (type !== RECORD_TYPE.CELL_DESC && type !== RECORD_TYPE.PAYLOAD_CHUNK && type !== RECORD_TYPE.MANIFEST_DELTA && type !== RECORD_TYPE.ORDER_DELTA) {
+    } else if (
+      type !== RECORD_TYPE.CELL_DESC &&
+      type !== RECORD_TYPE.PAYLOAD_CHUNK &&
+      type !== RECORD_TYPE.MANIFEST_DELTA &&
+      type !== RECORD_TYPE.ORDER_DELTA
+    ) {
       throw new NotInWriterOrder();
     }
   }
@@ -99,7 +104,8 @@ function readIndexed(table: RecordTable, policy: ResolvedPolicy, lenient: Lenien
   const count = table.types.length;
   const names = new NameTableReader();
   const byKey = indexRecords(table, names, lenient);
-  if (count === 0 || table.types[0] !== RECORD_TYPE.CELL_DESC) throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
+  if (count === 0 || table.types[0] !== RECORD_TYPE.CELL_DESC)
+    throw serializerError('BRANCH_INCONSISTENT', 'a branch frame starts with the cell_desc of its root');
   const cells = indexCells(table, names);
   // The entry indexed by the root's key alone is a one-segment path of the root name.
   if (cells.rows.get(segment(ROOT_NAME.key)) !== 0) {
@@ -197,7 +203,10 @@ class OrderedLocator implements Locator {
   cursor = 0;
   private readonly expected = new Uint8Array(20);
 
-  constructor(private readonly table: RecordTable, private readonly names: NameTableReader) {}
+  constructor(
+    private readonly table: RecordTable,
+    private readonly names: NameTableReader,
+  ) {}
 
   cell(_parents: readonly Name[], _own: Name, parentRow: number, wireAt: number): number {
     const { frame, types, keyStarts, bodyStarts } = this.table;
@@ -211,7 +220,8 @@ class OrderedLocator implements Locator {
       if (bodyStarts[c]! - at !== parentLength + 17) throw new NotInWriterOrder();
       // Type byte aside (the walk does not read it), the parent's path, then the child's wire name.
       const pathLength = parentLength - 1 - 17;
-      if (!rangesEqual(frame, at + 1, at + 1 + pathLength, frame, keyStarts[parentRow]! + 1, keyStarts[parentRow]! + 1 + pathLength)) throw new NotInWriterOrder();
+      if (!rangesEqual(frame, at + 1, at + 1 + pathLength, frame, keyStarts[parentRow]! + 1, keyStarts[parentRow]! + 1 + pathLength))
+        throw new NotInWriterOrder();
       if (!rangesEqual(frame, at + 1 + pathLength, at + 1 + pathLength + 17, frame, wireAt, wireAt + 17)) throw new NotInWriterOrder();
     }
     this.cursor = c + 1;
@@ -257,7 +267,11 @@ class IndexedLocator implements Locator {
   /** Each reached cell's index in `cells.rows`, by row. */
   private readonly indexOfRow: string[] = [];
 
-  constructor(private readonly table: RecordTable, private readonly byKey: ReadonlyMap<string, number>, private readonly cells: CellIndex) {
+  constructor(
+    private readonly table: RecordTable,
+    private readonly byKey: ReadonlyMap<string, number>,
+    private readonly cells: CellIndex,
+  ) {
     this.reached = new Uint8Array(table.types.length);
   }
 
@@ -316,7 +330,8 @@ class Staging {
     const desc = scanCellDesc(this.frame, this.table.bodyStarts[row]!, this.table.ends[row]!, this.desc, this.lenient);
     const deleted = (desc.metaMask & META.tombstone) !== 0;
     const { cellType, storeDescriptor } = desc;
-    if (cellType !== CELL_TYPE.normal && cellType !== CELL_TYPE.link) refuse(this.lenient, 'body-values', 'FRAME_BAD_RECORD', `branch cells are of type 1 (normal) or 3 (link), not ${cellType}`);
+    if (cellType !== CELL_TYPE.normal && cellType !== CELL_TYPE.link)
+      refuse(this.lenient, 'body-values', 'FRAME_BAD_RECORD', `branch cells are of type 1 (normal) or 3 (link), not ${cellType}`);
     if (desc.payloadKind !== 0) refuse(this.lenient, 'body-values', 'FRAME_BAD_RECORD', `branch payloads are of kind 0 (VALUE), not ${desc.payloadKind}`);
     const data = desc.refAt >= 0 ? this.payload(row, desc) : undefined;
     if (cellType === CELL_TYPE.link) {
@@ -351,11 +366,13 @@ class Staging {
 
   /** A cell's payload bytes (inline or reassembled from chunks), checked against its declared hash. */
   private payload(row: number, desc: CellDescScan): Uint8Array {
-    if (desc.refKind !== 0 || desc.hashAlg !== 1 || desc.codec !== 0) throw serializerError('FRAME_BAD_RECORD', 'branch payloads travel in the frame (ref kind 0, BLAKE3, no codec)');
+    if (desc.refKind !== 0 || desc.hashAlg !== 1 || desc.codec !== 0)
+      throw serializerError('FRAME_BAD_RECORD', 'branch payloads travel in the frame (ref kind 0, BLAKE3, no codec)');
     let data: Uint8Array;
     const inlineLength = desc.inlineEnd - desc.inlineStart;
     if (inlineLength > 0) {
-      if (this.policy.aead !== undefined) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
+      if (this.policy.aead !== undefined)
+        throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a payload arrived inline in plaintext');
       if (inlineLength !== desc.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
       if (desc.aeadMode !== 0) refuse(this.lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `an inline (plaintext) payload's ref says AEAD mode ${desc.aeadMode}`);
       data = this.frame.subarray(desc.inlineStart, desc.inlineEnd);
@@ -366,11 +383,19 @@ class Staging {
         if (chunk === undefined) break;
         chunks.push({ key: recordKey(this.table, chunk), body: recordBody(this.table, chunk) });
       }
-      const fingerprint = desc.fingerprintAt < 0 ? undefined : new DataView(this.frame.buffer, this.frame.byteOffset + desc.fingerprintAt, 8).getBigUint64(0, true);
-      data = assemblePayload(chunks, { size: desc.size, fingerprint, refAeadMode: desc.aeadMode }, this.policy.aead?.key, this.policy.aead !== undefined, this.lenient);
+      const fingerprint =
+        desc.fingerprintAt < 0 ? undefined : new DataView(this.frame.buffer, this.frame.byteOffset + desc.fingerprintAt, 8).getBigUint64(0, true);
+      data = assemblePayload(
+        chunks,
+        { size: desc.size, fingerprint, refAeadMode: desc.aeadMode },
+        this.policy.aead?.key,
+        this.policy.aead !== undefined,
+        this.lenient,
+      );
     }
     blake3Into(data, 0, data.length, this.digest, 0);
-    if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32)) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
+    if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32))
+      throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
     return data;
   }
 
@@ -384,10 +409,17 @@ class Staging {
     for (let page = 0; ; page++) {
       const row = this.locate.record(RECORD_TYPE.MANIFEST_DELTA, cellRow, page);
       if (row === undefined) break;
-      scanManifest(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, _mask, revisionAt) => {
-        children.push(name);
-        wires.push(revisionAt - 2 - 17); // op, name, mask u16, revision
-      }, this.lenient);
+      scanManifest(
+        this.frame,
+        bodyStarts[row]!,
+        ends[row]!,
+        this.names,
+        (_op, name, _mask, revisionAt) => {
+          children.push(name);
+          wires.push(revisionAt - 2 - 17); // op, name, mask u16, revision
+        },
+        this.lenient,
+      );
     }
     const projection = kind === 'list' ? 1 : 0;
     let positions = 0;
@@ -397,14 +429,23 @@ class Staging {
       // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
       let agrees = true;
       const pageStart = positions;
-      const head = scanOrder(this.frame, bodyStarts[row]!, ends[row]!, this.names, (_op, name, position) => {
-        if (!agrees) return;
-        const expected = children[position];
-        if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;
-      }, this.lenient);
+      const head = scanOrder(
+        this.frame,
+        bodyStarts[row]!,
+        ends[row]!,
+        this.names,
+        (_op, name, position) => {
+          if (!agrees) return;
+          const expected = children[position];
+          if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;
+        },
+        this.lenient,
+      );
       if (!agrees) throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
-      if (head.projection !== projection) refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says projection ${head.projection}, its key ${projection}`);
-      if (head.rankMin !== pageStart) refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says rank min ${head.rankMin}, its first position is ${pageStart}`);
+      if (head.projection !== projection)
+        refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says projection ${head.projection}, its key ${projection}`);
+      if (head.rankMin !== pageStart)
+        refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says rank min ${head.rankMin}, its first position is ${pageStart}`);
     }
     if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
     return children;

@@ -171,7 +171,11 @@ export class BranchWriter {
       this.startKey(RECORD_TYPE.MANIFEST_DELTA, depth, suffix);
       this.out.varint(page);
       this.frame.beginBody();
-      writeManifestInto(this.out, { epoch: BigInt(node.modified), rangeKind: 0, min: slice[0]!.name, max: children[(page + 1) * PAGE]?.name, entries }, this.names);
+      writeManifestInto(
+        this.out,
+        { epoch: BigInt(node.modified), rangeKind: 0, min: slice[0]!.name, max: children[(page + 1) * PAGE]?.name, entries },
+        this.names,
+      );
       this.frame.endRecord();
     }
     return payloads;
@@ -185,10 +189,16 @@ export class BranchWriter {
       this.out.varint(projection);
       this.out.varint(page);
       this.frame.beginBody();
-      writeOrderInto(this.out, {
-        projection, epoch: BigInt(node.modified), rankMin: page * PAGE,
-        entries: slice.map((child, i) => ({ op: child.isDeleted ? 2 : 1, name: child.name, position: page * PAGE + i })),
-      }, this.names);
+      writeOrderInto(
+        this.out,
+        {
+          projection,
+          epoch: BigInt(node.modified),
+          rankMin: page * PAGE,
+          entries: slice.map((child, i) => ({ op: child.isDeleted ? 2 : 1, name: child.name, position: page * PAGE + i })),
+        },
+        this.names,
+      );
       this.frame.endRecord();
     }
   }
@@ -197,7 +207,8 @@ export class BranchWriter {
   sealedBytes = 0;
 
   private writeChunks(depth: number, suffix: Uint8Array, data: Uint8Array, fp: bigint): void {
-    if (this.policy.aead !== undefined) this.sealedBytes += data.length + 16 * Math.ceil(data.length / Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE)));
+    if (this.policy.aead !== undefined)
+      this.sealedBytes += data.length + 16 * Math.ceil(data.length / Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE)));
     writeChunkRecords(this.frame, () => this.startKey(RECORD_TYPE.PAYLOAD_CHUNK, depth, suffix), data, fp, this.policy.aead);
   }
 

@@ -58,7 +58,10 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
     writer.frame.dispose();
   }
   if (out.length > resolved.maxFrameBytes) {
-    throw serializerError('FRAME_TOO_LARGE', `the branch encodes to ${out.length} bytes; the policy allows ${resolved.maxFrameBytes}`, { size: out.length, limit: resolved.maxFrameBytes });
+    throw serializerError('FRAME_TOO_LARGE', `the branch encodes to ${out.length} bytes; the policy allows ${resolved.maxFrameBytes}`, {
+      size: out.length,
+      limit: resolved.maxFrameBytes,
+    });
   }
   return out;
 }

@@ -325,7 +325,11 @@ export class ByteReader {
     if (short >= 0 && short <= max) return short;
     const value = short >= 0 ? BigInt(short) : this.varintBig();
     if (value > BigInt(max)) {
-      throw serializerError('FRAME_BAD_RECORD', `${field} ${value} is over its limit ${max} at offset ${this.offset - this.base}`, { field, value, limit: max });
+      throw serializerError('FRAME_BAD_RECORD', `${field} ${value} is over its limit ${max} at offset ${this.offset - this.base}`, {
+        field,
+        value,
+        limit: max,
+      });
     }
     return Number(value);
   }

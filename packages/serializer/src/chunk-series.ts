@@ -74,30 +74,44 @@ export function checkChunkSeries(
     const c = scanChunk(frame, bodyStart, ends[i]!, scan, lenient, what);
     if (!history) {
       blake3Into(frame, keyStarts[i]!, bodyStarts[i]!, digest, 0);
-      if (!rangesEqual(frame, c.aadHashAt, c.aadHashAt + 32, digest, 0, 32)) refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', `record ${i}: chunk AAD hash does not match its key`);
+      if (!rangesEqual(frame, c.aadHashAt, c.aadHashAt + 32, digest, 0, 32))
+        refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', `record ${i}: chunk AAD hash does not match its key`);
     }
     if (history && !historySeries) continue;
     const key = keyOrdinal(frame, keyStarts[i]!, bodyStarts[i]!, history ? REVISION_BYTES : 0);
-    if (key === undefined) throw serializerError('FRAME_BAD_RECORD', `record ${i}: a ${what} key is its type, a path of 17-byte names${history ? ', a 16-byte revision' : ''} and a varint ordinal`);
+    if (key === undefined)
+      throw serializerError(
+        'FRAME_BAD_RECORD',
+        `record ${i}: a ${what} key is its type, a path of 17-byte names${history ? ', a 16-byte revision' : ''} and a varint ordinal`,
+      );
     const id = keys[i]!.slice(0, keys[i]!.length - key.length);
     series ??= new Map();
     const known = series.get(id);
     if (known === undefined) {
-      if (key.ordinal !== 0 || c.offset !== 0) throw serializerError('CHUNK_OUT_OF_ORDER', `record ${i}: a payload's first chunk in the frame has ordinal ${key.ordinal} at offset ${c.offset} (0 and 0 expected)`);
+      if (key.ordinal !== 0 || c.offset !== 0)
+        throw serializerError(
+          'CHUNK_OUT_OF_ORDER',
+          `record ${i}: a payload's first chunk in the frame has ordinal ${key.ordinal} at offset ${c.offset} (0 and 0 expected)`,
+        );
       series.set(id, { next: 1, offset: c.size, total: c.total, mode: c.aeadMode, type });
       continue;
     }
     if (key.ordinal !== known.next) throw serializerError('CHUNK_OUT_OF_ORDER', `record ${i}: chunk ordinal ${key.ordinal} where ${known.next} was expected`);
-    if (c.total !== known.total) throw serializerError('CHUNK_CONFLICT', `record ${i}: a chunk says its payload is ${c.total} bytes, an earlier one ${known.total}`);
+    if (c.total !== known.total)
+      throw serializerError('CHUNK_CONFLICT', `record ${i}: a chunk says its payload is ${c.total} bytes, an earlier one ${known.total}`);
     if (c.offset !== known.offset) throw serializerError('CHUNK_OUT_OF_ORDER', `record ${i}: chunk at offset ${c.offset} where ${known.offset} was expected`);
-    if (c.aeadMode !== known.mode) refuse(lenient, 'body-values', 'CHUNK_CONFLICT', `record ${i}: the chunks of one payload use AEAD modes ${known.mode} and ${c.aeadMode}`);
+    if (c.aeadMode !== known.mode)
+      refuse(lenient, 'body-values', 'CHUNK_CONFLICT', `record ${i}: the chunks of one payload use AEAD modes ${known.mode} and ${c.aeadMode}`);
     known.next++;
     known.offset += c.size;
   }
   if (series === undefined) return;
   for (const s of series.values()) {
     if (s.offset !== s.total) {
-      throw serializerError('CHUNK_INCOMPLETE', `a ${s.type === RECORD_TYPE.PAYLOAD_HISTORY ? 'payload_history' : 'payload_chunk'} series covers ${s.offset} of its ${s.total} bytes`);
+      throw serializerError(
+        'CHUNK_INCOMPLETE',
+        `a ${s.type === RECORD_TYPE.PAYLOAD_HISTORY ? 'payload_history' : 'payload_chunk'} series covers ${s.offset} of its ${s.total} bytes`,
+      );
     }
   }
 }

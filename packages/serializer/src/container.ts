@@ -22,7 +22,9 @@ export function zlibInflate(data: Uint8Array, maxOutput: number): Uint8Array {
   try {
     return new Uint8Array(inflateSync(data, { maxOutputLength: Math.max(1, maxOutput) }));
   } catch (error) {
-    throw serializerError('FRAME_BAD_CONTAINER', `the container's zlib stream does not inflate within ${maxOutput} bytes: ${(error as Error).message}`, { maxOutput });
+    throw serializerError('FRAME_BAD_CONTAINER', `the container's zlib stream does not inflate within ${maxOutput} bytes: ${(error as Error).message}`, {
+      maxOutput,
+    });
   }
 }
 
@@ -66,10 +68,15 @@ export function unwrapContainer(bytes: Uint8Array, maxFrameBytes: number, lenien
   const raw = view.getBigUint64(8, true);
   const zLen = view.getBigUint64(16, true);
   if (raw > BigInt(maxFrameBytes)) {
-    throw serializerError('FRAME_TOO_LARGE', `the container says the frame is ${raw} bytes; the limit is ${maxFrameBytes}`, { size: raw, limit: maxFrameBytes });
+    throw serializerError('FRAME_TOO_LARGE', `the container says the frame is ${raw} bytes; the limit is ${maxFrameBytes}`, {
+      size: raw,
+      limit: maxFrameBytes,
+    });
   }
-  if (zLen > BigInt(bytes.length - HEADER)) throw serializerError('FRAME_TRUNCATED', `the container promises ${zLen} compressed bytes but holds ${bytes.length - HEADER}`);
-  if (zLen < BigInt(bytes.length - HEADER)) refuse(lenient, 'container-trailing', 'FRAME_TRAILING_BYTES', `${BigInt(bytes.length - HEADER) - zLen} byte(s) follow the container's compressed stream`);
+  if (zLen > BigInt(bytes.length - HEADER))
+    throw serializerError('FRAME_TRUNCATED', `the container promises ${zLen} compressed bytes but holds ${bytes.length - HEADER}`);
+  if (zLen < BigInt(bytes.length - HEADER))
+    refuse(lenient, 'container-trailing', 'FRAME_TRAILING_BYTES', `${BigInt(bytes.length - HEADER) - zLen} byte(s) follow the container's compressed stream`);
   if (raw > zLen * BigInt(MAX_INFLATE_RATIO) + 64n) {
     throw serializerError('FRAME_BAD_CONTAINER', `${zLen} compressed bytes cannot inflate to the ${raw} bytes the container declares`);
   }

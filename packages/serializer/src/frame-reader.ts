@@ -12,8 +12,16 @@ import { checkChunkSeries } from './chunk-series.ts';
 import { isContainer, unwrapContainer } from './container.ts';
 import { serializerError } from './errors.ts';
 import {
-  CAP, DEFAULT_MAX_FRAME_BYTES, FORMAT_VERSION, KNOWN_CAPS, RECORD_TYPE, TRAILER_MAGIC,
-  type BranchBlock, type DecodeFrameOptions, type RawRecord, type TrailerInfo,
+  CAP,
+  DEFAULT_MAX_FRAME_BYTES,
+  FORMAT_VERSION,
+  KNOWN_CAPS,
+  RECORD_TYPE,
+  TRAILER_MAGIC,
+  type BranchBlock,
+  type DecodeFrameOptions,
+  type RawRecord,
+  type TrailerInfo,
 } from './frame-format.ts';
 import { leafOrder, merkleOfRanges } from './hash.ts';
 import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
@@ -25,7 +33,13 @@ import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictn
  */
 export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}): { records: RawRecord[]; trailer: TrailerInfo; frame: Uint8Array } {
   const table = readFrame(bytes, options, true);
-  const records = Array.from(table.types, (type, i) => ({ type, version: table.versions[i]!, flags: table.flags[i]!, key: recordKey(table, i), body: recordBody(table, i) }));
+  const records = Array.from(table.types, (type, i) => ({
+    type,
+    version: table.versions[i]!,
+    flags: table.flags[i]!,
+    key: recordKey(table, i),
+    body: recordBody(table, i),
+  }));
   return { records, trailer: table.trailer, frame: table.frame };
 }
 
@@ -93,12 +107,19 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     const end = reader.offset;
     const crc = reader.u32();
     if (type === RECORD_TYPE.TRAILER) {
-      if (version !== 1 || flags !== 0 || keyLen !== 0) refuse(lenient, 'trailer-envelope', 'FRAME_BAD_TRAILER', `the trailer record has version ${version}, flags ${flags} and a ${keyLen}-byte key (1, 0 and empty)`);
+      if (version !== 1 || flags !== 0 || keyLen !== 0)
+        refuse(
+          lenient,
+          'trailer-envelope',
+          'FRAME_BAD_TRAILER',
+          `the trailer record has version ${version}, flags ${flags} and a ${keyLen}-byte key (1, 0 and empty)`,
+        );
       trailerRecord = { start, bodyStart, end, crc };
       break;
     }
     if (count >= maxRecords) throw serializerError('FRAME_TOO_LARGE', `frame has more than ${maxRecords} records`, { limit: maxRecords });
-    if (type < RECORD_TYPE.CELL_DESC || type > RECORD_TYPE.MANIFEST_HISTORY) refuse(lenient, 'record-type', 'FRAME_UNKNOWN_RECORD', `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`);
+    if (type < RECORD_TYPE.CELL_DESC || type > RECORD_TYPE.MANIFEST_HISTORY)
+      refuse(lenient, 'record-type', 'FRAME_UNKNOWN_RECORD', `record type 0x${type.toString(16)} at offset ${start} is not one this reader knows`);
     if (version !== 1) refuse(lenient, 'record-version', 'FRAME_BAD_RECORD', `record at offset ${start} has version ${version}, not 1`);
     if (flags !== 0) refuse(lenient, 'record-flags', 'FRAME_BAD_RECORD', `record at offset ${start} has flags 0x${flags.toString(16)}, not 0`);
     if ((count + 1) * 8 > rows.length) {
@@ -122,7 +143,14 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     return out;
   };
   const table = {
-    frame, types: column(0), versions: column(1), flags: column(2), starts: column(3), keyStarts: column(4), bodyStarts: column(5), ends: column(6),
+    frame,
+    types: column(0),
+    versions: column(1),
+    flags: column(2),
+    starts: column(3),
+    keyStarts: column(4),
+    bodyStarts: column(5),
+    ends: column(6),
   };
   const crcs = column(7);
   if (trailerRecord === undefined) throw serializerError('FRAME_NO_TRAILER', 'frame has no trailer record (truncated?)');
@@ -131,15 +159,26 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   }
   const trailerBody = frame.subarray(trailerRecord.bodyStart, trailerRecord.end);
   const { trailer, tocAt, tocCount } = parseTrailer(trailerBody, keepToc, lenient);
-  if (container !== undefined && trailer.compression !== 1) throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
-  if (container === undefined && trailer.compression === 1) refuse(lenient, 'compression-flag', 'FRAME_BAD_CONTAINER', 'the trailer says compression 1 but the frame is not in a container');
-  if (container !== undefined && container.checksum !== trailer.checksum) refuse(lenient, 'container-checksum', 'FRAME_BAD_CONTAINER', `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`);
+  if (container !== undefined && trailer.compression !== 1)
+    throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
+  if (container === undefined && trailer.compression === 1)
+    refuse(lenient, 'compression-flag', 'FRAME_BAD_CONTAINER', 'the trailer says compression 1 but the frame is not in a container');
+  if (container !== undefined && container.checksum !== trailer.checksum)
+    refuse(
+      lenient,
+      'container-checksum',
+      'FRAME_BAD_CONTAINER',
+      `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`,
+    );
   if (recordChecksum(trailer.checksum, frame.subarray(trailerRecord.start, trailerRecord.end)) !== trailerRecord.crc) {
     throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
   }
   for (let i = 0; i < count; i++) {
     if (recordChecksum(trailer.checksum, frame.subarray(table.starts[i]!, table.ends[i]!)) !== crcs[i]) {
-      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${table.starts[i]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, { record: i, offset: table.starts[i] });
+      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${table.starts[i]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, {
+        record: i,
+        offset: table.starts[i],
+      });
     }
   }
   if (trailer.recordCount !== count) {
@@ -193,8 +232,8 @@ const CAP_OF_TYPE: Readonly<Record<number, number>> = {
 function checkCaps(trailer: TrailerInfo, tocCount: number, types: Uint32Array, lenient: LenientMask): void {
   if (!isStrict(lenient, 'caps-match')) return;
   const caps = trailer.caps;
-  if (((caps & CAP.FRAME_TOC) !== 0) !== (tocCount > 0)) capsDisagree(caps, tocCount > 0 ? 'a TOC without FRAME_TOC' : 'FRAME_TOC without a TOC');
-  if (((caps & CAP.FRAME_COMPRESSION) !== 0) !== (trailer.compression === 1)) capsDisagree(caps, 'FRAME_COMPRESSION and the trailer\'s compression byte differ');
+  if (((caps & CAP.FRAME_TOC) !== 0) !== tocCount > 0) capsDisagree(caps, tocCount > 0 ? 'a TOC without FRAME_TOC' : 'FRAME_TOC without a TOC');
+  if (((caps & CAP.FRAME_COMPRESSION) !== 0) !== (trailer.compression === 1)) capsDisagree(caps, "FRAME_COMPRESSION and the trailer's compression byte differ");
   let present = 0;
   for (let i = 0; i < types.length; i++) present |= CAP_OF_TYPE[types[i]!] ?? 0;
   const missing = present & ~caps;
@@ -203,7 +242,10 @@ function checkCaps(trailer: TrailerInfo, tocCount: number, types: Uint32Array, l
 }
 
 function capsDisagree(caps: number, why: string): never {
-  throw serializerError('FRAME_BAD_TRAILER', `capability bits 0x${caps.toString(16)} disagree with the frame: ${why} (strictness rule 'caps-match')`, { caps, rule: 'caps-match' });
+  throw serializerError('FRAME_BAD_TRAILER', `capability bits 0x${caps.toString(16)} disagree with the frame: ${why} (strictness rule 'caps-match')`, {
+    caps,
+    rule: 'caps-match',
+  });
 }
 
 /**
@@ -216,7 +258,8 @@ function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask):
   const magic = r.bytes(4);
   if (!bytesEqual(magic, TRAILER_MAGIC)) throw serializerError('FRAME_BAD_MAGIC', 'trailer magic is not "FPEC"; this is not a flat frame');
   const version = r.u8();
-  if (version !== FORMAT_VERSION) throw serializerError('FRAME_BAD_VERSION', `frame format version ${version} is not supported (this reader speaks ${FORMAT_VERSION})`, { version });
+  if (version !== FORMAT_VERSION)
+    throw serializerError('FRAME_BAD_VERSION', `frame format version ${version} is not supported (this reader speaks ${FORMAT_VERSION})`, { version });
   const beat = r.varintBig();
   const recordCount = r.varint(0xffffffff, 'record count');
   const applyMode = r.u8();
@@ -243,7 +286,8 @@ function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask):
   const payload = r.varint(0xffffffff, 'payload history window');
   const manifest = r.varint(0xffffffff, 'manifest history window');
   const caps = r.u32();
-  if ((caps & ~KNOWN_CAPS) !== 0) refuse(lenient, 'caps-known', 'FRAME_UNKNOWN_CAPS', `capability bits 0x${(caps & ~KNOWN_CAPS).toString(16)} are not understood by this reader`);
+  if ((caps & ~KNOWN_CAPS) !== 0)
+    refuse(lenient, 'caps-known', 'FRAME_UNKNOWN_CAPS', `capability bits 0x${(caps & ~KNOWN_CAPS).toString(16)} are not understood by this reader`);
   let branch: BranchBlock | undefined;
   if (caps & CAP.BRANCH_METADATA) {
     const len = r.varint(64, 'branch block length');
@@ -253,8 +297,17 @@ function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask):
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_TRAILER', `${r.remaining} unexpected byte(s) at the end of the trailer`);
   const trailer: TrailerInfo = {
-    beat, recordCount, applyMode, hashAlg, compression, checksum: checksum as 0 | 1, root, toc,
-    historyWindows: { payload, manifest }, caps, ...(branch ? { branch } : {}),
+    beat,
+    recordCount,
+    applyMode,
+    hashAlg,
+    compression,
+    checksum: checksum as 0 | 1,
+    root,
+    toc,
+    historyWindows: { payload, manifest },
+    caps,
+    ...(branch ? { branch } : {}),
   };
   return { trailer, tocAt, tocCount };
 }
@@ -269,7 +322,11 @@ function checkToc(body: Uint8Array, tocAt: number, table: Omit<RecordTable, 'key
     const keyAt = r.offset;
     r.skip(keyLength);
     const offset = r.varint();
-    if (type !== table.types[i] || offset !== table.starts[i] || !rangesEqual(body, keyAt, keyAt + keyLength, frame, table.keyStarts[i]!, table.bodyStarts[i]!)) {
+    if (
+      type !== table.types[i] ||
+      offset !== table.starts[i] ||
+      !rangesEqual(body, keyAt, keyAt + keyLength, frame, table.keyStarts[i]!, table.bodyStarts[i]!)
+    ) {
       throw serializerError('FRAME_BAD_TOC', `TOC entry ${i} does not match record ${i}`, { entry: i });
     }
   }

@@ -5,7 +5,7 @@
  */
 import { acronymId, idFromCode, name, referenceId, type Id, type Name } from '@cep/cells';
 import { isCepError } from '@cep/errors';
-import { ByteReader, ByteWriter } from './bytes.ts';
+import type { ByteReader, ByteWriter } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { WireNames } from './wire-names.ts';
 
@@ -77,9 +77,10 @@ export class NameTableReader {
   private readonly texts = new Map<bigint, string>();
 
   add(id: bigint, text: string): void {
-    if ((id >> 56n) !== 2n) throw serializerError('NAME_INVALID', `name table entry 0x${id.toString(16)} is not a reference id`);
+    if (id >> 56n !== 2n) throw serializerError('NAME_INVALID', `name table entry 0x${id.toString(16)} is not a reference id`);
     const existing = this.texts.get(id);
-    if (existing !== undefined && existing !== text) throw serializerError('FRAME_DUPLICATE_RECORD', `name table lists id 0x${id.toString(16)} twice with different texts`);
+    if (existing !== undefined && existing !== text)
+      throw serializerError('FRAME_DUPLICATE_RECORD', `name table lists id 0x${id.toString(16)} twice with different texts`);
     this.texts.set(id, text);
   }
 
@@ -95,7 +96,7 @@ export class NameTableReader {
   }
 
   private resolve(code: bigint): Id {
-    if ((code >> 56n) === 2n) {
+    if (code >> 56n === 2n) {
       const text = this.texts.get(code);
       if (text === undefined) throw serializerError('NAME_UNRESOLVED', `reference name 0x${code.toString(16)} is not in the frame's name table`, { code });
       return wrapNameError(() => referenceId(text));

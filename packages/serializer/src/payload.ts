@@ -70,7 +70,13 @@ function nonceInto(key: Uint8Array, keyLength: number, fp: bigint, offset: numbe
  * per chunk. `startKey` begins a record (FrameWriter.beginRecord) and writes its key up to,
  * not including, the ordinal.
  */
-export function writeChunkRecords(frame: FrameWriter, startKey: () => void, data: Uint8Array, fp: bigint, aead: { mode: number; key: Uint8Array } | undefined): void {
+export function writeChunkRecords(
+  frame: FrameWriter,
+  startKey: () => void,
+  data: Uint8Array,
+  fp: bigint,
+  aead: { mode: number; key: Uint8Array } | undefined,
+): void {
   const size = Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE));
   const mode = aead?.mode ?? AEAD_MODE.none;
   const out = frame.output;
@@ -144,8 +150,14 @@ export function assemblePayload(
     if (c.aeadMode === 1) throw serializerError('FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved: this reader cannot open it');
     // The AAD hash was checked by the frame reader (rule 'chunk-aad'), under the same strictness.
     const fp = c.fingerprintAt < 0 ? undefined : new DataView(record.body.buffer, record.body.byteOffset + c.fingerprintAt, 8).getBigUint64(0, true);
-    if (fp !== expected.fingerprint) refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', 'a chunk\'s fingerprint differs from its cell\'s');
-    if (c.aeadMode !== expected.refAeadMode) refuse(lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`);
+    if (fp !== expected.fingerprint) refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', "a chunk's fingerprint differs from its cell's");
+    if (c.aeadMode !== expected.refAeadMode)
+      refuse(
+        lenient,
+        'ref-aead-mode',
+        'FRAME_BAD_RECORD',
+        `a chunk sealed in mode ${c.aeadMode} belongs to a payload whose ref says mode ${expected.refAeadMode}`,
+      );
     if (c.aeadMode === AEAD_MODE.none) {
       if (requireAead) throw serializerError('AEAD_REQUIRED', 'this mount requires encrypted payloads and a chunk arrived in plaintext');
     } else if (aeadKey === undefined) throw serializerError('AEAD_KEY_MISSING', 'a chunk is encrypted and no AEAD key was given for this mount');

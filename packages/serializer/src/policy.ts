@@ -57,11 +57,14 @@ export interface ResolvedPolicy {
 
 export function resolvePolicy(policy: SerializerPolicy = {}): ResolvedPolicy {
   const cmpMaxVer = policy.cmpMaxVer ?? 0xffffffff;
-  if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0) throw serializerError('POLICY_INVALID', `cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
+  if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0)
+    throw serializerError('POLICY_INVALID', `cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
   const maxFrameBytes = policy.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 61) throw serializerError('POLICY_INVALID', `maxFrameBytes must be at least 61 (an empty frame), got ${String(maxFrameBytes)}`);
+  if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 61)
+    throw serializerError('POLICY_INVALID', `maxFrameBytes must be at least 61 (an empty frame), got ${String(maxFrameBytes)}`);
   const deflateMinBytes = policy.deflateMinBytes ?? DEFLATE_MIN_BYTES;
-  if (!Number.isSafeInteger(deflateMinBytes) || deflateMinBytes < 0) throw serializerError('POLICY_INVALID', `deflateMinBytes must be a whole number ≥ 0, got ${String(deflateMinBytes)}`);
+  if (!Number.isSafeInteger(deflateMinBytes) || deflateMinBytes < 0)
+    throw serializerError('POLICY_INVALID', `deflateMinBytes must be a whole number ≥ 0, got ${String(deflateMinBytes)}`);
   let aead: ResolvedPolicy['aead'];
   if (policy.aead !== undefined) {
     const mode = AEAD_MODE[policy.aead.mode];
@@ -74,9 +77,12 @@ export function resolvePolicy(policy: SerializerPolicy = {}): ResolvedPolicy {
 
 export function checkComparator(policy: ResolvedPolicy, side: 'write' | 'read'): void {
   if (policy.cmpMaxVer < COMPARATOR_VERSION) {
-    throw serializerError('CMP_VERSION_TOO_HIGH', side === 'write'
-      ? `refusing to write: dictionaries use comparator version ${COMPARATOR_VERSION} and the reader accepts at most ${policy.cmpMaxVer}`
-      : `refusing to read: dictionaries use comparator version ${COMPARATOR_VERSION}, above this reader's ceiling ${policy.cmpMaxVer}`,
-    { version: COMPARATOR_VERSION, ceiling: policy.cmpMaxVer });
+    throw serializerError(
+      'CMP_VERSION_TOO_HIGH',
+      side === 'write'
+        ? `refusing to write: dictionaries use comparator version ${COMPARATOR_VERSION} and the reader accepts at most ${policy.cmpMaxVer}`
+        : `refusing to read: dictionaries use comparator version ${COMPARATOR_VERSION}, above this reader's ceiling ${policy.cmpMaxVer}`,
+      { version: COMPARATOR_VERSION, ceiling: policy.cmpMaxVer },
+    );
   }
 }

@@ -98,10 +98,17 @@ export function readCellDesc(body: Uint8Array, options: ReadRecordOptions = {}):
     payloadKind: s.payloadKind,
     fingerprint: s.fingerprintAt < 0 ? undefined : at(s.fingerprintAt).u64(),
     inline: body.subarray(s.inlineStart, s.inlineEnd),
-    ref: s.refAt < 0 ? undefined : {
-      refKind: s.refKind, hashAlg: s.hashAlg, codec: s.codec, aeadMode: s.aeadMode, size: s.size,
-      hash: body.subarray(s.hashStart, s.hashEnd),
-    },
+    ref:
+      s.refAt < 0
+        ? undefined
+        : {
+            refKind: s.refKind,
+            hashAlg: s.hashAlg,
+            codec: s.codec,
+            aeadMode: s.aeadMode,
+            size: s.size,
+            hash: body.subarray(s.hashStart, s.hashEnd),
+          },
     metaMask: s.metaMask,
   };
 }
@@ -145,7 +152,8 @@ export function scanCellDesc(data: Uint8Array, start: number, end: number, s = n
   s.cellType = r.u8();
   if (s.cellType > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `cell type ${s.cellType} is not 0-3 (void, normal, proxy, link)`);
   s.storeDescriptor = r.u16();
-  if ((s.storeDescriptor >> 8) > 5 || (s.storeDescriptor & 0xff) > 6) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `store descriptor 0x${s.storeDescriptor.toString(16)} names no known organiser (0-5) and storage (0-6)`);
+  if (s.storeDescriptor >> 8 > 5 || (s.storeDescriptor & 0xff) > 6)
+    refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `store descriptor 0x${s.storeDescriptor.toString(16)} names no known organiser (0-5) and storage (0-6)`);
   s.createdAt = r.offset;
   r.skipVarint64();
   s.latestAt = r.offset;
@@ -184,7 +192,8 @@ export function scanCellDesc(data: Uint8Array, start: number, end: number, s = n
     s.hashEnd = rr.offset;
     if (rr.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', 'payload-ref block has trailing bytes');
   }
-  if (refLen === 0 && s.inlineEnd > s.inlineStart) refuse(lenient, 'inline-without-ref', 'FRAME_BAD_RECORD', 'cell_desc has inline bytes but no payload-ref block');
+  if (refLen === 0 && s.inlineEnd > s.inlineStart)
+    refuse(lenient, 'inline-without-ref', 'FRAME_BAD_RECORD', 'cell_desc has inline bytes but no payload-ref block');
   const mapRef = r.varint(0xffffffff, 'namepool map ref');
   if (mapRef !== 0) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `namepool map ref ${mapRef} is not 0`);
   s.metaMask = r.u16();
@@ -251,7 +260,14 @@ export function modeNonceLength(mode: number): number {
  * `size + 16` sealed). The series rules (ordinals, offsets, completion) need the other chunks
  * and are checked by the frame reader.
  */
-export function scanChunk(data: Uint8Array, start: number, end: number, s = new ChunkScan(), lenient: LenientMask = ALL_STRICT, what = 'payload_chunk'): ChunkScan {
+export function scanChunk(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  s = new ChunkScan(),
+  lenient: LenientMask = ALL_STRICT,
+  what = 'payload_chunk',
+): ChunkScan {
   const r = chunkReader.reset(data, start, end, what, start);
   s.payloadKind = r.u8();
   if (s.payloadKind > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `chunk payload kind ${s.payloadKind} is not 0-3`);
@@ -279,7 +295,10 @@ export function scanChunk(data: Uint8Array, start: number, end: number, s = new 
   }
   const dataLength = end - s.dataStart;
   if (s.aeadMode === 0 ? dataLength !== s.size : s.aeadMode !== 1 && dataLength !== s.size + 16) {
-    throw serializerError('CHUNK_CONFLICT', `chunk holds ${dataLength} data bytes for ${s.size} ${s.aeadMode === 0 ? 'plaintext bytes' : 'sealed bytes (+16 tag)'}`);
+    throw serializerError(
+      'CHUNK_CONFLICT',
+      `chunk holds ${dataLength} data bytes for ${s.size} ${s.aeadMode === 0 ? 'plaintext bytes' : 'sealed bytes (+16 tag)'}`,
+    );
   }
   if (s.size < 1) throw serializerError('CHUNK_CONFLICT', 'a chunk carries at least 1 byte');
   if (s.offset + s.size > s.total) throw serializerError('CHUNK_CONFLICT', `chunk of ${s.size} bytes at ${s.offset} overruns the ${s.total}-byte payload`);
@@ -326,16 +345,21 @@ export function payloadHistoryChunkStart(data: Uint8Array, start: number, end: n
  * a revision stamp and a payload_chunk body; a `manifest_history` (type 7) has the body of a
  * manifest_delta.
  */
-export function readHistory(record: { readonly type: number; readonly body: Uint8Array }, names: NameTableReader, options: ReadRecordOptions = {}):
-  | { readonly kind: 'payload'; readonly history: PayloadHistory }
-  | { readonly kind: 'manifest'; readonly manifest: Manifest } {
+export function readHistory(
+  record: { readonly type: number; readonly body: Uint8Array },
+  names: NameTableReader,
+  options: ReadRecordOptions = {},
+): { readonly kind: 'payload'; readonly history: PayloadHistory } | { readonly kind: 'manifest'; readonly manifest: Manifest } {
   const { type, body } = record;
   const lenient = resolveStrictness(options.strictness);
   if (type === 6) {
     const r = new ByteReader(body, 0, body.length, 'payload_history');
     const revisionStamp = r.varintBig();
     const chunkBody = body.subarray(r.offset);
-    return { kind: 'payload', history: { revisionStamp, chunk: chunkOf(chunkBody, scanChunk(chunkBody, 0, chunkBody.length, new ChunkScan(), lenient, 'payload_history')) } };
+    return {
+      kind: 'payload',
+      history: { revisionStamp, chunk: chunkOf(chunkBody, scanChunk(chunkBody, 0, chunkBody.length, new ChunkScan(), lenient, 'payload_history')) },
+    };
   }
   if (type === 7) return { kind: 'manifest', manifest: readManifest(body, names, options) };
   throw serializerError('FRAME_BAD_RECORD', `record type 0x${type.toString(16)} is not a history record (6 or 7)`);
@@ -370,7 +394,11 @@ export function writeManifest(m: Manifest, names: NameTableWriter): Uint8Array {
 export type ManifestEntryInput = Omit<ManifestEntry, 'revision'> & { readonly revision: Uint8Array | bigint };
 
 /** Appends a manifest_delta body to `out`. */
-export function writeManifestInto(out: ByteWriter, m: Omit<Manifest, 'entries'> & { readonly entries: readonly ManifestEntryInput[] }, names: NameTableWriter): void {
+export function writeManifestInto(
+  out: ByteWriter,
+  m: Omit<Manifest, 'entries'> & { readonly entries: readonly ManifestEntryInput[] },
+  names: NameTableWriter,
+): void {
   out.varint(m.epoch);
   out.u8(m.rangeKind);
   for (const bound of [m.min, m.max]) {
@@ -394,9 +422,16 @@ export function writeManifestInto(out: ByteWriter, m: Omit<Manifest, 'entries'> 
 /** Parses and checks a manifest_delta body (FORMAT.md §8.3), resolving names through `names`. */
 export function readManifest(body: Uint8Array, names: NameTableReader, options: ReadRecordOptions = {}): Manifest {
   const entries: ManifestEntry[] = [];
-  const head = scanManifest(body, 0, body.length, names, (op, name, mask, revisionAt) => {
-    entries.push({ op, name, mask, revision: body.subarray(revisionAt, revisionAt + 16) });
-  }, resolveStrictness(options.strictness));
+  const head = scanManifest(
+    body,
+    0,
+    body.length,
+    names,
+    (op, name, mask, revisionAt) => {
+      entries.push({ op, name, mask, revision: body.subarray(revisionAt, revisionAt + 16) });
+    },
+    resolveStrictness(options.strictness),
+  );
   return { ...head, entries };
 }
 

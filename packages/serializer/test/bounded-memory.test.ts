@@ -67,34 +67,46 @@ describe('bounded memory', () => {
   });
 
   it('property: a hostile length written anywhere reserves at most a small multiple of the frame', () => {
-    fc.assert(fc.property(fc.nat(FRAMES.length - 1), fc.nat(), fc.nat(HOSTILE_VARINTS.length - 1), (which, at, v) => {
-      const { policy, frame } = FRAMES[which]!;
-      const bad = frame.slice();
-      bad.set(HOSTILE_VARINTS[v]!.subarray(0, Math.min(5, bad.length - (at % bad.length))), at % bad.length);
-      expect(reservedBy(bad, policy)).toBeLessThanOrEqual(FACTOR * backing(bad) + SLACK);
-    }), { numRuns: 400, seed: 20261202 });
+    fc.assert(
+      fc.property(fc.nat(FRAMES.length - 1), fc.nat(), fc.nat(HOSTILE_VARINTS.length - 1), (which, at, v) => {
+        const { policy, frame } = FRAMES[which]!;
+        const bad = frame.slice();
+        bad.set(HOSTILE_VARINTS[v]!.subarray(0, Math.min(5, bad.length - (at % bad.length))), at % bad.length);
+        expect(reservedBy(bad, policy)).toBeLessThanOrEqual(FACTOR * backing(bad) + SLACK);
+      }),
+      { numRuns: 400, seed: 20261202 },
+    );
   });
 
   it('property: declared payload and chunk sizes, with correct checksums and root, reserve at most a small multiple', () => {
     const records = decodeFrame(FRAMES[0]!.frame).records;
-    const descs = records.map((r, i) => [r, i] as const).filter(([r]) => r.type === RECORD_TYPE.CELL_DESC && readCellDesc(r.body).ref !== undefined).map(([, i]) => i);
-    const chunks = records.map((r, i) => [r, i] as const).filter(([r]) => r.type === RECORD_TYPE.PAYLOAD_CHUNK).map(([, i]) => i);
+    const descs = records
+      .map((r, i) => [r, i] as const)
+      .filter(([r]) => r.type === RECORD_TYPE.CELL_DESC && readCellDesc(r.body).ref !== undefined)
+      .map(([, i]) => i);
+    const chunks = records
+      .map((r, i) => [r, i] as const)
+      .filter(([r]) => r.type === RECORD_TYPE.PAYLOAD_CHUNK)
+      .map(([, i]) => i);
     const huge = fc.constantFrom(1 << 30, (1 << 30) - 1, 1 << 24, 65_536);
-    fc.assert(fc.property(fc.nat(), fc.nat(), huge, fc.nat(3), (d, c, size, field) => {
-      const edited: RawRecord[] = records.map((r) => ({ ...r }));
-      const di = descs[d % descs.length]!;
-      const ci = chunks[c % chunks.length]!;
-      if (field === 0 || field === 3) {
-        const desc = readCellDesc(edited[di]!.body);
-        edited[di] = { ...edited[di]!, body: writeCellDesc({ ...desc, ref: { ...desc.ref!, size } }) };
-      }
-      if (field >= 1) {
-        const chunk = readChunk(edited[ci]!.body);
-        edited[ci] = { ...edited[ci]!, body: writeChunk(field === 2 ? { ...chunk, size } : { ...chunk, total: size }) };
-      }
-      const frame = buildFrame(edited);
-      expect(reservedBy(frame, {})).toBeLessThanOrEqual(FACTOR * frame.length + SLACK);
-    }), { numRuns: 150, seed: 20261202 });
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(), huge, fc.nat(3), (d, c, size, field) => {
+        const edited: RawRecord[] = records.map((r) => ({ ...r }));
+        const di = descs[d % descs.length]!;
+        const ci = chunks[c % chunks.length]!;
+        if (field === 0 || field === 3) {
+          const desc = readCellDesc(edited[di]!.body);
+          edited[di] = { ...edited[di]!, body: writeCellDesc({ ...desc, ref: { ...desc.ref!, size } }) };
+        }
+        if (field >= 1) {
+          const chunk = readChunk(edited[ci]!.body);
+          edited[ci] = { ...edited[ci]!, body: writeChunk(field === 2 ? { ...chunk, size } : { ...chunk, total: size }) };
+        }
+        const frame = buildFrame(edited);
+        expect(reservedBy(frame, {})).toBeLessThanOrEqual(FACTOR * frame.length + SLACK);
+      }),
+      { numRuns: 150, seed: 20261202 },
+    );
   });
 
   it('a 264-byte-class frame declaring a 2^30-byte payload reserves nothing near 2^30', () => {
@@ -108,7 +120,8 @@ describe('bounded memory', () => {
     records[ci] = { ...records[ci]!, body: writeChunk({ ...readChunk(records[ci]!.body), total: 1 << 30 }) };
     const frame = buildFrame(records);
     expect(frame.length).toBeLessThan(1024);
-    for (let i = 0; i < 50; i++) expect(reservedBy(frame, { aead: { mode: 'xchacha20poly1305', key: KEY } })).toBeLessThanOrEqual(FACTOR * frame.length + SLACK);
+    for (let i = 0; i < 50; i++)
+      expect(reservedBy(frame, { aead: { mode: 'xchacha20poly1305', key: KEY } })).toBeLessThanOrEqual(FACTOR * frame.length + SLACK);
   });
 
   it('a container declaring more than its stream can inflate to is refused before inflating', () => {

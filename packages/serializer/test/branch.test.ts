@@ -14,10 +14,21 @@ const value: fc.Arbitrary<Value> = fc.oneof(
   fc.boolean().map(bool),
   fc.uint8Array({ maxLength: 9000 }).map(bytes),
 );
-type Op = { kind: 'set'; path: string[]; value: Value } | { kind: 'list'; path: string[]; values: Value[] } | { kind: 'del'; path: string[] } | { kind: 'link'; path: string[] };
+type Op =
+  | { kind: 'set'; path: string[]; value: Value }
+  | { kind: 'list'; path: string[]; values: Value[] }
+  | { kind: 'del'; path: string[] }
+  | { kind: 'link'; path: string[] };
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('set' as const), path: fc.array(seg, { minLength: 1, maxLength: 4 }), value }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('list' as const), path: fc.array(seg, { minLength: 1, maxLength: 2 }), values: fc.array(value, { minLength: 1, maxLength: 4 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('list' as const),
+      path: fc.array(seg, { minLength: 1, maxLength: 2 }),
+      values: fc.array(value, { minLength: 1, maxLength: 4 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('del' as const), path: fc.array(seg, { minLength: 1, maxLength: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('link' as const), path: fc.array(seg, { minLength: 1, maxLength: 2 }) }) },
 );
@@ -25,7 +36,10 @@ const policy: fc.Arbitrary<SerializerPolicy> = fc.record({
   crc32c: fc.boolean(),
   deflate: fc.boolean(),
   deflateMinBytes: fc.constantFrom(0, undefined),
-  aead: fc.option(fc.constantFrom('xchacha20poly1305', 'chacha20poly1305').map((mode) => ({ mode: mode as 'xchacha20poly1305', key: KEY })), { nil: undefined }),
+  aead: fc.option(
+    fc.constantFrom('xchacha20poly1305', 'chacha20poly1305').map((mode) => ({ mode: mode as 'xchacha20poly1305', key: KEY })),
+    { nil: undefined },
+  ),
 });
 
 function build(ops: Op[]): Tree {
@@ -56,11 +70,14 @@ function roundTrip(tree: Tree, p: SerializerPolicy, strictness: 'strict' | 'leni
 
 describe('branch frames', () => {
   it('round-trips any branch under any capability set and either strictness: equal digests', () => {
-    fc.assert(fc.property(fc.array(op, { maxLength: 30 }), policy, fc.constantFrom('strict' as const, 'lenient' as const), (ops, p, strictness) => {
-      const tree = build(ops);
-      const out = roundTrip(tree, p, strictness);
-      expect(digestHex(out.get('/copy')!)).toBe(digestHex(tree.get('/src')!));
-    }), { numRuns: 150 });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), policy, fc.constantFrom('strict' as const, 'lenient' as const), (ops, p, strictness) => {
+        const tree = build(ops);
+        const out = roundTrip(tree, p, strictness);
+        expect(digestHex(out.get('/copy')!)).toBe(digestHex(tree.get('/src')!));
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('keeps store types, list order and names of every kind', () => {
@@ -73,7 +90,12 @@ describe('branch frames', () => {
     tree.set(['src', 'Hello World, a reference'], u64(5));
     const out = roundTrip(tree, {});
     expect(out.get('/copy/organ')!.storeType?.tag.text).toBe('organ/link');
-    expect(out.get('/copy/l')!.children().map((c) => (c.value as { value: string }).value)).toEqual(['m', 'z', 'a']);
+    expect(
+      out
+        .get('/copy/l')!
+        .children()
+        .map((c) => (c.value as { value: string }).value),
+    ).toEqual(['m', 'z', 'a']);
     expect(digestHex(out.get('/copy')!)).toBe(digestHex(tree.get('/src')!));
   });
 
@@ -116,7 +138,11 @@ describe('branch frames', () => {
     tree.set('/src/a', text('x'));
     for (const fn of [() => encodeBranch(tree.get('/src')!, { cmpMaxVer: 0 }), () => decodeBranch(encodeBranch(tree.get('/src')!), { cmpMaxVer: 0 })]) {
       let error: unknown;
-      try { fn(); } catch (e) { error = e; }
+      try {
+        fn();
+      } catch (e) {
+        error = e;
+      }
       expect(isCepError(error, 'CMP_VERSION_TOO_HIGH')).toBe(true);
     }
   });

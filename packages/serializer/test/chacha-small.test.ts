@@ -16,11 +16,13 @@ function opensslSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, 
 }
 
 describe('the small-message ChaCha20-Poly1305', () => {
-  it('gives RFC 8439 §2.8.2\'s ciphertext and tag', () => {
+  it("gives RFC 8439 §2.8.2's ciphertext and tag", () => {
     const key = fromHex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
     const nonce = fromHex('070000004041424344454647');
     const aad = fromHex('50515253c0c1c2c3c4c5c6c7');
-    const plaintext = new TextEncoder().encode("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+    const plaintext = new TextEncoder().encode(
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+    );
     const sealed = sealSmall(key, nonce, plaintext, aad);
     expect(hex(sealed.subarray(plaintext.length))).toBe('1ae10b594f09e26a7e902ecbd0600691');
     expect(hex(sealed)).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
@@ -43,26 +45,34 @@ describe('the small-message ChaCha20-Poly1305', () => {
   });
 
   it('matches OpenSSL on random keys, nonces, data and associated data', () => {
-    fc.assert(fc.property(
-      fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 12, maxLength: 12 }),
-      fc.uint8Array({ maxLength: SMALL_AEAD_MAX }), fc.uint8Array({ maxLength: 200 }),
-      (key, nonce, plaintext, aad) => {
-        const sealed = sealSmall(key, nonce, plaintext, aad);
-        expect(hex(sealed)).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
-        expect(hex(openSmall(key, nonce, sealed, aad)!)).toBe(hex(plaintext));
-      },
-    ), { numRuns: 400 });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 12, maxLength: 12 }),
+        fc.uint8Array({ maxLength: SMALL_AEAD_MAX }),
+        fc.uint8Array({ maxLength: 200 }),
+        (key, nonce, plaintext, aad) => {
+          const sealed = sealSmall(key, nonce, plaintext, aad);
+          expect(hex(sealed)).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
+          expect(hex(openSmall(key, nonce, sealed, aad)!)).toBe(hex(plaintext));
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it('seals in place at any offset of a larger buffer, leaving the bytes around it alone', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: SMALL_AEAD_MAX }), fc.uint8Array({ maxLength: 80 }), fc.nat(40), (plaintext, aad, at) => {
-      const key = new Uint8Array(32).fill(5);
-      const nonce = new Uint8Array(12).fill(6);
-      const out = new Uint8Array(at + plaintext.length + 16 + 7).fill(0xee);
-      sealSmallInto(key, nonce, plaintext, aad, out, at);
-      expect(hex(out.subarray(at, at + plaintext.length + 16))).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
-      expect([...out.subarray(0, at), ...out.subarray(at + plaintext.length + 16)].every((b) => b === 0xee)).toBe(true);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: SMALL_AEAD_MAX }), fc.uint8Array({ maxLength: 80 }), fc.nat(40), (plaintext, aad, at) => {
+        const key = new Uint8Array(32).fill(5);
+        const nonce = new Uint8Array(12).fill(6);
+        const out = new Uint8Array(at + plaintext.length + 16 + 7).fill(0xee);
+        sealSmallInto(key, nonce, plaintext, aad, out, at);
+        expect(hex(out.subarray(at, at + plaintext.length + 16))).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
+        expect([...out.subarray(0, at), ...out.subarray(at + plaintext.length + 16)].every((b) => b === 0xee)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('refuses any changed bit of the ciphertext, the tag, the associated data, the key or the nonce', () => {

@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { id, name } from '@cep/cells';
-import { decodeFrame, NameTableReader, readCellDesc, readChunk, readManifest, readNamepool, readOrder, RECORD_TYPE, NATIVE_CRC32C, crc32cRaw } from '@cep/serializer';
+import {
+  decodeFrame,
+  NameTableReader,
+  readCellDesc,
+  readChunk,
+  readManifest,
+  readNamepool,
+  readOrder,
+  RECORD_TYPE,
+  NATIVE_CRC32C,
+  crc32cRaw,
+} from '@cep/serializer';
 import { aeadOpen, aeadSeal, chunkNonce, portableAead } from '../src/aead.ts';
 import { crc32cRawFast, crc32cRawJs } from '../src/checksum.ts';
 import { portableZlib, zlibDeflate, zlibInflate } from '../src/container.ts';
@@ -17,7 +28,8 @@ const seq = (n: number, f: (i: number) => number) => Uint8Array.from({ length: n
 
 function namesOf(records: ReturnType<typeof decodeFrame>['records']): NameTableReader {
   const table = new NameTableReader();
-  for (const r of records) if (r.type === RECORD_TYPE.NAMEPOOL_DELTA) table.add(new DataView(r.key.buffer, r.key.byteOffset + 1, 8).getBigUint64(0, true), readNamepool(r.body).text);
+  for (const r of records)
+    if (r.type === RECORD_TYPE.NAMEPOOL_DELTA) table.add(new DataView(r.key.buffer, r.key.byteOffset + 1, 8).getBigUint64(0, true), readNamepool(r.body).text);
   return table;
 }
 function keyPath(key: Uint8Array, names: NameTableReader): string[] {
@@ -61,7 +73,11 @@ describe('reference fixtures at the cell level', () => {
   it.each(['chunks_plain.bin', 'crc32c.bin', 'deflate_container.bin', 'crc32c_deflate.bin'])('%s: three 32-byte chunks reassemble to 00..5f', (file) => {
     const { records } = decodeFrame(fixture(file));
     const chunks = records.filter((r) => r.type === RECORD_TYPE.PAYLOAD_CHUNK).map((r) => readChunk(r.body));
-    expect(chunks.map((c) => [c.offset, c.size, c.total])).toEqual([[0, 32, 96], [32, 32, 96], [64, 32, 96]]);
+    expect(chunks.map((c) => [c.offset, c.size, c.total])).toEqual([
+      [0, 32, 96],
+      [32, 32, 96],
+      [64, 32, 96],
+    ]);
     const whole = Buffer.concat(chunks.map((c) => c.data));
     expect(toHex(whole)).toBe(toHex(seq(96, (i) => i)));
     expect(toHex(blake3(whole))).toBe('fd3748482969397a57dc96fa5646af44bb4928dcbebb795be6d61975c3766bd6');
@@ -69,16 +85,22 @@ describe('reference fixtures at the cell level', () => {
 
   it('chunks_xchacha.bin: nonces recompute, every chunk decrypts with both AEAD paths', () => {
     const { records } = decodeFrame(fixture('chunks_xchacha.bin'));
-    const expected = ['b11746c5b01c75c5b64a40551a5929a53b9d2c7eab892a6d', '3203288278105d6f96b4dc7deacfff6ebbe07b2adc0baf1f', 'a05e1d23ed984baade198182af0b65be36c3ec5dbf7b2484'];
+    const expected = [
+      'b11746c5b01c75c5b64a40551a5929a53b9d2c7eab892a6d',
+      '3203288278105d6f96b4dc7deacfff6ebbe07b2adc0baf1f',
+      'a05e1d23ed984baade198182af0b65be36c3ec5dbf7b2484',
+    ];
     const plain: Uint8Array[] = [];
-    records.filter((r) => r.type === RECORD_TYPE.PAYLOAD_CHUNK).forEach((r, i) => {
-      const c = readChunk(r.body);
-      expect(c.aeadMode).toBe(3);
-      expect(toHex(chunkNonce(KEY, 3, r.key, c.fingerprint!, c.offset, c.size, c.total))).toBe(expected[i]);
-      const fast = aeadOpen(3, KEY, c.nonce, c.data, r.key);
-      expect(toHex(portableAead.open(3, KEY, c.nonce, c.data, r.key))).toBe(toHex(fast));
-      plain.push(fast);
-    });
+    records
+      .filter((r) => r.type === RECORD_TYPE.PAYLOAD_CHUNK)
+      .forEach((r, i) => {
+        const c = readChunk(r.body);
+        expect(c.aeadMode).toBe(3);
+        expect(toHex(chunkNonce(KEY, 3, r.key, c.fingerprint!, c.offset, c.size, c.total))).toBe(expected[i]);
+        const fast = aeadOpen(3, KEY, c.nonce, c.data, r.key);
+        expect(toHex(portableAead.open(3, KEY, c.nonce, c.data, r.key))).toBe(toHex(fast));
+        plain.push(fast);
+      });
     expect(toHex(Buffer.concat(plain))).toBe(toHex(seq(96, (i) => i)));
   });
 
@@ -94,32 +116,44 @@ describe('reference fixtures at the cell level', () => {
 describe('fast and portable paths agree', () => {
   it('the native CRC32C path loaded (sse4_crc32 built) and matches the JS table on any input', () => {
     expect(NATIVE_CRC32C).toBe(true);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
-      expect(crc32cRawFast(data)).toBe(crc32cRawJs(data));
-      expect(crc32cRaw(data)).toBe(crc32cRawJs(data));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
+        expect(crc32cRawFast(data)).toBe(crc32cRawJs(data));
+        expect(crc32cRaw(data)).toBe(crc32cRawJs(data));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('node:crypto and @noble/ciphers give identical AEAD bytes in both modes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 100 }), fc.constantFrom(2, 3), (data, aad, mode) => {
-      const nonce = blake3Keyed(KEY, aad, 24).subarray(0, mode === 3 ? 24 : 12);
-      const fast = aeadSeal(mode, KEY, nonce, data, aad);
-      expect(toHex(portableAead.seal(mode, KEY, nonce, data, aad))).toBe(toHex(fast));
-      expect(toHex(aeadOpen(mode, KEY, nonce, fast, aad))).toBe(toHex(data));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 100 }), fc.constantFrom(2, 3), (data, aad, mode) => {
+        const nonce = blake3Keyed(KEY, aad, 24).subarray(0, mode === 3 ? 24 : 12);
+        const fast = aeadSeal(mode, KEY, nonce, data, aad);
+        expect(toHex(portableAead.seal(mode, KEY, nonce, data, aad))).toBe(toHex(fast));
+        expect(toHex(aeadOpen(mode, KEY, nonce, fast, aad))).toBe(toHex(data));
+      }),
+      { numRuns: 200 },
+    );
   });
 
-  it('node:zlib and pako read each other\'s zlib streams', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 20000 }), (data) => {
-      expect(toHex(portableZlib.inflate(zlibDeflate(data), data.length))).toBe(toHex(data));
-      expect(toHex(zlibInflate(portableZlib.deflate(data), data.length))).toBe(toHex(data));
-    }), { numRuns: 100 });
+  it("node:zlib and pako read each other's zlib streams", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 20000 }), (data) => {
+        expect(toHex(portableZlib.inflate(zlibDeflate(data), data.length))).toBe(toHex(data));
+        expect(toHex(zlibInflate(portableZlib.deflate(data), data.length))).toBe(toHex(data));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('the WebAssembly and the pure-JS BLAKE3 agree on any input', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
-      expect(toHex(blake3(data))).toBe(toHex(blake3Portable(data)));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
+        expect(toHex(blake3(data))).toBe(toHex(blake3Portable(data)));
+      }),
+      { numRuns: 300 },
+    );
     const big = seq(3 * 1024 * 1024 + 7, (i) => (i * 13) & 0xff);
     expect(toHex(blake3(big))).toBe(toHex(blake3Portable(big)));
   });

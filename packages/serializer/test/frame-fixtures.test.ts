@@ -32,11 +32,29 @@ describe('reference fixtures at the frame level', () => {
     ['value_inline.bin', 1, 0x304, '667004d753a8c41fa5fb48acd572e56b5bb2bf985c3f23dae5de0ce0057c566c', [0x6188782a, 0xa99afbb6]],
     ['dictionary.bin', 4, 0x21a, '4732904db983e205ba488316faa045ae855ccde53c5913b1ed0465ae8fb09cb0', []],
     ['nested_dict.bin', 3, 0x218, 'b8695c9f7d5f77d214967333b92051a9225ccd2e88a28a2817f4d169e1a8de2e', []],
-    ['chunks_plain.bin', 4, 0x304, 'e8041336c4d5f95768e17f9917688f1d77143c716b46f467cec21f1a7d7c1e8c', [0x4ecf71ea, 0xa991ce5b, 0x1e5705f2, 0xb518153e, 0x357e4da2]],
+    [
+      'chunks_plain.bin',
+      4,
+      0x304,
+      'e8041336c4d5f95768e17f9917688f1d77143c716b46f467cec21f1a7d7c1e8c',
+      [0x4ecf71ea, 0xa991ce5b, 0x1e5705f2, 0xb518153e, 0x357e4da2],
+    ],
     ['chunks_xchacha.bin', 4, 0x304, '5d896edca396518e221643ad3e406bc3576cb9c3bb5b2d7a218ab4c56b8ba4c2', []],
     ['crc32c.bin', 4, 0x304, 'e8041336c4d5f95768e17f9917688f1d77143c716b46f467cec21f1a7d7c1e8c', [0xb3b3c4eb, 0x68283d7d, 0x892afb04, 0x5bcd5668, 0x9f1e5f4c]],
-    ['deflate_container.bin', 4, 0x324, 'e8041336c4d5f95768e17f9917688f1d77143c716b46f467cec21f1a7d7c1e8c', [0x4ecf71ea, 0xa991ce5b, 0x1e5705f2, 0xb518153e, 0x2879910f]],
-    ['crc32c_deflate.bin', 4, 0x324, 'e8041336c4d5f95768e17f9917688f1d77143c716b46f467cec21f1a7d7c1e8c', [0xb3b3c4eb, 0x68283d7d, 0x892afb04, 0x5bcd5668, 0x411864e4]],
+    [
+      'deflate_container.bin',
+      4,
+      0x324,
+      'e8041336c4d5f95768e17f9917688f1d77143c716b46f467cec21f1a7d7c1e8c',
+      [0x4ecf71ea, 0xa991ce5b, 0x1e5705f2, 0xb518153e, 0x2879910f],
+    ],
+    [
+      'crc32c_deflate.bin',
+      4,
+      0x324,
+      'e8041336c4d5f95768e17f9917688f1d77143c716b46f467cec21f1a7d7c1e8c',
+      [0xb3b3c4eb, 0x68283d7d, 0x892afb04, 0x5bcd5668, 0x411864e4],
+    ],
     ['empty.bin', 0, 0, '0'.repeat(64), [0xf1929e3b]],
   ];
   it.each(cases)('%s verifies: records, caps, CRCs, TOC, Merkle root', (file, count, caps, root, crcs) => {
@@ -55,13 +73,20 @@ describe('reference fixtures at the frame level', () => {
     for (const file of ['payload_ref_inline.frame', 'payload_ref_cas_plain.frame', 'payload_ref_cas_deflate.frame', 'empty.bin']) {
       const original = fixture(file);
       const { records, trailer } = decodeFrame(original);
-      const rebuilt = encodeFrame(records, { beat: trailer.beat, caps: trailer.caps & ~CAP.FRAME_TOC, checksum: trailer.checksum, applyMode: trailer.applyMode });
+      const rebuilt = encodeFrame(records, {
+        beat: trailer.beat,
+        caps: trailer.caps & ~CAP.FRAME_TOC,
+        checksum: trailer.checksum,
+        applyMode: trailer.applyMode,
+      });
       expect([file, toHex(rebuilt)]).toEqual([file, toHex(original)]);
     }
   });
 
   it('writes the 61-byte empty frame of the reference exactly', () => {
-    expect(toHex(encodeFrame([]))).toBe('ff01000000334650454301000000010000200000000000000000000000000000000000000000000000000000000000000000000000000000003b9e92f1');
+    expect(toHex(encodeFrame([]))).toBe(
+      'ff01000000334650454301000000010000200000000000000000000000000000000000000000000000000000000000000000000000000000003b9e92f1',
+    );
   });
 
   it('CAS blobs match their payload-ref hashes', () => {
@@ -93,4 +118,3 @@ describe('checksums', () => {
     expect(decodeFrame(packed).records).toHaveLength(1);
   });
 });
-

@@ -33,8 +33,20 @@ const CASES: Array<[string, SerializerPolicy, boolean, number, string]> = [
   ['deflate, tombstones', { deflate: true }, true, 0, '1020a5bf21ebd7ccf64710052746a3b2f6e23966c1392892889e960afa3cea5f'],
   ['xchacha', { aead: { mode: 'xchacha20poly1305', key: KEY } }, false, 244067, '3b96319e6a804b9fab2d2ce0c26cbb1bad355ba3612bfcf06b2b113121c7de68'],
   ['xchacha, tombstones', { aead: { mode: 'xchacha20poly1305', key: KEY } }, true, 244529, '7310fe8d5a80db5f45409cd6c9455c79a9987250f88ba70ccf53817acfc4c09e'],
-  ['all', { crc32c: true, deflate: true, aead: { mode: 'chacha20poly1305', key: KEY } }, false, 0, '0e5c84b80ba797eac39328094b7adb37066b41d24d375920c539feabdc80aa8f'],
-  ['all, tombstones', { crc32c: true, deflate: true, aead: { mode: 'chacha20poly1305', key: KEY } }, true, 0, '30a84dd68e62d6fd683f477f014d93b62c5e9e52f9c8c75cd1bba001623bea30'],
+  [
+    'all',
+    { crc32c: true, deflate: true, aead: { mode: 'chacha20poly1305', key: KEY } },
+    false,
+    0,
+    '0e5c84b80ba797eac39328094b7adb37066b41d24d375920c539feabdc80aa8f',
+  ],
+  [
+    'all, tombstones',
+    { crc32c: true, deflate: true, aead: { mode: 'chacha20poly1305', key: KEY } },
+    true,
+    0,
+    '30a84dd68e62d6fd683f477f014d93b62c5e9e52f9c8c75cd1bba001623bea30',
+  ],
 ];
 
 describe('the wire bytes are those of the recorded encoder', () => {

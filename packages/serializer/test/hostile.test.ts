@@ -46,13 +46,16 @@ describe('hostile input', () => {
 
   it.each(POLICIES.map((p, i) => [i, p] as const))('policy %i: flipping any bit is refused, never a wrong branch', (_, policy) => {
     const frame = encodeBranch(tree.get('/src')!, policy);
-    fc.assert(fc.property(fc.nat(frame.length * 8 - 1), (bit) => {
-      const bad = frame.slice();
-      bad[bit >> 3]! ^= 1 << (bit & 7);
-      const result = attempt(bad, policy);
-      // A flip may only be harmless if it lands somewhere that cannot change meaning; then the branch must be identical.
-      if ('ok' in result) expect(result.ok).toBe(expected);
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(fc.nat(frame.length * 8 - 1), (bit) => {
+        const bad = frame.slice();
+        bad[bit >> 3]! ^= 1 << (bit & 7);
+        const result = attempt(bad, policy);
+        // A flip may only be harmless if it lands somewhere that cannot change meaning; then the branch must be identical.
+        if ('ok' in result) expect(result.ok).toBe(expected);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('every reference fixture, truncated at every length, is refused with a typed error', () => {
@@ -84,13 +87,32 @@ describe('hostile input', () => {
       let bad: Uint8Array;
       const at = a % frame.length;
       switch (how) {
-        case 0: bad = frame.slice(); bad[at] = byte; break;                                   // overwrite a byte
-        case 1: bad = frame.subarray(0, at); break;                                           // truncate
-        case 2: bad = Buffer.concat([frame.subarray(0, at), Uint8Array.of(byte), frame.subarray(at)]); break; // insert
-        case 3: bad = Buffer.concat([frame.subarray(0, at), frame.subarray(Math.min(frame.length, at + 1 + (b % 16)))]); break; // delete a run
-        case 4: bad = Buffer.concat([frame, frame.subarray(0, b % 64)]); break;               // bytes after the trailer
-        case 5: bad = frame.slice(); bad[at] = 0xff; bad[(at + 1) % frame.length] = 0xff; bad[(at + 2) % frame.length] = 0x7f; break; // huge varints
-        default: bad = frame.slice(); bad[at]! ^= 1 << (b & 7); break;                        // bit flip
+        case 0:
+          bad = frame.slice();
+          bad[at] = byte;
+          break; // overwrite a byte
+        case 1:
+          bad = frame.subarray(0, at);
+          break; // truncate
+        case 2:
+          bad = Buffer.concat([frame.subarray(0, at), Uint8Array.of(byte), frame.subarray(at)]);
+          break; // insert
+        case 3:
+          bad = Buffer.concat([frame.subarray(0, at), frame.subarray(Math.min(frame.length, at + 1 + (b % 16)))]);
+          break; // delete a run
+        case 4:
+          bad = Buffer.concat([frame, frame.subarray(0, b % 64)]);
+          break; // bytes after the trailer
+        case 5:
+          bad = frame.slice();
+          bad[at] = 0xff;
+          bad[(at + 1) % frame.length] = 0xff;
+          bad[(at + 2) % frame.length] = 0x7f;
+          break; // huge varints
+        default:
+          bad = frame.slice();
+          bad[at]! ^= 1 << (b & 7);
+          break; // bit flip
       }
       // Half the mutations are read leniently: relaxing the rules never lets a wrong branch through.
       let result: ReturnType<typeof attempt>;

@@ -8,8 +8,19 @@ import { describe, expect, it } from 'vitest';
 import { bytes, createTree, digestHex, text, u64, type Tree } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import {
-  applyBranch, blake3, CAP, decodeBranch, decodeFrame, encodeBranch, NameTableReader, readChunk, readHistory, RECORD_TYPE, STRICTNESS_RULES,
-  type RawRecord, type StrictnessRule,
+  applyBranch,
+  blake3,
+  CAP,
+  decodeBranch,
+  decodeFrame,
+  encodeBranch,
+  NameTableReader,
+  readChunk,
+  readHistory,
+  RECORD_TYPE,
+  STRICTNESS_RULES,
+  type RawRecord,
+  type StrictnessRule,
 } from '@cep/serializer';
 import { readCellDesc, writeCellDesc, writeChunk, type Chunk } from '../src/records.ts';
 import { buildFrame, impliedCaps, record, wrap, type BuildOptions } from './helpers/build-frame.ts';
@@ -48,8 +59,8 @@ const indexOf = (records: readonly RawRecord[], type: number, nth = 0): number =
   for (let i = 0; i < records.length; i++) if (records[i]!.type === type && seen++ === nth) return i;
   throw new Error(`no record of type ${type}`);
 };
-const blobDesc = (records: readonly RawRecord[]): number => records.findIndex((r) => r.type === RECORD_TYPE.CELL_DESC && readCellDesc(r.body).ref?.size === 5000);
-const greetDesc = (records: readonly RawRecord[]): number => records.findIndex((r) => r.type === RECORD_TYPE.CELL_DESC && readCellDesc(r.body).inline.length === 6);
+const greetDesc = (records: readonly RawRecord[]): number =>
+  records.findIndex((r) => r.type === RECORD_TYPE.CELL_DESC && readCellDesc(r.body).inline.length === 6);
 
 function rewriteChunk(records: RawRecord[], nth: number, change: (c: Chunk) => Chunk): void {
   const i = indexOf(records, RECORD_TYPE.PAYLOAD_CHUNK, nth);
@@ -64,7 +75,16 @@ function chunkRecord(type: number, ordinal: number, c: Partial<Chunk>, prefix = 
   key.set(prefix, 35);
   key[key.length - 1] = ordinal;
   const chunk: Chunk = {
-    payloadKind: 0, total: 8, offset: 0, size: 8, fingerprint: 1n, aeadMode: 0, nonce: new Uint8Array(0), aadHash: blake3(key), data: new Uint8Array(8), ...c,
+    payloadKind: 0,
+    total: 8,
+    offset: 0,
+    size: 8,
+    fingerprint: 1n,
+    aeadMode: 0,
+    nonce: new Uint8Array(0),
+    aadHash: blake3(key),
+    data: new Uint8Array(8),
+    ...c,
   };
   const body = writeChunk(chunk);
   return record(type, key, type === RECORD_TYPE.PAYLOAD_HISTORY ? Uint8Array.of(5, ...body) : body);
@@ -81,39 +101,124 @@ interface Case {
 const frameOf = (records: RawRecord[], o: BuildOptions = {}): Uint8Array => buildFrame(records, o);
 
 const CASES: Case[] = [
-  { rule: 'record-version', code: 'FRAME_BAD_RECORD', layer: 'frame', frame: () => frameOf(edited((r) => { r[1] = { ...r[1]!, version: 2 }; })) },
-  { rule: 'record-flags', code: 'FRAME_BAD_RECORD', layer: 'frame', frame: () => frameOf(edited((r) => { r[1] = { ...r[1]!, flags: 4 }; })) },
-  { rule: 'record-type', code: 'FRAME_UNKNOWN_RECORD', layer: 'frame', frame: () => frameOf([...base.slice(0, 0), record(0x09, Uint8Array.of(9), Uint8Array.of(1))]) },
+  {
+    rule: 'record-version',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'frame',
+    frame: () =>
+      frameOf(
+        edited((r) => {
+          r[1] = { ...r[1]!, version: 2 };
+        }),
+      ),
+  },
+  {
+    rule: 'record-flags',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'frame',
+    frame: () =>
+      frameOf(
+        edited((r) => {
+          r[1] = { ...r[1]!, flags: 4 };
+        }),
+      ),
+  },
+  {
+    rule: 'record-type',
+    code: 'FRAME_UNKNOWN_RECORD',
+    layer: 'frame',
+    frame: () => frameOf([...base.slice(0, 0), record(0x09, Uint8Array.of(9), Uint8Array.of(1))]),
+  },
   { rule: 'trailer-envelope', code: 'FRAME_BAD_TRAILER', layer: 'frame', frame: () => frameOf(base, { trailer: { key: Uint8Array.of(1) } }) },
   { rule: 'caps-known', code: 'FRAME_UNKNOWN_CAPS', layer: 'frame', frame: () => frameOf(base, { caps: impliedCaps(base) | 0x1000 }) },
   { rule: 'caps-match', code: 'FRAME_BAD_TRAILER', layer: 'frame', frame: () => frameOf(base, { caps: impliedCaps(base) & ~CAP.NAMEPOOL_MAP }) },
   { rule: 'toc-complete', code: 'FRAME_BAD_TOC', layer: 'frame', frame: () => frameOf(base, { toc: 'empty', caps: impliedCaps(base) & ~CAP.FRAME_TOC }) },
-  { rule: 'toc-match', code: 'FRAME_BAD_TOC', layer: 'frame', frame: () => frameOf(base, { toc: base.map((r, i) => ({ type: r.type, key: r.key, offset: i })) }) },
+  {
+    rule: 'toc-match',
+    code: 'FRAME_BAD_TOC',
+    layer: 'frame',
+    frame: () => frameOf(base, { toc: base.map((r, i) => ({ type: r.type, key: r.key, offset: i })) }),
+  },
   { rule: 'compression-flag', code: 'FRAME_BAD_CONTAINER', layer: 'frame', frame: () => frameOf(base, { compression: 1 }) },
   { rule: 'container-checksum', code: 'FRAME_BAD_CONTAINER', layer: 'frame', frame: () => wrap(frameOf(base, { compression: 1 }), { checksum: 1 }) },
   { rule: 'container-reserved', code: 'FRAME_BAD_CONTAINER', layer: 'frame', frame: () => wrap(frameOf(base, { compression: 1 }), { reserved: 7 }) },
-  { rule: 'container-trailing', code: 'FRAME_TRAILING_BYTES', layer: 'frame', frame: () => wrap(frameOf(base, { compression: 1 }), { trailing: Uint8Array.of(0, 0, 0) }) },
-  { rule: 'chunk-aead-mode', code: 'FRAME_BAD_RECORD', layer: 'frame', frame: () => frameOf([chunkRecord(RECORD_TYPE.PAYLOAD_CHUNK, 0, { aeadMode: 1, nonce: new Uint8Array(12), data: new Uint8Array(24) })]) },
-  { rule: 'chunk-aad', code: 'FRAME_BAD_RECORD', layer: 'frame', frame: () => frameOf(edited((r) => rewriteChunk(r, 0, (c) => ({ ...c, aadHash: new Uint8Array(32) })))) },
-  { rule: 'history-body', code: 'FRAME_BAD_RECORD', layer: 'frame', frame: () => frameOf([chunkRecord(RECORD_TYPE.PAYLOAD_HISTORY, 0, { nonce: new Uint8Array(12) }, new Uint8Array(16))]) },
   {
-    rule: 'history-series', code: 'CHUNK_OUT_OF_ORDER', layer: 'frame',
-    frame: () => frameOf([chunkRecord(RECORD_TYPE.PAYLOAD_HISTORY, 1, { offset: 4, size: 4, data: new Uint8Array(4) }, new Uint8Array(16)), chunkRecord(RECORD_TYPE.PAYLOAD_HISTORY, 0, { size: 4, data: new Uint8Array(4) }, new Uint8Array(16))]),
+    rule: 'container-trailing',
+    code: 'FRAME_TRAILING_BYTES',
+    layer: 'frame',
+    frame: () => wrap(frameOf(base, { compression: 1 }), { trailing: Uint8Array.of(0, 0, 0) }),
   },
   {
-    rule: 'body-values', code: 'FRAME_BAD_RECORD', layer: 'branch',
-    frame: () => frameOf(edited((r) => { r[0] = { ...r[0]!, body: writeCellDesc({ ...readCellDesc(r[0]!.body), metaMask: 0x10 }) }; })),
+    rule: 'chunk-aead-mode',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'frame',
+    frame: () => frameOf([chunkRecord(RECORD_TYPE.PAYLOAD_CHUNK, 0, { aeadMode: 1, nonce: new Uint8Array(12), data: new Uint8Array(24) })]),
+  },
+  {
+    rule: 'chunk-aad',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'frame',
+    frame: () => frameOf(edited((r) => rewriteChunk(r, 0, (c) => ({ ...c, aadHash: new Uint8Array(32) })))),
+  },
+  {
+    rule: 'history-body',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'frame',
+    frame: () => frameOf([chunkRecord(RECORD_TYPE.PAYLOAD_HISTORY, 0, { nonce: new Uint8Array(12) }, new Uint8Array(16))]),
+  },
+  {
+    rule: 'history-series',
+    code: 'CHUNK_OUT_OF_ORDER',
+    layer: 'frame',
+    frame: () =>
+      frameOf([
+        chunkRecord(RECORD_TYPE.PAYLOAD_HISTORY, 1, { offset: 4, size: 4, data: new Uint8Array(4) }, new Uint8Array(16)),
+        chunkRecord(RECORD_TYPE.PAYLOAD_HISTORY, 0, { size: 4, data: new Uint8Array(4) }, new Uint8Array(16)),
+      ]),
+  },
+  {
+    rule: 'body-values',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'branch',
+    frame: () =>
+      frameOf(
+        edited((r) => {
+          r[0] = { ...r[0]!, body: writeCellDesc({ ...readCellDesc(r[0]!.body), metaMask: 0x10 }) };
+        }),
+      ),
   },
   { rule: 'page-size', code: 'FRAME_BAD_RECORD', layer: 'branch', frame: () => bigPageFrame() },
   {
-    rule: 'inline-without-ref', code: 'FRAME_BAD_RECORD', layer: 'branch',
-    frame: () => frameOf(edited((r) => { const i = greetDesc(r); r[i] = { ...r[i]!, body: writeCellDesc({ ...readCellDesc(r[i]!.body), ref: undefined }) }; })),
+    rule: 'inline-without-ref',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'branch',
+    frame: () =>
+      frameOf(
+        edited((r) => {
+          const i = greetDesc(r);
+          r[i] = { ...r[i]!, body: writeCellDesc({ ...readCellDesc(r[i]!.body), ref: undefined }) };
+        }),
+      ),
   },
   {
-    rule: 'ref-aead-mode', code: 'FRAME_BAD_RECORD', layer: 'branch',
-    frame: () => frameOf(edited((r) => { const i = greetDesc(r); const d = readCellDesc(r[i]!.body); r[i] = { ...r[i]!, body: writeCellDesc({ ...d, ref: { ...d.ref!, aeadMode: 3 } }) }; })),
+    rule: 'ref-aead-mode',
+    code: 'FRAME_BAD_RECORD',
+    layer: 'branch',
+    frame: () =>
+      frameOf(
+        edited((r) => {
+          const i = greetDesc(r);
+          const d = readCellDesc(r[i]!.body);
+          r[i] = { ...r[i]!, body: writeCellDesc({ ...d, ref: { ...d.ref!, aeadMode: 3 } }) };
+        }),
+      ),
   },
-  { rule: 'chunk-fingerprint', code: 'CHUNK_CONFLICT', layer: 'branch', frame: () => frameOf(edited((r) => rewriteChunk(r, 1, (c) => ({ ...c, fingerprint: c.fingerprint! + 1n })))) },
+  {
+    rule: 'chunk-fingerprint',
+    code: 'CHUNK_CONFLICT',
+    layer: 'branch',
+    frame: () => frameOf(edited((r) => rewriteChunk(r, 1, (c) => ({ ...c, fingerprint: c.fingerprint! + 1n })))),
+  },
 ];
 
 /** A dictionary of 65 children whose first manifest and order pages were merged into one page of 65. */
@@ -126,18 +231,31 @@ function bigPageFrame(): Uint8Array {
     const b = indexOf(records, type, 1);
     const pa = head(records[a]!.body);
     const pb = head(records[b]!.body);
-    const body = Uint8Array.from([...rebuild(records[a]!.body.subarray(0, pa.headLen)), 65, ...records[a]!.body.subarray(pa.countAt + 1), ...records[b]!.body.subarray(pb.countAt + 1)]);
+    const body = Uint8Array.from([
+      ...rebuild(records[a]!.body.subarray(0, pa.headLen)),
+      65,
+      ...records[a]!.body.subarray(pa.countAt + 1),
+      ...records[b]!.body.subarray(pb.countAt + 1),
+    ]);
     records[a] = { ...records[a]!, body };
     records.splice(b, 1);
   };
   // Manifest: epoch (1 byte here), range kind, min bound (18), max bound (18 on page 0, 1 on page 1), count.
-  merge(RECORD_TYPE.MANIFEST_DELTA, (body) => {
-    const maxAt = 1 + 1 + 18;
-    const countAt = maxAt + (body[maxAt] === 17 ? 18 : 1);
-    return { headLen: maxAt, countAt };
-  }, (h) => Uint8Array.from([...h, 0]));
+  merge(
+    RECORD_TYPE.MANIFEST_DELTA,
+    (body) => {
+      const maxAt = 1 + 1 + 18;
+      const countAt = maxAt + (body[maxAt] === 17 ? 18 : 1);
+      return { headLen: maxAt, countAt };
+    },
+    (h) => Uint8Array.from([...h, 0]),
+  );
   // Order: projection, epoch (1 byte), rank min (1 byte), count.
-  merge(RECORD_TYPE.ORDER_DELTA, () => ({ headLen: 2, countAt: 3 }), (h) => Uint8Array.from([...h, 0]));
+  merge(
+    RECORD_TYPE.ORDER_DELTA,
+    () => ({ headLen: 2, countAt: 3 }),
+    (h) => Uint8Array.from([...h, 0]),
+  );
   return frameOf(records);
 }
 
@@ -148,9 +266,8 @@ describe('strictness rules: one frame per rule, breaking only that rule', () => 
 
   it.each(CASES.map((c) => [c.rule, c] as const))('%s: strict refuses, relaxing the rule accepts', (rule, c) => {
     const frame = c.frame();
-    const decode = (strictness: 'strict' | 'lenient' | { [R in StrictnessRule]?: 'lenient' }) => (c.layer === 'frame'
-      ? () => decodeFrame(frame, { strictness })
-      : () => decodeBranch(frame, {}, { strictness }));
+    const decode = (strictness: 'strict' | 'lenient' | { [R in StrictnessRule]?: 'lenient' }) =>
+      c.layer === 'frame' ? () => decodeFrame(frame, { strictness }) : () => decodeBranch(frame, {}, { strictness });
     expect(codeOf(decode('strict'))).toBe(c.code);
     expect(codeOf(decode({ [rule]: 'lenient' }))).toBeUndefined();
     expect(codeOf(decode('lenient'))).toBeUndefined();
@@ -170,13 +287,16 @@ describe('strictness rules: one frame per rule, breaking only that rule', () => 
     }
   });
 
-  it('records in another order than the writer\'s decode to the same branch (the indexed walk)', () => {
+  it("records in another order than the writer's decode to the same branch (the indexed walk)", () => {
     const namepool = base.filter((r) => r.type === RECORD_TYPE.NAMEPOOL_DELTA);
     const rest = base.filter((r) => r.type !== RECORD_TYPE.NAMEPOOL_DELTA);
     // Name table right after the root, then the root's pages, the children's cell_descs in reverse
     // order, and last the chunks (in their own order: the frame layer requires it).
     const pages = rest.slice(1).filter((r) => r.type === RECORD_TYPE.MANIFEST_DELTA || r.type === RECORD_TYPE.ORDER_DELTA);
-    const cells = rest.slice(1).filter((r) => r.type === RECORD_TYPE.CELL_DESC).reverse();
+    const cells = rest
+      .slice(1)
+      .filter((r) => r.type === RECORD_TYPE.CELL_DESC)
+      .reverse();
     const chunks = rest.filter((r) => r.type === RECORD_TYPE.PAYLOAD_CHUNK);
     const frame = frameOf([rest[0]!, ...namepool, ...pages, ...cells, ...chunks]);
     const out = createTree();
@@ -199,11 +319,29 @@ describe('checks the reference makes too: refused under every setting', () => {
   };
 
   it('chunks out of order (SPEC §5: in order), at the frame layer and in a branch', () => {
-    both(frameOf(edited((r) => { const a = indexOf(r, RECORD_TYPE.PAYLOAD_CHUNK, 0); const b = indexOf(r, RECORD_TYPE.PAYLOAD_CHUNK, 1); [r[a], r[b]] = [r[b]!, r[a]!]; })), 'CHUNK_OUT_OF_ORDER', true);
+    both(
+      frameOf(
+        edited((r) => {
+          const a = indexOf(r, RECORD_TYPE.PAYLOAD_CHUNK, 0);
+          const b = indexOf(r, RECORD_TYPE.PAYLOAD_CHUNK, 1);
+          [r[a], r[b]] = [r[b]!, r[a]!];
+        }),
+      ),
+      'CHUNK_OUT_OF_ORDER',
+      true,
+    );
   });
 
   it('a chunk series that never completes', () => {
-    both(frameOf(edited((r) => { r.splice(indexOf(r, RECORD_TYPE.PAYLOAD_CHUNK, 1), 1); })), 'CHUNK_INCOMPLETE', true);
+    both(
+      frameOf(
+        edited((r) => {
+          r.splice(indexOf(r, RECORD_TYPE.PAYLOAD_CHUNK, 1), 1);
+        }),
+      ),
+      'CHUNK_INCOMPLETE',
+      true,
+    );
     both(frameOf([chunkRecord(RECORD_TYPE.PAYLOAD_CHUNK, 0, { total: 9 })]), 'CHUNK_INCOMPLETE');
   });
 

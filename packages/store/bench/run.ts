@@ -66,7 +66,20 @@ function throughStore(durability: Durability): { cellsPerSecond: number; entries
   const dir = tempDir();
   const entries: Uint8Array[] = [];
   const engine = fileEngine({ dir });
-  const recording: StoreEngine = { ...engine, kind: engine.kind, append: (record) => { entries.push(record); engine.append(record); }, readSnapshot: () => engine.readSnapshot(), beginSnapshot: () => engine.beginSnapshot(), readJournal: () => engine.readJournal(), sync: () => engine.sync(), truncate: (p) => engine.truncate(p), close: () => engine.close() };
+  const recording: StoreEngine = {
+    ...engine,
+    kind: engine.kind,
+    append: (record) => {
+      entries.push(record);
+      engine.append(record);
+    },
+    readSnapshot: () => engine.readSnapshot(),
+    beginSnapshot: () => engine.beginSnapshot(),
+    readJournal: () => engine.readJournal(),
+    sync: () => engine.sync(),
+    truncate: (p) => engine.truncate(p),
+    close: () => engine.close(),
+  };
   const store = openStore({ engine: recording, durability, snapshotEvery: 0 });
   const runtime = createRuntime({ tree: store.tree });
   writeCells(runtime);
@@ -104,7 +117,14 @@ function candidates(): Candidate[] {
   const load = createRequire(join(folder, 'noop.js'));
   const found: Candidate[] = [];
   try {
-    const lmdb = load('lmdb') as { open(options: object): { transactionSync(fn: () => void): void; putSync(key: number, value: Uint8Array): void; flushed: Promise<void>; close(): Promise<void> } };
+    const lmdb = load('lmdb') as {
+      open(options: object): {
+        transactionSync(fn: () => void): void;
+        putSync(key: number, value: Uint8Array): void;
+        flushed: Promise<void>;
+        close(): Promise<void>;
+      };
+    };
     found.push({
       label: 'lmdb (one sync transaction per group)',
       run(entries, groupBeats) {
@@ -124,7 +144,13 @@ function candidates(): Candidate[] {
     line('lmdb', `not loaded: ${(error as Error).message.split('\n')[0]}`);
   }
   try {
-    type Db = { pragma(s: string): unknown; prepare(sql: string): { run(...args: unknown[]): unknown }; exec(sql: string): void; transaction(fn: (from: number) => void): (from: number) => void; close(): void };
+    type Db = {
+      pragma(s: string): unknown;
+      prepare(sql: string): { run(...args: unknown[]): unknown };
+      exec(sql: string): void;
+      transaction(fn: (from: number) => void): (from: number) => void;
+      close(): void;
+    };
     const Sqlite = load('better-sqlite3') as new (file: string) => Db;
     found.push({
       label: 'better-sqlite3 (WAL, synchronous=FULL, txn per group)',
@@ -155,7 +181,10 @@ console.log(`\n## Committed beats (${BEATS} beats × ${CELLS_PER_BEAT} cells of 
 console.log('(each figure is the median of 3 interleaved runs)\n');
 const others = candidates();
 inMemory(); // warm-up, so the first measured run is not the JIT's
-for (const [label, durability, groupBeats] of [['sync per beat', 'beat', 1], ['grouped, 16 beats', { groupBeats: 16 }, 16]] as const) {
+for (const [label, durability, groupBeats] of [
+  ['sync per beat', 'beat', 1],
+  ['grouped, 16 beats', { groupBeats: 16 }, 16],
+] as const) {
   const through: number[] = [];
   const memory: number[] = [];
   const raw: number[] = [];
@@ -170,7 +199,10 @@ for (const [label, durability, groupBeats] of [['sync per beat', 'beat', 1], ['g
     others.forEach((candidate, i) => rates[i]!.push(candidate.run(store.entries, groupBeats)));
   }
   const rawRate = median(raw);
-  line(`${label}: anchor, the same beats in memory (no store)`, `${median(memory).toFixed(0)} cells/s  (store/in-memory = ${(median(through) / median(memory)).toFixed(2)})`);
+  line(
+    `${label}: anchor, the same beats in memory (no store)`,
+    `${median(memory).toFixed(0)} cells/s  (store/in-memory = ${(median(through) / median(memory)).toFixed(2)})`,
+  );
   line(`${label}: through the store (file engine)`, `${median(through).toFixed(0)} cells/s  (store/raw = ${(median(through) / rawRate).toFixed(2)})`);
   line(`${label}: same bytes, raw appends to the file engine`, `${rawRate.toFixed(0)} cells/s`);
   others.forEach((candidate, i) => {
@@ -185,7 +217,9 @@ console.log(`\n## Reopen (${BIG_TREE.toLocaleString('en')} cells: ${Math.ceil(BI
   const dir = tempDir();
   const store = openStore({ engine: fileEngine({ dir }), snapshotEvery: 0 });
   const runtime = createRuntime({ tree: store.tree });
-  const outer: Name[] = Array.from({ length: Math.ceil(BIG_TREE / 1000) }, (_, i) => name(`d${i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!)}`));
+  const outer: Name[] = Array.from({ length: Math.ceil(BIG_TREE / 1000) }, (_, i) =>
+    name(`d${i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!)}`),
+  );
   store.attach(runtime);
   const buildStart = performance.now();
   runtime.onCommit((beat) => {
@@ -225,7 +259,10 @@ console.log(`\n## Reopen (${BIG_TREE.toLocaleString('en')} cells: ${Math.ceil(BI
     for (let i = 0; i < 1000 && beat * 1000 + i < BIG_TREE; i++) anchorRuntime.tree.set(['data', outer[beat]!, leaves[i]!], u64(beat * 1000 + i));
   }
   const anchorMs = performance.now() - anchorStart;
-  line('anchor: the same cells set into an in-memory tree', `${anchorMs.toFixed(0)} ms  (snapshot reopen / anchor = ${(openMs / anchorMs).toFixed(2)}, journal reopen / anchor = ${(replayMs / anchorMs).toFixed(2)})`);
+  line(
+    'anchor: the same cells set into an in-memory tree',
+    `${anchorMs.toFixed(0)} ms  (snapshot reopen / anchor = ${(openMs / anchorMs).toFixed(2)}, journal reopen / anchor = ${(replayMs / anchorMs).toFixed(2)})`,
+  );
 }
 
 console.log(`\nload average after: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -4,8 +4,19 @@
  * length-prefixed, so a reader never guesses.
  */
 import {
-  acronymId, CEP, idEquals, name, numericId, referenceId, wordId,
-  type CellImage, type HistoryEntry, type Id, type IdKind, type Name, type Value,
+  acronymId,
+  CEP,
+  idEquals,
+  name,
+  numericId,
+  referenceId,
+  wordId,
+  type CellImage,
+  type HistoryEntry,
+  type Id,
+  type IdKind,
+  type Name,
+  type Value,
 } from '@cep/cells';
 import { storeError } from './errors.ts';
 
@@ -127,7 +138,8 @@ export class ByteReader {
   }
 
   private need(bytes: number): void {
-    if (this.offset + bytes > this.data.length) throw storeError('STORE_CORRUPT', `record ends early: needs ${bytes} bytes at offset ${this.offset} of ${this.data.length}`);
+    if (this.offset + bytes > this.data.length)
+      throw storeError('STORE_CORRUPT', `record ends early: needs ${bytes} bytes at offset ${this.offset} of ${this.data.length}`);
   }
 
   u8(): number {
@@ -242,10 +254,14 @@ const ID_KIND_BYTE: Record<IdKind, number> = { word: 0, acronym: 1, reference: 2
 
 function makeId(kind: IdKind, text: string): Id {
   switch (kind) {
-    case 'word': return wordId(text);
-    case 'acronym': return acronymId(text);
-    case 'reference': return referenceId(text);
-    case 'numeric': return numericId(BigInt(text));
+    case 'word':
+      return wordId(text);
+    case 'acronym':
+      return acronymId(text);
+    case 'reference':
+      return referenceId(text);
+    case 'numeric':
+      return numericId(BigInt(text));
   }
 }
 
@@ -299,14 +315,20 @@ const VALUE_TYPE_BYTE = { text: 0, u64: 1, i64: 2, bool: 3, bytes: 4, raw: 5 } a
 export function writeValue(out: ByteWriter, value: Value): void {
   out.u8(VALUE_TYPE_BYTE[value.type]);
   switch (value.type) {
-    case 'text': out.text(value.value); break;
+    case 'text':
+      out.text(value.value);
+      break;
     case 'u64':
     case 'i64': {
       out.u64(BigInt.asUintN(64, value.value));
       break;
     }
-    case 'bool': out.u8(value.value ? 1 : 0); break;
-    case 'bytes': out.bytes(value.value); break;
+    case 'bool':
+      out.u8(value.value ? 1 : 0);
+      break;
+    case 'bytes':
+      out.bytes(value.value);
+      break;
     case 'raw':
       writeName(out, value.dataType);
       out.bytes(value.value);
@@ -317,7 +339,8 @@ export function writeValue(out: ByteWriter, value: Value): void {
 export function readValue(input: ByteReader): Value {
   const type = input.u8();
   switch (type) {
-    case 0: return { type: 'text', value: input.text() };
+    case 0:
+      return { type: 'text', value: input.text() };
     case 1:
     case 2: {
       const unsigned = input.u64();
@@ -328,12 +351,14 @@ export function readValue(input: ByteReader): Value {
       if (flag > 1) throw storeError('STORE_CORRUPT', `bad bool byte ${flag}`);
       return { type: 'bool', value: flag === 1 };
     }
-    case 4: return { type: 'bytes', value: input.bytes() };
+    case 4:
+      return { type: 'bytes', value: input.bytes() };
     case 5: {
       const dataType = input.name();
       return { type: 'raw', dataType, value: input.bytes() };
     }
-    default: throw storeError('STORE_CORRUPT', `unknown value type ${type}`);
+    default:
+      throw storeError('STORE_CORRUPT', `unknown value type ${type}`);
   }
 }
 

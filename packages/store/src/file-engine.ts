@@ -11,7 +11,19 @@
  *   survives.
  */
 import {
-  closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync,
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncateSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import type { JournalContents, JournalRecord, SnapshotWriter, StoreEngine } from './engine.ts';
@@ -38,13 +50,13 @@ export function fileEngine(options: FileEngineOptions): StoreEngine {
 }
 
 function writeAll(fd: number, bytes: Uint8Array, position: number): void {
-  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, position + at);
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position + at);
 }
 
 function readAll(fd: number): Uint8Array {
   const size = fstatSync(fd).size;
   const data = new Uint8Array(size);
-  for (let at = 0; at < size;) {
+  for (let at = 0; at < size; ) {
     const read = readSync(fd, data, at, size - at, at);
     if (read === 0) return data.subarray(0, at);
     at += read;

@@ -58,7 +58,11 @@ export function lockDirectory(dir: string): DirectoryLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 2) throw error;
       const owner = readOwner(path);
       if (owner === process.pid || (owner !== undefined && running(owner))) {
-        throw storeError('STORE_LOCKED', `the store in ${dir} is in use by process ${owner}${owner === process.pid ? ' (this one)' : ''}; stop it first, or give this peer another data directory`, { dir, pid: owner });
+        throw storeError(
+          'STORE_LOCKED',
+          `the store in ${dir} is in use by process ${owner}${owner === process.pid ? ' (this one)' : ''}; stop it first, or give this peer another data directory`,
+          { dir, pid: owner },
+        );
       }
       // Stale: its owner died without removing it. Remove and try again (O_EXCL decides a race).
       tookOverFrom = owner;

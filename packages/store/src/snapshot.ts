@@ -43,7 +43,10 @@ export class SnapshotEncoder {
   private readonly pending: Array<{ children: readonly Cell[]; next: number }> = [];
 
   /** `beat`: the last beat the tree holds now; recovery replays the journal from the one after. */
-  constructor(private readonly tree: Tree, readonly beat: number) {}
+  constructor(
+    private readonly tree: Tree,
+    readonly beat: number,
+  ) {}
 
   /** True once every cell is written; then call {@link SnapshotEncoder.finish}. */
   get done(): boolean {

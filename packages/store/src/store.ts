@@ -201,14 +201,21 @@ function recover(options: OpenStoreOptions): { tree: Tree; report: RecoveryRepor
   // beat in the journal the tree would mix beats. The journal is synced before the snapshot is
   // put in place, so only a damaged journal gets here: refuse, touching nothing.
   if (snapshotComplete > (lastBeat ?? -1)) {
-    throw storeError('STORE_CORRUPT', `the snapshot completed at beat ${snapshotComplete} but the journal's good records end at ${lastBeat === undefined ? 'no beat' : `beat ${lastBeat}`}${cutAt === undefined ? '' : ` (${cutAt.reason})`}`, { complete: snapshotComplete, lastBeat });
+    throw storeError(
+      'STORE_CORRUPT',
+      `the snapshot completed at beat ${snapshotComplete} but the journal's good records end at ${lastBeat === undefined ? 'no beat' : `beat ${lastBeat}`}${cutAt === undefined ? '' : ` (${cutAt.reason})`}`,
+      { complete: snapshotComplete, lastBeat },
+    );
   }
   let cut: JournalCut | undefined;
   if (cutAt !== undefined) {
     const droppedRecords = journal.records.length - cutAt.index;
     const note = `store journal (${engine.kind}) damaged after ${lastBeat === undefined ? 'no beat' : `beat ${lastBeat}`}: ${cutAt.reason}; cut back to the last good beat (${droppedRecords} record(s) dropped)`;
     if (options.onCorruptTail === 'fail') {
-      throw storeError('STORE_CORRUPT', `${note.replace('; cut back', '; not cut back (onCorruptTail: fail)')}`, { position: cutAt.position, afterBeat: lastBeat });
+      throw storeError('STORE_CORRUPT', `${note.replace('; cut back', '; not cut back (onCorruptTail: fail)')}`, {
+        position: cutAt.position,
+        afterBeat: lastBeat,
+      });
     }
     engine.truncate(cutAt.position);
     cut = {
@@ -266,9 +273,13 @@ class DurableStore implements Store {
   attach(runtime: Runtime, options: AttachOptions = {}): () => void {
     this.checkOpen();
     if (this.attached !== undefined) throw storeError('STORE_ATTACH', 'this store is attached to a runtime already; detach it first');
-    if (runtime.tree !== this.tree) throw storeError('STORE_ATTACH', 'the runtime does not run on this store\'s tree; create it with createRuntime({ tree: store.tree })');
+    if (runtime.tree !== this.tree)
+      throw storeError('STORE_ATTACH', "the runtime does not run on this store's tree; create it with createRuntime({ tree: store.tree })");
     if (this.appendedBeat !== undefined && runtime.beat <= this.appendedBeat) {
-      throw storeError('STORE_ATTACH', `the runtime is at beat ${runtime.beat} but the store holds beats up to ${this.appendedBeat}`, { beat: runtime.beat, appended: this.appendedBeat });
+      throw storeError('STORE_ATTACH', `the runtime is at beat ${runtime.beat} but the store holds beats up to ${this.appendedBeat}`, {
+        beat: runtime.beat,
+        appended: this.appendedBeat,
+      });
     }
     this.attached = runtime;
     this.detachListener = runtime.onCommitted((beat, inputs) => this.commit(beat, inputs));
@@ -315,7 +326,11 @@ class DurableStore implements Store {
     this.dropSnapshot();
     this.failure = isCepError<StoreErrorCode>(error, 'STORE_IO', 'STORE_CLOSED')
       ? error
-      : storeError('STORE_IO', `the ${this.engine.kind} engine failed: ${(error as Error)?.message ?? String(error)}; beats after ${this.durableBeat ?? 'none'} are not durable`, { durableBeat: this.durableBeat });
+      : storeError(
+          'STORE_IO',
+          `the ${this.engine.kind} engine failed: ${(error as Error)?.message ?? String(error)}; beats after ${this.durableBeat ?? 'none'} are not durable`,
+          { durableBeat: this.durableBeat },
+        );
     const waiters = this.waiters;
     this.waiters = [];
     for (const waiter of waiters) waiter.reject(this.failure);

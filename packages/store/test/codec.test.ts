@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { acronymId, applyImages, bool, bytes, createTree, i64, name, numericId, raw, referenceId, text, trackChanges, u64, wordId, type Value } from '@cep/cells';
+import {
+  acronymId,
+  applyImages,
+  bool,
+  bytes,
+  createTree,
+  i64,
+  name,
+  numericId,
+  raw,
+  referenceId,
+  text,
+  trackChanges,
+  u64,
+  wordId,
+  type Value,
+} from '@cep/cells';
 import { crc32c } from '../src/checksum.ts';
 import { decodeEntry, encodeEntry } from '../src/journal.ts';
 import { decodeSnapshot, encodeSnapshot } from '../src/snapshot.ts';
@@ -23,21 +39,31 @@ describe('entry and snapshot codecs', () => {
   });
 
   it('every value type and every kind of name survives an entry and a snapshot', () => {
-    fc.assert(fc.property(fc.array(valueArb, { minLength: 1, maxLength: 8 }), (values) => {
-      const tree = createTree();
-      const tracker = trackChanges(tree);
-      const names = [name('plain'), name(acronymId('ACR')), name(referenceId('a reference/with slash ü')), name(numericId(123456789n)), name(wordId('other'), acronymId('APP')), name(acronymId('APP'))];
-      values.forEach((value, i) => tree.set(['v', names[i % names.length]!, String(i + 1)], value));
-      tree.link('/v/link', ['v', names[0]!]);
-      const entry = decodeEntry(encodeEntry(3, tracker.take(), [{ beat: 3, kind: 'frame', stream: 'peer ü', seq: 2 ** 40, data: Uint8Array.of(0, 255) }]));
-      const fromEntry = createTree();
-      applyImages(fromEntry, entry.edits);
-      expect(fullState(fromEntry)).toBe(fullState(tree));
-      expect(entry.inputs).toEqual([{ beat: 3, kind: 'frame', stream: 'peer ü', seq: 2 ** 40, data: Uint8Array.of(0, 255) }]);
-      const snapshot = decodeSnapshot(encodeSnapshot(tree, 3));
-      expect(fullState(snapshot.tree)).toBe(fullState(tree));
-      expect(snapshot.beat).toBe(3);
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(fc.array(valueArb, { minLength: 1, maxLength: 8 }), (values) => {
+        const tree = createTree();
+        const tracker = trackChanges(tree);
+        const names = [
+          name('plain'),
+          name(acronymId('ACR')),
+          name(referenceId('a reference/with slash ü')),
+          name(numericId(123456789n)),
+          name(wordId('other'), acronymId('APP')),
+          name(acronymId('APP')),
+        ];
+        values.forEach((value, i) => tree.set(['v', names[i % names.length]!, String(i + 1)], value));
+        tree.link('/v/link', ['v', names[0]!]);
+        const entry = decodeEntry(encodeEntry(3, tracker.take(), [{ beat: 3, kind: 'frame', stream: 'peer ü', seq: 2 ** 40, data: Uint8Array.of(0, 255) }]));
+        const fromEntry = createTree();
+        applyImages(fromEntry, entry.edits);
+        expect(fullState(fromEntry)).toBe(fullState(tree));
+        expect(entry.inputs).toEqual([{ beat: 3, kind: 'frame', stream: 'peer ü', seq: 2 ** 40, data: Uint8Array.of(0, 255) }]);
+        const snapshot = decodeSnapshot(encodeSnapshot(tree, 3));
+        expect(fullState(snapshot.tree)).toBe(fullState(tree));
+        expect(snapshot.beat).toBe(3);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('a single flipped bit anywhere in an entry is refused with STORE_CORRUPT', () => {

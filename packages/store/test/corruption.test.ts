@@ -121,6 +121,8 @@ describe('a damaged journal', () => {
     const snapshot = join(dir, 'snapshot.ceps');
     expect(statSync(join(dir, 'journal.cepj')).size).toBe(0);
     flipByte(snapshot, statSync(snapshot).size - 3);
-    expect(() => openStore({ engine: fileEngine({ dir }) })).toThrow(expect.objectContaining({ code: 'STORE_CORRUPT', message: expect.stringContaining('snapshot checksum') }));
+    expect(() => openStore({ engine: fileEngine({ dir }) })).toThrow(
+      expect.objectContaining({ code: 'STORE_CORRUPT', message: expect.stringContaining('snapshot checksum') }),
+    );
   });
 });

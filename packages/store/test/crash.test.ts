@@ -15,7 +15,9 @@ afterEach(() => {
 
 /** Runs the child until it has announced `durableLines` durable beats, then SIGKILLs it; returns the last durable beat it announced. */
 async function runAndKill(dir: string, mode: string, durableLines: number, sliceBytes: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@cep/source', CHILD, dir, mode, '10', String(sliceBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@cep/source', CHILD, dir, mode, '10', String(sliceBytes)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   cleanups.push(() => child.kill('SIGKILL'));
   let lastDurable = -1;
   let seen = 0;
@@ -55,7 +57,8 @@ it('kill -9 at random moments: every reopen lands exactly on a committed beat, n
     if (existsSync(join(dir, 'journal.old.cepj'))) killedMidSnapshot++;
     const store = openStore({ engine: fileEngine({ dir }) });
     const last = store.recovery.lastBeat!;
-    if (process.env['CEP_STORE_TRACE'] !== undefined) process.stderr.write(`round ${round} ${mode}: acknowledged ${acknowledged}, reopened at ${last}, cut: ${store.recovery.cut?.reason ?? 'none'}\n`);
+    if (process.env['CEP_STORE_TRACE'] !== undefined)
+      process.stderr.write(`round ${round} ${mode}: acknowledged ${acknowledged}, reopened at ${last}, cut: ${store.recovery.cut?.reason ?? 'none'}\n`);
     expect(last).toBeGreaterThanOrEqual(acknowledged);
     expect(last).toBeGreaterThanOrEqual(previous);
     while (reference.beat <= last) reference.step();

@@ -40,7 +40,13 @@ function countingEngine(engine: StoreEngine): { engine: StoreEngine; writes: num
       close: () => engine.close(),
       beginSnapshot(): SnapshotWriter {
         const writer = engine.beginSnapshot();
-        return { ...writer, write: (bytes) => { writes.push(bytes.length); writer.write(bytes); } };
+        return {
+          ...writer,
+          write: (bytes) => {
+            writes.push(bytes.length);
+            writer.write(bytes);
+          },
+        };
       },
     },
   };
@@ -142,7 +148,7 @@ describe('snapshots written a slice per beat', () => {
     reopened.close();
   });
 
-  it('file engine: a snapshot begun after one cut off by a crash keeps both journals\' beats', () => {
+  it("file engine: a snapshot begun after one cut off by a crash keeps both journals' beats", () => {
     const dir = tempDir();
     const crashed = openStore({ engine: fileEngine({ dir }), snapshotEvery: 10, snapshotSliceBytes: 512 });
     const runtime = workloadRuntime(crashed.tree, WIDTH);

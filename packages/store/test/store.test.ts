@@ -64,26 +64,32 @@ function runThroughStore(engine: StoreEngine, beats: Op[][], snapshotEvery: numb
 const beatsArb = fc.array(fc.array(opArb, { maxLength: 6 }), { minLength: 1, maxLength: 25 });
 
 describe('recovery', () => {
-  it('replaying the journal gives the live tree\'s digest (and stamps) at every beat', () => {
-    fc.assert(fc.property(beatsArb, fc.constantFrom(0, 3, 10), (beats, snapshotEvery) => {
-      const engine = memoryEngine();
-      const live = runThroughStore(engine, beats, snapshotEvery);
-      const replayed = new Map<number, { digest: string; state: string }>();
-      const reopened = openStore({ engine, onRecoveredBeat: (beat, tree) => void replayed.set(beat, { digest: digestHex(tree.root), state: fullState(tree) }) });
-      const firstJournalBeat = reopened.recovery.snapshotBeat === undefined ? 0 : reopened.recovery.snapshotBeat + 1;
-      expect(replayed.size).toBe(beats.length - firstJournalBeat);
-      for (const [beat, seen] of replayed) {
-        expect(seen.digest).toBe(live.digests[beat]);
-        expect(seen.state).toBe(live.states[beat]);
-      }
-      expect(fullState(reopened.tree)).toBe(live.states.at(-1));
-      expect(reopened.recovery.lastBeat).toBe(beats.length - 1);
-      expect(reopened.tree.beat).toBe(beats.length);
-      expect(reopened.recovery.cut).toBeUndefined();
-    }), { numRuns: 60 });
+  it("replaying the journal gives the live tree's digest (and stamps) at every beat", () => {
+    fc.assert(
+      fc.property(beatsArb, fc.constantFrom(0, 3, 10), (beats, snapshotEvery) => {
+        const engine = memoryEngine();
+        const live = runThroughStore(engine, beats, snapshotEvery);
+        const replayed = new Map<number, { digest: string; state: string }>();
+        const reopened = openStore({
+          engine,
+          onRecoveredBeat: (beat, tree) => void replayed.set(beat, { digest: digestHex(tree.root), state: fullState(tree) }),
+        });
+        const firstJournalBeat = reopened.recovery.snapshotBeat === undefined ? 0 : reopened.recovery.snapshotBeat + 1;
+        expect(replayed.size).toBe(beats.length - firstJournalBeat);
+        for (const [beat, seen] of replayed) {
+          expect(seen.digest).toBe(live.digests[beat]);
+          expect(seen.state).toBe(live.states[beat]);
+        }
+        expect(fullState(reopened.tree)).toBe(live.states.at(-1));
+        expect(reopened.recovery.lastBeat).toBe(beats.length - 1);
+        expect(reopened.tree.beat).toBe(beats.length);
+        expect(reopened.recovery.cut).toBeUndefined();
+      }),
+      { numRuns: 60 },
+    );
   });
 
-  it('keeps the inputs of the journal\'s beats for replay', () => {
+  it("keeps the inputs of the journal's beats for replay", () => {
     const engine = memoryEngine();
     runThroughStore(engine, [[{ op: 'set', path: ['a'], value: 1 }], [], [{ op: 'append', value: 2 }]], 0);
     const reopened = openStore({ engine });
@@ -107,7 +113,7 @@ describe('recovery', () => {
     store.close();
   });
 
-  it('counts the journal\'s beats towards the next snapshot, so a peer restarted often still snapshots', () => {
+  it("counts the journal's beats towards the next snapshot, so a peer restarted often still snapshots", () => {
     const dir = tempDir();
     for (let run = 0; run < 4; run++) {
       const store = openStore({ engine: fileEngine({ dir }), snapshotEvery: 10 });
@@ -195,7 +201,12 @@ describe('durability modes', () => {
 
   it('an engine failure rejects pending acknowledgements with STORE_IO and is reported as CEI', async () => {
     const engine = memoryEngine();
-    const failing: StoreEngine = { ...engine, sync: () => { throw new Error('EIO: disk gone'); } };
+    const failing: StoreEngine = {
+      ...engine,
+      sync: () => {
+        throw new Error('EIO: disk gone');
+      },
+    };
     const store = openStore({ engine: failing, durability: { groupBeats: 2 } });
     const runtime = createRuntime({ tree: store.tree });
     store.attach(runtime);

@@ -223,7 +223,9 @@ export class StreamChannel implements ChannelV1 {
     const { initialMs, maxMs, maxAttempts } = this.options.backoff;
     this.attempt++;
     if (this.attempt > maxAttempts) {
-      this.fatal(streamError('CONNECTION_LOST', `gave up reconnecting to "${this.info.peer}" after ${maxAttempts} attempts: ${reason}`, { attempts: maxAttempts }));
+      this.fatal(
+        streamError('CONNECTION_LOST', `gave up reconnecting to "${this.info.peer}" after ${maxAttempts} attempts: ${reason}`, { attempts: maxAttempts }),
+      );
       return;
     }
     const delayMs = Math.min(maxMs, initialMs * 2 ** (this.attempt - 1));

@@ -101,7 +101,9 @@ export class GmacLink implements Link {
       const limit = type === DATA ? this.maxFrameBytes : type === BATCH ? MAX_BATCH_BYTES : type === GOODBYE ? MAX_GOODBYE_BYTES : -1;
       if (limit < 0) return this.fail(streamError('PROTOCOL_ERROR', `unknown record type ${String(type)}`, { type }));
       if (length > limit) {
-        return this.fail(streamError('FRAME_TOO_LARGE', `peer "${this.peer}" announced a ${length}-byte frame; the limit is ${limit}`, { size: length, max: limit }));
+        return this.fail(
+          streamError('FRAME_TOO_LARGE', `peer "${this.peer}" announced a ${length}-byte frame; the limit is ${limit}`, { size: length, max: limit }),
+        );
       }
       if (queue.length < HEADER_BYTES + length + TAG_BYTES) break;
       const head = Buffer.from(queue.take(HEADER_BYTES));

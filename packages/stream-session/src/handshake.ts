@@ -199,7 +199,13 @@ export async function dialHandshake(
   if (!sameBytes(listenerProof, proof(args.key, 'listener', hash))) {
     throw streamError('AUTH_FAILED', `peer "${args.peer}" did not prove it holds the configured key`, { peer: args.peer });
   }
-  send(conn, new Builder().head(PROOF).bytes(proof(args.key, 'dialer', hash)).body());
+  send(
+    conn,
+    new Builder()
+      .head(PROOF)
+      .bytes(proof(args.key, 'dialer', hash))
+      .body(),
+  );
   const a = new Parser(await nextMessage(conn));
   a.head(ACCEPT);
   const accept = a.bytes(32);
@@ -255,7 +261,14 @@ export async function acceptHandshake(
   const listenerNonce = nonce();
   const said = dialerSession === undefined ? listenerNonce : Buffer.concat([listenerNonce, args.session]);
   const hash = transcript(hello, said);
-  send(conn, new Builder().head(CHALLENGE).bytes(said).bytes(proof(key, 'listener', hash)).body());
+  send(
+    conn,
+    new Builder()
+      .head(CHALLENGE)
+      .bytes(said)
+      .bytes(proof(key, 'listener', hash))
+      .body(),
+  );
   const q = new Parser(await nextMessage(conn));
   q.head(PROOF);
   const dialerProof = q.bytes(32);
@@ -264,6 +277,12 @@ export async function acceptHandshake(
     reject(conn, 'AUTH_FAILED');
     throw streamError('AUTH_FAILED', `peer "${peer}" did not prove it holds the configured key`, { peer });
   }
-  send(conn, new Builder().head(ACCEPT).bytes(proof(key, 'accept', hash)).body());
+  send(
+    conn,
+    new Builder()
+      .head(ACCEPT)
+      .bytes(proof(key, 'accept', hash))
+      .body(),
+  );
   return { peer, mode, mount, keys: sessionKeys(key, hash, false), session: dialerSession?.toString('hex') };
 }

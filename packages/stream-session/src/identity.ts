@@ -33,7 +33,12 @@ export const SESSION_ID_BYTES = 16;
 export function checkIdentity(identity: StreamIdentity, legacyPeers: Iterable<string>): StreamIdentity {
   const { staticKey, allowList, psks } = identity;
   if (!(allowList instanceof AllowList)) throw streamError('INVALID_OPTIONS', 'identity.allowList must be an AllowList from @cep/noise-session');
-  if (!(staticKey?.publicKey instanceof Uint8Array) || staticKey.publicKey.length !== NOISE_KEY_BYTES || !(staticKey.privateKey instanceof Uint8Array) || staticKey.privateKey.length !== NOISE_KEY_BYTES) {
+  if (
+    !(staticKey?.publicKey instanceof Uint8Array) ||
+    staticKey.publicKey.length !== NOISE_KEY_BYTES ||
+    !(staticKey.privateKey instanceof Uint8Array) ||
+    staticKey.privateKey.length !== NOISE_KEY_BYTES
+  ) {
     throw streamError('INVALID_OPTIONS', `identity.staticKey must hold a ${NOISE_KEY_BYTES}-byte publicKey and privateKey (see loadKeyFile)`);
   }
   for (const [peer, psk] of Object.entries(psks ?? {})) {
@@ -43,7 +48,9 @@ export function checkIdentity(identity: StreamIdentity, legacyPeers: Iterable<st
   }
   for (const peer of legacyPeers) {
     if (allowList.keysOf(peer).length > 0) {
-      throw streamError('INVALID_OPTIONS', `peer "${peer}" has both a public key and a legacy key; move its key to identity.psks to keep it as a PSK`, { peer });
+      throw streamError('INVALID_OPTIONS', `peer "${peer}" has both a public key and a legacy key; move its key to identity.psks to keep it as a PSK`, {
+        peer,
+      });
     }
   }
   return identity;
@@ -88,7 +95,7 @@ export function encodeWelcome(session: Uint8Array): Buffer {
 /** Parses {@link encodeWelcome} into the session id (hex); throws `PROTOCOL_ERROR`. */
 export function decodeWelcome(message: Uint8Array): string {
   if (message.length !== 1 + SESSION_ID_BYTES || message[0] !== CHANNEL_HELLO_VERSION) {
-    throw streamError('PROTOCOL_ERROR', 'the listener\'s welcome is malformed');
+    throw streamError('PROTOCOL_ERROR', "the listener's welcome is malformed");
   }
   return Buffer.from(message.buffer, message.byteOffset + 1, SESSION_ID_BYTES).toString('hex');
 }

@@ -159,7 +159,12 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
       // A refusal is told to the provider's own onReject and to this listener's (the manager's).
       const reject = (info: RejectInfo): void => {
         options.onReject(info);
-        listenOptions.onReject?.({ code: info.code, reason: info.message, ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}), ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}) });
+        listenOptions.onReject?.({
+          code: info.code,
+          reason: info.message,
+          ...(info.claimedPeer !== undefined ? { claimedPeer: info.claimedPeer } : {}),
+          ...(info.remoteAddress !== undefined ? { remoteAddress: info.remoteAddress } : {}),
+        });
       };
       const slots = new HandshakeSlots<Pending>(options.maxPendingHandshakes, options.maxPendingPerSource);
       // One turn per event-loop turn that admitted connections, counted after its I/O (see admission.ts).

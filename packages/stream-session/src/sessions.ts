@@ -117,11 +117,11 @@ function firstMessage(session: SecureSession, signal: AbortSignal): Promise<Uint
     };
     const onClose = (): void => {
       cleanup();
-      reject(streamError('CONNECTION_LOST', 'the connection closed before the listener\'s welcome'));
+      reject(streamError('CONNECTION_LOST', "the connection closed before the listener's welcome"));
     };
     const onAbort = (): void => {
       cleanup();
-      reject(streamError('OPEN_ABORTED', 'aborted while waiting for the listener\'s welcome'));
+      reject(streamError('OPEN_ABORTED', "aborted while waiting for the listener's welcome"));
     };
     session.on('error', onError);
     session.on('close', onClose);

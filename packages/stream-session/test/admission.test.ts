@@ -64,7 +64,7 @@ describe('HandshakeSlots', () => {
     expect(slots.size).toBe(2);
   });
 
-  it('a source at its share displaces its own connections, never another source\'s', () => {
+  it("a source at its share displaces its own connections, never another source's", () => {
     const slots = new HandshakeSlots<Named>(8, 2);
     slots.admit(slot('peer', 'p'));
     const displaced: string[] = [];

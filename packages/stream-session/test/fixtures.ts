@@ -20,9 +20,7 @@ export function loopback(options: StreamOptions): ProviderV1 {
       },
       bind(server, address) {
         const [host, port] = address.split(':');
-        return new Promise((resolve) =>
-          server.listen({ host, port: Number(port) }, () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)),
-        );
+        return new Promise((resolve) => server.listen({ host, port: Number(port) }, () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)));
       },
     },
   });
@@ -48,7 +46,14 @@ export async function rawClient(address: string, key: Uint8Array = KEY, mount = 
     socket.once('error', reject);
   });
   const conn = new Conn(socket);
-  const { keys, session }: { keys: SessionKeys; session: string } = await dialHandshake(conn, { localPeer: 'earth', peer: 'saturn', mode: 'link', mount, key, session: randomBytes(16) });
+  const { keys, session }: { keys: SessionKeys; session: string } = await dialHandshake(conn, {
+    localPeer: 'earth',
+    peer: 'saturn',
+    mode: 'link',
+    mount,
+    key,
+    session: randomBytes(16),
+  });
   return { conn, keys, socket, session };
 }
 

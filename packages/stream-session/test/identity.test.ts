@@ -65,7 +65,9 @@ describe('identity options', () => {
 
   it('refuses to open a channel to a peer with neither a key nor a public key, before dialling', async () => {
     const provider = loopback({ localPeer: 'earth', identity: { staticKey: pair, allowList: new AllowList() } });
-    await expect(provider.open({ peer: 'saturn', mode: 'link', mount: 'main', localNode: 'earth', address: '127.0.0.1:1' })).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    await expect(provider.open({ peer: 'saturn', mode: 'link', mount: 'main', localNode: 'earth', address: '127.0.0.1:1' })).rejects.toMatchObject({
+      code: 'AUTH_FAILED',
+    });
     await provider.close();
   });
 });

@@ -35,7 +35,7 @@ async function next(conn: Conn): Promise<Buffer> {
 }
 
 describe('session ids in the handshake', () => {
-  it('each side learns the other provider instance\'s session; every channel of one instance carries the same id', async () => {
+  it("each side learns the other provider instance's session; every channel of one instance carries the same id", async () => {
     const s = await saturn();
     cleanups.push(() => s.provider.close());
     const earth = loopback({ localPeer: 'earth', keys: { saturn: KEY } });

@@ -31,7 +31,19 @@ export type TransportErrorCode =
 
 /** Every code, for tests and docs. */
 export const TRANSPORT_ERROR_CODES: readonly TransportErrorCode[] = Object.freeze([
-  'MOUNT_INVALID', 'MOUNT_UNKNOWN', 'MOUNT_CLOSED', 'PROVIDER_INVALID', 'PROVIDER_DUPLICATE', 'UPD_DENIED', 'QUEUE_FULL', 'FRAME_TOO_LARGE', 'LISTEN_FAILED', 'MOUNT_LIMIT', 'OPTIONS_INVALID', 'GROUP_UNSEALED', 'GROUP_UNSUPPORTED',
+  'MOUNT_INVALID',
+  'MOUNT_UNKNOWN',
+  'MOUNT_CLOSED',
+  'PROVIDER_INVALID',
+  'PROVIDER_DUPLICATE',
+  'UPD_DENIED',
+  'QUEUE_FULL',
+  'FRAME_TOO_LARGE',
+  'LISTEN_FAILED',
+  'MOUNT_LIMIT',
+  'OPTIONS_INVALID',
+  'GROUP_UNSEALED',
+  'GROUP_UNSUPPORTED',
 ]);
 
 export function transportError(code: TransportErrorCode, message: string, details: Record<string, unknown> = {}): CepError<TransportErrorCode> {

@@ -28,7 +28,14 @@ export type EdgeEvent =
   /** The public-key identity the remote peer proved on channel `ch` (see identity.ts). */
   | IdentityEvent
   /** `n`: how many refusals this event stands for (coalesced at the edge per beat; absent means 1); the rest is the last one's. */
-  | { readonly t: 'rejected'; readonly provider: string; readonly code: string; readonly note: string; readonly claimed: string | undefined; readonly n?: number };
+  | {
+      readonly t: 'rejected';
+      readonly provider: string;
+      readonly code: string;
+      readonly note: string;
+      readonly claimed: string | undefined;
+      readonly n?: number;
+    };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

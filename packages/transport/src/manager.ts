@@ -16,7 +16,22 @@ import { deriveMountKey } from './keys.ts';
 import { MountImpl, type Mount } from './mount.ts';
 import { negotiate, negotiateSerializer, type SerializerFeature } from './negotiate.ts';
 import { identityEvent, writePeerIdentity } from './identity.ts';
-import { MAX_SESSION_ID_CHARS, countLimitHit, mountKey, servicePath, writeMountSession, type MountSession, telemetryPath, writeCatalogEntry, writeLimits, writeRejection, writeService, writeMountConfig, writeSerializer, writeTransport } from './schema.ts';
+import {
+  MAX_SESSION_ID_CHARS,
+  countLimitHit,
+  mountKey,
+  servicePath,
+  writeMountSession,
+  type MountSession,
+  telemetryPath,
+  writeCatalogEntry,
+  writeLimits,
+  writeRejection,
+  writeService,
+  writeMountConfig,
+  writeSerializer,
+  writeTransport,
+} from './schema.ts';
 import { TOPIC } from './topics.ts';
 import { EVENT_INPUT, FRAME_INPUT, GROUP_FRAME_INPUT, decodeEvent, decodeGroupFrame, encodeEvent, type EdgeEvent } from './events.ts';
 import { Inbound, type FrameHandler } from './inbound.ts';
@@ -175,15 +190,31 @@ class Manager implements TransportManager {
   /** Refusals admitted in this beat, per listener: one `/net` write and one CEI fact each, at commit. */
   private readonly beatRefusals = new Map<string, { n: number; code: string; note: string; claimed: string | undefined }>();
 
-  constructor(readonly runtime: Runtime, private readonly options: TransportManagerOptions) {
+  constructor(
+    readonly runtime: Runtime,
+    private readonly options: TransportManagerOptions,
+  ) {
     this.checkWord('localNode', options.localNode);
     this.limits = { maxQueuedFrames: options.maxQueuedFrames ?? 4096, maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES };
     const window = positive('inboundWindow', options.inboundWindow, 256);
     const budget = positive('inboundBudgetBytes', options.inboundBudgetBytes, DEFAULT_INBOUND_BUDGET_BYTES);
     const queued = positive('inboundQueuedBytesPerPeer', options.inboundQueuedBytesPerPeer, DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER);
     this.maxMountsPerPeer = positive('maxMountsPerPeer', options.maxMountsPerPeer, DEFAULT_MAX_MOUNTS_PER_PEER);
-    this.inbound = new Inbound(runtime, window, budget, queued, (key) => this.mountsByKey.get(key), (peer) => options.aeadOptional?.(peer) === true);
-    writeLimits(this.tree, { mounts_peer: this.maxMountsPerPeer, in_q_bytes: queued, in_budget: budget, in_window: window, frame_bytes: this.limits.maxFrameBytes });
+    this.inbound = new Inbound(
+      runtime,
+      window,
+      budget,
+      queued,
+      (key) => this.mountsByKey.get(key),
+      (peer) => options.aeadOptional?.(peer) === true,
+    );
+    writeLimits(this.tree, {
+      mounts_peer: this.maxMountsPerPeer,
+      in_q_bytes: queued,
+      in_budget: budget,
+      in_window: window,
+      frame_bytes: this.limits.maxFrameBytes,
+    });
     runtime.onCommit((beat) => {
       this.inbound.releaseAll();
       for (const mount of this.unsampled) mount.flushTelemetry(beat);
@@ -192,7 +223,9 @@ class Manager implements TransportManager {
       this.flushEdgeRefusals();
     });
     // Events and frames of a stream are admitted in arrival order (one shared sequence), not by kind.
-    runtime.defineInput(EVENT_INPUT, (input, ctx) => this.inbound.event(input.stream, input.seq, () => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat)));
+    runtime.defineInput(EVENT_INPUT, (input, ctx) =>
+      this.inbound.event(input.stream, input.seq, () => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat)),
+    );
     runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.seq, input.data, ctx.beat));
     runtime.defineInput(GROUP_FRAME_INPUT, (input, ctx) => {
       const { group, frame } = decodeGroupFrame(input.data);
@@ -223,7 +256,12 @@ class Manager implements TransportManager {
     writeCatalogEntry(this.tree, provider.id, provider.caps, provider.specificationVersion);
     const waiting = [...this.mountsByKey.values()].filter((m) => m.initiator && m.provider === undefined && this.specs.has(m.key));
     if (waiting.length > 0 || this.mountsByKey.size > 0) {
-      this.runtime.cei.emit({ topic: TOPIC.catalogSync, severity: 'info', note: `provider ${provider.id} joined the catalog; ${waiting.length} mount(s) renegotiated`, origin: 'tp/mgr' });
+      this.runtime.cei.emit({
+        topic: TOPIC.catalogSync,
+        severity: 'info',
+        note: `provider ${provider.id} joined the catalog; ${waiting.length} mount(s) renegotiated`,
+        origin: 'tp/mgr',
+      });
     }
     for (const mount of waiting) this.configure(this.specs.get(mount.key)!);
   }
@@ -236,7 +274,11 @@ class Manager implements TransportManager {
     const provider = this.providers.get(providerId);
     if (this.options.offline === true) throw transportError('LISTEN_FAILED', 'an offline manager (replay) does not listen', { providerId });
     if (provider?.listen === undefined) {
-      throw transportError('LISTEN_FAILED', provider === undefined ? `provider ${providerId} is not registered` : `provider ${providerId} cannot accept channels`, { providerId });
+      throw transportError(
+        'LISTEN_FAILED',
+        provider === undefined ? `provider ${providerId} is not registered` : `provider ${providerId} cannot accept channels`,
+        { providerId },
+      );
     }
     const stream = `~listen/${providerId}`;
     try {
@@ -264,12 +306,16 @@ class Manager implements TransportManager {
     const required = this.checkCaps('caps.required', spec.caps?.required);
     const preferred = this.checkCaps('caps.preferred', spec.caps?.preferred);
     const cmpMaxVer = spec.serializer?.cmpMaxVer ?? COMPARATOR_VERSION;
-    if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0) throw transportError('MOUNT_INVALID', `serializer.cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
+    if (!Number.isSafeInteger(cmpMaxVer) || cmpMaxVer < 0)
+      throw transportError('MOUNT_INVALID', `serializer.cmpMaxVer must be a whole number ≥ 0, got ${String(cmpMaxVer)}`);
 
     const key = mountKey(spec.peer, spec.mode, spec.mount);
     if (!this.mountsByKey.has(key) && this.mountCount(spec.peer) >= this.maxMountsPerPeer) {
       this.limitHit(spec.peer, `mount ${key} refused: peer ${spec.peer} has ${this.maxMountsPerPeer} mounts already (maxMountsPerPeer)`);
-      throw transportError('MOUNT_LIMIT', `peer ${spec.peer} has ${this.maxMountsPerPeer} mounts already; raise maxMountsPerPeer or remove one`, { peer: spec.peer, limit: this.maxMountsPerPeer });
+      throw transportError('MOUNT_LIMIT', `peer ${spec.peer} has ${this.maxMountsPerPeer} mounts already; raise maxMountsPerPeer or remove one`, {
+        peer: spec.peer,
+        limit: this.maxMountsPerPeer,
+      });
     }
     this.specs.set(key, spec);
     const mount = this.mountsByKey.get(key) ?? this.newMount(spec.peer, spec.mode, spec.mount);
@@ -281,7 +327,16 @@ class Manager implements TransportManager {
     const warnDown = spec.serializer?.warnDown ?? true;
     const updLatest = spec.caps?.updLatest === true;
     this.tree.batch(() => {
-      writeMountConfig(this.tree, { peer: spec.peer, mode: spec.mode, mount: spec.mount, localNode, required, preferred, updLatest, serializer: { ...allowed, warnDown, cmpMaxVer } });
+      writeMountConfig(this.tree, {
+        peer: spec.peer,
+        mode: spec.mode,
+        mount: spec.mount,
+        localNode,
+        required,
+        preferred,
+        updLatest,
+        serializer: { ...allowed, warnDown, cmpMaxVer },
+      });
       mount.telemetry.init(this.runtime.beat);
       const chosen = negotiate(this.catalog(), { required, preferred, updLatest, prefProv: spec.prefProv });
       if (!chosen.ok) {
@@ -322,7 +377,8 @@ class Manager implements TransportManager {
       const address = spec.address ?? this.options.addressOf?.(spec.peer, provider.id);
       // Reconfigure reuses an open channel on the same provider: ours (to the same address),
       // or one the peer opened to this very mount (both sides configured it; one channel will do).
-      const sameChannel = mount.provider === provider.id && mount.channel !== undefined && mount.state === 'open' && (!wasInitiator || mount.address === address);
+      const sameChannel =
+        mount.provider === provider.id && mount.channel !== undefined && mount.state === 'open' && (!wasInitiator || mount.address === address);
       mount.provider = provider.id;
       mount.providerCaps = provider.caps;
       if (sameChannel) {
@@ -394,7 +450,15 @@ class Manager implements TransportManager {
   // ---- internals -----------------------------------------------------------------------
 
   private newMount(peer: string, mode: string, mountName: string): MountImpl {
-    const mount = new MountImpl(this.runtime, peer, mode, mountName, this.limits, (m, reason) => this.closeMount(m, reason), (m) => this.unsampled.add(m));
+    const mount = new MountImpl(
+      this.runtime,
+      peer,
+      mode,
+      mountName,
+      this.limits,
+      (m, reason) => this.closeMount(m, reason),
+      (m) => this.unsampled.add(m),
+    );
     mount.pumpGroup = (m, subscription) => {
       if (!this.closed) void this.inbound.pumpGroup(m.key, subscription);
     };
@@ -422,7 +486,13 @@ class Manager implements TransportManager {
   }
 
   /** A keyed mount whose provider cannot encrypt: it does not open (no silent downgrade). */
-  private refuseWithoutAead(mount: MountImpl, providerId: string | undefined, on: Readonly<Record<SerializerFeature, boolean>>, warnDown: boolean, cmpMaxVer: number): void {
+  private refuseWithoutAead(
+    mount: MountImpl,
+    providerId: string | undefined,
+    on: Readonly<Record<SerializerFeature, boolean>>,
+    warnDown: boolean,
+    cmpMaxVer: number,
+  ): void {
     const why = providerId === undefined ? 'the mount spec turns aead off' : `provider ${providerId} lacks the aead cap`;
     const note = `a key is configured for peer ${mount.peer} but ${why}; the mount does not open in plaintext (set aead: optional for this peer to allow it)`;
     this.detach(mount, 'aead-required', true);
@@ -486,24 +556,22 @@ class Manager implements TransportManager {
     const controller = new AbortController();
     this.dials.set(id, controller);
     const stream = mount.key;
-    provider
-      .open({ peer: mount.peer, mode: mount.mode, mount: mount.mount, localNode, address, signal: controller.signal })
-      .then(
-        (channel) => {
-          this.dials.delete(id);
-          if (this.closed) return void channel.close('manager-close').catch(() => undefined);
-          this.channels.set(id, channel);
-          this.wire(stream, id, channel);
-          this.pushEvent(stream, { t: 'opened', ch: id });
-          this.pushSession(stream, id, channel.info.remoteSession);
-          this.pushIdentity(stream, id, channel);
-        },
-        (error: unknown) => {
-          this.dials.delete(id);
-          if (this.closed) return;
-          this.pushEvent(stream, { t: 'open_failed', ch: id, code: codeOf(error), note: (error as Error)?.message ?? String(error) });
-        },
-      );
+    provider.open({ peer: mount.peer, mode: mount.mode, mount: mount.mount, localNode, address, signal: controller.signal }).then(
+      (channel) => {
+        this.dials.delete(id);
+        if (this.closed) return void channel.close('manager-close').catch(() => undefined);
+        this.channels.set(id, channel);
+        this.wire(stream, id, channel);
+        this.pushEvent(stream, { t: 'opened', ch: id });
+        this.pushSession(stream, id, channel.info.remoteSession);
+        this.pushIdentity(stream, id, channel);
+      },
+      (error: unknown) => {
+        this.dials.delete(id);
+        if (this.closed) return;
+        this.pushEvent(stream, { t: 'open_failed', ch: id, code: codeOf(error), note: (error as Error)?.message ?? String(error) });
+      },
+    );
   }
 
   private accept(providerId: string, channel: ChannelV1): void {
@@ -518,9 +586,13 @@ class Manager implements TransportManager {
     this.channels.set(id, channel);
     const stream = mountKey(peer, mode, mount);
     this.wire(stream, id, channel);
-    const scope = channel.publish !== undefined && typeof channel.info.groupScope === 'string' && channel.info.groupScope.length > 0 && channel.info.groupScope.length <= MAX_SESSION_ID_CHARS
-      ? channel.info.groupScope
-      : undefined;
+    const scope =
+      channel.publish !== undefined &&
+      typeof channel.info.groupScope === 'string' &&
+      channel.info.groupScope.length > 0 &&
+      channel.info.groupScope.length <= MAX_SESSION_ID_CHARS
+        ? channel.info.groupScope
+        : undefined;
     this.pushEvent(stream, { t: 'accepted', ch: id, provider: providerId, ...(scope !== undefined ? { scope } : {}) });
     this.pushSession(stream, id, channel.info.remoteSession);
     this.pushIdentity(stream, id, channel);
@@ -536,15 +608,21 @@ class Manager implements TransportManager {
       }
       if (this.closed) return;
       switch (event.type) {
-        case 'ready': return this.pushEvent(stream, { t: 'ready', ch: id });
-        case 'backpressure': return this.pushEvent(stream, { t: 'backpressure', ch: id, bytes: event.bufferedBytes });
-        case 'reconnecting': return this.pushEvent(stream, { t: 'reconnecting', ch: id, note: `attempt ${event.attempt}: ${event.reason}` });
+        case 'ready':
+          return this.pushEvent(stream, { t: 'ready', ch: id });
+        case 'backpressure':
+          return this.pushEvent(stream, { t: 'backpressure', ch: id, bytes: event.bufferedBytes });
+        case 'reconnecting':
+          return this.pushEvent(stream, { t: 'reconnecting', ch: id, note: `attempt ${event.attempt}: ${event.reason}` });
         // A reconnect may authenticate another key (a roll-over): the identity is told again.
-        case 'session': return (this.pushSession(stream, id, event.id), this.pushIdentity(stream, id, channel));
+        case 'session':
+          return (this.pushSession(stream, id, event.id), this.pushIdentity(stream, id, channel));
         // The channel's end goes in after every frame it received before it ended (the provider
         // still yields those): arrival order, so a reply is never overtaken by the close behind it.
-        case 'fatal': return void drained.then(() => this.closed || this.pushEvent(stream, { t: 'fatal', ch: id, code: event.error.code, note: event.error.message }));
-        case 'closed': return void drained.then(() => this.closed || this.pushEvent(stream, { t: 'closed', ch: id, note: event.reason }));
+        case 'fatal':
+          return void drained.then(() => this.closed || this.pushEvent(stream, { t: 'fatal', ch: id, code: event.error.code, note: event.error.message }));
+        case 'closed':
+          return void drained.then(() => this.closed || this.pushEvent(stream, { t: 'closed', ch: id, note: event.reason }));
       }
     });
   }
@@ -704,7 +782,16 @@ class Manager implements TransportManager {
     return true;
   }
 
-  private admitAccepted(existing: MountImpl | undefined, peer: string, mode: string, mountName: string, id: string, providerId: string, beat: number, scope?: string): void {
+  private admitAccepted(
+    existing: MountImpl | undefined,
+    peer: string,
+    mode: string,
+    mountName: string,
+    id: string,
+    providerId: string,
+    beat: number,
+    scope?: string,
+  ): void {
     const channel = this.channels.get(id); // undefined during an offline replay
     if (existing !== undefined && existing.initiator && existing.state !== 'closed' && existing.state !== 'error') {
       // Both sides dialled the same mount: our own channel carries our sends; theirs only brings frames in.
@@ -742,7 +829,16 @@ class Manager implements TransportManager {
     // Group frames are sealed under a group key or not sent at all: only an AEAD mount gets a scope.
     mount.groupScope = scope !== undefined && mount.policy.aead !== undefined ? `${providerId}:${scope}` : undefined;
     this.tree.batch(() => {
-      writeMountConfig(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, required: [], preferred: [], updLatest: false, serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION, ...(aeadDown === 'allowed' ? { aeadDown: true } : {}) } });
+      writeMountConfig(this.tree, {
+        peer,
+        mode,
+        mount: mountName,
+        localNode: this.options.localNode,
+        required: [],
+        preferred: [],
+        updLatest: false,
+        serializer: { ...outcome.on, warnDown: false, cmpMaxVer: COMPARATOR_VERSION, ...(aeadDown === 'allowed' ? { aeadDown: true } : {}) },
+      });
       if (aeadDown === 'allowed') this.noteAeadDowngrade(mount, `provider ${providerId} lacks the aead cap`);
       writeTransport(this.tree, mount.path, providerId, caps, false);
       writeService(this.tree, { peer, mode, mount: mountName, localNode: this.options.localNode, provider: providerId, updLatest: false });
@@ -765,7 +861,10 @@ class Manager implements TransportManager {
   private writeRefusals(beat: number): void {
     for (const [provider, r] of this.beatRefusals) {
       writeRejection(this.tree, provider, `${r.code}: ${r.note}`, beat, r.n);
-      const claimed = r.claimed !== undefined && explainNotWord(r.claimed) === undefined && [...this.mountsByKey.values()].some((m) => m.peer === r.claimed) ? r.claimed : undefined;
+      const claimed =
+        r.claimed !== undefined && explainNotWord(r.claimed) === undefined && [...this.mountsByKey.values()].some((m) => m.peer === r.claimed)
+          ? r.claimed
+          : undefined;
       const who = r.claimed === undefined ? 'a connection' : `a peer claiming to be ${JSON.stringify(r.claimed)}`;
       this.runtime.cei.emit({
         topic: TOPIC.fatal,
@@ -786,7 +885,8 @@ class Manager implements TransportManager {
   }
 
   private flushEdgeRefusals(): void {
-    for (const [stream, r] of this.edgeRefusals) this.pushEvent(stream, { t: 'rejected', provider: r.provider, code: r.code, note: r.note, claimed: r.claimed, n: r.n });
+    for (const [stream, r] of this.edgeRefusals)
+      this.pushEvent(stream, { t: 'rejected', provider: r.provider, code: r.code, note: r.note, claimed: r.claimed, n: r.n });
     this.edgeRefusals.clear();
   }
 

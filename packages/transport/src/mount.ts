@@ -176,7 +176,11 @@ export class MountImpl implements Mount {
     this.policy = rest;
     this.runtime.tree.set([...this.path, name('serializer'), name('aead_ok')], bool(false));
     this.runtime.tree.set([...this.path, name('serializer'), name('aead_down')], bool(true));
-    this.emit(TOPIC.flatNegotiation, 'warn', `the peer sends plaintext payloads on this mount (its aead_ok is off); following it because peer ${this.peer} is aead: optional`);
+    this.emit(
+      TOPIC.flatNegotiation,
+      'warn',
+      `the peer sends plaintext payloads on this mount (its aead_ok is off); following it because peer ${this.peer} is aead: optional`,
+    );
     return true;
   }
 
@@ -205,7 +209,10 @@ export class MountImpl implements Mount {
     this.assertSendable();
     if (frame.length > this.limits.maxFrameBytes) {
       this.emit(TOPIC.sendFailed, 'error', `a ${frame.length}-byte frame is over the ${this.limits.maxFrameBytes}-byte limit`);
-      throw transportError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame is over mount ${this.key}'s limit of ${this.limits.maxFrameBytes} bytes`, { mount: this.key, bytes: frame.length });
+      throw transportError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame is over mount ${this.key}'s limit of ${this.limits.maxFrameBytes} bytes`, {
+        mount: this.key,
+        bytes: frame.length,
+      });
     }
     const gauge = options.gauge === true;
     if (gauge && !this.allowUpd) {
@@ -229,7 +236,9 @@ export class MountImpl implements Mount {
       }
       if (this.beatQueue.length >= this.limits.maxQueuedFrames) {
         this.emit(TOPIC.sendFailed, 'error', `queue full (${this.limits.maxQueuedFrames} frames) while ${this.bpFlag ? 'backpressured' : 'opening'}`);
-        throw transportError('QUEUE_FULL', `mount ${this.key} has ${this.limits.maxQueuedFrames} frames queued; wait for it to open or drain`, { mount: this.key });
+        throw transportError('QUEUE_FULL', `mount ${this.key} has ${this.limits.maxQueuedFrames} frames queued; wait for it to open or drain`, {
+          mount: this.key,
+        });
       }
       this.beatQueue.push({ frame, gauge });
       this.noteSend(1n, 'queued');
@@ -247,7 +256,11 @@ export class MountImpl implements Mount {
   /** The policy that opens (and makes) frames of a group: this mount's, under the group's key. */
   groupPolicy(key: Uint8Array): SerializerPolicy {
     if (this.policy.aead === undefined) {
-      throw transportError('GROUP_UNSEALED', `mount ${this.key} does not seal frames with AEAD, so it cannot carry group frames (configure a key for peer ${this.peer})`, { mount: this.key });
+      throw transportError(
+        'GROUP_UNSEALED',
+        `mount ${this.key} does not seal frames with AEAD, so it cannot carry group frames (configure a key for peer ${this.peer})`,
+        { mount: this.key },
+      );
     }
     return { ...this.policy, aead: { ...this.policy.aead, key } };
   }
@@ -259,10 +272,15 @@ export class MountImpl implements Mount {
   publish(group: string, frame: Uint8Array): SendOutcome {
     this.assertSendable();
     if (this.groupScope === undefined) {
-      throw transportError('GROUP_UNSUPPORTED', `mount ${this.key} cannot publish to groups (its provider has no group publish, or the mount is not sealed)`, { mount: this.key });
+      throw transportError('GROUP_UNSUPPORTED', `mount ${this.key} cannot publish to groups (its provider has no group publish, or the mount is not sealed)`, {
+        mount: this.key,
+      });
     }
     if (frame.length > this.limits.maxFrameBytes) {
-      throw transportError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame is over mount ${this.key}'s limit of ${this.limits.maxFrameBytes} bytes`, { mount: this.key, bytes: frame.length });
+      throw transportError('FRAME_TOO_LARGE', `a ${frame.length}-byte frame is over mount ${this.key}'s limit of ${this.limits.maxFrameBytes} bytes`, {
+        mount: this.key,
+        bytes: frame.length,
+      });
     }
     this.noteSend(1n, 'multicast');
     // Edge only: a channel gone (or absent in a replay) loses the frame, as multicast may.

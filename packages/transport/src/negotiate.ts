@@ -38,9 +38,10 @@ export function negotiate(catalog: readonly CatalogEntry[], request: CapabilityR
     const wanted = [...required, ...(request.updLatest === true ? ['unreliable'] : [])];
     return {
       ok: false,
-      note: catalog.length === 0
-        ? 'no provider is registered'
-        : `no provider has every required cap (${wanted.join(', ') || 'none'}); registered: ${catalog.map((e) => `${e.id}[${e.caps.join(',')}]`).join(' ')}`,
+      note:
+        catalog.length === 0
+          ? 'no provider is registered'
+          : `no provider has every required cap (${wanted.join(', ') || 'none'}); registered: ${catalog.map((e) => `${e.id}[${e.caps.join(',')}]`).join(' ')}`,
     };
   }
   const hits = (entry: CatalogEntry): number => preferred.filter((cap) => entry.caps.includes(cap)).length;

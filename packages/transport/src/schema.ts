@@ -107,7 +107,10 @@ export type TelemetryCounter = 'ready_count' | 'bp_count' | 'fatal_count' | 'fra
 
 /** Telemetry of one mount: counters and last-seen fields, each stamped with the beat. */
 export class Telemetry {
-  constructor(private readonly tree: Tree, private readonly root: Name[]) {}
+  constructor(
+    private readonly tree: Tree,
+    private readonly root: Name[],
+  ) {}
 
   /** Creates the record with zeros (so a reader always finds every typed field). */
   init(beat: number): void {

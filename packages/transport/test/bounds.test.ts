@@ -6,7 +6,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTree, text, type Tree } from '@cep/cells';
 import { createRuntime, type Runtime } from '@cep/heartbeat';
 import { encodeBranch } from '@cep/serializer';
-import { createTransportManager, DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER, DEFAULT_MAX_MOUNTS_PER_PEER, EVENT_INPUT, type TransportManager, type TransportManagerOptions } from '@cep/transport';
+import {
+  createTransportManager,
+  DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER,
+  DEFAULT_MAX_MOUNTS_PER_PEER,
+  EVENT_INPUT,
+  type TransportManager,
+  type TransportManagerOptions,
+} from '@cep/transport';
 import { FakeProvider, settle } from './fake-provider.ts';
 
 const RELIABLE = ['reliable', 'ordered', 'streaming', 'remote_net', 'crc32c', 'deflate'];
@@ -48,7 +55,9 @@ describe('mounts per peer', () => {
     expect(manager.mounts().map((m) => `${m.peer}/${m.mount}`)).toEqual(['mars/a', 'saturn/a', 'saturn/b']);
     expect(tree.get('/net/mounts/saturn/link/c')).toBeUndefined();
     expect(read(tree, '/net/peers/saturn/limits/mounts_ref')).toBe(1n);
-    expect(facts.filter((f) => f.topic === 'tp_limit')).toEqual([expect.objectContaining({ peer: 'saturn', note: expect.stringContaining('maxMountsPerPeer') })]);
+    expect(facts.filter((f) => f.topic === 'tp_limit')).toEqual([
+      expect.objectContaining({ peer: 'saturn', note: expect.stringContaining('maxMountsPerPeer') }),
+    ]);
     expect(read(tree, '/net/limits/mounts_peer')).toBe(2n);
   });
 
@@ -70,8 +79,12 @@ describe('mounts per peer', () => {
     const { tree } = setup(new FakeProvider('tcp', RELIABLE));
     expect(read(tree, '/net/limits/mounts_peer')).toBe(BigInt(DEFAULT_MAX_MOUNTS_PER_PEER));
     expect(read(tree, '/net/limits/in_q_bytes')).toBe(BigInt(DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER));
-    expect(() => createTransportManager(createRuntime(), { localNode: 'earth', maxMountsPerPeer: 0 })).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }));
-    expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundQueuedBytesPerPeer: 1.5 })).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }));
+    expect(() => createTransportManager(createRuntime(), { localNode: 'earth', maxMountsPerPeer: 0 })).toThrow(
+      expect.objectContaining({ code: 'OPTIONS_INVALID' }),
+    );
+    expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundQueuedBytesPerPeer: 1.5 })).toThrow(
+      expect.objectContaining({ code: 'OPTIONS_INVALID' }),
+    );
   });
 });
 
@@ -89,7 +102,10 @@ describe('inbound bytes queued per peer', () => {
     const { runtime, manager } = setup(tcp, { inboundQueuedBytesPerPeer: CAP, inboundBudgetBytes: 10_000_000 });
     await manager.listen('tcp', 'earth.test');
     const seen: Array<{ id: string; beat: number; bytes: number }> = [];
-    manager.onFrame('link', (f) => void seen.push({ id: String(f.branch.root.children.find((c) => c.name.tag.text === 'n')?.value?.value), beat: f.beat, bytes: f.bytes.length }));
+    manager.onFrame(
+      'link',
+      (f) => void seen.push({ id: String(f.branch.root.children.find((c) => c.name.tag.text === 'n')?.value?.value), beat: f.beat, bytes: f.bytes.length }),
+    );
     const channels = ['a', 'b', 'c'].map((m) => tcp.incoming('saturn', 'link', m));
     await beat(runtime);
     const sent: string[] = [];

@@ -4,7 +4,17 @@
  * (The in-memory provider for users is @cep/provider-memory; real sockets are tested there and
  * in @cep/integration.)
  */
-import { PROVIDER_SPEC_V1, type ChannelEventV1, type ChannelV1, type ListenerV1, type ListenOptionsV1, type GroupSubscriptionV1, type OpenRequestV1, type PeerIdentityV1, type ProviderV1 } from '@cep/transport/provider';
+import {
+  PROVIDER_SPEC_V1,
+  type ChannelEventV1,
+  type ChannelV1,
+  type ListenerV1,
+  type ListenOptionsV1,
+  type GroupSubscriptionV1,
+  type OpenRequestV1,
+  type PeerIdentityV1,
+  type ProviderV1,
+} from '@cep/transport/provider';
 import { CepError } from '@cep/errors';
 
 export class FakeChannel implements ChannelV1 {
@@ -111,14 +121,26 @@ export class FakeProvider implements ProviderV1 {
   /** The public-key identity the next channels report in `info.remoteIdentity` (none when undefined). */
   remoteIdentity: PeerIdentityV1 | undefined;
 
-  constructor(readonly id: string, readonly caps: readonly string[], private readonly autoOpen = true) {}
+  constructor(
+    readonly id: string,
+    readonly caps: readonly string[],
+    private readonly autoOpen = true,
+  ) {}
 
   open(request: OpenRequestV1): Promise<ChannelV1> {
     return new Promise((resolve, reject) => {
       const pending: PendingOpen = {
         request,
         resolve: () => {
-          const channel = new FakeChannel({ provider: this.id, peer: request.peer, mode: request.mode, mount: request.mount, initiator: true, maxFrameBytes: 1 << 20, ...this.session() });
+          const channel = new FakeChannel({
+            provider: this.id,
+            peer: request.peer,
+            mode: request.mode,
+            mount: request.mount,
+            initiator: true,
+            maxFrameBytes: 1 << 20,
+            ...this.session(),
+          });
           this.channels.push(channel);
           resolve(channel);
           return channel;
@@ -137,7 +159,16 @@ export class FakeProvider implements ProviderV1 {
 
   /** Test hook: a remote peer opens a channel to us. */
   incoming(peer: string, mode: string, mount: string): FakeChannel {
-    const channel = new FakeChannel({ provider: this.id, peer, mode, mount, initiator: false, maxFrameBytes: 1 << 20, groupScope: 'fake-listener', ...this.session() });
+    const channel = new FakeChannel({
+      provider: this.id,
+      peer,
+      mode,
+      mount,
+      initiator: false,
+      maxFrameBytes: 1 << 20,
+      groupScope: 'fake-listener',
+      ...this.session(),
+    });
     this.channels.push(channel);
     this.accept!(channel);
     return channel;

@@ -15,7 +15,12 @@ afterEach(async () => {
 });
 
 function peer(provider: FakeProvider, peerKey: Uint8Array | undefined, runtime: Runtime = createRuntime()) {
-  const manager = createTransportManager(runtime, { localNode: 'earth', providers: [provider], addressOf: (p) => `${p}.test`, ...(peerKey !== undefined ? { peerKey: () => peerKey } : {}) });
+  const manager = createTransportManager(runtime, {
+    localNode: 'earth',
+    providers: [provider],
+    addressOf: (p) => `${p}.test`,
+    ...(peerKey !== undefined ? { peerKey: () => peerKey } : {}),
+  });
   managers.push(manager);
   const frames: InboundFrame[] = [];
   manager.onFrame('mirror', (f) => frames.push(f));
@@ -103,7 +108,13 @@ describe('group frames', () => {
       tree: createTree(),
       beats: 3,
       setup: (runtime) => {
-        const off = createTransportManager(runtime, { localNode: 'earth', offline: true, providers: [new FakeProvider('nats', CAPS)], addressOf: (p) => `${p}.test`, peerKey: () => new Uint8Array(32).fill(1) });
+        const off = createTransportManager(runtime, {
+          localNode: 'earth',
+          offline: true,
+          providers: [new FakeProvider('nats', CAPS)],
+          addressOf: (p) => `${p}.test`,
+          peerKey: () => new Uint8Array(32).fill(1),
+        });
         managers.push(off);
         off.onFrame('mirror', (f) => seen.push(`${bodyOf(f)}@${f.group}`));
         const offMount = off.configure({ peer: 'saturn', mode: 'mirror', mount: 'm' });

@@ -7,7 +7,12 @@ import { FakeProvider, settle } from './fake-provider.ts';
 
 const RELIABLE = ['reliable', 'ordered', 'streaming', 'remote_net', 'crc32c', 'deflate', 'aead'];
 const KEY = new Uint8Array(32).fill(9);
-const SATURN = { publicKey: 'c2F0dXJuLWtleS0xLWJhc2U2NC1wdWJsaWMta2V5LXg=', fingerprint: 'SHA256:abc', protocol: 'Noise_XXpsk3_25519_ChaChaPoly_SHA256', version: 1 };
+const SATURN = {
+  publicKey: 'c2F0dXJuLWtleS0xLWJhc2U2NC1wdWJsaWMta2V5LXg=',
+  fingerprint: 'SHA256:abc',
+  protocol: 'Noise_XXpsk3_25519_ChaChaPoly_SHA256',
+  version: 1,
+};
 
 let managers: TransportManager[] = [];
 afterEach(async () => {
@@ -16,7 +21,13 @@ afterEach(async () => {
 });
 
 function setup(provider: FakeProvider, runtime: Runtime = createRuntime(), offline = false) {
-  const manager = createTransportManager(runtime, { localNode: 'earth', providers: [provider], addressOf: (peer) => `${peer}.test`, peerKey: () => KEY, offline });
+  const manager = createTransportManager(runtime, {
+    localNode: 'earth',
+    providers: [provider],
+    addressOf: (peer) => `${peer}.test`,
+    peerKey: () => KEY,
+    offline,
+  });
   managers.push(manager);
   return { runtime, manager, tree: runtime.tree };
 }
@@ -83,7 +94,13 @@ describe('/net/peers/<peer>/identity', () => {
       tree: createTree(),
       beats: 4,
       setup: (runtime) => {
-        const manager = createTransportManager(runtime, { localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY, providers: [new FakeProvider('tcp', RELIABLE)] });
+        const manager = createTransportManager(runtime, {
+          localNode: 'earth',
+          offline: true,
+          addressOf: (peer) => `${peer}.test`,
+          peerKey: () => KEY,
+          providers: [new FakeProvider('tcp', RELIABLE)],
+        });
         manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
       },
     });

@@ -66,7 +66,9 @@ describe('catalog', () => {
 
   it('refuses a provider that is not v1, has a bad id or a duplicate id', () => {
     const { manager } = setup([new FakeProvider('tcp', RELIABLE)]);
-    expect(() => manager.addProvider({ ...new FakeProvider('x', []), specificationVersion: 'v0' } as never)).toThrow(expect.objectContaining({ code: 'PROVIDER_INVALID' }));
+    expect(() => manager.addProvider({ ...new FakeProvider('x', []), specificationVersion: 'v0' } as never)).toThrow(
+      expect.objectContaining({ code: 'PROVIDER_INVALID' }),
+    );
     expect(() => manager.addProvider(new FakeProvider('Not A Word', []))).toThrow(expect.objectContaining({ code: 'PROVIDER_INVALID' }));
     expect(() => manager.addProvider(new FakeProvider('tcp', RELIABLE))).toThrow(expect.objectContaining({ code: 'PROVIDER_DUPLICATE' }));
   });
@@ -85,7 +87,13 @@ describe('mounts', () => {
     expect(read(tree, '/net/mounts/saturn/link/main/transport/provider')).toBe('tcp');
     expect(read(tree, '/net/mounts/saturn/link/main/transport/prov_caps/aead')).toBe(true);
     expect(read(tree, '/net/mounts/saturn/link/main/local_node')).toBe('earth');
-    expect(['mode', 'mount', 'local_node', 'provider', 'upd_latest'].map((f) => read(tree, `/net/peers/saturn/services/main/${f}`))).toEqual(['link', 'main', 'earth', 'tcp', false]);
+    expect(['mode', 'mount', 'local_node', 'provider', 'upd_latest'].map((f) => read(tree, `/net/peers/saturn/services/main/${f}`))).toEqual([
+      'link',
+      'main',
+      'earth',
+      'tcp',
+      false,
+    ]);
     await beat(runtime);
     expect(mount.state).toBe('open');
     expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('open');
@@ -126,7 +134,9 @@ describe('mounts', () => {
     manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, deflate: true, aead: true } });
     manager.configure({ peer: 'saturn', mode: 'link', mount: 'main', serializer: { crc32c: true, deflate: true, aead: true } });
     expect(seen.filter((f) => f.topic === 'tp_flatneg').map((f) => f.note)).toEqual([
-      expect.stringContaining('crc32c'), expect.stringContaining('deflate'), expect.stringContaining('aead'),
+      expect.stringContaining('crc32c'),
+      expect.stringContaining('deflate'),
+      expect.stringContaining('aead'),
     ]);
     expect(seen.every((f) => f.topic !== 'tp_flatneg' || f.severity === 'warn')).toBe(true);
     for (const field of ['crc32c_ok', 'deflate_ok', 'aead_ok']) expect(read(tree, `/net/mounts/saturn/link/main/serializer/${field}`)).toBe(false);
@@ -154,7 +164,9 @@ describe('mounts', () => {
     expect(read(tree, '/net/mounts/saturn/link/main/state')).toBe('open');
     expect(read(tree, '/net/mounts/saturn/link/main/serializer/aead_ok')).toBe(false);
     expect(read(tree, '/net/mounts/saturn/link/main/serializer/aead_down')).toBe(true);
-    expect(seen.filter((f) => f.topic === 'tp_flatneg')).toEqual([expect.objectContaining({ severity: 'warn', note: expect.stringContaining('aead: optional') })]);
+    expect(seen.filter((f) => f.topic === 'tp_flatneg')).toEqual([
+      expect.objectContaining({ severity: 'warn', note: expect.stringContaining('aead: optional') }),
+    ]);
   });
 
   it('a spec that turns aead off for a keyed peer is refused the same way, unless the peer is aead: optional', async () => {
@@ -307,8 +319,14 @@ describe('send path and telemetry', () => {
     await beat(runtime); // beat 3
     const t = '/net/telemetry/saturn/main';
     expect({
-      ready: read(tree, `${t}/ready_count`), bp: read(tree, `${t}/bp_count`), fatal: read(tree, `${t}/fatal_count`), frames: read(tree, `${t}/frame_count`),
-      mode: read(tree, `${t}/last_mode`), event: read(tree, `${t}/last_event`), flag: read(tree, `${t}/bp_flag`), sample: read(tree, `${t}/last_sample`),
+      ready: read(tree, `${t}/ready_count`),
+      bp: read(tree, `${t}/bp_count`),
+      fatal: read(tree, `${t}/fatal_count`),
+      frames: read(tree, `${t}/frame_count`),
+      mode: read(tree, `${t}/last_mode`),
+      event: read(tree, `${t}/last_event`),
+      flag: read(tree, `${t}/bp_flag`),
+      sample: read(tree, `${t}/last_sample`),
     }).toEqual({ ready: 2n, bp: 2n, fatal: 0n, frames: 3n, mode: 'queued', event: 'ready', flag: false, sample: 3n });
     expect(seen.filter((f) => f.topic === 'tp_backpr')).toHaveLength(2);
     expect(read(tree, '/net/peers/saturn/ceh/tp_backpr/severity')).toBe('warn');
@@ -320,9 +338,13 @@ describe('send path and telemetry', () => {
     const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
     await beat(runtime);
     const t = '/net/telemetry/saturn/main';
-    runtime.registerEnzyme({ name: 'burst', signal: ['sig', 'burst'], run: () => {
-      for (let i = 0; i < 100; i++) mount.sendFrame(Uint8Array.of(i));
-    } });
+    runtime.registerEnzyme({
+      name: 'burst',
+      signal: ['sig', 'burst'],
+      run: () => {
+        for (let i = 0; i < 100; i++) mount.sendFrame(Uint8Array.of(i));
+      },
+    });
     runtime.enqueue('/sig/burst');
     const writes: string[] = [];
     const off = tree.subscribe((change) => {
@@ -340,12 +362,16 @@ describe('send path and telemetry', () => {
     expect(writes.sort()).toEqual([`${t}/frame_count`, `${t}/last_mode`, `${t}/last_sample`]);
     // An enzyme that sends and then fails: its own writes are undone, but the frames did leave,
     // and the beat's sample counts them.
-    runtime.registerEnzyme({ name: 'send_then_fail', signal: ['sig', 'fail'], run: () => {
-      mount.sendFrame(Uint8Array.of(7));
-      mount.sendFrame(Uint8Array.of(8));
-      runtime.tree.set('/data/half_done', text('x'));
-      throw new Error('after sending');
-    } });
+    runtime.registerEnzyme({
+      name: 'send_then_fail',
+      signal: ['sig', 'fail'],
+      run: () => {
+        mount.sendFrame(Uint8Array.of(7));
+        mount.sendFrame(Uint8Array.of(8));
+        runtime.tree.set('/data/half_done', text('x'));
+        throw new Error('after sending');
+      },
+    });
     runtime.enqueue('/sig/fail');
     runtime.step();
     expect(tree.get('/data/half_done')).toBeUndefined();
@@ -421,7 +447,7 @@ describe('send path and telemetry', () => {
     expect(channel.sent).toEqual([Uint8Array.of(0), Uint8Array.of(1), Uint8Array.of(12), Uint8Array.of(2)]);
   });
 
-  it('a new channel is not held by the old one\'s backpressure: after a close and a redial, sends reach the new channel', async () => {
+  it("a new channel is not held by the old one's backpressure: after a close and a redial, sends reach the new channel", async () => {
     const tcp = new FakeProvider('tcp', RELIABLE);
     const { runtime, manager } = setup([tcp]);
     const mount = manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
@@ -549,7 +575,13 @@ describe('inbound', () => {
       tree: createTree(),
       beats: digests.length,
       setup: (runtime) => {
-        const manager = createTransportManager(runtime, { localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY, providers: [new FakeProvider('tcp', RELIABLE)] });
+        const manager = createTransportManager(runtime, {
+          localNode: 'earth',
+          offline: true,
+          addressOf: (peer) => `${peer}.test`,
+          peerKey: () => KEY,
+          providers: [new FakeProvider('tcp', RELIABLE)],
+        });
         wire(runtime, manager, replaySeen);
       },
     });
@@ -608,7 +640,12 @@ describe('inbound', () => {
   async function acceptedPlaintext(aeadOptional: boolean) {
     const listener = new FakeProvider('tcp', RELIABLE);
     const saturnRuntime = createRuntime();
-    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener], peerKey: () => KEY, ...(aeadOptional ? { aeadOptional: (p: string) => p === 'earth' } : {}) });
+    const saturn = createTransportManager(saturnRuntime, {
+      localNode: 'saturn',
+      providers: [listener],
+      peerKey: () => KEY,
+      ...(aeadOptional ? { aeadOptional: (p: string) => p === 'earth' } : {}),
+    });
     managers.push(saturn);
     await saturn.listen('tcp', 'saturn.test');
     const seen = facts(saturnRuntime);
@@ -780,8 +817,12 @@ describe('bounded inbound work per beat', () => {
       beats: digests.length,
       setup: (runtime) => {
         const manager = createTransportManager(runtime, {
-          localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY,
-          providers: [new FakeProvider('tcp', RELIABLE)], inboundBudgetBytes: BUDGET,
+          localNode: 'earth',
+          offline: true,
+          addressOf: (peer) => `${peer}.test`,
+          peerKey: () => KEY,
+          providers: [new FakeProvider('tcp', RELIABLE)],
+          inboundBudgetBytes: BUDGET,
         });
         wire(runtime, manager, []);
       },
@@ -791,8 +832,12 @@ describe('bounded inbound work per beat', () => {
 
   it('refuses a budget or window that is not a whole number ≥ 1 (OPTIONS_INVALID)', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundBudgetBytes: bad })).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }));
-      expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundWindow: bad })).toThrow(expect.objectContaining({ code: 'OPTIONS_INVALID' }));
+      expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundBudgetBytes: bad })).toThrow(
+        expect.objectContaining({ code: 'OPTIONS_INVALID' }),
+      );
+      expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundWindow: bad })).toThrow(
+        expect.objectContaining({ code: 'OPTIONS_INVALID' }),
+      );
     }
   });
 });
@@ -821,7 +866,10 @@ describe('determinism', () => {
       const channel = tcp.channels[0];
       const gauge = udp.channels[0];
       if (channel !== undefined) {
-        if (rand() < 0.5) channel.inject(encodeBranch(branch('m'.repeat(1 + Math.floor(rand() * 60))), (live.manager.get('saturn', 'link', 'main') as unknown as { policy: never }).policy));
+        if (rand() < 0.5)
+          channel.inject(
+            encodeBranch(branch('m'.repeat(1 + Math.floor(rand() * 60))), (live.manager.get('saturn', 'link', 'main') as unknown as { policy: never }).policy),
+          );
         if (rand() < 0.2) channel.raise({ type: 'backpressure', bufferedBytes: 1 });
         if (rand() < 0.2) channel.raise({ type: 'ready' });
       }
@@ -839,7 +887,10 @@ describe('determinism', () => {
       beats: 40,
       setup: (runtime) => {
         const manager = createTransportManager(runtime, {
-          localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY,
+          localNode: 'earth',
+          offline: true,
+          addressOf: (peer) => `${peer}.test`,
+          peerKey: () => KEY,
           providers: [new FakeProvider('tcp', RELIABLE), new FakeProvider('udp', UNRELIABLE)],
         });
         wire(runtime, manager);

@@ -45,32 +45,48 @@ describe('negotiate', () => {
     const caps = fc.subarray(['reliable', 'ordered', 'unreliable', 'crc32c', 'deflate', 'aead', 'low_latency']);
     const catalog = fc.uniqueArray(fc.record({ id: fc.constantFrom('a', 'b', 'c', 'd', 'e'), caps }), { selector: (e) => e.id, maxLength: 5 });
     fc.assert(
-      fc.property(catalog, caps, caps, fc.boolean(), fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }), (cat, required, preferred, updLatest, prefProv) => {
-        const result = negotiate(cat, { required, preferred, updLatest, prefProv });
-        const qualifies = (e: { caps: readonly string[] }) => required.every((c) => e.caps.includes(c)) && (!updLatest || e.caps.includes('unreliable'));
-        const candidates = cat.filter(qualifies);
-        if (!result.ok) {
-          expect(candidates).toEqual([]);
-          return;
-        }
-        expect(qualifies(result.provider)).toBe(true);
-        if (prefProv !== undefined && candidates.some((c) => c.id === prefProv)) {
-          expect(result.provider.id).toBe(prefProv);
-          return;
-        }
-        const hits = (e: { caps: readonly string[] }) => preferred.filter((c) => e.caps.includes(c)).length;
-        for (const other of candidates) {
-          expect(hits(other) < hits(result.provider) || (hits(other) === hits(result.provider) && other.id >= result.provider.id)).toBe(true);
-        }
-      }),
+      fc.property(
+        catalog,
+        caps,
+        caps,
+        fc.boolean(),
+        fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }),
+        (cat, required, preferred, updLatest, prefProv) => {
+          const result = negotiate(cat, { required, preferred, updLatest, prefProv });
+          const qualifies = (e: { caps: readonly string[] }) => required.every((c) => e.caps.includes(c)) && (!updLatest || e.caps.includes('unreliable'));
+          const candidates = cat.filter(qualifies);
+          if (!result.ok) {
+            expect(candidates).toEqual([]);
+            return;
+          }
+          expect(qualifies(result.provider)).toBe(true);
+          if (prefProv !== undefined && candidates.some((c) => c.id === prefProv)) {
+            expect(result.provider.id).toBe(prefProv);
+            return;
+          }
+          const hits = (e: { caps: readonly string[] }) => preferred.filter((c) => e.caps.includes(c)).length;
+          for (const other of candidates) {
+            expect(hits(other) < hits(result.provider) || (hits(other) === hits(result.provider) && other.id >= result.provider.id)).toBe(true);
+          }
+        },
+      ),
     );
   });
 });
 
 describe('negotiateSerializer', () => {
   it('keeps a feature only when the mount allows it and the provider has the cap', () => {
-    expect(negotiateSerializer({ crc32c: true, deflate: true, aead: true }, pipe.caps)).toEqual({ on: { crc32c: true, deflate: false, aead: false }, downgraded: ['deflate', 'aead'] });
-    expect(negotiateSerializer({ crc32c: false, deflate: true, aead: false }, tcp.caps)).toEqual({ on: { crc32c: false, deflate: true, aead: false }, downgraded: [] });
-    expect(negotiateSerializer({ crc32c: true, deflate: false, aead: false }, udp.caps)).toEqual({ on: { crc32c: false, deflate: false, aead: false }, downgraded: ['crc32c'] });
+    expect(negotiateSerializer({ crc32c: true, deflate: true, aead: true }, pipe.caps)).toEqual({
+      on: { crc32c: true, deflate: false, aead: false },
+      downgraded: ['deflate', 'aead'],
+    });
+    expect(negotiateSerializer({ crc32c: false, deflate: true, aead: false }, tcp.caps)).toEqual({
+      on: { crc32c: false, deflate: true, aead: false },
+      downgraded: [],
+    });
+    expect(negotiateSerializer({ crc32c: true, deflate: false, aead: false }, udp.caps)).toEqual({
+      on: { crc32c: false, deflate: false, aead: false },
+      downgraded: ['crc32c'],
+    });
   });
 });

@@ -203,7 +203,13 @@ describe('only what replay can reproduce reaches the tree', () => {
       tree: createTree(),
       beats: 60,
       setup: (runtime) => {
-        const manager = createTransportManager(runtime, { localNode: 'earth', offline: true, addressOf: (peer) => `${peer}.test`, peerKey: () => KEY, providers: [new FakeProvider('tcp', RELIABLE)] });
+        const manager = createTransportManager(runtime, {
+          localNode: 'earth',
+          offline: true,
+          addressOf: (peer) => `${peer}.test`,
+          peerKey: () => KEY,
+          providers: [new FakeProvider('tcp', RELIABLE)],
+        });
         wire(runtime, manager);
         // The live loop reconfigured an errored mount before a beat; the replay does the same.
         const originalStep = runtime.step.bind(runtime);

@@ -29,7 +29,9 @@ export function identitySection(baseDir: string) {
         // An identity file anyone else may read is a leaked key (as ssh treats it).
         const mode = statSync(file).mode;
         if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-          return problem(`${file} is accessible by group or others (mode ${(mode & 0o777).toString(8)}); run \`chmod 600 ${file}\` and consider the key leaked`);
+          return problem(
+            `${file} is accessible by group or others (mode ${(mode & 0o777).toString(8)}); run \`chmod 600 ${file}\` and consider the key leaked`,
+          );
         }
         text = readBoundedFile(file, IDENTITY_FILE_MAX_BYTES).toString('utf8');
       } catch (error) {
@@ -55,11 +57,18 @@ const publicKeyText = z.string().transform((text, ctx): Uint8Array => {
 /** The public-key fields of a `keys.<peer>` entry. */
 export const publicKeyFields = {
   public_key: publicKeyText.optional(),
-  public_keys: z.array(publicKeyText).min(1, 'expected at least one public key').max(MAX_KEYS_PER_PEER, `a peer holds at most ${MAX_KEYS_PER_PEER} keys (the current one and its successor during a roll-over)`).optional(),
+  public_keys: z
+    .array(publicKeyText)
+    .min(1, 'expected at least one public key')
+    .max(MAX_KEYS_PER_PEER, `a peer holds at most ${MAX_KEYS_PER_PEER} keys (the current one and its successor during a roll-over)`)
+    .optional(),
 };
 
 /** The public keys of one entry (`public_key` or `public_keys`, not both), or an issue. */
-export function publicKeysOf(entry: { public_key?: Uint8Array | undefined; public_keys?: Uint8Array[] | undefined }, ctx: z.RefinementCtx): Uint8Array[] | undefined {
+export function publicKeysOf(
+  entry: { public_key?: Uint8Array | undefined; public_keys?: Uint8Array[] | undefined },
+  ctx: z.RefinementCtx,
+): Uint8Array[] | undefined {
   if (entry.public_key !== undefined && entry.public_keys !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['public_keys'], message: 'give public_key or public_keys, not both' });
     return undefined;

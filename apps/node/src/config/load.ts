@@ -36,21 +36,30 @@ function issueLines(issue: z.core.$ZodIssue): { field: string; message: string }
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ field: formatFieldPath([...issue.path, key]), message: 'unknown field (check the spelling; see the README for the fields)' }));
+      return issue.keys.map((key) => ({
+        field: formatFieldPath([...issue.path, key]),
+        message: 'unknown field (check the spelling; see the README for the fields)',
+      }));
     case 'invalid_type': {
       const expected = issue.expected === 'object' || issue.expected === 'record' ? 'a mapping' : issue.expected === 'array' ? 'a list' : issue.expected;
       const message = input === undefined ? `missing (expected ${expected})` : `expected ${expected}, got ${describeInput(input)}`;
       return [{ field: formatFieldPath(issue.path), message }];
     }
     case 'invalid_value':
-      return [{ field: formatFieldPath(issue.path), message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}` }];
+      return [
+        {
+          field: formatFieldPath(issue.path),
+          message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}`,
+        },
+      ];
     case 'invalid_union': {
       // A union that names its choices itself (`{ error: … }` in the schema) says it best.
       if (!/^Invalid input/.test(issue.message)) return [{ field: formatFieldPath(issue.path), message: issue.message }];
       // `http: false | {…}`: report what is wrong inside the branch the value was meant for
       // (the one that got past its root), not a bare "Invalid input".
       const branches = issue.errors.filter((branch) => branch.length > 0);
-      const meant = branches.find((branch) => branch.some((i) => i.path.length > 0)) ?? (typeof input === 'object' && input !== null ? branches.at(-1) : undefined);
+      const meant =
+        branches.find((branch) => branch.some((i) => i.path.length > 0)) ?? (typeof input === 'object' && input !== null ? branches.at(-1) : undefined);
       if (meant === undefined) return [{ field: formatFieldPath(issue.path), message: `expected false or a mapping, got ${describeInput(input)}` }];
       return meant.flatMap((inner) => issueLines({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue));
     }
@@ -60,7 +69,15 @@ function issueLines(issue: z.core.$ZodIssue): { field: string; message: string }
     case 'too_small':
       if (issue.origin === 'string') {
         // Never echo the text: it may be a secret (a token).
-        return [{ field: formatFieldPath(issue.path), message: issue.minimum === 1 ? 'expected a non-empty text' : `expected at least ${String(issue.minimum)} characters, got ${typeof input === 'string' ? input.length : '?'}` }];
+        return [
+          {
+            field: formatFieldPath(issue.path),
+            message:
+              issue.minimum === 1
+                ? 'expected a non-empty text'
+                : `expected at least ${String(issue.minimum)} characters, got ${typeof input === 'string' ? input.length : '?'}`,
+          },
+        ];
       }
       return [{ field: formatFieldPath(issue.path), message: `expected at least ${String(issue.minimum)}, got ${JSON.stringify(input)}` }];
     case 'too_big':

@@ -72,7 +72,14 @@ function hostPort(minPort: number) {
 }
 
 const cellPath = z.string().superRefine((value, ctx) => {
-  if (!value.startsWith('/') || value.length < 2 || value.split('/').slice(1).some((s) => s === '')) {
+  if (
+    !value.startsWith('/') ||
+    value.length < 2 ||
+    value
+      .split('/')
+      .slice(1)
+      .some((s) => s === '')
+  ) {
     ctx.addIssue({ code: 'custom', message: `expected an absolute cell path like /data/sky, got "${value}"` });
   }
 });
@@ -122,7 +129,13 @@ function pskSpec(baseDir: string) {
           return z.NEVER;
         }
         const encoding = spec.encoding ?? 'hex';
-        key = encoding === 'raw' ? new Uint8Array(content) : decodeKey(content.toString('utf8'), encoding, { ...ctx, addIssue: (i) => ctx.addIssue({ ...(i as object), path: ['file'] } as never) } as z.RefinementCtx);
+        key =
+          encoding === 'raw'
+            ? new Uint8Array(content)
+            : decodeKey(content.toString('utf8'), encoding, {
+                ...ctx,
+                addIssue: (i) => ctx.addIssue({ ...(i as object), path: ['file'] } as never),
+              } as z.RefinementCtx);
       } else {
         if (spec.encoding !== undefined) {
           ctx.addIssue({ code: 'custom', path: ['encoding'], message: 'encoding applies to key files only' });
@@ -188,8 +201,19 @@ function httpSection(baseDir: string) {
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(9464),
-      hosts: z.array(z.string().min(1).regex(/^[A-Za-z0-9.:[\]-]+$/, 'expected a host name or address')).default([]),
-      token: z.string().min(MIN_TOKEN_CHARS, `expected a token of at least ${MIN_TOKEN_CHARS} characters`).regex(/^\S+$/, 'expected a token without spaces').optional(),
+      hosts: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .regex(/^[A-Za-z0-9.:[\]-]+$/, 'expected a host name or address'),
+        )
+        .default([]),
+      token: z
+        .string()
+        .min(MIN_TOKEN_CHARS, `expected a token of at least ${MIN_TOKEN_CHARS} characters`)
+        .regex(/^\S+$/, 'expected a token without spaces')
+        .optional(),
       token_file: filePath(baseDir).optional(),
     })
     .transform((http, ctx) => {
@@ -202,11 +226,19 @@ function httpSection(baseDir: string) {
         try {
           token = readBoundedFile(http.token_file, SECRET_FILE_MAX_BYTES).toString('utf8').trim();
         } catch (error) {
-          ctx.addIssue({ code: 'custom', path: ['token_file'], message: `cannot read token file ${http.token_file}: ${error instanceof BoundedReadError ? error.message : String(error)}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['token_file'],
+            message: `cannot read token file ${http.token_file}: ${error instanceof BoundedReadError ? error.message : String(error)}`,
+          });
           return z.NEVER;
         }
         if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) {
-          ctx.addIssue({ code: 'custom', path: ['token_file'], message: `expected a token of at least ${MIN_TOKEN_CHARS} characters without spaces in ${http.token_file}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['token_file'],
+            message: `expected a token of at least ${MIN_TOKEN_CHARS} characters without spaces in ${http.token_file}`,
+          });
           return z.NEVER;
         }
       }
@@ -229,38 +261,46 @@ export function createConfigSchema(baseDir: string) {
     .min(1, 'expected a socket path')
     .transform((p) => (isAbsolute(p) || p.startsWith('\\\\') ? p : resolve(baseDir, p)));
 
-  const peerLink = z.strictObject({
-    name: word,
-    /** A built-in provider id or a plug-in's `id` (checked against `providers` below). */
-    provider: word,
-    address: z.string(),
-    mount: word.default('main'),
-    /** The peer's security enclave; absent = this peer's own `enclave`. */
-    enclave: word.optional(),
-  }).superRefine((peer, ctx) => {
-    if (peer.provider === 'udp') {
-      // Link, invoke and mirror requests need a reliable, ordered mount; UDP only carries gauges.
-      ctx.addIssue({ code: 'custom', path: ['provider'], message: 'udp carries only droppable gauges (upd_latest); links, invokes and mirrors need tcp or pipe' });
-    }
-    if (peer.provider === 'pipe') {
-      if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected a socket path' });
-    } else if (peer.provider === 'nats') {
-      if (!NATS_PREFIX.test(peer.address)) ctx.addIssue({ code: 'custom', path: ['address'], message: NATS_PREFIX_HINT });
-    } else if (!(PROVIDER_IDS as readonly string[]).includes(peer.provider)) {
-      // A plug-in's address syntax is its own; the provider checks it when dialling.
-      if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected an address' });
-    } else {
-      const r = hostPort(1).safeParse(peer.address);
-      if (!r.success) ctx.addIssue({ code: 'custom', path: ['address'], message: r.error.issues[0]!.message });
-    }
-  }).transform((peer) => (peer.provider === 'pipe' ? { ...peer, address: pipePath.parse(peer.address) } : peer));
+  const peerLink = z
+    .strictObject({
+      name: word,
+      /** A built-in provider id or a plug-in's `id` (checked against `providers` below). */
+      provider: word,
+      address: z.string(),
+      mount: word.default('main'),
+      /** The peer's security enclave; absent = this peer's own `enclave`. */
+      enclave: word.optional(),
+    })
+    .superRefine((peer, ctx) => {
+      if (peer.provider === 'udp') {
+        // Link, invoke and mirror requests need a reliable, ordered mount; UDP only carries gauges.
+        ctx.addIssue({
+          code: 'custom',
+          path: ['provider'],
+          message: 'udp carries only droppable gauges (upd_latest); links, invokes and mirrors need tcp or pipe',
+        });
+      }
+      if (peer.provider === 'pipe') {
+        if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected a socket path' });
+      } else if (peer.provider === 'nats') {
+        if (!NATS_PREFIX.test(peer.address)) ctx.addIssue({ code: 'custom', path: ['address'], message: NATS_PREFIX_HINT });
+      } else if (!(PROVIDER_IDS as readonly string[]).includes(peer.provider)) {
+        // A plug-in's address syntax is its own; the provider checks it when dialling.
+        if (peer.address.length === 0) ctx.addIssue({ code: 'custom', path: ['address'], message: 'expected an address' });
+      } else {
+        const r = hostPort(1).safeParse(peer.address);
+        if (!r.success) ctx.addIssue({ code: 'custom', path: ['address'], message: r.error.issues[0]!.message });
+      }
+    })
+    .transform((peer) => (peer.provider === 'pipe' ? { ...peer, address: pipePath.parse(peer.address) } : peer));
 
   const mirror = z.strictObject({
     name: word,
     source: z.strictObject({ peer: word, path: cellPath }),
     target: cellPath.superRefine((value, ctx) => {
       const reserved = reservedBranchOf(value);
-      if (reserved !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is inside ${reserved}, which this peer keeps for itself; mirror into a branch such as /data/...` });
+      if (reserved !== undefined)
+        ctx.addIssue({ code: 'custom', message: `"${value}" is inside ${reserved}, which this peer keeps for itself; mirror into a branch such as /data/...` });
     }),
     bundle: z
       .strictObject({
@@ -278,12 +318,15 @@ export function createConfigSchema(baseDir: string) {
   const natsSection = z.strictObject({
     servers: z.union([natsServer.transform((s) => [s]), z.array(natsServer).min(1, 'expected at least one server')]),
     credentials: z
-      .union([
-        z.strictObject({ token: z.string().min(1) }),
-        z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }),
-        z.strictObject({ nkey_seed_file: filePath(baseDir) }),
-        z.strictObject({ creds_file: filePath(baseDir) }),
-      ], { error: 'expected one of { token }, { user, pass }, { nkey_seed_file } or { creds_file }' })
+      .union(
+        [
+          z.strictObject({ token: z.string().min(1) }),
+          z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }),
+          z.strictObject({ nkey_seed_file: filePath(baseDir) }),
+          z.strictObject({ creds_file: filePath(baseDir) }),
+        ],
+        { error: 'expected one of { token }, { user, pass }, { nkey_seed_file } or { creds_file }' },
+      )
       .optional(),
   });
   /** A provider plug-in: a package (resolved from the config's folder) or a file exporting a v1 provider factory. */
@@ -307,136 +350,151 @@ export function createConfigSchema(baseDir: string) {
     export: z.string().min(1).default('default'),
   });
 
-  return z
-    .strictObject({
-      peer: word,
-      enclave: word,
-      log_level: z.enum(LOG_LEVELS).default('info'),
-      beat_ms: z.number().int().min(1).max(60_000).default(10),
-      /** Beats a graceful stop (SIGTERM) waits for calls in flight before it gives them up. */
-      drain_beats: z.number().int().min(0).max(1_000_000).default(300),
-      /** How far this peer's and its peers' wall clocks may disagree, in ms: call expiries are that much earlier. */
-      clock_skew_ms: z.number().int().min(0).max(3_600_000).default(250),
-      http: z
-        .union([z.literal(false), httpSection(baseDir)])
-        .default({ host: '127.0.0.1', port: 9464, hosts: [] }),
-      keys: z.record(word, peerKeySpec(baseDir)).default({}),
-      /** This node's static key pair (from `cep-node keygen`): needed once any peer is listed by public key. */
-      identity: identitySection(baseDir).optional(),
-      listen: z
-        .object({ tcp: hostPort(0).optional(), pipe: pipePath.optional(), udp: hostPort(0).optional(), nats: natsPrefix.optional() })
-        // Plug-ins listen under their id; any other key is refused in the cross-section checks.
-        .catchall(z.string().min(1, 'expected an address'))
-        .default({}),
-      nats: natsSection.optional(),
-      providers: z.array(providerPlugin).default([]),
-      peers: z.array(peerLink).default([]),
-      /** Branches this peer serves to peers that mirror from it (absent: every branch outside RESERVED_BRANCHES). */
-      exports: z
-        .array(
-          cellPath.superRefine((value, ctx) => {
-            const reserved = reservedBranchOf(value);
-            if (reserved !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is inside ${reserved}, which a peer never serves` });
-          }),
-        )
-        .optional(),
-      mirrors: z.array(mirror).default([]),
-      invoke: z.array(handler).default([]),
-      security: securitySection.prefault({}),
-      peer_policy: peerPolicySection,
-      /** Resource bounds for authenticated peers (see limits.ts): every field has a safe default. */
-      limits: limitsSection.prefault({}),
-      /** Where the peer's store lives (absent: `<peer>.data` beside the config file); unused with `--ephemeral`. */
-      data_dir: filePath(baseDir).optional(),
-      /** Durability of the store in `data_dir`. */
-      store: storeSection.prefault({}),
-    })
-    // Cross-section checks. `when: () => true` runs them even when a field above has
-    // failed, so one run reports every problem; hence the defensive reads of a value
-    // that may be only partly valid.
-    .superRefine(
-      (config, ctx) => {
-        const doc = config as unknown as Record<string, unknown>;
-        const list = (key: string): Record<string, unknown>[] =>
-          Array.isArray(doc[key]) ? (doc[key] as unknown[]).map((x) => (typeof x === 'object' && x !== null ? (x as Record<string, unknown>) : {})) : [];
-        const keys = typeof doc['keys'] === 'object' && doc['keys'] !== null ? (doc['keys'] as Record<string, unknown>) : {};
-        const peers = list('peers');
-        const seen = new Set<string>();
-        peers.forEach((peer, i) => {
-          if (typeof peer['name'] !== 'string') return;
-          const peerName = peer['name'];
-          if (peerName === doc['peer']) {
-            ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peerName}" is this peer's own name` });
-          }
-          const key = `${peerName}/${typeof peer['mount'] === 'string' ? peer['mount'] : 'main'}`;
-          if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peerName}" mount "${key.split('/')[1]}" is listed twice` });
-          seen.add(key);
-          if (keys[peerName] === undefined) {
-            ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `no key for peer "${peerName}": add keys.${peerName}` });
-          }
-        });
-        checkProviders(doc, peers, ctx);
-        checkPublicKeys(doc, keys, ctx);
-        const linked = new Set(peers.map((p) => p['name']));
-        list('mirrors').forEach((m, i) => {
-          const source = typeof m['source'] === 'object' && m['source'] !== null ? (m['source'] as Record<string, unknown>) : {};
-          if (typeof source['peer'] === 'string' && !linked.has(source['peer'])) {
-            ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'source', 'peer'], message: `"${source['peer']}" is not listed under peers` });
-          }
-        });
-        // Enclaves named outside the security section must be ones it declares (when it declares
-        // any): an undeclared enclave is denied every cross-enclave call, almost surely a typo.
-        const security = doc['security'] as Partial<SecurityConfig> | undefined;
-        const enclaves: unknown = typeof security === 'object' && security !== null ? security.enclaves : undefined;
-        const declared = typeof enclaves === 'object' && enclaves !== null && !Array.isArray(enclaves) ? new Set(Object.keys(enclaves)) : undefined;
-        if (declared !== undefined && typeof doc['enclave'] === 'string' && !declared.has(doc['enclave'])) {
-          ctx.addIssue({ code: 'custom', path: ['enclave'], message: `"${doc['enclave']}" is not declared under security.enclaves` });
-        }
-        const enclaveOf = new Map<string, unknown>();
-        peers.forEach((peer, i) => {
-          const peerEnclave = peer['enclave'] ?? doc['enclave'];
-          if (typeof peer['name'] !== 'string') return;
-          if (enclaveOf.has(peer['name']) && enclaveOf.get(peer['name']) !== peerEnclave) {
-            ctx.addIssue({ code: 'custom', path: ['peers', i, 'enclave'], message: `"${peer['name']}" is listed before in enclave "${String(enclaveOf.get(peer['name']))}"; a peer has one enclave` });
-          }
-          enclaveOf.set(peer['name'], peerEnclave);
-          if (declared !== undefined && typeof peer['enclave'] === 'string' && !declared.has(peer['enclave'])) {
-            ctx.addIssue({ code: 'custom', path: ['peers', i, 'enclave'], message: `"${peer['enclave']}" is not declared under security.enclaves` });
-          }
-        });
-        // peer_policy: its default enclave must be declared (when any are), and aead modes name keyed peers.
-        const peerPolicy = typeof doc['peer_policy'] === 'object' && doc['peer_policy'] !== null ? (doc['peer_policy'] as Record<string, unknown>) : {};
-        const defaultEnclave = peerPolicy['default_enclave'];
-        if (declared !== undefined && typeof defaultEnclave === 'string' && !declared.has(defaultEnclave)) {
-          ctx.addIssue({ code: 'custom', path: ['peer_policy', 'default_enclave'], message: `"${defaultEnclave}" is not declared under security.enclaves` });
-        }
-        const aeadModes = typeof peerPolicy['aead'] === 'object' && peerPolicy['aead'] !== null ? Object.keys(peerPolicy['aead']) : [];
-        for (const peerName of aeadModes) {
-          if (keys[peerName] === undefined) ctx.addIssue({ code: 'custom', path: ['peer_policy', 'aead', peerName], message: `no key for peer "${peerName}": AEAD applies only to keyed peers` });
-          else if (pskOf(keys[peerName]) === undefined) ctx.addIssue({ code: 'custom', path: ['peer_policy', 'aead', peerName], message: `peer "${peerName}" has only a public key: mount AEAD needs a pre-shared key (add hex, base64 or file to keys.${peerName})` });
-        }
-        for (const section of ['mirrors', 'invoke'] as const) {
-          const names = new Set<unknown>();
-          list(section).forEach((item, i) => {
-            if (typeof item['name'] !== 'string') return;
-            if (names.has(item['name'])) ctx.addIssue({ code: 'custom', path: [section, i, 'name'], message: `"${item['name']}" is used twice` });
-            names.add(item['name']);
+  return (
+    z
+      .strictObject({
+        peer: word,
+        enclave: word,
+        log_level: z.enum(LOG_LEVELS).default('info'),
+        beat_ms: z.number().int().min(1).max(60_000).default(10),
+        /** Beats a graceful stop (SIGTERM) waits for calls in flight before it gives them up. */
+        drain_beats: z.number().int().min(0).max(1_000_000).default(300),
+        /** How far this peer's and its peers' wall clocks may disagree, in ms: call expiries are that much earlier. */
+        clock_skew_ms: z.number().int().min(0).max(3_600_000).default(250),
+        http: z.union([z.literal(false), httpSection(baseDir)]).default({ host: '127.0.0.1', port: 9464, hosts: [] }),
+        keys: z.record(word, peerKeySpec(baseDir)).default({}),
+        /** This node's static key pair (from `cep-node keygen`): needed once any peer is listed by public key. */
+        identity: identitySection(baseDir).optional(),
+        listen: z
+          .object({ tcp: hostPort(0).optional(), pipe: pipePath.optional(), udp: hostPort(0).optional(), nats: natsPrefix.optional() })
+          // Plug-ins listen under their id; any other key is refused in the cross-section checks.
+          .catchall(z.string().min(1, 'expected an address'))
+          .default({}),
+        nats: natsSection.optional(),
+        providers: z.array(providerPlugin).default([]),
+        peers: z.array(peerLink).default([]),
+        /** Branches this peer serves to peers that mirror from it (absent: every branch outside RESERVED_BRANCHES). */
+        exports: z
+          .array(
+            cellPath.superRefine((value, ctx) => {
+              const reserved = reservedBranchOf(value);
+              if (reserved !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is inside ${reserved}, which a peer never serves` });
+            }),
+          )
+          .optional(),
+        mirrors: z.array(mirror).default([]),
+        invoke: z.array(handler).default([]),
+        security: securitySection.prefault({}),
+        peer_policy: peerPolicySection,
+        /** Resource bounds for authenticated peers (see limits.ts): every field has a safe default. */
+        limits: limitsSection.prefault({}),
+        /** Where the peer's store lives (absent: `<peer>.data` beside the config file); unused with `--ephemeral`. */
+        data_dir: filePath(baseDir).optional(),
+        /** Durability of the store in `data_dir`. */
+        store: storeSection.prefault({}),
+      })
+      // Cross-section checks. `when: () => true` runs them even when a field above has
+      // failed, so one run reports every problem; hence the defensive reads of a value
+      // that may be only partly valid.
+      .superRefine(
+        (config, ctx) => {
+          const doc = config as unknown as Record<string, unknown>;
+          const list = (key: string): Record<string, unknown>[] =>
+            Array.isArray(doc[key]) ? (doc[key] as unknown[]).map((x) => (typeof x === 'object' && x !== null ? (x as Record<string, unknown>) : {})) : [];
+          const keys = typeof doc['keys'] === 'object' && doc['keys'] !== null ? (doc['keys'] as Record<string, unknown>) : {};
+          const peers = list('peers');
+          const seen = new Set<string>();
+          peers.forEach((peer, i) => {
+            if (typeof peer['name'] !== 'string') return;
+            const peerName = peer['name'];
+            if (peerName === doc['peer']) {
+              ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peerName}" is this peer's own name` });
+            }
+            const key = `${peerName}/${typeof peer['mount'] === 'string' ? peer['mount'] : 'main'}`;
+            if (seen.has(key))
+              ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `"${peerName}" mount "${key.split('/')[1]}" is listed twice` });
+            seen.add(key);
+            if (keys[peerName] === undefined) {
+              ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `no key for peer "${peerName}": add keys.${peerName}` });
+            }
           });
+          checkProviders(doc, peers, ctx);
+          checkPublicKeys(doc, keys, ctx);
+          const linked = new Set(peers.map((p) => p['name']));
+          list('mirrors').forEach((m, i) => {
+            const source = typeof m['source'] === 'object' && m['source'] !== null ? (m['source'] as Record<string, unknown>) : {};
+            if (typeof source['peer'] === 'string' && !linked.has(source['peer'])) {
+              ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'source', 'peer'], message: `"${source['peer']}" is not listed under peers` });
+            }
+          });
+          // Enclaves named outside the security section must be ones it declares (when it declares
+          // any): an undeclared enclave is denied every cross-enclave call, almost surely a typo.
+          const security = doc['security'] as Partial<SecurityConfig> | undefined;
+          const enclaves: unknown = typeof security === 'object' && security !== null ? security.enclaves : undefined;
+          const declared = typeof enclaves === 'object' && enclaves !== null && !Array.isArray(enclaves) ? new Set(Object.keys(enclaves)) : undefined;
+          if (declared !== undefined && typeof doc['enclave'] === 'string' && !declared.has(doc['enclave'])) {
+            ctx.addIssue({ code: 'custom', path: ['enclave'], message: `"${doc['enclave']}" is not declared under security.enclaves` });
+          }
+          const enclaveOf = new Map<string, unknown>();
+          peers.forEach((peer, i) => {
+            const peerEnclave = peer['enclave'] ?? doc['enclave'];
+            if (typeof peer['name'] !== 'string') return;
+            if (enclaveOf.has(peer['name']) && enclaveOf.get(peer['name']) !== peerEnclave) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['peers', i, 'enclave'],
+                message: `"${peer['name']}" is listed before in enclave "${String(enclaveOf.get(peer['name']))}"; a peer has one enclave`,
+              });
+            }
+            enclaveOf.set(peer['name'], peerEnclave);
+            if (declared !== undefined && typeof peer['enclave'] === 'string' && !declared.has(peer['enclave'])) {
+              ctx.addIssue({ code: 'custom', path: ['peers', i, 'enclave'], message: `"${peer['enclave']}" is not declared under security.enclaves` });
+            }
+          });
+          // peer_policy: its default enclave must be declared (when any are), and aead modes name keyed peers.
+          const peerPolicy = typeof doc['peer_policy'] === 'object' && doc['peer_policy'] !== null ? (doc['peer_policy'] as Record<string, unknown>) : {};
+          const defaultEnclave = peerPolicy['default_enclave'];
+          if (declared !== undefined && typeof defaultEnclave === 'string' && !declared.has(defaultEnclave)) {
+            ctx.addIssue({ code: 'custom', path: ['peer_policy', 'default_enclave'], message: `"${defaultEnclave}" is not declared under security.enclaves` });
+          }
+          const aeadModes = typeof peerPolicy['aead'] === 'object' && peerPolicy['aead'] !== null ? Object.keys(peerPolicy['aead']) : [];
+          for (const peerName of aeadModes) {
+            if (keys[peerName] === undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['peer_policy', 'aead', peerName],
+                message: `no key for peer "${peerName}": AEAD applies only to keyed peers`,
+              });
+            else if (pskOf(keys[peerName]) === undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['peer_policy', 'aead', peerName],
+                message: `peer "${peerName}" has only a public key: mount AEAD needs a pre-shared key (add hex, base64 or file to keys.${peerName})`,
+              });
+          }
+          for (const section of ['mirrors', 'invoke'] as const) {
+            const names = new Set<unknown>();
+            list(section).forEach((item, i) => {
+              if (typeof item['name'] !== 'string') return;
+              if (names.has(item['name'])) ctx.addIssue({ code: 'custom', path: [section, i, 'name'], message: `"${item['name']}" is used twice` });
+              names.add(item['name']);
+            });
+          }
+        },
+        { when: () => true },
+      )
+      .transform((config) => {
+        // `keys` stays what it always was, peer → pre-shared key (the mounts' AEAD key too);
+        // the public keys go to `public_keys`.
+        const keys: Record<string, Uint8Array> = {};
+        const publicKeys: Record<string, readonly Uint8Array[]> = {};
+        for (const [peer, entry] of Object.entries(config.keys)) {
+          if (entry.psk !== undefined) keys[peer] = entry.psk;
+          if (entry.publicKeys.length > 0) publicKeys[peer] = entry.publicKeys;
         }
-      },
-      { when: () => true },
-    )
-    .transform((config) => {
-      // `keys` stays what it always was, peer → pre-shared key (the mounts' AEAD key too);
-      // the public keys go to `public_keys`.
-      const keys: Record<string, Uint8Array> = {};
-      const publicKeys: Record<string, readonly Uint8Array[]> = {};
-      for (const [peer, entry] of Object.entries(config.keys)) {
-        if (entry.psk !== undefined) keys[peer] = entry.psk;
-        if (entry.publicKeys.length > 0) publicKeys[peer] = entry.publicKeys;
-      }
-      return { ...config, keys, public_keys: publicKeys, data_dir: config.data_dir ?? defaultDataDir(baseDir, config.peer) };
-    });
+        return { ...config, keys, public_keys: publicKeys, data_dir: config.data_dir ?? defaultDataDir(baseDir, config.peer) };
+      })
+  );
 }
 
 function pskOf(entry: unknown): Uint8Array | undefined {
@@ -450,12 +508,17 @@ function checkPublicKeys(doc: Record<string, unknown>, keys: Record<string, unkn
     const list = typeof entry === 'object' && entry !== null && Array.isArray((entry as PeerKeys).publicKeys) ? (entry as PeerKeys).publicKeys : [];
     if (list.length === 0) continue;
     if (doc['identity'] === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['keys', peer], message: `a public key for "${peer}" needs this node's own key pair: add identity: { file: <file from cep-node keygen> }` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keys', peer],
+        message: `a public key for "${peer}" needs this node's own key pair: add identity: { file: <file from cep-node keygen> }`,
+      });
     }
     for (const key of list) {
       const text = Buffer.from(key).toString('base64');
       const other = owner.get(text);
-      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['keys', peer], message: `this public key is already "${other}"'s; one key identifies one peer` });
+      if (other !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['keys', peer], message: `this public key is already "${other}"'s; one key identifies one peer` });
       else owner.set(text, peer);
     }
   }
@@ -471,7 +534,8 @@ function checkProviders(doc: Record<string, unknown>, peers: Record<string, unkn
   plugins.forEach((plugin, i) => {
     const id = typeof plugin === 'object' && plugin !== null ? (plugin as Record<string, unknown>)['id'] : undefined;
     if (typeof id !== 'string') return;
-    if ((PROVIDER_IDS as readonly string[]).includes(id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `"${id}" is a built-in provider; give the plug-in its own id` });
+    if ((PROVIDER_IDS as readonly string[]).includes(id))
+      ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `"${id}" is a built-in provider; give the plug-in its own id` });
     else if (pluginIds.has(id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `"${id}" is used twice` });
     pluginIds.add(id);
   });
@@ -481,15 +545,29 @@ function checkProviders(doc: Record<string, unknown>, peers: Record<string, unkn
   peers.forEach((peer, i) => {
     if (typeof peer['provider'] !== 'string') return;
     if (peer['provider'] === 'nats') usesNats = true;
-    if (!known(peer['provider'])) ctx.addIssue({ code: 'custom', path: ['peers', i, 'provider'], message: `"${peer['provider']}" is not a provider: use one of ${choices} (plug-ins are listed under providers)` });
+    if (!known(peer['provider']))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['peers', i, 'provider'],
+        message: `"${peer['provider']}" is not a provider: use one of ${choices} (plug-ins are listed under providers)`,
+      });
   });
   const listen = typeof doc['listen'] === 'object' && doc['listen'] !== null ? (doc['listen'] as Record<string, unknown>) : {};
   for (const id of Object.keys(listen)) {
     if (id === 'nats') usesNats = true;
-    if (!known(id)) ctx.addIssue({ code: 'custom', path: ['listen', id], message: `unknown field: "${id}" is not a provider (use one of ${choices}; plug-ins are listed under providers)` });
+    if (!known(id))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen', id],
+        message: `unknown field: "${id}" is not a provider (use one of ${choices}; plug-ins are listed under providers)`,
+      });
   }
   if (usesNats && doc['nats'] === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['nats'], message: 'missing: provider nats needs a nats section with servers (e.g. nats: { servers: [nats://10.0.0.5:4222] })' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['nats'],
+      message: 'missing: provider nats needs a nats section with servers (e.g. nats: { servers: [nats://10.0.0.5:4222] })',
+    });
   }
 }
 

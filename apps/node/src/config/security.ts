@@ -62,7 +62,15 @@ function configWords(message: string): string {
 /** The `security` section's schema (output: {@link SecurityConfig}). */
 export const securitySection = z
   .strictObject({
-    enclaves: z.record(z.string(), z.strictObject({ tier: z.number().optional() }).nullable().transform((e) => e ?? {})).optional(),
+    enclaves: z
+      .record(
+        z.string(),
+        z
+          .strictObject({ tier: z.number().optional() })
+          .nullable()
+          .transform((e) => e ?? {}),
+      )
+      .optional(),
     edges: z.array(z.strictObject({ from: z.string(), to: z.string(), budgets: budgets.optional() })).optional(),
     defaults: budgets.optional(),
     pipelines: z.array(z.strictObject({ id: z.string(), stages: z.array(stage), ceilings: budgets.optional() })).optional(),

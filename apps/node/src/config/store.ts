@@ -25,7 +25,12 @@ export const storeSection = z.strictObject({
   /** Beats between snapshots (0: never); also how many beats of inbound inputs the store keeps for replay. */
   snapshot_every: z.number().int().min(0).max(MAX_BEATS).default(DEFAULT_SNAPSHOT_EVERY),
   /** Bytes of a snapshot written per beat: a snapshot spreads over as many beats as it needs. */
-  snapshot_slice_bytes: z.number().int().min(1024).max(1 << 30).default(DEFAULT_SNAPSHOT_SLICE_BYTES),
+  snapshot_slice_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1 << 30)
+    .default(DEFAULT_SNAPSHOT_SLICE_BYTES),
 });
 
 /** The validated `store` section, defaults filled in. */

@@ -71,7 +71,9 @@ export function createConsoleHandler(source: ConsoleStateSource): ConsoleHandler
     if (assets === null) assets = loadAssets();
     const asset = assets?.get(path);
     if (assets === undefined) {
-      sendJson(res, 503, { error: { code: 'UI_NOT_BUILT', message: 'the console was not built: run `node scripts/bundle.mjs` in apps/node (or the package build)' } });
+      sendJson(res, 503, {
+        error: { code: 'UI_NOT_BUILT', message: 'the console was not built: run `node scripts/bundle.mjs` in apps/node (or the package build)' },
+      });
       return true;
     }
     if (asset === undefined) {

@@ -105,7 +105,10 @@ class HeldChannel implements ChannelV1 {
     // The same refusals the provider would make now, not later when nobody can hear them.
     if (this.closed) return this.inner.send(frame);
     if (frame.length > this.inner.info.maxFrameBytes) {
-      throw new CepError('FRAME_TOO_LARGE', `frame of ${frame.length} bytes exceeds ${this.inner.info.maxFrameBytes}`, { bytes: frame.length, max: this.inner.info.maxFrameBytes });
+      throw new CepError('FRAME_TOO_LARGE', `frame of ${frame.length} bytes exceeds ${this.inner.info.maxFrameBytes}`, {
+        bytes: frame.length,
+        max: this.inner.info.maxFrameBytes,
+      });
     }
     this.held.push({ frame, beat: this.source.beatOfSend() });
     this.heldBytes += frame.length;

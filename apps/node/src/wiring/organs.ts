@@ -25,7 +25,12 @@ export interface CallOptions {
 /** Who hears of finished invokes and applied bundles (the peer's metrics, made after the organs). */
 export interface OrganObservers {
   /** An invoke this peer made ended: beats from submit to outcome, and wall seconds (observation only). */
-  readonly onInvokeEnded?: (call: { readonly peer: string; readonly status: InvokeOutcome['status']; readonly beats: number; readonly seconds: number }) => void;
+  readonly onInvokeEnded?: (call: {
+    readonly peer: string;
+    readonly status: InvokeOutcome['status'];
+    readonly beats: number;
+    readonly seconds: number;
+  }) => void;
   /** A mirror bundle was applied to this peer's tree. */
   readonly onBundleApplied?: (bundle: { readonly request: string; readonly cells: number }) => void;
 }
@@ -97,14 +102,21 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager, ob
         timeoutBeats: options.timeoutBeats ?? 200,
       });
     } catch (error) {
-      if (isCepError(error, 'INVOKE_DRAINING')) return Promise.reject(nodeError('SHUTTING_DOWN', 'this peer is shutting down and takes no new invokes; try another peer or again after it restarts', { peer }));
+      if (isCepError(error, 'INVOKE_DRAINING'))
+        return Promise.reject(
+          nodeError('SHUTTING_DOWN', 'this peer is shutting down and takes no new invokes; try another peer or again after it restarts', { peer }),
+        );
       return Promise.reject(error);
     }
     return invoke.result(id).then((outcome) => {
       observers.onInvokeEnded?.({ peer, status: outcome.status, beats: outcome.beat - submitted.beat, seconds: (performance.now() - submitted.at) / 1000 });
       // Given up by this peer's own stop: an error (HTTP 503), never a result that looks final.
       if (outcome.code === OUTCOME_CODE.callerShutdown) {
-        throw nodeError('SHUTTING_DOWN', `invoke ${outcome.id} was still waiting for ${peer} when this peer's shutdown drain ran out; it may have run there (retry with care: see the README)`, { peer, id: outcome.id });
+        throw nodeError(
+          'SHUTTING_DOWN',
+          `invoke ${outcome.id} was still waiting for ${peer} when this peer's shutdown drain ran out; it may have run there (retry with care: see the README)`,
+          { peer, id: outcome.id },
+        );
       }
       return outcome;
     });

@@ -40,7 +40,10 @@ function describeVersion(value: unknown): string {
 }
 
 /** Imports every plug-in and makes its provider; throws PROVIDER_LOAD_FAILED or PROVIDER_INVALID naming the entry. */
-export async function loadProviderPlugins(entries: readonly PluginEntry[], peer: { localPeer: string; keys: Record<string, Uint8Array> }): Promise<ProviderV1[]> {
+export async function loadProviderPlugins(
+  entries: readonly PluginEntry[],
+  peer: { localPeer: string; keys: Record<string, Uint8Array> },
+): Promise<ProviderV1[]> {
   const providers: ProviderV1[] = [];
   for (const [i, entry] of entries.entries()) {
     const field = `providers[${i}] (${entry.id})`;
@@ -52,7 +55,11 @@ export async function loadProviderPlugins(entries: readonly PluginEntry[], peer:
     }
     const factory = mod[entry.export];
     if (typeof factory !== 'function') {
-      throw nodeError('PROVIDER_INVALID', `${field}: ${entry.module} has no function in export "${entry.export}"; a plug-in exports a provider factory, (options) => provider`, { index: i });
+      throw nodeError(
+        'PROVIDER_INVALID',
+        `${field}: ${entry.module} has no function in export "${entry.export}"; a plug-in exports a provider factory, (options) => provider`,
+        { index: i },
+      );
     }
     let made: unknown;
     try {
@@ -64,10 +71,16 @@ export async function loadProviderPlugins(entries: readonly PluginEntry[], peer:
     const provider = made as Partial<ProviderV1> | null;
     if (typeof provider !== 'object' || provider === null || provider.specificationVersion !== PROVIDER_SPEC_V1) {
       const version = typeof provider === 'object' && provider !== null ? describeVersion(provider.specificationVersion) : 'not an object';
-      throw nodeError('PROVIDER_INVALID', `${field}: ${entry.module} made a provider with ${version}; cep-node takes "${PROVIDER_SPEC_V1}" providers`, { index: i });
+      throw nodeError('PROVIDER_INVALID', `${field}: ${entry.module} made a provider with ${version}; cep-node takes "${PROVIDER_SPEC_V1}" providers`, {
+        index: i,
+      });
     }
     if (provider.id !== entry.id || typeof provider.open !== 'function' || typeof provider.close !== 'function' || !Array.isArray(provider.caps)) {
-      throw nodeError('PROVIDER_INVALID', `${field}: ${entry.module} made a provider with id "${String(provider.id)}" (the config says "${entry.id}"), or without open/close/caps`, { index: i });
+      throw nodeError(
+        'PROVIDER_INVALID',
+        `${field}: ${entry.module} made a provider with id "${String(provider.id)}" (the config says "${entry.id}"), or without open/close/caps`,
+        { index: i },
+      );
     }
     providers.push(provider as ProviderV1);
   }

@@ -51,7 +51,11 @@ export function openPeerStore(dir: string, config: StoreConfig, log: Logger): Pe
     },
     recovery.lastBeat === undefined ? 'store opened (new)' : 'store opened: tree restored',
   );
-  if (recovery.cut !== undefined) log.warn({ dir, afterBeat: recovery.cut.afterBeat, droppedRecords: recovery.cut.droppedRecords, reason: recovery.cut.reason }, 'store journal tail damaged: cut back to the last good beat');
+  if (recovery.cut !== undefined)
+    log.warn(
+      { dir, afterBeat: recovery.cut.afterBeat, droppedRecords: recovery.cut.droppedRecords, reason: recovery.cut.reason },
+      'store journal tail damaged: cut back to the last good beat',
+    );
   let closed = false;
   let detach: (() => void) | undefined;
   let failed = false;

@@ -70,7 +70,10 @@ export function spawnCepNode(args: string[]): CepNodeChild {
       const found = parsed.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no matching log line within ${timeoutMs} ms; stdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`)),
+          timeoutMs,
+        );
         waiters.push({ predicate, resolve: (l) => (clearTimeout(timer), resolve(l)) });
         void exited.then(() => {
           clearTimeout(timer);

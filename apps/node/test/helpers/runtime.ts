@@ -6,10 +6,7 @@ import type { Runtime } from '@cep/heartbeat';
  * `step`, a tree that refuses writes). Everything else is the runtime's own,
  * read live from it, so `beat` keeps moving when the real `step()` runs.
  */
-export function overrideRuntime(
-  runtime: Runtime,
-  overrides: { step?: () => unknown; tree?: Tree },
-): Runtime {
+export function overrideRuntime(runtime: Runtime, overrides: { step?: () => unknown; tree?: Tree }): Runtime {
   return new Proxy(runtime, {
     get(target, prop) {
       if (prop === 'step' && overrides.step) return overrides.step;

@@ -11,7 +11,10 @@ export class Unauthorized extends Error {}
 
 /** A refusal or failure, with the endpoint's typed code when it gave one. */
 export class RequestFailed extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }

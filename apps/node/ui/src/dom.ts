@@ -7,7 +7,11 @@
 export type Child = Node | string | number | null | undefined | false;
 
 /** Creates an HTML element with attributes and children. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | undefined> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, v);
   append(el, children);
@@ -38,7 +42,11 @@ export function table(head: readonly string[], rows: readonly { attrs?: Record<s
     'table',
     {},
     h('thead', {}, h('tr', {}, ...head.map((t) => h('th', {}, t)))),
-    h('tbody', {}, ...rows.map((r) => h('tr', r.attrs ?? {}, ...r.cells.map((c, i) => h('td', { 'data-col': head[i]?.toLowerCase().replace(/[^a-z]+/g, '_') }, c))))),
+    h(
+      'tbody',
+      {},
+      ...rows.map((r) => h('tr', r.attrs ?? {}, ...r.cells.map((c, i) => h('td', { 'data-col': head[i]?.toLowerCase().replace(/[^a-z]+/g, '_') }, c)))),
+    ),
   );
 }
 

@@ -48,12 +48,24 @@ function render(): void {
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('current', a.getAttribute('href') === `#${view}`);
   let next: HTMLElement;
   switch (view) {
-    case 'mounts': next = mountsView(store); break;
-    case 'telemetry': next = telemetryView(store); break;
-    case 'mirrors': next = mirrorsView(store); break;
-    case 'invokes': next = invokesView(store); break;
-    case 'events': next = eventsView(store, filter, bar); break;
-    case 'tree': next = tree ??= treeView(showError); break;
+    case 'mounts':
+      next = mountsView(store);
+      break;
+    case 'telemetry':
+      next = telemetryView(store);
+      break;
+    case 'mirrors':
+      next = mirrorsView(store);
+      break;
+    case 'invokes':
+      next = invokesView(store);
+      break;
+    case 'events':
+      next = eventsView(store, filter, bar);
+      break;
+    case 'tree':
+      next = tree ??= treeView(showError);
+      break;
   }
   if (main.firstChild !== next) main.replaceChildren(next);
 }
@@ -91,7 +103,13 @@ function showLogin(): void {
     'form',
     { class: 'login', 'data-view': 'login' },
     h('h2', {}, 'This peer needs its token'),
-    h('p', {}, storedToken() === null ? 'Enter the http.token of this peer\'s config. It stays in this tab only (sessionStorage) and is sent as a bearer header.' : 'The stored token was refused; enter the current one.'),
+    h(
+      'p',
+      {},
+      storedToken() === null
+        ? "Enter the http.token of this peer's config. It stays in this tab only (sessionStorage) and is sent as a bearer header."
+        : 'The stored token was refused; enter the current one.',
+    ),
     input,
     h('button', { type: 'submit' }, 'Open console'),
   );

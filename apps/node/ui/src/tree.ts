@@ -74,6 +74,11 @@ function branch(path: string, label: string, hint: string, onError: (e: unknown)
 
 /** The tree browser view (built once; its open branches survive live updates). */
 export function treeView(onError: (e: unknown) => void): HTMLElement {
-  const roots = h('ul', { class: 'tree' }, branch('/net', '/net', 'transports, mounts, telemetry, peers, organs', onError), branch('/data', '/data', 'application data, mirrored copies, the CEI mailbox', onError));
+  const roots = h(
+    'ul',
+    { class: 'tree' },
+    branch('/net', '/net', 'transports, mounts, telemetry, peers, organs', onError),
+    branch('/data', '/data', 'application data, mirrored copies, the CEI mailbox', onError),
+  );
   return h('section', { 'data-view': 'tree' }, h('h2', {}, 'Tree'), h('p', { class: 'hint' }, 'Open a branch to load it (one level per request).'), roots);
 }

@@ -43,7 +43,11 @@ export function mountsView(store: Store): HTMLElement {
     { 'data-view': 'mounts' },
     h('h2', {}, 'Peers and mounts'),
     graph(store, mounts),
-    table(['Peer', 'Mount', 'State', 'Provider', 'Serializer', 'AEAD', 'Last event', 'Note'], rows, 'No mounts yet: this peer has not dialled or accepted any.'),
+    table(
+      ['Peer', 'Mount', 'State', 'Provider', 'Serializer', 'AEAD', 'Last event', 'Note'],
+      rows,
+      'No mounts yet: this peer has not dialled or accepted any.',
+    ),
   );
 }
 
@@ -71,7 +75,13 @@ function graph(store: Store, mounts: readonly Kept[]): SVGElement {
       const [, mode, mount] = m.key.split('/');
       const [fromY, toY] = [self.y + offset / 3, y + offset];
       svg.append(s('path', { class: `edge ${state}`, d: `M${self.x + 70},${fromY} C250,${fromY} 280,${toY} 340,${toY} L540,${toY}` }));
-      svg.append(s('text', { class: 'edge-label', x: 440, y: toY - 4, 'text-anchor': 'middle' }, `${mode}/${mount} · ${field(m.value, 'transport/provider') ?? '?'} · ${state}`));
+      svg.append(
+        s(
+          'text',
+          { class: 'edge-label', x: 440, y: toY - 4, 'text-anchor': 'middle' },
+          `${mode}/${mount} · ${field(m.value, 'transport/provider') ?? '?'} · ${state}`,
+        ),
+      );
     });
     svg.append(s('rect', { class: 'node', x: 540, y: y - 16, width: 120, height: 32, rx: 6 }));
     svg.append(s('text', { class: 'node-label', x: 600, y: y + 5, 'text-anchor': 'middle' }, peer));
@@ -113,7 +123,11 @@ export function telemetryView(store: Store): HTMLElement {
     { 'data-view': 'telemetry' },
     h('h2', {}, 'Telemetry per mount'),
     h('p', { class: 'hint' }, 'Sparklines: the counter over beats (the tree keeps the last values of each counter; the console adds what it sees while open).'),
-    table(['Peer / mount', 'Frames', 'Frames over beats', 'Backpressure', 'Backpressure over beats', 'Now', 'Ready', 'Fatal', 'Last event', 'Beat'], rows, 'No telemetry yet.'),
+    table(
+      ['Peer / mount', 'Frames', 'Frames over beats', 'Backpressure', 'Backpressure over beats', 'Now', 'Ready', 'Fatal', 'Last event', 'Beat'],
+      rows,
+      'No telemetry yet.',
+    ),
   );
 }
 
@@ -153,10 +167,22 @@ export function mirrorsView(store: Store): HTMLElement {
     'section',
     { 'data-view': 'mirrors' },
     h('h2', {}, 'Mirrors received'),
-    table(['Request', 'Source', 'Copy', 'State', 'Provider', 'Bundle seq', 'Held', 'Commit beat', 'Resume token', 'Digest here', 'Note'], requests, 'This peer mirrors nothing.'),
+    table(
+      ['Request', 'Source', 'Copy', 'State', 'Provider', 'Bundle seq', 'Held', 'Commit beat', 'Resume token', 'Digest here', 'Note'],
+      requests,
+      'This peer mirrors nothing.',
+    ),
     h('h2', {}, 'Mirrors served'),
-    table(['Peer / mount', 'Branch', 'State', 'Sealed seq', 'Acked', 'In flight', 'Held', 'Epoch', 'Digest here'], serving, 'No peer mirrors a branch of this peer.'),
-    h('p', { class: 'hint' }, 'A copy equals its source when "Digest here" on the receiving peer matches "Digest here" of the serving peer (the digest is deterministic: same branch, same digest).'),
+    table(
+      ['Peer / mount', 'Branch', 'State', 'Sealed seq', 'Acked', 'In flight', 'Held', 'Epoch', 'Digest here'],
+      serving,
+      'No peer mirrors a branch of this peer.',
+    ),
+    h(
+      'p',
+      { class: 'hint' },
+      'A copy equals its source when "Digest here" on the receiving peer matches "Digest here" of the serving peer (the digest is deterministic: same branch, same digest).',
+    ),
   );
 }
 
@@ -205,15 +231,30 @@ const SEVERITIES = ['debug', 'info', 'usage', 'warn', 'error', 'crit', 'fatal'];
 
 /** The CEI feed's filter bar: built once, so typing in it is not interrupted by live updates. */
 export function eventFilterBar(filter: EventFilter, onChange: () => void): HTMLElement {
-  const family = h('select', { name: 'family', 'aria-label': 'topic family' },
-    ...(['all', 'tp', 'sec', 'other'] as const).map((f) => h('option', { value: f }, f === 'tp' ? 'tp_* (transport)' : f === 'sec' ? 'sec.* (security)' : f)));
-  const severity = h('select', { name: 'severity', 'aria-label': 'lowest severity' },
+  const family = h(
+    'select',
+    { name: 'family', 'aria-label': 'topic family' },
+    ...(['all', 'tp', 'sec', 'other'] as const).map((f) => h('option', { value: f }, f === 'tp' ? 'tp_* (transport)' : f === 'sec' ? 'sec.* (security)' : f)),
+  );
+  const severity = h(
+    'select',
+    { name: 'severity', 'aria-label': 'lowest severity' },
     h('option', { value: '' }, 'any severity'),
-    ...SEVERITIES.map((v) => h('option', { value: v }, `${v} and above`)));
+    ...SEVERITIES.map((v) => h('option', { value: v }, `${v} and above`)),
+  );
   const text = h('input', { type: 'search', name: 'text', placeholder: 'topic, peer or note contains…', 'aria-label': 'text filter' });
-  family.addEventListener('change', () => { filter.family = family.value as EventFilter['family']; onChange(); });
-  severity.addEventListener('change', () => { filter.severity = severity.value; onChange(); });
-  text.addEventListener('input', () => { filter.text = text.value; onChange(); });
+  family.addEventListener('change', () => {
+    filter.family = family.value as EventFilter['family'];
+    onChange();
+  });
+  severity.addEventListener('change', () => {
+    filter.severity = severity.value;
+    onChange();
+  });
+  text.addEventListener('input', () => {
+    filter.text = text.value;
+    onChange();
+  });
   return h('div', { class: 'filters' }, family, severity, text);
 }
 

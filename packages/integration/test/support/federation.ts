@@ -63,18 +63,25 @@ export function peerConfig(peer: string, extra: Record<string, unknown> = {}): R
  * in the harness folder. `fixedPort` reserves a TCP port first, so a restart from the same
  * config listens at the same address (a socket path is always the same).
  */
-export async function startSaturn(harness: PeerHarness, via: Via, options: { fixedPort?: boolean; extra?: Record<string, unknown> } = {}): Promise<{ saturn: RunningPeer; address: string; file: string }> {
+export async function startSaturn(
+  harness: PeerHarness,
+  via: Via,
+  options: { fixedPort?: boolean; extra?: Record<string, unknown> } = {},
+): Promise<{ saturn: RunningPeer; address: string; file: string }> {
   for (const [name, source] of Object.entries(HANDLERS)) writeFileSync(join(harness.dir, `${name}.mjs`), source);
   const port = options.fixedPort === true ? await reservePort() : 0;
   const listen = via === 'tcp' ? { tcp: `127.0.0.1:${port}` } : { pipe: join(harness.dir, 'saturn.sock') };
-  const file = harness.writeConfig('saturn.json', peerConfig('saturn', {
-    keys: { earth: { hex: KEY }, luna: { hex: KEY } },
-    // earth and luna dial saturn without being listed under its peers: admitted into lab, by name.
-    peer_policy: { default_enclave: 'lab' },
-    listen,
-    invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
-    ...options.extra,
-  }));
+  const file = harness.writeConfig(
+    'saturn.json',
+    peerConfig('saturn', {
+      keys: { earth: { hex: KEY }, luna: { hex: KEY } },
+      // earth and luna dial saturn without being listed under its peers: admitted into lab, by name.
+      peer_policy: { default_enclave: 'lab' },
+      listen,
+      invoke: Object.keys(HANDLERS).map((name) => ({ name, module: `./${name}.mjs` })),
+      ...options.extra,
+    }),
+  );
   const saturn = await harness.start(file);
   const listening = await saturn.waitForLog((l) => l['msg'] === 'listening' && l['provider'] === via);
   return { saturn, address: String(listening['address']), file };
@@ -92,22 +99,29 @@ export interface EarthOptions {
 
 /** Writes earth's config (linked to saturn via `via` at `address`) and starts it. */
 export async function startEarth(harness: PeerHarness, via: Via, address: string, options: EarthOptions = {}): Promise<{ earth: RunningPeer; file: string }> {
-  const file = harness.writeConfig(options.file ?? 'earth.json', peerConfig('earth', {
-    keys: { saturn: { hex: options.key ?? KEY } },
-    peers: [{ name: 'saturn', provider: via, address }],
-    mirrors: options.mirror === false ? [] : [
-      { name: 'sky', source: { peer: 'saturn', path: SKY }, target: COPY, bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } },
-    ],
-  }));
+  const file = harness.writeConfig(
+    options.file ?? 'earth.json',
+    peerConfig('earth', {
+      keys: { saturn: { hex: options.key ?? KEY } },
+      peers: [{ name: 'saturn', provider: via, address }],
+      mirrors:
+        options.mirror === false
+          ? []
+          : [{ name: 'sky', source: { peer: 'saturn', path: SKY }, target: COPY, bundle: { beat_window: 2, max_infl: 8, commit_mode: 'stream' } }],
+    }),
+  );
   return { earth: await harness.start(file), file };
 }
 
 /** Starts luna: a third peer that only invokes saturn (it drives saturn's changes while earth is down). */
 export async function startLuna(harness: PeerHarness, via: Via, address: string): Promise<RunningPeer> {
-  const file = harness.writeConfig('luna.json', peerConfig('luna', {
-    keys: { saturn: { hex: KEY } },
-    peers: [{ name: 'saturn', provider: via, address }],
-  }));
+  const file = harness.writeConfig(
+    'luna.json',
+    peerConfig('luna', {
+      keys: { saturn: { hex: KEY } },
+      peers: [{ name: 'saturn', provider: via, address }],
+    }),
+  );
   return harness.start(file);
 }
 
@@ -143,11 +157,19 @@ export async function requestStates(earth: RunningPeer): Promise<Record<string, 
 
 /** Waits until every request of earth to saturn is `active`. */
 export function untilActive(earth: RunningPeer, what = "earth's link, invoke and mirror requests to go active"): Promise<Record<string, string | undefined>> {
-  return until(() => requestStates(earth), (s) => Object.values(s).every((state) => state === 'active'), what);
+  return until(
+    () => requestStates(earth),
+    (s) => Object.values(s).every((state) => state === 'active'),
+    what,
+  );
 }
 
 /** Waits until earth's copy has saturn's digest (and is not empty); returns both answers. */
-export async function untilMirrored(earth: RunningPeer, saturn: RunningPeer, what = "earth's copy to reach saturn's digest"): Promise<{ digest: string; cells: number }> {
+export async function untilMirrored(
+  earth: RunningPeer,
+  saturn: RunningPeer,
+  what = "earth's copy to reach saturn's digest",
+): Promise<{ digest: string; cells: number }> {
   const both = await until(
     async () => Promise.all([saturn.digest(SKY), earth.digest(COPY)]),
     ([source, copy]) => source.digest !== null && source.digest === copy.digest && source.cells === copy.cells,
@@ -160,7 +182,8 @@ export async function untilMirrored(earth: RunningPeer, saturn: RunningPeer, wha
 export async function drive(caller: RunningPeer, from: number, to: number): Promise<void> {
   for (let k = from; k <= to; k++) {
     const answer = await caller.invoke('saturn', 'tick', k);
-    if (answer['status'] !== 'ok' || answer['result'] !== String(k)) throw new Error(`tick ${k} through ${String(caller.logs[0]?.['peer'])} answered ${JSON.stringify(answer)}`);
+    if (answer['status'] !== 'ok' || answer['result'] !== String(k))
+      throw new Error(`tick ${k} through ${String(caller.logs[0]?.['peer'])} answered ${JSON.stringify(answer)}`);
   }
 }
 

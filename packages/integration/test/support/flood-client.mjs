@@ -16,7 +16,8 @@ if ((via !== 'tcp' && via !== 'pipe') || address === undefined || !(ms > 0) || !
   process.stderr.write('usage: flood-client.mjs <tcp|pipe> <address> <ms> [width]\n');
   process.exit(2);
 }
-const target = via === 'tcp' ? { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) } : { path: address };
+const target =
+  via === 'tcp' ? { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) } : { path: address };
 const GARBAGE = Buffer.from([0x00, 0x20, 0x47, 0x45, 0x54, 0x20, 0x2f]);
 
 let opened = 0;

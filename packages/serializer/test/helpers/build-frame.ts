@@ -20,16 +20,33 @@ export interface BuildOptions {
 
 class Out {
   bytes: number[] = [];
-  u8(v: number): void { this.bytes.push(v & 0xff); }
-  u16(v: number): void { this.u8(v); this.u8(v >>> 8); }
-  u32(v: number): void { this.u16(v & 0xffff); this.u16(v >>> 16); }
+  u8(v: number): void {
+    this.bytes.push(v & 0xff);
+  }
+  u16(v: number): void {
+    this.u8(v);
+    this.u8(v >>> 8);
+  }
+  u32(v: number): void {
+    this.u16(v & 0xffff);
+    this.u16(v >>> 16);
+  }
   varint(v: number): void {
-    while (v >= 0x80) { this.u8((v % 128) | 0x80); v = Math.floor(v / 128); }
+    while (v >= 0x80) {
+      this.u8((v % 128) | 0x80);
+      v = Math.floor(v / 128);
+    }
     this.u8(v);
   }
-  raw(b: Uint8Array): void { for (const x of b) this.bytes.push(x); }
-  get length(): number { return this.bytes.length; }
-  result(): Uint8Array { return Uint8Array.from(this.bytes); }
+  raw(b: Uint8Array): void {
+    for (const x of b) this.bytes.push(x);
+  }
+  get length(): number {
+    return this.bytes.length;
+  }
+  result(): Uint8Array {
+    return Uint8Array.from(this.bytes);
+  }
 }
 
 const TYPE_CAPS: Record<number, number> = {
@@ -58,9 +75,13 @@ export function buildFrame(records: readonly RawRecord[], o: BuildOptions = {}):
   for (const r of records) {
     const start = out.length;
     offsets.push(start);
-    out.u8(r.type); out.u8(r.version); out.u16(r.flags);
-    out.varint(r.key.length); out.varint(r.body.length);
-    out.raw(r.key); out.raw(r.body);
+    out.u8(r.type);
+    out.u8(r.version);
+    out.u16(r.flags);
+    out.varint(r.key.length);
+    out.varint(r.body.length);
+    out.raw(r.key);
+    out.raw(r.body);
     const covered = Uint8Array.from(out.bytes.slice(start));
     leaves.push({ key: r.key, covered });
     out.u32(sum(covered));
@@ -70,19 +91,33 @@ export function buildFrame(records: readonly RawRecord[], o: BuildOptions = {}):
   body.u8(1);
   body.varint(o.beat ?? 0);
   body.varint(records.length);
-  body.u8(0); body.u8(1); body.u8(o.compression ?? 0); body.u8(checksum);
+  body.u8(0);
+  body.u8(1);
+  body.u8(o.compression ?? 0);
+  body.u8(checksum);
   body.varint(32);
   body.raw(merkleRoot(leaves));
-  const toc = o.toc === 'empty' ? [] : o.toc === undefined || o.toc === 'full' ? records.map((r, i) => ({ type: r.type, key: r.key, offset: offsets[i]! })) : o.toc;
+  const toc =
+    o.toc === 'empty' ? [] : o.toc === undefined || o.toc === 'full' ? records.map((r, i) => ({ type: r.type, key: r.key, offset: offsets[i]! })) : o.toc;
   body.varint(toc.length);
-  for (const e of toc) { body.u8(e.type); body.varint(e.key.length); body.raw(e.key); body.varint(e.offset); }
-  body.varint(0); body.varint(0);
+  for (const e of toc) {
+    body.u8(e.type);
+    body.varint(e.key.length);
+    body.raw(e.key);
+    body.varint(e.offset);
+  }
+  body.varint(0);
+  body.varint(0);
   body.u32(o.caps ?? impliedCaps(records, o.compression ?? 0));
   const start = out.length;
   const key = o.trailer?.key ?? new Uint8Array(0);
-  out.u8(0xff); out.u8(o.trailer?.version ?? 1); out.u16(o.trailer?.flags ?? 0);
-  out.varint(key.length); out.varint(body.length);
-  out.raw(key); out.raw(body.result());
+  out.u8(0xff);
+  out.u8(o.trailer?.version ?? 1);
+  out.u16(o.trailer?.flags ?? 0);
+  out.varint(key.length);
+  out.varint(body.length);
+  out.raw(key);
+  out.raw(body.result());
   out.u32(sum(Uint8Array.from(out.bytes.slice(start))));
   return out.result();
 }
