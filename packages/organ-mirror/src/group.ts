@@ -32,7 +32,7 @@ import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
 import type { FrozenCell } from './frozen.ts';
 import { buildBundlePart, buildMessage, type Message } from './message.ts';
-import { packOps, packParts, type PackedPart, type PackStats } from './pack.ts';
+import { packNext, packParts, type PackedPart, type PackStats, type Packing } from './pack.ts';
 import { trySend } from './source.ts';
 
 type Sub = Extract<Message, { kind: 'sub' }>;
@@ -68,7 +68,7 @@ interface GroupBundle {
   published: number;
   /** The furthest part any multicast member staged. */
   staged: number;
-  packing: { readonly parts: Generator<PackedPart, void>; ahead: PackedPart | undefined; readonly stats: PackStats } | undefined;
+  packing: Packing | undefined;
 }
 
 /** One receiver of the group. */
@@ -604,39 +604,26 @@ export class GroupPublication {
       const index = bundle.parts.length + 1;
       bundle.parts.push(buildBundlePart({ ...head, part: index, parts: last ? index : 0 }, part.ops));
     };
-    for (;;) {
-      const next = packing.parts.next();
-      if (!next.done) {
-        const previous = packing.ahead;
-        packing.ahead = next.value;
-        if (previous === undefined) continue;
-        add(previous, false);
-        return;
-      }
-      const redo = this.log.pending ? packOps(this.log.seal(this.env.runtime.tree), this.env.options.partBytes, packing.stats).parts : [];
-      const rest = [packing.ahead!, ...redo];
-      rest.forEach((part, i) => add(part, i === rest.length - 1));
-      bundle.packing = undefined;
-      const { stats } = packing;
-      this.episode.bundle(bundle.seq, {
-        last_beat: v.n(beat),
-        sealed_beat: v.n(beat),
-        ops: v.n(stats.ops),
-        cells: v.n(stats.cells),
-        parts: v.n(bundle.parts.length),
-      });
-      this.env.options.onSeal?.({
-        peer: '',
-        mount: this.id,
-        epoch: this.epoch,
-        seq: bundle.seq,
-        beat,
-        parts: bundle.parts,
-        ops: stats.ops,
-        cells: stats.cells,
-      });
-      return;
-    }
+    const stats = packNext(packing, this.log, this.env.runtime.tree, this.env.options.partBytes, add);
+    if (stats === undefined) return;
+    bundle.packing = undefined;
+    this.episode.bundle(bundle.seq, {
+      last_beat: v.n(beat),
+      sealed_beat: v.n(beat),
+      ops: v.n(stats.ops),
+      cells: v.n(stats.cells),
+      parts: v.n(bundle.parts.length),
+    });
+    this.env.options.onSeal?.({
+      peer: '',
+      mount: this.id,
+      epoch: this.epoch,
+      seq: bundle.seq,
+      beat,
+      parts: bundle.parts,
+      ops: stats.ops,
+      cells: stats.cells,
+    });
   }
 
   private sortedBundles(): GroupBundle[] {

@@ -8,7 +8,7 @@
  * bundle is exactly as atomic as a whole one.
  */
 import { text, type Cell, type Name, type Value } from '@cep/cells';
-import type { MirrorOp } from './delta.ts';
+import type { BranchLog, MirrorOp } from './delta.ts';
 import { freeze, frozenChain, frozenDict, frozenList, frozenShell, frozenValue, type FrozenCell } from './frozen.ts';
 
 /** Estimated frame bytes per cell (descriptor, manifest entry, name) besides its path and value. */
@@ -259,4 +259,39 @@ function opCell(
     );
   // Ops are list children; their names are given by position when the message list is built.
   return frozenDict('op', fields);
+}
+
+/** A bundle being packed a part at a time (one part is kept back until the next exists, so the last can be marked). */
+export interface Packing {
+  readonly parts: Generator<PackedPart, void>;
+  ahead: PackedPart | undefined;
+  readonly stats: PackStats;
+}
+
+/**
+ * One step of `packing`: hands a finished part to `add` and answers `undefined` while the walk
+ * goes on; once it is over, the changes `log` gathered meanwhile follow as a delta, the last
+ * part is marked as such, and the stats of the whole bundle are the answer.
+ */
+export function packNext(
+  packing: Packing,
+  log: BranchLog,
+  tree: Parameters<BranchLog['seal']>[0],
+  partBytes: number,
+  add: (part: PackedPart, last: boolean) => void,
+): PackStats | undefined {
+  for (;;) {
+    const next = packing.parts.next();
+    if (!next.done) {
+      const previous = packing.ahead;
+      packing.ahead = next.value;
+      if (previous === undefined) continue;
+      add(previous, false);
+      return undefined;
+    }
+    const redo = log.pending ? packOps(log.seal(tree), partBytes, packing.stats).parts : [];
+    const rest = [packing.ahead!, ...redo];
+    rest.forEach((part, i) => add(part, i === rest.length - 1));
+    return packing.stats;
+  }
 }
