@@ -32,6 +32,7 @@ import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
 import type { FrozenCell } from './frozen.ts';
 import { buildBundlePart, buildMessage, type Message } from './message.ts';
+import { SealSchedule } from './seal-schedule.ts';
 import { packNext, packParts, type PackedPart, type PackStats, type Packing } from './pack.ts';
 import { trySend } from './source.ts';
 
@@ -120,7 +121,7 @@ export class GroupPublication {
   private awaitJoinsUntil = 0;
   /** The beat an acknowledgement check is scheduled for. */
   private ackCheck: number | undefined;
-  private cancelSeal: (() => void) | undefined;
+  private readonly sealing: SealSchedule;
   private held = false;
   private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
   private readonly counts: Counts = { published: 0, unicast: 0 };
@@ -137,6 +138,12 @@ export class GroupPublication {
     private readonly host: GroupHost,
   ) {
     this.log = new BranchLog(root);
+    this.sealing = new SealSchedule(
+      this.log,
+      env,
+      () => this.window,
+      () => this.episode.wake(),
+    );
     this.current = this.rotateKey();
     this.groupPath = [...env.servingRoot.slice(0, -1), 'groups', id];
     this.episode = new MirrorEpisode(
@@ -228,12 +235,7 @@ export class GroupPublication {
 
   notice(change: TreeChange): boolean {
     if (this.ended !== undefined || !this.log.notice(change)) return false;
-    if (this.cancelSeal === undefined && this.log.firstChange !== undefined) {
-      this.cancelSeal = this.env.timers.at(this.sealBeat() - 1, () => {
-        this.cancelSeal = undefined;
-        this.episode.wake();
-      });
-    }
+    this.sealing.noticed();
     return true;
   }
 
@@ -302,7 +304,7 @@ export class GroupPublication {
   end(status: 'ok' | 'cxl', summary: string): void {
     if (this.ended !== undefined) return;
     this.ended = { status, summary };
-    this.cancelSeal?.();
+    this.sealing.cancel();
     for (const member of this.members.values()) {
       member.cancelRetention?.();
       this.env.runtime.tree.remove([...this.env.servingRoot, member.peer, member.mountName]);
@@ -319,7 +321,7 @@ export class GroupPublication {
     if (this.ended !== undefined) return { close: this.ended.status, summary: this.ended.summary };
     if (this.joiners.size > 0 && !this.packing) this.newEpoch(beat);
     const waiting = beat < this.awaitJoinsUntil && [...this.members.values()].some((m) => m.connected && m.joined !== this.current.name);
-    if (!this.packing && !waiting && this.log.pending && (this.log.snapshot || beat >= this.sealBeat())) {
+    if (!this.packing && !waiting && this.log.pending && (this.log.snapshot || beat >= this.sealing.due())) {
       if ([...this.members.values()].some((m) => m.connected && this.lastSeq - m.acked < m.maxInfl)) {
         this.setHeld(false);
         this.seal(beat);
@@ -331,13 +333,7 @@ export class GroupPublication {
     const more = this.send(beat);
     this.writeGroup();
     if (waiting) this.env.timers.at(beat + 1, () => this.episode.wake());
-    if (this.log.pending && !this.held && this.cancelSeal === undefined) {
-      const at = Math.max(this.sealBeat(), beat + 1);
-      this.cancelSeal = this.env.timers.at(at - 1, () => {
-        this.cancelSeal = undefined;
-        this.episode.wake();
-      });
-    }
+    if (this.log.pending && !this.held) this.sealing.rearm(beat);
     return more ? 'again' : 'idle';
   }
 
@@ -413,11 +409,6 @@ export class GroupPublication {
     return this.bundles.get(this.lastSeq)?.packing !== undefined;
   }
 
-  private sealBeat(): number {
-    const first = this.log.firstChange ?? this.env.runtime.beat;
-    return (Math.floor(first / this.window) + 1) * this.window;
-  }
-
   /** True when everything assigned to `member` over its own mount has gone out: it can take multicast. */
   private caughtUp(member: Member): boolean {
     for (const [seq, cursor] of member.unicast) {
@@ -431,8 +422,7 @@ export class GroupPublication {
     const firstBeat = this.log.firstChange ?? beat;
     const snapshot = this.log.snapshot;
     const ops = this.log.seal(this.env.runtime.tree);
-    this.cancelSeal?.();
-    this.cancelSeal = undefined;
+    this.sealing.cancel();
     const seq = ++this.lastSeq;
     const stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 };
     const multicast = new Set<Member>();

@@ -25,6 +25,7 @@ import { BranchLog } from './delta.ts';
 import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
 import { buildBundlePart, buildMessage, type Message } from './message.ts';
+import { SealSchedule } from './seal-schedule.ts';
 import { packNext, packParts, type PackedPart, type PackStats, type Packing } from './pack.ts';
 import type { FrozenCell } from './frozen.ts';
 
@@ -58,7 +59,7 @@ export class Publication {
   private readonly bundles = new Map<number, SealedBundle>();
   private connected = true;
   private cancelRetention: (() => void) | undefined;
-  private cancelSeal: (() => void) | undefined;
+  private readonly sealing: SealSchedule;
   private held = false;
   private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
   private readonly episode: MirrorEpisode;
@@ -78,6 +79,12 @@ export class Publication {
     this.maxInfl = Math.min(sub.maxInfl, env.options.maxInflight);
     this.epoch = epoch;
     this.log = new BranchLog(root);
+    this.sealing = new SealSchedule(
+      this.log,
+      env,
+      () => this.window,
+      () => this.episode.wake(),
+    );
     this.episode = new MirrorEpisode(
       env.runtime,
       'mir/pub',
@@ -123,13 +130,7 @@ export class Publication {
   /** A tree change; true when it concerns this branch. */
   notice(change: TreeChange): boolean {
     if (this.ended !== undefined || !this.log.notice(change)) return false;
-    if (this.cancelSeal === undefined && this.log.firstChange !== undefined) {
-      // Wake in the commit before the seal beat, so the slice runs at the seal beat.
-      this.cancelSeal = this.env.timers.at(this.sealBeat() - 1, () => {
-        this.cancelSeal = undefined;
-        this.episode.wake();
-      });
-    }
+    this.sealing.noticed();
     return true;
   }
 
@@ -187,7 +188,7 @@ export class Publication {
     this.ended = { status, summary };
     this.onEnd(this);
     this.cancelRetention?.();
-    this.cancelSeal?.();
+    this.sealing.cancel();
     if (this.held) this.setHeld(false);
     this.env.runtime.tree.remove([...this.env.servingRoot, this.peer, this.mountName]);
     const peerRoot = this.env.runtime.tree.get([...this.env.servingRoot, this.peer]);
@@ -195,14 +196,9 @@ export class Publication {
     this.episode.wake();
   }
 
-  private sealBeat(): number {
-    const first = this.log.firstChange ?? this.env.runtime.beat;
-    return (Math.floor(first / this.window) + 1) * this.window;
-  }
-
   private slice(beat: number): SliceVerdict {
     if (this.ended !== undefined) return { close: this.ended.status, summary: this.ended.summary };
-    if (!this.packing && this.log.pending && (this.log.snapshot || beat >= this.sealBeat())) {
+    if (!this.packing && this.log.pending && (this.log.snapshot || beat >= this.sealing.due())) {
       if (this.inflight < this.maxInfl) this.seal(beat);
       else this.setHeld(true);
     }
@@ -213,13 +209,7 @@ export class Publication {
       else if (verdict !== undefined) return verdict;
     }
     this.writeServing();
-    if (this.log.pending && !this.held && this.cancelSeal === undefined) {
-      const at = Math.max(this.sealBeat(), beat + 1);
-      this.cancelSeal = this.env.timers.at(at - 1, () => {
-        this.cancelSeal = undefined;
-        this.episode.wake();
-      });
-    }
+    if (this.log.pending && !this.held) this.sealing.rearm(beat);
     return more ? 'again' : 'idle';
   }
 
@@ -303,8 +293,7 @@ export class Publication {
     const snapshot = this.log.snapshot;
     // From here on the log collects what changes while the bundle is packed: its last part ships that.
     const ops = this.log.seal(this.env.runtime.tree);
-    this.cancelSeal?.();
-    this.cancelSeal = undefined;
+    this.sealing.cancel();
     const seq = ++this.lastSeq;
     const stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 };
     this.bundles.set(seq, {
