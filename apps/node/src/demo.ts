@@ -45,6 +45,7 @@ export interface DemoOptions {
 // plain JS, no imports, so they load from anywhere); the path is the same from src/ and dist/.
 const handler = (file: string): string => fileURLToPath(new URL(`../examples/handlers/${file}`, import.meta.url));
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON answered by our own peer's HTTP API; the demo reads known fields and a wrong shape fails its checks
 type Json = Record<string, any>;
 
 /** Log lines kept per peer (the demo waits for lines logged at start; `tail` shows the last few). */
@@ -168,7 +169,7 @@ async function poll<T>(probe: () => Promise<T | undefined>, what: string, deadli
   }
 }
 
-const net = async (url: string, path: string): Promise<any> => (await getJson(`${url}/net?path=${encodeURIComponent(path)}`))['value'];
+const net = async (url: string, path: string): Promise<Json[string]> => (await getJson(`${url}/net?path=${encodeURIComponent(path)}`))['value'];
 
 /** Runs the demo; resolves with the exit code (0 when every step worked). */
 export async function runDemo(options: DemoOptions): Promise<number> {

@@ -129,8 +129,8 @@ export function createProgram(deps: CliDeps, setExitCode: (code: number) => void
 }
 
 async function runCommand(deps: CliDeps, opts: { config: string; logLevel?: string; logFormat: LogFormat; ephemeral?: boolean }): Promise<number> {
-  let config;
-  let handlers;
+  let config: ReturnType<typeof loadConfig>;
+  let handlers: Awaited<ReturnType<typeof loadHandlers>>;
   try {
     config = loadConfig(opts.config);
     handlers = await loadHandlers(config, opts.config);

@@ -75,7 +75,12 @@ describe('the loopback pair (examples/loopback), which runs as is on one machine
   it('stays on loopback with distinct ports and one shared example key', () => {
     const earth = loadConfig(loopback('earth.yaml'));
     const saturn = loadConfig(loopback('saturn.yaml'));
-    const ports = [earth.listen['tcp'], saturn.listen['tcp'], `127.0.0.1:${earth.http && earth.http.port}`, `127.0.0.1:${saturn.http && saturn.http.port}`];
+    const ports = [
+      earth.listen['tcp'],
+      saturn.listen['tcp'],
+      `127.0.0.1:${earth.http ? earth.http.port : ''}`,
+      `127.0.0.1:${saturn.http ? saturn.http.port : ''}`,
+    ];
     for (const address of ports) expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(new Set(ports.map((address) => address!.split(':')[1])).size).toBe(4);
     expect(earth.peers[0]!.address).toBe(saturn.listen['tcp']);

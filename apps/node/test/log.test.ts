@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { stripVTControlCharacters } from 'node:util';
 import { createLogger } from '../src/log.ts';
 
 function capture() {
@@ -23,7 +24,7 @@ describe('the logger', () => {
       const out = capture();
       const log = createLogger({ level: 'info', destination: out.destination, base: { peer: 'earth' }, ...options });
       log.warn({ beat: 3 }, 'beat overran its slot');
-      const text = out.text().replace(/\x1b\[[0-9;]*m/g, '');
+      const text = stripVTControlCharacters(out.text());
       expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: beat overran its slot \{.*"peer":"earth".*"beat":3.*\}\n$/);
     }
   });

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { PeerHarness, RunningPeer } from './harness/peer-process.ts';
+import type { RunningPeer } from './harness/peer-process.ts';
 import { requestStates, startEarth, startSaturn, until, withPeers, type Via } from './support/federation.ts';
 
 const FLOOD_CLIENT = fileURLToPath(new URL('./support/flood-client.mjs', import.meta.url));
@@ -25,7 +25,7 @@ interface Flood {
 }
 
 /** Starts the flood client against `address` and waits for it to be flooding. */
-async function startFlood(harness: PeerHarness, via: Via, address: string): Promise<Flood> {
+async function startFlood(via: Via, address: string): Promise<Flood> {
   const child = spawn(process.execPath, [FLOOD_CLIENT, via, address, String(FLOOD_MS), '256'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let ended = false;
@@ -74,7 +74,7 @@ describe.each<Via>(['tcp', 'pipe'])('over %s', (via) => {
     'a flood of silent and garbage connections from one client: a peer with the right key links while it runs, every refusal is counted, the log is sampled, memory stays bounded',
     withPeers(40_000, async (harness) => {
       const { saturn, address } = await startSaturn(harness, via);
-      const flood = await startFlood(harness, via, address);
+      const flood = await startFlood(via, address);
       let atLink = 0;
       try {
         // The flood bites: saturn is refusing connections before earth even starts.

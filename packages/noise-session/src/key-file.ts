@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { noiseError } from './errors.ts';
 import { decodeKey, encodeKey, keyPairFromPrivate, sameKey, type StaticKeyPair } from './keys.ts';
 
@@ -61,7 +61,7 @@ export function parseKeyFile(text: string, source = 'key file'): StaticKeyPair {
  * permissive umask). An existing file is never overwritten: `NOISE_KEY_FILE_EXISTS`.
  */
 export async function writeKeyFile(path: string, pair: StaticKeyPair): Promise<void> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(path, 'wx', 0o600);
   } catch (error) {
