@@ -11,6 +11,14 @@ import { workspacePackages } from './workspace-packages.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const fix = process.argv.includes('--fix');
 const problems = [];
+// Where the source lives, once, in the root package.json: every package points at its own folder
+// in it (npm shows the link, the README and the issue tracker from these three fields).
+const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const repoUrl = rootPkg.repository?.url;
+if (typeof repoUrl !== 'string' || !repoUrl.startsWith('git+https://') || !repoUrl.endsWith('.git')) {
+  problems.push('package.json (root): repository.url must be "git+https://<host>/<owner>/<name>.git"');
+}
+const webUrl = typeof repoUrl === 'string' ? repoUrl.replace(/^git\+/, '').replace(/\.git$/, '') : '';
 
 /** Adds `default` after `import` in every conditional export (require() of ESM works on Node ≥20.19, bundlers read `default`). */
 function withDefaultCondition(exports) {
@@ -57,6 +65,21 @@ for (const { dir, file } of workspacePackages()) {
   if (pkg.scripts?.prepack !== prepack) {
     say(`scripts.prepack must be "${prepack}"`);
     pkg.scripts = { ...pkg.scripts, prepack };
+  }
+  const repository = { type: 'git', url: repoUrl, directory: dir };
+  if (JSON.stringify(pkg.repository) !== JSON.stringify(repository)) {
+    say(`repository must be ${JSON.stringify(repository)}`);
+    pkg.repository = repository;
+  }
+  const homepage = `${webUrl}/tree/main/${dir}#readme`;
+  if (pkg.homepage !== homepage) {
+    say(`homepage must be "${homepage}"`);
+    pkg.homepage = homepage;
+  }
+  const bugs = { url: `${webUrl}/issues` };
+  if (JSON.stringify(pkg.bugs) !== JSON.stringify(bugs)) {
+    say(`bugs must be ${JSON.stringify(bugs)}`);
+    pkg.bugs = bugs;
   }
   const { next, changed } = withDefaultCondition(pkg.exports ?? {});
   if (changed) {
