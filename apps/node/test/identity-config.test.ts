@@ -95,8 +95,30 @@ describe('identity and public keys in the config', () => {
       { identity: { file: 'earth.key' }, keys: { saturn: { public_key: encodeKey(saturn.publicKey) } }, peer_policy: { aead: { saturn: 'required' } } },
       'peer_policy.aead.saturn: peer "saturn" has only a public key',
     ],
+    [
+      'a nats peer with only a public key (nats authenticates with the pre-shared key)',
+      {
+        identity: { file: 'earth.key' },
+        keys: { saturn: { public_key: encodeKey(saturn.publicKey) } },
+        nats: { servers: 'nats://127.0.0.1:4222' },
+        peers: [{ name: 'saturn', provider: 'nats', address: 'cep.saturn' }],
+      },
+      'keys.saturn: peer "saturn" is reached over nats, which authenticates with a pre-shared key',
+    ],
   ])('refuses %s', (_, extra, message) => {
     expect(problems(minimalConfig(extra)).join('\n')).toContain(message);
+  });
+
+  it('accepts a nats peer with a public key when a pre-shared key is beside it', () => {
+    const config = load(
+      minimalConfig({
+        identity: { file: 'earth.key' },
+        keys: { saturn: { public_key: encodeKey(saturn.publicKey), hex: KEY_HEX } },
+        nats: { servers: 'nats://127.0.0.1:4222' },
+        peers: [{ name: 'saturn', provider: 'nats', address: 'cep.saturn' }],
+      }),
+    );
+    expect(Buffer.from(config.keys['saturn']!).toString('hex')).toBe(KEY_HEX);
   });
 
   it('refuses an identity file others may read, and one that is not a key file', () => {

@@ -44,6 +44,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** The built-in providers a peer can listen on and dial with (plug-ins add their own ids). */
 export const PROVIDER_IDS = ['tcp', 'pipe', 'udp', 'nats'] as const;
 
+/** The built-in providers that run the identity (public key) handshake; the others use `keys.<peer>`'s pre-shared key. */
+const PUBLIC_KEY_PROVIDERS: ReadonlySet<string> = new Set(['tcp', 'pipe', 'udp']);
+
 /** A NATS subject prefix, the address syntax of the nats provider (`cep.saturn`). */
 const NATS_PREFIX = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 const NATS_PREFIX_HINT = 'expected a NATS subject prefix: dot-separated tokens of letters, digits, _ and -, e.g. cep.saturn';
@@ -416,6 +419,14 @@ export function createConfigSchema(baseDir: string) {
             seen.add(key);
             if (keys[peerName] === undefined) {
               ctx.addIssue({ code: 'custom', path: ['peers', i, 'name'], message: `no key for peer "${peerName}": add keys.${peerName}` });
+            } else if (typeof peer['provider'] === 'string' && !PUBLIC_KEY_PROVIDERS.has(peer['provider']) && pskOf(keys[peerName]) === undefined) {
+              // nats and plug-in providers authenticate with the pre-shared key only: a peer keyed by
+              // its public key alone could never open a channel there (refused at start, not at dial).
+              ctx.addIssue({
+                code: 'custom',
+                path: ['keys', peerName],
+                message: `peer "${peerName}" is reached over ${peer['provider']}, which authenticates with a pre-shared key: add hex, base64 or file to keys.${peerName} (public keys are used on ${[...PUBLIC_KEY_PROVIDERS].join(', ')})`,
+              });
             }
           });
           checkProviders(doc, peers, ctx);
