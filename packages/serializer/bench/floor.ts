@@ -27,7 +27,7 @@ import { pack, unpack } from 'msgpackr';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
 import { bytes, createTree, text, u64, valueToData, type Cell, type Tree } from '@cep/cells';
 import { decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
-import { readFrame } from '../src/frame-reader.ts';
+import { readFrame, recordKeys } from '../src/frame-reader.ts';
 import { floorWork, type FloorPlan } from './floor-work.ts';
 
 interface Case {
@@ -77,7 +77,7 @@ function payloads(cell: Cell, out: Uint8Array[] = []): Uint8Array[] {
 /** Where the records of `frame` (inflated, for a container) are: found once, outside the timed work. */
 function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   const table = readFrame(frame);
-  const keys = table.keys;
+  const keys = recordKeys(table);
   const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
   // The trailer: from the end of the last record to 4 bytes before the frame's end.
   const last = table.types.length - 1;

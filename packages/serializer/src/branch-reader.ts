@@ -10,7 +10,7 @@ import { isCepError } from '@cep/errors';
 import { ByteReader, rangesEqual, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
-import { recordBody, recordKey, type RecordTable } from './frame-reader.ts';
+import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
 import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
@@ -133,9 +133,10 @@ function segment(key: string): string {
 function indexRecords(table: RecordTable, names: NameTableReader, lenient: LenientMask): Map<string, number> {
   const byKey = new Map<string, number>();
   const { frame, types, keyStarts, bodyStarts } = table;
+  const keys = recordKeys(table);
   for (let i = 0; i < types.length; i++) {
     const size = byKey.size;
-    byKey.set(table.keys[i]!, i);
+    byKey.set(keys[i]!, i);
     if (byKey.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', `two records share the key ${toHex(recordKey(table, i)).slice(0, 40)}…`);
     if (types[i] === RECORD_TYPE.NAMEPOOL_DELTA) {
       if (bodyStarts[i]! - keyStarts[i]! !== 9) throw serializerError('FRAME_BAD_RECORD', 'a namepool_delta key is 9 bytes');
@@ -292,7 +293,7 @@ class IndexedLocator implements Locator {
   }
 
   record(type: number, row: number, a: number, b?: number): number | undefined {
-    const pathKey = this.table.keys[row]!.slice(1);
+    const pathKey = recordKeys(this.table)[row]!.slice(1);
     const found = this.byKey.get(b === undefined ? keyOf(type, pathKey, a) : keyOf(type, pathKey, a, b));
     if (found !== undefined) this.consumed++;
     return found;

@@ -119,3 +119,66 @@ export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, end
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
   return merkleCombine(level, order.length);
 }
+
+/** Leaves of frames up to this many records are combined in one reused level (a reader's small frames). */
+const SMALL_LEVEL_LEAVES = 64;
+const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
+
+/**
+ * Whether the Merkle root over the ranges of `frame` (leaves in `order`) is `expected[0, 32)`.
+ * Compares in place; a frame of few records combines in a reused scratch level, so checking a
+ * small frame's root allocates nothing.
+ */
+export function merkleOfRangesIs(
+  frame: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  order: ArrayLike<number>,
+  expected: Uint8Array,
+): boolean {
+  const count = order.length;
+  if (count === 0) {
+    for (let i = 0; i < 32; i++) if (expected[i] !== 0) return false;
+    return expected.length === 32;
+  }
+  const level = count <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(count * 32 + 32);
+  for (let i = 0; i < count; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
+  let n = count;
+  while (n > 1) {
+    if (n % 2 === 1) level.copyWithin(n * 32, (n - 1) * 32, n * 32);
+    const pairs = Math.ceil(n / 2);
+    for (let i = 0; i < pairs; i++) blake3Into(level, i * 64, i * 64 + 64, level, i * 32);
+    n = pairs;
+  }
+  if (expected.length !== 32) return false;
+  for (let i = 0; i < 32; i++) if (level[i] !== expected[i]) return false;
+  return true;
+}
+
+/**
+ * Record indices sorted by their key bytes `data[keyStarts[i], keyEnds[i])`, ties in
+ * emission order, compared in place: for a few records this beats making a string per key
+ * ({@link leafOrder}); insertion sort, so call it for small counts only.
+ */
+export function leafOrderInPlace(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): number[] {
+  const order: number[] = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    let j = i;
+    while (j > 0 && compareRanges(data, keyStarts[i]!, keyEnds[i]!, keyStarts[order[j - 1]!]!, keyEnds[order[j - 1]!]!) < 0) {
+      order[j] = order[j - 1]!;
+      j--;
+    }
+    order[j] = i;
+  }
+  return order;
+}
+
+/** Byte-wise comparison of two ranges of `data`, shorter first on a common prefix. */
+function compareRanges(data: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const n = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let i = 0; i < n; i++) {
+    const d = data[aStart + i]! - data[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - aStart - (bEnd - bStart);
+}

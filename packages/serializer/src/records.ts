@@ -453,14 +453,8 @@ export function scanManifest(
   const epoch = r.varintBig();
   const rangeKind = r.u8();
   if (rangeKind > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `range kind ${rangeKind} is not 0 or 1`);
-  const bound = (): Name | undefined => {
-    const len = r.varint(17, 'range bound length');
-    if (len === 0) return undefined;
-    if (len !== 17) throw serializerError('FRAME_BAD_RECORD', `range bound length ${len} is not 17`);
-    return names.readName(r);
-  };
-  const min = bound();
-  const max = bound();
+  const min = readBound(r, names);
+  const max = readBound(r, names);
   const count = r.varint(Math.floor(r.remaining / 36), 'manifest child count');
   if (count > PAGE_ENTRIES) refuse(lenient, 'page-size', 'FRAME_BAD_RECORD', `a manifest page holds at most ${PAGE_ENTRIES} children, not ${count}`);
   for (let i = 0; i < count; i++) {
@@ -475,6 +469,14 @@ export function scanManifest(
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `${what} has ${r.remaining} trailing byte(s)`);
   return { epoch, rangeKind, min, max };
+}
+
+/** A manifest's range bound: empty, or one 17-byte name (a function, not a closure per page). */
+function readBound(r: ByteReader, names: NameTableReader): Name | undefined {
+  const len = r.varint(17, 'range bound length');
+  if (len === 0) return undefined;
+  if (len !== 17) throw serializerError('FRAME_BAD_RECORD', `range bound length ${len} is not 17`);
+  return names.readName(r);
 }
 
 export interface OrderEntry {
