@@ -119,6 +119,17 @@ export class ByteWriter {
     this.length += n;
   }
 
+  /** Appends a copy of bytes `[start, end)` already written to this writer. */
+  copyWithin(start: number, end: number): void {
+    const n = end - start;
+    this.room(n);
+    const b = this.buffer;
+    const at = this.length;
+    if (n <= 256) for (let i = 0; i < n; i++) b[at + i] = b[start + i]!;
+    else b.copyWithin(at, start, end);
+    this.length += n;
+  }
+
   /** Reserves `n` bytes without writing them (the caller fills them in later). */
   skip(n: number): void {
     this.room(n);
@@ -278,6 +289,8 @@ export class ByteReader {
    */
   private varintShort(): number {
     const d = this.data;
+    // One byte is most varints of a frame (lengths, counts, small beats): no loop for it.
+    if (this.offset < this.end && d[this.offset]! < 0x80) return d[this.offset++]!;
     const stop = Math.min(this.end, this.offset + 7);
     let value = 0;
     let scale = 1;

@@ -97,7 +97,7 @@ export class NameTableReader {
     if (found === undefined) {
       const text = this.texts?.get(code);
       if (text === undefined) throw serializerError('NAME_UNRESOLVED', `reference name 0x${code.toString(16)} is not in the frame's name table`, { code });
-      found = wrapNameError(() => referenceId(text));
+      found = referenceOf(text);
       this.references.set(code, found);
     }
     return found;
@@ -163,6 +163,22 @@ function idOfCode(code: bigint): Id {
     found = wrapNameError(() => idFromCode(code));
     if (CODE_MEMO.size >= CODE_MEMO_LIMIT) CODE_MEMO.clear();
     CODE_MEMO.set(code, found);
+  }
+  return found;
+}
+
+/**
+ * Reference ids by text, process-wide (bounded): a frame numbers its references afresh, but
+ * peers send the same few texts in every frame, and an id is a pure function of its text.
+ */
+const REFERENCE_MEMO = new Map<string, Id>();
+
+function referenceOf(text: string): Id {
+  let found = REFERENCE_MEMO.get(text);
+  if (found === undefined) {
+    found = wrapNameError(() => referenceId(text));
+    if (REFERENCE_MEMO.size >= CODE_MEMO_LIMIT) REFERENCE_MEMO.clear();
+    REFERENCE_MEMO.set(text, found);
   }
   return found;
 }
