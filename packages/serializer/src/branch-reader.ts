@@ -70,12 +70,13 @@ function readOrdered(table: RecordTable, policy: ResolvedPolicy, lenient: Lenien
   const count = types.length;
   const names = new NameTableReader();
   let namepool = 0;
-  const ids = new Set<bigint>();
+  let ids: Set<bigint> | undefined;
   for (let i = 0; i < count; i++) {
     const type = types[i]!;
     if (type === RECORD_TYPE.NAMEPOOL_DELTA) {
       if (bodyStarts[i]! - keyStarts[i]! !== 9) throw new NotInWriterOrder();
-      const id = new DataView(frame.buffer, frame.byteOffset + keyStarts[i]! + 1, 8).getBigUint64(0, true);
+      const id = keyReader.reset(frame, keyStarts[i]! + 1, bodyStarts[i]!, 'frame', keyStarts[i]!).u64();
+      ids ??= new Set();
       if (ids.has(id)) throw new NotInWriterOrder();
       ids.add(id);
       names.add(id, readNamepoolWith(recordBody(table, i), lenient).text);
@@ -199,10 +200,15 @@ interface Locator {
   record(type: number, row: number, a: number, b?: number): number | undefined;
 }
 
+const expectedScratch = new Uint8Array(20);
+const digestScratch = new Uint8Array(32);
+const descScratch = new CellDescScan();
+
 /** Finds records at a cursor, in writer order, by comparing key bytes in place. */
 class OrderedLocator implements Locator {
   cursor = 0;
-  private readonly expected = new Uint8Array(20);
+  /** Scratch for an expected key suffix (shared: walks are synchronous and never nested). */
+  private readonly expected = expectedScratch;
 
   constructor(
     private readonly table: RecordTable,
@@ -303,10 +309,10 @@ class IndexedLocator implements Locator {
 /** The recursive walk from the root, consuming cell_desc, manifest, order and chunk records. */
 class Staging {
   cellCount = 0;
-  /** Scratch for payload hashes (compared, never kept). */
-  private readonly digest = new Uint8Array(32);
+  /** Scratch for payload hashes (compared, never kept; shared by every walk, which are synchronous and never nested). */
+  private readonly digest = digestScratch;
   /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
-  private readonly desc = new CellDescScan();
+  private readonly desc = descScratch;
   private readonly frame: Uint8Array;
 
   constructor(

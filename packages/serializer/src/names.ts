@@ -136,7 +136,7 @@ export class NameTableReader {
     const tag = r.u64();
     const glob = r.u8();
     if (glob > 1) throw serializerError('NAME_INVALID', `glob byte ${glob} is not 0 or 1`);
-    return name(this.id(tag), this.id(domain));
+    return nameOf(this.id(tag), this.id(domain));
   }
 }
 
@@ -179,6 +179,30 @@ function referenceOf(text: string): Id {
     found = wrapNameError(() => referenceId(text));
     if (REFERENCE_MEMO.size >= CODE_MEMO_LIMIT) REFERENCE_MEMO.clear();
     REFERENCE_MEMO.set(text, found);
+  }
+  return found;
+}
+
+/**
+ * Names by their two ids, process-wide (bounded): ids come from the memos above, so the same
+ * name read in another frame finds the same objects, and is not built and frozen again.
+ */
+const NAME_MEMO = new Map<Id, Map<Id, Name>>();
+let nameMemoSize = 0;
+
+function nameOf(tag: Id, domain: Id): Name {
+  let byTag = NAME_MEMO.get(domain);
+  let found = byTag?.get(tag);
+  if (found === undefined) {
+    found = name(tag, domain);
+    if (nameMemoSize >= CODE_MEMO_LIMIT) {
+      NAME_MEMO.clear();
+      nameMemoSize = 0;
+      byTag = undefined;
+    }
+    if (byTag === undefined) NAME_MEMO.set(domain, (byTag = new Map()));
+    byTag.set(tag, found);
+    nameMemoSize++;
   }
   return found;
 }
