@@ -191,6 +191,11 @@ export class ByteWriter {
     this.length = Math.min(this.length, length);
   }
 
+  /** The whole buffer, written bytes first (valid until the next write; no view made). */
+  get buffered(): Uint8Array {
+    return this.buffer;
+  }
+
   /** Bytes `[start, end)` written so far (a view, valid until the next write). */
   window(start: number, end: number): Uint8Array {
     return this.buffer.subarray(start, end);

@@ -3,7 +3,7 @@
  * capability bits), optionally wrapped in the TLFC container.
  */
 import { ByteWriter, latin1Slicer, varintLength } from './bytes.ts';
-import { recordChecksum } from './checksum.ts';
+import { recordChecksum, recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
 import { leafOrder, leafOrderInPlace, merkleOfRanges } from './hash.ts';
@@ -139,7 +139,7 @@ export class FrameWriter {
 
   private close(type: number, start: number, keyStart: number, keyEnd: number): void {
     const end = this.out.length;
-    this.out.u32(recordChecksum(this.checksum, this.out.window(start, end)));
+    this.out.u32(recordChecksumAt(this.checksum, this.out.buffered, start, end));
     this.types.push(type);
     this.starts.push(start);
     this.keyStarts.push(keyStart);

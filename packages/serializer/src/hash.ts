@@ -113,16 +113,17 @@ export function merkleCombine(level: Uint8Array, count: number): Uint8Array {
   return level.slice(0, 32);
 }
 
+/** Leaves of frames up to this many records are combined in one reused level (small frames, both sides). */
+const SMALL_LEVEL_LEAVES = 64;
+const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
+
 /** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
 export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: readonly number[]): Uint8Array {
-  const level = new Uint8Array(order.length * 32 + 32);
+  // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
+  const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
   return merkleCombine(level, order.length);
 }
-
-/** Leaves of frames up to this many records are combined in one reused level (a reader's small frames). */
-const SMALL_LEVEL_LEAVES = 64;
-const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
 
 /**
  * Whether the Merkle root over the ranges of `frame` (leaves in `order`) is `expected[0, 32)`.

@@ -19,11 +19,14 @@ const PURE_NAMES_LIMIT = 1 << 16;
 
 /** Assigns frame-local ids to reference names while a frame is written. */
 export class NameTableWriter {
-  private readonly ids = new Map<string, bigint>();
+  // Made on first use (a frame without reference names never needs them), in id order: ids
+  // are handed out in increasing order as texts are first seen.
+  private ids: Map<string, bigint> | undefined;
   private next = FIRST_LOCAL;
 
   code(value: Id): bigint {
     if (value.code !== undefined) return value.code;
+    this.ids ??= new Map();
     let found = this.ids.get(value.text);
     if (found === undefined) {
       found = REFERENCE_KIND | this.next++;
@@ -36,7 +39,7 @@ export class NameTableWriter {
     out.bytes(this.nameBytes(n));
   }
 
-  private readonly encoded = new Map<string, Uint8Array>();
+  private encoded: Map<string, Uint8Array> | undefined;
 
   /**
    * The 17 wire bytes of a name (shared: callers copy them, never write into them). A name
@@ -46,14 +49,14 @@ export class NameTableWriter {
    */
   nameBytes(n: Name): Uint8Array {
     const pure = n.domain.code !== undefined && n.tag.code !== undefined;
-    let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded.get(n.key);
+    let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded?.get(n.key);
     if (bytes === undefined) {
       bytes = new Uint8Array(17);
       const view = new DataView(bytes.buffer);
       view.setBigUint64(0, this.code(n.domain), true);
       view.setBigUint64(8, this.code(n.tag), true);
       bytes[16] = n.tag.glob || n.domain.glob ? 1 : 0;
-      if (!pure) this.encoded.set(n.key, bytes);
+      if (!pure) (this.encoded ??= new Map()).set(n.key, bytes);
       else {
         if (PURE_NAMES.size >= PURE_NAMES_LIMIT) PURE_NAMES.clear();
         PURE_NAMES.set(n.key, bytes);
@@ -64,11 +67,14 @@ export class NameTableWriter {
 
   /** The table's entries, sorted by id (the reference's emission order). */
   entries(): { id: bigint; text: string }[] {
-    return [...this.ids].map(([text, id]) => ({ id, text })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Insertion order is id order (see `code`), so no sort.
+    const out: { id: bigint; text: string }[] = [];
+    if (this.ids !== undefined) for (const [text, id] of this.ids) out.push({ id, text });
+    return out;
   }
 
   get size(): number {
-    return this.ids.size;
+    return this.ids?.size ?? 0;
   }
 }
 
