@@ -33,8 +33,17 @@ const cv = new Int32Array(8);
  */
 export function blake3Chunk(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number, key?: Uint8Array, outLen = 32): void {
   const mode = key === undefined ? 0 : KEYED_HASH;
-  if (key === undefined) cv.set(IV);
-  else for (let i = 0; i < 8; i++) cv[i] = key[4 * i]! | (key[4 * i + 1]! << 8) | (key[4 * i + 2]! << 16) | (key[4 * i + 3]! << 24);
+  if (key === undefined) {
+    // Eight stores rather than a typed-array copy: this runs once per leaf, tens of thousands of times a frame.
+    cv[0] = IV[0]!;
+    cv[1] = IV[1]!;
+    cv[2] = IV[2]!;
+    cv[3] = IV[3]!;
+    cv[4] = IV[4]!;
+    cv[5] = IV[5]!;
+    cv[6] = IV[6]!;
+    cv[7] = IV[7]!;
+  } else for (let i = 0; i < 8; i++) cv[i] = key[4 * i]! | (key[4 * i + 1]! << 8) | (key[4 * i + 2]! << 16) | (key[4 * i + 3]! << 24);
   let flags = CHUNK_START | mode;
   let pos = start;
   while (end - pos > 64) {
@@ -76,7 +85,7 @@ function loadBlock(data: Uint8Array, at: number, len: number): void {
   let i = 0;
   for (; i + 4 <= len; i += 4) m[i >> 2] = data[at + i]! | (data[at + i + 1]! << 8) | (data[at + i + 2]! << 16) | (data[at + i + 3]! << 24);
   if (i === 64) return;
-  m.fill(0, i >> 2);
+  for (let w = i >> 2; w < 16; w++) m[w] = 0;
   for (; i < len; i++) m[i >> 2]! |= data[at + i]! << ((i & 3) * 8);
 }
 
