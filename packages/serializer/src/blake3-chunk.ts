@@ -66,6 +66,31 @@ export function blake3Chunk(data: Uint8Array, start: number, end: number, out: U
   } else for (let i = 0; i < outLen; i++) out[at + i] = cv[i >> 2]! >>> ((i & 3) * 8);
 }
 
+/**
+ * Merkle nodes in place, on a little-endian level of 32-byte digests seen as words: for each
+ * i < `pairs`, BLAKE3 of the 64 bytes at words [16i, 16i + 16) into words [8i, 8i + 8). A node
+ * is one block: its message words are loaded and its digest stored as words, with none of the
+ * byte packing a general call pays (a frame of n records combines n − 1 nodes). Node i is
+ * written at or before where pair i was read, and after reading it.
+ */
+export function hashPairWords(words: Int32Array, pairs: number): void {
+  for (let i = 0; i < pairs; i++) {
+    const from = i * 16;
+    for (let w = 0; w < 16; w++) m[w] = words[from + w]!;
+    cv[0] = IV[0]!;
+    cv[1] = IV[1]!;
+    cv[2] = IV[2]!;
+    cv[3] = IV[3]!;
+    cv[4] = IV[4]!;
+    cv[5] = IV[5]!;
+    cv[6] = IV[6]!;
+    cv[7] = IV[7]!;
+    compress(64, CHUNK_START | CHUNK_END | ROOT);
+    const to = i * 8;
+    for (let w = 0; w < 8; w++) words[to + w] = cv[w]!;
+  }
+}
+
 // A little-endian view of the last array hashed from: leaves of one frame all come from the
 // frame, and a word read through it is one load instead of four byte loads and shifts.
 let viewData: Uint8Array | undefined;

@@ -10,7 +10,7 @@
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
-import { blake3Chunk, CHUNK_LEN } from './blake3-chunk.ts';
+import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
 // WebAssembly instantiation is asynchronous once, at load; hashing is synchronous after that.
@@ -104,18 +104,35 @@ export function leafOrder(keys: readonly string[]): number[] {
  */
 export function merkleCombine(level: Uint8Array, count: number): Uint8Array {
   if (count === 0) return new Uint8Array(32);
+  combineInPlace(level, count);
+  return level.slice(0, 32);
+}
+
+/** Whether typed arrays of this host are little-endian (BLAKE3's word order), so a level can be read as words. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** {@link merkleCombine} leaving the root in `level[0, 32)` (`count` ≥ 1). */
+function combineInPlace(level: Uint8Array, count: number): void {
+  // Nodes hash as words straight from the level where its bytes line up with words; else byte by byte.
+  const words =
+    count <= 1 || !LITTLE_ENDIAN || level.byteOffset % 4 !== 0 || level.length % 4 !== 0
+      ? undefined
+      : level === smallLevel
+        ? smallLevelWords
+        : new Int32Array(level.buffer, level.byteOffset, level.length >> 2);
   while (count > 1) {
     if (count % 2 === 1) level.copyWithin(count * 32, (count - 1) * 32, count * 32); // odd last node pairs with itself
     const pairs = Math.ceil(count / 2);
-    for (let i = 0; i < pairs; i++) blake3Into(level, i * 64, i * 64 + 64, level, i * 32);
+    if (words !== undefined) hashPairWords(words, pairs);
+    else for (let i = 0; i < pairs; i++) blake3Into(level, i * 64, i * 64 + 64, level, i * 32);
     count = pairs;
   }
-  return level.slice(0, 32);
 }
 
 /** Leaves of frames up to this many records are combined in one reused level (small frames, both sides). */
 const SMALL_LEVEL_LEAVES = 64;
 const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
+const smallLevelWords = new Int32Array(smallLevel.buffer);
 
 /** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
 export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: readonly number[]): Uint8Array {
@@ -144,13 +161,7 @@ export function merkleOfRangesIs(
   }
   const level = count <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(count * 32 + 32);
   for (let i = 0; i < count; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
-  let n = count;
-  while (n > 1) {
-    if (n % 2 === 1) level.copyWithin(n * 32, (n - 1) * 32, n * 32);
-    const pairs = Math.ceil(n / 2);
-    for (let i = 0; i < pairs; i++) blake3Into(level, i * 64, i * 64 + 64, level, i * 32);
-    n = pairs;
-  }
+  combineInPlace(level, count);
   if (expected.length !== 32) return false;
   for (let i = 0; i < 32; i++) if (level[i] !== expected[i]) return false;
   return true;
