@@ -75,7 +75,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   // zeroing a table made for a large one, and no frame reserves more than its size allows.
   let rows = rowTable(8 * Math.max(4, Math.min(1024, Math.ceil(frame.length / 10))), true);
   let count = 0;
-  const reader = new ByteReader(frame);
+  const reader = frameReader.reset(frame, 0, frame.length, 'frame', 0);
   let trailerStart = -1;
   let trailerBodyStart = 0;
   let trailerEnd = 0;
@@ -131,8 +131,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   if (reader.remaining !== 0) {
     throw serializerError('FRAME_TRAILING_BYTES', `${reader.remaining} byte(s) follow the trailer`, { extra: reader.remaining });
   }
-  const trailerBody = frame.subarray(trailerBodyStart, trailerEnd);
-  const { trailer, tocAt, tocCount } = parseTrailer(trailerBody, keepToc, lenient);
+  const { trailer, tocAt, tocCount } = parseTrailer(frame, trailerBodyStart, trailerEnd, keepToc, lenient);
   if (container !== undefined && trailer.compression !== 1)
     throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
   if (container === undefined && trailer.compression === 1)
@@ -176,7 +175,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
     // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
     if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
-    checkToc(trailerBody, tocAt, table);
+    checkToc(tocAt, trailerBodyStart, trailerEnd, table);
   }
   checkCaps(trailer, tocCount, table.types, lenient);
   countReserved(count * 32 + 32);
@@ -186,6 +185,11 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   checkChunkSeries(table, lenient);
   return table;
 }
+
+// The readers of the record scan and of the trailer, reset per frame (reads are synchronous
+// and never nested), so a small frame makes no reader objects.
+const frameReader = new ByteReader(new Uint8Array(0));
+const trailerReader = new ByteReader(new Uint8Array(0));
 
 /** The reader's record table: 4 bytes an entry, counted (see alloc-meter.ts). */
 function rowTable(entries: number, scratchOk = false): Uint32Array {
@@ -239,8 +243,15 @@ function capsDisagree(caps: number, why: string): never {
  * its entries become objects only when `keepToc` (the branch decoder checks them in place,
  * see {@link checkToc}, and skips 13,000 small allocations on a 10,000-cell frame).
  */
-function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask): { trailer: TrailerInfo; tocAt: number; tocCount: number } {
-  const r = new ByteReader(body, 0, body.length, 'trailer');
+function parseTrailer(
+  frame: Uint8Array,
+  bodyStart: number,
+  bodyEnd: number,
+  keepToc: boolean,
+  lenient: LenientMask,
+): { trailer: TrailerInfo; tocAt: number; tocCount: number } {
+  // Offsets in errors count from the body's start, as if it had been read alone.
+  const r = trailerReader.reset(frame, bodyStart, bodyEnd, 'trailer', bodyStart);
   const magic = r.bytes(4);
   if (!bytesEqual(magic, TRAILER_MAGIC)) throw serializerError('FRAME_BAD_MAGIC', 'trailer magic is not "FPEC"; this is not a flat frame');
   const version = r.u8();
@@ -299,9 +310,9 @@ function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask):
 }
 
 /** Checks, entry by entry, that an already parsed TOC describes the records. */
-function checkToc(body: Uint8Array, tocAt: number, table: RecordTable): void {
-  const r = new ByteReader(body, tocAt, body.length, 'trailer');
+function checkToc(tocAt: number, bodyStart: number, bodyEnd: number, table: RecordTable): void {
   const frame = table.frame;
+  const r = trailerReader.reset(frame, tocAt, bodyEnd, 'trailer', bodyStart);
   for (let i = 0; i < table.types.length; i++) {
     const type = r.u8();
     const keyLength = r.varint();
@@ -311,7 +322,7 @@ function checkToc(body: Uint8Array, tocAt: number, table: RecordTable): void {
     if (
       type !== table.types[i] ||
       offset !== table.starts[i] ||
-      !rangesEqual(body, keyAt, keyAt + keyLength, frame, table.keyStarts[i]!, table.bodyStarts[i]!)
+      !rangesEqual(frame, keyAt, keyAt + keyLength, frame, table.keyStarts[i]!, table.bodyStarts[i]!)
     ) {
       throw serializerError('FRAME_BAD_TOC', `TOC entry ${i} does not match record ${i}`, { entry: i });
     }
