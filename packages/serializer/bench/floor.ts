@@ -4,9 +4,10 @@
  * the ratios ours/floor and ours/msgpackr; asserts nothing.
  *
  * Run (from the repository root):
- *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--baseline <checkout>]
- * `policy` (none, crc32c, aead, deflate) runs one policy only; `--baseline` races the encoder
- * and decoder of another checkout of this repository too (rows "before"), in the same rounds.
+ *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--only small|big] [--baseline <checkout>]
+ * `policy` (none, crc32c, aead, deflate) runs one policy only; `--only` one of the two frames;
+ * `--baseline` races the encoder and decoder of another checkout of this repository too (rows
+ * "before"), in the same rounds.
  *
  * The floor is the mandatory work of a frame and nothing else, timed on the very frame our
  * encoder produced (its record boundaries found before timing):
@@ -27,7 +28,7 @@ import { pack, unpack } from 'msgpackr';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
 import { bytes, createTree, text, u64, valueToData, type Cell, type Tree } from '@cep/cells';
 import { decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
-import { readFrame } from '../src/frame-reader.ts';
+import { readFrame, recordKeys } from '../src/frame-reader.ts';
 import { floorWork, type FloorPlan } from './floor-work.ts';
 
 interface Case {
@@ -77,7 +78,7 @@ function payloads(cell: Cell, out: Uint8Array[] = []): Uint8Array[] {
 /** Where the records of `frame` (inflated, for a container) are: found once, outside the timed work. */
 function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   const table = readFrame(frame);
-  const keys = table.keys;
+  const keys = recordKeys(table);
   const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
   // The trailer: from the end of the last record to 4 bytes before the frame's end.
   const last = table.types.length - 1;
@@ -142,7 +143,8 @@ function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Co
       ? []
       : [t('before enc', () => baseline.encodeBranch(c.branch, policy)), t('before dec', () => baseline.decodeBranch(frame, policy))]),
   ];
-  race(contenders, 11, c.values > 1 ? 60 : 20);
+  // Small frames take 31 rounds: a 20 ms batch is easily preempted on a shared machine, and more rounds steady the median.
+  race(contenders, c.values > 1 ? 11 : 31, c.values > 1 ? 60 : 20);
   const m = Object.fromEntries(contenders.map((x) => [x.name, median(x.ms)])) as Record<string, number>;
   console.log(
     `\n== ${c.label}, policy ${policyName}: frame ${frame.length} B (${(frame.length / c.values).toFixed(0)} B/value), msgpackr ${packed.length} B, cbor-x ${cbor.length} B`,
@@ -171,6 +173,10 @@ const KEY = new Uint8Array(32).fill(7);
 const args = process.argv.slice(2);
 const baselineAt = args.indexOf('--baseline');
 const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
+// `--only small` (or `big`) runs one frame: small frames raced after the 10,000-value rounds
+// read slower than raced alone (the same JIT and heap serve both), so each can be run by itself.
+const onlyAt = args.indexOf('--only');
+const onlyCase = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
 const baseline = baselineDir === undefined ? undefined : ((await import(resolve(baselineDir, 'packages/serializer/src/index.ts'))) as Codec);
 const only = args[0];
 console.log(`node ${process.version}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
@@ -184,7 +190,7 @@ const policies: Array<[string, SerializerPolicy]> = [
 ];
 for (const [name, policy] of policies) {
   if (only !== undefined && only !== name) continue;
-  run(big, name, policy, baseline);
-  run(small, name, policy, baseline);
+  if (onlyCase !== 'small') run(big, name, policy, baseline);
+  if (onlyCase !== 'big') run(small, name, policy, baseline);
 }
 console.log(`\nload average at end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -33,8 +33,17 @@ const cv = new Int32Array(8);
  */
 export function blake3Chunk(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number, key?: Uint8Array, outLen = 32): void {
   const mode = key === undefined ? 0 : KEYED_HASH;
-  if (key === undefined) cv.set(IV);
-  else for (let i = 0; i < 8; i++) cv[i] = key[4 * i]! | (key[4 * i + 1]! << 8) | (key[4 * i + 2]! << 16) | (key[4 * i + 3]! << 24);
+  if (key === undefined) {
+    // Eight stores rather than a typed-array copy: this runs once per leaf, tens of thousands of times a frame.
+    cv[0] = IV[0]!;
+    cv[1] = IV[1]!;
+    cv[2] = IV[2]!;
+    cv[3] = IV[3]!;
+    cv[4] = IV[4]!;
+    cv[5] = IV[5]!;
+    cv[6] = IV[6]!;
+    cv[7] = IV[7]!;
+  } else for (let i = 0; i < 8; i++) cv[i] = key[4 * i]! | (key[4 * i + 1]! << 8) | (key[4 * i + 2]! << 16) | (key[4 * i + 3]! << 24);
   let flags = CHUNK_START | mode;
   let pos = start;
   while (end - pos > 64) {
@@ -57,6 +66,31 @@ export function blake3Chunk(data: Uint8Array, start: number, end: number, out: U
   } else for (let i = 0; i < outLen; i++) out[at + i] = cv[i >> 2]! >>> ((i & 3) * 8);
 }
 
+/**
+ * Merkle nodes in place, on a little-endian level of 32-byte digests seen as words: for each
+ * i < `pairs`, BLAKE3 of the 64 bytes at words [16i, 16i + 16) into words [8i, 8i + 8). A node
+ * is one block: its message words are loaded and its digest stored as words, with none of the
+ * byte packing a general call pays (a frame of n records combines n − 1 nodes). Node i is
+ * written at or before where pair i was read, and after reading it.
+ */
+export function hashPairWords(words: Int32Array, pairs: number): void {
+  for (let i = 0; i < pairs; i++) {
+    const from = i * 16;
+    for (let w = 0; w < 16; w++) m[w] = words[from + w]!;
+    cv[0] = IV[0]!;
+    cv[1] = IV[1]!;
+    cv[2] = IV[2]!;
+    cv[3] = IV[3]!;
+    cv[4] = IV[4]!;
+    cv[5] = IV[5]!;
+    cv[6] = IV[6]!;
+    cv[7] = IV[7]!;
+    compress(64, CHUNK_START | CHUNK_END | ROOT);
+    const to = i * 8;
+    for (let w = 0; w < 8; w++) words[to + w] = cv[w]!;
+  }
+}
+
 // A little-endian view of the last array hashed from: leaves of one frame all come from the
 // frame, and a word read through it is one load instead of four byte loads and shifts.
 let viewData: Uint8Array | undefined;
@@ -76,7 +110,7 @@ function loadBlock(data: Uint8Array, at: number, len: number): void {
   let i = 0;
   for (; i + 4 <= len; i += 4) m[i >> 2] = data[at + i]! | (data[at + i + 1]! << 8) | (data[at + i + 2]! << 16) | (data[at + i + 3]! << 24);
   if (i === 64) return;
-  m.fill(0, i >> 2);
+  for (let w = i >> 2; w < 16; w++) m[w] = 0;
   for (; i < len; i++) m[i >> 2]! |= data[at + i]! << ((i & 3) * 8);
 }
 

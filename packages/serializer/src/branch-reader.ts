@@ -10,7 +10,7 @@ import { isCepError } from '@cep/errors';
 import { ByteReader, rangesEqual, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
-import { recordBody, recordKey, type RecordTable } from './frame-reader.ts';
+import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
 import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
@@ -70,12 +70,13 @@ function readOrdered(table: RecordTable, policy: ResolvedPolicy, lenient: Lenien
   const count = types.length;
   const names = new NameTableReader();
   let namepool = 0;
-  const ids = new Set<bigint>();
+  let ids: Set<bigint> | undefined;
   for (let i = 0; i < count; i++) {
     const type = types[i]!;
     if (type === RECORD_TYPE.NAMEPOOL_DELTA) {
       if (bodyStarts[i]! - keyStarts[i]! !== 9) throw new NotInWriterOrder();
-      const id = new DataView(frame.buffer, frame.byteOffset + keyStarts[i]! + 1, 8).getBigUint64(0, true);
+      const id = keyReader.reset(frame, keyStarts[i]! + 1, bodyStarts[i]!, 'frame', keyStarts[i]!).u64();
+      ids ??= new Set();
       if (ids.has(id)) throw new NotInWriterOrder();
       ids.add(id);
       names.add(id, readNamepoolWith(recordBody(table, i), lenient).text);
@@ -133,9 +134,10 @@ function segment(key: string): string {
 function indexRecords(table: RecordTable, names: NameTableReader, lenient: LenientMask): Map<string, number> {
   const byKey = new Map<string, number>();
   const { frame, types, keyStarts, bodyStarts } = table;
+  const keys = recordKeys(table);
   for (let i = 0; i < types.length; i++) {
     const size = byKey.size;
-    byKey.set(table.keys[i]!, i);
+    byKey.set(keys[i]!, i);
     if (byKey.size === size) throw serializerError('FRAME_DUPLICATE_RECORD', `two records share the key ${toHex(recordKey(table, i)).slice(0, 40)}…`);
     if (types[i] === RECORD_TYPE.NAMEPOOL_DELTA) {
       if (bodyStarts[i]! - keyStarts[i]! !== 9) throw serializerError('FRAME_BAD_RECORD', 'a namepool_delta key is 9 bytes');
@@ -198,10 +200,15 @@ interface Locator {
   record(type: number, row: number, a: number, b?: number): number | undefined;
 }
 
+const expectedScratch = new Uint8Array(20);
+const digestScratch = new Uint8Array(32);
+const descScratch = new CellDescScan();
+
 /** Finds records at a cursor, in writer order, by comparing key bytes in place. */
 class OrderedLocator implements Locator {
   cursor = 0;
-  private readonly expected = new Uint8Array(20);
+  /** Scratch for an expected key suffix (shared: walks are synchronous and never nested). */
+  private readonly expected = expectedScratch;
 
   constructor(
     private readonly table: RecordTable,
@@ -292,7 +299,7 @@ class IndexedLocator implements Locator {
   }
 
   record(type: number, row: number, a: number, b?: number): number | undefined {
-    const pathKey = this.table.keys[row]!.slice(1);
+    const pathKey = recordKeys(this.table)[row]!.slice(1);
     const found = this.byKey.get(b === undefined ? keyOf(type, pathKey, a) : keyOf(type, pathKey, a, b));
     if (found !== undefined) this.consumed++;
     return found;
@@ -302,10 +309,10 @@ class IndexedLocator implements Locator {
 /** The recursive walk from the root, consuming cell_desc, manifest, order and chunk records. */
 class Staging {
   cellCount = 0;
-  /** Scratch for payload hashes (compared, never kept). */
-  private readonly digest = new Uint8Array(32);
+  /** Scratch for payload hashes (compared, never kept; shared by every walk, which are synchronous and never nested). */
+  private readonly digest = digestScratch;
   /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
-  private readonly desc = new CellDescScan();
+  private readonly desc = descScratch;
   private readonly frame: Uint8Array;
 
   constructor(

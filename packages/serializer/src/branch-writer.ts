@@ -55,6 +55,17 @@ function valuePayload(cell: Cell): Payload {
   return { dataType, data: bytes, hash: bytes.length > 0 ? blake3(bytes) : undefined, fingerprint: undefined };
 }
 
+/** A path stack grown past this many bytes is dropped after its frame rather than kept. */
+const PATH_KEEP = NAME_BYTES * 1024;
+let sparePath: Uint8Array | undefined;
+
+/** The spare path stack (a writer made while another is in use gets its own). */
+function takePath(): Uint8Array {
+  const path = sparePath ?? new Uint8Array(NAME_BYTES * 16);
+  sparePath = undefined;
+  return path;
+}
+
 /** Walks a branch into a frame writer. */
 export class BranchWriter {
   readonly names = new NameTableWriter();
@@ -63,8 +74,8 @@ export class BranchWriter {
   newest = 0;
   /** The frame's buffer: keys and bodies are written straight into it (see FrameWriter.beginRecord). */
   private readonly out: ByteWriter;
-  /** Wire names from the branch root to the cell being written, 17 bytes each. */
-  private path = new Uint8Array(NAME_BYTES * 16);
+  /** Wire names from the branch root to the cell being written, 17 bytes each (reused across frames: see {@link dispose}). */
+  private path = takePath();
 
   constructor(
     private readonly policy: ResolvedPolicy,
@@ -72,6 +83,12 @@ export class BranchWriter {
   ) {
     this.frame = new FrameWriter(policy.checksum);
     this.out = this.frame.output;
+  }
+
+  /** Hands the path stack and the frame's buffer to the next frame; this writer must not be used after. */
+  dispose(): void {
+    if (this.path.length <= PATH_KEEP) sparePath = this.path;
+    this.frame.dispose();
   }
 
   /** Writes `root` and everything below it, then the name table. */

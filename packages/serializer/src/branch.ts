@@ -55,7 +55,7 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
       if (packed.length < out.length) out = packed;
     }
   } finally {
-    writer.frame.dispose();
+    writer.dispose();
   }
   if (out.length > resolved.maxFrameBytes) {
     throw serializerError('FRAME_TOO_LARGE', `the branch encodes to ${out.length} bytes; the policy allows ${resolved.maxFrameBytes}`, {

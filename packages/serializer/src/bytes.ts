@@ -100,9 +100,15 @@ export class ByteWriter {
   }
 
   bytes(data: Uint8Array): void {
-    this.room(data.length);
-    this.buffer.set(data, this.length);
-    this.length += data.length;
+    const n = data.length;
+    this.room(n);
+    // Names (17 bytes), hashes and short keys: a loop beats the native copy's call for these.
+    if (n <= 32) {
+      const b = this.buffer;
+      const at = this.length;
+      for (let i = 0; i < n; i++) b[at + i] = data[i]!;
+    } else this.buffer.set(data, this.length);
+    this.length += n;
   }
 
   /**
@@ -116,6 +122,17 @@ export class ByteWriter {
     const at = this.length;
     if (n <= 256) for (let i = 0; i < n; i++) b[at + i] = data[start + i]!;
     else b.set(data.subarray(start, end), at);
+    this.length += n;
+  }
+
+  /** Appends a copy of bytes `[start, end)` already written to this writer. */
+  copyWithin(start: number, end: number): void {
+    const n = end - start;
+    this.room(n);
+    const b = this.buffer;
+    const at = this.length;
+    if (n <= 256) for (let i = 0; i < n; i++) b[at + i] = b[start + i]!;
+    else b.copyWithin(at, start, end);
     this.length += n;
   }
 
@@ -178,6 +195,11 @@ export class ByteWriter {
   /** Drops everything after the first `length` bytes (to rewrite a tail, e.g. a trailer). */
   truncate(length: number): void {
     this.length = Math.min(this.length, length);
+  }
+
+  /** The whole buffer, written bytes first (valid until the next write; no view made). */
+  get buffered(): Uint8Array {
+    return this.buffer;
   }
 
   /** Bytes `[start, end)` written so far (a view, valid until the next write). */
@@ -278,6 +300,8 @@ export class ByteReader {
    */
   private varintShort(): number {
     const d = this.data;
+    // One byte is most varints of a frame (lengths, counts, small beats): no loop for it.
+    if (this.offset < this.end && d[this.offset]! < 0x80) return d[this.offset++]!;
     const stop = Math.min(this.end, this.offset + 7);
     let value = 0;
     let scale = 1;

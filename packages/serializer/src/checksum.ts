@@ -47,12 +47,12 @@ const TABLES: Uint32Array[] = (() => {
   return tables;
 })();
 
-/** The reference's raw Castagnoli CRC (init 0, no final xor) with the JS slice-by-8 table. */
-export function crc32cRawJs(data: Uint8Array): number {
+/** The reference's raw Castagnoli CRC (init 0, no final xor) of `data[start, end)` with the JS slice-by-8 table. */
+export function crc32cRawJs(data: Uint8Array, start = 0, end = data.length): number {
   const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
   let crc = 0;
-  let i = 0;
-  const n = data.length;
+  let i = start;
+  const n = end;
   for (; i + 8 <= n; i += 8) {
     const a = (crc ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
     crc =
@@ -85,6 +85,15 @@ const NATIVE_THRESHOLD = 64;
 /** The reference's "CRC32C" (checksum id 1), fastest path for the size. */
 export function crc32cRaw(data: Uint8Array): number {
   return data.length >= NATIVE_THRESHOLD ? crc32cRawFast(data) : crc32cRawJs(data);
+}
+
+/**
+ * The checksum of `data[start, end)` a trailer's checksum byte names: small CRC32C inputs
+ * are read in place (no view per record, a reader checks every record of every frame).
+ */
+export function recordChecksumAt(id: 0 | 1, data: Uint8Array, start: number, end: number): number {
+  if (id === 1 && end - start < NATIVE_THRESHOLD) return crc32cRawJs(data, start, end);
+  return recordChecksum(id, data.subarray(start, end));
 }
 
 /** The checksum a trailer's checksum byte names. */

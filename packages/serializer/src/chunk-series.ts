@@ -11,6 +11,7 @@ import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
 import { blake3Into } from './hash.ts';
 import { ChunkScan, payloadHistoryChunkStart, scanChunk } from './records.ts';
+import { recordKeys, type RecordTable } from './record-table.ts';
 import { refuse, isStrict, type LenientMask } from './strictness.ts';
 
 const NAME_BYTES = 17;
@@ -48,15 +49,9 @@ function keyOrdinal(data: Uint8Array, start: number, end: number, extra: number)
 }
 
 /** Checks every chunk and history record of a verified frame (see the module comment). */
-export function checkChunkSeries(
-  frame: Uint8Array,
-  types: Uint32Array,
-  keyStarts: Uint32Array,
-  bodyStarts: Uint32Array,
-  ends: Uint32Array,
-  keys: readonly string[],
-  lenient: LenientMask,
-): void {
+export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void {
+  const { frame, types, keyStarts, bodyStarts, ends } = table;
+  let keys: readonly string[] | undefined;
   let series: Map<string, Series> | undefined;
   const historyBodies = isStrict(lenient, 'history-body');
   const historySeries = historyBodies && isStrict(lenient, 'history-series');
@@ -84,6 +79,7 @@ export function checkChunkSeries(
         'FRAME_BAD_RECORD',
         `record ${i}: a ${what} key is its type, a path of 17-byte names${history ? ', a 16-byte revision' : ''} and a varint ordinal`,
       );
+    keys ??= recordKeys(table);
     const id = keys[i]!.slice(0, keys[i]!.length - key.length);
     series ??= new Map();
     const known = series.get(id);

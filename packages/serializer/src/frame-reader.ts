@@ -5,8 +5,8 @@
  * branch decoder reads keys and bodies in place; {@link decodeFrame} turns rows into
  * {@link RawRecord}s for its callers.
  */
-import { ByteReader, bytesEqual, latin1Slicer, rangesEqual } from './bytes.ts';
-import { recordChecksum } from './checksum.ts';
+import { ByteReader, bytesEqual, rangesEqual } from './bytes.ts';
+import { recordChecksumAt } from './checksum.ts';
 import { countReserved } from './alloc-meter.ts';
 import { checkChunkSeries } from './chunk-series.ts';
 import { isContainer, unwrapContainer } from './container.ts';
@@ -23,8 +23,11 @@ import {
   type RawRecord,
   type TrailerInfo,
 } from './frame-format.ts';
-import { leafOrder, merkleOfRanges } from './hash.ts';
+import { leafOrder, leafOrderInPlace, merkleOfRangesIs } from './hash.ts';
 import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
+import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
+
+export { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
 
 /**
  * Reads and verifies a whole frame: container, every record's CRC, the trailer, the
@@ -35,46 +38,27 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
   const table = readFrame(bytes, options, true);
   const records = Array.from(table.types, (type, i) => ({
     type,
-    version: table.versions[i]!,
-    flags: table.flags[i]!,
+    version: table.versions![i]!,
+    flags: table.flags![i]!,
     key: recordKey(table, i),
     body: recordBody(table, i),
   }));
   return { records, trailer: table.trailer, frame: table.frame };
 }
 
-/** A verified frame's records as offsets into `frame` (row i is record i; columns have one entry per record). */
-export interface RecordTable {
-  readonly frame: Uint8Array;
-  readonly types: Uint32Array;
-  readonly versions: Uint32Array;
-  readonly flags: Uint32Array;
-  /** Where each record starts (its header). */
-  readonly starts: Uint32Array;
-  readonly keyStarts: Uint32Array;
-  /** Where each body starts (its key ends there). */
-  readonly bodyStarts: Uint32Array;
-  /** Where each body ends (its CRC starts there). */
-  readonly ends: Uint32Array;
-  /** Each key as a latin1 string (see `latin1Slicer`): the Merkle sort key, and the decoder's index key. */
-  readonly keys: string[];
-  /** With `keepToc` false its `toc` is empty (the TOC was still checked). */
-  readonly trailer: TrailerInfo;
-}
+/** Up to this many records the Merkle leaves are sorted in place by key bytes, above it by key strings. */
+const IN_PLACE_SORT_MAX = 16;
 
-/** Record `i`'s key (a view into the frame). */
-export function recordKey(table: RecordTable, i: number): Uint8Array {
-  return table.frame.subarray(table.keyStarts[i]!, table.bodyStarts[i]!);
-}
-
-/** Record `i`'s body (a view into the frame). */
-export function recordBody(table: RecordTable, i: number): Uint8Array {
-  return table.frame.subarray(table.bodyStarts[i]!, table.ends[i]!);
+/** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
+function column(rows: Uint32Array, count: number, c: number): Uint32Array {
+  const out = new Uint32Array(count);
+  for (let i = 0; i < count; i++) out[i] = rows[i * 8 + c]!;
+  return out;
 }
 
 /**
  * {@link decodeFrame} as a {@link RecordTable}; `keepToc` false leaves `trailer.toc` empty
- * after checking it (the branch decoder never reads it).
+ * after checking it (the branch decoder never reads it), and the version and flag columns out.
  */
 export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, keepToc = false): RecordTable {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -91,8 +75,11 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   // zeroing a table made for a large one, and no frame reserves more than its size allows.
   let rows = rowTable(8 * Math.max(4, Math.min(1024, Math.ceil(frame.length / 10))), true);
   let count = 0;
-  const reader = new ByteReader(frame);
-  let trailerRecord: { start: number; bodyStart: number; end: number; crc: number } | undefined;
+  const reader = frameReader.reset(frame, 0, frame.length, 'frame', 0);
+  let trailerStart = -1;
+  let trailerBodyStart = 0;
+  let trailerEnd = 0;
+  let trailerCrc = 0;
   while (reader.remaining > 0) {
     const start = reader.offset;
     const type = reader.u8();
@@ -114,7 +101,10 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
           'FRAME_BAD_TRAILER',
           `the trailer record has version ${version}, flags ${flags} and a ${keyLen}-byte key (1, 0 and empty)`,
         );
-      trailerRecord = { start, bodyStart, end, crc };
+      trailerStart = start;
+      trailerBodyStart = bodyStart;
+      trailerEnd = end;
+      trailerCrc = crc;
       break;
     }
     if (count >= maxRecords) throw serializerError('FRAME_TOO_LARGE', `frame has more than ${maxRecords} records`, { limit: maxRecords });
@@ -137,28 +127,11 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     rows[row + 6] = end;
     rows[row + 7] = crc;
   }
-  const column = (c: number): Uint32Array => {
-    const out = new Uint32Array(count);
-    for (let i = 0; i < count; i++) out[i] = rows[i * 8 + c]!;
-    return out;
-  };
-  const table = {
-    frame,
-    types: column(0),
-    versions: column(1),
-    flags: column(2),
-    starts: column(3),
-    keyStarts: column(4),
-    bodyStarts: column(5),
-    ends: column(6),
-  };
-  const crcs = column(7);
-  if (trailerRecord === undefined) throw serializerError('FRAME_NO_TRAILER', 'frame has no trailer record (truncated?)');
+  if (trailerStart < 0) throw serializerError('FRAME_NO_TRAILER', 'frame has no trailer record (truncated?)');
   if (reader.remaining !== 0) {
     throw serializerError('FRAME_TRAILING_BYTES', `${reader.remaining} byte(s) follow the trailer`, { extra: reader.remaining });
   }
-  const trailerBody = frame.subarray(trailerRecord.bodyStart, trailerRecord.end);
-  const { trailer, tocAt, tocCount } = parseTrailer(trailerBody, keepToc, lenient);
+  const { trailer, tocAt, tocCount } = parseTrailer(frame, trailerBodyStart, trailerEnd, keepToc, lenient);
   if (container !== undefined && trailer.compression !== 1)
     throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
   if (container === undefined && trailer.compression === 1)
@@ -170,36 +143,53 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
       'FRAME_BAD_CONTAINER',
       `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`,
     );
-  if (recordChecksum(trailer.checksum, frame.subarray(trailerRecord.start, trailerRecord.end)) !== trailerRecord.crc) {
+  if (recordChecksumAt(trailer.checksum, frame, trailerStart, trailerEnd) !== trailerCrc) {
     throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
   }
+  // Checked from the row table, before any column is made.
   for (let i = 0; i < count; i++) {
-    if (recordChecksum(trailer.checksum, frame.subarray(table.starts[i]!, table.ends[i]!)) !== crcs[i]) {
-      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${table.starts[i]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, {
+    const row = i * 8;
+    if (recordChecksumAt(trailer.checksum, frame, rows[row + 3]!, rows[row + 6]!) !== rows[row + 7]) {
+      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${rows[row + 3]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, {
         record: i,
-        offset: table.starts[i],
+        offset: rows[row + 3],
       });
     }
   }
   if (trailer.recordCount !== count) {
     throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${count}`);
   }
+  const table: RecordTable = {
+    frame,
+    types: column(rows, count, 0),
+    versions: keepToc ? column(rows, count, 1) : undefined,
+    flags: keepToc ? column(rows, count, 2) : undefined,
+    starts: column(rows, count, 3),
+    keyStarts: column(rows, count, 4),
+    bodyStarts: column(rows, count, 5),
+    ends: column(rows, count, 6),
+    trailer,
+    keyStrings: undefined,
+  };
   if (tocCount === 0 && count > 0) refuse(lenient, 'toc-complete', 'FRAME_BAD_TOC', `the TOC is empty and the frame has ${count} record(s)`);
   if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
     // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
     if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
-    checkToc(trailerBody, tocAt, table);
+    checkToc(tocAt, trailerBodyStart, trailerEnd, table);
   }
   checkCaps(trailer, tocCount, table.types, lenient);
-  const slice = latin1Slicer(frame);
-  const keys: string[] = new Array<string>(count);
-  for (let i = 0; i < count; i++) keys[i] = slice(table.keyStarts[i]!, table.bodyStarts[i]!);
   countReserved(count * 32 + 32);
-  const root = merkleOfRanges(frame, table.starts, table.ends, leafOrder(keys));
-  if (!bytesEqual(root, trailer.root)) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
-  checkChunkSeries(frame, table.types, table.keyStarts, table.bodyStarts, table.ends, keys, lenient);
-  return { ...table, keys, trailer };
+  const order = count <= IN_PLACE_SORT_MAX ? leafOrderInPlace(frame, table.keyStarts, table.bodyStarts, count) : leafOrder(recordKeys(table));
+  if (!merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root))
+    throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
+  checkChunkSeries(table, lenient);
+  return table;
 }
+
+// The readers of the record scan and of the trailer, reset per frame (reads are synchronous
+// and never nested), so a small frame makes no reader objects.
+const frameReader = new ByteReader(new Uint8Array(0));
+const trailerReader = new ByteReader(new Uint8Array(0));
 
 /** The reader's record table: 4 bytes an entry, counted (see alloc-meter.ts). */
 function rowTable(entries: number, scratchOk = false): Uint32Array {
@@ -253,8 +243,15 @@ function capsDisagree(caps: number, why: string): never {
  * its entries become objects only when `keepToc` (the branch decoder checks them in place,
  * see {@link checkToc}, and skips 13,000 small allocations on a 10,000-cell frame).
  */
-function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask): { trailer: TrailerInfo; tocAt: number; tocCount: number } {
-  const r = new ByteReader(body, 0, body.length, 'trailer');
+function parseTrailer(
+  frame: Uint8Array,
+  bodyStart: number,
+  bodyEnd: number,
+  keepToc: boolean,
+  lenient: LenientMask,
+): { trailer: TrailerInfo; tocAt: number; tocCount: number } {
+  // Offsets in errors count from the body's start, as if it had been read alone.
+  const r = trailerReader.reset(frame, bodyStart, bodyEnd, 'trailer', bodyStart);
   const magic = r.bytes(4);
   if (!bytesEqual(magic, TRAILER_MAGIC)) throw serializerError('FRAME_BAD_MAGIC', 'trailer magic is not "FPEC"; this is not a flat frame');
   const version = r.u8();
@@ -313,9 +310,9 @@ function parseTrailer(body: Uint8Array, keepToc: boolean, lenient: LenientMask):
 }
 
 /** Checks, entry by entry, that an already parsed TOC describes the records. */
-function checkToc(body: Uint8Array, tocAt: number, table: Omit<RecordTable, 'keys' | 'trailer'>): void {
-  const r = new ByteReader(body, tocAt, body.length, 'trailer');
+function checkToc(tocAt: number, bodyStart: number, bodyEnd: number, table: RecordTable): void {
   const frame = table.frame;
+  const r = trailerReader.reset(frame, tocAt, bodyEnd, 'trailer', bodyStart);
   for (let i = 0; i < table.types.length; i++) {
     const type = r.u8();
     const keyLength = r.varint();
@@ -325,7 +322,7 @@ function checkToc(body: Uint8Array, tocAt: number, table: Omit<RecordTable, 'key
     if (
       type !== table.types[i] ||
       offset !== table.starts[i] ||
-      !rangesEqual(body, keyAt, keyAt + keyLength, frame, table.keyStarts[i]!, table.bodyStarts[i]!)
+      !rangesEqual(frame, keyAt, keyAt + keyLength, frame, table.keyStarts[i]!, table.bodyStarts[i]!)
     ) {
       throw serializerError('FRAME_BAD_TOC', `TOC entry ${i} does not match record ${i}`, { entry: i });
     }

@@ -3,10 +3,10 @@
  * capability bits), optionally wrapped in the TLFC container.
  */
 import { ByteWriter, latin1Slicer, varintLength } from './bytes.ts';
-import { recordChecksum } from './checksum.ts';
+import { recordChecksum, recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
-import { leafOrder, merkleOfRanges } from './hash.ts';
+import { leafOrder, leafOrderInPlace, merkleOfRanges } from './hash.ts';
 
 /** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
 const SCRATCH_KEEP = 16 * 1024 * 1024;
@@ -139,7 +139,7 @@ export class FrameWriter {
 
   private close(type: number, start: number, keyStart: number, keyEnd: number): void {
     const end = this.out.length;
-    this.out.u32(recordChecksum(this.checksum, this.out.window(start, end)));
+    this.out.u32(recordChecksumAt(this.checksum, this.out.buffered, start, end));
     this.types.push(type);
     this.starts.push(start);
     this.keyStarts.push(keyStart);
@@ -151,40 +151,69 @@ export class FrameWriter {
   /** BLAKE3 of every record's covered bytes, in key order, combined. */
   private merkleRoot(): Uint8Array {
     const all = this.out.result();
+    const count = this.starts.length;
+    if (count <= IN_PLACE_SORT_MAX) return merkleOfRanges(all, this.starts, this.ends, leafOrderInPlace(all, this.keyStarts, this.keyEnds, count));
     const slice = latin1Slicer(all);
     const keys = this.starts.map((_, i) => slice(this.keyStarts[i]!, this.keyEnds[i]!));
     return merkleOfRanges(all, this.starts, this.ends, leafOrder(keys));
   }
 
-  /** The frame: the records, then a trailer (and the container, if asked). */
+  /**
+   * The frame: the records, then a trailer (and the container, if asked). The trailer's body
+   * is written straight after the records (its length is worked out first), so a frame is
+   * copied once, when it is cut out of the scratch buffer at its size.
+   */
   finish(options: EncodeFrameOptions = {}): Uint8Array {
     const out = this.out;
     out.truncate(this.recordsEnd);
     this.root ??= this.merkleRoot();
-    const body = this.trailerBody(options, this.root);
     const start = out.length;
     out.u8(RECORD_TYPE.TRAILER);
     out.u8(1);
     out.u16(0);
     out.varint(0);
-    out.varint(body.length);
-    out.append(body);
+    const lengthAt = out.length;
+    const expected = this.trailerBodyLength(options);
+    out.varint(expected);
+    const bodyStart = out.length;
+    this.trailerBody(options, this.root);
+    const length = out.length - bodyStart;
+    if (length !== expected) {
+      // Only for values the length count does not foresee (it is exact for every valid field): fix it up.
+      out.shift(bodyStart, bodyStart - lengthAt - varintLength(length));
+      out.varintAt(lengthAt, length);
+    }
     out.u32(recordChecksum(this.checksum, out.window(start, out.length)));
     const frame = out.result().slice();
     return options.compress === true ? wrapContainer(frame, this.checksum) : frame;
   }
 
-  private trailerBody(options: EncodeFrameOptions, root: Uint8Array): ByteWriter {
-    const count = this.starts.length;
+  private capsOf(options: EncodeFrameOptions): number {
     let caps = options.caps ?? 0;
-    if (count > 0) caps |= CAP.FRAME_TOC;
-    const compressing = options.compress === true;
-    if (compressing) caps |= CAP.FRAME_COMPRESSION;
+    if (this.starts.length > 0) caps |= CAP.FRAME_TOC;
+    if (options.compress === true) caps |= CAP.FRAME_COMPRESSION;
     if (options.branch) caps |= CAP.BRANCH_METADATA;
-    // Sized for the TOC up front (type, key, two varints per record) so it never regrows.
-    let keyBytes = 0;
-    for (let i = 0; i < count; i++) keyBytes += this.keyEnds[i]! - this.keyStarts[i]!;
-    const body = new ByteWriter(128 + keyBytes + count * 12);
+    return caps;
+  }
+
+  /** Bytes {@link trailerBody} writes. */
+  private trailerBodyLength(options: EncodeFrameOptions): number {
+    const count = this.starts.length;
+    let length = 4 + 1 + varintLength64(options.beat ?? 0n) + varintLength(count) + 4 + 1 + 32 + varintLength(count);
+    for (let i = 0; i < count; i++) {
+      const keyLength = this.keyEnds[i]! - this.keyStarts[i]!;
+      length += 1 + varintLength(keyLength) + keyLength + varintLength(this.starts[i]!);
+    }
+    length += varintLength64(options.historyWindows?.payload ?? 0) + varintLength64(options.historyWindows?.manifest ?? 0) + 4;
+    if (options.branch) length += 1 + 25;
+    return length;
+  }
+
+  /** Appends the trailer body to the frame's buffer. */
+  private trailerBody(options: EncodeFrameOptions, root: Uint8Array): void {
+    const body = this.out;
+    const count = this.starts.length;
+    const compressing = options.compress === true;
     body.bytes(TRAILER_MAGIC);
     body.u8(FORMAT_VERSION);
     body.varint(options.beat ?? 0n);
@@ -196,16 +225,17 @@ export class FrameWriter {
     body.varint(32);
     body.bytes(root);
     body.varint(count);
-    const frame = this.out.result();
     for (let i = 0; i < count; i++) {
       body.u8(this.types[i]!);
       body.varint(this.keyEnds[i]! - this.keyStarts[i]!);
-      body.bytesFrom(frame, this.keyStarts[i]!, this.keyEnds[i]!);
+      // The keys are earlier in the same buffer: copied from where they are (a write may grow
+      // the buffer, so they are read through the writer each time, never through a kept view).
+      body.copyWithin(this.keyStarts[i]!, this.keyEnds[i]!);
       body.varint(this.starts[i]!);
     }
     body.varint(options.historyWindows?.payload ?? 0);
     body.varint(options.historyWindows?.manifest ?? 0);
-    body.u32(caps);
+    body.u32(this.capsOf(options));
     if (options.branch) {
       body.varint(25);
       body.u8(options.branch.glob);
@@ -213,9 +243,20 @@ export class FrameWriter {
       body.u64(options.branch.tag);
       body.u64(options.branch.frameId);
     }
-    return body;
   }
 }
+
+/** Bytes of a varint of a number or bigint (a bigint above 2^53 by shifting). */
+function varintLength64(value: number | bigint): number {
+  if (typeof value === 'number') return varintLength(value);
+  if (value <= BigInt(Number.MAX_SAFE_INTEGER)) return varintLength(Number(value));
+  let length = 1;
+  for (let v = value >> 7n; v !== 0n; v >>= 7n) length++;
+  return length;
+}
+
+/** Up to this many records the Merkle leaves are sorted in place by key bytes (see hash.ts). */
+const IN_PLACE_SORT_MAX = 16;
 
 /** Writes records and a trailer (and the container, if asked). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {

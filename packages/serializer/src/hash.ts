@@ -10,7 +10,7 @@
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
-import { blake3Chunk, CHUNK_LEN } from './blake3-chunk.ts';
+import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
 // WebAssembly instantiation is asynchronous once, at load; hashing is synchronous after that.
@@ -104,18 +104,93 @@ export function leafOrder(keys: readonly string[]): number[] {
  */
 export function merkleCombine(level: Uint8Array, count: number): Uint8Array {
   if (count === 0) return new Uint8Array(32);
-  while (count > 1) {
-    if (count % 2 === 1) level.copyWithin(count * 32, (count - 1) * 32, count * 32); // odd last node pairs with itself
-    const pairs = Math.ceil(count / 2);
-    for (let i = 0; i < pairs; i++) blake3Into(level, i * 64, i * 64 + 64, level, i * 32);
-    count = pairs;
-  }
+  combineInPlace(level, count);
   return level.slice(0, 32);
 }
 
+/** Whether typed arrays of this host are little-endian (BLAKE3's word order), so a level can be read as words. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** {@link merkleCombine} leaving the root in `level[0, 32)` (`count` ≥ 1). */
+function combineInPlace(level: Uint8Array, count: number): void {
+  // Nodes hash as words straight from the level where its bytes line up with words; else byte by byte.
+  const words =
+    count <= 1 || !LITTLE_ENDIAN || level.byteOffset % 4 !== 0 || level.length % 4 !== 0
+      ? undefined
+      : level === smallLevel
+        ? smallLevelWords
+        : new Int32Array(level.buffer, level.byteOffset, level.length >> 2);
+  while (count > 1) {
+    if (count % 2 === 1) level.copyWithin(count * 32, (count - 1) * 32, count * 32); // odd last node pairs with itself
+    const pairs = Math.ceil(count / 2);
+    if (words !== undefined) hashPairWords(words, pairs);
+    else for (let i = 0; i < pairs; i++) blake3Into(level, i * 64, i * 64 + 64, level, i * 32);
+    count = pairs;
+  }
+}
+
+/** Leaves of frames up to this many records are combined in one reused level (small frames, both sides). */
+const SMALL_LEVEL_LEAVES = 64;
+const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
+const smallLevelWords = new Int32Array(smallLevel.buffer);
+
 /** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
 export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: readonly number[]): Uint8Array {
-  const level = new Uint8Array(order.length * 32 + 32);
+  // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
+  const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
   return merkleCombine(level, order.length);
+}
+
+/**
+ * Whether the Merkle root over the ranges of `frame` (leaves in `order`) is `expected[0, 32)`.
+ * Compares in place; a frame of few records combines in a reused scratch level, so checking a
+ * small frame's root allocates nothing.
+ */
+export function merkleOfRangesIs(
+  frame: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  order: ArrayLike<number>,
+  expected: Uint8Array,
+): boolean {
+  const count = order.length;
+  if (count === 0) {
+    for (let i = 0; i < 32; i++) if (expected[i] !== 0) return false;
+    return expected.length === 32;
+  }
+  const level = count <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(count * 32 + 32);
+  for (let i = 0; i < count; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
+  combineInPlace(level, count);
+  if (expected.length !== 32) return false;
+  for (let i = 0; i < 32; i++) if (level[i] !== expected[i]) return false;
+  return true;
+}
+
+/**
+ * Record indices sorted by their key bytes `data[keyStarts[i], keyEnds[i])`, ties in
+ * emission order, compared in place: for a few records this beats making a string per key
+ * ({@link leafOrder}); insertion sort, so call it for small counts only.
+ */
+export function leafOrderInPlace(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): number[] {
+  const order: number[] = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    let j = i;
+    while (j > 0 && compareRanges(data, keyStarts[i]!, keyEnds[i]!, keyStarts[order[j - 1]!]!, keyEnds[order[j - 1]!]!) < 0) {
+      order[j] = order[j - 1]!;
+      j--;
+    }
+    order[j] = i;
+  }
+  return order;
+}
+
+/** Byte-wise comparison of two ranges of `data`, shorter first on a common prefix. */
+function compareRanges(data: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const n = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let i = 0; i < n; i++) {
+    const d = data[aStart + i]! - data[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - aStart - (bEnd - bStart);
 }

@@ -19,11 +19,14 @@ const PURE_NAMES_LIMIT = 1 << 16;
 
 /** Assigns frame-local ids to reference names while a frame is written. */
 export class NameTableWriter {
-  private readonly ids = new Map<string, bigint>();
+  // Made on first use (a frame without reference names never needs them), in id order: ids
+  // are handed out in increasing order as texts are first seen.
+  private ids: Map<string, bigint> | undefined;
   private next = FIRST_LOCAL;
 
   code(value: Id): bigint {
     if (value.code !== undefined) return value.code;
+    this.ids ??= new Map();
     let found = this.ids.get(value.text);
     if (found === undefined) {
       found = REFERENCE_KIND | this.next++;
@@ -36,7 +39,7 @@ export class NameTableWriter {
     out.bytes(this.nameBytes(n));
   }
 
-  private readonly encoded = new Map<string, Uint8Array>();
+  private encoded: Map<string, Uint8Array> | undefined;
 
   /**
    * The 17 wire bytes of a name (shared: callers copy them, never write into them). A name
@@ -46,14 +49,14 @@ export class NameTableWriter {
    */
   nameBytes(n: Name): Uint8Array {
     const pure = n.domain.code !== undefined && n.tag.code !== undefined;
-    let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded.get(n.key);
+    let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded?.get(n.key);
     if (bytes === undefined) {
       bytes = new Uint8Array(17);
       const view = new DataView(bytes.buffer);
       view.setBigUint64(0, this.code(n.domain), true);
       view.setBigUint64(8, this.code(n.tag), true);
       bytes[16] = n.tag.glob || n.domain.glob ? 1 : 0;
-      if (!pure) this.encoded.set(n.key, bytes);
+      if (!pure) (this.encoded ??= new Map()).set(n.key, bytes);
       else {
         if (PURE_NAMES.size >= PURE_NAMES_LIMIT) PURE_NAMES.clear();
         PURE_NAMES.set(n.key, bytes);
@@ -64,62 +67,71 @@ export class NameTableWriter {
 
   /** The table's entries, sorted by id (the reference's emission order). */
   entries(): { id: bigint; text: string }[] {
-    return [...this.ids].map(([text, id]) => ({ id, text })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Insertion order is id order (see `code`), so no sort.
+    const out: { id: bigint; text: string }[] = [];
+    if (this.ids !== undefined) for (const [text, id] of this.ids) out.push({ id, text });
+    return out;
   }
 
   get size(): number {
-    return this.ids.size;
+    return this.ids?.size ?? 0;
   }
 }
 
 /** Resolves wire codes back to names once the frame's name table has been read. */
 export class NameTableReader {
-  private readonly texts = new Map<bigint, string>();
+  // Made on first use: most small frames carry one reference name or none, and a decode
+  // used to pay for four empty maps before reading a byte.
+  private texts: Map<bigint, string> | undefined;
 
   add(id: bigint, text: string): void {
     if (id >> 56n !== 2n) throw serializerError('NAME_INVALID', `name table entry 0x${id.toString(16)} is not a reference id`);
+    this.texts ??= new Map();
     const existing = this.texts.get(id);
     if (existing !== undefined && existing !== text)
       throw serializerError('FRAME_DUPLICATE_RECORD', `name table lists id 0x${id.toString(16)} twice with different texts`);
     this.texts.set(id, text);
   }
 
-  private readonly decoded = new Map<bigint, Id>();
+  /** Reference ids already resolved in this frame (their numbers are local to it). */
+  private references: Map<bigint, Id> | undefined;
 
   id(code: bigint): Id {
-    let found = this.decoded.get(code);
+    if (code >> 56n !== 2n) return idOfCode(code);
+    this.references ??= new Map();
+    let found = this.references.get(code);
     if (found === undefined) {
-      found = this.resolve(code);
-      this.decoded.set(code, found);
+      const text = this.texts?.get(code);
+      if (text === undefined) throw serializerError('NAME_UNRESOLVED', `reference name 0x${code.toString(16)} is not in the frame's name table`, { code });
+      found = referenceOf(text);
+      this.references.set(code, found);
     }
     return found;
   }
 
-  private resolve(code: bigint): Id {
-    if (code >> 56n === 2n) {
-      const text = this.texts.get(code);
-      if (text === undefined) throw serializerError('NAME_UNRESOLVED', `reference name 0x${code.toString(16)} is not in the frame's name table`, { code });
-      return wrapNameError(() => referenceId(text));
-    }
-    return idOfCode(code);
-  }
-
-  /** Names already read in this frame, by their 16 code bytes. */
-  private readonly byWire = new WireNames();
+  /** Names holding a reference already read in this frame, by their 16 code bytes. */
+  private byWire: WireNames | undefined;
 
   readName(r: ByteReader): Name {
     // A frame repeats a few names many times (every path key starts with the same ones):
     // a repeat costs a table lookup instead of two BigInt reads, two id lookups and a new
-    // Name. Short input and bad glob bytes take the exact path below.
-    if (r.remaining >= 17 && r.data[r.offset + 16]! <= 1) {
-      const at = r.offset;
-      const known = this.byWire.get(r.data, at);
+    // Name. A name without a reference decodes the same in every frame, so it is looked up
+    // in a process-wide table first; one with a reference (a frame-local number) in this
+    // frame's. Short input and bad glob bytes take the exact path below.
+    const d = r.data;
+    const at = r.offset;
+    if (r.end - at >= 17 && d[at + 16]! <= 1) {
+      // The top byte of each little-endian u64 code holds its kind: 2 is a reference.
+      const pure = d[at + 7] !== 2 && d[at + 15] !== 2;
+      const table = pure ? PURE_WIRE : (this.byWire ??= new WireNames());
+      const known = table.get(d, at);
       if (known !== undefined) {
-        r.skip(17);
+        r.offset = at + 17;
         return known;
       }
       const n = this.readNameExact(r);
-      this.byWire.set(r.data, at, n);
+      if (pure && PURE_WIRE.size >= PURE_WIRE_LIMIT) PURE_WIRE.clear();
+      table.set(d, at, n);
       return n;
     }
     return this.readNameExact(r);
@@ -130,9 +142,17 @@ export class NameTableReader {
     const tag = r.u64();
     const glob = r.u8();
     if (glob > 1) throw serializerError('NAME_INVALID', `glob byte ${glob} is not 0 or 1`);
-    return name(this.id(tag), this.id(domain));
+    return nameOf(this.id(tag), this.id(domain));
   }
 }
+
+/**
+ * Names of words, acronyms and numbers by their 16 wire code bytes, process-wide (a pure
+ * function of the bytes, bounded like {@link CODE_MEMO}): a small frame no longer decodes
+ * its few names from scratch, which was a third of staging a 2-cell branch.
+ */
+const PURE_WIRE = new WireNames();
+const PURE_WIRE_LIMIT = 1 << 16;
 
 /**
  * Ids of words, acronyms and numbers are pure functions of their code, and frames of one
@@ -149,6 +169,46 @@ function idOfCode(code: bigint): Id {
     found = wrapNameError(() => idFromCode(code));
     if (CODE_MEMO.size >= CODE_MEMO_LIMIT) CODE_MEMO.clear();
     CODE_MEMO.set(code, found);
+  }
+  return found;
+}
+
+/**
+ * Reference ids by text, process-wide (bounded): a frame numbers its references afresh, but
+ * peers send the same few texts in every frame, and an id is a pure function of its text.
+ */
+const REFERENCE_MEMO = new Map<string, Id>();
+
+function referenceOf(text: string): Id {
+  let found = REFERENCE_MEMO.get(text);
+  if (found === undefined) {
+    found = wrapNameError(() => referenceId(text));
+    if (REFERENCE_MEMO.size >= CODE_MEMO_LIMIT) REFERENCE_MEMO.clear();
+    REFERENCE_MEMO.set(text, found);
+  }
+  return found;
+}
+
+/**
+ * Names by their two ids, process-wide (bounded): ids come from the memos above, so the same
+ * name read in another frame finds the same objects, and is not built and frozen again.
+ */
+const NAME_MEMO = new Map<Id, Map<Id, Name>>();
+let nameMemoSize = 0;
+
+function nameOf(tag: Id, domain: Id): Name {
+  let byTag = NAME_MEMO.get(domain);
+  let found = byTag?.get(tag);
+  if (found === undefined) {
+    found = name(tag, domain);
+    if (nameMemoSize >= CODE_MEMO_LIMIT) {
+      NAME_MEMO.clear();
+      nameMemoSize = 0;
+      byTag = undefined;
+    }
+    if (byTag === undefined) NAME_MEMO.set(domain, (byTag = new Map()));
+    byTag.set(tag, found);
+    nameMemoSize++;
   }
   return found;
 }

@@ -30,6 +30,8 @@ function mix(h: number, w: number): number {
 
 export class WireNames {
   private readonly byHash = new Map<number, Entry>();
+  /** Names held. */
+  size = 0;
 
   /** The name whose code bytes are `d[at, at + 16)`, if seen before. */
   get(d: Uint8Array, at: number): Name | undefined {
@@ -51,5 +53,12 @@ export class WireNames {
     const w3 = word(d, at + 12);
     const hash = mix(mix(mix(mix(SEED, w0), w1), w2), w3);
     this.byHash.set(hash, { w0, w1, w2, w3, name, next: this.byHash.get(hash) });
+    this.size++;
+  }
+
+  /** Forgets every name. */
+  clear(): void {
+    this.byHash.clear();
+    this.size = 0;
   }
 }
