@@ -213,7 +213,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     }
     const mount = manager.get(req.spec.peer, req.spec.mode, req.spec.mount);
     const ours = self !== undefined && self.key === `${req.spec.peer}/${req.spec.mode}/${req.spec.mount}`;
-    if (mount !== undefined && mount.initiator && !ours && mount.state !== 'closed' && mount.state !== 'error') {
+    if (mount?.initiator && !ours && mount.state !== 'closed' && mount.state !== 'error') {
       return `mount: ${req.spec.peer}/${req.spec.mode}/${req.spec.mount} is already configured by someone else`;
     }
     return undefined;

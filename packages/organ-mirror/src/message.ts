@@ -107,7 +107,7 @@ export function field(cell: StagedCell, tag: string): StagedCell | undefined {
   return cell.children.find((c) => c.name.key === key && !c.deleted);
 }
 
-function valueOf(cell: StagedCell, tag: string): Value | undefined {
+function cellValueOf(cell: StagedCell, tag: string): Value | undefined {
   const f = field(cell, tag);
   return f?.kind === 'value' ? f.value : undefined;
 }
@@ -115,14 +115,14 @@ function valueOf(cell: StagedCell, tag: string): Value | undefined {
 /** Reads a message; a string is the reason it is not one. */
 export function readMessage(root: StagedCell): Message | string {
   if (root.kind !== 'dictionary') return 'a mirror message is a dictionary';
-  const kind = valueOf(root, 'kind');
+  const kind = cellValueOf(root, 'kind');
   if (kind?.type !== 'text') return 'a mirror message needs a kind (text)';
   const t = (tag: string): string | undefined => {
-    const v = valueOf(root, tag);
+    const v = cellValueOf(root, tag);
     return v?.type === 'text' ? v.value : undefined;
   };
   const u = (tag: string): number | undefined => {
-    const v = valueOf(root, tag);
+    const v = cellValueOf(root, tag);
     return v?.type === 'u64' && v.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v.value) : undefined;
   };
   const need = <T>(value: T | undefined, tag: string): T => {
@@ -149,13 +149,13 @@ export function readMessage(root: StagedCell): Message | string {
       case 'unsub':
         return { kind: 'unsub' };
       case 'welcome': {
-        const resumed = valueOf(root, 'resumed');
+        const resumed = cellValueOf(root, 'resumed');
         return { kind: 'welcome', epoch: need(t('epoch'), 'epoch'), resumed: need(resumed?.type === 'bool' ? resumed.value : undefined, 'resumed') };
       }
       case 'reject':
         return { kind: 'reject', note: need(t('note'), 'note') };
       case 'gkey': {
-        const key = valueOf(root, 'key');
+        const key = cellValueOf(root, 'key');
         const raw = need(key?.type === 'bytes' ? key.value : undefined, 'key');
         if (raw.length !== 32) return `gkey: key is ${raw.length} bytes, not 32`;
         return { kind: 'gkey', group: need(t('group'), 'group'), key: Uint8Array.from(raw) };

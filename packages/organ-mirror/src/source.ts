@@ -192,7 +192,7 @@ export class Publication {
     if (this.held) this.setHeld(false);
     this.env.runtime.tree.remove([...this.env.servingRoot, this.peer, this.mountName]);
     const peerRoot = this.env.runtime.tree.get([...this.env.servingRoot, this.peer]);
-    if (peerRoot !== undefined && peerRoot.children().every((c) => c.isDeleted)) this.env.runtime.tree.remove(peerRoot.path());
+    if (peerRoot?.children().every((c) => c.isDeleted)) this.env.runtime.tree.remove(peerRoot.path());
     this.episode.wake();
   }
 
