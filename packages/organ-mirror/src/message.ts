@@ -2,7 +2,8 @@
  * The mirror protocol's messages. Each is one branch frame whose root dictionary is named
  * `mirror` and has a `kind`:
  *
- *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq]}
+ *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq, [restarted]]}
+ *                              (restarted: the source is a new process since the token's welcome)
  *                       ack    {epoch, seq}                 (cumulative: every bundle ≤ seq is applied)
  *                       got    {epoch, seq, part}           (parts 1..part of bundle seq are staged: the source may send more)
  *                       unsub  {}
@@ -27,7 +28,18 @@ export interface ResumeToken {
 
 /** Messages as the organ handles them. */
 export type Message =
-  | { readonly kind: 'sub'; readonly src: string; readonly window: number; readonly maxInfl: number; readonly token: ResumeToken | undefined }
+  | {
+      readonly kind: 'sub';
+      readonly src: string;
+      readonly window: number;
+      readonly maxInfl: number;
+      readonly token: ResumeToken | undefined;
+      /**
+       * The receiver saw the source's peer come back as a new session since the token's welcome:
+       * the token can only name an epoch the source kept in its durable tree, never one it made since.
+       */
+      readonly restarted?: boolean;
+    }
   | { readonly kind: 'ack'; readonly epoch: string; readonly seq: number }
   | { readonly kind: 'got'; readonly epoch: string; readonly seq: number; readonly part: number }
   | { readonly kind: 'unsub' }
@@ -61,6 +73,7 @@ export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): Fro
     case 'sub': {
       const fields = [str('src_chan', message.src), n64('beat_window', message.window), n64('max_infl', message.maxInfl)];
       if (message.token !== undefined) fields.push(str('epoch', message.token.epoch), n64('seq', message.token.seq));
+      if (message.token !== undefined && message.restarted === true) fields.push(frozenValue('restarted', bool(true)));
       return envelope('sub', fields);
     }
     case 'ack':
@@ -134,12 +147,14 @@ export function readMessage(root: StagedCell): Message | string {
       case 'sub': {
         const epoch = t('epoch');
         const seq = u('seq');
+        const restarted = cellValueOf(root, 'restarted');
         return {
           kind: 'sub',
           src: need(t('src_chan'), 'src_chan'),
           window: need(u('beat_window'), 'beat_window'),
           maxInfl: need(u('max_infl'), 'max_infl'),
           token: epoch !== undefined && seq !== undefined ? { epoch, seq } : undefined,
+          restarted: restarted?.type === 'bool' && restarted.value,
         };
       }
       case 'ack':
