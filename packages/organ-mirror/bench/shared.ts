@@ -7,7 +7,7 @@ export const GROUPS = 1_000;
 export const PER_GROUP = 99; // 1 + 1,000 × (1 + 99) = 100,001 cells
 
 /** The value of `g<g>/f<i>`: texts and numbers, half and half. */
-export function valueOf(g: number, i: number): Value {
+export function cellValueOf(g: number, i: number): Value {
   return i % 2 === 0 ? text(`value ${g}.${i} of the mirrored branch`) : u64(BigInt(g * PER_GROUP + i));
 }
 

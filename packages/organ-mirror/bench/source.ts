@@ -9,7 +9,7 @@ import { installInvoke } from '@cep/organ-invoke';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
 import { installMirror } from '../src/index.ts';
-import { BenchBeats, GROUPS, KEY, PER_GROUP, valueOf } from './shared.ts';
+import { BenchBeats, GROUPS, KEY, PER_GROUP, cellValueOf } from './shared.ts';
 
 const aead = process.env.AEAD === 'on';
 const partBytes = Number(process.env.PART_BYTES ?? 0) || undefined;
@@ -28,7 +28,8 @@ installInvoke(runtime, manager, {}).expose('/sig/add', (call) => ({
 
 const tree = runtime.tree;
 tree.batch(() => {
-  for (let g = 0; g < GROUPS; g++) for (let i = 0; i < PER_GROUP; i++) tree.set(['data', 'big', `g${g}`, `f${i}`], valueOf(g, i) as ReturnType<typeof text>);
+  for (let g = 0; g < GROUPS; g++)
+    for (let i = 0; i < PER_GROUP; i++) tree.set(['data', 'big', `g${g}`, `f${i}`], cellValueOf(g, i) as ReturnType<typeof text>);
 });
 const digest = digestHex(tree.get('/data/big')!);
 const listener = await manager.listen('tcp', '127.0.0.1:0');

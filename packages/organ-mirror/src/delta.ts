@@ -77,6 +77,25 @@ export class BranchLog {
     this.firstChange = undefined;
   }
 
+  /**
+   * Starts a catch-up instead of a snapshot: the receiver holds the branch as it was at `beat`,
+   * and {@link markChanged} / {@link markReordered} say where it has changed since.
+   */
+  resumeAt(beat: number): void {
+    this.snapshot = false;
+    this.firstChange = beat;
+  }
+
+  /** `rel` (relative to the branch) may differ from the receiver's copy: the next seal ships its current state. */
+  markChanged(rel: readonly Name[]): void {
+    this.mark(this.dirty, rel);
+  }
+
+  /** The list at `rel` may be in another order on the receiver: the next seal ships its order. */
+  markReordered(rel: readonly Name[]): void {
+    this.mark(this.reordered, rel);
+  }
+
   /** The ops that bring the last shipped state to the tree's current one; clears the log. */
   seal(tree: Tree): MirrorOp[] {
     const ops = this.snapshot ? this.whole(tree) : this.delta(tree);

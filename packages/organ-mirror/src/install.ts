@@ -12,7 +12,8 @@ import { mirrorError } from './errors.ts';
 import { buildMessage, parseToken, readMessage, type Message, type ResumeToken } from './message.ts';
 import { Subscription } from './receiver.ts';
 import { readMirrorRequest, type MirrorRequest } from './request.ts';
-import { Publication, sourcePath, trySend, welcome } from './source.ts';
+import { Publication, sourcePath, trySend, welcome, type Continuation } from './source.ts';
+import { readKept, resumePoint, type KeptPublication } from './durable.ts';
 import { GroupPublication } from './group.ts';
 
 /** Options of {@link installMirror}. */
@@ -179,6 +180,12 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
   /** Fan-out publications by `<scope>|<src_chan>`, and the group each member mount is in. */
   const groups = new Map<string, GroupPublication>();
   const memberOf = new Map<string, GroupPublication>();
+  /**
+   * Publications a previous process left in this tree (a runtime restarted on its store), by
+   * mount key: a receiver that comes back with a token of their epoch continues it. Each is kept
+   * `retainBeats` beats from install, like a disconnected receiver's bundles.
+   */
+  const kept = new Map<string, { record: KeptPublication; cancel: () => void }>();
   let groupIds = 0;
   let epochs = 0;
   let commits = 0;
@@ -213,7 +220,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     }
     const mount = manager.get(req.spec.peer, req.spec.mode, req.spec.mount);
     const ours = self !== undefined && self.key === `${req.spec.peer}/${req.spec.mode}/${req.spec.mount}`;
-    if (mount !== undefined && mount.initiator && !ours && mount.state !== 'closed' && mount.state !== 'error') {
+    if (mount?.initiator && !ours && mount.state !== 'closed' && mount.state !== 'error') {
       return `mount: ${req.spec.peer}/${req.spec.mode}/${req.spec.mount} is already configured by someone else`;
     }
     return undefined;
@@ -341,14 +348,60 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     if (sub.window < 1 || sub.maxInfl < 1) return refuse('beat_window and max_infl must be at least 1');
     if (!resolved.canPublish(mount.peer, sub.src)) return refuse(`${sub.src} is not published to ${mount.peer}`);
     const current = pubs.get(key);
-    if (current !== undefined && current.src === sub.src && sub.token !== undefined && sub.token.epoch === current.epoch && current.canResume(sub.token.seq)) {
+    // A token marked `restarted` was issued by a process before this one: only a kept publication can match it.
+    if (
+      current !== undefined &&
+      !sub.restarted &&
+      current.src === sub.src &&
+      sub.token !== undefined &&
+      sub.token.epoch === current.epoch &&
+      current.canResume(sub.token.seq)
+    ) {
       welcome(mount, current.epoch, true);
       current.resume(mount, sub, sub.token.seq);
       return;
     }
     current?.end('cxl', 'superseded by a new subscription');
-    if (resolved.fanout && mount.groupScope !== undefined) return joinGroup(mount, sub, path);
-    serveAlone(mount, sub, path, beat);
+    const continuation = takeKept(mount, sub);
+    if (continuation !== undefined) return serveAlone(mount, sub, path, beat, continuation);
+    const fresh = sub.restarted ? { ...sub, token: undefined } : sub;
+    if (resolved.fanout && mount.groupScope !== undefined) return joinGroup(mount, fresh, path);
+    serveAlone(mount, fresh, path, beat);
+  };
+
+  /**
+   * The kept publication of this mount, if the subscription's token continues it; otherwise it
+   * is dropped (any new subscription supersedes it), and a token that named its epoch or came
+   * from before a restart is told, as CEI, that a new epoch and snapshot follow.
+   */
+  const takeKept = (mount: Mount, sub: Extract<Message, { kind: 'sub' }>): (Continuation & { epoch: string }) | undefined => {
+    const key = keyOf(mount);
+    const entry = kept.get(key);
+    if (entry !== undefined) {
+      kept.delete(key);
+      entry.cancel();
+    }
+    const record = entry?.record;
+    const token = sub.token;
+    const point =
+      record !== undefined && token !== undefined && token.epoch === record.epoch && record.src === sub.src ? resumePoint(record, token.seq) : undefined;
+    if (record !== undefined && point !== undefined) return { epoch: record.epoch, seq: token!.seq, since: point, gone: record.gone };
+    if (record !== undefined) tree.remove([...servingRoot, mount.peer, mount.mount]);
+    if (token !== undefined && (sub.restarted || record?.epoch === token.epoch)) {
+      const why =
+        record === undefined
+          ? 'this source kept no publication for it (it restarted without a durable tree, or let it go after retainBeats)'
+          : record.epoch !== token.epoch || record.src !== sub.src
+            ? `this source kept epoch ${record.epoch} of ${record.src} for that mount`
+            : `bundle ${token.seq} is older than the acknowledged ${record.acked} or its state was not kept`;
+      env.emit(
+        RESYNC_TOPIC,
+        'warn',
+        `mirror ${mount.mount} from ${mount.peer}: token ${token.epoch}:${token.seq} cannot continue (${why}); a new epoch and snapshot follow`,
+        mount.peer,
+      );
+    }
+    return undefined;
   };
 
   /** A subscription served by the fan-out group of its scope and branch (made on first use). */
@@ -381,15 +434,33 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
   };
 
   /** A subscription served by a publication of its own (a new epoch). */
-  const serveAlone = (mount: Mount, sub: Extract<Message, { kind: 'sub' }>, path: Name[], beat: number): void => {
+  const serveAlone = (
+    mount: Mount,
+    sub: Extract<Message, { kind: 'sub' }>,
+    path: Name[],
+    beat: number,
+    continuation?: Continuation & { epoch: string },
+  ): void => {
     const key = keyOf(mount);
-    const epoch = `${beat}.${++epochs}`;
-    welcome(mount, epoch, false);
+    // A durable source's beats only grow across restarts, so `<beat>.<n>` never repeats an epoch it kept.
+    const epoch = continuation?.epoch ?? `${beat}.${++epochs}`;
+    welcome(mount, epoch, continuation !== undefined);
     pubs.set(
       key,
-      new Publication(env, mount.peer, mount.mount, mount, sub.src, path, sub, epoch, (ended) => {
-        if (pubs.get(key) === ended) pubs.delete(key);
-      }),
+      new Publication(
+        env,
+        mount.peer,
+        mount.mount,
+        mount,
+        sub.src,
+        path,
+        sub,
+        epoch,
+        (ended) => {
+          if (pubs.get(key) === ended) pubs.delete(key);
+        },
+        continuation,
+      ),
     );
   };
 
@@ -419,7 +490,11 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
 
   // ---- commit hook, inputs, tree changes ---------------------------------------------
 
-  const removeCommit = runtime.onCommit((beat) => timers.fire(beat));
+  const removeCommit = runtime.onCommit((beat) => {
+    timers.fire(beat);
+    // Removals seen during the beat go into the serving records now, outside tree events, in the same journal entry.
+    for (const pub of pubs.values()) pub.flushGone();
+  });
   // Input kinds are defined once per runtime; a later install on the same runtime takes over.
   if (!commitHandlers.has(runtime)) {
     runtime.defineInput(COMMIT_INPUT, (input, ctx) => commitHandlers.get(runtime)?.(input.stream, ctx.beat));
@@ -434,6 +509,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
 
   tree.ensureDictionary(root, store);
   tree.ensureDictionary(servingRoot);
+  keepPublications(env, kept, keyOf, mode);
 
   return {
     kind,
@@ -457,8 +533,56 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
   };
 }
 
-function keyOf(mount: Mount): string {
+function keyOf(mount: Pick<Mount, 'peer' | 'mode' | 'mount'>): string {
   return `${mount.peer}/${mount.mode}/${mount.mount}`;
+}
+
+/** CEI topic: a receiver's token could not continue its epoch here; a new epoch and snapshot follow. */
+export const RESYNC_TOPIC = 'mir_resync';
+
+/**
+ * Picks up the serving records a previous process left in the tree (a restart on a durable
+ * store): their dossiers are closed `cxl`, and each waits `retainBeats` beats for its receiver
+ * to come back with a token of its epoch; then it is removed.
+ */
+function keepPublications(
+  env: Env,
+  kept: Map<string, { record: KeptPublication; cancel: () => void }>,
+  keyOf: (mount: Pick<Mount, 'peer' | 'mode' | 'mount'>) => string,
+  mode: string,
+): void {
+  const { runtime } = env;
+  for (const record of readKept(runtime.tree, env.servingRoot)) {
+    closeStaleDossier(runtime, record.op);
+    const key = keyOf({ peer: record.peer, mode, mount: record.mount });
+    const at = [...env.servingRoot, record.peer, record.mount];
+    runtime.tree.set([...at, 'state'], text('kept'));
+    const cancel = env.timers.at(runtime.beat + env.options.retainBeats, () => {
+      if (kept.get(key)?.record !== record) return;
+      kept.delete(key);
+      runtime.tree.remove(at);
+      env.emit(
+        RESYNC_TOPIC,
+        'info',
+        `mirror ${record.mount} to ${record.peer}: epoch ${record.epoch} kept ${env.options.retainBeats} beats after the restart and let go`,
+        record.peer,
+      );
+    });
+    kept.set(key, { record, cancel });
+  }
+}
+
+/** Closes the dossier (and its gate) of an episode that ran in a process before this one. */
+function closeStaleDossier(runtime: Runtime, id: string | undefined): void {
+  if (id === undefined || runtime.episodes.isActive(id)) return;
+  const { ops, tree } = runtime;
+  const gate = tree.getValue([...ops.path(id), 'envelope', 'gate']);
+  for (const op of [id, gate?.type === 'text' ? gate.value : undefined]) {
+    const state = op === undefined ? undefined : ops.state(op);
+    if (op === undefined || state === undefined || state === 'ok' || state === 'cxl' || state === 'fail') continue;
+    if (state !== 'run') ops.setState(op, 'run'); // a waiting watcher fires and goes, instead of lingering
+    ops.close(op, 'cxl', 'the runtime that ran this mirror stopped');
+  }
 }
 
 function replacer(key: string, value: unknown): unknown {

@@ -2,7 +2,8 @@
  * The mirror protocol's messages. Each is one branch frame whose root dictionary is named
  * `mirror` and has a `kind`:
  *
- *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq]}
+ *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq, [restarted]]}
+ *                              (restarted: the source is a new process since the token's welcome)
  *                       ack    {epoch, seq}                 (cumulative: every bundle ≤ seq is applied)
  *                       got    {epoch, seq, part}           (parts 1..part of bundle seq are staged: the source may send more)
  *                       unsub  {}
@@ -27,7 +28,18 @@ export interface ResumeToken {
 
 /** Messages as the organ handles them. */
 export type Message =
-  | { readonly kind: 'sub'; readonly src: string; readonly window: number; readonly maxInfl: number; readonly token: ResumeToken | undefined }
+  | {
+      readonly kind: 'sub';
+      readonly src: string;
+      readonly window: number;
+      readonly maxInfl: number;
+      readonly token: ResumeToken | undefined;
+      /**
+       * The receiver saw the source's peer come back as a new session since the token's welcome:
+       * the token can only name an epoch the source kept in its durable tree, never one it made since.
+       */
+      readonly restarted?: boolean;
+    }
   | { readonly kind: 'ack'; readonly epoch: string; readonly seq: number }
   | { readonly kind: 'got'; readonly epoch: string; readonly seq: number; readonly part: number }
   | { readonly kind: 'unsub' }
@@ -61,6 +73,7 @@ export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): Fro
     case 'sub': {
       const fields = [str('src_chan', message.src), n64('beat_window', message.window), n64('max_infl', message.maxInfl)];
       if (message.token !== undefined) fields.push(str('epoch', message.token.epoch), n64('seq', message.token.seq));
+      if (message.token !== undefined && message.restarted === true) fields.push(frozenValue('restarted', bool(true)));
       return envelope('sub', fields);
     }
     case 'ack':
@@ -107,7 +120,7 @@ export function field(cell: StagedCell, tag: string): StagedCell | undefined {
   return cell.children.find((c) => c.name.key === key && !c.deleted);
 }
 
-function valueOf(cell: StagedCell, tag: string): Value | undefined {
+function cellValueOf(cell: StagedCell, tag: string): Value | undefined {
   const f = field(cell, tag);
   return f?.kind === 'value' ? f.value : undefined;
 }
@@ -115,14 +128,14 @@ function valueOf(cell: StagedCell, tag: string): Value | undefined {
 /** Reads a message; a string is the reason it is not one. */
 export function readMessage(root: StagedCell): Message | string {
   if (root.kind !== 'dictionary') return 'a mirror message is a dictionary';
-  const kind = valueOf(root, 'kind');
+  const kind = cellValueOf(root, 'kind');
   if (kind?.type !== 'text') return 'a mirror message needs a kind (text)';
   const t = (tag: string): string | undefined => {
-    const v = valueOf(root, tag);
+    const v = cellValueOf(root, tag);
     return v?.type === 'text' ? v.value : undefined;
   };
   const u = (tag: string): number | undefined => {
-    const v = valueOf(root, tag);
+    const v = cellValueOf(root, tag);
     return v?.type === 'u64' && v.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v.value) : undefined;
   };
   const need = <T>(value: T | undefined, tag: string): T => {
@@ -134,12 +147,14 @@ export function readMessage(root: StagedCell): Message | string {
       case 'sub': {
         const epoch = t('epoch');
         const seq = u('seq');
+        const restarted = cellValueOf(root, 'restarted');
         return {
           kind: 'sub',
           src: need(t('src_chan'), 'src_chan'),
           window: need(u('beat_window'), 'beat_window'),
           maxInfl: need(u('max_infl'), 'max_infl'),
           token: epoch !== undefined && seq !== undefined ? { epoch, seq } : undefined,
+          restarted: restarted?.type === 'bool' && restarted.value,
         };
       }
       case 'ack':
@@ -149,13 +164,13 @@ export function readMessage(root: StagedCell): Message | string {
       case 'unsub':
         return { kind: 'unsub' };
       case 'welcome': {
-        const resumed = valueOf(root, 'resumed');
+        const resumed = cellValueOf(root, 'resumed');
         return { kind: 'welcome', epoch: need(t('epoch'), 'epoch'), resumed: need(resumed?.type === 'bool' ? resumed.value : undefined, 'resumed') };
       }
       case 'reject':
         return { kind: 'reject', note: need(t('note'), 'note') };
       case 'gkey': {
-        const key = valueOf(root, 'key');
+        const key = cellValueOf(root, 'key');
         const raw = need(key?.type === 'bytes' ? key.value : undefined, 'key');
         if (raw.length !== 32) return `gkey: key is ${raw.length} bytes, not 32`;
         return { kind: 'gkey', group: need(t('group'), 'group'), key: Uint8Array.from(raw) };

@@ -211,10 +211,11 @@ export class Subscription {
   }
 
   /**
-   * The source's peer is a new session (it restarted, so it holds no subscription of ours and
-   * none of our epoch): subscribe again at once, without a token, so it answers with a new epoch
-   * and a snapshot. Bundles staged or held from the old session are dropped (never applied,
-   * never acknowledged); `pend_resum` keeps the old token until the snapshot replaces the copy.
+   * The source's peer is a new session (it restarted): subscribe again at once, with the token
+   * marked `restarted`. A source that kept its publication (a durable tree) continues the epoch
+   * with the bundles we miss; any other answers with a new epoch and a snapshot. Bundles staged
+   * or held from the old session are dropped (never applied, never acknowledged); `pend_resum`
+   * keeps the old token until what follows replaces it.
    */
   onSourceRestarted(mount: Mount, beat: number): void {
     if (this.phase === 'ended' || this.phase === 'error' || this.phase === 'opening' || !mount.initiator) return;
@@ -328,10 +329,13 @@ export class Subscription {
     if (this.phase === 'broken' && beat >= this.retryAt) this.connect();
     if (this.phase === 'subscribing' && !this.subSent && this.mount?.state === 'open') {
       this.subSent = true;
-      // A restarted source cannot know our epoch: a token would only match a new epoch that
-      // happens to have the same name. Until one welcome, subscribe without it.
-      const token = this.sourceRestarted ? undefined : this.applied;
-      this.trySend(buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token }));
+      // After the source restarted the token goes with `restarted`: a source that kept its
+      // publication in a durable tree continues the epoch; any other answers with a new one (it
+      // never matches the token against an epoch it made since, which could share the name).
+      const token = this.applied;
+      this.trySend(
+        buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token, restarted: this.sourceRestarted }),
+      );
       this.episode?.write('mirror', { sub_beat: v.n(beat), token: v.text(formatToken(token)) });
     }
     return 'idle';

@@ -17,11 +17,16 @@
  * at the end), and the bundle as a whole brings the branch to its state at the beat of that
  * last part. Part sizes are estimated from the cells and the per-beat budget counts encoded
  * bytes, never a clock, so a replay packs and sends the same parts at the same beats.
+ *
+ * The serving record also keeps what a restart on a durable tree needs to continue the epoch
+ * (see `durable.ts`): the beat each unacknowledged bundle brings the copy to, and the cells
+ * removed since.
  */
 import { parsePath, type Name, type TreeChange } from '@cep/cells';
 import { CepError } from '@cep/errors';
 import { TOPIC, type Mount } from '@cep/transport';
 import { BranchLog } from './delta.ts';
+import { dropGone, dropMarks, markSince, writeGone, writeMark, type GoneEntry } from './durable.ts';
 import type { Env } from './env.ts';
 import { MirrorEpisode, v, type SliceVerdict } from './episode.ts';
 import { buildBundlePart, buildMessage, type Message } from './message.ts';
@@ -45,6 +50,15 @@ interface SealedBundle {
 
 type Sub = Extract<Message, { kind: 'sub' }>;
 
+/** Where a publication restored from a durable tree starts: the receiver holds bundle `seq`, the branch as it was at beat `since`. */
+export interface Continuation {
+  readonly seq: number;
+  /** The beat the receiver's copy is at, or `snapshot` when it holds nothing of the epoch yet. */
+  readonly since: number | 'snapshot';
+  /** Removals kept by the previous process (those at or after `since` are shipped). */
+  readonly gone: readonly GoneEntry[];
+}
+
 /** How many beats' budget (`beatBytes`) of frames the source may have sent and the receiver not yet staged. */
 const AHEAD_BEATS = 2;
 
@@ -63,6 +77,12 @@ export class Publication {
   private held = false;
   private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
   private readonly episode: MirrorEpisode;
+  /** seq → the beat the copy holds after that bundle, from the acknowledged bundle to the newest whole one. */
+  private readonly marks = new Map<number, number>();
+  /** Removals in the branch since the oldest mark, and those not written into the tree yet. */
+  private readonly gone: GoneEntry[] = [];
+  private readonly goneUnwritten: GoneEntry[] = [];
+  private goneCount = 0;
 
   constructor(
     private readonly env: Env,
@@ -74,6 +94,7 @@ export class Publication {
     sub: Sub,
     epoch: string,
     private readonly onEnd: (publication: Publication) => void,
+    continuation?: Continuation,
   ) {
     this.window = Math.min(sub.window, env.options.maxBeatWindow);
     this.maxInfl = Math.min(sub.maxInfl, env.options.maxInflight);
@@ -100,7 +121,35 @@ export class Publication {
       },
       (beat) => this.slice(beat),
     );
+    if (continuation !== undefined) this.continueFrom(root, continuation);
     this.writeServing();
+  }
+
+  /**
+   * A restarted source continues the epoch: the receiver holds bundle `seq`, so the next bundle
+   * is `seq + 1` and carries everything that may have changed since the beat it holds (or the
+   * whole branch, when it holds nothing yet). Bundles the old process numbered after `seq` are
+   * not resent: they are folded into that one.
+   */
+  private continueFrom(root: readonly Name[], continuation: Continuation): void {
+    const { seq, since } = continuation;
+    this.lastSeq = seq;
+    this.ackedSeq = seq;
+    const tree = this.env.runtime.tree;
+    tree.remove([...this.servingPath, 'marks']);
+    tree.remove([...this.servingPath, 'gone']);
+    if (since === 'snapshot') return;
+    markSince(this.log, tree, root, since, continuation.gone);
+    this.marks.set(seq, since);
+    writeMark(tree, this.servingPath, seq, since);
+    for (const entry of continuation.gone) if (entry.beat >= since) this.keepGone(entry.beat, entry.rel);
+    this.flushGone();
+    this.episode.write('mirror', { continued: v.text(`${this.epoch}:${seq}`), since_beat: v.n(since) });
+    this.sealing.noticed();
+  }
+
+  private get servingPath(): (Name | string)[] {
+    return [...this.env.servingRoot, this.peer, this.mountName];
   }
 
   get inflight(): number {
@@ -130,8 +179,23 @@ export class Publication {
   /** A tree change; true when it concerns this branch. */
   notice(change: TreeChange): boolean {
     if (this.ended !== undefined || !this.log.notice(change)) return false;
+    // A removed cell leaves no stamp: keep where it was, for a restart (a whole bundle exists to resume from).
+    if (change.type === 'remove' && this.marks.size > 0) this.keepGone(change.beat, change.path.slice(this.log.root.length));
     this.sealing.noticed();
     return true;
+  }
+
+  /** Writes the removals noticed since the last commit into the serving record (called at commit, outside tree events). */
+  flushGone(): void {
+    if (this.goneUnwritten.length === 0 || this.ended !== undefined) return;
+    const tree = this.env.runtime.tree;
+    for (const entry of this.goneUnwritten.splice(0)) writeGone(tree, this.servingPath, entry);
+  }
+
+  private keepGone(beat: number, rel: readonly Name[]): void {
+    const entry = { n: ++this.goneCount, beat, rel };
+    this.gone.push(entry);
+    this.goneUnwritten.push(entry);
   }
 
   onAck(epoch: string, seq: number): void {
@@ -192,7 +256,7 @@ export class Publication {
     if (this.held) this.setHeld(false);
     this.env.runtime.tree.remove([...this.env.servingRoot, this.peer, this.mountName]);
     const peerRoot = this.env.runtime.tree.get([...this.env.servingRoot, this.peer]);
-    if (peerRoot !== undefined && peerRoot.children().every((c) => c.isDeleted)) this.env.runtime.tree.remove(peerRoot.path());
+    if (peerRoot?.children().every((c) => c.isDeleted)) this.env.runtime.tree.remove(peerRoot.path());
     this.episode.wake();
   }
 
@@ -326,6 +390,9 @@ export class Publication {
     const stats = packNext(packing, this.log, this.env.runtime.tree, this.env.options.partBytes, add);
     if (stats === undefined) return;
     bundle.packing = undefined;
+    // Written in the beat the last part is packed, so it is durable before any part of it leaves.
+    this.marks.set(bundle.seq, beat);
+    writeMark(this.env.runtime.tree, this.servingPath, bundle.seq, beat);
     this.episode.bundle(bundle.seq, {
       last_beat: v.n(beat),
       sealed_beat: v.n(beat),
@@ -350,6 +417,14 @@ export class Publication {
     if (seq > this.ackedSeq) {
       this.ackedSeq = seq;
       this.episode.bundle(seq, { acked_beat: v.n(this.env.runtime.beat) });
+      // No receiver resumes from before the acknowledged bundle: its mark is the oldest needed.
+      const tree = this.env.runtime.tree;
+      dropMarks(tree, this.servingPath, this.marks, seq);
+      const oldest = this.marks.get(seq);
+      if (oldest !== undefined) {
+        this.goneUnwritten.splice(0, this.goneUnwritten.length, ...this.goneUnwritten.filter((e) => e.beat >= oldest));
+        dropGone(tree, this.servingPath, this.gone, oldest);
+      }
     }
     if (this.held && this.inflight < this.maxInfl) this.setHeld(false);
     this.writeServing();

@@ -27,7 +27,7 @@ function cells(tree: Tree, withDeleted: boolean): Cell[] {
   return out;
 }
 
-const valueOf = (x: number) => [text(`t${x % 7}`), u64(BigInt(x)), bool(x % 2 === 0), bytes(Uint8Array.of(x % 256, 1, 2)), text('é'.repeat(x % 5))][x % 5]!;
+const cellValueOf = (x: number) => [text(`t${x % 7}`), u64(BigInt(x)), bool(x % 2 === 0), bytes(Uint8Array.of(x % 256, 1, 2)), text('é'.repeat(x % 5))][x % 5]!;
 
 /** One random edit of the source branch; edits the tree refuses (wrong kind on the way) are no-ops. */
 function edit(tree: Tree, [kind, pick, x, y]: Command): void {
@@ -38,15 +38,15 @@ function edit(tree: Tree, [kind, pick, x, y]: Command): void {
     switch (kind) {
       case 0: // write a value (creates, updates or revives)
       case 1: {
-        if (store === undefined) return void tree.set(`${SRC}/${NAMES[x % NAMES.length]}`, valueOf(y));
+        if (store === undefined) return void tree.set(`${SRC}/${NAMES[x % NAMES.length]}`, cellValueOf(y));
         if (store.kind === 'list') {
           const children = store.children();
-          if (children.length === 0 || x % 3 === 0) return void tree.insert(store.path(), y % (children.length + 1), valueOf(y));
+          if (children.length === 0 || x % 3 === 0) return void tree.insert(store.path(), y % (children.length + 1), cellValueOf(y));
           const child = children[y % children.length]!;
-          if (child.kind === 'value') tree.set(child.path(), valueOf(x));
+          if (child.kind === 'value') tree.set(child.path(), cellValueOf(x));
           return;
         }
-        return void tree.set([...store.path(), NAMES[x % NAMES.length]!], valueOf(y));
+        return void tree.set([...store.path(), NAMES[x % NAMES.length]!], cellValueOf(y));
       }
       case 2: // a new store
       case 3: {
@@ -84,7 +84,7 @@ function edit(tree: Tree, [kind, pick, x, y]: Command): void {
       }
       case 9: // the whole branch goes, or comes back with something
         if (x % 2 === 0) tree.delete(SRC);
-        else tree.set(`${SRC}/${NAMES[y % NAMES.length]}`, valueOf(x));
+        else tree.set(`${SRC}/${NAMES[y % NAMES.length]}`, cellValueOf(x));
         return;
     }
   } catch (error) {
