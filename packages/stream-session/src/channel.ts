@@ -1,4 +1,4 @@
-import type { ChannelEventV1, ChannelInfoV1, ChannelV1, CepError, PeerIdentityV1, SendResultV1 } from '@cep/provider-spec';
+import { createFrameQueue, type ChannelEventV1, type ChannelInfoV1, type ChannelV1, type CepError, type PeerIdentityV1, type SendResultV1 } from '@cep/provider-spec';
 import { streamError } from './errors.ts';
 import type { Link, LinkSink } from './link.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -23,19 +23,16 @@ type State = 'open' | 'reconnecting' | 'closing' | 'closed';
  * full buffer means `backpressure` and its `drain` means `ready`. Frames sent while no
  * link is up (reconnecting) are parked and written first on the next link.
  *
- * Inbound: frames are queued; when the queue holds `highWaterMark` bytes the link stops
- * reading, so a consumer that stops pulling `frames()` stops the sender.
+ * Inbound: frames wait in the toolkit's frame queue; when it holds `highWaterMark` bytes the
+ * link stops reading until the reader pulled it down to half, so a consumer that stops pulling
+ * `frames()` stops the sender.
  */
 export class StreamChannel implements ChannelV1 {
   private link: Link | null = null;
   private parked: Uint8Array[] = [];
   private parkedBytes = 0;
   private backpressured = false;
-  private inbound: Uint8Array[] = [];
-  private inboundBytes = 0;
-  private readPaused = false;
-  private waiter: (() => void) | null = null;
-  private framesTaken = false;
+  private readonly inbound;
   private state: State = 'open';
   private readonly listeners = new Set<(event: ChannelEventV1) => void>();
   private attempt = 0;
@@ -51,6 +48,11 @@ export class StreamChannel implements ChannelV1 {
     private readonly onFinished: (channel: StreamChannel) => void,
   ) {
     this.current = info;
+    this.inbound = createFrameQueue({
+      highWaterMark: options.highWaterMark,
+      // Whichever link is up now reads again (a reconnect may have replaced the one paused).
+      onDrain: () => this.link?.resume(),
+    });
   }
 
   /** What the channel is; `remoteIdentity` follows the key the latest connection proved (a roll-over may change it). */
@@ -61,7 +63,6 @@ export class StreamChannel implements ChannelV1 {
   /** Binds a freshly authenticated link (the first, or one made by a reconnect). */
   attach(link: Link, identity?: PeerIdentityV1): void {
     this.link = link;
-    this.readPaused = false;
     this.adopt(identity);
     const parked = this.parked;
     this.parked = [];
@@ -103,9 +104,7 @@ export class StreamChannel implements ChannelV1 {
   }
 
   frames(): AsyncIterable<Uint8Array> {
-    if (this.framesTaken) throw streamError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
-    this.framesTaken = true;
-    return this.pull();
+    return this.inbound.frames();
   }
 
   onEvent(listener: (event: ChannelEventV1) => void): () => void {
@@ -127,17 +126,8 @@ export class StreamChannel implements ChannelV1 {
     const mine = (): boolean => link === this.link;
     return {
       frame: (frame) => {
-        if (!mine()) return;
-        this.inbound.push(frame);
-        this.inboundBytes += frame.length;
-      },
-      delivered: () => {
-        if (!mine()) return;
-        this.wake();
-        if (this.inboundBytes >= this.options.highWaterMark && !this.readPaused) {
-          this.readPaused = true;
-          link.pause();
-        }
+        // Frames already parsed from this read are kept past the mark; the link stops reading more.
+        if (mine() && this.inbound.push(frame) === 'pause') link.pause();
       },
       goodbye: (reason) => {
         if (!mine()) return;
@@ -171,31 +161,6 @@ export class StreamChannel implements ChannelV1 {
     const link = this.link;
     if (link !== null && !link.gone) await link.goodbye(reason, this.options.closeTimeoutMs);
     this.finish(reason);
-  }
-
-  private async *pull(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const frame = this.inbound.shift();
-      if (frame !== undefined) {
-        this.inboundBytes -= frame.length;
-        if (this.readPaused && this.inboundBytes <= this.options.highWaterMark / 2 && this.link !== null) {
-          this.readPaused = false;
-          this.link.resume();
-        }
-        yield frame;
-        continue;
-      }
-      if (this.state === 'closed') return;
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
-    }
-  }
-
-  private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
   }
 
   private maybeReady(): void {
@@ -285,7 +250,8 @@ export class StreamChannel implements ChannelV1 {
     this.parked = [];
     this.parkedBytes = 0;
     this.emit({ type: 'closed', reason });
-    this.wake();
+    // The reader gets the frames already buffered, then its loop ends.
+    this.inbound.end();
     this.onFinished(this);
   }
 
