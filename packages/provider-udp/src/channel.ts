@@ -1,5 +1,5 @@
 import type { ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/provider-spec';
-import { CepError } from '@cep/provider-spec';
+import { CepError, createFrameQueue } from '@cep/provider-spec';
 import { BYE, DATA, HELLO, ReplayWindow, type Route, encode } from './datagram.ts';
 import type { ResolvedUdpOptions } from './options.ts';
 
@@ -28,9 +28,7 @@ export function keyedSeal(key: Uint8Array, route: Route): Seal {
 export class UdpChannel implements ChannelV1 {
   private inflight = 0;
   private backpressured = false;
-  private readonly inbound: Uint8Array[] = [];
-  private waiter: (() => void) | null = null;
-  private framesTaken = false;
+  private readonly inbound;
   private state: 'open' | 'closing' | 'closed' = 'open';
   private readonly listeners = new Set<(event: ChannelEventV1) => void>();
   private readonly window: ReplayWindow;
@@ -49,6 +47,9 @@ export class UdpChannel implements ChannelV1 {
   ) {
     this.remoteSession = info.remoteSession;
     this.window = new ReplayWindow(options.replayWindow);
+    // Bounded in frames, never paused: a datagram socket cannot be told to stop, so the oldest
+    // frame makes room. The byte mark is only required by the queue; `push` answers are unused.
+    this.inbound = createFrameQueue({ highWaterMark: Number.MAX_SAFE_INTEGER, maxFrames: options.maxQueuedFrames });
   }
 
   send(frame: Uint8Array): SendResultV1 {
@@ -74,9 +75,7 @@ export class UdpChannel implements ChannelV1 {
   }
 
   frames(): AsyncIterable<Uint8Array> {
-    if (this.framesTaken) throw new CepError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
-    this.framesTaken = true;
-    return this.pull();
+    return this.inbound.frames();
   }
 
   onEvent(listener: (event: ChannelEventV1) => void): () => void {
@@ -129,11 +128,7 @@ export class UdpChannel implements ChannelV1 {
       return;
     }
     if (type !== DATA) return;
-    if (this.inbound.length >= this.options.maxQueuedFrames) this.inbound.shift();
     this.inbound.push(new Uint8Array(payload));
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
   }
 
   /**
@@ -182,27 +177,11 @@ export class UdpChannel implements ChannelV1 {
     await this.release();
   }
 
-  private async *pull(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const frame = this.inbound.shift();
-      if (frame !== undefined) {
-        yield frame;
-        continue;
-      }
-      if (this.state === 'closed') return;
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
-    }
-  }
-
   private finish(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.emit({ type: 'closed', reason });
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
+    this.inbound.end();
   }
 
   private emit(event: ChannelEventV1): void {
