@@ -1,4 +1,12 @@
-import { createFrameQueue, type CepError, type ChannelEventV1, type ChannelInfoV1, type ChannelV1, type ProviderV1, type SendResultV1 } from '@cep/provider-spec';
+import {
+  createFrameQueue,
+  type CepError,
+  type ChannelEventV1,
+  type ChannelInfoV1,
+  type ChannelV1,
+  type ProviderV1,
+  type SendResultV1,
+} from '@cep/provider-spec';
 import { memoryError } from './errors.ts';
 import { QUEUED_FRAME_OVERHEAD, type ResolvedMemoryOptions } from './options.ts';
 import { FrameCopier } from './copy.ts';

@@ -1,5 +1,13 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createFrameQueue, type CepError, type ChannelEventV1, type ChannelInfoV1, type ChannelV1, type GroupSubscriptionV1, type SendResultV1 } from '@cep/provider-spec';
+import {
+  createFrameQueue,
+  type CepError,
+  type ChannelEventV1,
+  type ChannelInfoV1,
+  type ChannelV1,
+  type GroupSubscriptionV1,
+  type SendResultV1,
+} from '@cep/provider-spec';
 import { RECONNECT_WAIT_MS, type ConnectionChange } from './connection.ts';
 import { TAG_BYTES, type SessionKeys } from './crypto.ts';
 import { natsError } from './errors.ts';

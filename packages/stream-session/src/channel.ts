@@ -1,4 +1,12 @@
-import { createFrameQueue, type ChannelEventV1, type ChannelInfoV1, type ChannelV1, type CepError, type PeerIdentityV1, type SendResultV1 } from '@cep/provider-spec';
+import {
+  createFrameQueue,
+  type ChannelEventV1,
+  type ChannelInfoV1,
+  type ChannelV1,
+  type CepError,
+  type PeerIdentityV1,
+  type SendResultV1,
+} from '@cep/provider-spec';
 import { streamError } from './errors.ts';
 import type { Link, LinkSink } from './link.ts';
 import type { ResolvedOptions } from './options.ts';
