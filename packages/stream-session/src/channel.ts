@@ -48,6 +48,7 @@ export class StreamChannel implements ChannelV1 {
   private redialAbort: AbortController | undefined;
   private closing: Promise<void> | undefined;
   private current: ChannelInfoV1;
+  private readonly log;
 
   constructor(
     info: ChannelInfoV1,
@@ -56,6 +57,7 @@ export class StreamChannel implements ChannelV1 {
     private readonly onFinished: (channel: StreamChannel) => void,
   ) {
     this.current = info;
+    this.log = options.logger.child({ provider: info.provider, peer: info.peer, mount: info.mount });
     this.inbound = createFrameQueue({
       highWaterMark: options.highWaterMark,
       // Whichever link is up now reads again (a reconnect may have replaced the one paused).
@@ -193,15 +195,26 @@ export class StreamChannel implements ChannelV1 {
   }
 
   private scheduleReconnect(reason: string): void {
-    const { initialMs, maxMs, maxAttempts } = this.options.backoff;
+    const { maxAttempts, delay } = this.options.backoff;
     this.attempt++;
     if (this.attempt > maxAttempts) {
+      this.log.warn({ attempts: maxAttempts, reason }, 'gave up reconnecting');
       this.fatal(
         streamError('CONNECTION_LOST', `gave up reconnecting to "${this.info.peer}" after ${maxAttempts} attempts: ${reason}`, { attempts: maxAttempts }),
       );
       return;
     }
-    const delayMs = Math.min(maxMs, initialMs * 2 ** (this.attempt - 1));
+    const delayMs = delay(this.attempt);
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      this.fatal(
+        streamError('INVALID_OPTIONS', `backoff.delay(${this.attempt}) gave ${String(delayMs)}; it must be a finite number of ms, at least 0`, {
+          attempt: this.attempt,
+          delayMs,
+        }),
+      );
+      return;
+    }
+    this.log.info({ attempt: this.attempt, delayMs, reason }, 'reconnecting');
     this.emit({ type: 'reconnecting', attempt: this.attempt, delayMs, reason });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -221,6 +234,7 @@ export class StreamChannel implements ChannelV1 {
           // peer restarted, and whoever reads our events must know that before the new traffic.
           // The identity first too: whoever reads `session` reads `info.remoteIdentity` with it.
           this.adopt(identity);
+          this.log.info({ session }, 'reconnected');
           this.emit({ type: 'session', id: session });
           this.attach(link, identity);
           if (this.state === 'open') this.emit({ type: 'ready' });
@@ -243,6 +257,7 @@ export class StreamChannel implements ChannelV1 {
 
   private fatal(error: CepError): void {
     if (this.state === 'closed') return;
+    this.log.warn({ code: error.code, reason: error.message }, 'channel failed');
     this.link?.destroy();
     this.link = null;
     this.emit({ type: 'fatal', error });
@@ -252,6 +267,7 @@ export class StreamChannel implements ChannelV1 {
   private finish(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.log.debug({ reason }, 'channel closed');
     this.stopReconnecting();
     this.link?.destroy();
     this.link = null;
