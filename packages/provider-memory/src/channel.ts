@@ -57,6 +57,7 @@ export class MemoryChannel implements ChannelV1 {
   private forced = false;
   private state: 'open' | 'closed' = 'open';
   private readonly listeners = new Set<(event: ChannelEventV1) => void>();
+  private readonly log;
 
   constructor(
     readonly info: ChannelInfoV1,
@@ -68,6 +69,7 @@ export class MemoryChannel implements ChannelV1 {
     private readonly onFinished: (channel: MemoryChannel) => void,
   ) {
     this.capturing = capture;
+    this.log = options.logger.child({ provider: info.provider, peer: info.peer, mount: info.mount });
   }
 
   /** Joins two ends into one channel. */
@@ -260,6 +262,8 @@ export class MemoryChannel implements ChannelV1 {
   }
 
   private announce(reason: string, error: CepError | undefined): void {
+    if (error !== undefined) this.log.warn({ code: error.code, reason }, 'channel failed');
+    else this.log.debug({ reason }, 'channel closed');
     this.held = [];
     this.heldBytes = 0;
     if (error !== undefined) this.emit({ type: 'fatal', error });

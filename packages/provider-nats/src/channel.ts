@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   createFrameQueue,
+  type ProviderLogger,
   type CepError,
   type ChannelEventV1,
   type ChannelInfoV1,
@@ -125,9 +126,11 @@ export class NatsChannel implements ChannelV1 {
   private readonly chunkBytes: number;
   private reconnectAttempt = 0;
   private readonly groups = new Set<NatsGroupSubscription>();
+  private readonly log: ProviderLogger;
 
   constructor(private readonly setup: ChannelSetup) {
     this.info = setup.info;
+    this.log = setup.options.logger.child({ provider: setup.info.provider, peer: setup.info.peer, mount: setup.info.mount });
     this.options = setup.options;
     this.acked = setup.options.delivery === 'acked';
     this.peerWindowEnd = setup.options.windowBytes;
@@ -262,6 +265,7 @@ export class NatsChannel implements ChannelV1 {
     if (this.state === 'closed') return;
     if (change.type === 'disconnect') {
       this.reconnectAttempt++;
+      this.log.info({ attempt: this.reconnectAttempt, server: change.server }, 'reconnecting');
       this.emit({ type: 'reconnecting', attempt: this.reconnectAttempt, delayMs: RECONNECT_WAIT_MS, reason: `lost NATS server ${change.server}` });
       return;
     }
@@ -496,6 +500,7 @@ export class NatsChannel implements ChannelV1 {
 
   private fail(error: CepError): void {
     if (this.state === 'closed') return;
+    this.log.warn({ code: error.code, reason: error.message }, 'channel failed');
     this.emit({ type: 'fatal', error });
     this.finish(error.message);
   }
@@ -503,6 +508,7 @@ export class NatsChannel implements ChannelV1 {
   private finish(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.log.debug({ reason }, 'channel closed');
     clearInterval(this.timer);
     this.setup.inbox.subscription.unsubscribe();
     for (const group of [...this.groups]) group.leave();

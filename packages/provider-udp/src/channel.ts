@@ -35,6 +35,7 @@ export class UdpChannel implements ChannelV1 {
   private closing: Promise<void> | undefined;
   /** The far side's session as its last HELLO told it (a dialled channel reports changes). */
   private remoteSession: string | undefined;
+  private readonly log;
 
   constructor(
     readonly info: ChannelInfoV1,
@@ -46,6 +47,7 @@ export class UdpChannel implements ChannelV1 {
     private readonly session: string,
   ) {
     this.remoteSession = info.remoteSession;
+    this.log = options.logger.child({ provider: info.provider, peer: info.peer, mount: info.mount });
     this.window = new ReplayWindow(options.replayWindow);
     // Bounded in frames, never paused: a datagram socket cannot be told to stop, so the oldest
     // frame makes room. The byte mark is only required by the queue; `push` answers are unused.
@@ -137,6 +139,7 @@ export class UdpChannel implements ChannelV1 {
    */
   revoke(error: CepError): Promise<void> {
     if (this.state !== 'open') return this.closing ?? Promise.resolve();
+    this.log.warn({ code: error.code, reason: error.message }, 'channel revoked');
     this.emit({ type: 'fatal', error });
     return this.close(error.message);
   }
@@ -144,6 +147,7 @@ export class UdpChannel implements ChannelV1 {
   /** The socket under this channel failed for good. */
   fail(error: CepError): void {
     if (this.state === 'closed') return;
+    this.log.warn({ code: error.code, reason: error.message }, 'channel failed');
     this.emit({ type: 'fatal', error });
     this.finish(error.message);
     void this.release();
@@ -180,6 +184,7 @@ export class UdpChannel implements ChannelV1 {
   private finish(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.log.debug({ reason }, 'channel closed');
     this.emit({ type: 'closed', reason });
     this.inbound.end();
   }
