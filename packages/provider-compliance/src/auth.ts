@@ -4,10 +4,10 @@
  * two sides — a replayed or reordered record. Without it a provider that checks no key at all
  * passes every other test.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CepError, type ChannelV1, type RejectionV1 } from '@cep/provider-spec';
 import { indexOf, patterned, reader, record, sameBytes, sleep, until, within, type Reader } from './helpers.ts';
-import type { Pair, SuiteContext } from './pair.ts';
+import type { Kit, Pair, SuiteContext } from './context.ts';
 import type { Tap } from './tap.ts';
 import type { ComplianceEnv, Intruder, IntruderKind } from './types.ts';
 
@@ -41,7 +41,7 @@ function refusals(events: ReturnType<typeof record>, rejections: readonly Reject
 
 /** Registers the authentication tests (intruders; with a tap, replays and reordering) inside the suite's describe. */
 export function registerAuthentication(ctx: SuiteContext): void {
-  const { options, ms, reliable } = ctx;
+  const { options, ms, reliable, test } = ctx;
   const mode = options.authentication ?? 'handshake';
   const title = 'authentication';
 
@@ -49,20 +49,20 @@ export function registerAuthentication(ctx: SuiteContext): void {
   // authenticated. They are then not registered at all (a skipped test would look like a check).
   if (mode === 'none') return;
 
-  function intruderOf(env: ComplianceEnv, kind: IntruderKind): Intruder {
+  function intruderOf(kit: Kit, env: ComplianceEnv, kind: IntruderKind): Intruder {
     if (env.intruder === undefined) {
       throw new Error(
         `${options.name}: setup() gave no intruder(); give one (a dialler with credentials the listener must refuse), or declare authentication: 'none' if the provider authenticates nobody`,
       );
     }
     const intruder = env.intruder(kind);
-    ctx.release(() => intruder.dialer.close());
+    kit.release(() => intruder.dialer.close());
     return intruder;
   }
 
-  async function tapOf(p: Pair): Promise<Tap> {
+  async function tapOf(kit: Kit, p: Pair): Promise<Tap> {
     const tap = await within(ms, 'tap()', options.tap!(p.listener.address));
-    ctx.release(() => tap.close());
+    kit.release(() => tap.close());
     return tap;
   }
 
@@ -99,9 +99,9 @@ export function registerAuthentication(ctx: SuiteContext): void {
   describe(title, () => {
     for (const kind of Object.keys(INTRUDER_CODES) as IntruderKind[]) {
       const codes = INTRUDER_CODES[kind];
-      it(`refuses an intruder (${kind}: ${WHO[kind]}): ${codes.join(' or ')}, onReject on the listener, no channel, no frame`, async () => {
-        const p = await ctx.pair();
-        const intruder = intruderOf(p.env, kind);
+      test(`refuses an intruder (${kind}: ${WHO[kind]}): ${codes.join(' or ')}, onReject on the listener, no channel, no frame`, async ({ kit }) => {
+        const p = await kit.pair();
+        const intruder = intruderOf(kit, p.env, kind);
         const outcome = await within(
           ms,
           "the intruder's open()",
@@ -142,9 +142,9 @@ export function registerAuthentication(ctx: SuiteContext): void {
     // these three checks are then not registered (the README's table says which setups run them).
     if (options.tap === undefined) return;
 
-    it(`refuses a tampered record: nothing altered is delivered and the forgery is reported`, async () => {
-      const p = await ctx.pair();
-      const tap = await tapOf(p);
+    test(`refuses a tampered record: nothing altered is delivered and the forgery is reported`, async ({ kit }) => {
+      const p = await kit.pair();
+      const tap = await tapOf(kit, p);
       const { local, remote } = await p.open('tamper', tap.address);
       const events = record(remote);
       const inbound = reader(remote);
@@ -172,9 +172,9 @@ export function registerAuthentication(ctx: SuiteContext): void {
       for (const frame of await inbound.drain(64, 200)) expect(sameBytes(frame, patterned(indexOf(frame), 64))).toBe(true);
     });
 
-    it(`refuses a replayed record: the frame is delivered once and the replay is reported`, async () => {
-      const p = await ctx.pair();
-      const tap = await tapOf(p);
+    test(`refuses a replayed record: the frame is delivered once and the replay is reported`, async ({ kit }) => {
+      const p = await kit.pair();
+      const tap = await tapOf(kit, p);
       const { local, remote } = await p.open('replay', tap.address);
       const events = record(remote);
       const inbound = reader(remote);
@@ -197,9 +197,9 @@ export function registerAuthentication(ctx: SuiteContext): void {
       expect(rest.map(indexOf)).not.toContain(1);
     });
 
-    it(`refuses a reordered record on a reliable channel (accepts it once on an unreliable one)`, async () => {
-      const p = await ctx.pair();
-      const tap = await tapOf(p);
+    test(`refuses a reordered record on a reliable channel (accepts it once on an unreliable one)`, async ({ kit }) => {
+      const p = await kit.pair();
+      const tap = await tapOf(kit, p);
       const { local, remote } = await p.open('reorder', tap.address);
       const events = record(remote);
       const inbound = reader(remote);

@@ -1,4 +1,14 @@
-import type { ChannelEventV1, ChannelV1 } from '@cep/provider-spec';
+import { isCepError, type ChannelEventV1, type ChannelV1 } from '@cep/provider-spec';
+
+/** The code of the CepError `fn` throws (a note if it throws something else), or undefined if it returns. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return isCepError(error) ? error.code : `non-CepError: ${String(error)}`;
+  }
+  return undefined;
+}
 
 /** Rejects after `ms` so no compliance test can hang on a provider that never answers. */
 export function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
@@ -102,4 +112,22 @@ export function leaked(before: Map<string, number>): string[] {
     if (count > (before.get(type) ?? 0)) out.push(`${type} ×${count - (before.get(type) ?? 0)}`);
   }
   return out;
+}
+
+/**
+ * Sends `frame` on `local` until `remote` yields a frame (once on a reliable channel; up to 10
+ * times on an unreliable one, where loopback may still drop) and returns what arrived.
+ */
+export async function sendUntilSeen(reliable: boolean, ms: number, local: ChannelV1, remote: ChannelV1, frame: Uint8Array): Promise<Uint8Array> {
+  const frames = reader(remote);
+  if (reliable) {
+    local.send(frame);
+    return (await frames.next(ms))!;
+  }
+  for (let attempt = 0; attempt < 10; attempt++) {
+    local.send(frame);
+    const [got] = await frames.drain(1, 200);
+    if (got !== undefined) return got;
+  }
+  throw new Error('no frame arrived in 10 attempts on loopback');
 }

@@ -5,6 +5,7 @@
  * restarted listener.
  */
 import { connect, createServer, type Socket } from 'node:net';
+import { endpoint, hostPort } from './endpoint.ts';
 
 /** A relay in front of a listener. */
 export interface Relay {
@@ -15,12 +16,6 @@ export interface Relay {
   /** Connections made from now on go to `target`. */
   retarget(target: string): void;
   close(): Promise<void>;
-}
-
-function endpoint(address: string): { path: string } | { host: string; port: number } {
-  if (address.includes('/')) return { path: address };
-  const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
 }
 
 /**
@@ -51,7 +46,7 @@ export async function streamRelay(target: string, listenAddress: string): Promis
     else server.listen(where.port, where.host, resolve);
   });
   const bound = server.address();
-  const address = typeof bound === 'string' ? bound : `${(where as { host: string }).host}:${bound!.port}`;
+  const address = typeof bound === 'string' ? bound : hostPort((where as { host: string }).host, bound!.port);
   const cut = (): void => {
     for (const [a, b] of [...pairs]) {
       // Stop forwarding first, so nothing written after the cut (a goodbye) crosses.

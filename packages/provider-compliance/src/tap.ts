@@ -6,6 +6,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Socket } from 'node:net';
+import { endpoint, hostPort } from './endpoint.ts';
 import { isIP } from 'node:net';
 
 /** A man in the middle between a dialer and a listener; only the dialer → listener direction is touched. */
@@ -29,12 +30,6 @@ export interface Tap {
 }
 
 type Mode = 'pass' | 'capture' | 'hold';
-
-function endpoint(address: string): { path: string } | { host: string; port: number } {
-  if (address.includes('/')) return { path: address };
-  const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(at + 1)) };
-}
 
 function joined(chunks: Uint8Array[]): Uint8Array[] {
   if (chunks.length === 0) return [];
@@ -81,7 +76,7 @@ export async function streamTap(target: string, listenAddress: string): Promise<
     else server.listen(where.port, where.host, resolve);
   });
   const bound = server.address();
-  const address = typeof bound === 'string' ? bound : `${(where as { host: string }).host}:${bound!.port}`;
+  const address = typeof bound === 'string' ? bound : hostPort((where as { host: string }).host, bound!.port);
   return {
     address,
     capture: () => void (mode = 'capture'),
@@ -144,7 +139,7 @@ export async function datagramTap(target: string): Promise<Tap> {
   await new Promise<void>((resolve) => front.bind(0, to.host, () => resolve()));
   const port = front.address().port;
   return {
-    address: family === 'udp6' ? `[${to.host}]:${port}` : `${to.host}:${port}`,
+    address: hostPort(to.host, port),
     capture: () => void (mode = 'capture'),
     hold: () => void (mode = 'hold'),
     take() {

@@ -40,6 +40,21 @@ export interface ComplianceEnv {
    * Every kind must be supported: for `impersonator` the listener must also know a third peer.
    */
   intruder?(kind: IntruderKind): Intruder;
+  /**
+   * A second dialler the listener trusts, under another peer name (a third node): with it the
+   * suite checks that two dialers on one listener get separate channels, each with its own
+   * frames, and that one closing leaves the other working. Required: a setup that leaves it
+   * out fails that check.
+   */
+  secondDialer?(): SecondDialer;
+}
+
+/** Another peer dialling the same listener (see {@link ComplianceEnv.secondDialer}). */
+export interface SecondDialer {
+  /** A provider holding that peer's credentials (the suite closes it). */
+  readonly dialer: ProviderV1;
+  /** Its peer name (`localNode` of its `open`), not the env's `dialerPeer`. */
+  readonly peer: string;
 }
 
 /** Options of {@link providerComplianceTests}. */

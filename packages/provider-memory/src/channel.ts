@@ -1,9 +1,21 @@
-import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, ProviderV1, SendResultV1 } from '@cep/provider-spec';
+import {
+  createFrameQueue,
+  type CepError,
+  type ChannelEventV1,
+  type ChannelInfoV1,
+  type ChannelV1,
+  type ProviderV1,
+  type SendResultV1,
+} from '@cep/provider-spec';
 import { memoryError } from './errors.ts';
-import type { ResolvedMemoryOptions } from './options.ts';
+import { QUEUED_FRAME_OVERHEAD, type ResolvedMemoryOptions } from './options.ts';
 import { FrameCopier } from './copy.ts';
-import { cost, FrameQueue } from './queue.ts';
 import type { FateStream } from './schedule.ts';
+
+/** What a queued frame counts for against the water marks. */
+function cost(frame: Uint8Array): number {
+  return frame.length + QUEUED_FRAME_OVERHEAD;
+}
 
 /** An event a test may raise on a channel with `memoryHooks(provider).raise`. */
 export type RaisableEvent =
@@ -29,8 +41,14 @@ export type RaisableEvent =
 export class MemoryChannel implements ChannelV1 {
   /** The other end; null for a capture channel opened with no remote side. */
   far: MemoryChannel | null = null;
-  private readonly inbound = new FrameQueue();
-  private readonly captured = new FrameQueue();
+  /**
+   * Frames the far end sent and this end's reader has not pulled. Never paused by bytes: the
+   * sender measures what it left here (its `bufferedBytes`), so the byte mark is unused.
+   */
+  private readonly inbound = createFrameQueue({ highWaterMark: Number.MAX_SAFE_INTEGER });
+  /** Frames a capturing send kept for a test (only pushed, and taken all at once). */
+  private captured: Uint8Array[] = [];
+  private capturedBytes = 0;
   private readonly copier = new FrameCopier();
   private capturing: boolean;
   private held: Uint8Array[] = [];
@@ -38,9 +56,8 @@ export class MemoryChannel implements ChannelV1 {
   private backpressured = false;
   private forced = false;
   private state: 'open' | 'closed' = 'open';
-  private framesTaken = false;
-  private waiters: (() => void)[] = [];
   private readonly listeners = new Set<(event: ChannelEventV1) => void>();
+  private readonly log;
 
   constructor(
     readonly info: ChannelInfoV1,
@@ -52,6 +69,7 @@ export class MemoryChannel implements ChannelV1 {
     private readonly onFinished: (channel: MemoryChannel) => void,
   ) {
     this.capturing = capture;
+    this.log = options.logger.child({ provider: info.provider, peer: info.peer, mount: info.mount });
   }
 
   /** Joins two ends into one channel. */
@@ -84,8 +102,10 @@ export class MemoryChannel implements ChannelV1 {
     }
     // Copied so the sender may reuse its buffer, as it could with a socket.
     const copy = this.copier.copy(frame);
-    if (this.capturing || this.far === null) this.captured.push(copy);
-    else this.transmit(copy, this.far);
+    if (this.capturing || this.far === null) {
+      this.captured.push(copy);
+      this.capturedBytes += cost(copy);
+    } else this.transmit(copy, this.far);
     if (!this.forced && !this.backpressured && this.bufferedBytes() <= this.options.highWaterBytes) return 'ready';
     if (!this.backpressured) {
       this.backpressured = true;
@@ -95,10 +115,19 @@ export class MemoryChannel implements ChannelV1 {
   }
 
   frames(): AsyncIterable<Uint8Array> {
-    if (this.framesTaken) throw memoryError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
-    this.framesTaken = true;
-    const iterator: AsyncIterator<Uint8Array> = { next: () => this.nextFrame() };
-    return { [Symbol.asyncIterator]: () => iterator };
+    const frames = this.inbound.frames()[Symbol.asyncIterator]();
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: async () => {
+        const result = await frames.next();
+        // After the await, so a `ready` never fires inside the far end's `send` that woke this reader.
+        if (result.done !== true) this.far?.maybeReady();
+        return result;
+      },
+      // A reader that leaves is told to the queue, which drops what it buffered.
+      return: async () => (await frames.return?.()) ?? { done: true, value: undefined },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   onEvent(listener: (event: ChannelEventV1) => void): () => void {
@@ -113,7 +142,12 @@ export class MemoryChannel implements ChannelV1 {
 
   /** Bytes this end sent that nobody has taken yet (far end's queue, held back, captured). */
   bufferedBytes(): number {
-    return (this.far?.inbound.bytes ?? 0) + this.heldBytes + this.captured.bytes;
+    return (this.far?.inboundCost() ?? 0) + this.heldBytes + this.capturedBytes;
+  }
+
+  /** What the unpulled inbound frames count for against the far sender's water marks. */
+  private inboundCost(): number {
+    return this.inbound.bufferedBytes + this.inbound.bufferedFrames * QUEUED_FRAME_OVERHEAD;
   }
 
   /** Hook: queues `frame` (copied) as if the far end had sent it. */
@@ -161,7 +195,9 @@ export class MemoryChannel implements ChannelV1 {
 
   /** Hook: removes and returns the captured frames, oldest first. */
   takeOutbound(): Uint8Array[] {
-    const out = this.captured.drain();
+    const out = this.captured;
+    this.captured = [];
+    this.capturedBytes = 0;
     this.maybeReady();
     return out;
   }
@@ -196,26 +232,6 @@ export class MemoryChannel implements ChannelV1 {
   private receive(frame: Uint8Array): void {
     if (this.state === 'closed') return;
     this.inbound.push(frame);
-    this.wake();
-  }
-
-  private nextFrame(): Promise<IteratorResult<Uint8Array>> {
-    const frame = this.inbound.shift();
-    if (frame !== undefined) {
-      this.far?.maybeReady();
-      return Promise.resolve({ done: false, value: frame });
-    }
-    if (this.state === 'closed') return Promise.resolve({ done: true, value: undefined });
-    // Taking the frame in a later microtask (not inside the sender's `send`) keeps a
-    // `ready` event from firing in the middle of the send that caused it.
-    return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => this.nextFrame());
-  }
-
-  private wake(): void {
-    if (this.waiters.length === 0) return;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
   }
 
   private maybeReady(): void {
@@ -246,11 +262,14 @@ export class MemoryChannel implements ChannelV1 {
   }
 
   private announce(reason: string, error: CepError | undefined): void {
+    if (error !== undefined) this.log.warn({ code: error.code, reason }, 'channel failed');
+    else this.log.debug({ reason }, 'channel closed');
     this.held = [];
     this.heldBytes = 0;
     if (error !== undefined) this.emit({ type: 'fatal', error });
     this.emit({ type: 'closed', reason });
-    this.wake();
+    // The reader gets the frames already accepted, then its loop ends.
+    this.inbound.end();
     this.onFinished(this);
   }
 

@@ -1,3 +1,4 @@
+import { silentLogger, type ProviderLogger } from '@cep/provider-spec';
 import type { MemoryNetwork } from './network.ts';
 import { memoryError } from './errors.ts';
 import { checkSchedule, type MemorySchedule } from './schedule.ts';
@@ -45,6 +46,8 @@ export interface MemoryOptions {
    * reach, and be reached by, providers that have none either.
    */
   readonly keys?: Readonly<Record<string, Uint8Array>>;
+  /** Where channel ends are logged (default: nowhere), through `logger.child({ provider, peer, mount })` per channel. */
+  readonly logger?: ProviderLogger;
 }
 
 /** Options with every default filled in and checked. */
@@ -60,6 +63,7 @@ export interface ResolvedMemoryOptions {
   readonly capture: boolean;
   /** Copies of the configured keys; `undefined` when none were given (no authentication). */
   readonly keys: ReadonlyMap<string, Uint8Array> | undefined;
+  readonly logger: ProviderLogger;
 }
 
 /** Longest peer, mode or mount name, in UTF-8 bytes (the same bound the stream providers use). */
@@ -122,6 +126,7 @@ export function resolveOptions(options: MemoryOptions): ResolvedMemoryOptions {
     hardLimitBytes,
     capture: options.capture === true,
     keys: resolveKeys(options.keys),
+    logger: options.logger ?? silentLogger,
   };
 }
 

@@ -26,6 +26,8 @@ function keyedPair(profile: Pick<MemoryOptions, 'mode' | 'seed' | 'schedule'>): 
       const { peer, key: wrong } = intruders[kind];
       return { dialer: memory({ network, peer, keys: { saturn: wrong }, ...profile }), claims: peer };
     },
+    // mars, whom the listener trusts: a second dialler on the same listener.
+    secondDialer: () => ({ dialer: memory({ network, peer: 'mars', keys: { saturn: marsKey }, ...profile }), peer: 'mars' }),
   };
 }
 

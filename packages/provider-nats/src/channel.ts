@@ -1,5 +1,14 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { CepError, ChannelEventV1, ChannelInfoV1, ChannelV1, GroupSubscriptionV1, SendResultV1 } from '@cep/provider-spec';
+import {
+  createFrameQueue,
+  type ProviderLogger,
+  type CepError,
+  type ChannelEventV1,
+  type ChannelInfoV1,
+  type ChannelV1,
+  type GroupSubscriptionV1,
+  type SendResultV1,
+} from '@cep/provider-spec';
 import { RECONNECT_WAIT_MS, type ConnectionChange } from './connection.ts';
 import { TAG_BYTES, type SessionKeys } from './crypto.ts';
 import { natsError } from './errors.ts';
@@ -102,24 +111,26 @@ export class NatsChannel implements ChannelV1 {
   private lastControl = 0;
   private part: Buffer[] = [];
   private partBytes = 0;
-  /** Frames waiting for `frames()`, from `inboundHead` on (an index, not shift(): the queue can hold thousands). */
-  private inbound: Uint8Array[] = [];
-  private inboundHead = 0;
+  /**
+   * Frames waiting for `frames()`. Never paused by bytes: in `acked` delivery the window the
+   * reader reopens as it pulls is what bounds it, so the byte mark is only required by the queue.
+   */
+  private readonly inbound = createFrameQueue({ highWaterMark: Number.MAX_SAFE_INTEGER });
   private consumed = 0;
   private advertised: number;
   private gapSeen = false;
   private ackScheduled = false;
-  private waiter: (() => void) | undefined;
-  private framesTaken = false;
   private lastHeard = Date.now();
   private readonly timer: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
   private readonly chunkBytes: number;
   private reconnectAttempt = 0;
   private readonly groups = new Set<NatsGroupSubscription>();
+  private readonly log: ProviderLogger;
 
   constructor(private readonly setup: ChannelSetup) {
     this.info = setup.info;
+    this.log = setup.options.logger.child({ provider: setup.info.provider, peer: setup.info.peer, mount: setup.info.mount });
     this.options = setup.options;
     this.acked = setup.options.delivery === 'acked';
     this.peerWindowEnd = setup.options.windowBytes;
@@ -165,28 +176,23 @@ export class NatsChannel implements ChannelV1 {
   }
 
   frames(): AsyncIterable<Uint8Array> {
-    if (this.framesTaken) throw natsError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
-    this.framesTaken = true;
+    const frames = this.inbound.frames()[Symbol.asyncIterator]();
     const next = async (): Promise<IteratorResult<Uint8Array>> => {
-      while (this.inboundHead === this.inbound.length) {
-        if (this.state === 'closed') return { done: true, value: undefined };
-        await new Promise<void>((resolve) => (this.waiter = resolve));
-      }
-      const frame = this.inbound[this.inboundHead++]!;
-      if (this.inboundHead === this.inbound.length) {
-        this.inbound = [];
-        this.inboundHead = 0;
-      } else if (this.inboundHead >= 1024 && this.inboundHead * 2 >= this.inbound.length) {
-        this.inbound = this.inbound.slice(this.inboundHead);
-        this.inboundHead = 0;
-      }
-      this.consumed += frame.length + FRAME_COST;
+      const result = await frames.next();
+      if (result.done === true) return result;
+      this.consumed += result.value.length + FRAME_COST;
       // Reopen the window in steps of a quarter, so a steady reader costs few ACKs.
       if (this.acked && this.state !== 'closed' && this.consumed + this.options.windowBytes - this.advertised >= this.options.windowBytes / 4)
         this.scheduleAck();
-      return { done: false, value: frame };
+      return result;
     };
-    return { [Symbol.asyncIterator]: () => ({ next }) };
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next,
+      // A reader that leaves is told to the queue, which drops what it buffered.
+      return: async () => (await frames.return?.()) ?? { done: true, value: undefined },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /**
@@ -259,6 +265,7 @@ export class NatsChannel implements ChannelV1 {
     if (this.state === 'closed') return;
     if (change.type === 'disconnect') {
       this.reconnectAttempt++;
+      this.log.info({ attempt: this.reconnectAttempt, server: change.server }, 'reconnecting');
       this.emit({ type: 'reconnecting', attempt: this.reconnectAttempt, delayMs: RECONNECT_WAIT_MS, reason: `lost NATS server ${change.server}` });
       return;
     }
@@ -469,7 +476,6 @@ export class NatsChannel implements ChannelV1 {
         this.partBytes = 0;
       }
     }
-    this.wake();
     return true;
   }
 
@@ -492,14 +498,9 @@ export class NatsChannel implements ChannelV1 {
 
   // ---- lifecycle ----
 
-  private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.();
-  }
-
   private fail(error: CepError): void {
     if (this.state === 'closed') return;
+    this.log.warn({ code: error.code, reason: error.message }, 'channel failed');
     this.emit({ type: 'fatal', error });
     this.finish(error.message);
   }
@@ -507,6 +508,7 @@ export class NatsChannel implements ChannelV1 {
   private finish(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.log.debug({ reason }, 'channel closed');
     clearInterval(this.timer);
     this.setup.inbox.subscription.unsubscribe();
     for (const group of [...this.groups]) group.leave();
@@ -517,7 +519,8 @@ export class NatsChannel implements ChannelV1 {
     done?.();
     this.emit({ type: 'closed', reason });
     this.listeners.clear();
-    this.wake();
+    // The reader gets the frames already taken in, then its loop ends.
+    this.inbound.end();
     this.setup.onFinished(this);
   }
 

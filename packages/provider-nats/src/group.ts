@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { GroupSubscriptionV1 } from '@cep/provider-spec';
+import { createFrameQueue, type GroupSubscriptionV1 } from '@cep/provider-spec';
 import { natsError } from './errors.ts';
 import { token } from './subjects.ts';
 
@@ -22,11 +22,9 @@ export function checkGroup(group: string): void {
  */
 export class NatsGroupSubscription implements GroupSubscriptionV1 {
   private readonly subscription: Subscription;
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
-  private waiter: (() => void) | undefined;
+  /** The cap is checked here before a push (a full queue drops the newest), so the byte mark is unused. */
+  private readonly queue = createFrameQueue({ highWaterMark: Number.MAX_SAFE_INTEGER });
   private ended = false;
-  private taken = false;
   /** Messages dropped because the queue was full (for tests and logs). */
   dropped = 0;
 
@@ -42,30 +40,18 @@ export class NatsGroupSubscription implements GroupSubscriptionV1 {
     this.subscription = nc.subscribe(subject, {
       callback: (error, msg) => {
         if (error !== null || this.ended) return;
-        if (this.queuedBytes > 0 && this.queuedBytes + msg.data.length > this.capBytes) {
+        const queued = this.queue.bufferedBytes;
+        if (queued > 0 && queued + msg.data.length > this.capBytes) {
           this.dropped++;
           return;
         }
         this.queue.push(msg.data);
-        this.queuedBytes += msg.data.length;
-        this.wake();
       },
     });
   }
 
   frames(): AsyncIterable<Uint8Array> {
-    if (this.taken) throw natsError('FRAMES_TAKEN', `frames() of group ${this.group} has a single consumer`);
-    this.taken = true;
-    const next = async (): Promise<IteratorResult<Uint8Array>> => {
-      while (this.queue.length === 0) {
-        if (this.ended) return { done: true, value: undefined };
-        await new Promise<void>((resolve) => (this.waiter = resolve));
-      }
-      const frame = this.queue.shift()!;
-      this.queuedBytes -= frame.length;
-      return { done: false, value: frame };
-    };
-    return { [Symbol.asyncIterator]: () => ({ next }) };
+    return this.queue.frames();
   }
 
   leave(): void {
@@ -73,12 +59,6 @@ export class NatsGroupSubscription implements GroupSubscriptionV1 {
     this.ended = true;
     this.subscription.unsubscribe();
     this.onLeave(this);
-    this.wake();
-  }
-
-  private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.();
+    this.queue.end();
   }
 }

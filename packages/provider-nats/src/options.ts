@@ -1,3 +1,4 @@
+import { silentLogger, type ProviderLogger } from '@cep/provider-spec';
 import { KEY_BYTES } from './crypto.ts';
 import { natsError } from './errors.ts';
 
@@ -59,6 +60,11 @@ export interface NatsOptions {
   readonly peerTimeoutMs?: number;
   /** Called for every refusal: a handshake that failed, a record that did not authenticate or was replayed. */
   readonly onReject?: (info: NatsRejectInfo) => void;
+  /**
+   * Where the provider logs refusals and channel ends (default: nowhere). Each channel logs
+   * through `logger.child({ provider, peer, mount })`. A pino logger fits as it is.
+   */
+  readonly logger?: ProviderLogger;
   /** Tests only: drops an outgoing channel message when it answers true (to exercise resends). */
   readonly _dropPublish?: (message: Uint8Array) => boolean;
 }
@@ -82,6 +88,7 @@ export interface ResolvedOptions {
   readonly keepaliveMs: number;
   readonly peerTimeoutMs: number;
   readonly onReject: (info: NatsRejectInfo) => void;
+  readonly logger: ProviderLogger;
   readonly dropPublish: ((message: Uint8Array) => boolean) | undefined;
 }
 
@@ -173,7 +180,21 @@ export function resolveOptions(options: NatsOptions): ResolvedOptions {
     resendMs: int('resendMs', options.resendMs, 200, 1),
     keepaliveMs: int('keepaliveMs', options.keepaliveMs, 1000, 1),
     peerTimeoutMs: int('peerTimeoutMs', options.peerTimeoutMs, 10_000, 1),
-    onReject: options.onReject ?? (() => {}),
+    ...withLogger(options.logger, options.onReject),
     dropPublish: options._dropPublish,
+  };
+}
+
+/** The logger, and an onReject that logs each refusal (at debug: a flood of them is an attack, not news) before telling the caller's. */
+function withLogger<Info extends object>(
+  logger: ProviderLogger = silentLogger,
+  onReject: (info: Info) => void = () => {},
+): { logger: ProviderLogger; onReject: (info: Info) => void } {
+  return {
+    logger,
+    onReject: (info) => {
+      logger.debug({ ...(info as Record<string, unknown>) }, 'refused');
+      onReject(info);
+    },
   };
 }

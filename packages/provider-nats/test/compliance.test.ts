@@ -42,6 +42,8 @@ function env(delivery: NatsDelivery) {
         const { localPeer, key: wrong } = intruders[kind];
         return { dialer: nats({ localPeer, keys: { saturn: wrong }, ...common }), claims: localPeer };
       },
+      // mars, whom the listener trusts: a second dialler on the same listener.
+      secondDialer: () => ({ dialer: nats({ localPeer: 'mars', keys: { saturn: marsKey }, ...common }), peer: 'mars' }),
     };
   };
 }

@@ -1,4 +1,5 @@
 import { connect, type Server } from 'node:net';
+import type { Stats } from 'node:fs';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { CepError } from '@cep/provider-spec';
 
@@ -43,7 +44,7 @@ function answers(path: string): Promise<boolean> {
  */
 export async function clearStale(path: string): Promise<void> {
   if (isWindowsPipe(path)) return;
-  let stats;
+  let stats: Stats;
   try {
     stats = await lstat(path);
   } catch {

@@ -36,6 +36,8 @@ providerComplianceTests({
         const { localPeer, key: wrong } = intruders[kind];
         return { dialer: pipe({ localPeer, keys: { saturn: wrong }, ...limits }), claims: localPeer };
       },
+      // mars, whom the listener trusts: a second dialler on the same listener.
+      secondDialer: () => ({ dialer: pipe({ localPeer: 'mars', keys: { saturn: marsKey }, ...limits }), peer: 'mars' }),
       async teardown() {
         rmSync(dir, { recursive: true, force: true });
       },
@@ -92,6 +94,7 @@ providerComplianceTests({
         const { localPeer, staticKey } = intruders[kind];
         return { dialer: pipe({ localPeer, identity: { staticKey, allowList: saturnList() }, ...limits }), claims: localPeer };
       },
+      secondDialer: () => ({ dialer: pipe({ localPeer: 'mars', identity: { staticKey: mars, allowList: saturnList() }, ...limits }), peer: 'mars' }),
       async teardown() {
         rmSync(dir, { recursive: true, force: true });
       },

@@ -23,6 +23,12 @@ export interface FrameQueueOptions {
    * ignored; the provider typically stops reading and closes the channel.
    */
   readonly onReaderLeft?: () => void;
+  /**
+   * Keep at most this many frames: a push beyond it drops the oldest buffered frame. For a
+   * lossy medium (datagrams) where a newer frame is worth more than an older one. Unset (the
+   * default), nothing is ever dropped. A positive integer.
+   */
+  readonly maxFrames?: number;
 }
 
 /** The answer to {@link FrameQueue.push}: keep reading the medium, or pause until `onDrain`. */
@@ -69,7 +75,7 @@ export interface FrameQueue {
  * ```
  */
 export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
-  const { highWaterMark, onDrain, onReaderLeft } = options;
+  const { highWaterMark, onDrain, onReaderLeft, maxFrames } = options;
   if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
     throw providerError('INVALID_OPTIONS', `highWaterMark must be a positive integer (bytes), got ${String(highWaterMark)}`, {
       option: 'highWaterMark',
@@ -84,8 +90,15 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
     });
   }
 
-  // A growable ring would save the shift; frames are few per pull and shift on a short array is cheap.
-  let buffered: Uint8Array[] = [];
+  if (maxFrames !== undefined && (!Number.isSafeInteger(maxFrames) || maxFrames < 1)) {
+    throw providerError('INVALID_OPTIONS', `maxFrames must be a positive integer, got ${String(maxFrames)}`, { option: 'maxFrames', value: maxFrames });
+  }
+
+  // Frames live in `buffered` from index `head` on: a stalled channel may hold hundreds of
+  // thousands of small frames, and `shift()` on such an array is linear, so the dead prefix is
+  // kept and dropped in one slice once it is at least half the array.
+  let buffered: (Uint8Array | undefined)[] = [];
+  let head = 0;
   let bufferedBytes = 0;
   let ended = false;
   let left = false;
@@ -100,16 +113,32 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
     if (left) return;
     left = true;
     buffered = [];
+    head = 0;
     bufferedBytes = 0;
     for (const wake of waiting.splice(0)) wake(done());
     // A reader that stops after the end left nothing behind worth telling the provider about.
     if (!ended) onReaderLeft?.();
   };
 
-  const pull = (): IteratorResult<Uint8Array> | undefined => {
-    const frame = buffered.shift();
-    if (frame === undefined) return ended || left ? done() : undefined;
+  /** Takes the oldest buffered frame out of the buffer, if any. */
+  const take = (): Uint8Array | undefined => {
+    if (head === buffered.length) return undefined;
+    const frame = buffered[head] as Uint8Array;
+    buffered[head++] = undefined;
+    if (head === buffered.length) {
+      buffered = [];
+      head = 0;
+    } else if (head >= 1024 && head * 2 >= buffered.length) {
+      buffered = buffered.slice(head);
+      head = 0;
+    }
     bufferedBytes -= frame.byteLength;
+    return frame;
+  };
+
+  const pull = (): IteratorResult<Uint8Array> | undefined => {
+    const frame = take();
+    if (frame === undefined) return ended || left ? done() : undefined;
     if (paused && bufferedBytes <= lowWaterMark) {
       paused = false;
       onDrain?.();
@@ -137,6 +166,8 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
   return {
     push(frame) {
       if (ended || left) return 'pause';
+      // Frames wait only while no reader does, so dropping the oldest never skips a waiting reader.
+      if (maxFrames !== undefined && buffered.length - head >= maxFrames) take();
       buffered.push(frame);
       bufferedBytes += frame.byteLength;
       const wake = waiting.shift();
@@ -159,7 +190,7 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
       return bufferedBytes;
     },
     get bufferedFrames() {
-      return buffered.length;
+      return buffered.length - head;
     },
     get readerLeft() {
       return left;

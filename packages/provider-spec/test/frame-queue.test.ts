@@ -157,8 +157,60 @@ describe('createFrameQueue', () => {
       { highWaterMark: Number.NaN },
       { highWaterMark: 10, lowWaterMark: 10 },
       { highWaterMark: 10, lowWaterMark: -1 },
+      { highWaterMark: 10, maxFrames: 0 },
+      { highWaterMark: 10, maxFrames: 2.5 },
     ]) {
       expect(() => createFrameQueue(options), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
     }
+  });
+
+  it('keeps order and byte counts across many interleaved pushes and pulls (the buffer compacts as it goes)', async () => {
+    const queue = createFrameQueue({ highWaterMark: 1 << 30 });
+    const iterator = queue.frames()[Symbol.asyncIterator]();
+    let pushed = 0;
+    let pulled = 0;
+    // Push 3, pull 2, so the buffer grows past the compaction threshold while its head moves.
+    for (let round = 0; round < 2000; round++) {
+      for (let k = 0; k < 3; k++) queue.push(bytes((pushed % 7) + 1, pushed++ % 256));
+      for (let k = 0; k < 2; k++) {
+        const { value } = await iterator.next();
+        expect(value?.[0]).toBe(pulled % 256);
+        expect(value?.byteLength).toBe((pulled % 7) + 1);
+        pulled++;
+      }
+    }
+    expect(queue.bufferedFrames).toBe(pushed - pulled);
+    let expectedBytes = 0;
+    for (let i = pulled; i < pushed; i++) expectedBytes += (i % 7) + 1;
+    expect(queue.bufferedBytes).toBe(expectedBytes);
+    queue.end();
+    for (;;) {
+      const { done, value } = await iterator.next();
+      if (done) break;
+      expect(value[0]).toBe(pulled++ % 256);
+    }
+    expect(pulled).toBe(pushed);
+  });
+
+  it('with maxFrames drops the oldest frames a push would exceed, and counts their bytes out', async () => {
+    const queue = createFrameQueue({ highWaterMark: 1000, maxFrames: 2 });
+    queue.push(bytes(1, 1));
+    queue.push(bytes(2, 2));
+    queue.push(bytes(3, 3));
+    expect(queue.bufferedFrames).toBe(2);
+    expect(queue.bufferedBytes).toBe(5);
+    queue.end();
+    expect((await collect(queue.frames())).map((f) => f[0])).toEqual([2, 3]);
+  });
+
+  it('without maxFrames never drops a frame, whatever the marks', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(20), { maxLength: 50 }), fc.integer({ min: 1, max: 30 }), async (sizes, mark) => {
+        const queue = createFrameQueue({ highWaterMark: mark });
+        for (const size of sizes) queue.push(bytes(size));
+        queue.end();
+        expect((await collect(queue.frames())).map((f) => f.byteLength)).toEqual(sizes);
+      }),
+    );
   });
 });

@@ -23,7 +23,9 @@ import {
   type OpenRequestV1,
   type PeerIdentityV1,
   type ProviderErrorCode,
+  type ProviderLogger,
   type ProviderV1,
+  type ReconnectDelay,
   type RejectionV1,
   type SendResultV1,
 } from '@cep/provider-spec';
@@ -65,6 +67,18 @@ describe('the v1 provider interface', () => {
       readonly address: string;
       close(): Promise<void>;
     }>();
+  });
+
+  it('pins the logger a provider accepts and the shape of a reconnect delay', () => {
+    type Fields = Record<string, unknown>;
+    expectTypeOf<ProviderLogger>().toEqualTypeOf<{
+      debug(fields: Fields, message: string): void;
+      info(fields: Fields, message: string): void;
+      warn(fields: Fields, message: string): void;
+      error(fields: Fields, message: string): void;
+      child(bindings: Fields): ProviderLogger;
+    }>();
+    expectTypeOf<ReconnectDelay>().toEqualTypeOf<(attempt: number) => number>();
   });
 
   it('pins the channel, its info and its events', () => {

@@ -3,7 +3,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChannelEventV1, ChannelV1, ProviderV1 } from '@cep/provider-spec';
+import type { ChannelEventV1, ChannelV1, ProviderLogger, ProviderV1 } from '@cep/provider-spec';
 import { AllowList, generateKeyPair, tcp, type TcpOptions } from '../src/index.ts';
 
 const key = randomBytes(32);
@@ -211,7 +211,11 @@ describe.each(['psk', 'identity'] as const)('%s session', (mode) => {
       expect(local.send(Buffer.from('parked'))).toBe('backpressure');
       await until(3000, () => near.some((e) => e.type === 'ready'));
       const reconnecting = near.filter((e) => e.type === 'reconnecting');
-      expect(reconnecting[0]).toMatchObject({ type: 'reconnecting', attempt: 1, delayMs: 20 });
+      expect(reconnecting[0]).toMatchObject({ type: 'reconnecting', attempt: 1 });
+      // Jittered: between half and all of the first base delay.
+      const first = reconnecting[0]?.type === 'reconnecting' ? reconnecting[0].delayMs : -1;
+      expect(first).toBeGreaterThanOrEqual(10);
+      expect(first).toBeLessThanOrEqual(20);
       // The dialler comes back as a new accepted channel for the same mount.
       await until(2000, () => accepted.length === 2);
       expect(accepted[1]!.info).toMatchObject({ peer: 'earth', mount: 'main', initiator: false });
@@ -221,7 +225,7 @@ describe.each(['psk', 'identity'] as const)('%s session', (mode) => {
       expect(Buffer.from((await frames.next()).value as Uint8Array).toString()).toBe('after the cut');
     });
 
-    it('gives up after maxAttempts with growing delays, then fatal and closed', async () => {
+    it('gives up after maxAttempts with jittered growing delays, then fatal and closed', async () => {
       const { earth, saturn, accepted, listener } = await peers({ backoff: { initialMs: 10, maxMs: 25, maxAttempts: 3 } });
       const cable = await relay(listener.address);
       const local = await open(earth, cable.address);
@@ -233,9 +237,58 @@ describe.each(['psk', 'identity'] as const)('%s session', (mode) => {
       await portClosed;
       await until(5000, () => near.some((e) => e.type === 'closed'));
       const delays = near.flatMap((e) => (e.type === 'reconnecting' ? [e.delayMs] : []));
-      expect(delays).toEqual([10, 20, 25]);
+      // Each between half and all of its base: 10, 20, then capped at 25.
+      expect(delays).toHaveLength(3);
+      [10, 20, 25].forEach((base, i) => {
+        expect(delays[i]).toBeGreaterThanOrEqual(base / 2);
+        expect(delays[i]).toBeLessThanOrEqual(base);
+      });
       expect(near.at(-2)).toMatchObject({ type: 'fatal', error: { code: 'CONNECTION_LOST' } });
       expect(near.at(-1)?.type).toBe('closed');
+      await saturn.close();
+    });
+
+    it('waits what an injected backoff.delay says, and logs the reconnects through a child logger scoped to the channel', async () => {
+      const lines: { level: string; fields: Record<string, unknown>; message: string }[] = [];
+      const logger = (bindings: Record<string, unknown>): ProviderLogger => {
+        const at =
+          (level: string) =>
+          (fields: Record<string, unknown>, message: string): void => {
+            lines.push({ level, fields: { ...bindings, ...fields }, message });
+          };
+        return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => logger({ ...bindings, ...more }) };
+      };
+      const { earth, saturn, accepted, listener } = await peers({
+        backoff: { maxAttempts: 2, delay: (attempt) => attempt * 7 },
+        logger: logger({}),
+      });
+      const cable = await relay(listener.address);
+      const local = await open(earth, cable.address);
+      await until(2000, () => accepted.length === 1);
+      const near = events(local);
+      const portClosed = new Promise((r) => cable.server.close(r));
+      cable.cut();
+      await portClosed;
+      await until(5000, () => near.some((e) => e.type === 'closed'));
+      expect(near.flatMap((e) => (e.type === 'reconnecting' ? [e.delayMs] : []))).toEqual([7, 14]);
+      const reconnects = lines.filter((l) => l.message === 'reconnecting' && l.fields.peer === 'saturn');
+      expect(reconnects.map((l) => l.fields)).toEqual([
+        expect.objectContaining({ provider: 'tcp', peer: 'saturn', mount: 'main', attempt: 1, delayMs: 7 }),
+        expect.objectContaining({ provider: 'tcp', peer: 'saturn', mount: 'main', attempt: 2, delayMs: 14 }),
+      ]);
+      expect(lines.some((l) => l.level === 'warn' && l.message === 'gave up reconnecting')).toBe(true);
+      await saturn.close();
+    });
+
+    it('fails a reconnecting channel with INVALID_OPTIONS when backoff.delay gives no usable delay', async () => {
+      const { earth, saturn, accepted, listener } = await peers({ backoff: { maxAttempts: 3, delay: () => Number.NaN } });
+      const cable = await relay(listener.address);
+      const local = await open(earth, cable.address);
+      await until(2000, () => accepted.length === 1);
+      const near = events(local);
+      cable.cut();
+      await until(5000, () => near.some((e) => e.type === 'closed'));
+      expect(near.at(-2)).toMatchObject({ type: 'fatal', error: { code: 'INVALID_OPTIONS' } });
       await saturn.close();
     });
 

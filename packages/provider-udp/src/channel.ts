@@ -1,5 +1,5 @@
 import type { ChannelEventV1, ChannelInfoV1, ChannelV1, SendResultV1 } from '@cep/provider-spec';
-import { CepError } from '@cep/provider-spec';
+import { CepError, createFrameQueue } from '@cep/provider-spec';
 import { BYE, DATA, HELLO, ReplayWindow, type Route, encode } from './datagram.ts';
 import type { ResolvedUdpOptions } from './options.ts';
 
@@ -28,15 +28,14 @@ export function keyedSeal(key: Uint8Array, route: Route): Seal {
 export class UdpChannel implements ChannelV1 {
   private inflight = 0;
   private backpressured = false;
-  private readonly inbound: Uint8Array[] = [];
-  private waiter: (() => void) | null = null;
-  private framesTaken = false;
+  private readonly inbound;
   private state: 'open' | 'closing' | 'closed' = 'open';
   private readonly listeners = new Set<(event: ChannelEventV1) => void>();
   private readonly window: ReplayWindow;
   private closing: Promise<void> | undefined;
   /** The far side's session as its last HELLO told it (a dialled channel reports changes). */
   private remoteSession: string | undefined;
+  private readonly log;
 
   constructor(
     readonly info: ChannelInfoV1,
@@ -48,7 +47,11 @@ export class UdpChannel implements ChannelV1 {
     private readonly session: string,
   ) {
     this.remoteSession = info.remoteSession;
+    this.log = options.logger.child({ provider: info.provider, peer: info.peer, mount: info.mount });
     this.window = new ReplayWindow(options.replayWindow);
+    // Bounded in frames, never paused: a datagram socket cannot be told to stop, so the oldest
+    // frame makes room. The byte mark is only required by the queue; `push` answers are unused.
+    this.inbound = createFrameQueue({ highWaterMark: Number.MAX_SAFE_INTEGER, maxFrames: options.maxQueuedFrames });
   }
 
   send(frame: Uint8Array): SendResultV1 {
@@ -74,9 +77,7 @@ export class UdpChannel implements ChannelV1 {
   }
 
   frames(): AsyncIterable<Uint8Array> {
-    if (this.framesTaken) throw new CepError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
-    this.framesTaken = true;
-    return this.pull();
+    return this.inbound.frames();
   }
 
   onEvent(listener: (event: ChannelEventV1) => void): () => void {
@@ -129,11 +130,7 @@ export class UdpChannel implements ChannelV1 {
       return;
     }
     if (type !== DATA) return;
-    if (this.inbound.length >= this.options.maxQueuedFrames) this.inbound.shift();
     this.inbound.push(new Uint8Array(payload));
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
   }
 
   /**
@@ -142,6 +139,7 @@ export class UdpChannel implements ChannelV1 {
    */
   revoke(error: CepError): Promise<void> {
     if (this.state !== 'open') return this.closing ?? Promise.resolve();
+    this.log.warn({ code: error.code, reason: error.message }, 'channel revoked');
     this.emit({ type: 'fatal', error });
     return this.close(error.message);
   }
@@ -149,6 +147,7 @@ export class UdpChannel implements ChannelV1 {
   /** The socket under this channel failed for good. */
   fail(error: CepError): void {
     if (this.state === 'closed') return;
+    this.log.warn({ code: error.code, reason: error.message }, 'channel failed');
     this.emit({ type: 'fatal', error });
     this.finish(error.message);
     void this.release();
@@ -182,27 +181,12 @@ export class UdpChannel implements ChannelV1 {
     await this.release();
   }
 
-  private async *pull(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const frame = this.inbound.shift();
-      if (frame !== undefined) {
-        yield frame;
-        continue;
-      }
-      if (this.state === 'closed') return;
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
-    }
-  }
-
   private finish(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.log.debug({ reason }, 'channel closed');
     this.emit({ type: 'closed', reason });
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
+    this.inbound.end();
   }
 
   private emit(event: ChannelEventV1): void {

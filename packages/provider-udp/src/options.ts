@@ -1,3 +1,4 @@
+import { silentLogger, type ProviderLogger } from '@cep/provider-spec';
 import { CepError } from '@cep/provider-spec';
 import { MAX_DATAGRAM_BYTES, MAX_NAME_BYTES, FIXED_BYTES } from './datagram.ts';
 import { checkIdentity, type UdpIdentity } from './identity.ts';
@@ -43,6 +44,11 @@ export interface UdpOptions {
   readonly replayWindow?: number;
   /** Called for every datagram dropped for a reason worth counting. */
   readonly onReject?: (info: UdpRejectInfo) => void;
+  /**
+   * Where the provider logs refusals and channel ends (default: nowhere). Each channel logs
+   * through `logger.child({ provider, peer, mount })`. A pino logger fits as it is.
+   */
+  readonly logger?: ProviderLogger;
 }
 
 export interface ResolvedUdpOptions {
@@ -56,6 +62,7 @@ export interface ResolvedUdpOptions {
   readonly maxChannels: number;
   readonly replayWindow: number;
   readonly onReject: (info: UdpRejectInfo) => void;
+  readonly logger: ProviderLogger;
   readonly identity: UdpIdentity | undefined;
   readonly handshakeTimeoutMs: number;
 }
@@ -101,8 +108,22 @@ export function resolveUdpOptions(options: UdpOptions): ResolvedUdpOptions {
     maxQueuedFrames: int('maxQueuedFrames', options.maxQueuedFrames, 256, 1, 1 << 20),
     maxChannels: int('maxChannels', options.maxChannels, 256, 1, 1 << 16),
     replayWindow: int('replayWindow', options.replayWindow, 64, 1, 1024),
-    onReject: options.onReject ?? (() => {}),
+    ...withLogger(options.logger, options.onReject),
     identity: options.identity === undefined ? undefined : checkIdentity(options.identity, keys.keys()),
     handshakeTimeoutMs: int('handshakeTimeoutMs', options.handshakeTimeoutMs, 5000, 1, 600_000),
+  };
+}
+
+/** The logger, and an onReject that logs each refusal (at debug: a flood of them is an attack, not news) before telling the caller's. */
+function withLogger<Info extends object>(
+  logger: ProviderLogger = silentLogger,
+  onReject: (info: Info) => void = () => {},
+): { logger: ProviderLogger; onReject: (info: Info) => void } {
+  return {
+    logger,
+    onReject: (info) => {
+      logger.debug({ ...(info as Record<string, unknown>) }, 'refused');
+      onReject(info);
+    },
   };
 }

@@ -27,6 +27,8 @@ providerComplianceTests({
         const { localPeer, key: wrong } = intruders[kind];
         return { dialer: udp({ localPeer, keys: { saturn: wrong } }), claims: localPeer };
       },
+      // mars, whom the listener trusts: a second dialler on the same listener.
+      secondDialer: () => ({ dialer: udp({ localPeer: 'mars', keys: { saturn: marsKey } }), peer: 'mars' }),
     };
   },
   tap: (target) => datagramTap(target),
@@ -55,6 +57,7 @@ providerComplianceTests({
         const { localPeer, staticKey } = intruders[kind];
         return { dialer: udp({ localPeer, identity: { staticKey, allowList: saturnList() } }), claims: localPeer };
       },
+      secondDialer: () => ({ dialer: udp({ localPeer: 'mars', identity: { staticKey: mars, allowList: saturnList() } }), peer: 'mars' }),
     };
   },
   tap: (target) => datagramTap(target),

@@ -1,4 +1,12 @@
-import type { ChannelEventV1, ChannelInfoV1, ChannelV1, CepError, PeerIdentityV1, SendResultV1 } from '@cep/provider-spec';
+import {
+  createFrameQueue,
+  type ChannelEventV1,
+  type ChannelInfoV1,
+  type ChannelV1,
+  type CepError,
+  type PeerIdentityV1,
+  type SendResultV1,
+} from '@cep/provider-spec';
 import { streamError } from './errors.ts';
 import type { Link, LinkSink } from './link.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -23,19 +31,16 @@ type State = 'open' | 'reconnecting' | 'closing' | 'closed';
  * full buffer means `backpressure` and its `drain` means `ready`. Frames sent while no
  * link is up (reconnecting) are parked and written first on the next link.
  *
- * Inbound: frames are queued; when the queue holds `highWaterMark` bytes the link stops
- * reading, so a consumer that stops pulling `frames()` stops the sender.
+ * Inbound: frames wait in the toolkit's frame queue; when it holds `highWaterMark` bytes the
+ * link stops reading until the reader pulled it down to half, so a consumer that stops pulling
+ * `frames()` stops the sender.
  */
 export class StreamChannel implements ChannelV1 {
   private link: Link | null = null;
   private parked: Uint8Array[] = [];
   private parkedBytes = 0;
   private backpressured = false;
-  private inbound: Uint8Array[] = [];
-  private inboundBytes = 0;
-  private readPaused = false;
-  private waiter: (() => void) | null = null;
-  private framesTaken = false;
+  private readonly inbound;
   private state: State = 'open';
   private readonly listeners = new Set<(event: ChannelEventV1) => void>();
   private attempt = 0;
@@ -43,6 +48,7 @@ export class StreamChannel implements ChannelV1 {
   private redialAbort: AbortController | undefined;
   private closing: Promise<void> | undefined;
   private current: ChannelInfoV1;
+  private readonly log;
 
   constructor(
     info: ChannelInfoV1,
@@ -51,6 +57,12 @@ export class StreamChannel implements ChannelV1 {
     private readonly onFinished: (channel: StreamChannel) => void,
   ) {
     this.current = info;
+    this.log = options.logger.child({ provider: info.provider, peer: info.peer, mount: info.mount });
+    this.inbound = createFrameQueue({
+      highWaterMark: options.highWaterMark,
+      // Whichever link is up now reads again (a reconnect may have replaced the one paused).
+      onDrain: () => this.link?.resume(),
+    });
   }
 
   /** What the channel is; `remoteIdentity` follows the key the latest connection proved (a roll-over may change it). */
@@ -61,7 +73,6 @@ export class StreamChannel implements ChannelV1 {
   /** Binds a freshly authenticated link (the first, or one made by a reconnect). */
   attach(link: Link, identity?: PeerIdentityV1): void {
     this.link = link;
-    this.readPaused = false;
     this.adopt(identity);
     const parked = this.parked;
     this.parked = [];
@@ -103,9 +114,7 @@ export class StreamChannel implements ChannelV1 {
   }
 
   frames(): AsyncIterable<Uint8Array> {
-    if (this.framesTaken) throw streamError('FRAMES_TAKEN', 'frames() has a single consumer and was already called on this channel');
-    this.framesTaken = true;
-    return this.pull();
+    return this.inbound.frames();
   }
 
   onEvent(listener: (event: ChannelEventV1) => void): () => void {
@@ -127,17 +136,8 @@ export class StreamChannel implements ChannelV1 {
     const mine = (): boolean => link === this.link;
     return {
       frame: (frame) => {
-        if (!mine()) return;
-        this.inbound.push(frame);
-        this.inboundBytes += frame.length;
-      },
-      delivered: () => {
-        if (!mine()) return;
-        this.wake();
-        if (this.inboundBytes >= this.options.highWaterMark && !this.readPaused) {
-          this.readPaused = true;
-          link.pause();
-        }
+        // Frames already parsed from this read are kept past the mark; the link stops reading more.
+        if (mine() && this.inbound.push(frame) === 'pause') link.pause();
       },
       goodbye: (reason) => {
         if (!mine()) return;
@@ -173,31 +173,6 @@ export class StreamChannel implements ChannelV1 {
     this.finish(reason);
   }
 
-  private async *pull(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const frame = this.inbound.shift();
-      if (frame !== undefined) {
-        this.inboundBytes -= frame.length;
-        if (this.readPaused && this.inboundBytes <= this.options.highWaterMark / 2 && this.link !== null) {
-          this.readPaused = false;
-          this.link.resume();
-        }
-        yield frame;
-        continue;
-      }
-      if (this.state === 'closed') return;
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
-    }
-  }
-
-  private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.();
-  }
-
   private maybeReady(): void {
     const link = this.link;
     if (!this.backpressured || this.state !== 'open' || link === null) return;
@@ -220,15 +195,26 @@ export class StreamChannel implements ChannelV1 {
   }
 
   private scheduleReconnect(reason: string): void {
-    const { initialMs, maxMs, maxAttempts } = this.options.backoff;
+    const { maxAttempts, delay } = this.options.backoff;
     this.attempt++;
     if (this.attempt > maxAttempts) {
+      this.log.warn({ attempts: maxAttempts, reason }, 'gave up reconnecting');
       this.fatal(
         streamError('CONNECTION_LOST', `gave up reconnecting to "${this.info.peer}" after ${maxAttempts} attempts: ${reason}`, { attempts: maxAttempts }),
       );
       return;
     }
-    const delayMs = Math.min(maxMs, initialMs * 2 ** (this.attempt - 1));
+    const delayMs = delay(this.attempt);
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      this.fatal(
+        streamError('INVALID_OPTIONS', `backoff.delay(${this.attempt}) gave ${String(delayMs)}; it must be a finite number of ms, at least 0`, {
+          attempt: this.attempt,
+          delayMs,
+        }),
+      );
+      return;
+    }
+    this.log.info({ attempt: this.attempt, delayMs, reason }, 'reconnecting');
     this.emit({ type: 'reconnecting', attempt: this.attempt, delayMs, reason });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -248,6 +234,7 @@ export class StreamChannel implements ChannelV1 {
           // peer restarted, and whoever reads our events must know that before the new traffic.
           // The identity first too: whoever reads `session` reads `info.remoteIdentity` with it.
           this.adopt(identity);
+          this.log.info({ session }, 'reconnected');
           this.emit({ type: 'session', id: session });
           this.attach(link, identity);
           if (this.state === 'open') this.emit({ type: 'ready' });
@@ -270,6 +257,7 @@ export class StreamChannel implements ChannelV1 {
 
   private fatal(error: CepError): void {
     if (this.state === 'closed') return;
+    this.log.warn({ code: error.code, reason: error.message }, 'channel failed');
     this.link?.destroy();
     this.link = null;
     this.emit({ type: 'fatal', error });
@@ -279,13 +267,15 @@ export class StreamChannel implements ChannelV1 {
   private finish(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.log.debug({ reason }, 'channel closed');
     this.stopReconnecting();
     this.link?.destroy();
     this.link = null;
     this.parked = [];
     this.parkedBytes = 0;
     this.emit({ type: 'closed', reason });
-    this.wake();
+    // The reader gets the frames already buffered, then its loop ends.
+    this.inbound.end();
     this.onFinished(this);
   }
 

@@ -93,7 +93,6 @@ export class GmacLink implements Link {
     const sink = this.sink;
     if (sink === null) return;
     const queue = this.conn.queue;
-    let delivered = false;
     while (queue.length >= HEADER_BYTES && !this.conn.gone) {
       const header = queue.peek(HEADER_BYTES);
       const length = header.readUInt32BE(0);
@@ -123,7 +122,6 @@ export class GmacLink implements Link {
       }
       this.recvSeq++;
       if (type === GOODBYE) {
-        if (delivered) sink.delivered();
         this.sink = null;
         return sink.goodbye(payload.toString('utf8'));
       }
@@ -133,9 +131,7 @@ export class GmacLink implements Link {
       } else {
         sink.frame(new Uint8Array(payload.buffer, payload.byteOffset, payload.length));
       }
-      delivered = true;
     }
-    if (delivered) sink.delivered();
   }
 
   private fail(error: CepError): void {

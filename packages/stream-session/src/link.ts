@@ -5,10 +5,11 @@ import type { CepError } from '@cep/provider-spec';
  * ignored by the channel, so a link need not unsubscribe before it is dropped.
  */
 export interface LinkSink {
-  /** One authenticated, in-order frame (a view: the channel keeps it only until it is pulled). */
+  /**
+   * One authenticated, in-order frame (a view: the channel keeps it only until it is pulled).
+   * The channel wakes its reader at once and pauses the link when its inbound queue is full.
+   */
   frame(frame: Uint8Array): void;
-  /** A run of frames ended: wake the reader, pause the link if the inbound queue is full. */
-  delivered(): void;
   /** The remote side said goodbye (with its reason, when the record format carries one). */
   goodbye(reason: string): void;
   /** The connection broke without a goodbye: a dialled channel may reconnect. */

@@ -23,10 +23,7 @@ export class NoiseLink implements Link {
 
   start(sink: LinkSink): void {
     const session = this.session;
-    session.on('data', (frame: Uint8Array) => {
-      sink.frame(frame);
-      sink.delivered();
-    });
+    session.on('data', (frame: Uint8Array) => sink.frame(frame));
     session.on('end', () => sink.goodbye(''));
     session.on('error', (error: Error) => {
       const mapped = toStreamError(error, session.peer.name);

@@ -1,15 +1,26 @@
+import { jitteredBackoff, silentLogger, type ProviderLogger, type ReconnectDelay } from '@cep/provider-spec';
 import { KEY_BYTES } from './crypto.ts';
 import { streamError } from './errors.ts';
 import { checkIdentity, type StreamIdentity } from './identity.ts';
 
-/** Bounded exponential backoff for re-dialling a channel whose connection broke. */
+/**
+ * Bounded exponential backoff, with jitter, for re-dialling a channel whose connection broke:
+ * attempt `n` waits between half and all of `min(maxMs, initialMs × 2^(n−1))` ms, so dialers
+ * that lost the same listener do not all come back at once.
+ */
 export interface BackoffOptions {
-  /** First delay in ms (default 100). */
+  /** First base delay in ms (default 100). */
   readonly initialMs?: number;
-  /** Largest delay in ms (default 5000). */
+  /** Largest base delay in ms (default 5000). */
   readonly maxMs?: number;
   /** Attempts before giving up with `fatal` (default 8; 0 turns reconnecting off). */
   readonly maxAttempts?: number;
+  /**
+   * Replaces the jittered delay: the ms to wait before attempt `attempt` (1 for the first), a
+   * finite number ≥ 0. `initialMs` and `maxMs` are then unused. A delay that is not one fails
+   * the channel with `INVALID_OPTIONS`.
+   */
+  readonly delay?: ReconnectDelay;
 }
 
 /** Something the listener refused before any channel existed (for logs and telemetry). */
@@ -71,6 +82,11 @@ export interface StreamOptions {
   readonly backoff?: BackoffOptions;
   /** Called when the listener refuses a connection (bad key, unknown peer, garbage). */
   readonly onReject?: (info: RejectInfo) => void;
+  /**
+   * Where the provider logs reconnects, refusals and closes (default: nowhere). Each channel
+   * logs through `logger.child({ provider, peer, mount })`. A pino logger fits as it is.
+   */
+  readonly logger?: ProviderLogger;
 }
 
 /** Options with every default filled in and checked. */
@@ -87,8 +103,9 @@ export interface ResolvedOptions {
   readonly closeTimeoutMs: number;
   readonly maxPendingHandshakes: number;
   readonly maxPendingPerSource: number;
-  readonly backoff: Required<BackoffOptions>;
+  readonly backoff: { readonly maxAttempts: number; readonly delay: ReconnectDelay };
   readonly onReject: (info: RejectInfo) => void;
+  readonly logger: ProviderLogger;
 }
 
 /** Longest peer, mode or mount name carried in the handshake, in UTF-8 bytes. */
@@ -148,11 +165,21 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
     closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 2000),
     maxPendingHandshakes: positiveInt('maxPendingHandshakes', options.maxPendingHandshakes, 1024),
     maxPendingPerSource: positiveInt('maxPendingPerSource', options.maxPendingPerSource, 512),
-    backoff: {
-      initialMs: positiveInt('backoff.initialMs', backoff.initialMs, 100),
-      maxMs: positiveInt('backoff.maxMs', backoff.maxMs, 5000),
-      maxAttempts: positiveInt('backoff.maxAttempts', backoff.maxAttempts, 8),
-    },
+    backoff: resolveBackoff(backoff),
     onReject: options.onReject ?? (() => {}),
+    logger: options.logger ?? silentLogger,
+  };
+}
+
+function resolveBackoff(backoff: BackoffOptions): ResolvedOptions['backoff'] {
+  const initialMs = positiveInt('backoff.initialMs', backoff.initialMs, 100);
+  const maxMs = positiveInt('backoff.maxMs', backoff.maxMs, 5000);
+  if (backoff.delay !== undefined && typeof backoff.delay !== 'function') {
+    throw streamError('INVALID_OPTIONS', 'backoff.delay must be a function of the attempt number', { option: 'backoff.delay' });
+  }
+  return {
+    maxAttempts: positiveInt('backoff.maxAttempts', backoff.maxAttempts, 8),
+    // A maxMs under initialMs caps every delay at maxMs, as it always has.
+    delay: backoff.delay ?? jitteredBackoff({ initialMs: Math.min(initialMs, maxMs), maxMs }),
   };
 }

@@ -156,9 +156,11 @@ export function createStreamProvider(spec: StreamProviderSpec): ProviderV1 {
       if (closed) throw streamError('OPEN_FAILED', `provider "${options.id}" is closed`);
       const server = createServer({ highWaterMark: options.highWaterMark });
       const mine = new Set<Conn>();
+      const listenLog = options.logger.child({ provider: options.id, listen: listenOptions.address });
       // A refusal is told to the provider's own onReject and to this listener's (the manager's).
       const reject = (info: RejectInfo): void => {
         options.onReject(info);
+        listenLog.info({ code: info.code, reason: info.message, remoteAddress: info.remoteAddress, claimedPeer: info.claimedPeer }, 'refused a connection');
         listenOptions.onReject?.({
           code: info.code,
           reason: info.message,
