@@ -19,7 +19,7 @@ import {
   BATCH_VALUE_BYTES,
   DEFAULT_FRAME_LIMITS,
   clip,
-  framesBranch,
+  packedBranch,
   valueBytes,
   type CallFrame,
   type FrameLimits,
@@ -231,7 +231,7 @@ export class Callee {
         const group = replies.slice(from, to);
         from = to;
         try {
-          mount.sendBranch(framesBranch(group));
+          mount.sendBranch(packedBranch(group));
         } catch (error) {
           for (const reply of group) {
             this.runtime.cei.emit({

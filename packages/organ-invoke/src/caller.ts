@@ -17,7 +17,7 @@ import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
 import { SUBMIT_INPUT, derivedId, encodeSubmission, type RecordedSubmission, type SubmissionLog } from './submissions.ts';
-import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
+import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, packedBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
 import type { FinishedCall, FoundCall } from './resume.ts';
@@ -334,7 +334,7 @@ export class Caller {
       const group = live.slice(from, to);
       from = to;
       try {
-        outbox.mount.sendBranch(framesBranch(group.map(({ call }) => call)));
+        outbox.mount.sendBranch(packedBranch(group.map(({ call }) => call)));
       } catch (error) {
         for (const { pending } of group) this.complete(pending.id, 'reject', { note: `could not send: ${(error as Error).message}`, refusedBy: 'sender' });
         continue;

@@ -6,10 +6,13 @@
  *          [pipeline/{pipeline_id, stage_id, dag_run_id (u64), hop_index (u64)}]
  *   reply: kind="reply", id, status ("ok" | "reject"), [result], [note], [code (text)]
  *   batch: kind="batch", items = a list of call and reply dictionaries (the fields above), in order
+ *   packed: kind="packed", items = bytes: the same calls and replies, field by field, in the
+ *          packed layout (packed.ts)
  *
- * A batch carries the calls (or replies) one mount sends in one beat, so their cost of framing,
- * checksums and compression is paid once per beat, not once per call. A lone call or reply still
- * travels as its own frame.
+ * What this runtime sends is packed: the calls (or replies) one mount sends in one beat, in one
+ * value, so the frame is three cells and its framing, hashing and sealing are paid once per beat,
+ * not once per field of every call. The cell forms are still read (tools, tests, older peers);
+ * every form is checked by the same code, field by field and type by type.
  *
  * Paths travel as text (a reference name's number is local to a runtime). Every size a remote
  * peer controls is bounded here; a frame over a bound is refused, never truncated.
@@ -18,6 +21,7 @@ import { createTree, name, text, u64, type Cell, type Name, type Value } from '@
 import type { PipelineMeta } from '@cep/heartbeat';
 import { parsePipelineMeta } from '@cep/security';
 import type { StagedCell } from '@cep/serializer';
+import { PIPELINE_FIELDS, readPacked, writePacked, type FieldName, type PackedFields } from './packed.ts';
 
 /** Bounds on what a frame may carry. */
 export interface FrameLimits {
@@ -158,13 +162,37 @@ export function batchBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell 
   });
 }
 
-/** One call or reply as its own frame, several as a batch. */
-export function framesBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell {
-  if (items.length === 1) {
-    const only = items[0]!;
-    return only.kind === 'call' ? callBranch(only) : replyBranch(only);
+/** A call's or reply's fields, as the packed layout writes them (the cell form's fields and value types). */
+function fieldsOf(item: CallFrame | ReplyFrame): PackedFields {
+  const out: Array<readonly [FieldName, Value]> = [];
+  if (item.kind === 'call') {
+    out.push(['kind', text('call')], ['id', text(item.id)], ['signal', text(item.signal)]);
+    if (item.target !== undefined) out.push(['target', text(item.target)]);
+    if (item.payload !== undefined) out.push(['payload', item.payload]);
+    out.push(['timeout', u64(BigInt(item.timeout))]);
+    if (item.expiresAt !== undefined) out.push(['expires_at', u64(BigInt(item.expiresAt))]);
+    if (item.pipeline !== undefined)
+      out.push(
+        ['pipeline_id', text(item.pipeline.pipelineId)],
+        ['stage_id', text(item.pipeline.stageId)],
+        ['dag_run_id', u64(item.pipeline.dagRunId)],
+        ['hop_index', u64(BigInt(item.pipeline.hopIndex))],
+      );
+  } else {
+    out.push(['kind', text('reply')], ['id', text(item.id)], ['status', text(item.status)]);
+    if (item.result !== undefined) out.push(['result', item.result]);
+    if (item.note !== undefined) out.push(['note', text(item.note)]);
+    if (item.code !== undefined) out.push(['code', text(item.code)]);
   }
-  return batchBranch(items);
+  return out;
+}
+
+/** The branch of a packed frame: `items` (one or more, in order) in one value (see packed.ts). What `installInvoke` sends. */
+export function packedBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell {
+  return branch((tree, root) => {
+    tree.set([...root, name('kind')], text('packed'));
+    tree.set([...root, name('items')], { type: 'bytes', value: writePacked(items.map(fieldsOf)) });
+  });
 }
 
 /**
@@ -195,9 +223,44 @@ export function clip(note: string, max: number): string {
 export function parseFrame(root: StagedCell, limits: FrameLimits = DEFAULT_FRAME_LIMITS): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
   if (root.kind === 'dictionary') {
     const kind = root.children.find((c) => !c.deleted && c.name.tag.text === 'kind');
-    if (kind?.kind === 'value' && kind.value?.type === 'text' && kind.value.value === 'batch') return parseBatch(root, limits);
+    if (kind?.kind === 'value' && kind.value?.type === 'text') {
+      if (kind.value.value === 'batch') return parseBatch(root, limits);
+      if (kind.value.value === 'packed') return parsePacked(root, limits);
+    }
   }
   return parseItem(root, limits);
+}
+
+/** A packed frame: one item reads as a lone call or reply (as a lone cell frame does), several as a batch. */
+function parsePacked(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
+  const cell = root.children.find((c) => !c.deleted && c.name.tag.text === 'items');
+  if (cell?.kind !== 'value' || cell.value?.type !== 'bytes') return { kind: 'problem', note: 'items: a packed frame carries its items as one bytes value' };
+  const read = readPacked(cell.value.value, limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!);
+  if ('problem' in read) return { kind: 'problem', note: read.problem };
+  const items = read.items.map((item): CallFrame | ReplyFrame | FrameProblem => {
+    if ('problem' in item) return { kind: 'problem', ...(item.id !== undefined ? { id: item.id } : {}), note: item.problem };
+    const { fields } = item;
+    let pipeline: Map<string, Value> | undefined;
+    for (const [field, value] of fields) if (PIPELINE_FIELDS.has(field)) (pipeline ??= new Map()).set(field, value);
+    return checkItem(
+      {
+        has: (field) => fields.has(field),
+        value: (field) => fields.get(field),
+        pipeline: () => (pipeline === undefined ? undefined : (field) => pipeline.get(field)),
+      },
+      limits,
+    );
+  });
+  return items.length === 1 ? items[0]! : { kind: 'batch', items };
+}
+
+/** A call's or reply's fields, however they travelled (cells, or the packed layout). */
+interface ItemView {
+  has(field: string): boolean;
+  /** The field's value; `undefined` when absent or not a value. */
+  value(field: string): Value | undefined;
+  /** The pipeline dictionary's fields; `undefined` when absent, `null` when present but not a dictionary. */
+  pipeline(): ((field: string) => Value | undefined) | null | undefined;
 }
 
 function parseBatch(root: StagedCell, limits: FrameLimits): BatchFrame | FrameProblem {
@@ -213,10 +276,25 @@ function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFram
   if (root.kind !== 'dictionary') return { kind: 'problem', note: `an invoke frame is a dictionary, not a ${root.kind}` };
   const fields = new Map<string, StagedCell>();
   for (const child of root.children) if (!child.deleted) fields.set(child.name.tag.text, child);
-  const value = (field: string): Value | undefined => {
-    const cell = fields.get(field);
-    return cell?.kind === 'value' ? cell.value : undefined;
-  };
+  const valueOf = (cell: StagedCell | undefined): Value | undefined => (cell?.kind === 'value' ? cell.value : undefined);
+  return checkItem(
+    {
+      has: (field) => fields.has(field),
+      value: (field) => valueOf(fields.get(field)),
+      pipeline: () => {
+        const p = fields.get('pipeline');
+        if (p === undefined) return undefined;
+        if (p.kind !== 'dictionary') return null;
+        return (field) => valueOf(p.children.find((c) => c.name.tag.text === field && !c.deleted));
+      },
+    },
+    limits,
+  );
+}
+
+/** Every check of a call's or reply's fields and their types: the same for every form a frame takes. */
+function checkItem(fields: ItemView, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
+  const value = (field: string): Value | undefined => fields.value(field);
   const textOf = (field: string): string | undefined => {
     const v = value(field);
     return v?.type === 'text' ? v.value : undefined;
@@ -264,13 +342,9 @@ function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFram
   if (fields.has('expires_at') && (expires?.type !== 'u64' || expires.value > BigInt(Number.MAX_SAFE_INTEGER)))
     return problem('expires_at: expected a u64 of ms since the epoch');
   let pipeline: PipelineMeta | undefined;
-  const p = fields.get('pipeline');
-  if (p !== undefined) {
-    if (p.kind !== 'dictionary') return problem('pipeline: expected a dictionary');
-    const at = (field: string): Value | undefined => {
-      const cell = p.children.find((c) => c.name.tag.text === field && !c.deleted);
-      return cell?.kind === 'value' ? cell.value : undefined;
-    };
+  const at = fields.pipeline();
+  if (at === null) return problem('pipeline: expected a dictionary');
+  if (at !== undefined) {
     const hop = at('hop_index');
     try {
       pipeline = parsePipelineMeta({
