@@ -21,7 +21,7 @@ import { createTree, name, text, u64, type Cell, type Name, type Value } from '@
 import type { PipelineMeta } from '@cep/heartbeat';
 import { parsePipelineMeta } from '@cep/security';
 import type { StagedCell } from '@cep/serializer';
-import { PIPELINE_FIELDS, readPacked, writePacked, type FieldName, type PackedFields } from './packed.ts';
+import { readPacked, writePacked, type FieldName, type PackedFields } from './packed.ts';
 
 /** Bounds on what a frame may carry. */
 export interface FrameLimits {
@@ -237,31 +237,22 @@ function parsePacked(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFr
   if (cell?.kind !== 'value' || cell.value?.type !== 'bytes') return { kind: 'problem', note: 'items: a packed frame carries its items as one bytes value' };
   const read = readPacked(cell.value.value, limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!);
   if ('problem' in read) return { kind: 'problem', note: read.problem };
-  const items = read.items.map((item): CallFrame | ReplyFrame | FrameProblem => {
-    if ('problem' in item) return { kind: 'problem', ...(item.id !== undefined ? { id: item.id } : {}), note: item.problem };
-    const { fields } = item;
-    let pipeline: Map<string, Value> | undefined;
-    for (const [field, value] of fields) if (PIPELINE_FIELDS.has(field)) (pipeline ??= new Map()).set(field, value);
-    return checkItem(
-      {
-        has: (field) => fields.has(field),
-        value: (field) => fields.get(field),
-        pipeline: () => (pipeline === undefined ? undefined : (field) => pipeline.get(field)),
-      },
-      limits,
-    );
-  });
+  const items: Array<CallFrame | ReplyFrame | FrameProblem> = new Array(read.items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = read.items[i]!;
+    items[i] =
+      'problem' in item
+        ? { kind: 'problem', ...(item.id !== undefined ? { id: item.id } : {}), note: item.problem }
+        : checkItem(item.fields, item.pipeline, limits);
+  }
   return items.length === 1 ? items[0]! : { kind: 'batch', items };
 }
 
-/** A call's or reply's fields, however they travelled (cells, or the packed layout). */
-interface ItemView {
-  has(field: string): boolean;
-  /** The field's value; `undefined` when absent or not a value. */
-  value(field: string): Value | undefined;
-  /** The pipeline dictionary's fields; `undefined` when absent, `null` when present but not a dictionary. */
-  pipeline(): ((field: string) => Value | undefined) | null | undefined;
-}
+/**
+ * A call's or reply's fields, however they travelled (cells, or the packed layout): each field's
+ * value, or `null` when the field is there but is not a value cell.
+ */
+type Fields = ReadonlyMap<string, Value | null>;
 
 function parseBatch(root: StagedCell, limits: FrameLimits): BatchFrame | FrameProblem {
   const items = root.children.find((c) => !c.deleted && c.name.tag.text === 'items');
@@ -272,33 +263,33 @@ function parseBatch(root: StagedCell, limits: FrameLimits): BatchFrame | FramePr
   return { kind: 'batch', items: live.map((item) => parseItem(item, limits)) };
 }
 
-function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
-  if (root.kind !== 'dictionary') return { kind: 'problem', note: `an invoke frame is a dictionary, not a ${root.kind}` };
-  const fields = new Map<string, StagedCell>();
-  for (const child of root.children) if (!child.deleted) fields.set(child.name.tag.text, child);
-  const valueOf = (cell: StagedCell | undefined): Value | undefined => (cell?.kind === 'value' ? cell.value : undefined);
-  return checkItem(
-    {
-      has: (field) => fields.has(field),
-      value: (field) => valueOf(fields.get(field)),
-      pipeline: () => {
-        const p = fields.get('pipeline');
-        if (p === undefined) return undefined;
-        if (p.kind !== 'dictionary') return null;
-        return (field) => valueOf(p.children.find((c) => c.name.tag.text === field && !c.deleted));
-      },
-    },
-    limits,
-  );
+/** The live children of a dictionary cell as fields. */
+function fieldsOfCell(cell: StagedCell): Map<string, Value | null> {
+  const fields = new Map<string, Value | null>();
+  for (const child of cell.children) if (!child.deleted) fields.set(child.name.tag.text, child.kind === 'value' ? (child.value ?? null) : null);
+  return fields;
 }
 
-/** Every check of a call's or reply's fields and their types: the same for every form a frame takes. */
-function checkItem(fields: ItemView, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
-  const value = (field: string): Value | undefined => fields.value(field);
-  const textOf = (field: string): string | undefined => {
-    const v = value(field);
-    return v?.type === 'text' ? v.value : undefined;
-  };
+function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
+  if (root.kind !== 'dictionary') return { kind: 'problem', note: `an invoke frame is a dictionary, not a ${root.kind}` };
+  const p = root.children.find((c) => !c.deleted && c.name.tag.text === 'pipeline');
+  return checkItem(fieldsOfCell(root), p === undefined ? undefined : p.kind === 'dictionary' ? fieldsOfCell(p) : null, limits);
+}
+
+const valueIn = (fields: Fields, field: string): Value | undefined => fields.get(field) ?? undefined;
+const textIn = (fields: Fields, field: string): string | undefined => {
+  const v = fields.get(field);
+  return v?.type === 'text' ? v.value : undefined;
+};
+
+/**
+ * Every check of a call's or reply's fields and their types: the same for every form a frame
+ * takes. `pipeline`: the pipeline dictionary's fields; `undefined` when absent, `null` when
+ * present but not a dictionary.
+ */
+function checkItem(fields: Fields, at: Fields | null | undefined, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
+  const value = (field: string): Value | undefined => valueIn(fields, field);
+  const textOf = (field: string): string | undefined => textIn(fields, field);
   const idText = textOf('id');
   const id = idText !== undefined && utf8(idText) <= 64 ? idText : undefined;
   const problem = (note: string): FrameProblem => ({ kind: 'problem', ...(id !== undefined ? { id } : {}), note });
@@ -342,15 +333,17 @@ function checkItem(fields: ItemView, limits: FrameLimits): CallFrame | ReplyFram
   if (fields.has('expires_at') && (expires?.type !== 'u64' || expires.value > BigInt(Number.MAX_SAFE_INTEGER)))
     return problem('expires_at: expected a u64 of ms since the epoch');
   let pipeline: PipelineMeta | undefined;
-  const at = fields.pipeline();
   if (at === null) return problem('pipeline: expected a dictionary');
   if (at !== undefined) {
-    const hop = at('hop_index');
+    const hop = valueIn(at, 'hop_index');
+    const pid = valueIn(at, 'pipeline_id');
+    const stage = valueIn(at, 'stage_id');
+    const dag = valueIn(at, 'dag_run_id');
     try {
       pipeline = parsePipelineMeta({
-        pipelineId: at('pipeline_id')?.type === 'text' ? at('pipeline_id')!.value : undefined,
-        stageId: at('stage_id')?.type === 'text' ? at('stage_id')!.value : undefined,
-        dagRunId: at('dag_run_id')?.type === 'u64' ? at('dag_run_id')!.value : undefined,
+        pipelineId: pid?.type === 'text' ? pid.value : undefined,
+        stageId: stage?.type === 'text' ? stage.value : undefined,
+        dagRunId: dag?.type === 'u64' ? dag.value : undefined,
         hopIndex: hop?.type === 'u64' && hop.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(hop.value) : undefined,
       });
     } catch (error) {

@@ -47,8 +47,8 @@ export const FIELDS = [
 /** A field's name. */
 export type FieldName = (typeof FIELDS)[number];
 
-/** The pipeline fields, written flat and read back as the call's `pipeline` dictionary. */
-export const PIPELINE_FIELDS: ReadonlySet<string> = new Set(['pipeline_id', 'stage_id', 'dag_run_id', 'hop_index']);
+/** The pipeline fields (the last four codes), written flat and read back as the call's `pipeline` dictionary. */
+const FIRST_PIPELINE_CODE = FIELDS.indexOf('pipeline_id') + 1;
 
 const CODE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(FIELDS.map((f, i) => [f, i + 1])));
 
@@ -150,8 +150,10 @@ export function writePacked(items: ReadonlyArray<PackedFields>, sizeHint = 0): U
   return w.done();
 }
 
-/** One item read back: its fields by name (pipeline fields included, flat), or why it could not be read. */
-export type PackedItem = { readonly fields: ReadonlyMap<string, Value> } | { readonly problem: string; readonly id?: string };
+/** One item read back: its fields by name and its pipeline fields (when it has any), or why it could not be read. */
+export type PackedItem =
+  | { readonly fields: ReadonlyMap<string, Value>; readonly pipeline: ReadonlyMap<string, Value> | undefined }
+  | { readonly problem: string; readonly id?: string };
 
 /** The packed items read back, or why the whole value could not be (then nothing in it may run). */
 export type PackedRead = { readonly items: PackedItem[] } | { readonly problem: string };
@@ -176,56 +178,63 @@ export function readPacked(bytes: Uint8Array, maxItems: number): PackedRead {
     const length = view.getUint32(pos, true);
     pos += 4;
     if (length > bytes.length - pos) return { problem: `items: item ${i} declares ${length} bytes, only ${bytes.length - pos} are left` };
-    items.push(readItem(buf, view, pos, pos + length));
+    items.push(new ItemReader(buf, view, pos, pos + length).read());
     pos += length;
   }
   if (pos !== bytes.length) return { problem: `items: ${bytes.length - pos} bytes follow the last of ${count} items` };
   return { items };
 }
 
-function readItem(bytes: Buffer, view: DataView, start: number, end: number): PackedItem {
-  const fields = new Map<string, Value>();
-  let pos = start;
-  const need = (n: number, what: string): void => {
-    if (n > end - pos) throw new Bad(`${what}: needs ${n} bytes, ${end - pos} left in the item`);
-  };
-  const u32 = (what: string): number => {
-    need(4, what);
-    const v = view.getUint32(pos, true);
-    pos += 4;
+/** Reads one item's fields between `pos` and `end` (methods, not closures: this runs once per call). */
+class ItemReader {
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly view: DataView,
+    private pos: number,
+    private readonly end: number,
+  ) {}
+
+  private need(n: number, what: string): void {
+    if (n > this.end - this.pos) throw new Bad(`${what}: needs ${n} bytes, ${this.end - this.pos} left in the item`);
+  }
+
+  private u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
     return v;
-  };
-  const textOf = (what: string): string => {
-    const n = u32(what);
-    need(n, what);
-    const from = pos;
-    pos += n;
+  }
+
+  private text(what: string): string {
+    const n = this.u32(what);
+    this.need(n, what);
+    const from = this.pos;
+    const to = (this.pos += n);
+    const bytes = this.bytes;
     // ASCII (every id, path and word in practice) needs no validation; anything else is decoded strictly.
-    let ascii = true;
-    for (let k = from; k < pos; k++)
-      if (bytes[k]! > 0x7f) {
-        ascii = false;
-        break;
-      }
-    if (ascii) return bytes.toString('latin1', from, pos);
+    let k = from;
+    while (k < to && bytes[k]! < 0x80) k++;
+    if (k === to) return bytes.toString('latin1', from, to);
     try {
-      return strict.decode(bytes.subarray(from, pos));
+      return strict.decode(bytes.subarray(from, to));
     } catch {
       throw new Bad(`${what}: text is not valid UTF-8`);
     }
-  };
-  const blob = (what: string): Uint8Array => {
-    const n = u32(what);
-    need(n, what);
+  }
+
+  private blob(what: string): Uint8Array {
+    const n = this.u32(what);
+    this.need(n, what);
     // A copy: the value outlives the frame's buffer (as a cell value does).
-    const out = new Uint8Array(bytes.subarray(pos, pos + n));
-    pos += n;
+    const out = new Uint8Array(this.bytes.subarray(this.pos, this.pos + n));
+    this.pos += n;
     return out;
-  };
-  const idOf = (what: string): Id => {
-    need(1, what);
-    const kind = ID_KIND[bytes[pos++]!];
-    const t = textOf(what);
+  }
+
+  private id(what: string): Id {
+    this.need(1, what);
+    const kind = ID_KIND[this.bytes[this.pos++]!];
+    const t = this.text(what);
     try {
       if (kind === 'word') return wordId(t);
       if (kind === 'acronym') return acronymId(t);
@@ -235,51 +244,57 @@ function readItem(bytes: Buffer, view: DataView, start: number, end: number): Pa
       throw new Bad(`${what}: ${(error as Error).message}`);
     }
     throw new Bad(`${what}: not an identifier`);
-  };
-  try {
-    while (pos < end) {
-      const code = bytes[pos++]!;
-      const field = FIELDS[code - 1];
-      if (field === undefined) throw new Bad(`field code ${code} is not one of 1..${FIELDS.length}`);
-      if (fields.has(field)) throw new Bad(`${field}: given twice`);
-      need(1, field);
-      const type = bytes[pos++]!;
-      let value: Value;
-      switch (type) {
-        case TYPE.text:
-          value = { type: 'text', value: textOf(field) };
-          break;
-        case TYPE.u64:
-        case TYPE.i64:
-          need(8, field);
-          value = type === TYPE.u64 ? { type: 'u64', value: view.getBigUint64(pos, true) } : { type: 'i64', value: view.getBigInt64(pos, true) };
-          pos += 8;
-          break;
-        case TYPE.bool: {
-          need(1, field);
-          const b = bytes[pos++]!;
-          if (b > 1) throw new Bad(`${field}: a bool is one byte, 0 or 1, found ${b}`);
-          value = { type: 'bool', value: b === 1 };
-          break;
-        }
-        case TYPE.bytes:
-          value = { type: 'bytes', value: blob(field) };
-          break;
-        case TYPE.raw: {
-          const domain = idOf(field);
-          const tag = idOf(field);
-          value = { type: 'raw', dataType: name(tag, domain), value: blob(field) };
-          break;
-        }
-        default:
-          throw new Bad(`${field}: value type ${type} is not one of 1..6`);
-      }
-      fields.set(field, value);
-    }
-  } catch (error) {
-    if (!(error instanceof Bad)) throw error;
-    const id = fields.get('id');
-    return { problem: error.message, ...(id?.type === 'text' && id.value.length <= 64 ? { id: id.value } : {}) };
   }
-  return { fields };
+
+  private value(field: string): Value {
+    this.need(1, field);
+    const type = this.bytes[this.pos++]!;
+    switch (type) {
+      case TYPE.text:
+        return { type: 'text', value: this.text(field) };
+      case TYPE.u64:
+      case TYPE.i64: {
+        this.need(8, field);
+        const at = this.pos;
+        this.pos += 8;
+        return type === TYPE.u64 ? { type: 'u64', value: this.view.getBigUint64(at, true) } : { type: 'i64', value: this.view.getBigInt64(at, true) };
+      }
+      case TYPE.bool: {
+        this.need(1, field);
+        const b = this.bytes[this.pos++]!;
+        if (b > 1) throw new Bad(`${field}: a bool is one byte, 0 or 1, found ${b}`);
+        return { type: 'bool', value: b === 1 };
+      }
+      case TYPE.bytes:
+        return { type: 'bytes', value: this.blob(field) };
+      case TYPE.raw: {
+        const domain = this.id(field);
+        const tag = this.id(field);
+        return { type: 'raw', dataType: name(tag, domain), value: this.blob(field) };
+      }
+      default:
+        throw new Bad(`${field}: value type ${type} is not one of 1..6`);
+    }
+  }
+
+  read(): PackedItem {
+    const fields = new Map<string, Value>();
+    let pipeline: Map<string, Value> | undefined;
+    try {
+      while (this.pos < this.end) {
+        const code = this.bytes[this.pos++]!;
+        const field = FIELDS[code - 1];
+        if (field === undefined) throw new Bad(`field code ${code} is not one of 1..${FIELDS.length}`);
+        if (fields.has(field)) throw new Bad(`${field}: given twice`);
+        const value = this.value(field);
+        fields.set(field, value);
+        if (code >= FIRST_PIPELINE_CODE) (pipeline ??= new Map()).set(field, value);
+      }
+    } catch (error) {
+      if (!(error instanceof Bad)) throw error;
+      const id = fields.get('id');
+      return { problem: error.message, ...(id?.type === 'text' && id.value.length <= 64 ? { id: id.value } : {}) };
+    }
+    return { fields, pipeline };
+  }
 }
