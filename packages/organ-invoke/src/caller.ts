@@ -463,7 +463,11 @@ export class Caller {
       return Promise.reject(
         invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }),
       );
-    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id);
+      if (list === undefined) this.waiters.set(id, [resolve]);
+      else list.push(resolve);
+    });
   }
 
   private entryFor(sub: Submission): MountRequestEntry {
@@ -555,7 +559,8 @@ export class Caller {
       beat,
     };
     // A request deleted meanwhile took its records with it: write nothing that would revive it.
-    if (this.tree.get(pending.record) !== undefined) {
+    const recorded = this.tree.get(pending.record) !== undefined;
+    if (recorded) {
       this.tree.batch(() => {
         this.tree.set([...pending.record, name('state')], text(status));
         if (detail.result !== undefined) this.tree.set([...pending.record, name('result')], detail.result);
@@ -565,8 +570,9 @@ export class Caller {
       });
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
-    if (this.tree.get(pending.record) !== undefined) this.retain(pending);
-    const where = formatPath(pending.record);
+    if (recorded) this.retain(pending);
+    // The record's path text only for the facts that name it (an ok call emits none).
+    const where = status === 'reject' || status === 'timeout' ? formatPath(pending.record) : '';
     if (status === 'reject') {
       this.runtime.cei.emit({
         topic: TOPIC.invokeReject,
