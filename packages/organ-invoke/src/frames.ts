@@ -282,31 +282,31 @@ const textIn = (fields: Fields, field: string): string | undefined => {
   return v?.type === 'text' ? v.value : undefined;
 };
 
+/** A call or reply that names `id` and could not be read. */
+const problemFor = (id: string, note: string): FrameProblem => ({ kind: 'problem', id, note });
+
 /**
  * Every check of a call's or reply's fields and their types: the same for every form a frame
  * takes. `pipeline`: the pipeline dictionary's fields; `undefined` when absent, `null` when
  * present but not a dictionary.
  */
 function checkItem(fields: Fields, at: Fields | null | undefined, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
-  const value = (field: string): Value | undefined => valueIn(fields, field);
-  const textOf = (field: string): string | undefined => textIn(fields, field);
-  const idText = textOf('id');
+  const idText = textIn(fields, 'id');
   const id = idText !== undefined && utf8(idText) <= 64 ? idText : undefined;
-  const problem = (note: string): FrameProblem => ({ kind: 'problem', ...(id !== undefined ? { id } : {}), note });
-  if (id === undefined) return problem('id: missing, not text, or over 64 bytes');
-  const kind = textOf('kind');
+  if (id === undefined) return { kind: 'problem', note: 'id: missing, not text, or over 64 bytes' };
+  const kind = textIn(fields, 'kind');
   if (kind === 'reply') {
-    const status = textOf('status');
-    if (status !== 'ok' && status !== 'reject') return problem(`status: expected "ok" or "reject", found ${JSON.stringify(status ?? null)}`);
-    const result = value('result');
-    if (fields.has('result') && result === undefined) return problem('result: expected a value');
+    const status = textIn(fields, 'status');
+    if (status !== 'ok' && status !== 'reject') return problemFor(id, `status: expected "ok" or "reject", found ${JSON.stringify(status ?? null)}`);
+    const result = valueIn(fields, 'result');
+    if (fields.has('result') && result === undefined) return problemFor(id, 'result: expected a value');
     if (result !== undefined && valueBytes(result) > limits.maxValueBytes)
-      return problem(`result: ${valueBytes(result)} bytes is over the ${limits.maxValueBytes}-byte limit`);
-    const note = textOf('note');
-    if (note !== undefined && utf8(note) > limits.maxNoteBytes) return problem(`note: over the ${limits.maxNoteBytes}-byte limit`);
-    const code = textOf('code');
+      return problemFor(id, `result: ${valueBytes(result)} bytes is over the ${limits.maxValueBytes}-byte limit`);
+    const note = textIn(fields, 'note');
+    if (note !== undefined && utf8(note) > limits.maxNoteBytes) return problemFor(id, `note: over the ${limits.maxNoteBytes}-byte limit`);
+    const code = textIn(fields, 'code');
     if (fields.has('code') && (code === undefined || code === '' || utf8(code) > MAX_CODE_BYTES))
-      return problem(`code: expected text of 1..${MAX_CODE_BYTES} bytes`);
+      return problemFor(id, `code: expected text of 1..${MAX_CODE_BYTES} bytes`);
     return {
       kind: 'reply',
       id,
@@ -316,24 +316,25 @@ function checkItem(fields: Fields, at: Fields | null | undefined, limits: FrameL
       ...(code !== undefined ? { code } : {}),
     };
   }
-  if (kind !== 'call') return problem(`kind: expected "call" or "reply", found ${JSON.stringify(kind ?? null)}`);
-  const signal = textOf('signal');
+  if (kind !== 'call') return problemFor(id, `kind: expected "call" or "reply", found ${JSON.stringify(kind ?? null)}`);
+  const signal = textIn(fields, 'signal');
   if (signal === undefined || signal === '' || utf8(signal) > limits.maxPathBytes)
-    return problem(`signal: missing, not text, or over ${limits.maxPathBytes} bytes`);
-  const target = textOf('target');
+    return problemFor(id, `signal: missing, not text, or over ${limits.maxPathBytes} bytes`);
+  const target = textIn(fields, 'target');
   if (fields.has('target') && (target === undefined || utf8(target) > limits.maxPathBytes))
-    return problem(`target: not text, or over ${limits.maxPathBytes} bytes`);
-  const payload = value('payload');
-  if (fields.has('payload') && payload === undefined) return problem('payload: expected a value');
+    return problemFor(id, `target: not text, or over ${limits.maxPathBytes} bytes`);
+  const payload = valueIn(fields, 'payload');
+  if (fields.has('payload') && payload === undefined) return problemFor(id, 'payload: expected a value');
   if (payload !== undefined && valueBytes(payload) > limits.maxValueBytes)
-    return problem(`payload: ${valueBytes(payload)} bytes is over the ${limits.maxValueBytes}-byte limit`);
-  const timeout = value('timeout');
-  if (timeout?.type !== 'u64' || timeout.value < 1n || timeout.value > BigInt(Number.MAX_SAFE_INTEGER)) return problem('timeout: expected a u64 of at least 1');
-  const expires = value('expires_at');
+    return problemFor(id, `payload: ${valueBytes(payload)} bytes is over the ${limits.maxValueBytes}-byte limit`);
+  const timeout = valueIn(fields, 'timeout');
+  if (timeout?.type !== 'u64' || timeout.value < 1n || timeout.value > BigInt(Number.MAX_SAFE_INTEGER))
+    return problemFor(id, 'timeout: expected a u64 of at least 1');
+  const expires = valueIn(fields, 'expires_at');
   if (fields.has('expires_at') && (expires?.type !== 'u64' || expires.value > BigInt(Number.MAX_SAFE_INTEGER)))
-    return problem('expires_at: expected a u64 of ms since the epoch');
+    return problemFor(id, 'expires_at: expected a u64 of ms since the epoch');
   let pipeline: PipelineMeta | undefined;
-  if (at === null) return problem('pipeline: expected a dictionary');
+  if (at === null) return problemFor(id, 'pipeline: expected a dictionary');
   if (at !== undefined) {
     const hop = valueIn(at, 'hop_index');
     const pid = valueIn(at, 'pipeline_id');
@@ -347,7 +348,7 @@ function checkItem(fields: Fields, at: Fields | null | undefined, limits: FrameL
         hopIndex: hop?.type === 'u64' && hop.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(hop.value) : undefined,
       });
     } catch (error) {
-      return problem(`pipeline: ${(error as { code?: string }).code ?? 'invalid'}: ${(error as Error).message}`);
+      return problemFor(id, `pipeline: ${(error as { code?: string }).code ?? 'invalid'}: ${(error as Error).message}`);
     }
   }
   return {
