@@ -24,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { digestHex, parsePath, type Cell, type Tree } from '@cep/cells';
 import type { Logger } from 'pino';
 import type { PipelineInput } from '@cep/organ-invoke';
+import { MAX_INVOKE_TIMEOUT_BEATS } from './config/schema.ts';
 import { nodeError } from './errors.ts';
 import { createGuard } from './http-guard.ts';
 import { parseJsonBody } from './json-body.ts';
@@ -40,8 +41,17 @@ export interface HttpServerOptions {
   readonly metrics: PeerMetrics;
   readonly status: () => Record<string, unknown>;
   readonly log: Logger;
-  /** Serves `POST /invoke` when given: runs handler `handler` on `peer` with an optional u64 `arg` and pipeline metadata. */
-  readonly invoke?: (peer: string, handler: string, arg: bigint | undefined, pipeline: PipelineInput | undefined) => Promise<Record<string, unknown>>;
+  /**
+   * Serves `POST /invoke` when given: runs handler `handler` on `peer` with an optional u64 `arg`,
+   * pipeline metadata, and the beats to wait for the reply (absent: the config's default).
+   */
+  readonly invoke?: (
+    peer: string,
+    handler: string,
+    arg: bigint | undefined,
+    pipeline: PipelineInput | undefined,
+    timeoutBeats: number | undefined,
+  ) => Promise<Record<string, unknown>>;
   /** True once the peer is stopping: `POST /invoke` is refused with 503 `SHUTTING_DOWN`. */
   readonly draining?: () => boolean;
   /** Serves `POST /mirror/<name>/commit` when given: applies the bundles a manual/batch mirror holds. */
@@ -225,7 +235,7 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
     sendError(res, 400, 'BAD_INVOKE', 'the body must be a JSON object: {"peer": "saturn", "handler": "add", "arg": "41"}');
     return;
   }
-  const parsed = json.value as { peer?: unknown; handler?: unknown; arg?: unknown; pipeline?: unknown };
+  const parsed = json.value as { peer?: unknown; handler?: unknown; arg?: unknown; pipeline?: unknown; timeout_beats?: unknown };
   if (typeof parsed.peer !== 'string' || typeof parsed.handler !== 'string') {
     sendError(res, 400, 'BAD_INVOKE', 'peer and handler are required strings');
     return;
@@ -251,8 +261,19 @@ async function handleInvoke(req: IncomingMessage, res: ServerResponse, invoke: N
       return;
     }
   }
+  let timeoutBeats: number | undefined;
+  if (parsed.timeout_beats !== undefined) {
+    // A whole number of beats, as a JSON number or a decimal string, within the organ's bound.
+    const t = parsed.timeout_beats;
+    const n = (typeof t === 'number' || typeof t === 'string') && /^\d+$/.test(String(t)) ? Number(t) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_INVOKE_TIMEOUT_BEATS) {
+      sendError(res, 400, 'BAD_INVOKE', `timeout_beats must be a whole number of beats in 1..${MAX_INVOKE_TIMEOUT_BEATS}, got ${JSON.stringify(t)}`);
+      return;
+    }
+    timeoutBeats = n;
+  }
   try {
-    send(res, 200, JSON.stringify(await invoke(parsed.peer, parsed.handler, arg, pipeline)) + '\n');
+    send(res, 200, JSON.stringify(await invoke(parsed.peer, parsed.handler, arg, pipeline, timeoutBeats)) + '\n');
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'SHUTTING_DOWN') sendError(res, 503, code, (error as Error).message, { 'retry-after': '1', connection: 'close' });

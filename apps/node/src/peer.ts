@@ -219,9 +219,12 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
         metrics,
         log,
         draining: () => draining,
-        invoke: async (peer, handler, arg, pipeline) => {
+        invoke: async (peer, handler, arg, pipeline, timeoutBeats) => {
           const started = { beat: runtime.beat, at: performance.now() };
-          const outcome = await organs!.call(peer, handler, arg, pipeline !== undefined ? { pipeline } : {});
+          const outcome = await organs!.call(peer, handler, arg, {
+            ...(pipeline !== undefined ? { pipeline } : {}),
+            ...(timeoutBeats !== undefined ? { timeoutBeats } : {}),
+          });
           return {
             id: outcome.id,
             status: outcome.status,

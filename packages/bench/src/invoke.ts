@@ -2,7 +2,8 @@
  * Row c: remote calls `add(n) → n + 1` with 256 in flight (calls/s) and one at a time
  * (round trip, p50), three ways, all with both ends in this process on loopback:
  * - ours: the invoke organ over one provider-tcp mount, two runtimes stepped as fast as the
- *   loop turns (the mount's default serializer policy: crc32c, deflate, AEAD with the key);
+ *   loop turns (the mount's default serializer policy: crc32c, deflate, AEAD with the key), each
+ *   with the housekeeping a cep-node peer does (below);
  * - a plain msgpackr request/response over a node:net socket (length-prefixed frames, ids);
  * - @grpc/grpc-js unary calls on an insecure loopback channel, messages packed with msgpackr
  *   (a hand-written service definition, so no .proto compiler is needed).
@@ -12,6 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { text, u64 } from '@cep/cells';
 import { createRuntime } from '@cep/heartbeat';
 import { installInvoke } from '@cep/organ-invoke';
+import { pruneUsage } from '@cep/security';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
 import { pack, unpack } from 'msgpackr';
@@ -61,6 +63,9 @@ async function roundTrips(call: Call, seconds: number): Promise<number[]> {
   return out;
 }
 
+/** How far back a peer keeps its inbound log, usage records and closed dossiers (cep-node's INBOUND_LOG_BEATS). */
+const HOUSEKEEPING_BEATS = 1024;
+
 /** Ours: two runtimes, one invoke request over provider-tcp. */
 async function cepInvoke(): Promise<Rpc> {
   const key = new Uint8Array(randomBytes(32));
@@ -72,6 +77,16 @@ async function cepInvoke(): Promise<Rpc> {
       providers: [tcp({ localPeer: self, keys: { [other]: key } })],
       addressOf: (p) => addresses.get(p),
       peerKey: () => key,
+    });
+    // What a cep-node peer does every 256 beats (apps/node peer.ts): forget the inbound log, the
+    // per-invoke usage records and the closed OPS dossiers older than 1,024 beats. Without it a
+    // runtime holds every call it ever made, and the bench measures a growing heap's GC.
+    runtime.onCommit((beat) => {
+      if (beat % 256 === 0 && beat > HOUSEKEEPING_BEATS) {
+        runtime.clearInboundLog(beat - HOUSEKEEPING_BEATS);
+        pruneUsage(runtime.tree, beat - HOUSEKEEPING_BEATS);
+        runtime.ops.prune(beat - HOUSEKEEPING_BEATS);
+      }
     });
     // Room for every call the bench keeps in flight on the one request.
     return { runtime, manager, invoke: installInvoke(runtime, manager, { maxPending: 1 << 16 }) };

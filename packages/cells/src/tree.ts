@@ -534,8 +534,10 @@ class CellTree implements Tree {
     if (parent.kind === 'list') {
       at = parent.order!.indexOf(node);
       parent.order!.splice(at, 1);
-    } else if (parent.order !== undefined) {
-      parent.order = parent.order.filter((child) => child !== node);
+    } else {
+      // A dictionary's sorted order is a cache: drop it (re-sorted once, when next read) rather
+      // than copy it without this child. A sweep that removes k of n children cost k copies of n.
+      parent.order = undefined;
     }
     this.onUndo(() => {
       parent.byKey!.set(node.name.key, node);

@@ -19,7 +19,7 @@ import {
   BATCH_VALUE_BYTES,
   DEFAULT_FRAME_LIMITS,
   clip,
-  framesBranch,
+  packedBranch,
   valueBytes,
   type CallFrame,
   type FrameLimits,
@@ -128,8 +128,17 @@ export class Callee {
     return frame.expiresAt !== undefined && now !== undefined && now > frame.expiresAt;
   }
 
-  /** A call frame admitted at capture of `beat` on `mount`, `bytes` long on the wire. */
-  call(frame: CallFrame, mount: Mount, bytes: number): void {
+  /** The first cap invoke needs that `mount`'s provider lacks (`reliable`, `ordered`), if any. */
+  missingCap(mount: Mount): string | undefined {
+    return INVOKE_REQUIRED_CAPS.find((cap) => this.runtime.tree.getValue([...mount.path, name('transport'), name('prov_caps'), name(cap)])?.value !== true);
+  }
+
+  /**
+   * A call frame admitted at capture of `beat` on `mount`, `bytes` long on the wire.
+   * `unreliable`: {@link missingCap} of the mount, read once per frame by the caller (every call
+   * of a batch came on the same mount in the same capture).
+   */
+  call(frame: CallFrame, mount: Mount, bytes: number, unreliable: string | undefined = this.missingCap(mount)): void {
     const peer = mount.peer;
     if (!admitInvokeId(this.runtime.tree, frame.id)) {
       this.report(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
@@ -151,9 +160,6 @@ export class Callee {
         OUTCOME_CODE.expired,
       );
     }
-    const unreliable = INVOKE_REQUIRED_CAPS.find(
-      (cap) => this.runtime.tree.getValue([...mount.path, name('transport'), name('prov_caps'), name(cap)])?.value !== true,
-    );
     if (unreliable !== undefined)
       return refuse(`mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
     let signal: Name[];
@@ -231,7 +237,7 @@ export class Callee {
         const group = replies.slice(from, to);
         from = to;
         try {
-          mount.sendBranch(framesBranch(group));
+          mount.sendBranch(packedBranch(group));
         } catch (error) {
           for (const reply of group) {
             this.runtime.cei.emit({

@@ -17,7 +17,7 @@ import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
 import { SUBMIT_INPUT, derivedId, encodeSubmission, type RecordedSubmission, type SubmissionLog } from './submissions.ts';
-import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, framesBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
+import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, packedBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
 import type { FinishedCall, FoundCall } from './resume.ts';
@@ -334,7 +334,7 @@ export class Caller {
       const group = live.slice(from, to);
       from = to;
       try {
-        outbox.mount.sendBranch(framesBranch(group.map(({ call }) => call)));
+        outbox.mount.sendBranch(packedBranch(group.map(({ call }) => call)));
       } catch (error) {
         for (const { pending } of group) this.complete(pending.id, 'reject', { note: `could not send: ${(error as Error).message}`, refusedBy: 'sender' });
         continue;
@@ -463,7 +463,11 @@ export class Caller {
       return Promise.reject(
         invokeError('INVOKE_UNKNOWN', `no invoke ${JSON.stringify(id)} was submitted here (or its outcome was forgotten: see retainOutcomes)`, { id }),
       );
-    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id);
+      if (list === undefined) this.waiters.set(id, [resolve]);
+      else list.push(resolve);
+    });
   }
 
   private entryFor(sub: Submission): MountRequestEntry {
@@ -555,7 +559,8 @@ export class Caller {
       beat,
     };
     // A request deleted meanwhile took its records with it: write nothing that would revive it.
-    if (this.tree.get(pending.record) !== undefined) {
+    const recorded = this.tree.get(pending.record) !== undefined;
+    if (recorded) {
       this.tree.batch(() => {
         this.tree.set([...pending.record, name('state')], text(status));
         if (detail.result !== undefined) this.tree.set([...pending.record, name('result')], detail.result);
@@ -565,8 +570,9 @@ export class Caller {
       });
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
-    if (this.tree.get(pending.record) !== undefined) this.retain(pending);
-    const where = formatPath(pending.record);
+    if (recorded) this.retain(pending);
+    // The record's path text only for the facts that name it (an ok call emits none).
+    const where = status === 'reject' || status === 'timeout' ? formatPath(pending.record) : '';
     if (status === 'reject') {
       this.runtime.cei.emit({
         topic: TOPIC.invokeReject,

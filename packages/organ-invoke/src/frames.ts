@@ -6,10 +6,13 @@
  *          [pipeline/{pipeline_id, stage_id, dag_run_id (u64), hop_index (u64)}]
  *   reply: kind="reply", id, status ("ok" | "reject"), [result], [note], [code (text)]
  *   batch: kind="batch", items = a list of call and reply dictionaries (the fields above), in order
+ *   packed: kind="packed", items = bytes: the same calls and replies, field by field, in the
+ *          packed layout (packed.ts)
  *
- * A batch carries the calls (or replies) one mount sends in one beat, so their cost of framing,
- * checksums and compression is paid once per beat, not once per call. A lone call or reply still
- * travels as its own frame.
+ * What this runtime sends is packed: the calls (or replies) one mount sends in one beat, in one
+ * value, so the frame is three cells and its framing, hashing and sealing are paid once per beat,
+ * not once per field of every call. The cell forms are still read (tools, tests, older peers);
+ * every form is checked by the same code, field by field and type by type.
  *
  * Paths travel as text (a reference name's number is local to a runtime). Every size a remote
  * peer controls is bounded here; a frame over a bound is refused, never truncated.
@@ -18,6 +21,7 @@ import { createTree, name, text, u64, type Cell, type Name, type Value } from '@
 import type { PipelineMeta } from '@cep/heartbeat';
 import { parsePipelineMeta } from '@cep/security';
 import type { StagedCell } from '@cep/serializer';
+import { readPacked, writePacked, type FieldName, type PackedFields } from './packed.ts';
 
 /** Bounds on what a frame may carry. */
 export interface FrameLimits {
@@ -158,13 +162,37 @@ export function batchBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell 
   });
 }
 
-/** One call or reply as its own frame, several as a batch. */
-export function framesBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell {
-  if (items.length === 1) {
-    const only = items[0]!;
-    return only.kind === 'call' ? callBranch(only) : replyBranch(only);
+/** A call's or reply's fields, as the packed layout writes them (the cell form's fields and value types). */
+function fieldsOf(item: CallFrame | ReplyFrame): PackedFields {
+  const out: Array<readonly [FieldName, Value]> = [];
+  if (item.kind === 'call') {
+    out.push(['kind', text('call')], ['id', text(item.id)], ['signal', text(item.signal)]);
+    if (item.target !== undefined) out.push(['target', text(item.target)]);
+    if (item.payload !== undefined) out.push(['payload', item.payload]);
+    out.push(['timeout', u64(BigInt(item.timeout))]);
+    if (item.expiresAt !== undefined) out.push(['expires_at', u64(BigInt(item.expiresAt))]);
+    if (item.pipeline !== undefined)
+      out.push(
+        ['pipeline_id', text(item.pipeline.pipelineId)],
+        ['stage_id', text(item.pipeline.stageId)],
+        ['dag_run_id', u64(item.pipeline.dagRunId)],
+        ['hop_index', u64(BigInt(item.pipeline.hopIndex))],
+      );
+  } else {
+    out.push(['kind', text('reply')], ['id', text(item.id)], ['status', text(item.status)]);
+    if (item.result !== undefined) out.push(['result', item.result]);
+    if (item.note !== undefined) out.push(['note', text(item.note)]);
+    if (item.code !== undefined) out.push(['code', text(item.code)]);
   }
-  return batchBranch(items);
+  return out;
+}
+
+/** The branch of a packed frame: `items` (one or more, in order) in one value (see packed.ts). What `installInvoke` sends. */
+export function packedBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell {
+  return branch((tree, root) => {
+    tree.set([...root, name('kind')], text('packed'));
+    tree.set([...root, name('items')], { type: 'bytes', value: writePacked(items.map(fieldsOf)) });
+  });
 }
 
 /**
@@ -195,10 +223,36 @@ export function clip(note: string, max: number): string {
 export function parseFrame(root: StagedCell, limits: FrameLimits = DEFAULT_FRAME_LIMITS): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
   if (root.kind === 'dictionary') {
     const kind = root.children.find((c) => !c.deleted && c.name.tag.text === 'kind');
-    if (kind?.kind === 'value' && kind.value?.type === 'text' && kind.value.value === 'batch') return parseBatch(root, limits);
+    if (kind?.kind === 'value' && kind.value?.type === 'text') {
+      if (kind.value.value === 'batch') return parseBatch(root, limits);
+      if (kind.value.value === 'packed') return parsePacked(root, limits);
+    }
   }
   return parseItem(root, limits);
 }
+
+/** A packed frame: one item reads as a lone call or reply (as a lone cell frame does), several as a batch. */
+function parsePacked(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
+  const cell = root.children.find((c) => !c.deleted && c.name.tag.text === 'items');
+  if (cell?.kind !== 'value' || cell.value?.type !== 'bytes') return { kind: 'problem', note: 'items: a packed frame carries its items as one bytes value' };
+  const read = readPacked(cell.value.value, limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!);
+  if ('problem' in read) return { kind: 'problem', note: read.problem };
+  const items: Array<CallFrame | ReplyFrame | FrameProblem> = new Array(read.items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = read.items[i]!;
+    items[i] =
+      'problem' in item
+        ? { kind: 'problem', ...(item.id !== undefined ? { id: item.id } : {}), note: item.problem }
+        : checkItem(item.fields, item.pipeline, limits);
+  }
+  return items.length === 1 ? items[0]! : { kind: 'batch', items };
+}
+
+/**
+ * A call's or reply's fields, however they travelled (cells, or the packed layout): each field's
+ * value, or `null` when the field is there but is not a value cell.
+ */
+type Fields = ReadonlyMap<string, Value | null>;
 
 function parseBatch(root: StagedCell, limits: FrameLimits): BatchFrame | FrameProblem {
   const items = root.children.find((c) => !c.deleted && c.name.tag.text === 'items');
@@ -209,35 +263,50 @@ function parseBatch(root: StagedCell, limits: FrameLimits): BatchFrame | FramePr
   return { kind: 'batch', items: live.map((item) => parseItem(item, limits)) };
 }
 
+/** The live children of a dictionary cell as fields. */
+function fieldsOfCell(cell: StagedCell): Map<string, Value | null> {
+  const fields = new Map<string, Value | null>();
+  for (const child of cell.children) if (!child.deleted) fields.set(child.name.tag.text, child.kind === 'value' ? (child.value ?? null) : null);
+  return fields;
+}
+
 function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
   if (root.kind !== 'dictionary') return { kind: 'problem', note: `an invoke frame is a dictionary, not a ${root.kind}` };
-  const fields = new Map<string, StagedCell>();
-  for (const child of root.children) if (!child.deleted) fields.set(child.name.tag.text, child);
-  const value = (field: string): Value | undefined => {
-    const cell = fields.get(field);
-    return cell?.kind === 'value' ? cell.value : undefined;
-  };
-  const textOf = (field: string): string | undefined => {
-    const v = value(field);
-    return v?.type === 'text' ? v.value : undefined;
-  };
-  const idText = textOf('id');
+  const p = root.children.find((c) => !c.deleted && c.name.tag.text === 'pipeline');
+  return checkItem(fieldsOfCell(root), p === undefined ? undefined : p.kind === 'dictionary' ? fieldsOfCell(p) : null, limits);
+}
+
+const valueIn = (fields: Fields, field: string): Value | undefined => fields.get(field) ?? undefined;
+const textIn = (fields: Fields, field: string): string | undefined => {
+  const v = fields.get(field);
+  return v?.type === 'text' ? v.value : undefined;
+};
+
+/** A call or reply that names `id` and could not be read. */
+const problemFor = (id: string, note: string): FrameProblem => ({ kind: 'problem', id, note });
+
+/**
+ * Every check of a call's or reply's fields and their types: the same for every form a frame
+ * takes. `pipeline`: the pipeline dictionary's fields; `undefined` when absent, `null` when
+ * present but not a dictionary.
+ */
+function checkItem(fields: Fields, at: Fields | null | undefined, limits: FrameLimits): CallFrame | ReplyFrame | FrameProblem {
+  const idText = textIn(fields, 'id');
   const id = idText !== undefined && utf8(idText) <= 64 ? idText : undefined;
-  const problem = (note: string): FrameProblem => ({ kind: 'problem', ...(id !== undefined ? { id } : {}), note });
-  if (id === undefined) return problem('id: missing, not text, or over 64 bytes');
-  const kind = textOf('kind');
+  if (id === undefined) return { kind: 'problem', note: 'id: missing, not text, or over 64 bytes' };
+  const kind = textIn(fields, 'kind');
   if (kind === 'reply') {
-    const status = textOf('status');
-    if (status !== 'ok' && status !== 'reject') return problem(`status: expected "ok" or "reject", found ${JSON.stringify(status ?? null)}`);
-    const result = value('result');
-    if (fields.has('result') && result === undefined) return problem('result: expected a value');
+    const status = textIn(fields, 'status');
+    if (status !== 'ok' && status !== 'reject') return problemFor(id, `status: expected "ok" or "reject", found ${JSON.stringify(status ?? null)}`);
+    const result = valueIn(fields, 'result');
+    if (fields.has('result') && result === undefined) return problemFor(id, 'result: expected a value');
     if (result !== undefined && valueBytes(result) > limits.maxValueBytes)
-      return problem(`result: ${valueBytes(result)} bytes is over the ${limits.maxValueBytes}-byte limit`);
-    const note = textOf('note');
-    if (note !== undefined && utf8(note) > limits.maxNoteBytes) return problem(`note: over the ${limits.maxNoteBytes}-byte limit`);
-    const code = textOf('code');
+      return problemFor(id, `result: ${valueBytes(result)} bytes is over the ${limits.maxValueBytes}-byte limit`);
+    const note = textIn(fields, 'note');
+    if (note !== undefined && utf8(note) > limits.maxNoteBytes) return problemFor(id, `note: over the ${limits.maxNoteBytes}-byte limit`);
+    const code = textIn(fields, 'code');
     if (fields.has('code') && (code === undefined || code === '' || utf8(code) > MAX_CODE_BYTES))
-      return problem(`code: expected text of 1..${MAX_CODE_BYTES} bytes`);
+      return problemFor(id, `code: expected text of 1..${MAX_CODE_BYTES} bytes`);
     return {
       kind: 'reply',
       id,
@@ -247,40 +316,39 @@ function parseItem(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFram
       ...(code !== undefined ? { code } : {}),
     };
   }
-  if (kind !== 'call') return problem(`kind: expected "call" or "reply", found ${JSON.stringify(kind ?? null)}`);
-  const signal = textOf('signal');
+  if (kind !== 'call') return problemFor(id, `kind: expected "call" or "reply", found ${JSON.stringify(kind ?? null)}`);
+  const signal = textIn(fields, 'signal');
   if (signal === undefined || signal === '' || utf8(signal) > limits.maxPathBytes)
-    return problem(`signal: missing, not text, or over ${limits.maxPathBytes} bytes`);
-  const target = textOf('target');
+    return problemFor(id, `signal: missing, not text, or over ${limits.maxPathBytes} bytes`);
+  const target = textIn(fields, 'target');
   if (fields.has('target') && (target === undefined || utf8(target) > limits.maxPathBytes))
-    return problem(`target: not text, or over ${limits.maxPathBytes} bytes`);
-  const payload = value('payload');
-  if (fields.has('payload') && payload === undefined) return problem('payload: expected a value');
+    return problemFor(id, `target: not text, or over ${limits.maxPathBytes} bytes`);
+  const payload = valueIn(fields, 'payload');
+  if (fields.has('payload') && payload === undefined) return problemFor(id, 'payload: expected a value');
   if (payload !== undefined && valueBytes(payload) > limits.maxValueBytes)
-    return problem(`payload: ${valueBytes(payload)} bytes is over the ${limits.maxValueBytes}-byte limit`);
-  const timeout = value('timeout');
-  if (timeout?.type !== 'u64' || timeout.value < 1n || timeout.value > BigInt(Number.MAX_SAFE_INTEGER)) return problem('timeout: expected a u64 of at least 1');
-  const expires = value('expires_at');
+    return problemFor(id, `payload: ${valueBytes(payload)} bytes is over the ${limits.maxValueBytes}-byte limit`);
+  const timeout = valueIn(fields, 'timeout');
+  if (timeout?.type !== 'u64' || timeout.value < 1n || timeout.value > BigInt(Number.MAX_SAFE_INTEGER))
+    return problemFor(id, 'timeout: expected a u64 of at least 1');
+  const expires = valueIn(fields, 'expires_at');
   if (fields.has('expires_at') && (expires?.type !== 'u64' || expires.value > BigInt(Number.MAX_SAFE_INTEGER)))
-    return problem('expires_at: expected a u64 of ms since the epoch');
+    return problemFor(id, 'expires_at: expected a u64 of ms since the epoch');
   let pipeline: PipelineMeta | undefined;
-  const p = fields.get('pipeline');
-  if (p !== undefined) {
-    if (p.kind !== 'dictionary') return problem('pipeline: expected a dictionary');
-    const at = (field: string): Value | undefined => {
-      const cell = p.children.find((c) => c.name.tag.text === field && !c.deleted);
-      return cell?.kind === 'value' ? cell.value : undefined;
-    };
-    const hop = at('hop_index');
+  if (at === null) return problemFor(id, 'pipeline: expected a dictionary');
+  if (at !== undefined) {
+    const hop = valueIn(at, 'hop_index');
+    const pid = valueIn(at, 'pipeline_id');
+    const stage = valueIn(at, 'stage_id');
+    const dag = valueIn(at, 'dag_run_id');
     try {
       pipeline = parsePipelineMeta({
-        pipelineId: at('pipeline_id')?.type === 'text' ? at('pipeline_id')!.value : undefined,
-        stageId: at('stage_id')?.type === 'text' ? at('stage_id')!.value : undefined,
-        dagRunId: at('dag_run_id')?.type === 'u64' ? at('dag_run_id')!.value : undefined,
+        pipelineId: pid?.type === 'text' ? pid.value : undefined,
+        stageId: stage?.type === 'text' ? stage.value : undefined,
+        dagRunId: dag?.type === 'u64' ? dag.value : undefined,
         hopIndex: hop?.type === 'u64' && hop.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(hop.value) : undefined,
       });
     } catch (error) {
-      return problem(`pipeline: ${(error as { code?: string }).code ?? 'invalid'}: ${(error as Error).message}`);
+      return problemFor(id, `pipeline: ${(error as { code?: string }).code ?? 'invalid'}: ${(error as Error).message}`);
     }
   }
   return {

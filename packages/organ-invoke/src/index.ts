@@ -10,6 +10,7 @@ export {
   callBranch,
   replyBranch,
   batchBranch,
+  packedBranch,
   parseFrame,
   DEFAULT_FRAME_LIMITS,
   type CallFrame,

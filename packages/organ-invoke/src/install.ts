@@ -97,8 +97,9 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
   const offFrame = manager.onFrame(INVOKE_KIND, ({ mount, branch, bytes }) => {
     const frame = parseFrame(branch.root, limits);
     const key = `${mount.peer}/${mount.mode}/${mount.mount}`;
+    let caps: { missing: string | undefined } | undefined;
     const one = (item: CallFrame | ReplyFrame | FrameProblem, ioBytes: number): void => {
-      if (item.kind === 'call') callee.call(item, mount, ioBytes);
+      if (item.kind === 'call') callee.call(item, mount, ioBytes, (caps ??= { missing: callee.missingCap(mount) }).missing);
       else if (item.kind === 'reply') caller!.reply(item, key);
       else callee.problem(item, mount);
     };

@@ -111,9 +111,10 @@ export function encodeSubmission(sub: RecordedSubmission): Uint8Array {
 /** A submission input read back; `undefined` when its bytes are not one (never throws). */
 export function decodeSubmission(data: Uint8Array): RecordedSubmission | undefined {
   try {
-    const raw = JSON.parse(decoder.decode(data)) as Record<string, any>;
+    // JSON of unknown shape: every field is read as `unknown` and converted on purpose.
+    const raw = JSON.parse(decoder.decode(data)) as Record<string, unknown>;
     const payload = raw['payload'] === undefined ? undefined : valueFromWire(raw['payload'] as WireValue);
-    const p = raw['pipeline'] as Record<string, any> | undefined;
+    const p = raw['pipeline'] as Record<string, unknown> | undefined;
     return {
       request: String(raw['request']),
       signal: String(raw['signal']),
@@ -121,7 +122,14 @@ export function decodeSubmission(data: Uint8Array): RecordedSubmission | undefin
       ...(payload !== undefined ? { payload } : {}),
       timeoutBeats: Number(raw['timeoutBeats']),
       ...(p !== undefined
-        ? { pipeline: { pipelineId: String(p['pipelineId']), stageId: String(p['stageId']), dagRunId: BigInt(p['dagRunId']), hopIndex: Number(p['hopIndex']) } }
+        ? {
+            pipeline: {
+              pipelineId: String(p['pipelineId']),
+              stageId: String(p['stageId']),
+              dagRunId: BigInt(String(p['dagRunId'])),
+              hopIndex: Number(p['hopIndex']),
+            },
+          }
         : {}),
     };
   } catch {

@@ -17,6 +17,9 @@ import { limitsSection } from './limits.ts';
 import { defaultDataDir, storeSection } from './store.ts';
 import { identitySection, publicKeyFields, publicKeysOf } from './identity.ts';
 
+/** The longest invoke timeout, in beats: the invoke organ's own bound (its `maxTimeoutBeats` default). */
+export const MAX_INVOKE_TIMEOUT_BEATS = 1_000_000;
+
 /** Largest key or token file read, in bytes (a hex key with a newline is 65). */
 export const SECRET_FILE_MAX_BYTES = 4096;
 
@@ -364,6 +367,8 @@ export function createConfigSchema(baseDir: string) {
         drain_beats: z.number().int().min(0).max(1_000_000).default(300),
         /** How far this peer's and its peers' wall clocks may disagree, in ms: call expiries are that much earlier. */
         clock_skew_ms: z.number().int().min(0).max(3_600_000).default(250),
+        /** Beats `POST /invoke` waits for a reply when the request names no `timeout_beats` (the organ's bound is 1,000,000). */
+        invoke_timeout_beats: z.number().int().min(1).max(MAX_INVOKE_TIMEOUT_BEATS).default(200),
         http: z.union([z.literal(false), httpSection(baseDir)]).default({ host: '127.0.0.1', port: 9464, hosts: [] }),
         keys: z.record(word, peerKeySpec(baseDir)).default({}),
         /** This node's static key pair (from `cep-node keygen`): needed once any peer is listed by public key. */

@@ -18,7 +18,7 @@ import { enclaveOf, mirrorAccess } from './security.ts';
 export interface CallOptions {
   /** Pipeline metadata (a cross-enclave call needs it, naming a stage of an approved pipeline). */
   readonly pipeline?: PipelineInput;
-  /** Beats to wait for the reply (default 200). */
+  /** Beats to wait for the reply (default: the config's `invoke_timeout_beats`). */
   readonly timeoutBeats?: number;
 }
 
@@ -99,7 +99,7 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager, ob
         signal: handlerSignal(name),
         ...(argument === undefined ? {} : { payload: u64(argument) }),
         ...(options.pipeline !== undefined ? { pipeline: options.pipeline } : {}),
-        timeoutBeats: options.timeoutBeats ?? 200,
+        timeoutBeats: options.timeoutBeats ?? config.invoke_timeout_beats,
       });
     } catch (error) {
       if (isCepError(error, 'INVOKE_DRAINING'))
