@@ -793,7 +793,7 @@ class Manager implements TransportManager {
     scope?: string,
   ): void {
     const channel = this.channels.get(id); // undefined during an offline replay
-    if (existing !== undefined && existing.initiator && existing.state !== 'closed' && existing.state !== 'error') {
+    if (existing?.initiator && existing.state !== 'closed' && existing.state !== 'error') {
       // Both sides dialled the same mount: our own channel carries our sends; theirs only brings frames in.
       existing.inboundOnly.push(id);
       return;
