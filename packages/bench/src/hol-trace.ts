@@ -71,7 +71,7 @@ function forkPeer(): Child {
           };
           child.on('message', on);
         }),
-      ]),
+      ]) as never,
   };
 }
 

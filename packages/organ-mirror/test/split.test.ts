@@ -315,11 +315,17 @@ describe('bundles split across beats', () => {
 
   it('an invoke on another mount completes while a large mirror is still streaming', async () => {
     const network = memoryNetwork();
-    const saturn = peer('saturn', network, { partBytes: 1500, beatBytes: 1500 });
+    // The beats in which saturn sent mirror parts, and the beat its handler ran the call.
+    const partBeats: number[] = [];
+    let ranAt: number | undefined;
+    const saturn: Peer = peer('saturn', network, { partBytes: 1500, beatBytes: 1500, onSend: () => void partBeats.push(saturn.runtime.beat) });
     const earth = peer('earth', network, {});
     await saturn.manager.listen('memory', 'saturn');
     const served = installInvoke(saturn.runtime, saturn.manager, {});
-    served.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
+    served.expose('/sig/add', (call) => {
+      ranAt = call.beat;
+      return { status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) };
+    });
     const invoke = installInvoke(earth.runtime, earth.manager, {});
     for (const [f, v] of [
       ['peer', 'saturn'],
@@ -363,6 +369,12 @@ describe('bundles split across beats', () => {
     expect(doneBeat).toBeDefined();
     expect(mirrorSeq).toBe(0n); // the call finished before the mirror's snapshot was applied
     expect(doneBeat! - submitted).toBeLessThanOrEqual(5);
+    // The beat that admitted the call was left to it (no part encoded before its reply went), and
+    // the mirror went on in the beats around it.
+    expect(ranAt).toBeDefined();
+    expect(partBeats).not.toContain(ranAt);
+    expect(partBeats).toContain(ranAt! - 1);
+    expect(partBeats).toContain(ranAt! + 1);
     expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
   });
 

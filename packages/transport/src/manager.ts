@@ -459,6 +459,7 @@ class Manager implements TransportManager {
       (m, reason) => this.closeMount(m, reason),
       (m) => this.unsampled.add(m),
     );
+    mount.siblings = () => this.mountsOf(peer);
     mount.pumpGroup = (m, subscription) => {
       if (!this.closed) void this.inbound.pumpGroup(m.key, subscription);
     };
@@ -888,6 +889,11 @@ class Manager implements TransportManager {
     for (const [stream, r] of this.edgeRefusals)
       this.pushEvent(stream, { t: 'rejected', provider: r.provider, code: r.code, note: r.note, claimed: r.claimed, n: r.n });
     this.edgeRefusals.clear();
+  }
+
+  /** The mounts of `peer` (a few per peer: a walk of the map is cheaper than an index to keep). */
+  private *mountsOf(peer: string): Iterable<MountImpl> {
+    for (const mount of this.mountsByKey.values()) if (mount.peer === peer) yield mount;
   }
 
   private mountCount(peer: string): number {
