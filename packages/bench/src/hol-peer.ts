@@ -49,6 +49,8 @@ export interface BeatRecord {
   readonly queued: Record<string, number>;
   /** Absolute ms the timer that ran this beat was due (how late the loop let it start). */
   readonly due: number;
+  /** Mirror parts this peer sent in the beat: [ms after the step started when the part's frame was handed over, frame bytes]. */
+  readonly parts: [number, number][];
 }
 
 /** What a child reports. */
@@ -82,6 +84,8 @@ Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknow
 } as typeof Socket.prototype.write;
 
 const beats: BeatRecord[] = [];
+let partsNow: [number, number][] = [];
+let stepAt = 0;
 let tail = (): void => {};
 
 function fillSky(tree: Tree, cells: number): void {
@@ -118,6 +122,8 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
     const due = performance.timeOrigin + next;
     tail();
     const at = abs();
+    stepAt = at;
+    partsNow = [];
     const beat = runtime.beat;
     runtime.step();
     const end = abs();
@@ -127,7 +133,7 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
       e[0]++;
       e[1] += i.data.length;
     }
-    beats.push({ beat, at, stepMs: end - at, commitMs: end - commitAt, inputs, wrote: {}, queued: {}, due });
+    beats.push({ beat, at, stepMs: end - at, commitMs: end - commitAt, inputs, wrote: {}, queued: {}, due, parts: partsNow });
     next = Math.max(next + beatMs, performance.now());
     setTimeout(tick, Math.max(0, next - performance.now()));
   };
@@ -150,6 +156,8 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
     localNode: self,
     ...(cmd.beatBytes === undefined ? {} : { beatBytes: cmd.beatBytes }),
     ...(cmd.partBytes === undefined ? {} : { partBytes: cmd.partBytes }),
+    // When each part leaves within its beat: the time before the first one is the slice's packing.
+    onSend: (e) => void partsNow.push([abs() - stepAt, e.bytes]),
     onApply: (e) => {
       if (e.cells > 0) send({ kind: 'mirrored', cells: e.cells, beat: e.beat, at: abs() });
     },
