@@ -51,6 +51,8 @@ export interface BeatRecord {
   readonly due: number;
   /** Mirror parts this peer sent in the beat: [ms after the step started when the part's frame was handed over, frame bytes]. */
   readonly parts: [number, number][];
+  /** The step's start on the monotonic clock in µs (the clock of `--cpu-prof` sample times). */
+  readonly hrUs: number;
 }
 
 /** What a child reports. */
@@ -121,6 +123,7 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
   const tick = (): void => {
     const due = performance.timeOrigin + next;
     tail();
+    const hrUs = Number(process.hrtime.bigint() / 1000n);
     const at = abs();
     stepAt = at;
     partsNow = [];
@@ -133,7 +136,7 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
       e[0]++;
       e[1] += i.data.length;
     }
-    beats.push({ beat, at, stepMs: end - at, commitMs: end - commitAt, inputs, wrote: {}, queued: {}, due, parts: partsNow });
+    beats.push({ beat, at, stepMs: end - at, commitMs: end - commitAt, inputs, wrote: {}, queued: {}, due, parts: partsNow, hrUs });
     next = Math.max(next + beatMs, performance.now());
     setTimeout(tick, Math.max(0, next - performance.now()));
   };
