@@ -7,9 +7,11 @@
  * from this epoch gets the unacknowledged bundles again, in order; any other receiver gets a
  * new epoch and a snapshot.
  *
- * Work is bounded per beat: a slice packs and sends about `beatBytes` of parts (real frame
- * bytes, counted as each part is encoded; the last may cross it by less than a part), and
- * yields; a bundle bigger than that is packed lazily, part by part, over
+ * Work is bounded per beat: a slice packs and sends at most about `beatBytes` of parts (real
+ * frame bytes, counted as each part is encoded; a part goes only if it fits what is left, judged
+ * by the size of the part before it, and the first part of a beat always goes), and yields; a
+ * beat that admitted frames of another mount of the same peer sends no part (never two beats in
+ * a row), so that mount's replies are not held behind the mirror's encoding; a bundle bigger than that is packed lazily, part by part, over
  * the next beats, while the receiver decodes and stages the parts already sent. Each store's
  * children are listed when the walk reaches it and each part is frozen when it is packed, so
  * the parts may see different beats of a branch that keeps changing; the last part therefore
@@ -75,6 +77,8 @@ export class Publication {
   private cancelRetention: (() => void) | undefined;
   private readonly sealing: SealSchedule;
   private held = false;
+  /** The last beat this source left to another mount of its peer (see `sendPending`). */
+  private yieldedAt = -2;
   private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
   private readonly episode: MirrorEpisode;
   /** seq → the beat the copy holds after that bundle, from the acknowledged bundle to the newest whole one. */
@@ -285,9 +289,9 @@ export class Publication {
 
   /**
    * Sends what the current channel has not had yet, oldest bundle first, packing parts of a
-   * bundle still being packed as they are needed, until `beatBytes` of real frame bytes went
-   * this beat (so the last part may cross it by less than one part, and a part larger than the
-   * budget still goes). Each part is encoded here, with the mount's policy, so the budget counts
+   * bundle still being packed as they are needed, while the next part fits what is left of
+   * `beatBytes` (real frame bytes; the next part's size is judged by the last one's, and the
+   * first part of a beat goes whatever its size). Each part is encoded here, with the mount's policy, so the budget counts
    * what goes on the wire; the length is a pure function of the part and the policy, so a
    * replay sends the same parts at the same beats. Returns `again` when parts are left for the
    * next beat.
@@ -295,17 +299,29 @@ export class Publication {
   private sendPending(beat: number): SliceVerdict | undefined {
     const budget = this.env.options.beatBytes;
     let spent = 0;
+    let last = 0;
     for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
       const bundle = this.bundles.get(seq)!;
       const unsent = bundle.next < bundle.parts.length || bundle.packing !== undefined;
       for (;;) {
         if (bundle.next === bundle.parts.length && bundle.packing === undefined) break;
-        if (spent >= budget) return 'again';
+        // The next part goes only if it fits what is left of the budget, judged by the size of
+        // the part sent last (a part's size is known only once it is encoded): parts near the
+        // budget go one per beat instead of two, which halved the longest beats on both sides.
+        if (spent > 0 && spent + last > budget) return 'again';
         // Never more than `AHEAD_BEATS` beats' budget of frames ahead of what the receiver has
         // staged, so its captures do not decode a burst of parts; its `got` wakes this slice
         // again. Two beats, not four: on a quiet machine four put an invoke on another mount of
         // the same peers behind 137 beats of parts (p99; 7 with two) for no faster mirror.
         if (bundle.next > bundle.staged && this.unstagedBytes(bundle) >= AHEAD_BEATS * budget) return undefined;
+        // A beat that admitted frames of another mount of this peer (a call, a link update) is
+        // left to them, so their replies leave at the end of a short beat, not behind a part's
+        // encoding; never two beats in a row, so the mirror still moves under steady traffic.
+        // Read from admitted frames (recorded inputs): a replay yields the same beats.
+        if (spent === 0 && this.mount.peerBusy && this.yieldedAt !== beat - 1) {
+          this.yieldedAt = beat;
+          return 'again';
+        }
         if (bundle.next === bundle.parts.length) {
           this.packMore(bundle, beat);
           continue;
@@ -336,6 +352,7 @@ export class Publication {
         }
         bundle.sizes[bundle.next] = bytes;
         spent += bytes;
+        last = bytes;
         bundle.next++;
         this.env.options.onSend?.({ via: 'unicast', peer: this.peer, mount: this.mountName, epoch: this.epoch, seq, part: bundle.next, bytes });
       }

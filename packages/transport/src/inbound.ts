@@ -168,6 +168,7 @@ export class Inbound {
     this.credit(stream, bytes.length);
     const mount = this.mountOf(stream);
     if (mount === undefined) return; // the mount was removed; its frames go with it
+    mount.admittedBeat = beat;
     let branch: DecodedBranch;
     try {
       try {
@@ -203,6 +204,7 @@ export class Inbound {
     const mount = this.mountOf(stream);
     const key = mount?.groupKeys.get(group);
     if (mount === undefined || key === undefined) return;
+    mount.admittedBeat = beat;
     let branch: DecodedBranch;
     try {
       branch = decodeBranch(bytes, mount.groupPolicy(key));

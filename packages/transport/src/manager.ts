@@ -459,6 +459,7 @@ class Manager implements TransportManager {
       (m, reason) => this.closeMount(m, reason),
       (m) => this.unsampled.add(m),
     );
+    mount.siblings = () => this.mountsOf(peer);
     mount.pumpGroup = (m, subscription) => {
       if (!this.closed) void this.inbound.pumpGroup(m.key, subscription);
     };
@@ -793,7 +794,7 @@ class Manager implements TransportManager {
     scope?: string,
   ): void {
     const channel = this.channels.get(id); // undefined during an offline replay
-    if (existing !== undefined && existing.initiator && existing.state !== 'closed' && existing.state !== 'error') {
+    if (existing?.initiator && existing.state !== 'closed' && existing.state !== 'error') {
       // Both sides dialled the same mount: our own channel carries our sends; theirs only brings frames in.
       existing.inboundOnly.push(id);
       return;
@@ -888,6 +889,11 @@ class Manager implements TransportManager {
     for (const [stream, r] of this.edgeRefusals)
       this.pushEvent(stream, { t: 'rejected', provider: r.provider, code: r.code, note: r.note, claimed: r.claimed, n: r.n });
     this.edgeRefusals.clear();
+  }
+
+  /** The mounts of `peer` (a few per peer: a walk of the map is cheaper than an index to keep). */
+  private *mountsOf(peer: string): Iterable<MountImpl> {
+    for (const mount of this.mountsByKey.values()) if (mount.peer === peer) yield mount;
   }
 
   private mountCount(peer: string): number {

@@ -64,6 +64,14 @@ export interface Mount {
   /** Closes the channel; the schema stays so a reconfigure is cheap. */
   close(reason: string): void;
   /**
+   * True, during a beat, when that beat's capture admitted a frame on another mount of the same
+   * peer (a call, a link update). An organ that moves bulk data on this mount (a mirror's parts)
+   * can leave such a beat to the other mount, so its reply goes out at the end of a short beat
+   * instead of behind the bulk work. Decided from admitted frames only (recorded inputs), so a
+   * replay reads the same; a frame that arrives during a beat counts for the beat that admits it.
+   */
+  readonly peerBusy: boolean;
+  /**
    * An organ above the mount reports that it holds sends back itself (e.g. mirror's
    * `max_infl` reached). Telemetry `bp_flag` is on while the channel *or* an organ holds
    * back; each rise counts in `bp_count`, sets `last_event` and emits `tp_backpr` (warn,
@@ -137,6 +145,10 @@ export class MountImpl implements Mount {
   /** Keys of the groups this mount joined, by group. */
   readonly groupKeys = new Map<string, Uint8Array>();
   private readonly groupSubs = new Map<string, GroupSubscriptionV1>();
+  /** The beat whose capture last admitted a frame of this mount (-1: none yet); see {@link Mount.peerBusy}. */
+  admittedBeat = -1;
+  /** Set by the manager: the other mounts of this mount's peer. */
+  siblings: () => Iterable<MountImpl> = () => [];
   /** Set by the manager: pumps a group subscription's frames into this mount's inputs. */
   pumpGroup: ((mount: MountImpl, subscription: GroupSubscriptionV1) => void) | undefined;
 
@@ -155,6 +167,12 @@ export class MountImpl implements Mount {
 
   get key(): string {
     return mountKey(this.peer, this.mode, this.mount);
+  }
+
+  get peerBusy(): boolean {
+    const beat = this.runtime.beat;
+    for (const other of this.siblings()) if (other !== this && other.admittedBeat === beat) return true;
+    return false;
   }
 
   get queuedFrames(): number {
