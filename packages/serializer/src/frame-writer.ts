@@ -3,7 +3,7 @@
  * capability bits), optionally wrapped in the TLFC container.
  */
 import { ByteWriter, latin1Slicer, varintLength } from './bytes.ts';
-import { recordChecksum, recordChecksumAt } from './checksum.ts';
+import { recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
 import { leafOrder, leafOrderInPlace, merkleOfRanges } from './hash.ts';
@@ -183,8 +183,9 @@ export class FrameWriter {
       out.shift(bodyStart, bodyStart - lengthAt - varintLength(length));
       out.varintAt(lengthAt, length);
     }
-    out.u32(recordChecksum(this.checksum, out.window(start, out.length)));
-    const frame = out.result().slice();
+    out.u32(recordChecksumAt(this.checksum, out.buffered, start, out.length));
+    // One copy, at the frame's size, straight from the buffer (no view first).
+    const frame = out.buffered.slice(0, out.length);
     return options.compress === true ? wrapContainer(frame, this.checksum) : frame;
   }
 
