@@ -60,7 +60,8 @@ function change(tree: Tree, x: number, y: number): void {
       case 2:
         return void tree.set(`${SRC}/v${y % 5}`, text(`t${y}`));
       case 3:
-        return void tree.delete(`${dict}/${names[y % 4]}`);
+        // A whole dictionary soft-deleted now and then: a later set under it revives it.
+        return void tree.delete(y % 4 === 0 ? dict : `${dict}/${names[y % 4]}`);
       case 4:
         return void tree.remove(y % 3 === 0 ? dict : `${SRC}/v${y % 5}`);
       case 5: {
