@@ -98,8 +98,9 @@ class Writer {
   }
   big(v: bigint, signed: boolean): void {
     this.room(8);
-    if (signed) this.buf.writeBigInt64LE(v, this.pos);
-    else this.buf.writeBigUInt64LE(v, this.pos);
+    // Wrapped to 64 bits as the cell form writes them (`valueToData`), never a RangeError mid-frame.
+    if (signed) this.buf.writeBigInt64LE(BigInt.asIntN(64, v), this.pos);
+    else this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
     this.pos += 8;
   }
   id(v: Id): void {
@@ -133,19 +134,51 @@ class Writer {
   }
 }
 
-/** The bytes of `items` (each a list of fields) in the packed layout. */
-export function writePacked(items: ReadonlyArray<PackedFields>, sizeHint = 0): Uint8Array {
-  const w = new Writer(sizeHint > 0 ? sizeHint : 5 + items.length * 96);
-  w.u8(PACKED_VERSION);
-  w.u32(items.length);
+/**
+ * Writes items field by field straight into the output (the sender's path: no list of fields, no
+ * value objects per call). `begin(count)`, then per item `item()`, its fields, `end()`; `done()`.
+ */
+export class PackedWriter {
+  private readonly w: Writer;
+  private at = -1;
+  constructor(count: number, sizeHint = 5 + count * 96) {
+    this.w = new Writer(sizeHint);
+    this.w.u8(PACKED_VERSION);
+    this.w.u32(count);
+  }
+  item(): void {
+    this.at = this.w.pos;
+    this.w.u32(0);
+  }
+  end(): void {
+    this.w.u32At(this.at, this.w.pos - this.at - 4);
+  }
+  value(field: FieldName, value: Value): void {
+    this.w.u8(CODE[field]!);
+    this.w.value(value);
+  }
+  text(field: FieldName, value: string): void {
+    this.w.u8(CODE[field]!);
+    this.w.u8(TYPE.text);
+    this.w.text(value);
+  }
+  u64(field: FieldName, value: bigint): void {
+    this.w.u8(CODE[field]!);
+    this.w.u8(TYPE.u64);
+    this.w.big(value, false);
+  }
+  done(): Uint8Array {
+    return this.w.done();
+  }
+}
+
+/** The bytes of `items` (each a list of fields) in the packed layout (tools and tests: any field, any type). */
+export function writePacked(items: ReadonlyArray<PackedFields>): Uint8Array {
+  const w = new PackedWriter(items.length);
   for (const fields of items) {
-    const at = w.pos;
-    w.u32(0);
-    for (const [field, value] of fields) {
-      w.u8(CODE[field]!);
-      w.value(value);
-    }
-    w.u32At(at, w.pos - at - 4);
+    w.item();
+    for (const [field, value] of fields) w.value(field, value);
+    w.end();
   }
   return w.done();
 }
