@@ -6,11 +6,11 @@
  *          [pipeline/{pipeline_id, stage_id, dag_run_id (u64), hop_index (u64)}]
  *   reply: kind="reply", id, status ("ok" | "reject"), [result], [note], [code (text)]
  *   batch: kind="batch", items = a list of call and reply dictionaries (the fields above), in order
- *   packed: kind="packed", items = bytes: the same calls and replies, field by field, in the
- *          packed layout (packed.ts)
+ *   packed: packed = bytes: the same calls and replies, field by field, in the packed layout
+ *          (packed.ts); the frame's only value (no `kind`: one record and one AEAD seal fewer)
  *
  * What this runtime sends is packed: the calls (or replies) one mount sends in one beat, in one
- * value, so the frame is three cells and its framing, hashing and sealing are paid once per beat,
+ * value, so the frame is two cells and its framing, hashing and sealing are paid once per beat,
  * not once per field of every call. The cell forms are still read (tools, tests, older peers);
  * every form is checked by the same code, field by field and type by type.
  *
@@ -195,10 +195,7 @@ export function packedBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell
   const w = new PackedWriter(items.length);
   for (const item of items) writeItem(w, item);
   const value: Value = { type: 'bytes', value: w.done() };
-  return branch((tree, root) => {
-    tree.set([...root, name('kind')], text('packed'));
-    tree.set([...root, name('items')], value);
-  });
+  return branch((tree, root) => void tree.set([...root, name('packed')], value));
 }
 
 /**
@@ -228,19 +225,17 @@ export function clip(note: string, max: number): string {
 /** Reads a received frame. Never throws: a malformed frame (or batch item) is a {@link FrameProblem}. */
 export function parseFrame(root: StagedCell, limits: FrameLimits = DEFAULT_FRAME_LIMITS): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
   if (root.kind === 'dictionary') {
+    const packed = root.children.find((c) => !c.deleted && c.name.tag.text === 'packed');
+    if (packed !== undefined) return parsePacked(packed, limits);
     const kind = root.children.find((c) => !c.deleted && c.name.tag.text === 'kind');
-    if (kind?.kind === 'value' && kind.value?.type === 'text') {
-      if (kind.value.value === 'batch') return parseBatch(root, limits);
-      if (kind.value.value === 'packed') return parsePacked(root, limits);
-    }
+    if (kind?.kind === 'value' && kind.value?.type === 'text' && kind.value.value === 'batch') return parseBatch(root, limits);
   }
   return parseItem(root, limits);
 }
 
 /** A packed frame: one item reads as a lone call or reply (as a lone cell frame does), several as a batch. */
-function parsePacked(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
-  const cell = root.children.find((c) => !c.deleted && c.name.tag.text === 'items');
-  if (cell?.kind !== 'value' || cell.value?.type !== 'bytes') return { kind: 'problem', note: 'items: a packed frame carries its items as one bytes value' };
+function parsePacked(cell: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
+  if (cell.kind !== 'value' || cell.value?.type !== 'bytes') return { kind: 'problem', note: 'packed: a packed frame carries its items as one bytes value' };
   const read = readPacked(cell.value.value, limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!);
   if ('problem' in read) return { kind: 'problem', note: read.problem };
   const items: Array<CallFrame | ReplyFrame | FrameProblem> = new Array(read.items.length);

@@ -1,6 +1,6 @@
 /**
  * The packed layout: every call (or reply) a mount sends in one beat, written into the bytes of
- * one value, so the frame is three cells (`kind="packed"`, `items`) whatever the number of calls.
+ * one value, so the frame is two cells (the root and its `packed` value) whatever the number of calls.
  *
  * Why: the serializer's cost is per cell (a record, its CRC32C, its BLAKE3 leaf, its share of the
  * Merkle tree, an AEAD seal per value), and a call was 6 cells and a reply 5. Inside one value a
@@ -198,23 +198,23 @@ class Bad extends Error {}
 
 /** Reads a packed value. Never throws. `maxItems` bounds the count before anything is read. */
 export function readPacked(bytes: Uint8Array, maxItems: number): PackedRead {
-  if (bytes.length < 5) return { problem: `items: ${bytes.length} bytes is too short for a packed layout` };
-  if (bytes[0] !== PACKED_VERSION) return { problem: `items: packed layout version ${bytes[0]} is not ${PACKED_VERSION}` };
+  if (bytes.length < 5) return { problem: `packed: ${bytes.length} bytes is too short for a packed layout` };
+  if (bytes[0] !== PACKED_VERSION) return { problem: `packed: packed layout version ${bytes[0]} is not ${PACKED_VERSION}` };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const count = view.getUint32(1, true);
-  if (count === 0 || count > maxItems) return { problem: `items: a batch carries 1..${maxItems} items, found ${count}` };
+  if (count === 0 || count > maxItems) return { problem: `packed: a batch carries 1..${maxItems} items, found ${count}` };
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const items: PackedItem[] = [];
   let pos = 5;
   for (let i = 0; i < count; i++) {
-    if (pos + 4 > bytes.length) return { problem: `items: item ${i} of ${count} is missing (the value ends at byte ${bytes.length})` };
+    if (pos + 4 > bytes.length) return { problem: `packed: item ${i} of ${count} is missing (the value ends at byte ${bytes.length})` };
     const length = view.getUint32(pos, true);
     pos += 4;
-    if (length > bytes.length - pos) return { problem: `items: item ${i} declares ${length} bytes, only ${bytes.length - pos} are left` };
+    if (length > bytes.length - pos) return { problem: `packed: item ${i} declares ${length} bytes, only ${bytes.length - pos} are left` };
     items.push(new ItemReader(buf, view, pos, pos + length).read());
     pos += length;
   }
-  if (pos !== bytes.length) return { problem: `items: ${bytes.length - pos} bytes follow the last of ${count} items` };
+  if (pos !== bytes.length) return { problem: `packed: ${bytes.length - pos} bytes follow the last of ${count} items` };
   return { items };
 }
 
