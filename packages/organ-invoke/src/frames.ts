@@ -6,11 +6,11 @@
  *          [pipeline/{pipeline_id, stage_id, dag_run_id (u64), hop_index (u64)}]
  *   reply: kind="reply", id, status ("ok" | "reject"), [result], [note], [code (text)]
  *   batch: kind="batch", items = a list of call and reply dictionaries (the fields above), in order
- *   packed: kind="packed", items = bytes: the same calls and replies, field by field, in the
- *          packed layout (packed.ts)
+ *   packed: packed = bytes: the same calls and replies, field by field, in the packed layout
+ *          (packed.ts); the frame's only value (no `kind`: one record and one AEAD seal fewer)
  *
  * What this runtime sends is packed: the calls (or replies) one mount sends in one beat, in one
- * value, so the frame is three cells and its framing, hashing and sealing are paid once per beat,
+ * value, so the frame is two cells and its framing, hashing and sealing are paid once per beat,
  * not once per field of every call. The cell forms are still read (tools, tests, older peers);
  * every form is checked by the same code, field by field and type by type.
  *
@@ -21,7 +21,7 @@ import { createTree, name, text, u64, type Cell, type Name, type Value } from '@
 import type { PipelineMeta } from '@cep/heartbeat';
 import { parsePipelineMeta } from '@cep/security';
 import type { StagedCell } from '@cep/serializer';
-import { readPacked, writePacked, type FieldName, type PackedFields } from './packed.ts';
+import { PackedWriter, readPacked } from './packed.ts';
 
 /** Bounds on what a frame may carry. */
 export interface FrameLimits {
@@ -162,37 +162,40 @@ export function batchBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell 
   });
 }
 
-/** A call's or reply's fields, as the packed layout writes them (the cell form's fields and value types). */
-function fieldsOf(item: CallFrame | ReplyFrame): PackedFields {
-  const out: Array<readonly [FieldName, Value]> = [];
+/** Writes one call or reply into a packed value: the cell form's fields, with the same value types. */
+function writeItem(w: PackedWriter, item: CallFrame | ReplyFrame): void {
+  w.item();
   if (item.kind === 'call') {
-    out.push(['kind', text('call')], ['id', text(item.id)], ['signal', text(item.signal)]);
-    if (item.target !== undefined) out.push(['target', text(item.target)]);
-    if (item.payload !== undefined) out.push(['payload', item.payload]);
-    out.push(['timeout', u64(BigInt(item.timeout))]);
-    if (item.expiresAt !== undefined) out.push(['expires_at', u64(BigInt(item.expiresAt))]);
-    if (item.pipeline !== undefined)
-      out.push(
-        ['pipeline_id', text(item.pipeline.pipelineId)],
-        ['stage_id', text(item.pipeline.stageId)],
-        ['dag_run_id', u64(item.pipeline.dagRunId)],
-        ['hop_index', u64(BigInt(item.pipeline.hopIndex))],
-      );
+    w.text('kind', 'call');
+    w.text('id', item.id);
+    w.text('signal', item.signal);
+    if (item.target !== undefined) w.text('target', item.target);
+    if (item.payload !== undefined) w.value('payload', item.payload);
+    w.u64('timeout', BigInt(item.timeout));
+    if (item.expiresAt !== undefined) w.u64('expires_at', BigInt(item.expiresAt));
+    if (item.pipeline !== undefined) {
+      w.text('pipeline_id', item.pipeline.pipelineId);
+      w.text('stage_id', item.pipeline.stageId);
+      w.u64('dag_run_id', item.pipeline.dagRunId);
+      w.u64('hop_index', BigInt(item.pipeline.hopIndex));
+    }
   } else {
-    out.push(['kind', text('reply')], ['id', text(item.id)], ['status', text(item.status)]);
-    if (item.result !== undefined) out.push(['result', item.result]);
-    if (item.note !== undefined) out.push(['note', text(item.note)]);
-    if (item.code !== undefined) out.push(['code', text(item.code)]);
+    w.text('kind', 'reply');
+    w.text('id', item.id);
+    w.text('status', item.status);
+    if (item.result !== undefined) w.value('result', item.result);
+    if (item.note !== undefined) w.text('note', item.note);
+    if (item.code !== undefined) w.text('code', item.code);
   }
-  return out;
+  w.end();
 }
 
 /** The branch of a packed frame: `items` (one or more, in order) in one value (see packed.ts). What `installInvoke` sends. */
 export function packedBranch(items: ReadonlyArray<CallFrame | ReplyFrame>): Cell {
-  return branch((tree, root) => {
-    tree.set([...root, name('kind')], text('packed'));
-    tree.set([...root, name('items')], { type: 'bytes', value: writePacked(items.map(fieldsOf)) });
-  });
+  const w = new PackedWriter(items.length);
+  for (const item of items) writeItem(w, item);
+  const value: Value = { type: 'bytes', value: w.done() };
+  return branch((tree, root) => void tree.set([...root, name('packed')], value));
 }
 
 /**
@@ -222,19 +225,17 @@ export function clip(note: string, max: number): string {
 /** Reads a received frame. Never throws: a malformed frame (or batch item) is a {@link FrameProblem}. */
 export function parseFrame(root: StagedCell, limits: FrameLimits = DEFAULT_FRAME_LIMITS): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
   if (root.kind === 'dictionary') {
+    const packed = root.children.find((c) => !c.deleted && c.name.tag.text === 'packed');
+    if (packed !== undefined) return parsePacked(packed, limits);
     const kind = root.children.find((c) => !c.deleted && c.name.tag.text === 'kind');
-    if (kind?.kind === 'value' && kind.value?.type === 'text') {
-      if (kind.value.value === 'batch') return parseBatch(root, limits);
-      if (kind.value.value === 'packed') return parsePacked(root, limits);
-    }
+    if (kind?.kind === 'value' && kind.value?.type === 'text' && kind.value.value === 'batch') return parseBatch(root, limits);
   }
   return parseItem(root, limits);
 }
 
 /** A packed frame: one item reads as a lone call or reply (as a lone cell frame does), several as a batch. */
-function parsePacked(root: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
-  const cell = root.children.find((c) => !c.deleted && c.name.tag.text === 'items');
-  if (cell?.kind !== 'value' || cell.value?.type !== 'bytes') return { kind: 'problem', note: 'items: a packed frame carries its items as one bytes value' };
+function parsePacked(cell: StagedCell, limits: FrameLimits): CallFrame | ReplyFrame | BatchFrame | FrameProblem {
+  if (cell.kind !== 'value' || cell.value?.type !== 'bytes') return { kind: 'problem', note: 'packed: a packed frame carries its items as one bytes value' };
   const read = readPacked(cell.value.value, limits.maxBatchItems ?? DEFAULT_FRAME_LIMITS.maxBatchItems!);
   if ('problem' in read) return { kind: 'problem', note: read.problem };
   const items: Array<CallFrame | ReplyFrame | FrameProblem> = new Array(read.items.length);

@@ -1,6 +1,6 @@
 /**
  * The packed layout: every call (or reply) a mount sends in one beat, written into the bytes of
- * one value, so the frame is three cells (`kind="packed"`, `items`) whatever the number of calls.
+ * one value, so the frame is two cells (the root and its `packed` value) whatever the number of calls.
  *
  * Why: the serializer's cost is per cell (a record, its CRC32C, its BLAKE3 leaf, its share of the
  * Merkle tree, an AEAD seal per value), and a call was 6 cells and a reply 5. Inside one value a
@@ -98,8 +98,9 @@ class Writer {
   }
   big(v: bigint, signed: boolean): void {
     this.room(8);
-    if (signed) this.buf.writeBigInt64LE(v, this.pos);
-    else this.buf.writeBigUInt64LE(v, this.pos);
+    // Wrapped to 64 bits as the cell form writes them (`valueToData`), never a RangeError mid-frame.
+    if (signed) this.buf.writeBigInt64LE(BigInt.asIntN(64, v), this.pos);
+    else this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
     this.pos += 8;
   }
   id(v: Id): void {
@@ -133,19 +134,51 @@ class Writer {
   }
 }
 
-/** The bytes of `items` (each a list of fields) in the packed layout. */
-export function writePacked(items: ReadonlyArray<PackedFields>, sizeHint = 0): Uint8Array {
-  const w = new Writer(sizeHint > 0 ? sizeHint : 5 + items.length * 96);
-  w.u8(PACKED_VERSION);
-  w.u32(items.length);
+/**
+ * Writes items field by field straight into the output (the sender's path: no list of fields, no
+ * value objects per call). `begin(count)`, then per item `item()`, its fields, `end()`; `done()`.
+ */
+export class PackedWriter {
+  private readonly w: Writer;
+  private at = -1;
+  constructor(count: number, sizeHint = 5 + count * 96) {
+    this.w = new Writer(sizeHint);
+    this.w.u8(PACKED_VERSION);
+    this.w.u32(count);
+  }
+  item(): void {
+    this.at = this.w.pos;
+    this.w.u32(0);
+  }
+  end(): void {
+    this.w.u32At(this.at, this.w.pos - this.at - 4);
+  }
+  value(field: FieldName, value: Value): void {
+    this.w.u8(CODE[field]!);
+    this.w.value(value);
+  }
+  text(field: FieldName, value: string): void {
+    this.w.u8(CODE[field]!);
+    this.w.u8(TYPE.text);
+    this.w.text(value);
+  }
+  u64(field: FieldName, value: bigint): void {
+    this.w.u8(CODE[field]!);
+    this.w.u8(TYPE.u64);
+    this.w.big(value, false);
+  }
+  done(): Uint8Array {
+    return this.w.done();
+  }
+}
+
+/** The bytes of `items` (each a list of fields) in the packed layout (tools and tests: any field, any type). */
+export function writePacked(items: ReadonlyArray<PackedFields>): Uint8Array {
+  const w = new PackedWriter(items.length);
   for (const fields of items) {
-    const at = w.pos;
-    w.u32(0);
-    for (const [field, value] of fields) {
-      w.u8(CODE[field]!);
-      w.value(value);
-    }
-    w.u32At(at, w.pos - at - 4);
+    w.item();
+    for (const [field, value] of fields) w.value(field, value);
+    w.end();
   }
   return w.done();
 }
@@ -165,23 +198,23 @@ class Bad extends Error {}
 
 /** Reads a packed value. Never throws. `maxItems` bounds the count before anything is read. */
 export function readPacked(bytes: Uint8Array, maxItems: number): PackedRead {
-  if (bytes.length < 5) return { problem: `items: ${bytes.length} bytes is too short for a packed layout` };
-  if (bytes[0] !== PACKED_VERSION) return { problem: `items: packed layout version ${bytes[0]} is not ${PACKED_VERSION}` };
+  if (bytes.length < 5) return { problem: `packed: ${bytes.length} bytes is too short for a packed layout` };
+  if (bytes[0] !== PACKED_VERSION) return { problem: `packed: packed layout version ${bytes[0]} is not ${PACKED_VERSION}` };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const count = view.getUint32(1, true);
-  if (count === 0 || count > maxItems) return { problem: `items: a batch carries 1..${maxItems} items, found ${count}` };
+  if (count === 0 || count > maxItems) return { problem: `packed: a batch carries 1..${maxItems} items, found ${count}` };
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const items: PackedItem[] = [];
   let pos = 5;
   for (let i = 0; i < count; i++) {
-    if (pos + 4 > bytes.length) return { problem: `items: item ${i} of ${count} is missing (the value ends at byte ${bytes.length})` };
+    if (pos + 4 > bytes.length) return { problem: `packed: item ${i} of ${count} is missing (the value ends at byte ${bytes.length})` };
     const length = view.getUint32(pos, true);
     pos += 4;
-    if (length > bytes.length - pos) return { problem: `items: item ${i} declares ${length} bytes, only ${bytes.length - pos} are left` };
+    if (length > bytes.length - pos) return { problem: `packed: item ${i} declares ${length} bytes, only ${bytes.length - pos} are left` };
     items.push(new ItemReader(buf, view, pos, pos + length).read());
     pos += length;
   }
-  if (pos !== bytes.length) return { problem: `items: ${bytes.length - pos} bytes follow the last of ${count} items` };
+  if (pos !== bytes.length) return { problem: `packed: ${bytes.length - pos} bytes follow the last of ${count} items` };
   return { items };
 }
 

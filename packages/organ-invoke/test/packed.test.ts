@@ -21,8 +21,7 @@ const roundTrip = (cell: Cell) => parseFrame(decodeBranch(encodeBranch(cell, pol
 /** A packed frame holding `items` written field by field (so a test can put any type in any field). */
 function forged(items: PackedFields[]): Cell {
   const tree = createTree();
-  tree.set('/inv/kind', text('packed'));
-  tree.set('/inv/items', { type: 'bytes', value: writePacked(items) });
+  tree.set('/inv/packed', { type: 'bytes', value: writePacked(items) });
   return tree.get('/inv')!;
 }
 
@@ -66,7 +65,7 @@ describe('packed frames', () => {
     expect(roundTrip(packedBranch([calls[4]!]))).toEqual(calls[4]);
   });
 
-  it('a frame of many calls is three cells: its size grows by the bytes of the calls, not by cells', () => {
+  it('a frame of many calls is two cells: its size grows by the bytes of the calls, not by cells', () => {
     const calls = (n: number): CallFrame[] =>
       Array.from({ length: n }, () => ({ kind: 'call', id: newInvokeId(), signal: '/sig/add', payload: u64(1n), timeout: 8 }));
     const one = encodeBranch(packedBranch(calls(1)), { crc32c: true }).length;
@@ -160,6 +159,25 @@ describe('packed frames', () => {
   });
 
   for (const transport of ['memory', 'tcp'] as const) {
+    it(`over ${transport}: the same packed frame sent twice runs each call once; the second copy is refused as a replay`, async () => {
+      const p = await pair(transport);
+      const saturn = p.serve();
+      const ran: string[] = [];
+      saturn.expose('/sig/add', (c) => void ran.push(c.invokeId));
+      const ids = [newInvokeId(), newInvokeId(), newInvokeId()];
+      const bytes = encodeBranch(
+        packedBranch(ids.map((id): CallFrame => ({ kind: 'call', id, signal: '/sig/add', payload: u64(1n), timeout: 20 }))),
+        p.policy(),
+      );
+      await p.forgeBytes(bytes);
+      await until([p.earth, p.saturn], () => ran.length === 3);
+      await p.forgeBytes(bytes);
+      for (let i = 0; i < 4; i++) await beat(p.earth, p.saturn);
+      expect(ran).toEqual(ids);
+      const replays = p.saturn.facts.filter((f) => f.topic === 'tp_inv_reject' && f.note.includes('seen before'));
+      expect(replays.map((f) => ids.find((id) => f.note.includes(id)))).toEqual(ids);
+    });
+
     it(`over ${transport}: a packed call with a wrong-typed field is refused and does not run; the good one beside it runs`, async () => {
       const p = await pair(transport);
       const saturn = p.serve();
