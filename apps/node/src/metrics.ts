@@ -37,6 +37,8 @@ const INVOKE_BEATS_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256];
 const INVOKE_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Cells buckets of an applied mirror bundle: one changed value up to a whole large branch. */
 const BUNDLE_CELLS_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576];
+/** Seconds buckets of one bundle's apply at the commit: a few cells up to a whole large branch. */
+const BUNDLE_SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /** One invoke this peer made and that ended, as {@link PeerMetrics.observeInvoke} takes it. */
 export interface InvokeObservation {
@@ -56,6 +58,8 @@ export interface BundleApplyObservation {
   readonly request: string;
   /** Cells the bundle wrote, changed or removed. */
   readonly cells: number;
+  /** Wall seconds the apply took at the commit, when measured (observation only). */
+  readonly seconds?: number | undefined;
 }
 
 /** A peer's metrics. */
@@ -215,6 +219,13 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
     buckets: BUNDLE_CELLS_BUCKETS,
     registers,
   });
+  const bundleSeconds = new Histogram({
+    name: 'cep_mirror_bundle_apply_seconds',
+    help: 'Wall seconds this peer (the receiver) spent applying each mirror bundle at its commit, by mirror request.',
+    labelNames: ['request'],
+    buckets: BUNDLE_SECONDS_BUCKETS,
+    registers,
+  });
   let stopFacts = (): void => {};
   if (options.cei !== undefined) {
     const facts = new Counter({
@@ -295,7 +306,10 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
       invokeBeats.observe({ peer, status }, beats);
       invokeSeconds.observe({ peer, status }, seconds);
     },
-    observeBundleApply: ({ request, cells }) => bundleCells.observe({ request }, cells),
+    observeBundleApply: ({ request, cells, seconds }) => {
+      bundleCells.observe({ request }, cells);
+      if (seconds !== undefined) bundleSeconds.observe({ request }, seconds);
+    },
     close: () => stopFacts(),
   };
 }

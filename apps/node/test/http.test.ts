@@ -180,7 +180,7 @@ describe('GET /metrics', () => {
     for (const ms of [0.2, 3, 40]) peer.metrics.observeBeat(ms);
     peer.metrics.observeInvoke({ peer: 'saturn', status: 'ok', beats: 2, seconds: 0.03 });
     peer.metrics.observeInvoke({ peer: 'saturn', status: 'timeout', beats: 200, seconds: 4 });
-    peer.metrics.observeBundleApply({ request: '1', cells: 300 });
+    peer.metrics.observeBundleApply({ request: '1', cells: 300, seconds: 0.003 });
     const exposition = await (await fetch(`${peer.httpUrl}/metrics`)).text();
     const families = parsePrometheusTextFormat(exposition);
     const byName = new Map(families.map((family) => [family.name, family]));
@@ -214,6 +214,8 @@ describe('GET /metrics', () => {
     expect(exposition).toMatch(/^cep_invoke_round_trip_seconds_sum\{node="earth",peer="saturn",status="timeout"\} 4$/m);
     expect(exposition).toMatch(/^cep_mirror_bundle_applied_cells_bucket\{le="256",node="earth",request="1"\} 0$/m);
     expect(exposition).toMatch(/^cep_mirror_bundle_applied_cells_bucket\{le="1024",node="earth",request="1"\} 1$/m);
+    expect(exposition).toMatch(/^cep_mirror_bundle_apply_seconds_bucket\{le="0.0025",node="earth",request="1"\} 0$/m);
+    expect(exposition).toMatch(/^cep_mirror_bundle_apply_seconds_bucket\{le="0.005",node="earth",request="1"\} 1$/m);
   });
 
   it('feeds the beat histogram from the running beat driver', async () => {

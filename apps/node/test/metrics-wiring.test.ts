@@ -80,7 +80,7 @@ describe('invoke and bundle-apply histograms', () => {
     );
 
     const before = await scrape(earth);
-    for (const name of ['cep_invoke_round_trip_beats', 'cep_invoke_round_trip_seconds', 'cep_mirror_bundle_applied_cells'])
+    for (const name of ['cep_invoke_round_trip_beats', 'cep_invoke_round_trip_seconds', 'cep_mirror_bundle_applied_cells', 'cep_mirror_bundle_apply_seconds'])
       expect(before.types.get(name), name).toBe('HISTOGRAM');
     const ok = { peer: 'saturn', status: 'ok' };
     expect(series(before.text, 'cep_invoke_round_trip_beats', 'count', ok)).toBe(0);
@@ -106,5 +106,9 @@ describe('invoke and bundle-apply histograms', () => {
     expect(series(applied.text, 'cep_mirror_bundle_applied_cells', 'count', { request: '1' })).toBeGreaterThanOrEqual(1);
     // Every cell of the copy came in some bundle: the bundles' cells add up to at least a and b.
     expect(series(applied.text, 'cep_mirror_bundle_applied_cells', 'sum', { request: '1' })).toBeGreaterThanOrEqual(2);
+    // Each applied bundle was also timed: as many apply durations as bundles, none negative.
+    const bundles = series(applied.text, 'cep_mirror_bundle_applied_cells', 'count', { request: '1' });
+    expect(series(applied.text, 'cep_mirror_bundle_apply_seconds', 'count', { request: '1' })).toBe(bundles);
+    expect(series(applied.text, 'cep_mirror_bundle_apply_seconds', 'sum', { request: '1' })).toBeGreaterThanOrEqual(0);
   });
 });

@@ -16,6 +16,11 @@ export interface ApplyEvent {
   /** The beat whose boundary it was applied at. */
   readonly beat: number;
   readonly cells: number;
+  /**
+   * Seconds this runtime spent applying the bundle at the commit (writing its cells into the
+   * copy), when the organ was given an `observeClock`; otherwise undefined. For observers only.
+   */
+  readonly seconds?: number | undefined;
 }
 
 /** A bundle was sealed on the source (for a fan-out group: `peer` is empty and `mount` is the group's id). */
@@ -60,6 +65,7 @@ export interface ResolvedOptions {
   readonly canPublish: (peer: string, path: string) => boolean;
   readonly canReceive: (path: string) => boolean;
   readonly onApply: ((event: ApplyEvent) => void) | undefined;
+  readonly observeClock: (() => number) | undefined;
   readonly onSeal: ((event: SealEvent) => void) | undefined;
   readonly onSend: ((event: SendEvent) => void) | undefined;
   readonly fanout: boolean;

@@ -58,6 +58,12 @@ export interface MirrorOptions {
   readonly canReceive?: (path: string) => boolean;
   /** Hears every bundle applied on this runtime (exactly once per epoch and seq). */
   readonly onApply?: (event: ApplyEvent) => void;
+  /**
+   * A clock in seconds (e.g. `() => performance.now() / 1000`) read only to time what `onApply`
+   * reports (`ApplyEvent.seconds`). Nothing the organ decides reads it, so replay is unchanged;
+   * without it no clock is read at all.
+   */
+  readonly observeClock?: () => number;
   /** Hears every bundle sealed on this runtime. */
   readonly onSeal?: (event: SealEvent) => void;
   /** Observer (metrics, tests): a bundle part left this source, by multicast or over one receiver's mount. */
@@ -150,6 +156,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     canPublish: options.canPublish ?? (() => true),
     canReceive: options.canReceive ?? (() => true),
     onApply: options.onApply,
+    observeClock: options.observeClock,
     onSeal: options.onSeal,
     onSend: options.onSend,
     fanout: options.fanout ?? true,

@@ -472,18 +472,23 @@ export class Subscription {
     const tree = this.env.runtime.tree;
     const last = bundles[bundles.length - 1]!;
     const counts: number[] = [];
+    // Observation only (metrics): never read for a decision, absent unless the host gave one.
+    const clock = this.env.options.observeClock;
+    const seconds: number[] = [];
     try {
       for (const bundle of bundles) {
+        const started = clock?.();
         if (bundle.scratch !== undefined) {
           // The staged branch replaces the copy in one step (its cells were written while staging).
           tree.remove(this.req.dst);
           if (bundle.scratch.find(this.req.dst) !== undefined) tree.adopt(bundle.scratch, this.req.dst);
           counts.push(bundle.cells);
-          continue;
+        } else {
+          let cells = 0;
+          for (const part of bundle.parts) cells += applyOps(tree, this.req.dst, part);
+          counts.push(cells);
         }
-        let cells = 0;
-        for (const part of bundle.parts) cells += applyOps(tree, this.req.dst, part);
-        counts.push(cells);
+        if (clock !== undefined && started !== undefined) seconds.push(Math.max(0, clock() - started));
       }
     } catch (error) {
       if (!(error instanceof ApplyError) && !(error instanceof CepError)) throw error;
@@ -498,7 +503,7 @@ export class Subscription {
     if (this.expect?.epoch === last.epoch) this.expect.applied = last.seq;
     bundles.forEach((bundle, i) => {
       this.episode?.bundle(bundle.seq, { applied_beat: v.n(beat), cells: v.n(counts[i]!) });
-      this.env.options.onApply?.({ id: this.id, epoch: bundle.epoch, seq: bundle.seq, beat, cells: counts[i]! });
+      this.env.options.onApply?.({ id: this.id, epoch: bundle.epoch, seq: bundle.seq, beat, cells: counts[i]!, seconds: seconds[i] });
     });
     this.ack(last.epoch, last.seq);
   }

@@ -165,6 +165,8 @@ describe('bundles split across beats', () => {
           const counts = new Map<string, number>();
           for (const a of applies) counts.set(`${a.epoch}:${a.seq}`, (counts.get(`${a.epoch}:${a.seq}`) ?? 0) + 1);
           expect([...counts.values()].every((n) => n === 1)).toBe(true);
+          // No observeClock given: no clock was read, nothing timed.
+          expect(applies.every((a) => a.seconds === undefined)).toBe(true);
           expect(multiBeat).toBeGreaterThan(0); // the snapshot (about 160 cells) never fits one part
           for (const close of closers.splice(0).reverse()) await close();
         },
@@ -178,7 +180,10 @@ describe('bundles split across beats', () => {
     const saturn = peer('saturn', network, { partBytes: 2000, beatBytes: 2000 });
     await saturn.manager.listen('memory', 'saturn');
     const applies: ApplyEvent[] = [];
-    const earth = peer('earth', network, { onApply: (e) => applies.push(e) });
+    // A clock for observers only: each read moves it 0.25 s, so one apply reads it twice (0.25 s).
+    let clockReads = 0;
+    const observeClock = (): number => 0.25 * clockReads++;
+    const earth = peer('earth', network, { onApply: (e) => applies.push(e), observeClock });
     seed(saturn.tree, 10, 20);
     fileRequest(earth.tree, 'r1');
     for (let i = 0; i < 200 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
@@ -191,6 +196,8 @@ describe('bundles split across beats', () => {
     }
     expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
     expect(applies).toHaveLength(1);
+    expect(applies[0]!.seconds).toBe(0.25);
+    expect(clockReads).toBe(2); // read around the apply only, never while deciding a beat
     expect(sourceBundle(saturn, 1, 'parts')).toBeGreaterThan(5);
     // One part per beat: the last one went out beats after the seal.
     expect(sourceBundle(saturn, 1, 'sent_beat')! - sourceBundle(saturn, 1, 'started_beat')!).toBeGreaterThan(4);
