@@ -117,11 +117,23 @@ export class MemoryChannel implements ChannelV1 {
   frames(): AsyncIterable<Uint8Array> {
     const frames = this.inbound.frames()[Symbol.asyncIterator]();
     const iterator: AsyncIterableIterator<Uint8Array> = {
-      next: async () => {
-        const result = await frames.next();
-        // After the await, so a `ready` never fires inside the far end's `send` that woke this reader.
-        if (result.done !== true) this.far?.maybeReady();
-        return result;
+      next: () => {
+        const far = this.far;
+        // Only a backpressured sender waits for pulls: otherwise no extra promise per frame.
+        // (A pull can only lower what the sender has buffered, so it cannot start backpressure.)
+        if (far === null || !far.backpressured) return frames.next();
+        if (this.inbound.bufferedFrames > 0) {
+          // A frame is waiting: the queue hands it over now, so the sender may be ready now.
+          const result = frames.next();
+          far.maybeReady();
+          return result;
+        }
+        // The reader will wait: check after the frame is handed over, so a `ready` never fires
+        // inside the far end's `send` that woke this reader.
+        return frames.next().then((result) => {
+          if (result.done !== true) far.maybeReady();
+          return result;
+        });
       },
       // A reader that leaves is told to the queue, which drops what it buffered.
       return: async () => (await frames.return?.()) ?? { done: true, value: undefined },

@@ -94,106 +94,125 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
     throw providerError('INVALID_OPTIONS', `maxFrames must be a positive integer, got ${String(maxFrames)}`, { option: 'maxFrames', value: maxFrames });
   }
 
+  return new Queue(highWaterMark, lowWaterMark, onDrain, onReaderLeft, maxFrames);
+}
+
+const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The queue behind {@link createFrameQueue}. A class rather than closures: a channel reads
+ * `bufferedBytes` on every send, and plain fields are what V8 reads fastest.
+ */
+class Queue implements FrameQueue {
   // Frames live in `buffered` from index `head` on: a stalled channel may hold hundreds of
   // thousands of small frames, and `shift()` on such an array is linear, so the dead prefix is
   // kept and dropped in one slice once it is at least half the array.
-  let buffered: (Uint8Array | undefined)[] = [];
-  let head = 0;
-  let bufferedBytes = 0;
-  let ended = false;
-  let left = false;
-  let paused = false;
-  let taken = false;
+  private buffered: (Uint8Array | undefined)[] = [];
+  private head = 0;
+  private bytes = 0;
+  private ended = false;
+  private left = false;
+  private paused = false;
+  private taken = false;
   /** The reader's pending `next()` calls, oldest first, when it is waiting for frames. */
-  const waiting: ((result: IteratorResult<Uint8Array>) => void)[] = [];
+  private readonly waiting: ((result: IteratorResult<Uint8Array>) => void)[] = [];
+  private readonly iterator: AsyncIterableIterator<Uint8Array>;
 
-  const done = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
+  constructor(
+    private readonly highWaterMark: number,
+    private readonly lowWaterMark: number,
+    private readonly onDrain: (() => void) | undefined,
+    private readonly onReaderLeft: (() => void) | undefined,
+    private readonly maxFrames: number | undefined,
+  ) {
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: () => {
+        const ready = this.waiting.length === 0 ? this.pull() : undefined;
+        if (ready !== undefined) return Promise.resolve(ready);
+        return new Promise((resolve) => {
+          this.waiting.push(resolve);
+        });
+      },
+      return: () => {
+        this.leave();
+        return Promise.resolve(DONE);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    this.iterator = iterator;
+  }
 
-  const leave = (): void => {
-    if (left) return;
-    left = true;
-    buffered = [];
-    head = 0;
-    bufferedBytes = 0;
-    for (const wake of waiting.splice(0)) wake(done());
-    // A reader that stops after the end left nothing behind worth telling the provider about.
-    if (!ended) onReaderLeft?.();
-  };
+  get bufferedBytes(): number {
+    return this.bytes;
+  }
+
+  get bufferedFrames(): number {
+    return this.buffered.length - this.head;
+  }
+
+  get readerLeft(): boolean {
+    return this.left;
+  }
+
+  push(frame: Uint8Array): FrameQueuePushResult {
+    if (this.ended || this.left) return 'pause';
+    // Frames wait only while no reader does, so dropping the oldest never skips a waiting reader.
+    if (this.maxFrames !== undefined && this.buffered.length - this.head >= this.maxFrames) this.take();
+    this.buffered.push(frame);
+    this.bytes += frame.byteLength;
+    const wake = this.waiting.shift();
+    if (wake !== undefined) wake(this.pull() ?? DONE);
+    if (this.bytes >= this.highWaterMark) this.paused = true;
+    return this.paused ? 'pause' : 'more';
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    // Waiting readers exist only while the buffer is empty.
+    for (const wake of this.waiting.splice(0)) wake(DONE);
+  }
+
+  frames(): AsyncIterable<Uint8Array> {
+    if (this.taken) throw providerError('FRAMES_TAKEN', 'frames() was already called on this channel; it has a single reader');
+    this.taken = true;
+    return this.iterator;
+  }
 
   /** Takes the oldest buffered frame out of the buffer, if any. */
-  const take = (): Uint8Array | undefined => {
-    if (head === buffered.length) return undefined;
-    const frame = buffered[head] as Uint8Array;
-    buffered[head++] = undefined;
-    if (head === buffered.length) {
-      buffered = [];
-      head = 0;
-    } else if (head >= 1024 && head * 2 >= buffered.length) {
-      buffered = buffered.slice(head);
-      head = 0;
+  private take(): Uint8Array | undefined {
+    if (this.head === this.buffered.length) return undefined;
+    const frame = this.buffered[this.head] as Uint8Array;
+    this.buffered[this.head++] = undefined;
+    if (this.head === this.buffered.length) {
+      this.buffered = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.buffered.length) {
+      this.buffered = this.buffered.slice(this.head);
+      this.head = 0;
     }
-    bufferedBytes -= frame.byteLength;
+    this.bytes -= frame.byteLength;
     return frame;
-  };
+  }
 
-  const pull = (): IteratorResult<Uint8Array> | undefined => {
-    const frame = take();
-    if (frame === undefined) return ended || left ? done() : undefined;
-    if (paused && bufferedBytes <= lowWaterMark) {
-      paused = false;
-      onDrain?.();
+  private pull(): IteratorResult<Uint8Array> | undefined {
+    const frame = this.take();
+    if (frame === undefined) return this.ended || this.left ? DONE : undefined;
+    if (this.paused && this.bytes <= this.lowWaterMark) {
+      this.paused = false;
+      this.onDrain?.();
     }
     return { done: false, value: frame };
-  };
+  }
 
-  const iterator: AsyncIterableIterator<Uint8Array> = {
-    next() {
-      const ready = waiting.length === 0 ? pull() : undefined;
-      if (ready !== undefined) return Promise.resolve(ready);
-      return new Promise((resolve) => {
-        waiting.push(resolve);
-      });
-    },
-    return() {
-      leave();
-      return Promise.resolve(done());
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-
-  return {
-    push(frame) {
-      if (ended || left) return 'pause';
-      // Frames wait only while no reader does, so dropping the oldest never skips a waiting reader.
-      if (maxFrames !== undefined && buffered.length - head >= maxFrames) take();
-      buffered.push(frame);
-      bufferedBytes += frame.byteLength;
-      const wake = waiting.shift();
-      if (wake !== undefined) wake(pull() ?? done());
-      if (bufferedBytes >= highWaterMark) paused = true;
-      return paused ? 'pause' : 'more';
-    },
-    end() {
-      if (ended) return;
-      ended = true;
-      // Waiting readers exist only while the buffer is empty.
-      for (const wake of waiting.splice(0)) wake(done());
-    },
-    frames() {
-      if (taken) throw providerError('FRAMES_TAKEN', 'frames() was already called on this channel; it has a single reader');
-      taken = true;
-      return iterator;
-    },
-    get bufferedBytes() {
-      return bufferedBytes;
-    },
-    get bufferedFrames() {
-      return buffered.length - head;
-    },
-    get readerLeft() {
-      return left;
-    },
-  };
+  private leave(): void {
+    if (this.left) return;
+    this.left = true;
+    this.buffered = [];
+    this.head = 0;
+    this.bytes = 0;
+    for (const wake of this.waiting.splice(0)) wake(DONE);
+    // A reader that stops after the end left nothing behind worth telling the provider about.
+    if (!this.ended) this.onReaderLeft?.();
+  }
 }
