@@ -1,11 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { validateConfig } from '../src/config/load.ts';
-import { loadHandlers } from '../src/handlers.ts';
-import { createLogger } from '../src/log.ts';
-import { startPeer, type Peer } from '../src/peer.ts';
+import { describe, expect, it } from 'vitest';
 import { KEY_HEX } from './helpers/files.ts';
-import { logSink } from './helpers/io.ts';
+import type { Peer } from '../src/peer.ts';
+import { livePeers } from './helpers/live-peers.ts';
 
 // A graceful stop of the calling peer: earth beats on its own driver; saturn accepts the calls
 // at the provider but never beats, so they stay pending until earth's drain runs out.
@@ -13,26 +10,7 @@ import { logSink } from './helpers/io.ts';
 const ADD = fileURLToPath(new URL('../examples/handlers/add.mjs', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
-const peers: Peer[] = [];
-afterEach(async () => {
-  await Promise.all(peers.splice(0).map((p) => p.stop('test over')));
-});
-
-async function start(doc: Record<string, unknown>, manualBeats: boolean): Promise<Peer> {
-  const config = validateConfig({ enclave: 'lab', http: { port: 0 }, ...doc }, 'peer.yaml', HERE);
-  const handlers = await loadHandlers(config, 'peer.yaml');
-  const peer = await startPeer({ config, log: createLogger({ level: 'warn', destination: logSink().destination, isTTY: false }), handlers, manualBeats });
-  peers.push(peer);
-  return peer;
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  // Bounded by the test's own timeout: waits on the condition, not on a duration.
-  while (!check()) {
-    if (peers.length === 0) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const { start, until } = livePeers(HERE);
 
 const post = (peer: Peer, arg: string) =>
   fetch(`${peer.httpUrl}/invoke`, {

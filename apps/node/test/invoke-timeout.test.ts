@@ -1,12 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isCepError } from '@cep/errors';
-import { validateConfig } from '../src/config/load.ts';
-import { loadHandlers } from '../src/handlers.ts';
-import { createLogger } from '../src/log.ts';
-import { startPeer, type Peer } from '../src/peer.ts';
 import { KEY_HEX } from './helpers/files.ts';
-import { logSink } from './helpers/io.ts';
+import { validateConfig } from '../src/config/load.ts';
+import type { Peer } from '../src/peer.ts';
+import { livePeers } from './helpers/live-peers.ts';
 
 // The timeout of POST /invoke: the body's `timeout_beats`, else the config's `invoke_timeout_beats`.
 // saturn accepts the calls at its provider but never beats, so each call waits out its timeout on
@@ -16,26 +14,7 @@ const ADD = fileURLToPath(new URL('../examples/handlers/add.mjs', import.meta.ur
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const INVOKES = '/net/organs/invoke/requests/saturn/invokes';
 
-const peers: Peer[] = [];
-afterEach(async () => {
-  await Promise.all(peers.splice(0).map((p) => p.stop('test over')));
-});
-
-async function start(doc: Record<string, unknown>, manualBeats: boolean): Promise<Peer> {
-  const config = validateConfig({ enclave: 'lab', http: { port: 0 }, ...doc }, 'peer.yaml', HERE);
-  const handlers = await loadHandlers(config, 'peer.yaml');
-  const peer = await startPeer({ config, log: createLogger({ level: 'warn', destination: logSink().destination, isTTY: false }), handlers, manualBeats });
-  peers.push(peer);
-  return peer;
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  // Bounded by the test's own timeout: waits on the condition, not on a duration.
-  while (!check()) {
-    if (peers.length === 0) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const { start, until } = livePeers(HERE);
 
 const post = (peer: Peer, body: Record<string, unknown>) =>
   fetch(`${peer.httpUrl}/invoke`, {

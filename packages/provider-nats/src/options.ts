@@ -1,4 +1,4 @@
-import { silentLogger, type ProviderLogger } from '@cep/provider-spec';
+import { loggedRejects, type ProviderLogger } from '@cep/provider-spec';
 import { KEY_BYTES } from './crypto.ts';
 import { natsError } from './errors.ts';
 
@@ -180,21 +180,7 @@ export function resolveOptions(options: NatsOptions): ResolvedOptions {
     resendMs: int('resendMs', options.resendMs, 200, 1),
     keepaliveMs: int('keepaliveMs', options.keepaliveMs, 1000, 1),
     peerTimeoutMs: int('peerTimeoutMs', options.peerTimeoutMs, 10_000, 1),
-    ...withLogger(options.logger, options.onReject),
+    ...loggedRejects(options.logger, options.onReject),
     dropPublish: options._dropPublish,
-  };
-}
-
-/** The logger, and an onReject that logs each refusal (at debug: a flood of them is an attack, not news) before telling the caller's. */
-function withLogger<Info extends object>(
-  logger: ProviderLogger = silentLogger,
-  onReject: (info: Info) => void = () => {},
-): { logger: ProviderLogger; onReject: (info: Info) => void } {
-  return {
-    logger,
-    onReject: (info) => {
-      logger.debug({ ...(info as Record<string, unknown>) }, 'refused');
-      onReject(info);
-    },
   };
 }

@@ -28,4 +28,4 @@ export { whenReady } from './when-ready.ts';
 export { whenClosed, type ChannelClosedV1 } from './when-closed.ts';
 export { createFrameQueue, type FrameQueue, type FrameQueueOptions, type FrameQueuePushResult } from './frame-queue.ts';
 export { jitteredBackoff, type JitteredBackoffOptions, type ReconnectDelay } from './backoff.ts';
-export { silentLogger, type ProviderLogger } from './logger.ts';
+export { loggedRejects, silentLogger, type ProviderLogger } from './logger.ts';

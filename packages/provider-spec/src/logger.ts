@@ -23,3 +23,21 @@ export const silentLogger: ProviderLogger = {
   error: ignore,
   child: () => silentLogger,
 };
+
+/**
+ * A provider's `logger` and `onReject` options made into the two it runs with: the logger (silent
+ * when none was given) and an `onReject` that first logs the refusal at debug — a flood of
+ * refusals is an attack, not news — then calls the caller's own, if any.
+ */
+export function loggedRejects<Info extends object>(
+  logger: ProviderLogger = silentLogger,
+  onReject: (info: Info) => void = () => {},
+): { logger: ProviderLogger; onReject: (info: Info) => void } {
+  return {
+    logger,
+    onReject: (info) => {
+      logger.debug({ ...(info as Record<string, unknown>) }, 'refused');
+      onReject(info);
+    },
+  };
+}

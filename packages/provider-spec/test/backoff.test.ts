@@ -1,7 +1,7 @@
 /** jitteredBackoff: the bounds of each delay, the cap, the injected random source, bad options. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jitteredBackoff, silentLogger } from '@cep/provider-spec';
+import { jitteredBackoff, loggedRejects, silentLogger, type ProviderLogger } from '@cep/provider-spec';
 
 describe('jitteredBackoff', () => {
   it('waits between half and all of the doubled base, capped at maxMs, for any random value', () => {
@@ -50,5 +50,30 @@ describe('silentLogger', () => {
     const child = silentLogger.child({ peer: 'saturn' });
     expect(child).toBe(silentLogger);
     expect(() => child.warn({ attempt: 1 }, 'reconnecting')).not.toThrow();
+  });
+});
+
+describe('loggedRejects', () => {
+  it("logs each refusal at debug, then calls the caller's onReject with the same info", () => {
+    const lines: Array<[string, Record<string, unknown>, string]> = [];
+    const logger: ProviderLogger = {
+      debug: (fields, message) => lines.push(['debug', fields, message]),
+      info: (fields, message) => lines.push(['info', fields, message]),
+      warn: (fields, message) => lines.push(['warn', fields, message]),
+      error: (fields, message) => lines.push(['error', fields, message]),
+      child: () => logger,
+    };
+    const seen: unknown[] = [];
+    const run = loggedRejects<{ peer: string; code: string }>(logger, (info) => seen.push(info));
+    expect(run.logger).toBe(logger);
+    run.onReject({ peer: 'mallory', code: 'AUTH_FAILED' });
+    expect(lines).toEqual([['debug', { peer: 'mallory', code: 'AUTH_FAILED' }, 'refused']]);
+    expect(seen).toEqual([{ peer: 'mallory', code: 'AUTH_FAILED' }]);
+  });
+
+  it('without options: the silent logger and an onReject that does nothing', () => {
+    const run = loggedRejects();
+    expect(run.logger).toBe(silentLogger);
+    expect(() => run.onReject({ peer: 'x' })).not.toThrow();
   });
 });

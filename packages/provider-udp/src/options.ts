@@ -1,4 +1,4 @@
-import { silentLogger, type ProviderLogger } from '@cep/provider-spec';
+import { loggedRejects, type ProviderLogger } from '@cep/provider-spec';
 import { CepError } from '@cep/provider-spec';
 import { MAX_DATAGRAM_BYTES, MAX_NAME_BYTES, FIXED_BYTES } from './datagram.ts';
 import { checkIdentity, type UdpIdentity } from './identity.ts';
@@ -108,22 +108,8 @@ export function resolveUdpOptions(options: UdpOptions): ResolvedUdpOptions {
     maxQueuedFrames: int('maxQueuedFrames', options.maxQueuedFrames, 256, 1, 1 << 20),
     maxChannels: int('maxChannels', options.maxChannels, 256, 1, 1 << 16),
     replayWindow: int('replayWindow', options.replayWindow, 64, 1, 1024),
-    ...withLogger(options.logger, options.onReject),
+    ...loggedRejects(options.logger, options.onReject),
     identity: options.identity === undefined ? undefined : checkIdentity(options.identity, keys.keys()),
     handshakeTimeoutMs: int('handshakeTimeoutMs', options.handshakeTimeoutMs, 5000, 1, 600_000),
-  };
-}
-
-/** The logger, and an onReject that logs each refusal (at debug: a flood of them is an attack, not news) before telling the caller's. */
-function withLogger<Info extends object>(
-  logger: ProviderLogger = silentLogger,
-  onReject: (info: Info) => void = () => {},
-): { logger: ProviderLogger; onReject: (info: Info) => void } {
-  return {
-    logger,
-    onReject: (info) => {
-      logger.debug({ ...(info as Record<string, unknown>) }, 'refused');
-      onReject(info);
-    },
   };
 }
