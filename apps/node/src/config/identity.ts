@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { isCepError } from '@cep/errors';
 import { MAX_KEYS_PER_PEER, decodeKey, parseKeyFile, type StaticKeyPair } from '@cep/noise-session';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 
 /** Largest identity key file read, in bytes (a keygen file is about 200). */

@@ -6,7 +6,7 @@
 import { DEFAULT_INBOUND_LOG_BYTES } from '@cep/heartbeat';
 import { DEFAULT_MAX_BEAT_WINDOW, DEFAULT_MAX_INFLIGHT } from '@cep/organ-mirror';
 import { DEFAULT_INBOUND_BUDGET_BYTES, DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER, DEFAULT_MAX_MOUNTS_PER_PEER } from '@cep/transport';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Largest byte bound the config takes (1 TiB): beyond it a typo, not a bound. */
 const MAX_BYTES = 2 ** 40;

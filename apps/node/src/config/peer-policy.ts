@@ -9,7 +9,7 @@
  * Kept apart from `peers` because it speaks about peers this one does not dial as well.
  */
 import { explainNotWord } from '@cep/cells';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const word = z.string().superRefine((value, ctx) => {
   const why = explainNotWord(value);

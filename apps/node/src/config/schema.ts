@@ -8,7 +8,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { explainNotWord } from '@cep/cells';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isLoopbackHost } from '../http-guard.ts';
 import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { declaresPolicy, securitySection, type SecurityConfig } from './security.ts';

@@ -12,7 +12,7 @@
 import { createTree } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import { approvePipeline, declarePolicy, type Budgets, type PolicyConfig } from '@cep/security';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Config budget field → @cep/security's `Budgets` field. */
 const BUDGET_KEYS = { beats: 'beats', cpu_ns: 'cpuNs', io_bytes: 'ioBytes', hops: 'hops', wall_ms: 'wallMs' } as const;

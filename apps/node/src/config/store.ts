@@ -6,7 +6,7 @@
  */
 import { DEFAULT_SNAPSHOT_EVERY, DEFAULT_SNAPSHOT_SLICE_BYTES } from '@cep/store';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Largest `group_beats` / `snapshot_every` taken: beyond it a typo, not a setting. */
 const MAX_BEATS = 100_000_000;

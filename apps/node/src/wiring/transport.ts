@@ -13,7 +13,7 @@ import { pipe } from '@cep/provider-pipe';
 import type { StreamIdentity } from '@cep/provider-tcp';
 import { AllowList } from '@cep/noise-session';
 import { udp } from '@cep/provider-udp';
-import { nats, type NatsCredentials } from '@cep/provider-nats';
+import type { NatsCredentials } from '@cep/provider-nats';
 import type { PeerConfig } from '../config/schema.ts';
 import type { PeerContext } from './context.ts';
 import { loadProviderPlugins } from './provider-plugins.ts';
@@ -61,6 +61,9 @@ async function makeProviders(config: PeerConfig, peer: PeerKeys): Promise<Provid
   const session = { localPeer: peer.localPeer, ...sessionCredentials(config, peer.keys) };
   const providers = [tcp(session), pipe(session), udp(session)];
   if (config.nats !== undefined) {
+    // Loaded only when configured: the nats client is a large part of the bundle, and a peer
+    // without a `nats` section should not parse it before its HTTP endpoint answers.
+    const { nats } = await import('@cep/provider-nats');
     const credentials = natsCredentials(config.nats.credentials);
     providers.push(nats({ ...peer, servers: config.nats.servers, ...(credentials !== undefined ? { credentials } : {}) }));
   }
