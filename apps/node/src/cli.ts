@@ -1,21 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `cep-node` binary: wires {@link runCli} to this process.
+ * The `cep-node` binary run from source (`node --conditions=@cep/source --import tsx src/cli.ts`,
+ * what the tests spawn): {@link runBinary} on this process. The built binary runs the bundle.
  */
-import { isKeygen, runKeygen } from './keygen.ts';
-import { runCli } from './program.ts';
+import { runBinary } from './main.ts';
 
-const stdout = (text: string): void => void process.stdout.write(text);
-const stderr = (text: string): void => void process.stderr.write(text);
-const code = isKeygen(process.argv)
-  ? await runKeygen(process.argv.slice(3), { stdout, stderr })
-  : await runCli(process.argv, {
-      stdout,
-      stderr,
-      env: process.env,
-      signals: process,
-      forceExit: (c) => process.exit(c),
-    });
-// Explicit exit: a provider socket or timer left open by a bug must not keep a stopped peer alive.
-process.exitCode = code;
-process.stdout.write('', () => process.exit(code));
+await runBinary();
