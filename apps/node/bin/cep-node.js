@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 
 const bundle = fileURLToPath(new URL('../dist/cep-node.cjs', import.meta.url));
 if (!existsSync(bundle)) {
@@ -23,15 +23,15 @@ try {
 } catch {
   // no cache yet: compile as usual
 }
-// The CommonJS wrapper node itself puts around a module; the cache was made with the same text.
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`, {
+// The CommonJS wrapper node itself puts around a module, plus `__cepImport`: V8 drops a cached
+// script's dynamic-import hook, so `import()` of handler modules and plug-ins comes from here.
+// The cache was made with the same text.
+const script = new Script(`(function (exports, require, module, __filename, __dirname, __cepImport) {${readFileSync(bundle, 'utf8')}\n})`, {
   filename: bundle,
   ...(cachedData !== undefined ? { cachedData } : {}),
-  // `import()` in the bundle (handler modules, provider plug-ins) goes through node's own loader.
-  importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
 });
 // scripts/bundle.mjs sets this on one warm-up run: the cache then holds what a start compiles.
 const writeCache = process.env['CEP_NODE_WRITE_CODE_CACHE'];
 if (writeCache !== undefined) process.once('exit', () => writeFileSync(writeCache, script.createCachedData()));
 const module = { exports: {} };
-script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle), (specifier) => import(specifier));

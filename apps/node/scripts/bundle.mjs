@@ -56,6 +56,16 @@ const WASM_AWAIT = 'const wasmHasher = await createBLAKE3(256);';
 const adaptSources = {
   name: 'cep-node-sources',
   setup(b) {
+    // Run-time imports go through the `import()` the bin passes in as `__cepImport` (see
+    // src/import-module.ts); run as a plain file (`node dist/cep-node.cjs`), node's own `import()`.
+    b.onLoad({ filter: /[\\/]src[\\/]import-module\.ts$/ }, () => ({
+      contents:
+        'declare const __cepImport: ((specifier: string) => Promise<unknown>) | undefined;\n' +
+        'export function importModule(specifier: string): Promise<Record<string, unknown>> {\n' +
+        "  return (typeof __cepImport === 'function' ? __cepImport(specifier) : import(specifier)) as Promise<Record<string, unknown>>;\n" +
+        '}\n',
+      loader: 'ts',
+    }));
     b.onLoad({ filter: /[\\/]packages[\\/][^\\/]+[\\/]src[\\/].*\.ts$/ }, (args) => {
       let source = readFileSync(args.path, 'utf8');
       const isHash = resolve(args.path) === serializerHash;

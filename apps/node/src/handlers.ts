@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { Tree, Value } from '@cep/cells';
 import { nodeError } from './errors.ts';
 import type { PeerConfig } from './config/schema.ts';
+import { importModule } from './import-module.ts';
 
 /** One call, as the invoke organ hands it to a handler. */
 export interface InvokeCall {
@@ -66,7 +67,7 @@ export async function loadHandlers(config: PeerConfig, file: string): Promise<Lo
     const field = `${file}: invoke[${i}].module`;
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(entry.module).href)) as Record<string, unknown>;
+      mod = await importModule(pathToFileURL(entry.module).href);
     } catch (error) {
       throw nodeError('HANDLER_LOAD_FAILED', `${field}: cannot load ${entry.module}: ${(error as Error).message}`, { file, index: i }, error);
     }

@@ -21,7 +21,7 @@ const FILES: readonly (readonly [urlPath: string, file: string, type: string])[]
 ];
 
 /**
- * Where the built files are. The bundled peer (dist/cep-node.mjs) finds them beside it in
+ * Where the built files are. The bundled peer (dist/cep-node.cjs) finds them beside it in
  * `ui/`; the tsc output (dist/console/) and the sources (src/console/) two levels up in `dist/ui/`.
  */
 function uiFolder(): string | undefined {

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { PROVIDER_SPEC_V1, type ProviderV1 } from '@cep/transport/provider';
 import type { PeerConfig } from '../config/schema.ts';
 import { nodeError } from '../errors.ts';
+import { importModule } from '../import-module.ts';
 
 type PluginEntry = PeerConfig['providers'][number];
 
@@ -49,7 +50,7 @@ export async function loadProviderPlugins(
     const field = `providers[${i}] (${entry.id})`;
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(specifier(entry))) as Record<string, unknown>;
+      mod = await importModule(specifier(entry));
     } catch (error) {
       throw nodeError('PROVIDER_LOAD_FAILED', `${field}: cannot load ${entry.module}: ${(error as Error).message}`, { index: i, module: entry.module }, error);
     }
