@@ -128,6 +128,8 @@ const inputs = [
   ...Object.keys(ui.metafile.inputs),
   join(appDir, 'ui', 'index.html'),
   join(appDir, 'ui', 'app.css'),
+  // The bin wraps the bundle for the code cache: a change there must remake the cache.
+  join(appDir, 'bin', 'cep-node.js'),
 ].map((file) => relative(appDir, resolve(process.cwd(), file)));
 writeFileSync(inputsFile, `${JSON.stringify(inputs)}\n`);
 const cached = await makeCodeCache();
