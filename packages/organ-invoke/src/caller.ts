@@ -12,7 +12,7 @@
 import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
-import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage, usageOf } from '@cep/security';
+import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
 import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -255,12 +255,13 @@ export class Caller {
     this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
     // The sender's check: the beats this invoke may wait are charged against the beat budget.
-    recordUsage(this.tree, id, { beats: sub.timeoutBeats });
+    // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
+    const usage = recordUsage(this.tree, id, { beats: sub.timeoutBeats });
     const decision = checkInvoke(this.tree, {
       fromEnclave: this.env.enclave,
       toEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
       ...(pipeline !== undefined ? { pipeline } : {}),
-      usage: usageOf(this.tree, id),
+      usage,
       side: 'send',
     });
     if (!decision.allowed) {

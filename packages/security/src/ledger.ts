@@ -45,19 +45,34 @@ export function isInvokeId(id: unknown): id is string {
   return typeof id === 'string' && INVOKE_ID.test(id);
 }
 
-/** Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`). */
+/**
+ * Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`) and returns
+ * the totals (all four fields, as {@link usageOf} would read them right after).
+ *
+ * A field is written only when its value changes, or when it is missing (the first record of an
+ * invoke creates all four, at 0 where nothing is added). Writing an unchanged value leaves the
+ * tree as it was anyway; skipping it saves the path walk, which on a busy runtime was most of this
+ * function's cost (each side records twice per call, adding to one or two fields each time).
+ */
 export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
+  // Every field is checked before anything is written, so bad input changes nothing.
+  for (const [key] of USAGE_FIELDS) {
+    const add = usage[key];
+    if (add !== undefined && (!Number.isSafeInteger(add) || add < 0)) {
+      throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
+    }
+  }
   const base = [...LEDGER, name(invokeId), 'usage'];
+  // Current values are read from the usage dictionary itself, not by walking from the root per field.
+  const record = tree.get(base);
   const total: Record<string, number> = {};
   tree.batch(() => {
     for (const [key, field] of USAGE_FIELDS) {
-      const add = usage[key];
-      if (add !== undefined && (!Number.isSafeInteger(add) || add < 0)) {
-        throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
-      }
-      const current = tree.getValue([...base, field]);
-      const sum = (current?.type === 'u64' ? Number(current.value) : 0) + (add ?? 0);
-      tree.set([...base, field], u64(sum));
+      const add = usage[key] ?? 0;
+      const current = record?.child(field);
+      const known = current !== undefined && !current.isDeleted && current.value?.type === 'u64';
+      const sum = (known ? Number(current.value!.value) : 0) + add;
+      if (!known || add !== 0) tree.set([...base, field], u64(sum));
       total[key] = sum;
     }
   });
