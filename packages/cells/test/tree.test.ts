@@ -250,3 +250,33 @@ describe('setChild', () => {
     expect(tree.get('/req/r1/peer')).toBeUndefined();
   });
 });
+
+describe('batch undo of cells made inside the batch', () => {
+  it('a failed batch that creates a branch, then writes, revives and removes inside it, leaves no trace', () => {
+    const tree = createTree();
+    tree.set('/a/keep', u64(1));
+    tree.setBeat(3);
+    const before = digestHex(tree.root);
+    const seen: string[] = [];
+    tree.subscribe((c) => seen.push(c.type));
+    expect(() =>
+      tree.batch(() => {
+        const rec = tree.ensureDictionary('/a/new/rec');
+        tree.setChild(rec, 'x', u64(1));
+        tree.setChild(rec, 'x', u64(2));
+        tree.delete('/a/new/rec/x');
+        tree.setChild(rec, 'x', u64(3));
+        tree.append(tree.ensureList('/a/new/list').path(), 'dictionary');
+        tree.set('/a/keep', u64(9));
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(digestHex(tree.root)).toBe(before);
+    expect(tree.find('/a/new')).toBeUndefined();
+    expect(tree.get('/a')!.subtreeModified).toBe(0);
+    expect(seen).toEqual([]);
+    // Made again after the undo, the branch is fresh: no history from the undone batch.
+    tree.set('/a/new/rec/x', u64(4));
+    expect(tree.get('/a/new/rec/x')!.history()).toEqual([]);
+  });
+});
