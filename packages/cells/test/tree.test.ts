@@ -171,3 +171,112 @@ describe('change notifications', () => {
     expect(seen).toEqual(['remove /req/r1/field parent=/req/r1', 'create /req/r2 parent=/req']);
   });
 });
+
+describe('setChild', () => {
+  const codeOf = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (error) {
+      return isCepError(error) ? error.code : 'not a CepError';
+    }
+    return undefined;
+  };
+
+  it('writes as set() on the full path would: values, stamps, history, events', () => {
+    const a = createTree();
+    const b = createTree();
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    a.subscribe((c) => seenA.push(`${c.type} ${formatPath(c.path)}`));
+    b.subscribe((c) => seenB.push(`${c.type} ${formatPath(c.path)}`));
+    a.set('/req/r1/state', text('plan'));
+    b.set('/req/r1/state', text('plan'));
+    for (const [beat, field, value] of [
+      [2, 'state', text('sent')],
+      [2, 'peer', text('saturn')],
+      [3, 'state', text('ok')],
+      [3, 'peer', text('saturn')],
+      [4, 'done_beat', u64(4)],
+    ] as const) {
+      a.setBeat(beat);
+      b.setBeat(beat);
+      a.set(['req', 'r1', field], value);
+      b.setChild(b.get('/req/r1')!, field, value);
+    }
+    expect(digestHex(b.root)).toBe(digestHex(a.root));
+    expect(seenB).toEqual(seenA);
+    expect(b.get('/req/r1/state')!.history()).toEqual(a.get('/req/r1/state')!.history());
+    expect(b.get('/req')!.subtreeModified).toBe(4);
+  });
+
+  it('revives soft-deleted parents as set() does', () => {
+    const tree = createTree();
+    tree.set('/req/r1/state', text('plan'));
+    const record = tree.get('/req/r1')!;
+    tree.delete('/req');
+    tree.setChild(record, 'state', text('sent'));
+    expect(tree.get('/req/r1')?.isDeleted).toBe(false);
+    expect(tree.getValue('/req/r1/state')).toEqual(text('sent'));
+  });
+
+  it('refuses a parent that is not in this tree, and a parent or child of the wrong kind, changing nothing', () => {
+    const tree = createTree();
+    tree.set('/req/r1/state', text('plan'));
+    tree.ensureDictionary('/req/r1/sub');
+    const record = tree.get('/req/r1')!;
+    const before = digestHex(tree.root);
+    expect(codeOf(() => tree.setChild(createTree().root, 'x', text('x')))).toBe('CELL_NOT_FOUND');
+    expect(codeOf(() => tree.setChild(tree.get('/req/r1/state')!, 'x', text('x')))).toBe('CELL_KIND_MISMATCH');
+    expect(codeOf(() => tree.setChild(record, 'sub', text('x')))).toBe('CELL_KIND_MISMATCH');
+    expect(digestHex(tree.root)).toBe(before);
+    tree.remove('/req/r1');
+    expect(codeOf(() => tree.setChild(record, 'state', text('x')))).toBe('CELL_NOT_FOUND');
+    expect(tree.get('/req/r1')).toBeUndefined();
+  });
+
+  it('is undone with the batch it ran in', () => {
+    const tree = createTree();
+    tree.set('/req/r1/state', text('plan'));
+    const record = tree.get('/req/r1')!;
+    const before = digestHex(tree.root);
+    expect(() =>
+      tree.batch(() => {
+        tree.setChild(record, 'state', text('sent'));
+        tree.setChild(record, 'peer', text('saturn'));
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(digestHex(tree.root)).toBe(before);
+    expect(tree.get('/req/r1/peer')).toBeUndefined();
+  });
+});
+
+describe('batch undo of cells made inside the batch', () => {
+  it('a failed batch that creates a branch, then writes, revives and removes inside it, leaves no trace', () => {
+    const tree = createTree();
+    tree.set('/a/keep', u64(1));
+    tree.setBeat(3);
+    const before = digestHex(tree.root);
+    const seen: string[] = [];
+    tree.subscribe((c) => seen.push(c.type));
+    expect(() =>
+      tree.batch(() => {
+        const rec = tree.ensureDictionary('/a/new/rec');
+        tree.setChild(rec, 'x', u64(1));
+        tree.setChild(rec, 'x', u64(2));
+        tree.delete('/a/new/rec/x');
+        tree.setChild(rec, 'x', u64(3));
+        tree.append(tree.ensureList('/a/new/list').path(), 'dictionary');
+        tree.set('/a/keep', u64(9));
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(digestHex(tree.root)).toBe(before);
+    expect(tree.find('/a/new')).toBeUndefined();
+    expect(tree.get('/a')!.subtreeModified).toBe(0);
+    expect(seen).toEqual([]);
+    // Made again after the undo, the branch is fresh: no history from the undone batch.
+    tree.set('/a/new/rec/x', u64(4));
+    expect(tree.get('/a/new/rec/x')!.history()).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@
  *
  * Everything an operation needs lives in the tree, so a replay sees the same dossiers.
  */
-import { bool, i64, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
+import { bool, i64, name, parsePath, text, u64, type Cell, type Name, type Tree } from '@cep/cells';
 import { hbError } from './errors.ts';
 import { writePipeline } from './cei.ts';
 import { readInt, readText, segs } from './paths.ts';
@@ -19,6 +19,36 @@ const TERMINAL: readonly OpState[] = ['ok', 'cxl', 'fail'];
 const OPS_ROOT = segs('rt', 'ops');
 const OPS_NEXT = segs('rt', 'ops_next');
 const DEFAULT_TIMEOUT = segs('op/tmo');
+// Field names, made once: an invoke opens, moves and closes a dossier per call.
+const F = {
+  verb: name('verb'),
+  target: name('target'),
+  issuedBeat: name('issued_beat'),
+  state: name('state'),
+  code: name('code'),
+  note: name('note'),
+  beat: name('beat'),
+  history: name('history'),
+  watchers: name('watchers'),
+  want: name('want'),
+  armed: name('armed'),
+  close: name('close'),
+  status: name('status'),
+  closedBeat: name('closed_beat'),
+  summary: name('summary'),
+} as const;
+
+/** A live child of `cell` (what `tree.get` of its path would give, soft-deleted counting as absent). */
+function live(cell: Cell | undefined, n: Name): Cell | undefined {
+  const child = cell?.child(n);
+  return child === undefined || child.isDeleted ? undefined : child;
+}
+
+/** The text of a live value child, or undefined. */
+function textOf(cell: Cell | undefined, n: Name): string | undefined {
+  const v = live(cell, n)?.value;
+  return v?.type === 'text' ? v.value : undefined;
+}
 
 export interface OpsDeps {
   readonly tree: Tree;
@@ -49,27 +79,28 @@ export function createOps(deps: OpsDeps): OpsInternal {
   }
 
   const opPath = (id: string): Name[] => segs(OPS_ROOT, id);
-  const mustExist = (id: string): Name[] => {
-    const path = opPath(id);
-    if (tree.get(path) === undefined) throw hbError('OP_NOT_FOUND', `there is no operation ${id} under /rt/ops`, { op: id });
-    return path;
+  /** The live dossier of `id` (reads and writes below start from it, not from the root). */
+  const mustExist = (id: string): Cell => {
+    const op = tree.get(opPath(id));
+    if (op === undefined) throw hbError('OP_NOT_FOUND', `there is no operation ${id} under /rt/ops`, { op: id });
+    return op;
   };
   const stateOf = (path: readonly Name[]): OpState | undefined => readText(tree, segs(path, 'state')) as OpState | undefined;
 
-  const appendHistory = (path: readonly Name[], state: OpState, code: number | undefined, note: string | undefined): void => {
-    const list = segs(path, 'history');
+  const appendHistory = (op: Cell, state: OpState, code: number | undefined, note: string | undefined): void => {
+    const list = segs(op.path(), F.history);
     tree.ensureList(list);
-    const entry = tree.append(list, 'dictionary').path();
-    tree.set(segs(entry, 'beat'), u64(deps.beat()));
-    tree.set(segs(entry, 'state'), text(state));
-    if (code !== undefined) tree.set(segs(entry, 'code'), i64(code));
-    if (note !== undefined) tree.set(segs(entry, 'note'), text(note));
+    const entry = tree.append(list, 'dictionary');
+    tree.setChild(entry, F.beat, u64(deps.beat()));
+    tree.setChild(entry, F.state, text(state));
+    if (code !== undefined) tree.setChild(entry, F.code, i64(code));
+    if (note !== undefined) tree.setChild(entry, F.note, text(note));
   };
 
-  const arm = (path: readonly Name[], state: OpState): void => {
-    for (const w of tree.get(segs(path, 'watchers'))?.children() ?? []) {
+  const arm = (op: Cell, state: OpState): void => {
+    for (const w of live(op, F.watchers)?.children() ?? []) {
       if (w.isDeleted) continue;
-      if (readText(tree, segs(w.path(), 'want')) === state) tree.set(segs(w.path(), 'armed'), bool(true));
+      if (textOf(w, F.want) === state) tree.setChild(w, F.armed, bool(true));
     }
   };
 
@@ -90,58 +121,61 @@ export function createOps(deps: OpsDeps): OpsInternal {
         tree.set(OPS_NEXT, u64(n + 1));
         const id = String(n);
         const path = opPath(id);
-        tree.ensureDictionary(path);
-        tree.set(segs(path, 'verb'), text(options.verb));
-        if (options.target !== undefined) tree.set(segs(path, 'target'), text(options.target));
-        tree.set(segs(path, 'issued_beat'), u64(deps.beat()));
+        const op = tree.ensureDictionary(path);
+        tree.setChild(op, F.verb, text(options.verb));
+        if (options.target !== undefined) tree.setChild(op, F.target, text(options.target));
+        tree.setChild(op, F.issuedBeat, u64(deps.beat()));
         if (options.pipeline !== undefined) writePipeline(tree, path, options.pipeline);
-        tree.set(segs(path, 'state'), text(initial));
-        appendHistory(path, initial, undefined, undefined);
+        tree.setChild(op, F.state, text(initial));
+        appendHistory(op, initial, undefined, undefined);
         return id;
       });
     },
 
     setState(id: string, state: OpOpenState, detail: { code?: number; note?: string } = {}): void {
       if (!OPEN.includes(state)) throw hbError('OP_STATE_INVALID', `setState takes one of ${OPEN.join(', ')}; use close() for ${state}`, { op: id, state });
-      const path = mustExist(id);
-      if (tree.get(segs(path, 'close')) !== undefined) {
-        throw hbError('OP_CLOSED', `operation ${id} is closed (${stateOf(path)}); it cannot move to ${state}`, { op: id, state });
+      const op = mustExist(id);
+      if (live(op, F.close) !== undefined) {
+        throw hbError('OP_CLOSED', `operation ${id} is closed (${textOf(op, F.state)}); it cannot move to ${state}`, { op: id, state });
       }
       tree.batch(() => {
-        const previous = stateOf(path);
-        if (detail.code !== undefined) tree.set(segs(path, 'code'), i64(detail.code));
-        if (detail.note !== undefined) tree.set(segs(path, 'note'), text(detail.note));
-        const last = tree.get(segs(path, 'history'))?.children().at(-1);
+        const previous = textOf(op, F.state);
+        if (detail.code !== undefined) tree.setChild(op, F.code, i64(detail.code));
+        if (detail.note !== undefined) tree.setChild(op, F.note, text(detail.note));
+        const last = live(op, F.history)?.children().at(-1);
+        const lastBeat = live(last, F.beat)?.value;
         const duplicate =
           previous === state &&
           last !== undefined &&
-          readText(tree, segs(last.path(), 'state')) === state &&
-          readInt(tree, segs(last.path(), 'beat')) === BigInt(deps.beat());
+          textOf(last, F.state) === state &&
+          (lastBeat?.type === 'u64' || lastBeat?.type === 'i64') &&
+          lastBeat.value === BigInt(deps.beat());
         if (duplicate) return;
-        tree.set(segs(path, 'state'), text(state));
-        appendHistory(path, state, detail.code, detail.note);
-        arm(path, state);
+        tree.setChild(op, F.state, text(state));
+        appendHistory(op, state, detail.code, detail.note);
+        arm(op, state);
       });
     },
 
     close(id: string, status: OpStatus, summary?: string): boolean {
       if (!TERMINAL.includes(status)) throw hbError('OP_STATE_INVALID', `close takes ok, cxl or fail, not ${String(status)}`, { op: id });
-      const path = mustExist(id);
-      const closed = readText(tree, segs(path, 'close', 'status'));
+      const op = mustExist(id);
+      const closed = textOf(live(op, F.close), F.status);
       if (closed !== undefined) return closed === status;
       tree.batch(() => {
-        tree.set(segs(path, 'close', 'status'), text(status));
-        tree.set(segs(path, 'close', 'closed_beat'), u64(deps.beat()));
-        if (summary !== undefined) tree.set(segs(path, 'close', 'summary'), text(summary));
-        tree.set(segs(path, 'state'), text(status));
-        appendHistory(path, status, undefined, summary);
-        arm(path, status);
+        const record = tree.ensureDictionary(segs(op.path(), F.close));
+        tree.setChild(record, F.status, text(status));
+        tree.setChild(record, F.closedBeat, u64(deps.beat()));
+        if (summary !== undefined) tree.setChild(record, F.summary, text(summary));
+        tree.setChild(op, F.state, text(status));
+        appendHistory(op, status, undefined, summary);
+        arm(op, status);
       });
       return true;
     },
 
     await(id: string, options: OpAwaitOptions): string {
-      const path = mustExist(id);
+      const path = mustExist(id).path();
       const ttl = options.ttl ?? 0;
       if (!Number.isSafeInteger(ttl) || ttl < 0) throw hbError('OP_STATE_INVALID', `await ttl must be a whole number of beats ≥ 0, not ${ttl}`);
       if (![...OPEN, ...TERMINAL].includes(options.want)) throw hbError('OP_STATE_INVALID', `cannot wait for state ${String(options.want)}`);

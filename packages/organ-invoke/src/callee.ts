@@ -11,7 +11,7 @@
  */
 import { formatPath, name, parsePath, type Name, type PathLike, type Value } from '@cep/cells';
 import type { EnzymeContext, Qos, Runtime } from '@cep/heartbeat';
-import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, usageOf, type Decision } from '@cep/security';
+import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, type Decision, type Usage } from '@cep/security';
 import { TOPIC, type Mount } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -174,8 +174,8 @@ export class Callee {
     const signalText = formatPath(signal);
     if (this.env.exposedOnly && !this.exposed.has(signalText)) return refuse(`signal ${signalText} is not exposed on this runtime`);
     // The receiver's check, on its own policy: the frame's size and the beats the caller says it waits.
-    recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout });
-    const decision = this.receiverCheck(peer, frame);
+    const usage = recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout });
+    const decision = this.receiverCheck(peer, frame, usage);
     if (!decision.allowed) return refuse(decision.note);
     const qos: Qos = { retainOnPause: true };
     const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: metered(decision.budgets) };
@@ -305,26 +305,29 @@ export class Callee {
       this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: 'a measured usage input could not be read; ignored', origin: 'sec/receive' });
       return;
     }
-    recordUsage(this.runtime.tree, measured.id, { cpuNs: measured.cpuNs, wallMs: measured.wallMs });
+    const usage = recordUsage(this.runtime.tree, measured.id, { cpuNs: measured.cpuNs, wallMs: measured.wallMs });
     const running = this.awaitingUsage.get(measured.id);
     if (running === undefined || running.frame === undefined) return;
     this.awaitingUsage.delete(measured.id);
     const peer = running.mount.peer;
     const frame = running.frame;
-    const decision = this.receiverCheck(peer, frame);
+    const decision = this.receiverCheck(peer, frame, usage);
     if (!decision.allowed) {
       running.reply = { status: 'reject', note: `${decision.note} (measured after the run; its writes stay)` };
     }
     this.replies.push({ running, qos: undefined });
   }
 
-  /** The receiver's security check of a call, on its own policy and the usage recorded so far; a denial is a CEI fact. */
-  private receiverCheck(peer: string, frame: CallFrame): Decision {
+  /**
+   * The receiver's security check of a call, on its own policy and the usage recorded so far
+   * (`usage`: the totals recordUsage just returned); a denial is a CEI fact.
+   */
+  private receiverCheck(peer: string, frame: CallFrame, usage: Usage): Decision {
     const decision = checkInvoke(this.runtime.tree, {
       fromEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
       toEnclave: this.env.enclave,
       ...(frame.pipeline !== undefined ? { pipeline: frame.pipeline } : {}),
-      usage: usageOf(this.runtime.tree, frame.id),
+      usage,
       side: 'receive',
     });
     if (!decision.allowed) {

@@ -12,7 +12,7 @@
 import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
-import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage, usageOf } from '@cep/security';
+import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
 import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -68,6 +68,22 @@ interface Outbox {
 
 /** The enclave name used for a peer whose enclave is not known (never a valid word, so never declared). */
 export const UNKNOWN_ENCLAVE = '(unknown)';
+
+/** The invoke record's field names, made once (a record is written three times per call). */
+const FIELD = {
+  state: name('state'),
+  signal: name('signal'),
+  target: name('target'),
+  peer: name('peer'),
+  sentBeat: name('sent_beat'),
+  deadline: name('deadline'),
+  expiresAt: name('expires_at'),
+  op: name('op'),
+  result: name('result'),
+  note: name('note'),
+  code: name('code'),
+  doneBeat: name('done_beat'),
+} as const;
 
 /** UTF-8 length without encoding the text (submit checks every signal and target). */
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -230,14 +246,16 @@ export class Caller {
       this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
     const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
     this.tree.batch(() => {
-      this.tree.set([...record, name('state')], text('plan'));
-      this.tree.set([...record, name('signal')], text(signal));
-      if (target !== undefined) this.tree.set([...record, name('target')], text(target));
-      this.tree.set([...record, name('peer')], text(peer));
-      this.tree.set([...record, name('sent_beat')], u64(BigInt(beat)));
-      this.tree.set([...record, name('deadline')], u64(BigInt(deadline)));
-      if (expiresAt !== undefined) this.tree.set([...record, name('expires_at')], u64(BigInt(expiresAt)));
-      this.tree.set([...record, name('op')], text(op));
+      // The record's fields are written from its cell: one walk from the root, not one per field.
+      const cell = this.tree.ensureDictionary(record);
+      this.tree.setChild(cell, FIELD.state, text('plan'));
+      this.tree.setChild(cell, FIELD.signal, text(signal));
+      if (target !== undefined) this.tree.setChild(cell, FIELD.target, text(target));
+      this.tree.setChild(cell, FIELD.peer, text(peer));
+      this.tree.setChild(cell, FIELD.sentBeat, u64(BigInt(beat)));
+      this.tree.setChild(cell, FIELD.deadline, u64(BigInt(deadline)));
+      if (expiresAt !== undefined) this.tree.setChild(cell, FIELD.expiresAt, u64(BigInt(expiresAt)));
+      this.tree.setChild(cell, FIELD.op, text(op));
     });
     const pending: Pending = {
       id,
@@ -255,12 +273,13 @@ export class Caller {
     this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
     // The sender's check: the beats this invoke may wait are charged against the beat budget.
-    recordUsage(this.tree, id, { beats: sub.timeoutBeats });
+    // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
+    const usage = recordUsage(this.tree, id, { beats: sub.timeoutBeats });
     const decision = checkInvoke(this.tree, {
       fromEnclave: this.env.enclave,
       toEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
       ...(pipeline !== undefined ? { pipeline } : {}),
-      usage: usageOf(this.tree, id),
+      usage,
       side: 'send',
     });
     if (!decision.allowed) {
@@ -344,7 +363,8 @@ export class Caller {
       for (const { pending } of group) {
         pending.sent = true;
         pending.sentSession = session;
-        if (this.tree.get(pending.record) !== undefined) this.tree.set([...pending.record, name('state')], text('sent'));
+        const cell = this.tree.get(pending.record);
+        if (cell !== undefined) this.tree.setChild(cell, FIELD.state, text('sent'));
         this.runtime.ops.setState(pending.op, 'await', { note: `sent to ${pending.peer}; reply due by beat ${pending.deadline}` });
       }
     }
@@ -559,14 +579,15 @@ export class Caller {
       beat,
     };
     // A request deleted meanwhile took its records with it: write nothing that would revive it.
-    const recorded = this.tree.get(pending.record) !== undefined;
+    const cell = this.tree.get(pending.record);
+    const recorded = cell !== undefined;
     if (recorded) {
       this.tree.batch(() => {
-        this.tree.set([...pending.record, name('state')], text(status));
-        if (detail.result !== undefined) this.tree.set([...pending.record, name('result')], detail.result);
-        if (note !== undefined) this.tree.set([...pending.record, name('note')], text(note));
-        if (detail.code !== undefined) this.tree.set([...pending.record, name('code')], text(detail.code));
-        this.tree.set([...pending.record, name('done_beat')], u64(BigInt(beat)));
+        this.tree.setChild(cell, FIELD.state, text(status));
+        if (detail.result !== undefined) this.tree.setChild(cell, FIELD.result, detail.result);
+        if (note !== undefined) this.tree.setChild(cell, FIELD.note, text(note));
+        if (detail.code !== undefined) this.tree.setChild(cell, FIELD.code, text(detail.code));
+        this.tree.setChild(cell, FIELD.doneBeat, u64(BigInt(beat)));
       });
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);

@@ -14,10 +14,10 @@ const SEEN = ['rt', 'security', 'seen'] as const;
 /** The cutoff beat the seen ids were last scanned for (see {@link admitInvokeId}). */
 const SEEN_CUT = ['rt', 'security', 'seen_cut'] as const;
 const USAGE_FIELDS = [
-  ['beats', 'beats'],
-  ['cpuNs', 'cpu_ns'],
-  ['ioBytes', 'io_bytes'],
-  ['wallMs', 'wall_ms'],
+  ['beats', 'beats', name('beats')],
+  ['cpuNs', 'cpu_ns', name('cpu_ns')],
+  ['ioBytes', 'io_bytes', name('io_bytes')],
+  ['wallMs', 'wall_ms', name('wall_ms')],
 ] as const;
 
 /** Ids drawn per call into the OS random source: one call for many ids, as `crypto.randomUUID` does. */
@@ -45,19 +45,36 @@ export function isInvokeId(id: unknown): id is string {
   return typeof id === 'string' && INVOKE_ID.test(id);
 }
 
-/** Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`). */
+/**
+ * Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`) and returns
+ * the totals (all four fields, as {@link usageOf} would read them right after).
+ *
+ * A field is written only when its value changes, or when it is missing (the first record of an
+ * invoke creates all four, at 0 where nothing is added). Writing an unchanged value leaves the
+ * tree as it was anyway; skipping it saves the path walk, which on a busy runtime was most of this
+ * function's cost (each side records twice per call, adding to one or two fields each time).
+ */
 export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
+  // Every field is checked before anything is written, so bad input changes nothing.
+  for (const [key] of USAGE_FIELDS) {
+    const add = usage[key];
+    if (add !== undefined && (!Number.isSafeInteger(add) || add < 0)) {
+      throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
+    }
+  }
   const base = [...LEDGER, name(invokeId), 'usage'];
+  // Current values are read from the usage dictionary itself, not by walking from the root per field.
+  const found = tree.get(base);
   const total: Record<string, number> = {};
   tree.batch(() => {
-    for (const [key, field] of USAGE_FIELDS) {
-      const add = usage[key];
-      if (add !== undefined && (!Number.isSafeInteger(add) || add < 0)) {
-        throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
-      }
-      const current = tree.getValue([...base, field]);
-      const sum = (current?.type === 'u64' ? Number(current.value) : 0) + (add ?? 0);
-      tree.set([...base, field], u64(sum));
+    // Written from the record's cell (created, with its parents, the first time), as set() on each field's path would.
+    let record = found;
+    for (const [key, , fieldName] of USAGE_FIELDS) {
+      const add = usage[key] ?? 0;
+      const current = found?.child(fieldName);
+      const known = current !== undefined && !current.isDeleted && current.value?.type === 'u64';
+      const sum = (known ? Number(current.value!.value) : 0) + add;
+      if (!known || add !== 0) tree.setChild((record ??= tree.ensureDictionary(base)), fieldName, u64(sum));
       total[key] = sum;
     }
   });
@@ -126,6 +143,6 @@ export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boole
     const at = known.value;
     if (at?.type !== 'u64' || Number(at.value) >= cutoff) return false;
   }
-  tree.set([...SEEN, name(id)], u64(tree.beat));
+  tree.setChild(seen, name(id), u64(tree.beat));
   return true;
 }

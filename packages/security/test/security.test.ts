@@ -339,6 +339,73 @@ describe('bad input changes nothing and says why', () => {
   it('negative usage is refused', () => {
     expect(() => recordUsage(createTree(), newInvokeId(), { cpuNs: -5 })).toThrow(/cpuNs/);
   });
+
+  it('a negative field after a valid one changes nothing', () => {
+    const tree = createTree();
+    const id = newInvokeId();
+    recordUsage(tree, id, { ioBytes: 7 });
+    const before = digestHex(tree.root);
+    expect(() => recordUsage(tree, id, { ioBytes: 3, wallMs: -1 })).toThrow(/wallMs/);
+    expect(digestHex(tree.root)).toBe(before);
+    expect(usageOf(tree, id)).toEqual({ beats: 0, cpuNs: 0, ioBytes: 7, wallMs: 0 });
+  });
+
+  it('creates all four fields at the first record, then writes only the fields that change', () => {
+    const tree = createTree();
+    const id = newInvokeId();
+    const field = (f: string) => tree.get(`/journal/decisions/sec/${id}/usage/${f}`)!;
+    tree.setBeat(2);
+    expect(recordUsage(tree, id, { beats: 8 })).toEqual({ beats: 8, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+    for (const f of ['beats', 'cpu_ns', 'io_bytes', 'wall_ms']) expect(field(f).modified).toBe(2);
+    tree.setBeat(5);
+    const changes: string[] = [];
+    tree.subscribe((change) => changes.push(`${change.type} ${change.cell.name.tag.text}`));
+    // Adding 0 and leaving fields out are the same: nothing but io_bytes is touched.
+    expect(recordUsage(tree, id, { ioBytes: 100, cpuNs: 0 })).toEqual({ beats: 8, cpuNs: 0, ioBytes: 100, wallMs: 0 });
+    expect(changes).toEqual(['update io_bytes']);
+    expect(field('io_bytes').modified).toBe(5);
+    for (const f of ['beats', 'cpu_ns', 'wall_ms']) expect(field(f).modified).toBe(2);
+    expect(usageOf(tree, id)).toEqual({ beats: 8, cpuNs: 0, ioBytes: 100, wallMs: 0 });
+  });
+
+  it('rewrites a field that is missing or holds something else than a u64', () => {
+    const tree = createTree();
+    const id = newInvokeId();
+    recordUsage(tree, id, { beats: 1 });
+    tree.remove(`/journal/decisions/sec/${id}/usage/cpu_ns`);
+    tree.set(`/journal/decisions/sec/${id}/usage/wall_ms`, text('garbage'));
+    expect(recordUsage(tree, id, {})).toEqual({ beats: 1, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+    expect(usageOf(tree, id)).toEqual({ beats: 1, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+  });
+
+  it('gives the same tree as writing every field each time (property)', () => {
+    const usage = fc.record({ beats: fc.nat(1000), cpuNs: fc.nat(1000), ioBytes: fc.nat(1000), wallMs: fc.nat(1000) }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2), usage), { maxLength: 12 }), (steps) => {
+        const ours = createTree();
+        const every = createTree();
+        const id = newInvokeId();
+        const keys = [
+          ['beats', 'beats'],
+          ['cpuNs', 'cpu_ns'],
+          ['ioBytes', 'io_bytes'],
+          ['wallMs', 'wall_ms'],
+        ] as const;
+        for (const [gap, add] of steps) {
+          ours.setBeat(ours.beat + gap);
+          every.setBeat(every.beat + gap);
+          recordUsage(ours, id, add);
+          // The reference: every field read and written on every record, as before.
+          for (const [key, f] of keys) {
+            const at = `/journal/decisions/sec/${id}/usage/${f}`;
+            const current = every.getValue(at);
+            every.set(at, { type: 'u64', value: (current?.type === 'u64' ? current.value : 0n) + BigInt(add[key] ?? 0) });
+          }
+        }
+        expect(digestHex(ours.root)).toBe(digestHex(every.root));
+      }),
+    );
+  });
 });
 
 describe('policy reload', () => {
