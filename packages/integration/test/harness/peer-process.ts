@@ -2,7 +2,8 @@
  * Runs real `cep-node` peers as operating-system processes for cross-process tests.
  *
  * Which binary: by default the BUILT one — `node <apps/node>/<bin cep-node>` (bin/cep-node.js,
- * which runs the bundle dist/cep-node.mjs and exits 1 saying how to build when it is missing),
+ * which runs the bundle dist/cep-node.cjs through its V8 code cache and exits 1 saying how to
+ * build when it is missing),
  * found through the `bin` field of `@cep/node-app`'s package.json. That is what ships, it
  * needs no TypeScript loader in the child (faster start, no tsx in the signal path), and
  * `tooling/run-tests.mjs` runs `turbo build` right before this project, so in CI it is
