@@ -6,10 +6,12 @@
  * most calls in a frame, and there hash-wasm's per-call overhead is the whole cost); above
  * that hash-wasm's WebAssembly BLAKE3 (about 10× faster than pure JS per block);
  * @noble/hashes for longer keyed or extended output, and as the portable path tests
- * compare against.
+ * compare against. Merkle roots over a frame's records go through the four-lane WebAssembly
+ * SIMD kernel (blake3-batch.ts: all leaves and nodes in two calls) where the runtime has it.
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
+import { batchMerkle } from './blake3-batch.ts';
 import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
@@ -136,6 +138,9 @@ const smallLevelWords = new Int32Array(smallLevel.buffer);
 
 /** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
 export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: readonly number[]): Uint8Array {
+  // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
+  const batched = order.length === 0 ? undefined : batchMerkle(frame, starts, ends, order, blake3Into);
+  if (batched !== undefined) return batched.slice();
   // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
   const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
@@ -159,10 +164,16 @@ export function merkleOfRangesIs(
     for (let i = 0; i < 32; i++) if (expected[i] !== 0) return false;
     return expected.length === 32;
   }
+  if (expected.length !== 32) return false;
+  // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
+  const batched = batchMerkle(frame, starts, ends, order, blake3Into);
+  if (batched !== undefined) {
+    for (let i = 0; i < 32; i++) if (batched[i] !== expected[i]) return false;
+    return true;
+  }
   const level = count <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(count * 32 + 32);
   for (let i = 0; i < count; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
   combineInPlace(level, count);
-  if (expected.length !== 32) return false;
   for (let i = 0; i < 32; i++) if (level[i] !== expected[i]) return false;
   return true;
 }
