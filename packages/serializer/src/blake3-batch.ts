@@ -16,10 +16,19 @@
 import { countReserved } from './alloc-meter.ts';
 import { BLAKE3X4_WASM_BASE64 } from './blake3x4-wasm.ts';
 
+/** The parts of the WebAssembly JS API used here (the package's type libraries do not declare it). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object) => { readonly exports: unknown };
+}
+const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
 interface Kernel {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   readonly leaves: (desc: number, groups: number) => void;
   readonly merkle: (level: number, count: number) => void;
+  readonly parents: (from: number, to: number, pairs: number) => void;
 }
 
 /** Bytes [0, RESERVED) of the module's memory are its own (zero block, padding, spare output). */
@@ -36,7 +45,7 @@ const PAGE = 65536;
 
 const WASM_BYTES = Uint8Array.from(atob(BLAKE3X4_WASM_BASE64), (c) => c.charCodeAt(0));
 
-let compiled: WebAssembly.Module | undefined;
+let compiled: object | undefined;
 let kernel: Kernel | undefined;
 let u8 = new Uint8Array(0);
 let u32 = new Uint32Array(0);
@@ -48,9 +57,9 @@ let u32 = new Uint32Array(0);
 export function loadBatchKernel(bytes: Uint8Array = WASM_BYTES): boolean {
   compiled = undefined;
   kernel = undefined;
-  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) return false;
+  if (wasm === undefined || !wasm.validate(bytes)) return false;
   try {
-    compiled = new WebAssembly.Module(bytes);
+    compiled = new wasm.Module(bytes);
     instantiate();
   } catch {
     compiled = undefined;
@@ -60,7 +69,7 @@ export function loadBatchKernel(bytes: Uint8Array = WASM_BYTES): boolean {
 }
 
 function instantiate(): void {
-  const exports = new WebAssembly.Instance(compiled!).exports as unknown as Kernel;
+  const exports = new wasm!.Instance(compiled!).exports as Kernel;
   kernel = exports;
   views();
 }
@@ -89,32 +98,36 @@ function ensure(bytes: number): boolean {
 const bucketCount = new Int32Array(17);
 const bucketAt = new Int32Array(17);
 
+/** Hashes a leaf longer than one chunk into `out[at, at + 32)` (the caller's JS/hash-wasm path). */
+export type BigLeaf = (data: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => void;
+
+const blocksOf = (len: number): number => (len === 0 ? 1 : (len + 63) >> 6);
+
 /**
- * The Merkle root over the records `frame[starts[r], ends[r])`, leaves in `order`, or
- * undefined without a kernel (or when its memory cannot hold the frame). The root is a view
- * of the module's memory, valid until the next call: copy or compare it at once. `bigLeaf`
- * hashes a leaf longer than one chunk into `out[at, at + 32)`.
+ * Writes the descriptors of the leaves `data[starts[r], ends[r])` for r = order[i] (data
+ * already copied to `dataAt` of the module's memory; digest i goes to `levelAt + 32i`) and
+ * hashes them. Leaves are grouped by block count (`byBlocks`; tests turn it off to mix lengths
+ * within a lane group); a leaf longer than a chunk is hashed by `bigLeaf` straight into memory.
  */
-export function batchMerkle(
-  frame: Uint8Array,
+function hashLeaves(
+  data: Uint8Array,
   starts: ArrayLike<number>,
   ends: ArrayLike<number>,
   order: ArrayLike<number>,
-  bigLeaf: (data: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => void,
-): Uint8Array | undefined {
-  if (kernel === undefined) return undefined;
+  dataAt: number,
+  levelAt: number,
+  descAt: number,
+  bigLeaf: BigLeaf,
+  byBlocks: boolean,
+): void {
   const count = order.length;
-  const levelAt = (RESERVED + frame.length + 15) & ~15;
-  const descAt = levelAt + count * 32 + LEVEL_SLACK;
-  // Each of the 16 buckets is padded to whole groups of four: at most 3 spare descriptors each.
-  if (!ensure(descAt + (count + 48) * 12)) return undefined;
-  u8.set(frame, RESERVED);
   bucketCount.fill(0);
   for (let i = 0; i < count; i++) {
     const r = order[i]!;
     const len = ends[r]! - starts[r]!;
-    if (len <= LEAF_MAX) bucketCount[len === 0 ? 1 : (len + 63) >> 6]!++;
+    if (len <= LEAF_MAX) bucketCount[byBlocks ? blocksOf(len) : 1]! += 1;
   }
+  // Each bucket is padded to whole groups of four (padding descriptors hash nothing into SPARE_OUT).
   let cursor = descAt >> 2;
   for (let b = 1; b <= 16; b++) {
     bucketAt[b] = cursor;
@@ -133,27 +146,86 @@ export function batchMerkle(
     const start = starts[r]!;
     const len = ends[r]! - start;
     if (len > LEAF_MAX) {
-      bigLeaf(frame, start, start + len, u8, levelAt + i * 32);
+      bigLeaf(data, start, start + len, u8, levelAt + i * 32);
       continue;
     }
-    const b = len === 0 ? 1 : (len + 63) >> 6;
+    const b = byBlocks ? blocksOf(len) : 1;
     const d = bucketAt[b]!;
-    u32[d] = RESERVED + start;
+    u32[d] = dataAt + start;
     u32[d + 1] = len;
     u32[d + 2] = levelAt + i * 32;
     bucketAt[b] = d + 3;
   }
-  const k = kernel;
-  if (groups > 0) k.leaves(descAt, groups);
-  if (count > 1) k.merkle(levelAt, count);
-  const root = u8.subarray(levelAt, levelAt + 32);
-  if (k.memory.buffer.byteLength > RETAIN_MAX) {
-    // Hand back a copy and start over with a small memory: one huge frame must not pin its size.
-    const copy = root.slice();
-    instantiate();
-    return copy;
+  if (groups > 0) kernel!.leaves(descAt, groups);
+}
+
+/** Bytes of descriptors for `count` leaves: each of the 16 buckets adds at most 3 padding ones. */
+const descBytes = (count: number): number => (count + 48) * 12;
+
+/** Hands back `view` (or a copy, and a fresh small memory, after one big frame grew it past RETAIN_MAX). */
+function release(view: Uint8Array): Uint8Array {
+  if (kernel!.memory.buffer.byteLength <= RETAIN_MAX) return view;
+  const copy = view.slice();
+  instantiate();
+  return copy;
+}
+
+/**
+ * The Merkle root over the records `frame[starts[r], ends[r])`, leaves in `order` (at least
+ * one), or undefined without a kernel (or when its memory cannot hold the frame). The root
+ * is a view of the module's memory, valid until the next call: copy or compare it at once.
+ */
+export function batchMerkle(
+  frame: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  order: ArrayLike<number>,
+  bigLeaf: BigLeaf,
+): Uint8Array | undefined {
+  if (kernel === undefined) return undefined;
+  const count = order.length;
+  const levelAt = (RESERVED + frame.length + 15) & ~15;
+  const descAt = levelAt + count * 32 + LEVEL_SLACK;
+  if (!ensure(descAt + descBytes(count))) return undefined;
+  u8.set(frame, RESERVED);
+  hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, bigLeaf, true);
+  if (count > 1) kernel.merkle(levelAt, count);
+  return release(u8.subarray(levelAt, levelAt + 32));
+}
+
+/**
+ * BLAKE3-256 of each `data[starts[i], ends[i])` (internal: tests), digest i at [32i, 32i + 32)
+ * of the result; undefined without a kernel. `byBlocks: false` leaves lengths mixed in a group.
+ */
+export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, bigLeaf: BigLeaf, byBlocks = true): Uint8Array | undefined {
+  if (kernel === undefined) return undefined;
+  const count = starts.length;
+  const order = Array.from({ length: count }, (_, i) => i);
+  const levelAt = (RESERVED + data.length + 15) & ~15;
+  const descAt = levelAt + count * 32;
+  if (!ensure(descAt + descBytes(count))) return undefined;
+  u8.set(data, RESERVED);
+  hashLeaves(data, starts, ends, order, RESERVED, levelAt, descAt, bigLeaf, byBlocks);
+  return u8.slice(levelAt, levelAt + count * 32);
+}
+
+/**
+ * The root over `count` ≥ 1 digests laid out in `level` (32 bytes each, in key order), or
+ * undefined without a kernel; a view valid until the next call. `pairsOnly` runs one level of
+ * parents instead (internal: tests), leaving ⌈count / 2⌉ nodes in the view.
+ */
+export function batchCombine(level: Uint8Array, count: number, pairsOnly = false): Uint8Array | undefined {
+  if (kernel === undefined) return undefined;
+  const levelAt = RESERVED;
+  if (!ensure(levelAt + count * 32 + LEVEL_SLACK)) return undefined;
+  u8.set(level.subarray(0, count * 32), levelAt);
+  if (!pairsOnly) {
+    if (count > 1) kernel.merkle(levelAt, count);
+    return release(u8.subarray(levelAt, levelAt + 32));
   }
-  return root;
+  const pairs = count >> 1;
+  kernel.parents(levelAt, levelAt, pairs);
+  return u8.slice(levelAt, levelAt + pairs * 32);
 }
 
 loadBatchKernel();

@@ -11,7 +11,7 @@
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
-import { batchMerkle } from './blake3-batch.ts';
+import { batchCombine, batchMerkle } from './blake3-batch.ts';
 import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
@@ -101,11 +101,14 @@ export function leafOrder(keys: readonly string[]): number[] {
 
 /**
  * Combines `count` leaf hashes, laid out in key order in `level` (32 bytes each, plus 32
- * spare bytes at the end), into the root. Works in place: pair i is read before node i is
- * written at an offset no greater than the pair's own.
+ * spare bytes at the end), into the root: in the SIMD kernel where the runtime has one (the
+ * level is left as it was), else in place in JS (pair i is read before node i is written at
+ * an offset no greater than the pair's own).
  */
 export function merkleCombine(level: Uint8Array, count: number): Uint8Array {
   if (count === 0) return new Uint8Array(32);
+  const batched = batchCombine(level, count);
+  if (batched !== undefined) return batched.slice();
   combineInPlace(level, count);
   return level.slice(0, 32);
 }
