@@ -6,8 +6,8 @@
  * Run (from the repository root):
  *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--only small|big] [--baseline <checkout>]
  * `policy` (none, crc32c, aead, deflate) runs one policy only; `--only` one of the two frames;
- * `--baseline` races the encoder and decoder of another checkout of this repository too (rows
- * "before"), in the same rounds.
+ * `--baseline` races the encoder, decoder and floor of another checkout of this repository too
+ * (rows "before" and "floor before"), in the same rounds.
  *
  * The floor is the mandatory work of a frame and nothing else, timed on the very frame our
  * encoder produced (its record boundaries found before timing):
@@ -121,7 +121,7 @@ function race(contenders: Timed[], rounds: number, batchMs: number): void {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const fmt = (ms: number): string => (ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`).padStart(10);
 
-type Codec = { encodeBranch: typeof encodeBranch; decodeBranch: typeof decodeBranch };
+type Codec = { encodeBranch: typeof encodeBranch; decodeBranch: typeof decodeBranch; floorWork?: typeof floorWork };
 
 function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Codec | undefined): void {
   const checksum: 0 | 1 = policy.crc32c ? 1 : 0;
@@ -142,6 +142,9 @@ function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Co
     ...(baseline === undefined
       ? []
       : [t('before enc', () => baseline.encodeBranch(c.branch, policy)), t('before dec', () => baseline.decodeBranch(frame, policy))]),
+    ...(baseline?.floorWork === undefined
+      ? []
+      : [t('before floor enc', () => baseline.floorWork!(plan, true)), t('before floor dec', () => baseline.floorWork!(plan, false))]),
   ];
   // Small frames take 31 rounds: a 20 ms batch is easily preempted on a shared machine, and more rounds steady the median.
   race(contenders, c.values > 1 ? 11 : 31, c.values > 1 ? 60 : 20);
@@ -166,6 +169,12 @@ function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Co
         `  before    ${fmt(before)} ${''.padStart(10)} ${''.padStart(10)} ${''.padStart(10)}   ${(before / floor).toFixed(2).padStart(10)}  ${(before / mp).toFixed(1).padStart(13)}  ${(before / cb).toFixed(1).padStart(11)}   (ours/before ${(ours / before).toFixed(2)})`,
       );
     }
+    const floorBefore = m[`before floor ${side}`];
+    if (floorBefore !== undefined && before !== undefined) {
+      console.log(
+        `  floor before ${fmt(floorBefore)}: before/floor before ${(before / floorBefore).toFixed(2)}, floor before/msgpackr ${(floorBefore / mp).toFixed(1)}, floor/msgpackr ${(floor / mp).toFixed(1)}, floor/floor before ${(floor / floorBefore).toFixed(2)}`,
+      );
+    }
   }
 }
 
@@ -177,7 +186,14 @@ const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
 // read slower than raced alone (the same JIT and heap serve both), so each can be run by itself.
 const onlyAt = args.indexOf('--only');
 const onlyCase = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
-const baseline = baselineDir === undefined ? undefined : ((await import(resolve(baselineDir, 'packages/serializer/src/index.ts'))) as Codec);
+// The baseline's own floor (its bench/floor-work.ts) is raced too: the floor moves when a primitive gets faster.
+const baseline =
+  baselineDir === undefined
+    ? undefined
+    : ({
+        ...((await import(resolve(baselineDir, 'packages/serializer/src/index.ts'))) as Codec),
+        floorWork: ((await import(resolve(baselineDir, 'packages/serializer/bench/floor-work.ts'))) as { floorWork: typeof floorWork }).floorWork,
+      } as Codec);
 const only = args[0];
 console.log(`node ${process.version}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const big = tenThousand();
