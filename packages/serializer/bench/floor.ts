@@ -4,10 +4,11 @@
  * the ratios ours/floor and ours/msgpackr; asserts nothing.
  *
  * Run (from the repository root):
- *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--only small|big] [--baseline <checkout>]
+ *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--only small|big] [--baseline <checkout>] [--cpu]
  * `policy` (none, crc32c, aead, deflate) runs one policy only; `--only` one of the two frames;
  * `--baseline` races the encoder, decoder and floor of another checkout of this repository too
- * (rows "before" and "floor before"), in the same rounds.
+ * (rows "before" and "floor before"), in the same rounds. `--cpu` times by the process's CPU
+ * clock rather than the wall clock (steadier on a shared machine).
  *
  * The floor is the mandatory work of a frame and nothing else, timed on the very frame our
  * encoder produced (its record boundaries found before timing):
@@ -99,19 +100,39 @@ function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
 /** Per-op time of `fn`, as the median over `rounds` interleaved rounds (see {@link race}). */
 type Timed = { name: string; fn: () => void; ms: number[] };
 
+/** Milliseconds of this process's CPU (user + system, every thread) since it started. */
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 function race(contenders: Timed[], rounds: number, batchMs: number): void {
-  for (const c of contenders) for (let i = 0; i < 3; i++) c.fn(); // warm up
+  // Warm up, and find how many calls make ~1 ms: the clock is read once per that many calls,
+  // so reading it (a system call for the CPU clock) stays a small part of a tiny operation.
+  const inner = contenders.map((c) => {
+    for (let i = 0; i < 3; i++) c.fn();
+    const start = performance.now();
+    let n = 0;
+    while (performance.now() - start < 5) {
+      c.fn();
+      n++;
+    }
+    return Math.max(1, Math.floor(n / 5));
+  });
+  const clock = useCpu ? cpuMs : () => performance.now();
   for (let r = 0; r < rounds; r++) {
     // Each round starts one contender later, so none always runs after the same one.
     for (let k = 0; k < contenders.length; k++) {
-      const c = contenders[(k + r) % contenders.length]!;
+      const index = (k + r) % contenders.length;
+      const c = contenders[index]!;
+      const calls = inner[index]!;
       let n = 0;
-      const start = performance.now();
+      const start = clock();
       let now = start;
       do {
-        c.fn();
-        n++;
-        now = performance.now();
+        for (let i = 0; i < calls; i++) c.fn();
+        n += calls;
+        now = clock();
       } while (now - start < batchMs);
       c.ms.push((now - start) / n);
     }
@@ -184,6 +205,11 @@ const baselineAt = args.indexOf('--baseline');
 const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
 // `--only small` (or `big`) runs one frame: small frames raced after the 10,000-value rounds
 // read slower than raced alone (the same JIT and heap serve both), so each can be run by itself.
+// `--cpu` times with the process's CPU clock instead of the wall clock: on a machine shared by
+// other jobs, time spent waiting for a core then counts for nobody (GC and compiler threads count).
+const cpuAt = args.indexOf('--cpu');
+if (cpuAt >= 0) args.splice(cpuAt, 1);
+const useCpu = cpuAt >= 0;
 const onlyAt = args.indexOf('--only');
 const onlyCase = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
 // The baseline's own floor (its bench/floor-work.ts) is raced too: the floor moves when a primitive gets faster.
@@ -195,7 +221,7 @@ const baseline =
         floorWork: ((await import(resolve(baselineDir, 'packages/serializer/bench/floor-work.ts'))) as { floorWork: typeof floorWork }).floorWork,
       } as Codec);
 const only = args[0];
-console.log(`node ${process.version}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+console.log(`node ${process.version}, ${useCpu ? 'CPU' : 'wall'} clock, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const big = tenThousand();
 const small = twoCell();
 const policies: Array<[string, SerializerPolicy]> = [
