@@ -79,6 +79,11 @@ function views(): void {
   u32 = new Uint32Array(kernel!.memory.buffer);
 }
 
+/** Bytes of the module's memory now, 0 without a kernel (internal: tests). */
+export function batchMemoryBytes(): number {
+  return kernel === undefined ? 0 : kernel.memory.buffer.byteLength;
+}
+
 /** Grows the module's memory to at least `bytes`; false if it cannot. */
 function ensure(bytes: number): boolean {
   const have = kernel!.memory.buffer.byteLength;

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { bytes, createTree, text, u64, type Cell } from '@cep/cells';
 import { applyBranch, decodeBranch, encodeBranch, merkleRoot, type SerializerPolicy } from '@cep/serializer';
-import { batchCombine, batchLeaves, batchMerkle, loadBatchKernel } from '../src/blake3-batch.ts';
+import { batchCombine, batchLeaves, batchMemoryBytes, batchMerkle, loadBatchKernel } from '../src/blake3-batch.ts';
 import { BLAKE3X4_WASM_BASE64 } from '../src/blake3x4-wasm.ts';
 import { hashPairWords } from '../src/blake3-chunk.ts';
 import { blake3Into, merkleCombine, merkleOfRanges } from '../src/hash.ts';
@@ -131,6 +131,22 @@ describe('SIMD parents and roots equal the JS path', () => {
     const simd = batchMerkle(data, starts, ends, order, blake3Into)!.slice();
     expect(loadBatchKernel(INVALID)).toBe(false);
     expect(hex(merkleOfRanges(data, starts, ends, order))).toBe(hex(simd));
+  });
+
+  it('a frame that grows the memory past 32 MiB gets its root, and the memory is not kept', () => {
+    const big = new Uint8Array(33 * 1024 * 1024);
+    big.set(bytesFrom(11, 4096), big.length - 4096);
+    const starts = [0, 1000, big.length - 3000];
+    const ends = [700, 1900, big.length - 10];
+    const order = [2, 0, 1];
+    const root = batchMerkle(big, starts, ends, order, blake3Into)!;
+    expect(batchMemoryBytes()).toBeLessThan(1024 * 1024);
+    // The root handed back is a copy: a later call must not change it.
+    const kept = hex(root);
+    batchMerkle(big.subarray(0, 4096), [0], [100], [0], blake3Into);
+    expect(hex(root)).toBe(kept);
+    expect(loadBatchKernel(INVALID)).toBe(false);
+    expect(hex(merkleOfRanges(big, starts, ends, order))).toBe(kept);
   });
 });
 
