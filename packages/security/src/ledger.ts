@@ -49,10 +49,12 @@ export function isInvokeId(id: unknown): id is string {
  * Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`) and returns
  * the totals (all four fields, as {@link usageOf} would read them right after).
  *
- * A field is written only when its value changes, or when it is missing (the first record of an
- * invoke creates all four, at 0 where nothing is added). Writing an unchanged value leaves the
- * tree as it was anyway; skipping it saves the path walk, which on a busy runtime was most of this
- * function's cost (each side records twice per call, adding to one or two fields each time).
+ * The ledger holds only what was measured: a field is written when something non-zero is added
+ * to it (or when it holds something else than a u64, which is rewritten as the total), never to
+ * store a 0. A missing field reads as 0 — here, in {@link usageOf} and in `checkInvoke` alike —
+ * so a stored 0 said nothing, and on a busy runtime those zeros were three of the six cells the
+ * sender's ledger created per call and two of the receiver's. The `usage` dictionary itself is
+ * created at an invoke's first record, whatever it adds, so every invoke has its entry.
  */
 export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
   // Every field is checked before anything is written, so bad input changes nothing.
@@ -68,13 +70,14 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
   const total: Record<string, number> = {};
   tree.batch(() => {
     // Written from the record's cell (created, with its parents, the first time), as set() on each field's path would.
-    let record = found;
+    const record = found ?? tree.ensureDictionary(base);
     for (const [key, , fieldName] of USAGE_FIELDS) {
       const add = usage[key] ?? 0;
       const current = found?.child(fieldName);
-      const known = current !== undefined && !current.isDeleted && current.value?.type === 'u64';
+      const live = current !== undefined && !current.isDeleted;
+      const known = live && current.value?.type === 'u64';
       const sum = (known ? Number(current.value!.value) : 0) + add;
-      if (!known || add !== 0) tree.setChild((record ??= tree.ensureDictionary(base)), fieldName, u64(sum));
+      if (add !== 0 || (live && !known)) tree.setChild(record, fieldName, u64(sum));
       total[key] = sum;
     }
   });
@@ -97,13 +100,18 @@ export function pruneUsage(tree: Tree, beforeBeat: number): number {
   return stale.length;
 }
 
-/** The usage recorded for an invoke so far. */
+/**
+ * The usage recorded for an invoke so far: all four fields once it has a ledger entry (a field
+ * not stored reads as 0, see {@link recordUsage}); `{}` for an invoke never recorded.
+ */
 export function usageOf(tree: Tree, invokeId: string): Usage {
-  const base = [...LEDGER, name(invokeId), 'usage'];
+  const record = tree.get([...LEDGER, name(invokeId), 'usage']);
+  if (record === undefined) return {};
   const out: Record<string, number> = {};
-  for (const [key, field] of USAGE_FIELDS) {
-    const value = tree.getValue([...base, field]);
-    if (value?.type === 'u64') out[key] = Number(value.value);
+  for (const [key, , fieldName] of USAGE_FIELDS) {
+    const field = record.child(fieldName);
+    const value = field === undefined || field.isDeleted ? undefined : field.value;
+    out[key] = value?.type === 'u64' ? Number(value.value) : 0;
   }
   return out;
 }
