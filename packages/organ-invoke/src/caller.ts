@@ -384,7 +384,9 @@ export class Caller {
         pending.sentSession = session;
         const cell = this.tree.get(pending.record);
         if (cell !== undefined) this.tree.setChild(cell, FIELD.state, text('sent'));
-        this.runtime.ops.setState(pending.op, 'await', { note: `sent to ${pending.peer}; reply due by beat ${pending.deadline}` });
+        // No note: the dossier's target is this record, which names the peer and the deadline beat
+        // (a note repeating them was two cells and a string per call).
+        this.runtime.ops.setState(pending.op, 'await');
       }
     }
   }
