@@ -19,6 +19,18 @@ export interface TreeChange {
   readonly path: readonly Name[];
 }
 
+/** Options of {@link Tree.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * `false`: this listener does not read `change.path` (it works from `cell` and `parent`). Every
+   * change otherwise carries the path it happened at, built when it happens: an array per change,
+   * most of what a change costs to tell. While every listener of the tree passes `false`, the path
+   * is built only if read, from the cell's position at that moment (which differs from the path
+   * of the change only if the cell or an ancestor was removed or moved in between). Default `true`.
+   */
+  readonly path?: boolean;
+}
+
 /** Options of {@link createTree}. */
 export interface TreeOptions {
   /** Past states kept per cell (default 8). Older ones are dropped; `valueAt` then returns `undefined`. */
@@ -83,8 +95,13 @@ export interface Tree {
   adopt(from: Tree, path: PathLike): Cell;
   /** Runs `fn`; if it throws, every change it made is undone and nobody is told of them. */
   batch<T>(fn: () => T): T;
-  /** Hears every committed change; returns the unsubscribe function. */
-  subscribe(listener: (change: TreeChange) => void): () => void;
+  /**
+   * Hears every committed change; returns the unsubscribe function. With `{ path: false }` the
+   * listener says it does not read `change.path`: while every listener says so, a change's path is
+   * not built when it happens but when it is read, from where the cell is then (see
+   * {@link SubscribeOptions}).
+   */
+  subscribe(listener: (change: TreeChange) => void, options?: SubscribeOptions): () => void;
 }
 
 /** Creates an empty tree (a root dictionary). */
@@ -112,7 +129,10 @@ class CellTree implements Tree {
   readonly root: CellNode;
   beat: number;
   private readonly historyDepth: number;
-  private readonly listeners = new Set<(change: TreeChange) => void>();
+  /** Each listener, and whether it reads `change.path` (all but those subscribed with `{ path: false }`). */
+  private readonly listeners = new Map<(change: TreeChange) => void, boolean>();
+  /** How many listeners read `change.path`. */
+  private pathListeners = 0;
   /** Open batch: undo steps (newest last), snapshotted nodes, buffered events. */
   private undo: Array<() => void> | undefined;
   private snapshotted: Set<CellNode> | undefined;
@@ -423,9 +443,21 @@ class CellTree implements Tree {
     return result;
   }
 
-  subscribe(listener: (change: TreeChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  subscribe(listener: (change: TreeChange) => void, options?: SubscribeOptions): () => void {
+    // One entry per listener, as a set holds it (subscribing it again only updates its options).
+    this.listeners.set(listener, options?.path !== false);
+    this.countPathListeners();
+    return () => {
+      const removed = this.listeners.delete(listener);
+      this.countPathListeners();
+      return removed;
+    };
+  }
+
+  private countPathListeners(): void {
+    let n = 0;
+    for (const wantsPath of this.listeners.values()) if (wantsPath) n++;
+    this.pathListeners = n;
   }
 
   // ---- internals ----
@@ -639,14 +671,35 @@ class CellTree implements Tree {
   private emit(type: TreeChange['type'], cell: CellNode, formerParent?: CellNode): void {
     if (this.listeners.size === 0) return;
     const parent = formerParent ?? cell.parent;
-    const path = formerParent === undefined ? cell.path() : [...formerParent.path(), cell.name];
-    const change: TreeChange = { type, cell, beat: this.beat, parent, path };
+    let change: TreeChange;
+    if (this.pathListeners > 0) {
+      const path = formerParent === undefined ? cell.path() : [...formerParent.path(), cell.name];
+      change = { type, cell, beat: this.beat, parent, path };
+    } else {
+      change = new UnbuiltPathChange(type, cell, this.beat, parent, formerParent !== undefined);
+    }
     if (this.pending !== undefined) this.pending.push(change);
     else this.notify(change);
   }
 
   private notify(change: TreeChange): void {
-    for (const listener of this.listeners) listener(change);
+    for (const listener of this.listeners.keys()) listener(change);
+  }
+}
+
+/** A change told only to listeners that do not read its path: the path is built if read. */
+class UnbuiltPathChange implements TreeChange {
+  constructor(
+    readonly type: TreeChange['type'],
+    readonly cell: CellNode,
+    readonly beat: number,
+    readonly parent: CellNode | undefined,
+    private readonly removed: boolean,
+  ) {}
+
+  get path(): readonly Name[] {
+    const parent = this.parent as CellNode | undefined;
+    return this.removed && parent !== undefined ? [...parent.path(), this.cell.name] : this.cell.path();
   }
 }
 

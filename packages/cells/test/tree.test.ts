@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCepError } from '@cep/errors';
-import { bool, createTree, digestHex, formatPath, name, text, u64, type Value } from '@cep/cells';
+import { bool, createTree, digestHex, formatPath, name, text, u64, type TreeChange, type Value } from '@cep/cells';
 
 describe('cell tree', () => {
   it('creates missing parents as dictionaries and reads values back', () => {
@@ -169,6 +169,56 @@ describe('change notifications', () => {
     tree.remove('/req/r1/field');
     tree.set('/req/r2', text('y'));
     expect(seen).toEqual(['remove /req/r1/field parent=/req/r1', 'create /req/r2 parent=/req']);
+  });
+
+  it('a listener that does not read paths ({ path: false }) sees the same changes; read in the listener, the path is the same', () => {
+    const run = (options: { path: boolean }): string[] => {
+      const tree = createTree();
+      tree.set('/req/r1/field', text('x'));
+      const seen: string[] = [];
+      tree.subscribe(
+        (c) => seen.push(`${c.type} ${c.cell.name.tag.text} ${formatPath(c.path)} parent=${c.parent ? formatPath(c.parent.path()) : '-'}`),
+        options,
+      );
+      tree.batch(() => {
+        tree.set('/req/r2/a', text('y'));
+        tree.set('/req/r1/field', text('z'));
+      });
+      tree.delete('/req/r2');
+      tree.remove('/req/r1/field');
+      tree.append(tree.ensureList('/req/list').path(), 'dictionary');
+      return seen;
+    };
+    const eager = run({ path: true });
+    expect(eager).toContain('remove field /req/r1/field parent=/req/r1');
+    expect(run({ path: false })).toEqual(eager);
+  });
+
+  it('a listener that reads paths gets each change where it happened, also beside one that does not', () => {
+    const tree = createTree();
+    const pathless: TreeChange[] = [];
+    const withPath: TreeChange[] = [];
+    tree.subscribe((c) => pathless.push(c), { path: false });
+    tree.subscribe((c) => withPath.push(c));
+    // The cell is made, then its parent removed, in one batch: the listeners hear both afterwards.
+    tree.batch(() => {
+      tree.set('/req/r1/field', text('x'));
+      tree.remove('/req/r1');
+    });
+    expect(withPath.map((c) => `${c.type} ${formatPath(c.path)}`)).toEqual(['create /req', 'create /req/r1', 'create /req/r1/field', 'remove /req/r1']);
+    expect(pathless.map((c) => c.type)).toEqual(['create', 'create', 'create', 'remove']);
+  });
+
+  it('subscribing the same listener twice is one subscription; unsubscribing ends it', () => {
+    const tree = createTree();
+    const seen: string[] = [];
+    const listener = (c: TreeChange): void => void seen.push(c.type);
+    tree.subscribe(listener);
+    const stop = tree.subscribe(listener, { path: false });
+    tree.set('/a', text('x'));
+    stop();
+    tree.set('/b', text('y'));
+    expect(seen).toEqual(['create']);
   });
 });
 
