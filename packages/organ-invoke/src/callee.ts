@@ -136,9 +136,11 @@ export class Callee {
   /**
    * A call frame admitted at capture of `beat` on `mount`, `bytes` long on the wire.
    * `unreliable`: {@link missingCap} of the mount, read once per frame by the caller (every call
-   * of a batch came on the same mount in the same capture).
+   * of a batch came on the same mount in the same capture). Required, not defaulted: a default
+   * would read the mount's caps again for every call of a reliable mount, whose answer is
+   * `undefined`.
    */
-  call(frame: CallFrame, mount: Mount, bytes: number, unreliable: string | undefined = this.missingCap(mount)): void {
+  call(frame: CallFrame, mount: Mount, bytes: number, unreliable: string | undefined): void {
     const peer = mount.peer;
     if (!admitInvokeId(this.runtime.tree, frame.id)) {
       this.report(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
