@@ -160,3 +160,35 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
     expect(p.saturn.facts.some((f) => f.topic === 'tp_inv_reject' && /batch carries 1\.\.4 items, found 5/.test(f.note))).toBe(true);
   });
 });
+
+describe('round trip in beats', () => {
+  it('one beat on each side: the callee runs the call in the beat that admits it and answers at its commit; the caller records the outcome in the next beat it steps', async () => {
+    const p = await pair('memory');
+    p.serve();
+    for (const between of [true, false]) {
+      let id = '';
+      if (between) {
+        // Submitted between beats: it leaves once the submitting code is done.
+        id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', timeoutBeats: 10 });
+        await Promise.resolve();
+      } else {
+        // Submitted inside a beat (by an enzyme): it leaves at that beat's commit.
+        const off = p.earth.runtime.registerEnzyme({
+          name: 'caller',
+          signal: '/sig/call',
+          run: () => void (id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', timeoutBeats: 10 })),
+        });
+        p.earth.runtime.enqueue('/sig/call');
+        await beat(p.earth);
+        off();
+      }
+      const saturnBeat = p.saturn.runtime.beat;
+      await beat(p.saturn);
+      expect(p.saturn.runtime.beat).toBe(saturnBeat + 1);
+      expect(p.earth.invoke.outcome(id)).toBeUndefined();
+      const earthBeat = p.earth.runtime.beat; // the beat the next step runs
+      await beat(p.earth);
+      expect(p.earth.invoke.outcome(id)).toMatchObject({ status: 'ok', beat: earthBeat });
+    }
+  });
+});
