@@ -12,7 +12,7 @@
 import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
-import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
+import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
 import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -68,6 +68,9 @@ interface Outbox {
 
 /** The enclave name used for a peer whose enclave is not known (never a valid word, so never declared). */
 export const UNKNOWN_ENCLAVE = '(unknown)';
+
+/** The dictionary of a request's invoke records. */
+const INVOKES = name('invokes');
 
 /** The invoke record's field names, made once (a record is written three times per call). */
 const FIELD = {
@@ -256,7 +259,7 @@ export class Caller {
   ): string {
     const { signal, target, pipeline } = args;
     const beat = this.runtime.beat;
-    const record = [...entry.path, name('invokes'), name(id)];
+    const record = [...entry.path, INVOKES, invokeIdName(id)];
     const peer = entry.spec.peer;
     const deadline = beat + sub.timeoutBeats;
     // The latest recorded wall time (never a clock read here), so a replay computes the same expiry.

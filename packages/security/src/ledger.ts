@@ -5,7 +5,7 @@
  * Also the replay guard: each invoke id is accepted once.
  */
 import { randomFillSync } from 'node:crypto';
-import { name, u64, type Tree } from '@cep/cells';
+import { name, referenceId, u64, type Name, type Tree } from '@cep/cells';
 import { securityError } from './errors.ts';
 import type { Usage } from './decide.ts';
 
@@ -46,6 +46,16 @@ export function isInvokeId(id: unknown): id is string {
 }
 
 /**
+ * The cell name of an invoke id (a reference). Made outside the memo `name()` keeps for names that
+ * repeat: every invoke has its own id, so each would take a slot there (two, with the text → id
+ * memo) and be held, garbage, until the memo fills and is cleared. Any other text gets `name()`'s
+ * usual treatment (and its errors).
+ */
+export function invokeIdName(invokeId: string): Name {
+  return isInvokeId(invokeId) ? name(referenceId(invokeId)) : name(invokeId);
+}
+
+/**
  * Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`) and returns
  * the totals (all four fields, as {@link usageOf} would read them right after).
  *
@@ -64,7 +74,7 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
       throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
     }
   }
-  const base = [...LEDGER, name(invokeId), 'usage'];
+  const base = [...LEDGER, invokeIdName(invokeId), 'usage'];
   // Current values are read from the usage dictionary itself, not by walking from the root per field.
   const found = tree.get(base);
   const total: Record<string, number> = {};
@@ -105,7 +115,7 @@ export function pruneUsage(tree: Tree, beforeBeat: number): number {
  * not stored reads as 0, see {@link recordUsage}); `{}` for an invoke never recorded.
  */
 export function usageOf(tree: Tree, invokeId: string): Usage {
-  const record = tree.get([...LEDGER, name(invokeId), 'usage']);
+  const record = tree.get([...LEDGER, invokeIdName(invokeId), 'usage']);
   if (record === undefined) return {};
   const out: Record<string, number> = {};
   for (const [key, , fieldName] of USAGE_FIELDS) {
@@ -146,11 +156,12 @@ export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boole
     }
     tree.set([...SEEN_CUT], u64(BigInt(Math.max(0, cutoff))));
   }
-  const known = seen.child(name(id));
+  const idName = name(referenceId(id)); // a well-formed id (checked above): see invokeIdName
+  const known = seen.child(idName);
   if (known !== undefined) {
     const at = known.value;
     if (at?.type !== 'u64' || Number(at.value) >= cutoff) return false;
   }
-  tree.setChild(seen, name(id), u64(tree.beat));
+  tree.setChild(seen, idName, u64(tree.beat));
   return true;
 }

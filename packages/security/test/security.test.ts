@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createTree, digestHex, text, u64, type Tree } from '@cep/cells';
+import { createTree, digestHex, name, text, u64, type Tree } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import {
   admitInvokeId,
   approvePipeline,
   checkInvoke,
   declarePolicy,
+  invokeIdName,
   newInvokeId,
   parsePipelineMeta,
   preflight,
@@ -334,6 +335,15 @@ describe('bad input changes nothing and says why', () => {
       expect((error as Error).message).toMatch(/enclaves|edges\[0\]|pipelines\[0\]/);
       expect(digestHex(tree.root)).toBe(before);
     }
+  });
+
+  it('invokeIdName is the name name() gives the id (a reference), for any text', () => {
+    for (const id of [newInvokeId(), newInvokeId()]) {
+      expect(invokeIdName(id)).toEqual(name(id));
+      expect(invokeIdName(id).tag.kind).toBe('reference');
+    }
+    for (const text of ['inv-1', 'state', 'INV-0123456789ABCDEF0123456789ABCDEF', '42']) expect(invokeIdName(text)).toEqual(name(text));
+    expect(() => invokeIdName('')).toThrow(expect.objectContaining({ code: 'NAME_EMPTY' }));
   });
 
   it('negative usage is refused', () => {
