@@ -72,6 +72,13 @@ export interface Tree {
   insert(listPath: PathLike, index: number, child: NewChild, childName?: Name): Cell;
   /** Appends a list child. */
   append(listPath: PathLike, child: NewChild): Cell;
+  /**
+   * Appends a child to `list` (a cell of this tree) exactly as `append(list.path(), child)` would
+   * — same result, same errors — without walking from the root when `list` and its ancestors are
+   * live: for entries appended to a list in hand. `CELL_NOT_FOUND` when `list` is no longer in this
+   * tree (removed, or another tree's cell).
+   */
+  appendChild(list: Cell, child: NewChild): Cell;
   /** Moves a list child from one index to another. */
   move(listPath: PathLike, from: number, to: number): void;
   /** Creates (or retargets) a link at `path` pointing at `target` (an absolute path). */
@@ -197,17 +204,31 @@ class CellTree implements Tree {
   setChild(parent: Cell, child: Name | string, value: Value): CellNode {
     const node = parent as CellNode;
     const leaf = typeof child === 'string' ? name(child) : child;
-    // One pass up the parents: is `parent` attached to this tree's root, and live all the way?
+    // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
+    if (!this.liveStore(node, 'parent')) return this.set([...node.path(), leaf], value);
+    return this.writeLeaf(node, leaf, value);
+  }
+
+  appendChild(list: Cell, child: NewChild): CellNode {
+    const node = list as CellNode;
+    // Anything but a live list takes append()'s way, errors included.
+    if (!this.liveStore(node, 'list') || node.kind !== 'list') return this.append(node.path(), child);
+    return this.insertInto(node, node.order!.length, child, undefined);
+  }
+
+  /**
+   * One pass up the parents: whether `node` is a store that is live all the way to the root.
+   * `CELL_NOT_FOUND` when it is not attached to this tree's root at all.
+   */
+  private liveStore(node: CellNode, role: string): boolean {
     let live = node.byKey !== undefined;
     let top = node;
     for (let current: CellNode | undefined = node; current !== undefined; current = current.parent) {
       if (current.deleted !== undefined) live = false;
       top = current;
     }
-    if (top !== this.root) throw cellsError('CELL_NOT_FOUND', `the parent cell ${node.name.tag.text} is not in this tree`, { name: node.name.tag.text });
-    // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
-    if (!live) return this.set([...node.path(), leaf], value);
-    return this.writeLeaf(node, leaf, value);
+    if (top !== this.root) throw cellsError('CELL_NOT_FOUND', `the ${role} cell ${node.name.tag.text} is not in this tree`, { name: node.name.tag.text });
+    return live;
   }
 
   /** Writes `leaf` under `parent`, a live store: the part of {@link set} after the parent is found. */
@@ -268,6 +289,11 @@ class CellTree implements Tree {
   insert(listPath: PathLike, index: number, child: NewChild, childName?: Name): CellNode {
     const list = this.existing(parsePath(listPath), true);
     this.expectKind(list, 'list');
+    return this.insertInto(list, index, child, childName);
+  }
+
+  /** {@link insert} into `list`, a live list found already. */
+  private insertInto(list: CellNode, index: number, child: NewChild, childName: Name | undefined): CellNode {
     if (!Number.isSafeInteger(index) || index < 0 || index > list.order!.length) {
       throw cellsError('LIST_INDEX_OUT_OF_RANGE', `index ${index} is outside 0..${list.order!.length} of ${formatPath(list.path())}`, { index });
     }

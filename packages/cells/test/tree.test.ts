@@ -330,3 +330,72 @@ describe('batch undo of cells made inside the batch', () => {
     expect(tree.get('/a/new/rec/x')!.history()).toEqual([]);
   });
 });
+
+describe('appendChild', () => {
+  const codeOf = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (error) {
+      return isCepError(error) ? error.code : 'not a CepError';
+    }
+    return undefined;
+  };
+
+  it('appends as append() on the list path would: names, stamps, events', () => {
+    const a = createTree();
+    const b = createTree();
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    a.subscribe((c) => seenA.push(`${c.type} ${formatPath(c.path)}`));
+    b.subscribe((c) => seenB.push(`${c.type} ${formatPath(c.path)}`));
+    a.ensureList('/op/history');
+    b.ensureList('/op/history');
+    a.insert('/op/history', 0, text('x'), name('7'));
+    b.insert('/op/history', 0, text('x'), name('7'));
+    for (const [beat, child] of [
+      [2, 'dictionary'],
+      [2, text('y')],
+      [3, 'list'],
+    ] as const) {
+      a.setBeat(beat);
+      b.setBeat(beat);
+      const made = a.append('/op/history', child);
+      const ours = b.appendChild(b.get('/op/history')!, child);
+      expect(formatPath(ours.path())).toBe(formatPath(made.path()));
+    }
+    expect(digestHex(b.root)).toBe(digestHex(a.root));
+    expect(seenB).toEqual(seenA);
+  });
+
+  it('refuses what append() refuses, changing nothing: another tree, a removed or deleted list, not a list', () => {
+    const tree = createTree();
+    const list = tree.ensureList('/op/history');
+    tree.set('/op/state', text('plan'));
+    const before = digestHex(tree.root);
+    expect(codeOf(() => tree.appendChild(createTree().ensureList('/l'), 'dictionary'))).toBe('CELL_NOT_FOUND');
+    expect(codeOf(() => tree.appendChild(tree.get('/op/state')!, 'dictionary'))).toBe(codeOf(() => tree.append('/op/state', 'dictionary')));
+    expect(codeOf(() => tree.appendChild(tree.get('/op')!, 'dictionary'))).toBe('CELL_KIND_MISMATCH');
+    expect(digestHex(tree.root)).toBe(before);
+    tree.delete('/op');
+    expect(codeOf(() => tree.appendChild(list, 'dictionary'))).toBe(codeOf(() => tree.append('/op/history', 'dictionary')));
+    expect(codeOf(() => tree.appendChild(list, 'dictionary'))).toBe('CELL_NOT_FOUND');
+    tree.remove('/op');
+    expect(codeOf(() => tree.appendChild(list, 'dictionary'))).toBe('CELL_NOT_FOUND');
+  });
+
+  it('is undone with the batch it ran in', () => {
+    const tree = createTree();
+    const list = tree.ensureList('/op/history');
+    const before = digestHex(tree.root);
+    expect(() =>
+      tree.batch(() => {
+        tree.appendChild(list, 'dictionary');
+        tree.appendChild(list, text('x'));
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(digestHex(tree.root)).toBe(before);
+    expect(list.children()).toEqual([]);
+    expect(formatPath(tree.appendChild(list, 'dictionary').path())).toBe('/op/history/1');
+  });
+});

@@ -99,9 +99,9 @@ export function createOps(deps: OpsDeps): OpsInternal {
   const stateOf = (path: readonly Name[]): OpState | undefined => readText(tree, segs(path, 'state')) as OpState | undefined;
 
   const appendHistory = (op: Cell, state: OpState, code: number | undefined, note: string | undefined): void => {
-    const list = segs(op.path(), F.history);
-    tree.ensureList(list);
-    const entry = tree.append(list, 'dictionary');
+    // From the cells in hand: the list made (or revived) by its path only when it is not there live.
+    const list = live(op, F.history) ?? tree.ensureList(segs(op.path(), F.history));
+    const entry = tree.appendChild(list, 'dictionary');
     tree.setChild(entry, F.beat, u64(deps.beat()));
     tree.setChild(entry, F.state, text(state));
     if (code !== undefined) tree.setChild(entry, F.code, i64(code));
