@@ -266,8 +266,11 @@ export class Caller {
     const now = this.clock.now;
     const expiresAt =
       this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
-    const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
-    this.tree.batch(() => {
+    // The dossier, the record and the sender's ledger entry are written in one batch: all or
+    // nothing, and one undo log (and one snapshot of their shared ancestors) instead of three when
+    // the call is submitted between beats.
+    const { op, usage } = this.tree.batch(() => {
+      const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
       // The record's fields are written from its cell: one walk from the root, not one per field.
       const cell = this.tree.ensureDictionary(record);
       this.tree.setChild(cell, FIELD.state, text('plan'));
@@ -278,6 +281,9 @@ export class Caller {
       this.tree.setChild(cell, FIELD.deadline, u64(BigInt(deadline)));
       if (expiresAt !== undefined) this.tree.setChild(cell, FIELD.expiresAt, u64(BigInt(expiresAt)));
       this.tree.setChild(cell, FIELD.op, text(op));
+      // The sender's check charges the beats this invoke may wait against the beat budget.
+      // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
+      return { op, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }) };
     });
     const pending: Pending = {
       id,
@@ -294,9 +300,6 @@ export class Caller {
     this.pending.set(id, pending);
     this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
-    // The sender's check: the beats this invoke may wait are charged against the beat budget.
-    // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
-    const usage = recordUsage(this.tree, id, { beats: sub.timeoutBeats });
     const decision = checkInvoke(this.tree, {
       fromEnclave: this.env.enclave,
       toEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
