@@ -7,6 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Tree, Value } from '@cep/cells';
+import type { DeferredStep } from './defer.ts';
 import { nodeError } from './errors.ts';
 import type { PeerConfig } from './config/schema.ts';
 import { importModule } from './import-module.ts';
@@ -27,6 +28,16 @@ export interface InvokeCall {
   readonly payload?: Value;
   /** This peer's cell tree (writes are stamped with `beat`). */
   readonly tree: Tree;
+  /**
+   * Continues the call's work in the following beats: `step(tree, beat)` runs once per beat,
+   * from the next one, until it returns `true`. For a handler with much to write, so other
+   * calls and mounts are not stuck behind one long beat: write a bounded part now and the rest
+   * in steps bounded by what they write (cells, bytes), never by a clock. The call is answered
+   * at the end of this beat, before the deferred steps run; work left when the peer stops is
+   * not resumed. Always present on a `cep-node` peer; optional so a handler can be called
+   * without one (e.g. in a unit test), where it should do all of its work at once.
+   */
+  readonly defer?: (step: DeferredStep) => void;
 }
 
 /** What a handler answers: a result (sent back to the caller) or a refusal (`tp_inv_reject` there). */

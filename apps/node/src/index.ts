@@ -5,6 +5,7 @@
 export { loadConfig, validateConfig, parseConfigText, formatFieldPath } from './config/load.ts';
 export { createConfigSchema, KEY_BYTES, LOG_LEVELS, PROVIDER_IDS, type PeerConfig } from './config/schema.ts';
 export { EXIT_CODES, exitCodeFor, type NodeErrorCode } from './errors.ts';
+export type { DeferredStep } from './defer.ts';
 export { defineHandler, loadHandlers, type InvokeCall, type InvokeHandler, type InvokeOutcome, type LoadedHandler } from './handlers.ts';
 export { createLogger, type LogFormat, type LoggerOptions, type Logger } from './log.ts';
 export { logCeiFacts } from './cei-log.ts';

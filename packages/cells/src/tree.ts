@@ -19,6 +19,18 @@ export interface TreeChange {
   readonly path: readonly Name[];
 }
 
+/** Options of {@link Tree.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * `false`: this listener does not read `change.path` (it works from `cell` and `parent`). Every
+   * change otherwise carries the path it happened at, built when it happens: an array per change,
+   * most of what a change costs to tell. While every listener of the tree passes `false`, the path
+   * is built only if read, from the cell's position at that moment (which differs from the path
+   * of the change only if the cell or an ancestor was removed or moved in between). Default `true`.
+   */
+  readonly path?: boolean;
+}
+
 /** Options of {@link createTree}. */
 export interface TreeOptions {
   /** Past states kept per cell (default 8). Older ones are dropped; `valueAt` then returns `undefined`. */
@@ -60,6 +72,13 @@ export interface Tree {
   insert(listPath: PathLike, index: number, child: NewChild, childName?: Name): Cell;
   /** Appends a list child. */
   append(listPath: PathLike, child: NewChild): Cell;
+  /**
+   * Appends a child to `list` (a cell of this tree) exactly as `append(list.path(), child)` would
+   * — same result, same errors — without walking from the root when `list` and its ancestors are
+   * live: for entries appended to a list in hand. `CELL_NOT_FOUND` when `list` is no longer in this
+   * tree (removed, or another tree's cell).
+   */
+  appendChild(list: Cell, child: NewChild): Cell;
   /** Moves a list child from one index to another. */
   move(listPath: PathLike, from: number, to: number): void;
   /** Creates (or retargets) a link at `path` pointing at `target` (an absolute path). */
@@ -83,8 +102,13 @@ export interface Tree {
   adopt(from: Tree, path: PathLike): Cell;
   /** Runs `fn`; if it throws, every change it made is undone and nobody is told of them. */
   batch<T>(fn: () => T): T;
-  /** Hears every committed change; returns the unsubscribe function. */
-  subscribe(listener: (change: TreeChange) => void): () => void;
+  /**
+   * Hears every committed change; returns the unsubscribe function. With `{ path: false }` the
+   * listener says it does not read `change.path`: while every listener says so, a change's path is
+   * not built when it happens but when it is read, from where the cell is then (see
+   * {@link SubscribeOptions}).
+   */
+  subscribe(listener: (change: TreeChange) => void, options?: SubscribeOptions): () => void;
 }
 
 /** Creates an empty tree (a root dictionary). */
@@ -112,7 +136,10 @@ class CellTree implements Tree {
   readonly root: CellNode;
   beat: number;
   private readonly historyDepth: number;
-  private readonly listeners = new Set<(change: TreeChange) => void>();
+  /** Each listener, and whether it reads `change.path` (all but those subscribed with `{ path: false }`). */
+  private readonly listeners = new Map<(change: TreeChange) => void, boolean>();
+  /** How many listeners read `change.path`. */
+  private pathListeners = 0;
   /** Open batch: undo steps (newest last), snapshotted nodes, buffered events. */
   private undo: Array<() => void> | undefined;
   private snapshotted: Set<CellNode> | undefined;
@@ -177,17 +204,31 @@ class CellTree implements Tree {
   setChild(parent: Cell, child: Name | string, value: Value): CellNode {
     const node = parent as CellNode;
     const leaf = typeof child === 'string' ? name(child) : child;
-    // One pass up the parents: is `parent` attached to this tree's root, and live all the way?
+    // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
+    if (!this.liveStore(node, 'parent')) return this.set([...node.path(), leaf], value);
+    return this.writeLeaf(node, leaf, value);
+  }
+
+  appendChild(list: Cell, child: NewChild): CellNode {
+    const node = list as CellNode;
+    // Anything but a live list takes append()'s way, errors included.
+    if (!this.liveStore(node, 'list') || node.kind !== 'list') return this.append(node.path(), child);
+    return this.insertInto(node, node.order!.length, child, undefined);
+  }
+
+  /**
+   * One pass up the parents: whether `node` is a store that is live all the way to the root.
+   * `CELL_NOT_FOUND` when it is not attached to this tree's root at all.
+   */
+  private liveStore(node: CellNode, role: string): boolean {
     let live = node.byKey !== undefined;
     let top = node;
     for (let current: CellNode | undefined = node; current !== undefined; current = current.parent) {
       if (current.deleted !== undefined) live = false;
       top = current;
     }
-    if (top !== this.root) throw cellsError('CELL_NOT_FOUND', `the parent cell ${node.name.tag.text} is not in this tree`, { name: node.name.tag.text });
-    // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
-    if (!live) return this.set([...node.path(), leaf], value);
-    return this.writeLeaf(node, leaf, value);
+    if (top !== this.root) throw cellsError('CELL_NOT_FOUND', `the ${role} cell ${node.name.tag.text} is not in this tree`, { name: node.name.tag.text });
+    return live;
   }
 
   /** Writes `leaf` under `parent`, a live store: the part of {@link set} after the parent is found. */
@@ -248,6 +289,11 @@ class CellTree implements Tree {
   insert(listPath: PathLike, index: number, child: NewChild, childName?: Name): CellNode {
     const list = this.existing(parsePath(listPath), true);
     this.expectKind(list, 'list');
+    return this.insertInto(list, index, child, childName);
+  }
+
+  /** {@link insert} into `list`, a live list found already. */
+  private insertInto(list: CellNode, index: number, child: NewChild, childName: Name | undefined): CellNode {
     if (!Number.isSafeInteger(index) || index < 0 || index > list.order!.length) {
       throw cellsError('LIST_INDEX_OUT_OF_RANGE', `index ${index} is outside 0..${list.order!.length} of ${formatPath(list.path())}`, { index });
     }
@@ -423,9 +469,21 @@ class CellTree implements Tree {
     return result;
   }
 
-  subscribe(listener: (change: TreeChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  subscribe(listener: (change: TreeChange) => void, options?: SubscribeOptions): () => void {
+    // One entry per listener, as a set holds it (subscribing it again only updates its options).
+    this.listeners.set(listener, options?.path !== false);
+    this.countPathListeners();
+    return () => {
+      const removed = this.listeners.delete(listener);
+      this.countPathListeners();
+      return removed;
+    };
+  }
+
+  private countPathListeners(): void {
+    let n = 0;
+    for (const wantsPath of this.listeners.values()) if (wantsPath) n++;
+    this.pathListeners = n;
   }
 
   // ---- internals ----
@@ -639,14 +697,35 @@ class CellTree implements Tree {
   private emit(type: TreeChange['type'], cell: CellNode, formerParent?: CellNode): void {
     if (this.listeners.size === 0) return;
     const parent = formerParent ?? cell.parent;
-    const path = formerParent === undefined ? cell.path() : [...formerParent.path(), cell.name];
-    const change: TreeChange = { type, cell, beat: this.beat, parent, path };
+    let change: TreeChange;
+    if (this.pathListeners > 0) {
+      const path = formerParent === undefined ? cell.path() : [...formerParent.path(), cell.name];
+      change = { type, cell, beat: this.beat, parent, path };
+    } else {
+      change = new UnbuiltPathChange(type, cell, this.beat, parent, formerParent !== undefined);
+    }
     if (this.pending !== undefined) this.pending.push(change);
     else this.notify(change);
   }
 
   private notify(change: TreeChange): void {
-    for (const listener of this.listeners) listener(change);
+    for (const listener of this.listeners.keys()) listener(change);
+  }
+}
+
+/** A change told only to listeners that do not read its path: the path is built if read. */
+class UnbuiltPathChange implements TreeChange {
+  constructor(
+    readonly type: TreeChange['type'],
+    readonly cell: CellNode,
+    readonly beat: number,
+    readonly parent: CellNode | undefined,
+    private readonly removed: boolean,
+  ) {}
+
+  get path(): readonly Name[] {
+    const parent = this.parent as CellNode | undefined;
+    return this.removed && parent !== undefined ? [...parent.path(), this.cell.name] : this.cell.path();
   }
 }
 

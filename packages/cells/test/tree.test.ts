@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCepError } from '@cep/errors';
-import { bool, createTree, digestHex, formatPath, name, text, u64, type Value } from '@cep/cells';
+import { bool, createTree, digestHex, formatPath, name, text, u64, type TreeChange, type Value } from '@cep/cells';
 
 describe('cell tree', () => {
   it('creates missing parents as dictionaries and reads values back', () => {
@@ -170,6 +170,56 @@ describe('change notifications', () => {
     tree.set('/req/r2', text('y'));
     expect(seen).toEqual(['remove /req/r1/field parent=/req/r1', 'create /req/r2 parent=/req']);
   });
+
+  it('a listener that does not read paths ({ path: false }) sees the same changes; read in the listener, the path is the same', () => {
+    const run = (options: { path: boolean }): string[] => {
+      const tree = createTree();
+      tree.set('/req/r1/field', text('x'));
+      const seen: string[] = [];
+      tree.subscribe(
+        (c) => seen.push(`${c.type} ${c.cell.name.tag.text} ${formatPath(c.path)} parent=${c.parent ? formatPath(c.parent.path()) : '-'}`),
+        options,
+      );
+      tree.batch(() => {
+        tree.set('/req/r2/a', text('y'));
+        tree.set('/req/r1/field', text('z'));
+      });
+      tree.delete('/req/r2');
+      tree.remove('/req/r1/field');
+      tree.append(tree.ensureList('/req/list').path(), 'dictionary');
+      return seen;
+    };
+    const eager = run({ path: true });
+    expect(eager).toContain('remove field /req/r1/field parent=/req/r1');
+    expect(run({ path: false })).toEqual(eager);
+  });
+
+  it('a listener that reads paths gets each change where it happened, also beside one that does not', () => {
+    const tree = createTree();
+    const pathless: TreeChange[] = [];
+    const withPath: TreeChange[] = [];
+    tree.subscribe((c) => pathless.push(c), { path: false });
+    tree.subscribe((c) => withPath.push(c));
+    // The cell is made, then its parent removed, in one batch: the listeners hear both afterwards.
+    tree.batch(() => {
+      tree.set('/req/r1/field', text('x'));
+      tree.remove('/req/r1');
+    });
+    expect(withPath.map((c) => `${c.type} ${formatPath(c.path)}`)).toEqual(['create /req', 'create /req/r1', 'create /req/r1/field', 'remove /req/r1']);
+    expect(pathless.map((c) => c.type)).toEqual(['create', 'create', 'create', 'remove']);
+  });
+
+  it('subscribing the same listener twice is one subscription; unsubscribing ends it', () => {
+    const tree = createTree();
+    const seen: string[] = [];
+    const listener = (c: TreeChange): void => void seen.push(c.type);
+    tree.subscribe(listener);
+    const stop = tree.subscribe(listener, { path: false });
+    tree.set('/a', text('x'));
+    stop();
+    tree.set('/b', text('y'));
+    expect(seen).toEqual(['create']);
+  });
 });
 
 describe('setChild', () => {
@@ -278,5 +328,74 @@ describe('batch undo of cells made inside the batch', () => {
     // Made again after the undo, the branch is fresh: no history from the undone batch.
     tree.set('/a/new/rec/x', u64(4));
     expect(tree.get('/a/new/rec/x')!.history()).toEqual([]);
+  });
+});
+
+describe('appendChild', () => {
+  const codeOf = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (error) {
+      return isCepError(error) ? error.code : 'not a CepError';
+    }
+    return undefined;
+  };
+
+  it('appends as append() on the list path would: names, stamps, events', () => {
+    const a = createTree();
+    const b = createTree();
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    a.subscribe((c) => seenA.push(`${c.type} ${formatPath(c.path)}`));
+    b.subscribe((c) => seenB.push(`${c.type} ${formatPath(c.path)}`));
+    a.ensureList('/op/history');
+    b.ensureList('/op/history');
+    a.insert('/op/history', 0, text('x'), name('7'));
+    b.insert('/op/history', 0, text('x'), name('7'));
+    for (const [beat, child] of [
+      [2, 'dictionary'],
+      [2, text('y')],
+      [3, 'list'],
+    ] as const) {
+      a.setBeat(beat);
+      b.setBeat(beat);
+      const made = a.append('/op/history', child);
+      const ours = b.appendChild(b.get('/op/history')!, child);
+      expect(formatPath(ours.path())).toBe(formatPath(made.path()));
+    }
+    expect(digestHex(b.root)).toBe(digestHex(a.root));
+    expect(seenB).toEqual(seenA);
+  });
+
+  it('refuses what append() refuses, changing nothing: another tree, a removed or deleted list, not a list', () => {
+    const tree = createTree();
+    const list = tree.ensureList('/op/history');
+    tree.set('/op/state', text('plan'));
+    const before = digestHex(tree.root);
+    expect(codeOf(() => tree.appendChild(createTree().ensureList('/l'), 'dictionary'))).toBe('CELL_NOT_FOUND');
+    expect(codeOf(() => tree.appendChild(tree.get('/op/state')!, 'dictionary'))).toBe(codeOf(() => tree.append('/op/state', 'dictionary')));
+    expect(codeOf(() => tree.appendChild(tree.get('/op')!, 'dictionary'))).toBe('CELL_KIND_MISMATCH');
+    expect(digestHex(tree.root)).toBe(before);
+    tree.delete('/op');
+    expect(codeOf(() => tree.appendChild(list, 'dictionary'))).toBe(codeOf(() => tree.append('/op/history', 'dictionary')));
+    expect(codeOf(() => tree.appendChild(list, 'dictionary'))).toBe('CELL_NOT_FOUND');
+    tree.remove('/op');
+    expect(codeOf(() => tree.appendChild(list, 'dictionary'))).toBe('CELL_NOT_FOUND');
+  });
+
+  it('is undone with the batch it ran in', () => {
+    const tree = createTree();
+    const list = tree.ensureList('/op/history');
+    const before = digestHex(tree.root);
+    expect(() =>
+      tree.batch(() => {
+        tree.appendChild(list, 'dictionary');
+        tree.appendChild(list, text('x'));
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(digestHex(tree.root)).toBe(before);
+    expect(list.children()).toEqual([]);
+    expect(formatPath(tree.appendChild(list, 'dictionary').path())).toBe('/op/history/1');
   });
 });

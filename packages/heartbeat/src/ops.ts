@@ -79,8 +79,19 @@ export function createOps(deps: OpsDeps): OpsInternal {
   }
 
   const opPath = (id: string): Name[] => segs(OPS_ROOT, id);
+  /**
+   * Dossiers opened here and not closed yet, by id: setState and close find them without making
+   * the id's name and walking from the root (an invoke opens, moves and closes one per call). Only
+   * a shortcut: an entry is used while its cell is still where `opPath(id)` leads (see below).
+   */
+  const open = new Map<string, Cell>();
   /** The live dossier of `id` (reads and writes below start from it, not from the root). */
   const mustExist = (id: string): Cell => {
+    const known = open.get(id);
+    if (known !== undefined) {
+      if (liveAt(tree, known, OPS_ROOT.length + 1)) return known;
+      open.delete(id); // removed (or deleted) since: the path decides, as for any id
+    }
     const op = tree.get(opPath(id));
     if (op === undefined) throw hbError('OP_NOT_FOUND', `there is no operation ${id} under /rt/ops`, { op: id });
     return op;
@@ -88,9 +99,9 @@ export function createOps(deps: OpsDeps): OpsInternal {
   const stateOf = (path: readonly Name[]): OpState | undefined => readText(tree, segs(path, 'state')) as OpState | undefined;
 
   const appendHistory = (op: Cell, state: OpState, code: number | undefined, note: string | undefined): void => {
-    const list = segs(op.path(), F.history);
-    tree.ensureList(list);
-    const entry = tree.append(list, 'dictionary');
+    // From the cells in hand: the list made (or revived) by its path only when it is not there live.
+    const list = live(op, F.history) ?? tree.ensureList(segs(op.path(), F.history));
+    const entry = tree.appendChild(list, 'dictionary');
     tree.setChild(entry, F.beat, u64(deps.beat()));
     tree.setChild(entry, F.state, text(state));
     if (code !== undefined) tree.setChild(entry, F.code, i64(code));
@@ -122,6 +133,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
         const id = String(n);
         const path = opPath(id);
         const op = tree.ensureDictionary(path);
+        open.set(id, op);
         tree.setChild(op, F.verb, text(options.verb));
         if (options.target !== undefined) tree.setChild(op, F.target, text(options.target));
         tree.setChild(op, F.issuedBeat, u64(deps.beat()));
@@ -160,6 +172,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
     close(id: string, status: OpStatus, summary?: string): boolean {
       if (!TERMINAL.includes(status)) throw hbError('OP_STATE_INVALID', `close takes ok, cxl or fail, not ${String(status)}`, { op: id });
       const op = mustExist(id);
+      open.delete(id);
       const closed = textOf(live(op, F.close), F.status);
       if (closed !== undefined) return closed === status;
       tree.batch(() => {
@@ -210,6 +223,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
       tree.batch(() => {
         for (const op of stale) {
           watched.delete(op.name.tag.text);
+          open.delete(op.name.tag.text);
           tree.remove([...OPS_ROOT, op.name]);
         }
       });
@@ -252,6 +266,20 @@ export function createOps(deps: OpsDeps): OpsInternal {
     },
   };
   return ops;
+}
+
+/**
+ * `cell` is in `tree`, live, `depth` levels below the root: what a walk of its path from the root
+ * would find (cells are never moved, so a cell reached at its depth with no removed or deleted
+ * cell on the way up is the one its path names). Walks up, allocates nothing.
+ */
+function liveAt(tree: Tree, cell: Cell, depth: number): boolean {
+  let at: Cell | undefined = cell;
+  for (let i = 0; i < depth; i++) {
+    if (at === undefined || at.isDeleted) return false;
+    at = at.parent;
+  }
+  return at === tree.root;
 }
 
 /** True for `ok`, `cxl`, `fail`. */

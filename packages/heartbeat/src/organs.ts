@@ -35,7 +35,8 @@ export class Organs {
   private quiet: Cell | undefined;
 
   constructor(private readonly deps: OrgansDeps) {
-    deps.tree.subscribe((change) => this.notice(change));
+    // notice() works from the changed cell and its parent, never from change.path: no path per change.
+    deps.tree.subscribe((change) => this.notice(change), { path: false });
   }
 
   register(def: OrganDefinition): () => void {

@@ -75,6 +75,27 @@ describe('OPS dossiers', () => {
     expect(() => rt.ops.start({ verb: 'v', state: 'ok' as never })).toThrow(expect.objectContaining({ code: 'OP_STATE_INVALID' }));
   });
 
+  it('a dossier removed, deleted or replaced while open is found by its path, as any other', () => {
+    const rt = createRuntime();
+    const removed = rt.ops.start({ verb: 'v' });
+    rt.tree.remove(rt.ops.path(removed));
+    expect(() => rt.ops.setState(removed, 'run')).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
+    const deleted = rt.ops.start({ verb: 'v' });
+    rt.tree.delete(rt.ops.path(deleted));
+    expect(() => rt.ops.close(deleted, 'ok')).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
+    // Removed, then made again at the same path: the writes go to the new dossier.
+    const replaced = rt.ops.start({ verb: 'v' });
+    rt.tree.remove(rt.ops.path(replaced));
+    rt.tree.set([...rt.ops.path(replaced), 'state'], { type: 'text', value: 'plan' });
+    rt.ops.setState(replaced, 'run');
+    expect(rt.ops.state(replaced)).toBe('run');
+    expect(rt.tree.getValue([...rt.ops.path(replaced), 'verb'])).toBeUndefined();
+    // A dossier under a removed /rt/ops is gone too.
+    const gone = rt.ops.start({ verb: 'v' });
+    rt.tree.remove('/rt/ops');
+    expect(() => rt.ops.setState(gone, 'run')).toThrow(expect.objectContaining({ code: 'OP_NOT_FOUND' }));
+  });
+
   it('fires a watcher on an already-true state once, at the next beat', () => {
     const rt = createRuntime({ startBeat: 3 });
     const got = fired(rt, 'cont');

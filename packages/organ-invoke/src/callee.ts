@@ -136,16 +136,17 @@ export class Callee {
   /**
    * A call frame admitted at capture of `beat` on `mount`, `bytes` long on the wire.
    * `unreliable`: {@link missingCap} of the mount, read once per frame by the caller (every call
-   * of a batch came on the same mount in the same capture).
+   * of a batch came on the same mount in the same capture). Required, not defaulted: a default
+   * would read the mount's caps again for every call of a reliable mount, whose answer is
+   * `undefined`.
    */
-  call(frame: CallFrame, mount: Mount, bytes: number, unreliable: string | undefined = this.missingCap(mount)): void {
+  call(frame: CallFrame, mount: Mount, bytes: number, unreliable: string | undefined): void {
     const peer = mount.peer;
     if (!admitInvokeId(this.runtime.tree, frame.id)) {
       this.report(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
       if (!isInvokeId(frame.id)) this.queue(mount, frame.id, `id ${JSON.stringify(frame.id)} is not an unguessable invoke id`);
       return;
     }
-    const refuse = (note: string): void => this.queue(mount, frame.id, note);
     // Refusals that say nothing ran, with a code the caller can act on (both are safe to retry).
     if (this.draining) {
       this.report(frame.id, peer, 'this runtime is shutting down');
@@ -161,7 +162,7 @@ export class Callee {
       );
     }
     if (unreliable !== undefined)
-      return refuse(`mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
+      return this.queue(mount, frame.id, `mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
     let signal: Name[];
     let target: Name[] | undefined;
     try {
@@ -169,14 +170,14 @@ export class Callee {
       target = frame.target === undefined ? undefined : parsePath(frame.target);
       if (signal.length === 0) throw new Error('empty path');
     } catch (error) {
-      return refuse(`signal or target is not a valid path: ${(error as Error).message}`);
+      return this.queue(mount, frame.id, `signal or target is not a valid path: ${(error as Error).message}`);
     }
     const signalText = formatPath(signal);
-    if (this.env.exposedOnly && !this.exposed.has(signalText)) return refuse(`signal ${signalText} is not exposed on this runtime`);
+    if (this.env.exposedOnly && !this.exposed.has(signalText)) return this.queue(mount, frame.id, `signal ${signalText} is not exposed on this runtime`);
     // The receiver's check, on its own policy: the frame's size and the beats the caller says it waits.
     const usage = recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout });
     const decision = this.receiverCheck(peer, frame, usage);
-    if (!decision.allowed) return refuse(decision.note);
+    if (!decision.allowed) return this.queue(mount, frame.id, decision.note);
     const qos: Qos = { retainOnPause: true };
     const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: metered(decision.budgets) };
     this.byQos.set(qos, running);
@@ -188,7 +189,7 @@ export class Callee {
         qos,
       });
     } catch (error) {
-      return refuse(`could not enqueue ${signalText}: ${(error as Error).message}`);
+      return this.queue(mount, frame.id, `could not enqueue ${signalText}: ${(error as Error).message}`);
     }
     this.replies.push({ running, qos });
   }

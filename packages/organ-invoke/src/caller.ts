@@ -12,7 +12,7 @@
 import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
-import { checkInvoke, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
+import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
 import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -69,6 +69,9 @@ interface Outbox {
 /** The enclave name used for a peer whose enclave is not known (never a valid word, so never declared). */
 export const UNKNOWN_ENCLAVE = '(unknown)';
 
+/** The dictionary of a request's invoke records. */
+const INVOKES = name('invokes');
+
 /** The invoke record's field names, made once (a record is written three times per call). */
 const FIELD = {
   state: name('state'),
@@ -87,6 +90,25 @@ const FIELD = {
 
 /** UTF-8 length without encoding the text (submit checks every signal and target). */
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * A submitted signal or target, checked (a path text of at most `max` bytes, at least one segment)
+ * and in its canonical form. A module function: made as a closure in every submit, it was a
+ * measurable share of one.
+ */
+function checkedPath(field: 'signal' | 'target', value: unknown, max: number): string {
+  if (typeof value !== 'string' || utf8(value) > max) {
+    throw invokeError('INVOKE_INVALID', `${field}: expected a path text of at most ${max} bytes`, { field });
+  }
+  let names: Name[];
+  try {
+    names = parsePath(value);
+  } catch (error) {
+    throw invokeError('INVOKE_INVALID', `${field}: ${JSON.stringify(value)} is not a valid path: ${(error as Error).message}`, { field });
+  }
+  if (names.length === 0) throw invokeError('INVOKE_INVALID', `${field}: the path is empty; name at least one segment`, { field });
+  return formatPath(names);
+}
 
 export class Caller {
   private readonly pending = new Map<string, Pending>();
@@ -237,15 +259,18 @@ export class Caller {
   ): string {
     const { signal, target, pipeline } = args;
     const beat = this.runtime.beat;
-    const record = [...entry.path, name('invokes'), name(id)];
+    const record = [...entry.path, INVOKES, invokeIdName(id)];
     const peer = entry.spec.peer;
     const deadline = beat + sub.timeoutBeats;
     // The latest recorded wall time (never a clock read here), so a replay computes the same expiry.
     const now = this.clock.now;
     const expiresAt =
       this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
-    const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
-    this.tree.batch(() => {
+    // The dossier, the record and the sender's ledger entry are written in one batch: all or
+    // nothing, and one undo log (and one snapshot of their shared ancestors) instead of three when
+    // the call is submitted between beats.
+    const { op, usage } = this.tree.batch(() => {
+      const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
       // The record's fields are written from its cell: one walk from the root, not one per field.
       const cell = this.tree.ensureDictionary(record);
       this.tree.setChild(cell, FIELD.state, text('plan'));
@@ -256,6 +281,9 @@ export class Caller {
       this.tree.setChild(cell, FIELD.deadline, u64(BigInt(deadline)));
       if (expiresAt !== undefined) this.tree.setChild(cell, FIELD.expiresAt, u64(BigInt(expiresAt)));
       this.tree.setChild(cell, FIELD.op, text(op));
+      // The sender's check charges the beats this invoke may wait against the beat budget.
+      // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
+      return { op, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }) };
     });
     const pending: Pending = {
       id,
@@ -272,9 +300,6 @@ export class Caller {
     this.pending.set(id, pending);
     this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
 
-    // The sender's check: the beats this invoke may wait are charged against the beat budget.
-    // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
-    const usage = recordUsage(this.tree, id, { beats: sub.timeoutBeats });
     const decision = checkInvoke(this.tree, {
       fromEnclave: this.env.enclave,
       toEnclave: this.env.peerEnclave(peer) ?? UNKNOWN_ENCLAVE,
@@ -365,7 +390,9 @@ export class Caller {
         pending.sentSession = session;
         const cell = this.tree.get(pending.record);
         if (cell !== undefined) this.tree.setChild(cell, FIELD.state, text('sent'));
-        this.runtime.ops.setState(pending.op, 'await', { note: `sent to ${pending.peer}; reply due by beat ${pending.deadline}` });
+        // No note: the dossier's target is this record, which names the peer and the deadline beat
+        // (a note repeating them was two cells and a string per call).
+        this.runtime.ops.setState(pending.op, 'await');
       }
     }
   }
@@ -520,21 +547,9 @@ export class Caller {
   }
 
   private checkArgs(sub: Submission, entry: MountRequestEntry): { signal: string; target: string | undefined; pipeline: PipelineMeta | undefined } {
-    const path = (field: 'signal' | 'target', value: unknown): string => {
-      if (typeof value !== 'string' || utf8(value) > this.env.limits.maxPathBytes) {
-        throw invokeError('INVOKE_INVALID', `${field}: expected a path text of at most ${this.env.limits.maxPathBytes} bytes`, { field });
-      }
-      let names: Name[];
-      try {
-        names = parsePath(value);
-      } catch (error) {
-        throw invokeError('INVOKE_INVALID', `${field}: ${JSON.stringify(value)} is not a valid path: ${(error as Error).message}`, { field });
-      }
-      if (names.length === 0) throw invokeError('INVOKE_INVALID', `${field}: the path is empty; name at least one segment`, { field });
-      return formatPath(names);
-    };
-    const signal = path('signal', sub.signal);
-    const target = sub.target === undefined ? undefined : path('target', sub.target);
+    const max = this.env.limits.maxPathBytes;
+    const signal = checkedPath('signal', sub.signal, max);
+    const target = sub.target === undefined ? undefined : checkedPath('target', sub.target, max);
     if (!Number.isSafeInteger(sub.timeoutBeats) || sub.timeoutBeats < 1 || sub.timeoutBeats > this.env.maxTimeoutBeats) {
       throw invokeError('INVOKE_INVALID', `timeoutBeats: expected a whole number of beats in 1..${this.env.maxTimeoutBeats}, got ${String(sub.timeoutBeats)}`, {
         field: 'timeoutBeats',

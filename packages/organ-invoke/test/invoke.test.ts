@@ -162,6 +162,19 @@ describe('the calling side (replies made by hand)', () => {
       .children()
       .map((h) => read(p.earth.tree, `/rt/ops/${op}/history/${h.name.tag.text}/state`));
     expect(history).toEqual(['plan', 'await', 'ok']);
+    // What one call leaves on the caller: the dossier's entries hold their beat and state (the
+    // record it targets names the peer and deadline), the ledger only the beats charged.
+    const fields = (path: string) =>
+      p.earth.tree
+        .get(path)!
+        .children()
+        .map((c) => c.name.tag.text)
+        .sort();
+    expect(fields(`/rt/ops/${op}`)).toEqual(['close', 'history', 'issued_beat', 'state', 'target', 'verb']);
+    for (const h of p.earth.tree.get(`/rt/ops/${op}/history`)!.children())
+      expect(fields(`/rt/ops/${op}/history/${h.name.tag.text}`)).toEqual(['beat', 'state']);
+    expect(read(p.earth.tree, `/rt/ops/${op}/target`)).toBe(record);
+    expect(fields(`/journal/decisions/sec/${id}/usage`)).toEqual(['beats']);
     expect(topics(p.earth)).not.toContain('tp_inv_reject');
   });
 

@@ -37,6 +37,25 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
     expect(p.earth.invoke.pending()).toBe(0);
   });
 
+  it("the receiver reads the mount's caps once per frame, not once per call", async () => {
+    const p = await pair('memory');
+    p.serve(); // saturn answers: nothing exposed, so plain ok replies
+    const tree = p.saturn.tree;
+    const getValue = tree.getValue.bind(tree);
+    let capReads = 0;
+    tree.getValue = (path) => {
+      if (Array.isArray(path) && path.some((n) => typeof n !== 'string' && n.tag.text === 'prov_caps')) capReads++;
+      return getValue(path);
+    };
+    const ids = Array.from({ length: 20 }, (_, i) =>
+      p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', payload: u64(BigInt(i)), timeoutBeats: 10 }),
+    );
+    await until([p.earth, p.saturn], () => ids.every((id) => p.earth.invoke.outcome(id) !== undefined));
+    expect(ids.map((id) => p.earth.invoke.outcome(id)?.status)).toEqual(ids.map(() => 'ok'));
+    // One frame of 20 calls: 'reliable' and 'ordered' read once each.
+    expect(capReads).toBe(2);
+  });
+
   it('calls submitted inside a beat leave at its commit, split at maxBatchItems', async () => {
     const p = await pair('memory', { maxBatchItems: 8 });
     const hooks = memoryHooks(p.earth.provider);
@@ -139,5 +158,37 @@ describe('pipelining: many invokes in flight per mount, batched per beat', () =>
     for (let i = 0; i < 6; i++) await beat(p.earth, p.saturn);
     expect(ran).toBe(0);
     expect(p.saturn.facts.some((f) => f.topic === 'tp_inv_reject' && /batch carries 1\.\.4 items, found 5/.test(f.note))).toBe(true);
+  });
+});
+
+describe('round trip in beats', () => {
+  it('one beat on each side: the callee runs the call in the beat that admits it and answers at its commit; the caller records the outcome in the next beat it steps', async () => {
+    const p = await pair('memory');
+    p.serve();
+    for (const between of [true, false]) {
+      let id = '';
+      if (between) {
+        // Submitted between beats: it leaves once the submitting code is done.
+        id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', timeoutBeats: 10 });
+        await Promise.resolve();
+      } else {
+        // Submitted inside a beat (by an enzyme): it leaves at that beat's commit.
+        const off = p.earth.runtime.registerEnzyme({
+          name: 'caller',
+          signal: '/sig/call',
+          run: () => void (id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/add', timeoutBeats: 10 })),
+        });
+        p.earth.runtime.enqueue('/sig/call');
+        await beat(p.earth);
+        off();
+      }
+      const saturnBeat = p.saturn.runtime.beat;
+      await beat(p.saturn);
+      expect(p.saturn.runtime.beat).toBe(saturnBeat + 1);
+      expect(p.earth.invoke.outcome(id)).toBeUndefined();
+      const earthBeat = p.earth.runtime.beat; // the beat the next step runs
+      await beat(p.earth);
+      expect(p.earth.invoke.outcome(id)).toMatchObject({ status: 'ok', beat: earthBeat });
+    }
   });
 });

@@ -263,15 +263,29 @@ function opCell(
 
 /** A bundle being packed a part at a time (one part is kept back until the next exists, so the last can be marked). */
 export interface Packing {
-  readonly parts: Generator<PackedPart, void>;
+  /** The walk in progress: the bundle's ops, then each delta pass (see {@link packNext}). */
+  parts: Generator<PackedPart, void>;
   ahead: PackedPart | undefined;
   readonly stats: PackStats;
+  /** Delta passes started so far. */
+  passes?: number;
 }
 
 /**
+ * Delta passes packed lazily, part by part, before the last one is packed at once. A branch that
+ * grows while its bundle is packed (a handler filling 100,000 cells over 25 beats) left tens of
+ * thousands of changed cells for one delta, frozen in one beat of the source; walked like the
+ * first pass, each part costs its own beat's budget. Bounded, so a branch that never stops
+ * changing still gets its bundle finished.
+ */
+const LAZY_PASSES = 8;
+
+/**
  * One step of `packing`: hands a finished part to `add` and answers `undefined` while the walk
- * goes on; once it is over, the changes `log` gathered meanwhile follow as a delta, the last
- * part is marked as such, and the stats of the whole bundle are the answer.
+ * goes on; once it is over, the changes `log` gathered meanwhile follow as a delta, walked the
+ * same way (and the changes made during that walk after it, up to {@link LAZY_PASSES} passes;
+ * then the rest at once), the last part is marked as such, and the stats of the whole bundle
+ * are the answer.
  */
 export function packNext(
   packing: Packing,
@@ -288,6 +302,13 @@ export function packNext(
       if (previous === undefined) continue;
       add(previous, false);
       return undefined;
+    }
+    if (log.pending && (packing.passes ?? 0) < LAZY_PASSES) {
+      // Like the first pass: each part reads the tree when it is pulled; what changes meanwhile
+      // is in the log again for the next pass.
+      packing.passes = (packing.passes ?? 0) + 1;
+      packing.parts = packParts(log.seal(tree), partBytes, packing.stats);
+      continue;
     }
     const redo = log.pending ? packOps(log.seal(tree), partBytes, packing.stats).parts : [];
     const rest = [packing.ahead!, ...redo];

@@ -79,6 +79,8 @@ export class Publication {
   private held = false;
   /** The last beat this source left to another mount of its peer (see `sendPending`). */
   private yieldedAt = -2;
+  /** The serving record's fields as last written (see writeServing). */
+  private servingWritten = '';
   private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
   private readonly episode: MirrorEpisode;
   /** seq → the beat the copy holds after that bundle, from the acknowledged bundle to the newest whole one. */
@@ -458,8 +460,12 @@ export class Publication {
 
   private writeServing(): void {
     if (this.ended !== undefined) return;
+    // Called at every slice; rewriting nine unchanged cells each beat of a long mirror cost the
+    // source ~4% of its CPU (and a journal record each beat on a durable tree). Only a change is written.
+    const written = `${this.epoch}\0${this.lastSeq}\0${this.ackedSeq}\0${this.inflight}\0${this.maxInfl}\0${this.held}\0${this.connected}`;
     const tree = this.env.runtime.tree;
     const at = [...this.env.servingRoot, this.peer, this.mountName];
+    if (written === this.servingWritten && tree.get([...at, 'op']) !== undefined) return;
     tree.batch(() => {
       tree.set([...at, 'src_chan'], v.text(this.src));
       tree.set([...at, 'epoch'], v.text(this.epoch));
@@ -471,6 +477,7 @@ export class Publication {
       tree.set([...at, 'state'], v.text(this.connected ? 'live' : 'lost'));
       tree.set([...at, 'op'], v.text(this.episode.id));
     });
+    this.servingWritten = written;
   }
 }
 

@@ -242,6 +242,49 @@ describe('bundles split across beats', () => {
     expect(perBeat.some((frames) => frames.length >= 2 && frames.reduce((a, b) => a + b, 0) >= BUDGET)).toBe(true);
   });
 
+  it('a branch that grows while its bundle is packed: what changed meanwhile is walked part by part too, not packed in one beat', async () => {
+    const network = memoryNetwork();
+    const sealedAt = new Map<number, number>();
+    const sentAt: Array<{ seq: number; beat: number }> = [];
+    const saturn = peer('saturn', network, {
+      partBytes: 900,
+      beatBytes: 25_000,
+      onSeal: (e) => void sealedAt.set(e.seq, e.beat),
+      onSend: (e) => void sentAt.push({ seq: e.seq, beat: saturn.runtime.beat }),
+    });
+    await saturn.manager.listen('memory', 'saturn');
+    const earth = peer('earth', network, {});
+    seed(saturn.tree, 2, 20);
+    fileRequest(earth.tree, 'r1');
+    // Like a handler that fills a branch over many beats (the demo's sky): a new group of 40
+    // cells each beat for 30 beats, faster than the ~3 parts a beat the budget lets go.
+    let grown = 0;
+    for (let i = 0; i < 600 && (grown < 30 || branchDigest(earth.tree, SRC) !== branchDigest(saturn.tree, SRC)); i++) {
+      if (sealedAt.size === 0 && sentAt.length > 0 && grown < 30) {
+        const g = grown++;
+        saturn.tree.batch(() => {
+          for (let k = 0; k < 40; k++) saturn.tree.set(`${SRC}/grown${g}/f${k}`, text(`cell ${g}.${k}`));
+        });
+      }
+      await settle();
+      earth.runtime.step();
+      await settle();
+      saturn.runtime.step();
+    }
+    expect(grown).toBeGreaterThan(3);
+    expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+    expect(saturn.tree.get(`${SRC}/grown${grown - 1}/f39`)).toBeDefined();
+    // Bundle 1 carried what grew while it was packed, in many parts …
+    const parts1 = sentAt.filter((e) => e.seq === 1);
+    expect(parts1.length).toBeGreaterThan(40);
+    // … packed as they went: when its last part was packed, at most the part held back and that
+    // last one were left to send (packed at once, the changes made during the first walk left
+    // dozens of frozen parts queued behind one long beat of the source).
+    expect(parts1.filter((e) => e.beat > sealedAt.get(1)!).length).toBeLessThanOrEqual(2);
+    // Applied whole, once: the copy went from nothing to a state of the source in one step.
+    expect(field(earth.tree, 'r1', 'bundle_seq')).toBeGreaterThanOrEqual(1n);
+  });
+
   it('a replay of the receiver inbound log gives the same tree digest after every beat, across a break and a source restart', async () => {
     const network = memoryNetwork();
     // beatBytes counts encoded frames: about three of these parts (~10 KB each with the test's policy) per beat.

@@ -5,7 +5,7 @@
  * Also the replay guard: each invoke id is accepted once.
  */
 import { randomFillSync } from 'node:crypto';
-import { name, u64, type Tree } from '@cep/cells';
+import { name, referenceId, u64, type Name, type Tree } from '@cep/cells';
 import { securityError } from './errors.ts';
 import type { Usage } from './decide.ts';
 
@@ -46,13 +46,25 @@ export function isInvokeId(id: unknown): id is string {
 }
 
 /**
+ * The cell name of an invoke id (a reference). Made outside the memo `name()` keeps for names that
+ * repeat: every invoke has its own id, so each would take a slot there (two, with the text → id
+ * memo) and be held, garbage, until the memo fills and is cleared. Any other text gets `name()`'s
+ * usual treatment (and its errors).
+ */
+export function invokeIdName(invokeId: string): Name {
+  return isInvokeId(invokeId) ? name(referenceId(invokeId)) : name(invokeId);
+}
+
+/**
  * Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`) and returns
  * the totals (all four fields, as {@link usageOf} would read them right after).
  *
- * A field is written only when its value changes, or when it is missing (the first record of an
- * invoke creates all four, at 0 where nothing is added). Writing an unchanged value leaves the
- * tree as it was anyway; skipping it saves the path walk, which on a busy runtime was most of this
- * function's cost (each side records twice per call, adding to one or two fields each time).
+ * The ledger holds only what was measured: a field is written when something non-zero is added
+ * to it (or when it holds something else than a u64, which is rewritten as the total), never to
+ * store a 0. A missing field reads as 0 — here, in {@link usageOf} and in `checkInvoke` alike —
+ * so a stored 0 said nothing, and on a busy runtime those zeros were three of the six cells the
+ * sender's ledger created per call and two of the receiver's. The `usage` dictionary itself is
+ * created at an invoke's first record, whatever it adds, so every invoke has its entry.
  */
 export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
   // Every field is checked before anything is written, so bad input changes nothing.
@@ -62,19 +74,20 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
       throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
     }
   }
-  const base = [...LEDGER, name(invokeId), 'usage'];
+  const base = [...LEDGER, invokeIdName(invokeId), 'usage'];
   // Current values are read from the usage dictionary itself, not by walking from the root per field.
   const found = tree.get(base);
   const total: Record<string, number> = {};
   tree.batch(() => {
     // Written from the record's cell (created, with its parents, the first time), as set() on each field's path would.
-    let record = found;
+    const record = found ?? tree.ensureDictionary(base);
     for (const [key, , fieldName] of USAGE_FIELDS) {
       const add = usage[key] ?? 0;
       const current = found?.child(fieldName);
-      const known = current !== undefined && !current.isDeleted && current.value?.type === 'u64';
+      const live = current !== undefined && !current.isDeleted;
+      const known = live && current.value?.type === 'u64';
       const sum = (known ? Number(current.value!.value) : 0) + add;
-      if (!known || add !== 0) tree.setChild((record ??= tree.ensureDictionary(base)), fieldName, u64(sum));
+      if (add !== 0 || (live && !known)) tree.setChild(record, fieldName, u64(sum));
       total[key] = sum;
     }
   });
@@ -97,13 +110,18 @@ export function pruneUsage(tree: Tree, beforeBeat: number): number {
   return stale.length;
 }
 
-/** The usage recorded for an invoke so far. */
+/**
+ * The usage recorded for an invoke so far: all four fields once it has a ledger entry (a field
+ * not stored reads as 0, see {@link recordUsage}); `{}` for an invoke never recorded.
+ */
 export function usageOf(tree: Tree, invokeId: string): Usage {
-  const base = [...LEDGER, name(invokeId), 'usage'];
+  const record = tree.get([...LEDGER, invokeIdName(invokeId), 'usage']);
+  if (record === undefined) return {};
   const out: Record<string, number> = {};
-  for (const [key, field] of USAGE_FIELDS) {
-    const value = tree.getValue([...base, field]);
-    if (value?.type === 'u64') out[key] = Number(value.value);
+  for (const [key, , fieldName] of USAGE_FIELDS) {
+    const field = record.child(fieldName);
+    const value = field === undefined || field.isDeleted ? undefined : field.value;
+    out[key] = value?.type === 'u64' ? Number(value.value) : 0;
   }
   return out;
 }
@@ -138,11 +156,12 @@ export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boole
     }
     tree.set([...SEEN_CUT], u64(BigInt(Math.max(0, cutoff))));
   }
-  const known = seen.child(name(id));
+  const idName = name(referenceId(id)); // a well-formed id (checked above): see invokeIdName
+  const known = seen.child(idName);
   if (known !== undefined) {
     const at = known.value;
     if (at?.type !== 'u64' || Number(at.value) >= cutoff) return false;
   }
-  tree.setChild(seen, name(id), u64(tree.beat));
+  tree.setChild(seen, idName, u64(tree.beat));
   return true;
 }

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createTree, digestHex, text, type Tree } from '@cep/cells';
+import { createTree, digestHex, name, text, u64, type Tree } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import {
   admitInvokeId,
   approvePipeline,
   checkInvoke,
   declarePolicy,
+  invokeIdName,
   newInvokeId,
   parsePipelineMeta,
   preflight,
@@ -336,6 +337,15 @@ describe('bad input changes nothing and says why', () => {
     }
   });
 
+  it('invokeIdName is the name name() gives the id (a reference), for any text', () => {
+    for (const id of [newInvokeId(), newInvokeId()]) {
+      expect(invokeIdName(id)).toEqual(name(id));
+      expect(invokeIdName(id).tag.kind).toBe('reference');
+    }
+    for (const text of ['inv-1', 'state', 'INV-0123456789ABCDEF0123456789ABCDEF', '42']) expect(invokeIdName(text)).toEqual(name(text));
+    expect(() => invokeIdName('')).toThrow(expect.objectContaining({ code: 'NAME_EMPTY' }));
+  });
+
   it('negative usage is refused', () => {
     expect(() => recordUsage(createTree(), newInvokeId(), { cpuNs: -5 })).toThrow(/cpuNs/);
   });
@@ -350,35 +360,49 @@ describe('bad input changes nothing and says why', () => {
     expect(usageOf(tree, id)).toEqual({ beats: 0, cpuNs: 0, ioBytes: 7, wallMs: 0 });
   });
 
-  it('creates all four fields at the first record, then writes only the fields that change', () => {
+  it('stores only the fields something non-zero was added to; a missing field reads as 0', () => {
     const tree = createTree();
     const id = newInvokeId();
-    const field = (f: string) => tree.get(`/journal/decisions/sec/${id}/usage/${f}`)!;
+    const field = (f: string) => tree.get(`/journal/decisions/sec/${id}/usage/${f}`);
     tree.setBeat(2);
     expect(recordUsage(tree, id, { beats: 8 })).toEqual({ beats: 8, cpuNs: 0, ioBytes: 0, wallMs: 0 });
-    for (const f of ['beats', 'cpu_ns', 'io_bytes', 'wall_ms']) expect(field(f).modified).toBe(2);
+    expect(field('beats')!.modified).toBe(2);
+    for (const f of ['cpu_ns', 'io_bytes', 'wall_ms']) expect(field(f)).toBeUndefined();
+    expect(usageOf(tree, id)).toEqual({ beats: 8, cpuNs: 0, ioBytes: 0, wallMs: 0 });
     tree.setBeat(5);
     const changes: string[] = [];
     tree.subscribe((change) => changes.push(`${change.type} ${change.cell.name.tag.text}`));
     // Adding 0 and leaving fields out are the same: nothing but io_bytes is touched.
     expect(recordUsage(tree, id, { ioBytes: 100, cpuNs: 0 })).toEqual({ beats: 8, cpuNs: 0, ioBytes: 100, wallMs: 0 });
-    expect(changes).toEqual(['update io_bytes']);
-    expect(field('io_bytes').modified).toBe(5);
-    for (const f of ['beats', 'cpu_ns', 'wall_ms']) expect(field(f).modified).toBe(2);
+    expect(changes).toEqual(['create io_bytes']);
+    expect(field('io_bytes')!.modified).toBe(5);
+    expect(field('beats')!.modified).toBe(2);
     expect(usageOf(tree, id)).toEqual({ beats: 8, cpuNs: 0, ioBytes: 100, wallMs: 0 });
   });
 
-  it('rewrites a field that is missing or holds something else than a u64', () => {
+  it('an invoke recorded with nothing added still has its entry, and reads all zeros', () => {
+    const tree = createTree();
+    const id = newInvokeId();
+    expect(usageOf(tree, id)).toEqual({});
+    expect(recordUsage(tree, id, {})).toEqual({ beats: 0, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+    expect(tree.get(`/journal/decisions/sec/${id}/usage`)?.children()).toEqual([]);
+    expect(usageOf(tree, id)).toEqual({ beats: 0, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+  });
+
+  it('a removed field reads as 0; one that holds something else than a u64 is rewritten at the next record', () => {
     const tree = createTree();
     const id = newInvokeId();
     recordUsage(tree, id, { beats: 1 });
+    tree.set(`/journal/decisions/sec/${id}/usage/cpu_ns`, u64(3n));
     tree.remove(`/journal/decisions/sec/${id}/usage/cpu_ns`);
     tree.set(`/journal/decisions/sec/${id}/usage/wall_ms`, text('garbage'));
-    expect(recordUsage(tree, id, {})).toEqual({ beats: 1, cpuNs: 0, ioBytes: 0, wallMs: 0 });
     expect(usageOf(tree, id)).toEqual({ beats: 1, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+    expect(recordUsage(tree, id, { cpuNs: 2 })).toEqual({ beats: 1, cpuNs: 2, ioBytes: 0, wallMs: 0 });
+    expect(tree.getValue(`/journal/decisions/sec/${id}/usage/wall_ms`)).toEqual(u64(0n));
+    expect(usageOf(tree, id)).toEqual({ beats: 1, cpuNs: 2, ioBytes: 0, wallMs: 0 });
   });
 
-  it('gives the same tree as writing every field each time (property)', () => {
+  it('gives the same tree as writing every non-zero addition (property)', () => {
     const usage = fc.record({ beats: fc.nat(1000), cpuNs: fc.nat(1000), ioBytes: fc.nat(1000), wallMs: fc.nat(1000) }, { requiredKeys: [] });
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(2), usage), { maxLength: 12 }), (steps) => {
@@ -395,12 +419,23 @@ describe('bad input changes nothing and says why', () => {
           ours.setBeat(ours.beat + gap);
           every.setBeat(every.beat + gap);
           recordUsage(ours, id, add);
-          // The reference: every field read and written on every record, as before.
+          // The reference: the entry made at the first record, then each field read back and written
+          // whenever something is added to it, by paths from the root.
+          every.ensureDictionary(`/journal/decisions/sec/${id}/usage`);
           for (const [key, f] of keys) {
+            if ((add[key] ?? 0) === 0) continue;
             const at = `/journal/decisions/sec/${id}/usage/${f}`;
             const current = every.getValue(at);
-            every.set(at, { type: 'u64', value: (current?.type === 'u64' ? current.value : 0n) + BigInt(add[key] ?? 0) });
+            every.set(at, { type: 'u64', value: (current?.type === 'u64' ? current.value : 0n) + BigInt(add[key]!) });
           }
+          // What each side reads is the running total, field by field, zeros included.
+          const totals = Object.fromEntries(
+            keys.map(([key, f]) => {
+              const v = every.getValue(`/journal/decisions/sec/${id}/usage/${f}`);
+              return [key, v?.type === 'u64' ? Number(v.value) : 0];
+            }),
+          );
+          expect(usageOf(ours, id)).toEqual(totals);
         }
         expect(digestHex(ours.root)).toBe(digestHex(every.root));
       }),

@@ -38,11 +38,13 @@ export function sessionKeys(key: Uint8Array, hash: Buffer, dialer: boolean): Ses
   return dialer ? { send: d2l, recv: l2d } : { send: l2d, recv: d2l };
 }
 
+/** One nonce buffer for every record: `createCipheriv` copies the IV, so it is free again when that returns. */
+const IV = Buffer.alloc(12);
+
 function iv(seq: number): Buffer {
-  const out = Buffer.alloc(12);
-  out.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4);
-  out.writeUInt32BE(seq >>> 0, 8);
-  return out;
+  IV.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4);
+  IV.writeUInt32BE(seq >>> 0, 8);
+  return IV;
 }
 
 /**

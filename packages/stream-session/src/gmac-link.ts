@@ -105,7 +105,10 @@ export class GmacLink implements Link {
         );
       }
       if (queue.length < HEADER_BYTES + length + TAG_BYTES) break;
-      const head = Buffer.from(queue.take(HEADER_BYTES));
+      // The peeked header is a view into a received chunk (or its own copy): chunks are never
+      // written again, so it stays valid after the queue moves past it.
+      const head = header;
+      queue.skip(HEADER_BYTES);
       const payload = queue.take(length);
       const received = queue.take(TAG_BYTES);
       const seq = readSeq(head);

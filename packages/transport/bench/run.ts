@@ -8,6 +8,11 @@
  * flight; the receiver counts frames its `onFrame` handler gets (decoded and verified).
  * Prints frames/s and the ratio (ours ÷ anchor, in time per frame). Asserts nothing.
  *
+ * With POLICY=plain it also prints the serializer alone: CPU µs to encode and decode the same
+ * branch with the same policy in a loop, no transport at all. That is the floor of ours (every
+ * frame is encoded once and decoded once), so `serializer ÷ socket` is the best ratio the
+ * transport path could reach if it cost nothing, and `ours − serializer` is its own share.
+ *
  * Run: npx tsx --conditions=@cep/source packages/transport/bench/run.ts
  *   SIZES=64,1024,65536  POLICY=plain|defaults (plain: crc32c only; defaults: crc32c+deflate+aead)
  */
@@ -16,7 +21,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { bytes, createTree, type Cell } from '@cep/cells';
 import { createRuntime, type Runtime } from '@cep/heartbeat';
-import { encodeBranch } from '@cep/serializer';
+import { decodeBranch, encodeBranch } from '@cep/serializer';
 // A relative import, not a dependency: provider-tcp depends on this package, and a devDependency
 // back would make the workspace graph cyclic. The bench only needs its source.
 import { tcp } from '../../provider-tcp/src/index.ts';
@@ -57,7 +62,8 @@ async function ours(size: number, frames: number): Promise<Rate> {
       localNode: name,
       providers: [tcp({ localPeer: name, keys: { [peer]: KEY } })],
       addressOf: (p) => addresses.get(p),
-      peerKey: () => KEY,
+      // A keyed peer's mounts are sealed or do not open: only the `defaults` policy (with AEAD) gets the key.
+      ...(POLICY === 'defaults' ? { peerKey: () => KEY } : {}),
     });
     return { runtime, manager };
   };
@@ -142,12 +148,22 @@ async function anchor(frame: Uint8Array, frames: number): Promise<Rate> {
   return { perSecond: frames / seconds, cpuMicros };
 }
 
+/** The serializer alone: CPU µs per frame to encode `cell` and decode the result, with the policy `plain` negotiates. */
+function serializerOnly(cell: Cell, frames: number): number {
+  const policy = { crc32c: true };
+  const cpu0 = cpuNow();
+  for (let i = 0; i < frames; i++) decodeBranch(encodeBranch(cell, policy, { beat: i }), policy);
+  return (cpuNow() - cpu0) / frames;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sizes = (process.env.SIZES ?? '64,1024,65536').split(',').map(Number);
 const runs = Number(process.env.RUNS ?? 3);
 console.log(`policy ${POLICY} (${JSON.stringify(serializer)}), medians of ${runs}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 console.log('On a busy machine the wall-clock rates swing; CPU per frame (both ends, this process) is the steadier ratio.');
-console.log('payload   frame B    ours frames/s   plain socket frames/s   ratio (wall)   ours CPU µs/frame   socket CPU µs/frame   ratio (CPU)');
+console.log(
+  'payload   frame B    ours frames/s   plain socket frames/s   ratio (wall)   ours CPU µs/frame   socket CPU µs/frame   ratio (CPU)   serializer alone CPU µs/frame   its ratio to the socket (CPU)',
+);
 for (const size of sizes) {
   const frames = size >= 65536 ? 2000 : size >= 1024 ? 20_000 : 40_000;
   const cell = payloadCell(size);
@@ -156,10 +172,14 @@ for (const size of sizes) {
   await anchor(frame, Math.min(frames, 2000));
   const o: Rate[] = [];
   const a: Rate[] = [];
+  const s: number[] = [];
+  if (POLICY === 'plain') serializerOnly(cell, Math.min(frames, 2000)); // warm-up
   for (let r = 0; r < runs; r++) {
     o.push(await ours(size, frames));
     a.push(await anchor(frame, frames));
+    if (POLICY === 'plain') s.push(serializerOnly(cell, frames));
   }
+  const cs = s.length > 0 ? median(s) : Number.NaN;
   const mo = median(o.map((x) => x.perSecond));
   const ma = median(a.map((x) => x.perSecond));
   const co = median(o.map((x) => x.cpuMicros));
@@ -174,6 +194,8 @@ for (const size of sizes) {
       co.toFixed(1).padStart(19),
       ca.toFixed(1).padStart(21),
       `${(co / ca).toFixed(2)}×`.padStart(13),
+      (Number.isNaN(cs) ? '—' : cs.toFixed(1)).padStart(31),
+      (Number.isNaN(cs) ? '—' : `${(cs / ca).toFixed(2)}×`).padStart(31),
     ].join(' '),
   );
 }

@@ -30,19 +30,12 @@ export type FrameHandler = (frame: InboundFrame) => void;
 
 export class Inbound {
   private readonly handlers = new Map<string, FrameHandler[]>();
-  private readonly waiting = new Map<string, number>();
-  /** Bytes pushed per stream and not yet admitted (all of them are admitted at the next capture). */
-  private readonly waitingBytes = new Map<string, number>();
-  /** Bytes pushed per peer (all its mounts) and not yet admitted. */
-  private readonly peerBytes = new Map<string, number>();
-  /** Pumps waiting for room, per peer (a credit on one mount may make room for another). */
-  private readonly wakers = new Map<string, Array<() => void>>();
-  /** Arrival numbers per stream: frames and channel events share one sequence, so admission can follow arrival. */
-  private readonly seqs = new Map<string, number>();
-  /** Per stream, the arrival number admitted last (frames and events alike). */
-  private readonly admittedSeq = new Map<string, number>();
-  /** Per stream, channel events waiting for frames that arrived before them (admitted later in the same capture). */
-  private readonly held = new Map<string, Array<{ seq: number; run: () => void }>>();
+  /**
+   * Per-stream and per-peer counters, one record each, so a frame costs one lookup of its stream
+   * at push and at admission, not one Map read and write per counter (these run for every frame).
+   */
+  private readonly streams = new Map<string, StreamState>();
+  private readonly peers = new Map<string, PeerState>();
   private released = false;
 
   constructor(
@@ -66,9 +59,23 @@ export class Inbound {
 
   /** The next arrival number of `stream`: frames and channel events take theirs from this one sequence. */
   nextSeq(stream: string): number {
-    const seq = (this.seqs.get(stream) ?? 0) + 1;
-    this.seqs.set(stream, seq);
-    return seq;
+    return ++this.stateOf(stream).seq;
+  }
+
+  /** The counters of `stream`, made at its first use (a replay admits frames no pump pushed). */
+  private stateOf(stream: string): StreamState {
+    let state = this.streams.get(stream);
+    if (state === undefined) {
+      const peer = peerOf(stream);
+      let peerState = this.peers.get(peer);
+      if (peerState === undefined) {
+        peerState = { bytes: 0, wakers: [] };
+        this.peers.set(peer, peerState);
+      }
+      state = { peer: peerState, seq: 0, admittedSeq: undefined, waiting: 0, waitingBytes: 0, held: undefined };
+      this.streams.set(stream, state);
+    }
+    return state;
   }
 
   /**
@@ -78,27 +85,27 @@ export class Inbound {
    * reply it followed). The decision reads only logged arrival numbers, so replay holds the same.
    */
   event(stream: string, seq: number, run: () => void): void {
-    const held = this.held.get(stream);
-    const last = this.admittedSeq.get(stream);
-    if (held === undefined && (last === undefined || seq <= last + 1)) {
-      this.admittedSeq.set(stream, Math.max(seq, last ?? 0));
+    const state = this.stateOf(stream);
+    const last = state.admittedSeq;
+    if (state.held === undefined && (last === undefined || seq <= last + 1)) {
+      state.admittedSeq = Math.max(seq, last ?? 0);
       run();
       return;
     }
-    if (held === undefined) this.held.set(stream, [{ seq, run }]);
-    else held.push({ seq, run });
+    if (state.held === undefined) state.held = [{ seq, run }];
+    else state.held.push({ seq, run });
   }
 
   /** Runs the held events whose earlier frames are all admitted (in arrival order). */
-  private releaseHeld(stream: string): void {
-    const held = this.held.get(stream);
+  private releaseHeld(state: StreamState): void {
+    const held = state.held;
     if (held === undefined) return;
-    while (held.length > 0 && held[0]!.seq <= (this.admittedSeq.get(stream) ?? 0) + 1) {
+    while (held.length > 0 && held[0]!.seq <= (state.admittedSeq ?? 0) + 1) {
       const next = held.shift()!;
-      this.admittedSeq.set(stream, Math.max(next.seq, this.admittedSeq.get(stream) ?? 0));
+      state.admittedSeq = Math.max(next.seq, state.admittedSeq ?? 0);
       next.run();
     }
-    if (held.length === 0) this.held.delete(stream);
+    if (held.length === 0 && state.held === held) state.held = undefined;
   }
 
   /**
@@ -106,10 +113,12 @@ export class Inbound {
    * now, in arrival order, so no event is ever lost.
    */
   releaseAll(): void {
-    for (const [stream, held] of [...this.held]) {
-      this.held.delete(stream);
+    for (const state of [...this.streams.values()]) {
+      const held = state.held;
+      if (held === undefined) continue;
+      state.held = undefined;
       for (const { seq, run } of held) {
-        this.admittedSeq.set(stream, Math.max(seq, this.admittedSeq.get(stream) ?? 0));
+        state.admittedSeq = Math.max(seq, state.admittedSeq ?? 0);
         run();
       }
     }
@@ -132,18 +141,18 @@ export class Inbound {
     return (async () => {
       try {
         for await (const frame of frames()) {
-          while (!this.released && this.mustWait(stream, frame.length)) {
+          // Looked up per frame, not once per pump: a removed mount's counters may be made anew.
+          const state = this.stateOf(stream);
+          while (!this.released && this.mustWait(state, frame.length)) {
             await new Promise<void>((wake) => {
-              const list = this.wakers.get(peerOf(stream));
-              if (list === undefined) this.wakers.set(peerOf(stream), [wake]);
-              else list.push(wake);
+              state.peer.wakers.push(wake);
             });
           }
           if (this.released) return;
-          const seq = this.nextSeq(stream);
-          this.waiting.set(stream, (this.waiting.get(stream) ?? 0) + 1);
-          this.waitingBytes.set(stream, (this.waitingBytes.get(stream) ?? 0) + frame.length);
-          this.peerBytes.set(peerOf(stream), (this.peerBytes.get(peerOf(stream)) ?? 0) + frame.length);
+          const seq = ++state.seq;
+          state.waiting++;
+          state.waitingBytes += frame.length;
+          state.peer.bytes += frame.length;
           this.runtime.pushInput(kind, { stream, seq, data: group === undefined ? frame : encodeGroupFrame(group, frame) });
         }
       } catch {
@@ -154,18 +163,19 @@ export class Inbound {
 
   /** Admits one frame (arrival number `seq`) at capture, then the events that arrived right after it. */
   admit(stream: string, seq: number, bytes: Uint8Array, beat: number, group?: string): void {
+    const state = this.stateOf(stream);
     try {
+      this.credit(state, bytes.length);
       if (group === undefined) this.deliver(stream, bytes, beat);
       else this.deliverGroup(stream, group, bytes, beat);
     } finally {
-      this.admittedSeq.set(stream, Math.max(seq, this.admittedSeq.get(stream) ?? 0));
-      this.releaseHeld(stream);
+      state.admittedSeq = Math.max(seq, state.admittedSeq ?? 0);
+      this.releaseHeld(state);
     }
   }
 
   /** Decodes one frame with the mount's policy, then hands it to the mode's handlers. */
   private deliver(stream: string, bytes: Uint8Array, beat: number): void {
-    this.credit(stream, bytes.length);
     const mount = this.mountOf(stream);
     if (mount === undefined) return; // the mount was removed; its frames go with it
     mount.admittedBeat = beat;
@@ -200,7 +210,6 @@ export class Inbound {
    * refused, told as a `frame_refused` event); a group the mount left (or never joined) drops it.
    */
   private deliverGroup(stream: string, group: string, bytes: Uint8Array, beat: number): void {
-    this.credit(stream, bytes.length);
     const mount = this.mountOf(stream);
     const key = mount?.groupKeys.get(group);
     if (mount === undefined || key === undefined) return;
@@ -228,35 +237,60 @@ export class Inbound {
   /** Lets every pump finish (manager closed). */
   release(): void {
     this.released = true;
-    for (const wakers of this.wakers.values()) for (const wake of wakers) wake();
-    this.wakers.clear();
+    for (const peer of this.peers.values()) {
+      const wakers = peer.wakers;
+      peer.wakers = [];
+      for (const wake of wakers) wake();
+    }
   }
 
   /**
    * Over the frame window, or the frame would take this beat's bytes past the mount's budget or
    * the peer's queued bytes past its cap (a first frame of the mount, or of the peer, always goes).
    */
-  private mustWait(stream: string, size: number): boolean {
-    if ((this.waiting.get(stream) ?? 0) >= this.window) return true;
-    const bytes = this.waitingBytes.get(stream) ?? 0;
+  private mustWait(state: StreamState, size: number): boolean {
+    if (state.waiting >= this.window) return true;
+    const bytes = state.waitingBytes;
     if (bytes > 0 && bytes + size > this.budget) return true;
-    const peer = this.peerBytes.get(peerOf(stream)) ?? 0;
+    const peer = state.peer.bytes;
     return peer > 0 && peer + size > this.peerCap;
   }
 
-  private credit(stream: string, size: number): void {
-    const left = (this.waiting.get(stream) ?? 1) - 1;
-    this.waiting.set(stream, Math.max(0, left));
-    this.waitingBytes.set(stream, Math.max(0, (this.waitingBytes.get(stream) ?? size) - size));
-    const peer = peerOf(stream);
-    this.peerBytes.set(peer, Math.max(0, (this.peerBytes.get(peer) ?? size) - size));
+  private credit(state: StreamState, size: number): void {
+    state.waiting = Math.max(0, state.waiting - 1);
+    state.waitingBytes = Math.max(0, state.waitingBytes - size);
+    const peer = state.peer;
+    peer.bytes = Math.max(0, peer.bytes - size);
     // Woken pumps run after this capture and look again; what they push goes to a later beat.
-    const wakers = this.wakers.get(peer);
-    if (wakers !== undefined) {
-      this.wakers.delete(peer);
+    if (peer.wakers.length > 0) {
+      const wakers = peer.wakers;
+      peer.wakers = [];
       for (const wake of wakers) wake();
     }
   }
+}
+
+/** What one peer has waiting for admission, over all its mounts. */
+interface PeerState {
+  /** Bytes pushed and not yet admitted. */
+  bytes: number;
+  /** Pumps waiting for room (a credit on one mount may make room for another). */
+  wakers: Array<() => void>;
+}
+
+/** One stream's (mount's) counters. */
+interface StreamState {
+  readonly peer: PeerState;
+  /** The last arrival number handed out: frames and channel events share one sequence, so admission can follow arrival. */
+  seq: number;
+  /** The arrival number admitted last (frames and events alike); undefined before the first. */
+  admittedSeq: number | undefined;
+  /** Frames pushed and not yet admitted. */
+  waiting: number;
+  /** Bytes pushed and not yet admitted (all of them are admitted at the next capture). */
+  waitingBytes: number;
+  /** Channel events waiting for frames that arrived before them (admitted later in the same capture). */
+  held: Array<{ seq: number; run: () => void }> | undefined;
 }
 
 /** The peer of a mount key (`peer/mode/mount`). */

@@ -9,6 +9,7 @@ import { installLink, type LinkOrgan } from '@cep/organ-link';
 import { installMirror, type MirrorOrgan } from '@cep/organ-mirror';
 import { OUTCOME_CODE, installInvoke, type InvokeOrgan, type InvokeOutcome, type PipelineInput } from '@cep/organ-invoke';
 import { isCepError } from '@cep/errors';
+import { deferWork } from '../defer.ts';
 import { nodeError } from '../errors.ts';
 import type { PeerContext } from './context.ts';
 import { requestId, writeRequests } from './requests.ts';
@@ -81,7 +82,8 @@ export async function wireOrgans(ctx: PeerContext, manager: TransportManager, ob
     recordSubmissions: true,
   });
   for (const { name, handler } of ctx.handlers) {
-    invoke.expose(handlerSignal(name), (call) => handler.run(call));
+    const signal = handlerSignal(name);
+    invoke.expose(signal, (call) => handler.run({ ...call, defer: (step) => void deferWork(runtime, signal, step) }));
   }
   ctx.onShutdown('organs', () => {
     invoke.uninstall();
