@@ -214,6 +214,44 @@ export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: A
   return u8.slice(levelAt, levelAt + count * 32);
 }
 
+/** 0, 1, 2, …: the leaf order of {@link batchDigests} (inputs hashed in the order given), grown on demand. */
+let identity = new Int32Array(0);
+
+/**
+ * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count` (every range at most one chunk,
+ * 1024 bytes), digest i into `out[outAt + 32i, outAt + 32i + 32)`: many small inputs in one call
+ * to the kernel (the branch writer's payloads and their fingerprint inputs). Returns false,
+ * having written nothing, without a kernel or when its memory cannot hold the inputs; the
+ * caller then hashes them one by one (same digests).
+ */
+export function batchDigests(
+  data: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  count: number,
+  out: Uint8Array,
+  outAt: number,
+): boolean {
+  if (kernel === undefined) return false;
+  if (identity.length < count) {
+    identity = new Int32Array(Math.max(count, identity.length * 2, 64));
+    for (let i = 0; i < identity.length; i++) identity[i] = i;
+  }
+  const levelAt = (RESERVED + data.length + 15) & ~15;
+  const descAt = levelAt + count * 32;
+  if (!ensure(descAt + descBytes(count))) return false;
+  u8.set(data, RESERVED);
+  hashLeaves(data, starts, ends, identity.subarray(0, count), RESERVED, levelAt, descAt, tooLong, true);
+  out.set(u8.subarray(levelAt, levelAt + count * 32), outAt);
+  if (kernel.memory.buffer.byteLength > RETAIN_MAX) instantiate(); // one big batch does not keep its memory
+  return true;
+}
+
+/** {@link batchDigests} takes inputs of one chunk at most: a longer one is the caller's mistake. */
+function tooLong(): never {
+  throw new RangeError('batchDigests: an input longer than one BLAKE3 chunk');
+}
+
 /**
  * The root over `count` ≥ 1 digests laid out in `level` (32 bytes each, in key order), or
  * undefined without a kernel; a view valid until the next call. `pairsOnly` runs one level of

@@ -11,14 +11,15 @@
  * data types followed by its bounds and child names).
  */
 import { name, valueToData, type Cell, type Name } from '@cep/cells';
-import { ByteWriter } from './bytes.ts';
+import { ByteWriter, varintLength } from './bytes.ts';
 import { CAP, RECORD_TYPE } from './frame-format.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { blake3 } from './hash.ts';
 import { NameTableWriter, ROOT_NAME } from './names.ts';
 import { CHUNK_BYTES, DATALESS_FINGERPRINT, writeChunkRecords, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { CELL_TYPE, META, STORE, writeCellDescInto, writeManifestInto, writeNamepoolInto, writeOrderInto, type ManifestEntryInput } from './records.ts';
+import { CELL_TYPE, META, STORE, writeNamepoolInto } from './records.ts';
+import { giveValueBatch, takeValueBatch } from './value-batch.ts';
 
 const DICTIONARY = name('dictionary');
 const LIST = name('list');
@@ -26,34 +27,27 @@ const LINK = name('link');
 /** Children per manifest / order page. */
 const PAGE = 64;
 const NAME_BYTES = 17;
-const NO_REVISION = new Uint8Array(16);
 const EMPTY = new Uint8Array(0);
 
-/** A value's bytes, BLAKE3 and fingerprint: computed once, for its parent's manifest and its own cell_desc. */
+/** A value's bytes, BLAKE3 and fingerprint, for a value the store's batch did not gather (see value-batch.ts). */
 interface Payload {
   readonly dataType: Name;
   readonly data: Uint8Array;
   readonly hash: Uint8Array | undefined;
-  fingerprint: bigint | undefined;
-}
-
-function suffixOf(cell: Cell, payload: Payload | undefined): Name {
-  switch (cell.kind) {
-    case 'value':
-      return payload!.dataType;
-    case 'link':
-      return LINK;
-    case 'dictionary':
-      return cell.storeType ?? DICTIONARY;
-    case 'list':
-      return cell.storeType ?? LIST;
-  }
 }
 
 function valuePayload(cell: Cell): Payload {
   const { dataType, bytes } = valueToData(cell.value!);
-  return { dataType, data: bytes, hash: bytes.length > 0 ? blake3(bytes) : undefined, fingerprint: undefined };
+  return { dataType, data: bytes, hash: bytes.length > 0 ? blake3(bytes) : undefined };
 }
+
+/** A manifest revision: a fingerprint's 8 bytes little-endian, then 8 zero bytes. */
+const DATALESS_REVISION = new Uint8Array(8);
+new DataView(DATALESS_REVISION.buffer).setBigUint64(0, DATALESS_FINGERPRINT, true);
+
+// The fingerprint of a value the batch did not gather or of a link, as 8 bytes (one at a time: written before the next).
+const fpScratch = new Uint8Array(8);
+const fpScratchView = new DataView(fpScratch.buffer);
 
 /** A path stack grown past this many bytes is dropped after its frame rather than kept. */
 const PATH_KEEP = NAME_BYTES * 1024;
@@ -76,6 +70,8 @@ export class BranchWriter {
   private readonly out: ByteWriter;
   /** Wire names from the branch root to the cell being written, 17 bytes each (reused across frames: see {@link dispose}). */
   private path = takePath();
+  /** The payloads of the value children of the stores being written (reused across frames: see {@link dispose}). */
+  private readonly batch = takeValueBatch();
 
   constructor(
     private readonly policy: ResolvedPolicy,
@@ -85,16 +81,17 @@ export class BranchWriter {
     this.out = this.frame.output;
   }
 
-  /** Hands the path stack and the frame's buffer to the next frame; this writer must not be used after. */
+  /** Hands the path stack, the value batch and the frame's buffer to the next frame; this writer must not be used after. */
   dispose(): void {
     if (this.path.length <= PATH_KEEP) sparePath = this.path;
+    giveValueBatch(this.batch);
     this.frame.dispose();
   }
 
   /** Writes `root` and everything below it, then the name table. */
   writeBranch(root: Cell): void {
     this.path.set(this.names.nameBytes(ROOT_NAME), 0);
-    this.visit(root, 1, undefined);
+    this.visit(root, 1, -1);
     for (const entry of this.names.entries()) {
       const out = this.frame.beginRecord(RECORD_TYPE.NAMEPOOL_DELTA);
       out.u8(RECORD_TYPE.NAMEPOOL_DELTA);
@@ -106,53 +103,129 @@ export class BranchWriter {
     if (this.names.size > 0) this.caps |= CAP.NAMEPOOL_MAP;
   }
 
-  /** A cell whose path (`depth` names, root included) is on the stack. */
-  private visit(node: Cell, depth: number, known: Payload | undefined): void {
+  /**
+   * A cell whose path (`depth` names, root included) is on the stack; `entry` is its value's
+   * entry in the batch when its parent gathered it (−1: not gathered).
+   */
+  private visit(node: Cell, depth: number, entry: number): void {
     this.newest = Math.max(this.newest, node.modified, node.deleted ?? 0);
-    const payload = node.kind === 'value' ? (known ?? valuePayload(node)) : undefined;
-    const suffix = this.names.nameBytes(suffixOf(node, payload));
-    const linkData = node.kind === 'link' ? this.linkTarget(node) : undefined;
-    const data = payload?.data ?? linkData;
-    const hash = payload !== undefined ? payload.hash : linkData !== undefined && linkData.length > 0 ? blake3(linkData) : undefined;
-    const fp = hash === undefined ? undefined : payload !== undefined ? this.fingerprint(payload) : payloadFingerprint(LINK, data!, this.names, hash);
-    const inline = data !== undefined && data.length > 0 && data.length <= INLINE_MAX && this.policy.aead === undefined;
-    if (fp !== undefined) this.caps |= CAP.PAYLOAD_FP | CAP.PAYLOAD_REF;
-    this.startKey(RECORD_TYPE.CELL_DESC, depth, suffix);
-    this.frame.beginBody();
-    writeCellDescInto(this.out, {
-      cellType: node.kind === 'link' ? CELL_TYPE.link : CELL_TYPE.normal,
-      storeDescriptor: node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none,
-      created: node.created,
-      latest: node.modified,
-      revision: hash ?? NO_REVISION,
-      payloadKind: 0,
-      fingerprint: fp,
-      inline: inline ? data! : EMPTY,
-      ref: hash !== undefined ? { refKind: 0, hashAlg: 1, codec: 0, aeadMode: this.policy.aead?.mode ?? 0, size: data!.length, hash } : undefined,
-      metaMask: node.isDeleted ? META.tombstone : 0,
-    });
-    this.frame.endRecord();
+    if (entry >= 0) return this.visitGathered(node, depth, entry);
     if (node.kind === 'dictionary' || node.kind === 'list') {
+      const suffix = this.names.nameBytes(node.storeType ?? (node.kind === 'list' ? LIST : DICTIONARY));
+      this.writeDesc(node, depth, suffix, undefined, 0, undefined, EMPTY, 0, 0, false);
       const children = node.children().filter((c) => this.includeDeleted || !c.isDeleted);
-      const payloads = this.writeManifest(node, depth, suffix, children);
+      if (children.length > 0) this.caps |= CAP.PAGED_CHILDSET | CAP.PAGED_ORDER;
+      const batch = this.batch;
+      const dataFrom = batch.dataTop;
+      const first = batch.begin(children.length);
+      // A deleted child's payload is left for its own visit, as the reference orders its name-table ids.
+      for (let i = 0; i < children.length; i++) {
+        const child = children[i]!;
+        if (child.kind === 'value' && !child.isDeleted) batch.gather(first + i, child.value!);
+      }
+      batch.hash(first, children.length);
+      this.writeManifest(node, depth, suffix, children, first);
       this.writeOrder(node, depth, suffix, children);
-      this.visitChildren(children, payloads, depth);
-    } else if (data !== undefined && data.length > 0 && !inline) {
-      this.writeChunks(depth, suffix, data, fp!);
+      this.visitChildren(children, first, depth);
+      batch.end(first, dataFrom);
+      return;
+    }
+    // A value its parent did not gather (the branch root, a deleted child) or a link: one at a time.
+    const payload = node.kind === 'value' ? valuePayload(node) : undefined;
+    const suffix = this.names.nameBytes(payload?.dataType ?? LINK);
+    const data = payload?.data ?? this.linkTarget(node);
+    const hash = payload !== undefined ? payload.hash : data.length > 0 ? blake3(data) : undefined;
+    if (hash !== undefined) fpScratchView.setBigUint64(0, payloadFingerprint(payload?.dataType ?? LINK, data, this.names, hash), true);
+    const inline = data.length > 0 && data.length <= INLINE_MAX && this.policy.aead === undefined;
+    this.writeDesc(node, depth, suffix, hash, 0, hash === undefined ? undefined : fpScratch, data, 0, data.length, inline);
+    if (hash !== undefined && !inline) this.writeChunks(depth, suffix, data, fpScratchView.getBigUint64(0, true));
+  }
+
+  /** A value gathered by its parent's batch: its bytes, digest and fingerprint are there. */
+  private visitGathered(node: Cell, depth: number, entry: number): void {
+    const batch = this.batch;
+    const suffix = this.names.nameBytes(batch.types[entry]!);
+    const size = batch.size(entry);
+    const source = batch.source(entry);
+    const start = batch.external[entry] === undefined ? batch.starts[entry]! : 0;
+    if (size === 0) return this.writeDesc(node, depth, suffix, undefined, 0, undefined, source, start, 0, false);
+    const inline = size <= INLINE_MAX && this.policy.aead === undefined;
+    this.writeDesc(node, depth, suffix, batch.digests, entry * 32, batch.fingerprints, source, start, size, inline);
+    if (!inline) {
+      const fp = new DataView(batch.fingerprints.buffer, entry * 32, 8).getBigUint64(0, true);
+      this.writeChunks(depth, suffix, source.subarray(start, start + size), fp);
     }
   }
 
-  private visitChildren(children: readonly Cell[], payloads: readonly (Payload | undefined)[], depth: number): void {
+  /**
+   * A cell_desc (FORMAT.md §8.1, the bytes writeCellDescInto writes), from positional fields
+   * rather than an object per record: with a payload (`hash` holds its BLAKE3 at `hashAt`, the
+   * revision is its first 16 bytes) the fingerprint is the 8 bytes at `hashAt` of `fp` and the
+   * payload-ref block follows; without one, the revision is zero and there is no ref.
+   */
+  private writeDesc(
+    node: Cell,
+    depth: number,
+    suffix: Uint8Array,
+    hash: Uint8Array | undefined,
+    hashAt: number,
+    fp: Uint8Array | undefined,
+    data: Uint8Array,
+    dataStart: number,
+    size: number,
+    inline: boolean,
+  ): void {
+    this.startKey(RECORD_TYPE.CELL_DESC, depth, suffix);
+    this.frame.beginBody();
+    const out = this.out;
+    out.u8(node.kind === 'link' ? CELL_TYPE.link : CELL_TYPE.normal);
+    out.u16(node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none);
+    out.varint(node.created);
+    out.varint(node.modified);
+    if (hash === undefined) out.zeros(16);
+    else out.bytesFrom(hash, hashAt, hashAt + 16);
+    out.u8(0); // payload kind
+    const fpAt = hashAt; // a fingerprint sits at the same offset as its hash (both scratch or both the batch's)
+    if (fp !== undefined && !zero8(fp, fpAt)) {
+      out.varint(8);
+      out.bytesFrom(fp, fpAt, fpAt + 8);
+    } else out.varint(0);
+    if (inline) {
+      out.varint(size);
+      out.bytesFrom(data, dataStart, dataStart + size);
+    } else out.varint(0);
+    if (hash !== undefined) {
+      this.caps |= CAP.PAYLOAD_FP | CAP.PAYLOAD_REF;
+      // The payload-ref block: ref kind 0, hash algorithm 1 (BLAKE3), codec 0, AEAD mode, size, the 32-byte hash.
+      out.varint(4 + varintLength(size) + 1 + 32);
+      out.u8(0);
+      out.u8(1);
+      out.u8(0);
+      out.u8(this.policy.aead?.mode ?? 0);
+      out.varint(size);
+      out.varint(32);
+      out.bytesFrom(hash, hashAt, hashAt + 32);
+    } else out.varint(0);
+    out.varint(0); // namepool map ref: a placeholder the reference always writes as 0
+    out.u16(node.isDeleted ? META.tombstone : 0);
+    this.frame.endRecord();
+  }
+
+  private visitChildren(children: readonly Cell[], first: number, depth: number): void {
     const at = depth * NAME_BYTES;
     if (this.path.length < at + NAME_BYTES) {
       const grown = new Uint8Array(this.path.length * 2);
       grown.set(this.path);
       this.path = grown;
     }
-    children.forEach((child, i) => {
-      this.path.set(this.names.nameBytes(child.name), at);
-      this.visit(child, depth + 1, payloads[i]);
-    });
+    const types = this.batch.types;
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i]!;
+      const name = this.names.nameBytes(child.name);
+      const path = this.path;
+      for (let k = 0; k < NAME_BYTES; k++) path[at + k] = name[k]!;
+      this.visit(child, depth + 1, types[first + i] !== undefined ? first + i : -1);
+    }
   }
 
   /** The link target as consecutive 17-byte names (names are registered in target order). */
@@ -162,60 +235,75 @@ export class BranchWriter {
     return target.result().slice();
   }
 
-  private fingerprint(payload: Payload): bigint {
-    payload.fingerprint ??= payloadFingerprint(payload.dataType, payload.data, this.names, payload.hash!);
-    return payload.fingerprint;
-  }
-
-  /** A child's manifest revision, as the fingerprint its 16 bytes start with (0: all zero, for a deleted child). */
-  private childRevision(child: Cell, payload: Payload | undefined): bigint {
-    if (child.isDeleted) return 0n;
-    return payload !== undefined && payload.data.length > 0 ? this.fingerprint(payload) : DATALESS_FINGERPRINT;
-  }
-
-  /** Manifest pages; returns the value children's payloads (computed here, reused when they are visited). */
-  private writeManifest(node: Cell, depth: number, suffix: Uint8Array, children: readonly Cell[]): (Payload | undefined)[] {
-    if (children.length > 0) this.caps |= CAP.PAGED_CHILDSET | CAP.PAGED_ORDER;
-    const payloads: (Payload | undefined)[] = [];
-    for (let page = 0; page * PAGE < children.length; page++) {
-      const slice = children.slice(page * PAGE, (page + 1) * PAGE);
-      const entries: ManifestEntryInput[] = slice.map((child) => {
-        // A deleted child's payload is left for its own visit, as the reference orders its name-table ids.
-        const payload = child.kind === 'value' && !child.isDeleted ? valuePayload(child) : undefined;
-        payloads.push(payload);
-        return { op: child.isDeleted ? 2 : 1, name: child.name, mask: child.isDeleted ? META.tombstone : 0, revision: this.childRevision(child, payload) };
-      });
+  /**
+   * Manifest pages (FORMAT.md §8.3). Per page, the names the reference registers come in its
+   * order: the data types of the page's value children (as their fingerprints are taken, all
+   * in one batched call), then the page's bounds, then its children's names.
+   */
+  private writeManifest(node: Cell, depth: number, suffix: Uint8Array, children: readonly Cell[], first: number): void {
+    const batch = this.batch;
+    const names = this.names;
+    const out = this.out;
+    for (let from = 0, page = 0; from < children.length; from += PAGE, page++) {
+      const to = Math.min(children.length, from + PAGE);
+      for (let i = from; i < to; i++) {
+        const type = batch.types[first + i];
+        if (type !== undefined && batch.size(first + i) > 0) batch.fingerprintInput(first + i, names.nameBytes(type));
+      }
+      batch.fingerprint(first + from, to - from);
       this.startKey(RECORD_TYPE.MANIFEST_DELTA, depth, suffix);
-      this.out.varint(page);
+      out.varint(page);
       this.frame.beginBody();
-      writeManifestInto(
-        this.out,
-        { epoch: BigInt(node.modified), rangeKind: 0, min: slice[0]!.name, max: children[(page + 1) * PAGE]?.name, entries },
-        this.names,
-      );
+      out.varint(node.modified); // epoch
+      out.u8(0); // range kind
+      out.varint(NAME_BYTES);
+      out.bytes(names.nameBytes(children[from]!.name));
+      const max = children[to];
+      if (max !== undefined) {
+        out.varint(NAME_BYTES);
+        out.bytes(names.nameBytes(max.name));
+      } else out.varint(0);
+      out.varint(to - from);
+      const fps = batch.fingerprints;
+      for (let i = from; i < to; i++) {
+        const child = children[i]!;
+        const deleted = child.isDeleted;
+        out.u8(deleted ? 2 : 1);
+        out.bytes(names.nameBytes(child.name));
+        out.u16(deleted ? META.tombstone : 0);
+        // The child's revision: 0 for a deleted child, its fingerprint, or the dataless one.
+        const e = first + i;
+        if (deleted) out.zeros(8);
+        else if (batch.types[e] !== undefined && batch.size(e) > 0) out.bytesFrom(fps, e * 32, e * 32 + 8);
+        else out.bytesFrom(DATALESS_REVISION, 0, 8);
+        out.zeros(8);
+      }
       this.frame.endRecord();
     }
-    return payloads;
   }
 
+  /** Order pages (FORMAT.md §8.4). */
   private writeOrder(node: Cell, depth: number, suffix: Uint8Array, children: readonly Cell[]): void {
     const projection = node.kind === 'list' ? 1 : 0;
-    for (let page = 0; page * PAGE < children.length; page++) {
-      const slice = children.slice(page * PAGE, (page + 1) * PAGE);
+    const names = this.names;
+    const out = this.out;
+    for (let from = 0, page = 0; from < children.length; from += PAGE, page++) {
+      const to = Math.min(children.length, from + PAGE);
       this.startKey(RECORD_TYPE.ORDER_DELTA, depth, suffix);
-      this.out.varint(projection);
-      this.out.varint(page);
+      out.varint(projection);
+      out.varint(page);
       this.frame.beginBody();
-      writeOrderInto(
-        this.out,
-        {
-          projection,
-          epoch: BigInt(node.modified),
-          rankMin: page * PAGE,
-          entries: slice.map((child, i) => ({ op: child.isDeleted ? 2 : 1, name: child.name, position: page * PAGE + i })),
-        },
-        this.names,
-      );
+      out.u8(projection);
+      out.varint(node.modified); // epoch
+      out.varint(from); // rank of the first entry
+      out.varint(to - from);
+      for (let i = from; i < to; i++) {
+        const child = children[i]!;
+        out.u8(child.isDeleted ? 2 : 1);
+        out.bytes(names.nameBytes(child.name));
+        out.varint(i); // position
+        out.varint(0); // sort key: a declared TODO in the reference, always empty
+      }
       this.frame.endRecord();
     }
   }
@@ -236,4 +324,10 @@ export class BranchWriter {
     out.bytesFrom(this.path, 0, depth * NAME_BYTES);
     out.bytes(suffix);
   }
+}
+
+/** Whether the 8 bytes at `at` of `data` are all zero (a zero fingerprint is written as none). */
+function zero8(data: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 8; i++) if (data[at + i] !== 0) return false;
+  return true;
 }

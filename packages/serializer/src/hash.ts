@@ -11,7 +11,7 @@
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
-import { batchCombine, batchMerkle } from './blake3-batch.ts';
+import { batchCombine, batchDigests, batchMerkle } from './blake3-batch.ts';
 import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
@@ -43,6 +43,23 @@ export function blake3Into(data: Uint8Array, start: number, end: number, out: Ui
   wasmHasher.init();
   wasmHasher.update(data.subarray(start, end));
   out.set(wasmHasher.digest('binary'), at);
+}
+
+/**
+ * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count`, every input at most one chunk
+ * (1024 bytes), digest i into `out[outAt + 32i, outAt + 32i + 32)`: all in one call to the SIMD
+ * kernel where the runtime has it, else one by one in JS (the same digests).
+ */
+export function blake3Many(
+  data: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  count: number,
+  out: Uint8Array,
+  outAt: number,
+): void {
+  if (batchDigests(data, starts, ends, count, out, outAt)) return;
+  for (let i = 0; i < count; i++) blake3Chunk(data, starts[i]!, ends[i]!, out, outAt + i * 32);
 }
 
 /** BLAKE3 through @noble/hashes only (the portable path). */
