@@ -70,6 +70,8 @@ export class BranchWriter {
   private readonly out: ByteWriter;
   /** Wire names from the branch root to the cell being written, 17 bytes each (reused across frames: see {@link dispose}). */
   private path = takePath();
+  /** Views of the first `depth` names of {@link path}, by depth: a key copies its path as a whole array (see ByteWriter.bytes). */
+  private pathViews: Uint8Array[] = [];
   /** The payloads of the value children of the stores being written (reused across frames: see {@link dispose}). */
   private readonly batch = takeValueBatch();
 
@@ -182,13 +184,16 @@ export class BranchWriter {
     out.u16(node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none);
     out.varint(node.created);
     out.varint(node.modified);
+    const words = hash === this.batch.digests ? this.batch.digestWords : undefined;
     if (hash === undefined) out.zeros(16);
+    else if (words !== undefined) out.words(words, hashAt >> 2, 4);
     else out.bytesFrom(hash, hashAt, hashAt + 16);
     out.u8(0); // payload kind
     const fpAt = hashAt; // a fingerprint sits at the same offset as its hash (both scratch or both the batch's)
     if (fp !== undefined && !zero8(fp, fpAt)) {
       out.varint(8);
-      out.bytesFrom(fp, fpAt, fpAt + 8);
+      if (words !== undefined) out.words(this.batch.fingerprintWords, fpAt >> 2, 2);
+      else out.bytesFrom(fp, fpAt, fpAt + 8);
     } else out.varint(0);
     if (inline) {
       out.varint(size);
@@ -204,7 +209,8 @@ export class BranchWriter {
       out.u8(this.policy.aead?.mode ?? 0);
       out.varint(size);
       out.varint(32);
-      out.bytesFrom(hash, hashAt, hashAt + 32);
+      if (words !== undefined) out.words(words, hashAt >> 2, 8);
+      else out.bytesFrom(hash, hashAt, hashAt + 32);
     } else out.varint(0);
     out.varint(0); // namepool map ref: a placeholder the reference always writes as 0
     out.u16(node.isDeleted ? META.tombstone : 0);
@@ -217,6 +223,7 @@ export class BranchWriter {
       const grown = new Uint8Array(this.path.length * 2);
       grown.set(this.path);
       this.path = grown;
+      this.pathViews = [];
     }
     const types = this.batch.types;
     for (let i = 0; i < children.length; i++) {
@@ -264,7 +271,6 @@ export class BranchWriter {
         out.bytes(names.nameBytes(max.name));
       } else out.varint(0);
       out.varint(to - from);
-      const fps = batch.fingerprints;
       for (let i = from; i < to; i++) {
         const child = children[i]!;
         const deleted = child.isDeleted;
@@ -274,7 +280,7 @@ export class BranchWriter {
         // The child's revision: 0 for a deleted child, its fingerprint, or the dataless one.
         const e = first + i;
         if (deleted) out.zeros(8);
-        else if (batch.types[e] !== undefined && batch.size(e) > 0) out.bytesFrom(fps, e * 32, e * 32 + 8);
+        else if (batch.types[e] !== undefined && batch.size(e) > 0) out.words(batch.fingerprintWords, e * 8, 2);
         else out.bytesFrom(DATALESS_REVISION, 0, 8);
         out.zeros(8);
       }
@@ -321,7 +327,7 @@ export class BranchWriter {
   private startKey(type: number, depth: number, suffix: Uint8Array): void {
     const out = this.frame.beginRecord(type);
     out.u8(type);
-    out.bytesFrom(this.path, 0, depth * NAME_BYTES);
+    out.bytes((this.pathViews[depth] ??= this.path.subarray(0, depth * NAME_BYTES)));
     out.bytes(suffix);
   }
 }

@@ -2,6 +2,8 @@
 import { serializerError } from './errors.ts';
 
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+/** Whether an Int32Array reads bytes little-endian here (so a word is written back in the host's order). */
+const HOST_LITTLE_ENDIAN = new Uint8Array(Int32Array.of(1).buffer)[0] === 1;
 
 /**
  * A growable output buffer. Encoders reuse one writer per frame (see `reset`), so the
@@ -102,13 +104,29 @@ export class ByteWriter {
   bytes(data: Uint8Array): void {
     const n = data.length;
     this.room(n);
-    // Names (17 bytes), hashes and short keys: a loop beats the native copy's call for these.
-    if (n <= 32) {
+    // A whole array is copied natively (no view to make): from 8 bytes on that beat a JS loop
+    // here (17-byte names 46 ns against 74–129 ns, 68 bytes 49 ns against 280 ns).
+    if (n >= 8) this.buffer.set(data, this.length);
+    else {
       const b = this.buffer;
       const at = this.length;
       for (let i = 0; i < n; i++) b[at + i] = data[i]!;
-    } else this.buffer.set(data, this.length);
+    }
     this.length += n;
+  }
+
+  /**
+   * Appends the 4-byte words `[wordAt, wordAt + count)` of `words` (little-endian, as a
+   * Uint8Array over the same memory reads them): digests kept in a word-aligned scratch array
+   * are copied a word at a time, without a view per copy.
+   */
+  words(words: Int32Array, wordAt: number, count: number): void {
+    this.room(count * 4);
+    this.view ??= new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+    const view = this.view;
+    const at = this.length;
+    for (let i = 0; i < count; i++) view.setInt32(at + 4 * i, words[wordAt + i]!, HOST_LITTLE_ENDIAN);
+    this.length += count * 4;
   }
 
   /**
@@ -131,7 +149,8 @@ export class ByteWriter {
     this.room(n);
     const b = this.buffer;
     const at = this.length;
-    if (n <= 256) for (let i = 0; i < n; i++) b[at + i] = b[start + i]!;
+    // A native move costs ~60 ns whatever the size up to a few hundred bytes; a JS loop ~4 ns a byte.
+    if (n <= 16) for (let i = 0; i < n; i++) b[at + i] = b[start + i]!;
     else b.copyWithin(at, start, end);
     this.length += n;
   }

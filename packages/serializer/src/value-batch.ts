@@ -43,6 +43,9 @@ export class ValueBatch {
   digests = new Uint8Array(256 * 32);
   /** Fingerprint input of entry i at [32i, 32i + 32), then its digest: the fingerprint is its first 8 bytes. */
   fingerprints = new Uint8Array(256 * 32);
+  /** {@link digests} and {@link fingerprints} as words (for ByteWriter.words: no view per copy). */
+  digestWords = new Int32Array(this.digests.buffer);
+  fingerprintWords = new Int32Array(this.fingerprints.buffer);
   /** Ranges of the fingerprint inputs (32i, 32i + 32), for the batched call. */
   private fpStarts = new Int32Array(256);
   private fpEnds = new Int32Array(256);
@@ -218,6 +221,8 @@ export class ValueBatch {
     };
     this.digests = growBytes(this.digests);
     this.fingerprints = growBytes(this.fingerprints);
+    this.digestWords = new Int32Array(this.digests.buffer);
+    this.fingerprintWords = new Int32Array(this.fingerprints.buffer);
   }
 }
 
