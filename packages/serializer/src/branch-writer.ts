@@ -127,7 +127,7 @@ export class BranchWriter {
       }
       batch.hash(first, children.length);
       this.writeManifest(node, depth, suffix, children, first);
-      this.writeOrder(node, depth, suffix, children);
+      this.writeOrder(node, depth, suffix, children, first);
       this.visitChildren(children, first, depth);
       batch.end(first, dataFrom);
       return;
@@ -226,11 +226,11 @@ export class BranchWriter {
       this.pathViews = [];
     }
     const types = this.batch.types;
+    const wires = this.batch.names;
     for (let i = 0; i < children.length; i++) {
       const child = children[i]!;
-      const name = this.names.nameBytes(child.name);
-      const path = this.path;
-      for (let k = 0; k < NAME_BYTES; k++) path[at + k] = name[k]!;
+      const name = wires[first + i]!; // asked for by the manifest entry
+      this.path.set(name, at);
       this.visit(child, depth + 1, types[first + i] !== undefined ? first + i : -1);
     }
   }
@@ -275,7 +275,9 @@ export class BranchWriter {
         const child = children[i]!;
         const deleted = child.isDeleted;
         out.u8(deleted ? 2 : 1);
-        out.bytes(names.nameBytes(child.name));
+        const wire = names.nameBytes(child.name);
+        batch.names[first + i] = wire;
+        out.bytes(wire);
         out.u16(deleted ? META.tombstone : 0);
         // The child's revision: 0 for a deleted child, its fingerprint, or the dataless one.
         const e = first + i;
@@ -289,9 +291,9 @@ export class BranchWriter {
   }
 
   /** Order pages (FORMAT.md §8.4). */
-  private writeOrder(node: Cell, depth: number, suffix: Uint8Array, children: readonly Cell[]): void {
+  private writeOrder(node: Cell, depth: number, suffix: Uint8Array, children: readonly Cell[], first: number): void {
     const projection = node.kind === 'list' ? 1 : 0;
-    const names = this.names;
+    const wires = this.batch.names;
     const out = this.out;
     for (let from = 0, page = 0; from < children.length; from += PAGE, page++) {
       const to = Math.min(children.length, from + PAGE);
@@ -306,7 +308,7 @@ export class BranchWriter {
       for (let i = from; i < to; i++) {
         const child = children[i]!;
         out.u8(child.isDeleted ? 2 : 1);
-        out.bytes(names.nameBytes(child.name));
+        out.bytes(wires[first + i]!); // asked for by the manifest entry
         out.varint(i); // position
         out.varint(0); // sort key: a declared TODO in the reference, always empty
       }

@@ -45,6 +45,9 @@ export function blake3Into(data: Uint8Array, start: number, end: number, out: Ui
   out.set(wasmHasher.digest('binary'), at);
 }
 
+/** Up to this many inputs {@link blake3Many} hashes in JS (a 2-cell frame's one value). */
+const BATCH_MIN = 2;
+
 /**
  * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count`, every input at most one chunk
  * (1024 bytes), digest i into `out[outAt + 32i, outAt + 32i + 32)`: all in one call to the SIMD
@@ -58,7 +61,8 @@ export function blake3Many(
   out: Uint8Array,
   outAt: number,
 ): void {
-  if (batchDigests(data, starts, ends, count, out, outAt)) return;
+  // A few inputs cost less in JS than the kernel's call (copying in, descriptors, copying out).
+  if (count > BATCH_MIN && batchDigests(data, starts, ends, count, out, outAt)) return;
   for (let i = 0; i < count; i++) blake3Chunk(data, starts[i]!, ends[i]!, out, outAt + i * 32);
 }
 

@@ -39,6 +39,8 @@ export class ValueBatch {
   external: (Uint8Array | undefined)[] = [];
   /** Entry i's data type (undefined: entry i is no gathered value). */
   types: (Name | undefined)[] = [];
+  /** The wire bytes of child i's name, once its manifest entry asked for them (a store's later records reuse them). */
+  names: Uint8Array[] = [];
   /** BLAKE3 of entry i's bytes at [32i, 32i + 32). */
   digests = new Uint8Array(256 * 32);
   /** Fingerprint input of entry i at [32i, 32i + 32), then its digest: the fingerprint is its first 8 bytes. */
@@ -241,6 +243,7 @@ export function giveValueBatch(batch: ValueBatch): void {
   if (batch.keepable) {
     batch.external.length = 0;
     batch.types.length = 0;
+    batch.names.length = 0;
     spare = batch;
   }
 }
