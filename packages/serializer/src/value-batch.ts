@@ -92,6 +92,13 @@ export class ValueBatch {
         if (k < n) k = utf8.encodeInto(s, d.subarray(at, at + 3 * n)).written;
         d[at + k] = 0; // the reference stores texts with a terminating NUL
         this.types[i] = DATA_TYPES.text;
+        if (k + 1 > ARENA_VALUE_MAX) {
+          // Longer than the kernel takes: its own array, hashed on its own (the arena gives the bytes back).
+          this.external[i] = d.slice(at, at + k + 1);
+          this.starts[i] = 0;
+          this.ends[i] = 0;
+          return;
+        }
         this.starts[i] = at;
         this.ends[i] = at + k + 1;
         this.dataTop = at + k + 1;

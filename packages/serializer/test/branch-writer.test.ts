@@ -150,7 +150,7 @@ const filled = (n: number, seed: number): Uint8Array => Uint8Array.from({ length
 
 const valueArb: fc.Arbitrary<Value> = fc.oneof(
   fc.string({ maxLength: 40 }).map(text),
-  fc.constantFrom('héllo wörld', '✓ done', 'a\u{1F600}b', '\uD800 lone').map(text),
+  fc.constantFrom('héllo wörld', '✓ done', 'a\u{1F600}b', '\uD800 lone', 'x'.repeat(1023), 'y'.repeat(1024), 'é'.repeat(700), 'z'.repeat(5000)).map(text),
   fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map(u64),
   fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).map(i64),
   fc.boolean().map(bool),
@@ -245,7 +245,20 @@ describe('batched digests', () => {
   });
 
   it('a value batch hashes and fingerprints what valueToData and payloadFingerprint give', () => {
-    const values: Value[] = [text('abc'), text('é✓'), text(''), u64(5n), i64(-3n), bool(true), bytes(filled(1500, 3)), bytes(filled(33, 1))];
+    const values: Value[] = [
+      text('abc'),
+      text('é✓'),
+      text(''),
+      text('t'.repeat(1023)),
+      text('l'.repeat(1024)),
+      text('ü'.repeat(2000)),
+      u64(5n),
+      i64(-3n),
+      bool(true),
+      bytes(filled(1024, 2)),
+      bytes(filled(1500, 3)),
+      bytes(filled(33, 1)),
+    ];
     const batch = new ValueBatch();
     const names = new NameTableWriter();
     const first = batch.begin(values.length + 1); // one entry left ungathered
