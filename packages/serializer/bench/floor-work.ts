@@ -69,7 +69,6 @@ function layoutOf(plan: FloorPlan): PayloadLayout {
   return found;
 }
 
-
 /** Does the mandatory work once; returns something derived from it so nothing is optimised away. */
 export function floorWork(plan: FloorPlan, encoding: boolean): number {
   const { frame, starts, ends, order, checksum } = plan;

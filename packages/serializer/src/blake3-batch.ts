@@ -224,14 +224,7 @@ let identity = new Int32Array(0);
  * having written nothing, without a kernel or when its memory cannot hold the inputs; the
  * caller then hashes them one by one (same digests).
  */
-export function batchDigests(
-  data: Uint8Array,
-  starts: ArrayLike<number>,
-  ends: ArrayLike<number>,
-  count: number,
-  out: Uint8Array,
-  outAt: number,
-): boolean {
+export function batchDigests(data: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number, out: Uint8Array, outAt: number): boolean {
   if (kernel === undefined) return false;
   if (identity.length < count) {
     identity = new Int32Array(Math.max(count, identity.length * 2, 64));

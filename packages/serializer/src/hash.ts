@@ -51,19 +51,12 @@ const BATCH_MIN = 2;
 /**
  * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count`, every input at most one chunk
  * (1024 bytes), digest i into `out[outAt + 32i, outAt + 32i + 32)`: all in one call to the SIMD
- * kernel where the runtime has it, else one by one in JS (the same digests).
+ * kernel where the runtime has it, else one by one on the paths of {@link blake3Into} (the same digests).
  */
-export function blake3Many(
-  data: Uint8Array,
-  starts: ArrayLike<number>,
-  ends: ArrayLike<number>,
-  count: number,
-  out: Uint8Array,
-  outAt: number,
-): void {
+export function blake3Many(data: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number, out: Uint8Array, outAt: number): void {
   // A few inputs cost less in JS than the kernel's call (copying in, descriptors, copying out).
   if (count > BATCH_MIN && batchDigests(data, starts, ends, count, out, outAt)) return;
-  for (let i = 0; i < count; i++) blake3Chunk(data, starts[i]!, ends[i]!, out, outAt + i * 32);
+  for (let i = 0; i < count; i++) blake3Into(data, starts[i]!, ends[i]!, out, outAt + i * 32);
 }
 
 /** BLAKE3 through @noble/hashes only (the portable path). */

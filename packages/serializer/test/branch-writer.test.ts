@@ -102,11 +102,7 @@ function modelFrame(root: Cell, checksum: 0 | 1, includeDeleted: boolean): Uint8
       for (let page = 0; page * 64 < children.length; page++) {
         const slice = children.slice(page * 64, (page + 1) * 64);
         const entries = slice.map((c) => {
-          const revision = c.isDeleted
-            ? 0n
-            : c.kind === 'value' && payloadOf(c).data.length > 0
-              ? fingerprintOf(c)
-              : DATALESS_FINGERPRINT;
+          const revision = c.isDeleted ? 0n : c.kind === 'value' && payloadOf(c).data.length > 0 ? fingerprintOf(c) : DATALESS_FINGERPRINT;
           const r = new Uint8Array(16);
           new DataView(r.buffer).setBigUint64(0, revision, true);
           return { op: c.isDeleted ? 2 : 1, name: c.name, mask: c.isDeleted ? META.tombstone : 0, revision: r };
@@ -118,7 +114,12 @@ function modelFrame(root: Cell, checksum: 0 | 1, includeDeleted: boolean): Uint8
       for (let page = 0; page * 64 < children.length; page++) {
         const slice = children.slice(page * 64, (page + 1) * 64);
         const body = writeOrder(
-          { projection, epoch: BigInt(node.modified), rankMin: page * 64, entries: slice.map((c, i) => ({ op: c.isDeleted ? 2 : 1, name: c.name, position: page * 64 + i })) },
+          {
+            projection,
+            epoch: BigInt(node.modified),
+            rankMin: page * 64,
+            entries: slice.map((c, i) => ({ op: c.isDeleted ? 2 : 1, name: c.name, position: page * 64 + i })),
+          },
           names,
         );
         record(RECORD_TYPE.ORDER_DELTA, key(RECORD_TYPE.ORDER_DELTA, path, suffix, [...varint(projection), ...varint(page)]), body);
@@ -129,7 +130,17 @@ function modelFrame(root: Cell, checksum: 0 | 1, includeDeleted: boolean): Uint8
       for (let offset = 0, ordinal = 0; offset < data.length; offset += size, ordinal++) {
         const k = key(RECORD_TYPE.PAYLOAD_CHUNK, path, suffix, varint(ordinal));
         const piece = data.subarray(offset, Math.min(data.length, offset + size));
-        const body = writeChunk({ payloadKind: 0, total: data.length, offset, size: piece.length, fingerprint: fp, aeadMode: 0, nonce: new Uint8Array(0), aadHash: blake3(k), data: piece });
+        const body = writeChunk({
+          payloadKind: 0,
+          total: data.length,
+          offset,
+          size: piece.length,
+          fingerprint: fp,
+          aeadMode: 0,
+          nonce: new Uint8Array(0),
+          aadHash: blake3(k),
+          data: piece,
+        });
         record(RECORD_TYPE.PAYLOAD_CHUNK, k, body);
       }
     }
@@ -226,7 +237,9 @@ describe('batched digests', () => {
     const data = filled(at, seed);
     const out = new Uint8Array(lengths.length * 32 + 64);
     blake3Many(data, starts, ends, lengths.length, out, 32);
-    lengths.forEach((n, i) => expect(hex(out.subarray(32 + i * 32, 64 + i * 32)), `input ${i} (${n} B)`).toBe(hex(nobleBlake3(data.subarray(starts[i], ends[i])))));
+    lengths.forEach((n, i) =>
+      expect(hex(out.subarray(32 + i * 32, 64 + i * 32)), `input ${i} (${n} B)`).toBe(hex(nobleBlake3(data.subarray(starts[i], ends[i])))),
+    );
     expect(hex(out.subarray(0, 32))).toBe(hex(new Uint8Array(32))); // nothing written before outAt
   }
 
@@ -266,7 +279,16 @@ describe('batched digests', () => {
     batch.hash(first, values.length + 1);
     values.forEach((v, i) => {
       const { dataType, bytes: data } = valueToData(v);
-      expect(hex(batch.source(first + i).subarray(batch.external[first + i] ? 0 : batch.starts[first + i]!, (batch.external[first + i] ? 0 : batch.starts[first + i]!) + batch.size(first + i)))).toBe(hex(data));
+      expect(
+        hex(
+          batch
+            .source(first + i)
+            .subarray(
+              batch.external[first + i] ? 0 : batch.starts[first + i]!,
+              (batch.external[first + i] ? 0 : batch.starts[first + i]!) + batch.size(first + i),
+            ),
+        ),
+      ).toBe(hex(data));
       if (data.length === 0) return;
       expect(hex(batch.digests.subarray((first + i) * 32, (first + i) * 32 + 32))).toBe(hex(blake3(data)));
       batch.fingerprintInput(first + i, names.nameBytes(dataType));
