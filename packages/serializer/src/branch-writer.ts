@@ -8,14 +8,16 @@
  * The order of name-table calls is part of the output: reference names get frame-local
  * ids in first-use order, so this walk asks for names exactly when the reference does
  * (a store's suffix, link targets, value data types, then per manifest page its children's
- * data types followed by its bounds and child names).
+ * data types followed by its bounds and child names). Values are gathered and hashed for the
+ * whole branch first (value-batch.ts); that pass asks only for names that hold no reference,
+ * which registers nothing.
  */
 import { name, valueToData, type Cell, type Name } from '@cep/cells';
 import { ByteWriter, varintLength } from './bytes.ts';
 import { CAP, RECORD_TYPE } from './frame-format.ts';
 import { FrameWriter } from './frame-writer.ts';
-import { blake3 } from './hash.ts';
-import { NameTableWriter, ROOT_NAME } from './names.ts';
+import { blake3, blake3Into } from './hash.ts';
+import { hasNoReference, NameTableWriter, ROOT_NAME } from './names.ts';
 import { CHUNK_BYTES, DATALESS_FINGERPRINT, writeChunkRecords, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, META, STORE, writeNamepoolInto } from './records.ts';
@@ -29,7 +31,7 @@ const PAGE = 64;
 const NAME_BYTES = 17;
 const EMPTY = new Uint8Array(0);
 
-/** A value's bytes, BLAKE3 and fingerprint, for a value the store's batch did not gather (see value-batch.ts). */
+/** A value's bytes, BLAKE3 and fingerprint, for a value the batch did not gather (see value-batch.ts). */
 interface Payload {
   readonly dataType: Name;
   readonly data: Uint8Array;
@@ -92,6 +94,7 @@ export class BranchWriter {
 
   /** Writes `root` and everything below it, then the name table. */
   writeBranch(root: Cell): void {
+    this.gatherBranch(root);
     this.path.set(this.names.nameBytes(ROOT_NAME), 0);
     this.visit(root, 1, -1);
     for (const entry of this.names.entries()) {
@@ -105,6 +108,54 @@ export class BranchWriter {
     if (this.names.size > 0) this.caps |= CAP.NAMEPOOL_MAP;
   }
 
+  /** Every store's children (the live ones, or all with `includeDeleted`), in the order the walk meets the stores. */
+  private readonly storeChildren: (readonly Cell[])[] = [];
+  /** Every store's first entry in the batch (its children take the entries from there on), same order. */
+  private readonly storeFirst: number[] = [];
+  /** The next store the walk writes. */
+  private storeCursor = 0;
+
+  /**
+   * Before anything is written: every value child of every store into the batch, every payload
+   * hashed in one batched call, then the fingerprints whose data type holds no reference name
+   * in one more (those of a reference data type wait for their manifest page, where the
+   * reference registers that name). Stores are met in the order {@link visit} meets them.
+   */
+  private gatherBranch(root: Cell): void {
+    const batch = this.batch;
+    const pending: Cell[] = [root];
+    // Depth first, children in order: a stack of stores, each store's store children pushed in reverse.
+    while (pending.length > 0) {
+      const node = pending.pop()!;
+      if (node.kind !== 'dictionary' && node.kind !== 'list') continue;
+      const children = node.children().filter((c) => this.includeDeleted || !c.isDeleted);
+      const first = batch.begin(children.length);
+      this.storeChildren.push(children);
+      this.storeFirst.push(first);
+      // A deleted child's payload is left for its own visit, as the reference orders its name-table ids.
+      for (let i = 0; i < children.length; i++) {
+        const child = children[i]!;
+        if (child.kind === 'value' && !child.isDeleted) batch.gather(first + i, child.value!);
+      }
+      for (let i = children.length - 1; i >= 0; i--) {
+        const child = children[i]!;
+        if (child.kind === 'dictionary' || child.kind === 'list') pending.push(child);
+      }
+    }
+    const count = batch.top;
+    batch.hash(0, count);
+    let any = false;
+    for (let e = 0; e < count; e++) {
+      const type = batch.types[e];
+      if (type !== undefined && batch.size(e) > 0 && hasNoReference(type)) {
+        batch.fingerprintInput(e, this.names.nameBytes(type)); // no reference: asking registers nothing
+        batch.fingerprinted[e] = 1;
+        any = true;
+      }
+    }
+    if (any) batch.fingerprint(0, count);
+  }
+
   /**
    * A cell whose path (`depth` names, root included) is on the stack; `entry` is its value's
    * entry in the batch when its parent gathered it (−1: not gathered).
@@ -115,21 +166,14 @@ export class BranchWriter {
     if (node.kind === 'dictionary' || node.kind === 'list') {
       const suffix = this.names.nameBytes(node.storeType ?? (node.kind === 'list' ? LIST : DICTIONARY));
       this.writeDesc(node, depth, suffix, undefined, 0, undefined, EMPTY, 0, 0, false);
-      const children = node.children().filter((c) => this.includeDeleted || !c.isDeleted);
+      // The store's children and their entries, as gatherBranch found them (stores come in the same order).
+      const store = this.storeCursor++;
+      const children = this.storeChildren[store]!;
+      const first = this.storeFirst[store]!;
       if (children.length > 0) this.caps |= CAP.PAGED_CHILDSET | CAP.PAGED_ORDER;
-      const batch = this.batch;
-      const dataFrom = batch.dataTop;
-      const first = batch.begin(children.length);
-      // A deleted child's payload is left for its own visit, as the reference orders its name-table ids.
-      for (let i = 0; i < children.length; i++) {
-        const child = children[i]!;
-        if (child.kind === 'value' && !child.isDeleted) batch.gather(first + i, child.value!);
-      }
-      batch.hash(first, children.length);
       this.writeManifest(node, depth, suffix, children, first);
       this.writeOrder(node, depth, suffix, children, first);
       this.visitChildren(children, first, depth);
-      batch.end(first, dataFrom);
       return;
     }
     // A value its parent did not gather (the branch root, a deleted child) or a link: one at a time.
@@ -253,11 +297,15 @@ export class BranchWriter {
     const out = this.out;
     for (let from = 0, page = 0; from < children.length; from += PAGE, page++) {
       const to = Math.min(children.length, from + PAGE);
+      // Fingerprints of a reference data type, here, where the reference registers that name.
       for (let i = from; i < to; i++) {
-        const type = batch.types[first + i];
-        if (type !== undefined && batch.size(first + i) > 0) batch.fingerprintInput(first + i, names.nameBytes(type));
+        const e = first + i;
+        const type = batch.types[e];
+        if (type !== undefined && batch.size(e) > 0 && batch.fingerprinted[e] === 0) {
+          batch.fingerprintInput(e, names.nameBytes(type));
+          blake3Into(batch.fingerprints, e * 32, e * 32 + 32, batch.fingerprints, e * 32);
+        }
       }
-      batch.fingerprint(first + from, to - from);
       this.startKey(RECORD_TYPE.MANIFEST_DELTA, depth, suffix);
       out.varint(page);
       this.frame.beginBody();

@@ -17,6 +17,11 @@ const FIRST_LOCAL = 0x1001n;
 const PURE_NAMES = new Map<string, Uint8Array>();
 const PURE_NAMES_LIMIT = 1 << 16;
 
+/** Whether `n` holds no reference (its wire bytes are the same in every frame; asking for them registers nothing). */
+export function hasNoReference(n: Name): boolean {
+  return n.domain.code !== undefined && n.tag.code !== undefined;
+}
+
 /** Assigns frame-local ids to reference names while a frame is written. */
 export class NameTableWriter {
   // Made on first use (a frame without reference names never needs them), in id order: ids
@@ -48,7 +53,7 @@ export class NameTableWriter {
    * (the order of those calls is part of the output).
    */
   nameBytes(n: Name): Uint8Array {
-    const pure = n.domain.code !== undefined && n.tag.code !== undefined;
+    const pure = hasNoReference(n);
     let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded?.get(n.key);
     if (bytes === undefined) {
       bytes = new Uint8Array(17);

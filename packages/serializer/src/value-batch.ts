@@ -1,17 +1,16 @@
 /**
- * The payloads of a store's value children, gathered before its manifest is written: their
- * bytes in one arena, their BLAKE3 digests and fingerprints hashed many to a call.
+ * The payloads of a branch's values, gathered before anything is written: their bytes in one
+ * arena, their BLAKE3 digests and fingerprints hashed many to a call.
  *
  * Why: a branch of small values hashes each value and then its 32-byte fingerprint input, one
  * BLAKE3 compression each; one at a time in JS that was a fifth of encoding, and turning each
  * value into bytes made two arrays per value. Here a value's bytes are written straight into
- * the arena (texts as UTF-8 with the reference's NUL, numbers little-endian) and each batch
- * goes to the four-lane SIMD kernel in one call (hash.ts {@link blake3Many}), with the same
- * digests as the one-by-one path.
+ * the arena (texts as UTF-8 with the reference's NUL, numbers little-endian) and the whole
+ * branch goes to the four-lane SIMD kernel in one call for the payloads and one for the
+ * fingerprints (hash.ts {@link blake3Many}), with the same digests as the one-by-one path.
  *
- * Entries are a stack: a store takes one entry per child (`begin`), a store below it takes
- * its own above them, and `end` gives them all back once the store's children are written.
- * The arrays are kept for the next frame up to a bound (see {@link takeValueBatch}).
+ * Each store takes one entry per child (`begin`), in the order the branch writer meets the
+ * stores. The arrays are kept for the next frame up to a bound (see {@link takeValueBatch}).
  */
 import { DATA_TYPES, valueToData, type Name, type Value } from '@cep/cells';
 import { blake3Into, blake3Many } from './hash.ts';
@@ -39,6 +38,8 @@ export class ValueBatch {
   external: (Uint8Array | undefined)[] = [];
   /** Entry i's data type (undefined: entry i is no gathered value). */
   types: (Name | undefined)[] = [];
+  /** 1 where entry i's fingerprint was taken with the others (its data type holds no reference name). */
+  fingerprinted = new Uint8Array(256);
   /** The wire bytes of child i's name, once its manifest entry asked for them (a store's later records reuse them). */
   names: Uint8Array[] = [];
   /** BLAKE3 of entry i's bytes at [32i, 32i + 32). */
@@ -62,12 +63,13 @@ export class ValueBatch {
       this.external[i] = undefined;
       this.starts[i] = 0;
       this.ends[i] = 0;
+      this.fingerprinted[i] = 0;
     }
     this.top = need;
     return first;
   }
 
-  /** Gives back the entries from `first` on (and the bytes after `dataFrom`). */
+  /** Gives back the entries from `first` on (and the bytes after `dataFrom`): `end(0, 0)` empties the batch. */
   end(first: number, dataFrom: number): void {
     this.top = first;
     this.dataTop = dataFrom;
@@ -223,6 +225,9 @@ export class ValueBatch {
     };
     this.starts = grow32(this.starts);
     this.ends = grow32(this.ends);
+    const flags = new Uint8Array(size);
+    flags.set(this.fingerprinted);
+    this.fingerprinted = flags;
     const growBytes = (a: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> => {
       const next = new Uint8Array(size * 32);
       next.set(a);
