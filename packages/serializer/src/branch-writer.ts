@@ -16,7 +16,7 @@ import { name, valueToData, type Cell, type Name } from '@cep/cells';
 import { ByteWriter, varintLength } from './bytes.ts';
 import { CAP, RECORD_TYPE } from './frame-format.ts';
 import { FrameWriter } from './frame-writer.ts';
-import { blake3, blake3Into } from './hash.ts';
+import { blake3 } from './hash.ts';
 import { hasNoReference, NameTableWriter, ROOT_NAME } from './names.ts';
 import { CHUNK_BYTES, DATALESS_FINGERPRINT, writeChunkRecords, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
@@ -147,13 +147,37 @@ export class BranchWriter {
     let any = false;
     for (let e = 0; e < count; e++) {
       const type = batch.types[e];
-      if (type !== undefined && batch.size(e) > 0 && hasNoReference(type)) {
+      if (type === undefined || batch.size(e) === 0) continue;
+      if (hasNoReference(type)) {
         batch.fingerprintInput(e, this.names.nameBytes(type)); // no reference: asking registers nothing
         batch.fingerprinted[e] = 1;
         any = true;
+      } else {
+        let same = this.byReferenceType.get(type.key);
+        if (same === undefined) this.byReferenceType.set(type.key, (same = []));
+        same.push(e);
       }
     }
     if (any) batch.fingerprint(0, count);
+  }
+
+  /** Entries whose data type holds a reference name, by that name's key (fingerprinted once it is registered). */
+  private readonly byReferenceType = new Map<string, number[]>();
+
+  /**
+   * Fingerprints every entry whose data type is `type` (a reference name): called where the
+   * first of them needs its fingerprint, the point where the reference registers the name; from
+   * then on its frame-local code is fixed, so all of them are hashed in one batched call.
+   */
+  private fingerprintType(type: Name): void {
+    const batch = this.batch;
+    const codes = this.names.nameBytes(type);
+    const entries = this.byReferenceType.get(type.key)!;
+    for (const e of entries) {
+      batch.fingerprintInput(e, codes);
+      batch.fingerprinted[e] = 1;
+    }
+    batch.fingerprintScattered(entries);
   }
 
   /**
@@ -297,14 +321,11 @@ export class BranchWriter {
     const out = this.out;
     for (let from = 0, page = 0; from < children.length; from += PAGE, page++) {
       const to = Math.min(children.length, from + PAGE);
-      // Fingerprints of a reference data type, here, where the reference registers that name.
+      // Fingerprints of a reference data type wait for here, where the reference registers that name.
       for (let i = from; i < to; i++) {
         const e = first + i;
         const type = batch.types[e];
-        if (type !== undefined && batch.size(e) > 0 && batch.fingerprinted[e] === 0) {
-          batch.fingerprintInput(e, names.nameBytes(type));
-          blake3Into(batch.fingerprints, e * 32, e * 32 + 32, batch.fingerprints, e * 32);
-        }
+        if (type !== undefined && batch.size(e) > 0 && batch.fingerprinted[e] === 0) this.fingerprintType(type);
       }
       this.startKey(RECORD_TYPE.MANIFEST_DELTA, depth, suffix);
       out.varint(page);

@@ -200,6 +200,30 @@ export class ValueBatch {
     blake3Many(inputs, starts, ends, count, this.fingerprints, first * 32);
   }
 
+  /** Digests of a scattered set of fingerprint inputs, before their first 8 bytes go back in place. */
+  private scatteredOut = new Uint8Array(0);
+
+  /** Hashes the fingerprint inputs of `entries` (any entries, in one batched call); their first 8 bytes land in place. */
+  fingerprintScattered(entries: readonly number[]): void {
+    const count = entries.length;
+    if (this.fpStarts.length < count) {
+      this.fpStarts = new Int32Array(Math.max(count, this.fpStarts.length * 2));
+      this.fpEnds = new Int32Array(this.fpStarts.length);
+    }
+    if (this.scatteredOut.length < count * 32) this.scatteredOut = new Uint8Array(Math.max(count * 32, this.scatteredOut.length * 2));
+    for (let k = 0; k < count; k++) {
+      this.fpStarts[k] = entries[k]! * 32;
+      this.fpEnds[k] = entries[k]! * 32 + 32;
+    }
+    const out = this.scatteredOut;
+    blake3Many(this.fingerprints, this.fpStarts, this.fpEnds, count, out, 0);
+    const f = this.fingerprints;
+    for (let k = 0; k < count; k++) {
+      const at = entries[k]! * 32;
+      for (let b = 0; b < 8; b++) f[at + b] = out[k * 32 + b]!;
+    }
+  }
+
   /** Whether this batch is small enough to keep for the next frame. */
   get keepable(): boolean {
     return this.starts.length <= KEEP_ENTRIES && this.data.length <= KEEP_BYTES;
