@@ -5,7 +5,7 @@
  * and a map lookup; bodies are read in place in the frame. Every cell must be reached from
  * the root, and every record used exactly once.
  */
-import { name, nameEquals, valueFromData, type Name } from '@cep/cells';
+import { DATA_TYPES, name, nameEquals, valueFromData, type Name, type Value } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import { ByteReader, rangesEqual, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
@@ -14,12 +14,15 @@ import { recordBody, recordKey, recordKeys, type RecordTable } from './record-ta
 import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
+import { PayloadBatch } from './payload-batch.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, CellDescScan, META, STORE, readNamepoolWith, scanCellDesc, scanManifest, scanOrder } from './records.ts';
 import type { StagedCell } from './branch.ts';
 import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 const DICTIONARY = name('dictionary');
+const TEXT_KEY = DATA_TYPES.text.key;
+const U64_KEY = DATA_TYPES.u64.key;
 const LIST = name('list');
 const MAX_DEPTH = 512;
 const EMPTY = new Uint8Array(0);
@@ -93,11 +96,14 @@ function readOrdered(table: RecordTable, policy: ResolvedPolicy, lenient: Lenien
   if (count === 0 || types[0] !== RECORD_TYPE.CELL_DESC || bodyStarts[0]! - keyStarts[0]! !== 35) throw new NotInWriterOrder();
   if (!nameEquals(names.readName(keyReader.reset(frame, keyStarts[0]! + 1, bodyStarts[0]!, 'frame', keyStarts[0]!)), ROOT_NAME)) throw new NotInWriterOrder();
   const locator = new OrderedLocator(table, names);
-  const staging = new Staging(table, locator, names, policy, lenient);
+  const batch = new PayloadBatch();
+  const staging = new Staging(table, locator, names, policy, lenient, batch);
   const root = staging.build([], ROOT_NAME, -1, -1, 0);
   // Everything after the walk must be the name table.
   if (locator.cursor + namepool !== count) throw new NotInWriterOrder();
   for (let i = locator.cursor; i < count; i++) if (types[i] !== RECORD_TYPE.NAMEPOOL_DELTA) throw new NotInWriterOrder();
+  // The inline payloads' hashes, all in one batch (a mismatch sends the frame to the exact walk, which names it).
+  if (batch.firstMismatch(frame) >= 0) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
   return { root, cellCount: staging.cellCount };
 }
 
@@ -314,6 +320,8 @@ class Staging {
   /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
   private readonly desc = descScratch;
   private readonly frame: Uint8Array;
+  /** The frame as a DataView, for 64-bit values read in place. */
+  private readonly view: DataView;
 
   constructor(
     private readonly table: RecordTable,
@@ -321,8 +329,11 @@ class Staging {
     private readonly names: NameTableReader,
     private readonly policy: ResolvedPolicy,
     private readonly lenient: LenientMask,
+    /** Where inline payload hashes are noted to be checked later in one batch; undefined: each is checked at once. */
+    private readonly batch?: PayloadBatch,
   ) {
     this.frame = table.frame;
+    this.view = new DataView(table.frame.buffer, table.frame.byteOffset, table.frame.byteLength);
   }
 
   /**
@@ -351,7 +362,9 @@ class Staging {
     }
     if (storeDescriptor === STORE.none) {
       try {
-        return { name: own, deleted, kind: 'value', value: valueFromData(suffix, data ?? EMPTY), children: NO_CHILDREN };
+        const inline = data !== undefined && desc.inlineEnd > desc.inlineStart;
+        const value = (inline ? this.inPlaceValue(suffix, desc.inlineStart, desc.inlineEnd) : undefined) ?? valueFromData(suffix, data ?? EMPTY);
+        return { name: own, deleted, kind: 'value', value, children: NO_CHILDREN };
       } catch (error) {
         if (isCepError(error)) throw serializerError('FRAME_BAD_RECORD', `a value does not match its data type: ${error.message}`);
         throw error;
@@ -383,6 +396,10 @@ class Staging {
       if (inlineLength !== desc.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
       if (desc.aeadMode !== 0) refuse(this.lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `an inline (plaintext) payload's ref says AEAD mode ${desc.aeadMode}`);
       data = this.frame.subarray(desc.inlineStart, desc.inlineEnd);
+      if (this.batch !== undefined && desc.hashEnd - desc.hashStart === 32) {
+        this.batch.add(desc.inlineStart, desc.inlineEnd, desc.hashStart);
+        return data;
+      }
     } else {
       const chunks: { key: Uint8Array; body: Uint8Array }[] = [];
       for (let ordinal = 0; ; ordinal++) {
@@ -404,6 +421,29 @@ class Staging {
     if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32))
       throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
     return data;
+  }
+
+  /**
+   * The two most common values read straight from an inline payload at `frame[start, end)`,
+   * the same as `valueFromData` makes them: a short ASCII text (its terminating NUL dropped;
+   * ASCII is valid UTF-8, so no decoder call) and a u64 (no view per value). Undefined for
+   * anything else, which `valueFromData` reads.
+   */
+  private inPlaceValue(dataType: Name, start: number, end: number): Value | undefined {
+    const frame = this.frame;
+    if (dataType.key === TEXT_KEY) {
+      if (end > start && frame[end - 1] === 0) end--;
+      if (end - start > 64) return undefined;
+      let text = '';
+      for (let i = start; i < end; i++) {
+        const c = frame[i]!;
+        if (c >= 0x80) return undefined;
+        text += String.fromCharCode(c);
+      }
+      return { type: 'text', value: text };
+    }
+    if (dataType.key === U64_KEY && end - start === 8) return { type: 'u64', value: this.view.getBigUint64(start, true) };
+    return undefined;
   }
 
   /**
