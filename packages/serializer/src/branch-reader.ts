@@ -10,7 +10,7 @@ import { isCepError } from '@cep/errors';
 import { ByteReader, rangesEqual, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
-import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
+import { recordBody, recordKey, recordKeys, type Latin1Slice, type RecordTable } from './record-table.ts';
 import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
@@ -322,6 +322,8 @@ class Staging {
   private readonly frame: Uint8Array;
   /** The frame as a DataView, for 64-bit values read in place. */
   private readonly view: DataView;
+  /** The frame as a Buffer, for ASCII texts read in place (see {@link Latin1Slice}). */
+  private readonly bytes: Buffer & Partial<Latin1Slice>;
 
   constructor(
     private readonly table: RecordTable,
@@ -334,6 +336,7 @@ class Staging {
   ) {
     this.frame = table.frame;
     this.view = new DataView(table.frame.buffer, table.frame.byteOffset, table.frame.byteLength);
+    this.bytes = Buffer.from(table.frame.buffer, table.frame.byteOffset, table.frame.byteLength);
   }
 
   /**
@@ -434,12 +437,12 @@ class Staging {
     if (dataType.key === TEXT_KEY) {
       if (end > start && frame[end - 1] === 0) end--;
       if (end - start > 64) return undefined;
+      for (let i = start; i < end; i++) if (frame[i]! >= 0x80) return undefined;
+      // Node's latin1 slicer makes the string in one native copy (ASCII is latin1).
+      const bytes = this.bytes;
+      if (typeof bytes.latin1Slice === 'function') return { type: 'text', value: bytes.latin1Slice(start, end) };
       let text = '';
-      for (let i = start; i < end; i++) {
-        const c = frame[i]!;
-        if (c >= 0x80) return undefined;
-        text += String.fromCharCode(c);
-      }
+      for (let i = start; i < end; i++) text += String.fromCharCode(frame[i]!);
       return { type: 'text', value: text };
     }
     if (dataType.key === U64_KEY && end - start === 8) return { type: 'u64', value: this.view.getBigUint64(start, true) };
