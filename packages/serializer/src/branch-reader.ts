@@ -65,6 +65,9 @@ export function readBranch(table: RecordTable, policy: ResolvedPolicy, lenient: 
   }
 }
 
+/** The ordered walk's payload batch, reused (walks are synchronous and never nested; reset per walk). */
+const payloadBatch = new PayloadBatch();
+
 /** Thrown by the ordered walk when the frame is not in writer order (never leaves this module). */
 class NotInWriterOrder extends Error {}
 
@@ -96,7 +99,7 @@ function readOrdered(table: RecordTable, policy: ResolvedPolicy, lenient: Lenien
   if (count === 0 || types[0] !== RECORD_TYPE.CELL_DESC || bodyStarts[0]! - keyStarts[0]! !== 35) throw new NotInWriterOrder();
   if (!nameEquals(names.readName(keyReader.reset(frame, keyStarts[0]! + 1, bodyStarts[0]!, 'frame', keyStarts[0]!)), ROOT_NAME)) throw new NotInWriterOrder();
   const locator = new OrderedLocator(table, names);
-  const batch = new PayloadBatch();
+  const batch = payloadBatch.reset();
   const staging = new Staging(table, locator, names, policy, lenient, batch);
   const root = staging.build([], ROOT_NAME, -1, -1, 0);
   // Everything after the walk must be the name table.
@@ -320,10 +323,12 @@ class Staging {
   /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
   private readonly desc = descScratch;
   private readonly frame: Uint8Array;
+  /** Reads an order page's names against the manifest's (see {@link ExpectedNames}). */
+  private readonly orderNames: ExpectedNames;
   /** The frame as a DataView, for 64-bit values read in place. */
-  private readonly view: DataView;
+  private view: DataView | undefined;
   /** The frame as a Buffer, for ASCII texts read in place (see {@link Latin1Slice}). */
-  private readonly bytes: Buffer & Partial<Latin1Slice>;
+  private bytes: (Buffer & Partial<Latin1Slice>) | undefined;
 
   constructor(
     private readonly table: RecordTable,
@@ -335,8 +340,7 @@ class Staging {
     private readonly batch?: PayloadBatch,
   ) {
     this.frame = table.frame;
-    this.view = new DataView(table.frame.buffer, table.frame.byteOffset, table.frame.byteLength);
-    this.bytes = Buffer.from(table.frame.buffer, table.frame.byteOffset, table.frame.byteLength);
+    this.orderNames = new ExpectedNames(names);
   }
 
   /**
@@ -439,13 +443,17 @@ class Staging {
       if (end - start > 64) return undefined;
       for (let i = start; i < end; i++) if (frame[i]! >= 0x80) return undefined;
       // Node's latin1 slicer makes the string in one native copy (ASCII is latin1).
-      const bytes = this.bytes;
+      // Made on the first text: a small frame often has none.
+      const bytes: Buffer & Partial<Latin1Slice> = (this.bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
       if (typeof bytes.latin1Slice === 'function') return { type: 'text', value: bytes.latin1Slice(start, end) };
       let text = '';
       for (let i = start; i < end; i++) text += String.fromCharCode(frame[i]!);
       return { type: 'text', value: text };
     }
-    if (dataType.key === U64_KEY && end - start === 8) return { type: 'u64', value: this.view.getBigUint64(start, true) };
+    if (dataType.key === U64_KEY && end - start === 8) {
+      this.view ??= new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+      return { type: 'u64', value: this.view.getBigUint64(start, true) };
+    }
     return undefined;
   }
 
@@ -479,11 +487,12 @@ class Staging {
       // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
       let agrees = true;
       const pageStart = positions;
+      const orderNames = this.orderNames.expect(children, wires, pageStart);
       const head = scanOrder(
         this.frame,
         bodyStarts[row]!,
         ends[row]!,
-        this.names,
+        orderNames,
         (_op, name, position) => {
           if (!agrees) return;
           const expected = children[position];
@@ -499,5 +508,41 @@ class Staging {
     }
     if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
     return children;
+  }
+}
+
+/**
+ * The names of an order page, read knowing what they should be: entry k of a page that agrees
+ * with the manifest names the manifest's child `first + k`, so when its 17 wire bytes are
+ * that child's, byte for byte, the child's Name is the answer (the same bytes in the same
+ * frame read to the same name, and they already passed every name check). Any other bytes
+ * take the exact path. Spares a hash-table lookup per order entry.
+ */
+class ExpectedNames extends NameTableReader {
+  private children: readonly Name[] = [];
+  private wires: readonly number[] = [];
+  private next = 0;
+
+  constructor(private readonly names: NameTableReader) {
+    super();
+  }
+
+  /** Starts a page whose first entry should be child `first`. */
+  expect(children: readonly Name[], wires: readonly number[], first: number): this {
+    this.children = children;
+    this.wires = wires;
+    this.next = first;
+    return this;
+  }
+
+  override readName(r: ByteReader): Name {
+    const k = this.next++;
+    const at = r.offset;
+    const wire = this.wires[k];
+    if (wire !== undefined && at + 17 <= r.end && rangesEqual(r.data, at, at + 17, r.data, wire, wire + 17)) {
+      r.offset = at + 17;
+      return this.children[k]!;
+    }
+    return this.names.readName(r);
   }
 }

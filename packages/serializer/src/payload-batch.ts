@@ -15,6 +15,8 @@ import { blake3Into } from './hash.ts';
 
 /** Below this many payloads one JS BLAKE3 run each beats the kernel's fixed cost (copies, descriptors). */
 const BATCH_MIN = 8;
+/** Entries a reused batch keeps between frames (48 KiB of arrays). */
+const RETAIN_ENTRIES = 4096;
 
 /** The inline payloads of one frame and where their declared digests are (offsets into the frame). */
 export class PayloadBatch {
@@ -24,6 +26,21 @@ export class PayloadBatch {
   private starts = new Uint32Array(16);
   private ends = new Uint32Array(16);
   private digestsAt = new Uint32Array(16);
+
+  /**
+   * Empties the batch for another frame (one batch serves every walk); arrays grown past a
+   * few thousand entries by a large frame are dropped, so they are not kept for good.
+   */
+  reset(): this {
+    this.count = 0;
+    this.bytes = 0;
+    if (this.starts.length > RETAIN_ENTRIES) {
+      this.starts = new Uint32Array(16);
+      this.ends = new Uint32Array(16);
+      this.digestsAt = new Uint32Array(16);
+    }
+    return this;
+  }
 
   /** Notes that `frame[start, end)` must hash to the 32 bytes at `frame[digestAt]`. */
   add(start: number, end: number, digestAt: number): void {
