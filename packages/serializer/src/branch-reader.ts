@@ -68,6 +68,16 @@ export function readBranch(table: RecordTable, policy: ResolvedPolicy, lenient: 
 /** The ordered walk's payload batch, reused (walks are synchronous and never nested; reset per walk). */
 const payloadBatch = new PayloadBatch();
 
+/** Stores of up to this many children check them for repeats without a set. */
+const SMALL_STORE = 16;
+
+/** Whether `names[i]` is one of `names[0, i)` (by key, as a set of keys would say). */
+function repeatsEarlier(names: readonly Name[], i: number): boolean {
+  const key = names[i]!.key;
+  for (let k = 0; k < i; k++) if (names[k]!.key === key) return true;
+  return false;
+}
+
 /** Thrown by the ordered walk when the frame is not in writer order (never leaves this module). */
 class NotInWriterOrder extends Error {}
 
@@ -379,12 +389,16 @@ class Staging {
     }
     const kind = storeDescriptor === STORE.list ? 'list' : storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
     if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${storeDescriptor.toString(16)} is neither a dictionary nor a list`);
-    const seen = new Set<string>();
     const path = [...parents, own];
     const wires: number[] = [];
-    const children = this.childNames(row, kind, wires).map((child, i) => {
-      if (seen.has(child.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
-      seen.add(child.key);
+    const names = this.childNames(row, kind, wires);
+    // A few children (a page or less, the common store) are checked for repeats against the
+    // earlier ones directly; more go through a set. Either way a repeat is found where it occurs.
+    const seen = names.length > SMALL_STORE ? new Set<string>() : undefined;
+    const children = names.map((child, i) => {
+      if (seen === undefined ? repeatsEarlier(names, i) : seen.has(child.key))
+        throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
+      seen?.add(child.key);
       return this.build(path, child, row, wires[i]!, depth + 1);
     });
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
