@@ -5,21 +5,24 @@
  * and a map lookup; bodies are read in place in the frame. Every cell must be reached from
  * the root, and every record used exactly once.
  */
-import { name, nameEquals, valueFromData, type Name } from '@cep/cells';
+import { DATA_TYPES, name, nameEquals, valueFromData, type Name, type Value } from '@cep/cells';
 import { isCepError } from '@cep/errors';
 import { ByteReader, rangesEqual, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
-import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
+import { recordBody, recordKey, recordKeys, type Latin1Slice, type RecordTable } from './record-table.ts';
 import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
+import { PayloadBatch } from './payload-batch.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, CellDescScan, META, STORE, readNamepoolWith, scanCellDesc, scanManifest, scanOrder } from './records.ts';
 import type { StagedCell } from './branch.ts';
 import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 
 const DICTIONARY = name('dictionary');
+const TEXT_KEY = DATA_TYPES.text.key;
+const U64_KEY = DATA_TYPES.u64.key;
 const LIST = name('list');
 const MAX_DEPTH = 512;
 const EMPTY = new Uint8Array(0);
@@ -62,6 +65,19 @@ export function readBranch(table: RecordTable, policy: ResolvedPolicy, lenient: 
   }
 }
 
+/** The ordered walk's payload batch, reused (walks are synchronous and never nested; reset per walk). */
+const payloadBatch = new PayloadBatch();
+
+/** Stores of up to this many children check them for repeats without a set. */
+const SMALL_STORE = 16;
+
+/** Whether `names[i]` is one of `names[0, i)` (by key, as a set of keys would say). */
+function repeatsEarlier(names: readonly Name[], i: number): boolean {
+  const key = names[i]!.key;
+  for (let k = 0; k < i; k++) if (names[k]!.key === key) return true;
+  return false;
+}
+
 /** Thrown by the ordered walk when the frame is not in writer order (never leaves this module). */
 class NotInWriterOrder extends Error {}
 
@@ -93,11 +109,14 @@ function readOrdered(table: RecordTable, policy: ResolvedPolicy, lenient: Lenien
   if (count === 0 || types[0] !== RECORD_TYPE.CELL_DESC || bodyStarts[0]! - keyStarts[0]! !== 35) throw new NotInWriterOrder();
   if (!nameEquals(names.readName(keyReader.reset(frame, keyStarts[0]! + 1, bodyStarts[0]!, 'frame', keyStarts[0]!)), ROOT_NAME)) throw new NotInWriterOrder();
   const locator = new OrderedLocator(table, names);
-  const staging = new Staging(table, locator, names, policy, lenient);
+  const batch = payloadBatch.reset();
+  const staging = new Staging(table, locator, names, policy, lenient, batch);
   const root = staging.build([], ROOT_NAME, -1, -1, 0);
   // Everything after the walk must be the name table.
   if (locator.cursor + namepool !== count) throw new NotInWriterOrder();
   for (let i = locator.cursor; i < count; i++) if (types[i] !== RECORD_TYPE.NAMEPOOL_DELTA) throw new NotInWriterOrder();
+  // The inline payloads' hashes, all in one batch (a mismatch sends the frame to the exact walk, which names it).
+  if (batch.firstMismatch(frame) >= 0) throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
   return { root, cellCount: staging.cellCount };
 }
 
@@ -314,6 +333,12 @@ class Staging {
   /** The cell_desc being read (each build overwrites it; fields are copied out before recursing). */
   private readonly desc = descScratch;
   private readonly frame: Uint8Array;
+  /** Reads an order page's names against the manifest's (see {@link ExpectedNames}). */
+  private readonly orderNames: ExpectedNames;
+  /** The frame as a DataView, for 64-bit values read in place. */
+  private view: DataView | undefined;
+  /** The frame as a Buffer, for ASCII texts read in place (see {@link Latin1Slice}). */
+  private bytes: (Buffer & Partial<Latin1Slice>) | undefined;
 
   constructor(
     private readonly table: RecordTable,
@@ -321,8 +346,11 @@ class Staging {
     private readonly names: NameTableReader,
     private readonly policy: ResolvedPolicy,
     private readonly lenient: LenientMask,
+    /** Where inline payload hashes are noted to be checked later in one batch; undefined: each is checked at once. */
+    private readonly batch?: PayloadBatch,
   ) {
     this.frame = table.frame;
+    this.orderNames = new ExpectedNames(names);
   }
 
   /**
@@ -351,7 +379,9 @@ class Staging {
     }
     if (storeDescriptor === STORE.none) {
       try {
-        return { name: own, deleted, kind: 'value', value: valueFromData(suffix, data ?? EMPTY), children: NO_CHILDREN };
+        const inline = data !== undefined && desc.inlineEnd > desc.inlineStart;
+        const value = (inline ? this.inPlaceValue(suffix, desc.inlineStart, desc.inlineEnd) : undefined) ?? valueFromData(suffix, data ?? EMPTY);
+        return { name: own, deleted, kind: 'value', value, children: NO_CHILDREN };
       } catch (error) {
         if (isCepError(error)) throw serializerError('FRAME_BAD_RECORD', `a value does not match its data type: ${error.message}`);
         throw error;
@@ -359,12 +389,16 @@ class Staging {
     }
     const kind = storeDescriptor === STORE.list ? 'list' : storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
     if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${storeDescriptor.toString(16)} is neither a dictionary nor a list`);
-    const seen = new Set<string>();
     const path = [...parents, own];
     const wires: number[] = [];
-    const children = this.childNames(row, kind, wires).map((child, i) => {
-      if (seen.has(child.key)) throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
-      seen.add(child.key);
+    const names = this.childNames(row, kind, wires);
+    // A few children (a page or less, the common store) are checked for repeats against the
+    // earlier ones directly; more go through a set. Either way a repeat is found where it occurs.
+    const seen = names.length > SMALL_STORE ? new Set<string>() : undefined;
+    const children = names.map((child, i) => {
+      if (seen === undefined ? repeatsEarlier(names, i) : seen.has(child.key))
+        throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
+      seen?.add(child.key);
       return this.build(path, child, row, wires[i]!, depth + 1);
     });
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
@@ -383,6 +417,10 @@ class Staging {
       if (inlineLength !== desc.size) throw serializerError('CHUNK_CONFLICT', 'inline payload length differs from its declared size');
       if (desc.aeadMode !== 0) refuse(this.lenient, 'ref-aead-mode', 'FRAME_BAD_RECORD', `an inline (plaintext) payload's ref says AEAD mode ${desc.aeadMode}`);
       data = this.frame.subarray(desc.inlineStart, desc.inlineEnd);
+      if (this.batch !== undefined && desc.hashEnd - desc.hashStart === 32) {
+        this.batch.add(desc.inlineStart, desc.inlineEnd, desc.hashStart);
+        return data;
+      }
     } else {
       const chunks: { key: Uint8Array; body: Uint8Array }[] = [];
       for (let ordinal = 0; ; ordinal++) {
@@ -404,6 +442,33 @@ class Staging {
     if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32))
       throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
     return data;
+  }
+
+  /**
+   * The two most common values read straight from an inline payload at `frame[start, end)`,
+   * the same as `valueFromData` makes them: a short ASCII text (its terminating NUL dropped;
+   * ASCII is valid UTF-8, so no decoder call) and a u64 (no view per value). Undefined for
+   * anything else, which `valueFromData` reads.
+   */
+  private inPlaceValue(dataType: Name, start: number, end: number): Value | undefined {
+    const frame = this.frame;
+    if (dataType.key === TEXT_KEY) {
+      if (end > start && frame[end - 1] === 0) end--;
+      if (end - start > 64) return undefined;
+      for (let i = start; i < end; i++) if (frame[i]! >= 0x80) return undefined;
+      // Node's latin1 slicer makes the string in one native copy (ASCII is latin1).
+      // Made on the first text: a small frame often has none.
+      const bytes: Buffer & Partial<Latin1Slice> = (this.bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+      if (typeof bytes.latin1Slice === 'function') return { type: 'text', value: bytes.latin1Slice(start, end) };
+      let text = '';
+      for (let i = start; i < end; i++) text += String.fromCharCode(frame[i]!);
+      return { type: 'text', value: text };
+    }
+    if (dataType.key === U64_KEY && end - start === 8) {
+      this.view ??= new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+      return { type: 'u64', value: this.view.getBigUint64(start, true) };
+    }
+    return undefined;
   }
 
   /**
@@ -436,11 +501,12 @@ class Staging {
       // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
       let agrees = true;
       const pageStart = positions;
+      const orderNames = this.orderNames.expect(children, wires, pageStart);
       const head = scanOrder(
         this.frame,
         bodyStarts[row]!,
         ends[row]!,
-        this.names,
+        orderNames,
         (_op, name, position) => {
           if (!agrees) return;
           const expected = children[position];
@@ -456,5 +522,41 @@ class Staging {
     }
     if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
     return children;
+  }
+}
+
+/**
+ * The names of an order page, read knowing what they should be: entry k of a page that agrees
+ * with the manifest names the manifest's child `first + k`, so when its 17 wire bytes are
+ * that child's, byte for byte, the child's Name is the answer (the same bytes in the same
+ * frame read to the same name, and they already passed every name check). Any other bytes
+ * take the exact path. Spares a hash-table lookup per order entry.
+ */
+class ExpectedNames extends NameTableReader {
+  private children: readonly Name[] = [];
+  private wires: readonly number[] = [];
+  private next = 0;
+
+  constructor(private readonly names: NameTableReader) {
+    super();
+  }
+
+  /** Starts a page whose first entry should be child `first`. */
+  expect(children: readonly Name[], wires: readonly number[], first: number): this {
+    this.children = children;
+    this.wires = wires;
+    this.next = first;
+    return this;
+  }
+
+  override readName(r: ByteReader): Name {
+    const k = this.next++;
+    const at = r.offset;
+    const wire = this.wires[k];
+    if (wire !== undefined && at + 17 <= r.end && rangesEqual(r.data, at, at + 17, r.data, wire, wire + 17)) {
+      r.offset = at + 17;
+      return this.children[k]!;
+    }
+    return this.names.readName(r);
   }
 }
