@@ -9,9 +9,8 @@
  * so the error a caller sees (code and precedence) is the one it saw before batching.
  */
 import { countReserved } from './alloc-meter.ts';
-import { batchLeaves } from './blake3-batch.ts';
 import { rangesEqual } from './bytes.ts';
-import { blake3Into } from './hash.ts';
+import { blake3Into, blake3Many } from './hash.ts';
 
 /** Below this many payloads one JS BLAKE3 run each beats the kernel's fixed cost (copies, descriptors). */
 const BATCH_MIN = 8;
@@ -87,16 +86,17 @@ export class PayloadBatch {
         for (let k = start; k < end; k++) packed[at++] = frame[k]!;
         ends[i] = at;
       }
-      const digests = batchLeaves(packed, starts, ends, blake3Into);
-      if (digests !== undefined) {
-        for (let i = 0; i < count; i++) {
-          const d = this.digestsAt[i]!;
-          if (!rangesEqual(frame, d, d + 32, digests, i * 32, i * 32 + 32)) return i;
-        }
-        return -1;
+      // The same batched call as the writer's payload hashes (one by one in JS without a kernel).
+      countReserved(count * 32);
+      const digests = new Uint8Array(count * 32);
+      blake3Many(packed, starts, ends, count, digests, 0);
+      for (let i = 0; i < count; i++) {
+        const d = this.digestsAt[i]!;
+        if (!rangesEqual(frame, d, d + 32, digests, i * 32, i * 32 + 32)) return i;
       }
+      return -1;
     }
-    // Few payloads, or no kernel on this runtime: one JS/hash-wasm run each.
+    // Few payloads: one JS/hash-wasm run each.
     for (let i = 0; i < count; i++) {
       blake3Into(frame, this.starts[i]!, this.ends[i]!, scratch, 0);
       const d = this.digestsAt[i]!;
