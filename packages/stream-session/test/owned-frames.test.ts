@@ -20,7 +20,10 @@ async function pair(listenerOptions: StreamOptions, dialerOptions: StreamOptions
   const accepted: ChannelV1[] = [];
   const listening: ProviderV1 = loopback(listenerOptions);
   const dialing: ProviderV1 = loopback(dialerOptions);
-  cleanups.push(() => listening.close(), () => dialing.close());
+  cleanups.push(
+    () => listening.close(),
+    () => dialing.close(),
+  );
   const listener: ListenerV1 = await listening.listen!({ address: '127.0.0.1:0' }, (ch) => accepted.push(ch));
   const local = await dialing.open({ peer: 'saturn', mode: 'link', mount: 'main', localNode: 'earth', address: listener.address });
   await until(2000, () => accepted.length > 0);
