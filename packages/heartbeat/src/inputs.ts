@@ -20,12 +20,21 @@ interface StreamPending {
   seqs: Set<number> | undefined;
 }
 
+/** A pushed input: the very record the log keeps once admission stamps its beat and freezes it. */
+interface Pending {
+  beat: number;
+  readonly kind: string;
+  readonly stream: string;
+  readonly seq: number;
+  readonly data: Uint8Array;
+}
+
 /** The default of `RuntimeOptions.inboundLogBytes`: 16 MiB of input data kept in the inbound log. */
 export const DEFAULT_INBOUND_LOG_BYTES = 16 * 1024 * 1024;
 
 export class Inputs {
   private readonly handlers = new Map<string, Handler>();
-  private pending: Array<{ kind: string; input: Input }> = [];
+  private pending: Pending[] = [];
   /** Pending sequence numbers by kind, then stream (for the duplicate check). */
   private readonly pendingSeqs = new Map<string, Map<string, StreamPending>>();
   private entries: LoggedInput[] = [];
@@ -78,7 +87,7 @@ export class Inputs {
         seq,
       });
     }
-    this.pending.push({ kind, input: { stream, seq, data: owned ? input.data : new Uint8Array(input.data) } });
+    this.pending.push({ beat: -1, kind, stream, seq, data: owned ? input.data : new Uint8Array(input.data) });
   }
 
   /** Records `seq` as pending for (kind, stream); false when it is pending already. */
@@ -97,7 +106,7 @@ export class Inputs {
       }
       // Out of order: from now on this stream keeps every pending number (taken from the batch).
       state.seqs = new Set();
-      for (const p of this.pending) if (p.kind === kind && p.input.stream === stream) state.seqs.add(p.input.seq);
+      for (const p of this.pending) if (p.kind === kind && p.stream === stream) state.seqs.add(p.seq);
     }
     if (state.seqs.has(seq)) return false;
     state.seqs.add(seq);
@@ -105,20 +114,28 @@ export class Inputs {
     return true;
   }
 
-  /** Takes the pending inputs in admission order, logs them as admitted at `beat`. */
-  admit(beat: number): Array<{ logged: LoggedInput; handler: Handler }> {
+  /**
+   * Takes the pending inputs in admission order, logs them as admitted at `beat` and returns
+   * them (each pushed record becomes its log entry: no second object per input).
+   */
+  admit(beat: number): readonly LoggedInput[] {
     const batch = this.pending;
     this.pending = [];
     this.pendingSeqs.clear();
-    batch.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.input.stream, b.input.stream) || a.input.seq - b.input.seq);
-    const admitted = batch.map(({ kind, input }) => {
-      const logged: LoggedInput = Object.freeze({ beat, kind, stream: input.stream, seq: input.seq, data: input.data });
-      this.entries.push(logged);
-      this.bytes += logged.data.length;
-      return { logged, handler: this.handlers.get(kind)! };
-    });
+    batch.sort(byAdmission);
+    for (const entry of batch) {
+      entry.beat = beat;
+      Object.freeze(entry);
+      this.entries.push(entry);
+      this.bytes += entry.data.length;
+    }
     this.trim();
-    return admitted;
+    return batch;
+  }
+
+  /** The handler of a defined kind (every admitted input's kind is defined: push checks). */
+  handlerOf(kind: string): Handler {
+    return this.handlers.get(kind)!;
   }
 
   /** Drops the oldest entries until the live data fits the cap (the newest entries are kept). */
@@ -136,6 +153,10 @@ export class Inputs {
     this.entries = this.entries.slice(this.head);
     this.head = 0;
   }
+}
+
+function byAdmission(a: Pending, b: Pending): number {
+  return cmp(a.kind, b.kind) || cmp(a.stream, b.stream) || a.seq - b.seq;
 }
 
 function cmp(a: string, b: string): number {

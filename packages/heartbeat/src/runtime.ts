@@ -274,10 +274,10 @@ class HeartbeatRuntime implements Runtime {
         else this.registry.remove(change.remove, change.def);
       }
       this.pendingRegistry = [];
-      for (const { logged, handler } of this.inputs.admit(beat)) {
+      for (const logged of this.inputs.admit(beat)) {
         inputs++;
         admitted.push(logged);
-        this.guardInput(logged, handler, beat);
+        this.guardInput(logged, this.inputs.handlerOf(logged.kind), beat);
       }
 
       this.phase = 'compute';
