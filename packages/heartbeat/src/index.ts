@@ -27,6 +27,7 @@ export type {
   Input,
   InputContext,
   LoggedInput,
+  PushInputOptions,
   OpAwaitOptions,
   OpOpenState,
   OpStartOptions,

@@ -10,13 +10,33 @@ import type { Input, InputContext, LoggedInput } from './types.ts';
 
 type Handler = (input: Input, ctx: InputContext) => void;
 
+/**
+ * The sequence numbers pending for one (kind, stream). Pushes of a stream nearly always come in
+ * rising order, so the common case keeps only the highest (no key string, no set entry per
+ * input); the first push out of order builds the set from the pending batch (rare).
+ */
+interface StreamPending {
+  last: number;
+  seqs: Set<number> | undefined;
+}
+
+/** A pushed input: the very record the log keeps once admission stamps its beat and freezes it. */
+interface Pending {
+  beat: number;
+  readonly kind: string;
+  readonly stream: string;
+  readonly seq: number;
+  readonly data: Uint8Array;
+}
+
 /** The default of `RuntimeOptions.inboundLogBytes`: 16 MiB of input data kept in the inbound log. */
 export const DEFAULT_INBOUND_LOG_BYTES = 16 * 1024 * 1024;
 
 export class Inputs {
   private readonly handlers = new Map<string, Handler>();
-  private pending: Array<{ kind: string; input: Input }> = [];
-  private readonly pendingKeys = new Set<string>();
+  private pending: Pending[] = [];
+  /** Pending sequence numbers by kind, then stream (for the duplicate check). */
+  private readonly pendingSeqs = new Map<string, Map<string, StreamPending>>();
   private entries: LoggedInput[] = [];
   /** Index of the oldest live entry in `entries` (trimmed entries before it are compacted lazily). */
   private head = 0;
@@ -47,39 +67,75 @@ export class Inputs {
     this.handlers.set(kind, handler);
   }
 
-  push(kind: string, input: Input): void {
+  /**
+   * Queues `input` for the next capture. The log keeps a copy of `data` unless `owned` says the
+   * caller hands the bytes over (nobody writes them again), when it keeps that very array: a
+   * caller that reuses its buffer must not pass `owned`, or replay would see the later bytes.
+   */
+  push(kind: string, input: Input, owned = false): void {
     if (!this.handlers.has(kind)) {
       throw hbError('INPUT_UNKNOWN_KIND', `no input kind ${kind} is defined; call defineInput('${kind}', handler) first`, { kind });
     }
     if (typeof input?.stream !== 'string' || !Number.isSafeInteger(input.seq) || input.seq < 0 || !(input.data instanceof Uint8Array)) {
       throw hbError('INPUT_INVALID', `an input needs { stream: string, seq: integer ≥ 0, data: Uint8Array }`, { kind });
     }
-    const key = `${kind}\u0000${input.stream}\u0000${input.seq}`;
-    if (this.pendingKeys.has(key)) {
-      throw hbError('INPUT_DUPLICATE', `input ${kind}/${input.stream}#${input.seq} is pending already; sequence numbers are unique per stream`, {
+    const { stream, seq } = input;
+    if (!this.claim(kind, stream, seq)) {
+      throw hbError('INPUT_DUPLICATE', `input ${kind}/${stream}#${seq} is pending already; sequence numbers are unique per stream`, {
         kind,
-        stream: input.stream,
-        seq: input.seq,
+        stream,
+        seq,
       });
     }
-    this.pendingKeys.add(key);
-    this.pending.push({ kind, input: { stream: input.stream, seq: input.seq, data: new Uint8Array(input.data) } });
+    this.pending.push({ beat: -1, kind, stream, seq, data: owned ? input.data : new Uint8Array(input.data) });
   }
 
-  /** Takes the pending inputs in admission order, logs them as admitted at `beat`. */
-  admit(beat: number): Array<{ logged: LoggedInput; handler: Handler }> {
+  /** Records `seq` as pending for (kind, stream); false when it is pending already. */
+  private claim(kind: string, stream: string, seq: number): boolean {
+    let streams = this.pendingSeqs.get(kind);
+    if (streams === undefined) this.pendingSeqs.set(kind, (streams = new Map()));
+    const state = streams.get(stream);
+    if (state === undefined) {
+      streams.set(stream, { last: seq, seqs: undefined });
+      return true;
+    }
+    if (state.seqs === undefined) {
+      if (seq > state.last) {
+        state.last = seq;
+        return true;
+      }
+      // Out of order: from now on this stream keeps every pending number (taken from the batch).
+      state.seqs = new Set();
+      for (const p of this.pending) if (p.kind === kind && p.stream === stream) state.seqs.add(p.seq);
+    }
+    if (state.seqs.has(seq)) return false;
+    state.seqs.add(seq);
+    if (seq > state.last) state.last = seq;
+    return true;
+  }
+
+  /**
+   * Takes the pending inputs in admission order, logs them as admitted at `beat` and returns
+   * them (each pushed record becomes its log entry: no second object per input).
+   */
+  admit(beat: number): readonly LoggedInput[] {
     const batch = this.pending;
     this.pending = [];
-    this.pendingKeys.clear();
-    batch.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.input.stream, b.input.stream) || a.input.seq - b.input.seq);
-    const admitted = batch.map(({ kind, input }) => {
-      const logged: LoggedInput = Object.freeze({ beat, kind, stream: input.stream, seq: input.seq, data: input.data });
-      this.entries.push(logged);
-      this.bytes += logged.data.length;
-      return { logged, handler: this.handlers.get(kind)! };
-    });
+    this.pendingSeqs.clear();
+    batch.sort(byAdmission);
+    for (const entry of batch) {
+      entry.beat = beat;
+      Object.freeze(entry);
+      this.entries.push(entry);
+      this.bytes += entry.data.length;
+    }
     this.trim();
-    return admitted;
+    return batch;
+  }
+
+  /** The handler of a defined kind (every admitted input's kind is defined: push checks). */
+  handlerOf(kind: string): Handler {
+    return this.handlers.get(kind)!;
   }
 
   /** Drops the oldest entries until the live data fits the cap (the newest entries are kept). */
@@ -97,6 +153,10 @@ export class Inputs {
     this.entries = this.entries.slice(this.head);
     this.head = 0;
   }
+}
+
+function byAdmission(a: Pending, b: Pending): number {
+  return cmp(a.kind, b.kind) || cmp(a.stream, b.stream) || a.seq - b.seq;
 }
 
 function cmp(a: string, b: string): number {

@@ -47,7 +47,9 @@ export function replay(log: readonly LoggedInput[], options: ReplayOptions): Rep
   }
   const digests: string[] = [];
   for (let i = 0; i < options.beats; i++) {
-    for (const entry of byBeat.get(runtime.beat) ?? []) runtime.pushInput(entry.kind, { stream: entry.stream, seq: entry.seq, data: entry.data });
+    // Logged bytes are never written again, so the replaying log may share them (no copy).
+    for (const entry of byBeat.get(runtime.beat) ?? [])
+      runtime.pushInput(entry.kind, { stream: entry.stream, seq: entry.seq, data: entry.data }, { owned: true });
     runtime.step();
     digests.push(digestHex(runtime.tree.root));
   }

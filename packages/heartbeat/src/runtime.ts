@@ -40,6 +40,7 @@ import type {
   Runtime,
   RuntimeOptions,
   SignalTicket,
+  PushInputOptions,
 } from './types.ts';
 
 interface Queued {
@@ -114,7 +115,7 @@ class HeartbeatRuntime implements Runtime {
       measured: (id, slice, ns) => {
         const data = new Uint8Array(8);
         new DataView(data.buffer).setBigUint64(0, ns < 0n ? 0n : ns, true);
-        this.inputs.push(MEASURE_INPUT, { stream: id, seq: slice, data });
+        this.inputs.push(MEASURE_INPUT, { stream: id, seq: slice, data }, true);
       },
     });
     this.organs = new Organs({ tree: this.tree, runtime: () => this, emit: (fact) => void this.cei.emit(fact) });
@@ -226,8 +227,8 @@ class HeartbeatRuntime implements Runtime {
     this.inputs.define(kind, handler);
   }
 
-  pushInput(kind: string, input: Input): void {
-    this.inputs.push(kind, input);
+  pushInput(kind: string, input: Input, options?: PushInputOptions): void {
+    this.inputs.push(kind, input, options?.owned === true);
   }
 
   onCommit(hook: (beat: number) => void): () => void {
@@ -273,10 +274,10 @@ class HeartbeatRuntime implements Runtime {
         else this.registry.remove(change.remove, change.def);
       }
       this.pendingRegistry = [];
-      for (const { logged, handler } of this.inputs.admit(beat)) {
+      for (const logged of this.inputs.admit(beat)) {
         inputs++;
         admitted.push(logged);
-        this.guard(`input ${logged.kind}`, () => handler(logged, { runtime: this, beat, kind: logged.kind }));
+        this.guardInput(logged, this.inputs.handlerOf(logged.kind), beat);
       }
 
       this.phase = 'compute';
@@ -381,17 +382,31 @@ class HeartbeatRuntime implements Runtime {
   }
 
   /** Runs edge code (input handlers, commit hooks) so that a throw never breaks the beat. */
+  /** {@link guard} for one admitted input (this runs per frame: its label is built only when it threw). */
+  private guardInput(logged: LoggedInput, handler: (input: Input, ctx: InputContext) => void, beat: number): void {
+    try {
+      this.tree.batch(() => handler(logged, { runtime: this, beat, kind: logged.kind }));
+    } catch (error) {
+      this.reportThrow(`input ${logged.kind}`, error);
+    }
+  }
+
   private guard(what: string, fn: () => void): void {
     try {
       this.tree.batch(fn);
     } catch (error) {
-      this.cei.emit({
-        topic: 'hb/error',
-        severity: 'error',
-        note: `${what} threw: ${(error as Error)?.message ?? String(error)}; its writes were undone`,
-        origin: what,
-      });
+      this.reportThrow(what, error);
     }
+  }
+
+  /** A handler threw: its writes were undone by the batch; told as CEI `hb/error`. */
+  private reportThrow(what: string, error: unknown): void {
+    this.cei.emit({
+      topic: 'hb/error',
+      severity: 'error',
+      note: `${what} threw: ${(error as Error)?.message ?? String(error)}; its writes were undone`,
+      origin: what,
+    });
   }
 }
 

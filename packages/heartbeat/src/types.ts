@@ -116,6 +116,17 @@ export interface Input {
   readonly data: Uint8Array;
 }
 
+/** Options of {@link Runtime.pushInput}. */
+export interface PushInputOptions {
+  /**
+   * The caller hands `data` over: neither it nor anyone else writes those bytes again (a buffer
+   * made for this input, or a received frame the provider never reuses). The inbound log then
+   * keeps this very array instead of a copy. Default false: the log keeps a copy, so a caller
+   * may reuse its buffer at once. Passing true for bytes that change later breaks replay.
+   */
+  readonly owned?: boolean;
+}
+
 /** An admitted input, as the inbound log records it. */
 export interface LoggedInput extends Input {
   readonly beat: number;
@@ -361,8 +372,11 @@ export interface Runtime {
   registerOrgan(organ: OrganDefinition): () => void;
   /** Declares an input kind and the handler that admits its inputs at capture. */
   defineInput(kind: string, handler: (input: Input, ctx: InputContext) => void): void;
-  /** Hands an external input to the runtime; it is admitted (and logged) at the next capture. */
-  pushInput(kind: string, input: Input): void;
+  /**
+   * Hands an external input to the runtime; it is admitted (and logged) at the next capture.
+   * The log keeps a copy of `input.data`, or the array itself with `options.owned`.
+   */
+  pushInput(kind: string, input: Input, options?: PushInputOptions): void;
   /** The admitted inputs, in admission order, since the last `clearInboundLog` and within `inboundLogBytes`. */
   readonly inboundLog: readonly LoggedInput[];
   /** Size of the inbound log and the entries its byte cap dropped (for telemetry). */

@@ -68,6 +68,48 @@ describe('external inputs', () => {
     expect(rt.inboundLog[0]!.data[0]).toBe('a'.charCodeAt(0));
   });
 
+  it('logs bytes handed over with owned as they are (no copy); a pusher that reuses its buffer must leave owned off', () => {
+    const rt = createRuntime();
+    const seen: Uint8Array[] = [];
+    rt.defineInput('frame', (input) => void seen.push(input.data));
+    const handed = bytes('own');
+    const reused = bytes('abc');
+    rt.pushInput('frame', { stream: 's', seq: 1, data: handed }, { owned: true });
+    rt.pushInput('frame', { stream: 's', seq: 2, data: reused });
+    reused.set(bytes('xyz')); // the pusher reuses its buffer before the capture
+    rt.step();
+    reused.set(bytes('uvw')); // and after it
+    expect(rt.inboundLog[0]!.data).toBe(handed);
+    expect(seen[0]).toBe(handed);
+    expect(rt.inboundLog[1]!.data).not.toBe(reused);
+    expect(new TextDecoder().decode(rt.inboundLog[1]!.data)).toBe('abc');
+    expect(new TextDecoder().decode(seen[1])).toBe('abc');
+  });
+
+  it('finds a duplicate sequence number however the pushes of a stream are ordered, per kind and stream', () => {
+    const rt = createRuntime();
+    rt.defineInput('frame', () => {});
+    rt.defineInput('event', () => {});
+    const push = (kind: string, stream: string, seq: number): void => rt.pushInput(kind, { stream, seq, data: new Uint8Array() });
+    const duplicate = expect.objectContaining({ code: 'INPUT_DUPLICATE' });
+    push('frame', 's', 5);
+    push('frame', 's', 7);
+    push('frame', 's', 6); // out of order: the stream now checks every pending number
+    expect(() => push('frame', 's', 5)).toThrow(duplicate);
+    expect(() => push('frame', 's', 7)).toThrow(duplicate);
+    expect(() => push('frame', 's', 6)).toThrow(duplicate);
+    push('frame', 's', 1);
+    expect(() => push('frame', 's', 1)).toThrow(duplicate);
+    push('frame', 's', 8);
+    expect(() => push('frame', 's', 8)).toThrow(duplicate);
+    push('frame', 't', 5); // another stream
+    push('event', 's', 5); // another kind
+    expect(() => push('event', 's', 5)).toThrow(duplicate);
+    expect(rt.step().inputs).toBe(7);
+    push('frame', 's', 5); // admitted numbers are no longer pending
+    expect(rt.step().inputs).toBe(1);
+  });
+
   it('refuses unknown kinds, bad inputs, duplicate sequence numbers and kinds defined twice', () => {
     const rt = createRuntime();
     rt.defineInput('frame', () => {});

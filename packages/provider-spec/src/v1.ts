@@ -86,6 +86,13 @@ export interface ChannelInfoV1 {
   /** The largest frame this channel will carry, in bytes. */
   readonly maxFrameBytes: number;
   /**
+   * True when every frame `frames()` yields is the consumer's to keep: the provider never writes
+   * those bytes again (each frame is its own buffer, or a view into a read buffer that is never
+   * reused). The manager then logs the frame as it is instead of copying it. Optional: without
+   * it a frame may be a view that changes after the next pull, and the manager copies.
+   */
+  readonly ownedFrames?: boolean;
+  /**
    * Optional id of the underlying session. After a reconnect the accepting side sees a
    * new accepted channel; a provider that can tell it is the same peer session again
    * may give both the same `sessionId` so the manager can link them.
@@ -180,7 +187,8 @@ export interface ChannelV1 {
    * `send`. Single consumer (a second call throws `FRAMES_TAKEN`). The provider reads
    * from its socket only as fast as this is pulled. Frames that arrived before the
    * channel closed are still yielded; then the iteration ends. A frame may be a view
-   * into a larger buffer: copy it if you keep it past the next pull.
+   * into a larger buffer: copy it if you keep it past the next pull (unless
+   * `info.ownedFrames` says the provider never writes it again).
    */
   frames(): AsyncIterable<Uint8Array>;
   /** Registers an event listener; returns the function that removes it. */

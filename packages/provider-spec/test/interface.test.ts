@@ -104,6 +104,7 @@ describe('the v1 provider interface', () => {
       readonly initiator: boolean;
       readonly remoteAddress?: string;
       readonly maxFrameBytes: number;
+      readonly ownedFrames?: boolean;
       readonly sessionId?: string;
       readonly remoteSession?: string;
       readonly remoteIdentity?: PeerIdentityV1;

@@ -56,7 +56,10 @@ export class StreamChannel implements ChannelV1 {
     private readonly redial: Redial | undefined,
     private readonly onFinished: (channel: StreamChannel) => void,
   ) {
-    this.current = info;
+    // Both links hand out frames nobody writes again: the legacy records are views into socket
+    // read chunks (Node gives each read its own buffer) or a fresh copy when a record spans two
+    // reads; a Noise message is a view into its record's freshly decrypted plaintext.
+    this.current = { ...info, ownedFrames: true };
     this.log = options.logger.child({ provider: info.provider, peer: info.peer, mount: info.mount });
     this.inbound = createFrameQueue({
       highWaterMark: options.highWaterMark,

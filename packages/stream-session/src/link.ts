@@ -6,8 +6,10 @@ import type { CepError } from '@cep/provider-spec';
  */
 export interface LinkSink {
   /**
-   * One authenticated, in-order frame (a view: the channel keeps it only until it is pulled).
-   * The channel wakes its reader at once and pauses the link when its inbound queue is full.
+   * One authenticated, in-order frame. A link never writes its bytes again (the channel
+   * reports `ownedFrames`, so the manager logs it without a copy): a view into a buffer the
+   * link reuses would break replay. The channel wakes its reader at once and pauses the link
+   * when its inbound queue is full.
    */
   frame(frame: Uint8Array): void;
   /** The remote side said goodbye (with its reason, when the record format carries one). */

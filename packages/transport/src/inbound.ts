@@ -47,13 +47,17 @@ export class Inbound {
     private readonly aeadOptional: (peer: string) => boolean = () => false,
   ) {}
 
+  /**
+   * Adds a handler of `mode`. The lists are replaced, never changed in place, so a delivery walks
+   * the list it started with (a handler added or removed by a handler counts from the next frame)
+   * without copying it for every frame.
+   */
   on(mode: string, handler: FrameHandler): () => void {
-    const list = this.handlers.get(mode) ?? [];
-    list.push(handler);
-    this.handlers.set(mode, list);
+    this.handlers.set(mode, [...(this.handlers.get(mode) ?? []), handler]);
     return () => {
-      const at = list.indexOf(handler);
-      if (at >= 0) list.splice(at, 1);
+      const list = this.handlers.get(mode);
+      const at = list === undefined ? -1 : list.indexOf(handler);
+      if (at >= 0) this.handlers.set(mode, [...list!.slice(0, at), ...list!.slice(at + 1)]);
     };
   }
 
@@ -129,15 +133,21 @@ export class Inbound {
    * once every frame the channel yielded has been pushed (the channel's end goes in after them).
    */
   pump(stream: string, channel: ChannelV1): Promise<void> {
-    return this.pumpFrames(stream, () => channel.frames(), FRAME_INPUT, undefined);
+    return this.pumpFrames(stream, () => channel.frames(), FRAME_INPUT, undefined, channel.info.ownedFrames === true);
   }
 
   /** Like {@link pump}, for a group subscription: its frames share the mount's window and arrival sequence. */
   pumpGroup(stream: string, subscription: GroupSubscriptionV1): Promise<void> {
-    return this.pumpFrames(stream, () => subscription.frames(), GROUP_FRAME_INPUT, subscription.group);
+    return this.pumpFrames(stream, () => subscription.frames(), GROUP_FRAME_INPUT, subscription.group, false);
   }
 
-  private pumpFrames(stream: string, frames: () => AsyncIterable<Uint8Array>, kind: string, group: string | undefined): Promise<void> {
+  /**
+   * `owned`: the provider never writes a yielded frame again (`ChannelInfoV1.ownedFrames`), so the
+   * inbound log keeps it as it is; otherwise the heartbeat copies it. A group frame is always
+   * packed into a buffer of its own here, which the log keeps.
+   */
+  private pumpFrames(stream: string, frames: () => AsyncIterable<Uint8Array>, kind: string, group: string | undefined, owned: boolean): Promise<void> {
+    const options = { owned: owned || group !== undefined };
     return (async () => {
       try {
         for await (const frame of frames()) {
@@ -153,7 +163,7 @@ export class Inbound {
           state.waiting++;
           state.waitingBytes += frame.length;
           state.peer.bytes += frame.length;
-          this.runtime.pushInput(kind, { stream, seq, data: group === undefined ? frame : encodeGroupFrame(group, frame) });
+          this.runtime.pushInput(kind, { stream, seq, data: group === undefined ? frame : encodeGroupFrame(group, frame) }, options);
         }
       } catch {
         // A broken iteration is reported by the channel's own fatal/closed event.
@@ -197,12 +207,13 @@ export class Inbound {
       mount.emit(TOPIC.schema, 'warn', `inbound frame refused (${code}): ${(error as Error).message}`);
       return;
     }
-    const handlers = this.handlers.get(mount.mode) ?? [];
-    if (handlers.length === 0) {
+    const handlers = this.handlers.get(mount.mode);
+    if (handlers === undefined || handlers.length === 0) {
       mount.emit(TOPIC.schema, 'warn', `no handler for mode ${mount.mode}; frame dropped`);
       return;
     }
-    for (const handler of [...handlers]) handler({ mount, branch, bytes, beat });
+    const frame: InboundFrame = { mount, branch, bytes, beat };
+    for (const handler of handlers) handler(frame);
   }
 
   /**
@@ -223,7 +234,10 @@ export class Inbound {
       mount.emit(TOPIC.schema, 'warn', `group ${group} frame refused (${code}): ${(error as Error).message}`);
       return;
     }
-    for (const handler of [...(this.handlers.get(mount.mode) ?? [])]) handler({ mount, branch, bytes, beat, group });
+    const handlers = this.handlers.get(mount.mode);
+    if (handlers === undefined) return;
+    const frame: InboundFrame = { mount, branch, bytes, beat, group };
+    for (const handler of handlers) handler(frame);
   }
 
   /** A plaintext frame on a mount that requires AEAD: counted every time, told once per mount (`tp_aead_req`). */

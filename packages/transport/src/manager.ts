@@ -642,7 +642,7 @@ class Manager implements TransportManager {
 
   private pushEvent(stream: string, event: EdgeEvent): void {
     const seq = this.inbound.nextSeq(stream);
-    this.runtime.pushInput(EVENT_INPUT, { stream, seq, data: encodeEvent(event) });
+    this.runtime.pushInput(EVENT_INPUT, { stream, seq, data: encodeEvent(event) }, OWNED);
   }
 
   /** Applies one admitted edge event to the tree (capture of `beat`). */
@@ -927,6 +927,9 @@ class Manager implements TransportManager {
     return [...new Set(caps)].sort();
   }
 }
+
+/** An event's bytes are encoded for its input alone: the log keeps them without a copy. */
+const OWNED = Object.freeze({ owned: true });
 
 /** The default of {@link TransportManagerOptions.inboundBudgetBytes}. */
 export const DEFAULT_INBOUND_BUDGET_BYTES = 256 * 1024;

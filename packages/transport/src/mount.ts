@@ -214,7 +214,7 @@ export class MountImpl implements Mount {
     this.runtime.cei.emit({ topic, severity, note: `${this.key}: ${note}`, origin: 'tp/mgr', peer: this.peer });
   }
 
-  sendBranch(cell: Cell, options: SendOptions = {}): SendOutcome {
+  sendBranch(cell: Cell, options?: SendOptions): SendOutcome {
     this.assertSendable();
     return this.sendFrame(this.encodeBranch(cell), options);
   }
@@ -223,7 +223,7 @@ export class MountImpl implements Mount {
     return encodeBranch(cell, this.policy, { beat: this.runtime.beat });
   }
 
-  sendFrame(frame: Uint8Array, options: SendOptions = {}): SendOutcome {
+  sendFrame(frame: Uint8Array, options?: SendOptions): SendOutcome {
     this.assertSendable();
     if (frame.length > this.limits.maxFrameBytes) {
       this.emit(TOPIC.sendFailed, 'error', `a ${frame.length}-byte frame is over the ${this.limits.maxFrameBytes}-byte limit`);
@@ -232,7 +232,7 @@ export class MountImpl implements Mount {
         bytes: frame.length,
       });
     }
-    const gauge = options.gauge === true;
+    const gauge = options?.gauge === true;
     if (gauge && !this.allowUpd) {
       this.emit(TOPIC.updDenied, 'warn', 'a droppable gauge was refused: this mount opted out of upd_latest');
       this.noteSend(0n, 'denied');

@@ -120,6 +120,8 @@ export class FakeProvider implements ProviderV1 {
   remoteSession: string | undefined;
   /** The public-key identity the next channels report in `info.remoteIdentity` (none when undefined). */
   remoteIdentity: PeerIdentityV1 | undefined;
+  /** Whether the next channels report `info.ownedFrames` (the test then must not change a frame it injected). */
+  ownedFrames = false;
 
   constructor(
     readonly id: string,
@@ -178,8 +180,9 @@ export class FakeProvider implements ProviderV1 {
     this.closed = true;
   }
 
-  private session(): { remoteSession?: string; remoteIdentity?: PeerIdentityV1 } {
+  private session(): { remoteSession?: string; remoteIdentity?: PeerIdentityV1; ownedFrames?: boolean } {
     return {
+      ...(this.ownedFrames ? { ownedFrames: true } : {}),
       ...(this.remoteSession === undefined ? {} : { remoteSession: this.remoteSession }),
       ...(this.remoteIdentity === undefined ? {} : { remoteIdentity: this.remoteIdentity }),
     };
