@@ -183,7 +183,8 @@ describe('bundles split across beats', () => {
     // A clock for observers only: each read moves it 0.25 s, so one apply reads it twice (0.25 s).
     let clockReads = 0;
     const observeClock = (): number => 0.25 * clockReads++;
-    const earth = peer('earth', network, { onApply: (e) => applies.push(e), observeClock });
+    // Serializer records per cell (the sizes below are theirs); the packed form has its own test.
+    const earth = peer('earth', network, { onApply: (e) => applies.push(e), observeClock, packedContent: false });
     seed(saturn.tree, 10, 20);
     fileRequest(earth.tree, 'r1');
     for (let i = 0; i < 200 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
@@ -206,13 +207,44 @@ describe('bundles split across beats', () => {
     expect(earth.tree.get(`${SRC}/g3/f7`)!.created).toBe(commit);
   });
 
+  it('packed content: a snapshot split over beats is staged part by part and applied once, and frames are several times smaller', async () => {
+    const bytesBy = { packed: 0, records: 0 };
+    const run = async (packedContent: boolean): Promise<void> => {
+      const network = memoryNetwork();
+      const saturn = peer('saturn', network, {
+        partBytes: 600,
+        beatBytes: 600,
+        onSend: (e) => void (bytesBy[packedContent ? 'packed' : 'records'] += e.bytes),
+      });
+      await saturn.manager.listen('memory', 'saturn');
+      const applies: ApplyEvent[] = [];
+      const earth = peer('earth', network, { onApply: (e) => applies.push(e), packedContent });
+      seed(saturn.tree, 10, 20);
+      fileRequest(earth.tree, 'r1');
+      for (let i = 0; i < 400 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
+        await settle();
+        earth.runtime.step();
+        if (field(earth.tree, 'r1', 'bundle_seq') !== 1n) expect(earth.tree.get(SRC)).toBeUndefined();
+        await settle();
+        saturn.runtime.step();
+      }
+      expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+      expect(applies).toHaveLength(1);
+      expect(sourceBundle(saturn, 1, 'parts')).toBeGreaterThan(3);
+      expect(sourceBundle(saturn, 1, 'sent_beat')! - sourceBundle(saturn, 1, 'started_beat')!).toBeGreaterThan(2);
+    };
+    await run(true);
+    await run(false);
+    expect(bytesBy.packed * 3).toBeLessThan(bytesBy.records);
+  });
+
   it('the per-beat budget counts encoded frame bytes: parts go until beatBytes is reached, no further', async () => {
     const network = memoryNetwork();
     // A 900-byte part estimate encodes to several KB here, so counting estimates would send ~30 parts a beat.
     const BUDGET = 25_000;
     const saturn = peer('saturn', network, { partBytes: 900, beatBytes: BUDGET });
     await saturn.manager.listen('memory', 'saturn');
-    const earth = peer('earth', network, {});
+    const earth = peer('earth', network, { packedContent: false });
     seed(saturn.tree, 20, 20);
     fileRequest(earth.tree, 'r1');
     const sent = new Map<number, number[]>();
@@ -253,7 +285,7 @@ describe('bundles split across beats', () => {
       onSend: (e) => void sentAt.push({ seq: e.seq, beat: saturn.runtime.beat }),
     });
     await saturn.manager.listen('memory', 'saturn');
-    const earth = peer('earth', network, {});
+    const earth = peer('earth', network, { packedContent: false });
     seed(saturn.tree, 2, 20);
     fileRequest(earth.tree, 'r1');
     // Like a handler that fills a branch over many beats (the demo's sky): a new group of 40

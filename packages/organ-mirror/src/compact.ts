@@ -1,0 +1,402 @@
+/**
+ * The packed form of an op's content (`vb`, a `bytes` value in place of the `v` branch).
+ *
+ * Why: the serializer writes a record per cell (descriptor, manifest entry, fingerprint, a
+ * Merkle leaf, and with AEAD one sealed payload per value), about 200 bytes and tens of µs of
+ * CPU per cell on both sides. A mirror part only needs each cell's name, kind, store type,
+ * value and link target, so a run of cells travels as one value in this form: the frame
+ * still checks and seals it as a whole (crc, Merkle root, AEAD), once instead of per cell.
+ * The source uses it only when the receiver's `sub` says it reads it (`packed`).
+ *
+ * Layout (all integers unsigned LEB128 unless noted), version byte 1 first, then one cell:
+ *
+ *   cell  = kind:u8 name body        kind 0 value, 1 dictionary, 2 list, 3 link
+ *   name  = 0 id                     (domain CEP)
+ *         | 1 id id                  (domain, tag)
+ *   id    = kind:u8 len utf8         (0 word, 1 acronym, 2 reference, 3 numeric; canonical text)
+ *   body  = value: vtype:u8 data     0 text (len utf8), 1 u64, 2 i64 (8 bytes LE), 3 bool (u8),
+ *                                    4 bytes (len data), 5 raw (name len data)
+ *         | store: 0 | 1 name (store type); count; count cells
+ *         | link: count; count names
+ *
+ * Soft-deleted children are left out (the live view, as everywhere in a bundle).
+ */
+import { acronymId, CEP, idEquals, name, numericId, referenceId, wordId, type Cell, type Id, type Name, type Value } from '@cep/cells';
+import type { StagedCell } from '@cep/serializer';
+
+const VERSION = 1;
+const KIND_CODE = { value: 0, dictionary: 1, list: 2, link: 3 } as const;
+const KINDS = ['value', 'dictionary', 'list', 'link'] as const;
+const ID_CODE = { word: 0, acronym: 1, reference: 2, numeric: 3 } as const;
+const VALUE_CODE = { text: 0, u64: 1, i64: 2, bool: 3, bytes: 4, raw: 5 } as const;
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** A growable byte buffer: one per packed op, its bytes copied out once at the end. */
+export class PackedWriter {
+  private buf = new Uint8Array(4096);
+  private view = new DataView(this.buf.buffer);
+  private at = 0;
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.at;
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.at + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.at));
+    this.buf = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  u8(b: number): void {
+    this.room(1);
+    this.buf[this.at++] = b;
+  }
+
+  uint(n: number): void {
+    this.room(10);
+    while (n >= 0x80) {
+      this.buf[this.at++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.at++] = n;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.uint(bytes.length);
+    this.room(bytes.length);
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
+  }
+
+  /** A length-prefixed UTF-8 string; ASCII (every name and most texts) without an encoder call. */
+  str(s: string): void {
+    const n = s.length;
+    if (n < 128) {
+      this.room(n + 1);
+      const start = this.at;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.buf[start] = n;
+        this.at = start + 1 + n;
+        return;
+      }
+    }
+    this.raw(utf8.encode(s));
+  }
+
+  u64le(v: bigint): void {
+    this.room(8);
+    this.view.setBigUint64(this.at, BigInt.asUintN(64, v), true);
+    this.at += 8;
+  }
+
+  /** Appends another writer's bytes. */
+  append(other: PackedWriter): void {
+    this.room(other.at);
+    this.buf.set(other.buf.subarray(0, other.at), this.at);
+    this.at += other.at;
+  }
+
+  /** A copy of what was written. */
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.at);
+  }
+}
+
+function writeId(w: PackedWriter, id: Id): void {
+  w.u8(ID_CODE[id.kind]);
+  w.str(id.text);
+}
+
+/** Writes a name. */
+export function writeName(w: PackedWriter, n: Name): void {
+  if (n.domain === CEP || idEquals(n.domain, CEP)) {
+    w.u8(0);
+  } else {
+    w.u8(1);
+    writeId(w, n.domain);
+  }
+  writeId(w, n.tag);
+}
+
+function writeValue(w: PackedWriter, v: Value): void {
+  switch (v.type) {
+    case 'text':
+      w.u8(VALUE_CODE.text);
+      w.str(v.value);
+      return;
+    case 'u64':
+    case 'i64':
+      w.u8(VALUE_CODE[v.type]);
+      w.u64le(v.value);
+      return;
+    case 'bool':
+      w.u8(VALUE_CODE.bool);
+      w.u8(v.value ? 1 : 0);
+      return;
+    case 'bytes':
+      w.u8(VALUE_CODE.bytes);
+      w.raw(v.value);
+      return;
+    case 'raw':
+      w.u8(VALUE_CODE.raw);
+      writeName(w, v.dataType);
+      w.raw(v.value);
+      return;
+  }
+}
+
+/** Writes `cell`'s live branch under the name `as`; returns the cells written. */
+export function writeCell(w: PackedWriter, cell: Cell, as: Name = cell.name): number {
+  w.u8(KIND_CODE[cell.kind]);
+  writeName(w, as);
+  switch (cell.kind) {
+    case 'value':
+      writeValue(w, cell.value!);
+      return 1;
+    case 'link': {
+      const target = cell.linkTarget ?? [];
+      w.uint(target.length);
+      for (const n of target) writeName(w, n);
+      return 1;
+    }
+    default: {
+      if (cell.storeType === undefined) w.u8(0);
+      else {
+        w.u8(1);
+        writeName(w, cell.storeType);
+      }
+      const children = cell.children();
+      let live = 0;
+      for (const c of children) if (!c.isDeleted) live++;
+      w.uint(live);
+      let n = 1;
+      for (const c of children) if (!c.isDeleted) n += writeCell(w, c);
+      return n;
+    }
+  }
+}
+
+/**
+ * A store shell (`cell`'s kind and store type) named `as` around children already written in
+ * `children` (`count` of them): the `vb` of an `add` op built a run at a time.
+ */
+export function packShell(as: Name, cell: Cell, count: number, children: PackedWriter): Uint8Array {
+  const w = new PackedWriter();
+  w.u8(VERSION);
+  w.u8(KIND_CODE[cell.kind]);
+  writeName(w, as);
+  if (cell.storeType === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    writeName(w, cell.storeType);
+  }
+  w.uint(count);
+  w.append(children);
+  return w.bytes();
+}
+
+/** `cell`'s live branch named `as`, packed. */
+export function packCell(cell: Cell, as: Name): Uint8Array {
+  const w = new PackedWriter();
+  w.u8(VERSION);
+  writeCell(w, cell, as);
+  return w.bytes();
+}
+
+/** Why a packed value could not be read (the receiver turns it into a note; nothing is applied). */
+export class PackedFormError extends Error {}
+
+/** Names seen while reading, by their encoded form: a part repeats the same few names thousands of times. */
+const nameCache = new Map<string, Name>();
+const NAME_CACHE_LIMIT = 1 << 14;
+
+class Reader {
+  private at = 0;
+  private readonly view: DataView;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get done(): boolean {
+    return this.at === this.buf.length;
+  }
+
+  u8(): number {
+    if (this.at >= this.buf.length) throw new PackedFormError('packed value ends early');
+    return this.buf[this.at++]!;
+  }
+
+  uint(): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+      scale *= 128;
+    }
+    throw new PackedFormError('packed value has an overlong length');
+  }
+
+  take(n: number): Uint8Array {
+    if (n > this.buf.length - this.at) throw new PackedFormError('packed value ends early');
+    const out = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+
+  str(): string {
+    const n = this.uint();
+    const bytes = this.take(n);
+    if (n < 64) {
+      let s = '';
+      let i = 0;
+      for (; i < n; i++) {
+        const c = bytes[i]!;
+        if (c >= 0x80) break;
+        s += String.fromCharCode(c);
+      }
+      if (i === n) return s;
+    }
+    try {
+      return utf8Strict.decode(bytes);
+    } catch {
+      throw new PackedFormError('packed text is not valid UTF-8');
+    }
+  }
+
+  u64le(): bigint {
+    const at = this.at;
+    this.take(8);
+    return this.view.getBigUint64(at, true);
+  }
+}
+
+function readId(r: Reader): Id {
+  const kind = r.u8();
+  return makeId(kind, r.str());
+}
+
+/** The id of `kind` with canonical `text`, checked as the tree's constructors check it. */
+function makeId(kind: number, text: string): Id {
+  let id: Id;
+  try {
+    switch (kind) {
+      case ID_CODE.word:
+        id = wordId(text);
+        break;
+      case ID_CODE.acronym:
+        id = acronymId(text);
+        break;
+      case ID_CODE.reference:
+        id = referenceId(text);
+        break;
+      case ID_CODE.numeric:
+        if (!/^[0-9]{1,20}$/.test(text)) throw new PackedFormError(`numeric name ${JSON.stringify(text)} is not decimal`);
+        id = numericId(BigInt(text));
+        break;
+      default:
+        throw new PackedFormError(`unknown name kind ${kind}`);
+    }
+  } catch (error) {
+    if (error instanceof PackedFormError) throw error;
+    throw new PackedFormError(`bad name: ${(error as Error).message}`);
+  }
+  if (id.text !== text) throw new PackedFormError(`name ${JSON.stringify(text)} is not in canonical form`);
+  return id;
+}
+
+function readName(r: Reader): Name {
+  const scope = r.u8();
+  if (scope > 1) throw new PackedFormError(`unknown name scope ${scope}`);
+  const domain = scope === 1 ? readId(r) : undefined;
+  const tagKind = r.u8();
+  const tagText = r.str();
+  const key = `${domain === undefined ? '' : `${domain.kind}\u0000${domain.text}\u0000`}${tagKind}\u0000${tagText}`;
+  let found = nameCache.get(key);
+  if (found === undefined) {
+    const tag = makeId(tagKind, tagText);
+    found = domain === undefined ? name(tag) : name(tag, domain);
+    if (nameCache.size >= NAME_CACHE_LIMIT) nameCache.clear();
+    nameCache.set(key, found);
+  }
+  return found;
+}
+
+function readValue(r: Reader): Value {
+  const type = r.u8();
+  switch (type) {
+    case VALUE_CODE.text:
+      return { type: 'text', value: r.str() };
+    case VALUE_CODE.u64:
+      return { type: 'u64', value: r.u64le() };
+    case VALUE_CODE.i64:
+      return { type: 'i64', value: BigInt.asIntN(64, r.u64le()) };
+    case VALUE_CODE.bool: {
+      const b = r.u8();
+      if (b > 1) throw new PackedFormError('a bool is 0 or 1');
+      return { type: 'bool', value: b === 1 };
+    }
+    case VALUE_CODE.bytes:
+      return { type: 'bytes', value: r.take(r.uint()).slice() };
+    case VALUE_CODE.raw: {
+      const dataType = readName(r);
+      return { type: 'raw', dataType, value: r.take(r.uint()).slice() };
+    }
+    default:
+      throw new PackedFormError(`unknown value type ${type}`);
+  }
+}
+
+const NO_CHILDREN: readonly StagedCell[] = Object.freeze([]);
+
+function readCell(r: Reader, depth: number): StagedCell {
+  if (depth > 256) throw new PackedFormError('packed value nests deeper than 256 levels');
+  const kindCode = r.u8();
+  const kind = KINDS[kindCode];
+  if (kind === undefined) throw new PackedFormError(`unknown cell kind ${kindCode}`);
+  const n = readName(r);
+  switch (kind) {
+    case 'value':
+      return { name: n, kind, value: readValue(r), deleted: false, children: NO_CHILDREN };
+    case 'link': {
+      const count = r.uint();
+      const target: Name[] = [];
+      for (let i = 0; i < count; i++) target.push(readName(r));
+      return { name: n, kind, linkTarget: target, deleted: false, children: NO_CHILDREN };
+    }
+    default: {
+      const typed = r.u8();
+      if (typed > 1) throw new PackedFormError('bad store type flag');
+      const storeType = typed === 1 ? readName(r) : undefined;
+      const count = r.uint();
+      const children: StagedCell[] = [];
+      for (let i = 0; i < count; i++) children.push(readCell(r, depth + 1));
+      return storeType === undefined ? { name: n, kind, deleted: false, children } : { name: n, kind, storeType, deleted: false, children };
+    }
+  }
+}
+
+/** Reads a packed value back into the staged branch it stands for; throws {@link PackedFormError}. */
+export function unpackCell(bytes: Uint8Array): StagedCell {
+  const r = new Reader(bytes);
+  const version = r.u8();
+  if (version !== VERSION) throw new PackedFormError(`packed form version ${version} is not ${VERSION}`);
+  const cell = readCell(r, 0);
+  if (!r.done) throw new PackedFormError('packed value has bytes after its cell');
+  return cell;
+}
