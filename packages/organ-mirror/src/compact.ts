@@ -219,8 +219,11 @@ export function packCell(cell: Cell, as: Name): Uint8Array {
 /** Why a packed value could not be read (the receiver turns it into a note; nothing is applied). */
 export class PackedFormError extends Error {}
 
-/** Names seen while reading, by their encoded form: a part repeats the same few names thousands of times. */
-const nameCache = new Map<string, Name>();
+/**
+ * Names of the CEP domain seen while reading, per id kind by their text: a part repeats the
+ * same few names thousands of times. Names of other domains are rare and built each time.
+ */
+const nameCache: ReadonlyArray<Map<string, Name>> = [new Map(), new Map(), new Map(), new Map()];
 const NAME_CACHE_LIMIT = 1 << 14;
 
 class Reader {
@@ -323,16 +326,18 @@ function makeId(kind: number, text: string): Id {
 function readName(r: Reader): Name {
   const scope = r.u8();
   if (scope > 1) throw new PackedFormError(`unknown name scope ${scope}`);
-  const domain = scope === 1 ? readId(r) : undefined;
+  if (scope === 1) {
+    const domain = readId(r);
+    return name(readId(r), domain);
+  }
   const tagKind = r.u8();
   const tagText = r.str();
-  const key = `${domain === undefined ? '' : `${domain.kind}\u0000${domain.text}\u0000`}${tagKind}\u0000${tagText}`;
-  let found = nameCache.get(key);
+  const cache = nameCache[tagKind];
+  let found = cache?.get(tagText);
   if (found === undefined) {
-    const tag = makeId(tagKind, tagText);
-    found = domain === undefined ? name(tag) : name(tag, domain);
-    if (nameCache.size >= NAME_CACHE_LIMIT) nameCache.clear();
-    nameCache.set(key, found);
+    found = name(makeId(tagKind, tagText));
+    if (cache!.size >= NAME_CACHE_LIMIT) cache!.clear();
+    cache!.set(tagText, found);
   }
   return found;
 }

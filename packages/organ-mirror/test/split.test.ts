@@ -101,11 +101,14 @@ describe('bundles split across beats', () => {
       // 1 in 10 beats breaks the channel, 1 in 14 restarts the receiver on its saved tree.
       brk: fc.nat(9).map((n) => n === 0),
       restart: fc.nat(13).map((n) => n === 0),
+      // A restarted receiver may read the packed form or not (a packed epoch is then not resumed).
+      packed: fc.boolean(),
     });
     await fc.assert(
       fc.asyncProperty(
         fc.array(step, { minLength: 10, maxLength: 40 }),
-        fc.integer({ min: 300, max: 3000 }),
+        // Below the snapshot's size in either content form, so it always travels in several parts.
+        fc.integer({ min: 300, max: 1200 }),
         fc.integer({ min: 1, max: 8000 }),
         fc.constantFrom(1, 2),
         fc.constantFrom(1, 3),
@@ -148,7 +151,7 @@ describe('bundles split across beats', () => {
             if (s.restart) {
               const saved = copyTree(earth.tree);
               await earth.manager.close();
-              earth = peer('earth', network, receiverOptions, saved);
+              earth = peer('earth', network, { ...receiverOptions, packedContent: s.packed }, saved);
             }
             await beat();
           }
@@ -236,6 +239,40 @@ describe('bundles split across beats', () => {
     await run(true);
     await run(false);
     expect(bytesBy.packed * 3).toBeLessThan(bytesBy.records);
+  });
+
+  it('a receiver restarted without the packed form does not resume a packed epoch; one with it does', async () => {
+    const epochAfterRestart = async (packedAgain: boolean): Promise<{ before: string; after: string }> => {
+      const network = memoryNetwork();
+      const saturn = peer('saturn', network, { partBytes: 600, beatBytes: 600 });
+      await saturn.manager.listen('memory', 'saturn');
+      let earth = peer('earth', network, { retry: { first: 1, max: 2 } });
+      seed(saturn.tree, 4, 10);
+      fileRequest(earth.tree, 'r1', { maxInfl: 3 });
+      const beat = async (): Promise<void> => {
+        await settle();
+        earth.runtime.step();
+        await settle();
+        saturn.runtime.step();
+      };
+      for (let i = 0; i < 200 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) await beat();
+      const before = String(field(earth.tree, 'r1', 'pend_resum')).split(':')[0]!;
+      // A change sealed and (partly) sent, then the receiver stops and comes back on its saved tree.
+      saturn.tree.set(`${SRC}/g1/f1`, text('changed'));
+      await beat();
+      await beat();
+      const saved = copyTree(earth.tree);
+      await earth.manager.close();
+      earth = peer('earth', network, { retry: { first: 1, max: 2 }, packedContent: packedAgain }, saved);
+      for (let i = 0; i < 300 && branchDigest(earth.tree, SRC) !== branchDigest(saturn.tree, SRC); i++) await beat();
+      expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+      for (const close of closers.splice(0).reverse()) await close();
+      return { before, after: String(field(earth.tree, 'r1', 'pend_resum')).split(':')[0]! };
+    };
+    const kept = await epochAfterRestart(true);
+    expect(kept.after).toBe(kept.before);
+    const fresh = await epochAfterRestart(false);
+    expect(fresh.after).not.toBe(fresh.before);
   });
 
   it('the per-beat budget counts encoded frame bytes: parts go until beatBytes is reached, no further', async () => {
