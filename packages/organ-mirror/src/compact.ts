@@ -264,19 +264,23 @@ class Reader {
 
   str(): string {
     const n = this.uint();
-    const bytes = this.take(n);
+    const start = this.at;
+    if (n > this.buf.length - start) throw new PackedFormError('packed value ends early');
+    this.at = start + n;
     if (n < 64) {
+      // Short ASCII (names, most texts) read in place: no subarray, no decoder call.
+      const buf = this.buf;
       let s = '';
-      let i = 0;
-      for (; i < n; i++) {
-        const c = bytes[i]!;
+      let i = start;
+      for (; i < start + n; i++) {
+        const c = buf[i]!;
         if (c >= 0x80) break;
         s += String.fromCharCode(c);
       }
-      if (i === n) return s;
+      if (i === start + n) return s;
     }
     try {
-      return utf8Strict.decode(bytes);
+      return utf8Strict.decode(this.buf.subarray(start, start + n));
     } catch {
       throw new PackedFormError('packed text is not valid UTF-8');
     }
