@@ -10,14 +10,19 @@
  *
  * Layout (all integers unsigned LEB128 unless noted), version byte 1 first, then one cell:
  *
- *   cell  = kind:u8 name body        kind 0 value, 1 dictionary, 2 list, 3 link
- *   name  = 0 id                     (domain CEP)
- *         | 1 id id                  (domain, tag)
- *   id    = kind:u8 len utf8         (0 word, 1 acronym, 2 reference, 3 numeric; canonical text)
- *   body  = value: vtype:u8 data     0 text (len utf8), 1 u64, 2 i64 (8 bytes LE), 3 bool (u8),
- *                                    4 bytes (len data), 5 raw (name len data)
- *         | store: 0 | 1 name (store type); count; count cells
+ *   cell  = head:u8 [domain id] tag-text body
+ *           head bits 0-1: kind (0 value, 1 dictionary, 2 list, 3 link); bit 2: the name has a
+ *           domain of its own (else CEP); bits 3-4: the tag's id kind; bits 5-7: a value's type
+ *           (0 text, 1 u64, 2 i64, 3 bool, 4 bytes, 5 raw), for a store bit 5: it has a store type
+ *   body  = value: text (len utf8) | u64 (LEB128) | i64 (8 bytes LE) | bool (u8) | bytes (len data)
+ *                  | raw (name len data)
+ *         | store: [store type: name] count; count cells
  *         | link: count; count names
+ *   name  = 0 id | 1 id id           (domain CEP, or domain then tag)
+ *   id    = kind:u8 len utf8         (0 word, 1 acronym, 2 reference, 3 numeric; canonical text)
+ *
+ * One head byte and the tag's text carry what the serializer spends a record and a manifest
+ * entry on: the bench's cells take 13–17 bytes each.
  *
  * Soft-deleted children are left out (the live view, as everywhere in a bundle).
  */
@@ -96,6 +101,20 @@ export class PackedWriter {
     this.raw(utf8.encode(s));
   }
 
+  /** A u64 as LEB128 (1–10 bytes): most counters and ids are far below 2^64. */
+  uvar(v: bigint): void {
+    if (v < 0x20000000000000n) {
+      this.uint(Number(v));
+      return;
+    }
+    this.room(10);
+    while (v >= 0x80n) {
+      this.buf[this.at++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.at++] = Number(v);
+  }
+
   u64le(v: bigint): void {
     this.room(8);
     this.view.setBigUint64(this.at, BigInt.asUintN(64, v), true);
@@ -134,50 +153,57 @@ export function writeName(w: PackedWriter, n: Name): void {
 function writeValue(w: PackedWriter, v: Value): void {
   switch (v.type) {
     case 'text':
-      w.u8(VALUE_CODE.text);
       w.str(v.value);
       return;
     case 'u64':
+      w.uvar(v.value);
+      return;
     case 'i64':
-      w.u8(VALUE_CODE[v.type]);
       w.u64le(v.value);
       return;
     case 'bool':
-      w.u8(VALUE_CODE.bool);
       w.u8(v.value ? 1 : 0);
       return;
     case 'bytes':
-      w.u8(VALUE_CODE.bytes);
       w.raw(v.value);
       return;
     case 'raw':
-      w.u8(VALUE_CODE.raw);
       writeName(w, v.dataType);
       w.raw(v.value);
       return;
   }
 }
 
+/** A cell's head byte and its name (`extra`: the value type, or 1 for a store with a store type). */
+function writeHead(w: PackedWriter, kind: Cell['kind'], as: Name, extra: number): void {
+  const own = as.domain !== CEP && !idEquals(as.domain, CEP);
+  w.u8(KIND_CODE[kind] | (own ? 4 : 0) | (ID_CODE[as.tag.kind] << 3) | (extra << 5));
+  if (own) writeId(w, as.domain);
+  w.str(as.tag.text);
+}
+
+/** A store's type (its head said it has one). */
+function writeStoreType(w: PackedWriter, storeType: Name | undefined): void {
+  if (storeType !== undefined) writeName(w, storeType);
+}
+
 /** Writes `cell`'s live branch under the name `as`; returns the cells written. */
 export function writeCell(w: PackedWriter, cell: Cell, as: Name = cell.name): number {
-  w.u8(KIND_CODE[cell.kind]);
-  writeName(w, as);
   switch (cell.kind) {
     case 'value':
+      writeHead(w, 'value', as, VALUE_CODE[cell.value!.type]);
       writeValue(w, cell.value!);
       return 1;
     case 'link': {
+      writeHead(w, 'link', as, 0);
       const target = cell.linkTarget ?? [];
       w.uint(target.length);
       for (const n of target) writeName(w, n);
       return 1;
     }
     default: {
-      if (cell.storeType === undefined) w.u8(0);
-      else {
-        w.u8(1);
-        writeName(w, cell.storeType);
-      }
+      writeHead(w, cell.kind, as, cell.storeType === undefined ? 0 : 1);
+      writeStoreType(w, cell.storeType);
       const children = cell.children();
       let live = 0;
       for (const c of children) if (!c.isDeleted) live++;
@@ -196,13 +222,8 @@ export function writeCell(w: PackedWriter, cell: Cell, as: Name = cell.name): nu
 export function packShell(as: Name, cell: Cell, count: number, children: PackedWriter): Uint8Array {
   const w = new PackedWriter();
   w.u8(VERSION);
-  w.u8(KIND_CODE[cell.kind]);
-  writeName(w, as);
-  if (cell.storeType === undefined) w.u8(0);
-  else {
-    w.u8(1);
-    writeName(w, cell.storeType);
-  }
+  writeHead(w, cell.kind, as, cell.storeType === undefined ? 0 : 1);
+  writeStoreType(w, cell.storeType);
   w.uint(count);
   w.append(children);
   return w.bytes();
@@ -286,6 +307,31 @@ class Reader {
     }
   }
 
+  /** A LEB128 u64 (at most 10 bytes, below 2^64). */
+  uvar(): bigint {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 7; i++) {
+      const b = this.u8();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return BigInt(n);
+      scale *= 128;
+    }
+    // Past 49 bits: go on in bigint.
+    let big = BigInt(n);
+    let shift = 49n;
+    for (let i = 7; i < 10; i++) {
+      const b = this.u8();
+      big |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) {
+        if (big >> 64n !== 0n) throw new PackedFormError('a u64 value is 2^64 or more');
+        return big;
+      }
+      shift += 7n;
+    }
+    throw new PackedFormError('a u64 value runs past 10 bytes');
+  }
+
   u64le(): bigint {
     const at = this.at;
     this.take(8);
@@ -334,8 +380,21 @@ function readName(r: Reader): Name {
     const domain = readId(r);
     return name(readId(r), domain);
   }
-  const tagKind = r.u8();
-  const tagText = r.str();
+  return cepName(r.u8(), r.str());
+}
+
+/** The name in a cell's head: its own domain (bit 2) or CEP, and the tag's kind (bits 3-4). */
+function readHeadName(r: Reader, head: number): Name {
+  const tagKind = (head >> 3) & 3;
+  if ((head & 4) !== 0) {
+    const domain = readId(r);
+    return name(makeId(tagKind, r.str()), domain);
+  }
+  return cepName(tagKind, r.str());
+}
+
+/** A CEP-domain name from its tag's kind and text, through the cache. */
+function cepName(tagKind: number, tagText: string): Name {
   const cache = nameCache[tagKind];
   let found = cache?.get(tagText);
   if (found === undefined) {
@@ -346,13 +405,12 @@ function readName(r: Reader): Name {
   return found;
 }
 
-function readValue(r: Reader): Value {
-  const type = r.u8();
+function readValue(r: Reader, type: number): Value {
   switch (type) {
     case VALUE_CODE.text:
       return { type: 'text', value: r.str() };
     case VALUE_CODE.u64:
-      return { type: 'u64', value: r.u64le() };
+      return { type: 'u64', value: r.uvar() };
     case VALUE_CODE.i64:
       return { type: 'i64', value: BigInt.asIntN(64, r.u64le()) };
     case VALUE_CODE.bool: {
@@ -375,23 +433,23 @@ const NO_CHILDREN: readonly StagedCell[] = Object.freeze([]);
 
 function readCell(r: Reader, depth: number): StagedCell {
   if (depth > 256) throw new PackedFormError('packed value nests deeper than 256 levels');
-  const kindCode = r.u8();
-  const kind = KINDS[kindCode];
-  if (kind === undefined) throw new PackedFormError(`unknown cell kind ${kindCode}`);
-  const n = readName(r);
+  const head = r.u8();
+  const kind = KINDS[head & 3]!;
+  const extra = head >> 5;
+  const n = readHeadName(r, head);
   switch (kind) {
     case 'value':
-      return { name: n, kind, value: readValue(r), deleted: false, children: NO_CHILDREN };
+      return { name: n, kind, value: readValue(r, extra), deleted: false, children: NO_CHILDREN };
     case 'link': {
+      if (extra !== 0) throw new PackedFormError('bad link head');
       const count = r.uint();
       const target: Name[] = [];
       for (let i = 0; i < count; i++) target.push(readName(r));
       return { name: n, kind, linkTarget: target, deleted: false, children: NO_CHILDREN };
     }
     default: {
-      const typed = r.u8();
-      if (typed > 1) throw new PackedFormError('bad store type flag');
-      const storeType = typed === 1 ? readName(r) : undefined;
+      if (extra > 1) throw new PackedFormError('bad store head');
+      const storeType = extra === 1 ? readName(r) : undefined;
       const count = r.uint();
       const children: StagedCell[] = [];
       for (let i = 0; i < count; i++) children.push(readCell(r, depth + 1));

@@ -18,10 +18,10 @@ const CELL_COST = 112;
 const SEGMENT_COST = 17;
 
 /**
- * Estimated bytes per cell in the packed form (`compact.ts`): kind, name scope, id kind and
- * length, value type; the name's text and the value come on top.
+ * Estimated bytes per cell in the packed form (`compact.ts`): the head byte, the name's length
+ * and a byte of slack (a store's count); the name's text and the value come on top.
  */
-const PACKED_CELL_COST = 6;
+const PACKED_CELL_COST = 3;
 
 function valueCost(value: Value | undefined, packed = false): number {
   if (value === undefined) return 0;

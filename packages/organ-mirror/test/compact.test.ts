@@ -46,6 +46,13 @@ const values: Value[] = [
   text('ünïcødé ✓'),
   text('x'.repeat(300)),
   u64(0n),
+  u64(127n),
+  u64(128n),
+  u64((1n << 49n) - 1n),
+  u64(1n << 49n),
+  u64((1n << 53n) - 1n),
+  u64(1n << 53n),
+  u64((1n << 63n) + 5n),
   u64((1n << 64n) - 1n),
   i64(-5n),
   i64(-(1n << 63n)),
@@ -114,6 +121,9 @@ describe('packed op content', () => {
     const good = packCell(tree.get('/data/x')!, V);
     for (let cut = 0; cut < good.length; cut++) expect(() => unpackCell(good.subarray(0, cut))).toThrow(PackedFormError);
     expect(() => unpackCell(Uint8Array.of(...good, 0))).toThrow(PackedFormError);
+    // A u64 of 2^64 (LEB128, 10 bytes) is refused, not wrapped.
+    const tooBig = Uint8Array.of(1, 0 | (1 << 5), 1, 0x61, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02);
+    expect(() => unpackCell(tooBig)).toThrow(PackedFormError);
     const badVersion = good.slice();
     badVersion[0] = 9;
     expect(() => unpackCell(badVersion)).toThrow(PackedFormError);
