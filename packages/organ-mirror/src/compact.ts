@@ -22,7 +22,7 @@
  *   id    = kind:u8 len utf8         (0 word, 1 acronym, 2 reference, 3 numeric; canonical text)
  *
  * One head byte and the tag's text carry what the serializer spends a record and a manifest
- * entry on: the bench's cells take 13–17 bytes each.
+ * entry on: the bench's cells take 8–15 bytes each.
  *
  * Soft-deleted children are left out (the live view, as everywhere in a bundle).
  */
