@@ -19,7 +19,7 @@
  */
 import { bool, bytes, name, text, u64, type Name, type Value } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
-import { unpackCell } from './compact.ts';
+import { unpackCell } from './compact-read.ts';
 import { frozenDict, frozenList, frozenValue, type FrozenCell } from './frozen.ts';
 
 /** A resume token: the source epoch and the last bundle applied in it. */

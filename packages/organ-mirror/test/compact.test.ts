@@ -1,13 +1,14 @@
 /**
  * The packed form of op content (`vb`): it must read back as exactly the branch the serializer
  * would have carried (names of every kind, every value type, store types, links, lists in
- * order, soft-deleted cells left out), and a malformed one must be refused, not half-read.
+ * order, soft-deleted cells left out), and a malformed one must be refused, not half-read. (`compact.ts` writes it, `compact-read.ts` reads it.)
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { acronymId, bool, bytes, createTree, i64, name, numericId, raw, referenceId, text, u64, wordId, type Cell, type Name, type Value } from '@cep/cells';
 import { decodeBranch, encodeBranch, type StagedCell } from '@cep/serializer';
-import { packCell, PackedFormError, unpackCell } from '../src/compact.ts';
+import { unpackCell, PackedFormError } from '../src/compact-read.ts';
+import { packCell } from '../src/compact.ts';
 
 /** A comparable rendering: names by key, dictionaries sorted (the tree sorts them), lists in order. */
 function shape(cell: StagedCell): unknown {
