@@ -1,6 +1,6 @@
 /**
  * Head of line between two real `cep-node` processes over TCP: calls on the invoke mount, made
- * one after another while saturn's large branch is still streaming to earth on the mirror mount,
+ * together while saturn's large branch is still streaming to earth on the mirror mount,
  * complete before the mirror does (they do not wait behind the bundle's parts), and the copy
  * still converges. Not timed: the mirror's length in beats is bounded below by its bytes (about
  * 60 KB of parts per saturn beat), the calls' by a few beats each.
@@ -9,8 +9,12 @@ import { describe, expect, it } from 'vitest';
 import type { RunningPeer } from './harness/peer-process.ts';
 import { COPY, SKY, startEarth, startSaturn, untilActive, untilMirrored, withPeers } from './support/federation.ts';
 
-/** Cells `sky` fills: ~6 MB of parts with AEAD, about a hundred beats of the mirror's budget. */
-const CELLS = 30_000;
+/**
+ * Cells `sky` fills in one beat: ~0.6 MB of parts with AEAD in the mirror's packed form (about
+ * 14 bytes a cell), ten beats or more of its budget. Not more: saturn's fill beat must stay well
+ * inside the calls' 200-beat deadline on a busy machine.
+ */
+const CELLS = 45_000;
 /** The last cell the sky handler writes, as it lands in earth's copy (see support/federation.ts). */
 const LAST = `/stars/${Math.floor((CELLS - 2) / 100) + 1}/${((CELLS - 2) % 100) + 2}`;
 
@@ -37,14 +41,14 @@ describe('an invoke during a large mirror', () => {
       // busy machine (it still ran: the branch is there, which the convergence below checks).
       const sky = await earth.invoke('saturn', 'sky', CELLS);
       expect(['ok', 'timeout']).toContain(sky['status']);
-      const answers: Array<Record<string, unknown>> = [];
-      for (let n = 0; n < 3; n++) answers.push(await earth.invoke('saturn', 'add', n));
+      // Issued together: each completes in a few beats, the mirror's parts take ten or more.
+      const answers = await Promise.all([0, 1, 2].map((n) => earth.invoke('saturn', 'add', n)));
       expect(answers.map((a) => [a['status'], a['result']])).toEqual([
         ['ok', '1'],
         ['ok', '2'],
         ['ok', '3'],
       ]);
-      // Read after the third answer came back: the copy was not whole when the calls completed.
+      // Read after the answers came back: the copy was not whole when the calls completed.
       expect(await has(earth, COPY + LAST)).toBe(false);
       expect(await has(saturn, SKY + LAST)).toBe(true);
 

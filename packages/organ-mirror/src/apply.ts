@@ -108,8 +108,12 @@ function add(tree: Tree, target: Name[], v: StagedCell): number {
       if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
       cells += insert(tree, target, store.children().length, child, child.name);
     } else {
-      if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
-      cells += write(tree, [...target, child.name], child);
+      const existing = store.child(child.name);
+      if (existing !== undefined) tree.remove([...target, child.name]);
+      if (child.kind === 'value') {
+        tree.setChild(store, child.name, child.value!);
+        cells++;
+      } else cells += write(tree, [...target, child.name], child);
     }
   }
   return cells;
@@ -144,9 +148,14 @@ function write(tree: Tree, where: Name[], cell: StagedCell): number {
       tree.link(where, [...cell.linkTarget!]);
       return 1;
     case 'dictionary': {
-      tree.ensureDictionary(where, cell.storeType);
+      const dict = tree.ensureDictionary(where, cell.storeType);
       let cells = 1;
-      for (const child of cell.children) cells += write(tree, [...where, child.name], child);
+      // Values straight under the new dictionary (most of a snapshot): no walk from the root each.
+      for (const child of cell.children)
+        if (child.kind === 'value') {
+          tree.setChild(dict, child.name, child.value!);
+          cells++;
+        } else cells += write(tree, [...where, child.name], child);
       return cells;
     }
     case 'list': {

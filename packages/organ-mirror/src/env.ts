@@ -57,6 +57,7 @@ export interface ResolvedOptions {
   readonly mode: string;
   readonly localNode: string | undefined;
   readonly partBytes: number;
+  readonly packedContent: boolean;
   readonly beatBytes: number;
   readonly maxInflight: number;
   readonly maxBeatWindow: number;

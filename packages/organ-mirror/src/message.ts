@@ -2,8 +2,9 @@
  * The mirror protocol's messages. Each is one branch frame whose root dictionary is named
  * `mirror` and has a `kind`:
  *
- *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq, [restarted]]}
- *                              (restarted: the source is a new process since the token's welcome)
+ *   receiver → source   sub    {src_chan, beat_window, max_infl, [epoch, seq, [restarted]], [packed]}
+ *                              (restarted: the source is a new process since the token's welcome;
+ *                              packed: ops may carry their content as `vb`, see compact.ts)
  *                       ack    {epoch, seq}                 (cumulative: every bundle ≤ seq is applied)
  *                       got    {epoch, seq, part}           (parts 1..part of bundle seq are staged: the source may send more)
  *                       unsub  {}
@@ -18,6 +19,7 @@
  */
 import { bool, bytes, name, text, u64, type Name, type Value } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
+import { unpackCell } from './compact-read.ts';
 import { frozenDict, frozenList, frozenValue, type FrozenCell } from './frozen.ts';
 
 /** A resume token: the source epoch and the last bundle applied in it. */
@@ -39,6 +41,8 @@ export type Message =
        * the token can only name an epoch the source kept in its durable tree, never one it made since.
        */
       readonly restarted?: boolean;
+      /** The receiver reads op content in the packed form (`vb`, see `compact.ts`); absent from older receivers. */
+      readonly packed?: boolean;
     }
   | { readonly kind: 'ack'; readonly epoch: string; readonly seq: number }
   | { readonly kind: 'got'; readonly epoch: string; readonly seq: number; readonly part: number }
@@ -74,6 +78,7 @@ export function buildMessage(message: Exclude<Message, { kind: 'bundle' }>): Fro
       const fields = [str('src_chan', message.src), n64('beat_window', message.window), n64('max_infl', message.maxInfl)];
       if (message.token !== undefined) fields.push(str('epoch', message.token.epoch), n64('seq', message.token.seq));
       if (message.token !== undefined && message.restarted === true) fields.push(frozenValue('restarted', bool(true)));
+      if (message.packed === true) fields.push(frozenValue('packed', bool(true)));
       return envelope('sub', fields);
     }
     case 'ack':
@@ -148,6 +153,7 @@ export function readMessage(root: StagedCell): Message | string {
         const epoch = t('epoch');
         const seq = u('seq');
         const restarted = cellValueOf(root, 'restarted');
+        const packed = cellValueOf(root, 'packed');
         return {
           kind: 'sub',
           src: need(t('src_chan'), 'src_chan'),
@@ -155,6 +161,7 @@ export function readMessage(root: StagedCell): Message | string {
           maxInfl: need(u('max_infl'), 'max_infl'),
           token: epoch !== undefined && seq !== undefined ? { epoch, seq } : undefined,
           restarted: restarted?.type === 'bool' && restarted.value,
+          packed: packed?.type === 'bool' && packed.value,
         };
       }
       case 'ack':
@@ -193,7 +200,7 @@ export function readMessage(root: StagedCell): Message | string {
           parts,
           firstBeat: need(u('first_beat'), 'first_beat'),
           lastBeat: need(u('last_beat'), 'last_beat'),
-          ops: ops.children,
+          ops: ops.children.map(unpackOp),
         };
       }
       default:
@@ -202,6 +209,35 @@ export function readMessage(root: StagedCell): Message | string {
   } catch (error) {
     return (error as Error).message;
   }
+}
+
+const V_KEY = name('v').key;
+const VB_KEY = name('vb').key;
+
+/**
+ * An op whose content came packed (`vb`, see `compact.ts`) with that content read back as the
+ * `v` branch it stands for, so applying it is the same either way. Throws on a malformed one
+ * (the message becomes a note: nothing of the bundle is applied).
+ */
+function unpackOp(op: StagedCell): StagedCell {
+  let packed: StagedCell | undefined;
+  let plain = false;
+  for (const c of op.children) {
+    if (c.deleted) continue;
+    if (c.name.key === VB_KEY) packed = c;
+    else if (c.name.key === V_KEY) plain = true;
+  }
+  if (packed === undefined) return op;
+  if (plain) throw new Error('bundle: an op has both v and vb');
+  if (packed.kind !== 'value' || packed.value?.type !== 'bytes') throw new Error('bundle: an op has a vb that is not bytes');
+  let v: StagedCell;
+  try {
+    v = unpackCell(packed.value.value);
+  } catch (error) {
+    throw new Error(`bundle: ${(error as Error).message}`);
+  }
+  if (v.name.key !== V_KEY) throw new Error('bundle: a packed op content is not named v');
+  return { ...op, children: op.children.map((c) => (c === packed ? v : c)) };
 }
 
 /** Reads a path chain (`path/<a>/<b>/…`) back into names. */

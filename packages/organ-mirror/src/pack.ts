@@ -7,7 +7,8 @@
  * too big on their own recurse. The receiver applies all parts of a bundle at once, so a split
  * bundle is exactly as atomic as a whole one.
  */
-import { text, type Cell, type Name, type Value } from '@cep/cells';
+import { bytes, name, text, type Cell, type Name, type Value } from '@cep/cells';
+import { packCell, packShell, PackedWriter, writeCell } from './compact.ts';
 import type { BranchLog, MirrorOp } from './delta.ts';
 import { freeze, frozenChain, frozenDict, frozenList, frozenShell, frozenValue, type FrozenCell } from './frozen.ts';
 
@@ -16,11 +17,19 @@ const CELL_COST = 112;
 /** Estimated bytes per path segment in a cell's record key. */
 const SEGMENT_COST = 17;
 
-function valueCost(value: Value | undefined): number {
+/**
+ * Estimated bytes per cell in the packed form (`compact.ts`): the head byte, the name's length
+ * and a byte of slack (a store's count); the name's text and the value come on top.
+ */
+const PACKED_CELL_COST = 3;
+
+function valueCost(value: Value | undefined, packed = false): number {
   if (value === undefined) return 0;
   switch (value.type) {
     case 'text':
-      return value.value.length * 3 + 1; // UTF-8 worst case; the estimate must not undershoot
+      // Serializer records: UTF-8 worst case, the estimate must not undershoot. Packed: the
+      // UTF-16 length (exact for ASCII; at most 3× under, and parts stay far below a frame's limit).
+      return packed ? value.value.length + 2 : value.value.length * 3 + 1;
     case 'bytes':
     case 'raw':
       return value.value.length;
@@ -43,12 +52,14 @@ export interface PackedPart {
 }
 
 /** Estimated frame bytes of `cell`'s live branch at `depth`: exact up to `cap`, past it some number above `cap` (so a huge store is not walked whole to learn that it is big). */
-function sizeUpTo(cell: Cell, depth: number, cap: number): number {
-  let size = CELL_COST + SEGMENT_COST * depth + valueCost(cell.value) + (cell.linkTarget?.length ?? 0) * SEGMENT_COST;
+function sizeUpTo(cell: Cell, depth: number, cap: number, packed = false): number {
+  let size = packed
+    ? PACKED_CELL_COST + cell.name.tag.text.length + valueCost(cell.value, true) + (cell.linkTarget?.length ?? 0) * SEGMENT_COST
+    : CELL_COST + SEGMENT_COST * depth + valueCost(cell.value) + (cell.linkTarget?.length ?? 0) * SEGMENT_COST;
   if (cell.kind === 'dictionary' || cell.kind === 'list') {
     for (const c of cell.children()) {
       if (size > cap) return size;
-      if (!c.isDeleted) size += sizeUpTo(c, depth + 1, cap - size);
+      if (!c.isDeleted) size += sizeUpTo(c, depth + 1, cap - size, packed);
     }
   }
   return size;
@@ -59,17 +70,20 @@ export function packOps(
   ops: readonly MirrorOp[],
   budget: number,
   stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 },
+  packed = false,
 ): { parts: PackedPart[]; stats: PackStats } {
-  return { parts: [...packParts(ops, budget, stats)], stats };
+  return { parts: [...packParts(ops, budget, stats, packed)], stats };
 }
 
 /**
  * The same, lazily: each part is frozen when it is pulled, so a caller can spread a huge
  * bundle over many beats. A store's children are listed when the walk reaches it; what
  * changes in the tree after that is the caller's to ship (the source follows with a delta of
- * everything that changed while it walked). Always yields at least one part.
+ * everything that changed while it walked). Always yields at least one part. With `packed`,
+ * the content of `put` and `add` ops is one `vb` value in the packed form of `compact.ts`
+ * (for a receiver whose `sub` said it reads it), written straight from the tree.
  */
-export function* packParts(ops: readonly MirrorOp[], budget: number, stats: PackStats): Generator<PackedPart, void> {
+export function* packParts(ops: readonly MirrorOp[], budget: number, stats: PackStats, packed = false): Generator<PackedPart, void> {
   let current: FrozenCell[] = [];
   let used = 0;
   let yielded = false;
@@ -97,37 +111,52 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
     previousOf: (child: Cell) => Name | null | undefined,
   ): Generator<PackedPart, void> {
     let run: FrozenCell[] = [];
+    // Packed: the run's children written as they are reached (no frozen copy in between).
+    let writer = packed ? new PackedWriter() : undefined;
+    let runCount = 0;
     let runSize = 0;
     let runCells = 0;
     function* flush(): Generator<PackedPart, void> {
-      if (run.length === 0) return;
-      const op = opCell('add', path, { v: frozenShell('v', store, run) });
+      if (runCount === 0) return;
+      const op =
+        writer !== undefined ? opCell('add', path, { vb: packShell(V, store, runCount, writer) }) : opCell('add', path, { v: frozenShell('v', store, run) });
       const cost = opCost(path) + CELL_COST + runSize;
       const cells = runCells;
       run = [];
+      if (writer !== undefined) writer = new PackedWriter();
+      runCount = 0;
       runSize = 0;
       runCells = 0;
       yield* push(op, cost, cells);
     }
     for (const child of children) {
-      const childSize = sizeUpTo(child, path.length + 1, budget);
+      const childSize = sizeUpTo(child, path.length + 1, budget, packed);
       if (childSize > budget && (child.kind === 'dictionary' || child.kind === 'list')) {
         yield* flush();
         yield* put([...path, child.name], child, previousOf(child));
       } else {
         if (runSize + childSize > budget) yield* flush();
-        const copy = freeze(child);
-        run.push(copy);
+        if (writer !== undefined) runCells += writeCell(writer, child);
+        else {
+          const copy = freeze(child);
+          run.push(copy);
+          runCells += countCells(copy);
+        }
+        runCount++;
         runSize += childSize;
-        runCells += countCells(copy);
       }
     }
     yield* flush();
   }
 
   function* put(path: readonly Name[], cell: Cell, after: Name | null | undefined): Generator<PackedPart, void> {
-    const size = sizeUpTo(cell, path.length, budget);
+    const size = sizeUpTo(cell, path.length, budget, packed);
     const store = cell.kind === 'dictionary' || cell.kind === 'list';
+    if (packed && (!store || size <= budget)) {
+      const blob = packCell(cell, V);
+      yield* push(opCell('put', path, { vb: blob, after }), opCost(path) + size, liveCells(cell));
+      return;
+    }
     if (!store || size <= budget) {
       const copy = freeze(cell, 'v');
       yield* push(opCell('put', path, { v: copy, after }), opCost(path) + size, countCells(copy));
@@ -231,6 +260,15 @@ function overlay(entries: ReadonlyArray<{ readonly path: readonly Name[]; readon
   return build(root, 'v');
 }
 
+/** The name of an op's content. */
+const V = name('v');
+
+function liveCells(cell: Cell): number {
+  let n = 1;
+  for (const c of cell.children()) if (!c.isDeleted) n += liveCells(c);
+  return n;
+}
+
 function countCells(cell: FrozenCell): number {
   let n = 1;
   for (const c of cell.children()) n += countCells(c);
@@ -239,16 +277,17 @@ function countCells(cell: FrozenCell): number {
 
 /**
  * One op as a dictionary: `op` (text), `path` (a chain of single-child dictionaries named by
- * the path's names), `after/<name>` (list anchor), `v` (the content), `names` (a list of
+ * the path's names), `after/<name>` (list anchor), `v` (the content) or `vb` (the same, packed), `names` (a list of
  * empty dictionaries named by the new order).
  */
 function opCell(
   kind: 'put' | 'add' | 'del' | 'ord' | 'mrg',
   path: readonly Name[],
-  extra: { v?: FrozenCell; after?: Name | null | undefined; names?: readonly Name[] },
+  extra: { v?: FrozenCell; vb?: Uint8Array; after?: Name | null | undefined; names?: readonly Name[] },
 ): FrozenCell {
   const fields: FrozenCell[] = [frozenValue('op', text(kind)), frozenChain('path', path)];
   if (extra.v !== undefined) fields.push(extra.v);
+  if (extra.vb !== undefined) fields.push(frozenValue('vb', bytes(extra.vb)));
   if (extra.after !== undefined && extra.after !== null) fields.push(frozenDict('after', [frozenDict(extra.after, [])]));
   if (extra.names !== undefined)
     fields.push(
@@ -269,6 +308,8 @@ export interface Packing {
   readonly stats: PackStats;
   /** Delta passes started so far. */
   passes?: number;
+  /** Content in the packed form (the receiver said it reads it); the delta passes too. */
+  readonly packed?: boolean;
 }
 
 /**
@@ -307,10 +348,10 @@ export function packNext(
       // Like the first pass: each part reads the tree when it is pulled; what changes meanwhile
       // is in the log again for the next pass.
       packing.passes = (packing.passes ?? 0) + 1;
-      packing.parts = packParts(log.seal(tree), partBytes, packing.stats);
+      packing.parts = packParts(log.seal(tree), partBytes, packing.stats, packing.packed === true);
       continue;
     }
-    const redo = log.pending ? packOps(log.seal(tree), partBytes, packing.stats).parts : [];
+    const redo = log.pending ? packOps(log.seal(tree), partBytes, packing.stats, packing.packed === true).parts : [];
     const rest = [packing.ahead!, ...redo];
     rest.forEach((part, i) => add(part, i === rest.length - 1));
     return packing.stats;

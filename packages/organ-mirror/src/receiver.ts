@@ -334,7 +334,15 @@ export class Subscription {
       // never matches the token against an epoch it made since, which could share the name).
       const token = this.applied;
       this.trySend(
-        buildMessage({ kind: 'sub', src: this.req.srcChan, window: this.req.window, maxInfl: this.req.maxInfl, token, restarted: this.sourceRestarted }),
+        buildMessage({
+          kind: 'sub',
+          src: this.req.srcChan,
+          window: this.req.window,
+          maxInfl: this.req.maxInfl,
+          token,
+          restarted: this.sourceRestarted,
+          packed: this.env.options.packedContent,
+        }),
       );
       this.episode?.write('mirror', { sub_beat: v.n(beat), token: v.text(formatToken(token)) });
     }

@@ -104,6 +104,7 @@ export class Publication {
   ) {
     this.window = Math.min(sub.window, env.options.maxBeatWindow);
     this.maxInfl = Math.min(sub.maxInfl, env.options.maxInflight);
+    this.packed = sub.packed === true;
     this.epoch = epoch;
     this.log = new BranchLog(root);
     this.sealing = new SealSchedule(
@@ -176,6 +177,12 @@ export class Publication {
     this.acknowledged(seq);
     this.reconnected();
   }
+
+  /**
+   * Whether parts carry their content packed (`vb`, see `compact.ts`): the receiver's `sub` said
+   * it reads that form. Fixed for the publication: a resume must read what was already packed.
+   */
+  readonly packed: boolean;
 
   /** True when a receiver holding `seq` of this epoch can continue from here. */
   canResume(seq: number): boolean {
@@ -387,7 +394,7 @@ export class Publication {
       sizes: [],
       next: 0,
       staged: 0,
-      packing: { parts: packParts(ops, this.env.options.partBytes, stats), ahead: undefined, stats },
+      packing: { parts: packParts(ops, this.env.options.partBytes, stats, this.packed), ahead: undefined, stats, packed: this.packed },
     });
     this.episode.bundle(seq, { epoch: v.text(this.epoch), first_beat: v.n(firstBeat), started_beat: v.n(beat), snapshot: v.flag(snapshot) });
   }

@@ -151,7 +151,7 @@ describe('limits', () => {
   });
 
   it('a branch bigger than a frame part travels in parts and is applied as one bundle', async () => {
-    pair = await memoryPair({ saturn: { partBytes: 4000 } });
+    pair = await memoryPair({ saturn: { partBytes: 2000 } });
     const p = pair;
     const s = p.saturn.tree;
     for (let i = 0; i < 200; i++)

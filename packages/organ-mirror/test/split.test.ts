@@ -101,11 +101,14 @@ describe('bundles split across beats', () => {
       // 1 in 10 beats breaks the channel, 1 in 14 restarts the receiver on its saved tree.
       brk: fc.nat(9).map((n) => n === 0),
       restart: fc.nat(13).map((n) => n === 0),
+      // A restarted receiver may read the packed form or not (a packed epoch is then not resumed).
+      packed: fc.boolean(),
     });
     await fc.assert(
       fc.asyncProperty(
         fc.array(step, { minLength: 10, maxLength: 40 }),
-        fc.integer({ min: 300, max: 3000 }),
+        // Below the snapshot's size in either content form, so it always travels in several parts.
+        fc.integer({ min: 300, max: 1200 }),
         fc.integer({ min: 1, max: 8000 }),
         fc.constantFrom(1, 2),
         fc.constantFrom(1, 3),
@@ -148,7 +151,7 @@ describe('bundles split across beats', () => {
             if (s.restart) {
               const saved = copyTree(earth.tree);
               await earth.manager.close();
-              earth = peer('earth', network, receiverOptions, saved);
+              earth = peer('earth', network, { ...receiverOptions, packedContent: s.packed }, saved);
             }
             await beat();
           }
@@ -183,7 +186,8 @@ describe('bundles split across beats', () => {
     // A clock for observers only: each read moves it 0.25 s, so one apply reads it twice (0.25 s).
     let clockReads = 0;
     const observeClock = (): number => 0.25 * clockReads++;
-    const earth = peer('earth', network, { onApply: (e) => applies.push(e), observeClock });
+    // Serializer records per cell (the sizes below are theirs); the packed form has its own test.
+    const earth = peer('earth', network, { onApply: (e) => applies.push(e), observeClock, packedContent: false });
     seed(saturn.tree, 10, 20);
     fileRequest(earth.tree, 'r1');
     for (let i = 0; i < 200 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
@@ -206,13 +210,78 @@ describe('bundles split across beats', () => {
     expect(earth.tree.get(`${SRC}/g3/f7`)!.created).toBe(commit);
   });
 
+  it('packed content: a snapshot split over beats is staged part by part and applied once, and frames are several times smaller', async () => {
+    const bytesBy = { packed: 0, records: 0 };
+    const run = async (packedContent: boolean): Promise<void> => {
+      const network = memoryNetwork();
+      const saturn = peer('saturn', network, {
+        partBytes: 600,
+        beatBytes: 600,
+        onSend: (e) => void (bytesBy[packedContent ? 'packed' : 'records'] += e.bytes),
+      });
+      await saturn.manager.listen('memory', 'saturn');
+      const applies: ApplyEvent[] = [];
+      const earth = peer('earth', network, { onApply: (e) => applies.push(e), packedContent });
+      seed(saturn.tree, 10, 20);
+      fileRequest(earth.tree, 'r1');
+      for (let i = 0; i < 400 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
+        await settle();
+        earth.runtime.step();
+        if (field(earth.tree, 'r1', 'bundle_seq') !== 1n) expect(earth.tree.get(SRC)).toBeUndefined();
+        await settle();
+        saturn.runtime.step();
+      }
+      expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+      expect(applies).toHaveLength(1);
+      expect(sourceBundle(saturn, 1, 'parts')).toBeGreaterThan(3);
+      expect(sourceBundle(saturn, 1, 'sent_beat')! - sourceBundle(saturn, 1, 'started_beat')!).toBeGreaterThan(2);
+    };
+    await run(true);
+    await run(false);
+    expect(bytesBy.packed * 3).toBeLessThan(bytesBy.records);
+  });
+
+  it('a receiver restarted without the packed form does not resume a packed epoch; one with it does', async () => {
+    const epochAfterRestart = async (packedAgain: boolean): Promise<{ before: string; after: string }> => {
+      const network = memoryNetwork();
+      const saturn = peer('saturn', network, { partBytes: 600, beatBytes: 600 });
+      await saturn.manager.listen('memory', 'saturn');
+      let earth = peer('earth', network, { retry: { first: 1, max: 2 } });
+      seed(saturn.tree, 4, 10);
+      fileRequest(earth.tree, 'r1', { maxInfl: 3 });
+      const beat = async (): Promise<void> => {
+        await settle();
+        earth.runtime.step();
+        await settle();
+        saturn.runtime.step();
+      };
+      for (let i = 0; i < 200 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) await beat();
+      const before = String(field(earth.tree, 'r1', 'pend_resum')).split(':')[0]!;
+      // A change sealed and (partly) sent, then the receiver stops and comes back on its saved tree.
+      saturn.tree.set(`${SRC}/g1/f1`, text('changed'));
+      await beat();
+      await beat();
+      const saved = copyTree(earth.tree);
+      await earth.manager.close();
+      earth = peer('earth', network, { retry: { first: 1, max: 2 }, packedContent: packedAgain }, saved);
+      for (let i = 0; i < 300 && branchDigest(earth.tree, SRC) !== branchDigest(saturn.tree, SRC); i++) await beat();
+      expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+      for (const close of closers.splice(0).reverse()) await close();
+      return { before, after: String(field(earth.tree, 'r1', 'pend_resum')).split(':')[0]! };
+    };
+    const kept = await epochAfterRestart(true);
+    expect(kept.after).toBe(kept.before);
+    const fresh = await epochAfterRestart(false);
+    expect(fresh.after).not.toBe(fresh.before);
+  });
+
   it('the per-beat budget counts encoded frame bytes: parts go until beatBytes is reached, no further', async () => {
     const network = memoryNetwork();
     // A 900-byte part estimate encodes to several KB here, so counting estimates would send ~30 parts a beat.
     const BUDGET = 25_000;
     const saturn = peer('saturn', network, { partBytes: 900, beatBytes: BUDGET });
     await saturn.manager.listen('memory', 'saturn');
-    const earth = peer('earth', network, {});
+    const earth = peer('earth', network, { packedContent: false });
     seed(saturn.tree, 20, 20);
     fileRequest(earth.tree, 'r1');
     const sent = new Map<number, number[]>();
@@ -253,7 +322,7 @@ describe('bundles split across beats', () => {
       onSend: (e) => void sentAt.push({ seq: e.seq, beat: saturn.runtime.beat }),
     });
     await saturn.manager.listen('memory', 'saturn');
-    const earth = peer('earth', network, {});
+    const earth = peer('earth', network, { packedContent: false });
     seed(saturn.tree, 2, 20);
     fileRequest(earth.tree, 'r1');
     // Like a handler that fills a branch over many beats (the demo's sky): a new group of 40
