@@ -251,9 +251,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     );
     out(`  linked  earth → saturn over tcp, authenticated, in ${Math.round(linkedAt - started)} ms\n\n`);
 
-    // Each call may wait as long as the demo has left: on a loaded machine beats run longer than
-    // `beatMs`, and a call's expiry (its beats × `beatMs`) would refuse a slow call as expired.
-    const timeoutBeats = (): number => Math.min(MAX_INVOKE_TIMEOUT_BEATS, Math.max(200, Math.ceil((deadline - performance.now()) / options.beatMs)));
+    const timeoutBeats = (): number => callTimeoutBeats(deadline - performance.now(), options.beatMs);
     const sky = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'sky', arg: String(options.cells), timeout_beats: timeoutBeats() });
     if (sky['status'] !== 'ok') throw nodeError('DEMO_FAILED', `invoke sky was ${sky['status']}: ${sky['note'] ?? ''}`);
 
@@ -268,7 +266,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         // beats, so an equal digest of a branch still filling is not the end.
         if (source['digest'] === null || source['digest'] !== copy['digest'] || source['cells'] !== skyCells(options.cells)) return undefined;
         const serving = await net(saturnUrl, '/net/organs/mirror/serving/earth/sky');
-        return quiet(serving) ? { source, copy, at: performance.now() } : undefined;
+        return mirrorQuiet(serving) ? { source, copy, at: performance.now() } : undefined;
       },
       `earth's /data/saturn/sky to reach the digest of saturn's /data/sky, every bundle acknowledged`,
       deadline,
@@ -343,10 +341,21 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 }
 
 /**
+ * The `timeout_beats` of a demo call with `remainingMs` of the demo left: as many beats as fit in
+ * that time, never fewer than the peer's default 200 nor more than the endpoint accepts. Why: a
+ * call's expiry is its beats × `beatMs`, and on a loaded machine beats run longer than `beatMs`,
+ * so with 200 beats of 5 ms a call reaching saturn 0.75 s late was refused `INVOKE_EXPIRED`
+ * although the demo would have waited. (The demo's own deadline still bounds the wait.)
+ */
+export function callTimeoutBeats(remainingMs: number, beatMs: number): number {
+  return Math.min(MAX_INVOKE_TIMEOUT_BEATS, Math.max(200, Math.ceil(remainingMs / beatMs)));
+}
+
+/**
  * True when saturn's serving record of the mirror has every bundle it sealed acknowledged
  * (`acked` = `seq`, nothing in flight): earth has applied the last one and saturn knows it.
  */
-function quiet(serving: Json | undefined): boolean {
+export function mirrorQuiet(serving: Json | undefined): boolean {
   return serving !== undefined && serving !== null && serving['inflight'] === '0' && serving['acked'] === serving['seq'];
 }
 
