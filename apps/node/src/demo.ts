@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { nodeError } from './errors.ts';
+import { MAX_INVOKE_TIMEOUT_BEATS } from './config/schema.ts';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -250,23 +251,33 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     );
     out(`  linked  earth → saturn over tcp, authenticated, in ${Math.round(linkedAt - started)} ms\n\n`);
 
-    const sky = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'sky', arg: String(options.cells) });
+    const timeoutBeats = (): number => callTimeoutBeats(deadline - performance.now(), options.beatMs);
+    const sky = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'sky', arg: String(options.cells), timeout_beats: timeoutBeats() });
     if (sky['status'] !== 'ok') throw nodeError('DEMO_FAILED', `invoke sky was ${sky['status']}: ${sky['note'] ?? ''}`);
-    const add = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'add', arg: '41' });
-    if (add['status'] !== 'ok' || add['result'] !== '42') throw nodeError('DEMO_FAILED', `invoke add 41 gave ${JSON.stringify(add)}`);
 
+    // The mirror is over when earth's copy holds saturn's whole branch and saturn has no bundle
+    // unacknowledged: `add 41` is then the only thing either peer works on, as a user reading
+    // "after the mirror" expects. (An invoke while a mirror runs waits behind the beats that
+    // encode and apply its bundles: that is `bench:compare` row f, not the demo.)
     const mirrored = await poll(
       async () => {
         const [source, copy] = await Promise.all([getJson(`${saturnUrl}/digest?path=/data/sky`), getJson(`${earthUrl}/digest?path=/data/saturn/sky`)]);
         // The whole branch: sky answers after its first 1,024 cells and writes the rest in later
         // beats, so an equal digest of a branch still filling is not the end.
-        return source['digest'] !== null && source['digest'] === copy['digest'] && source['cells'] === skyCells(options.cells)
-          ? { source, copy, at: performance.now() }
-          : undefined;
+        if (source['digest'] === null || source['digest'] !== copy['digest'] || source['cells'] !== skyCells(options.cells)) return undefined;
+        const serving = await net(saturnUrl, '/net/organs/mirror/serving/earth/sky');
+        return mirrorQuiet(serving) ? { source, copy, at: performance.now() } : undefined;
       },
-      `earth's /data/saturn/sky to reach the digest of saturn's /data/sky`,
+      `earth's /data/saturn/sky to reach the digest of saturn's /data/sky, every bundle acknowledged`,
       deadline,
     );
+    // Read before the call is submitted: the call's beat is this one or later.
+    const [addAtBeat, mirrorDone] = await Promise.all([
+      getJson(`${earthUrl}/status`).then((s) => Number(s['beat'])),
+      net(earthUrl, '/net/organs/mirror/requests/1/commit_beat'),
+    ]);
+    const add = await postJson(`${earthUrl}/invoke`, { peer: 'saturn', handler: 'add', arg: '41', timeout_beats: timeoutBeats() });
+    if (add['status'] !== 'ok' || add['result'] !== '42') throw nodeError('DEMO_FAILED', `invoke add 41 gave ${JSON.stringify(add)}`);
 
     // The summary, read from both peers' trees.
     const [earthMounts, saturnMounts, telemetry, mirrorRequest] = await Promise.all([
@@ -290,7 +301,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out(`  bundles applied ${mirrorRequest.bundle_seq}, last commit at beat ${mirrorRequest.commit_beat}, resume token ${mirrorRequest.pend_resum}\n\n`);
     out(`invoke  earth → saturn\n`);
     out(`  sky ${options.cells}  → ${sky['result']} cells written  (${sky['beats']} beats, ${sky['ms']} ms)\n`);
-    out(`  add 41    → ${add['result']}  (${add['beats']} beats, ${add['ms']} ms)\n\n`);
+    out(
+      `  add 41    → ${add['result']}  (${add['beats']} beats, ${add['ms']} ms)  issued at earth beat ${addAtBeat}, after the mirror's last commit at beat ${mirrorDone}\n\n`,
+    );
     out('telemetry (earth, per mount to saturn)\n');
     out('  mount      frames  ready  bp  fatal  last_event\n');
     for (const [mount, t] of Object.entries(telemetry as Json)) {
@@ -325,6 +338,25 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await Promise.all(children.map((c) => c.exited));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The `timeout_beats` of a demo call with `remainingMs` of the demo left: as many beats as fit in
+ * that time, never fewer than the peer's default 200 nor more than the endpoint accepts. Why: a
+ * call's expiry is its beats × `beatMs`, and on a loaded machine beats run longer than `beatMs`,
+ * so with 200 beats of 5 ms a call reaching saturn 0.75 s late was refused `INVOKE_EXPIRED`
+ * although the demo would have waited. (The demo's own deadline still bounds the wait.)
+ */
+export function callTimeoutBeats(remainingMs: number, beatMs: number): number {
+  return Math.min(MAX_INVOKE_TIMEOUT_BEATS, Math.max(200, Math.ceil(remainingMs / beatMs)));
+}
+
+/**
+ * True when saturn's serving record of the mirror has every bundle it sealed acknowledged
+ * (`acked` = `seq`, nothing in flight): earth has applied the last one and saturn knows it.
+ */
+export function mirrorQuiet(serving: Json | undefined): boolean {
+  return serving !== undefined && serving !== null && serving['inflight'] === '0' && serving['acked'] === serving['seq'];
 }
 
 /** Cells of /data/sky once `sky n` is done: its values (n, rounded up to even: two per step), their groups of 100, the branch. */

@@ -230,7 +230,7 @@ await group('d', `add 41 after a ${demoCells}-cell mirror, two cep-node peers, $
   rows.push(
     ratioRow({
       id: 'd-add-beats',
-      what: `add 41 right after sky ${demoCells} (demo)`,
+      what: `add 41 after sky ${demoCells} is mirrored (demo)`,
       unit: 'beats',
       direction: 'lower',
       ours: r.after.beats,
@@ -245,13 +245,28 @@ await group('d', `add 41 after a ${demoCells}-cell mirror, two cep-node peers, $
   rows.push(
     ratioRow({
       id: 'd-add-ms',
-      what: `add 41 right after sky ${demoCells} (demo)`,
+      what: `add 41 after sky ${demoCells} is mirrored (demo)`,
       unit: 'ms',
       direction: 'lower',
       ours: r.after.ms,
       anchorName: 'same call before the mirror',
       anchor: r.before.ms,
       load,
+    }),
+  );
+  // The demo's order before: the call sent while saturn still seals and earth still applies the
+  // sky bundles (row f's case, one call); no target of its own.
+  rows.push(
+    ratioRow({
+      id: 'd-during-beats',
+      what: `add 41 right after sky ${demoCells}, mirror running`,
+      unit: 'beats',
+      direction: 'lower',
+      ours: r.during.beats,
+      anchorName: 'same call before the mirror',
+      anchor: r.before.beats,
+      load,
+      note: `medians of ${r.samples} rounds${r.duringTimedOut > 0 ? `; ${r.duringTimedOut} of them hit the 200-beat reply deadline` : ''}`,
     }),
   );
 });

@@ -184,34 +184,52 @@ async function mirrored(earth: string, saturn: string, cells: number): Promise<b
   return a['digest'] !== null && a['digest'] === b['digest'];
 }
 
-/** Row d: `add 41` right after `sky N` (the demo's order) vs the same call before it; medians over rounds. */
+/** True when saturn's mirror source has every bundle it sealed acknowledged (nothing in flight). */
+async function sourceQuiet(saturn: string): Promise<boolean> {
+  const serving = (await getJson(`${saturn}/net?path=${encodeURIComponent('/net/organs/mirror/serving/earth/sky')}`))['value'];
+  return serving != null && serving['inflight'] === '0' && serving['acked'] === serving['seq'];
+}
+
+/**
+ * Row d, the demo's order: `sky N`, wait until earth holds saturn's whole branch and saturn has
+ * every bundle acknowledged, then `add 41`; next to the same call before the mirror. Also the
+ * call sent right after `sky` (the demo's order before), while the mirror still runs (row f's
+ * case, one call): reported, not the target. Medians over rounds.
+ */
 export async function addAfterMirror(cells: number, rounds: number, beatMs: number) {
-  const before: { beats: number; ms: number }[] = [];
-  const after: { beats: number; ms: number; timedOut: boolean }[] = [];
+  type Call = { beats: number; ms: number; timedOut: boolean };
+  const before: Call[] = [];
+  const during: Call[] = [];
+  const after: Call[] = [];
   for (let round = 0; round < rounds; round++) {
     const pair = await demoPair(beatMs);
     try {
       for (let i = 0; i < 3; i++) before.push(await invoke(pair.earth, 'add', 41));
       // A sky reply that misses its deadline still filled saturn's branch (the handler ran).
       await invoke(pair.earth, 'sky', cells);
-      const add = await invoke(pair.earth, 'add', 41);
-      if (!add.timedOut && add.result !== '42') throw new Error(`add 41 gave ${add.result}`);
-      after.push(add);
+      const early = await invoke(pair.earth, 'add', 41);
+      if (!early.timedOut && early.result !== '42') throw new Error(`add 41 gave ${early.result}`);
+      during.push(early);
       const deadline = now() + 60_000;
-      while (!(await mirrored(pair.earth, pair.saturn, cells))) {
+      while (!((await mirrored(pair.earth, pair.saturn, cells)) && (await sourceQuiet(pair.saturn)))) {
         if (now() > deadline) throw new Error('row d: the mirror did not complete in 60 s');
         await sleep(50);
       }
+      const add = await invoke(pair.earth, 'add', 41);
+      if (!add.timedOut && add.result !== '42') throw new Error(`add 41 gave ${add.result}`);
+      after.push(add);
     } finally {
       await pair.stop();
     }
   }
-  const m = (xs: { beats: number; ms: number }[], k: 'beats' | 'ms') => median(xs.map((x) => x[k]));
+  const m = (xs: Call[], k: 'beats' | 'ms') => median(xs.map((x) => x[k]));
   return {
     before: { beats: m(before, 'beats'), ms: m(before, 'ms') },
+    during: { beats: m(during, 'beats'), ms: m(during, 'ms') },
     after: { beats: m(after, 'beats'), ms: m(after, 'ms') },
     samples: after.length,
     timedOut: after.filter((a) => a.timedOut).length,
+    duringTimedOut: during.filter((a) => a.timedOut).length,
   };
 }
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { cepNodeCommand } from './harness/peer-process.ts';
 
 describe('cep-node demo', () => {
-  it('links two peer processes over TCP, mirrors a branch to equal digests, invokes remotely, and exits 0', async () => {
+  it('links two peer processes over TCP, mirrors a branch to equal digests, invokes remotely once the mirror is over, and exits 0', async () => {
     const { args, cwd } = cepNodeCommand();
     const child = spawn(process.execPath, [...args, 'demo', '--cells', '1000', '--timeout', '40000'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -21,6 +21,13 @@ describe('cep-node demo', () => {
     expect(out).toMatch(/\d+ cells, digest [0-9a-f]{16}… equal on both peers/);
     expect(out).toMatch(/sky 1000 +→ 1000 cells written/);
     expect(out).toMatch(/add 41 +→ 42/);
+    // add 41 goes out after the mirror is over: earth's beat when it was issued is not before the
+    // mirror's last commit as read at the end of the demo (a call sent while bundles still
+    // arrived would show a later last commit than its own beat).
+    const issued = Number(/add 41 .*issued at earth beat (\d+)/.exec(out)?.[1]);
+    const lastCommit = Number(/bundles applied \d+, last commit at beat (\d+)/.exec(out)?.[1]);
+    expect(Number.isSafeInteger(issued) && Number.isSafeInteger(lastCommit)).toBe(true);
+    expect(issued).toBeGreaterThanOrEqual(lastCommit);
     expect(out).toMatch(/stopped both peers with SIGTERM \(exit codes 0, 0\)/);
   }, 60_000);
 });
