@@ -222,16 +222,17 @@ describe('change notifications', () => {
   });
 });
 
-describe('setChild', () => {
-  const codeOf = (fn: () => unknown): string | undefined => {
-    try {
-      fn();
-    } catch (error) {
-      return isCepError(error) ? error.code : 'not a CepError';
-    }
-    return undefined;
-  };
+/** The error code `fn` throws (a non-CepError says so), or undefined when it does not throw. */
+const codeOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (error) {
+    return isCepError(error) ? error.code : 'not a CepError';
+  }
+  return undefined;
+};
 
+describe('setChild', () => {
   it('writes as set() on the full path would: values, stamps, history, events', () => {
     const a = createTree();
     const b = createTree();
@@ -332,15 +333,6 @@ describe('batch undo of cells made inside the batch', () => {
 });
 
 describe('appendChild', () => {
-  const codeOf = (fn: () => unknown): string | undefined => {
-    try {
-      fn();
-    } catch (error) {
-      return isCepError(error) ? error.code : 'not a CepError';
-    }
-    return undefined;
-  };
-
   it('appends as append() on the list path would: names, stamps, events', () => {
     const a = createTree();
     const b = createTree();
