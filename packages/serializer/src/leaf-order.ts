@@ -23,7 +23,7 @@ import { latin1Slicer } from './bytes.ts';
 const NAME = 17;
 /** The cell_desc record type, the first byte of its key: one per cell, first of the cell's records. */
 const CELL_DESC = 0x01;
-/** Up to this many children of a cell are put in name order by insertion, more by a merge sort. */
+/** Up to this many children of a cell are put in name order by binary insertion, more by the built-in sort. */
 const INSERTION_MAX = 16;
 
 /**
@@ -128,21 +128,31 @@ export function treeOrder(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnd
       kids[n++] = c - 1;
     }
     if (n <= INSERTION_MAX) {
+      // Binary insertion, after one comparison with the last placed (in order: one comparison each).
       for (let i = 1; i < n; i++) {
         const c = kids[i]!;
         const cAt = nameAt[c]!;
-        let j = i;
-        while (j > 0 && compareName(words, nameAt[kids[j - 1]!]!, cAt) > 0) {
-          kids[j] = kids[j - 1]!;
-          j--;
+        if (compareName(words, nameAt[kids[i - 1]!]!, cAt) <= 0) continue;
+        let lo = 0;
+        let hi = i - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (compareName(words, nameAt[kids[mid]!]!, cAt) <= 0) lo = mid + 1;
+          else hi = mid;
         }
-        kids[j] = c;
+        for (let j = i; j > lo; j--) kids[j] = kids[j - 1]!;
+        kids[lo] = c;
       }
     } else kids.subarray(0, n).sort((a, b) => compareName(words, nameAt[a]!, nameAt[b]!) || a - b);
-    // The cell's own records go before the first child whose name is not below its suffix.
+    // The cell's own records go before the first child whose name is not below its suffix (a binary search).
     const suffixAt = nameAt[item]! + NAME;
     let own = 0;
-    while (own < n && compareName(words, nameAt[kids[own]!]!, suffixAt) < 0) own++;
+    let end = n;
+    while (own < end) {
+      const mid = (own + end) >> 1;
+      if (compareName(words, nameAt[kids[mid]!]!, suffixAt) < 0) own = mid + 1;
+      else end = mid;
+    }
     for (let k = n - 1; k >= own; k--) work[sp++] = kids[k]!;
     work[sp++] = ~item;
     for (let k = own - 1; k >= 0; k--) work[sp++] = kids[k]!;
