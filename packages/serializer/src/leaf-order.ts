@@ -3,7 +3,7 @@
  * order) in about one key comparison per record, where a general sort pays 7–14.
  *
  * Why it can: a branch frame's key is the record type, the cell's path (17-byte names from the
- * branch root), the cell's suffix name, then a few extras (FORMAT.md §8). The writer emits a
+ * branch root), the cell's suffix name, then a few extras (FORMAT.md §7.3). The writer emits a
  * cell's own records together, its cell_desc first, then its children's subtrees depth first.
  * Rebuilding that tree from the cell_desc keys and placing, at each cell, its own records and its
  * children by the 17 bytes where their keys first differ (the suffix against each child's name)
@@ -19,7 +19,7 @@
  */
 import { latin1Slicer } from './bytes.ts';
 
-/** Wire bytes of a name (FORMAT.md §4). */
+/** Wire bytes of a name (FORMAT.md §7.1). */
 const NAME = 17;
 /** The cell_desc record type, the first byte of its key: one per cell, first of the cell's records. */
 const CELL_DESC = 0x01;
