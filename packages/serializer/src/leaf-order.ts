@@ -42,13 +42,16 @@ export function leafOrderByTree(
   return settle(data, keyStarts, keyEnds, count, candidate, keys);
 }
 
-/** Scratch columns, grown to the largest frame seen and reused (ordering is synchronous and never nested). */
+/** Scratch columns, reused (ordering is synchronous and never nested) up to frames of {@link SCRATCH_KEEP_RECORDS} records. */
 let scratch = new Int32Array(0);
+/** A larger frame's columns are its own, dropped after it, as the frame writer's scratch is. */
+const SCRATCH_KEEP_RECORDS = 64 * 1024;
 
-/** Seven columns of `count` entries (+1) in one scratch array, zeroed. */
+/** Seven columns of `count` entries (+1), zeroed. */
 function columns(count: number): Int32Array {
   const size = 7 * (count + 1);
-  if (scratch.length < size) scratch = new Int32Array(Math.max(size, scratch.length * 2));
+  if (count > SCRATCH_KEEP_RECORDS) return new Int32Array(size);
+  if (scratch.length < size) scratch = new Int32Array(size);
   const out = scratch.subarray(0, size);
   out.fill(0);
   return out;
@@ -157,6 +160,7 @@ export function treeOrder(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnd
     work[sp++] = ~item;
     for (let k = own - 1; k >= 0; k--) work[sp++] = kids[k]!;
   }
+  if (kids.length > SCRATCH_KEEP_RECORDS) kids = new Int32Array(64); // a very wide store's list is not kept
   return order;
 }
 

@@ -107,6 +107,15 @@ describe('leaf order through the tree', () => {
     );
   });
 
+  it('equals the stable sort for a store wider than the kept scratch (70,000 children in a scrambled name order)', () => {
+    const nameOf = (i: number): number[] => Array.from({ length: 17 }, (_, b) => (b < 4 ? ((i * 2654435761) >>> (8 * b)) & 0xff : b === 8 ? i & 0xff : 0));
+    const suffix = new Array<number>(17).fill(0x40);
+    const root = new Array<number>(17).fill(0);
+    const keys: Uint8Array[] = [Uint8Array.from([1, ...root, ...suffix])];
+    for (let i = 0; i < 70_000; i++) keys.push(Uint8Array.from([1, ...root, ...nameOf(i), ...suffix]));
+    expectSameOrder(keys);
+  }, 60_000);
+
   it('gives real branch frames the root their trailers carry, which the plain sort gives too', () => {
     const trees: Tree[] = [];
     const wide = createTree();
