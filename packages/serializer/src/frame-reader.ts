@@ -23,7 +23,8 @@ import {
   type RawRecord,
   type TrailerInfo,
 } from './frame-format.ts';
-import { leafOrder, leafOrderInPlace, merkleOfRangesIs } from './hash.ts';
+import { leafOrderInPlace, merkleOfRangesIs } from './hash.ts';
+import { leafOrderByTree } from './leaf-order.ts';
 import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
 import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
 
@@ -46,7 +47,7 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
   return { records, trailer: table.trailer, frame: table.frame };
 }
 
-/** Up to this many records the Merkle leaves are sorted in place by key bytes, above it by key strings. */
+/** Up to this many records the Merkle leaves are sorted in place by key bytes, above it through the tree of the records (leaf-order.ts). */
 const IN_PLACE_SORT_MAX = 16;
 
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
@@ -179,7 +180,11 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   }
   checkCaps(trailer, tocCount, table.types, lenient);
   countReserved(count * 32 + 32);
-  const order = count <= IN_PLACE_SORT_MAX ? leafOrderInPlace(frame, table.keyStarts, table.bodyStarts, count) : leafOrder(recordKeys(table));
+  // A large frame's key strings are made here (the branch decoder keys its cells by them) and check the tree's order (leaf-order.ts).
+  const order =
+    count <= IN_PLACE_SORT_MAX
+      ? leafOrderInPlace(frame, table.keyStarts, table.bodyStarts, count)
+      : leafOrderByTree(frame, table.keyStarts, table.bodyStarts, count, recordKeys(table));
   if (!merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root))
     throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
   checkChunkSeries(table, lenient);

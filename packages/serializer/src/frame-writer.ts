@@ -2,11 +2,12 @@
  * Writing frames: records straight into one buffer, closed by a trailer (TOC, Merkle root,
  * capability bits), optionally wrapped in the TLFC container.
  */
-import { ByteWriter, latin1Slicer, varintLength } from './bytes.ts';
+import { ByteWriter, varintLength } from './bytes.ts';
 import { recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
-import { leafOrder, leafOrderInPlace, merkleOfRanges } from './hash.ts';
+import { leafOrderInPlace, merkleOfRanges } from './hash.ts';
+import { leafOrderByTree } from './leaf-order.ts';
 
 /** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
 const SCRATCH_KEEP = 16 * 1024 * 1024;
@@ -153,9 +154,8 @@ export class FrameWriter {
     const all = this.out.result();
     const count = this.starts.length;
     if (count <= IN_PLACE_SORT_MAX) return merkleOfRanges(all, this.starts, this.ends, leafOrderInPlace(all, this.keyStarts, this.keyEnds, count));
-    const slice = latin1Slicer(all);
-    const keys = this.starts.map((_, i) => slice(this.keyStarts[i]!, this.keyEnds[i]!));
-    return merkleOfRanges(all, this.starts, this.ends, leafOrder(keys));
+    // The walk's tree gives the order in about a comparison per record (leaf-order.ts), checked in place.
+    return merkleOfRanges(all, this.starts, this.ends, leafOrderByTree(all, this.keyStarts, this.keyEnds, count));
   }
 
   /**

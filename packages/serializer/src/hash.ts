@@ -154,7 +154,7 @@ const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
 const smallLevelWords = new Int32Array(smallLevel.buffer);
 
 /** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
-export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: readonly number[]): Uint8Array {
+export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: ArrayLike<number>): Uint8Array {
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
   const batched = order.length === 0 ? undefined : batchMerkle(frame, starts, ends, order, blake3Into);
   if (batched !== undefined) return batched.slice();
