@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCepError } from '@cep/errors';
-import { bool, createTree, digestHex, formatPath, name, text, u64, type TreeChange, type Value } from '@cep/cells';
+import { bool, createTree, digestHex, formatPath, name, text, u64, type Tree, type TreeChange, type Value } from '@cep/cells';
 
 describe('cell tree', () => {
   it('creates missing parents as dictionaries and reads values back', () => {
@@ -232,14 +232,20 @@ const codeOf = (fn: () => unknown): string | undefined => {
   return undefined;
 };
 
+/** Two empty trees, each with the log of its change events (`type path`), to compare two ways of writing. */
+function twoWatchedTrees(): { a: Tree; b: Tree; seenA: string[]; seenB: string[] } {
+  const a = createTree();
+  const b = createTree();
+  const seenA: string[] = [];
+  const seenB: string[] = [];
+  a.subscribe((c) => seenA.push(`${c.type} ${formatPath(c.path)}`));
+  b.subscribe((c) => seenB.push(`${c.type} ${formatPath(c.path)}`));
+  return { a, b, seenA, seenB };
+}
+
 describe('setChild', () => {
   it('writes as set() on the full path would: values, stamps, history, events', () => {
-    const a = createTree();
-    const b = createTree();
-    const seenA: string[] = [];
-    const seenB: string[] = [];
-    a.subscribe((c) => seenA.push(`${c.type} ${formatPath(c.path)}`));
-    b.subscribe((c) => seenB.push(`${c.type} ${formatPath(c.path)}`));
+    const { a, b, seenA, seenB } = twoWatchedTrees();
     a.set('/req/r1/state', text('plan'));
     b.set('/req/r1/state', text('plan'));
     for (const [beat, field, value] of [
@@ -334,12 +340,7 @@ describe('batch undo of cells made inside the batch', () => {
 
 describe('appendChild', () => {
   it('appends as append() on the list path would: names, stamps, events', () => {
-    const a = createTree();
-    const b = createTree();
-    const seenA: string[] = [];
-    const seenB: string[] = [];
-    a.subscribe((c) => seenA.push(`${c.type} ${formatPath(c.path)}`));
-    b.subscribe((c) => seenB.push(`${c.type} ${formatPath(c.path)}`));
+    const { a, b, seenA, seenB } = twoWatchedTrees();
     a.ensureList('/op/history');
     b.ensureList('/op/history');
     a.insert('/op/history', 0, text('x'), name('7'));

@@ -46,6 +46,20 @@ function sourceBundle(saturn: Peer, seq: number, name: string): number | undefin
   return typeof value === 'bigint' ? Number(value) : undefined;
 }
 
+/**
+ * Steps both peers until earth's request r1 has applied bundle 1 (at most `steps` rounds),
+ * checking on the way that nothing of the bundle shows before it is whole.
+ */
+async function stepUntilFirstBundle(earth: Peer, saturn: Peer, steps: number): Promise<void> {
+  for (let i = 0; i < steps && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
+    await settle();
+    earth.runtime.step();
+    if (field(earth.tree, 'r1', 'bundle_seq') !== 1n) expect(earth.tree.get(SRC)).toBeUndefined();
+    await settle();
+    saturn.runtime.step();
+  }
+}
+
 function peer(name: string, network: MemoryNetwork, options: MirrorOptions, tree?: Tree): Peer {
   const runtime = createRuntime(tree === undefined ? {} : { tree });
   const provider = memory({ network, peer: name, mode: 'reliable' });
@@ -190,14 +204,7 @@ describe('bundles split across beats', () => {
     const earth = peer('earth', network, { onApply: (e) => applies.push(e), observeClock, packedContent: false });
     seed(saturn.tree, 10, 20);
     fileRequest(earth.tree, 'r1');
-    for (let i = 0; i < 200 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
-      await settle();
-      earth.runtime.step();
-      // Nothing of the bundle shows before it is whole.
-      if (field(earth.tree, 'r1', 'bundle_seq') !== 1n) expect(earth.tree.get(SRC)).toBeUndefined();
-      await settle();
-      saturn.runtime.step();
-    }
+    await stepUntilFirstBundle(earth, saturn, 200);
     expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
     expect(applies).toHaveLength(1);
     expect(applies[0]!.seconds).toBe(0.25);
@@ -224,13 +231,7 @@ describe('bundles split across beats', () => {
       const earth = peer('earth', network, { onApply: (e) => applies.push(e), packedContent });
       seed(saturn.tree, 10, 20);
       fileRequest(earth.tree, 'r1');
-      for (let i = 0; i < 400 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) {
-        await settle();
-        earth.runtime.step();
-        if (field(earth.tree, 'r1', 'bundle_seq') !== 1n) expect(earth.tree.get(SRC)).toBeUndefined();
-        await settle();
-        saturn.runtime.step();
-      }
+      await stepUntilFirstBundle(earth, saturn, 400);
       expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
       expect(applies).toHaveLength(1);
       expect(sourceBundle(saturn, 1, 'parts')).toBeGreaterThan(3);
