@@ -8,6 +8,12 @@ import { acronymId, numericId } from './ids.ts';
 import { compareNames, formatPath, name, nameEquals, parsePath, type Name, type PathLike } from './names.ts';
 import { valueEquals, type Value } from './values.ts';
 
+/**
+ * Serial of the latest batch opened by any tree in this process. Shared by all trees, so a cell
+ * moved from another tree never carries a stamp that matches a batch of this one.
+ */
+let batchSerial = 0;
+
 /** A committed change, as subscribers see it. */
 export interface TreeChange {
   readonly type: 'create' | 'update' | 'delete' | 'revive' | 'remove' | 'move';
@@ -140,9 +146,9 @@ class CellTree implements Tree {
   private readonly listeners = new Map<(change: TreeChange) => void, boolean>();
   /** How many listeners read `change.path`. */
   private pathListeners = 0;
-  /** Open batch: undo steps (newest last), snapshotted nodes, buffered events. */
+  /** Open batch: undo steps (newest last), its serial (cells saved in it carry it), buffered events. */
   private undo: Array<() => void> | undefined;
-  private snapshotted: Set<CellNode> | undefined;
+  private batchId = 0;
   private pending: TreeChange[] | undefined;
 
   constructor(options: TreeOptions) {
@@ -448,7 +454,7 @@ class CellTree implements Tree {
 
   private batchUndo<T>(fn: () => T): T {
     this.undo = [];
-    this.snapshotted = new Set();
+    this.batchId = ++batchSerial;
     this.pending = [];
     let result: T;
     try {
@@ -456,14 +462,12 @@ class CellTree implements Tree {
     } catch (error) {
       const steps = this.undo;
       this.undo = undefined;
-      this.snapshotted = undefined;
       this.pending = undefined;
       for (let i = steps.length - 1; i >= 0; i--) steps[i]!();
       throw error;
     }
     const events = this.pending;
     this.undo = undefined;
-    this.snapshotted = undefined;
     this.pending = undefined;
     for (const event of events) this.notify(event);
     return result;
@@ -589,7 +593,7 @@ class CellTree implements Tree {
     // A cell made inside a batch needs no snapshot: undoing the batch detaches it (below), and
     // nothing in the tree reaches it after that. Counting it as saved skips a snapshot (an object
     // and a closure) per new cell, most of an invoke's ~40 new cells' undo cost.
-    this.snapshotted?.add(node);
+    if (this.undo !== undefined) node.savedInBatch = this.batchId;
     parent.byKey!.set(childName.key, node);
     const order = parent.order;
     let at = -1;
@@ -673,8 +677,8 @@ class CellTree implements Tree {
   }
 
   private snapshot(node: CellNode): void {
-    if (this.undo === undefined || this.snapshotted!.has(node)) return;
-    this.snapshotted!.add(node);
+    if (this.undo === undefined || node.savedInBatch === this.batchId) return;
+    node.savedInBatch = this.batchId;
     const saved: Snapshot = {
       node,
       created: node.created,

@@ -35,6 +35,20 @@ describe('adopt', () => {
     expect(changes.map((c) => [c.type, c.path.map((n) => n.tag.text).join('/')])).toEqual([['create', 'data/copy']]);
   });
 
+  it('a cell written in a batch of its first tree is still restored by a failing batch of the tree that adopted it', () => {
+    const scratch = createTree({ beat: 1 });
+    scratch.batch(() => scratch.set('/data/copy/x', text('one')));
+    const tree = createTree({ beat: 2 });
+    tree.adopt(scratch, '/data/copy');
+    expect(() =>
+      tree.batch(() => {
+        tree.set('/data/copy/x', text('changed'));
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(tree.getValue('/data/copy/x')).toEqual(text('one'));
+  });
+
   it('is undone by a failing batch and refuses an occupied path or a missing cell', () => {
     const tree = createTree({ beat: 4 });
     const before = digestHex(tree.root);
