@@ -113,6 +113,14 @@ function checkedPath(field: 'signal' | 'target', value: unknown, max: number): s
 export class Caller {
   private readonly pending = new Map<string, Pending>();
   private readonly outcomes = new Map<string, InvokeOutcome>();
+  /**
+   * The ids in `outcomes`, oldest first, as a ring of `retainOutcomes` slots: the slot the next
+   * outcome takes holds the one to forget. Forgetting through `outcomes.keys().next()` instead
+   * walked over every deleted entry the map still kept at its front — at a few thousand calls per
+   * second that was ~2% of a call's CPU.
+   */
+  private readonly outcomeRing: Array<string | undefined> = [];
+  private outcomeSlot = 0;
   private readonly waiters = new Map<string, Array<(outcome: InvokeOutcome) => void>>();
   private readonly completedRecords = new Map<string, Finished[]>();
   /** Pending invokes per request (for `maxPending`, without a scan). */
@@ -233,8 +241,7 @@ export class Caller {
     };
     if (detail.status === 'reject')
       this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'error', note: `${id} on ${request}: ${outcome.note}`, origin: 'org:invoke' });
-    this.outcomes.set(id, outcome);
-    if (this.outcomes.size > this.env.retainOutcomes) this.outcomes.delete(this.outcomes.keys().next().value!);
+    this.remember(id, outcome);
     const waiters = this.waiters.get(id) ?? [];
     this.waiters.delete(id);
     try {
@@ -628,8 +635,7 @@ export class Caller {
         ...(pending.pipeline !== undefined ? { pipeline: pending.pipeline } : {}),
       });
     }
-    this.outcomes.set(id, outcome);
-    if (this.outcomes.size > this.env.retainOutcomes) this.outcomes.delete(this.outcomes.keys().next().value!);
+    this.remember(id, outcome);
     const waiters = this.waiters.get(id) ?? [];
     this.waiters.delete(id);
     try {
@@ -644,6 +650,17 @@ export class Caller {
       });
     }
     for (const resolve of waiters) resolve(outcome);
+  }
+
+  /** Keeps `outcome` for `result(id)`, forgetting the oldest past `retainOutcomes` (ids are unique, so each takes one slot). */
+  private remember(id: string, outcome: InvokeOutcome): void {
+    if (!this.outcomes.has(id)) {
+      const oldest = this.outcomeRing[this.outcomeSlot];
+      if (oldest !== undefined) this.outcomes.delete(oldest);
+      this.outcomeRing[this.outcomeSlot] = id;
+      this.outcomeSlot = (this.outcomeSlot + 1) % this.env.retainOutcomes;
+    }
+    this.outcomes.set(id, outcome);
   }
 
   /** Keeps the newest `retainCompleted` finished records under each request, and their closed OPS dossiers. */

@@ -247,6 +247,25 @@ describe('the calling side (replies made by hand)', () => {
     for (const id of ids) expect(id).toMatch(/^inv-[0-9a-f]{32}$/);
     await expect(p.earth.invoke.result('inv-0')).rejects.toMatchObject({ code: 'INVOKE_UNKNOWN' });
   });
+
+  it('keeps the newest retainOutcomes outcomes, forgetting the oldest first, round after round', async () => {
+    const p = await pair('memory', { retainOutcomes: 3 });
+    captureEarth(p);
+    const expireAll = (n: number) => {
+      const ids = Array.from({ length: n }, () => p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/x', timeoutBeats: 1 }));
+      p.earth.runtime.step();
+      p.earth.runtime.step();
+      return ids;
+    };
+    const first = expireAll(5);
+    const second = expireAll(2);
+    // Oldest first: the first four are forgotten, the fifth and the two newest are kept.
+    for (const id of first.slice(0, 4)) await expect(p.earth.invoke.result(id)).rejects.toMatchObject({ code: 'INVOKE_UNKNOWN' });
+    for (const id of [first[4]!, ...second]) expect(await p.earth.invoke.result(id)).toMatchObject({ id, status: 'timeout' });
+    const third = expireAll(1);
+    expect(p.earth.invoke.outcome(first[4]!)).toBeUndefined();
+    for (const id of [...second, ...third]) expect(p.earth.invoke.outcome(id)?.status).toBe('timeout');
+  });
 });
 
 describe.each<Transport>(['memory', 'tcp'])('two runtimes over provider-%s', (transport) => {

@@ -9,10 +9,13 @@ import { name, referenceId, u64, type Name, type Tree } from '@cep/cells';
 import { securityError } from './errors.ts';
 import type { Usage } from './decide.ts';
 
-const LEDGER = ['journal', 'decisions', 'sec'] as const;
-const SEEN = ['rt', 'security', 'seen'] as const;
+// Paths as names made once: each invoke records usage on both sides and is admitted once, and a
+// text segment is looked up in the name memo on every use.
+const LEDGER: readonly Name[] = [name('journal'), name('decisions'), name('sec')];
+const SEEN: readonly Name[] = [name('rt'), name('security'), name('seen')];
 /** The cutoff beat the seen ids were last scanned for (see {@link admitInvokeId}). */
-const SEEN_CUT = ['rt', 'security', 'seen_cut'] as const;
+const SEEN_CUT: readonly Name[] = [name('rt'), name('security'), name('seen_cut')];
+const USAGE = name('usage');
 const USAGE_FIELDS = [
   ['beats', 'beats', name('beats')],
   ['cpuNs', 'cpu_ns', name('cpu_ns')],
@@ -74,7 +77,7 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
       throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
     }
   }
-  const base = [...LEDGER, invokeIdName(invokeId), 'usage'];
+  const base = [...LEDGER, invokeIdName(invokeId), USAGE];
   // Current values are read from the usage dictionary itself, not by walking from the root per field.
   const found = tree.get(base);
   const total: Record<string, number> = {};
@@ -115,7 +118,7 @@ export function pruneUsage(tree: Tree, beforeBeat: number): number {
  * not stored reads as 0, see {@link recordUsage}); `{}` for an invoke never recorded.
  */
 export function usageOf(tree: Tree, invokeId: string): Usage {
-  const record = tree.get([...LEDGER, invokeIdName(invokeId), 'usage']);
+  const record = tree.get([...LEDGER, invokeIdName(invokeId), USAGE]);
   if (record === undefined) return {};
   const out: Record<string, number> = {};
   for (const [key, , fieldName] of USAGE_FIELDS) {
@@ -140,7 +143,7 @@ export function usageOf(tree: Tree, invokeId: string): Usage {
  */
 export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boolean {
   if (!isInvokeId(id)) return false;
-  const seen = tree.ensureDictionary([...SEEN]);
+  const seen = tree.ensureDictionary(SEEN);
   const cutoff = tree.beat - windowBeats;
   // Forget ids older than the window. A sweep walks every remembered id, so it runs only when
   // the cutoff has moved a whole step past the one last swept for: sweeping every beat made
@@ -148,13 +151,13 @@ export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boole
   // per second). The cutoff swept for is kept in the tree, so a replay sweeps at the same
   // moments; the verdict below does not depend on when the sweep ran.
   const step = Math.max(1, windowBeats >> 3);
-  const swept = tree.getValue([...SEEN_CUT]);
+  const swept = tree.getValue(SEEN_CUT);
   if (swept?.type !== 'u64' || cutoff >= Number(swept.value) + step) {
     for (const child of [...seen.children()]) {
       const at = child.value;
       if (at?.type === 'u64' && Number(at.value) < cutoff) tree.remove(child.path());
     }
-    tree.set([...SEEN_CUT], u64(BigInt(Math.max(0, cutoff))));
+    tree.set(SEEN_CUT, u64(BigInt(Math.max(0, cutoff))));
   }
   const idName = name(referenceId(id)); // a well-formed id (checked above): see invokeIdName
   const known = seen.child(idName);
