@@ -36,6 +36,8 @@ export interface CallerEnv {
   readonly clockSkewMs: number;
   /** Submissions are recorded inputs and ids derive from the log (see submissions.ts); else ids are random. */
   readonly recordSubmissions: boolean;
+  /** Give up on a call when the recorded clock passes `expires_at + clockSkewMs` (see InvokeOptions.giveUpAtExpiry). */
+  readonly giveUpAtExpiry: boolean;
 }
 
 interface Pending {
@@ -45,6 +47,12 @@ interface Pending {
   readonly peer: string;
   readonly record: readonly Name[];
   readonly deadline: number;
+  /**
+   * The recorded wall time (ms) after which the caller gives up even if its deadline beat has not
+   * come: `clock + timeoutBeats × beatMs` at submit, i.e. `expires_at + clockSkewMs`. Undefined
+   * when the call carries no expiry.
+   */
+  readonly giveUpAtMs?: number | undefined;
   readonly op: string;
   readonly pipeline: PipelineMeta | undefined;
   readonly onComplete: ((outcome: InvokeOutcome) => void) | undefined;
@@ -271,8 +279,8 @@ export class Caller {
     const deadline = beat + sub.timeoutBeats;
     // The latest recorded wall time (never a clock read here), so a replay computes the same expiry.
     const now = this.clock.now;
-    const expiresAt =
-      this.env.beatMs === undefined || now === undefined ? undefined : Math.max(0, now + sub.timeoutBeats * this.env.beatMs - this.env.clockSkewMs);
+    const giveUpAtMs = this.env.beatMs === undefined || now === undefined ? undefined : now + sub.timeoutBeats * this.env.beatMs;
+    const expiresAt = giveUpAtMs === undefined ? undefined : Math.max(0, giveUpAtMs - this.env.clockSkewMs);
     // The dossier, the record and the sender's ledger entry are written in one batch: all or
     // nothing, and one undo log (and one snapshot of their shared ancestors) instead of three when
     // the call is submitted between beats.
@@ -299,6 +307,7 @@ export class Caller {
       peer,
       record,
       deadline,
+      giveUpAtMs,
       op,
       pipeline,
       onComplete: sub.onComplete,
@@ -456,8 +465,17 @@ export class Caller {
     }
   }
 
-  /** Commit of `beat`: every invoke whose deadline beat has ended without a reply times out. */
+  /**
+   * Commit of `beat`: every invoke whose deadline beat has ended without a reply times out, and
+   * (with `giveUpAtExpiry`) so does one whose give-up time (`expires_at + clockSkewMs`) is behind
+   * this beat's recorded clock.
+   * Beats stretch under load, so `timeoutBeats` beats can last far longer than `timeoutBeats ×
+   * beatMs`; by then the callee refuses the call as expired, and waiting on for its reply was
+   * waiting for a refusal. The clock is the one admitted for this beat (never read here), so a
+   * replay gives up at the same beat.
+   */
   expire(beat: number): void {
+    const now = this.clock.now;
     for (const pending of [...this.pending.values()]) {
       if (pending.restartedAt !== undefined && (pending.sent !== true || pending.deadline <= beat)) {
         this.complete(pending.id, 'cancelled', {
@@ -468,6 +486,10 @@ export class Caller {
           code: OUTCOME_CODE.callerRestarted,
         });
       } else if (pending.deadline <= beat) this.complete(pending.id, 'timeout', { note: `no reply by deadline beat ${pending.deadline}` });
+      else if (this.env.giveUpAtExpiry && pending.giveUpAtMs !== undefined && now !== undefined && now > pending.giveUpAtMs)
+        this.complete(pending.id, 'timeout', {
+          note: `no reply by ${pending.giveUpAtMs} ms on the recorded clock (${now} ms at beat ${beat}, before deadline beat ${pending.deadline}): the callee refuses it as expired from then on`,
+        });
     }
   }
 

@@ -59,6 +59,7 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     beatMs: options.beatMs === undefined ? undefined : count('beatMs', options.beatMs, 1, 1),
     clockSkewMs: count('clockSkewMs', options.clockSkewMs, 250, 0),
     recordSubmissions: options.recordSubmissions === true,
+    giveUpAtExpiry: options.giveUpAtExpiry === true,
   };
   if (env.meter !== false && typeof env.meter?.start !== 'function')
     throw invokeError('INVOKE_OPTION_INVALID', 'meter must be { start() } or false', { field: 'meter' });

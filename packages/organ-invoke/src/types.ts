@@ -128,6 +128,15 @@ export interface InvokeOptions {
   /** How far the two peers' wall clocks may disagree, in ms (default 250): the expiry is that much earlier. */
   readonly clockSkewMs?: number;
   /**
+   * Also give up on a call (`timeout`) at the first commit whose recorded clock is past
+   * `expires_at + clockSkewMs` (= the clock at submit + `timeoutBeats × beatMs`), when that comes
+   * before its deadline beat (default false: the deadline beat alone). Beats stretch under load, so
+   * `timeoutBeats` beats can outlast the expiry by far, and the caller then waits for a reply the
+   * callee refuses (`INVOKE_EXPIRED`). Needs `beatMs` and a recorded clock; a replay gives up at
+   * the same beat (the clock is a recorded input).
+   */
+  readonly giveUpAtExpiry?: boolean;
+  /**
    * Make the calling side replayable from this runtime's own log (default false): a submission
    * made outside a beat enters as an input (`inv.submit`) and starts at the capture that admits
    * it (its record appears, and it leaves, in that beat); invoke ids derive from a per-runtime

@@ -41,6 +41,45 @@ describe('call expiry', () => {
     expect(ran).toEqual([onTime]);
   });
 
+  it('the caller gives up when its recorded clock passes expires_at + clockSkewMs, even before its deadline beat (beats stretched)', async () => {
+    const p = await pair('memory', { beatMs: 10, clockSkewMs: 30, giveUpAtExpiry: true });
+    // saturn runs no invoke organ: the call is never answered, so only the caller's limits end it.
+    p.earth.invoke.clock(1_000_000);
+    await beat(p.earth);
+    const id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/work', timeoutBeats: 50 });
+    const deadline = read(p.earth.tree, `${REQ}/to_saturn/invokes/${id}/deadline`) as bigint;
+    expect(read(p.earth.tree, `${REQ}/to_saturn/invokes/${id}/expires_at`)).toBe(1_000_470n);
+    // Three beats, each far longer than 10 ms: at exactly expires_at + clockSkewMs it still waits.
+    for (const at of [1_000_200, 1_000_400, 1_000_500]) {
+      p.earth.invoke.clock(at);
+      await beat(p.earth);
+      expect(p.earth.invoke.outcome(id)).toBeUndefined();
+    }
+    p.earth.invoke.clock(1_000_501);
+    await beat(p.earth);
+    const outcome = p.earth.invoke.outcome(id);
+    expect(outcome).toMatchObject({ status: 'timeout' });
+    expect(outcome!.note).toContain('no reply by 1000500 ms on the recorded clock (1000501 ms');
+    expect(BigInt(outcome!.beat)).toBeLessThan(deadline);
+    expect(read(p.earth.tree, `${REQ}/to_saturn/invokes/${id}/state`)).toBe('timeout');
+    expect(p.earth.facts.filter((f) => f.topic === 'tp_inv_timeout')).toHaveLength(1);
+  });
+
+  it('without a recorded clock, or without giveUpAtExpiry, the deadline beat alone ends a call', async () => {
+    const off = await pair('memory', { beatMs: 10, clockSkewMs: 30 });
+    off.earth.invoke.clock(1_000_000);
+    await beat(off.earth);
+    const waits = off.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/work', timeoutBeats: 50 });
+    off.earth.invoke.clock(1_009_000);
+    await beat(off.earth);
+    expect(off.earth.invoke.outcome(waits)).toBeUndefined();
+    const p = await pair('memory', { beatMs: 10, clockSkewMs: 30, giveUpAtExpiry: true });
+    const id = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/work', timeoutBeats: 3 });
+    const deadline = Number(read(p.earth.tree, `${REQ}/to_saturn/invokes/${id}/deadline`));
+    for (let i = 0; i < 20 && p.earth.invoke.outcome(id) === undefined; i++) await beat(p.earth);
+    expect(p.earth.invoke.outcome(id)).toMatchObject({ status: 'timeout', beat: deadline, note: `no reply by deadline beat ${deadline}` });
+  });
+
   it('the expiry is earlier by the clock skew tolerance; no clock recorded → no expiry sent', async () => {
     const p = await pair('memory', { beatMs: 10, clockSkewMs: 30 });
     p.serve();

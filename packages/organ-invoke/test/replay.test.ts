@@ -29,7 +29,12 @@ function wireEarth(runtime: Runtime, organ: InvokeOrgan): void {
 }
 
 describe('replaying a caller', () => {
-  it("earth's live run and the offline replay of its own log give the same tree digest every beat", async () => {
+  // giveUpAtExpiry: beats up to 55 ms long against a beatMs of 10, so some calls are given up on the recorded clock.
+  it.each([
+    { giveUpAtExpiry: false, jitterMs: 7 },
+    { giveUpAtExpiry: true, jitterMs: 45 },
+  ])("earth's live run and the offline replay of its own log give the same tree digest every beat (%o)", async ({ giveUpAtExpiry, jitterMs }) => {
+    const options: InvokeOptions = { ...EARTH, giveUpAtExpiry };
     const network = memoryNetwork();
     const saturn = peer('saturn', memory({ network, peer: 'saturn', mode: 'reliable' }), (p) => p);
     await saturn.manager.listen('memory', 'saturn');
@@ -37,7 +42,7 @@ describe('replaying a caller', () => {
     const served = installInvoke(saturn.runtime, saturn.manager, { exposedOnly: true });
     served.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.value as bigint) + 1n) }));
     const earth = peer('earth', memory({ network, peer: 'earth', mode: 'reliable' }), (p) => p);
-    const organ = installInvoke(earth.runtime, earth.manager, EARTH);
+    const organ = installInvoke(earth.runtime, earth.manager, options);
     wireEarth(earth.runtime, organ);
 
     let seed = 3;
@@ -55,7 +60,7 @@ describe('replaying a caller', () => {
             organ.submit({ request: 'to_saturn', signal: rand() < 0.8 ? '/sig/add' : '/sig/slow', payload: u64(BigInt(beat * 10 + k)), timeoutBeats: 4 }),
           );
       }
-      wall += 10 + Math.floor(rand() * 7);
+      wall += 10 + Math.floor(rand() * jitterMs);
       organ.clock(wall);
       earth.runtime.step();
       digests.push(digestHex(earth.tree.root));
@@ -64,6 +69,9 @@ describe('replaying a caller', () => {
     const outcomes = ids.map((id) => organ.outcome(id)?.status);
     expect(outcomes.filter((s) => s === 'ok').length).toBeGreaterThan(10);
     expect(outcomes.filter((s) => s === 'reject').length).toBeGreaterThan(0); // /sig/slow is not exposed on saturn
+    const onClock = ids.filter((id) => organ.outcome(id)?.note?.includes('on the recorded clock')).length;
+    if (giveUpAtExpiry) expect(onClock).toBeGreaterThan(0);
+    else expect(onClock).toBe(0);
     expect([...earth.tree.get('/data/in_beat')!.children()].length).toBeGreaterThan(3); // submitted inside beats too
 
     const replayed = replay(earth.runtime.inboundLog, {
@@ -77,7 +85,7 @@ describe('replaying a caller', () => {
           peerKey: () => KEY,
           providers: [memory({ network: memoryNetwork(), peer: 'earth', mode: 'reliable' })],
         });
-        wireEarth(runtime, installInvoke(runtime, manager, { ...EARTH, replay: true }));
+        wireEarth(runtime, installInvoke(runtime, manager, { ...options, replay: true }));
       },
     });
     const firstDiff = replayed.digests.findIndex((d, i) => d !== digests[i]);
