@@ -480,60 +480,51 @@ class Staging {
   private childNames(cellRow: number, kind: 'list' | 'dictionary', wires: number[]): Name[] {
     const { bodyStarts, ends } = this.table;
     const children: Name[] = [];
-    // The entry callbacks are made once per walk (fields, not a closure per page): they see the
-    // store being read through `listing`.
-    const listing = this.listing;
-    listing.children = children;
-    listing.wires = wires;
     for (let page = 0; ; page++) {
       const row = this.locate.record(RECORD_TYPE.MANIFEST_DELTA, cellRow, page);
       if (row === undefined) break;
-      scanManifest(this.frame, bodyStarts[row]!, ends[row]!, this.names, this.onManifestEntry, this.lenient);
+      scanManifest(
+        this.frame,
+        bodyStarts[row]!,
+        ends[row]!,
+        this.names,
+        (_op, name, _mask, revisionAt) => {
+          children.push(name);
+          wires.push(revisionAt - 2 - 17); // op, name, mask u16, revision
+        },
+        this.lenient,
+      );
     }
     const projection = kind === 'list' ? 1 : 0;
-    listing.positions = 0;
+    let positions = 0;
     for (let page = 0; ; page++) {
       const row = this.locate.record(RECORD_TYPE.ORDER_DELTA, cellRow, projection, page);
       if (row === undefined) break;
       // A page is read whole before it is compared, so a malformed entry after a mismatch still reports as malformed.
-      listing.agrees = true;
-      const pageStart = listing.positions;
+      let agrees = true;
+      const pageStart = positions;
       const orderNames = this.orderNames.expect(children, wires, pageStart);
-      const head = scanOrder(this.frame, bodyStarts[row]!, ends[row]!, orderNames, this.onOrderEntry, this.lenient);
-      if (!listing.agrees) throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
+      const head = scanOrder(
+        this.frame,
+        bodyStarts[row]!,
+        ends[row]!,
+        orderNames,
+        (_op, name, position) => {
+          if (!agrees) return;
+          const expected = children[position];
+          if (expected === undefined || position !== positions++ || !nameEquals(expected, name)) agrees = false;
+        },
+        this.lenient,
+      );
+      if (!agrees) throw serializerError('BRANCH_INCONSISTENT', 'order pages disagree with the manifest');
       if (head.projection !== projection)
         refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says projection ${head.projection}, its key ${projection}`);
       if (head.rankMin !== pageStart)
         refuse(this.lenient, 'body-values', 'BRANCH_INCONSISTENT', `order page says rank min ${head.rankMin}, its first position is ${pageStart}`);
     }
-    if (listing.positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
+    if (positions !== children.length) throw serializerError('BRANCH_INCONSISTENT', 'order pages do not cover every child');
     return children;
   }
-
-  /** The store whose pages are being read (see {@link childNames}; stores are read one at a time, before their children). */
-  private readonly listing: Listing = { children: [], wires: [], positions: 0, agrees: true };
-
-  private readonly onManifestEntry = (_op: number, name: Name, _mask: number, revisionAt: number): void => {
-    this.listing.children.push(name);
-    this.listing.wires.push(revisionAt - 2 - 17); // op, name, mask u16, revision
-  };
-
-  private readonly onOrderEntry = (_op: number, name: Name, position: number): void => {
-    const listing = this.listing;
-    if (!listing.agrees) return;
-    const expected = listing.children[position];
-    if (expected === undefined || position !== listing.positions++ || !nameEquals(expected, name)) listing.agrees = false;
-  };
-}
-
-/** What {@link Staging.childNames} has read of one store so far. */
-interface Listing {
-  children: Name[];
-  wires: number[];
-  /** Order entries read so far (each must name the next position). */
-  positions: number;
-  /** Whether the order page being read agrees with the manifest so far. */
-  agrees: boolean;
 }
 
 /**
