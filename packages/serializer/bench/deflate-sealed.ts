@@ -6,8 +6,11 @@
  *
  * Run (from the repository root):
  *   npx tsx --conditions=@cep/source packages/serializer/bench/deflate-sealed.ts [--baseline <checkout>] [--rounds n]
- * `--baseline` races another checkout's encoder in the same rounds (alternating which goes
- * first), so a change in machine load hits both alike. Times are CPU-clock medians.
+ * Our encoder is raced with deflate allowed and with it off (the skip should cost nothing);
+ * `--baseline` races another checkout's encoder too, in the same rounds (each round starts one
+ * racer later), so a change in machine load hits all alike. Times are CPU-clock medians. The
+ * other checkout walks trees of this checkout's @cep/cells, so compare it on a row where both
+ * do the same work (one 64 KiB value: neither rule tries deflate) before reading the others.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -89,22 +92,32 @@ const cases: Array<[string, Cell]> = [
   ['64 × 1 KiB sealed', part(64, 1024)],
   ['mostly plain', mostlyPlain()],
 ];
-console.log('\n| part | plain bytes | sent bytes | deflated | encode | before: sent | before: encode |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| part | plain bytes | sent bytes | deflated | encode | encode, deflate off | before: sent | before: encode |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const [label, cell] of cases) {
   const plain = encodeBranch(cell, { ...POLICY, deflate: false }).length;
   const sent = encodeBranch(cell, POLICY);
   const deflated = sent[0] === 0x54 && sent[1] === 0x4c && sent[2] === 0x46 && sent[3] === 0x43;
   const sentBefore = before?.(cell, POLICY);
   const ours: number[] = [];
+  const off: number[] = [];
   const theirs: number[] = [];
+  const offPolicy = { ...POLICY, deflate: false };
   for (let r = 0; r < rounds; r++) {
-    const pair: Array<[number[], typeof encodeBranch]> = [[ours, encodeBranch]];
-    if (before !== undefined) pair.push([theirs, before]);
-    if (r % 2 === 1) pair.reverse();
-    for (const [into, encode] of pair) into.push(time(() => encode(cell, POLICY), 60));
+    const racers: Array<[number[], () => void]> = [
+      [ours, () => encodeBranch(cell, POLICY)],
+      [off, () => encodeBranch(cell, offPolicy)],
+    ];
+    if (before !== undefined) racers.push([theirs, () => before(cell, POLICY)]);
+    // Each round starts one racer later, so none always runs after the same one.
+    for (let k = 0; k < racers.length; k++) {
+      const [into, fn] = racers[(k + r) % racers.length]!;
+      into.push(time(fn, 60));
+    }
   }
   const ms = (xs: number[]): string => (xs.length === 0 ? '–' : `${(median(xs) * 1000).toFixed(0)} µs`);
-  console.log(`| ${label} | ${plain} | ${sent.length} | ${deflated ? 'yes' : 'no'} | ${ms(ours)} | ${sentBefore?.length ?? '–'} | ${ms(theirs)} |`);
+  console.log(
+    `| ${label} | ${plain} | ${sent.length} | ${deflated ? 'yes' : 'no'} | ${ms(ours)} | ${ms(off)} | ${sentBefore?.length ?? '–'} | ${ms(theirs)} |`,
+  );
 }
 console.log(`\nload average at end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
