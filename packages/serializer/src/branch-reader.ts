@@ -395,12 +395,14 @@ class Staging {
     // A few children (a page or less, the common store) are checked for repeats against the
     // earlier ones directly; more go through a set. Either way a repeat is found where it occurs.
     const seen = names.length > SMALL_STORE ? new Set<string>() : undefined;
-    const children = names.map((child, i) => {
+    const children = new Array<StagedCell>(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const child = names[i]!;
       if (seen === undefined ? repeatsEarlier(names, i) : seen.has(child.key))
         throw serializerError('FRAME_DUPLICATE_RECORD', `child ${child.tag.text} is listed twice`);
       seen?.add(child.key);
-      return this.build(path, child, row, wires[i]!, depth + 1);
-    });
+      children[i] = this.build(path, child, row, wires[i]!, depth + 1);
+    }
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
     return { name: own, deleted, kind, ...(nameEquals(suffix, defaultType) ? {} : { storeType: suffix }), children };
   }

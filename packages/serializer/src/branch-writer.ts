@@ -18,7 +18,7 @@ import { CAP, RECORD_TYPE } from './frame-format.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { blake3 } from './hash.ts';
 import { hasNoReference, NameTableWriter, ROOT_NAME } from './names.ts';
-import { CHUNK_BYTES, DATALESS_FINGERPRINT, writeChunkRecords, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE, payloadFingerprint } from './payload.ts';
+import { DATALESS_FINGERPRINT, writeChunkRecords, INLINE_MAX, payloadFingerprint } from './payload.ts';
 import type { ResolvedPolicy } from './policy.ts';
 import { CELL_TYPE, META, STORE, writeNamepoolInto } from './records.ts';
 import { giveValueBatch, takeValueBatch } from './value-batch.ts';
@@ -385,13 +385,14 @@ export class BranchWriter {
     }
   }
 
-  /** Bytes of sealed chunk data (ciphertext and tags) written: deflate cannot shrink them. */
+  /**
+   * Bytes of the frame no compressor can shrink, counted as written: each sealed chunk's
+   * nonce, AAD hash, ciphertext and tag. The deflate decision reads it (FORMAT.md §9).
+   */
   sealedBytes = 0;
 
   private writeChunks(depth: number, suffix: Uint8Array, data: Uint8Array, fp: bigint): void {
-    if (this.policy.aead !== undefined)
-      this.sealedBytes += data.length + 16 * Math.ceil(data.length / Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE)));
-    writeChunkRecords(this.frame, () => this.startKey(RECORD_TYPE.PAYLOAD_CHUNK, depth, suffix), data, fp, this.policy.aead);
+    this.sealedBytes += writeChunkRecords(this.frame, () => this.startKey(RECORD_TYPE.PAYLOAD_CHUNK, depth, suffix), data, fp, this.policy.aead);
   }
 
   /** Starts a record key: type byte, the path on the stack, the cell's suffix name. */

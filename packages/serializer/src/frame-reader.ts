@@ -26,7 +26,7 @@ import {
 import { leafOrderInPlace, merkleOfRangesIs } from './hash.ts';
 import { leafOrderByTree } from './leaf-order.ts';
 import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
-import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
+import { recordBody, recordKey, type RecordTable } from './record-table.ts';
 
 export { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
 
@@ -180,11 +180,13 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   }
   checkCaps(trailer, tocCount, table.types, lenient);
   countReserved(count * 32 + 32);
-  // A large frame's key strings are made here (the branch decoder keys its cells by them) and check the tree's order (leaf-order.ts).
+  // The tree's order is checked on key bytes in place (leaf-order.ts): a string per key made
+  // for that check alone cost more than the comparisons it saved, and the branch decoder's walk
+  // in writer order needs none (only its fallback, for frames in another order, makes them).
   const order =
     count <= IN_PLACE_SORT_MAX
       ? leafOrderInPlace(frame, table.keyStarts, table.bodyStarts, count)
-      : leafOrderByTree(frame, table.keyStarts, table.bodyStarts, count, recordKeys(table));
+      : leafOrderByTree(frame, table.keyStarts, table.bodyStarts, count);
   if (!merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root))
     throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
   checkChunkSeries(table, lenient);

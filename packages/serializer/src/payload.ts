@@ -69,6 +69,10 @@ function nonceInto(key: Uint8Array, keyLength: number, fp: bigint, offset: numbe
  * `writeChunk` for each piece, without an intermediate key, nonce, hash or body
  * per chunk. `startKey` begins a record (FrameWriter.beginRecord) and writes its key up to,
  * not including, the ordinal.
+ *
+ * Returns how many of the bytes written no compressor can shrink: under AEAD, each chunk's
+ * nonce (with its length prefix), AAD hash, ciphertext and tag, counted as written; 0 without
+ * AEAD (the plaintext may well compress). The writer's deflate decision reads it.
  */
 export function writeChunkRecords(
   frame: FrameWriter,
@@ -76,7 +80,8 @@ export function writeChunkRecords(
   data: Uint8Array,
   fp: bigint,
   aead: { mode: number; key: Uint8Array } | undefined,
-): void {
+): number {
+  let incompressible = 0;
   const size = Math.max(CHUNK_BYTES, Math.ceil(data.length / MAX_CHUNKS_FOR_REFERENCE));
   const mode = aead?.mode ?? AEAD_MODE.none;
   const out = frame.output;
@@ -102,10 +107,12 @@ export function writeChunkRecords(
     if (aead === undefined) out.varint(0);
     else {
       const nonce = nonceInto(aead.key, keyLength, fp, offset, piece.length, data.length).subarray(0, nonceLength(mode));
+      const sealedFrom = out.length;
       out.lengthPrefixed(nonce);
       blake3Into(key, 0, keyLength, aadHash, 0);
       out.bytes(aadHash);
       aeadSealTo(out, mode, aead.key, nonce, piece, key);
+      incompressible += out.length - sealedFrom;
       frame.endRecord();
       continue;
     }
@@ -114,6 +121,7 @@ export function writeChunkRecords(
     out.bytes(piece);
     frame.endRecord();
   }
+  return incompressible;
 }
 
 /** What the branch reader knows about a payload before its chunks are read. */

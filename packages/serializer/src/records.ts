@@ -139,6 +139,11 @@ export class CellDescScan {
 
 // One reader each for a cell_desc and its payload-ref block, reset per scan (scans are synchronous).
 const descReader = new ByteReader(new Uint8Array(0));
+/**
+ * The reader of manifest and order pages, reset per page (scans are synchronous, and their
+ * entry callbacks never scan another page), so a store's pages make no reader objects.
+ */
+const pageReader = new ByteReader(new Uint8Array(0));
 const refReader = new ByteReader(new Uint8Array(0));
 
 /**
@@ -449,7 +454,7 @@ export function scanManifest(
   lenient: LenientMask = ALL_STRICT,
   what = 'manifest_delta',
 ): Omit<Manifest, 'entries'> {
-  const r = new ByteReader(data, start, end, what, start);
+  const r = pageReader.reset(data, start, end, what, start);
   const epoch = r.varintBig();
   const rangeKind = r.u8();
   if (rangeKind > 1) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `range kind ${rangeKind} is not 0 or 1`);
@@ -528,7 +533,7 @@ export function scanOrder(
   onEntry: (op: number, name: Name, position: number) => void,
   lenient: LenientMask = ALL_STRICT,
 ): Omit<Order, 'entries'> {
-  const r = new ByteReader(data, start, end, 'order_delta', start);
+  const r = pageReader.reset(data, start, end, 'order_delta', start);
   const projection = r.u8();
   if (projection > 2) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `order projection ${projection} is not 0, 1 or 2`);
   const epoch = r.varintBig();
