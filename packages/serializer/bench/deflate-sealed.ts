@@ -17,20 +17,10 @@ import { resolve } from 'node:path';
 import { bytes, createTree, text, type Cell } from '@cep/cells';
 import { encodeBranch, type SerializerPolicy } from '@cep/serializer';
 import { zlibDeflate } from '../src/container.ts';
+import { mirrorLikePart as part } from '../test/helpers/fixtures.ts';
 
 const KEY = new Uint8Array(32).fill(7);
 const POLICY: SerializerPolicy = { crc32c: true, deflate: true, aead: { mode: 'xchacha20poly1305', key: KEY } };
-
-/** `count` values of `size` bytes (structured, so their plaintext would compress) at depth 6. */
-function part(count: number, size: number): Cell {
-  const tree = createTree();
-  for (let i = 0; i < count; i++) {
-    const v = new Uint8Array(size);
-    for (let j = 0; j < size; j++) v[j] = (j * 7 + i) & 63;
-    tree.set(['p', 'mirror', 'src', 'docs', `d${i % 3}`, `c${i}`], bytes(v));
-  }
-  return tree.get('/p')!;
-}
 
 /** Mostly structure: 2,000 short texts, and one 4 KiB value (one sealed chunk). */
 function mostlyPlain(): Cell {

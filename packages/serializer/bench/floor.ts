@@ -31,6 +31,7 @@ import { bytes, createTree, text, u64, valueToData, type Cell, type Tree } from 
 import { decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
 import { readFrame, recordKeys } from '../src/frame-reader.ts';
 import { floorWork, type FloorPlan } from './floor-work.ts';
+import { FEATURE_POLICIES } from '../test/helpers/fixtures.ts';
 
 interface Case {
   readonly label: string;
@@ -199,7 +200,6 @@ function run(c: Case, policyName: string, policy: SerializerPolicy, baseline: Co
   }
 }
 
-const KEY = new Uint8Array(32).fill(7);
 const args = process.argv.slice(2);
 const baselineAt = args.indexOf('--baseline');
 const baselineDir = baselineAt >= 0 ? args.splice(baselineAt, 2)[1] : undefined;
@@ -224,13 +224,7 @@ const only = args[0];
 console.log(`node ${process.version}, ${useCpu ? 'CPU' : 'wall'} clock, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const big = tenThousand();
 const small = twoCell();
-const policies: Array<[string, SerializerPolicy]> = [
-  ['none', {}],
-  ['crc32c', { crc32c: true }],
-  ['aead', { crc32c: true, aead: { mode: 'xchacha20poly1305', key: KEY } }],
-  ['deflate', { crc32c: true, deflate: true }],
-];
-for (const [name, policy] of policies) {
+for (const [name, policy] of FEATURE_POLICIES) {
   if (only !== undefined && only !== name) continue;
   if (onlyCase !== 'small') run(big, name, policy, baseline);
   if (onlyCase !== 'big') run(small, name, policy, baseline);

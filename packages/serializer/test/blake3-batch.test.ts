@@ -14,6 +14,7 @@ import { BLAKE3X4_WASM_BASE64 } from '../src/blake3x4-wasm.ts';
 import { hashPairWords } from '../src/blake3-chunk.ts';
 import { blake3Into, merkleCombine, merkleOfRanges } from '../src/hash.ts';
 import { assembleBlake3x4 } from '../scripts/wasm.mjs';
+import { FEATURE_POLICIES } from './helpers/fixtures.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 /** A WebAssembly header followed by a byte that is no section: fails WebAssembly.validate. */
@@ -171,14 +172,7 @@ function mixedBranch(): Cell {
 }
 
 describe('frames with and without the kernel', () => {
-  const KEY = new Uint8Array(32).fill(7);
-  const policies: Array<[string, SerializerPolicy]> = [
-    ['none', {}],
-    ['crc32c', { crc32c: true }],
-    ['aead', { crc32c: true, aead: { mode: 'xchacha20poly1305', key: KEY } }],
-    ['deflate', { crc32c: true, deflate: true }],
-  ];
-  for (const [name, policy] of policies) {
+  for (const [name, policy] of FEATURE_POLICIES) {
     it(`are byte-identical and decode alike (policy ${name})`, () => {
       const branch = mixedBranch();
       const withKernel = encodeBranch(branch, policy);

@@ -5,22 +5,12 @@ import { deflateCanPay } from '../src/branch.ts';
 import { BranchWriter } from '../src/branch-writer.ts';
 import { wrapContainer } from '../src/container.ts';
 import { resolvePolicy } from '../src/policy.ts';
+import { mirrorLikePart as part } from './helpers/fixtures.ts';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 3);
 const SEALED: SerializerPolicy = { crc32c: true, deflate: true, aead: { mode: 'xchacha20poly1305', key: KEY } };
 const TLFC = (frame: Uint8Array): boolean => Buffer.from(frame.subarray(0, 4)).toString('latin1') === 'TLFC';
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
-
-/** A mirror-like part: about 64 KiB of structured values (their plaintext compresses), six segments deep. */
-function part(count: number, size: number): Cell {
-  const tree = createTree();
-  for (let i = 0; i < count; i++) {
-    const v = new Uint8Array(size);
-    for (let j = 0; j < size; j++) v[j] = (j * 7 + i) & 63;
-    tree.set(['p', 'mirror', 'src', 'docs', `d${i % 3}`, `c${i}`], bytes(v));
-  }
-  return tree.get('/p')!;
-}
 
 /** The incompressible bytes the writer counted for `cell` under `policy`. */
 function counted(cell: Cell, policy: SerializerPolicy): { sealed: number; frame: number } {
