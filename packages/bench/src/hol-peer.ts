@@ -7,8 +7,8 @@
  * handed and still holds unsent after the beat. Observation only: nothing here feeds a decision
  * of the runtime.
  *
- * - `saturn` listens and exposes `add` (n → n + 1) and `sky` (fills /data/sky with N cells in
- *   one handler run, as the demo's handler does).
+ * - `saturn` listens and exposes `add` (n → n + 1) and `sky` (fills /data/sky with N cells,
+ *   1,024 a beat, as the demo's handler does).
  * - `earth` mirrors saturn's /data/sky into /data/saturn/sky and calls saturn on another mount.
  */
 import { Socket } from 'node:net';
@@ -53,6 +53,8 @@ export interface BeatRecord {
   readonly parts: [number, number][];
   /** The step's start on the monotonic clock in µs (the clock of `--cpu-prof` sample times). */
   readonly hrUs: number;
+  /** What else the beat did, as the organs told it (a sky fill step, a bundle sealed, a bundle applied). */
+  readonly notes: string[];
 }
 
 /** What a child reports. */
@@ -87,15 +89,33 @@ Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknow
 
 const beats: BeatRecord[] = [];
 let partsNow: [number, number][] = [];
+let notesNow: string[] = [];
+const note = (what: string): void => void notesNow.push(`${what} at +${(abs() - stepAt).toFixed(1)} ms`);
 let stepAt = 0;
 let tail = (): void => {};
 
-function fillSky(tree: Tree, cells: number): void {
-  for (let i = 0; i < cells; i += 2) {
+/** Cells the `sky` handler writes per beat, as the demo's handler does (`apps/node/examples/handlers/sky.mjs`). */
+const SKY_CELLS_PER_BEAT = 1024;
+
+/** Writes cells `from` up to `to` (exclusive) of the sky branch; returns `to`. */
+function fillSky(tree: Tree, from: number, to: number): number {
+  for (let i = from; i < to; i += 2) {
     const group = Math.floor(i / 100);
     tree.set(`/data/sky/${group}/${i % 100}`, text(`star ${i}`));
-    if (i + 1 < cells) tree.set(`/data/sky/${group}/${(i % 100) + 1}`, u64(BigInt(i * 7919)));
+    if (i + 1 < to) tree.set(`/data/sky/${group}/${(i % 100) + 1}`, u64(BigInt(i * 7919)));
   }
+  return to;
+}
+
+/** Cells of earth's copy of the sky branch (its groups of 100; only the last group is counted one by one). */
+function copiedCells(tree: Tree): number {
+  const sky = tree.get('/data/saturn/sky');
+  if (sky === undefined) return 0;
+  const groups = sky.children().filter((c) => !c.isDeleted);
+  if (groups.length === 0) return 0;
+  const last = tree.get(`/data/saturn/sky/${groups.length - 1}`);
+  const inLast = last === undefined ? 0 : last.children().filter((c) => !c.isDeleted).length;
+  return (groups.length - 1) * 100 + inLast;
 }
 
 function beatLoop(runtime: Runtime, beatMs: number): void {
@@ -127,6 +147,7 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
     const at = abs();
     stepAt = at;
     partsNow = [];
+    notesNow = [];
     const beat = runtime.beat;
     runtime.step();
     const end = abs();
@@ -136,7 +157,7 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
       e[0]++;
       e[1] += i.data.length;
     }
-    beats.push({ beat, at, stepMs: end - at, commitMs: end - commitAt, inputs, wrote: {}, queued: {}, due, parts: partsNow, hrUs });
+    beats.push({ beat, at, stepMs: end - at, commitMs: end - commitAt, inputs, wrote: {}, queued: {}, due, parts: partsNow, hrUs, notes: notesNow });
     next = Math.max(next + beatMs, performance.now());
     setTimeout(tick, Math.max(0, next - performance.now()));
   };
@@ -161,8 +182,12 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
     ...(cmd.partBytes === undefined ? {} : { partBytes: cmd.partBytes }),
     // When each part leaves within its beat: the time before the first one is the slice's packing.
     onSend: (e) => void partsNow.push([abs() - stepAt, e.bytes]),
+    onSeal: (e) => note(`sealed bundle ${e.seq} (${e.parts.length} parts, ${e.cells} cells)`),
     onApply: (e) => {
-      if (e.cells > 0) send({ kind: 'mirrored', cells: e.cells, beat: e.beat, at: abs() });
+      note(`applied bundle ${e.seq} (${e.cells} cells)`);
+      // The branch fills over many beats and bundles: report the cells the copy holds, so the
+      // parent knows when the last one landed (counted only when the newest group exists).
+      if (e.cells > 0) send({ kind: 'mirrored', cells: copiedCells(runtime.tree), beat: e.beat, at: abs() });
     },
   });
   void mirror;
@@ -171,7 +196,19 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
   if (self === 'saturn') {
     invoke.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
     invoke.expose('/sig/sky', (call) => {
-      fillSky(call.tree, Number(call.payload?.type === 'u64' ? call.payload.value : 0n));
+      const n = Number(call.payload?.type === 'u64' ? call.payload.value : 0n);
+      // As cep-node's demo handler: the first 1,024 cells in the call's beat, the rest one step a beat.
+      let i = fillSky(call.tree, 0, Math.min(n, SKY_CELLS_PER_BEAT));
+      if (i < n)
+        runtime.episodes.start({
+          verb: 'bench/sky',
+          target: '/sig/sky',
+          slice(ctx) {
+            i = fillSky(ctx.runtime.tree, i, Math.min(n, i + SKY_CELLS_PER_BEAT));
+            note(`fill to ${i}`);
+            if (i < n) ctx.yield();
+          },
+        });
       return { status: 'ok' };
     });
     const { address } = await manager.listen('tcp', '127.0.0.1:0');

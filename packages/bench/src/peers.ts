@@ -264,6 +264,11 @@ export async function invokeDuringMirror(cells: number, idleCalls: number, beatM
       timedOut: during.filter((d) => d.timedOut).length,
       skyTimedOut: sky.timedOut,
       mirrorMs,
+      // Which calls were slow (their order during the mirror): early ones wait behind code the mirror runs for the first time.
+      slowest: during
+        .map((d, i) => ({ i: i + 1, beats: d.beats, ms: d.ms }))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3),
     };
   } finally {
     await pair.stop();

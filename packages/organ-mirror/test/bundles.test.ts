@@ -279,3 +279,23 @@ describe('OPS dossiers', () => {
     expect([size(p.earth.tree, op), size(p.saturn.tree, pub)]).toEqual([a, b]);
   });
 });
+
+describe('the source mount policy', () => {
+  const policy = (tree: Tree, field: string) => at(tree, `/net/mounts/earth/mirror/main/serializer/${field}`);
+
+  it('the mount a receiver opens to the source does not try deflate (packed parts barely shrink), unless the source is installed with deflate: true', async () => {
+    for (const deflate of [undefined, true]) {
+      pair = await memoryPair({ saturn: deflate === undefined ? {} : { deflate } });
+      const p = pair;
+      await active(p);
+      expect(policy(p.saturn.tree, 'deflate_ok')).toBe(deflate === true);
+      // What the source's mode does not choose keeps the transport's default, AEAD included.
+      expect(policy(p.saturn.tree, 'crc32c_ok')).toBe(true);
+      expect(policy(p.saturn.tree, 'aead_ok')).toBe(true);
+      p.saturn.tree.set(`${SRC}/n`, u64(1n));
+      await p.until(() => branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC), 20);
+      await p.close();
+      pair = undefined;
+    }
+  });
+});

@@ -8,6 +8,7 @@ export {
   DEFAULT_INBOUND_BUDGET_BYTES,
   DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER,
   DEFAULT_MAX_MOUNTS_PER_PEER,
+  type AcceptPolicy,
   type MountEvent,
   type MountSpec,
   type TransportManager,

@@ -62,6 +62,12 @@ export interface MountSpec {
   };
 }
 
+/** What accepted mounts of a mode allow (see {@link TransportManager.acceptPolicy}); absent fields keep the default, on. */
+export interface AcceptPolicy {
+  readonly crc32c?: boolean;
+  readonly deflate?: boolean;
+}
+
 /** Something that happened to a mount, told to organs at the capture that admitted it. */
 export interface MountEvent {
   /**
@@ -154,6 +160,16 @@ export interface TransportManager {
   remove(peer: string, mode: string, mount: string, reason: string): boolean;
   /** Hears decoded inbound frames of one mode, at capture. Returns the remover. */
   onFrame(mode: string, handler: FrameHandler): () => void;
+  /**
+   * What mounts of `mode` that a peer opens to this runtime (accepted mounts) allow of crc32c
+   * and deflate, instead of the default (both on). The organ that owns a mode says it at install:
+   * the dialling side chooses its own mount's policy in its spec, the accepting side has no spec,
+   * and a mode whose frames do not compress (the mirror's packed parts) should not pay deflate on
+   * every send. AEAD is not chosen here: a keyed peer's mounts are always sealed. Applies to
+   * channels admitted after the call; a replay that installs the same organs reads the same.
+   * Returns the remover (the default again).
+   */
+  acceptPolicy(mode: string, choices: AcceptPolicy): () => void;
   /** Hears mount events (open, accepted, closed, error, fatal), at capture. Returns the remover. */
   onMountEvent(listener: (event: MountEvent) => void): () => void;
   /** Closes every mount, listener and provider. */
@@ -169,6 +185,8 @@ class Manager implements TransportManager {
   private readonly providers = new Map<string, ProviderV1>();
   private readonly mountsByKey = new Map<string, MountImpl>();
   private readonly specs = new Map<string, MountSpec>();
+  /** Per mode: what accepted mounts allow (see acceptPolicy). */
+  private readonly acceptPolicies = new Map<string, AcceptPolicy>();
   private readonly channels = new Map<string, ChannelV1>();
   private readonly listeners: ListenerV1[] = [];
   private readonly mountListeners = new Set<(event: MountEvent) => void>();
@@ -427,6 +445,18 @@ class Manager implements TransportManager {
 
   onFrame(mode: string, handler: FrameHandler): () => void {
     return this.inbound.on(mode, handler);
+  }
+
+  acceptPolicy(mode: string, choices: AcceptPolicy): () => void {
+    // Only the two features a mode may choose; an `aead` field smuggled in is not read.
+    const policy: AcceptPolicy = {
+      ...(choices.crc32c === undefined ? {} : { crc32c: choices.crc32c === true }),
+      ...(choices.deflate === undefined ? {} : { deflate: choices.deflate === true }),
+    };
+    this.acceptPolicies.set(mode, policy);
+    return () => {
+      if (this.acceptPolicies.get(mode) === policy) this.acceptPolicies.delete(mode);
+    };
   }
 
   onMountEvent(listener: (event: MountEvent) => void): () => void {
@@ -810,7 +840,8 @@ class Manager implements TransportManager {
     this.detach(mount, 'replaced-by-accept');
     const provider = this.providers.get(providerId);
     const caps = provider?.caps ?? [];
-    const outcome = negotiateSerializer(this.allowance(peer), caps);
+    // The mode's accept policy (crc32c, deflate); AEAD always follows the peer's key.
+    const outcome = negotiateSerializer(this.allowance(peer, this.acceptPolicies.get(mode)), caps);
     const aeadDown = this.aeadDowngrade(peer, outcome.downgraded);
     mount.initiator = false;
     mount.provider = providerId;

@@ -637,6 +637,61 @@ describe('inbound', () => {
     expect(pong).toBe('pong');
   });
 
+  it('acceptPolicy: accepted mounts of that mode allow what it says (deflate off), other modes keep the default', async () => {
+    const dialer = new FakeProvider('tcp', RELIABLE);
+    const listener = new FakeProvider('tcp', RELIABLE);
+    const earth = setup([dialer], { peerKey: false });
+    const saturnRuntime = createRuntime();
+    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener] });
+    managers.push(saturn);
+    const remove = saturn.acceptPolicy('bulk', { deflate: false });
+    await saturn.listen('tcp', 'saturn.test');
+    // A reply that deflates well (long runs): a mount that tries deflate sends far fewer bytes.
+    for (const mode of ['bulk', 'link']) saturn.onFrame(mode, (f) => void f.mount.sendBranch(branch('z'.repeat(40_000))));
+    const bulk = earth.manager.configure({ peer: 'saturn', mode: 'bulk', mount: 'main' });
+    const link = earth.manager.configure({ peer: 'saturn', mode: 'link', mount: 'main' });
+    await beat(earth.runtime);
+    const inBulk = listener.incoming('earth', 'bulk', 'main');
+    const inLink = listener.incoming('earth', 'link', 'main');
+    await beat(saturnRuntime);
+    const tree = saturnRuntime.tree;
+    expect(read(tree, '/net/mounts/earth/bulk/main/serializer/deflate_ok')).toBe(false);
+    expect(read(tree, '/net/mounts/earth/bulk/main/serializer/crc32c_ok')).toBe(true);
+    expect(read(tree, '/net/mounts/earth/link/main/serializer/deflate_ok')).toBe(true);
+    bulk.sendBranch(branch('ping'));
+    link.sendBranch(branch('ping'));
+    const [toBulk, toLink] = dialer.channels.map((c) => c.sent[0]!);
+    inBulk.inject(toBulk!);
+    inLink.inject(toLink!);
+    await beat(saturnRuntime);
+    expect(inBulk.sent[0]!.length).toBeGreaterThan(40_000);
+    expect(inLink.sent[0]!.length).toBeLessThan(10_000);
+    // The plain reply reads on the dialling side, whose own policy allows deflate.
+    const got: number[] = [];
+    earth.manager.onFrame('bulk', (f) => void got.push(String(f.branch.root.children?.[0]?.value?.value).length));
+    dialer.channels[0]!.inject(inBulk.sent[0]!);
+    await beat(earth.runtime);
+    expect(got).toEqual([40_000]);
+    // Removed: a channel admitted afterwards is back to the default.
+    remove();
+    listener.incoming('mars', 'bulk', 'main');
+    await beat(saturnRuntime);
+    expect(read(tree, '/net/mounts/mars/bulk/main/serializer/deflate_ok')).toBe(true);
+  });
+
+  it("acceptPolicy never turns AEAD off: a keyed peer's accepted mount stays sealed", async () => {
+    const listener = new FakeProvider('tcp', RELIABLE);
+    const saturnRuntime = createRuntime();
+    const saturn = createTransportManager(saturnRuntime, { localNode: 'saturn', providers: [listener], peerKey: () => KEY });
+    managers.push(saturn);
+    saturn.acceptPolicy('bulk', { deflate: false, aead: false } as never);
+    await saturn.listen('tcp', 'saturn.test');
+    listener.incoming('earth', 'bulk', 'main');
+    await beat(saturnRuntime);
+    expect(read(saturnRuntime.tree, '/net/mounts/earth/bulk/main/serializer/aead_ok')).toBe(true);
+    expect(read(saturnRuntime.tree, '/net/mounts/earth/bulk/main/serializer/deflate_ok')).toBe(false);
+  });
+
   async function acceptedPlaintext(aeadOptional: boolean) {
     const listener = new FakeProvider('tcp', RELIABLE);
     const saturnRuntime = createRuntime();
