@@ -121,7 +121,7 @@ await group('b', `mirror of ${cells.toLocaleString('en-US')} cells between two p
       anchor,
       maxRatio: 5,
       load: loadAverage(),
-      note: `ours: request active → last cell applied (${off.beats} beats of ${beatMs} ms; ${Math.round(cells / (off.ms / 1000)).toLocaleString('en-US')} cells/s); anchor: mean of 2 runs, request → unpacked`,
+      note: `ours: request active → last cell applied (${off.beats} beats of ${beatMs} ms; ${Math.round(cells / (off.ms / 1000)).toLocaleString('en-US')} cells/s; CPU source ${Math.round(off.sourceCpuMs)} ms, receiver ${Math.round(off.cpuMs)} ms); anchor: mean of 2 runs, request → unpacked`,
     }),
   );
   rows.push(
@@ -135,7 +135,7 @@ await group('b', `mirror of ${cells.toLocaleString('en-US')} cells between two p
       anchor,
       maxRatio: 8,
       load: loadAverage(),
-      note: `${on.beats} beats; ${Math.round(cells / (on.ms / 1000)).toLocaleString('en-US')} cells/s`,
+      note: `${on.beats} beats; ${Math.round(cells / (on.ms / 1000)).toLocaleString('en-US')} cells/s; CPU source ${Math.round(on.sourceCpuMs)} ms, receiver ${Math.round(on.cpuMs)} ms`,
     }),
   );
   rows.push(

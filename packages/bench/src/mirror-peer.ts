@@ -39,6 +39,11 @@ export type MirrorCommand =
   | { readonly role: 'anchor-source'; readonly cells: number }
   | { readonly role: 'anchor-receiver'; readonly cells: number; readonly address: string };
 
+/** Asked of the source once the receiver is done: its CPU since its first part left. */
+export interface CpuQuery {
+  readonly role: 'cpu';
+}
+
 /** What a child reports. */
 export type MirrorReport =
   | { readonly kind: 'source-ready'; readonly address: string; readonly digest: string }
@@ -49,7 +54,10 @@ export type MirrorReport =
       readonly peakBytes: number;
       readonly retainedBytes: number;
       readonly cells: number;
+      /** CPU of this process (user + system) from the request going active to the last cell applied. */
+      readonly cpuMs: number;
     }
+  | { readonly kind: 'source-cpu'; readonly cpuMs: number }
   | { readonly kind: 'anchor-ready'; readonly address: string }
   | { readonly kind: 'anchor-received'; readonly ms: number; readonly cells: number };
 
@@ -122,7 +130,16 @@ function managerFor(runtime: Runtime, self: string, other: string, key: Uint8Arr
 async function source(cmd: Extract<MirrorCommand, { role: 'source' }>): Promise<void> {
   const runtime = createRuntime();
   const manager = managerFor(runtime, 'saturn', 'earth', Buffer.from(cmd.key, 'hex'), cmd.aead);
-  installMirror(runtime, manager, { localNode: 'saturn' });
+  // Observation only: the source's CPU counts from its first part sent.
+  let cpuAtFirstPart: NodeJS.CpuUsage | undefined;
+  // `MIRROR_DEFLATE=1`: the source's mounts try deflate, as before the mirror turned it off (an A/B in one checkout).
+  const deflate = process.env['MIRROR_DEFLATE'] === '1';
+  installMirror(runtime, manager, { localNode: 'saturn', deflate, onSend: () => void (cpuAtFirstPart ??= process.cpuUsage()) });
+  process.on('message', (m: MirrorCommand | CpuQuery) => {
+    if (m.role !== 'cpu') return;
+    const used = process.cpuUsage(cpuAtFirstPart);
+    send({ kind: 'source-cpu', cpuMs: cpuAtFirstPart === undefined ? 0 : (used.user + used.system) / 1000 });
+  });
   fillSky(runtime.tree, cmd.cells);
   const { address } = await manager.listen('tcp', '127.0.0.1:0');
   runtime.step();
@@ -153,6 +170,7 @@ async function receiver(cmd: Extract<MirrorCommand, { role: 'receiver' }>): Prom
   tree.set(`${r}/bench/bundle/commit_mode`, text('stream'));
   const last = lastCell(cmd.cells);
   let activeAt: number | undefined;
+  let activeCpu: NodeJS.CpuUsage | undefined;
   let activeBeat = 0;
   let peak = 0;
   beatLoop(runtime, cmd.beatMs, () => {
@@ -160,19 +178,21 @@ async function receiver(cmd: Extract<MirrorCommand, { role: 'receiver' }>): Prom
     if (activeAt === undefined) {
       if (tree.getValue(`${r}/bench/state`)?.value === 'active') {
         activeAt = now();
+        activeCpu = process.cpuUsage();
         activeBeat = runtime.beat;
       }
       return;
     }
     if (tree.get(last) === undefined) return;
     const ms = now() - activeAt;
+    const cpu = process.cpuUsage(activeCpu);
     const beats = runtime.beat - activeBeat;
     if (digestHex(tree.get('/data/saturn/sky')!) !== cmd.digest) return; // not all there yet
     const cells = countCells(tree, '/data/saturn/sky');
     gc?.();
     gc?.();
     const retainedBytes = heapUsed() - baseline;
-    send({ kind: 'received', ms, beats, peakBytes: peak, retainedBytes, cells });
+    send({ kind: 'received', ms, beats, peakBytes: peak, retainedBytes, cells, cpuMs: (cpu.user + cpu.system) / 1000 });
     return true;
   });
 }

@@ -62,8 +62,8 @@ function stop(...children: Child[]): Promise<void> {
   ).then(() => {});
 }
 
-/** What one mirror run measured in the receiver. */
-export type MirrorRun = Extract<MirrorReport, { kind: 'received' }>;
+/** What one mirror run measured in the receiver, and the source's CPU over it. */
+export type MirrorRun = Extract<MirrorReport, { kind: 'received' }> & { readonly sourceCpuMs: number };
 
 /** One mirror of `cells` cells between two fresh processes. */
 export async function mirrorOnce(cells: number, aead: boolean, beatMs: number): Promise<MirrorRun> {
@@ -75,7 +75,9 @@ export async function mirrorOnce(cells: number, aead: boolean, beatMs: number): 
     receiver = forkPeer({ role: 'receiver', cells, aead, beatMs, key, address: ready.address, digest: ready.digest });
     const run = await receiver.next('received');
     if (run.cells !== cells) throw new Error(`mirror bench: the receiver has ${run.cells} cells, expected ${cells}`);
-    return run;
+    const cpu = source.next('source-cpu');
+    source.process.send({ role: 'cpu' });
+    return { ...run, sourceCpuMs: (await cpu).cpuMs };
   } finally {
     await stop(source, ...(receiver ? [receiver] : []));
   }

@@ -59,6 +59,7 @@ export interface ResolvedOptions {
   readonly partBytes: number;
   readonly packedContent: boolean;
   readonly beatBytes: number;
+  readonly busyBeatBytes: number;
   readonly maxInflight: number;
   readonly maxBeatWindow: number;
   readonly retainBeats: number;

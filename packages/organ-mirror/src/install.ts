@@ -48,6 +48,14 @@ export interface MirrorOptions {
    */
   readonly beatBytes?: number;
   /**
+   * The same budget, and the most a part may carry, while another mount of the receiver's peer is
+   * in use (a call, a link update admitted in the last 16 beats; default 16 KiB). A frame on that
+   * mount then waits at most for a small part's encode on the source and its decode on the
+   * receiver, not for a full one's: the mirror gets slower while the other mount is busy (more,
+   * smaller parts), and only then. Counted in bytes and beats of admitted frames, never time.
+   */
+  readonly busyBeatBytes?: number;
+  /**
    * Most unacknowledged bundles this runtime, as a source, runs ahead of one receiver (default
    * `DEFAULT_MAX_INFLIGHT`). A receiver's `max_infl` may lower it, never raise it.
    */
@@ -166,6 +174,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     partBytes: positive('partBytes', options.partBytes, 64 << 10),
     packedContent: options.packedContent ?? true,
     beatBytes: positive('beatBytes', options.beatBytes, 64 << 10),
+    busyBeatBytes: positive('busyBeatBytes', options.busyBeatBytes, 16 << 10),
     maxInflight: positive('maxInflight', options.maxInflight, DEFAULT_MAX_INFLIGHT),
     maxBeatWindow: positive('maxBeatWindow', options.maxBeatWindow, DEFAULT_MAX_BEAT_WINDOW),
     retainBeats: positive('retainBeats', options.retainBeats, 1000),

@@ -65,10 +65,16 @@ function sizeUpTo(cell: Cell, depth: number, cap: number, packed = false): numbe
   return size;
 }
 
+/**
+ * Estimated bytes a part may carry: a number, or a function read each time a part is cut (the
+ * source makes its parts smaller while another mount of its peer is busy; see `source.ts`).
+ */
+export type PartBudget = number | (() => number);
+
 /** Packs ops into parts of at most about `budget` estimated bytes each (a lone oversized value still gets its own part). */
 export function packOps(
   ops: readonly MirrorOp[],
-  budget: number,
+  budget: PartBudget,
   stats: PackStats = { ops: 0, cells: 0, estimatedBytes: 0 },
   packed = false,
 ): { parts: PackedPart[]; stats: PackStats } {
@@ -83,12 +89,15 @@ export function packOps(
  * the content of `put` and `add` ops is one `vb` value in the packed form of `compact.ts`
  * (for a receiver whose `sub` said it reads it), written straight from the tree.
  */
-export function* packParts(ops: readonly MirrorOp[], budget: number, stats: PackStats, packed = false): Generator<PackedPart, void> {
+export function* packParts(ops: readonly MirrorOp[], partBudget: PartBudget, stats: PackStats, packed = false): Generator<PackedPart, void> {
+  // Read where a part is cut or a store sized, so a budget that changes between beats applies
+  // from the next cut on (the walk itself is the same; only where parts end moves).
+  const cap = typeof partBudget === 'number' ? () => partBudget : partBudget;
   let current: FrozenCell[] = [];
   let used = 0;
   let yielded = false;
   function* push(op: FrozenCell, cost: number, cells: number): Generator<PackedPart, void> {
-    if (current.length > 0 && used + cost > budget) {
+    if (current.length > 0 && used + cost > cap()) {
       const part = { ops: current, estimatedBytes: used };
       current = [];
       used = 0;
@@ -130,6 +139,7 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
       yield* push(op, cost, cells);
     }
     for (const child of children) {
+      const budget = cap();
       const childSize = sizeUpTo(child, path.length + 1, budget, packed);
       if (childSize > budget && (child.kind === 'dictionary' || child.kind === 'list')) {
         yield* flush();
@@ -150,6 +160,7 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
   }
 
   function* put(path: readonly Name[], cell: Cell, after: Name | null | undefined): Generator<PackedPart, void> {
+    const budget = cap();
     const size = sizeUpTo(cell, path.length, budget, packed);
     const store = cell.kind === 'dictionary' || cell.kind === 'list';
     if (packed && (!store || size <= budget)) {
@@ -185,6 +196,7 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
       yield* push(op, cost, cells);
     }
     for (const entry of entries) {
+      const budget = cap();
       // The value, and (at most) a dictionary on its way for each level.
       const size = sizeUpTo(entry.cell, entry.path.length, budget) + (CELL_COST + SEGMENT_COST * entry.path.length) * entry.path.length;
       if (chunkSize + size > budget) yield* flush();
@@ -192,6 +204,38 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
       chunkSize += size;
     }
     yield* flush();
+  }
+
+  /**
+   * Packed: values set in a dictionary the receiver has travel as an `add` of that dictionary
+   * (packed, ~13 bytes a cell) when it has at least {@link PACKED_MERGE_MIN} of them, instead of
+   * the overlay's serializer records (~200 bytes a cell, and a seal each with AEAD): a branch
+   * filled a few cells at a time (the demo's `sky`) set the second half of a group of 100 in
+   * every bundle, half the part's bytes. `add` replaces same-named children and leaves the
+   * others, as the overlay does; links and the rest stay in the overlay.
+   */
+  function* packedMerge(entries: ReadonlyArray<{ readonly path: readonly Name[]; readonly cell: Cell }>): Generator<PackedPart, void> {
+    const byParent = new Map<Cell, Array<{ readonly path: readonly Name[]; readonly cell: Cell }>>();
+    for (const entry of entries) {
+      if (entry.cell.kind !== 'value' || entry.cell.parent === undefined) continue;
+      const siblings = byParent.get(entry.cell.parent);
+      if (siblings === undefined) byParent.set(entry.cell.parent, [entry]);
+      else siblings.push(entry);
+    }
+    const rest: Array<{ readonly path: readonly Name[]; readonly cell: Cell }> = [];
+    const moved = new Set<Cell>();
+    for (const [, siblings] of byParent) if (siblings.length >= PACKED_MERGE_MIN) for (const e of siblings) moved.add(e.cell);
+    for (const entry of entries) if (!moved.has(entry.cell)) rest.push(entry);
+    yield* merge(rest);
+    for (const [parent, siblings] of byParent) {
+      if (siblings.length < PACKED_MERGE_MIN) continue;
+      yield* addRuns(
+        siblings[0]!.path.slice(0, -1),
+        parent,
+        siblings.map((e) => e.cell),
+        () => undefined,
+      );
+    }
   }
 
   for (const op of ops) {
@@ -207,7 +251,8 @@ export function* packParts(ops: readonly MirrorOp[], budget: number, stats: Pack
         );
         break;
       case 'mrg':
-        yield* merge(op.entries);
+        if (packed) yield* packedMerge(op.entries);
+        else yield* merge(op.entries);
         break;
       case 'add':
         yield* addRuns(op.path, op.store, op.cells, previousIn(op.store));
@@ -259,6 +304,9 @@ function overlay(entries: ReadonlyArray<{ readonly path: readonly Name[]; readon
         );
   return build(root, 'v');
 }
+
+/** Values of one dictionary in a `mrg` from which, packed, they travel as an `add` instead (see packedMerge). */
+const PACKED_MERGE_MIN = 4;
 
 /** The name of an op's content. */
 const V = name('v');
@@ -332,7 +380,7 @@ export function packNext(
   packing: Packing,
   log: BranchLog,
   tree: Parameters<BranchLog['seal']>[0],
-  partBytes: number,
+  partBytes: PartBudget,
   add: (part: PackedPart, last: boolean) => void,
 ): PackStats | undefined {
   for (;;) {

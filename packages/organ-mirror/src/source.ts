@@ -64,6 +64,13 @@ export interface Continuation {
 /** How many beats' budget (`beatBytes`) of frames the source may have sent and the receiver not yet staged. */
 const AHEAD_BEATS = 2;
 
+/**
+ * Beats the source keeps to `busyBeatBytes` after the last beat that admitted a frame of another
+ * mount of its peer. Sequential calls on that mount arrive every few beats; 16 keeps a run of them
+ * in the small mode without holding a mirror that is alone on its peer back for long.
+ */
+const BUSY_BEATS = 16;
+
 /** Serving one receiver. */
 export class Publication {
   readonly log: BranchLog;
@@ -79,6 +86,8 @@ export class Publication {
   private held = false;
   /** The last beat this source left to another mount of its peer (see `sendPending`). */
   private yieldedAt = -2;
+  /** Until this beat the source sends and cuts parts within `busyBeatBytes` (see `sendPending`). */
+  private busyUntil = -1;
   /** The serving record's fields as last written (see writeServing). */
   private servingWritten = '';
   private ended: { status: 'ok' | 'cxl'; summary: string } | undefined;
@@ -306,7 +315,13 @@ export class Publication {
    * next beat.
    */
   private sendPending(beat: number): SliceVerdict | undefined {
-    const budget = this.env.options.beatBytes;
+    // Another mount of this peer in use (a call, a link update, seen in this beat's admitted
+    // frames): for the next BUSY_BEATS beats parts are cut and sent within `busyBeatBytes`, so
+    // a frame of that mount waits at most for a small part's encode here and its decode there,
+    // not a 60 KB one. Counted in beats and bytes from recorded inputs: a replay does the same.
+    if (this.mount.peerBusy) this.busyUntil = beat + BUSY_BEATS;
+    this.smallParts = beat <= this.busyUntil;
+    const budget = this.budget(beat);
     let spent = 0;
     let last = 0;
     for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
@@ -370,6 +385,20 @@ export class Publication {
     return undefined;
   }
 
+  /** Frame bytes this source may send in `beat` (see `busyUntil`). */
+  private budget(beat: number): number {
+    const { beatBytes, busyBeatBytes } = this.env.options;
+    return beat <= this.busyUntil ? Math.min(beatBytes, busyBeatBytes) : beatBytes;
+  }
+
+  /**
+   * Estimated bytes of the next part, read when it is cut: `partBytes`, or within `busyBeatBytes`
+   * while the peer is busy (parts are cut only in `sendPending`, which sets `smallParts`).
+   */
+  private readonly partBudget = (): number =>
+    this.smallParts ? Math.min(this.env.options.partBytes, this.env.options.busyBeatBytes) : this.env.options.partBytes;
+  private smallParts = false;
+
   /** Frame bytes sent on this channel and not yet staged by the receiver. */
   private unstagedBytes(bundle: SealedBundle): number {
     let bytes = 0;
@@ -394,7 +423,7 @@ export class Publication {
       sizes: [],
       next: 0,
       staged: 0,
-      packing: { parts: packParts(ops, this.env.options.partBytes, stats, this.packed), ahead: undefined, stats, packed: this.packed },
+      packing: { parts: packParts(ops, this.partBudget, stats, this.packed), ahead: undefined, stats, packed: this.packed },
     });
     this.episode.bundle(seq, { epoch: v.text(this.epoch), first_beat: v.n(firstBeat), started_beat: v.n(beat), snapshot: v.flag(snapshot) });
   }
@@ -413,7 +442,7 @@ export class Publication {
       bundle.parts.push(buildBundlePart({ ...head, part: index, parts: last ? index : 0 }, part.ops));
       bundle.sizes.push(0);
     };
-    const stats = packNext(packing, this.log, this.env.runtime.tree, this.env.options.partBytes, add);
+    const stats = packNext(packing, this.log, this.env.runtime.tree, this.partBudget, add);
     if (stats === undefined) return;
     bundle.packing = undefined;
     // Written in the beat the last part is packed, so it is durable before any part of it leaves.

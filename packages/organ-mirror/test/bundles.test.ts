@@ -299,3 +299,50 @@ describe('the source mount policy', () => {
     }
   });
 });
+
+describe('packed deltas', () => {
+  /** The ops of each part of bundle `seq` as sealed on the source: `op` plus `/vb` when its content is packed. */
+  const opsOf = (p: Pair, seq: number): string[] =>
+    p.saturn.seals
+      .filter((s) => s.seq === seq)
+      .flatMap((s) => s.parts)
+      .flatMap(
+        (part) =>
+          (part
+            .children()
+            .find((c) => c.name.tag.text === 'ops')
+            ?.children() ?? []) as (typeof part)[],
+      )
+      .map((op) => {
+        const verb = op.children().find((c) => c.name.tag.text === 'op')?.value;
+        const packed = op.children().some((c) => c.name.tag.text === 'vb');
+        return `${verb?.type === 'text' ? verb.value : '?'}${packed ? '/vb' : ''}`;
+      });
+
+  it('values set in a dictionary the receiver has travel packed as an add when there are 4 or more of them; fewer stay in the overlay', async () => {
+    for (const packedContent of [true, false]) {
+      pair = await memoryPair({ earth: { packedContent } });
+      const p = pair;
+      await active(p);
+      for (const k of 'abcdefgh') p.saturn.tree.set(`${SRC}/many/${k}`, text(`old ${k}`));
+      for (const k of 'xy') p.saturn.tree.set(`${SRC}/few/${k}`, text(`old ${k}`));
+      await p.until(() => branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC), 20);
+      const seq = p.saturn.seals.length + 1;
+      // Six values of `many` (four changed, two new), one of `few`, and a u64 among them.
+      for (const k of 'abcd') p.saturn.tree.set(`${SRC}/many/${k}`, text(`new ${k}`));
+      p.saturn.tree.set(`${SRC}/many/i`, u64(9n));
+      p.saturn.tree.set(`${SRC}/many/j`, text('new j'));
+      p.saturn.tree.set(`${SRC}/few/x`, text('new x'));
+      await p.until(() => p.saturn.seals.some((s) => s.seq === seq), 20);
+      await p.until(() => branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC), 20);
+      expect(opsOf(p, seq).sort()).toEqual(packedContent ? ['add/vb', 'mrg'] : ['mrg']);
+      expect(at(p.earth.tree, `${SRC}/many/a`)).toBe('new a');
+      expect(at(p.earth.tree, `${SRC}/many/e`)).toBe('old e');
+      expect(at(p.earth.tree, `${SRC}/many/i`)).toBe(9n);
+      expect(at(p.earth.tree, `${SRC}/few/x`)).toBe('new x');
+      expect(at(p.earth.tree, `${SRC}/few/y`)).toBe('old y');
+      await p.close();
+      pair = undefined;
+    }
+  });
+});

@@ -115,7 +115,8 @@ describe('resume after a break', () => {
     await p.until(() => serving(p, 'acked') === 1n, 20);
     const out = memoryHooks(p.saturn.provider);
     out.capture(saturnChannel(p));
-    for (let i = 0; i < 12; i++) p.saturn.tree.set(`${SRC}/k${'abcdefghijkl'[i]}`, text(`value ${i} `.repeat(8)));
+    // Large enough for several parts of 700 bytes in either form (packed values of one dictionary travel as an `add`).
+    for (let i = 0; i < 12; i++) p.saturn.tree.set(`${SRC}/k${'abcdefghijkl'[i]}`, text(`value ${i} `.repeat(24)));
     await p.until(() => serving(p, 'seq') === 2n && p.saturn.tree.get(`/rt/ops/${serving(p, 'op')}/bundles/2/sent_beat`) !== undefined, 10);
     const parts = out.takeOutbound(saturnChannel(p));
     expect(parts.length).toBeGreaterThan(2);

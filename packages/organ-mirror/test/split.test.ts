@@ -498,6 +498,64 @@ describe('bundles split across beats', () => {
     expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
   });
 
+  it('while another mount of the peer is busy, parts are cut and sent within busyBeatBytes; 16 beats after its last frame, within beatBytes again', async () => {
+    const network = memoryNetwork();
+    // Each part the source sent: the beat and its frame bytes.
+    const sent: Array<{ beat: number; bytes: number }> = [];
+    let ranAt: number | undefined;
+    const saturn: Peer = peer('saturn', network, {
+      partBytes: 16000,
+      beatBytes: 16000,
+      busyBeatBytes: 1500,
+      onSend: (e) => void sent.push({ beat: saturn.runtime.beat, bytes: e.bytes }),
+    });
+    const earth = peer('earth', network, {});
+    await saturn.manager.listen('memory', 'saturn');
+    const served = installInvoke(saturn.runtime, saturn.manager, {});
+    served.expose('/sig/add', (call) => {
+      ranAt = call.beat;
+      return { status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) };
+    });
+    const invoke = installInvoke(earth.runtime, earth.manager, {});
+    for (const [f, v] of [
+      ['peer', 'saturn'],
+      ['mount', 'calc'],
+      ['local_node', 'earth'],
+    ])
+      earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+    seed(saturn.tree, 600, 20);
+    fileRequest(earth.tree, 'r1');
+    const beat = async (): Promise<void> => {
+      await settle();
+      earth.runtime.step();
+      await settle();
+      saturn.runtime.step();
+    };
+    for (let i = 0; i < 200 && !(sent.length >= 3 && earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active'); i++) await beat();
+    expect(field(earth.tree, 'r1', 'bundle_seq')).toBe(0n);
+    let done = false;
+    invoke.submit({ request: 'calc', signal: '/sig/add', payload: u64(41n), timeoutBeats: 1000, onComplete: () => void (done = true) });
+    for (let i = 0; i < 2000 && field(earth.tree, 'r1', 'bundle_seq') !== 1n; i++) await beat();
+    expect(done).toBe(true);
+    expect(field(earth.tree, 'r1', 'bundle_seq')).toBe(1n);
+    expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+    const before = sent.filter((s) => s.beat < ranAt!);
+    // Cut while busy: the parts from the second beat after the call on (the part packed ahead,
+    // and the op already read for the one after it, were cut before the call came).
+    const busy = sent.filter((s) => s.beat > ranAt! + 2 && s.beat <= ranAt! + 16);
+    // The first part cut after the window is cut in full again (the one packed ahead of it may still be small).
+    const after = sent.filter((s) => s.beat > ranAt! + 19);
+    expect(before.length).toBeGreaterThan(0);
+    expect(busy.length).toBeGreaterThan(4);
+    expect(after.length).toBeGreaterThan(0);
+    const max = (xs: typeof sent) => Math.max(...xs.map((x) => x.bytes));
+    // Parts cut while busy are a fraction of the others (a sealed frame's fixed overhead, ~5.5 KB
+    // here, on top of the 1,500 estimated bytes) ...
+    expect(max(busy)).toBeLessThan(0.5 * Math.min(max(before), max(after)));
+    // ... and go one a beat (a second one would cross the 1,500-byte budget).
+    expect(new Set(busy.map((s) => s.beat)).size).toBe(busy.length);
+  });
+
   it('a replay of the source inbound log, with calls on another mount during the mirror, leaves the same beats and gives the same digests', async () => {
     const network = memoryNetwork();
     const options: MirrorOptions = { partBytes: 1500, beatBytes: 3000 };
@@ -578,7 +636,8 @@ describe('bundles split across beats', () => {
     await p.until(() => p.earth.applies.length === 1 && p.saturn.tree.getValue(`${SERVING}/acked`)?.value === 1n, 20);
     const out = memoryHooks(p.saturn.provider);
     out.capture(saturnChannel(p));
-    for (let i = 0; i < 12; i++) p.saturn.tree.set(`${SRC}/k${'abcdefghijkl'[i]}`, text(`value ${i} `.repeat(8)));
+    // Large enough for several parts of 700 bytes in either form (packed values of one dictionary travel as an `add`).
+    for (let i = 0; i < 12; i++) p.saturn.tree.set(`${SRC}/k${'abcdefghijkl'[i]}`, text(`value ${i} `.repeat(24)));
     await p.until(() => sourceBundle(p.saturn as unknown as Peer, 2, 'sent_beat') !== undefined, 20);
     const parts = out.takeOutbound(saturnChannel(p));
     expect(parts.length).toBeGreaterThan(2);
