@@ -44,7 +44,11 @@ function spawnPeer(dir: string, name: string, config: Json): Peer {
   writeFileSync(file, JSON.stringify(config));
   const env = { ...process.env };
   delete env['NODE_OPTIONS'];
-  const child = spawn(process.execPath, [cepNodeBin().bin, 'run', '--config', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(
+    process.execPath,
+    [cepNodeBin().bin, 'run', '--config', file, '--log-format', 'json', ...(process.env['BENCH_EPHEMERAL'] === '1' ? ['--ephemeral'] : [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
+  );
   const lines: Json[] = [];
   const listeners = new Set<() => void>();
   let partial = '';
@@ -264,6 +268,15 @@ export async function invokeDuringMirror(cells: number, idleCalls: number, beatM
       timedOut: during.filter((d) => d.timedOut).length,
       skyTimedOut: sky.timedOut,
       mirrorMs,
+      // The typical call too (p99 of a few dozen calls is the slowest one or two).
+      p50ms: quantile(
+        during.map((d) => d.ms),
+        0.5,
+      ),
+      p90ms: quantile(
+        during.map((d) => d.ms),
+        0.9,
+      ),
       // Which calls were slow (their order during the mirror): early ones wait behind code the mirror runs for the first time.
       slowest: during
         .map((d, i) => ({ i: i + 1, beats: d.beats, ms: d.ms }))

@@ -49,10 +49,13 @@ export interface MirrorOptions {
   readonly beatBytes?: number;
   /**
    * The same budget, and the most a part may carry, while another mount of the receiver's peer is
-   * in use (a call, a link update admitted in the last 16 beats; default 16 KiB). A frame on that
-   * mount then waits at most for a small part's encode on the source and its decode on the
-   * receiver, not for a full one's: the mirror gets slower while the other mount is busy (more,
-   * smaller parts), and only then. Counted in bytes and beats of admitted frames, never time.
+   * in use (a call, a link update admitted in the last 16 beats; default 32 KiB). A frame on that
+   * mount then waits for a smaller part's encode on the source and its decode on the receiver:
+   * the mirror gets slower while the other mount is busy, and only then. A bundle whose branch is
+   * written faster than that (a third pass over what changed while it was packed) goes back to
+   * full parts, so it does not grow until the writer stops. 32 KiB, not 16: a sealed frame carries
+   * ~5.5 KB of fixed records, and 16 KiB parts carried fewer cells a beat than the demo's `sky`
+   * writes. Counted in bytes, beats and passes of admitted frames, never time.
    */
   readonly busyBeatBytes?: number;
   /**
@@ -174,7 +177,7 @@ export function installMirror(runtime: Runtime, manager: TransportManager, optio
     partBytes: positive('partBytes', options.partBytes, 64 << 10),
     packedContent: options.packedContent ?? true,
     beatBytes: positive('beatBytes', options.beatBytes, 64 << 10),
-    busyBeatBytes: positive('busyBeatBytes', options.busyBeatBytes, 16 << 10),
+    busyBeatBytes: positive('busyBeatBytes', options.busyBeatBytes, 32 << 10),
     maxInflight: positive('maxInflight', options.maxInflight, DEFAULT_MAX_INFLIGHT),
     maxBeatWindow: positive('maxBeatWindow', options.maxBeatWindow, DEFAULT_MAX_BEAT_WINDOW),
     retainBeats: positive('retainBeats', options.retainBeats, 1000),

@@ -71,6 +71,9 @@ const AHEAD_BEATS = 2;
  */
 const BUSY_BEATS = 16;
 
+/** Delta passes of one bundle after which it is packed in full parts again, busy or not (see `sendPending`). */
+const BUSY_PASSES = 2;
+
 /** Serving one receiver. */
 export class Publication {
   readonly log: BranchLog;
@@ -320,8 +323,13 @@ export class Publication {
     // a frame of that mount waits at most for a small part's encode here and its decode there,
     // not a 60 KB one. Counted in beats and bytes from recorded inputs: a replay does the same.
     if (this.mount.peerBusy) this.busyUntil = beat + BUSY_BEATS;
-    this.smallParts = beat <= this.busyUntil;
-    const budget = this.budget(beat);
+    // Unless the bundle being packed is not catching up with its branch (a writer filling it
+    // faster than small parts carry it away: a third pass over what changed meanwhile): then
+    // full parts again, or the bundle would grow until the writer stops and be applied, and
+    // journaled on a durable receiver, in one beat.
+    const passes = this.bundles.get(this.lastSeq)?.packing?.passes ?? 0;
+    this.smallParts = beat <= this.busyUntil && passes < BUSY_PASSES;
+    const budget = this.budget();
     let spent = 0;
     let last = 0;
     for (const seq of [...this.bundles.keys()].sort((a, b) => a - b)) {
@@ -385,10 +393,10 @@ export class Publication {
     return undefined;
   }
 
-  /** Frame bytes this source may send in `beat` (see `busyUntil`). */
-  private budget(beat: number): number {
+  /** Frame bytes this source may send in the current beat (see `busyUntil`; set by `sendPending`). */
+  private budget(): number {
     const { beatBytes, busyBeatBytes } = this.env.options;
-    return beat <= this.busyUntil ? Math.min(beatBytes, busyBeatBytes) : beatBytes;
+    return this.smallParts ? Math.min(beatBytes, busyBeatBytes) : beatBytes;
   }
 
   /**

@@ -556,6 +556,55 @@ describe('bundles split across beats', () => {
     expect(new Set(busy.map((s) => s.beat)).size).toBe(busy.length);
   });
 
+  it('a bundle whose branch is written faster than busy parts carry it goes back to full parts after two delta passes, and ends', async () => {
+    const network = memoryNetwork();
+    const sent: Array<{ beat: number; bytes: number }> = [];
+    const saturn: Peer = peer('saturn', network, {
+      partBytes: 16000,
+      beatBytes: 16000,
+      busyBeatBytes: 1500,
+      onSend: (e) => void sent.push({ beat: saturn.runtime.beat, bytes: e.bytes }),
+    });
+    const earth = peer('earth', network, {});
+    await saturn.manager.listen('memory', 'saturn');
+    installInvoke(saturn.runtime, saturn.manager, {}).expose('/sig/add', () => ({ status: 'ok', result: u64(1n) }));
+    const invoke = installInvoke(earth.runtime, earth.manager, {});
+    for (const [f, v] of [
+      ['peer', 'saturn'],
+      ['mount', 'calc'],
+      ['local_node', 'earth'],
+    ])
+      earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+    seed(saturn.tree, 20, 20);
+    fileRequest(earth.tree, 'r1');
+    let written = 0;
+    // Every beat: a call (the peer stays busy) and 40 new values, more than a 1,500-byte part carries.
+    const beat = async (write: boolean): Promise<void> => {
+      if (earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active')
+        invoke.submit({ request: 'calc', signal: '/sig/add', payload: u64(1n), timeoutBeats: 1000 });
+      if (write)
+        saturn.tree.batch(() => {
+          for (let i = 0; i < 40; i++, written++)
+            saturn.tree.set(`${SRC}/w${Math.floor(written / 50)}/v${written % 50}`, text(`written ${written} `.repeat(3)));
+        });
+      await settle();
+      earth.runtime.step();
+      await settle();
+      saturn.runtime.step();
+    };
+    for (let i = 0; i < 30; i++) await beat(false);
+    const first = sent.length;
+    for (let i = 0; i < 150; i++) await beat(true);
+    const during = sent.slice(first);
+    // Small parts while busy, then, the bundle falling behind the writes, full ones again though the calls go on.
+    expect(during.some((s) => s.bytes < 8000)).toBe(true);
+    expect(during.some((s) => s.bytes > 12000)).toBe(true);
+    // The bundles end while the writes go on (none grows until the writer stops), and the copy catches up after.
+    expect(saturn.tree.getValue(`${SERVING}/seq`)?.value).toBeGreaterThan(2n);
+    for (let i = 0; i < 300 && branchDigest(earth.tree, SRC) !== branchDigest(saturn.tree, SRC); i++) await beat(false);
+    expect(branchDigest(earth.tree, SRC)).toBe(branchDigest(saturn.tree, SRC));
+  });
+
   it('a replay of the source inbound log, with calls on another mount during the mirror, leaves the same beats and gives the same digests', async () => {
     const network = memoryNetwork();
     const options: MirrorOptions = { partBytes: 1500, beatBytes: 3000 };
