@@ -125,6 +125,7 @@ export function createTree(options: TreeOptions = {}): Tree {
 const ROOT_NAME = name(acronymId('/'));
 const MAX_LINK_HOPS = 32;
 
+/** A cell's state before a batch changed it, restored if the batch fails. */
 interface Snapshot {
   node: CellNode;
   created: number;
@@ -146,8 +147,13 @@ class CellTree implements Tree {
   private readonly listeners = new Map<(change: TreeChange) => void, boolean>();
   /** How many listeners read `change.path`. */
   private pathListeners = 0;
-  /** Open batch: undo steps (newest last), its serial (cells saved in it carry it), buffered events. */
-  private undo: Array<() => void> | undefined;
+  /**
+   * Open batch: undo steps (newest last), its serial (cells saved in it carry it), buffered events.
+   * A step is a saved state (restored), a cell created in the batch (detached) or a function: the
+   * two common steps are plain objects rather than closures, one allocation less per step (an
+   * invoke's writes make dozens of them).
+   */
+  private undo: UndoStep[] | undefined;
   private batchId = 0;
   private pending: TreeChange[] | undefined;
 
@@ -463,7 +469,7 @@ class CellTree implements Tree {
       const steps = this.undo;
       this.undo = undefined;
       this.pending = undefined;
-      for (let i = steps.length - 1; i >= 0; i--) steps[i]!();
+      for (let i = steps.length - 1; i >= 0; i--) undoStep(steps[i]!);
       throw error;
     }
     const events = this.pending;
@@ -596,22 +602,16 @@ class CellTree implements Tree {
     if (this.undo !== undefined) node.savedInBatch = this.batchId;
     parent.byKey!.set(childName.key, node);
     const order = parent.order;
-    let at = -1;
     if (parent.kind === 'list') {
-      at = index ?? order!.length;
-      order!.splice(at, 0, node);
+      order!.splice(index ?? order!.length, 0, node);
     } else if (order !== undefined) {
       // Keep the sorted cache when the new name sorts last (the common bulk-load case).
       const last = order[order.length - 1];
       if (last === undefined || compareNames(last.name, childName) < 0) order.push(node);
       else parent.order = undefined;
     }
-    this.onUndo(() => {
-      parent.byKey!.delete(childName.key);
-      if (parent.kind === 'list') parent.order!.splice(at, 1);
-      else parent.order = undefined;
-      node.parent = undefined;
-    });
+    // Undone by detaching the cell (see undoStep): the cell itself is the step, no closure.
+    this.undo?.push(node);
     parent.modified = this.beat;
     this.touchAncestors(node);
     this.emit('create', node);
@@ -647,8 +647,7 @@ class CellTree implements Tree {
 
   private revive(node: CellNode, value: Value | undefined): void {
     this.snapshot(node);
-    (node.past ??= []).unshift({ beat: node.deleted!, value: undefined });
-    this.trimHistory(node);
+    this.addPast(node, { beat: node.deleted!, value: undefined });
     node.deleted = undefined;
     if (value !== undefined) node.value = value;
     node.modified = this.beat;
@@ -660,12 +659,20 @@ class CellTree implements Tree {
   private pushHistory(node: CellNode): void {
     if (node.kind !== 'value') return;
     if (node.modified === this.beat && node.deleted === undefined) return; // same beat: only the last state counts
-    (node.past ??= []).unshift({ beat: node.modified, value: node.value });
-    this.trimHistory(node);
+    this.addPast(node, { beat: node.modified, value: node.value });
   }
 
-  private trimHistory(node: CellNode): void {
-    if (node.past!.length > this.historyDepth) node.past!.length = this.historyDepth;
+  /**
+   * Puts `entry` in front of `node`'s past states, keeping at most `historyDepth`. A new array,
+   * never an edit of the old one: a batch's snapshot keeps the old array as it is (no copy per
+   * snapshot), and `history()` results handed out before stay as they were.
+   */
+  private addPast(node: CellNode, entry: HistoryEntry): void {
+    const old = node.past;
+    const keep = old === undefined ? 0 : Math.min(old.length, this.historyDepth - 1);
+    const past: HistoryEntry[] = [entry];
+    for (let i = 0; i < keep; i++) past.push(old![i]!);
+    node.past = past;
   }
 
   private touchAncestors(node: CellNode): void {
@@ -688,13 +695,13 @@ class CellTree implements Tree {
       value: node.value,
       storeType: node.storeType,
       linkTarget: node.linkTarget,
-      past: node.past?.slice(),
+      past: node.past, // never edited in place (see addPast)
       nextAuto: node.nextAuto,
     };
-    this.undo.push(() => restoreSnapshot(saved));
+    this.undo.push(saved);
   }
 
-  private onUndo(step: () => void): void {
+  private onUndo(step: UndoStep): void {
     this.undo?.push(step);
   }
 
@@ -741,6 +748,28 @@ function restamp(node: CellNode, beat: number): void {
   if (node.deleted !== undefined) node.deleted = beat;
   node.past = undefined;
   if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
+}
+
+/** One step of a batch's undo log: see `CellTree.undo`. */
+type UndoStep = Snapshot | CellNode | (() => void);
+
+function undoStep(step: UndoStep): void {
+  if (typeof step === 'function') step();
+  else if (step instanceof CellNode) undoAttach(step);
+  else restoreSnapshot(step);
+}
+
+/**
+ * Undoes the creation of `node` (see `attach`). Steps are undone newest first, so its parent's
+ * children are as right after the attach: a list finds it where it was inserted.
+ */
+function undoAttach(node: CellNode): void {
+  const parent = node.parent;
+  if (parent === undefined) return; // given to another tree since (adopt): not ours to undo
+  parent.byKey!.delete(node.name.key);
+  if (parent.kind === 'list') parent.order!.splice(parent.order!.indexOf(node), 1);
+  else parent.order = undefined;
+  node.parent = undefined;
 }
 
 function restoreSnapshot(saved: Snapshot): void {

@@ -338,6 +338,48 @@ describe('batch undo of cells made inside the batch', () => {
   });
 });
 
+describe('batch undo of existing cells (saved states, no copies)', () => {
+  it('a failed batch restores history, values and a list with an item inserted in its middle; history() read before stays as read', () => {
+    const tree = createTree({ historyDepth: 3 });
+    for (let beat = 1; beat <= 4; beat++) {
+      tree.setBeat(beat);
+      tree.set('/a/v', u64(beat));
+    }
+    tree.ensureList('/a/list');
+    tree.append('/a/list', text('first'));
+    tree.append('/a/list', text('last'));
+    const handedOut = tree.get('/a/v')!.history();
+    const asRead = handedOut.map((entry) => ({ ...entry }));
+    const before = digestHex(tree.root);
+    tree.setBeat(5);
+    expect(() =>
+      tree.batch(() => {
+        tree.set('/a/v', u64(50));
+        tree.insert('/a/list', 1, text('middle'));
+        tree.delete('/a/v');
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(digestHex(tree.root)).toBe(before);
+    expect(tree.get('/a/v')!.history()).toEqual(asRead);
+    expect(
+      tree
+        .get('/a/list')!
+        .children()
+        .map((c) => c.value),
+    ).toEqual([text('first'), text('last')]);
+    // A later write adds a state in front (the depth still bounds it) and leaves what was handed out as it was.
+    tree.set('/a/v', u64(6));
+    expect(handedOut).toEqual(asRead);
+    expect(
+      tree
+        .get('/a/v')!
+        .history()
+        .map((entry) => entry.value),
+    ).toEqual([u64(4), u64(3), u64(2)]);
+  });
+});
+
 describe('appendChild', () => {
   it('appends as append() on the list path would: names, stamps, events', () => {
     const { a, b, seenA, seenB } = twoWatchedTrees();
