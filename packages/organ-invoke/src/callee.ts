@@ -11,7 +11,7 @@
  */
 import { formatPath, name, parsePath, type Name, type PathLike, type Value } from '@cep/cells';
 import type { EnzymeContext, Qos, Runtime } from '@cep/heartbeat';
-import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, type Decision, type Usage } from '@cep/security';
+import { admitInvokeId, admitInvokeIdVerdict, checkInvoke, isInvokeId, recordUsage, type Decision, type Usage } from '@cep/security';
 import { TOPIC, type Mount } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -39,6 +39,10 @@ export interface CalleeEnv {
   readonly exposedOnly: boolean;
   /** Measures exposed handlers whose call has a `cpu_ns` or `wall_ms` budget; `false`: never (replay: the logged measurements are admitted instead). */
   readonly meter: UsageMeter | false;
+  /** Most ids the replay guard remembers; beyond them calls are refused with `INVOKE_BUSY` (see admitInvokeIdVerdict). */
+  readonly maxSeenIds: number;
+  /** Most usage records the ledger keeps (recordUsage's bound). */
+  readonly maxUsageRecords: number;
 }
 
 type Reply = { status: 'ok'; result?: Value } | { status: 'reject'; note: string; code?: string };
@@ -56,6 +60,8 @@ interface Running {
   readonly metered?: boolean;
   /** The exposed handler ran (and returned): its measurement is on its way as an `inv.usage` input. */
   ran?: boolean;
+  /** The usage recorded when the call was admitted (kept for the charge of a measured run: see charge()). */
+  readonly usage?: Usage;
 }
 
 export class Callee {
@@ -142,9 +148,15 @@ export class Callee {
    */
   call(frame: CallFrame, mount: Mount, bytes: number, unreliable: string | undefined): void {
     const peer = mount.peer;
-    if (!admitInvokeId(this.runtime.tree, frame.id)) {
-      this.report(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
-      if (!isInvokeId(frame.id)) this.queue(mount, frame.id, `id ${JSON.stringify(frame.id)} is not an unguessable invoke id`);
+    const verdict = admitInvokeIdVerdict(this.runtime.tree, frame.id, undefined, this.env.maxSeenIds);
+    if (verdict === 'full') {
+      // Not remembered, so it must not run: a later copy of this id is judged afresh (see the README, Replay guard).
+      this.report(frame.id, peer, `the replay guard holds its ${this.env.maxSeenIds} ids, all inside its window`);
+      return this.queue(mount, frame.id, `${OUTCOME_CODE.busy}: the receiver's replay guard is full; nothing ran`, OUTCOME_CODE.busy);
+    }
+    if (verdict !== 'fresh') {
+      this.report(frame.id, peer, verdict === 'seen' ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
+      if (verdict === 'malformed') this.queue(mount, frame.id, `id ${JSON.stringify(frame.id)} is not an unguessable invoke id`);
       return;
     }
     // Refusals that say nothing ran, with a code the caller can act on (both are safe to retry).
@@ -175,11 +187,12 @@ export class Callee {
     const signalText = formatPath(signal);
     if (this.env.exposedOnly && !this.exposed.has(signalText)) return this.queue(mount, frame.id, `signal ${signalText} is not exposed on this runtime`);
     // The receiver's check, on its own policy: the frame's size and the beats the caller says it waits.
-    const usage = recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout });
+    const usage = recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout }, this.env.maxUsageRecords);
     const decision = this.receiverCheck(peer, frame, usage);
     if (!decision.allowed) return this.queue(mount, frame.id, decision.note);
     const qos: Qos = { retainOnPause: true };
-    const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: metered(decision.budgets) };
+    const isMetered = metered(decision.budgets);
+    const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: isMetered, ...(isMetered ? { usage } : {}) };
     this.byQos.set(qos, running);
     try {
       this.runtime.enqueue(signal, {
@@ -197,7 +210,7 @@ export class Callee {
   /** A frame that could not be read: reported, and answered when it names a fresh, well-formed id. */
   problem(problem: FrameProblem, mount: Mount): void {
     this.report(problem.id ?? '?', mount.peer, `malformed frame: ${problem.note}`);
-    if (problem.id !== undefined && isInvokeId(problem.id) && admitInvokeId(this.runtime.tree, problem.id)) {
+    if (problem.id !== undefined && isInvokeId(problem.id) && admitInvokeId(this.runtime.tree, problem.id, undefined, this.env.maxSeenIds)) {
       this.queue(mount, problem.id, `malformed call: ${problem.note}`);
     }
   }
@@ -290,7 +303,7 @@ export class Callee {
     if (running.metered === true) {
       running.ran = true;
       if (stop !== undefined)
-        this.runtime.pushInput(USAGE_INPUT, { stream: 'callee', seq: ++this.usageSeq, data: encodeMeasured({ id: running.id, ...stop() }) });
+        this.runtime.pushInput(USAGE_INPUT, { stream: 'callee', seq: ++this.usageSeq, data: encodeMeasured({ id: running.id, ...stop() }) }, { owned: true }); // fresh bytes: the log keeps them, no copy
     }
   }
 
@@ -306,9 +319,12 @@ export class Callee {
       this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: 'a measured usage input could not be read; ignored', origin: 'sec/receive' });
       return;
     }
-    const usage = recordUsage(this.runtime.tree, measured.id, { cpuNs: measured.cpuNs, wallMs: measured.wallMs });
+    const recorded = recordUsage(this.runtime.tree, measured.id, { cpuNs: measured.cpuNs, wallMs: measured.wallMs }, this.env.maxUsageRecords);
     const running = this.awaitingUsage.get(measured.id);
     if (running === undefined || running.frame === undefined) return;
+    // The ledger is bounded in records (recordUsage): were this call's record evicted in between,
+    // the totals would lack what its admission charged. What was charged then still counts.
+    const usage = atLeast(recorded, running.usage);
     this.awaitingUsage.delete(measured.id);
     const peer = running.mount.peer;
     const frame = running.frame;
@@ -357,6 +373,14 @@ export class Callee {
       peer,
     });
   }
+}
+
+/** `usage`, each field at least what `floor` holds. */
+function atLeast(usage: Usage, floor: Usage | undefined): Usage {
+  if (floor === undefined) return usage;
+  const out: Record<string, number> = { ...usage };
+  for (const [key, value] of Object.entries(floor)) if (value !== undefined && value > (out[key] ?? 0)) out[key] = value;
+  return out;
 }
 
 function resultBytes(reply: ReplyFrame): number {

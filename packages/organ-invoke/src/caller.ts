@@ -31,6 +31,8 @@ export interface CallerEnv {
   readonly maxTimeoutBeats: number;
   readonly retainCompleted: number;
   readonly retainOutcomes: number;
+  /** Most usage records the ledger keeps (recordUsage's bound). */
+  readonly maxUsageRecords: number;
   /** The runtime's beat period in ms (calls carry an expiry only with it). */
   readonly beatMs: number | undefined;
   readonly clockSkewMs: number;
@@ -186,7 +188,8 @@ export class Caller {
           timeoutBeats: sub.timeoutBeats,
           ...(sub.pipeline !== undefined ? { pipeline: sub.pipeline } : {}),
         };
-        this.runtime.pushInput(SUBMIT_INPUT, { stream: 'caller', seq, data: encodeSubmission(recorded) });
+        // Fresh bytes nobody else holds: the log keeps them as they are (owned), no copy.
+        this.runtime.pushInput(SUBMIT_INPUT, { stream: 'caller', seq, data: encodeSubmission(recorded) }, { owned: true });
         this.queued.set(id, { request: entry.id, onComplete: sub.onComplete });
         this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
         return id;
@@ -298,7 +301,7 @@ export class Caller {
       this.tree.setChild(cell, FIELD.op, text(op));
       // The sender's check charges the beats this invoke may wait against the beat budget.
       // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
-      return { op, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }) };
+      return { op, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }, this.env.maxUsageRecords) };
     });
     const pending: Pending = {
       id,
