@@ -288,12 +288,11 @@ class HeartbeatRuntime implements Runtime {
         if (queued.state !== 'queued') continue;
         queued.state = 'done';
         signals++;
-        impulses.push({
-          signal: formatPath(queued.signal),
-          target: queued.target === undefined ? undefined : formatPath(queued.target),
-          attempt: queued.attempt,
-        });
-        this.dispatch(queued, beat, agenda);
+        // Each path's text is made once, for the report and the agenda alike (a remote call is an impulse each).
+        const signalText = formatPath(queued.signal);
+        const targetText = queued.target === undefined ? undefined : formatPath(queued.target);
+        impulses.push({ signal: signalText, target: targetText, attempt: queued.attempt });
+        this.dispatch(queued, beat, agenda, signalText, targetText);
       }
       slices = this.episodes.runSlices(beat);
 
@@ -322,12 +321,10 @@ class HeartbeatRuntime implements Runtime {
     if (old >= 0) this.tree.remove(['rt', 'beat', String(old)]);
   }
 
-  private dispatch(queued: Queued, beat: number, agenda: AgendaEntry[]): void {
+  private dispatch(queued: Queued, beat: number, agenda: AgendaEntry[], signalText: string, targetText: string | undefined): void {
     const entries = this.registry.resolve(queued.signal);
     if (entries.length === 0) return;
     const targetCell = queued.target === undefined ? undefined : this.tree.get(queued.target);
-    const signalText = formatPath(queued.signal);
-    const targetText = queued.target === undefined ? undefined : formatPath(queued.target);
     let retried = false;
     for (const entry of entries) {
       const ctx: EnzymeContext = {

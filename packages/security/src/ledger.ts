@@ -69,8 +69,17 @@ export function isInvokeId(id: unknown): id is string {
  * usual treatment (and its errors).
  */
 export function invokeIdName(invokeId: string): Name {
-  return isInvokeId(invokeId) ? name(referenceId(invokeId)) : name(invokeId);
+  // The last id asked for, and its name: each side asks for the same id two or three times in a
+  // row (the record, the ledger, the guard), and each time made the name again and tested the id
+  // against its pattern. Names are immutable, so handing out the same one is exact.
+  if (invokeId === lastId) return lastName!;
+  const made = isInvokeId(invokeId) ? name(referenceId(invokeId)) : name(invokeId);
+  lastId = invokeId;
+  lastName = made;
+  return made;
 }
+let lastId: string | undefined;
+let lastName: Name | undefined;
 
 /**
  * Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`) and returns
@@ -225,7 +234,11 @@ export function admitInvokeIdVerdict(tree: Tree, id: string, windowBeats = 1024,
     }
     tree.set(SEEN_CUT, u64(BigInt(Math.max(0, cutoff))));
   }
-  const idName = name(referenceId(id)); // a well-formed id (checked above): see invokeIdName
+  // A well-formed id (checked above): named without testing it again, and kept as invokeIdName's
+  // last, since the receiver's ledger asks for it next.
+  const idName = id === lastId ? lastName! : name(referenceId(id));
+  lastId = id;
+  lastName = idName;
   const known = seen.child(idName);
   if (known !== undefined) {
     const at = known.value;
