@@ -173,11 +173,11 @@ class CellTree implements Tree {
   // ---- reading ----
 
   find(path: PathLike): CellNode | undefined {
-    return this.walk(parsePath(path));
+    return this.walk(namesOf(path));
   }
 
   get(path: PathLike): CellNode | undefined {
-    const found = this.walk(parsePath(path));
+    const found = this.walk(namesOf(path));
     return found === undefined || found.deleted !== undefined ? undefined : found;
   }
 
@@ -209,7 +209,7 @@ class CellTree implements Tree {
   // ---- writing ----
 
   set(path: PathLike, value: Value): CellNode {
-    const names = parsePath(path);
+    const names = namesOf(path);
     return this.writeLeaf(this.parentForLeaf(names, 'value'), names[names.length - 1]!, value);
   }
 
@@ -267,14 +267,14 @@ class CellTree implements Tree {
   }
 
   ensureDictionary(path: PathLike, storeType?: Name): CellNode {
-    return this.ensureStore(parsePath(path), 'dictionary', storeType);
+    return this.ensureStore(namesOf(path), 'dictionary', storeType);
   }
 
   ensureList(path: PathLike, storeType?: Name): CellNode {
-    return this.ensureStore(parsePath(path), 'list', storeType);
+    return this.ensureStore(namesOf(path), 'list', storeType);
   }
 
-  private ensureStore(names: Name[], kind: 'dictionary' | 'list', storeType: Name | undefined): CellNode {
+  private ensureStore(names: readonly Name[], kind: 'dictionary' | 'list', storeType: Name | undefined): CellNode {
     if (names.length === 0) {
       if (kind !== 'dictionary') throw cellsError('CELL_KIND_MISMATCH', 'the root is a dictionary');
       return this.root;
@@ -311,7 +311,7 @@ class CellTree implements Tree {
     }
     let childKey: Name;
     if (childName === undefined) {
-      childKey = name(numericId(list.nextAuto));
+      childKey = autoName(list.nextAuto);
     } else {
       if (list.byKey!.has(childName.key)) throw cellsError('CELL_EXISTS', `${formatPath([...list.path(), childName])} exists already`);
       childKey = childName;
@@ -358,7 +358,7 @@ class CellTree implements Tree {
     return this.batch(() => this.writeLink(parsePath(path), target));
   }
 
-  private writeLink(names: Name[], target: PathLike): CellNode {
+  private writeLink(names: readonly Name[], target: PathLike): CellNode {
     const targetNames = parsePath(target);
     if (targetNames.length === 0) throw cellsError('LINK_CYCLE', 'a link cannot point at the root');
     const parent = this.parentForWrite(names);
@@ -401,7 +401,7 @@ class CellTree implements Tree {
   }
 
   remove(path: PathLike): boolean {
-    const names = parsePath(path);
+    const names = namesOf(path);
     if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
     const node = this.walkNoLinks(names);
     if (node === undefined) return false;
@@ -499,7 +499,7 @@ class CellTree implements Tree {
   // ---- internals ----
 
   /** The live parent of `names`' last segment, creating or reviving dictionaries on the way. */
-  private parentForWrite(names: Name[]): CellNode {
+  private parentForWrite(names: readonly Name[]): CellNode {
     if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be written to; name a cell under it');
     this.checkWritable(names);
     let node = this.root;
@@ -527,7 +527,7 @@ class CellTree implements Tree {
    * before anything changes, a path through a cell that cannot hold children or a leaf that
    * exists as another kind.
    */
-  private parentForLeaf(names: Name[], kind: CellKind): CellNode {
+  private parentForLeaf(names: readonly Name[], kind: CellKind): CellNode {
     const last = names.length - 1;
     let node = this.root;
     let depth = 0;
@@ -553,7 +553,7 @@ class CellTree implements Tree {
   }
 
   /** Refuses a write before anything changes: every existing ancestor must be able to hold children. */
-  private checkWritable(names: Name[]): void {
+  private checkWritable(names: readonly Name[]): void {
     let node: CellNode | undefined = this.root;
     for (let i = 0; i < names.length - 1 && node !== undefined; i++) {
       node = node.byKey!.get(names[i]!.key);
@@ -572,7 +572,7 @@ class CellTree implements Tree {
     return node;
   }
 
-  private existing(names: Name[], live: boolean): CellNode {
+  private existing(names: readonly Name[], live: boolean): CellNode {
     const node = this.walkNoLinks(names);
     if (node === undefined || (live && node.deleted !== undefined)) {
       throw cellsError('CELL_NOT_FOUND', `no cell at ${formatPath(names)}`, { path: formatPath(names) });
@@ -738,6 +738,30 @@ class UnbuiltPathChange implements TreeChange {
     const parent = this.parent as CellNode | undefined;
     return this.removed && parent !== undefined ? [...parent.path(), this.cell.name] : this.cell.path();
   }
+}
+
+/** The automatic names of list children 1..AUTO_NAMES, made once (names are immutable). */
+const AUTO_NAMES = 4096;
+const autoNames: Name[] = [];
+
+/**
+ * The numeric name `n` of an appended list child. Short lists (an OPS dossier's history, a log)
+ * take theirs from a table: making one was five objects (a bigint or two, the id, its key, the name).
+ */
+function autoName(n: number): Name {
+  if (n > AUTO_NAMES) return name(numericId(n));
+  return (autoNames[n] ??= name(numericId(n)));
+}
+
+/**
+ * `path` as names, for a lookup or write that keeps none of them: an array that holds names only
+ * is used as it is (parsePath copies it, an array per tree call — records are written from paths
+ * made of names once); anything else is parsed.
+ */
+function namesOf(path: PathLike): readonly Name[] {
+  if (typeof path === 'string') return parsePath(path);
+  for (let i = 0; i < path.length; i++) if (typeof path[i] === 'string') return parsePath(path);
+  return path as readonly Name[];
 }
 
 /** Stamps a moved branch as created at `beat`, with no past states. */
