@@ -25,6 +25,12 @@ export interface TreeChange {
   readonly path: readonly Name[];
 }
 
+/**
+ * A change told as its parts (see {@link Tree.watch}): what changed, the cell, and its parent (for
+ * `remove`, the parent it was removed from).
+ */
+export type ChangeWatcher = (type: TreeChange['type'], cell: Cell, parent: Cell | undefined) => void;
+
 /** Options of {@link Tree.subscribe}. */
 export interface SubscribeOptions {
   /**
@@ -115,6 +121,13 @@ export interface Tree {
    * {@link SubscribeOptions}).
    */
   subscribe(listener: (change: TreeChange) => void, options?: SubscribeOptions): () => void;
+  /**
+   * Hears every committed change as its parts — `watcher(type, cell, parent)` — when subscribers
+   * hear it (after them), in the order the changes happened; returns the stop function. No change
+   * object is made for a watcher: the cheap way to listen for one that reads neither the path nor
+   * the beat (a runtime's organ tracker hears every write of every call).
+   */
+  watch(watcher: ChangeWatcher): () => void;
 }
 
 /** Creates an empty tree (a root dictionary). */
@@ -155,7 +168,10 @@ class CellTree implements Tree {
    */
   private undo: UndoStep[] | undefined;
   private batchId = 0;
-  private pending: TreeChange[] | undefined;
+  /** The open batch's changes, four slots each: the change object (if a subscriber needs one), type, cell, parent. */
+  private pending: unknown[] | undefined;
+  /** Watchers ({@link Tree.watch}); replaced, never edited, so a watcher may stop itself while told. */
+  private watchers: readonly ChangeWatcher[] = [];
 
   constructor(options: TreeOptions) {
     this.beat = options.beat ?? 0;
@@ -475,7 +491,9 @@ class CellTree implements Tree {
     const events = this.pending;
     this.undo = undefined;
     this.pending = undefined;
-    for (const event of events) this.notify(event);
+    for (let i = 0; i < events.length; i += 4) {
+      this.notify(events[i] as TreeChange | undefined, events[i + 1] as TreeChange['type'], events[i + 2] as CellNode, events[i + 3] as CellNode | undefined);
+    }
     return result;
   }
 
@@ -487,6 +505,14 @@ class CellTree implements Tree {
       const removed = this.listeners.delete(listener);
       this.countPathListeners();
       return removed;
+    };
+  }
+
+  watch(watcher: ChangeWatcher): () => void {
+    this.watchers = [...this.watchers, watcher];
+    return () => {
+      const at = this.watchers.indexOf(watcher);
+      if (at >= 0) this.watchers = [...this.watchers.slice(0, at), ...this.watchers.slice(at + 1)];
     };
   }
 
@@ -706,21 +732,24 @@ class CellTree implements Tree {
   }
 
   private emit(type: TreeChange['type'], cell: CellNode, formerParent?: CellNode): void {
-    if (this.listeners.size === 0) return;
+    if (this.listeners.size === 0 && this.watchers.length === 0) return;
     const parent = formerParent ?? cell.parent;
-    let change: TreeChange;
-    if (this.pathListeners > 0) {
+    // A change object only for subscribers; watchers take the parts (see Tree.watch).
+    let change: TreeChange | undefined;
+    if (this.listeners.size === 0) change = undefined;
+    else if (this.pathListeners > 0) {
       const path = formerParent === undefined ? cell.path() : [...formerParent.path(), cell.name];
       change = { type, cell, beat: this.beat, parent, path };
     } else {
       change = new UnbuiltPathChange(type, cell, this.beat, parent, formerParent !== undefined);
     }
-    if (this.pending !== undefined) this.pending.push(change);
-    else this.notify(change);
+    if (this.pending !== undefined) this.pending.push(change, type, cell, parent);
+    else this.notify(change, type, cell, parent);
   }
 
-  private notify(change: TreeChange): void {
-    for (const listener of this.listeners.keys()) listener(change);
+  private notify(change: TreeChange | undefined, type: TreeChange['type'], cell: CellNode, parent: CellNode | undefined): void {
+    if (change !== undefined) for (const listener of this.listeners.keys()) listener(change);
+    for (const watcher of this.watchers) watcher(type, cell, parent);
   }
 }
 

@@ -434,3 +434,41 @@ describe('appendChild', () => {
     expect(formatPath(tree.appendChild(list, 'dictionary').path())).toBe('/op/history/1');
   });
 });
+
+describe('watch', () => {
+  it('tells each committed change as its parts, after the subscribers, in order; nothing for an undone batch; stops when told', () => {
+    const tree = createTree();
+    const heard: string[] = [];
+    tree.subscribe((c) => heard.push(`sub ${c.type} ${c.cell.name.tag.text}`), { path: false });
+    const stop = tree.watch((type, cell, parent) => heard.push(`watch ${type} ${cell.name.tag.text} under ${parent?.name.tag.text ?? '-'}`));
+    tree.batch(() => {
+      tree.set('/a/b', text('1'));
+      tree.remove('/a/b');
+    });
+    expect(heard).toEqual(['sub create a', 'watch create a under /', 'sub create b', 'watch create b under a', 'sub remove b', 'watch remove b under a']);
+    heard.length = 0;
+    expect(() =>
+      tree.batch(() => {
+        tree.set('/a/c', text('2'));
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(heard).toEqual([]);
+    stop();
+    tree.set('/a/d', text('3'));
+    expect(heard).toEqual(['sub create d']);
+  });
+
+  it('a watcher may stop itself while it is told; the others still hear that change', () => {
+    const tree = createTree();
+    const heard: string[] = [];
+    const stopFirst = tree.watch(() => {
+      heard.push('first');
+      stopFirst();
+    });
+    tree.watch(() => heard.push('second'));
+    tree.set('/x', text('1'));
+    tree.set('/y', text('2'));
+    expect(heard).toEqual(['first', 'second', 'second']);
+  });
+});
