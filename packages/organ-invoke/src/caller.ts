@@ -9,7 +9,7 @@
  * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
-import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
+import { formatPath, name, parsePath, text, u64, type Name, type Tree, type Value } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
 import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
@@ -97,6 +97,13 @@ const FIELD = {
   code: name('code'),
   doneBeat: name('done_beat'),
 } as const;
+
+/**
+ * The record's state values, shared and frozen: a cell's value is replaced, never edited, so one
+ * object can stand in every record (three or four state writes per call made one each).
+ */
+const STATE = new Map<string, Value>(['plan', 'sent', 'ok', 'reject', 'timeout', 'cancelled'].map((s) => [s, Object.freeze(text(s))]));
+const stateValue = (state: string): Value => STATE.get(state) ?? text(state);
 
 /** UTF-8 length without encoding the text (submit checks every signal and target). */
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -291,11 +298,11 @@ export class Caller {
       const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
       // The record's fields are written from its cell: one walk from the root, not one per field.
       const cell = this.tree.ensureDictionary(record);
-      this.tree.setChild(cell, FIELD.state, text('plan'));
-      this.tree.setChild(cell, FIELD.signal, text(signal));
+      this.tree.setChild(cell, FIELD.state, stateValue('plan'));
+      this.tree.setChild(cell, FIELD.signal, this.shared(signal));
       if (target !== undefined) this.tree.setChild(cell, FIELD.target, text(target));
-      this.tree.setChild(cell, FIELD.peer, text(peer));
-      this.tree.setChild(cell, FIELD.sentBeat, u64(BigInt(beat)));
+      this.tree.setChild(cell, FIELD.peer, this.shared(peer));
+      this.tree.setChild(cell, FIELD.sentBeat, this.beatValue(beat));
       this.tree.setChild(cell, FIELD.deadline, u64(BigInt(deadline)));
       if (expiresAt !== undefined) this.tree.setChild(cell, FIELD.expiresAt, u64(BigInt(expiresAt)));
       this.tree.setChild(cell, FIELD.op, text(op));
@@ -408,7 +415,7 @@ export class Caller {
         pending.sent = true;
         pending.sentSession = session;
         const cell = this.tree.get(pending.record);
-        if (cell !== undefined) this.tree.setChild(cell, FIELD.state, text('sent'));
+        if (cell !== undefined) this.tree.setChild(cell, FIELD.state, stateValue('sent'));
         // No note: the dossier's target is this record, which names the peer and the deadline beat
         // (a note repeating them was two cells and a string per call).
         this.runtime.ops.setState(pending.op, 'await');
@@ -630,11 +637,11 @@ export class Caller {
     const recorded = cell !== undefined;
     if (recorded) {
       this.tree.batch(() => {
-        this.tree.setChild(cell, FIELD.state, text(status));
+        this.tree.setChild(cell, FIELD.state, stateValue(status));
         if (detail.result !== undefined) this.tree.setChild(cell, FIELD.result, detail.result);
         if (note !== undefined) this.tree.setChild(cell, FIELD.note, text(note));
         if (detail.code !== undefined) this.tree.setChild(cell, FIELD.code, text(detail.code));
-        this.tree.setChild(cell, FIELD.doneBeat, u64(BigInt(beat)));
+        this.tree.setChild(cell, FIELD.doneBeat, this.beatValue(beat));
       });
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
@@ -676,6 +683,24 @@ export class Caller {
     }
     for (const resolve of waiters) resolve(outcome);
   }
+
+  /** `beat` as a u64 value, one shared frozen object per beat (every call a beat records writes it). */
+  private beatValue(beat: number): Value {
+    if (this.beatCache?.beat !== beat) this.beatCache = { beat, value: Object.freeze(u64(beat)) };
+    return this.beatCache.value;
+  }
+  private beatCache: { beat: number; value: Value } | undefined;
+
+  /** A text value shared with the last record that wrote the same text (a burst of calls names one signal, one peer). */
+  private shared(value: string): Value {
+    let found = this.sharedTexts.get(value);
+    if (found === undefined) {
+      if (this.sharedTexts.size >= 64) this.sharedTexts.clear();
+      this.sharedTexts.set(value, (found = Object.freeze(text(value))));
+    }
+    return found;
+  }
+  private readonly sharedTexts = new Map<string, Value>();
 
   /** Keeps `outcome` for `result(id)`, forgetting the oldest past `retainOutcomes` (ids are unique, so each takes one slot). */
   private remember(id: string, outcome: InvokeOutcome): void {
