@@ -452,11 +452,12 @@ export class Caller {
    */
   checkSessions(): void {
     if (this.pending.size === 0) return;
-    const current = new Map<string, bigint | undefined>();
+    // By the mount path's array (one per mount, shared by its calls): no path text per pending call and commit.
+    const current = new Map<readonly Name[], bigint | undefined>();
     for (const pending of [...this.pending.values()]) {
       if (pending.sent !== true || pending.sentSession === undefined) continue;
-      const key = formatPath(pending.mountPath);
-      if (!current.has(key)) current.set(key, this.sessionSeq(pending.mountPath));
+      const key = pending.mountPath;
+      if (!current.has(key)) current.set(key, this.sessionSeq(key));
       const now = current.get(key);
       if (now === undefined || now === pending.sentSession) continue;
       this.complete(pending.id, 'cancelled', {
