@@ -66,7 +66,12 @@ interface Running {
 
 export class Callee {
   private readonly exposed = new Map<string, InvokeHandler>();
-  private readonly byQos = new WeakMap<Qos, Running>();
+  /**
+   * The call of each impulse this side enqueued, until its reply leaves (flush deletes it; a call
+   * that could not be enqueued never stays). A Map, not a WeakMap: every entry has a known end, and
+   * a weak table costs the collector extra work per entry (one per call).
+   */
+  private readonly byQos = new Map<Qos, Running>();
   private readonly replies: Array<{ running: Running; qos: Qos | undefined }> = [];
   /** Replies waiting for their handler's measured usage, by invoke id. */
   private readonly awaitingUsage = new Map<string, Running>();
@@ -202,6 +207,7 @@ export class Callee {
         qos,
       });
     } catch (error) {
+      this.byQos.delete(qos);
       return this.queue(mount, frame.id, `could not enqueue ${signalText}: ${(error as Error).message}`);
     }
     this.replies.push({ running, qos });
