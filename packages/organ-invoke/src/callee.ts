@@ -27,6 +27,7 @@ import {
   type ReplyFrame,
 } from './frames.ts';
 import { INVOKE_REQUIRED_CAPS } from './request.ts';
+import { readPath, type ReadPath } from './paths.ts';
 import type { ExposeOptions, InvokeHandler, InvokeReply } from './types.ts';
 import { UNKNOWN_ENCLAVE } from './caller.ts';
 import { USAGE_INPUT, decodeMeasured, encodeMeasured, metered, type UsageMeter } from './meter.ts';
@@ -62,6 +63,9 @@ interface Running {
   ran?: boolean;
   /** The usage recorded when the call was admitted (kept for the charge of a measured run: see charge()). */
   readonly usage?: Usage;
+  /** The signal's and target's canonical texts, read once when the call was admitted (what the handler is told). */
+  readonly signalText?: string;
+  readonly targetText?: string;
 }
 
 export class Callee {
@@ -180,16 +184,18 @@ export class Callee {
     }
     if (unreliable !== undefined)
       return this.queue(mount, frame.id, `mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
-    let signal: Name[];
-    let target: Name[] | undefined;
+    let signalPath: ReadPath;
+    let targetPath: ReadPath | undefined;
     try {
-      signal = parsePath(frame.signal);
-      target = frame.target === undefined ? undefined : parsePath(frame.target);
-      if (signal.length === 0) throw new Error('empty path');
+      signalPath = readPath(frame.signal);
+      targetPath = frame.target === undefined ? undefined : readPath(frame.target);
+      if (signalPath.names.length === 0) throw new Error('empty path');
     } catch (error) {
       return this.queue(mount, frame.id, `signal or target is not a valid path: ${(error as Error).message}`);
     }
-    const signalText = formatPath(signal);
+    const signal = signalPath.names;
+    const target = targetPath?.names;
+    const signalText = signalPath.text;
     if (this.env.exposedOnly && !this.exposed.has(signalText)) return this.queue(mount, frame.id, `signal ${signalText} is not exposed on this runtime`);
     // The receiver's check, on its own policy: the frame's size and the beats the caller says it waits.
     const usage = recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout }, this.env.maxUsageRecords);
@@ -197,7 +203,16 @@ export class Callee {
     if (!decision.allowed) return this.queue(mount, frame.id, decision.note);
     const qos: Qos = { retainOnPause: true };
     const isMetered = metered(decision.budgets);
-    const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: isMetered, ...(isMetered ? { usage } : {}) };
+    const running: Running = {
+      id: frame.id,
+      mount,
+      frame,
+      reply: undefined,
+      metered: isMetered,
+      signalText,
+      ...(targetPath !== undefined ? { targetText: targetPath.text } : {}),
+      ...(isMetered ? { usage } : {}),
+    };
     this.byQos.set(qos, running);
     try {
       this.runtime.enqueue(signal, {
@@ -294,8 +309,9 @@ export class Callee {
         invokeId: running.id,
         beat: ctx.beat,
         caller: running.mount.peer,
-        signal: formatPath(ctx.signal),
-        ...(ctx.target !== undefined ? { target: formatPath(ctx.target) } : {}),
+        // The texts of the very paths this impulse was enqueued with (read once, at admission).
+        signal: running.signalText ?? formatPath(ctx.signal),
+        ...(ctx.target !== undefined ? { target: running.targetText ?? formatPath(ctx.target) } : {}),
         ...(frame.payload !== undefined ? { payload: frame.payload } : {}),
         ...(ctx.pipeline !== undefined ? { pipeline: ctx.pipeline } : {}),
         tree: this.runtime.tree,

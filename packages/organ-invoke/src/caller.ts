@@ -19,6 +19,7 @@ import type { RecordedClock } from './clock.ts';
 import { SUBMIT_INPUT, derivedId, encodeSubmission, type RecordedSubmission, type SubmissionLog } from './submissions.ts';
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, packedBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
+import { readPath, type ReadPath } from './paths.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
 import type { FinishedCall, FoundCall } from './resume.ts';
 
@@ -117,14 +118,14 @@ function checkedPath(field: 'signal' | 'target', value: unknown, max: number): s
   if (typeof value !== 'string' || utf8(value) > max) {
     throw invokeError('INVOKE_INVALID', `${field}: expected a path text of at most ${max} bytes`, { field });
   }
-  let names: Name[];
+  let path: ReadPath;
   try {
-    names = parsePath(value);
+    path = readPath(value);
   } catch (error) {
     throw invokeError('INVOKE_INVALID', `${field}: ${JSON.stringify(value)} is not a valid path: ${(error as Error).message}`, { field });
   }
-  if (names.length === 0) throw invokeError('INVOKE_INVALID', `${field}: the path is empty; name at least one segment`, { field });
-  return formatPath(names);
+  if (path.names.length === 0) throw invokeError('INVOKE_INVALID', `${field}: the path is empty; name at least one segment`, { field });
+  return path.text;
 }
 
 export class Caller {
