@@ -75,6 +75,8 @@ class HeartbeatRuntime implements Runtime {
   private readonly organs: Organs;
   private readonly commitHooks: Array<(beat: number) => void> = [];
   private readonly committedListeners: Array<(beat: number, inputs: readonly LoggedInput[]) => void> = [];
+  /** Told of every pushed input (see Runtime.onInput). */
+  private inputListeners: ReadonlyArray<(kind: string) => void> = [];
   private readonly ledgerRetain: number | undefined;
   /** Signals enqueued by the enzyme running now (dropped if it throws). */
   private enqueuedByRun: Queued[] | undefined;
@@ -229,6 +231,16 @@ class HeartbeatRuntime implements Runtime {
 
   pushInput(kind: string, input: Input, options?: PushInputOptions): void {
     this.inputs.push(kind, input, options?.owned === true);
+    // Told after the input is queued; nothing here writes to the tree (a push may come between beats).
+    for (const listener of this.inputListeners) listener(kind);
+  }
+
+  onInput(listener: (kind: string) => void): () => void {
+    const entry = (kind: string): void => listener(kind);
+    this.inputListeners = [...this.inputListeners, entry]; // replaced, never edited: a listener may remove itself while told
+    return () => {
+      this.inputListeners = this.inputListeners.filter((other) => other !== entry);
+    };
   }
 
   onCommit(hook: (beat: number) => void): () => void {
