@@ -9,7 +9,7 @@
  * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
-import { formatPath, name, parsePath, text, u64, type Name, type Tree, type Value } from '@cep/cells';
+import { formatPath, name, text, u64, type Name, type Tree, type Value } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
 import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
