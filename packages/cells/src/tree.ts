@@ -78,6 +78,13 @@ export interface Tree {
   setChild(parent: Cell, child: Name | string, value: Value): Cell;
   /** The dictionary at `path`, created (or revived) if needed, with parents. */
   ensureDictionary(path: PathLike, storeType?: Name): Cell;
+  /**
+   * The store `child` (a dictionary or a list) of `parent` (a cell of this tree), created or
+   * revived if needed, exactly as `ensureDictionary` / `ensureList` of `[...parent.path(), child]`
+   * would — same result, same errors — without a walk from the root when `parent` is a live store.
+   * `CELL_NOT_FOUND` when `parent` is no longer in this tree.
+   */
+  ensureChild(parent: Cell, child: Name | string, kind: 'dictionary' | 'list'): Cell;
   /** The list at `path`, created (or revived) if needed, with parents. */
   ensureList(path: PathLike, storeType?: Name): Cell;
   /** Inserts a list child at `index` (0..size); its name is the next numeric unless given. */
@@ -235,6 +242,18 @@ class CellTree implements Tree {
     // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
     if (!this.liveStore(node, 'parent')) return this.set([...node.path(), leaf], value);
     return this.writeLeaf(node, leaf, value);
+  }
+
+  ensureChild(parent: Cell, child: Name | string, kind: 'dictionary' | 'list'): CellNode {
+    const node = parent as CellNode;
+    const leaf = typeof child === 'string' ? name(child) : child;
+    // Anything but a live store parent takes ensureStore()'s way, errors included.
+    if (!this.liveStore(node, 'parent')) return this.ensureStore([...node.path(), leaf], kind, undefined);
+    const existing = node.byKey!.get(leaf.key);
+    if (existing === undefined) return this.attach(node, leaf, kind, undefined);
+    this.expectKind(existing, kind);
+    if (existing.deleted !== undefined) this.revive(existing, undefined);
+    return existing;
   }
 
   appendChild(list: Cell, child: NewChild): CellNode {

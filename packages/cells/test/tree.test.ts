@@ -380,6 +380,45 @@ describe('batch undo of existing cells (saved states, no copies)', () => {
   });
 });
 
+describe('ensureChild', () => {
+  it('makes or finds a store as ensureDictionary / ensureList of the full path would: stamps, revival, events', () => {
+    const { a, b, seenA, seenB } = twoWatchedTrees();
+    a.ensureDictionary('/op/7');
+    b.ensureDictionary('/op/7');
+    for (const [beat, child, kind] of [
+      [1, 'history', 'list'],
+      [2, 'close', 'dictionary'],
+      [2, 'history', 'list'],
+    ] as const) {
+      a.setBeat(beat);
+      b.setBeat(beat);
+      const made = kind === 'list' ? a.ensureList(`/op/7/${child}`) : a.ensureDictionary(`/op/7/${child}`);
+      const ours = b.ensureChild(b.get('/op/7')!, child, kind);
+      expect(formatPath(ours.path())).toBe(formatPath(made.path()));
+    }
+    a.setBeat(3);
+    b.setBeat(3);
+    a.delete('/op/7/close');
+    b.delete('/op/7/close');
+    a.ensureDictionary('/op/7/close');
+    expect(b.ensureChild(b.get('/op/7')!, name('close'), 'dictionary').isDeleted).toBe(false);
+    expect(digestHex(b.root)).toBe(digestHex(a.root));
+    expect(seenB).toEqual(seenA);
+  });
+
+  it('refuses what ensureDictionary refuses, changing nothing: another tree, a value parent, a child of another kind', () => {
+    const tree = createTree();
+    const op = tree.ensureDictionary('/op/7');
+    tree.set('/op/7/state', text('plan'));
+    tree.ensureList('/op/7/history');
+    const before = digestHex(tree.root);
+    expect(codeOf(() => tree.ensureChild(createTree().ensureDictionary('/x'), 'y', 'dictionary'))).toBe('CELL_NOT_FOUND');
+    expect(codeOf(() => tree.ensureChild(tree.get('/op/7/state')!, 'y', 'dictionary'))).toBe(codeOf(() => tree.ensureDictionary('/op/7/state/y')));
+    expect(codeOf(() => tree.ensureChild(op, 'history', 'dictionary'))).toBe('CELL_KIND_MISMATCH');
+    expect(digestHex(tree.root)).toBe(before);
+  });
+});
+
 describe('appendChild', () => {
   it('appends as append() on the list path would: names, stamps, events', () => {
     const { a, b, seenA, seenB } = twoWatchedTrees();

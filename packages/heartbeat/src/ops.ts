@@ -117,7 +117,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
 
   const appendHistory = (op: Cell, state: OpState, code: number | undefined, note: string | undefined): void => {
     // From the cells in hand: the list made (or revived) by its path only when it is not there live.
-    const list = live(op, F.history) ?? tree.ensureList(segs(op.path(), F.history));
+    const list = live(op, F.history) ?? tree.ensureChild(op, F.history, 'list');
     const entry = tree.appendChild(list, 'dictionary');
     tree.setChild(entry, F.beat, beatValue());
     tree.setChild(entry, F.state, stateText(state));
@@ -194,7 +194,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
       const closed = textOf(live(op, F.close), F.status);
       if (closed !== undefined) return closed === status;
       tree.batch(() => {
-        const record = tree.ensureDictionary(segs(op.path(), F.close));
+        const record = tree.ensureChild(op, F.close, 'dictionary');
         tree.setChild(record, F.status, stateText(status));
         tree.setChild(record, F.closedBeat, beatValue());
         if (summary !== undefined) tree.setChild(record, F.summary, text(summary));
