@@ -38,7 +38,7 @@ export {
   type ValueType,
 } from './values.ts';
 export type { Cell, CellKind, HistoryEntry } from './cell.ts';
-export { createTree, type Tree, type TreeChange, type TreeOptions, type NewChild, type SubscribeOptions } from './tree.ts';
+export { createTree, type Tree, type TreeChange, type TreeOptions, type NewChild, type SubscribeOptions, type ChangeWatcher } from './tree.ts';
 export { digest, digestHex } from './digest.ts';
 export {
   imageOf,

@@ -25,6 +25,12 @@ export interface TreeChange {
   readonly path: readonly Name[];
 }
 
+/**
+ * A change told as its parts (see {@link Tree.watch}): what changed, the cell, and its parent (for
+ * `remove`, the parent it was removed from).
+ */
+export type ChangeWatcher = (type: TreeChange['type'], cell: Cell, parent: Cell | undefined) => void;
+
 /** Options of {@link Tree.subscribe}. */
 export interface SubscribeOptions {
   /**
@@ -72,6 +78,13 @@ export interface Tree {
   setChild(parent: Cell, child: Name | string, value: Value): Cell;
   /** The dictionary at `path`, created (or revived) if needed, with parents. */
   ensureDictionary(path: PathLike, storeType?: Name): Cell;
+  /**
+   * The store `child` (a dictionary or a list) of `parent` (a cell of this tree), created or
+   * revived if needed, exactly as `ensureDictionary` / `ensureList` of `[...parent.path(), child]`
+   * would — same result, same errors — without a walk from the root when `parent` is a live store.
+   * `CELL_NOT_FOUND` when `parent` is no longer in this tree.
+   */
+  ensureChild(parent: Cell, child: Name | string, kind: 'dictionary' | 'list'): Cell;
   /** The list at `path`, created (or revived) if needed, with parents. */
   ensureList(path: PathLike, storeType?: Name): Cell;
   /** Inserts a list child at `index` (0..size); its name is the next numeric unless given. */
@@ -115,6 +128,13 @@ export interface Tree {
    * {@link SubscribeOptions}).
    */
   subscribe(listener: (change: TreeChange) => void, options?: SubscribeOptions): () => void;
+  /**
+   * Hears every committed change as its parts — `watcher(type, cell, parent)` — when subscribers
+   * hear it (after them), in the order the changes happened; returns the stop function. No change
+   * object is made for a watcher: the cheap way to listen for one that reads neither the path nor
+   * the beat (a runtime's organ tracker hears every write of every call).
+   */
+  watch(watcher: ChangeWatcher): () => void;
 }
 
 /** Creates an empty tree (a root dictionary). */
@@ -125,6 +145,7 @@ export function createTree(options: TreeOptions = {}): Tree {
 const ROOT_NAME = name(acronymId('/'));
 const MAX_LINK_HOPS = 32;
 
+/** A cell's state before a batch changed it, restored if the batch fails. */
 interface Snapshot {
   node: CellNode;
   created: number;
@@ -146,10 +167,18 @@ class CellTree implements Tree {
   private readonly listeners = new Map<(change: TreeChange) => void, boolean>();
   /** How many listeners read `change.path`. */
   private pathListeners = 0;
-  /** Open batch: undo steps (newest last), its serial (cells saved in it carry it), buffered events. */
-  private undo: Array<() => void> | undefined;
+  /**
+   * Open batch: undo steps (newest last), its serial (cells saved in it carry it), buffered events.
+   * A step is a saved state (restored), a cell created in the batch (detached) or a function: the
+   * two common steps are plain objects rather than closures, one allocation less per step (an
+   * invoke's writes make dozens of them).
+   */
+  private undo: UndoStep[] | undefined;
   private batchId = 0;
-  private pending: TreeChange[] | undefined;
+  /** The open batch's changes, four slots each: the change object (if a subscriber needs one), type, cell, parent. */
+  private pending: unknown[] | undefined;
+  /** Watchers ({@link Tree.watch}); replaced, never edited, so a watcher may stop itself while told. */
+  private watchers: readonly ChangeWatcher[] = [];
 
   constructor(options: TreeOptions) {
     this.beat = options.beat ?? 0;
@@ -167,11 +196,11 @@ class CellTree implements Tree {
   // ---- reading ----
 
   find(path: PathLike): CellNode | undefined {
-    return this.walk(parsePath(path));
+    return this.walk(namesOf(path));
   }
 
   get(path: PathLike): CellNode | undefined {
-    const found = this.walk(parsePath(path));
+    const found = this.walk(namesOf(path));
     return found === undefined || found.deleted !== undefined ? undefined : found;
   }
 
@@ -203,7 +232,7 @@ class CellTree implements Tree {
   // ---- writing ----
 
   set(path: PathLike, value: Value): CellNode {
-    const names = parsePath(path);
+    const names = namesOf(path);
     return this.writeLeaf(this.parentForLeaf(names, 'value'), names[names.length - 1]!, value);
   }
 
@@ -213,6 +242,18 @@ class CellTree implements Tree {
     // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
     if (!this.liveStore(node, 'parent')) return this.set([...node.path(), leaf], value);
     return this.writeLeaf(node, leaf, value);
+  }
+
+  ensureChild(parent: Cell, child: Name | string, kind: 'dictionary' | 'list'): CellNode {
+    const node = parent as CellNode;
+    const leaf = typeof child === 'string' ? name(child) : child;
+    // Anything but a live store parent takes ensureStore()'s way, errors included.
+    if (!this.liveStore(node, 'parent')) return this.ensureStore([...node.path(), leaf], kind, undefined);
+    const existing = node.byKey!.get(leaf.key);
+    if (existing === undefined) return this.attach(node, leaf, kind, undefined);
+    this.expectKind(existing, kind);
+    if (existing.deleted !== undefined) this.revive(existing, undefined);
+    return existing;
   }
 
   appendChild(list: Cell, child: NewChild): CellNode {
@@ -261,14 +302,14 @@ class CellTree implements Tree {
   }
 
   ensureDictionary(path: PathLike, storeType?: Name): CellNode {
-    return this.ensureStore(parsePath(path), 'dictionary', storeType);
+    return this.ensureStore(namesOf(path), 'dictionary', storeType);
   }
 
   ensureList(path: PathLike, storeType?: Name): CellNode {
-    return this.ensureStore(parsePath(path), 'list', storeType);
+    return this.ensureStore(namesOf(path), 'list', storeType);
   }
 
-  private ensureStore(names: Name[], kind: 'dictionary' | 'list', storeType: Name | undefined): CellNode {
+  private ensureStore(names: readonly Name[], kind: 'dictionary' | 'list', storeType: Name | undefined): CellNode {
     if (names.length === 0) {
       if (kind !== 'dictionary') throw cellsError('CELL_KIND_MISMATCH', 'the root is a dictionary');
       return this.root;
@@ -305,7 +346,7 @@ class CellTree implements Tree {
     }
     let childKey: Name;
     if (childName === undefined) {
-      childKey = name(numericId(list.nextAuto));
+      childKey = autoName(list.nextAuto);
     } else {
       if (list.byKey!.has(childName.key)) throw cellsError('CELL_EXISTS', `${formatPath([...list.path(), childName])} exists already`);
       childKey = childName;
@@ -352,7 +393,7 @@ class CellTree implements Tree {
     return this.batch(() => this.writeLink(parsePath(path), target));
   }
 
-  private writeLink(names: Name[], target: PathLike): CellNode {
+  private writeLink(names: readonly Name[], target: PathLike): CellNode {
     const targetNames = parsePath(target);
     if (targetNames.length === 0) throw cellsError('LINK_CYCLE', 'a link cannot point at the root');
     const parent = this.parentForWrite(names);
@@ -395,7 +436,7 @@ class CellTree implements Tree {
   }
 
   remove(path: PathLike): boolean {
-    const names = parsePath(path);
+    const names = namesOf(path);
     if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
     const node = this.walkNoLinks(names);
     if (node === undefined) return false;
@@ -463,13 +504,15 @@ class CellTree implements Tree {
       const steps = this.undo;
       this.undo = undefined;
       this.pending = undefined;
-      for (let i = steps.length - 1; i >= 0; i--) steps[i]!();
+      for (let i = steps.length - 1; i >= 0; i--) undoStep(steps[i]!);
       throw error;
     }
     const events = this.pending;
     this.undo = undefined;
     this.pending = undefined;
-    for (const event of events) this.notify(event);
+    for (let i = 0; i < events.length; i += 4) {
+      this.notify(events[i] as TreeChange | undefined, events[i + 1] as TreeChange['type'], events[i + 2] as CellNode, events[i + 3] as CellNode | undefined);
+    }
     return result;
   }
 
@@ -484,6 +527,14 @@ class CellTree implements Tree {
     };
   }
 
+  watch(watcher: ChangeWatcher): () => void {
+    this.watchers = [...this.watchers, watcher];
+    return () => {
+      const at = this.watchers.indexOf(watcher);
+      if (at >= 0) this.watchers = [...this.watchers.slice(0, at), ...this.watchers.slice(at + 1)];
+    };
+  }
+
   private countPathListeners(): void {
     let n = 0;
     for (const wantsPath of this.listeners.values()) if (wantsPath) n++;
@@ -493,7 +544,7 @@ class CellTree implements Tree {
   // ---- internals ----
 
   /** The live parent of `names`' last segment, creating or reviving dictionaries on the way. */
-  private parentForWrite(names: Name[]): CellNode {
+  private parentForWrite(names: readonly Name[]): CellNode {
     if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be written to; name a cell under it');
     this.checkWritable(names);
     let node = this.root;
@@ -521,7 +572,7 @@ class CellTree implements Tree {
    * before anything changes, a path through a cell that cannot hold children or a leaf that
    * exists as another kind.
    */
-  private parentForLeaf(names: Name[], kind: CellKind): CellNode {
+  private parentForLeaf(names: readonly Name[], kind: CellKind): CellNode {
     const last = names.length - 1;
     let node = this.root;
     let depth = 0;
@@ -547,7 +598,7 @@ class CellTree implements Tree {
   }
 
   /** Refuses a write before anything changes: every existing ancestor must be able to hold children. */
-  private checkWritable(names: Name[]): void {
+  private checkWritable(names: readonly Name[]): void {
     let node: CellNode | undefined = this.root;
     for (let i = 0; i < names.length - 1 && node !== undefined; i++) {
       node = node.byKey!.get(names[i]!.key);
@@ -566,7 +617,7 @@ class CellTree implements Tree {
     return node;
   }
 
-  private existing(names: Name[], live: boolean): CellNode {
+  private existing(names: readonly Name[], live: boolean): CellNode {
     const node = this.walkNoLinks(names);
     if (node === undefined || (live && node.deleted !== undefined)) {
       throw cellsError('CELL_NOT_FOUND', `no cell at ${formatPath(names)}`, { path: formatPath(names) });
@@ -596,22 +647,16 @@ class CellTree implements Tree {
     if (this.undo !== undefined) node.savedInBatch = this.batchId;
     parent.byKey!.set(childName.key, node);
     const order = parent.order;
-    let at = -1;
     if (parent.kind === 'list') {
-      at = index ?? order!.length;
-      order!.splice(at, 0, node);
+      order!.splice(index ?? order!.length, 0, node);
     } else if (order !== undefined) {
       // Keep the sorted cache when the new name sorts last (the common bulk-load case).
       const last = order[order.length - 1];
       if (last === undefined || compareNames(last.name, childName) < 0) order.push(node);
       else parent.order = undefined;
     }
-    this.onUndo(() => {
-      parent.byKey!.delete(childName.key);
-      if (parent.kind === 'list') parent.order!.splice(at, 1);
-      else parent.order = undefined;
-      node.parent = undefined;
-    });
+    // Undone by detaching the cell (see undoStep): the cell itself is the step, no closure.
+    this.undo?.push(node);
     parent.modified = this.beat;
     this.touchAncestors(node);
     this.emit('create', node);
@@ -647,8 +692,7 @@ class CellTree implements Tree {
 
   private revive(node: CellNode, value: Value | undefined): void {
     this.snapshot(node);
-    (node.past ??= []).unshift({ beat: node.deleted!, value: undefined });
-    this.trimHistory(node);
+    this.addPast(node, { beat: node.deleted!, value: undefined });
     node.deleted = undefined;
     if (value !== undefined) node.value = value;
     node.modified = this.beat;
@@ -660,12 +704,20 @@ class CellTree implements Tree {
   private pushHistory(node: CellNode): void {
     if (node.kind !== 'value') return;
     if (node.modified === this.beat && node.deleted === undefined) return; // same beat: only the last state counts
-    (node.past ??= []).unshift({ beat: node.modified, value: node.value });
-    this.trimHistory(node);
+    this.addPast(node, { beat: node.modified, value: node.value });
   }
 
-  private trimHistory(node: CellNode): void {
-    if (node.past!.length > this.historyDepth) node.past!.length = this.historyDepth;
+  /**
+   * Puts `entry` in front of `node`'s past states, keeping at most `historyDepth`. A new array,
+   * never an edit of the old one: a batch's snapshot keeps the old array as it is (no copy per
+   * snapshot), and `history()` results handed out before stay as they were.
+   */
+  private addPast(node: CellNode, entry: HistoryEntry): void {
+    const old = node.past;
+    const keep = old === undefined ? 0 : Math.min(old.length, this.historyDepth - 1);
+    const past: HistoryEntry[] = [entry];
+    for (let i = 0; i < keep; i++) past.push(old![i]!);
+    node.past = past;
   }
 
   private touchAncestors(node: CellNode): void {
@@ -688,32 +740,35 @@ class CellTree implements Tree {
       value: node.value,
       storeType: node.storeType,
       linkTarget: node.linkTarget,
-      past: node.past?.slice(),
+      past: node.past, // never edited in place (see addPast)
       nextAuto: node.nextAuto,
     };
-    this.undo.push(() => restoreSnapshot(saved));
+    this.undo.push(saved);
   }
 
-  private onUndo(step: () => void): void {
+  private onUndo(step: UndoStep): void {
     this.undo?.push(step);
   }
 
   private emit(type: TreeChange['type'], cell: CellNode, formerParent?: CellNode): void {
-    if (this.listeners.size === 0) return;
+    if (this.listeners.size === 0 && this.watchers.length === 0) return;
     const parent = formerParent ?? cell.parent;
-    let change: TreeChange;
-    if (this.pathListeners > 0) {
+    // A change object only for subscribers; watchers take the parts (see Tree.watch).
+    let change: TreeChange | undefined;
+    if (this.listeners.size === 0) change = undefined;
+    else if (this.pathListeners > 0) {
       const path = formerParent === undefined ? cell.path() : [...formerParent.path(), cell.name];
       change = { type, cell, beat: this.beat, parent, path };
     } else {
       change = new UnbuiltPathChange(type, cell, this.beat, parent, formerParent !== undefined);
     }
-    if (this.pending !== undefined) this.pending.push(change);
-    else this.notify(change);
+    if (this.pending !== undefined) this.pending.push(change, type, cell, parent);
+    else this.notify(change, type, cell, parent);
   }
 
-  private notify(change: TreeChange): void {
-    for (const listener of this.listeners.keys()) listener(change);
+  private notify(change: TreeChange | undefined, type: TreeChange['type'], cell: CellNode, parent: CellNode | undefined): void {
+    if (change !== undefined) for (const listener of this.listeners.keys()) listener(change);
+    for (const watcher of this.watchers) watcher(type, cell, parent);
   }
 }
 
@@ -733,6 +788,30 @@ class UnbuiltPathChange implements TreeChange {
   }
 }
 
+/** The automatic names of list children 1..AUTO_NAMES, made once (names are immutable). */
+const AUTO_NAMES = 4096;
+const autoNames: Name[] = [];
+
+/**
+ * The numeric name `n` of an appended list child. Short lists (an OPS dossier's history, a log)
+ * take theirs from a table: making one was five objects (a bigint or two, the id, its key, the name).
+ */
+function autoName(n: number): Name {
+  if (n > AUTO_NAMES) return name(numericId(n));
+  return (autoNames[n] ??= name(numericId(n)));
+}
+
+/**
+ * `path` as names, for a lookup or write that keeps none of them: an array that holds names only
+ * is used as it is (parsePath copies it, an array per tree call — records are written from paths
+ * made of names once); anything else is parsed.
+ */
+function namesOf(path: PathLike): readonly Name[] {
+  if (typeof path === 'string') return parsePath(path);
+  for (let i = 0; i < path.length; i++) if (typeof path[i] === 'string') return parsePath(path);
+  return path as readonly Name[];
+}
+
 /** Stamps a moved branch as created at `beat`, with no past states. */
 function restamp(node: CellNode, beat: number): void {
   node.created = beat;
@@ -741,6 +820,28 @@ function restamp(node: CellNode, beat: number): void {
   if (node.deleted !== undefined) node.deleted = beat;
   node.past = undefined;
   if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
+}
+
+/** One step of a batch's undo log: see `CellTree.undo`. */
+type UndoStep = Snapshot | CellNode | (() => void);
+
+function undoStep(step: UndoStep): void {
+  if (typeof step === 'function') step();
+  else if (step instanceof CellNode) undoAttach(step);
+  else restoreSnapshot(step);
+}
+
+/**
+ * Undoes the creation of `node` (see `attach`). Steps are undone newest first, so its parent's
+ * children are as right after the attach: a list finds it where it was inserted.
+ */
+function undoAttach(node: CellNode): void {
+  const parent = node.parent;
+  if (parent === undefined) return; // given to another tree since (adopt): not ours to undo
+  parent.byKey!.delete(node.name.key);
+  if (parent.kind === 'list') parent.order!.splice(parent.order!.indexOf(node), 1);
+  else parent.order = undefined;
+  node.parent = undefined;
 }
 
 function restoreSnapshot(saved: Snapshot): void {

@@ -338,6 +338,87 @@ describe('batch undo of cells made inside the batch', () => {
   });
 });
 
+describe('batch undo of existing cells (saved states, no copies)', () => {
+  it('a failed batch restores history, values and a list with an item inserted in its middle; history() read before stays as read', () => {
+    const tree = createTree({ historyDepth: 3 });
+    for (let beat = 1; beat <= 4; beat++) {
+      tree.setBeat(beat);
+      tree.set('/a/v', u64(beat));
+    }
+    tree.ensureList('/a/list');
+    tree.append('/a/list', text('first'));
+    tree.append('/a/list', text('last'));
+    const handedOut = tree.get('/a/v')!.history();
+    const asRead = handedOut.map((entry) => ({ ...entry }));
+    const before = digestHex(tree.root);
+    tree.setBeat(5);
+    expect(() =>
+      tree.batch(() => {
+        tree.set('/a/v', u64(50));
+        tree.insert('/a/list', 1, text('middle'));
+        tree.delete('/a/v');
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(digestHex(tree.root)).toBe(before);
+    expect(tree.get('/a/v')!.history()).toEqual(asRead);
+    expect(
+      tree
+        .get('/a/list')!
+        .children()
+        .map((c) => c.value),
+    ).toEqual([text('first'), text('last')]);
+    // A later write adds a state in front (the depth still bounds it) and leaves what was handed out as it was.
+    tree.set('/a/v', u64(6));
+    expect(handedOut).toEqual(asRead);
+    expect(
+      tree
+        .get('/a/v')!
+        .history()
+        .map((entry) => entry.value),
+    ).toEqual([u64(4), u64(3), u64(2)]);
+  });
+});
+
+describe('ensureChild', () => {
+  it('makes or finds a store as ensureDictionary / ensureList of the full path would: stamps, revival, events', () => {
+    const { a, b, seenA, seenB } = twoWatchedTrees();
+    a.ensureDictionary('/op/7');
+    b.ensureDictionary('/op/7');
+    for (const [beat, child, kind] of [
+      [1, 'history', 'list'],
+      [2, 'close', 'dictionary'],
+      [2, 'history', 'list'],
+    ] as const) {
+      a.setBeat(beat);
+      b.setBeat(beat);
+      const made = kind === 'list' ? a.ensureList(`/op/7/${child}`) : a.ensureDictionary(`/op/7/${child}`);
+      const ours = b.ensureChild(b.get('/op/7')!, child, kind);
+      expect(formatPath(ours.path())).toBe(formatPath(made.path()));
+    }
+    a.setBeat(3);
+    b.setBeat(3);
+    a.delete('/op/7/close');
+    b.delete('/op/7/close');
+    a.ensureDictionary('/op/7/close');
+    expect(b.ensureChild(b.get('/op/7')!, name('close'), 'dictionary').isDeleted).toBe(false);
+    expect(digestHex(b.root)).toBe(digestHex(a.root));
+    expect(seenB).toEqual(seenA);
+  });
+
+  it('refuses what ensureDictionary refuses, changing nothing: another tree, a value parent, a child of another kind', () => {
+    const tree = createTree();
+    const op = tree.ensureDictionary('/op/7');
+    tree.set('/op/7/state', text('plan'));
+    tree.ensureList('/op/7/history');
+    const before = digestHex(tree.root);
+    expect(codeOf(() => tree.ensureChild(createTree().ensureDictionary('/x'), 'y', 'dictionary'))).toBe('CELL_NOT_FOUND');
+    expect(codeOf(() => tree.ensureChild(tree.get('/op/7/state')!, 'y', 'dictionary'))).toBe(codeOf(() => tree.ensureDictionary('/op/7/state/y')));
+    expect(codeOf(() => tree.ensureChild(op, 'history', 'dictionary'))).toBe('CELL_KIND_MISMATCH');
+    expect(digestHex(tree.root)).toBe(before);
+  });
+});
+
 describe('appendChild', () => {
   it('appends as append() on the list path would: names, stamps, events', () => {
     const { a, b, seenA, seenB } = twoWatchedTrees();
@@ -390,5 +471,43 @@ describe('appendChild', () => {
     expect(digestHex(tree.root)).toBe(before);
     expect(list.children()).toEqual([]);
     expect(formatPath(tree.appendChild(list, 'dictionary').path())).toBe('/op/history/1');
+  });
+});
+
+describe('watch', () => {
+  it('tells each committed change as its parts, after the subscribers, in order; nothing for an undone batch; stops when told', () => {
+    const tree = createTree();
+    const heard: string[] = [];
+    tree.subscribe((c) => heard.push(`sub ${c.type} ${c.cell.name.tag.text}`), { path: false });
+    const stop = tree.watch((type, cell, parent) => heard.push(`watch ${type} ${cell.name.tag.text} under ${parent?.name.tag.text ?? '-'}`));
+    tree.batch(() => {
+      tree.set('/a/b', text('1'));
+      tree.remove('/a/b');
+    });
+    expect(heard).toEqual(['sub create a', 'watch create a under /', 'sub create b', 'watch create b under a', 'sub remove b', 'watch remove b under a']);
+    heard.length = 0;
+    expect(() =>
+      tree.batch(() => {
+        tree.set('/a/c', text('2'));
+        throw new Error('stop');
+      }),
+    ).toThrow('stop');
+    expect(heard).toEqual([]);
+    stop();
+    tree.set('/a/d', text('3'));
+    expect(heard).toEqual(['sub create d']);
+  });
+
+  it('a watcher may stop itself while it is told; the others still hear that change', () => {
+    const tree = createTree();
+    const heard: string[] = [];
+    const stopFirst = tree.watch(() => {
+      heard.push('first');
+      stopFirst();
+    });
+    tree.watch(() => heard.push('second'));
+    tree.set('/x', text('1'));
+    tree.set('/y', text('2'));
+    expect(heard).toEqual(['first', 'second', 'second']);
   });
 });

@@ -8,7 +8,7 @@
  *
  * Everything an operation needs lives in the tree, so a replay sees the same dossiers.
  */
-import { bool, i64, name, parsePath, text, u64, type Cell, type Name, type Tree } from '@cep/cells';
+import { bool, i64, name, parsePath, text, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
 import { hbError } from './errors.ts';
 import { writePipeline } from './cei.ts';
 import { readInt, readText, segs } from './paths.ts';
@@ -37,6 +37,14 @@ const F = {
   closedBeat: name('closed_beat'),
   summary: name('summary'),
 } as const;
+
+/**
+ * Values written per dossier that repeat: the state names, and the beat (the same for every
+ * dossier a beat touches). Shared, frozen value objects — a cell's value is replaced, never edited,
+ * so one object can stand in many cells — instead of two or three allocations per field written.
+ */
+const STATE_TEXT = new Map<string, Value>([...OPEN, ...TERMINAL].map((state) => [state, Object.freeze(text(state))]));
+const stateText = (state: string): Value => STATE_TEXT.get(state) ?? text(state);
 
 /** A live child of `cell` (what `tree.get` of its path would give, soft-deleted counting as absent). */
 function live(cell: Cell | undefined, n: Name): Cell | undefined {
@@ -79,6 +87,15 @@ export function createOps(deps: OpsDeps): OpsInternal {
   }
 
   const opPath = (id: string): Name[] => segs(OPS_ROOT, id);
+  /** The current beat as a u64 value, one shared object per beat (see STATE_TEXT). */
+  let beatCache: { beat: number; value: Value } | undefined;
+  const beatValue = (): Value => {
+    const beat = deps.beat();
+    if (beatCache?.beat !== beat) beatCache = { beat, value: Object.freeze(u64(beat)) };
+    return beatCache.value;
+  };
+  /** The verb of the last dossier opened, as a value (an organ opens dossiers of one verb, call after call). */
+  let verbCache: { verb: string; value: Value } | undefined;
   /**
    * Dossiers opened here and not closed yet, by id: setState and close find them without making
    * the id's name and walking from the root (an invoke opens, moves and closes one per call). Only
@@ -100,10 +117,10 @@ export function createOps(deps: OpsDeps): OpsInternal {
 
   const appendHistory = (op: Cell, state: OpState, code: number | undefined, note: string | undefined): void => {
     // From the cells in hand: the list made (or revived) by its path only when it is not there live.
-    const list = live(op, F.history) ?? tree.ensureList(segs(op.path(), F.history));
+    const list = live(op, F.history) ?? tree.ensureChild(op, F.history, 'list');
     const entry = tree.appendChild(list, 'dictionary');
-    tree.setChild(entry, F.beat, u64(deps.beat()));
-    tree.setChild(entry, F.state, text(state));
+    tree.setChild(entry, F.beat, beatValue());
+    tree.setChild(entry, F.state, stateText(state));
     if (code !== undefined) tree.setChild(entry, F.code, i64(code));
     if (note !== undefined) tree.setChild(entry, F.note, text(note));
   };
@@ -134,11 +151,12 @@ export function createOps(deps: OpsDeps): OpsInternal {
         const path = opPath(id);
         const op = tree.ensureDictionary(path);
         open.set(id, op);
-        tree.setChild(op, F.verb, text(options.verb));
+        if (verbCache?.verb !== options.verb) verbCache = { verb: options.verb, value: Object.freeze(text(options.verb)) };
+        tree.setChild(op, F.verb, verbCache.value);
         if (options.target !== undefined) tree.setChild(op, F.target, text(options.target));
-        tree.setChild(op, F.issuedBeat, u64(deps.beat()));
+        tree.setChild(op, F.issuedBeat, beatValue());
         if (options.pipeline !== undefined) writePipeline(tree, path, options.pipeline);
-        tree.setChild(op, F.state, text(initial));
+        tree.setChild(op, F.state, stateText(initial));
         appendHistory(op, initial, undefined, undefined);
         return id;
       });
@@ -163,7 +181,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
           (lastBeat?.type === 'u64' || lastBeat?.type === 'i64') &&
           lastBeat.value === BigInt(deps.beat());
         if (duplicate) return;
-        tree.setChild(op, F.state, text(state));
+        tree.setChild(op, F.state, stateText(state));
         appendHistory(op, state, detail.code, detail.note);
         arm(op, state);
       });
@@ -176,11 +194,11 @@ export function createOps(deps: OpsDeps): OpsInternal {
       const closed = textOf(live(op, F.close), F.status);
       if (closed !== undefined) return closed === status;
       tree.batch(() => {
-        const record = tree.ensureDictionary(segs(op.path(), F.close));
-        tree.setChild(record, F.status, text(status));
-        tree.setChild(record, F.closedBeat, u64(deps.beat()));
+        const record = tree.ensureChild(op, F.close, 'dictionary');
+        tree.setChild(record, F.status, stateText(status));
+        tree.setChild(record, F.closedBeat, beatValue());
         if (summary !== undefined) tree.setChild(record, F.summary, text(summary));
-        tree.setChild(op, F.state, text(status));
+        tree.setChild(op, F.state, stateText(status));
         appendHistory(op, status, undefined, summary);
         arm(op, status);
       });

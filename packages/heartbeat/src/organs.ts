@@ -35,8 +35,9 @@ export class Organs {
   private quiet: Cell | undefined;
 
   constructor(private readonly deps: OrgansDeps) {
-    // notice() works from the changed cell and its parent, never from change.path: no path per change.
-    deps.tree.subscribe((change) => this.notice(change), { path: false });
+    // notice() works from the changed cell and its parent, never from a path or the beat: it takes a
+    // change's parts, and the tree makes no change object for it (it hears every write of every call).
+    deps.tree.watch((type, cell, parent) => this.notice(type, cell, parent));
   }
 
   register(def: OrganDefinition): () => void {
@@ -67,30 +68,30 @@ export class Organs {
     };
   }
 
-  private notice(change: TreeChange): void {
+  private notice(type: TreeChange['type'], changed: Cell, changedParent: Cell | undefined): void {
     if (this.byStore.size === 0) return;
     // A removed cell has no parent any more: known requests are checked for liveness later, and
     // the walk starts at the parent it was removed from, so a hard-removed *field* still marks
     // its request.
-    if (change.type === 'remove') {
+    const removed = type === 'remove';
+    if (removed) {
       this.rescan = true;
-      if (change.parent === undefined) return;
+      if (changedParent === undefined) return;
     }
-    const removed = change.type === 'remove';
-    let child: Cell | undefined = removed ? change.cell : undefined;
+    let child: Cell | undefined = removed ? changed : undefined;
     let below: Cell | undefined;
-    for (let cell: Cell | undefined = removed ? change.parent : change.cell; cell !== undefined; below = child, child = cell, cell = cell.parent) {
+    for (let cell: Cell | undefined = removed ? changedParent : changed; cell !== undefined; below = child, child = cell, cell = cell.parent) {
       const organ = cell.storeType === undefined ? undefined : this.byStore.get(cell.storeType.key);
       if (organ === undefined) continue;
       if (child === undefined) {
         // The organ root itself: new root → its requests are new; deleted root → requests are gone.
-        if (change.type === 'delete') this.rescan = true;
+        if (type === 'delete') this.rescan = true;
         else for (const request of cell.children()) if (!request.isDeleted && !organ.known.has(request)) this.dirty.set(request, organ);
         return;
       }
       if (this.quiet === child) return;
-      const field = child === change.cell ? undefined : (below ?? change.cell);
-      const fieldParent = field === change.cell && removed ? change.parent : field?.parent;
+      const field = child === changed ? undefined : (below ?? changed);
+      const fieldParent = field === changed && removed ? changedParent : field?.parent;
       if (field !== undefined && fieldParent === child && organ.outputs.has(field.name.tag.text)) return;
       this.dirty.set(child, organ);
       return;

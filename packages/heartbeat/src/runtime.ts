@@ -75,6 +75,8 @@ class HeartbeatRuntime implements Runtime {
   private readonly organs: Organs;
   private readonly commitHooks: Array<(beat: number) => void> = [];
   private readonly committedListeners: Array<(beat: number, inputs: readonly LoggedInput[]) => void> = [];
+  /** Told of every pushed input (see Runtime.onInput). */
+  private inputListeners: ReadonlyArray<(kind: string) => void> = [];
   private readonly ledgerRetain: number | undefined;
   /** Signals enqueued by the enzyme running now (dropped if it throws). */
   private enqueuedByRun: Queued[] | undefined;
@@ -229,6 +231,16 @@ class HeartbeatRuntime implements Runtime {
 
   pushInput(kind: string, input: Input, options?: PushInputOptions): void {
     this.inputs.push(kind, input, options?.owned === true);
+    // Told after the input is queued; nothing here writes to the tree (a push may come between beats).
+    for (const listener of this.inputListeners) listener(kind);
+  }
+
+  onInput(listener: (kind: string) => void): () => void {
+    const entry = (kind: string): void => listener(kind);
+    this.inputListeners = [...this.inputListeners, entry]; // replaced, never edited: a listener may remove itself while told
+    return () => {
+      this.inputListeners = this.inputListeners.filter((other) => other !== entry);
+    };
   }
 
   onCommit(hook: (beat: number) => void): () => void {
@@ -288,12 +300,11 @@ class HeartbeatRuntime implements Runtime {
         if (queued.state !== 'queued') continue;
         queued.state = 'done';
         signals++;
-        impulses.push({
-          signal: formatPath(queued.signal),
-          target: queued.target === undefined ? undefined : formatPath(queued.target),
-          attempt: queued.attempt,
-        });
-        this.dispatch(queued, beat, agenda);
+        // Each path's text is made once, for the report and the agenda alike (a remote call is an impulse each).
+        const signalText = formatPath(queued.signal);
+        const targetText = queued.target === undefined ? undefined : formatPath(queued.target);
+        impulses.push({ signal: signalText, target: targetText, attempt: queued.attempt });
+        this.dispatch(queued, beat, agenda, signalText, targetText);
       }
       slices = this.episodes.runSlices(beat);
 
@@ -322,12 +333,10 @@ class HeartbeatRuntime implements Runtime {
     if (old >= 0) this.tree.remove(['rt', 'beat', String(old)]);
   }
 
-  private dispatch(queued: Queued, beat: number, agenda: AgendaEntry[]): void {
+  private dispatch(queued: Queued, beat: number, agenda: AgendaEntry[], signalText: string, targetText: string | undefined): void {
     const entries = this.registry.resolve(queued.signal);
     if (entries.length === 0) return;
     const targetCell = queued.target === undefined ? undefined : this.tree.get(queued.target);
-    const signalText = formatPath(queued.signal);
-    const targetText = queued.target === undefined ? undefined : formatPath(queued.target);
     let retried = false;
     for (const entry of entries) {
       const ctx: EnzymeContext = {

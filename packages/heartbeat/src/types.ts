@@ -389,6 +389,15 @@ export interface Runtime {
   /** Runs `hook` in every commit (after the beat's compute); returns the remover. */
   onCommit(hook: (beat: number) => void): () => void;
   /**
+   * Tells `listener` that an input was pushed (its kind), right inside `pushInput`; returns the
+   * remover. For an embedder that starts a beat when input arrives instead of waiting for its
+   * next tick: schedule a `step()` (a microtask, say) — never call it from the listener, which may
+   * run during a beat (`RUNTIME_REENTRANT`). When a beat runs changes nothing a beat decides: the
+   * input is admitted and logged at the next capture either way, so a replay of the log decides
+   * the same. It must not throw: what it throws, `pushInput` throws (the input is queued already).
+   */
+  onInput(listener: (kind: string) => void): () => void;
+  /**
    * Runs `listener` at the very end of every beat's commit — after the commit hooks, OPS
    * watchers and the beat ledger, when nothing of the beat is left to write — with the beat
    * and the inputs it admitted (in admission order). A durable store appends the beat here.

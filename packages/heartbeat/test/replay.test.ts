@@ -95,3 +95,45 @@ describe('replay', () => {
     expect(replay(rt.inboundLog, { tree: initialTree(), setup, beats: 1 }).digests[0]).toBe(recorded);
   });
 });
+
+describe('onInput: a beat started by arriving input', () => {
+  it('tells each push; a runtime stepped on every push (no tick) replays from its log to the same digest every beat', async () => {
+    const pushes = [
+      ['m1', [1, 2, 3]],
+      ['m2', [4, 5, 6]],
+      ['m1', [7, 8, 9]],
+      ['m3', [1, 1, 1]],
+    ] as const;
+    // Eager: every push schedules a beat (a microtask), as an embedder would.
+    const eager = createRuntime({ tree: initialTree(), ceiRetain: 64 });
+    setup(eager);
+    const heard: string[] = [];
+    let scheduled = false;
+    const stop = eager.onInput((kind) => {
+      heard.push(kind);
+      if (scheduled) return;
+      scheduled = true;
+      queueMicrotask(() => {
+        scheduled = false;
+        if (eager.phase === 'idle') eager.step();
+      });
+    });
+    const eagerDigests: string[] = [];
+    eager.onCommitted(() => eagerDigests.push(digestHex(eager.tree.root)));
+    const seqs = new Map<string, number>();
+    for (const [stream, data] of pushes) {
+      const seq = (seqs.get(stream) ?? 0) + 1;
+      seqs.set(stream, seq);
+      eager.pushInput('frame', { stream, seq, data: new Uint8Array(data) });
+      await Promise.resolve(); // the microtask runs the beat
+      await Promise.resolve();
+    }
+    expect(heard).toEqual(['frame', 'frame', 'frame', 'frame']);
+    expect(eager.beat).toBe(pushes.length); // one beat per push, none waited for a tick
+    stop();
+    eager.pushInput('frame', { stream: 'm9', seq: 1, data: new Uint8Array([0, 0, 0]) });
+    expect(heard).toHaveLength(4);
+    // Whatever drove the beats, the log replays to the same digests.
+    expect(replay(eager.inboundLog, { tree: initialTree(), setup, beats: pushes.length, ceiRetain: 64 }).digests).toEqual(eagerDigests);
+  });
+});

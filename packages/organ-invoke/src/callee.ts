@@ -11,7 +11,7 @@
  */
 import { formatPath, name, parsePath, type Name, type PathLike, type Value } from '@cep/cells';
 import type { EnzymeContext, Qos, Runtime } from '@cep/heartbeat';
-import { admitInvokeId, checkInvoke, isInvokeId, recordUsage, type Decision, type Usage } from '@cep/security';
+import { admitInvokeId, admitInvokeIdVerdict, checkInvoke, isInvokeId, recordUsage, type Decision, type Usage } from '@cep/security';
 import { TOPIC, type Mount } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -27,6 +27,7 @@ import {
   type ReplyFrame,
 } from './frames.ts';
 import { INVOKE_REQUIRED_CAPS } from './request.ts';
+import { readPath, type ReadPath } from './paths.ts';
 import type { ExposeOptions, InvokeHandler, InvokeReply } from './types.ts';
 import { UNKNOWN_ENCLAVE } from './caller.ts';
 import { USAGE_INPUT, decodeMeasured, encodeMeasured, metered, type UsageMeter } from './meter.ts';
@@ -39,6 +40,10 @@ export interface CalleeEnv {
   readonly exposedOnly: boolean;
   /** Measures exposed handlers whose call has a `cpu_ns` or `wall_ms` budget; `false`: never (replay: the logged measurements are admitted instead). */
   readonly meter: UsageMeter | false;
+  /** Most ids the replay guard remembers; beyond them calls are refused with `INVOKE_BUSY` (see admitInvokeIdVerdict). */
+  readonly maxSeenIds: number;
+  /** Most usage records the ledger keeps (recordUsage's bound). */
+  readonly maxUsageRecords: number;
 }
 
 type Reply = { status: 'ok'; result?: Value } | { status: 'reject'; note: string; code?: string };
@@ -56,11 +61,21 @@ interface Running {
   readonly metered?: boolean;
   /** The exposed handler ran (and returned): its measurement is on its way as an `inv.usage` input. */
   ran?: boolean;
+  /** The usage recorded when the call was admitted (kept for the charge of a measured run: see charge()). */
+  readonly usage?: Usage;
+  /** The signal's and target's canonical texts, read once when the call was admitted (what the handler is told). */
+  readonly signalText?: string;
+  readonly targetText?: string;
 }
 
 export class Callee {
   private readonly exposed = new Map<string, InvokeHandler>();
-  private readonly byQos = new WeakMap<Qos, Running>();
+  /**
+   * The call of each impulse this side enqueued, until its reply leaves (flush deletes it; a call
+   * that could not be enqueued never stays). A Map, not a WeakMap: every entry has a known end, and
+   * a weak table costs the collector extra work per entry (one per call).
+   */
+  private readonly byQos = new Map<Qos, Running>();
   private readonly replies: Array<{ running: Running; qos: Qos | undefined }> = [];
   /** Replies waiting for their handler's measured usage, by invoke id. */
   private readonly awaitingUsage = new Map<string, Running>();
@@ -142,9 +157,15 @@ export class Callee {
    */
   call(frame: CallFrame, mount: Mount, bytes: number, unreliable: string | undefined): void {
     const peer = mount.peer;
-    if (!admitInvokeId(this.runtime.tree, frame.id)) {
-      this.report(frame.id, peer, isInvokeId(frame.id) ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
-      if (!isInvokeId(frame.id)) this.queue(mount, frame.id, `id ${JSON.stringify(frame.id)} is not an unguessable invoke id`);
+    const verdict = admitInvokeIdVerdict(this.runtime.tree, frame.id, undefined, this.env.maxSeenIds);
+    if (verdict === 'full') {
+      // Not remembered, so it must not run: a later copy of this id is judged afresh (see the README, Replay guard).
+      this.report(frame.id, peer, `the replay guard holds its ${this.env.maxSeenIds} ids, all inside its window`);
+      return this.queue(mount, frame.id, `${OUTCOME_CODE.busy}: the receiver's replay guard is full; nothing ran`, OUTCOME_CODE.busy);
+    }
+    if (verdict !== 'fresh') {
+      this.report(frame.id, peer, verdict === 'seen' ? 'its id was seen before (a replayed frame)' : 'its id is not an unguessable invoke id');
+      if (verdict === 'malformed') this.queue(mount, frame.id, `id ${JSON.stringify(frame.id)} is not an unguessable invoke id`);
       return;
     }
     // Refusals that say nothing ran, with a code the caller can act on (both are safe to retry).
@@ -163,23 +184,35 @@ export class Callee {
     }
     if (unreliable !== undefined)
       return this.queue(mount, frame.id, `mount ${mount.peer}/${mount.mode}/${mount.mount} is not ${unreliable}; invoke needs a reliable, ordered mount`);
-    let signal: Name[];
-    let target: Name[] | undefined;
+    let signalPath: ReadPath;
+    let targetPath: ReadPath | undefined;
     try {
-      signal = parsePath(frame.signal);
-      target = frame.target === undefined ? undefined : parsePath(frame.target);
-      if (signal.length === 0) throw new Error('empty path');
+      signalPath = readPath(frame.signal);
+      targetPath = frame.target === undefined ? undefined : readPath(frame.target);
+      if (signalPath.names.length === 0) throw new Error('empty path');
     } catch (error) {
       return this.queue(mount, frame.id, `signal or target is not a valid path: ${(error as Error).message}`);
     }
-    const signalText = formatPath(signal);
+    const signal = signalPath.names;
+    const target = targetPath?.names;
+    const signalText = signalPath.text;
     if (this.env.exposedOnly && !this.exposed.has(signalText)) return this.queue(mount, frame.id, `signal ${signalText} is not exposed on this runtime`);
     // The receiver's check, on its own policy: the frame's size and the beats the caller says it waits.
-    const usage = recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout });
+    const usage = recordUsage(this.runtime.tree, frame.id, { ioBytes: bytes, beats: frame.timeout }, this.env.maxUsageRecords);
     const decision = this.receiverCheck(peer, frame, usage);
     if (!decision.allowed) return this.queue(mount, frame.id, decision.note);
     const qos: Qos = { retainOnPause: true };
-    const running: Running = { id: frame.id, mount, frame, reply: undefined, metered: metered(decision.budgets) };
+    const isMetered = metered(decision.budgets);
+    const running: Running = {
+      id: frame.id,
+      mount,
+      frame,
+      reply: undefined,
+      metered: isMetered,
+      signalText,
+      ...(targetPath !== undefined ? { targetText: targetPath.text } : {}),
+      ...(isMetered ? { usage } : {}),
+    };
     this.byQos.set(qos, running);
     try {
       this.runtime.enqueue(signal, {
@@ -189,6 +222,7 @@ export class Callee {
         qos,
       });
     } catch (error) {
+      this.byQos.delete(qos);
       return this.queue(mount, frame.id, `could not enqueue ${signalText}: ${(error as Error).message}`);
     }
     this.replies.push({ running, qos });
@@ -197,7 +231,7 @@ export class Callee {
   /** A frame that could not be read: reported, and answered when it names a fresh, well-formed id. */
   problem(problem: FrameProblem, mount: Mount): void {
     this.report(problem.id ?? '?', mount.peer, `malformed frame: ${problem.note}`);
-    if (problem.id !== undefined && isInvokeId(problem.id) && admitInvokeId(this.runtime.tree, problem.id)) {
+    if (problem.id !== undefined && isInvokeId(problem.id) && admitInvokeId(this.runtime.tree, problem.id, undefined, this.env.maxSeenIds)) {
       this.queue(mount, problem.id, `malformed call: ${problem.note}`);
     }
   }
@@ -275,8 +309,9 @@ export class Callee {
         invokeId: running.id,
         beat: ctx.beat,
         caller: running.mount.peer,
-        signal: formatPath(ctx.signal),
-        ...(ctx.target !== undefined ? { target: formatPath(ctx.target) } : {}),
+        // The texts of the very paths this impulse was enqueued with (read once, at admission).
+        signal: running.signalText ?? formatPath(ctx.signal),
+        ...(ctx.target !== undefined ? { target: running.targetText ?? formatPath(ctx.target) } : {}),
         ...(frame.payload !== undefined ? { payload: frame.payload } : {}),
         ...(ctx.pipeline !== undefined ? { pipeline: ctx.pipeline } : {}),
         tree: this.runtime.tree,
@@ -290,7 +325,7 @@ export class Callee {
     if (running.metered === true) {
       running.ran = true;
       if (stop !== undefined)
-        this.runtime.pushInput(USAGE_INPUT, { stream: 'callee', seq: ++this.usageSeq, data: encodeMeasured({ id: running.id, ...stop() }) });
+        this.runtime.pushInput(USAGE_INPUT, { stream: 'callee', seq: ++this.usageSeq, data: encodeMeasured({ id: running.id, ...stop() }) }, { owned: true }); // fresh bytes: the log keeps them, no copy
     }
   }
 
@@ -306,9 +341,12 @@ export class Callee {
       this.runtime.cei.emit({ topic: TOPIC.invokeReject, severity: 'warn', note: 'a measured usage input could not be read; ignored', origin: 'sec/receive' });
       return;
     }
-    const usage = recordUsage(this.runtime.tree, measured.id, { cpuNs: measured.cpuNs, wallMs: measured.wallMs });
+    const recorded = recordUsage(this.runtime.tree, measured.id, { cpuNs: measured.cpuNs, wallMs: measured.wallMs }, this.env.maxUsageRecords);
     const running = this.awaitingUsage.get(measured.id);
     if (running === undefined || running.frame === undefined) return;
+    // The ledger is bounded in records (recordUsage): were this call's record evicted in between,
+    // the totals would lack what its admission charged. What was charged then still counts.
+    const usage = atLeast(recorded, running.usage);
     this.awaitingUsage.delete(measured.id);
     const peer = running.mount.peer;
     const frame = running.frame;
@@ -357,6 +395,14 @@ export class Callee {
       peer,
     });
   }
+}
+
+/** `usage`, each field at least what `floor` holds. */
+function atLeast(usage: Usage, floor: Usage | undefined): Usage {
+  if (floor === undefined) return usage;
+  const out: Record<string, number> = { ...usage };
+  for (const [key, value] of Object.entries(floor)) if (value !== undefined && value > (out[key] ?? 0)) out[key] = value;
+  return out;
 }
 
 function resultBytes(reply: ReplyFrame): number {

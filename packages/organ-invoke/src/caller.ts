@@ -9,7 +9,7 @@
  * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
-import { formatPath, name, parsePath, text, u64, type Name, type Tree } from '@cep/cells';
+import { formatPath, name, text, u64, type Name, type Tree, type Value } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
 import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
@@ -19,6 +19,7 @@ import type { RecordedClock } from './clock.ts';
 import { SUBMIT_INPUT, derivedId, encodeSubmission, type RecordedSubmission, type SubmissionLog } from './submissions.ts';
 import { BATCH_VALUE_BYTES, DEFAULT_FRAME_LIMITS, clip, packedBranch, valueBytes, type CallFrame, type FrameLimits, type ReplyFrame } from './frames.ts';
 import { readRequestPipeline } from './request.ts';
+import { readPath, type ReadPath } from './paths.ts';
 import type { InvokeOutcome, InvokeStatus, Submission } from './types.ts';
 import type { FinishedCall, FoundCall } from './resume.ts';
 
@@ -31,6 +32,8 @@ export interface CallerEnv {
   readonly maxTimeoutBeats: number;
   readonly retainCompleted: number;
   readonly retainOutcomes: number;
+  /** Most usage records the ledger keeps (recordUsage's bound). */
+  readonly maxUsageRecords: number;
   /** The runtime's beat period in ms (calls carry an expiry only with it). */
   readonly beatMs: number | undefined;
   readonly clockSkewMs: number;
@@ -96,6 +99,13 @@ const FIELD = {
   doneBeat: name('done_beat'),
 } as const;
 
+/**
+ * The record's state values, shared and frozen: a cell's value is replaced, never edited, so one
+ * object can stand in every record (three or four state writes per call made one each).
+ */
+const STATE = new Map<string, Value>(['plan', 'sent', 'ok', 'reject', 'timeout', 'cancelled'].map((s) => [s, Object.freeze(text(s))]));
+const stateValue = (state: string): Value => STATE.get(state) ?? text(state);
+
 /** UTF-8 length without encoding the text (submit checks every signal and target). */
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 
@@ -108,14 +118,14 @@ function checkedPath(field: 'signal' | 'target', value: unknown, max: number): s
   if (typeof value !== 'string' || utf8(value) > max) {
     throw invokeError('INVOKE_INVALID', `${field}: expected a path text of at most ${max} bytes`, { field });
   }
-  let names: Name[];
+  let path: ReadPath;
   try {
-    names = parsePath(value);
+    path = readPath(value);
   } catch (error) {
     throw invokeError('INVOKE_INVALID', `${field}: ${JSON.stringify(value)} is not a valid path: ${(error as Error).message}`, { field });
   }
-  if (names.length === 0) throw invokeError('INVOKE_INVALID', `${field}: the path is empty; name at least one segment`, { field });
-  return formatPath(names);
+  if (path.names.length === 0) throw invokeError('INVOKE_INVALID', `${field}: the path is empty; name at least one segment`, { field });
+  return path.text;
 }
 
 export class Caller {
@@ -186,7 +196,8 @@ export class Caller {
           timeoutBeats: sub.timeoutBeats,
           ...(sub.pipeline !== undefined ? { pipeline: sub.pipeline } : {}),
         };
-        this.runtime.pushInput(SUBMIT_INPUT, { stream: 'caller', seq, data: encodeSubmission(recorded) });
+        // Fresh bytes nobody else holds: the log keeps them as they are (owned), no copy.
+        this.runtime.pushInput(SUBMIT_INPUT, { stream: 'caller', seq, data: encodeSubmission(recorded) }, { owned: true });
         this.queued.set(id, { request: entry.id, onComplete: sub.onComplete });
         this.perRequest.set(entry.id, (this.perRequest.get(entry.id) ?? 0) + 1);
         return id;
@@ -288,17 +299,17 @@ export class Caller {
       const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
       // The record's fields are written from its cell: one walk from the root, not one per field.
       const cell = this.tree.ensureDictionary(record);
-      this.tree.setChild(cell, FIELD.state, text('plan'));
-      this.tree.setChild(cell, FIELD.signal, text(signal));
+      this.tree.setChild(cell, FIELD.state, stateValue('plan'));
+      this.tree.setChild(cell, FIELD.signal, this.shared(signal));
       if (target !== undefined) this.tree.setChild(cell, FIELD.target, text(target));
-      this.tree.setChild(cell, FIELD.peer, text(peer));
-      this.tree.setChild(cell, FIELD.sentBeat, u64(BigInt(beat)));
+      this.tree.setChild(cell, FIELD.peer, this.shared(peer));
+      this.tree.setChild(cell, FIELD.sentBeat, this.beatValue(beat));
       this.tree.setChild(cell, FIELD.deadline, u64(BigInt(deadline)));
       if (expiresAt !== undefined) this.tree.setChild(cell, FIELD.expiresAt, u64(BigInt(expiresAt)));
       this.tree.setChild(cell, FIELD.op, text(op));
       // The sender's check charges the beats this invoke may wait against the beat budget.
       // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
-      return { op, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }) };
+      return { op, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }, this.env.maxUsageRecords) };
     });
     const pending: Pending = {
       id,
@@ -405,7 +416,7 @@ export class Caller {
         pending.sent = true;
         pending.sentSession = session;
         const cell = this.tree.get(pending.record);
-        if (cell !== undefined) this.tree.setChild(cell, FIELD.state, text('sent'));
+        if (cell !== undefined) this.tree.setChild(cell, FIELD.state, stateValue('sent'));
         // No note: the dossier's target is this record, which names the peer and the deadline beat
         // (a note repeating them was two cells and a string per call).
         this.runtime.ops.setState(pending.op, 'await');
@@ -442,11 +453,12 @@ export class Caller {
    */
   checkSessions(): void {
     if (this.pending.size === 0) return;
-    const current = new Map<string, bigint | undefined>();
+    // By the mount path's array (one per mount, shared by its calls): no path text per pending call and commit.
+    const current = new Map<readonly Name[], bigint | undefined>();
     for (const pending of [...this.pending.values()]) {
       if (pending.sent !== true || pending.sentSession === undefined) continue;
-      const key = formatPath(pending.mountPath);
-      if (!current.has(key)) current.set(key, this.sessionSeq(pending.mountPath));
+      const key = pending.mountPath;
+      if (!current.has(key)) current.set(key, this.sessionSeq(key));
       const now = current.get(key);
       if (now === undefined || now === pending.sentSession) continue;
       this.complete(pending.id, 'cancelled', {
@@ -627,11 +639,11 @@ export class Caller {
     const recorded = cell !== undefined;
     if (recorded) {
       this.tree.batch(() => {
-        this.tree.setChild(cell, FIELD.state, text(status));
+        this.tree.setChild(cell, FIELD.state, stateValue(status));
         if (detail.result !== undefined) this.tree.setChild(cell, FIELD.result, detail.result);
         if (note !== undefined) this.tree.setChild(cell, FIELD.note, text(note));
         if (detail.code !== undefined) this.tree.setChild(cell, FIELD.code, text(detail.code));
-        this.tree.setChild(cell, FIELD.doneBeat, u64(BigInt(beat)));
+        this.tree.setChild(cell, FIELD.doneBeat, this.beatValue(beat));
       });
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
@@ -673,6 +685,24 @@ export class Caller {
     }
     for (const resolve of waiters) resolve(outcome);
   }
+
+  /** `beat` as a u64 value, one shared frozen object per beat (every call a beat records writes it). */
+  private beatValue(beat: number): Value {
+    if (this.beatCache?.beat !== beat) this.beatCache = { beat, value: Object.freeze(u64(beat)) };
+    return this.beatCache.value;
+  }
+  private beatCache: { beat: number; value: Value } | undefined;
+
+  /** A text value shared with the last record that wrote the same text (a burst of calls names one signal, one peer). */
+  private shared(value: string): Value {
+    let found = this.sharedTexts.get(value);
+    if (found === undefined) {
+      if (this.sharedTexts.size >= 64) this.sharedTexts.clear();
+      this.sharedTexts.set(value, (found = Object.freeze(text(value))));
+    }
+    return found;
+  }
+  private readonly sharedTexts = new Map<string, Value>();
 
   /** Keeps `outcome` for `result(id)`, forgetting the oldest past `retainOutcomes` (ids are unique, so each takes one slot). */
   private remember(id: string, outcome: InvokeOutcome): void {

@@ -31,7 +31,7 @@ export function recordedClock(runtime: Runtime): RecordedClock {
     now: undefined,
     push(wallMs) {
       if (!Number.isSafeInteger(wallMs) || wallMs < 0) return; // not a time: nothing is recorded
-      runtime.pushInput(CLOCK_INPUT, { stream: 'wall', seq: ++seq, data: encoder.encode(String(wallMs)) });
+      runtime.pushInput(CLOCK_INPUT, { stream: 'wall', seq: ++seq, data: encoder.encode(String(wallMs)) }, { owned: true }); // fresh bytes: no copy in the log
     },
   };
   runtime.defineInput(CLOCK_INPUT, (input) => {

@@ -26,6 +26,11 @@ export const OUTCOME_CODE = Object.freeze({
   expired: 'INVOKE_EXPIRED',
   /** The receiver is shutting down and refused the call: nothing ran. */
   shuttingDown: 'INVOKE_SHUTTING_DOWN',
+  /**
+   * The receiver's replay guard holds its bound of ids (`maxSeenIds`) all still inside its window,
+   * so it could not remember this one and refused it: nothing ran, safe to retry (see the README).
+   */
+  busy: 'INVOKE_BUSY',
   /** The remote peer's session changed (it restarted) after the call was sent: it may or may not have run there. */
   sessionChanged: 'INVOKE_SESSION_CHANGED',
   /** This runtime is shutting down and gave up waiting for the reply (the call may have run remotely). */

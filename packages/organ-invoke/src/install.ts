@@ -7,6 +7,7 @@
 import { isWordText } from '@cep/cells';
 import type { Runtime } from '@cep/heartbeat';
 import { installMountOrgan, resolveRetry } from '@cep/organ-link';
+import { DEFAULT_MAX_SEEN_IDS, DEFAULT_MAX_USAGE_RECORDS } from '@cep/security';
 import { TOPIC, type TransportManager } from '@cep/transport';
 import { Callee } from './callee.ts';
 import { Caller } from './caller.ts';
@@ -54,6 +55,8 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
     maxTimeoutBeats: count('maxTimeoutBeats', options.maxTimeoutBeats, 1_000_000, 1),
     retainCompleted: count('retainCompleted', options.retainCompleted, 64, 0),
     retainOutcomes: count('retainOutcomes', options.retainOutcomes, 4096, 1),
+    maxSeenIds: count('maxSeenIds', options.maxSeenIds, DEFAULT_MAX_SEEN_IDS, 1),
+    maxUsageRecords: count('maxUsageRecords', options.maxUsageRecords, DEFAULT_MAX_USAGE_RECORDS, 1),
     exposedOnly: options.exposedOnly === true,
     meter: options.meter ?? processMeter,
     beatMs: options.beatMs === undefined ? undefined : count('beatMs', options.beatMs, 1, 1),

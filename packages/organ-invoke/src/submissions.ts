@@ -51,7 +51,8 @@ export function submissionLog(runtime: Runtime, draw: boolean): SubmissionLog {
   if (draw && log.seed === undefined) {
     const seed = new Uint8Array(randomBytes(16));
     log.seed = seed;
-    runtime.pushInput(SEED_INPUT, { stream: 'caller', seq: 0, data: seed });
+    // Owned: the log keeps this array (nothing writes to a seed), not a copy.
+    runtime.pushInput(SEED_INPUT, { stream: 'caller', seq: 0, data: seed }, { owned: true });
   }
   return log;
 }

@@ -99,6 +99,17 @@ export interface InvokeOptions {
   readonly retainCompleted?: number;
   /** Outcomes `result(id)` can still answer for (default 4096). */
   readonly retainOutcomes?: number;
+  /**
+   * Most invoke ids the receiving side's replay guard remembers (default `DEFAULT_MAX_SEEN_IDS` of
+   * @cep/security, 524,288). When it holds that many ids of its window, further calls are refused
+   * with `INVOKE_BUSY` (nothing ran) until the window moves on: ids are never forgotten early.
+   */
+  readonly maxSeenIds?: number;
+  /**
+   * Most usage records (`/journal/decisions/sec/<id>`) this runtime keeps (default
+   * `DEFAULT_MAX_USAGE_RECORDS` of @cep/security, 524,288); past it, the oldest beats' go.
+   */
+  readonly maxUsageRecords?: number;
   /** Longest signal or target path, in bytes (default 1024). */
   readonly maxPathBytes?: number;
   /** Largest payload or result value, in bytes (default 256 KiB). */

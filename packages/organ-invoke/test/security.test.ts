@@ -42,6 +42,8 @@ interface Setup {
   readonly saturnEnclave?: string;
   readonly earthPolicy?: PolicyConfig | undefined;
   readonly saturnPolicy?: PolicyConfig | undefined;
+  /** More options for saturn's (the receiver's) invoke organ. */
+  readonly saturnOptions?: InvokeOptions;
 }
 
 /** earth (lab) invoking saturn (ops); saturn runs a plain enzyme on /sig/run that counts and keeps ctx.pipeline. */
@@ -50,7 +52,7 @@ async function setup(transport: Transport, s: Setup = {}) {
   const p = await pair(transport, earthOptions);
   secure(p.earth.tree, 'earthPolicy' in s ? s.earthPolicy : POLICY);
   secure(p.saturn.tree, 'saturnPolicy' in s ? s.saturnPolicy : POLICY);
-  p.serve({ enclave: s.saturnEnclave ?? 'ops', peerEnclave: () => s.saturnSeesEarth ?? 'lab' });
+  p.serve({ ...s.saturnOptions, enclave: s.saturnEnclave ?? 'ops', peerEnclave: () => s.saturnSeesEarth ?? 'lab' });
   const runs: Array<PipelineMeta | undefined> = [];
   p.saturn.runtime.registerEnzyme({ name: 'work', signal: '/sig/run', run: (ctx) => void runs.push(ctx.pipeline) });
   const submit = (extra: { pipeline?: typeof META; timeoutBeats?: number; payload?: Value } = {}) => {
@@ -263,6 +265,28 @@ describe.each<Transport>(['memory', 'tcp'])('invoke security over provider-%s', 
     await delivered(p, 2);
     expect(p.runs).toEqual([META]);
     expect(facts(p.saturn, 'tp_inv_reject')).toHaveLength(1);
+  });
+
+  it('replay guard full (maxSeenIds): a new call is refused with INVOKE_BUSY and not remembered; sent again it is refused again; nothing runs twice', async () => {
+    const p = await setup(transport, { saturnOptions: { maxSeenIds: 2 } });
+    const first = [p.submit({ pipeline: META }), p.submit({ pipeline: META })];
+    for (const id of first) await p.settle(id);
+    expect(first.map((id) => p.earth.invoke.outcome(id)?.status)).toEqual(['ok', 'ok']);
+    // The guard holds its two ids, both inside its window: the third call cannot be remembered, so it must not run.
+    const third = p.submit({ pipeline: META });
+    await p.settle(third);
+    expect(p.earth.invoke.outcome(third)).toMatchObject({ status: 'reject', refusedBy: 'receiver', code: 'INVOKE_BUSY' });
+    expect(p.runs).toHaveLength(2);
+    // A new call (one id) forged twice while the guard is still full: refused both times, nothing runs.
+    const again = handCall({ pipeline: metaCells(META) });
+    const bytes = encodeBranch(again.cell, p.policy());
+    const before = framesAdmitted(p.saturn);
+    await p.forgeBytes(bytes);
+    await p.forgeBytes(bytes);
+    await delivered(p, before + 2);
+    expect(p.runs).toHaveLength(2);
+    expect(facts(p.saturn, 'tp_inv_reject').filter((f) => /replay guard holds its 2 ids/.test(f.note ?? ''))).toHaveLength(3);
+    expect(p.saturn.tree.get('/rt/security/seen')!.size).toBe(2);
   });
 
   it('guessable or malformed invoke id: refused, nothing runs', async () => {

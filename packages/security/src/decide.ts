@@ -86,9 +86,25 @@ function deny(check: InvokeCheck, topic: SecurityTopic, note: string): Decision 
   };
 }
 
+/** The note of an allowed decision per pair of enclaves: the same text for every call of a pair (two strings per invoke otherwise). */
+const allowedNotes = new Map<string, Map<string, string>>();
+function allowedNote(from: string, to: string): string {
+  let byTo = allowedNotes.get(from);
+  if (byTo === undefined) {
+    if (allowedNotes.size >= 1024) allowedNotes.clear(); // enclave names are policy words: few, but keep it bounded
+    allowedNotes.set(from, (byTo = new Map()));
+  }
+  let note = byTo.get(to);
+  if (note === undefined) {
+    if (byTo.size >= 1024) byTo.clear();
+    byTo.set(to, (note = `${from} -> ${to}: allowed`));
+  }
+  return note;
+}
+
 /** Decides whether an invoke may run (see the package README for the table of cases). */
 export function checkInvoke(tree: Tree, check: InvokeCheck): Decision {
-  const origin = `sec/${check.side}`;
+  const origin = check.side === 'send' ? 'sec/send' : check.side === 'receive' ? 'sec/receive' : `sec/${check.side}`;
   const pipeline = check.pipeline;
   const policy = readPolicy(tree);
   const crossing = check.fromEnclave !== check.toEnclave;
@@ -125,7 +141,7 @@ export function checkInvoke(tree: Tree, check: InvokeCheck): Decision {
   return {
     allowed: true,
     severity: 'debug',
-    note: `${check.fromEnclave} -> ${check.toEnclave}: allowed`,
+    note: allowedNote(check.fromEnclave, check.toEnclave),
     origin,
     budgets,
     ...(pipeline !== undefined ? { pipeline } : {}),

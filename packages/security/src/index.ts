@@ -18,4 +18,16 @@ export {
 } from './policy.ts';
 export { approvePipeline, approvalProblem, preflight, parsePipelineMeta, specHash, type Approval, type PreflightRequest } from './pipelines.ts';
 export { checkInvoke, tightest, type Decision, type InvokeCheck, type SecurityTopic, type Usage } from './decide.ts';
-export { newInvokeId, isInvokeId, invokeIdName, recordUsage, usageOf, pruneUsage, admitInvokeId } from './ledger.ts';
+export {
+  newInvokeId,
+  isInvokeId,
+  invokeIdName,
+  recordUsage,
+  usageOf,
+  pruneUsage,
+  admitInvokeId,
+  admitInvokeIdVerdict,
+  DEFAULT_MAX_SEEN_IDS,
+  DEFAULT_MAX_USAGE_RECORDS,
+  type InvokeIdVerdict,
+} from './ledger.ts';

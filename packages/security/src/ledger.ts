@@ -5,7 +5,7 @@
  * Also the replay guard: each invoke id is accepted once.
  */
 import { randomFillSync } from 'node:crypto';
-import { name, referenceId, u64, type Name, type Tree } from '@cep/cells';
+import { name, referenceId, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
 import { securityError } from './errors.ts';
 import type { Usage } from './decide.ts';
 
@@ -22,6 +22,20 @@ const USAGE_FIELDS = [
   ['ioBytes', 'io_bytes', name('io_bytes')],
   ['wallMs', 'wall_ms', name('wall_ms')],
 ] as const;
+
+/**
+ * How many usage records (`/journal/decisions/sec/<id>`) a runtime keeps at most by default: one
+ * per invoke on each side, so 1,024 beats of 256 calls each, with room to spare. See
+ * {@link recordUsage}.
+ */
+export const DEFAULT_MAX_USAGE_RECORDS = 1 << 19;
+
+/**
+ * How many invoke ids the replay guard (`/rt/security/seen`) holds at most by default: the ids of
+ * a whole 1,024-beat window (and the eighth its sweep lags) at 256 calls per beat, with room to
+ * spare. See {@link admitInvokeIdVerdict}.
+ */
+export const DEFAULT_MAX_SEEN_IDS = 1 << 19;
 
 /** Ids drawn per call into the OS random source: one call for many ids, as `crypto.randomUUID` does. */
 const IDS_PER_DRAW = 256;
@@ -55,8 +69,17 @@ export function isInvokeId(id: unknown): id is string {
  * usual treatment (and its errors).
  */
 export function invokeIdName(invokeId: string): Name {
-  return isInvokeId(invokeId) ? name(referenceId(invokeId)) : name(invokeId);
+  // The last id asked for, and its name: each side asks for the same id two or three times in a
+  // row (the record, the ledger, the guard), and each time made the name again and tested the id
+  // against its pattern. Names are immutable, so handing out the same one is exact.
+  if (invokeId === lastId) return lastName!;
+  const made = isInvokeId(invokeId) ? name(referenceId(invokeId)) : name(invokeId);
+  lastId = invokeId;
+  lastName = made;
+  return made;
 }
+let lastId: string | undefined;
+let lastName: Name | undefined;
 
 /**
  * Adds measured usage to the invoke's ledger (`/journal/decisions/sec/<id>/usage`) and returns
@@ -69,7 +92,7 @@ export function invokeIdName(invokeId: string): Name {
  * sender's ledger created per call and two of the receiver's. The `usage` dictionary itself is
  * created at an invoke's first record, whatever it adds, so every invoke has its entry.
  */
-export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
+export function recordUsage(tree: Tree, invokeId: string, usage: Usage, maxRecords = DEFAULT_MAX_USAGE_RECORDS): Usage {
   // Every field is checked before anything is written, so bad input changes nothing.
   for (const [key] of USAGE_FIELDS) {
     const add = usage[key];
@@ -82,6 +105,11 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
   const found = tree.get(base);
   const total: Record<string, number> = {};
   tree.batch(() => {
+    // A new record may take the ledger over its bound: the oldest go first (see evictOldest).
+    if (found === undefined) {
+      const ledger = tree.get(LEDGER);
+      if (ledger !== undefined && ledger.size >= maxRecords) evictOldest(tree, ledger, maxRecords);
+    }
     // Written from the record's cell (created, with its parents, the first time), as set() on each field's path would.
     const record = found ?? tree.ensureDictionary(base);
     for (const [key, , fieldName] of USAGE_FIELDS) {
@@ -95,6 +123,32 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage): Usage {
     }
   });
   return total;
+}
+
+/**
+ * Keeps the usage ledger under `maxRecords` (called when a new record would reach it): removes the
+ * records created in the oldest beats, whole beats at a time, until at most seven eighths of
+ * `maxRecords` are left — so the scan, which reads every record, runs once per eighth of the bound
+ * at most, not once per record. Deterministic: it reads only the records' creation beats, so a
+ * replay removes the same records at the same moment. What it removes is bookkeeping of calls
+ * whose checks are done (a record is read only by the check of the beat that writes it, and by the
+ * charge of a measured run one beat later, which keeps what it measured: see organ-invoke), and
+ * never decides whether a call runs: the replay guard ({@link admitInvokeIdVerdict}) does.
+ */
+function evictOldest(tree: Tree, ledger: Cell, maxRecords: number): void {
+  const keep = maxRecords - Math.max(1, maxRecords >> 3);
+  const entries = ledger.children();
+  const perBeat = new Map<number, number>();
+  for (const entry of entries) perBeat.set(entry.created, (perBeat.get(entry.created) ?? 0) + 1);
+  const beats = [...perBeat.keys()].sort((a, b) => a - b);
+  let left = entries.length;
+  let below = -Infinity; // records created before this beat go
+  for (const beat of beats) {
+    if (left <= keep) break;
+    left -= perBeat.get(beat)!;
+    below = beat + 1;
+  }
+  for (const entry of [...entries]) if (entry.created < below) tree.remove([...LEDGER, entry.name]);
 }
 
 /**
@@ -129,20 +183,41 @@ export function usageOf(tree: Tree, invokeId: string): Usage {
   return out;
 }
 
+let stampCache: { beat: number; value: Value } | undefined;
+
+/** What the replay guard says of an invoke id (see {@link admitInvokeIdVerdict}). */
+export type InvokeIdVerdict = 'fresh' | 'seen' | 'malformed' | 'full';
+
 /**
- * Accepts an invoke id once. Ids are remembered for `windowBeats` beats (default 1024),
- * then forgotten so the guard stays bounded; within that window a second frame with the
- * same id is refused (returns false). Ids that do not look like {@link newInvokeId}'s are
- * refused too, so a peer cannot pick guessable ones. Past the window, the authenticated
- * channel (per-session keys and sequence numbers) is what refuses a replayed frame.
+ * Accepts an invoke id once; true only for a fresh id (see {@link admitInvokeIdVerdict}, which
+ * also says why not).
+ */
+export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024, maxIds = DEFAULT_MAX_SEEN_IDS): boolean {
+  return admitInvokeIdVerdict(tree, id, windowBeats, maxIds) === 'fresh';
+}
+
+/**
+ * The replay guard: accepts an invoke id once. Ids are remembered for `windowBeats` beats (default
+ * 1024), then forgotten so the guard stays bounded; within that window a second frame with the
+ * same id is refused (`seen`). Ids that do not look like {@link newInvokeId}'s are refused too
+ * (`malformed`), so a peer cannot pick guessable ones. Past the window, the authenticated channel
+ * (per-session keys and sequence numbers) is what refuses a replayed frame.
+ *
+ * **Bounded in records too**: the guard holds at most `maxIds` ids. It never forgets an id inside
+ * the window to make room — that would let a replay of it run again — so when it holds `maxIds`
+ * ids of the window, a new id is refused (`full`) and **not** remembered: the call must not run
+ * (nothing ran; the caller may send it again, and the same id is then judged afresh, as it was
+ * never admitted). The bound therefore never lets a call run twice; it only turns away work beyond
+ * `maxIds` calls per window. Deterministic: it counts records and beat stamps only.
  *
  * The decision is exact at every beat (an id stamped before the cutoff counts as forgotten
  * even while its record is still there); the records themselves are swept in batches, at most
- * one sweep per `windowBeats / 8` beats, so the guard holds at most the ids of
- * `windowBeats + windowBeats / 8` beats.
+ * one sweep per `windowBeats / 8` beats (and, when the guard is full, at most once per beat), so
+ * the guard holds at most the ids of `windowBeats + windowBeats / 8` beats, and never more than
+ * `maxIds`.
  */
-export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boolean {
-  if (!isInvokeId(id)) return false;
+export function admitInvokeIdVerdict(tree: Tree, id: string, windowBeats = 1024, maxIds = DEFAULT_MAX_SEEN_IDS): InvokeIdVerdict {
+  if (!isInvokeId(id)) return 'malformed';
   const seen = tree.ensureDictionary(SEEN);
   const cutoff = tree.beat - windowBeats;
   // Forget ids older than the window. A sweep walks every remembered id, so it runs only when
@@ -152,19 +227,28 @@ export function admitInvokeId(tree: Tree, id: string, windowBeats = 1024): boole
   // moments; the verdict below does not depend on when the sweep ran.
   const step = Math.max(1, windowBeats >> 3);
   const swept = tree.getValue(SEEN_CUT);
-  if (swept?.type !== 'u64' || cutoff >= Number(swept.value) + step) {
+  const sweptAt = swept?.type === 'u64' ? Number(swept.value) : undefined;
+  // A full guard sweeps as soon as the cutoff moved at all: room may have come free.
+  if (sweptAt === undefined || cutoff >= sweptAt + step || (seen.size >= maxIds && cutoff > sweptAt)) {
     for (const child of [...seen.children()]) {
       const at = child.value;
       if (at?.type === 'u64' && Number(at.value) < cutoff) tree.remove(child.path());
     }
     tree.set(SEEN_CUT, u64(BigInt(Math.max(0, cutoff))));
   }
-  const idName = name(referenceId(id)); // a well-formed id (checked above): see invokeIdName
+  // A well-formed id (checked above): named without testing it again, and kept as invokeIdName's
+  // last, since the receiver's ledger asks for it next.
+  const idName = id === lastId ? lastName! : name(referenceId(id));
+  lastId = id;
+  lastName = idName;
   const known = seen.child(idName);
   if (known !== undefined) {
     const at = known.value;
-    if (at?.type !== 'u64' || Number(at.value) >= cutoff) return false;
-  }
-  tree.setChild(seen, idName, u64(tree.beat));
-  return true;
+    if (at?.type !== 'u64' || Number(at.value) >= cutoff) return 'seen';
+  } else if (seen.size >= maxIds) return 'full';
+  // One shared, frozen stamp per beat: every id admitted in a beat holds the same value (a cell's
+  // value is replaced, never edited), instead of an object and a bigint per id kept for the window.
+  if (stampCache?.beat !== tree.beat) stampCache = { beat: tree.beat, value: Object.freeze(u64(tree.beat)) };
+  tree.setChild(seen, idName, stampCache.value);
+  return 'fresh';
 }
