@@ -59,6 +59,15 @@ export class ByteWriter {
     this.length += 4;
   }
 
+  /** Overwrites the 4 bytes at `at` (already written) with `value`, little-endian. */
+  u32At(at: number, value: number): void {
+    const b = this.buffer;
+    b[at] = value;
+    b[at + 1] = value >>> 8;
+    b[at + 2] = value >>> 16;
+    b[at + 3] = value >>> 24;
+  }
+
   u64(value: bigint): void {
     this.room(8);
     this.view ??= new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);

@@ -23,6 +23,7 @@ import {
   type RawRecord,
   type TrailerInfo,
 } from './frame-format.ts';
+import type { RangeChecksums } from './blake3-batch.ts';
 import { leafOrderInPlace, merkleOfRangesIs } from './hash.ts';
 import { leafOrderByTree } from './leaf-order.ts';
 import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
@@ -49,6 +50,17 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
 
 /** Up to this many records the Merkle leaves are sorted in place by key bytes, above it through the tree of the records (leaf-order.ts). */
 const IN_PLACE_SORT_MAX = 16;
+
+/** Checksum results of frames up to this many records land in one reused array (read before the next frame). */
+const SCRATCH_CHECKSUMS = 1024;
+const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
+
+/** Where the checksums of `count` records and the trailer are computed (see {@link RangeChecksums}). */
+function checksumsFor(id: 0 | 1, starts: Uint32Array, ends: Uint32Array, count: number, lastStart: number, lastEnd: number): RangeChecksums {
+  const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count + 1);
+  if (out !== scratchChecksums) countReserved(count * 4 + 4);
+  return { id, starts, ends, count, lastStart, lastEnd, out, done: false };
+}
 
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
 function column(rows: Uint32Array, count: number, c: number): Uint32Array {
@@ -144,22 +156,10 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
       'FRAME_BAD_CONTAINER',
       `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`,
     );
-  if (recordChecksumAt(trailer.checksum, frame, trailerStart, trailerEnd) !== trailerCrc) {
-    throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
-  }
-  // Checked from the row table, before any column is made.
-  for (let i = 0; i < count; i++) {
-    const row = i * 8;
-    if (recordChecksumAt(trailer.checksum, frame, rows[row + 3]!, rows[row + 6]!) !== rows[row + 7]) {
-      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${rows[row + 3]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, {
-        record: i,
-        offset: rows[row + 3],
-      });
-    }
-  }
-  if (trailer.recordCount !== count) {
-    throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${count}`);
-  }
+  // The columns first: the records' and the trailer's checksums are computed in the same
+  // kernel call as the Merkle root (one copy of the frame into its memory, one call instead of
+  // a native call per record), and checked in the order they always were: the trailer's, each
+  // record's, the count, the TOC, the capabilities, then the root.
   const table: RecordTable = {
     frame,
     types: column(rows, count, 0),
@@ -172,13 +172,6 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     trailer,
     keyStrings: undefined,
   };
-  if (tocCount === 0 && count > 0) refuse(lenient, 'toc-complete', 'FRAME_BAD_TOC', `the TOC is empty and the frame has ${count} record(s)`);
-  if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
-    // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
-    if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
-    checkToc(tocAt, trailerBodyStart, trailerEnd, table);
-  }
-  checkCaps(trailer, tocCount, table.types, lenient);
   countReserved(count * 32 + 32);
   // The tree's order is checked on key bytes in place (leaf-order.ts): a string per key made
   // for that check alone cost more than the comparisons it saved, and the branch decoder's walk
@@ -187,8 +180,32 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     count <= IN_PLACE_SORT_MAX
       ? leafOrderInPlace(frame, table.keyStarts, table.bodyStarts, count)
       : leafOrderByTree(frame, table.keyStarts, table.bodyStarts, count);
-  if (!merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root))
-    throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
+  const crc = checksumsFor(trailer.checksum, table.starts, table.ends, count, trailerStart, trailerEnd);
+  const rootMatches = merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root, crc);
+  const crcs = crc.done ? crc.out : undefined;
+  if ((crcs !== undefined ? crcs[count] : recordChecksumAt(trailer.checksum, frame, trailerStart, trailerEnd)) !== trailerCrc) {
+    throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
+  }
+  for (let i = 0; i < count; i++) {
+    const row = i * 8;
+    if ((crcs !== undefined ? crcs[i] : recordChecksumAt(trailer.checksum, frame, rows[row + 3]!, rows[row + 6]!)) !== rows[row + 7]) {
+      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${rows[row + 3]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, {
+        record: i,
+        offset: rows[row + 3],
+      });
+    }
+  }
+  if (trailer.recordCount !== count) {
+    throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${count}`);
+  }
+  if (tocCount === 0 && count > 0) refuse(lenient, 'toc-complete', 'FRAME_BAD_TOC', `the TOC is empty and the frame has ${count} record(s)`);
+  if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
+    // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
+    if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
+    checkToc(tocAt, trailerBodyStart, trailerEnd, table);
+  }
+  checkCaps(trailer, tocCount, table.types, lenient);
+  if (!rootMatches) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
   checkChunkSeries(table, lenient);
   return table;
 }
