@@ -198,6 +198,7 @@ function release(view: Uint8Array): Uint8Array {
  * With `crc`, the checksums of its ranges of the same frame (the records, and the trailer on
  * decode) are computed from the same copy into `crc.out`, and `crc.done` is set; without a
  * kernel nothing is written and the caller checksums range by range (the same values).
+ * With `rootOut` (32 bytes), the root is copied there and `rootOut` returned instead of a view.
  */
 export function batchMerkle(
   frame: Uint8Array,
@@ -206,6 +207,7 @@ export function batchMerkle(
   order: ArrayLike<number>,
   bigLeaf: BigLeaf,
   crc?: RangeChecksums,
+  rootOut?: Uint8Array,
 ): Uint8Array | undefined {
   if (kernel === undefined) return undefined;
   const count = order.length;
@@ -216,7 +218,11 @@ export function batchMerkle(
   hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, bigLeaf, true);
   if (count > 1) kernel.merkle(levelAt, count);
   if (crc !== undefined) checksums(crc, descAt + descBytes(count));
-  return release(u8.subarray(levelAt, levelAt + 32));
+  if (rootOut === undefined) return release(u8.subarray(levelAt, levelAt + 32));
+  // Copied out byte by byte: a view to copy from cost more than the copy, on a small frame.
+  for (let i = 0; i < 32; i++) rootOut[i] = u8[levelAt + i]!;
+  if (kernel.memory.buffer.byteLength > RETAIN_MAX) instantiate();
+  return rootOut;
 }
 
 /**

@@ -148,6 +148,9 @@ function combineInPlace(level: Uint8Array, count: number): void {
   }
 }
 
+/** Where a root checked against a trailer's is copied out of the kernel (read at once, never kept). */
+const rootScratch = new Uint8Array(32);
+
 /** Leaves of frames up to this many records are combined in one reused level (small frames, both sides). */
 const SMALL_LEVEL_LEAVES = 64;
 const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
@@ -166,8 +169,10 @@ export function merkleOfRanges(
   crc?: RangeChecksums,
 ): Uint8Array {
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
-  const batched = order.length === 0 ? undefined : batchMerkle(frame, starts, ends, order, blake3Into, crc);
-  if (batched !== undefined) return batched.slice();
+  if (order.length > 0) {
+    const root = new Uint8Array(32);
+    if (batchMerkle(frame, starts, ends, order, blake3Into, crc, root) !== undefined) return root;
+  }
   // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
   const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
@@ -193,7 +198,7 @@ export function merkleOfRangesIs(
     return expected.length === 32;
   }
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
-  const batched = batchMerkle(frame, starts, ends, order, blake3Into, crc);
+  const batched = batchMerkle(frame, starts, ends, order, blake3Into, crc, rootScratch);
   if (expected.length !== 32) return false;
   if (batched !== undefined) {
     for (let i = 0; i < 32; i++) if (batched[i] !== expected[i]) return false;
