@@ -264,10 +264,12 @@ export class FrameWriter {
   }
 }
 
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Bytes of a varint of a number or bigint (a bigint above 2^53 by shifting). */
 function varintLength64(value: number | bigint): number {
   if (typeof value === 'number') return varintLength(value);
-  if (value <= BigInt(Number.MAX_SAFE_INTEGER)) return varintLength(Number(value));
+  if (value <= MAX_SAFE_BIG) return varintLength(Number(value));
   let length = 1;
   for (let v = value >> 7n; v !== 0n; v >>= 7n) length++;
   return length;
