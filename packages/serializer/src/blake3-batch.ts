@@ -30,12 +30,12 @@ interface Kernel {
   readonly leaves: (desc: number, groups: number) => void;
   readonly merkle: (level: number, count: number) => void;
   readonly parents: (from: number, to: number, pairs: number) => void;
-  readonly crcs: (desc: number, count: number, out: number, table: number, init: number, xorout: number) => void;
+  readonly crcs: (desc: number, count: number, out: number, id: 0 | 1, init: number, xorout: number) => void;
 }
 
 /** Bytes [0, 1024) of the module's memory are its own (zero block, padding, spare output). */
 const KERNEL_OWN = 1024;
-/** Slice-by-8 tables for the kernel's `crcs`, written at instantiation: CRC-32 (id 0), then CRC32C (id 1), 8 KiB each. */
+/** Slice-by-8 tables for the kernel's `crcs`, written at instantiation: CRC-32 (id 0), then CRC32C (id 1), 8 KiB each (the kernel reads them at these fixed addresses). */
 const CRC_TABLES = KERNEL_OWN;
 const CRC_TABLE_BYTES = 8 * 256 * 4;
 /** Where callers' data starts: everything below is the module's own or the CRC tables. */
@@ -327,7 +327,7 @@ function checksums(crc: RangeChecksums, at: number): void {
   const outAt = at + count * 8;
   // CRC-32 is the register from all ones, inverted at the end; the reference's CRC32C is the raw register.
   const ieee = crc.id === 0 ? -1 : 0;
-  kernel!.crcs(at, count, outAt, CRC_TABLES + crc.id * CRC_TABLE_BYTES, ieee, ieee);
+  kernel!.crcs(at, count, outAt, crc.id, ieee, ieee);
   // Copied word by word: a view to copy from costs more than a small frame's few words.
   const out = crc.out;
   const from = outAt >> 2;
