@@ -2,7 +2,7 @@
  * Writing frames: records straight into one buffer, closed by a trailer (TOC, Merkle root,
  * capability bits), optionally wrapped in the TLFC container.
  */
-import { ByteWriter, varintLength } from './bytes.ts';
+import { ByteWriter, putVarint, varintLength } from './bytes.ts';
 import { recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
@@ -109,6 +109,44 @@ export class FrameWriter {
     out.varintAt(lengthsAt + keyVarint, bodyLength);
     const keyStart = this.keyStartAt - by;
     this.close(this.recordType, this.recordStart, keyStart, keyStart + keyLength);
+  }
+
+  /** Where the record begun by {@link beginSized} ends (its checksum follows). */
+  private sizedEnd = 0;
+
+  /**
+   * Starts a record whose key and body lengths are known: its header and both lengths are
+   * written and room is made for key, body and checksum. Returns where the key goes in
+   * `output.buffered` (valid until the next write); the caller writes exactly
+   * `keyLength + bodyLength` bytes from there, then calls {@link endSized}. The record is
+   * written in one pass, with no gap to move and no call per field.
+   */
+  beginSized(type: number, keyLength: number, bodyLength: number): number {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root = undefined;
+    const start = out.length;
+    const keyVarint = varintLength(keyLength);
+    const head = 4 + keyVarint + varintLength(bodyLength);
+    const b = out.reserve(head + keyLength + bodyLength + 4);
+    b[start] = type;
+    b[start + 1] = 1;
+    b[start + 2] = 0;
+    b[start + 3] = 0;
+    putVarint(b, putVarint(b, start + 4, keyLength), bodyLength);
+    const keyStart = start + head;
+    this.recordType = type;
+    this.recordStart = start;
+    this.keyStartAt = keyStart;
+    this.bodyStart = keyStart + keyLength;
+    this.sizedEnd = this.bodyStart + bodyLength;
+    return keyStart;
+  }
+
+  /** Closes the record begun by {@link beginSized} (its bytes must all be written by now). */
+  endSized(): void {
+    this.out.length = this.sizedEnd;
+    this.close(this.recordType, this.recordStart, this.keyStartAt, this.bodyStart);
   }
 
   /** Returns the scratch buffer for the next frame; this writer must not be used after. */
