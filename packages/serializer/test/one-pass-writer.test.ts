@@ -17,7 +17,7 @@ describe('one-pass writer paths', () => {
       expect(copy.buffer.byteLength).toBe(size); // its own memory, not a window of a pool
       expect(copy).toEqual(source.subarray(0, size));
       if (size > 0) {
-        source[0] ^= 0xff;
+        source[0] = source[0]! ^ 0xff;
         expect(copy[0]).not.toBe(source[0]); // a copy, not a view
       }
     }
