@@ -297,21 +297,6 @@ export function putBytes(b: Uint8Array, at: number, from: Uint8Array, start: num
   return at + n;
 }
 
-/** From this size on {@link freshCopy} takes memory Node leaves unfilled (every byte is overwritten at once). */
-const UNFILLED_MIN = 64 * 1024;
-
-/**
- * A copy of `data[0, length)` in an array of its own, of that size. A large frame's copy comes
- * from memory Node does not zero first (`Buffer.allocUnsafeSlow`, never pooled, so the array
- * owns its whole buffer), filled straight away: for a 3.4 MB frame that took 1.26 ms where
- * `slice` took 1.65 ms. Smaller ones are a plain `new` and `set`, cheaper below that size.
- */
-export function freshCopy(data: Uint8Array, length: number): Uint8Array {
-  const out = length >= UNFILLED_MIN ? new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length) : new Uint8Array(length);
-  out.set(length === data.length ? data : data.subarray(0, length));
-  return out;
-}
-
 /** A cursor over untrusted bytes: every read checks bounds and throws a typed error. */
 export class ByteReader {
   offset: number;

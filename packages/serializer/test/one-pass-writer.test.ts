@@ -1,28 +1,13 @@
 /**
  * The one-pass paths of the encoder: records written at sizes known up front
- * (FrameWriter.beginSized) and the frame's final copy (freshCopy) give exactly the bytes the
- * field-by-field paths give.
+ * (FrameWriter.beginSized) give exactly the bytes the field-by-field paths give.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ByteWriter, freshCopy, putVarint, varintLength } from '../src/bytes.ts';
+import { ByteWriter, putVarint, varintLength } from '../src/bytes.ts';
 import { FrameWriter } from '../src/frame-writer.ts';
 
 describe('one-pass writer paths', () => {
-  it('freshCopy copies the first `length` bytes into an array of exactly that size, below and above the unfilled-memory size', () => {
-    for (const size of [0, 1, 700, 64 * 1024 - 1, 64 * 1024, 200_000]) {
-      const source = Uint8Array.from({ length: size + 13 }, (_, i) => (i * 131 + 7) & 0xff);
-      const copy = freshCopy(source, size);
-      expect(copy.length).toBe(size);
-      expect(copy.buffer.byteLength).toBe(size); // its own memory, not a window of a pool
-      expect(copy).toEqual(source.subarray(0, size));
-      if (size > 0) {
-        source[0] = source[0]! ^ 0xff;
-        expect(copy[0]).not.toBe(source[0]); // a copy, not a view
-      }
-    }
-  });
-
   it('putVarint writes what ByteWriter.varint writes, and returns its end', () => {
     fc.assert(
       fc.property(fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 2 ** 31 }), fc.maxSafeNat()), (value) => {
