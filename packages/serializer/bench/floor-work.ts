@@ -3,9 +3,11 @@
  * a copy of its bytes, every record's checksum and the trailer's, every record's BLAKE3
  * leaf, the Merkle combine, every payload's BLAKE3 and (when encoding) every payload
  * fingerprint. Uses the package's fastest primitives (leaves and nodes batched four to a
- * SIMD lane group, as encode and decode do; payloads of up to one chunk and fingerprint
- * inputs hashed many to a call, as the branch writer does).
+ * SIMD lane group, and the checksums in the same kernel call, as encode and decode do;
+ * payloads of up to one chunk and fingerprint inputs hashed many to a call, as the branch
+ * writer does).
  */
+import type { RangeChecksums } from '../src/blake3-batch.ts';
 import { recordChecksum } from '../src/checksum.ts';
 import { blake3Into, blake3Many, merkleOfRanges } from '../src/hash.ts';
 
@@ -30,6 +32,8 @@ interface PayloadLayout {
   readonly ends: Int32Array;
   /** Longer payloads, hashed one by one. */
   readonly big: readonly Uint8Array[];
+  /** The ranges every checksum covers (the records', then the trailer's), and their results. */
+  readonly crc: RangeChecksums;
   /** Fingerprint inputs (32 bytes each) and their ranges. */
   readonly fpInputs: Uint8Array;
   readonly fpStarts: Int32Array;
@@ -55,7 +59,18 @@ function layoutOf(plan: FloorPlan): PayloadLayout {
     ends[i] = at;
   });
   const count = plan.payloads.length;
+  const records = plan.starts.length;
   found = {
+    crc: {
+      id: plan.checksum,
+      starts: plan.starts,
+      ends: plan.ends,
+      count: records,
+      lastStart: plan.trailer[0],
+      lastEnd: plan.trailer[1],
+      out: new Uint32Array(records + 1),
+      done: false,
+    },
     small: bytes,
     starts,
     ends,
@@ -75,10 +90,19 @@ export function floorWork(plan: FloorPlan, encoding: boolean): number {
   const copy = new Uint8Array(frame.length);
   copy.set(frame);
   let acc = copy[copy.length - 1]!;
-  for (let i = 0; i < starts.length; i++) acc ^= recordChecksum(checksum, frame.subarray(starts[i]!, ends[i]!));
-  acc ^= recordChecksum(checksum, frame.subarray(plan.trailer[0], plan.trailer[1]));
-  // Every payload's BLAKE3 (the small ones in one batched call), then, encoding, every fingerprint (one more).
   const l = layoutOf(plan);
+  // Leaves and Merkle nodes the fastest way the package knows: the batched WebAssembly SIMD
+  // kernel where the runtime has one, which checksums every record and the trailer from the same
+  // copy of the frame in the same call (record by record without a kernel).
+  const crc = l.crc;
+  crc.done = false;
+  acc ^= merkleOfRanges(frame, starts, ends, order, crc)[0]!;
+  if (crc.done) for (let i = 0; i <= crc.count; i++) acc ^= crc.out[i]!;
+  else {
+    for (let i = 0; i < crc.count; i++) acc ^= recordChecksum(checksum, frame.subarray(starts[i]!, ends[i]!));
+    acc ^= recordChecksum(checksum, frame.subarray(plan.trailer[0], plan.trailer[1]));
+  }
+  // Every payload's BLAKE3 (the small ones in one batched call), then, encoding, every fingerprint (one more).
   const smallCount = l.starts.length;
   blake3Many(l.small, l.starts, l.ends, smallCount, l.digests, 0);
   l.big.forEach((p, i) => blake3Into(p, 0, p.length, l.digests, (smallCount + i) * 32));
@@ -90,6 +114,5 @@ export function floorWork(plan: FloorPlan, encoding: boolean): number {
     blake3Many(l.fpInputs, l.fpStarts, l.fpEnds, count, l.digests, 0);
   }
   for (let i = 0; i < count; i++) acc ^= l.digests[i * 32]!;
-  // Leaves and Merkle nodes the fastest way the package knows: the batched WebAssembly SIMD kernel where the runtime has one.
-  return acc ^ merkleOfRanges(frame, starts, ends, order)[0]!;
+  return acc;
 }

@@ -15,6 +15,7 @@
  */
 import { countReserved } from './alloc-meter.ts';
 import { BLAKE3X4_WASM_BASE64 } from './blake3x4-wasm.ts';
+import { CASTAGNOLI, IEEE, sliceBy8Tables } from './crc-tables.ts';
 
 /** The parts of the WebAssembly JS API used here (the package's type libraries do not declare it). */
 interface WasmApi {
@@ -29,10 +30,16 @@ interface Kernel {
   readonly leaves: (desc: number, groups: number) => void;
   readonly merkle: (level: number, count: number) => void;
   readonly parents: (from: number, to: number, pairs: number) => void;
+  readonly crcs: (desc: number, count: number, out: number, id: 0 | 1, init: number, xorout: number) => void;
 }
 
-/** Bytes [0, RESERVED) of the module's memory are its own (zero block, padding, spare output). */
-const RESERVED = 1024;
+/** Bytes [0, 1024) of the module's memory are its own (zero block, padding, spare output). */
+const KERNEL_OWN = 1024;
+/** Slice-by-8 tables for the kernel's `crcs`, written at instantiation: CRC-32 (id 0), then CRC32C (id 1), 8 KiB each (the kernel reads them at these fixed addresses). */
+const CRC_TABLES = KERNEL_OWN;
+const CRC_TABLE_BYTES = 8 * 256 * 4;
+/** Where callers' data starts: everything below is the module's own or the CRC tables. */
+const RESERVED = CRC_TABLES + 2 * CRC_TABLE_BYTES;
 /** Where a padding descriptor sends its digest (inside the reserved bytes). */
 const SPARE_OUT = 512;
 /** The longest leaf the kernel takes: one BLAKE3 chunk. */
@@ -68,10 +75,14 @@ export function loadBatchKernel(bytes: Uint8Array = WASM_BYTES): boolean {
   return kernel !== undefined;
 }
 
+const CRC_WORDS = [sliceBy8Tables(IEEE), sliceBy8Tables(CASTAGNOLI)] as const;
+
 function instantiate(): void {
   const exports = new wasm!.Instance(compiled!).exports as Kernel;
   kernel = exports;
   views();
+  u32.set(CRC_WORDS[0], CRC_TABLES >> 2);
+  u32.set(CRC_WORDS[1], (CRC_TABLES + CRC_TABLE_BYTES) >> 2);
 }
 
 function views(): void {
@@ -132,20 +143,25 @@ function hashLeaves(
     const len = ends[r]! - starts[r]!;
     if (len <= LEAF_MAX) bucketCount[byBlocks ? blocksOf(len) : 1]! += 1;
   }
-  // Each bucket is padded to whole groups of four (padding descriptors hash nothing into SPARE_OUT).
-  let cursor = descAt >> 2;
-  for (let b = 1; b <= 16; b++) {
-    bucketAt[b] = cursor;
-    const padded = (bucketCount[b]! + 3) & ~3;
-    for (let k = bucketCount[b]!; k < padded; k++) {
-      const d = cursor + k * 3;
-      u32[d] = 0;
-      u32[d + 1] = 0;
-      u32[d + 2] = SPARE_OUT;
-    }
-    cursor += padded * 3;
+  // Leaves go in descending block count, four to a group, and only the last group is padded
+  // (padding descriptors hash nothing into SPARE_OUT): a group costs its longest lane, and taking
+  // the four longest, then the next four, … gives the fewest group steps. Padding every bucket to
+  // whole groups instead cost a small frame two of its ~ten compressions (five leaves of 4, 2, 2,
+  // 2 and 1 blocks: 5 group steps now, 7 then).
+  const first = descAt >> 2;
+  let total = 0;
+  for (let b = 16; b >= 1; b--) {
+    bucketAt[b] = first + total * 3;
+    total += bucketCount[b]!;
   }
-  const groups = (cursor - (descAt >> 2)) / 12;
+  const padded = (total + 3) & ~3;
+  for (let k = total; k < padded; k++) {
+    const d = first + k * 3;
+    u32[d] = 0;
+    u32[d + 1] = 0;
+    u32[d + 2] = SPARE_OUT;
+  }
+  const groups = padded >> 2;
   for (let i = 0; i < count; i++) {
     const r = order[i]!;
     const start = starts[r]!;
@@ -164,8 +180,8 @@ function hashLeaves(
   if (groups > 0) kernel!.leaves(descAt, groups);
 }
 
-/** Bytes of descriptors for `count` leaves: each of the 16 buckets adds at most 3 padding ones. */
-const descBytes = (count: number): number => (count + 48) * 12;
+/** Bytes of descriptors for `count` leaves: the last group adds at most 3 padding ones. */
+const descBytes = (count: number): number => (count + 3) * 12;
 
 /** Hands back `view` (or a copy, and a fresh small memory, after one big frame grew it past RETAIN_MAX). */
 function release(view: Uint8Array): Uint8Array {
@@ -179,6 +195,10 @@ function release(view: Uint8Array): Uint8Array {
  * The Merkle root over the records `frame[starts[r], ends[r])`, leaves in `order` (at least
  * one), or undefined without a kernel (or when its memory cannot hold the frame). The root
  * is a view of the module's memory, valid until the next call: copy or compare it at once.
+ * With `crc`, the checksums of its ranges of the same frame (the records, and the trailer on
+ * decode) are computed from the same copy into `crc.out`, and `crc.done` is set; without a
+ * kernel nothing is written and the caller checksums range by range (the same values).
+ * With `rootOut` (32 bytes), the root is copied there and `rootOut` returned instead of a view.
  */
 export function batchMerkle(
   frame: Uint8Array,
@@ -186,16 +206,23 @@ export function batchMerkle(
   ends: ArrayLike<number>,
   order: ArrayLike<number>,
   bigLeaf: BigLeaf,
+  crc?: RangeChecksums,
+  rootOut?: Uint8Array,
 ): Uint8Array | undefined {
   if (kernel === undefined) return undefined;
   const count = order.length;
   const levelAt = (RESERVED + frame.length + 15) & ~15;
   const descAt = levelAt + count * 32 + LEVEL_SLACK;
-  if (!ensure(descAt + descBytes(count))) return undefined;
+  if (!ensure(descAt + descBytes(count) + (crc === undefined ? 0 : checksumBytes(crc.count)))) return undefined;
   u8.set(frame, RESERVED);
   hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, bigLeaf, true);
   if (count > 1) kernel.merkle(levelAt, count);
-  return release(u8.subarray(levelAt, levelAt + 32));
+  if (crc !== undefined) checksums(crc, descAt + descBytes(count));
+  if (rootOut === undefined) return release(u8.subarray(levelAt, levelAt + 32));
+  // Copied out byte by byte: a view to copy from cost more than the copy, on a small frame.
+  for (let i = 0; i < 32; i++) rootOut[i] = u8[levelAt + i]!;
+  if (kernel.memory.buffer.byteLength > RETAIN_MAX) instantiate();
+  return rootOut;
 }
 
 /**
@@ -262,6 +289,64 @@ export function batchCombine(level: Uint8Array, count: number, pairsOnly = false
   const pairs = count >> 1;
   kernel.parents(levelAt, levelAt, pairs);
   return u8.slice(levelAt, levelAt + pairs * 32);
+}
+
+/**
+ * Checksums wanted along with a Merkle root ({@link batchMerkle}): of `frame[starts[i], ends[i])`
+ * for i < `count`, by checksum id 0 (CRC-32) or 1 (the reference's raw CRC32C), into `out[i]`.
+ */
+export interface RangeChecksums {
+  readonly id: 0 | 1;
+  readonly starts: ArrayLike<number>;
+  readonly ends: ArrayLike<number>;
+  readonly count: number;
+  /** One more range after the `count` (the trailer, on decode; −1: none), its checksum at `out[count]`. */
+  readonly lastStart: number;
+  readonly lastEnd: number;
+  readonly out: Uint32Array;
+  /** Set once `out` holds them (false: no kernel, checksum range by range). */
+  done: boolean;
+}
+
+/** Bytes of descriptors (8 each) and results (4 each) for `count` checksums and one more. */
+const checksumBytes = (count: number): number => count * 12 + 12;
+
+/** The kernel's checksums of `crc`'s ranges of the frame copied at RESERVED, scratch from `at` (a multiple of 4). */
+function checksums(crc: RangeChecksums, at: number): void {
+  const { starts, ends } = crc;
+  const count = crc.lastStart >= 0 ? crc.count + 1 : crc.count;
+  const desc = at >> 2;
+  for (let i = 0; i < crc.count; i++) {
+    u32[desc + 2 * i] = RESERVED + starts[i]!;
+    u32[desc + 2 * i + 1] = RESERVED + ends[i]!;
+  }
+  if (count > crc.count) {
+    u32[desc + 2 * crc.count] = RESERVED + crc.lastStart;
+    u32[desc + 2 * crc.count + 1] = RESERVED + crc.lastEnd;
+  }
+  const outAt = at + count * 8;
+  // CRC-32 is the register from all ones, inverted at the end; the reference's CRC32C is the raw register.
+  const ieee = crc.id === 0 ? -1 : 0;
+  kernel!.crcs(at, count, outAt, crc.id, ieee, ieee);
+  // Copied word by word: a view to copy from costs more than a small frame's few words.
+  const out = crc.out;
+  const from = outAt >> 2;
+  for (let i = 0; i < count; i++) out[i] = u32[from + i]!;
+  crc.done = true;
+}
+
+/**
+ * {@link RangeChecksums} alone, in one call to the kernel (internal: tests compare it with the
+ * native and zlib paths at every length and alignment). False, having written nothing, without
+ * a kernel.
+ */
+export function batchChecksums(data: Uint8Array, crc: RangeChecksums): boolean {
+  if (kernel === undefined) return false;
+  const at = (RESERVED + data.length + 15) & ~15;
+  if (!ensure(at + checksumBytes(crc.count))) return false;
+  u8.set(data, RESERVED);
+  checksums(crc, at);
+  return true;
 }
 
 loadBatchKernel();

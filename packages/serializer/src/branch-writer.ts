@@ -13,7 +13,8 @@
  * which registers nothing.
  */
 import { name, valueToData, type Cell, type Name } from '@cep/cells';
-import { ByteWriter, varintLength } from './bytes.ts';
+import { ByteWriter, putAll, putBytes, putVarint, putWords, varintLength } from './bytes.ts';
+import { serializerError } from './errors.ts';
 import { CAP, RECORD_TYPE } from './frame-format.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { blake3 } from './hash.ts';
@@ -29,6 +30,8 @@ const LINK = name('link');
 /** Children per manifest / order page. */
 const PAGE = 64;
 const NAME_BYTES = 17;
+/** A manifest entry: flag, child name, meta, a 16-byte revision (FORMAT.md §8.3). */
+const MANIFEST_ENTRY = 1 + NAME_BYTES + 2 + 16;
 const EMPTY = new Uint8Array(0);
 
 /** A value's bytes, BLAKE3 and fingerprint, for a value the batch did not gather (see value-batch.ts). */
@@ -232,6 +235,10 @@ export class BranchWriter {
    * rather than an object per record: with a payload (`hash` holds its BLAKE3 at `hashAt`, the
    * revision is its first 16 bytes) the fingerprint is the 8 bytes at `hashAt` of `fp` and the
    * payload-ref block follows; without one, the revision is zero and there is no ref.
+   *
+   * Every length is known before a byte is written, so the record goes into the frame's buffer
+   * in one pass with a local index (FrameWriter.beginSized): one record per value, and calls
+   * per field were most of the walk's cost.
    */
   private writeDesc(
     node: Cell,
@@ -245,44 +252,65 @@ export class BranchWriter {
     size: number,
     inline: boolean,
   ): void {
-    this.startKey(RECORD_TYPE.CELL_DESC, depth, suffix);
-    this.frame.beginBody();
-    const out = this.out;
-    out.u8(node.kind === 'link' ? CELL_TYPE.link : CELL_TYPE.normal);
-    out.u16(node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none);
-    out.varint(node.created);
-    out.varint(node.modified);
-    const words = hash === this.batch.digests ? this.batch.digestWords : undefined;
-    if (hash === undefined) out.zeros(16);
-    else if (words !== undefined) out.words(words, hashAt >> 2, 4);
-    else out.bytesFrom(hash, hashAt, hashAt + 16);
-    out.u8(0); // payload kind
+    const created = wholeBeat(node.created);
+    const modified = wholeBeat(node.modified);
+    const pathLength = depth * NAME_BYTES;
+    const keyLength = 1 + pathLength + suffix.length;
     const fpAt = hashAt; // a fingerprint sits at the same offset as its hash (both scratch or both the batch's)
-    if (fp !== undefined && !zero8(fp, fpAt)) {
-      out.varint(8);
-      if (words !== undefined) out.words(this.batch.fingerprintWords, fpAt >> 2, 2);
-      else out.bytesFrom(fp, fpAt, fpAt + 8);
-    } else out.varint(0);
+    const withFp = fp !== undefined && !zero8(fp, fpAt);
+    // The payload-ref block: ref kind 0, hash algorithm 1 (BLAKE3), codec 0, AEAD mode, size, the 32-byte hash.
+    const refLength = 4 + varintLength(size) + 1 + 32;
+    const bodyLength =
+      3 +
+      varintLength(created) +
+      varintLength(modified) +
+      17 +
+      (withFp ? 9 : 1) +
+      (inline ? varintLength(size) + size : 1) +
+      (hash !== undefined ? varintLength(refLength) + refLength : 1) +
+      3;
+    let at = this.frame.beginSized(RECORD_TYPE.CELL_DESC, keyLength, bodyLength);
+    const b = this.out.buffered;
+    at = this.putKey(b, at, RECORD_TYPE.CELL_DESC, pathLength, suffix);
+    b[at++] = node.kind === 'link' ? CELL_TYPE.link : CELL_TYPE.normal;
+    const store = node.kind === 'dictionary' ? STORE.dictionary : node.kind === 'list' ? STORE.list : STORE.none;
+    b[at++] = store;
+    b[at++] = store >>> 8;
+    at = putVarint(b, at, created);
+    at = putVarint(b, at, modified);
+    // The batch's digests and fingerprints are copied as words; a lone value's (scratch) byte by byte.
+    const words = hash === this.batch.digests ? this.batch.digestWords : undefined;
+    const view = words !== undefined ? this.out.dataView() : undefined;
+    if (hash === undefined) for (const end = at + 16; at < end; ) b[at++] = 0;
+    else if (view !== undefined) at = putWords(view, at, words!, hashAt >> 2, 4);
+    else at = putBytes(b, at, hash, hashAt, 16);
+    b[at++] = 0; // payload kind
+    if (withFp) {
+      b[at++] = 8;
+      if (view !== undefined) at = putWords(view, at, this.batch.fingerprintWords, fpAt >> 2, 2);
+      else at = putBytes(b, at, fp, fpAt, 8);
+    } else b[at++] = 0;
     if (inline) {
-      out.varint(size);
-      out.bytesFrom(data, dataStart, dataStart + size);
-    } else out.varint(0);
+      at = putVarint(b, at, size);
+      at = putBytes(b, at, data, dataStart, size);
+    } else b[at++] = 0;
     if (hash !== undefined) {
       this.caps |= CAP.PAYLOAD_FP | CAP.PAYLOAD_REF;
-      // The payload-ref block: ref kind 0, hash algorithm 1 (BLAKE3), codec 0, AEAD mode, size, the 32-byte hash.
-      out.varint(4 + varintLength(size) + 1 + 32);
-      out.u8(0);
-      out.u8(1);
-      out.u8(0);
-      out.u8(this.policy.aead?.mode ?? 0);
-      out.varint(size);
-      out.varint(32);
-      if (words !== undefined) out.words(words, hashAt >> 2, 8);
-      else out.bytesFrom(hash, hashAt, hashAt + 32);
-    } else out.varint(0);
-    out.varint(0); // namepool map ref: a placeholder the reference always writes as 0
-    out.u16(node.isDeleted ? META.tombstone : 0);
-    this.frame.endRecord();
+      at = putVarint(b, at, refLength);
+      b[at++] = 0;
+      b[at++] = 1;
+      b[at++] = 0;
+      b[at++] = this.policy.aead?.mode ?? 0;
+      at = putVarint(b, at, size);
+      b[at++] = 32;
+      if (view !== undefined) at = putWords(view, at, words!, hashAt >> 2, 8);
+      else at = putBytes(b, at, hash, hashAt, 32);
+    } else b[at++] = 0;
+    b[at++] = 0; // namepool map ref: a placeholder the reference always writes as 0
+    const meta = node.isDeleted ? META.tombstone : 0;
+    b[at++] = meta;
+    b[at++] = meta >>> 8;
+    this.frame.endSized();
   }
 
   private visitChildren(children: readonly Cell[], first: number, depth: number): void {
@@ -318,7 +346,6 @@ export class BranchWriter {
   private writeManifest(node: Cell, depth: number, suffix: Uint8Array, children: readonly Cell[], first: number): void {
     const batch = this.batch;
     const names = this.names;
-    const out = this.out;
     for (let from = 0, page = 0; from < children.length; from += PAGE, page++) {
       const to = Math.min(children.length, from + PAGE);
       // Fingerprints of a reference data type wait for here, where the reference registers that name.
@@ -327,35 +354,45 @@ export class BranchWriter {
         const type = batch.types[e];
         if (type !== undefined && batch.size(e) > 0 && batch.fingerprinted[e] === 0) this.fingerprintType(type);
       }
-      this.startKey(RECORD_TYPE.MANIFEST_DELTA, depth, suffix);
-      out.varint(page);
-      this.frame.beginBody();
-      out.varint(node.modified); // epoch
-      out.u8(0); // range kind
-      out.varint(NAME_BYTES);
-      out.bytes(names.nameBytes(children[from]!.name));
+      const count = to - from;
+      const epoch = wholeBeat(node.modified);
+      const pathLength = depth * NAME_BYTES;
+      const keyLength = 1 + pathLength + suffix.length + varintLength(page);
       const max = children[to];
+      const bodyLength = varintLength(epoch) + 2 + NAME_BYTES + (max !== undefined ? 1 + NAME_BYTES : 1) + varintLength(count) + count * MANIFEST_ENTRY;
+      let at = this.frame.beginSized(RECORD_TYPE.MANIFEST_DELTA, keyLength, bodyLength);
+      const b = this.out.buffered;
+      at = this.putKey(b, at, RECORD_TYPE.MANIFEST_DELTA, pathLength, suffix);
+      at = putVarint(b, at, page);
+      at = putVarint(b, at, epoch);
+      b[at++] = 0; // range kind
+      b[at++] = NAME_BYTES;
+      at = putAll(b, at, names.nameBytes(children[from]!.name));
       if (max !== undefined) {
-        out.varint(NAME_BYTES);
-        out.bytes(names.nameBytes(max.name));
-      } else out.varint(0);
-      out.varint(to - from);
+        b[at++] = NAME_BYTES;
+        at = putAll(b, at, names.nameBytes(max.name));
+      } else b[at++] = 0;
+      at = putVarint(b, at, count);
+      const view = this.out.dataView();
+      const fpWords = batch.fingerprintWords;
       for (let i = from; i < to; i++) {
         const child = children[i]!;
         const deleted = child.isDeleted;
-        out.u8(deleted ? 2 : 1);
+        b[at++] = deleted ? 2 : 1;
         const wire = names.nameBytes(child.name);
         batch.names[first + i] = wire;
-        out.bytes(wire);
-        out.u16(deleted ? META.tombstone : 0);
-        // The child's revision: 0 for a deleted child, its fingerprint, or the dataless one.
+        at = putAll(b, at, wire);
+        const meta = deleted ? META.tombstone : 0;
+        b[at++] = meta;
+        b[at++] = meta >>> 8;
+        // The child's revision: 0 for a deleted child, its fingerprint, or the dataless one; then 8 zero bytes.
         const e = first + i;
-        if (deleted) out.zeros(8);
-        else if (batch.types[e] !== undefined && batch.size(e) > 0) out.words(batch.fingerprintWords, e * 8, 2);
-        else out.bytesFrom(DATALESS_REVISION, 0, 8);
-        out.zeros(8);
+        if (deleted) for (const end = at + 8; at < end; ) b[at++] = 0;
+        else if (batch.types[e] !== undefined && batch.size(e) > 0) at = putWords(view, at, fpWords, e * 8, 2);
+        else at = putBytes(b, at, DATALESS_REVISION, 0, 8);
+        for (const end = at + 8; at < end; ) b[at++] = 0;
       }
-      this.frame.endRecord();
+      this.frame.endSized();
     }
   }
 
@@ -363,25 +400,30 @@ export class BranchWriter {
   private writeOrder(node: Cell, depth: number, suffix: Uint8Array, children: readonly Cell[], first: number): void {
     const projection = node.kind === 'list' ? 1 : 0;
     const wires = this.batch.names;
-    const out = this.out;
     for (let from = 0, page = 0; from < children.length; from += PAGE, page++) {
       const to = Math.min(children.length, from + PAGE);
-      this.startKey(RECORD_TYPE.ORDER_DELTA, depth, suffix);
-      out.varint(projection);
-      out.varint(page);
-      this.frame.beginBody();
-      out.u8(projection);
-      out.varint(node.modified); // epoch
-      out.varint(from); // rank of the first entry
-      out.varint(to - from);
+      const count = to - from;
+      const epoch = wholeBeat(node.modified);
+      const pathLength = depth * NAME_BYTES;
+      const keyLength = 1 + pathLength + suffix.length + 1 + varintLength(page);
+      let bodyLength = 1 + varintLength(epoch) + varintLength(from) + varintLength(count) + count * (2 + NAME_BYTES);
+      for (let i = from; i < to; i++) bodyLength += varintLength(i);
+      let at = this.frame.beginSized(RECORD_TYPE.ORDER_DELTA, keyLength, bodyLength);
+      const b = this.out.buffered;
+      at = this.putKey(b, at, RECORD_TYPE.ORDER_DELTA, pathLength, suffix);
+      b[at++] = projection;
+      at = putVarint(b, at, page);
+      b[at++] = projection;
+      at = putVarint(b, at, epoch);
+      at = putVarint(b, at, from); // rank of the first entry
+      at = putVarint(b, at, count);
       for (let i = from; i < to; i++) {
-        const child = children[i]!;
-        out.u8(child.isDeleted ? 2 : 1);
-        out.bytes(wires[first + i]!); // asked for by the manifest entry
-        out.varint(i); // position
-        out.varint(0); // sort key: a declared TODO in the reference, always empty
+        b[at++] = children[i]!.isDeleted ? 2 : 1;
+        at = putAll(b, at, wires[first + i]!); // asked for by the manifest entry
+        at = putVarint(b, at, i); // position
+        b[at++] = 0; // sort key: a declared TODO in the reference, always empty
       }
-      this.frame.endRecord();
+      this.frame.endSized();
     }
   }
 
@@ -395,6 +437,14 @@ export class BranchWriter {
     this.sealedBytes += writeChunkRecords(this.frame, () => this.startKey(RECORD_TYPE.PAYLOAD_CHUNK, depth, suffix), data, fp, this.policy.aead);
   }
 
+  /** Writes a record key's common part at `at` of `b` (room made): type byte, the path on the stack, the cell's suffix name. */
+  private putKey(b: Uint8Array, at: number, type: number, pathLength: number, suffix: Uint8Array): number {
+    b[at++] = type;
+    // Natively, from a view of the path kept per depth: a byte loop over ~50 bytes cost more than the rest of the record.
+    at = putAll(b, at, (this.pathViews[pathLength / NAME_BYTES] ??= this.path.subarray(0, pathLength)));
+    return putAll(b, at, suffix);
+  }
+
   /** Starts a record key: type byte, the path on the stack, the cell's suffix name. */
   private startKey(type: number, depth: number, suffix: Uint8Array): void {
     const out = this.frame.beginRecord(type);
@@ -402,6 +452,12 @@ export class BranchWriter {
     out.bytes((this.pathViews[depth] ??= this.path.subarray(0, depth * NAME_BYTES)));
     out.bytes(suffix);
   }
+}
+
+/** A beat as a varint takes it: a whole number from 0 to 2^53 (anything else is refused before a byte is written). */
+function wholeBeat(beat: number): number {
+  if (beat >= 0 && Number.isSafeInteger(beat)) return beat;
+  throw serializerError('FRAME_BAD_RECORD', 'a cell beat must be a whole number from 0 to 2^53', { beat });
 }
 
 /** Whether the 8 bytes at `at` of `data` are all zero (a zero fingerprint is written as none). */

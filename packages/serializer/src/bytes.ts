@@ -59,6 +59,15 @@ export class ByteWriter {
     this.length += 4;
   }
 
+  /** Overwrites the 4 bytes at `at` (already written) with `value`, little-endian. */
+  u32At(at: number, value: number): void {
+    const b = this.buffer;
+    b[at] = value;
+    b[at + 1] = value >>> 8;
+    b[at + 2] = value >>> 16;
+    b[at + 3] = value >>> 24;
+  }
+
   u64(value: bigint): void {
     this.room(8);
     this.view ??= new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
@@ -155,6 +164,21 @@ export class ByteWriter {
     this.length += n;
   }
 
+  /**
+   * Makes room for `n` more bytes and returns the buffer (valid until the next write): a
+   * record whose size is known is written into it with a local index, then `length` is set
+   * past it, instead of one call per field.
+   */
+  reserve(n: number): Uint8Array {
+    this.room(n);
+    return this.buffer;
+  }
+
+  /** A view of the buffer {@link reserve} returned (valid until the next write that grows it). */
+  dataView(): DataView {
+    return (this.view ??= new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength));
+  }
+
   /** Reserves `n` bytes without writing them (the caller fills them in later). */
   skip(n: number): void {
     this.room(n);
@@ -230,6 +254,47 @@ export class ByteWriter {
   result(): Uint8Array {
     return this.buffer.subarray(0, this.length);
   }
+}
+
+/**
+ * Writes `value` (a whole number, 0 ≤ value < 2^53) as a shortest varint at `at` of `b`
+ * (room already made) and returns where it ends: the one-pass record writers' varint.
+ */
+export function putVarint(b: Uint8Array, at: number, value: number): number {
+  while (value > 0x7fffffff) {
+    b[at++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  while (value >= 0x80) {
+    b[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  b[at++] = value;
+  return at;
+}
+
+/**
+ * Writes the 4-byte words `[wordAt, wordAt + count)` of `words` at `at` of the bytes `view`
+ * covers (room made) in the host's order, as ByteWriter.words does, and returns where they end:
+ * digests kept as words are copied without a byte loop or a view per copy.
+ */
+export function putWords(view: DataView, at: number, words: Int32Array, wordAt: number, count: number): number {
+  for (let i = 0; i < count; i++) view.setInt32(at + 4 * i, words[wordAt + i]!, HOST_LITTLE_ENDIAN);
+  return at + 4 * count;
+}
+
+/** Copies all of `from` to `at` of `b` (room made) natively, and returns where it ends (names: 17 bytes and up). */
+export function putAll(b: Uint8Array, at: number, from: Uint8Array): number {
+  b.set(from, at);
+  return at + from.length;
+}
+
+/** Copies bytes `[start, start + n)` of `from` to `at` of `b` (room already made) and returns where they end. */
+export function putBytes(b: Uint8Array, at: number, from: Uint8Array, start: number, n: number): number {
+  // Names, digests and small values: a loop beats making a view for `set` (see ByteWriter.bytesFrom).
+  if (n <= 256) for (let i = 0; i < n; i++) b[at + i] = from[start + i]!;
+  else b.set(from.subarray(start, start + n), at);
+  return at + n;
 }
 
 /** A cursor over untrusted bytes: every read checks bounds and throws a typed error. */

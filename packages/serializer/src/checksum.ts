@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { CASTAGNOLI, sliceBy8Tables } from './crc-tables.ts';
 
 const require = createRequire(import.meta.url);
 type Crc32cImpl = { calculate(data: Uint8Array | string, initial?: number): number };
@@ -29,23 +30,9 @@ export function crc32(data: Uint8Array): number {
   return zlibCrc32(data) >>> 0;
 }
 
-// Slice-by-8 tables for the reflected Castagnoli polynomial.
-const TABLES: Uint32Array[] = (() => {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    tables[0]![n] = c >>> 0;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = tables[0]![n]!;
-    for (let t = 1; t < 8; t++) {
-      c = tables[0]![c & 0xff]! ^ (c >>> 8);
-      tables[t]![n] = c >>> 0;
-    }
-  }
-  return tables;
-})();
+// Slice-by-8 tables for the reflected Castagnoli polynomial (the kernel's copy is built from the same function).
+const TABLE_WORDS = sliceBy8Tables(CASTAGNOLI);
+const TABLES: Uint32Array[] = Array.from({ length: 8 }, (_, k) => TABLE_WORDS.subarray(k * 256, k * 256 + 256));
 
 /** The reference's raw Castagnoli CRC (init 0, no final xor) of `data[start, end)` with the JS slice-by-8 table. */
 export function crc32cRawJs(data: Uint8Array, start = 0, end = data.length): number {

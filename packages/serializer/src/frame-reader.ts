@@ -23,6 +23,7 @@ import {
   type RawRecord,
   type TrailerInfo,
 } from './frame-format.ts';
+import type { RangeChecksums } from './blake3-batch.ts';
 import { leafOrderInPlace, merkleOfRangesIs } from './hash.ts';
 import { leafOrderByTree } from './leaf-order.ts';
 import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
@@ -49,6 +50,17 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
 
 /** Up to this many records the Merkle leaves are sorted in place by key bytes, above it through the tree of the records (leaf-order.ts). */
 const IN_PLACE_SORT_MAX = 16;
+
+/** Checksum results of frames up to this many records land in one reused array (read before the next frame). */
+const SCRATCH_CHECKSUMS = 1024;
+const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
+
+/** Where the checksums of `count` records and the trailer are computed (see {@link RangeChecksums}). */
+function checksumsFor(id: 0 | 1, starts: Uint32Array, ends: Uint32Array, count: number, lastStart: number, lastEnd: number): RangeChecksums {
+  const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count + 1);
+  if (out !== scratchChecksums) countReserved(count * 4 + 4);
+  return { id, starts, ends, count, lastStart, lastEnd, out, done: false };
+}
 
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
 function column(rows: Uint32Array, count: number, c: number): Uint32Array {
@@ -132,7 +144,7 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   if (reader.remaining !== 0) {
     throw serializerError('FRAME_TRAILING_BYTES', `${reader.remaining} byte(s) follow the trailer`, { extra: reader.remaining });
   }
-  const { trailer, tocAt, tocCount } = parseTrailer(frame, trailerBodyStart, trailerEnd, keepToc, lenient);
+  const { trailer, tocCount, tocMismatch } = parseTrailer(frame, trailerBodyStart, trailerEnd, keepToc, lenient, rows, count);
   if (container !== undefined && trailer.compression !== 1)
     throw serializerError('FRAME_BAD_CONTAINER', 'a frame inside a container must say compression 1 in its trailer');
   if (container === undefined && trailer.compression === 1)
@@ -144,22 +156,10 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
       'FRAME_BAD_CONTAINER',
       `the container's checksum byte ${container?.checksum} differs from the trailer's ${trailer.checksum}`,
     );
-  if (recordChecksumAt(trailer.checksum, frame, trailerStart, trailerEnd) !== trailerCrc) {
-    throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
-  }
-  // Checked from the row table, before any column is made.
-  for (let i = 0; i < count; i++) {
-    const row = i * 8;
-    if (recordChecksumAt(trailer.checksum, frame, rows[row + 3]!, rows[row + 6]!) !== rows[row + 7]) {
-      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${rows[row + 3]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, {
-        record: i,
-        offset: rows[row + 3],
-      });
-    }
-  }
-  if (trailer.recordCount !== count) {
-    throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${count}`);
-  }
+  // The columns first: the records' and the trailer's checksums are computed in the same
+  // kernel call as the Merkle root (one copy of the frame into its memory, one call instead of
+  // a native call per record), and checked in the order they always were: the trailer's, each
+  // record's, the count, the TOC, the capabilities, then the root.
   const table: RecordTable = {
     frame,
     types: column(rows, count, 0),
@@ -172,13 +172,6 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     trailer,
     keyStrings: undefined,
   };
-  if (tocCount === 0 && count > 0) refuse(lenient, 'toc-complete', 'FRAME_BAD_TOC', `the TOC is empty and the frame has ${count} record(s)`);
-  if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
-    // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
-    if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
-    checkToc(tocAt, trailerBodyStart, trailerEnd, table);
-  }
-  checkCaps(trailer, tocCount, table.types, lenient);
   countReserved(count * 32 + 32);
   // The tree's order is checked on key bytes in place (leaf-order.ts): a string per key made
   // for that check alone cost more than the comparisons it saved, and the branch decoder's walk
@@ -187,8 +180,33 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
     count <= IN_PLACE_SORT_MAX
       ? leafOrderInPlace(frame, table.keyStarts, table.bodyStarts, count)
       : leafOrderByTree(frame, table.keyStarts, table.bodyStarts, count);
-  if (!merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root))
-    throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
+  const crc = checksumsFor(trailer.checksum, table.starts, table.ends, count, trailerStart, trailerEnd);
+  const rootMatches = merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root, crc);
+  const crcs = crc.done ? crc.out : undefined;
+  if ((crcs !== undefined ? crcs[count] : recordChecksumAt(trailer.checksum, frame, trailerStart, trailerEnd)) !== trailerCrc) {
+    throw serializerError('FRAME_BAD_CRC', 'the trailer checksum does not match', { record: 'trailer' });
+  }
+  for (let i = 0; i < count; i++) {
+    const row = i * 8;
+    if ((crcs !== undefined ? crcs[i] : recordChecksumAt(trailer.checksum, frame, rows[row + 3]!, rows[row + 6]!)) !== rows[row + 7]) {
+      throw serializerError('FRAME_BAD_CRC', `record ${i} (offset ${rows[row + 3]}) fails its ${trailer.checksum === 1 ? 'CRC32C' : 'CRC-32'} check`, {
+        record: i,
+        offset: rows[row + 3],
+      });
+    }
+  }
+  if (trailer.recordCount !== count) {
+    throw serializerError('FRAME_COUNT_MISMATCH', `trailer says ${trailer.recordCount} records, frame has ${count}`);
+  }
+  if (tocCount === 0 && count > 0) refuse(lenient, 'toc-complete', 'FRAME_BAD_TOC', `the TOC is empty and the frame has ${count} record(s)`);
+  if (tocCount > 0 && isStrict(lenient, 'toc-match')) {
+    // The reference never checks its TOC; we do when one is present, so a frame that lies about itself is refused.
+    if (tocCount !== count) throw serializerError('FRAME_BAD_TOC', `TOC lists ${tocCount} records, frame has ${count} (strictness rule 'toc-match')`);
+    // Compared while the trailer was parsed (one pass over the TOC); refused here, in the order the checks always came.
+    if (tocMismatch >= 0) throw serializerError('FRAME_BAD_TOC', `TOC entry ${tocMismatch} does not match record ${tocMismatch}`, { entry: tocMismatch });
+  }
+  checkCaps(trailer, tocCount, table.types, lenient);
+  if (!rootMatches) throw serializerError('FRAME_BAD_ROOT', 'the Merkle root does not match the records');
   checkChunkSeries(table, lenient);
   return table;
 }
@@ -247,8 +265,11 @@ function capsDisagree(caps: number, why: string): never {
 
 /**
  * Parses and checks a trailer body. The TOC is always parsed (its errors come in order);
- * its entries become objects only when `keepToc` (the branch decoder checks them in place,
- * see {@link checkToc}, and skips 13,000 small allocations on a 10,000-cell frame).
+ * its entries become objects only when `keepToc` (the branch decoder skips 13,000 small
+ * allocations on a 10,000-cell frame). Each entry is compared with the scanned record of the
+ * same index (`rows`, 8 numbers a record, see {@link readFrame}) as it is read: `tocMismatch`
+ * is the first entry that differs in type, key bytes or offset (−1: none), for the caller to
+ * refuse after the checksums, as before.
  */
 function parseTrailer(
   frame: Uint8Array,
@@ -256,7 +277,9 @@ function parseTrailer(
   bodyEnd: number,
   keepToc: boolean,
   lenient: LenientMask,
-): { trailer: TrailerInfo; tocAt: number; tocCount: number } {
+  rows: Uint32Array,
+  count: number,
+): { trailer: TrailerInfo; tocCount: number; tocMismatch: number } {
   // Offsets in errors count from the body's start, as if it had been read alone.
   const r = trailerReader.reset(frame, bodyStart, bodyEnd, 'trailer', bodyStart);
   const magic = r.bytes(4);
@@ -278,14 +301,20 @@ function parseTrailer(
   if (rootLen !== 32) throw serializerError('FRAME_BAD_TRAILER', `Merkle root length ${rootLen} is not 32`);
   const root = r.bytes(32);
   const tocCount = r.varint(r.remaining, 'TOC count');
-  const tocAt = r.offset;
   const toc: { type: number; key: Uint8Array; offset: number }[] = [];
+  let tocMismatch = -1;
   for (let i = 0; i < tocCount; i++) {
     const type = r.u8();
     const keyLength = r.varint(r.remaining, 'TOC key length');
+    const keyAt = r.offset;
     const key = keepToc ? r.bytes(keyLength) : (r.skip(keyLength), undefined);
     const offset = r.varint(Number.MAX_SAFE_INTEGER, 'TOC offset');
     if (key !== undefined) toc.push({ type, key, offset });
+    if (tocMismatch < 0 && i < count) {
+      const row = i * 8;
+      if (type !== rows[row] || offset !== rows[row + 3] || !rangesEqual(frame, keyAt, keyAt + keyLength, frame, rows[row + 4]!, rows[row + 5]!))
+        tocMismatch = i;
+    }
   }
   const payload = r.varint(0xffffffff, 'payload history window');
   const manifest = r.varint(0xffffffff, 'manifest history window');
@@ -313,25 +342,5 @@ function parseTrailer(
     caps,
     ...(branch ? { branch } : {}),
   };
-  return { trailer, tocAt, tocCount };
-}
-
-/** Checks, entry by entry, that an already parsed TOC describes the records. */
-function checkToc(tocAt: number, bodyStart: number, bodyEnd: number, table: RecordTable): void {
-  const frame = table.frame;
-  const r = trailerReader.reset(frame, tocAt, bodyEnd, 'trailer', bodyStart);
-  for (let i = 0; i < table.types.length; i++) {
-    const type = r.u8();
-    const keyLength = r.varint();
-    const keyAt = r.offset;
-    r.skip(keyLength);
-    const offset = r.varint();
-    if (
-      type !== table.types[i] ||
-      offset !== table.starts[i] ||
-      !rangesEqual(frame, keyAt, keyAt + keyLength, frame, table.keyStarts[i]!, table.bodyStarts[i]!)
-    ) {
-      throw serializerError('FRAME_BAD_TOC', `TOC entry ${i} does not match record ${i}`, { entry: i });
-    }
-  }
+  return { trailer, tocCount, tocMismatch };
 }

@@ -2,10 +2,11 @@
  * Writing frames: records straight into one buffer, closed by a trailer (TOC, Merkle root,
  * capability bits), optionally wrapped in the TLFC container.
  */
-import { ByteWriter, varintLength } from './bytes.ts';
+import { ByteWriter, putVarint, varintLength } from './bytes.ts';
 import { recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
+import type { RangeChecksums } from './blake3-batch.ts';
 import { leafOrderInPlace, merkleOfRanges } from './hash.ts';
 import { leafOrderByTree } from './leaf-order.ts';
 
@@ -110,6 +111,44 @@ export class FrameWriter {
     this.close(this.recordType, this.recordStart, keyStart, keyStart + keyLength);
   }
 
+  /** Where the record begun by {@link beginSized} ends (its checksum follows). */
+  private sizedEnd = 0;
+
+  /**
+   * Starts a record whose key and body lengths are known: its header and both lengths are
+   * written and room is made for key, body and checksum. Returns where the key goes in
+   * `output.buffered` (valid until the next write); the caller writes exactly
+   * `keyLength + bodyLength` bytes from there, then calls {@link endSized}. The record is
+   * written in one pass, with no gap to move and no call per field.
+   */
+  beginSized(type: number, keyLength: number, bodyLength: number): number {
+    const out = this.out;
+    out.truncate(this.recordsEnd);
+    this.root = undefined;
+    const start = out.length;
+    const keyVarint = varintLength(keyLength);
+    const head = 4 + keyVarint + varintLength(bodyLength);
+    const b = out.reserve(head + keyLength + bodyLength + 4);
+    b[start] = type;
+    b[start + 1] = 1;
+    b[start + 2] = 0;
+    b[start + 3] = 0;
+    putVarint(b, putVarint(b, start + 4, keyLength), bodyLength);
+    const keyStart = start + head;
+    this.recordType = type;
+    this.recordStart = start;
+    this.keyStartAt = keyStart;
+    this.bodyStart = keyStart + keyLength;
+    this.sizedEnd = this.bodyStart + bodyLength;
+    return keyStart;
+  }
+
+  /** Closes the record begun by {@link beginSized} (its bytes must all be written by now). */
+  endSized(): void {
+    this.out.length = this.sizedEnd;
+    this.close(this.recordType, this.recordStart, this.keyStartAt, this.bodyStart);
+  }
+
   /** Returns the scratch buffer for the next frame; this writer must not be used after. */
   dispose(): void {
     releaseScratch(this.out);
@@ -140,7 +179,9 @@ export class FrameWriter {
 
   private close(type: number, start: number, keyStart: number, keyEnd: number): void {
     const end = this.out.length;
-    this.out.u32(recordChecksumAt(this.checksum, this.out.buffered, start, end));
+    // The checksum is written by finish, every record's in the same kernel call as the Merkle
+    // leaves (one native call per record cost ~180 ns each, most of a small record's checksum).
+    this.out.u32(0);
     this.types.push(type);
     this.starts.push(start);
     this.keyStarts.push(keyStart);
@@ -149,13 +190,27 @@ export class FrameWriter {
     this.recordsEnd = this.out.length;
   }
 
-  /** BLAKE3 of every record's covered bytes, in key order, combined. */
+  /**
+   * BLAKE3 of every record's covered bytes, in key order, combined; and every record's
+   * checksum written after it, computed from the same copy of the records in the kernel (or
+   * record by record without one).
+   */
   private merkleRoot(): Uint8Array {
     const all = this.out.result();
     const count = this.starts.length;
-    if (count <= IN_PLACE_SORT_MAX) return merkleOfRanges(all, this.starts, this.ends, leafOrderInPlace(all, this.keyStarts, this.keyEnds, count));
-    // The walk's tree gives the order in about a comparison per record (leaf-order.ts), checked in place.
-    return merkleOfRanges(all, this.starts, this.ends, leafOrderByTree(all, this.keyStarts, this.keyEnds, count));
+    const order =
+      count <= IN_PLACE_SORT_MAX
+        ? leafOrderInPlace(all, this.keyStarts, this.keyEnds, count)
+        : // The walk's tree gives the order in about a comparison per record (leaf-order.ts), checked in place.
+          leafOrderByTree(all, this.keyStarts, this.keyEnds, count);
+    const crc = checksumsFor(this.checksum, this.starts, this.ends, count);
+    const root = merkleOfRanges(all, this.starts, this.ends, order, crc);
+    const out = this.out;
+    for (let i = 0; i < count; i++) {
+      const end = this.ends[i]!;
+      out.u32At(end, crc.done ? crc.out[i]! : recordChecksumAt(this.checksum, out.buffered, this.starts[i]!, end));
+    }
+    return root;
   }
 
   /**
@@ -184,7 +239,9 @@ export class FrameWriter {
       out.varintAt(lengthAt, length);
     }
     out.u32(recordChecksumAt(this.checksum, out.buffered, start, out.length));
-    // One copy, at the frame's size, straight from the buffer (no view first).
+    // One copy, at the frame's size, straight from the buffer (no view first). Memory Node
+    // leaves unzeroed (Buffer.allocUnsafeSlow) copied faster alone but encoded 2-3% slower in
+    // the A/B (bench/ab.ts), so it stays a plain slice.
     const frame = out.buffered.slice(0, out.length);
     return options.compress === true ? wrapContainer(frame, this.checksum) : frame;
   }
@@ -247,10 +304,12 @@ export class FrameWriter {
   }
 }
 
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Bytes of a varint of a number or bigint (a bigint above 2^53 by shifting). */
 function varintLength64(value: number | bigint): number {
   if (typeof value === 'number') return varintLength(value);
-  if (value <= BigInt(Number.MAX_SAFE_INTEGER)) return varintLength(Number(value));
+  if (value <= MAX_SAFE_BIG) return varintLength(Number(value));
   let length = 1;
   for (let v = value >> 7n; v !== 0n; v >>= 7n) length++;
   return length;
@@ -258,6 +317,16 @@ function varintLength64(value: number | bigint): number {
 
 /** Up to this many records the Merkle leaves are sorted in place by key bytes (see hash.ts). */
 const IN_PLACE_SORT_MAX = 16;
+
+/** Checksum results of frames up to this many records land in one reused array. */
+const SCRATCH_CHECKSUMS = 1024;
+const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS);
+
+/** Where a frame's record checksums are computed (see {@link RangeChecksums}). */
+function checksumsFor(id: 0 | 1, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number): RangeChecksums {
+  const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count);
+  return { id, starts, ends, count, lastStart: -1, lastEnd: -1, out, done: false };
+}
 
 /** Writes records and a trailer (and the container, if asked). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {

@@ -11,7 +11,7 @@
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
-import { batchCombine, batchDigests, batchMerkle } from './blake3-batch.ts';
+import { batchCombine, batchDigests, batchMerkle, type RangeChecksums } from './blake3-batch.ts';
 import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
@@ -148,16 +148,31 @@ function combineInPlace(level: Uint8Array, count: number): void {
   }
 }
 
+/** Where a root checked against a trailer's is copied out of the kernel (read at once, never kept). */
+const rootScratch = new Uint8Array(32);
+
 /** Leaves of frames up to this many records are combined in one reused level (small frames, both sides). */
 const SMALL_LEVEL_LEAVES = 64;
 const smallLevel = new Uint8Array(SMALL_LEVEL_LEAVES * 32 + 32);
 const smallLevelWords = new Int32Array(smallLevel.buffer);
 
-/** The Merkle root over records given as byte ranges of `frame`, leaves in `order`. */
-export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, order: ArrayLike<number>): Uint8Array {
+/**
+ * The Merkle root over records given as byte ranges of `frame`, leaves in `order`. With `crc`,
+ * the kernel also checksums its ranges of the frame from the same copy (`crc.done` says whether
+ * it did: without a kernel, or for no records, the caller checksums them itself).
+ */
+export function merkleOfRanges(
+  frame: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  order: ArrayLike<number>,
+  crc?: RangeChecksums,
+): Uint8Array {
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
-  const batched = order.length === 0 ? undefined : batchMerkle(frame, starts, ends, order, blake3Into);
-  if (batched !== undefined) return batched.slice();
+  if (order.length > 0) {
+    const root = new Uint8Array(32);
+    if (batchMerkle(frame, starts, ends, order, blake3Into, crc, root) !== undefined) return root;
+  }
   // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
   const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
@@ -167,7 +182,7 @@ export function merkleOfRanges(frame: Uint8Array, starts: ArrayLike<number>, end
 /**
  * Whether the Merkle root over the ranges of `frame` (leaves in `order`) is `expected[0, 32)`.
  * Compares in place; a frame of few records combines in a reused scratch level, so checking a
- * small frame's root allocates nothing.
+ * small frame's root allocates nothing. `crc` as in {@link merkleOfRanges}.
  */
 export function merkleOfRangesIs(
   frame: Uint8Array,
@@ -175,15 +190,16 @@ export function merkleOfRangesIs(
   ends: ArrayLike<number>,
   order: ArrayLike<number>,
   expected: Uint8Array,
+  crc?: RangeChecksums,
 ): boolean {
   const count = order.length;
   if (count === 0) {
     for (let i = 0; i < 32; i++) if (expected[i] !== 0) return false;
     return expected.length === 32;
   }
-  if (expected.length !== 32) return false;
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
-  const batched = batchMerkle(frame, starts, ends, order, blake3Into);
+  const batched = batchMerkle(frame, starts, ends, order, blake3Into, crc, rootScratch);
+  if (expected.length !== 32) return false;
   if (batched !== undefined) {
     for (let i = 0; i < 32; i++) if (batched[i] !== expected[i]) return false;
     return true;

@@ -17,6 +17,22 @@ const FIRST_LOCAL = 0x1001n;
 const PURE_NAMES = new Map<string, Uint8Array>();
 const PURE_NAMES_LIMIT = 1 << 16;
 
+/**
+ * Wire bytes of names with a reference, by name key, with the frame-local codes they were
+ * encoded with (see {@link NameTableWriter.nameBytes}); bounded like {@link PURE_NAMES}.
+ */
+const REFERENCE_NAMES = new Map<string, { readonly domain: bigint; readonly tag: bigint; readonly bytes: Uint8Array }>();
+
+/** The 17 wire bytes of a name whose domain and tag codes are known. */
+function encodeName(domain: bigint, tag: bigint, n: Name): Uint8Array {
+  const bytes = new Uint8Array(17);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, domain, true);
+  view.setBigUint64(8, tag, true);
+  bytes[16] = n.tag.glob || n.domain.glob ? 1 : 0;
+  return bytes;
+}
+
 /** Whether `n` holds no reference (its wire bytes are the same in every frame; asking for them registers nothing). */
 export function hasNoReference(n: Name): boolean {
   return n.domain.code !== undefined && n.tag.code !== undefined;
@@ -56,13 +72,22 @@ export class NameTableWriter {
     const pure = hasNoReference(n);
     let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded?.get(n.key);
     if (bytes === undefined) {
-      bytes = new Uint8Array(17);
-      const view = new DataView(bytes.buffer);
-      view.setBigUint64(0, this.code(n.domain), true);
-      view.setBigUint64(8, this.code(n.tag), true);
-      bytes[16] = n.tag.glob || n.domain.glob ? 1 : 0;
-      if (!pure) (this.encoded ??= new Map()).set(n.key, bytes);
-      else {
+      const domain = this.code(n.domain);
+      const tag = this.code(n.tag);
+      if (!pure) {
+        // A name with a reference encodes to the same bytes in every frame that numbers its
+        // references alike (most frames of one kind do): those are kept, by name, with the codes
+        // they carry, and reused when this frame's codes are the same, instead of encoded again.
+        const seen = REFERENCE_NAMES.get(n.key);
+        if (seen !== undefined && seen.domain === domain && seen.tag === tag) bytes = seen.bytes;
+        else {
+          bytes = encodeName(domain, tag, n);
+          if (REFERENCE_NAMES.size >= PURE_NAMES_LIMIT) REFERENCE_NAMES.clear();
+          REFERENCE_NAMES.set(n.key, { domain, tag, bytes });
+        }
+        (this.encoded ??= new Map()).set(n.key, bytes);
+      } else {
+        bytes = encodeName(domain, tag, n);
         if (PURE_NAMES.size >= PURE_NAMES_LIMIT) PURE_NAMES.clear();
         PURE_NAMES.set(n.key, bytes);
       }
