@@ -69,6 +69,37 @@ function peer(name: string, network: MemoryNetwork, options: MirrorOptions, tree
   return { runtime, tree: runtime.tree, manager, provider };
 }
 
+/** Serves `/sig/add` (payload + 1) on `runtime`'s invoke organ; `onRun` hears the beat each call runs in. */
+function exposeAdd(runtime: Runtime, manager: TransportManager, onRun?: (beat: number) => void): void {
+  installInvoke(runtime, manager, {}).expose('/sig/add', (call) => {
+    onRun?.(call.beat);
+    return { status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) };
+  });
+}
+
+/** Earth's invoke organ with a request `calc` on saturn (the mount beside the mirror's). */
+function calcCaller(earth: Peer): ReturnType<typeof installInvoke> {
+  const invoke = installInvoke(earth.runtime, earth.manager, {});
+  for (const [f, v] of [
+    ['peer', 'saturn'],
+    ['mount', 'calc'],
+    ['local_node', 'earth'],
+  ])
+    earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+  return invoke;
+}
+
+/** Whether earth's `calc` mount is up (calls submitted before go nowhere). */
+const calcActive = (earth: Peer): boolean => earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active';
+
+/** One beat of each peer, earth first, with the frames between them delivered. */
+async function stepPair(earth: Peer, saturn: { runtime: Runtime }): Promise<void> {
+  await settle();
+  earth.runtime.step();
+  await settle();
+  saturn.runtime.step();
+}
+
 /** A copy of a whole tree, as a receiver that persisted its tree restarts with. */
 function copyTree(tree: Tree): Tree {
   const copy = createTree({ beat: tree.beat });
@@ -441,31 +472,15 @@ describe('bundles split across beats', () => {
     const saturn: Peer = peer('saturn', network, { partBytes: 1500, beatBytes: 1500, onSend: () => void partBeats.push(saturn.runtime.beat) });
     const earth = peer('earth', network, {});
     await saturn.manager.listen('memory', 'saturn');
-    const served = installInvoke(saturn.runtime, saturn.manager, {});
-    served.expose('/sig/add', (call) => {
-      ranAt = call.beat;
-      return { status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) };
-    });
-    const invoke = installInvoke(earth.runtime, earth.manager, {});
-    for (const [f, v] of [
-      ['peer', 'saturn'],
-      ['mount', 'calc'],
-      ['local_node', 'earth'],
-    ])
-      earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+    exposeAdd(saturn.runtime, saturn.manager, (beat) => void (ranAt = beat));
+    const invoke = calcCaller(earth);
     seed(saturn.tree, 20, 20);
     fileRequest(earth.tree, 'r1');
-    const beat = async (): Promise<void> => {
-      await settle();
-      earth.runtime.step();
-      await settle();
-      saturn.runtime.step();
-    };
+    const beat = (): Promise<void> => stepPair(earth, saturn);
     // Wait until the snapshot is on its way: some parts sent, the bundle not applied yet.
     for (let i = 0; i < 100; i++) {
       const started = sourceBundle(saturn, 1, 'started_beat');
-      if (started !== undefined && saturn.runtime.beat > started + 3 && earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active')
-        break;
+      if (started !== undefined && saturn.runtime.beat > started + 3 && calcActive(earth)) break;
       await beat();
     }
     expect(field(earth.tree, 'r1', 'bundle_seq')).toBe(0n);
@@ -511,27 +526,12 @@ describe('bundles split across beats', () => {
     });
     const earth = peer('earth', network, {});
     await saturn.manager.listen('memory', 'saturn');
-    const served = installInvoke(saturn.runtime, saturn.manager, {});
-    served.expose('/sig/add', (call) => {
-      ranAt = call.beat;
-      return { status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) };
-    });
-    const invoke = installInvoke(earth.runtime, earth.manager, {});
-    for (const [f, v] of [
-      ['peer', 'saturn'],
-      ['mount', 'calc'],
-      ['local_node', 'earth'],
-    ])
-      earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+    exposeAdd(saturn.runtime, saturn.manager, (beat) => void (ranAt = beat));
+    const invoke = calcCaller(earth);
     seed(saturn.tree, 600, 20);
     fileRequest(earth.tree, 'r1');
-    const beat = async (): Promise<void> => {
-      await settle();
-      earth.runtime.step();
-      await settle();
-      saturn.runtime.step();
-    };
-    for (let i = 0; i < 200 && !(sent.length >= 3 && earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active'); i++) await beat();
+    const beat = (): Promise<void> => stepPair(earth, saturn);
+    for (let i = 0; i < 200 && !(sent.length >= 3 && calcActive(earth)); i++) await beat();
     expect(field(earth.tree, 'r1', 'bundle_seq')).toBe(0n);
     let done = false;
     invoke.submit({ request: 'calc', signal: '/sig/add', payload: u64(41n), timeoutBeats: 1000, onComplete: () => void (done = true) });
@@ -567,30 +567,20 @@ describe('bundles split across beats', () => {
     });
     const earth = peer('earth', network, {});
     await saturn.manager.listen('memory', 'saturn');
-    installInvoke(saturn.runtime, saturn.manager, {}).expose('/sig/add', () => ({ status: 'ok', result: u64(1n) }));
-    const invoke = installInvoke(earth.runtime, earth.manager, {});
-    for (const [f, v] of [
-      ['peer', 'saturn'],
-      ['mount', 'calc'],
-      ['local_node', 'earth'],
-    ])
-      earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+    exposeAdd(saturn.runtime, saturn.manager);
+    const invoke = calcCaller(earth);
     seed(saturn.tree, 20, 20);
     fileRequest(earth.tree, 'r1');
     let written = 0;
     // Every beat: a call (the peer stays busy) and 40 new values, more than a 1,500-byte part carries.
     const beat = async (write: boolean): Promise<void> => {
-      if (earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active')
-        invoke.submit({ request: 'calc', signal: '/sig/add', payload: u64(1n), timeoutBeats: 1000 });
+      if (calcActive(earth)) invoke.submit({ request: 'calc', signal: '/sig/add', payload: u64(1n), timeoutBeats: 1000 });
       if (write)
         saturn.tree.batch(() => {
           for (let i = 0; i < 40; i++, written++)
             saturn.tree.set(`${SRC}/w${Math.floor(written / 50)}/v${written % 50}`, text(`written ${written} `.repeat(3)));
         });
-      await settle();
-      earth.runtime.step();
-      await settle();
-      saturn.runtime.step();
+      await stepPair(earth, saturn);
     };
     for (let i = 0; i < 30; i++) await beat(false);
     const first = sent.length;
@@ -611,8 +601,7 @@ describe('bundles split across beats', () => {
     const partBeats: number[] = [];
     const serve = (runtime: Runtime, manager: TransportManager, parts?: number[]): void => {
       installMirror(runtime, manager, { localNode: 'saturn', ...options, ...(parts ? { onSend: () => void parts.push(runtime.beat) } : {}) });
-      const served = installInvoke(runtime, manager, {});
-      served.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
+      exposeAdd(runtime, manager);
       seed(runtime.tree, 12, 20);
     };
     const runtime = createRuntime({ tree: createTree() });
@@ -622,20 +611,14 @@ describe('bundles split across beats', () => {
     serve(runtime, manager, partBeats);
     await manager.listen('memory', 'saturn');
     const earth = peer('earth', network, {});
-    const invoke = installInvoke(earth.runtime, earth.manager, {});
-    for (const [f, v] of [
-      ['peer', 'saturn'],
-      ['mount', 'calc'],
-      ['local_node', 'earth'],
-    ])
-      earth.tree.set(`/net/organs/invoke/requests/calc/${f}`, text(v!));
+    const invoke = calcCaller(earth);
     fileRequest(earth.tree, 'r1');
     const digests: string[] = [];
     let done = 0;
     const BEATS = 120;
     for (let i = 0; i < BEATS; i++) {
       // A call every third beat once the invoke mount is up: the mirror leaves some beats to them.
-      if (i % 3 === 0 && earth.tree.getValue('/net/organs/invoke/requests/calc/state')?.value === 'active')
+      if (i % 3 === 0 && calcActive(earth))
         invoke.submit({ request: 'calc', signal: '/sig/add', payload: u64(BigInt(i)), timeoutBeats: 1000, onComplete: () => void done++ });
       await settle();
       earth.runtime.step();

@@ -85,18 +85,7 @@ export class ByteWriter {
     }
     // Plain number arithmetic: BigInt shifts cost far more than the whole record otherwise.
     this.room(10);
-    const b = this.buffer;
-    let at = this.length;
-    while (value > 0x7fffffff) {
-      b[at++] = (value % 128) | 0x80;
-      value = Math.floor(value / 128);
-    }
-    while (value >= 0x80) {
-      b[at++] = (value & 0x7f) | 0x80;
-      value >>>= 7;
-    }
-    b[at++] = value;
-    this.length = at;
+    this.length = putVarint(this.buffer, this.length, value);
   }
 
   private varintBig(value: bigint): void {

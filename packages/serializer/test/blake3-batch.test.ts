@@ -15,29 +15,14 @@ import { BLAKE3X4_WASM_BASE64 } from '../src/blake3x4-wasm.ts';
 import { hashPairWords } from '../src/blake3-chunk.ts';
 import { blake3Into, merkleCombine, merkleOfRanges } from '../src/hash.ts';
 import { assembleBlake3x4 } from '../scripts/wasm.mjs';
-import { FEATURE_POLICIES } from './helpers/fixtures.ts';
+import { FEATURE_POLICIES, INVALID_WASM as INVALID, bytesFrom } from './helpers/fixtures.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-/** A WebAssembly header followed by a byte that is no section: fails WebAssembly.validate. */
-const INVALID = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x63);
 
 afterEach(() => {
   // Every test leaves the real kernel loaded, whatever it did.
   expect(loadBatchKernel()).toBe(true);
 });
-
-/** Random bytes from a seed (deterministic, no Math.random). */
-function bytesFrom(seed: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x;
-  }
-  return out;
-}
 
 /** Inputs of `lengths` laid out one after another (with a gap, so none is aligned by luck). */
 function layout(lengths: readonly number[], seed: number): { data: Uint8Array; starts: number[]; ends: number[] } {

@@ -19,8 +19,8 @@ import { CHUNK_BYTES, DATALESS_FINGERPRINT, INLINE_MAX, MAX_CHUNKS_FOR_REFERENCE
 import { CAP } from '../src/frame-format.ts';
 import { CELL_TYPE, META, STORE, writeCellDesc, writeChunk, writeManifest, writeNamepool, writeOrder } from '../src/records.ts';
 import { ValueBatch } from '../src/value-batch.ts';
+import { INVALID_WASM as INVALID } from './helpers/fixtures.ts';
 
-const INVALID = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x63);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 afterEach(() => {

@@ -13,27 +13,12 @@ import { decodeBranch, decodeFrame, encodeBranch } from '@cep/serializer';
 import { batchChecksums, loadBatchKernel, type RangeChecksums } from '../src/blake3-batch.ts';
 import { crc32, crc32cRawFast, crc32cRawJs, NATIVE_CRC32C } from '../src/checksum.ts';
 import { readFrame } from '../src/frame-reader.ts';
-
-/** A WebAssembly header followed by a byte that is no section: fails WebAssembly.validate. */
-const INVALID = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x63);
+import { INVALID_WASM as INVALID, bytesFrom } from './helpers/fixtures.ts';
 
 afterEach(() => {
   // Every test leaves the real kernel loaded, whatever it did.
   expect(loadBatchKernel()).toBe(true);
 });
-
-/** Random bytes from a seed (deterministic). */
-function bytesFrom(seed: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2654435761 + 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x;
-  }
-  return out;
-}
 
 /** The kernel's checksums of `ranges` of `data` (and of `last` after them, if given). */
 function kernelChecksums(id: 0 | 1, data: Uint8Array, ranges: readonly (readonly [number, number])[], last?: readonly [number, number]): number[] {

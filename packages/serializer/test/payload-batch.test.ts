@@ -12,9 +12,7 @@ import { decodeBranch, decodeFrame, encodeBranch, readCellDesc, RECORD_TYPE, typ
 import { loadBatchKernel } from '../src/blake3-batch.ts';
 import { PayloadBatch } from '../src/payload-batch.ts';
 import { buildFrame } from './helpers/build-frame.ts';
-
-/** A WebAssembly header followed by a byte that is no section: fails validation, so the JS path is used. */
-const INVALID = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x63);
+import { INVALID_WASM as INVALID } from './helpers/fixtures.ts';
 
 afterEach(() => {
   expect(loadBatchKernel()).toBe(true);

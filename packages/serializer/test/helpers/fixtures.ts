@@ -28,3 +28,19 @@ export function mirrorLikePart(count: number, size: number): Cell {
   }
   return tree.get('/p')!;
 }
+
+/** A WebAssembly header followed by a byte that is no section: fails WebAssembly.validate (forces the JS paths). */
+export const INVALID_WASM = Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x63);
+
+/** Random bytes from a seed (deterministic, no Math.random): xorshift32. */
+export function bytesFrom(seed: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x;
+  }
+  return out;
+}
