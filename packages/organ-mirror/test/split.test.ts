@@ -100,6 +100,25 @@ async function stepPair(earth: Peer, saturn: { runtime: Runtime }): Promise<void
   saturn.runtime.step();
 }
 
+/**
+ * Saturn serving a mirror with 16,000-byte parts and beats, 1,500 bytes while busy, and `/sig/add`
+ * beside it; earth with the `calc` request open to it. `sent` gets each part: its beat and frame bytes.
+ */
+async function busyPartsPair(onRun?: (beat: number) => void) {
+  const network = memoryNetwork();
+  const sent: Array<{ beat: number; bytes: number }> = [];
+  const saturn: Peer = peer('saturn', network, {
+    partBytes: 16000,
+    beatBytes: 16000,
+    busyBeatBytes: 1500,
+    onSend: (e) => void sent.push({ beat: saturn.runtime.beat, bytes: e.bytes }),
+  });
+  const earth = peer('earth', network, {});
+  await saturn.manager.listen('memory', 'saturn');
+  exposeAdd(saturn.runtime, saturn.manager, onRun);
+  return { saturn, earth, invoke: calcCaller(earth), sent };
+}
+
 /** A copy of a whole tree, as a receiver that persisted its tree restarts with. */
 function copyTree(tree: Tree): Tree {
   const copy = createTree({ beat: tree.beat });
@@ -514,20 +533,8 @@ describe('bundles split across beats', () => {
   });
 
   it('while another mount of the peer is busy, parts are cut and sent within busyBeatBytes; 16 beats after its last frame, within beatBytes again', async () => {
-    const network = memoryNetwork();
-    // Each part the source sent: the beat and its frame bytes.
-    const sent: Array<{ beat: number; bytes: number }> = [];
     let ranAt: number | undefined;
-    const saturn: Peer = peer('saturn', network, {
-      partBytes: 16000,
-      beatBytes: 16000,
-      busyBeatBytes: 1500,
-      onSend: (e) => void sent.push({ beat: saturn.runtime.beat, bytes: e.bytes }),
-    });
-    const earth = peer('earth', network, {});
-    await saturn.manager.listen('memory', 'saturn');
-    exposeAdd(saturn.runtime, saturn.manager, (beat) => void (ranAt = beat));
-    const invoke = calcCaller(earth);
+    const { saturn, earth, invoke, sent } = await busyPartsPair((beat) => void (ranAt = beat));
     seed(saturn.tree, 600, 20);
     fileRequest(earth.tree, 'r1');
     const beat = (): Promise<void> => stepPair(earth, saturn);
@@ -557,18 +564,7 @@ describe('bundles split across beats', () => {
   });
 
   it('a bundle whose branch is written faster than busy parts carry it goes back to full parts after two delta passes, and ends', async () => {
-    const network = memoryNetwork();
-    const sent: Array<{ beat: number; bytes: number }> = [];
-    const saturn: Peer = peer('saturn', network, {
-      partBytes: 16000,
-      beatBytes: 16000,
-      busyBeatBytes: 1500,
-      onSend: (e) => void sent.push({ beat: saturn.runtime.beat, bytes: e.bytes }),
-    });
-    const earth = peer('earth', network, {});
-    await saturn.manager.listen('memory', 'saturn');
-    exposeAdd(saturn.runtime, saturn.manager);
-    const invoke = calcCaller(earth);
+    const { saturn, earth, invoke, sent } = await busyPartsPair();
     seed(saturn.tree, 20, 20);
     fileRequest(earth.tree, 'r1');
     let written = 0;
