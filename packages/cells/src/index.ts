@@ -29,6 +29,7 @@ export {
   bool,
   bytes,
   raw,
+  beatValue,
   valueEquals,
   valueToData,
   valueFromData,

@@ -37,6 +37,24 @@ export function u64(value: bigint | number): Value {
   return { type: 'u64', value: n };
 }
 
+/** The two beat values {@link beatValue} made last (two: a process may run two runtimes a beat apart). */
+let beatSlots: Array<{ beat: number; value: Value }> = [];
+
+/**
+ * `beat` as a u64 value, shared: one frozen object per beat for every cell written with it (a
+ * cell's value is replaced, never edited, so one object can stand in many cells). Records that
+ * stamp every call or dossier with the current beat write the same object instead of making one
+ * each. Throws what {@link u64} throws for a beat that is no unsigned 64-bit whole number.
+ */
+export function beatValue(beat: number): Value {
+  const [last, before] = beatSlots;
+  if (last?.beat === beat) return last.value;
+  if (before?.beat === beat) return before.value;
+  const made = { beat, value: Object.freeze(u64(beat)) };
+  beatSlots = last === undefined ? [made] : [made, last];
+  return made.value;
+}
+
 /** A signed 64-bit value (`VALUE_OUT_OF_RANGE` outside −2^63..2^63−1). */
 export function i64(value: bigint | number): Value {
   const n = toBigInt(value, 'i64');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCepError } from '@cep/errors';
-import { bool, createTree, digestHex, formatPath, name, text, u64, type Tree, type TreeChange, type Value } from '@cep/cells';
+import { beatValue, bool, createTree, digestHex, formatPath, name, text, u64, type Tree, type TreeChange, type Value } from '@cep/cells';
 
 describe('cell tree', () => {
   it('creates missing parents as dictionaries and reads values back', () => {
@@ -509,5 +509,27 @@ describe('watch', () => {
     tree.set('/x', text('1'));
     tree.set('/y', text('2'));
     expect(heard).toEqual(['first', 'second', 'second']);
+  });
+});
+
+describe('beatValue', () => {
+  it('is u64(beat), one frozen object per beat, the last two beats kept', () => {
+    const a = beatValue(41);
+    expect(a).toEqual(u64(41n));
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(beatValue(41)).toBe(a);
+    // Two runtimes a beat apart in one process alternate without making new objects.
+    const b = beatValue(42);
+    expect(beatValue(41)).toBe(a);
+    expect(beatValue(42)).toBe(b);
+    // A third beat pushes the older one out: a new (equal) object for it afterwards.
+    beatValue(43);
+    expect(beatValue(43)).toBe(beatValue(43));
+    expect(beatValue(41)).not.toBe(a);
+    expect(beatValue(41)).toEqual(a);
+  });
+
+  it('refuses what u64 refuses', () => {
+    expect(() => beatValue(-1)).toThrow(expect.objectContaining({ code: 'VALUE_OUT_OF_RANGE' }));
   });
 });

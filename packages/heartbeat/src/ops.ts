@@ -8,7 +8,7 @@
  *
  * Everything an operation needs lives in the tree, so a replay sees the same dossiers.
  */
-import { bool, i64, name, parsePath, text, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
+import { beatValue, bool, i64, name, parsePath, text, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
 import { hbError } from './errors.ts';
 import { writePipeline } from './cei.ts';
 import { readInt, readText, segs } from './paths.ts';
@@ -88,12 +88,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
 
   const opPath = (id: string): Name[] => segs(OPS_ROOT, id);
   /** The current beat as a u64 value, one shared object per beat (see STATE_TEXT). */
-  let beatCache: { beat: number; value: Value } | undefined;
-  const beatValue = (): Value => {
-    const beat = deps.beat();
-    if (beatCache?.beat !== beat) beatCache = { beat, value: Object.freeze(u64(beat)) };
-    return beatCache.value;
-  };
+  const currentBeat = (): Value => beatValue(deps.beat());
   /** The verb of the last dossier opened, as a value (an organ opens dossiers of one verb, call after call). */
   let verbCache: { verb: string; value: Value } | undefined;
   /**
@@ -119,7 +114,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
     // From the cells in hand: the list made (or revived) by its path only when it is not there live.
     const list = live(op, F.history) ?? tree.ensureChild(op, F.history, 'list');
     const entry = tree.appendChild(list, 'dictionary');
-    tree.setChild(entry, F.beat, beatValue());
+    tree.setChild(entry, F.beat, currentBeat());
     tree.setChild(entry, F.state, stateText(state));
     if (code !== undefined) tree.setChild(entry, F.code, i64(code));
     if (note !== undefined) tree.setChild(entry, F.note, text(note));
@@ -154,7 +149,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
         if (verbCache?.verb !== options.verb) verbCache = { verb: options.verb, value: Object.freeze(text(options.verb)) };
         tree.setChild(op, F.verb, verbCache.value);
         if (options.target !== undefined) tree.setChild(op, F.target, text(options.target));
-        tree.setChild(op, F.issuedBeat, beatValue());
+        tree.setChild(op, F.issuedBeat, currentBeat());
         if (options.pipeline !== undefined) writePipeline(tree, path, options.pipeline);
         tree.setChild(op, F.state, stateText(initial));
         appendHistory(op, initial, undefined, undefined);
@@ -196,7 +191,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
       tree.batch(() => {
         const record = tree.ensureChild(op, F.close, 'dictionary');
         tree.setChild(record, F.status, stateText(status));
-        tree.setChild(record, F.closedBeat, beatValue());
+        tree.setChild(record, F.closedBeat, currentBeat());
         if (summary !== undefined) tree.setChild(record, F.summary, text(summary));
         tree.setChild(op, F.state, stateText(status));
         appendHistory(op, status, undefined, summary);

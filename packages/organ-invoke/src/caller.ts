@@ -9,7 +9,7 @@
  * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
-import { formatPath, name, text, u64, type Name, type Tree, type Value } from '@cep/cells';
+import { beatValue, formatPath, name, text, u64, type Name, type Tree, type Value } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
 import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
@@ -303,7 +303,7 @@ export class Caller {
       this.tree.setChild(cell, FIELD.signal, this.shared(signal));
       if (target !== undefined) this.tree.setChild(cell, FIELD.target, text(target));
       this.tree.setChild(cell, FIELD.peer, this.shared(peer));
-      this.tree.setChild(cell, FIELD.sentBeat, this.beatValue(beat));
+      this.tree.setChild(cell, FIELD.sentBeat, beatValue(beat));
       this.tree.setChild(cell, FIELD.deadline, u64(BigInt(deadline)));
       if (expiresAt !== undefined) this.tree.setChild(cell, FIELD.expiresAt, u64(BigInt(expiresAt)));
       this.tree.setChild(cell, FIELD.op, text(op));
@@ -643,7 +643,7 @@ export class Caller {
         if (detail.result !== undefined) this.tree.setChild(cell, FIELD.result, detail.result);
         if (note !== undefined) this.tree.setChild(cell, FIELD.note, text(note));
         if (detail.code !== undefined) this.tree.setChild(cell, FIELD.code, text(detail.code));
-        this.tree.setChild(cell, FIELD.doneBeat, this.beatValue(beat));
+        this.tree.setChild(cell, FIELD.doneBeat, beatValue(beat));
       });
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
@@ -685,13 +685,6 @@ export class Caller {
     }
     for (const resolve of waiters) resolve(outcome);
   }
-
-  /** `beat` as a u64 value, one shared frozen object per beat (every call a beat records writes it). */
-  private beatValue(beat: number): Value {
-    if (this.beatCache?.beat !== beat) this.beatCache = { beat, value: Object.freeze(u64(beat)) };
-    return this.beatCache.value;
-  }
-  private beatCache: { beat: number; value: Value } | undefined;
 
   /** A text value shared with the last record that wrote the same text (a burst of calls names one signal, one peer). */
   private shared(value: string): Value {

@@ -5,7 +5,7 @@
  * Also the replay guard: each invoke id is accepted once.
  */
 import { randomFillSync } from 'node:crypto';
-import { name, referenceId, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
+import { beatValue, name, referenceId, u64, type Cell, type Name, type Tree } from '@cep/cells';
 import { securityError } from './errors.ts';
 import type { Usage } from './decide.ts';
 
@@ -183,8 +183,6 @@ export function usageOf(tree: Tree, invokeId: string): Usage {
   return out;
 }
 
-let stampCache: { beat: number; value: Value } | undefined;
-
 /** What the replay guard says of an invoke id (see {@link admitInvokeIdVerdict}). */
 export type InvokeIdVerdict = 'fresh' | 'seen' | 'malformed' | 'full';
 
@@ -246,9 +244,8 @@ export function admitInvokeIdVerdict(tree: Tree, id: string, windowBeats = 1024,
     const at = known.value;
     if (at?.type !== 'u64' || Number(at.value) >= cutoff) return 'seen';
   } else if (seen.size >= maxIds) return 'full';
-  // One shared, frozen stamp per beat: every id admitted in a beat holds the same value (a cell's
+  // One shared, frozen stamp per beat (beatValue): every id admitted in a beat holds the same value (a cell's
   // value is replaced, never edited), instead of an object and a bigint per id kept for the window.
-  if (stampCache?.beat !== tree.beat) stampCache = { beat: tree.beat, value: Object.freeze(u64(tree.beat)) };
-  tree.setChild(seen, idName, stampCache.value);
+  tree.setChild(seen, idName, beatValue(tree.beat));
   return 'fresh';
 }
