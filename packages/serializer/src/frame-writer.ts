@@ -254,14 +254,20 @@ export class FrameWriter {
     return caps;
   }
 
+  /** Bytes of the TOC's entries, counted by {@link trailerBodyLength} for {@link trailerBody}. */
+  private tocBytes = 0;
+
   /** Bytes {@link trailerBody} writes. */
   private trailerBodyLength(options: EncodeFrameOptions): number {
     const count = this.starts.length;
     let length = 4 + 1 + varintLength64(options.beat ?? 0n) + varintLength(count) + 4 + 1 + 32 + varintLength(count);
+    let toc = 0;
     for (let i = 0; i < count; i++) {
       const keyLength = this.keyEnds[i]! - this.keyStarts[i]!;
-      length += 1 + varintLength(keyLength) + keyLength + varintLength(this.starts[i]!);
+      toc += 1 + varintLength(keyLength) + keyLength + varintLength(this.starts[i]!);
     }
+    this.tocBytes = toc;
+    length += toc;
     length += varintLength64(options.historyWindows?.payload ?? 0) + varintLength64(options.historyWindows?.manifest ?? 0) + 4;
     if (options.branch) length += 1 + 25;
     return length;
@@ -283,14 +289,26 @@ export class FrameWriter {
     body.varint(32);
     body.bytes(root);
     body.varint(count);
+    // The TOC's size is known (trailerBodyLength counted it), so room is made once and the
+    // entries are stored with a local index: a writer call per field was 13,000 × 4 calls on
+    // the 10,000-value branch. Keys are earlier in the same buffer, copied from where they are.
+    const types = this.types;
+    const keyStarts = this.keyStarts;
+    const keyEnds = this.keyEnds;
+    const starts = this.starts;
+    const b = body.reserve(this.tocBytes);
+    let at = body.length;
     for (let i = 0; i < count; i++) {
-      body.u8(this.types[i]!);
-      body.varint(this.keyEnds[i]! - this.keyStarts[i]!);
-      // The keys are earlier in the same buffer: copied from where they are (a write may grow
-      // the buffer, so they are read through the writer each time, never through a kept view).
-      body.copyWithin(this.keyStarts[i]!, this.keyEnds[i]!);
-      body.varint(this.starts[i]!);
+      const keyStart = keyStarts[i]!;
+      const keyLength = keyEnds[i]! - keyStart;
+      b[at++] = types[i]!;
+      at = putVarint(b, at, keyLength);
+      // A native move costs ~60 ns whatever the size up to a few hundred bytes; a JS loop ~4 ns a byte.
+      if (keyLength <= 16) for (let k = 0; k < keyLength; k++) b[at + k] = b[keyStart + k]!;
+      else b.copyWithin(at, keyStart, keyStart + keyLength);
+      at = putVarint(b, at + keyLength, starts[i]!);
     }
+    body.length = at;
     body.varint(options.historyWindows?.payload ?? 0);
     body.varint(options.historyWindows?.manifest ?? 0);
     body.u32(this.capsOf(options));
