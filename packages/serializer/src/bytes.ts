@@ -491,7 +491,7 @@ export function rangesEqual(a: Uint8Array, aStart: number, aEnd: number, b: Uint
       const x = va.getFloat64(aStart + i, true);
       const y = vb.getFloat64(bStart + i, true);
       if (x !== y) {
-        if (x === x || y === y) return false; // not both NaN: the bits differ
+        if (!Number.isNaN(x) || !Number.isNaN(y)) return false; // not both NaN: the bits differ
         if (va.getInt32(aStart + i, true) !== vb.getInt32(bStart + i, true) || va.getInt32(aStart + i + 4, true) !== vb.getInt32(bStart + i + 4, true))
           return false;
       } else if (x === 0 && a[aStart + i + 7] !== b[bStart + i + 7]) return false; // +0 and −0: the sign is in the last byte
