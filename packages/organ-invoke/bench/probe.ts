@@ -115,20 +115,22 @@ if (process.env.MODE === 'tput') {
 }
 const N = Number(process.env.N ?? 3000);
 spent.clear();
-const rttCpu0 = cpuUs();
-const perCall = { turns: [] as number[], us: [] as number[], earth: [] as number[], saturn: [] as number[] };
+// `cpu`: the process's CPU time over each round trip. With the loop always stepping it is the wall
+// time minus what the OS scheduler took away, so it moves less with the machine's load.
+const perCall = { turns: [] as number[], us: [] as number[], cpu: [] as number[], earth: [] as number[], saturn: [] as number[] };
 for (let i = 0; i < N; i++) {
   const t0 = turns;
   const e0 = earthStepUs;
   const s0 = saturnStepUs;
   const w0 = now();
+  const c0 = cpuUs();
   await call(i);
+  perCall.cpu.push(cpuUs() - c0);
   perCall.us.push(now() - w0);
   perCall.turns.push(turns - t0);
   perCall.earth.push(earthStepUs - e0);
   perCall.saturn.push(saturnStepUs - s0);
 }
-const rttCpu = (cpuUs() - rttCpu0) / N;
 for (const [label, us] of [...spent].sort((a, b) => b[1] - a[1])) console.log(`  ${label}: ${(us / N).toFixed(1)} µs/call`);
 // Idle: nothing in flight, the loop keeps stepping.
 const idleT0 = turns;
@@ -148,7 +150,7 @@ console.log(
     .join(' ')}`,
 );
 console.log(
-  `one at a time, ${N} calls: RTT p50 ${median(perCall.us).toFixed(0)} µs, loop turns p50 ${median(perCall.turns)}, step µs in RTT p50 earth ${median(perCall.earth).toFixed(0)} saturn ${median(perCall.saturn).toFixed(0)}, CPU ${rttCpu.toFixed(0)} µs/call`,
+  `one at a time, ${N} calls: RTT p50 ${median(perCall.us).toFixed(0)} µs (CPU ${median(perCall.cpu).toFixed(0)} µs), loop turns p50 ${median(perCall.turns)}, step µs in RTT p50 earth ${median(perCall.earth).toFixed(0)} saturn ${median(perCall.saturn).toFixed(0)}`,
 );
 console.log(
   `idle: ${idleTurns} turns/s, step µs earth ${((earthStepUs - idleE) / idleTurns).toFixed(1)} saturn ${((saturnStepUs - idleS) / idleTurns).toFixed(1)}`,
