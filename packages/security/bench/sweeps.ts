@@ -30,4 +30,9 @@ const total = perBeat.reduce((sum, [ms]) => sum + ms, 0);
 const slowest = [...perBeat].sort((a, b) => b[0] - a[0]).slice(0, 8);
 console.log(`beats 1201-2400: ${(total / perBeat.length).toFixed(2)} ms per beat of 128 calls`);
 console.log(`slowest beats (beat: ms; a guard sweep runs every 128th): ${slowest.map(([ms, beat]) => `${beat}: ${ms.toFixed(0)}`).join(', ')}`);
-console.log(`load ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load ${(await import('node:os'))
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
