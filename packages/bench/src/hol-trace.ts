@@ -11,7 +11,9 @@
  * and says for B and D what the receiving peer was doing meanwhile (the beat in progress when
  * the frame arrived). Prints a report; `--json <file>` also writes the raw traces. Asserts nothing.
  *
- *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--warm N]
+ *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--warm N] [--early off]
+ *
+ * The peers beat as `cep-node` does (its beat driver, early beats on; `--early off`: slots only).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +32,7 @@ const { values: flags } = parseArgs({
     'inbound-budget': { type: 'string' },
     'part-bytes': { type: 'string' },
     warm: { type: 'string' },
+    early: { type: 'string', default: 'on' },
     json: { type: 'string' },
   },
 });
@@ -42,6 +45,7 @@ const extra = {
   ...(beatBytes === undefined ? {} : { beatBytes }),
   ...(partBytes === undefined ? {} : { partBytes }),
   ...(inboundBudget === undefined ? {} : { inboundBudget }),
+  early: flags.early !== 'off',
 };
 
 const PEER = fileURLToPath(new URL('./hol-peer.ts', import.meta.url));
@@ -192,7 +196,7 @@ const summary = (label: string, xs: readonly number[]): string =>
 const out: string[] = [];
 const log = (line = ''): void => void out.push(line);
 log(
-  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, load ${loadAverage()}`,
+  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, load ${loadAverage()}`,
 );
 log(
   `sky call: ${sky.doneBeat - sky.submitBeat} beats, ${f1(sky.doneAt - sky.submitAt)} ms (${sky.status}); mirror applied at earth beat ${done!.beat}, ${f1(done!.at - sky.submitAt)} ms after sky was submitted`,
@@ -262,7 +266,7 @@ for (const [name, beats] of [
   ['earth', mirrorPhase(e.beats)],
 ] as const) {
   log();
-  log(`${name} beats during the mirror: ${beats.length}`);
+  log(`${name} beats during the mirror: ${beats.length} (${beats.filter((b) => b.early).length} early)`);
   log(
     summary(
       '  step ms',
