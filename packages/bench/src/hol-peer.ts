@@ -31,6 +31,7 @@ export type HolCommand =
       readonly address?: string;
       readonly beatBytes?: number;
       readonly partBytes?: number;
+      readonly busyBytes?: number;
       readonly inboundBudget?: number;
       /** As `cep-node`'s `early_beats` (default true). */
       readonly early?: boolean;
@@ -211,6 +212,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
     localNode: self,
     ...(cmd.beatBytes === undefined ? {} : { beatBytes: cmd.beatBytes }),
     ...(cmd.partBytes === undefined ? {} : { partBytes: cmd.partBytes }),
+    ...(cmd.busyBytes === undefined ? {} : { busyBeatBytes: cmd.busyBytes }),
     // When each part leaves within its beat: the time before the first one is the slice's packing.
     onSend: (e) => void partsNow.push([abs() - stepAt, e.bytes]),
     onSeal: (e) => note(`sealed bundle ${e.seq} (${e.parts.length} parts, ${e.cells} cells)`),

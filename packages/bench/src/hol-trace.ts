@@ -11,7 +11,7 @@
  * and says for B and D what the receiving peer was doing meanwhile (the beat in progress when
  * the frame arrived). Prints a report; `--json <file>` also writes the raw traces. Asserts nothing.
  *
- *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--warm N] [--early off]
+ *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--part-bytes N] [--busy-bytes N] [--inbound-budget N] [--warm N] [--early off]
  *
  * The peers beat as `cep-node` does (its beat driver, early beats on; `--early off`: slots only).
  */
@@ -31,6 +31,7 @@ const { values: flags } = parseArgs({
     'beat-bytes': { type: 'string' },
     'inbound-budget': { type: 'string' },
     'part-bytes': { type: 'string' },
+    'busy-bytes': { type: 'string' },
     warm: { type: 'string' },
     early: { type: 'string', default: 'on' },
     json: { type: 'string' },
@@ -41,9 +42,11 @@ const beatMs = Number(flags['beat-ms']);
 const beatBytes = flags['beat-bytes'] === undefined ? undefined : Number(flags['beat-bytes']);
 const inboundBudget = flags['inbound-budget'] === undefined ? undefined : Number(flags['inbound-budget']);
 const partBytes = flags['part-bytes'] === undefined ? undefined : Number(flags['part-bytes']);
+const busyBytes = flags['busy-bytes'] === undefined ? undefined : Number(flags['busy-bytes']);
 const extra = {
   ...(beatBytes === undefined ? {} : { beatBytes }),
   ...(partBytes === undefined ? {} : { partBytes }),
+  ...(busyBytes === undefined ? {} : { busyBytes }),
   ...(inboundBudget === undefined ? {} : { inboundBudget }),
   early: flags.early !== 'off',
 };
@@ -196,7 +199,7 @@ const summary = (label: string, xs: readonly number[]): string =>
 const out: string[] = [];
 const log = (line = ''): void => void out.push(line);
 log(
-  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, load ${loadAverage()}`,
+  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, busyBeatBytes ${busyBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, load ${loadAverage()}`,
 );
 log(
   `sky call: ${sky.doneBeat - sky.submitBeat} beats, ${f1(sky.doneAt - sky.submitAt)} ms (${sky.status}); mirror applied at earth beat ${done!.beat}, ${f1(done!.at - sky.submitAt)} ms after sky was submitted`,
