@@ -306,6 +306,14 @@ for (const [name, beats] of [
       beats.map((b) => Object.values(b.queued).reduce((n, x) => n + x, 0) / 1024),
     ),
   );
+  // How the receiver spread its applies: beats that applied more than one bundle, and applies in a
+  // beat whose capture admitted a frame of the invoke mount (a call's request or reply).
+  const applied = (b: BeatRecord): number => b.notes.filter((n) => n.startsWith('applied bundle')).length;
+  const withApply = beats.filter((b) => applied(b) > 0);
+  if (withApply.length > 0)
+    log(
+      `  beats that applied bundles: ${withApply.length}, of which more than one: ${withApply.filter((b) => applied(b) > 1).length} (most ${Math.max(...withApply.map(applied))}), beside an admitted invoke frame: ${withApply.filter((b) => Object.keys(b.inputs).some(isInvokeStream)).length}`,
+    );
   const longest = [...beats].sort((x, y) => y.stepMs - x.stepMs).slice(0, 5);
   for (const b of longest) log(`  longest: ${describe(b)}`);
 }
