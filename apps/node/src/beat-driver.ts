@@ -5,6 +5,12 @@
  * Slots are `periodMs` apart. A beat that ends after the next slot is an overrun:
  * it is counted and logged (at most once per `logEveryMs`), and the schedule
  * restarts from now — missed slots are skipped, never run back to back as a burst.
+ *
+ * `wake()` (called when an input arrives) runs an *early* beat when no beat is running,
+ * instead of letting the input wait for the next slot: at most one between two slot beats,
+ * and the slots keep their times, so a peer runs at most two beats per period and a
+ * timeout counted in beats keeps its meaning within 2×. When a beat runs decides nothing
+ * the runtime decides: inputs are admitted and logged at the next capture either way.
  */
 import type { Logger } from 'pino';
 
@@ -27,6 +33,16 @@ export interface BeatDriverStats {
   readonly missedSlots: number;
   /** Longest `step()` seen, in ms. */
   readonly worstStepMs: number;
+  /** Beats run early by {@link BeatDriver.wake} (included in `beats`). */
+  readonly earlyBeats: number;
+}
+
+/** What {@link BeatDriverOptions.beforeStep} is told about the beat about to run. */
+export interface BeatStart {
+  /** True for a beat started by {@link BeatDriver.wake}, false for a slot's. */
+  readonly early: boolean;
+  /** On the driver's clock: the slot's time, or for an early beat when `wake()` was called. */
+  readonly dueMs: number;
 }
 
 /** Options of {@link createBeatDriver}. */
@@ -48,12 +64,24 @@ export interface BeatDriverOptions {
    * Called right before each `step()`, e.g. to record the wall clock as an input of the beat
    * (a process paused between beats records the time it resumes at, not the time it stopped).
    */
-  readonly beforeStep?: () => void;
+  readonly beforeStep?: (start: BeatStart) => void;
+  /**
+   * Runs an early beat's `step()` soon after `wake()`, outside the caller's stack (`setImmediate` by
+   * default: the frames that arrived in the same I/O turn are queued by then, and join the beat).
+   */
+  readonly defer?: (fn: () => void) => void;
 }
 
 /** A running (or stopped) beat driver. */
 export interface BeatDriver {
   start(): void;
+  /**
+   * Something arrived for the runtime (a frame, a submission): run a beat now if none is
+   * running and no early beat has run since the last slot's beat; otherwise the input waits for
+   * the beat already coming. Safe to call from a `Runtime.onInput` listener, during a beat too
+   * (then it does nothing: the input is for the next beat, whose slot is near).
+   */
+  wake(): void;
   /** Stops after the beat in progress, if any, has finished. */
   stop(): Promise<void>;
   readonly running: boolean;
@@ -65,7 +93,8 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
   const { runtime, periodMs, log } = options;
   const clock = options.clock ?? (() => performance.now());
   const logEveryMs = options.logEveryMs ?? 1000;
-  const stats = { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
+  const stats = { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0, earlyBeats: 0 };
+  const defer = options.defer ?? ((fn: () => void) => void setImmediate(fn));
   let running = false;
   const timers = options.timers ?? { set: (fn: () => void, ms: number) => setTimeout(fn, ms), clear: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
   let timer: unknown;
@@ -73,6 +102,12 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
   let nextSlot = 0;
   let lastWarnAt = -Infinity;
   let unreported = 0;
+  /** A `step()` is running (set before `beforeStep`, whose own inputs must not wake a beat). */
+  let stepping = false;
+  /** An early beat ran since the last slot's beat (the bound: one per slot). */
+  let earlyUsed = false;
+  /** When the pending wake was asked for (undefined: none pending). */
+  let wokenAt: number | undefined;
 
   const schedule = (now: number): void => {
     if (!running) return;
@@ -87,6 +122,55 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     );
   };
 
+  /** Runs one `step()`; false when it threw (the driver has stopped then). */
+  const runStep = async (start: BeatStart): Promise<boolean> => {
+    const beat = runtime.beat;
+    stepping = true;
+    try {
+      options.beforeStep?.(start);
+      const result = runtime.step();
+      if (result instanceof Promise) await result;
+      return true;
+    } catch (error) {
+      running = false;
+      log.fatal({ err: error, beat }, 'beat failed; stopping the beat driver');
+      options.onFatal?.(error);
+      return false;
+    } finally {
+      stepping = false;
+    }
+  };
+
+  /** An early beat: the slot schedule is left as it was, and its timer armed again after. */
+  const early = async (dueMs: number): Promise<void> => {
+    const started = clock();
+    if (!(await runStep({ early: true, dueMs }))) return;
+    const stepMs = clock() - started;
+    stats.beats += 1;
+    stats.earlyBeats += 1;
+    if (stepMs > stats.worstStepMs) stats.worstStepMs = stepMs;
+    options.onStep?.(stepMs);
+    // A slot that passed meanwhile runs at once; its beat counts an overrun if it is late.
+    schedule(clock());
+  };
+
+  const wake = (): void => {
+    if (!running || stepping || earlyUsed || wokenAt !== undefined || inFlight !== undefined || stats.beats === 0) return;
+    wokenAt = clock();
+    defer(() => {
+      const at = wokenAt!;
+      wokenAt = undefined;
+      // Checked again: a slot's beat may have started (and reset the bound) or be running.
+      if (!running || stepping || earlyUsed || inFlight !== undefined || timer === undefined) return;
+      timers.clear(timer);
+      timer = undefined;
+      earlyUsed = true;
+      inFlight = early(at).finally(() => {
+        inFlight = undefined;
+      });
+    });
+  };
+
   const tick = async (): Promise<void> => {
     if (!running) return;
     const beat = runtime.beat;
@@ -94,16 +178,8 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     // The schedule starts with the first beat, not with start(): when the first timer is
     // due the process is still finishing its start-up, and that is not an overrun.
     if (stats.beats === 0) nextSlot = started;
-    try {
-      options.beforeStep?.();
-      const result = runtime.step();
-      if (result instanceof Promise) await result;
-    } catch (error) {
-      running = false;
-      log.fatal({ err: error, beat }, 'beat failed; stopping the beat driver');
-      options.onFatal?.(error);
-      return;
-    }
+    earlyUsed = false;
+    if (!(await runStep({ early: false, dueMs: nextSlot }))) return;
     const ended = clock();
     const stepMs = ended - started;
     // How late the timer fired: an overrun with a short step and a large lateMs is a
@@ -146,6 +222,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
       nextSlot = clock();
       schedule(nextSlot);
     },
+    wake,
     async stop() {
       running = false;
       if (timer !== undefined) timers.clear(timer);

@@ -276,6 +276,15 @@ export function createPeerMetrics(options: PeerMetricsOptions): PeerMetrics {
         this.inc(driver().missedSlots);
       },
     });
+    new Counter({
+      name: 'cep_beat_early_total',
+      help: 'Beats started early by an arriving frame or submission (at most one per slot).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(driver().earlyBeats);
+      },
+    });
   }
   const inboundLog = options.inboundLog;
   if (inboundLog !== undefined) {

@@ -198,7 +198,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
         sendGate.release();
       });
     }
-    const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0 };
+    const driverStats = (): BeatDriverStats => driver?.stats ?? { beats: 0, overruns: 0, missedSlots: 0, worstStepMs: 0, earlyBeats: 0 };
     metrics = createPeerMetrics({
       node: config.peer,
       tree: runtime.tree,
@@ -281,7 +281,19 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
       void stop('beat failed', 1);
     },
   });
-  if (!options.manualBeats) driver.start();
+  if (!options.manualBeats) {
+    driver.start();
+    // An arriving frame or submission starts a beat when none runs, instead of waiting up to
+    // beat_ms for the next slot (bounded by the driver: one early beat per slot). Arrival is a
+    // recorded input already, so which beat admits it is in the inbound log: a replay decides the same.
+    if (config.early_beats) {
+      const beating = driver;
+      hooks.add(
+        'early beats',
+        runtime.onInput(() => beating.wake()),
+      );
+    }
+  }
   log.info(
     {
       enclave: config.enclave,

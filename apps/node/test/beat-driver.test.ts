@@ -35,6 +35,18 @@ async function advance(ms: number): Promise<void> {
   now = Math.max(now, until);
 }
 
+// Deferred early beats (the driver's `defer`), run when the test says the event loop turns.
+let deferred: Array<() => void> = [];
+beforeEach(() => {
+  deferred = [];
+});
+async function turn(): Promise<void> {
+  const due = deferred;
+  deferred = [];
+  for (const fn of due) fn();
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
 function setup(costOf: (beat: number) => number, periodMs = 5) {
   const starts: number[] = [];
   const runtime = createRuntime();
@@ -50,7 +62,15 @@ function setup(costOf: (beat: number) => number, periodMs = 5) {
       runtime.step();
     },
   };
-  const driver = createBeatDriver({ runtime: stepped, periodMs, log, clock: () => now, timers, logEveryMs: 1000 });
+  const driver = createBeatDriver({
+    runtime: stepped,
+    periodMs,
+    log,
+    clock: () => now,
+    timers,
+    logEveryMs: 1000,
+    defer: (fn) => void deferred.push(fn),
+  });
   return { driver, starts, runtime, logs: sink.lines };
 }
 
@@ -154,5 +174,117 @@ describe('the beat driver', () => {
     expect(fatal).toHaveBeenCalledTimes(1);
     expect(driver.running).toBe(false);
     expect(sink.lines.find((l) => l['level'] === 60)).toMatchObject({ msg: 'beat failed; stopping the beat driver', beat: 0 });
+  });
+
+  describe('early beats (wake)', () => {
+    it('an input arriving on an idle runtime starts a beat before the next slot; the slots keep their times', async () => {
+      const { driver, starts, runtime } = setup(() => 1);
+      runtime.defineInput('ping', () => {});
+      const stop = runtime.onInput(() => driver.wake());
+      driver.start();
+      await advance(7); // slot beats at 0 and 5
+      runtime.pushInput('ping', { stream: 's', seq: 1, data: new Uint8Array([1]) });
+      await turn();
+      expect(starts).toEqual([0, 5, 7]);
+      expect(runtime.inboundLog.map((l) => l.beat)).toEqual([2]); // admitted by the early beat
+      await advance(13); // slot beats at 10, 15 and 20, as if no early beat had run
+      expect(starts).toEqual([0, 5, 7, 10, 15, 20]);
+      expect(driver.stats).toMatchObject({ beats: 6, earlyBeats: 1, overruns: 0 });
+      stop();
+      await driver.stop();
+    });
+
+    it('a flood of inputs runs at most one early beat between two slot beats (≤ 2 beats per period)', async () => {
+      const { driver, starts, runtime } = setup(() => 1);
+      runtime.defineInput('ping', () => {});
+      const stop = runtime.onInput(() => driver.wake());
+      driver.start();
+      await advance(1);
+      let seq = 0;
+      // An input every 0.5 ms for 100 ms, the event loop turning after each.
+      for (let t = 0; t < 200; t++) {
+        runtime.pushInput('ping', { stream: 's', seq: ++seq, data: new Uint8Array([1]) });
+        await turn();
+        await advance(0.5);
+      }
+      await advance(5); // the last input's beat
+      stop();
+      await driver.stop();
+      const slots = Math.floor(now / 5) + 1;
+      expect(driver.stats.beats - driver.stats.earlyBeats).toBeLessThanOrEqual(slots);
+      expect(driver.stats.earlyBeats).toBeGreaterThan(0);
+      // Between two consecutive slot times there is at most one early beat.
+      for (let slot = 0; slot < slots; slot++) {
+        const inside = starts.filter((s) => s > slot * 5 && s < (slot + 1) * 5);
+        expect(inside.length).toBeLessThanOrEqual(1);
+      }
+      // Every input was admitted, none twice.
+      expect(runtime.inboundLog.map((l) => l.seq)).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+    });
+
+    it('does nothing during a beat, before the first beat, or after stop', async () => {
+      const { driver, starts, runtime } = setup(() => 1);
+      runtime.defineInput('ping', () => {});
+      driver.wake(); // not started
+      await turn();
+      expect(starts).toEqual([]);
+      driver.start();
+      driver.wake(); // started, no beat yet: the first slot is due now anyway
+      await turn();
+      expect(deferred).toHaveLength(0);
+      await advance(0);
+      expect(starts).toEqual([0]);
+      await driver.stop();
+      driver.wake();
+      await turn();
+      expect(starts).toEqual([0]);
+    });
+
+    it('an input pushed while a beat runs (its beforeStep, its step) wakes nothing: the next slot takes it', async () => {
+      const runtime = createRuntime();
+      runtime.defineInput('ping', () => {});
+      let seq = 0;
+      const push = () => runtime.pushInput('ping', { stream: 's', seq: ++seq, data: new Uint8Array([1]) });
+      const starts: number[] = [];
+      const driver = createBeatDriver({
+        runtime: {
+          get beat() {
+            return runtime.beat;
+          },
+          step() {
+            starts.push(now);
+            push();
+            now += 1;
+            runtime.step();
+          },
+        },
+        periodMs: 5,
+        log: createLogger({ level: 'info', destination: logSink().destination, isTTY: false }),
+        clock: () => now,
+        timers,
+        beforeStep: push,
+        defer: (fn) => void deferred.push(fn),
+      });
+      const stop = runtime.onInput(() => driver.wake());
+      driver.start();
+      await advance(12);
+      expect(deferred).toHaveLength(0);
+      expect(starts).toEqual([0, 5, 10]);
+      expect(driver.stats.earlyBeats).toBe(0);
+      stop();
+      await driver.stop();
+    });
+
+    it('an early beat that runs past the slot leaves the slot beat to run at once, counted as late', async () => {
+      const { driver, starts } = setup((beat) => (beat === 1 ? 8 : 1));
+      driver.start();
+      await advance(2); // slot beat 0 at 0
+      driver.wake();
+      await turn(); // early beat 1 at 2, ends at 10 (past the slot at 5)
+      await advance(12);
+      expect(starts.slice(0, 3)).toEqual([0, 2, 10]);
+      expect(driver.stats.earlyBeats).toBe(1);
+      await driver.stop();
+    });
   });
 });

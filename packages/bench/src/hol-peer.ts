@@ -5,7 +5,8 @@
  * `beatMs`. It records, per beat: when the step started and how long it took, how long its
  * commit took, the inputs admitted per stream (frames and bytes), and the bytes each socket was
  * handed and still holds unsent after the beat. Observation only: nothing here feeds a decision
- * of the runtime.
+ * of the runtime. The beats are `cep-node`'s own beat driver's (`createBeatDriver`), early beats
+ * included (an arriving frame or submission starts a beat when none runs), unless `early` is false.
  *
  * - `saturn` listens and exposes `add` (n → n + 1) and `sky` (fills /data/sky with N cells,
  *   1,024 a beat, as the demo's handler does).
@@ -16,6 +17,7 @@ import { text, u64, type Tree } from '@cep/cells';
 import { createRuntime, organStore, type Runtime } from '@cep/heartbeat';
 import { installInvoke } from '@cep/organ-invoke';
 import { installMirror } from '@cep/organ-mirror';
+import { createBeatDriver, createLogger, type BeatStart } from '@cep/node-app';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
 
@@ -29,7 +31,10 @@ export type HolCommand =
       readonly address?: string;
       readonly beatBytes?: number;
       readonly partBytes?: number;
+      readonly busyBytes?: number;
       readonly inboundBudget?: number;
+      /** As `cep-node`'s `early_beats` (default true). */
+      readonly early?: boolean;
     }
   | { readonly kind: 'call'; readonly handler: string; readonly arg: number; readonly tag: number }
   | { readonly kind: 'dump' };
@@ -47,10 +52,12 @@ export interface BeatRecord {
   readonly wrote: Record<string, number>;
   /** Bytes each socket still held unsent when the next beat started. */
   readonly queued: Record<string, number>;
-  /** Absolute ms the timer that ran this beat was due (how late the loop let it start). */
+  /** Absolute ms the timer that ran this beat was due, or the input that woke an early beat arrived (how late the loop let it start). */
   readonly due: number;
   /** Mirror parts this peer sent in the beat: [ms after the step started when the part's frame was handed over, frame bytes]. */
   readonly parts: [number, number][];
+  /** Started early by an arriving input (not by the timer slot). */
+  readonly early: boolean;
   /** The step's start on the monotonic clock in µs (the clock of `--cpu-prof` sample times). */
   readonly hrUs: number;
   /** What else the beat did, as the organs told it (a sky fill step, a bundle sealed, a bundle applied). */
@@ -118,7 +125,7 @@ function copiedCells(tree: Tree): number {
   return (groups.length - 1) * 100 + inLast;
 }
 
-function beatLoop(runtime: Runtime, beatMs: number): void {
+function beatLoop(runtime: Runtime, beatMs: number, early: boolean): void {
   let commitAt = 0;
   runtime.onCommit(() => {
     commitAt = abs();
@@ -127,7 +134,6 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
   runtime.onCommitted((_beat, inputs) => {
     admitted = inputs;
   });
-  let next = performance.now();
   // Sends leave on the socket after the step (the link batches a tick's small frames), so the
   // bytes written since the last beat started are the previous beat's, counted when the next starts.
   tail = (): void => {
@@ -140,28 +146,54 @@ function beatLoop(runtime: Runtime, beatMs: number): void {
       wrote.set(s, 0);
     }
   };
-  const tick = (): void => {
-    const due = performance.timeOrigin + next;
-    tail();
-    const hrUs = Number(process.hrtime.bigint() / 1000n);
-    const at = abs();
-    stepAt = at;
-    partsNow = [];
-    notesNow = [];
-    const beat = runtime.beat;
-    runtime.step();
-    const end = abs();
-    const inputs: Record<string, [number, number]> = {};
-    for (const i of admitted) {
-      const e = (inputs[i.stream] ??= [0, 0]);
-      e[0]++;
-      e[1] += i.data.length;
-    }
-    beats.push({ beat, at, stepMs: end - at, commitMs: end - commitAt, inputs, wrote: {}, queued: {}, due, parts: partsNow, hrUs, notes: notesNow });
-    next = Math.max(next + beatMs, performance.now());
-    setTimeout(tick, Math.max(0, next - performance.now()));
-  };
-  setTimeout(tick, 0);
+  let start: BeatStart = { early: false, dueMs: performance.now() };
+  // The peer's own driver, as cep-node runs it; the records are taken around its step.
+  const driver = createBeatDriver({
+    runtime: {
+      get beat() {
+        return runtime.beat;
+      },
+      step() {
+        tail();
+        const hrUs = Number(process.hrtime.bigint() / 1000n);
+        const at = abs();
+        stepAt = at;
+        partsNow = [];
+        notesNow = [];
+        const beat = runtime.beat;
+        runtime.step();
+        const end = abs();
+        const inputs: Record<string, [number, number]> = {};
+        for (const i of admitted) {
+          const e = (inputs[i.stream] ??= [0, 0]);
+          e[0]++;
+          e[1] += i.data.length;
+        }
+        const due = performance.timeOrigin + start.dueMs;
+        beats.push({
+          beat,
+          at,
+          stepMs: end - at,
+          commitMs: end - commitAt,
+          inputs,
+          wrote: {},
+          queued: {},
+          due,
+          parts: partsNow,
+          early: start.early,
+          hrUs,
+          notes: notesNow,
+        });
+      },
+    },
+    periodMs: beatMs,
+    log: createLogger({ level: 'error', format: 'json' }), // overrun warnings would land in the trace's output
+    beforeStep: (s) => {
+      start = s;
+    },
+  });
+  driver.start();
+  if (early) runtime.onInput(() => driver.wake());
 }
 
 async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void> {
@@ -180,6 +212,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
     localNode: self,
     ...(cmd.beatBytes === undefined ? {} : { beatBytes: cmd.beatBytes }),
     ...(cmd.partBytes === undefined ? {} : { partBytes: cmd.partBytes }),
+    ...(cmd.busyBytes === undefined ? {} : { busyBeatBytes: cmd.busyBytes }),
     // When each part leaves within its beat: the time before the first one is the slice's packing.
     onSend: (e) => void partsNow.push([abs() - stepAt, e.bytes]),
     onSeal: (e) => note(`sealed bundle ${e.seq} (${e.parts.length} parts, ${e.cells} cells)`),
@@ -212,7 +245,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
       return { status: 'ok' };
     });
     const { address } = await manager.listen('tcp', '127.0.0.1:0');
-    beatLoop(runtime, cmd.beatMs);
+    beatLoop(runtime, cmd.beatMs, cmd.early !== false);
     send({ kind: 'ready', address });
     return;
   }
@@ -236,7 +269,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
     ['local_node', 'earth'],
   ])
     tree.set(`/net/organs/invoke/requests/saturn/${field}`, text(value!));
-  beatLoop(runtime, cmd.beatMs);
+  beatLoop(runtime, cmd.beatMs, cmd.early !== false);
   const deadline = performance.now() + 30_000;
   const active = () => tree.getValue('/net/organs/invoke/requests/saturn/state')?.value === 'active' && tree.getValue(`${r}/sky/state`)?.value === 'active';
   while (!active()) {

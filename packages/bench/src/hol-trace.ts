@@ -11,7 +11,9 @@
  * and says for B and D what the receiving peer was doing meanwhile (the beat in progress when
  * the frame arrived). Prints a report; `--json <file>` also writes the raw traces. Asserts nothing.
  *
- *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--warm N]
+ *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--part-bytes N] [--busy-bytes N] [--inbound-budget N] [--warm N] [--early off]
+ *
+ * The peers beat as `cep-node` does (its beat driver, early beats on; `--early off`: slots only).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,7 +31,9 @@ const { values: flags } = parseArgs({
     'beat-bytes': { type: 'string' },
     'inbound-budget': { type: 'string' },
     'part-bytes': { type: 'string' },
+    'busy-bytes': { type: 'string' },
     warm: { type: 'string' },
+    early: { type: 'string', default: 'on' },
     json: { type: 'string' },
   },
 });
@@ -38,10 +42,13 @@ const beatMs = Number(flags['beat-ms']);
 const beatBytes = flags['beat-bytes'] === undefined ? undefined : Number(flags['beat-bytes']);
 const inboundBudget = flags['inbound-budget'] === undefined ? undefined : Number(flags['inbound-budget']);
 const partBytes = flags['part-bytes'] === undefined ? undefined : Number(flags['part-bytes']);
+const busyBytes = flags['busy-bytes'] === undefined ? undefined : Number(flags['busy-bytes']);
 const extra = {
   ...(beatBytes === undefined ? {} : { beatBytes }),
   ...(partBytes === undefined ? {} : { partBytes }),
+  ...(busyBytes === undefined ? {} : { busyBytes }),
   ...(inboundBudget === undefined ? {} : { inboundBudget }),
+  early: flags.early !== 'off',
 };
 
 const PEER = fileURLToPath(new URL('./hol-peer.ts', import.meta.url));
@@ -192,7 +199,7 @@ const summary = (label: string, xs: readonly number[]): string =>
 const out: string[] = [];
 const log = (line = ''): void => void out.push(line);
 log(
-  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, load ${loadAverage()}`,
+  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, busyBeatBytes ${busyBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, load ${loadAverage()}`,
 );
 log(
   `sky call: ${sky.doneBeat - sky.submitBeat} beats, ${f1(sky.doneAt - sky.submitAt)} ms (${sky.status}); mirror applied at earth beat ${done!.beat}, ${f1(done!.at - sky.submitAt)} ms after sky was submitted`,
@@ -262,7 +269,7 @@ for (const [name, beats] of [
   ['earth', mirrorPhase(e.beats)],
 ] as const) {
   log();
-  log(`${name} beats during the mirror: ${beats.length}`);
+  log(`${name} beats during the mirror: ${beats.length} (${beats.filter((b) => b.early).length} early)`);
   log(
     summary(
       '  step ms',
@@ -299,6 +306,14 @@ for (const [name, beats] of [
       beats.map((b) => Object.values(b.queued).reduce((n, x) => n + x, 0) / 1024),
     ),
   );
+  // How the receiver spread its applies: beats that applied more than one bundle, and applies in a
+  // beat whose capture admitted a frame of the invoke mount (a call's request or reply).
+  const applied = (b: BeatRecord): number => b.notes.filter((n) => n.startsWith('applied bundle')).length;
+  const withApply = beats.filter((b) => applied(b) > 0);
+  if (withApply.length > 0)
+    log(
+      `  beats that applied bundles: ${withApply.length}, of which more than one: ${withApply.filter((b) => applied(b) > 1).length} (most ${Math.max(...withApply.map(applied))}), beside an admitted invoke frame: ${withApply.filter((b) => Object.keys(b.inputs).some(isInvokeStream)).length}`,
+    );
   const longest = [...beats].sort((x, y) => y.stepMs - x.stepMs).slice(0, 5);
   for (const b of longest) log(`  longest: ${describe(b)}`);
 }

@@ -256,6 +256,12 @@ export async function invokeDuringMirror(cells: number, idleCalls: number, beatM
       if (now() > deadline) throw new Error('row f: the mirror did not complete in 240 s');
     }
     const mirrorMs = now() - t0;
+    // Each peer's beat driver over the whole run (beats, early ones, longest step): where the calls' ms went.
+    const driver = async (url: string) => {
+      const d = (await getJson(`${url}/status`))['driver'] as Json;
+      return { beats: Number(d['beats']), early: Number(d['earlyBeats'] ?? 0), overruns: Number(d['overruns']), worstStepMs: Number(d['worstStepMs']) };
+    };
+    const drivers = { earth: await driver(pair.earth), saturn: await driver(pair.saturn) };
     const p99 = (xs: { beats: number; ms: number }[], k: 'beats' | 'ms') =>
       quantile(
         xs.map((x) => x[k]),
@@ -277,6 +283,7 @@ export async function invokeDuringMirror(cells: number, idleCalls: number, beatM
         during.map((d) => d.ms),
         0.9,
       ),
+      drivers,
       // Which calls were slow (their order during the mirror): early ones wait behind code the mirror runs for the first time.
       slowest: during
         .map((d, i) => ({ i: i + 1, beats: d.beats, ms: d.ms }))

@@ -8,7 +8,7 @@
  *
  * Everything an operation needs lives in the tree, so a replay sees the same dossiers.
  */
-import { beatValue, bool, i64, name, parsePath, text, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
+import { beatValue, bool, i64, name, numericId, parsePath, text, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
 import { hbError } from './errors.ts';
 import { writePipeline } from './cei.ts';
 import { readInt, readText, segs } from './paths.ts';
@@ -45,6 +45,26 @@ const F = {
  */
 const STATE_TEXT = new Map<string, Value>([...OPEN, ...TERMINAL].map((state) => [state, Object.freeze(text(state))]));
 const stateText = (state: string): Value => STATE_TEXT.get(state) ?? text(state);
+
+/** Dossier ids the counter hands out: canonical decimals 1 … 2^53 − 1 (numeric names). */
+const COUNTER_ID = /^[1-9][0-9]{0,15}$/;
+
+/**
+ * The name of dossier `id`. A counter id is named as a numeric directly, not through `name()`:
+ * every call opens a dossier with a new id, and `name()` keeps each text it sees in two bounded
+ * memos, which ids used once fill with garbage (and, full, clear for every other name). Same name
+ * either way (`name(text)` classifies an all-digit text as this numeric); any other text goes
+ * through `name()` and its errors as before.
+ */
+function opName(id: string): Name {
+  if (id === lastOpId) return lastOpName!;
+  const made = COUNTER_ID.test(id) && Number.isSafeInteger(Number(id)) ? name(numericId(BigInt(id))) : name(id);
+  lastOpId = id;
+  lastOpName = made;
+  return made;
+}
+let lastOpId: string | undefined;
+let lastOpName: Name | undefined;
 
 /** A live child of `cell` (what `tree.get` of its path would give, soft-deleted counting as absent). */
 function live(cell: Cell | undefined, n: Name): Cell | undefined {
@@ -86,7 +106,7 @@ export function createOps(deps: OpsDeps): OpsInternal {
       watched.add(op.name.tag.text);
   }
 
-  const opPath = (id: string): Name[] => segs(OPS_ROOT, id);
+  const opPath = (id: string): Name[] => [...OPS_ROOT, opName(id)];
   /** The current beat as a u64 value, one shared object per beat (see STATE_TEXT). */
   const currentBeat = (): Value => beatValue(deps.beat());
   /** The verb of the last dossier opened, as a value (an organ opens dossiers of one verb, call after call). */

@@ -8,7 +8,7 @@ import { isWordText } from '@cep/cells';
 import type { Runtime } from '@cep/heartbeat';
 import { installMountOrgan, resolveRetry } from '@cep/organ-link';
 import { DEFAULT_MAX_SEEN_IDS, DEFAULT_MAX_USAGE_RECORDS } from '@cep/security';
-import { TOPIC, type TransportManager } from '@cep/transport';
+import { TOPIC, type Mount, type TransportManager } from '@cep/transport';
 import { Callee } from './callee.ts';
 import { Caller } from './caller.ts';
 import { invokeError } from './errors.ts';
@@ -19,6 +19,43 @@ import { recordedClock } from './clock.ts';
 import { submissionLog } from './submissions.ts';
 import { findCalls } from './resume.ts';
 import type { InvokeOptions, InvokeOrgan } from './types.ts';
+
+/**
+ * Hands the items of one inbound frame to the caller or the callee. One object per organ, reset
+ * per frame: a closure per frame (and the name a TypeScript loader stamps on each) was ~1% of a
+ * one-at-a-time round trip's CPU. The mount's key text and its caps are made only when an item
+ * needs them, once per frame.
+ */
+class FrameDelivery {
+  private mount: Mount | undefined;
+  private key: string | undefined;
+  private capsRead = false;
+  private missing: string | undefined;
+
+  constructor(
+    private readonly caller: Caller,
+    private readonly callee: Callee,
+  ) {}
+
+  start(mount: Mount): void {
+    this.mount = mount;
+    this.key = undefined;
+    this.capsRead = false;
+    this.missing = undefined;
+  }
+
+  one(item: CallFrame | ReplyFrame | FrameProblem, ioBytes: number): void {
+    const mount = this.mount!;
+    if (item.kind === 'call') {
+      if (!this.capsRead) {
+        this.capsRead = true;
+        this.missing = this.callee.missingCap(mount);
+      }
+      this.callee.call(item, mount, ioBytes, this.missing);
+    } else if (item.kind === 'reply') this.caller.reply(item, (this.key ??= `${mount.peer}/${mount.mode}/${mount.mount}`));
+    else this.callee.problem(item, mount);
+  }
+}
 
 /** The invoke organ's kind and mount mode. */
 export const INVOKE_KIND = 'invoke';
@@ -98,19 +135,15 @@ export function installInvoke(runtime: Runtime, manager: TransportManager, optio
   const restored = findCalls(runtime.tree, organ.root);
   caller.adoptRestored(restored.inFlight, restored.finished);
   const callee = new Callee(runtime, env, clock);
+  const deliver = new FrameDelivery(caller, callee);
   const offFrame = manager.onFrame(INVOKE_KIND, ({ mount, branch, bytes }) => {
     const frame = parseFrame(branch.root, limits);
-    const key = `${mount.peer}/${mount.mode}/${mount.mount}`;
-    let caps: { missing: string | undefined } | undefined;
-    const one = (item: CallFrame | ReplyFrame | FrameProblem, ioBytes: number): void => {
-      if (item.kind === 'call') callee.call(item, mount, ioBytes, (caps ??= { missing: callee.missingCap(mount) }).missing);
-      else if (item.kind === 'reply') caller!.reply(item, key);
-      else callee.problem(item, mount);
-    };
-    if (frame.kind !== 'batch') return one(frame, bytes.length);
+    deliver.start(mount);
+    if (frame.kind !== 'batch') return deliver.one(frame, bytes.length);
     // Each call of a batch is charged its share of the frame's bytes, by the size of what it carries.
     const shares = ioShares(frame.items, bytes.length);
-    frame.items.forEach((item, i) => one(item, shares[i]!));
+    const items = frame.items;
+    for (let i = 0; i < items.length; i++) deliver.one(items[i]!, shares[i]!);
   });
   const offCommit = runtime.onCommit((beat) => {
     callee.flush();

@@ -12,6 +12,12 @@
  * sees; at commit the staged branch is adopted into the runtime's tree in one step. So no
  * decoded part outlives its beat, and the commit beat moves a branch instead of writing every
  * cell. Any other bundle keeps its decoded parts until it is applied.
+ *
+ * In `stream` mode a request applies at most one bundle per beat, and none in a beat whose
+ * capture admitted a frame of another mount of the same peer (a call's request or reply) unless
+ * it left the beat before to that mount too: bundles that complete meanwhile wait, in order, and
+ * are applied at the commit of the next beats (see {@link Subscription.paceHeld}). So a beat of
+ * the receiver spends at most one bundle's apply, and a call does not wait behind it.
  */
 import { createTree, type text, type Name, type Tree } from '@cep/cells';
 import { CepError } from '@cep/errors';
@@ -76,6 +82,10 @@ export class Subscription {
   private readonly early = new Map<string, { b: Bundle; group: boolean }>();
   private cancelStall: (() => void) | undefined;
   private progress = 0;
+  /** `stream`: the beat this request last applied a bundle at (one per beat). */
+  private appliedAt = -1;
+  /** `stream`: the last beat this request left to another mount of its peer (never two in a row). */
+  private yieldedAt = -2;
 
   constructor(
     private readonly env: Env,
@@ -143,6 +153,9 @@ export class Subscription {
       this.removeHook = this.env.runtime.onCommit((b) => {
         if ((b + 1) % req.window === 0) this.commitHeld(b);
       });
+    } else if (req.commitMode === 'stream') {
+      // Bundles paced to the next beats (one a beat, busy beats left to other mounts) are applied here.
+      this.removeHook = this.env.runtime.onCommit((b) => this.paceHeld(b));
     }
     this.connect();
   }
@@ -290,6 +303,34 @@ export class Subscription {
     }
   }
 
+  /**
+   * `stream`: may a bundle be applied in this beat? Not when one was already (a capture that
+   * admitted several bundles spreads their applies over as many beats), and not in a beat whose
+   * capture admitted a frame of another mount of this peer — unless the beat before was left to
+   * that mount too, so steady traffic there slows the mirror by half at most. Decided from
+   * admitted frames and beat numbers only (recorded inputs), so a replay applies at the same beats.
+   */
+  private mayApply(beat: number): boolean {
+    if (this.appliedAt === beat) return false;
+    if (this.mount?.peerBusy === true && this.yieldedAt !== beat - 1) {
+      this.yieldedAt = beat;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * `stream`, in this request's commit hook: applies the oldest bundle waiting for a beat of its
+   * own, if this beat may (see {@link mayApply}). The commit hook is wrapped like a frame's input,
+   * so a bundle that fails to apply undoes only this request's writes here too.
+   */
+  private paceHeld(beat: number): void {
+    if (this.phase !== 'active' || this.held.length === 0 || !this.mayApply(beat)) return;
+    const next = this.held.shift()!;
+    this.appliedAt = beat;
+    this.apply([next], beat);
+  }
+
   /** Applies every held bundle now (batch boundary or manual commit). */
   commitHeld(beat: number): void {
     if (this.phase !== 'active' || this.held.length === 0) return;
@@ -411,8 +452,11 @@ export class Subscription {
       parts: v.n(b.parts),
       staged: v.flag(partial.scratch !== undefined),
     });
-    if (this.req.commitMode === 'stream') this.apply([complete], beat);
-    else {
+    if (this.req.commitMode === 'stream' && this.held.length === 0 && this.mayApply(beat)) {
+      this.appliedAt = beat;
+      this.apply([complete], beat);
+    } else {
+      // batch and manual hold until their commit; stream waits for a beat of its own (paceHeld).
       this.held.push(complete);
       this.write({ held: v.n(this.held.length) });
     }

@@ -6,6 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { beatValue, name, referenceId, u64, type Cell, type Name, type Tree } from '@cep/cells';
+import { childIndex, type ChildIndex } from './child-index.ts';
 import { securityError } from './errors.ts';
 import type { Usage } from './decide.ts';
 
@@ -22,6 +23,14 @@ const USAGE_FIELDS = [
   ['ioBytes', 'io_bytes', name('io_bytes')],
   ['wallMs', 'wall_ms', name('wall_ms')],
 ] as const;
+
+/** The guard's ids by their stamp, and the ledger's records by their last change (see child-index.ts). */
+const seenIndexes = new WeakMap<Tree, ChildIndex>();
+const ledgerIndexes = new WeakMap<Tree, ChildIndex>();
+const stampOf = (child: Cell): number | undefined => (child.value?.type === 'u64' ? Number(child.value.value) : undefined);
+const touchedAt = (child: Cell): number => child.subtreeModified;
+/** A usage record's changes are told as changes of a field (usage/<field>), of `usage`, or of the record: 3 levels. */
+const LEDGER_DEPTH = 3;
 
 /**
  * How many usage records (`/journal/decisions/sec/<id>`) a runtime keeps at most by default: one
@@ -112,6 +121,8 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage, maxRecor
     }
     // Written from the record's cell (created, with its parents, the first time), as set() on each field's path would.
     const record = found ?? tree.ensureDictionary(base);
+    // A first record: the ledger is followed from now on (see pruneUsage), built while it is small.
+    if (found === undefined) childIndex(ledgerIndexes, tree, LEDGER, touchedAt, LEDGER_DEPTH).follow();
     for (const [key, , fieldName] of USAGE_FIELDS) {
       const add = usage[key] ?? 0;
       const current = found?.child(fieldName);
@@ -157,14 +168,17 @@ function evictOldest(tree: Tree, ledger: Cell, maxRecords: number): void {
  * entries at the same beat. Returns how many were removed.
  */
 export function pruneUsage(tree: Tree, beforeBeat: number): number {
-  const ledger = tree.get(LEDGER);
-  if (ledger === undefined) return 0;
-  const stale = ledger.children().filter((entry) => entry.subtreeModified < beforeBeat);
-  if (stale.length === 0) return 0;
-  tree.batch(() => {
-    for (const entry of stale) tree.remove([...LEDGER, entry.name]);
-  });
-  return stale.length;
+  const index = childIndex(ledgerIndexes, tree, LEDGER, touchedAt, LEDGER_DEPTH);
+  if (index.current() === undefined) return 0;
+  // The records changed before `beforeBeat`, from the index (not a sorted walk of every record);
+  // one removed is gone from the dictionary when a second entry of it comes up, and is skipped.
+  let removed = 0;
+  tree.batch(() =>
+    index.sweep(beforeBeat, (entry) => {
+      if (entry.subtreeModified < beforeBeat && tree.remove([...LEDGER, entry.name])) removed++;
+    }),
+  );
+  return removed;
 }
 
 /**
@@ -228,10 +242,13 @@ export function admitInvokeIdVerdict(tree: Tree, id: string, windowBeats = 1024,
   const sweptAt = swept?.type === 'u64' ? Number(swept.value) : undefined;
   // A full guard sweeps as soon as the cutoff moved at all: room may have come free.
   if (sweptAt === undefined || cutoff >= sweptAt + step || (seen.size >= maxIds && cutoff > sweptAt)) {
-    for (const child of [...seen.children()]) {
+    // The ids stamped before the cutoff, from the index of stamps (not a sorted walk of every id).
+    const index = childIndex(seenIndexes, tree, SEEN, stampOf, 1);
+    index.current();
+    index.sweep(cutoff, (child) => {
       const at = child.value;
-      if (at?.type === 'u64' && Number(at.value) < cutoff) tree.remove(child.path());
-    }
+      if (at?.type === 'u64' && Number(at.value) < cutoff) tree.remove([...SEEN, child.name]);
+    });
     tree.set(SEEN_CUT, u64(BigInt(Math.max(0, cutoff))));
   }
   // A well-formed id (checked above): named without testing it again, and kept as invokeIdName's
