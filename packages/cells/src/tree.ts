@@ -76,6 +76,18 @@ export interface Tree {
    * `CELL_NOT_FOUND` when `parent` is no longer in this tree (removed, or another tree's cell).
    */
   setChild(parent: Cell, child: Name | string, value: Value): Cell;
+  /**
+   * Writes many value children of `parent` (a cell of this tree) in one call: the same tree —
+   * stamps, history, errors — as `setChild(parent, names[i], values[i])` for each `i` in order
+   * inside one batch, so all or nothing. For a live dictionary it checks every entry first (a
+   * pattern name, or a child of another kind, refuses the whole call before anything changes),
+   * stamps its ancestors once, and keeps the children sorted at no extra cost when `names` come
+   * in order into an empty dictionary (a branch decoded from a sorted source). Events: one per
+   * cell written, in order — except children it creates under a dictionary created in the same
+   * open batch, which are not told on their own: the dictionary's `create`, told at commit, covers
+   * them (as `adopt`'s does for its branch). `VALUE_INVALID` when the two arrays differ in length.
+   */
+  setChildren(parent: Cell, names: readonly Name[], values: readonly Value[]): void;
   /** The dictionary at `path`, created (or revived) if needed, with parents. */
   ensureDictionary(path: PathLike, storeType?: Name): Cell;
   /**
@@ -242,6 +254,70 @@ class CellTree implements Tree {
     // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
     if (!this.liveStore(node, 'parent')) return this.set([...node.path(), leaf], value);
     return this.writeLeaf(node, leaf, value);
+  }
+
+  setChildren(parent: Cell, names: readonly Name[], values: readonly Value[]): void {
+    if (values.length !== names.length) throw cellsError('VALUE_INVALID', `setChildren needs a value per name: ${names.length} names, ${values.length} values`);
+    const node = parent as CellNode;
+    // A live dictionary and only new, plain names: made in one pass. Anything else (a list, a
+    // value, a soft-deleted ancestor, a name there already or given twice, a pattern) is written
+    // as setChild writes it, errors included, in one batch.
+    if (node.kind !== 'dictionary' || !this.liveStore(node, 'parent') || !this.addValues(node, names, values)) {
+      this.batch(() => {
+        for (let i = 0; i < names.length; i++) this.setChild(parent, names[i]!, values[i]!);
+      });
+    }
+  }
+
+  /**
+   * The one pass of {@link setChildren} into `dict`, a live dictionary: every name new and no
+   * pattern, or nothing is done (false). Stamps, undo and events as `attach` makes them.
+   */
+  private addValues(dict: CellNode, names: readonly Name[], values: readonly Value[]): boolean {
+    const byKey = dict.byKey!;
+    const n = names.length;
+    // Each name new (a name given twice is found by the second check, after the first is in).
+    for (let i = 0; i < n; i++) {
+      const leaf = names[i]!;
+      if (leaf.tag.glob || leaf.domain.glob || byKey.has(leaf.key)) {
+        for (let j = 0; j < i; j++) byKey.delete(names[j]!.key);
+        return false;
+      }
+      byKey.set(leaf.key, new CellNode(leaf, 'value', dict, this.beat));
+    }
+    if (n === 0) return true;
+    this.snapshot(dict);
+    const undo = this.undo;
+    // Under a dictionary this open batch created, its `create` (told at commit) covers new children.
+    const told = undo === undefined || dict.savedInBatch !== -this.batchId;
+    // Sorted once: names that arrive in order into an empty dictionary are its order already.
+    const fresh: CellNode[] | undefined = byKey.size === n && dict.order === undefined ? [] : undefined;
+    let sorted = true;
+    for (let i = 0; i < n; i++) {
+      const child = byKey.get(names[i]!.key)!;
+      child.value = values[i]!;
+      if (undo !== undefined) {
+        child.savedInBatch = -this.batchId;
+        undo.push(child);
+      }
+      if (fresh !== undefined) {
+        if (sorted && i > 0 && compareNames(fresh[i - 1]!.name, child.name) >= 0) sorted = false;
+        fresh.push(child);
+      } else if (dict.order !== undefined) this.appendSorted(dict, child);
+      if (told) this.emit('create', child);
+    }
+    if (fresh !== undefined && sorted) dict.order = fresh;
+    dict.modified = this.beat;
+    this.touchAncestors(dict);
+    return true;
+  }
+
+  /** Keeps a dictionary's sorted cache when a new child sorts last (the common bulk-load case); else drops it. */
+  private appendSorted(dict: CellNode, child: CellNode): void {
+    const order = dict.order!;
+    const last = order[order.length - 1];
+    if (last === undefined || compareNames(last.name, child.name) < 0) order.push(child);
+    else dict.order = undefined;
   }
 
   ensureChild(parent: Cell, child: Name | string, kind: 'dictionary' | 'list'): CellNode {
@@ -644,16 +720,14 @@ class CellTree implements Tree {
     // A cell made inside a batch needs no snapshot: undoing the batch detaches it (below), and
     // nothing in the tree reaches it after that. Counting it as saved skips a snapshot (an object
     // and a closure) per new cell, most of an invoke's ~40 new cells' undo cost.
-    if (this.undo !== undefined) node.savedInBatch = this.batchId;
+    // Negative: made in this batch (not only saved in it), see setChildren.
+    if (this.undo !== undefined) node.savedInBatch = -this.batchId;
     parent.byKey!.set(childName.key, node);
     const order = parent.order;
     if (parent.kind === 'list') {
       order!.splice(index ?? order!.length, 0, node);
     } else if (order !== undefined) {
-      // Keep the sorted cache when the new name sorts last (the common bulk-load case).
-      const last = order[order.length - 1];
-      if (last === undefined || compareNames(last.name, childName) < 0) order.push(node);
-      else parent.order = undefined;
+      this.appendSorted(parent, node);
     }
     // Undone by detaching the cell (see undoStep): the cell itself is the step, no closure.
     this.undo?.push(node);
@@ -729,7 +803,7 @@ class CellTree implements Tree {
   }
 
   private snapshot(node: CellNode): void {
-    if (this.undo === undefined || node.savedInBatch === this.batchId) return;
+    if (this.undo === undefined || node.savedInBatch === this.batchId || node.savedInBatch === -this.batchId) return;
     node.savedInBatch = this.batchId;
     const saved: Snapshot = {
       node,
