@@ -79,13 +79,14 @@ export interface Tree {
   /**
    * Writes many value children of `parent` (a cell of this tree) in one call: the same tree —
    * stamps, history, errors — as `setChild(parent, names[i], values[i])` for each `i` in order
-   * inside one batch, so all or nothing. For a live dictionary it checks every entry first (a
-   * pattern name, or a child of another kind, refuses the whole call before anything changes),
-   * stamps its ancestors once, and keeps the children sorted at no extra cost when `names` come
-   * in order into an empty dictionary (a branch decoded from a sorted source). Events: one per
-   * cell written, in order — except children it creates under a dictionary created in the same
-   * open batch, which are not told on their own: the dictionary's `create`, told at commit, covers
-   * them (as `adopt`'s does for its branch). `VALUE_INVALID` when the two arrays differ in length.
+   * inside one batch, so all or nothing: a pattern name, or a child there of another kind, refuses
+   * the whole call with setChild's error and nothing written. New names into a live dictionary are
+   * made in one pass (one walk up the parents, one stamp of the ancestors), and names that come in
+   * order into an empty dictionary are kept as its sorted order (a branch decoded from a sorted
+   * source). Events: one per cell written, in order (for new names, once they are all in) —
+   * except children it creates under a dictionary created in the same open batch, which are not
+   * told on their own: the dictionary's `create`, told at commit, covers them (as `adopt`'s does
+   * for its branch). `VALUE_INVALID` when the two arrays differ in length.
    */
   setChildren(parent: Cell, names: readonly Name[], values: readonly Value[]): void;
   /** The dictionary at `path`, created (or revived) if needed, with parents. */
@@ -271,44 +272,54 @@ class CellTree implements Tree {
 
   /**
    * The one pass of {@link setChildren} into `dict`, a live dictionary: every name new and no
-   * pattern, or nothing is done (false). Stamps, undo and events as `attach` makes them.
+   * pattern, or nothing is done (false). Stamps and undo as `attach` makes them; the events
+   * after the cells are all in.
    */
   private addValues(dict: CellNode, names: readonly Name[], values: readonly Value[]): boolean {
-    const byKey = dict.byKey!;
     const n = names.length;
-    // Each name new (a name given twice is found by the second check, after the first is in).
+    if (n === 0) return true;
+    const byKey = dict.byKey!;
+    const beat = this.beat;
+    const undo = this.undo;
+    const undoMark = undo?.length ?? 0;
+    // Negative: made in this batch (see attach).
+    const made = -this.batchId;
+    // Sorted once: names that arrive in order into an empty dictionary are its order already.
+    const fresh: CellNode[] | undefined = byKey.size === 0 && dict.order === undefined ? [] : undefined;
+    let sorted = true;
+    let previous: Name | undefined;
     for (let i = 0; i < n; i++) {
       const leaf = names[i]!;
+      // A name there already (or given twice), or a pattern: take back what this call made.
       if (leaf.tag.glob || leaf.domain.glob || byKey.has(leaf.key)) {
         for (let j = 0; j < i; j++) byKey.delete(names[j]!.key);
+        if (undo !== undefined) undo.length = undoMark;
         return false;
       }
-      byKey.set(leaf.key, new CellNode(leaf, 'value', dict, this.beat));
-    }
-    if (n === 0) return true;
-    this.snapshot(dict);
-    const undo = this.undo;
-    // Under a dictionary this open batch created, its `create` (told at commit) covers new children.
-    const told = undo === undefined || dict.savedInBatch !== -this.batchId;
-    // Sorted once: names that arrive in order into an empty dictionary are its order already.
-    const fresh: CellNode[] | undefined = byKey.size === n && dict.order === undefined ? [] : undefined;
-    let sorted = true;
-    for (let i = 0; i < n; i++) {
-      const child = byKey.get(names[i]!.key)!;
+      const child = new CellNode(leaf, 'value', dict, beat);
       child.value = values[i]!;
+      byKey.set(leaf.key, child);
       if (undo !== undefined) {
-        child.savedInBatch = -this.batchId;
+        child.savedInBatch = made;
         undo.push(child);
       }
       if (fresh !== undefined) {
-        if (sorted && i > 0 && compareNames(fresh[i - 1]!.name, child.name) >= 0) sorted = false;
+        if (sorted && previous !== undefined && compareNames(previous, leaf) >= 0) sorted = false;
+        previous = leaf;
         fresh.push(child);
-      } else if (dict.order !== undefined) this.appendSorted(dict, child);
-      if (told) this.emit('create', child);
+      }
     }
-    if (fresh !== undefined && sorted) dict.order = fresh;
-    dict.modified = this.beat;
+    this.snapshot(dict);
+    if (fresh !== undefined) {
+      if (sorted) dict.order = fresh;
+    } else if (dict.order !== undefined) {
+      for (let i = 0; i < n && dict.order !== undefined; i++) this.appendSorted(dict, byKey.get(names[i]!.key)!);
+    }
+    dict.modified = beat;
     this.touchAncestors(dict);
+    // Under a dictionary this open batch created, its `create` (told at commit) covers new children.
+    if ((this.listeners.size > 0 || this.watchers.length > 0) && (undo === undefined || dict.savedInBatch !== made))
+      for (let i = 0; i < n; i++) this.emit('create', byKey.get(names[i]!.key)!);
     return true;
   }
 
