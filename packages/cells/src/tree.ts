@@ -904,7 +904,10 @@ function restamp(node: CellNode, beat: number): void {
   node.subtreeModified = beat;
   if (node.deleted !== undefined) node.deleted = beat;
   node.past = undefined;
-  if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
+  // The order array when there is one (a list, a sorted dictionary): an indexed walk, no iterator.
+  const order = node.order;
+  if (order !== undefined) for (let i = 0; i < order.length; i++) restamp(order[i]!, beat);
+  else if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
 }
 
 /** One step of a batch's undo log: see `CellTree.undo`. */
