@@ -412,9 +412,11 @@ export function unpackCell(bytes: Uint8Array): StagedCell {
 /** Writes a staged cell where nothing is (the general way: lists, links, typed stores). */
 export type WriteStaged = (tree: Tree, where: Name[], cell: StagedCell) => number;
 
-/** The run of values read and not yet written (one pair for every call: each call writes its run before it returns or goes deeper). */
-const runNames: Name[] = [];
-const runValues: Value[] = [];
+/** The run of values read and not yet written: one per call, emptied at each write (a store child writes the run before it first). */
+interface Run {
+  readonly names: Name[];
+  readonly values: Value[];
+}
 
 /**
  * Reads the children of `store` straight into the live dictionary `dict` at `path`: each run of
@@ -426,12 +428,10 @@ const runValues: Value[] = [];
 export function writePackedChildren(tree: Tree, dict: Cell, path: Name[], store: PackedStore, replace: boolean, write: WriteStaged): number {
   const r = new Reader(store.bytes);
   r.at = store.at;
-  runNames.length = 0;
-  runValues.length = 0;
-  return writeRun(tree, dict, path, r, replace, write);
+  return writeRun(tree, dict, path, r, replace, write, { names: [], values: [] });
 }
 
-function writeRun(tree: Tree, dict: Cell, path: Name[], r: Reader, replace: boolean, write: WriteStaged): number {
+function writeRun(tree: Tree, dict: Cell, path: Name[], r: Reader, replace: boolean, write: WriteStaged, run: Run): number {
   const count = r.uint();
   let cells = 0;
   for (let i = 0; i < count; i++) {
@@ -440,34 +440,34 @@ function writeRun(tree: Tree, dict: Cell, path: Name[], r: Reader, replace: bool
     const code = head & 3;
     const n = readHeadName(r, head);
     if (replace && dict.child(n) !== undefined) {
-      cells += flushRun(tree, dict);
+      cells += flushRun(tree, dict, run);
       tree.remove([...path, n]);
     }
     if (code === KIND_CODE.value) {
-      runNames.push(n);
-      runValues.push(readValue(r, head >> 5));
+      run.names.push(n);
+      run.values.push(readValue(r, head >> 5));
       continue;
     }
-    cells += flushRun(tree, dict);
+    cells += flushRun(tree, dict, run);
     const where = [...path, n];
     if (code === KIND_CODE.dictionary && head >> 5 === 0) {
-      cells += 1 + writeRun(tree, tree.ensureChild(dict, n, 'dictionary'), where, r, false, write);
+      cells += 1 + writeRun(tree, tree.ensureChild(dict, n, 'dictionary'), where, r, false, write, run);
     } else {
       r.at = start;
       cells += write(tree, where, readCell(r, 1));
     }
   }
-  return cells + flushRun(tree, dict);
+  return cells + flushRun(tree, dict, run);
 }
 
-function flushRun(tree: Tree, dict: Cell): number {
-  const n = runNames.length;
+function flushRun(tree: Tree, dict: Cell, run: Run): number {
+  const n = run.names.length;
   if (n === 0) return 0;
   try {
-    tree.setChildren(dict, runNames, runValues);
+    tree.setChildren(dict, run.names, run.values);
   } finally {
-    runNames.length = 0;
-    runValues.length = 0;
+    run.names.length = 0;
+    run.values.length = 0;
   }
   return n;
 }
