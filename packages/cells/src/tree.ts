@@ -286,6 +286,10 @@ class CellTree implements Tree {
     const made = -this.batchId;
     // Sorted once: names that arrive in order into an empty dictionary are its order already.
     const fresh: CellNode[] | undefined = byKey.size === 0 && dict.order === undefined ? [] : undefined;
+    // The cells to tell, kept in hand (a listener told of one may change the tree before the next);
+    // none under a dictionary this open batch created: its `create`, told at commit, covers them.
+    const told =
+      (this.listeners.size > 0 || this.watchers.length > 0) && (undo === undefined || dict.savedInBatch !== made) ? new Array<CellNode>() : undefined;
     let sorted = true;
     let previous: Name | undefined;
     for (let i = 0; i < n; i++) {
@@ -308,6 +312,7 @@ class CellTree implements Tree {
         previous = leaf;
         fresh.push(child);
       }
+      told?.push(child);
     }
     this.snapshot(dict);
     if (fresh !== undefined) {
@@ -317,9 +322,7 @@ class CellTree implements Tree {
     }
     dict.modified = beat;
     this.touchAncestors(dict);
-    // Under a dictionary this open batch created, its `create` (told at commit) covers new children.
-    if ((this.listeners.size > 0 || this.watchers.length > 0) && (undo === undefined || dict.savedInBatch !== made))
-      for (let i = 0; i < n; i++) this.emit('create', byKey.get(names[i]!.key)!);
+    if (told !== undefined) for (let i = 0; i < told.length; i++) this.emit('create', told[i]!);
     return true;
   }
 
