@@ -412,11 +412,9 @@ export function unpackCell(bytes: Uint8Array): StagedCell {
 /** Writes a staged cell where nothing is (the general way: lists, links, typed stores). */
 export type WriteStaged = (tree: Tree, where: Name[], cell: StagedCell) => number;
 
-/** The run of values read and not yet written: one per call, emptied at each write (a store child writes the run before it first). */
-interface Run {
-  readonly names: Name[];
-  readonly values: Value[];
-}
+/** The run of values read and not yet written (one pair for every call: each call writes its run before it returns or goes deeper). */
+const runNames: Name[] = [];
+const runValues: Value[] = [];
 
 /**
  * Reads the children of `store` straight into the live dictionary `dict` at `path`: each run of
@@ -428,10 +426,12 @@ interface Run {
 export function writePackedChildren(tree: Tree, dict: Cell, path: Name[], store: PackedStore, replace: boolean, write: WriteStaged): number {
   const r = new Reader(store.bytes);
   r.at = store.at;
-  return writeRun(tree, dict, path, r, replace, write, { names: [], values: [] });
+  runNames.length = 0;
+  runValues.length = 0;
+  return writeRun(tree, dict, path, r, replace, write);
 }
 
-function writeRun(tree: Tree, dict: Cell, path: Name[], r: Reader, replace: boolean, write: WriteStaged, run: Run): number {
+function writeRun(tree: Tree, dict: Cell, path: Name[], r: Reader, replace: boolean, write: WriteStaged): number {
   const count = r.uint();
   let cells = 0;
   for (let i = 0; i < count; i++) {
@@ -440,34 +440,34 @@ function writeRun(tree: Tree, dict: Cell, path: Name[], r: Reader, replace: bool
     const code = head & 3;
     const n = readHeadName(r, head);
     if (replace && dict.child(n) !== undefined) {
-      cells += flushRun(tree, dict, run);
+      cells += flushRun(tree, dict);
       tree.remove([...path, n]);
     }
     if (code === KIND_CODE.value) {
-      run.names.push(n);
-      run.values.push(readValue(r, head >> 5));
+      runNames.push(n);
+      runValues.push(readValue(r, head >> 5));
       continue;
     }
-    cells += flushRun(tree, dict, run);
+    cells += flushRun(tree, dict);
     const where = [...path, n];
     if (code === KIND_CODE.dictionary && head >> 5 === 0) {
-      cells += 1 + writeRun(tree, tree.ensureChild(dict, n, 'dictionary'), where, r, false, write, run);
+      cells += 1 + writeRun(tree, tree.ensureChild(dict, n, 'dictionary'), where, r, false, write);
     } else {
       r.at = start;
       cells += write(tree, where, readCell(r, 1));
     }
   }
-  return cells + flushRun(tree, dict, run);
+  return cells + flushRun(tree, dict);
 }
 
-function flushRun(tree: Tree, dict: Cell, run: Run): number {
-  const n = run.names.length;
+function flushRun(tree: Tree, dict: Cell): number {
+  const n = runNames.length;
   if (n === 0) return 0;
   try {
-    tree.setChildren(dict, run.names, run.values);
+    tree.setChildren(dict, runNames, runValues);
   } finally {
-    run.names.length = 0;
-    run.values.length = 0;
+    runNames.length = 0;
+    runValues.length = 0;
   }
   return n;
 }
