@@ -5,7 +5,6 @@
  */
 import type { Cell, Name, Tree, Value } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
-import { PackedStore, writePackedChildren } from './compact-read.ts';
 import { field, readChain } from './message.ts';
 
 /** A bundle's ops could not be applied (the receiver's copy is not what the source assumed). */
@@ -103,7 +102,7 @@ function put(tree: Tree, target: Name[], v: StagedCell, after: StagedCell | unde
 
 function add(tree: Tree, target: Name[], v: StagedCell): number {
   const store = liveStore(tree, target, 'add');
-  if (store.kind !== 'list') return writeChildren(tree, store, target, v, true);
+  if (store.kind !== 'list') return writeChildren(tree, store, target, v.children, true);
   let cells = 0;
   for (const child of v.children) {
     if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
@@ -118,10 +117,7 @@ function add(tree: Tree, target: Name[], v: StagedCell): number {
  * values go to the tree in one `setChildren` each (most of a snapshot: a record's fields); a
  * store child is flushed behind the values before it, so the writes happen in the same order.
  */
-function writeChildren(tree: Tree, dict: Cell, path: Name[], store: StagedCell, replace: boolean): number {
-  // Packed content: read straight into the tree, no staged cell per child.
-  if (store instanceof PackedStore) return writePackedChildren(tree, dict, path, store, replace, write);
-  const children = store.children;
+function writeChildren(tree: Tree, dict: Cell, path: Name[], children: readonly StagedCell[], replace: boolean): number {
   let cells = 0;
   // The run of values not written yet: children[from..i) minus stores (none: a store ends a run).
   let names: Name[] = [];
@@ -158,7 +154,7 @@ function writeChild(tree: Tree, dict: Cell, path: Name[], child: StagedCell): nu
   const where = [...path, child.name];
   // A plain dictionary is found in hand, not walked to from the root.
   if (child.kind === 'dictionary' && child.storeType === undefined)
-    return 1 + writeChildren(tree, tree.ensureChild(dict, child.name, 'dictionary'), where, child, false);
+    return 1 + writeChildren(tree, tree.ensureChild(dict, child.name, 'dictionary'), where, child.children, false);
   return write(tree, where, child);
 }
 
@@ -191,7 +187,7 @@ function write(tree: Tree, where: Name[], cell: StagedCell): number {
       tree.link(where, [...cell.linkTarget!]);
       return 1;
     case 'dictionary':
-      return 1 + writeChildren(tree, tree.ensureDictionary(where, cell.storeType), where, cell, false);
+      return 1 + writeChildren(tree, tree.ensureDictionary(where, cell.storeType), where, cell.children, false);
     case 'list': {
       tree.ensureList(where, cell.storeType);
       let cells = 1;

@@ -4,7 +4,7 @@
  * constructors, and anything malformed is a {@link PackedFormError}: the receiver turns the
  * frame into a note and applies nothing of it.
  */
-import { acronymId, name, numericId, referenceId, wordId, type Cell, type Id, type Name, type Tree, type Value } from '@cep/cells';
+import { acronymId, name, numericId, referenceId, wordId, type Id, type Name, type Value } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
 import { ID_CODE, KIND_CODE, VALUE_CODE, VERSION } from './compact.ts';
 
@@ -66,7 +66,7 @@ class Reader {
   }
 
   /** The start of a length-prefixed string, its length checked against what is left; the cursor moves past it. */
-  span(): number {
+  private span(): number {
     const n = this.uint();
     const start = this.at;
     if (n > this.buf.length - start) throw new PackedFormError('packed value ends early');
@@ -95,26 +95,6 @@ class Reader {
     } catch {
       throw new PackedFormError('packed text is not valid UTF-8');
     }
-  }
-
-  /** Refuses bytes `start..end` unless they are UTF-8 (ASCII checked in place, without a string). */
-  checkText(start: number, end: number): void {
-    const buf = this.buf;
-    let i = start;
-    while (i < end && buf[i]! < 0x80) i++;
-    if (i < end) this.text(start, end);
-  }
-
-  /** Moves past a LEB128 u64, refusing what {@link uvar} refuses; without a bigint below 2^49. */
-  skipUvar(): void {
-    const buf = this.buf;
-    const at = this.at;
-    for (let i = 0; i < 7; i++) {
-      if (this.at >= buf.length) throw new PackedFormError('packed value ends early');
-      if (buf[this.at++]! < 0x80) return;
-    }
-    this.at = at;
-    this.uvar();
   }
 
   /** A CEP-domain name from its tag's kind and the tag's length-prefixed text, through the caches. */
@@ -295,179 +275,12 @@ function readCell(r: Reader, depth: number): StagedCell {
   }
 }
 
-/** Moves past one value of `type`, refusing what {@link readValue} refuses, keeping nothing. */
-function checkValue(r: Reader, type: number): void {
-  switch (type) {
-    case VALUE_CODE.text: {
-      const start = r.span();
-      r.checkText(start, r.at);
-      return;
-    }
-    case VALUE_CODE.u64:
-      r.skipUvar();
-      return;
-    case VALUE_CODE.i64:
-      r.take(8);
-      return;
-    case VALUE_CODE.bool:
-      if (r.u8() > 1) throw new PackedFormError('a bool is 0 or 1');
-      return;
-    case VALUE_CODE.bytes:
-      r.take(r.uint());
-      return;
-    case VALUE_CODE.raw:
-      readName(r);
-      r.take(r.uint());
-      return;
-    default:
-      throw new PackedFormError(`unknown value type ${type}`);
-  }
-}
-
-/**
- * Moves past one cell, refusing what {@link readCell} refuses, keeping nothing but the names it
- * meets (in the caches, where reading them again finds them): after it, reading cannot fail.
- */
-function checkCell(r: Reader, depth: number): void {
-  if (depth > 256) throw new PackedFormError('packed value nests deeper than 256 levels');
-  const head = r.u8();
-  const code = head & 3;
-  const extra = head >> 5;
-  readHeadName(r, head);
-  switch (code) {
-    case KIND_CODE.value:
-      return checkValue(r, extra);
-    case KIND_CODE.link: {
-      if (extra !== 0) throw new PackedFormError('bad link head');
-      const count = r.uint();
-      for (let i = 0; i < count; i++) readName(r);
-      return;
-    }
-    default: {
-      if (extra > 1) throw new PackedFormError('bad store head');
-      if (extra === 1) readName(r);
-      const count = r.uint();
-      if (count * MIN_CELL_BYTES > r.buf.length - r.at) throw new PackedFormError('packed value ends early');
-      for (let i = 0; i < count; i++) checkCell(r, depth + 1);
-    }
-  }
-}
-
-/**
- * A packed store, checked whole, whose children are read when they are used: straight into a
- * tree by {@link writePackedChildren} (no staged cell per child), or as staged cells through
- * `children` (read once, on first use).
- */
-export class PackedStore implements StagedCell {
-  readonly deleted = false;
-  readonly value: undefined = undefined;
-  readonly linkTarget: undefined = undefined;
-  private kids: readonly StagedCell[] | undefined;
-
-  constructor(
-    readonly name: Name,
-    readonly kind: 'dictionary' | 'list',
-    readonly storeType: Name | undefined,
-    /** The packed value, and where in it this store's child count is. */
-    readonly bytes: Uint8Array,
-    readonly at: number,
-  ) {}
-
-  get children(): readonly StagedCell[] {
-    if (this.kids === undefined) {
-      const r = new Reader(this.bytes);
-      r.at = this.at;
-      const count = r.uint();
-      const kids: StagedCell[] = [];
-      for (let i = 0; i < count; i++) kids.push(readCell(r, 1));
-      this.kids = kids;
-    }
-    return this.kids;
-  }
-}
-
-/**
- * Reads a packed value back into the staged branch it stands for; throws {@link PackedFormError}.
- * The whole value is checked here, so nothing malformed gets further; a store comes back as a
- * {@link PackedStore}, its children read when they are written.
- */
+/** Reads a packed value back into the staged branch it stands for; throws {@link PackedFormError}. */
 export function unpackCell(bytes: Uint8Array): StagedCell {
   const r = new Reader(bytes);
   const version = r.u8();
   if (version !== VERSION) throw new PackedFormError(`packed form version ${version} is not ${VERSION}`);
-  checkCell(r, 0);
+  const cell = readCell(r, 0);
   if (!r.done) throw new PackedFormError('packed value has bytes after its cell');
-  r.at = 1;
-  const head = r.u8();
-  const code = head & 3;
-  if (code === KIND_CODE.value || code === KIND_CODE.link) {
-    r.at = 1;
-    return readCell(r, 0);
-  }
-  const n = readHeadName(r, head);
-  const storeType = head >> 5 === 1 ? readName(r) : undefined;
-  return new PackedStore(n, code === KIND_CODE.list ? 'list' : 'dictionary', storeType, bytes, r.at);
-}
-
-/** Writes a staged cell where nothing is (the general way: lists, links, typed stores). */
-export type WriteStaged = (tree: Tree, where: Name[], cell: StagedCell) => number;
-
-/** The run of values read and not yet written (one pair for every call: each call writes its run before it returns or goes deeper). */
-const runNames: Name[] = [];
-const runValues: Value[] = [];
-
-/**
- * Reads the children of `store` straight into the live dictionary `dict` at `path`: each run of
- * values in one `setChildren`, a plain dictionary child made in hand and filled the same way,
- * any other child staged and handed to `write`. With `replace`, a child of the same name there
- * goes first (an `add`). The same writes, in the same order, as writing `store.children` one by
- * one; returns the cells written.
- */
-export function writePackedChildren(tree: Tree, dict: Cell, path: Name[], store: PackedStore, replace: boolean, write: WriteStaged): number {
-  const r = new Reader(store.bytes);
-  r.at = store.at;
-  runNames.length = 0;
-  runValues.length = 0;
-  return writeRun(tree, dict, path, r, replace, write);
-}
-
-function writeRun(tree: Tree, dict: Cell, path: Name[], r: Reader, replace: boolean, write: WriteStaged): number {
-  const count = r.uint();
-  let cells = 0;
-  for (let i = 0; i < count; i++) {
-    const start = r.at;
-    const head = r.u8();
-    const code = head & 3;
-    const n = readHeadName(r, head);
-    if (replace && dict.child(n) !== undefined) {
-      cells += flushRun(tree, dict);
-      tree.remove([...path, n]);
-    }
-    if (code === KIND_CODE.value) {
-      runNames.push(n);
-      runValues.push(readValue(r, head >> 5));
-      continue;
-    }
-    cells += flushRun(tree, dict);
-    const where = [...path, n];
-    if (code === KIND_CODE.dictionary && head >> 5 === 0) {
-      cells += 1 + writeRun(tree, tree.ensureChild(dict, n, 'dictionary'), where, r, false, write);
-    } else {
-      r.at = start;
-      cells += write(tree, where, readCell(r, 1));
-    }
-  }
-  return cells + flushRun(tree, dict);
-}
-
-function flushRun(tree: Tree, dict: Cell): number {
-  const n = runNames.length;
-  if (n === 0) return 0;
-  try {
-    tree.setChildren(dict, runNames, runValues);
-  } finally {
-    runNames.length = 0;
-    runValues.length = 0;
-  }
-  return n;
+  return cell;
 }
