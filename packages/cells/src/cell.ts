@@ -70,7 +70,9 @@ export class CellNode implements Cell {
    * The tree batch (a process-wide serial, see tree.ts) that already saved this cell's state for
    * its undo; 0 when none. A stamp on the cell instead of a set of saved cells per batch: an
    * inbound frame of a few hundred invokes is one batch creating thousands of cells, and growing
-   * that set was a measurable share of each call's CPU and garbage.
+   * that set was a measurable share of each call's CPU and garbage. Negative when the batch
+   * created the cell (nothing to save either; the tree's bulk write tells such cells' new
+   * children with their parent's `create`).
    */
   savedInBatch = 0;
 

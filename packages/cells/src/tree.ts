@@ -76,6 +76,19 @@ export interface Tree {
    * `CELL_NOT_FOUND` when `parent` is no longer in this tree (removed, or another tree's cell).
    */
   setChild(parent: Cell, child: Name | string, value: Value): Cell;
+  /**
+   * Writes many value children of `parent` (a cell of this tree) in one call: the same tree —
+   * stamps, history, errors — as `setChild(parent, names[i], values[i])` for each `i` in order
+   * inside one batch, so all or nothing: a pattern name, or a child there of another kind, refuses
+   * the whole call with setChild's error and nothing written. New names into a live dictionary are
+   * made in one pass (one walk up the parents, one stamp of the ancestors), and names that come in
+   * order into an empty dictionary are kept as its sorted order (a branch decoded from a sorted
+   * source). Events: one per cell written, in order (for new names, once they are all in) —
+   * except children it creates under a dictionary created in the same open batch, which are not
+   * told on their own: the dictionary's `create`, told at commit, covers them (as `adopt`'s does
+   * for its branch). `VALUE_INVALID` when the two arrays differ in length.
+   */
+  setChildren(parent: Cell, names: readonly Name[], values: readonly Value[]): void;
   /** The dictionary at `path`, created (or revived) if needed, with parents. */
   ensureDictionary(path: PathLike, storeType?: Name): Cell;
   /**
@@ -242,6 +255,83 @@ class CellTree implements Tree {
     // Anything but a live store (a value or link parent, a soft-deleted ancestor to revive) takes set()'s way, errors included.
     if (!this.liveStore(node, 'parent')) return this.set([...node.path(), leaf], value);
     return this.writeLeaf(node, leaf, value);
+  }
+
+  setChildren(parent: Cell, names: readonly Name[], values: readonly Value[]): void {
+    if (values.length !== names.length) throw cellsError('VALUE_INVALID', `setChildren needs a value per name: ${names.length} names, ${values.length} values`);
+    const node = parent as CellNode;
+    // A live dictionary and only new, plain names: made in one pass. Anything else (a list, a
+    // value, a soft-deleted ancestor, a name there already or given twice, a pattern) is written
+    // as setChild writes it, errors included, in one batch.
+    if (node.kind !== 'dictionary' || !this.liveStore(node, 'parent') || !this.addValues(node, names, values)) {
+      this.batch(() => {
+        for (let i = 0; i < names.length; i++) this.setChild(parent, names[i]!, values[i]!);
+      });
+    }
+  }
+
+  /**
+   * The one pass of {@link setChildren} into `dict`, a live dictionary: every name new and no
+   * pattern, or nothing is done (false). Stamps and undo as `attach` makes them; the events
+   * after the cells are all in.
+   */
+  private addValues(dict: CellNode, names: readonly Name[], values: readonly Value[]): boolean {
+    const n = names.length;
+    if (n === 0) return true;
+    const byKey = dict.byKey!;
+    const beat = this.beat;
+    const undo = this.undo;
+    const undoMark = undo?.length ?? 0;
+    // Negative: made in this batch (see attach).
+    const made = -this.batchId;
+    // Sorted once: names that arrive in order into an empty dictionary are its order already.
+    const fresh: CellNode[] | undefined = byKey.size === 0 && dict.order === undefined ? [] : undefined;
+    // The cells to tell, kept in hand (a listener told of one may change the tree before the next);
+    // none under a dictionary this open batch created: its `create`, told at commit, covers them.
+    const told =
+      (this.listeners.size > 0 || this.watchers.length > 0) && (undo === undefined || dict.savedInBatch !== made) ? new Array<CellNode>() : undefined;
+    let sorted = true;
+    let previous: Name | undefined;
+    for (let i = 0; i < n; i++) {
+      const leaf = names[i]!;
+      // A name there already (or given twice), or a pattern: take back what this call made.
+      if (leaf.tag.glob || leaf.domain.glob || byKey.has(leaf.key)) {
+        for (let j = 0; j < i; j++) byKey.delete(names[j]!.key);
+        if (undo !== undefined) undo.length = undoMark;
+        return false;
+      }
+      const child = new CellNode(leaf, 'value', dict, beat);
+      child.value = values[i]!;
+      byKey.set(leaf.key, child);
+      if (undo !== undefined) {
+        child.savedInBatch = made;
+        undo.push(child);
+      }
+      if (fresh !== undefined) {
+        if (sorted && previous !== undefined && compareNames(previous, leaf) >= 0) sorted = false;
+        previous = leaf;
+        fresh.push(child);
+      }
+      told?.push(child);
+    }
+    this.snapshot(dict);
+    if (fresh !== undefined) {
+      if (sorted) dict.order = fresh;
+    } else if (dict.order !== undefined) {
+      for (let i = 0; i < n && dict.order !== undefined; i++) this.appendSorted(dict, byKey.get(names[i]!.key)!);
+    }
+    dict.modified = beat;
+    this.touchAncestors(dict);
+    if (told !== undefined) for (let i = 0; i < told.length; i++) this.emit('create', told[i]!);
+    return true;
+  }
+
+  /** Keeps a dictionary's sorted cache when a new child sorts last (the common bulk-load case); else drops it. */
+  private appendSorted(dict: CellNode, child: CellNode): void {
+    const order = dict.order!;
+    const last = order[order.length - 1];
+    if (last === undefined || compareNames(last.name, child.name) < 0) order.push(child);
+    else dict.order = undefined;
   }
 
   ensureChild(parent: Cell, child: Name | string, kind: 'dictionary' | 'list'): CellNode {
@@ -644,16 +734,14 @@ class CellTree implements Tree {
     // A cell made inside a batch needs no snapshot: undoing the batch detaches it (below), and
     // nothing in the tree reaches it after that. Counting it as saved skips a snapshot (an object
     // and a closure) per new cell, most of an invoke's ~40 new cells' undo cost.
-    if (this.undo !== undefined) node.savedInBatch = this.batchId;
+    // Negative: made in this batch (not only saved in it), see setChildren.
+    if (this.undo !== undefined) node.savedInBatch = -this.batchId;
     parent.byKey!.set(childName.key, node);
     const order = parent.order;
     if (parent.kind === 'list') {
       order!.splice(index ?? order!.length, 0, node);
     } else if (order !== undefined) {
-      // Keep the sorted cache when the new name sorts last (the common bulk-load case).
-      const last = order[order.length - 1];
-      if (last === undefined || compareNames(last.name, childName) < 0) order.push(node);
-      else parent.order = undefined;
+      this.appendSorted(parent, node);
     }
     // Undone by detaching the cell (see undoStep): the cell itself is the step, no closure.
     this.undo?.push(node);
@@ -729,7 +817,7 @@ class CellTree implements Tree {
   }
 
   private snapshot(node: CellNode): void {
-    if (this.undo === undefined || node.savedInBatch === this.batchId) return;
+    if (this.undo === undefined || node.savedInBatch === this.batchId || node.savedInBatch === -this.batchId) return;
     node.savedInBatch = this.batchId;
     const saved: Snapshot = {
       node,
@@ -819,7 +907,10 @@ function restamp(node: CellNode, beat: number): void {
   node.subtreeModified = beat;
   if (node.deleted !== undefined) node.deleted = beat;
   node.past = undefined;
-  if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
+  // The order array when there is one (a list, a sorted dictionary): an indexed walk, no iterator.
+  const order = node.order;
+  if (order !== undefined) for (let i = 0; i < order.length; i++) restamp(order[i]!, beat);
+  else if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
 }
 
 /** One step of a batch's undo log: see `CellTree.undo`. */

@@ -3,7 +3,7 @@
  * `tree.batch`, so a bundle (or a batch of bundles) lands whole or not at all. The receiver
  * keeps only live cells: a `del` removes for good, so list positions are plain indices.
  */
-import type { Cell, Name, Tree } from '@cep/cells';
+import type { Cell, Name, Tree, Value } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
 import { field, readChain } from './message.ts';
 
@@ -102,21 +102,60 @@ function put(tree: Tree, target: Name[], v: StagedCell, after: StagedCell | unde
 
 function add(tree: Tree, target: Name[], v: StagedCell): number {
   const store = liveStore(tree, target, 'add');
+  if (store.kind !== 'list') return writeChildren(tree, store, target, v.children, true);
   let cells = 0;
   for (const child of v.children) {
-    if (store.kind === 'list') {
-      if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
-      cells += insert(tree, target, store.children().length, child, child.name);
-    } else {
-      const existing = store.child(child.name);
-      if (existing !== undefined) tree.remove([...target, child.name]);
-      if (child.kind === 'value') {
-        tree.setChild(store, child.name, child.value!);
-        cells++;
-      } else cells += write(tree, [...target, child.name], child);
-    }
+    if (store.child(child.name) !== undefined) tree.remove([...target, child.name]);
+    cells += insert(tree, target, store.children().length, child, child.name);
   }
   return cells;
+}
+
+/**
+ * Writes staged children into the live dictionary `dict` at `path`; with `replace`, a child of
+ * the same name there goes first (an `add`), else nothing is there (a new dictionary). Runs of
+ * values go to the tree in one `setChildren` each (most of a snapshot: a record's fields); a
+ * store child is flushed behind the values before it, so the writes happen in the same order.
+ */
+function writeChildren(tree: Tree, dict: Cell, path: Name[], children: readonly StagedCell[], replace: boolean): number {
+  let cells = 0;
+  // The run of values not written yet: children[from..i) minus stores (none: a store ends a run).
+  let names: Name[] = [];
+  let values: Value[] = [];
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i]!;
+    if (child.kind === 'value' && !(replace && dict.child(child.name) !== undefined)) {
+      names.push(child.name);
+      values.push(child.value!);
+      continue;
+    }
+    if (names.length > 0) {
+      tree.setChildren(dict, names, values);
+      cells += names.length;
+      names = [];
+      values = [];
+    }
+    if (replace && dict.child(child.name) !== undefined) tree.remove([...path, child.name]);
+    cells += writeChild(tree, dict, path, child);
+  }
+  if (names.length > 0) {
+    tree.setChildren(dict, names, values);
+    cells += names.length;
+  }
+  return cells;
+}
+
+/** Writes one staged child of the live dictionary `dict` (at `path`) where nothing is. */
+function writeChild(tree: Tree, dict: Cell, path: Name[], child: StagedCell): number {
+  if (child.kind === 'value') {
+    tree.setChild(dict, child.name, child.value!);
+    return 1;
+  }
+  const where = [...path, child.name];
+  // A plain dictionary is found in hand, not walked to from the root.
+  if (child.kind === 'dictionary' && child.storeType === undefined)
+    return 1 + writeChildren(tree, tree.ensureChild(dict, child.name, 'dictionary'), where, child.children, false);
+  return write(tree, where, child);
 }
 
 /** Sets the overlay's values and links; the overlay's dictionaries name stores the receiver has. */
@@ -147,17 +186,8 @@ function write(tree: Tree, where: Name[], cell: StagedCell): number {
     case 'link':
       tree.link(where, [...cell.linkTarget!]);
       return 1;
-    case 'dictionary': {
-      const dict = tree.ensureDictionary(where, cell.storeType);
-      let cells = 1;
-      // Values straight under the new dictionary (most of a snapshot): no walk from the root each.
-      for (const child of cell.children)
-        if (child.kind === 'value') {
-          tree.setChild(dict, child.name, child.value!);
-          cells++;
-        } else cells += write(tree, [...where, child.name], child);
-      return cells;
-    }
+    case 'dictionary':
+      return 1 + writeChildren(tree, tree.ensureDictionary(where, cell.storeType), where, cell.children, false);
     case 'list': {
       tree.ensureList(where, cell.storeType);
       let cells = 1;

@@ -6,7 +6,7 @@
  */
 import { acronymId, name, numericId, referenceId, wordId, type Id, type Name, type Value } from '@cep/cells';
 import type { StagedCell } from '@cep/serializer';
-import { ID_CODE, KINDS, VALUE_CODE, VERSION } from './compact.ts';
+import { ID_CODE, KIND_CODE, VALUE_CODE, VERSION } from './compact.ts';
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
@@ -14,19 +14,26 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 export class PackedFormError extends Error {}
 
 /**
- * Names of the CEP domain seen while reading, per id kind by their text: a part repeats the
- * same few names thousands of times. Names of other domains are rare and built each time.
+ * Names of the CEP domain seen while reading, per id kind: a part repeats the same few names
+ * thousands of times. Short tags (up to {@link SHORT_TAG} bytes, all of the bench's and most
+ * of a tree's) are looked up by a number made of their bytes, so a name seen before costs no
+ * string; longer ones by their text. Names of other domains are rare and built each time.
  */
-const nameCache: ReadonlyArray<Map<string, Name>> = [new Map(), new Map(), new Map(), new Map()];
+const shortNames: ReadonlyArray<Map<number, Name>> = [new Map(), new Map(), new Map(), new Map()];
+const longNames: ReadonlyArray<Map<string, Name>> = [new Map(), new Map(), new Map(), new Map()];
 const NAME_CACHE_LIMIT = 1 << 14;
+/** Up to 6 bytes and their count make a number below 2^51: exact as a double, one per byte string. */
+const SHORT_TAG = 6;
+/** Below this length V8 copies a substring; from it on the substring would keep the whole part's text alive. */
+const SLICE_MIN = 13;
 
+/** Reads one packed value: a cursor over its bytes, with the bytes as one Latin-1 string for ASCII texts. */
 class Reader {
-  private at = 0;
-  private readonly view: DataView;
+  at = 0;
+  private view: DataView | undefined;
+  private latin: string | undefined;
 
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  constructor(readonly buf: Uint8Array) {}
 
   get done(): boolean {
     return this.at === this.buf.length;
@@ -38,10 +45,12 @@ class Reader {
   }
 
   uint(): number {
+    const buf = this.buf;
     let n = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
-      const b = this.u8();
+      if (this.at >= buf.length) throw new PackedFormError('packed value ends early');
+      const b = buf[this.at++]!;
       n += (b & 0x7f) * scale;
       if (b < 0x80) return n;
       scale *= 128;
@@ -56,36 +65,77 @@ class Reader {
     return out;
   }
 
-  str(): string {
+  /** The start of a length-prefixed string, its length checked against what is left; the cursor moves past it. */
+  private span(): number {
     const n = this.uint();
     const start = this.at;
     if (n > this.buf.length - start) throw new PackedFormError('packed value ends early');
     this.at = start + n;
-    if (n < 64) {
-      // Short ASCII (names, most texts) read in place: no subarray, no decoder call.
-      const buf = this.buf;
-      let s = '';
-      let i = start;
-      for (; i < start + n; i++) {
-        const c = buf[i]!;
-        if (c >= 0x80) break;
-        s += String.fromCharCode(c);
-      }
-      if (i === start + n) return s;
+    return start;
+  }
+
+  /** A length-prefixed UTF-8 string. */
+  str(): string {
+    const start = this.span();
+    return this.text(start, this.at);
+  }
+
+  /** The UTF-8 text of bytes `start..end` (checked). */
+  text(start: number, end: number): string {
+    const buf = this.buf;
+    let i = start;
+    while (i < end && buf[i]! < 0x80) i++;
+    if (i === end && end - start < SLICE_MIN) {
+      // ASCII, short: a copy out of the part's bytes read as Latin-1 once (no decoder call, no concatenation).
+      this.latin ??= Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1');
+      return this.latin.substring(start, end);
     }
     try {
-      return utf8Strict.decode(this.buf.subarray(start, start + n));
+      return utf8Strict.decode(buf.subarray(start, end));
     } catch {
       throw new PackedFormError('packed text is not valid UTF-8');
     }
   }
 
+  /** A CEP-domain name from its tag's kind and the tag's length-prefixed text, through the caches. */
+  cepName(tagKind: number): Name {
+    const start = this.span();
+    const end = this.at;
+    const length = end - start;
+    if (length <= SHORT_TAG) {
+      const buf = this.buf;
+      let key = length;
+      for (let i = start; i < end; i++) key = key * 256 + buf[i]!;
+      const cache = shortNames[tagKind];
+      if (cache === undefined) throw new PackedFormError(`unknown name kind ${tagKind}`);
+      let found = cache.get(key);
+      if (found === undefined) {
+        found = name(makeId(tagKind, this.text(start, end)));
+        if (cache.size >= NAME_CACHE_LIMIT) cache.clear();
+        cache.set(key, found);
+      }
+      return found;
+    }
+    const text = this.text(start, end);
+    const cache = longNames[tagKind];
+    if (cache === undefined) throw new PackedFormError(`unknown name kind ${tagKind}`);
+    let found = cache.get(text);
+    if (found === undefined) {
+      found = name(makeId(tagKind, text));
+      if (cache.size >= NAME_CACHE_LIMIT) cache.clear();
+      cache.set(text, found);
+    }
+    return found;
+  }
+
   /** A LEB128 u64 (at most 10 bytes, below 2^64). */
   uvar(): bigint {
+    const buf = this.buf;
     let n = 0;
     let scale = 1;
     for (let i = 0; i < 7; i++) {
-      const b = this.u8();
+      if (this.at >= buf.length) throw new PackedFormError('packed value ends early');
+      const b = buf[this.at++]!;
       n += (b & 0x7f) * scale;
       if (b < 0x80) return BigInt(n);
       scale *= 128;
@@ -108,6 +158,7 @@ class Reader {
   u64le(): bigint {
     const at = this.at;
     this.take(8);
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     return this.view.getBigUint64(at, true);
   }
 }
@@ -153,7 +204,7 @@ function readName(r: Reader): Name {
     const domain = readId(r);
     return name(readId(r), domain);
   }
-  return cepName(r.u8(), r.str());
+  return r.cepName(r.u8());
 }
 
 /** The name in a cell's head: its own domain (bit 2) or CEP, and the tag's kind (bits 3-4). */
@@ -163,19 +214,7 @@ function readHeadName(r: Reader, head: number): Name {
     const domain = readId(r);
     return name(makeId(tagKind, r.str()), domain);
   }
-  return cepName(tagKind, r.str());
-}
-
-/** A CEP-domain name from its tag's kind and text, through the cache. */
-function cepName(tagKind: number, tagText: string): Name {
-  const cache = nameCache[tagKind];
-  let found = cache?.get(tagText);
-  if (found === undefined) {
-    found = name(makeId(tagKind, tagText));
-    if (cache!.size >= NAME_CACHE_LIMIT) cache!.clear();
-    cache!.set(tagText, found);
-  }
-  return found;
+  return r.cepName(tagKind);
 }
 
 function readValue(r: Reader, type: number): Value {
@@ -203,27 +242,32 @@ function readValue(r: Reader, type: number): Value {
 }
 
 const NO_CHILDREN: readonly StagedCell[] = Object.freeze([]);
+/** The fewest bytes a cell takes (a head byte and its tag's length): a store's count is checked against it before its children are read. */
+const MIN_CELL_BYTES = 2;
 
 function readCell(r: Reader, depth: number): StagedCell {
   if (depth > 256) throw new PackedFormError('packed value nests deeper than 256 levels');
   const head = r.u8();
-  const kind = KINDS[head & 3]!;
+  const code = head & 3;
   const extra = head >> 5;
   const n = readHeadName(r, head);
-  switch (kind) {
-    case 'value':
-      return { name: n, kind, value: readValue(r, extra), deleted: false, children: NO_CHILDREN };
-    case 'link': {
+  switch (code) {
+    case KIND_CODE.value:
+      return { name: n, kind: 'value', value: readValue(r, extra), deleted: false, children: NO_CHILDREN };
+    case KIND_CODE.link: {
       if (extra !== 0) throw new PackedFormError('bad link head');
       const count = r.uint();
       const target: Name[] = [];
       for (let i = 0; i < count; i++) target.push(readName(r));
-      return { name: n, kind, linkTarget: target, deleted: false, children: NO_CHILDREN };
+      return { name: n, kind: 'link', linkTarget: target, deleted: false, children: NO_CHILDREN };
     }
     default: {
       if (extra > 1) throw new PackedFormError('bad store head');
+      const kind = code === KIND_CODE.list ? 'list' : 'dictionary';
       const storeType = extra === 1 ? readName(r) : undefined;
       const count = r.uint();
+      // A count the bytes left cannot hold is refused before an array of that size is made.
+      if (count * MIN_CELL_BYTES > r.buf.length - r.at) throw new PackedFormError('packed value ends early');
       const children: StagedCell[] = [];
       for (let i = 0; i < count; i++) children.push(readCell(r, depth + 1));
       return storeType === undefined ? { name: n, kind, deleted: false, children } : { name: n, kind, storeType, deleted: false, children };
