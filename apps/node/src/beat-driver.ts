@@ -141,15 +141,19 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     }
   };
 
+  /** Counts a finished beat, slot or early, and reports its step time. */
+  const counted = (stepMs: number): void => {
+    stats.beats += 1;
+    if (stepMs > stats.worstStepMs) stats.worstStepMs = stepMs;
+    options.onStep?.(stepMs);
+  };
+
   /** An early beat: the slot schedule is left as it was, and its timer armed again after. */
   const early = async (dueMs: number): Promise<void> => {
     const started = clock();
     if (!(await runStep({ early: true, dueMs }))) return;
-    const stepMs = clock() - started;
-    stats.beats += 1;
     stats.earlyBeats += 1;
-    if (stepMs > stats.worstStepMs) stats.worstStepMs = stepMs;
-    options.onStep?.(stepMs);
+    counted(clock() - started);
     // A slot that passed meanwhile runs at once; its beat counts an overrun if it is late.
     schedule(clock());
   };
@@ -185,9 +189,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
     // How late the timer fired: an overrun with a short step and a large lateMs is a
     // busy event loop or machine, not a slow beat.
     const lateMs = Math.max(0, started - nextSlot);
-    stats.beats += 1;
-    if (stepMs > stats.worstStepMs) stats.worstStepMs = stepMs;
-    options.onStep?.(stepMs);
+    counted(stepMs);
     nextSlot += periodMs;
     if (ended > nextSlot) {
       const missed = Math.floor((ended - nextSlot) / periodMs);
