@@ -85,9 +85,8 @@ function countVitest(label, reportFile, exitedOk, nonZeroMeans = 'unhandled erro
   }
 }
 
-// new-only: one line per package as its typecheck runs (tsc prints nothing when it passes),
-// and the compiler's errors when it fails.
-if (!(await run('typecheck', bin('turbo'), ['run', 'typecheck', '--output-logs=new-only']))) {
+// One compiler run over the whole workspace (tooling/typecheck.mjs says why), then the console's.
+if (!(await run('typecheck', process.execPath, [join(root, 'tooling', 'typecheck.mjs')]))) {
   failed += 1;
   problems.push('typecheck failed');
 }
