@@ -7,8 +7,10 @@
  * block is one compression (~170 ns), in the kernel four blocks share one. The frame is
  * copied into the module's memory once; leaves are grouped by block count so the four lanes
  * of a group mostly finish together (a lane that finishes early is masked, so any mix is
- * still correct). A leaf longer than one BLAKE3 chunk (1024 bytes, rare: a big manifest
- * page) is hashed on the JS/hash-wasm path straight into the level.
+ * still correct). A leaf longer than one BLAKE3 chunk (1024 bytes: a big payload chunk or
+ * manifest page) is hashed in the same memory by the kernel's `tree` (its chunks four to a
+ * compression, then BLAKE3's parent nodes), straight into the level. {@link batchHash} hashes
+ * one input of any length the same way (payload hashes).
  *
  * When the runtime cannot validate the module (no SIMD), {@link batchMerkle} answers
  * undefined and callers keep the JS path; both give the same digests (tests compare).
@@ -30,6 +32,7 @@ interface Kernel {
   readonly leaves: (desc: number, groups: number) => void;
   readonly merkle: (level: number, count: number) => void;
   readonly parents: (from: number, to: number, pairs: number) => void;
+  readonly tree: (start: number, len: number, out: number, scratch: number) => void;
   readonly crcs: (desc: number, count: number, out: number, id: 0 | 1, init: number, xorout: number) => void;
 }
 
@@ -114,8 +117,8 @@ function ensure(bytes: number): boolean {
 const bucketCount = new Int32Array(17);
 const bucketAt = new Int32Array(17);
 
-/** Hashes a leaf longer than one chunk into `out[at, at + 32)` (the caller's JS/hash-wasm path). */
-export type BigLeaf = (data: Uint8Array, start: number, end: number, out: Uint8Array, at: number) => void;
+/** Scratch bytes the kernel's `tree` needs for an input of `len` bytes: 32 per chunk and 256 more. */
+const treeScratch = (len: number): number => ((len + 1023) >> 10) * 32 + 256;
 
 const blocksOf = (len: number): number => (len === 0 ? 1 : (len + 63) >> 6);
 
@@ -123,7 +126,9 @@ const blocksOf = (len: number): number => (len === 0 ? 1 : (len + 63) >> 6);
  * Writes the descriptors of the leaves `data[starts[r], ends[r])` for r = order[i] (data
  * already copied to `dataAt` of the module's memory; digest i goes to `levelAt + 32i`) and
  * hashes them. Leaves are grouped by block count (`byBlocks`; tests turn it off to mix lengths
- * within a lane group); a leaf longer than a chunk is hashed by `bigLeaf` straight into memory.
+ * within a lane group); a leaf longer than a chunk is hashed by the kernel's `tree` after them,
+ * with scratch from `scratchAt` (past everything laid out; grown here if that leaf needs it).
+ * False, having hashed nothing, when the memory cannot hold that scratch.
  */
 function hashLeaves(
   data: Uint8Array,
@@ -133,16 +138,20 @@ function hashLeaves(
   dataAt: number,
   levelAt: number,
   descAt: number,
-  bigLeaf: BigLeaf,
+  scratchAt: number,
   byBlocks: boolean,
-): void {
+): boolean {
   const count = order.length;
   bucketCount.fill(0);
+  let bigMax = 0;
   for (let i = 0; i < count; i++) {
     const r = order[i]!;
     const len = ends[r]! - starts[r]!;
     if (len <= LEAF_MAX) bucketCount[byBlocks ? blocksOf(len) : 1]! += 1;
+    else if (len > bigMax) bigMax = len;
   }
+  // Growing keeps the bytes already copied in; only the views are renewed.
+  if (bigMax > 0 && !ensure(scratchAt + treeScratch(bigMax))) return false;
   // Leaves go in descending block count, four to a group, and only the last group is padded
   // (padding descriptors hash nothing into SPARE_OUT): a group costs its longest lane, and taking
   // the four longest, then the next four, … gives the fewest group steps. Padding every bucket to
@@ -166,10 +175,7 @@ function hashLeaves(
     const r = order[i]!;
     const start = starts[r]!;
     const len = ends[r]! - start;
-    if (len > LEAF_MAX) {
-      bigLeaf(data, start, start + len, u8, levelAt + i * 32);
-      continue;
-    }
+    if (len > LEAF_MAX) continue;
     const b = byBlocks ? blocksOf(len) : 1;
     const d = bucketAt[b]!;
     u32[d] = dataAt + start;
@@ -178,10 +184,18 @@ function hashLeaves(
     bucketAt[b] = d + 3;
   }
   if (groups > 0) kernel!.leaves(descAt, groups);
+  if (bigMax > 0) {
+    for (let i = 0; i < count; i++) {
+      const r = order[i]!;
+      const len = ends[r]! - starts[r]!;
+      if (len > LEAF_MAX) kernel!.tree(dataAt + starts[r]!, len, levelAt + i * 32, scratchAt);
+    }
+  }
+  return true;
 }
 
-/** Bytes of descriptors for `count` leaves: the last group adds at most 3 padding ones. */
-const descBytes = (count: number): number => (count + 3) * 12;
+/** Bytes of descriptors for `count` leaves: the last group adds at most 3 padding ones (rounded up to 16, so what follows is aligned). */
+const descBytes = (count: number): number => ((count + 3) * 12 + 15) & ~15;
 
 /** Hands back `view` (or a copy, and a fresh small memory, after one big frame grew it past RETAIN_MAX). */
 function release(view: Uint8Array): Uint8Array {
@@ -205,7 +219,6 @@ export function batchMerkle(
   starts: ArrayLike<number>,
   ends: ArrayLike<number>,
   order: ArrayLike<number>,
-  bigLeaf: BigLeaf,
   crc?: RangeChecksums,
   rootOut?: Uint8Array,
 ): Uint8Array | undefined {
@@ -215,9 +228,11 @@ export function batchMerkle(
   const descAt = levelAt + count * 32 + LEVEL_SLACK;
   if (!ensure(descAt + descBytes(count) + (crc === undefined ? 0 : checksumBytes(crc.count)))) return undefined;
   u8.set(frame, RESERVED);
-  hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, bigLeaf, true);
+  // A big leaf's scratch and then the checksums' use the same bytes past the descriptors, one after the other.
+  const scratchAt = descAt + descBytes(count);
+  if (!hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, scratchAt, true)) return undefined;
   if (count > 1) kernel.merkle(levelAt, count);
-  if (crc !== undefined) checksums(crc, descAt + descBytes(count));
+  if (crc !== undefined) checksums(crc, scratchAt);
   if (rootOut === undefined) return release(u8.subarray(levelAt, levelAt + 32));
   // Copied out byte by byte: a view to copy from cost more than the copy, on a small frame.
   for (let i = 0; i < 32; i++) rootOut[i] = u8[levelAt + i]!;
@@ -229,7 +244,7 @@ export function batchMerkle(
  * BLAKE3-256 of each `data[starts[i], ends[i])` (internal: tests), digest i at [32i, 32i + 32)
  * of the result; undefined without a kernel. `byBlocks: false` leaves lengths mixed in a group.
  */
-export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, bigLeaf: BigLeaf, byBlocks = true): Uint8Array | undefined {
+export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, byBlocks = true): Uint8Array | undefined {
   if (kernel === undefined) return undefined;
   const count = starts.length;
   const order = Array.from({ length: count }, (_, i) => i);
@@ -237,7 +252,7 @@ export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: A
   const descAt = levelAt + count * 32;
   if (!ensure(descAt + descBytes(count))) return undefined;
   u8.set(data, RESERVED);
-  hashLeaves(data, starts, ends, order, RESERVED, levelAt, descAt, bigLeaf, byBlocks);
+  if (!hashLeaves(data, starts, ends, order, RESERVED, levelAt, descAt, descAt + descBytes(count), byBlocks)) return undefined;
   return u8.slice(levelAt, levelAt + count * 32);
 }
 
@@ -245,8 +260,8 @@ export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: A
 let identity = new Int32Array(0);
 
 /**
- * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count` (every range at most one chunk,
- * 1024 bytes), digest i into `out[outAt + 32i, outAt + 32i + 32)`: many small inputs in one call
+ * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count` (a range over one chunk is
+ * hashed by the kernel's `tree`), digest i into `out[outAt + 32i, outAt + 32i + 32)`: many small inputs in one call
  * to the kernel (the branch writer's payloads and their fingerprint inputs). Returns false,
  * having written nothing, without a kernel or when its memory cannot hold the inputs; the
  * caller then hashes them one by one (same digests).
@@ -261,15 +276,28 @@ export function batchDigests(data: Uint8Array, starts: ArrayLike<number>, ends: 
   const descAt = levelAt + count * 32;
   if (!ensure(descAt + descBytes(count))) return false;
   u8.set(data, RESERVED);
-  hashLeaves(data, starts, ends, identity.subarray(0, count), RESERVED, levelAt, descAt, tooLong, true);
+  if (!hashLeaves(data, starts, ends, identity.subarray(0, count), RESERVED, levelAt, descAt, descAt + descBytes(count), true)) return false;
   out.set(u8.subarray(levelAt, levelAt + count * 32), outAt);
   if (kernel.memory.buffer.byteLength > RETAIN_MAX) instantiate(); // one big batch does not keep its memory
   return true;
 }
 
-/** {@link batchDigests} takes inputs of one chunk at most: a longer one is the caller's mistake. */
-function tooLong(): never {
-  throw new RangeError('batchDigests: an input longer than one BLAKE3 chunk');
+/**
+ * BLAKE3-256 of `data[start, end)`, any length, into `out[at, at + 32)` in the kernel's `tree`
+ * (an input over one chunk: its chunks four to a compression, then BLAKE3's parent nodes).
+ * False, having written nothing, without a kernel or when its memory cannot hold the input;
+ * the caller then hashes it on its own path (the same digest).
+ */
+export function batchHash(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number): boolean {
+  if (kernel === undefined) return false;
+  const len = end - start;
+  const scratchAt = (RESERVED + len + 15) & ~15;
+  if (!ensure(scratchAt + treeScratch(len))) return false;
+  u8.set(start === 0 && end === data.length ? data : data.subarray(start, end), RESERVED);
+  kernel.tree(RESERVED, len, scratchAt, scratchAt);
+  for (let i = 0; i < 32; i++) out[at + i] = u8[scratchAt + i]!;
+  if (kernel.memory.buffer.byteLength > RETAIN_MAX) instantiate(); // one big input does not keep its memory
+  return true;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
-import { batchCombine, batchDigests, batchMerkle, type RangeChecksums } from './blake3-batch.ts';
+import { batchCombine, batchDigests, batchHash, batchMerkle, type RangeChecksums } from './blake3-batch.ts';
 import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
@@ -24,22 +24,22 @@ const wasmHasher = await createBLAKE3(256);
  */
 const SMALL_MAX = 192;
 
+/** Inputs longer than this go to the SIMD kernel's `tree` (chunks four to a compression). */
+const KERNEL_MIN = CHUNK_LEN;
+
 /** BLAKE3-256 (or `outLen` bytes of extended output). */
 export function blake3(data: Uint8Array, outLen = 32): Uint8Array {
   if (outLen !== 32) return nobleBlake3(data, { dkLen: outLen });
-  if (data.length <= SMALL_MAX) {
-    const out = new Uint8Array(32);
-    blake3Chunk(data, 0, data.length, out, 0);
-    return out;
-  }
-  wasmHasher.init();
-  wasmHasher.update(data);
-  return wasmHasher.digest('binary');
+  const out = new Uint8Array(32);
+  blake3Into(data, 0, data.length, out, 0);
+  return out;
 }
 
 /** BLAKE3-256 of `data[start, end)` into `out[at, at + 32)` (no allocation for small inputs). */
 export function blake3Into(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
-  if (end - start <= SMALL_MAX) return blake3Chunk(data, start, end, out, at);
+  const len = end - start;
+  if (len <= SMALL_MAX) return blake3Chunk(data, start, end, out, at);
+  if (len > KERNEL_MIN && batchHash(data, start, end, out, at)) return;
   wasmHasher.init();
   wasmHasher.update(data.subarray(start, end));
   out.set(wasmHasher.digest('binary'), at);
@@ -171,7 +171,7 @@ export function merkleOfRanges(
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
   if (order.length > 0) {
     const root = new Uint8Array(32);
-    if (batchMerkle(frame, starts, ends, order, blake3Into, crc, root) !== undefined) return root;
+    if (batchMerkle(frame, starts, ends, order, crc, root) !== undefined) return root;
   }
   // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
   const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
@@ -198,7 +198,7 @@ export function merkleOfRangesIs(
     return expected.length === 32;
   }
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
-  const batched = batchMerkle(frame, starts, ends, order, blake3Into, crc, rootScratch);
+  const batched = batchMerkle(frame, starts, ends, order, crc, rootScratch);
   if (expected.length !== 32) return false;
   if (batched !== undefined) {
     for (let i = 0; i < 32; i++) if (batched[i] !== expected[i]) return false;
