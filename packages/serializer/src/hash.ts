@@ -24,8 +24,14 @@ const wasmHasher = await createBLAKE3(256);
  */
 const SMALL_MAX = 192;
 
-/** Inputs longer than this go to the SIMD kernel's `tree` (chunks four to a compression). */
-const KERNEL_MIN = CHUNK_LEN;
+/**
+ * Inputs longer than this go to the SIMD kernel's `tree` (chunks four to a compression, then
+ * BLAKE3's parent nodes). Up to two chunks at most two of its four lanes work, and hash-wasm
+ * was as fast or faster (bench/hash-sizes.ts: 1025 bytes 12.5 µs against 6.3, 2048 bytes 9.2
+ * against 10.0); from three chunks the kernel wins (4 KiB 9.4 µs against 19.7, 64 KiB 123 µs
+ * against 275: 530 against 240 MB/s).
+ */
+const KERNEL_MIN = 2 * CHUNK_LEN;
 
 /** BLAKE3-256 (or `outLen` bytes of extended output). */
 export function blake3(data: Uint8Array, outLen = 32): Uint8Array {
