@@ -21,7 +21,9 @@ const cpuMs = (): number => {
 };
 const policy = { crc32c: true };
 console.log(`node ${process.version}, CPU clock, policy crc32c, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-console.log(`${'value B'.padStart(8)}${'frame B'.padStart(9)}${'enc µs'.padStart(10)}${'dec µs'.padStart(10)}${base ? `${'base enc'.padStart(10)}${'base dec'.padStart(10)}${'enc o/b'.padStart(9)}${'dec o/b'.padStart(9)}` : ''}  MB/s enc`);
+console.log(
+  `${'value B'.padStart(8)}${'frame B'.padStart(9)}${'enc µs'.padStart(10)}${'dec µs'.padStart(10)}${base ? `${'base enc'.padStart(10)}${'base dec'.padStart(10)}${'enc o/b'.padStart(9)}${'dec o/b'.padStart(9)}` : ''}  MB/s enc`,
+);
 for (const size of [64, 512, 1000, 1024, 1100, 2048, 4096, 16384, 65536]) {
   const tree = createTree();
   tree.set('/b/v', bytes(Uint8Array.from({ length: size }, (_, i) => (i * 37 + 11) & 0xff)));
@@ -50,7 +52,8 @@ for (const size of [64, 512, 1000, 1024, 1100, 2048, 4096, 16384, 65536]) {
   }
   const m = times.map((xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!);
   const cols = [String(size).padStart(8), String(frame.length).padStart(9), m[0]!.toFixed(1).padStart(10), m[1]!.toFixed(1).padStart(10)];
-  if (base) cols.push(m[2]!.toFixed(1).padStart(10), m[3]!.toFixed(1).padStart(10), (m[0]! / m[2]!).toFixed(2).padStart(9), (m[1]! / m[3]!).toFixed(2).padStart(9));
+  if (base)
+    cols.push(m[2]!.toFixed(1).padStart(10), m[3]!.toFixed(1).padStart(10), (m[0]! / m[2]!).toFixed(2).padStart(9), (m[1]! / m[3]!).toFixed(2).padStart(9));
   console.log(`${cols.join('')}  ${(size / m[0]!).toFixed(0)}`);
 }
 console.log(`load average at end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);

@@ -7,10 +7,10 @@
  * block is one compression (~170 ns), in the kernel four blocks share one. The frame is
  * copied into the module's memory once; leaves are grouped by block count so the four lanes
  * of a group mostly finish together (a lane that finishes early is masked, so any mix is
- * still correct). A leaf longer than one BLAKE3 chunk (1024 bytes: a big payload chunk or
- * manifest page) is hashed in the same memory by the kernel's `tree` (its chunks four to a
- * compression, then BLAKE3's parent nodes), straight into the level. {@link batchHash} hashes
- * one input of any length the same way (payload hashes).
+ * still correct). A leaf longer than one BLAKE3 chunk (1024 bytes: a payload chunk record or a
+ * big manifest page) goes in as its chunks, lanes among the other leaves with their chunk
+ * counters, then BLAKE3's parent nodes over them (`reduce`), straight into the level.
+ * {@link batchHash} hashes one input of any length in the kernel too (payload hashes).
  *
  * When the runtime cannot validate the module (no SIMD), {@link batchMerkle} answers
  * undefined and callers keep the JS path; both give the same digests (tests compare).
@@ -33,6 +33,7 @@ interface Kernel {
   readonly merkle: (level: number, count: number) => void;
   readonly parents: (from: number, to: number, pairs: number) => void;
   readonly tree: (start: number, len: number, out: number, scratch: number) => void;
+  readonly reduce: (cvs: number, n: number, out: number) => void;
   readonly crcs: (desc: number, count: number, out: number, id: 0 | 1, init: number, xorout: number) => void;
 }
 
@@ -122,13 +123,18 @@ const treeScratch = (len: number): number => ((len + 1023) >> 10) * 32 + 256;
 
 const blocksOf = (len: number): number => (len === 0 ? 1 : (len + 63) >> 6);
 
+/** A descriptor's counter word with this bit: a chunk of a leaf longer than one chunk (no ROOT flag). */
+const CHUNK_OF_LONGER = 0x80000000;
+
 /**
  * Writes the descriptors of the leaves `data[starts[r], ends[r])` for r = order[i] (data
  * already copied to `dataAt` of the module's memory; digest i goes to `levelAt + 32i`) and
  * hashes them. Leaves are grouped by block count (`byBlocks`; tests turn it off to mix lengths
- * within a lane group); a leaf longer than a chunk is hashed by the kernel's `tree` after them,
- * with scratch from `scratchAt` (past everything laid out; grown here if that leaf needs it).
- * False, having hashed nothing, when the memory cannot hold that scratch.
+ * within a lane group). A leaf longer than a chunk goes in as its chunks, each a lane with its
+ * counter among the other leaves (a 16-block chunk rides in a group that costs 16 steps anyway),
+ * their chaining values after the descriptors, and then the kernel's `reduce` gives its root.
+ * Grows the memory to hold all that and `extra` bytes more; returns where those extra bytes
+ * start, or −1, having hashed nothing, when the memory cannot grow.
  */
 function hashLeaves(
   data: Uint8Array,
@@ -138,20 +144,23 @@ function hashLeaves(
   dataAt: number,
   levelAt: number,
   descAt: number,
-  scratchAt: number,
   byBlocks: boolean,
-): boolean {
+  extra: number,
+): number {
   const count = order.length;
   bucketCount.fill(0);
-  let bigMax = 0;
+  let bigChunks = 0;
   for (let i = 0; i < count; i++) {
     const r = order[i]!;
     const len = ends[r]! - starts[r]!;
     if (len <= LEAF_MAX) bucketCount[byBlocks ? blocksOf(len) : 1]! += 1;
-    else if (len > bigMax) bigMax = len;
+    else {
+      const n = (len + LEAF_MAX - 1) >> 10;
+      bigChunks += n;
+      bucketCount[byBlocks ? 16 : 1]! += n - 1;
+      bucketCount[byBlocks ? blocksOf(len - (n - 1) * LEAF_MAX) : 1]! += 1;
+    }
   }
-  // Growing keeps the bytes already copied in; only the views are renewed.
-  if (bigMax > 0 && !ensure(scratchAt + treeScratch(bigMax))) return false;
   // Leaves go in descending block count, four to a group, and only the last group is padded
   // (padding descriptors hash nothing into SPARE_OUT): a group costs its longest lane, and taking
   // the four longest, then the next four, … gives the fewest group steps. Padding every bucket to
@@ -160,42 +169,67 @@ function hashLeaves(
   const first = descAt >> 2;
   let total = 0;
   for (let b = 16; b >= 1; b--) {
-    bucketAt[b] = first + total * 3;
+    bucketAt[b] = first + total * 4;
     total += bucketCount[b]!;
   }
+  const cvAt = descAt + descBytes(total);
+  // `reduce` reads up to 256 bytes past a leaf's chaining values.
+  const after = bigChunks > 0 ? cvAt + bigChunks * 32 + 256 : cvAt;
+  if (!ensure(after + extra)) return -1; // growing keeps the bytes already copied in; only the views are renewed
   const padded = (total + 3) & ~3;
   for (let k = total; k < padded; k++) {
-    const d = first + k * 3;
+    const d = first + k * 4;
     u32[d] = 0;
     u32[d + 1] = 0;
     u32[d + 2] = SPARE_OUT;
+    u32[d + 3] = 0;
   }
   const groups = padded >> 2;
+  let cv = cvAt;
   for (let i = 0; i < count; i++) {
     const r = order[i]!;
     const start = starts[r]!;
     const len = ends[r]! - start;
-    if (len > LEAF_MAX) continue;
-    const b = byBlocks ? blocksOf(len) : 1;
-    const d = bucketAt[b]!;
-    u32[d] = dataAt + start;
-    u32[d + 1] = len;
-    u32[d + 2] = levelAt + i * 32;
-    bucketAt[b] = d + 3;
+    if (len <= LEAF_MAX) {
+      const b = byBlocks ? blocksOf(len) : 1;
+      const d = bucketAt[b]!;
+      u32[d] = dataAt + start;
+      u32[d + 1] = len;
+      u32[d + 2] = levelAt + i * 32;
+      u32[d + 3] = 0;
+      bucketAt[b] = d + 4;
+      continue;
+    }
+    const n = (len + LEAF_MAX - 1) >> 10;
+    for (let c = 0; c < n; c++) {
+      const chunkLen = c < n - 1 ? LEAF_MAX : len - c * LEAF_MAX;
+      const b = byBlocks ? blocksOf(chunkLen) : 1;
+      const d = bucketAt[b]!;
+      u32[d] = dataAt + start + c * LEAF_MAX;
+      u32[d + 1] = chunkLen;
+      u32[d + 2] = cv + c * 32;
+      u32[d + 3] = CHUNK_OF_LONGER | c;
+      bucketAt[b] = d + 4;
+    }
+    cv += n * 32;
   }
   if (groups > 0) kernel!.leaves(descAt, groups);
-  if (bigMax > 0) {
+  if (bigChunks > 0) {
+    cv = cvAt;
     for (let i = 0; i < count; i++) {
       const r = order[i]!;
       const len = ends[r]! - starts[r]!;
-      if (len > LEAF_MAX) kernel!.tree(dataAt + starts[r]!, len, levelAt + i * 32, scratchAt);
+      if (len <= LEAF_MAX) continue;
+      const n = (len + LEAF_MAX - 1) >> 10;
+      kernel!.reduce(cv, n, levelAt + i * 32);
+      cv += n * 32;
     }
   }
-  return true;
+  return after;
 }
 
-/** Bytes of descriptors for `count` leaves: the last group adds at most 3 padding ones (rounded up to 16, so what follows is aligned). */
-const descBytes = (count: number): number => ((count + 3) * 12 + 15) & ~15;
+/** Bytes of `count` descriptors (16 each) and the last group's padding ones (at most 3). */
+const descBytes = (count: number): number => (count + 3) * 16;
 
 /** Hands back `view` (or a copy, and a fresh small memory, after one big frame grew it past RETAIN_MAX). */
 function release(view: Uint8Array): Uint8Array {
@@ -226,13 +260,13 @@ export function batchMerkle(
   const count = order.length;
   const levelAt = (RESERVED + frame.length + 15) & ~15;
   const descAt = levelAt + count * 32 + LEVEL_SLACK;
-  if (!ensure(descAt + descBytes(count) + (crc === undefined ? 0 : checksumBytes(crc.count)))) return undefined;
+  if (!ensure(descAt)) return undefined;
   u8.set(frame, RESERVED);
-  // A big leaf's scratch and then the checksums' use the same bytes past the descriptors, one after the other.
-  const scratchAt = descAt + descBytes(count);
-  if (!hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, scratchAt, true)) return undefined;
+  // The checksums' descriptors and results go past everything the leaves laid out.
+  const crcAt = hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, true, crc === undefined ? 0 : checksumBytes(crc.count));
+  if (crcAt < 0) return undefined;
   if (count > 1) kernel.merkle(levelAt, count);
-  if (crc !== undefined) checksums(crc, scratchAt);
+  if (crc !== undefined) checksums(crc, crcAt);
   if (rootOut === undefined) return release(u8.subarray(levelAt, levelAt + 32));
   // Copied out byte by byte: a view to copy from cost more than the copy, on a small frame.
   for (let i = 0; i < 32; i++) rootOut[i] = u8[levelAt + i]!;
@@ -250,9 +284,9 @@ export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: A
   const order = Array.from({ length: count }, (_, i) => i);
   const levelAt = (RESERVED + data.length + 15) & ~15;
   const descAt = levelAt + count * 32;
-  if (!ensure(descAt + descBytes(count))) return undefined;
+  if (!ensure(descAt)) return undefined;
   u8.set(data, RESERVED);
-  if (!hashLeaves(data, starts, ends, order, RESERVED, levelAt, descAt, descAt + descBytes(count), byBlocks)) return undefined;
+  if (hashLeaves(data, starts, ends, order, RESERVED, levelAt, descAt, byBlocks, 0) < 0) return undefined;
   return u8.slice(levelAt, levelAt + count * 32);
 }
 
@@ -260,8 +294,8 @@ export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: A
 let identity = new Int32Array(0);
 
 /**
- * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count` (a range over one chunk is
- * hashed by the kernel's `tree`), digest i into `out[outAt + 32i, outAt + 32i + 32)`: many small inputs in one call
+ * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count` (a range over one chunk goes
+ * in as its chunks, as a frame's big leaves do), digest i into `out[outAt + 32i, outAt + 32i + 32)`: many small inputs in one call
  * to the kernel (the branch writer's payloads and their fingerprint inputs). Returns false,
  * having written nothing, without a kernel or when its memory cannot hold the inputs; the
  * caller then hashes them one by one (same digests).
@@ -274,9 +308,9 @@ export function batchDigests(data: Uint8Array, starts: ArrayLike<number>, ends: 
   }
   const levelAt = (RESERVED + data.length + 15) & ~15;
   const descAt = levelAt + count * 32;
-  if (!ensure(descAt + descBytes(count))) return false;
+  if (!ensure(descAt)) return false;
   u8.set(data, RESERVED);
-  if (!hashLeaves(data, starts, ends, identity.subarray(0, count), RESERVED, levelAt, descAt, descAt + descBytes(count), true)) return false;
+  if (hashLeaves(data, starts, ends, identity.subarray(0, count), RESERVED, levelAt, descAt, true, 0) < 0) return false;
   out.set(u8.subarray(levelAt, levelAt + count * 32), outAt);
   if (kernel.memory.buffer.byteLength > RETAIN_MAX) instantiate(); // one big batch does not keep its memory
   return true;

@@ -61,7 +61,7 @@ describe('the committed WebAssembly module', () => {
 });
 
 describe('SIMD leaves equal @noble/hashes', () => {
-  it('every length 0..1100 (above 1024 the kernel tree), grouped by blocks and mixed', () => {
+  it('every length 0..1100 (above 1024 as chunk lanes), grouped by blocks and mixed', () => {
     const lengths = Array.from({ length: 1101 }, (_, n) => n);
     expectLeavesMatch(lengths, 1, true);
     expectLeavesMatch(lengths, 2, false);

@@ -13,11 +13,13 @@
 ;; the caller lays out everything else.
 ;;
 ;; Exports:
-;;   leaves(desc, groups)    for each of `groups` × 4 descriptors (u32 start, u32 length, u32 out;
-;;                           12 bytes each), BLAKE3-256 of memory[start, start + length) into
-;;                           memory[out, out + 32). length ≤ 1024 (one chunk: chunk counter 0,
-;;                           CHUNK_START on the first block, CHUNK_END | ROOT on the last).
-;;                           A padding descriptor is (0, 0, 512).
+;;   leaves(desc, groups)    for each of `groups` × 4 descriptors (u32 start, u32 length, u32 out,
+;;                           u32 counter; 16 bytes each), BLAKE3-256 of memory[start, start +
+;;                           length) into memory[out, out + 32). length ≤ 1024 (one chunk:
+;;                           CHUNK_START on the first block, CHUNK_END | ROOT on the last). With
+;;                           bit 31 of the counter set, the input is chunk `counter & 0x7FFFFFFF`
+;;                           of a longer input instead: that counter, no ROOT, its chaining value
+;;                           to out (then `reduce`). A padding descriptor is (0, 0, 512, 0).
 ;;   parents(in, out, pairs) for i < pairs, BLAKE3 of the 64 bytes at in + 64i into out + 32i
 ;;                           (a Merkle node of this format is BLAKE3(L ‖ R), one root block). May
 ;;                           run in place (out = in); reads up to 192 bytes past the last pair.
@@ -25,6 +27,8 @@
 ;;                           BLAKE3-256 of memory[start, start + len), any length, into
 ;;                           memory[out, out + 32): chunks four to a compression, then BLAKE3's
 ;;                           parent nodes; 32 bytes of scratch per chunk and 256 more.
+;;   reduce(cvs, n, out)     BLAKE3's parent nodes over n ≥ 2 chunk chaining values at cvs (in
+;;                           place, reading up to 256 bytes past them), the root into out.
 ;;   merkle(level, count)    combines `count` ≥ 1 digests at `level` pairwise, an odd last node
 ;;                           paired with itself, until the root is at level[0, 32); needs
 ;;                           count·32 + 256 bytes of room after the level.
@@ -316,17 +320,23 @@
     (v128.store offset=16 (local.get $o3) (local.get $x7)))
 
   (func (export "leaves") (param $desc i32) (param $groups i32)
+    (local $c v128)
     (if (i32.eqz (local.get $groups)) (then (return)))
     (loop $group
+      ;; Each lane's counter word: bit 31 marks a chunk of a longer input (CHUNK_END, no ROOT).
+      (local.set $c (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
+        (i32x4.splat (i32.load offset=12 (local.get $desc))) (i32.load offset=28 (local.get $desc)))
+        (i32.load offset=44 (local.get $desc))) (i32.load offset=60 (local.get $desc))))
       (call $group
-        (i32.load offset=0 (local.get $desc)) (i32.load offset=12 (local.get $desc))
-        (i32.load offset=24 (local.get $desc)) (i32.load offset=36 (local.get $desc))
-        (i32.load offset=4 (local.get $desc)) (i32.load offset=16 (local.get $desc))
-        (i32.load offset=28 (local.get $desc)) (i32.load offset=40 (local.get $desc))
-        (i32.load offset=8 (local.get $desc)) (i32.load offset=20 (local.get $desc))
-        (i32.load offset=32 (local.get $desc)) (i32.load offset=44 (local.get $desc))
-        (v128.const i32x4 0 0 0 0) (v128.const i32x4 10 10 10 10))
-      (local.set $desc (i32.add (local.get $desc) (i32.const 48)))
+        (i32.load offset=0 (local.get $desc)) (i32.load offset=16 (local.get $desc))
+        (i32.load offset=32 (local.get $desc)) (i32.load offset=48 (local.get $desc))
+        (i32.load offset=4 (local.get $desc)) (i32.load offset=20 (local.get $desc))
+        (i32.load offset=36 (local.get $desc)) (i32.load offset=52 (local.get $desc))
+        (i32.load offset=8 (local.get $desc)) (i32.load offset=24 (local.get $desc))
+        (i32.load offset=40 (local.get $desc)) (i32.load offset=56 (local.get $desc))
+        (v128.and (local.get $c) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+        (v128.bitselect (v128.const i32x4 2 2 2 2) (v128.const i32x4 10 10 10 10) (i32x4.shr_s (local.get $c) (i32.const 31))))
+      (local.set $desc (i32.add (local.get $desc) (i32.const 64)))
       (br_if $group (local.tee $groups (i32.sub (local.get $groups) (i32.const 1))))))
 
   (func (export "parents") (param $in i32) (param $out i32) (param $pairs i32)
@@ -418,7 +428,7 @@
   ;; left subtree a power of two chunks), the last pair hashed with PARENT | ROOT. An input of
   ;; one chunk is its own root (CHUNK_END | ROOT), as `leaves` hashes it.
   (func (export "tree") (param $start i32) (param $len i32) (param $out i32) (param $scratch i32)
-    (local $n i32) (local $c i32) (local $pairs i32)
+    (local $n i32) (local $c i32)
     (if (i32.le_u (local.get $len) (i32.const 1024)) (then
       (call $group (local.get $start) (i32.const 0) (i32.const 0) (i32.const 0)
         (local.get $len) (i32.const 0) (i32.const 0) (i32.const 0)
@@ -444,19 +454,25 @@
         (i32x4.add (i32x4.splat (local.get $c)) (v128.const i32x4 0 1 2 3))
         (v128.const i32x4 2 2 2 2))
       (br_if $chunks (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 4))) (local.get $n))))
-    ;; Parent levels down to the last pair (n ≥ 2 here).
+    (call $reduce (local.get $scratch) (local.get $n) (local.get $out)))
+
+  ;; BLAKE3's parent nodes over the n ≥ 2 chunk chaining values at `cvs` (in place; reads up to
+  ;; 256 bytes past them), the root into memory[out, out + 32).
+  (func $reduce (export "reduce") (param $cvs i32) (param $n i32) (param $out i32)
+    (local $pairs i32)
+    ;; Parent levels down to the last pair.
     (block $top
       (loop $up
         (br_if $top (i32.le_u (local.get $n) (i32.const 2)))
         (local.set $pairs (i32.shr_u (local.get $n) (i32.const 1)))
-        (call $nodes (local.get $scratch) (local.get $scratch) (local.get $pairs) (v128.const i32x4 4 4 4 4))
+        (call $nodes (local.get $cvs) (local.get $cvs) (local.get $pairs) (v128.const i32x4 4 4 4 4))
         (if (i32.and (local.get $n) (i32.const 1)) (then
-          (memory.copy (i32.add (local.get $scratch) (i32.shl (local.get $pairs) (i32.const 5)))
-            (i32.add (local.get $scratch) (i32.shl (i32.sub (local.get $n) (i32.const 1)) (i32.const 5)))
+          (memory.copy (i32.add (local.get $cvs) (i32.shl (local.get $pairs) (i32.const 5)))
+            (i32.add (local.get $cvs) (i32.shl (i32.sub (local.get $n) (i32.const 1)) (i32.const 5)))
             (i32.const 32))))
         (local.set $n (i32.add (local.get $pairs) (i32.and (local.get $n) (i32.const 1))))
         (br $up)))
-    (call $nodes (local.get $scratch) (local.get $out) (i32.const 1) (v128.const i32x4 12 12 12 12)))
+    (call $nodes (local.get $cvs) (local.get $out) (i32.const 1) (v128.const i32x4 12 12 12 12)))
 
   ;; Where chunk c of an input at `start` of n chunks begins (0 past the last: a padding lane).
   (func $chunkAt (param $start i32) (param $n i32) (param $c i32) (result i32)
