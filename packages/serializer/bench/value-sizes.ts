@@ -24,7 +24,8 @@ console.log(`node ${process.version}, CPU clock, policy crc32c, load average at 
 console.log(
   `${'value B'.padStart(8)}${'frame B'.padStart(9)}${'enc µs'.padStart(10)}${'dec µs'.padStart(10)}${base ? `${'base enc'.padStart(10)}${'base dec'.padStart(10)}${'enc o/b'.padStart(9)}${'dec o/b'.padStart(9)}` : ''}  MB/s enc`,
 );
-for (const size of [64, 512, 1000, 1024, 1100, 2048, 4096, 16384, 65536]) {
+const sizes = [64, 512, 1000, 1024, 1100, 2048, 4096, 16384, 65536];
+const cases = sizes.map((size) => {
   const tree = createTree();
   tree.set('/b/v', bytes(Uint8Array.from({ length: size }, (_, i) => (i * 37 + 11) & 0xff)));
   const branch = tree.get('/b')!;
@@ -34,8 +35,12 @@ for (const size of [64, 512, 1000, 1024, 1100, 2048, 4096, 16384, 65536]) {
     () => ours.decodeBranch(frame, policy),
     ...(base ? [() => base.encodeBranch(branch, policy), () => base.decodeBranch(frame, policy)] : []),
   ];
+  return { size, frame, fns };
+});
+// Every size warmed up before any is timed, so no row pays for compiling what a later one uses.
+for (let pass = 0; pass < 2; pass++) for (const { size, fns } of cases) for (const fn of fns) for (let i = 0; i < (size >= 16384 ? 300 : 3000); i++) fn();
+for (const { size, frame, fns } of cases) {
   const times: number[][] = fns.map(() => []);
-  for (const fn of fns) for (let i = 0; i < 300; i++) fn();
   const batchMs = size >= 16384 ? 20 : 5;
   for (let r = 0; r < 21; r++) {
     for (let k = 0; k < fns.length; k++) {

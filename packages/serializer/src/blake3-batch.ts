@@ -17,6 +17,7 @@
  */
 import { countReserved } from './alloc-meter.ts';
 import { BLAKE3X4_WASM_BASE64 } from './blake3x4-wasm.ts';
+import { NATIVE_CRC32C, recordChecksum } from './checksum.ts';
 import { CASTAGNOLI, IEEE, sliceBy8Tables } from './crc-tables.ts';
 
 /** The parts of the WebAssembly JS API used here (the package's type libraries do not declare it). */
@@ -266,7 +267,7 @@ export function batchMerkle(
   const crcAt = hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, true, crc === undefined ? 0 : checksumBytes(crc.count));
   if (crcAt < 0) return undefined;
   if (count > 1) kernel.merkle(levelAt, count);
-  if (crc !== undefined) checksums(crc, crcAt);
+  if (crc !== undefined) checksums(crc, crcAt, frame);
   if (rootOut === undefined) return release(u8.subarray(levelAt, levelAt + 32));
   // Copied out byte by byte: a view to copy from cost more than the copy, on a small frame.
   for (let i = 0; i < 32; i++) rootOut[i] = u8[levelAt + i]!;
@@ -373,12 +374,32 @@ export interface RangeChecksums {
 /** Bytes of descriptors (8 each) and results (4 each) for `count` checksums and one more. */
 const checksumBytes = (count: number): number => count * 12 + 12;
 
-/** The kernel's checksums of `crc`'s ranges of the frame copied at RESERVED, scratch from `at` (a multiple of 4). */
-function checksums(crc: RangeChecksums, at: number): void {
+/**
+ * Ranges at least this long are checksummed natively (SSE4.2 CRC32C through fast-crc32c, zlib's
+ * CRC-32) from the caller's frame rather than by the kernel's table: ~10 GB/s against ~1 GB/s,
+ * and the native call's ~150 ns is paid back long before. A 64 KiB value's sixteen 4 KiB chunk
+ * records spent 7% of encode and decode in the kernel's CRC32C.
+ */
+const NATIVE_RANGE_MIN = 1024;
+
+/**
+ * The checksums of `crc`'s ranges of `frame` (copied at RESERVED): the kernel's, from scratch at
+ * `at` (a multiple of 4), but for ranges of {@link NATIVE_RANGE_MIN} bytes or more.
+ */
+function checksums(crc: RangeChecksums, at: number, frame: Uint8Array): void {
   const { starts, ends } = crc;
   const count = crc.lastStart >= 0 ? crc.count + 1 : crc.count;
   const desc = at >> 2;
+  const native = crc.id === 0 || NATIVE_CRC32C;
+  let long = 0;
   for (let i = 0; i < crc.count; i++) {
+    if (native && ends[i]! - starts[i]! >= NATIVE_RANGE_MIN) {
+      // An empty range for the kernel; the native checksum replaces its result below.
+      u32[desc + 2 * i] = RESERVED;
+      u32[desc + 2 * i + 1] = RESERVED;
+      long++;
+      continue;
+    }
     u32[desc + 2 * i] = RESERVED + starts[i]!;
     u32[desc + 2 * i + 1] = RESERVED + ends[i]!;
   }
@@ -394,6 +415,11 @@ function checksums(crc: RangeChecksums, at: number): void {
   const out = crc.out;
   const from = outAt >> 2;
   for (let i = 0; i < count; i++) out[i] = u32[from + i]!;
+  if (long > 0) {
+    for (let i = 0; i < crc.count; i++) {
+      if (ends[i]! - starts[i]! >= NATIVE_RANGE_MIN) out[i] = recordChecksum(crc.id, frame.subarray(starts[i]!, ends[i]!));
+    }
+  }
   crc.done = true;
 }
 
@@ -407,7 +433,7 @@ export function batchChecksums(data: Uint8Array, crc: RangeChecksums): boolean {
   const at = (RESERVED + data.length + 15) & ~15;
   if (!ensure(at + checksumBytes(crc.count))) return false;
   u8.set(data, RESERVED);
-  checksums(crc, at);
+  checksums(crc, at, data);
   return true;
 }
 
