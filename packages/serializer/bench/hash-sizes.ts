@@ -29,7 +29,7 @@ const cpuMs = (): number => {
 };
 
 console.log(`node ${process.version}, CPU clock, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-const sizes = [64, 192, 193, 256, 384, 512, 768, 1024, 1025, 2048, 4096, 16384, 65536, 1 << 20];
+const sizes = [64, 192, 193, 256, 384, 512, 768, 1024, 1025, 1280, 1536, 1537, 1792, 2048, 4096, 16384, 65536, 1 << 20];
 const names = ['blake3Into', 'kernel tree', 'hash-wasm', 'JS chunk', 'noble', ...(baseInto ? ['base blake3Into'] : [])];
 console.log(['bytes'.padStart(8), ...names.map((n) => n.padStart(16))].join(''));
 for (const size of sizes) {

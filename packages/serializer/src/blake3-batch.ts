@@ -130,7 +130,7 @@ const blocksOf = (len: number): number => (len === 0 ? 1 : (len + 63) >> 6);
 const CHUNK_OF_LONGER = 0x80000000;
 
 /**
- * Writes the descriptors of the leaves `data[starts[r], ends[r])` for r = order[i] (data
+ * Writes the descriptors of the leaves [starts[r], ends[r]) of a frame for r = order[i] (its bytes
  * already copied to `dataAt` of the module's memory; digest i goes to `levelAt + 32i`) and
  * hashes them. Leaves are grouped by block count (`byBlocks`; tests turn it off to mix lengths
  * within a lane group). A leaf longer than a chunk goes in as its chunks, each a lane with its
@@ -140,7 +140,6 @@ const CHUNK_OF_LONGER = 0x80000000;
  * start, or −1, having hashed nothing, when the memory cannot grow.
  */
 function hashLeaves(
-  data: Uint8Array,
   starts: ArrayLike<number>,
   ends: ArrayLike<number>,
   order: ArrayLike<number>,
@@ -266,7 +265,7 @@ export function batchMerkle(
   if (!ensure(descAt)) return undefined;
   u8.set(frame, RESERVED);
   // The checksums' descriptors and results go past everything the leaves laid out.
-  const crcAt = hashLeaves(frame, starts, ends, order, RESERVED, levelAt, descAt, true, crc === undefined ? 0 : checksumBytes(crc.count));
+  const crcAt = hashLeaves(starts, ends, order, RESERVED, levelAt, descAt, true, crc === undefined ? 0 : checksumBytes(crc.count));
   if (crcAt < 0) return undefined;
   if (count > 1) kernel.merkle(levelAt, count);
   if (crc !== undefined) checksums(crc, crcAt, frame);
@@ -289,7 +288,7 @@ export function batchLeaves(data: Uint8Array, starts: ArrayLike<number>, ends: A
   const descAt = levelAt + count * 32;
   if (!ensure(descAt)) return undefined;
   u8.set(data, RESERVED);
-  if (hashLeaves(data, starts, ends, order, RESERVED, levelAt, descAt, byBlocks, 0) < 0) return undefined;
+  if (hashLeaves(starts, ends, order, RESERVED, levelAt, descAt, byBlocks, 0) < 0) return undefined;
   return u8.slice(levelAt, levelAt + count * 32);
 }
 
@@ -313,7 +312,7 @@ export function batchDigests(data: Uint8Array, starts: ArrayLike<number>, ends: 
   const descAt = levelAt + count * 32;
   if (!ensure(descAt)) return false;
   u8.set(data, RESERVED);
-  if (hashLeaves(data, starts, ends, identity.subarray(0, count), RESERVED, levelAt, descAt, true, 0) < 0) return false;
+  if (hashLeaves(starts, ends, identity.subarray(0, count), RESERVED, levelAt, descAt, true, 0) < 0) return false;
   out.set(u8.subarray(levelAt, levelAt + count * 32), outAt);
   if (u8.length > RETAIN_MAX) instantiate(); // one big batch does not keep its memory
   return true;

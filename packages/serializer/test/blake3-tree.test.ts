@@ -26,6 +26,8 @@ function edgeLengths(): number[] {
   for (let k = 1; k <= 70; k++) for (const d of [-65, -64, -1, 0, 1, 64]) lengths.add(k * 1024 + d);
   // Powers of two chunks and one either side: where BLAKE3's tree changes shape.
   for (const k of [2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65]) for (const d of [-1, 0, 1]) lengths.add(k * 1024 + d);
+  // Either side of where blake3Into switches from hash-wasm to the kernel (1536 bytes).
+  for (const n of [1535, 1536, 1537]) lengths.add(n);
   return [...lengths].filter((n) => n >= 0).sort((a, b) => a - b);
 }
 
