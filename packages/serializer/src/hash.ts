@@ -1,17 +1,18 @@
 /**
  * BLAKE3 (the reference's hash algorithm 1), the 64-bit fingerprint, and the Merkle root.
  *
- * Three paths with identical output, by input: up to 192 bytes (and keyed hashes of one
- * chunk) a JS single-chunk BLAKE3 that allocates nothing (blake3-chunk.ts; tiny inputs are
- * most calls in a frame, and there hash-wasm's per-call overhead is the whole cost); above
- * that hash-wasm's WebAssembly BLAKE3 (about 10× faster than pure JS per block);
- * @noble/hashes for longer keyed or extended output, and as the portable path tests
- * compare against. Merkle roots over a frame's records go through the four-lane WebAssembly
- * SIMD kernel (blake3-batch.ts: all leaves and nodes in two calls) where the runtime has it.
+ * Paths with identical output, by input: up to 192 bytes (and keyed hashes of one chunk) a JS
+ * single-chunk BLAKE3 that allocates nothing (blake3-chunk.ts; tiny inputs are most calls in a
+ * frame, and there a call into WebAssembly is the whole cost); from 193 to 1536 bytes
+ * hash-wasm's WebAssembly BLAKE3; above that the package's four-lane WebAssembly SIMD kernel
+ * (blake3-batch.ts `batchHash`: chunks four to a compression, then BLAKE3's parent nodes);
+ * @noble/hashes for longer keyed or extended output, and as the portable path tests compare
+ * against. Merkle roots over a frame's records go through the same kernel (all leaves, also
+ * those over one chunk, and nodes in two calls) where the runtime has it.
  */
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
-import { batchCombine, batchDigests, batchMerkle, type RangeChecksums } from './blake3-batch.ts';
+import { batchCombine, batchDigests, batchHash, batchMerkle, type RangeChecksums } from './blake3-batch.ts';
 import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
 import { latin1 } from './bytes.ts';
 
@@ -24,22 +25,28 @@ const wasmHasher = await createBLAKE3(256);
  */
 const SMALL_MAX = 192;
 
+/**
+ * Inputs longer than this go to the SIMD kernel's `tree` (chunks four to a compression, then
+ * BLAKE3's parent nodes). From one to two chunks the kernel costs about the same whatever the
+ * length (one 16-block lane sets the pace) while hash-wasm grows with it (bench/hash-sizes.ts,
+ * load 4: 1025 bytes 9.2 µs against 6.8, 2048 bytes 8.4 against 10.6); they cross near one and
+ * a half chunks. From three chunks the kernel is ~2.2× faster (64 KiB 113 µs against 274).
+ */
+const KERNEL_MIN = 1536;
+
 /** BLAKE3-256 (or `outLen` bytes of extended output). */
 export function blake3(data: Uint8Array, outLen = 32): Uint8Array {
   if (outLen !== 32) return nobleBlake3(data, { dkLen: outLen });
-  if (data.length <= SMALL_MAX) {
-    const out = new Uint8Array(32);
-    blake3Chunk(data, 0, data.length, out, 0);
-    return out;
-  }
-  wasmHasher.init();
-  wasmHasher.update(data);
-  return wasmHasher.digest('binary');
+  const out = new Uint8Array(32);
+  blake3Into(data, 0, data.length, out, 0);
+  return out;
 }
 
 /** BLAKE3-256 of `data[start, end)` into `out[at, at + 32)` (no allocation for small inputs). */
 export function blake3Into(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
-  if (end - start <= SMALL_MAX) return blake3Chunk(data, start, end, out, at);
+  const len = end - start;
+  if (len <= SMALL_MAX) return blake3Chunk(data, start, end, out, at);
+  if (len > KERNEL_MIN && batchHash(data, start, end, out, at)) return;
   wasmHasher.init();
   wasmHasher.update(data.subarray(start, end));
   out.set(wasmHasher.digest('binary'), at);
@@ -49,8 +56,8 @@ export function blake3Into(data: Uint8Array, start: number, end: number, out: Ui
 const BATCH_MIN = 2;
 
 /**
- * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count`, every input at most one chunk
- * (1024 bytes), digest i into `out[outAt + 32i, outAt + 32i + 32)`: all in one call to the SIMD
+ * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count` (an input over one chunk
+ * goes in as its chunks, lanes among the others), digest i into `out[outAt + 32i, outAt + 32i + 32)`: all in one call to the SIMD
  * kernel where the runtime has it, else one by one on the paths of {@link blake3Into} (the same digests).
  */
 export function blake3Many(data: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number, out: Uint8Array, outAt: number): void {
@@ -171,7 +178,7 @@ export function merkleOfRanges(
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
   if (order.length > 0) {
     const root = new Uint8Array(32);
-    if (batchMerkle(frame, starts, ends, order, blake3Into, crc, root) !== undefined) return root;
+    if (batchMerkle(frame, starts, ends, order, crc, root) !== undefined) return root;
   }
   // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
   const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
@@ -198,7 +205,7 @@ export function merkleOfRangesIs(
     return expected.length === 32;
   }
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
-  const batched = batchMerkle(frame, starts, ends, order, blake3Into, crc, rootScratch);
+  const batched = batchMerkle(frame, starts, ends, order, crc, rootScratch);
   if (expected.length !== 32) return false;
   if (batched !== undefined) {
     for (let i = 0; i < 32; i++) if (batched[i] !== expected[i]) return false;

@@ -13,7 +13,7 @@ import { batchCombine, batchLeaves, batchMemoryBytes, batchMerkle, loadBatchKern
 import { crc32cRawFast } from '../src/checksum.ts';
 import { BLAKE3X4_WASM_BASE64 } from '../src/blake3x4-wasm.ts';
 import { hashPairWords } from '../src/blake3-chunk.ts';
-import { blake3Into, merkleCombine, merkleOfRanges } from '../src/hash.ts';
+import { merkleCombine, merkleOfRanges } from '../src/hash.ts';
 import { assembleBlake3x4 } from '../scripts/wasm.mjs';
 import { FEATURE_POLICIES, INVALID_WASM as INVALID, bytesFrom } from './helpers/fixtures.ts';
 
@@ -39,7 +39,7 @@ function layout(lengths: readonly number[], seed: number): { data: Uint8Array; s
 
 function expectLeavesMatch(lengths: readonly number[], seed: number, byBlocks: boolean): void {
   const { data, starts, ends } = layout(lengths, seed);
-  const digests = batchLeaves(data, starts, ends, blake3Into, byBlocks);
+  const digests = batchLeaves(data, starts, ends, byBlocks);
   expect(digests).toBeDefined();
   lengths.forEach((n, i) => {
     expect(hex(digests!.subarray(i * 32, i * 32 + 32)), `input ${i}, ${n} bytes`).toBe(hex(nobleBlake3(data.subarray(starts[i], ends[i]))));
@@ -61,7 +61,7 @@ describe('the committed WebAssembly module', () => {
 });
 
 describe('SIMD leaves equal @noble/hashes', () => {
-  it('every length 0..1100 (above 1024 the JS path), grouped by blocks and mixed', () => {
+  it('every length 0..1100 (above 1024 as chunk lanes), grouped by blocks and mixed', () => {
     const lengths = Array.from({ length: 1101 }, (_, n) => n);
     expectLeavesMatch(lengths, 1, true);
     expectLeavesMatch(lengths, 2, false);
@@ -115,7 +115,7 @@ describe('SIMD parents and roots equal the JS path', () => {
     const lengths = Array.from({ length: 150 }, (_, i) => (i * 97) % 1400);
     const { data, starts, ends } = layout(lengths, 9);
     const order = Array.from({ length: lengths.length }, (_, i) => (i * 7) % lengths.length);
-    const simd = batchMerkle(data, starts, ends, order, blake3Into)!.slice();
+    const simd = batchMerkle(data, starts, ends, order)!.slice();
     expect(loadBatchKernel(INVALID)).toBe(false);
     expect(hex(merkleOfRanges(data, starts, ends, order))).toBe(hex(simd));
   });
@@ -137,7 +137,7 @@ describe('SIMD parents and roots equal the JS path', () => {
           out: new Uint32Array(lengths.length + 1),
           done: false,
         };
-        const simd = batchMerkle(data, starts, ends, leafOrder, blake3Into, crc)!.slice();
+        const simd = batchMerkle(data, starts, ends, leafOrder, crc)!.slice();
         expect(crc.done).toBe(true);
         expect(Array.from(crc.out.subarray(0, lengths.length))).toEqual(starts.map((s, i) => crc32cRawFast(data.subarray(s, ends[i]))));
         expect(loadBatchKernel(INVALID)).toBe(false);
@@ -154,11 +154,11 @@ describe('SIMD parents and roots equal the JS path', () => {
     const starts = [0, 1000, big.length - 3000];
     const ends = [700, 1900, big.length - 10];
     const order = [2, 0, 1];
-    const root = batchMerkle(big, starts, ends, order, blake3Into)!;
+    const root = batchMerkle(big, starts, ends, order)!;
     expect(batchMemoryBytes()).toBeLessThan(1024 * 1024);
     // The root handed back is a copy: a later call must not change it.
     const kept = hex(root);
-    batchMerkle(big.subarray(0, 4096), [0], [100], [0], blake3Into);
+    batchMerkle(big.subarray(0, 4096), [0], [100], [0]);
     expect(hex(root)).toBe(kept);
     expect(loadBatchKernel(INVALID)).toBe(false);
     expect(hex(merkleOfRanges(big, starts, ends, order))).toBe(kept);
