@@ -7,7 +7,7 @@
  */
 import { DATA_TYPES, name, nameEquals, valueFromData, type Name, type Value } from '@cep/cells';
 import { isCepError } from '@cep/errors';
-import { ByteReader, rangesEqual, toHex } from './bytes.ts';
+import { ByteReader, rangesEqual, sameBytes, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
 import { recordBody, recordKey, recordKeys, type Latin1Slice, type RecordTable } from './record-table.ts';
@@ -182,7 +182,7 @@ function orderedNameTable(table: RecordTable, lenient: LenientMask, namepool: nu
   const hash = hashTable(frame, start, end, lenient);
   const chain = NAME_TABLES.get(hash);
   for (let kept = chain; kept !== undefined; kept = kept.next) {
-    if (kept.lenient === lenient && rangesEqual(frame, start, end, kept.bytes, 0, kept.bytes.length)) {
+    if (kept.lenient === lenient && kept.bytes.length === end - start && sameBytes(frame, start, kept.bytes, 0, end - start)) {
       if (kept.names.rememberedReferences <= NAME_TABLE_NAMES_MAX) return kept.names;
       return readNameTable(table, lenient, namepool);
     }
@@ -543,7 +543,7 @@ class Staging {
       );
     }
     blake3Into(data, 0, data.length, this.digest, 0);
-    if (!rangesEqual(this.frame, desc.hashStart, desc.hashEnd, this.digest, 0, 32))
+    if (desc.hashEnd - desc.hashStart !== 32 || !sameBytes(this.frame, desc.hashStart, this.digest, 0, 32))
       throw serializerError('PAYLOAD_HASH_MISMATCH', 'a payload does not hash to the value its cell_desc declares');
     return data;
   }

@@ -6,7 +6,7 @@
  * (ordinals 0, 1, 2… in frame order, contiguous offsets, one total), and every series that
  * starts completes. History bodies are parsed too.
  */
-import { ByteReader, rangesEqual } from './bytes.ts';
+import { ByteReader, sameBytes } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
 import { blake3Into } from './hash.ts';
@@ -69,8 +69,7 @@ export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void
     const c = scanChunk(frame, bodyStart, ends[i]!, scan, lenient, what);
     if (!history) {
       blake3Into(frame, keyStarts[i]!, bodyStarts[i]!, digest, 0);
-      if (!rangesEqual(frame, c.aadHashAt, c.aadHashAt + 32, digest, 0, 32))
-        refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', `record ${i}: chunk AAD hash does not match its key`);
+      if (!sameBytes(frame, c.aadHashAt, digest, 0, 32)) refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', `record ${i}: chunk AAD hash does not match its key`);
     }
     if (history && !historySeries) continue;
     const key = keyOrdinal(frame, keyStarts[i]!, bodyStarts[i]!, history ? REVISION_BYTES : 0);
