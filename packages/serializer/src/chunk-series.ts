@@ -11,7 +11,7 @@ import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
 import { blake3Into } from './hash.ts';
 import { ChunkScan, payloadHistoryChunkStart, scanChunk } from './records.ts';
-import { recordKeys, type RecordTable } from './record-table.ts';
+import type { Latin1Slice, RecordTable } from './record-table.ts';
 import { refuse, isStrict, type LenientMask } from './strictness.ts';
 
 const NAME_BYTES = 17;
@@ -51,7 +51,7 @@ function keyOrdinal(data: Uint8Array, start: number, end: number, extra: number)
 /** Checks every chunk and history record of a verified frame (see the module comment). */
 export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void {
   const { frame, types, keyStarts, bodyStarts, ends } = table;
-  let keys: readonly string[] | undefined;
+  let bytes: (Buffer & Partial<Latin1Slice>) | undefined;
   let series: Map<string, Series> | undefined;
   const historyBodies = isStrict(lenient, 'history-body');
   const historySeries = historyBodies && isStrict(lenient, 'history-series');
@@ -78,8 +78,17 @@ export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void
         'FRAME_BAD_RECORD',
         `record ${i}: a ${what} key is its type, a path of 17-byte names${history ? ', a 16-byte revision' : ''} and a varint ordinal`,
       );
-    keys ??= recordKeys(table);
-    const id = keys[i]!.slice(0, keys[i]!.length - key.length);
+    // The series is the key without its ordinal, as a latin1 string: sliced from the key strings
+    // when the table has them, else from the frame for this record alone (making every record's
+    // key string for it cost a small frame with one sealed value more than its checks).
+    const keys = table.keyStrings;
+    let id: string;
+    if (keys !== undefined) id = keys[i]!.slice(0, keys[i]!.length - key.length);
+    else {
+      bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) as Buffer & Partial<Latin1Slice>;
+      const idEnd = bodyStarts[i]! - key.length;
+      id = typeof bytes.latin1Slice === 'function' ? bytes.latin1Slice(keyStarts[i]!, idEnd) : bytes.toString('latin1', keyStarts[i]!, idEnd);
+    }
     series ??= new Map();
     const known = series.get(id);
     if (known === undefined) {

@@ -176,7 +176,8 @@ export function assemblePayload(
   if (chunks.length === 1) {
     // One sealed chunk (every small value under AEAD): its plaintext is the payload, no second copy.
     const record = chunks[0]!;
-    const c = scanChunk(record.body, 0, record.body.length, scan, lenient);
+    // `scan` still holds this chunk's fields: it was the loop's only (and last) scan.
+    const c = scan;
     if (c.aeadMode !== AEAD_MODE.none) {
       countReserved(c.size);
       return aeadOpen(c.aeadMode, aeadKey!, record.body.subarray(c.nonceStart, c.nonceEnd), record.body.subarray(c.dataStart, c.dataEnd), record.key);
