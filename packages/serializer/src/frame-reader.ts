@@ -56,16 +56,18 @@ const SCRATCH_CHECKSUMS = 1024;
 const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
 
 /** Where the checksums of `count` records and the trailer are computed (see {@link RangeChecksums}). */
-function checksumsFor(id: 0 | 1, starts: Uint32Array, ends: Uint32Array, count: number, lastStart: number, lastEnd: number): RangeChecksums {
+function checksumsFor(id: 0 | 1, starts: readonly number[], ends: readonly number[], count: number, lastStart: number, lastEnd: number): RangeChecksums {
   const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count + 1);
   if (out !== scratchChecksums) countReserved(count * 4 + 4);
   return { id, starts, ends, count, lastStart, lastEnd, out, done: false };
 }
 
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
-function column(rows: Uint32Array, count: number, c: number): Uint32Array {
-  const out = new Uint32Array(count);
-  for (let i = 0; i < count; i++) out[i] = rows[i * 8 + c]!;
+function column(rows: Uint32Array, count: number, c: number): number[] {
+  // A plain array: a typed array per column costs twice as much to make, and a small frame makes
+  // five; grown by push, so it stays a packed array of small integers at any size.
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) out.push(rows[i * 8 + c]!);
   return out;
 }
 
@@ -286,7 +288,7 @@ const CAP_OF_TYPE: Readonly<Record<number, number>> = {
  * the TOC lists records, FRAME_COMPRESSION exactly when the trailer says compression 1, each
  * record type's bit set when such a record is present, and a history bit only with history.
  */
-function checkCaps(trailer: TrailerInfo, tocCount: number, types: Uint32Array, lenient: LenientMask): void {
+function checkCaps(trailer: TrailerInfo, tocCount: number, types: readonly number[], lenient: LenientMask): void {
   if (!isStrict(lenient, 'caps-match')) return;
   const caps = trailer.caps;
   if (((caps & CAP.FRAME_TOC) !== 0) !== tocCount > 0) capsDisagree(caps, tocCount > 0 ? 'a TOC without FRAME_TOC' : 'FRAME_TOC without a TOC');
