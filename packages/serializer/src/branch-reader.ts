@@ -23,6 +23,7 @@ import { ALL_STRICT, refuse, type LenientMask } from './strictness.ts';
 const DICTIONARY = name('dictionary');
 const TEXT_KEY = DATA_TYPES.text.key;
 const U64_KEY = DATA_TYPES.u64.key;
+const BYTES_KEY = DATA_TYPES.bytes.key;
 const LIST = name('list');
 const MAX_DEPTH = 512;
 const EMPTY = new Uint8Array(0);
@@ -34,6 +35,8 @@ const EMPTY = new Uint8Array(0);
 const IN_FRAME = new Uint8Array(0);
 /** Leaves share one frozen empty child list (10,000 fewer arrays on a 10,000-value branch). */
 const NO_CHILDREN: readonly StagedCell[] = Object.freeze([]);
+/** What the ordered walk passes as a store's path (it never reads one). */
+const NO_PATH: readonly Name[] = Object.freeze([]);
 
 /** Every cell_desc's row by its path (name keys joined by U+0001), and each row's suffix name. */
 interface CellIndex {
@@ -487,7 +490,8 @@ class Staging {
     }
     const kind = storeDescriptor === STORE.list ? 'list' : storeDescriptor === STORE.dictionary ? 'dictionary' : undefined;
     if (kind === undefined) throw serializerError('FRAME_BAD_RECORD', `store descriptor 0x${storeDescriptor.toString(16)} is neither a dictionary nor a list`);
-    const path = [...parents, own];
+    // The path is only for the indexed walk's error messages; the ordered walk's errors are worded by a rerun of the indexed one.
+    const path = this.batch === undefined ? [...parents, own] : NO_PATH;
     const wires: number[] = [];
     const names = this.childNames(row, kind, wires);
     // A few children (a page or less, the common store) are checked for repeats against the
@@ -502,7 +506,7 @@ class Staging {
       children[i] = this.build(path, child, row, wires[i]!, depth + 1);
     }
     const defaultType = kind === 'list' ? LIST : DICTIONARY;
-    return { name: own, deleted, kind, ...(nameEquals(suffix, defaultType) ? {} : { storeType: suffix }), children };
+    return nameEquals(suffix, defaultType) ? { name: own, deleted, kind, children } : { name: own, deleted, kind, storeType: suffix, children };
   }
 
   /**
@@ -549,10 +553,10 @@ class Staging {
   }
 
   /**
-   * The two most common values read straight from an inline payload at `frame[start, end)`,
-   * the same as `valueFromData` makes them: a short ASCII text (its terminating NUL dropped;
-   * ASCII is valid UTF-8, so no decoder call) and a u64 (no view per value). Undefined for
-   * anything else, which `valueFromData` reads.
+   * The most common values read straight from an inline payload at `frame[start, end)`, the
+   * same as `valueFromData` makes them: a short ASCII text (its terminating NUL dropped; ASCII
+   * is valid UTF-8, so no decoder call), bytes (one copy, no view) and a u64 (no view per
+   * value). Undefined for anything else, which `valueFromData` reads.
    */
   private inPlaceValue(dataType: Name, start: number, end: number): Value | undefined {
     const frame = this.frame;
@@ -567,6 +571,12 @@ class Staging {
       let text = '';
       for (let i = start; i < end; i++) text += String.fromCharCode(frame[i]!);
       return { type: 'text', value: text };
+    }
+    if (dataType.key === BYTES_KEY) {
+      // Copied straight out of the frame (valueFromData would copy a view of it: two arrays for one).
+      const value = new Uint8Array(end - start);
+      for (let i = start; i < end; i++) value[i - start] = frame[i]!;
+      return { type: 'bytes', value };
     }
     if (dataType.key === U64_KEY && end - start === 8) {
       this.view ??= new DataView(frame.buffer, frame.byteOffset, frame.byteLength);

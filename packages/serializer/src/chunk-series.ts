@@ -78,17 +78,12 @@ export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void
         'FRAME_BAD_RECORD',
         `record ${i}: a ${what} key is its type, a path of 17-byte names${history ? ', a 16-byte revision' : ''} and a varint ordinal`,
       );
-    // The series is the key without its ordinal, as a latin1 string: sliced from the key strings
-    // when the table has them, else from the frame for this record alone (making every record's
-    // key string for it cost a small frame with one sealed value more than its checks).
-    const keys = table.keyStrings;
-    let id: string;
-    if (keys !== undefined) id = keys[i]!.slice(0, keys[i]!.length - key.length);
-    else {
-      bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) as Buffer & Partial<Latin1Slice>;
-      const idEnd = bodyStarts[i]! - key.length;
-      id = typeof bytes.latin1Slice === 'function' ? bytes.latin1Slice(keyStarts[i]!, idEnd) : bytes.toString('latin1', keyStarts[i]!, idEnd);
-    }
+    // The series is the key without its ordinal, as a latin1 string sliced for this record alone
+    // (making every record's key string for it cost a small frame with one sealed value more
+    // than its checks).
+    bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) as Buffer & Partial<Latin1Slice>;
+    const idEnd = bodyStarts[i]! - key.length;
+    const id = typeof bytes.latin1Slice === 'function' ? bytes.latin1Slice(keyStarts[i]!, idEnd) : bytes.toString('latin1', keyStarts[i]!, idEnd);
     series ??= new Map();
     const known = series.get(id);
     if (known === undefined) {

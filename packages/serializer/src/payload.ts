@@ -46,22 +46,34 @@ export const DATALESS_FINGERPRINT = 0x72539a81c183da2an;
 // the AAD hash (all consumed before the next chunk; encoding is synchronous).
 let keyScratch = new Uint8Array(256);
 let nonceInput = new Uint8Array(256 + 32);
+/** A view of `nonceInput`, remade only when it grows (a view per chunk was most of the nonce's own cost). */
+let nonceView = new DataView(nonceInput.buffer);
 const nonceOut = new Uint8Array(24);
 const aadHash = new Uint8Array(32);
 
 /** The reference's chunk nonce for the key in `keyScratch[0, keyLength)`, into `nonceOut` (no allocation for keys up to a BLAKE3 chunk). */
 function nonceInto(key: Uint8Array, keyLength: number, fp: bigint, offset: number, size: number, total: number): Uint8Array {
   const length = keyLength + 32;
-  if (nonceInput.length < length) nonceInput = new Uint8Array(length * 2);
-  nonceInput.set(keyScratch.subarray(0, keyLength));
-  const view = new DataView(nonceInput.buffer);
+  if (nonceInput.length < length) {
+    nonceInput = new Uint8Array(length * 2);
+    nonceView = new DataView(nonceInput.buffer);
+  }
+  for (let i = 0; i < keyLength; i++) nonceInput[i] = keyScratch[i]!;
+  const view = nonceView;
   view.setBigUint64(keyLength, fp, true);
-  view.setBigUint64(keyLength + 8, BigInt(offset), true);
-  view.setBigUint64(keyLength + 16, BigInt(size), true);
-  view.setBigUint64(keyLength + 24, BigInt(total), true);
+  // Offsets and sizes are whole numbers below 2^53: written as two 32-bit halves, no BigInt each.
+  setU64(view, keyLength + 8, offset);
+  setU64(view, keyLength + 16, size);
+  setU64(view, keyLength + 24, total);
   if (length <= CHUNK_LEN) blake3Chunk(nonceInput, 0, length, nonceOut, 0, key, 24);
   else nonceOut.set(blake3Keyed(key, nonceInput.subarray(0, length), 24));
   return nonceOut;
+}
+
+/** Writes `value` (a whole number, 0 ≤ value < 2^53) at `at` as a little-endian u64. */
+function setU64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value >>> 0, true);
+  view.setUint32(at + 4, Math.floor(value / 0x100000000), true);
 }
 
 /**
