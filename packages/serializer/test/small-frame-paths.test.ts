@@ -126,6 +126,26 @@ describe('name tables kept across frames', () => {
   });
 });
 
+describe('inline bytes values read in place', () => {
+  it('are plain Uint8Arrays of their own, from a Uint8Array frame and from a Buffer', () => {
+    const data = Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff);
+    const frame = encodeBranch(
+      branchOf((t) => t.set(['b', 'v'], bytes(data))),
+      POLICY,
+    );
+    for (const input of [frame.slice(), Buffer.from(frame)]) {
+      const value = decodeBranch(input, POLICY).root.children[0]!.value!;
+      expect(value.type).toBe('bytes');
+      const got = value.value as Uint8Array;
+      expect(got.constructor).toBe(Uint8Array);
+      expect(Array.from(got)).toEqual(Array.from(data));
+      // A copy: the frame's memory can be reused without changing the value.
+      input.fill(0);
+      expect(Array.from(got)).toEqual(Array.from(data));
+    }
+  });
+});
+
 /**
  * The record scan as a plain walk with the bounds-checked reader (what the frame reader did for
  * every header before the local-index path), with the checks the reader makes during its scan
