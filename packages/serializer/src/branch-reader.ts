@@ -536,11 +536,9 @@ class Staging {
         if (chunk === undefined) break;
         chunks.push({ key: recordKey(this.table, chunk), body: recordBody(this.table, chunk) });
       }
-      const fingerprint =
-        desc.fingerprintAt < 0 ? undefined : new DataView(this.frame.buffer, this.frame.byteOffset + desc.fingerprintAt, 8).getBigUint64(0, true);
       data = assemblePayload(
         chunks,
-        { size: desc.size, fingerprint, refAeadMode: desc.aeadMode },
+        { size: desc.size, fingerprintAt: desc.fingerprintAt, fingerprintIn: this.frame, refAeadMode: desc.aeadMode },
         this.policy.aead?.key,
         this.policy.aead !== undefined,
         this.lenient,

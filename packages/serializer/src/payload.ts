@@ -139,13 +139,25 @@ export function writeChunkRecords(
 /** What the branch reader knows about a payload before its chunks are read. */
 export interface PayloadExpectation {
   readonly size: number;
-  /** The cell_desc's fingerprint, or undefined without one. */
-  readonly fingerprint: bigint | undefined;
+  /**
+   * Where the cell_desc's 8 fingerprint bytes are in `fingerprintIn` (-1: it has none). Compared
+   * as bytes with each chunk's (two u64s are equal exactly when their bytes are), so no view or
+   * BigInt is made per payload.
+   */
+  readonly fingerprintAt: number;
+  readonly fingerprintIn: Uint8Array;
   /** The AEAD byte of the cell_desc's payload-ref block. */
   readonly refAeadMode: number;
 }
 
 const scan = new ChunkScan();
+
+/** Whether two optional 8-byte fingerprints (at `aAt` of `a`, `bAt` of `b`; -1: none) are the same. */
+function sameFingerprint(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): boolean {
+  if (aAt < 0 || bAt < 0) return aAt < 0 && bAt < 0;
+  for (let i = 0; i < 8; i++) if (a[aAt + i] !== b[bAt + i]) return false;
+  return true;
+}
 
 /**
  * Reassembles a payload from its chunk records (in ordinal order), checking the series
@@ -169,8 +181,8 @@ export function assemblePayload(
     if (c.offset !== offset) throw serializerError('CHUNK_OUT_OF_ORDER', `chunk at offset ${c.offset} where ${offset} was expected`);
     if (c.aeadMode === 1) throw serializerError('FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved: this reader cannot open it');
     // The AAD hash was checked by the frame reader (rule 'chunk-aad'), under the same strictness.
-    const fp = c.fingerprintAt < 0 ? undefined : new DataView(record.body.buffer, record.body.byteOffset + c.fingerprintAt, 8).getBigUint64(0, true);
-    if (fp !== expected.fingerprint) refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', "a chunk's fingerprint differs from its cell's");
+    if (!sameFingerprint(record.body, c.fingerprintAt, expected.fingerprintIn, expected.fingerprintAt))
+      refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', "a chunk's fingerprint differs from its cell's");
     if (c.aeadMode !== expected.refAeadMode)
       refuse(
         lenient,

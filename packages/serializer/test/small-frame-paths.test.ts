@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bytes, createTree, text, u64, type Cell } from '@cep/cells';
-import { decodeBranch, decodeFrame, encodeBranch, encodeFrame, RECORD_TYPE, type RawRecord, type Strictness } from '@cep/serializer';
+import { decodeBranch, decodeFrame, encodeBranch, encodeFrame, readChunk, RECORD_TYPE, type RawRecord, type Strictness } from '@cep/serializer';
 import { ByteReader } from '../src/bytes.ts';
 import { readFrame } from '../src/frame-reader.ts';
 
@@ -248,5 +248,67 @@ describe('record headers read with a local index', () => {
       ),
       { numRuns: 3000, seed: 19 },
     );
+  });
+});
+
+/**
+ * The chunk series rules as first written: every series indexed by its key (less the ordinal)
+ * as a string, in a map. Returns the error the frame reader must give for `records` (correct
+ * checksums, root and AAD hashes assumed), or undefined.
+ */
+function seriesVerdict(records: readonly RawRecord[]): string | undefined {
+  const series = new Map<string, { next: number; offset: number; total: number; mode: number }>();
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.type !== RECORD_TYPE.PAYLOAD_CHUNK) continue;
+    const c = readChunk(r.body);
+    // The ordinal: the varint that ends the key (our writer's ordinals are below 128: one byte).
+    const ordinal = r.key[r.key.length - 1]!;
+    const id = Buffer.from(r.key.subarray(0, r.key.length - 1)).toString('latin1');
+    const known = series.get(id);
+    if (known === undefined) {
+      if (ordinal !== 0 || c.offset !== 0)
+        return `CHUNK_OUT_OF_ORDER: record ${i}: a payload's first chunk in the frame has ordinal ${ordinal} at offset ${c.offset} (0 and 0 expected)`;
+      series.set(id, { next: 1, offset: c.size, total: c.total, mode: c.aeadMode });
+      continue;
+    }
+    if (ordinal !== known.next) return `CHUNK_OUT_OF_ORDER: record ${i}: chunk ordinal ${ordinal} where ${known.next} was expected`;
+    if (c.total !== known.total) return `CHUNK_CONFLICT: record ${i}: a chunk says its payload is ${c.total} bytes, an earlier one ${known.total}`;
+    if (c.offset !== known.offset) return `CHUNK_OUT_OF_ORDER: record ${i}: chunk at offset ${c.offset} where ${known.offset} was expected`;
+    known.next++;
+    known.offset += c.size;
+  }
+  for (const s of series.values()) if (s.offset !== s.total) return `CHUNK_INCOMPLETE: a payload_chunk series covers ${s.offset} of its ${s.total} bytes`;
+  return undefined;
+}
+
+describe('chunk series found by key bytes while a frame has one', () => {
+  // Three payloads of several chunks each (values over the chunk size), and a sealed small one.
+  const frame = encodeBranch(
+    branchOf((t) => {
+      t.set(['b', 'one'], bytes(new Uint8Array(9000).fill(1)));
+      t.set(['b', 'two'], bytes(new Uint8Array(5000).fill(2)));
+      t.set(['b', 'three'], bytes(new Uint8Array(13000).fill(3)));
+    }),
+    POLICY,
+  );
+  const { records, trailer } = decodeFrame(frame);
+  const chunks = records.filter((r) => r.type === RECORD_TYPE.PAYLOAD_CHUNK);
+  const rebuild = (rs: readonly RawRecord[]): Uint8Array => encodeFrame(rs, { beat: trailer.beat, checksum: trailer.checksum, caps: trailer.caps });
+
+  it('give the verdict of a map of every series, whatever order, repeats or gaps the chunks come in (property)', () => {
+    expect(chunks.length).toBeGreaterThanOrEqual(6);
+    fc.assert(
+      fc.property(fc.array(fc.nat(chunks.length - 1), { minLength: 1, maxLength: 12 }), (picks) => {
+        const rs = picks.map((k) => chunks[k]!);
+        const expected = seriesVerdict(rs) ?? 'ok';
+        const got = outcome(() => readFrame(rebuild(rs)));
+        expect(got === 'ok' || got.startsWith('{') ? 'ok' : got).toBe(expected);
+      }),
+      { numRuns: 600, seed: 19 },
+    );
+    // The frame as written: every series whole and in order.
+    expect(seriesVerdict(chunks)).toBeUndefined();
+    expect(outcome(() => readFrame(rebuild(chunks)))).toMatch(/^\{/);
   });
 });
