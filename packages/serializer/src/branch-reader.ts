@@ -570,14 +570,14 @@ class Staging {
       for (let i = start; i < end; i++) text += String.fromCharCode(frame[i]!);
       return { type: 'text', value: text };
     }
+    if (dataType.key === U64_KEY && end - start === 8) {
+      this.view ??= new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+      return { type: 'u64', value: this.view.getBigUint64(start, true) };
+    }
     if (dataType.key === BYTES_KEY) {
       // A plain Uint8Array frame is sliced (one native copy, no view first: 0.4× the time of what
       // valueFromData does); a Buffer's slice would be a Buffer, so it keeps the view and copy.
       return { type: 'bytes', value: frame.constructor === Uint8Array ? frame.slice(start, end) : new Uint8Array(frame.subarray(start, end)) };
-    }
-    if (dataType.key === U64_KEY && end - start === 8) {
-      this.view ??= new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-      return { type: 'u64', value: this.view.getBigUint64(start, true) };
     }
     return undefined;
   }
