@@ -5,9 +5,10 @@
  * contender by the process's CPU clock. Prints ours/base; asserts nothing.
  *
  * Run (from the repository root):
- *   npx tsx --conditions=@cep/source packages/serializer/bench/ab.ts small|big --baseline <checkout>
+ *   npx tsx --conditions=@cep/source packages/serializer/bench/ab.ts small|big [--aead] --baseline <checkout>
  * `small` is floor.ts's 2-cell frame (one 64-byte value), `big` its 10,000-value branch; policy
- * crc32c. The frame both decode is the one this checkout encodes.
+ * crc32c, with `--aead` also XChaCha20-Poly1305 (floor.ts's aead policy). The frame both decode
+ * is the one this checkout encodes.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,6 +20,8 @@ const args = process.argv.slice(2);
 const at = args.indexOf('--baseline');
 if (at < 0 || args[at + 1] === undefined) throw new Error('usage: ab.ts small|big --baseline <checkout>');
 const baseDir = args.splice(at, 2)[1]!;
+const aeadAt = args.indexOf('--aead');
+if (aeadAt >= 0) args.splice(aeadAt, 1);
 const big = args[0] === 'big';
 
 const tree = createTree();
@@ -33,7 +36,7 @@ const branch = tree.get('/b')!;
 type Codec = typeof ours;
 const base = (await import(resolve(baseDir, 'packages/serializer/src/index.ts'))) as Codec;
 const baseReader = (await import(resolve(baseDir, 'packages/serializer/src/frame-reader.ts'))) as { readFrame: typeof readFrame };
-const policy = { crc32c: true };
+const policy = aeadAt >= 0 ? { crc32c: true, aead: { mode: 'xchacha20poly1305' as const, key: new Uint8Array(32).fill(7) } } : { crc32c: true };
 const frame = ours.encodeBranch(branch, policy);
 const cpuMs = (): number => {
   const u = process.cpuUsage();
@@ -52,7 +55,7 @@ for (const [, fn] of contenders) for (let i = 0; i < (big ? 10 : 20_000); i++) f
 const batchMs = big ? 40 : 5;
 const rounds = big ? 15 : 101;
 console.log(
-  `node ${process.version}, CPU clock, ${big ? '10,000-value branch' : '2-cell frame'}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+  `node ${process.version}, CPU clock, ${big ? '10,000-value branch' : '2-cell frame'}, policy crc32c${aeadAt >= 0 ? ' + aead' : ''}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
 );
 for (let r = 0; r < rounds; r++) {
   // Each round starts one contender later, so none always runs after the same one.

@@ -89,8 +89,8 @@ function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   const raw = table.frame;
   return {
     frame: raw,
-    starts: table.starts,
-    ends: table.ends,
+    starts: Uint32Array.from(table.starts),
+    ends: Uint32Array.from(table.ends),
     order,
     trailer: [trailerStart, raw.length - 4],
     payloads: payloads(c.branch).filter((p) => p.length > 0),

@@ -9,7 +9,7 @@ import type { Cell, Name, PathLike, Tree, Value } from '@cep/cells';
 import { readBranch } from './branch-reader.ts';
 import { BranchWriter } from './branch-writer.ts';
 import { serializerError } from './errors.ts';
-import { readFrame } from './frame-reader.ts';
+import { DEFAULT_MAX_RECORDS, readFrameWith } from './frame-reader.ts';
 import { checkComparator, resolvePolicy, type SerializerPolicy } from './policy.ts';
 import { resolveStrictness, type Strictness } from './strictness.ts';
 
@@ -96,7 +96,7 @@ export function decodeBranch(bytes: Uint8Array, policy: SerializerPolicy = {}, o
   const resolved = resolvePolicy(policy);
   checkComparator(resolved, 'read');
   const lenient = resolveStrictness(options.strictness);
-  const frame = readFrame(bytes, { maxFrameBytes: resolved.maxFrameBytes, strictness: options.strictness });
+  const frame = readFrameWith(bytes, resolved.maxFrameBytes, DEFAULT_MAX_RECORDS, lenient, false);
   const { root, cellCount } = readBranch(frame, resolved, lenient);
   return { root, beat: Number(frame.trailer.beat), cellCount };
 }

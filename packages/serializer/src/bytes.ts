@@ -501,6 +501,17 @@ export function rangesEqual(a: Uint8Array, aStart: number, aEnd: number, b: Uint
   return true;
 }
 
+/**
+ * Whether `a[aStart, aStart + n)` equals `b[bStart, bStart + n)`, byte by byte (both in
+ * bounds). For comparisons with a scratch or kept array (digests, a kept name table): going
+ * through {@link rangesEqual} would swap its cached view to that array and back, a new
+ * DataView each way, which on a small frame cost more than the bytes compared.
+ */
+export function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+  return true;
+}
+
 /** The last array each side of {@link rangesEqual} compared, and a DataView over it. */
 interface CachedView {
   data: Uint8Array;

@@ -6,12 +6,12 @@
  * (ordinals 0, 1, 2… in frame order, contiguous offsets, one total), and every series that
  * starts completes. History bodies are parsed too.
  */
-import { ByteReader, rangesEqual } from './bytes.ts';
+import { ByteReader, rangesEqual, sameBytes } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
 import { blake3Into } from './hash.ts';
 import { ChunkScan, payloadHistoryChunkStart, scanChunk } from './records.ts';
-import { recordKeys, type RecordTable } from './record-table.ts';
+import type { Latin1Slice, RecordTable } from './record-table.ts';
 import { refuse, isStrict, type LenientMask } from './strictness.ts';
 
 const NAME_BYTES = 17;
@@ -48,11 +48,21 @@ function keyOrdinal(data: Uint8Array, start: number, end: number, extra: number)
   return Number.isSafeInteger(ordinal) ? { ordinal, length } : undefined;
 }
 
+/** `bytes[start, end)` as a latin1 string (Node's own slicer where it has one). */
+function latin1Of(bytes: Buffer & Partial<Latin1Slice>, start: number, end: number): string {
+  return typeof bytes.latin1Slice === 'function' ? bytes.latin1Slice(start, end) : bytes.toString('latin1', start, end);
+}
+
 /** Checks every chunk and history record of a verified frame (see the module comment). */
 export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void {
   const { frame, types, keyStarts, bodyStarts, ends } = table;
-  let keys: readonly string[] | undefined;
+  let bytes: (Buffer & Partial<Latin1Slice>) | undefined;
+  /** Every series by its key string, once the frame has more than one (see below). */
   let series: Map<string, Series> | undefined;
+  /** The frame's one series until then, and where its key (less the ordinal) is. */
+  let only: Series | undefined;
+  let onlyStart = 0;
+  let onlyEnd = 0;
   const historyBodies = isStrict(lenient, 'history-body');
   const historySeries = historyBodies && isStrict(lenient, 'history-series');
   for (let i = 0; i < types.length; i++) {
@@ -69,8 +79,7 @@ export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void
     const c = scanChunk(frame, bodyStart, ends[i]!, scan, lenient, what);
     if (!history) {
       blake3Into(frame, keyStarts[i]!, bodyStarts[i]!, digest, 0);
-      if (!rangesEqual(frame, c.aadHashAt, c.aadHashAt + 32, digest, 0, 32))
-        refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', `record ${i}: chunk AAD hash does not match its key`);
+      if (!sameBytes(frame, c.aadHashAt, digest, 0, 32)) refuse(lenient, 'chunk-aad', 'FRAME_BAD_RECORD', `record ${i}: chunk AAD hash does not match its key`);
     }
     if (history && !historySeries) continue;
     const key = keyOrdinal(frame, keyStarts[i]!, bodyStarts[i]!, history ? REVISION_BYTES : 0);
@@ -79,17 +88,40 @@ export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void
         'FRAME_BAD_RECORD',
         `record ${i}: a ${what} key is its type, a path of 17-byte names${history ? ', a 16-byte revision' : ''} and a varint ordinal`,
       );
-    keys ??= recordKeys(table);
-    const id = keys[i]!.slice(0, keys[i]!.length - key.length);
-    series ??= new Map();
-    const known = series.get(id);
+    // The series is the key without its ordinal. While the frame has met one series only (a
+    // small frame's sealed values, a large payload's chunks) it is compared in place with that
+    // one's key bytes; from a second series on, every series is indexed by its key as a latin1
+    // string, sliced for its record alone. Either way a series is found exactly when its key
+    // bytes match an earlier one's (making every record's key string for this cost a small
+    // frame with one sealed value more than its checks).
+    const idStart = keyStarts[i]!;
+    const idEnd = bodyStarts[i]! - key.length;
+    let known: Series | undefined;
+    let id = '';
+    if (
+      series === undefined &&
+      (only === undefined || (idEnd - idStart === onlyEnd - onlyStart && rangesEqual(frame, idStart, idEnd, frame, onlyStart, onlyEnd)))
+    )
+      known = only;
+    else {
+      bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) as Buffer & Partial<Latin1Slice>;
+      series ??= new Map([[latin1Of(bytes, onlyStart, onlyEnd), only!]]);
+      id = latin1Of(bytes, idStart, idEnd);
+      known = series.get(id);
+    }
     if (known === undefined) {
       if (key.ordinal !== 0 || c.offset !== 0)
         throw serializerError(
           'CHUNK_OUT_OF_ORDER',
           `record ${i}: a payload's first chunk in the frame has ordinal ${key.ordinal} at offset ${c.offset} (0 and 0 expected)`,
         );
-      series.set(id, { next: 1, offset: c.size, total: c.total, mode: c.aeadMode, type });
+      const started = { next: 1, offset: c.size, total: c.total, mode: c.aeadMode, type };
+      if (series !== undefined) series.set(id, started);
+      else {
+        only = started;
+        onlyStart = idStart;
+        onlyEnd = idEnd;
+      }
       continue;
     }
     if (key.ordinal !== known.next) throw serializerError('CHUNK_OUT_OF_ORDER', `record ${i}: chunk ordinal ${key.ordinal} where ${known.next} was expected`);
@@ -101,8 +133,8 @@ export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void
     known.next++;
     known.offset += c.size;
   }
-  if (series === undefined) return;
-  for (const s of series.values()) {
+  const all = series?.values() ?? (only === undefined ? [] : [only]);
+  for (const s of all) {
     if (s.offset !== s.total) {
       throw serializerError(
         'CHUNK_INCOMPLETE',

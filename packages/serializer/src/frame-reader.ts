@@ -5,7 +5,7 @@
  * branch decoder reads keys and bodies in place; {@link decodeFrame} turns rows into
  * {@link RawRecord}s for its callers.
  */
-import { ByteReader, bytesEqual, rangesEqual } from './bytes.ts';
+import { ByteReader, rangesEqual } from './bytes.ts';
 import { recordChecksumAt } from './checksum.ts';
 import { countReserved } from './alloc-meter.ts';
 import { checkChunkSeries } from './chunk-series.ts';
@@ -56,27 +56,50 @@ const SCRATCH_CHECKSUMS = 1024;
 const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
 
 /** Where the checksums of `count` records and the trailer are computed (see {@link RangeChecksums}). */
-function checksumsFor(id: 0 | 1, starts: Uint32Array, ends: Uint32Array, count: number, lastStart: number, lastEnd: number): RangeChecksums {
+function checksumsFor(id: 0 | 1, starts: readonly number[], ends: readonly number[], count: number, lastStart: number, lastEnd: number): RangeChecksums {
   const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count + 1);
   if (out !== scratchChecksums) countReserved(count * 4 + 4);
   return { id, starts, ends, count, lastStart, lastEnd, out, done: false };
 }
 
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
-function column(rows: Uint32Array, count: number, c: number): Uint32Array {
-  const out = new Uint32Array(count);
+function column(rows: Uint32Array, count: number, c: number): number[] {
+  // A plain array: a typed array per column costs twice as much to make, and a small frame makes
+  // five. Made at its size (pushing one by one regrew it several times, a fifth of the scan's
+  // own time); past COLUMN_PRESIZED_MAX, where V8 may make a presized array a slow dictionary,
+  // grown by push.
+  if (count > COLUMN_PRESIZED_MAX) {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) out.push(rows[i * 8 + c]!);
+    return out;
+  }
+  const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = rows[i * 8 + c]!;
   return out;
 }
+
+/** Columns up to this many records are made at their size (see {@link column}). */
+const COLUMN_PRESIZED_MAX = 65536;
 
 /**
  * {@link decodeFrame} as a {@link RecordTable}; `keepToc` false leaves `trailer.toc` empty
  * after checking it (the branch decoder never reads it), and the version and flag columns out.
  */
 export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, keepToc = false): RecordTable {
-  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  const maxRecords = options.maxRecords ?? 1_000_000;
-  const lenient = resolveStrictness(options.strictness);
+  return readFrameWith(
+    bytes,
+    options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    options.maxRecords ?? DEFAULT_MAX_RECORDS,
+    resolveStrictness(options.strictness),
+    keepToc,
+  );
+}
+
+/** Most records a frame may hold unless the caller says otherwise. */
+export const DEFAULT_MAX_RECORDS = 1_000_000;
+
+/** {@link readFrame} with its options resolved (the branch decoder has resolved them already). */
+export function readFrameWith(bytes: Uint8Array, maxFrameBytes: number, maxRecords: number, lenient: LenientMask, keepToc: boolean): RecordTable {
   if (bytes.length > maxFrameBytes) {
     throw serializerError('FRAME_TOO_LARGE', `frame is ${bytes.length} bytes; the limit is ${maxFrameBytes}`, { size: bytes.length, limit: maxFrameBytes });
   }
@@ -93,17 +116,45 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   let trailerBodyStart = 0;
   let trailerEnd = 0;
   let trailerCrc = 0;
+  const size = frame.length;
   while (reader.remaining > 0) {
     const start = reader.offset;
-    const type = reader.u8();
-    const version = reader.u8();
-    const flags = reader.u16();
-    const keyLen = reader.varint(reader.remaining, 'record key length');
-    const bodyLen = reader.varint(reader.remaining, 'record body length');
-    const keyStart = reader.offset;
-    reader.skip(keyLen);
-    const bodyStart = reader.offset;
-    reader.skip(bodyLen);
+    const type = frame[start]!;
+    const version = frame[start + 1]!;
+    let flags: number;
+    let keyLen: number;
+    let bodyLen: number;
+    let keyStart: number;
+    // The common record, read with a local index: its two lengths are varints of one or two
+    // bytes and the whole record lies inside the frame. Anything else (a longer varint, a
+    // record running past the end) is read again from its start by the reader, which words
+    // the errors; what both read from a well-formed record is the same.
+    let p = start + 4;
+    let k = p < size ? frame[p]! : 0x80;
+    if (k < 0x80) p++;
+    else if (p + 1 < size && frame[p + 1]! < 0x80) k = (k & 0x7f) | (frame[(p += 2) - 1]! << 7);
+    else k = -1;
+    let b = k >= 0 && p < size ? frame[p]! : 0x80;
+    if (b < 0x80) p++;
+    else if (k >= 0 && p + 1 < size && frame[p + 1]! < 0x80) b = (b & 0x7f) | (frame[(p += 2) - 1]! << 7);
+    else b = -1;
+    if (b >= 0 && p + k + b + 4 <= size) {
+      flags = frame[start + 2]! | (frame[start + 3]! << 8);
+      keyLen = k;
+      bodyLen = b;
+      keyStart = p;
+      reader.offset = p + k + b;
+    } else {
+      reader.u8();
+      reader.u8();
+      flags = reader.u16();
+      keyLen = reader.varint(reader.remaining, 'record key length');
+      bodyLen = reader.varint(reader.remaining, 'record body length');
+      keyStart = reader.offset;
+      reader.skip(keyLen);
+      reader.skip(bodyLen);
+    }
+    const bodyStart = keyStart + keyLen;
     const end = reader.offset;
     const crc = reader.u32();
     if (type === RECORD_TYPE.TRAILER) {
@@ -211,6 +262,9 @@ export function readFrame(bytes: Uint8Array, options: DecodeFrameOptions = {}, k
   return table;
 }
 
+/** The `toc` of a trailer read without its entries kept (never written: entries are pushed only when kept). */
+const NO_TOC: { type: number; key: Uint8Array; offset: number }[] = [];
+
 // The readers of the record scan and of the trailer, reset per frame (reads are synchronous
 // and never nested), so a small frame makes no reader objects.
 const frameReader = new ByteReader(new Uint8Array(0));
@@ -244,7 +298,7 @@ const CAP_OF_TYPE: Readonly<Record<number, number>> = {
  * the TOC lists records, FRAME_COMPRESSION exactly when the trailer says compression 1, each
  * record type's bit set when such a record is present, and a history bit only with history.
  */
-function checkCaps(trailer: TrailerInfo, tocCount: number, types: Uint32Array, lenient: LenientMask): void {
+function checkCaps(trailer: TrailerInfo, tocCount: number, types: readonly number[], lenient: LenientMask): void {
   if (!isStrict(lenient, 'caps-match')) return;
   const caps = trailer.caps;
   if (((caps & CAP.FRAME_TOC) !== 0) !== tocCount > 0) capsDisagree(caps, tocCount > 0 ? 'a TOC without FRAME_TOC' : 'FRAME_TOC without a TOC');
@@ -282,8 +336,18 @@ function parseTrailer(
 ): { trailer: TrailerInfo; tocCount: number; tocMismatch: number } {
   // Offsets in errors count from the body's start, as if it had been read alone.
   const r = trailerReader.reset(frame, bodyStart, bodyEnd, 'trailer', bodyStart);
-  const magic = r.bytes(4);
-  if (!bytesEqual(magic, TRAILER_MAGIC)) throw serializerError('FRAME_BAD_MAGIC', 'trailer magic is not "FPEC"; this is not a flat frame');
+  // The magic compared in place (no view made for four bytes).
+  if (
+    r.remaining < 4 ||
+    frame[bodyStart] !== TRAILER_MAGIC[0] ||
+    frame[bodyStart + 1] !== TRAILER_MAGIC[1] ||
+    frame[bodyStart + 2] !== TRAILER_MAGIC[2] ||
+    frame[bodyStart + 3] !== TRAILER_MAGIC[3]
+  ) {
+    r.bytes(4); // a trailer shorter than its magic reports as truncated, as it always did
+    throw serializerError('FRAME_BAD_MAGIC', 'trailer magic is not "FPEC"; this is not a flat frame');
+  }
+  r.skip(4);
   const version = r.u8();
   if (version !== FORMAT_VERSION)
     throw serializerError('FRAME_BAD_VERSION', `frame format version ${version} is not supported (this reader speaks ${FORMAT_VERSION})`, { version });
@@ -301,7 +365,8 @@ function parseTrailer(
   if (rootLen !== 32) throw serializerError('FRAME_BAD_TRAILER', `Merkle root length ${rootLen} is not 32`);
   const root = r.bytes(32);
   const tocCount = r.varint(r.remaining, 'TOC count');
-  const toc: { type: number; key: Uint8Array; offset: number }[] = [];
+  // Entries are kept only for decodeFrame; the branch decoder gets a shared empty list.
+  const toc: { type: number; key: Uint8Array; offset: number }[] = keepToc ? [] : NO_TOC;
   let tocMismatch = -1;
   const end = r.end;
   for (let i = 0; i < tocCount; i++) {
@@ -358,18 +423,11 @@ function parseTrailer(
     if (branch.glob > 1) refuse(lenient, 'body-values', 'FRAME_BAD_TRAILER', `branch block glob byte ${branch?.glob} is not 0 or 1`);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_TRAILER', `${r.remaining} unexpected byte(s) at the end of the trailer`);
-  const trailer: TrailerInfo = {
-    beat,
-    recordCount,
-    applyMode,
-    hashAlg,
-    compression,
-    checksum: checksum as 0 | 1,
-    root,
-    toc,
-    historyWindows: { payload, manifest },
-    caps,
-    ...(branch ? { branch } : {}),
-  };
+  // Two literals rather than a spread of an optional block (a spread costs a copy per frame).
+  const historyWindows = { payload, manifest };
+  const trailer: TrailerInfo =
+    branch === undefined
+      ? { beat, recordCount, applyMode, hashAlg, compression, checksum: checksum as 0 | 1, root, toc, historyWindows, caps }
+      : { beat, recordCount, applyMode, hashAlg, compression, checksum: checksum as 0 | 1, root, toc, historyWindows, caps, branch };
   return { trailer, tocCount, tocMismatch };
 }

@@ -142,6 +142,11 @@ export class NameTableReader {
   /** Names holding a reference already read in this frame, by their 16 code bytes. */
   private byWire: WireNames | undefined;
 
+  /** How many names holding a reference this reader remembers (a reader kept across frames is bounded by it). */
+  get rememberedReferences(): number {
+    return this.byWire?.size ?? 0;
+  }
+
   readName(r: ByteReader): Name {
     // A frame repeats a few names many times (every path key starts with the same ones):
     // a repeat costs a table lookup instead of two BigInt reads, two id lookups and a new

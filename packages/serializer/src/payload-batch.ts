@@ -9,7 +9,7 @@
  * so the error a caller sees (code and precedence) is the one it saw before batching.
  */
 import { countReserved } from './alloc-meter.ts';
-import { rangesEqual } from './bytes.ts';
+import { rangesEqual, sameBytes } from './bytes.ts';
 import { blake3Into, blake3Many } from './hash.ts';
 
 /** Below this many payloads one JS BLAKE3 run each beats the kernel's fixed cost (copies, descriptors). */
@@ -92,6 +92,7 @@ export class PayloadBatch {
       blake3Many(packed, starts, ends, count, digests, 0);
       for (let i = 0; i < count; i++) {
         const d = this.digestsAt[i]!;
+        // One array of digests for the whole batch: rangesEqual's cached view of it serves every compare.
         if (!rangesEqual(frame, d, d + 32, digests, i * 32, i * 32 + 32)) return i;
       }
       return -1;
@@ -100,7 +101,7 @@ export class PayloadBatch {
     for (let i = 0; i < count; i++) {
       blake3Into(frame, this.starts[i]!, this.ends[i]!, scratch, 0);
       const d = this.digestsAt[i]!;
-      if (!rangesEqual(frame, d, d + 32, scratch, 0, 32)) return i;
+      if (!sameBytes(frame, d, scratch, 0, 32)) return i;
     }
     return -1;
   }

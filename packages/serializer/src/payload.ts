@@ -46,22 +46,34 @@ export const DATALESS_FINGERPRINT = 0x72539a81c183da2an;
 // the AAD hash (all consumed before the next chunk; encoding is synchronous).
 let keyScratch = new Uint8Array(256);
 let nonceInput = new Uint8Array(256 + 32);
+/** A view of `nonceInput`, remade only when it grows (a view per chunk was most of the nonce's own cost). */
+let nonceView = new DataView(nonceInput.buffer);
 const nonceOut = new Uint8Array(24);
 const aadHash = new Uint8Array(32);
 
 /** The reference's chunk nonce for the key in `keyScratch[0, keyLength)`, into `nonceOut` (no allocation for keys up to a BLAKE3 chunk). */
 function nonceInto(key: Uint8Array, keyLength: number, fp: bigint, offset: number, size: number, total: number): Uint8Array {
   const length = keyLength + 32;
-  if (nonceInput.length < length) nonceInput = new Uint8Array(length * 2);
-  nonceInput.set(keyScratch.subarray(0, keyLength));
-  const view = new DataView(nonceInput.buffer);
+  if (nonceInput.length < length) {
+    nonceInput = new Uint8Array(length * 2);
+    nonceView = new DataView(nonceInput.buffer);
+  }
+  for (let i = 0; i < keyLength; i++) nonceInput[i] = keyScratch[i]!;
+  const view = nonceView;
   view.setBigUint64(keyLength, fp, true);
-  view.setBigUint64(keyLength + 8, BigInt(offset), true);
-  view.setBigUint64(keyLength + 16, BigInt(size), true);
-  view.setBigUint64(keyLength + 24, BigInt(total), true);
+  // Offsets and sizes are whole numbers below 2^53: written as two 32-bit halves, no BigInt each.
+  setU64(view, keyLength + 8, offset);
+  setU64(view, keyLength + 16, size);
+  setU64(view, keyLength + 24, total);
   if (length <= CHUNK_LEN) blake3Chunk(nonceInput, 0, length, nonceOut, 0, key, 24);
   else nonceOut.set(blake3Keyed(key, nonceInput.subarray(0, length), 24));
   return nonceOut;
+}
+
+/** Writes `value` (a whole number, 0 ≤ value < 2^53) at `at` as a little-endian u64. */
+function setU64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value >>> 0, true);
+  view.setUint32(at + 4, Math.floor(value / 0x100000000), true);
 }
 
 /**
@@ -127,13 +139,25 @@ export function writeChunkRecords(
 /** What the branch reader knows about a payload before its chunks are read. */
 export interface PayloadExpectation {
   readonly size: number;
-  /** The cell_desc's fingerprint, or undefined without one. */
-  readonly fingerprint: bigint | undefined;
+  /**
+   * Where the cell_desc's 8 fingerprint bytes are in `fingerprintIn` (-1: it has none). Compared
+   * as bytes with each chunk's (two u64s are equal exactly when their bytes are), so no view or
+   * BigInt is made per payload.
+   */
+  readonly fingerprintAt: number;
+  readonly fingerprintIn: Uint8Array;
   /** The AEAD byte of the cell_desc's payload-ref block. */
   readonly refAeadMode: number;
 }
 
 const scan = new ChunkScan();
+
+/** Whether two optional 8-byte fingerprints (at `aAt` of `a`, `bAt` of `b`; -1: none) are the same. */
+function sameFingerprint(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): boolean {
+  if (aAt < 0 || bAt < 0) return aAt < 0 && bAt < 0;
+  for (let i = 0; i < 8; i++) if (a[aAt + i] !== b[bAt + i]) return false;
+  return true;
+}
 
 /**
  * Reassembles a payload from its chunk records (in ordinal order), checking the series
@@ -157,8 +181,8 @@ export function assemblePayload(
     if (c.offset !== offset) throw serializerError('CHUNK_OUT_OF_ORDER', `chunk at offset ${c.offset} where ${offset} was expected`);
     if (c.aeadMode === 1) throw serializerError('FRAME_BAD_RECORD', 'chunk AEAD mode 1 (AES-GCM) is reserved: this reader cannot open it');
     // The AAD hash was checked by the frame reader (rule 'chunk-aad'), under the same strictness.
-    const fp = c.fingerprintAt < 0 ? undefined : new DataView(record.body.buffer, record.body.byteOffset + c.fingerprintAt, 8).getBigUint64(0, true);
-    if (fp !== expected.fingerprint) refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', "a chunk's fingerprint differs from its cell's");
+    if (!sameFingerprint(record.body, c.fingerprintAt, expected.fingerprintIn, expected.fingerprintAt))
+      refuse(lenient, 'chunk-fingerprint', 'CHUNK_CONFLICT', "a chunk's fingerprint differs from its cell's");
     if (c.aeadMode !== expected.refAeadMode)
       refuse(
         lenient,
@@ -176,7 +200,8 @@ export function assemblePayload(
   if (chunks.length === 1) {
     // One sealed chunk (every small value under AEAD): its plaintext is the payload, no second copy.
     const record = chunks[0]!;
-    const c = scanChunk(record.body, 0, record.body.length, scan, lenient);
+    // `scan` still holds this chunk's fields: it was the loop's only (and last) scan.
+    const c = scan;
     if (c.aeadMode !== AEAD_MODE.none) {
       countReserved(c.size);
       return aeadOpen(c.aeadMode, aeadKey!, record.body.subarray(c.nonceStart, c.nonceEnd), record.body.subarray(c.dataStart, c.dataEnd), record.key);

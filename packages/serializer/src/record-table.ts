@@ -8,17 +8,17 @@ import type { TrailerInfo } from './frame-format.ts';
 /** A verified frame's records as offsets into `frame` (row i is record i; columns have one entry per record). */
 export interface RecordTable {
   readonly frame: Uint8Array;
-  readonly types: Uint32Array;
+  readonly types: readonly number[];
   /** Each record's version and flags: only from `decodeFrame` (1 and 0 unless a rule was relaxed). */
-  readonly versions: Uint32Array | undefined;
-  readonly flags: Uint32Array | undefined;
+  readonly versions: readonly number[] | undefined;
+  readonly flags: readonly number[] | undefined;
   /** Where each record starts (its header). */
-  readonly starts: Uint32Array;
-  readonly keyStarts: Uint32Array;
+  readonly starts: readonly number[];
+  readonly keyStarts: readonly number[];
   /** Where each body starts (its key ends there). */
-  readonly bodyStarts: Uint32Array;
+  readonly bodyStarts: readonly number[];
   /** Where each body ends (its CRC starts there). */
-  readonly ends: Uint32Array;
+  readonly ends: readonly number[];
   /** With `keepToc` false its `toc` is empty (the TOC was still checked). */
   readonly trailer: TrailerInfo;
   /** The keys as latin1 strings, once {@link recordKeys} or the reader made them. */
