@@ -1,13 +1,20 @@
 import { type Cipher, createCipheriv } from 'node:crypto';
 import { TAG_BYTES, tag, verifyTag } from './crypto.ts';
+import { type GhashKernel, INPUT_AT, ghashKernel } from './ghash-kernel.ts';
 
 /**
- * Records whose authenticated bytes (header + payload) are at most this long are tagged here in
- * JavaScript; longer ones by `node:crypto`'s AES-GCM. A GCM cipher object costs ~7–10 µs to make
- * whatever the length (then ~0.3 µs per KiB on CLMUL), the table GHASH below ~8 ns per byte: they
- * cross near 1 KiB on this machine (bench/gmac.ts).
+ * Records whose authenticated bytes (header + payload) are at most this long are tagged here;
+ * longer ones by `node:crypto`'s AES-GCM. A GCM cipher object costs ~7–10 µs to make whatever the
+ * length (then ~0.2 µs per KiB on CLMUL); the WebAssembly table GHASH ~1.8 ns per byte, the
+ * JavaScript one (no WebAssembly) ~7: they cross near 3–4 KiB and 1 KiB on this machine
+ * (bench/gmac.ts).
  */
+export const WASM_GHASH_MAX_BYTES = 3072;
+/** The same bound for the JavaScript GHASH (used where WebAssembly is missing). */
 export const JS_GHASH_MAX_BYTES = 1024;
+
+/** Gives a collected Gmac's table page back to the shared kernel. */
+const pages = new FinalizationRegistry<{ kernel: GhashKernel; table: number }>(({ kernel, table }) => kernel.release(table));
 
 /** J0 blocks encrypted per refill: one `update` call covers the next 64 sequence numbers. */
 const PADS = 64;
@@ -20,13 +27,22 @@ const PADS = 64;
  * Why not one GCM object per record: making it (key schedule, GHASH key, JS option checks) is
  * most of a small record's tag. The tag is `GHASH_H(AAD ‖ pad ‖ lengths) ⊕ AES_K(J0)` with
  * `H = AES_K(0¹²⁸)` and `J0 = IV ‖ 0x00000001`; so per key this keeps H's multiplication tables
- * (16 × 256 entries of 16 bytes, 64 KiB: a GHASH block is 16 lookups and XORs) and one AES-ECB
- * object, which stays usable across `update` calls and encrypts the J0 of 64 sequence numbers
- * at a time. Long records (over {@link JS_GHASH_MAX_BYTES}) go to OpenSSL, which is faster there.
+ * (16 × 256 entries of 16 bytes, 64 KiB: a GHASH block is 16 lookups and XORs), in a page of the
+ * shared WebAssembly kernel (ghash-kernel.ts) or, without WebAssembly, in JavaScript, and one
+ * AES-ECB object, which stays usable across `update` calls and encrypts the J0 of 64 sequence
+ * numbers at a time. Long records (over {@link WASM_GHASH_MAX_BYTES}, or {@link JS_GHASH_MAX_BYTES}
+ * in JavaScript) go to OpenSSL, which is faster there.
  */
 export class Gmac {
-  /** T[i][b] = (byte b at position i) · H, as four big-endian 32-bit words: 16 × 256 × 4. */
-  private readonly table = new Int32Array(16 * 256 * 4);
+  /**
+   * T[i][b] = (byte b at position i) · H, as four big-endian 32-bit words: 16 × 256 × 4. Kept only
+   * without the WebAssembly kernel; with it, the same entries live in the kernel's page `tableAt`.
+   */
+  private table: Int32Array | undefined = new Int32Array(16 * 256 * 4);
+  private readonly kernel: GhashKernel | undefined;
+  private readonly tableAt: number = -1;
+  /** Longest header + payload tagged here, not by OpenSSL. */
+  private readonly maxBytes: number;
   private readonly ecb: Cipher;
   /** AES_K(J0) for sequence numbers padBase … padBase + PADS − 1 (padBase −1: none yet). */
   private pads: Buffer = Buffer.alloc(0);
@@ -47,14 +63,32 @@ export class Gmac {
     this.ecb.setAutoPadding(false);
     const h = this.ecb.update(Buffer.alloc(16));
     this.fillTable(h);
+    this.kernel = ghashKernel();
+    this.maxBytes = this.kernel === undefined ? JS_GHASH_MAX_BYTES : WASM_GHASH_MAX_BYTES;
+    if (this.kernel !== undefined) {
+      // The entries as bytes in GCM order into the key's page; the JavaScript copy is dropped.
+      this.tableAt = this.kernel.allocate();
+      const page = new DataView(this.kernel.heap.buffer, this.tableAt, 65536);
+      for (let i = 0; i < this.table!.length; i++) page.setInt32(i * 4, this.table![i]!);
+      this.table = undefined;
+      pages.register(this, { kernel: this.kernel, table: this.tableAt }, this);
+    }
     // The J0 blocks: 4 zero bytes, the sequence number (filled per refill), 0x00000001.
     for (let i = 0; i < PADS; i++) this.j0.writeUInt32BE(1, i * 16 + 12);
   }
 
   /** Writes the tag of `header ‖ payload` under sequence number `seq` into `out` at `at`. */
   tagInto(seq: number, header: Uint8Array, payload: Uint8Array, out: Uint8Array, at: number): void {
-    if (header.length >= 16 || header.length + payload.length > JS_GHASH_MAX_BYTES) {
+    if (header.length >= 16 || header.length + payload.length > this.maxBytes) {
       out.set(tag(this.key, seq, header, payload), at);
+      return;
+    }
+    const kernel = this.kernel;
+    if (kernel !== undefined) {
+      const heap = this.runKernel(kernel, header, payload);
+      const pads = this.padsFor(seq);
+      const p = (seq - this.padBase) * 16;
+      for (let i = 0; i < 16; i++) out[at + i] = heap[i]! ^ pads[p + i]!;
       return;
     }
     this.ghash(header, payload);
@@ -76,12 +110,44 @@ export class Gmac {
   /** True when `received` is the tag of `header ‖ payload` under `seq` (compared in constant time). */
   verify(seq: number, header: Uint8Array, payload: Uint8Array, received: Uint8Array): boolean {
     if (received.length !== TAG_BYTES) return false;
-    if (header.length >= 16 || header.length + payload.length > JS_GHASH_MAX_BYTES) return verifyTag(this.key, seq, header, payload, received);
+    if (header.length >= 16 || header.length + payload.length > this.maxBytes) return verifyTag(this.key, seq, header, payload, received);
     const expected = this.expected;
     this.tagInto(seq, header, payload, expected, 0);
     let diff = 0;
     for (let i = 0; i < TAG_BYTES; i++) diff |= expected[i]! ^ received[i]!;
     return diff === 0;
+  }
+
+  /** Gives this key's table page back to the kernel now (a closed connection); tagging afterwards throws. */
+  dispose(): void {
+    if (this.kernel === undefined || this.disposed) return;
+    this.disposed = true;
+    pages.unregister(this);
+    this.kernel.release(this.tableAt);
+  }
+  private disposed = false;
+
+  /** GHASH of `header ‖ payload` in the kernel: copied into its page 0, zero-padded, with the length block. Returns the heap (result at 0). */
+  private runKernel(kernel: GhashKernel, header: Uint8Array, payload: Uint8Array): Uint8Array {
+    if (this.disposed) throw new Error('this Gmac was disposed');
+    const heap = kernel.heap;
+    const length = header.length + payload.length;
+    heap.set(header, INPUT_AT);
+    heap.set(payload, INPUT_AT + header.length);
+    const padded = INPUT_AT + ((length + 15) & ~15);
+    heap.fill(0, INPUT_AT + length, padded + 16);
+    const bits = length * 8;
+    const hi = Math.floor(bits / 0x1_0000_0000);
+    heap[padded] = hi >>> 24;
+    heap[padded + 1] = hi >>> 16;
+    heap[padded + 2] = hi >>> 8;
+    heap[padded + 3] = hi;
+    heap[padded + 4] = bits >>> 24;
+    heap[padded + 5] = bits >>> 16;
+    heap[padded + 6] = bits >>> 8;
+    heap[padded + 7] = bits;
+    kernel.run(this.tableAt, padded + 16);
+    return heap;
   }
 
   /** AES_K(J0) of the window holding `seq`: records go in order, so a window serves 64 of them. */
@@ -133,7 +199,7 @@ export class Gmac {
 
   /** X ← (X ⊕ block) · H for each 16-byte block of `d` in [o, end). */
   private blocks(d: DataView, o: number, end: number): void {
-    const T = this.table;
+    const T = this.table!;
     let s0 = this.s0;
     let s1 = this.s1;
     let s2 = this.s2;
@@ -238,7 +304,7 @@ export class Gmac {
    * XOR of its bits' entries.
    */
   private fillTable(h: Buffer): void {
-    const T = this.table;
+    const T = this.table!;
     let v0 = h.readInt32BE(0);
     let v1 = h.readInt32BE(4);
     let v2 = h.readInt32BE(8);

@@ -1,6 +1,10 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { JS_GHASH_MAX_BYTES, Gmac } from '../src/gmac.ts';
+import { afterAll } from 'vitest';
+import { assembleGhash } from '../scripts/wasm.mjs';
+import { GHASH_WASM_BASE64 } from '../src/ghash-wasm.ts';
+import { ghashKernel, setGhashKernelForTests } from '../src/ghash-kernel.ts';
+import { JS_GHASH_MAX_BYTES, WASM_GHASH_MAX_BYTES, Gmac } from '../src/gmac.ts';
 
 /** Node's AES-256-GCM with an empty plaintext, the IV as the record layer builds it: the reference. */
 function reference(key: Buffer, seq: number, header: Uint8Array, payload: Uint8Array): Buffer {
@@ -15,10 +19,24 @@ function reference(key: Buffer, seq: number, header: Uint8Array, payload: Uint8A
 
 const int = (n: number): number => Math.floor(Math.random() * n);
 
-describe('Gmac (table GHASH + one AES-ECB object per key)', () => {
+afterAll(() => setGhashKernelForTests(true));
+
+// Both GHASH paths: the WebAssembly kernel, and the JavaScript tables used without WebAssembly.
+describe.each([
+  ['the WebAssembly kernel', true],
+  ['JavaScript', false],
+])('Gmac with %s (table GHASH + one AES-ECB object per key)', (_, kernel) => {
+  const setKernel = (): void => setGhashKernelForTests(kernel);
+  it('runs on the path it names', () => {
+    setKernel();
+    expect(ghashKernel() !== undefined).toBe(kernel);
+  });
+
   it('gives the tag node:crypto AES-GCM gives, over random keys, sequence numbers, header and payload lengths', () => {
     // Lengths on both sides of every block edge and of the JavaScript/OpenSSL threshold.
-    const lengths = [0, 1, 2, 3, 4, 15, 16, 17, 19, 31, 32, 33, 100, 1000, JS_GHASH_MAX_BYTES - 14, JS_GHASH_MAX_BYTES - 13, JS_GHASH_MAX_BYTES - 12, 5000];
+    setKernel();
+    const lengths = [0, 1, 2, 3, 4, 15, 16, 17, 19, 31, 32, 33, 100, 1000, 5000];
+    for (const max of [JS_GHASH_MAX_BYTES, WASM_GHASH_MAX_BYTES]) lengths.push(max - 14, max - 13, max - 12);
     for (let k = 0; k < 20; k++) {
       const key = randomBytes(32);
       const gmac = new Gmac(key);
@@ -42,9 +60,10 @@ describe('Gmac (table GHASH + one AES-ECB object per key)', () => {
   });
 
   it('refuses a tag over a flipped bit anywhere, another sequence number, another key, or a short tag', () => {
+    setKernel();
     const key = randomBytes(32);
     const gmac = new Gmac(key);
-    for (const length of [0, 5, 40, 1500, 4000]) {
+    for (const length of [0, 5, 40, 1500, 3000, 4000]) {
       const header = randomBytes(13);
       const payload = randomBytes(length);
       const good = reference(key, 7, header, payload);
@@ -63,5 +82,26 @@ describe('Gmac (table GHASH + one AES-ECB object per key)', () => {
       expect(new Gmac(randomBytes(32)).verify(7, header, payload, good)).toBe(false);
       expect(gmac.verify(7, header, payload, good.subarray(0, 15))).toBe(false);
     }
+  });
+});
+
+describe('the GHASH kernel', () => {
+  it('is what wasm/ghash.wat assembles to', async () => {
+    expect(Buffer.from(await assembleGhash()).toString('base64')).toBe(GHASH_WASM_BASE64);
+  });
+
+  it("gives a disposed key's page to the next key, whose tags stay right", () => {
+    setGhashKernelForTests(true);
+    const first = new Gmac(randomBytes(32));
+    first.dispose();
+    first.dispose(); // twice: no double free
+    const key = randomBytes(32);
+    const next = new Gmac(key);
+    const other = new Gmac(randomBytes(32));
+    const header = randomBytes(13);
+    const payload = randomBytes(700);
+    expect(next.tag(5, header, payload).equals(reference(key, 5, header, payload))).toBe(true);
+    expect(other.tag(5, header, payload).equals(reference(key, 5, header, payload))).toBe(false);
+    expect(() => first.tag(0, header, payload)).toThrow();
   });
 });
