@@ -1,9 +1,8 @@
 /**
  * The WebAssembly GHASH of wasm/ghash.wat, shared by every {@link Gmac} of the process: one
- * instance, one 64 KiB page of tables per live key (freed slots are reused), page 0 for the input.
- * A block there is 16 i64 table loads; the same tables in JavaScript cost about twice as much
- * (bench/gmac.ts). Without WebAssembly, {@link ghashKernel} answers undefined and gmac.ts uses
- * its JavaScript tables.
+ * instance, 8 KiB of tables per live key (freed slots are reused), page 0 for the input. A block
+ * there is 32 pairs of i64 table loads. Without WebAssembly, {@link ghashKernel} answers undefined
+ * and gmac.ts uses its JavaScript tables.
  */
 import { GHASH_WASM_BASE64 } from './ghash-wasm.ts';
 
@@ -20,6 +19,8 @@ interface Exports {
 }
 
 const PAGE = 65536;
+/** Bytes of one key's tables: 32 nibble positions × 16 values × 16 bytes. */
+export const TABLE_BYTES = 32 * 16 * 16;
 /** Where the input starts in page 0 (the result takes bytes 0–15). */
 export const INPUT_AT = 16;
 /** Longest input (AAD, its padding and the length block) page 0 holds. */
@@ -29,7 +30,8 @@ export const MAX_INPUT_BYTES = PAGE - INPUT_AT;
 export class GhashKernel {
   private heapView: Uint8Array;
   private readonly free: number[] = [];
-  private pages = 1;
+  /** Where the next new slot goes (page 0 is the input's). */
+  private end = PAGE;
 
   constructor(private readonly exports: Exports) {
     this.heapView = new Uint8Array(exports.memory.buffer);
@@ -41,17 +43,19 @@ export class GhashKernel {
     return this.heapView;
   }
 
-  /** A page for one key's tables: a freed one, or a new page at the end. Returns its byte offset. */
+  /** A slot for one key's tables: a freed one, or the next one (the memory grows a page at a time). Returns its byte offset. */
   allocate(): number {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
-    this.exports.memory.grow(1);
-    return PAGE * this.pages++;
+    if (this.end + TABLE_BYTES > this.exports.memory.buffer.byteLength) this.exports.memory.grow(1);
+    const at = this.end;
+    this.end += TABLE_BYTES;
+    return at;
   }
 
-  /** Gives a key's page back (its Gmac is gone). */
+  /** Gives a key's slot back (its Gmac is gone). */
   release(table: number): void {
-    this.heap.fill(0, table, table + PAGE);
+    this.heap.fill(0, table, table + TABLE_BYTES);
     this.free.push(table);
   }
 

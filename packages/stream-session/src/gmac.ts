@@ -1,19 +1,20 @@
 import { type Cipher, createCipheriv } from 'node:crypto';
 import { TAG_BYTES, tag, verifyTag } from './crypto.ts';
-import { type GhashKernel, INPUT_AT, ghashKernel } from './ghash-kernel.ts';
+import { type GhashKernel, INPUT_AT, TABLE_BYTES, ghashKernel } from './ghash-kernel.ts';
 
 /**
  * Records whose authenticated bytes (header + payload) are at most this long are tagged here;
  * longer ones by `node:crypto`'s AES-GCM. A GCM cipher object costs ~7–10 µs to make whatever the
- * length (then ~0.2 µs per KiB on CLMUL); the WebAssembly table GHASH ~1.8 ns per byte, the
- * JavaScript one (no WebAssembly) ~7: they cross near 3–4 KiB and 1 KiB on this machine
- * (bench/gmac.ts).
+ * length (then ~0.2 µs per KiB on CLMUL); the WebAssembly GHASH ~3 ns per byte, the JavaScript
+ * one (no WebAssembly) ~7: they cross near 2 KiB and 1 KiB on this machine (bench/gmac.ts). Inside
+ * a running peer a GCM object costs more than on its own (the probe: 17 µs for the ~1 KiB
+ * records of an invoke, against 5–6 µs here), so the bound leans to this side.
  */
-export const WASM_GHASH_MAX_BYTES = 3072;
+export const WASM_GHASH_MAX_BYTES = 2048;
 /** The same bound for the JavaScript GHASH (used where WebAssembly is missing). */
 export const JS_GHASH_MAX_BYTES = 1024;
 
-/** Gives a collected Gmac's table page back to the shared kernel. */
+/** Gives a collected Gmac's table slot back to the shared kernel. */
 const pages = new FinalizationRegistry<{ kernel: GhashKernel; table: number }>(({ kernel, table }) => kernel.release(table));
 
 /** J0 blocks encrypted per refill: one `update` call covers the next 64 sequence numbers. */
@@ -27,18 +28,19 @@ const PADS = 64;
  * Why not one GCM object per record: making it (key schedule, GHASH key, JS option checks) is
  * most of a small record's tag. The tag is `GHASH_H(AAD ‖ pad ‖ lengths) ⊕ AES_K(J0)` with
  * `H = AES_K(0¹²⁸)` and `J0 = IV ‖ 0x00000001`; so per key this keeps H's multiplication tables
- * (16 × 256 entries of 16 bytes, 64 KiB: a GHASH block is 16 lookups and XORs), in a page of the
- * shared WebAssembly kernel (ghash-kernel.ts) or, without WebAssembly, in JavaScript, and one
- * AES-ECB object, which stays usable across `update` calls and encrypts the J0 of 64 sequence
- * numbers at a time. Long records (over {@link WASM_GHASH_MAX_BYTES}, or {@link JS_GHASH_MAX_BYTES}
+ * — in the shared WebAssembly kernel (ghash-kernel.ts) 32 × 16 entries of 16 bytes (8 KiB, one
+ * per nibble position: a block is 32 lookups, and the tables stay in the L1 cache between
+ * records, which measured faster inside a peer than 16 × 256 entries of 64 KiB), or, without
+ * WebAssembly, 16 × 256 entries in JavaScript — and one AES-ECB object, which stays usable across
+ * `update` calls and encrypts the J0 of 64 sequence numbers at a time. Long records (over {@link WASM_GHASH_MAX_BYTES}, or {@link JS_GHASH_MAX_BYTES}
  * in JavaScript) go to OpenSSL, which is faster there.
  */
 export class Gmac {
   /**
-   * T[i][b] = (byte b at position i) · H, as four big-endian 32-bit words: 16 × 256 × 4. Kept only
-   * without the WebAssembly kernel; with it, the same entries live in the kernel's page `tableAt`.
+   * Without the WebAssembly kernel: T[i][b] = (byte b at position i) · H, as four big-endian
+   * 32-bit words, 16 × 256 × 4. With it, the key's nibble tables live in the kernel at `tableAt`.
    */
-  private table: Int32Array | undefined = new Int32Array(16 * 256 * 4);
+  private table: Int32Array | undefined;
   private readonly kernel: GhashKernel | undefined;
   private readonly tableAt: number = -1;
   /** Longest header + payload tagged here, not by OpenSSL. */
@@ -62,16 +64,18 @@ export class Gmac {
     this.ecb = createCipheriv('aes-256-ecb', key, null);
     this.ecb.setAutoPadding(false);
     const h = this.ecb.update(Buffer.alloc(16));
-    this.fillTable(h);
     this.kernel = ghashKernel();
     this.maxBytes = this.kernel === undefined ? JS_GHASH_MAX_BYTES : WASM_GHASH_MAX_BYTES;
     if (this.kernel !== undefined) {
-      // The entries as bytes in GCM order into the key's page; the JavaScript copy is dropped.
+      // The kernel's nibble tables, as bytes in GCM order, into the key's slot; no JavaScript tables.
       this.tableAt = this.kernel.allocate();
-      const page = new DataView(this.kernel.heap.buffer, this.tableAt, 65536);
-      for (let i = 0; i < this.table!.length; i++) page.setInt32(i * 4, this.table![i]!);
-      this.table = undefined;
+      const slot = new DataView(this.kernel.heap.buffer, this.tableAt, TABLE_BYTES);
+      const words = nibbleTables(h);
+      for (let i = 0; i < words.length; i++) slot.setInt32(i * 4, words[i]!);
       pages.register(this, { kernel: this.kernel, table: this.tableAt }, this);
+    } else {
+      this.table = new Int32Array(16 * 256 * 4);
+      this.fillTable(h);
     }
     // The J0 blocks: 4 zero bytes, the sequence number (filled per refill), 0x00000001.
     for (let i = 0; i < PADS; i++) this.j0.writeUInt32BE(1, i * 16 + 12);
@@ -118,7 +122,7 @@ export class Gmac {
     return diff === 0;
   }
 
-  /** Gives this key's table page back to the kernel now (a closed connection); tagging afterwards throws. */
+  /** Gives this key's table slot back to the kernel now (a closed connection); tagging afterwards throws. */
   dispose(): void {
     if (this.kernel === undefined || this.disposed) return;
     this.disposed = true;
@@ -336,6 +340,45 @@ export class Gmac {
       }
     }
   }
+}
+
+/**
+ * The kernel's tables from H: T[n][v] = (nibble v at position n) · H, 32 × 16 entries of four
+ * big-endian words. A nibble's top bit is its first bit (GCM order), as in {@link Gmac}'s byte tables.
+ */
+function nibbleTables(h: Buffer): Int32Array {
+  const T = new Int32Array(32 * 16 * 4);
+  let v0 = h.readInt32BE(0);
+  let v1 = h.readInt32BE(4);
+  let v2 = h.readInt32BE(8);
+  let v3 = h.readInt32BE(12);
+  for (let k = 0; k < 128; k++) {
+    const at = ((k >>> 2) * 16 + (8 >>> (k & 3))) << 2;
+    T[at] = v0;
+    T[at + 1] = v1;
+    T[at + 2] = v2;
+    T[at + 3] = v3;
+    const carry = v3 & 1;
+    v3 = (v3 >>> 1) | (v2 << 31);
+    v2 = (v2 >>> 1) | (v1 << 31);
+    v1 = (v1 >>> 1) | (v0 << 31);
+    v0 = v0 >>> 1;
+    if (carry !== 0) v0 ^= 0xe1000000;
+  }
+  for (let n = 0; n < 32; n++) {
+    for (let v = 3; v < 16; v++) {
+      const low = v & -v;
+      if (low === v) continue;
+      const at = (n * 16 + v) << 2;
+      const p = (n * 16 + (v ^ low)) << 2;
+      const e = (n * 16 + low) << 2;
+      T[at] = T[p]! ^ T[e]!;
+      T[at + 1] = T[p + 1]! ^ T[e + 1]!;
+      T[at + 2] = T[p + 2]! ^ T[e + 2]!;
+      T[at + 3] = T[p + 3]! ^ T[e + 3]!;
+    }
+  }
+  return T;
 }
 
 function writeWord(out: Uint8Array, at: number, v: number): void {
