@@ -90,7 +90,7 @@ describe('the GHASH kernel', () => {
     expect(Buffer.from(await assembleGhash()).toString('base64')).toBe(GHASH_WASM_BASE64);
   });
 
-  it("gives a disposed key's page to the next key, whose tags stay right", () => {
+  it("gives a disposed key's table slot to the next key, whose tags stay right", () => {
     setGhashKernelForTests(true);
     const first = new Gmac(randomBytes(32));
     first.dispose();
