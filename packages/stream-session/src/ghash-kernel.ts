@@ -73,9 +73,9 @@ export function ghashKernel(): GhashKernel | undefined {
     kernel = null;
     const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     const bytes = new Uint8Array(Buffer.from(GHASH_WASM_BASE64, 'base64'));
-    if (wasm !== undefined && wasm.validate(bytes)) {
+    if (wasm?.validate(bytes) === true) {
       try {
-        kernel = new GhashKernel(new wasm.Instance(new wasm.Module(bytes)).exports as Exports);
+        kernel = new GhashKernel(new wasm!.Instance(new wasm!.Module(bytes)).exports as Exports);
       } catch {
         kernel = null;
       }

@@ -164,10 +164,14 @@ export class Telemetry {
 
   /** The last mode's text value, shared while it stays the same (a cell's value is replaced, never edited). */
   private modeValue(mode: string): Value {
-    if (this.lastMode?.value !== mode) this.lastMode = Object.freeze(text(mode)) as Value & { type: 'text' };
-    return this.lastMode;
+    if (this.lastModeValue === undefined || this.lastMode !== mode) {
+      this.lastMode = mode;
+      this.lastModeValue = Object.freeze(text(mode));
+    }
+    return this.lastModeValue;
   }
-  private lastMode: (Value & { type: 'text' }) | undefined;
+  private lastMode: string | undefined;
+  private lastModeValue: Value | undefined;
 
   backpressured(flag: boolean, beat: number): void {
     this.tree.set([...this.root, name('bp_flag')], bool(flag));
