@@ -48,6 +48,10 @@ export interface CalleeEnv {
 
 type Reply = { status: 'ok'; result?: Value } | { status: 'reject'; note: string; code?: string };
 
+const TRANSPORT = name('transport');
+const PROV_CAPS = name('prov_caps');
+const CAP_NAMES = INVOKE_REQUIRED_CAPS.map((cap) => name(cap));
+
 /** Per runtime, the callee that charges admitted `inv.usage` inputs (the kind outlives an uninstall). */
 const usageSlots = new WeakMap<Runtime, { callee: Callee | undefined }>();
 
@@ -145,7 +149,13 @@ export class Callee {
 
   /** The first cap invoke needs that `mount`'s provider lacks (`reliable`, `ordered`), if any. */
   missingCap(mount: Mount): string | undefined {
-    return INVOKE_REQUIRED_CAPS.find((cap) => this.runtime.tree.getValue([...mount.path, name('transport'), name('prov_caps'), name(cap)])?.value !== true);
+    // One walk to the caps' dictionary per frame, then its children (names made once).
+    const caps = this.runtime.tree.get([...mount.path, TRANSPORT, PROV_CAPS]);
+    for (let i = 0; i < INVOKE_REQUIRED_CAPS.length; i++) {
+      const cell = caps === undefined || caps.isDeleted ? undefined : caps.child(CAP_NAMES[i]!);
+      if (cell === undefined || cell.isDeleted || cell.value?.value !== true) return INVOKE_REQUIRED_CAPS[i];
+    }
+    return undefined;
   }
 
   /**

@@ -105,6 +105,7 @@ const FIELD = {
  */
 const STATE = new Map<string, Value>(['plan', 'sent', 'ok', 'reject', 'timeout', 'cancelled'].map((s) => [s, Object.freeze(text(s))]));
 const stateValue = (state: string): Value => STATE.get(state) ?? text(state);
+const SENT = stateValue('sent');
 
 /** UTF-8 length without encoding the text (submit checks every signal and target). */
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -412,15 +413,19 @@ export class Caller {
       }
       // One mount per outbox, so one session number for the whole group.
       const session = this.sessionSeq(outbox.mount.path);
-      for (const { pending } of group) {
-        pending.sent = true;
-        pending.sentSession = session;
-        const cell = this.tree.get(pending.record);
-        if (cell !== undefined) this.tree.setChild(cell, FIELD.state, stateValue('sent'));
-        // No note: the dossier's target is this record, which names the peer and the deadline beat
-        // (a note repeating them was two cells and a string per call).
-        this.runtime.ops.setState(pending.op, 'await');
-      }
+      // The group's records and dossiers in one batch: one undo log and one round of change events
+      // for the frame, not two per call (between beats, each write was a batch of its own).
+      this.tree.batch(() => {
+        for (const { pending } of group) {
+          pending.sent = true;
+          pending.sentSession = session;
+          const cell = this.tree.get(pending.record);
+          if (cell !== undefined) this.tree.setChild(cell, FIELD.state, SENT);
+          // No note: the dossier's target is this record, which names the peer and the deadline beat
+          // (a note repeating them was two cells and a string per call).
+          this.runtime.ops.setState(pending.op, 'await');
+        }
+      });
     }
   }
 

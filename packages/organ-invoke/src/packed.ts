@@ -58,6 +58,9 @@ const ID_KIND = ['word', 'acronym', 'reference', 'numeric'] as const;
 /** Fields of one item, in the order they are written. */
 export type PackedFields = ReadonlyArray<readonly [FieldName, Value]>;
 
+/** Texts up to this many UTF-16 units are tried as ASCII in JavaScript before `Buffer.write`. */
+const SHORT_TEXT = 96;
+
 /** Writes into one growing buffer (one allocation per frame in the common case). */
 class Writer {
   private buf: Buffer;
@@ -86,6 +89,22 @@ class Writer {
   text(s: string): void {
     // A UTF-16 unit is at most 3 UTF-8 bytes: reserve that, write, then record the true length.
     this.room(4 + s.length * 3);
+    if (s.length <= SHORT_TEXT) {
+      // Short ASCII (ids, paths, words: nearly every text of a call) byte by byte, no native call.
+      const buf = this.buf;
+      const at = this.pos + 4;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === s.length) {
+        buf.writeUInt32LE(i, this.pos);
+        this.pos = at + i;
+        return;
+      }
+    }
     const n = this.buf.write(s, this.pos + 4, 'utf8');
     this.buf.writeUInt32LE(n, this.pos);
     this.pos += 4 + n;

@@ -34,6 +34,20 @@ const goodCall = (id: string): Array<readonly [FieldName, Value]> => [
 ];
 
 describe('packed frames', () => {
+  it('texts of any length and script read back as written (short ASCII is written without Buffer.write)', () => {
+    // ASCII, 2-, 3- and 4-byte UTF-8 (a surrogate pair), at every position of texts on both sides of the short-text bound.
+    const unit = fc.constantFrom('a', 'Z', '/', '~', '\u0000', '\u007f', 'é', '✓', '😀');
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 140 }), (units) => {
+        const value = units.join('');
+        const read = readPacked(writePacked([[['note', text(value)]]]), 1);
+        expect(read).toEqual({ items: [{ fields: new Map([['note', text(value)]]), pipeline: undefined }] });
+        expect(Buffer.from(value, 'utf8').length).toBe(writePacked([[['note', text(value)]]]).length - 15);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('calls and replies round-trip with every value type, pipeline metadata, expiry and codes', () => {
     const values: Value[] = [
       text('héllo ✓'),

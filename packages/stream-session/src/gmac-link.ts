@@ -1,6 +1,7 @@
 import type { CepError } from '@cep/provider-spec';
 import type { Conn } from './conn.ts';
-import { TAG_BYTES, type SessionKeys, tag, verifyTag } from './crypto.ts';
+import { TAG_BYTES, type SessionKeys } from './crypto.ts';
+import { Gmac } from './gmac.ts';
 import { streamError } from './errors.ts';
 import type { Link, LinkSink } from './link.ts';
 import { BATCH, DATA, GOODBYE, HEADER_BYTES, MAX_BATCH_BYTES, MAX_GOODBYE_BYTES, readSeq, writeHeader } from './record.ts';
@@ -25,13 +26,19 @@ export class GmacLink implements Link {
   private stagingLen = 0;
   private flushScheduled = false;
   private sink: LinkSink | null = null;
+  /** One tagger per direction key: its tables and AES object are made once per connection, not per record. */
+  private readonly sendMac: Gmac;
+  private readonly recvMac: Gmac;
 
   constructor(
     private readonly conn: Conn,
-    private readonly keys: SessionKeys,
+    keys: SessionKeys,
     private readonly peer: string,
     private readonly maxFrameBytes: number,
-  ) {}
+  ) {
+    this.sendMac = new Gmac(keys.send);
+    this.recvMac = new Gmac(keys.recv);
+  }
 
   get gone(): boolean {
     return this.conn.gone;
@@ -112,7 +119,7 @@ export class GmacLink implements Link {
       const payload = queue.take(length);
       const received = queue.take(TAG_BYTES);
       const seq = readSeq(head);
-      if (!verifyTag(this.keys.recv, seq, head, payload, received)) {
+      if (!this.recvMac.verify(seq, head, payload, received)) {
         return this.fail(streamError('AUTH_FAILED', `a frame from "${this.peer}" failed authentication (injected or corrupted)`, { seq }));
       }
       if (seq !== this.recvSeq) {
@@ -177,7 +184,7 @@ export class GmacLink implements Link {
     const seq = this.sendSeq++;
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     writeHeader(header, 0, length, type, seq);
-    const mac = tag(this.keys.send, seq, header, payload);
+    const mac = this.sendMac.tag(seq, header, payload);
     const socket = this.conn.socket;
     socket.cork();
     socket.write(header);
@@ -201,7 +208,7 @@ export class GmacLink implements Link {
     const end = this.stagingLen;
     const seq = this.sendSeq++;
     writeHeader(staging, 0, end - HEADER_BYTES, BATCH, seq);
-    tag(this.keys.send, seq, staging.subarray(0, HEADER_BYTES), staging.subarray(HEADER_BYTES, end)).copy(staging, end);
+    this.sendMac.tagInto(seq, staging.subarray(0, HEADER_BYTES), staging.subarray(HEADER_BYTES, end), staging, end);
     const total = end + TAG_BYTES;
     let out: Buffer;
     if (total < 4096) {

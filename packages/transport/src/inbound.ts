@@ -30,6 +30,8 @@ export type FrameHandler = (frame: InboundFrame) => void;
 
 export class Inbound {
   private readonly handlers = new Map<string, FrameHandler[]>();
+  /** Some stream held an event since the last {@link releaseAll} (so it has something to look at). */
+  private anyHeld = false;
   /**
    * Per-stream and per-peer counters, one record each, so a frame costs one lookup of its stream
    * at push and at admission, not one Map read and write per counter (these run for every frame).
@@ -96,8 +98,10 @@ export class Inbound {
       run();
       return;
     }
-    if (state.held === undefined) state.held = [{ seq, run }];
-    else state.held.push({ seq, run });
+    if (state.held === undefined) {
+      state.held = [{ seq, run }];
+      this.anyHeld = true;
+    } else state.held.push({ seq, run });
   }
 
   /** Runs the held events whose earlier frames are all admitted (in arrival order). */
@@ -117,6 +121,9 @@ export class Inbound {
    * now, in arrival order, so no event is ever lost.
    */
   releaseAll(): void {
+    // Every commit calls this; only a capture that held an event has anything to release.
+    if (!this.anyHeld) return;
+    this.anyHeld = false;
     for (const state of [...this.streams.values()]) {
       const held = state.held;
       if (held === undefined) continue;

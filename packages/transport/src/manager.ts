@@ -234,11 +234,14 @@ class Manager implements TransportManager {
       frame_bytes: this.limits.maxFrameBytes,
     });
     runtime.onCommit((beat) => {
+      // Every beat commits here, most with nothing to write: each step is skipped when empty.
       this.inbound.releaseAll();
-      for (const mount of this.unsampled) mount.flushTelemetry(beat);
-      this.unsampled.clear();
-      this.writeRefusals(beat);
-      this.flushEdgeRefusals();
+      if (this.unsampled.size > 0) {
+        for (const mount of this.unsampled) mount.flushTelemetry(beat);
+        this.unsampled.clear();
+      }
+      if (this.beatRefusals.size > 0) this.writeRefusals(beat);
+      if (this.edgeRefusals.size > 0) this.flushEdgeRefusals();
     });
     // Events and frames of a stream are admitted in arrival order (one shared sequence), not by kind.
     runtime.defineInput(EVENT_INPUT, (input, ctx) =>

@@ -2,7 +2,7 @@
  * Where the manager keeps its state in the tree (SPEC §6): the provider catalog, the mount
  * schema and per-mount telemetry. Everything a tool needs is here, not in private fields.
  */
-import { bool, name, text, u64, type Name, type Tree } from '@cep/cells';
+import { bool, name, text, u64, type Name, type Tree, type Value } from '@cep/cells';
 import type { SerializerFeature } from './negotiate.ts';
 
 /** Path segments from words. */
@@ -102,6 +102,10 @@ export function writeState(tree: Tree, root: Name[], state: MountState, note?: s
   else if (state !== 'error' && tree.get([...root, name('error_note')]) !== undefined) tree.remove([...root, name('error_note')]);
 }
 
+const FRAME_COUNT = name('frame_count');
+const LAST_MODE = name('last_mode');
+const LAST_SAMPLE = name('last_sample');
+
 /** The u64 counters of a mount's telemetry. */
 export type TelemetryCounter = 'ready_count' | 'bp_count' | 'fatal_count' | 'frame_count' | 'plain_refused';
 
@@ -146,12 +150,28 @@ export class Telemetry {
   sends(frames: bigint, mode: string | undefined, beat: number): void {
     const record = this.tree.get(this.root);
     if (record === undefined || record.isDeleted) return;
+    // From the record's cell (found once above): one walk per beat and mount, not one per field.
     this.tree.batch(() => {
-      if (frames > 0n) increment(this.tree, [...this.root, name('frame_count')], frames);
-      if (mode !== undefined) this.tree.set([...this.root, name('last_mode')], text(mode));
-      this.sample(beat);
+      if (frames > 0n) {
+        const counter = record.child(FRAME_COUNT);
+        const current = counter === undefined || counter.isDeleted ? undefined : counter.value;
+        this.tree.setChild(record, FRAME_COUNT, u64((current?.type === 'u64' ? current.value : 0n) + frames));
+      }
+      if (mode !== undefined) this.tree.setChild(record, LAST_MODE, this.modeValue(mode));
+      this.tree.setChild(record, LAST_SAMPLE, u64(BigInt(beat)));
     });
   }
+
+  /** The last mode's text value, shared while it stays the same (a cell's value is replaced, never edited). */
+  private modeValue(mode: string): Value {
+    if (this.lastModeValue === undefined || this.lastMode !== mode) {
+      this.lastMode = mode;
+      this.lastModeValue = Object.freeze(text(mode));
+    }
+    return this.lastModeValue;
+  }
+  private lastMode: string | undefined;
+  private lastModeValue: Value | undefined;
 
   backpressured(flag: boolean, beat: number): void {
     this.tree.set([...this.root, name('bp_flag')], bool(flag));
