@@ -199,11 +199,18 @@ async function grpcRpc(): Promise<Rpc> {
 /** The three systems, in this order. */
 export const RPC_SYSTEMS = { ours: cepInvoke, msgpackr: msgpackrRpc, grpc: grpcRpc } as const;
 
+/** {@link measureRpc} of one of {@link RPC_SYSTEMS} by name (what compare.ts runs in a fresh process per run). */
+export function measureRpcOf(name: keyof typeof RPC_SYSTEMS, seconds: number, inFlight: number): Promise<RpcResult> {
+  return measureRpc(RPC_SYSTEMS[name], seconds, inFlight);
+}
+
 /** Warm-up, then calls/s with `inFlight` outstanding for `seconds`, and one-at-a-time round trips for half as long. */
 export async function measureRpc(make: () => Promise<Rpc>, seconds: number, inFlight: number): Promise<RpcResult> {
   const rpc = await make();
   try {
+    // Both phases warmed first: each run is a fresh process (compare.ts), with nothing JIT-compiled yet.
     await throughput(rpc.call, seconds / 4, inFlight);
+    await roundTrips(rpc.call, seconds / 4);
     const perSecond = await throughput(rpc.call, seconds, inFlight);
     const rtts = await roundTrips(rpc.call, seconds / 2);
     return { perSecond, rttP50Us: quantile(rtts, 0.5), rttP99Us: quantile(rtts, 0.99) };

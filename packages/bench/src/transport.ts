@@ -9,8 +9,11 @@ import { bytes, createTree } from '@cep/cells';
 import { createRuntime } from '@cep/heartbeat';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
+import { inFreshProcess } from './fresh.ts';
 import { frameSplitter, lengthPrefixed, socketPair } from './sockets.ts';
 import { median, now, turn } from './stats.ts';
+
+const HERE = new URL(import.meta.url);
 
 /** Payload sizes and the issue's target ratio for each. */
 export const TRANSPORT_SIZES = [
@@ -115,16 +118,29 @@ export async function throughSocket(frame: Uint8Array, seconds: number): Promise
   return received / (ms / 1000);
 }
 
-/** Medians of `repeats` runs of `seconds` each of both, interleaved; a short warm-up of each first. */
+/** One timed run through the managers in this process, after a warm-up run a quarter as long. */
+export async function managerRun(size: number, seconds: number): Promise<{ perSecond: number; frame: Uint8Array }> {
+  await throughManager(size, seconds / 4);
+  return throughManager(size, seconds);
+}
+
+/** One timed run of the plain socket with `frame`, after a warm-up run a quarter as long. */
+export async function socketRun(frame: Uint8Array, seconds: number): Promise<number> {
+  await throughSocket(frame, seconds / 4);
+  return throughSocket(frame, seconds);
+}
+
+/**
+ * Medians of `repeats` runs of `seconds` each of both, interleaved, every run (with its own
+ * warm-up) in a fresh process (fresh.ts says why); the anchor carries the frame ours sent.
+ */
 export async function measureTransport(size: number, seconds: number, repeats: number): Promise<{ ours: number; anchor: number }> {
-  const warm = await throughManager(size, seconds / 4);
-  await throughSocket(warm.frame, seconds / 4);
   const ours: number[] = [];
   const anchor: number[] = [];
   for (let i = 0; i < repeats; i++) {
-    const run = await throughManager(size, seconds);
+    const run = await inFreshProcess<{ perSecond: number; frame: Uint8Array }>(HERE, 'managerRun', size, seconds);
     ours.push(run.perSecond);
-    anchor.push(await throughSocket(run.frame, seconds));
+    anchor.push(await inFreshProcess<number>(HERE, 'socketRun', run.frame, seconds));
   }
   return { ours: median(ours), anchor: median(anchor) };
 }
