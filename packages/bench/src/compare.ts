@@ -103,7 +103,7 @@ await group('a', `transport manager over provider-tcp vs node:net, 3 sizes, ${re
         load: loadAverage(),
         note:
           size === 64
-            ? `median of ${repeats} runs of ${seconds} s per size, each run (with a warm-up) in a fresh process holding both ends; crc32c on, deflate and AEAD off`
+            ? `median of ${repeats} runs of ${seconds} s per size, each run in a fresh process holding both ends, after an unmeasured run as long; crc32c on, deflate and AEAD off`
             : undefined,
       }),
     );
@@ -188,7 +188,7 @@ await group('c', `invoke vs msgpackr RPC vs grpc-js, 256 in flight for ${seconds
       anchor: m('msgpackr', 'perSecond'),
       maxRatio: 10,
       load,
-      note: `also ≥ 20,000 calls/s wanted (${m('ours', 'perSecond') >= 20_000 ? 'met' : 'not met'}); each run in a fresh process holding both ends, beats free-running; mount default policy (crc32c, deflate, AEAD)`,
+      note: `also ≥ 20,000 calls/s wanted (${m('ours', 'perSecond') >= 20_000 ? 'met' : 'not met'}); each run in a fresh process holding both ends after two unmeasured passes, beats free-running; mount default policy (crc32c, deflate, AEAD)`,
     }),
   );
   rows.push(
