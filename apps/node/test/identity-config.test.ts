@@ -5,7 +5,7 @@ import { encodeKey, formatKeyFile, generateKeyPair, writeKeyFile } from '@cep/no
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.ts';
-import { sessionCredentials } from '../src/wiring/transport.ts';
+import { sessionCredentials, streamSession } from '../src/wiring/transport.ts';
 import { KEY_HEX, minimalConfig, tempDir } from './helpers/files.ts';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -132,5 +132,18 @@ describe('identity and public keys in the config', () => {
     const other = tmp.write('other.key', formatKeyFile(saturn).replace(encodeKey(saturn.publicKey), encodeKey(next.publicKey)));
     chmodSync(other, 0o600);
     expect(problems(minimalConfig({ identity: { file: other } })).join('\n')).toContain('publicKey is not the public half of privateKey');
+  });
+});
+
+describe('table_ghash', () => {
+  it('defaults to true, is handed to tcp and pipe as tableGhash, and refuses anything but a boolean', () => {
+    const keys = { saturn: { hex: KEY_HEX } };
+    const on = load(minimalConfig({ keys, peers: [peer] }));
+    expect(on.table_ghash).toBe(true);
+    expect(streamSession(on, { localPeer: 'earth', keys: on.keys }).tableGhash).toBe(true);
+    const off = load(minimalConfig({ keys, peers: [peer], table_ghash: false }));
+    expect(streamSession(off, { localPeer: 'earth', keys: off.keys })).toMatchObject({ tableGhash: false, localPeer: 'earth' });
+    expect(Object.keys(streamSession(off, { localPeer: 'earth', keys: off.keys }).keys)).toEqual(['saturn']);
+    expect(problems(minimalConfig({ keys, peers: [peer], table_ghash: 'no' })).join('\n')).toMatch(/table_ghash/);
   });
 });

@@ -35,9 +35,10 @@ export class GmacLink implements Link {
     keys: SessionKeys,
     private readonly peer: string,
     private readonly maxFrameBytes: number,
+    tableGhash = true,
   ) {
-    this.sendMac = new Gmac(keys.send);
-    this.recvMac = new Gmac(keys.recv);
+    this.sendMac = new Gmac(keys.send, { tables: tableGhash });
+    this.recvMac = new Gmac(keys.recv, { tables: tableGhash });
   }
 
   get gone(): boolean {

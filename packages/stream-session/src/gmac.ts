@@ -62,13 +62,23 @@ export class Gmac {
   /** The four words of X ⊕ block in the JavaScript GHASH. */
   private readonly words = new Int32Array(4);
 
-  constructor(private readonly key: Buffer) {
+  /**
+   * `tables: false` keeps every tag on OpenSSL's AES-GCM (constant-time where the CPU has
+   * carry-less multiply): no tables are made, and each record pays for a GCM object.
+   */
+  constructor(
+    private readonly key: Buffer,
+    options: { readonly tables?: boolean } = {},
+  ) {
     this.ecb = createCipheriv('aes-256-ecb', key, null);
     this.ecb.setAutoPadding(false);
-    const h = this.ecb.update(Buffer.alloc(16));
-    this.kernel = ghashKernel();
-    this.maxBytes = this.kernel === undefined ? JS_GHASH_MAX_BYTES : WASM_GHASH_MAX_BYTES;
-    if (this.kernel !== undefined) {
+    const tables = options.tables ?? true;
+    this.kernel = tables ? ghashKernel() : undefined;
+    this.maxBytes = !tables ? -1 : this.kernel === undefined ? JS_GHASH_MAX_BYTES : WASM_GHASH_MAX_BYTES;
+    if (!tables) {
+      // Every record goes to OpenSSL (`maxBytes` −1): nothing to prepare.
+    } else if (this.kernel !== undefined) {
+      const h = this.ecb.update(Buffer.alloc(16));
       // The kernel's nibble tables, as bytes in GCM order, into the key's slot; no JavaScript tables.
       this.tableAt = this.kernel.allocate();
       const slot = new DataView(this.kernel.heap.buffer, this.tableAt, TABLE_BYTES);
@@ -76,6 +86,7 @@ export class Gmac {
       for (let i = 0; i < words.length; i++) slot.setInt32(i * 4, words[i]!);
       pages.register(this, { kernel: this.kernel, table: this.tableAt }, this);
     } else {
+      const h = this.ecb.update(Buffer.alloc(16));
       this.table = new Int32Array(16 * 256 * 4);
       this.fillTable(h);
     }
@@ -122,6 +133,11 @@ export class Gmac {
     let diff = 0;
     for (let i = 0; i < TAG_BYTES; i++) diff |= expected[i]! ^ received[i]!;
     return diff === 0;
+  }
+
+  /** Whether short records are tagged from GHASH tables here (false: every tag by OpenSSL). */
+  get usesTables(): boolean {
+    return this.maxBytes >= 0;
   }
 
   /** Gives this key's table slot back to the kernel now (a closed connection); tagging afterwards throws. */

@@ -52,6 +52,14 @@ export interface StreamOptions {
   readonly identity?: StreamIdentity;
   /** Largest frame accepted or sent, in bytes (default 4 MiB). */
   readonly maxFrameBytes?: number;
+  /**
+   * Pre-shared-key channels: tag records of up to 2 KiB from per-key GHASH tables (default
+   * true; several times cheaper than a GCM object per record). Table lookups read memory at
+   * addresses that depend on the key, so a process sharing this CPU's caches could in principle
+   * learn timing about it; `false` keeps every tag on OpenSSL's AES-GCM (constant-time with
+   * carry-less multiply) at ~5–17 µs more per record. Same bytes on the wire either way.
+   */
+  readonly tableGhash?: boolean;
   /** Buffered bytes past which `send` answers `backpressure`; also the inbound queue bound (default 1 MiB). */
   readonly highWaterMark?: number;
   /** Buffered bytes past which `send` throws `CHANNEL_OVERFLOW` (default 16 MiB). */
@@ -96,6 +104,7 @@ export interface ResolvedOptions {
   readonly keys: ReadonlyMap<string, Uint8Array>;
   readonly identity: StreamIdentity | undefined;
   readonly maxFrameBytes: number;
+  readonly tableGhash: boolean;
   readonly highWaterMark: number;
   readonly hardLimitBytes: number;
   readonly handshakeTimeoutMs: number;
@@ -150,6 +159,9 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
       maxFrameBytes,
     });
   }
+  if (options.tableGhash !== undefined && typeof options.tableGhash !== 'boolean') {
+    throw streamError('INVALID_OPTIONS', `tableGhash must be true or false, got ${String(options.tableGhash)}`, { option: 'tableGhash' });
+  }
   const backoff = options.backoff ?? {};
   const handshakeTimeoutMs = positiveInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 5000);
   return {
@@ -158,6 +170,7 @@ export function resolveOptions(defaultId: string, options: StreamOptions): Resol
     keys,
     identity,
     maxFrameBytes,
+    tableGhash: options.tableGhash ?? true,
     highWaterMark: Math.max(1, highWaterMark),
     hardLimitBytes,
     handshakeTimeoutMs,

@@ -62,7 +62,7 @@ export async function dialSession(conn: Conn, target: DialTarget, ctx: SessionCo
   const key = options.keys.get(target.peer);
   if (key === undefined) throw streamError('AUTH_FAILED', `no key or public key is configured for peer "${target.peer}"`, { peer: target.peer });
   const dialled = await dialHandshake(conn, { localPeer: options.localPeer, ...target, key, session: ctx.session });
-  return { link: new GmacLink(conn, dialled.keys, target.peer, options.maxFrameBytes), session: dialled.session };
+  return { link: new GmacLink(conn, dialled.keys, target.peer, options.maxFrameBytes, options.tableGhash), session: dialled.session };
 }
 
 async function dialNoise(conn: Conn, target: DialTarget, identity: StreamIdentity, ctx: SessionContext, signal: AbortSignal): Promise<Established> {
@@ -146,7 +146,7 @@ export async function acceptSession(conn: Conn, ctx: SessionContext, signal: Abo
       onHello,
       ...(identity !== undefined ? { identityPeer: (peer: string) => usesIdentity(identity, peer) } : {}),
     });
-    return { ...accepted, link: new GmacLink(conn, accepted.keys, accepted.peer, options.maxFrameBytes) };
+    return { ...accepted, link: new GmacLink(conn, accepted.keys, accepted.peer, options.maxFrameBytes, options.tableGhash) };
   }
   onHello();
   const identity = options.identity;

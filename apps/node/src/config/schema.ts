@@ -373,6 +373,11 @@ export function createConfigSchema(baseDir: string) {
         invoke_timeout_beats: z.number().int().min(1).max(MAX_INVOKE_TIMEOUT_BEATS).default(200),
         http: z.union([z.literal(false), httpSection(baseDir)]).default({ host: '127.0.0.1', port: 9464, hosts: [] }),
         keys: z.record(word, peerKeySpec(baseDir)).default({}),
+        /**
+         * tcp and pipe channels with a pre-shared key tag records from GHASH tables (fast; memory
+         * access depends on the key). false: every tag from OpenSSL's constant-time AES-GCM.
+         */
+        table_ghash: z.boolean().default(true),
         /** This node's static key pair (from `cep-node keygen`): needed once any peer is listed by public key. */
         identity: identitySection(baseDir).optional(),
         listen: z

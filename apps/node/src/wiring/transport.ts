@@ -47,6 +47,14 @@ export function sessionCredentials(config: PeerConfig, admitted: Record<string, 
   return { keys, identity: { staticKey: config.identity.staticKey, allowList, psks } };
 }
 
+/** What tcp and pipe get: the session credentials, and how records are tagged (`table_ghash`). */
+export function streamSession(
+  config: PeerConfig,
+  peer: PeerKeys,
+): { localPeer: string; keys: Record<string, Uint8Array>; identity?: StreamIdentity; tableGhash: boolean } {
+  return { localPeer: peer.localPeer, ...sessionCredentials(config, peer.keys), tableGhash: config.table_ghash };
+}
+
 /** The config's snake_case credentials as the provider's options. */
 function natsCredentials(credentials: NonNullable<PeerConfig['nats']>['credentials']): NatsCredentials | undefined {
   if (credentials === undefined) return undefined;
@@ -58,8 +66,8 @@ function natsCredentials(credentials: NonNullable<PeerConfig['nats']>['credentia
 
 /** Every provider this peer registers: built-ins, nats when configured, then plug-ins. */
 async function makeProviders(config: PeerConfig, peer: PeerKeys): Promise<ProviderV1[]> {
-  const session = { localPeer: peer.localPeer, ...sessionCredentials(config, peer.keys) };
-  const providers = [tcp(session), pipe(session), udp(session)];
+  const stream = streamSession(config, peer);
+  const providers = [tcp(stream), pipe(stream), udp({ localPeer: peer.localPeer, ...sessionCredentials(config, peer.keys) })];
   if (config.nats !== undefined) {
     // Loaded only when configured: the nats client is a large part of the bundle, and a peer
     // without a `nats` section should not parse it before its HTTP endpoint answers.
