@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { bytes, createTree, text, u64 } from '@cep/cells';
 import * as ours from '@cep/serializer';
 import { readFrame } from '../src/frame-reader.ts';
+import { medianMicros } from './cpu-rounds.ts';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--baseline');
@@ -38,10 +39,6 @@ const base = (await import(resolve(baseDir, 'packages/serializer/src/index.ts'))
 const baseReader = (await import(resolve(baseDir, 'packages/serializer/src/frame-reader.ts'))) as { readFrame: typeof readFrame };
 const policy = aeadAt >= 0 ? { crc32c: true, aead: { mode: 'xchacha20poly1305' as const, key: new Uint8Array(32).fill(7) } } : { crc32c: true };
 const frame = ours.encodeBranch(branch, policy);
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 const contenders: [string, () => unknown][] = [
   ['base encode', () => base.encodeBranch(branch, policy)],
   ['ours encode', () => ours.encodeBranch(branch, policy)],
@@ -50,28 +47,17 @@ const contenders: [string, () => unknown][] = [
   ['base readFrame', () => baseReader.readFrame(frame)],
   ['ours readFrame', () => readFrame(frame)],
 ];
-const times: number[][] = contenders.map(() => []);
 for (const [, fn] of contenders) for (let i = 0; i < (big ? 10 : 20_000); i++) fn();
 const batchMs = big ? 40 : 5;
 const rounds = big ? 15 : 101;
 console.log(
   `node ${process.version}, CPU clock, ${big ? '10,000-value branch' : '2-cell frame'}, policy crc32c${aeadAt >= 0 ? ' + aead' : ''}, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
 );
-for (let r = 0; r < rounds; r++) {
-  // Each round starts one contender later, so none always runs after the same one.
-  for (let k = 0; k < contenders.length; k++) {
-    const index = (k + r) % contenders.length;
-    const fn = contenders[index]![1];
-    const start = cpuMs();
-    let calls = 0;
-    while (cpuMs() - start < batchMs) {
-      fn();
-      calls++;
-    }
-    times[index]!.push((1000 * (cpuMs() - start)) / calls);
-  }
-}
-const median = times.map((xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!);
+const median = medianMicros(
+  contenders.map(([, fn]) => fn),
+  rounds,
+  batchMs,
+);
 contenders.forEach(([name], i) => {
   const ratio = i % 2 === 1 ? `   ours/base ${(median[i]! / median[i - 1]!).toFixed(3)}` : '';
   console.log(`${name.padEnd(16)} ${median[i]!.toFixed(1).padStart(10)} µs${ratio}`);

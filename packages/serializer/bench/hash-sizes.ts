@@ -14,6 +14,7 @@ import { createBLAKE3 } from 'hash-wasm';
 import { batchHash } from '../src/blake3-batch.ts';
 import { blake3Chunk } from '../src/blake3-chunk.ts';
 import { blake3Into } from '../src/hash.ts';
+import { medianMicros } from './cpu-rounds.ts';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--baseline');
@@ -23,10 +24,6 @@ const baseInto = baseDir === undefined ? undefined : ((await import(resolve(base
 
 const hasher = await createBLAKE3(256);
 const out = new Uint8Array(64);
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 console.log(`node ${process.version}, CPU clock, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const sizes = [64, 192, 193, 256, 384, 512, 768, 1024, 1025, 1280, 1536, 1537, 1792, 2048, 4096, 16384, 65536, 1 << 20];
@@ -46,24 +43,8 @@ for (const size of sizes) {
     () => out.set(nobleBlake3(data), 0),
     ...(baseInto ? [() => baseInto(data, 0, size, out, 0)] : []),
   ];
-  const batchMs = size >= 65536 ? 20 : 4;
-  const rounds = size >= 65536 ? 9 : 21;
-  const times: number[][] = fns.map(() => []);
   for (const fn of fns) for (let i = 0; i < 50; i++) fn();
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < fns.length; k++) {
-      const index = (k + r) % fns.length;
-      const fn = fns[index]!;
-      const start = cpuMs();
-      let calls = 0;
-      while (cpuMs() - start < batchMs) {
-        fn();
-        calls++;
-      }
-      times[index]!.push((1000 * (cpuMs() - start)) / calls);
-    }
-  }
-  const med = times.map((xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!);
+  const med = medianMicros(fns, size >= 65536 ? 9 : 21, size >= 65536 ? 20 : 4);
   const cells = med.map((us, i) => (i === 3 && size > 1024 ? '-' : `${us.toFixed(2)} (${(size / us).toFixed(0)})`).padStart(16));
   console.log([String(size).padStart(8), ...cells].join(''));
 }

@@ -10,15 +10,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bytes, createTree } from '@cep/cells';
 import * as ours from '@cep/serializer';
+import { medianMicros } from './cpu-rounds.ts';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--baseline');
 const baseDir = at >= 0 ? args[at + 1] : undefined;
 const base = baseDir === undefined ? undefined : ((await import(resolve(baseDir, 'packages/serializer/src/index.ts'))) as typeof ours);
-const cpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 const policy = { crc32c: true };
 console.log(`node ${process.version}, CPU clock, policy crc32c, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 console.log(
@@ -40,22 +37,7 @@ const cases = sizes.map((size) => {
 // Every size warmed up before any is timed, so no row pays for compiling what a later one uses.
 for (let pass = 0; pass < 2; pass++) for (const { size, fns } of cases) for (const fn of fns) for (let i = 0; i < (size >= 16384 ? 300 : 3000); i++) fn();
 for (const { size, frame, fns } of cases) {
-  const times: number[][] = fns.map(() => []);
-  const batchMs = size >= 16384 ? 20 : 5;
-  for (let r = 0; r < 21; r++) {
-    for (let k = 0; k < fns.length; k++) {
-      const index = (k + r) % fns.length;
-      const fn = fns[index]!;
-      const start = cpuMs();
-      let calls = 0;
-      while (cpuMs() - start < batchMs) {
-        fn();
-        calls++;
-      }
-      times[index]!.push((1000 * (cpuMs() - start)) / calls);
-    }
-  }
-  const m = times.map((xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!);
+  const m = medianMicros(fns, 21, size >= 16384 ? 20 : 5);
   const cols = [String(size).padStart(8), String(frame.length).padStart(9), m[0]!.toFixed(1).padStart(10), m[1]!.toFixed(1).padStart(10)];
   if (base)
     cols.push(m[2]!.toFixed(1).padStart(10), m[3]!.toFixed(1).padStart(10), (m[0]! / m[2]!).toFixed(2).padStart(9), (m[1]! / m[3]!).toFixed(2).padStart(9));
