@@ -82,13 +82,12 @@ export class Gmac {
       // The kernel's nibble tables, as bytes in GCM order, into the key's slot; no JavaScript tables.
       this.tableAt = this.kernel.allocate();
       const slot = new DataView(this.kernel.heap.buffer, this.tableAt, TABLE_BYTES);
-      const words = nibbleTables(h);
+      const words = windowTables(h, 4);
       for (let i = 0; i < words.length; i++) slot.setInt32(i * 4, words[i]!);
       pages.register(this, { kernel: this.kernel, table: this.tableAt }, this);
     } else {
       const h = this.ecb.update(Buffer.alloc(16));
-      this.table = new Int32Array(16 * 256 * 4);
-      this.fillTable(h);
+      this.table = windowTables(h, 8);
     }
     // The J0 blocks: 4 zero bytes, the sequence number (filled per refill), 0x00000001.
     for (let i = 0; i < PADS; i++) this.j0.writeUInt32BE(1, i * 16 + 12);
@@ -254,60 +253,27 @@ export class Gmac {
     this.s2 = s2;
     this.s3 = s3;
   }
-
-  /**
-   * The tables from H. GCM numbers a block's bits from the first byte's top bit as x⁰, so
-   * multiplying by x is a right shift by one bit, folding a bit shifted out at the end back in
-   * with R = 0xE1 ‖ 0¹²⁰. First H·xᵏ for each of the 128 single bits, then every byte value as the
-   * XOR of its bits' entries.
-   */
-  private fillTable(h: Buffer): void {
-    const T = this.table!;
-    let v0 = h.readInt32BE(0);
-    let v1 = h.readInt32BE(4);
-    let v2 = h.readInt32BE(8);
-    let v3 = h.readInt32BE(12);
-    for (let k = 0; k < 128; k++) {
-      const at = ((k >>> 3) * 256 + (0x80 >>> (k & 7))) << 2;
-      T[at] = v0;
-      T[at + 1] = v1;
-      T[at + 2] = v2;
-      T[at + 3] = v3;
-      const carry = v3 & 1;
-      v3 = (v3 >>> 1) | (v2 << 31);
-      v2 = (v2 >>> 1) | (v1 << 31);
-      v1 = (v1 >>> 1) | (v0 << 31);
-      v0 = v0 >>> 1;
-      if (carry !== 0) v0 ^= 0xe1000000;
-    }
-    for (let i = 0; i < 16; i++) {
-      for (let b = 3; b < 256; b++) {
-        const low = b & -b;
-        if (low === b) continue; // a single bit: set above
-        const at = (i * 256 + b) << 2;
-        const p = (i * 256 + (b ^ low)) << 2;
-        const e = (i * 256 + low) << 2;
-        T[at] = T[p]! ^ T[e]!;
-        T[at + 1] = T[p + 1]! ^ T[e + 1]!;
-        T[at + 2] = T[p + 2]! ^ T[e + 2]!;
-        T[at + 3] = T[p + 3]! ^ T[e + 3]!;
-      }
-    }
-  }
 }
 
 /**
- * The kernel's tables from H: T[n][v] = (nibble v at position n) · H, 32 × 16 entries of four
- * big-endian words. A nibble's top bit is its first bit (GCM order), as in {@link Gmac}'s byte tables.
+ * GHASH multiplication tables from H for windows of `bits` bits (8: the JavaScript path's
+ * 16 × 256 entries; 4: the kernel's 32 × 16): T[n][v] = (window value v at position n) · H, four
+ * big-endian words each. GCM numbers a block's bits from the first byte's top bit as x⁰, so
+ * multiplying by x is a right shift by one bit, folding a bit shifted out at the end back in
+ * with R = 0xE1 ‖ 0¹²⁰. First H·xᵏ for each of the 128 single bits, then every other window value
+ * as the XOR of its bits' entries.
  */
-function nibbleTables(h: Buffer): Int32Array {
-  const T = new Int32Array(32 * 16 * 4);
+function windowTables(h: Buffer, bits: 4 | 8): Int32Array {
+  const size = 1 << bits;
+  const positions = 128 / bits;
+  const T = new Int32Array(positions * size * 4);
   let v0 = h.readInt32BE(0);
   let v1 = h.readInt32BE(4);
   let v2 = h.readInt32BE(8);
   let v3 = h.readInt32BE(12);
   for (let k = 0; k < 128; k++) {
-    const at = ((k >>> 2) * 16 + (8 >>> (k & 3))) << 2;
+    // Bit k is in window k / bits; a window's top bit is its first (GCM order).
+    const at = (Math.floor(k / bits) * size + ((size >>> 1) >>> (k % bits))) << 2;
     T[at] = v0;
     T[at + 1] = v1;
     T[at + 2] = v2;
@@ -319,13 +285,13 @@ function nibbleTables(h: Buffer): Int32Array {
     v0 = v0 >>> 1;
     if (carry !== 0) v0 ^= 0xe1000000;
   }
-  for (let n = 0; n < 32; n++) {
-    for (let v = 3; v < 16; v++) {
+  for (let n = 0; n < positions; n++) {
+    for (let v = 3; v < size; v++) {
       const low = v & -v;
-      if (low === v) continue;
-      const at = (n * 16 + v) << 2;
-      const p = (n * 16 + (v ^ low)) << 2;
-      const e = (n * 16 + low) << 2;
+      if (low === v) continue; // a single bit: set above
+      const at = (n * size + v) << 2;
+      const p = (n * size + (v ^ low)) << 2;
+      const e = (n * size + low) << 2;
       T[at] = T[p]! ^ T[e]!;
       T[at + 1] = T[p + 1]! ^ T[e + 1]!;
       T[at + 2] = T[p + 2]! ^ T[e + 2]!;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { connect, type AddressInfo } from 'node:net';
 import type { ChannelV1, ListenerV1, ProviderV1 } from '@cep/provider-spec';
 import { Conn } from '../src/conn.ts';
@@ -74,4 +74,15 @@ export async function until(ms: number, check: () => boolean): Promise<void> {
     if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
     await sleep(5);
   }
+}
+
+/** Node's AES-256-GCM with an empty plaintext, the IV as the record layer builds it: the reference. */
+export function gcmTag(key: Buffer, seq: number, header: Uint8Array, payload: Uint8Array): Buffer {
+  const iv = Buffer.alloc(12);
+  iv.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4);
+  iv.writeUInt32BE(seq >>> 0, 8);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+  cipher.setAAD(Buffer.concat([header, payload]));
+  cipher.final();
+  return cipher.getAuthTag();
 }

@@ -1,21 +1,11 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { afterAll } from 'vitest';
 import { assembleGhash } from '../scripts/wasm.mjs';
 import { GHASH_WASM_BASE64 } from '../src/ghash-wasm.ts';
 import { ghashKernel, setGhashKernelForTests } from '../src/ghash-kernel.ts';
 import { JS_GHASH_MAX_BYTES, WASM_GHASH_MAX_BYTES, Gmac } from '../src/gmac.ts';
-
-/** Node's AES-256-GCM with an empty plaintext, the IV as the record layer builds it: the reference. */
-function reference(key: Buffer, seq: number, header: Uint8Array, payload: Uint8Array): Buffer {
-  const iv = Buffer.alloc(12);
-  iv.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4);
-  iv.writeUInt32BE(seq >>> 0, 8);
-  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
-  cipher.setAAD(Buffer.concat([header, payload]));
-  cipher.final();
-  return cipher.getAuthTag();
-}
+import { gcmTag as reference } from './fixtures.ts';
 
 const int = (n: number): number => Math.floor(Math.random() * n);
 
