@@ -15,7 +15,7 @@ import { BLAKE3X4_WASM_BASE64 } from '../src/blake3x4-wasm.ts';
 import { hashPairWords } from '../src/blake3-chunk.ts';
 import { merkleCombine, merkleOfRanges } from '../src/hash.ts';
 import { assembleBlake3x4 } from '../scripts/wasm.mjs';
-import { FEATURE_POLICIES, INVALID_WASM as INVALID, bytesFrom } from './helpers/fixtures.ts';
+import { FEATURE_POLICIES, INVALID_WASM as INVALID, bytesFrom, layout } from './helpers/fixtures.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -23,19 +23,6 @@ afterEach(() => {
   // Every test leaves the real kernel loaded, whatever it did.
   expect(loadBatchKernel()).toBe(true);
 });
-
-/** Inputs of `lengths` laid out one after another (with a gap, so none is aligned by luck). */
-function layout(lengths: readonly number[], seed: number): { data: Uint8Array; starts: number[]; ends: number[] } {
-  const starts: number[] = [];
-  const ends: number[] = [];
-  let at = 3;
-  for (const n of lengths) {
-    starts.push(at);
-    ends.push(at + n);
-    at += n + 5;
-  }
-  return { data: bytesFrom(seed, at), starts, ends };
-}
 
 function expectLeavesMatch(lengths: readonly number[], seed: number, byBlocks: boolean): void {
   const { data, starts, ends } = layout(lengths, seed);

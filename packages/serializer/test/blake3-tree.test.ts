@@ -11,7 +11,7 @@ import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { batchDigests, batchHash, batchLeaves, batchMemoryBytes, batchMerkle, loadBatchKernel, type RangeChecksums } from '../src/blake3-batch.ts';
 import { crc32, crc32cRawJs } from '../src/checksum.ts';
 import { blake3, blake3Into, blake3Many, merkleOfRanges } from '../src/hash.ts';
-import { INVALID_WASM as INVALID, bytesFrom } from './helpers/fixtures.ts';
+import { INVALID_WASM as INVALID, bytesFrom, layout } from './helpers/fixtures.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -85,15 +85,7 @@ describe('the public functions give the same digests on every path', () => {
 
   it('blake3Many and batchDigests with inputs over one chunk among small ones', () => {
     const lengths = [5, 1025, 64, 4096, 0, 2049, 1024, 9000, 3, 70 * 1024, 192, 193];
-    const starts: number[] = [];
-    const ends: number[] = [];
-    let at = 1;
-    for (const n of lengths) {
-      starts.push(at);
-      ends.push(at + n);
-      at += n + 3;
-    }
-    const data = bytesFrom(8, at);
+    const { data, starts, ends } = layout(lengths, 8);
     const expected = lengths.map((_, i) => hex(nobleBlake3(data.subarray(starts[i], ends[i]))));
     const out = new Uint8Array(lengths.length * 32 + 8);
     expect(batchDigests(data, starts, ends, lengths.length, out, 8)).toBe(true);
@@ -114,15 +106,7 @@ describe('leaves over one chunk inside a frame batch', () => {
     );
     fc.assert(
       fc.property(fc.array(length, { minLength: 1, maxLength: 12 }), fc.nat(), fc.boolean(), (lengths, seed, byBlocks) => {
-        const starts: number[] = [];
-        const ends: number[] = [];
-        let at = 3;
-        for (const n of lengths) {
-          starts.push(at);
-          ends.push(at + n);
-          at += n + 5;
-        }
-        const data = bytesFrom(seed, at);
+        const { data, starts, ends } = layout(lengths, seed);
         const digests = batchLeaves(data, starts, ends, byBlocks)!;
         lengths.forEach((n, i) =>
           expect(hex(digests.subarray(i * 32, i * 32 + 32)), `leaf ${i}, ${n} bytes`).toBe(hex(nobleBlake3(data.subarray(starts[i], ends[i])))),

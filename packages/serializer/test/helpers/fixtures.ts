@@ -44,3 +44,16 @@ export function bytesFrom(seed: number, n: number): Uint8Array {
   }
   return out;
 }
+
+/** Inputs of `lengths` laid out one after another (with a gap, so none is aligned by luck). */
+export function layout(lengths: readonly number[], seed: number): { data: Uint8Array; starts: number[]; ends: number[] } {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let at = 3;
+  for (const n of lengths) {
+    starts.push(at);
+    ends.push(at + n);
+    at += n + 5;
+  }
+  return { data: bytesFrom(seed, at), starts, ends };
+}
