@@ -155,7 +155,7 @@ export class Telemetry {
       if (frames > 0n) {
         const counter = record.child(FRAME_COUNT);
         const current = counter === undefined || counter.isDeleted ? undefined : counter.value;
-        this.tree.setChild(record, FRAME_COUNT, u64((current?.type === 'u64' ? current.value : 0n) + frames));
+        this.tree.setChild(record, FRAME_COUNT, plus(current, frames));
       }
       if (mode !== undefined) this.tree.setChild(record, LAST_MODE, this.modeValue(mode));
       this.tree.setChild(record, LAST_SAMPLE, u64(BigInt(beat)));
@@ -202,8 +202,12 @@ export function writeService(tree: Tree, record: { peer: string; mode: string; m
 
 /** Adds `by` to the u64 at `path` (absent counts as 0). */
 function increment(tree: Tree, path: Name[], by = 1n): void {
-  const current = tree.getValue(path);
-  tree.set(path, u64((current?.type === 'u64' ? current.value : 0n) + by));
+  tree.set(path, plus(tree.getValue(path), by));
+}
+
+/** A counter's value (a u64, or none yet) plus `by`, as a u64. */
+function plus(current: Value | undefined, by: bigint): Value {
+  return u64((current?.type === 'u64' ? current.value : 0n) + by);
 }
 
 /** `/net/listeners/<provider>/`: `count` refused inbound attempts, with the last reason. */
