@@ -7,10 +7,10 @@
  */
 import { DATA_TYPES, name, nameEquals, valueFromData, type Name, type Value } from '@cep/cells';
 import { isCepError } from '@cep/errors';
-import { ByteReader, rangesEqual, sameBytes, toHex } from './bytes.ts';
+import { ByteReader, latin1Slicer, rangesEqual, sameBytes, toHex } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
-import { recordBody, recordKey, recordKeys, type Latin1Slice, type RecordTable } from './record-table.ts';
+import { recordBody, recordKey, recordKeys, type RecordTable } from './record-table.ts';
 import { blake3Into } from './hash.ts';
 import { NameTableReader, ROOT_NAME } from './names.ts';
 import { assemblePayload } from './payload.ts';
@@ -434,8 +434,8 @@ class Staging {
   private readonly orderNames: ExpectedNames;
   /** The frame as a DataView, for 64-bit values read in place. */
   private view: DataView | undefined;
-  /** The frame as a Buffer, for ASCII texts read in place (see {@link Latin1Slice}). */
-  private bytes: (Buffer & Partial<Latin1Slice>) | undefined;
+  /** The frame's latin1 slicer, for ASCII texts read in place (see {@link latin1Slicer}). */
+  private latin1: ((start: number, end: number) => string) | undefined;
 
   constructor(
     private readonly table: RecordTable,
@@ -564,11 +564,8 @@ class Staging {
       for (let i = start; i < end; i++) if (frame[i]! >= 0x80) return undefined;
       // Node's latin1 slicer makes the string in one native copy (ASCII is latin1).
       // Made on the first text: a small frame often has none.
-      const bytes: Buffer & Partial<Latin1Slice> = (this.bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
-      if (typeof bytes.latin1Slice === 'function') return { type: 'text', value: bytes.latin1Slice(start, end) };
-      let text = '';
-      for (let i = start; i < end; i++) text += String.fromCharCode(frame[i]!);
-      return { type: 'text', value: text };
+      this.latin1 ??= latin1Slicer(frame);
+      return { type: 'text', value: this.latin1(start, end) };
     }
     if (dataType.key === U64_KEY && end - start === 8) {
       this.view ??= new DataView(frame.buffer, frame.byteOffset, frame.byteLength);

@@ -6,12 +6,12 @@
  * (ordinals 0, 1, 2… in frame order, contiguous offsets, one total), and every series that
  * starts completes. History bodies are parsed too.
  */
-import { ByteReader, rangesEqual, sameBytes } from './bytes.ts';
+import { ByteReader, latin1Slicer, rangesEqual, sameBytes } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import { RECORD_TYPE } from './frame-format.ts';
 import { blake3Into } from './hash.ts';
 import { ChunkScan, payloadHistoryChunkStart, scanChunk } from './records.ts';
-import type { Latin1Slice, RecordTable } from './record-table.ts';
+import type { RecordTable } from './record-table.ts';
 import { refuse, isStrict, type LenientMask } from './strictness.ts';
 
 const NAME_BYTES = 17;
@@ -48,15 +48,10 @@ function keyOrdinal(data: Uint8Array, start: number, end: number, extra: number)
   return Number.isSafeInteger(ordinal) ? { ordinal, length } : undefined;
 }
 
-/** `bytes[start, end)` as a latin1 string (Node's own slicer where it has one). */
-function latin1Of(bytes: Buffer & Partial<Latin1Slice>, start: number, end: number): string {
-  return typeof bytes.latin1Slice === 'function' ? bytes.latin1Slice(start, end) : bytes.toString('latin1', start, end);
-}
-
 /** Checks every chunk and history record of a verified frame (see the module comment). */
 export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void {
   const { frame, types, keyStarts, bodyStarts, ends } = table;
-  let bytes: (Buffer & Partial<Latin1Slice>) | undefined;
+  let latin1: ((start: number, end: number) => string) | undefined;
   /** Every series by its key string, once the frame has more than one (see below). */
   let series: Map<string, Series> | undefined;
   /** The frame's one series until then, and where its key (less the ordinal) is. */
@@ -104,9 +99,9 @@ export function checkChunkSeries(table: RecordTable, lenient: LenientMask): void
     )
       known = only;
     else {
-      bytes ??= Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength) as Buffer & Partial<Latin1Slice>;
-      series ??= new Map([[latin1Of(bytes, onlyStart, onlyEnd), only!]]);
-      id = latin1Of(bytes, idStart, idEnd);
+      latin1 ??= latin1Slicer(frame);
+      series ??= new Map([[latin1(onlyStart, onlyEnd), only!]]);
+      id = latin1(idStart, idEnd);
       known = series.get(id);
     }
     if (known === undefined) {

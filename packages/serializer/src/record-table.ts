@@ -44,19 +44,8 @@ export function recordKeys(table: RecordTable): string[] {
   if (table.keyStrings !== undefined) return table.keyStrings;
   const count = table.types.length;
   const keys: string[] = new Array<string>(count);
-  const view = Buffer.from(table.frame.buffer, table.frame.byteOffset, table.frame.byteLength) as Buffer & Partial<Latin1Slice>;
-  if (typeof view.latin1Slice === 'function') {
-    // Node's own latin1 slicer, called directly: `toString('latin1', …)` spends more on its argument checks than on the copy.
-    for (let i = 0; i < count; i++) keys[i] = view.latin1Slice(table.keyStarts[i]!, table.bodyStarts[i]!);
-  } else {
-    const slice = latin1Slicer(table.frame);
-    for (let i = 0; i < count; i++) keys[i] = slice(table.keyStarts[i]!, table.bodyStarts[i]!);
-  }
+  const slice = latin1Slicer(table.frame);
+  for (let i = 0; i < count; i++) keys[i] = slice(table.keyStarts[i]!, table.bodyStarts[i]!);
   table.keyStrings = keys;
   return keys;
-}
-
-/** The latin1 slicer every Node Buffer has (undocumented, hence optional; see {@link recordKeys}). */
-export interface Latin1Slice {
-  latin1Slice(start: number, end: number): string;
 }
