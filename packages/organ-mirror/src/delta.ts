@@ -50,6 +50,11 @@ export class BranchLog {
     return this.snapshot || this.dirty.size > 0 || this.reordered.size > 0;
   }
 
+  /** Paths logged as changed since the last seal (a path under one already logged is not logged again). */
+  get marked(): number {
+    return this.dirty.size;
+  }
+
   /** Notes a committed change; returns true when it concerns the branch. */
   notice(change: TreeChange): boolean {
     const path = change.path;
@@ -108,6 +113,15 @@ export class BranchLog {
 
   private mark(into: Map<string, readonly Name[]>, rel: readonly Name[]): void {
     if (this.snapshot) return; // the snapshot will read the current state anyway
+    if (into === this.dirty) {
+      // A path under one already marked changed is shipped with it (the seal keeps every
+      // marked path or a marked ancestor of it, and a kept path covers its whole branch): not
+      // logging it keeps a writer filling a new store (the demo's `sky`: a group created, then
+      // 100 cells under it) from growing the log, and the seal's sort and walk, by a cell each.
+      const key = coveredOrKey(this.dirty, rel);
+      if (key !== undefined && !into.has(key)) into.set(key, rel);
+      return;
+    }
     const key = keyOf(rel);
     if (!into.has(key)) into.set(key, rel);
   }
@@ -211,4 +225,18 @@ function isCovered(kept: ReadonlySet<string>, rel: readonly Name[]): boolean {
     if (kept.has(key)) return true;
   }
   return false;
+}
+
+/**
+ * `rel`'s key, or undefined when `rel` or a proper ancestor of it (the branch root included) is
+ * already in `marked`; the ancestors' keys are built as the key is, so a mark costs one join.
+ */
+function coveredOrKey(marked: ReadonlyMap<string, unknown>, rel: readonly Name[]): string | undefined {
+  if (marked.has('')) return undefined;
+  let key = '';
+  for (let i = 0; i < rel.length; i++) {
+    key = i === 0 ? rel[0]!.key : key + SEP + rel[i]!.key;
+    if (i < rel.length - 1 && marked.has(key)) return undefined;
+  }
+  return marked.has(key) ? undefined : key;
 }
