@@ -262,7 +262,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const mirrored = await poll(
       async () => {
         const [source, copy] = await Promise.all([getJson(`${saturnUrl}/digest?path=/data/sky`), getJson(`${earthUrl}/digest?path=/data/saturn/sky`)]);
-        // The whole branch: sky answers after its first 1,024 cells and writes the rest in later
+        // The whole branch: sky answers after its first 256 cells and writes the rest in later
         // beats, so an equal digest of a branch still filling is not the end.
         if (source['digest'] === null || source['digest'] !== copy['digest'] || source['cells'] !== skyCells(options.cells)) return undefined;
         const serving = await net(saturnUrl, '/net/organs/mirror/serving/earth/sky');

@@ -112,7 +112,7 @@ describe('the loopback pair (examples/loopback), which runs as is on one machine
       return (await res.json()) as { status: string; result?: unknown };
     };
     expect(await invoke('add', '41')).toMatchObject({ status: 'ok', result: '42' });
-    // 9,000 cells: more than the handler writes in one beat (1,024), so the rest is deferred
+    // 9,000 cells: more than the handler writes in one beat (256), so the rest is deferred
     // (call.defer) and the reply comes before the branch is full.
     expect(await invoke('sky', '9000')).toMatchObject({ status: 'ok', result: '9000' });
     const digest = async (peer: Peer, path: string) =>

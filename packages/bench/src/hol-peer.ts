@@ -33,6 +33,8 @@ export type HolCommand =
       readonly partBytes?: number;
       readonly busyBytes?: number;
       readonly inboundBudget?: number;
+      /** Cells the `sky` handler writes per beat (default: the demo handler's). */
+      readonly skyPerBeat?: number;
       /** As `cep-node`'s `early_beats` (default true). */
       readonly early?: boolean;
     }
@@ -102,7 +104,7 @@ let stepAt = 0;
 let tail = (): void => {};
 
 /** Cells the `sky` handler writes per beat, as the demo's handler does (`apps/node/examples/handlers/sky.mjs`). */
-const SKY_CELLS_PER_BEAT = 1024;
+const SKY_CELLS_PER_BEAT = 256;
 
 /**
  * Writes cells `from` up to `to` (exclusive) of the sky branch; returns `to`. As the demo's
@@ -233,16 +235,17 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
   const tree = runtime.tree;
   if (self === 'saturn') {
     invoke.expose('/sig/add', (call) => ({ status: 'ok', result: u64((call.payload?.type === 'u64' ? call.payload.value : 0n) + 1n) }));
+    const perBeat = cmd.skyPerBeat ?? SKY_CELLS_PER_BEAT;
     invoke.expose('/sig/sky', (call) => {
       const n = Number(call.payload?.type === 'u64' ? call.payload.value : 0n);
-      // As cep-node's demo handler: the first 1,024 cells in the call's beat, the rest one step a beat.
-      let i = fillSky(call.tree, 0, Math.min(n, SKY_CELLS_PER_BEAT));
+      // As cep-node's demo handler: the first `perBeat` cells in the call's beat, the rest one step a beat.
+      let i = fillSky(call.tree, 0, Math.min(n, perBeat));
       if (i < n)
         runtime.episodes.start({
           verb: 'bench/sky',
           target: '/sig/sky',
           slice(ctx) {
-            i = fillSky(ctx.runtime.tree, i, Math.min(n, i + SKY_CELLS_PER_BEAT));
+            i = fillSky(ctx.runtime.tree, i, Math.min(n, i + perBeat));
             note(`fill to ${i}`);
             if (i < n) ctx.yield();
           },

@@ -11,7 +11,7 @@
  * and says for B and D what the receiving peer was doing meanwhile (the beat in progress when
  * the frame arrived). Prints a report; `--json <file>` also writes the raw traces. Asserts nothing.
  *
- *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--part-bytes N] [--busy-bytes N] [--inbound-budget N] [--warm N] [--early off]
+ *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--part-bytes N] [--busy-bytes N] [--inbound-budget N] [--warm N] [--early off] [--sky-per-beat N]
  *
  * The peers beat as `cep-node` does (its beat driver, early beats on; `--early off`: slots only).
  */
@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
     'part-bytes': { type: 'string' },
     'busy-bytes': { type: 'string' },
     warm: { type: 'string' },
+    'sky-per-beat': { type: 'string' },
     early: { type: 'string', default: 'on' },
     json: { type: 'string' },
   },
@@ -48,6 +49,7 @@ const extra = {
   ...(partBytes === undefined ? {} : { partBytes }),
   ...(busyBytes === undefined ? {} : { busyBytes }),
   ...(inboundBudget === undefined ? {} : { inboundBudget }),
+  ...(flags['sky-per-beat'] === undefined ? {} : { skyPerBeat: Number(flags['sky-per-beat']) }),
   early: flags.early !== 'off',
 };
 
@@ -199,7 +201,7 @@ const summary = (label: string, xs: readonly number[]): string =>
 const out: string[] = [];
 const log = (line = ''): void => void out.push(line);
 log(
-  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, busyBeatBytes ${busyBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, load ${loadAverage()}`,
+  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, busyBeatBytes ${busyBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, sky cells per beat ${flags['sky-per-beat'] ?? 'default'}, load ${loadAverage()}`,
 );
 log(
   `sky call: ${sky.doneBeat - sky.submitBeat} beats, ${f1(sky.doneAt - sky.submitAt)} ms (${sky.status}); mirror applied at earth beat ${done!.beat}, ${f1(done!.at - sky.submitAt)} ms after sky was submitted`,
