@@ -313,7 +313,7 @@ await group('f', `invokes on another mount while ${cells.toLocaleString('en-US')
       target: '≤ 5 beats',
       met: r.during.beats <= 5,
       load,
-      note: `${r.samples} calls one after another during the mirror (sky ${cells} → copy equal took ${Math.round(r.mirrorMs)} ms); 20 calls before it${r.timedOut > 0 ? `; ${r.timedOut} hit the 200-beat reply deadline` : ''}${r.skyTimedOut ? '; the sky call itself hit it too' : ''}; p50 ${Math.round(r.p50ms)} ms, p90 ${Math.round(r.p90ms)} ms; slowest (call #: beats, ms): ${r.slowest.map((c) => `#${c.i}: ${c.beats}, ${Math.round(c.ms)}`).join('; ')}; beat drivers over the run (beats, early, overruns, longest step): ${Object.entries(
+      note: `${r.samples} calls one after another during the mirror (sky ${cells} → copy equal took ${Math.round(r.mirrorMs)} ms); 20 calls before it, after 3 unmeasured (the first of all: ${r.first.beats} beats, ${Math.round(r.first.ms)} ms)${r.timedOut > 0 ? `; ${r.timedOut} hit the 200-beat reply deadline` : ''}${r.skyTimedOut ? '; the sky call itself hit it too' : ''}; p50 ${Math.round(r.p50ms)} ms, p90 ${Math.round(r.p90ms)} ms; slowest (call #: beats, ms): ${r.slowest.map((c) => `#${c.i}: ${c.beats}, ${Math.round(c.ms)}`).join('; ')}; beat drivers over the run (beats, early, overruns, longest step): ${Object.entries(
         r.drivers,
       )
         .map(([peer, d]) => `${peer} ${d.beats}, ${d.early}, ${d.overruns}, ${Math.round(d.worstStepMs)} ms`)

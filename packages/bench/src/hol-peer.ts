@@ -47,6 +47,8 @@ export interface BeatRecord {
   /** Absolute ms (performance.timeOrigin + now) when the step started. */
   readonly at: number;
   readonly stepMs: number;
+  /** CPU time of this process during the step (user + system): what the step cost, apart from waiting for a core. */
+  readonly cpuMs: number;
   readonly commitMs: number;
   /** Admitted inputs per stream: [frames, bytes]. */
   readonly inputs: Record<string, [number, number]>;
@@ -168,8 +170,10 @@ function beatLoop(runtime: Runtime, beatMs: number, early: boolean): void {
         partsNow = [];
         notesNow = [];
         const beat = runtime.beat;
+        const cpu = process.cpuUsage();
         runtime.step();
         const end = abs();
+        const used = process.cpuUsage(cpu);
         const inputs: Record<string, [number, number]> = {};
         for (const i of admitted) {
           const e = (inputs[i.stream] ??= [0, 0]);
@@ -181,6 +185,7 @@ function beatLoop(runtime: Runtime, beatMs: number, early: boolean): void {
           beat,
           at,
           stepMs: end - at,
+          cpuMs: (used.user + used.system) / 1000,
           commitMs: end - commitAt,
           inputs,
           wrote: {},

@@ -193,7 +193,7 @@ const describe = (b: BeatRecord | undefined): string => {
   const queued = Object.values(b.queued).reduce((n, x) => n + x, 0);
   const parts = b.parts.length === 0 ? '' : `, parts sent at ${b.parts.map(([ms, bytes]) => `+${f1(ms)} ms (${(bytes / 1024).toFixed(0)} KiB)`).join(', ')}`;
   const notes = b.notes.length === 0 ? '' : `; ${b.notes.join(', ')}`;
-  return `beat ${b.beat}: step ${f1(b.stepMs)} ms (commit ${f1(b.commitMs)}), late ${f1(Math.max(0, b.at - b.due))} ms, in ${(inBytes / 1024).toFixed(0)} KiB, out ${(out / 1024).toFixed(0)} KiB, unsent ${(queued / 1024).toFixed(0)} KiB${parts}${notes}`;
+  return `beat ${b.beat}: step ${f1(b.stepMs)} ms (cpu ${f1(b.cpuMs)}, commit ${f1(b.commitMs)}), late ${f1(Math.max(0, b.at - b.due))} ms, in ${(inBytes / 1024).toFixed(0)} KiB, out ${(out / 1024).toFixed(0)} KiB, unsent ${(queued / 1024).toFixed(0)} KiB${parts}${notes}`;
 };
 const summary = (label: string, xs: readonly number[]): string =>
   `${label.padEnd(44)} p50 ${f1(quantile(xs, 0.5)).padStart(7)}  p90 ${f1(quantile(xs, 0.9)).padStart(7)}  p99 ${f1(quantile(xs, 0.99)).padStart(7)}  max ${f1(Math.max(...xs)).padStart(7)}`;
@@ -276,6 +276,12 @@ for (const [name, beats] of [
     summary(
       '  step ms',
       beats.map((b) => b.stepMs),
+    ),
+  );
+  log(
+    summary(
+      '  step CPU ms (the rest: waiting for a core)',
+      beats.map((b) => b.cpuMs),
     ),
   );
   log(
