@@ -21,6 +21,8 @@ export class MirrorEpisode {
   readonly id: string;
   readonly gate: string;
   private closed = false;
+  /** Seqs of the bundle envelopes in the dossier, ascending: the newest {@link KEEP_BUNDLES}. */
+  private bundleSeqs: number[] = [];
 
   constructor(
     private readonly runtime: Runtime,
@@ -76,20 +78,23 @@ export class MirrorEpisode {
   bundle(seq: number, fields: Record<string, Value | undefined>): void {
     const tree = this.runtime.tree;
     const list: (Name | string)[] = [...this.runtime.ops.path(this.id), 'bundles'];
+    // The envelopes this dossier holds are known here (only this object writes them): listing the
+    // dictionary's children instead walked every envelope ever removed too (removes are soft),
+    // a cost that grew with each bundle of a long mirror, four times per bundle.
+    const live = this.bundleSeqs.includes(seq) ? this.bundleSeqs : [...this.bundleSeqs, seq].sort((a, b) => a - b);
+    const dropped = live.slice(0, Math.max(0, live.length - KEEP_BUNDLES));
     tree.batch(() => {
       tree.ensureDictionary(list);
       for (const [key, value] of Object.entries(fields)) if (value !== undefined) tree.set([...list, String(seq), key], value);
-      const all = tree
-        .get(list)!
-        .children()
-        .filter((c) => !c.isDeleted);
-      for (const old of all.slice(0, Math.max(0, all.length - KEEP_BUNDLES))) tree.remove([...list, old.name]);
+      for (const old of dropped) tree.remove([...list, String(old)]);
     });
+    this.bundleSeqs = live.slice(dropped.length);
   }
 
   /** Forgets the bundle envelopes (a new epoch numbers bundles from 1 again). */
   clearBundles(): void {
     this.runtime.tree.remove([...this.runtime.ops.path(this.id), 'bundles']);
+    this.bundleSeqs = [];
   }
 
   private finishGate(status: OpStatus): void {

@@ -266,6 +266,30 @@ describe('OPS dossiers', () => {
     expect(at(s, `/rt/ops/${pub}/close/status`)).toBe('ok');
   });
 
+  it('keep the envelopes of the newest 16 bundles on both sides, whatever the number of bundles', async () => {
+    pair = await memoryPair();
+    const p = pair;
+    await active(p, { maxInfl: 4 });
+    for (let i = 1; i <= 48; i++) {
+      p.saturn.tree.set(`${SRC}/n`, u64(BigInt(i)));
+      await p.beats(1);
+    }
+    await p.until(() => branchDigest(p.earth.tree, SRC) === branchDigest(p.saturn.tree, SRC), 40);
+    await p.beats(3);
+    const recv = field(p.earth.tree, 'r1', 'op') as string;
+    const pub = at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/op') as string;
+    const live = (t: Tree, op: string) =>
+      (t.get(`/rt/ops/${op}/bundles`)?.children() ?? [])
+        .filter((b) => !b.isDeleted)
+        .map((b) => Number(b.name.tag.text))
+        .sort((a, b) => a - b);
+    const newest = Number(at(p.saturn.tree, '/net/organs/mirror/serving/earth/main/seq'));
+    expect(newest).toBeGreaterThan(16);
+    const expected = Array.from({ length: 16 }, (_, i) => newest - 15 + i);
+    expect(live(p.saturn.tree, pub)).toEqual(expected);
+    expect(live(p.earth.tree, recv)).toEqual(expected);
+  });
+
   it('an idle mirror does not grow its dossier beat by beat', async () => {
     pair = await memoryPair();
     const p = pair;
