@@ -53,6 +53,32 @@ describe('fixed-cost shortcuts', () => {
     );
   });
 
+  it('sorting leaves in place orders long keys with shared prefixes as the string sort does, at any offset (property)', () => {
+    // Keys as frames have them: a shared prefix (type byte, path names), then a short tail, so
+    // the word-wise comparison meets equal words, a first difference inside a word, and tails of
+    // 0 to 3 bytes; a leading gap moves every key off word alignment.
+    const prefix = fc.uint8Array({ minLength: 0, maxLength: 40 }).map((k) => k.map((b) => (b % 2) * 0xff));
+    // Bytes on both sides of 0x80, so a word's sign bit decides some comparisons.
+    const tail = fc.uint8Array({ minLength: 0, maxLength: 9 }).map((k) => k.map((b) => [0, 0x7f, 0x80, 0xff][b % 4]!));
+    fc.assert(
+      fc.property(prefix, fc.array(fc.tuple(fc.nat(40), tail), { maxLength: 20 }), fc.nat(3), (shared, parts, gap) => {
+        const keys = parts.map(([cut, t]) => Uint8Array.of(...shared.subarray(0, cut), ...t));
+        const { data, starts, ends, strings } = layout(keys);
+        const shifted = new Uint8Array(data.length + gap);
+        shifted.set(data, gap);
+        expect(
+          leafOrderInPlace(
+            shifted,
+            starts.map((s) => s + gap),
+            ends.map((e) => e + gap),
+            keys.length,
+          ),
+        ).toEqual(leafOrder(strings));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('the Merkle root, computed or checked in place (node words, reused level), matches the portable BLAKE3 tree (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 2 ** 31 }), (count, seed) => {
