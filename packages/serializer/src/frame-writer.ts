@@ -371,7 +371,7 @@ function checksumsFor(id: 0 | 1, starts: ArrayLike<number>, ends: ArrayLike<numb
   return { id, starts, ends, count, lastStart: -1, lastEnd: -1, out, done: false };
 }
 
-/** Writes records and a trailer (and the container, if asked). */
+/** Writes records and a trailer (and the container, if asked); a small frame is a view into a shared block (see frameCopy). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {
   const writer = new FrameWriter(options.checksum ?? 0);
   try {
