@@ -98,6 +98,9 @@ function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   };
 }
 
+/** Wall milliseconds each contender runs before it is timed (see {@link race}). */
+const WARM_MS = 400;
+
 /** Per-op time of `fn`, as the median over `rounds` interleaved rounds (see {@link race}). */
 type Timed = { name: string; fn: () => void; ms: number[] };
 
@@ -110,8 +113,12 @@ const cpuMs = (): number => {
 function race(contenders: Timed[], rounds: number, batchMs: number): void {
   // Warm up, and find how many calls make ~1 ms: the clock is read once per that many calls,
   // so reading it (a system call for the CPU clock) stays a small part of a tiny operation.
+  // The warm-up runs each contender for WARM_MS first: three calls left the JIT tiering up
+  // during the rounds (its compiler threads count on the CPU clock), which read a 2-cell AEAD
+  // encode at 85-95 µs here against 33 µs warm (bench/ab.ts, 20,000 calls of warm-up).
   const inner = contenders.map((c) => {
-    for (let i = 0; i < 3; i++) c.fn();
+    const warm = performance.now();
+    while (performance.now() - warm < WARM_MS) for (let i = 0; i < 10; i++) c.fn();
     const start = performance.now();
     let n = 0;
     while (performance.now() - start < 5) {
