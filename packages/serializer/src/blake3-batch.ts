@@ -269,7 +269,7 @@ export function batchMerkle(
   if (crcAt < 0) return undefined;
   if (count > 1) kernel.merkle(levelAt, count);
   if (crc !== undefined) {
-    const rootAt = crc.rootAt ?? -1;
+    const rootAt = crc.rootAt;
     if (rootAt >= 0) u8.copyWithin(RESERVED + rootAt, levelAt, levelAt + 32);
     checksums(crc, crcAt, frame);
   }
@@ -373,10 +373,11 @@ export interface RangeChecksums {
   readonly lastEnd: number;
   /**
    * Where in the frame the Merkle root goes before the checksums are taken (an encoder's
-   * trailer, written before its root was known; absent or −1: nowhere). Only the kernel's copy
-   * gets it: the caller writes the root into its own frame.
+   * trailer, written before its root was known; −1: nowhere). Only the kernel's copy gets it:
+   * the caller writes the root into its own frame. Every caller sets it, so all these objects
+   * have one shape (the kernel path stays monomorphic for encoder, reader and bench alike).
    */
-  readonly rootAt?: number;
+  readonly rootAt: number;
   readonly out: Uint32Array;
   /** Set once `out` holds them (false: no kernel, checksum range by range). */
   done: boolean;

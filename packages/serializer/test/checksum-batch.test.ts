@@ -29,6 +29,7 @@ function kernelChecksums(id: 0 | 1, data: Uint8Array, ranges: readonly (readonly
     count: ranges.length,
     lastStart: last?.[0] ?? -1,
     lastEnd: last?.[1] ?? -1,
+    rootAt: -1,
     out: new Uint32Array(ranges.length + 1),
     done: false,
   };
