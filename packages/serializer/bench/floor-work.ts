@@ -68,6 +68,7 @@ function layoutOf(plan: FloorPlan): PayloadLayout {
       count: records,
       lastStart: plan.trailer[0],
       lastEnd: plan.trailer[1],
+      rootAt: -1,
       out: new Uint32Array(records + 1),
       done: false,
     },

@@ -98,6 +98,9 @@ function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
   };
 }
 
+/** Wall milliseconds each contender runs, in turns, before any is timed (see {@link race}). */
+const WARM_MS = 400;
+
 /** Per-op time of `fn`, as the median over `rounds` interleaved rounds (see {@link race}). */
 type Timed = { name: string; fn: () => void; ms: number[] };
 
@@ -110,8 +113,22 @@ const cpuMs = (): number => {
 function race(contenders: Timed[], rounds: number, batchMs: number): void {
   // Warm up, and find how many calls make ~1 ms: the clock is read once per that many calls,
   // so reading it (a system call for the CPU clock) stays a small part of a tiny operation.
+  // First a warm-up of WARM_MS per contender: three calls left the JIT tiering up during the
+  // rounds (its compiler threads count on the CPU clock), which read a 2-cell AEAD encode at
+  // 85-95 µs here against 33 µs warm (bench/ab.ts, 20,000 calls of warm-up). The contenders
+  // take turns, ~2 ms each, as in the rounds: the floor calls our primitives with other array
+  // types, and warming our encoder alone first let the JIT specialise it and then deoptimise
+  // it in the rounds (the 10,000-value branch read 1.2-2× slower than the same code warmed
+  // in turns).
+  const warmEnd = performance.now() + WARM_MS * contenders.length;
+  while (performance.now() < warmEnd) {
+    for (const c of contenders) {
+      const start = performance.now();
+      do c.fn();
+      while (performance.now() - start < 2);
+    }
+  }
   const inner = contenders.map((c) => {
-    for (let i = 0; i < 3; i++) c.fn();
     const start = performance.now();
     let n = 0;
     while (performance.now() - start < 5) {

@@ -268,7 +268,11 @@ export function batchMerkle(
   const crcAt = hashLeaves(starts, ends, order, RESERVED, levelAt, descAt, true, crc === undefined ? 0 : checksumBytes(crc.count));
   if (crcAt < 0) return undefined;
   if (count > 1) kernel.merkle(levelAt, count);
-  if (crc !== undefined) checksums(crc, crcAt, frame);
+  if (crc !== undefined) {
+    const rootAt = crc.rootAt;
+    if (rootAt >= 0) u8.copyWithin(RESERVED + rootAt, levelAt, levelAt + 32);
+    checksums(crc, crcAt, frame);
+  }
   if (rootOut === undefined) return release(u8.subarray(levelAt, levelAt + 32));
   // Copied out byte by byte: a view to copy from cost more than the copy, on a small frame.
   for (let i = 0; i < 32; i++) rootOut[i] = u8[levelAt + i]!;
@@ -364,9 +368,16 @@ export interface RangeChecksums {
   readonly starts: ArrayLike<number>;
   readonly ends: ArrayLike<number>;
   readonly count: number;
-  /** One more range after the `count` (the trailer, on decode; −1: none), its checksum at `out[count]`. */
+  /** One more range after the `count` (the trailer; −1: none), its checksum at `out[count]`. */
   readonly lastStart: number;
   readonly lastEnd: number;
+  /**
+   * Where in the frame the Merkle root goes before the checksums are taken (an encoder's
+   * trailer, written before its root was known; −1: nowhere). Only the kernel's copy gets it:
+   * the caller writes the root into its own frame. Every caller sets it, so all these objects
+   * have one shape (the kernel path stays monomorphic for encoder, reader and bench alike).
+   */
+  readonly rootAt: number;
   readonly out: Uint32Array;
   /** Set once `out` holds them (false: no kernel, checksum range by range). */
   done: boolean;

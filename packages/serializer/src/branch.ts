@@ -39,7 +39,10 @@ export interface EncodeBranchOptions {
   readonly includeDeleted?: boolean;
 }
 
-/** Encodes `cell` and everything below it into one flat frame. */
+/**
+ * Encodes `cell` and everything below it into one flat frame. A frame of up to 4 KiB is a view
+ * into a shared block (its `buffer` is shared; see the README, "Encoded frames").
+ */
 export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options: EncodeBranchOptions = {}): Uint8Array {
   const resolved = resolvePolicy(policy);
   checkComparator(resolved, 'write');

@@ -59,7 +59,7 @@ const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
 function checksumsFor(id: 0 | 1, starts: readonly number[], ends: readonly number[], count: number, lastStart: number, lastEnd: number): RangeChecksums {
   const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count + 1);
   if (out !== scratchChecksums) countReserved(count * 4 + 4);
-  return { id, starts, ends, count, lastStart, lastEnd, out, done: false };
+  return { id, starts, ends, count, lastStart, lastEnd, rootAt: -1, out, done: false };
 }
 
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */

@@ -225,21 +225,82 @@ export function merkleOfRangesIs(
  */
 export function leafOrderInPlace(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): number[] {
   const order: number[] = new Array<number>(count);
-  for (let i = 0; i < count; i++) {
-    let j = i;
-    while (j > 0 && compareRanges(data, keyStarts[i]!, keyEnds[i]!, keyStarts[order[j - 1]!]!, keyEnds[order[j - 1]!]!) < 0) {
-      order[j] = order[j - 1]!;
-      j--;
+  if (count <= LINEAR_SORT_MAX) {
+    // A few keys: a linear insertion, byte by byte (a 2-cell frame's five keys differ early).
+    for (let i = 0; i < count; i++) {
+      let j = i;
+      while (j > 0 && compareBytes(data, keyStarts[i]!, keyEnds[i]!, keyStarts[order[j - 1]!]!, keyEnds[order[j - 1]!]!) < 0) {
+        order[j] = order[j - 1]!;
+        j--;
+      }
+      order[j] = i;
     }
-    order[j] = i;
+    return order;
+  }
+  // Keys of one frame share long prefixes (type byte, then the path's 17-byte names): compared
+  // a byte at a time with a linear insertion, sorting an invoke-sized frame's 14 keys cost
+  // ~4.7 µs (8% of its encode); word-wise with a binary insertion ~2.1 µs.
+  const view = viewOf(data);
+  // Binary insertion (the first place whose key is greater, so ties stay in emission order):
+  // records come in walk order, far from key order, and a linear scan compared most pairs.
+  for (let i = 0; i < count; i++) {
+    const start = keyStarts[i]!;
+    const end = keyEnds[i]!;
+    let lo = 0;
+    let hi = i;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = order[mid]!;
+      if (compareRanges(data, view, start, end, keyStarts[m]!, keyEnds[m]!) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    for (let j = i; j > lo; j--) order[j] = order[j - 1]!;
+    order[lo] = i;
   }
   return order;
 }
 
+/**
+ * Up to this many keys {@link leafOrderInPlace} sorts by a linear insertion comparing bytes:
+ * for a 2-cell frame's five records the word-wise binary insertion decoded 3-5% slower
+ * (bench/ab.ts), for 14 it sorted in half the time.
+ */
+const LINEAR_SORT_MAX = 8;
+
 /** Byte-wise comparison of two ranges of `data`, shorter first on a common prefix. */
-function compareRanges(data: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+function compareBytes(data: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
   const n = Math.min(aEnd - aStart, bEnd - bStart);
   for (let i = 0; i < n; i++) {
+    const d = data[aStart + i]! - data[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - aStart - (bEnd - bStart);
+}
+
+/** The last view {@link viewOf} made: a writer sorts in the same scratch buffer frame after frame. */
+let lastView: DataView | undefined;
+
+/** A DataView over the bytes of `data` (the last one again when it is over the same bytes). */
+function viewOf(data: Uint8Array): DataView {
+  const v = lastView;
+  if (v !== undefined && v.buffer === data.buffer && v.byteOffset === data.byteOffset && v.byteLength === data.byteLength) return v;
+  return (lastView = new DataView(data.buffer, data.byteOffset, data.byteLength));
+}
+
+/**
+ * Byte-wise comparison of two ranges of `data` (`view` over the same bytes), shorter first on a
+ * common prefix: four bytes at a time while both have them (big-endian words order as their
+ * bytes do), then byte by byte.
+ */
+function compareRanges(data: Uint8Array, view: DataView, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const n = Math.min(aEnd - aStart, bEnd - bStart);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const x = view.getUint32(aStart + i);
+    const y = view.getUint32(bStart + i);
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  for (; i < n; i++) {
     const d = data[aStart + i]! - data[bStart + i]!;
     if (d !== 0) return d;
   }

@@ -121,6 +121,7 @@ describe('SIMD parents and roots equal the JS path', () => {
           count: lengths.length,
           lastStart: -1,
           lastEnd: -1,
+          rootAt: -1,
           out: new Uint32Array(lengths.length + 1),
           done: false,
         };

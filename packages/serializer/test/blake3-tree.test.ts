@@ -141,6 +141,7 @@ describe('leaves over one chunk inside a frame batch', () => {
             count: lengths.length,
             lastStart: at,
             lastEnd: at + 16,
+            rootAt: -1,
             out: new Uint32Array(lengths.length + 1),
             done: false,
           };

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isCepError } from '@cep/errors';
 import { bytes, createTree, text, u64 } from '@cep/cells';
-import { decodeBranch, decodeFrame, encodeBranch } from '@cep/serializer';
+import { decodeBranch, decodeFrame, encodeBranch, encodeFrame, RECORD_TYPE } from '@cep/serializer';
 import { batchChecksums, loadBatchKernel, type RangeChecksums } from '../src/blake3-batch.ts';
 import { crc32, crc32cRawFast, crc32cRawJs, NATIVE_CRC32C } from '../src/checksum.ts';
 import { readFrame } from '../src/frame-reader.ts';
@@ -29,6 +29,7 @@ function kernelChecksums(id: 0 | 1, data: Uint8Array, ranges: readonly (readonly
     count: ranges.length,
     lastStart: last?.[0] ?? -1,
     lastEnd: last?.[1] ?? -1,
+    rootAt: -1,
     out: new Uint32Array(ranges.length + 1),
     done: false,
   };
@@ -92,6 +93,27 @@ function mixedBranch() {
   return tree.get('/b')!;
 }
 
+/** Branches whose trailers are under 1 KiB: a 2-cell frame, an invoke-like call, an empty store, a sealed-size value. */
+function smallBranches() {
+  const two = createTree();
+  two.set('/b/v', bytes(bytesFrom(1, 64)));
+  const call = createTree();
+  for (const [k, v] of [
+    ['id', u64(42)],
+    ['op', text('add')],
+    ['arg', u64(41)],
+    ['from', text('peer-a')],
+    ['status', text('pending')],
+    ['beat', u64(7)],
+  ] as const)
+    call.set(['b', 'call', k], v);
+  const empty = createTree();
+  empty.ensureDictionary(['b']);
+  const chunked = createTree();
+  chunked.set('/b/c', bytes(bytesFrom(2, 300)));
+  return [two.get('/b')!, call.get('/b')!, empty.get('/b')!, chunked.get('/b')!];
+}
+
 function codeOf(run: () => unknown): string {
   try {
     run();
@@ -113,6 +135,34 @@ describe('frames with the checksums in the kernel and record by record', () => {
       expect(Buffer.from(withoutKernel).equals(Buffer.from(withKernel))).toBe(true);
       expect(() => decodeFrame(withKernel)).not.toThrow();
       expect(() => decodeBranch(withKernel, policy)).not.toThrow();
+    });
+
+    it(`small trailers (checksummed in the records' kernel call, root written in first) are the same bytes as without the kernel (crc32c ${crc32c})`, () => {
+      const policy = { crc32c, deflate: true, deflateMinBytes: 0 };
+      const shapes = [smallBranches(), [mixedBranch()]].flat();
+      const withKernel = shapes.map((b) => encodeBranch(b, policy));
+      const raw = [RECORD_TYPE.CELL_DESC, RECORD_TYPE.NAMEPOOL_DELTA].map((type, i) => ({
+        type,
+        version: 1,
+        flags: 0,
+        key: Uint8Array.of(type, i),
+        body: bytesFrom(i, 40),
+      }));
+      // encodeFrame writes the trailer twice (plain, then compressed: the root kept from the first); and a frame without records.
+      const frames = [
+        encodeFrame(raw, { checksum: crc32c ? 1 : 0, compress: true, compressOnlyIfSmaller: true }),
+        encodeFrame([], { checksum: crc32c ? 1 : 0 }),
+      ];
+      expect(withKernel.some((f) => readFrame(f).types.length > 0 && f.length - readFrame(f).ends.at(-1)! < 1024)).toBe(true);
+      for (const frame of withKernel) expect(() => decodeFrame(frame)).not.toThrow();
+      // The raw records carry no capability bits of their own: read with the frame checks only.
+      for (const frame of frames) expect(() => decodeFrame(frame, { strictness: 'lenient' })).not.toThrow();
+      expect(loadBatchKernel(INVALID)).toBe(false);
+      shapes.forEach((b, i) => expect(Buffer.from(encodeBranch(b, policy)).equals(Buffer.from(withKernel[i]!))).toBe(true));
+      expect(Buffer.from(encodeFrame(raw, { checksum: crc32c ? 1 : 0, compress: true, compressOnlyIfSmaller: true })).equals(Buffer.from(frames[0]!))).toBe(
+        true,
+      );
+      expect(Buffer.from(encodeFrame([], { checksum: crc32c ? 1 : 0 })).equals(Buffer.from(frames[1]!))).toBe(true);
     });
 
     it(`a wrong checksum of any record or of the trailer is FRAME_BAD_CRC for that record, on both paths (crc32c ${crc32c})`, () => {

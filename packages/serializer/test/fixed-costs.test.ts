@@ -1,7 +1,8 @@
 /**
  * The shortcuts that take a small frame's fixed costs out (process-wide name tables, leaves
  * sorted in place, the Merkle root checked in a reused level, the trailer written in place,
- * ASCII name texts without an encoder) give exactly what the general paths give.
+ * ASCII name texts without an encoder, small frames copied out into a shared block) give
+ * exactly what the general paths give.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -48,6 +49,32 @@ describe('fixed-cost shortcuts', () => {
       fc.property(fc.array(key, { maxLength: 20 }), (keys) => {
         const { data, starts, ends, strings } = layout(keys);
         expect(leafOrderInPlace(data, starts, ends, keys.length)).toEqual(leafOrder(strings));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('sorting leaves in place orders long keys with shared prefixes as the string sort does, at any offset (property)', () => {
+    // Keys as frames have them: a shared prefix (type byte, path names), then a short tail, so
+    // the word-wise comparison meets equal words, a first difference inside a word, and tails of
+    // 0 to 3 bytes; a leading gap moves every key off word alignment.
+    const prefix = fc.uint8Array({ minLength: 0, maxLength: 40 }).map((k) => k.map((b) => (b % 2) * 0xff));
+    // Bytes on both sides of 0x80, so a word's sign bit decides some comparisons.
+    const tail = fc.uint8Array({ minLength: 0, maxLength: 9 }).map((k) => k.map((b) => [0, 0x7f, 0x80, 0xff][b % 4]!));
+    fc.assert(
+      fc.property(prefix, fc.array(fc.tuple(fc.nat(40), tail), { maxLength: 20 }), fc.nat(3), (shared, parts, gap) => {
+        const keys = parts.map(([cut, t]) => Uint8Array.of(...shared.subarray(0, cut), ...t));
+        const { data, starts, ends, strings } = layout(keys);
+        const shifted = new Uint8Array(data.length + gap);
+        shifted.set(data, gap);
+        expect(
+          leafOrderInPlace(
+            shifted,
+            starts.map((s) => s + gap),
+            ends.map((e) => e + gap),
+            keys.length,
+          ),
+        ).toEqual(leafOrder(strings));
       }),
       { numRuns: 500 },
     );
@@ -121,5 +148,37 @@ describe('fixed-cost shortcuts', () => {
       expect(trailer.historyWindows).toEqual({ payload: 300, manifest: 2 ** 31 });
       expect(read.map((r) => [...r.key])).toEqual(records.map((r) => [...r.key]));
     }
+  });
+
+  it('small frames copied into the shared block are their own bytes; large ones get their own buffer', () => {
+    const tree = createTree();
+    tree.set('/b/x', text('hello'));
+    tree.set('/b/n', u64(7));
+    const branch = tree.get('/b')!;
+    // Many small frames in a row cross into a new block more than once.
+    const frames = Array.from({ length: 200 }, () => encodeBranch(branch, { crc32c: true }));
+    const first = frames[0]!;
+    expect(first.length).toBeLessThanOrEqual(4096);
+    const copy = Uint8Array.from(first);
+    const buffers = new Set(frames.map((f) => f.buffer));
+    expect(buffers.size).toBeGreaterThan(1);
+    expect(buffers.size).toBeLessThan(frames.length);
+    for (const frame of frames) {
+      expect(frame.byteOffset % 8).toBe(0);
+      expect(frame).toEqual(copy);
+    }
+    // Writing into one frame leaves every other frame of its block as it was, and each decodes.
+    first.fill(0);
+    for (const frame of frames.slice(1)) {
+      expect(frame).toEqual(copy);
+      expect(decodeBranch(frame).cellCount).toBe(3);
+    }
+    // A frame over the block's limit is cut out alone, at its size.
+    const big = createTree();
+    for (let i = 0; i < 40; i++) big.set(['b', `k${i}`], text('v'.repeat(40)));
+    const large = encodeBranch(big.get('/b')!);
+    expect(large.length).toBeGreaterThan(4096);
+    expect(large.byteOffset).toBe(0);
+    expect(large.buffer.byteLength).toBe(large.length);
   });
 });
