@@ -12,7 +12,7 @@
 import { beatValue, formatPath, name, text, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
-import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
+import { checkInvoke, invokeIdName, isInvokeId, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
 import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -306,7 +306,12 @@ export class Caller {
     // nothing, and one undo log (and one snapshot of their shared ancestors) instead of three when
     // the call is submitted between beats.
     const { op, usage, cell } = this.tree.batch(() => {
-      const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
+      const op = this.runtime.ops.start({
+        verb: 'op/invoke',
+        target: this.recordText(entry.path, id, record),
+        state: 'plan',
+        ...(pipeline !== undefined ? { pipeline } : {}),
+      });
       // The record's fields are written from its cell in one pass (setChildren): one walk from the
       // root, and the new cells made, stamped and told together rather than one write per field.
       const cell = this.tree.ensureDictionary(record);
@@ -367,16 +372,13 @@ export class Caller {
       this.complete(id, 'reject', { note: `refused before sending: ${decision.note}`, refusedBy: 'sender' });
       return id;
     }
-    const call: CallFrame = {
-      kind: 'call',
-      id,
-      signal,
-      ...(target !== undefined ? { target } : {}),
-      ...(sub.payload !== undefined ? { payload: sub.payload } : {}),
-      timeout: sub.timeoutBeats,
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-      ...(pipeline !== undefined ? { pipeline } : {}),
-    };
+    // Field by field, one object (see complete()); the packed writer reads the fields by name.
+    const call: { -readonly [K in keyof CallFrame]: CallFrame[K] } = { kind: 'call', id, signal } as CallFrame;
+    if (target !== undefined) call.target = target;
+    if (sub.payload !== undefined) call.payload = sub.payload;
+    call.timeout = sub.timeoutBeats;
+    if (expiresAt !== undefined) call.expiresAt = expiresAt;
+    if (pipeline !== undefined) call.pipeline = pipeline;
     let outbox = this.outboxes.get(entry.key);
     if (outbox === undefined || outbox.mount !== entry.mount) {
       if (outbox !== undefined) this.send(outbox); // the request's mount changed: what was queued goes on the old one first
@@ -462,6 +464,20 @@ export class Caller {
         ...(frame.code !== undefined ? { code: frame.code } : {}),
       });
   }
+
+  /**
+   * The record's path text (the dossier's target): the request's `…/invokes` text, rendered once
+   * per request path, then the id — a well-formed invoke id renders as itself. Anything else is
+   * rendered whole, as before.
+   */
+  private recordText(requestPath: readonly Name[], id: string, record: readonly Name[]): string {
+    if (!isInvokeId(id)) return formatPath(record);
+    let prefix = this.invokesText.get(requestPath);
+    if (prefix === undefined) this.invokesText.set(requestPath, (prefix = formatPath([...requestPath, INVOKES])));
+    return `${prefix}/${id}`;
+  }
+  /** `…/invokes` path texts by request path array (an entry keeps its array while it lives; a WeakMap forgets the rest). */
+  private readonly invokesText = new WeakMap<readonly Name[], string>();
 
   /**
    * The call's record cell while it is in the tree (what `tree.get(record)` finds): the cell kept
@@ -663,16 +679,14 @@ export class Caller {
     else this.perRequest.delete(pending.request);
     const beat = this.runtime.beat;
     const note = detail.note === undefined ? undefined : clip(detail.note, this.env.limits.maxNoteBytes);
-    const outcome: InvokeOutcome = {
-      id,
-      request: pending.request,
-      status,
-      ...(detail.result !== undefined ? { result: detail.result } : {}),
-      ...(note !== undefined ? { note } : {}),
-      ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}),
-      ...(detail.code !== undefined ? { code: detail.code } : {}),
-      beat,
-    };
+    // Built field by field (the same keys, in the same order, as spreads of optional parts would
+    // give): one object per call, not one per optional part.
+    const outcome: { -readonly [K in keyof InvokeOutcome]: InvokeOutcome[K] } = { id, request: pending.request, status } as InvokeOutcome;
+    if (detail.result !== undefined) outcome.result = detail.result;
+    if (note !== undefined) outcome.note = note;
+    if (detail.refusedBy !== undefined) outcome.refusedBy = detail.refusedBy;
+    if (detail.code !== undefined) outcome.code = detail.code;
+    outcome.beat = beat;
     // A request deleted meanwhile took its records with it: write nothing that would revive it.
     const cell = this.recordOf(pending);
     const recorded = cell !== undefined;
@@ -724,8 +738,8 @@ export class Caller {
       });
     }
     this.remember(id, outcome);
-    const waiters = this.waiters.get(id) ?? [];
-    this.waiters.delete(id);
+    const waiters = this.waiters.get(id);
+    if (waiters !== undefined) this.waiters.delete(id);
     try {
       pending.onComplete?.(outcome);
     } catch (error) {
@@ -737,7 +751,7 @@ export class Caller {
         origin: 'org:invoke',
       });
     }
-    for (const resolve of waiters) resolve(outcome);
+    if (waiters !== undefined) for (const resolve of waiters) resolve(outcome);
   }
 
   /** A text value shared with the last record that wrote the same text (a burst of calls names one signal, one peer). */
