@@ -262,12 +262,14 @@ export class Callee {
       if (reply.status === 'ok' && reply.result !== undefined && valueBytes(reply.result) > this.env.limits.maxValueBytes) {
         reply = { status: 'reject', note: `the result is ${valueBytes(reply.result)} bytes, over the ${this.env.limits.maxValueBytes}-byte limit` };
       }
-      const frame: ReplyFrame = {
-        kind: 'reply',
-        id: running.id,
-        ...reply,
-        ...(reply.status === 'reject' ? { note: clip(reply.note, this.env.limits.maxNoteBytes) } : {}),
-      };
+      // Field by field, as the reply's own fields come (one object per reply).
+      const frame: Mutable<ReplyFrame> = { kind: 'reply', id: running.id, status: reply.status };
+      if (reply.status === 'ok') {
+        if (reply.result !== undefined) frame.result = reply.result;
+      } else {
+        frame.note = clip(reply.note, this.env.limits.maxNoteBytes);
+        if (reply.code !== undefined) frame.code = reply.code;
+      }
       const list = byMount.get(running.mount);
       if (list === undefined) byMount.set(running.mount, [frame]);
       else list.push(frame);
