@@ -1,6 +1,7 @@
 // Where a one-at-a-time round trip over tcp goes: loop turns and beats per call, and what an
 // idle `runtime.step()` costs on each side once the request is active (no call in flight).
 // Prints numbers, asserts nothing; the wall clock is read only here.
+// PROF=<dir> writes CPU profiles of the two measured phases.
 // Run: npx tsx --conditions=@cep/source packages/organ-invoke/bench/probe.ts
 import { randomBytes } from 'node:crypto';
 import { text, u64 } from '@cep/cells';
@@ -38,7 +39,31 @@ if (process.env.BREAKDOWN === '1') {
   wrap(Caller.prototype, 'reply', 'caller reply → outcome');
   wrap(Callee.prototype, 'call', 'callee call');
   wrap(Callee.prototype, 'flush', 'callee flush (incl. encode)');
+  if (process.env.BREAKDOWN_DEEP === '1') {
+    // Finer: the caller's bookkeeping (prototype methods only; the OPS dossier is wrapped per runtime below).
+    wrap(Caller.prototype, 'start', '  caller start (record, dossier, ledger, check)');
+    wrap(Caller.prototype, 'checkArgs', '  caller checkArgs');
+    wrap(Caller.prototype, 'entryFor', '  caller entryFor');
+    wrap(Caller.prototype, 'complete', '  caller complete (record, dossier close, retain)');
+    wrap(Caller.prototype, 'send', '  caller send (packed, encode, sent state)');
+    wrap(Caller.prototype, 'retain', '    caller retain');
+  }
 }
+
+// PROF=<dir>: a CPU profile of each measured phase (tput.cpuprofile, rtt.cpuprofile), warm-up excluded.
+const profDir = process.env.PROF;
+const inspector = profDir === undefined ? undefined : new (await import('node:inspector/promises')).Session();
+inspector?.connect();
+const profile = async (phase: 'start' | string): Promise<void> => {
+  if (inspector === undefined) return;
+  if (phase === 'start') {
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.start');
+    return;
+  }
+  const { profile: p } = await inspector.post('Profiler.stop');
+  (await import('node:fs')).writeFileSync(`${profDir}/${phase}.cpuprofile`, JSON.stringify(p));
+};
 
 const KEY = new Uint8Array(randomBytes(32));
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -58,6 +83,20 @@ const side = (self: string, other: string) => {
     addressOf: (p) => addresses.get(p),
     peerKey: () => KEY,
   });
+  if (process.env.BREAKDOWN_DEEP === '1') {
+    const ops = runtime.ops as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const m of ['start', 'setState', 'close']) {
+      const inner = ops[m]!;
+      ops[m] = (...args: unknown[]) => {
+        const t = process.hrtime.bigint();
+        try {
+          return inner.apply(runtime.ops, args);
+        } finally {
+          spent.set(`    ops.${m}`, (spent.get(`    ops.${m}`) ?? 0) + Number(process.hrtime.bigint() - t) / 1e3);
+        }
+      };
+    }
+  }
   return { runtime, manager, invoke: installInvoke(runtime, manager, { maxPending: 1 << 16 }) };
 };
 const earth = side('earth', 'saturn');
@@ -101,6 +140,7 @@ if (process.env.MODE === 'tput') {
   const seconds = Number(process.env.SECONDS ?? 3);
   let next = 0;
   const b0 = earth.runtime.beat;
+  await profile('start');
   const c0 = cpuUs();
   const t0 = now();
   const stopAt = t0 + seconds * 1e6;
@@ -109,6 +149,7 @@ if (process.env.MODE === 'tput') {
   };
   await Promise.all(Array.from({ length: 256 }, worker));
   const s = (now() - t0) / 1e6;
+  await profile('tput');
   console.log(
     `256 in flight: ${Math.round(next / s)} calls/s, ${(next / (earth.runtime.beat - b0)).toFixed(1)} calls/beat, CPU ${((cpuUs() - c0) / next).toFixed(1)} µs/call (both ends)`,
   );
@@ -117,6 +158,7 @@ const N = Number(process.env.N ?? 3000);
 spent.clear();
 // `cpu`: the process's CPU time over each round trip. With the loop always stepping it is the wall
 // time minus what the OS scheduler took away, so it moves less with the machine's load.
+await profile('start');
 const perCall = { turns: [] as number[], us: [] as number[], cpu: [] as number[], earth: [] as number[], saturn: [] as number[] };
 for (let i = 0; i < N; i++) {
   const t0 = turns;
@@ -131,6 +173,7 @@ for (let i = 0; i < N; i++) {
   perCall.earth.push(earthStepUs - e0);
   perCall.saturn.push(saturnStepUs - s0);
 }
+await profile('rtt');
 for (const [label, us] of [...spent].sort((a, b) => b[1] - a[1])) console.log(`  ${label}: ${(us / N).toFixed(1)} µs/call`);
 // Idle: nothing in flight, the loop keeps stepping.
 const idleT0 = turns;

@@ -55,6 +55,12 @@ const CAP_NAMES = INVOKE_REQUIRED_CAPS.map((cap) => name(cap));
 /** Per runtime, the callee that charges admitted `inv.usage` inputs (the kind outlives an uninstall). */
 const usageSlots = new WeakMap<Runtime, { callee: Callee | undefined }>();
 
+/** `T` with its fields writable (objects built field by field before they are handed on). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** What `runtime.enqueue` takes besides the signal. */
+type ImpulseOptions = NonNullable<Parameters<Runtime['enqueue']>[1]>;
+
 interface Running {
   readonly id: string;
   readonly mount: Mount;
@@ -213,24 +219,18 @@ export class Callee {
     if (!decision.allowed) return this.queue(mount, frame.id, decision.note);
     const qos: Qos = { retainOnPause: true };
     const isMetered = metered(decision.budgets);
-    const running: Running = {
-      id: frame.id,
-      mount,
-      frame,
-      reply: undefined,
-      metered: isMetered,
-      signalText,
-      ...(targetPath !== undefined ? { targetText: targetPath.text } : {}),
-      ...(isMetered ? { usage } : {}),
-    };
+    // Built field by field: one object each, not one per optional part (this runs once per call).
+    const running: Mutable<Running> = { id: frame.id, mount, frame, reply: undefined, metered: isMetered, signalText };
+    if (targetPath !== undefined) running.targetText = targetPath.text;
+    if (isMetered) running.usage = usage;
     this.byQos.set(qos, running);
+    const options: Mutable<ImpulseOptions> = {};
+    if (target !== undefined) options.target = target;
+    if (frame.payload !== undefined) options.data = frame.payload;
+    if (frame.pipeline !== undefined) options.pipeline = frame.pipeline;
+    options.qos = qos;
     try {
-      this.runtime.enqueue(signal, {
-        ...(target !== undefined ? { target } : {}),
-        ...(frame.payload !== undefined ? { data: frame.payload } : {}),
-        ...(frame.pipeline !== undefined ? { pipeline: frame.pipeline } : {}),
-        qos,
-      });
+      this.runtime.enqueue(signal, options);
     } catch (error) {
       this.byQos.delete(qos);
       return this.queue(mount, frame.id, `could not enqueue ${signalText}: ${(error as Error).message}`);
@@ -262,12 +262,14 @@ export class Callee {
       if (reply.status === 'ok' && reply.result !== undefined && valueBytes(reply.result) > this.env.limits.maxValueBytes) {
         reply = { status: 'reject', note: `the result is ${valueBytes(reply.result)} bytes, over the ${this.env.limits.maxValueBytes}-byte limit` };
       }
-      const frame: ReplyFrame = {
-        kind: 'reply',
-        id: running.id,
-        ...reply,
-        ...(reply.status === 'reject' ? { note: clip(reply.note, this.env.limits.maxNoteBytes) } : {}),
-      };
+      // Field by field, as the reply's own fields come (one object per reply).
+      const frame: Mutable<ReplyFrame> = { kind: 'reply', id: running.id, status: reply.status };
+      if (reply.status === 'ok') {
+        if (reply.result !== undefined) frame.result = reply.result;
+      } else {
+        frame.note = clip(reply.note, this.env.limits.maxNoteBytes);
+        if (reply.code !== undefined) frame.code = reply.code;
+      }
       const list = byMount.get(running.mount);
       if (list === undefined) byMount.set(running.mount, [frame]);
       else list.push(frame);

@@ -9,10 +9,10 @@
  * expires_at, op, result, note, code, done_beat}`) and
  * the OPS dossier `/rt/ops/<op>` tells its transitions (plan → await → ok | fail | cxl).
  */
-import { beatValue, formatPath, name, text, u64, type Name, type Tree, type Value } from '@cep/cells';
+import { beatValue, formatPath, name, text, u64, type Cell, type Name, type Tree, type Value } from '@cep/cells';
 import type { PipelineMeta, Runtime } from '@cep/heartbeat';
 import type { MountOrgan, MountRequestEntry } from '@cep/organ-link';
-import { checkInvoke, invokeIdName, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
+import { checkInvoke, invokeIdName, isInvokeId, newInvokeId, parsePipelineMeta, recordUsage } from '@cep/security';
 import { TOPIC } from '@cep/transport';
 import { OUTCOME_CODE, invokeError } from './errors.ts';
 import type { RecordedClock } from './clock.ts';
@@ -49,6 +49,14 @@ interface Pending {
   readonly key: string;
   readonly peer: string;
   readonly record: readonly Name[];
+  /**
+   * The record's cell, kept from `start` so the `sent` and outcome writes need no walk from the
+   * root (seven levels down) to find it again; {@link Caller.recordOf} checks it is still in the
+   * tree. Absent for a call adopted from a restored tree.
+   */
+  readonly recordCell?: Cell;
+  /** The OPS dossier's path, read once at `start` (the retention removes it without parsing the op id again). */
+  readonly opPath?: readonly Name[];
   readonly deadline: number;
   /**
    * The recorded wall time (ms) after which the caller gives up even if its deadline beat has not
@@ -69,7 +77,7 @@ interface Pending {
 }
 
 /** What the retention of finished records keeps of a call. */
-type Finished = Pick<Pending, 'request' | 'record' | 'op'>;
+type Finished = Pick<Pending, 'request' | 'record' | 'op' | 'opPath'>;
 
 /** Calls of one mount waiting to leave. */
 interface Outbox {
@@ -106,6 +114,7 @@ const FIELD = {
 const STATE = new Map<string, Value>(['plan', 'sent', 'ok', 'reject', 'timeout', 'cancelled'].map((s) => [s, Object.freeze(text(s))]));
 const stateValue = (state: string): Value => STATE.get(state) ?? text(state);
 const SENT = stateValue('sent');
+const STATE_PLAN = stateValue('plan');
 
 /** UTF-8 length without encoding the text (submit checks every signal and target). */
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -296,21 +305,34 @@ export class Caller {
     // The dossier, the record and the sender's ledger entry are written in one batch: all or
     // nothing, and one undo log (and one snapshot of their shared ancestors) instead of three when
     // the call is submitted between beats.
-    const { op, usage } = this.tree.batch(() => {
-      const op = this.runtime.ops.start({ verb: 'op/invoke', target: formatPath(record), state: 'plan', ...(pipeline !== undefined ? { pipeline } : {}) });
-      // The record's fields are written from its cell: one walk from the root, not one per field.
+    const { op, usage, cell } = this.tree.batch(() => {
+      const op = this.runtime.ops.start({
+        verb: 'op/invoke',
+        target: this.recordText(entry.path, id, record),
+        state: 'plan',
+        ...(pipeline !== undefined ? { pipeline } : {}),
+      });
+      // The record's fields are written from its cell in one pass (setChildren): one walk from the
+      // root, and the new cells made, stamped and told together rather than one write per field.
       const cell = this.tree.ensureDictionary(record);
-      this.tree.setChild(cell, FIELD.state, stateValue('plan'));
-      this.tree.setChild(cell, FIELD.signal, this.shared(signal));
-      if (target !== undefined) this.tree.setChild(cell, FIELD.target, text(target));
-      this.tree.setChild(cell, FIELD.peer, this.shared(peer));
-      this.tree.setChild(cell, FIELD.sentBeat, beatValue(beat));
-      this.tree.setChild(cell, FIELD.deadline, u64(BigInt(deadline)));
-      if (expiresAt !== undefined) this.tree.setChild(cell, FIELD.expiresAt, u64(BigInt(expiresAt)));
-      this.tree.setChild(cell, FIELD.op, text(op));
+      const names: Name[] = [FIELD.state, FIELD.signal];
+      const values: Value[] = [STATE_PLAN, this.shared(signal)];
+      if (target !== undefined) {
+        names.push(FIELD.target);
+        values.push(text(target));
+      }
+      names.push(FIELD.peer, FIELD.sentBeat, FIELD.deadline);
+      values.push(this.shared(peer), beatValue(beat), u64(BigInt(deadline)));
+      if (expiresAt !== undefined) {
+        names.push(FIELD.expiresAt);
+        values.push(u64(BigInt(expiresAt)));
+      }
+      names.push(FIELD.op);
+      values.push(text(op));
+      this.tree.setChildren(cell, names, values);
       // The sender's check charges the beats this invoke may wait against the beat budget.
       // recordUsage returns the totals it wrote: the same as reading them back with usageOf.
-      return { op, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }, this.env.maxUsageRecords) };
+      return { op, cell, usage: recordUsage(this.tree, id, { beats: sub.timeoutBeats }, this.env.maxUsageRecords) };
     });
     const pending: Pending = {
       id,
@@ -318,6 +340,9 @@ export class Caller {
       key: entry.key,
       peer,
       record,
+      recordCell: cell,
+      // Right after ops.start named it, so the op id is not parsed again.
+      opPath: this.runtime.ops.path(op),
       deadline,
       giveUpAtMs,
       op,
@@ -347,16 +372,13 @@ export class Caller {
       this.complete(id, 'reject', { note: `refused before sending: ${decision.note}`, refusedBy: 'sender' });
       return id;
     }
-    const call: CallFrame = {
-      kind: 'call',
-      id,
-      signal,
-      ...(target !== undefined ? { target } : {}),
-      ...(sub.payload !== undefined ? { payload: sub.payload } : {}),
-      timeout: sub.timeoutBeats,
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-      ...(pipeline !== undefined ? { pipeline } : {}),
-    };
+    // Field by field, one object (see complete()); the packed writer reads the fields by name.
+    const call: { -readonly [K in keyof CallFrame]: CallFrame[K] } = { kind: 'call', id, signal } as CallFrame;
+    if (target !== undefined) call.target = target;
+    if (sub.payload !== undefined) call.payload = sub.payload;
+    call.timeout = sub.timeoutBeats;
+    if (expiresAt !== undefined) call.expiresAt = expiresAt;
+    if (pipeline !== undefined) call.pipeline = pipeline;
     let outbox = this.outboxes.get(entry.key);
     if (outbox === undefined || outbox.mount !== entry.mount) {
       if (outbox !== undefined) this.send(outbox); // the request's mount changed: what was queued goes on the old one first
@@ -419,7 +441,7 @@ export class Caller {
         for (const { pending } of group) {
           pending.sent = true;
           pending.sentSession = session;
-          const cell = this.tree.get(pending.record);
+          const cell = this.recordOf(pending);
           if (cell !== undefined) this.tree.setChild(cell, FIELD.state, SENT);
           // No note: the dossier's target is this record, which names the peer and the deadline beat
           // (a note repeating them was two cells and a string per call).
@@ -441,6 +463,34 @@ export class Caller {
         refusedBy: 'receiver',
         ...(frame.code !== undefined ? { code: frame.code } : {}),
       });
+  }
+
+  /**
+   * The record's path text (the dossier's target): the request's `…/invokes` text, rendered once
+   * per request path, then the id — a well-formed invoke id renders as itself. Anything else is
+   * rendered whole, as before.
+   */
+  private recordText(requestPath: readonly Name[], id: string, record: readonly Name[]): string {
+    if (!isInvokeId(id)) return formatPath(record);
+    let prefix = this.invokesText.get(requestPath);
+    if (prefix === undefined) this.invokesText.set(requestPath, (prefix = formatPath([...requestPath, INVOKES])));
+    return `${prefix}/${id}`;
+  }
+  /** `…/invokes` path texts by request path array (an entry keeps its array while it lives; a WeakMap forgets the rest). */
+  private readonly invokesText = new WeakMap<readonly Name[], string>();
+
+  /**
+   * The call's record cell while it is in the tree (what `tree.get(record)` finds): the cell kept
+   * from `start`, checked by walking up to the root (parent links, no name lookups), since the
+   * request, and its records with it, may have been removed or deleted since.
+   */
+  private recordOf(pending: Pending): Cell | undefined {
+    const cell = pending.recordCell;
+    if (cell === undefined) return this.tree.get(pending.record);
+    if (cell.isDeleted) return undefined;
+    let top: Cell = cell;
+    while (top.parent !== undefined) top = top.parent;
+    return top === this.tree.root ? cell : undefined;
   }
 
   /** The remote session number of the mount at `path` (`session_seq`), when the transport has recorded one. */
@@ -629,26 +679,39 @@ export class Caller {
     else this.perRequest.delete(pending.request);
     const beat = this.runtime.beat;
     const note = detail.note === undefined ? undefined : clip(detail.note, this.env.limits.maxNoteBytes);
-    const outcome: InvokeOutcome = {
-      id,
-      request: pending.request,
-      status,
-      ...(detail.result !== undefined ? { result: detail.result } : {}),
-      ...(note !== undefined ? { note } : {}),
-      ...(detail.refusedBy !== undefined ? { refusedBy: detail.refusedBy } : {}),
-      ...(detail.code !== undefined ? { code: detail.code } : {}),
-      beat,
-    };
+    // Built field by field (the same keys, in the same order, as spreads of optional parts would
+    // give): one object per call, not one per optional part.
+    const outcome: { -readonly [K in keyof InvokeOutcome]: InvokeOutcome[K] } = { id, request: pending.request, status } as InvokeOutcome;
+    if (detail.result !== undefined) outcome.result = detail.result;
+    if (note !== undefined) outcome.note = note;
+    if (detail.refusedBy !== undefined) outcome.refusedBy = detail.refusedBy;
+    if (detail.code !== undefined) outcome.code = detail.code;
+    outcome.beat = beat;
     // A request deleted meanwhile took its records with it: write nothing that would revive it.
-    const cell = this.tree.get(pending.record);
+    const cell = this.recordOf(pending);
     const recorded = cell !== undefined;
     if (recorded) {
       this.tree.batch(() => {
         this.tree.setChild(cell, FIELD.state, stateValue(status));
-        if (detail.result !== undefined) this.tree.setChild(cell, FIELD.result, detail.result);
-        if (note !== undefined) this.tree.setChild(cell, FIELD.note, text(note));
-        if (detail.code !== undefined) this.tree.setChild(cell, FIELD.code, text(detail.code));
-        this.tree.setChild(cell, FIELD.doneBeat, beatValue(beat));
+        // The outcome's new fields in one pass (setChildren writes them one by one, in this
+        // batch, should one be there already, e.g. in a record restored from a store).
+        const names: Name[] = [];
+        const values: Value[] = [];
+        if (detail.result !== undefined) {
+          names.push(FIELD.result);
+          values.push(detail.result);
+        }
+        if (note !== undefined) {
+          names.push(FIELD.note);
+          values.push(text(note));
+        }
+        if (detail.code !== undefined) {
+          names.push(FIELD.code);
+          values.push(text(detail.code));
+        }
+        names.push(FIELD.doneBeat);
+        values.push(beatValue(beat));
+        this.tree.setChildren(cell, names, values);
       });
     }
     this.runtime.ops.close(pending.op, status === 'ok' ? 'ok' : status === 'cancelled' ? 'cxl' : 'fail', note);
@@ -675,8 +738,8 @@ export class Caller {
       });
     }
     this.remember(id, outcome);
-    const waiters = this.waiters.get(id) ?? [];
-    this.waiters.delete(id);
+    const waiters = this.waiters.get(id);
+    if (waiters !== undefined) this.waiters.delete(id);
     try {
       pending.onComplete?.(outcome);
     } catch (error) {
@@ -688,7 +751,7 @@ export class Caller {
         origin: 'org:invoke',
       });
     }
-    for (const resolve of waiters) resolve(outcome);
+    if (waiters !== undefined) for (const resolve of waiters) resolve(outcome);
   }
 
   /** A text value shared with the last record that wrote the same text (a burst of calls names one signal, one peer). */
@@ -721,7 +784,7 @@ export class Caller {
     while (list.length > this.env.retainCompleted) {
       const old = list.shift()!;
       this.tree.remove(old.record);
-      if (old.op !== '') this.tree.remove(this.runtime.ops.path(old.op));
+      if (old.op !== '') this.tree.remove(old.opPath ?? this.runtime.ops.path(old.op));
     }
   }
 }

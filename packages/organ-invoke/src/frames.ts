@@ -308,14 +308,12 @@ function checkItem(fields: Fields, at: Fields | null | undefined, limits: FrameL
     const code = textIn(fields, 'code');
     if (fields.has('code') && (code === undefined || code === '' || utf8(code) > MAX_CODE_BYTES))
       return problemFor(id, `code: expected text of 1..${MAX_CODE_BYTES} bytes`);
-    return {
-      kind: 'reply',
-      id,
-      status,
-      ...(result !== undefined ? { result } : {}),
-      ...(note !== undefined ? { note } : {}),
-      ...(code !== undefined ? { code } : {}),
-    };
+    // Field by field: one object per item read, not one per optional part.
+    const reply: Mutable<ReplyFrame> = { kind: 'reply', id, status };
+    if (result !== undefined) reply.result = result;
+    if (note !== undefined) reply.note = note;
+    if (code !== undefined) reply.code = code;
+    return reply;
   }
   if (kind !== 'call') return problemFor(id, `kind: expected "call" or "reply", found ${JSON.stringify(kind ?? null)}`);
   const signal = textIn(fields, 'signal');
@@ -352,14 +350,14 @@ function checkItem(fields: Fields, at: Fields | null | undefined, limits: FrameL
       return problemFor(id, `pipeline: ${(error as { code?: string }).code ?? 'invalid'}: ${(error as Error).message}`);
     }
   }
-  return {
-    kind: 'call',
-    id,
-    signal,
-    ...(target !== undefined ? { target } : {}),
-    ...(payload !== undefined ? { payload } : {}),
-    timeout: Number(timeout.value),
-    ...(expires?.type === 'u64' ? { expiresAt: Number(expires.value) } : {}),
-    ...(pipeline !== undefined ? { pipeline } : {}),
-  };
+  const call: Mutable<CallFrame> = { kind: 'call', id, signal } as CallFrame;
+  if (target !== undefined) call.target = target;
+  if (payload !== undefined) call.payload = payload;
+  call.timeout = Number(timeout.value);
+  if (expires?.type === 'u64') call.expiresAt = Number(expires.value);
+  if (pipeline !== undefined) call.pipeline = pipeline;
+  return call;
 }
+
+/** `T` with its fields writable (a frame built field by field). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };

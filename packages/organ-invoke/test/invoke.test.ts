@@ -178,6 +178,34 @@ describe('the calling side (replies made by hand)', () => {
     expect(topics(p.earth)).not.toContain('tp_inv_reject');
   });
 
+  it('a record removed or deleted while its call waits is not written again: not at send, not at the outcome', async () => {
+    const p = await pair('memory');
+    const wire = captureEarth(p);
+    const invokes = `${REQ}/to_saturn/invokes`;
+    // Removed before it leaves, then before its reply; a third soft-deleted before its reply.
+    const early = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/test_invoke', timeoutBeats: 4 });
+    p.earth.tree.remove(`${invokes}/${early}`);
+    const late = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/test_invoke', timeoutBeats: 4 });
+    const soft = p.earth.invoke.submit({ request: 'to_saturn', signal: '/sig/test_invoke', timeoutBeats: 4 });
+    await Promise.resolve();
+    // One packed frame of the three calls (a batch), all of them sent: removing a record does not stop its call.
+    const [frame] = wire.calls();
+    expect(frame?.kind === 'batch' ? frame.items.map((c) => ('id' in c ? c.id : undefined)) : []).toEqual([early, late, soft]);
+    expect(p.earth.tree.find(`${invokes}/${early}`)).toBeUndefined();
+    expect(read(p.earth.tree, `${invokes}/${late}/state`)).toBe('sent');
+    p.earth.tree.remove(`${invokes}/${late}`);
+    p.earth.tree.delete(`${invokes}/${soft}`);
+    for (const id of [early, late, soft]) wire.reply({ id, status: 'ok', result: u64(1n) });
+    await beat(p.earth);
+    for (const id of [early, late, soft]) expect(p.earth.invoke.outcome(id)).toMatchObject({ status: 'ok', result: u64(1n) });
+    expect(p.earth.tree.find(`${invokes}/${early}`)).toBeUndefined();
+    expect(p.earth.tree.find(`${invokes}/${late}`)).toBeUndefined();
+    // Still there, still deleted, with no outcome fields written under it.
+    expect(p.earth.tree.find(`${invokes}/${soft}`)?.isDeleted).toBe(true);
+    expect(p.earth.tree.find(`${invokes}/${soft}/done_beat`)).toBeUndefined();
+    expect(p.earth.tree.find(`${invokes}/${soft}/state`)?.value).toEqual(text('sent'));
+  });
+
   it('reject: the remote refusal completes the invoke with tp_inv_reject and the remote note', async () => {
     const p = await pair('memory');
     const wire = captureEarth(p);

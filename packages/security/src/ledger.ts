@@ -109,18 +109,20 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage, maxRecor
       throw securityError('SEC_USAGE_INVALID', `usage.${key} must be a whole number ≥ 0, got ${String(add)}`, { field: key });
     }
   }
-  const base = [...LEDGER, invokeIdName(invokeId), USAGE];
+  const idName = invokeIdName(invokeId);
+  // One walk to the ledger, then down by name: what tree.get of the record's usage path finds
+  // (the ledger and its records are dictionaries, never links), and the ledger for the bound.
   // Current values are read from the usage dictionary itself, not by walking from the root per field.
-  const found = tree.get(base);
+  const ledger = tree.get(LEDGER);
+  const entry = ledger?.child(idName);
+  const below = entry === undefined || entry.kind === 'link' ? undefined : entry.child(USAGE);
+  const found = entry?.kind === 'link' ? tree.get([...LEDGER, idName, USAGE]) : below === undefined || below.isDeleted ? undefined : below;
   const total: Record<string, number> = {};
   tree.batch(() => {
     // A new record may take the ledger over its bound: the oldest go first (see evictOldest).
-    if (found === undefined) {
-      const ledger = tree.get(LEDGER);
-      if (ledger !== undefined && ledger.size >= maxRecords) evictOldest(tree, ledger, maxRecords);
-    }
+    if (found === undefined && ledger !== undefined && ledger.size >= maxRecords) evictOldest(tree, ledger, maxRecords);
     // Written from the record's cell (created, with its parents, the first time), as set() on each field's path would.
-    const record = found ?? tree.ensureDictionary(base);
+    const record = found ?? newRecord(tree, ledger, idName);
     // A first record: the ledger is followed from now on (see pruneUsage), built while it is small.
     if (found === undefined) childIndex(ledgerIndexes, tree, LEDGER, touchedAt, LEDGER_DEPTH).follow();
     for (const [key, , fieldName] of USAGE_FIELDS) {
@@ -134,6 +136,15 @@ export function recordUsage(tree: Tree, invokeId: string, usage: Usage, maxRecor
     }
   });
   return total;
+}
+
+/**
+ * The usage dictionary of a new ledger record, with its parents, as `ensureDictionary` of its
+ * path makes it: from the ledger's cell `recordUsage` found live (no second walk from the root).
+ */
+function newRecord(tree: Tree, ledger: Cell | undefined, idName: Name): Cell {
+  if (ledger === undefined || ledger.kind !== 'dictionary') return tree.ensureDictionary([...LEDGER, idName, USAGE]);
+  return tree.ensureChild(tree.ensureChild(ledger, idName, 'dictionary'), USAGE, 'dictionary');
 }
 
 /**

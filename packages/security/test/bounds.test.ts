@@ -89,6 +89,25 @@ describe('the usage ledger is bounded in records', () => {
     expect(kept.slice(firstKept).every((n) => n === 3)).toBe(true);
   });
 
+  it('a record found below the ledger adds to its totals; one deleted or removed (or the ledger itself) starts again from zero', () => {
+    const tree = createTree();
+    const [a, b, c] = [newInvokeId(), newInvokeId(), newInvokeId()];
+    expect(recordUsage(tree, a, { beats: 2 })).toEqual({ beats: 2, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+    expect(recordUsage(tree, a, { beats: 3, ioBytes: 7 })).toEqual({ beats: 5, cpuNs: 0, ioBytes: 7, wallMs: 0 });
+    recordUsage(tree, b, { beats: 4 });
+    recordUsage(tree, c, { beats: 6 });
+    tree.delete(`/journal/decisions/sec/${a}`);
+    tree.remove(`/journal/decisions/sec/${b}/usage`);
+    expect(recordUsage(tree, a, { beats: 1 })).toEqual({ beats: 1, cpuNs: 0, ioBytes: 0, wallMs: 0 });
+    expect(tree.get(`/journal/decisions/sec/${a}/usage/io_bytes`)).toBeUndefined(); // revived, not its old fields
+    expect(recordUsage(tree, b, { ioBytes: 2 })).toEqual({ beats: 0, cpuNs: 0, ioBytes: 2, wallMs: 0 });
+    expect(usageOf(tree, c).beats).toBe(6);
+    tree.delete('/journal/decisions/sec');
+    expect(recordUsage(tree, c, { wallMs: 9 })).toEqual({ beats: 0, cpuNs: 0, ioBytes: 0, wallMs: 9 });
+    expect(usageOf(tree, c)).toMatchObject({ wallMs: 9 });
+    expect(usageOf(tree, a).beats).toBeUndefined();
+  });
+
   it('adding to a record that is there never evicts, and pruneUsage by beat still works', () => {
     const tree = createTree();
     const ids = Array.from({ length: 4 }, () => newInvokeId());
