@@ -29,25 +29,30 @@ if (process.env.BREAKDOWN === '1') {
       }
     };
   };
-  wrap(MountImpl.prototype, 'encodeBranch', 'serializer encode');
-  wrap(MountImpl.prototype, 'sendFrame', 'mount sendFrame (after encode)');
-  wrap(GmacLink.prototype, 'flushStaging', 'gmac flushStaging (tag + socket write)');
-  wrap(GmacLink.prototype, 'pump', 'gmac pump (verify + push input)');
-  wrap(Inbound.prototype, 'deliver', 'inbound deliver (decode + organ)');
-  wrap(Caller.prototype, 'submit', 'caller submit');
-  wrap(Caller.prototype, 'flush', 'caller flush (incl. encode)');
-  wrap(Caller.prototype, 'reply', 'caller reply → outcome');
-  wrap(Callee.prototype, 'call', 'callee call');
-  wrap(Callee.prototype, 'flush', 'callee flush (incl. encode)');
+  const methods: [object, string, string][] = [
+    [MountImpl.prototype, 'encodeBranch', 'serializer encode'],
+    [MountImpl.prototype, 'sendFrame', 'mount sendFrame (after encode)'],
+    [GmacLink.prototype, 'flushStaging', 'gmac flushStaging (tag + socket write)'],
+    [GmacLink.prototype, 'pump', 'gmac pump (verify + push input)'],
+    [Inbound.prototype, 'deliver', 'inbound deliver (decode + organ)'],
+    [Caller.prototype, 'submit', 'caller submit'],
+    [Caller.prototype, 'flush', 'caller flush (incl. encode)'],
+    [Caller.prototype, 'reply', 'caller reply → outcome'],
+    [Callee.prototype, 'call', 'callee call'],
+    [Callee.prototype, 'flush', 'callee flush (incl. encode)'],
+  ];
   if (process.env.BREAKDOWN_DEEP === '1') {
     // Finer: the caller's bookkeeping (prototype methods only; the OPS dossier is wrapped per runtime below).
-    wrap(Caller.prototype, 'start', '  caller start (record, dossier, ledger, check)');
-    wrap(Caller.prototype, 'checkArgs', '  caller checkArgs');
-    wrap(Caller.prototype, 'entryFor', '  caller entryFor');
-    wrap(Caller.prototype, 'complete', '  caller complete (record, dossier close, retain)');
-    wrap(Caller.prototype, 'send', '  caller send (packed, encode, sent state)');
-    wrap(Caller.prototype, 'retain', '    caller retain');
+    methods.push(
+      [Caller.prototype, 'start', '  caller start (record, dossier, ledger, check)'],
+      [Caller.prototype, 'checkArgs', '  caller checkArgs'],
+      [Caller.prototype, 'entryFor', '  caller entryFor'],
+      [Caller.prototype, 'complete', '  caller complete (record, dossier close, retain)'],
+      [Caller.prototype, 'send', '  caller send (packed, encode, sent state)'],
+      [Caller.prototype, 'retain', '    caller retain'],
+    );
   }
+  for (const [proto, method, label] of methods) wrap(proto, method, label);
 }
 
 // PROF=<dir>: a CPU profile of each measured phase (tput.cpuprofile, rtt.cpuprofile), warm-up excluded.
