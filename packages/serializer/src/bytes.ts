@@ -553,3 +553,23 @@ interface Latin1Slice {
 export function latin1(data: Uint8Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
 }
+
+/**
+ * Byte-wise comparison of two ranges of `data` (`view` over the same bytes), shorter first on a
+ * common prefix: four bytes at a time while both have them (big-endian words order as their
+ * bytes do), then byte by byte.
+ */
+export function compareRanges(data: Uint8Array, view: DataView, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const n = Math.min(aEnd - aStart, bEnd - bStart);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const x = view.getUint32(aStart + i);
+    const y = view.getUint32(bStart + i);
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  for (; i < n; i++) {
+    const d = data[aStart + i]! - data[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - aStart - (bEnd - bStart);
+}

@@ -14,7 +14,7 @@ import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { createBLAKE3 } from 'hash-wasm';
 import { batchCombine, batchDigests, batchHash, batchMerkle, type RangeChecksums } from './blake3-batch.ts';
 import { blake3Chunk, CHUNK_LEN, hashPairWords } from './blake3-chunk.ts';
-import { latin1 } from './bytes.ts';
+import { compareRanges, latin1 } from './bytes.ts';
 
 // WebAssembly instantiation is asynchronous once, at load; hashing is synchronous after that.
 const wasmHasher = await createBLAKE3(256);
@@ -285,24 +285,4 @@ function viewOf(data: Uint8Array): DataView {
   const v = lastView;
   if (v !== undefined && v.buffer === data.buffer && v.byteOffset === data.byteOffset && v.byteLength === data.byteLength) return v;
   return (lastView = new DataView(data.buffer, data.byteOffset, data.byteLength));
-}
-
-/**
- * Byte-wise comparison of two ranges of `data` (`view` over the same bytes), shorter first on a
- * common prefix: four bytes at a time while both have them (big-endian words order as their
- * bytes do), then byte by byte.
- */
-function compareRanges(data: Uint8Array, view: DataView, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
-  const n = Math.min(aEnd - aStart, bEnd - bStart);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const x = view.getUint32(aStart + i);
-    const y = view.getUint32(bStart + i);
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  for (; i < n; i++) {
-    const d = data[aStart + i]! - data[bStart + i]!;
-    if (d !== 0) return d;
-  }
-  return aEnd - aStart - (bEnd - bStart);
 }

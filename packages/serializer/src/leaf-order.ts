@@ -17,7 +17,7 @@
  * {@link leafOrder} for any keys, and a frame of another shape (a reference frame, a frame of
  * loose records, a hostile one) costs a pass more than the plain sort.
  */
-import { latin1Slicer } from './bytes.ts';
+import { compareRanges, latin1Slicer } from './bytes.ts';
 
 /** Wire bytes of a name (FORMAT.md §7.1). */
 const NAME = 17;
@@ -223,22 +223,7 @@ export function settle(
   return order;
 }
 
-/** Byte-wise comparison of the keys of records `a` and `b` (four bytes at a time), shorter first on a common prefix. */
+/** Byte-wise comparison of the keys of records `a` and `b` (see compareRanges), shorter first on a common prefix. */
 function compareKeys(data: Uint8Array, words: DataView, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, a: number, b: number): number {
-  const aStart = keyStarts[a]!;
-  const bStart = keyStarts[b]!;
-  const aLength = keyEnds[a]! - aStart;
-  const bLength = keyEnds[b]! - bStart;
-  const n = Math.min(aLength, bLength);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const x = words.getUint32(aStart + i);
-    const y = words.getUint32(bStart + i);
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  for (; i < n; i++) {
-    const d = data[aStart + i]! - data[bStart + i]!;
-    if (d !== 0) return d;
-  }
-  return aLength - bLength;
+  return compareRanges(data, words, keyStarts[a]!, keyEnds[a]!, keyStarts[b]!, keyEnds[b]!);
 }
