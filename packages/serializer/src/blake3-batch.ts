@@ -383,6 +383,34 @@ export interface RangeChecksums {
   done: boolean;
 }
 
+/** Checksum results of frames up to this many ranges (and one more) land in one reused array, read before the next frame's. */
+const SCRATCH_CHECKSUMS = 1024;
+const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
+
+/**
+ * A checksum request for `count` ranges and one more at `[lastStart, lastEnd)` (−1: none; its
+ * root place `rootAt`, −1: none), as the encoder and the reader make one per frame (see
+ * {@link RangeChecksums}). Results land in a shared scratch array up to {@link SCRATCH_CHECKSUMS}
+ * ranges; a larger frame gets its own, and `onAllocate` hears of its bytes (the reader counts them).
+ */
+export function rangeChecksums(
+  id: 0 | 1,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  count: number,
+  lastStart: number,
+  lastEnd: number,
+  rootAt: number,
+  onAllocate?: (bytes: number) => void,
+): RangeChecksums {
+  let out = scratchChecksums;
+  if (count > SCRATCH_CHECKSUMS) {
+    out = new Uint32Array(count + 1);
+    onAllocate?.(count * 4 + 4);
+  }
+  return { id, starts, ends, count, lastStart, lastEnd, rootAt, out, done: false };
+}
+
 /** Bytes of descriptors (8 each) and results (4 each) for `count` checksums and one more. */
 const checksumBytes = (count: number): number => count * 12 + 12;
 

@@ -23,9 +23,9 @@ import {
   type RawRecord,
   type TrailerInfo,
 } from './frame-format.ts';
-import type { RangeChecksums } from './blake3-batch.ts';
-import { leafOrderInPlace, merkleOfRangesIs } from './hash.ts';
-import { leafOrderByTree } from './leaf-order.ts';
+import { rangeChecksums } from './blake3-batch.ts';
+import { merkleOfRangesIs } from './hash.ts';
+import { recordLeafOrder } from './leaf-order.ts';
 import { refuse, isStrict, resolveStrictness, type LenientMask } from './strictness.ts';
 import { recordBody, recordKey, type RecordTable } from './record-table.ts';
 
@@ -46,20 +46,6 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
     body: recordBody(table, i),
   }));
   return { records, trailer: table.trailer, frame: table.frame };
-}
-
-/** Up to this many records the Merkle leaves are sorted in place by key bytes, above it through the tree of the records (leaf-order.ts). */
-const IN_PLACE_SORT_MAX = 16;
-
-/** Checksum results of frames up to this many records land in one reused array (read before the next frame). */
-const SCRATCH_CHECKSUMS = 1024;
-const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
-
-/** Where the checksums of `count` records and the trailer are computed (see {@link RangeChecksums}). */
-function checksumsFor(id: 0 | 1, starts: readonly number[], ends: readonly number[], count: number, lastStart: number, lastEnd: number): RangeChecksums {
-  const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count + 1);
-  if (out !== scratchChecksums) countReserved(count * 4 + 4);
-  return { id, starts, ends, count, lastStart, lastEnd, rootAt: -1, out, done: false };
 }
 
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
@@ -227,11 +213,8 @@ export function readFrameWith(bytes: Uint8Array, maxFrameBytes: number, maxRecor
   // The tree's order is checked on key bytes in place (leaf-order.ts): a string per key made
   // for that check alone cost more than the comparisons it saved, and the branch decoder's walk
   // in writer order needs none (only its fallback, for frames in another order, makes them).
-  const order =
-    count <= IN_PLACE_SORT_MAX
-      ? leafOrderInPlace(frame, table.keyStarts, table.bodyStarts, count)
-      : leafOrderByTree(frame, table.keyStarts, table.bodyStarts, count);
-  const crc = checksumsFor(trailer.checksum, table.starts, table.ends, count, trailerStart, trailerEnd);
+  const order = recordLeafOrder(frame, table.keyStarts, table.bodyStarts, count);
+  const crc = rangeChecksums(trailer.checksum, table.starts, table.ends, count, trailerStart, trailerEnd, -1, countReserved);
   const rootMatches = merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root, crc);
   const crcs = crc.done ? crc.out : undefined;
   if ((crcs !== undefined ? crcs[count] : recordChecksumAt(trailer.checksum, frame, trailerStart, trailerEnd)) !== trailerCrc) {

@@ -6,9 +6,9 @@ import { ByteWriter, putVarint, varintLength } from './bytes.ts';
 import { recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
-import type { RangeChecksums } from './blake3-batch.ts';
-import { leafOrderInPlace, merkleOfRanges } from './hash.ts';
-import { leafOrderByTree } from './leaf-order.ts';
+import { rangeChecksums } from './blake3-batch.ts';
+import { merkleOfRanges } from './hash.ts';
+import { recordLeafOrder } from './leaf-order.ts';
 
 /** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
 const SCRATCH_KEEP = 16 * 1024 * 1024;
@@ -203,12 +203,8 @@ export class FrameWriter {
   private merkleRoot(trailerStart: number, trailerEnd: number): number {
     const all = this.out.result();
     const count = this.starts.length;
-    const order =
-      count <= IN_PLACE_SORT_MAX
-        ? leafOrderInPlace(all, this.keyStarts, this.keyEnds, count)
-        : // The walk's tree gives the order in about a comparison per record (leaf-order.ts), checked in place.
-          leafOrderByTree(all, this.keyStarts, this.keyEnds, count);
-    const crc = checksumsFor(this.checksum, this.starts, this.ends, count, trailerStart, trailerEnd, trailerStart >= 0 ? this.rootAt : -1);
+    const order = recordLeafOrder(all, this.keyStarts, this.keyEnds, count);
+    const crc = rangeChecksums(this.checksum, this.starts, this.ends, count, trailerStart, trailerEnd, trailerStart >= 0 ? this.rootAt : -1);
     const root = merkleOfRanges(all, this.starts, this.ends, order, crc);
     this.root = root;
     const out = this.out;
@@ -385,13 +381,6 @@ function frameCopy(from: Uint8Array, length: number): Uint8Array {
   return frame;
 }
 
-/** Up to this many records the Merkle leaves are sorted in place by key bytes (see hash.ts). */
-const IN_PLACE_SORT_MAX = 16;
-
-/** Checksum results of frames up to this many records (and the trailer) land in one reused array. */
-const SCRATCH_CHECKSUMS = 1024;
-const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
-
 /** The root's place in a trailer written before the root is known (the root goes in before its checksum). */
 const NO_ROOT_YET = new Uint8Array(32);
 
@@ -400,20 +389,6 @@ const NO_ROOT_YET = new Uint8Array(32);
  * CRC); longer ones natively, as long records are (blake3-batch.ts NATIVE_RANGE_MIN).
  */
 const TRAILER_IN_KERNEL_MAX = 1024;
-
-/** Where a frame's record checksums (and its trailer's, from `lastStart` on) are computed (see {@link RangeChecksums}). */
-function checksumsFor(
-  id: 0 | 1,
-  starts: ArrayLike<number>,
-  ends: ArrayLike<number>,
-  count: number,
-  lastStart: number,
-  lastEnd: number,
-  rootAt: number,
-): RangeChecksums {
-  const out = count <= SCRATCH_CHECKSUMS ? scratchChecksums : new Uint32Array(count + 1);
-  return { id, starts, ends, count, lastStart, lastEnd, rootAt, out, done: false };
-}
 
 /** Writes records and a trailer (and the container, if asked); a small frame is a view into a shared block (see frameCopy). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {

@@ -18,6 +18,7 @@
  * loose records, a hostile one) costs a pass more than the plain sort.
  */
 import { compareRanges, latin1Slicer } from './bytes.ts';
+import { leafOrderInPlace } from './hash.ts';
 
 /** Wire bytes of a name (FORMAT.md §7.1). */
 const NAME = 17;
@@ -40,6 +41,18 @@ export function leafOrderByTree(
 ): Int32Array {
   const candidate = treeOrder(data, keyStarts, keyEnds, count);
   return settle(data, keyStarts, keyEnds, count, candidate, keys);
+}
+
+/** Up to this many records the leaves are sorted in place by key bytes (hash.ts), above it through the records' tree. */
+const IN_PLACE_SORT_MAX = 16;
+
+/**
+ * The Merkle leaf order of a frame's records from their key ranges in `data`, as encoder and
+ * reader both take it: a few records by an insertion sort in place, more through the records'
+ * tree ({@link leafOrderByTree}: about a comparison per record, checked in place).
+ */
+export function recordLeafOrder(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): ArrayLike<number> {
+  return count <= IN_PLACE_SORT_MAX ? leafOrderInPlace(data, keyStarts, keyEnds, count) : leafOrderByTree(data, keyStarts, keyEnds, count);
 }
 
 /** Scratch columns, reused (ordering is synchronous and never nested) up to frames of {@link SCRATCH_KEEP_RECORDS} records. */
