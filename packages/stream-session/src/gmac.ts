@@ -75,19 +75,17 @@ export class Gmac {
     const tables = options.tables ?? true;
     this.kernel = tables ? ghashKernel() : undefined;
     this.maxBytes = !tables ? -1 : this.kernel === undefined ? JS_GHASH_MAX_BYTES : WASM_GHASH_MAX_BYTES;
-    if (!tables) {
-      // Every record goes to OpenSSL (`maxBytes` −1): nothing to prepare.
-    } else if (this.kernel !== undefined) {
+    // Without tables every record goes to OpenSSL (`maxBytes` −1): nothing to prepare.
+    if (tables) {
       const h = this.ecb.update(Buffer.alloc(16));
-      // The kernel's nibble tables, as bytes in GCM order, into the key's slot; no JavaScript tables.
-      this.tableAt = this.kernel.allocate();
-      const slot = new DataView(this.kernel.heap.buffer, this.tableAt, TABLE_BYTES);
-      const words = windowTables(h, 4);
-      for (let i = 0; i < words.length; i++) slot.setInt32(i * 4, words[i]!);
-      pages.register(this, { kernel: this.kernel, table: this.tableAt }, this);
-    } else {
-      const h = this.ecb.update(Buffer.alloc(16));
-      this.table = windowTables(h, 8);
+      if (this.kernel !== undefined) {
+        // The kernel's nibble tables, as bytes in GCM order, into the key's slot; no JavaScript tables.
+        this.tableAt = this.kernel.allocate();
+        const slot = new DataView(this.kernel.heap.buffer, this.tableAt, TABLE_BYTES);
+        const words = windowTables(h, 4);
+        for (let i = 0; i < words.length; i++) slot.setInt32(i * 4, words[i]!);
+        pages.register(this, { kernel: this.kernel, table: this.tableAt }, this);
+      } else this.table = windowTables(h, 8);
     }
     // The J0 blocks: 4 zero bytes, the sequence number (filled per refill), 0x00000001.
     for (let i = 0; i < PADS; i++) this.j0.writeUInt32BE(1, i * 16 + 12);
