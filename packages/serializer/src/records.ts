@@ -153,6 +153,7 @@ const refReader = new ByteReader(new Uint8Array(0));
  * object. Error messages count offsets from `start`, as if the body had been passed alone.
  */
 export function scanCellDesc(data: Uint8Array, start: number, end: number, s = new CellDescScan(), lenient: LenientMask = ALL_STRICT): CellDescScan {
+  if (scanCellDescCommon(data, start, end, s)) return s;
   const r = descReader.reset(data, start, end, 'cell_desc', start);
   s.cellType = r.u8();
   if (s.cellType > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `cell type ${s.cellType} is not 0-3 (void, normal, proxy, link)`);
@@ -205,6 +206,102 @@ export function scanCellDesc(data: Uint8Array, start: number, end: number, s = n
   if (s.metaMask > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `meta mask 0x${s.metaMask.toString(16)} sets bits other than tombstone and veiled`);
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `cell_desc has ${r.remaining} trailing byte(s)`);
   return s;
+}
+
+/** Where the varint {@link shortVarint} read last ends. */
+let varintEnd = 0;
+
+/**
+ * The varint at `data[at]` when it has at most 7 bytes, all before `stop` (value < 2^49, as
+ * ByteReader's short path reads it; {@link varintEnd} is set past it), else -1.
+ */
+function shortVarint(data: Uint8Array, at: number, stop: number): number {
+  const last = Math.min(stop, at + 7);
+  let value = 0;
+  for (let scale = 1; at < last; at++, scale *= 128) {
+    const byte = data[at]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      varintEnd = at + 1;
+      return value;
+    }
+  }
+  return -1;
+}
+
+/**
+ * {@link scanCellDesc} for a body every check passes, read with a local index: a cell_desc
+ * took some twenty reader calls, each re-checking the bounds, and the branch decoder reads one
+ * per cell. False, with `s` partly written, for anything else (a value a rule refuses, a long
+ * varint, a short body): the reader then reads it again from its start and words the error, so
+ * what the caller gets, result or error, is what the reader alone gives.
+ */
+function scanCellDescCommon(data: Uint8Array, start: number, end: number, s: CellDescScan): boolean {
+  // Type, store descriptor, two beats of a byte each, revision, payload kind, fingerprint length: 23 bytes at least.
+  if (end - start < 23 || end > data.length) return false;
+  const cellType = data[start]!;
+  const storeDescriptor = data[start + 1]! | (data[start + 2]! << 8);
+  if (cellType > 3 || storeDescriptor >> 8 > 5 || (storeDescriptor & 0xff) > 6) return false;
+  if (shortVarint(data, start + 3, end) < 0) return false;
+  const latestAt = varintEnd;
+  if (shortVarint(data, latestAt, end) < 0) return false;
+  const revisionAt = varintEnd;
+  let p = revisionAt + 16;
+  if (p + 3 > end) return false;
+  const payloadKind = data[p++]!;
+  const fpLen = data[p++]!;
+  if (payloadKind > 3 || (fpLen !== 0 && fpLen !== 8)) return false;
+  const fingerprintAt = fpLen === 8 ? p : -1;
+  p += fpLen;
+  if (p >= end) return false;
+  const inlineLength = data[p++]!;
+  if (inlineLength > 64) return false;
+  const inlineStart = p;
+  p += inlineLength;
+  const refLen = shortVarint(data, p, end);
+  if (refLen < 0) return false;
+  const refAt = varintEnd;
+  p = refAt + refLen;
+  if (p > end) return false;
+  if (refLen === 0) {
+    if (inlineLength > 0) return false;
+    s.refAt = -1;
+    s.refKind = s.hashAlg = s.codec = s.aeadMode = s.size = s.hashStart = s.hashEnd = 0;
+  } else {
+    if (refLen < 6) return false;
+    const refKind = data[refAt]!;
+    const hashAlg = data[refAt + 1]!;
+    const codec = data[refAt + 2]!;
+    const aeadMode = data[refAt + 3]!;
+    if (refKind > 1 || hashAlg !== 1 || codec > 1 || aeadMode === 1 || aeadMode > 3) return false;
+    const size = shortVarint(data, refAt + 4, p);
+    if (size < 0 || size > MAX_PAYLOAD_BYTES) return false;
+    const hashStart = varintEnd + 1;
+    if (hashStart > p || data[hashStart - 1] !== 32 || hashStart + 32 !== p) return false;
+    s.refAt = refAt;
+    s.refKind = refKind;
+    s.hashAlg = hashAlg;
+    s.codec = codec;
+    s.aeadMode = aeadMode;
+    s.size = size;
+    s.hashStart = hashStart;
+    s.hashEnd = p;
+  }
+  // Namepool map ref 0, then the meta mask, then nothing.
+  if (p + 3 !== end || data[p] !== 0) return false;
+  const metaMask = data[p + 1]! | (data[p + 2]! << 8);
+  if (metaMask > 3) return false;
+  s.cellType = cellType;
+  s.storeDescriptor = storeDescriptor;
+  s.createdAt = start + 3;
+  s.latestAt = latestAt;
+  s.revisionAt = revisionAt;
+  s.payloadKind = payloadKind;
+  s.fingerprintAt = fingerprintAt;
+  s.inlineStart = inlineStart;
+  s.inlineEnd = inlineStart + inlineLength;
+  s.metaMask = metaMask;
+  return true;
 }
 
 export interface Chunk {
