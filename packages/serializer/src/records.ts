@@ -560,13 +560,19 @@ export function scanManifest(
   const count = r.varint(Math.floor(r.remaining / 36), 'manifest child count');
   if (count > PAGE_ENTRIES) refuse(lenient, 'page-size', 'FRAME_BAD_RECORD', `a manifest page holds at most ${PAGE_ENTRIES} children, not ${count}`);
   for (let i = 0; i < count; i++) {
-    const op = r.u8();
+    const at = r.offset;
+    // An entry (op, name, mask, revision: 36 bytes) wholly in the page is read with a local
+    // index around the name; only one running past the end needs the reader's bound checks.
+    const whole = at + 36 <= end && end <= data.length;
+    const op = whole ? data[at]! : r.u8();
     if (op !== 1 && op !== 2) throw serializerError('FRAME_BAD_RECORD', `manifest op ${op} is not 1 (add) or 2 (remove)`);
+    if (whole) r.offset = at + 1;
     const name = names.readName(r);
-    const mask = r.u16();
+    const mask = whole ? data[at + 18]! | (data[at + 19]! << 8) : r.u16();
     if (mask > 3) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `manifest meta mask 0x${mask.toString(16)} sets bits other than tombstone and veiled`);
-    const revisionAt = r.offset;
-    r.skip(16);
+    const revisionAt = whole ? at + 20 : r.offset;
+    if (whole) r.offset = at + 36;
+    else r.skip(16);
     onEntry(op, name, mask, revisionAt);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `${what} has ${r.remaining} trailing byte(s)`);
@@ -638,13 +644,27 @@ export function scanOrder(
   const count = r.varint(Math.floor(r.remaining / 20), 'order child count');
   if (count > PAGE_ENTRIES) refuse(lenient, 'page-size', 'FRAME_BAD_RECORD', `an order page holds at most ${PAGE_ENTRIES} children, not ${count}`);
   for (let i = 0; i < count; i++) {
-    const op = r.u8();
+    const at = r.offset;
+    // The common entry (op, name, a position of one or two bytes, an empty sort key) wholly in
+    // the page is read with a local index around the name; anything else through the reader.
+    const op = at < end ? data[at]! : r.u8();
     if (op !== 1 && op !== 2) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', `order op ${op} is not 1 (add) or 2 (remove)`);
+    if (at < end) r.offset = at + 1;
     const name = names.readName(r);
-    const position = r.varint(0xffffffff, 'position');
-    const sortKeyLength = r.varint(r.remaining, 'sort key length');
-    if (sortKeyLength !== 0) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', 'order sort keys are empty (the reference never writes one)');
-    r.skip(sortKeyLength);
+    const p = r.offset;
+    let position: number;
+    if (p + 2 <= end && end <= data.length && data[p]! < 0x80 && data[p + 1] === 0) {
+      position = data[p]!;
+      r.offset = p + 2;
+    } else if (p + 3 <= end && end <= data.length && data[p]! >= 0x80 && data[p + 1]! < 0x80 && data[p + 2] === 0) {
+      position = (data[p]! & 0x7f) | (data[p + 1]! << 7);
+      r.offset = p + 3;
+    } else {
+      position = r.varint(0xffffffff, 'position');
+      const sortKeyLength = r.varint(r.remaining, 'sort key length');
+      if (sortKeyLength !== 0) refuse(lenient, 'body-values', 'FRAME_BAD_RECORD', 'order sort keys are empty (the reference never writes one)');
+      r.skip(sortKeyLength);
+    }
     onEntry(op, name, position);
   }
   if (r.remaining !== 0) throw serializerError('FRAME_BAD_RECORD', `order_delta has ${r.remaining} trailing byte(s)`);
