@@ -65,6 +65,8 @@ export interface BeatDriverOptions {
    * (a process paused between beats records the time it resumes at, not the time it stopped).
    */
   readonly beforeStep?: (start: BeatStart) => void;
+  /** Called after each `step()` that returned (slot and early beats), e.g. to tidy the heap between beats. */
+  readonly afterStep?: () => void;
   /**
    * Runs an early beat's `step()` soon after `wake()`, outside the caller's stack (`setImmediate` by
    * default: the frames that arrived in the same I/O turn are queued by then, and join the beat).
@@ -130,6 +132,7 @@ export function createBeatDriver(options: BeatDriverOptions): BeatDriver {
       options.beforeStep?.(start);
       const result = runtime.step();
       if (result instanceof Promise) await result;
+      options.afterStep?.();
       return true;
     } catch (error) {
       running = false;

@@ -9,6 +9,7 @@ export type { DeferredStep } from './defer.ts';
 export { defineHandler, loadHandlers, type InvokeCall, type InvokeHandler, type InvokeOutcome, type LoadedHandler } from './handlers.ts';
 export { createLogger, type LogFormat, type LoggerOptions, type Logger } from './log.ts';
 export { logCeiFacts } from './cei-log.ts';
+export { youngGc } from './young-gc.ts';
 export { createBeatDriver, type BeatDriver, type BeatDriverOptions, type BeatDriverStats, type BeatStart, type Steppable } from './beat-driver.ts';
 export {
   createPeerMetrics,

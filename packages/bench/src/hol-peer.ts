@@ -13,11 +13,12 @@
  * - `earth` mirrors saturn's /data/sky into /data/saturn/sky and calls saturn on another mount.
  */
 import { Socket } from 'node:net';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { text, u64, type Cell, type Tree } from '@cep/cells';
 import { createRuntime, organStore, type Runtime } from '@cep/heartbeat';
 import { installInvoke } from '@cep/organ-invoke';
 import { installMirror } from '@cep/organ-mirror';
-import { createBeatDriver, createLogger, type BeatStart } from '@cep/node-app';
+import { createBeatDriver, createLogger, youngGc, type BeatStart } from '@cep/node-app';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
 
@@ -37,6 +38,8 @@ export type HolCommand =
       readonly skyPerBeat?: number;
       /** As `cep-node`'s `early_beats` (default true). */
       readonly early?: boolean;
+      /** Minor GCs between beats as `cep-node` runs them (default true; false: V8's own schedule). */
+      readonly youngGc?: boolean;
     }
   | { readonly kind: 'call'; readonly handler: string; readonly arg: number; readonly tag: number }
   | { readonly kind: 'dump' };
@@ -81,7 +84,10 @@ export type HolReport =
       readonly doneAt: number;
     }
   | { readonly kind: 'mirrored'; readonly cells: number; readonly beat: number; readonly at: number }
-  | { readonly kind: 'dump'; readonly beats: BeatRecord[]; readonly sockets: Record<string, string> };
+  | { readonly kind: 'dump'; readonly beats: BeatRecord[]; readonly sockets: Record<string, string>; readonly gc: GcPause[] };
+
+/** A garbage collection pause of this process's main thread: absolute start ms, ms, and `minor` (scavenge) or `major`. */
+export type GcPause = [number, number, 'minor' | 'major'];
 
 const abs = (): number => performance.timeOrigin + performance.now();
 const send = (report: HolReport): void => void process.send!(report);
@@ -99,6 +105,15 @@ Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknow
 } as typeof Socket.prototype.write;
 
 const beats: BeatRecord[] = [];
+// Pauses the main thread spent in GC, kept apart from the beats: a pause between two steps
+// delays the next one (its `late`), one inside a step lengthens it; the parent joins them to calls.
+const gcPauses: GcPause[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'minor' : 'major';
+    gcPauses.push([performance.timeOrigin + e.startTime, e.duration, kind]);
+  }
+}).observe({ entryTypes: ['gc'] });
 let partsNow: [number, number][] = [];
 let notesNow: string[] = [];
 const note = (what: string): void => void notesNow.push(`${what} at +${(abs() - stepAt).toFixed(1)} ms`);
@@ -134,7 +149,7 @@ function copiedCells(tree: Tree): number {
   return (groups.length - 1) * 100 + inLast;
 }
 
-function beatLoop(runtime: Runtime, beatMs: number, early: boolean): void {
+function beatLoop(runtime: Runtime, beatMs: number, early: boolean, young: boolean): void {
   let commitAt = 0;
   runtime.onCommit(() => {
     commitAt = abs();
@@ -156,6 +171,8 @@ function beatLoop(runtime: Runtime, beatMs: number, early: boolean): void {
     }
   };
   let start: BeatStart = { early: false, dueMs: performance.now() };
+  // As cep-node's peer: the same limit (apps/node/src/peer.ts).
+  const afterStep = young ? youngGc(2 << 20) : undefined;
   // The peer's own driver, as cep-node runs it; the records are taken around its step.
   const driver = createBeatDriver({
     runtime: {
@@ -203,6 +220,7 @@ function beatLoop(runtime: Runtime, beatMs: number, early: boolean): void {
     beforeStep: (s) => {
       start = s;
     },
+    ...(afterStep === undefined ? {} : { afterStep }),
   });
   driver.start();
   if (early) runtime.onInput(() => driver.wake());
@@ -258,7 +276,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
       return { status: 'ok' };
     });
     const { address } = await manager.listen('tcp', '127.0.0.1:0');
-    beatLoop(runtime, cmd.beatMs, cmd.early !== false);
+    beatLoop(runtime, cmd.beatMs, cmd.early !== false, cmd.youngGc !== false);
     send({ kind: 'ready', address });
     return;
   }
@@ -282,7 +300,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
     ['local_node', 'earth'],
   ])
     tree.set(`/net/organs/invoke/requests/saturn/${field}`, text(value!));
-  beatLoop(runtime, cmd.beatMs, cmd.early !== false);
+  beatLoop(runtime, cmd.beatMs, cmd.early !== false, cmd.youngGc !== false);
   const deadline = performance.now() + 30_000;
   const active = () => tree.getValue('/net/organs/invoke/requests/saturn/state')?.value === 'active' && tree.getValue(`${r}/sky/state`)?.value === 'active';
   while (!active()) {
@@ -309,7 +327,7 @@ process.on('message', (cmd: HolCommand) => {
     tail();
     const names: Record<string, string> = {};
     for (const [s, id] of socketName) names[id] = `${s.localPort}>${s.remotePort}`;
-    send({ kind: 'dump', beats, sockets: names });
+    send({ kind: 'dump', beats, sockets: names, gc: gcPauses });
   }
 });
 process.once('SIGTERM', () => process.exit(0));

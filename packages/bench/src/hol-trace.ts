@@ -9,18 +9,20 @@
  *          ─D→ reply admitted (earth) ─E→ outcome (earth)
  *
  * and says for B and D what the receiving peer was doing meanwhile (the beat in progress when
- * the frame arrived). Prints a report; `--json <file>` also writes the raw traces. Asserts nothing.
+ * the frame arrived), and how much of each call both peers' main threads spent in GC pauses
+ * (minor pauses copy what survives, so they grow with the cells each peer keeps). Prints a report; `--json <file>` also writes the raw traces. Asserts nothing.
  *
- *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--part-bytes N] [--busy-bytes N] [--inbound-budget N] [--warm N] [--early off] [--sky-per-beat N]
+ *   node --conditions=@cep/source --import tsx src/hol-trace.ts [--cells 100000] [--beat-ms 5] [--beat-bytes N] [--part-bytes N] [--busy-bytes N] [--inbound-budget N] [--warm N] [--early off] [--sky-per-beat N] [--young-gc off]
  *
- * The peers beat as `cep-node` does (its beat driver, early beats on; `--early off`: slots only).
+ * The peers beat as `cep-node` does (its beat driver, early beats on; `--early off`: slots only;
+ * minor GCs between beats, `--young-gc off`: V8's own schedule).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { BeatRecord, HolCommand, HolReport } from './hol-peer.ts';
+import type { BeatRecord, GcPause, HolCommand, HolReport } from './hol-peer.ts';
 import { loadAverage, quantile } from './stats.ts';
 
 const { values: flags } = parseArgs({
@@ -35,6 +37,7 @@ const { values: flags } = parseArgs({
     warm: { type: 'string' },
     'sky-per-beat': { type: 'string' },
     early: { type: 'string', default: 'on' },
+    'young-gc': { type: 'string', default: 'on' },
     json: { type: 'string' },
   },
 });
@@ -51,6 +54,7 @@ const extra = {
   ...(inboundBudget === undefined ? {} : { inboundBudget }),
   ...(flags['sky-per-beat'] === undefined ? {} : { skyPerBeat: Number(flags['sky-per-beat']) }),
   early: flags.early !== 'off',
+  youngGc: flags['young-gc'] !== 'off',
 };
 
 const PEER = fileURLToPath(new URL('./hol-peer.ts', import.meta.url));
@@ -159,6 +163,16 @@ interface Legs {
   /** Saturn's beat in progress when the request could first have been admitted, and earth's for the reply. */
   readonly sBusy: BeatRecord | undefined;
   readonly eBusy: BeatRecord | undefined;
+  /** GC pause ms of each peer's main thread between submission and outcome. */
+  readonly gcE: number;
+  readonly gcS: number;
+}
+
+/** Pause ms of `pauses` inside [from, to] (the overlapping share of each). */
+function paused(pauses: readonly GcPause[], from: number, to: number): number {
+  let ms = 0;
+  for (const [at, duration] of pauses) ms += Math.max(0, Math.min(to, at + duration) - Math.max(from, at));
+  return ms;
 }
 
 function legs(c: Called): Legs | undefined {
@@ -182,6 +196,8 @@ function legs(c: Called): Legs | undefined {
     e: c.doneAt - back.at,
     sBusy: runningAt(s.beats, end(sent)),
     eBusy: runningAt(e.beats, end(replied)),
+    gcE: paused(e.gc, c.submitAt, c.doneAt),
+    gcS: paused(s.gc, c.submitAt, c.doneAt),
   };
 }
 
@@ -201,7 +217,7 @@ const summary = (label: string, xs: readonly number[]): string =>
 const out: string[] = [];
 const log = (line = ''): void => void out.push(line);
 log(
-  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, busyBeatBytes ${busyBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, sky cells per beat ${flags['sky-per-beat'] ?? 'default'}, load ${loadAverage()}`,
+  `hol trace: ${cells} cells, beat ${beatMs} ms, beatBytes ${beatBytes ?? 'default'}, partBytes ${partBytes ?? 'default'}, busyBeatBytes ${busyBytes ?? 'default'}, inboundBudgetBytes ${inboundBudget ?? 'default'}, early beats ${flags.early !== 'off' ? 'on' : 'off'}, young gc ${flags['young-gc'] !== 'off' ? 'on' : 'off'}, sky cells per beat ${flags['sky-per-beat'] ?? 'default'}, load ${loadAverage()}`,
 );
 log(
   `sky call: ${sky.doneBeat - sky.submitBeat} beats, ${f1(sky.doneAt - sky.submitAt)} ms (${sky.status}); mirror applied at earth beat ${done!.beat}, ${f1(done!.at - sky.submitAt)} ms after sky was submitted`,
@@ -255,23 +271,35 @@ for (const [name, calls] of [
       ls.map((l) => l.e),
     ),
   );
+  log(
+    summary(
+      '  GC pause ms inside the call (both peers)',
+      ls.map((l) => l.gcE + l.gcS),
+    ),
+  );
   if (name === 'during') {
     const worst = [...ls].sort((x, y) => y.ms - x.ms).slice(0, 5);
     log('  the 5 slowest calls:');
     for (const l of worst) {
-      log(`    ${l.beats} beats ${f1(l.ms)} ms: A ${f1(l.a)} B ${f1(l.b)} C ${f1(l.c)} D ${f1(l.d)} E ${f1(l.e)}`);
+      log(
+        `    ${l.beats} beats ${f1(l.ms)} ms: A ${f1(l.a)} B ${f1(l.b)} C ${f1(l.c)} D ${f1(l.d)} E ${f1(l.e)}; GC pauses inside it: earth ${f1(l.gcE)}, saturn ${f1(l.gcS)} ms`,
+      );
       log(`      saturn when the request arrived: ${describe(l.sBusy)}`);
       log(`      earth when the reply arrived:    ${describe(l.eBusy)}`);
     }
   }
 }
 const mirrorPhase = (beats: readonly BeatRecord[]) => beats.filter((b) => b.at >= sky.submitAt && b.at <= done!.at);
-for (const [name, beats] of [
-  ['saturn', mirrorPhase(s.beats)],
-  ['earth', mirrorPhase(e.beats)],
+for (const [name, beats, gc] of [
+  ['saturn', mirrorPhase(s.beats), s.gc.filter(([at]) => at >= sky.submitAt && at <= done!.at)],
+  ['earth', mirrorPhase(e.beats), e.gc.filter(([at]) => at >= sky.submitAt && at <= done!.at)],
 ] as const) {
   log();
   log(`${name} beats during the mirror: ${beats.length} (${beats.filter((b) => b.early).length} early)`);
+  for (const kind of ['minor', 'major'] as const) {
+    const ms = gc.filter((g) => g[2] === kind).map((g) => g[1]);
+    if (ms.length > 0) log(`  GC pauses (${kind}): ${ms.length}, ${f1(ms.reduce((a, b) => a + b, 0))} ms in all, longest ${f1(Math.max(...ms))} ms`);
+  }
   log(
     summary(
       '  step ms',
