@@ -27,14 +27,6 @@ import { wireSecurity, type SecurityHandle } from './wiring/security.ts';
 import { wireTransport, type TransportHandle } from './wiring/transport.ts';
 import { youngGc } from './young-gc.ts';
 
-/**
- * Young-generation bytes in use after a beat past which a minor GC runs before the next one.
- * 2 MiB: V8 started with `--max-semi-space-size=2` (about the same collections, at any point)
- * cut the longest minor pause of a 100,000-cell mirror from 56-253 ms to 15-57 ms and the calls'
- * p99 beside it from 104-1891 to 65-97 ms (`hol-trace`, two runs each, alternated, load 6.8-7.3).
- */
-const YOUNG_GC_BYTES = 2 << 20;
-
 /** Beats of inbound log a running peer keeps (for replaying a recent window when debugging). */
 export const INBOUND_LOG_BEATS = 1024;
 
@@ -278,7 +270,7 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   }
 
   // Small minor GCs between beats instead of long ones inside them (see young-gc.ts).
-  const afterStep = youngGc(YOUNG_GC_BYTES);
+  const afterStep = config.young_gc_kib > 0 ? youngGc(config.young_gc_kib * 1024) : undefined;
   driver = createBeatDriver({
     runtime,
     periodMs: config.beat_ms,

@@ -147,3 +147,11 @@ describe('table_ghash', () => {
     expect(problems(minimalConfig({ keys, peers: [peer], table_ghash: 'no' })).join('\n')).toMatch(/table_ghash/);
   });
 });
+
+describe('young_gc_kib', () => {
+  it('defaults to 2048 KiB, takes 0 (off), and refuses a negative, a fraction or a string', () => {
+    expect(load(minimalConfig({})).young_gc_kib).toBe(2048);
+    expect(load(minimalConfig({ young_gc_kib: 0 })).young_gc_kib).toBe(0);
+    for (const bad of [-1, 1.5, '2m']) expect(problems(minimalConfig({ young_gc_kib: bad })).join('\n')).toMatch(/young_gc_kib/);
+  });
+});

@@ -365,6 +365,8 @@ export function createConfigSchema(baseDir: string) {
         beat_ms: z.number().int().min(1).max(60_000).default(10),
         /** An arriving frame or submission starts a beat when none runs (at most one early beat per slot). */
         early_beats: z.boolean().default(true),
+        /** Young-generation KiB in use after a beat past which a minor GC runs before the next beat; 0: V8 collects as it likes. */
+        young_gc_kib: z.number().int().min(0).max(1_048_576).default(2048),
         /** Beats a graceful stop (SIGTERM) waits for calls in flight before it gives them up. */
         drain_beats: z.number().int().min(0).max(1_000_000).default(300),
         /** How far this peer's and its peers' wall clocks may disagree, in ms: call expiries are that much earlier. */
