@@ -171,7 +171,7 @@ function beatLoop(runtime: Runtime, beatMs: number, early: boolean, young: boole
     }
   };
   let start: BeatStart = { early: false, dueMs: performance.now() };
-  // As cep-node's peer: the same limit (apps/node/src/peer.ts).
+  // As cep-node runs it with its default `young_gc_kib: 2048` (apps/node/src/config/schema.ts); a copy of that default, kept by hand.
   const afterStep = young ? youngGc(2 << 20) : undefined;
   // The peer's own driver, as cep-node runs it; the records are taken around its step.
   const driver = createBeatDriver({
