@@ -9,6 +9,7 @@ import { bytes, createTree } from '@cep/cells';
 import { createRuntime } from '@cep/heartbeat';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
+import { formatFloorUs } from './format-floor.ts';
 import { inFreshProcess } from './fresh.ts';
 import { frameSplitter, lengthPrefixed, socketPair } from './sockets.ts';
 import { median, now, turn } from './stats.ts';
@@ -25,11 +26,18 @@ export const TRANSPORT_SIZES = [
 /** Frames kept in flight by the sender (both runs), at most ~8 MiB of payload. */
 const windowFor = (size: number): number => Math.max(16, Math.min(2048, Math.floor((8 << 20) / size)));
 
+/** A run through the managers: frames/s, the bytes of one frame as received, and the value it carries. */
+interface ManagerRun {
+  readonly perSecond: number;
+  readonly frame: Uint8Array;
+  readonly payload: Uint8Array;
+}
+
 /**
  * One run through two transport managers: frames are sent for `seconds`, then the run ends when
  * every frame sent has arrived. Returns frames/s and the bytes of one frame as received.
  */
-export async function throughManager(size: number, seconds: number): Promise<{ perSecond: number; frame: Uint8Array }> {
+export async function throughManager(size: number, seconds: number): Promise<ManagerRun> {
   const key = new Uint8Array(randomBytes(32));
   const addresses = new Map<string, string>();
   const earthRuntime = createRuntime();
@@ -59,7 +67,8 @@ export async function throughManager(size: number, seconds: number): Promise<{ p
     await turn();
   }
   const tree = createTree();
-  tree.set('/m/v', bytes(new Uint8Array(randomBytes(size))));
+  const payload = new Uint8Array(randomBytes(size));
+  tree.set('/m/v', bytes(payload));
   const cell = tree.get('/m')!;
   const window = windowFor(size);
   let sent = 0;
@@ -79,7 +88,7 @@ export async function throughManager(size: number, seconds: number): Promise<{ p
   const ms = now() - t0;
   await earth.close();
   await saturn.close();
-  return { perSecond: received / (ms / 1000), frame: sample! };
+  return { perSecond: received / (ms / 1000), frame: sample!, payload };
 }
 
 /** The same frames over a plain node:net socket pair, length-prefixed and split at the receiver, for `seconds`; frames/s. */
@@ -119,7 +128,7 @@ export async function throughSocket(frame: Uint8Array, seconds: number): Promise
 }
 
 /** One timed run through the managers in this process, after an unmeasured run as long (a fresh process starts cold). */
-export async function managerRun(size: number, seconds: number): Promise<{ perSecond: number; frame: Uint8Array }> {
+export async function managerRun(size: number, seconds: number): Promise<ManagerRun> {
   await throughManager(size, seconds);
   return throughManager(size, seconds);
 }
@@ -130,17 +139,25 @@ export async function socketRun(frame: Uint8Array, seconds: number): Promise<num
   return throughSocket(frame, seconds);
 }
 
+/** The format's floor of `frame` in a fresh process (format-floor.ts), CPU µs per frame, both sides. */
+export async function floorRun(frame: Uint8Array, payload: Uint8Array): Promise<number> {
+  return formatFloorUs(frame, payload);
+}
+
 /**
  * Medians of `repeats` runs of `seconds` each of both, interleaved, every run (with its own
  * warm-up) in a fresh process (fresh.ts says why); the anchor carries the frame ours sent.
+ * `floorUs` is the format's mandatory work for that frame, encode plus decode (format-floor.ts).
  */
-export async function measureTransport(size: number, seconds: number, repeats: number): Promise<{ ours: number; anchor: number }> {
+export async function measureTransport(size: number, seconds: number, repeats: number): Promise<{ ours: number; anchor: number; floorUs: number }> {
   const ours: number[] = [];
   const anchor: number[] = [];
+  let last: ManagerRun | undefined;
   for (let i = 0; i < repeats; i++) {
-    const run = await inFreshProcess<{ perSecond: number; frame: Uint8Array }>(HERE, 'managerRun', size, seconds);
-    ours.push(run.perSecond);
-    anchor.push(await inFreshProcess<number>(HERE, 'socketRun', run.frame, seconds));
+    last = await inFreshProcess<ManagerRun>(HERE, 'managerRun', size, seconds);
+    ours.push(last.perSecond);
+    anchor.push(await inFreshProcess<number>(HERE, 'socketRun', last.frame, seconds));
   }
-  return { ours: median(ours), anchor: median(anchor) };
+  const floorUs = await inFreshProcess<number>(HERE, 'floorRun', last!.frame, last!.payload);
+  return { ours: median(ours), anchor: median(anchor), floorUs };
 }

@@ -9,6 +9,7 @@
  */
 import type { RangeChecksums } from '../src/blake3-batch.ts';
 import { recordChecksum } from '../src/checksum.ts';
+import { readFrame, recordKeys } from '../src/frame-reader.ts';
 import { blake3Into, blake3Many, merkleOfRanges } from '../src/hash.ts';
 
 /** A frame with its record boundaries and payloads, found before timing. */
@@ -22,6 +23,30 @@ export interface FloorPlan {
   readonly trailer: readonly [number, number];
   readonly payloads: readonly Uint8Array[];
   readonly checksum: 0 | 1;
+}
+
+/**
+ * Where the records of `frame` (inflated, for a container) are, found once, outside the timed
+ * work. `payloads` are the non-empty value payloads the frame carries (the bytes the format hashes).
+ */
+export function floorPlanOf(frame: Uint8Array, payloads: readonly Uint8Array[], checksum: 0 | 1): FloorPlan {
+  const table = readFrame(frame);
+  const keys = recordKeys(table);
+  const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+  // The trailer: from the end of the last record to 4 bytes before the frame's end.
+  const last = table.types.length - 1;
+  const trailerStart = last >= 0 ? table.ends[last]! + 4 : 0;
+  // A container's records are those of the frame inside (the floor leaves deflate out).
+  const raw = table.frame;
+  return {
+    frame: raw,
+    starts: Uint32Array.from(table.starts),
+    ends: Uint32Array.from(table.ends),
+    order,
+    trailer: [trailerStart, raw.length - 4],
+    payloads,
+    checksum,
+  };
 }
 
 /** The payloads of a plan laid out for the batched hash (done once, outside the timed work). */

@@ -4,8 +4,10 @@
  * the ratios ours/floor and ours/msgpackr; asserts nothing.
  *
  * Run (from the repository root):
- *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--only small|big] [--baseline <checkout>] [--cpu]
+ *   npx tsx --conditions=@cep/source packages/serializer/bench/floor.ts [policy] [--only small|big] [--value <bytes>] [--baseline <checkout>] [--cpu]
  * `policy` (none, crc32c, aead, deflate) runs one policy only; `--only` one of the two frames;
+ * `--value` gives the small frame's value another size (64 by default): with policy crc32c it is
+ * the frame row a of `pnpm bench:compare` sends, so its floor bounds that row's ratio;
  * `--baseline` races the encoder, decoder and floor of another checkout of this repository too
  * (rows "before" and "floor before"), in the same rounds. `--cpu` times by the process's CPU
  * clock rather than the wall clock (steadier on a shared machine).
@@ -29,8 +31,7 @@ import { pack, unpack } from 'msgpackr';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
 import { bytes, createTree, text, u64, valueToData, type Cell, type Tree } from '@cep/cells';
 import { decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
-import { readFrame, recordKeys } from '../src/frame-reader.ts';
-import { floorWork, type FloorPlan } from './floor-work.ts';
+import { floorPlanOf, floorWork, type FloorPlan } from './floor-work.ts';
 import { FEATURE_POLICIES } from '../test/helpers/fixtures.ts';
 
 interface Case {
@@ -62,12 +63,12 @@ function tenThousand(): Case {
   return { label: '10,000-value branch', branch: tree.get('/b')!, plain, values: 10_000 };
 }
 
-/** A 2-cell frame: a dictionary holding one 64-byte value. */
-function twoCell(): Case {
+/** A 2-cell frame: a dictionary holding one value of `size` bytes (64 unless `--value` says otherwise). */
+function twoCell(size: number): Case {
   const tree: Tree = createTree();
-  const data = Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff);
+  const data = Uint8Array.from({ length: size }, (_, i) => (i * 37 + 11) & 0xff);
   tree.set('/b/v', bytes(data));
-  return { label: '2-cell frame, 64 B value', branch: tree.get('/b')!, plain: { v: data }, values: 1 };
+  return { label: `2-cell frame, ${size} B value`, branch: tree.get('/b')!, plain: { v: data }, values: 1 };
 }
 
 /** The payloads of every value below `cell` (the bytes the format hashes). */
@@ -77,26 +78,13 @@ function payloads(cell: Cell, out: Uint8Array[] = []): Uint8Array[] {
   return out;
 }
 
-/** Where the records of `frame` (inflated, for a container) are: found once, outside the timed work. */
-function planOf(frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan {
-  const table = readFrame(frame);
-  const keys = recordKeys(table);
-  const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
-  // The trailer: from the end of the last record to 4 bytes before the frame's end.
-  const last = table.types.length - 1;
-  const trailerStart = last >= 0 ? table.ends[last]! + 4 : 0;
-  // A container's records are those of the frame inside (the floor leaves deflate out).
-  const raw = table.frame;
-  return {
-    frame: raw,
-    starts: Uint32Array.from(table.starts),
-    ends: Uint32Array.from(table.ends),
-    order,
-    trailer: [trailerStart, raw.length - 4],
-    payloads: payloads(c.branch).filter((p) => p.length > 0),
+/** Where the records of `frame` are, for the floor (found once, outside the timed work). */
+const planOf = (frame: Uint8Array, c: Case, checksum: 0 | 1): FloorPlan =>
+  floorPlanOf(
+    frame,
+    payloads(c.branch).filter((p) => p.length > 0),
     checksum,
-  };
-}
+  );
 
 /** Wall milliseconds each contender runs, in turns, before any is timed (see {@link race}). */
 const WARM_MS = 400;
@@ -229,6 +217,9 @@ if (cpuAt >= 0) args.splice(cpuAt, 1);
 const useCpu = cpuAt >= 0;
 const onlyAt = args.indexOf('--only');
 const onlyCase = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
+const valueAt = args.indexOf('--value');
+const valueSize = valueAt >= 0 ? Number(args.splice(valueAt, 2)[1]) : 64;
+if (!Number.isInteger(valueSize) || valueSize < 1) throw new Error('--value wants a whole number of bytes ≥ 1');
 // The baseline's own floor (its bench/floor-work.ts) is raced too: the floor moves when a primitive gets faster.
 const baseline =
   baselineDir === undefined
@@ -240,7 +231,7 @@ const baseline =
 const only = args[0];
 console.log(`node ${process.version}, ${useCpu ? 'CPU' : 'wall'} clock, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const big = tenThousand();
-const small = twoCell();
+const small = twoCell(valueSize);
 for (const [name, policy] of FEATURE_POLICIES) {
   if (only !== undefined && only !== name) continue;
   if (onlyCase !== 'small') run(big, name, policy, baseline);
