@@ -392,6 +392,7 @@ const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
  * root place `rootAt`, −1: none), as the encoder and the reader make one per frame (see
  * {@link RangeChecksums}). Results land in a shared scratch array up to {@link SCRATCH_CHECKSUMS}
  * ranges; a larger frame gets its own, and `onAllocate` hears of its bytes (the reader counts them).
+ * With `into` (an earlier request), that object is filled in and returned instead of a new one.
  */
 export function rangeChecksums(
   id: 0 | 1,
@@ -402,13 +403,25 @@ export function rangeChecksums(
   lastEnd: number,
   rootAt: number,
   onAllocate?: (bytes: number) => void,
+  into?: RangeChecksums,
 ): RangeChecksums {
   let out = scratchChecksums;
   if (count > SCRATCH_CHECKSUMS) {
     out = new Uint32Array(count + 1);
     onAllocate?.(count * 4 + 4);
   }
-  return { id, starts, ends, count, lastStart, lastEnd, rootAt, out, done: false };
+  if (into === undefined) return { id, starts, ends, count, lastStart, lastEnd, rootAt, out, done: false };
+  const reused = into as { -readonly [K in keyof RangeChecksums]: RangeChecksums[K] };
+  reused.id = id;
+  reused.starts = starts;
+  reused.ends = ends;
+  reused.count = count;
+  reused.lastStart = lastStart;
+  reused.lastEnd = lastEnd;
+  reused.rootAt = rootAt;
+  reused.out = out;
+  reused.done = false;
+  return into;
 }
 
 /** Bytes of descriptors (8 each) and results (4 each) for `count` checksums and one more. */

@@ -46,7 +46,7 @@ export interface EncodeBranchOptions {
 export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options: EncodeBranchOptions = {}): Uint8Array {
   const resolved = resolvePolicy(policy);
   checkComparator(resolved, 'write');
-  const writer = new BranchWriter(resolved, options.includeDeleted === true);
+  const writer = BranchWriter.take(resolved, options.includeDeleted === true);
   let out: Uint8Array;
   try {
     writer.writeBranch(cell);

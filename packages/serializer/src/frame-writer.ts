@@ -6,24 +6,16 @@ import { ByteWriter, putVarint, varintLength } from './bytes.ts';
 import { recordChecksumAt } from './checksum.ts';
 import { wrapContainer } from './container.ts';
 import { CAP, FORMAT_VERSION, RECORD_TYPE, TRAILER_MAGIC, type EncodeFrameOptions, type RawRecord } from './frame-format.ts';
-import { rangeChecksums } from './blake3-batch.ts';
+import { rangeChecksums, type RangeChecksums } from './blake3-batch.ts';
 import { merkleOfRanges } from './hash.ts';
 import { recordLeafOrder } from './leaf-order.ts';
 
 /** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
 const SCRATCH_KEEP = 16 * 1024 * 1024;
-let scratch: ByteWriter | undefined;
-
-function acquireScratch(): ByteWriter {
-  const out = scratch ?? new ByteWriter(4096);
-  scratch = undefined; // a writer made while this one is in use gets its own buffer
-  out.reset();
-  return out;
-}
-
-function releaseScratch(out: ByteWriter): void {
-  if (out.capacity <= SCRATCH_KEEP) scratch = out;
-}
+/** Columns grown past this many records are dropped after their frame, as the buffer is. */
+const COLUMNS_KEEP = 64 * 1024;
+/** The writer of the last frame, kept for the next (see {@link FrameWriter.take}). */
+let spare: FrameWriter | undefined;
 
 /**
  * Writes records straight into one growing buffer and closes them with a trailer. The
@@ -33,22 +25,54 @@ function releaseScratch(out: ByteWriter): void {
  * and the Merkle root; only the trailer differs).
  */
 export class FrameWriter {
-  // One scratch buffer serves every frame (encoding is synchronous): a frame no longer pays
-  // for zero-filling and regrowing its own buffer; `finish` copies the frame out at its size.
-  private readonly out = acquireScratch();
+  // One writer serves every frame (encoding is synchronous; see take): a frame no longer pays
+  // for zero-filling and regrowing its own buffer, nor for building its five columns again
+  // (a small frame's pushes regrew them, a third of its allocation); `finish` copies the
+  // frame out at its size.
+  private readonly out = new ByteWriter(4096);
   // Per record: type, where it starts, where its key starts and ends, where its CRC starts.
+  // Written by index up to `count`: past entries are overwritten, never shrunk away.
   private readonly types: number[] = [];
   private readonly starts: number[] = [];
   private readonly keyStarts: number[] = [];
   private readonly keyEnds: number[] = [];
   private readonly ends: number[] = [];
+  private records = 0;
   private recordsEnd = 0;
-  private root: Uint8Array | undefined;
+  /** The Merkle root of the records, once {@link rooted} (kept for a second `finish`). */
+  private readonly root = new Uint8Array(32);
+  private rooted = false;
+  /** The checksum request of the last {@link merkleRoot}, reused frame after frame. */
+  private crc: RangeChecksums | undefined;
+  private checksum: 0 | 1;
 
-  constructor(private readonly checksum: 0 | 1) {}
+  constructor(checksum: 0 | 1) {
+    this.checksum = checksum;
+  }
+
+  /**
+   * A writer for one frame: the one the last frame disposed of, reset (its buffer and columns
+   * kept), or a new one while that is in use. Give it back with {@link dispose}.
+   */
+  static take(checksum: 0 | 1): FrameWriter {
+    const writer = spare;
+    if (writer === undefined) return new FrameWriter(checksum);
+    spare = undefined;
+    writer.reset(checksum);
+    return writer;
+  }
+
+  private reset(checksum: 0 | 1): void {
+    this.checksum = checksum;
+    this.out.reset();
+    this.records = 0;
+    this.recordsEnd = 0;
+    this.rooted = false;
+    this.gap = 2;
+  }
 
   get count(): number {
-    return this.starts.length;
+    return this.records;
   }
 
   /** The frame's buffer, for writers that put keys and bodies straight into it. */
@@ -78,7 +102,7 @@ export class FrameWriter {
   beginRecord(type: number): ByteWriter {
     const out = this.out;
     out.truncate(this.recordsEnd);
-    this.root = undefined;
+    this.rooted = false;
     this.recordType = type;
     this.recordStart = out.length;
     out.u8(type);
@@ -124,7 +148,7 @@ export class FrameWriter {
   beginSized(type: number, keyLength: number, bodyLength: number): number {
     const out = this.out;
     out.truncate(this.recordsEnd);
-    this.root = undefined;
+    this.rooted = false;
     const start = out.length;
     const keyVarint = varintLength(keyLength);
     const head = 4 + keyVarint + varintLength(bodyLength);
@@ -149,9 +173,9 @@ export class FrameWriter {
     this.close(this.recordType, this.recordStart, this.keyStartAt, this.bodyStart);
   }
 
-  /** Returns the scratch buffer for the next frame; this writer must not be used after. */
+  /** Hands this writer to the next frame (unless one big frame grew it past the bounds); it must not be used after. */
   dispose(): void {
-    releaseScratch(this.out);
+    if (this.out.capacity <= SCRATCH_KEEP && this.types.length <= COLUMNS_KEEP) spare = this;
   }
 
   /** Appends a record. */
@@ -167,7 +191,7 @@ export class FrameWriter {
   private header(type: number, version: number, flags: number, keyLength: number, bodyLength: number): number {
     const out = this.out;
     out.truncate(this.recordsEnd);
-    this.root = undefined;
+    this.rooted = false;
     const start = out.length;
     out.u8(type);
     out.u8(version);
@@ -182,11 +206,12 @@ export class FrameWriter {
     // The checksum is written by finish, every record's in the same kernel call as the Merkle
     // leaves (one native call per record cost ~180 ns each, most of a small record's checksum).
     this.out.u32(0);
-    this.types.push(type);
-    this.starts.push(start);
-    this.keyStarts.push(keyStart);
-    this.keyEnds.push(keyEnd);
-    this.ends.push(end);
+    const i = this.records++;
+    this.types[i] = type;
+    this.starts[i] = start;
+    this.keyStarts[i] = keyStart;
+    this.keyEnds[i] = keyEnd;
+    this.ends[i] = end;
     this.recordsEnd = this.out.length;
   }
 
@@ -202,11 +227,22 @@ export class FrameWriter {
    */
   private merkleRoot(trailerStart: number, trailerEnd: number): number {
     const all = this.out.result();
-    const count = this.starts.length;
+    const count = this.records;
     const order = recordLeafOrder(all, this.keyStarts, this.keyEnds, count);
-    const crc = rangeChecksums(this.checksum, this.starts, this.ends, count, trailerStart, trailerEnd, trailerStart >= 0 ? this.rootAt : -1);
-    const root = merkleOfRanges(all, this.starts, this.ends, order, crc);
-    this.root = root;
+    const crc = rangeChecksums(
+      this.checksum,
+      this.starts,
+      this.ends,
+      count,
+      trailerStart,
+      trailerEnd,
+      trailerStart >= 0 ? this.rootAt : -1,
+      undefined,
+      this.crc,
+    );
+    this.crc = crc;
+    const root = merkleOfRanges(all, this.starts, this.ends, order, crc, this.root);
+    this.rooted = true;
     const out = this.out;
     for (let i = 0; i < count; i++) {
       const end = this.ends[i]!;
@@ -234,7 +270,7 @@ export class FrameWriter {
     const expected = this.trailerBodyLength(options);
     out.varint(expected);
     const bodyStart = out.length;
-    this.trailerBody(options, this.root ?? NO_ROOT_YET);
+    this.trailerBody(options, this.rooted ? this.root : NO_ROOT_YET);
     const length = out.length - bodyStart;
     if (length !== expected) {
       // Only for values the length count does not foresee (it is exact for every valid field): fix it up.
@@ -245,14 +281,14 @@ export class FrameWriter {
     }
     const end = out.length;
     let checksum: number;
-    if (this.root === undefined && end - start <= TRAILER_IN_KERNEL_MAX) {
+    if (!this.rooted && end - start <= TRAILER_IN_KERNEL_MAX) {
       // The first trailer after the records: its checksum is taken in the kernel call of the
       // records' (the root written into the kernel's copy first), as a reader checks it. A
       // native call for it cost ~0.45 µs, 2% of a 2-cell frame's encode.
       checksum = this.merkleRoot(start, end);
     } else {
-      if (this.root === undefined) this.merkleRoot(-1, -1);
-      out.buffered.set(this.root!, this.rootAt);
+      if (!this.rooted) this.merkleRoot(-1, -1);
+      out.buffered.set(this.root, this.rootAt);
       checksum = recordChecksumAt(this.checksum, out.buffered, start, end);
     }
     out.u32(checksum);
@@ -263,7 +299,7 @@ export class FrameWriter {
 
   private capsOf(options: EncodeFrameOptions): number {
     let caps = options.caps ?? 0;
-    if (this.starts.length > 0) caps |= CAP.FRAME_TOC;
+    if (this.records > 0) caps |= CAP.FRAME_TOC;
     if (options.compress === true) caps |= CAP.FRAME_COMPRESSION;
     if (options.branch) caps |= CAP.BRANCH_METADATA;
     return caps;
@@ -274,7 +310,7 @@ export class FrameWriter {
 
   /** Bytes {@link trailerBody} writes. */
   private trailerBodyLength(options: EncodeFrameOptions): number {
-    const count = this.starts.length;
+    const count = this.records;
     let length = 4 + 1 + varintLength64(options.beat ?? 0n) + varintLength(count) + 4 + 1 + 32 + varintLength(count);
     let toc = 0;
     for (let i = 0; i < count; i++) {
@@ -291,7 +327,7 @@ export class FrameWriter {
   /** Appends the trailer body to the frame's buffer. */
   private trailerBody(options: EncodeFrameOptions, root: Uint8Array): void {
     const body = this.out;
-    const count = this.starts.length;
+    const count = this.records;
     const compressing = options.compress === true;
     body.bytes(TRAILER_MAGIC);
     body.u8(FORMAT_VERSION);
@@ -392,7 +428,7 @@ const TRAILER_IN_KERNEL_MAX = 1024;
 
 /** Writes records and a trailer (and the container, if asked); a small frame is a view into a shared block (see frameCopy). */
 export function encodeFrame(records: readonly RawRecord[], options: EncodeFrameOptions = {}): Uint8Array {
-  const writer = new FrameWriter(options.checksum ?? 0);
+  const writer = FrameWriter.take(options.checksum ?? 0);
   try {
     for (const record of records) writer.add(record);
     if (options.compress !== true || options.compressOnlyIfSmaller !== true) return writer.finish(options);

@@ -59,10 +59,19 @@ const BATCH_MIN = 2;
  * BLAKE3-256 of each `data[starts[i], ends[i])` for i < `count` (an input over one chunk
  * goes in as its chunks, lanes among the others), digest i into `out[outAt + 32i, outAt + 32i + 32)`: all in one call to the SIMD
  * kernel where the runtime has it, else one by one on the paths of {@link blake3Into} (the same digests).
+ * Every range ends by `dataEnd`: only `data[0, dataEnd)` is copied into the kernel.
  */
-export function blake3Many(data: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number, out: Uint8Array, outAt: number): void {
+export function blake3Many(
+  data: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  count: number,
+  out: Uint8Array,
+  outAt: number,
+  dataEnd = data.length,
+): void {
   // A few inputs cost less in JS than the kernel's call (copying in, descriptors, copying out).
-  if (count > BATCH_MIN && batchDigests(data, starts, ends, count, out, outAt)) return;
+  if (count > BATCH_MIN && batchDigests(dataEnd === data.length ? data : data.subarray(0, dataEnd), starts, ends, count, out, outAt)) return;
   for (let i = 0; i < count; i++) blake3Into(data, starts[i]!, ends[i]!, out, outAt + i * 32);
 }
 
@@ -166,7 +175,8 @@ const smallLevelWords = new Int32Array(smallLevel.buffer);
 /**
  * The Merkle root over records given as byte ranges of `frame`, leaves in `order`. With `crc`,
  * the kernel also checksums its ranges of the frame from the same copy (`crc.done` says whether
- * it did: without a kernel, or for no records, the caller checksums them itself).
+ * it did: without a kernel, or for no records, the caller checksums them itself). With `rootOut`
+ * (32 bytes), the root is written there and `rootOut` returned (the frame writer keeps one).
  */
 export function merkleOfRanges(
   frame: Uint8Array,
@@ -174,16 +184,20 @@ export function merkleOfRanges(
   ends: ArrayLike<number>,
   order: ArrayLike<number>,
   crc?: RangeChecksums,
+  rootOut?: Uint8Array,
 ): Uint8Array {
   // All leaves and nodes in the four-lane WebAssembly kernel where the runtime has one.
   if (order.length > 0) {
-    const root = new Uint8Array(32);
+    const root = rootOut ?? new Uint8Array(32);
     if (batchMerkle(frame, starts, ends, order, crc, root) !== undefined) return root;
   }
   // A few leaves combine in the reused level (merkleCombine returns a copy of the root).
   const level = order.length <= SMALL_LEVEL_LEAVES ? smallLevel : new Uint8Array(order.length * 32 + 32);
   for (let i = 0; i < order.length; i++) blake3Into(frame, starts[order[i]!]!, ends[order[i]!]!, level, i * 32);
-  return merkleCombine(level, order.length);
+  const root = merkleCombine(level, order.length);
+  if (rootOut === undefined) return root;
+  rootOut.set(root);
+  return rootOut;
 }
 
 /**

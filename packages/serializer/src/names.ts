@@ -7,6 +7,7 @@ import { acronymId, idFromCode, name, referenceId, type Id, type Name } from '@c
 import { isCepError } from '@cep/errors';
 import type { ByteReader, ByteWriter } from './bytes.ts';
 import { serializerError } from './errors.ts';
+import { SlotIndex } from './slot-index.ts';
 import { WireNames } from './wire-names.ts';
 
 const REFERENCE_KIND = 2n << 56n;
@@ -38,29 +39,34 @@ export function hasNoReference(n: Name): boolean {
   return n.domain.code !== undefined && n.tag.code !== undefined;
 }
 
+/** Frame-local reference ids by their place in a table (0 is FIRST_LOCAL), made once: a frame's few ids allocate no BigInt. */
+const LOCAL_IDS: bigint[] = [];
+const LOCAL_IDS_KEPT = 4096;
+
+function localId(slot: number): bigint {
+  if (slot >= LOCAL_IDS_KEPT) return REFERENCE_KIND | (FIRST_LOCAL + BigInt(slot));
+  return (LOCAL_IDS[slot] ??= REFERENCE_KIND | (FIRST_LOCAL + BigInt(slot)));
+}
+
 /** Assigns frame-local ids to reference names while a frame is written. */
 export class NameTableWriter {
-  // Made on first use (a frame without reference names never needs them), in id order: ids
-  // are handed out in increasing order as texts are first seen.
-  private ids: Map<string, bigint> | undefined;
-  private next = FIRST_LOCAL;
+  // Texts in id order: ids are handed out in increasing order as texts are first seen.
+  private readonly ids = new SlotIndex();
 
   code(value: Id): bigint {
     if (value.code !== undefined) return value.code;
-    this.ids ??= new Map();
-    let found = this.ids.get(value.text);
-    if (found === undefined) {
-      found = REFERENCE_KIND | this.next++;
-      this.ids.set(value.text, found);
-    }
-    return found;
+    let slot = this.ids.get(value.text);
+    if (slot < 0) slot = this.ids.add(value.text);
+    return localId(slot);
   }
 
   writeName(out: ByteWriter, n: Name): void {
     out.bytes(this.nameBytes(n));
   }
 
-  private encoded: Map<string, Uint8Array> | undefined;
+  /** Wire bytes of this frame's names holding a reference, by name key (slots of {@link encodedBytes}). */
+  private readonly encoded = new SlotIndex();
+  private readonly encodedBytes: Uint8Array[] = [];
 
   /**
    * The 17 wire bytes of a name (shared: callers copy them, never write into them). A name
@@ -69,42 +75,59 @@ export class NameTableWriter {
    * (the order of those calls is part of the output).
    */
   nameBytes(n: Name): Uint8Array {
-    const pure = hasNoReference(n);
-    let bytes = pure ? PURE_NAMES.get(n.key) : this.encoded?.get(n.key);
-    if (bytes === undefined) {
-      const domain = this.code(n.domain);
-      const tag = this.code(n.tag);
-      if (!pure) {
-        // A name with a reference encodes to the same bytes in every frame that numbers its
-        // references alike (most frames of one kind do): those are kept, by name, with the codes
-        // they carry, and reused when this frame's codes are the same, instead of encoded again.
-        const seen = REFERENCE_NAMES.get(n.key);
-        if (seen !== undefined && seen.domain === domain && seen.tag === tag) bytes = seen.bytes;
-        else {
-          bytes = encodeName(domain, tag, n);
-          if (REFERENCE_NAMES.size >= PURE_NAMES_LIMIT) REFERENCE_NAMES.clear();
-          REFERENCE_NAMES.set(n.key, { domain, tag, bytes });
-        }
-        (this.encoded ??= new Map()).set(n.key, bytes);
-      } else {
-        bytes = encodeName(domain, tag, n);
+    if (hasNoReference(n)) {
+      let bytes = PURE_NAMES.get(n.key);
+      if (bytes === undefined) {
+        bytes = encodeName(this.code(n.domain), this.code(n.tag), n);
         if (PURE_NAMES.size >= PURE_NAMES_LIMIT) PURE_NAMES.clear();
         PURE_NAMES.set(n.key, bytes);
       }
+      return bytes;
     }
+    const slot = this.encoded.get(n.key);
+    if (slot >= 0) return this.encodedBytes[slot]!;
+    const domain = this.code(n.domain);
+    const tag = this.code(n.tag);
+    // A name with a reference encodes to the same bytes in every frame that numbers its
+    // references alike (most frames of one kind do): those are kept, by name, with the codes
+    // they carry, and reused when this frame's codes are the same, instead of encoded again.
+    let bytes: Uint8Array;
+    const seen = REFERENCE_NAMES.get(n.key);
+    if (seen !== undefined && seen.domain === domain && seen.tag === tag) bytes = seen.bytes;
+    else {
+      bytes = encodeName(domain, tag, n);
+      if (REFERENCE_NAMES.size >= PURE_NAMES_LIMIT) REFERENCE_NAMES.clear();
+      REFERENCE_NAMES.set(n.key, { domain, tag, bytes });
+    }
+    this.encodedBytes[this.encoded.add(n.key)] = bytes;
     return bytes;
+  }
+
+  /** Forgets the frame's references, for the next frame (the branch writer is reused: BranchWriter.take). */
+  reset(): void {
+    this.ids.clear();
+    this.encoded.clear();
+  }
+
+  /** The text of the table's entry `i` (< {@link size}; entries in id order). */
+  textAt(i: number): string {
+    return this.ids.keyAt(i);
+  }
+
+  /** The id of the table's entry `i` (< {@link size}). */
+  idAt(i: number): bigint {
+    return localId(i);
   }
 
   /** The table's entries, sorted by id (the reference's emission order). */
   entries(): { id: bigint; text: string }[] {
-    // Insertion order is id order (see `code`), so no sort.
     const out: { id: bigint; text: string }[] = [];
-    if (this.ids !== undefined) for (const [text, id] of this.ids) out.push({ id, text });
+    for (let i = 0; i < this.ids.size; i++) out.push({ id: localId(i), text: this.ids.keyAt(i) });
     return out;
   }
 
   get size(): number {
-    return this.ids?.size ?? 0;
+    return this.ids.size;
   }
 }
 

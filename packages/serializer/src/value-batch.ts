@@ -153,9 +153,10 @@ export class ValueBatch {
   /** Hashes the bytes of entries [first, first + count) (every entry, gathered or not: ungathered ones are empty). */
   hash(first: number, count: number): void {
     if (count === 0) return;
-    const starts = this.starts.subarray(first, first + count);
-    const ends = this.ends.subarray(first, first + count);
-    blake3Many(this.data.subarray(0, this.dataTop), starts, ends, count, this.digests, first * 32);
+    // Views only for a later run of entries: a frame hashes from entry 0, and a small frame's three views cost more than its value's hash.
+    const starts = first === 0 ? this.starts : this.starts.subarray(first, first + count);
+    const ends = first === 0 ? this.ends : this.ends.subarray(first, first + count);
+    blake3Many(this.data, starts, ends, count, this.digests, first * 32, this.dataTop);
     for (let i = first; i < first + count; i++) {
       const big = this.external[i];
       if (big !== undefined) blake3Into(big, 0, big.length, this.digests, i * 32);
@@ -211,12 +212,15 @@ export class ValueBatch {
       this.fpEnds = new Int32Array(this.fpStarts.length);
     }
     if (this.scatteredOut.length < count * 32) this.scatteredOut = new Uint8Array(Math.max(count * 32, this.scatteredOut.length * 2));
+    let end = 0;
     for (let k = 0; k < count; k++) {
       this.fpStarts[k] = entries[k]! * 32;
       this.fpEnds[k] = entries[k]! * 32 + 32;
+      end = Math.max(end, this.fpEnds[k]!);
     }
     const out = this.scatteredOut;
-    blake3Many(this.fingerprints, this.fpStarts, this.fpEnds, count, out, 0);
+    // Only the inputs' span goes to the kernel, not every entry's fingerprint the batch has room for.
+    blake3Many(this.fingerprints, this.fpStarts, this.fpEnds, count, out, 0, end);
     const f = this.fingerprints;
     for (let k = 0; k < count; k++) {
       const at = entries[k]! * 32;
@@ -277,9 +281,11 @@ export function takeValueBatch(): ValueBatch {
 /** Keeps `batch` for the next frame unless one big frame grew it past the bound. */
 export function giveValueBatch(batch: ValueBatch): void {
   if (batch.keepable) {
-    batch.external.length = 0;
-    batch.types.length = 0;
-    batch.names.length = 0;
+    // The arrays keep their length (`length = 0` gave their memory back, and every small frame
+    // grew them again from nothing): entries are overwritten by the next frame's `begin` and
+    // manifest, and only values kept outside the arena are let go of here.
+    const external = batch.external;
+    for (let i = 0; i < batch.top; i++) external[i] = undefined;
     spare = batch;
   }
 }
