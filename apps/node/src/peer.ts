@@ -25,7 +25,6 @@ import type { Store } from '@cep/store';
 import { wireOrgans, type OrgansHandle } from './wiring/organs.ts';
 import { wireSecurity, type SecurityHandle } from './wiring/security.ts';
 import { wireTransport, type TransportHandle } from './wiring/transport.ts';
-import { FRAME_INPUT, GROUP_FRAME_INPUT } from '@cep/transport';
 import { youngGc } from './young-gc.ts';
 
 /** Beats of inbound log a running peer keeps (for replaying a recent window when debugging). */
@@ -291,21 +290,11 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
     // An arriving frame or submission starts a beat when none runs, instead of waiting up to
     // beat_ms for the next slot (bounded by the driver: one early beat per slot). Arrival is a
     // recorded input already, so which beat admits it is in the inbound log: a replay decides the same.
-    // A bulk frame (a mirror part the transport defers to a commit anyway) starts none: the one
-    // early beat of the slot is left to a call's request or reply.
     if (config.early_beats) {
       const beating = driver;
       hooks.add(
         'early beats',
-        runtime.onInput((kind) => {
-          if (kind !== FRAME_INPUT && kind !== GROUP_FRAME_INPUT) beating.wake();
-        }),
-      );
-      hooks.add(
-        'early beats for frames',
-        transport.manager.onFrameArrival((_stream, _bytes, bulk) => {
-          if (!bulk) beating.wake();
-        }),
+        runtime.onInput(() => beating.wake()),
       );
     }
   }

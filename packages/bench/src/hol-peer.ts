@@ -6,8 +6,7 @@
  * commit took, the inputs admitted per stream (frames and bytes), and the bytes each socket was
  * handed and still holds unsent after the beat. Observation only: nothing here feeds a decision
  * of the runtime. The beats are `cep-node`'s own beat driver's (`createBeatDriver`), early beats
- * included (an arriving frame or submission starts a beat when none runs; a frame the transport calls bulk
- * does not), unless `early` is false.
+ * included (an arriving frame or submission starts a beat when none runs), unless `early` is false.
  *
  * - `saturn` listens and exposes `add` (n → n + 1) and `sky` (fills /data/sky with N cells,
  *   1,024 a beat, as the demo's handler does).
@@ -21,7 +20,7 @@ import { installInvoke } from '@cep/organ-invoke';
 import { installMirror } from '@cep/organ-mirror';
 import { createBeatDriver, createLogger, youngGc, type BeatStart } from '@cep/node-app';
 import { tcp } from '@cep/provider-tcp';
-import { FRAME_INPUT, GROUP_FRAME_INPUT, createTransportManager, type TransportManager } from '@cep/transport';
+import { createTransportManager } from '@cep/transport';
 
 /** A command from the parent. */
 export type HolCommand =
@@ -150,7 +149,7 @@ function copiedCells(tree: Tree): number {
   return (groups.length - 1) * 100 + inLast;
 }
 
-function beatLoop(runtime: Runtime, manager: TransportManager, beatMs: number, early: boolean, young: boolean): void {
+function beatLoop(runtime: Runtime, beatMs: number, early: boolean, young: boolean): void {
   let commitAt = 0;
   runtime.onCommit(() => {
     commitAt = abs();
@@ -224,15 +223,7 @@ function beatLoop(runtime: Runtime, manager: TransportManager, beatMs: number, e
     ...(afterStep === undefined ? {} : { afterStep }),
   });
   driver.start();
-  // As cep-node wakes its driver: any input but a frame, and frames the transport does not call bulk.
-  if (early) {
-    runtime.onInput((kind) => {
-      if (kind !== FRAME_INPUT && kind !== GROUP_FRAME_INPUT) driver.wake();
-    });
-    manager.onFrameArrival((_stream, _bytes, bulk) => {
-      if (!bulk) driver.wake();
-    });
-  }
+  if (early) runtime.onInput(() => driver.wake());
 }
 
 async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void> {
@@ -285,7 +276,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
       return { status: 'ok' };
     });
     const { address } = await manager.listen('tcp', '127.0.0.1:0');
-    beatLoop(runtime, manager, cmd.beatMs, cmd.early !== false, cmd.youngGc !== false);
+    beatLoop(runtime, cmd.beatMs, cmd.early !== false, cmd.youngGc !== false);
     send({ kind: 'ready', address });
     return;
   }
@@ -309,7 +300,7 @@ async function start(cmd: Extract<HolCommand, { kind: 'start' }>): Promise<void>
     ['local_node', 'earth'],
   ])
     tree.set(`/net/organs/invoke/requests/saturn/${field}`, text(value!));
-  beatLoop(runtime, manager, cmd.beatMs, cmd.early !== false, cmd.youngGc !== false);
+  beatLoop(runtime, cmd.beatMs, cmd.early !== false, cmd.youngGc !== false);
   const deadline = performance.now() + 30_000;
   const active = () => tree.getValue('/net/organs/invoke/requests/saturn/state')?.value === 'active' && tree.getValue(`${r}/sky/state`)?.value === 'active';
   while (!active()) {

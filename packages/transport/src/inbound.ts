@@ -48,8 +48,6 @@ export class Inbound {
   private readonly streams = new Map<string, StreamState>();
   private readonly peers = new Map<string, PeerState>();
   private released = false;
-  /** Edge listeners of arriving frames (see `TransportManager.onFrameArrival`); replaced, never edited. */
-  private arrivals: Array<(stream: string, bytes: number, bulk: boolean) => void> = [];
 
   constructor(
     private readonly runtime: Runtime,
@@ -72,15 +70,6 @@ export class Inbound {
       const list = this.handlers.get(mode);
       const at = list === undefined ? -1 : list.indexOf(handler);
       if (at >= 0) this.handlers.set(mode, [...list!.slice(0, at), ...list!.slice(at + 1)]);
-    };
-  }
-
-  /** Adds an edge listener of arriving frames; returns the remover. */
-  onArrival(listener: (stream: string, bytes: number, bulk: boolean) => void): () => void {
-    const entry = (stream: string, bytes: number, bulk: boolean): void => listener(stream, bytes, bulk);
-    this.arrivals = [...this.arrivals, entry];
-    return () => {
-      this.arrivals = this.arrivals.filter((other) => other !== entry);
     };
   }
 
@@ -212,10 +201,6 @@ export class Inbound {
           state.waitingBytes += frame.length;
           state.peer.bytes += frame.length;
           this.runtime.pushInput(kind, { stream, seq, data: group === undefined ? frame : encodeGroupFrame(group, frame) }, options);
-          if (this.arrivals.length > 0) {
-            const bulk = frame.length > this.busyBytes && this.hasSiblings(stream);
-            for (const listener of this.arrivals) listener(stream, frame.length, bulk);
-          }
         }
       } catch {
         // A broken iteration is reported by the channel's own fatal/closed event.
@@ -259,11 +244,7 @@ export class Inbound {
       state.capturedBeat = beat;
       state.capturedBytes = 0;
     }
-    return state.capturedBytes + size > this.busyBytes && this.hasSiblings(stream);
-  }
-
-  /** Whether the mount of `stream` shares its peer with another mount. */
-  private hasSiblings(stream: string): boolean {
+    if (state.capturedBytes + size <= this.busyBytes) return false;
     const mount = this.mountOf(stream);
     if (mount === undefined) return false;
     for (const other of mount.siblings()) if (other !== mount) return true;

@@ -30,7 +30,7 @@ export { TOPIC, type TransportTopic } from './topics.ts';
 export { TRANSPORT_ERROR_CODES, type TransportErrorCode } from './errors.ts';
 export { deriveMountKey } from './keys.ts';
 export { mountKey, mountPath, readMountSession, telemetryPath, transportPath, type MountSession, type MountState } from './schema.ts';
-export { EVENT_INPUT, FRAME_INPUT, GROUP_FRAME_INPUT } from './events.ts';
+export { EVENT_INPUT, FRAME_INPUT } from './events.ts';
 export type * from './provider/v1.ts';
 export { PROVIDER_SPEC_V1, providerError } from './provider/v1.ts';
 export { readMountRequest, readTypedField, requestField, isRequestProblem, type MountRequest, type RequestProblem } from './request.ts';

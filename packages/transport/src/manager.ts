@@ -180,14 +180,6 @@ export interface TransportManager {
   acceptPolicy(mode: string, choices: AcceptPolicy): () => void;
   /** Hears mount events (open, accepted, closed, error, fatal), at capture. Returns the remover. */
   onMountEvent(listener: (event: MountEvent) => void): () => void;
-  /**
-   * Hears, at the edge, each frame a channel yields as it becomes a runtime input: its mount key,
-   * its size, and `bulk` when a capture would defer it now (past `inboundBusyBytes` on a peer with
-   * other mounts). For an embedder that starts a beat early when input arrives: a bulk frame waits
-   * for a commit anyway, so an early beat for it only takes the one a call's frame could have had.
-   * Edge only (nothing the runtime decides reads it); must not throw. Returns the remover.
-   */
-  onFrameArrival(listener: (stream: string, bytes: number, bulk: boolean) => void): () => void;
   /** Closes every mount, listener and provider. */
   close(): Promise<void>;
 }
@@ -483,10 +475,6 @@ class Manager implements TransportManager {
   onMountEvent(listener: (event: MountEvent) => void): () => void {
     this.mountListeners.add(listener);
     return () => this.mountListeners.delete(listener);
-  }
-
-  onFrameArrival(listener: (stream: string, bytes: number, bulk: boolean) => void): () => void {
-    return this.inbound.onArrival(listener);
   }
 
   async close(): Promise<void> {

@@ -153,32 +153,6 @@ describe('inbound frames of a busy peer (inboundBusyBytes)', () => {
     expect(again.digests.slice(-digests.length)).toEqual(digests);
   });
 
-  it('tells each arriving frame at the edge, bulk when a capture would defer it (past the budget on a peer with other mounts)', async () => {
-    const tcp = new FakeProvider('tcp', RELIABLE);
-    const runtime = createRuntime();
-    const manager = createTransportManager(runtime, { localNode: 'earth', providers: [tcp], addressOf: (p) => `${p}.test`, inboundBusyBytes: BUSY });
-    managers.push(manager);
-    manager.onFrame('link', () => undefined);
-    const arrived: string[] = [];
-    const stop = manager.onFrameArrival((stream, bytes, bulk) => void arrived.push(`${stream}:${bytes > BUSY ? 'big' : 'small'}:${bulk}`));
-    await manager.listen('tcp', 'earth.test');
-    const bulk = tcp.incoming('saturn', 'link', 'bulk');
-    tcp.incoming('saturn', 'link', 'calls');
-    const lone = tcp.incoming('mars', 'link', 'bulk');
-    await settle();
-    runtime.step(); // the accepts: mounts exist from here on
-    bulk.inject(frame('s1'));
-    bulk.inject(frame('b1', 400));
-    lone.inject(frame('m1', 400));
-    await settle();
-    // Each channel's pump runs on its own: their order between channels is the event loop's.
-    expect([...arrived].sort()).toEqual(['mars/link/bulk:big:false', 'saturn/link/bulk:big:true', 'saturn/link/bulk:small:false']);
-    stop();
-    bulk.inject(frame('b2', 400));
-    await settle();
-    expect(arrived).toHaveLength(3);
-  });
-
   it('refuses a busy budget that is not a whole number ≥ 1 (OPTIONS_INVALID)', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       expect(() => createTransportManager(createRuntime(), { localNode: 'earth', inboundBusyBytes: bad })).toThrow(
