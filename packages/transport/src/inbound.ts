@@ -19,14 +19,23 @@ export interface InboundFrame {
   readonly branch: DecodedBranch;
   /** The frame's bytes as received. */
   readonly bytes: Uint8Array;
-  /** The beat whose capture admitted it. */
+  /** The beat whose capture admitted it, or whose commit handed it over when it was deferred (see `inboundBusyBytes`). */
   readonly beat: number;
   /** Set when the frame came through a group the mount joined (opened with that group's key), not from the peer's channel. */
   readonly group?: string;
 }
 
-/** A handler of one mode's inbound frames; runs at capture, inside the beat's batch. */
+/** A handler of one mode's inbound frames; runs at capture (or, for a deferred frame, in a commit hook), inside the beat's batch. */
 export type FrameHandler = (frame: InboundFrame) => void;
+
+/**
+ * A stream with deferred frames holds them through at most HOLD_BEATS of any HOLD_WINDOW beats in
+ * which its peer's other mounts are busy, and delivers them in the others: a call's two busy beats
+ * (its request, its reply) go by without a decode, and steady calls on another mount slow a bulk
+ * mount by half at most, never stop it.
+ */
+const HOLD_BEATS = 1;
+const HOLD_WINDOW = 2;
 
 export class Inbound {
   private readonly handlers = new Map<string, FrameHandler[]>();
@@ -45,6 +54,7 @@ export class Inbound {
     private readonly window: number,
     private readonly budget: number,
     private readonly peerCap: number,
+    private readonly busyBytes: number,
     private readonly mountOf: (key: string) => MountImpl | undefined,
     private readonly aeadOptional: (peer: string) => boolean = () => false,
   ) {}
@@ -78,7 +88,20 @@ export class Inbound {
         peerState = { bytes: 0, wakers: [] };
         this.peers.set(peer, peerState);
       }
-      state = { peer: peerState, seq: 0, admittedSeq: undefined, waiting: 0, waitingBytes: 0, held: undefined };
+      state = {
+        peer: peerState,
+        seq: 0,
+        admittedSeq: undefined,
+        waiting: 0,
+        waitingBytes: 0,
+        held: undefined,
+        deferred: undefined,
+        holds: [],
+        capturedBeat: -1,
+        capturedBytes: 0,
+        decidedBeat: -1,
+        deliverNow: false,
+      };
       this.streams.set(stream, state);
     }
     return state;
@@ -88,14 +111,15 @@ export class Inbound {
    * Admits a channel event in arrival order. The heartbeat admits a capture's inputs by kind, and
    * events sort before frames; so an event that arrived after frames of its stream still waiting
    * in this capture is held, and runs right after the last of them (a close never overtakes the
-   * reply it followed). The decision reads only logged arrival numbers, so replay holds the same.
+   * reply it followed), or after them at a later commit when they were deferred. The decision
+   * reads only logged arrival numbers, so replay holds the same.
    */
-  event(stream: string, seq: number, run: () => void): void {
+  event(stream: string, seq: number, beat: number, run: (beat: number) => void): void {
     const state = this.stateOf(stream);
     const last = state.admittedSeq;
     if (state.held === undefined && (last === undefined || seq <= last + 1)) {
       state.admittedSeq = Math.max(seq, last ?? 0);
-      run();
+      this.runOrDefer(stream, state, seq, run, beat);
       return;
     }
     if (state.held === undefined) {
@@ -105,32 +129,38 @@ export class Inbound {
   }
 
   /** Runs the held events whose earlier frames are all admitted (in arrival order). */
-  private releaseHeld(state: StreamState): void {
+  private releaseHeld(stream: string, state: StreamState, beat: number): void {
     const held = state.held;
     if (held === undefined) return;
     while (held.length > 0 && held[0]!.seq <= (state.admittedSeq ?? 0) + 1) {
       const next = held.shift()!;
       state.admittedSeq = Math.max(next.seq, state.admittedSeq ?? 0);
-      next.run();
+      this.runOrDefer(stream, state, next.seq, next.run, beat);
     }
     if (held.length === 0 && state.held === held) state.held = undefined;
+  }
+
+  /** Runs an event now, or after its stream's deferred frames when it has any (arrival order). */
+  private runOrDefer(stream: string, state: StreamState, seq: number, run: (beat: number) => void, beat: number): void {
+    if (state.deferred === undefined) run(beat);
+    else this.defer(stream, state, { seq, run });
   }
 
   /**
    * End of a capture's admissions: whatever is still held (only a log with gaps leaves any) runs
    * now, in arrival order, so no event is ever lost.
    */
-  releaseAll(): void {
+  releaseAll(beat: number): void {
     // Every commit calls this; only a capture that held an event has anything to release.
     if (!this.anyHeld) return;
     this.anyHeld = false;
-    for (const state of [...this.streams.values()]) {
+    for (const [stream, state] of [...this.streams]) {
       const held = state.held;
       if (held === undefined) continue;
       state.held = undefined;
       for (const { seq, run } of held) {
         state.admittedSeq = Math.max(seq, state.admittedSeq ?? 0);
-        run();
+        this.runOrDefer(stream, state, seq, run, beat);
       }
     }
   }
@@ -178,24 +208,96 @@ export class Inbound {
     })();
   }
 
-  /** Admits one frame (arrival number `seq`) at capture, then the events that arrived right after it. */
+  /**
+   * Admits one frame (arrival number `seq`) at capture, then the events that arrived right after
+   * it; or defers it (see {@link mustDefer}) with everything of its stream that follows.
+   */
   admit(stream: string, seq: number, bytes: Uint8Array, beat: number, group?: string): void {
     const state = this.stateOf(stream);
+    if (state.deferred !== undefined || this.mustDefer(stream, state, bytes.length, beat)) {
+      this.defer(stream, state, { seq, bytes, group });
+      state.admittedSeq = Math.max(seq, state.admittedSeq ?? 0);
+      this.releaseHeld(stream, state, beat);
+      return;
+    }
     try {
+      state.capturedBytes += bytes.length;
       this.credit(state, bytes.length);
-      if (group === undefined) this.deliver(stream, bytes, beat);
-      else this.deliverGroup(stream, group, bytes, beat);
+      if (group === undefined) this.deliver(stream, bytes, beat, true);
+      else this.deliverGroup(stream, group, bytes, beat, true);
     } finally {
       state.admittedSeq = Math.max(seq, state.admittedSeq ?? 0);
-      this.releaseHeld(state);
+      this.releaseHeld(stream, state, beat);
     }
   }
 
+  /**
+   * A frame is deferred when its mount has sibling mounts (same peer) and it would take the
+   * bytes this mount handed to its handlers at this capture past `busyBytes`: a bulk mount's
+   * frames (a mirror's parts) wait for the end of the beat, and for a beat in which the other
+   * mounts neither admitted nor sent a frame, so a call's request, reply or outcome on a sibling
+   * leaves at the end of a short beat instead of behind their decode. Counted in bytes from
+   * logged frames and recorded mounts only, so a replay defers the same frames.
+   */
+  private mustDefer(stream: string, state: StreamState, size: number, beat: number): boolean {
+    if (state.capturedBeat !== beat) {
+      state.capturedBeat = beat;
+      state.capturedBytes = 0;
+    }
+    if (state.capturedBytes + size <= this.busyBytes) return false;
+    const mount = this.mountOf(stream);
+    if (mount === undefined) return false;
+    for (const other of mount.siblings()) if (other !== mount) return true;
+    return false;
+  }
+
+  /**
+   * Queues an entry behind its stream's deferred ones, with a commit hook of its own: hooks run in
+   * the order they were added, after those of the organs (so this beat's sends are known), and
+   * each one's writes are undone alone when its handler throws, as an input's are at capture.
+   */
+  private defer(stream: string, state: StreamState, entry: Deferred): void {
+    (state.deferred ??= []).push(entry);
+    const remove = this.runtime.onCommit((at) => {
+      if (state.deferred === undefined) return remove(); // released (manager closed)
+      if (!this.mayDeliver(stream, state, at)) return;
+      remove();
+      const next = state.deferred.shift()!;
+      if (state.deferred.length === 0) state.deferred = undefined;
+      if ('run' in next) return next.run(at);
+      this.credit(state, next.bytes.length);
+      if (next.group === undefined) this.deliver(stream, next.bytes, at, false);
+      else this.deliverGroup(stream, next.group, next.bytes, at, false);
+    });
+  }
+
+  /**
+   * Whether `stream`'s deferred entries go in this commit: decided once per beat (the first of its
+   * hooks), true when no sibling mount admitted or sent a frame in the beat, or the stream held
+   * through {@link HOLD_BEATS} of the last {@link HOLD_WINDOW} beats already. Reads beats of
+   * admitted frames and of sends made inside beats, both results of recorded inputs.
+   */
+  private mayDeliver(stream: string, state: StreamState, beat: number): boolean {
+    if (state.decidedBeat === beat) return state.deliverNow;
+    state.decidedBeat = beat;
+    const recent = state.holds.filter((held) => held > beat - HOLD_WINDOW).length;
+    state.deliverNow = recent >= HOLD_BEATS || !this.siblingBusy(stream, beat);
+    if (!state.deliverNow) state.holds = [...state.holds, beat].slice(-HOLD_BEATS);
+    return state.deliverNow;
+  }
+
+  private siblingBusy(stream: string, beat: number): boolean {
+    const mount = this.mountOf(stream);
+    if (mount === undefined) return false;
+    for (const other of mount.siblings()) if (other !== mount && (other.admittedBeat === beat || other.sentBeat === beat)) return true;
+    return false;
+  }
+
   /** Decodes one frame with the mount's policy, then hands it to the mode's handlers. */
-  private deliver(stream: string, bytes: Uint8Array, beat: number): void {
+  private deliver(stream: string, bytes: Uint8Array, beat: number, atCapture: boolean): void {
     const mount = this.mountOf(stream);
     if (mount === undefined) return; // the mount was removed; its frames go with it
-    mount.admittedBeat = beat;
+    if (atCapture) mount.admittedBeat = beat;
     let branch: DecodedBranch;
     try {
       try {
@@ -227,11 +329,11 @@ export class Inbound {
    * A group frame: opened with the group's key (AEAD required: a plaintext or forged frame is
    * refused, told as a `frame_refused` event); a group the mount left (or never joined) drops it.
    */
-  private deliverGroup(stream: string, group: string, bytes: Uint8Array, beat: number): void {
+  private deliverGroup(stream: string, group: string, bytes: Uint8Array, beat: number, atCapture: boolean): void {
     const mount = this.mountOf(stream);
     const key = mount?.groupKeys.get(group);
     if (mount === undefined || key === undefined) return;
-    mount.admittedBeat = beat;
+    if (atCapture) mount.admittedBeat = beat;
     let branch: DecodedBranch;
     try {
       branch = decodeBranch(bytes, mount.groupPolicy(key));
@@ -258,6 +360,8 @@ export class Inbound {
   /** Lets every pump finish (manager closed). */
   release(): void {
     this.released = true;
+    // Deferred entries go with the manager (their hooks find nothing and remove themselves).
+    for (const state of this.streams.values()) state.deferred = undefined;
     for (const peer of this.peers.values()) {
       const wakers = peer.wakers;
       peer.wakers = [];
@@ -311,8 +415,23 @@ interface StreamState {
   /** Bytes pushed and not yet admitted (all of them are admitted at the next capture). */
   waitingBytes: number;
   /** Channel events waiting for frames that arrived before them (admitted later in the same capture). */
-  held: Array<{ seq: number; run: () => void }> | undefined;
+  held: Array<{ seq: number; run: (beat: number) => void }> | undefined;
+  /** Frames (and the events after them) admitted at a capture and handed over at a later commit, in arrival order. */
+  deferred: Deferred[] | undefined;
+  /** The last {@link HOLD_BEATS} beats in which this stream held its deferred entries. */
+  holds: number[];
+  /** Bytes handed to handlers at the capture of `capturedBeat`. */
+  capturedBeat: number;
+  capturedBytes: number;
+  /** The beat whose commit decided `deliverNow` (see `mayDeliver`). */
+  decidedBeat: number;
+  deliverNow: boolean;
 }
+
+/** A deferred frame (`group`: it came through that group), or a channel event that arrived after one. */
+type Deferred =
+  | { readonly seq: number; readonly bytes: Uint8Array; readonly group: string | undefined }
+  | { readonly seq: number; readonly run: (beat: number) => void };
 
 /** The peer of a mount key (`peer/mode/mount`). */
 function peerOf(stream: string): string {

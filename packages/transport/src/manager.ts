@@ -131,6 +131,14 @@ export interface TransportManagerOptions {
    */
   readonly inboundQueuedBytesPerPeer?: number;
   /**
+   * Inbound frame bytes one mount may hand to its handlers at a capture while its peer has other
+   * mounts (default `DEFAULT_INBOUND_BUSY_BYTES`, 8 KiB). Frames past it (a mirror's parts) are
+   * handed over at the end of the beat instead, or of a later one if another mount of the peer
+   * admitted or sent a frame in this beat (a call): at most 3 beats later, in arrival order,
+   * exactly once, and a replay defers the same frames. Counted in bytes, never time.
+   */
+  readonly inboundBusyBytes?: number;
+  /**
    * Mounts one peer may have (default `DEFAULT_MAX_MOUNTS_PER_PEER`, 64). `configure` beyond it
    * throws `MOUNT_LIMIT`; a channel the peer opens beyond it is closed at admission. Both are
    * told as CEI `tp_limit` and counted in `/net/peers/<peer>/limits/mounts_ref`.
@@ -217,12 +225,14 @@ class Manager implements TransportManager {
     const window = positive('inboundWindow', options.inboundWindow, 256);
     const budget = positive('inboundBudgetBytes', options.inboundBudgetBytes, DEFAULT_INBOUND_BUDGET_BYTES);
     const queued = positive('inboundQueuedBytesPerPeer', options.inboundQueuedBytesPerPeer, DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER);
+    const busy = positive('inboundBusyBytes', options.inboundBusyBytes, DEFAULT_INBOUND_BUSY_BYTES);
     this.maxMountsPerPeer = positive('maxMountsPerPeer', options.maxMountsPerPeer, DEFAULT_MAX_MOUNTS_PER_PEER);
     this.inbound = new Inbound(
       runtime,
       window,
       budget,
       queued,
+      busy,
       (key) => this.mountsByKey.get(key),
       (peer) => options.aeadOptional?.(peer) === true,
     );
@@ -235,7 +245,7 @@ class Manager implements TransportManager {
     });
     runtime.onCommit((beat) => {
       // Every beat commits here, most with nothing to write: each step is skipped when empty.
-      this.inbound.releaseAll();
+      this.inbound.releaseAll(beat);
       if (this.unsampled.size > 0) {
         for (const mount of this.unsampled) mount.flushTelemetry(beat);
         this.unsampled.clear();
@@ -245,7 +255,7 @@ class Manager implements TransportManager {
     });
     // Events and frames of a stream are admitted in arrival order (one shared sequence), not by kind.
     runtime.defineInput(EVENT_INPUT, (input, ctx) =>
-      this.inbound.event(input.stream, input.seq, () => this.admitEvent(input.stream, decodeEvent(input.data), ctx.beat)),
+      this.inbound.event(input.stream, input.seq, ctx.beat, (beat) => this.admitEvent(input.stream, decodeEvent(input.data), beat)),
     );
     runtime.defineInput(FRAME_INPUT, (input, ctx) => this.inbound.admit(input.stream, input.seq, input.data, ctx.beat));
     runtime.defineInput(GROUP_FRAME_INPUT, (input, ctx) => {
@@ -970,6 +980,9 @@ export const DEFAULT_INBOUND_BUDGET_BYTES = 256 * 1024;
 
 /** The default of {@link TransportManagerOptions.inboundQueuedBytesPerPeer}. */
 export const DEFAULT_INBOUND_QUEUED_BYTES_PER_PEER = 4 * 1024 * 1024;
+
+/** The default of {@link TransportManagerOptions.inboundBusyBytes}: above a call's frames, below a mirror part. */
+export const DEFAULT_INBOUND_BUSY_BYTES = 8 * 1024;
 
 /** The default of {@link TransportManagerOptions.maxMountsPerPeer}. */
 export const DEFAULT_MAX_MOUNTS_PER_PEER = 64;

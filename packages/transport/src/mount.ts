@@ -147,6 +147,8 @@ export class MountImpl implements Mount {
   private readonly groupSubs = new Map<string, GroupSubscriptionV1>();
   /** The beat whose capture last admitted a frame of this mount (-1: none yet); see {@link Mount.peerBusy}. */
   admittedBeat = -1;
+  /** The beat in which this mount last sent (or queued) a frame, inside a beat (-1: none yet). */
+  sentBeat = -1;
   /** Set by the manager: the other mounts of this mount's peer. */
   siblings: () => Iterable<MountImpl> = () => [];
   /** Set by the manager: pumps a group subscription's frames into this mount's inputs. */
@@ -351,6 +353,8 @@ export class MountImpl implements Mount {
   }
 
   private noteSend(frames: bigint, mode: string): void {
+    // Only sends inside a beat: they follow from recorded inputs, so a replay marks the same beats.
+    if (this.runtime.phase !== 'idle') this.sentBeat = this.runtime.beat;
     if (this.unsampledFrames === 0n && this.unsampledMode === undefined) this.onSend(this);
     this.unsampledFrames += frames;
     this.unsampledMode = mode;
