@@ -121,6 +121,15 @@ export interface Tree {
   delete(path: PathLike): boolean;
   /** Removes the cell and everything below it for good. False when nothing was there. */
   remove(path: PathLike): boolean;
+  /**
+   * {@link remove}, for a branch nobody reads once it is removed (an organ's own finished
+   * records): once the removal is told (its batch committed), the removed cells let go of their
+   * children, values and history — they keep their names and kinds, nothing else. Why: V8's
+   * collector may hold a removed cell that had grown old for seconds (until its next full
+   * collection), and with it every younger cell it still reached, each then copied into the old
+   * generation as if it were alive.
+   */
+  discard(path: PathLike): boolean;
   /** Removes every child of the store at `path` for good. */
   clear(path: PathLike): void;
   /**
@@ -202,6 +211,8 @@ class CellTree implements Tree {
    */
   private spareUndo: UndoStep[] | undefined;
   private spareEvents: unknown[] | undefined;
+  /** Branches the open batch discarded (see {@link Tree.discard}): let go once it has committed and told its changes. */
+  private discarded: CellNode[] | undefined;
   /** Watchers ({@link Tree.watch}); replaced, never edited, so a watcher may stop itself while told. */
   private watchers: readonly ChangeWatcher[] = [];
 
@@ -549,6 +560,18 @@ class CellTree implements Tree {
     return true;
   }
 
+  discard(path: PathLike): boolean {
+    const names = namesOf(path);
+    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
+    const node = this.walkNoLinks(names);
+    if (node === undefined) return false;
+    this.detach(node);
+    // In a batch the removal may yet be undone: the branch is let go when the batch has committed.
+    if (this.undo !== undefined) (this.discarded ??= []).push(node);
+    else releaseBranch(node);
+    return true;
+  }
+
   clear(path: PathLike): void {
     const node = this.existing(parsePath(path), false);
     if (node.byKey === undefined) throw cellsError('CELL_KIND_MISMATCH', `${formatPath(node.path())} is a ${node.kind}, not a store`);
@@ -610,6 +633,7 @@ class CellTree implements Tree {
     this.batchId = ++batchSerial;
     this.pending = events;
     this.pendingCount = 0;
+    this.discarded = undefined;
     let result: T;
     try {
       result = fn();
@@ -617,6 +641,7 @@ class CellTree implements Tree {
       const count = this.undoCount;
       this.undo = undefined;
       this.pending = undefined;
+      this.discarded = undefined; // the undo puts them back
       try {
         for (let i = count - 1; i >= 0; i--) undoStep(steps[i]!);
       } finally {
@@ -625,6 +650,8 @@ class CellTree implements Tree {
       throw error;
     }
     const told = this.pendingCount;
+    const discarded = this.discarded as CellNode[] | undefined; // set by fn() (the narrowing above does not know)
+    this.discarded = undefined;
     this.undo = undefined;
     this.pending = undefined;
     steps.fill(undefined as unknown as UndoStep, 0, this.undoCount);
@@ -636,6 +663,8 @@ class CellTree implements Tree {
     } finally {
       events.fill(undefined, 0, told);
       if (events.length <= SPARE_SLOTS) this.spareEvents = events;
+      // After the changes are told: a watcher gets the removed cell as it was.
+      if (discarded !== undefined) for (let i = 0; i < discarded.length; i++) releaseBranch(discarded[i]!);
     }
     return result;
   }
@@ -947,6 +976,30 @@ function namesOf(path: PathLike): readonly Name[] {
   if (typeof path === 'string') return parsePath(path);
   for (let i = 0; i < path.length; i++) if (typeof path[i] === 'string') return parsePath(path);
   return path as readonly Name[];
+}
+
+/**
+ * Empties a discarded branch (see {@link Tree.discard}), children first: each cell lets go of its
+ * value, history and children. Every child is emptied before any is deleted from its parent's
+ * table, so when a deletion shrinks the table (V8 then keeps the entries that were left in the
+ * table it replaced) those entries are empty cells.
+ */
+function releaseBranch(node: CellNode): void {
+  node.value = undefined;
+  node.past = undefined;
+  node.linkTarget = undefined;
+  const byKey = node.byKey;
+  if (byKey === undefined || byKey.size === 0) return;
+  for (const child of byKey.values()) releaseBranch(child);
+  // Deleted, not replaced: a deletion clears the entry's slots in the table (a table grown old
+  // would otherwise reach the children until the next full collection); a list's order likewise.
+  for (const key of byKey.keys()) byKey.delete(key);
+  const order = node.order;
+  if (order !== undefined) {
+    order.fill(undefined as unknown as CellNode);
+    order.length = 0;
+  }
+  if (node.kind !== 'list') node.order = undefined;
 }
 
 /** Stamps a moved branch as created at `beat`, with no past states. */
