@@ -980,27 +980,32 @@ function namesOf(path: PathLike): readonly Name[] {
 
 /**
  * Empties a discarded branch (see {@link Tree.discard}), children first: each cell lets go of its
- * value, history and children. Every child is emptied before any is deleted from its parent's
- * table, so when a deletion shrinks the table (V8 then keeps the entries that were left in the
- * table it replaced) those entries are empty cells.
+ * value, history and children, and reads as an empty store from then on.
  */
 function releaseBranch(node: CellNode): void {
   node.value = undefined;
   node.past = undefined;
   node.linkTarget = undefined;
   const byKey = node.byKey;
-  if (byKey === undefined || byKey.size === 0) return;
-  for (const child of byKey.values()) releaseBranch(child);
-  // Deleted, not replaced: a deletion clears the entry's slots in the table (a table grown old
-  // would otherwise reach the children until the next full collection); a list's order likewise.
-  for (const key of byKey.keys()) byKey.delete(key);
+  if (byKey === undefined) return;
+  // Each entry's value overwritten in place: the slot is cleared (a table grown old would otherwise
+  // reach the child until the next full collection) and, unlike a deletion, nothing shrinks the
+  // table (V8 rehashes it then, and the table it replaces keeps the entries left in it).
+  if (byKey.size > 0) byKey.forEach(releaseEntry);
+  node.byKey = RELEASED_CHILDREN;
   const order = node.order;
-  if (order !== undefined) {
-    order.fill(undefined as unknown as CellNode);
-    order.length = 0;
-  }
-  if (node.kind !== 'list') node.order = undefined;
+  if (order !== undefined) order.fill(undefined as unknown as CellNode);
+  node.order = node.kind === 'list' ? RELEASED_ORDER : undefined;
 }
+
+function releaseEntry(child: CellNode, key: string, byKey: Map<string, CellNode>): void {
+  releaseBranch(child);
+  byKey.set(key, undefined as unknown as CellNode);
+}
+
+/** The children of every discarded store: none (shared; nothing writes to a detached cell's children). */
+const RELEASED_CHILDREN: Map<string, CellNode> = new Map();
+const RELEASED_ORDER: CellNode[] = Object.freeze([]) as unknown as CellNode[];
 
 /** Stamps a moved branch as created at `beat`, with no past states. */
 function restamp(node: CellNode, beat: number): void {

@@ -568,6 +568,12 @@ describe('discard', () => {
     expect(result.history()).toEqual([]);
     expect(log.kind).toBe('list');
     expect(log.children()).toEqual([]);
+    expect(rec.size).toBe(0);
+    expect(rec.child('state')).toBeUndefined();
+    // Not in the tree any more: writes through it are refused, as for any removed cell.
+    expect(() => tree.setChild(rec, 'state', text('again'))).toThrow(expect.objectContaining({ code: 'CELL_NOT_FOUND' }));
+    expect(() => tree.appendChild(log, 'dictionary')).toThrow(expect.objectContaining({ code: 'CELL_NOT_FOUND' }));
+    expect(rec.children()).toEqual([]);
     expect(tree.discard('/r/rec')).toBe(false);
   });
 
