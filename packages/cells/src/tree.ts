@@ -121,6 +121,15 @@ export interface Tree {
   delete(path: PathLike): boolean;
   /** Removes the cell and everything below it for good. False when nothing was there. */
   remove(path: PathLike): boolean;
+  /**
+   * {@link remove}, for a branch nobody reads once it is removed (an organ's own finished
+   * records): once the removal is told (its batch committed), the removed cells let go of their
+   * children, values and history — they keep their names and kinds, nothing else. Why: V8's
+   * collector may hold a removed cell that had grown old for seconds (until its next full
+   * collection), and with it every younger cell it still reached, each then copied into the old
+   * generation as if it were alive.
+   */
+  discard(path: PathLike): boolean;
   /** Removes every child of the store at `path` for good. */
   clear(path: PathLike): void;
   /**
@@ -187,9 +196,23 @@ class CellTree implements Tree {
    * invoke's writes make dozens of them).
    */
   private undo: UndoStep[] | undefined;
+  /** Steps in `undo` (its slots past this are empty: see {@link spareUndo}). */
+  private undoCount = 0;
   private batchId = 0;
   /** The open batch's changes, four slots each: the change object (if a subscriber needs one), type, cell, parent. */
   private pending: unknown[] | undefined;
+  /** Slots used in `pending`. */
+  private pendingCount = 0;
+  /**
+   * The two arrays of the last batch, emptied (every slot cleared, the length kept) for the next
+   * one. A batch per inbound frame and per submitted call grew two fresh arrays push by push —
+   * about three slots allocated per slot kept — and that garbage was a fifth of what a remote
+   * call allocated. Cleared slots hold nothing, so a kept array keeps no cell alive.
+   */
+  private spareUndo: UndoStep[] | undefined;
+  private spareEvents: unknown[] | undefined;
+  /** Branches the open batch discarded (see {@link Tree.discard}): let go once it has committed and told its changes. */
+  private discarded: CellNode[] | undefined;
   /** Watchers ({@link Tree.watch}); replaced, never edited, so a watcher may stop itself while told. */
   private watchers: readonly ChangeWatcher[] = [];
 
@@ -281,7 +304,7 @@ class CellTree implements Tree {
     const byKey = dict.byKey!;
     const beat = this.beat;
     const undo = this.undo;
-    const undoMark = undo?.length ?? 0;
+    const undoMark = this.undoCount;
     // Negative: made in this batch (see attach).
     const made = -this.batchId;
     // Sorted once: names that arrive in order into an empty dictionary are its order already.
@@ -297,7 +320,10 @@ class CellTree implements Tree {
       // A name there already (or given twice), or a pattern: take back what this call made.
       if (leaf.tag.glob || leaf.domain.glob || byKey.has(leaf.key)) {
         for (let j = 0; j < i; j++) byKey.delete(names[j]!.key);
-        if (undo !== undefined) undo.length = undoMark;
+        if (undo !== undefined) {
+          undo.fill(undefined as unknown as UndoStep, undoMark, this.undoCount);
+          this.undoCount = undoMark;
+        }
         return false;
       }
       const child = new CellNode(leaf, 'value', dict, beat);
@@ -305,7 +331,7 @@ class CellTree implements Tree {
       byKey.set(leaf.key, child);
       if (undo !== undefined) {
         child.savedInBatch = made;
-        undo.push(child);
+        undo[this.undoCount++] = child;
       }
       if (fresh !== undefined) {
         if (sorted && previous !== undefined && compareNames(previous, leaf) >= 0) sorted = false;
@@ -534,6 +560,18 @@ class CellTree implements Tree {
     return true;
   }
 
+  discard(path: PathLike): boolean {
+    const names = namesOf(path);
+    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
+    const node = this.walkNoLinks(names);
+    if (node === undefined) return false;
+    this.detach(node);
+    // In a batch the removal may yet be undone: the branch is let go when the batch has committed.
+    if (this.undo !== undefined) (this.discarded ??= []).push(node);
+    else releaseBranch(node);
+    return true;
+  }
+
   clear(path: PathLike): void {
     const node = this.existing(parsePath(path), false);
     if (node.byKey === undefined) throw cellsError('CELL_KIND_MISMATCH', `${formatPath(node.path())} is a ${node.kind}, not a store`);
@@ -584,26 +622,59 @@ class CellTree implements Tree {
   }
 
   private batchUndo<T>(fn: () => T): T {
-    this.undo = [];
+    // The spare arrays are taken while in use: a batch opened by a listener told of this one's
+    // changes (below) gets fresh ones, never the array being read.
+    const steps = this.spareUndo ?? [];
+    const events = this.spareEvents ?? [];
+    this.spareUndo = undefined;
+    this.spareEvents = undefined;
+    this.undo = steps;
+    this.undoCount = 0;
     this.batchId = ++batchSerial;
-    this.pending = [];
+    this.pending = events;
+    this.pendingCount = 0;
+    this.discarded = undefined;
     let result: T;
     try {
       result = fn();
     } catch (error) {
-      const steps = this.undo;
+      const count = this.undoCount;
       this.undo = undefined;
       this.pending = undefined;
-      for (let i = steps.length - 1; i >= 0; i--) undoStep(steps[i]!);
+      this.discarded = undefined; // the undo puts them back
+      try {
+        for (let i = count - 1; i >= 0; i--) undoStep(steps[i]!);
+      } finally {
+        this.spare(steps, count, events, this.pendingCount);
+      }
       throw error;
     }
-    const events = this.pending;
+    const told = this.pendingCount;
+    const discarded = this.discarded as CellNode[] | undefined; // set by fn() (the narrowing above does not know)
+    this.discarded = undefined;
     this.undo = undefined;
     this.pending = undefined;
-    for (let i = 0; i < events.length; i += 4) {
-      this.notify(events[i] as TreeChange | undefined, events[i + 1] as TreeChange['type'], events[i + 2] as CellNode, events[i + 3] as CellNode | undefined);
+    steps.fill(undefined as unknown as UndoStep, 0, this.undoCount);
+    if (steps.length <= SPARE_SLOTS) this.spareUndo = steps;
+    try {
+      for (let i = 0; i < told; i += 4) {
+        this.notify(events[i] as TreeChange | undefined, events[i + 1] as TreeChange['type'], events[i + 2] as CellNode, events[i + 3] as CellNode | undefined);
+      }
+    } finally {
+      events.fill(undefined, 0, told);
+      if (events.length <= SPARE_SLOTS) this.spareEvents = events;
+      // After the changes are told: a watcher gets the removed cell as it was.
+      if (discarded !== undefined) for (let i = 0; i < discarded.length; i++) releaseBranch(discarded[i]!);
     }
     return result;
+  }
+
+  /** Clears the first `undoCount` and `eventCount` slots and keeps both arrays for the next batch. */
+  private spare(undo: UndoStep[], undoCount: number, events: unknown[], eventCount: number): void {
+    undo.fill(undefined as unknown as UndoStep, 0, undoCount);
+    events.fill(undefined, 0, eventCount);
+    if (undo.length <= SPARE_SLOTS) this.spareUndo = undo;
+    if (events.length <= SPARE_SLOTS) this.spareEvents = events;
   }
 
   subscribe(listener: (change: TreeChange) => void, options?: SubscribeOptions): () => void {
@@ -744,7 +815,7 @@ class CellTree implements Tree {
       this.appendSorted(parent, node);
     }
     // Undone by detaching the cell (see undoStep): the cell itself is the step, no closure.
-    this.undo?.push(node);
+    if (this.undo !== undefined) this.undo[this.undoCount++] = node;
     parent.modified = this.beat;
     this.touchAncestors(node);
     this.emit('create', node);
@@ -831,11 +902,11 @@ class CellTree implements Tree {
       past: node.past, // never edited in place (see addPast)
       nextAuto: node.nextAuto,
     };
-    this.undo.push(saved);
+    this.undo[this.undoCount++] = saved;
   }
 
   private onUndo(step: UndoStep): void {
-    this.undo?.push(step);
+    if (this.undo !== undefined) this.undo[this.undoCount++] = step;
   }
 
   private emit(type: TreeChange['type'], cell: CellNode, formerParent?: CellNode): void {
@@ -850,8 +921,15 @@ class CellTree implements Tree {
     } else {
       change = new UnbuiltPathChange(type, cell, this.beat, parent, formerParent !== undefined);
     }
-    if (this.pending !== undefined) this.pending.push(change, type, cell, parent);
-    else this.notify(change, type, cell, parent);
+    const pending = this.pending;
+    if (pending !== undefined) {
+      const at = this.pendingCount;
+      pending[at] = change;
+      pending[at + 1] = type;
+      pending[at + 2] = cell;
+      pending[at + 3] = parent;
+      this.pendingCount = at + 4;
+    } else this.notify(change, type, cell, parent);
   }
 
   private notify(change: TreeChange | undefined, type: TreeChange['type'], cell: CellNode, parent: CellNode | undefined): void {
@@ -900,6 +978,35 @@ function namesOf(path: PathLike): readonly Name[] {
   return path as readonly Name[];
 }
 
+/**
+ * Empties a discarded branch (see {@link Tree.discard}), children first: each cell lets go of its
+ * value, history and children, and reads as an empty store from then on.
+ */
+function releaseBranch(node: CellNode): void {
+  node.value = undefined;
+  node.past = undefined;
+  node.linkTarget = undefined;
+  const byKey = node.byKey;
+  if (byKey === undefined) return;
+  // Each entry's value overwritten in place: the slot is cleared (a table grown old would otherwise
+  // reach the child until the next full collection) and, unlike a deletion, nothing shrinks the
+  // table (V8 rehashes it then, and the table it replaces keeps the entries left in it).
+  if (byKey.size > 0) byKey.forEach(releaseEntry);
+  node.byKey = RELEASED_CHILDREN;
+  const order = node.order;
+  if (order !== undefined) order.fill(undefined as unknown as CellNode);
+  node.order = node.kind === 'list' ? RELEASED_ORDER : undefined;
+}
+
+function releaseEntry(child: CellNode, key: string, byKey: Map<string, CellNode>): void {
+  releaseBranch(child);
+  byKey.set(key, undefined as unknown as CellNode);
+}
+
+/** The children of every discarded store: none (shared; nothing writes to a detached cell's children). */
+const RELEASED_CHILDREN: Map<string, CellNode> = new Map();
+const RELEASED_ORDER: CellNode[] = Object.freeze([]) as unknown as CellNode[];
+
 /** Stamps a moved branch as created at `beat`, with no past states. */
 function restamp(node: CellNode, beat: number): void {
   node.created = beat;
@@ -912,6 +1019,13 @@ function restamp(node: CellNode, beat: number): void {
   if (order !== undefined) for (let i = 0; i < order.length; i++) restamp(order[i]!, beat);
   else if (node.byKey !== undefined) for (const child of node.byKey.values()) restamp(child, beat);
 }
+
+/**
+ * The longest batch arrays a tree keeps for its next batch (slots): a frame of a few hundred
+ * calls fits; the arrays of a bulk load (a mirror's 100,000 cells) are let go rather than held
+ * for the tree's life.
+ */
+const SPARE_SLOTS = 1 << 15;
 
 /** One step of a batch's undo log: see `CellTree.undo`. */
 type UndoStep = Snapshot | CellNode | (() => void);

@@ -533,3 +533,84 @@ describe('beatValue', () => {
     expect(() => beatValue(-1)).toThrow(expect.objectContaining({ code: 'VALUE_OUT_OF_RANGE' }));
   });
 });
+
+describe('discard', () => {
+  const build = (tree: Tree): void => {
+    tree.set('/r/rec/state', text('ok'));
+    tree.set('/r/rec/result', u64(42n));
+    tree.setBeat(tree.beat + 1);
+    tree.set('/r/rec/result', u64(43n)); // a history entry
+    tree.ensureList('/r/rec/log');
+    tree.append('/r/rec/log', text('one'));
+    tree.set('/r/other', text('kept'));
+  };
+
+  it('removes as remove() does; once told, the removed cells keep their names and kinds and let go of the rest', () => {
+    const tree = createTree();
+    build(tree);
+    tree.setBeat(tree.beat + 1);
+    const rec = tree.get('/r/rec')!;
+    const state = rec.child('state')!;
+    const result = rec.child('result')!;
+    expect(result.history().length).toBe(1);
+    const log = rec.child('log')!;
+    const seen: { type: string; value: Value | undefined; children: number }[] = [];
+    tree.watch((type, cell) => seen.push({ type, value: cell.child('state')?.value, children: cell.children().length }));
+    expect(tree.discard('/r/rec')).toBe(true);
+    // Told as a removal, with the branch as it was.
+    expect(seen).toEqual([{ type: 'remove', value: text('ok'), children: 3 }]);
+    expect(tree.get('/r/rec')).toBeUndefined();
+    expect(tree.getValue('/r/other')).toEqual(text('kept'));
+    expect(rec.children()).toEqual([]);
+    expect(rec.name.tag.text).toBe('rec');
+    expect(state.value).toBeUndefined();
+    expect(result.value).toBeUndefined();
+    expect(result.history()).toEqual([]);
+    expect(log.kind).toBe('list');
+    expect(log.children()).toEqual([]);
+    expect(rec.size).toBe(0);
+    expect(rec.child('state')).toBeUndefined();
+    // Not in the tree any more: writes through it are refused, as for any removed cell.
+    expect(() => tree.setChild(rec, 'state', text('again'))).toThrow(expect.objectContaining({ code: 'CELL_NOT_FOUND' }));
+    expect(() => tree.appendChild(log, 'dictionary')).toThrow(expect.objectContaining({ code: 'CELL_NOT_FOUND' }));
+    expect(rec.children()).toEqual([]);
+    expect(tree.discard('/r/rec')).toBe(false);
+  });
+
+  it('in a batch: let go only after the batch committed and told its changes; a failed batch puts the branch back whole', () => {
+    const tree = createTree();
+    build(tree);
+    const digest = digestHex(tree.root);
+    expect(() =>
+      tree.batch(() => {
+        tree.discard('/r/rec');
+        throw new Error('no');
+      }),
+    ).toThrow('no');
+    expect(digestHex(tree.root)).toBe(digest);
+    expect(tree.getValue('/r/rec/result')).toEqual(u64(43n));
+
+    const rec = tree.get('/r/rec')!;
+    let during: Value | undefined;
+    let told: Value | undefined;
+    tree.watch((type, cell) => {
+      if (type === 'remove') told = cell.child('result')?.value;
+    });
+    tree.batch(() => {
+      tree.discard('/r/rec');
+      during = rec.child('result')?.value;
+    });
+    expect(during).toEqual(u64(43n));
+    expect(told).toEqual(u64(43n));
+    expect(rec.children()).toEqual([]);
+    expect(tree.get('/r/rec')).toBeUndefined();
+  });
+
+  it('refuses the root, changing nothing', () => {
+    const tree = createTree();
+    build(tree);
+    const digest = digestHex(tree.root);
+    expect(() => tree.discard('/')).toThrow(expect.objectContaining({ code: 'CELL_IS_ROOT' }));
+    expect(digestHex(tree.root)).toBe(digest);
+  });
+});

@@ -64,15 +64,22 @@ const SHORT_TEXT = 96;
 /** Writes into one growing buffer (one allocation per frame in the common case). */
 class Writer {
   private buf: Buffer;
+  /**
+   * A view of `buf` for 64-bit numbers: `Buffer.writeBigUInt64LE` splits the value with bigint
+   * shifts and masks, two or three bigints per number written (every call and reply has one).
+   */
+  private view: DataView;
   pos = 0;
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(Math.max(64, size));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
   u8(v: number): void {
     this.room(1);
@@ -118,8 +125,8 @@ class Writer {
   big(v: bigint, signed: boolean): void {
     this.room(8);
     // Wrapped to 64 bits as the cell form writes them (`valueToData`), never a RangeError mid-frame.
-    if (signed) this.buf.writeBigInt64LE(BigInt.asIntN(64, v), this.pos);
-    else this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    if (signed) this.view.setBigInt64(this.pos, BigInt.asIntN(64, v), true);
+    else this.view.setBigUint64(this.pos, BigInt.asUintN(64, v), true);
     this.pos += 8;
   }
   id(v: Id): void {

@@ -28,9 +28,39 @@ function push(cell: Cell | undefined, out: unknown[]): void {
   for (const child of children) push(child, out);
 }
 
-/** True when two stamps are the same, element by element. */
-export function sameStamp(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/**
+ * True when the branches at `cells` still give `stamp` (`stampOf(cells)` equals `stamp`, element by
+ * element), compared as the walk goes: no stamp is built. The memos ask this on every invoke,
+ * twice per call, and the policy is almost never changed, so building a stamp each time only to
+ * find it equal was an array (grown push by push) per check.
+ */
+export function stampMatches(cells: readonly (Cell | undefined)[], stamp: readonly unknown[]): boolean {
+  let at = 0;
+  for (const cell of cells) {
+    at = matchAt(cell, stamp, at);
+    if (at < 0) return false;
+  }
+  return at === stamp.length;
+}
+
+/** Where the stamp of `cell`'s branch ends in `stamp` when it matches from `at` on; -1 when it differs. */
+function matchAt(cell: Cell | undefined, stamp: readonly unknown[], at: number): number {
+  if (cell === undefined) return at < stamp.length && stamp[at] === undefined ? at + 1 : -1;
+  if (at + 6 > stamp.length) return -1;
+  const children = cell.children();
+  if (
+    stamp[at] !== cell ||
+    stamp[at + 1] !== cell.value ||
+    stamp[at + 2] !== cell.isDeleted ||
+    stamp[at + 3] !== cell.storeType ||
+    stamp[at + 4] !== cell.linkTarget ||
+    stamp[at + 5] !== children.length
+  )
+    return -1;
+  let next = at + 6;
+  for (const child of children) {
+    next = matchAt(child, stamp, next);
+    if (next < 0) return -1;
+  }
+  return next;
 }

@@ -5,7 +5,7 @@
 import { digestHex, text, u64, type Cell, type Tree } from '@cep/cells';
 import type { PipelineMeta } from '@cep/heartbeat';
 import { securityError } from './errors.ts';
-import { sameStamp, stampOf } from './memo.ts';
+import { stampMatches, stampOf } from './memo.ts';
 import { policyVersion, readPipelineSpec, readPolicy, SECURITY_ROOT } from './policy.ts';
 
 const APPROVALS = [...SECURITY_ROOT, 'approvals'] as const;
@@ -15,9 +15,9 @@ export function specHash(tree: Tree, pipelineId: string): string | undefined {
   const cell = tree.get([...SECURITY_ROOT, 'pipelines', pipelineId]);
   if (cell === undefined) return undefined;
   // Checked on every invoke of a pipeline stage: hash the spec again only when a cell of it changed.
-  const stamp = stampOf([cell]);
   const memo = specMemo.get(cell);
-  if (memo !== undefined && sameStamp(memo.stamp, stamp)) return memo.hash;
+  if (memo !== undefined && stampMatches([cell], memo.stamp)) return memo.hash;
+  const stamp = stampOf([cell]);
   const hash = digestHex(cell).slice(0, 32);
   specMemo.set(cell, { stamp, hash });
   return hash;

@@ -3,9 +3,9 @@
  * `/sys/security/**` of a runtime's tree, and read back from there. Everything a
  * decision needs is in the tree, so a replay of the same tree decides the same.
  */
-import { createTree, digestHex, isWordText, type name, text, u64, type Cell, type Tree } from '@cep/cells';
+import { createTree, digestHex, isWordText, name, text, u64, type Cell, type Name, type Tree } from '@cep/cells';
 import { securityError } from './errors.ts';
-import { sameStamp, stampOf } from './memo.ts';
+import { stampMatches, stampOf } from './memo.ts';
 
 /** Ceilings for one trip across an edge. Omitted fields are unlimited. */
 export interface Budgets {
@@ -164,9 +164,12 @@ export function policyVersion(tree: Tree): string {
 
 /** The cells the policy is read from: `/sys/security` and its enclaves, edges and defaults. */
 function policyCells(tree: Tree): (Cell | undefined)[] {
-  const root = tree.get([...SECURITY_ROOT]);
-  return [root, root?.child('enclaves'), root?.child('edges'), root?.child('defaults')];
+  const root = tree.get(POLICY_ROOT);
+  return [root, root?.child(POLICY_PART.enclaves), root?.child(POLICY_PART.edges), root?.child(POLICY_PART.defaults)];
 }
+// As names, made once: read on every check (twice per invoke), a text path is parsed per read.
+const POLICY_ROOT: readonly Name[] = SECURITY_ROOT.map((segment) => name(segment));
+const POLICY_PART = { enclaves: name('enclaves'), edges: name('edges'), defaults: name('defaults') } as const;
 
 /**
  * The last policy read from each tree, with the stamp of the cells it was read from. Every
@@ -178,9 +181,9 @@ const policyMemo = new WeakMap<Tree, { stamp: unknown[]; snapshot: PolicySnapsho
 
 function currentPolicy(tree: Tree): PolicySnapshot {
   const cells = policyCells(tree);
-  const stamp = stampOf(cells);
   const memo = policyMemo.get(tree);
-  if (memo !== undefined && sameStamp(memo.stamp, stamp)) return memo.snapshot;
+  if (memo !== undefined && stampMatches(cells, memo.stamp)) return memo.snapshot;
+  const stamp = stampOf(cells);
   const snapshot = buildPolicy(cells[0], computeVersion(cells));
   policyMemo.set(tree, { stamp, snapshot });
   return snapshot;
