@@ -133,9 +133,10 @@ export interface TransportManagerOptions {
   /**
    * Inbound frame bytes one mount may hand to its handlers at a capture while its peer has other
    * mounts (default `DEFAULT_INBOUND_BUSY_BYTES`, 8 KiB). Frames past it (a mirror's parts) are
-   * handed over at the end of the beat instead, or of a later one if another mount of the peer
-   * admitted or sent a frame in this beat (a call): at most 3 beats later, in arrival order,
-   * exactly once, and a replay defers the same frames. Counted in bytes, never time.
+   * handed over at the end of the beat instead, or of the next one if another mount of the peer
+   * admitted or sent a frame in this beat (a call; a stream never waits through two such beats in
+   * a row), in arrival order, exactly once, and a replay defers the same frames. Counted in bytes,
+   * never time.
    */
   readonly inboundBusyBytes?: number;
   /**
