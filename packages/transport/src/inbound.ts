@@ -28,15 +28,6 @@ export interface InboundFrame {
 /** A handler of one mode's inbound frames; runs at capture (or, for a deferred frame, in a commit hook), inside the beat's batch. */
 export type FrameHandler = (frame: InboundFrame) => void;
 
-/**
- * A stream with deferred frames holds them through at most HOLD_BEATS of any HOLD_WINDOW beats in
- * which its peer's other mounts are busy, and delivers them in the others: a call's two busy beats
- * (its request, its reply) go by without a decode, and steady calls on another mount slow a bulk
- * mount by half at most, never stop it.
- */
-const HOLD_BEATS = 1;
-const HOLD_WINDOW = 2;
-
 export class Inbound {
   private readonly handlers = new Map<string, FrameHandler[]>();
   /** Some stream held an event since the last {@link releaseAll} (so it has something to look at). */
@@ -96,7 +87,7 @@ export class Inbound {
         waitingBytes: 0,
         held: undefined,
         deferred: undefined,
-        holds: [],
+        heldBeat: -1,
         capturedBeat: -1,
         capturedBytes: 0,
         decidedBeat: -1,
@@ -274,15 +265,16 @@ export class Inbound {
   /**
    * Whether `stream`'s deferred entries go in this commit: decided once per beat (the first of its
    * hooks), true when no sibling mount admitted or sent a frame in the beat, or the stream held
-   * through {@link HOLD_BEATS} of the last {@link HOLD_WINDOW} beats already. Reads beats of
-   * admitted frames and of sends made inside beats, both results of recorded inputs.
+   * them through the beat before already. So a stream is never held through two busy beats in a
+   * row: a call's two busy beats (its request, its reply) go by without a decode, and steady calls
+   * on another mount slow a bulk mount by half at most, never stop it. Reads beats of admitted
+   * frames and of sends made inside beats, both results of recorded inputs.
    */
   private mayDeliver(stream: string, state: StreamState, beat: number): boolean {
     if (state.decidedBeat === beat) return state.deliverNow;
     state.decidedBeat = beat;
-    const recent = state.holds.filter((held) => held > beat - HOLD_WINDOW).length;
-    state.deliverNow = recent >= HOLD_BEATS || !this.siblingBusy(stream, beat);
-    if (!state.deliverNow) state.holds = [...state.holds, beat].slice(-HOLD_BEATS);
+    state.deliverNow = state.heldBeat === beat - 1 || !this.siblingBusy(stream, beat);
+    if (!state.deliverNow) state.heldBeat = beat;
     return state.deliverNow;
   }
 
@@ -418,8 +410,8 @@ interface StreamState {
   held: Array<{ seq: number; run: (beat: number) => void }> | undefined;
   /** Frames (and the events after them) admitted at a capture and handed over at a later commit, in arrival order. */
   deferred: Deferred[] | undefined;
-  /** The last {@link HOLD_BEATS} beats in which this stream held its deferred entries. */
-  holds: number[];
+  /** The last beat in which this stream held its deferred entries (-1: none). */
+  heldBeat: number;
   /** Bytes handed to handlers at the capture of `capturedBeat`. */
   capturedBeat: number;
   capturedBytes: number;
