@@ -552,24 +552,25 @@ class CellTree implements Tree {
   }
 
   remove(path: PathLike): boolean {
-    const names = namesOf(path);
-    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
-    const node = this.walkNoLinks(names);
-    if (node === undefined) return false;
-    this.detach(node);
-    return true;
+    return this.detachAt(path) !== undefined;
   }
 
   discard(path: PathLike): boolean {
-    const names = namesOf(path);
-    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
-    const node = this.walkNoLinks(names);
+    const node = this.detachAt(path);
     if (node === undefined) return false;
-    this.detach(node);
     // In a batch the removal may yet be undone: the branch is let go when the batch has committed.
     if (this.undo !== undefined) (this.discarded ??= []).push(node);
     else releaseBranch(node);
     return true;
+  }
+
+  /** Detaches the cell at `path` (see {@link remove}); the cell, or undefined when nothing was there. */
+  private detachAt(path: PathLike): CellNode | undefined {
+    const names = namesOf(path);
+    if (names.length === 0) throw cellsError('CELL_IS_ROOT', 'the root cannot be removed');
+    const node = this.walkNoLinks(names);
+    if (node !== undefined) this.detach(node);
+    return node;
   }
 
   clear(path: PathLike): void {
@@ -645,7 +646,8 @@ class CellTree implements Tree {
       try {
         for (let i = count - 1; i >= 0; i--) undoStep(steps[i]!);
       } finally {
-        this.spare(steps, count, events, this.pendingCount);
+        this.spareUndoSteps(steps, count);
+        this.spareEventSlots(events, this.pendingCount);
       }
       throw error;
     }
@@ -654,26 +656,28 @@ class CellTree implements Tree {
     this.discarded = undefined;
     this.undo = undefined;
     this.pending = undefined;
-    steps.fill(undefined as unknown as UndoStep, 0, this.undoCount);
-    if (steps.length <= SPARE_SLOTS) this.spareUndo = steps;
+    this.spareUndoSteps(steps, this.undoCount);
     try {
       for (let i = 0; i < told; i += 4) {
         this.notify(events[i] as TreeChange | undefined, events[i + 1] as TreeChange['type'], events[i + 2] as CellNode, events[i + 3] as CellNode | undefined);
       }
     } finally {
-      events.fill(undefined, 0, told);
-      if (events.length <= SPARE_SLOTS) this.spareEvents = events;
+      this.spareEventSlots(events, told);
       // After the changes are told: a watcher gets the removed cell as it was.
       if (discarded !== undefined) for (let i = 0; i < discarded.length; i++) releaseBranch(discarded[i]!);
     }
     return result;
   }
 
-  /** Clears the first `undoCount` and `eventCount` slots and keeps both arrays for the next batch. */
-  private spare(undo: UndoStep[], undoCount: number, events: unknown[], eventCount: number): void {
-    undo.fill(undefined as unknown as UndoStep, 0, undoCount);
-    events.fill(undefined, 0, eventCount);
-    if (undo.length <= SPARE_SLOTS) this.spareUndo = undo;
+  /** Clears the first `count` slots of a batch's undo steps and keeps the array for the next batch (see {@link spareUndo}). */
+  private spareUndoSteps(steps: UndoStep[], count: number): void {
+    steps.fill(undefined as unknown as UndoStep, 0, count);
+    if (steps.length <= SPARE_SLOTS) this.spareUndo = steps;
+  }
+
+  /** The same for a batch's change slots, once they have been told. */
+  private spareEventSlots(events: unknown[], count: number): void {
+    events.fill(undefined, 0, count);
     if (events.length <= SPARE_SLOTS) this.spareEvents = events;
   }
 
