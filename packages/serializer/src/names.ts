@@ -109,7 +109,7 @@ export class NameTableWriter {
     this.encoded.clear();
   }
 
-  /** The text of the table's entry `i` (< {@link size}; entries in id order). */
+  /** The text of the table's entry `i` (< {@link size}; entries in id order, the reference's emission order). */
   textAt(i: number): string {
     return this.ids.keyAt(i);
   }
@@ -117,13 +117,6 @@ export class NameTableWriter {
   /** The id of the table's entry `i` (< {@link size}). */
   idAt(i: number): bigint {
     return localId(i);
-  }
-
-  /** The table's entries, sorted by id (the reference's emission order). */
-  entries(): { id: bigint; text: string }[] {
-    const out: { id: bigint; text: string }[] = [];
-    for (let i = 0; i < this.ids.size; i++) out.push({ id: localId(i), text: this.ids.keyAt(i) });
-    return out;
   }
 
   get size(): number {

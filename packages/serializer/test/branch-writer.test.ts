@@ -146,11 +146,11 @@ function modelFrame(root: Cell, checksum: 0 | 1, includeDeleted: boolean): Uint8
     }
   };
   visit(root, [names.nameBytes(ROOT_NAME)]);
-  for (const entry of names.entries()) {
+  for (let i = 0; i < names.size; i++) {
     const k = new Uint8Array(9);
     k[0] = RECORD_TYPE.NAMEPOOL_DELTA;
-    new DataView(k.buffer).setBigUint64(1, entry.id, true);
-    record(RECORD_TYPE.NAMEPOOL_DELTA, k, writeNamepool(entry.text, false));
+    new DataView(k.buffer).setBigUint64(1, names.idAt(i), true);
+    record(RECORD_TYPE.NAMEPOOL_DELTA, k, writeNamepool(names.textAt(i), false));
   }
   if (names.size > 0) caps |= CAP.NAMEPOOL_MAP;
   return encodeFrame(records, { beat: BigInt(newest), caps, checksum });
