@@ -9,12 +9,12 @@ import { bytes, createTree } from '@cep/cells';
 import { createRuntime } from '@cep/heartbeat';
 import { tcp } from '@cep/provider-tcp';
 import { createTransportManager } from '@cep/transport';
-import { formatFloorUs } from './format-floor.ts';
 import { inFreshProcess } from './fresh.ts';
 import { frameSplitter, lengthPrefixed, socketPair } from './sockets.ts';
 import { median, now, turn } from './stats.ts';
 
 const HERE = new URL(import.meta.url);
+const FORMAT_FLOOR = new URL('./format-floor.ts', import.meta.url);
 
 /** Payload sizes and the issue's target ratio for each. */
 export const TRANSPORT_SIZES = [
@@ -139,11 +139,6 @@ export async function socketRun(frame: Uint8Array, seconds: number): Promise<num
   return throughSocket(frame, seconds);
 }
 
-/** The format's floor of `frame` in a fresh process (format-floor.ts), CPU µs per frame, both sides. */
-export async function floorRun(frame: Uint8Array, payload: Uint8Array): Promise<number> {
-  return formatFloorUs(frame, payload);
-}
-
 /**
  * Medians of `repeats` runs of `seconds` each of both, interleaved, every run (with its own
  * warm-up) in a fresh process (fresh.ts says why); the anchor carries the frame ours sent.
@@ -158,6 +153,6 @@ export async function measureTransport(size: number, seconds: number, repeats: n
     ours.push(last.perSecond);
     anchor.push(await inFreshProcess<number>(HERE, 'socketRun', last.frame, seconds));
   }
-  const floorUs = await inFreshProcess<number>(HERE, 'floorRun', last!.frame, last!.payload);
+  const floorUs = await inFreshProcess<number>(FORMAT_FLOOR, 'formatFloorUs', last!.frame, last!.payload);
   return { ours: median(ours), anchor: median(anchor), floorUs };
 }
