@@ -14,6 +14,8 @@ export function cepProject(name: string, overrides: UserWorkspaceConfig['test'] 
       name,
       environment: 'node',
       include: ['test/**/*.test.ts'],
+      // fast-check's own bound on a property that never ends (a shrink cycle): see the file.
+      setupFiles: [new URL('./fast-check-guard.ts', import.meta.url).pathname],
       // Bounds that turn a hang into a failure, not speed targets: CI runs every project at
       // once on 2 cores, where a 7 s property test can take 25 s.
       testTimeout: 60_000,
