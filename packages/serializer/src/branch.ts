@@ -50,7 +50,7 @@ export function encodeBranch(cell: Cell, policy: SerializerPolicy = {}, options:
   let out: Uint8Array;
   try {
     writer.writeBranch(cell);
-    const frameOptions = { beat: BigInt(options.beat ?? writer.newest), caps: writer.caps, checksum: resolved.checksum };
+    const frameOptions = { beat: options.beat ?? writer.newest, caps: writer.caps, checksum: resolved.checksum };
     out = writer.frame.finish(frameOptions);
     if (resolved.deflate && deflateCanPay(out.length, writer.sealedBytes, resolved.deflateMinBytes)) {
       // Same records and Merkle root; only the trailer (compression flag and cap) differs.

@@ -10,6 +10,13 @@ import { rangeChecksums, type RangeChecksums } from './blake3-batch.ts';
 import { merkleOfRanges } from './hash.ts';
 import { recordLeafOrder } from './leaf-order.ts';
 
+/**
+ * What {@link FrameWriter.finish} takes: {@link EncodeFrameOptions}, the beat also as a number
+ * (the branch encoder's beats are numbers; a BigInt made for each frame's trailer was written
+ * back as a number anyway). Both write the same varint, and fail alike for a fraction.
+ */
+export type FinishOptions = Omit<EncodeFrameOptions, 'beat'> & { readonly beat?: number | bigint };
+
 /** A scratch buffer grown past this is dropped after its frame rather than kept for the next. */
 const SCRATCH_KEEP = 16 * 1024 * 1024;
 /** Columns grown past this many records are dropped after their frame, as the buffer is. */
@@ -258,7 +265,7 @@ export class FrameWriter {
    * is written straight after the records (its length is worked out first), so a frame is
    * copied once, when it is cut out of the scratch buffer at its size.
    */
-  finish(options: EncodeFrameOptions = {}): Uint8Array {
+  finish(options: FinishOptions = {}): Uint8Array {
     const out = this.out;
     out.truncate(this.recordsEnd);
     const start = out.length;
@@ -297,7 +304,7 @@ export class FrameWriter {
     return options.compress === true ? wrapContainer(frame, this.checksum) : frame;
   }
 
-  private capsOf(options: EncodeFrameOptions): number {
+  private capsOf(options: FinishOptions): number {
     let caps = options.caps ?? 0;
     if (this.records > 0) caps |= CAP.FRAME_TOC;
     if (options.compress === true) caps |= CAP.FRAME_COMPRESSION;
@@ -309,7 +316,7 @@ export class FrameWriter {
   private tocBytes = 0;
 
   /** Bytes {@link trailerBody} writes. */
-  private trailerBodyLength(options: EncodeFrameOptions): number {
+  private trailerBodyLength(options: FinishOptions): number {
     const count = this.records;
     let length = 4 + 1 + varintLength64(options.beat ?? 0n) + varintLength(count) + 4 + 1 + 32 + varintLength(count);
     let toc = 0;
@@ -325,7 +332,7 @@ export class FrameWriter {
   }
 
   /** Appends the trailer body to the frame's buffer. */
-  private trailerBody(options: EncodeFrameOptions, root: Uint8Array): void {
+  private trailerBody(options: FinishOptions, root: Uint8Array): void {
     const body = this.out;
     const count = this.records;
     const compressing = options.compress === true;
