@@ -240,7 +240,8 @@ export function readFrameWith(bytes: Uint8Array, maxFrameBytes: number, maxRecor
   // in writer order needs none (only its fallback, for frames in another order, makes them).
   const order = recordLeafOrder(frame, table.keyStarts, table.bodyStarts, count);
   const crc = rangeChecksums(trailer.checksum, table.starts, table.ends, count, trailerStart, trailerEnd, -1, countReserved, readerCrc);
-  readerCrc = crc;
+  // Kept for the next frame only when small: a kept request holds this frame's columns.
+  readerCrc = count <= CRC_KEEP_RECORDS ? crc : undefined;
   const rootMatches = merkleOfRangesIs(frame, table.starts, table.ends, order, trailer.root, crc);
   const crcs = crc.done ? crc.out : undefined;
   if ((crcs !== undefined ? crcs[count] : recordChecksumAt(trailer.checksum, frame, trailerStart, trailerEnd)) !== trailerCrc) {
@@ -277,8 +278,10 @@ export function readFrameWith(bytes: Uint8Array, maxFrameBytes: number, maxRecor
  */
 const tocRead = { count: 0, mismatch: -1 };
 
-/** The checksum request of the last frame read, refilled for the next (reads are synchronous and never nested). */
+/** The checksum request of the last small frame read, refilled for the next (reads are synchronous and never nested). */
 let readerCrc: RangeChecksums | undefined;
+/** Frames of up to this many records leave their checksum request for the next (it holds their columns). */
+const CRC_KEEP_RECORDS = 1024;
 
 /** The `toc` of a trailer read without its entries kept (never written: entries are pushed only when kept). */
 const NO_TOC: { type: number; key: Uint8Array; offset: number }[] = [];
