@@ -44,6 +44,8 @@ export class FrameWriter {
   private readonly keyStarts: number[] = [];
   private readonly keyEnds: number[] = [];
   private readonly ends: number[] = [];
+  /** Per record, its key's first byte (−1: empty key), read as the record closes, while it is in cache (leaf-order.ts). */
+  private readonly firstBytes: number[] = [];
   private records = 0;
   private recordsEnd = 0;
   /** The Merkle root of the records, once {@link rooted} (kept for a second `finish`). */
@@ -219,6 +221,7 @@ export class FrameWriter {
     this.keyStarts[i] = keyStart;
     this.keyEnds[i] = keyEnd;
     this.ends[i] = end;
+    this.firstBytes[i] = keyEnd > keyStart ? this.out.buffered[keyStart]! : -1;
     this.recordsEnd = this.out.length;
   }
 
@@ -235,7 +238,7 @@ export class FrameWriter {
   private merkleRoot(trailerStart: number, trailerEnd: number): number {
     const all = this.out.result();
     const count = this.records;
-    const order = recordLeafOrder(all, this.keyStarts, this.keyEnds, count);
+    const order = recordLeafOrder(all, this.keyStarts, this.keyEnds, count, this.firstBytes);
     const crc = rangeChecksums(
       this.checksum,
       this.starts,

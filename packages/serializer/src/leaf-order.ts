@@ -30,7 +30,8 @@ const INSERTION_MAX = 16;
 /**
  * Record indices in key order, ties in emission order: the order {@link leafOrder} gives.
  * `keys`, when the caller has them (latin1 strings of the same ranges), make the check
- * faster; without them it compares bytes in place.
+ * faster; without them it compares bytes in place. `firstBytes`, when the caller has them,
+ * are each key's first byte (−1 for an empty key), read where the key was just written.
  */
 export function leafOrderByTree(
   data: Uint8Array,
@@ -38,10 +39,26 @@ export function leafOrderByTree(
   keyEnds: ArrayLike<number>,
   count: number,
   keys?: readonly string[],
+  firstBytes?: ArrayLike<number>,
 ): Int32Array {
-  const candidate = treeOrder(data, keyStarts, keyEnds, count);
-  return settle(data, keyStarts, keyEnds, count, candidate, keys);
+  const firsts = firstBytes ?? firstBytesOf(data, keyStarts, keyEnds, count);
+  const candidate = treeOrder(data, keyStarts, keyEnds, count, firsts);
+  return settle(data, keyStarts, keyEnds, count, candidate, keys, firsts);
 }
+
+/** Each key's first byte, −1 for an empty key (a reused column, valid until the next call). */
+function firstBytesOf(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): Int32Array {
+  let firsts: Int32Array;
+  if (count > SCRATCH_KEEP_RECORDS) firsts = new Int32Array(count);
+  else {
+    if (firstScratch.length < count) firstScratch = new Int32Array(Math.max(count, firstScratch.length * 2));
+    firsts = firstScratch;
+  }
+  for (let r = 0; r < count; r++) firsts[r] = keyEnds[r]! > keyStarts[r]! ? data[keyStarts[r]!]! : -1;
+  return firsts;
+}
+
+let firstScratch = new Int32Array(0);
 
 /** Up to this many records the leaves are sorted in place by key bytes (hash.ts), above it through the records' tree. */
 const IN_PLACE_SORT_MAX = 16;
@@ -51,8 +68,16 @@ const IN_PLACE_SORT_MAX = 16;
  * reader both take it: a few records by an insertion sort in place, more through the records'
  * tree ({@link leafOrderByTree}: about a comparison per record, checked in place).
  */
-export function recordLeafOrder(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): ArrayLike<number> {
-  return count <= IN_PLACE_SORT_MAX ? leafOrderInPlace(data, keyStarts, keyEnds, count) : leafOrderByTree(data, keyStarts, keyEnds, count);
+export function recordLeafOrder(
+  data: Uint8Array,
+  keyStarts: ArrayLike<number>,
+  keyEnds: ArrayLike<number>,
+  count: number,
+  firstBytes?: ArrayLike<number>,
+): ArrayLike<number> {
+  return count <= IN_PLACE_SORT_MAX
+    ? leafOrderInPlace(data, keyStarts, keyEnds, count)
+    : leafOrderByTree(data, keyStarts, keyEnds, count, undefined, firstBytes);
 }
 
 /** Scratch columns, reused (ordering is synchronous and never nested) up to frames of {@link SCRATCH_KEEP_RECORDS} records. */
@@ -75,7 +100,13 @@ function columns(count: number): Int32Array {
  * and children in key order (a view of scratch, valid until the next call); undefined when
  * the records do not have that shape.
  */
-export function treeOrder(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): Int32Array | undefined {
+export function treeOrder(
+  data: Uint8Array,
+  keyStarts: ArrayLike<number>,
+  keyEnds: ArrayLike<number>,
+  count: number,
+  firstBytes: ArrayLike<number>,
+): Int32Array | undefined {
   if (count === 0) return new Int32Array(0);
   const all = columns(count);
   const n1 = count + 1;
@@ -95,7 +126,7 @@ export function treeOrder(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnd
   for (let i = 0; i < count; i++) {
     const start = keyStarts[i]!;
     const length = keyEnds[i]! - start;
-    if (length === 0 || data[start] !== CELL_DESC) {
+    if (firstBytes[i] !== CELL_DESC) {
       if (i === 0) return undefined; // a record before any cell belongs to none
       continue;
     }
@@ -201,16 +232,19 @@ export function settle(
   count: number,
   candidate: Int32Array | undefined,
   keys: readonly string[] | undefined,
+  firstBytes: ArrayLike<number>,
 ): Int32Array {
   // Bucket 0 holds empty keys (they sort first), bucket b + 1 the keys whose first byte is b.
   const bounds = new Int32Array(258);
-  for (let r = 0; r < count; r++) bounds[(keyEnds[r]! > keyStarts[r]! ? data[keyStarts[r]!]! + 1 : 0) + 1]!++;
+  // By first bytes read once per record (the writer reads them as it closes each record, its key still in cache): reading
+  // them here, twice, was a cache miss each in a large frame.
+  for (let r = 0; r < count; r++) bounds[firstBytes[r]! + 2]!++;
   for (let b = 1; b < 258; b++) bounds[b]! += bounds[b - 1]!;
   const fill = bounds.slice(0, 257);
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const r = candidate === undefined ? i : candidate[i]!;
-    order[fill[keyEnds[r]! > keyStarts[r]! ? data[keyStarts[r]!]! + 1 : 0]!++] = r;
+    order[fill[firstBytes[r]! + 1]!++] = r;
   }
   const words = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let strings = keys;

@@ -109,7 +109,8 @@ export class ValueBatch {
       case 'u64':
       case 'i64':
         this.room(8);
-        this.view.setBigUint64(at, BigInt.asUintN(64, value.value), true);
+        // setBigUint64 takes the value modulo 2^64 itself (ToBigUint64), as BigInt.asUintN did: an i64's two's complement.
+        this.view.setBigUint64(at, value.value, true);
         this.types[i] = DATA_TYPES[value.type];
         this.starts[i] = at;
         this.ends[i] = at + 8;
@@ -170,7 +171,18 @@ export class ValueBatch {
   fingerprintInput(i: number, codes: Uint8Array): void {
     const f = this.fingerprints;
     const at = i * 32;
-    for (let k = 0; k < 16; k++) f[at + k] = codes[k]!;
+    // The code bytes as four words, copied once per data type: a branch's values share a few
+    // types, and a 16-byte loop per value was ~0.5% of encoding the 10,000-value branch.
+    if (codes !== this.codesIn) {
+      this.codesIn = codes;
+      this.codeBytes.set(codes.subarray(0, 16));
+    }
+    const words = this.fingerprintWords;
+    const w = at >> 2;
+    words[w] = this.codeWords[0]!;
+    words[w + 1] = this.codeWords[1]!;
+    words[w + 2] = this.codeWords[2]!;
+    words[w + 3] = this.codeWords[3]!;
     const size = this.size(i);
     // LE64 of the size: below 2^53, as two 32-bit halves.
     const low = size >>> 0;
@@ -179,9 +191,15 @@ export class ValueBatch {
       f[at + 16 + k] = low >>> (8 * k);
       f[at + 20 + k] = high >>> (8 * k);
     }
-    const d = this.digests;
-    for (let k = 0; k < 8; k++) f[at + 24 + k] = d[at + k]!;
+    // The digest's first 8 bytes as two words (same bytes in the same order).
+    words[w + 6] = this.digestWords[w]!;
+    words[w + 7] = this.digestWords[w + 1]!;
   }
+
+  /** The code bytes {@link fingerprintInput} copied last, as bytes and as the words it writes. */
+  private codesIn: Uint8Array | undefined;
+  private readonly codeBytes = new Uint8Array(16);
+  private readonly codeWords = new Int32Array(this.codeBytes.buffer);
 
   /** Hashes the fingerprint inputs of entries [first, first + count) in place (one batched call). */
   fingerprint(first: number, count: number): void {
