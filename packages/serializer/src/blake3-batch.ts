@@ -191,15 +191,7 @@ function hashLeaves(
   // `reduce` reads up to 256 bytes past a leaf's chaining values.
   const after = bigChunks > 0 ? cvAt + bigChunks * 32 + 256 : cvAt;
   if (!ensure(after + extra)) return -1; // growing keeps the bytes already copied in; only the views are renewed
-  const padded = (total + 3) & ~3;
-  for (let k = total; k < padded; k++) {
-    const d = first + k * 4;
-    u32[d] = 0;
-    u32[d + 1] = 0;
-    u32[d + 2] = SPARE_OUT;
-    u32[d + 3] = 0;
-  }
-  const groups = padded >> 2;
+  const groups = padToGroups(first, total);
   let cv = cvAt;
   for (let i = 0; i < count; i++) {
     const r = order[i]!;
@@ -243,6 +235,22 @@ function hashLeaves(
   return after;
 }
 
+/**
+ * Pads the descriptors from `first` (u32 index) past `count` to whole groups of four with
+ * descriptors that hash nothing into SPARE_OUT; returns the number of groups.
+ */
+function padToGroups(first: number, count: number): number {
+  const padded = (count + 3) & ~3;
+  for (let k = count; k < padded; k++) {
+    const d = first + k * 4;
+    u32[d] = 0;
+    u32[d + 1] = 0;
+    u32[d + 2] = SPARE_OUT;
+    u32[d + 3] = 0;
+  }
+  return padded >> 2;
+}
+
 /** Up to this many leaves of a chunk or less (a small frame's) are placed by counting, without buckets. */
 const FEW_LEAVES = 8;
 /** The block counts of those leaves, by leaf. */
@@ -267,14 +275,7 @@ function hashFewLeaves(
   const after = descAt + descBytes(count);
   if (!ensure(after + extra)) return -1;
   const first = descAt >> 2;
-  const padded = (count + 3) & ~3;
-  for (let k = count; k < padded; k++) {
-    const d = first + k * 4;
-    u32[d] = 0;
-    u32[d + 1] = 0;
-    u32[d + 2] = SPARE_OUT;
-    u32[d + 3] = 0;
-  }
+  const groups = padToGroups(first, count);
   for (let i = 0; i < count; i++) {
     const blocks = fewBlocks[i]!;
     let place = 0;
@@ -290,7 +291,7 @@ function hashFewLeaves(
     u32[d + 2] = levelAt + i * 32;
     u32[d + 3] = 0;
   }
-  if (count > 0) kernel!.leaves(descAt, padded >> 2);
+  if (groups > 0) kernel!.leaves(descAt, groups);
   return after;
 }
 
