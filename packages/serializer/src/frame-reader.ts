@@ -48,23 +48,24 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeFrameOptions = {})
   return { records, trailer: table.trailer, frame: table.frame };
 }
 
+/**
+ * An empty column for `count` records. A plain array: a typed array per column costs twice as
+ * much to make, and a small frame makes five. Made at its size (pushing one by one regrew it
+ * several times, a fifth of the scan's own time); past COLUMN_PRESIZED_MAX, where V8 may make a
+ * presized array a slow dictionary, empty and grown by writing index after index.
+ */
+function newColumn(count: number): number[] {
+  return count > COLUMN_PRESIZED_MAX ? [] : new Array<number>(count);
+}
+
 /** Column `c` of the first `count` rows of 8 (see {@link readFrame}). */
 function column(rows: Uint32Array, count: number, c: number): number[] {
-  // A plain array: a typed array per column costs twice as much to make, and a small frame makes
-  // five. Made at its size (pushing one by one regrew it several times, a fifth of the scan's
-  // own time); past COLUMN_PRESIZED_MAX, where V8 may make a presized array a slow dictionary,
-  // grown by push.
-  if (count > COLUMN_PRESIZED_MAX) {
-    const out: number[] = [];
-    for (let i = 0; i < count; i++) out.push(rows[i * 8 + c]!);
-    return out;
-  }
-  const out = new Array<number>(count);
+  const out = newColumn(count);
   for (let i = 0; i < count; i++) out[i] = rows[i * 8 + c]!;
   return out;
 }
 
-/** Columns up to this many records are made at their size (see {@link column}). */
+/** Columns up to this many records are made at their size (see {@link newColumn}). */
 const COLUMN_PRESIZED_MAX = 65536;
 
 /**
@@ -199,28 +200,19 @@ export function readFrameWith(bytes: Uint8Array, maxFrameBytes: number, maxRecor
   // kernel call as the Merkle root (one copy of the frame into its memory, one call instead of
   // a native call per record), and checked in the order they always were: the trailer's, each
   // record's, the count, the TOC, the capabilities, then the root.
-  let types: number[], starts: number[], keyStarts: number[], bodyStarts: number[], ends: number[];
-  if (count <= COLUMN_PRESIZED_MAX) {
-    // The five columns every reader uses, in one pass over the rows: a pass (and a call) per
-    // column was ~1.5% of decoding a 2-cell frame.
-    types = new Array<number>(count);
-    starts = new Array<number>(count);
-    keyStarts = new Array<number>(count);
-    bodyStarts = new Array<number>(count);
-    ends = new Array<number>(count);
-    for (let i = 0, row = 0; i < count; i++, row += 8) {
-      types[i] = rows[row]!;
-      starts[i] = rows[row + 3]!;
-      keyStarts[i] = rows[row + 4]!;
-      bodyStarts[i] = rows[row + 5]!;
-      ends[i] = rows[row + 6]!;
-    }
-  } else {
-    types = column(rows, count, 0);
-    starts = column(rows, count, 3);
-    keyStarts = column(rows, count, 4);
-    bodyStarts = column(rows, count, 5);
-    ends = column(rows, count, 6);
+  // The five columns every reader uses, in one pass over the rows: a pass (and a call) per
+  // column was ~1.5% of decoding a 2-cell frame.
+  const types = newColumn(count);
+  const starts = newColumn(count);
+  const keyStarts = newColumn(count);
+  const bodyStarts = newColumn(count);
+  const ends = newColumn(count);
+  for (let i = 0, row = 0; i < count; i++, row += 8) {
+    types[i] = rows[row]!;
+    starts[i] = rows[row + 3]!;
+    keyStarts[i] = rows[row + 4]!;
+    bodyStarts[i] = rows[row + 5]!;
+    ends[i] = rows[row + 6]!;
   }
   const table: RecordTable = {
     frame,
