@@ -20,7 +20,8 @@ export type HeartbeatErrorCode =
   | 'EPISODE_INVALID'
   | 'EPISODE_NOT_FOUND'
   | 'EPISODE_OUTSIDE_SLICE'
-  | 'RUNTIME_REENTRANT';
+  | 'RUNTIME_REENTRANT'
+  | 'OPTION_INVALID';
 
 export function hbError(code: HeartbeatErrorCode, message: string, details: Record<string, unknown> = {}): CepError<HeartbeatErrorCode> {
   return new CepError(code, message, details);

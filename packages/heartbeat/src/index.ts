@@ -9,6 +9,7 @@ export { SEVERITIES, DIAG_MAILBOX, cehPath, writeCeh } from './cei.ts';
 export { MEASURE_INPUT } from './episodes.ts';
 export { organStore } from './organs.ts';
 export { DEFAULT_INBOUND_LOG_BYTES } from './inputs.ts';
+export { DEFAULT_OPS_HISTORY_RETAIN } from './ops.ts';
 export type {
   InboundLogStats,
   AgendaEntry,

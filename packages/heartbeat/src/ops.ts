@@ -2,7 +2,8 @@
  * OPS dossiers under `/rt/ops/<id>` (ids are numerics 1, 2, …; the counter is `/rt/ops_next`).
  *
  *   verb, [target], issued_beat, [pipeline/…], state, [code], [note]
- *   history/ (list) of {beat, state, [code], [note]}
+ *   history/ (list) of {beat, state, [code], [note]}: the newest `historyRetain` entries,
+ *   [history_dropped] (how many older ones were removed)
  *   watchers/<n>/{want, signal (list of tags), target (list), timeout (list), armed, deadline}
  *   watch_next, [close/{status, closed_beat, [summary]}]
  *
@@ -29,6 +30,7 @@ const F = {
   note: name('note'),
   beat: name('beat'),
   history: name('history'),
+  historyDropped: name('history_dropped'),
   watchers: name('watchers'),
   want: name('want'),
   armed: name('armed'),
@@ -83,7 +85,18 @@ export interface OpsDeps {
   readonly beat: () => number;
   readonly enqueue: (signal: Name[], target: Name[]) => void;
   readonly warn: (op: string, note: string) => void;
+  /** History entries kept per dossier (see {@link DEFAULT_OPS_HISTORY_RETAIN}). */
+  readonly historyRetain?: number;
 }
+
+/**
+ * History entries an OPS dossier keeps by default. Why a bound: a long-lived dossier moves every
+ * busy beat — a mirror's gate and episode go run → yield → run for as long as the mirror has
+ * work, two to four entries a beat — so an unbounded list grew a peer's tree (and the work of
+ * every `setState`, which reads the last entry) for as long as it ran. 64 holds every short
+ * operation's whole story (an invoke call's, an episode's first slices) many times over.
+ */
+export const DEFAULT_OPS_HISTORY_RETAIN = 64;
 
 export interface OpsInternal extends Ops {
   /** Commit-time watcher processing for beat `beat`. */
@@ -92,6 +105,10 @@ export interface OpsInternal extends Ops {
 
 export function createOps(deps: OpsDeps): OpsInternal {
   const { tree } = deps;
+  const historyRetain = deps.historyRetain ?? DEFAULT_OPS_HISTORY_RETAIN;
+  if (!Number.isSafeInteger(historyRetain) || historyRetain < 1) {
+    throw hbError('OPTION_INVALID', `opsHistoryRetain must be a whole number ≥ 1, got ${String(deps.historyRetain)}`);
+  }
   /** Ops that have watchers (rebuilt from the tree so a runtime on an old tree picks them up). */
   const watched = new Set<string>();
   for (const op of tree.get(OPS_ROOT)?.children() ?? []) {
@@ -138,6 +155,13 @@ export function createOps(deps: OpsDeps): OpsInternal {
     tree.setChild(entry, F.state, stateText(state));
     if (code !== undefined) tree.setChild(entry, F.code, i64(code));
     if (note !== undefined) tree.setChild(entry, F.note, text(note));
+    // Past the bound the oldest entry goes for good (discard: nothing reads a removed entry), and
+    // the dossier counts it, so a reader can tell a trimmed history from a short one.
+    const entries = list.children();
+    if (entries.length <= historyRetain) return;
+    tree.discard([...list.path(), entries[0]!.name]);
+    const dropped = live(op, F.historyDropped)?.value;
+    tree.setChild(op, F.historyDropped, u64((dropped?.type === 'u64' ? dropped.value : 0n) + 1n));
   };
 
   const arm = (op: Cell, state: OpState): void => {

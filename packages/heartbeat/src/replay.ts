@@ -16,6 +16,8 @@ export interface ReplayOptions {
   /** The recorded run's first beat (default: the tree's beat). */
   readonly startBeat?: number;
   readonly ceiRetain?: number;
+  /** The recorded run's `opsHistoryRetain` (default the runtime's). */
+  readonly opsHistoryRetain?: number;
   /** The replaying runtime's inbound log cap (default the runtime's). */
   readonly inboundLogBytes?: number;
 }
@@ -36,6 +38,7 @@ export function replay(log: readonly LoggedInput[], options: ReplayOptions): Rep
     tree: options.tree,
     ...(options.startBeat === undefined ? {} : { startBeat: options.startBeat }),
     ...(options.ceiRetain === undefined ? {} : { ceiRetain: options.ceiRetain }),
+    ...(options.opsHistoryRetain === undefined ? {} : { opsHistoryRetain: options.opsHistoryRetain }),
     ...(options.inboundLogBytes === undefined ? {} : { inboundLogBytes: options.inboundLogBytes }),
   });
   options.setup(runtime);

@@ -124,6 +124,7 @@ class HeartbeatRuntime implements Runtime {
       beat: () => this.tree.beat,
       enqueue: (signal, target) => void this.enqueue(signal, { target, qos: { control: true, retainOnPause: true } }),
       warn: (op, note) => void this.cei.emit({ topic: 'ops/watchers', severity: 'warn', note, origin: 'ops', op }),
+      ...(options.opsHistoryRetain === undefined ? {} : { historyRetain: options.opsHistoryRetain }),
     });
     this.episodes = createEpisodes({
       tree: this.tree,

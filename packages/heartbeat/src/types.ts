@@ -327,6 +327,13 @@ export interface RuntimeOptions {
   /** CEI messages kept in the mailbox (older ones are removed; default 1024). */
   readonly ceiRetain?: number;
   /**
+   * History entries kept per OPS dossier (default `DEFAULT_OPS_HISTORY_RETAIN`, 64): past it the
+   * oldest entry is removed and the dossier's `history_dropped` counts it, so a dossier that moves
+   * every beat (a mirror's) stays the same size however long it runs. Part of the digest, so a
+   * replay must use the same value.
+   */
+  readonly opsHistoryRetain?: number;
+  /**
    * Keep a beat ledger in the tree: `/rt/beat/<N>/{impulses, agenda}` (lists of text lines,
    * like the reference's), for the last `retain` beats. Off by default; it is part of the
    * digest when on.

@@ -62,6 +62,41 @@ describe('OPS dossiers', () => {
     expect(rt.tree.getValue([...rt.ops.path(id), 'close', 'closed_beat'])).toMatchObject({ value: 2n });
   });
 
+  it('keeps the newest opsHistoryRetain entries of a dossier that moves every beat, and counts the ones it removed', () => {
+    const rt = createRuntime({ opsHistoryRetain: 5 });
+    const id = rt.ops.start({ verb: 'mir/gate', state: 'yield' });
+    for (let i = 0; i < 20; i++) {
+      rt.ops.setState(id, 'run');
+      rt.ops.setState(id, 'yield');
+      rt.step();
+    }
+    // 1 + 40 entries were written; the last five are beat 17's yield, then beats 18 and 19.
+    expect(history(rt, id)).toEqual(['17:yield', '18:run', '18:yield', '19:run', '19:yield']);
+    expect(rt.tree.getValue([...rt.ops.path(id), 'history_dropped'])).toMatchObject({ type: 'u64', value: 36n });
+    // The list's automatic names keep increasing past the removed ones (no name is reused).
+    const names = rt.tree
+      .get([...rt.ops.path(id), 'history'])!
+      .children()
+      .map((h) => h.name.tag.text);
+    expect(names).toEqual(['37', '38', '39', '40', '41']);
+    rt.ops.close(id, 'ok');
+    expect(history(rt, id).at(-1)).toBe('20:ok');
+    expect(history(rt, id)).toHaveLength(5);
+  });
+
+  it('keeps 64 history entries by default and refuses an opsHistoryRetain that is not a whole number ≥ 1', () => {
+    const rt = createRuntime();
+    const id = rt.ops.start({ verb: 'v' });
+    for (let i = 0; i < 100; i++) {
+      rt.ops.setState(id, i % 2 === 0 ? 'yield' : 'run');
+      rt.step();
+    }
+    expect(history(rt, id)).toHaveLength(64);
+    expect(rt.tree.getValue([...rt.ops.path(id), 'history_dropped'])).toMatchObject({ value: 37n });
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      expect(() => createRuntime({ opsHistoryRetain: bad })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID' }));
+  });
+
   it('closes idempotently, refuses another status, and refuses states after close', () => {
     const rt = createRuntime();
     const id = rt.ops.start({ verb: 'v' });
