@@ -108,7 +108,12 @@ export async function startPeer(options: StartPeerOptions): Promise<Peer> {
   // process on the same data_dir is refused before it binds a port.
   const peerStore: PeerStore | undefined = options.dataDir === undefined ? undefined : openPeerStore(options.dataDir, config.store, log);
   const runtime =
-    options.runtime ?? createRuntime({ inboundLogBytes: config.limits.inbound_log_bytes, ...(peerStore !== undefined ? { tree: peerStore.store.tree } : {}) });
+    options.runtime ??
+    createRuntime({
+      inboundLogBytes: config.limits.inbound_log_bytes,
+      opsHistoryRetain: config.limits.ops_history,
+      ...(peerStore !== undefined ? { tree: peerStore.store.tree } : {}),
+    });
   const hooks = createShutdownHooks(log);
   let driver: BeatDriver | undefined;
   let stopping: Promise<StopResult> | undefined;

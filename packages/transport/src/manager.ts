@@ -242,6 +242,7 @@ class Manager implements TransportManager {
       in_q_bytes: queued,
       in_budget: budget,
       in_window: window,
+      in_busy: busy,
       frame_bytes: this.limits.maxFrameBytes,
     });
     runtime.onCommit((beat) => {

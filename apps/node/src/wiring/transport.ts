@@ -108,6 +108,7 @@ export async function wireTransport(ctx: PeerContext): Promise<TransportHandle> 
     peerKey: (peer) => keys[peer],
     aeadOptional: (peer) => aeadOptional(config, peer),
     inboundBudgetBytes: config.limits.inbound_beat_bytes,
+    inboundBusyBytes: config.limits.busy_beat_bytes,
     inboundQueuedBytesPerPeer: config.limits.peer_queued_bytes,
     maxMountsPerPeer: config.limits.mounts_per_peer,
   });
