@@ -3,10 +3,11 @@
  * Checks that every relative link in the repository's documentation points at a file or folder
  * that exists, so a user who clones the repository never meets a dead link.
  *
- * Scans README.md, docs/**\/*.md, packages/*\/README.md, packages/*\/FORMAT.md and
- * apps/*\/README.md. A link is relative when it has no scheme (`https:`, `mailto:` …), does not
- * start with `/` or `#`; its `#anchor` and `?query` are ignored. Links inside fenced or inline
- * code are not links. Exits 1 and lists `file:line  target` for each broken one.
+ * Scans README.md, docs/**\/*.md, packages/*\/README.md, packages/*\/FORMAT.md, apps/*\/README.md
+ * and packages/*\/bench/*.md, apps/*\/bench/*.md (the bench histories the READMEs link to). A
+ * link is relative when it has no scheme (`https:`, `mailto:` …), does not start with `/` or `#`;
+ * its `#anchor` and `?query` are ignored. Links inside fenced or inline code are not links. Exits 1
+ * and lists `file:line  target` for each broken one.
  *
  * Usage: node tooling/check-doc-links.mjs [repository root, default: this script's parent]
  */
@@ -34,6 +35,9 @@ function documents() {
     if (!existsSync(join(root, group))) continue;
     for (const pkg of readdirSync(join(root, group)).sort()) {
       for (const file of group === 'packages' ? ['README.md', 'FORMAT.md'] : ['README.md']) add(join(group, pkg, file));
+      const bench = join(group, pkg, 'bench');
+      if (!existsSync(join(root, bench)) || !statSync(join(root, bench)).isDirectory()) continue;
+      for (const entry of readdirSync(join(root, bench)).sort()) if (entry.endsWith('.md')) found.push(join(bench, entry));
     }
   }
   return found;
