@@ -4,7 +4,8 @@
 // fixed offsets), instead of sixteen locals permuted between rounds (V8 spilled them anyway, and
 // the permutation was ~40 moves a round); the two-register CRC loops. WAT has no macros, and 56 G
 // functions by hand would hide a typo. Run `node scripts/blake3x4-rounds.mjs`, then
-// `pnpm run build:wasm`.
+// `pnpm run build:wasm`. With `--check` it writes nothing and exits 1 when the file's generated
+// part is not what this script would write (a test runs it, so a hand edit cannot drift from it).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { WAT_PATH } from './wasm.mjs';
 
@@ -165,5 +166,14 @@ const body = parts
   .flat()
   .map((line) => indent + line)
   .join('\n');
-writeFileSync(WAT_PATH, text.slice(0, from) + BEGIN + '\n' + body + '\n' + indent + text.slice(to));
-process.stdout.write('wasm/blake3x4.wat: compression function written\n');
+const generated = text.slice(0, from) + BEGIN + '\n' + body + '\n' + indent + text.slice(to);
+if (process.argv.includes('--check')) {
+  if (generated !== text) {
+    process.stderr.write('wasm/blake3x4.wat: its generated part differs from what scripts/blake3x4-rounds.mjs writes; run it\n');
+    process.exit(1);
+  }
+  process.stdout.write('wasm/blake3x4.wat: generated part up to date\n');
+} else {
+  writeFileSync(WAT_PATH, generated);
+  process.stdout.write('wasm/blake3x4.wat: compression function written\n');
+}

@@ -15,6 +15,8 @@ import { BLAKE3X4_WASM_BASE64 } from '../src/blake3x4-wasm.ts';
 import { hashPairWords } from '../src/blake3-chunk.ts';
 import { merkleCombine, merkleOfRanges } from '../src/hash.ts';
 import { assembleBlake3x4 } from '../scripts/wasm.mjs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { FEATURE_POLICIES, INVALID_WASM as INVALID, bytesFrom, layout } from './helpers/fixtures.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -37,6 +39,13 @@ describe('the committed WebAssembly module', () => {
   it('is what wasm/blake3x4.wat assembles to', async () => {
     const assembled = await assembleBlake3x4();
     expect(hex(Uint8Array.from(atob(BLAKE3X4_WASM_BASE64), (c) => c.charCodeAt(0)))).toBe(hex(assembled));
+  });
+
+  it('has in wasm/blake3x4.wat the generated part scripts/blake3x4-rounds.mjs writes', () => {
+    const script = fileURLToPath(new URL('../scripts/blake3x4-rounds.mjs', import.meta.url));
+    const run = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
   });
 
   it('validates and loads on this runtime', () => {
