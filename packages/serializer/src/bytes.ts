@@ -272,6 +272,18 @@ export function putWords(view: DataView, at: number, words: Int32Array, wordAt: 
   return at + 4 * count;
 }
 
+/**
+ * Copies bytes `[start, start + n)` of the bytes `from` covers to `at` of the bytes `to` covers
+ * (room made), four at a time, and returns where they end: an inline value (up to 64 bytes) or a
+ * TOC key in a quarter of a byte loop's stores, and no view to make as a native copy needs.
+ */
+export function putWordsFrom(to: DataView, at: number, from: DataView, start: number, n: number): number {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) to.setInt32(at + i, from.getInt32(start + i));
+  for (; i < n; i++) to.setUint8(at + i, from.getUint8(start + i));
+  return at + n;
+}
+
 /** Copies all of `from` to `at` of `b` (room made) natively, and returns where it ends (names: 17 bytes and up). */
 export function putAll(b: Uint8Array, at: number, from: Uint8Array): number {
   b.set(from, at);

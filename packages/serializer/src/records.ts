@@ -4,7 +4,7 @@
  * read is bounded by the record's own length.
  */
 import type { Name } from '@cep/cells';
-import { ByteReader, ByteWriter, varintLength } from './bytes.ts';
+import { ByteReader, ByteWriter, putVarint, varintLength } from './bytes.ts';
 import { serializerError } from './errors.ts';
 import type { NameTableReader, NameTableWriter } from './names.ts';
 import { ALL_STRICT, refuse, resolveStrictness, type LenientMask, type Strictness } from './strictness.ts';
@@ -682,18 +682,35 @@ export function writeNamepool(text: string, glob: boolean): Uint8Array {
 
 /** Appends a namepool_delta body to `out`. */
 export function writeNamepoolInto(out: ByteWriter, text: string, glob: boolean): void {
-  // Layout: text length, then the flags byte, then the text.
+  const b = out.reserve(namepoolBodyLength(text));
+  out.length = putNamepool(b, out.length, text, glob);
+}
+
+/** Bytes of the namepool_delta body {@link putNamepool} writes for `text`. */
+export function namepoolBodyLength(text: string): number {
+  const n = isShortAscii(text) ? text.length : utf8.encode(text).length;
+  return varintLength(n) + 1 + n;
+}
+
+/**
+ * Writes a namepool_delta body (text length, flags byte, text) at `at` of `b`, room made for
+ * {@link namepoolBodyLength} bytes, and returns where it ends: with a local index, so the
+ * branch writer puts its name table in place like its other records (FrameWriter.beginSized).
+ */
+export function putNamepool(b: Uint8Array, at: number, text: string, glob: boolean): number {
   if (isShortAscii(text)) {
     // Almost every reference name: its UTF-8 is its character codes, written without an encoder call.
-    out.varint(text.length);
-    out.u8(glob ? 1 : 0);
-    for (let i = 0; i < text.length; i++) out.u8(text.charCodeAt(i));
-    return;
+    const n = text.length;
+    b[at++] = n; // below 128: a one-byte varint
+    b[at++] = glob ? 1 : 0;
+    for (let i = 0; i < n; i++) b[at + i] = text.charCodeAt(i);
+    return at + n;
   }
   const bytes = utf8.encode(text);
-  out.varint(bytes.length);
-  out.u8(glob ? 1 : 0);
-  out.bytes(bytes);
+  at = putVarint(b, at, bytes.length);
+  b[at++] = glob ? 1 : 0;
+  b.set(bytes, at);
+  return at + bytes.length;
 }
 
 function isShortAscii(text: string): boolean {

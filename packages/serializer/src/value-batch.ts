@@ -26,7 +26,8 @@ const utf8 = new TextEncoder();
 export class ValueBatch {
   /** Bytes of the entries' values, one after another. */
   data = new Uint8Array(4096);
-  private view = new DataView(this.data.buffer);
+  /** A view of {@link data} (renewed as it grows): the branch writer copies inline values from it a word at a time. */
+  view = new DataView(this.data.buffer);
   /** Bytes of {@link data} in use. */
   dataTop = 0;
   /** Entries in use. */
@@ -125,7 +126,13 @@ export class ValueBatch {
         this.dataTop = at + 1;
         return;
     }
-    const { dataType, bytes } = valueToData(value);
+    // Bytes go in as they are: what valueToData answers for them, without its object per value.
+    let dataType: Name;
+    let bytes: Uint8Array;
+    if (value.type === 'bytes') {
+      dataType = DATA_TYPES.bytes;
+      bytes = value.value;
+    } else ({ dataType, bytes } = valueToData(value));
     this.types[i] = dataType;
     if (bytes.length > ARENA_VALUE_MAX) {
       this.external[i] = bytes;
@@ -225,6 +232,11 @@ export class ValueBatch {
   /** Hashes the fingerprint inputs of `entries` (any entries, in one batched call); their first 8 bytes land in place. */
   fingerprintScattered(entries: readonly number[]): void {
     const count = entries.length;
+    if (count === 1) {
+      // One input (a small frame's value) is hashed in place, as fingerprint() hashes a few: no ranges to lay out, no digest to copy back.
+      const at = entries[0]! * 32;
+      return blake3Into(this.fingerprints, at, at + 32, this.fingerprints, at);
+    }
     if (this.fpStarts.length < count) {
       this.fpStarts = new Int32Array(Math.max(count, this.fpStarts.length * 2));
       this.fpEnds = new Int32Array(this.fpStarts.length);
