@@ -164,14 +164,25 @@ function hashLeaves(
     if (fits) return hashFewLeaves(starts, ends, order, dataAt, levelAt, descAt, extra, count);
   }
   bucketCount.fill(0);
+  if (leafStarts.length < count) {
+    leafStarts = new Int32Array(Math.max(count, leafStarts.length * 2));
+    leafLengths = new Int32Array(leafStarts.length);
+  }
+  // Each leaf's range read once through the order (the second pass reads these columns in turn),
+  // and the leaves over a chunk listed: going through the order twice more cost ~25% of this setup.
   let bigChunks = 0;
+  let bigLeaves = 0;
   for (let i = 0; i < count; i++) {
     const r = order[i]!;
-    const len = ends[r]! - starts[r]!;
+    const start = starts[r]!;
+    const len = ends[r]! - start;
+    leafStarts[i] = start;
+    leafLengths[i] = len;
     if (len <= LEAF_MAX) bucketCount[byBlocks ? blocksOf(len) : 1]! += 1;
     else {
       const n = (len + LEAF_MAX - 1) >> 10;
       bigChunks += n;
+      bigLeaves++;
       bucketCount[byBlocks ? 16 : 1]! += n - 1;
       bucketCount[byBlocks ? blocksOf(len - (n - 1) * LEAF_MAX) : 1]! += 1;
     }
@@ -188,52 +199,61 @@ function hashLeaves(
     total += bucketCount[b]!;
   }
   const cvAt = descAt + descBytes(total);
-  // `reduce` reads up to 256 bytes past a leaf's chaining values.
-  const after = bigChunks > 0 ? cvAt + bigChunks * 32 + 256 : cvAt;
+  // `reduce` reads up to 256 bytes past a leaf's chaining values; the big leaves' indices follow.
+  const bigAt = bigChunks > 0 ? cvAt + bigChunks * 32 + 256 : cvAt;
+  const after = bigAt + bigLeaves * 4;
   if (!ensure(after + extra)) return -1; // growing keeps the bytes already copied in; only the views are renewed
   const groups = padToGroups(first, total);
+  const mem = u32;
+  const big = bigAt >> 2;
   let cv = cvAt;
-  for (let i = 0; i < count; i++) {
-    const r = order[i]!;
-    const start = starts[r]!;
-    const len = ends[r]! - start;
+  for (let i = 0, k = big; i < count; i++) {
+    const start = leafStarts[i]!;
+    const len = leafLengths[i]!;
     if (len <= LEAF_MAX) {
       const b = byBlocks ? blocksOf(len) : 1;
       const d = bucketAt[b]!;
-      u32[d] = dataAt + start;
-      u32[d + 1] = len;
-      u32[d + 2] = levelAt + i * 32;
-      u32[d + 3] = 0;
+      mem[d] = dataAt + start;
+      mem[d + 1] = len;
+      mem[d + 2] = levelAt + i * 32;
+      mem[d + 3] = 0;
       bucketAt[b] = d + 4;
       continue;
     }
+    mem[k++] = i;
     const n = (len + LEAF_MAX - 1) >> 10;
     for (let c = 0; c < n; c++) {
       const chunkLen = c < n - 1 ? LEAF_MAX : len - c * LEAF_MAX;
       const b = byBlocks ? blocksOf(chunkLen) : 1;
       const d = bucketAt[b]!;
-      u32[d] = dataAt + start + c * LEAF_MAX;
-      u32[d + 1] = chunkLen;
-      u32[d + 2] = cv + c * 32;
-      u32[d + 3] = CHUNK_OF_LONGER | c;
+      mem[d] = dataAt + start + c * LEAF_MAX;
+      mem[d + 1] = chunkLen;
+      mem[d + 2] = cv + c * 32;
+      mem[d + 3] = CHUNK_OF_LONGER | c;
       bucketAt[b] = d + 4;
     }
     cv += n * 32;
   }
   if (groups > 0) kernel!.leaves(descAt, groups);
-  if (bigChunks > 0) {
-    cv = cvAt;
-    for (let i = 0; i < count; i++) {
-      const r = order[i]!;
-      const len = ends[r]! - starts[r]!;
-      if (len <= LEAF_MAX) continue;
-      const n = (len + LEAF_MAX - 1) >> 10;
-      kernel!.reduce(cv, n, levelAt + i * 32);
-      cv += n * 32;
-    }
+  cv = cvAt;
+  for (let k = big; k < big + bigLeaves; k++) {
+    const i = mem[k]!;
+    const n = (leafLengths[i]! + LEAF_MAX - 1) >> 10;
+    kernel!.reduce(cv, n, levelAt + i * 32);
+    cv += n * 32;
+  }
+  if (leafStarts.length > LEAF_COLUMNS_KEEP) {
+    // One very large frame's columns are not kept.
+    leafStarts = new Int32Array(0);
+    leafLengths = new Int32Array(0);
   }
   return after;
 }
+
+/** Each leaf's start and length in leaf order (grown, kept up to {@link LEAF_COLUMNS_KEEP} leaves). */
+let leafStarts = new Int32Array(0);
+let leafLengths = new Int32Array(0);
+const LEAF_COLUMNS_KEEP = 64 * 1024;
 
 /**
  * Pads the descriptors from `first` (u32 index) past `count` to whole groups of four with
@@ -456,8 +476,9 @@ const scratchChecksums = new Uint32Array(SCRATCH_CHECKSUMS + 1);
  * A checksum request for `count` ranges and one more at `[lastStart, lastEnd)` (−1: none; its
  * root place `rootAt`, −1: none), as the encoder and the reader make one per frame (see
  * {@link RangeChecksums}). Results land in a shared scratch array up to {@link SCRATCH_CHECKSUMS}
- * ranges; a larger frame gets its own, and `onAllocate` hears of its bytes (the reader counts them).
- * With `into` (an earlier request), that object is filled in and returned instead of a new one.
+ * ranges; a larger frame gets its own (or the one of `into`, when large enough), and `onAllocate`
+ * hears of a new one's bytes (the reader counts them). With `into` (an earlier request), that
+ * object is filled in and returned instead of a new one.
  */
 export function rangeChecksums(
   id: 0 | 1,
@@ -470,10 +491,16 @@ export function rangeChecksums(
   onAllocate?: (bytes: number) => void,
   into?: RangeChecksums,
 ): RangeChecksums {
-  let out = scratchChecksums;
+  let out: Uint32Array = scratchChecksums;
   if (count > SCRATCH_CHECKSUMS) {
-    out = new Uint32Array(count + 1);
-    onAllocate?.(count * 4 + 4);
+    // A request handed back keeps its own array for a frame of as many ranges or fewer (a kept
+    // frame writer's, frame after frame): a new one was 52 KB to zero per 10k-value frame.
+    const kept = into?.out;
+    if (kept !== undefined && kept !== scratchChecksums && kept.length > count) out = kept;
+    else {
+      out = new Uint32Array(count + 1);
+      onAllocate?.(count * 4 + 4);
+    }
   }
   if (into === undefined) return { id, starts, ends, count, lastStart, lastEnd, rootAt, out, done: false };
   const reused = into as { -readonly [K in keyof RangeChecksums]: RangeChecksums[K] };
