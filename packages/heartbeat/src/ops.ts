@@ -92,8 +92,8 @@ export interface OpsDeps {
 /**
  * History entries an OPS dossier keeps by default. Why a bound: a long-lived dossier moves every
  * busy beat — a mirror's gate and episode go run → yield → run for as long as the mirror has
- * work, two to four entries a beat — so an unbounded list grew a peer's tree (and the work of
- * every `setState`, which reads the last entry) for as long as it ran. 64 holds every short
+ * work, about an entry a beat each — so an unbounded list grew a peer's tree (its memory, its
+ * digest's work and a durable store's image) for as long as it ran. 64 holds every short
  * operation's whole story (an invoke call's, an episode's first slices) many times over.
  */
 export const DEFAULT_OPS_HISTORY_RETAIN = 64;

@@ -2,7 +2,7 @@
  * A mirror that has work every beat for a long time keeps its OPS dossiers the same size: the
  * source's gate (`mir/gate`) moves run → yield and its episode (`mir/pub`) run → await every busy
  * beat, and their histories keep the runtime's `opsHistoryRetain` newest entries (before the
- * bound they grew by two entries a beat each for as long as the mirror ran).
+ * bound they grew by about an entry a beat each for as long as the mirror ran).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_OPS_HISTORY_RETAIN } from '@cep/heartbeat';
