@@ -9,7 +9,7 @@ import { createTree, text, u64, type Tree } from '@cep/cells';
 import { decodeBranch, encodeBranch, RECORD_TYPE } from '@cep/serializer';
 import { latin1 } from '../src/bytes.ts';
 import { leafOrder, merkleOfRanges } from '../src/hash.ts';
-import { leafOrderByTree } from '../src/leaf-order.ts';
+import { leafOrderByTree, treeOrder } from '../src/leaf-order.ts';
 import { readFrame, recordKeys } from '../src/frame-reader.ts';
 
 /** Keys as one byte array with their ranges. */
@@ -115,6 +115,43 @@ describe('leaf order through the tree', () => {
     for (let i = 0; i < 70_000; i++) keys.push(Uint8Array.from([1, ...root, ...nameOf(i), ...suffix]));
     expectSameOrder(keys);
   }, 60_000);
+
+  it("needs no full sort for the writer's own records: the tree's order, split by record type, is already the sorted order", () => {
+    // settle() repairs any wrong candidate by sorting, so the other tests would stay green if the
+    // tree walk regressed into that fallback on every frame; this one would not. Namepool records
+    // are the exception by design: keyed by little-endian ids and emitted in id order, they are
+    // sorted by settle() (only their own keys), so they are left out of the comparison.
+    const letters = createTree();
+    const digits = createTree();
+    for (let i = 0; i < 1000; i++) {
+      const word = 'r' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
+      for (let f = 0; f < 10; f++) {
+        const value = f % 2 === 0 ? text(`value ${i}.${f}`) : u64(i * 10 + f);
+        letters.set(['b', word, `f${'abcdefghij'[f]}`], value);
+        digits.set(['b', `r${i}`, `f${f}`], value); // names with digits go through the name table
+      }
+    }
+    const deep = createTree();
+    for (let i = 0; i < 200; i++) deep.set(['b', `a${i % 3}`, `k${i % 7}`, `m${i}`, 'leaf'], text('x'.repeat(i * 9)));
+    for (const [label, tree, namepools] of [
+      ['letters', letters, 1], // one reference name: val/u64
+      ['digits', digits, 1011], // r0…r999, f0…f9, val/u64
+      ['deep', deep, 210], // a0…a2, k0…k6, m0…m199
+    ] as const) {
+      const table = readFrame(encodeBranch(tree.get('/b')!));
+      const count = table.types.length;
+      const firsts = Array.from({ length: count }, (_, r) => table.frame[table.keyStarts[r]!]!);
+      const candidate = treeOrder(table.frame, table.keyStarts, table.bodyStarts, count, firsts);
+      expect(candidate, label).toBeDefined();
+      // The stable split by first key byte (the record type) that settle() makes before it checks.
+      const notNamepool = (r: number): boolean => firsts[r] !== RECORD_TYPE.NAMEPOOL_DELTA;
+      const split = [...candidate!].sort((a, b) => firsts[a]! - firsts[b]!).filter(notNamepool);
+      expect(split, label).toEqual(leafOrder(recordKeys(table)).filter(notNamepool));
+      expect(firsts.filter((f) => f === RECORD_TYPE.NAMEPOOL_DELTA).length, label).toBe(namepools);
+      // And the whole order, namepools sorted by settle(), is the plain sort's.
+      expect(Array.from(leafOrderByTree(table.frame, table.keyStarts, table.bodyStarts, count)), label).toEqual(leafOrder(recordKeys(table)));
+    }
+  });
 
   it('gives real branch frames the root their trailers carry, which the plain sort gives too', () => {
     const trees: Tree[] = [];
