@@ -238,7 +238,7 @@ export class FrameWriter {
   private merkleRoot(trailerStart: number, trailerEnd: number): number {
     const all = this.out.result();
     const count = this.records;
-    const order = recordLeafOrder(all, this.keyStarts, this.keyEnds, count, this.firstBytes, this.out.dataView());
+    const order = recordLeafOrder(all, this.keyStarts, this.keyEnds, count, this.firstBytes);
     const crc = rangeChecksums(
       this.checksum,
       this.starts,

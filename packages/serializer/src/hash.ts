@@ -237,15 +237,30 @@ export function merkleOfRangesIs(
  * emission order, compared in place: for a few records this beats making a string per key
  * ({@link leafOrder}); insertion sort, so call it for small counts only.
  */
-export function leafOrderInPlace(data: Uint8Array, keyStarts: ArrayLike<number>, keyEnds: ArrayLike<number>, count: number): number[] {
+export function leafOrderInPlace(
+  data: Uint8Array,
+  keyStarts: ArrayLike<number>,
+  keyEnds: ArrayLike<number>,
+  count: number,
+  firstBytes?: ArrayLike<number>,
+): number[] {
   const order: number[] = new Array<number>(count);
   if (count <= LINEAR_SORT_MAX) {
-    // A few keys: a linear insertion, byte by byte (a 2-cell frame's five keys differ early).
+    // A few keys: a linear insertion (ties stay in emission order). With each key's first byte
+    // known (its record type, as the writer records it), keys of different types are ordered by
+    // it alone and only keys of one type compared, a word at a time: sorting a 2-cell frame's
+    // five keys byte by byte was ~2% of its encode. Without, byte by byte (they differ early).
+    const view = firstBytes === undefined ? undefined : viewOf(data);
     for (let i = 0; i < count; i++) {
       let j = i;
-      while (j > 0 && compareBytes(data, keyStarts[i]!, keyEnds[i]!, keyStarts[order[j - 1]!]!, keyEnds[order[j - 1]!]!) < 0) {
-        order[j] = order[j - 1]!;
-        j--;
+      for (; j > 0; j--) {
+        const o = order[j - 1]!;
+        const c =
+          view === undefined
+            ? compareBytes(data, keyStarts[i]!, keyEnds[i]!, keyStarts[o]!, keyEnds[o]!)
+            : firstBytes![i]! - firstBytes![o]! || compareRanges(data, view, keyStarts[i]!, keyEnds[i]!, keyStarts[o]!, keyEnds[o]!);
+        if (c >= 0) break;
+        order[j] = o;
       }
       order[j] = i;
     }

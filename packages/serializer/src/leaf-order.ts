@@ -17,7 +17,7 @@
  * {@link leafOrder} for any keys, and a frame of another shape (a reference frame, a frame of
  * loose records, a hostile one) costs a pass more than the plain sort.
  */
-import { compareRanges, compareRangesSkipping, latin1Slicer } from './bytes.ts';
+import { compareRangesSkipping, latin1Slicer } from './bytes.ts';
 import { leafOrderInPlace } from './hash.ts';
 
 /** Wire bytes of a name (FORMAT.md §7.1). */
@@ -67,7 +67,7 @@ const IN_PLACE_SORT_MAX = 16;
  * The Merkle leaf order of a frame's records from their key ranges in `data`, as encoder and
  * reader both take it: a few records by an insertion sort in place, more through the records'
  * tree ({@link leafOrderByTree}: about a comparison per record, checked in place). The encoder
- * passes each key's first byte and a `view` over `data` (see {@link fewLeafOrder}).
+ * passes each key's first byte, read as it closed the record.
  */
 export function recordLeafOrder(
   data: Uint8Array,
@@ -75,45 +75,10 @@ export function recordLeafOrder(
   keyEnds: ArrayLike<number>,
   count: number,
   firstBytes?: ArrayLike<number>,
-  view?: DataView,
 ): ArrayLike<number> {
-  if (count <= FEW_KEYS && firstBytes !== undefined && view !== undefined) return fewLeafOrder(data, view, keyStarts, keyEnds, count, firstBytes);
   return count <= IN_PLACE_SORT_MAX
-    ? leafOrderInPlace(data, keyStarts, keyEnds, count)
+    ? leafOrderInPlace(data, keyStarts, keyEnds, count, firstBytes)
     : leafOrderByTree(data, keyStarts, keyEnds, count, undefined, firstBytes);
-}
-
-/** Up to this many keys whose first bytes are known, {@link fewLeafOrder} sorts them. */
-const FEW_KEYS = 8;
-
-/**
- * {@link leafOrderInPlace}'s linear insertion for a few keys whose first bytes are known (the
- * record types): keys of different types are ordered by those alone, and only keys of one type
- * (a frame's cell_descs, which share the type byte and the root's name) are compared, a word at
- * a time. Sorting a 2-cell frame's five keys byte by byte was ~2% of its encode.
- */
-function fewLeafOrder(
-  data: Uint8Array,
-  view: DataView,
-  keyStarts: ArrayLike<number>,
-  keyEnds: ArrayLike<number>,
-  count: number,
-  firstBytes: ArrayLike<number>,
-): number[] {
-  const order: number[] = new Array<number>(count);
-  for (let i = 0; i < count; i++) {
-    const first = firstBytes[i]!;
-    let j = i;
-    for (; j > 0; j--) {
-      const o = order[j - 1]!;
-      const by = first - firstBytes[o]!;
-      // Ties stay in emission order: an equal key stops the insertion.
-      if (by > 0 || (by === 0 && compareRanges(data, view, keyStarts[i]!, keyEnds[i]!, keyStarts[o]!, keyEnds[o]!) >= 0)) break;
-      order[j] = o;
-    }
-    order[j] = i;
-  }
-  return order;
 }
 
 /** Scratch columns, reused (ordering is synchronous and never nested) up to frames of {@link SCRATCH_KEEP_RECORDS} records. */
