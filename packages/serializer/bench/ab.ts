@@ -13,9 +13,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { bytes, createTree, text, u64 } from '@cep/cells';
+import { createTree, text, u64, type Cell } from '@cep/cells';
 import * as ours from '@cep/serializer';
 import { readFrame } from '../src/frame-reader.ts';
+import { tenThousandValues, twoCell } from './branches.ts';
 import { medianMicros } from './cpu-rounds.ts';
 
 const args = process.argv.slice(2);
@@ -26,17 +27,14 @@ const aeadAt = args.indexOf('--aead');
 if (aeadAt >= 0) args.splice(aeadAt, 1);
 const big = args[0] === 'big';
 
-const tree = createTree();
-if (big) {
-  for (let i = 0; i < 1000; i++) {
-    const key = 'r' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
-    for (let f = 0; f < 10; f++) tree.set(['b', key, 'f' + 'abcdefghij'[f]], f % 2 === 0 ? text(`value ${i}.${f}`) : u64(i * 10 + f));
-  }
-} else if (args[0] === 'invoke') {
+/** An invoke-like frame: a call's six small fields one store down. */
+function invokeLike(): Cell {
+  const tree = createTree();
   const fields = { id: u64(42), op: text('add'), arg: u64(41), from: text('peer-a'), status: text('pending'), beat: u64(7) };
   for (const [field, value] of Object.entries(fields)) tree.set(['b', 'call', field], value);
-} else tree.set('/b/v', bytes(Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff)));
-const branch = tree.get('/b')!;
+  return tree.get('/b')!;
+}
+const branch = big ? tenThousandValues().branch : args[0] === 'invoke' ? invokeLike() : twoCell().branch;
 
 type Codec = typeof ours;
 const base = (await import(resolve(baseDir, 'packages/serializer/src/index.ts'))) as Codec;

@@ -29,8 +29,9 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pack, unpack } from 'msgpackr';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
-import { bytes, createTree, text, u64, valueToData, type Cell, type Tree } from '@cep/cells';
+import { valueToData, type Cell } from '@cep/cells';
 import { decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
+import { tenThousandValues, twoCell } from './branches.ts';
 import { floorPlanOf, floorWork, type FloorPlan } from './floor-work.ts';
 import { FEATURE_POLICIES } from '../test/helpers/fixtures.ts';
 
@@ -41,35 +42,11 @@ interface Case {
   readonly values: number;
 }
 
-/** 10,000 small values: 1,000 dictionaries of 10 fields (5 texts, 5 u64s). */
-function tenThousand(): Case {
-  const tree = createTree();
-  const plain: Record<string, Record<string, string | number>> = {};
-  for (let i = 0; i < 1000; i++) {
-    const key = 'r' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
-    const row: Record<string, string | number> = {};
-    for (let f = 0; f < 10; f++) {
-      const field = 'f' + 'abcdefghij'[f];
-      if (f % 2 === 0) {
-        tree.set(['b', key, field], text(`value ${i}.${f}`));
-        row[field] = `value ${i}.${f}`;
-      } else {
-        tree.set(['b', key, field], u64(i * 10 + f));
-        row[field] = i * 10 + f;
-      }
-    }
-    plain[key] = row;
-  }
-  return { label: '10,000-value branch', branch: tree.get('/b')!, plain, values: 10_000 };
-}
+/** floor.ts's 10,000-value branch (see branches.ts). */
+const tenThousand = (): Case => ({ label: '10,000-value branch', ...tenThousandValues(), values: 10_000 });
 
 /** A 2-cell frame: a dictionary holding one value of `size` bytes (64 unless `--value` says otherwise). */
-function twoCell(size: number): Case {
-  const tree: Tree = createTree();
-  const data = Uint8Array.from({ length: size }, (_, i) => (i * 37 + 11) & 0xff);
-  tree.set('/b/v', bytes(data));
-  return { label: `2-cell frame, ${size} B value`, branch: tree.get('/b')!, plain: { v: data }, values: 1 };
-}
+const twoCellCase = (size: number): Case => ({ label: `2-cell frame, ${size} B value`, ...twoCell(size), values: 1 });
 
 /** The payloads of every value below `cell` (the bytes the format hashes). */
 function payloads(cell: Cell, out: Uint8Array[] = []): Uint8Array[] {
@@ -231,7 +208,7 @@ const baseline =
 const only = args[0];
 console.log(`node ${process.version}, ${useCpu ? 'CPU' : 'wall'} clock, load average at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const big = tenThousand();
-const small = twoCell(valueSize);
+const small = twoCellCase(valueSize);
 for (const [name, policy] of FEATURE_POLICIES) {
   if (only !== undefined && only !== name) continue;
   if (onlyCase !== 'small') run(big, name, policy, baseline);

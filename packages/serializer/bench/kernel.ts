@@ -11,10 +11,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { bytes, createTree, text, u64 } from '@cep/cells';
 import { encodeBranch } from '@cep/serializer';
 import * as ours from '../src/hash.ts';
 import { rangeChecksums } from '../src/blake3-batch.ts';
+import { tenThousandValues, twoCell } from './branches.ts';
 import { floorPlanOf, type FloorPlan } from './floor-work.ts';
 import { medianMicros } from './cpu-rounds.ts';
 
@@ -30,23 +30,6 @@ type Batch = { rangeChecksums: typeof rangeChecksums };
 const base = (await import(resolve(baseDir, 'packages/serializer/src/hash.ts'))) as Hash;
 const baseBatch = (await import(resolve(baseDir, 'packages/serializer/src/blake3-batch.ts'))) as Batch;
 
-/** floor.ts's 10,000-value branch: 1,000 dictionaries of 10 fields (5 texts, 5 u64s). */
-function tenThousand(): Uint8Array {
-  const tree = createTree();
-  for (let i = 0; i < 1000; i++) {
-    const key = 'r' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
-    for (let f = 0; f < 10; f++) tree.set(['b', key, 'f' + 'abcdefghij'[f]], f % 2 === 0 ? text(`value ${i}.${f}`) : u64(i * 10 + f));
-  }
-  return encodeBranch(tree.get('/b')!, { crc32c: true });
-}
-
-/** floor.ts's 2-cell frame (one 64-byte value). */
-function twoCell(): Uint8Array {
-  const tree = createTree();
-  tree.set('/b/v', bytes(Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff)));
-  return encodeBranch(tree.get('/b')!, { crc32c: true });
-}
-
 /** `merkleOfRanges` of `plan` by `hash`, with the checksums of its records and trailer when `make` is given. */
 function merkle(hash: Hash, plan: FloorPlan, make?: Batch['rangeChecksums']): () => number {
   const { frame, starts, ends, order, trailer } = plan;
@@ -57,8 +40,8 @@ function merkle(hash: Hash, plan: FloorPlan, make?: Batch['rangeChecksums']): ()
   };
 }
 
-const big = floorPlanOf(tenThousand(), [], 1);
-const small = floorPlanOf(twoCell(), [], 1);
+const big = floorPlanOf(encodeBranch(tenThousandValues().branch, { crc32c: true }), [], 1);
+const small = floorPlanOf(encodeBranch(twoCell().branch, { crc32c: true }), [], 1);
 const inputs = Uint8Array.from({ length: 10_000 * 20 }, (_, i) => (i * 31 + 7) & 0xff);
 const starts = Int32Array.from({ length: 10_000 }, (_, i) => i * 20);
 const ends = Int32Array.from({ length: 10_000 }, (_, i) => i * 20 + 20);

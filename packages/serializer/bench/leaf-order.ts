@@ -8,19 +8,14 @@
  *   npx tsx --conditions=@cep/source packages/serializer/bench/leaf-order.ts
  */
 import { readFileSync } from 'node:fs';
-import { createTree, text, u64 } from '@cep/cells';
 import { encodeBranch } from '@cep/serializer';
 import { latin1Slicer } from '../src/bytes.ts';
 import { readFrame, recordKeys } from '../src/frame-reader.ts';
 import { leafOrder } from '../src/hash.ts';
 import { leafOrderByTree } from '../src/leaf-order.ts';
+import { tenThousandValues } from './branches.ts';
 
-const tree = createTree();
-for (let i = 0; i < 1000; i++) {
-  const key = 'r' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
-  for (let f = 0; f < 10; f++) tree.set(['b', key, 'f' + 'abcdefghij'[f]], f % 2 === 0 ? text(`value ${i}.${f}`) : u64(i * 10 + f));
-}
-const table = readFrame(encodeBranch(tree.get('/b')!, { crc32c: true }));
+const table = readFrame(encodeBranch(tenThousandValues().branch, { crc32c: true }));
 const keys = recordKeys(table);
 const count = keys.length;
 const { frame, keyStarts, bodyStarts } = table;

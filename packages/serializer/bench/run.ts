@@ -5,9 +5,10 @@
 import { performance } from 'node:perf_hooks';
 import { pack, unpack } from 'msgpackr';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
-import { bytes, createTree, text, u64, type Tree } from '@cep/cells';
+import { bytes, createTree, type Cell } from '@cep/cells';
 import { decodeBranch, encodeBranch, type SerializerPolicy } from '@cep/serializer';
 import { aeadSeal, portableAead } from '../src/aead.ts';
+import { tenThousandValues } from './branches.ts';
 import { crc32cRawFast, crc32cRawJs } from '../src/checksum.ts';
 import { portableZlib, zlibDeflate } from '../src/container.ts';
 
@@ -34,23 +35,7 @@ function best(fn: () => void, minMs = 1000, minRuns = 8): number {
 }
 
 // (a) 10,000 cells of small values: 1,000 dictionaries of 10 fields (text and u64).
-const small = createTree();
-const plain: Record<string, Record<string, string | number>> = {};
-for (let i = 0; i < 1000; i++) {
-  const row: Record<string, string | number> = {};
-  for (let f = 0; f < 10; f++) {
-    const field = 'f' + 'abcdefghij'[f];
-    const key = 'r' + i.toString(26).replace(/[0-9]/g, (d) => 'qrstuvwxyz'[Number(d)]!);
-    if (f % 2 === 0) {
-      small.set(['b', key, field], text(`value ${i}.${f}`));
-      row[field] = `value ${i}.${f}`;
-    } else {
-      small.set(['b', key, field], u64(i * 10 + f));
-      row[field] = i * 10 + f;
-    }
-    plain[key] = row;
-  }
-}
+const { branch: small, plain } = tenThousandValues();
 // (b) one 16 MiB payload.
 const bigData = Uint8Array.from({ length: 16 * MB }, (_, i) => (i * 7 + (i >> 9)) & 0xff);
 const big = createTree();
@@ -64,8 +49,7 @@ const policies: Array<[string, SerializerPolicy]> = [
   ['all', { crc32c: true, deflate: true, aead: { mode: 'xchacha20poly1305', key: KEY } }],
 ];
 
-function row(label: string, tree: Tree, cells: number, mb: number, policy: SerializerPolicy): { enc: number; dec: number } {
-  const branch = tree.get('/b')!;
+function row(label: string, branch: Cell, cells: number, mb: number, policy: SerializerPolicy): { enc: number; dec: number } {
   let frame = encodeBranch(branch, policy);
   const enc = best(() => {
     frame = encodeBranch(branch, policy);
@@ -80,7 +64,7 @@ function row(label: string, tree: Tree, cells: number, mb: number, policy: Seria
 }
 
 console.log('== 10,000-cell branch of small values (MB/s over the plain frame size)');
-const smallMb = encodeBranch(small.get('/b')!).length / MB;
+const smallMb = encodeBranch(small).length / MB;
 const results = policies.map(([name, p]) => [name, row(`branch/${name}`, small, 11001, smallMb, p)] as const);
 let packed = pack(plain);
 const mpEnc = best(() => {
@@ -108,7 +92,7 @@ console.log(
 );
 
 console.log('\n== one 16 MiB payload');
-for (const [name, p] of policies) row(`payload/${name}`, big, 1, 16, p);
+for (const [name, p] of policies) row(`payload/${name}`, big.get('/b')!, 1, 16, p);
 const mpBig = best(() => {
   pack({ blob: bigData });
 });
